@@ -1,0 +1,48 @@
+# Thin wrapper: the build is Meson + Ninja. `make` builds build/buzon,
+# `make check` runs every test, `make demo` runs a demo server on loopback.
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+MESON_OPTS ?=
+
+.PHONY: all deps check-deps build asan check demo fuzz bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh build
+
+check-deps:
+	@scripts/install-deps.sh check
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) $(MESON_OPTS) >/dev/null
+
+$(ASAN_BUILD)/build.ninja:
+	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false \
+		-Dbuildtype=debug $(MESON_OPTS) >/dev/null
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+asan: check-deps $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+
+check: check-deps
+	@$(MAKE) --no-print-directory build asan
+	@tests/run-all.sh
+
+demo: build
+	@scripts/demo.sh
+
+fuzz:
+	@scripts/install-deps.sh check
+	CC=clang meson setup build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined \
+		-Db_lundef=false -Dtests=disabled >/dev/null 2>&1 || true
+	ninja -C build-fuzz
+
+bench:
+	@scripts/install-deps.sh bench
+	@bench/run.sh
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

@@ -1,0 +1,30 @@
+#!/bin/sh
+# Install the Debian 12 packages buzon needs to build (build), to run its tests (check)
+# or its benchmarks (bench). Installs only what is missing; safe to run repeatedly.
+set -eu
+BUILD="gcc clang meson ninja-build pkg-config libevent-dev libssl-dev libcrypt-dev
+libargon2-dev zlib1g-dev libutf8proc-dev liblmdb-dev libpam0g-dev openssl"
+CHECK="libcmocka-dev python3 curl isync mutt tmux valgrind libclang-rt-14-dev strace"
+BENCH="dovecot-imapd"
+want=$BUILD
+for what in "$@"; do
+	case $what in
+	build) ;;
+	check) want="$want $CHECK" ;;
+	bench) want="$want $CHECK $BENCH" ;;
+	*) echo "usage: $0 [build|check|bench]" >&2; exit 2 ;;
+	esac
+done
+missing=""
+for p in $want; do
+	s=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	case $s in *"install ok installed"*) ;; *) missing="$missing $p" ;; esac
+done
+[ -z "$missing" ] && exit 0
+echo "install-deps: installing:$missing" >&2
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >/dev/null 2>&1 || $SUDO apt-get update
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,38 @@
+/*
+ * log.h — one event a line, key=value, to stderr. Children inherit the master's stderr,
+ * so logging works inside an empty chroot; each line is written with one write(2) so
+ * lines from several processes never interleave. Client-supplied text must go through
+ * log_sanitize() (or the "%s" of a sanitized copy) before it is logged.
+ */
+#ifndef BUZON_LOG_H
+#define BUZON_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util.h"
+
+enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR };
+
+/* Name of this process in each line ("master", "login", "auth", "imap"...). */
+void log_set_ident(const char *ident);
+void log_set_level(enum log_level level);
+bool log_debug_enabled(void);
+
+void log_debug(const char *fmt, ...) PRINTF(1, 2);
+void log_info(const char *fmt, ...) PRINTF(1, 2);
+void log_warn(const char *fmt, ...) PRINTF(1, 2);
+void log_error(const char *fmt, ...) PRINTF(1, 2);
+/* Log and exit(1): an environment problem at start-up (bad config, missing cert). */
+void fatal(const char *fmt, ...) PRINTF(1, 2) __attribute__((noreturn));
+/* Log and abort(): a broken invariant, a bug. */
+void panic(const char *fmt, ...) PRINTF(1, 2) __attribute__((noreturn));
+
+/*
+ * Copy at most `len` bytes of untrusted text into out (size outsz, >= 4), escaping
+ * control characters, backslash, quote and non-ASCII as \xNN and truncating with "..."
+ * so the result is one printable line. Returns out.
+ */
+char *log_sanitize(const void *p, size_t len, char *out, size_t outsz);
+
+#endif

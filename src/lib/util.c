@@ -1,0 +1,163 @@
+/*
+ * util.c — allocation wrappers, bounded number parsing and constant-time comparison.
+ * Runs in every process.
+ */
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <time.h>
+
+#include "log.h"
+
+void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n == 0 ? 1 : n);
+
+	if (p == NULL)
+		panic("out of memory allocating %zu bytes", n);
+	return p;
+}
+
+void *
+xcalloc(size_t nmemb, size_t n)
+{
+	void *p = calloc(nmemb == 0 ? 1 : nmemb, n == 0 ? 1 : n);
+
+	if (p == NULL)
+		panic("out of memory allocating %zu*%zu bytes", nmemb, n);
+	return p;
+}
+
+void *
+xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n == 0 ? 1 : n);
+
+	if (q == NULL)
+		panic("out of memory reallocating %zu bytes", n);
+	return q;
+}
+
+void *
+xreallocarray(void *p, size_t nmemb, size_t size)
+{
+	if (size != 0 && nmemb > SIZE_MAX / size)
+		panic("allocation overflow %zu*%zu", nmemb, size);
+	return xrealloc(p, nmemb * size);
+}
+
+char *
+xstrdup(const char *s)
+{
+	return xstrndup(s, strlen(s));
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *
+xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		panic("out of memory in xasprintf");
+	return s;
+}
+
+int
+parse_u64(const char *p, size_t len, uint64_t max, uint64_t *val_r)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (len == 0)
+		return -1;
+	for (i = 0; i < len; i++) {
+		unsigned d;
+
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		d = (unsigned)(p[i] - '0');
+		if (v > (max - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*val_r = v;
+	return 0;
+}
+
+int
+parse_u32(const char *p, size_t len, uint32_t *val_r)
+{
+	uint64_t v;
+
+	if (parse_u64(p, len, UINT32_MAX, &v) < 0)
+		return -1;
+	*val_r = (uint32_t)v;
+	return 0;
+}
+
+bool
+ct_memeq(const void *a, size_t alen, const void *b, size_t blen)
+{
+	const volatile unsigned char *x = a, *y = b;
+	unsigned char diff = alen != blen;
+	size_t i;
+
+	/* Compare alen bytes of a against b (wrapping) so time depends only on alen. */
+	for (i = 0; i < alen; i++)
+		diff |= x[i] ^ (blen == 0 ? 0 : y[i % blen]);
+	return diff == 0;
+}
+
+bool
+mem_ieq(const char *p, size_t len, const char *cstr)
+{
+	size_t n = strlen(cstr);
+
+	if (n != len)
+		return false;
+	return strncasecmp(p, cstr, n) == 0;
+}
+
+bool
+str_ieq(const char *a, const char *b)
+{
+	return strcasecmp(a, b) == 0;
+}
+
+bool
+str_has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+void
+secret_wipe(void *p, size_t n)
+{
+	explicit_bzero(p, n);
+}
+
+uint64_t
+clock_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
