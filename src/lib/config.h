@@ -1,0 +1,71 @@
+/*
+ * config.h — the buzon configuration file: `key = value` lines, `#` comments.
+ * An unknown key or a bad value is an error naming the file and line. Loaded by the
+ * master (and by CLI subcommands); children receive the path and load it again.
+ */
+#ifndef BUZON_CONFIG_H
+#define BUZON_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define CONFIG_MAX_LISTEN 16
+#define CONFIG_MAX_SSL 16
+
+enum config_cleartext {
+	CLEARTEXT_NO,		/* never accept a password without TLS */
+	CLEARTEXT_LOOPBACK,	/* only from 127.0.0.0/8 and ::1 (default) */
+	CLEARTEXT_YES,		/* anywhere (testing only) */
+};
+
+struct config_ssl {
+	char *cert;	/* PEM chain, e.g. fullchain.pem */
+	char *key;	/* PEM private key, e.g. privkey.pem */
+};
+
+struct config {
+	char *path;
+	char *listen[CONFIG_MAX_LISTEN];	/* addresses; default 127.0.0.1 */
+	unsigned listen_count;
+	uint16_t imap_port, imaps_port, pop3_port, pop3s_port;	/* 0 = off */
+	char *lmtp_listen;		/* "host:port" or "unix:/path"; NULL = off */
+	struct config_ssl ssl[CONFIG_MAX_SSL];	/* ssl[0] is the default certificate */
+	unsigned ssl_count;
+	char *passwd_file;		/* Dovecot passwd-file format */
+	char *mail_location;		/* "maildir:/var/mail/%u" */
+	char *base_dir;			/* pid file, sockets, login chroot */
+	unsigned mail_max_userip_connections;
+	char *mail_uid, *mail_gid;	/* names or numbers, resolved below */
+	uid_t mail_uid_num;		/* (uid_t)-1 if unset */
+	gid_t mail_gid_num;
+	bool system_users;		/* PAM + /etc/passwd users */
+	char *login_user;		/* unprivileged user for login processes */
+	uid_t first_valid_uid;		/* mail never runs below this uid (default 500) */
+	enum config_cleartext auth_allow_cleartext;
+	char *auth_trusted_networks;	/* CIDR list exempt from the failure delay */
+	unsigned auth_failure_delay_max;	/* seconds, default 15 (0 disables) */
+	uint64_t mail_max_size;		/* APPENDLIMIT / LMTP SIZE, default 50 MiB */
+	unsigned imap_idle_keepalive;	/* seconds between "* OK Still here" */
+	unsigned login_timeout;		/* pre-auth deadline, seconds */
+	unsigned imap_autologout;	/* seconds, >= 30 min */
+	char *log_level;		/* debug|info|warn|error */
+	bool imap_debug;		/* log IMAP traffic (never passwords) */
+};
+
+/*
+ * Parse the file at path. On success returns 0 and *cfg_r (free with config_free).
+ * On failure returns -1 and *error_r = "FILE:LINE: what is wrong" (caller frees).
+ */
+int config_load(const char *path, struct config **cfg_r, char **error_r);
+void config_free(struct config **cfg);
+
+/*
+ * Expand mail_location for a user: %u user, %n local part, %d domain, ~ home.
+ * Returns the Maildir root path (malloc'd) or NULL with *error_r (static text)
+ * if the result would be relative or contains "..".
+ */
+char *config_mail_root(const struct config *cfg, const char *user, const char *home,
+    const char **error_r);
+
+#endif
