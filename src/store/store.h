@@ -1,0 +1,332 @@
+/*
+ * store.h — the Maildir++ mail store of one user: folders, messages, flags, keywords,
+ * UIDs (Dovecot-compatible dovecot-uidlist v3, dovecot-keywords, subscriptions),
+ * durable saves, copies, expunges and change notification. Runs inside the per-user
+ * mail process, which already has the mailbox owner's uid; one process serves all
+ * IMAP/POP3 sessions of that user, so the objects here are shared by those sessions and
+ * tell each of them (listeners) about every change. No event loop code: the caller polls
+ * mstore_notify_fd() and calls mstore_notify_process().
+ *
+ * Security role: every path is built from a validated mailbox name (a name, never a path)
+ * and opened relative to directory fds with O_NOFOLLOW; symlinks are never followed;
+ * files are created 0600, directories 0700. Mailbox names at this API are modified
+ * UTF-7 (RFC 3501 §5.1.3) with '.' as the hierarchy separator, exactly as over IMAP4rev1;
+ * "INBOX" is matched case-insensitively. Not thread-safe (one event loop per process).
+ *
+ * Error convention: functions return enum store_status. STORE_OK is 0; every other value
+ * is a failure whose details (paths, errno) have already been logged by the store, so the
+ * caller only maps the status to a protocol reply (store_status_str() gives a short text
+ * safe for clients).
+ */
+#ifndef BUZON_STORE_H
+#define BUZON_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+enum store_status {
+	STORE_OK = 0,
+	STORE_NONEXISTENT,	/* no such mailbox (IMAP [NONEXISTENT]) */
+	STORE_EXISTS,		/* mailbox already exists ([ALREADYEXISTS]) */
+	STORE_BADNAME,		/* invalid mailbox/keyword name ([CANNOT] or BAD) */
+	STORE_CANNOT,		/* not allowed: delete INBOX, rename onto itself... ([CANNOT]) */
+	STORE_NOSELECT,		/* mailbox exists only as a \Noselect level ([NONEXISTENT]) */
+	STORE_LIMIT,		/* a limit: 26 keywords, name length, depth ([LIMIT]) */
+	STORE_EXPUNGED,		/* message no longer exists ([EXPUNGEISSUED]) */
+	STORE_OVERQUOTA,	/* EDQUOT ([OVERQUOTA]) */
+	STORE_NOSPACE,		/* ENOSPC ([UNAVAILABLE], temporary) */
+	STORE_IOERROR,		/* any other environment error ([SERVERBUG]), logged */
+};
+
+/* Short client-safe text for a status ("Mailbox does not exist", ...). Static string. */
+const char *store_status_str(enum store_status st);
+
+/* Limits (RELIABILITY.md §4). */
+#define STORE_NAME_MAX		1024	/* bytes of a whole mailbox name */
+#define STORE_COMPONENT_MAX	255	/* bytes of one hierarchy level */
+#define STORE_DEPTH_MAX		32	/* hierarchy levels */
+#define STORE_KEYWORDS_MAX	26	/* Maildir letters a..z */
+#define STORE_KEYWORD_LEN_MAX	50
+#define STORE_SEP		'.'	/* IMAP hierarchy separator == Maildir++ separator */
+
+/* ---------------------------------------------------------------- the user's store */
+
+struct mstore;
+struct mbox;
+
+/*
+ * Open the Maildir++ root at root_path (absolute or relative to the cwd), creating it
+ * (and cur/ new/ tmp/) 0700 if missing. The root itself may be reached through symlinks
+ * (it is configured by the administrator); nothing below it is. Sets umask 077.
+ * Returns 0 and *store_r (free with mstore_close), or -1 and *err_r (static text).
+ */
+int mstore_open(const char *root_path, struct mstore **store_r, const char **err_r);
+/* Close the store; every mbox must have been unreferenced before (panics otherwise). */
+void mstore_close(struct mstore **store);
+
+/* Validate a mailbox name (mUTF-7, '.' separator). A trailing '.' is NOT accepted here;
+ * mstore_create strips one first. Returns STORE_OK, STORE_BADNAME or STORE_LIMIT. */
+enum store_status mstore_name_check(const char *name);
+
+/* Attributes of a listed folder (RFC 3501 §7.2.2, RFC 3348, RFC 6154, RFC 5258). */
+#define MSTORE_ATTR_NOSELECT		0x0001	/* missing intermediate level / deleted parent */
+#define MSTORE_ATTR_HASCHILDREN		0x0002
+#define MSTORE_ATTR_HASNOCHILDREN	0x0004
+#define MSTORE_ATTR_SUBSCRIBED		0x0008
+#define MSTORE_ATTR_SENT		0x0010
+#define MSTORE_ATTR_DRAFTS		0x0020
+#define MSTORE_ATTR_TRASH		0x0040
+#define MSTORE_ATTR_JUNK		0x0080
+#define MSTORE_ATTR_ARCHIVE		0x0100
+#define MSTORE_ATTR_NONEXISTENT		0x0200	/* only subscribed, does not exist (RFC 5258) */
+
+struct mstore_folder {
+	char *name;		/* mUTF-7, '.'-separated; "INBOX" for the root */
+	unsigned int attrs;	/* MSTORE_ATTR_* */
+};
+
+/*
+ * All folders: INBOX first, then the rest sorted bytewise by name, including \Noselect
+ * intermediate levels ("a" for an existing "a.b" without ".a") and, flagged
+ * NONEXISTENT|NOSELECT, subscribed names that do not exist. Folder directories whose
+ * names are invalid, symlinks, or not directories are skipped. Caller frees the array
+ * with mstore_list_free(). The IMAP layer applies reference/pattern matching.
+ */
+enum store_status mstore_list(struct mstore *store, struct mstore_folder **list_r,
+    size_t *count_r);
+void mstore_list_free(struct mstore_folder *list, size_t count);
+
+/*
+ * Create a folder (and missing parents). One trailing '.' is allowed and ignored
+ * (RFC 3501 §6.3.3). STORE_EXISTS if it already exists (a \Noselect level becomes
+ * selectable instead). INBOX always exists.
+ */
+enum store_status mstore_create(struct mstore *store, const char *name);
+/*
+ * Delete a folder. INBOX: STORE_CANNOT. A folder with children loses its messages and
+ * becomes \Noselect (RFC 3501 §6.3.4); a \Noselect level that still has children:
+ * STORE_CANNOT; a \Noselect level without children is removed. Open mboxes of the
+ * deleted folder see all their messages expunged and report mbox_is_deleted().
+ */
+enum store_status mstore_delete(struct mstore *store, const char *name);
+/*
+ * Rename a folder with its children (RFC 3501 §6.3.5). Renaming INBOX moves its
+ * messages into the new folder (with fresh UIDs there) and leaves INBOX empty.
+ * STORE_EXISTS if the new name exists, STORE_NONEXISTENT if the old one does not.
+ * Subscriptions are not changed (as Dovecot). Must not be called while an mbox of the
+ * renamed folder or its children is open (other than INBOX): STORE_CANNOT then.
+ */
+enum store_status mstore_rename(struct mstore *store, const char *oldname,
+    const char *newname);
+
+/* Subscriptions ("subscriptions" file, Dovecot v2 format; v1 is read too). */
+/* Caller frees each name and the array with mstore_names_free(). Sorted. */
+enum store_status mstore_subscriptions(struct mstore *store, char ***names_r,
+    size_t *count_r);
+void mstore_names_free(char **names, size_t count);
+/* Add or remove one name (validated; need not exist, RFC 3501 §6.3.6). Idempotent. */
+enum store_status mstore_subscribe(struct mstore *store, const char *name, bool on);
+
+/* Create Sent, Drafts, Trash, Junk, Archive if absent and subscribe them (first login). */
+enum store_status mstore_ensure_special_use(struct mstore *store);
+
+/* STATUS counts (RFC 3501 §6.3.10), from the open mbox if any, else by a short-lived
+ * open + sync. STORE_NONEXISTENT / STORE_NOSELECT as mbox_open. */
+struct mbox_status {
+	uint32_t messages;
+	uint32_t recent;
+	uint32_t uidnext;
+	uint32_t uidvalidity;
+	uint32_t unseen;
+};
+enum store_status mstore_status(struct mstore *store, const char *name,
+    struct mbox_status *st_r);
+
+/*
+ * Change notification: one inotify fd watching new/ and cur/ of every open mbox (and
+ * the root, for folder creation). Add it to the event loop; when readable, call
+ * mstore_notify_process(), which drains it and syncs the affected mboxes (listeners are
+ * told of every change). Returns -1 if inotify is unavailable (then poll with mbox_sync).
+ */
+int mstore_notify_fd(struct mstore *store);
+void mstore_notify_process(struct mstore *store);
+
+/* ---------------------------------------------------------------- one folder */
+
+/* Message flags. RECENT is in memory only: set for messages this process first found in
+ * new/ (or delivered into new/); the IMAP layer decides which session owns \Recent. */
+#define MBOX_FLAG_SEEN		0x01	/* S */
+#define MBOX_FLAG_ANSWERED	0x02	/* R */
+#define MBOX_FLAG_FLAGGED	0x04	/* F */
+#define MBOX_FLAG_DELETED	0x08	/* T */
+#define MBOX_FLAG_DRAFT		0x10	/* D */
+#define MBOX_FLAG_PASSED	0x20	/* P: not an IMAP flag, preserved */
+#define MBOX_FLAG_RECENT	0x40	/* memory only, ignored by mbox_store_flags */
+#define MBOX_FLAGS_IMAP		(MBOX_FLAG_SEEN | MBOX_FLAG_ANSWERED | MBOX_FLAG_FLAGGED | \
+				 MBOX_FLAG_DELETED | MBOX_FLAG_DRAFT)
+
+#define MBOX_SIZE_UNKNOWN	UINT64_MAX
+
+struct mbox_msg {
+	uint32_t uid;
+	uint8_t flags;		/* MBOX_FLAG_* */
+	uint32_t keywords;	/* bit i = dovecot-keywords index i (letter 'a' + i) */
+	uint64_t size;		/* file size: S= or stat; MBOX_SIZE_UNKNOWN until known */
+	uint64_t vsize;		/* size with CRLF line ends: W=; MBOX_SIZE_UNKNOWN until known */
+	time_t internaldate;	/* file mtime; 0 until known */
+	char *filename;		/* relative to the folder dir: "cur/<base>:2,<flags>" */
+};
+
+/*
+ * Open (or share) the folder `name`, creating its uidlist if needed, and sync it.
+ * Refcounted: every caller holds its own reference (mbox_unref). STORE_NONEXISTENT if
+ * the folder does not exist, STORE_NOSELECT for a \Noselect level, STORE_BADNAME for an
+ * invalid name, STORE_IOERROR otherwise.
+ */
+enum store_status mbox_open(struct mstore *store, const char *name, struct mbox **mbox_r);
+void mbox_ref(struct mbox *mbox);
+/* Drop a reference; the last one frees the mbox and its listeners. Sets *mbox = NULL. */
+void mbox_unref(struct mbox **mbox);
+
+/* Canonical name ("INBOX" for any case of inbox); borrowed for the mbox's lifetime. */
+const char *mbox_name(const struct mbox *mbox);
+uint32_t mbox_uidvalidity(const struct mbox *mbox);
+/* The next UID to be assigned (RFC 3501 UIDNEXT); never decreases. */
+uint32_t mbox_uidnext(const struct mbox *mbox);
+/* True if the mbox's folder was deleted/renamed away underneath it. */
+bool mbox_is_deleted(const struct mbox *mbox);
+
+/*
+ * Messages, sorted by ascending UID. Pointers are borrowed until the next store call
+ * that can change this mbox (sync, save, copy into it, expunge, flag store, notify).
+ */
+size_t mbox_count(const struct mbox *mbox);
+const struct mbox_msg *mbox_msg_at(const struct mbox *mbox, size_t idx);
+/* Binary search: the message or NULL; *idx_r (may be NULL) gets its 0-based index. */
+const struct mbox_msg *mbox_lookup(const struct mbox *mbox, uint32_t uid, size_t *idx_r);
+/*
+ * Like mbox_lookup but guarantees size, vsize and internaldate are filled in (stat and,
+ * if W= is missing, one read of the file). STORE_EXPUNGED if gone.
+ */
+enum store_status mbox_msg_info(struct mbox *mbox, uint32_t uid,
+    const struct mbox_msg **msg_r);
+
+/*
+ * Open the message file read-only (O_NOFOLLOW, relative to the folder fd). On ENOENT the
+ * folder is rescanned (a flag change elsewhere renames files) and the open retried once.
+ * Caller closes *fd_r. STORE_EXPUNGED if the message is gone.
+ */
+enum store_status mbox_msg_open(struct mbox *mbox, uint32_t uid, int *fd_r);
+
+/*
+ * Rescan the folder: move new/ files into cur/ (adding ":2,"), assign UIDs to unknown
+ * files in name order (uidlist updated under its lock), drop vanished files, pick up
+ * flag renames by other programs, then tell the listeners. Cheap when nothing changed
+ * (directory mtimes and inotify).
+ */
+enum store_status mbox_sync(struct mbox *mbox);
+
+/* ---------------------------------------------------------------- listeners */
+
+/* Callbacks may be NULL. They run after the mbox changed (an expunged message is no
+ * longer in the array; an appended one is). They must not unref the mbox or call
+ * functions that modify it; they record and return. */
+struct mbox_listener_ops {
+	void (*expunged)(void *ctx, struct mbox *mbox, uint32_t uid);
+	void (*appended)(void *ctx, struct mbox *mbox, uint32_t uid);
+	void (*flags_changed)(void *ctx, struct mbox *mbox, uint32_t uid);
+	/* A keyword name got a new index (IMAP: send a new FLAGS/PERMANENTFLAGS). */
+	void (*keyword_added)(void *ctx, struct mbox *mbox, unsigned int idx);
+};
+struct mbox_listener;
+/* Register; every change (including the registrant's own) is delivered to all. */
+struct mbox_listener *mbox_listen(struct mbox *mbox, const struct mbox_listener_ops *ops,
+    void *ctx);
+void mbox_unlisten(struct mbox *mbox, struct mbox_listener **listener);
+
+/* ---------------------------------------------------------------- keywords */
+
+/* Name of keyword index idx (0..25), or NULL if unused. Borrowed. */
+const char *mbox_keyword_name(const struct mbox *mbox, unsigned int idx);
+/* Index of a keyword (case-insensitive), or -1. */
+int mbox_keyword_lookup(const struct mbox *mbox, const char *name);
+/*
+ * Index of a keyword, defining it (dovecot-keywords rewritten atomically) if new.
+ * STORE_BADNAME for a name that is not an IMAP atom or starts with '\\', STORE_LIMIT
+ * when longer than 50 bytes or all 26 letters are in use.
+ */
+enum store_status mbox_keyword_add(struct mbox *mbox, const char *name, unsigned int *idx_r);
+
+/* ---------------------------------------------------------------- changes */
+
+/*
+ * Set the flags (MBOX_FLAG_*, RECENT ignored) and keywords (indexes must be defined) of
+ * one message by renaming its file. If the file vanished because someone else renamed
+ * it, rescan and retry once. STORE_EXPUNGED if the message is gone. Listeners get
+ * flags_changed if anything changed.
+ */
+enum store_status mbox_store_flags(struct mbox *mbox, uint32_t uid, uint8_t flags,
+    uint32_t keywords);
+
+/*
+ * Expunge the listed UIDs (unknown ones are ignored): unlink the files, then rewrite the
+ * uidlist once. Listeners get expunged(uid) for each.
+ */
+enum store_status mbox_expunge(struct mbox *mbox, const uint32_t *uids, size_t count);
+
+/*
+ * Copy messages src[uids[i]] into dst (hard link, falling back to a byte copy), keeping
+ * flags and keywords (keyword names are mapped into dst, defining them there), in one
+ * transaction: one dir fsync and one uidlist write. dst_uids_r[i] gets the new UIDs,
+ * ascending. STORE_EXPUNGED if a source message is gone (then nothing is copied).
+ * src == dst is allowed. The IMAP layer implements MOVE as copy + expunge.
+ */
+enum store_status mbox_copy(struct mbox *src, const uint32_t *uids, size_t count,
+    struct mbox *dst, uint32_t *dst_uids_r);
+
+/* ---------------------------------------------------------------- saving */
+
+/*
+ * A save transaction holds one or more new messages (MULTIAPPEND): for each message
+ * call mbox_save_msg_begin, write its bytes, then mbox_save_msg_end; finally
+ * mbox_save_commit (all messages become visible with consecutive UIDs) or
+ * mbox_save_abort (every tmp file is removed). On any error the whole transaction must
+ * be aborted. Commit is durable (file fsync, rename, dir fsync, uidlist fsync) before it
+ * returns STORE_OK.
+ */
+struct mbox_save;
+
+#define MBOX_SAVE_DELIVERY	0x01	/* into new/ (LMTP/LDA), messages get RECENT */
+
+struct mbox_save *mbox_save_begin(struct mbox *mbox, unsigned int save_flags);
+/* Start a new message: creates tmp/<unique> (O_EXCL|O_NOFOLLOW, 0600). */
+enum store_status mbox_save_msg_begin(struct mbox_save *ctx);
+/*
+ * Append bytes of the current message (streaming; also counts the W= size). STORE_NOSPACE
+ * / STORE_OVERQUOTA / STORE_IOERROR on write errors.
+ */
+enum store_status mbox_save_write(struct mbox_save *ctx, const void *data, size_t len);
+/*
+ * The fd of the current tmp file, for callers that write (or splice) into it directly
+ * instead of mbox_save_write. Borrowed: do not close it. If used, the sizes are taken
+ * from fstat and the file is re-read once at msg_end to compute W=.
+ */
+int mbox_save_fd(struct mbox_save *ctx);
+/*
+ * Finish the current message: flags (MBOX_FLAG_*), keywords (indexes defined in the
+ * target mbox), internaldate (the file mtime; 0 = now). fsyncs and closes the tmp file.
+ */
+enum store_status mbox_save_msg_end(struct mbox_save *ctx, uint8_t flags, uint32_t keywords,
+    time_t internaldate);
+/*
+ * Make all finished messages visible. *uid_first_r..*uid_last_r are their UIDs
+ * (consecutive); both 0 if no messages. Frees the context (*ctx = NULL) in all cases;
+ * on failure every message of the transaction has been removed.
+ */
+enum store_status mbox_save_commit(struct mbox_save **ctx, uint32_t *uid_first_r,
+    uint32_t *uid_last_r);
+void mbox_save_abort(struct mbox_save **ctx);
+
+#endif
