@@ -23,7 +23,7 @@ int mail_envelope_write(struct buf *out, const struct mail_message *m,
 /*
  * Append BODY (extended == false, the non-extensible form) or BODYSTRUCTURE (extended
  * == true: body-ext-1part / body-ext-mpart with md5, disposition, language, location)
- * of `part` (NULL = root), without the item name. Returns 0 or -1 (buffer limit).
+ * of `part` (NULL = root), parenthesised, without the item name. Returns 0 or -1.
  */
 int mail_bodystructure_write(struct buf *out, const struct mail_message *m,
     const struct mail_part *part, bool extended);

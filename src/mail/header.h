@@ -29,8 +29,8 @@ int mail_header_next(const unsigned char *hdr, size_t len, size_t *pos,
     struct mail_header_field *f_r);
 
 /*
- * Unfold a raw field value (RFC 5322 §2.2.3: remove CRLF / LF before WSP) and trim
- * leading and trailing whitespace; NUL bytes become spaces. Appends to out; returns 0 or
+ * Unfold a raw field value (RFC 5322 §2.2.3: remove CRLF / LF before WSP, keep the WSP),
+ * skip leading whitespace (trailing whitespace is kept, as Dovecot does). Appends to out; returns 0 or
  * -1 (buffer limit).
  */
 int mail_header_unfold(struct buf *out, const unsigned char *value, size_t len);

@@ -50,7 +50,7 @@ struct mail_param {
 
 enum mail_part_flags {
 	MAIL_PART_MULTIPART = 0x01,	/* type "multipart": children are the body parts */
-	MAIL_PART_RFC822 = 0x02,	/* message/rfc822 (or message/global): one child */
+	MAIL_PART_RFC822 = 0x02,	/* message/rfc822: one child, the embedded message */
 	MAIL_PART_TEXT = 0x04,		/* type "text": BODYSTRUCTURE has body-fld-lines */
 	MAIL_PART_LIMITED = 0x08,	/* a limit was hit: served as application/octet-stream */
 	MAIL_PART_NO_SEPARATOR = 0x10,	/* header ended without a blank line */
@@ -129,14 +129,14 @@ const struct mail_param *mail_param_find(const struct mail_param *params, unsign
 
 /* IMAP-octet size of p[0..len): bytes plus one per bare LF. */
 uint64_t mail_octets_size(const unsigned char *p, size_t len);
-/* Number of lines in p[0..len): line ends, plus one if the last line is unterminated. */
+/* Number of lines in p[0..len) as Dovecot counts them: the number of LF bytes. */
 uint64_t mail_octets_lines(const unsigned char *p, size_t len);
 
 /*
  * Streaming copy of the CRLF view of raw bytes. mail_octets_reader_init positions the
  * reader on IMAP octet `origin` of p[0..len) and limits it to `count` octets (use
- * UINT64_MAX for "to the end"); mail_octets_read appends at most `max` octets to out and
- * returns how many (0 = finished), or -1 if out's limit was reached (nothing appended).
+ * UINT64_MAX for "to the end"); mail_octets_read appends at most `max` octets (at most 1 GiB) to
+ * out and returns how many (0 = finished), or -1 if out's limit was reached (nothing appended).
  * total_r (optional init output) is the number of octets the reader will produce, which
  * is what the client sees as the literal size of BODY[..]<origin.count>.
  */

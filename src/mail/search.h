@@ -34,7 +34,7 @@ bool mail_search_header(const struct mail_search_key *k, const struct mail_messa
 
 /*
  * SEARCH BODY: does the decoded text of the message body contain the needle? Walks
- * text/* parts (and message/rfc822 headers are not included), undoes base64 /
+ * "text" parts (and message/rfc822 headers are not included), undoes base64 /
  * quoted-printable, converts the part charset to UTF-8. SEARCH TEXT = include_headers:
  * the header blocks (root and embedded messages, RFC 2047 decoded) are searched as well.
  */

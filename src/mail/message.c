@@ -1,0 +1,434 @@
+/*
+ * message.c — MIME structure of a message in memory (see message.h). Runs in the mail
+ * process over mmapped, untrusted message files. The parser works on byte ranges: a part
+ * is a header block and a body; a multipart body is split at its boundary lines, each
+ * child parsed within its own range, so an outer boundary always ends inner parts (RFC
+ * 2046 §5.1.2). Recursion depth and part count are bounded by struct mail_limits;
+ * nothing here can fail except by aborting on memory exhaustion.
+ */
+#include "mail/message.h"
+
+#include "mail/header.h"
+#include "mail/mimefield.h"
+
+void
+mail_limits_default(struct mail_limits *l)
+{
+	l->max_depth = 100;
+	l->max_parts = 10000;
+	l->max_header_bytes = 8 * 1024 * 1024;
+	l->max_header_fields = 10000;
+	l->max_params = 128;
+	l->max_addresses = 10000;
+	l->max_search_bytes = 64 * 1024 * 1024;
+}
+
+struct parse_ctx {
+	struct mail_message *m;
+	const unsigned char *d;
+};
+
+static void parse_part(struct parse_ctx *ctx, struct mail_part *part, size_t start,
+    size_t end, unsigned int depth, bool digest_child);
+
+static size_t
+next_line(const unsigned char *d, size_t i, size_t end)
+{
+	const unsigned char *lf = memchr(d + i, '\n', end - i);
+
+	return lf == NULL ? end : (size_t)(lf - d) + 1;
+}
+
+/*
+ * The header block of [start, end): returns its end (just past the blank line, or where
+ * the header stops). Sets MAIL_PART_NO_SEPARATOR when there is no blank line.
+ */
+static size_t
+header_end(struct parse_ctx *ctx, struct mail_part *part, size_t start, size_t end)
+{
+	const unsigned char *d = ctx->d;
+	size_t i = start, limit = ctx->m->limits.max_header_bytes;
+
+	while (i < end) {
+		size_t e;
+
+		if (d[i] == '\n')
+			return i + 1;
+		if (d[i] == '\r' && i + 1 < end && d[i + 1] == '\n')
+			return i + 2;
+		e = next_line(d, i, end);
+		if (e - start > limit) {
+			/* oversized header: the rest is body */
+			part->flags |= MAIL_PART_NO_SEPARATOR;
+			ctx->m->limited = true;
+			return i > start ? i : MIN(end, start + limit);
+		}
+		i = e;
+	}
+	part->flags |= MAIL_PART_NO_SEPARATOR;
+	return end;
+}
+
+static void
+set_type(struct mail_part *p, const char *type, const char *subtype)
+{
+	free(p->type);
+	free(p->subtype);
+	p->type = xstrdup(type);
+	p->subtype = xstrdup(subtype);
+}
+
+bool
+mail_part_is(const struct mail_part *p, const char *type, const char *subtype)
+{
+	return str_ieq(p->type, type) && (subtype == NULL || str_ieq(p->subtype, subtype));
+}
+
+/* Read the MIME fields of the part's header. */
+static void
+parse_mime_header(struct parse_ctx *ctx, struct mail_part *part, bool digest_child)
+{
+	const struct mail_limits *lim = &ctx->m->limits;
+	const unsigned char *hdr = ctx->d + part->hdr_off;
+	struct mail_header_field f;
+	size_t pos = 0;
+	unsigned int nfields = 0;
+	bool have_ct = false;
+
+	while (nfields < lim->max_header_fields &&
+	    mail_header_next(hdr, part->hdr_len, &pos, &f) > 0) {
+		char **slot = NULL;
+		char *v;
+
+		nfields++;
+		if (f.name_len < 8 || !mail_header_name_eq(f.name, 8, "content-"))
+			continue;
+		v = mail_header_unfold_dup(f.value, f.value_len);
+		if (mail_header_name_eq(f.name, f.name_len, "content-type")) {
+			char *t, *s;
+			size_t ps;
+
+			if (!have_ct && mail_mime_content_type_parse((unsigned char *)v,
+			    strlen(v), &t, &s, &ps) == 0) {
+				have_ct = true;
+				free(part->type);
+				free(part->subtype);
+				part->type = t;
+				part->subtype = s;
+				mail_mime_params_parse((unsigned char *)v, strlen(v), ps,
+				    lim->max_params, &part->params, &part->nparams);
+			}
+		} else if (mail_header_name_eq(f.name, f.name_len, "content-transfer-encoding")) {
+			size_t e;
+			char *tok;
+
+			if (part->encoding == NULL) {
+				tok = mail_mime_token_parse((unsigned char *)v, strlen(v), &e);
+				/* RFC 2045 §6.1: a single token, else it is invalid */
+				if (tok != NULL && v[e + strspn(v + e, " \t")] != '\0') {
+					free(tok);
+					tok = NULL;
+				}
+				part->encoding = tok;
+			}
+		} else if (mail_header_name_eq(f.name, f.name_len, "content-disposition")) {
+			size_t e;
+
+			if (part->disposition == NULL) {
+				part->disposition = mail_mime_token_parse((unsigned char *)v,
+				    strlen(v), &e);
+				if (part->disposition != NULL)
+					mail_mime_params_parse((unsigned char *)v, strlen(v), e,
+					    lim->max_params, &part->disp_params,
+					    &part->ndisp_params);
+			}
+		} else if (mail_header_name_eq(f.name, f.name_len, "content-language")) {
+			if (part->languages == NULL)
+				mail_mime_language_parse((unsigned char *)v, strlen(v),
+				    &part->languages, &part->nlanguages, lim->max_params);
+			if (part->nlanguages == 0) {
+				free(part->languages);
+				part->languages = NULL;
+			}
+		} else if (mail_header_name_eq(f.name, f.name_len, "content-id"))
+			slot = &part->id;
+		else if (mail_header_name_eq(f.name, f.name_len, "content-description"))
+			slot = &part->description;
+		else if (mail_header_name_eq(f.name, f.name_len, "content-md5"))
+			slot = &part->md5;
+		else if (mail_header_name_eq(f.name, f.name_len, "content-location"))
+			slot = &part->location;
+		if (slot != NULL && *slot == NULL) {
+			*slot = v;
+			v = NULL;
+		}
+		free(v);
+	}
+	if (!have_ct) {
+		if (digest_child)
+			set_type(part, "message", "rfc822");
+		else
+			set_type(part, "text", "plain");
+	}
+}
+
+static void
+part_free(struct mail_part *p)
+{
+	struct mail_part *c, *next;
+
+	for (c = p->children; c != NULL; c = next) {
+		next = c->next;
+		part_free(c);
+	}
+	free(p->type);
+	free(p->subtype);
+	mail_params_free(p->params, p->nparams);
+	free(p->id);
+	free(p->description);
+	free(p->encoding);
+	free(p->md5);
+	free(p->disposition);
+	mail_params_free(p->disp_params, p->ndisp_params);
+	for (unsigned int i = 0; i < p->nlanguages; i++)
+		free(p->languages[i]);
+	free(p->languages);
+	free(p->location);
+	free(p);
+}
+
+/* Turn a container that hit a limit into a leaf application/octet-stream. */
+static void
+make_limited_leaf(struct parse_ctx *ctx, struct mail_part *part)
+{
+	set_type(part, "application", "octet-stream");
+	mail_params_free(part->params, part->nparams);
+	part->params = NULL;
+	part->nparams = 0;
+	part->flags &= ~(unsigned int)(MAIL_PART_MULTIPART | MAIL_PART_RFC822 | MAIL_PART_TEXT);
+	part->flags |= MAIL_PART_LIMITED;
+	ctx->m->limited = true;
+}
+
+static struct mail_part *
+new_part(struct parse_ctx *ctx, struct mail_part *parent)
+{
+	struct mail_part *p;
+
+	if (ctx->m->nparts >= ctx->m->limits.max_parts)
+		return NULL;
+	p = xcalloc(1, sizeof(*p));
+	p->parent = parent;
+	ctx->m->nparts++;
+	return p;
+}
+
+static void
+append_child(struct mail_part *parent, struct mail_part *child, struct mail_part **last)
+{
+	if (*last == NULL)
+		parent->children = child;
+	else
+		(*last)->next = child;
+	*last = child;
+	parent->nchildren++;
+}
+
+/*
+ * Is the line at d[i..end) a boundary line "--b" for boundary b? Returns 1 for a
+ * delimiter, 2 for the close delimiter "--b--", 0 otherwise. Like Dovecot, only the
+ * beginning of the line has to match (RFC 2046 forbids boundaries that prefix others).
+ */
+static int
+boundary_line(const unsigned char *d, size_t i, size_t end, const char *b, size_t blen)
+{
+	if (end - i < blen + 2 || d[i] != '-' || d[i + 1] != '-' ||
+	    memcmp(d + i + 2, b, blen) != 0)
+		return 0;
+	i += 2 + blen;
+	if (end - i >= 2 && d[i] == '-' && d[i + 1] == '-')
+		return 2;
+	return 1;
+}
+
+static void
+parse_multipart(struct parse_ctx *ctx, struct mail_part *part, unsigned int depth)
+{
+	const unsigned char *d = ctx->d;
+	const struct mail_param *bp = mail_param_find(part->params, part->nparams, "boundary");
+	size_t i = part->body_off, end = part->body_off + part->body_len;
+	size_t child_start = 0, blen;
+	const char *b;
+	bool in_child = false;
+	struct mail_part *last = NULL;
+	bool digest = mail_part_is(part, "multipart", "digest");
+
+	if (bp == NULL)
+		return;	/* no boundary: a multipart without parts */
+	/* an RFC 2231 boundary* is used decoded, a plain one as written */
+	b = bp->name[strlen(bp->name) - 1] == '*' ? bp->utf8 : bp->value;
+	blen = strlen(b);
+	if (blen == 0)
+		return;
+	while (i < end) {
+		size_t e = next_line(d, i, end);
+		int kind = (d[i] == '-') ? boundary_line(d, i, end, b, blen) : 0;
+
+		if (kind != 0) {
+			if (in_child) {
+				/* the line end before the boundary belongs to it (§5.1.1) */
+				size_t cend = i;
+				struct mail_part *c;
+
+				if (cend > child_start && d[cend - 1] == '\n') {
+					cend--;
+					if (cend > child_start && d[cend - 1] == '\r')
+						cend--;
+				}
+				c = new_part(ctx, part);
+				if (c == NULL) {
+					ctx->m->limited = true;
+					part->flags |= MAIL_PART_LIMITED;
+					return;
+				}
+				append_child(part, c, &last);
+				parse_part(ctx, c, child_start, cend, depth + 1, digest);
+			}
+			if (kind == 2)
+				return;	/* the rest is epilogue */
+			in_child = true;
+			child_start = e;
+		}
+		i = e;
+	}
+	if (in_child) {
+		/* truncated: the last part runs to the end */
+		struct mail_part *c = new_part(ctx, part);
+
+		if (c == NULL) {
+			ctx->m->limited = true;
+			part->flags |= MAIL_PART_LIMITED;
+			return;
+		}
+		append_child(part, c, &last);
+		parse_part(ctx, c, child_start, end, depth + 1, digest);
+	}
+}
+
+static void
+parse_part(struct parse_ctx *ctx, struct mail_part *part, size_t start, size_t end,
+    unsigned int depth, bool digest_child)
+{
+	const unsigned char *d = ctx->d;
+	size_t he = header_end(ctx, part, start, end);
+
+	part->hdr_off = start;
+	part->hdr_len = he - start;
+	part->body_off = he;
+	part->body_len = end - he;
+	part->hdr_size = mail_octets_size(d + start, part->hdr_len);
+	part->hdr_lines = mail_octets_lines(d + start, part->hdr_len);
+	part->body_size = mail_octets_size(d + he, part->body_len);
+	part->body_lines = mail_octets_lines(d + he, part->body_len);
+	parse_mime_header(ctx, part, digest_child);
+
+	if (mail_part_is(part, "text", NULL))
+		part->flags |= MAIL_PART_TEXT;
+	else if (mail_part_is(part, "multipart", NULL))
+		part->flags |= MAIL_PART_MULTIPART;
+	else if (mail_part_is(part, "message", "rfc822"))
+		part->flags |= MAIL_PART_RFC822;
+	if ((part->flags & (MAIL_PART_MULTIPART | MAIL_PART_RFC822)) == 0)
+		return;
+	if (depth + 1 > ctx->m->limits.max_depth) {
+		make_limited_leaf(ctx, part);
+		return;
+	}
+	if (part->flags & MAIL_PART_MULTIPART) {
+		parse_multipart(ctx, part, depth);
+		if (part->nchildren == 0 && (part->flags & MAIL_PART_LIMITED))
+			make_limited_leaf(ctx, part);
+	} else {
+		struct mail_part *last = NULL, *c = new_part(ctx, part);
+
+		if (c == NULL) {
+			make_limited_leaf(ctx, part);
+			return;
+		}
+		append_child(part, c, &last);
+		parse_part(ctx, c, part->body_off, end, depth + 1, false);
+	}
+}
+
+struct mail_message *
+mail_message_parse(const unsigned char *data, size_t len, const struct mail_limits *limits)
+{
+	struct mail_message *m = xcalloc(1, sizeof(*m));
+	struct parse_ctx ctx = { m, data };
+
+	m->data = data;
+	m->len = len;
+	if (limits != NULL)
+		m->limits = *limits;
+	else
+		mail_limits_default(&m->limits);
+	if (m->limits.max_parts == 0)
+		m->limits.max_parts = 1;
+	m->root = xcalloc(1, sizeof(*m->root));
+	m->nparts = 1;
+	parse_part(&ctx, m->root, 0, len, 0, false);
+	return m;
+}
+
+void
+mail_message_free(struct mail_message **mp)
+{
+	struct mail_message *m = *mp;
+
+	if (m == NULL)
+		return;
+	part_free(m->root);
+	free(m);
+	*mp = NULL;
+}
+
+const struct mail_part *
+mail_part_find(const struct mail_message *m, const uint32_t *nums, unsigned int depth)
+{
+	const struct mail_part *cur = m->root;
+
+	for (unsigned int i = 0; i < depth; i++) {
+		uint32_t n = nums[i];
+
+		if (n == 0)
+			return NULL;
+		if (cur->flags & MAIL_PART_MULTIPART) {
+			const struct mail_part *c = cur->children;
+
+			if (c == NULL && n == 1) {
+				/* a multipart without parts: nothing to address */
+				return NULL;
+			}
+			while (c != NULL && --n > 0)
+				c = c->next;
+			if (c == NULL)
+				return NULL;
+			cur = c;
+		} else if (n != 1)
+			return NULL;
+		/* going deeper into a message/rfc822 part means into the embedded message */
+		if (i + 1 < depth && (cur->flags & MAIL_PART_RFC822) && cur->children != NULL)
+			cur = cur->children;
+	}
+	return cur;
+}
+
+const struct mail_param *
+mail_param_find(const struct mail_param *params, unsigned int n, const char *name)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		if (str_ieq(params[i].utf8_name, name))
+			return &params[i];
+	}
+	return NULL;
+}

@@ -1,0 +1,139 @@
+/*
+ * octets.c — the "IMAP octets" view of a message file: sizes, line counts and copies in
+ * which every bare LF is CRLF (see message.h). Runs in the mail process over mmapped,
+ * untrusted bytes; pure arithmetic, bounded by the range given.
+ */
+#include "mail/message.h"
+
+/* Width in IMAP octets of p[i] (a bare LF is 2), looking only inside the range. */
+static unsigned int
+octet_width(const unsigned char *p, size_t i)
+{
+	if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
+		return 2;
+	return 1;
+}
+
+uint64_t
+mail_octets_size(const unsigned char *p, size_t len)
+{
+	uint64_t n = len;
+	const unsigned char *lf, *s = p, *end = p + len;
+
+	while (s < end && (lf = memchr(s, '\n', (size_t)(end - s))) != NULL) {
+		if (lf == p || lf[-1] != '\r')
+			n++;
+		s = lf + 1;
+	}
+	return n;
+}
+
+uint64_t
+mail_octets_lines(const unsigned char *p, size_t len)
+{
+	uint64_t n = 0;
+	const unsigned char *lf, *s = p, *end = p + len;
+
+	while (s < end && (lf = memchr(s, '\n', (size_t)(end - s))) != NULL) {
+		n++;
+		s = lf + 1;
+	}
+	return n;
+}
+
+void
+mail_octets_reader_init(struct mail_octets_reader *r, const unsigned char *p, size_t len,
+    uint64_t origin, uint64_t count, uint64_t *total_r)
+{
+	uint64_t at = 0, size, avail;
+	size_t i = 0;
+
+	r->p = p;
+	r->len = len;
+	r->cr_sent = false;
+	size = mail_octets_size(p, len);
+	if (origin >= size) {
+		r->pos = len;
+		r->left = 0;
+		if (total_r != NULL)
+			*total_r = 0;
+		return;
+	}
+	while (i < len) {
+		unsigned int w = octet_width(p, i);
+
+		if (at + w > origin) {
+			/* origin falls on the LF after its synthetic CR */
+			r->cr_sent = at < origin;
+			break;
+		}
+		at += w;
+		i++;
+	}
+	r->pos = i;
+	avail = size - origin;
+	r->left = count < avail ? count : avail;
+	if (total_r != NULL)
+		*total_r = r->left;
+}
+
+int
+mail_octets_read(struct mail_octets_reader *r, struct buf *out, size_t max)
+{
+	struct mail_octets_reader save = *r;
+	size_t done = 0, start = out->len;
+
+	if (max > (size_t)1 << 30)
+		max = (size_t)1 << 30;
+	while (r->left > 0 && done < max && r->pos < r->len) {
+		size_t pos = r->pos, run;
+		size_t want = (size_t)MIN((uint64_t)(max - done), r->left);
+		const unsigned char *lf;
+
+		if (octet_width(r->p, pos) == 2 && !r->cr_sent) {
+			if (buf_append_c(out, '\r') < 0)
+				goto fail;
+			r->cr_sent = true;
+			r->left--;
+			done++;
+			continue;
+		}
+		/* copy up to (and including) the next LF, whose CR is already handled */
+		lf = pos + 1 < r->len ? memchr(r->p + pos + 1, '\n', r->len - pos - 1) : NULL;
+		run = (lf == NULL ? r->len : (size_t)(lf - r->p)) - pos;
+		if (lf != NULL && lf[-1] == '\r')
+			run++;	/* a CRLF copies as is */
+		if (run > want)
+			run = want;
+		if (buf_append(out, r->p + pos, run) < 0)
+			goto fail;
+		r->pos += run;
+		r->cr_sent = false;
+		r->left -= run;
+		done += run;
+	}
+	return (int)done;
+fail:
+	*r = save;
+	buf_truncate(out, start);
+	return -1;
+}
+
+int
+mail_octets_append(struct buf *out, const unsigned char *p, size_t len, uint64_t origin,
+    uint64_t count)
+{
+	struct mail_octets_reader r;
+	uint64_t total;
+	int ret;
+
+	mail_octets_reader_init(&r, p, len, origin, count, &total);
+	while (r.left > 0) {
+		ret = mail_octets_read(&r, out, 1 << 20);
+		if (ret < 0)
+			return -1;
+		if (ret == 0)
+			break;
+	}
+	return 0;
+}
