@@ -1,0 +1,109 @@
+/*
+ * store_format.h — pure parsers and writers of the Maildir control files and file
+ * names used by the store: dovecot-uidlist (v1 and v3), dovecot-keywords, subscriptions
+ * (v1 and v2), Maildir file names (":2,<flags>", ",S=", ",W=") and mailbox-name
+ * validation. Bytes in, structures out; no I/O, no logging, no globals — these parse
+ * files another program (or a user with a shell) may have written, so they are fuzzed.
+ * Internal to src/store (and its tests and fuzz targets).
+ */
+#ifndef BUZON_STORE_FORMAT_H
+#define BUZON_STORE_FORMAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/buf.h"
+#include "store/store.h"
+
+#define MAILDIR_BASE_MAX	255	/* a base file name; longer names are ignored */
+#define UIDLIST_MAX_BYTES	(64u * 1024 * 1024)	/* larger files are treated as corrupt */
+
+/* --- dovecot-uidlist */
+
+struct uidlist_rec {
+	uint32_t uid;
+	uint64_t size;		/* S field or MBOX_SIZE_UNKNOWN */
+	uint64_t vsize;		/* W field or MBOX_SIZE_UNKNOWN */
+	char *base;		/* file name without ":2,..." (malloc'd) */
+};
+
+struct uidlist {
+	unsigned int version;	/* 1 or 3 (we always write 3) */
+	uint32_t uidvalidity;
+	uint32_t nextuid;
+	char guid[33];		/* 32 hex digits or "" */
+	struct uidlist_rec *recs;	/* ascending, unique UIDs */
+	size_t count, cap;
+};
+
+enum uidlist_parse_result {
+	UIDLIST_PARSE_OK,
+	UIDLIST_PARSE_DAMAGED,		/* header fine, some lines dropped */
+	UIDLIST_PARSE_BAD_HEADER,	/* unusable: records and values are empty */
+};
+
+void uidlist_init(struct uidlist *ul);
+void uidlist_clear(struct uidlist *ul);	/* drop records and header values */
+void uidlist_deinit(struct uidlist *ul);
+/* Append a record (uid must be greater than the last one; panics otherwise). */
+void uidlist_add(struct uidlist *ul, uint32_t uid, const char *base, size_t base_len,
+    uint64_t size, uint64_t vsize);
+/*
+ * Parse file content into ul (cleared first). Lines whose UID is not strictly ascending,
+ * is 0, or whose name is not a valid base name are dropped (DAMAGED); a UID >= nextuid
+ * raises nextuid. A last line without '\n' is dropped (truncated write). A missing or
+ * malformed header (no V or N, V0, version not 1/3) gives BAD_HEADER.
+ */
+enum uidlist_parse_result uidlist_parse(const char *data, size_t len, struct uidlist *ul);
+/* Serialise as version 3. Fails (-1) only if out's limit is reached. */
+int uidlist_format(const struct uidlist *ul, struct buf *out);
+
+/* --- dovecot-keywords: "<index> <name>\n", index 0..25 */
+
+/*
+ * Parse into names[0..25] (each malloc'd or NULL; caller frees with keywords_free).
+ * Invalid lines, indexes > 25, duplicate indexes or names are skipped.
+ * Returns the number of skipped lines.
+ */
+size_t keywords_parse(const char *data, size_t len, char *names[STORE_KEYWORDS_MAX]);
+void keywords_free(char *names[STORE_KEYWORDS_MAX]);
+int keywords_format(char *const names[STORE_KEYWORDS_MAX], struct buf *out);
+/* IMAP flag-keyword syntax (atom, no '\\' start), 1..50 bytes: STORE_OK, _BADNAME, _LIMIT */
+enum store_status keyword_name_check(const char *name, size_t len);
+
+/* --- subscriptions */
+
+/*
+ * Parse a Dovecot subscriptions file: version 2 ("V\t2\n\n", then names with TAB as the
+ * hierarchy separator) or version 1 (one name per line). Names are returned with '.' as
+ * separator; invalid names are skipped (counted in the return value). The result is
+ * sorted and unique; caller frees with mstore_names_free().
+ */
+size_t subs_parse(const char *data, size_t len, char ***names_r, size_t *count_r);
+int subs_format(char *const *names, size_t count, struct buf *out);
+
+/* --- Maildir file names */
+
+struct mdname {
+	size_t base_len;	/* bytes before ":2," (or the whole name) */
+	bool has_info;		/* ":2," present */
+	uint8_t flags;		/* MBOX_FLAG_* from the info letters */
+	uint32_t keywords;	/* a..z */
+	uint64_t size, vsize;	/* ,S= / ,W= in the base or MBOX_SIZE_UNKNOWN */
+};
+/* Returns false for names that are not message files (".", hidden, '/', control chars,
+ * too long). */
+bool mdname_parse(const char *name, size_t len, struct mdname *r);
+bool maildir_base_valid(const char *p, size_t len);
+/* Append ":2," + sorted flag letters + keyword letters to out. */
+int mdname_format_info(uint8_t flags, uint32_t keywords, struct buf *out);
+
+/* --- mailbox names */
+
+/* See mstore_name_check(); len-counted variant (no NUL inside allowed). */
+enum store_status store_name_check_len(const char *name, size_t len);
+/* True if p[0..len) is valid modified UTF-7 (RFC 3501 §5.1.3), canonical form only. */
+bool mutf7_valid(const char *p, size_t len);
+
+#endif

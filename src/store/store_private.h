@@ -1,0 +1,92 @@
+/*
+ * store_private.h — structures and helpers shared by store.c (the user's folder tree)
+ * and mbox.c (one open folder). Internal to src/store; runs in the mail process.
+ */
+#ifndef BUZON_STORE_PRIVATE_H
+#define BUZON_STORE_PRIVATE_H
+
+#include <sys/stat.h>
+
+#include "store/store.h"
+#include "store/store_format.h"
+
+#define UIDLIST_NAME		"dovecot-uidlist"
+#define UIDLIST_LOCK_NAME	"dovecot-uidlist.lock"
+#define KEYWORDS_NAME		"dovecot-keywords"
+#define SUBSCRIPTIONS_NAME	"subscriptions"
+#define UIDVALIDITY_NAME	"dovecot-uidvalidity"
+#define MAILDIRFOLDER_NAME	"maildirfolder"
+#define DELETED_PREFIX		"..buzon-deleted."	/* never a valid folder dir */
+#define LOCK_STALE_SECS		120
+#define TMP_MAX_AGE_SECS	(36 * 3600)
+
+struct mstore {
+	int root_fd;
+	char *root_path;
+	int inotify_fd;
+	struct mbox *mboxes;		/* open folders */
+	char host[64];			/* hostname for unique file names, sanitized */
+	uint32_t seq;			/* Q<seq> of unique names */
+};
+
+struct mbox_listener {
+	struct mbox_listener *next;
+	const struct mbox_listener_ops *ops;
+	void *ctx;
+};
+
+struct mbox {
+	struct mstore *store;
+	struct mbox *next;
+	unsigned int refcount;
+	char *name;			/* canonical mailbox name */
+	char *dirname;			/* "." for INBOX, ".Name" otherwise */
+	int dir_fd;			/* the folder directory */
+	int cur_fd, new_fd, tmp_fd;	/* its subdirectories, opened O_NOFOLLOW */
+	int wd_new, wd_cur;		/* inotify watches or -1 */
+	bool deleted;
+	bool force_sync;
+
+	/* what the last full scan saw */
+	struct timespec new_mtime, cur_mtime;
+	struct stat uidlist_st;		/* st_ino 0 if never read */
+	struct stat keywords_st;
+
+	uint32_t uidvalidity, nextuid;
+	char guid[33];
+	struct mbox_msg *msgs;
+	size_t count, cap;
+	char *keywords[STORE_KEYWORDS_MAX];
+	struct mbox_listener *listeners;
+};
+
+/* store.c */
+/* Resolve a validated, canonical name to its folder directory name ("." or ".x.y"). */
+char *mstore_dirname(const char *canonical_name);
+/* Canonical form: "INBOX" (any case) or "INBOX.x" prefix -> "INBOX". Caller frees. */
+char *mstore_canonical(const char *name);
+/* Next UIDVALIDITY for a new/reset folder: max(now, last + 1), persisted. 0 on error. */
+uint32_t mstore_next_uidvalidity(struct mstore *store, uint32_t at_least);
+/* Unique base name "<secs>.M<usec>P<pid>Q<seq>R<rand>.<host>" into out. */
+void mstore_unique_name(struct mstore *store, struct buf *out);
+/* fsync a directory given relative to dirfd ("cur", "." ...); 0 or -1 (logged). */
+int store_fsync_dir(int dirfd, const char *path);
+/* Map errno to a status. */
+enum store_status store_errno_status(int err);
+/* Read a small control file relative to dirfd (O_NOFOLLOW, regular files only).
+ * Returns 1 read (data malloc'd into out), 0 missing, -1 error (errno). */
+int store_read_file(int dirfd, const char *name, size_t max, struct buf *out,
+    struct stat *st_r);
+/* Atomically replace dirfd/name with data: temp + fsync + rename + fsync(dir). */
+int store_write_file(struct mstore *store, int dirfd, const char *name, const void *data,
+    size_t len);
+
+/* mbox.c */
+void mbox_free_internal(struct mbox *mbox);
+/* The folder was deleted underneath open mboxes: expunge everything, mark deleted. */
+void mbox_mark_deleted(struct mbox *mbox);
+/* inotify watch descriptor handling */
+void mbox_notify_add(struct mbox *mbox);
+void mbox_notify_remove(struct mbox *mbox);
+
+#endif
