@@ -1,0 +1,373 @@
+/*
+ * auth_main.c — the auth process (see auth.h). Runs as root when system users are
+ * enabled (PAM needs /etc/shadow) and otherwise as root too, because the passwd-file
+ * is root-only; it reads only IPC messages from the master, whose every field is
+ * bounded. Requests from one client network are serialised and spaced out after
+ * failures (2 s doubling to auth_failure_delay_max), so parallel connections do not
+ * multiply an attacker's guesses (RELIABILITY SEC-10, SEC-13).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <security/pam_appl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "auth/auth.h"
+#include "auth/passdb.h"
+#include "lib/config.h"
+#include "lib/ipc.h"
+#include "lib/log.h"
+#include "lib/priv.h"
+
+#define AUTH_IPC_FD		3
+#define PENALTY_SLOTS		4096
+#define PENALTY_EXPIRE_MS	(10 * 60 * 1000)
+#define AUTH_MAX_QUEUED		10000
+
+struct penalty {
+	unsigned char key[16];	/* IPv4 address or IPv6 /64 prefix */
+	bool used;
+	unsigned failures;
+	uint64_t last_ms;	/* last request */
+	uint64_t busy_until_ms;	/* next request from here is handled no earlier */
+};
+
+struct auth_req {
+	struct auth_req *next;
+	uint32_t id;
+	char *user, *ip;
+	char *pass;
+	size_t plen;
+	struct event *timer;
+	struct penalty *pen;	/* NULL for trusted networks */
+};
+
+static struct {
+	struct event_base *base;
+	struct config *cfg;
+	char *cfgpath;
+	struct penalty table[PENALTY_SLOTS];
+	struct auth_req *reqs;
+	unsigned nreqs;
+} A;
+
+unsigned
+auth_penalty_delay(unsigned failures, unsigned max_delay)
+{
+	unsigned d;
+
+	if (failures == 0 || max_delay == 0)
+		return 0;
+	d = failures >= 4 ? max_delay : 1U << failures;	/* 2, 4, 8 */
+	return d > max_delay ? max_delay : d;
+}
+
+static int
+ip_key(const char *ip, unsigned char key[16])
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	memset(key, 0, 16);
+	if (inet_pton(AF_INET, ip, &a4) == 1) {
+		memcpy(key, &a4, 4);
+		return 4;
+	}
+	if (inet_pton(AF_INET6, ip, &a6) == 1) {
+		memcpy(key, &a6, 8);	/* the /64 shares one penalty */
+		key[15] = 6;
+		return 6;
+	}
+	return -1;
+}
+
+bool
+auth_ip_in_networks(const char *ip, const char *list)
+{
+	unsigned char addr[16], net[16];
+	char *copy, *save = NULL, *tok;
+	bool v4, found = false;
+
+	if (list == NULL)
+		return false;
+	if (inet_pton(AF_INET, ip, addr) == 1)
+		v4 = true;
+	else if (inet_pton(AF_INET6, ip, addr) == 1)
+		v4 = false;
+	else
+		return false;
+	copy = xstrdup(list);
+	for (tok = strtok_r(copy, " ,", &save); tok != NULL && !found;
+	    tok = strtok_r(NULL, " ,", &save)) {
+		char *slash = strchr(tok, '/');
+		uint32_t bits = v4 ? 32 : 128;
+		unsigned full;
+
+		if (slash != NULL) {
+			*slash = '\0';
+			if (parse_u32(slash + 1, strlen(slash + 1), &bits) < 0)
+				continue;
+		}
+		if (inet_pton(v4 ? AF_INET : AF_INET6, tok, net) != 1 || bits > (v4 ? 32U : 128U))
+			continue;
+		full = bits / 8;
+		if (memcmp(addr, net, full) != 0)
+			continue;
+		if (bits % 8 != 0) {
+			unsigned char mask = (unsigned char)(0xff << (8 - bits % 8));
+
+			if ((addr[full] & mask) != (net[full] & mask))
+				continue;
+		}
+		found = true;
+	}
+	free(copy);
+	return found;
+}
+
+static struct penalty *
+penalty_get(const char *ip)
+{
+	unsigned char key[16];
+	uint64_t now = clock_ms();
+	struct penalty *oldest = NULL;
+	uint32_t h = 2166136261u;
+	unsigned i;
+
+	if (ip_key(ip, key) < 0)
+		return NULL;
+	for (i = 0; i < 16; i++)
+		h = (h ^ key[i]) * 16777619u;
+	/* open addressing, 8 probes; the stalest entry is recycled when all are taken */
+	for (i = 0; i < 8; i++) {
+		struct penalty *p = &A.table[(h + i) % PENALTY_SLOTS];
+
+		if (p->used && now - p->last_ms > PENALTY_EXPIRE_MS &&
+		    now >= p->busy_until_ms)
+			p->used = false;
+		if (p->used && memcmp(p->key, key, 16) == 0)
+			return p;
+		if (!p->used || oldest == NULL || p->last_ms < oldest->last_ms)
+			oldest = p;
+		if (!p->used)
+			break;
+	}
+	memset(oldest, 0, sizeof(*oldest));
+	memcpy(oldest->key, key, 16);
+	oldest->used = true;
+	return oldest;
+}
+
+static void
+req_free(struct auth_req *r)
+{
+	struct auth_req **pp;
+
+	for (pp = &A.reqs; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	}
+	A.nreqs--;
+	if (r->timer != NULL)
+		event_free(r->timer);
+	if (r->pass != NULL) {
+		secret_wipe(r->pass, r->plen);
+		free(r->pass);
+	}
+	free(r->user);
+	free(r->ip);
+	free(r);
+}
+
+static void
+reply(uint32_t id, uint32_t status, const struct user_info *u)
+{
+	struct ipc_msg m;
+
+	ipc_msg_init(&m, IPC_AUTH_REPLY);
+	ipc_put_u32(&m, id);
+	ipc_put_u32(&m, status);
+	ipc_put_str(&m, u ? u->name : "");
+	ipc_put_u32(&m, u ? (uint32_t)u->uid : 0);
+	ipc_put_u32(&m, u ? (uint32_t)u->gid : 0);
+	ipc_put_str(&m, u ? u->home : "");
+	ipc_put_str(&m, u ? u->mail_root : "");
+	if (ipc_send(AUTH_IPC_FD, &m, -1) < 0)
+		fatal("auth: lost the master: %s", strerror(errno));
+}
+
+static void
+reply_fail_cb(evutil_socket_t fd, short what, void *ctx)
+{
+	struct auth_req *r = ctx;
+
+	reply(r->id, IPC_AUTH_FAIL, NULL);
+	req_free(r);
+}
+
+static void
+verify_cb(evutil_socket_t fd, short what, void *ctx)
+{
+	struct auth_req *r = ctx;
+	struct user_info u;
+	const char *err = NULL;
+	uint64_t now = clock_ms();
+	int res;
+
+	memset(&u, 0, sizeof(u));
+	res = passdb_verify(A.cfg, r->user, r->pass, r->plen, &u, &err);
+	secret_wipe(r->pass, r->plen);
+	if (res > 0) {
+		reply(r->id, IPC_AUTH_OK, &u);
+		userdb_info_free(&u);
+		req_free(r);
+		return;
+	}
+	if (res < 0) {
+		log_error("auth tempfail ip=%s error=\"%s\"", r->ip, err ? err : "unknown");
+		reply(r->id, IPC_AUTH_TEMPFAIL, NULL);
+		req_free(r);
+		return;
+	}
+	if (r->pen != NULL) {
+		unsigned delay;
+
+		r->pen->failures++;
+		delay = auth_penalty_delay(r->pen->failures, A.cfg->auth_failure_delay_max);
+		r->pen->busy_until_ms = now + (uint64_t)delay * 1000;
+		if (delay > 0) {
+			struct timeval tv = { (time_t)delay, 0 };
+
+			if (r->pen->failures >= 4 && r->pen->failures % 4 == 0)
+				log_warn("auth penalty ip=%s failures=%u delay=%us", r->ip,
+				    r->pen->failures, delay);
+			event_free(r->timer);
+			r->timer = evtimer_new(A.base, reply_fail_cb, r);
+			evtimer_add(r->timer, &tv);
+			return;
+		}
+	}
+	reply_fail_cb(-1, 0, r);
+}
+
+static void
+handle_request(struct ipc_msg *m)
+{
+	struct auth_req *r;
+	const void *pass;
+	size_t plen;
+	uint32_t id;
+	char *user = NULL, *ip = NULL;
+	uint64_t now = clock_ms(), at = now;
+	struct timeval tv;
+
+	if (ipc_get_u32(m, &id) < 0 || ipc_get_str(m, 255, &user) < 0 ||
+	    ipc_get_bytes(m, &pass, &plen) < 0 || plen > 1024 ||
+	    ipc_get_str(m, 64, &ip) < 0 || !ipc_get_done(m))
+		fatal("auth: malformed request from the master");
+	if (A.nreqs >= AUTH_MAX_QUEUED) {
+		free(user);
+		free(ip);
+		reply(id, IPC_AUTH_TEMPFAIL, NULL);
+		return;
+	}
+	r = xcalloc(1, sizeof(*r));
+	r->id = id;
+	r->user = user;
+	r->ip = ip;
+	r->pass = xmalloc(plen + 1);
+	memcpy(r->pass, pass, plen);
+	r->pass[plen] = '\0';
+	r->plen = plen;
+	secret_wipe((void *)pass, plen);
+	r->next = A.reqs;
+	A.reqs = r;
+	A.nreqs++;
+	if (!auth_ip_in_networks(ip, A.cfg->auth_trusted_networks) &&
+	    (r->pen = penalty_get(ip)) != NULL) {
+		if (r->pen->busy_until_ms > now)
+			at = r->pen->busy_until_ms;
+		r->pen->last_ms = now;
+		/* serialise: the next request from this network waits behind this one */
+		r->pen->busy_until_ms = at + 1;
+	}
+	r->timer = evtimer_new(A.base, verify_cb, r);
+	tv.tv_sec = (time_t)((at - now) / 1000);
+	tv.tv_usec = (suseconds_t)((at - now) % 1000) * 1000;
+	evtimer_add(r->timer, &tv);
+}
+
+static void
+ipc_cb(evutil_socket_t fd, short what, void *ctx)
+{
+	struct ipc_msg *m = xmalloc(sizeof(*m));
+	int r;
+
+	while ((r = ipc_recv(fd, m)) > 0) {
+		if (m->fd >= 0)
+			close(m->fd);
+		if (m->type != IPC_AUTH_REQUEST)
+			fatal("auth: unexpected message %u", m->type);
+		handle_request(m);
+	}
+	secret_wipe(m, sizeof(*m));
+	free(m);
+	if (r == 0)
+		exit(0);
+	if (errno != EAGAIN)
+		fatal("auth: ipc: %s", strerror(errno));
+}
+
+static void
+sighup_cb(evutil_socket_t sig, short what, void *ctx)
+{
+	struct config *n;
+	char *err;
+
+	if (config_load(A.cfgpath, &n, &err) < 0) {
+		log_error("auth reload failed: %s", err);
+		free(err);
+		return;
+	}
+	config_free(&A.cfg);
+	A.cfg = n;
+}
+
+static void
+sigterm_cb(evutil_socket_t sig, short what, void *ctx)
+{
+	exit(0);
+}
+
+int
+auth_main(int argc, char **argv)
+{
+	struct event *ev, *hup, *term;
+	char *err;
+
+	log_set_ident("auth");
+	for (int i = 0; i + 1 < argc; i++)
+		if (strcmp(argv[i], "-c") == 0)
+			A.cfgpath = argv[i + 1];
+	if (A.cfgpath == NULL)
+		fatal("auth: missing -c");
+	if (config_load(A.cfgpath, &A.cfg, &err) < 0)
+		fatal("%s", err);
+	if (strcmp(A.cfg->log_level, "debug") == 0)
+		log_set_level(LOG_LEVEL_DEBUG);
+	priv_no_dump();
+	signal(SIGPIPE, SIG_IGN);
+	A.base = event_base_new();
+	evutil_make_socket_nonblocking(AUTH_IPC_FD);
+	ev = event_new(A.base, AUTH_IPC_FD, EV_READ | EV_PERSIST, ipc_cb, NULL);
+	hup = evsignal_new(A.base, SIGHUP, sighup_cb, NULL);
+	term = evsignal_new(A.base, SIGTERM, sigterm_cb, NULL);
+	event_add(ev, NULL);
+	event_add(hup, NULL);
+	event_add(term, NULL);
+	event_base_dispatch(A.base);
+	return 0;
+}

@@ -1,0 +1,431 @@
+/*
+ * config.c — reads the `key = value` configuration file (see config.h). Runs in the
+ * master and the CLI as the invoking user, and again in each child from the same path.
+ * The file is trusted (root-owned in production) but still parsed strictly: an unknown
+ * key or a bad value stops the start with FILE:LINE.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "buf.h"
+#include "log.h"
+
+#define CONFIG_MAX_LINE 4096
+
+enum key_type { K_STR, K_PORT, K_UINT, K_BOOL, K_SIZE, K_LISTEN, K_CLEARTEXT, K_SSLCERT,
+	K_SSLKEY, K_UID };
+
+struct key_def {
+	const char *name;
+	enum key_type type;
+	size_t offset;
+	uint64_t max;
+};
+
+#define OFF(f) offsetof(struct config, f)
+static const struct key_def keys[] = {
+	{ "listen", K_LISTEN, 0, 0 },
+	{ "imap_port", K_PORT, OFF(imap_port), 0 },
+	{ "imaps_port", K_PORT, OFF(imaps_port), 0 },
+	{ "pop3_port", K_PORT, OFF(pop3_port), 0 },
+	{ "pop3s_port", K_PORT, OFF(pop3s_port), 0 },
+	{ "lmtp_listen", K_STR, OFF(lmtp_listen), 0 },
+	{ "ssl_cert", K_SSLCERT, 0, 0 },
+	{ "ssl_key", K_SSLKEY, 0, 0 },
+	{ "passwd_file", K_STR, OFF(passwd_file), 0 },
+	{ "mail_location", K_STR, OFF(mail_location), 0 },
+	{ "base_dir", K_STR, OFF(base_dir), 0 },
+	{ "mail_max_userip_connections", K_UINT, OFF(mail_max_userip_connections), 100000 },
+	{ "mail_uid", K_STR, OFF(mail_uid), 0 },
+	{ "mail_gid", K_STR, OFF(mail_gid), 0 },
+	{ "system_users", K_BOOL, OFF(system_users), 0 },
+	{ "login_user", K_STR, OFF(login_user), 0 },
+	{ "first_valid_uid", K_UID, OFF(first_valid_uid), 0 },
+	{ "auth_allow_cleartext", K_CLEARTEXT, OFF(auth_allow_cleartext), 0 },
+	{ "auth_trusted_networks", K_STR, OFF(auth_trusted_networks), 0 },
+	{ "auth_failure_delay_max", K_UINT, OFF(auth_failure_delay_max), 3600 },
+	{ "mail_max_size", K_SIZE, OFF(mail_max_size), 0 },
+	{ "imap_idle_keepalive", K_UINT, OFF(imap_idle_keepalive), 86400 },
+	{ "login_timeout", K_UINT, OFF(login_timeout), 86400 },
+	{ "imap_autologout", K_UINT, OFF(imap_autologout), 86400 * 7 },
+	{ "log_level", K_STR, OFF(log_level), 0 },
+	{ "imap_debug", K_BOOL, OFF(imap_debug), 0 },
+};
+
+static void
+config_defaults(struct config *c)
+{
+	c->imap_port = 143;
+	c->imaps_port = 993;
+	c->pop3_port = 0;
+	c->pop3s_port = 0;
+	c->passwd_file = xstrdup("/etc/buzon/users");
+	c->mail_location = xstrdup("maildir:~/Maildir");
+	c->base_dir = xstrdup("/run/buzon");
+	c->mail_max_userip_connections = 10;
+	c->login_user = xstrdup("buzon");
+	c->first_valid_uid = 500;
+	c->auth_allow_cleartext = CLEARTEXT_LOOPBACK;
+	c->auth_failure_delay_max = 15;
+	c->mail_max_size = 50 * 1024 * 1024;
+	c->imap_idle_keepalive = 120;
+	c->login_timeout = 60;
+	c->imap_autologout = 31 * 60;
+	c->log_level = xstrdup("info");
+	c->mail_uid_num = (uid_t)-1;
+	c->mail_gid_num = (gid_t)-1;
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+static int
+parse_bool(const char *v, bool *r)
+{
+	if (str_ieq(v, "yes") || str_ieq(v, "true") || strcmp(v, "1") == 0)
+		*r = true;
+	else if (str_ieq(v, "no") || str_ieq(v, "false") || strcmp(v, "0") == 0)
+		*r = false;
+	else
+		return -1;
+	return 0;
+}
+
+/* "50M", "52428800", "1G", "64k" */
+static int
+parse_size(const char *v, uint64_t *r)
+{
+	size_t n = strlen(v);
+	uint64_t mult = 1, x;
+
+	if (n > 0) {
+		switch (v[n - 1]) {
+		case 'k': case 'K': mult = 1024; n--; break;
+		case 'm': case 'M': mult = 1024 * 1024; n--; break;
+		case 'g': case 'G': mult = 1024ULL * 1024 * 1024; n--; break;
+		}
+	}
+	if (parse_u64(v, n, UINT64_MAX / mult, &x) < 0)
+		return -1;
+	*r = x * mult;
+	return 0;
+}
+
+static int
+resolve_uid(const char *v, uid_t *r)
+{
+	struct passwd *pw;
+	uint32_t n;
+
+	if (parse_u32(v, strlen(v), &n) == 0) {
+		*r = (uid_t)n;
+		return 0;
+	}
+	if ((pw = getpwnam(v)) == NULL)
+		return -1;
+	*r = pw->pw_uid;
+	return 0;
+}
+
+static int
+resolve_gid(const char *v, gid_t *r)
+{
+	struct group *gr;
+	uint32_t n;
+
+	if (parse_u32(v, strlen(v), &n) == 0) {
+		*r = (gid_t)n;
+		return 0;
+	}
+	if ((gr = getgrnam(v)) == NULL)
+		return -1;
+	*r = gr->gr_gid;
+	return 0;
+}
+
+static const char *
+config_set(struct config *c, const struct key_def *k, const char *v)
+{
+	char *base = (char *)c;
+	uint64_t n;
+
+	switch (k->type) {
+	case K_STR: {
+		char **p = (char **)(base + k->offset);
+
+		free(*p);
+		*p = *v == '\0' ? NULL : xstrdup(v);
+		return NULL;
+	}
+	case K_PORT:
+		if (parse_u64(v, strlen(v), 65535, &n) < 0)
+			return "expected a port number 0..65535";
+		*(uint16_t *)(base + k->offset) = (uint16_t)n;
+		return NULL;
+	case K_UINT:
+		if (parse_u64(v, strlen(v), k->max, &n) < 0)
+			return "expected a number";
+		*(unsigned *)(base + k->offset) = (unsigned)n;
+		return NULL;
+	case K_UID:
+		if (parse_u64(v, strlen(v), UINT32_MAX - 1, &n) < 0)
+			return "expected a uid number";
+		*(uid_t *)(base + k->offset) = (uid_t)n;
+		return NULL;
+	case K_BOOL:
+		if (parse_bool(v, (bool *)(base + k->offset)) < 0)
+			return "expected yes or no";
+		return NULL;
+	case K_SIZE:
+		if (parse_size(v, &n) < 0)
+			return "expected a size like 52428800 or 50M";
+		*(uint64_t *)(base + k->offset) = n;
+		return NULL;
+	case K_CLEARTEXT:
+		if (strcmp(v, "no") == 0)
+			c->auth_allow_cleartext = CLEARTEXT_NO;
+		else if (strcmp(v, "loopback") == 0)
+			c->auth_allow_cleartext = CLEARTEXT_LOOPBACK;
+		else if (strcmp(v, "yes") == 0)
+			c->auth_allow_cleartext = CLEARTEXT_YES;
+		else
+			return "expected no, loopback or yes";
+		return NULL;
+	case K_LISTEN: {
+		/* one or more addresses, separated by spaces or commas; replaces the list */
+		char *copy = xstrdup(v), *save = NULL, *tok;
+
+		for (unsigned i = 0; i < c->listen_count; i++)
+			free(c->listen[i]);
+		c->listen_count = 0;
+		for (tok = strtok_r(copy, " ,\t", &save); tok != NULL;
+		    tok = strtok_r(NULL, " ,\t", &save)) {
+			if (c->listen_count == CONFIG_MAX_LISTEN) {
+				free(copy);
+				return "too many listen addresses";
+			}
+			c->listen[c->listen_count++] = xstrdup(tok);
+		}
+		free(copy);
+		return c->listen_count == 0 ? "expected an address" : NULL;
+	}
+	case K_SSLCERT:
+		/* each ssl_cert starts a new certificate; the first is the default */
+		if (c->ssl_count == CONFIG_MAX_SSL)
+			return "too many certificates";
+		c->ssl[c->ssl_count++].cert = xstrdup(v);
+		return NULL;
+	case K_SSLKEY:
+		if (c->ssl_count == 0 || c->ssl[c->ssl_count - 1].key != NULL)
+			return "ssl_key must follow its ssl_cert";
+		c->ssl[c->ssl_count - 1].key = xstrdup(v);
+		return NULL;
+	}
+	return "internal error";
+}
+
+static int
+config_finish(struct config *c, const char **err_r)
+{
+	if (c->listen_count == 0)
+		c->listen[c->listen_count++] = xstrdup("127.0.0.1");
+	if (c->ssl_count > 0 && c->ssl[c->ssl_count - 1].key == NULL) {
+		*err_r = "ssl_cert without ssl_key";
+		return -1;
+	}
+	if (c->mail_location == NULL || !str_has_prefix(c->mail_location, "maildir:")) {
+		*err_r = "mail_location must start with maildir:";
+		return -1;
+	}
+	if (c->mail_uid != NULL && resolve_uid(c->mail_uid, &c->mail_uid_num) < 0) {
+		*err_r = "mail_uid: no such user";
+		return -1;
+	}
+	if (c->mail_gid != NULL && resolve_gid(c->mail_gid, &c->mail_gid_num) < 0) {
+		*err_r = "mail_gid: no such group";
+		return -1;
+	}
+	if (c->imap_autologout < 30 * 60) {
+		*err_r = "imap_autologout must be at least 1800 (RFC 3501 §5.4)";
+		return -1;
+	}
+	if (strcmp(c->log_level, "debug") != 0 && strcmp(c->log_level, "info") != 0 &&
+	    strcmp(c->log_level, "warn") != 0 && strcmp(c->log_level, "error") != 0) {
+		*err_r = "log_level must be debug, info, warn or error";
+		return -1;
+	}
+	return 0;
+}
+
+int
+config_load(const char *path, struct config **cfg_r, char **error_r)
+{
+	struct config *c;
+	char line[CONFIG_MAX_LINE + 2];
+	const char *err = NULL;
+	unsigned lineno = 0;
+	FILE *f;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		*error_r = xasprintf("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->path = xstrdup(path);
+	config_defaults(c);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *p, *eq, *key, *val;
+		size_t n = strlen(line);
+		const struct key_def *k = NULL;
+
+		lineno++;
+		if (n > 0 && line[n - 1] == '\n')
+			line[--n] = '\0';
+		else if (!feof(f)) {
+			err = "line too long";
+			break;
+		}
+		if ((p = strchr(line, '#')) != NULL)
+			*p = '\0';
+		p = trim(line);
+		if (*p == '\0')
+			continue;
+		if ((eq = strchr(p, '=')) == NULL) {
+			err = "expected key = value";
+			break;
+		}
+		*eq = '\0';
+		key = trim(p);
+		val = trim(eq + 1);
+		for (size_t i = 0; i < N_ELEMENTS(keys); i++)
+			if (strcmp(keys[i].name, key) == 0)
+				k = &keys[i];
+		if (k == NULL) {
+			char safe[128];
+
+			*error_r = xasprintf("%s:%u: unknown key '%s'", path, lineno,
+			    log_sanitize(key, strlen(key), safe, sizeof(safe)));
+			fclose(f);
+			config_free(&c);
+			return -1;
+		}
+		if ((err = config_set(c, k, val)) != NULL) {
+			*error_r = xasprintf("%s:%u: %s: %s", path, lineno, key, err);
+			fclose(f);
+			config_free(&c);
+			return -1;
+		}
+	}
+	fclose(f);
+	if (err != NULL) {
+		*error_r = xasprintf("%s:%u: %s", path, lineno, err);
+		config_free(&c);
+		return -1;
+	}
+	if (config_finish(c, &err) < 0) {
+		*error_r = xasprintf("%s: %s", path, err);
+		config_free(&c);
+		return -1;
+	}
+	*cfg_r = c;
+	return 0;
+}
+
+void
+config_free(struct config **cfgp)
+{
+	struct config *c = *cfgp;
+
+	if (c == NULL)
+		return;
+	for (unsigned i = 0; i < c->listen_count; i++)
+		free(c->listen[i]);
+	for (unsigned i = 0; i < c->ssl_count; i++) {
+		free(c->ssl[i].cert);
+		free(c->ssl[i].key);
+	}
+	free(c->path);
+	free(c->lmtp_listen);
+	free(c->passwd_file);
+	free(c->mail_location);
+	free(c->base_dir);
+	free(c->mail_uid);
+	free(c->mail_gid);
+	free(c->login_user);
+	free(c->auth_trusted_networks);
+	free(c->log_level);
+	free(c);
+	*cfgp = NULL;
+}
+
+char *
+config_mail_root(const struct config *cfg, const char *user, const char *home,
+    const char **error_r)
+{
+	const char *loc = cfg->mail_location + strlen("maildir:");
+	const char *at = strchr(user, '@');
+	struct buf b;
+
+	buf_init(&b, 4096);
+	for (const char *p = loc; *p != '\0'; p++) {
+		int r = 0;
+
+		if (*p == '~' && p == loc) {
+			if (home == NULL || home[0] != '/') {
+				*error_r = "mail_location uses ~ but the user has no home";
+				buf_deinit(&b);
+				return NULL;
+			}
+			r = buf_append_str(&b, home);
+		} else if (*p == '%' && p[1] != '\0') {
+			p++;
+			switch (*p) {
+			case 'u': r = buf_append_str(&b, user); break;
+			case 'n': r = buf_append(&b, user, at ? (size_t)(at - user) : strlen(user)); break;
+			case 'd': r = buf_append_str(&b, at ? at + 1 : ""); break;
+			case 'h': r = buf_append_str(&b, home ? home : ""); break;
+			case '%': r = buf_append_c(&b, '%'); break;
+			default:
+				*error_r = "mail_location: unknown %-variable";
+				buf_deinit(&b);
+				return NULL;
+			}
+		} else {
+			r = buf_append_c(&b, *p);
+		}
+		if (r < 0) {
+			*error_r = "mail_location too long";
+			buf_deinit(&b);
+			return NULL;
+		}
+	}
+	/* strip a trailing ":OPTIONS" part Dovecot allows (e.g. :INDEX=...) */
+	{
+		char *colon = strchr(b.data == NULL ? "" : b.data, ':');
+
+		if (colon != NULL)
+			buf_truncate(&b, (size_t)(colon - b.data));
+	}
+	while (b.len > 1 && b.data[b.len - 1] == '/')
+		buf_truncate(&b, b.len - 1);
+	if (b.len == 0 || b.data[0] != '/' || strstr(b.data, "/../") != NULL ||
+	    (b.len >= 3 && strcmp(b.data + b.len - 3, "/..") == 0)) {
+		*error_r = "mail_location does not give an absolute path";
+		buf_deinit(&b);
+		return NULL;
+	}
+	return buf_steal(&b);
+}

@@ -1,0 +1,715 @@
+/*
+ * master.c — supervision, listening sockets and login routing (see master.h). Runs as
+ * root in production. Security role: the master trusts no child. Every IPC message is
+ * bounds-checked; a login process can only ask "check these credentials and, if they
+ * are right, give this connection to that user's mail process"; whether they are right
+ * is decided by the auth process, and the user's identity (uid, mail root) comes only
+ * from auth. Children are exec'ed fresh (no inherited memory) with only their own fds.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lib/config.h"
+#include "lib/ipc.h"
+#include "lib/log.h"
+#include "lib/priv.h"
+#include "lib/tls.h"
+#include "master/master.h"
+#include "lib/buf.h"
+
+#define MASTER_MAX_LISTENERS	32
+#define MAIL_IDLE_EXIT_SECS	10
+#define CHILD_FD_IPC		3
+#define CHILD_FD_FIRST_EXTRA	4
+
+enum child_role { ROLE_AUTH, ROLE_LOGIN, ROLE_MAIL };
+
+struct child {
+	struct child *next;
+	enum child_role role;
+	pid_t pid;
+	int ipc;
+	struct event *ev;
+	bool draining;		/* login: told to drain (reload) */
+	/* mail */
+	char *user;
+	uid_t uid;
+	uint32_t sent;		/* clients handed over */
+	struct event *idle_timer;
+	bool closing;		/* told to shut down; no new clients */
+};
+
+struct pending {
+	struct pending *next;
+	uint32_t id;
+	struct child *login;
+	uint32_t login_req;
+	int fd;
+	char *tag, *ip, *mech, *user;
+	uint32_t flags;
+	unsigned char *input;
+	size_t input_len;
+};
+
+struct master {
+	struct event_base *base;
+	struct config *cfg;
+	char *cfgpath;
+	int listen_fd[MASTER_MAX_LISTENERS];
+	bool listen_tls[MASTER_MAX_LISTENERS];
+	unsigned nlisten;
+	struct child *children;
+	struct child *auth;
+	struct pending *pending;
+	uint32_t next_id;
+	bool stopping;
+	struct event *stop_timer;
+	char *pidfile;
+	uid_t login_uid;
+	gid_t login_gid;
+	char *login_chroot;
+};
+
+static struct master M;
+
+static void child_ipc_cb(evutil_socket_t fd, short what, void *ctx);
+
+char *
+master_pid_path(const char *base_dir)
+{
+	return xasprintf("%s/buzon.pid", base_dir);
+}
+
+/* ------------------------------------------------------------------ children */
+
+static bool
+env_allowed(const char *e)
+{
+	return !str_has_prefix(e, "LD_") && !str_has_prefix(e, "MALLOC_") &&
+	    !str_has_prefix(e, "BUZON_LOGIN_");
+}
+
+static struct child *
+child_spawn(enum child_role role, const char *rolename, const int *fds, unsigned nfds,
+    const char *extra_arg_name, const char *extra_arg)
+{
+	extern char **environ;
+	struct child *ch;
+	int sp[2];
+	pid_t pid;
+
+	if (ipc_socketpair(sp) < 0) {
+		log_error("socketpair: %s", strerror(errno));
+		return NULL;
+	}
+	pid = fork();
+	if (pid < 0) {
+		log_error("fork: %s", strerror(errno));
+		close(sp[0]);
+		close(sp[1]);
+		return NULL;
+	}
+	if (pid == 0) {
+		char *argv[8], *envp[256];
+		unsigned n = 0, e = 0;
+		int high[MASTER_MAX_LISTENERS + 1];
+
+		/* move every fd we keep out of the way, then into place */
+		high[0] = fcntl(sp[1], F_DUPFD, 100);
+		for (unsigned i = 0; i < nfds; i++)
+			high[i + 1] = fcntl(fds[i], F_DUPFD, 100);
+		if (dup2(high[0], CHILD_FD_IPC) < 0)
+			_exit(71);
+		for (unsigned i = 0; i < nfds; i++)
+			if (dup2(high[i + 1], CHILD_FD_FIRST_EXTRA + (int)i) < 0)
+				_exit(71);
+		close_range(CHILD_FD_FIRST_EXTRA + nfds, ~0U, 0);
+		argv[n++] = (char *)"buzon";
+		argv[n++] = (char *)"--role";
+		argv[n++] = (char *)rolename;
+		argv[n++] = (char *)"-c";
+		argv[n++] = M.cfgpath;
+		if (extra_arg_name != NULL) {
+			argv[n++] = (char *)extra_arg_name;
+			argv[n++] = (char *)extra_arg;
+		}
+		argv[n] = NULL;
+		for (char **p = environ; *p != NULL && e < N_ELEMENTS(envp) - 4; p++)
+			if (env_allowed(*p))
+				envp[e++] = *p;
+		if (role == ROLE_LOGIN && priv_is_root()) {
+			envp[e++] = xasprintf("BUZON_LOGIN_UID=%u", (unsigned)M.login_uid);
+			envp[e++] = xasprintf("BUZON_LOGIN_GID=%u", (unsigned)M.login_gid);
+			envp[e++] = xasprintf("BUZON_LOGIN_CHROOT=%s", M.login_chroot);
+		}
+		envp[e] = NULL;
+		execve("/proc/self/exe", argv, envp);
+		_exit(71);
+	}
+	close(sp[1]);
+	ch = xcalloc(1, sizeof(*ch));
+	ch->role = role;
+	ch->pid = pid;
+	ch->ipc = sp[0];
+	evutil_make_socket_nonblocking(ch->ipc);
+	ch->ev = event_new(M.base, ch->ipc, EV_READ | EV_PERSIST, child_ipc_cb, ch);
+	event_add(ch->ev, NULL);
+	ch->next = M.children;
+	M.children = ch;
+	log_debug("spawned role=%s pid=%d", rolename, (int)pid);
+	return ch;
+}
+
+/* Forget a child's IPC (the process itself is reaped by SIGCHLD). */
+static void
+child_forget(struct child *ch)
+{
+	struct child **pp;
+
+	for (pp = &M.children; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == ch) {
+			*pp = ch->next;
+			break;
+		}
+	}
+	if (ch->ev != NULL)
+		event_free(ch->ev);
+	if (ch->idle_timer != NULL)
+		event_free(ch->idle_timer);
+	if (ch->ipc >= 0)
+		close(ch->ipc);
+	if (M.auth == ch)
+		M.auth = NULL;
+	for (struct pending *p = M.pending; p != NULL; p = p->next)
+		if (p->login == ch)
+			p->login = NULL;
+	free(ch->user);
+	free(ch);
+}
+
+static void
+spawn_logins(void)
+{
+	int fds[MASTER_MAX_LISTENERS];
+	struct buf spec;
+
+	if (M.nlisten == 0)
+		return;
+	buf_init(&spec, 4096);
+	for (unsigned i = 0; i < M.nlisten; i++) {
+		fds[i] = M.listen_fd[i];
+		(void)buf_appendf(&spec, "%s%s=%u", i ? "," : "", M.listen_tls[i] ? "imaps" : "imap",
+		    CHILD_FD_FIRST_EXTRA + i);
+	}
+	if (child_spawn(ROLE_LOGIN, "login", fds, M.nlisten, "--fds", buf_cstr(&spec)) == NULL)
+		log_error("cannot start a login process");
+	buf_deinit(&spec);
+}
+
+static void
+spawn_auth(void)
+{
+	M.auth = child_spawn(ROLE_AUTH, "auth", NULL, 0, NULL, NULL);
+	if (M.auth == NULL)
+		log_error("cannot start the auth process");
+}
+
+/* ------------------------------------------------------------------ logins */
+
+static void
+pending_free(struct pending *p)
+{
+	if (p->fd >= 0)
+		close(p->fd);
+	free(p->tag);
+	free(p->ip);
+	free(p->mech);
+	free(p->user);
+	free(p->input);
+	free(p);
+}
+
+static void
+login_reply(struct pending *p, uint32_t status)
+{
+	struct ipc_msg m;
+
+	if (p->login == NULL)
+		return;
+	ipc_msg_init(&m, IPC_LOGIN_RESULT);
+	ipc_put_u32(&m, p->login_req);
+	ipc_put_u32(&m, status);
+	if (ipc_send(p->login->ipc, &m, -1) < 0)
+		log_warn("login process pid=%d unreachable: %s", (int)p->login->pid, strerror(errno));
+}
+
+static void
+mail_idle_cb(evutil_socket_t fd, short what, void *ctx)
+{
+	struct child *ch = ctx;
+	struct ipc_msg m;
+
+	ch->closing = true;
+	ipc_msg_init(&m, IPC_MAIL_SHUTDOWN);
+	(void)ipc_send(ch->ipc, &m, -1);
+}
+
+static struct child *
+mail_child_get(const char *user, uid_t uid, gid_t gid, const char *home, const char *root)
+{
+	struct child *ch;
+	struct ipc_msg m;
+
+	for (ch = M.children; ch != NULL; ch = ch->next)
+		if (ch->role == ROLE_MAIL && !ch->closing && ch->uid == uid &&
+		    strcmp(ch->user, user) == 0)
+			return ch;
+	ch = child_spawn(ROLE_MAIL, "mail", NULL, 0, NULL, NULL);
+	if (ch == NULL)
+		return NULL;
+	ch->user = xstrdup(user);
+	ch->uid = uid;
+	ipc_msg_init(&m, IPC_MAIL_USER);
+	ipc_put_str(&m, user);
+	ipc_put_u32(&m, (uint32_t)uid);
+	ipc_put_u32(&m, (uint32_t)gid);
+	ipc_put_str(&m, home);
+	ipc_put_str(&m, root);
+	if (ipc_send(ch->ipc, &m, -1) < 0) {
+		log_error("mail process pid=%d: %s", (int)ch->pid, strerror(errno));
+		return NULL;
+	}
+	return ch;
+}
+
+static void
+handle_auth_reply(struct ipc_msg *m)
+{
+	uint32_t id, status, uid, gid;
+	char *name = NULL, *home = NULL, *root = NULL;
+	struct pending **pp, *p;
+	struct ipc_msg out;
+	struct child *mail;
+
+	if (ipc_get_u32(m, &id) < 0 || ipc_get_u32(m, &status) < 0 ||
+	    ipc_get_str(m, 255, &name) < 0 || ipc_get_u32(m, &uid) < 0 ||
+	    ipc_get_u32(m, &gid) < 0 || ipc_get_str(m, 4096, &home) < 0 ||
+	    ipc_get_str(m, 4096, &root) < 0 || !ipc_get_done(m))
+		panic("malformed auth reply");
+	for (pp = &M.pending; *pp != NULL && (*pp)->id != id; pp = &(*pp)->next)
+		;
+	if ((p = *pp) == NULL)
+		goto out;
+	*pp = p->next;
+	if (status != IPC_AUTH_OK) {
+		char safe[128];
+
+		log_info("imap login failed user=\"%s\" method=%s ip=%s tls=%s reason=%s",
+		    log_sanitize(p->user, strlen(p->user), safe, sizeof(safe)), p->mech, p->ip,
+		    (p->flags & 1) ? "yes" : "no", status == IPC_AUTH_FAIL ? "password" : "tempfail");
+		login_reply(p, status == IPC_AUTH_FAIL ? IPC_AUTH_FAIL : IPC_AUTH_TEMPFAIL);
+		pending_free(p);
+		goto out;
+	}
+	if (p->login == NULL || (priv_is_root() && (uid == 0 || gid == 0)) ||
+	    root[0] != '/' || (mail = mail_child_get(name, uid, gid, home, root)) == NULL) {
+		login_reply(p, IPC_AUTH_TEMPFAIL);
+		pending_free(p);
+		goto out;
+	}
+	ipc_msg_init(&out, IPC_MAIL_CLIENT);
+	ipc_put_str(&out, p->tag);
+	ipc_put_bytes(&out, p->input, p->input_len);
+	ipc_put_str(&out, p->ip);
+	ipc_put_u32(&out, p->flags);
+	if (ipc_send(mail->ipc, &out, p->fd) < 0) {
+		log_error("mail process pid=%d: %s", (int)mail->pid, strerror(errno));
+		login_reply(p, IPC_AUTH_TEMPFAIL);
+		pending_free(p);
+		goto out;
+	}
+	mail->sent++;
+	if (mail->idle_timer != NULL)
+		evtimer_del(mail->idle_timer);
+	log_info("imap login user=%s method=%s ip=%s tls=%s mail_pid=%d", name, p->mech, p->ip,
+	    (p->flags & 1) ? "yes" : "no", (int)mail->pid);
+	login_reply(p, IPC_AUTH_OK);
+	pending_free(p);
+out:
+	free(name);
+	free(home);
+	free(root);
+}
+
+static void
+handle_login_auth(struct child *login, struct ipc_msg *m)
+{
+	struct pending *p = xcalloc(1, sizeof(*p));
+	const void *pass, *input;
+	size_t plen, ilen;
+	struct ipc_msg out;
+
+	p->fd = m->fd;
+	m->fd = -1;
+	p->login = login;
+	if (ipc_get_u32(m, &p->login_req) < 0 || ipc_get_str(m, 16, &p->mech) < 0 ||
+	    ipc_get_str(m, 255, &p->user) < 0 || ipc_get_bytes(m, &pass, &plen) < 0 ||
+	    plen > 1024 || ipc_get_str(m, 64, &p->ip) < 0 || ipc_get_u32(m, &p->flags) < 0 ||
+	    ipc_get_str(m, 80, &p->tag) < 0 || ipc_get_bytes(m, &input, &ilen) < 0 ||
+	    ilen > 12 * 1024 || !ipc_get_done(m) || p->fd < 0) {
+		log_error("malformed login request from pid=%d: killing it", (int)login->pid);
+		kill(login->pid, SIGKILL);
+		pending_free(p);
+		return;
+	}
+	p->input = xmalloc(ilen);
+	memcpy(p->input, input, ilen);
+	p->input_len = ilen;
+	p->id = ++M.next_id;
+	if (M.auth == NULL) {
+		login_reply(p, IPC_AUTH_TEMPFAIL);
+		pending_free(p);
+		return;
+	}
+	ipc_msg_init(&out, IPC_AUTH_REQUEST);
+	ipc_put_u32(&out, p->id);
+	ipc_put_str(&out, p->user);
+	ipc_put_bytes(&out, pass, plen);
+	ipc_put_str(&out, p->ip);
+	secret_wipe((void *)pass, plen);
+	if (ipc_send(M.auth->ipc, &out, -1) < 0) {
+		secret_wipe(&out, sizeof(out));
+		login_reply(p, IPC_AUTH_TEMPFAIL);
+		pending_free(p);
+		return;
+	}
+	secret_wipe(&out, sizeof(out));
+	p->next = M.pending;
+	M.pending = p;
+}
+
+static void
+handle_mail_empty(struct child *ch, struct ipc_msg *m)
+{
+	uint32_t received;
+	struct timeval tv = { MAIL_IDLE_EXIT_SECS, 0 };
+
+	if (ipc_get_u32(m, &received) < 0 || !ipc_get_done(m))
+		panic("malformed mail message");
+	if (received != ch->sent || ch->closing)
+		return;		/* a client is on its way to it */
+	if (ch->idle_timer == NULL)
+		ch->idle_timer = evtimer_new(M.base, mail_idle_cb, ch);
+	evtimer_add(ch->idle_timer, &tv);
+}
+
+static void
+child_ipc_cb(evutil_socket_t fd, short what, void *ctx)
+{
+	struct child *ch = ctx;
+	struct ipc_msg *m = xmalloc(sizeof(*m));
+	int r;
+
+	while ((r = ipc_recv(fd, m)) > 0) {
+		if (ch->role == ROLE_LOGIN && m->type == IPC_LOGIN_AUTH) {
+			handle_login_auth(ch, m);
+		} else if (ch->role == ROLE_AUTH && m->type == IPC_AUTH_REPLY) {
+			handle_auth_reply(m);
+		} else if (ch->role == ROLE_MAIL && m->type == IPC_MAIL_EMPTY) {
+			handle_mail_empty(ch, m);
+		} else {
+			log_error("unexpected message type=%u from pid=%d: killing it", m->type,
+			    (int)ch->pid);
+			kill(ch->pid, SIGKILL);
+			r = 0;
+		}
+		if (m->fd >= 0)
+			close(m->fd);
+		if (r == 0)
+			break;
+	}
+	secret_wipe(m, sizeof(*m));
+	free(m);
+	if (r == 0 || (r < 0 && errno != EAGAIN)) {
+		/* the child is gone or broken; SIGCHLD reaps it */
+		event_del(ch->ev);
+		if (ch->role == ROLE_MAIL)
+			ch->closing = true;
+	}
+}
+
+/* ------------------------------------------------------------------ signals */
+
+static void
+fail_pending_auth(void)
+{
+	while (M.pending != NULL) {
+		struct pending *p = M.pending;
+
+		M.pending = p->next;
+		login_reply(p, IPC_AUTH_TEMPFAIL);
+		pending_free(p);
+	}
+}
+
+static void
+sigchld_cb(evutil_socket_t sig, short what, void *ctx)
+{
+	pid_t pid;
+	int status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		struct child *ch;
+		enum child_role role;
+		bool draining;
+
+		for (ch = M.children; ch != NULL && ch->pid != pid; ch = ch->next)
+			;
+		if (ch == NULL)
+			continue;
+		role = ch->role;
+		draining = ch->draining;
+		if (WIFSIGNALED(status))
+			log_error("child pid=%d role=%s killed by signal %d", (int)pid,
+			    role == ROLE_AUTH ? "auth" : role == ROLE_LOGIN ? "login" : "mail",
+			    WTERMSIG(status));
+		else if (WEXITSTATUS(status) != 0 && !M.stopping)
+			log_error("child pid=%d exited with status %d", (int)pid, WEXITSTATUS(status));
+		child_forget(ch);
+		if (M.stopping)
+			continue;
+		if (role == ROLE_AUTH) {
+			fail_pending_auth();
+			spawn_auth();
+		} else if (role == ROLE_LOGIN && !draining) {
+			spawn_logins();
+		}
+	}
+	if (M.stopping && M.children == NULL)
+		event_base_loopexit(M.base, NULL);
+}
+
+static void
+stop_timeout_cb(evutil_socket_t fd, short what, void *ctx)
+{
+	for (struct child *ch = M.children; ch != NULL; ch = ch->next)
+		kill(ch->pid, SIGKILL);
+}
+
+static void
+sigterm_cb(evutil_socket_t sig, short what, void *ctx)
+{
+	struct timeval tv = { 5, 0 };
+
+	if (M.stopping)
+		return;
+	log_info("shutting down (signal %d)", (int)sig);
+	M.stopping = true;
+	fail_pending_auth();
+	for (struct child *ch = M.children; ch != NULL; ch = ch->next)
+		kill(ch->pid, SIGTERM);
+	if (M.children == NULL) {
+		event_base_loopexit(M.base, NULL);
+		return;
+	}
+	M.stop_timer = evtimer_new(M.base, stop_timeout_cb, NULL);
+	evtimer_add(M.stop_timer, &tv);
+}
+
+static void
+sighup_cb(evutil_socket_t sig, short what, void *ctx)
+{
+	struct config *ncfg;
+	struct tls_server *ts;
+	char *err = NULL;
+
+	log_info("reloading configuration %s", M.cfgpath);
+	if (config_load(M.cfgpath, &ncfg, &err) < 0) {
+		log_error("reload failed, keeping the running configuration: %s", err);
+		free(err);
+		return;
+	}
+	if (ncfg->ssl_count > 0 && (ts = tls_server_create(ncfg, "imap", &err)) == NULL) {
+		log_error("reload failed, keeping the running configuration: %s", err);
+		free(err);
+		config_free(&ncfg);
+		return;
+	} else if (ncfg->ssl_count > 0) {
+		tls_server_destroy(&ts);
+	}
+	if (ncfg->imap_port != M.cfg->imap_port || ncfg->imaps_port != M.cfg->imaps_port)
+		log_warn("reload: listener changes take effect at the next restart");
+	config_free(&M.cfg);
+	M.cfg = ncfg;
+	tls_warn_expiry(M.cfg);
+	/* new login processes get the new certificates; old ones finish their sessions */
+	for (struct child *ch = M.children; ch != NULL; ch = ch->next) {
+		struct ipc_msg m;
+
+		if (ch->role == ROLE_LOGIN && !ch->draining) {
+			ch->draining = true;
+			ipc_msg_init(&m, IPC_LOGIN_DRAIN);
+			(void)ipc_send(ch->ipc, &m, -1);
+		} else if (ch->role == ROLE_AUTH) {
+			kill(ch->pid, SIGHUP);
+		}
+	}
+	spawn_logins();
+}
+
+/* ------------------------------------------------------------------ start-up */
+
+static int
+listen_on(const char *addr, uint16_t port)
+{
+	struct addrinfo hints, *res;
+	char portstr[8];
+	int fd, one = 1;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	if (getaddrinfo(strcmp(addr, "*") == 0 ? NULL : addr, portstr, &hints, &res) != 0)
+		fatal("listen = %s: not a numeric address", addr);
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		fatal("socket: %s", strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (res->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0)
+		fatal("bind %s port %u: %s", addr, port, strerror(errno));
+	if (listen(fd, 1024) < 0)
+		fatal("listen %s port %u: %s", addr, port, strerror(errno));
+	freeaddrinfo(res);
+	return fd;
+}
+
+static void
+setup_listeners(void)
+{
+	for (unsigned i = 0; i < M.cfg->listen_count; i++) {
+		if (M.cfg->imap_port != 0 && M.nlisten < MASTER_MAX_LISTENERS) {
+			M.listen_tls[M.nlisten] = false;
+			M.listen_fd[M.nlisten++] = listen_on(M.cfg->listen[i], M.cfg->imap_port);
+		}
+		if (M.cfg->imaps_port != 0 && M.nlisten < MASTER_MAX_LISTENERS) {
+			if (M.cfg->ssl_count == 0)
+				fatal("imaps_port is set but no ssl_cert/ssl_key is configured");
+			M.listen_tls[M.nlisten] = true;
+			M.listen_fd[M.nlisten++] = listen_on(M.cfg->listen[i], M.cfg->imaps_port);
+		}
+	}
+}
+
+static void
+setup_dirs(void)
+{
+	struct stat st;
+
+	if (mkdir(M.cfg->base_dir, 0755) < 0 && errno != EEXIST)
+		fatal("base_dir %s: %s", M.cfg->base_dir, strerror(errno));
+	M.login_chroot = xasprintf("%s/login", M.cfg->base_dir);
+	if (mkdir(M.login_chroot, 0755) < 0 && errno != EEXIST)
+		fatal("%s: %s", M.login_chroot, strerror(errno));
+	if (priv_is_root()) {
+		struct passwd *pw = getpwnam(M.cfg->login_user);
+
+		if (pw == NULL)
+			fatal("login_user %s does not exist (create it: useradd --system "
+			    "--no-create-home --shell /usr/sbin/nologin %s)", M.cfg->login_user,
+			    M.cfg->login_user);
+		if (pw->pw_uid == 0)
+			fatal("login_user must not be root");
+		M.login_uid = pw->pw_uid;
+		M.login_gid = pw->pw_gid;
+		/* the chroot must be root-owned and empty so the login process can change nothing */
+		if (lstat(M.login_chroot, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
+		    (st.st_mode & 022) != 0)
+			fatal("%s must be a root-owned directory not writable by others",
+			    M.login_chroot);
+	}
+}
+
+static void
+write_pidfile(void)
+{
+	char *tmp = xasprintf("%s.tmp", M.pidfile);
+	FILE *f = fopen(tmp, "we");
+
+	if (f == NULL || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0 ||
+	    rename(tmp, M.pidfile) < 0)
+		fatal("pid file %s: %s", M.pidfile, strerror(errno));
+	free(tmp);
+}
+
+int
+master_main(const char *config_path)
+{
+	struct event *sigs[5];
+	struct tls_server *ts;
+	char *err = NULL;
+
+	memset(&M, 0, sizeof(M));
+	log_set_ident("master");
+	M.cfgpath = xstrdup(config_path);
+	if (config_load(config_path, &M.cfg, &err) < 0)
+		fatal("%s", err);
+	if (strcmp(M.cfg->log_level, "debug") == 0)
+		log_set_level(LOG_LEVEL_DEBUG);
+	if (!priv_is_root())
+		log_warn("running as uid %u, not root: every process runs as this user, without "
+		    "privilege separation", (unsigned)getuid());
+	if (M.cfg->ssl_count > 0) {
+		if ((ts = tls_server_create(M.cfg, "imap", &err)) == NULL)
+			fatal("%s", err);
+		tls_server_destroy(&ts);
+		tls_warn_expiry(M.cfg);
+	} else {
+		log_warn("no ssl_cert configured: STARTTLS and imaps are off");
+	}
+	umask(077);
+	setup_dirs();
+	setup_listeners();
+	signal(SIGPIPE, SIG_IGN);
+	M.base = event_base_new();
+	sigs[0] = evsignal_new(M.base, SIGCHLD, sigchld_cb, NULL);
+	sigs[1] = evsignal_new(M.base, SIGTERM, sigterm_cb, NULL);
+	sigs[2] = evsignal_new(M.base, SIGINT, sigterm_cb, NULL);
+	sigs[3] = evsignal_new(M.base, SIGHUP, sighup_cb, NULL);
+	for (int i = 0; i < 4; i++)
+		event_add(sigs[i], NULL);
+	M.pidfile = master_pid_path(M.cfg->base_dir);
+	write_pidfile();
+	spawn_auth();
+	spawn_logins();
+	log_info("buzon started imap_port=%u imaps_port=%u listen=%s", M.cfg->imap_port,
+	    M.cfg->imaps_port, M.cfg->listen[0]);
+	event_base_dispatch(M.base);
+	unlink(M.pidfile);
+	for (int i = 0; i < 4; i++)
+		event_free(sigs[i]);
+	if (M.stop_timer != NULL)
+		event_free(M.stop_timer);
+	for (unsigned i = 0; i < M.nlisten; i++)
+		close(M.listen_fd[i]);
+	while (M.children != NULL)
+		child_forget(M.children);
+	event_base_free(M.base);
+	free(M.pidfile);
+	free(M.login_chroot);
+	free(M.cfgpath);
+	config_free(&M.cfg);
+	log_info("stopped");
+	return 0;
+}
