@@ -236,8 +236,9 @@ append_child(struct mail_part *parent, struct mail_part *child, struct mail_part
 
 /*
  * Is the line at d[i..end) a boundary line "--b" for boundary b? Returns 1 for a
- * delimiter, 2 for the close delimiter "--b--", 0 otherwise. Like Dovecot, only the
- * beginning of the line has to match (RFC 2046 forbids boundaries that prefix others).
+ * delimiter, 2 for the close delimiter "--b--", 0 otherwise. After the boundary only
+ * whitespace may follow (RFC 2046 §5.1.1 transport padding), so that "--b1" does not
+ * match a nested part's "--b10" line; after a close delimiter anything may follow.
  */
 static int
 boundary_line(const unsigned char *d, size_t i, size_t end, const char *b, size_t blen)
@@ -248,7 +249,9 @@ boundary_line(const unsigned char *d, size_t i, size_t end, const char *b, size_
 	i += 2 + blen;
 	if (end - i >= 2 && d[i] == '-' && d[i + 1] == '-')
 		return 2;
-	return 1;
+	while (i < end && (d[i] == ' ' || d[i] == '\t' || d[i] == '\r'))
+		i++;
+	return i == end || d[i] == '\n' ? 1 : 0;
 }
 
 static void
