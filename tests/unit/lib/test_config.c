@@ -1,0 +1,144 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <unistd.h>
+
+#include "lib/config.h"
+#include "lib/util.h"
+
+static char *
+write_tmp(const char *text)
+{
+	char *path = xstrdup("/tmp/buzon-config-test-XXXXXX");
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+static void
+test_good(void **state)
+{
+	char *path = write_tmp(
+	    "# comment\n"
+	    "listen = 127.0.0.1, ::1\n"
+	    "imap_port = 1143   # trailing comment\n"
+	    "imaps_port=0\n"
+	    "\n"
+	    "ssl_cert = /a/fullchain.pem\n"
+	    "ssl_key = /a/privkey.pem\n"
+	    "ssl_cert = /b/fullchain.pem\n"
+	    "ssl_key = /b/privkey.pem\n"
+	    "mail_location = maildir:/var/mail/%d/%n\n"
+	    "mail_max_size = 10M\n"
+	    "system_users = yes\n"
+	    "auth_allow_cleartext = no\n");
+	struct config *c;
+	char *err = NULL;
+
+	assert_int_equal(config_load(path, &c, &err), 0);
+	assert_int_equal(c->listen_count, 2);
+	assert_string_equal(c->listen[1], "::1");
+	assert_int_equal(c->imap_port, 1143);
+	assert_int_equal(c->imaps_port, 0);
+	assert_int_equal(c->ssl_count, 2);
+	assert_string_equal(c->ssl[1].key, "/b/privkey.pem");
+	assert_true(c->mail_max_size == 10 * 1024 * 1024);
+	assert_true(c->system_users);
+	assert_int_equal(c->auth_allow_cleartext, CLEARTEXT_NO);
+	assert_int_equal(c->mail_max_userip_connections, 10);
+	config_free(&c);
+	assert_null(c);
+	unlink(path);
+	free(path);
+}
+
+static void
+test_errors(void **state)
+{
+	static const struct { const char *text, *want; } cases[] = {
+		{ "imap_port = 143\nbogus = 1\n", ":2: unknown key 'bogus'" },
+		{ "imap_port = 70000\n", ":1: imap_port: expected a port number" },
+		{ "imap_port = -1\n", ":1: imap_port:" },
+		{ "system_users = maybe\n", ":1: system_users: expected yes or no" },
+		{ "just a line\n", ":1: expected key = value" },
+		{ "ssl_key = /x\n", ":1: ssl_key: ssl_key must follow its ssl_cert" },
+		{ "ssl_cert = /x\n", "ssl_cert without ssl_key" },
+		{ "mail_location = mbox:/x\n", "mail_location must start with maildir:" },
+		{ "imap_autologout = 60\n", "imap_autologout must be at least 1800" },
+		{ "mail_uid = no-such-user-buzon\n", "mail_uid: no such user" },
+		{ "bad\x1bkey = 1\n", "unknown key 'bad\\x1bkey'" },
+	};
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		char *path = write_tmp(cases[i].text), *err = NULL;
+		struct config *c = NULL;
+
+		assert_int_equal(config_load(path, &c, &err), -1);
+		assert_non_null(err);
+		if (strstr(err, cases[i].want) == NULL || strstr(err, path) == NULL)
+			fail_msg("case %zu: got '%s'", i, err);
+		free(err);
+		unlink(path);
+		free(path);
+	}
+}
+
+static void
+test_missing_file(void **state)
+{
+	struct config *c;
+	char *err = NULL;
+
+	assert_int_equal(config_load("/nonexistent/buzon.conf", &c, &err), -1);
+	assert_non_null(strstr(err, "/nonexistent/buzon.conf"));
+	free(err);
+}
+
+static void
+test_mail_root(void **state)
+{
+	static const struct { const char *loc, *user, *home, *want; } cases[] = {
+		{ "maildir:/var/mail/%u", "alice", "", "/var/mail/alice" },
+		{ "maildir:/var/mail/%d/%n", "bob@example.org", "", "/var/mail/example.org/bob" },
+		{ "maildir:~/Maildir", "carol", "/home/carol", "/home/carol/Maildir" },
+		{ "maildir:~/Maildir/", "carol", "/home/carol", "/home/carol/Maildir" },
+		{ "maildir:%h/mail:INDEX=/x", "d", "/home/d", "/home/d/mail" },
+		{ "maildir:~/Maildir", "e", "", NULL },
+		{ "maildir:relative/%u", "f", "", NULL },
+		{ "maildir:/var/mail/%u/../x", "g", "", NULL },
+		{ "maildir:/var/mail/%q", "h", "", NULL },
+	};
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		struct config c;
+		const char *err = NULL;
+		char *r;
+
+		memset(&c, 0, sizeof(c));
+		c.mail_location = (char *)cases[i].loc;
+		r = config_mail_root(&c, cases[i].user, cases[i].home, &err);
+		if (cases[i].want == NULL) {
+			assert_null(r);
+			assert_non_null(err);
+		} else {
+			assert_non_null(r);
+			assert_string_equal(r, cases[i].want);
+			free(r);
+		}
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_good),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_mail_root),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
