@@ -1,0 +1,239 @@
+/*
+ * cmd_append.c — APPEND with MULTIAPPEND (RFC 3502) and APPENDUID (RFC 4315). Message
+ * literals are never held in memory: the parser announces each one
+ * (IMAP_PARSE_LITERAL_STREAM) after the mailbox, flags and date that precede it, the
+ * session starts a save in the target mailbox and writes the literal bytes straight
+ * into the store's tmp/ file as they arrive; the command's completion commits all
+ * messages of the command at once (durable before the tagged OK) or aborts them. The
+ * size limit (APPENDLIMIT) is enforced by the parser before "+" is sent.
+ */
+#include "imap/imap_local.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "proto/imap_date.h"
+#include "proto/mutf7.h"
+
+struct imap_append {
+	struct mbox *mbox;
+	struct mbox_save *save;
+	enum store_status st;		/* first store failure */
+	const char *bad;		/* first syntax error (static text) */
+	bool limit;			/* bad is a [LIMIT] error */
+	unsigned next_arg;		/* first arg after the previous literal */
+	unsigned messages;
+	uint8_t flags;
+	uint32_t keywords;
+	time_t date;
+	bool msg_open;
+};
+
+static void
+append_free(struct imap_append **ap)
+{
+	struct imap_append *a = *ap;
+
+	if (a == NULL)
+		return;
+	*ap = NULL;
+	if (a->save != NULL)
+		mbox_save_abort(&a->save);
+	if (a->mbox != NULL)
+		mbox_unref(&a->mbox);
+	free(a);
+}
+
+void
+imap_append_abort(struct imap_client *c)
+{
+	append_free(&c->append);
+	c->stream_left = 0;
+}
+
+static bool
+append_failed(const struct imap_append *a)
+{
+	return a->st != STORE_OK || a->bad != NULL;
+}
+
+/* Parse the optional flag list and date between the previous literal and this one. */
+static void
+append_msg_params(struct imap_append *a, const struct imap_arg *args, unsigned argc)
+{
+	unsigned i = a->next_arg;
+	const char *err = NULL;
+
+	a->flags = 0;
+	a->keywords = 0;
+	a->date = 0;
+	if (i < argc && args[i].type == IMAP_ARG_LIST) {
+		int r = imap_parse_append_flags(a->mbox, args[i].list, args[i].list_count,
+		    &a->flags, &a->keywords, &err);
+
+		if (r < 0) {
+			a->bad = err;
+			a->limit = r == -2;
+			return;
+		}
+		i++;
+	}
+	if (i < argc && (args[i].type == IMAP_ARG_QUOTED || args[i].type == IMAP_ARG_ATOM)) {
+		int tz;
+
+		if (imap_datetime_parse(args[i].str, args[i].len, &a->date, &tz) < 0) {
+			a->bad = "Invalid date-time";
+			return;
+		}
+		i++;
+	}
+	if (i != argc)
+		a->bad = "Invalid APPEND arguments";
+}
+
+int
+imap_append_stream_begin(struct imap_client *c, uint64_t size)
+{
+	const struct imap_arg *args;
+	unsigned argc;
+	struct imap_append *a = c->append;
+	const char *name;
+	size_t len;
+
+	args = imap_parser_args(c->parser, &argc);
+	if (a == NULL) {
+		a = c->append = xcalloc(1, sizeof(*a));
+		a->next_arg = 1;
+		if (argc < 1 || !imap_arg_get_astring(&args[0], &name, &len)) {
+			a->bad = "Invalid mailbox name argument";
+			return -1;
+		}
+		if (len == 0 || memchr(name, '\0', len) != NULL || !mutf7_is_valid(name, len)) {
+			a->st = STORE_BADNAME;
+			return -1;
+		}
+		{
+			char *n = len == 5 && mem_ieq(name, len, "INBOX") ? xstrdup("INBOX") :
+			    xstrndup(name, len);
+
+			a->st = mbox_open(c->user->store, n, &a->mbox);
+			free(n);
+		}
+		if (a->st != STORE_OK)
+			return -1;
+		a->save = mbox_save_begin(a->mbox, 0);
+	}
+	if (append_failed(a))
+		return -1;
+	append_msg_params(a, args, argc);
+	if (append_failed(a))
+		return -1;
+	a->st = mbox_save_msg_begin(a->save);
+	if (a->st != STORE_OK)
+		return -1;
+	a->msg_open = true;
+	return 0;
+}
+
+void
+imap_append_stream_data(struct imap_client *c, const void *data, size_t len)
+{
+	struct imap_append *a = c->append;
+
+	if (a == NULL || !a->msg_open || append_failed(a))
+		return;
+	a->st = mbox_save_write(a->save, data, len);
+	if (a->st != STORE_OK)
+		c->stream_discard = true;
+}
+
+void *
+imap_append_stream_end(struct imap_client *c)
+{
+	struct imap_append *a = c->append;
+	unsigned argc;
+
+	if (a == NULL)
+		return NULL;
+	(void)imap_parser_args(c->parser, &argc);
+	/* the literal becomes argument argc; the next message's params follow it */
+	a->next_arg = argc + 1;
+	if (a->msg_open && !append_failed(a)) {
+		a->st = mbox_save_msg_end(a->save, a->flags, a->keywords, a->date);
+		if (a->st == STORE_OK)
+			a->messages++;
+	}
+	a->msg_open = false;
+	return a;
+}
+
+void
+imap_append_fail_now(struct imap_client *c, const char *tag)
+{
+	struct imap_append *a = c->append;
+	const char *text = "[SERVERBUG] Internal error";
+	char codebuf[128];
+
+	if (a != NULL && a->bad != NULL) {
+		imap_client_line(c, "%s %s %s%s", tag, a->limit ? "NO" : "BAD",
+		    a->limit ? "[LIMIT] " : "", a->bad);
+		imap_append_abort(c);
+		return;
+	}
+	if (a != NULL && a->st == STORE_NONEXISTENT)
+		text = "[TRYCREATE] Mailbox does not exist";
+	else if (a != NULL && a->st == STORE_BADNAME)
+		text = "[CANNOT] Invalid mailbox name";
+	else if (a != NULL) {
+		snprintf(codebuf, sizeof(codebuf), "%s", store_status_str(a->st));
+		text = codebuf;
+	}
+	imap_client_line(c, "%s NO %s", tag, text);
+	imap_append_abort(c);
+}
+
+int
+cmd_append(struct imap_cmd *cmd)
+{
+	struct imap_client *c = cmd->client;
+	struct imap_append *a = c->append;
+	uint32_t first = 0, last = 0, uidv;
+	unsigned i, literals = 0;
+	enum store_status st;
+
+	for (i = 0; i < cmd->argc; i++)
+		if (cmd->args[i].type == IMAP_ARG_LITERAL_STREAM)
+			literals++;
+	if (a == NULL || literals == 0) {
+		imap_append_abort(c);
+		return imap_cmd_bad(cmd, "APPEND needs a message literal");
+	}
+	if (cmd->args[cmd->argc - 1].type != IMAP_ARG_LITERAL_STREAM) {
+		imap_append_abort(c);
+		return imap_cmd_bad(cmd, "Invalid APPEND arguments");
+	}
+	if (a->bad != NULL) {
+		const char *bad = a->bad;
+		bool limit = a->limit;
+
+		imap_append_abort(c);
+		if (limit)
+			return imap_cmd_no(cmd, "[LIMIT] %s", bad);
+		return imap_cmd_bad(cmd, "%s", bad);
+	}
+	if (a->st != STORE_OK) {
+		st = a->st;
+		imap_append_abort(c);
+		if (st == STORE_NONEXISTENT)
+			return imap_cmd_no(cmd, "[TRYCREATE] Mailbox does not exist");
+		return imap_cmd_store_error(cmd, st);
+	}
+	uidv = mbox_uidvalidity(a->mbox);
+	st = mbox_save_commit(&a->save, &first, &last);
+	imap_append_abort(c);
+	if (st != STORE_OK)
+		return imap_cmd_store_error(cmd, st);
+	log_info("imap append user=%s session=%u messages=%u uid=%u", c->user->name, c->id,
+	    literals, first);
+	if (first == last)
+		return imap_cmd_ok(cmd, "[APPENDUID %u %u] Append completed.", uidv, first);
+	return imap_cmd_ok(cmd, "[APPENDUID %u %u:%u] Append completed.", uidv, first, last);
+}

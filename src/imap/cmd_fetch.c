@@ -1,0 +1,351 @@
+/*
+ * cmd_fetch.c — FETCH and UID FETCH (RFC 3501 §6.4.5, §7.4.2). Flags, UID, size and
+ * internal date come from the store without opening files; envelope, body structure and
+ * body sections come from the parsed-message cache (mmap). Body sections are streamed
+ * as literals in IMAP_BODY_CHUNK steps: when the output buffer passes IMAP_OUTPUT_HIGH
+ * the command suspends and the write callback resumes it, so a client that does not
+ * read cannot make the process buffer a whole mailbox. A non-PEEK body fetch sets \Seen
+ * (not in a read-only mailbox) and returns FLAGS.
+ */
+#include "imap/imap_fetch_parse.h"
+#include "imap/imap_local.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "mail/envelope.h"
+#include "proto/imap_date.h"
+
+struct fetch_ctx {
+	struct imap_msgcache *cache;
+	struct imap_fetch_request *req;
+	size_t *idx;
+	size_t n, pos;
+	/* the message being written */
+	bool in_msg;
+	unsigned item;
+	bool emit_flags;
+	struct imap_cached_msg *msg;
+	/* a body literal being streamed */
+	bool streaming;
+	bool stream_generated;
+	struct mail_octets_reader reader;
+	struct mail_section_result res;
+	bool res_valid;
+	size_t gen_pos, gen_end;
+	bool expunged_seen;
+	bool error;
+	struct buf out;
+};
+
+static void
+fetch_ctx_free(void *p)
+{
+	struct fetch_ctx *f = p;
+
+	imap_fetch_request_free(&f->req);
+	if (f->res_valid)
+		mail_section_result_deinit(&f->res);
+	if (f->msg != NULL)
+		imap_msgcache_release(f->cache, &f->msg);
+	free(f->idx);
+	buf_deinit(&f->out);
+	free(f);
+}
+
+static void
+fetch_release_msg(struct imap_client *c, struct fetch_ctx *f)
+{
+	if (f->res_valid) {
+		mail_section_result_deinit(&f->res);
+		f->res_valid = false;
+	}
+	if (f->msg != NULL)
+		imap_msgcache_release(c->user->cache, &f->msg);
+}
+
+static void
+flush_out(struct imap_client *c, struct fetch_ctx *f)
+{
+	imap_client_write(c, f->out.data, f->out.len);
+	buf_reset(&f->out);
+}
+
+/* Start a body section item: writes "NAME {n}\r\n" and prepares the stream. */
+static void
+section_begin(struct imap_client *c, struct fetch_ctx *f, const struct imap_fetch_item *it)
+{
+	const struct mail_message *m = imap_cached_msg_parse(f->msg);
+	uint64_t origin = it->partial ? it->origin : 0;
+	uint64_t count = it->partial ? it->count : UINT64_MAX;
+	uint64_t total = 0;
+
+	if (mail_section_resolve(m, &it->section, IMAP_SECTION_GEN_MAX, &f->res) < 0) {
+		log_warn("imap fetch user=%s session=%u error=\"section output over limit\"",
+		    c->user->name, c->id);
+	}
+	f->res_valid = true;
+	if (f->res.generated) {
+		size_t len = f->res.buf.len;
+
+		f->gen_pos = origin < len ? (size_t)origin : len;
+		f->gen_end = count == UINT64_MAX || count > len - f->gen_pos ?
+		    len : f->gen_pos + (size_t)count;
+		total = f->gen_end - f->gen_pos;
+		f->stream_generated = true;
+	} else {
+		mail_octets_reader_init(&f->reader, f->msg->data + f->res.raw_off,
+		    f->res.raw_len, origin, count, &total);
+		f->stream_generated = false;
+	}
+	(void)buf_appendf(&f->out, "%s {%llu}\r\n", it->name, (unsigned long long)total);
+	flush_out(c, f);
+	f->streaming = true;
+}
+
+/* Stream one chunk; returns true when the section is finished. */
+static bool
+section_step(struct imap_client *c, struct fetch_ctx *f)
+{
+	if (f->stream_generated) {
+		size_t n = MIN(f->gen_end - f->gen_pos, (size_t)IMAP_BODY_CHUNK);
+
+		imap_client_write(c, f->res.buf.data + f->gen_pos, n);
+		f->gen_pos += n;
+		if (f->gen_pos < f->gen_end)
+			return false;
+	} else {
+		int n;
+
+		buf_reset(&f->out);
+		n = mail_octets_read(&f->reader, &f->out, IMAP_BODY_CHUNK);
+		if (n < 0)
+			panic("imap: fetch chunk buffer too small");
+		flush_out(c, f);
+		if (n > 0)
+			return false;
+	}
+	f->streaming = false;
+	mail_section_result_deinit(&f->res);
+	f->res_valid = false;
+	return true;
+}
+
+/* Append a non-literal item to f->out. */
+static void
+write_simple_item(struct imap_client *c, struct fetch_ctx *f, const struct imap_fetch_item *it,
+    struct imap_view_msg *vm, const struct mbox_msg *m)
+{
+	struct imap_view *v = c->view;
+	const struct mail_message *pm;
+	size_t mark = f->out.len;
+	int ret = 0;
+
+	switch (it->kind) {
+	case IMAP_FETCH_UID:
+		ret = buf_appendf(&f->out, "UID %u", m->uid);
+		break;
+	case IMAP_FETCH_FLAGS:
+		vm->flags = m->flags & MBOX_FLAGS_IMAP;
+		vm->keywords = m->keywords;
+		vm->dirty = false;
+		ret = buf_append_str(&f->out, "FLAGS ");
+		if (ret == 0)
+			ret = imap_view_write_flags(v, &f->out, imap_view_client_flags(v, vm, m),
+			    m->keywords);
+		break;
+	case IMAP_FETCH_INTERNALDATE:
+		ret = buf_append_str(&f->out, "INTERNALDATE \"");
+		if (ret == 0)
+			ret = imap_datetime_format(m->internaldate, 0, &f->out);
+		if (ret == 0)
+			ret = buf_append_c(&f->out, '"');
+		break;
+	case IMAP_FETCH_RFC822_SIZE:
+		ret = buf_appendf(&f->out, "RFC822.SIZE %llu", (unsigned long long)
+		    (m->vsize != MBOX_SIZE_UNKNOWN ? m->vsize : 0));
+		break;
+	case IMAP_FETCH_ENVELOPE:
+		pm = imap_cached_msg_parse(f->msg);
+		ret = buf_append_str(&f->out, "ENVELOPE ");
+		if (ret == 0)
+			ret = mail_envelope_write(&f->out, pm, NULL);
+		break;
+	case IMAP_FETCH_BODY:
+	case IMAP_FETCH_BODYSTRUCTURE:
+		pm = imap_cached_msg_parse(f->msg);
+		ret = buf_appendf(&f->out, "%s ", it->name);
+		if (ret == 0)
+			ret = mail_bodystructure_write(&f->out, pm, NULL,
+			    it->kind == IMAP_FETCH_BODYSTRUCTURE);
+		break;
+	case IMAP_FETCH_SECTION:
+		break;
+	}
+	if (ret < 0) {
+		log_warn("imap fetch user=%s session=%u uid=%u error=\"%s over limit\"",
+		    c->user->name, c->id, m->uid, it->name);
+		buf_truncate(&f->out, mark);
+		(void)buf_appendf(&f->out, "%s NIL", it->name);
+		f->error = true;
+	}
+}
+
+/*
+ * Prepare message f->idx[f->pos]: set \Seen if needed, load sizes, map the file.
+ * Returns 1 ready, 0 skip it.
+ */
+static int
+fetch_msg_begin(struct imap_client *c, struct fetch_ctx *f)
+{
+	struct imap_view *v = c->view;
+	struct imap_view_msg *vm = &v->msgs[f->idx[f->pos]];
+	const struct mbox_msg *m;
+	enum store_status st;
+	bool need_info = false;
+	unsigned i;
+
+	if (vm->expunged || (m = mbox_lookup(v->mbox, vm->uid, NULL)) == NULL) {
+		f->expunged_seen = true;
+		return 0;
+	}
+	f->emit_flags = false;
+	if (f->req->sets_seen && !v->readonly && !(m->flags & MBOX_FLAG_SEEN)) {
+		st = mbox_store_flags(v->mbox, m->uid, (m->flags & MBOX_FLAGS_IMAP) |
+		    MBOX_FLAG_SEEN, m->keywords);
+		if (st == STORE_EXPUNGED) {
+			f->expunged_seen = true;
+			return 0;
+		}
+		if (st != STORE_OK)
+			f->error = true;
+		f->emit_flags = !f->req->has_flags;
+	}
+	for (i = 0; i < f->req->count; i++) {
+		enum imap_fetch_kind k = f->req->items[i].kind;
+
+		if (k == IMAP_FETCH_RFC822_SIZE || k == IMAP_FETCH_INTERNALDATE)
+			need_info = true;
+	}
+	if (need_info) {
+		m = mbox_lookup(v->mbox, vm->uid, NULL);
+		if (m == NULL || m->vsize == MBOX_SIZE_UNKNOWN || m->internaldate == 0) {
+			st = mbox_msg_info(v->mbox, vm->uid, &m);
+			if (st != STORE_OK) {
+				if (st == STORE_EXPUNGED)
+					f->expunged_seen = true;
+				else
+					f->error = true;
+				return 0;
+			}
+		}
+	}
+	if (f->req->need_message) {
+		st = imap_msgcache_get(c->user->cache, v->mbox, vm->uid, &f->msg);
+		if (st != STORE_OK) {
+			if (st == STORE_EXPUNGED)
+				f->expunged_seen = true;
+			else
+				f->error = true;
+			return 0;
+		}
+	}
+	buf_reset(&f->out);
+	(void)buf_appendf(&f->out, "* %zu FETCH (", f->idx[f->pos] + 1);
+	f->item = 0;
+	f->in_msg = true;
+	return 1;
+}
+
+static int
+fetch_continue(struct imap_cmd *cmd)
+{
+	struct imap_client *c = cmd->client;
+	struct fetch_ctx *f = cmd->ctx;
+	struct imap_view *v = c->view;
+
+	for (;;) {
+		struct imap_view_msg *vm;
+		const struct mbox_msg *m;
+
+		if (imap_client_output_len(c) > IMAP_OUTPUT_HIGH)
+			return IMAP_CMD_MORE;
+		if (f->streaming) {
+			if (!section_step(c, f))
+				continue;
+			f->item++;
+			continue;
+		}
+		if (!f->in_msg) {
+			if (f->pos >= f->n)
+				break;
+			if (fetch_msg_begin(c, f) == 0) {
+				fetch_release_msg(c, f);
+				f->pos++;
+			}
+			continue;
+		}
+		vm = &v->msgs[f->idx[f->pos]];
+		m = mbox_lookup(v->mbox, vm->uid, NULL);
+		if (f->item < f->req->count && m != NULL) {
+			const struct imap_fetch_item *it = &f->req->items[f->item];
+
+			if (f->item > 0)
+				(void)buf_append_c(&f->out, ' ');
+			if (it->kind == IMAP_FETCH_SECTION) {
+				section_begin(c, f, it);
+				continue;
+			}
+			write_simple_item(c, f, it, vm, m);
+			f->item++;
+			continue;
+		}
+		if (f->emit_flags && m != NULL) {
+			struct imap_fetch_item fl = { .kind = IMAP_FETCH_FLAGS };
+
+			if (f->item > 0)
+				(void)buf_append_c(&f->out, ' ');
+			write_simple_item(c, f, &fl, vm, m);
+		}
+		(void)buf_append_str(&f->out, ")\r\n");
+		flush_out(c, f);
+		fetch_release_msg(c, f);
+		f->in_msg = false;
+		f->pos++;
+	}
+	if (f->error)
+		return imap_cmd_no(cmd, "[SERVERBUG] Internal error while fetching");
+	if (f->expunged_seen && !cmd->uid)
+		return imap_cmd_no(cmd, "[EXPUNGEISSUED] Some messages were expunged");
+	return imap_cmd_ok(cmd, "Fetch completed.");
+}
+
+int
+cmd_fetch(struct imap_cmd *cmd)
+{
+	struct imap_client *c = cmd->client;
+	struct seqset *set = NULL;
+	struct fetch_ctx *f;
+	const char *err = NULL;
+	enum seqset_parse_result pr;
+
+	if (cmd->argc < 2 || cmd->args[0].type != IMAP_ARG_ATOM)
+		return imap_cmd_bad(cmd, "Invalid FETCH arguments");
+	pr = seqset_parse(cmd->args[0].str, cmd->args[0].len, 0, &set);
+	if (pr != SEQSET_PARSE_OK)
+		return imap_cmd_bad(cmd, "Invalid sequence set");
+	f = xcalloc(1, sizeof(*f));
+	f->cache = c->user->cache;
+	buf_init(&f->out, IMAP_RESP_MAX);
+	cmd->ctx = f;
+	cmd->ctx_free = fetch_ctx_free;
+	if (imap_fetch_parse(cmd->args + 1, cmd->argc - 1, cmd->uid, &f->req, &err) < 0) {
+		seqset_destroy(&set);
+		return imap_cmd_bad(cmd, "%s", err);
+	}
+	if (imap_view_resolve(c->view, set, cmd->uid, &f->idx, &f->n) < 0) {
+		seqset_destroy(&set);
+		return imap_cmd_bad(cmd, "Invalid sequence number");
+	}
+	seqset_destroy(&set);
+	cmd->cont = fetch_continue;
+	return fetch_continue(cmd);
+}

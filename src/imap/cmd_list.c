@@ -1,0 +1,487 @@
+/*
+ * cmd_list.c — mailbox management: CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE,
+ * LIST (RFC 3501 and the RFC 5258 LIST-EXTENDED basics: selection SUBSCRIBED,
+ * SPECIAL-USE, RECURSIVEMATCH; RETURN CHILDREN, SUBSCRIBED, SPECIAL-USE and RFC 5819
+ * STATUS), LSUB and STATUS. Runs in the per-user mail process. Mailbox names are names,
+ * never paths: they are validated here (mUTF-7) and by the store, and LIST only reports
+ * what the store enumerates, so a pattern like "../%" cannot reach outside the Maildir.
+ */
+#include "imap/imap_local.h"
+#include "lib/imapstr.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#define LIST_MAX_PATTERNS	100
+
+#define STATUS_MESSAGES		0x01
+#define STATUS_RECENT		0x02
+#define STATUS_UIDNEXT		0x04
+#define STATUS_UIDVALIDITY	0x08
+#define STATUS_UNSEEN		0x10
+
+static int
+mailbox_cmd(struct imap_cmd *cmd, enum store_status (*fn)(struct mstore *, const char *),
+    const char *done)
+{
+	char *name;
+	enum store_status st;
+
+	if (cmd->argc != 1)
+		return imap_cmd_bad(cmd, "Invalid arguments");
+	if (!imap_cmd_mailbox_arg(cmd, &cmd->args[0], &name))
+		return IMAP_CMD_DONE;
+	st = fn(cmd->client->user->store, name);
+	if (st == STORE_OK)
+		log_info("imap %s user=%s session=%u", cmd->def->name, cmd->client->user->name,
+		    cmd->client->id);
+	free(name);
+	if (st != STORE_OK)
+		return imap_cmd_store_error(cmd, st);
+	return imap_cmd_ok(cmd, "%s", done);
+}
+
+int
+cmd_create(struct imap_cmd *cmd)
+{
+	return mailbox_cmd(cmd, mstore_create, "Create completed.");
+}
+
+int
+cmd_delete(struct imap_cmd *cmd)
+{
+	struct imap_client *c = cmd->client;
+	const char *s;
+	size_t len;
+
+	/* Deleting the selected mailbox is allowed: the view sees every message expunged. */
+	if (cmd->argc == 1 && imap_arg_get_astring(&cmd->args[0], &s, &len) &&
+	    len == 5 && mem_ieq(s, len, "INBOX"))
+		return imap_cmd_no(cmd, "[CANNOT] INBOX cannot be deleted");
+	(void)c;
+	return mailbox_cmd(cmd, mstore_delete, "Delete completed.");
+}
+
+int
+cmd_rename(struct imap_cmd *cmd)
+{
+	char *from, *to;
+	enum store_status st;
+
+	if (cmd->argc != 2)
+		return imap_cmd_bad(cmd, "Invalid arguments");
+	if (!imap_cmd_mailbox_arg(cmd, &cmd->args[0], &from))
+		return IMAP_CMD_DONE;
+	if (!imap_cmd_mailbox_arg(cmd, &cmd->args[1], &to)) {
+		free(from);
+		return IMAP_CMD_DONE;
+	}
+	st = mstore_rename(cmd->client->user->store, from, to);
+	free(from);
+	free(to);
+	if (st != STORE_OK)
+		return imap_cmd_store_error(cmd, st);
+	return imap_cmd_ok(cmd, "Rename completed.");
+}
+
+static int
+subscribe_common(struct imap_cmd *cmd, bool on)
+{
+	char *name;
+	enum store_status st;
+
+	if (cmd->argc != 1)
+		return imap_cmd_bad(cmd, "Invalid arguments");
+	if (!imap_cmd_mailbox_arg(cmd, &cmd->args[0], &name))
+		return IMAP_CMD_DONE;
+	st = mstore_subscribe(cmd->client->user->store, name, on);
+	free(name);
+	if (st != STORE_OK)
+		return imap_cmd_store_error(cmd, st);
+	return imap_cmd_ok(cmd, "%s completed.", on ? "Subscribe" : "Unsubscribe");
+}
+
+int
+cmd_subscribe(struct imap_cmd *cmd)
+{
+	return subscribe_common(cmd, true);
+}
+
+int
+cmd_unsubscribe(struct imap_cmd *cmd)
+{
+	return subscribe_common(cmd, false);
+}
+
+/* ---------------------------------------------------------------- matching */
+
+/*
+ * Does name match pattern ('*' anything, '%' anything but the separator)? INBOX is
+ * case-insensitive (RFC 3501 §5.1). Recursion depth is bounded by the number of
+ * wildcards, which is bounded by the command length; the memo-free backtracking is
+ * limited to LIST_MATCH_STEPS steps.
+ */
+#define LIST_MATCH_STEPS 100000
+
+static bool
+match_rec(const char *p, const char *n, unsigned *steps)
+{
+	while (*p != '\0') {
+		if (++*steps > LIST_MATCH_STEPS)
+			return false;
+		if (*p == '*' || *p == '%') {
+			bool star = *p == '*';
+
+			p++;
+			for (;;) {
+				if (match_rec(p, n, steps))
+					return true;
+				if (*n == '\0' || (!star && *n == STORE_SEP))
+					return false;
+				n++;
+			}
+		}
+		if (*p != *n)
+			return false;
+		p++;
+		n++;
+	}
+	return *n == '\0';
+}
+
+static bool
+list_match(const char *pattern, const char *name)
+{
+	unsigned steps = 0;
+	char tmp[STORE_NAME_MAX + 16];
+
+	/* Fold an "inbox" prefix of the pattern so "inbox" and "Inbox*" find INBOX. */
+	if (strncasecmp(pattern, "INBOX", 5) == 0 &&
+	    (pattern[5] == '\0' || pattern[5] == STORE_SEP || pattern[5] == '*' ||
+	    pattern[5] == '%') && strlen(pattern) < sizeof(tmp)) {
+		memcpy(tmp, "INBOX", 5);
+		memcpy(tmp + 5, pattern + 5, strlen(pattern + 5) + 1);
+		pattern = tmp;
+	}
+	return match_rec(pattern, name, &steps);
+}
+
+/* ---------------------------------------------------------------- LIST */
+
+struct list_opts {
+	bool sel_subscribed;
+	bool sel_special;
+	bool sel_recursive;
+	bool ret_subscribed;
+	bool ret_children;
+	bool ret_special;
+	unsigned ret_status;
+	bool lsub;
+	bool extended;
+};
+
+static int
+parse_status_items(const struct imap_arg *list, unsigned n, unsigned *items_r)
+{
+	unsigned i;
+
+	*items_r = 0;
+	for (i = 0; i < n; i++) {
+		const struct imap_arg *a = &list[i];
+
+		if (imap_arg_atom_equals(a, "MESSAGES"))
+			*items_r |= STATUS_MESSAGES;
+		else if (imap_arg_atom_equals(a, "RECENT"))
+			*items_r |= STATUS_RECENT;
+		else if (imap_arg_atom_equals(a, "UIDNEXT"))
+			*items_r |= STATUS_UIDNEXT;
+		else if (imap_arg_atom_equals(a, "UIDVALIDITY"))
+			*items_r |= STATUS_UIDVALIDITY;
+		else if (imap_arg_atom_equals(a, "UNSEEN"))
+			*items_r |= STATUS_UNSEEN;
+		else
+			return -1;
+	}
+	return n == 0 ? -1 : 0;
+}
+
+static void
+write_status(struct imap_client *c, const char *name, unsigned items,
+    const struct mbox_status *st)
+{
+	struct buf b;
+
+	buf_init(&b, STORE_NAME_MAX * 2 + 256);
+	(void)buf_append_str(&b, "* STATUS ");
+	(void)imap_append_astring(&b, name, strlen(name));
+	(void)buf_append_str(&b, " (");
+	if (items & STATUS_MESSAGES)
+		(void)buf_appendf(&b, "MESSAGES %u ", st->messages);
+	if (items & STATUS_RECENT)
+		(void)buf_appendf(&b, "RECENT %u ", st->recent);
+	if (items & STATUS_UIDNEXT)
+		(void)buf_appendf(&b, "UIDNEXT %u ", st->uidnext);
+	if (items & STATUS_UIDVALIDITY)
+		(void)buf_appendf(&b, "UIDVALIDITY %u ", st->uidvalidity);
+	if (items & STATUS_UNSEEN)
+		(void)buf_appendf(&b, "UNSEEN %u ", st->unseen);
+	buf_truncate(&b, b.len - 1);
+	(void)buf_append_str(&b, ")\r\n");
+	imap_client_write(c, b.data, b.len);
+	buf_deinit(&b);
+}
+
+static void
+write_list_line(struct imap_client *c, const struct list_opts *o,
+    const struct mstore_folder *f)
+{
+	static const struct {
+		unsigned attr;
+		const char *name;
+		bool special;
+	} attrs[] = {
+		{ MSTORE_ATTR_NONEXISTENT, "\\NonExistent", false },
+		{ MSTORE_ATTR_NOSELECT, "\\Noselect", false },
+		{ MSTORE_ATTR_HASCHILDREN, "\\HasChildren", false },
+		{ MSTORE_ATTR_HASNOCHILDREN, "\\HasNoChildren", false },
+		{ MSTORE_ATTR_SUBSCRIBED, "\\Subscribed", false },
+		{ MSTORE_ATTR_SENT, "\\Sent", true },
+		{ MSTORE_ATTR_DRAFTS, "\\Drafts", true },
+		{ MSTORE_ATTR_TRASH, "\\Trash", true },
+		{ MSTORE_ATTR_JUNK, "\\Junk", true },
+		{ MSTORE_ATTR_ARCHIVE, "\\Archive", true },
+	};
+	struct buf b;
+	bool first = true;
+	size_t i;
+
+	buf_init(&b, STORE_NAME_MAX * 2 + 256);
+	(void)buf_appendf(&b, "* %s (", o->lsub ? "LSUB" : "LIST");
+	for (i = 0; i < N_ELEMENTS(attrs); i++) {
+		if ((f->attrs & attrs[i].attr) == 0)
+			continue;
+		if (attrs[i].attr == MSTORE_ATTR_SUBSCRIBED &&
+		    !(o->ret_subscribed || o->sel_subscribed))
+			continue;
+		if (attrs[i].attr == MSTORE_ATTR_NONEXISTENT && !o->sel_subscribed)
+			continue;
+		if (o->lsub && attrs[i].attr != MSTORE_ATTR_NOSELECT)
+			continue;
+		(void)buf_appendf(&b, "%s%s", first ? "" : " ", attrs[i].name);
+		first = false;
+	}
+	(void)buf_append_str(&b, ") \".\" ");
+	(void)imap_append_astring(&b, f->name, strlen(f->name));
+	(void)buf_append_str(&b, "\r\n");
+	imap_client_write(c, b.data, b.len);
+	buf_deinit(&b);
+}
+
+static bool
+folder_is_special(const struct mstore_folder *f)
+{
+	return (f->attrs & (MSTORE_ATTR_SENT | MSTORE_ATTR_DRAFTS | MSTORE_ATTR_TRASH |
+	    MSTORE_ATTR_JUNK | MSTORE_ATTR_ARCHIVE)) != 0;
+}
+
+static int
+list_run(struct imap_cmd *cmd, const struct list_opts *o, const char *ref,
+    char **patterns, unsigned npatterns)
+{
+	struct imap_client *c = cmd->client;
+	struct mstore_folder *folders;
+	size_t count, i;
+	unsigned p;
+	enum store_status st;
+
+	/* RFC 3501 §6.3.8: empty pattern => hierarchy delimiter and root name. */
+	if (npatterns == 1 && patterns[0][0] == '\0' && !o->lsub) {
+		imap_client_line(c, "* LIST (\\Noselect) \".\" \"\"");
+		return imap_cmd_ok(cmd, "List completed.");
+	}
+	st = mstore_list(c->user->store, &folders, &count);
+	if (st != STORE_OK)
+		return imap_cmd_store_error(cmd, st);
+	for (i = 0; i < count; i++) {
+		const struct mstore_folder *f = &folders[i];
+		bool matched = false;
+
+		if (o->sel_subscribed || o->lsub) {
+			if ((f->attrs & MSTORE_ATTR_SUBSCRIBED) == 0)
+				continue;
+		} else if (f->attrs & MSTORE_ATTR_NONEXISTENT) {
+			continue;
+		}
+		if (o->sel_special && !folder_is_special(f))
+			continue;
+		for (p = 0; p < npatterns && !matched; p++) {
+			char full[STORE_NAME_MAX * 2 + 2];
+
+			if (patterns[p][0] == '\0')
+				continue;
+			if (ref[0] != '\0')
+				snprintf(full, sizeof(full), "%s%s", ref, patterns[p]);
+			else
+				snprintf(full, sizeof(full), "%s", patterns[p]);
+			matched = list_match(full, f->name);
+		}
+		if (!matched)
+			continue;
+		write_list_line(c, o, f);
+		if (o->ret_status != 0 && !(f->attrs & MSTORE_ATTR_NOSELECT)) {
+			struct mbox_status ms;
+
+			if (mstore_status(c->user->store, f->name, &ms) == STORE_OK)
+				write_status(c, f->name, o->ret_status, &ms);
+		}
+	}
+	mstore_list_free(folders, count);
+	return imap_cmd_ok(cmd, "%s completed.", o->lsub ? "Lsub" : "List");
+}
+
+static bool
+get_pattern(const struct imap_arg *a, char **out_r)
+{
+	const char *s;
+	size_t len;
+
+	if (!imap_arg_get_astring(a, &s, &len) || memchr(s, '\0', len) != NULL ||
+	    len > STORE_NAME_MAX)
+		return false;
+	*out_r = xstrndup(s, len);
+	return true;
+}
+
+static int
+list_common(struct imap_cmd *cmd, bool lsub)
+{
+	const struct imap_arg *args = cmd->args;
+	unsigned argc = cmd->argc, i, npat = 0;
+	struct list_opts o;
+	char *ref = NULL, *patterns[LIST_MAX_PATTERNS];
+	int ret;
+
+	memset(&o, 0, sizeof(o));
+	o.lsub = lsub;
+	if (!lsub && argc > 0 && args[0].type == IMAP_ARG_LIST) {
+		/* RFC 5258 selection options */
+		o.extended = true;
+		for (i = 0; i < args[0].list_count; i++) {
+			const struct imap_arg *a = &args[0].list[i];
+
+			if (imap_arg_atom_equals(a, "SUBSCRIBED"))
+				o.sel_subscribed = true;
+			else if (imap_arg_atom_equals(a, "SPECIAL-USE"))
+				o.sel_special = true;
+			else if (imap_arg_atom_equals(a, "RECURSIVEMATCH"))
+				o.sel_recursive = true;
+			else if (a->type == IMAP_ARG_ATOM)
+				continue;	/* unknown options are ignored (RFC 5258 §3) */
+			else
+				return imap_cmd_bad(cmd, "Invalid LIST selection options");
+		}
+		if (o.sel_recursive && !o.sel_subscribed)
+			return imap_cmd_bad(cmd, "RECURSIVEMATCH needs another selection option");
+		args++;
+		argc--;
+	}
+	if (argc < 2)
+		return imap_cmd_bad(cmd, "Invalid arguments");
+	if (!get_pattern(&args[0], &ref))
+		return imap_cmd_bad(cmd, "Invalid reference");
+	if (args[1].type == IMAP_ARG_LIST && !lsub) {
+		o.extended = true;
+		for (i = 0; i < args[1].list_count; i++) {
+			if (npat == LIST_MAX_PATTERNS || !get_pattern(&args[1].list[i],
+			    &patterns[npat])) {
+				ret = imap_cmd_bad(cmd, "Invalid pattern");
+				goto out;
+			}
+			npat++;
+		}
+		if (npat == 0) {
+			ret = imap_cmd_bad(cmd, "Invalid pattern");
+			goto out;
+		}
+	} else {
+		if (!get_pattern(&args[1], &patterns[0])) {
+			ret = imap_cmd_bad(cmd, "Invalid pattern");
+			goto out;
+		}
+		npat = 1;
+	}
+	if (argc > 2) {
+		const struct imap_arg *r;
+		unsigned rn;
+
+		if (lsub || argc != 4 || !imap_arg_atom_equals(&args[2], "RETURN") ||
+		    !imap_arg_get_list(&args[3], &r, &rn)) {
+			ret = imap_cmd_bad(cmd, "Invalid arguments");
+			goto out;
+		}
+		for (i = 0; i < rn; i++) {
+			const struct imap_arg *sl;
+			unsigned sn;
+
+			if (imap_arg_atom_equals(&r[i], "SUBSCRIBED")) {
+				o.ret_subscribed = true;
+			} else if (imap_arg_atom_equals(&r[i], "CHILDREN")) {
+				o.ret_children = true;
+			} else if (imap_arg_atom_equals(&r[i], "SPECIAL-USE")) {
+				o.ret_special = true;
+			} else if (imap_arg_atom_equals(&r[i], "STATUS") && i + 1 < rn &&
+			    imap_arg_get_list(&r[i + 1], &sl, &sn)) {
+				if (parse_status_items(sl, sn, &o.ret_status) < 0) {
+					ret = imap_cmd_bad(cmd, "Invalid STATUS items");
+					goto out;
+				}
+				i++;
+			} else {
+				ret = imap_cmd_bad(cmd, "Invalid RETURN option");
+				goto out;
+			}
+		}
+	}
+	ret = list_run(cmd, &o, ref, patterns, npat);
+out:
+	for (i = 0; i < npat; i++)
+		free(patterns[i]);
+	free(ref);
+	return ret;
+}
+
+int
+cmd_list(struct imap_cmd *cmd)
+{
+	return list_common(cmd, false);
+}
+
+int
+cmd_lsub(struct imap_cmd *cmd)
+{
+	return list_common(cmd, true);
+}
+
+int
+cmd_status(struct imap_cmd *cmd)
+{
+	const struct imap_arg *list;
+	unsigned n, items;
+	char *name;
+	struct mbox_status st;
+	enum store_status ss;
+
+	if (cmd->argc != 2 || !imap_arg_get_list(&cmd->args[1], &list, &n))
+		return imap_cmd_bad(cmd, "Invalid arguments");
+	if (parse_status_items(list, n, &items) < 0)
+		return imap_cmd_bad(cmd, "Invalid STATUS items");
+	if (!imap_cmd_mailbox_arg(cmd, &cmd->args[0], &name))
+		return IMAP_CMD_DONE;
+	ss = mstore_status(cmd->client->user->store, name, &st);
+	if (ss != STORE_OK) {
+		free(name);
+		return imap_cmd_store_error(cmd, ss);
+	}
+	write_status(cmd->client, name, items, &st);
+	free(name);
+	return imap_cmd_ok(cmd, "Status completed.");
+}

@@ -1,0 +1,374 @@
+/*
+ * cmd_store.c — STORE, COPY and MOVE with their UID forms (RFC 3501 §6.4.6-7, RFC 4315
+ * COPYUID, RFC 6851 MOVE). Flag changes rename message files through the store, which
+ * tells every session; this session reports its own changes in the STORE response
+ * (nothing with .SILENT) and records them so they are not reported twice.
+ */
+#include "imap/imap_local.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+/* Parse a flag list / flags into system flags and keyword indexes (defining them when
+ * define is true). Returns 0, -1 (BAD sent) or -2 (NO sent). */
+static int
+parse_flags(struct imap_cmd *cmd, const struct imap_arg *args, unsigned n, bool define,
+    uint8_t *flags_r, uint32_t *kw_r)
+{
+	static const struct {
+		const char *name;
+		uint8_t flag;
+	} sys[] = {
+		{ "\\Seen", MBOX_FLAG_SEEN }, { "\\Answered", MBOX_FLAG_ANSWERED },
+		{ "\\Flagged", MBOX_FLAG_FLAGGED }, { "\\Deleted", MBOX_FLAG_DELETED },
+		{ "\\Draft", MBOX_FLAG_DRAFT },
+	};
+	struct mbox *mbox = cmd->client->view->mbox;
+	unsigned i, j;
+
+	*flags_r = 0;
+	*kw_r = 0;
+	for (i = 0; i < n; i++) {
+		const struct imap_arg *a = &args[i];
+		char name[STORE_KEYWORD_LEN_MAX + 1];
+
+		if (a->type != IMAP_ARG_ATOM) {
+			imap_cmd_bad(cmd, "Invalid flag");
+			return -1;
+		}
+		if (a->str[0] == '\\') {
+			for (j = 0; j < N_ELEMENTS(sys); j++)
+				if (mem_ieq(a->str, a->len, sys[j].name))
+					break;
+			if (j < N_ELEMENTS(sys))
+				*flags_r |= sys[j].flag;
+			else if (!mem_ieq(a->str, a->len, "\\Recent")) {
+				imap_cmd_bad(cmd, "Invalid system flag");
+				return -1;
+			}
+			continue;
+		}
+		if (a->len > STORE_KEYWORD_LEN_MAX) {
+			imap_cmd_no(cmd, "[LIMIT] Keyword too long");
+			return -2;
+		}
+		memcpy(name, a->str, a->len);
+		name[a->len] = '\0';
+		if (define) {
+			unsigned idx;
+			enum store_status st = mbox_keyword_add(mbox, name, &idx);
+
+			if (st == STORE_BADNAME) {
+				imap_cmd_bad(cmd, "Invalid keyword");
+				return -1;
+			}
+			if (st != STORE_OK) {
+				if (st == STORE_LIMIT)
+					imap_cmd_no(cmd, "[LIMIT] Too many keywords");
+				else
+					imap_cmd_store_error(cmd, st);
+				return -2;
+			}
+			*kw_r |= 1u << idx;
+		} else {
+			int idx = mbox_keyword_lookup(mbox, name);
+
+			if (idx >= 0)
+				*kw_r |= 1u << idx;
+		}
+	}
+	return 0;
+}
+
+int
+cmd_store(struct imap_cmd *cmd)
+{
+	struct imap_client *c = cmd->client;
+	struct imap_view *v = c->view;
+	const struct imap_arg *flag_args;
+	unsigned nflags;
+	struct seqset *set = NULL;
+	size_t *idx = NULL, n = 0, i;
+	const char *op;
+	size_t oplen;
+	int mode;	/* 0 replace, 1 add, -1 remove */
+	bool silent = false, expunged = false;
+	uint8_t flags;
+	uint32_t kw;
+	struct buf b;
+	enum store_status st = STORE_OK;
+
+	if (cmd->argc < 3 || cmd->args[0].type != IMAP_ARG_ATOM ||
+	    cmd->args[1].type != IMAP_ARG_ATOM)
+		return imap_cmd_bad(cmd, "Invalid STORE arguments");
+	op = cmd->args[1].str;
+	oplen = cmd->args[1].len;
+	mode = 0;
+	if (oplen > 0 && (op[0] == '+' || op[0] == '-')) {
+		mode = op[0] == '+' ? 1 : -1;
+		op++;
+		oplen--;
+	}
+	if (oplen == 12 && mem_ieq(op, 12, "FLAGS.SILENT"))
+		silent = true;
+	else if (!(oplen == 5 && mem_ieq(op, 5, "FLAGS")))
+		return imap_cmd_bad(cmd, "Invalid STORE data item");
+	if (cmd->argc == 3 && cmd->args[2].type == IMAP_ARG_LIST) {
+		flag_args = cmd->args[2].list;
+		nflags = cmd->args[2].list_count;
+	} else {
+		flag_args = cmd->args + 2;
+		nflags = cmd->argc - 2;
+	}
+	if (seqset_parse(cmd->args[0].str, cmd->args[0].len, 0, &set) != SEQSET_PARSE_OK)
+		return imap_cmd_bad(cmd, "Invalid sequence set");
+	if (imap_view_resolve(v, set, cmd->uid, &idx, &n) < 0) {
+		seqset_destroy(&set);
+		return imap_cmd_bad(cmd, "Invalid sequence number");
+	}
+	seqset_destroy(&set);
+	if (v->readonly) {
+		free(idx);
+		return imap_cmd_no(cmd, "[READ-ONLY] Mailbox is read-only");
+	}
+	if (parse_flags(cmd, flag_args, nflags, mode >= 0, &flags, &kw) < 0) {
+		free(idx);
+		return IMAP_CMD_DONE;
+	}
+	buf_init(&b, 64 * 1024);
+	for (i = 0; i < n; i++) {
+		struct imap_view_msg *vm = &v->msgs[idx[i]];
+		const struct mbox_msg *m = vm->expunged ? NULL : mbox_lookup(v->mbox, vm->uid, NULL);
+		uint8_t nf;
+		uint32_t nk;
+
+		if (m == NULL) {
+			expunged = true;
+			continue;
+		}
+		nf = m->flags & MBOX_FLAGS_IMAP;
+		nk = m->keywords;
+		if (mode == 0) {
+			nf = flags;
+			nk = kw;
+		} else if (mode > 0) {
+			nf |= flags;
+			nk |= kw;
+		} else {
+			nf &= (uint8_t)~flags;
+			nk &= ~kw;
+		}
+		if (nf != (m->flags & MBOX_FLAGS_IMAP) || nk != m->keywords) {
+			/* keep the P (passed) flag the store preserves */
+			st = mbox_store_flags(v->mbox, vm->uid,
+			    (uint8_t)(nf | (m->flags & MBOX_FLAG_PASSED)), nk);
+			if (st == STORE_EXPUNGED) {
+				expunged = true;
+				st = STORE_OK;
+				continue;
+			}
+			if (st != STORE_OK)
+				break;
+			m = mbox_lookup(v->mbox, vm->uid, NULL);
+			if (m == NULL)
+				continue;
+		}
+		vm->flags = m->flags & MBOX_FLAGS_IMAP;
+		vm->keywords = m->keywords;
+		vm->dirty = false;
+		if (!silent) {
+			buf_reset(&b);
+			(void)imap_view_write_flags(v, &b, imap_view_client_flags(v, vm, m),
+			    m->keywords);
+			if (cmd->uid)
+				imap_client_line(c, "* %zu FETCH (UID %u FLAGS %s)", idx[i] + 1,
+				    vm->uid, buf_cstr(&b));
+			else
+				imap_client_line(c, "* %zu FETCH (FLAGS %s)", idx[i] + 1,
+				    buf_cstr(&b));
+		}
+	}
+	buf_deinit(&b);
+	free(idx);
+	if (st != STORE_OK)
+		return imap_cmd_store_error(cmd, st);
+	if (expunged && !cmd->uid)
+		return imap_cmd_no(cmd, "[EXPUNGEISSUED] Some messages were expunged");
+	return imap_cmd_ok(cmd, "Store completed.");
+}
+
+static void
+format_uidset(struct buf *out, const uint32_t *uids, size_t n)
+{
+	struct seqset *s = seqset_create();
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		(void)seqset_add_range(s, uids[i], uids[i]);
+	(void)seqset_format(s, out);
+	seqset_destroy(&s);
+}
+
+static int
+copy_common(struct imap_cmd *cmd, bool move)
+{
+	struct imap_client *c = cmd->client;
+	struct imap_view *v = c->view;
+	struct seqset *set = NULL;
+	size_t *idx = NULL, n = 0, i, nu = 0;
+	uint32_t *uids, *dst_uids;
+	struct mbox *dst;
+	char *name;
+	enum store_status st;
+	struct buf b;
+	bool expunged = false;
+
+	if (cmd->argc != 2 || cmd->args[0].type != IMAP_ARG_ATOM)
+		return imap_cmd_bad(cmd, "Invalid arguments");
+	if (seqset_parse(cmd->args[0].str, cmd->args[0].len, 0, &set) != SEQSET_PARSE_OK)
+		return imap_cmd_bad(cmd, "Invalid sequence set");
+	if (imap_view_resolve(v, set, cmd->uid, &idx, &n) < 0) {
+		seqset_destroy(&set);
+		return imap_cmd_bad(cmd, "Invalid sequence number");
+	}
+	seqset_destroy(&set);
+	if (!imap_cmd_mailbox_arg(cmd, &cmd->args[1], &name)) {
+		free(idx);
+		return IMAP_CMD_DONE;
+	}
+	if (move && v->readonly) {
+		free(idx);
+		free(name);
+		return imap_cmd_no(cmd, "[READ-ONLY] Mailbox is read-only");
+	}
+	st = mbox_open(c->user->store, name, &dst);
+	free(name);
+	if (st != STORE_OK) {
+		free(idx);
+		if (st == STORE_NONEXISTENT)
+			return imap_cmd_no(cmd, "[TRYCREATE] Mailbox does not exist");
+		return imap_cmd_store_error(cmd, st);
+	}
+	uids = xreallocarray(NULL, MAX(n, 1), sizeof(*uids));
+	dst_uids = xreallocarray(NULL, MAX(n, 1), sizeof(*dst_uids));
+	for (i = 0; i < n; i++) {
+		struct imap_view_msg *vm = &v->msgs[idx[i]];
+
+		if (vm->expunged || mbox_lookup(v->mbox, vm->uid, NULL) == NULL)
+			expunged = true;
+		else
+			uids[nu++] = vm->uid;
+	}
+	free(idx);
+	if (expunged && !cmd->uid) {
+		/* RFC 2180 §4.4.1: refuse the whole COPY */
+		mbox_unref(&dst);
+		free(uids);
+		free(dst_uids);
+		return imap_cmd_no(cmd, "[EXPUNGEISSUED] Some messages were expunged");
+	}
+	if (nu == 0) {
+		mbox_unref(&dst);
+		free(uids);
+		free(dst_uids);
+		return imap_cmd_ok(cmd, "No messages %s.", move ? "moved" : "copied");
+	}
+	st = mbox_copy(v->mbox, uids, nu, dst, dst_uids);
+	if (st != STORE_OK) {
+		mbox_unref(&dst);
+		free(uids);
+		free(dst_uids);
+		return imap_cmd_store_error(cmd, st);
+	}
+	buf_init(&b, IMAP_RESP_MAX);
+	(void)buf_appendf(&b, "COPYUID %u ", mbox_uidvalidity(dst));
+	format_uidset(&b, uids, nu);
+	(void)buf_append_c(&b, ' ');
+	format_uidset(&b, dst_uids, nu);
+	mbox_unref(&dst);
+	if (move) {
+		/* RFC 6851 §4.3: COPYUID in an untagged OK, then the EXPUNGEs. */
+		imap_client_line(c, "* OK [%s] Moved", buf_cstr(&b));
+		st = mbox_expunge(v->mbox, uids, nu);
+		free(uids);
+		free(dst_uids);
+		buf_deinit(&b);
+		if (st != STORE_OK)
+			return imap_cmd_store_error(cmd, st);
+		return imap_cmd_ok(cmd, "Move completed.");
+	}
+	free(uids);
+	free(dst_uids);
+	imap_cmd_ok(cmd, "[%s] Copy completed.", buf_cstr(&b));
+	buf_deinit(&b);
+	return IMAP_CMD_DONE;
+}
+
+int
+cmd_copy(struct imap_cmd *cmd)
+{
+	return copy_common(cmd, false);
+}
+
+int
+cmd_move(struct imap_cmd *cmd)
+{
+	return copy_common(cmd, true);
+}
+
+int
+imap_parse_append_flags(struct mbox *mbox, const struct imap_arg *list, unsigned n,
+    uint8_t *flags_r, uint32_t *kw_r, const char **error_r)
+{
+	static const struct {
+		const char *name;
+		uint8_t flag;
+	} sys[] = {
+		{ "\\Seen", MBOX_FLAG_SEEN }, { "\\Answered", MBOX_FLAG_ANSWERED },
+		{ "\\Flagged", MBOX_FLAG_FLAGGED }, { "\\Deleted", MBOX_FLAG_DELETED },
+		{ "\\Draft", MBOX_FLAG_DRAFT },
+	};
+	unsigned i, j;
+
+	*flags_r = 0;
+	*kw_r = 0;
+	for (i = 0; i < n; i++) {
+		const struct imap_arg *a = &list[i];
+		char name[STORE_KEYWORD_LEN_MAX + 1];
+		unsigned idx;
+		enum store_status st;
+
+		if (a->type != IMAP_ARG_ATOM) {
+			*error_r = "Invalid flag";
+			return -1;
+		}
+		if (a->str[0] == '\\') {
+			for (j = 0; j < N_ELEMENTS(sys); j++)
+				if (mem_ieq(a->str, a->len, sys[j].name))
+					break;
+			if (j < N_ELEMENTS(sys))
+				*flags_r |= sys[j].flag;
+			else if (!mem_ieq(a->str, a->len, "\\Recent")) {
+				*error_r = "Invalid system flag";
+				return -1;
+			}
+			continue;
+		}
+		if (a->len > STORE_KEYWORD_LEN_MAX) {
+			*error_r = "Keyword too long";
+			return -2;
+		}
+		memcpy(name, a->str, a->len);
+		name[a->len] = '\0';
+		st = mbox_keyword_add(mbox, name, &idx);
+		if (st == STORE_BADNAME) {
+			*error_r = "Invalid keyword";
+			return -1;
+		}
+		if (st != STORE_OK) {
+			*error_r = "Too many keywords";
+			return -2;
+		}
+		*kw_r |= 1u << idx;
+	}
+	return 0;
+}

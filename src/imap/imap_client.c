@@ -1,0 +1,723 @@
+/*
+ * imap_client.c — one authenticated IMAP session in the per-user mail process: reads
+ * commands from the socket through the incremental parser, dispatches them through the
+ * command table (state checks here, work in cmd_*.c), sends untagged updates at the
+ * points RFC 3501 §7.4.1 allows, and enforces the session limits (bad commands,
+ * autologout, IDLE keepalive, output backlog). Security role: first code after the
+ * parser to act on client bytes; never echoes an invalid tag; all buffers bounded.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "imap/imap_local.h"
+#include "proto/mutf7.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+static void client_input(struct imap_client *c);
+static void client_destroy(struct imap_client *c);
+static void client_arm_timer(struct imap_client *c);
+
+const char *
+imap_capability(const struct config *cfg)
+{
+	static char cap[512];
+	uint64_t limit = cfg != NULL && cfg->mail_max_size != 0 ?
+	    cfg->mail_max_size : 52428800;
+
+	snprintf(cap, sizeof(cap), "%s APPENDLIMIT=%llu MULTIAPPEND", IMAP_CAPABILITY,
+	    (unsigned long long)limit);
+	return cap;
+}
+
+size_t
+imap_client_output_len(struct imap_client *c)
+{
+	if (c->bev == NULL)
+		return 0;
+	return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+void
+imap_client_write(struct imap_client *c, const void *data, size_t len)
+{
+	if (c->destroyed || len == 0)
+		return;
+	if (evbuffer_add(bufferevent_get_output(c->bev), data, len) != 0)
+		panic("imap: evbuffer_add failed");
+}
+
+void
+imap_client_line(struct imap_client *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	buf_reset(&c->line);
+	va_start(ap, fmt);
+	if (buf_vappendf(&c->line, fmt, ap) < 0 || buf_append(&c->line, "\r\n", 2) < 0)
+		panic("imap: response line over limit");
+	va_end(ap);
+	imap_client_write(c, c->line.data, c->line.len);
+}
+
+void
+imap_client_bye(struct imap_client *c, const char *text)
+{
+	if (c->closing)
+		return;
+	imap_client_line(c, "* BYE %s", text);
+	c->closing = true;
+	bufferevent_disable(c->bev, EV_READ);
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	if (imap_client_output_len(c) == 0)
+		client_destroy(c);
+}
+
+/* ---------------------------------------------------------------- tagged replies */
+
+static void
+cmd_updates(struct imap_cmd *cmd)
+{
+	struct imap_client *c = cmd->client;
+	bool allow_expunge;
+
+	if (c->view == NULL || (cmd->def != NULL && (cmd->def->flags & CMD_FLAG_NO_UPDATES)))
+		return;
+	/* RFC 3501 §7.4.1: no EXPUNGE while responding to FETCH, STORE, SEARCH (and COPY). */
+	allow_expunge = cmd->def == NULL || !(cmd->def->flags & CMD_FLAG_USES_SEQS) || cmd->uid;
+	imap_view_send_updates(c->view, allow_expunge);
+}
+
+static int
+cmd_reply(struct imap_cmd *cmd, const char *status, const char *fmt, va_list ap)
+{
+	struct imap_client *c = cmd->client;
+
+	cmd_updates(cmd);
+	buf_reset(&c->line);
+	if (buf_appendf(&c->line, "%s %s ", cmd->tag, status) < 0 ||
+	    buf_vappendf(&c->line, fmt, ap) < 0 || buf_append(&c->line, "\r\n", 2) < 0)
+		panic("imap: tagged reply over limit");
+	imap_client_write(c, c->line.data, c->line.len);
+	return IMAP_CMD_DONE;
+}
+
+int
+imap_cmd_ok(struct imap_cmd *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	cmd->client->bad_count = 0;
+	va_start(ap, fmt);
+	cmd_reply(cmd, "OK", fmt, ap);
+	va_end(ap);
+	return IMAP_CMD_DONE;
+}
+
+int
+imap_cmd_no(struct imap_cmd *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	cmd->client->bad_count = 0;
+	va_start(ap, fmt);
+	cmd_reply(cmd, "NO", fmt, ap);
+	va_end(ap);
+	return IMAP_CMD_DONE;
+}
+
+int
+imap_cmd_bad(struct imap_cmd *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	cmd->client->bad_count++;
+	va_start(ap, fmt);
+	cmd_reply(cmd, "BAD", fmt, ap);
+	va_end(ap);
+	return IMAP_CMD_DONE;
+}
+
+int
+imap_cmd_store_error(struct imap_cmd *cmd, enum store_status st)
+{
+	const char *code;
+
+	switch (st) {
+	case STORE_NONEXISTENT:
+	case STORE_NOSELECT:
+		code = "NONEXISTENT";
+		break;
+	case STORE_EXISTS:
+		code = "ALREADYEXISTS";
+		break;
+	case STORE_BADNAME:
+	case STORE_CANNOT:
+		code = "CANNOT";
+		break;
+	case STORE_LIMIT:
+		code = "LIMIT";
+		break;
+	case STORE_EXPUNGED:
+		code = "EXPUNGEISSUED";
+		break;
+	case STORE_OVERQUOTA:
+		code = "OVERQUOTA";
+		break;
+	case STORE_NOSPACE:
+		code = "UNAVAILABLE";
+		break;
+	case STORE_OK:
+	case STORE_IOERROR:
+	default:
+		code = "SERVERBUG";
+		break;
+	}
+	return imap_cmd_no(cmd, "[%s] %s", code, store_status_str(st));
+}
+
+bool
+imap_cmd_mailbox_arg(struct imap_cmd *cmd, const struct imap_arg *a, char **name_r)
+{
+	const char *s;
+	size_t len;
+
+	*name_r = NULL;
+	if (a == NULL || !imap_arg_get_astring(a, &s, &len)) {
+		imap_cmd_bad(cmd, "Invalid mailbox name argument");
+		return false;
+	}
+	if (len == 0 || memchr(s, '\0', len) != NULL || !mutf7_is_valid(s, len)) {
+		imap_cmd_no(cmd, "[CANNOT] Invalid mailbox name");
+		return false;
+	}
+	if (len == 5 && mem_ieq(s, len, "INBOX"))
+		*name_r = xstrdup("INBOX");
+	else
+		*name_r = xstrndup(s, len);
+	return true;
+}
+
+/* ---------------------------------------------------------------- dispatch */
+
+static void
+cmd_free(struct imap_client *c)
+{
+	struct imap_cmd *cmd = c->cmd;
+
+	if (cmd == NULL)
+		return;
+	if (cmd->ctx_free != NULL && cmd->ctx != NULL)
+		cmd->ctx_free(cmd->ctx);
+	free(cmd);
+	c->cmd = NULL;
+	imap_parser_reset(c->parser);
+}
+
+static void
+client_too_many_bad(struct imap_client *c)
+{
+	if (c->bad_count >= IMAP_MAX_BAD_COMMANDS) {
+		log_info("imap disconnect user=%s session=%u reason=too_many_bad_commands",
+		    c->user->name, c->id);
+		imap_client_bye(c, "Too many invalid commands.");
+	}
+}
+
+static bool
+tag_printable(const char *tag)
+{
+	for (; *tag != '\0'; tag++) {
+		unsigned char ch = (unsigned char)*tag;
+
+		/* SEC-23: never reflect markup-like characters. */
+		if (ch <= ' ' || ch >= 0x7f || ch == '<' || ch == '>' || ch == '"' ||
+		    ch == '\'' || ch == '&')
+			return false;
+	}
+	return true;
+}
+
+static void
+client_dispatch(struct imap_client *c)
+{
+	const char *tag = imap_parser_tag(c->parser);
+	const char *name = imap_parser_command(c->parser);
+	const struct imap_arg *args;
+	unsigned argc;
+	struct imap_cmd *cmd;
+	const struct imap_command *def;
+	bool uid = false;
+	int ret;
+
+	args = imap_parser_args(c->parser, &argc);
+	if (tag == NULL || !tag_printable(tag) || strlen(tag) >= sizeof(cmd->tag)) {
+		imap_client_line(c, "* BAD Invalid tag");
+		c->bad_count++;
+		imap_parser_reset(c->parser);
+		client_too_many_bad(c);
+		return;
+	}
+	cmd = xcalloc(1, sizeof(*cmd));
+	cmd->client = c;
+	snprintf(cmd->tag, sizeof(cmd->tag), "%s", tag);
+	c->cmd = cmd;
+	if (name == NULL) {
+		imap_cmd_bad(cmd, "Missing command");
+		goto done;
+	}
+	if (str_ieq(name, "UID")) {
+		uid = true;
+		if (argc == 0 || args[0].type != IMAP_ARG_ATOM) {
+			imap_cmd_bad(cmd, "Missing UID command");
+			goto done;
+		}
+		name = args[0].str;
+		args++;
+		argc--;
+	}
+	def = imap_command_find(name);
+	snprintf(cmd->name, sizeof(cmd->name), "%s%s", uid ? "UID " : "",
+	    def != NULL ? def->name : "?");
+	if (def == NULL || (uid && !(def->flags & CMD_FLAG_UID))) {
+		imap_cmd_bad(cmd, "Unknown command");
+		goto done;
+	}
+	cmd->def = def;
+	cmd->uid = uid;
+	cmd->args = args;
+	cmd->argc = argc;
+	if ((def->state_mask & c->state) == 0) {
+		if (c->state == IMAP_STATE_AUTH)
+			imap_cmd_bad(cmd, "No mailbox selected");
+		else
+			imap_cmd_bad(cmd, "Command not valid in this state");
+		goto done;
+	}
+	ret = def->func(cmd);
+	if (ret == IMAP_CMD_MORE)
+		return;
+done:
+	cmd_free(c);
+	client_too_many_bad(c);
+}
+
+/* Resume a running command (FETCH) once the output has drained. */
+static void
+client_continue_cmd(struct imap_client *c)
+{
+	struct imap_cmd *cmd = c->cmd;
+
+	if (cmd == NULL || cmd->cont == NULL || c->closing || c->destroyed)
+		return;
+	if (cmd->cont(cmd) == IMAP_CMD_MORE)
+		return;
+	cmd_free(c);
+	client_too_many_bad(c);
+}
+
+static void
+client_parse_error(struct imap_client *c)
+{
+	const char *text = "Syntax error";
+	enum imap_parse_error err = imap_parser_error(c->parser, &text);
+	const char *tag = imap_parser_tag(c->parser);
+
+	if (tag != NULL && !tag_printable(tag))
+		tag = NULL;
+	switch (err) {
+	case IMAP_PARSE_ERROR_TOOBIG:
+		log_info("imap limit user=%s session=%u what=literal", c->user->name, c->id);
+		if (tag != NULL)
+			imap_client_line(c, "%s NO [TOOBIG] %s", tag, text);
+		else
+			imap_client_line(c, "* NO [TOOBIG] %s", text);
+		c->bad_count++;
+		break;
+	case IMAP_PARSE_ERROR_FATAL:
+		log_info("imap limit user=%s session=%u what=command", c->user->name, c->id);
+		imap_append_abort(c);
+		buf_reset(&c->line);
+		imap_client_bye(c, text);
+		return;
+	case IMAP_PARSE_ERROR_BAD:
+	case IMAP_PARSE_ERROR_NONE:
+	default:
+		if (tag != NULL)
+			imap_client_line(c, "%s BAD %s", tag, text);
+		else
+			imap_client_line(c, "* BAD %s", text);
+		c->bad_count++;
+		break;
+	}
+	imap_append_abort(c);
+	imap_parser_reset(c->parser);
+	client_too_many_bad(c);
+}
+
+/* IDLE: the only input is "DONE" (RFC 2177). */
+static bool
+client_idle_input(struct imap_client *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer_ptr p;
+	size_t n;
+	char line[IMAP_IDLE_LINE_MAX];
+	struct imap_cmd *cmd = c->cmd;
+
+	p = evbuffer_search_eol(in, NULL, &n, EVBUFFER_EOL_CRLF);
+	if (p.pos < 0) {
+		if (evbuffer_get_length(in) > IMAP_IDLE_LINE_MAX) {
+			imap_client_bye(c, "IDLE line too long");
+		}
+		return false;
+	}
+	if ((size_t)p.pos >= sizeof(line)) {
+		imap_client_bye(c, "IDLE line too long");
+		return false;
+	}
+	evbuffer_remove(in, line, (size_t)p.pos);
+	evbuffer_drain(in, n);
+	c->idling = false;
+	if ((size_t)p.pos == 4 && mem_ieq(line, 4, "DONE"))
+		imap_cmd_ok(cmd, "Idle completed.");
+	else
+		imap_cmd_bad(cmd, "Expected DONE");
+	cmd_free(c);
+	client_arm_timer(c);
+	client_too_many_bad(c);
+	return true;
+}
+
+static void
+client_input(struct imap_client *c)
+{
+	struct evbuffer *in;
+	enum imap_parse_result res;
+
+	if (c->in_input)
+		return;
+	c->in_input = true;
+	in = bufferevent_get_input(c->bev);
+	while (!c->closing && !c->destroyed) {
+		size_t avail, used = 0;
+		unsigned char *data;
+
+		if (c->stream_left > 0) {
+			struct evbuffer_iovec v;
+			size_t n;
+
+			if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+				break;
+			n = MIN(v.iov_len, c->stream_left);
+			if (!c->stream_discard)
+				imap_append_stream_data(c, v.iov_base, n);
+			evbuffer_drain(in, n);
+			c->stream_left -= n;
+			if (c->stream_left == 0)
+				imap_parser_stream_done(c->parser, imap_append_stream_end(c));
+			continue;
+		}
+		if (c->idling) {
+			if (!client_idle_input(c))
+				break;
+			continue;
+		}
+		if (c->cmd != NULL)
+			break;
+		/* Backpressure: do not start commands while the client is not reading. */
+		if (imap_client_output_len(c) > IMAP_OUTPUT_HIGH)
+			break;
+		avail = evbuffer_get_contiguous_space(in);
+		if (avail == 0)
+			break;
+		data = evbuffer_pullup(in, (ssize_t)avail);
+		res = imap_parser_feed(c->parser, data, avail, &used);
+		evbuffer_drain(in, used);
+		switch (res) {
+		case IMAP_PARSE_MORE:
+			break;
+		case IMAP_PARSE_LITERAL_CONT:
+			imap_client_line(c, "+ OK");
+			break;
+		case IMAP_PARSE_LITERAL_STREAM: {
+			uint64_t size = imap_parser_literal_size(c->parser);
+
+			c->stream_discard = imap_append_stream_begin(c, size) < 0;
+			if (c->stream_discard && imap_parser_literal_is_sync(c->parser) &&
+			    imap_parser_tag(c->parser) != NULL &&
+			    tag_printable(imap_parser_tag(c->parser))) {
+				/* Refuse before "+": the client will not send the literal. */
+				imap_append_fail_now(c, imap_parser_tag(c->parser));
+				imap_parser_reset(c->parser);
+				break;
+			}
+			if (imap_parser_literal_is_sync(c->parser))
+				imap_client_line(c, "+ OK");
+			c->stream_left = size;
+			if (size == 0)
+				imap_parser_stream_done(c->parser, imap_append_stream_end(c));
+			break;
+		}
+		case IMAP_PARSE_DONE:
+			c->last_input_ms = clock_ms();
+			client_dispatch(c);
+			break;
+		case IMAP_PARSE_ERROR:
+		default:
+			client_parse_error(c);
+			break;
+		}
+	}
+	c->in_input = false;
+	if (c->closing && !c->destroyed && imap_client_output_len(c) == 0)
+		client_destroy(c);
+}
+
+/* ---------------------------------------------------------------- libevent callbacks */
+
+static void
+client_read_cb(struct bufferevent *bev, void *ctx)
+{
+	struct imap_client *c = ctx;
+
+	c->last_input_ms = clock_ms();
+	if (!c->idling)
+		client_arm_timer(c);
+	client_input(c);
+}
+
+static void
+client_write_cb(struct bufferevent *bev, void *ctx)
+{
+	struct imap_client *c = ctx;
+
+	if (c->closing) {
+		if (imap_client_output_len(c) == 0)
+			client_destroy(c);
+		return;
+	}
+	if (c->cmd != NULL && c->cmd->cont != NULL && !c->idling) {
+		client_continue_cmd(c);
+		if (c->destroyed || c->cmd != NULL)
+			return;
+	}
+	client_input(c);
+}
+
+static void
+client_event_cb(struct bufferevent *bev, short what, void *ctx)
+{
+	struct imap_client *c = ctx;
+	const char *why = (what & BEV_EVENT_EOF) ? "eof" :
+	    (what & BEV_EVENT_TIMEOUT) ? "output_timeout" : "error";
+
+	if (what & BEV_EVENT_ERROR)
+		log_info("imap disconnect user=%s session=%u reason=%s errno=%d",
+		    c->user->name, c->id, why, errno);
+	else
+		log_info("imap disconnect user=%s session=%u reason=%s", c->user->name, c->id,
+		    why);
+	client_destroy(c);
+}
+
+static void
+client_timer_cb(evutil_socket_t fd, short what, void *ctx)
+{
+	struct imap_client *c = ctx;
+	uint64_t now = clock_ms();
+
+	if (c->closing)
+		return;
+	if (now - c->last_input_ms >= (uint64_t)c->autologout_secs * 1000) {
+		log_info("imap disconnect user=%s session=%u reason=autologout", c->user->name,
+		    c->id);
+		imap_client_bye(c, "Autologout; idle for too long");
+		return;
+	}
+	if (c->idling) {
+		imap_client_line(c, "* OK Still here");
+	}
+	client_arm_timer(c);
+}
+
+static void
+client_arm_timer(struct imap_client *c)
+{
+	struct timeval tv;
+	uint64_t now = clock_ms(), deadline, left, secs;
+
+	deadline = c->last_input_ms + (uint64_t)c->autologout_secs * 1000;
+	left = deadline > now ? deadline - now : 0;
+	if (c->idling && (uint64_t)c->keepalive_secs * 1000 < left)
+		left = (uint64_t)c->keepalive_secs * 1000;
+	secs = left / 1000;
+	tv.tv_sec = (time_t)secs;
+	tv.tv_usec = (suseconds_t)((left % 1000) * 1000);
+	evtimer_add(c->timer, &tv);
+}
+
+void
+imap_client_idle_begin(struct imap_client *c)
+{
+	c->idling = true;
+	c->idle_start_ms = clock_ms();
+	client_arm_timer(c);
+}
+
+static void
+client_update_cb(evutil_socket_t fd, short what, void *ctx)
+{
+	struct imap_client *c = ctx;
+
+	if (c->idling && c->view != NULL && !c->closing) {
+		imap_view_send_updates(c->view, true);
+	}
+}
+
+void
+imap_client_schedule_updates(struct imap_client *c)
+{
+	if (c->idling && !c->destroyed)
+		event_active(c->update_ev, EV_TIMEOUT, 0);
+}
+
+/* ---------------------------------------------------------------- life cycle */
+
+int
+imap_client_create(struct mail_user *mu, int fd, const char *login_tag,
+    const void *pending_input, size_t pending_len, const char *client_ip, bool secured)
+{
+	struct imap_client *c;
+	struct imap_parser_limits limits;
+	const struct config *cfg = mu->cfg;
+
+	if (evutil_make_socket_nonblocking(fd) < 0) {
+		log_error("imap: cannot make fd non-blocking: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->user = mu;
+	c->id = ++mu->next_session_id;
+	c->fd = fd;
+	c->ip = xstrdup(client_ip != NULL ? client_ip : "");
+	c->secured = secured;
+	c->state = IMAP_STATE_AUTH;
+	c->autologout_secs = cfg != NULL && cfg->imap_autologout != 0 ?
+	    cfg->imap_autologout : IMAP_DEFAULT_AUTOLOGOUT;
+	c->keepalive_secs = cfg != NULL && cfg->imap_idle_keepalive != 0 ?
+	    cfg->imap_idle_keepalive : IMAP_DEFAULT_KEEPALIVE;
+	buf_init(&c->line, IMAP_RESP_MAX);
+	imap_parser_limits_default(&limits, true);
+	if (cfg != NULL && cfg->mail_max_size != 0)
+		limits.max_stream_literal = cfg->mail_max_size;
+	c->parser = imap_parser_create(&limits, 0);
+	c->bev = bufferevent_socket_new(mu->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		log_error("imap: bufferevent_socket_new failed");
+		close(fd);
+		imap_parser_destroy(&c->parser);
+		buf_deinit(&c->line);
+		free(c->ip);
+		free(c);
+		return -1;
+	}
+	bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, IMAP_INPUT_HIGH);
+	bufferevent_setwatermark(c->bev, EV_WRITE, IMAP_OUTPUT_LOW, 0);
+	{
+		/* A client that stops reading is dropped at the autologout time (F-13). */
+		struct timeval wtv = { (time_t)c->autologout_secs, 0 };
+
+		bufferevent_set_timeouts(c->bev, NULL, &wtv);
+	}
+	c->timer = evtimer_new(mu->base, client_timer_cb, c);
+	c->update_ev = event_new(mu->base, -1, 0, client_update_cb, c);
+	c->last_input_ms = clock_ms();
+	c->next = mu->clients;
+	if (mu->clients != NULL)
+		mu->clients->prev = c;
+	mu->clients = c;
+	mu->client_count++;
+
+	if (login_tag == NULL)
+		imap_client_line(c, "* PREAUTH [CAPABILITY %s] Logged in as %s",
+		    imap_capability(cfg), mu->name);
+	else
+		imap_client_line(c, "%s OK [CAPABILITY %s] Logged in", login_tag,
+		    imap_capability(cfg));
+	log_info("imap session user=%s session=%u ip=%s secured=%s", mu->name, c->id, c->ip,
+	    secured ? "yes" : "no");
+	if (pending_len > 0)
+		evbuffer_add(bufferevent_get_input(c->bev), pending_input, pending_len);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	client_arm_timer(c);
+	client_input(c);
+	return 0;
+}
+
+static void
+client_free_cb(evutil_socket_t fd, short what, void *ctx)
+{
+	struct imap_client *c = ctx;
+
+	free(c);
+}
+
+/*
+ * Tear the session down. The struct itself is freed from the event loop afterwards, so
+ * callers further up the stack may still test c->destroyed.
+ */
+static void
+client_teardown(struct imap_client *c)
+{
+	struct mail_user *mu = c->user;
+
+	c->destroyed = true;
+	imap_append_abort(c);
+	if (c->cmd != NULL)
+		cmd_free(c);
+	if (c->view != NULL)
+		imap_view_close(&c->view);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		mu->clients = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	mu->client_count--;
+	event_free(c->timer);
+	event_free(c->update_ev);
+	bufferevent_free(c->bev);
+	c->bev = NULL;
+	imap_parser_destroy(&c->parser);
+	buf_deinit(&c->line);
+	free(c->ip);
+}
+
+static void
+client_destroy(struct imap_client *c)
+{
+	struct mail_user *mu = c->user;
+
+	if (c->destroyed)
+		return;
+	client_teardown(c);
+	if (event_base_once(mu->base, -1, EV_TIMEOUT, client_free_cb, c, NULL) != 0)
+		panic("imap: event_base_once failed");
+	mail_user_client_gone(mu);
+}
+
+void
+imap_client_destroy_all(struct mail_user *mu)
+{
+	while (mu->clients != NULL) {
+		struct imap_client *c = mu->clients;
+
+		client_teardown(c);
+		free(c);
+	}
+}

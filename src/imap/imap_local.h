@@ -1,0 +1,306 @@
+/*
+ * imap_local.h — internal types shared by the files of src/imap (the IMAP session layer
+ * of the per-user mail process): the user, the session (client), the per-session view
+ * of the selected mailbox, the command table and the parsed-message cache. Not used
+ * outside src/imap. Security role: everything here handles authenticated but untrusted
+ * client input; sizes are bounded by the constants below.
+ *
+ * I/O model: libevent 2.1 is used directly (event_base, bufferevent_socket on the
+ * session fd, evbuffer input/output) rather than through a connection wrapper, because
+ * the session needs the output buffer length for FETCH backpressure and raw access to
+ * the input buffer to stream APPEND literals into the store's save fd without copying
+ * them into the parser. Backpressure: input is read up to IMAP_INPUT_HIGH and not parsed
+ * while a command runs; FETCH stops producing while the output buffer holds more than
+ * IMAP_OUTPUT_HIGH octets and resumes from the write callback (low-water mark
+ * IMAP_OUTPUT_LOW).
+ */
+#ifndef BUZON_IMAP_LOCAL_H
+#define BUZON_IMAP_LOCAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "auth/userdb.h"
+#include "imap/imap_client.h"
+#include "lib/buf.h"
+#include "lib/config.h"
+#include "mail/message.h"
+#include "proto/imap_parser.h"
+#include "proto/seqset.h"
+#include "store/store.h"
+
+#define IMAP_OUTPUT_HIGH	(256 * 1024)	/* stop producing FETCH output above this */
+#define IMAP_OUTPUT_LOW		(64 * 1024)	/* resume below this */
+#define IMAP_INPUT_HIGH		(256 * 1024)	/* stop reading the socket above this */
+#define IMAP_MAX_BAD_COMMANDS	10		/* consecutive, then * BYE */
+#define IMAP_IDLE_LINE_MAX	1024		/* the DONE line of IDLE */
+#define IMAP_BODY_CHUNK		(64 * 1024)	/* FETCH body output step */
+#define IMAP_SECTION_GEN_MAX	(8 * 1024 * 1024)	/* HEADER.FIELDS output per message */
+#define IMAP_RESP_MAX		(16 * 1024 * 1024)	/* one FETCH item built in memory */
+#define IMAP_DEFAULT_AUTOLOGOUT	(31 * 60)
+#define IMAP_DEFAULT_KEEPALIVE	(2 * 60)
+
+enum imap_state {
+	IMAP_STATE_AUTH = 0x01,		/* authenticated, nothing selected */
+	IMAP_STATE_SELECTED = 0x02,
+};
+
+struct imap_client;
+struct imap_cmd;
+
+/* Handler results. */
+#define IMAP_CMD_DONE	0	/* the tagged reply has been sent */
+#define IMAP_CMD_MORE	1	/* cmd->cont resumes it from the write callback */
+
+typedef int imap_cmd_func(struct imap_cmd *cmd);
+
+/* Command flags. */
+#define CMD_FLAG_UID		0x01	/* may follow "UID" */
+#define CMD_FLAG_USES_SEQS	0x02	/* RFC 3501 §7.4.1: no EXPUNGE during or after it */
+#define CMD_FLAG_NO_UPDATES	0x04	/* no untagged updates at all (LOGOUT) */
+
+struct imap_command {
+	const char *name;
+	imap_cmd_func *func;
+	unsigned state_mask;	/* enum imap_state bits where it is allowed */
+	unsigned flags;
+};
+
+/* Look a command up by name (case-insensitive); NULL if unknown. */
+const struct imap_command *imap_command_find(const char *name);
+
+struct imap_cmd {
+	struct imap_client *client;
+	const struct imap_command *def;
+	char tag[128];
+	char name[64];
+	bool uid;			/* "UID FETCH" etc. */
+	const struct imap_arg *args;	/* owned by the parser until the command ends */
+	unsigned argc;
+	imap_cmd_func *cont;		/* set by a handler returning IMAP_CMD_MORE */
+	void (*ctx_free)(void *ctx);
+	void *ctx;
+};
+
+/* ---------------------------------------------------------------- user */
+
+struct recent_claim {
+	struct recent_claim *next;
+	char *mailbox;
+	uint32_t uidvalidity;
+	uint32_t uid_max;		/* \Recent of UIDs <= this was handed out */
+};
+
+struct imap_msgcache;
+
+struct mail_user {
+	struct event_base *base;
+	const struct config *cfg;
+	char *name;
+	char *mail_root;
+	struct mstore *store;
+	struct event *notify_ev;
+	struct event *empty_ev;
+	struct imap_client *clients;
+	unsigned client_count;
+	void (*empty_cb)(void *ctx);
+	void *empty_ctx;
+	struct recent_claim *recent;
+	struct imap_msgcache *cache;
+	unsigned next_session_id;
+};
+
+/*
+ * Claim \Recent of the messages of mailbox with UIDs up to uid_max for one session.
+ * Returns the previous claim boundary (messages with UIDs above it are the caller's).
+ */
+uint32_t mail_user_claim_recent(struct mail_user *mu, const char *mailbox,
+    uint32_t uidvalidity, uint32_t uid_max);
+/* Current claim boundary without claiming. */
+uint32_t mail_user_recent_boundary(struct mail_user *mu, const char *mailbox,
+    uint32_t uidvalidity);
+void mail_user_client_gone(struct mail_user *mu);
+
+/* ---------------------------------------------------------------- view */
+
+struct imap_view_msg {
+	uint32_t uid;
+	uint32_t keywords;	/* as last reported to this client */
+	uint8_t flags;		/* as last reported (MBOX_FLAG_*, RECENT = this session's) */
+	bool recent;		/* \Recent belongs to this session */
+	bool expunged;		/* gone from the store, EXPUNGE not yet sent */
+	bool dirty;		/* flags may have changed in the store */
+};
+
+struct imap_view {
+	struct imap_client *client;
+	struct mbox *mbox;
+	struct mbox_listener *listener;
+	bool readonly;
+	struct imap_view_msg *msgs;	/* index + 1 == sequence number */
+	size_t count, cap;
+	uint32_t last_uid;		/* highest UID ever added to the view */
+	bool pending_expunge;
+	bool pending_new;
+	bool pending_flags;
+	bool pending_keywords;
+	uint32_t reported_exists;
+	uint32_t reported_recent;
+};
+
+/*
+ * SELECT/EXAMINE: open the folder, build the view, claim \Recent (read-write only).
+ * Returns STORE_OK and *view_r, or the store status.
+ */
+enum store_status imap_view_open(struct imap_client *client, const char *name,
+    bool readonly, struct imap_view **view_r);
+void imap_view_close(struct imap_view **view);
+/*
+ * Send the pending untagged updates to the client: EXPUNGE (only if allow_expunge),
+ * EXISTS, RECENT, FETCH FLAGS, FLAGS/PERMANENTFLAGS for new keywords.
+ */
+void imap_view_send_updates(struct imap_view *view, bool allow_expunge);
+/* SELECT: "* FLAGS (...)" and "* OK [PERMANENTFLAGS (...)]". */
+void imap_view_send_flag_lists(struct imap_view *view);
+/* Count of \Recent messages in this session's view. */
+uint32_t imap_view_recent_count(const struct imap_view *view);
+/* Flags of a view message as the client sees them (store flags + this session's RECENT). */
+uint8_t imap_view_client_flags(const struct imap_view *view, const struct imap_view_msg *vm,
+    const struct mbox_msg *m);
+/*
+ * Resolve a sequence set (uid == false) or UID set against the view into ascending view
+ * indexes (caller frees *idx_r). Sequence numbers beyond the view: returns -1 (BAD).
+ * UIDs not in the view are ignored.
+ */
+int imap_view_resolve(struct imap_view *view, struct seqset *set, bool uid,
+    size_t **idx_r, size_t *count_r);
+/* Append "(\Seen ... kw)" for flags/keywords. Returns 0 or -1 (buffer limit). */
+int imap_view_write_flags(struct imap_view *view, struct buf *out, uint8_t flags,
+    uint32_t keywords);
+/* Append the "(\Answered ... kw)" list of defined flags; permanent adds "\*". */
+int imap_view_write_flag_list(struct imap_view *view, struct buf *out, bool permanent);
+
+/* ---------------------------------------------------------------- client */
+
+struct imap_append;
+
+struct imap_client {
+	struct mail_user *user;
+	struct imap_client *prev, *next;
+	unsigned id;
+	int fd;
+	struct bufferevent *bev;
+	struct imap_parser *parser;
+	char *ip;
+	bool secured;
+	enum imap_state state;
+	struct imap_view *view;
+	unsigned bad_count;
+	struct event *timer;
+	struct event *update_ev;
+	struct imap_cmd *cmd;		/* running command or NULL */
+	bool idling;
+	bool closing;			/* flush output, then destroy */
+	bool destroyed;
+	bool in_input;			/* re-entrancy guard for client_input */
+	struct imap_append *append;	/* APPEND in progress */
+	uint64_t stream_left;		/* octets of a streamed APPEND literal still to read */
+	bool stream_discard;		/* discard them (after a failure) */
+	uint64_t last_input_ms;
+	uint64_t idle_start_ms;
+	unsigned autologout_secs;
+	unsigned keepalive_secs;
+	struct buf line;		/* scratch for building one response line */
+};
+
+/* Close every session of mu at once, without a BYE (mail_user_destroy). */
+void imap_client_destroy_all(struct mail_user *mu);
+/* Write raw bytes / a formatted line (CRLF appended by imap_client_line). */
+void imap_client_write(struct imap_client *c, const void *data, size_t len);
+void imap_client_line(struct imap_client *c, const char *fmt, ...) PRINTF(2, 3);
+/* Size of the pending output. */
+size_t imap_client_output_len(struct imap_client *c);
+/* "* BYE text", flush, close. */
+void imap_client_bye(struct imap_client *c, const char *text);
+/* Send updates of the selected mailbox now (used while IDLE). */
+void imap_client_schedule_updates(struct imap_client *c);
+/* Start/stop IDLE mode (cmd_idle.c); the client reads DONE itself. */
+void imap_client_idle_begin(struct imap_client *c);
+/* The capability string (static buffer, valid until the next call). */
+const char *imap_capability(const struct config *cfg);
+
+/*
+ * Tagged replies: untagged updates are sent first (EXPUNGE only if the command allows
+ * them), then "<tag> OK|NO|BAD <text>". They always return IMAP_CMD_DONE.
+ */
+int imap_cmd_ok(struct imap_cmd *cmd, const char *fmt, ...) PRINTF(2, 3);
+int imap_cmd_no(struct imap_cmd *cmd, const char *fmt, ...) PRINTF(2, 3);
+int imap_cmd_bad(struct imap_cmd *cmd, const char *fmt, ...) PRINTF(2, 3);
+/* NO with the response code for a store status. */
+int imap_cmd_store_error(struct imap_cmd *cmd, enum store_status st);
+/* Mailbox name argument: astring, valid mUTF-7 (else BAD sent, returns false). */
+bool imap_cmd_mailbox_arg(struct imap_cmd *cmd, const struct imap_arg *a, char **name_r);
+
+/* ---------------------------------------------------------------- message cache */
+
+struct imap_cached_msg {
+	const unsigned char *data;	/* mmap of the file (or "" when empty) */
+	size_t len;
+	struct mail_message *parsed;	/* NULL until imap_cached_msg_parse() */
+};
+
+struct imap_msgcache *imap_msgcache_create(size_t max_entries, size_t max_bytes);
+void imap_msgcache_destroy(struct imap_msgcache **cache);
+/*
+ * The mapped (and, after imap_cached_msg_parse, parsed) message uid of mbox, opening
+ * and mapping it when not cached. The entry is pinned until imap_msgcache_release.
+ * Returns STORE_OK, STORE_EXPUNGED or STORE_IOERROR.
+ */
+enum store_status imap_msgcache_get(struct imap_msgcache *cache, struct mbox *mbox,
+    uint32_t uid, struct imap_cached_msg **msg_r);
+void imap_msgcache_release(struct imap_msgcache *cache, struct imap_cached_msg **msg);
+/* Parse once (the structure stays cached with the entry). */
+const struct mail_message *imap_cached_msg_parse(struct imap_cached_msg *msg);
+
+/* ---------------------------------------------------------------- command handlers */
+
+imap_cmd_func cmd_capability, cmd_noop, cmd_logout, cmd_id, cmd_enable, cmd_namespace;
+imap_cmd_func cmd_starttls_after_login, cmd_select, cmd_examine, cmd_create, cmd_delete;
+imap_cmd_func cmd_rename, cmd_subscribe, cmd_unsubscribe, cmd_list, cmd_lsub, cmd_status;
+imap_cmd_func cmd_append, cmd_check, cmd_close, cmd_unselect, cmd_expunge, cmd_search;
+imap_cmd_func cmd_fetch, cmd_store, cmd_copy, cmd_move, cmd_idle;
+
+/* ---------------------------------------------------------------- APPEND streaming */
+
+/*
+ * APPEND flags (cmd_store.c): system flags and keywords (defined in mbox). Returns 0,
+ * -1 (BAD: *error_r) or -2 (NO [LIMIT]: *error_r).
+ */
+int imap_parse_append_flags(struct mbox *mbox, const struct imap_arg *list, unsigned n,
+    uint8_t *flags_r, uint32_t *kw_r, const char **error_r);
+
+/*
+ * A streamed APPEND literal was announced (IMAP_PARSE_LITERAL_STREAM). Begins a save
+ * into the target mailbox (the args parsed so far name it). Returns 0 (the literal
+ * bytes go to imap_append_stream_data) or -1 (they are discarded; the error is
+ * reported when the command completes).
+ */
+int imap_append_stream_begin(struct imap_client *c, uint64_t size);
+void imap_append_stream_data(struct imap_client *c, const void *data, size_t len);
+/* The literal is complete: returns the handle for imap_parser_stream_done(). */
+void *imap_append_stream_end(struct imap_client *c);
+/*
+ * A synchronising APPEND literal cannot be accepted: reply "<tag> NO/BAD ..." before
+ * "+" is sent and throw the APPEND away (the caller resets the parser).
+ */
+void imap_append_fail_now(struct imap_client *c, const char *tag);
+/* Throw away an unfinished APPEND (connection closed, parse error). */
+void imap_append_abort(struct imap_client *c);
+
+#endif

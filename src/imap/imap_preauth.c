@@ -1,0 +1,234 @@
+/*
+ * imap_preauth.c — `buzon imap -c FILE -u USER`: one PREAUTH IMAP session on stdin and
+ * stdout, for IMAP over ssh and for the protocol tests. Started by the user (or by root,
+ * in which case it drops to the mail user's uid/gid before opening any mail: setgroups,
+ * setresgid, setresuid, then verifies root cannot be regained). stdin/stdout may be
+ * pipes, so they are bridged to one end of a socketpair whose other end is the session's
+ * socket.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "imap/imap_local.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+struct bridge {
+	struct event_base *base;
+	struct bufferevent *in;		/* stdin, read only */
+	struct bufferevent *out;	/* stdout, write only */
+	struct bufferevent *sock;	/* our end of the socketpair */
+	bool in_eof;
+	bool sock_shut;
+	bool sock_eof;
+	bool session_gone;
+};
+
+static void
+bridge_maybe_exit(struct bridge *b)
+{
+	if ((b->sock_eof || b->session_gone) &&
+	    evbuffer_get_length(bufferevent_get_output(b->out)) == 0)
+		event_base_loopexit(b->base, NULL);
+}
+
+static void
+in_read_cb(struct bufferevent *bev, void *ctx)
+{
+	struct bridge *b = ctx;
+
+	bufferevent_write_buffer(b->sock, bufferevent_get_input(bev));
+}
+
+static void
+in_event_cb(struct bufferevent *bev, short what, void *ctx)
+{
+	struct bridge *b = ctx;
+
+	/* stdin closed: pass the EOF on once the buffered bytes are written */
+	bufferevent_disable(bev, EV_READ);
+	b->in_eof = true;
+	if (evbuffer_get_length(bufferevent_get_output(b->sock)) == 0 && !b->sock_shut) {
+		b->sock_shut = true;
+		shutdown(bufferevent_getfd(b->sock), SHUT_WR);
+	}
+}
+
+static void
+sock_read_cb(struct bufferevent *bev, void *ctx)
+{
+	struct bridge *b = ctx;
+
+	bufferevent_write_buffer(b->out, bufferevent_get_input(bev));
+}
+
+static void
+sock_write_cb(struct bufferevent *bev, void *ctx)
+{
+	struct bridge *b = ctx;
+
+	if (b->in_eof && !b->sock_shut && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+		b->sock_shut = true;
+		shutdown(bufferevent_getfd(bev), SHUT_WR);
+	}
+}
+
+static void
+sock_event_cb(struct bufferevent *bev, short what, void *ctx)
+{
+	struct bridge *b = ctx;
+
+	b->sock_eof = true;
+	bufferevent_disable(bev, EV_READ);
+	bridge_maybe_exit(b);
+}
+
+static void
+out_write_cb(struct bufferevent *bev, void *ctx)
+{
+	bridge_maybe_exit(ctx);
+}
+
+static void
+out_event_cb(struct bufferevent *bev, short what, void *ctx)
+{
+	struct bridge *b = ctx;
+
+	/* stdout is gone (the peer closed): nobody can see anything any more */
+	event_base_loopexit(b->base, NULL);
+}
+
+static void
+session_empty_cb(void *ctx)
+{
+	struct bridge *b = ctx;
+
+	b->session_gone = true;
+	/* the session's last bytes may still be in the socketpair: read them first */
+}
+
+static int
+drop_privileges(const struct user_info *u)
+{
+	gid_t gid = u->gid;
+	uid_t ruid, euid, suid;
+	gid_t rgid, egid, sgid;
+
+	if (u->uid == 0 || u->gid == 0) {
+		log_error("imap user=%s error=\"refusing to run as root\"", u->name);
+		return -1;
+	}
+	if (setgroups(1, &gid) < 0 || setresgid(u->gid, u->gid, u->gid) < 0 ||
+	    setresuid(u->uid, u->uid, u->uid) < 0) {
+		log_error("imap user=%s error=\"cannot drop privileges: %s\"", u->name,
+		    strerror(errno));
+		return -1;
+	}
+	if (getresuid(&ruid, &euid, &suid) < 0 || getresgid(&rgid, &egid, &sgid) < 0 ||
+	    ruid != u->uid || euid != u->uid || suid != u->uid ||
+	    rgid != u->gid || egid != u->gid || sgid != u->gid)
+		panic("imap: privilege drop did not take effect");
+	if (setuid(0) == 0 || setgid(0) == 0)
+		panic("imap: could regain root after dropping privileges");
+	(void)prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	return 0;
+}
+
+int
+imap_preauth_main(const char *config_path, const char *username)
+{
+	struct config *cfg = NULL;
+	struct user_info u;
+	struct mail_user *mu;
+	struct event_base *base;
+	struct bridge b;
+	char *err = NULL;
+	const char *lerr = NULL;
+	int sv[2], r;
+
+	log_set_ident("imap");
+	signal(SIGPIPE, SIG_IGN);
+	if (config_load(config_path, &cfg, &err) < 0) {
+		log_error("imap error=\"%s\"", err != NULL ? err : "cannot load config");
+		free(err);
+		return 78;	/* EX_CONFIG */
+	}
+	if (!userdb_name_valid(username, strlen(username))) {
+		log_error("imap error=\"invalid user name\"");
+		config_free(&cfg);
+		return 67;	/* EX_NOUSER */
+	}
+	memset(&u, 0, sizeof(u));
+	r = userdb_lookup(cfg, username, &u, &lerr);
+	if (r <= 0) {
+		log_error("imap user lookup failed: %s", r == 0 ? "no such user" :
+		    (lerr != NULL ? lerr : "error"));
+		config_free(&cfg);
+		return r == 0 ? 67 : 75;
+	}
+	if (geteuid() == 0 && drop_privileges(&u) < 0) {
+		userdb_info_free(&u);
+		config_free(&cfg);
+		return 77;	/* EX_NOPERM */
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
+		log_error("imap socketpair: %s", strerror(errno));
+		userdb_info_free(&u);
+		config_free(&cfg);
+		return 71;
+	}
+	base = event_base_new();
+	if (base == NULL)
+		fatal("imap: event_base_new failed");
+	mu = mail_user_create(base, cfg, &u);
+	if (mu == NULL) {
+		printf("* BYE Mailbox unavailable\r\n");
+		fflush(stdout);
+		close(sv[0]);
+		close(sv[1]);
+		event_base_free(base);
+		userdb_info_free(&u);
+		config_free(&cfg);
+		return 75;	/* EX_TEMPFAIL */
+	}
+	memset(&b, 0, sizeof(b));
+	b.base = base;
+	evutil_make_socket_nonblocking(sv[1]);
+	evutil_make_socket_nonblocking(STDIN_FILENO);
+	evutil_make_socket_nonblocking(STDOUT_FILENO);
+	b.in = bufferevent_socket_new(base, STDIN_FILENO, 0);
+	b.out = bufferevent_socket_new(base, STDOUT_FILENO, 0);
+	b.sock = bufferevent_socket_new(base, sv[1], BEV_OPT_CLOSE_ON_FREE);
+	if (b.in == NULL || b.out == NULL || b.sock == NULL)
+		fatal("imap: bufferevent_socket_new failed");
+	bufferevent_setcb(b.in, in_read_cb, NULL, in_event_cb, &b);
+	bufferevent_setcb(b.out, NULL, out_write_cb, out_event_cb, &b);
+	bufferevent_setcb(b.sock, sock_read_cb, sock_write_cb, sock_event_cb, &b);
+	/* keep the bridge bounded too: stop reading stdin while the session lags */
+	bufferevent_setwatermark(b.in, EV_READ, 0, IMAP_INPUT_HIGH);
+	bufferevent_enable(b.in, EV_READ);
+	bufferevent_enable(b.out, EV_WRITE);
+	bufferevent_enable(b.sock, EV_READ | EV_WRITE);
+	mail_user_set_empty_cb(mu, session_empty_cb, &b);
+	if (imap_client_create(mu, sv[0], NULL, NULL, 0, "stdio", true) < 0) {
+		mail_user_destroy(&mu);
+		r = 75;
+	} else {
+		event_base_dispatch(base);
+		r = 0;
+		mail_user_destroy(&mu);
+	}
+	bufferevent_free(b.in);
+	bufferevent_free(b.out);
+	bufferevent_free(b.sock);
+	event_base_free(base);
+	userdb_info_free(&u);
+	config_free(&cfg);
+	return r;
+}

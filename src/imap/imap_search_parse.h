@@ -1,0 +1,89 @@
+/*
+ * imap_search_parse.h — parsing an IMAP SEARCH program (RFC 3501 §6.4.4: every search
+ * key, sequence sets, parenthesised groups, OR/NOT; CHARSET; RFC 4731 ESEARCH RETURN
+ * options) into a tree the SEARCH command evaluates. Pure: arguments in, tree out; no
+ * I/O, no globals. Used by the mail process on client input; recursion is bounded by
+ * IMAP_SEARCH_MAX_DEPTH and the tree by IMAP_SEARCH_MAX_KEYS.
+ */
+#ifndef BUZON_IMAP_SEARCH_PARSE_H
+#define BUZON_IMAP_SEARCH_PARSE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "proto/imap_parser.h"
+#include "proto/seqset.h"
+
+#define IMAP_SEARCH_MAX_DEPTH	64
+#define IMAP_SEARCH_MAX_KEYS	1000
+
+enum imap_search_type {
+	SEARCH_ALL,
+	SEARCH_AND,		/* children: all must match */
+	SEARCH_OR,		/* exactly two children */
+	SEARCH_NOT,		/* one child */
+	SEARCH_SEQSET,		/* set: sequence numbers */
+	SEARCH_UIDSET,		/* set: UIDs */
+	SEARCH_FLAG,		/* flag set (MBOX_FLAG_* bit in `flag`) */
+	SEARCH_KEYWORD,		/* str */
+	SEARCH_RECENT,
+	SEARCH_NEW,		/* RECENT UNSEEN */
+	SEARCH_OLD,		/* NOT RECENT */
+	SEARCH_LARGER,		/* number */
+	SEARCH_SMALLER,
+	SEARCH_BEFORE,		/* date: internal date, day granularity (UTC) */
+	SEARCH_ON,
+	SEARCH_SINCE,
+	SEARCH_SENTBEFORE,	/* date: Date: header */
+	SEARCH_SENTON,
+	SEARCH_SENTSINCE,
+	SEARCH_HEADER,		/* field (NULL for TEXT-like any header), str */
+	SEARCH_BODY,		/* str */
+	SEARCH_TEXT,		/* str */
+};
+
+struct imap_search_key {
+	enum imap_search_type type;
+	struct imap_search_key *child;	/* AND/OR/NOT: first child */
+	struct imap_search_key *next;	/* sibling */
+	uint8_t flag;
+	uint64_t number;
+	time_t date;			/* 00:00 UTC of the day */
+	struct seqset *set;
+	char *field;			/* HEADER field name, FROM/TO/CC/BCC/SUBJECT */
+	char *str;			/* search string (UTF-8) */
+	size_t str_len;
+	void *matcher;			/* for the evaluator (mail_search_key) */
+};
+
+#define SEARCH_RETURN_MIN	0x01
+#define SEARCH_RETURN_MAX	0x02
+#define SEARCH_RETURN_COUNT	0x04
+#define SEARCH_RETURN_ALL	0x08
+
+struct imap_search_program {
+	struct imap_search_key *root;	/* an AND node */
+	bool esearch;			/* RETURN (...) given: answer with * ESEARCH */
+	unsigned return_opts;		/* SEARCH_RETURN_* (empty RETURN () = ALL) */
+	bool needs_message;		/* some key needs the message contents */
+	bool has_seqset;		/* some key uses sequence numbers */
+};
+
+enum imap_search_parse_result {
+	IMAP_SEARCH_OK,
+	IMAP_SEARCH_BAD,		/* syntax: BAD *error_r */
+	IMAP_SEARCH_BADCHARSET,		/* NO [BADCHARSET (UTF-8 US-ASCII)] */
+};
+
+/*
+ * Parse args[0..argc) (after "SEARCH"). On OK, *prog_r is owned by the caller (free with
+ * imap_search_program_free); otherwise *error_r is a static text.
+ */
+enum imap_search_parse_result imap_search_parse(const struct imap_arg *args, unsigned argc,
+    struct imap_search_program **prog_r, const char **error_r);
+/* Frees the tree; free_matcher (may be NULL) is called for each non-NULL matcher. */
+void imap_search_program_free(struct imap_search_program **prog,
+    void (*free_matcher)(void *matcher));
+
+#endif

@@ -1,0 +1,384 @@
+/*
+ * imap_view.c — one session's view of its selected mailbox (RFC 3501 §7.4.1): the list
+ * of messages the client knows, with sequence numbers that stay stable until this
+ * session sends EXPUNGE, the flags last reported, and the \Recent messages it owns.
+ * Store listeners mark changes made by any session of the user (or by other writers,
+ * seen through inotify); imap_view_send_updates() turns them into EXPUNGE, EXISTS,
+ * RECENT and FETCH FLAGS responses at the points the dispatcher allows. Runs in the
+ * per-user mail process; memory is one small record per message.
+ */
+#include "imap/imap_local.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+static const struct {
+	uint8_t flag;
+	const char *name;
+} system_flags[] = {
+	{ MBOX_FLAG_ANSWERED, "\\Answered" },
+	{ MBOX_FLAG_FLAGGED, "\\Flagged" },
+	{ MBOX_FLAG_DELETED, "\\Deleted" },
+	{ MBOX_FLAG_SEEN, "\\Seen" },
+	{ MBOX_FLAG_DRAFT, "\\Draft" },
+};
+
+static struct imap_view_msg *
+view_find(struct imap_view *v, uint32_t uid, size_t *idx_r)
+{
+	size_t lo = 0, hi = v->count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v->msgs[mid].uid == uid) {
+			if (idx_r != NULL)
+				*idx_r = mid;
+			return &v->msgs[mid];
+		}
+		if (v->msgs[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static void
+l_expunged(void *ctx, struct mbox *mbox, uint32_t uid)
+{
+	struct imap_view *v = ctx;
+	struct imap_view_msg *vm = view_find(v, uid, NULL);
+
+	if (vm != NULL && !vm->expunged) {
+		vm->expunged = true;
+		v->pending_expunge = true;
+		imap_client_schedule_updates(v->client);
+	}
+}
+
+static void
+l_appended(void *ctx, struct mbox *mbox, uint32_t uid)
+{
+	struct imap_view *v = ctx;
+
+	v->pending_new = true;
+	imap_client_schedule_updates(v->client);
+}
+
+static void
+l_flags_changed(void *ctx, struct mbox *mbox, uint32_t uid)
+{
+	struct imap_view *v = ctx;
+	struct imap_view_msg *vm = view_find(v, uid, NULL);
+
+	if (vm != NULL) {
+		vm->dirty = true;
+		v->pending_flags = true;
+		imap_client_schedule_updates(v->client);
+	}
+}
+
+static void
+l_keyword_added(void *ctx, struct mbox *mbox, unsigned int idx)
+{
+	struct imap_view *v = ctx;
+
+	v->pending_keywords = true;
+	imap_client_schedule_updates(v->client);
+}
+
+static const struct mbox_listener_ops view_ops = {
+	l_expunged, l_appended, l_flags_changed, l_keyword_added,
+};
+
+/* Add store messages with UIDs above last_uid to the view; returns how many. */
+static size_t
+view_add_new(struct imap_view *v)
+{
+	size_t n = mbox_count(v->mbox), first = n, added = 0, i;
+	uint32_t boundary = 0, max_uid;
+	struct mail_user *mu = v->client->user;
+
+	while (first > 0 && mbox_msg_at(v->mbox, first - 1)->uid > v->last_uid)
+		first--;
+	if (first == n)
+		return 0;
+	max_uid = mbox_msg_at(v->mbox, n - 1)->uid;
+	if (v->readonly)
+		boundary = mail_user_recent_boundary(mu, mbox_name(v->mbox),
+		    mbox_uidvalidity(v->mbox));
+	else
+		boundary = mail_user_claim_recent(mu, mbox_name(v->mbox),
+		    mbox_uidvalidity(v->mbox), max_uid);
+	if (v->count + (n - first) > v->cap) {
+		v->cap = MAX(v->cap * 2, v->count + (n - first) + 16);
+		v->msgs = xreallocarray(v->msgs, v->cap, sizeof(*v->msgs));
+	}
+	for (i = first; i < n; i++) {
+		const struct mbox_msg *m = mbox_msg_at(v->mbox, i);
+		struct imap_view_msg *vm = &v->msgs[v->count++];
+
+		memset(vm, 0, sizeof(*vm));
+		vm->uid = m->uid;
+		vm->flags = m->flags & MBOX_FLAGS_IMAP;
+		vm->keywords = m->keywords;
+		vm->recent = (m->flags & MBOX_FLAG_RECENT) != 0 && m->uid > boundary && !v->readonly;
+		if ((m->flags & MBOX_FLAG_RECENT) != 0 && m->uid > boundary && v->readonly)
+			vm->recent = true;	/* EXAMINE shows them without claiming */
+		added++;
+	}
+	v->last_uid = max_uid;
+	return added;
+}
+
+enum store_status
+imap_view_open(struct imap_client *client, const char *name, bool readonly,
+    struct imap_view **view_r)
+{
+	struct imap_view *v;
+	struct mbox *mbox;
+	enum store_status st;
+
+	*view_r = NULL;
+	st = mbox_open(client->user->store, name, &mbox);
+	if (st != STORE_OK)
+		return st;
+	v = xcalloc(1, sizeof(*v));
+	v->client = client;
+	v->mbox = mbox;
+	v->readonly = readonly;
+	view_add_new(v);
+	v->reported_exists = (uint32_t)v->count;
+	v->reported_recent = imap_view_recent_count(v);
+	v->listener = mbox_listen(mbox, &view_ops, v);
+	*view_r = v;
+	return STORE_OK;
+}
+
+void
+imap_view_close(struct imap_view **vp)
+{
+	struct imap_view *v = *vp;
+
+	if (v == NULL)
+		return;
+	*vp = NULL;
+	mbox_unlisten(v->mbox, &v->listener);
+	mbox_unref(&v->mbox);
+	free(v->msgs);
+	free(v);
+}
+
+uint32_t
+imap_view_recent_count(const struct imap_view *v)
+{
+	uint32_t n = 0;
+	size_t i;
+
+	for (i = 0; i < v->count; i++)
+		if (v->msgs[i].recent)
+			n++;
+	return n;
+}
+
+uint8_t
+imap_view_client_flags(const struct imap_view *v, const struct imap_view_msg *vm,
+    const struct mbox_msg *m)
+{
+	uint8_t f = m != NULL ? (m->flags & MBOX_FLAGS_IMAP) : vm->flags;
+
+	if (vm->recent)
+		f |= MBOX_FLAG_RECENT;
+	return f;
+}
+
+int
+imap_view_write_flags(struct imap_view *v, struct buf *out, uint8_t flags, uint32_t keywords)
+{
+	bool first = true;
+	size_t i;
+
+	if (buf_append_c(out, '(') < 0)
+		return -1;
+	for (i = 0; i < N_ELEMENTS(system_flags); i++) {
+		if ((flags & system_flags[i].flag) == 0)
+			continue;
+		if ((!first && buf_append_c(out, ' ') < 0) ||
+		    buf_append_str(out, system_flags[i].name) < 0)
+			return -1;
+		first = false;
+	}
+	if (flags & MBOX_FLAG_RECENT) {
+		if ((!first && buf_append_c(out, ' ') < 0) || buf_append_str(out, "\\Recent") < 0)
+			return -1;
+		first = false;
+	}
+	for (i = 0; i < STORE_KEYWORDS_MAX; i++) {
+		const char *kw;
+
+		if ((keywords & (1u << i)) == 0)
+			continue;
+		kw = mbox_keyword_name(v->mbox, (unsigned)i);
+		if (kw == NULL)
+			continue;
+		if ((!first && buf_append_c(out, ' ') < 0) || buf_append_str(out, kw) < 0)
+			return -1;
+		first = false;
+	}
+	return buf_append_c(out, ')');
+}
+
+int
+imap_view_write_flag_list(struct imap_view *v, struct buf *out, bool permanent)
+{
+	size_t i;
+	unsigned used = 0;
+
+	if (buf_append_str(out, "(\\Answered \\Flagged \\Deleted \\Seen \\Draft") < 0)
+		return -1;
+	for (i = 0; i < STORE_KEYWORDS_MAX; i++) {
+		const char *kw = mbox_keyword_name(v->mbox, (unsigned)i);
+
+		if (kw == NULL)
+			continue;
+		used++;
+		if (buf_append_c(out, ' ') < 0 || buf_append_str(out, kw) < 0)
+			return -1;
+	}
+	if (permanent && used < STORE_KEYWORDS_MAX && buf_append_str(out, " \\*") < 0)
+		return -1;
+	return buf_append_c(out, ')');
+}
+
+static void
+send_flag_lists(struct imap_view *v)
+{
+	struct buf b;
+
+	buf_init(&b, 64 * 1024);
+	if (imap_view_write_flag_list(v, &b, false) == 0)
+		imap_client_line(v->client, "* FLAGS %s", buf_cstr(&b));
+	buf_reset(&b);
+	if (v->readonly)
+		imap_client_line(v->client, "* OK [PERMANENTFLAGS ()] Read-only mailbox.");
+	else if (imap_view_write_flag_list(v, &b, true) == 0)
+		imap_client_line(v->client, "* OK [PERMANENTFLAGS %s] Flags permitted.",
+		    buf_cstr(&b));
+	buf_deinit(&b);
+}
+
+void
+imap_view_send_flag_lists(struct imap_view *v)
+{
+	send_flag_lists(v);
+}
+
+void
+imap_view_send_updates(struct imap_view *v, bool allow_expunge)
+{
+	struct imap_client *c = v->client;
+	size_t i, j;
+	uint32_t recent;
+
+	if (v->pending_expunge && allow_expunge) {
+		size_t removed = 0;
+
+		/* Highest first: each number is still valid when the client applies it. */
+		for (i = v->count; i-- > 0;) {
+			if (v->msgs[i].expunged) {
+				imap_client_line(c, "* %zu EXPUNGE", i + 1);
+				removed++;
+			}
+		}
+		for (i = 0, j = 0; i < v->count; i++)
+			if (!v->msgs[i].expunged)
+				v->msgs[j++] = v->msgs[i];
+		v->count = j;
+		v->reported_exists -= (uint32_t)MIN(removed, v->reported_exists);
+		v->pending_expunge = false;
+		if (removed > 0)
+			v->reported_recent = imap_view_recent_count(v);
+	}
+	if (v->pending_keywords) {
+		send_flag_lists(v);
+		v->pending_keywords = false;
+	}
+	if (v->pending_new) {
+		v->pending_new = false;
+		view_add_new(v);
+	}
+	if (v->count != v->reported_exists) {
+		imap_client_line(c, "* %zu EXISTS", v->count);
+		v->reported_exists = (uint32_t)v->count;
+		recent = imap_view_recent_count(v);
+		imap_client_line(c, "* %u RECENT", recent);
+		v->reported_recent = recent;
+	}
+	if (v->pending_flags) {
+		struct buf b;
+
+		buf_init(&b, 64 * 1024);
+		v->pending_flags = false;
+		for (i = 0; i < v->count; i++) {
+			struct imap_view_msg *vm = &v->msgs[i];
+			const struct mbox_msg *m;
+
+			if (!vm->dirty)
+				continue;
+			vm->dirty = false;
+			if (vm->expunged)
+				continue;
+			m = mbox_lookup(v->mbox, vm->uid, NULL);
+			if (m == NULL)
+				continue;
+			if ((m->flags & MBOX_FLAGS_IMAP) == vm->flags && m->keywords == vm->keywords)
+				continue;
+			vm->flags = m->flags & MBOX_FLAGS_IMAP;
+			vm->keywords = m->keywords;
+			buf_reset(&b);
+			if (imap_view_write_flags(v, &b, imap_view_client_flags(v, vm, m),
+			    vm->keywords) == 0)
+				imap_client_line(c, "* %zu FETCH (UID %u FLAGS %s)", i + 1, vm->uid,
+				    buf_cstr(&b));
+		}
+		buf_deinit(&b);
+	}
+}
+
+int
+imap_view_resolve(struct imap_view *v, struct seqset *set, bool uid, size_t **idx_r,
+    size_t *count_r)
+{
+	size_t *idx = NULL, n = 0, cap = 0, i;
+
+	*idx_r = NULL;
+	*count_r = 0;
+	if (!uid) {
+		struct seqset_iter it;
+		uint32_t seq;
+
+		seqset_resolve(set, (uint32_t)v->count);
+		if (seqset_highest(set) > v->count)
+			return -1;
+		cap = (size_t)seqset_count(set);
+		idx = xreallocarray(NULL, MAX(cap, 1), sizeof(*idx));
+		for (seqset_iter_init(&it, set); seqset_iter_next(&it, &seq);)
+			idx[n++] = seq - 1;
+	} else {
+		uint32_t max_uid = v->count > 0 ? v->msgs[v->count - 1].uid : 0;
+
+		seqset_resolve(set, max_uid);
+		for (i = 0; i < v->count; i++) {
+			if (!seqset_contains(set, v->msgs[i].uid))
+				continue;
+			if (n == cap) {
+				cap = MAX(cap * 2, 16);
+				idx = xreallocarray(idx, cap, sizeof(*idx));
+			}
+			idx[n++] = i;
+		}
+	}
+	*idx_r = idx;
+	*count_r = n;
+	return 0;
+}

@@ -1,0 +1,623 @@
+#!/usr/bin/env python3
+"""Protocol test runner for buzon (IMAP): executes tests/protocol/*.script dialogues.
+
+Stdlib only.  Each script runs against a fresh Maildir fixture and one or more client
+connections.  Two transports:
+
+  --stdio "build/buzon imap -c {config} -u {user}"
+        spawn the command once per connection; the runner writes a temp config
+        (mail_location = maildir:<tmp>/%u, passwd_file = <tmp>/passwd) and fills in
+        {config} and {user}.  The session starts in the PREAUTH state.
+  --connect HOST:PORT --user U --password P [--starttls | --tls] [--maildir DIR]
+        a running server; the runner logs in with LOGIN before the script starts.
+        The fixture is copied into DIR (the user's Maildir root) when given.
+
+Script syntax (one directive per line; '#' starts a comment line):
+  @fixture NAME       copy tests/protocol/fixtures/NAME/*.eml into the INBOX (cur/).
+                      A file NN-x.FLAGS.eml is stored with Maildir flags FLAGS (e.g. "S",
+                      "FS"); a file ending in .new.eml goes to new/ (\\Recent).
+  @config KEY = VALUE extra configuration line (stdio transport only)
+  @stdio-only         skip the script with --connect (e.g. it inspects the greeting)
+  C: text             send text + CRLF on connection 1 (C1:, C2:, ... for others).
+                      ${lit:TEXT} expands to a non-synchronising literal {n+}CRLF TEXT
+                      (TEXT takes Python escapes: \\r \\n \\x00); ${file:NAME} likewise
+                      with the bytes of tests/protocol/fixtures/files/NAME.
+  C! b'...'           send exact bytes (a Python bytes literal), nothing appended.
+  S: pattern          the next server line must match.  '*' matches any run of
+                      characters, everything else is literal.  A server literal {n}
+                      is shown inline as {n} followed by its bytes with CR, LF, NUL and
+                      backslash escaped as \\r \\n \\0 \\\\.
+  S~: pattern         consecutive S~ lines match the same number of next server lines
+                      in any order.
+  S?: pattern         skip server lines until one matches (unmatched lines are dropped).
+  S1: / S1~: / S2?:   the same for connection 1, 2, ...
+  E:                  the server must close the connection (EOF) (E1:, E2:, ...).
+  Q:                  no server data may arrive for 0.3 s on that connection (Q2: ...).
+  W: SECONDS          sleep.
+  T: SECONDS          per-line receive timeout from now on (default 5).
+  !deliver NAME       write fixtures/files/NAME into INBOX tmp/ and rename it into new/.
+  !sh COMMAND         run a shell command with $MAILDIR set to the user's Maildir root.
+  !expect-file GLOB   a file matching GLOB (relative to the Maildir root) must exist.
+  !no-file GLOB       no file may match GLOB.
+  !outside-unchanged  nothing outside the user's Maildir changed since the script began.
+"""
+
+import argparse
+import codecs
+import ast
+import fnmatch
+import glob
+import os
+import re
+import select
+import shlex
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIXTURES = os.path.join(HERE, "fixtures")
+TEST_UID = 65534  # used when the runner runs as root (buzon refuses uid 0)
+
+
+class ScriptError(Exception):
+    pass
+
+
+def escape_literal(data):
+    out = []
+    for b in data:
+        if b == 13:
+            out.append("\\r")
+        elif b == 10:
+            out.append("\\n")
+        elif b == 0:
+            out.append("\\0")
+        elif b == 92:
+            out.append("\\\\")
+        elif b < 32 or b >= 127:
+            out.append("\\x%02x" % b)
+        else:
+            out.append(chr(b))
+    return "".join(out)
+
+
+def pattern_regex(pat):
+    parts = pat.split("*")
+    return re.compile("^" + ".*".join(re.escape(p) for p in parts) + "$", re.S)
+
+
+def line_matches(pat, line):
+    return pattern_regex(pat).match(line) is not None
+
+
+LITERAL_END = re.compile(rb"\{(\d+)\}$")
+
+
+class Conn:
+    """One client connection: a byte stream with a line reader that inlines literals."""
+
+    def __init__(self, rfile, wfile, proc=None, sock=None):
+        self.rfd = rfile
+        self.wfd = wfile
+        self.proc = proc
+        self.sock = sock
+        self.buf = b""
+        self.eof = False
+        self.log = []
+
+    def fileno(self):
+        return self.rfd
+
+    def _fill(self, deadline):
+        if self.eof:
+            return False
+        if self.sock is not None and isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
+            data = self.sock.recv(65536)
+        else:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            r, _, _ = select.select([self.rfd], [], [], left)
+            if not r:
+                return False
+            try:
+                if self.sock is not None:
+                    data = self.sock.recv(65536)
+                else:
+                    data = os.read(self.rfd, 65536)
+            except (ConnectionResetError, ssl.SSLError):
+                data = b""
+        if not data:
+            self.eof = True
+            return False
+        self.buf += data
+        return True
+
+    def _raw_line(self, deadline):
+        while True:
+            i = self.buf.find(b"\r\n")
+            if i >= 0:
+                line = self.buf[:i]
+                self.buf = self.buf[i + 2:]
+                return line
+            if not self._fill(deadline):
+                return None
+
+    def _read_exact(self, n, deadline):
+        while len(self.buf) < n:
+            if not self._fill(deadline):
+                return None
+        data = self.buf[:n]
+        self.buf = self.buf[n:]
+        return data
+
+    def readline(self, timeout):
+        """A logical server line with literals inlined, or None on timeout/EOF."""
+        deadline = time.monotonic() + timeout
+        out = ""
+        while True:
+            line = self._raw_line(deadline)
+            if line is None:
+                return None
+            m = LITERAL_END.search(line)
+            if m is None:
+                out += line.decode("utf-8", "backslashreplace")
+                self.log.append("S: " + out)
+                return out
+            n = int(m.group(1))
+            data = self._read_exact(n, deadline)
+            if data is None:
+                return None
+            out += line.decode("utf-8", "backslashreplace") + escape_literal(data)
+
+    def wait_eof(self, timeout):
+        deadline = time.monotonic() + timeout
+        while not self.eof:
+            if self.buf:
+                return False
+            if not self._fill(deadline) and not self.eof:
+                return False
+        return not self.buf
+
+    def quiet(self, seconds):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.buf:
+                return False
+            if not self._fill(deadline):
+                break
+        return not self.buf
+
+    def send(self, data):
+        self.log.append("C: " + escape_literal(data))
+        try:
+            if self.sock is not None:
+                self.sock.sendall(data)
+            else:
+                view = memoryview(data)
+                while view:
+                    n = os.write(self.wfd, view)
+                    view = view[n:]
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            pass
+
+    def close(self):
+        try:
+            if self.sock is not None:
+                self.sock.close()
+            else:
+                os.close(self.wfd)
+        except OSError:
+            pass
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            try:
+                os.close(self.rfd)
+            except OSError:
+                pass
+
+
+class Env:
+    """Per-script environment: temp dir, config, Maildir, connections."""
+
+    def __init__(self, args, script_name):
+        self.args = args
+        self.conns = {}
+        self.stderr_files = []
+        self.extra_config = []
+        if args.connect:
+            self.tmp = tempfile.mkdtemp(prefix="buzon-proto-")
+            self.maildir = args.maildir
+            self.user = args.user
+        else:
+            self.tmp = tempfile.mkdtemp(prefix="buzon-proto-")
+            os.chmod(self.tmp, 0o755)
+            self.user = "tester"
+            self.maildir = os.path.join(self.tmp, "mail", self.user)
+            self.uid = TEST_UID if os.getuid() == 0 else os.getuid()
+            self.gid = TEST_UID if os.getuid() == 0 else os.getgid()
+        self.snapshot = None
+
+    def write_config(self):
+        os.makedirs(os.path.join(self.tmp, "mail"), exist_ok=True)
+        passwd = os.path.join(self.tmp, "passwd")
+        with open(passwd, "w") as f:
+            f.write("%s:{PLAIN}secret:%d:%d::%s::\n" % (self.user, self.uid, self.gid,
+                                                       os.path.join(self.tmp, "home")))
+        cfg = os.path.join(self.tmp, "buzon.conf")
+        with open(cfg, "w") as f:
+            f.write("mail_location = maildir:%s/mail/%%u\n" % self.tmp)
+            f.write("passwd_file = %s\n" % passwd)
+            f.write("base_dir = %s/run\n" % self.tmp)
+            f.write("first_valid_uid = %d\n" % min(self.uid, 500))
+            for line in self.extra_config:
+                f.write(line + "\n")
+        self.config = cfg
+
+    def chown_tree(self):
+        if os.getuid() != 0 or self.args.connect:
+            return
+        for root, dirs, files in os.walk(os.path.join(self.tmp, "mail")):
+            os.chown(root, self.uid, self.gid)
+            for n in files:
+                os.chown(os.path.join(root, n), self.uid, self.gid)
+
+    def make_maildir(self, fixture):
+        md = self.maildir
+        for d in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(md, d), exist_ok=True)
+        if fixture:
+            src = os.path.join(FIXTURES, fixture)
+            if not os.path.isdir(src):
+                raise ScriptError("no fixture %s" % fixture)
+            base = 1700000000
+            for i, name in enumerate(sorted(os.listdir(src))):
+                if not name.endswith(".eml"):
+                    continue
+                stem = name[:-4]
+                sub = "cur"
+                flags = ""
+                if stem.endswith(".new"):
+                    sub = "new"
+                    stem = stem[:-4]
+                elif "." in stem:
+                    flags = "".join(sorted(stem.rsplit(".", 1)[1]))
+                with open(os.path.join(src, name), "rb") as f:
+                    data = f.read()
+                fn = "%d.M%dP1.fixture,S=%d" % (base + i, i, len(data))
+                if sub == "cur":
+                    fn += ":2," + flags
+                path = os.path.join(md, sub, fn)
+                with open(path, "wb") as f:
+                    f.write(data)
+                os.utime(path, (base + i * 60, base + i * 60))
+        self.chown_tree()
+
+    def take_snapshot(self):
+        snap = {}
+        for root, dirs, files in os.walk(self.tmp):
+            if os.path.abspath(root).startswith(os.path.abspath(self.maildir)):
+                continue
+            for n in dirs + files:
+                p = os.path.join(root, n)
+                if os.path.abspath(p).startswith(os.path.abspath(self.maildir)):
+                    continue
+                try:
+                    st = os.lstat(p)
+                    snap[p] = (st.st_mode, st.st_size, st.st_mtime_ns)
+                except OSError:
+                    pass
+        return snap
+
+    def conn(self, n):
+        if n in self.conns:
+            return self.conns[n]
+        if self.args.connect:
+            c = self.open_network()
+        else:
+            c = self.open_stdio()
+        self.conns[n] = c
+        return c
+
+    def open_stdio(self):
+        cmd = self.args.stdio.format(config=self.config, user=self.user)
+        errf = open(os.path.join(self.tmp, "stderr.%d" % len(self.stderr_files)), "w+")
+        self.stderr_files.append(errf)
+        proc = subprocess.Popen(shlex.split(cmd), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=errf, bufsize=0)
+        c = Conn(proc.stdout.fileno(), proc.stdin.fileno(), proc=proc)
+        c._keep = (proc.stdin, proc.stdout)
+        line = c.readline(self.args.timeout)
+        if line is None or not line.startswith("* PREAUTH"):
+            raise ScriptError("no PREAUTH greeting (got %r)" % line)
+        return c
+
+    def open_network(self):
+        host, port = self.args.connect.rsplit(":", 1)
+        s = socket.create_connection((host, int(port)), timeout=self.args.timeout)
+        s.settimeout(None)
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        if self.args.tls:
+            s = ctx.wrap_socket(s)
+        c = Conn(s.fileno(), s.fileno(), sock=s)
+        line = c.readline(self.args.timeout)
+        if line is None or not line.startswith("* OK"):
+            raise ScriptError("bad greeting %r" % line)
+        if self.args.starttls:
+            c.send(b"s0 STARTTLS\r\n")
+            line = c.readline(self.args.timeout)
+            if line is None or not line.startswith("s0 OK"):
+                raise ScriptError("STARTTLS failed: %r" % line)
+            s = ctx.wrap_socket(s)
+            c = Conn(s.fileno(), s.fileno(), sock=s)
+        def q(x):
+            return '"' + x.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        c.send(("l0 LOGIN %s %s\r\n" % (q(self.args.user), q(self.args.password))).encode())
+        while True:
+            line = c.readline(self.args.timeout)
+            if line is None:
+                raise ScriptError("no LOGIN reply")
+            if line.startswith("l0 "):
+                if not line.startswith("l0 OK"):
+                    raise ScriptError("LOGIN failed: %r" % line)
+                break
+        return c
+
+    def close(self):
+        for c in self.conns.values():
+            c.close()
+        for f in self.stderr_files:
+            f.close()
+
+    def stderr_text(self):
+        out = []
+        for f in self.stderr_files:
+            f.seek(0)
+            out.append(f.read())
+        return "".join(out)
+
+
+DIRECTIVE = re.compile(r"^(C|S|E|Q)(\d*)(:|!|~:|\?:)\s?(.*)$")
+EXPAND = re.compile(r"\$\{(lit|file):((?:[^}\\]|\\.)*)\}")
+
+
+def expand_client(text):
+    out = b""
+    pos = 0
+    for m in EXPAND.finditer(text):
+        out += text[pos:m.start()].encode("utf-8")
+        if m.group(1) == "lit":
+            data = codecs.escape_decode(m.group(2).encode("utf-8"))[0]
+        else:
+            with open(os.path.join(FIXTURES, "files", m.group(2)), "rb") as f:
+                data = f.read()
+        out += b"{%d+}\r\n" % len(data) + data
+        pos = m.end()
+    out += text[pos:].encode("utf-8")
+    return out + b"\r\n"
+
+
+def run_script(path, args):
+    name = os.path.basename(path)
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    env = Env(args, name)
+    fixture = None
+    body = []
+    for ln, raw in enumerate(lines, 1):
+        line = raw.rstrip("\r")
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if line.startswith("@fixture "):
+            fixture = line.split(None, 1)[1].strip()
+        elif line.startswith("@config "):
+            env.extra_config.append(line.split(None, 1)[1])
+        elif line.strip() == "@stdio-only":
+            if args.connect:
+                return "skip", "stdio-only"
+        else:
+            body.append((ln, line))
+    timeout = args.timeout
+    try:
+        if not args.connect:
+            env.write_config()
+        env.make_maildir(fixture)
+        env.snapshot = env.take_snapshot()
+        i = 0
+        while i < len(body):
+            ln, line = body[i]
+            where = "%s:%d" % (name, ln)
+            if line.startswith("!"):
+                run_action(env, line, where)
+                i += 1
+                continue
+            if line.startswith("W:"):
+                time.sleep(float(line[2:].strip()))
+                i += 1
+                continue
+            if line.startswith("T:"):
+                timeout = float(line[2:].strip())
+                i += 1
+                continue
+            m = DIRECTIVE.match(line)
+            if m is None:
+                raise ScriptError("%s: cannot parse %r" % (where, line))
+            kind, num, sep, rest = m.groups()
+            n = int(num) if num else 1
+            c = env.conn(n)
+            if kind == "C" and sep == ":":
+                c.send(expand_client(rest))
+            elif kind == "C" and sep == "!":
+                data = ast.literal_eval(rest)
+                if not isinstance(data, bytes):
+                    raise ScriptError("%s: C! needs a bytes literal" % where)
+                c.send(data)
+            elif kind == "S" and sep == ":":
+                got = c.readline(timeout)
+                if got is None:
+                    raise ScriptError("%s: expected %r, got %s" % (where, rest,
+                                      "EOF" if c.eof else "nothing (timeout)"))
+                if not line_matches(rest, got):
+                    raise ScriptError("%s: expected %r\n    got %r" % (where, rest, got))
+            elif kind == "S" and sep == "?:":
+                skipped = []
+                while True:
+                    got = c.readline(timeout)
+                    if got is None:
+                        raise ScriptError("%s: never got %r (skipped %r)" % (where, rest, skipped))
+                    if line_matches(rest, got):
+                        break
+                    skipped.append(got)
+            elif kind == "S" and sep == "~:":
+                pats = [rest]
+                while i + 1 < len(body):
+                    m2 = DIRECTIVE.match(body[i + 1][1])
+                    if m2 is None or m2.group(1) != "S" or m2.group(3) != "~:" \
+                            or (int(m2.group(2)) if m2.group(2) else 1) != n:
+                        break
+                    pats.append(m2.group(4))
+                    i += 1
+                got_lines = []
+                for _ in pats:
+                    got = c.readline(timeout)
+                    if got is None:
+                        raise ScriptError("%s: expected %d unordered lines %r, got %r then %s"
+                                          % (where, len(pats), pats, got_lines,
+                                             "EOF" if c.eof else "timeout"))
+                    got_lines.append(got)
+                left = list(pats)
+                for g in got_lines:
+                    for p in left:
+                        if line_matches(p, g):
+                            left.remove(p)
+                            break
+                    else:
+                        raise ScriptError("%s: unexpected %r (wanted any of %r)" % (where, g, left))
+            elif kind == "E":
+                if not c.wait_eof(timeout):
+                    extra = c.readline(0.2)
+                    raise ScriptError("%s: expected EOF, got %r" % (where, extra))
+            elif kind == "Q":
+                if not c.quiet(0.3):
+                    raise ScriptError("%s: expected silence, got %r" % (where, c.readline(0.2)))
+            else:
+                raise ScriptError("%s: cannot parse %r" % (where, line))
+            i += 1
+        # Every connection must end cleanly: nothing left unread, no sanitizer report.
+        for n, c in sorted(env.conns.items()):
+            if not c.eof:
+                extra = c.readline(0.1)
+                if extra is not None:
+                    raise ScriptError("%s: unexpected trailing line on connection %d: %r"
+                                      % (name, n, extra))
+        env.close()
+        for c in env.conns.values():
+            if c.proc is not None and c.proc.returncode not in (0, None):
+                raise ScriptError("%s: server exited with status %d" % (name, c.proc.returncode))
+        err = env.stderr_text()
+        for bad in ("AddressSanitizer", "runtime error:", "LeakSanitizer", "panic"):
+            if bad in err:
+                raise ScriptError("%s: server stderr has %r:\n%s" % (name, bad, err[-3000:]))
+        return "ok", ""
+    except ScriptError as e:
+        msg = str(e)
+        if args.verbose:
+            for c in env.conns.values():
+                msg += "\n  transcript:\n    " + "\n    ".join(c.log[-40:])
+            msg += "\n  stderr:\n" + env.stderr_text()[-3000:]
+        env.close()
+        return "fail", msg
+    finally:
+        if not args.keep:
+            shutil.rmtree(env.tmp, ignore_errors=True)
+
+
+def run_action(env, line, where):
+    word, _, rest = line[1:].partition(" ")
+    rest = rest.strip()
+    if word == "deliver":
+        with open(os.path.join(FIXTURES, "files", rest), "rb") as f:
+            data = f.read()
+        name = "%d.M%dP%d.deliver,S=%d" % (int(time.time()), time.monotonic_ns() % 1000000,
+                                           os.getpid(), len(data))
+        tmp = os.path.join(env.maildir, "tmp", name)
+        with open(tmp, "wb") as f:
+            f.write(data)
+        if os.getuid() == 0 and not env.args.connect:
+            os.chown(tmp, env.uid, env.gid)
+        os.rename(tmp, os.path.join(env.maildir, "new", name))
+    elif word == "sh":
+        e = dict(os.environ, MAILDIR=env.maildir)
+        r = subprocess.run(rest, shell=True, env=e)
+        if r.returncode != 0:
+            raise ScriptError("%s: shell command failed (%d)" % (where, r.returncode))
+    elif word == "expect-file":
+        if not glob.glob(os.path.join(env.maildir, rest)):
+            raise ScriptError("%s: no file matches %s" % (where, rest))
+    elif word == "no-file":
+        found = glob.glob(os.path.join(env.maildir, rest))
+        if found:
+            raise ScriptError("%s: unexpected file(s) %r" % (where, found))
+    elif word == "outside-unchanged":
+        now = env.take_snapshot()
+        ignore = lambda p: os.path.basename(p).startswith("stderr.")
+        diff = sorted(p for p in set(now) | set(env.snapshot)
+                      if not ignore(p) and now.get(p) != env.snapshot.get(p))
+        if diff:
+            raise ScriptError("%s: files changed outside the Maildir: %r" % (where, diff))
+    else:
+        raise ScriptError("%s: unknown action %r" % (where, word))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("scripts", nargs="*", help="scripts (default: tests/protocol/*.script)")
+    ap.add_argument("--stdio", help='command, e.g. "build/buzon imap -c {config} -u {user}"')
+    ap.add_argument("--connect", help="HOST:PORT of a running server")
+    ap.add_argument("--user")
+    ap.add_argument("--password")
+    ap.add_argument("--maildir", help="the user's Maildir root (for --connect fixtures)")
+    ap.add_argument("--starttls", action="store_true")
+    ap.add_argument("--tls", action="store_true")
+    ap.add_argument("--timeout", type=float, default=5.0)
+    ap.add_argument("--keep", action="store_true", help="keep temp dirs")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args()
+    if bool(args.stdio) == bool(args.connect):
+        ap.error("give exactly one of --stdio and --connect")
+    if args.connect and not (args.user and args.password and args.maildir):
+        ap.error("--connect needs --user, --password and --maildir")
+    scripts = args.scripts or sorted(glob.glob(os.path.join(HERE, "*.script")))
+    passed = failed = skipped = 0
+    for s in scripts:
+        t0 = time.monotonic()
+        status, msg = run_script(s, args)
+        dt = time.monotonic() - t0
+        name = os.path.basename(s)
+        if status == "ok":
+            passed += 1
+            print("PASS %s (%.2fs)" % (name, dt))
+        elif status == "skip":
+            skipped += 1
+            print("SKIP %s (%s)" % (name, msg))
+        else:
+            failed += 1
+            print("FAIL %s (%.2fs)\n  %s" % (name, dt, msg.replace("\n", "\n  ")))
+        sys.stdout.flush()
+    print("%d passed, %d failed" % (passed, failed) + (", %d skipped" % skipped if skipped else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
