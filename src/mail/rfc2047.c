@@ -273,7 +273,7 @@ mail_rfc2047_decode(struct buf *out, const char *text, size_t len)
 	bool have_pending = false;
 	int ret = 0;
 
-	buf_init(&raw, out->max);
+	buf_init(&raw, BUF_UNLIMITED);	/* decoded words are never longer than the input */
 	while (i < len) {
 		size_t wlen, j;
 
