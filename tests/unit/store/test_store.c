@@ -1,0 +1,1062 @@
+/*
+ * test_store.c — the Maildir++ store on a real temporary directory: folders (create,
+ * list, rename, delete, hostile names), durable saves and stable UIDs across reopen,
+ * external deliveries and flag renames picked up by sync and inotify with listener
+ * callbacks, expunge, copy, keywords, subscriptions files, corrupted uidlists (F-08)
+ * and symlink attacks (SEC-34/36).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/store_private.h"
+#include "lib/buf.h"
+#include "lib/util.h"
+
+struct fixture {
+	char base[64];		/* temp dir holding root/ and outside/ */
+	char root[128];
+	char outside[128];
+	struct mstore *store;
+};
+
+struct events {
+	uint32_t appended[64], expunged[64], flags[64];
+	size_t nappended, nexpunged, nflags, nkeywords;
+};
+
+static void
+ev_appended(void *ctx, struct mbox *mbox, uint32_t uid)
+{
+	struct events *e = ctx;
+
+	(void)mbox;
+	if (e->nappended < 64)
+		e->appended[e->nappended++] = uid;
+}
+
+static void
+ev_expunged(void *ctx, struct mbox *mbox, uint32_t uid)
+{
+	struct events *e = ctx;
+
+	(void)mbox;
+	assert_null(mbox_lookup(mbox, uid, NULL));	/* already gone from the array */
+	if (e->nexpunged < 64)
+		e->expunged[e->nexpunged++] = uid;
+}
+
+static void
+ev_flags(void *ctx, struct mbox *mbox, uint32_t uid)
+{
+	struct events *e = ctx;
+
+	(void)mbox;
+	if (e->nflags < 64)
+		e->flags[e->nflags++] = uid;
+}
+
+static void
+ev_keyword(void *ctx, struct mbox *mbox, unsigned int idx)
+{
+	struct events *e = ctx;
+
+	(void)mbox;
+	(void)idx;
+	e->nkeywords++;
+}
+
+static const struct mbox_listener_ops ev_ops = {
+	.expunged = ev_expunged, .appended = ev_appended, .flags_changed = ev_flags,
+	.keyword_added = ev_keyword,
+};
+
+static int
+rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+	const char *err;
+
+	snprintf(f->base, sizeof(f->base), "/tmp/buzon-store-XXXXXX");
+	assert_non_null(mkdtemp(f->base));
+	snprintf(f->root, sizeof(f->root), "%s/root/Maildir", f->base);
+	snprintf(f->outside, sizeof(f->outside), "%s/outside", f->base);
+	assert_int_equal(mkdir(f->outside, 0700), 0);
+	assert_int_equal(mstore_open(f->root, &f->store, &err), 0);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	/* a failed assertion skips the test's unrefs: release them here */
+	while (f->store->mboxes != NULL) {
+		struct mbox *m = f->store->mboxes;
+
+		m->refcount = 1;
+		mbox_unref(&m);
+	}
+	mstore_close(&f->store);
+	nftw(f->base, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static void
+reopen(struct fixture *f)
+{
+	const char *err;
+
+	mstore_close(&f->store);
+	assert_int_equal(mstore_open(f->root, &f->store, &err), 0);
+}
+
+static char *
+path_of(struct fixture *f, const char *rel)
+{
+	return xasprintf("%s/%s", f->root, rel);
+}
+
+static void
+write_file(const char *path, const char *data)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, strlen(data)), (ssize_t)strlen(data));
+	close(fd);
+}
+
+static char *
+read_all(const char *path)
+{
+	struct buf b;
+	char tmp[4096];
+	ssize_t n;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return NULL;
+	buf_init(&b, BUF_UNLIMITED);
+	while ((n = read(fd, tmp, sizeof(tmp))) > 0)
+		buf_append(&b, tmp, (size_t)n);
+	close(fd);
+	buf_append(&b, "", 0);
+	return buf_steal(&b);
+}
+
+/* Save one message; returns its UID. */
+static uint32_t
+save_msg(struct mbox *mbox, const char *body, uint8_t flags, uint32_t kw, time_t date)
+{
+	struct mbox_save *ctx = mbox_save_begin(mbox, 0);
+	uint32_t first, last;
+
+	assert_int_equal(mbox_save_msg_begin(ctx), STORE_OK);
+	assert_int_equal(mbox_save_write(ctx, body, strlen(body)), STORE_OK);
+	assert_int_equal(mbox_save_msg_end(ctx, flags, kw, date), STORE_OK);
+	assert_int_equal(mbox_save_commit(&ctx, &first, &last), STORE_OK);
+	assert_null(ctx);
+	assert_int_equal(first, last);
+	return first;
+}
+
+/* Deliver like an external MDA: tmp/ then rename into new/. */
+static void
+external_deliver(struct fixture *f, const char *folder_dir, const char *name,
+    const char *body)
+{
+	char *tmp = xasprintf("%s/%s/tmp/%s", f->root, folder_dir, name);
+	char *dst = xasprintf("%s/%s/new/%s", f->root, folder_dir, name);
+
+	write_file(tmp, body);
+	assert_int_equal(rename(tmp, dst), 0);
+	free(tmp);
+	free(dst);
+}
+
+static size_t
+count_dir(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	size_t n = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static const struct mstore_folder *
+find_folder(const struct mstore_folder *list, size_t count, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		if (strcmp(list[i].name, name) == 0)
+			return &list[i];
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ folders */
+
+static void
+test_folders(void **state)
+{
+	struct fixture *f = *state;
+	struct mstore_folder *list;
+	const struct mstore_folder *x;
+	size_t count;
+	struct stat st;
+	char *p;
+
+	assert_int_equal(mstore_list(f->store, &list, &count), STORE_OK);
+	assert_int_equal(count, 1);
+	assert_string_equal(list[0].name, "INBOX");
+	assert_true(list[0].attrs & MSTORE_ATTR_HASNOCHILDREN);
+	mstore_list_free(list, count);
+
+	assert_int_equal(mstore_create(f->store, "Work.Projects."), STORE_OK);
+	assert_int_equal(mstore_create(f->store, "Work.Projects"), STORE_EXISTS);
+	assert_int_equal(mstore_create(f->store, "inbox"), STORE_EXISTS);
+	assert_int_equal(mstore_create(f->store, "Sent"), STORE_OK);
+	p = path_of(f, ".Work.Projects/maildirfolder");
+	assert_int_equal(stat(p, &st), 0);
+	free(p);
+	p = path_of(f, ".Work.Projects/cur");
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	free(p);
+
+	assert_int_equal(mstore_list(f->store, &list, &count), STORE_OK);
+	assert_int_equal(count, 4);
+	assert_string_equal(list[0].name, "INBOX");
+	x = find_folder(list, count, "Work");
+	assert_non_null(x);
+	assert_true(x->attrs & MSTORE_ATTR_HASCHILDREN);
+	assert_false(x->attrs & MSTORE_ATTR_NOSELECT);	/* parents are created */
+	x = find_folder(list, count, "Work.Projects");
+	assert_true(x->attrs & MSTORE_ATTR_HASNOCHILDREN);
+	x = find_folder(list, count, "Sent");
+	assert_true(x->attrs & MSTORE_ATTR_SENT);
+	mstore_list_free(list, count);
+
+	/* a missing intermediate level (made by another program) is \Noselect */
+	p = path_of(f, ".A.B");
+	assert_int_equal(mkdir(p, 0700), 0);
+	free(p);
+	p = path_of(f, ".A.B/cur");
+	assert_int_equal(mkdir(p, 0700), 0);
+	free(p);
+	assert_int_equal(mstore_list(f->store, &list, &count), STORE_OK);
+	x = find_folder(list, count, "A");
+	assert_non_null(x);
+	assert_true(x->attrs & MSTORE_ATTR_NOSELECT);
+	assert_true(x->attrs & MSTORE_ATTR_HASCHILDREN);
+	assert_false(x->attrs & MSTORE_ATTR_NONEXISTENT);
+	mstore_list_free(list, count);
+	{
+		struct mbox *m;
+
+		assert_int_equal(mbox_open(f->store, "A", &m), STORE_NONEXISTENT);
+		assert_int_equal(mstore_delete(f->store, "A"), STORE_CANNOT);
+	}
+}
+
+static const char *const hostile_names[] = {
+	"..", "../x", "INBOX/../../etc", "INBOX/..", "./x", "INBOX/./x", "INBOX//x",
+	"/etc/passwd", "~root/x", "~/x", "x/", "a\r\nb", "&AC4ALg-", "&AC8-etc", "cur",
+	"new", "tmp", "INBOX/cur", ".Sent", "a/b", "..x", "a..b", "",
+	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+};
+
+static void
+test_hostile_names(void **state)
+{
+	struct fixture *f = *state;
+	struct mbox_status stt;
+	struct mbox *m;
+	char *rootdir;
+	size_t i, before, after;
+
+	assert_true(strlen(hostile_names[N_ELEMENTS(hostile_names) - 1]) == 256);
+	rootdir = xasprintf("%s/root", f->base);
+	before = count_dir(f->root) + count_dir(rootdir) + count_dir(f->base) +
+	    count_dir(f->outside);
+	for (i = 0; i < N_ELEMENTS(hostile_names); i++) {
+		const char *n = hostile_names[i];
+		enum store_status st;
+
+		print_message("hostile \"%s\"\n", n);
+		st = mstore_create(f->store, n);
+		assert_true(st == STORE_BADNAME || st == STORE_LIMIT);
+		assert_int_not_equal(mstore_delete(f->store, n), STORE_OK);
+		assert_int_not_equal(mstore_rename(f->store, n, "Ok"), STORE_OK);
+		assert_int_not_equal(mstore_rename(f->store, "INBOX", n), STORE_OK);
+		assert_int_not_equal(mbox_open(f->store, n, &m), STORE_OK);
+		assert_int_not_equal(mstore_status(f->store, n, &stt), STORE_OK);
+		assert_int_not_equal(mstore_subscribe(f->store, n, true), STORE_OK);
+	}
+	after = count_dir(f->root) + count_dir(rootdir) + count_dir(f->base) +
+	    count_dir(f->outside);
+	assert_int_equal(before, after);
+	free(rootdir);
+}
+
+/* ------------------------------------------------------------------ messages */
+
+static void
+test_save_reopen(void **state)
+{
+	struct fixture *f = *state;
+	const struct mbox_msg *msg;
+	struct mbox *m;
+	struct events ev = { 0 };
+	struct mbox_listener *l;
+	uint32_t uv, u1, u2, u3;
+	char buf[64];
+	ssize_t n;
+	int fd;
+
+	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+	uv = mbox_uidvalidity(m);
+	assert_true(uv > 0);
+	assert_int_equal(mbox_uidnext(m), 1);
+	l = mbox_listen(m, &ev_ops, &ev);
+	u1 = save_msg(m, "Subject: a\n\nline1\nline2\n", MBOX_FLAG_SEEN, 0, 1000000000);
+	u2 = save_msg(m, "Subject: b\r\n\r\nbody\r\n", 0, 0, 0);
+	u3 = save_msg(m, "x", MBOX_FLAG_FLAGGED | MBOX_FLAG_DRAFT, 0, 0);
+	assert_int_equal(u1, 1);
+	assert_int_equal(u2, 2);
+	assert_int_equal(u3, 3);
+	assert_int_equal(ev.nappended, 3);
+	assert_int_equal(mbox_count(m), 3);
+	assert_int_equal(mbox_uidnext(m), 4);
+	msg = mbox_lookup(m, 1, NULL);
+	assert_non_null(msg);
+	assert_int_equal(msg->size, 24);
+	assert_int_equal(msg->vsize, 28);
+	assert_true(strstr(msg->filename, ",S=24,W=28:2,S") != NULL);
+	assert_true(str_has_prefix(msg->filename, "cur/"));
+	assert_int_equal(mbox_msg_info(m, 1, &msg), STORE_OK);
+	assert_int_equal(msg->internaldate, 1000000000);
+	msg = mbox_lookup(m, 3, NULL);
+	assert_true(strstr(msg->filename, ":2,DF") != NULL);
+	assert_int_equal(mbox_msg_open(m, 2, &fd), STORE_OK);
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	assert_int_equal(n, 20);
+	assert_memory_equal(buf, "Subject: b\r\n\r\nbody\r\n", 20);
+	assert_int_equal(mbox_msg_open(m, 99, &fd), STORE_EXPUNGED);
+	mbox_unlisten(m, &l);
+	mbox_unref(&m);
+
+	/* the uidlist on disk is what a Dovecot would read */
+	{
+		char *p = path_of(f, "dovecot-uidlist"), *data = read_all(p);
+		char hdr[64];
+
+		snprintf(hdr, sizeof(hdr), "3 V%u N4 G", uv);
+		assert_true(str_has_prefix(data, hdr));
+		assert_non_null(strstr(data, "\n1 S24 W28 :"));
+		free(data);
+		free(p);
+	}
+
+	reopen(f);
+	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+	assert_int_equal(mbox_uidvalidity(m), uv);
+	assert_int_equal(mbox_count(m), 3);
+	assert_int_equal(mbox_msg_at(m, 0)->uid, 1);
+	assert_int_equal(mbox_msg_at(m, 2)->uid, 3);
+	assert_int_equal(mbox_msg_at(m, 0)->flags, MBOX_FLAG_SEEN);
+	assert_int_equal(mbox_uidnext(m), 4);
+	/* expunge the last one: its UID is never reused */
+	{
+		uint32_t u = 3;
+
+		assert_int_equal(mbox_expunge(m, &u, 1), STORE_OK);
+	}
+	mbox_unref(&m);
+	reopen(f);
+	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+	assert_int_equal(mbox_count(m), 2);
+	assert_int_equal(save_msg(m, "y", 0, 0, 0), 4);
+	mbox_unref(&m);
+}
+
+static void
+test_multiappend_abort(void **state)
+{
+	struct fixture *f = *state;
+	struct mbox_save *ctx;
+	struct mbox *m;
+	uint32_t first, last;
+	char *tmp;
+
+	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+	/* abort: nothing visible, tmp/ empty */
+	ctx = mbox_save_begin(m, 0);
+	assert_int_equal(mbox_save_msg_begin(ctx), STORE_OK);
+	assert_int_equal(mbox_save_write(ctx, "abc", 3), STORE_OK);
+	assert_int_equal(mbox_save_msg_end(ctx, 0, 0, 0), STORE_OK);
+	assert_int_equal(mbox_save_msg_begin(ctx), STORE_OK);
+	mbox_save_abort(&ctx);
+	tmp = path_of(f, "tmp");
+	assert_int_equal(count_dir(tmp), 0);
+	assert_int_equal(mbox_count(m), 0);
+	/* multi-message commit: consecutive UIDs; one written through the fd */
+	ctx = mbox_save_begin(m, 0);
+	assert_int_equal(mbox_save_msg_begin(ctx), STORE_OK);
+	assert_int_equal(mbox_save_write(ctx, "one\n", 4), STORE_OK);
+	assert_int_equal(mbox_save_msg_end(ctx, 0, 0, 0), STORE_OK);
+	assert_int_equal(mbox_save_msg_begin(ctx), STORE_OK);
+	assert_int_equal(write(mbox_save_fd(ctx), "a\nb\n", 4), 4);
+	assert_int_equal(mbox_save_msg_end(ctx, MBOX_FLAG_SEEN, 0, 0), STORE_OK);
+	assert_int_equal(mbox_save_commit(&ctx, &first, &last), STORE_OK);
+	assert_int_equal(first, 1);
+	assert_int_equal(last, 2);
+	assert_int_equal(mbox_lookup(m, 2, NULL)->vsize, 6);
+	assert_int_equal(mbox_lookup(m, 1, NULL)->vsize, 5);
+	assert_int_equal(count_dir(tmp), 0);
+	free(tmp);
+	mbox_unref(&m);
+}
+
+static void
+test_external_changes(void **state)
+{
+	struct fixture *f = *state;
+	struct events ev = { 0 };
+	struct mbox_listener *l;
+	const struct mbox_msg *msg;
+	struct mbox *m;
+	char *from, *to;
+	uint32_t u1;
+
+	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+	l = mbox_listen(m, &ev_ops, &ev);
+	u1 = save_msg(m, "hello\n", 0, 0, 0);
+	ev.nappended = 0;
+
+	/* delivery by another program into new/ */
+	external_deliver(f, ".", "1700000000.M1P1.otherhost", "From: x\n\nhi\n");
+	m->force_sync = true;		/* as an inotify event would */
+	assert_int_equal(mbox_sync(m), STORE_OK);
+	assert_int_equal(ev.nappended, 1);
+	assert_int_equal(ev.appended[0], u1 + 1);
+	msg = mbox_lookup(m, u1 + 1, NULL);
+	assert_non_null(msg);
+	assert_true(msg->flags & MBOX_FLAG_RECENT);
+	assert_string_equal(msg->filename, "cur/1700000000.M1P1.otherhost:2,");
+	from = path_of(f, "new");
+	assert_int_equal(count_dir(from), 0);
+	free(from);
+
+	/* flag change by another program (a rename in cur/) */
+	from = path_of(f, "cur/1700000000.M1P1.otherhost:2,");
+	to = path_of(f, "cur/1700000000.M1P1.otherhost:2,RS");
+	assert_int_equal(rename(from, to), 0);
+	m->force_sync = true;
+	assert_int_equal(mbox_sync(m), STORE_OK);
+	assert_int_equal(ev.nflags, 1);
+	assert_int_equal(ev.flags[0], u1 + 1);
+	msg = mbox_lookup(m, u1 + 1, NULL);
+	assert_int_equal(msg->flags & MBOX_FLAGS_IMAP, MBOX_FLAG_ANSWERED | MBOX_FLAG_SEEN);
+	assert_true(msg->flags & MBOX_FLAG_RECENT);	/* kept across the rename */
+
+	/* renamed again behind our back: store_flags rescans and retries */
+	assert_int_equal(rename(to, from), 0);
+	assert_int_equal(mbox_store_flags(m, u1 + 1, MBOX_FLAG_FLAGGED, 0), STORE_OK);
+	msg = mbox_lookup(m, u1 + 1, NULL);
+	assert_string_equal(msg->filename, "cur/1700000000.M1P1.otherhost:2,F");
+	free(to);
+	to = path_of(f, "cur/1700000000.M1P1.otherhost:2,F");
+	assert_int_equal(access(to, F_OK), 0);
+
+	/* message opened after a rename elsewhere: found by rescan */
+	assert_int_equal(rename(to, from), 0);
+	{
+		int fd;
+
+		assert_int_equal(mbox_msg_open(m, u1 + 1, &fd), STORE_OK);
+		close(fd);
+	}
+
+	/* removed by another program: expunged */
+	ev.nexpunged = 0;
+	assert_int_equal(unlink(from), 0);
+	m->force_sync = true;
+	assert_int_equal(mbox_sync(m), STORE_OK);
+	assert_int_equal(ev.nexpunged, 1);
+	assert_int_equal(ev.expunged[0], u1 + 1);
+	assert_int_equal(mbox_count(m), 1);
+	free(from);
+	free(to);
+
+	/* nothing changed: sync is a no-op */
+	ev.nappended = ev.nexpunged = ev.nflags = 0;
+	assert_int_equal(mbox_sync(m), STORE_OK);
+	assert_int_equal(ev.nappended + ev.nexpunged + ev.nflags, 0);
+	mbox_unlisten(m, &l);
+	mbox_unref(&m);
+}
+
+static void
+test_inotify(void **state)
+{
+	struct fixture *f = *state;
+	struct events ev = { 0 };
+	struct mbox_listener *l;
+	struct pollfd pfd;
+	struct mbox *m;
+	int fd;
+
+	fd = mstore_notify_fd(f->store);
+	if (fd < 0)
+		skip();
+	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+	l = mbox_listen(m, &ev_ops, &ev);
+	external_deliver(f, ".", "1700000001.M2P2.otherhost", "x\n");
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	assert_int_equal(poll(&pfd, 1, 2000), 1);
+	mstore_notify_process(f->store);
+	assert_int_equal(ev.nappended, 1);
+	assert_int_equal(mbox_count(m), 1);
+	mbox_unlisten(m, &l);
+	mbox_unref(&m);
+}
+
+static void
+test_two_users_of_one_mbox(void **state)
+{
+	struct fixture *f = *state;
+	struct events e1 = { 0 }, e2 = { 0 };
+	struct mbox_listener *l1, *l2;
+	struct mbox *a, *b;
+	uint32_t u;
+
+	assert_int_equal(mbox_open(f->store, "inbox", &a), STORE_OK);
+	assert_int_equal(mbox_open(f->store, "INBOX", &b), STORE_OK);
+	assert_ptr_equal(a, b);
+	assert_string_equal(mbox_name(a), "INBOX");
+	l1 = mbox_listen(a, &ev_ops, &e1);
+	l2 = mbox_listen(b, &ev_ops, &e2);
+	u = save_msg(a, "m\n", 0, 0, 0);
+	assert_int_equal(e1.nappended, 1);
+	assert_int_equal(e2.nappended, 1);
+	assert_int_equal(mbox_store_flags(b, u, MBOX_FLAG_DELETED, 0), STORE_OK);
+	assert_int_equal(e1.nflags, 1);
+	assert_int_equal(mbox_expunge(a, &u, 1), STORE_OK);
+	assert_int_equal(e2.nexpunged, 1);
+	assert_int_equal(e2.expunged[0], u);
+	mbox_unlisten(a, &l1);
+	mbox_unlisten(b, &l2);
+	mbox_unref(&a);
+	mbox_unref(&b);
+}
+
+static void
+test_copy_keywords(void **state)
+{
+	struct fixture *f = *state;
+	const struct mbox_msg *msg;
+	struct mbox *src, *dst;
+	uint32_t uids[2], nuids[2];
+	unsigned int idx, i;
+	struct stat st;
+	char name[16];
+	char *p;
+
+	assert_int_equal(mstore_create(f->store, "Archive"), STORE_OK);
+	assert_int_equal(mbox_open(f->store, "INBOX", &src), STORE_OK);
+	assert_int_equal(mbox_open(f->store, "Archive", &dst), STORE_OK);
+	/* make the keyword indexes differ between the folders */
+	assert_int_equal(mbox_keyword_add(dst, "other", &idx), STORE_OK);
+	assert_int_equal(idx, 0);
+	assert_int_equal(mbox_keyword_add(src, "$Work", &idx), STORE_OK);
+	assert_int_equal(idx, 0);
+	assert_int_equal(mbox_keyword_add(src, "$work", &idx), STORE_OK);
+	assert_int_equal(idx, 0);	/* case-insensitive */
+	assert_int_equal(mbox_keyword_lookup(src, "$WORK"), 0);
+	assert_int_equal(mbox_keyword_add(src, "bad name", &idx), STORE_BADNAME);
+	assert_int_equal(mbox_keyword_add(src, "\\Seen", &idx), STORE_BADNAME);
+	uids[0] = save_msg(src, "one\n", MBOX_FLAG_SEEN, 1u, 0);
+	uids[1] = save_msg(src, "two\n", 0, 0, 0);
+	assert_true(strstr(mbox_lookup(src, uids[0], NULL)->filename, ":2,Sa") != NULL);
+	assert_int_equal(mbox_copy(src, uids, 2, dst, nuids), STORE_OK);
+	assert_int_equal(nuids[0], 1);
+	assert_int_equal(nuids[1], 2);
+	msg = mbox_lookup(dst, 1, NULL);
+	assert_int_equal(msg->flags, MBOX_FLAG_SEEN);
+	assert_int_equal(msg->keywords, 1u << 1);	/* "$Work" is index 1 there */
+	assert_string_equal(mbox_keyword_name(dst, 1), "$Work");
+	/* a hard link: the source file now has two links */
+	p = xasprintf("%s/%s", f->root, mbox_lookup(src, uids[0], NULL)->filename);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_nlink, 2);
+	free(p);
+	/* keywords file in Dovecot format */
+	p = path_of(f, ".Archive/dovecot-keywords");
+	{
+		char *data = read_all(p);
+
+		assert_string_equal(data, "0 other\n1 $Work\n");
+		free(data);
+	}
+	free(p);
+	/* copy of an expunged UID fails and copies nothing */
+	uids[1] = 999;
+	assert_int_equal(mbox_copy(src, uids, 2, dst, nuids), STORE_EXPUNGED);
+	assert_int_equal(mbox_count(dst), 2);
+	p = path_of(f, ".Archive/tmp");
+	assert_int_equal(count_dir(p), 0);
+	free(p);
+	/* 26 keywords at most */
+	for (i = 2; i < STORE_KEYWORDS_MAX; i++) {
+		snprintf(name, sizeof(name), "kw%u", i);
+		assert_int_equal(mbox_keyword_add(dst, name, &idx), STORE_OK);
+		assert_int_equal(idx, i);
+	}
+	assert_int_equal(mbox_keyword_add(dst, "one-too-many", &idx), STORE_LIMIT);
+	assert_int_equal(mbox_store_flags(dst, 1, 0, 1u << 25 | 1u), STORE_OK);
+	assert_true(strstr(mbox_lookup(dst, 1, NULL)->filename, ":2,az") != NULL);
+	mbox_unref(&dst);
+	mbox_unref(&src);
+	/* keywords survive a reopen */
+	reopen(f);
+	assert_int_equal(mbox_open(f->store, "Archive", &dst), STORE_OK);
+	assert_string_equal(mbox_keyword_name(dst, 25), "kw25");
+	assert_int_equal(mbox_lookup(dst, 1, NULL)->keywords, 1u << 25 | 1u);
+	mbox_unref(&dst);
+}
+
+static void
+test_delete_rename(void **state)
+{
+	struct fixture *f = *state;
+	struct mstore_folder *list;
+	const struct mstore_folder *x;
+	struct events ev = { 0 };
+	struct mbox_listener *l;
+	struct mbox_status stt;
+	struct mbox *m;
+	uint32_t uv1;
+	size_t count;
+	char *p;
+
+	assert_int_equal(mstore_delete(f->store, "INBOX"), STORE_CANNOT);
+	assert_int_equal(mstore_delete(f->store, "Nope"), STORE_NONEXISTENT);
+	assert_int_equal(mstore_create(f->store, "P.C"), STORE_OK);
+	assert_int_equal(mbox_open(f->store, "P", &m), STORE_OK);
+	uv1 = mbox_uidvalidity(m);
+	save_msg(m, "in P\n", 0, 0, 0);
+	l = mbox_listen(m, &ev_ops, &ev);
+	/* delete a folder with children: messages go, name stays as \Noselect */
+	assert_int_equal(mstore_delete(f->store, "P"), STORE_OK);
+	assert_int_equal(ev.nexpunged, 1);
+	assert_true(mbox_is_deleted(m));
+	assert_int_equal(mbox_count(m), 0);
+	mbox_unlisten(m, &l);
+	mbox_unref(&m);
+	assert_int_equal(mstore_list(f->store, &list, &count), STORE_OK);
+	x = find_folder(list, count, "P");
+	assert_non_null(x);
+	assert_true(x->attrs & MSTORE_ATTR_NOSELECT);
+	assert_non_null(find_folder(list, count, "P.C"));
+	mstore_list_free(list, count);
+	/* recreated: strictly greater UIDVALIDITY, even in the same second */
+	assert_int_equal(mstore_create(f->store, "P"), STORE_OK);
+	assert_int_equal(mbox_open(f->store, "P", &m), STORE_OK);
+	assert_true(mbox_uidvalidity(m) > uv1);
+	assert_int_equal(mbox_count(m), 0);
+	mbox_unref(&m);
+
+	/* rename with children */
+	assert_int_equal(mstore_rename(f->store, "P", "Q.R"), STORE_OK);
+	assert_int_equal(mbox_open(f->store, "Q.R.C", &m), STORE_OK);
+	mbox_unref(&m);
+	assert_int_equal(mbox_open(f->store, "P.C", &m), STORE_NONEXISTENT);
+	assert_int_equal(mstore_rename(f->store, "Q.R", "Q.R.X"), STORE_CANNOT);
+	assert_int_equal(mstore_rename(f->store, "Q", "Q.R"), STORE_CANNOT);
+	assert_int_equal(mstore_rename(f->store, "Q.R.C", "Q"), STORE_EXISTS);
+	assert_int_equal(mstore_rename(f->store, "Missing", "Z"), STORE_NONEXISTENT);
+	p = path_of(f, ".Q");
+	assert_int_equal(access(p, F_OK), 0);	/* parent made real */
+	free(p);
+
+	/* INBOX rename moves the messages, INBOX stays */
+	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+	save_msg(m, "a\n", MBOX_FLAG_SEEN, 0, 0);
+	save_msg(m, "b\n", 0, 0, 0);
+	mbox_unref(&m);
+	assert_int_equal(mstore_rename(f->store, "INBOX", "Old"), STORE_OK);
+	assert_int_equal(mstore_status(f->store, "INBOX", &stt), STORE_OK);
+	assert_int_equal(stt.messages, 0);
+	assert_int_equal(mstore_status(f->store, "Old", &stt), STORE_OK);
+	assert_int_equal(stt.messages, 2);
+	assert_int_equal(stt.unseen, 1);
+	assert_int_equal(stt.uidnext, 3);
+	assert_int_equal(mstore_status(f->store, "Nope", &stt), STORE_NONEXISTENT);
+}
+
+static void
+test_subscriptions_files(void **state)
+{
+	struct fixture *f = *state;
+	char **names, *p, *data;
+	size_t count;
+
+	/* Dovecot v1 file */
+	p = path_of(f, "subscriptions");
+	write_file(p, "INBOX\nWork.Projects\nGone\n");
+	assert_int_equal(mstore_subscriptions(f->store, &names, &count), STORE_OK);
+	assert_int_equal(count, 3);
+	assert_string_equal(names[2], "Work.Projects");
+	mstore_names_free(names, count);
+	assert_int_equal(mstore_subscribe(f->store, "Gone", false), STORE_OK);
+	assert_int_equal(mstore_subscribe(f->store, "A.B", true), STORE_OK);
+	assert_int_equal(mstore_subscribe(f->store, "A.B", true), STORE_OK);
+	data = read_all(p);
+	assert_string_equal(data, "V\t2\n\nA\tB\nINBOX\nWork\tProjects\n");
+	free(data);
+	/* v2 file by hand */
+	write_file(p, "V\t2\n\nSent\nx\ty\n");
+	assert_int_equal(mstore_subscriptions(f->store, &names, &count), STORE_OK);
+	assert_int_equal(count, 2);
+	assert_string_equal(names[1], "x.y");
+	mstore_names_free(names, count);
+	free(p);
+	/* special use: created and subscribed */
+	assert_int_equal(mstore_ensure_special_use(f->store), STORE_OK);
+	assert_int_equal(mstore_ensure_special_use(f->store), STORE_OK);
+	assert_int_equal(mstore_subscriptions(f->store, &names, &count), STORE_OK);
+	assert_int_equal(count, 6);	/* x.y Sent + Drafts Trash Junk Archive */
+	mstore_names_free(names, count);
+	{
+		struct mstore_folder *list;
+		const struct mstore_folder *x;
+
+		assert_int_equal(mstore_list(f->store, &list, &count), STORE_OK);
+		x = find_folder(list, count, "Trash");
+		assert_true(x->attrs & MSTORE_ATTR_TRASH);
+		assert_true(x->attrs & MSTORE_ATTR_SUBSCRIBED);
+		x = find_folder(list, count, "x.y");
+		assert_non_null(x);
+		assert_true(x->attrs & MSTORE_ATTR_NONEXISTENT);
+		mstore_list_free(list, count);
+	}
+}
+
+/* ------------------------------------------------------------------ attacks, corruption */
+
+static void
+test_symlinks(void **state)
+{
+	struct fixture *f = *state;
+	struct mstore_folder *list;
+	struct mbox *m;
+	size_t count, i;
+	char *p, *q, *data;
+
+	/* .Evil -> a directory outside that looks like a Maildir */
+	q = xasprintf("%s/cur", f->outside);
+	assert_int_equal(mkdir(q, 0700), 0);
+	free(q);
+	q = xasprintf("%s/new", f->outside);
+	assert_int_equal(mkdir(q, 0700), 0);
+	free(q);
+	p = path_of(f, ".Evil");
+	assert_int_equal(symlink(f->outside, p), 0);
+	free(p);
+	assert_int_equal(mstore_list(f->store, &list, &count), STORE_OK);
+	for (i = 0; i < count; i++)
+		assert_string_not_equal(list[i].name, "Evil");
+	mstore_list_free(list, count);
+	assert_int_equal(mbox_open(f->store, "Evil", &m), STORE_NONEXISTENT);
+	assert_int_not_equal(mstore_create(f->store, "Evil"), STORE_OK);
+	assert_int_not_equal(mstore_delete(f->store, "Evil"), STORE_OK);
+	assert_int_equal(count_dir(f->outside), 2);	/* cur, new: nothing added */
+
+	/* uidlist -> a file outside: not read, not written through */
+	q = xasprintf("%s/secret", f->outside);
+	write_file(q, "3 V1 N1000\n999 :stolen\n");
+	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+	save_msg(m, "x\n", 0, 0, 0);
+	mbox_unref(&m);
+	reopen(f);
+	p = path_of(f, "dovecot-uidlist");
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(symlink(q, p), 0);
+	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+	assert_int_equal(mbox_count(m), 1);
+	assert_int_not_equal(mbox_uidvalidity(m), 1);
+	assert_int_equal(mbox_msg_at(m, 0)->uid, 1);
+	mbox_unref(&m);
+	data = read_all(q);
+	assert_string_equal(data, "3 V1 N1000\n999 :stolen\n");
+	free(data);
+	{
+		struct stat st;
+
+		assert_int_equal(lstat(p, &st), 0);
+		assert_true(S_ISREG(st.st_mode));	/* replaced, not followed */
+	}
+	/* a message file that is a symlink is not opened */
+	free(p);
+	p = path_of(f, "cur/1700000000.M9P9.evil:2,");
+	assert_int_equal(symlink(q, p), 0);
+	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+	for (i = 0; i < mbox_count(m); i++) {
+		const struct mbox_msg *msg = mbox_msg_at(m, i);
+		int fd;
+
+		if (strstr(msg->filename, "evil") != NULL)
+			assert_int_not_equal(mbox_msg_open(m, msg->uid, &fd), STORE_OK);
+	}
+	mbox_unref(&m);
+	free(p);
+	free(q);
+}
+
+struct uidlist_damage {
+	const char *name;
+	const char *content;	/* %1$u = uidvalidity, %2$s/%3$s/%4$s = bases */
+	bool keeps_uids;
+	unsigned int kept_base;	/* this base ... */
+	uint32_t kept_uid;	/* ... keeps this UID (if keeps_uids) */
+};
+
+static const struct uidlist_damage damages[] = {
+	{ "empty", "", false, 0, 0 },
+	{ "cut header", "3 V%1$u N", false, 0, 0 },
+	{ "bad numbers", "3 Vabc Nxyz\n", false, 0, 0 },
+	{ "cut mid-line", "3 V%1$u N4\n1 :%2$s\n2 :%3$s\n3 :%4$.5s", true, 0, 1 },
+	{ "duplicate uid", "3 V%1$u N4\n1 :%2$s\n1 :%3$s\n3 :%4$s\n", true, 0, 1 },
+	{ "duplicate name", "3 V%1$u N4\n1 :%2$s\n2 :%2$s%3$.0s\n3 :%4$s\n", true, 0, 1 },
+	{ "uid > next", "3 V%1$u N2\n1 :%2$s\n2 :%3$s\n3 :%4$s\n", true, 0, 1 },
+	{ "not ascending", "3 V%1$u N4\n2 :%3$s\n1 :%2$s\n3 :%4$s\n", true, 1, 2 },
+	{ "missing file", "3 V%1$u N9\n1 :%2$s\n2 :%3$s\n3 :%4$s\n7 :gone.host\n", true, 0, 1 },
+	{ "unlisted file", "3 V%1$u N4\n1 :%2$s%3$.0s\n3 :%4$s\n", true, 0, 1 },
+	{ "NUL bytes", "3 V%1$u N4\n1 :%2$s\n\0\0\0\n", true, 0, 1 },
+};
+
+static void
+test_corrupt_uidlists(void **state)
+{
+	struct fixture *f = *state;
+	size_t d, i, j;
+
+	for (d = 0; d < N_ELEMENTS(damages) + 3; d++) {
+		struct mbox *m;
+		char bases[3][300], *p, *content = NULL;
+		uint32_t uv, nextuid;
+		size_t len = 0;
+
+		print_message("damage %zu\n", d);
+		assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+		/* start each case from three messages with UIDs 1..3 */
+		while (mbox_count(m) > 0) {
+			uint32_t u = mbox_msg_at(m, 0)->uid;
+
+			assert_int_equal(mbox_expunge(m, &u, 1), STORE_OK);
+		}
+		mbox_unref(&m);
+		p = path_of(f, "dovecot-uidlist");
+		(void)unlink(p);
+		assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+		for (i = 0; i < 3; i++)
+			assert_int_equal(save_msg(m, "msg\n", 0, 0, 0), i + 1);
+		for (i = 0; i < 3; i++) {
+			const struct mbox_msg *msg = mbox_msg_at(m, i);
+			size_t bl = strcspn(msg->filename + 4, ":");
+
+			memcpy(bases[i], msg->filename + 4, bl);
+			bases[i][bl] = '\0';
+		}
+		uv = mbox_uidvalidity(m);
+		nextuid = mbox_uidnext(m);
+		mbox_unref(&m);
+		reopen(f);
+		if (d < N_ELEMENTS(damages)) {
+			struct buf b;
+
+			buf_init(&b, BUF_UNLIMITED);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+			buf_appendf(&b, damages[d].content, uv, bases[0], bases[1], bases[2]);
+#pragma GCC diagnostic pop
+			len = b.len;
+			if (strstr(damages[d].name, "NUL") != NULL)
+				len += 4;	/* the format stopped at the NULs */
+			buf_append(&b, "\0\0\0\n", 4);
+			content = buf_steal(&b);
+			(void)unlink(p);
+			{
+				int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+				assert_int_equal(write(fd, content, len), (ssize_t)len);
+				close(fd);
+			}
+		} else if (d == N_ELEMENTS(damages)) {
+			/* 1 MiB of random bytes */
+			int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+			char rnd[4096];
+
+			for (i = 0; i < 256; i++) {
+				for (j = 0; j < sizeof(rnd); j++)
+					rnd[j] = (char)(random() & 0xff);
+				assert_int_equal(write(fd, rnd, sizeof(rnd)), (ssize_t)sizeof(rnd));
+			}
+			close(fd);
+		} else if (d == N_ELEMENTS(damages) + 1) {
+			/* replaced by a directory */
+			(void)unlink(p);
+			assert_int_equal(mkdir(p, 0700), 0);
+		} else {
+			/* mode 000 (as root this is still readable: then it is just valid) */
+			assert_int_equal(chmod(p, 0), 0);
+		}
+		free(content);
+
+		{
+			enum store_status st = mbox_open(f->store, "INBOX", &m);
+			bool keeps = d < N_ELEMENTS(damages) ? damages[d].keeps_uids : false;
+
+			if (d == N_ELEMENTS(damages) + 1) {
+				/* a directory cannot be replaced by rename: unavailable */
+				assert_int_equal(st, STORE_IOERROR);
+				assert_int_equal(rmdir(p), 0);
+				free(p);
+				continue;
+			}
+			if (d == N_ELEMENTS(damages) + 2 && geteuid() != 0) {
+				assert_int_equal(st, STORE_OK);	/* reset: unreadable file replaced */
+				keeps = false;
+			} else if (d == N_ELEMENTS(damages) + 2) {
+				/* root reads mode 000 files: still the valid uidlist */
+				assert_int_equal(mbox_uidvalidity(m), uv);
+				assert_int_equal(mbox_msg_at(m, 0)->uid, 1);
+				keeps = false;
+				mbox_unref(&m);
+				free(p);
+				continue;
+			}
+			assert_int_equal(st, STORE_OK);
+			/* every file listed, never two messages with one UID */
+			assert_int_equal(mbox_count(m), 3);
+			for (i = 1; i < 3; i++)
+				assert_true(mbox_msg_at(m, i)->uid > mbox_msg_at(m, i - 1)->uid);
+			if (keeps) {
+				assert_int_equal(mbox_uidvalidity(m), uv);
+				/* correctly listed messages keep their UIDs */
+				for (i = 0; i < 3; i++)
+					if (str_has_prefix(mbox_msg_at(m, i)->filename + 4,
+					    bases[damages[d].kept_base]))
+						break;
+				assert_true(i < 3);
+				assert_int_equal(mbox_msg_at(m, i)->uid, damages[d].kept_uid);
+				assert_true(mbox_uidnext(m) >= nextuid);
+				for (i = 0; i < 3; i++)
+					assert_true(mbox_msg_at(m, i)->uid < mbox_uidnext(m));
+			} else {
+				assert_true(mbox_uidvalidity(m) > uv);
+				assert_int_equal(mbox_msg_at(m, 0)->uid, 1);
+				assert_int_equal(mbox_uidnext(m), 4);
+			}
+			mbox_unref(&m);
+		}
+		/* the rewritten uidlist is clean */
+		{
+			struct uidlist ul;
+			char *data = read_all(p);
+
+			uidlist_init(&ul);
+			assert_int_equal(uidlist_parse(data, strlen(data), &ul), UIDLIST_PARSE_OK);
+			assert_int_equal(ul.count, 3);
+			uidlist_deinit(&ul);
+			free(data);
+		}
+		free(p);
+	}
+}
+
+static void
+test_tmp_cleanup_and_lock(void **state)
+{
+	struct fixture *f = *state;
+	struct timespec ts[2];
+	struct mbox *m;
+	char *p, *lock;
+
+	p = path_of(f, "tmp/old-leftover");
+	write_file(p, "partial");
+	ts[0].tv_sec = ts[1].tv_sec = time(NULL) - 37 * 3600;
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+	/* a stale lock left by a crashed process is broken */
+	lock = path_of(f, "dovecot-uidlist.lock");
+	write_file(lock, "");
+	ts[0].tv_sec = ts[1].tv_sec = time(NULL) - 600;
+	assert_int_equal(utimensat(AT_FDCWD, lock, ts, 0), 0);
+	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+	/* an old mtime alone does not make it garbage: a hard link made by COPY keeps
+	 * the source's mtime, only its ctime is fresh (the ctime cannot be faked here) */
+	assert_int_equal(access(p, F_OK), 0);
+	assert_int_equal(save_msg(m, "x\n", 0, 0, 0), 1);
+	assert_int_not_equal(access(lock, F_OK), 0);
+	mbox_unref(&m);
+	free(p);
+	free(lock);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_folders, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_names, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_save_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_multiappend_abort, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_external_changes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inotify, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_users_of_one_mbox, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copy_keywords, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delete_rename, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_subscriptions_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_symlinks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_uidlists, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tmp_cleanup_and_lock, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
