@@ -134,6 +134,8 @@ cmd_store(struct imap_cmd *cmd)
 		free(idx);
 		return IMAP_CMD_DONE;
 	}
+	/* New keywords: the FLAGS / PERMANENTFLAGS update goes before the FETCH responses. */
+	imap_view_send_updates(v, false);
 	buf_init(&b, 64 * 1024);
 	for (i = 0; i < n; i++) {
 		struct imap_view_msg *vm = &v->msgs[idx[i]];

@@ -377,6 +377,8 @@ class Env:
     def close(self):
         for c in self.conns.values():
             c.close()
+
+    def cleanup(self):
         for f in self.stderr_files:
             f.close()
 
@@ -539,6 +541,7 @@ def run_script(path, args):
         env.close()
         return "fail", msg
     finally:
+        env.cleanup()
         if not args.keep:
             shutil.rmtree(env.tmp, ignore_errors=True)
 
