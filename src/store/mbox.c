@@ -408,7 +408,8 @@ scan_index(struct mbox *mbox, struct scan *s)
 {
 	size_t i, h;
 
-	qsort(s->e, s->count, sizeof(*s->e), dentry_cmp);
+	if (s->count > 1)
+		qsort(s->e, s->count, sizeof(*s->e), dentry_cmp);
 	s->hsize = 16;
 	while (s->hsize < s->count * 2)
 		s->hsize *= 2;
