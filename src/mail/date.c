@@ -210,10 +210,10 @@ mail_date_parse(const char *p, size_t len, time_t *time_r, int *tz_min_r)
 		int sign = p[l.i] == '-' ? -1 : 1, z;
 		size_t start = ++l.i;
 
-		if (read_num(&l, 4, &z) == 4 && z % 100 < 60)
+		if (read_num(&l, 4, &z) == 4 && z / 100 < 24 && z % 100 < 60)
 			tz = sign * ((z / 100) * 60 + z % 100);
 		else
-			l.i = start;
+			l.i = start;	/* impossible zone: unknown, -0000 */
 	} else if (l.i < l.len && is_alpha(p[l.i])) {
 		wn = read_word(&l, &w);
 		tz = zone_name_minutes(w, wn);

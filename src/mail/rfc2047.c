@@ -53,6 +53,8 @@ append_utf8_or_latin1(struct buf *out, const unsigned char *p, size_t len)
 {
 	size_t i = 0, start = 0, n;
 
+	if (len == 0)
+		return 0;
 	while (i < len) {
 		n = utf8_seq_len(p + i, len - i);
 		if (n > 0) {
