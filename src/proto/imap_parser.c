@@ -400,6 +400,9 @@ literal_announced(struct imap_parser *p)
 	bool stream = p->is_append && p->depth == 0 && cur_level(p)->count >= 1;
 	uint64_t max;
 
+	if (p->lit_huge)
+		p->lit_size = UINT64_MAX;	/* what imap_parser_literal_size() reports */
+
 	/* RFC 7888 §4 (LITERAL-): non-synchronising literals over 4096 octets are refused */
 	if (!p->lit_sync && (p->lit_huge || p->lit_size > IMAP_PARSER_LITERAL_MINUS_MAX))
 		return fail_now(p, IMAP_PARSE_ERROR_FATAL, "Non-synchronizing literal too large");

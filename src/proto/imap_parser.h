@@ -131,7 +131,8 @@ enum imap_parse_result imap_parser_feed(struct imap_parser *p, const unsigned ch
  */
 void imap_parser_stream_done(struct imap_parser *p, void *handle);
 
-/* Size n of the literal just announced (LITERAL_CONT, LITERAL_STREAM, TOOBIG). */
+/* Size n of the literal just announced (LITERAL_CONT, LITERAL_STREAM, TOOBIG; UINT64_MAX
+ * when the announced number overflowed). */
 uint64_t imap_parser_literal_size(const struct imap_parser *p);
 /* true if that literal is synchronising ({n} rather than {n+}). */
 bool imap_parser_literal_is_sync(const struct imap_parser *p);

@@ -430,10 +430,10 @@ static void
 test_sequence(void **state)
 {
 	static const char in[] = "a NOOP\r\nb\x01 X\r\nc LOGIN {3}\r\nabc x\r\n"
-	    "d X {99999}\r\ne SELECT INBOX\r\n";
+	    "d X {99999}\r\ne SELECT INBOX\r\nf X {99999999999999999999}\r\n";
 	static const struct { enum imap_parse_result res; const char *tag; } want[] = {
 		{ DONE, "a" }, { ERR, NULL }, { IMAP_PARSE_LITERAL_CONT, "c" }, { DONE, "c" },
-		{ ERR, "d" }, { DONE, "e" },
+		{ ERR, "d" }, { DONE, "e" }, { ERR, "f" },
 	};
 	struct imap_parser_limits lim;
 	struct imap_parser *p;
@@ -464,7 +464,8 @@ test_sequence(void **state)
 
 			assert_true(e == E_BAD || e == E_TOOBIG);
 			if (e == E_TOOBIG)
-				assert_int_equal(imap_parser_literal_size(p), 99999);
+				assert_int_equal(imap_parser_literal_size(p),
+				    want[i].tag[0] == 'd' ? 99999 : UINT64_MAX);
 		}
 		imap_parser_reset(p);
 	}
