@@ -27,6 +27,9 @@
 
 #define LOCK_WAIT_MS	10000	/* give up on a held uidlist lock after this */
 
+static void recent_save(struct mbox *mbox);
+static void recent_restore(struct mbox *mbox);
+
 /* ------------------------------------------------------------------ helpers */
 
 static const char *
@@ -968,6 +971,7 @@ mbox_open(struct mstore *store, const char *name, struct mbox **mbox_r)
 		mbox_free_internal(mbox);
 		return st;
 	}
+	recent_restore(mbox);
 	mbox_notify_add(mbox);
 	mbox->next = store->mboxes;
 	store->mboxes = mbox;
@@ -1002,6 +1006,63 @@ mbox_free_internal(struct mbox *mbox)
 	free(mbox);
 }
 
+/* Remember the RECENT UIDs of a folder being closed (replacing an older entry). */
+static void
+recent_save(struct mbox *mbox)
+{
+	struct mstore *store = mbox->store;
+	struct recent_cache *rc, **pp;
+	size_t i, n = 0;
+
+	for (pp = &store->recent; *pp != NULL; pp = &(*pp)->next)
+		if (strcmp((*pp)->name, mbox->name) == 0) {
+			rc = *pp;
+			*pp = rc->next;
+			free(rc->name);
+			free(rc->uids);
+			free(rc);
+			break;
+		}
+	for (i = 0; i < mbox->count; i++)
+		if (mbox->msgs[i].flags & MBOX_FLAG_RECENT)
+			n++;
+	if (n == 0)
+		return;
+	rc = xcalloc(1, sizeof(*rc));
+	rc->name = xstrdup(mbox->name);
+	rc->uidvalidity = mbox->uidvalidity;
+	rc->uids = xcalloc(n, sizeof(*rc->uids));
+	for (i = 0; i < mbox->count; i++)
+		if (mbox->msgs[i].flags & MBOX_FLAG_RECENT)
+			rc->uids[rc->count++] = mbox->msgs[i].uid;
+	rc->next = store->recent;
+	store->recent = rc;
+}
+
+/* Give an opened folder back the RECENT flags it had when it was closed. */
+static void
+recent_restore(struct mbox *mbox)
+{
+	struct recent_cache *rc, **pp;
+	struct mbox_msg *m;
+	size_t i;
+
+	for (pp = &mbox->store->recent; *pp != NULL; pp = &(*pp)->next)
+		if (strcmp((*pp)->name, mbox->name) == 0)
+			break;
+	rc = *pp;
+	if (rc == NULL)
+		return;
+	*pp = rc->next;
+	if (rc->uidvalidity == mbox->uidvalidity)
+		for (i = 0; i < rc->count; i++)
+			if ((m = (struct mbox_msg *)mbox_lookup(mbox, rc->uids[i], NULL)) != NULL)
+				m->flags |= MBOX_FLAG_RECENT;
+	free(rc->name);
+	free(rc->uids);
+	free(rc);
+}
+
 void
 mbox_ref(struct mbox *mbox)
 {
@@ -1018,6 +1079,8 @@ mbox_unref(struct mbox **mboxp)
 	*mboxp = NULL;
 	if (--mbox->refcount > 0)
 		return;
+	if (!mbox->deleted)
+		recent_save(mbox);
 	for (pp = &mbox->store->mboxes; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == mbox) {
 			*pp = mbox->next;
@@ -1646,7 +1709,7 @@ save_commit_locked(struct mbox_save *ctx, uint32_t *first_r, uint32_t *last_r)
 
 		memset(&m, 0, sizeof(m));
 		m.uid = mbox->nextuid++;
-		m.flags = delivery ? MBOX_FLAG_RECENT : sm->flags;
+		m.flags = MBOX_FLAG_RECENT | (delivery ? 0 : sm->flags);
 		m.keywords = delivery ? 0 : sm->keywords;
 		m.size = sm->size;
 		m.vsize = sm->vsize;
@@ -1728,7 +1791,7 @@ mbox_copy(struct mbox *src, const uint32_t *uids, size_t count, struct mbox *dst
 	struct mbox_save *ctx;
 	enum store_status st = STORE_OK;
 	uint32_t first, last;
-	uint32_t kwmap[STORE_KEYWORDS_MAX];
+	uint32_t kwmap[STORE_KEYWORDS_MAX], used;
 	unsigned int k, idx;
 	size_t i;
 
@@ -1736,10 +1799,17 @@ mbox_copy(struct mbox *src, const uint32_t *uids, size_t count, struct mbox *dst
 		return STORE_NONEXISTENT;
 	if (count == 0)
 		return STORE_OK;
-	/* keyword indexes differ between folders: map by name */
+	/* keyword indexes differ between folders: map the ones in use by name */
+	used = 0;
+	for (i = 0; i < count; i++) {
+		const struct mbox_msg *m = mbox_lookup(src, uids[i], NULL);
+
+		if (m != NULL)
+			used |= m->keywords;
+	}
 	for (k = 0; k < STORE_KEYWORDS_MAX; k++) {
 		kwmap[k] = 0;
-		if (src->keywords[k] == NULL)
+		if (src->keywords[k] == NULL || !(used & (1u << k)))
 			continue;
 		if (mbox_keyword_add(dst, src->keywords[k], &idx) == STORE_OK)
 			kwmap[k] = 1u << idx;

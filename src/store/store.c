@@ -266,8 +266,10 @@ mstore_open(const char *root_path, struct mstore **store_r, const char **err_r)
 	host[sizeof(host) - 1] = '\0';
 	/* maildir(5): '/' and ':' in the host part are written as \057 and \072 */
 	for (i = 0, n = 0; host[i] != '\0' && n + 5 < sizeof(store->host); i++) {
-		if (host[i] == '/' || host[i] == ':') {
-			memcpy(store->host + n, host[i] == '/' ? "\\057" : "\\072", 4);
+		if (host[i] == '/' || host[i] == ':' || host[i] == ',') {
+			/* ',' too, so that ",S=" fields stay unambiguous */
+			memcpy(store->host + n, host[i] == '/' ? "\\057" :
+			    host[i] == ':' ? "\\072" : "\\054", 4);
 			n += 4;
 		} else if ((unsigned char)host[i] > 0x20 && (unsigned char)host[i] < 0x7f)
 			store->host[n++] = host[i];
@@ -288,6 +290,14 @@ mstore_close(struct mstore **storep)
 		return;
 	if (store->mboxes != NULL)
 		panic("mstore_close: mailbox %s still open", store->mboxes->name);
+	while (store->recent != NULL) {
+		struct recent_cache *rc = store->recent;
+
+		store->recent = rc->next;
+		free(rc->name);
+		free(rc->uids);
+		free(rc);
+	}
 	if (store->inotify_fd >= 0)
 		close(store->inotify_fd);
 	close(store->root_fd);
@@ -815,8 +825,8 @@ mstore_rename(struct mstore *store, const char *oldname, const char *newname)
 		goto out;
 	}
 	for (m = store->mboxes; m != NULL; m = m->next)
-		if (strcmp(m->name, ocanon) == 0 ||
-		    (strncmp(m->name, ocanon, olen) == 0 && m->name[olen] == STORE_SEP)) {
+		if (!m->deleted && (strcmp(m->name, ocanon) == 0 ||
+		    (strncmp(m->name, ocanon, olen) == 0 && m->name[olen] == STORE_SEP))) {
 			st = STORE_CANNOT;
 			goto out;
 		}

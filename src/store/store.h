@@ -156,7 +156,9 @@ void mstore_notify_process(struct mstore *store);
 /* ---------------------------------------------------------------- one folder */
 
 /* Message flags. RECENT is in memory only: set for messages this process first found in
- * new/ (or delivered into new/); the IMAP layer decides which session owns \Recent. */
+ * new/ and for messages it saved, delivered or copied (RFC 3501 §6.3.11, §6.4.7); it is
+ * remembered while the store is open, also after the last mbox_unref of the folder. The
+ * IMAP layer decides which session owns \Recent. */
 #define MBOX_FLAG_SEEN		0x01	/* S */
 #define MBOX_FLAG_ANSWERED	0x02	/* R */
 #define MBOX_FLAG_FLAGGED	0x04	/* F */
@@ -278,7 +280,8 @@ enum store_status mbox_expunge(struct mbox *mbox, const uint32_t *uids, size_t c
 
 /*
  * Copy messages src[uids[i]] into dst (hard link, falling back to a byte copy), keeping
- * flags and keywords (keyword names are mapped into dst, defining them there), in one
+ * flags and keywords (keyword names are mapped into dst, defining them there; the copies
+ * get RECENT), in one
  * transaction: one dir fsync and one uidlist write. dst_uids_r[i] gets the new UIDs,
  * ascending. STORE_EXPUNGED if a source message is gone (then nothing is copied).
  * src == dst is allowed. The IMAP layer implements MOVE as copy + expunge.

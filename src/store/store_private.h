@@ -27,6 +27,16 @@ struct mstore {
 	struct mbox *mboxes;		/* open folders */
 	char host[64];			/* hostname for unique file names, sanitized */
 	uint32_t seq;			/* Q<seq> of unique names */
+	struct recent_cache *recent;	/* \Recent UIDs of folders not open now */
+};
+
+/* RECENT flags of a closed folder, restored when it is opened again. */
+struct recent_cache {
+	struct recent_cache *next;
+	char *name;
+	uint32_t uidvalidity;
+	uint32_t *uids;
+	size_t count;
 };
 
 struct mbox_listener {

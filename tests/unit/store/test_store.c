@@ -397,7 +397,7 @@ test_save_reopen(void **state)
 	assert_int_equal(mbox_count(m), 3);
 	assert_int_equal(mbox_msg_at(m, 0)->uid, 1);
 	assert_int_equal(mbox_msg_at(m, 2)->uid, 3);
-	assert_int_equal(mbox_msg_at(m, 0)->flags, MBOX_FLAG_SEEN);
+	assert_int_equal(mbox_msg_at(m, 0)->flags, MBOX_FLAG_SEEN);	/* new process */
 	assert_int_equal(mbox_uidnext(m), 4);
 	/* expunge the last one: its UID is never reused */
 	{
@@ -530,6 +530,29 @@ test_external_changes(void **state)
 	mbox_unref(&m);
 }
 
+/* \Recent survives the last unref of a folder while the store stays open */
+static void
+test_recent_kept(void **state)
+{
+	struct fixture *f = *state;
+	struct mbox_status stt;
+	struct mbox *m;
+
+	assert_int_equal(mstore_create(f->store, "R"), STORE_OK);
+	external_deliver(f, ".R", "1700000002.M3P3.otherhost", "r\n");
+	assert_int_equal(mstore_status(f->store, "R", &stt), STORE_OK);
+	assert_int_equal(stt.messages, 1);
+	assert_int_equal(stt.recent, 1);
+	assert_int_equal(stt.unseen, 1);
+	assert_int_equal(stt.uidnext, 2);
+	assert_int_equal(mbox_open(f->store, "R", &m), STORE_OK);
+	assert_true(mbox_msg_at(m, 0)->flags & MBOX_FLAG_RECENT);
+	mbox_unref(&m);
+	reopen(f);
+	assert_int_equal(mstore_status(f->store, "R", &stt), STORE_OK);
+	assert_int_equal(stt.recent, 0);
+}
+
 static void
 test_inotify(void **state)
 {
@@ -617,7 +640,7 @@ test_copy_keywords(void **state)
 	assert_int_equal(nuids[0], 1);
 	assert_int_equal(nuids[1], 2);
 	msg = mbox_lookup(dst, 1, NULL);
-	assert_int_equal(msg->flags, MBOX_FLAG_SEEN);
+	assert_int_equal(msg->flags, MBOX_FLAG_SEEN | MBOX_FLAG_RECENT);
 	assert_int_equal(msg->keywords, 1u << 1);	/* "$Work" is index 1 there */
 	assert_string_equal(mbox_keyword_name(dst, 1), "$Work");
 	/* a hard link: the source file now has two links */
@@ -1049,6 +1072,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_multiappend_abort, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_external_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inotify, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recent_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_users_of_one_mbox, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_keywords, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_rename, setup, teardown),
