@@ -186,74 +186,76 @@ params_add(struct mail_param **params, unsigned int *n, char *name, char *value,
 	(*n)++;
 }
 
-/* Merge RFC 2231 continuations (§3) and decode values (§4, or RFC 2047 words). */
+static int
+cmp_base(const void *a, const void *b)
+{
+	const struct raw_param *const *x = a, *const *y = b;
+	int r = strcmp((*x)->base, (*y)->base);
+
+	if (r != 0)
+		return r;
+	return (*x)->section < (*y)->section ? -1 : (*x)->section > (*y)->section;
+}
+
+/*
+ * Merge RFC 2231 continuations (§3) and decode values (§4, or RFC 2047 words). Like
+ * Dovecot, plain parameters keep their order and merged ones follow, sorted by name.
+ * A name whose sections are not 0, 1, 2, ... is kept section by section as written.
+ */
 static void
 params_finish(struct raw_param *raw, unsigned int nraw, struct mail_param **params_r,
     unsigned int *n_r)
 {
-	struct raw_param **segs = xcalloc(nraw + 1, sizeof(*segs));
-	bool *used = xcalloc(nraw + 1, sizeof(*used));
+	struct raw_param **sorted = xcalloc(nraw + 1, sizeof(*sorted));
+	unsigned int nsorted = 0;
 
 	*params_r = NULL;
 	*n_r = 0;
 	for (unsigned int i = 0; i < nraw; i++) {
-		unsigned int nseg = 0;
-		bool ext = false;
+		char *utf8;
+
+		if (raw[i].section >= 0) {
+			sorted[nsorted++] = &raw[i];
+			continue;
+		}
+		if (raw[i].extended) {
+			struct raw_param *one[1] = { &raw[i] };
+
+			utf8 = decode_2231(one, 1);
+		} else
+			utf8 = mail_rfc2047_decode_dup(raw[i].value, strlen(raw[i].value));
+		params_add(params_r, n_r, raw[i].extended ?
+		    xasprintf("%s*", raw[i].base) : xstrdup(raw[i].base),
+		    xstrdup(raw[i].value), xstrdup(raw[i].base), utf8);
+	}
+	if (nsorted > 1)
+		qsort(sorted, nsorted, sizeof(*sorted), cmp_base);
+	for (unsigned int i = 0, next; i < nsorted; i = next) {
+		bool ok = true;
 		struct buf v;
 
-		if (used[i])
-			continue;
-		if (raw[i].section < 0) {
-			char *utf8;
-
-			if (raw[i].extended) {
-				segs[0] = &raw[i];
-				utf8 = decode_2231(segs, 1);
-			} else
-				utf8 = mail_rfc2047_decode_dup(raw[i].value, strlen(raw[i].value));
-			params_add(params_r, n_r, raw[i].extended ?
-			    xasprintf("%s*", raw[i].base) : xstrdup(raw[i].base),
-			    xstrdup(raw[i].value), xstrdup(raw[i].base), utf8);
-			used[i] = true;
-			continue;
+		for (next = i; next < nsorted && strcmp(sorted[next]->base, sorted[i]->base) == 0;
+		    next++) {
+			if (sorted[next]->section != (int)(next - i))
+				ok = false;
 		}
-		/* collect sections 0, 1, 2, ... of this name; a gap ends the value */
-		for (int want = 0;; want++) {
-			unsigned int j;
-
-			for (j = 0; j < nraw; j++) {
-				if (!used[j] && raw[j].section == want &&
-				    strcmp(raw[j].base, raw[i].base) == 0)
-					break;
+		if (!ok) {
+			for (unsigned int j = i; j < next; j++) {
+				params_add(params_r, n_r, xasprintf("%s*%d%s", sorted[j]->base,
+				    sorted[j]->section, sorted[j]->extended ? "*" : ""),
+				    xstrdup(sorted[j]->value), xstrdup(sorted[j]->base),
+				    decode_2231(&sorted[j], 1));
 			}
-			if (j == nraw)
-				break;
-			used[j] = true;
-			segs[nseg++] = &raw[j];
-		}
-		if (nseg == 0) {
-			/* starts at a section other than 0: keep it as written */
-			used[i] = true;
-			params_add(params_r, n_r, xasprintf("%s*%d%s", raw[i].base,
-			    raw[i].section, raw[i].extended ? "*" : ""), xstrdup(raw[i].value),
-			    xstrdup(raw[i].base), xstrdup(raw[i].value));
 			continue;
 		}
 		buf_init(&v, BUF_UNLIMITED);
-		for (unsigned int k = 0; k < nseg; k++) {
-			(void)buf_append_str(&v, segs[k]->value);
-			ext = ext || segs[k]->extended;
-		}
-		ext = segs[0]->extended;
-		params_add(params_r, n_r, ext ? xasprintf("%s*", segs[0]->base) :
-		    xstrdup(segs[0]->base), buf_steal(&v), xstrdup(segs[0]->base),
-		    decode_2231(segs, nseg));
-		/* raw[i] itself may be an unused later section after a gap */
-		if (!used[i])
-			i--;
+		for (unsigned int j = i; j < next; j++)
+			(void)buf_append_str(&v, sorted[j]->value);
+		params_add(params_r, n_r, sorted[i]->extended ?
+		    xasprintf("%s*", sorted[i]->base) : xstrdup(sorted[i]->base),
+		    buf_steal(&v), xstrdup(sorted[i]->base), decode_2231(&sorted[i], next - i));
 	}
-	free(segs);
-	free(used);
+	free(sorted);
 }
 
 void

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "mail/envelope.h"
 #include "mail/message.h"
 #include "mail/rfc2047.h"
 #include "mail/search.h"
@@ -108,6 +109,43 @@ test_rfc2231_params(void **state)
 	p = mail_param_find(m->root->disp_params, m->root->ndisp_params, "filename");
 	assert_string_equal(p->utf8, "\xe2\x82\xac.pdf");
 	mail_message_free(&m);
+}
+
+static void
+test_rfc2231_order(void **state)
+{
+	static const struct {
+		const char *ct;
+		const char *want;
+	} cases[] = {
+		/* merged parameters follow the plain ones, sorted by name (Dovecot) */
+		{ "application/x; z*1=b; x=y; z*0=a; b*0*=us-ascii''%41",
+		  "(\"x\" \"y\" \"b*\" \"us-ascii''%41\" \"z\" \"ab\")" },
+		/* a gap in the sections: kept as written */
+		{ "application/x; n*0=a; n*2=c",
+		  "(\"n*0\" \"a\" \"n*2\" \"c\")" },
+		{ "application/x; N=\"q\\\"q\"; junk; =x; k=v (comment)",
+		  "(\"n\" \"q\\\"q\" \"k\" \"v\")" },
+	};
+
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		struct buf msg, out;
+		struct mail_message *m;
+		const char *params;
+
+		buf_init(&msg, 4096);
+		buf_init(&out, 4096);
+		buf_appendf(&msg, "Content-Type: %s\n\nx", cases[i].ct);
+		m = mail_message_parse((const unsigned char *)msg.data, msg.len, NULL);
+		assert_int_equal(mail_bodystructure_write(&out, m, NULL, false), 0);
+		params = strchr(out.data, ' ');
+		params = strchr(params + 1, ' ') + 1;
+		print_message("ct [%s] -> %s\n", cases[i].ct, out.data);
+		assert_memory_equal(params, cases[i].want, strlen(cases[i].want));
+		mail_message_free(&m);
+		buf_deinit(&msg);
+		buf_deinit(&out);
+	}
 }
 
 static void
@@ -219,6 +257,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rfc2047_table),
 		cmocka_unit_test(test_rfc2231_params),
+		cmocka_unit_test(test_rfc2231_order),
 		cmocka_unit_test(test_param_limit),
 		cmocka_unit_test(test_search),
 	};
