@@ -57,4 +57,11 @@ int imap_client_create(struct mail_user *mu, int fd, const char *login_tag,
  */
 int imap_preauth_main(const char *config_path, const char *user);
 
+/*
+ * Test and debugging mode: like imap_preauth_main, but every connection accepted on the
+ * listening socket listen_fd becomes a PREAUTH session of the same user in this one
+ * process (as in the mail process), until SIGTERM. Returns the exit status.
+ */
+int imap_preauth_serve(const char *config_path, const char *user, int listen_fd);
+
 #endif

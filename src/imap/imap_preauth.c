@@ -140,6 +140,43 @@ drop_privileges(const struct user_info *u)
 	return 0;
 }
 
+/* Load the config, look the user up and drop privileges. Returns 0 or an exit status. */
+static int
+preauth_setup(const char *config_path, const char *username, struct config **cfg_r,
+    struct user_info *u)
+{
+	char *err = NULL;
+	const char *lerr = NULL;
+	int r;
+
+	log_set_ident("imap");
+	signal(SIGPIPE, SIG_IGN);
+	memset(u, 0, sizeof(*u));
+	if (config_load(config_path, cfg_r, &err) < 0) {
+		log_error("imap error=\"%s\"", err != NULL ? err : "cannot load config");
+		free(err);
+		return 78;	/* EX_CONFIG */
+	}
+	if (!userdb_name_valid(username, strlen(username))) {
+		log_error("imap error=\"invalid user name\"");
+		config_free(cfg_r);
+		return 67;	/* EX_NOUSER */
+	}
+	r = userdb_lookup(*cfg_r, username, u, &lerr);
+	if (r <= 0) {
+		log_error("imap user lookup failed: %s", r == 0 ? "no such user" :
+		    (lerr != NULL ? lerr : "error"));
+		config_free(cfg_r);
+		return r == 0 ? 67 : 75;
+	}
+	if (geteuid() == 0 && drop_privileges(u) < 0) {
+		userdb_info_free(u);
+		config_free(cfg_r);
+		return 77;	/* EX_NOPERM */
+	}
+	return 0;
+}
+
 int
 imap_preauth_main(const char *config_path, const char *username)
 {
@@ -148,35 +185,11 @@ imap_preauth_main(const char *config_path, const char *username)
 	struct mail_user *mu;
 	struct event_base *base;
 	struct bridge b;
-	char *err = NULL;
-	const char *lerr = NULL;
 	int sv[2], r;
 
-	log_set_ident("imap");
-	signal(SIGPIPE, SIG_IGN);
-	if (config_load(config_path, &cfg, &err) < 0) {
-		log_error("imap error=\"%s\"", err != NULL ? err : "cannot load config");
-		free(err);
-		return 78;	/* EX_CONFIG */
-	}
-	if (!userdb_name_valid(username, strlen(username))) {
-		log_error("imap error=\"invalid user name\"");
-		config_free(&cfg);
-		return 67;	/* EX_NOUSER */
-	}
-	memset(&u, 0, sizeof(u));
-	r = userdb_lookup(cfg, username, &u, &lerr);
-	if (r <= 0) {
-		log_error("imap user lookup failed: %s", r == 0 ? "no such user" :
-		    (lerr != NULL ? lerr : "error"));
-		config_free(&cfg);
-		return r == 0 ? 67 : 75;
-	}
-	if (geteuid() == 0 && drop_privileges(&u) < 0) {
-		userdb_info_free(&u);
-		config_free(&cfg);
-		return 77;	/* EX_NOPERM */
-	}
+	r = preauth_setup(config_path, username, &cfg, &u);
+	if (r != 0)
+		return r;
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
 		log_error("imap socketpair: %s", strerror(errno));
 		userdb_info_free(&u);
@@ -231,4 +244,67 @@ imap_preauth_main(const char *config_path, const char *username)
 	userdb_info_free(&u);
 	config_free(&cfg);
 	return r;
+}
+
+/* ---------------------------------------------------------------- test server mode */
+
+struct listen_ctx {
+	struct mail_user *mu;
+	struct event_base *base;
+};
+
+static void
+accept_cb(evutil_socket_t lfd, short what, void *ctx)
+{
+	struct listen_ctx *l = ctx;
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	(void)imap_client_create(l->mu, fd, NULL, NULL, 0, "127.0.0.1", true);
+}
+
+static void
+term_cb(evutil_socket_t sig, short what, void *ctx)
+{
+	struct listen_ctx *l = ctx;
+
+	event_base_loopexit(l->base, NULL);
+}
+
+int
+imap_preauth_serve(const char *config_path, const char *username, int listen_fd)
+{
+	struct config *cfg = NULL;
+	struct user_info u;
+	struct listen_ctx l;
+	struct event *ev, *sig;
+	int r;
+
+	r = preauth_setup(config_path, username, &cfg, &u);
+	if (r != 0)
+		return r;
+	l.base = event_base_new();
+	if (l.base == NULL)
+		fatal("imap: event_base_new failed");
+	l.mu = mail_user_create(l.base, cfg, &u);
+	if (l.mu == NULL) {
+		event_base_free(l.base);
+		userdb_info_free(&u);
+		config_free(&cfg);
+		return 75;
+	}
+	evutil_make_socket_nonblocking(listen_fd);
+	ev = event_new(l.base, listen_fd, EV_READ | EV_PERSIST, accept_cb, &l);
+	sig = evsignal_new(l.base, SIGTERM, term_cb, &l);
+	event_add(ev, NULL);
+	event_add(sig, NULL);
+	event_base_dispatch(l.base);
+	event_free(ev);
+	event_free(sig);
+	mail_user_destroy(&l.mu);
+	event_base_free(l.base);
+	userdb_info_free(&u);
+	config_free(&cfg);
+	return 0;
 }

@@ -8,6 +8,9 @@ connections.  Two transports:
         spawn the command once per connection; the runner writes a temp config
         (mail_location = maildir:<tmp>/%u, passwd_file = <tmp>/passwd) and fills in
         {config} and {user}.  The session starts in the PREAUTH state.
+  --serve "build/tests/unit/imap/buzon-imap-stdio -c {config} -u {user} -l {port}"
+        spawn the command once per script; it listens on 127.0.0.1:{port} and serves
+        every connection as a PREAUTH session in one process (the mail process path).
   --connect HOST:PORT --user U --password P [--starttls | --tls] [--maildir DIR]
         a running server; the runner logs in with LOGIN before the script starts.
         The fixture is copied into DIR (the user's Maildir root) when given.
@@ -22,7 +25,8 @@ Script syntax (one directive per line; '#' starts a comment line):
                       ${lit:TEXT} expands to a non-synchronising literal {n+}CRLF TEXT
                       (TEXT takes Python escapes: \\r \\n \\x00); ${file:NAME} likewise
                       with the bytes of tests/protocol/fixtures/files/NAME.
-  C! b'...'           send exact bytes (a Python bytes literal), nothing appended.
+  C! b'...'           send exact bytes: a Python bytes expression such as
+                      b"a LIST " + b"x" * 70000 + b"\r\n" (no names), nothing appended.
   S: pattern          the next server line must match.  '*' matches any run of
                       characters, everything else is literal.  A server literal {n}
                       is shown inline as {n} followed by its bytes with CR, LF, NUL and
@@ -30,6 +34,7 @@ Script syntax (one directive per line; '#' starts a comment line):
   S~: pattern         consecutive S~ lines match the same number of next server lines
                       in any order.
   S?: pattern         skip server lines until one matches (unmatched lines are dropped).
+  S!: pattern         the next server line must NOT match (e.g. "x OK*": any refusal).
   S1: / S1~: / S2?:   the same for connection 1, 2, ...
   E:                  the server must close the connection (EOF) (E1:, E2:, ...).
   Q:                  no server data may arrive for 0.3 s on that connection (Q2: ...).
@@ -246,6 +251,7 @@ class Env:
             self.uid = TEST_UID if os.getuid() == 0 else os.getuid()
             self.gid = TEST_UID if os.getuid() == 0 else os.getgid()
         self.snapshot = None
+        self.server = None
 
     def write_config(self):
         os.makedirs(os.path.join(self.tmp, "mail"), exist_ok=True)
@@ -318,11 +324,57 @@ class Env:
                     pass
         return snap
 
+    def start_server(self):
+        if not self.args.serve:
+            return
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]
+        s.close()
+        cmd = self.args.serve.format(config=self.config, user=self.user, port=self.port)
+        errf = open(os.path.join(self.tmp, "stderr.server"), "w+")
+        self.stderr_files.append(errf)
+        self.server = subprocess.Popen(shlex.split(cmd), stdin=subprocess.DEVNULL,
+                                       stdout=subprocess.DEVNULL, stderr=errf)
+        deadline = time.monotonic() + self.args.timeout
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if self.server.poll() is not None:
+                    break
+                time.sleep(0.02)
+        raise ScriptError("test server did not start")
+
+    def stop_server(self):
+        if self.server is None:
+            return None
+        self.server.terminate()
+        try:
+            rc = self.server.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.server.kill()
+            rc = self.server.wait()
+        self.server = None
+        return rc
+
+    def open_serve(self):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=self.args.timeout)
+        s.settimeout(None)
+        c = Conn(s.fileno(), s.fileno(), sock=s)
+        line = c.readline(self.args.timeout)
+        if line is None or not line.startswith("* PREAUTH"):
+            raise ScriptError("no PREAUTH greeting (got %r)" % line)
+        return c
+
     def conn(self, n):
         if n in self.conns:
             return self.conns[n]
         if self.args.connect:
             c = self.open_network()
+        elif self.args.serve:
+            c = self.open_serve()
         else:
             c = self.open_stdio()
         self.conns[n] = c
@@ -390,7 +442,7 @@ class Env:
         return "".join(out)
 
 
-DIRECTIVE = re.compile(r"^(C|S|E|Q)(\d*)(:|!|~:|\?:)\s?(.*)$")
+DIRECTIVE = re.compile(r"^(C|S|E|Q)(\d*)(:|!:|!|~:|\?:)\s?(.*)$")
 EXPAND = re.compile(r"\$\{(lit|file):((?:[^}\\]|\\.)*)\}")
 
 
@@ -436,6 +488,7 @@ def run_script(path, args):
             env.write_config()
         env.make_maildir(fixture)
         env.snapshot = env.take_snapshot()
+        env.start_server()
         i = 0
         while i < len(body):
             ln, line = body[i]
@@ -461,7 +514,7 @@ def run_script(path, args):
             if kind == "C" and sep == ":":
                 c.send(expand_client(rest))
             elif kind == "C" and sep == "!":
-                data = ast.literal_eval(rest)
+                data = eval(rest, {"__builtins__": {}})
                 if not isinstance(data, bytes):
                     raise ScriptError("%s: C! needs a bytes literal" % where)
                 c.send(data)
@@ -472,6 +525,13 @@ def run_script(path, args):
                                       "EOF" if c.eof else "nothing (timeout)"))
                 if not line_matches(rest, got):
                     raise ScriptError("%s: expected %r\n    got %r" % (where, rest, got))
+            elif kind == "S" and sep == "!:":
+                got = c.readline(timeout)
+                if got is None:
+                    raise ScriptError("%s: expected a reply, got %s" % (where,
+                                      "EOF" if c.eof else "nothing (timeout)"))
+                if line_matches(rest, got):
+                    raise ScriptError("%s: %r must not match %r" % (where, got, rest))
             elif kind == "S" and sep == "?:":
                 skipped = []
                 while True:
@@ -524,6 +584,9 @@ def run_script(path, args):
                     raise ScriptError("%s: unexpected trailing line on connection %d: %r"
                                       % (name, n, extra))
         env.close()
+        rc = env.stop_server()
+        if rc not in (0, None):
+            raise ScriptError("%s: test server exited with status %d" % (name, rc))
         for c in env.conns.values():
             if c.proc is not None and c.proc.returncode not in (0, None):
                 raise ScriptError("%s: server exited with status %d" % (name, c.proc.returncode))
@@ -539,6 +602,7 @@ def run_script(path, args):
                 msg += "\n  transcript:\n    " + "\n    ".join(c.log[-40:])
             msg += "\n  stderr:\n" + env.stderr_text()[-3000:]
         env.close()
+        env.stop_server()
         return "fail", msg
     finally:
         env.cleanup()
@@ -587,6 +651,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("scripts", nargs="*", help="scripts (default: tests/protocol/*.script)")
     ap.add_argument("--stdio", help='command, e.g. "build/buzon imap -c {config} -u {user}"')
+    ap.add_argument("--serve", help='command with {config} {user} {port}: one server per script')
     ap.add_argument("--connect", help="HOST:PORT of a running server")
     ap.add_argument("--user")
     ap.add_argument("--password")
@@ -597,8 +662,8 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep temp dirs")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
-    if bool(args.stdio) == bool(args.connect):
-        ap.error("give exactly one of --stdio and --connect")
+    if [bool(args.stdio), bool(args.serve), bool(args.connect)].count(True) != 1:
+        ap.error("give exactly one of --stdio, --serve and --connect")
     if args.connect and not (args.user and args.password and args.maildir):
         ap.error("--connect needs --user, --password and --maildir")
     scripts = args.scripts or sorted(glob.glob(os.path.join(HERE, "*.script")))
