@@ -209,6 +209,76 @@ uidlist_commit(struct mbox *mbox, int lockfd)
 	return STORE_OK;
 }
 
+/*
+ * Append the records msgs[from..] to the uidlist in place (as Dovecot does) instead of
+ * rewriting it: the parser raises nextuid past appended UIDs. Only if the file ends in
+ * a complete line, so a torn earlier append can never swallow our record. Releases the
+ * lock. Returns STORE_OK, or an error after which the old content is restored.
+ */
+static enum store_status
+uidlist_append(struct mbox *mbox, int lockfd, size_t from)
+{
+	struct stat st;
+	struct buf out;
+	const char *p;
+	size_t i, len;
+	ssize_t n;
+	char last = '\0';
+	int fd, err = 0;
+
+	fd = openat(mbox->dir_fd, UIDLIST_NAME, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0 ||
+	    st.st_ino != mbox->uidlist_st.st_ino || st.st_size != mbox->uidlist_st.st_size ||
+	    pread(fd, &last, 1, st.st_size - 1) != 1 || last != '\n') {
+		/* not the file we know, or a torn last line: rewrite it whole */
+		if (fd >= 0)
+			close(fd);
+		return uidlist_commit(mbox, lockfd);
+	}
+	buf_init(&out, BUF_UNLIMITED);
+	for (i = from; i < mbox->count; i++) {
+		const struct mbox_msg *m = &mbox->msgs[i];
+
+		buf_appendf(&out, "%u", m->uid);
+		if (m->size != MBOX_SIZE_UNKNOWN)
+			buf_appendf(&out, " S%llu", (unsigned long long)m->size);
+		if (m->vsize != MBOX_SIZE_UNKNOWN)
+			buf_appendf(&out, " W%llu", (unsigned long long)m->vsize);
+		buf_appendf(&out, " :%.*s\n", (int)msg_base_len(m), msg_name(m));
+	}
+	p = out.data;
+	len = out.len;
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err = n < 0 ? errno : EIO;
+			break;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	buf_deinit(&out);
+	if (err == 0 && fsync(fd) < 0)
+		err = errno;
+	if (err != 0) {
+		/* take back a partial append; the records are not acknowledged */
+		if (ftruncate(fd, st.st_size) == 0)
+			(void)fsync(fd);
+		log_error("store uidlist append failed mailbox=%s error=%s", mbox->name,
+		    strerror(err));
+		close(fd);
+		uidlist_unlock(mbox, lockfd);
+		return store_errno_status(err) == STORE_NONEXISTENT ? STORE_IOERROR :
+		    store_errno_status(err);
+	}
+	(void)fstat(fd, &mbox->uidlist_st);
+	close(fd);
+	uidlist_unlock(mbox, lockfd);
+	return STORE_OK;
+}
+
 /* ------------------------------------------------------------------ keywords */
 
 static void
@@ -816,11 +886,11 @@ lock_and_sync(struct mbox *mbox, bool *dirty_r, enum store_status *st_r)
 		*st_r = STORE_IOERROR;
 		return -1;
 	}
-	if (!sync_unchanged(mbox) || mbox->uidlist_st.st_ino == 0) {
+	/* Only the uidlist matters here: files that appeared without it (an MDA that does
+	 * not lock) get their UIDs at the next mbox_sync. Not rescanning a 100,000-file
+	 * directory before every APPEND keeps saves cheap. */
+	if (mbox->uidlist_st.st_ino == 0 || uidlist_changed(mbox)) {
 		mbox->force_sync = false;
-		*st_r = sync_locked(mbox, dirty_r);
-	} else if (uidlist_changed(mbox)) {
-		/* directories unchanged, but the uidlist was rewritten by someone */
 		*st_r = sync_locked(mbox, dirty_r);
 	} else
 		*st_r = STORE_OK;
@@ -1716,7 +1786,7 @@ save_commit_locked(struct mbox_save *ctx, uint32_t *first_r, uint32_t *last_r)
 		m.filename = xasprintf("%s/%s", delivery ? "new" : "cur", sm->final);
 		msgs_push(&mbox->msgs, &mbox->count, &mbox->cap, &m);
 	}
-	st = uidlist_commit(mbox, lockfd);
+	st = dirty ? uidlist_commit(mbox, lockfd) : uidlist_append(mbox, lockfd, old_count);
 	if (st != STORE_OK) {
 		/* not acknowledged: remove the files again (nextuid stays grown) */
 		for (i = old_count; i < mbox->count; i++)

@@ -384,9 +384,17 @@ test_save_reopen(void **state)
 		char *p = path_of(f, "dovecot-uidlist"), *data = read_all(p);
 		char hdr[64];
 
-		snprintf(hdr, sizeof(hdr), "3 V%u N4 G", uv);
+		struct uidlist ul;
+
+		/* written when the folder was first opened, then appended to */
+		snprintf(hdr, sizeof(hdr), "3 V%u N1 G", uv);
 		assert_true(str_has_prefix(data, hdr));
 		assert_non_null(strstr(data, "\n1 S24 W28 :"));
+		uidlist_init(&ul);
+		assert_int_equal(uidlist_parse(data, strlen(data), &ul), UIDLIST_PARSE_OK);
+		assert_int_equal(ul.nextuid, 4);
+		assert_int_equal(ul.count, 3);
+		uidlist_deinit(&ul);
 		free(data);
 		free(p);
 	}
@@ -410,6 +418,46 @@ test_save_reopen(void **state)
 	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
 	assert_int_equal(mbox_count(m), 2);
 	assert_int_equal(save_msg(m, "y", 0, 0, 0), 4);
+	mbox_unref(&m);
+}
+
+/* Saves append to the uidlist; a torn line written by someone else is repaired first. */
+static void
+test_uidlist_append(void **state)
+{
+	struct fixture *f = *state;
+	struct uidlist ul;
+	struct mbox *m;
+	char *p, *data;
+	int fd;
+
+	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+	assert_int_equal(save_msg(m, "1\n", 0, 0, 0), 1);
+	assert_int_equal(save_msg(m, "2\n", 0, 0, 0), 2);
+	p = path_of(f, "dovecot-uidlist");
+	data = read_all(p);
+	assert_true(str_has_prefix(data, "3 V"));
+	assert_non_null(strstr(data, " N1 "));	/* header from the first open... */
+	uidlist_init(&ul);
+	assert_int_equal(uidlist_parse(data, strlen(data), &ul), UIDLIST_PARSE_OK);
+	assert_int_equal(ul.nextuid, 3);	/* ...nextuid implied by the appended line */
+	assert_int_equal(ul.count, 2);
+	free(data);
+	/* another writer crashed mid-line */
+	fd = open(p, O_WRONLY | O_APPEND);
+	assert_int_equal(write(fd, "77 :torn", 8), 8);
+	close(fd);
+	/* the torn record was never acknowledged: dropped, the file rewritten clean */
+	assert_int_equal(save_msg(m, "3\n", 0, 0, 0), 3);
+	data = read_all(p);
+	assert_int_equal(uidlist_parse(data, strlen(data), &ul), UIDLIST_PARSE_OK);
+	assert_null(strstr(data, "torn"));
+	assert_int_equal(ul.count, 3);
+	assert_int_equal(ul.recs[2].uid, 3);
+	assert_int_equal(ul.nextuid, 4);
+	uidlist_deinit(&ul);
+	free(data);
+	free(p);
 	mbox_unref(&m);
 }
 
@@ -1070,6 +1118,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_hostile_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_save_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_multiappend_abort, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_uidlist_append, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_external_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inotify, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recent_kept, setup, teardown),
