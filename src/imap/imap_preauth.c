@@ -33,17 +33,24 @@ struct bridge {
 static void
 bridge_maybe_exit(struct bridge *b)
 {
-	if ((b->sock_eof || b->session_gone) &&
+	if (b->sock_eof &&
 	    evbuffer_get_length(bufferevent_get_output(b->out)) == 0)
 		event_base_loopexit(b->base, NULL);
 }
 
+/*
+ * The bridge is bounded both ways: while the buffer towards one side holds more than
+ * IMAP_OUTPUT_HIGH octets, the other side is not read, so the session's own output
+ * backpressure still works when stdout is a slow pipe.
+ */
 static void
 in_read_cb(struct bufferevent *bev, void *ctx)
 {
 	struct bridge *b = ctx;
 
 	bufferevent_write_buffer(b->sock, bufferevent_get_input(bev));
+	if (evbuffer_get_length(bufferevent_get_output(b->sock)) > IMAP_OUTPUT_HIGH)
+		bufferevent_disable(bev, EV_READ);
 }
 
 static void
@@ -66,12 +73,17 @@ sock_read_cb(struct bufferevent *bev, void *ctx)
 	struct bridge *b = ctx;
 
 	bufferevent_write_buffer(b->out, bufferevent_get_input(bev));
+	if (evbuffer_get_length(bufferevent_get_output(b->out)) > IMAP_OUTPUT_HIGH)
+		bufferevent_disable(bev, EV_READ);
 }
 
 static void
 sock_write_cb(struct bufferevent *bev, void *ctx)
 {
 	struct bridge *b = ctx;
+
+	if (!b->in_eof)
+		bufferevent_enable(b->in, EV_READ);
 
 	if (b->in_eof && !b->sock_shut && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
 		b->sock_shut = true;
@@ -92,7 +104,11 @@ sock_event_cb(struct bufferevent *bev, short what, void *ctx)
 static void
 out_write_cb(struct bufferevent *bev, void *ctx)
 {
-	bridge_maybe_exit(ctx);
+	struct bridge *b = ctx;
+
+	if (!b->sock_eof)
+		bufferevent_enable(b->sock, EV_READ);
+	bridge_maybe_exit(b);
 }
 
 static void
@@ -225,6 +241,8 @@ imap_preauth_main(const char *config_path, const char *username)
 	bufferevent_setcb(b.sock, sock_read_cb, sock_write_cb, sock_event_cb, &b);
 	/* keep the bridge bounded too: stop reading stdin while the session lags */
 	bufferevent_setwatermark(b.in, EV_READ, 0, IMAP_INPUT_HIGH);
+	bufferevent_setwatermark(b.sock, EV_WRITE, IMAP_OUTPUT_LOW, 0);
+	bufferevent_setwatermark(b.out, EV_WRITE, IMAP_OUTPUT_LOW, 0);
 	bufferevent_enable(b.in, EV_READ);
 	bufferevent_enable(b.out, EV_WRITE);
 	bufferevent_enable(b.sock, EV_READ | EV_WRITE);
