@@ -262,6 +262,7 @@ parse_multipart(struct parse_ctx *ctx, struct mail_part *part, unsigned int dept
 	size_t i = part->body_off, end = part->body_off + part->body_len;
 	size_t child_start = 0, blen;
 	const char *b;
+	char *needle;
 	bool in_child = false;
 	struct mail_part *last = NULL;
 	bool digest = mail_part_is(part, "multipart", "digest");
@@ -273,10 +274,21 @@ parse_multipart(struct parse_ctx *ctx, struct mail_part *part, unsigned int dept
 	blen = strlen(b);
 	if (blen == 0)
 		return;
+	needle = xasprintf("--%s", b);
 	while (i < end) {
-		size_t e = next_line(d, i, end);
-		int kind = (d[i] == '-') ? boundary_line(d, i, end, b, blen) : 0;
+		size_t e;
+		int kind;
+		const unsigned char *hit;
 
+		/* jump to the next "--boundary" that starts a line (memmem is fast) */
+		hit = memmem(d + i, end - i, needle, blen + 2);
+		while (hit != NULL && !((size_t)(hit - d) == part->body_off || hit[-1] == '\n'))
+			hit = memmem(hit + 1, (size_t)(d + end - hit - 1), needle, blen + 2);
+		if (hit == NULL)
+			break;
+		i = (size_t)(hit - d);
+		e = next_line(d, i, end);
+		kind = boundary_line(d, i, end, b, blen);
 		if (kind != 0) {
 			if (in_child) {
 				/* the line end before the boundary belongs to it (§5.1.1) */
@@ -292,13 +304,13 @@ parse_multipart(struct parse_ctx *ctx, struct mail_part *part, unsigned int dept
 				if (c == NULL) {
 					ctx->m->limited = true;
 					part->flags |= MAIL_PART_LIMITED;
-					return;
+					goto out;
 				}
 				append_child(part, c, &last);
 				parse_part(ctx, c, child_start, cend, depth + 1, digest);
 			}
 			if (kind == 2)
-				return;	/* the rest is epilogue */
+				goto out;	/* the rest is epilogue */
 			in_child = true;
 			child_start = e;
 		}
@@ -311,11 +323,13 @@ parse_multipart(struct parse_ctx *ctx, struct mail_part *part, unsigned int dept
 		if (c == NULL) {
 			ctx->m->limited = true;
 			part->flags |= MAIL_PART_LIMITED;
-			return;
+			goto out;
 		}
 		append_child(part, c, &last);
 		parse_part(ctx, c, child_start, end, depth + 1, digest);
 	}
+out:
+	free(needle);
 }
 
 static void
@@ -329,10 +343,8 @@ parse_part(struct parse_ctx *ctx, struct mail_part *part, size_t start, size_t e
 	part->hdr_len = he - start;
 	part->body_off = he;
 	part->body_len = end - he;
-	part->hdr_size = mail_octets_size(d + start, part->hdr_len);
-	part->hdr_lines = mail_octets_lines(d + start, part->hdr_len);
-	part->body_size = mail_octets_size(d + he, part->body_len);
-	part->body_lines = mail_octets_lines(d + he, part->body_len);
+	mail_octets_count(d + start, part->hdr_len, &part->hdr_size, &part->hdr_lines);
+	mail_octets_count(d + he, part->body_len, &part->body_size, &part->body_lines);
 	parse_mime_header(ctx, part, digest_child);
 
 	if (mail_part_is(part, "text", NULL))

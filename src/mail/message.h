@@ -131,6 +131,9 @@ const struct mail_param *mail_param_find(const struct mail_param *params, unsign
 uint64_t mail_octets_size(const unsigned char *p, size_t len);
 /* Number of lines in p[0..len) as Dovecot counts them: the number of LF bytes. */
 uint64_t mail_octets_lines(const unsigned char *p, size_t len);
+/* Both of the above in one pass. */
+void mail_octets_count(const unsigned char *p, size_t len, uint64_t *size_r,
+    uint64_t *lines_r);
 
 /*
  * Streaming copy of the CRLF view of raw bytes. mail_octets_reader_init positions the

@@ -14,31 +14,38 @@ octet_width(const unsigned char *p, size_t i)
 	return 1;
 }
 
-uint64_t
-mail_octets_size(const unsigned char *p, size_t len)
+void
+mail_octets_count(const unsigned char *p, size_t len, uint64_t *size_r, uint64_t *lines_r)
 {
-	uint64_t n = len;
+	uint64_t bare = 0, lines = 0;
 	const unsigned char *lf, *s = p, *end = p + len;
 
 	while (s < end && (lf = memchr(s, '\n', (size_t)(end - s))) != NULL) {
+		lines++;
 		if (lf == p || lf[-1] != '\r')
-			n++;
+			bare++;
 		s = lf + 1;
 	}
-	return n;
+	*size_r = (uint64_t)len + bare;
+	*lines_r = lines;
+}
+
+uint64_t
+mail_octets_size(const unsigned char *p, size_t len)
+{
+	uint64_t size, lines;
+
+	mail_octets_count(p, len, &size, &lines);
+	return size;
 }
 
 uint64_t
 mail_octets_lines(const unsigned char *p, size_t len)
 {
-	uint64_t n = 0;
-	const unsigned char *lf, *s = p, *end = p + len;
+	uint64_t size, lines;
 
-	while (s < end && (lf = memchr(s, '\n', (size_t)(end - s))) != NULL) {
-		n++;
-		s = lf + 1;
-	}
-	return n;
+	mail_octets_count(p, len, &size, &lines);
+	return lines;
 }
 
 void
