@@ -219,6 +219,21 @@ test_section_parse(void **state)
 		}
 		mail_section_deinit(&s);
 	}
+	/* every prefix of every spec parses or fails cleanly (ASan checks the reads) */
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		size_t len = strlen(cases[i].spec);
+
+		for (size_t cut = 0; cut <= len; cut++) {
+			char *p = malloc(cut + 1);
+			struct mail_section s;
+			const char *error;
+
+			memcpy(p, cases[i].spec, cut);
+			if (mail_section_parse(p, cut, &s, &error) == 0)
+				mail_section_deinit(&s);
+			free(p);
+		}
+	}
 	/* depth limit */
 	{
 		struct buf b;
