@@ -108,6 +108,55 @@ msg_free_array(struct mbox_msg *msgs, size_t count)
 	free(msgs);
 }
 
+/* ------------------------------------------------------------------ own events */
+
+#define OWN_EVENTS_MAX	4096
+
+void
+mbox_own_event(struct mbox *mbox, bool is_new, const char *name)
+{
+	if (mbox->wd_new < 0 || mbox->own_overflow)
+		return;
+	if (mbox->n_own_events == OWN_EVENTS_MAX) {
+		mbox->own_overflow = true;	/* stop filtering: rescan on any event */
+		return;
+	}
+	if (mbox->n_own_events == 0)
+		mbox->own_events = xreallocarray(mbox->own_events, OWN_EVENTS_MAX,
+		    sizeof(char *));
+	mbox->own_events[mbox->n_own_events++] = xasprintf("%c/%s", is_new ? 'n' : 'c', name);
+}
+
+bool
+mbox_own_event_match(struct mbox *mbox, bool is_new, const char *name)
+{
+	size_t i;
+
+	if (mbox->own_overflow)
+		return false;
+	for (i = 0; i < mbox->n_own_events; i++) {
+		const char *e = mbox->own_events[i];
+
+		if (e[0] == (is_new ? 'n' : 'c') && strcmp(e + 2, name) == 0) {
+			free(mbox->own_events[i]);
+			mbox->own_events[i] = mbox->own_events[--mbox->n_own_events];
+			return true;
+		}
+	}
+	return false;
+}
+
+static void
+own_events_clear(struct mbox *mbox)
+{
+	size_t i;
+
+	for (i = 0; i < mbox->n_own_events; i++)
+		free(mbox->own_events[i]);
+	mbox->n_own_events = 0;
+	mbox->own_overflow = false;
+}
+
 /* ------------------------------------------------------------------ uidlist lock */
 
 /* Dotlock (O_CREAT|O_EXCL), stale after LOCK_STALE_SECS. Returns the lock fd or -1. */
@@ -505,6 +554,8 @@ scan_index(struct mbox *mbox, struct scan *s)
 			    (size_t)(strchr(e->name, ':') - e->name) : strlen(e->name)));
 			log_warn("store duplicate file base renamed mailbox=%s file=%s",
 			    mbox->name, e->name);
+			mbox_own_event(mbox, e->in_new, e->name);
+			mbox_own_event(mbox, e->in_new, buf_cstr(&nn));
 			if (renameat(dfd, e->name, dfd, buf_cstr(&nn)) < 0) {
 				buf_deinit(&nn);
 				e->claimed = true;	/* ignore it this time */
@@ -555,6 +606,8 @@ scan_dirs(struct mbox *mbox, struct scan *s)
 			/* new/ -> cur/ as Dovecot does; keep an info part if present */
 			target = md.has_info ? xstrdup(de->d_name) :
 			    xasprintf("%.*s:2,", (int)md.base_len, de->d_name);
+			mbox_own_event(mbox, true, de->d_name);
+			mbox_own_event(mbox, false, target);
 			if (renameat(mbox->new_fd, de->d_name, mbox->cur_fd, target) == 0) {
 				free(target);
 				/* listed again by the cur/ pass; remember it was new */
@@ -821,6 +874,11 @@ sync_full(struct mbox *mbox)
 	bool dirty;
 	int lockfd;
 
+	/* events queued so far are covered by this scan */
+	mstore_notify_drain(mbox->store);
+	own_events_clear(mbox);
+	mbox->force_sync = false;
+
 	lockfd = uidlist_lock(mbox);
 	if (lockfd < 0)
 		return STORE_IOERROR;
@@ -844,6 +902,10 @@ sync_unchanged(struct mbox *mbox)
 		return false;
 	if (!ts_eq(&sn.st_mtim, &mbox->new_mtime) || !ts_eq(&sc.st_mtim, &mbox->cur_mtime))
 		return false;
+	/* with inotify watching both directories, every change by others has been seen
+	 * by mstore_notify_drain() (called by mbox_sync) */
+	if (mbox->wd_new >= 0 && mbox->wd_cur >= 0)
+		return true;
 	/* a change within the same timestamp tick would not alter the mtime */
 	if (mbox->new_mtime.tv_sec >= now - 1 || mbox->cur_mtime.tv_sec >= now - 1)
 		return false;
@@ -855,6 +917,7 @@ mbox_sync(struct mbox *mbox)
 {
 	if (mbox->deleted)
 		return STORE_NONEXISTENT;
+	mstore_notify_drain(mbox->store);
 	keywords_reload(mbox);
 	if (sync_unchanged(mbox))
 		return STORE_OK;
@@ -1036,13 +1099,14 @@ mbox_open(struct mstore *store, const char *name, struct mbox **mbox_r)
 	}
 	tmp_cleanup(mbox);
 	keywords_reload(mbox);
+	/* watch first, then scan: nothing can fall between the two */
+	mbox_notify_add(mbox);
 	st = sync_full(mbox);
 	if (st != STORE_OK) {
 		mbox_free_internal(mbox);
 		return st;
 	}
 	recent_restore(mbox);
-	mbox_notify_add(mbox);
 	mbox->next = store->mboxes;
 	store->mboxes = mbox;
 	*mbox_r = mbox;
@@ -1065,6 +1129,8 @@ mbox_free_internal(struct mbox *mbox)
 	if (mbox->tmp_fd >= 0)
 		close(mbox->tmp_fd);
 	msg_free_array(mbox->msgs, mbox->count);
+	own_events_clear(mbox);
+	free(mbox->own_events);
 	for (i = 0; i < STORE_KEYWORDS_MAX; i++)
 		free(mbox->keywords[i]);
 	for (l = mbox->listeners; l != NULL; l = next) {
@@ -1417,6 +1483,8 @@ mbox_store_flags(struct mbox *mbox, uint32_t uid, uint8_t flags, uint32_t keywor
 		    m->filename[0] == 'c')
 			return STORE_OK;
 		newname = msg_new_filename(m, flags, keywords);
+		mbox_own_event(mbox, m->filename[0] == 'n', msg_name(m));
+		mbox_own_event(mbox, false, newname);
 		if (renameat(msg_dirfd(mbox, m), msg_name(m), mbox->cur_fd, newname) == 0) {
 			free(m->filename);
 			m->filename = xasprintf("cur/%s", newname);
@@ -1477,6 +1545,7 @@ mbox_expunge(struct mbox *mbox, const uint32_t *uids, size_t count)
 		while (j < count && sorted[j] < m->uid)
 			j++;
 		if (j < count && sorted[j] == m->uid) {
+			mbox_own_event(mbox, m->filename[0] == 'n', msg_name(m));
 			if (unlinkat(msg_dirfd(mbox, m), msg_name(m), 0) == 0 || errno == ENOENT) {
 				gone[ngone++] = m->uid;
 				free(m->filename);
@@ -1756,6 +1825,7 @@ save_commit_locked(struct mbox_save *ctx, uint32_t *first_r, uint32_t *last_r)
 		if (!delivery)
 			mdname_format_info(sm->flags, sm->keywords, &b);
 		sm->final = buf_steal(&b);
+		mbox_own_event(mbox, delivery, sm->final);
 		if (renameat(mbox->tmp_fd, sm->tmpname, dfd, sm->final) < 0) {
 			st = save_fail(ctx, errno, "rename");
 			buf_deinit(&b);

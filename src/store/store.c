@@ -1059,11 +1059,11 @@ mstore_notify_fd(struct mstore *store)
 }
 
 void
-mstore_notify_process(struct mstore *store)
+mstore_notify_drain(struct mstore *store)
 {
 	char evbuf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
 	const struct inotify_event *ev;
-	struct mbox *m, *next;
+	struct mbox *m;
 	ssize_t n;
 	char *p;
 
@@ -1077,11 +1077,28 @@ mstore_notify_process(struct mstore *store)
 			break;
 		for (p = evbuf; p < evbuf + n; p += sizeof(*ev) + ev->len) {
 			ev = (const struct inotify_event *)p;
-			for (m = store->mboxes; m != NULL; m = m->next)
-				if (ev->wd == m->wd_new || ev->wd == m->wd_cur)
+			if (ev->mask & IN_Q_OVERFLOW) {
+				for (m = store->mboxes; m != NULL; m = m->next)
 					m->force_sync = true;
+				continue;
+			}
+			for (m = store->mboxes; m != NULL; m = m->next) {
+				if (ev->wd != m->wd_new && ev->wd != m->wd_cur)
+					continue;
+				if (ev->len == 0 || !mbox_own_event_match(m, ev->wd == m->wd_new,
+				    ev->name))
+					m->force_sync = true;
+			}
 		}
 	}
+}
+
+void
+mstore_notify_process(struct mstore *store)
+{
+	struct mbox *m, *next;
+
+	mstore_notify_drain(store);
 	/* sync outside the walk: listeners may open more mboxes */
 	for (m = store->mboxes; m != NULL; m = next) {
 		next = m->next;

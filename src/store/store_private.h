@@ -56,6 +56,11 @@ struct mbox {
 	int wd_new, wd_cur;		/* inotify watches or -1 */
 	bool deleted;
 	bool force_sync;
+	/* inotify events our own renames/unlinks will cause ("c/<name>", "n/<name>"):
+	 * matched and ignored so our own changes do not trigger rescans */
+	char **own_events;
+	size_t n_own_events;
+	bool own_overflow;
 
 	/* what the last full scan saw */
 	struct timespec new_mtime, cur_mtime;
@@ -91,7 +96,15 @@ int store_read_file(int dirfd, const char *name, size_t max, struct buf *out,
 int store_write_file(struct mstore *store, int dirfd, const char *name, const void *data,
     size_t len);
 
+/* Read pending inotify events (non-blocking) and set force_sync on the mboxes that
+ * others changed; our own changes are recognised and ignored. */
+void mstore_notify_drain(struct mstore *store);
+
 /* mbox.c */
+/* Record that we are about to rename/unlink `name` in new/ (is_new) or cur/. */
+void mbox_own_event(struct mbox *mbox, bool is_new, const char *name);
+/* True (and forget it) if the event was one of ours. */
+bool mbox_own_event_match(struct mbox *mbox, bool is_new, const char *name);
 void mbox_free_internal(struct mbox *mbox);
 /* The folder was deleted underneath open mboxes: expunge everything, mark deleted. */
 void mbox_mark_deleted(struct mbox *mbox);

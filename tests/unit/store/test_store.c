@@ -623,6 +623,27 @@ test_inotify(void **state)
 	mstore_notify_process(f->store);
 	assert_int_equal(ev.nappended, 1);
 	assert_int_equal(mbox_count(m), 1);
+
+	/* our own save, flag change and expunge do not ask for a rescan... */
+	{
+		uint32_t u = save_msg(m, "own\n", 0, 0, 0);
+
+		assert_int_equal(mbox_store_flags(m, u, MBOX_FLAG_SEEN, 0), STORE_OK);
+		assert_int_equal(mbox_expunge(m, &u, 1), STORE_OK);
+	}
+	mstore_notify_drain(f->store);
+	assert_false(m->force_sync);
+	assert_int_equal(m->n_own_events, 0);
+	/* ...but someone else's change in between does */
+	save_msg(m, "own2\n", 0, 0, 0);
+	external_deliver(f, ".", "1700000003.M4P4.otherhost", "y\n");
+	assert_int_equal(poll(&pfd, 1, 2000), 1);
+	mstore_notify_drain(f->store);
+	assert_true(m->force_sync);
+	ev.nappended = 0;
+	assert_int_equal(mbox_sync(m), STORE_OK);
+	assert_int_equal(ev.nappended, 1);
+	assert_int_equal(mbox_count(m), 3);
 	mbox_unlisten(m, &l);
 	mbox_unref(&m);
 }
