@@ -478,7 +478,7 @@ sigchld_cb(evutil_socket_t sig, short what, void *ctx)
 			continue;
 		role = ch->role;
 		draining = ch->draining;
-		if (WIFSIGNALED(status))
+		if (WIFSIGNALED(status) && !(M.stopping && WTERMSIG(status) == SIGTERM))
 			log_error("child pid=%d role=%s killed by signal %d", (int)pid,
 			    role == ROLE_AUTH ? "auth" : role == ROLE_LOGIN ? "login" : "mail",
 			    WTERMSIG(status));

@@ -1,0 +1,191 @@
+/*
+ * mailproc.c — process shell of the per-user mail process (see mailproc.h). It starts
+ * as root (in production), learns its user from the master, creates the user's mail
+ * root if it is missing (owned by the user), drops to the user's uid/gid for good and
+ * only then opens any mail. Security role: after the drop nothing here can touch
+ * another user's files; it trusts the master for the identity and nothing else.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "auth/userdb.h"
+#include "imap/imap_client.h"
+#include "lib/config.h"
+#include "lib/ipc.h"
+#include "lib/log.h"
+#include "lib/priv.h"
+#include "mailproc/mailproc.h"
+
+#define MAIL_IPC_FD 3
+#define MAIL_RLIMIT_AS (256ULL * 1024 * 1024)
+
+static struct {
+	struct event_base *base;
+	struct config *cfg;
+	struct mail_user *mu;
+	uint32_t received;
+} P;
+
+/* Create the mail root (only its last component) as the user, if it does not exist. */
+static void
+ensure_mail_root(const struct user_info *u)
+{
+	char *parent = xstrdup(u->mail_root), *slash = strrchr(parent, '/');
+	struct stat st;
+	int pfd;
+
+	if (lstat(u->mail_root, &st) == 0 || errno != ENOENT || slash == NULL) {
+		free(parent);
+		return;
+	}
+	*slash = '\0';
+	pfd = open(parent[0] == '\0' ? "/" : parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pfd >= 0) {
+		if (mkdirat(pfd, slash + 1, 0700) == 0 &&
+		    fchownat(pfd, slash + 1, u->uid, u->gid, AT_SYMLINK_NOFOLLOW) < 0)
+			log_error("chown %s: %s", u->mail_root, strerror(errno));
+		close(pfd);
+	}
+	free(parent);
+}
+
+static void
+empty_cb(void *ctx)
+{
+	struct ipc_msg m;
+
+	ipc_msg_init(&m, IPC_MAIL_EMPTY);
+	ipc_put_u32(&m, P.received);
+	if (ipc_send(MAIL_IPC_FD, &m, -1) < 0)
+		exit(0);
+}
+
+static void
+handle_client(struct ipc_msg *m)
+{
+	char *tag = NULL, *ip = NULL;
+	const void *input;
+	size_t ilen;
+	uint32_t flags;
+	int fd = m->fd;
+
+	m->fd = -1;
+	if (ipc_get_str(m, 80, &tag) < 0 || ipc_get_bytes(m, &input, &ilen) < 0 ||
+	    ipc_get_str(m, 64, &ip) < 0 || ipc_get_u32(m, &flags) < 0 || !ipc_get_done(m) ||
+	    fd < 0)
+		fatal("mail: malformed client message from the master");
+	P.received++;
+	(void)imap_client_create(P.mu, fd, tag[0] == '\0' ? NULL : tag, input, ilen, ip,
+	    (flags & 3) != 0);
+	free(tag);
+	free(ip);
+}
+
+static void
+ipc_cb(evutil_socket_t fd, short what, void *ctx)
+{
+	struct ipc_msg *m = xmalloc(sizeof(*m));
+	int r;
+
+	while ((r = ipc_recv(fd, m)) > 0) {
+		if (m->type == IPC_MAIL_CLIENT) {
+			handle_client(m);
+		} else if (m->type == IPC_MAIL_SHUTDOWN) {
+			if (mail_user_client_count(P.mu) == 0)
+				event_base_loopexit(P.base, NULL);
+		} else {
+			fatal("mail: unexpected message %u", m->type);
+		}
+		if (m->fd >= 0)
+			close(m->fd);
+	}
+	free(m);
+	if (r == 0)
+		event_base_loopexit(P.base, NULL);	/* the master is gone */
+	else if (errno != EAGAIN)
+		fatal("mail: ipc: %s", strerror(errno));
+}
+
+static void
+sigterm_cb(evutil_socket_t sig, short what, void *ctx)
+{
+	event_base_loopexit(P.base, NULL);
+}
+
+static void
+read_user(struct user_info *u)
+{
+	struct pollfd pfd = { MAIL_IPC_FD, POLLIN, 0 };
+	struct ipc_msg *m = xmalloc(sizeof(*m));
+	uint32_t uid, gid;
+	int r;
+
+	do {
+		(void)poll(&pfd, 1, -1);
+		r = ipc_recv(MAIL_IPC_FD, m);
+	} while (r < 0 && errno == EAGAIN);
+	if (r <= 0 || m->type != IPC_MAIL_USER || m->fd >= 0)
+		fatal("mail: expected the user from the master");
+	memset(u, 0, sizeof(*u));
+	if (ipc_get_str(m, USER_NAME_MAX, &u->name) < 0 || ipc_get_u32(m, &uid) < 0 ||
+	    ipc_get_u32(m, &gid) < 0 || ipc_get_str(m, 4096, &u->home) < 0 ||
+	    ipc_get_str(m, 4096, &u->mail_root) < 0 || !ipc_get_done(m) ||
+	    u->mail_root[0] != '/')
+		fatal("mail: malformed user message");
+	u->uid = (uid_t)uid;
+	u->gid = (gid_t)gid;
+	free(m);
+}
+
+int
+mailproc_main(int argc, char **argv)
+{
+	struct event *ev, *term;
+	struct user_info u;
+	const char *cfgpath = NULL;
+	char *err;
+
+	log_set_ident("imap");
+	for (int i = 0; i + 1 < argc; i++)
+		if (strcmp(argv[i], "-c") == 0)
+			cfgpath = argv[i + 1];
+	if (cfgpath == NULL || config_load(cfgpath, &P.cfg, &err) < 0)
+		fatal("mail: cannot load the configuration");
+	if (strcmp(P.cfg->log_level, "debug") == 0)
+		log_set_level(LOG_LEVEL_DEBUG);
+	signal(SIGPIPE, SIG_IGN);
+	read_user(&u);
+	if (priv_is_root()) {
+		if (u.uid == 0 || u.gid == 0 || u.uid < P.cfg->first_valid_uid)
+			fatal("mail: refusing uid %u for user %s", (unsigned)u.uid, u.name);
+		ensure_mail_root(&u);
+		priv_drop(u.uid, u.gid, NULL);
+	}
+#if !defined(__SANITIZE_ADDRESS__)
+	priv_limits(MAIL_RLIMIT_AS, 0);
+#endif
+	umask(077);
+	P.base = event_base_new();
+	P.mu = mail_user_create(P.base, P.cfg, &u);
+	if (P.mu == NULL)
+		fatal("mail: cannot open the mail of user %s", u.name);
+	mail_user_set_empty_cb(P.mu, empty_cb, NULL);
+	evutil_make_socket_nonblocking(MAIL_IPC_FD);
+	ev = event_new(P.base, MAIL_IPC_FD, EV_READ | EV_PERSIST, ipc_cb, NULL);
+	term = evsignal_new(P.base, SIGTERM, sigterm_cb, NULL);
+	event_add(ev, NULL);
+	event_add(term, NULL);
+	event_base_dispatch(P.base);
+	mail_user_destroy(&P.mu);
+	event_free(ev);
+	event_free(term);
+	event_base_free(P.base);
+	userdb_info_free(&u);
+	config_free(&P.cfg);
+	return 0;
+}
