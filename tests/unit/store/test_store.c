@@ -16,6 +16,8 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -459,6 +461,100 @@ test_uidlist_append(void **state)
 	free(data);
 	free(p);
 	mbox_unref(&m);
+}
+
+/* LMTP/LDA-style delivery into new/ */
+static void
+test_delivery(void **state)
+{
+	struct fixture *f = *state;
+	const struct mbox_msg *msg;
+	struct mbox_save *ctx;
+	struct mbox *m;
+	uint32_t first, last;
+	char *p;
+
+	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+	ctx = mbox_save_begin(m, MBOX_SAVE_DELIVERY);
+	assert_int_equal(mbox_save_msg_begin(ctx), STORE_OK);
+	assert_int_equal(mbox_save_write(ctx, "From: a\n\nx\n", 11), STORE_OK);
+	assert_int_equal(mbox_save_msg_end(ctx, 0, 0, 0), STORE_OK);
+	assert_int_equal(mbox_save_commit(&ctx, &first, &last), STORE_OK);
+	assert_int_equal(first, 1);
+	msg = mbox_lookup(m, 1, NULL);
+	assert_true(str_has_prefix(msg->filename, "new/"));
+	assert_null(strchr(msg->filename, ':'));
+	assert_true(msg->flags & MBOX_FLAG_RECENT);
+	p = path_of(f, "new");
+	assert_int_equal(count_dir(p), 1);
+	free(p);
+	mbox_unref(&m);
+	/* another process (a fresh store) moves it to cur/, keeping the UID */
+	reopen(f);
+	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+	msg = mbox_lookup(m, 1, NULL);
+	assert_non_null(msg);
+	assert_true(str_has_prefix(msg->filename, "cur/"));
+	assert_true(msg->flags & MBOX_FLAG_RECENT);
+	mbox_unref(&m);
+}
+
+/* A failing write (here: RLIMIT_FSIZE -> EFBIG) is never reported as success and
+ * leaves nothing behind; a failing uidlist update takes the message back. */
+static void
+test_write_errors(void **state)
+{
+	struct fixture *f = *state;
+	struct mbox_save *ctx;
+	struct rlimit old, lim;
+	struct stat st;
+	struct mbox *m;
+	uint32_t first, last;
+	char big[8192], *p, *tmp, *before, *after;
+
+	memset(big, 'a', sizeof(big));
+	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+	assert_int_equal(save_msg(m, "first\n", 0, 0, 0), 1);
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 4096;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	ctx = mbox_save_begin(m, 0);
+	assert_int_equal(mbox_save_msg_begin(ctx), STORE_OK);
+	assert_int_equal(mbox_save_write(ctx, big, sizeof(big)), STORE_IOERROR);
+	mbox_save_abort(&ctx);
+	tmp = path_of(f, "tmp");
+	assert_int_equal(count_dir(tmp), 0);
+	assert_int_equal(mbox_count(m), 1);
+
+	/* the uidlist cannot grow: the commit fails and the message is removed */
+	p = path_of(f, "dovecot-uidlist");
+	assert_int_equal(stat(p, &st), 0);
+	before = read_all(p);
+	lim.rlim_cur = (rlim_t)st.st_size + 8;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	ctx = mbox_save_begin(m, 0);
+	assert_int_equal(mbox_save_msg_begin(ctx), STORE_OK);
+	assert_int_equal(mbox_save_write(ctx, "tiny\n", 5), STORE_OK);
+	assert_int_equal(mbox_save_msg_end(ctx, 0, 0, 0), STORE_OK);
+	assert_int_not_equal(mbox_save_commit(&ctx, &first, &last), STORE_OK);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	assert_int_equal(mbox_count(m), 1);
+	assert_int_equal(count_dir(tmp), 0);
+	free(tmp);
+	tmp = path_of(f, "cur");
+	assert_int_equal(count_dir(tmp), 1);
+	after = read_all(p);
+	assert_string_equal(before, after);	/* old uidlist intact */
+	/* and the next save works without a restart, with a fresh UID */
+	assert_true(save_msg(m, "again\n", 0, 0, 0) >= 2);
+	free(before);
+	free(after);
+	free(tmp);
+	free(p);
+	mbox_unref(&m);
+	signal(SIGXFSZ, SIG_DFL);
 }
 
 static void
@@ -1139,6 +1235,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_hostile_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_save_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_multiappend_abort, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delivery, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_uidlist_append, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_external_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inotify, setup, teardown),
