@@ -223,16 +223,41 @@ decode_word_text(struct buf *out, char enc, const unsigned char *p, size_t len)
 }
 
 /*
- * Parse an encoded word at p[0..len) (p points at "=?"). On success returns its length,
+ * Where the encoded text starting at `from` stops: the first "?=" or invalid byte (or
+ * len). The answer is the same for every start in [from, stop], so it is cached in
+ * *cache (stop position, initially 0) and the whole decode stays linear in the input.
+ */
+static size_t
+text_stop(const unsigned char *p, size_t len, size_t from, size_t *cache)
+{
+	size_t i;
+
+	if (*cache >= from && *cache != 0)
+		return *cache;
+	for (i = from; i < len; i++) {
+		if (p[i] == '?' && i + 1 < len && p[i + 1] == '=')
+			break;
+		if (p[i] <= ' ' || p[i] >= 0x7f)
+			break;
+	}
+	*cache = i;
+	return i;
+}
+
+/*
+ * Parse an encoded word at p[at..len) (p[at] is "=?"). On success returns its length,
  * the charset (NUL-terminated in cs, "*lang" removed) and decoded bytes appended to raw.
  */
 static size_t
-parse_word(const unsigned char *p, size_t len, char cs[CHARSET_MAX + 1], struct buf *raw)
+parse_word(const unsigned char *p, size_t len, size_t at, size_t *cache,
+    char cs[CHARSET_MAX + 1], struct buf *raw)
 {
-	size_t i = 2, cs_start = 2, cs_end, text_start, raw_start = raw->len;
+	size_t i = at + 2, cs_start = at + 2, cs_end, text_start, end, raw_start = raw->len;
 	char enc;
 
-	while (i < len && p[i] != '?' && p[i] > ' ' && p[i] < 0x7f)
+	/* charset and language are short: bounded scan */
+	while (i < len && i - cs_start <= 2 * CHARSET_MAX && p[i] != '?' && p[i] > ' ' &&
+	    p[i] < 0x7f)
 		i++;
 	if (i >= len || p[i] != '?' || i == cs_start)
 		return 0;
@@ -241,13 +266,8 @@ parse_word(const unsigned char *p, size_t len, char cs[CHARSET_MAX + 1], struct 
 		return 0;
 	enc = (char)p[i + 1];
 	text_start = i + 3;
-	for (i = text_start; i + 1 < len; i++) {
-		if (p[i] == '?' && p[i + 1] == '=')
-			break;
-		if (p[i] <= ' ' || p[i] >= 0x7f)
-			return 0;
-	}
-	if (i + 1 >= len)
+	end = text_stop(p, len, text_start, cache);
+	if (end + 1 >= len || p[end] != '?' || p[end + 1] != '=')
 		return 0;
 	{
 		const unsigned char *star = memchr(p + cs_start, '*', cs_end - cs_start);
@@ -258,11 +278,11 @@ parse_word(const unsigned char *p, size_t len, char cs[CHARSET_MAX + 1], struct 
 		memcpy(cs, p + cs_start, n);
 		cs[n] = '\0';
 	}
-	if (!decode_word_text(raw, enc, p + text_start, i - text_start)) {
+	if (!decode_word_text(raw, enc, p + text_start, end - text_start)) {
 		buf_truncate(raw, raw_start);
 		return 0;
 	}
-	return i + 2;
+	return end + 2 - at;
 }
 
 int
@@ -271,7 +291,7 @@ mail_rfc2047_decode(struct buf *out, const char *text, size_t len)
 	const unsigned char *p = (const unsigned char *)text;
 	char cs[CHARSET_MAX + 1], pending_cs[CHARSET_MAX + 1] = "";
 	struct buf raw;
-	size_t i = 0, lit = 0;
+	size_t i = 0, lit = 0, stop_cache = 0;
 	bool have_pending = false;
 	int ret = 0;
 
@@ -283,18 +303,18 @@ mail_rfc2047_decode(struct buf *out, const char *text, size_t len)
 			i++;
 			continue;
 		}
-		/* whitespace-only run between two encoded words is dropped (§6.2) */
-		for (j = lit; j < i; j++)
-			if (p[j] != ' ' && p[j] != '\t' && p[j] != '\r' && p[j] != '\n')
-				break;
 		{
 			size_t before = raw.len;
 
-			wlen = parse_word(p + i, len - i, cs, &raw);
+			wlen = parse_word(p, len, i, &stop_cache, cs, &raw);
 			if (wlen == 0) {
 				i++;
 				continue;
 			}
+			/* whitespace-only run between two encoded words is dropped (§6.2) */
+			for (j = lit; j < i; j++)
+				if (p[j] != ' ' && p[j] != '\t' && p[j] != '\r' && p[j] != '\n')
+					break;
 			if (!(have_pending && j == i && str_ieq(cs, pending_cs))) {
 				/* flush the pending words, then the literal text */
 				if (have_pending) {
