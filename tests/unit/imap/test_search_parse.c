@@ -1,0 +1,246 @@
+/*
+ * test_search_parse.c — SEARCH program parsing: every key, groups, OR/NOT, sets, dates,
+ * CHARSET, ESEARCH RETURN options, and malformed programs (table-driven; each line is
+ * parsed whole and byte by byte through the real command parser).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "imap/imap_search_parse.h"
+#include "lib/buf.h"
+#include "parse_helper.h"
+#include "store/store.h"
+
+static void
+dump(struct buf *b, const struct imap_search_key *k)
+{
+	static const char *const names[] = {
+		"ALL", "AND", "OR", "NOT", "SEQ", "UIDSET", "FLAG", "KEYWORD", "RECENT", "NEW",
+		"OLD", "LARGER", "SMALLER", "BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON",
+		"SENTSINCE", "HEADER", "BODY", "TEXT",
+	};
+	for (; k != NULL; k = k->next) {
+		buf_append_str(b, names[k->type]);
+		switch (k->type) {
+		case SEARCH_FLAG:
+			buf_appendf(b, ":%u", k->flag);
+			break;
+		case SEARCH_KEYWORD:
+		case SEARCH_BODY:
+		case SEARCH_TEXT:
+			buf_appendf(b, ":%s", k->str);
+			break;
+		case SEARCH_HEADER:
+			buf_appendf(b, ":%s=%s", k->field, k->str);
+			break;
+		case SEARCH_LARGER:
+		case SEARCH_SMALLER:
+			buf_appendf(b, ":%llu", (unsigned long long)k->number);
+			break;
+		case SEARCH_BEFORE:
+		case SEARCH_ON:
+		case SEARCH_SINCE:
+		case SEARCH_SENTBEFORE:
+		case SEARCH_SENTON:
+		case SEARCH_SENTSINCE:
+			buf_appendf(b, ":%lld", (long long)k->date);
+			break;
+		case SEARCH_SEQSET:
+		case SEARCH_UIDSET:
+			buf_append_c(b, ':');
+			seqset_format(k->set, b);
+			break;
+		default:
+			break;
+		}
+		if (k->child != NULL) {
+			buf_append_c(b, '(');
+			dump(b, k->child);	/* walks the sibling list itself */
+			buf_append_c(b, ')');
+		}
+		if (k->next != NULL)
+			buf_append_c(b, ' ');
+	}
+}
+
+struct tcase {
+	const char *args;
+	enum imap_search_parse_result want;
+	const char *tree;	/* for OK */
+	unsigned ret;		/* SEARCH_RETURN_* */
+	bool esearch;
+	bool needs_message;
+};
+
+static const struct tcase cases[] = {
+	{ "ALL", IMAP_SEARCH_OK, "AND(ALL)", 0, false, false },
+	{ "SEEN UNSEEN", IMAP_SEARCH_OK, "AND(FLAG:1 NOT(FLAG:1))", 0, false, false },
+	{ "ANSWERED DELETED DRAFT FLAGGED", IMAP_SEARCH_OK,
+	  "AND(FLAG:2 FLAG:8 FLAG:16 FLAG:4)", 0, false, false },
+	{ "UNANSWERED UNDELETED UNDRAFT UNFLAGGED", IMAP_SEARCH_OK,
+	  "AND(NOT(FLAG:2) NOT(FLAG:8) NOT(FLAG:16) NOT(FLAG:4))", 0, false, false },
+	{ "new old recent", IMAP_SEARCH_OK, "AND(NEW OLD RECENT)", 0, false, false },
+	{ "KEYWORD $Work UNKEYWORD x", IMAP_SEARCH_OK, "AND(KEYWORD:$Work NOT(KEYWORD:x))",
+	  0, false, false },
+	{ "OR FROM alice TO \"bob smith\"", IMAP_SEARCH_OK,
+	  "AND(OR(HEADER:From=alice HEADER:To=bob smith))", 0, false, true },
+	{ "CC a BCC b SUBJECT c", IMAP_SEARCH_OK,
+	  "AND(HEADER:Cc=a HEADER:Bcc=b HEADER:Subject=c)", 0, false, true },
+	{ "HEADER X-Foo \"\"", IMAP_SEARCH_OK, "AND(HEADER:X-Foo=)", 0, false, true },
+	{ "BODY x TEXT {1+}\r\ny", IMAP_SEARCH_OK, "AND(BODY:x TEXT:y)", 0, false, true },
+	{ "NOT (SEEN FLAGGED)", IMAP_SEARCH_OK, "AND(NOT(AND(FLAG:1 FLAG:4)))", 0, false, false },
+	{ "((SEEN))", IMAP_SEARCH_OK, "AND(AND(AND(FLAG:1)))", 0, false, false },
+	{ "1:3,5 UID 2:*", IMAP_SEARCH_OK, "AND(SEQ:1:3,5 UIDSET:2:*)", 0, false, false },
+	{ "*", IMAP_SEARCH_OK, "AND(SEQ:*)", 0, false, false },
+	{ "LARGER 100 SMALLER 5", IMAP_SEARCH_OK, "AND(LARGER:100 SMALLER:5)", 0, false, false },
+	{ "SINCE 1-Feb-1994 BEFORE \"02-Feb-1994\" ON 1-feb-1994", IMAP_SEARCH_OK,
+	  "AND(SINCE:760060800 BEFORE:760147200 ON:760060800)", 0, false, false },
+	{ "SENTSINCE 1-Jan-1970 SENTBEFORE 2-Jan-1970 SENTON 1-Jan-1970", IMAP_SEARCH_OK,
+	  "AND(SENTSINCE:0 SENTBEFORE:86400 SENTON:0)", 0, false, true },
+	{ "CHARSET UTF-8 BODY \"caf\xc3\xa9\"", IMAP_SEARCH_OK, "AND(BODY:caf\xc3\xa9)", 0,
+	  false, true },
+	{ "CHARSET us-ascii ALL", IMAP_SEARCH_OK, "AND(ALL)", 0, false, false },
+	{ "CHARSET KOI8-R BODY x", IMAP_SEARCH_BADCHARSET, NULL, 0, false, false },
+	{ "RETURN (MIN COUNT) ALL", IMAP_SEARCH_OK, "AND(ALL)",
+	  SEARCH_RETURN_MIN | SEARCH_RETURN_COUNT, true, false },
+	{ "RETURN () SEEN", IMAP_SEARCH_OK, "AND(FLAG:1)", SEARCH_RETURN_ALL, true, false },
+	{ "RETURN (MAX ALL) CHARSET UTF-8 1", IMAP_SEARCH_OK, "AND(SEQ:1)",
+	  SEARCH_RETURN_MAX | SEARCH_RETURN_ALL, true, false },
+	/* malformed */
+	{ "", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "FOO", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "OR SEEN", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "NOT", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "()", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "SINCE 99-Foo-1994", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "SINCE 30-Feb-1994", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "LARGER x", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "LARGER -1", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "LARGER 99999999999", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "KEYWORD \\Seen", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "KEYWORD (x)", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "HEADER \"\" x", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "HEADER a:b x", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "UID x", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "UID", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "0", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "1:x", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "SUBJECT", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "SUBJECT (x)", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "RETURN (BLAH) ALL", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "CHARSET", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "CHARSET (x) ALL", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "\"ALL\"", IMAP_SEARCH_BAD, NULL, 0, false, false },
+};
+
+static void
+check_case(const struct tcase *tc, bool bytewise)
+{
+	char line[512];
+	const struct imap_arg *args = NULL;
+	unsigned argc = 0;
+	struct imap_parser *p;
+	struct imap_search_program *prog = NULL;
+	const char *err = NULL;
+	enum imap_search_parse_result r;
+	struct buf b;
+
+	snprintf(line, sizeof(line), "t SEARCH %s\r\n", tc->args);
+	if (tc->args[0] == '\0')
+		snprintf(line, sizeof(line), "t SEARCH\r\n");
+	p = helper_parse(line, bytewise, &args, &argc);
+	assert_non_null(p);
+	r = imap_search_parse(args, argc, &prog, &err);
+	if (r != tc->want)
+		fail_msg("%s: result %d, want %d (%s)", tc->args, r, tc->want, err ? err : "");
+	if (r == IMAP_SEARCH_BAD)
+		assert_non_null(err);
+	if (r != IMAP_SEARCH_OK) {
+		assert_null(prog);
+		imap_parser_destroy(&p);
+		return;
+	}
+	buf_init(&b, 4096);
+	dump(&b, prog->root);
+	if (strcmp(buf_cstr(&b), tc->tree) != 0)
+		fail_msg("%s: tree %s, want %s", tc->args, buf_cstr(&b), tc->tree);
+	assert_int_equal(prog->return_opts, tc->ret);
+	assert_int_equal(prog->esearch, tc->esearch);
+	assert_int_equal(prog->needs_message, tc->needs_message);
+	buf_deinit(&b);
+	imap_search_program_free(&prog, NULL);
+	assert_null(prog);
+	imap_parser_destroy(&p);
+}
+
+static void
+test_table(void **state)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		check_case(&cases[i], false);
+		check_case(&cases[i], true);
+	}
+}
+
+/* Depth and count limits are checked before the tree grows. */
+static void
+test_limits(void **state)
+{
+	struct buf line;
+	const struct imap_arg *args = NULL;
+	unsigned argc = 0, i;
+	struct imap_parser *p;
+	struct imap_search_program *prog = NULL;
+	const char *err = NULL;
+
+	buf_init(&line, BUF_UNLIMITED);
+	buf_append_str(&line, "t SEARCH ");
+	for (i = 0; i < IMAP_SEARCH_MAX_DEPTH + 5; i++)
+		buf_append_str(&line, "NOT ");
+	buf_append_str(&line, "ALL\r\n");
+	p = helper_parse(buf_cstr(&line), false, &args, &argc);
+	assert_non_null(p);
+	assert_int_equal(imap_search_parse(args, argc, &prog, &err), IMAP_SEARCH_BAD);
+	assert_string_equal(err, "Search program nested too deeply");
+	imap_parser_destroy(&p);
+
+	buf_reset(&line);
+	buf_append_str(&line, "t SEARCH ");
+	for (i = 0; i < IMAP_SEARCH_MAX_KEYS + 1; i++)
+		buf_append_str(&line, "SEEN ");
+	buf_append_str(&line, "\r\n");
+	p = helper_parse(buf_cstr(&line), false, &args, &argc);
+	assert_non_null(p);
+	assert_int_equal(imap_search_parse(args, argc, &prog, &err), IMAP_SEARCH_BAD);
+	assert_string_equal(err, "Too many search keys");
+	imap_parser_destroy(&p);
+
+	/* just under the limits is fine */
+	buf_reset(&line);
+	buf_append_str(&line, "t SEARCH ");
+	for (i = 0; i < IMAP_SEARCH_MAX_DEPTH - 2; i++)
+		buf_append_str(&line, "NOT ");
+	buf_append_str(&line, "ALL\r\n");
+	p = helper_parse(buf_cstr(&line), false, &args, &argc);
+	assert_non_null(p);
+	assert_int_equal(imap_search_parse(args, argc, &prog, &err), IMAP_SEARCH_OK);
+	imap_search_program_free(&prog, NULL);
+	imap_parser_destroy(&p);
+	buf_deinit(&line);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_limits),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
