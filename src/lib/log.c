@@ -31,6 +31,8 @@ log_debug_enabled(void)
 	return log_min <= LOG_LEVEL_DEBUG;
 }
 
+static void log_vwrite(enum log_level level, const char *fmt, va_list ap) PRINTF(2, 0);
+
 static void
 log_vwrite(enum log_level level, const char *fmt, va_list ap)
 {

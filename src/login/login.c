@@ -462,6 +462,21 @@ cmd_login(struct lconn *c, const struct imap_arg *args, unsigned argc)
 	free(pcopy);
 }
 
+/* Post-login commands a real client may send too early: answered with its tag. */
+static bool
+imap_known_command(const char *cmd)
+{
+	static const char *const known[] = { "SELECT", "EXAMINE", "CREATE", "DELETE", "RENAME",
+	    "SUBSCRIBE", "UNSUBSCRIBE", "LIST", "LSUB", "STATUS", "APPEND", "CHECK", "CLOSE",
+	    "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE", "UID", "IDLE", "ENABLE",
+	    "NAMESPACE", "UNSELECT", "GETQUOTAROOT", "GETQUOTA", "COMPRESS", "XLIST" };
+
+	for (size_t i = 0; i < N_ELEMENTS(known); i++)
+		if (str_ieq(cmd, known[i]))
+			return true;
+	return false;
+}
+
 static void
 lconn_command(struct lconn *c)
 {
@@ -500,8 +515,11 @@ lconn_command(struct lconn *c)
 		cmd_login(c, args, argc);
 	} else if (str_ieq(cmd, "AUTHENTICATE")) {
 		cmd_authenticate(c, args, argc);
-	} else {
+	} else if (imap_known_command(cmd)) {
 		lconn_bad(c, c->tag, "Command not allowed before authentication.");
+	} else {
+		/* ALPACA (SEC-20): what is not IMAP gets no echo of its bytes, not even the tag */
+		lconn_bad(c, NULL, "Unknown command.");
 	}
 }
 

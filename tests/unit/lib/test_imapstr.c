@@ -28,7 +28,7 @@ test_strings(void **state)
 			assert_int_equal(imap_append_astring(&b, cases[i].in, cases[i].len), 0);
 		else
 			assert_int_equal(imap_append_string(&b, cases[i].in, cases[i].len), 0);
-		if (cases[i].in[1] == '\0' && cases[i].len == 3)
+		if (cases[i].len == 3 && cases[i].in[1] == '\0')
 			wl = 8; /* embedded NUL case */
 		assert_int_equal(b.len, wl);
 		assert_memory_equal(b.data, cases[i].want, wl);
