@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "store/store_private.h"
@@ -461,6 +462,70 @@ test_uidlist_append(void **state)
 	free(data);
 	free(p);
 	mbox_unref(&m);
+}
+
+/* Two processes saving into one folder at once (another buzon, or an LDA): the
+ * uidlist lock keeps every UID unique and every message numbered exactly once. */
+static void
+test_two_processes(void **state)
+{
+	struct fixture *f = *state;
+	struct mbox *m;
+	struct uidlist ul;
+	char *p, *data;
+	pid_t pid;
+	int i, status;
+
+	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+	mbox_unref(&m);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct mstore *s2;
+		struct mbox *m2;
+		const char *err;
+		int ok = 1;
+
+		if (mstore_open(f->root, &s2, &err) < 0 ||
+		    mbox_open(s2, "INBOX", &m2) != STORE_OK)
+			_exit(2);
+		for (i = 0; i < 40 && ok; i++) {
+			struct mbox_save *ctx = mbox_save_begin(m2, i % 2 ? MBOX_SAVE_DELIVERY : 0);
+			uint32_t a, b;
+
+			ok = mbox_save_msg_begin(ctx) == STORE_OK &&
+			    mbox_save_write(ctx, "child\n", 6) == STORE_OK &&
+			    mbox_save_msg_end(ctx, 0, 0, 0) == STORE_OK;
+			if (ok)
+				ok = mbox_save_commit(&ctx, &a, &b) == STORE_OK;
+			else
+				mbox_save_abort(&ctx);
+		}
+		mbox_unref(&m2);
+		mstore_close(&s2);
+		_exit(ok ? 0 : 1);
+	}
+	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+	for (i = 0; i < 40; i++)
+		save_msg(m, "parent\n", 0, 0, 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	m->force_sync = true;
+	assert_int_equal(mbox_sync(m), STORE_OK);
+	assert_int_equal(mbox_count(m), 80);
+	assert_int_equal(mbox_uidnext(m), 81);
+	for (i = 0; i < 80; i++)
+		assert_int_equal(mbox_msg_at(m, (size_t)i)->uid, (uint32_t)i + 1);
+	mbox_unref(&m);
+	p = path_of(f, "dovecot-uidlist");
+	data = read_all(p);
+	uidlist_init(&ul);
+	assert_int_equal(uidlist_parse(data, strlen(data), &ul), UIDLIST_PARSE_OK);
+	assert_int_equal(ul.count, 80);
+	uidlist_deinit(&ul);
+	free(data);
+	free(p);
 }
 
 /* LMTP/LDA-style delivery into new/ */
@@ -1236,6 +1301,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_save_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_multiappend_abort, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delivery, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_processes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_uidlist_append, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_external_changes, setup, teardown),
