@@ -90,6 +90,9 @@ cmd_updates(struct imap_cmd *cmd)
 	imap_view_send_updates(c->view, allow_expunge);
 }
 
+static int cmd_reply(struct imap_cmd *cmd, const char *status, const char *fmt,
+    va_list ap) PRINTF(3, 0);
+
 static int
 cmd_reply(struct imap_cmd *cmd, const char *status, const char *fmt, va_list ap)
 {
