@@ -1,0 +1,658 @@
+"""buzontest — start a real buzon server in a temp dir for tests (Python 3 stdlib only).
+
+A Server owns one temp dir holding a self-signed certificate for CN=localhost (made by
+scripts/mkcert.sh, SAN DNS:localhost, IP:127.0.0.1), a config with free ports on
+127.0.0.1, a passwd-file filled with `buzon user add`, one Maildir per user filled
+from tests/fixtures/*.eml, and the server log.  start() runs `buzon serve -c FILE` in
+its own session and waits until both IMAP ports accept; stop() sends SIGTERM, wants
+exit status 0 within 10 s and no process left in the session, and scans the log and
+the sanitizer log files for panics and ASan/UBSan/LSan reports.
+
+Fixture file names (tests/fixtures): NN-name.eml goes to cur/ with no flags,
+NN-name.FLAGS.eml to cur/ with ":2,FLAGS", NN-name.new.eml to new/.  Files have LF
+line ends, as Postfix's local(8)/virtual(8) write them.
+
+Run as root, passwd-file users get uid/gid 2000 (mail_uid/mail_gid and the passwd
+entry) and own their Maildir; login processes run as `nobody`.  Run as a normal user,
+everything runs as that user.
+
+The binary is $BUZON, or build/buzon in the repository.  BUZONTEST_KEEP=1 keeps the
+temp dir; BUZONTEST_DEBUG=1 sets log_level = debug and imap_debug = yes.
+
+Test scripts use run_test(name, body, **server_options): body(server, result) is run
+against a started server, and the script prints one line "PASS name" or
+"FAIL name: reasons" and exits 0 or 1; details go to stderr.
+"""
+
+import email
+import email.policy
+import email.utils
+import glob
+import imaplib
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FIXTURES = os.path.join(REPO, "tests", "fixtures")
+MKCERT = os.path.join(REPO, "scripts", "mkcert.sh")
+HOST = "127.0.0.1"
+MAIL_UID = 2000			# passwd-file users when the tests run as root
+START_TIMEOUT = 20.0		# ASan builds start slowly on a busy 2-core machine
+STOP_TIMEOUT = 10.0
+# Lines in the server log (or sanitizer logs) that fail the test.
+BAD_LOG = re.compile(r"\bpanic\b|AddressSanitizer|LeakSanitizer|runtime error|"
+                     r"UndefinedBehaviorSanitizer|ThreadSanitizer", re.I)
+
+
+class ServerError(Exception):
+    """The server could not be set up, did not start, or misbehaved at teardown."""
+
+
+def default_binary():
+    return os.path.abspath(os.environ.get("BUZON") or os.path.join(REPO, "build", "buzon"))
+
+
+def free_ports(n, host=HOST):
+    """Return n distinct free TCP ports on host (bound to port 0 at the same time)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind((host, 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def fixture_messages(pattern="*.eml"):
+    """List the fixture messages, sorted: dicts with name, path, data (bytes),
+    new (bool), flags (str, e.g. "FS"), subject (decoded str or None), date (epoch)."""
+    out = []
+    for path in sorted(glob.glob(os.path.join(FIXTURES, pattern))):
+        name = os.path.basename(path)
+        parts = name[:-len(".eml")].split(".")
+        new = len(parts) > 1 and parts[-1] == "new"
+        flags = parts[-1] if len(parts) > 1 and not new else ""
+        with open(path, "rb") as f:
+            data = f.read()
+        msg = email.message_from_bytes(data, policy=email.policy.default)
+        subject = str(msg["subject"]) if msg["subject"] is not None else None
+        date = time.time()
+        if msg["date"] is not None:
+            try:
+                date = email.utils.parsedate_to_datetime(str(msg["date"])).timestamp()
+            except (TypeError, ValueError):
+                pass
+        out.append(dict(name=name, path=path, data=data, new=new, flags=flags,
+                        subject=subject, date=date))
+    return out
+
+
+def crlf(data):
+    """LF line ends to CRLF (what IMAP sends for a message stored with LF)."""
+    return re.sub(rb"\r?\n", b"\r\n", data)
+
+
+def lf(data):
+    return data.replace(b"\r\n", b"\n")
+
+
+_seq = 0
+
+
+def maildir_name(data, flags=None):
+    """A unique Maildir file name; flags None = for new/, else ":2,FLAGS" for cur/."""
+    global _seq
+    _seq += 1
+    name = "%d.M%dP%dQ%d.buzontest,S=%d" % (int(time.time()), time.monotonic_ns() // 1000 % 1000000,
+                                            os.getpid(), _seq, len(data))
+    if flags is not None:
+        name += ":2," + "".join(sorted(flags))
+    return name
+
+
+class Server:
+    """One buzon server instance.  Options:
+    users         {name: password}, default {"demo": "demo"}
+    fill          fill every user's INBOX from the fixtures (default True)
+    config        extra "key = value" lines (list or str), appended last
+    buzon         the binary (default $BUZON or build/buzon)
+    """
+
+    def __init__(self, users=None, fill=True, config=None, buzon=None):
+        self.buzon = buzon or default_binary()
+        self.users = dict(users if users is not None else {"demo": "demo"})
+        self.fill = fill
+        if isinstance(config, str):
+            config = config.splitlines()
+        self.extra_config = list(config or [])
+        self.root = os.getuid() == 0
+        self.uid = MAIL_UID if self.root else os.getuid()
+        self.gid = MAIL_UID if self.root else os.getgid()
+        self.tmp = None
+        self.proc = None
+        self.log_file = None
+        self.problems = []
+        self.stopped = False
+
+    # ---- setup ---------------------------------------------------------------------
+    def setup(self):
+        if not os.access(self.buzon, os.X_OK):
+            raise ServerError("no executable %s (set $BUZON or run make)" % self.buzon)
+        self.tmp = tempfile.mkdtemp(prefix="buzontest.")
+        os.chmod(self.tmp, 0o755)	# the mail processes (uid 2000) traverse it
+        self.certdir = os.path.join(self.tmp, "tls")
+        r = subprocess.run([MKCERT, self.certdir, "localhost"], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise ServerError("mkcert.sh failed: %s" % r.stderr.strip())
+        self.cert = os.path.join(self.certdir, "fullchain.pem")
+        self.key = os.path.join(self.certdir, "privkey.pem")
+        self.mail_root = os.path.join(self.tmp, "mail")
+        os.mkdir(self.mail_root, 0o755)
+        self.base_dir = os.path.join(self.tmp, "run")
+        os.mkdir(self.base_dir, 0o755)
+        self.san_dir = os.path.join(self.tmp, "sanitizer")
+        os.mkdir(self.san_dir)
+        os.chmod(self.san_dir, 0o1777)	# every process uid writes its report here
+        self.passwd_file = os.path.join(self.tmp, "users")
+        open(self.passwd_file, "a").close()
+        os.chmod(self.passwd_file, 0o600)
+        self.imap_port, self.imaps_port = free_ports(2)
+        self.config_path = os.path.join(self.tmp, "buzon.conf")
+        self.log_path = os.path.join(self.tmp, "server.log")
+        self.write_config()
+        for name, password in self.users.items():
+            self.add_user(name, password)
+            self.make_maildir(name)
+            if self.fill:
+                self.fill_inbox(name)
+
+    def config_lines(self):
+        login_user = "nobody" if self.root else pwd.getpwuid(os.getuid()).pw_name
+        debug = os.environ.get("BUZONTEST_DEBUG") == "1"
+        lines = [
+            "# written by tests/lib/buzontest.py",
+            "listen = %s" % HOST,
+            "imap_port = %d" % self.imap_port,
+            "imaps_port = %d" % self.imaps_port,
+            "pop3_port = 0",
+            "pop3s_port = 0",
+            "ssl_cert = %s" % self.cert,
+            "ssl_key = %s" % self.key,
+            "passwd_file = %s" % self.passwd_file,
+            "mail_location = maildir:%s/%%u" % self.mail_root,
+            "base_dir = %s" % self.base_dir,
+            "login_user = %s" % login_user,
+            "auth_failure_delay_max = 0",
+            "log_level = %s" % ("debug" if debug else "info"),
+        ]
+        if debug:
+            lines.append("imap_debug = yes")
+        if self.root:
+            lines += ["mail_uid = %d" % MAIL_UID, "mail_gid = %d" % MAIL_UID,
+                      "first_valid_uid = 500"]
+        return lines + self.extra_config
+
+    def write_config(self):
+        with open(self.config_path, "w") as f:
+            f.write("\n".join(self.config_lines()) + "\n")
+
+    def cli(self, *args, stdin=None, check=True):
+        """Run `buzon ARGS...`; returns the CompletedProcess (text)."""
+        r = subprocess.run([self.buzon] + list(args), input=stdin, capture_output=True,
+                           text=True, timeout=30, env=self.env())
+        if check and r.returncode != 0:
+            raise ServerError("buzon %s: exit %d: %s" % (" ".join(args), r.returncode,
+                                                         (r.stderr or r.stdout).strip()))
+        return r
+
+    def add_user(self, name, password):
+        self.cli("user", "add", "-c", self.config_path, name, stdin=password + "\n")
+        if self.root:
+            self._set_passwd_ids(name)
+
+    def _set_passwd_ids(self, name):
+        """Give the user uid/gid 2000 in the passwd-file if `user add` left them empty
+        (Dovecot passwd-file format: user:password:uid:gid:gecos:home:shell:extra)."""
+        with open(self.passwd_file) as f:
+            lines = f.read().splitlines()
+        for i, line in enumerate(lines):
+            fields = line.split(":")
+            if fields[0] != name or len(fields) < 2:
+                continue
+            while len(fields) < 7:
+                fields.append("")
+            if fields[2] in ("", "0"):
+                fields[2] = str(MAIL_UID)
+            if fields[3] in ("", "0"):
+                fields[3] = str(MAIL_UID)
+            lines[i] = ":".join(fields)
+        with open(self.passwd_file, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def maildir(self, user="demo", folder=None):
+        """Path of the user's INBOX Maildir, or of a Maildir++ folder ("Sent" -> .Sent)."""
+        p = os.path.join(self.mail_root, user)
+        return p if folder in (None, "INBOX") else os.path.join(p, "." + folder)
+
+    def _own(self, path):
+        if self.root:
+            os.chown(path, self.uid, self.gid)
+
+    def make_maildir(self, user, folder=None):
+        root = self.maildir(user, folder)
+        for d in (root, os.path.join(root, "cur"), os.path.join(root, "new"),
+                  os.path.join(root, "tmp")):
+            os.makedirs(d, mode=0o700, exist_ok=True)
+            self._own(d)
+        if folder not in (None, "INBOX"):
+            marker = os.path.join(root, "maildirfolder")
+            open(marker, "a").close()
+            self._own(marker)
+        return root
+
+    def store(self, user, data, new=False, flags="", folder=None, mtime=None):
+        """Put a message straight into a Maildir (tmp/ then rename, as an MDA does);
+        returns the final path."""
+        root = self.make_maildir(user, folder)
+        name = maildir_name(data, None if new else flags)
+        tmp = os.path.join(root, "tmp", name.split(":")[0])
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if mtime is not None:
+            os.utime(tmp, (mtime, mtime))
+        self._own(tmp)
+        final = os.path.join(root, "new" if new else "cur", name)
+        os.rename(tmp, final)
+        return final
+
+    def deliver(self, user, data, folder=None):
+        """Deliver a message into new/ while the server runs (like Postfix virtual(8))."""
+        return self.store(user, data, new=True, folder=folder)
+
+    def fill_inbox(self, user):
+        for m in fixture_messages():
+            self.store(user, m["data"], new=m["new"], flags=m["flags"], mtime=m["date"])
+
+    def maildir_files(self, user="demo", folder=None):
+        """{basename without :2,... : (subdir, flags, bytes)} of a Maildir."""
+        out = {}
+        root = self.maildir(user, folder)
+        for sub in ("new", "cur"):
+            d = os.path.join(root, sub)
+            if not os.path.isdir(d):
+                continue
+            for n in os.listdir(d):
+                base, _, info = n.partition(":2,")
+                with open(os.path.join(d, n), "rb") as f:
+                    out[base] = (sub, info, f.read())
+        return out
+
+    # ---- process ---------------------------------------------------------------------
+    def env(self):
+        e = dict(os.environ)
+        asan = [o for o in e.get("ASAN_OPTIONS", "").split(":") if o and not o.startswith("log_path=")]
+        if self.tmp:
+            asan.append("log_path=%s/asan" % self.san_dir)
+        e["ASAN_OPTIONS"] = ":".join(asan)
+        ubsan = [o for o in e.get("UBSAN_OPTIONS", "").split(":") if o and not o.startswith("log_path=")]
+        if not any(o.startswith("print_stacktrace=") for o in ubsan):
+            ubsan.append("print_stacktrace=1")
+        if self.tmp:
+            ubsan.append("log_path=%s/ubsan" % self.san_dir)
+        e["UBSAN_OPTIONS"] = ":".join(ubsan)
+        return e
+
+    def start(self):
+        if self.tmp is None:
+            self.setup()
+        self.log_file = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([self.buzon, "serve", "-c", self.config_path],
+                                     stdin=subprocess.DEVNULL, stdout=self.log_file,
+                                     stderr=subprocess.STDOUT, env=self.env(),
+                                     start_new_session=True, cwd=self.tmp)
+        deadline = time.monotonic() + START_TIMEOUT
+        waiting = [self.imap_port, self.imaps_port]
+        while waiting:
+            if self.proc.poll() is not None:
+                raise ServerError("buzon serve exited with status %d during startup:\n%s"
+                                  % (self.proc.returncode, self.log_tail()))
+            if time.monotonic() > deadline:
+                raise ServerError("ports %s not accepting after %.0f s:\n%s"
+                                  % (waiting, START_TIMEOUT, self.log_tail()))
+            try:
+                socket.create_connection((HOST, waiting[0]), timeout=1).close()
+                waiting.pop(0)
+            except OSError:
+                time.sleep(0.05)
+        return self
+
+    def session_pids(self):
+        """Processes (other than the master) still in the server's session."""
+        pids = []
+        for d in os.listdir("/proc"):
+            if not d.isdigit() or int(d) == self.proc.pid:
+                continue
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    st = f.read()
+            except OSError:
+                continue
+            fields = st[st.rindex(")") + 2:].split()
+            if int(fields[3]) == self.proc.pid and fields[0] != "Z":	# session id
+                pids.append(int(d))
+        return pids
+
+    def stop(self):
+        """Stop the server and check it.  Returns a list of problems (empty = clean)."""
+        if self.stopped:
+            return self.problems
+        self.stopped = True
+        problems = self.problems
+        if self.proc is not None:
+            if self.proc.poll() is not None:
+                problems.append("server died during the test (status %d)" % self.proc.returncode)
+            else:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    rc = self.proc.wait(STOP_TIMEOUT)
+                    if rc != 0:
+                        problems.append("buzon serve exited with status %d after SIGTERM" % rc)
+                except subprocess.TimeoutExpired:
+                    problems.append("buzon serve did not exit within %.0f s of SIGTERM" % STOP_TIMEOUT)
+                    self._killpg()
+                    self.proc.wait()
+            deadline = time.monotonic() + 2
+            left = self.session_pids()
+            while left and time.monotonic() < deadline:
+                time.sleep(0.05)
+                left = self.session_pids()
+            if left:
+                problems.append("processes left after the master exited: %s" % left)
+                self._killpg()
+            self.log_file.close()
+            problems += self.scan_logs()
+        if problems:
+            sys.stderr.write("---- server log (%s) ----\n%s\n" % (self.log_path, self.log_tail(80)))
+        keep = os.environ.get("BUZONTEST_KEEP") == "1"
+        if self.tmp and not keep:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        elif self.tmp:
+            sys.stderr.write("buzontest: kept %s\n" % self.tmp)
+        return problems
+
+    def _killpg(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+    def scan_logs(self):
+        found = []
+        paths = [self.log_path] + sorted(glob.glob(os.path.join(self.san_dir, "*")))
+        for p in paths:
+            try:
+                with open(p, "rb") as f:
+                    text = f.read().decode("utf-8", "replace")
+            except OSError:
+                continue
+            for line in text.splitlines():
+                if BAD_LOG.search(line):
+                    found.append("%s: %s" % (os.path.basename(p), line.strip()[:300]))
+                    break
+            if p != self.log_path and text.strip():
+                sys.stderr.write("---- %s ----\n%s\n" % (p, text[:20000]))
+        return found
+
+    def log_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, n=40):
+        return "\n".join(self.log_text().splitlines()[-n:])
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc):
+        problems = self.stop()
+        if problems and exc[0] is None:
+            raise ServerError("; ".join(problems))
+        return False
+
+    # ---- clients -----------------------------------------------------------------------
+    def ssl_context(self):
+        """A client context that trusts (only) the test certificate."""
+        return ssl.create_default_context(cafile=self.cert)
+
+    def imap(self, user="demo", password=None, starttls=True, login=True, timeout=10):
+        """imaplib.IMAP4 on the STARTTLS port, after STARTTLS (verified) and LOGIN."""
+        m = imaplib.IMAP4(HOST, self.imap_port, timeout=timeout)
+        if starttls:
+            m.starttls(ssl_context=self.ssl_context())
+        if login:
+            m.login(user, password if password is not None else self.users[user])
+        return m
+
+    def imaps(self, user="demo", password=None, login=True, timeout=10):
+        """imaplib.IMAP4_SSL on the implicit-TLS port (verified), after LOGIN."""
+        m = imaplib.IMAP4_SSL(HOST, self.imaps_port, ssl_context=self.ssl_context(),
+                              timeout=timeout)
+        if login:
+            m.login(user, password if password is not None else self.users[user])
+        return m
+
+
+class Result:
+    """Collects failed checks for one test; details go to stderr."""
+
+    def __init__(self, name):
+        self.name = name
+        self.failures = []
+
+    def fail(self, what):
+        self.failures.append(what)
+        sys.stderr.write("FAIL: %s\n" % what)
+
+    def check(self, cond, what):
+        if cond:
+            sys.stderr.write("ok: %s\n" % what)
+        else:
+            self.fail(what)
+        return bool(cond)
+
+    def eq(self, got, want, what):
+        if got == want:
+            sys.stderr.write("ok: %s\n" % what)
+            return True
+        self.fail("%s: got %s, want %s" % (what, _short(got), _short(want)))
+        return False
+
+
+def _short(v, n=200):
+    s = repr(v)
+    return s if len(s) <= n else s[:n] + "..."
+
+
+def run_test(name, body, **server_options):
+    """Run body(server, result) against a fresh server; print one result line; exit."""
+    res = Result(name)
+    srv = Server(**server_options)
+    try:
+        srv.start()
+        body(srv, res)
+    except Exception as e:	# a client error is a test failure, not a crash of the runner
+        traceback.print_exc()
+        res.fail("%s: %s" % (type(e).__name__, str(e).splitlines()[0] if str(e) else ""))
+    finally:
+        for p in srv.stop():
+            res.fail("teardown: " + p)
+    if res.failures:
+        print("FAIL %s: %s" % (name, "; ".join(f.replace("\n", " ") for f in res.failures)[:500]))
+        sys.stdout.flush()
+        sys.exit(1)
+    print("PASS %s" % name)
+    sys.stdout.flush()
+    sys.exit(0)
+
+
+# ---- IMAP response parsing (for imaplib results) ------------------------------------
+
+class _Lit:
+    """Marks a literal inside a flattened imaplib response."""
+
+    def __init__(self, data):
+        self.data = data
+
+
+def _tokens(stream, lits):
+    """Parse one flattened response into nested lists; atoms as str, strings and
+    literals as bytes, NIL as None."""
+    pos = 0
+    n = len(stream)
+
+    def value():
+        nonlocal pos
+        while pos < n and stream[pos:pos + 1] == b" ":
+            pos += 1
+        if pos >= n:
+            raise ValueError("truncated response: %r" % stream[:200])
+        c = stream[pos:pos + 1]
+        if c == b"(":
+            pos += 1
+            out = []
+            while True:
+                while pos < n and stream[pos:pos + 1] == b" ":
+                    pos += 1
+                if stream[pos:pos + 1] == b")":
+                    pos += 1
+                    return out
+                out.append(value())
+        if c == b'"':
+            pos += 1
+            s = bytearray()
+            while stream[pos:pos + 1] != b'"':
+                if stream[pos:pos + 1] == b"\\":
+                    pos += 1
+                s += stream[pos:pos + 1]
+                pos += 1
+                if pos >= n:
+                    raise ValueError("unterminated string")
+            pos += 1
+            return bytes(s)
+        if c == b"\x00":
+            end = stream.index(b"\x00", pos + 1)
+            i = int(stream[pos + 1:end])
+            pos = end + 1
+            return lits[i]
+        start = pos
+        depth = 0
+        while pos < n:
+            ch = stream[pos:pos + 1]
+            if ch == b"[":
+                depth += 1
+            elif ch == b"]":
+                depth -= 1
+            elif depth == 0 and ch in (b" ", b"(", b")"):
+                if ch == b"(" and pos > start:	# never inside an atom
+                    break
+                break
+            pos += 1
+        atom = stream[start:pos].decode("utf-8", "replace")
+        return None if atom.upper() == "NIL" else atom
+
+    out = []
+    while True:
+        while pos < n and stream[pos:pos + 1] == b" ":
+            pos += 1
+        if pos >= n:
+            return out
+        out.append(value())
+
+
+def flatten(data):
+    """imaplib's response data list -> (bytes with literal markers, literals)."""
+    pieces, lits = [], []
+    for item in data:
+        if item is None:
+            continue
+        if isinstance(item, tuple):
+            head, lit = item
+            head = re.sub(rb"~?\{\d+\+?\}$", b"", head)
+            pieces.append(head + b"\x00%d\x00" % len(lits))
+            lits.append(lit)
+        else:
+            pieces.append(item)
+    return b" ".join(pieces), lits
+
+
+def parse_fetch(data):
+    """imaplib FETCH/UID FETCH data -> list of (seq, {ITEM: value}) with item names
+    upper-cased (BODY[] etc.), values parsed (lists, bytes, str, None)."""
+    stream, lits = flatten(data)
+    toks = _tokens(stream, lits)
+    out = []
+    i = 0
+    while i + 1 < len(toks):
+        seq, items = toks[i], toks[i + 1]
+        i += 2
+        d = {}
+        for k in range(0, len(items) - 1, 2):
+            key = items[k].upper() if isinstance(items[k], str) else items[k]
+            d[key] = items[k + 1]
+        out.append((int(seq), d))
+    return out
+
+
+def parse_list(data):
+    """imaplib LIST data -> [(flags, delimiter, name)], name decoded as str."""
+    stream, lits = flatten(data)
+    toks = _tokens(stream, lits)
+    out = []
+    for k in range(0, len(toks) - 2, 3):
+        name = toks[k + 2]
+        if isinstance(name, bytes):
+            name = name.decode("utf-8", "replace")
+        delim = toks[k + 1]
+        out.append(([f.lower() for f in toks[k]], delim.decode() if isinstance(delim, bytes) else delim, name))
+    return out
+
+
+def text(v):
+    """bytes/str/None -> str (for comparisons on parsed values)."""
+    if v is None:
+        return ""
+    return v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+
+
+def flatten_upper(tree):
+    """A parsed structure as one upper-case string (for BODYSTRUCTURE checks)."""
+    if isinstance(tree, list):
+        return "(" + " ".join(flatten_upper(x) for x in tree) + ")"
+    if tree is None:
+        return "NIL"
+    if isinstance(tree, bytes):
+        return '"%s"' % tree.decode("utf-8", "replace").upper()
+    return str(tree).upper()
