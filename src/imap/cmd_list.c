@@ -232,7 +232,7 @@ write_status(struct imap_client *c, const char *name, unsigned items,
 
 static void
 write_list_line(struct imap_client *c, const struct list_opts *o,
-    const struct mstore_folder *f)
+    const struct mstore_folder *f, bool childinfo)
 {
 	static const struct {
 		unsigned attr;
@@ -271,9 +271,26 @@ write_list_line(struct imap_client *c, const struct list_opts *o,
 	}
 	(void)buf_append_str(&b, ") \".\" ");
 	(void)imap_append_astring(&b, f->name, strlen(f->name));
+	if (childinfo)
+		(void)buf_append_str(&b, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
 	(void)buf_append_str(&b, "\r\n");
 	imap_client_write(c, b.data, b.len);
 	buf_deinit(&b);
+}
+
+/* RFC 5258 §3.5 (RECURSIVEMATCH): does a subscribed folder exist below name? */
+static bool
+has_subscribed_child(const struct mstore_folder *folders, size_t count, const char *name)
+{
+	size_t i, len = strlen(name);
+
+	for (i = 0; i < count; i++) {
+		if ((folders[i].attrs & MSTORE_ATTR_SUBSCRIBED) &&
+		    strncmp(folders[i].name, name, len) == 0 &&
+		    folders[i].name[len] == STORE_SEP)
+			return true;
+	}
+	return false;
 }
 
 static bool
@@ -303,10 +320,12 @@ list_run(struct imap_cmd *cmd, const struct list_opts *o, const char *ref,
 		return imap_cmd_store_error(cmd, st);
 	for (i = 0; i < count; i++) {
 		const struct mstore_folder *f = &folders[i];
-		bool matched = false;
+		bool matched = false, childinfo = false;
 
+		if (o->sel_recursive)
+			childinfo = has_subscribed_child(folders, count, f->name);
 		if (o->sel_subscribed || o->lsub) {
-			if ((f->attrs & MSTORE_ATTR_SUBSCRIBED) == 0)
+			if ((f->attrs & MSTORE_ATTR_SUBSCRIBED) == 0 && !childinfo)
 				continue;
 		} else if (f->attrs & MSTORE_ATTR_NONEXISTENT) {
 			continue;
@@ -326,7 +345,7 @@ list_run(struct imap_cmd *cmd, const struct list_opts *o, const char *ref,
 		}
 		if (!matched)
 			continue;
-		write_list_line(c, o, f);
+		write_list_line(c, o, f, childinfo);
 		if (o->ret_status != 0 && !(f->attrs & MSTORE_ATTR_NOSELECT)) {
 			struct mbox_status ms;
 

@@ -343,7 +343,13 @@ client_parse_error(struct imap_client *c)
 		log_info("imap limit user=%s session=%u what=command", c->user->name, c->id);
 		imap_append_abort(c);
 		buf_reset(&c->line);
-		imap_client_bye(c, text);
+		{
+			char bye[256];
+
+			/* every fatal parse error is a size limit (RELIABILITY.md §4) */
+			snprintf(bye, sizeof(bye), "[TOOBIG] %s", text);
+			imap_client_bye(c, bye);
+		}
 		return;
 	case IMAP_PARSE_ERROR_BAD:
 	case IMAP_PARSE_ERROR_NONE:
