@@ -1,0 +1,143 @@
+#!/bin/sh
+# run-all.sh — every test suite of buzon, run by `make check` after it has built
+# build/ (normal) and build-asan/ (ASan+UBSan):
+#   unit      meson test --suite unit, in both builds
+#   protocol  tests/protocol/run.py --stdio (scripted IMAP dialogues), both builds
+#   interop   tests/interop/run.py (curl, mbsync, mutt, imaplib) on build/buzon, and
+#             its protocol-level tests (imaplib) again on build-asan/buzon
+# Each suite's output goes to $LOGDIR (default build/test-logs); the summary of each
+# suite and the output of failed tests are shown indented.  The last line is exactly
+# "N passed, M failed" summing every suite; the exit status is 1 if anything failed.
+# A suite that cannot run (missing build, runner crash without a summary) counts as
+# one failure.  Environment: BUILD, ASAN_BUILD, LOGDIR, SKIP_INTEROP=1, SKIP_ASAN=1.
+set -u
+
+cd "$(dirname "$0")/.." || exit 2
+BUILD=${BUILD:-build}
+ASAN_BUILD=${ASAN_BUILD:-build-asan}
+LOGDIR=${LOGDIR:-$BUILD/test-logs}
+mkdir -p "$LOGDIR" || exit 2
+LOGDIR=$(cd "$LOGDIR" && pwd)
+PY=${PYTHON:-python3}
+
+total_pass=0
+total_fail=0
+
+indent() {
+	sed 's/^/    /'
+}
+
+# count NAME PASS FAIL
+count() {
+	printf '%-34s %s passed, %s failed\n' "$1" "$2" "$3"
+	total_pass=$((total_pass + $2))
+	total_fail=$((total_fail + $3))
+}
+
+# unit DIR LABEL: meson's summary lines "Ok: N", "Fail: N", "Unexpected Pass: N",
+# "Timeout: N" (meson 1.0).
+unit() {
+	dir=$1
+	label=$2
+	log=$LOGDIR/$label.log
+	if [ ! -f "$dir/build.ninja" ]; then
+		echo "$label: no build in $dir (run make check)" | indent
+		count "$label" 0 1
+		return
+	fi
+	meson test -C "$dir" --suite unit --print-errorlogs >"$log" 2>&1
+	rc=$?
+	ok=$(sed -n 's/^Ok: *\([0-9][0-9]*\).*/\1/p' "$log" | tail -n 1)
+	fail=0
+	for k in 'Fail' 'Unexpected Pass' 'Timeout'; do
+		n=$(sed -n "s/^$k: *\([0-9][0-9]*\).*/\1/p" "$log" | tail -n 1)
+		fail=$((fail + ${n:-0}))
+	done
+	if [ -z "$ok" ]; then
+		if grep -q 'No suitable tests defined' "$log"; then
+			ok=0
+		else
+			tail -n 30 "$log" | indent
+			ok=0
+			fail=$((fail + 1))
+		fi
+	elif [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then
+		tail -n 30 "$log" | indent
+		fail=1
+	fi
+	if [ "$fail" -gt 0 ]; then
+		grep -E '^ *[0-9]+/[0-9]+ .*(FAIL|TIMEOUT|UNEXPECTEDPASS)' "$log" | indent
+	fi
+	count "$label" "$ok" "$fail"
+}
+
+# runner LABEL LOG CMD...: a runner that ends with "N passed, M failed".
+runner() {
+	label=$1
+	log=$2
+	shift 2
+	"$@" >"$log" 2>&1
+	rc=$?
+	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+	if [ -z "$summary" ]; then
+		tail -n 40 "$log" | indent
+		count "$label" 0 1
+		return
+	fi
+	p=$(echo "$summary" | sed 's/^\([0-9]*\) passed.*/\1/')
+	f=$(echo "$summary" | sed 's/^[0-9]* passed, \([0-9]*\) failed.*/\1/')
+	if [ "$f" -gt 0 ]; then
+		grep -v -E '^PASS |^[0-9]+ passed, [0-9]+ failed' "$log" | head -n 200 | indent
+	elif [ "$rc" -ne 0 ]; then
+		tail -n 20 "$log" | indent
+		f=1
+	fi
+	count "$label" "$p" "$f"
+}
+
+have_binary() {
+	if [ -x "$1/buzon" ]; then
+		return 0
+	fi
+	echo "$2: no $1/buzon (run make check)" | indent
+	count "$2" 0 1
+	return 1
+}
+
+start=$(date +%s)
+
+unit "$BUILD" unit
+[ "${SKIP_ASAN:-0}" = 1 ] || unit "$ASAN_BUILD" unit-asan
+
+# Sanitizer settings for the ASan runs; buzontest.py puts log_path into each test's
+# own directory and scans it at teardown.
+SAN_ASAN="detect_leaks=1:abort_on_error=0"
+SAN_UBSAN="print_stacktrace=1:halt_on_error=1"
+
+if [ -f tests/protocol/run.py ]; then
+	if have_binary "$BUILD" protocol; then
+		runner protocol "$LOGDIR/protocol.log" \
+		    "$PY" tests/protocol/run.py --stdio "$BUILD/buzon imap -c {config} -u {user}"
+	fi
+	if [ "${SKIP_ASAN:-0}" != 1 ] && have_binary "$ASAN_BUILD" protocol-asan; then
+		ASAN_OPTIONS="$SAN_ASAN" UBSAN_OPTIONS="$SAN_UBSAN" \
+		runner protocol-asan "$LOGDIR/protocol-asan.log" \
+		    "$PY" tests/protocol/run.py --stdio "$ASAN_BUILD/buzon imap -c {config} -u {user}"
+	fi
+fi
+
+if [ "${SKIP_INTEROP:-0}" != 1 ]; then
+	if have_binary "$BUILD" interop; then
+		runner interop "$LOGDIR/interop.log" \
+		    "$PY" tests/interop/run.py --buzon "$BUILD/buzon"
+	fi
+	if [ "${SKIP_ASAN:-0}" != 1 ] && have_binary "$ASAN_BUILD" interop-asan; then
+		ASAN_OPTIONS="$SAN_ASAN" UBSAN_OPTIONS="$SAN_UBSAN" \
+		runner interop-asan "$LOGDIR/interop-asan.log" \
+		    "$PY" tests/interop/run.py --kind protocol --buzon "$ASAN_BUILD/buzon" --timeout 300
+	fi
+fi
+
+echo "logs in $LOGDIR; $(($(date +%s) - start)) s"
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
