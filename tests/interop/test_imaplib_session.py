@@ -197,7 +197,7 @@ def body(srv, res):
     inbox = [bt.lf(v[2]) for v in srv.maildir_files().values()]
     res.check(fx["20-no-subject.eml"]["data"] not in inbox, "on disk: expunged message gone")
     res.eq(len(inbox), n - 2, "on disk: INBOX has n-2 messages")
-    ok(res, "LOGOUT", m.logout())
+    res.eq(m.logout()[0], "BYE", "LOGOUT")
 
     # A new session (IMAP4_SSL this time): same UIDs, same count.
     m = srv.imaps()
@@ -208,7 +208,7 @@ def body(srv, res):
         res.eq(again.get(name, (None,))[0], got[name][0], "UID of %s stable across sessions" % name)
     fl = set(x.lower() for x in again.get("12-thread-offsite-6.eml", (0, 0, {"FLAGS": []}))[2]["FLAGS"])
     res.eq(fl - {"\\recent"}, {"\\seen"}, "flags stable across sessions")
-    ok(res, "LOGOUT", m.logout())
+    res.eq(m.logout()[0], "BYE", "LOGOUT")
 
 
 if __name__ == "__main__":

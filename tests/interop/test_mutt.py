@@ -137,7 +137,7 @@ def body(srv, res):
     # Reading the unread invitation made it \\Seen on the server.
     m = srv.imap()
     m.select("INBOX", readonly=True)
-    typ, data = m.uid("SEARCH", "SUBJECT", "Budget review", "SEEN")
+    typ, data = m.uid("SEARCH", "SUBJECT", "\"Budget review\"", "SEEN")
     res.check(typ == "OK" and data[0], "the invitation read in mutt is \\Seen on the server")
     m.logout()
 

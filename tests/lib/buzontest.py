@@ -336,11 +336,30 @@ class Server:
                 raise ServerError("ports %s not accepting after %.0f s:\n%s"
                                   % (waiting, START_TIMEOUT, self.log_tail()))
             try:
-                socket.create_connection((HOST, waiting[0]), timeout=1).close()
+                self._probe(waiting[0], tls=waiting[0] == self.imaps_port)
                 waiting.pop(0)
-            except OSError:
+            except (OSError, ssl.SSLError):
                 time.sleep(0.05)
         return self
+
+    def _probe(self, port, tls):
+        """Connect, read the greeting (over TLS on the implicit-TLS port), LOGOUT."""
+        s = socket.create_connection((HOST, port), timeout=2)
+        try:
+            if tls:
+                ctx = ssl.create_default_context()
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+                s = ctx.wrap_socket(s, server_hostname="localhost")
+            f = s.makefile("rb")
+            greeting = f.readline()
+            if not greeting.startswith(b"* OK"):
+                raise OSError("port %d: greeting %r" % (port, greeting))
+            s.sendall(b"a LOGOUT\r\n")
+            f.readline()
+            f.close()
+        finally:
+            s.close()
 
     def session_pids(self):
         """Processes (other than the master) still in the server's session."""
