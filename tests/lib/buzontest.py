@@ -112,12 +112,13 @@ def lf(data):
 _seq = 0
 
 
-def maildir_name(data, flags=None):
-    """A unique Maildir file name; flags None = for new/, else ":2,FLAGS" for cur/."""
+def maildir_name(data, flags=None, when=None):
+    """A unique Maildir file name starting with the delivery time `when` (default now);
+    flags None = for new/, else ":2,FLAGS" for cur/."""
     global _seq
     _seq += 1
-    name = "%d.M%dP%dQ%d.buzontest,S=%d" % (int(time.time()), time.monotonic_ns() // 1000 % 1000000,
-                                            os.getpid(), _seq, len(data))
+    name = "%d.M%06dP%dQ%d.buzontest,S=%d" % (int(when or time.time()), time.monotonic_ns() // 1000 % 1000000,
+                                              os.getpid(), _seq, len(data))
     if flags is not None:
         name += ":2," + "".join(sorted(flags))
     return name
@@ -267,7 +268,7 @@ class Server:
         """Put a message straight into a Maildir (tmp/ then rename, as an MDA does);
         returns the final path."""
         root = self.make_maildir(user, folder)
-        name = maildir_name(data, None if new else flags)
+        name = maildir_name(data, None if new else flags, mtime)
         tmp = os.path.join(root, "tmp", name.split(":")[0])
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as f:
