@@ -12,6 +12,7 @@ import socket
 import ssl
 import sys
 import time
+import warnings
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import buzontest as bt
@@ -40,8 +41,10 @@ def body(srv, res):
     old.verify_mode = ssl.CERT_NONE
     try:
         old.set_ciphers("DEFAULT@SECLEVEL=0")
-        old.minimum_version = ssl.TLSVersion.TLSv1_1
-        old.maximum_version = ssl.TLSVersion.TLSv1_1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            old.minimum_version = ssl.TLSVersion.TLSv1_1
+            old.maximum_version = ssl.TLSVersion.TLSv1_1
         with socket.create_connection((bt.HOST, srv.imaps_port), timeout=5) as s:
             try:
                 with old.wrap_socket(s) as t:

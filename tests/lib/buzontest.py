@@ -220,28 +220,9 @@ class Server:
         return r
 
     def add_user(self, name, password):
-        self.cli("user", "add", "-c", self.config_path, name, stdin=password + "\n")
-        if self.root:
-            self._set_passwd_ids(name)
-
-    def _set_passwd_ids(self, name):
-        """Give the user uid/gid 2000 in the passwd-file if `user add` left them empty
-        (Dovecot passwd-file format: user:password:uid:gid:gecos:home:shell:extra)."""
-        with open(self.passwd_file) as f:
-            lines = f.read().splitlines()
-        for i, line in enumerate(lines):
-            fields = line.split(":")
-            if fields[0] != name or len(fields) < 2:
-                continue
-            while len(fields) < 7:
-                fields.append("")
-            if fields[2] in ("", "0"):
-                fields[2] = str(MAIL_UID)
-            if fields[3] in ("", "0"):
-                fields[3] = str(MAIL_UID)
-            lines[i] = ":".join(fields)
-        with open(self.passwd_file, "w") as f:
-            f.write("\n".join(lines) + "\n")
+        """`buzon user add` (as root with -u/-g 2000: mail never runs as root)."""
+        ids = ["-u", str(self.uid), "-g", str(self.gid)] if self.root else []
+        self.cli("user", "add", "-c", self.config_path, *ids, name, stdin=password + "\n")
 
     def maildir(self, user="demo", folder=None):
         """Path of the user's INBOX Maildir, or of a Maildir++ folder ("Sent" -> .Sent)."""
