@@ -276,6 +276,12 @@ def run_case(cid, name, fn, *args):
         ck.failures.append("%s: %s" % (type(e).__name__, str(e).splitlines()[0] if str(e) else ""))
     note("   (%.1f s)" % (time.monotonic() - t0))
     if ck.failures:
+        for srv in args:
+            if isinstance(srv, SecServer) and srv.tmp:
+                note("  -- %s server: temp dir %s, passwd-file %s; last log lines:\n%s"
+                     % (srv.label, "present" if os.path.isdir(srv.tmp) else "GONE",
+                        "present" if os.path.exists(srv.passwd_file) else "GONE",
+                        srv.final_log[-3000:] if srv.final_log else srv.log_tail(30)))
         why = "; ".join(f.replace("\n", " ") for f in ck.failures)
         print("FAIL %s %s: %s" % (cid, name, why[:600]))
         RESULTS["fail"] += 1
@@ -1308,8 +1314,10 @@ def with_server(srv, fn):
     try:
         srv.start()
     except Exception as e:
+        print("FAIL SETUP start server %s: %s" % (srv.label, str(e).splitlines()[0] if str(e) else e))
+        RESULTS["fail"] += 1
         srv.stop()
-        raise
+        return
     try:
         fn()
     finally:
@@ -1317,6 +1325,40 @@ def with_server(srv, fn):
         if problems:
             print("FAIL %s-teardown server %s: %s" % (srv.label.upper(), srv.label, "; ".join(problems)[:600]))
             RESULTS["fail"] += 1
+
+
+def run_main_cases(cases, want):
+    """The cases that share the main server (defaults, debug log) and the
+    auth_allow_cleartext = no server; SHUT-01 stops the main server."""
+    debug = {"log_level": "debug"}
+    main_srv = SecServer("main", settings=debug)
+    noclear = SecServer("noclear", settings=dict(debug, auth_allow_cleartext="no"))
+    try:
+        main_srv.start()
+        noclear.start()
+    except Exception as e:
+        print("FAIL SETUP start servers: %s" % str(e).splitlines()[0])
+        RESULTS["fail"] += 1
+        main_srv.stop()
+        noclear.stop()
+        return
+    try:
+        for cid, name, fn in cases:
+            if not want(cid, name):
+                continue
+            if fn in (case_sec05_no,):
+                run_case(cid, name, fn, noclear)
+            elif fn is case_sec04:
+                run_case(cid, name, fn, main_srv, noclear)
+            else:
+                run_case(cid, name, fn, main_srv)
+    finally:
+        for s in (main_srv, noclear):
+            if not s.stopped:
+                problems = s.stop()
+                if problems:
+                    print("FAIL TEARDOWN server %s: %s" % (s.label, "; ".join(problems)[:600]))
+                    RESULTS["fail"] += 1
 
 
 def main():
@@ -1334,57 +1376,35 @@ def main():
     def want(cid, name):
         return not only or any(o in ("%s %s" % (cid, name)).lower() for o in only)
 
-    def case(cid, name, fn, *a):
-        if want(cid, name):
-            run_case(cid, name, fn, *a)
-
-    debug = {"log_level": "debug"}
-    main_srv = SecServer("main", settings=debug)
-    noclear = SecServer("noclear", settings=dict(debug, auth_allow_cleartext="no"))
-    try:
-        main_srv.start()
-        noclear.start()
-    except Exception as e:
-        print("FAIL SETUP start servers: %s" % str(e).splitlines()[0])
-        main_srv.stop()
-        noclear.stop()
-        print("0 passed, 1 failed")
-        return 1
-    try:
-        case("SEC-01", "starttls-injection", case_sec01, main_srv)
-        case("SEC-04", "state-after-tls", case_sec04, main_srv, noclear)
-        case("SEC-05a", "cleartext-refused-nonloopback", case_sec05_nonlocal, main_srv)
-        case("SEC-05b", "cleartext-ok-loopback", case_sec05_loopback, main_srv)
-        case("SEC-05c", "cleartext-no", case_sec05_no, noclear)
-        case("SEC-06", "plaintext-to-imaps", case_sec06, main_srv)
-        case("SEC-11", "three-failures-bye", case_sec11, main_srv)
-        case("SEC-12", "no-user-enumeration", case_sec12, main_srv)
-        case("SEC-16", "log-injection", case_sec16, main_srv)
-        case("SEC-17", "sasl", case_sec17, main_srv)
-        case("PRE-01", "bad-commands-bye", case_pre_badcmds, main_srv)
-        case("SEC-20", "alpaca-http", case_sec20, main_srv)
-        case("PRE-02", "long-line-bye", case_pre_longline, main_srv)
-        case("PRE-03", "big-literal", case_pre_literal, main_srv)
-        case("SEC-23", "tag-reflection", case_sec23, main_srv)
-        case("SEC-21", "alpn", case_sec21, main_srv)
-        case("SEC-50", "tls-versions", case_sec50, main_srv)
-        case("SEC-51", "tls-suites", case_sec51, main_srv)
-        case("SEC-52", "no-renegotiation", case_sec52, main_srv)
-        case("SEC-40a", "login-privileges", case_sec40_login, main_srv)
-        case("SEC-41a", "login-confinement", case_sec41_confine, main_srv)
-        case("SEC-41b", "non-dumpable", case_sec41_dump, main_srv)
-        case("SEC-40b", "mail-privileges", case_sec40_mail, main_srv)
-        case("SEC-40c", "auth-no-listener", case_sec40_auth, main_srv)
-        if want("SHUT-01", "sigterm"):
-            run_case("SHUT-01", "sigterm", case_shutdown, main_srv)
-    finally:
-        for s in (main_srv, noclear):
-            if not s.stopped:
-                problems = s.stop()
-                if problems:
-                    print("FAIL TEARDOWN server %s: %s" % (s.label, "; ".join(problems)[:600]))
-                    RESULTS["fail"] += 1
-
+    main_cases = [
+        ("SEC-01", "starttls-injection", case_sec01),
+        ("SEC-04", "state-after-tls", case_sec04),
+        ("SEC-05a", "cleartext-refused-nonloopback", case_sec05_nonlocal),
+        ("SEC-05b", "cleartext-ok-loopback", case_sec05_loopback),
+        ("SEC-05c", "cleartext-no", case_sec05_no),
+        ("SEC-06", "plaintext-to-imaps", case_sec06),
+        ("SEC-11", "three-failures-bye", case_sec11),
+        ("SEC-12", "no-user-enumeration", case_sec12),
+        ("SEC-16", "log-injection", case_sec16),
+        ("SEC-17", "sasl", case_sec17),
+        ("PRE-01", "bad-commands-bye", case_pre_badcmds),
+        ("SEC-20", "alpaca-http", case_sec20),
+        ("PRE-02", "long-line-bye", case_pre_longline),
+        ("PRE-03", "big-literal", case_pre_literal),
+        ("SEC-23", "tag-reflection", case_sec23),
+        ("SEC-21", "alpn", case_sec21),
+        ("SEC-50", "tls-versions", case_sec50),
+        ("SEC-51", "tls-suites", case_sec51),
+        ("SEC-52", "no-renegotiation", case_sec52),
+        ("SEC-40a", "login-privileges", case_sec40_login),
+        ("SEC-41a", "login-confinement", case_sec41_confine),
+        ("SEC-41b", "non-dumpable", case_sec41_dump),
+        ("SEC-40b", "mail-privileges", case_sec40_mail),
+        ("SEC-40c", "auth-no-listener", case_sec40_auth),
+        ("SHUT-01", "sigterm", case_shutdown),
+    ]
+    if any(want(cid, name) for cid, name, _ in main_cases):
+        run_main_cases(main_cases, want)
     if want("SEC-10", "failure-delay"):
         s = SecServer("delay", settings={"auth_failure_delay_max": "15"})
         with_server(s, lambda: run_case("SEC-10", "failure-delay", case_sec10, s))
