@@ -69,9 +69,12 @@ def main():
             if result.startswith("PASS "):
                 result = "FAIL %s: printed PASS but exited %d" % (name, rc)
         print("%s (%.1fs)" % (result, dt))
-        if not ok or args.verbose:
-            tail = err.splitlines()[-60:] if not args.verbose else err.splitlines()
-            for ln in tail:
+        if args.verbose:
+            for ln in err.splitlines():
+                print("    " + ln)
+        elif not ok:	# the failed checks and the server log, not every passed check
+            tail = [ln for ln in err.splitlines() if not ln.startswith(("ok: ", "S: "))]
+            for ln in tail[-80:]:
                 print("    " + ln)
         sys.stdout.flush()
     print("%d passed, %d failed" % (passed, failed))
