@@ -130,9 +130,10 @@ class Server:
     fill          fill every user's INBOX from the fixtures (default True)
     config        extra "key = value" lines (list or str), appended last
     buzon         the binary (default $BUZON or build/buzon)
+    canary        at stop(), check that a fresh login still works quickly (default True)
     """
 
-    def __init__(self, users=None, fill=True, config=None, buzon=None):
+    def __init__(self, users=None, fill=True, config=None, buzon=None, canary=True):
         self.buzon = buzon or default_binary()
         self.users = dict(users if users is not None else {"demo": "demo"})
         self.fill = fill
@@ -147,6 +148,8 @@ class Server:
         self.log_file = None
         self.problems = []
         self.stopped = False
+        self.started = False
+        self.canary = canary
 
     # ---- setup ---------------------------------------------------------------------
     def setup(self):
@@ -322,7 +325,38 @@ class Server:
                 waiting.pop(0)
             except (OSError, ssl.SSLError):
                 time.sleep(0.05)
+        self.started = True
         return self
+
+    def check_canary(self):
+        """After-test invariant (RELIABILITY.md 5.0 #3): a fresh connection can LOGIN,
+        EXAMINE INBOX, FETCH 1:* (UID RFC822.SIZE) and LOGOUT quickly.  Uses the first
+        user whose password is still the one the Server was given."""
+        for user, password in self.users.items():
+            t0 = time.monotonic()
+            try:
+                m = self.imaps(user, password, timeout=10)
+            except imaplib.IMAP4.error:
+                continue	# the test changed or deleted this user
+            except (OSError, ssl.SSLError, imaplib.IMAP4.abort) as e:
+                return ["canary: cannot connect/log in: %s" % e]
+            try:
+                typ, data = m.select("INBOX", readonly=True)
+                if typ != "OK":
+                    return ["canary: EXAMINE INBOX -> %s %r" % (typ, data)]
+                if int(data[0] or 0) > 0:
+                    typ, data = m.fetch("1:*", "(UID RFC822.SIZE)")
+                    if typ != "OK":
+                        return ["canary: FETCH -> %s %r" % (typ, data)]
+                m.logout()
+            except (OSError, ssl.SSLError, imaplib.IMAP4.error, ValueError) as e:
+                return ["canary: %s: %s" % (type(e).__name__, e)]
+            dt = time.monotonic() - t0
+            limit = 4.0 if "asan" in self.buzon else 1.5	# 1 s + tolerance (5.0)
+            if dt > limit:
+                return ["canary took %.2f s (limit %.1f s)" % (dt, limit)]
+            return []
+        return []
 
     def _probe(self, port, tls):
         """Connect, read the greeting (over TLS on the implicit-TLS port), LOGOUT."""
@@ -369,6 +403,8 @@ class Server:
             if self.proc.poll() is not None:
                 problems.append("server died during the test (status %d)" % self.proc.returncode)
             else:
+                if self.canary and self.started:
+                    problems += self.check_canary()
                 self.proc.send_signal(signal.SIGTERM)
                 try:
                     rc = self.proc.wait(STOP_TIMEOUT)
