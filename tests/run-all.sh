@@ -3,7 +3,7 @@
 # build/ (normal) and build-asan/ (ASan+UBSan):
 #   unit      meson test --suite unit, in both builds
 #   protocol  tests/protocol/run.py --stdio (scripted IMAP dialogues), both builds
-#   interop   tests/interop/run.py (curl, mbsync, mutt, imaplib) on build/buzon, and
+#   interop   tests/interop/run.py (curl, mbsync, mutt, openssl, imaplib) on build/buzon, and
 #             its protocol-level tests (imaplib) again on build-asan/buzon
 # Each suite's output goes to $LOGDIR (default build/test-logs); the summary of each
 # suite and the output of failed tests are shown indented.  The last line is exactly
