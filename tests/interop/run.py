@@ -50,14 +50,21 @@ def main():
     for t in tests:
         name = os.path.basename(t)[:-3]
         t0 = time.monotonic()
+        p = subprocess.Popen([sys.executable, t], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=env, errors="replace")
         try:
-            r = subprocess.run([sys.executable, t], capture_output=True, text=True,
-                               timeout=args.timeout, env=env, errors="replace")
-            rc, out, err = r.returncode, r.stdout, r.stderr
-        except subprocess.TimeoutExpired as e:
+            out, err = p.communicate(timeout=args.timeout)
+            rc = p.returncode
+        except subprocess.TimeoutExpired:
+            # SIGTERM first: buzontest stops its server (which runs in its own session).
+            p.terminate()
+            try:
+                _, err = p.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                _, err = p.communicate()
             rc = -1
             out = "FAIL %s: timed out after %.0f s\n" % (name, args.timeout)
-            err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
         dt = time.monotonic() - t0
         lines = [ln for ln in out.splitlines() if ln.startswith(("PASS ", "FAIL "))]
         result = lines[-1] if lines else "FAIL %s: no result line (exit %d)" % (name, rc)

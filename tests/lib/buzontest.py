@@ -536,6 +536,10 @@ def _short(v, n=200):
 def run_test(name, body, **server_options):
     """Run body(server, result) against a fresh server; print one result line; exit."""
     res = Result(name)
+
+    def terminated(signo, frame):
+        raise SystemExit("%s: terminated (signal %d)" % (name, signo))
+    signal.signal(signal.SIGTERM, terminated)	# the driver's timeout: still stop the server
     srv = Server(**server_options)
     try:
         srv.start()
