@@ -95,7 +95,7 @@ def body(srv, res):
                             "来週の打ち合わせについて", "Invoice 2026-0117 for February",
                             "Planning the Q3 offsite"],
                      res, "index shows decoded subjects")
-        res.check("José Pérez" in s or "José Pérez"[:10] in s, "index shows the decoded From name")
+        res.check("José Pérez" in s, "index shows the decoded From name (UTF-8 B encoded word)")
 
         tmux(sock, "send-keys", "-t", "mutt", "/", "Invoice", "Enter")
         time.sleep(0.3)
