@@ -59,12 +59,30 @@ ALL_LOGS = []		# (description, final log text) of every server, for LOG-01
 class SecServer(buzontest.Server):
     """buzontest.Server with config keys replaced (not appended) and the log kept."""
 
-    def __init__(self, label, settings=None, **kw):
+    def __init__(self, label, settings=None, extra_passwd=None, extra_env=None, **kw):
         kw.setdefault("users", USERS)
         super().__init__(**kw)
         self.label = label
         self.settings = dict(settings or {})
+        self.extra_passwd = dict(extra_passwd or {})	# name: (uid, gid), alice's password
+        self.extra_env = dict(extra_env or {})
         self.final_log = None
+
+    def setup(self):
+        super().setup()
+        if self.extra_passwd:
+            with open(self.passwd_file) as f:
+                lines = f.read().splitlines()
+            hashed = [l.split(":")[1] for l in lines if l.startswith("alice:")][0]
+            for name, (uid, gid) in self.extra_passwd.items():
+                lines.append("%s:%s:%d:%d::%s/%s::" % (name, hashed, uid, gid, self.mail_root, name))
+            with open(self.passwd_file, "w") as f:
+                f.write("\n".join(lines) + "\n")
+
+    def env(self):
+        e = super().env()
+        e.update(self.extra_env)
+        return e
 
     def config_lines(self):
         out = []
@@ -116,23 +134,23 @@ class Client:
     """A raw IMAP client: exact bytes out, CRLF lines in (buffered, so it can tell
     whether the server sent anything it should not have)."""
 
-    def __init__(self, port, src="127.0.0.1", tls=False, timeout=5.0, greet=True, ctx=None):
+    def __init__(self, port, src="127.0.0.1", tls=False, timeout=5.0, greet=True, ctx=None, sni="localhost"):
         self.sock = socket.create_connection((HOST, port), timeout=timeout,
                                              source_address=(src, 0))
         self.buf = b""
         self.eof = False
         self.greeting = None
         if tls:
-            self.wrap(ctx)
+            self.wrap(ctx, sni)
         if greet:
             self.greeting = self.line()
             if self.greeting is None:
                 raise Closed("closed before the greeting")
 
-    def wrap(self, ctx=None):
+    def wrap(self, ctx=None, sni="localhost"):
         if self.buf:
             raise AssertionError("bytes before the TLS handshake: %r" % self.buf[:200])
-        self.sock = (ctx or insecure_ctx()).wrap_socket(self.sock, server_hostname="localhost")
+        self.sock = (ctx or insecure_ctx()).wrap_socket(self.sock, server_hostname=sni)
 
     def send(self, data):
         self.sock.sendall(data)
@@ -860,13 +878,25 @@ def case_pre_timeout(ck, srv_to):
         res["silent client after STARTTLS"] = time_to_close(c.sock, 5)
         c.close()
 
+    def late_auth_reply():
+        # the first failure from 127.0.0.8 is answered after 2 s, i.e. after the deadline
+        c = Client(srv_to.imap_port, src="127.0.0.8")
+        t0 = time.monotonic()
+        time.sleep(0.5)
+        out = c.cmd("a", "LOGIN alice %s" % WRONG[0], timeout=10)
+        note("  late auth reply: %r after %.2f s" % (out[-1], time.monotonic() - t0))
+        dt, data = time_to_close(c.sock, 5.0 - (time.monotonic() - t0))
+        res["client whose failed LOGIN is answered after the deadline"] = (
+            None if dt is None else time.monotonic() - t0 - 0.0, data)
+        c.close()
+
     def idle_tls():
         c = Client(srv_to.imaps_port, tls=True)
         res["idle client after the TLS handshake"] = time_to_close(c.sock, 5)
         c.close()
 
     ths = [threading.Thread(target=f) for f in (idle, trickle, silent_tls, partial_hello, starttls_silent,
-                                                idle_tls)]
+                                                idle_tls, late_auth_reply)]
     for t in ths:
         t.start()
     for t in ths:
@@ -874,10 +904,218 @@ def case_pre_timeout(ck, srv_to):
     for what in sorted(res):
         dt, data = res[what]
         note("  %s: closed after %s s, got %r" % (what, None if dt is None else round(dt, 2), data[:100]))
-        ck.ok(dt is not None and dt <= 3.5, "%s: closed within login_timeout (2 s) + 1.5 s (%s)"
-              % (what, "still open after 5 s" if dt is None else "%.2f s" % dt))
+        limit = 4.0 if "answered after" in what else 3.5	# the NO comes at ~2.5 s, then BYE
+        ck.ok(dt is not None and dt <= limit, "%s: closed within %.1f s of connecting (login_timeout = 2) (%s)"
+              % (what, limit, "still open after 5 s" if dt is None else "%.2f s" % dt))
         if what.endswith("plaintext client") or what.startswith("client sending") or "after the TLS" in what:
             ck.ok(b"* BYE" in data, "%s: * BYE before the close (%r)" % (what, data[-80:]))
+
+
+def case_pre_perip(ck, srv):
+    """At most 50 pre-login connections per client address (docs/security.md)."""
+    conns = []
+    try:
+        for i in range(50):
+            conns.append(Client(srv.imap_port, src="127.0.0.9"))
+        ck.eq(len(conns), 50, "50 pre-login connections from 127.0.0.9 accepted")
+        extra = Client(srv.imap_port, src="127.0.0.9", greet=False)
+        lines, closed = extra.rest(3)
+        ck.ok(closed and any(l.startswith(b"* BYE") for l in lines),
+              "the 51st from 127.0.0.9 gets * BYE and is closed (%r)" % lines)
+        extra.close()
+        other = Client(srv.imap_port, src="127.0.0.10")
+        ck.ok(other.cmd("a", "NOOP")[-1].startswith(b"a OK"), "127.0.0.10 is still served")
+        other.close()
+        ck.ok(conns[0].cmd("a", "NOOP")[-1].startswith(b"a OK"), "the first 50 are still served")
+    finally:
+        for c in conns:
+            c.close()
+    time.sleep(0.3)
+    c = Client(srv.imap_port, src="127.0.0.9")
+    ck.ok(c.cmd("a", "NOOP")[-1].startswith(b"a OK"), "127.0.0.9 is served again once they closed")
+    c.close()
+
+
+def case_userip_limit(ck, srv):
+    """mail_max_userip_connections (default 10) per user and address."""
+    sess = []
+    try:
+        for i in range(10):
+            c = Client(srv.imap_port, src="127.0.0.11")
+            out = c.cmd("a", "LOGIN bob %s" % USERS["bob"])
+            ck.ok(out[-1].startswith(b"a OK"), "login %d of bob from 127.0.0.11" % (i + 1))
+            sess.append(c)
+        c = Client(srv.imap_port, src="127.0.0.11")
+        out = c.cmd("a", "LOGIN bob %s" % USERS["bob"])
+        ck.ok(out[-1].startswith(b"a NO [LIMIT]"), "the 11th gets NO [LIMIT] (%r)" % out[-1])
+        c.close()
+        c = Client(srv.imap_port, src="127.0.0.12")
+        out = c.cmd("a", "LOGIN bob %s" % USERS["bob"])
+        ck.ok(out[-1].startswith(b"a OK"), "bob from 127.0.0.12 still logs in (%r)" % out[-1])
+        sess.append(c)
+    finally:
+        for c in sess:
+            try:
+                c.cmd("z", "LOGOUT", timeout=2)
+            except Exception:
+                pass
+            c.close()
+
+
+def case_sec32(ck, srv):
+    """User names that look like paths are unknown users, and touch no file."""
+    before = sorted(os.listdir(srv.tmp)), sorted(os.listdir(srv.mail_root))
+    ref = None
+    c = Client(srv.imap_port)
+    names = [b"../alice", b"alice/../alice", b"a/b", b"~root", b"alice@../../etc", b"..", b".",
+             b"/etc/passwd", b"alice%00", b"%2e%2e", b"*", b"alice\\x", b"A" * 300]
+    n = 0
+    for name in names + [b"nosuchuser", b"ali\0ce"]:
+        if n == 2:	# three failures close the connection
+            c.close()
+            c = Client(srv.imap_port)
+            n = 0
+        c.send(b"a LOGIN {%d}\r\n" % len(name))
+        ln = c.line()
+        if not ln.startswith(b"+"):
+            ck.ok(ln.startswith(b"a NO") or ln.startswith(b"a BAD"), "%r refused before the literal (%r)" % (name[:20], ln))
+            continue
+        c.send(name + b" " + USERS["alice"].encode() + b"\r\n")
+        out = c.until_tagged(b"a")
+        n += 1
+        ck.ok(out[-1].startswith(b"a NO") or out[-1].startswith(b"a BAD"), "user %r refused (%r)" % (name[:20], out[-1]))
+        if name == b"nosuchuser":
+            ref = out[-1]
+    c.close()
+    after = sorted(os.listdir(srv.tmp)), sorted(os.listdir(srv.mail_root))
+    ck.eq(after, before, "no file created in the test dir or the mail root")
+
+
+def case_sec22(ck, srv):
+    """SNI: an unknown name gets the default certificate; many names do not grow memory."""
+    default = pem_der(srv.cert)
+    for name in ("unknown.example", "localhost", "xn--bcher-kva.example", "a" * 63 + ".example"):
+        c = Client(srv.imaps_port, tls=True, greet=False, sni=name)
+        ck.eq(c.sock.getpeercert(binary_form=True), default, "SNI %s: default certificate" % name[:30])
+        c.close()
+    pids = role_pids(srv, "login")
+    if len(pids) != 1:
+        ck.ok(False, "one login process (%s)" % pids)
+        return
+
+    def rss():
+        return int(proc_status(pids[0])["VmRSS"][0])
+    for i in range(100):	# warm-up
+        Client(srv.imaps_port, tls=True, sni="warm%d.example" % i).close()
+    r0 = rss()
+    t0 = time.monotonic()
+    for i in range(400):
+        Client(srv.imaps_port, tls=True, sni="n%d-%s.example" % (i, os.urandom(6).hex())).close()
+    r1 = rss()
+    note("  login RSS %d kB -> %d kB after 400 handshakes with random SNI (%.1f s)"
+         % (r0, r1, time.monotonic() - t0))
+    ck.ok(r1 - r0 < 2048, "login RSS grew by %d kB (< 2 MiB)" % (r1 - r0))
+
+
+def case_sec43(ck, srv):
+    """passwd-file users mapping to uid 0 or below first_valid_uid never get a session;
+    no LD_*/MALLOC_* variable reaches a child; no core files."""
+    for pid in role_pids(srv, "login") + role_pids(srv, "auth"):
+        with open("/proc/%d/limits" % pid) as f:
+            lim = [l for l in f if l.startswith("Max core file size")]
+        ck.ok(lim and lim[0].split()[4] == "0", "pid %d: RLIMIT_CORE 0 (%s)" % (pid, lim[0].strip() if lim else None))
+    if not IS_ROOT:
+        raise Skip("not root: every user maps to the invoking uid (limits checked)")
+    for name in ("rooty", "lowuid"):
+        c = Client(srv.imap_port)
+        out = c.cmd("a", "LOGIN %s %s" % (name, USERS["alice"]))
+        ck.ok(out[-1].startswith(b"a NO"), "%s (uid %s) refused (%r)" % (name, "0" if name == "rooty" else "100", out[-1]))
+        c.close()
+    time.sleep(0.2)
+    for pid in role_pids(srv, "mail"):
+        uid = proc_status(pid)["Uid"]
+        ck.ok("0" not in uid and "100" not in uid, "mail pid %d runs as %s" % (pid, uid))
+    m = srv.imap("alice", USERS["alice"])	# a mail process to look at
+    for role in ("login", "auth", "mail"):
+        for pid in role_pids(srv, role):
+            with open("/proc/%d/environ" % pid, "rb") as f:
+                env = [e for e in f.read().split(b"\0") if e]
+            bad = [e for e in env if e.startswith(b"LD_") or e.startswith(b"MALLOC_")]
+            ck.eq(bad, [], "%s pid %d: no LD_*/MALLOC_* in the environment" % (role, pid))
+    m.logout()
+
+
+def case_sec38(ck, srv):
+    """Runtime files: base_dir, pid file and chroot not writable by others."""
+    found = []
+    for d, dirs, files in os.walk(srv.base_dir):
+        for n in dirs + files:
+            p = os.path.join(d, n)
+            st = os.lstat(p)
+            if st.st_mode & 0o002 and not os.path.islink(p):
+                found.append(p)
+    ck.eq(found, [], "nothing world-writable under base_dir")
+    pidfiles = [n for n in os.listdir(srv.base_dir) if n.endswith(".pid")]
+    ck.ok(pidfiles, "a pid file in base_dir (%s)" % os.listdir(srv.base_dir))
+    for n in pidfiles:
+        st = os.stat(os.path.join(srv.base_dir, n))
+        ck.ok(not (st.st_mode & 0o022) and st.st_uid == os.getuid(), "%s: mode %o, owner %d" % (n, st.st_mode & 0o777, st.st_uid))
+        with open(os.path.join(srv.base_dir, n)) as f:
+            ck.eq(f.read().strip(), str(srv.proc.pid), "%s holds the master pid" % n)
+    if IS_ROOT:
+        st = os.stat(os.path.join(srv.base_dir, "login"))
+        ck.ok(st.st_uid == 0 and not st.st_mode & 0o022, "base_dir/login root-owned, not writable by others (%d %o)"
+              % (st.st_uid, st.st_mode & 0o777))
+
+
+# ---- SEC-13 / 14: penalty per address, trusted networks --------------------------------------
+
+def starttls_login(port, src, user, password, timeout=20.0):
+    c = Client(port, src=src)
+    c.cmd("s", "STARTTLS")
+    c.wrap()
+    t0 = time.monotonic()
+    out = c.cmd("a", "LOGIN %s %s" % (user, password), timeout=timeout)
+    dt = time.monotonic() - t0
+    c.close()
+    return out[-1], dt
+
+
+def case_sec13(ck, srv):
+    """auth_failure_delay_max = 2: four parallel guesses from one address are
+    answered one after the other (2, 4, 6, 8 s), not together."""
+    res = []
+
+    def guess(i):
+        res.append(starttls_login(srv.imap_port, "127.0.0.5", "alice", WRONG[i]))
+    ths = [threading.Thread(target=guess, args=(i,)) for i in range(4)]
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join(30)
+    times = sorted(dt for _, dt in res)
+    note("  parallel guesses answered after %s s" % [round(t, 2) for t in times])
+    ck.eq(len(res), 4, "four answers")
+    ck.ok(all(l.startswith(b"a NO") for l, _ in res), "all refused")
+    for got, want in zip(times, (2.0, 4.0, 6.0, 8.0)):
+        ck.ok(within(got, want), "answer after %.2f s, want %.0f s" % (got, want))
+
+
+def case_sec14(ck, srv):
+    """auth_trusted_networks = 127.0.0.6/32: no delay for it, but no plaintext either
+    (auth_allow_cleartext = no on this server)."""
+    for i in range(3):
+        line, dt = starttls_login(srv.imap_port, "127.0.0.6", "alice", WRONG[i])
+        ck.ok(line.startswith(b"a NO") and dt < 0.5, "trusted failure %d answered in %.2f s" % (i + 1, dt))
+    line, dt = starttls_login(srv.imap_port, "127.0.0.6", "alice", USERS["alice"])
+    ck.ok(line.startswith(b"a OK"), "trusted address logs in")
+    c = Client(srv.imap_port, src="127.0.0.6")
+    ck.ok("LOGINDISABLED" in caps_of(c.greeting), "trusted address: LOGINDISABLED without TLS")
+    out = c.cmd("a", "LOGIN alice %s" % USERS["alice"])
+    ck.ok(out[-1].startswith(b"a NO [PRIVACYREQUIRED]"), "trusted does not mean plaintext allowed (%r)" % out[-1])
+    c.close()
+    line, dt = starttls_login(srv.imap_port, "127.0.0.7", "alice", WRONG[3])
+    ck.ok(within(dt, 2.0), "an untrusted address is still delayed (%.2f s)" % dt)
 
 
 # ---- SEC-21 / 50 / 51: TLS with openssl s_client ------------------------------------------
@@ -1202,6 +1440,10 @@ def pem_der(path):
 
 def case_reload(ck, srv):
     old_der = pem_der(srv.cert)
+    saved = {}
+    for path in (srv.cert, srv.key):
+        with open(path, "rb") as f:
+            saved[path] = f.read()
     ck.eq(peer_der(srv.imaps_port), old_der, "before: the configured certificate is presented")
     old_login = role_pids(srv, "login")
     sess = srv.imaps("alice", USERS["alice"])
@@ -1266,6 +1508,19 @@ def case_reload(ck, srv):
     while time.monotonic() < deadline and gone & set(role_pids(srv, "login")):
         time.sleep(0.1)
     ck.ok(not (gone & set(role_pids(srv, "login"))), "the old login process exits once its session ends")
+    # back to the first certificate (the harness' canary verifies it at stop)
+    for path, data in saved.items():
+        with open(path, "wb") as f:
+            f.write(data)
+    srv.cli("reload", "-c", srv.config_path, check=False)
+    got = None
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        got = peer_der(srv.imaps_port)
+        if got == old_der:
+            break
+        time.sleep(0.1)
+    ck.ok(got == old_der, "a second reload brings the first certificate back")
 
 
 # ---- shutdown and log ------------------------------------------------------------------------
@@ -1331,7 +1586,8 @@ def run_main_cases(cases, want):
     """The cases that share the main server (defaults, debug log) and the
     auth_allow_cleartext = no server; SHUT-01 stops the main server."""
     debug = {"log_level": "debug"}
-    main_srv = SecServer("main", settings=debug)
+    main_srv = SecServer("main", settings=debug, extra_passwd={"rooty": (0, 0), "lowuid": (100, 100)},
+                         extra_env={"MALLOC_ARENA_MAX": "2", "LD_BIND_NOW": "1"})
     noclear = SecServer("noclear", settings=dict(debug, auth_allow_cleartext="no"))
     try:
         main_srv.start()
@@ -1401,6 +1657,12 @@ def main():
         ("SEC-41b", "non-dumpable", case_sec41_dump),
         ("SEC-40b", "mail-privileges", case_sec40_mail),
         ("SEC-40c", "auth-no-listener", case_sec40_auth),
+        ("SEC-43", "refusals-and-environment", case_sec43),
+        ("SEC-38", "runtime-permissions", case_sec38),
+        ("SEC-32", "user-names-as-paths", case_sec32),
+        ("SEC-22", "sni", case_sec22),
+        ("PRE-05", "per-address-cap", case_pre_perip),
+        ("LIM-01", "userip-connections", case_userip_limit),
         ("SHUT-01", "sigterm", case_shutdown),
     ]
     if any(want(cid, name) for cid, name, _ in main_cases):
@@ -1408,8 +1670,18 @@ def main():
     if want("SEC-10", "failure-delay"):
         s = SecServer("delay", settings={"auth_failure_delay_max": "15"})
         with_server(s, lambda: run_case("SEC-10", "failure-delay", case_sec10, s))
+    if want("SEC-13", "parallel-guesses") or want("SEC-14", "trusted-networks"):
+        s4 = SecServer("penalty", settings={"auth_failure_delay_max": "2", "auth_allow_cleartext": "no",
+                                            "auth_trusted_networks": "127.0.0.6/32"})
+
+        def penalty_cases():
+            if want("SEC-13", "parallel-guesses"):
+                run_case("SEC-13", "parallel-guesses", case_sec13, s4)
+            if want("SEC-14", "trusted-networks"):
+                run_case("SEC-14", "trusted-networks", case_sec14, s4)
+        with_server(s4, penalty_cases)
     if want("PRE-04", "login-timeout"):
-        s2 = SecServer("timeout", settings={"login_timeout": "2"})
+        s2 = SecServer("timeout", settings={"login_timeout": "2", "auth_failure_delay_max": "15"})
         with_server(s2, lambda: run_case("PRE-04", "login-timeout", case_pre_timeout, s2))
     if want("REL-01", "sighup-reload"):
         s3 = SecServer("reload")
