@@ -3,13 +3,15 @@
 # build/ (normal) and build-asan/ (ASan+UBSan):
 #   unit      meson test --suite unit, in both builds
 #   protocol  tests/protocol/run.py --stdio (scripted IMAP dialogues), both builds
+#   security  tests/security/run.py (black-box security checks) on build/buzon
 #   interop   tests/interop/run.py (curl, mbsync, mutt, openssl, imaplib) on build/buzon, and
 #             its protocol-level tests (imaplib) again on build-asan/buzon
 # Each suite's output goes to $LOGDIR (default build/test-logs); the summary of each
 # suite and the output of failed tests are shown indented.  The last line is exactly
 # "N passed, M failed" summing every suite; the exit status is 1 if anything failed.
 # A suite that cannot run (missing build, runner crash without a summary) counts as
-# one failure.  Environment: BUILD, ASAN_BUILD, LOGDIR, SKIP_INTEROP=1, SKIP_ASAN=1.
+# one failure.  Environment: BUILD, ASAN_BUILD, LOGDIR, SKIP_INTEROP=1, SKIP_SECURITY=1,
+# SKIP_ASAN=1.
 set -u
 
 cd "$(dirname "$0")/.." || exit 2
@@ -120,9 +122,16 @@ if [ -f tests/protocol/run.py ]; then
 		    "$PY" tests/protocol/run.py --stdio "$BUILD/buzon imap -c {config} -u {user}"
 	fi
 	if [ "${SKIP_ASAN:-0}" != 1 ] && have_binary "$ASAN_BUILD" protocol-asan; then
-		ASAN_OPTIONS="$SAN_ASAN" UBSAN_OPTIONS="$SAN_UBSAN" \
 		runner protocol-asan "$LOGDIR/protocol-asan.log" \
+		    env ASAN_OPTIONS="$SAN_ASAN" UBSAN_OPTIONS="$SAN_UBSAN" \
 		    "$PY" tests/protocol/run.py --stdio "$ASAN_BUILD/buzon imap -c {config} -u {user}"
+	fi
+fi
+
+if [ -f tests/security/run.py ] && [ "${SKIP_SECURITY:-0}" != 1 ]; then
+	if have_binary "$BUILD" security; then
+		runner security "$LOGDIR/security.log" \
+		    env BUZON="$BUILD/buzon" "$PY" tests/security/run.py
 	fi
 fi
 
@@ -132,8 +141,8 @@ if [ "${SKIP_INTEROP:-0}" != 1 ]; then
 		    "$PY" tests/interop/run.py --buzon "$BUILD/buzon"
 	fi
 	if [ "${SKIP_ASAN:-0}" != 1 ] && have_binary "$ASAN_BUILD" interop-asan; then
-		ASAN_OPTIONS="$SAN_ASAN" UBSAN_OPTIONS="$SAN_UBSAN" \
 		runner interop-asan "$LOGDIR/interop-asan.log" \
+		    env ASAN_OPTIONS="$SAN_ASAN" UBSAN_OPTIONS="$SAN_UBSAN" \
 		    "$PY" tests/interop/run.py --kind protocol --buzon "$ASAN_BUILD/buzon" --timeout 300
 	fi
 fi

@@ -334,8 +334,12 @@ class Server:
         user whose password is still the one the Server was given."""
         for user, password in self.users.items():
             t0 = time.monotonic()
+            ctx = ssl.create_default_context()	# liveness, not identity: a test may
+            ctx.check_hostname = False		# have swapped the certificate
+            ctx.verify_mode = ssl.CERT_NONE
             try:
-                m = self.imaps(user, password, timeout=10)
+                m = imaplib.IMAP4_SSL(HOST, self.imaps_port, ssl_context=ctx, timeout=10)
+                m.login(user, password)
             except imaplib.IMAP4.error:
                 continue	# the test changed or deleted this user
             except (OSError, ssl.SSLError, imaplib.IMAP4.abort) as e:
