@@ -481,7 +481,14 @@ client_input(struct imap_client *c)
 		}
 	}
 	c->in_input = false;
-	if (c->closing && !c->destroyed && imap_client_output_len(c) == 0)
+	if (c->destroyed)
+		return;
+	/* The client half-closed: answer what it sent, then close (like a LOGOUT). */
+	if (c->input_eof && c->cmd == NULL && !c->closing) {
+		c->closing = true;
+		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	}
+	if (c->closing && imap_client_output_len(c) == 0)
 		client_destroy(c);
 }
 
@@ -522,6 +529,16 @@ client_event_cb(struct bufferevent *bev, short what, void *ctx)
 	struct imap_client *c = ctx;
 	const char *why = (what & BEV_EVENT_EOF) ? "eof" :
 	    (what & BEV_EVENT_TIMEOUT) ? "output_timeout" : "error";
+
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && !c->idling &&
+	    !c->closing) {
+		/* Commands already received are still answered (pipes, "printf | buzon imap"). */
+		log_info("imap disconnect user=%s session=%u reason=eof", c->user->name, c->id);
+		c->input_eof = true;
+		bufferevent_disable(bev, EV_READ);
+		client_input(c);
+		return;
+	}
 
 	if (what & BEV_EVENT_ERROR)
 		log_info("imap disconnect user=%s session=%u reason=%s errno=%d",

@@ -207,6 +207,7 @@ struct imap_client {
 	struct imap_cmd *cmd;		/* running command or NULL */
 	bool idling;
 	bool closing;			/* flush output, then destroy */
+	bool input_eof;			/* the client closed its sending side */
 	bool destroyed;
 	bool in_input;			/* re-entrancy guard for client_input */
 	struct imap_append *append;	/* APPEND in progress */

@@ -212,7 +212,19 @@ imap_preauth_main(const char *config_path, const char *username)
 		config_free(&cfg);
 		return 71;
 	}
-	base = event_base_new();
+	{
+		/*
+		 * stdin/stdout may be regular files or ttys, which epoll refuses (EPERM);
+		 * poll(2) handles every fd type and one session does not need epoll.
+		 */
+		struct event_config *ec = event_config_new();
+
+		if (ec == NULL)
+			fatal("imap: event_config_new failed");
+		event_config_avoid_method(ec, "epoll");
+		base = event_base_new_with_config(ec);
+		event_config_free(ec);
+	}
 	if (base == NULL)
 		fatal("imap: event_base_new failed");
 	mu = mail_user_create(base, cfg, &u);

@@ -37,6 +37,7 @@ Script syntax (one directive per line; '#' starts a comment line):
   S!: pattern         the next server line must NOT match (e.g. "x OK*": any refusal).
   S1: / S1~: / S2?:   the same for connection 1, 2, ...
   E:                  the server must close the connection (EOF) (E1:, E2:, ...).
+  X:                  close the client's sending side (half-close; X1:, X2:, ...).
   Q:                  no server data may arrive for 0.3 s on that connection (Q2: ...).
   W: SECONDS          sleep.
   T: SECONDS          per-line receive timeout from now on (default 5).
@@ -211,11 +212,21 @@ class Conn:
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
             pass
 
+    def half_close(self):
+        try:
+            if self.sock is not None:
+                self.sock.shutdown(socket.SHUT_WR)
+            else:
+                os.close(self.wfd)
+                self.wfd = -1
+        except OSError:
+            pass
+
     def close(self):
         try:
             if self.sock is not None:
                 self.sock.close()
-            else:
+            elif self.wfd >= 0:
                 os.close(self.wfd)
         except OSError:
             pass
@@ -442,7 +453,7 @@ class Env:
         return "".join(out)
 
 
-DIRECTIVE = re.compile(r"^(C|S|E|Q)(\d*)(:|!:|!|~:|\?:)\s?(.*)$")
+DIRECTIVE = re.compile(r"^(C|S|E|Q|X)(\d*)(:|!:|!|~:|\?:)\s?(.*)$")
 EXPAND = re.compile(r"\$\{(lit|file):((?:[^}\\]|\\.)*)\}")
 
 
@@ -570,6 +581,8 @@ def run_script(path, args):
                 if not c.wait_eof(timeout):
                     extra = c.readline(0.2)
                     raise ScriptError("%s: expected EOF, got %r" % (where, extra))
+            elif kind == "X":
+                c.half_close()
             elif kind == "Q":
                 if not c.quiet(0.3):
                     raise ScriptError("%s: expected silence, got %r" % (where, c.readline(0.2)))
