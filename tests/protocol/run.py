@@ -26,7 +26,7 @@ Script syntax (one directive per line; '#' starts a comment line):
                       (TEXT takes Python escapes: \\r \\n \\x00); ${file:NAME} likewise
                       with the bytes of tests/protocol/fixtures/files/NAME.
   C! b'...'           send exact bytes: a Python bytes expression such as
-                      b"a LIST " + b"x" * 70000 + b"\r\n" (no names), nothing appended.
+                      b"a LIST " + b"x" * 70000 + b"\r\n" (only range() is available), nothing appended.
   S: pattern          the next server line must match.  '*' matches any run of
                       characters, everything else is literal.  A server literal {n}
                       is shown inline as {n} followed by its bytes with CR, LF, NUL and
@@ -46,6 +46,8 @@ Script syntax (one directive per line; '#' starts a comment line):
   !expect-file GLOB   a file matching GLOB (relative to the Maildir root) must exist.
   !no-file GLOB       no file may match GLOB.
   !outside-unchanged  nothing outside the user's Maildir changed since the script began.
+  !rss-below MB       the server process (connection 1's with --stdio, the test server
+                      with --serve) uses less than MB MiB of resident memory.
 """
 
 import argparse
@@ -525,7 +527,7 @@ def run_script(path, args):
             if kind == "C" and sep == ":":
                 c.send(expand_client(rest))
             elif kind == "C" and sep == "!":
-                data = eval(rest, {"__builtins__": {}})
+                data = eval(rest, {"__builtins__": {"range": range}})
                 if not isinstance(data, bytes):
                     raise ScriptError("%s: C! needs a bytes literal" % where)
                 c.send(data)
@@ -656,6 +658,17 @@ def run_action(env, line, where):
                       if not ignore(p) and now.get(p) != env.snapshot.get(p))
         if diff:
             raise ScriptError("%s: files changed outside the Maildir: %r" % (where, diff))
+    elif word == "rss-below":
+        if env.args.connect:
+            return
+        if env.server is not None:
+            pid = env.server.pid
+        else:
+            pid = env.conn(1).proc.pid
+        with open("/proc/%d/status" % pid) as f:
+            rss = [int(l.split()[1]) for l in f if l.startswith("VmRSS:")][0]
+        if rss >= float(rest) * 1024:
+            raise ScriptError("%s: server RSS %d KiB >= %s MiB" % (where, rss, rest))
     else:
         raise ScriptError("%s: unknown action %r" % (where, word))
 
