@@ -288,6 +288,9 @@ client_dispatch(struct imap_client *c)
 		imap_cmd_bad(cmd, "Unknown command");
 		goto done;
 	}
+	if (c->user->cfg != NULL && c->user->cfg->imap_debug)
+		log_info("imap command user=%s session=%u tag=%s command=%s args=%u",
+		    c->user->name, c->id, cmd->tag, cmd->name, argc);
 	cmd->def = def;
 	cmd->uid = uid;
 	cmd->args = args;

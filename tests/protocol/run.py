@@ -292,6 +292,15 @@ class Env:
 
     def make_maildir(self, fixture):
         md = self.maildir
+        if self.args.connect:
+            # a fresh fixture: empty the user's Maildir (the server must not be serving
+            # this user while the runner does this)
+            for n in os.listdir(md) if os.path.isdir(md) else []:
+                p = os.path.join(md, n)
+                if os.path.isdir(p) and not os.path.islink(p):
+                    shutil.rmtree(p)
+                else:
+                    os.unlink(p)
         for d in ("cur", "new", "tmp"):
             os.makedirs(os.path.join(md, d), exist_ok=True)
         if fixture:
@@ -323,7 +332,8 @@ class Env:
 
     def take_snapshot(self):
         snap = {}
-        for root, dirs, files in os.walk(self.tmp):
+        top = os.path.dirname(os.path.abspath(self.maildir)) if self.args.connect else self.tmp
+        for root, dirs, files in os.walk(top):
             if os.path.abspath(root).startswith(os.path.abspath(self.maildir)):
                 continue
             for n in dirs + files:
