@@ -15,7 +15,7 @@
 
 enum config_cleartext {
 	CLEARTEXT_NO,		/* never accept a password without TLS */
-	CLEARTEXT_LOOPBACK,	/* only from 127.0.0.0/8 and ::1 (default) */
+	CLEARTEXT_LOOPBACK,	/* only from the host itself: client address == server address (default) */
 	CLEARTEXT_YES,		/* anywhere (testing only) */
 };
 

@@ -33,6 +33,8 @@ ipc_put(struct ipc_msg *m, const void *p, size_t n)
 		m->overflow = true;
 		return;
 	}
+	if (n == 0)
+		return;
 	memcpy(m->data + m->len, p, n);
 	m->len += (uint32_t)n;
 }

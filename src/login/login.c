@@ -60,7 +60,7 @@ struct lconn {
 	struct bufferevent *bev;
 	bool tls;		/* TLS active on this connection */
 	bool implicit_tls;	/* imaps listener */
-	bool loopback;
+	bool loopback;		/* client address == server address (same host) */
 	char ip[INET6_ADDRSTRLEN];
 	enum lconn_state state;
 	struct imap_parser *parser;
@@ -774,23 +774,26 @@ ipc_cb(evutil_socket_t fd, short what, void *ctx)
 
 /* ------------------------------------------------------------------ accepting */
 
+/*
+ * A connection counts as local when the client's address is the address it connected
+ * to (Dovecot's rule): 127.0.0.1 -> 127.0.0.1, ::1 -> ::1, or the host talking to its own
+ * public address. A client bound to another loopback address (127.0.0.2) is not local.
+ */
 static bool
-addr_is_loopback(const struct sockaddr *sa)
+addr_is_local(int fd, const struct sockaddr *peer)
 {
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const void *)sa;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
 
-		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-	}
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const void *)sa;
-		const uint8_t *a = in6->sin6_addr.s6_addr;
-
-		if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
-			return true;
-		return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && a[12] == 127;
-	}
-	return false;
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 || ss.ss_family != peer->sa_family)
+		return false;
+	if (peer->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)(const void *)peer)->sin_addr.s_addr ==
+		    ((struct sockaddr_in *)&ss)->sin_addr.s_addr;
+	if (peer->sa_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)(const void *)peer)->sin6_addr,
+		    &((struct sockaddr_in6 *)&ss)->sin6_addr, sizeof(struct in6_addr)) == 0;
+	return peer->sa_family == AF_UNIX;
 }
 
 static void
@@ -811,7 +814,7 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa, i
 	c->fd = fd;
 	c->proxy_fd = -1;
 	c->implicit_tls = idx < l->nlisteners && l->listener_tls[idx];
-	c->loopback = addr_is_loopback(sa);
+	c->loopback = addr_is_local(fd, sa);
 	if (sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)sa)->sin_addr, c->ip, sizeof(c->ip));
 	else if (sa->sa_family == AF_INET6)
