@@ -716,6 +716,78 @@ def case_sec17(ck, srv):
     c.close()
 
 
+def case_sec15(ck, srv):
+    """Credentials at and beyond the bounds (user 255, password 1024 octets; SASL 8 KiB):
+    each gets a protocol reply, the login process survives (it proxies every TLS session
+    it accepted), and no client input causes an error-level log line."""
+    pids = role_pids(srv, "login")
+    sess = srv.imaps("bob", USERS["bob"])
+    since = srv.log_size()
+    cases = [
+        ("PLAIN authcid 255", b"a AUTHENTICATE PLAIN " + b64(b"\0" + b"u" * 255 + b"\0pw").encode()),
+        ("PLAIN authcid 256", b"a AUTHENTICATE PLAIN " + b64(b"\0" + b"u" * 256 + b"\0pw").encode()),
+        ("PLAIN authzid 300", b"a AUTHENTICATE PLAIN " + b64(b"z" * 300 + b"\0alice\0pw").encode()),
+        ("PLAIN password 600", b"a AUTHENTICATE PLAIN " + b64(b"\0alice\0" + b"p" * 600).encode()),
+        ("PLAIN password 1024", b"a AUTHENTICATE PLAIN " + b64(b"\0alice\0" + b"p" * 1024).encode()),
+        ("PLAIN password 1025", b"a AUTHENTICATE PLAIN " + b64(b"\0alice\0" + b"p" * 1025).encode()),
+        ("PLAIN 6000-byte response", b"a AUTHENTICATE PLAIN " + b64(b"\0alice\0" + b"p" * 6000).encode()),
+        ("LOGIN user 255", b"a LOGIN " + b"u" * 255 + b" pw"),
+        ("LOGIN user 256", b"a LOGIN " + b"u" * 256 + b" pw"),
+        ("LOGIN password 1024", b"a LOGIN alice " + b"p" * 1024),
+        ("LOGIN password 1025", b"a LOGIN alice " + b"p" * 1025),
+        ("SASL LOGIN user with NUL", b"a AUTHENTICATE LOGIN " + b64(b"ali\0ce").encode()),
+        ("SASL LOGIN password with NUL", None),
+        ("tag of 64", b"T" * 64 + b" LOGIN alice x"),
+    ]
+    for label, data in cases:
+        c = Client(srv.imap_port)
+        if data is None:
+            c.send(b"a AUTHENTICATE LOGIN " + b64(b"alice").encode() + b"\r\n")
+            c.line()
+            c.send(b64(USERS["alice"].encode() + b"\0x").encode() + b"\r\n")
+        else:
+            c.send(data + b"\r\n")
+        try:
+            ln = c.line(3)
+        except TimeoutError:
+            ln = b"(nothing)"
+        ck.ok(ln is not None and (b" NO " in ln or b" BAD " in ln), "%s: refused (%r)" % (label, (ln or b"")[:70]))
+        c.close()
+    ck.eq(role_pids(srv, "login"), pids, "the login process survived")
+    typ, _ = sess.noop()
+    ck.eq(typ, "OK", "a TLS session proxied by it still works")
+    sess.logout()
+    time.sleep(0.3)
+    errs = [l for l in srv.log_text()[since:].splitlines() if re.search(r"\b(error|panic|fatal)\b:", l)]
+    ck.eq(errs, [], "no error-level log line caused by client input")
+
+
+def case_pipe01(ck, srv):
+    """Commands pipelined behind LOGIN (RFC 3501 5.5; architecture.md step 2: the login
+    process hands the already-read bytes on with the connection) are answered, by the
+    mail process after a success and by the login process after a failure."""
+    for tls in (False, True):
+        label = "TLS" if tls else "plaintext"
+        c = Client(srv.imaps_port if tls else srv.imap_port, tls=tls)
+        c.send(b"a LOGIN alice %s\r\nb NOOP\r\nc SELECT INBOX\r\n" % USERS["alice"].encode())
+        try:
+            out = c.until_tagged(b"c", timeout=4)
+            ck.ok(any(l.startswith(b"a OK") for l in out) and any(l.startswith(b"b OK") for l in out)
+                  and out[-1].startswith(b"c OK"), "%s: b and c answered after the login (%r)" % (label, out[-1]))
+        except (TimeoutError, Closed) as e:
+            ck.ok(False, "%s: commands pipelined behind a successful LOGIN are not answered (%s)" % (label, e))
+        c.close()
+    c = Client(srv.imap_port)
+    c.send(b"a LOGIN alice %s\r\nb NOOP\r\nc LOGIN alice %s\r\nd SELECT INBOX\r\n"
+           % (WRONG[0].encode(), USERS["alice"].encode()))
+    try:
+        out = c.until_tagged(b"d", timeout=4)
+        ck.ok(out[-1].startswith(b"d OK"), "after a failed LOGIN: b, c (login) and d answered (%r)" % out[-1])
+    except (TimeoutError, Closed) as e:
+        ck.ok(False, "commands pipelined behind a failed LOGIN are not answered (%s)" % e)
+    c.close()
+
+
 # ---- pre-auth limits, SEC-20, SEC-23 ----------------------------------------------------
 
 def case_pre_badcmds(ck, srv):
@@ -1643,6 +1715,8 @@ def main():
         ("SEC-12", "no-user-enumeration", case_sec12),
         ("SEC-16", "log-injection", case_sec16),
         ("SEC-17", "sasl", case_sec17),
+        ("SEC-15", "credential-bounds", case_sec15),
+        ("PIPE-01", "pipelined-after-login", case_pipe01),
         ("PRE-01", "bad-commands-bye", case_pre_badcmds),
         ("SEC-20", "alpaca-http", case_sec20),
         ("PRE-02", "long-line-bye", case_pre_longline),
