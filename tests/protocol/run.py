@@ -11,16 +11,24 @@ connections.  Two transports:
   --serve "build/tests/unit/imap/buzon-imap-stdio -c {config} -u {user} -l {port}"
         spawn the command once per script; it listens on 127.0.0.1:{port} and serves
         every connection as a PREAUTH session in one process (the mail process path).
-  --connect HOST:PORT --user U --password P [--starttls | --tls] [--maildir DIR]
-        a running server; the runner logs in with LOGIN before the script starts.
-        The fixture is copied into DIR (the user's Maildir root) when given.
+  --connect HOST:PORT --passwd-file FILE --mail-location DIR/%u [--uid U --gid G]
+        [--starttls | --tls]
+        a running server (e.g. `buzon serve`) whose passwd_file is FILE and whose
+        mail_location is maildir:DIR/%u: for each script the runner adds a fresh user
+        (password "secret", uid/gid U/G, default 65534 as root) with a fresh Maildir,
+        and logs in with LOGIN before the script starts.
+  --connect HOST:PORT --user U --password P --maildir DIR [--starttls | --tls]
+        the same for one existing user; the Maildir DIR is emptied before each script,
+        so the server must not still be serving that user (its mail process exited).
 
 Script syntax (one directive per line; '#' starts a comment line):
   @fixture NAME       copy tests/protocol/fixtures/NAME/*.eml into the INBOX (cur/).
                       A file NN-x.FLAGS.eml is stored with Maildir flags FLAGS (e.g. "S",
                       "FS"); a file ending in .new.eml goes to new/ (\\Recent).
   @config KEY = VALUE extra configuration line (stdio transport only)
-  @stdio-only         skip the script with --connect (e.g. it inspects the greeting)
+  @stdio-only         skip the script with --connect (e.g. it needs its own @config)
+  @no-tls             skip the script with --tls/--starttls (X: cannot half-close a
+                      TLS stream and keep reading it with Python's ssl module)
   C: text             send text + CRLF on connection 1 (C1:, C2:, ... for others).
                       ${lit:TEXT} expands to a non-synchronising literal {n+}CRLF TEXT
                       (TEXT takes Python escapes: \\r \\n \\x00); ${file:NAME} likewise
@@ -246,6 +254,7 @@ class Conn:
 
 class Env:
     """Per-script environment: temp dir, config, Maildir, connections."""
+    serial = 0
 
     def __init__(self, args, script_name):
         self.args = args
@@ -254,8 +263,20 @@ class Env:
         self.extra_config = []
         if args.connect:
             self.tmp = tempfile.mkdtemp(prefix="buzon-proto-")
-            self.maildir = args.maildir
-            self.user = args.user
+            if args.passwd_file:
+                Env.serial += 1
+                self.user = "proto%d-%d" % (os.getpid(), Env.serial)
+                self.password = "secret"
+                self.maildir = args.mail_location.replace("%u", self.user)
+                with open(args.passwd_file, "a") as f:
+                    f.write("%s:{PLAIN}%s:%d:%d::%s::\n" % (self.user, self.password,
+                            args.uid, args.gid, self.maildir))
+            else:
+                self.maildir = args.maildir
+                self.user = args.user
+                self.password = args.password
+            self.uid = args.uid
+            self.gid = args.gid
         else:
             self.tmp = tempfile.mkdtemp(prefix="buzon-proto-")
             os.chmod(self.tmp, 0o755)
@@ -283,9 +304,11 @@ class Env:
         self.config = cfg
 
     def chown_tree(self):
-        if os.getuid() != 0 or self.args.connect:
+        if os.getuid() != 0 or (self.args.connect and not self.args.passwd_file and
+                                 not self.args.maildir):
             return
-        for root, dirs, files in os.walk(os.path.join(self.tmp, "mail")):
+        top = self.maildir if self.args.connect else os.path.join(self.tmp, "mail")
+        for root, dirs, files in os.walk(top):
             os.chown(root, self.uid, self.gid)
             for n in files:
                 os.chown(os.path.join(root, n), self.uid, self.gid)
@@ -438,7 +461,7 @@ class Env:
             c = Conn(s.fileno(), s.fileno(), sock=s)
         def q(x):
             return '"' + x.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        c.send(("l0 LOGIN %s %s\r\n" % (q(self.args.user), q(self.args.password))).encode())
+        c.send(("l0 LOGIN %s %s\r\n" % (q(self.user), q(self.password))).encode())
         while True:
             line = c.readline(self.args.timeout)
             if line is None:
@@ -503,6 +526,9 @@ def run_script(path, args):
         elif line.strip() == "@stdio-only":
             if args.connect:
                 return "skip", "stdio-only"
+        elif line.strip() == "@no-tls":
+            if args.tls or args.starttls:
+                return "skip", "no-tls"
         else:
             body.append((ln, line))
     timeout = args.timeout
@@ -646,7 +672,7 @@ def run_action(env, line, where):
         tmp = os.path.join(env.maildir, "tmp", name)
         with open(tmp, "wb") as f:
             f.write(data)
-        if os.getuid() == 0 and not env.args.connect:
+        if os.getuid() == 0:
             os.chown(tmp, env.uid, env.gid)
         os.rename(tmp, os.path.join(env.maildir, "new", name))
     elif word == "sh":
@@ -692,6 +718,11 @@ def main():
     ap.add_argument("--user")
     ap.add_argument("--password")
     ap.add_argument("--maildir", help="the user's Maildir root (for --connect fixtures)")
+    ap.add_argument("--passwd-file", help="the server's passwd_file (--connect: a user per script)")
+    ap.add_argument("--mail-location", help="DIR/%%u as in the server's mail_location")
+    default_id = TEST_UID if os.getuid() == 0 else os.getuid()
+    ap.add_argument("--uid", type=int, default=default_id)
+    ap.add_argument("--gid", type=int, default=TEST_UID if os.getuid() == 0 else os.getgid())
     ap.add_argument("--starttls", action="store_true")
     ap.add_argument("--tls", action="store_true")
     ap.add_argument("--timeout", type=float, default=5.0)
@@ -700,8 +731,10 @@ def main():
     args = ap.parse_args()
     if [bool(args.stdio), bool(args.serve), bool(args.connect)].count(True) != 1:
         ap.error("give exactly one of --stdio, --serve and --connect")
-    if args.connect and not (args.user and args.password and args.maildir):
-        ap.error("--connect needs --user, --password and --maildir")
+    if args.connect and not ((args.passwd_file and args.mail_location) or
+                             (args.user and args.password and args.maildir)):
+        ap.error("--connect needs --passwd-file and --mail-location, or --user, "
+                 "--password and --maildir")
     scripts = args.scripts or sorted(glob.glob(os.path.join(HERE, "*.script")))
     passed = failed = skipped = 0
     for s in scripts:
