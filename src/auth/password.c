@@ -86,8 +86,12 @@ password_verify(const char *stored, const char *password, size_t password_len,
 		return -1;
 	}
 crypt:
-	if (memchr(password, '\0', password_len) != NULL)
+	/* crypt(3) refuses passphrases this long: a wrong password, not a broken hash */
+	if (memchr(password, '\0', password_len) != NULL ||
+	    password_len >= CRYPT_MAX_PASSPHRASE_SIZE) {
+		password_verify_dummy(password, password_len);
 		return 0;
+	}
 	r = verify_crypt(hash, password);
 	if (r < 0)
 		*error_r = "crypt(3) rejected the stored hash";
@@ -100,10 +104,10 @@ bad:
 void
 password_verify_dummy(const char *password, size_t password_len)
 {
-	char *p = xstrndup(password, password_len);
+	char *p = xstrndup(password, MIN(password_len, CRYPT_MAX_PASSPHRASE_SIZE - 1));
 
 	(void)verify_crypt(dummy_hash, p);
-	secret_wipe(p, password_len);
+	secret_wipe(p, strlen(p));
 	free(p);
 }
 

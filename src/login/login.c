@@ -68,6 +68,7 @@ struct lconn {
 	char tag[80];
 	char *sasl_user;	/* LOGIN mechanism: user name until the password comes */
 	uint32_t req_id;
+	size_t pending_len;	/* input bytes handed over with the credentials */
 	int proxy_fd;		/* our end of the socketpair to the mail process */
 	struct bufferevent *proxy;
 	struct event *deadline;
@@ -331,7 +332,8 @@ lconn_send_auth(struct lconn *c, const char *mech, const char *user, size_t ulen
 		fatal("login: lost the master: %s", strerror(errno));
 	secret_wipe(m, sizeof(*m));
 	free(m);
-	evbuffer_drain(in, pending);
+	/* kept until the result: after a failure they are still this process's commands */
+	c->pending_len = pending;
 	if (sp[1] >= 0)
 		close(sp[1]);
 }
@@ -692,6 +694,8 @@ login_result(struct login *l, uint32_t req_id, uint32_t status)
 	if (c == NULL)
 		return;		/* the client went away meanwhile */
 	if (status == IPC_AUTH_OK) {
+		/* the mail process has the pipelined input now */
+		evbuffer_drain(bufferevent_get_input(c->bev), c->pending_len);
 		if (c->tls) {
 			lconn_start_proxy(c);
 		} else {

@@ -80,6 +80,7 @@ handle_client(struct ipc_msg *m)
 	    fd < 0)
 		fatal("mail: malformed client message from the master");
 	P.received++;
+	log_debug("mail client ip=%s pending=%zu", ip, ilen);
 	(void)imap_client_create(P.mu, fd, tag[0] == '\0' ? NULL : tag, input, ilen, ip,
 	    (flags & 3) != 0);
 	free(tag);

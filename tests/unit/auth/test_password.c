@@ -60,6 +60,14 @@ test_schemes(void **state)
 	check(s, "secret", 1);
 	check(s, "secret2", 0);
 	free(s);
+	{
+		/* longer than crypt(3) accepts: a mismatch, not an error */
+		char longpw[600];
+
+		memset(longpw, 'x', sizeof(longpw) - 1);
+		longpw[sizeof(longpw) - 1] = '\0';
+		check("{SHA256-CRYPT}$5$saltsalt$0IyaXrmV7.sGNS6tirgqHLqX/G.FBvgkYA.lpPdS5sA", longpw, 0);
+	}
 	check("{PLAIN}secret", "secret", 1);
 	check("{PLAIN}secret", "secret ", 0);
 	check("{CLEARTEXT}x", "x", 1);
