@@ -1,0 +1,195 @@
+/*
+ * test_msgcache.c — the parsed-message cache of the mail process: a second lookup of the
+ * same message returns the same mapping and the same parsed structure (no reparse), the
+ * LRU bound evicts unpinned entries only, and expunged messages are reported as such.
+ * Uses a real temporary Maildir through the store API.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "imap/imap_local.h"
+
+static char root[256];
+
+static void
+rm_rf(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	char sub[1024];
+	struct stat sb;
+
+	if (d == NULL) {
+		unlink(path);
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+		if (lstat(sub, &sb) == 0 && S_ISDIR(sb.st_mode))
+			rm_rf(sub);
+		else
+			unlink(sub);
+	}
+	closedir(d);
+	rmdir(path);
+}
+
+static int
+setup(void **state)
+{
+	char tmpl[] = "/tmp/buzon-test-msgcache-XXXXXX";
+
+	if (mkdtemp(tmpl) == NULL)
+		return -1;
+	snprintf(root, sizeof(root), "%s", tmpl);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	rm_rf(root);
+	return 0;
+}
+
+/* Save n small messages into INBOX; returns the open mbox. */
+static struct mbox *
+fill(struct mstore **store_r, unsigned n)
+{
+	struct mstore *store;
+	struct mbox *mbox;
+	struct mbox_save *save;
+	const char *err = NULL;
+	uint32_t first, last;
+	char text[128];
+	unsigned i;
+
+	assert_int_equal(mstore_open(root, &store, &err), 0);
+	assert_int_equal(mbox_open(store, "INBOX", &mbox), STORE_OK);
+	save = mbox_save_begin(mbox, 0);
+	for (i = 0; i < n; i++) {
+		int len = snprintf(text, sizeof(text),
+		    "Subject: m%u\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+		    "--b\r\n\r\nx\r\n--b--\r\n", i);
+
+		assert_int_equal(mbox_save_msg_begin(save), STORE_OK);
+		assert_int_equal(mbox_save_write(save, text, (size_t)len), STORE_OK);
+		assert_int_equal(mbox_save_msg_end(save, 0, 0, 0), STORE_OK);
+	}
+	assert_int_equal(mbox_save_commit(&save, &first, &last), STORE_OK);
+	assert_int_equal(last - first + 1, n);
+	*store_r = store;
+	return mbox;
+}
+
+static void
+test_hit_no_reparse(void **state)
+{
+	struct mstore *store;
+	struct mbox *mbox = fill(&store, 2);
+	struct imap_msgcache *cache = imap_msgcache_create(8, 1 << 20);
+	struct imap_cached_msg *a = NULL, *b = NULL;
+	const struct mail_message *pa, *pb;
+	uint32_t uid = mbox_msg_at(mbox, 0)->uid;
+
+	assert_int_equal(imap_msgcache_get(cache, mbox, uid, &a), STORE_OK);
+	assert_non_null(a);
+	assert_true(a->len > 0 && memcmp(a->data, "Subject: m0", 11) == 0);
+	assert_null(a->parsed);
+	pa = imap_cached_msg_parse(a);
+	assert_non_null(pa);
+	assert_int_equal(pa->root->nchildren, 1);
+	imap_msgcache_release(cache, &a);
+	assert_null(a);
+
+	assert_int_equal(imap_msgcache_get(cache, mbox, uid, &b), STORE_OK);
+	assert_non_null(b->parsed);		/* still parsed: no second parse */
+	pb = imap_cached_msg_parse(b);
+	assert_ptr_equal(pa, pb);
+	imap_msgcache_release(cache, &b);
+
+	imap_msgcache_destroy(&cache);
+	assert_null(cache);
+	mbox_unref(&mbox);
+	mstore_close(&store);
+}
+
+static void
+test_lru_bound_and_pins(void **state)
+{
+	struct mstore *store;
+	struct mbox *mbox = fill(&store, 5);
+	struct imap_msgcache *cache = imap_msgcache_create(2, 1 << 20);
+	struct imap_cached_msg *pinned = NULL, *m = NULL, *again = NULL;
+	const struct mail_message *p0;
+	size_t i;
+
+	/* pin message 0, then touch 1..4: the bound is 2, the pinned entry survives */
+	assert_int_equal(imap_msgcache_get(cache, mbox, mbox_msg_at(mbox, 0)->uid, &pinned),
+	    STORE_OK);
+	p0 = imap_cached_msg_parse(pinned);
+	for (i = 1; i < 5; i++) {
+		assert_int_equal(imap_msgcache_get(cache, mbox, mbox_msg_at(mbox, i)->uid, &m),
+		    STORE_OK);
+		(void)imap_cached_msg_parse(m);
+		imap_msgcache_release(cache, &m);
+	}
+	assert_ptr_equal(pinned->parsed, p0);
+	imap_msgcache_release(cache, &pinned);
+	/* message 0 is the least recently used now and the cache is over its bound */
+	for (i = 3; i < 5; i++) {
+		assert_int_equal(imap_msgcache_get(cache, mbox, mbox_msg_at(mbox, i)->uid, &m),
+		    STORE_OK);
+		imap_msgcache_release(cache, &m);
+	}
+	assert_int_equal(imap_msgcache_get(cache, mbox, mbox_msg_at(mbox, 0)->uid, &again),
+	    STORE_OK);
+	assert_null(again->parsed);		/* evicted and mapped again */
+	imap_msgcache_release(cache, &again);
+
+	imap_msgcache_destroy(&cache);
+	mbox_unref(&mbox);
+	mstore_close(&store);
+}
+
+static void
+test_expunged(void **state)
+{
+	struct mstore *store;
+	struct mbox *mbox = fill(&store, 1);
+	struct imap_msgcache *cache = imap_msgcache_create(8, 1 << 20);
+	struct imap_cached_msg *m = NULL;
+	uint32_t uid = mbox_msg_at(mbox, 0)->uid;
+
+	assert_int_equal(mbox_expunge(mbox, &uid, 1), STORE_OK);
+	assert_int_equal(imap_msgcache_get(cache, mbox, uid, &m), STORE_EXPUNGED);
+	assert_null(m);
+	assert_int_equal(imap_msgcache_get(cache, mbox, uid + 100, &m), STORE_EXPUNGED);
+	imap_msgcache_destroy(&cache);
+	mbox_unref(&mbox);
+	mstore_close(&store);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_hit_no_reparse, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lru_bound_and_pins, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expunged, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
