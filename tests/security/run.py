@@ -22,6 +22,7 @@ import os
 import pwd
 import re
 import shutil
+import hashlib
 import signal
 import socket
 import ssl
@@ -1491,6 +1492,113 @@ def case_sec40_auth(ck, srv):
               "auth pid %d: no LD_*/MALLOC_* in the environment" % pid)
 
 
+# ---- SEC-34 / 36: symlinks planted by the mail user ---------------------------------------------
+
+SYM_USERS = {"alice": USERS["alice"], "dave": "D4ve-s3cret-PW", "erin": "Er1n-s3cret-PW",
+             "frank": "Fr4nk-s3cret-PW"}
+SECRETS |= set(SYM_USERS.values())
+
+
+class SymlinkServer(SecServer):
+    """dave: .Evil -> outside/Evil (a Maildir) and a cur/ entry -> outside/secret.txt;
+    erin: cur/ -> outside/cur; frank: dovecot-uidlist -> outside/uidlist.  The outside
+    files belong to the mail uid, so only buzon's own checks keep it out."""
+
+    def setup(self):
+        super().setup()
+        self.outside = out = os.path.join(self.tmp, "outside")
+        for d in ("", "Evil", "Evil/cur", "Evil/new", "Evil/tmp", "cur", "new", "tmp"):
+            os.makedirs(os.path.join(out, d), mode=0o700, exist_ok=True)
+            self._own(os.path.join(out, d))
+        files = {"Evil/cur/1600000000.M1P1.host:2,S": b"Subject: evil\n\nSECRET-EVIL-FOLDER\n",
+                 "cur/1600000002.M3P3.host:2,S": b"Subject: cur\n\nSECRET-OUTSIDE-CUR\n",
+                 "secret.txt": b"Subject: x\n\nSECRET-OUTSIDE-FILE\n",
+                 "uidlist": b"3 V1600000000 N100\n99 1600000002.M3P3.host\nSECRET-UIDLIST\n"}
+        for n, data in files.items():
+            with open(os.path.join(out, n), "wb") as f:
+                f.write(data)
+            os.chmod(os.path.join(out, n), 0o600)
+            self._own(os.path.join(out, n))
+        os.symlink(os.path.join(out, "Evil"), os.path.join(self.maildir("dave"), ".Evil"))
+        os.symlink(os.path.join(out, "secret.txt"),
+                   os.path.join(self.maildir("dave"), "cur", "1600000001.M2P2.sym:2,S"))
+        shutil.rmtree(os.path.join(self.maildir("erin"), "cur"))
+        os.symlink(os.path.join(out, "cur"), os.path.join(self.maildir("erin"), "cur"))
+        os.symlink(os.path.join(out, "uidlist"), os.path.join(self.maildir("frank"), "dovecot-uidlist"))
+
+
+def snapshot(root):
+    out = {}
+    for d, dirs, files in os.walk(root):
+        for n in dirs + files:
+            p = os.path.join(d, n)
+            st = os.lstat(p)
+            data = open(p, "rb").read() if os.path.isfile(p) else b""
+            out[os.path.relpath(p, root)] = (st.st_mode, st.st_uid, st.st_mtime_ns, hashlib.sha256(data).hexdigest())
+    return out
+
+
+def case_sec34(ck, srv):
+    before = snapshot(srv.outside)
+    seen = []
+    # dave: symlinked folder and symlinked message
+    c = Client(srv.imap_port)
+    ck.ok(c.cmd("a", "LOGIN dave %s" % SYM_USERS["dave"])[-1].startswith(b"a OK"), "dave logs in")
+    out = c.cmd("b", 'LIST "" "*"')
+    seen += out
+    ck.ok(not any(b"Evil" in l for l in out), "the symlinked folder is not listed")
+    for cmd in ("SELECT Evil", "EXAMINE Evil", "STATUS Evil (MESSAGES)", "DELETE Evil", "RENAME Evil Good",
+                "CREATE Evil"):
+        out = c.cmd("c", cmd)
+        seen += out
+        ck.ok(out[-1].startswith(b"c NO") or out[-1].startswith(b"c BAD"), "%s refused (%r)" % (cmd, out[-1]))
+    c.send(b"d APPEND Evil {22}\r\n")
+    ln = c.line()
+    if ln.startswith(b"+"):
+        c.send(b"Subject: in\r\n\r\nwrite\r\n\r\n")
+        ln = c.until_tagged(b"d")[-1]
+    ck.ok(ln.startswith(b"d NO") or ln.startswith(b"d BAD"), "APPEND Evil refused (%r)" % ln)
+    out = c.cmd("e", "SELECT INBOX")
+    ck.ok(out[-1].startswith(b"e OK"), "dave's INBOX opens")
+    out = c.cmd("f", "FETCH 1:* (UID BODY.PEEK[])")
+    seen += out
+    ck.ok(out[-1].startswith(b"f OK"), "FETCH 1:* BODY[] works")
+    c.cmd("z", "LOGOUT")
+    c.close()
+    # erin: INBOX/cur is a symlink out of the Maildir
+    c = Client(srv.imap_port)
+    ck.ok(c.cmd("a", "LOGIN erin %s" % SYM_USERS["erin"])[-1].startswith(b"a OK"), "erin logs in")
+    out = c.cmd("b", "SELECT INBOX")
+    seen += out
+    if out[-1].startswith(b"b OK"):
+        out = c.cmd("c", "FETCH 1:* (UID BODY.PEEK[])")
+        seen += out
+        c.cmd("d", "STORE 1:* +FLAGS (\\Deleted)")
+        c.cmd("e", "EXPUNGE")
+    c.cmd("z", "LOGOUT")
+    c.close()
+    # frank: dovecot-uidlist is a symlink to a file outside
+    c = Client(srv.imap_port)
+    ck.ok(c.cmd("a", "LOGIN frank %s" % SYM_USERS["frank"])[-1].startswith(b"a OK"), "frank logs in")
+    out = c.cmd("b", "SELECT INBOX")
+    seen += out
+    if out[-1].startswith(b"b OK"):
+        seen += c.cmd("c", "FETCH 1:* (UID BODY.PEEK[])")
+        c.send(b"d APPEND INBOX {22}\r\n")
+        if c.line().startswith(b"+"):
+            c.send(b"Subject: in\r\n\r\nwrite\r\n\r\n")
+            c.until_tagged(b"d")
+    c.cmd("z", "LOGOUT")
+    c.close()
+    leaked = sorted({m.decode() for l in seen for m in re.findall(rb"SECRET-[A-Z-]+", l)})
+    ck.eq(leaked, [], "no content from outside the Maildirs is served")
+    after = snapshot(srv.outside)
+    changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+    ck.eq(changed, [], "nothing outside the Maildirs changed")
+    for user, link in (("dave", ".Evil"), ("erin", "cur")):
+        ck.ok(os.path.islink(os.path.join(srv.maildir(user), link)), "%s's %s symlink is still there" % (user, link))
+
+
 # ---- reload ---------------------------------------------------------------------------------
 
 def peer_der(port, starttls=False):
@@ -1757,6 +1865,9 @@ def main():
     if want("PRE-04", "login-timeout"):
         s2 = SecServer("timeout", settings={"login_timeout": "2", "auth_failure_delay_max": "15"})
         with_server(s2, lambda: run_case("PRE-04", "login-timeout", case_pre_timeout, s2))
+    if want("SEC-34", "planted-symlinks"):
+        s5 = SymlinkServer("symlink", users=SYM_USERS)
+        with_server(s5, lambda: run_case("SEC-34", "planted-symlinks", case_sec34, s5))
     if want("REL-01", "sighup-reload"):
         s3 = SecServer("reload")
         with_server(s3, lambda: run_case("REL-01", "sighup-reload", case_reload, s3))
