@@ -322,10 +322,19 @@ list_run(struct imap_cmd *cmd, const struct list_opts *o, const char *ref,
 		const struct mstore_folder *f = &folders[i];
 		bool matched = false, childinfo = false;
 
+		bool lsub_parent = false;
+
 		if (o->sel_recursive)
 			childinfo = has_subscribed_child(folders, count, f->name);
+		/*
+		 * RFC 3501 §6.3.9: LSUB "%" returns an unsubscribed parent of a subscribed
+		 * folder, flagged \Noselect.
+		 */
+		if (o->lsub && (f->attrs & MSTORE_ATTR_SUBSCRIBED) == 0)
+			lsub_parent = has_subscribed_child(folders, count, f->name);
 		if (o->sel_subscribed || o->lsub) {
-			if ((f->attrs & MSTORE_ATTR_SUBSCRIBED) == 0 && !childinfo)
+			if ((f->attrs & MSTORE_ATTR_SUBSCRIBED) == 0 && !childinfo &&
+			    !lsub_parent)
 				continue;
 		} else if (f->attrs & MSTORE_ATTR_NONEXISTENT) {
 			continue;
@@ -345,6 +354,33 @@ list_run(struct imap_cmd *cmd, const struct list_opts *o, const char *ref,
 		}
 		if (!matched)
 			continue;
+		if (lsub_parent) {
+			/* only when the pattern hides the subscribed child ("%") */
+			bool child_shown = false;
+			size_t j, len = strlen(f->name);
+
+			for (j = 0; j < count && !child_shown; j++) {
+				const struct mstore_folder *g = &folders[j];
+
+				if (!(g->attrs & MSTORE_ATTR_SUBSCRIBED) ||
+				    strncmp(g->name, f->name, len) != 0 || g->name[len] != STORE_SEP)
+					continue;
+				for (p = 0; p < npatterns && !child_shown; p++) {
+					char full[STORE_NAME_MAX * 2 + 2];
+
+					snprintf(full, sizeof(full), "%s%s", ref, patterns[p]);
+					child_shown = list_match(full, g->name);
+				}
+			}
+			if (child_shown)
+				continue;
+			{
+				struct mstore_folder parent = { f->name, MSTORE_ATTR_NOSELECT };
+
+				write_list_line(c, o, &parent, false);
+			}
+			continue;
+		}
 		write_list_line(c, o, f, childinfo);
 		if (o->ret_status != 0 && !(f->attrs & MSTORE_ATTR_NOSELECT)) {
 			struct mbox_status ms;

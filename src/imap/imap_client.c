@@ -19,6 +19,7 @@
 static void client_input(struct imap_client *c);
 static void client_destroy(struct imap_client *c);
 static void client_arm_timer(struct imap_client *c);
+static void client_close_flushed(struct imap_client *c);
 
 const char *
 imap_capability(const struct config *cfg)
@@ -72,7 +73,7 @@ imap_client_bye(struct imap_client *c, const char *text)
 	bufferevent_disable(c->bev, EV_READ);
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 	if (imap_client_output_len(c) == 0)
-		client_destroy(c);
+		client_close_flushed(c);
 }
 
 /* ---------------------------------------------------------------- tagged replies */
@@ -492,7 +493,7 @@ client_input(struct imap_client *c)
 		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 	}
 	if (c->closing && imap_client_output_len(c) == 0)
-		client_destroy(c);
+		client_close_flushed(c);
 }
 
 /* ---------------------------------------------------------------- libevent callbacks */
@@ -502,6 +503,11 @@ client_read_cb(struct bufferevent *bev, void *ctx)
 {
 	struct imap_client *c = ctx;
 
+	if (c->lingering) {
+		evbuffer_drain(bufferevent_get_input(bev),
+		    evbuffer_get_length(bufferevent_get_input(bev)));
+		return;
+	}
 	c->last_input_ms = clock_ms();
 	if (!c->idling)
 		client_arm_timer(c);
@@ -515,7 +521,7 @@ client_write_cb(struct bufferevent *bev, void *ctx)
 
 	if (c->closing) {
 		if (imap_client_output_len(c) == 0)
-			client_destroy(c);
+			client_close_flushed(c);
 		return;
 	}
 	if (c->cmd != NULL && c->cmd->cont != NULL && !c->idling) {
@@ -532,6 +538,11 @@ client_event_cb(struct bufferevent *bev, short what, void *ctx)
 	struct imap_client *c = ctx;
 	const char *why = (what & BEV_EVENT_EOF) ? "eof" :
 	    (what & BEV_EVENT_TIMEOUT) ? "output_timeout" : "error";
+
+	if (c->lingering) {
+		client_destroy(c);
+		return;
+	}
 
 	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && !c->idling &&
 	    !c->closing) {
@@ -558,6 +569,10 @@ client_timer_cb(evutil_socket_t fd, short what, void *ctx)
 	struct imap_client *c = ctx;
 	uint64_t now = clock_ms();
 
+	if (c->lingering) {
+		client_destroy(c);
+		return;
+	}
 	if (c->closing)
 		return;
 	if (now - c->last_input_ms >= (uint64_t)c->autologout_secs * 1000) {
@@ -585,6 +600,29 @@ client_arm_timer(struct imap_client *c)
 	secs = left / 1000;
 	tv.tv_sec = (time_t)secs;
 	tv.tv_usec = (suseconds_t)((left % 1000) * 1000);
+	evtimer_add(c->timer, &tv);
+}
+
+/*
+ * The last response (BYE, LOGOUT) has been written. Closing now while the client is still
+ * sending (e.g. the rest of a refused literal) would make the kernel reset the TCP
+ * connection and discard that response, so half-close and drain the input for up to
+ * IMAP_LINGER_SECS, then close.
+ */
+static void
+client_close_flushed(struct imap_client *c)
+{
+	struct timeval tv = { IMAP_LINGER_SECS, 0 };
+
+	if (c->destroyed || c->lingering)
+		return;
+	if (c->input_eof || shutdown(c->fd, SHUT_WR) < 0) {
+		client_destroy(c);
+		return;
+	}
+	c->lingering = true;
+	bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
+	bufferevent_enable(c->bev, EV_READ);
 	evtimer_add(c->timer, &tv);
 }
 

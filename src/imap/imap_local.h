@@ -45,6 +45,7 @@
 #define IMAP_RESP_MAX		(16 * 1024 * 1024)	/* one FETCH item built in memory */
 #define IMAP_DEFAULT_AUTOLOGOUT	(31 * 60)
 #define IMAP_DEFAULT_KEEPALIVE	(2 * 60)
+#define IMAP_LINGER_SECS	2		/* drain input after the last response */
 
 enum imap_state {
 	IMAP_STATE_AUTH = 0x01,		/* authenticated, nothing selected */
@@ -208,6 +209,7 @@ struct imap_client {
 	bool idling;
 	bool closing;			/* flush output, then destroy */
 	bool input_eof;			/* the client closed its sending side */
+	bool lingering;			/* output done and half-closed; draining input */
 	bool destroyed;
 	bool in_input;			/* re-entrancy guard for client_input */
 	struct imap_append *append;	/* APPEND in progress */

@@ -96,6 +96,16 @@ sock_event_cb(struct bufferevent *bev, short what, void *ctx)
 {
 	struct bridge *b = ctx;
 
+	if ((what & BEV_EVENT_WRITING) && !(what & BEV_EVENT_EOF)) {
+		/*
+		 * The session stopped reading (it closed after a BYE): drop the rest of
+		 * stdin but keep reading its last responses until EOF.
+		 */
+		bufferevent_disable(bev, EV_WRITE);
+		bufferevent_disable(b->in, EV_READ);
+		b->in_eof = true;
+		return;
+	}
 	b->sock_eof = true;
 	bufferevent_disable(bev, EV_READ);
 	bridge_maybe_exit(b);

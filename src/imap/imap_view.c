@@ -122,9 +122,8 @@ view_add_new(struct imap_view *v)
 		vm->uid = m->uid;
 		vm->flags = m->flags & MBOX_FLAGS_IMAP;
 		vm->keywords = m->keywords;
-		vm->recent = (m->flags & MBOX_FLAG_RECENT) != 0 && m->uid > boundary && !v->readonly;
-		if ((m->flags & MBOX_FLAG_RECENT) != 0 && m->uid > boundary && v->readonly)
-			vm->recent = true;	/* EXAMINE shows them without claiming */
+		/* read-write: this session claimed them; EXAMINE shows them without claiming */
+		vm->recent = (m->flags & MBOX_FLAG_RECENT) != 0 && m->uid > boundary;
 		added++;
 	}
 	v->last_uid = max_uid;
