@@ -24,17 +24,23 @@
 #define PENALTY_SLOTS		4096
 #define PENALTY_EXPIRE_MS	(10 * 60 * 1000)
 #define AUTH_MAX_QUEUED		10000
+#define AUTH_MAX_QUEUED_PER_NET	20
+
+struct auth_req;
 
 struct penalty {
 	unsigned char key[16];	/* IPv4 address or IPv6 /64 prefix */
 	bool used;
+	bool busy;		/* a request from here is being verified or delayed */
 	unsigned failures;
+	unsigned queued;
 	uint64_t last_ms;	/* last request */
-	uint64_t busy_until_ms;	/* next request from here is handled no earlier */
+	struct auth_req *qhead, *qtail;	/* waiting requests from this network */
 };
 
 struct auth_req {
 	struct auth_req *next;
+	struct auth_req *qnext;	/* in its penalty queue */
 	uint32_t id;
 	char *user, *ip;
 	char *pass;
@@ -143,16 +149,19 @@ penalty_get(const char *ip)
 	for (i = 0; i < 8; i++) {
 		struct penalty *p = &A.table[(h + i) % PENALTY_SLOTS];
 
-		if (p->used && now - p->last_ms > PENALTY_EXPIRE_MS &&
-		    now >= p->busy_until_ms)
+		if (p->used && !p->busy && now - p->last_ms > PENALTY_EXPIRE_MS)
 			p->used = false;
 		if (p->used && memcmp(p->key, key, 16) == 0)
 			return p;
+		if (p->busy)
+			continue;
 		if (!p->used || oldest == NULL || p->last_ms < oldest->last_ms)
 			oldest = p;
 		if (!p->used)
 			break;
 	}
+	if (oldest == NULL)
+		return NULL;	/* every candidate slot is busy: no penalty tracking */
 	memset(oldest, 0, sizeof(*oldest));
 	memcpy(oldest->key, key, 16);
 	oldest->used = true;
@@ -199,13 +208,45 @@ reply(uint32_t id, uint32_t status, const struct user_info *u)
 		fatal("auth: lost the master: %s", strerror(errno));
 }
 
+static void verify_cb(evutil_socket_t fd, short what, void *ctx);
+
+/* Start the next waiting request of a network, if any. */
+static void
+penalty_next(struct penalty *pen)
+{
+	struct auth_req *r = pen->qhead;
+	struct timeval now = { 0, 0 };
+
+	pen->busy = false;
+	if (r == NULL)
+		return;
+	pen->qhead = r->qnext;
+	if (pen->qhead == NULL)
+		pen->qtail = NULL;
+	pen->queued--;
+	pen->busy = true;
+	r->timer = evtimer_new(A.base, verify_cb, r);
+	evtimer_add(r->timer, &now);
+}
+
+/* The request is answered: free it and let its network's next request go. */
+static void
+req_done(struct auth_req *r)
+{
+	struct penalty *pen = r->pen;
+
+	req_free(r);
+	if (pen != NULL)
+		penalty_next(pen);
+}
+
 static void
 reply_fail_cb(evutil_socket_t fd, short what, void *ctx)
 {
 	struct auth_req *r = ctx;
 
 	reply(r->id, IPC_AUTH_FAIL, NULL);
-	req_free(r);
+	req_done(r);
 }
 
 static void
@@ -214,7 +255,6 @@ verify_cb(evutil_socket_t fd, short what, void *ctx)
 	struct auth_req *r = ctx;
 	struct user_info u;
 	const char *err = NULL;
-	uint64_t now = clock_ms();
 	int res;
 
 	memset(&u, 0, sizeof(u));
@@ -223,27 +263,28 @@ verify_cb(evutil_socket_t fd, short what, void *ctx)
 	if (res > 0) {
 		reply(r->id, IPC_AUTH_OK, &u);
 		userdb_info_free(&u);
-		req_free(r);
+		req_done(r);
 		return;
 	}
 	if (res < 0) {
 		log_error("auth tempfail ip=%s error=\"%s\"", r->ip, err ? err : "unknown");
 		reply(r->id, IPC_AUTH_TEMPFAIL, NULL);
-		req_free(r);
+		req_done(r);
 		return;
 	}
 	if (r->pen != NULL) {
 		unsigned delay;
 
 		r->pen->failures++;
+		r->pen->last_ms = clock_ms();
 		delay = auth_penalty_delay(r->pen->failures, A.cfg->auth_failure_delay_max);
-		r->pen->busy_until_ms = now + (uint64_t)delay * 1000;
 		if (delay > 0) {
 			struct timeval tv = { (time_t)delay, 0 };
 
 			if (r->pen->failures >= 4 && r->pen->failures % 4 == 0)
 				log_warn("auth penalty ip=%s failures=%u delay=%us", r->ip,
 				    r->pen->failures, delay);
+			/* the network stays busy until the failure is answered (SEC-13) */
 			event_free(r->timer);
 			r->timer = evtimer_new(A.base, reply_fail_cb, r);
 			evtimer_add(r->timer, &tv);
@@ -261,8 +302,8 @@ handle_request(struct ipc_msg *m)
 	size_t plen;
 	uint32_t id;
 	char *user = NULL, *ip = NULL;
-	uint64_t now = clock_ms(), at = now;
-	struct timeval tv;
+	uint64_t now = clock_ms();
+	struct timeval tv = { 0, 0 };
 
 	if (ipc_get_u32(m, &id) < 0 || ipc_get_str(m, 255, &user) < 0 ||
 	    ipc_get_bytes(m, &pass, &plen) < 0 || plen > 1024 ||
@@ -286,17 +327,31 @@ handle_request(struct ipc_msg *m)
 	r->next = A.reqs;
 	A.reqs = r;
 	A.nreqs++;
-	if (!auth_ip_in_networks(ip, A.cfg->auth_trusted_networks) &&
-	    (r->pen = penalty_get(ip)) != NULL) {
-		if (r->pen->busy_until_ms > now)
-			at = r->pen->busy_until_ms;
-		r->pen->last_ms = now;
-		/* serialise: the next request from this network waits behind this one */
-		r->pen->busy_until_ms = at + 1;
+	if (!auth_ip_in_networks(ip, A.cfg->auth_trusted_networks))
+		r->pen = penalty_get(ip);
+	if (r->pen != NULL) {
+		struct penalty *pen = r->pen;
+
+		pen->last_ms = now;
+		if (pen->busy) {
+			/* serialise: one guess at a time per network */
+			if (pen->queued >= AUTH_MAX_QUEUED_PER_NET) {
+				r->pen = NULL;
+				reply(r->id, IPC_AUTH_TEMPFAIL, NULL);
+				req_free(r);
+				return;
+			}
+			if (pen->qtail != NULL)
+				pen->qtail->qnext = r;
+			else
+				pen->qhead = r;
+			pen->qtail = r;
+			pen->queued++;
+			return;
+		}
+		pen->busy = true;
 	}
 	r->timer = evtimer_new(A.base, verify_cb, r);
-	tv.tv_sec = (time_t)((at - now) / 1000);
-	tv.tv_usec = (suseconds_t)((at - now) % 1000) * 1000;
 	evtimer_add(r->timer, &tv);
 }
 

@@ -36,6 +36,12 @@ enum ipc_type {
 	IPC_MAIL_SHUTDOWN,
 };
 
+/* Protocols in IPC_LOGIN_AUTH and IPC_MAIL_CLIENT. */
+enum ipc_proto {
+	IPC_PROTO_IMAP = 1,
+	IPC_PROTO_POP3 = 2,
+};
+
 /* Result codes in IPC_AUTH_REPLY / IPC_LOGIN_RESULT. */
 enum ipc_auth_status {
 	IPC_AUTH_OK = 0,

@@ -28,58 +28,21 @@
 #include "lib/priv.h"
 #include "lib/tls.h"
 #include "login/login.h"
-#include "proto/imap_parser.h"
-#include "proto/sasl.h"
+#include "login/login_private.h"
 #include "lib/buf.h"
 
 #define LOGIN_MAX_LISTENERS	32
 #define LOGIN_MAX_PER_IP	50		/* pre-auth connections per IP */
-#define LOGIN_MAX_BAD		3		/* bad commands before BYE */
-#define LOGIN_MAX_AUTH_FAILS	3		/* failed logins per connection */
-#define LOGIN_INPUT_MAX		(12 * 1024)	/* input buffered while pre-auth */
 #define PROXY_HIGH		(256 * 1024)	/* output backlog before we stop reading */
 #define LOGIN_IPC_FD		3
-
-enum lconn_state {
-	LC_CMD,			/* reading commands */
-	LC_SASL_PLAIN,		/* waiting for the PLAIN response line */
-	LC_SASL_LOGIN_USER,	/* waiting for the LOGIN user name line */
-	LC_SASL_LOGIN_PASS,	/* waiting for the LOGIN password line */
-	LC_AUTH_WAIT,		/* credentials sent to the master */
-	LC_STARTTLS,		/* "OK Begin TLS" queued, switching when flushed */
-	LC_PROXY,		/* logged in over TLS: proxying */
-	LC_CLOSING,		/* flushing the last reply */
-};
-
-struct login;
-
-struct lconn {
-	struct login *l;
-	struct lconn *prev, *next;
-	int fd;
-	struct bufferevent *bev;
-	bool tls;		/* TLS active on this connection */
-	bool implicit_tls;	/* imaps listener */
-	bool loopback;		/* client address == server address (same host) */
-	char ip[INET6_ADDRSTRLEN];
-	enum lconn_state state;
-	struct imap_parser *parser;
-	unsigned bad, auth_fails;
-	char tag[80];
-	char *sasl_user;	/* LOGIN mechanism: user name until the password comes */
-	uint32_t req_id;
-	size_t pending_len;	/* input bytes handed over with the credentials */
-	int proxy_fd;		/* our end of the socketpair to the mail process */
-	struct bufferevent *proxy;
-	struct event *deadline;
-};
 
 struct login {
 	struct event_base *base;
 	struct config *cfg;
-	struct tls_server *tls;
+	struct tls_server *tls[2];	/* by protocol: [0] imap, [1] pop3 (ALPN differs) */
 	struct evconnlistener *listeners[LOGIN_MAX_LISTENERS];
 	bool listener_tls[LOGIN_MAX_LISTENERS];
+	const struct login_proto_ops *listener_ops[LOGIN_MAX_LISTENERS];
 	unsigned nlisteners;
 	struct event *ipc_ev;
 	struct lconn *conns;
@@ -90,7 +53,6 @@ struct login {
 
 static void lconn_read_cb(struct bufferevent *bev, void *ctx);
 static void lconn_event_cb(struct bufferevent *bev, short what, void *ctx);
-static void lconn_input(struct lconn *c);
 static void lconn_write_cb(struct bufferevent *bev, void *ctx);
 
 static void
@@ -108,11 +70,8 @@ lconn_destroy(struct lconn *c)
 		bufferevent_free(c->proxy);
 	else if (c->proxy_fd >= 0)
 		close(c->proxy_fd);
-	imap_parser_destroy(&c->parser);
-	if (c->sasl_user != NULL) {
-		secret_wipe(c->sasl_user, strlen(c->sasl_user));
-		free(c->sasl_user);
-	}
+	if (c->pstate != NULL)
+		c->ops->destroy(c, c->pstate);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -125,10 +84,7 @@ lconn_destroy(struct lconn *c)
 		event_base_loopexit(l->base, NULL);
 }
 
-static void
-lconn_printf(struct lconn *c, const char *fmt, ...) PRINTF(2, 3);
-
-static void
+void
 lconn_printf(struct lconn *c, const char *fmt, ...)
 {
 	va_list ap;
@@ -138,77 +94,66 @@ lconn_printf(struct lconn *c, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Write the reply and close once it has been flushed. */
-static void
+void
 lconn_close_after(struct lconn *c)
 {
+	struct timeval now = { 0, 0 };
+
 	c->state = LC_CLOSING;
 	bufferevent_disable(c->bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-		lconn_destroy(c);
+	/* never free c under the caller: an empty output buffer closes from the loop */
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0 && c->deadline != NULL)
+		evtimer_add(c->deadline, &now);
 }
 
-static bool
+bool
 lconn_cleartext_ok(const struct lconn *c)
 {
 	switch (c->l->cfg->auth_allow_cleartext) {
 	case CLEARTEXT_YES: return true;
-	case CLEARTEXT_LOOPBACK: return c->tls || c->loopback;
+	case CLEARTEXT_LOOPBACK: return c->tls || c->local;
 	case CLEARTEXT_NO: return c->tls;
 	}
 	return false;
 }
 
-static void
-lconn_capability(struct lconn *c, struct buf *b)
+static struct tls_server *
+lconn_tls_server(const struct lconn *c)
 {
-	(void)buf_append_str(b, "IMAP4rev1 SASL-IR ID ENABLE IDLE LITERAL+");
-	if (!c->tls && c->l->tls != NULL)
-		(void)buf_append_str(b, " STARTTLS");
-	if (lconn_cleartext_ok(c))
-		(void)buf_append_str(b, " AUTH=PLAIN AUTH=LOGIN");
-	else
-		(void)buf_append_str(b, " LOGINDISABLED");
+	return c->l->tls[c->ops->ipc_proto == IPC_PROTO_POP3 ? 1 : 0];
 }
 
-static void
-lconn_greet(struct lconn *c)
+bool
+lconn_starttls_available(const struct lconn *c)
 {
-	struct buf b;
-
-	buf_init(&b, 1024);
-	lconn_capability(c, &b);
-	lconn_printf(c, "* OK [CAPABILITY %s] buzon ready.\r\n", buf_cstr(&b));
-	buf_deinit(&b);
+	return !c->tls && lconn_tls_server(c) != NULL;
 }
 
-static void
-lconn_bad(struct lconn *c, const char *tag, const char *text)
+void
+lconn_starttls(struct lconn *c)
 {
-	if (tag != NULL)
-		lconn_printf(c, "%s BAD %s\r\n", tag, text);
-	else
-		lconn_printf(c, "* BAD %s\r\n", text);
-	if (++c->bad >= LOGIN_MAX_BAD) {
-		lconn_printf(c, "* BYE Too many invalid commands.\r\n");
-		lconn_close_after(c);
-	}
+	c->state = LC_STARTTLS;
+	bufferevent_disable(c->bev, EV_READ);
 }
 
 static void
 deadline_cb(evutil_socket_t fd, short what, void *ctx)
 {
 	struct lconn *c = ctx;
+	struct timeval grace = { 2, 0 };
 
 	if (c->state == LC_AUTH_WAIT || c->state == LC_PROXY)
 		return;
-	log_info("imap-login timeout ip=%s", c->ip);
-	if (c->state == LC_STARTTLS || c->bev == NULL) {
+	/* a second expiry: the goodbye could not be sent (TLS never done, client not reading) */
+	if (c->state == LC_CLOSING || c->state == LC_STARTTLS || c->bev == NULL ||
+	    (c->tls && !c->tls_ready)) {
 		lconn_destroy(c);
 		return;
 	}
-	lconn_printf(c, "* BYE Disconnected for inactivity.\r\n");
+	log_info("%s-login timeout ip=%s", c->ops->name, c->ip);
+	c->ops->timeout(c);
 	lconn_close_after(c);
+	evtimer_add(c->deadline, &grace);
 }
 
 static void
@@ -222,7 +167,7 @@ lconn_setup_bev(struct lconn *c)
 static int
 lconn_start_tls(struct lconn *c)
 {
-	SSL *ssl = tls_server_new_ssl(c->l->tls);
+	SSL *ssl = tls_server_new_ssl(lconn_tls_server(c));
 
 	c->bev = bufferevent_openssl_socket_new(c->l->base, c->fd, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
@@ -239,14 +184,10 @@ lconn_start_tls(struct lconn *c)
 static void
 lconn_switch_tls(struct lconn *c)
 {
-	struct imap_parser_limits lim;
-
 	/* RFC 3501 §6.2.1 / CVE-2011-0411: plaintext buffered behind STARTTLS is discarded */
 	bufferevent_free(c->bev);
 	c->bev = NULL;
-	imap_parser_destroy(&c->parser);
-	imap_parser_limits_default(&lim, false);
-	c->parser = imap_parser_create(&lim, 0);
+	c->ops->tls_started(c);
 	c->state = LC_CMD;
 	c->bad = 0;
 	if (lconn_start_tls(c) < 0) {
@@ -271,8 +212,10 @@ lconn_event_cb(struct bufferevent *bev, short what, void *ctx)
 {
 	struct lconn *c = ctx;
 
-	if (what & BEV_EVENT_CONNECTED)
+	if (what & BEV_EVENT_CONNECTED) {
+		c->tls_ready = true;	/* the TLS handshake is done */
 		return;
+	}
 	if ((what & BEV_EVENT_ERROR) && c->tls) {
 		unsigned long e = bufferevent_get_openssl_error(bev);
 
@@ -280,7 +223,7 @@ lconn_event_cb(struct bufferevent *bev, short what, void *ctx)
 			char ebuf[160];
 
 			ERR_error_string_n(e, ebuf, sizeof(ebuf));
-			log_info("imap-login tls error ip=%s error=\"%s\"", c->ip, ebuf);
+			log_info("%s-login tls error ip=%s error=\"%s\"", c->ops->name, c->ip, ebuf);
 		}
 	}
 	if (c->state == LC_AUTH_WAIT && !c->tls) {
@@ -290,10 +233,9 @@ lconn_event_cb(struct bufferevent *bev, short what, void *ctx)
 	lconn_destroy(c);
 }
 
-/* Hand the credentials to the master with the connection. Wipes pass. */
-static void
-lconn_send_auth(struct lconn *c, const char *mech, const char *user, size_t ulen,
-    char *pass, size_t plen)
+void
+lconn_send_auth(struct lconn *c, const char *tag, const char *mech, const char *user,
+    size_t ulen, char *pass, size_t plen)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	size_t pending = evbuffer_get_length(in);
@@ -305,9 +247,9 @@ lconn_send_auth(struct lconn *c, const char *mech, const char *user, size_t ulen
 	if (c->tls) {
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
 			log_error("socketpair: %s", strerror(errno));
-			lconn_printf(c, "%s NO [UNAVAILABLE] Temporary failure.\r\n", c->tag);
 			secret_wipe(pass, plen);
 			free(m);
+			c->ops->auth_failed(c, IPC_AUTH_TEMPFAIL);
 			return;
 		}
 		c->proxy_fd = sp[0];
@@ -318,12 +260,13 @@ lconn_send_auth(struct lconn *c, const char *mech, const char *user, size_t ulen
 	c->req_id = ++c->l->next_req;
 	ipc_msg_init(m, IPC_LOGIN_AUTH);
 	ipc_put_u32(m, c->req_id);
+	ipc_put_u32(m, c->ops->ipc_proto);
 	ipc_put_str(m, mech);
 	ipc_put_bytes(m, user, ulen);
 	ipc_put_bytes(m, pass, plen);
 	ipc_put_str(m, c->ip);
-	ipc_put_u32(m, (c->tls ? 1 : 0) | (c->loopback ? 2 : 0));
-	ipc_put_str(m, c->tag);
+	ipc_put_u32(m, (c->tls ? 1 : 0) | (c->local ? 2 : 0));
+	ipc_put_str(m, tag);
 	ipc_put_bytes(m, evbuffer_pullup(in, (ssize_t)pending), pending);
 	secret_wipe(pass, plen);
 	bufferevent_disable(c->bev, EV_READ);
@@ -339,266 +282,12 @@ lconn_send_auth(struct lconn *c, const char *mech, const char *user, size_t ulen
 }
 
 static void
-lconn_sasl_plain(struct lconn *c, const char *line, size_t len)
-{
-	struct sasl_plain sp;
-	const char *err;
-	enum sasl_response r = sasl_plain_decode(line, len, &sp, &err);
-
-	if (r == SASL_RESPONSE_CANCEL) {
-		lconn_printf(c, "%s BAD Authentication aborted by client.\r\n", c->tag);
-		c->state = LC_CMD;
-	} else if (r != SASL_RESPONSE_OK) {
-		lconn_printf(c, "%s BAD Invalid AUTHENTICATE response.\r\n", c->tag);
-		c->state = LC_CMD;
-	} else if (sp.authzid_len != 0 && (sp.authzid_len != sp.authcid_len ||
-	    memcmp(sp.authzid, sp.authcid, sp.authcid_len) != 0)) {
-		/* no master users: acting as someone else is refused (SEC-17) */
-		lconn_printf(c, "%s NO [AUTHORIZATIONFAILED] Authorization failed.\r\n", c->tag);
-		c->state = LC_CMD;
-	} else {
-		lconn_send_auth(c, "PLAIN", sp.authcid, sp.authcid_len, sp.passwd, sp.passwd_len);
-	}
-	sasl_plain_wipe(&sp);
-}
-
-static void
-lconn_sasl_line(struct lconn *c, char *line, size_t len)
-{
-	char out[SASL_MAX_PASSWORD + 1];
-	const char *err;
-	size_t olen = 0;
-	enum sasl_response r;
-
-	if (c->state == LC_SASL_PLAIN) {
-		lconn_sasl_plain(c, line, len);
-		return;
-	}
-	r = sasl_login_decode(line, len, out, c->state == LC_SASL_LOGIN_USER ?
-	    SASL_MAX_USER + 1 : SASL_MAX_PASSWORD + 1, &olen, &err);
-	if (r != SASL_RESPONSE_OK) {
-		lconn_printf(c, "%s BAD %s\r\n", c->tag, r == SASL_RESPONSE_CANCEL ?
-		    "Authentication aborted by client." : "Invalid AUTHENTICATE response.");
-		c->state = LC_CMD;
-	} else if (c->state == LC_SASL_LOGIN_USER) {
-		c->sasl_user = xstrndup(out, olen);
-		c->state = LC_SASL_LOGIN_PASS;
-		lconn_printf(c, "+ UGFzc3dvcmQ6\r\n");
-	} else {
-		lconn_send_auth(c, "LOGIN", c->sasl_user, strlen(c->sasl_user), out, olen);
-	}
-	secret_wipe(out, sizeof(out));
-	if (c->state != LC_SASL_LOGIN_PASS && c->sasl_user != NULL) {
-		secret_wipe(c->sasl_user, strlen(c->sasl_user));
-		free(c->sasl_user);
-		c->sasl_user = NULL;
-	}
-}
-
-static void
-cmd_authenticate(struct lconn *c, const struct imap_arg *args, unsigned argc)
-{
-	const char *mech, *ir = NULL;
-	size_t mlen, irlen = 0;
-
-	if (argc < 1 || argc > 2 || !imap_arg_get_astring(&args[0], &mech, &mlen) ||
-	    (argc == 2 && !imap_arg_get_astring(&args[1], &ir, &irlen))) {
-		lconn_bad(c, c->tag, "Invalid AUTHENTICATE arguments.");
-		return;
-	}
-	if (!lconn_cleartext_ok(c)) {
-		lconn_printf(c, "%s NO [PRIVACYREQUIRED] Plaintext authentication disallowed "
-		    "on non-secure (SSL/TLS) connections.\r\n", c->tag);
-		return;
-	}
-	if (mem_ieq(mech, mlen, "PLAIN")) {
-		c->state = LC_SASL_PLAIN;
-		if (ir != NULL) {
-			char *copy = xstrndup(ir, irlen);
-
-			lconn_sasl_line(c, copy, irlen);	/* RFC 4959 SASL-IR */
-			secret_wipe(copy, irlen);
-			free(copy);
-		} else {
-			lconn_printf(c, "+ \r\n");
-		}
-	} else if (mem_ieq(mech, mlen, "LOGIN")) {
-		c->state = LC_SASL_LOGIN_USER;
-		if (ir != NULL) {
-			char *copy = xstrndup(ir, irlen);
-
-			lconn_sasl_line(c, copy, irlen);
-			free(copy);
-		} else {
-			lconn_printf(c, "+ VXNlcm5hbWU6\r\n");
-		}
-	} else {
-		lconn_printf(c, "%s NO Unsupported authentication mechanism.\r\n", c->tag);
-	}
-}
-
-static void
-cmd_login(struct lconn *c, const struct imap_arg *args, unsigned argc)
-{
-	const char *user, *pass;
-	size_t ulen, plen;
-	char *pcopy;
-
-	if (argc != 2 || !imap_arg_get_astring(&args[0], &user, &ulen) ||
-	    !imap_arg_get_astring(&args[1], &pass, &plen)) {
-		lconn_bad(c, c->tag, "Invalid LOGIN arguments.");
-		return;
-	}
-	if (!lconn_cleartext_ok(c)) {
-		lconn_printf(c, "%s NO [PRIVACYREQUIRED] Plaintext authentication disallowed "
-		    "on non-secure (SSL/TLS) connections.\r\n", c->tag);
-		return;
-	}
-	if (ulen > SASL_MAX_USER || plen > SASL_MAX_PASSWORD) {
-		lconn_printf(c, "%s NO [AUTHENTICATIONFAILED] Authentication failed.\r\n", c->tag);
-		return;
-	}
-	pcopy = xstrndup(pass, plen);
-	secret_wipe((char *)pass, plen);	/* the parser's copy */
-	lconn_send_auth(c, "LOGIN", user, ulen, pcopy, plen);
-	free(pcopy);
-}
-
-/* Post-login commands a real client may send too early: answered with its tag. */
-static bool
-imap_known_command(const char *cmd)
-{
-	static const char *const known[] = { "SELECT", "EXAMINE", "CREATE", "DELETE", "RENAME",
-	    "SUBSCRIBE", "UNSUBSCRIBE", "LIST", "LSUB", "STATUS", "APPEND", "CHECK", "CLOSE",
-	    "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE", "UID", "IDLE", "ENABLE",
-	    "NAMESPACE", "UNSELECT", "GETQUOTAROOT", "GETQUOTA", "COMPRESS", "XLIST" };
-
-	for (size_t i = 0; i < N_ELEMENTS(known); i++)
-		if (str_ieq(cmd, known[i]))
-			return true;
-	return false;
-}
-
-static void
-lconn_command(struct lconn *c)
-{
-	const char *cmd = imap_parser_command(c->parser);
-	unsigned argc;
-	const struct imap_arg *args = imap_parser_args(c->parser, &argc);
-
-	snprintf(c->tag, sizeof(c->tag), "%s", imap_parser_tag(c->parser));
-	if (str_ieq(cmd, "CAPABILITY") && argc == 0) {
-		struct buf b;
-
-		buf_init(&b, 1024);
-		lconn_capability(c, &b);
-		lconn_printf(c, "* CAPABILITY %s\r\n%s OK Pre-login capabilities listed, "
-		    "post-login capabilities have more.\r\n", buf_cstr(&b), c->tag);
-		buf_deinit(&b);
-	} else if (str_ieq(cmd, "NOOP") && argc == 0) {
-		lconn_printf(c, "%s OK NOOP completed.\r\n", c->tag);
-	} else if (str_ieq(cmd, "LOGOUT") && argc == 0) {
-		lconn_printf(c, "* BYE Logging out\r\n%s OK Logout completed.\r\n", c->tag);
-		lconn_close_after(c);
-	} else if (str_ieq(cmd, "ID")) {
-		/* RFC 2971: the client's values are not logged unsanitised, nor echoed */
-		lconn_printf(c, "* ID (\"name\" \"buzon\")\r\n%s OK ID completed.\r\n", c->tag);
-	} else if (str_ieq(cmd, "STARTTLS") && argc == 0) {
-		if (c->tls) {
-			lconn_bad(c, c->tag, "TLS is already active.");
-		} else if (c->l->tls == NULL) {
-			lconn_bad(c, c->tag, "TLS support isn't enabled.");
-		} else {
-			lconn_printf(c, "%s OK Begin TLS negotiation now.\r\n", c->tag);
-			c->state = LC_STARTTLS;
-			bufferevent_disable(c->bev, EV_READ);
-		}
-	} else if (str_ieq(cmd, "LOGIN")) {
-		cmd_login(c, args, argc);
-	} else if (str_ieq(cmd, "AUTHENTICATE")) {
-		cmd_authenticate(c, args, argc);
-	} else if (imap_known_command(cmd)) {
-		lconn_bad(c, c->tag, "Command not allowed before authentication.");
-	} else {
-		/* ALPACA (SEC-20): what is not IMAP gets no echo of its bytes, not even the tag */
-		lconn_bad(c, NULL, "Unknown command.");
-	}
-}
-
-static void
-lconn_input(struct lconn *c)
-{
-	struct evbuffer *in = bufferevent_get_input(c->bev);
-
-	while (c->state == LC_CMD || c->state == LC_SASL_PLAIN ||
-	    c->state == LC_SASL_LOGIN_USER || c->state == LC_SASL_LOGIN_PASS) {
-		size_t len = evbuffer_get_length(in), used = 0;
-		enum imap_parse_result r;
-		const char *text;
-		unsigned char *data;
-
-		if (len == 0)
-			return;
-		if (c->state != LC_CMD) {
-			size_t n;
-			char *line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
-
-			if (line == NULL) {
-				if (len > SASL_MAX_LINE + 2) {
-					lconn_printf(c, "* BYE Authentication response too long.\r\n");
-					lconn_close_after(c);
-				}
-				return;
-			}
-			lconn_sasl_line(c, line, n);
-			secret_wipe(line, n);
-			free(line);
-			continue;
-		}
-		data = evbuffer_pullup(in, -1);
-		r = imap_parser_feed(c->parser, data, len, &used);
-		evbuffer_drain(in, used);
-		switch (r) {
-		case IMAP_PARSE_MORE:
-			return;
-		case IMAP_PARSE_LITERAL_CONT:
-			lconn_printf(c, "+ OK\r\n");
-			continue;
-		case IMAP_PARSE_DONE:
-			lconn_command(c);
-			if (c->parser != NULL)
-				imap_parser_reset(c->parser);
-			break;
-		case IMAP_PARSE_LITERAL_STREAM:	/* APPEND before login */
-		case IMAP_PARSE_ERROR:
-			switch (imap_parser_error(c->parser, &text)) {
-			case IMAP_PARSE_ERROR_FATAL:
-				lconn_printf(c, "* BYE %s\r\n", text);
-				lconn_close_after(c);
-				return;
-			case IMAP_PARSE_ERROR_TOOBIG:
-				lconn_printf(c, "%s NO [TOOBIG] %s\r\n", imap_parser_tag(c->parser),
-				    text);
-				break;
-			default:
-				if (r == IMAP_PARSE_LITERAL_STREAM) {
-					lconn_printf(c, "* BYE Command not allowed before authentication.\r\n");
-					lconn_close_after(c);
-					return;
-				}
-				lconn_bad(c, imap_parser_tag(c->parser), text);
-				break;
-			}
-			imap_parser_reset(c->parser);
-			break;
-		}
-	}
-}
-
-static void
 lconn_read_cb(struct bufferevent *bev, void *ctx)
 {
-	lconn_input(ctx);
+	struct lconn *c = ctx;
+
+	if (c->state == LC_CMD || c->state == LC_SASL)
+		c->ops->input(c, bufferevent_get_input(bev));
 }
 
 /* ------------------------------------------------------------------ TLS proxy */
@@ -672,7 +361,8 @@ lconn_start_proxy(struct lconn *c)
 		event_free(c->deadline);
 		c->deadline = NULL;
 	}
-	imap_parser_destroy(&c->parser);
+	c->ops->destroy(c, c->pstate);
+	c->pstate = NULL;
 	bufferevent_setcb(c->bev, proxy_read_cb, NULL, proxy_event_cb, c);
 	bufferevent_setcb(c->proxy, proxy_read_cb, NULL, proxy_event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, 64 * 1024);
@@ -711,25 +401,11 @@ login_result(struct login *l, uint32_t req_id, uint32_t status)
 		c->proxy_fd = -1;
 	}
 	c->state = LC_CMD;
-	switch (status) {
-	case IPC_AUTH_FAIL:
-		lconn_printf(c, "%s NO [AUTHENTICATIONFAILED] Authentication failed.\r\n", c->tag);
-		if (++c->auth_fails >= LOGIN_MAX_AUTH_FAILS) {
-			lconn_printf(c, "* BYE Too many invalid authentication attempts.\r\n");
-			lconn_close_after(c);
-			return;
-		}
-		break;
-	case IPC_AUTH_LIMIT:
-		lconn_printf(c, "%s NO [LIMIT] Too many connections for this user from this address.\r\n",
-		    c->tag);
-		break;
-	default:
-		lconn_printf(c, "%s NO [UNAVAILABLE] Temporary authentication failure.\r\n", c->tag);
-		break;
-	}
+	c->ops->auth_failed(c, status);
+	if (c->state == LC_CLOSING)
+		return;
 	bufferevent_enable(c->bev, EV_READ);
-	lconn_input(c);
+	c->ops->input(c, bufferevent_get_input(c->bev));
 }
 
 static void
@@ -805,7 +481,6 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa, i
     void *ctx)
 {
 	struct login *l = ctx;
-	struct imap_parser_limits lim;
 	struct lconn *c, *o;
 	unsigned same = 0, idx;
 	struct timeval tv;
@@ -817,8 +492,14 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa, i
 	c->l = l;
 	c->fd = fd;
 	c->proxy_fd = -1;
-	c->implicit_tls = idx < l->nlisteners && l->listener_tls[idx];
-	c->loopback = addr_is_local(fd, sa);
+	if (idx >= l->nlisteners) {
+		close(fd);
+		free(c);
+		return;
+	}
+	c->implicit_tls = l->listener_tls[idx];
+	c->ops = l->listener_ops[idx];
+	c->local = addr_is_local(fd, sa);
 	if (sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)sa)->sin_addr, c->ip, sizeof(c->ip));
 	else if (sa->sa_family == AF_INET6)
@@ -837,14 +518,18 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa, i
 	l->conns = c;
 	l->nconns++;
 	if (same >= LOGIN_MAX_PER_IP) {
-		log_warn("imap-login too many connections ip=%s", c->ip);
+		static const char imap_bye[] = "* BYE Too many connections from your address.\r\n";
+		static const char pop3_bye[] = "-ERR [SYS/TEMP] Too many connections from your address.\r\n";
+		bool pop3 = c->ops->ipc_proto == IPC_PROTO_POP3;
+
+		log_warn("%s-login too many connections ip=%s", c->ops->name, c->ip);
 		if (!c->implicit_tls)
-			(void)!write(fd, "* BYE Too many connections from your address.\r\n", 48);
+			(void)!write(fd, pop3 ? pop3_bye : imap_bye,
+			    (pop3 ? sizeof(pop3_bye) : sizeof(imap_bye)) - 1);
 		lconn_destroy(c);
 		return;
 	}
-	imap_parser_limits_default(&lim, false);
-	c->parser = imap_parser_create(&lim, 0);
+	c->pstate = c->ops->create(c);
 	if (c->implicit_tls) {
 		if (lconn_start_tls(c) < 0) {
 			lconn_destroy(c);
@@ -858,7 +543,7 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa, i
 	tv.tv_usec = 0;
 	c->deadline = evtimer_new(l->base, deadline_cb, c);
 	evtimer_add(c->deadline, &tv);
-	lconn_greet(c);
+	c->ops->greet(c);
 }
 
 static void
@@ -892,7 +577,11 @@ parse_fds(struct login *l, const char *spec)
 		    l->nlisteners == LOGIN_MAX_LISTENERS)
 			fatal("login: bad --fds");
 		*eq = '\0';
-		l->listener_tls[l->nlisteners] = strcmp(tok, "imaps") == 0;
+		if (strcmp(tok, "imap") == 0 || strcmp(tok, "imaps") == 0)
+			l->listener_ops[l->nlisteners] = &imap_login_ops;
+		else
+			fatal("login: unknown listener kind in --fds");
+		l->listener_tls[l->nlisteners] = tok[strlen(tok) - 1] == 's';
 		l->listeners[l->nlisteners] = evconnlistener_new(l->base, accept_cb, l,
 		    LEV_OPT_CLOSE_ON_FREE, -1, (evutil_socket_t)fd);
 		if (l->listeners[l->nlisteners] == NULL)
@@ -925,7 +614,8 @@ login_main(int argc, char **argv)
 	if (strcmp(l.cfg->log_level, "debug") == 0)
 		log_set_level(LOG_LEVEL_DEBUG);
 	signal(SIGPIPE, SIG_IGN);
-	if (l.cfg->ssl_count > 0 && (l.tls = tls_server_create(l.cfg, "imap", &err)) == NULL)
+	if (l.cfg->ssl_count > 0 && ((l.tls[0] = tls_server_create(l.cfg, "imap", &err)) == NULL ||
+	    (l.tls[1] = tls_server_create(l.cfg, "pop3", &err)) == NULL))
 		fatal("%s", err);
 	l.base = event_base_new();
 	parse_fds(&l, fds);

@@ -71,18 +71,23 @@ handle_client(struct ipc_msg *m)
 	char *tag = NULL, *ip = NULL;
 	const void *input;
 	size_t ilen;
-	uint32_t flags;
+	uint32_t flags, proto;
 	int fd = m->fd;
 
 	m->fd = -1;
-	if (ipc_get_str(m, 80, &tag) < 0 || ipc_get_bytes(m, &input, &ilen) < 0 ||
+	if (ipc_get_u32(m, &proto) < 0 || ipc_get_str(m, 80, &tag) < 0 || ipc_get_bytes(m, &input, &ilen) < 0 ||
 	    ipc_get_str(m, 64, &ip) < 0 || ipc_get_u32(m, &flags) < 0 || !ipc_get_done(m) ||
 	    fd < 0)
 		fatal("mail: malformed client message from the master");
 	P.received++;
 	log_debug("mail client ip=%s pending=%zu", ip, ilen);
-	(void)imap_client_create(P.mu, fd, tag[0] == '\0' ? NULL : tag, input, ilen, ip,
-	    (flags & 3) != 0);
+	if (proto == IPC_PROTO_IMAP) {
+		(void)imap_client_create(P.mu, fd, tag[0] == '\0' ? NULL : tag, input, ilen, ip,
+		    (flags & 3) != 0);
+	} else {
+		log_error("mail: protocol %u is not served", proto);
+		close(fd);
+	}
 	free(tag);
 	free(ip);
 }

@@ -55,6 +55,7 @@ struct pending {
 	uint32_t login_req;
 	int fd;
 	char *tag, *ip, *mech, *user;
+	uint32_t proto;		/* IPC_PROTO_* */
 	uint32_t flags;
 	unsigned char *input;
 	size_t input_len;
@@ -225,6 +226,12 @@ spawn_auth(void)
 
 /* ------------------------------------------------------------------ logins */
 
+static const char *
+proto_name(uint32_t proto)
+{
+	return proto == IPC_PROTO_POP3 ? "pop3" : "imap";
+}
+
 static void
 pending_free(struct pending *p)
 {
@@ -313,8 +320,9 @@ handle_auth_reply(struct ipc_msg *m)
 	if (status != IPC_AUTH_OK) {
 		char safe[128];
 
-		log_info("imap login failed user=\"%s\" method=%s ip=%s tls=%s reason=%s",
-		    log_sanitize(p->user, strlen(p->user), safe, sizeof(safe)), p->mech, p->ip,
+		log_info("%s login failed user=\"%s\" method=%s ip=%s tls=%s reason=%s",
+		    proto_name(p->proto), log_sanitize(p->user, strlen(p->user), safe, sizeof(safe)),
+		    p->mech, p->ip,
 		    (p->flags & 1) ? "yes" : "no", status == IPC_AUTH_FAIL ? "password" : "tempfail");
 		login_reply(p, status == IPC_AUTH_FAIL ? IPC_AUTH_FAIL : IPC_AUTH_TEMPFAIL);
 		pending_free(p);
@@ -327,6 +335,7 @@ handle_auth_reply(struct ipc_msg *m)
 		goto out;
 	}
 	ipc_msg_init(&out, IPC_MAIL_CLIENT);
+	ipc_put_u32(&out, p->proto);
 	ipc_put_str(&out, p->tag);
 	ipc_put_bytes(&out, p->input, p->input_len);
 	ipc_put_str(&out, p->ip);
@@ -340,7 +349,8 @@ handle_auth_reply(struct ipc_msg *m)
 	mail->sent++;
 	if (mail->idle_timer != NULL)
 		evtimer_del(mail->idle_timer);
-	log_info("imap login user=%s method=%s ip=%s tls=%s mail_pid=%d", name, p->mech, p->ip,
+	log_info("%s login user=%s method=%s ip=%s tls=%s mail_pid=%d", proto_name(p->proto),
+	    name, p->mech, p->ip,
 	    (p->flags & 1) ? "yes" : "no", (int)mail->pid);
 	login_reply(p, IPC_AUTH_OK);
 	pending_free(p);
@@ -361,7 +371,9 @@ handle_login_auth(struct child *login, struct ipc_msg *m)
 	p->fd = m->fd;
 	m->fd = -1;
 	p->login = login;
-	if (ipc_get_u32(m, &p->login_req) < 0 || ipc_get_str(m, 16, &p->mech) < 0 ||
+	if (ipc_get_u32(m, &p->login_req) < 0 || ipc_get_u32(m, &p->proto) < 0 ||
+	    (p->proto != IPC_PROTO_IMAP && p->proto != IPC_PROTO_POP3) ||
+	    ipc_get_str(m, 16, &p->mech) < 0 ||
 	    ipc_get_str(m, 255, &p->user) < 0 || ipc_get_bytes(m, &pass, &plen) < 0 ||
 	    plen > 1024 || ipc_get_str(m, 64, &p->ip) < 0 || ipc_get_u32(m, &p->flags) < 0 ||
 	    ipc_get_str(m, 80, &p->tag) < 0 || ipc_get_bytes(m, &input, &ilen) < 0 ||

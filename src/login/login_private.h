@@ -1,0 +1,98 @@
+/*
+ * login_private.h — what the protocol front ends of the login process (imap_login.c,
+ * pop3_login.c) share with its generic part (login.c): the connection object, output,
+ * STARTTLS, and handing credentials to the master. Runs in the login process.
+ */
+#ifndef BUZON_LOGIN_PRIVATE_H
+#define BUZON_LOGIN_PRIVATE_H
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/config.h"
+#include "lib/ipc.h"
+#include "lib/util.h"
+
+#define LOGIN_MAX_BAD		3		/* bad commands before the goodbye */
+#define LOGIN_MAX_AUTH_FAILS	3		/* failed logins per connection */
+#define LOGIN_INPUT_MAX		(12 * 1024)	/* input buffered while pre-auth */
+
+enum lconn_state {
+	LC_CMD,			/* reading commands (the front end parses) */
+	LC_SASL,		/* reading SASL response lines (the front end parses) */
+	LC_AUTH_WAIT,		/* credentials sent to the master */
+	LC_STARTTLS,		/* the OK to STARTTLS/STLS is queued; switching when flushed */
+	LC_PROXY,		/* logged in over TLS: proxying */
+	LC_CLOSING,		/* flushing the last reply */
+};
+
+struct lconn;
+
+/* One protocol's pre-login dialogue. */
+struct login_proto_ops {
+	const char *name;		/* "imap", "pop3": logs and IPC_LOGIN_AUTH */
+	uint32_t ipc_proto;		/* IPC_PROTO_* */
+	const char *alpn;		/* RFC 7301 protocol id */
+	void *(*create)(struct lconn *c);	/* per-connection state */
+	void (*destroy)(struct lconn *c, void *state);
+	void (*greet)(struct lconn *c);
+	/* Parse what is in the input buffer (states LC_CMD and LC_SASL). */
+	void (*input)(struct lconn *c, struct evbuffer *in);
+	/* STARTTLS done: forget everything said before (the state is recreated). */
+	void (*tls_started)(struct lconn *c);
+	/* Login refused (IPC_AUTH_FAIL/TEMPFAIL/LIMIT): write the reply; may close. */
+	void (*auth_failed)(struct lconn *c, uint32_t status);
+	/* The pre-login deadline passed: write the goodbye (the connection closes). */
+	void (*timeout)(struct lconn *c);
+};
+
+extern const struct login_proto_ops imap_login_ops;
+
+struct login;
+
+struct lconn {
+	struct login *l;
+	struct lconn *prev, *next;
+	const struct login_proto_ops *ops;
+	void *pstate;		/* the front end's state */
+	int fd;
+	struct bufferevent *bev;
+	bool tls;		/* TLS active on this connection */
+	bool tls_ready;		/* the TLS handshake has completed */
+	bool implicit_tls;	/* imaps/pop3s listener */
+	bool local;		/* client address == server address (same host) */
+	char ip[INET6_ADDRSTRLEN];
+	enum lconn_state state;
+	unsigned bad, auth_fails;
+	char tag[80];		/* IMAP tag of the login command ("" for POP3) */
+	uint32_t req_id;
+	size_t pending_len;	/* input bytes handed over with the credentials */
+	int proxy_fd;		/* our end of the socketpair to the mail process */
+	struct bufferevent *proxy;
+	struct event *deadline;
+};
+
+void lconn_printf(struct lconn *c, const char *fmt, ...) PRINTF(2, 3);
+/* Stop reading; close once the queued output has been sent. */
+void lconn_close_after(struct lconn *c);
+/* May this connection send a password now (TLS, same host, or configured)? */
+bool lconn_cleartext_ok(const struct lconn *c);
+/* Can STARTTLS/STLS be offered (not yet TLS, certificate configured)? */
+bool lconn_starttls_available(const struct lconn *c);
+/*
+ * The OK to STARTTLS/STLS has been queued: once it is flushed, discard every byte the
+ * client sent after the command and start the TLS handshake (RFC 3207 §4.2, CVE-2011-0411).
+ */
+void lconn_starttls(struct lconn *c);
+/*
+ * Hand credentials (and the connection) to the master; wipes pass. tag is the IMAP tag
+ * to complete after login ("" for POP3). Reading stops until the result comes.
+ */
+void lconn_send_auth(struct lconn *c, const char *tag, const char *mech, const char *user,
+    size_t ulen, char *pass, size_t plen);
+
+#endif
