@@ -752,7 +752,9 @@ def main():
             failed += 1
             print("FAIL %s (%.2fs)\n  %s" % (name, dt, msg.replace("\n", "\n  ")))
         sys.stdout.flush()
-    print("%d passed, %d failed" % (passed, failed) + (", %d skipped" % skipped if skipped else ""))
+    if skipped:
+        print("%d skipped" % skipped)
+    print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 
 
