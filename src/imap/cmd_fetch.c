@@ -209,8 +209,9 @@ fetch_msg_begin(struct imap_client *c, struct fetch_ctx *f)
 	}
 	f->emit_flags = false;
 	if (f->req->sets_seen && !v->readonly && !(m->flags & MBOX_FLAG_SEEN)) {
-		st = mbox_store_flags(v->mbox, m->uid, (m->flags & MBOX_FLAGS_IMAP) |
-		    MBOX_FLAG_SEEN, m->keywords);
+		/* keep P (passed), which is not an IMAP flag */
+		st = mbox_store_flags(v->mbox, m->uid, (uint8_t)((m->flags &
+		    (MBOX_FLAGS_IMAP | MBOX_FLAG_PASSED)) | MBOX_FLAG_SEEN), m->keywords);
 		if (st == STORE_EXPUNGED) {
 			f->expunged_seen = true;
 			return 0;
