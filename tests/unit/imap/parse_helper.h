@@ -12,11 +12,12 @@
 #include "proto/imap_parser.h"
 
 /*
- * Parse "t CMD <args>\r\n" with the post-auth limits. Returns the parser (caller
- * destroys it) with *args_r / *argc_r set, or NULL if the line does not parse.
+ * Parse "t CMD <args>\r\n" with the post-auth limits, fed whole (split == 0), in two
+ * pieces split at byte `split`, or one byte at a time (split == (size_t)-1). Returns the
+ * parser (caller destroys it) with *args_r / *argc_r set, or NULL if it does not parse.
  */
 static inline struct imap_parser *
-helper_parse(const char *line, bool bytewise, const struct imap_arg **args_r,
+helper_parse_split(const char *line, size_t split, const struct imap_arg **args_r,
     unsigned *argc_r)
 {
 	struct imap_parser_limits l;
@@ -27,7 +28,7 @@ helper_parse(const char *line, bool bytewise, const struct imap_arg **args_r,
 	imap_parser_limits_default(&l, true);
 	p = imap_parser_create(&l, IMAP_PARSER_FLAG_UTF8);
 	while (pos < len) {
-		size_t n = bytewise ? 1 : len - pos;
+		size_t n = split == (size_t)-1 ? 1 : split > pos ? split - pos : len - pos;
 
 		r = imap_parser_feed(p, (const unsigned char *)line + pos, n, &used);
 		pos += used;
@@ -42,6 +43,13 @@ helper_parse(const char *line, bool bytewise, const struct imap_arg **args_r,
 	}
 	*args_r = imap_parser_args(p, argc_r);
 	return p;
+}
+
+static inline struct imap_parser *
+helper_parse(const char *line, bool bytewise, const struct imap_arg **args_r,
+    unsigned *argc_r)
+{
+	return helper_parse_split(line, bytewise ? (size_t)-1 : 0, args_r, argc_r);
 }
 
 #endif

@@ -66,7 +66,7 @@ static const struct tcase cases[] = {
 };
 
 static void
-check_case(const struct tcase *tc, bool bytewise)
+check_case(const struct tcase *tc, size_t split)
 {
 	char line[512];
 	const struct imap_arg *args = NULL;
@@ -78,7 +78,7 @@ check_case(const struct tcase *tc, bool bytewise)
 	int r;
 
 	snprintf(line, sizeof(line), "t FETCH 1 %s\r\n", tc->items);
-	p = helper_parse(line, bytewise, &args, &argc);
+	p = helper_parse_split(line, split, &args, &argc);
 	if (p == NULL) {
 		/* refused by the command parser already (e.g. an unclosed "[") */
 		if (tc->ok)
@@ -119,8 +119,13 @@ test_table(void **state)
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		check_case(&cases[i], false);
-		check_case(&cases[i], true);
+		size_t k, len = strlen(cases[i].items) + 16;
+
+		check_case(&cases[i], 0);
+		check_case(&cases[i], (size_t)-1);
+		/* split at every offset of the command line */
+		for (k = 1; k < len; k++)
+			check_case(&cases[i], k);
 	}
 }
 

@@ -137,7 +137,7 @@ static const struct tcase cases[] = {
 };
 
 static void
-check_case(const struct tcase *tc, bool bytewise)
+check_case(const struct tcase *tc, size_t split)
 {
 	char line[512];
 	const struct imap_arg *args = NULL;
@@ -151,7 +151,7 @@ check_case(const struct tcase *tc, bool bytewise)
 	snprintf(line, sizeof(line), "t SEARCH %s\r\n", tc->args);
 	if (tc->args[0] == '\0')
 		snprintf(line, sizeof(line), "t SEARCH\r\n");
-	p = helper_parse(line, bytewise, &args, &argc);
+	p = helper_parse_split(line, split, &args, &argc);
 	assert_non_null(p);
 	r = imap_search_parse(args, argc, &prog, &err);
 	if (r != tc->want)
@@ -182,8 +182,13 @@ test_table(void **state)
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		check_case(&cases[i], false);
-		check_case(&cases[i], true);
+		size_t k, len = strlen(cases[i].args) + 16;
+
+		check_case(&cases[i], 0);
+		check_case(&cases[i], (size_t)-1);
+		/* split at every offset of the command line */
+		for (k = 1; k < len; k++)
+			check_case(&cases[i], k);
 	}
 }
 
