@@ -286,6 +286,12 @@ def run_case(cid, name, fn, *args):
     try:
         fn(ck, *args)
     except Skip as e:
+        if ck.failures:	# what did run before the skip failed: that counts
+            why = "; ".join(f.replace("\n", " ") for f in ck.failures)
+            print("FAIL %s %s: %s (rest skipped: %s)" % (cid, name, why[:600], e))
+            RESULTS["fail"] += 1
+            sys.stdout.flush()
+            return
         print("SKIP %s %s: %s" % (cid, name, e))
         sys.stdout.flush()
         RESULTS["skip"] += 1
@@ -468,17 +474,18 @@ def plaintext_login_ok(ck, port, src, label):
 
 
 def case_sec05_nonlocal(ck, srv):
+    # docs/security.md: "local" is client address == server address (Dovecot's rule), so
+    # 127.0.0.2 -> 127.0.0.1 is not local although Linux routes it over lo
+    refused_plaintext(ck, srv.imap_port, "127.0.0.2", "default config from 127.0.0.2", srv)
     src = nonloopback_source()
     if src is None:
-        raise Skip("no local IPv4 address outside 127/8 can reach 127.0.0.1 here")
-    note("  non-loopback source address: %s" % src)
-    refused_plaintext(ck, srv.imap_port, src, "default config from %s" % src, srv)
+        note("  no local IPv4 address outside 127/8 here: only 127.0.0.2 tested")
+    else:
+        refused_plaintext(ck, srv.imap_port, src, "default config from %s" % src, srv)
 
 
 def case_sec05_loopback(ck, srv):
-    # docs/security.md: auth_allow_cleartext = loopback treats all of 127.0.0.0/8 as local
     plaintext_login_ok(ck, srv.imap_port, "127.0.0.1", "default config from 127.0.0.1")
-    plaintext_login_ok(ck, srv.imap_port, "127.0.0.2", "default config from 127.0.0.2 (127/8)")
 
 
 def case_sec05_no(ck, srv_noclear):
@@ -523,7 +530,8 @@ def case_sec06(ck, srv):
 # ---- SEC-10: failure delay -----------------------------------------------------------
 
 def timed_login(port, src, user, password, timeout=25.0):
-    c = Client(port, src=src)
+    """LOGIN over implicit TLS (port = the imaps port); (tagged reply, seconds)."""
+    c = Client(port, src=src, tls=True)
     t0 = time.monotonic()
     out = c.cmd("a", "LOGIN %s %s" % (user, password), timeout=timeout)
     dt = time.monotonic() - t0
@@ -544,7 +552,7 @@ def case_sec10(ck, srv):
     # keep alice's mail process alive so 127.0.0.4's login measures auth, not a spawn
     keep = srv.imap("alice", USERS["alice"])
     for i, want in enumerate((2.0, 4.0), 1):
-        line, dt = timed_login(srv.imap_port, "127.0.0.3", "alice", WRONG[i - 1])
+        line, dt = timed_login(srv.imaps_port, "127.0.0.3", "alice", WRONG[i - 1])
         note("  failure %d from 127.0.0.3: %.2f s %r" % (i, dt, line))
         ck.ok(line.startswith(b"a NO [AUTHENTICATIONFAILED]"), "failure %d refused (%r)" % (i, line))
         ck.ok(within(dt, want), "failure %d answered after %.2f s, want %.0f s" % (i, dt, want))
@@ -552,13 +560,13 @@ def case_sec10(ck, srv):
 
     def third_try():
         try:
-            third["line"], third["dt"] = timed_login(srv.imap_port, "127.0.0.3", "alice", WRONG[2])
+            third["line"], third["dt"] = timed_login(srv.imaps_port, "127.0.0.3", "alice", WRONG[2])
         except Exception as e:
             third["err"] = e
     th = threading.Thread(target=third_try)
     th.start()
     time.sleep(1.5)
-    line, dt = timed_login(srv.imap_port, "127.0.0.4", "alice", USERS["alice"])
+    line, dt = timed_login(srv.imaps_port, "127.0.0.4", "alice", USERS["alice"])
     note("  127.0.0.4 meanwhile: %.2f s %r" % (dt, line))
     ck.ok(line.startswith(b"a OK"), "127.0.0.4 logs in while 127.0.0.3 is penalised (%r)" % line)
     ck.ok(dt < 1.0, "127.0.0.4 answered in %.2f s (< 1 s)" % dt)
@@ -571,7 +579,7 @@ def case_sec10(ck, srv):
         ck.ok(within(third["dt"], 8.0), "failure 3 answered after %.2f s, want 8 s" % third["dt"])
     else:
         ck.ok(False, "third failure did not finish")
-    line, dt = timed_login(srv.imap_port, "127.0.0.3", "alice", USERS["alice"])
+    line, dt = timed_login(srv.imaps_port, "127.0.0.3", "alice", USERS["alice"])
     note("  right password from 127.0.0.3 after the failures: %.2f s %r" % (dt, line))
     ck.ok(line.startswith(b"a OK"), "right password after the failures works (%r)" % line)
     keep.logout()
@@ -953,7 +961,7 @@ def case_pre_timeout(ck, srv_to):
 
     def late_auth_reply():
         # the first failure from 127.0.0.8 is answered after 2 s, i.e. after the deadline
-        c = Client(srv_to.imap_port, src="127.0.0.8")
+        c = Client(srv_to.imaps_port, src="127.0.0.8", tls=True)
         t0 = time.monotonic()
         time.sleep(0.5)
         out = c.cmd("a", "LOGIN alice %s" % WRONG[0], timeout=10)
@@ -1014,15 +1022,15 @@ def case_userip_limit(ck, srv):
     sess = []
     try:
         for i in range(10):
-            c = Client(srv.imap_port, src="127.0.0.11")
+            c = Client(srv.imaps_port, src="127.0.0.11", tls=True)
             out = c.cmd("a", "LOGIN bob %s" % USERS["bob"])
             ck.ok(out[-1].startswith(b"a OK"), "login %d of bob from 127.0.0.11" % (i + 1))
             sess.append(c)
-        c = Client(srv.imap_port, src="127.0.0.11")
+        c = Client(srv.imaps_port, src="127.0.0.11", tls=True)
         out = c.cmd("a", "LOGIN bob %s" % USERS["bob"])
         ck.ok(out[-1].startswith(b"a NO [LIMIT]"), "the 11th gets NO [LIMIT] (%r)" % out[-1])
         c.close()
-        c = Client(srv.imap_port, src="127.0.0.12")
+        c = Client(srv.imaps_port, src="127.0.0.12", tls=True)
         out = c.cmd("a", "LOGIN bob %s" % USERS["bob"])
         ck.ok(out[-1].startswith(b"a OK"), "bob from 127.0.0.12 still logs in (%r)" % out[-1])
         sess.append(c)
@@ -1064,6 +1072,13 @@ def case_sec32(ck, srv):
     ck.eq(after, before, "no file created in the test dir or the mail root")
 
 
+def sanitized(srv):
+    """True for an ASan/UBSan build of the server binary."""
+    with open(srv.buzon, "rb") as f:
+        data = f.read()
+    return b"__asan_init" in data or b"__ubsan_handle" in data
+
+
 def case_sec22(ck, srv):
     """SNI: an unknown name gets the default certificate; many names do not grow memory."""
     default = pem_der(srv.cert)
@@ -1074,6 +1089,10 @@ def case_sec22(ck, srv):
     pids = role_pids(srv, "login")
     if len(pids) != 1:
         ck.ok(False, "one login process (%s)" % pids)
+        return
+
+    if sanitized(srv):
+        note("  sanitizer build: RSS is dominated by ASan's quarantine, growth not checked")
         return
 
     def rss():
