@@ -726,12 +726,15 @@ imap_client_create(struct mail_user *mu, int fd, const char *login_tag,
 	return 0;
 }
 
-static void
-client_free_cb(evutil_socket_t fd, short what, void *ctx)
+void
+imap_client_reap(struct mail_user *mu)
 {
-	struct imap_client *c = ctx;
+	while (mu->zombies != NULL) {
+		struct imap_client *c = mu->zombies;
 
-	free(c);
+		mu->zombies = c->next;
+		free(c);
+	}
 }
 
 /*
@@ -773,8 +776,10 @@ client_destroy(struct imap_client *c)
 	if (c->destroyed)
 		return;
 	client_teardown(c);
-	if (event_base_once(mu->base, -1, EV_TIMEOUT, client_free_cb, c, NULL) != 0)
-		panic("imap: event_base_once failed");
+	/* freed from the loop (mail_user reap event) or by mail_user_destroy */
+	c->next = mu->zombies;
+	mu->zombies = c;
+	event_active(mu->reap_ev, EV_TIMEOUT, 0);
 	mail_user_client_gone(mu);
 }
 

@@ -110,6 +110,8 @@ struct mail_user {
 	struct event *empty_ev;
 	struct imap_client *clients;
 	unsigned client_count;
+	struct imap_client *zombies;	/* torn down, freed by the reap event */
+	struct event *reap_ev;
 	void (*empty_cb)(void *ctx);
 	void *empty_ctx;
 	struct recent_claim *recent;
@@ -224,6 +226,8 @@ struct imap_client {
 
 /* Close every session of mu at once, without a BYE (mail_user_destroy). */
 void imap_client_destroy_all(struct mail_user *mu);
+/* Free the sessions torn down since the last call. */
+void imap_client_reap(struct mail_user *mu);
 /* Write raw bytes / a formatted line (CRLF appended by imap_client_line). */
 void imap_client_write(struct imap_client *c, const void *data, size_t len);
 void imap_client_line(struct imap_client *c, const char *fmt, ...) PRINTF(2, 3);

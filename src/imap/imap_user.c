@@ -22,6 +22,12 @@ notify_cb(evutil_socket_t fd, short what, void *ctx)
 }
 
 static void
+reap_cb(evutil_socket_t fd, short what, void *ctx)
+{
+	imap_client_reap(ctx);
+}
+
+static void
 empty_cb(evutil_socket_t fd, short what, void *ctx)
 {
 	struct mail_user *mu = ctx;
@@ -66,6 +72,7 @@ mail_user_create(struct event_base *base, const struct config *cfg,
 		event_add(mu->notify_ev, NULL);
 	}
 	mu->empty_ev = event_new(base, -1, 0, empty_cb, mu);
+	mu->reap_ev = event_new(base, -1, 0, reap_cb, mu);
 	mu->cache = imap_msgcache_create(MSGCACHE_ENTRIES, MSGCACHE_BYTES);
 	return mu;
 }
@@ -80,10 +87,12 @@ mail_user_destroy(struct mail_user **mup)
 		return;
 	*mup = NULL;
 	imap_client_destroy_all(mu);
+	imap_client_reap(mu);
 	imap_msgcache_destroy(&mu->cache);
 	if (mu->notify_ev != NULL)
 		event_free(mu->notify_ev);
 	event_free(mu->empty_ev);
+	event_free(mu->reap_ev);
 	mstore_close(&mu->store);
 	for (r = mu->recent; r != NULL; r = next) {
 		next = r->next;
