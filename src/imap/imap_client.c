@@ -336,7 +336,8 @@ client_parse_error(struct imap_client *c)
 		tag = NULL;
 	switch (err) {
 	case IMAP_PARSE_ERROR_TOOBIG:
-		log_info("imap limit user=%s session=%u what=literal", c->user->name, c->id);
+		log_info("imap limit user=%s session=%u what=literal error=\"%s\"",
+		    c->user->name, c->id, text);
 		if (tag != NULL)
 			imap_client_line(c, "%s NO [TOOBIG] %s", tag, text);
 		else
@@ -344,7 +345,8 @@ client_parse_error(struct imap_client *c)
 		c->bad_count++;
 		break;
 	case IMAP_PARSE_ERROR_FATAL:
-		log_info("imap limit user=%s session=%u what=command", c->user->name, c->id);
+		log_info("imap limit user=%s session=%u what=command error=\"%s\"",
+		    c->user->name, c->id, text);
 		imap_append_abort(c);
 		buf_reset(&c->line);
 		{
@@ -358,6 +360,9 @@ client_parse_error(struct imap_client *c)
 	case IMAP_PARSE_ERROR_BAD:
 	case IMAP_PARSE_ERROR_NONE:
 	default:
+		/* the text is the parser's constant, client-safe message (depth, count...) */
+		log_info("imap parse-error user=%s session=%u error=\"%s\"", c->user->name,
+		    c->id, text);
 		if (tag != NULL)
 			imap_client_line(c, "%s BAD %s", tag, text);
 		else
