@@ -262,7 +262,7 @@ class Env:
         self.stderr_files = []
         self.extra_config = []
         if args.connect:
-            self.tmp = tempfile.mkdtemp(prefix="buzon-proto-")
+            self.tmp = tempfile.mkdtemp(prefix="buzon-imapproto-")
             if args.passwd_file:
                 Env.serial += 1
                 self.user = "proto%d-%d" % (os.getpid(), Env.serial)
@@ -278,7 +278,7 @@ class Env:
             self.uid = args.uid
             self.gid = args.gid
         else:
-            self.tmp = tempfile.mkdtemp(prefix="buzon-proto-")
+            self.tmp = tempfile.mkdtemp(prefix="buzon-imapproto-")
             os.chmod(self.tmp, 0o755)
             self.user = "tester"
             self.maildir = os.path.join(self.tmp, "mail", self.user)
