@@ -102,13 +102,22 @@ def escape_literal(data):
     return "".join(out)
 
 
-def pattern_regex(pat):
-    parts = pat.split("*")
-    return re.compile("^" + ".*".join(re.escape(p) for p in parts) + "$", re.S)
-
-
 def line_matches(pat, line):
-    return pattern_regex(pat).match(line) is not None
+    """Glob match with '*' only, in linear time (lines may hold megabytes of literal)."""
+    parts = pat.split("*")
+    if len(parts) == 1:
+        return pat == line
+    first, last = parts[0], parts[-1]
+    if len(line) < len(first) + len(last) or not line.startswith(first) \
+            or not line.endswith(last):
+        return False
+    pos, end = len(first), len(line) - len(last)
+    for mid in parts[1:-1]:
+        i = line.find(mid, pos, end)
+        if i < 0:
+            return False
+        pos = i + len(mid)
+    return True
 
 
 LITERAL_END = re.compile(rb"\{(\d+)\}$")
