@@ -84,22 +84,13 @@ class ScriptError(Exception):
     pass
 
 
+_ESCAPES = {i: "\\x%02x" % i for i in list(range(32)) + list(range(127, 256))}
+_ESCAPES.update({13: "\\r", 10: "\\n", 0: "\\0", 92: "\\\\"})
+
+
 def escape_literal(data):
-    out = []
-    for b in data:
-        if b == 13:
-            out.append("\\r")
-        elif b == 10:
-            out.append("\\n")
-        elif b == 0:
-            out.append("\\0")
-        elif b == 92:
-            out.append("\\\\")
-        elif b < 32 or b >= 127:
-            out.append("\\x%02x" % b)
-        else:
-            out.append(chr(b))
-    return "".join(out)
+    """Literal bytes as one printable line: \\r \\n \\0 \\\\ and \\xNN escapes."""
+    return bytes(data).decode("latin-1").translate(_ESCAPES)
 
 
 def line_matches(pat, line):
@@ -131,7 +122,7 @@ class Conn:
         self.wfd = wfile
         self.proc = proc
         self.sock = sock
-        self.buf = b""
+        self.buf = bytearray()
         self.eof = False
         self.log = []
 
@@ -167,8 +158,8 @@ class Conn:
         while True:
             i = self.buf.find(b"\r\n")
             if i >= 0:
-                line = self.buf[:i]
-                self.buf = self.buf[i + 2:]
+                line = bytes(self.buf[:i])
+                del self.buf[:i + 2]
                 return line
             if not self._fill(deadline):
                 return None
@@ -177,8 +168,8 @@ class Conn:
         while len(self.buf) < n:
             if not self._fill(deadline):
                 return None
-        data = self.buf[:n]
-        self.buf = self.buf[n:]
+        data = bytes(self.buf[:n])
+        del self.buf[:n]
         return data
 
     def readline(self, timeout):
