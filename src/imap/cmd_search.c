@@ -17,7 +17,12 @@ struct search_ctx {
 	struct imap_client *client;
 	struct imap_view *view;
 	size_t idx;			/* view index of the message */
-	const struct mbox_msg *m;
+	/*
+	 * A copy: opening the message may rescan the folder, which invalidates pointers
+	 * into the store's message array.
+	 */
+	struct mbox_msg msgcopy;
+	const struct mbox_msg *m;	/* == &msgcopy */
 	struct imap_cached_msg *msg;	/* loaded on demand */
 	bool load_failed;
 	bool error;
@@ -219,9 +224,11 @@ cmd_search(struct imap_cmd *cmd)
 		s.client = c;
 		s.view = v;
 		s.idx = i;
-		s.m = m;
+		s.msgcopy = *m;
+		s.msgcopy.filename = NULL;
+		s.m = &s.msgcopy;
 		if (eval(&s, prog->root)) {
-			id = cmd->uid ? m->uid : (uint32_t)i + 1;
+			id = cmd->uid ? s.msgcopy.uid : (uint32_t)i + 1;
 			if (count == 0)
 				min = id;
 			max = id;
