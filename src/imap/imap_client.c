@@ -55,6 +55,8 @@ imap_client_line(struct imap_client *c, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (c->destroyed)
+		return;
 	buf_reset(&c->line);
 	va_start(ap, fmt);
 	if (buf_vappendf(&c->line, fmt, ap) < 0 || buf_append(&c->line, "\r\n", 2) < 0)
@@ -99,6 +101,8 @@ cmd_reply(struct imap_cmd *cmd, const char *status, const char *fmt, va_list ap)
 {
 	struct imap_client *c = cmd->client;
 
+	if (c->destroyed)
+		return IMAP_CMD_DONE;
 	cmd_updates(cmd);
 	buf_reset(&c->line);
 	if (buf_appendf(&c->line, "%s %s ", cmd->tag, status) < 0 ||
