@@ -607,7 +607,7 @@ def case_sec11(ck, srv):
 def case_sec12(ck, srv):
     replies = {}
     times = {"unknown": [], "wrong": []}
-    for i in range(12):
+    for i in range(20):
         c = Client(srv.imap_port)
         pair = [("unknown", "nosuchuser%d" % i, WRONG[0]), ("wrong", "alice", WRONG[1])]
         for kind, user, pw in (pair if i % 2 else pair[::-1]):	# alternate the order
