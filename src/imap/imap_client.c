@@ -727,8 +727,13 @@ imap_client_create(struct mail_user *mu, int fd, const char *login_tag,
 		    imap_capability(cfg));
 	log_info("imap session user=%s session=%u ip=%s secured=%s", mu->name, c->id, c->ip,
 	    secured ? "yes" : "no");
-	if (pending_len > 0)
-		evbuffer_add(bufferevent_get_input(c->bev), pending_input, pending_len);
+	/*
+	 * libevent freezes the end of a socket bufferevent's input buffer (only its own
+	 * reads append there); the buffer is still empty, so prepend instead.
+	 */
+	if (pending_len > 0 &&
+	    evbuffer_prepend(bufferevent_get_input(c->bev), pending_input, pending_len) != 0)
+		panic("imap: cannot queue the pending input");
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	client_arm_timer(c);
 	client_input(c);

@@ -1,0 +1,234 @@
+/*
+ * test_session.c — the session entry points as the mail process uses them, over a
+ * socketpair against a temporary Maildir: the post-login greeting with the login tag and
+ * the pending input handed over by the login process, client counting and the "last
+ * session gone" callback, and the autologout timer (with a 1 s setting that the config
+ * file would refuse).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "imap/imap_client.h"
+#include "lib/util.h"
+
+static char root[256];
+
+static void
+rm_rf(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	char sub[1024];
+	struct stat sb;
+
+	if (d == NULL) {
+		unlink(path);
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+		if (lstat(sub, &sb) == 0 && S_ISDIR(sb.st_mode))
+			rm_rf(sub);
+		else
+			unlink(sub);
+	}
+	closedir(d);
+	rmdir(path);
+}
+
+static int
+setup(void **state)
+{
+	char tmpl[] = "/tmp/buzon-test-session-XXXXXX";
+
+	if (mkdtemp(tmpl) == NULL)
+		return -1;
+	snprintf(root, sizeof(root), "%s", tmpl);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	rm_rf(root);
+	return 0;
+}
+
+struct peer {
+	struct event_base *base;
+	char buf[8192];
+	size_t len;
+	bool eof;
+	int empty_calls;
+};
+
+static void
+peer_read_cb(evutil_socket_t fd, short what, void *ctx)
+{
+	struct peer *p = ctx;
+	ssize_t n = read(fd, p->buf + p->len, sizeof(p->buf) - 1 - p->len);
+
+	if (n <= 0) {
+		p->eof = true;
+		event_base_loopexit(p->base, NULL);
+		return;
+	}
+	p->len += (size_t)n;
+	p->buf[p->len] = '\0';
+}
+
+static void
+empty_cb(void *ctx)
+{
+	struct peer *p = ctx;
+
+	p->empty_calls++;
+}
+
+static struct mail_user *
+user_create(struct event_base *base, struct config *cfg)
+{
+	struct user_info u;
+	struct mail_user *mu;
+
+	memset(&u, 0, sizeof(u));
+	u.name = (char *)"tester";
+	u.home = (char *)"";
+	u.mail_root = root;
+	mu = mail_user_create(base, cfg, &u);
+	assert_non_null(mu);
+	return mu;
+}
+
+static void
+run_for(struct event_base *base, long ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+}
+
+/* The mail process path: login tag, pending input processed first, then the socket. */
+static void
+test_login_handover(void **state)
+{
+	struct config cfg;
+	struct peer p;
+	struct mail_user *mu;
+	struct event *ev;
+	int sv[2];
+	const char *pending = "b NOOP\r\nc NAMESPACE\r\n";
+
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&p, 0, sizeof(p));
+	p.base = event_base_new();
+	mu = user_create(p.base, &cfg);
+	mail_user_set_empty_cb(mu, empty_cb, &p);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ev = event_new(p.base, sv[1], EV_READ | EV_PERSIST, peer_read_cb, &p);
+	event_add(ev, NULL);
+	assert_int_equal(imap_client_create(mu, sv[0], "a1", pending, strlen(pending),
+	    "192.0.2.1", false), 0);
+	assert_int_equal(mail_user_client_count(mu), 1);
+	assert_int_equal(write(sv[1], "d LOGOUT\r\n", 10), 10);
+	run_for(p.base, 2000);
+	assert_true(p.eof);
+	assert_true(str_has_prefix(p.buf, "a1 OK [CAPABILITY IMAP4rev1 "));
+	assert_non_null(strstr(p.buf, " Logged in\r\nb OK NOOP completed.\r\n"
+	    "* NAMESPACE ((\"\" \".\")) NIL NIL\r\nc OK NAMESPACE completed.\r\n"
+	    "* BYE Logging out\r\nd OK Logout completed.\r\n"));
+	/* the session half-closed and drains input until the peer closes too */
+	event_free(ev);
+	close(sv[1]);
+	run_for(p.base, 200);
+	assert_int_equal(mail_user_client_count(mu), 0);
+	assert_int_equal(p.empty_calls, 1);
+	mail_user_destroy(&mu);
+	assert_null(mu);
+	event_base_free(p.base);
+}
+
+/* RFC 3501 §5.4: an idle session is logged out at imap_autologout. */
+static void
+test_autologout(void **state)
+{
+	struct config cfg;
+	struct peer p;
+	struct mail_user *mu;
+	struct event *ev;
+	int sv[2];
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.imap_autologout = 1;
+	memset(&p, 0, sizeof(p));
+	p.base = event_base_new();
+	mu = user_create(p.base, &cfg);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ev = event_new(p.base, sv[1], EV_READ | EV_PERSIST, peer_read_cb, &p);
+	event_add(ev, NULL);
+	assert_int_equal(imap_client_create(mu, sv[0], NULL, NULL, 0, "127.0.0.1", true), 0);
+	run_for(p.base, 500);
+	assert_false(p.eof);			/* not yet */
+	assert_true(str_has_prefix(p.buf, "* PREAUTH [CAPABILITY "));
+	run_for(p.base, 3000);
+	assert_true(p.eof);
+	assert_non_null(strstr(p.buf, "\r\n* BYE Autologout; idle for too long\r\n"));
+	event_free(ev);
+	close(sv[1]);
+	run_for(p.base, 200);
+	assert_int_equal(mail_user_client_count(mu), 0);
+	mail_user_destroy(&mu);
+	event_base_free(p.base);
+}
+
+/* Several sessions, destroyed with the user (no BYE, no leak). */
+static void
+test_destroy_with_sessions(void **state)
+{
+	struct config cfg;
+	struct event_base *base = event_base_new();
+	struct mail_user *mu;
+	int sv[3][2], i;
+
+	memset(&cfg, 0, sizeof(cfg));
+	mu = user_create(base, &cfg);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv[i]), 0);
+		assert_int_equal(imap_client_create(mu, sv[i][0], NULL, "x SELECT INBOX\r\n",
+		    16, "127.0.0.1", true), 0);
+	}
+	assert_int_equal(mail_user_client_count(mu), 3);
+	run_for(base, 100);
+	mail_user_destroy(&mu);
+	for (i = 0; i < 3; i++)
+		close(sv[i][1]);
+	event_base_free(base);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_login_handover, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_autologout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_destroy_with_sessions, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
