@@ -34,6 +34,36 @@ enum ipc_type {
 	IPC_MAIL_EMPTY,
 	/* master -> mail: exit now (sent only when the process is empty) */
 	IPC_MAIL_SHUTDOWN,
+	/*
+	 * Delivery (LMTP). Field order, in ipc_put order:
+	 * lmtp -> master   IPC_LMTP_RCPT      u32 id, str address
+	 * master -> lmtp   IPC_LMTP_RCPT_RESULT u32 id, u32 status (IPC_DELIVER_*), str user
+	 * lmtp -> master   IPC_LMTP_DELIVER   u32 id, str address, str folder ("" = INBOX),
+	 *                                     bytes header prefix (<= 4 KiB); fd: the message
+	 *                                     (memfd, LF line ends, read from offset 0)
+	 * master -> lmtp   IPC_LMTP_DELIVER_RESULT u32 id, u32 status (IPC_DELIVER_*)
+	 * master -> auth   IPC_AUTH_LOOKUP    u32 id, str address (no password)
+	 *   auth replies with IPC_AUTH_REPLY (status OK or FAIL = unknown, TEMPFAIL)
+	 * master -> mail   IPC_MAIL_DELIVER   u32 id, str folder, bytes prefix; fd
+	 * mail -> master   IPC_MAIL_DELIVERED u32 id, u32 status (IPC_DELIVER_*)
+	 */
+	IPC_LMTP_RCPT,
+	IPC_LMTP_RCPT_RESULT,
+	IPC_LMTP_DELIVER,
+	IPC_LMTP_DELIVER_RESULT,
+	IPC_AUTH_LOOKUP,
+	IPC_MAIL_DELIVER,
+	IPC_MAIL_DELIVERED,
+};
+
+/* Delivery results (LMTP reply codes in brackets). */
+enum ipc_deliver_status {
+	IPC_DELIVER_OK = 0,		/* 250 2.0.0: on disk (fsync'd, in new/, dir fsync'd) */
+	IPC_DELIVER_NOUSER = 1,		/* 550 5.1.1 */
+	IPC_DELIVER_TEMPFAIL = 2,	/* 451 4.3.0 */
+	IPC_DELIVER_NOSPACE = 3,	/* 452 4.3.1 */
+	IPC_DELIVER_OVERQUOTA = 4,	/* 552 5.2.2 */
+	IPC_DELIVER_TOOBIG = 5,		/* 552 5.3.4 */
 };
 
 /* Protocols in IPC_LOGIN_AUTH and IPC_MAIL_CLIENT. */
