@@ -1,6 +1,7 @@
 /*
  * fuzz_session.c — libFuzzer target for the whole authenticated IMAP session: each input
- * is the byte stream a client sends on a PREAUTH session (over a socketpair) against a
+ * is the byte stream a client sends on a session (over a socketpair; the first byte picks
+ * a login tag and how much is passed as the login process's pending input) against a
  * fresh temporary Maildir with two messages. Exercises the parser, the dispatcher, every
  * command handler, literal streaming and the untagged-update logic.
  */
@@ -145,6 +146,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mail_user *mu;
 	struct run r;
 	struct timeval tv = { 5, 0 };
+	const char *login_tag = NULL;
+	const uint8_t *pending = NULL;
+	size_t pending_len = 0;
 	int sv[2];
 
 	fresh_maildir();
@@ -160,6 +164,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
 		abort();
 	evutil_make_socket_nonblocking(sv[1]);
+	/*
+	 * The first byte chooses how much of the rest is handed over as "pending input"
+	 * (what the login process read after LOGIN) and whether there is a login tag.
+	 */
+	if (size > 0) {
+		pending_len = MIN((size_t)(data[0] & 0x7f), size - 1);
+		login_tag = (data[0] & 0x80) ? "L1" : NULL;
+		pending = data + 1;
+		data += 1 + pending_len;
+		size -= 1 + pending_len;
+	}
 	r.data = data;
 	r.size = size;
 	r.fd = sv[1];
@@ -168,7 +183,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r.ev = event_new(r.base, sv[1], EV_READ | EV_WRITE | EV_PERSIST, peer_cb, &r);
 	event_add(r.ev, NULL);
 	mail_user_set_empty_cb(mu, empty_cb, &r);
-	if (imap_client_create(mu, sv[0], NULL, NULL, 0, "fuzz", true) == 0) {
+	if (imap_client_create(mu, sv[0], login_tag, pending, pending_len, "fuzz", true) == 0) {
 		/* a session left in IDLE or a literal ends at EOF; the timer is a safety net */
 		event_base_loopexit(r.base, &tv);
 		event_base_dispatch(r.base);
