@@ -17,6 +17,7 @@
 
 struct event_base;
 struct mail_user;
+struct mstore;
 
 /*
  * The capability list after login (only what is implemented); APPENDLIMIT=<mail_max_size>
@@ -40,6 +41,11 @@ struct mail_user *mail_user_create(struct event_base *base, const struct config 
 void mail_user_destroy(struct mail_user **mu);
 /* Number of live IMAP sessions. */
 unsigned mail_user_client_count(const struct mail_user *mu);
+/*
+ * The user's store, shared with the sessions (deliveries save through it so that
+ * sessions hear of new mail at once). Borrowed for the mail_user's lifetime.
+ */
+struct mstore *mail_user_store(struct mail_user *mu);
 /* cb(ctx) runs (from the event loop) whenever the last session has gone. */
 void mail_user_set_empty_cb(struct mail_user *mu, void (*cb)(void *ctx), void *ctx);
 

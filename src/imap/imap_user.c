@@ -110,6 +110,12 @@ mail_user_client_count(const struct mail_user *mu)
 	return mu->client_count;
 }
 
+struct mstore *
+mail_user_store(struct mail_user *mu)
+{
+	return mu->store;
+}
+
 void
 mail_user_set_empty_cb(struct mail_user *mu, void (*cb)(void *ctx), void *ctx)
 {
