@@ -355,6 +355,54 @@ handle_request(struct ipc_msg *m)
 	evtimer_add(r->timer, &tv);
 }
 
+/*
+ * LMTP recipient: the address as given, then without the +detail, then the local part
+ * alone (passwd-file users are often plain names). No password, no penalty.
+ */
+static void
+handle_lookup(struct ipc_msg *m)
+{
+	char *addr = NULL, *cand[3] = { NULL, NULL, NULL }, *at;
+	const char *err = NULL;
+	struct user_info u;
+	uint32_t id;
+	int r = 0;
+
+	if (ipc_get_u32(m, &id) < 0 || ipc_get_str(m, 1024, &addr) < 0 || !ipc_get_done(m))
+		fatal("auth: malformed lookup from the master");
+	cand[0] = xstrdup(addr);
+	if (A.cfg->recipient_delimiter != NULL) {
+		char *d = strchr(addr, A.cfg->recipient_delimiter[0]);
+
+		if (d != NULL) {
+			at = strchr(d, '@');
+			cand[1] = xasprintf("%.*s%s", (int)(d - addr), addr, at != NULL ? at : "");
+		}
+	}
+	at = strchr(cand[1] != NULL ? cand[1] : cand[0], '@');
+	if (at != NULL) {
+		const char *base = cand[1] != NULL ? cand[1] : cand[0];
+
+		cand[2] = xstrndup(base, (size_t)(at - base));
+	}
+	memset(&u, 0, sizeof(u));
+	for (unsigned i = 0; i < N_ELEMENTS(cand) && r == 0; i++)
+		if (cand[i] != NULL)
+			r = userdb_lookup(A.cfg, cand[i], &u, &err);
+	if (r > 0) {
+		reply(id, IPC_AUTH_OK, &u);
+		userdb_info_free(&u);
+	} else if (r == 0) {
+		reply(id, IPC_AUTH_FAIL, NULL);
+	} else {
+		log_error("auth lookup tempfail error=\"%s\"", err ? err : "unknown");
+		reply(id, IPC_AUTH_TEMPFAIL, NULL);
+	}
+	for (unsigned i = 0; i < N_ELEMENTS(cand); i++)
+		free(cand[i]);
+	free(addr);
+}
+
 static void
 ipc_cb(evutil_socket_t fd, short what, void *ctx)
 {
@@ -364,9 +412,12 @@ ipc_cb(evutil_socket_t fd, short what, void *ctx)
 	while ((r = ipc_recv(fd, m)) > 0) {
 		if (m->fd >= 0)
 			close(m->fd);
-		if (m->type != IPC_AUTH_REQUEST)
+		if (m->type == IPC_AUTH_REQUEST)
+			handle_request(m);
+		else if (m->type == IPC_AUTH_LOOKUP)
+			handle_lookup(m);
+		else
 			fatal("auth: unexpected message %u", m->type);
-		handle_request(m);
 	}
 	secret_wipe(m, sizeof(*m));
 	free(m);

@@ -33,6 +33,7 @@ static const struct key_def keys[] = {
 	{ "pop3_port", K_PORT, OFF(pop3_port), 0 },
 	{ "pop3s_port", K_PORT, OFF(pop3s_port), 0 },
 	{ "lmtp_listen", K_STR, OFF(lmtp_listen), 0 },
+	{ "recipient_delimiter", K_STR, OFF(recipient_delimiter), 0 },
 	{ "ssl_cert", K_SSLCERT, 0, 0 },
 	{ "ssl_key", K_SSLKEY, 0, 0 },
 	{ "passwd_file", K_STR, OFF(passwd_file), 0 },
@@ -63,6 +64,7 @@ config_defaults(struct config *c)
 	c->pop3_port = 0;
 	c->pop3s_port = 0;
 	c->passwd_file = xstrdup("/etc/buzon/users");
+	c->recipient_delimiter = xstrdup("+");
 	c->mail_location = xstrdup("maildir:~/Maildir");
 	c->base_dir = xstrdup("/run/buzon");
 	c->mail_max_userip_connections = 10;
@@ -258,6 +260,10 @@ config_finish(struct config *c, const char **err_r)
 		*err_r = "mail_gid: no such group";
 		return -1;
 	}
+	if (c->recipient_delimiter != NULL && strlen(c->recipient_delimiter) != 1) {
+		*err_r = "recipient_delimiter must be one character";
+		return -1;
+	}
 	if (c->imap_autologout < 30 * 60) {
 		*err_r = "imap_autologout must be at least 1800 (RFC 3501 §5.4)";
 		return -1;
@@ -359,6 +365,7 @@ config_free(struct config **cfgp)
 	}
 	free(c->path);
 	free(c->lmtp_listen);
+	free(c->recipient_delimiter);
 	free(c->passwd_file);
 	free(c->mail_location);
 	free(c->base_dir);

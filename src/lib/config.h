@@ -30,6 +30,7 @@ struct config {
 	unsigned listen_count;
 	uint16_t imap_port, imaps_port, pop3_port, pop3s_port;	/* 0 = off */
 	char *lmtp_listen;		/* "host:port" or "unix:/path"; NULL = off */
+	char *recipient_delimiter;	/* "user+detail": detail names a folder; NULL = off */
 	struct config_ssl ssl[CONFIG_MAX_SSL];	/* ssl[0] is the default certificate */
 	unsigned ssl_count;
 	char *passwd_file;		/* Dovecot passwd-file format */

@@ -19,16 +19,19 @@
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/priv.h"
+#include "mailproc/deliver.h"
 #include "mailproc/mailproc.h"
 
 #define MAIL_IPC_FD 3
 #define MAIL_RLIMIT_AS (256ULL * 1024 * 1024)
+#define MAIL_DELIVER_BATCH 64
 
 static struct {
 	struct event_base *base;
 	struct config *cfg;
 	struct mail_user *mu;
-	uint32_t received;
+	uint32_t received;	/* clients and deliveries handed to us */
+	const char *user;
 } P;
 
 /* Create the mail root (only its last component) as the user, if it does not exist. */
@@ -92,15 +95,68 @@ handle_client(struct ipc_msg *m)
 	free(ip);
 }
 
+/* Parse an IPC_MAIL_DELIVER into d (takes the fd). */
+static void
+parse_delivery(struct ipc_msg *m, struct delivery *d)
+{
+	const void *prefix;
+	size_t plen;
+
+	memset(d, 0, sizeof(*d));
+	d->fd = m->fd;
+	m->fd = -1;
+	if (ipc_get_u32(m, &d->id) < 0 || ipc_get_str(m, 1024, &d->folder) < 0 ||
+	    ipc_get_bytes(m, &prefix, &plen) < 0 || plen > 4096 || !ipc_get_done(m) ||
+	    d->fd < 0)
+		fatal("mail: malformed delivery from the master");
+	d->prefix = xmalloc(plen == 0 ? 1 : plen);
+	memcpy(d->prefix, prefix, plen);
+	d->prefix_len = plen;
+}
+
+static void
+finish_deliveries(struct delivery *d, size_t n)
+{
+	if (n == 0)
+		return;
+	deliver_batch(mail_user_store(P.mu), d, n);
+	for (size_t i = 0; i < n; i++) {
+		struct ipc_msg m;
+
+		ipc_msg_init(&m, IPC_MAIL_DELIVERED);
+		ipc_put_u32(&m, d[i].id);
+		ipc_put_u32(&m, d[i].status);
+		if (ipc_send(MAIL_IPC_FD, &m, -1) < 0)
+			exit(0);
+		log_info("deliver user=%s folder=%s status=%u", P.user, d[i].folder[0] ?
+		    d[i].folder : "INBOX", d[i].status);
+		close(d[i].fd);
+		free(d[i].folder);
+		free(d[i].prefix);
+	}
+	if (mail_user_client_count(P.mu) == 0)
+		empty_cb(NULL);
+}
+
 static void
 ipc_cb(evutil_socket_t fd, short what, void *ctx)
 {
 	struct ipc_msg *m = xmalloc(sizeof(*m));
-	int r;
+	struct delivery batch[MAIL_DELIVER_BATCH];
+	size_t nbatch = 0;
+	int r, saved_errno;
 
 	while ((r = ipc_recv(fd, m)) > 0) {
 		if (m->type == IPC_MAIL_CLIENT) {
 			handle_client(m);
+		} else if (m->type == IPC_MAIL_DELIVER) {
+			/* collect what is queued: one commit per folder (group commit) */
+			P.received++;
+			parse_delivery(m, &batch[nbatch++]);
+			if (nbatch == MAIL_DELIVER_BATCH) {
+				finish_deliveries(batch, nbatch);
+				nbatch = 0;
+			}
 		} else if (m->type == IPC_MAIL_SHUTDOWN) {
 			if (mail_user_client_count(P.mu) == 0)
 				event_base_loopexit(P.base, NULL);
@@ -110,11 +166,13 @@ ipc_cb(evutil_socket_t fd, short what, void *ctx)
 		if (m->fd >= 0)
 			close(m->fd);
 	}
+	saved_errno = errno;
+	finish_deliveries(batch, nbatch);
 	free(m);
 	if (r == 0)
 		event_base_loopexit(P.base, NULL);	/* the master is gone */
-	else if (errno != EAGAIN)
-		fatal("mail: ipc: %s", strerror(errno));
+	else if (saved_errno != EAGAIN)
+		fatal("mail: ipc: %s", strerror(saved_errno));
 }
 
 static void
@@ -177,6 +235,7 @@ mailproc_main(int argc, char **argv)
 #endif
 	umask(077);
 	P.base = event_base_new();
+	P.user = u.name;
 	P.mu = mail_user_create(P.base, P.cfg, &u);
 	if (P.mu == NULL)
 		fatal("mail: cannot open the mail of user %s", u.name);

@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,12 +32,15 @@
 #define CHILD_FD_IPC		3
 #define CHILD_FD_FIRST_EXTRA	4
 
-enum child_role { ROLE_AUTH, ROLE_LOGIN, ROLE_MAIL };
+enum child_role { ROLE_AUTH, ROLE_LOGIN, ROLE_MAIL, ROLE_LMTP };
+
+static const char *const role_names[] = { "auth", "login", "mail", "lmtp" };
 
 struct child {
 	struct child *next;
 	enum child_role role;
 	pid_t pid;
+	uint64_t started_ms;
 	int ipc;
 	struct event *ev;
 	bool draining;		/* login: told to drain (reload) */
@@ -48,12 +52,24 @@ struct child {
 	bool closing;		/* told to shut down; no new clients */
 };
 
+enum pending_kind {
+	PK_LOGIN,	/* login process: credentials, then the connection to a mail process */
+	PK_RCPT,	/* lmtp process: does this recipient exist? */
+	PK_DELIVER,	/* lmtp process: a message for a recipient, then to its mail process */
+};
+
+/* A request from a child, waiting for auth (M.pending) or a mail process (M.delivering). */
 struct pending {
 	struct pending *next;
+	enum pending_kind kind;
 	uint32_t id;
-	struct child *login;
-	uint32_t login_req;
-	int fd;
+	struct child *from;	/* the requesting login/lmtp process; NULL once it is gone */
+	uint32_t from_req;	/* its request id */
+	struct child *mail;	/* PK_DELIVER: the mail process saving the message */
+	int fd;			/* the connection (PK_LOGIN) or the message (PK_DELIVER) */
+	char *address, *folder;	/* PK_RCPT, PK_DELIVER */
+	unsigned char *prefix;	/* PK_DELIVER: header lines to prepend */
+	size_t prefix_len;
 	char *tag, *ip, *mech, *user;
 	uint32_t proto;		/* IPC_PROTO_* */
 	uint32_t flags;
@@ -71,7 +87,9 @@ struct master {
 	struct child *children;
 	struct child *auth;
 	struct pending *pending;
+	struct pending *delivering;
 	uint32_t next_id;
+	int lmtp_fd;		/* LMTP listener, -1 if none */
 	bool stopping;
 	struct event *stop_timer;
 	char *pidfile;
@@ -147,7 +165,7 @@ child_spawn(enum child_role role, const char *rolename, const int *fds, unsigned
 		for (char **p = environ; *p != NULL && e < N_ELEMENTS(envp) - 4; p++)
 			if (env_allowed(*p))
 				envp[e++] = *p;
-		if (role == ROLE_LOGIN && priv_is_root()) {
+		if ((role == ROLE_LOGIN || role == ROLE_LMTP) && priv_is_root()) {
 			envp[e++] = xasprintf("BUZON_LOGIN_UID=%u", (unsigned)M.login_uid);
 			envp[e++] = xasprintf("BUZON_LOGIN_GID=%u", (unsigned)M.login_gid);
 			envp[e++] = xasprintf("BUZON_LOGIN_CHROOT=%s", M.login_chroot);
@@ -160,6 +178,7 @@ child_spawn(enum child_role role, const char *rolename, const int *fds, unsigned
 	ch = xcalloc(1, sizeof(*ch));
 	ch->role = role;
 	ch->pid = pid;
+	ch->started_ms = clock_ms();
 	ch->ipc = sp[0];
 	evutil_make_socket_nonblocking(ch->ipc);
 	ch->ev = event_new(M.base, ch->ipc, EV_READ | EV_PERSIST, child_ipc_cb, ch);
@@ -191,8 +210,11 @@ child_forget(struct child *ch)
 	if (M.auth == ch)
 		M.auth = NULL;
 	for (struct pending *p = M.pending; p != NULL; p = p->next)
-		if (p->login == ch)
-			p->login = NULL;
+		if (p->from == ch)
+			p->from = NULL;
+	for (struct pending *p = M.delivering; p != NULL; p = p->next)
+		if (p->from == ch)
+			p->from = NULL;
 	free(ch->user);
 	free(ch);
 }
@@ -214,6 +236,18 @@ spawn_logins(void)
 	if (child_spawn(ROLE_LOGIN, "login", fds, M.nlisten, "--fds", buf_cstr(&spec)) == NULL)
 		log_error("cannot start a login process");
 	buf_deinit(&spec);
+}
+
+static void
+spawn_lmtp(void)
+{
+	char spec[32];
+
+	if (M.lmtp_fd < 0)
+		return;
+	snprintf(spec, sizeof(spec), "lmtp=%d", CHILD_FD_FIRST_EXTRA);
+	if (child_spawn(ROLE_LMTP, "lmtp", &M.lmtp_fd, 1, "--fds", spec) == NULL)
+		log_error("cannot start the lmtp process");
 }
 
 static void
@@ -242,6 +276,9 @@ pending_free(struct pending *p)
 	free(p->mech);
 	free(p->user);
 	free(p->input);
+	free(p->address);
+	free(p->folder);
+	free(p->prefix);
 	free(p);
 }
 
@@ -250,13 +287,13 @@ login_reply(struct pending *p, uint32_t status)
 {
 	struct ipc_msg m;
 
-	if (p->login == NULL)
+	if (p->from == NULL)
 		return;
 	ipc_msg_init(&m, IPC_LOGIN_RESULT);
-	ipc_put_u32(&m, p->login_req);
+	ipc_put_u32(&m, p->from_req);
 	ipc_put_u32(&m, status);
-	if (ipc_send(p->login->ipc, &m, -1) < 0)
-		log_warn("login process pid=%d unreachable: %s", (int)p->login->pid, strerror(errno));
+	if (ipc_send(p->from->ipc, &m, -1) < 0)
+		log_warn("login process pid=%d unreachable: %s", (int)p->from->pid, strerror(errno));
 }
 
 static void
@@ -298,6 +335,159 @@ mail_child_get(const char *user, uid_t uid, gid_t gid, const char *home, const c
 	return ch;
 }
 
+/* ------------------------------------------------------------------ deliveries */
+
+static void
+lmtp_reply(struct pending *p, uint32_t type, uint32_t status, const char *user)
+{
+	struct ipc_msg m;
+
+	if (p->from == NULL)
+		return;
+	ipc_msg_init(&m, type);
+	ipc_put_u32(&m, p->from_req);
+	ipc_put_u32(&m, status);
+	if (type == IPC_LMTP_RCPT_RESULT)
+		ipc_put_str(&m, user);
+	if (ipc_send(p->from->ipc, &m, -1) < 0)
+		log_warn("lmtp process pid=%d unreachable: %s", (int)p->from->pid, strerror(errno));
+}
+
+/* A recipient lookup finished (PK_RCPT) or a message can go to its mail process. */
+static void
+delivery_auth_reply(struct pending *p, uint32_t status, const char *name, uint32_t uid,
+    uint32_t gid, const char *home, const char *root)
+{
+	uint32_t dstatus = status == IPC_AUTH_OK ? IPC_DELIVER_OK :
+	    status == IPC_AUTH_FAIL ? IPC_DELIVER_NOUSER : IPC_DELIVER_TEMPFAIL;
+	struct ipc_msg *out;
+	struct child *mail;
+
+	if (p->kind == PK_RCPT || dstatus != IPC_DELIVER_OK) {
+		lmtp_reply(p, p->kind == PK_RCPT ? IPC_LMTP_RCPT_RESULT : IPC_LMTP_DELIVER_RESULT,
+		    dstatus, dstatus == IPC_DELIVER_OK ? name : "");
+		pending_free(p);
+		return;
+	}
+	if ((priv_is_root() && (uid == 0 || gid == 0)) || root[0] != '/' ||
+	    (mail = mail_child_get(name, uid, gid, home, root)) == NULL) {
+		lmtp_reply(p, IPC_LMTP_DELIVER_RESULT, IPC_DELIVER_TEMPFAIL, NULL);
+		pending_free(p);
+		return;
+	}
+	out = xmalloc(sizeof(*out));
+	ipc_msg_init(out, IPC_MAIL_DELIVER);
+	ipc_put_u32(out, p->id);
+	ipc_put_str(out, p->folder);
+	ipc_put_bytes(out, p->prefix, p->prefix_len);
+	if (ipc_send(mail->ipc, out, p->fd) < 0) {
+		log_error("mail process pid=%d: %s", (int)mail->pid, strerror(errno));
+		lmtp_reply(p, IPC_LMTP_DELIVER_RESULT, IPC_DELIVER_TEMPFAIL, NULL);
+		pending_free(p);
+		free(out);
+		return;
+	}
+	free(out);
+	close(p->fd);
+	p->fd = -1;
+	mail->sent++;
+	if (mail->idle_timer != NULL)
+		evtimer_del(mail->idle_timer);
+	p->mail = mail;
+	p->next = M.delivering;
+	M.delivering = p;
+}
+
+static void
+handle_mail_delivered(struct child *ch, struct ipc_msg *m)
+{
+	struct pending **pp, *p;
+	uint32_t id, status;
+
+	if (ipc_get_u32(m, &id) < 0 || ipc_get_u32(m, &status) < 0 || !ipc_get_done(m) ||
+	    status > IPC_DELIVER_TOOBIG) {
+		log_error("malformed delivery result from pid=%d: killing it", (int)ch->pid);
+		kill(ch->pid, SIGKILL);
+		return;
+	}
+	for (pp = &M.delivering; *pp != NULL; pp = &(*pp)->next)
+		if ((*pp)->id == id && (*pp)->mail == ch)
+			break;
+	if ((p = *pp) == NULL)
+		return;
+	*pp = p->next;
+	lmtp_reply(p, IPC_LMTP_DELIVER_RESULT, status, NULL);
+	pending_free(p);
+}
+
+/* A mail process is gone: its unanswered deliveries are temporary failures. */
+static void
+fail_deliveries_of(struct child *mail)
+{
+	struct pending **pp = &M.delivering;
+
+	while (*pp != NULL) {
+		struct pending *p = *pp;
+
+		if (p->mail == mail) {
+			*pp = p->next;
+			lmtp_reply(p, IPC_LMTP_DELIVER_RESULT, IPC_DELIVER_TEMPFAIL, NULL);
+			pending_free(p);
+		} else {
+			pp = &p->next;
+		}
+	}
+}
+
+static int
+auth_lookup(struct pending *p)
+{
+	struct ipc_msg m;
+
+	if (M.auth == NULL)
+		return -1;
+	ipc_msg_init(&m, IPC_AUTH_LOOKUP);
+	ipc_put_u32(&m, p->id);
+	ipc_put_str(&m, p->address);
+	return ipc_send(M.auth->ipc, &m, -1);
+}
+
+static void
+handle_lmtp(struct child *lmtp, struct ipc_msg *m)
+{
+	struct pending *p = xcalloc(1, sizeof(*p));
+	const void *prefix;
+	size_t plen;
+
+	p->fd = m->fd;
+	m->fd = -1;
+	p->from = lmtp;
+	p->kind = m->type == IPC_LMTP_RCPT ? PK_RCPT : PK_DELIVER;
+	if (ipc_get_u32(m, &p->from_req) < 0 || ipc_get_str(m, 1024, &p->address) < 0 ||
+	    (p->kind == PK_DELIVER && (ipc_get_str(m, 1024, &p->folder) < 0 ||
+	    ipc_get_bytes(m, &prefix, &plen) < 0 || plen > 4096 || p->fd < 0)) ||
+	    !ipc_get_done(m) || (p->kind == PK_RCPT && p->fd >= 0)) {
+		log_error("malformed lmtp request from pid=%d: killing it", (int)lmtp->pid);
+		kill(lmtp->pid, SIGKILL);
+		pending_free(p);
+		return;
+	}
+	if (p->kind == PK_DELIVER) {
+		p->prefix = xmalloc(plen);
+		memcpy(p->prefix, prefix, plen);
+		p->prefix_len = plen;
+	}
+	p->id = ++M.next_id;
+	if (auth_lookup(p) < 0) {
+		lmtp_reply(p, p->kind == PK_RCPT ? IPC_LMTP_RCPT_RESULT : IPC_LMTP_DELIVER_RESULT,
+		    IPC_DELIVER_TEMPFAIL, "");
+		pending_free(p);
+		return;
+	}
+	p->next = M.pending;
+	M.pending = p;
+}
+
 static void
 handle_auth_reply(struct ipc_msg *m)
 {
@@ -317,6 +507,10 @@ handle_auth_reply(struct ipc_msg *m)
 	if ((p = *pp) == NULL)
 		goto out;
 	*pp = p->next;
+	if (p->kind != PK_LOGIN) {
+		delivery_auth_reply(p, status, name, uid, gid, home, root);
+		goto out;
+	}
 	if (status != IPC_AUTH_OK) {
 		char safe[128];
 
@@ -328,7 +522,7 @@ handle_auth_reply(struct ipc_msg *m)
 		pending_free(p);
 		goto out;
 	}
-	if (p->login == NULL || (priv_is_root() && (uid == 0 || gid == 0)) ||
+	if (p->from == NULL || (priv_is_root() && (uid == 0 || gid == 0)) ||
 	    root[0] != '/' || (mail = mail_child_get(name, uid, gid, home, root)) == NULL) {
 		login_reply(p, IPC_AUTH_TEMPFAIL);
 		pending_free(p);
@@ -370,8 +564,8 @@ handle_login_auth(struct child *login, struct ipc_msg *m)
 
 	p->fd = m->fd;
 	m->fd = -1;
-	p->login = login;
-	if (ipc_get_u32(m, &p->login_req) < 0 || ipc_get_u32(m, &p->proto) < 0 ||
+	p->from = login;
+	if (ipc_get_u32(m, &p->from_req) < 0 || ipc_get_u32(m, &p->proto) < 0 ||
 	    (p->proto != IPC_PROTO_IMAP && p->proto != IPC_PROTO_POP3) ||
 	    ipc_get_str(m, 16, &p->mech) < 0 ||
 	    ipc_get_str(m, 255, &p->user) < 0 || ipc_get_bytes(m, &pass, &plen) < 0 ||
@@ -438,6 +632,11 @@ child_ipc_cb(evutil_socket_t fd, short what, void *ctx)
 			handle_auth_reply(m);
 		} else if (ch->role == ROLE_MAIL && m->type == IPC_MAIL_EMPTY) {
 			handle_mail_empty(ch, m);
+		} else if (ch->role == ROLE_MAIL && m->type == IPC_MAIL_DELIVERED) {
+			handle_mail_delivered(ch, m);
+		} else if (ch->role == ROLE_LMTP &&
+		    (m->type == IPC_LMTP_RCPT || m->type == IPC_LMTP_DELIVER)) {
+			handle_lmtp(ch, m);
 		} else {
 			log_error("unexpected message type=%u from pid=%d: killing it", m->type,
 			    (int)ch->pid);
@@ -468,9 +667,28 @@ fail_pending_auth(void)
 		struct pending *p = M.pending;
 
 		M.pending = p->next;
-		login_reply(p, IPC_AUTH_TEMPFAIL);
+		if (p->kind == PK_LOGIN)
+			login_reply(p, IPC_AUTH_TEMPFAIL);
+		else
+			lmtp_reply(p, p->kind == PK_RCPT ? IPC_LMTP_RCPT_RESULT :
+			    IPC_LMTP_DELIVER_RESULT, IPC_DELIVER_TEMPFAIL, "");
 		pending_free(p);
 	}
+}
+
+static void
+respawn_cb(evutil_socket_t fd, short what, void *ctx)
+{
+	enum child_role role = (enum child_role)(uintptr_t)ctx;
+
+	if (M.stopping)
+		return;
+	if (role == ROLE_AUTH)
+		spawn_auth();
+	else if (role == ROLE_LOGIN)
+		spawn_logins();
+	else if (role == ROLE_LMTP)
+		spawn_lmtp();
 }
 
 static void
@@ -482,6 +700,7 @@ sigchld_cb(evutil_socket_t sig, short what, void *ctx)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		struct child *ch;
 		enum child_role role;
+		uint64_t started;
 		bool draining;
 
 		for (ch = M.children; ch != NULL && ch->pid != pid; ch = ch->next)
@@ -490,20 +709,25 @@ sigchld_cb(evutil_socket_t sig, short what, void *ctx)
 			continue;
 		role = ch->role;
 		draining = ch->draining;
+		started = ch->started_ms;
 		if (WIFSIGNALED(status) && !(M.stopping && WTERMSIG(status) == SIGTERM))
 			log_error("child pid=%d role=%s killed by signal %d", (int)pid,
-			    role == ROLE_AUTH ? "auth" : role == ROLE_LOGIN ? "login" : "mail",
-			    WTERMSIG(status));
+			    role_names[role], WTERMSIG(status));
 		else if (WEXITSTATUS(status) != 0 && !M.stopping)
 			log_error("child pid=%d exited with status %d", (int)pid, WEXITSTATUS(status));
+		if (role == ROLE_MAIL)
+			fail_deliveries_of(ch);
 		child_forget(ch);
 		if (M.stopping)
 			continue;
-		if (role == ROLE_AUTH) {
+		if (role == ROLE_AUTH)
 			fail_pending_auth();
-			spawn_auth();
-		} else if (role == ROLE_LOGIN && !draining) {
-			spawn_logins();
+		if (role == ROLE_AUTH || (role == ROLE_LOGIN && !draining) || role == ROLE_LMTP) {
+			/* a child that dies at once is restarted after a pause, not in a loop */
+			struct timeval tv = { clock_ms() - started < 2000 ? 1 : 0, 0 };
+
+			event_base_once(M.base, -1, EV_TIMEOUT, respawn_cb,
+			    (void *)(uintptr_t)role, &tv);
 		}
 	}
 	if (M.stopping && M.children == NULL)
@@ -607,9 +831,64 @@ listen_on(const char *addr, uint16_t port)
 	return fd;
 }
 
+static int
+listen_unix(const char *path)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path))
+		fatal("lmtp_listen: unix socket path too long");
+	memcpy(sun.sun_path, path, strlen(path));
+	/* a stale socket from an earlier run is replaced; anything else is an error */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			fatal("lmtp_listen: %s exists and is not a socket", path);
+		unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		fatal("bind %s: %s", path, strerror(errno));
+	/* the MTA (Postfix runs its lmtp client as the postfix user) must be able to connect */
+	if (chmod(path, 0666) < 0 || listen(fd, 1024) < 0)
+		fatal("listen %s: %s", path, strerror(errno));
+	return fd;
+}
+
+/* lmtp_listen: "unix:/path", "host:port" or "[v6addr]:port". */
+static int
+listen_lmtp(const char *spec)
+{
+	const char *colon;
+	char host[256];
+	uint32_t port;
+	size_t hlen;
+
+	if (str_has_prefix(spec, "unix:"))
+		return listen_unix(spec + 5);
+	colon = strrchr(spec, ':');
+	if (colon == NULL || parse_u32(colon + 1, strlen(colon + 1), &port) < 0 || port == 0 ||
+	    port > 65535)
+		fatal("lmtp_listen = %s: expected host:port or unix:/path", spec);
+	hlen = (size_t)(colon - spec);
+	if (hlen >= 2 && spec[0] == '[' && spec[hlen - 1] == ']') {
+		spec++;
+		hlen -= 2;
+	}
+	if (hlen == 0 || hlen >= sizeof(host))
+		fatal("lmtp_listen = %s: bad host", spec);
+	memcpy(host, spec, hlen);
+	host[hlen] = '\0';
+	return listen_on(host, (uint16_t)port);
+}
+
 static void
 setup_listeners(void)
 {
+	M.lmtp_fd = M.cfg->lmtp_listen != NULL ? listen_lmtp(M.cfg->lmtp_listen) : -1;
 	for (unsigned i = 0; i < M.cfg->listen_count; i++) {
 		if (M.cfg->imap_port != 0 && M.nlisten < MASTER_MAX_LISTENERS) {
 			M.listen_tls[M.nlisten] = false;
@@ -705,6 +984,7 @@ master_main(const char *config_path)
 	write_pidfile();
 	spawn_auth();
 	spawn_logins();
+	spawn_lmtp();
 	log_info("buzon started imap_port=%u imaps_port=%u listen=%s", M.cfg->imap_port,
 	    M.cfg->imaps_port, M.cfg->listen[0]);
 	event_base_dispatch(M.base);
@@ -715,6 +995,14 @@ master_main(const char *config_path)
 		event_free(M.stop_timer);
 	for (unsigned i = 0; i < M.nlisten; i++)
 		close(M.listen_fd[i]);
+	if (M.lmtp_fd >= 0)
+		close(M.lmtp_fd);
+	while (M.delivering != NULL) {
+		struct pending *p = M.delivering;
+
+		M.delivering = p->next;
+		pending_free(p);
+	}
 	while (M.children != NULL)
 		child_forget(M.children);
 	event_base_free(M.base);
