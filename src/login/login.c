@@ -142,8 +142,15 @@ deadline_cb(evutil_socket_t fd, short what, void *ctx)
 	struct lconn *c = ctx;
 	struct timeval grace = { 2, 0 };
 
-	if (c->state == LC_AUTH_WAIT || c->state == LC_PROXY)
+	if (c->state == LC_PROXY)
 		return;
+	if (c->state == LC_AUTH_WAIT) {
+		/* the deadline has passed: look again once the answer is in (PRE-04) */
+		struct timeval again = { 1, 0 };
+
+		evtimer_add(c->deadline, &again);
+		return;
+	}
 	/* a second expiry: the goodbye could not be sent (TLS never done, client not reading) */
 	if (c->state == LC_CLOSING || c->state == LC_STARTTLS || c->bev == NULL ||
 	    (c->tls && !c->tls_ready)) {

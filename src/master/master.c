@@ -43,6 +43,9 @@ struct child {
 	uint64_t started_ms;
 	int ipc;
 	struct event *ev;
+	int log_fd;		/* read end of the child's stderr pipe */
+	struct event *log_ev;
+	struct buf log_line;	/* a partial line from it */
 	bool draining;		/* login: told to drain (reload) */
 	/* mail */
 	char *user;
@@ -101,6 +104,69 @@ struct master {
 static struct master M;
 
 static void child_ipc_cb(evutil_socket_t fd, short what, void *ctx);
+static void child_log_cb(evutil_socket_t fd, short what, void *ctx);
+
+/* Write one line a child logged; lines that do not name the child get its name. */
+static void
+child_log_line(struct child *ch, const char *p, size_t n)
+{
+	static const char *const names[] = { "auth", "login", "mail", "lmtp" };
+	char tag[32], out[4200];
+	int k;
+
+	snprintf(tag, sizeof(tag), "[%d]", (int)ch->pid);
+	if (n > 4096)
+		n = 4096;
+	if (memmem(p, MIN(n, 64), tag, strlen(tag)) != NULL)
+		k = snprintf(out, sizeof(out), "%.*s\n", (int)n, p);
+	else
+		k = snprintf(out, sizeof(out), "%s%s: %.*s\n", names[ch->role], tag, (int)n, p);
+	if (k > 0)
+		(void)!write(STDERR_FILENO, out, MIN((size_t)k, sizeof(out) - 1));
+}
+
+static void
+child_log_flush(struct child *ch)
+{
+	if (ch->log_line.len > 0)
+		child_log_line(ch, ch->log_line.data, ch->log_line.len);
+	buf_reset(&ch->log_line);
+}
+
+static void
+child_log_read(struct child *ch)
+{
+	char tmp[4096];
+	ssize_t r;
+
+	while ((r = read(ch->log_fd, tmp, sizeof(tmp))) > 0) {
+		const char *p = tmp, *end = tmp + r;
+
+		while (p < end) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+			if (buf_append(&ch->log_line, p, n) < 0) {
+				child_log_flush(ch);	/* an over-long line is cut, not lost */
+				(void)buf_append(&ch->log_line, p, MIN(n, ch->log_line.max));
+			}
+			if (nl != NULL)
+				child_log_flush(ch);
+			p += n + (nl ? 1 : 0);
+		}
+	}
+	if (r == 0) {
+		/* EOF: the child closed its stderr (it is exiting) */
+		child_log_flush(ch);
+		event_del(ch->log_ev);
+	}
+}
+
+static void
+child_log_cb(evutil_socket_t fd, short what, void *ctx)
+{
+	child_log_read(ctx);
+}
 
 char *
 master_pid_path(const char *base_dir)
@@ -123,11 +189,18 @@ child_spawn(enum child_role role, const char *rolename, const int *fds, unsigned
 {
 	extern char **environ;
 	struct child *ch;
-	int sp[2];
+	int sp[2], lp[2];
 	pid_t pid;
 
 	if (ipc_socketpair(sp) < 0) {
 		log_error("socketpair: %s", strerror(errno));
+		return NULL;
+	}
+	/* children log through us: their stderr is a pipe, never our log file (SEC-41) */
+	if (pipe2(lp, O_CLOEXEC) < 0) {
+		log_error("pipe: %s", strerror(errno));
+		close(sp[0]);
+		close(sp[1]);
 		return NULL;
 	}
 	pid = fork();
@@ -135,6 +208,8 @@ child_spawn(enum child_role role, const char *rolename, const int *fds, unsigned
 		log_error("fork: %s", strerror(errno));
 		close(sp[0]);
 		close(sp[1]);
+		close(lp[0]);
+		close(lp[1]);
 		return NULL;
 	}
 	if (pid == 0) {
@@ -143,6 +218,11 @@ child_spawn(enum child_role role, const char *rolename, const int *fds, unsigned
 		int high[MASTER_MAX_LISTENERS + 1];
 
 		/* move every fd we keep out of the way, then into place */
+		int devnull = open("/dev/null", O_RDWR);
+
+		if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 ||
+		    dup2(lp[1], 2) < 0)
+			_exit(71);
 		high[0] = fcntl(sp[1], F_DUPFD, 100);
 		for (unsigned i = 0; i < nfds; i++)
 			high[i + 1] = fcntl(fds[i], F_DUPFD, 100);
@@ -175,7 +255,13 @@ child_spawn(enum child_role role, const char *rolename, const int *fds, unsigned
 		_exit(71);
 	}
 	close(sp[1]);
+	close(lp[1]);
 	ch = xcalloc(1, sizeof(*ch));
+	ch->log_fd = lp[0];
+	buf_init(&ch->log_line, 4096);
+	evutil_make_socket_nonblocking(ch->log_fd);
+	ch->log_ev = event_new(M.base, ch->log_fd, EV_READ | EV_PERSIST, child_log_cb, ch);
+	event_add(ch->log_ev, NULL);
 	ch->role = role;
 	ch->pid = pid;
 	ch->started_ms = clock_ms();
@@ -203,6 +289,14 @@ child_forget(struct child *ch)
 	}
 	if (ch->ev != NULL)
 		event_free(ch->ev);
+	if (ch->log_ev != NULL) {
+		child_log_read(ch);	/* what it said last */
+		event_free(ch->log_ev);
+	}
+	if (ch->log_fd >= 0)
+		close(ch->log_fd);
+	child_log_flush(ch);
+	buf_deinit(&ch->log_line);
 	if (ch->idle_timer != NULL)
 		event_free(ch->idle_timer);
 	if (ch->ipc >= 0)
