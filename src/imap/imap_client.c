@@ -428,14 +428,14 @@ client_input(struct imap_client *c)
 		unsigned char *data;
 
 		if (c->stream_left > 0) {
-			struct evbuffer_iovec v;
-			size_t n;
+			size_t n = evbuffer_get_length(in);
 
-			if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			if (n == 0)
 				break;
-			n = MIN(v.iov_len, c->stream_left);
+			n = (size_t)MIN((uint64_t)MIN(n, IMAP_BODY_CHUNK), c->stream_left);
+			data = evbuffer_pullup(in, (ssize_t)n);
 			if (!c->stream_discard)
-				imap_append_stream_data(c, v.iov_base, n);
+				imap_append_stream_data(c, data, n);
 			evbuffer_drain(in, n);
 			c->stream_left -= n;
 			if (c->stream_left == 0)
@@ -452,9 +452,13 @@ client_input(struct imap_client *c)
 		/* Backpressure: do not start commands while the client is not reading. */
 		if (imap_client_output_len(c) > IMAP_OUTPUT_HIGH)
 			break;
+		/* The first chain may be empty (after a prepend): never spin on 0 bytes. */
 		avail = evbuffer_get_contiguous_space(in);
-		if (avail == 0)
-			break;
+		if (avail == 0) {
+			avail = MIN(evbuffer_get_length(in), (size_t)IMAP_BODY_CHUNK);
+			if (avail == 0)
+				break;
+		}
 		data = evbuffer_pullup(in, (ssize_t)avail);
 		res = imap_parser_feed(c->parser, data, avail, &used);
 		evbuffer_drain(in, used);

@@ -41,6 +41,8 @@ struct mail_user *mail_user_create(struct event_base *base, const struct config 
 void mail_user_destroy(struct mail_user **mu);
 /* Number of live IMAP sessions. */
 unsigned mail_user_client_count(const struct mail_user *mu);
+/* Live sessions of this user from client address ip. */
+unsigned mail_user_ip_count(const struct mail_user *mu, const char *ip);
 /*
  * The user's store, shared with the sessions (deliveries save through it so that
  * sessions hear of new mail at once). Borrowed for the mail_user's lifetime.

@@ -110,6 +110,17 @@ mail_user_client_count(const struct mail_user *mu)
 	return mu->client_count;
 }
 
+unsigned
+mail_user_ip_count(const struct mail_user *mu, const char *ip)
+{
+	unsigned n = 0;
+
+	for (const struct imap_client *c = mu->clients; c != NULL; c = c->next)
+		if (!c->destroyed && c->ip != NULL && strcmp(c->ip, ip) == 0)
+			n++;
+	return n;
+}
+
 struct mstore *
 mail_user_store(struct mail_user *mu)
 {

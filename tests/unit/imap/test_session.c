@@ -164,6 +164,74 @@ test_login_handover(void **state)
 	event_base_free(p.base);
 }
 
+/*
+ * Pending input that ends inside an APPEND literal: the rest of the literal arrives on
+ * the socket (regression: an empty first input chain after the prepend made the session
+ * spin).
+ */
+static void
+test_pending_literal(void **state)
+{
+	struct config cfg;
+	struct peer p;
+	struct mail_user *mu;
+	struct event *ev;
+	int sv[2];
+	const char *pending = "a APPEND INBOX {27+}\r\nSubject: p\r\n";
+	const char *rest = "\r\nbody of it.\r\n\r\nb LOGOUT\r\n";
+
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&p, 0, sizeof(p));
+	p.base = event_base_new();
+	mu = user_create(p.base, &cfg);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ev = event_new(p.base, sv[1], EV_READ | EV_PERSIST, peer_read_cb, &p);
+	event_add(ev, NULL);
+	assert_int_equal(imap_client_create(mu, sv[0], "L", pending, strlen(pending),
+	    "127.0.0.1", true), 0);
+	run_for(p.base, 100);
+	assert_int_equal(write(sv[1], rest, strlen(rest)), (ssize_t)strlen(rest));
+	run_for(p.base, 2000);
+	assert_true(p.eof);
+	assert_non_null(strstr(p.buf, "\r\na OK [APPENDUID "));
+	assert_non_null(strstr(p.buf, "\r\nb OK Logout completed.\r\n"));
+	event_free(ev);
+	close(sv[1]);
+	run_for(p.base, 200);
+	assert_int_equal(mail_user_client_count(mu), 0);
+	mail_user_destroy(&mu);
+	event_base_free(p.base);
+}
+
+static void
+test_pending_cut_literal(void **state)
+{
+	static const char cut[] = "a APPEND INBOX (#Seen) {90+}\r\nSub<e APPENctD";
+	struct config cfg;
+	struct peer p;
+	struct mail_user *mu;
+	struct event *ev;
+	int sv[2];
+
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&p, 0, sizeof(p));
+	p.base = event_base_new();
+	mu = user_create(p.base, &cfg);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ev = event_new(p.base, sv[1], EV_READ | EV_PERSIST, peer_read_cb, &p);
+	event_add(ev, NULL);
+	shutdown(sv[1], SHUT_WR);
+	assert_int_equal(imap_client_create(mu, sv[0], NULL, cut, strlen(cut), "127.0.0.1",
+	    true), 0);
+	run_for(p.base, 1000);
+	assert_true(p.eof);
+	assert_int_equal(mail_user_client_count(mu), 0);
+	event_free(ev);
+	close(sv[1]);
+	mail_user_destroy(&mu);
+	event_base_free(p.base);
+}
+
 /* RFC 3501 §5.4: an idle session is logged out at imap_autologout. */
 static void
 test_autologout(void **state)
@@ -226,6 +294,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_login_handover, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pending_literal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pending_cut_literal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_autologout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_destroy_with_sessions, setup, teardown),
 	};
