@@ -84,7 +84,28 @@ handle_client(struct ipc_msg *m)
 		fatal("mail: malformed client message from the master");
 	P.received++;
 	log_debug("mail client ip=%s pending=%zu", ip, ilen);
-	if (proto == IPC_PROTO_IMAP) {
+	if (P.cfg->mail_max_userip_connections > 0 &&
+	    mail_user_ip_count(P.mu, ip) >= P.cfg->mail_max_userip_connections) {
+		char line[256];
+		int n;
+
+		/* the session never starts: refuse it as Dovecot does, then close */
+		if (proto == IPC_PROTO_IMAP)
+			n = snprintf(line, sizeof(line), "%s NO [LIMIT] Too many connections from "
+			    "this user and address.\r\n* BYE Maximum number of connections from "
+			    "user+IP exceeded (mail_max_userip_connections=%u)\r\n", tag,
+			    P.cfg->mail_max_userip_connections);
+		else
+			n = snprintf(line, sizeof(line), "-ERR [IN-USE] Maximum number of "
+			    "connections from user+IP exceeded\r\n");
+		log_warn("mail connection limit user=%s ip=%s limit=%u", P.user, ip,
+		    P.cfg->mail_max_userip_connections);
+		if (n > 0)
+			(void)!write(fd, line, MIN((size_t)n, sizeof(line) - 1));
+		close(fd);
+		if (mail_user_client_count(P.mu) == 0)
+			empty_cb(NULL);
+	} else if (proto == IPC_PROTO_IMAP) {
 		(void)imap_client_create(P.mu, fd, tag[0] == '\0' ? NULL : tag, input, ilen, ip,
 		    (flags & 3) != 0);
 	} else {
