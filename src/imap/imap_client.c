@@ -461,6 +461,8 @@ client_input(struct imap_client *c)
 		}
 		data = evbuffer_pullup(in, (ssize_t)avail);
 		res = imap_parser_feed(c->parser, data, avail, &used);
+		if (used > avail || (res == IMAP_PARSE_MORE && used != avail))
+			panic("imap: parser consumed %zu of %zu bytes", used, avail);
 		evbuffer_drain(in, used);
 		switch (res) {
 		case IMAP_PARSE_MORE:
