@@ -41,7 +41,13 @@ struct mail_user *mail_user_create(struct event_base *base, const struct config 
 void mail_user_destroy(struct mail_user **mu);
 /* Number of live IMAP sessions. */
 unsigned mail_user_client_count(const struct mail_user *mu);
-/* Live sessions of this user from client address ip. */
+/*
+ * Sessions of other protocols (POP3) that live in this process: counted like IMAP
+ * sessions, so the empty callback runs only when every session of every kind is gone.
+ */
+void mail_user_session_begin(struct mail_user *mu);
+void mail_user_session_end(struct mail_user *mu);
+/* Live IMAP sessions of this user from client address ip. */
 unsigned mail_user_ip_count(const struct mail_user *mu, const char *ip);
 /*
  * The user's store, shared with the sessions (deliveries save through it so that

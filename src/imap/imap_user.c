@@ -135,6 +135,19 @@ mail_user_set_empty_cb(struct mail_user *mu, void (*cb)(void *ctx), void *ctx)
 }
 
 void
+mail_user_session_begin(struct mail_user *mu)
+{
+	mu->client_count++;
+}
+
+void
+mail_user_session_end(struct mail_user *mu)
+{
+	mu->client_count--;
+	mail_user_client_gone(mu);
+}
+
+void
 mail_user_client_gone(struct mail_user *mu)
 {
 	/* From the loop, not from inside the dying session's callback. */
