@@ -54,6 +54,8 @@ Script syntax (one directive per line; '#' starts a comment line):
   !expect-file GLOB   a file matching GLOB (relative to the Maildir root) must exist.
   !no-file GLOB       no file may match GLOB.
   !outside-unchanged  nothing outside the user's Maildir changed since the script began.
+  !check-privs       as root: the server process runs with the test uid/gid in all four
+                      Uid:/Gid: fields, only that group, and NoNewPrivs: 1 (SEC-40).
   !rss-below MB       the server process (connection 1's with --stdio, the test server
                       with --serve) uses less than MB MiB of resident memory.
 """
@@ -694,6 +696,20 @@ def run_action(env, line, where):
                       if not ignore(p) and now.get(p) != env.snapshot.get(p))
         if diff:
             raise ScriptError("%s: files changed outside the Maildir: %r" % (where, diff))
+    elif word == "check-privs":
+        if env.args.connect or os.getuid() != 0:
+            return
+        pid = env.server.pid if env.server is not None else env.conn(1).proc.pid
+        with open("/proc/%d/status" % pid) as f:
+            st = dict(l.rstrip("\n").split(":\t", 1) for l in f if ":\t" in l)
+        want_u = "\t".join([str(env.uid)] * 4)
+        want_g = "\t".join([str(env.gid)] * 4)
+        if st.get("Uid") != want_u or st.get("Gid") != want_g:
+            raise ScriptError("%s: Uid %r Gid %r" % (where, st.get("Uid"), st.get("Gid")))
+        if st.get("Groups", "").split() != [str(env.gid)]:
+            raise ScriptError("%s: Groups %r" % (where, st.get("Groups")))
+        if st.get("NoNewPrivs", "").strip() != "1":
+            raise ScriptError("%s: NoNewPrivs %r" % (where, st.get("NoNewPrivs")))
     elif word == "rss-below":
         if env.args.connect:
             return
