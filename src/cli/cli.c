@@ -14,6 +14,7 @@
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/tls.h"
+#include "lmtp/lmtp.h"
 #include "login/login.h"
 #include "mailproc/mailproc.h"
 #include "master/master.h"
@@ -153,6 +154,8 @@ cli_main(int argc, char **argv)
 			return auth_main(argc - 3, argv + 3);
 		if (strcmp(argv[2], "mail") == 0)
 			return mailproc_main(argc - 3, argv + 3);
+		if (strcmp(argv[2], "lmtp") == 0)
+			return lmtp_main(argc - 3, argv + 3);
 		return usage();
 	}
 	if (strcmp(argv[1], "version") == 0) {

@@ -441,7 +441,7 @@ lmtp_data_feed(struct lmtp_data *d, const unsigned char *in, size_t len,
 				d->state = DS_CR;
 			} else {
 				if (c == '\n')
-					d->bare_line_ends++;	/* bare LF: not a line end */
+					d->bare_lf++;	/* bare LF: not a line end */
 				out[o++] = c;
 			}
 			continue;
@@ -453,7 +453,7 @@ lmtp_data_feed(struct lmtp_data *d, const unsigned char *in, size_t len,
 				continue;
 			}
 			/* bare CR: kept as data, the line goes on */
-			d->bare_line_ends++;
+			d->bare_cr++;
 			out[o++] = '\r';
 			d->state = DS_MID;
 			continue;

@@ -87,13 +87,16 @@ int lmtp_cmd_parse(const char *line, size_t len, struct lmtp_cmd *cmd, const cha
  * DATA decoder (RFC 5321 4.1.1.4, 4.5.2). Feed the bytes after the 354 reply; it writes
  * the message with LF line ends and leading dots removed. The end is CRLF "." CRLF
  * only: a bare LF or bare CR never ends a line (so "\n.\n" or "\r.\r" cannot end the
- * data early: SMTP smuggling), it is passed through and counted in bare_line_ends, and
- * the caller refuses such a message.
+ * data early: SMTP smuggling, RFC 5321 2.3.8). Both are passed through and counted; the
+ * LMTP process refuses a message with a bare LF (it would become a line end in the
+ * Maildir; no MTA sends one) and keeps a bare CR inside a line as data (Postfix relays
+ * such lines of broken messages as they came).
  */
 struct lmtp_data {
 	int state;		/* private */
 	uint64_t size;		/* decoded bytes produced so far */
-	uint64_t bare_line_ends;	/* bare CR or bare LF seen */
+	uint64_t bare_cr;	/* CR not followed by LF */
+	uint64_t bare_lf;	/* LF not preceded by CR */
 };
 
 void lmtp_data_init(struct lmtp_data *d);

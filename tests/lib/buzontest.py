@@ -131,9 +131,12 @@ class Server:
     config        extra "key = value" lines (list or str), appended last
     buzon         the binary (default $BUZON or build/buzon)
     canary        at stop(), check that a fresh login still works quickly (default True)
+    lmtp          True: lmtp_listen = 127.0.0.1:<free port> (self.lmtp_port; start() waits
+                  for its greeting); a string: that lmtp_listen value as is (e.g. unix:PATH)
     """
 
-    def __init__(self, users=None, fill=True, config=None, buzon=None, canary=True):
+    def __init__(self, users=None, fill=True, config=None, buzon=None, canary=True,
+                 lmtp=False):
         self.buzon = buzon or default_binary()
         self.users = dict(users if users is not None else {"demo": "demo"})
         self.fill = fill
@@ -150,6 +153,8 @@ class Server:
         self.stopped = False
         self.started = False
         self.canary = canary
+        self.lmtp = lmtp
+        self.lmtp_port = None
 
     # ---- setup ---------------------------------------------------------------------
     def setup(self):
@@ -174,6 +179,8 @@ class Server:
         open(self.passwd_file, "a").close()
         os.chmod(self.passwd_file, 0o600)
         self.imap_port, self.imaps_port = free_ports(2)
+        if self.lmtp is True:
+            self.lmtp_port = free_ports(1)[0]
         self.config_path = os.path.join(self.tmp, "buzon.conf")
         self.log_path = os.path.join(self.tmp, "server.log")
         self.write_config()
@@ -204,6 +211,10 @@ class Server:
         ]
         if debug:
             lines.append("imap_debug = yes")
+        if self.lmtp is True:
+            lines.append("lmtp_listen = %s:%d" % (HOST, self.lmtp_port))
+        elif self.lmtp:
+            lines.append("lmtp_listen = %s" % self.lmtp)
         if self.root:
             lines += ["mail_uid = %d" % MAIL_UID, "mail_gid = %d" % MAIL_UID,
                       "first_valid_uid = 500"]
@@ -313,6 +324,8 @@ class Server:
                                      start_new_session=True, cwd=self.tmp)
         deadline = time.monotonic() + START_TIMEOUT
         waiting = [self.imap_port, self.imaps_port]
+        if self.lmtp_port:
+            waiting.append(self.lmtp_port)
         while waiting:
             if self.proc.poll() is not None:
                 raise ServerError("buzon serve exited with status %d during startup:\n%s"
@@ -366,6 +379,15 @@ class Server:
         """Connect, read the greeting (over TLS on the implicit-TLS port), LOGOUT."""
         s = socket.create_connection((HOST, port), timeout=2)
         try:
+            if port == self.lmtp_port:
+                f = s.makefile("rb")
+                greeting = f.readline()
+                if not greeting.startswith(b"220 "):
+                    raise OSError("port %d: greeting %r" % (port, greeting))
+                s.sendall(b"QUIT\r\n")
+                f.readline()
+                f.close()
+                return
             if tls:
                 ctx = ssl.create_default_context()
                 ctx.check_hostname = False

@@ -1,0 +1,761 @@
+/*
+ * lmtp.c — the LMTP process (see lmtp.h). One process multiplexes every LMTP session
+ * with libevent bufferevents. Commands are parsed by src/proto/lmtp_cmd; each RCPT is
+ * checked with the master (IPC_LMTP_RCPT -> auth lookup); DATA is dot-unstuffed into a
+ * memfd (MFD_ALLOW_SEALING, at most mail_max_size bytes), sealed against every change,
+ * and passed once per accepted recipient with IPC_LMTP_DELIVER. The reply for each
+ * recipient is sent, in RCPT order (RFC 2033 4.2), only when its IPC_LMTP_DELIVER_RESULT
+ * says the message is durable in that user's new/. Security role: unprivileged and
+ * chrooted like the login process; a session can hold one message in memory (bounded),
+ * one command line (4 KiB), 1000 recipients and is closed after 5 idle minutes or 10
+ * bad commands. Only CRLF "." CRLF ends DATA; a message with a bare LF is refused.
+ */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "lib/config.h"
+#include "lib/ipc.h"
+#include "lib/log.h"
+#include "lib/priv.h"
+#include "lmtp/lmtp.h"
+#include "proto/lmtp_cmd.h"
+#include "lib/buf.h"
+
+#define LMTP_IPC_FD		3
+#define LMTP_MAX_LISTENERS	8
+#define LMTP_MAX_SESSIONS	256
+#define LMTP_MAX_RCPTS		1000
+#define LMTP_MAX_BAD		10
+#define LMTP_IDLE_SECS		300
+#define LMTP_READ_HIGH		(256 * 1024)	/* input buffered while we wait */
+#define LMTP_CHUNK		(64 * 1024)
+#define LMTP_PREFIX_MAX		4096
+
+struct rcpt {
+	char *addr;		/* as parsed (RCPT TO:<addr>) */
+	char *folder;		/* "+detail", "" = INBOX */
+	uint32_t id;		/* IPC_LMTP_DELIVER request id */
+	uint32_t status;	/* IPC_DELIVER_* once answered */
+	bool answered;
+};
+
+enum sess_state {
+	SS_CMD,			/* reading commands */
+	SS_RCPT_WAIT,		/* a RCPT lookup is with the master */
+	SS_DATA,		/* reading the message */
+	SS_DELIVERING,		/* waiting for delivery results */
+	SS_CLOSING,		/* flush the output, then close */
+};
+
+struct lsess {
+	struct lmtp *l;
+	struct lsess *prev, *next;
+	struct bufferevent *bev;
+	char ip[64];
+	enum sess_state state;
+	bool lhlo;
+	bool have_mail;
+	char *sender;
+	struct rcpt *rcpts;
+	size_t nrcpts;
+	char *wait_addr;	/* RCPT being looked up */
+	uint32_t wait_id;
+	struct lmtp_data dec;
+	int memfd;
+	bool toobig, write_error;
+	size_t next_reply;	/* first recipient whose reply is not sent yet */
+	unsigned bad;
+	unsigned char *chunk;	/* LMTP_CHUNK + 1 decode buffer while in DATA */
+};
+
+struct lmtp {
+	struct event_base *base;
+	struct config *cfg;
+	struct evconnlistener *listeners[LMTP_MAX_LISTENERS];
+	unsigned nlisteners;
+	struct event *ipc_ev;
+	struct lsess *sessions;
+	unsigned nsessions;
+	uint32_t next_id;
+	char hostname[256];
+};
+
+static void sess_read_cb(struct bufferevent *bev, void *ctx);
+static void sess_process(struct lsess *s);
+
+static void
+sess_printf(struct lsess *s, const char *fmt, ...) PRINTF(2, 3);
+
+static void
+sess_printf(struct lsess *s, const char *fmt, ...)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	va_list ap;
+
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(out, fmt, ap);
+	va_end(ap);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+static void
+txn_reset(struct lsess *s)
+{
+	for (size_t i = 0; i < s->nrcpts; i++) {
+		free(s->rcpts[i].addr);
+		free(s->rcpts[i].folder);
+	}
+	free(s->rcpts);
+	s->rcpts = NULL;
+	s->nrcpts = 0;
+	free(s->sender);
+	s->sender = NULL;
+	s->have_mail = false;
+	if (s->memfd >= 0)
+		close(s->memfd);
+	s->memfd = -1;
+	free(s->chunk);
+	s->chunk = NULL;
+	s->toobig = s->write_error = false;
+	s->next_reply = 0;
+}
+
+static void
+sess_destroy(struct lsess *s)
+{
+	struct lmtp *l = s->l;
+
+	txn_reset(s);
+	free(s->wait_addr);
+	if (s->bev != NULL)
+		bufferevent_free(s->bev);
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		l->sessions = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	l->nsessions--;
+	free(s);
+}
+
+/* Send the last reply and close once it is written. */
+static void
+sess_close(struct lsess *s)
+{
+	s->state = SS_CLOSING;
+	bufferevent_disable(s->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+		sess_destroy(s);
+}
+
+static void
+sess_bad(struct lsess *s, const char *reply)
+{
+	sess_printf(s, "%s", reply);
+	if (++s->bad >= LMTP_MAX_BAD) {
+		log_info("lmtp too many bad commands ip=%s", s->ip);
+		sess_printf(s, "421 4.7.0 Too many errors, closing connection");
+		sess_close(s);
+	}
+}
+
+static int
+ipc_to_master(struct ipc_msg *m, int fd)
+{
+	if (ipc_send(LMTP_IPC_FD, m, fd) < 0) {
+		log_error("lmtp: cannot reach the master: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* "user+detail@domain" -> "detail" (the folder); "" when there is none. */
+static char *
+detail_folder(const struct lmtp *l, const char *addr)
+{
+	const char *at = strrchr(addr, '@'), *d;
+	size_t local;
+
+	if (l->cfg->recipient_delimiter == NULL || l->cfg->recipient_delimiter[0] == '\0' ||
+	    addr[0] == '"')
+		return xstrdup("");
+	local = at != NULL ? (size_t)(at - addr) : strlen(addr);
+	d = memchr(addr, l->cfg->recipient_delimiter[0], local);
+	if (d == NULL || (size_t)(d - addr) + 1 >= local)
+		return xstrdup("");
+	return xstrndup(d + 1, local - (size_t)(d - addr) - 1);
+}
+
+static void
+cmd_lhlo(struct lsess *s)
+{
+	txn_reset(s);
+	s->lhlo = true;
+	sess_printf(s, "250-%s", s->l->hostname);
+	sess_printf(s, "250-PIPELINING");
+	sess_printf(s, "250-ENHANCEDSTATUSCODES");
+	sess_printf(s, "250-8BITMIME");
+	sess_printf(s, "250 SIZE %llu", (unsigned long long)s->l->cfg->mail_max_size);
+}
+
+static void
+cmd_mail(struct lsess *s, const struct lmtp_cmd *cmd)
+{
+	if (!s->lhlo) {
+		sess_bad(s, "503 5.5.1 Send LHLO first");
+		return;
+	}
+	if (s->have_mail) {
+		sess_bad(s, "503 5.5.1 Nested MAIL command");
+		return;
+	}
+	if (cmd->has_size && cmd->size > s->l->cfg->mail_max_size) {
+		sess_printf(s, "552 5.3.4 Message size exceeds fixed limit");
+		return;
+	}
+	s->sender = xstrdup(cmd->addr);
+	s->have_mail = true;
+	sess_printf(s, "250 2.1.0 OK");
+}
+
+static void
+cmd_rcpt(struct lsess *s, const struct lmtp_cmd *cmd)
+{
+	struct ipc_msg m;
+
+	if (!s->have_mail) {
+		sess_bad(s, "503 5.5.1 Send MAIL first");
+		return;
+	}
+	if (s->nrcpts >= LMTP_MAX_RCPTS) {
+		sess_printf(s, "452 4.5.3 Too many recipients");
+		return;
+	}
+	s->wait_id = ++s->l->next_id;
+	ipc_msg_init(&m, IPC_LMTP_RCPT);
+	ipc_put_u32(&m, s->wait_id);
+	ipc_put_str(&m, cmd->addr);
+	if (ipc_to_master(&m, -1) < 0) {
+		sess_printf(s, "451 4.3.0 Temporary failure, try again later");
+		return;
+	}
+	s->wait_addr = xstrdup(cmd->addr);
+	s->state = SS_RCPT_WAIT;
+}
+
+static void
+rcpt_result(struct lsess *s, uint32_t status)
+{
+	char *addr = s->wait_addr;
+
+	s->wait_addr = NULL;
+	s->state = SS_CMD;
+	if (status == IPC_DELIVER_OK) {
+		struct rcpt *r;
+
+		s->rcpts = xreallocarray(s->rcpts, s->nrcpts + 1, sizeof(*s->rcpts));
+		r = &s->rcpts[s->nrcpts++];
+		memset(r, 0, sizeof(*r));
+		r->folder = detail_folder(s->l, addr);
+		r->addr = addr;
+		sess_printf(s, "250 2.1.5 OK");
+		return;
+	}
+	if (status == IPC_DELIVER_NOUSER) {
+		log_info("lmtp unknown recipient rcpt=<%s> ip=%s", addr, s->ip);
+		sess_printf(s, "550 5.1.1 <%s> User doesn't exist", addr);
+	} else {
+		sess_printf(s, "451 4.3.0 <%s> Temporary failure, try again later", addr);
+	}
+	free(addr);
+}
+
+static void
+cmd_data(struct lsess *s)
+{
+	if (!s->have_mail) {
+		sess_bad(s, "503 5.5.1 Send MAIL first");
+		return;
+	}
+	if (s->nrcpts == 0) {
+		sess_printf(s, "554 5.5.1 No valid recipients");
+		return;
+	}
+	s->memfd = memfd_create("lmtp-msg", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (s->memfd < 0) {
+		log_error("lmtp: memfd_create: %s", strerror(errno));
+		sess_printf(s, "451 4.3.0 Temporary failure, try again later");
+		return;
+	}
+	s->chunk = xmalloc(LMTP_CHUNK + 1);
+	lmtp_data_init(&s->dec);
+	s->state = SS_DATA;
+	sess_printf(s, "354 Start mail input; end with <CRLF>.<CRLF>");
+}
+
+/* Send the replies that are due, in RCPT order; back to commands when all are sent. */
+static void
+delivery_flush(struct lsess *s)
+{
+	while (s->next_reply < s->nrcpts && s->rcpts[s->next_reply].answered) {
+		const struct rcpt *r = &s->rcpts[s->next_reply++];
+
+		switch (r->status) {
+		case IPC_DELIVER_OK:
+			sess_printf(s, "250 2.0.0 <%s> Saved", r->addr);
+			break;
+		case IPC_DELIVER_NOUSER:
+			sess_printf(s, "550 5.1.1 <%s> User doesn't exist", r->addr);
+			break;
+		case IPC_DELIVER_NOSPACE:
+			sess_printf(s, "452 4.3.1 <%s> Insufficient system storage", r->addr);
+			break;
+		case IPC_DELIVER_OVERQUOTA:
+			sess_printf(s, "552 5.2.2 <%s> Mailbox full", r->addr);
+			break;
+		case IPC_DELIVER_TOOBIG:
+			sess_printf(s, "552 5.3.4 <%s> Message too big", r->addr);
+			break;
+		default:
+			sess_printf(s, "451 4.3.0 <%s> Temporary failure, try again later",
+			    r->addr);
+			break;
+		}
+	}
+	if (s->next_reply == s->nrcpts) {
+		txn_reset(s);
+		s->state = SS_CMD;
+		sess_process(s);
+	}
+}
+
+/* The final dot was read: refuse or hand the message over for every recipient. */
+static void
+data_done(struct lsess *s)
+{
+	const char *fail = NULL, *fail_text = "Temporary failure, try again later";
+
+	if (s->toobig) {
+		fail = "552 5.3.4";
+		fail_text = "Message size exceeds fixed limit";
+	} else if (s->dec.bare_lf > 0) {
+		fail = "554 5.6.0";
+		fail_text = "Message contains bare LF (RFC 5321 2.3.8)";
+	} else if (s->write_error) {
+		fail = "451 4.3.0";
+	} else if (fcntl(s->memfd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW |
+	    F_SEAL_SEAL) < 0) {
+		log_error("lmtp: sealing the message: %s", strerror(errno));
+		fail = "451 4.3.0";
+	}
+	log_info("lmtp message from=<%s> rcpts=%zu size=%llu ip=%s%s", s->sender, s->nrcpts,
+	    (unsigned long long)s->dec.size, s->ip, s->toobig ? " refused=size" :
+	    s->dec.bare_lf > 0 ? " refused=bare-lf" : "");
+	s->state = SS_DELIVERING;
+	for (size_t i = 0; i < s->nrcpts; i++) {
+		struct rcpt *r = &s->rcpts[i];
+		struct ipc_msg m;
+		char prefix[LMTP_PREFIX_MAX];
+		int n;
+
+		if (fail != NULL) {
+			sess_printf(s, "%s <%s> %s", fail, r->addr, fail_text);
+			continue;
+		}
+		n = snprintf(prefix, sizeof(prefix), "Return-Path: <%s>\nDelivered-To: %s\n",
+		    s->sender, r->addr);
+		r->id = ++s->l->next_id;
+		ipc_msg_init(&m, IPC_LMTP_DELIVER);
+		ipc_put_u32(&m, r->id);
+		ipc_put_str(&m, r->addr);
+		ipc_put_str(&m, r->folder);
+		ipc_put_bytes(&m, prefix, (size_t)n);
+		if (n < 0 || (size_t)n >= sizeof(prefix) || ipc_to_master(&m, s->memfd) < 0) {
+			r->answered = true;
+			r->status = IPC_DELIVER_TEMPFAIL;
+		}
+	}
+	if (fail != NULL)
+		s->next_reply = s->nrcpts;
+	/* the master holds its own copies of the memfd now */
+	close(s->memfd);
+	s->memfd = -1;
+	delivery_flush(s);
+}
+
+/* Consume DATA bytes from the input buffer. Returns true when the final dot was read. */
+static bool
+data_read(struct lsess *s, struct evbuffer *in)
+{
+	uint64_t max = s->l->cfg->mail_max_size;
+
+	while (evbuffer_get_length(in) > 0) {
+		struct evbuffer_iovec v;
+		size_t w, used;
+		bool done;
+
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			break;
+		if (v.iov_len > LMTP_CHUNK)
+			v.iov_len = LMTP_CHUNK;
+		done = lmtp_data_feed(&s->dec, v.iov_base, v.iov_len, s->chunk, &w, &used);
+		if (!s->toobig && s->dec.size > max)
+			s->toobig = true;
+		if (!s->toobig && !s->write_error && w > 0) {
+			size_t off = 0;
+
+			while (off < w) {
+				ssize_t r = write(s->memfd, s->chunk + off, w - off);
+
+				if (r < 0 && errno == EINTR)
+					continue;
+				if (r < 0) {
+					log_error("lmtp: writing the message: %s", strerror(errno));
+					s->write_error = true;
+					break;
+				}
+				off += (size_t)r;
+			}
+		}
+		evbuffer_drain(in, used);
+		if (done)
+			return true;
+	}
+	return false;
+}
+
+static void
+handle_line(struct lsess *s, const char *line, size_t len)
+{
+	struct lmtp_cmd cmd;
+	const char *reply;
+
+	if (lmtp_cmd_parse(line, len, &cmd, &reply) < 0) {
+		sess_bad(s, reply);
+		return;
+	}
+	switch (cmd.verb) {
+	case LMTP_VERB_LHLO:
+		cmd_lhlo(s);
+		break;
+	case LMTP_VERB_HELO:
+	case LMTP_VERB_EHLO:
+		sess_bad(s, "500 5.5.1 This is LMTP: use LHLO (RFC 2033)");
+		break;
+	case LMTP_VERB_MAIL:
+		cmd_mail(s, &cmd);
+		break;
+	case LMTP_VERB_RCPT:
+		cmd_rcpt(s, &cmd);
+		break;
+	case LMTP_VERB_DATA:
+		cmd_data(s);
+		break;
+	case LMTP_VERB_RSET:
+		txn_reset(s);
+		sess_printf(s, "250 2.0.0 OK");
+		break;
+	case LMTP_VERB_NOOP:
+		sess_printf(s, "250 2.0.0 OK");
+		break;
+	case LMTP_VERB_QUIT:
+		sess_printf(s, "221 2.0.0 %s closing connection", s->l->hostname);
+		sess_close(s);
+		break;
+	case LMTP_VERB_VRFY:
+		sess_printf(s, "252 2.5.0 Cannot VRFY user, but will accept message");
+		break;
+	case LMTP_VERB_HELP:
+		sess_printf(s, "214 2.0.0 See RFC 2033");
+		break;
+	case LMTP_VERB_EXPN:
+	case LMTP_VERB_BDAT:
+	case LMTP_VERB_STARTTLS:
+		sess_bad(s, "502 5.5.1 Command not implemented");
+		break;
+	}
+}
+
+/* Run commands (and DATA) from the input buffer until we must wait. */
+static void
+sess_process(struct lsess *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+
+	while (s->state == SS_CMD || s->state == SS_DATA) {
+		size_t avail = evbuffer_get_length(in), line_len, consumed;
+		unsigned char *p;
+
+		if (s->state == SS_DATA) {
+			if (!data_read(s, in))
+				return;
+			data_done(s);	/* may recurse into sess_process via delivery_flush */
+			return;
+		}
+		if (avail == 0)
+			return;
+		p = evbuffer_pullup(in, (ssize_t)MIN(avail, (size_t)LMTP_LINE_MAX));
+		switch (lmtp_line_find(p, MIN(avail, (size_t)LMTP_LINE_MAX), &line_len,
+		    &consumed)) {
+		case LMTP_LINE_MORE:
+			return;
+		case LMTP_LINE_TOOLONG:
+			sess_printf(s, "500 5.5.2 Line too long");
+			sess_close(s);
+			return;
+		case LMTP_LINE_DONE:
+			break;
+		}
+		{
+			char line[LMTP_LINE_MAX];
+
+			memcpy(line, p, line_len);
+			evbuffer_drain(in, consumed);
+			handle_line(s, line, line_len);
+		}
+		if (s->state == SS_CLOSING)
+			return;
+	}
+}
+
+static void
+sess_read_cb(struct bufferevent *bev, void *ctx)
+{
+	sess_process(ctx);
+}
+
+static void
+sess_write_cb(struct bufferevent *bev, void *ctx)
+{
+	struct lsess *s = ctx;
+
+	if (s->state == SS_CLOSING && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		sess_destroy(s);
+}
+
+static void
+sess_event_cb(struct bufferevent *bev, short what, void *ctx)
+{
+	struct lsess *s = ctx;
+
+	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING)) {
+		if (s->state == SS_RCPT_WAIT || s->state == SS_DELIVERING) {
+			/* we are the slow side: keep waiting */
+			bufferevent_enable(bev, EV_READ);
+			return;
+		}
+		log_info("lmtp idle timeout ip=%s", s->ip);
+		sess_printf(s, "421 4.4.2 %s Idle timeout, closing connection", s->l->hostname);
+		sess_close(s);
+		return;
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+		if (s->state == SS_DATA)
+			log_info("lmtp connection lost during DATA ip=%s", s->ip);
+		/*
+		 * Deliveries already handed to the master still complete (the MTA will
+		 * retry them: a duplicate at worst, never a loss); their results find no
+		 * session and are dropped.
+		 */
+		sess_destroy(s);
+	}
+}
+
+static void
+accept_cb(struct evconnlistener *lst, evutil_socket_t fd, struct sockaddr *sa, int salen,
+    void *ctx)
+{
+	struct lmtp *l = ctx;
+	struct lsess *s;
+	struct timeval tv = { LMTP_IDLE_SECS, 0 };
+
+	if (l->nsessions >= LMTP_MAX_SESSIONS) {
+		static const char busy[] = "421 4.3.2 Too many connections, try again later\r\n";
+
+		if (write(fd, busy, sizeof(busy) - 1) < 0) {
+			/* nothing to do: the MTA retries */
+		}
+		close(fd);
+		return;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->l = l;
+	s->memfd = -1;
+	if (sa->sa_family == AF_INET)
+		evutil_inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, s->ip,
+		    sizeof(s->ip));
+	else if (sa->sa_family == AF_INET6)
+		evutil_inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, s->ip,
+		    sizeof(s->ip));
+	else
+		snprintf(s->ip, sizeof(s->ip), "local");
+	evutil_make_socket_nonblocking(fd);
+	s->bev = bufferevent_socket_new(l->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(s->bev, sess_read_cb, sess_write_cb, sess_event_cb, s);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, LMTP_READ_HIGH);
+	bufferevent_set_timeouts(s->bev, &tv, &tv);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	s->next = l->sessions;
+	if (l->sessions != NULL)
+		l->sessions->prev = s;
+	l->sessions = s;
+	l->nsessions++;
+	sess_printf(s, "220 %s buzon LMTP ready", l->hostname);
+}
+
+static void
+accept_error_cb(struct evconnlistener *lst, void *ctx)
+{
+	log_warn("lmtp: accept: %s", strerror(errno));
+}
+
+/* Find the session waiting for request id (RCPT lookup or a recipient's delivery). */
+static struct lsess *
+find_request(struct lmtp *l, uint32_t type, uint32_t id, struct rcpt **rcpt_r)
+{
+	for (struct lsess *s = l->sessions; s != NULL; s = s->next) {
+		if (type == IPC_LMTP_RCPT_RESULT) {
+			if (s->state == SS_RCPT_WAIT && s->wait_id == id)
+				return s;
+			continue;
+		}
+		if (s->state != SS_DELIVERING)
+			continue;
+		for (size_t i = 0; i < s->nrcpts; i++) {
+			if (s->rcpts[i].id == id && !s->rcpts[i].answered) {
+				*rcpt_r = &s->rcpts[i];
+				return s;
+			}
+		}
+	}
+	return NULL;
+}
+
+static void
+ipc_cb(evutil_socket_t fd, short what, void *ctx)
+{
+	struct lmtp *l = ctx;
+	struct ipc_msg *m = xmalloc(sizeof(*m));
+
+	for (;;) {
+		uint32_t id, status;
+		char *user = NULL;
+		struct lsess *s;
+		struct rcpt *r = NULL;
+		int ret = ipc_recv(LMTP_IPC_FD, m);
+
+		if (ret < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			break;
+		if (ret <= 0) {
+			log_info("lmtp: master gone, exiting");
+			exit(0);
+		}
+		if (m->fd >= 0)
+			close(m->fd);
+		if ((m->type != IPC_LMTP_RCPT_RESULT && m->type != IPC_LMTP_DELIVER_RESULT) ||
+		    ipc_get_u32(m, &id) < 0 || ipc_get_u32(m, &status) < 0 ||
+		    (m->type == IPC_LMTP_RCPT_RESULT && ipc_get_str(m, 1024, &user) < 0) ||
+		    !ipc_get_done(m) || status > IPC_DELIVER_TOOBIG)
+			fatal("lmtp: malformed message type=%u from the master", m->type);
+		free(user);
+		if ((s = find_request(l, m->type, id, &r)) == NULL)
+			continue;	/* its session is gone */
+		if (m->type == IPC_LMTP_RCPT_RESULT) {
+			rcpt_result(s, status);
+			sess_process(s);
+		} else {
+			r->answered = true;
+			r->status = status;
+			if (status != IPC_DELIVER_OK)
+				log_warn("lmtp delivery failed rcpt=<%s> status=%u", r->addr,
+				    status);
+			delivery_flush(s);
+		}
+	}
+	free(m);
+}
+
+static void
+parse_fds(struct lmtp *l, const char *spec)
+{
+	char *copy = xstrdup(spec), *save = NULL, *tok;
+
+	for (tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		uint32_t fd;
+
+		if (strncmp(tok, "lmtp=", 5) != 0 || parse_u32(tok + 5, strlen(tok + 5), &fd) < 0 ||
+		    l->nlisteners == LMTP_MAX_LISTENERS)
+			fatal("lmtp: bad --fds");
+		l->listeners[l->nlisteners] = evconnlistener_new(l->base, accept_cb, l,
+		    LEV_OPT_CLOSE_ON_FREE, -1, (evutil_socket_t)fd);
+		if (l->listeners[l->nlisteners] == NULL)
+			fatal("lmtp: cannot listen on fd %u", fd);
+		evconnlistener_set_error_cb(l->listeners[l->nlisteners], accept_error_cb);
+		l->nlisteners++;
+	}
+	free(copy);
+	if (l->nlisteners == 0)
+		fatal("lmtp: no listener in --fds");
+}
+
+int
+lmtp_main(int argc, char **argv)
+{
+	struct lmtp l;
+	const char *cfgpath = NULL, *fds = NULL;
+	char *err = NULL;
+
+	memset(&l, 0, sizeof(l));
+	log_set_ident("lmtp");
+	for (int i = 0; i + 1 < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0)
+			cfgpath = argv[i + 1];
+		else if (strcmp(argv[i], "--fds") == 0)
+			fds = argv[i + 1];
+	}
+	if (cfgpath == NULL || fds == NULL)
+		fatal("lmtp: missing -c or --fds");
+	if (config_load(cfgpath, &l.cfg, &err) < 0)
+		fatal("%s", err);
+	if (strcmp(l.cfg->log_level, "debug") == 0)
+		log_set_level(LOG_LEVEL_DEBUG);
+	signal(SIGPIPE, SIG_IGN);
+	if (gethostname(l.hostname, sizeof(l.hostname) - 1) < 0 || l.hostname[0] == '\0')
+		snprintf(l.hostname, sizeof(l.hostname), "localhost");
+	for (char *p = l.hostname; *p != '\0'; p++)
+		if ((unsigned char)*p <= 32 || (unsigned char)*p >= 127)
+			*p = '_';
+	l.base = event_base_new();
+	parse_fds(&l, fds);
+	/* everything this process needs is loaded: confine it like the login process */
+	priv_no_dump();
+	if (priv_is_root()) {
+		uint32_t uid, gid;
+		const char *v[2], *chroot_dir;
+
+		v[0] = getenv("BUZON_LOGIN_UID");
+		v[1] = getenv("BUZON_LOGIN_GID");
+		chroot_dir = getenv("BUZON_LOGIN_CHROOT");
+		if (v[0] == NULL || v[1] == NULL || chroot_dir == NULL ||
+		    parse_u32(v[0], strlen(v[0]), &uid) < 0 ||
+		    parse_u32(v[1], strlen(v[1]), &gid) < 0)
+			fatal("lmtp: master did not pass the login identity");
+		priv_drop((uid_t)uid, (gid_t)gid, chroot_dir);
+	}
+	evutil_make_socket_nonblocking(LMTP_IPC_FD);
+	l.ipc_ev = event_new(l.base, LMTP_IPC_FD, EV_READ | EV_PERSIST, ipc_cb, &l);
+	event_add(l.ipc_ev, NULL);
+	event_base_dispatch(l.base);
+	return 0;
+}
