@@ -27,6 +27,8 @@ Script syntax (one directive per line; '#' starts a comment line):
                       "FS"); a file ending in .new.eml goes to new/ (\\Recent).
   @config KEY = VALUE extra configuration line (stdio transport only)
   @stdio-only         skip the script with --connect (e.g. it needs its own @config)
+  @one-process        skip the script with --stdio, where each connection is its own
+                      process (e.g. \\Recent, which belongs to one mail process)
   @no-tls             skip the script with --tls/--starttls (X: cannot half-close a
                       TLS stream and keep reading it with Python's ssl module)
   C: text             send text + CRLF on connection 1 (C1:, C2:, ... for others).
@@ -528,6 +530,9 @@ def run_script(path, args):
         elif line.strip() == "@stdio-only":
             if args.connect:
                 return "skip", "stdio-only"
+        elif line.strip() == "@one-process":
+            if args.stdio:
+                return "skip", "one-process"
         elif line.strip() == "@no-tls":
             if args.tls or args.starttls:
                 return "skip", "no-tls"
