@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "imap/imap_local.h"
+#include "lib/log.h"
 
 static char root[256];
 
@@ -51,6 +52,7 @@ setup(void **state)
 {
 	char tmpl[] = "/tmp/buzon-test-msgcache-XXXXXX";
 
+	log_set_level(LOG_LEVEL_WARN);
 	if (mkdtemp(tmpl) == NULL)
 		return -1;
 	snprintf(root, sizeof(root), "%s", tmpl);

@@ -22,6 +22,7 @@
 #include <event2/event.h>
 
 #include "imap/imap_client.h"
+#include "lib/log.h"
 #include "lib/util.h"
 
 static char root[256];
@@ -56,6 +57,7 @@ setup(void **state)
 {
 	char tmpl[] = "/tmp/buzon-test-session-XXXXXX";
 
+	log_set_level(LOG_LEVEL_WARN);
 	if (mkdtemp(tmpl) == NULL)
 		return -1;
 	snprintf(root, sizeof(root), "%s", tmpl);
