@@ -10,6 +10,7 @@
 
 #include "auth/auth.h"
 #include "cli/cli.h"
+#include "cli/deliver.h"
 #include "imap/imap_client.h"
 #include "lib/config.h"
 #include "lib/log.h"
@@ -31,6 +32,8 @@ usage(void)
 	    "       buzon reload -c FILE            re-read configuration and certificates\n"
 	    "       buzon stop -c FILE              stop a running server\n"
 	    "       buzon imap -c FILE -u USER      one PREAUTH IMAP session on stdin/stdout\n"
+	    "       buzon deliver [-c FILE] [-d USER] [-f SENDER] [-m FOLDER]   message on stdin\n"
+	    "       buzon import mbox [-c FILE] MBOXFILE USER [FOLDER]\n"
 	    "       buzon version\n");
 	return 64;
 }
@@ -164,6 +167,10 @@ cli_main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "user") == 0)
 		return cli_user(argc - 1, argv + 1);
+	if (strcmp(argv[1], "deliver") == 0)
+		return cli_deliver(argc - 1, argv + 1);
+	if (strcmp(argv[1], "import") == 0)
+		return cli_import(argc - 1, argv + 1);
 	if (strcmp(argv[1], "imap") == 0) {
 		if (opts(argc - 1, argv + 1, &cfg, &user) < 0 || user == NULL)
 			return usage();

@@ -1,0 +1,1047 @@
+#!/usr/bin/env python3
+"""Delivery tests: LMTP dialogues, `buzon deliver`, `buzon import mbox`, fault injection,
+and a real Postfix (Debian's) run as a private instance in three setups.  Python 3
+stdlib only, against real servers on 127.0.0.1 high ports (tests/lib/buzontest.py).
+
+  run.py [--buzon PATH] [-v] [NAME...]
+
+Prints one line per case: "PASS name", "FAIL name: why" or "SKIP name: why", then
+"N passed, M failed" (skips count as neither).  Exit status 1 if anything failed.
+Cases that need root (tmpfs, useradd, Postfix) print SKIP when not run as root.
+
+Decided behaviour checked here: only CRLF "." CRLF ends DATA; a message with a bare
+LF is refused with 554 5.6.0 for every recipient (no MTA sends one; it is how SMTP
+smuggling starts), a bare CR inside a line is kept as data.
+"""
+import argparse
+import email.utils
+import imaplib
+import os
+import pwd
+import re
+import shutil
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
+import buzontest  # noqa: E402
+
+ROOT = os.getuid() == 0
+VERBOSE = False
+RESULTS = {"pass": 0, "fail": 0, "skip": 0}
+
+
+class Skip(Exception):
+    pass
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Fail(what)
+
+
+def eq(got, want, what):
+    if got != want:
+        raise Fail("%s: got %r, want %r" % (what, buzontest._short(got), buzontest._short(want)))
+
+
+def run_case(name, fn, *args):
+    t0 = time.monotonic()
+    try:
+        fn(*args)
+        print("PASS %s (%.1fs)" % (name, time.monotonic() - t0))
+        RESULTS["pass"] += 1
+    except Skip as e:
+        print("SKIP %s: %s" % (name, e))
+        RESULTS["skip"] += 1
+    except Fail as e:
+        print("FAIL %s: %s" % (name, str(e).replace("\n", " ")[:400]))
+        RESULTS["fail"] += 1
+    except Exception as e:
+        traceback.print_exc()
+        print("FAIL %s: %s: %s" % (name, type(e).__name__, str(e).replace("\n", " ")[:400]))
+        RESULTS["fail"] += 1
+    sys.stdout.flush()
+
+
+# ---------------------------------------------------------------- LMTP client
+
+class Lmtp:
+    """A raw LMTP client: sends bytes, reads replies (lists of lines)."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=15):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.f = self.sock.makefile("rb")
+        self.greeting = self.reply()
+
+    def reply(self):
+        lines = []
+        while True:
+            line = self.f.readline()
+            if not line:
+                raise Fail("connection closed; replies so far %r" % lines)
+            line = line.decode("latin-1").rstrip("\r\n")
+            lines.append(line)
+            if len(line) < 4 or line[3] != "-":
+                return lines
+
+    def code(self):
+        r = self.reply()
+        return r[-1]
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def cmd(self, line):
+        self.send(line + "\r\n")
+        return self.code()
+
+    def closed(self, timeout=5):
+        self.sock.settimeout(timeout)
+        try:
+            return self.f.read() == b""
+        except OSError:
+            return True
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def lmtp_send(port, sender, rcpts, body):
+    """One whole transaction; returns (rcpt replies, data replies)."""
+    c = Lmtp(port)
+    try:
+        check(c.cmd("LHLO test.example").startswith("250 "), "LHLO")
+        check(c.cmd("MAIL FROM:<%s>" % sender).startswith("250 "), "MAIL")
+        rr = [c.cmd("RCPT TO:<%s>" % r) for r in rcpts]
+        ok = [r for r, rep in zip(rcpts, rr) if rep.startswith("250")]
+        dr = []
+        if ok:
+            check(c.cmd("DATA").startswith("354 "), "DATA")
+            c.send(body)
+            dr = [c.code() for _ in ok]
+        c.cmd("QUIT")
+        return rr, dr
+    finally:
+        c.close()
+
+
+def wire(msg_lf):
+    """A message with LF line ends -> the DATA stream (CRLF, dot-stuffed, final dot)."""
+    out = []
+    for line in msg_lf.split(b"\n")[:-1] if msg_lf.endswith(b"\n") else msg_lf.split(b"\n"):
+        if line.startswith(b"."):
+            line = b"." + line
+        out.append(line + b"\r\n")
+    return b"".join(out) + b".\r\n"
+
+
+def msg(subject, body=b"hello\n"):
+    return (b"From: Sender <s@example.net>\nTo: demo@example.org\nSubject: " +
+            subject.encode() + b"\nMessage-ID: <" + subject.encode() + b"@test>\n\n" + body)
+
+
+def maildir_msgs(path):
+    """{subdir: [file names]} of new/ and cur/ of a Maildir."""
+    out = {}
+    for sub in ("new", "cur"):
+        try:
+            out[sub] = sorted(os.listdir(os.path.join(path, sub)))
+        except FileNotFoundError:
+            out[sub] = []
+    return out
+
+
+def basenames(path):
+    """Message file names of new/ and cur/ without the :2,flags part (a sync may move
+    files from new/ to cur/)."""
+    m = maildir_msgs(path)
+    return sorted(n.split(":")[0] for n in m["new"] + m["cur"])
+
+
+def count_msgs(path):
+    m = maildir_msgs(path)
+    return len(m["new"]) + len(m["cur"])
+
+
+def find_file_with(path, needle):
+    hits = []
+    for sub in ("new", "cur"):
+        d = os.path.join(path, sub)
+        if not os.path.isdir(d):
+            continue
+        for n in os.listdir(d):
+            with open(os.path.join(d, n), "rb") as f:
+                if needle in f.read():
+                    hits.append(os.path.join(d, n))
+    return hits
+
+
+def wait_for(fn, timeout=10.0, step=0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v or time.monotonic() > deadline:
+            return v
+        time.sleep(step)
+
+
+def imap_fetch_all(srv, user="demo", password=None, folder="INBOX", imaps=False):
+    """[(uid, flags string, internaldate string, body bytes)] of a folder, over IMAP."""
+    m = srv.imaps(user, password) if imaps else srv.imap(user, password)
+    try:
+        typ, _ = m.select('"%s"' % folder, readonly=True)
+        eq(typ, "OK", "SELECT %s" % folder)
+        typ, data = m.uid("FETCH", "1:*", "(UID FLAGS INTERNALDATE BODY.PEEK[])")
+        eq(typ, "OK", "FETCH")
+        out = []
+        for item in data:
+            if not isinstance(item, tuple):
+                continue
+            head = item[0].decode("latin-1")
+            uid = int(re.search(r"UID (\d+)", head).group(1))
+            flags = re.search(r"FLAGS \(([^)]*)\)", head).group(1)
+            idate = re.search(r'INTERNALDATE "([^"]*)"', head).group(1)
+            out.append((uid, flags, idate, item[1]))
+        return sorted(out)
+    finally:
+        try:
+            m.logout()
+        except Exception:
+            pass
+
+
+def lmtp_pids(srv):
+    """pids of the server's LMTP processes."""
+    pids = []
+    for p in srv.session_pids():
+        try:
+            with open("/proc/%d/cmdline" % p, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"--role" in argv and b"lmtp" in argv:
+            pids.append(p)
+    return pids
+
+
+def wait_lmtp_ready(port, timeout=15):
+    def ok():
+        try:
+            c = Lmtp(port, timeout=3)
+            g = c.greeting[-1]
+            c.cmd("QUIT")
+            c.close()
+            return g.startswith("220 ")
+        except (OSError, Fail):
+            return False
+    return wait_for(ok, timeout, 0.2)
+
+
+def deliver_cli(srv, args, data, timeout=30):
+    return subprocess.run([srv.buzon, "deliver", "-c", srv.config_path] + args, input=data,
+                          capture_output=True, timeout=timeout, env=srv.env())
+
+
+# ---------------------------------------------------------------- LMTP dialogues
+
+def t_lhlo_caps(srv):
+    c = Lmtp(srv.lmtp_port)
+    check(re.match(r"220 \S+ buzon LMTP ready$", c.greeting[-1]), "greeting %r" % c.greeting)
+    c.send("LHLO client.example\r\n")
+    r = c.reply()
+    caps = [x[4:] for x in r]
+    check(r[-1].startswith("250 ") and all(x.startswith("250") for x in r), "LHLO reply %r" % r)
+    for want in ("PIPELINING", "ENHANCEDSTATUSCODES", "8BITMIME", "SIZE 1048576"):
+        check(want in caps, "LHLO lacks %s: %r" % (want, caps))
+    check(not any(x.startswith(("STARTTLS", "CHUNKING", "SMTPUTF8", "DSN")) for x in caps),
+          "LHLO offers too much: %r" % caps)
+    eq(c.cmd("NOOP")[:3], "250", "NOOP")
+    eq(c.cmd("VRFY demo")[:9], "252 2.5.0", "VRFY")
+    eq(c.cmd("QUIT")[:3], "221", "QUIT")
+    check(c.closed(), "connection open after QUIT")
+
+
+def t_unknown_user(srv):
+    rr, dr = lmtp_send(srv.lmtp_port, "s@example.net", ["nosuchuser@example.org"], b"")
+    check(rr[0].startswith("550 5.1.1 <nosuchuser@example.org>"), "RCPT reply %r" % rr)
+
+
+def t_two_rcpts_one_unknown(srv):
+    before = count_msgs(srv.maildir("alice"))
+    rr, dr = lmtp_send(srv.lmtp_port, "s@example.net",
+                       ["alice@example.org", "ghost@example.org"], wire(msg("two-rcpts")))
+    check(rr[0].startswith("250 2.1.5") and rr[1].startswith("550 5.1.1"), "RCPT %r" % rr)
+    eq(len(dr), 1, "one DATA reply per accepted recipient")
+    check(dr[0].startswith("250 2.0.0 <alice@example.org>"), "DATA reply %r" % dr)
+    eq(count_msgs(srv.maildir("alice")), before + 1, "alice's messages")
+    check(find_file_with(srv.maildir("alice"), b"Subject: two-rcpts"), "message on disk")
+
+
+def t_multi_rcpt_order(srv):
+    """Three recipients (two users, one twice): three replies in RCPT order."""
+    c = Lmtp(srv.lmtp_port)
+    c.cmd("LHLO x")
+    c.cmd("MAIL FROM:<>")
+    for r in ("demo@example.org", "alice@example.org", "demo@example.org"):
+        check(c.cmd("RCPT TO:<%s>" % r).startswith("250"), "RCPT %s" % r)
+    check(c.cmd("DATA").startswith("354"), "DATA")
+    c.send(wire(msg("order")))
+    got = [c.code() for _ in range(3)]
+    check(got[0].startswith("250 2.0.0 <demo@") and got[1].startswith("250 2.0.0 <alice@") and
+          got[2].startswith("250 2.0.0 <demo@"), "replies %r" % got)
+    eq(c.cmd("QUIT")[:3], "221", "QUIT")
+    eq(len(find_file_with(srv.maildir("demo"), b"Subject: order")), 2, "demo got it twice")
+    f = find_file_with(srv.maildir("alice"), b"Subject: order")
+    eq(len(f), 1, "alice got it once")
+    with open(f[0], "rb") as fh:
+        check(fh.read().startswith(b"Return-Path: <>\nDelivered-To: alice@example.org\n"),
+              "null sender Return-Path")
+
+
+def t_pipelining(srv):
+    """Everything in one write, as Postfix does with PIPELINING."""
+    c = Lmtp(srv.lmtp_port)
+    c.send(b"LHLO pipe\r\nMAIL FROM:<p@example.net>\r\nRCPT TO:<demo@example.org>\r\n"
+           b"RCPT TO:<nobody@example.org>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\n" +
+           wire(msg("pipelined")) +
+           b"MAIL FROM:<q@example.net>\r\nRCPT TO:<demo@example.org>\r\nDATA\r\n" +
+           wire(msg("pipelined-2")) + b"QUIT\r\n")
+    got = [c.reply()[-1] for _ in range(13)]
+    codes = [g[:3] for g in got]
+    eq(codes, ["250", "250", "250", "550", "250", "354", "250", "250",
+               "250", "250", "354", "250", "221"], "reply codes (%r)" % got)
+    check(c.closed(), "closed after QUIT")
+    check(find_file_with(srv.maildir("demo"), b"Subject: pipelined-2"), "second message")
+
+
+def t_dot_stuffing_imap_exact(srv):
+    body = (b"first line\n.line with dot\n..two dots\n.\n. \nend\n" +
+            b"8bit: \xc3\xa9t\xc3\xa9\n")
+    m = msg("dots", body)
+    rr, dr = lmtp_send(srv.lmtp_port, "dots@example.net", ["demo@example.org"], wire(m))
+    check(dr and dr[0].startswith("250 2.0.0"), "DATA %r" % dr)
+    want = b"Return-Path: <dots@example.net>\nDelivered-To: demo@example.org\n" + m
+    files = find_file_with(srv.maildir("demo"), b"Subject: dots")
+    eq(len(files), 1, "files")
+    with open(files[0], "rb") as f:
+        eq(f.read(), want, "file content (LF, unstuffed)")
+    got = [x for x in imap_fetch_all(srv) if b"Subject: dots" in x[3]]
+    eq(len(got), 1, "IMAP messages")
+    eq(got[0][3], want.replace(b"\n", b"\r\n"), "BODY[] over IMAP")
+
+
+def t_size_limit(srv):
+    c = Lmtp(srv.lmtp_port)
+    c.cmd("LHLO x")
+    r = c.cmd("MAIL FROM:<a@example.net> SIZE=2000000")
+    check(r.startswith("552 5.3.4"), "MAIL SIZE over the limit: %r" % r)
+    check(c.cmd("MAIL FROM:<a@example.net> SIZE=1000").startswith("250"), "MAIL")
+    check(c.cmd("RCPT TO:<demo@example.org>").startswith("250"), "RCPT")
+    check(c.cmd("RCPT TO:<alice@example.org>").startswith("250"), "RCPT 2")
+    check(c.cmd("DATA").startswith("354"), "DATA")
+    big = msg("too-big", (b"x" * 70 + b"\n") * 16000)	# ~1.1 MB > 1 MiB
+    c.send(wire(big))
+    got = [c.code(), c.code()]
+    check(all(g.startswith("552 5.3.4") for g in got), "replies %r" % got)
+    # the session goes on
+    check(c.cmd("MAIL FROM:<a@example.net>").startswith("250"), "MAIL after refusal")
+    check(c.cmd("RCPT TO:<demo@example.org>").startswith("250"), "RCPT after refusal")
+    check(c.cmd("DATA").startswith("354"), "DATA after refusal")
+    c.send(wire(msg("after-too-big")))
+    check(c.code().startswith("250 2.0.0"), "small message after refusal")
+    c.cmd("QUIT")
+    check(not find_file_with(srv.maildir("demo"), b"Subject: too-big"), "nothing stored")
+
+
+def t_rset(srv):
+    c = Lmtp(srv.lmtp_port)
+    c.cmd("LHLO x")
+    c.cmd("MAIL FROM:<a@example.net>")
+    c.cmd("RCPT TO:<demo@example.org>")
+    eq(c.cmd("RSET")[:9], "250 2.0.0", "RSET")
+    check(c.cmd("DATA").startswith("503"), "DATA after RSET needs MAIL")
+    check(c.cmd("RCPT TO:<demo@example.org>").startswith("503"), "RCPT after RSET")
+    check(c.cmd("MAIL FROM:<a@example.net>").startswith("250"), "MAIL after RSET")
+    check(c.cmd("MAIL FROM:<a@example.net>").startswith("503"), "nested MAIL")
+    check(c.cmd("DATA").startswith("554"), "DATA without recipients")
+    c.cmd("QUIT")
+
+
+def t_bad_commands(srv):
+    c = Lmtp(srv.lmtp_port)
+    check(c.cmd("HELO x").startswith("500"), "HELO refused (LMTP needs LHLO)")
+    check(c.cmd("EHLO x").startswith("500"), "EHLO refused")
+    check(c.cmd("MAIL FROM:<a@example.net>").startswith("503"), "MAIL before LHLO")
+    c.cmd("LHLO x")
+    check(c.cmd("STARTTLS").startswith("502"), "STARTTLS not offered")
+    check(c.cmd("BDAT 10 LAST").startswith("502"), "BDAT not offered")
+    check(c.cmd("MAIL FROM:<a@example.net> SMTPUTF8").startswith("555"), "unknown param")
+    check(c.cmd("RCPT TO:<demo@example.org>").startswith("503"), "RCPT before MAIL")
+    check(c.cmd("MAIL FROM:<a b@example.net>").startswith("501 5.1.7"), "bad sender syntax")
+    check(c.cmd("FOO").startswith("500 5.5.2"), "unknown verb")
+    check(c.cmd("RCPT TO:<\x01@x>").startswith("500"), "control character")
+    # 10 bad commands close the session
+    replies = []
+    for i in range(10):
+        c.send("XYZZY\r\n")
+        r = c.reply()
+        replies.append(r[-1])
+        if r[-1].startswith("421"):
+            break
+    check(replies[-1].startswith("421"), "421 after too many errors: %r" % replies)
+    check(c.closed(), "closed after 421")
+    # a line over 4 KiB
+    c = Lmtp(srv.lmtp_port)
+    c.send(b"NOOP " + b"a" * 5000 + b"\r\n")
+    check(c.code().startswith("500 5.5.2"), "long line refused")
+    check(c.closed(), "closed after a long line")
+
+
+def t_smuggling(srv):
+    """Bare LF / bare CR "." sequences do not end DATA; the commands hidden behind them
+    are not run; a bare LF message is refused, a bare CR one stored."""
+    c = Lmtp(srv.lmtp_port)
+    c.cmd("LHLO x")
+    c.cmd("MAIL FROM:<a@example.net>")
+    c.cmd("RCPT TO:<demo@example.org>")
+    check(c.cmd("DATA").startswith("354"), "DATA")
+    c.send(b"Subject: smuggle-lf\r\n\r\nhello\n.\nMAIL FROM:<evil@example.net>\r\n"
+           b"RCPT TO:<alice@example.org>\r\nDATA\r\nSubject: smuggled\r\n\r\nx\r\n.\r\n")
+    r = c.code()
+    check(r.startswith("554 5.6.0"), "bare LF message refused: %r" % r)
+    check(c.cmd("NOOP").startswith("250"), "session in command state afterwards")
+    # bare CR "." bare CR
+    c.cmd("MAIL FROM:<a@example.net>")
+    c.cmd("RCPT TO:<demo@example.org>")
+    check(c.cmd("DATA").startswith("354"), "DATA 2")
+    c.send(b"Subject: smuggle-cr\r\n\r\nhello\r.\rRSET\r\n.\r\n")
+    r = c.code()
+    check(r.startswith("250 2.0.0"), "bare CR kept as data: %r" % r)
+    # "\r\n.\n" is not an end either
+    c.cmd("MAIL FROM:<a@example.net>")
+    c.cmd("RCPT TO:<demo@example.org>")
+    c.cmd("DATA")
+    c.send(b"Subject: smuggle-dotlf\r\n\r\nhello\r\n.\nQUIT\r\n.\r\n")
+    r = c.code()
+    check(r.startswith("554 5.6.0"), "CRLF.LF does not end DATA: %r" % r)
+    c.cmd("QUIT")
+    check(not find_file_with(srv.maildir("alice"), b"Subject: smuggled"), "smuggled message")
+    check(not find_file_with(srv.maildir("demo"), b"smuggle-lf"), "bare LF message stored")
+    files = find_file_with(srv.maildir("demo"), b"Subject: smuggle-cr")
+    eq(len(files), 1, "bare CR message")
+    with open(files[0], "rb") as f:
+        check(f.read().endswith(b"\nhello\r.\rRSET\n"), "bare CR content")
+
+
+def t_idle_sees_delivery(srv):
+    m = srv.imap("demo")
+    try:
+        m.select("INBOX")
+        tag = m._new_tag().decode()
+        m.send(("%s IDLE\r\n" % tag).encode())
+        check(m.readline().startswith(b"+"), "IDLE continuation")
+        t0 = time.monotonic()
+        rr, dr = lmtp_send(srv.lmtp_port, "s@example.net", ["demo@example.org"],
+                           wire(msg("idle")))
+        check(dr and dr[0].startswith("250"), "delivery %r" % dr)
+        m.sock.settimeout(2.0)
+        seen = False
+        while time.monotonic() - t0 < 2.0:
+            try:
+                line = m.readline()
+            except (socket.timeout, TimeoutError):
+                break
+            if re.match(rb"\* \d+ EXISTS", line):
+                seen = True
+                break
+        check(seen, "no EXISTS within 2 s of the 250")
+        m.sock.settimeout(10)
+        m.send(b"DONE\r\n")
+        while not m.readline().startswith(tag.encode()):
+            pass
+    finally:
+        try:
+            m.logout()
+        except Exception:
+            pass
+
+
+def t_detail_folder(srv):
+    m = srv.imap("demo")
+    try:
+        eq(m.create("Work")[0], "OK", "CREATE Work")
+    finally:
+        m.logout()
+    rr, dr = lmtp_send(srv.lmtp_port, "s@example.net", ["demo+Work@example.org"],
+                       wire(msg("detail-work")))
+    check(rr[0].startswith("250") and dr and dr[0].startswith("250"), "delivery %r %r" % (rr, dr))
+    rr, dr = lmtp_send(srv.lmtp_port, "s@example.net", ["demo+Nope@example.org"],
+                       wire(msg("detail-nope")))
+    check(dr and dr[0].startswith("250"), "delivery 2 %r" % dr)
+    got = [x for x in imap_fetch_all(srv, folder="Work") if b"detail-work" in x[3]]
+    eq(len(got), 1, "message in Work")
+    check(b"Delivered-To: demo+Work@example.org\r\n" in got[0][3], "Delivered-To keeps +detail")
+    check(find_file_with(srv.maildir("demo"), b"Subject: detail-nope"),
+          "unknown +detail folder: INBOX")
+
+
+# ---------------------------------------------------------------- buzon deliver
+
+def t_deliver_cli(srv):
+    m = msg("lda-basic", b"line\n.dot stays\n")
+    r = deliver_cli(srv, ["-d", "demo", "-f", "lda@example.net"], m)
+    eq(r.returncode, 0, "exit status (%s)" % r.stderr.decode(errors="replace").strip())
+    files = find_file_with(srv.maildir("demo"), b"Subject: lda-basic")
+    eq(len(files), 1, "delivered files")
+    check("/new/" in files[0] or "/cur/" in files[0], "in new/ or cur/")
+    want = b"Return-Path: <lda@example.net>\nDelivered-To: demo\n" + m
+    got = [x for x in imap_fetch_all(srv) if b"lda-basic" in x[3]]
+    eq(len(got), 1, "over IMAP")
+    eq(got[0][3], want.replace(b"\n", b"\r\n"), "BODY[]")
+    check("\\Seen" not in got[0][1], "a delivery is unseen")
+    # a From_ line and Postfix-style trace headers are not duplicated
+    m2 = (b"From lda@example.net  Thu Jan  1 00:00:00 2026\nReturn-Path: <lda@example.net>\n"
+          b"X-Original-To: demo@example.org\nDelivered-To: demo@example.org\n" + msg("lda-pf"))
+    r = deliver_cli(srv, ["-d", "demo"], m2)
+    eq(r.returncode, 0, "exit status 2")
+    files = find_file_with(srv.maildir("demo"), b"Subject: lda-pf")
+    with open(files[0], "rb") as f:
+        eq(f.read(), m2[m2.index(b"\n") + 1:], "From_ line dropped, trace headers kept once")
+    # -m FOLDER
+    m3 = srv.imap("demo")
+    m3.create("Lists")
+    m3.logout()
+    r = deliver_cli(srv, ["-d", "demo", "-m", "Lists"], msg("lda-folder"))
+    eq(r.returncode, 0, "exit status -m")
+    check(find_file_with(srv.maildir("demo", "Lists"), b"Subject: lda-folder"), "-m Lists")
+
+
+def t_deliver_exit_codes(srv):
+    r = deliver_cli(srv, ["-d", "nosuchuser"], msg("x"))
+    eq(r.returncode, 67, "unknown user")
+    r = deliver_cli(srv, ["-d", "demo"], msg("lda-big", b"y" * (1024 * 1024 + 10)))
+    eq(r.returncode, 65, "too big")
+    check(not find_file_with(srv.maildir("demo"), b"Subject: lda-big"), "big message stored")
+    r = subprocess.run([srv.buzon, "deliver", "-c", "/nonexistent/buzon.conf", "-d", "demo"],
+                       input=b"x", capture_output=True, timeout=30)
+    eq(r.returncode, 78, "bad config")
+
+
+# ---------------------------------------------------------------- mbox import
+
+MBOX = b"""From alice@example.org Sat Jan  3 01:05:34 2004
+From: Alice <alice@example.org>
+Subject: first
+Status: RO
+X-Status: A
+
+Hello.
+>From the start of a line.
+>>From quoted twice.
+> From is not quoted.
+
+From bob@example.org Mon Feb 14 12:00:00 2005
+From: Bob <bob@example.org>
+Subject: second
+Status: O
+X-Status: FT
+
+Body two.
+
+From carol@example.org Tue Mar  1 23:59:59 2011
+From: Carol <carol@example.org>
+Subject: third
+X-Status: D
+
+no status: unseen, flags from the other header only
+"""
+
+
+def t_import_mbox(srv):
+    path = os.path.join(srv.tmp, "old.mbox")
+    with open(path, "wb") as f:
+        f.write(MBOX)
+    os.chmod(path, 0o600)	# root imports a file the user could not read
+    r = subprocess.run([srv.buzon, "import", "mbox", "-c", srv.config_path, path, "demo",
+                        "Old"], capture_output=True, timeout=60, env=srv.env())
+    eq(r.returncode, 0, "exit status (%s)" % r.stderr.decode(errors="replace").strip())
+    check(b"imported 3 messages" in r.stdout, "count printed: %r" % r.stdout)
+    got = imap_fetch_all(srv, folder="Old")
+    eq(len(got), 3, "messages in Old")
+    (u1, f1, d1, b1), (u2, f2, d2, b2), (u3, f3, d3, b3) = got
+    eq(sorted(f1.split()), ["\\Answered", "\\Seen"], "flags 1")
+    eq(sorted(f2.split()), ["\\Draft", "\\Flagged"], "flags 2")
+    eq(sorted(f3.split()), ["\\Deleted"], "flags 3")
+    # INTERNALDATE from the From_ line (local time of this host)
+    for got_d, (y, mo, d, h, mi, s) in ((d1, (2004, 1, 3, 1, 5, 34)), (d2, (2005, 2, 14, 12, 0, 0)),
+                                        (d3, (2011, 3, 1, 23, 59, 59))):
+        want = time.mktime((y, mo, d, h, mi, s, 0, 0, -1))
+        eq(email.utils.mktime_tz(email.utils.parsedate_tz(got_d)), int(want), "INTERNALDATE")
+    eq(b1, (b"From: Alice <alice@example.org>\nSubject: first\n\nHello.\n"
+            b"From the start of a line.\n>From quoted twice.\n> From is not quoted.\n"
+            ).replace(b"\n", b"\r\n"), "message 1 body")
+    check(b"Status:" not in b2 and b"Status:" not in b3, "Status headers dropped: %r %r" % (b2, b3))
+    eq(b2, b"From: Bob <bob@example.org>\r\nSubject: second\r\n\r\nBody two.\r\n", "message 2")
+    for sub in maildir_msgs(srv.maildir("demo", "Old"))["new"]:
+        raise Fail("import wrote into new/: %s" % sub)
+    # a second import appends
+    r = subprocess.run([srv.buzon, "import", "mbox", "-c", srv.config_path, path, "demo",
+                        "Old"], capture_output=True, timeout=60, env=srv.env())
+    eq(r.returncode, 0, "second import")
+    eq(len(imap_fetch_all(srv, folder="Old")), 6, "messages after the second import")
+    r = subprocess.run([srv.buzon, "import", "mbox", "-c", srv.config_path, path, "nosuchuser"],
+                       capture_output=True, timeout=60, env=srv.env())
+    eq(r.returncode, 67, "unknown user")
+
+
+# ---------------------------------------------------------------- faults
+
+def t_kill_lmtp_mid_data(srv):
+    before = basenames(srv.maildir("demo"))
+    pids = lmtp_pids(srv)
+    eq(len(pids), 1, "one lmtp process")
+    c = Lmtp(srv.lmtp_port)
+    c.cmd("LHLO x")
+    c.cmd("MAIL FROM:<k@example.net>")
+    c.cmd("RCPT TO:<demo@example.org>")
+    check(c.cmd("DATA").startswith("354"), "DATA")
+    m = msg("killed-lmtp", (b"z" * 60 + b"\n") * 3000)
+    stream = wire(m)
+    c.send(stream[:len(stream) // 2])
+    time.sleep(0.3)
+    os.kill(pids[0], signal.SIGKILL)
+    check(c.closed(), "connection closed by the kill")
+    check(wait_for(lambda: lmtp_pids(srv) and lmtp_pids(srv) != pids, 15), "lmtp respawned")
+    check(wait_lmtp_ready(srv.lmtp_port), "lmtp answers again")
+    eq(basenames(srv.maildir("demo")), before, "no new file after the kill")
+    rr, dr = lmtp_send(srv.lmtp_port, "k@example.net", ["demo@example.org"], stream)
+    check(dr and dr[0].startswith("250"), "retry %r" % dr)
+    eq(len(find_file_with(srv.maildir("demo"), b"Subject: killed-lmtp")), 1, "delivered once")
+
+
+def t_kill_deliver_mid_stdin(srv):
+    before = basenames(srv.maildir("demo"))
+    p = subprocess.Popen([srv.buzon, "deliver", "-c", srv.config_path, "-d", "demo"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=srv.env())
+    m = msg("killed-lda", (b"w" * 60 + b"\n") * 4000)
+    p.stdin.write(m[:len(m) // 2])
+    p.stdin.flush()
+    time.sleep(0.5)
+    p.kill()
+    p.wait()
+    p.stdin.close() if not p.stdin.closed else None
+    eq(basenames(srv.maildir("demo")), before, "no new file after kill -9")
+    r = deliver_cli(srv, ["-d", "demo"], m)
+    eq(r.returncode, 0, "retry")
+    eq(len(find_file_with(srv.maildir("demo"), b"Subject: killed-lda")), 1, "delivered once")
+    # IMAP sees exactly the finished message, no partial one from tmp/
+    got = [x for x in imap_fetch_all(srv) if b"killed-lda" in x[3]]
+    eq(len(got), 1, "over IMAP")
+
+
+def t_full_disk():
+    if not ROOT:
+        raise Skip("needs root (mount -t tmpfs)")
+    srv = buzontest.Server(users={"demo": "demo"}, fill=False, lmtp=True, canary=False,
+                           buzon=BUZON)
+    mounted = False
+    try:
+        srv.setup()
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=755", "buzontest-full",
+                        srv.mail_root], check=True)
+        mounted = True
+        srv.make_maildir("demo")
+        srv.start()
+        # leave ~100 KiB free
+        st = os.statvfs(srv.mail_root)
+        free = st.f_bavail * st.f_frsize
+        with open(os.path.join(srv.mail_root, "filler"), "wb") as f:
+            f.write(b"\0" * max(0, free - 100 * 1024))
+        big = msg("full-disk", (b"f" * 70 + b"\n") * 4000)	# ~280 KB
+        rr, dr = lmtp_send(srv.lmtp_port, "s@example.net", ["demo@example.org"], wire(big))
+        check(rr[0].startswith("250"), "RCPT %r" % rr)
+        check(dr and dr[0].startswith("452 4.3.1"), "LMTP on a full disk: %r" % dr)
+        r = deliver_cli(srv, ["-d", "demo"], big)
+        eq(r.returncode, 75, "buzon deliver on a full disk (%s)" %
+           r.stderr.decode(errors="replace").strip())
+        eq(maildir_msgs(srv.maildir("demo")), {"new": [], "cur": []}, "nothing in new/ or cur/")
+        tmpdir = os.path.join(srv.maildir("demo"), "tmp")
+        eq(os.listdir(tmpdir), [], "nothing left in tmp/")
+        # space again: the retry works
+        os.unlink(os.path.join(srv.mail_root, "filler"))
+        rr, dr = lmtp_send(srv.lmtp_port, "s@example.net", ["demo@example.org"], wire(big))
+        check(dr and dr[0].startswith("250"), "retry with space %r" % dr)
+        eq(len(find_file_with(srv.maildir("demo"), b"Subject: full-disk")), 1, "once")
+    finally:
+        problems = srv.stop() if srv.proc else []
+        if mounted:
+            subprocess.run(["umount", "-l", srv.mail_root])
+            shutil.rmtree(srv.tmp, ignore_errors=True)
+    check(not problems, "server: %s" % problems)
+
+
+def t_permission_error():
+    srv = buzontest.Server(users={"demo": "demo"}, fill=False, lmtp=True, canary=False,
+                           buzon=BUZON)
+    try:
+        srv.setup()
+        root = srv.maildir("demo")
+        for sub in ("tmp", "new", "cur"):
+            if ROOT:
+                os.chown(os.path.join(root, sub), 0, 0)
+            os.chmod(os.path.join(root, sub), 0o555)
+        srv.start()
+        rr, dr = lmtp_send(srv.lmtp_port, "s@example.net", ["demo@example.org"],
+                           wire(msg("perm")))
+        check(rr[0].startswith("250"), "RCPT %r" % rr)
+        check(dr and dr[0].startswith("451 4.3.0"), "LMTP with an unwritable Maildir: %r" % dr)
+        r = deliver_cli(srv, ["-d", "demo"], msg("perm"))
+        eq(r.returncode, 75, "buzon deliver (%s)" % r.stderr.decode(errors="replace").strip())
+        for sub in ("tmp", "new", "cur"):
+            eq(os.listdir(os.path.join(root, sub)), [], "%s/ stays empty" % sub)
+    finally:
+        problems = srv.stop() if srv.proc else []
+    check(not problems, "server: %s" % problems)
+
+
+# ---------------------------------------------------------------- a real Postfix
+
+MASTER_CF = """\
+%(listen)s inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+virtual   unix  -       n       n       -       -       virtual
+lmtp      unix  -       -       n       -       -       lmtp
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+"""
+
+
+class Postfix:
+    """A private Postfix instance: own config_directory, queue_directory and
+    data_directory under dir, smtpd on 127.0.0.1:port only, no chroot."""
+
+    def __init__(self, dir, main):
+        self.dir = dir
+        self.conf = os.path.join(dir, "etc")
+        self.queue = os.path.join(dir, "queue")
+        self.data = os.path.join(dir, "data")
+        self.port = buzontest.free_ports(1)[0]
+        self.log = os.path.join(dir, "maillog")
+        for d in (self.conf, self.queue, self.data):
+            os.makedirs(d, exist_ok=True)
+        os.chown(self.data, pwd.getpwnam("postfix").pw_uid, pwd.getpwnam("postfix").pw_gid)
+        cf = {
+            "compatibility_level": "3.6",
+            "queue_directory": self.queue,
+            "data_directory": self.data,
+            "mail_owner": "postfix",
+            "setgid_group": "postdrop",
+            "myhostname": "buzontest.localdomain",
+            "mydomain": "localdomain",
+            "myorigin": "$myhostname",
+            "mydestination": "localhost, $myhostname",
+            "inet_interfaces": "127.0.0.1",
+            "inet_protocols": "ipv4",
+            "mynetworks": "127.0.0.0/8",
+            "alias_maps": "",
+            "alias_database": "",
+            "maillog_file": self.log,
+            "smtputf8_enable": "no",
+            "biff": "no",
+            "relayhost": "",
+            "smtpd_banner": "$myhostname ESMTP buzontest",
+            "queue_run_delay": "5s",
+            "minimal_backoff_time": "5s",
+            "maximal_backoff_time": "10s",
+            "lmtp_tls_security_level": "none",
+            "smtp_tls_security_level": "none",
+            "smtpd_tls_security_level": "none",
+        }
+        cf.update(main)
+        with open(os.path.join(self.conf, "main.cf"), "w") as f:
+            for k, v in cf.items():
+                f.write("%s = %s\n" % (k, v))
+        with open(os.path.join(self.conf, "master.cf"), "w") as f:
+            f.write(MASTER_CF % {"listen": "127.0.0.1:%d" % self.port})
+
+    def postfix(self, *args, check=True):
+        r = subprocess.run(["postfix", "-c", self.conf] + list(args), capture_output=True,
+                           text=True, timeout=60)
+        if check and r.returncode != 0:
+            raise Fail("postfix %s: %s %s" % (" ".join(args), r.stdout, r.stderr))
+        return r
+
+    def postconf(self, *settings):
+        subprocess.run(["postconf", "-c", self.conf, "-e"] + list(settings), check=True,
+                       capture_output=True, timeout=30)
+
+    def start(self):
+        self.postfix("check", check=False)
+        self.postfix("start")
+        ok = wait_for(lambda: self._smtp_ok(), 20, 0.2)
+        if not ok:
+            raise Fail("postfix smtpd not answering on %d: %s" % (self.port, self.log_tail()))
+
+    def _smtp_ok(self):
+        try:
+            s = smtplib.SMTP("127.0.0.1", self.port, timeout=3)
+            s.quit()
+            return True
+        except (OSError, smtplib.SMTPException):
+            return False
+
+    def reload(self):
+        self.postfix("reload")
+        time.sleep(1)
+
+    def stop(self):
+        r = self.postfix("stop", check=False)
+        if r.returncode != 0:
+            self.postfix("abort", check=False)
+        # postfix stop returns before every daemon has exited
+        pidfile = os.path.join(self.queue, "pid", "master.pid")
+        wait_for(lambda: not os.path.exists(pidfile), 10, 0.1)
+
+    def log_tail(self, n=30):
+        try:
+            with open(self.log, errors="replace") as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            return "(no log)"
+
+    def send(self, sender, rcpt, data):
+        s = smtplib.SMTP("127.0.0.1", self.port, timeout=30)
+        try:
+            s.sendmail(sender, [rcpt], data)
+        finally:
+            s.quit()
+
+
+def system_user(name, password):
+    """Create (or recreate) a system user with a home directory and password."""
+    subprocess.run(["userdel", "-r", name], capture_output=True)
+    subprocess.run(["useradd", "-m", "-s", "/bin/sh", name], check=True, capture_output=True)
+    subprocess.run(["chpasswd"], input="%s:%s\n" % (name, password), text=True, check=True,
+                   capture_output=True)
+    return pwd.getpwnam(name)
+
+
+def t_postfix_all():
+    """Three setups with one private Postfix and two buzon servers."""
+    if not ROOT:
+        for n in ("postfix-lmtp", "postfix-mailbox-command", "postfix-home-maildir"):
+            print("SKIP %s: needs root (private Postfix instance, useradd)" % n)
+            RESULTS["skip"] += 1
+        return
+    if shutil.which("postfix") is None:
+        for n in ("postfix-lmtp", "postfix-mailbox-command", "postfix-home-maildir"):
+            print("SKIP %s: postfix not installed (scripts/install-deps.sh)" % n)
+            RESULTS["skip"] += 1
+        return
+    tmp = tempfile.mkdtemp(prefix="buzontest-postfix.")
+    os.chmod(tmp, 0o755)
+    virt = buzontest.Server(users={"pfuser": "pfpass"}, fill=False, lmtp=True, buzon=BUZON)
+    sysd = buzontest.Server(users={}, fill=False, canary=False, buzon=BUZON,
+                            config=["system_users = yes", "mail_location = maildir:~/Maildir",
+                                    "passwd_file = /nonexistent/buzon-users"])
+    pf = None
+    users = []
+    try:
+        virt.start()
+        sysd.start()
+        lda_cfg = os.path.join(tmp, "lda.conf")
+        with open(lda_cfg, "w") as f:
+            f.write("system_users = yes\nmail_location = maildir:~/Maildir\n"
+                    "passwd_file = /nonexistent/buzon-users\nbase_dir = %s\n" % tmp)
+        os.chmod(lda_cfg, 0o644)
+        pf = Postfix(os.path.join(tmp, "pf"), {
+            "virtual_mailbox_domains": "example.test",
+            "virtual_mailbox_maps": "static:ok",
+            "virtual_transport": "lmtp:inet:127.0.0.1:%d" % virt.lmtp_port,
+            "mailbox_command": "%s deliver -c %s" % (BUZON, lda_cfg),
+        })
+        pf.start()
+        run_case("postfix-lmtp", pf_lmtp, pf, virt)
+        users.append("bztlda")
+        run_case("postfix-mailbox-command", pf_mailbox_command, pf, sysd)
+        users.append("bztmd")
+        run_case("postfix-home-maildir", pf_home_maildir, pf, sysd)
+    finally:
+        if pf is not None:
+            pf.stop()
+            if VERBOSE:
+                sys.stderr.write(pf.log_tail(60))
+        for s in (virt, sysd):
+            for p in s.stop():
+                print("FAIL postfix-teardown: %s" % p)
+                RESULTS["fail"] += 1
+        for u in users:
+            subprocess.run(["userdel", "-r", u], capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def pf_lmtp(pf, virt):
+    data = (b"From: x@example.net\r\nTo: pfuser@example.test\r\nSubject: via-postfix-lmtp\r\n"
+            b"\r\n.leading dot\r\nbody\r\n")
+    pf.send("x@example.net", "pfuser@example.test", data)
+    got = wait_for(lambda: [x for x in imap_fetch_all(virt, "pfuser", "pfpass")
+                            if b"via-postfix-lmtp" in x[3]], 30, 0.5)
+    check(got, "not delivered within 30 s; postfix log:\n%s" % pf.log_tail())
+    body = got[0][3]
+    check(body.startswith(b"Return-Path: <x@example.net>\r\nDelivered-To: pfuser@example.test\r\n"),
+          "added headers: %r" % body[:120])
+    check(b"\r\n.leading dot\r\nbody\r\n" in body, "dot-unstuffed body")
+    check(b"Received: from " in body, "Postfix's Received header")
+    log = pf.log_tail(200)
+    check(re.search(r"to=<pfuser@example.test>.*relay=127\.0\.0\.1\[127\.0\.0\.1\]:%d.*"
+                    r"status=sent \(250 2\.0\.0" % virt.lmtp_port, log), "postfix log line")
+    # an unknown user bounces (550 5.1.1 from buzon) rather than being retried
+    pf.send("x@example.net", "nobody-here@example.test", b"Subject: nobody\r\n\r\nx\r\n")
+    check(wait_for(lambda: re.search(r"to=<nobody-here@example.test>.*status=bounced.*5\.1\.1",
+                                     pf.log_tail(200)), 30, 0.5),
+          "unknown user not bounced with 5.1.1:\n%s" % pf.log_tail())
+
+
+def pf_mailbox_command(pf, sysd):
+    pw = system_user("bztlda", "ldapass")
+    data = b"From: y@example.net\r\nTo: bztlda@localhost\r\nSubject: via-mailbox-command\r\n\r\nhi\r\n"
+    pf.send("y@example.net", "bztlda@localhost", data)
+    maildir = os.path.join(pw.pw_dir, "Maildir")
+    files = wait_for(lambda: find_file_with(maildir, b"via-mailbox-command"), 30, 0.5)
+    check(files, "not delivered within 30 s; postfix log:\n%s" % pf.log_tail())
+    check("/new/" in files[0], "delivered into new/: %s" % files)
+    for dirpath, dirs, fnames in os.walk(maildir):
+        for n in dirs + fnames:
+            st = os.stat(os.path.join(dirpath, n))
+            check(st.st_uid == pw.pw_uid, "%s owned by uid %d" % (os.path.join(dirpath, n),
+                                                                  st.st_uid))
+    got = [x for x in imap_fetch_all(sysd, "bztlda", "ldapass", imaps=True)
+           if b"via-mailbox-command" in x[3]]
+    eq(len(got), 1, "over IMAPS")
+    body = got[0][3]
+    check(body.count(b"Return-Path:") == 1 and body.count(b"Delivered-To:") == 1,
+          "trace headers once: %r" % body[:300])
+    check(not body.startswith(b"From "), "no From_ line")
+
+
+def pf_home_maildir(pf, sysd):
+    pw = system_user("bztmd", "mdpass")
+    pf.postconf("mailbox_command =", "home_mailbox = Maildir/")
+    pf.reload()
+    data = b"From: z@example.net\r\nTo: bztmd@localhost\r\nSubject: via-home-maildir\r\n\r\nhey\r\n"
+    pf.send("z@example.net", "bztmd@localhost", data)
+    maildir = os.path.join(pw.pw_dir, "Maildir")
+    files = wait_for(lambda: find_file_with(maildir, b"via-home-maildir"), 30, 0.5)
+    check(files, "Postfix did not write ~/Maildir within 30 s:\n%s" % pf.log_tail())
+    got = [x for x in imap_fetch_all(sysd, "bztmd", "mdpass", imaps=True)
+           if b"via-home-maildir" in x[3]]
+    eq(len(got), 1, "over IMAPS as the system user")
+    check(b"Delivered-To: bztmd@localhost" in got[0][3], "Postfix's headers")
+    for dirpath, dirs, fnames in os.walk(maildir):
+        for n in dirs + fnames:
+            st = os.stat(os.path.join(dirpath, n))
+            check(st.st_uid == pw.pw_uid, "%s owned by uid %d, not the user" %
+                  (os.path.join(dirpath, n), st.st_uid))
+
+
+# ---------------------------------------------------------------- driver
+
+BUZON = None
+
+
+def main():
+    global BUZON, VERBOSE
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("names", nargs="*", help="only these cases")
+    ap.add_argument("--buzon", help="server binary (default $BUZON or build/buzon)")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args()
+    VERBOSE = args.verbose
+    BUZON = os.path.abspath(args.buzon) if args.buzon else buzontest.default_binary()
+    want = set(args.names)
+
+    def sel(name):
+        return not want or name in want
+
+    lmtp_cases = [
+        ("lmtp-lhlo-caps", t_lhlo_caps), ("lmtp-unknown-user", t_unknown_user),
+        ("lmtp-two-rcpts-one-unknown", t_two_rcpts_one_unknown),
+        ("lmtp-multi-rcpt-order", t_multi_rcpt_order), ("lmtp-pipelining", t_pipelining),
+        ("lmtp-dot-stuffing-imap-exact", t_dot_stuffing_imap_exact),
+        ("lmtp-size-limit", t_size_limit), ("lmtp-rset", t_rset),
+        ("lmtp-bad-commands", t_bad_commands), ("lmtp-smuggling", t_smuggling),
+        ("lmtp-idle-sees-delivery", t_idle_sees_delivery),
+        ("lmtp-detail-folder", t_detail_folder),
+        ("deliver-cli", t_deliver_cli), ("deliver-exit-codes", t_deliver_exit_codes),
+        ("import-mbox", t_import_mbox),
+        ("fault-kill-lmtp-mid-data", t_kill_lmtp_mid_data),
+        ("fault-kill-deliver-mid-stdin", t_kill_deliver_mid_stdin),
+    ]
+    if any(sel(n) for n, _ in lmtp_cases):
+        srv = buzontest.Server(users={"demo": "demo", "alice": "alice"}, fill=False, lmtp=True,
+                               config=["mail_max_size = 1M"], buzon=BUZON)
+        try:
+            srv.start()
+            for n, fn in lmtp_cases:
+                if sel(n):
+                    run_case(n, fn, srv)
+        except buzontest.ServerError as e:
+            print("FAIL lmtp-server: %s" % str(e).replace("\n", " ")[:400])
+            RESULTS["fail"] += 1
+        finally:
+            for p in srv.stop():
+                print("FAIL lmtp-server-teardown: %s" % p.replace("\n", " ")[:400])
+                RESULTS["fail"] += 1
+    if sel("fault-full-disk"):
+        run_case("fault-full-disk", t_full_disk)
+    if sel("fault-permission"):
+        run_case("fault-permission", t_permission_error)
+    if not want or want & {"postfix-lmtp", "postfix-mailbox-command", "postfix-home-maildir"}:
+        try:
+            t_postfix_all()
+        except Exception as e:
+            traceback.print_exc()
+            print("FAIL postfix-setup: %s" % str(e).replace("\n", " ")[:400])
+            RESULTS["fail"] += 1
+    print("%d passed, %d failed" % (RESULTS["pass"], RESULTS["fail"]))
+    return 1 if RESULTS["fail"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
