@@ -158,6 +158,8 @@ class Conn:
         self.buf += data
         return True
 
+    # The timeout is for inactivity: it restarts whenever data arrives, so a line with
+    # a literal of many megabytes is not cut short on a slow (sanitizer) build.
     def _raw_line(self, deadline):
         while True:
             i = self.buf.find(b"\r\n")
@@ -167,17 +169,20 @@ class Conn:
                 return line
             if not self._fill(deadline):
                 return None
+            deadline = time.monotonic() + self._timeout
 
     def _read_exact(self, n, deadline):
         while len(self.buf) < n:
             if not self._fill(deadline):
                 return None
+            deadline = time.monotonic() + self._timeout
         data = bytes(self.buf[:n])
         del self.buf[:n]
         return data
 
     def readline(self, timeout):
         """A logical server line with literals inlined, or None on timeout/EOF."""
+        self._timeout = timeout
         deadline = time.monotonic() + timeout
         out = ""
         while True:
