@@ -52,6 +52,7 @@ static const struct key_def keys[] = {
 	{ "imap_idle_keepalive", K_UINT, OFF(imap_idle_keepalive), 86400 },
 	{ "login_timeout", K_UINT, OFF(login_timeout), 86400 },
 	{ "imap_autologout", K_UINT, OFF(imap_autologout), 86400 * 7 },
+	{ "pop3_uidl_format", K_STR, OFF(pop3_uidl_format), 0 },
 	{ "log_level", K_STR, OFF(log_level), 0 },
 	{ "imap_debug", K_BOOL, OFF(imap_debug), 0 },
 };
@@ -76,6 +77,7 @@ config_defaults(struct config *c)
 	c->imap_idle_keepalive = 120;
 	c->login_timeout = 60;
 	c->imap_autologout = 31 * 60;
+	c->pop3_uidl_format = xstrdup("%08Xu%08Xv");
 	c->log_level = xstrdup("info");
 	c->mail_uid_num = (uid_t)-1;
 	c->mail_gid_num = (gid_t)-1;
@@ -239,6 +241,36 @@ config_set(struct config *c, const struct key_def *k, const char *v)
 	return "internal error";
 }
 
+/*
+ * pop3_uidl_format: text of printable non-space ASCII (RFC 1939 §7 unique-id) and
+ * directives "%%" or "%" ["0"] [1-2 digits] ["X"] ("u" | "v"), the subset of Dovecot's
+ * variables the POP3 server expands (src/proto/pop3_cmd.h checks the expanded length).
+ */
+static bool
+uidl_format_ok(const char *f)
+{
+	bool any = false;
+
+	for (size_t i = 0; f[i] != '\0'; i++) {
+		if ((unsigned char)f[i] <= ' ' || (unsigned char)f[i] >= 0x7f)
+			return false;
+		if (f[i] != '%')
+			continue;
+		if (f[++i] == '%')
+			continue;
+		if (f[i] == '0')
+			i++;
+		for (int d = 0; d < 2 && f[i] >= '0' && f[i] <= '9'; d++)
+			i++;
+		if (f[i] == 'X')
+			i++;
+		if (f[i] != 'u' && f[i] != 'v')
+			return false;
+		any = true;
+	}
+	return any;
+}
+
 static int
 config_finish(struct config *c, const char **err_r)
 {
@@ -266,6 +298,10 @@ config_finish(struct config *c, const char **err_r)
 	}
 	if (c->imap_autologout < 30 * 60) {
 		*err_r = "imap_autologout must be at least 1800 (RFC 3501 §5.4)";
+		return -1;
+	}
+	if (c->pop3_uidl_format == NULL || !uidl_format_ok(c->pop3_uidl_format)) {
+		*err_r = "pop3_uidl_format: use %u, %v, %08Xu, %08Xv (and %%) with printable text";
 		return -1;
 	}
 	if (strcmp(c->log_level, "debug") != 0 && strcmp(c->log_level, "info") != 0 &&
@@ -374,6 +410,7 @@ config_free(struct config **cfgp)
 	free(c->login_user);
 	free(c->auth_trusted_networks);
 	free(c->log_level);
+	free(c->pop3_uidl_format);
 	free(c);
 	*cfgp = NULL;
 }

@@ -50,6 +50,7 @@ struct config {
 	unsigned imap_idle_keepalive;	/* seconds between "* OK Still here" */
 	unsigned login_timeout;		/* pre-auth deadline, seconds */
 	unsigned imap_autologout;	/* seconds, >= 30 min */
+	char *pop3_uidl_format;		/* UIDL template, default "%08Xu%08Xv" (Dovecot's) */
 	char *log_level;		/* debug|info|warn|error */
 	bool imap_debug;		/* log IMAP traffic (never passwords) */
 };

@@ -586,6 +586,8 @@ parse_fds(struct login *l, const char *spec)
 		*eq = '\0';
 		if (strcmp(tok, "imap") == 0 || strcmp(tok, "imaps") == 0)
 			l->listener_ops[l->nlisteners] = &imap_login_ops;
+		else if (strcmp(tok, "pop3") == 0 || strcmp(tok, "pop3s") == 0)
+			l->listener_ops[l->nlisteners] = &pop3_login_ops;
 		else
 			fatal("login: unknown listener kind in --fds");
 		l->listener_tls[l->nlisteners] = tok[strlen(tok) - 1] == 's';

@@ -51,6 +51,7 @@ struct login_proto_ops {
 };
 
 extern const struct login_proto_ops imap_login_ops;
+extern const struct login_proto_ops pop3_login_ops;
 
 struct login;
 

@@ -21,6 +21,7 @@
 #include "lib/priv.h"
 #include "mailproc/deliver.h"
 #include "mailproc/mailproc.h"
+#include "pop3/pop3_client.h"
 
 #define MAIL_IPC_FD 3
 #define MAIL_RLIMIT_AS (256ULL * 1024 * 1024)
@@ -107,6 +108,9 @@ handle_client(struct ipc_msg *m)
 			empty_cb(NULL);
 	} else if (proto == IPC_PROTO_IMAP) {
 		(void)imap_client_create(P.mu, fd, tag[0] == '\0' ? NULL : tag, input, ilen, ip,
+		    (flags & 3) != 0);
+	} else if (proto == IPC_PROTO_POP3) {
+		(void)pop3_client_create(P.base, P.mu, P.cfg, P.user, fd, input, ilen, ip,
 		    (flags & 3) != 0);
 	} else {
 		log_error("mail: protocol %u is not served", proto);
@@ -267,6 +271,7 @@ mailproc_main(int argc, char **argv)
 	event_add(ev, NULL);
 	event_add(term, NULL);
 	event_base_dispatch(P.base);
+	pop3_client_destroy_all();	/* their mboxes go before the store */
 	mail_user_destroy(&P.mu);
 	event_free(ev);
 	event_free(term);

@@ -86,6 +86,7 @@ struct master {
 	char *cfgpath;
 	int listen_fd[MASTER_MAX_LISTENERS];
 	bool listen_tls[MASTER_MAX_LISTENERS];
+	const char *listen_kind[MASTER_MAX_LISTENERS];	/* "imap", "imaps", "pop3", "pop3s" */
 	unsigned nlisten;
 	struct child *children;
 	struct child *auth;
@@ -324,7 +325,7 @@ spawn_logins(void)
 	buf_init(&spec, 4096);
 	for (unsigned i = 0; i < M.nlisten; i++) {
 		fds[i] = M.listen_fd[i];
-		(void)buf_appendf(&spec, "%s%s=%u", i ? "," : "", M.listen_tls[i] ? "imaps" : "imap",
+		(void)buf_appendf(&spec, "%s%s=%u", i ? "," : "", M.listen_kind[i],
 		    CHILD_FD_FIRST_EXTRA + i);
 	}
 	if (child_spawn(ROLE_LOGIN, "login", fds, M.nlisten, "--fds", buf_cstr(&spec)) == NULL)
@@ -986,13 +987,27 @@ setup_listeners(void)
 	for (unsigned i = 0; i < M.cfg->listen_count; i++) {
 		if (M.cfg->imap_port != 0 && M.nlisten < MASTER_MAX_LISTENERS) {
 			M.listen_tls[M.nlisten] = false;
+			M.listen_kind[M.nlisten] = "imap";
 			M.listen_fd[M.nlisten++] = listen_on(M.cfg->listen[i], M.cfg->imap_port);
 		}
 		if (M.cfg->imaps_port != 0 && M.nlisten < MASTER_MAX_LISTENERS) {
 			if (M.cfg->ssl_count == 0)
 				fatal("imaps_port is set but no ssl_cert/ssl_key is configured");
 			M.listen_tls[M.nlisten] = true;
+			M.listen_kind[M.nlisten] = "imaps";
 			M.listen_fd[M.nlisten++] = listen_on(M.cfg->listen[i], M.cfg->imaps_port);
+		}
+		if (M.cfg->pop3_port != 0 && M.nlisten < MASTER_MAX_LISTENERS) {
+			M.listen_tls[M.nlisten] = false;
+			M.listen_kind[M.nlisten] = "pop3";
+			M.listen_fd[M.nlisten++] = listen_on(M.cfg->listen[i], M.cfg->pop3_port);
+		}
+		if (M.cfg->pop3s_port != 0 && M.nlisten < MASTER_MAX_LISTENERS) {
+			if (M.cfg->ssl_count == 0)
+				fatal("pop3s_port is set but no ssl_cert/ssl_key is configured");
+			M.listen_tls[M.nlisten] = true;
+			M.listen_kind[M.nlisten] = "pop3s";
+			M.listen_fd[M.nlisten++] = listen_on(M.cfg->listen[i], M.cfg->pop3s_port);
 		}
 	}
 }

@@ -133,10 +133,12 @@ class Server:
     canary        at stop(), check that a fresh login still works quickly (default True)
     lmtp          True: lmtp_listen = 127.0.0.1:<free port> (self.lmtp_port; start() waits
                   for its greeting); a string: that lmtp_listen value as is (e.g. unix:PATH)
+    pop3          True: also pop3_port (STLS) and pop3s_port (implicit TLS) on free ports
+                  (self.pop3_port, self.pop3s_port; start() waits for their greetings)
     """
 
     def __init__(self, users=None, fill=True, config=None, buzon=None, canary=True,
-                 lmtp=False):
+                 lmtp=False, pop3=False):
         self.buzon = buzon or default_binary()
         self.users = dict(users if users is not None else {"demo": "demo"})
         self.fill = fill
@@ -155,6 +157,8 @@ class Server:
         self.canary = canary
         self.lmtp = lmtp
         self.lmtp_port = None
+        self.pop3_enabled = pop3
+        self.pop3_port = self.pop3s_port = 0
 
     # ---- setup ---------------------------------------------------------------------
     def setup(self):
@@ -181,6 +185,8 @@ class Server:
         self.imap_port, self.imaps_port = free_ports(2)
         if self.lmtp is True:
             self.lmtp_port = free_ports(1)[0]
+        if self.pop3_enabled:
+            self.pop3_port, self.pop3s_port = free_ports(2)
         self.config_path = os.path.join(self.tmp, "buzon.conf")
         self.log_path = os.path.join(self.tmp, "server.log")
         self.write_config()
@@ -198,8 +204,8 @@ class Server:
             "listen = %s" % HOST,
             "imap_port = %d" % self.imap_port,
             "imaps_port = %d" % self.imaps_port,
-            "pop3_port = 0",
-            "pop3s_port = 0",
+            "pop3_port = %d" % self.pop3_port,
+            "pop3s_port = %d" % self.pop3s_port,
             "ssl_cert = %s" % self.cert,
             "ssl_key = %s" % self.key,
             "passwd_file = %s" % self.passwd_file,
@@ -326,6 +332,8 @@ class Server:
         waiting = [self.imap_port, self.imaps_port]
         if self.lmtp_port:
             waiting.append(self.lmtp_port)
+        if self.pop3_enabled:
+            waiting += [self.pop3_port, self.pop3s_port]
         while waiting:
             if self.proc.poll() is not None:
                 raise ServerError("buzon serve exited with status %d during startup:\n%s"
@@ -334,7 +342,7 @@ class Server:
                 raise ServerError("ports %s not accepting after %.0f s:\n%s"
                                   % (waiting, START_TIMEOUT, self.log_tail()))
             try:
-                self._probe(waiting[0], tls=waiting[0] == self.imaps_port)
+                self._probe(waiting[0], tls=waiting[0] in (self.imaps_port, self.pop3s_port))
                 waiting.pop(0)
             except (OSError, ssl.SSLError):
                 time.sleep(0.05)
@@ -395,9 +403,10 @@ class Server:
                 s = ctx.wrap_socket(s, server_hostname="localhost")
             f = s.makefile("rb")
             greeting = f.readline()
-            if not greeting.startswith(b"* OK"):
+            pop3 = self.pop3_enabled and port in (self.pop3_port, self.pop3s_port)
+            if not greeting.startswith(b"+OK" if pop3 else b"* OK"):
                 raise OSError("port %d: greeting %r" % (port, greeting))
-            s.sendall(b"a LOGOUT\r\n")
+            s.sendall(b"QUIT\r\n" if pop3 else b"a LOGOUT\r\n")
             f.readline()
             f.close()
         finally:
@@ -526,6 +535,28 @@ class Server:
         if login:
             m.login(user, password if password is not None else self.users[user])
         return m
+
+
+    def pop3(self, user="demo", password=None, stls=True, login=True, timeout=10):
+        """poplib.POP3 on pop3_port, after STLS (verified) and USER/PASS."""
+        import poplib
+        p = poplib.POP3(HOST, self.pop3_port, timeout=timeout)
+        if stls:
+            p.stls(context=self.ssl_context())
+        if login:
+            p.user(user)
+            p.pass_(password if password is not None else self.users[user])
+        return p
+
+    def pop3s(self, user="demo", password=None, login=True, timeout=10):
+        """poplib.POP3_SSL on pop3s_port (verified), after USER/PASS."""
+        import poplib
+        p = poplib.POP3_SSL(HOST, self.pop3s_port, context=self.ssl_context(),
+                            timeout=timeout)
+        if login:
+            p.user(user)
+            p.pass_(password if password is not None else self.users[user])
+        return p
 
 
 class Result:
