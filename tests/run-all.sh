@@ -4,6 +4,7 @@
 #   unit      meson test --suite unit, in both builds
 #   protocol  tests/protocol/run.py --stdio (scripted IMAP dialogues), both builds
 #   security  tests/security/run.py (black-box security checks) on build/buzon
+#   delivery  tests/delivery/run.py (LMTP, buzon deliver, mbox import, faults, private Postfix)
 #   interop   tests/interop/run.py (curl, mbsync, mutt, openssl, imaplib) on build/buzon, and
 #             its protocol-level tests (imaplib) again on build-asan/buzon
 # Each suite's output goes to $LOGDIR (default build/test-logs); the summary of each
@@ -133,6 +134,10 @@ if [ -f tests/security/run.py ] && [ "${SKIP_SECURITY:-0}" != 1 ]; then
 		runner security "$LOGDIR/security.log" \
 		    env BUZON="$BUILD/buzon" "$PY" tests/security/run.py
 	fi
+fi
+
+if [ -f tests/delivery/run.py ] && [ "${SKIP_DELIVERY:-0}" != 1 ] && have_binary "$BUILD" delivery; then
+	runner delivery "$LOGDIR/delivery.log" "$PY" tests/delivery/run.py --buzon "$BUILD/buzon"
 fi
 
 if [ "${SKIP_INTEROP:-0}" != 1 ]; then
