@@ -34,10 +34,17 @@ check: check-deps
 demo: build
 	@scripts/demo.sh
 
+# libFuzzer targets in build-fuzz (clang, ASan+UBSan); a failed meson setup stops here
+# with its error and leaves no half-configured build-fuzz behind.  fuzz/run.sh replays
+# the corpora and fuzzes each target briefly (the `fuzz` suite of make check).
 fuzz:
 	@scripts/install-deps.sh check
-	CC=clang meson setup build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined \
-		-Db_lundef=false -Dtests=disabled >/dev/null 2>&1 || true
+	@if [ ! -f build-fuzz/build.ninja ]; then \
+		CC=clang meson setup build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined \
+			-Db_lundef=false -Dtests=disabled $(MESON_OPTS) >build-fuzz.setup.log 2>&1 || \
+		{ cat build-fuzz.setup.log; rm -rf build-fuzz; exit 1; }; \
+		rm -f build-fuzz.setup.log; \
+	fi
 	ninja -C build-fuzz
 
 bench:

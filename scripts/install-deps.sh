@@ -5,7 +5,7 @@ set -eu
 BUILD="gcc clang meson ninja-build pkg-config libevent-dev libssl-dev libcrypt-dev
 libargon2-dev zlib1g-dev libutf8proc-dev liblmdb-dev libpam0g-dev openssl"
 CHECK="libcmocka-dev python3 curl isync mutt tmux valgrind libclang-rt-14-dev strace
-postfix swaks fetchmail"
+postfix swaks fetchmail testssl.sh"
 BENCH="dovecot-imapd dovecot-lmtpd"
 want=$BUILD
 for what in "$@"; do

@@ -4,6 +4,7 @@
 #   unit      meson test --suite unit, in both builds
 #   protocol  tests/protocol/run.py --stdio (scripted IMAP dialogues), both builds
 #   security  tests/security/run.py (black-box security checks) on build/buzon
+#   fuzz      fuzz/run.sh: builds build-fuzz (clang), replays corpora, fuzzes each target
 #   delivery  tests/delivery/run.py (LMTP, buzon deliver, mbox import, faults, private Postfix)
 #   interop   tests/interop/run.py (curl, mbsync, mutt, openssl, imaplib) on build/buzon, and
 #             its protocol-level tests (imaplib) again on build-asan/buzon
@@ -138,6 +139,12 @@ fi
 
 if [ -f tests/delivery/run.py ] && [ "${SKIP_DELIVERY:-0}" != 1 ] && have_binary "$BUILD" delivery; then
 	runner delivery "$LOGDIR/delivery.log" "$PY" tests/delivery/run.py --buzon "$BUILD/buzon"
+fi
+
+# fuzz: build the libFuzzer targets (clang), replay every committed corpus and
+# regression input, then fuzz each target for FUZZ_SECONDS (3) seconds.
+if [ -x fuzz/run.sh ] && [ "${SKIP_FUZZ:-0}" != 1 ]; then
+	runner fuzz "$LOGDIR/fuzz.log" env LOGDIR="$LOGDIR" fuzz/run.sh
 fi
 
 if [ "${SKIP_INTEROP:-0}" != 1 ]; then
