@@ -6,6 +6,7 @@
 #   security  tests/security/run.py (black-box security checks) on build/buzon
 #   fuzz      fuzz/run.sh: builds build-fuzz (clang), replays corpora, fuzzes each target
 #   delivery  tests/delivery/run.py (LMTP, buzon deliver, mbox import, faults, private Postfix)
+#   pop3      tests/pop3/run.py (POP3 dialogues, poplib, curl, fetchmail, IMAP EXPUNGE)
 #   interop   tests/interop/run.py (curl, mbsync, mutt, openssl, imaplib) on build/buzon, and
 #             its protocol-level tests (imaplib) again on build-asan/buzon
 # Each suite's output goes to $LOGDIR (default build/test-logs); the summary of each
@@ -139,6 +140,10 @@ fi
 
 if [ -f tests/delivery/run.py ] && [ "${SKIP_DELIVERY:-0}" != 1 ] && have_binary "$BUILD" delivery; then
 	runner delivery "$LOGDIR/delivery.log" "$PY" tests/delivery/run.py --buzon "$BUILD/buzon"
+fi
+
+if [ -f tests/pop3/run.py ] && have_binary "$BUILD" pop3; then
+	runner pop3 "$LOGDIR/pop3.log" "$PY" tests/pop3/run.py --buzon "$BUILD/buzon"
 fi
 
 # fuzz: build the libFuzzer targets (clang), replay every committed corpus and
