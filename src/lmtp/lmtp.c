@@ -601,6 +601,12 @@ accept_cb(struct evconnlistener *lst, evutil_socket_t fd, struct sockaddr *sa, i
 	else
 		snprintf(s->ip, sizeof(s->ip), "local");
 	evutil_make_socket_nonblocking(fd);
+	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
+		int one = 1;
+
+		/* replies come one by one as lookups finish: no Nagle + delayed-ACK stalls */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
 	s->bev = bufferevent_socket_new(l->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_setcb(s->bev, sess_read_cb, sess_write_cb, sess_event_cb, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, LMTP_READ_HIGH);
