@@ -4,7 +4,11 @@
  * is root-only; it reads only IPC messages from the master, whose every field is
  * bounded. Requests from one client network are serialised and spaced out after
  * failures (2 s doubling to auth_failure_delay_max), so parallel connections do not
- * multiply an attacker's guesses (RELIABILITY SEC-10, SEC-13).
+ * multiply an attacker's guesses (RELIABILITY SEC-10, SEC-13).  A network that fails
+ * auth_ban_failures times (without 10 minutes of silence) is banned for
+ * auth_ban_seconds: its requests are refused at once, without a password check, and
+ * the ban is logged ("auth ban ip=..."), so fail2ban is not needed.  Trusted networks
+ * have no penalty entry and are never delayed or banned.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,13 +32,15 @@
 
 struct auth_req;
 
-struct penalty {
+struct auth_penalty {
 	unsigned char key[16];	/* IPv4 address or IPv6 /64 prefix */
 	bool used;
 	bool busy;		/* a request from here is being verified or delayed */
 	unsigned failures;
+	unsigned ban_count;	/* failures since the last ban */
 	unsigned queued;
 	uint64_t last_ms;	/* last request */
+	uint64_t ban_until_ms;	/* refused without a check until then (0: never banned) */
 	struct auth_req *qhead, *qtail;	/* waiting requests from this network */
 };
 
@@ -46,14 +52,14 @@ struct auth_req {
 	char *pass;
 	size_t plen;
 	struct event *timer;
-	struct penalty *pen;	/* NULL for trusted networks */
+	struct auth_penalty *pen;	/* NULL for trusted networks */
 };
 
 static struct {
 	struct event_base *base;
 	struct config *cfg;
 	char *cfgpath;
-	struct penalty table[PENALTY_SLOTS];
+	struct auth_penalty table[PENALTY_SLOTS];
 	struct auth_req *reqs;
 	unsigned nreqs;
 } A;
@@ -132,12 +138,33 @@ auth_ip_in_networks(const char *ip, const char *list)
 	return found;
 }
 
-static struct penalty *
-penalty_get(const char *ip)
+static bool
+penalty_banned(const struct auth_penalty *p, uint64_t now)
+{
+	return p->ban_until_ms > now;
+}
+
+/*
+ * Which slot to recycle: a free one, else the stalest unbanned one, else the stalest
+ * banned one (so a flood of banned networks cannot leave newcomers untracked).
+ */
+static bool
+penalty_better_victim(const struct auth_penalty *p, const struct auth_penalty *cur, uint64_t now)
+{
+	if (cur == NULL || !p->used)
+		return true;
+	if (!cur->used)
+		return false;
+	if (penalty_banned(p, now) != penalty_banned(cur, now))
+		return !penalty_banned(p, now);
+	return p->last_ms < cur->last_ms;
+}
+
+struct auth_penalty *
+auth_penalty_get(const char *ip, uint64_t now)
 {
 	unsigned char key[16];
-	uint64_t now = clock_ms();
-	struct penalty *oldest = NULL;
+	struct auth_penalty *oldest = NULL;
 	uint32_t h = 2166136261u;
 	unsigned i;
 
@@ -147,15 +174,16 @@ penalty_get(const char *ip)
 		h = (h ^ key[i]) * 16777619u;
 	/* open addressing, 8 probes; the stalest entry is recycled when all are taken */
 	for (i = 0; i < 8; i++) {
-		struct penalty *p = &A.table[(h + i) % PENALTY_SLOTS];
+		struct auth_penalty *p = &A.table[(h + i) % PENALTY_SLOTS];
 
-		if (p->used && !p->busy && now - p->last_ms > PENALTY_EXPIRE_MS)
+		if (p->used && !p->busy && now - p->last_ms > PENALTY_EXPIRE_MS &&
+		    !penalty_banned(p, now))
 			p->used = false;
 		if (p->used && memcmp(p->key, key, 16) == 0)
 			return p;
 		if (p->busy)
 			continue;
-		if (!p->used || oldest == NULL || p->last_ms < oldest->last_ms)
+		if (penalty_better_victim(p, oldest, now))
 			oldest = p;
 		if (!p->used)
 			break;
@@ -165,7 +193,40 @@ penalty_get(const char *ip)
 	memset(oldest, 0, sizeof(*oldest));
 	memcpy(oldest->key, key, 16);
 	oldest->used = true;
+	oldest->last_ms = now;
 	return oldest;
+}
+
+unsigned
+auth_penalty_failure(struct auth_penalty *p, uint64_t now, unsigned ban_failures,
+    unsigned ban_seconds)
+{
+	p->failures++;
+	p->ban_count++;
+	p->last_ms = now;
+	if (ban_failures == 0 || ban_seconds == 0 || p->ban_count < ban_failures)
+		return 0;
+	p->ban_count = 0;
+	p->ban_until_ms = now + (uint64_t)ban_seconds * 1000;
+	return ban_seconds;
+}
+
+bool
+auth_penalty_banned(const struct auth_penalty *p, uint64_t now)
+{
+	return p != NULL && penalty_banned(p, now);
+}
+
+unsigned
+auth_penalty_failures(const struct auth_penalty *p)
+{
+	return p != NULL ? p->failures : 0;
+}
+
+void
+auth_penalty_reset_all(void)
+{
+	memset(A.table, 0, sizeof(A.table));
 }
 
 static void
@@ -212,7 +273,7 @@ static void verify_cb(evutil_socket_t fd, short what, void *ctx);
 
 /* Start the next waiting request of a network, if any. */
 static void
-penalty_next(struct penalty *pen)
+penalty_next(struct auth_penalty *pen)
 {
 	struct auth_req *r = pen->qhead;
 	struct timeval now = { 0, 0 };
@@ -233,7 +294,7 @@ penalty_next(struct penalty *pen)
 static void
 req_done(struct auth_req *r)
 {
-	struct penalty *pen = r->pen;
+	struct auth_penalty *pen = r->pen;
 
 	req_free(r);
 	if (pen != NULL)
@@ -257,6 +318,12 @@ verify_cb(evutil_socket_t fd, short what, void *ctx)
 	const char *err = NULL;
 	int res;
 
+	if (r->pen != NULL && penalty_banned(r->pen, clock_ms())) {
+		/* banned while it waited in its network's queue: no password check */
+		secret_wipe(r->pass, r->plen);
+		reply_fail_cb(-1, 0, r);
+		return;
+	}
 	memset(&u, 0, sizeof(u));
 	res = passdb_verify(A.cfg, r->user, r->pass, r->plen, &u, &err);
 	secret_wipe(r->pass, r->plen);
@@ -273,10 +340,13 @@ verify_cb(evutil_socket_t fd, short what, void *ctx)
 		return;
 	}
 	if (r->pen != NULL) {
-		unsigned delay;
+		unsigned delay, ban;
 
-		r->pen->failures++;
-		r->pen->last_ms = clock_ms();
+		ban = auth_penalty_failure(r->pen, clock_ms(), A.cfg->auth_ban_failures,
+		    A.cfg->auth_ban_seconds);
+		if (ban > 0)
+			log_warn("auth ban ip=%s failures=%u seconds=%u", r->ip,
+			    r->pen->failures, ban);
 		delay = auth_penalty_delay(r->pen->failures, A.cfg->auth_failure_delay_max);
 		if (delay > 0) {
 			struct timeval tv = { (time_t)delay, 0 };
@@ -328,11 +398,19 @@ handle_request(struct ipc_msg *m)
 	A.reqs = r;
 	A.nreqs++;
 	if (!auth_ip_in_networks(ip, A.cfg->auth_trusted_networks))
-		r->pen = penalty_get(ip);
+		r->pen = auth_penalty_get(ip, now);
 	if (r->pen != NULL) {
-		struct penalty *pen = r->pen;
+		struct auth_penalty *pen = r->pen;
 
 		pen->last_ms = now;
+		if (penalty_banned(pen, now)) {
+			/* refused at once, without a password check or a queue slot */
+			log_debug("auth banned ip=%s", ip);
+			r->pen = NULL;
+			reply(r->id, IPC_AUTH_FAIL, NULL);
+			req_free(r);
+			return;
+		}
 		if (pen->busy) {
 			/* serialise: one guess at a time per network */
 			if (pen->queued >= AUTH_MAX_QUEUED_PER_NET) {

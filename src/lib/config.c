@@ -48,6 +48,8 @@ static const struct key_def keys[] = {
 	{ "auth_allow_cleartext", K_CLEARTEXT, OFF(auth_allow_cleartext), 0 },
 	{ "auth_trusted_networks", K_STR, OFF(auth_trusted_networks), 0 },
 	{ "auth_failure_delay_max", K_UINT, OFF(auth_failure_delay_max), 3600 },
+	{ "auth_ban_failures", K_UINT, OFF(auth_ban_failures), 1000000 },
+	{ "auth_ban_seconds", K_UINT, OFF(auth_ban_seconds), 86400 * 30 },
 	{ "mail_max_size", K_SIZE, OFF(mail_max_size), 0 },
 	{ "imap_idle_keepalive", K_UINT, OFF(imap_idle_keepalive), 86400 },
 	{ "login_timeout", K_UINT, OFF(login_timeout), 86400 },
@@ -73,6 +75,8 @@ config_defaults(struct config *c)
 	c->first_valid_uid = 500;
 	c->auth_allow_cleartext = CLEARTEXT_LOOPBACK;
 	c->auth_failure_delay_max = 15;
+	c->auth_ban_failures = 20;
+	c->auth_ban_seconds = 3600;
 	c->mail_max_size = 50 * 1024 * 1024;
 	c->imap_idle_keepalive = 120;
 	c->login_timeout = 60;

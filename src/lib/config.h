@@ -46,6 +46,8 @@ struct config {
 	enum config_cleartext auth_allow_cleartext;
 	char *auth_trusted_networks;	/* CIDR list exempt from the failure delay */
 	unsigned auth_failure_delay_max;	/* seconds, default 15 (0 disables) */
+	unsigned auth_ban_failures;	/* failures from one network that start a ban (20) */
+	unsigned auth_ban_seconds;	/* ban length, default 3600 (0 disables bans) */
 	uint64_t mail_max_size;		/* APPENDLIMIT / LMTP SIZE, default 50 MiB */
 	unsigned imap_idle_keepalive;	/* seconds between "* OK Still here" */
 	unsigned login_timeout;		/* pre-auth deadline, seconds */
