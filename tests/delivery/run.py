@@ -722,6 +722,39 @@ def t_permission_error():
     check(not problems, "server: %s" % problems)
 
 
+def t_unix_socket():
+    sockdir = tempfile.mkdtemp(prefix="buzontest-lmtpsock.")
+    path = os.path.join(sockdir, "lmtp.sock")
+    srv = buzontest.Server(users={"demo": "demo"}, fill=False, lmtp="unix:" + path,
+                           buzon=BUZON)
+    try:
+        srv.start()
+        check(wait_for(lambda: os.path.exists(path), 10), "socket %s created" % path)
+
+        class UnixLmtp(Lmtp):
+            def __init__(self):
+                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self.sock.settimeout(15)
+                self.sock.connect(path)
+                self.f = self.sock.makefile("rb")
+                self.greeting = self.reply()
+        c = UnixLmtp()
+        check(c.greeting[-1].startswith("220 "), "greeting %r" % c.greeting)
+        c.cmd("LHLO x")
+        check(c.cmd("MAIL FROM:<u@example.net>").startswith("250"), "MAIL")
+        check(c.cmd("RCPT TO:<demo@example.org>").startswith("250"), "RCPT")
+        check(c.cmd("DATA").startswith("354"), "DATA")
+        c.send(wire(msg("over-unix")))
+        r = c.code()
+        check(r.startswith("250 2.0.0"), "delivery %r" % r)
+        c.cmd("QUIT")
+        check(find_file_with(srv.maildir("demo"), b"Subject: over-unix"), "stored")
+    finally:
+        problems = srv.stop() if srv.proc else []
+        shutil.rmtree(sockdir, ignore_errors=True)
+    check(not problems, "server: %s" % problems)
+
+
 # ---------------------------------------------------------------- a real Postfix
 
 MASTER_CF = """\
@@ -1035,6 +1068,8 @@ def main():
             for p in srv.stop():
                 print("FAIL lmtp-server-teardown: %s" % p.replace("\n", " ")[:400])
                 RESULTS["fail"] += 1
+    if sel("lmtp-unix-socket"):
+        run_case("lmtp-unix-socket", t_unix_socket)
     if sel("fault-full-disk"):
         run_case("fault-full-disk", t_full_disk)
     if sel("fault-permission"):
