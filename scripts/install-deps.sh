@@ -5,7 +5,9 @@ set -eu
 BUILD="gcc clang meson ninja-build pkg-config libevent-dev libssl-dev libcrypt-dev
 libargon2-dev zlib1g-dev libutf8proc-dev liblmdb-dev libpam0g-dev openssl"
 CHECK="libcmocka-dev python3 curl isync mutt tmux valgrind libclang-rt-14-dev strace
-postfix swaks fetchmail testssl.sh"
+postfix swaks fetchmail testssl.sh
+roundcube roundcube-sqlite3 roundcube-plugins php-cli php-sqlite3 chromium
+fonts-ipafont-gothic nodejs certbot pebble"
 BENCH="dovecot-imapd dovecot-lmtpd"
 want=$BUILD
 for what in "$@"; do
@@ -28,6 +30,8 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 # postfix: no questions, no running system instance needed (tests run private instances)
 echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections 2>/dev/null || true
+# roundcube: no dbconfig database (tests/webmail makes its own SQLite database per test)
+echo "roundcube-core roundcube/dbconfig-install boolean false" | $SUDO debconf-set-selections 2>/dev/null || true
 $SUDO apt-get update -qq >/dev/null 2>&1 || $SUDO apt-get update
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

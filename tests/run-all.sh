@@ -9,12 +9,16 @@
 #   pop3      tests/pop3/run.py (POP3 dialogues, poplib, curl, fetchmail, IMAP EXPUNGE)
 #   interop   tests/interop/run.py (curl, mbsync, mutt, openssl, imaplib) on build/buzon, and
 #             its protocol-level tests (imaplib) again on build-asan/buzon
+#   webmail   tests/webmail/run.py (Roundcube in headless Chromium over IMAPS, STARTTLS
+#             and plain loopback IMAP; screenshots in $LOGDIR/webmail) on build/buzon
+#   acme      tests/acme/run.py (certbot + pebble issue and renew a certificate, deploy
+#             hook `buzon reload`; SNI; expiry warning) on build/buzon
 # Each suite's output goes to $LOGDIR (default build/test-logs); the summary of each
 # suite and the output of failed tests are shown indented.  The last line is exactly
 # "N passed, M failed" summing every suite; the exit status is 1 if anything failed.
 # A suite that cannot run (missing build, runner crash without a summary) counts as
 # one failure.  Environment: BUILD, ASAN_BUILD, LOGDIR, SKIP_INTEROP=1, SKIP_SECURITY=1,
-# SKIP_ASAN=1.
+# SKIP_ASAN=1, SKIP_WEBMAIL=1, SKIP_ACME=1.
 set -u
 
 cd "$(dirname "$0")/.." || exit 2
@@ -161,6 +165,20 @@ if [ "${SKIP_INTEROP:-0}" != 1 ]; then
 		runner interop-asan "$LOGDIR/interop-asan.log" \
 		    env ASAN_OPTIONS="$SAN_ASAN" UBSAN_OPTIONS="$SAN_UBSAN" \
 		    "$PY" tests/interop/run.py --kind protocol --buzon "$ASAN_BUILD/buzon" --timeout 300
+	fi
+fi
+
+if [ -f tests/webmail/run.py ] && [ "${SKIP_WEBMAIL:-0}" != 1 ]; then
+	if have_binary "$BUILD" webmail; then
+		runner webmail "$LOGDIR/webmail.log" \
+		    "$PY" tests/webmail/run.py --buzon "$BUILD/buzon" --artifacts "$LOGDIR/webmail"
+	fi
+fi
+
+if [ -f tests/acme/run.py ] && [ "${SKIP_ACME:-0}" != 1 ]; then
+	if have_binary "$BUILD" acme; then
+		runner acme "$LOGDIR/acme.log" \
+		    "$PY" tests/acme/run.py --buzon "$BUILD/buzon"
 	fi
 fi
 

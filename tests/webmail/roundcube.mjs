@@ -1,0 +1,187 @@
+// roundcube.mjs — drives Roundcube (served by `php -S`, configured by run.py) in Debian's
+// headless Chromium through playwright-core, the way a person uses it: log in, look at
+// the folder list and the message list, open a message, move another one to Trash,
+// log out.  It never checks the server itself: run.py does that over IMAP afterwards.
+//
+//   node roundcube.mjs JSON
+//
+// JSON: {url, user, password, kind, shots (dir for PNGs), profile (fresh empty dir for
+// --user-data-dir), folders ([[name, class], ...]), listSubjects ([...]), open
+// ({subject, body}), trash ({subject}), timeoutMs}.
+// Prints "ok: ..." / "FAIL: ..." lines on stdout and exits 0 when every step passed.
+// A step that throws ends the run (what follows depends on it) after a screenshot of
+// the page as it was (error-KIND.png).
+import { chromium } from 'playwright-core';
+import path from 'node:path';
+
+const cfg = JSON.parse(process.argv[2]);
+const timeout = cfg.timeoutMs || 20000;
+let failures = 0;
+
+function ok(what) {
+	console.log(`ok: ${what}`);
+}
+
+function fail(what) {
+	failures++;
+	console.log(`FAIL: ${what}`);
+}
+
+function check(cond, what) {
+	if (cond)
+		ok(what);
+	else
+		fail(what);
+	return cond;
+}
+
+function shot(name) {
+	return path.join(cfg.shots, `${name}-${cfg.kind}.png`);
+}
+
+// The flags known to work on this machine (no sandbox as root, no background traffic:
+// the network is closed and Chromium's own connections would only be refused).
+const args = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+	'--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+const context = await chromium.launchPersistentContext(cfg.profile, {
+	executablePath: '/usr/bin/chromium',
+	headless: true,
+	args,
+	viewport: { width: 1280, height: 800 },
+	locale: 'en-US',
+	timezoneId: 'UTC',
+});
+const page = context.pages()[0] || await context.newPage();
+page.setDefaultTimeout(timeout);
+const consoleErrors = [];
+page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+page.on('pageerror', (e) => consoleErrors.push(String(e)));
+
+// The message list rows that are shown (Roundcube hides a removed row before it
+// drops it), as {subject, unread, uid}.
+async function listRows() {
+	return page.$$eval('#messagelist tbody tr', (rows) => rows
+	    .filter((tr) => tr.getClientRects().length > 0).map((tr) => ({
+		subject: (tr.querySelector('td.subject span.subject') ||
+		    tr.querySelector('td.subject') || tr).textContent.trim(),
+		unread: tr.classList.contains('unread'),
+		uid: tr.getAttribute('id'),
+	})));
+}
+
+// Roundcube ignores commands while a request of its own is running (rcmail.busy).
+async function idle() {
+	await page.waitForFunction(() => window.rcmail && !window.rcmail.busy);
+}
+
+async function rowFor(subject) {
+	const row = page.locator('#messagelist tbody tr', { hasText: subject });
+	await row.first().waitFor();
+	return row.first();
+}
+
+try {
+	// 1. log in
+	const resp = await page.goto(cfg.url, { waitUntil: 'domcontentloaded' });
+	check(resp && resp.ok(), `login page loads (HTTP ${resp && resp.status()})`);
+	await page.fill('#rcmloginuser', cfg.user);
+	await page.fill('#rcmloginpwd', cfg.password);
+	await Promise.all([
+		page.waitForNavigation({ waitUntil: 'domcontentloaded' }),
+		page.click('#rcmloginsubmit'),
+	]);
+	const loginError = await page.$eval('#messagestack', (e) => e.textContent.trim()).catch(() => '');
+	if (!check(await page.locator('#mailboxlist').count() > 0,
+	    `logged in (message: "${loginError}")`))
+		throw new Error('login failed: ' + loginError);
+
+	// 2. folder list with the special-use folders (the class is Roundcube's folder
+	// role: it comes from the server's SPECIAL-USE attributes, see run.py)
+	await page.locator('#mailboxlist li.mailbox.inbox').waitFor();
+	const folders = await page.$$eval('#mailboxlist li.mailbox', (lis) => lis.map((li) => ({
+		name: (li.querySelector('a') || li).getAttribute('rel') || '',
+		label: (li.querySelector('a') || li).textContent.trim(),
+		cls: li.className,
+	})));
+	console.log(`folders: ${JSON.stringify(folders)}`);
+	for (const [name, cls] of cfg.folders) {
+		const f = folders.find((x) => x.name === name);
+		check(f && (!cls || f.cls.split(/\s+/).includes(cls)),
+		    `folder ${name} listed` + (cls ? ` as ${cls}` : '') + (f ? ` (class "${f.cls}")` : ''));
+	}
+
+	// 3. message list with UTF-8 encoded-word subjects, decoded
+	await page.locator('#messagelist tbody tr').first().waitFor();
+	let rows = await listRows();
+	console.log(`inbox rows: ${rows.length}`);
+	for (const s of cfg.listSubjects)
+		check(rows.some((r) => r.subject === s), `message list shows "${s}"`);
+	await page.screenshot({ path: shot('inbox') });
+
+	// 4. open an unread message: its UTF-8 body is shown, it becomes read
+	const openRow = await rowFor(cfg.open.subject);
+	check(await openRow.evaluate((tr) => tr.classList.contains('unread')),
+	    `"${cfg.open.subject}" is unread before opening`);
+	await idle();
+	await openRow.click();
+	const frame = page.frameLocator('#messagecontframe');
+	const body = frame.locator('#messagebody');
+	await body.waitFor();
+	await frame.locator('#messagebody', { hasText: cfg.open.body }).waitFor()
+		.catch(() => {});
+	const bodyText = (await body.textContent()) || '';
+	check(bodyText.includes(cfg.open.body), `opened message body shows "${cfg.open.body}"`);
+	const subjText = await frame.locator('h2.subject').textContent().catch(() => '');
+	check((subjText || '').includes(cfg.open.subject), `opened message subject "${(subjText || '').trim()}"`);
+	await page.waitForFunction((s) => {
+		for (const tr of document.querySelectorAll('#messagelist tbody tr'))
+			if (tr.textContent.includes(s))
+				return !tr.classList.contains('unread');
+		return false;
+	}, cfg.open.subject).then(() => ok(`"${cfg.open.subject}" shown as read`),
+	    () => fail(`"${cfg.open.subject}" still shown unread`));
+	await page.screenshot({ path: shot('message') });
+
+	// 5. move one message to Trash with the Delete button (Roundcube moves to the
+	// Trash folder when one exists and flag_for_deletion is off)
+	const before = (await listRows()).length;
+	const trashRow = await rowFor(cfg.trash.subject);
+	await idle();
+	await trashRow.click();
+	// its preview loaded, nothing pending: now Delete acts on it
+	await page.frameLocator('#messagecontframe').locator('h2.subject', { hasText: cfg.trash.subject })
+		.waitFor();
+	await idle();
+	await page.locator('#toolbar-menu a.delete:not(.disabled), #messagetoolbar a.delete:not(.disabled)')
+		.first().click();
+	await page.waitForFunction((s) => ![...document.querySelectorAll('#messagelist tbody tr')]
+		.some((tr) => tr.getClientRects().length > 0 && tr.textContent.includes(s)),
+	    cfg.trash.subject)
+		.then(() => ok(`"${cfg.trash.subject}" left the message list`),
+		    () => fail(`"${cfg.trash.subject}" still in the message list`));
+	rows = await listRows();
+	check(rows.length === before - 1, `message list has ${rows.length} rows (was ${before})`);
+	// Roundcube's own view of Trash: open it and find the message there
+	await idle();
+	await page.click('#mailboxlist li.mailbox.trash > a');
+	await page.locator('#messagelist tbody tr', { hasText: cfg.trash.subject }).first().waitFor()
+		.then(() => ok(`Trash lists "${cfg.trash.subject}"`),
+		    () => fail(`Trash does not list "${cfg.trash.subject}"`));
+	await page.screenshot({ path: shot('trash') });
+
+	// 6. log out
+	await idle();
+	await Promise.all([
+		page.waitForNavigation({ waitUntil: 'domcontentloaded' }),
+		page.click('a.logout'),
+	]);
+	check(await page.locator('#rcmloginuser').count() > 0, 'logged out (login form again)');
+} catch (e) {
+	fail(`step failed: ${String(e).split('\n')[0]}`);
+	await page.screenshot({ path: shot('error') }).catch(() => {});
+}
+for (const e of consoleErrors)
+	console.log(`browser console error: ${e}`);
+await context.close();
+process.exit(failures ? 1 : 0);
