@@ -183,6 +183,13 @@ preauth_setup(const char *config_path, const char *username, struct config **cfg
 		free(err);
 		return 78;	/* EX_CONFIG */
 	}
+	if ((*cfg_r)->log_level != NULL) {
+		const char *l = (*cfg_r)->log_level;
+
+		log_set_level(strcmp(l, "debug") == 0 ? LOG_LEVEL_DEBUG :
+		    strcmp(l, "warn") == 0 ? LOG_LEVEL_WARN :
+		    strcmp(l, "error") == 0 ? LOG_LEVEL_ERROR : LOG_LEVEL_INFO);
+	}
 	if (!userdb_name_valid(username, strlen(username))) {
 		log_error("imap error=\"invalid user name\"");
 		config_free(cfg_r);
