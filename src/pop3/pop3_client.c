@@ -637,9 +637,9 @@ client_load(struct pop3_client *c, struct mstore *store)
 		if (st == STORE_EXPUNGED)
 			continue;
 		if (st != STORE_OK) {
-			free(uids);
 			log_error("pop3 user=%s error=\"cannot size message uid=%u: %s\"",
 			    c->user, uids[i], store_status_str(st));
+			free(uids);
 			return -1;
 		}
 		c->msgs[c->count].uid = uids[i];

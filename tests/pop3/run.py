@@ -467,10 +467,17 @@ def poplib_interop(srv, res):
     res.eq(set(uidl2.values()), set(uidl1.values()) - {uidl1[b"3"], uidl1[b"4"]},
            "UIDLs of the remaining messages unchanged")
     p.quit()
+    # a session open (with a DELE) while the server shuts down: nothing is deleted
+    p = srv.pop3s()
+    p.dele(1)
     restart(srv)
+    try:
+        p.close()
+    except OSError:
+        pass
     p = srv.pop3()
     uidl3 = dict(x.split() for x in p.uidl()[1])
-    res.eq(uidl3, uidl2, "UIDLs stable across a restart")
+    res.eq(uidl3, uidl2, "UIDLs stable across a restart; a shutdown deletes nothing")
     p.quit()
     try:
         srv.pop3(password="wrong")
