@@ -152,8 +152,13 @@ cli_deliver(int argc, char **argv)
 		return DELIVER_EX_CONFIG;
 	}
 	r = userdb_lookup(cfg, user, &u, &uerr);
-	if (r < 0 && !priv_is_root())
-		r = lookup_self(cfg, user, &u);
+	if (r < 0 && !priv_is_root()) {
+		/* not found here stays a temporary failure: the lookup itself failed */
+		int self = lookup_self(cfg, user, &u);
+
+		if (self != 0)
+			r = self;
+	}
 	if (r == 0) {
 		fprintf(stderr, "buzon deliver: %s: no such user\n", user);
 		config_free(&cfg);

@@ -968,9 +968,11 @@ def pf_lmtp(pf, virt):
           "added headers: %r" % body[:120])
     check(b"\r\n.leading dot\r\nbody\r\n" in body, "dot-unstuffed body")
     check(b"Received: from " in body, "Postfix's Received header")
-    log = pf.log_tail(200)
-    check(re.search(r"to=<pfuser@example.test>.*relay=127\.0\.0\.1\[127\.0\.0\.1\]:%d.*"
-                    r"status=sent \(250 2\.0\.0" % virt.lmtp_port, log), "postfix log line")
+    # Postfix logs after the 250, which may come after the message is visible
+    check(wait_for(lambda: re.search(r"to=<pfuser@example.test>.*relay=127\.0\.0\.1\[127\.0\.0\.1\]"
+                                     r":%d.*status=sent \(250 2\.0\.0" % virt.lmtp_port,
+                                     pf.log_tail(200)), 10, 0.2),
+          "postfix log line:\n%s" % pf.log_tail())
     # an unknown user bounces (550 5.1.1 from buzon) rather than being retried
     pf.send("x@example.net", "nobody-here@example.test", b"Subject: nobody\r\n\r\nx\r\n")
     check(wait_for(lambda: re.search(r"to=<nobody-here@example.test>.*status=bounced.*5\.1\.1",
@@ -998,6 +1000,25 @@ def pf_mailbox_command(pf, sysd):
     check(body.count(b"Return-Path:") == 1 and body.count(b"Delivered-To:") == 1,
           "trace headers once: %r" % body[:300])
     check(not body.startswith(b"From "), "no From_ line")
+    # run by hand as the user, with a passwd_file only root can read: the running user
+    # is taken from the system database (the kernel vouches for it)
+    secret = os.path.join(os.path.dirname(pf.dir), "root-only-users")
+    with open(secret, "w") as f:
+        f.write("someone:{PLAIN}x:2000:2000::/nonexistent::\n")
+    os.chmod(secret, 0o600)
+    cfg = os.path.join(os.path.dirname(pf.dir), "lda-unreadable.conf")
+    with open(cfg, "w") as f:
+        f.write("system_users = yes\nmail_location = maildir:~/Maildir\npasswd_file = %s\n"
+                % secret)
+    os.chmod(cfg, 0o644)
+    r = subprocess.run(["runuser", "-u", "bztlda", "--", BUZON, "deliver", "-c", cfg],
+                       input=b"Subject: as-the-user\n\nx\n", capture_output=True, timeout=30,
+                       env=dict(os.environ, USER="bztlda"))
+    eq(r.returncode, 0, "deliver run as the user (%s)" % r.stderr.decode(errors="replace"))
+    check(find_file_with(maildir, b"Subject: as-the-user"), "delivered as the user")
+    r = subprocess.run(["runuser", "-u", "bztlda", "--", BUZON, "deliver", "-c", cfg,
+                        "-d", "someone"], input=b"x\n", capture_output=True, timeout=30)
+    eq(r.returncode, 75, "another user's delivery with an unreadable passwd_file")
 
 
 def pf_home_maildir(pf, sysd):
