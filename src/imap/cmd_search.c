@@ -178,39 +178,81 @@ resolve_sets(struct imap_search_key *k, struct imap_view *v)
 	}
 }
 
-int
-cmd_search(struct imap_cmd *cmd)
+/* A SEARCH in progress: evaluated in slices so other sessions of the user keep going. */
+struct search_run {
+	struct imap_search_program *prog;
+	struct seqset *hits;
+	struct buf out;
+	size_t next;			/* next view index */
+	uint64_t count;
+	uint32_t min, max;
+	bool error;
+};
+
+#define SEARCH_SLICE_MSGS	2000	/* messages per slice when no file is opened */
+#define SEARCH_SLICE_MS		20	/* time per slice */
+
+static void
+search_run_free(void *p)
+{
+	struct search_run *r = p;
+
+	imap_search_program_free(&r->prog, free_matcher);
+	seqset_destroy(&r->hits);
+	buf_deinit(&r->out);
+	free(r);
+}
+
+static int
+search_finish(struct imap_cmd *cmd, struct search_run *r)
+{
+	struct imap_client *c = cmd->client;
+
+	if (r->prog->esearch) {
+		unsigned opts = r->prog->return_opts;
+
+		buf_reset(&r->out);
+		(void)buf_appendf(&r->out, "* ESEARCH (TAG \"%s\")%s", cmd->tag,
+		    cmd->uid ? " UID" : "");
+		if ((opts & SEARCH_RETURN_MIN) && r->count > 0)
+			(void)buf_appendf(&r->out, " MIN %u", r->min);
+		if ((opts & SEARCH_RETURN_MAX) && r->count > 0)
+			(void)buf_appendf(&r->out, " MAX %u", r->max);
+		if (opts & SEARCH_RETURN_COUNT)
+			(void)buf_appendf(&r->out, " COUNT %llu", (unsigned long long)r->count);
+		if ((opts & SEARCH_RETURN_ALL) && r->count > 0) {
+			(void)buf_append_str(&r->out, " ALL ");
+			if (seqset_format(r->hits, &r->out) < 0)
+				r->error = true;
+		}
+	}
+	(void)buf_append_str(&r->out, "\r\n");
+	imap_client_write(c, r->out.data, r->out.len);
+	if (r->error)
+		return imap_cmd_no(cmd, "[SERVERBUG] Internal error while searching");
+	return imap_cmd_ok(cmd, "Search completed.");
+}
+
+static int
+search_continue(struct imap_cmd *cmd)
 {
 	struct imap_client *c = cmd->client;
 	struct imap_view *v = c->view;
-	struct imap_search_program *prog = NULL;
-	const char *err = NULL;
+	struct search_run *r = cmd->ctx;
+	uint64_t start = clock_ms();
+	unsigned done = 0;
 	struct search_ctx s;
-	struct seqset *hits;
-	struct buf out;
-	size_t i;
-	uint64_t count = 0;
-	uint32_t min = 0, max = 0;
-	bool error = false;
 
-	switch (imap_search_parse(cmd->args, cmd->argc, &prog, &err)) {
-	case IMAP_SEARCH_OK:
-		break;
-	case IMAP_SEARCH_BADCHARSET:
-		return imap_cmd_no(cmd, "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
-	case IMAP_SEARCH_BAD:
-	default:
-		return imap_cmd_bad(cmd, "%s", err != NULL ? err : "Invalid search");
-	}
-	resolve_sets(prog->root, v);
-	hits = seqset_create();
-	buf_init(&out, IMAP_RESP_MAX);
-	(void)buf_append_str(&out, "* SEARCH");
-	for (i = 0; i < v->count; i++) {
+	for (; r->next < v->count; r->next++) {
+		size_t i = r->next;
 		struct imap_view_msg *vm = &v->msgs[i];
 		const struct mbox_msg *m;
 		uint32_t id;
 
+		if (++done > SEARCH_SLICE_MSGS || clock_ms() - start >= SEARCH_SLICE_MS) {
+			imap_client_schedule_continue(c);
+			return IMAP_CMD_MORE;
+		}
 		if (vm->expunged)
 			continue;
 		m = mbox_lookup(v->mbox, vm->uid, NULL);
@@ -227,43 +269,54 @@ cmd_search(struct imap_cmd *cmd)
 		s.msgcopy = *m;
 		s.msgcopy.filename = NULL;
 		s.m = &s.msgcopy;
-		if (eval(&s, prog->root)) {
+		if (eval(&s, r->prog->root)) {
 			id = cmd->uid ? s.msgcopy.uid : (uint32_t)i + 1;
-			if (count == 0)
-				min = id;
-			max = id;
-			count++;
-			if (prog->esearch)
-				(void)seqset_add_range(hits, id, id);
-			else if (buf_appendf(&out, " %u", id) < 0)
-				error = true;
+			if (r->count == 0)
+				r->min = id;
+			r->max = id;
+			r->count++;
+			if (r->prog->esearch)
+				(void)seqset_add_range(r->hits, id, id);
+			else if (buf_appendf(&r->out, " %u", id) < 0)
+				r->error = true;
 		}
 		if (s.error)
-			error = true;
+			r->error = true;
 		if (s.msg != NULL)
 			imap_msgcache_release(c->user->cache, &s.msg);
 	}
-	if (prog->esearch) {
-		buf_reset(&out);
-		(void)buf_appendf(&out, "* ESEARCH (TAG \"%s\")%s", cmd->tag, cmd->uid ? " UID" : "");
-		if ((prog->return_opts & SEARCH_RETURN_MIN) && count > 0)
-			(void)buf_appendf(&out, " MIN %u", min);
-		if ((prog->return_opts & SEARCH_RETURN_MAX) && count > 0)
-			(void)buf_appendf(&out, " MAX %u", max);
-		if (prog->return_opts & SEARCH_RETURN_COUNT)
-			(void)buf_appendf(&out, " COUNT %llu", (unsigned long long)count);
-		if ((prog->return_opts & SEARCH_RETURN_ALL) && count > 0) {
-			(void)buf_append_str(&out, " ALL ");
-			if (seqset_format(hits, &out) < 0)
-				error = true;
-		}
+	return search_finish(cmd, r);
+}
+
+int
+cmd_search(struct imap_cmd *cmd)
+{
+	struct imap_client *c = cmd->client;
+	struct imap_search_program *prog = NULL;
+	const char *err = NULL;
+	struct search_run *r;
+
+	switch (imap_search_parse(cmd->args, cmd->argc, &prog, &err)) {
+	case IMAP_SEARCH_OK:
+		break;
+	case IMAP_SEARCH_BADCHARSET:
+		return imap_cmd_no(cmd, "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
+	case IMAP_SEARCH_BAD:
+	default:
+		return imap_cmd_bad(cmd, "%s", err != NULL ? err : "Invalid search");
 	}
-	(void)buf_append_str(&out, "\r\n");
-	imap_client_write(c, out.data, out.len);
-	buf_deinit(&out);
-	seqset_destroy(&hits);
-	imap_search_program_free(&prog, free_matcher);
-	if (error)
-		return imap_cmd_no(cmd, "[SERVERBUG] Internal error while searching");
-	return imap_cmd_ok(cmd, "Search completed.");
+	/*
+	 * The view does not change while the command runs (updates wait for its end), so
+	 * sequence numbers and indexes stay valid across slices.
+	 */
+	resolve_sets(prog->root, c->view);
+	r = xcalloc(1, sizeof(*r));
+	r->prog = prog;
+	r->hits = seqset_create();
+	buf_init(&r->out, IMAP_RESP_MAX);
+	(void)buf_append_str(&r->out, "* SEARCH");
+	cmd->ctx = r;
+	cmd->ctx_free = search_run_free;
+	cmd->cont = search_continue;
+	return search_continue(cmd);
 }

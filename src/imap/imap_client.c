@@ -659,6 +659,23 @@ client_update_cb(evutil_socket_t fd, short what, void *ctx)
 	}
 }
 
+static void
+client_cont_cb(evutil_socket_t fd, short what, void *ctx)
+{
+	struct imap_client *c = ctx;
+
+	client_continue_cmd(c);
+	if (!c->destroyed && c->cmd == NULL)
+		client_input(c);
+}
+
+void
+imap_client_schedule_continue(struct imap_client *c)
+{
+	if (!c->destroyed)
+		event_active(c->cont_ev, EV_TIMEOUT, 0);
+}
+
 void
 imap_client_schedule_updates(struct imap_client *c)
 {
@@ -718,6 +735,7 @@ imap_client_create(struct mail_user *mu, int fd, const char *login_tag,
 	}
 	c->timer = evtimer_new(mu->base, client_timer_cb, c);
 	c->update_ev = event_new(mu->base, -1, 0, client_update_cb, c);
+	c->cont_ev = event_new(mu->base, -1, 0, client_cont_cb, c);
 	c->last_input_ms = clock_ms();
 	c->next = mu->clients;
 	if (mu->clients != NULL)
@@ -781,6 +799,7 @@ client_teardown(struct imap_client *c)
 	mu->client_count--;
 	event_free(c->timer);
 	event_free(c->update_ev);
+	event_free(c->cont_ev);
 	bufferevent_free(c->bev);
 	c->bev = NULL;
 	imap_parser_destroy(&c->parser);

@@ -207,6 +207,7 @@ struct imap_client {
 	unsigned bad_count;
 	struct event *timer;
 	struct event *update_ev;
+	struct event *cont_ev;		/* resumes a command that yielded (SEARCH) */
 	struct imap_cmd *cmd;		/* running command or NULL */
 	bool idling;
 	bool closing;			/* flush output, then destroy */
@@ -235,6 +236,8 @@ void imap_client_line(struct imap_client *c, const char *fmt, ...) PRINTF(2, 3);
 size_t imap_client_output_len(struct imap_client *c);
 /* "* BYE text", flush, close. */
 void imap_client_bye(struct imap_client *c, const char *text);
+/* Resume the running command (cmd->cont) from the event loop soon. */
+void imap_client_schedule_continue(struct imap_client *c);
 /* Send updates of the selected mailbox now (used while IDLE). */
 void imap_client_schedule_updates(struct imap_client *c);
 /* Start/stop IDLE mode (cmd_idle.c); the client reads DONE itself. */
