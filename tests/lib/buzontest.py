@@ -135,10 +135,13 @@ class Server:
                   for its greeting); a string: that lmtp_listen value as is (e.g. unix:PATH)
     pop3          True: also pop3_port (STLS) and pop3s_port (implicit TLS) on free ports
                   (self.pop3_port, self.pop3s_port; start() waits for their greetings)
+    certs         [(cert, key), ...] for the ssl_cert/ssl_key lines, the first being the
+                  default (SNI picks the others); default: the generated localhost pair
+                  (self.cert/self.key, which ssl_context() trusts either way)
     """
 
     def __init__(self, users=None, fill=True, config=None, buzon=None, canary=True,
-                 lmtp=False, pop3=False):
+                 lmtp=False, pop3=False, certs=None):
         self.buzon = buzon or default_binary()
         self.users = dict(users if users is not None else {"demo": "demo"})
         self.fill = fill
@@ -155,6 +158,7 @@ class Server:
         self.stopped = False
         self.started = False
         self.canary = canary
+        self.certs = list(certs) if certs else None
         self.lmtp = lmtp
         self.lmtp_port = None
         self.pop3_enabled = pop3
@@ -206,8 +210,10 @@ class Server:
             "imaps_port = %d" % self.imaps_port,
             "pop3_port = %d" % self.pop3_port,
             "pop3s_port = %d" % self.pop3s_port,
-            "ssl_cert = %s" % self.cert,
-            "ssl_key = %s" % self.key,
+        ]
+        for cert, key in self.certs or [(self.cert, self.key)]:
+            lines += ["ssl_cert = %s" % cert, "ssl_key = %s" % key]
+        lines += [
             "passwd_file = %s" % self.passwd_file,
             "mail_location = maildir:%s/%%u" % self.mail_root,
             "base_dir = %s" % self.base_dir,
