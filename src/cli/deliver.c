@@ -25,12 +25,6 @@
 #define DELIVER_CHUNK		(64 * 1024)
 #define DELIVER_ADDR_MAX	512
 
-static int
-status_exit(enum store_status st)
-{
-	return st == STORE_OK ? DELIVER_EX_OK : DELIVER_EX_TEMPFAIL;
-}
-
 /* Read up to len bytes from fd (short only at EOF). Returns the count or -1. */
 static ssize_t
 read_full(int fd, unsigned char *p, size_t len)
@@ -101,17 +95,19 @@ lookup_self(const struct config *cfg, const char *name, struct user_info *u)
 	return 1;
 }
 
-int
-cli_deliver(int argc, char **argv)
+/*
+ * Save the message on stdin for u into folder (or INBOX), with the trace headers.
+ * Runs as the user. Returns the exit status; frees everything it allocates.
+ */
+static int
+deliver_message(const struct config *cfg, const struct user_info *u, const char *folder,
+    const char *sender, const char *rcpt)
 {
-	const char *cfgpath = "/etc/buzon/buzon.conf", *user = NULL, *sender = NULL;
-	const char *folder = NULL, *rcpt, *uerr = "";
-	char *err = NULL, *from_sender = NULL;
-	struct config *cfg;
-	struct user_info u;
+	char *from_sender = NULL;
+	const char *err = "";
 	struct mstore *store = NULL;
 	struct mbox *mbox = NULL;
-	struct mbox_save *save;
+	struct mbox_save *save = NULL;
 	enum store_status st;
 	unsigned char *head, *chunk;
 	size_t head_len, pos = 0, lstart;
@@ -120,7 +116,136 @@ cli_deliver(int argc, char **argv)
 	struct buf prefix;
 	ssize_t n;
 	uint32_t first, last;
-	int c, r;
+	int ret = DELIVER_EX_TEMPFAIL;
+
+	head = xmalloc(DELIVER_HEAD_MAX);
+	chunk = xmalloc(DELIVER_CHUNK);
+	buf_init(&prefix, 4096);
+	/* the start of the message: an mbox From_ line and the MTA's trace headers */
+	if ((n = read_full(STDIN_FILENO, head, DELIVER_HEAD_MAX)) < 0) {
+		fprintf(stderr, "buzon deliver: reading the message: %s\n", strerror(errno));
+		goto out;
+	}
+	head_len = (size_t)n;
+	if (head_len >= 5 && memcmp(head, "From ", 5) == 0) {
+		const unsigned char *nl = memchr(head, '\n', head_len), *sp;
+
+		if (nl != NULL) {
+			pos = (size_t)(nl - head) + 1;
+			sp = memchr(head + 5, ' ', (size_t)(nl - head) - 5);
+			if (sp != NULL && addr_ok((const char *)head + 5, (size_t)(sp - head) - 5))
+				from_sender = xstrndup((const char *)head + 5,
+				    (size_t)(sp - head) - 5);
+		}
+	}
+	if (sender == NULL && from_sender != NULL)
+		sender = strcmp(from_sender, "MAILER-DAEMON") == 0 ? "" : from_sender;
+	/* Postfix's local(8) already prepends Return-Path and Delivered-To: keep those */
+	for (lstart = pos; lstart < head_len;) {
+		const unsigned char *nl = memchr(head + lstart, '\n', head_len - lstart);
+		size_t llen;
+
+		if (nl == NULL)
+			break;
+		llen = (size_t)(nl - (head + lstart));
+		if (line_has_prefix(head + lstart, llen, "Return-Path:"))
+			has_rp = true;
+		else if (line_has_prefix(head + lstart, llen, "Delivered-To:"))
+			has_dt = true;
+		else if (!line_has_prefix(head + lstart, llen, "X-Original-To:"))
+			break;
+		lstart += llen + 1;
+	}
+	if (!has_rp && sender != NULL) {
+		if (!addr_ok(sender, strlen(sender))) {
+			fprintf(stderr, "buzon deliver: bad sender address\n");
+			ret = DELIVER_EX_USAGE;
+			goto out;
+		}
+		buf_appendf(&prefix, "Return-Path: <%s>\n", sender);
+	}
+	if (!has_dt)
+		buf_appendf(&prefix, "Delivered-To: %s\n", rcpt);
+
+	if (mstore_open(u->mail_root, &store, &err) < 0) {
+		fprintf(stderr, "buzon deliver: cannot open the mail store: %s\n", err);
+		goto out;
+	}
+	st = STORE_NONEXISTENT;
+	if (folder != NULL && folder[0] != '\0')
+		st = mbox_open(store, folder, &mbox);
+	if (st != STORE_OK)
+		st = mbox_open(store, "INBOX", &mbox);
+	if (st != STORE_OK) {
+		fprintf(stderr, "buzon deliver: cannot open INBOX: %s\n", store_status_str(st));
+		goto out;
+	}
+	save = mbox_save_begin(mbox, MBOX_SAVE_DELIVERY);
+	st = mbox_save_msg_begin(save);
+	if (st == STORE_OK && prefix.len > 0)
+		st = mbox_save_write(save, prefix.data, prefix.len);
+	total = head_len - pos;
+	if (total > cfg->mail_max_size)
+		too_big = true;
+	else if (st == STORE_OK && head_len > pos)
+		st = mbox_save_write(save, head + pos, head_len - pos);
+	while (st == STORE_OK && !too_big && head_len == DELIVER_HEAD_MAX) {
+		n = read_full(STDIN_FILENO, chunk, DELIVER_CHUNK);
+		if (n < 0) {
+			fprintf(stderr, "buzon deliver: reading the message: %s\n",
+			    strerror(errno));
+			st = STORE_IOERROR;
+			break;
+		}
+		if (n == 0)
+			break;
+		total += (uint64_t)n;
+		if (total > cfg->mail_max_size) {
+			too_big = true;
+			break;
+		}
+		st = mbox_save_write(save, chunk, (size_t)n);
+	}
+	if (too_big) {
+		fprintf(stderr, "buzon deliver: message larger than mail_max_size (%llu)\n",
+		    (unsigned long long)cfg->mail_max_size);
+		ret = DELIVER_EX_DATAERR;
+		goto out;
+	}
+	if (st == STORE_OK)
+		st = mbox_save_msg_end(save, 0, 0, 0);
+	if (st == STORE_OK)
+		st = mbox_save_commit(&save, &first, &last);
+	if (st != STORE_OK) {
+		fprintf(stderr, "buzon deliver: %s: %s\n", u->name, store_status_str(st));
+		goto out;	/* every store failure is temporary for the MTA */
+	}
+	log_debug("deliver user=%s folder=%s uid=%u size=%llu", u->name, mbox_name(mbox),
+	    first, (unsigned long long)total);
+	ret = DELIVER_EX_OK;
+out:
+	if (save != NULL)
+		mbox_save_abort(&save);
+	if (mbox != NULL)
+		mbox_unref(&mbox);
+	if (store != NULL)
+		mstore_close(&store);
+	buf_deinit(&prefix);
+	free(from_sender);
+	free(head);
+	free(chunk);
+	return ret;
+}
+
+int
+cli_deliver(int argc, char **argv)
+{
+	const char *cfgpath = "/etc/buzon/buzon.conf", *user = NULL, *sender = NULL;
+	const char *folder = NULL, *rcpt, *uerr = "";
+	char *err = NULL;
+	struct config *cfg;
+	struct user_info u;
+	int c, r, ret;
 
 	optind = 1;
 	while ((c = getopt(argc, argv, "c:d:f:m:")) != -1) {
@@ -159,19 +284,19 @@ cli_deliver(int argc, char **argv)
 		if (self != 0)
 			r = self;
 	}
-	if (r == 0) {
-		fprintf(stderr, "buzon deliver: %s: no such user\n", user);
+	if (r <= 0) {
+		if (r == 0)
+			fprintf(stderr, "buzon deliver: %s: no such user\n", user);
+		else
+			fprintf(stderr, "buzon deliver: user lookup failed: %s\n", uerr);
 		config_free(&cfg);
-		return DELIVER_EX_NOUSER;
-	}
-	if (r < 0) {
-		fprintf(stderr, "buzon deliver: user lookup failed: %s\n", uerr);
-		config_free(&cfg);
-		return DELIVER_EX_TEMPFAIL;
+		return r == 0 ? DELIVER_EX_NOUSER : DELIVER_EX_TEMPFAIL;
 	}
 	if (priv_is_root()) {
 		if (u.uid == 0 || u.gid == 0) {
 			fprintf(stderr, "buzon deliver: refusing to deliver as root\n");
+			userdb_info_free(&u);
+			config_free(&cfg);
 			return DELIVER_EX_CONFIG;
 		}
 		priv_drop(u.uid, u.gid, NULL);
@@ -179,122 +304,8 @@ cli_deliver(int argc, char **argv)
 	rcpt = getenv("RECIPIENT");	/* Postfix: the full recipient address */
 	if (rcpt == NULL || rcpt[0] == '\0' || !addr_ok(rcpt, strlen(rcpt)))
 		rcpt = u.name;
-
-	/* the start of the message: an mbox From_ line and the MTA's trace headers */
-	head = xmalloc(DELIVER_HEAD_MAX);
-	chunk = xmalloc(DELIVER_CHUNK);
-	if ((n = read_full(STDIN_FILENO, head, DELIVER_HEAD_MAX)) < 0) {
-		fprintf(stderr, "buzon deliver: reading the message: %s\n", strerror(errno));
-		return DELIVER_EX_TEMPFAIL;
-	}
-	head_len = (size_t)n;
-	if (head_len >= 5 && memcmp(head, "From ", 5) == 0) {
-		const unsigned char *nl = memchr(head, '\n', head_len), *sp;
-
-		if (nl != NULL) {
-			pos = (size_t)(nl - head) + 1;
-			sp = memchr(head + 5, ' ', (size_t)(nl - head) - 5);
-			if (sp != NULL && addr_ok((const char *)head + 5, (size_t)(sp - head) - 5))
-				from_sender = xstrndup((const char *)head + 5,
-				    (size_t)(sp - head) - 5);
-		}
-	}
-	if (sender == NULL && from_sender != NULL)
-		sender = strcmp(from_sender, "MAILER-DAEMON") == 0 ? "" : from_sender;
-	/* Postfix's local(8) already prepends Return-Path and Delivered-To: keep those */
-	for (lstart = pos; lstart < head_len;) {
-		const unsigned char *nl = memchr(head + lstart, '\n', head_len - lstart);
-		size_t llen;
-
-		if (nl == NULL)
-			break;
-		llen = (size_t)(nl - (head + lstart));
-		if (line_has_prefix(head + lstart, llen, "Return-Path:"))
-			has_rp = true;
-		else if (line_has_prefix(head + lstart, llen, "Delivered-To:"))
-			has_dt = true;
-		else if (!line_has_prefix(head + lstart, llen, "X-Original-To:"))
-			break;
-		lstart += llen + 1;
-	}
-	buf_init(&prefix, 4096);
-	if (!has_rp && sender != NULL) {
-		if (!addr_ok(sender, strlen(sender))) {
-			fprintf(stderr, "buzon deliver: bad sender address\n");
-			return DELIVER_EX_USAGE;
-		}
-		buf_appendf(&prefix, "Return-Path: <%s>\n", sender);
-	}
-	if (!has_dt)
-		buf_appendf(&prefix, "Delivered-To: %s\n", rcpt);
-
-	if (mstore_open(u.mail_root, &store, &uerr) < 0) {
-		fprintf(stderr, "buzon deliver: cannot open the mail store: %s\n", uerr);
-		return DELIVER_EX_TEMPFAIL;
-	}
-	st = STORE_NONEXISTENT;
-	if (folder != NULL && folder[0] != '\0')
-		st = mbox_open(store, folder, &mbox);
-	if (st != STORE_OK)
-		st = mbox_open(store, "INBOX", &mbox);
-	if (st != STORE_OK) {
-		fprintf(stderr, "buzon deliver: cannot open INBOX: %s\n", store_status_str(st));
-		mstore_close(&store);
-		return DELIVER_EX_TEMPFAIL;
-	}
-	save = mbox_save_begin(mbox, MBOX_SAVE_DELIVERY);
-	st = mbox_save_msg_begin(save);
-	if (st == STORE_OK && prefix.len > 0)
-		st = mbox_save_write(save, prefix.data, prefix.len);
-	total = head_len - pos;
-	if (total > cfg->mail_max_size)
-		too_big = true;
-	else if (st == STORE_OK && head_len > pos)
-		st = mbox_save_write(save, head + pos, head_len - pos);
-	while (st == STORE_OK && !too_big && head_len == DELIVER_HEAD_MAX) {
-		n = read_full(STDIN_FILENO, chunk, DELIVER_CHUNK);
-		if (n < 0) {
-			fprintf(stderr, "buzon deliver: reading the message: %s\n",
-			    strerror(errno));
-			st = STORE_IOERROR;
-			break;
-		}
-		if (n == 0)
-			break;
-		total += (uint64_t)n;
-		if (total > cfg->mail_max_size) {
-			too_big = true;
-			break;
-		}
-		st = mbox_save_write(save, chunk, (size_t)n);
-	}
-	free(head);
-	free(chunk);
-	free(from_sender);
-	buf_deinit(&prefix);
-	if (st == STORE_OK && !too_big)
-		st = mbox_save_msg_end(save, 0, 0, 0);
-	if (st != STORE_OK || too_big) {
-		mbox_save_abort(&save);
-		mbox_unref(&mbox);
-		mstore_close(&store);
-		if (too_big) {
-			fprintf(stderr, "buzon deliver: message larger than mail_max_size (%llu)\n",
-			    (unsigned long long)cfg->mail_max_size);
-			return DELIVER_EX_DATAERR;
-		}
-		fprintf(stderr, "buzon deliver: %s: %s\n", u.name, store_status_str(st));
-		return status_exit(st);
-	}
-	st = mbox_save_commit(&save, &first, &last);
-	if (st != STORE_OK)
-		fprintf(stderr, "buzon deliver: %s: %s\n", u.name, store_status_str(st));
-	else
-		log_debug("deliver user=%s folder=%s uid=%u size=%llu", u.name, mbox_name(mbox),
-		    first, (unsigned long long)total);
-	mbox_unref(&mbox);
-	mstore_close(&store);
+	ret = deliver_message(cfg, &u, folder, sender, rcpt);
 	userdb_info_free(&u);
 	config_free(&cfg);
-	return status_exit(st);
+	return ret;
 }

@@ -244,13 +244,15 @@ cli_import(int argc, char **argv)
 	const char *cfgpath = "/etc/buzon/buzon.conf", *path, *user, *folder = "INBOX";
 	const char *uerr = "";
 	char *err = NULL;
-	struct config *cfg;
+	struct config *cfg = NULL;
 	struct user_info u;
+	bool have_user = false;
 	struct mstore *store = NULL;
 	struct import im;
 	enum store_status st;
-	int c, fd, r;
+	int c, fd = -1, r, ret = DELIVER_EX_TEMPFAIL;
 
+	memset(&im, 0, sizeof(im));
 	if (argc < 2 || strcmp(argv[1], "mbox") != 0)
 		goto usage;
 	argc--;
@@ -276,46 +278,57 @@ cli_import(int argc, char **argv)
 	if (config_load(cfgpath, &cfg, &err) < 0) {
 		fprintf(stderr, "buzon import: %s\n", err);
 		free(err);
-		return DELIVER_EX_CONFIG;
+		ret = DELIVER_EX_CONFIG;
+		goto out;
 	}
 	r = userdb_lookup(cfg, user, &u, &uerr);
 	if (r <= 0) {
 		fprintf(stderr, "buzon import: %s: %s\n", user, r == 0 ? "no such user" : uerr);
-		return r == 0 ? DELIVER_EX_NOUSER : DELIVER_EX_TEMPFAIL;
+		ret = r == 0 ? DELIVER_EX_NOUSER : DELIVER_EX_TEMPFAIL;
+		goto out;
 	}
+	have_user = true;
 	if (priv_is_root())
 		priv_drop(u.uid, u.gid, NULL);
 	if (mstore_open(u.mail_root, &store, &uerr) < 0) {
 		fprintf(stderr, "buzon import: cannot open the mail store: %s\n", uerr);
-		return DELIVER_EX_TEMPFAIL;
+		goto out;
 	}
-	memset(&im, 0, sizeof(im));
 	st = mstore_create(store, folder);
 	if (st != STORE_OK && st != STORE_EXISTS) {
 		fprintf(stderr, "buzon import: folder %s: %s\n", folder, store_status_str(st));
-		mstore_close(&store);
-		return st == STORE_BADNAME ? DELIVER_EX_USAGE : DELIVER_EX_TEMPFAIL;
+		ret = st == STORE_BADNAME ? DELIVER_EX_USAGE : DELIVER_EX_TEMPFAIL;
+		goto out;
 	}
 	if ((st = mbox_open(store, folder, &im.mbox)) != STORE_OK) {
 		fprintf(stderr, "buzon import: folder %s: %s\n", folder, store_status_str(st));
-		mstore_close(&store);
-		return DELIVER_EX_TEMPFAIL;
+		goto out;
 	}
 	if ((im.in = fdopen(fd, "r")) == NULL)
 		fatal("fdopen: %s", strerror(errno));
-	r = import_run(&im);
-	fclose(im.in);
-	if (r < 0)
+	fd = -1;
+	if (import_run(&im) < 0) {
 		fprintf(stderr, "buzon import: stopped after %lu messages: %s\n", im.committed,
 		    store_status_str(im.st));
-	else
+	} else {
 		printf("imported %lu messages into %s of %s\n", im.committed, mbox_name(im.mbox),
 		    u.name);
-	mbox_unref(&im.mbox);
-	mstore_close(&store);
-	userdb_info_free(&u);
-	config_free(&cfg);
-	return r < 0 ? DELIVER_EX_TEMPFAIL : 0;
+		ret = 0;
+	}
+out:
+	if (im.in != NULL)
+		fclose(im.in);
+	if (fd >= 0)
+		close(fd);
+	if (im.mbox != NULL)
+		mbox_unref(&im.mbox);
+	if (store != NULL)
+		mstore_close(&store);
+	if (have_user)
+		userdb_info_free(&u);
+	if (cfg != NULL)
+		config_free(&cfg);
+	return ret;
 usage:
 	fprintf(stderr, "usage: buzon import mbox [-c FILE] MBOXFILE USER [FOLDER]\n");
 	return DELIVER_EX_USAGE;
