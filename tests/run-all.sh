@@ -5,7 +5,8 @@
 #   protocol  tests/protocol/run.py --stdio (scripted IMAP dialogues), both builds
 #   security  tests/security/run.py (black-box security checks) on build/buzon
 #   fuzz      fuzz/run.sh: builds build-fuzz (clang), replays corpora, fuzzes each target
-#   delivery  tests/delivery/run.py (LMTP, buzon deliver, mbox import, faults, private Postfix)
+#   delivery  tests/delivery/run.py (LMTP, buzon deliver, mbox import, faults, private Postfix),
+#             both builds
 #   pop3      tests/pop3/run.py (POP3 dialogues, poplib, curl, fetchmail, IMAP EXPUNGE)
 #   interop   tests/interop/run.py (curl, mbsync, mutt, openssl, imaplib) on build/buzon, and
 #             its protocol-level tests (imaplib) again on build-asan/buzon
@@ -18,7 +19,7 @@
 # "N passed, M failed" summing every suite; the exit status is 1 if anything failed.
 # A suite that cannot run (missing build, runner crash without a summary) counts as
 # one failure.  Environment: BUILD, ASAN_BUILD, LOGDIR, SKIP_INTEROP=1, SKIP_SECURITY=1,
-# SKIP_ASAN=1, SKIP_WEBMAIL=1, SKIP_ACME=1.
+# SKIP_ASAN=1, SKIP_DELIVERY=1, SKIP_WEBMAIL=1, SKIP_ACME=1.
 set -u
 
 cd "$(dirname "$0")/.." || exit 2
@@ -142,8 +143,15 @@ if [ -f tests/security/run.py ] && [ "${SKIP_SECURITY:-0}" != 1 ]; then
 	fi
 fi
 
-if [ -f tests/delivery/run.py ] && [ "${SKIP_DELIVERY:-0}" != 1 ] && have_binary "$BUILD" delivery; then
-	runner delivery "$LOGDIR/delivery.log" "$PY" tests/delivery/run.py --buzon "$BUILD/buzon"
+if [ -f tests/delivery/run.py ] && [ "${SKIP_DELIVERY:-0}" != 1 ]; then
+	if have_binary "$BUILD" delivery; then
+		runner delivery "$LOGDIR/delivery.log" "$PY" tests/delivery/run.py --buzon "$BUILD/buzon"
+	fi
+	if [ "${SKIP_ASAN:-0}" != 1 ] && have_binary "$ASAN_BUILD" delivery-asan; then
+		runner delivery-asan "$LOGDIR/delivery-asan.log" \
+		    env ASAN_OPTIONS="$SAN_ASAN" UBSAN_OPTIONS="$SAN_UBSAN" \
+		    "$PY" tests/delivery/run.py --buzon "$ASAN_BUILD/buzon"
+	fi
 fi
 
 if [ -f tests/pop3/run.py ] && have_binary "$BUILD" pop3; then
