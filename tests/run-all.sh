@@ -5,6 +5,8 @@
 #   protocol  tests/protocol/run.py --stdio (scripted IMAP dialogues), both builds
 #   security  tests/security/run.py (black-box security checks) on build/buzon
 #   fuzz      fuzz/run.sh: builds build-fuzz (clang), replays corpora, fuzzes each target
+#   hostile   tests/hostile/run.py (hostile input: literals, NUL, nesting, floods, MIME
+#             bombs, path-like names, LMTP smuggling, brute-force ban) on build/buzon
 #   delivery  tests/delivery/run.py (LMTP, buzon deliver, mbox import, faults, private Postfix),
 #             both builds
 #   pop3      tests/pop3/run.py (POP3 dialogues, poplib, curl, fetchmail, IMAP EXPUNGE)
@@ -156,6 +158,10 @@ fi
 
 if [ -f tests/pop3/run.py ] && have_binary "$BUILD" pop3; then
 	runner pop3 "$LOGDIR/pop3.log" "$PY" tests/pop3/run.py --buzon "$BUILD/buzon"
+fi
+
+if [ -f tests/hostile/run.py ] && [ "${SKIP_HOSTILE:-0}" != 1 ] && have_binary "$BUILD" hostile; then
+	runner hostile "$LOGDIR/hostile.log" env BUZON="$BUILD/buzon" "$PY" tests/hostile/run.py
 fi
 
 # fuzz: build the libFuzzer targets (clang), replay every committed corpus and
