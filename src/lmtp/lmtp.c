@@ -289,7 +289,8 @@ cmd_data(struct lsess *s)
 		return;
 	}
 	if (s->nrcpts == 0) {
-		sess_printf(s, "554 5.5.1 No valid recipients");
+		/* RFC 2033 4.2: no successful RCPT -> DATA fails with 503 */
+		sess_printf(s, "503 5.5.1 No valid recipients");
 		return;
 	}
 	s->memfd = memfd_create("lmtp-msg", MFD_CLOEXEC | MFD_ALLOW_SEALING);
