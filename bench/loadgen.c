@@ -1,0 +1,1310 @@
+/*
+ * loadgen.c — the IMAP load generator of buzon's benchmarks (bench/run.sh runs it
+ * against buzon and Dovecot in turn). A single-threaded libevent client with OpenSSL
+ * that opens many connections and checks every reply: each command must end in a
+ * tagged OK, SELECT must report the expected EXISTS, FETCH 1:* must return one FETCH
+ * response per message carrying the requested item, SEARCH must find the expected
+ * number of messages. A wrong reply stops the run with a non-zero exit, so a fast
+ * but wrong server never shows up as a figure. Modes:
+ *
+ *   op NAME       one targeted operation timed over -r repetitions (first and median
+ *                 reported): select, fetch-flags, fetch-envelope, fetch-bodystructure,
+ *                 search-body, store-seen
+ *   mixed         -c clients each running a random mix (select, fetch headers, fetch
+ *                 a body, store flags, search, append, expunge, idle) for -t seconds
+ *   connect       -c parallel loops of connect + TLS handshake + LOGIN + LOGOUT
+ *   idle          -c logged-in connections in IDLE; then sums the PSS and RSS of the
+ *                 server's process tree (-P root pid) from /proc/PID/smaps_rollup
+ *
+ * Results go to stdout as one "result key=value ..." line; diagnostics to stderr.
+ * It is a test client run by hand or by bench/run.sh on loopback; it never verifies
+ * the server's certificate (the benchmark uses a self-signed one).
+ */
+#define _GNU_SOURCE
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#define RESP_MAX	(64u * 1024 * 1024)	/* one response without its large literals */
+#define LIT_KEEP_MAX	(64u * 1024)		/* literals kept for checking; larger skipped */
+#define MAX_REPS	1000
+
+enum kind {
+	K_NONE, K_LOGIN, K_SELECT, K_FETCH, K_SEARCH, K_STORE, K_APPEND, K_EXPUNGE,
+	K_IDLE, K_LOGOUT
+};
+
+/* mixed workload operations, in the order of their weights below */
+enum mop {
+	M_SELECT, M_FETCH_HDR, M_FETCH_BODY, M_STORE, M_SEARCH, M_APPEND, M_EXPUNGE,
+	M_IDLE, M_COUNT
+};
+static const char *const mop_names[M_COUNT] = {
+	"select", "fetch_headers", "fetch_body", "store", "search", "append",
+	"expunge", "idle"
+};
+static const unsigned mop_weight[M_COUNT] = { 5, 25, 20, 15, 10, 10, 10, 5 };
+
+enum mode { MODE_OP, MODE_MIXED, MODE_CONNECT, MODE_IDLE };
+
+struct conn {
+	unsigned id;
+	struct bufferevent *bev;
+	bool greeted;
+	bool dead;
+	/* the response being assembled: lines plus kept literals */
+	char *resp;
+	size_t rlen, rcap;
+	uint64_t lit_left;
+	bool lit_keep;
+	/* the command in flight */
+	unsigned tagno;
+	char tag[16];
+	size_t taglen;
+	enum kind kind;
+	const char *item;	/* K_FETCH: every FETCH response must contain it */
+	long want_fetch;	/* K_FETCH: expected number of responses, -1 any */
+	uint64_t n_fetch;
+	uint64_t n_search;
+	bool search_seen;
+	bool got_exists;
+	uint32_t exists;
+	uint32_t uidnext;
+	double t0;
+	const char *lit_data;	/* K_APPEND: literal sent after the continuation */
+	size_t lit_len;
+	char *abuf;		/* mixed: this connection's APPEND message */
+	uint32_t arg;		/* mixed: the UID being expunged */
+	/* per-mode progress */
+	int step;
+	enum mop mop;
+	uint64_t rnd;
+};
+
+static struct {
+	const char *host;
+	int port;
+	bool tls;
+	const char *user;
+	const char *pass;
+	const char *folder;
+	enum mode mode;
+	const char *op;
+	const char *word;
+	const char *cold_cmd;
+	int reps;
+	int conns;
+	double secs;
+	long want_exists;
+	long want_search;
+	pid_t root_pid;
+	int inflight;
+	unsigned seed;
+	bool verbose;
+} opt = {
+	.host = "127.0.0.1", .port = 993, .tls = true, .user = "bench", .pass = "bench",
+	.folder = "INBOX", .word = "zanzibar", .reps = 5, .conns = 10, .secs = 10,
+	.want_exists = -1, .want_search = -1, .inflight = 16, .seed = 1
+};
+
+static struct event_base *base;
+static SSL_CTX *ssl_ctx;
+static struct sockaddr_in addr;
+
+/* run state */
+static unsigned next_id;
+static unsigned live;		/* connections open */
+static double times[MAX_REPS];
+static int ntimes;
+static uint64_t last_count;	/* op: FETCH responses / SEARCH hits of the last repetition */
+static double win_start, win_end;
+static bool window_open, stopping;
+static unsigned ready_conns;	/* mixed: selected; idle: idling */
+static unsigned opened;		/* idle/connect: connections started */
+static uint64_t op_count[M_COUNT];
+static double op_time[M_COUNT];
+static uint64_t logins;
+static uint64_t errors;
+static struct event *tick;
+
+static void conn_start(void);
+static void mode_ready(struct conn *c);
+static void mode_done(struct conn *c, bool ok, const char *line);
+static void mode_cont(struct conn *c);
+static void mode_closed(void);
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("loadgen: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(1);
+}
+
+/* A wrong reply: the run is worthless, stop it. */
+static void
+conn_fail(struct conn *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "loadgen: conn %u (tag %s): ", c->id, c->tag);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(1);
+}
+
+static uint64_t
+rnd_next(struct conn *c)
+{
+	/* xorshift64* */
+	c->rnd ^= c->rnd >> 12;
+	c->rnd ^= c->rnd << 25;
+	c->rnd ^= c->rnd >> 27;
+	return c->rnd * 2685821657736338717ULL;
+}
+
+static uint32_t
+rnd_range(struct conn *c, uint32_t lo, uint32_t hi)
+{
+	if (hi <= lo)
+		return lo;
+	return lo + (uint32_t)(rnd_next(c) % (hi - lo + 1));
+}
+
+/* ------------------------------------------------------------ connections */
+
+static void
+conn_free_cb(evutil_socket_t fd, short what, void *ctx)
+{
+	struct conn *c = ctx;
+
+	free(c->resp);
+	free(c->abuf);
+	free(c);
+}
+
+/*
+ * Close a connection. The struct itself is freed from the event loop, so callers up
+ * the stack (read_cb) can still look at c->dead.
+ */
+static void
+conn_close(struct conn *c)
+{
+	if (c->bev != NULL) {
+		SSL *ssl = opt.tls ? bufferevent_openssl_get_ssl(c->bev) : NULL;
+
+		if (ssl != NULL)
+			SSL_set_shutdown(ssl, SSL_RECEIVED_SHUTDOWN);
+		bufferevent_free(c->bev);
+		c->bev = NULL;
+	}
+	c->dead = true;
+	event_base_once(base, -1, EV_TIMEOUT, conn_free_cb, c, NULL);
+	live--;
+	mode_closed();
+}
+
+static void
+conn_write(struct conn *c, const void *p, size_t n)
+{
+	if (bufferevent_write(c->bev, p, n) < 0)
+		conn_fail(c, "write failed");
+}
+
+/* Send one command line "TAG fmt\r\n" and reset the per-command counters. */
+static void
+conn_cmd(struct conn *c, enum kind kind, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	int n;
+
+	c->tagno++;
+	snprintf(c->tag, sizeof(c->tag), "a%u", c->tagno);
+	c->taglen = strlen(c->tag);
+	c->kind = kind;
+	c->item = NULL;
+	c->want_fetch = -1;
+	c->n_fetch = 0;
+	c->n_search = 0;
+	c->search_seen = false;
+	if (kind == K_SELECT) {
+		c->got_exists = false;
+		c->uidnext = 0;
+	}
+	n = snprintf(line, sizeof(line), "%s ", c->tag);
+	va_start(ap, fmt);
+	n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (n >= (int)sizeof(line) - 2)
+		die("command too long");
+	if (opt.verbose)
+		fprintf(stderr, "C%u: %s\n", c->id, line);
+	line[n++] = '\r';
+	line[n++] = '\n';
+	c->t0 = now();
+	conn_write(c, line, (size_t)n);
+}
+
+static bool
+has(const char *s, size_t n, const char *needle)
+{
+	return memmem(s, n, needle, strlen(needle)) != NULL;
+}
+
+static bool
+prefix(const char *s, size_t n, const char *p)
+{
+	size_t pl = strlen(p);
+
+	return n >= pl && strncasecmp(s, p, pl) == 0;
+}
+
+static uint64_t
+parse_num(const char **sp, const char *end)
+{
+	const char *s = *sp;
+	uint64_t v = 0;
+
+	while (s < end && *s >= '0' && *s <= '9') {
+		v = v * 10 + (uint64_t)(*s - '0');
+		s++;
+	}
+	*sp = s;
+	return v;
+}
+
+static void
+untagged(struct conn *c, const char *s, size_t n)
+{
+	const char *end = s + n;
+
+	if (n > 0 && isdigit((unsigned char)s[0])) {
+		const char *p = s;
+		uint64_t num = parse_num(&p, end);
+		size_t rest = (size_t)(end - p);
+
+		if (prefix(p, rest, " EXISTS")) {
+			c->exists = (uint32_t)num;
+			c->got_exists = true;
+		} else if (prefix(p, rest, " EXPUNGE")) {
+			if (c->exists > 0)
+				c->exists--;
+		} else if (prefix(p, rest, " FETCH ")) {
+			if (c->kind != K_FETCH)
+				return;
+			if (c->item == NULL || has(p, rest, c->item))
+				c->n_fetch++;
+			else if (opt.mode != MODE_MIXED)
+				conn_fail(c, "FETCH response without %s: %.200s", c->item, s);
+			/* else: another session's flag change, not an answer */
+		}
+		return;
+	}
+	if (prefix(s, n, "SEARCH")) {
+		const char *p = s + 6;
+
+		c->search_seen = true;
+		while (p < end) {
+			if (*p == ' ' && p + 1 < end && isdigit((unsigned char)p[1]))
+				c->n_search++;
+			p++;
+		}
+	} else if (prefix(s, n, "OK [UIDNEXT ")) {
+		const char *p = s + 12;
+
+		c->uidnext = (uint32_t)parse_num(&p, end);
+	} else if (prefix(s, n, "BYE")) {
+		if (c->kind != K_LOGOUT)
+			conn_fail(c, "unexpected BYE: %.200s", s);
+	} else if (prefix(s, n, "BAD")) {
+		conn_fail(c, "untagged BAD: %.200s", s);
+	}
+}
+
+static void
+tagged(struct conn *c, const char *s, size_t n)
+{
+	bool ok = prefix(s, n, "OK");
+	const char *why = NULL;
+
+	if (!ok && !prefix(s, n, "NO") && !prefix(s, n, "BAD"))
+		conn_fail(c, "malformed tagged reply: %.200s", s);
+	if (ok) {
+		switch (c->kind) {
+		case K_SELECT:
+			if (!c->got_exists)
+				why = "SELECT without EXISTS";
+			else if (opt.mode == MODE_OP && opt.want_exists >= 0 &&
+			    c->exists != (uint32_t)opt.want_exists)
+				why = "SELECT: wrong EXISTS";
+			break;
+		case K_FETCH:
+			if (c->want_fetch >= 0 && c->n_fetch != (uint64_t)c->want_fetch)
+				why = "FETCH: wrong number of responses";
+			break;
+		case K_SEARCH:
+			if (!c->search_seen)
+				why = "SEARCH without * SEARCH";
+			break;
+		default:
+			break;
+		}
+	}
+	if (why != NULL)
+		conn_fail(c, "%s (exists=%u fetched=%llu): %.200s", why, c->exists,
+		    (unsigned long long)c->n_fetch, s);
+	c->kind = K_NONE;
+	mode_done(c, ok, s);
+}
+
+static void
+response(struct conn *c, char *s, size_t n)
+{
+	if (opt.verbose)
+		fprintf(stderr, "S%u: %.*s\n", c->id, (int)(n > 300 ? 300 : n), s);
+	if (!c->greeted) {
+		if (!prefix(s, n, "* OK"))
+			conn_fail(c, "bad greeting: %.200s", s);
+		c->greeted = true;
+		mode_ready(c);
+		return;
+	}
+	if (n > 0 && s[0] == '+') {
+		if (c->kind == K_APPEND && c->lit_data != NULL) {
+			conn_write(c, c->lit_data, c->lit_len);
+			conn_write(c, "\r\n", 2);
+			c->lit_data = NULL;
+		} else if (c->kind == K_IDLE) {
+			mode_cont(c);
+		} else {
+			conn_fail(c, "unexpected continuation: %.200s", s);
+		}
+		return;
+	}
+	if (prefix(s, n, "* ")) {
+		untagged(c, s + 2, n - 2);
+		return;
+	}
+	if (c->kind != K_NONE && n > c->taglen && memcmp(s, c->tag, c->taglen) == 0 &&
+	    s[c->taglen] == ' ') {
+		tagged(c, s + c->taglen + 1, n - c->taglen - 1);
+		return;
+	}
+	conn_fail(c, "unexpected line: %.200s", s);
+}
+
+static void
+resp_reserve(struct conn *c, size_t more)
+{
+	size_t want = c->rlen + more + 1;
+
+	if (want > RESP_MAX)
+		conn_fail(c, "response too long");
+	if (want <= c->rcap)
+		return;
+	while (c->rcap < want)
+		c->rcap = c->rcap ? c->rcap * 2 : 4096;
+	c->resp = realloc(c->resp, c->rcap);
+	if (c->resp == NULL)
+		die("out of memory");
+}
+
+/* "{123}" or "{123+}" at the end of a line announces a literal */
+static bool
+ends_in_literal(const char *s, size_t n, uint64_t *len_r)
+{
+	size_t i;
+
+	if (n < 3 || s[n - 1] != '}')
+		return false;
+	i = n - 1;
+	if (s[i - 1] == '+')
+		i--;
+	if (i == 0 || !isdigit((unsigned char)s[i - 1]))
+		return false;
+	while (i > 0 && isdigit((unsigned char)s[i - 1]))
+		i--;
+	if (i == 0 || s[i - 1] != '{')
+		return false;
+	{
+		const char *p = s + i;
+
+		*len_r = parse_num(&p, s + n);
+	}
+	return true;
+}
+
+static void
+read_cb(struct bufferevent *bev, void *ctx)
+{
+	struct conn *c = ctx;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	for (;;) {
+		struct evbuffer_ptr p;
+		size_t eol, n, start;
+		uint64_t lit;
+
+		if (c->lit_left > 0) {
+			size_t avail = evbuffer_get_length(in);
+
+			if (avail == 0)
+				return;
+			n = avail < c->lit_left ? avail : (size_t)c->lit_left;
+			if (c->lit_keep) {
+				resp_reserve(c, n);
+				evbuffer_remove(in, c->resp + c->rlen, n);
+				c->rlen += n;
+			} else {
+				evbuffer_drain(in, n);
+			}
+			c->lit_left -= n;
+			continue;
+		}
+		p = evbuffer_search_eol(in, NULL, &eol, EVBUFFER_EOL_CRLF_STRICT);
+		if (p.pos < 0) {
+			if (evbuffer_get_length(in) > RESP_MAX)
+				conn_fail(c, "line too long");
+			return;
+		}
+		n = (size_t)p.pos;
+		resp_reserve(c, n);
+		start = c->rlen;
+		evbuffer_remove(in, c->resp + start, n);
+		evbuffer_drain(in, eol);
+		c->rlen += n;
+		if (ends_in_literal(c->resp + start, n, &lit)) {
+			c->lit_left = lit;
+			c->lit_keep = lit <= LIT_KEEP_MAX;
+			continue;
+		}
+		c->resp[c->rlen] = '\0';
+		n = c->rlen;
+		c->rlen = 0;
+		response(c, c->resp, n);
+		/* the mode may have closed the connection */
+		if (c->dead)
+			return;
+	}
+}
+
+static void
+event_cb(struct bufferevent *bev, short what, void *ctx)
+{
+	struct conn *c = ctx;
+
+	if (what & BEV_EVENT_CONNECTED)
+		return;
+	if (what & BEV_EVENT_ERROR) {
+		unsigned long e = opt.tls ? bufferevent_get_openssl_error(bev) : 0;
+
+		conn_fail(c, "connection error: %s%s%s", strerror(EVUTIL_SOCKET_ERROR()),
+		    e ? " / " : "", e ? ERR_reason_error_string(e) : "");
+	}
+	if (what & BEV_EVENT_EOF)
+		conn_fail(c, "connection closed by the server");
+}
+
+static void
+conn_start(void)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	int fd;
+	int one = 1;
+
+	if (c == NULL)
+		die("out of memory");
+	c->id = next_id++;
+	c->rnd = ((uint64_t)opt.seed << 32) ^ (0x9e3779b97f4a7c15ULL * (c->id + 1));
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0)
+		die("socket: %s", strerror(errno));
+	evutil_make_socket_nonblocking(fd);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (opt.tls) {
+		SSL *ssl = SSL_new(ssl_ctx);
+
+		if (ssl == NULL)
+			die("SSL_new failed");
+		SSL_set_tlsext_host_name(ssl, "localhost");
+		c->bev = bufferevent_openssl_socket_new(base, fd, ssl,
+		    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+		if (c->bev != NULL)
+			bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	} else {
+		c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+	}
+	if (c->bev == NULL)
+		die("bufferevent_new failed");
+	bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+		die("connect: %s", strerror(errno));
+	live++;
+}
+
+static void
+send_login(struct conn *c)
+{
+	conn_cmd(c, K_LOGIN, "LOGIN \"%s\" \"%s\"", opt.user, opt.pass);
+}
+
+static void
+send_select(struct conn *c)
+{
+	conn_cmd(c, K_SELECT, "SELECT \"%s\"", opt.folder);
+}
+
+static void
+send_logout(struct conn *c)
+{
+	conn_cmd(c, K_LOGOUT, "LOGOUT");
+}
+
+/* ------------------------------------------------------------ targeted ops */
+
+enum { OP_SELECT, OP_FETCH_FLAGS, OP_FETCH_ENV, OP_FETCH_BS, OP_SEARCH, OP_STORE };
+static int op_id;
+
+static void
+op_send(struct conn *c)
+{
+	switch (op_id) {
+	case OP_FETCH_FLAGS:
+		conn_cmd(c, K_FETCH, "FETCH 1:* (UID FLAGS)");
+		c->item = "FLAGS (";
+		break;
+	case OP_FETCH_ENV:
+		conn_cmd(c, K_FETCH, "FETCH 1:* (UID FLAGS ENVELOPE)");
+		c->item = "ENVELOPE (";
+		break;
+	case OP_FETCH_BS:
+		conn_cmd(c, K_FETCH, "FETCH 1:* (BODYSTRUCTURE)");
+		c->item = "BODYSTRUCTURE (";
+		break;
+	case OP_SEARCH:
+		conn_cmd(c, K_SEARCH, "SEARCH BODY \"%s\"", opt.word);
+		break;
+	case OP_STORE:
+		conn_cmd(c, K_STORE, "STORE 1:* +FLAGS.SILENT (\\Seen)");
+		break;
+	default:
+		abort();
+	}
+	if (c->kind == K_FETCH)
+		c->want_fetch = c->exists;
+}
+
+/*
+ * op steps: 0 LOGIN sent, 1 SELECT sent, 2 untimed reset sent (store-seen),
+ * 3 timed command sent, 4 LOGOUT sent. SELECT ops: one connection per repetition,
+ * 0 LOGIN, 3 timed SELECT, 4 LOGOUT.
+ */
+static void
+op_next_rep(struct conn *c)
+{
+	if (ntimes >= opt.reps) {
+		c->step = 4;
+		send_logout(c);
+	} else if (op_id == OP_STORE) {
+		c->step = 2;
+		conn_cmd(c, K_STORE, "STORE 1:* -FLAGS.SILENT (\\Seen)");
+	} else {
+		c->step = 3;
+		op_send(c);
+	}
+}
+
+static void
+op_done(struct conn *c, bool ok, const char *line)
+{
+	double t = now() - c->t0;
+
+	if (!ok)
+		conn_fail(c, "command failed: %.200s", line);
+	switch (c->step) {
+	case 0:
+		if (op_id == OP_SELECT) {
+			c->step = 3;
+			send_select(c);
+		} else {
+			c->step = 1;
+			send_select(c);
+		}
+		break;
+	case 1:
+		op_next_rep(c);
+		break;
+	case 2:
+		c->step = 3;
+		op_send(c);
+		break;
+	case 3:
+		times[ntimes++] = t;
+		last_count = op_id == OP_SEARCH ? c->n_search :
+		    op_id == OP_SELECT ? c->exists : c->n_fetch;
+		if (op_id == OP_SEARCH && opt.want_search >= 0 &&
+		    c->n_search != (uint64_t)opt.want_search)
+			conn_fail(c, "SEARCH found %llu messages, expected %ld",
+			    (unsigned long long)c->n_search, opt.want_search);
+		if (op_id == OP_SELECT) {
+			c->step = 4;
+			send_logout(c);
+		} else {
+			op_next_rep(c);
+		}
+		break;
+	case 4:
+		conn_close(c);
+		break;
+	}
+}
+
+static void
+op_begin_rep(void)
+{
+	if (opt.cold_cmd != NULL) {
+		int st = system(opt.cold_cmd);
+
+		if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			die("cold command failed: %s", opt.cold_cmd);
+	}
+	conn_start();
+}
+
+static void
+op_closed(void)
+{
+	if (op_id == OP_SELECT && ntimes < opt.reps)
+		op_begin_rep();
+	else
+		event_base_loopexit(base, NULL);
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void
+op_report(void)
+{
+	double first = times[0], med, mn, mx;
+	double sorted[MAX_REPS];
+	int from = ntimes > 1 ? 1 : 0, n = ntimes - from;
+
+	/* select: every repetition is alike; others: the first one fills caches */
+	if (op_id == OP_SELECT || op_id == OP_STORE)
+		from = 0, n = ntimes;
+	memcpy(sorted, times + from, sizeof(double) * (size_t)n);
+	qsort(sorted, (size_t)n, sizeof(double), cmp_double);
+	med = n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+	mn = sorted[0];
+	mx = sorted[n - 1];
+	printf("result mode=op op=%s reps=%d first=%.4f median=%.4f min=%.4f max=%.4f "
+	    "count=%llu\n", opt.op, ntimes, first, med, mn, mx,
+	    (unsigned long long)last_count);
+}
+
+/* ------------------------------------------------------------ mixed workload */
+
+static const char append_msg_fmt[] =
+    "Return-Path: <loadgen@example.net>\r\n"
+    "Received: from mx.example.net (mx.example.net [192.0.2.7])\r\n"
+    "\tby mail.example.org with ESMTPS id 4Zq8b01xyz\r\n"
+    "\tfor <bench@example.org>; Mon, 24 Nov 2025 10:00:00 +0100 (CET)\r\n"
+    "From: Load Generator <loadgen@example.net>\r\n"
+    "To: Bench User <bench@example.org>\r\n"
+    "Subject: appended by the load generator, conn %u op %llu\r\n"
+    "Date: Mon, 24 Nov 2025 10:00:00 +0100\r\n"
+    "Message-ID: <lg.%u.%llu@example.net>\r\n"
+    "MIME-Version: 1.0\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "Content-Transfer-Encoding: 8bit\r\n"
+    "\r\n"
+    "%s";
+
+static char append_body[3000];
+static uint64_t append_seq;
+
+static void
+mixed_build_body(void)
+{
+	static const char line[] =
+	    "The quarterly report is attached; numbers look fine, see section 4.\r\n";
+	size_t n = 0;
+
+	while (n + sizeof(line) < sizeof(append_body)) {
+		memcpy(append_body + n, line, sizeof(line) - 1);
+		n += sizeof(line) - 1;
+	}
+	append_body[n] = '\0';
+}
+
+
+static void
+mixed_send_op(struct conn *c)
+{
+	unsigned total = 0, r;
+	uint32_t top = c->uidnext > 1 ? c->uidnext - 1 : 1, a;
+
+	if (stopping || (window_open && now() >= win_end)) {
+		stopping = true;
+		c->step = 4;
+		send_logout(c);
+		return;
+	}
+	for (int i = 0; i < M_COUNT; i++)
+		total += mop_weight[i];
+	r = (unsigned)(rnd_next(c) % total);
+	for (c->mop = 0; r >= mop_weight[c->mop]; c->mop++)
+		r -= mop_weight[c->mop];
+	c->step = 3;
+	c->t0 = now();
+	switch (c->mop) {
+	case M_SELECT:
+		send_select(c);
+		break;
+	case M_FETCH_HDR:
+		/* a client listing 20 messages somewhere in the folder */
+		a = rnd_range(c, 1, top > 20 ? top - 19 : 1);
+		conn_cmd(c, K_FETCH, "UID FETCH %u:%u (UID FLAGS RFC822.SIZE INTERNALDATE "
+		    "BODY.PEEK[HEADER.FIELDS (FROM TO CC SUBJECT DATE MESSAGE-ID)])",
+		    a, a + 19);
+		c->item = "BODY[HEADER.FIELDS";
+		break;
+	case M_FETCH_BODY:
+		conn_cmd(c, K_FETCH, "UID FETCH %u (UID BODY.PEEK[])", rnd_range(c, 1, top));
+		c->item = "BODY[]";
+		break;
+	case M_STORE:
+		a = rnd_range(c, 1, top);
+		conn_cmd(c, K_STORE, "UID STORE %u:%u %cFLAGS (\\Flagged)", a, a + 4,
+		    (rnd_next(c) & 1) ? '+' : '-');
+		break;
+	case M_SEARCH:
+		if (rnd_next(c) & 1)
+			conn_cmd(c, K_SEARCH, "UID SEARCH UNSEEN");
+		else
+			conn_cmd(c, K_SEARCH, "UID SEARCH SUBJECT \"report\"");
+		break;
+	case M_APPEND: {
+		size_t cap = sizeof(append_msg_fmt) + sizeof(append_body) + 128;
+		int n;
+
+		if (c->abuf == NULL && (c->abuf = malloc(cap)) == NULL)
+			die("out of memory");
+		n = snprintf(c->abuf, cap, append_msg_fmt, c->id,
+		    (unsigned long long)append_seq, c->id,
+		    (unsigned long long)append_seq, append_body);
+		append_seq++;
+		conn_cmd(c, K_APPEND, "APPEND \"%s\" (\\Seen) {%d}", opt.folder, n);
+		c->lit_data = c->abuf;
+		c->lit_len = (size_t)n;
+		break;
+	}
+	case M_EXPUNGE:
+		/* STORE \Deleted, then UID EXPUNGE of just that message (UIDPLUS) */
+		c->arg = rnd_range(c, 1, top);
+		c->step = 5;
+		conn_cmd(c, K_STORE, "UID STORE %u +FLAGS.SILENT (\\Deleted)", c->arg);
+		break;
+	case M_IDLE:
+		conn_cmd(c, K_IDLE, "IDLE");
+		break;
+	default:
+		abort();
+	}
+}
+
+/* mixed steps: 0 LOGIN, 1 SELECT, 3 an operation, 5 expunge's STORE, 4 LOGOUT */
+static void
+mixed_done(struct conn *c, bool ok, const char *line)
+{
+	double t = now();
+
+	if (!ok) {
+		/* no server may refuse any of these; count and show the first few */
+		if (errors++ < 10)
+			fprintf(stderr, "loadgen: conn %u %s failed: %.200s\n", c->id,
+			    c->step == 3 || c->step == 5 ? mop_names[c->mop] : "setup", line);
+		if (c->step < 3)
+			conn_fail(c, "setup failed");
+	}
+	switch (c->step) {
+	case 0:
+		c->step = 1;
+		send_select(c);
+		break;
+	case 1:
+		if (++ready_conns == (unsigned)opt.conns) {
+			win_start = now();
+			win_end = win_start + opt.secs;
+			window_open = true;
+			fprintf(stderr, "loadgen: %d clients selected, measuring %.0f s\n",
+			    opt.conns, opt.secs);
+		}
+		mixed_send_op(c);
+		break;
+	case 5:
+		c->step = 3;
+		conn_cmd(c, K_EXPUNGE, "UID EXPUNGE %u", c->arg);
+		break;
+	case 3:
+		if (window_open && t <= win_end) {
+			op_count[c->mop]++;
+			op_time[c->mop] += t - c->t0;
+		}
+		mixed_send_op(c);
+		break;
+	case 4:
+		conn_close(c);
+		break;
+	}
+}
+
+static void
+mixed_cont(struct conn *c)
+{
+	/* IDLE accepted: end it at once (the mix measures the round trip) */
+	conn_write(c, "DONE\r\n", 6);
+}
+
+static void
+mixed_report(void)
+{
+	uint64_t total = 0;
+
+	for (int i = 0; i < M_COUNT; i++)
+		total += op_count[i];
+	printf("result mode=mixed conns=%d secs=%.1f ops=%llu ops_per_sec=%.1f errors=%llu",
+	    opt.conns, opt.secs, (unsigned long long)total, (double)total / opt.secs,
+	    (unsigned long long)errors);
+	for (int i = 0; i < M_COUNT; i++)
+		printf(" %s=%llu/%.1fms", mop_names[i], (unsigned long long)op_count[i],
+		    op_count[i] ? op_time[i] * 1000 / (double)op_count[i] : 0.0);
+	printf("\n");
+}
+
+/* ------------------------------------------------------------ connection setup */
+
+static void
+connect_done(struct conn *c, bool ok, const char *line)
+{
+	if (!ok)
+		conn_fail(c, "LOGIN failed: %.200s", line);
+	if (c->step == 0) {
+		if (window_open && now() <= win_end)
+			logins++;
+		c->step = 4;
+		send_logout(c);
+	} else {
+		conn_close(c);
+	}
+}
+
+static void
+connect_closed(void)
+{
+	if (!stopping && now() < win_end)
+		conn_start();
+	else if (live == 0)
+		event_base_loopexit(base, NULL);
+}
+
+/* ------------------------------------------------------------ idle memory */
+
+struct mem {
+	unsigned procs;
+	uint64_t pss_kib, rss_kib;
+};
+
+static uint64_t
+smaps_field(const char *buf, const char *name)
+{
+	const char *p = strstr(buf, name);
+
+	if (p == NULL)
+		return 0;
+	p += strlen(name);
+	while (*p == ' ')
+		p++;
+	return strtoull(p, NULL, 10);
+}
+
+/* Sum Pss and Rss over root and all its descendants. */
+static void
+mem_measure(pid_t root, struct mem *m)
+{
+	static pid_t pids[65536], ppids[65536];
+	pid_t tree[65536];
+	size_t n = 0, nt = 0;
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+
+	if (d == NULL)
+		die("/proc: %s", strerror(errno));
+	while ((de = readdir(d)) != NULL && n < 65536) {
+		char path[300], buf[1024], *p;
+		FILE *f;
+
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fgets(buf, sizeof(buf), f) != NULL && (p = strrchr(buf, ')')) != NULL) {
+			int ppid;
+
+			if (sscanf(p + 1, " %*c %d", &ppid) == 1) {
+				pids[n] = (pid_t)atol(de->d_name);
+				ppids[n] = (pid_t)ppid;
+				n++;
+			}
+		}
+		fclose(f);
+	}
+	closedir(d);
+	tree[nt++] = root;
+	for (size_t i = 0; i < nt; i++)
+		for (size_t j = 0; j < n; j++)
+			if (ppids[j] == tree[i] && nt < 65536)
+				tree[nt++] = pids[j];
+	memset(m, 0, sizeof(*m));
+	for (size_t i = 0; i < nt; i++) {
+		char path[64], buf[4096];
+		FILE *f;
+		size_t len;
+
+		snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)tree[i]);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		len = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[len] = '\0';
+		m->procs++;
+		m->pss_kib += smaps_field(buf, "\nPss:");
+		m->rss_kib += smaps_field(buf, "\nRss:");
+	}
+}
+
+static struct mem mem_before;
+
+static void
+idle_measure_cb(evutil_socket_t fd, short what, void *ctx)
+{
+	struct mem after;
+	double n = opt.conns;
+
+	mem_measure(opt.root_pid, &after);
+	printf("result mode=idle conns=%d procs_before=%u procs_after=%u "
+	    "pss_before_kib=%llu pss_after_kib=%llu rss_before_kib=%llu rss_after_kib=%llu "
+	    "pss_per_conn_kib=%.1f rss_per_conn_kib=%.1f setup_secs=%.2f\n",
+	    opt.conns, mem_before.procs, after.procs,
+	    (unsigned long long)mem_before.pss_kib, (unsigned long long)after.pss_kib,
+	    (unsigned long long)mem_before.rss_kib, (unsigned long long)after.rss_kib,
+	    ((double)after.pss_kib - (double)mem_before.pss_kib) / n,
+	    ((double)after.rss_kib - (double)mem_before.rss_kib) / n,
+	    win_end - win_start);
+	fflush(stdout);
+	event_base_loopexit(base, NULL);
+}
+
+/* idle steps: 0 LOGIN, 1 SELECT, 3 IDLE (waiting for the continuation), 6 idling */
+static void
+idle_done(struct conn *c, bool ok, const char *line)
+{
+	if (!ok)
+		conn_fail(c, "command failed: %.200s", line);
+	if (c->step == 0) {
+		c->step = 1;
+		send_select(c);
+	} else if (c->step == 1) {
+		c->step = 3;
+		conn_cmd(c, K_IDLE, "IDLE");
+	} else {
+		conn_fail(c, "IDLE ended: %.200s", line);
+	}
+}
+
+static void
+idle_cont(struct conn *c)
+{
+	struct timeval settle = { 3, 0 };
+
+	c->step = 6;
+	ready_conns++;
+	if (opened < (unsigned)opt.conns) {
+		opened++;
+		conn_start();
+	}
+	if (ready_conns == (unsigned)opt.conns) {
+		win_end = now();
+		fprintf(stderr, "loadgen: %d connections idling after %.1f s; settling\n",
+		    opt.conns, win_end - win_start);
+		event_base_once(base, -1, EV_TIMEOUT, idle_measure_cb, NULL, &settle);
+	}
+}
+
+/* ------------------------------------------------------------ dispatch */
+
+static void
+mode_ready(struct conn *c)
+{
+	c->step = 0;
+	send_login(c);
+}
+
+static void
+mode_done(struct conn *c, bool ok, const char *line)
+{
+	switch (opt.mode) {
+	case MODE_OP:
+		op_done(c, ok, line);
+		break;
+	case MODE_MIXED:
+		mixed_done(c, ok, line);
+		break;
+	case MODE_CONNECT:
+		connect_done(c, ok, line);
+		break;
+	case MODE_IDLE:
+		idle_done(c, ok, line);
+		break;
+	}
+}
+
+static void
+mode_cont(struct conn *c)
+{
+	if (opt.mode == MODE_MIXED)
+		mixed_cont(c);
+	else if (opt.mode == MODE_IDLE)
+		idle_cont(c);
+	else
+		conn_fail(c, "unexpected IDLE continuation");
+}
+
+static void
+mode_closed(void)
+{
+	switch (opt.mode) {
+	case MODE_OP:
+		op_closed();
+		break;
+	case MODE_MIXED:
+		if (live == 0)
+			event_base_loopexit(base, NULL);
+		break;
+	case MODE_CONNECT:
+		connect_closed();
+		break;
+	case MODE_IDLE:
+		break;
+	}
+}
+
+static void
+tick_cb(evutil_socket_t fd, short what, void *ctx)
+{
+	if (opt.mode == MODE_CONNECT && now() >= win_end)
+		stopping = true;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: loadgen [options] op NAME | mixed | connect | idle\n"
+	    "  -h HOST -p PORT   server (127.0.0.1:993)\n"
+	    "  -n                plaintext instead of implicit TLS\n"
+	    "  -u USER -w PASS   credentials (bench/bench)\n"
+	    "  -f FOLDER         folder to select (INBOX)\n"
+	    "  -e N              expected EXISTS (op mode)\n"
+	    "  -s N              expected SEARCH hits (op search-body)\n"
+	    "  -W WORD           SEARCH BODY word (zanzibar)\n"
+	    "  -r N              repetitions (op mode, 5)\n"
+	    "  -x CMD            shell command before each SELECT repetition (cold)\n"
+	    "  -c N              connections (mixed, connect, idle)\n"
+	    "  -t SECS           duration (mixed, connect)\n"
+	    "  -P PID            server root pid (idle: memory of its process tree)\n"
+	    "  -i N              connections being set up at once (idle, 16)\n"
+	    "  -S SEED           random seed (mixed)\n"
+	    "  -v                print the dialogue\n"
+	    "ops: select fetch-flags fetch-envelope fetch-bodystructure search-body store-seen\n");
+	exit(2);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const char *const op_names[] = {
+		"select", "fetch-flags", "fetch-envelope", "fetch-bodystructure",
+		"search-body", "store-seen"
+	};
+	struct rlimit rl;
+	int ch;
+
+	while ((ch = getopt(argc, argv, "h:p:nu:w:f:e:s:W:r:x:c:t:P:i:S:v")) != -1) {
+		switch (ch) {
+		case 'h': opt.host = optarg; break;
+		case 'p': opt.port = atoi(optarg); break;
+		case 'n': opt.tls = false; break;
+		case 'u': opt.user = optarg; break;
+		case 'w': opt.pass = optarg; break;
+		case 'f': opt.folder = optarg; break;
+		case 'e': opt.want_exists = atol(optarg); break;
+		case 's': opt.want_search = atol(optarg); break;
+		case 'W': opt.word = optarg; break;
+		case 'r': opt.reps = atoi(optarg); break;
+		case 'x': opt.cold_cmd = optarg; break;
+		case 'c': opt.conns = atoi(optarg); break;
+		case 't': opt.secs = atof(optarg); break;
+		case 'P': opt.root_pid = (pid_t)atol(optarg); break;
+		case 'i': opt.inflight = atoi(optarg); break;
+		case 'S': opt.seed = (unsigned)atol(optarg); break;
+		case 'v': opt.verbose = true; break;
+		default: usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1)
+		usage();
+	if (strcmp(argv[0], "op") == 0 && argc == 2) {
+		opt.mode = MODE_OP;
+		opt.op = argv[1];
+		for (op_id = 0; op_id < 6 && strcmp(op_names[op_id], opt.op) != 0; op_id++)
+			;
+		if (op_id == 6)
+			usage();
+	} else if (strcmp(argv[0], "mixed") == 0 && argc == 1) {
+		opt.mode = MODE_MIXED;
+	} else if (strcmp(argv[0], "connect") == 0 && argc == 1) {
+		opt.mode = MODE_CONNECT;
+	} else if (strcmp(argv[0], "idle") == 0 && argc == 1) {
+		opt.mode = MODE_IDLE;
+		if (opt.root_pid <= 0)
+			usage();
+	} else {
+		usage();
+	}
+	if (opt.reps < 1 || opt.reps > MAX_REPS || opt.conns < 1 || opt.secs <= 0 ||
+	    opt.inflight < 1 || opt.port <= 0 || opt.port > 65535)
+		usage();
+	if (strpbrk(opt.user, "\"\\") || strpbrk(opt.pass, "\"\\") ||
+	    strpbrk(opt.folder, "\"\\") || strpbrk(opt.word, "\"\\"))
+		die("user, password, folder and word must not contain '\"' or '\\'");
+
+	/* many connections: raise the descriptor limit to the hard limit */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	memset(&addr, 0, sizeof(addr));
+	addr.sin_family = AF_INET;
+	addr.sin_port = htons((uint16_t)opt.port);
+	if (inet_pton(AF_INET, opt.host, &addr.sin_addr) != 1)
+		die("bad IPv4 address %s", opt.host);
+	if ((base = event_base_new()) == NULL)
+		die("event_base_new failed");
+	if (opt.tls) {
+		if ((ssl_ctx = SSL_CTX_new(TLS_client_method())) == NULL)
+			die("SSL_CTX_new failed");
+		SSL_CTX_set_verify(ssl_ctx, SSL_VERIFY_NONE, NULL);
+		/* every connection a full handshake, as from distinct clients */
+		SSL_CTX_set_session_cache_mode(ssl_ctx, SSL_SESS_CACHE_OFF);
+	}
+	mixed_build_body();
+
+	switch (opt.mode) {
+	case MODE_OP:
+		op_begin_rep();
+		break;
+	case MODE_MIXED:
+		for (int i = 0; i < opt.conns; i++)
+			conn_start();
+		break;
+	case MODE_CONNECT: {
+		struct timeval tv = { 0, 100000 };
+
+		win_start = now();
+		win_end = win_start + opt.secs;
+		window_open = true;
+		tick = event_new(base, -1, EV_PERSIST, tick_cb, NULL);
+		event_add(tick, &tv);
+		for (int i = 0; i < opt.conns; i++)
+			conn_start();
+		break;
+	}
+	case MODE_IDLE:
+		mem_measure(opt.root_pid, &mem_before);
+		win_start = now();
+		for (; opened < (unsigned)opt.inflight && opened < (unsigned)opt.conns; opened++)
+			conn_start();
+		break;
+	}
+	event_base_dispatch(base);
+
+	switch (opt.mode) {
+	case MODE_OP:
+		op_report();
+		break;
+	case MODE_MIXED:
+		mixed_report();
+		break;
+	case MODE_CONNECT:
+		printf("result mode=connect conns=%d secs=%.1f logins=%llu logins_per_sec=%.1f\n",
+		    opt.conns, opt.secs, (unsigned long long)logins, (double)logins / opt.secs);
+		break;
+	case MODE_IDLE:
+		break;
+	}
+	if (tick != NULL)
+		event_free(tick);
+	return errors > 0 ? 1 : 0;
+}

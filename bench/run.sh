@@ -1,0 +1,403 @@
+#!/bin/sh
+# run.sh — buzon and Dovecot side by side on the same data (`make bench`).
+#
+# Builds buzon (build-bench/, debugoptimized like the default build) and the load
+# generator (bench/loadgen.c), writes a benchmark Maildir once (bench/genmail.py:
+# 20,000 messages in INBOX, 100,000 with BENCH_LARGE=1, plus a 2,000-message folder
+# "Mixed"), gives each server its own copy (hard links: neither server rewrites a
+# message file, only renames and unlinks), starts a private buzon (build-bench/buzon
+# serve) and a private Dovecot 2.3 from Debian (dovecot -F -c its own config; no system
+# service is touched) on 127.0.0.1 high ports with implicit TLS and the same
+# certificate and SHA512-CRYPT password, runs every workload against buzon and then
+# against Dovecot, and prints a table: operation, buzon, dovecot, ratio, target.
+# LMTP is measured by bench/lmtp/run.sh when it exists.
+#
+# Everything lives in BENCH_DIR (default build-bench-data/). Run as root (the mail
+# processes then run as uid/gid 2000 like a real server) or as a normal user.
+# Environment:
+#   BENCH_LARGE=1        100,000 messages instead of 20,000 (BENCH_MESSAGES=N: any count)
+#   BENCH_REPS=5         repetitions of each targeted operation (median reported)
+#   BENCH_IDLE=1000      idle IDLE connections for the memory figure
+#   BENCH_MIXED="10 50"  client counts of the mixed workload, BENCH_MIXED_SECS=20 each
+#   BENCH_CONNECT_SECS=10  connection setup: BENCH_CONNECT_CONNS=4 parallel loops
+#   BENCH_ONLY="buzon dovecot"  servers to measure
+#   BENCH_SKIP="..."     workloads to skip: select ops mixed connect idle lmtp
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+W=${BENCH_DIR:-$top/build-bench-data}
+case $W in /*) ;; *) W=$top/$W ;; esac
+if [ "${BENCH_LARGE:-0}" = 1 ]; then N=100000; else N=20000; fi
+N=${BENCH_MESSAGES:-$N}
+MIXED_MSGS=${BENCH_MIXED_MSGS:-2000}
+REPS=${BENCH_REPS:-5}
+COLD_REPS=${BENCH_COLD_REPS:-3}
+IDLE_CONNS=${BENCH_IDLE:-1000}
+MIXED=${BENCH_MIXED:-10 50}
+MIXED_SECS=${BENCH_MIXED_SECS:-20}
+CONNECT_SECS=${BENCH_CONNECT_SECS:-10}
+CONNECT_CONNS=${BENCH_CONNECT_CONNS:-4}
+ONLY=${BENCH_ONLY:-buzon dovecot}
+SKIP=${BENCH_SKIP:-}
+BUZON_PORT=20993
+DOVECOT_PORT=21993
+PASS=bench
+MAIL_ID=2000
+
+say() { printf '%s\n' "bench: $*" >&2; }
+skip() { case " $SKIP " in *" $1 "*) return 0 ;; esac; return 1; }
+
+mkdir -p "$W"
+RES=$W/results.txt
+: >"$RES"
+
+# ------------------------------------------------------------------ build
+say "building buzon (build-bench) and the load generator"
+[ -f build-bench/build.ninja ] || meson setup build-bench >/dev/null
+ninja -C build-bench buzon >/dev/null
+# shellcheck disable=SC2046
+cc -O2 -g -Wall -Wextra -Wno-unused-parameter -o "$W/loadgen" bench/loadgen.c \
+    $(pkg-config --cflags --libs libevent_openssl libevent openssl)
+LG=$W/loadgen
+BUZON=$top/build-bench/buzon
+command -v dovecot >/dev/null || { say "dovecot not installed (scripts/install-deps.sh bench)"; exit 1; }
+
+# ------------------------------------------------------------------ data
+if [ "$(id -u)" -eq 0 ]; then
+	owner="$MAIL_ID:$MAIL_ID"
+	chmod 0755 "$W"
+else
+	MAIL_ID=$(id -u)
+	owner=""
+fi
+BASE=$W/base-$N-$MIXED_MSGS
+if [ ! -f "$BASE/.complete" ]; then
+	say "writing $N + $MIXED_MSGS messages to $BASE (once)"
+	rm -rf "$BASE" "$BASE.tmp"
+	python3 bench/genmail.py "$BASE.tmp" "$N" --folder "Mixed:$MIXED_MSGS" >"$BASE.tmp.hits"
+	mv "$BASE.tmp.hits" "$BASE.tmp/.hits"
+	[ -n "$owner" ] && chown -R "$owner" "$BASE.tmp"
+	touch "$BASE.tmp/.complete"
+	mv "$BASE.tmp" "$BASE"
+fi
+HITS=$(awk '$2 == "INBOX" { print $3 }' "$BASE/.hits")
+say "data: $N messages ($(du -sh "$BASE" | cut -f1)), SEARCH BODY zanzibar should find $HITS"
+# Read every file once so both servers start with the same warm page cache.
+find "$BASE" -type f -print0 | xargs -0 cat >/dev/null
+
+fresh_copy() {	# fresh_copy DEST: the pristine data, hard-linked
+	rm -rf "$1"
+	mkdir -p "$(dirname "$1")"
+	cp -al "$BASE" "$1"
+	rm -f "$1/.hits" "$1/.complete"
+}
+
+# ------------------------------------------------------------------ TLS, users
+scripts/mkcert.sh "$W/tls" localhost
+chmod 0644 "$W/tls/fullchain.pem"
+HASH=$(openssl passwd -6 "$PASS")
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+# ------------------------------------------------------------------ buzon
+buzon_pid=""
+dovecot_pid=""
+cleanup() {
+	[ -n "$buzon_pid" ] && kill "$buzon_pid" 2>/dev/null || true
+	[ -n "$dovecot_pid" ] && kill "$dovecot_pid" 2>/dev/null || true
+	wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+wait_port() {	# wait_port PORT PID: until something listens (or the server died)
+	i=0
+	while ! ss -Hltn "sport = :$1" | grep -q LISTEN; do
+		kill -0 "$2" 2>/dev/null || { say "server pid $2 died"; return 1; }
+		i=$((i + 1))
+		[ $i -gt 100 ] && { say "port $1 never opened"; return 1; }
+		sleep 0.1
+	done
+}
+
+start_buzon() {
+	B=$W/buzon
+	rm -rf "$B/run"
+	mkdir -p "$B/run" "$B/mail"
+	chmod 0755 "$B" "$B/mail" "$B/run"
+	fresh_copy "$B/mail/bench"
+	if [ "$(id -u)" -eq 0 ]; then
+		ids="login_user = nobody"
+	else
+		ids="login_user = $(id -un)"
+	fi
+	printf 'bench:{SHA512-CRYPT}%s:%s:%s::%s::\n' "$HASH" "$MAIL_ID" "$MAIL_ID" "$B/mail" \
+	    >"$B/users"
+	chmod 0600 "$B/users"
+	cat >"$B/buzon.conf" <<EOF
+# written by bench/run.sh
+listen = 127.0.0.1
+imap_port = 0
+imaps_port = $BUZON_PORT
+ssl_cert = $W/tls/fullchain.pem
+ssl_key = $W/tls/privkey.pem
+passwd_file = $B/users
+mail_location = maildir:$B/mail/%u
+base_dir = $B/run
+$ids
+mail_max_userip_connections = 100000
+log_level = warn
+EOF
+	"$BUZON" serve -c "$B/buzon.conf" 2>>"$W/buzon.log" &
+	buzon_pid=$!
+	wait_port "$BUZON_PORT" "$buzon_pid"
+	SERVER_PID=$buzon_pid
+	PORT=$BUZON_PORT
+	MAILDIR=$B/mail/bench
+	# cold: no uidlist, no mail process; restart: only the mail process is gone
+	cat >"$W/buzon-reset.sh" <<EOF
+#!/bin/sh
+# buzon-reset.sh [cold]: stop the bench user's mail process (its in-memory cache)
+for p in \$(ps -o pid= --ppid $buzon_pid); do
+	if tr '\0' ' ' </proc/\$p/cmdline 2>/dev/null | grep -q -- '--role mail'; then
+		kill \$p
+		while kill -0 \$p 2>/dev/null; do sleep 0.01; done
+	fi
+done
+if [ "\${1:-}" = cold ]; then
+	rm -f "$MAILDIR/dovecot-uidlist" "$MAILDIR/dovecot-uidvalidity"* "$MAILDIR"/.*/dovecot-uidlist
+fi
+EOF
+	chmod 0755 "$W/buzon-reset.sh"
+	RESET=$W/buzon-reset.sh
+}
+
+stop_buzon() {
+	kill "$buzon_pid" 2>/dev/null || true
+	wait "$buzon_pid" 2>/dev/null || true
+	buzon_pid=""
+}
+
+# ------------------------------------------------------------------ dovecot
+start_dovecot() {
+	D=$W/dovecot
+	rm -rf "$D/run" "$D/state"
+	mkdir -p "$D/run" "$D/state" "$D/mail"
+	chmod 0755 "$D" "$D/mail" "$D/run"
+	fresh_copy "$D/mail/bench"
+	printf 'bench:{SHA512-CRYPT}%s:%s:%s::%s::\n' "$HASH" "$MAIL_ID" "$MAIL_ID" "$D/mail" \
+	    >"$D/users"
+	chmod 0640 "$D/users"
+	if [ "$(id -u)" -eq 0 ]; then
+		chgrp dovecot "$D/users"
+		users="default_internal_user = dovecot
+default_login_user = dovenull"
+	else
+		users="default_internal_user = $(id -un)
+default_login_user = $(id -un)"
+	fi
+	dh=""
+	[ -f /usr/share/dovecot/dh.pem ] && dh="ssl_dh = </usr/share/dovecot/dh.pem"
+	# Debian's defaults otherwise (login processes in high-security mode: one per
+	# connection); only the limits are raised so 1,000 connections fit.
+	procs=$((IDLE_CONNS + 200))
+	cat >"$D/dovecot.conf" <<EOF
+# written by bench/run.sh: a private Dovecot instance, no system service
+instance_name = buzon-bench
+base_dir = $D/run
+state_dir = $D/state
+log_path = $W/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+$users
+first_valid_uid = 500
+ssl = required
+ssl_cert = <$W/tls/fullchain.pem
+ssl_key = <$W/tls/privkey.pem
+$dh
+disable_plaintext_auth = yes
+auth_mechanisms = plain login
+passdb {
+  driver = passwd-file
+  args = $D/users
+}
+userdb {
+  driver = passwd-file
+  args = $D/users
+}
+mail_location = maildir:$D/mail/%u
+namespace inbox {
+  inbox = yes
+  separator = .
+}
+default_process_limit = $procs
+default_client_limit = $((procs * 4))
+default_vsz_limit = 1G
+service imap-login {
+  inet_listener imap {
+    port = 0
+  }
+  inet_listener imaps {
+    port = $DOVECOT_PORT
+  }
+}
+protocol imap {
+  mail_max_userip_connections = 100000
+}
+EOF
+	dovecot -F -c "$D/dovecot.conf" 2>>"$W/dovecot.log" &
+	dovecot_pid=$!
+	wait_port "$DOVECOT_PORT" "$dovecot_pid"
+	SERVER_PID=$dovecot_pid
+	PORT=$DOVECOT_PORT
+	MAILDIR=$D/mail/bench
+	cat >"$W/dovecot-reset.sh" <<EOF
+#!/bin/sh
+# dovecot-reset.sh [cold]: imap processes end with their connection; cold drops the index
+if [ "\${1:-}" = cold ]; then
+	rm -f "$MAILDIR"/dovecot.index* "$MAILDIR"/dovecot-uidlist "$MAILDIR"/dovecot.list.index* \
+	    "$MAILDIR"/dovecot-uidvalidity*
+fi
+EOF
+	chmod 0755 "$W/dovecot-reset.sh"
+	RESET=$W/dovecot-reset.sh
+}
+
+stop_dovecot() {
+	kill "$dovecot_pid" 2>/dev/null || true
+	wait "$dovecot_pid" 2>/dev/null || true
+	dovecot_pid=""
+}
+
+# ------------------------------------------------------------------ workloads
+# record SERVER KEY VALUE
+record() { printf '%s %s %s\n' "$1" "$2" "$3" >>"$RES"; }
+
+# field NAME LINE: the value of NAME=... in a result line
+field() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+
+lg() {	# lg SERVER KEY FIELD ARGS...: run the load generator, record one field
+	s=$1 key=$2 f=$3
+	shift 3
+	if out=$("$LG" -p "$PORT" -u bench -w "$PASS" "$@" 2>>"$W/loadgen.log"); then
+		line=$(printf '%s\n' "$out" | grep '^result' | tail -n 1)
+		printf '%s %s %s\n' "$s" "$key" "$line" >>"$W/raw.txt"
+		v=$(field "$f" "$line")
+		record "$s" "$key" "$v"
+		say "$s $key: $v   ($line)"
+		LAST=$line
+	else
+		record "$s" "$key" FAIL
+		say "$s $key: FAILED (see $W/loadgen.log)"
+		tail -n 3 "$W/loadgen.log" >&2
+		LAST=""
+	fi
+}
+
+run_server() {	# run_server NAME
+	s=$1
+	say "---- $s"
+	if ! skip select; then
+		lg "$s" select_cold median -e "$N" -r "$COLD_REPS" -x "$RESET cold" op select
+		lg "$s" select_restart median -e "$N" -r "$COLD_REPS" -x "$RESET" op select
+		lg "$s" select_warm median -e "$N" -r "$REPS" op select
+	fi
+	if ! skip ops; then
+		lg "$s" fetch_flags median -e "$N" -r "$REPS" op fetch-flags
+		lg "$s" fetch_envelope median -e "$N" -r "$REPS" op fetch-envelope
+		record "$s" fetch_envelope_first "$(field first "$LAST")"
+		lg "$s" fetch_bodystructure median -e "$N" -r "$REPS" op fetch-bodystructure
+		record "$s" fetch_bodystructure_first "$(field first "$LAST")"
+		lg "$s" search_body median -e "$N" -s "$HITS" -r "$REPS" op search-body
+		lg "$s" store_seen median -e "$N" -r "$REPS" op store-seen
+	fi
+	if ! skip mixed; then
+		for c in $MIXED; do
+			lg "$s" "mixed_$c" ops_per_sec -f Mixed -c "$c" -t "$MIXED_SECS" mixed
+		done
+	fi
+	if ! skip connect; then
+		lg "$s" connect logins_per_sec -c "$CONNECT_CONNS" -t "$CONNECT_SECS" connect
+	fi
+	if ! skip idle; then
+		lg "$s" idle_pss pss_per_conn_kib -c "$IDLE_CONNS" -P "$SERVER_PID" idle
+		record "$s" idle_rss "$(field rss_per_conn_kib "$LAST")"
+		record "$s" idle_procs "$(field procs_after "$LAST")"
+	fi
+}
+
+: >"$W/raw.txt"
+: >"$W/loadgen.log"
+for s in $ONLY; do
+	case $s in
+	buzon) start_buzon; run_server buzon; stop_buzon ;;
+	dovecot) start_dovecot; run_server dovecot; stop_dovecot ;;
+	*) say "unknown server $s"; exit 2 ;;
+	esac
+done
+
+LMTP_TABLE=""
+if ! skip lmtp && [ -x bench/lmtp/run.sh ]; then
+	say "---- LMTP (bench/lmtp/run.sh)"
+	if LMTP_TABLE=$(bench/lmtp/run.sh); then :; else
+		say "bench/lmtp/run.sh failed"
+		LMTP_TABLE=""
+	fi
+fi
+
+# ------------------------------------------------------------------ table
+get() { awk -v s="$1" -v k="$2" '$1 == s && $2 == k { v = $3 } END { print v }' "$RES"; }
+
+# row LABEL KEY UNIT BETTER TARGET: BETTER is "low" (times, memory) or "high" (rates)
+row() {
+	b=$(get buzon "$2")
+	d=$(get dovecot "$2")
+	awk -v l="$1" -v b="$b" -v d="$d" -v u="$3" -v better="$4" -v t="$5" 'BEGIN {
+		r = "-"; ok = ""
+		if (b ~ /^[0-9.]+$/ && d ~ /^[0-9.]+$/ && b + 0 > 0 && d + 0 > 0) {
+			x = better == "low" ? d / b : b / d
+			r = sprintf("%.2fx", x)
+			if (t != "") ok = (x >= t + 0) ? "met" : "MISSED"
+		}
+		fmt = u == "s" ? "%.3f" : u == "KiB" ? "%.0f" : "%.1f"
+		bs = b ~ /^[0-9.]+$/ ? sprintf(fmt, b) : (b == "" ? "-" : b)
+		ds = d ~ /^[0-9.]+$/ ? sprintf(fmt, d) : (d == "" ? "-" : d)
+		printf "| %-44s | %10s | %10s | %8s | %-10s |\n", l " (" u ")", bs, ds, r,
+		    t == "" ? "" : t "x " ok
+	}'
+}
+
+echo
+echo "buzon $("$BUZON" version 2>/dev/null | head -n 1) vs Dovecot $(dovecot --version | cut -d' ' -f1);" \
+    "$N messages in INBOX ($(du -sh "$BASE" | cut -f1)); $(nproc) CPUs; $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "ratio: how many times better buzon is (Dovecot's time / buzon's, buzon's rate / Dovecot's)"
+echo
+printf '| %-44s | %10s | %10s | %8s | %-10s |\n' operation buzon dovecot ratio target
+printf '|%s|%s|%s|%s|%s|\n' ---------------------------------------------- ------------ \
+    ------------ ---------- ------------
+row "SELECT cold (no index, no uidlist)" select_cold s low 2
+row "SELECT after the server state is gone" select_restart s low 2
+row "SELECT warm" select_warm s low 2
+row "FETCH 1:* (UID FLAGS)" fetch_flags s low 2
+row "FETCH 1:* (UID FLAGS ENVELOPE), first" fetch_envelope_first s low ""
+row "FETCH 1:* (UID FLAGS ENVELOPE), again" fetch_envelope s low 2
+row "FETCH 1:* (BODYSTRUCTURE), first" fetch_bodystructure_first s low ""
+row "FETCH 1:* (BODYSTRUCTURE), again" fetch_bodystructure s low 2
+row "SEARCH BODY word" search_body s low 2
+row "STORE 1:* +FLAGS.SILENT (\\Seen)" store_seen s low 2
+for c in $MIXED; do
+	row "mixed workload, $c clients" "mixed_$c" "ops/s" high 2
+done
+row "TLS handshake + LOGIN, $CONNECT_CONNS parallel" connect "/s" high 1
+row "memory per idle IDLE connection, PSS" idle_pss KiB low ""
+row "memory per idle IDLE connection, RSS" idle_rss KiB low ""
+b=$(get buzon idle_pss)
+if [ -n "$b" ] && [ "$b" != FAIL ]; then
+	echo
+	awk -v b="$b" -v n="$IDLE_CONNS" 'BEGIN { printf "idle memory target: <= 256 KiB per connection with %d connections: buzon %.0f KiB, %s\n", n, b, (b <= 256 ? "met" : "MISSED") }'
+fi
+if [ -n "$LMTP_TABLE" ]; then
+	echo
+	printf '%s\n' "$LMTP_TABLE"
+fi
+echo
+echo "raw results: $W/raw.txt; logs: $W/buzon.log $W/dovecot.log $W/loadgen.log"
