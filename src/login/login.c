@@ -566,7 +566,7 @@ accept_error_cb(struct evconnlistener *lis, void *ctx)
 	int e = EVUTIL_SOCKET_ERROR();
 
 	/* EMFILE and friends: pause accepting for a moment instead of spinning (F-11) */
-	log_error("imap-login accept: %s", evutil_socket_error_to_string(e));
+	log_error("login accept: %s", evutil_socket_error_to_string(e));
 	evconnlistener_disable(lis);
 	event_base_once(evconnlistener_get_base(lis), -1, EV_TIMEOUT, accept_resume_cb, lis, &tv);
 }
@@ -609,7 +609,7 @@ login_main(int argc, char **argv)
 	char *err = NULL;
 
 	memset(&l, 0, sizeof(l));
-	log_set_ident("imap-login");
+	log_set_ident("login");
 	for (int i = 0; i + 1 < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0)
 			cfgpath = argv[i + 1];

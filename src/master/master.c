@@ -877,7 +877,10 @@ sighup_cb(evutil_socket_t sig, short what, void *ctx)
 	} else if (ncfg->ssl_count > 0) {
 		tls_server_destroy(&ts);
 	}
-	if (ncfg->imap_port != M.cfg->imap_port || ncfg->imaps_port != M.cfg->imaps_port)
+	if (ncfg->imap_port != M.cfg->imap_port || ncfg->imaps_port != M.cfg->imaps_port ||
+	    ncfg->pop3_port != M.cfg->pop3_port || ncfg->pop3s_port != M.cfg->pop3s_port ||
+	    (ncfg->lmtp_listen == NULL) != (M.cfg->lmtp_listen == NULL) ||
+	    (ncfg->lmtp_listen != NULL && strcmp(ncfg->lmtp_listen, M.cfg->lmtp_listen) != 0))
 		log_warn("reload: listener changes take effect at the next restart");
 	config_free(&M.cfg);
 	M.cfg = ncfg;
