@@ -170,6 +170,71 @@ try {
 		    () => fail(`Trash does not list "${cfg.trash.subject}"`));
 	await page.screenshot({ path: shot('trash') });
 
+	if (cfg.extras) {
+		// 7. search (UTF-8 SEARCH CHARSET), then back to the whole list
+		await idle();
+		await page.click('#mailboxlist li.mailbox.inbox > a');
+		await page.locator('#messagelist tbody tr', { hasText: cfg.extras.search.subject }).first().waitFor();
+		await idle();
+		await page.fill('#mailsearchform', cfg.extras.search.q);
+		await page.press('#mailsearchform', 'Enter');
+		await page.waitForFunction((s) => {
+			const shown = [...document.querySelectorAll('#messagelist tbody tr')]
+				.filter((tr) => tr.getClientRects().length > 0);
+			return shown.length === 1 && shown[0].textContent.includes(s);
+		}, cfg.extras.search.subject).then(() => ok(`search "${cfg.extras.search.q}" finds one message`),
+		    async () => fail(`search "${cfg.extras.search.q}": ${JSON.stringify((await listRows()).map((r) => r.subject))}`));
+		await idle();
+		await page.evaluate(() => window.rcmail.command('reset-search'));
+		await page.waitForFunction(() => [...document.querySelectorAll('#messagelist tbody tr')]
+			.filter((tr) => tr.getClientRects().length > 0).length > 1);
+
+		// 8. flag a message (the Mark menu's "As flagged")
+		await idle();
+		await (await rowFor(cfg.extras.flag.subject)).click();
+		await page.frameLocator('#messagecontframe').locator('h2.subject', { hasText: cfg.extras.flag.subject })
+			.waitFor();
+		await idle();
+		await page.evaluate(() => window.rcmail.command('mark', 'flagged'));
+		await page.waitForFunction((s) => [...document.querySelectorAll('#messagelist tbody tr')]
+			.some((tr) => tr.textContent.includes(s) && tr.classList.contains('flagged')),
+		    cfg.extras.flag.subject).then(() => ok(`"${cfg.extras.flag.subject}" shown flagged`),
+		    () => fail(`"${cfg.extras.flag.subject}" not shown flagged`));
+
+		// 9. save a draft with a UTF-8 subject (APPEND to Drafts)
+		await idle();
+		await page.goto(cfg.url + '?_task=mail&_action=compose', { waitUntil: 'domcontentloaded' });
+		await page.locator('#compose-subject').waitFor();
+		await page.fill('#compose-subject', cfg.extras.draft.subject);
+		await page.fill('#composebody', cfg.extras.draft.body);
+		await idle();
+		await page.evaluate(() => window.rcmail.command('savedraft'));
+		await page.waitForFunction(() => window.rcmail.env.draft_id)
+			.then(() => ok('draft saved'), () => fail('draft not saved'));
+
+		// 10. create a folder with a non-ASCII name, then rename it (Settings > Folders)
+		await idle();
+		await page.goto(cfg.url + '?_task=settings&_action=folders', { waitUntil: 'domcontentloaded' });
+		await idle();
+		const pref = page.frameLocator('#preferences-frame');
+		const saveFolder = async (name) => {
+			await pref.locator('input[name=_name]').waitFor();
+			await pref.locator('input[name=_name]').fill(name);
+			await page.evaluate(() => document.querySelector('#preferences-frame')
+				.contentWindow.rcmail.command('save'));
+			await page.locator('#subscription-table li', { hasText: name }).first().waitFor()
+				.then(() => ok(`folder "${name}" listed in the settings`),
+				    () => fail(`folder "${name}" not listed in the settings`));
+		};
+		await page.evaluate(() => window.rcmail.command('create-folder'));
+		await saveFolder(cfg.extras.folder.create);
+		await idle();
+		await page.locator('#subscription-table li', { hasText: cfg.extras.folder.create }).first().click();
+		await pref.locator(`input[name=_name][value="${cfg.extras.folder.create}"]`).waitFor();
+		await saveFolder(cfg.extras.folder.rename);
+		await page.screenshot({ path: shot('folders') });
+	}
+
 	// 6. log out
 	await idle();
 	await Promise.all([

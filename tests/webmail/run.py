@@ -15,7 +15,10 @@ and Archive with their roles), the message list (UTF-8 encoded-word subjects dec
 opens an unread message (UTF-8 base64 body), deletes another one (= move to Trash) and
 logs out.  Then this script checks over IMAP (imaplib) and in the Maildir that the
 opened message is \\Seen and the deleted one is in Trash and no longer in INBOX, and
-that Roundcube's IMAP trace has no BAD reply from buzon.
+that Roundcube's IMAP trace has no BAD reply from buzon.  Over IMAPS it also searches
+(UID SEARCH CHARSET UTF-8), flags a message, saves a draft with a UTF-8 subject (APPEND)
+and creates and renames a folder with a non-ASCII name (CREATE, RENAME, SUBSCRIBE), and
+those are checked over IMAP too.
 
 Roundcube's folder roles come only from the server: the config names Sent/Drafts/...
 folders that do not exist ("rc-sent", ...), so the roles in the folder list (and the
@@ -33,6 +36,9 @@ Prints "PASS webmail-KIND" / "FAIL webmail-KIND: reasons" lines and finally
 "N passed, M failed"; exit status 1 if anything failed.
 """
 import argparse
+import base64
+import email
+import email.policy
 import imaplib
 import json
 import os
@@ -66,6 +72,13 @@ OPEN = {"subject": "来週の打ち合わせについて",
         "message_id": "<20260313102030.5A1B@example.jp>"}
 TRASH = {"subject": "This week in open source mail (issue 112)",
          "message_id": "<issue-112.demo@news.example.com>"}
+# More of what people do in a webmail, done over one kind (IMAPS) to save time.
+EXTRAS = {"search": {"q": "café", "subject": "Café con leche mañana por la mañana"},
+          "flag": {"subject": "Réunion de lundi déplacée",
+                   "message_id": "<20260304150209.GA1234@example.fr>"},
+          "draft": {"subject": "Borrador: ñandú ✓ 会議", "body": "Hola — cuerpo del borrador, ünïcödé."},
+          "folder": {"create": "Proyectos ñ & Co", "rename": "Proyectos 2026"}}
+EXTRAS_KIND = "imaps"
 
 
 def log(msg):
@@ -236,6 +249,8 @@ def server_checks(srv, res, kind):
         res.eq(find_uid(m, "INBOX", TRASH["message_id"]), None, "deleted message gone from INBOX")
         res.check(find_uid(m, "Trash", TRASH["message_id"]) is not None,
                   "deleted message is in Trash on the server")
+        if kind == EXTRAS_KIND:
+            extras_checks(m, res)
         # Nothing else moved: 21 fixtures, one gone.
         typ, data = m.select("INBOX", readonly=True)
         res.eq(int(data[0]) if typ == "OK" else -1, len(bt.fixture_messages()) - 1,
@@ -251,6 +266,51 @@ def server_checks(srv, res, kind):
               "Maildir .Trash holds the deleted message")
     seen = [v for v in srv.maildir_files("demo").values() if OPEN["message_id"].encode() in v[2]]
     res.check(seen and "S" in seen[0][1], "opened message's Maildir file has flag S")
+
+
+def extras_checks(m, res):
+    """The search/flag/draft/folder steps, seen over IMAP."""
+    uid = find_uid(m, "INBOX", EXTRAS["flag"]["message_id"])
+    if res.check(uid is not None, "flagged message in INBOX"):
+        typ, data = m.uid("FETCH", str(uid), "(FLAGS)")
+        flags = bt.parse_fetch(data)[0][1].get("FLAGS", []) if typ == "OK" else []
+        res.check("\\Flagged" in flags, "message flagged in Roundcube is \\Flagged on the server")
+    typ, data = m.select("Drafts", readonly=True)
+    subjects = []
+    if typ == "OK" and int(data[0]) > 0:
+        typ, data = m.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODY.PEEK[TEXT])")
+        for _, items in bt.parse_fetch(data):
+            hdr = bt.text(items.get("BODY[HEADER.FIELDS (SUBJECT)]"))
+            msg = email.message_from_string(hdr, policy=email.policy.default)
+            subjects.append(str(msg["subject"]))
+    res.check(EXTRAS["draft"]["subject"] in subjects, "draft saved to Drafts with its UTF-8 subject (%s)" % subjects)
+    typ, data = m.list()
+    names = [n for _, _, n in bt.parse_list(data)] if typ == "OK" else []
+    res.check(imap_utf7(EXTRAS["folder"]["rename"]) in names and
+              imap_utf7(EXTRAS["folder"]["create"]) not in names,
+              "renamed folder on the server (%s)" % names)
+    typ, data = m.lsub()
+    names = [n for _, _, n in bt.parse_list(data)] if typ == "OK" else []
+    res.check(imap_utf7(EXTRAS["folder"]["rename"]) in names, "renamed folder subscribed")
+
+
+def imap_utf7(name):
+    """RFC 3501 5.1.3 modified UTF-7 for a mailbox name."""
+    out, run_ = [], []
+
+    def flush():
+        if run_:
+            b = "".join(run_).encode("utf-16-be")
+            out.append("&" + base64.b64encode(b).decode().rstrip("=").replace("/", ",") + "-")
+            run_.clear()
+    for ch in name:
+        if 0x20 <= ord(ch) <= 0x7e:
+            flush()
+            out.append("&-" if ch == "&" else ch)
+        else:
+            run_.append(ch)
+    flush()
+    return "".join(out)
 
 
 def trace_checks(rc, res, kind):
@@ -272,6 +332,9 @@ def trace_checks(rc, res, kind):
     res.check(re.search(r"\bC: \S+ (LOGIN|AUTHENTICATE)\b", trace) is not None, "trace shows the login")
     res.check(re.search(r"\bC: \S+ (UID )?(MOVE|COPY)\b", trace) is not None,
               "trace shows the move to Trash")
+    if kind == EXTRAS_KIND:
+        for cmd in ("UID SEARCH RETURN (ALL) CHARSET UTF-8", "APPEND Drafts", "CREATE ", "RENAME "):
+            res.check(re.search(r"\bC: \S+ " + re.escape(cmd), trace) is not None, "trace shows %s" % cmd.strip())
     res.check("SPECIAL-USE" in trace and "\\Trash" in trace,
               "Roundcube asked for and got SPECIAL-USE attributes")
     errs = [ln for ln in rc.errors().splitlines() if "IMAP Error" in ln or "PHP Fatal" in ln]
@@ -294,6 +357,7 @@ def run_kind(kind, args):
         job = {"url": url, "user": "demo", "password": srv.users["demo"], "kind": kind,
                "shots": shots, "profile": profile, "folders": FOLDERS,
                "listSubjects": LIST_SUBJECTS, "open": OPEN, "trash": TRASH,
+               "extras": EXTRAS if kind == EXTRAS_KIND else None,
                "timeoutMs": 20000}
         t0 = time.monotonic()
         p = subprocess.run(["node", os.path.join(HERE, "roundcube.mjs"), json.dumps(job)],
