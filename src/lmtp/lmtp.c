@@ -374,15 +374,21 @@ data_done(struct lsess *s)
 			sess_printf(s, "%s <%s> %s", fail, r->addr, fail_text);
 			continue;
 		}
+		/* both addresses are printable ASCII without CR/LF (lmtp_cmd_parse) */
 		n = snprintf(prefix, sizeof(prefix), "Return-Path: <%s>\nDelivered-To: %s\n",
 		    s->sender, r->addr);
 		r->id = ++s->l->next_id;
+		if (n < 0 || (size_t)n >= sizeof(prefix)) {
+			r->answered = true;
+			r->status = IPC_DELIVER_TEMPFAIL;
+			continue;
+		}
 		ipc_msg_init(&m, IPC_LMTP_DELIVER);
 		ipc_put_u32(&m, r->id);
 		ipc_put_str(&m, r->addr);
 		ipc_put_str(&m, r->folder);
 		ipc_put_bytes(&m, prefix, (size_t)n);
-		if (n < 0 || (size_t)n >= sizeof(prefix) || ipc_to_master(&m, s->memfd) < 0) {
+		if (ipc_to_master(&m, s->memfd) < 0) {
 			r->answered = true;
 			r->status = IPC_DELIVER_TEMPFAIL;
 		}
