@@ -20,6 +20,9 @@
   expiry      a certificate that expires in 5 days (openssl x509 -days 5) is logged as
               expiring at start and again at reload, and `buzon check` reports its
               expiry; the two-year certificates of the sni test are not warned about.
+  reload-bad-key  a reload whose key does not match its certificate (a renewal gone
+              wrong) is refused and logged; IMAPS and STARTTLS keep the running
+              certificate, logins work, and the corrected configuration reloads.
 
 All servers (pebble, pebble-challtestsrv, certbot's standalone http-01 server, buzon)
 listen on 127.0.0.1 high ports chosen at run time.  pebble's own HTTPS uses a
@@ -481,7 +484,47 @@ def test_expiry(args, res, d):
     return None, srv
 
 
-TESTS = [("acme-renew", test_acme_renew), ("sni", test_sni), ("expiry", test_expiry)]
+# ---- reload-bad-key ------------------------------------------------------------------
+
+def test_reload_bad_key(args, res, d):
+    """A renewal gone wrong (the key no longer matches the certificate): reload keeps the
+    running certificates, and a later good reload still works."""
+    run([bt.MKCERT, os.path.join(d, "other"), "localhost"])
+    srv = bt.Server(buzon=args.buzon)
+    srv.start()
+    ctx = tls_context(srv.cert)
+    fp = imaps_peer(srv.imaps_port, ctx, "localhost")[0]
+    good = srv.certs
+    srv.certs = [(srv.cert, os.path.join(d, "other", "privkey.pem"))]
+    srv.write_config()
+    chk = srv.cli("check", "-c", srv.config_path, check=False)
+    res.check(chk.returncode != 0, "buzon check refuses a key that does not match (exit %d)" % chk.returncode)
+    srv.cli("reload", "-c", srv.config_path)
+    deadline = time.monotonic() + RELOAD_WAIT
+    while time.monotonic() < deadline and "reload failed" not in srv.log_text():
+        time.sleep(0.1)
+    res.check("reload failed, keeping the running configuration" in srv.log_text(),
+              "reload with a mismatched key is refused and logged")
+    res.eq(imaps_peer(srv.imaps_port, ctx, "localhost")[0], fp, "IMAPS still serves the old certificate")
+    res.eq(starttls_peer(srv.imap_port, ctx, "localhost")[0], fp, "STARTTLS still serves the old certificate")
+    m = srv.imaps()
+    res.eq(m.select("INBOX", readonly=True)[0], "OK", "logins still work after the refused reload")
+    m.logout()
+    srv.certs = good
+    srv.write_config()
+    n = srv.log_text().count("reloading configuration")
+    srv.cli("reload", "-c", srv.config_path)
+    deadline = time.monotonic() + RELOAD_WAIT
+    while time.monotonic() < deadline and srv.log_text().count("reloading configuration") <= n:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    res.eq(srv.log_text().count("reload failed"), 1, "the corrected configuration reloads")
+    res.eq(imaps_peer(srv.imaps_port, ctx, "localhost")[0], fp, "IMAPS serves the certificate after the good reload")
+    return None, srv
+
+
+TESTS = [("acme-renew", test_acme_renew), ("sni", test_sni), ("expiry", test_expiry),
+         ("reload-bad-key", test_reload_bad_key)]
 
 
 def run_one(name, fn, args):
