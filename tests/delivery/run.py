@@ -502,6 +502,57 @@ def t_detail_folder(srv):
           "unknown +detail folder: INBOX")
 
 
+def t_hostile_recipients(srv):
+    """RELIABILITY SEC-32/33: path-like recipients are refused; +detail never leaves the
+    Maildir (an invalid folder name falls back to INBOX)."""
+    c = Lmtp(srv.lmtp_port)
+    c.cmd("LHLO x")
+    c.cmd("MAIL FROM:<h@example.net>")
+    for bad in ("../x@example.org", "x@../../etc", "a/../b@..", "%2e%2e@example.org\x00",
+                "demo+" + "x" * 300 + "@example.org"):
+        c.send("RCPT TO:<%s>\r\n" % bad)
+        r = c.code()
+        check(r[:1] in "45" and not r.startswith("250"), "RCPT %r: %r" % (bad[:40], r))
+    c.cmd("QUIT")
+    c = Lmtp(srv.lmtp_port)
+    c.cmd("LHLO x")
+    c.cmd("MAIL FROM:<h@example.net>")
+    r = c.cmd("RCPT TO:<demo+%s@example.org>" % ("x" * 10240))
+    check(r.startswith("500 5.5.2"), "10 KiB +detail: %r" % r)
+    check(c.closed(), "closed after an over-long line")
+    before_dirs = sorted(os.listdir(srv.mail_root))
+    for rcpt in ("demo+a/b@example.org", "demo+.Sent@example.org", "demo+&AGE-@example.org",
+                 "demo+..@example.org", "demo+INBOX@example.org"):
+        rr, dr = lmtp_send(srv.lmtp_port, "h@example.net", [rcpt], wire(msg("hostile")))
+        check(rr[0][:3] in ("250", "501"), "RCPT %s: %r" % (rcpt, rr))
+        if rr[0].startswith("250"):
+            check(dr and dr[0].startswith("250"), "%s delivered: %r" % (rcpt, dr))
+    eq(sorted(os.listdir(srv.mail_root)), before_dirs, "nothing new next to the Maildirs")
+    hits = find_file_with(srv.maildir("demo"), b"Subject: hostile")
+    check(len(hits) >= 3, "hostile +details delivered into INBOX: %r" % hits)
+    for dirpath, dirs, files in os.walk(srv.maildir("demo")):
+        for n in dirs:
+            check("/" not in n and n not in ("..",), "odd directory %s" % n)
+
+
+def t_lmtp_process_identity(srv):
+    """RELIABILITY SEC-40: the LMTP process runs as login_user, no capabilities,
+    NoNewPrivs, non-dumpable."""
+    pids = lmtp_pids(srv)
+    eq(len(pids), 1, "one lmtp process")
+    with open("/proc/%d/status" % pids[0]) as f:
+        st = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
+    want = pwd.getpwnam("nobody") if ROOT else pwd.getpwuid(os.getuid())
+    eq(st["Uid"].split(), [str(want.pw_uid)] * 4, "Uid")
+    eq(st["Gid"].split(), [str(want.pw_gid)] * 4, "Gid")
+    if ROOT:
+        eq(st["CapEff"].strip(), "0000000000000000", "CapEff")
+        eq(st["CapPrm"].strip(), "0000000000000000", "CapPrm")
+        eq(st["NoNewPrivs"].strip(), "1", "NoNewPrivs")
+        eq(os.readlink("/proc/%d/root" % pids[0]), os.path.join(srv.base_dir, "login"),
+           "chroot")
+
+
 # ---------------------------------------------------------------- buzon deliver
 
 def t_deliver_cli(srv):
@@ -1069,6 +1120,8 @@ def main():
         ("lmtp-bad-commands", t_bad_commands), ("lmtp-smuggling", t_smuggling),
         ("lmtp-idle-sees-delivery", t_idle_sees_delivery),
         ("lmtp-detail-folder", t_detail_folder),
+        ("lmtp-hostile-recipients", t_hostile_recipients),
+        ("lmtp-process-identity", t_lmtp_process_identity),
         ("deliver-cli", t_deliver_cli), ("deliver-exit-codes", t_deliver_exit_codes),
         ("import-mbox", t_import_mbox),
         ("fault-kill-lmtp-mid-data", t_kill_lmtp_mid_data),
