@@ -139,9 +139,9 @@ class Conn:
         if self.sock is not None and isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
             data = self.sock.recv(65536)
         else:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
+            # past the deadline, still poll once: on a loaded machine the runner itself
+            # may have been descheduled while the data was already there
+            left = max(deadline - time.monotonic(), 0)
             r, _, _ = select.select([self.rfd], [], [], left)
             if not r:
                 return False
