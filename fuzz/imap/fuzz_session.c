@@ -96,6 +96,14 @@ fresh_maildir(void)
 	    "Content-Type: text/plain\n\nx\n--b--\n");
 }
 
+static char top[64];
+
+static void
+cleanup(void)
+{
+	rm_rf(top);
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -103,7 +111,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	if (mkdtemp(tmpl) == NULL)
 		abort();
+	snprintf(top, sizeof(top), "%s", tmpl);
 	snprintf(root, sizeof(root), "%s/Maildir", tmpl);
+	atexit(cleanup);
 	log_set_level(LOG_LEVEL_ERROR);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.mail_max_size = 1024 * 1024;

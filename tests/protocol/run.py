@@ -521,8 +521,8 @@ def run_script(path, args):
     name = os.path.basename(path)
     with open(path, encoding="utf-8") as f:
         lines = f.read().split("\n")
-    env = Env(args, name)
     fixture = None
+    extra_config = []
     body = []
     for ln, raw in enumerate(lines, 1):
         line = raw.rstrip("\r")
@@ -531,7 +531,7 @@ def run_script(path, args):
         if line.startswith("@fixture "):
             fixture = line.split(None, 1)[1].strip()
         elif line.startswith("@config "):
-            env.extra_config.append(line.split(None, 1)[1])
+            extra_config.append(line.split(None, 1)[1])
         elif line.strip() == "@stdio-only":
             if args.connect:
                 return "skip", "stdio-only"
@@ -543,6 +543,8 @@ def run_script(path, args):
                 return "skip", "no-tls"
         else:
             body.append((ln, line))
+    env = Env(args, name)
+    env.extra_config = extra_config
     timeout = args.timeout
     try:
         if not args.connect:
