@@ -59,7 +59,7 @@ imap_login_destroy(struct lconn *c, void *state)
 static void
 capability(struct lconn *c, struct buf *b)
 {
-	(void)buf_append_str(b, "IMAP4rev1 SASL-IR ID ENABLE IDLE LITERAL+");
+	(void)buf_append_str(b, "IMAP4rev1 SASL-IR ID ENABLE IDLE LITERAL-");
 	if (lconn_starttls_available(c))
 		(void)buf_append_str(b, " STARTTLS");
 	if (lconn_cleartext_ok(c))
