@@ -370,6 +370,19 @@ def t_size_limit(srv):
     check(not find_file_with(srv.maildir("demo"), b"Subject: too-big"), "nothing stored")
 
 
+def t_rcpt_limit(srv):
+    """1000 recipients per transaction (RFC 5321 4.5.3.1.8 wants >= 100), then 452 4.5.3."""
+    c = Lmtp(srv.lmtp_port)
+    c.cmd("LHLO x")
+    c.cmd("MAIL FROM:<many@example.net>")
+    c.send("".join("RCPT TO:<demo@example.org>\r\n" for _ in range(1001)))
+    got = [c.code() for _ in range(1001)]
+    eq(sum(1 for g in got if g.startswith("250 2.1.5")), 1000, "accepted recipients")
+    check(got[-1].startswith("452 4.5.3"), "the 1001st: %r" % got[-1])
+    eq(c.cmd("RSET")[:3], "250", "RSET")
+    eq(c.cmd("QUIT")[:3], "221", "QUIT")
+
+
 def t_rset(srv):
     c = Lmtp(srv.lmtp_port)
     c.cmd("LHLO x")
@@ -1070,6 +1083,24 @@ def pf_mailbox_command(pf, sysd):
     r = subprocess.run(["runuser", "-u", "bztlda", "--", BUZON, "deliver", "-c", cfg,
                         "-d", "someone"], input=b"x\n", capture_output=True, timeout=30)
     eq(r.returncode, 75, "another user's delivery with an unreadable passwd_file")
+    # a temporary failure (tmp/ not writable: exit 75) makes Postfix defer, not bounce;
+    # the queued message is delivered once the problem is gone
+    tmpdir = os.path.join(maildir, "tmp")
+    os.chmod(tmpdir, 0o500)
+    try:
+        pf.send("y@example.net", "bztlda@localhost",
+                b"Subject: deferred-then-delivered\r\n\r\nx\r\n")
+        check(wait_for(lambda: re.search(r"to=<bztlda@localhost>.*status=deferred",
+                                         pf.log_tail(400)), 30, 0.3),
+              "not deferred:\n%s" % pf.log_tail())
+        check(not re.search(r"to=<bztlda@localhost>.*status=bounced", pf.log_tail(400)),
+              "bounced")
+    finally:
+        os.chmod(tmpdir, 0o700)
+    pf.postfix("flush")
+    check(wait_for(lambda: find_file_with(maildir, b"Subject: deferred-then-delivered"), 30, 0.3),
+          "not delivered after the flush:\n%s" % pf.log_tail())
+    eq(len(find_file_with(maildir, b"Subject: deferred-then-delivered")), 1, "delivered once")
 
 
 def pf_home_maildir(pf, sysd):
@@ -1116,7 +1147,8 @@ def main():
         ("lmtp-two-rcpts-one-unknown", t_two_rcpts_one_unknown),
         ("lmtp-multi-rcpt-order", t_multi_rcpt_order), ("lmtp-pipelining", t_pipelining),
         ("lmtp-dot-stuffing-imap-exact", t_dot_stuffing_imap_exact),
-        ("lmtp-size-limit", t_size_limit), ("lmtp-rset", t_rset),
+        ("lmtp-size-limit", t_size_limit), ("lmtp-rcpt-limit", t_rcpt_limit),
+        ("lmtp-rset", t_rset),
         ("lmtp-bad-commands", t_bad_commands), ("lmtp-smuggling", t_smuggling),
         ("lmtp-idle-sees-delivery", t_idle_sees_delivery),
         ("lmtp-detail-folder", t_detail_folder),
