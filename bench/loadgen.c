@@ -138,6 +138,7 @@ static struct sockaddr_in addr;
 static unsigned next_id;
 static unsigned live;		/* connections open */
 static double times[MAX_REPS];
+static double cpus[MAX_REPS];
 static int ntimes;
 static uint64_t last_count;	/* op: FETCH responses / SEARCH hits of the last repetition */
 static double win_start, win_end;
@@ -155,6 +156,8 @@ static void mode_ready(struct conn *c);
 static void mode_done(struct conn *c, bool ok, const char *line);
 static void mode_cont(struct conn *c);
 static void mode_closed(void);
+static void cpu_begin(void);
+static double cpu_end(void);
 
 static double
 now(void)
@@ -651,6 +654,7 @@ op_next_rep(struct conn *c)
 		conn_cmd(c, K_STORE, "STORE 1:* -FLAGS.SILENT (\\Seen)");
 	} else {
 		c->step = 3;
+		cpu_begin();
 		op_send(c);
 	}
 }
@@ -666,6 +670,7 @@ op_done(struct conn *c, bool ok, const char *line)
 	case 0:
 		if (op_id == OP_SELECT) {
 			c->step = 3;
+			cpu_begin();
 			send_select(c);
 		} else {
 			c->step = 1;
@@ -677,9 +682,11 @@ op_done(struct conn *c, bool ok, const char *line)
 		break;
 	case 2:
 		c->step = 3;
+		cpu_begin();
 		op_send(c);
 		break;
 	case 3:
+		cpus[ntimes] = cpu_end();
 		times[ntimes++] = t;
 		last_count = op_id == OP_SEARCH ? c->n_search :
 		    op_id == OP_SELECT ? c->exists : c->n_fetch;
@@ -729,24 +736,32 @@ cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* median, min and max of v[from..n) */
+static void
+stats(const double *v, int from, int n, double *med, double *mn, double *mx)
+{
+	double sorted[MAX_REPS];
+	int k = n - from;
+
+	memcpy(sorted, v + from, sizeof(double) * (size_t)k);
+	qsort(sorted, (size_t)k, sizeof(double), cmp_double);
+	*med = k % 2 ? sorted[k / 2] : (sorted[k / 2 - 1] + sorted[k / 2]) / 2;
+	*mn = sorted[0];
+	*mx = sorted[k - 1];
+}
+
 static void
 op_report(void)
 {
-	double first = times[0], med, mn, mx;
-	double sorted[MAX_REPS];
-	int from = ntimes > 1 ? 1 : 0, n = ntimes - from;
+	double med, mn, mx, cmed, cmn, cmx;
+	/* select and store: every repetition is alike; others: the first fills caches */
+	int from = op_id == OP_SELECT || op_id == OP_STORE || ntimes == 1 ? 0 : 1;
 
-	/* select: every repetition is alike; others: the first one fills caches */
-	if (op_id == OP_SELECT || op_id == OP_STORE)
-		from = 0, n = ntimes;
-	memcpy(sorted, times + from, sizeof(double) * (size_t)n);
-	qsort(sorted, (size_t)n, sizeof(double), cmp_double);
-	med = n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-	mn = sorted[0];
-	mx = sorted[n - 1];
+	stats(times, from, ntimes, &med, &mn, &mx);
+	stats(cpus, from, ntimes, &cmed, &cmn, &cmx);
 	printf("result mode=op op=%s reps=%d first=%.4f median=%.4f min=%.4f max=%.4f "
-	    "count=%llu\n", opt.op, ntimes, first, med, mn, mx,
-	    (unsigned long long)last_count);
+	    "cpu_first=%.4f cpu_median=%.4f count=%llu\n", opt.op, ntimes, times[0], med, mn,
+	    mx, cpus[0], cmed, (unsigned long long)last_count);
 }
 
 /* ------------------------------------------------------------ mixed workload */
@@ -860,6 +875,14 @@ mixed_send_op(struct conn *c)
 	}
 }
 
+static double mixed_cpu;
+
+static void
+mixed_window_cb(evutil_socket_t fd, short what, void *ctx)
+{
+	mixed_cpu = cpu_end();
+}
+
 /* mixed steps: 0 LOGIN, 1 SELECT, 3 an operation, 5 expunge's STORE, 4 LOGOUT */
 static void
 mixed_done(struct conn *c, bool ok, const char *line)
@@ -881,9 +904,14 @@ mixed_done(struct conn *c, bool ok, const char *line)
 		break;
 	case 1:
 		if (++ready_conns == (unsigned)opt.conns) {
+			struct timeval tv = { (time_t)opt.secs,
+			    (suseconds_t)((opt.secs - (double)(time_t)opt.secs) * 1e6) };
+
 			win_start = now();
 			win_end = win_start + opt.secs;
 			window_open = true;
+			cpu_begin();
+			event_base_once(base, -1, EV_TIMEOUT, mixed_window_cb, NULL, &tv);
 			fprintf(stderr, "loadgen: %d clients selected, measuring %.0f s\n",
 			    opt.conns, opt.secs);
 		}
@@ -920,9 +948,10 @@ mixed_report(void)
 
 	for (int i = 0; i < M_COUNT; i++)
 		total += op_count[i];
-	printf("result mode=mixed conns=%d secs=%.1f ops=%llu ops_per_sec=%.1f errors=%llu",
-	    opt.conns, opt.secs, (unsigned long long)total, (double)total / opt.secs,
-	    (unsigned long long)errors);
+	printf("result mode=mixed conns=%d secs=%.1f ops=%llu ops_per_sec=%.1f errors=%llu "
+	    "server_cpu=%.2f ops_per_cpu_sec=%.1f", opt.conns, opt.secs,
+	    (unsigned long long)total, (double)total / opt.secs, (unsigned long long)errors,
+	    mixed_cpu, mixed_cpu > 0 ? (double)total / mixed_cpu : 0.0);
 	for (int i = 0; i < M_COUNT; i++)
 		printf(" %s=%llu/%.1fms", mop_names[i], (unsigned long long)op_count[i],
 		    op_count[i] ? op_time[i] * 1000 / (double)op_count[i] : 0.0);
@@ -975,19 +1004,20 @@ smaps_field(const char *buf, const char *name)
 	return strtoull(p, NULL, 10);
 }
 
-/* Sum Pss and Rss over root and all its descendants. */
-static void
-mem_measure(pid_t root, struct mem *m)
+#define TREE_MAX	65536
+
+/* root and all its descendants (pids); returns how many, at most max */
+static size_t
+tree_pids(pid_t root, pid_t *tree, size_t max)
 {
-	static pid_t pids[65536], ppids[65536];
-	pid_t tree[65536];
+	static pid_t pids[TREE_MAX], ppids[TREE_MAX];
 	size_t n = 0, nt = 0;
 	DIR *d = opendir("/proc");
 	struct dirent *de;
 
 	if (d == NULL)
 		die("/proc: %s", strerror(errno));
-	while ((de = readdir(d)) != NULL && n < 65536) {
+	while ((de = readdir(d)) != NULL && n < TREE_MAX) {
 		char path[300], buf[1024], *p;
 		FILE *f;
 
@@ -1011,8 +1041,18 @@ mem_measure(pid_t root, struct mem *m)
 	tree[nt++] = root;
 	for (size_t i = 0; i < nt; i++)
 		for (size_t j = 0; j < n; j++)
-			if (ppids[j] == tree[i] && nt < 65536)
+			if (ppids[j] == tree[i] && nt < max)
 				tree[nt++] = pids[j];
+	return nt;
+}
+
+/* Sum Pss and Rss over root and all its descendants. */
+static void
+mem_measure(pid_t root, struct mem *m)
+{
+	static pid_t tree[TREE_MAX];
+	size_t nt = tree_pids(root, tree, TREE_MAX);
+
 	memset(m, 0, sizeof(*m));
 	for (size_t i = 0; i < nt; i++) {
 		char path[64], buf[4096];
@@ -1029,6 +1069,59 @@ mem_measure(pid_t root, struct mem *m)
 		m->pss_kib += smaps_field(buf, "\nPss:");
 		m->rss_kib += smaps_field(buf, "\nRss:");
 	}
+}
+
+/*
+ * Server CPU time: the nanoseconds on CPU (/proc/PID/schedstat, first field) summed
+ * over the server's process tree, taken before a timed command and compared after it.
+ * Unlike the wall time it hardly depends on what else the machine runs.
+ */
+#define CPU_MAX		4096
+static pid_t cpu_pids[CPU_MAX];
+static uint64_t cpu_ns[CPU_MAX];
+static size_t cpu_n;
+
+static uint64_t
+schedstat_ns(pid_t pid)
+{
+	char path[64];
+	unsigned long long ns = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	if (fscanf(f, "%llu", &ns) != 1)
+		ns = 0;
+	fclose(f);
+	return ns;
+}
+
+static void
+cpu_begin(void)
+{
+	if (opt.root_pid <= 0)
+		return;
+	cpu_n = tree_pids(opt.root_pid, cpu_pids, CPU_MAX);
+	for (size_t i = 0; i < cpu_n; i++)
+		cpu_ns[i] = schedstat_ns(cpu_pids[i]);
+}
+
+/* seconds of server CPU since cpu_begin (processes that ended meanwhile are lost) */
+static double
+cpu_end(void)
+{
+	uint64_t sum = 0;
+
+	if (opt.root_pid <= 0)
+		return 0;
+	for (size_t i = 0; i < cpu_n; i++) {
+		uint64_t ns = schedstat_ns(cpu_pids[i]);
+
+		if (ns > cpu_ns[i])
+			sum += ns - cpu_ns[i];
+	}
+	return (double)sum / 1e9;
 }
 
 static struct mem mem_before;
@@ -1170,7 +1263,7 @@ usage(void)
 	    "  -x CMD            shell command before each SELECT repetition (cold)\n"
 	    "  -c N              connections (mixed, connect, idle)\n"
 	    "  -t SECS           duration (mixed, connect)\n"
-	    "  -P PID            server root pid (idle: memory of its process tree)\n"
+	    "  -P PID            server root pid: memory (idle) and CPU time (op, mixed)\n"
 	    "  -i N              connections being set up at once (idle, 16)\n"
 	    "  -S SEED           random seed (mixed)\n"
 	    "  -v                print the dialogue\n"

@@ -150,8 +150,6 @@ EOF
 	"$BUZON" serve -c "$B/buzon.conf" 2>>"$W/buzon.log" &
 	buzon_pid=$!
 	wait_port "$BUZON_PORT" "$buzon_pid"
-	SERVER_PID=$buzon_pid
-	PORT=$BUZON_PORT
 	MAILDIR=$B/mail/bench
 	# cold: no uidlist, no mail process; restart: only the mail process is gone
 	cat >"$W/buzon-reset.sh" <<EOF
@@ -168,7 +166,6 @@ if [ "\${1:-}" = cold ]; then
 fi
 EOF
 	chmod 0755 "$W/buzon-reset.sh"
-	RESET=$W/buzon-reset.sh
 }
 
 stop_buzon() {
@@ -247,8 +244,6 @@ EOF
 	dovecot -F -c "$D/dovecot.conf" 2>>"$W/dovecot.log" &
 	dovecot_pid=$!
 	wait_port "$DOVECOT_PORT" "$dovecot_pid"
-	SERVER_PID=$dovecot_pid
-	PORT=$DOVECOT_PORT
 	MAILDIR=$D/mail/bench
 	cat >"$W/dovecot-reset.sh" <<EOF
 #!/bin/sh
@@ -259,7 +254,6 @@ if [ "\${1:-}" = cold ]; then
 fi
 EOF
 	chmod 0755 "$W/dovecot-reset.sh"
-	RESET=$W/dovecot-reset.sh
 }
 
 stop_dovecot() {
@@ -275,14 +269,17 @@ record() { printf '%s %s %s\n' "$1" "$2" "$3" >>"$RES"; }
 # field NAME LINE: the value of NAME=... in a result line
 field() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 
-lg() {	# lg SERVER KEY FIELD ARGS...: run the load generator, record one field
+lg() {	# lg SERVER KEY FIELD ARGS...: run the load generator, record FIELD (and cpu)
 	s=$1 key=$2 f=$3
 	shift 3
-	if out=$("$LG" -p "$PORT" -u bench -w "$PASS" "$@" 2>>"$W/loadgen.log"); then
+	if [ "$s" = buzon ]; then port=$BUZON_PORT pid=$buzon_pid; else port=$DOVECOT_PORT pid=$dovecot_pid; fi
+	if out=$("$LG" -p "$port" -u bench -w "$PASS" -P "$pid" "$@" 2>>"$W/loadgen.log"); then
 		line=$(printf '%s\n' "$out" | grep '^result' | tail -n 1)
 		printf '%s %s %s\n' "$s" "$key" "$line" >>"$W/raw.txt"
 		v=$(field "$f" "$line")
 		record "$s" "$key" "$v"
+		cm=$(field cpu_median "$line")
+		[ -n "$cm" ] && record "$s" "$key.cpu" "$cm"
 		say "$s $key: $v   ($line)"
 		LAST=$line
 	else
@@ -293,47 +290,68 @@ lg() {	# lg SERVER KEY FIELD ARGS...: run the load generator, record one field
 	fi
 }
 
-run_server() {	# run_server NAME
-	s=$1
-	say "---- $s"
-	if ! skip select; then
-		lg "$s" select_cold median -e "$N" -r "$COLD_REPS" -x "$RESET cold" op select
-		lg "$s" select_restart median -e "$N" -r "$COLD_REPS" -x "$RESET" op select
-		lg "$s" select_warm median -e "$N" -r "$REPS" op select
-	fi
-	if ! skip ops; then
-		lg "$s" fetch_flags median -e "$N" -r "$REPS" op fetch-flags
-		lg "$s" fetch_envelope median -e "$N" -r "$REPS" op fetch-envelope
-		record "$s" fetch_envelope_first "$(field first "$LAST")"
-		lg "$s" fetch_bodystructure median -e "$N" -r "$REPS" op fetch-bodystructure
-		record "$s" fetch_bodystructure_first "$(field first "$LAST")"
-		lg "$s" search_body median -e "$N" -s "$HITS" -r "$REPS" op search-body
-		lg "$s" store_seen median -e "$N" -r "$REPS" op store-seen
-	fi
-	if ! skip mixed; then
-		for c in $MIXED; do
-			lg "$s" "mixed_$c" ops_per_sec -f Mixed -c "$c" -t "$MIXED_SECS" mixed
-		done
-	fi
-	if ! skip connect; then
-		lg "$s" connect logins_per_sec -c "$CONNECT_CONNS" -t "$CONNECT_SECS" connect
-	fi
-	if ! skip idle; then
-		lg "$s" idle_pss pss_per_conn_kib -c "$IDLE_CONNS" -P "$SERVER_PID" idle
-		record "$s" idle_rss "$(field rss_per_conn_kib "$LAST")"
-		record "$s" idle_procs "$(field procs_after "$LAST")"
-	fi
+# Each workload runs against every server in turn before the next one starts, so a
+# change in what else the machine runs affects both alike.
+each() {	# each KEY FIELD ARGS...: the workload against each server
+	for s in $ONLY; do
+		lg "$s" "$@"
+	done
 }
 
-: >"$W/raw.txt"
-: >"$W/loadgen.log"
 for s in $ONLY; do
 	case $s in
-	buzon) start_buzon; run_server buzon; stop_buzon ;;
-	dovecot) start_dovecot; run_server dovecot; stop_dovecot ;;
+	buzon) start_buzon ;;
+	dovecot) start_dovecot ;;
 	*) say "unknown server $s"; exit 2 ;;
 	esac
 done
+
+: >"$W/raw.txt"
+: >"$W/loadgen.log"
+if ! skip select; then
+	for s in $ONLY; do
+		lg "$s" select_cold median -e "$N" -r "$COLD_REPS" -x "$W/$s-reset.sh cold" op select
+	done
+	for s in $ONLY; do
+		lg "$s" select_restart median -e "$N" -r "$COLD_REPS" -x "$W/$s-reset.sh" op select
+	done
+	each select_warm median -e "$N" -r "$REPS" op select
+fi
+if ! skip ops; then
+	each fetch_flags median -e "$N" -r "$REPS" op fetch-flags
+	for s in $ONLY; do
+		lg "$s" fetch_envelope median -e "$N" -r "$REPS" op fetch-envelope
+		record "$s" fetch_envelope_first "$(field first "$LAST")"
+		record "$s" fetch_envelope_first.cpu "$(field cpu_first "$LAST")"
+	done
+	for s in $ONLY; do
+		lg "$s" fetch_bodystructure median -e "$N" -r "$REPS" op fetch-bodystructure
+		record "$s" fetch_bodystructure_first "$(field first "$LAST")"
+		record "$s" fetch_bodystructure_first.cpu "$(field cpu_first "$LAST")"
+	done
+	each search_body median -e "$N" -s "$HITS" -r "$REPS" op search-body
+	each store_seen median -e "$N" -r "$REPS" op store-seen
+fi
+if ! skip mixed; then
+	for c in $MIXED; do
+		for s in $ONLY; do
+			lg "$s" "mixed_$c" ops_per_sec -f Mixed -c "$c" -t "$MIXED_SECS" mixed
+			record "$s" "mixed_$c.cpu" "$(field ops_per_cpu_sec "$LAST")"
+		done
+	done
+fi
+if ! skip connect; then
+	each connect logins_per_sec -c "$CONNECT_CONNS" -t "$CONNECT_SECS" connect
+fi
+if ! skip idle; then
+	for s in $ONLY; do
+		lg "$s" idle_pss pss_per_conn_kib -c "$IDLE_CONNS" idle
+		record "$s" idle_rss "$(field rss_per_conn_kib "$LAST")"
+		record "$s" idle_procs "$(field procs_after "$LAST")"
+	done
+fi
+stop_buzon
+stop_dovecot
 
 LMTP_TABLE=""
 if ! skip lmtp && [ -x bench/lmtp/run.sh ]; then
@@ -347,33 +365,41 @@ fi
 # ------------------------------------------------------------------ table
 get() { awk -v s="$1" -v k="$2" '$1 == s && $2 == k { v = $3 } END { print v }' "$RES"; }
 
-# row LABEL KEY UNIT BETTER TARGET: BETTER is "low" (times, memory) or "high" (rates)
+# row LABEL KEY UNIT BETTER TARGET: BETTER is "low" (times, memory) or "high" (rates).
+# The last three columns are the server's CPU time for the same work (seconds, or
+# operations per CPU second for the mixed workload) and their ratio.
 row() {
-	b=$(get buzon "$2")
-	d=$(get dovecot "$2")
-	awk -v l="$1" -v b="$b" -v d="$d" -v u="$3" -v better="$4" -v t="$5" 'BEGIN {
-		r = "-"; ok = ""
-		if (b ~ /^[0-9.]+$/ && d ~ /^[0-9.]+$/ && b + 0 > 0 && d + 0 > 0) {
+	awk -v l="$1" -v u="$3" -v better="$4" -v t="$5" \
+	    -v b="$(get buzon "$2")" -v d="$(get dovecot "$2")" \
+	    -v bc="$(get buzon "$2.cpu")" -v dc="$(get dovecot "$2.cpu")" '
+	function num(x) { return x ~ /^[0-9.]+$/ && x + 0 > 0 }
+	function show(x, fmt) { return x ~ /^[0-9.]+$/ ? sprintf(fmt, x) : (x == "" ? "-" : x) }
+	BEGIN {
+		r = "-"; ok = ""; cr = "-"
+		if (num(b) && num(d)) {
 			x = better == "low" ? d / b : b / d
 			r = sprintf("%.2fx", x)
 			if (t != "") ok = (x >= t + 0) ? "met" : "MISSED"
 		}
+		if (num(bc) && num(dc))
+			cr = sprintf("%.2fx", better == "low" ? dc / bc : bc / dc)
 		fmt = u == "s" ? "%.3f" : u == "KiB" ? "%.0f" : "%.1f"
-		bs = b ~ /^[0-9.]+$/ ? sprintf(fmt, b) : (b == "" ? "-" : b)
-		ds = d ~ /^[0-9.]+$/ ? sprintf(fmt, d) : (d == "" ? "-" : d)
-		printf "| %-44s | %10s | %10s | %8s | %-10s |\n", l " (" u ")", bs, ds, r,
-		    t == "" ? "" : t "x " ok
+		printf "| %-44s | %9s | %9s | %7s | %-9s | %9s | %9s | %7s |\n", l " (" u ")",
+		    show(b, fmt), show(d, fmt), r, t == "" ? "" : t "x " ok,
+		    show(bc, u == "s" ? "%.3f" : "%.0f"), show(dc, u == "s" ? "%.3f" : "%.0f"), cr
 	}'
 }
 
 echo
 echo "buzon $("$BUZON" version 2>/dev/null | head -n 1) vs Dovecot $(dovecot --version | cut -d' ' -f1);" \
     "$N messages in INBOX ($(du -sh "$BASE" | cut -f1)); $(nproc) CPUs; $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "ratio: how many times better buzon is (Dovecot's time / buzon's, buzon's rate / Dovecot's)"
+echo "ratio: how many times better buzon is (Dovecot's time / buzon's, buzon's rate / Dovecot's);"
+echo "cpu: the servers' CPU time for the same work (mixed: operations per CPU second)"
 echo
-printf '| %-44s | %10s | %10s | %8s | %-10s |\n' operation buzon dovecot ratio target
-printf '|%s|%s|%s|%s|%s|\n' ---------------------------------------------- ------------ \
-    ------------ ---------- ------------
+printf '| %-44s | %9s | %9s | %7s | %-9s | %9s | %9s | %7s |\n' operation buzon dovecot ratio \
+    target "buzon cpu" "dove cpu" "cpu rat"
+printf '|%s|%s|%s|%s|%s|%s|%s|%s|\n' ---------------------------------------------- \
+    ----------- ----------- --------- ----------- ----------- ----------- ---------
 row "SELECT cold (no index, no uidlist)" select_cold s low 2
 row "SELECT after the server state is gone" select_restart s low 2
 row "SELECT warm" select_warm s low 2
