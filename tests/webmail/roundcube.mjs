@@ -13,6 +13,7 @@
 // the page as it was (error-KIND.png).
 import { chromium } from 'playwright-core';
 import path from 'node:path';
+import fs from 'node:fs';
 
 const cfg = JSON.parse(process.argv[2]);
 const timeout = cfg.timeoutMs || 20000;
@@ -201,7 +202,19 @@ try {
 		    cfg.extras.flag.subject).then(() => ok(`"${cfg.extras.flag.subject}" shown flagged`),
 		    () => fail(`"${cfg.extras.flag.subject}" not shown flagged`));
 
-		// 9. save a draft with a UTF-8 subject (APPEND to Drafts)
+		// 9. download an attachment from the opened message (BODY[2], base64)
+		await idle();
+		await (await rowFor(cfg.extras.attachment.subject)).click();
+		const att = page.frameLocator('#messagecontframe')
+			.locator('#attachment-list li', { hasText: cfg.extras.attachment.filename }).locator('a').first();
+		await att.waitFor();
+		const href = await att.getAttribute('href');
+		const dl = await page.request.get(new URL(href, page.url()).href + '&_download=1');
+		const bytes = await dl.body();
+		fs.writeFileSync(path.join(cfg.shots, `attachment-${cfg.kind}.bin`), bytes);
+		check(dl.ok(), `attachment ${cfg.extras.attachment.filename} downloaded (${bytes.length} bytes, HTTP ${dl.status()})`);
+
+		// 10. save a draft with a UTF-8 subject (APPEND to Drafts)
 		await idle();
 		await page.goto(cfg.url + '?_task=mail&_action=compose', { waitUntil: 'domcontentloaded' });
 		await page.locator('#compose-subject').waitFor();
@@ -212,7 +225,7 @@ try {
 		await page.waitForFunction(() => window.rcmail.env.draft_id)
 			.then(() => ok('draft saved'), () => fail('draft not saved'));
 
-		// 10. create a folder with a non-ASCII name, then rename it (Settings > Folders)
+		// 11. create a folder with a non-ASCII name, then rename it (Settings > Folders)
 		await idle();
 		await page.goto(cfg.url + '?_task=settings&_action=folders', { waitUntil: 'domcontentloaded' });
 		await idle();

@@ -16,7 +16,8 @@ opens an unread message (UTF-8 base64 body), deletes another one (= move to Tras
 logs out.  Then this script checks over IMAP (imaplib) and in the Maildir that the
 opened message is \\Seen and the deleted one is in Trash and no longer in INBOX, and
 that Roundcube's IMAP trace has no BAD reply from buzon.  Over IMAPS it also searches
-(UID SEARCH CHARSET UTF-8), flags a message, saves a draft with a UTF-8 subject (APPEND)
+(UID SEARCH CHARSET UTF-8), flags a message, downloads a PDF attachment (compared with
+the fixture's), saves a draft with a UTF-8 subject (APPEND)
 and creates and renames a folder with a non-ASCII name (CREATE, RENAME, SUBSCRIBE), and
 those are checked over IMAP too.
 
@@ -38,6 +39,7 @@ Prints "PASS webmail-KIND" / "FAIL webmail-KIND: reasons" lines and finally
 import argparse
 import base64
 import email
+import glob
 import email.policy
 import imaplib
 import json
@@ -76,6 +78,8 @@ TRASH = {"subject": "This week in open source mail (issue 112)",
 EXTRAS = {"search": {"q": "café", "subject": "Café con leche mañana por la mañana"},
           "flag": {"subject": "Réunion de lundi déplacée",
                    "message_id": "<20260304150209.GA1234@example.fr>"},
+          "attachment": {"subject": "Invoice 2026-0117 for February",
+                         "filename": "invoice-2026-0117.pdf"},
           "draft": {"subject": "Borrador: ñandú ✓ 会議", "body": "Hola — cuerpo del borrador, ünïcödé."},
           "folder": {"create": "Proyectos ñ & Co", "rename": "Proyectos 2026"}}
 EXTRAS_KIND = "imaps"
@@ -237,7 +241,7 @@ def find_uid(m, folder, message_id):
     return int(uids[0]) if uids else None
 
 
-def server_checks(srv, res, kind):
+def server_checks(srv, res, kind, shots):
     """What Roundcube did, seen over IMAP and in the Maildir."""
     m = srv.imaps()
     try:
@@ -250,7 +254,7 @@ def server_checks(srv, res, kind):
         res.check(find_uid(m, "Trash", TRASH["message_id"]) is not None,
                   "deleted message is in Trash on the server")
         if kind == EXTRAS_KIND:
-            extras_checks(m, res)
+            extras_checks(m, res, shots)
         # Nothing else moved: 21 fixtures, one gone.
         typ, data = m.select("INBOX", readonly=True)
         res.eq(int(data[0]) if typ == "OK" else -1, len(bt.fixture_messages()) - 1,
@@ -268,8 +272,25 @@ def server_checks(srv, res, kind):
     res.check(seen and "S" in seen[0][1], "opened message's Maildir file has flag S")
 
 
-def extras_checks(m, res):
-    """The search/flag/draft/folder steps, seen over IMAP."""
+def fixture_attachment(filename):
+    for fx in bt.fixture_messages():
+        msg = email.message_from_bytes(fx["data"], policy=email.policy.default)
+        for part in msg.iter_attachments():
+            if part.get_filename() == filename:
+                return part.get_content()
+    return None
+
+
+def extras_checks(m, res, shots):
+    """The search/flag/attachment/draft/folder steps, seen over IMAP."""
+    try:
+        with open(os.path.join(shots, "attachment-%s.bin" % EXTRAS_KIND), "rb") as f:
+            got = f.read()
+    except OSError:
+        got = None
+    want = fixture_attachment(EXTRAS["attachment"]["filename"])
+    res.check(want is not None and got == want, "downloaded attachment equals the fixture's "
+              "(%s bytes, want %s)" % (None if got is None else len(got), None if want is None else len(want)))
     uid = find_uid(m, "INBOX", EXTRAS["flag"]["message_id"])
     if res.check(uid is not None, "flagged message in INBOX"):
         typ, data = m.uid("FETCH", str(uid), "(FLAGS)")
@@ -346,6 +367,8 @@ def run_kind(kind, args):
     name = "webmail-%s" % kind
     res = bt.Result(name)
     shots = args.artifacts
+    for old in glob.glob(os.path.join(shots, "*-%s.*" % kind)):	# no stale artifacts
+        os.unlink(old)
     srv = bt.Server(config=["imap_debug = yes"], buzon=args.buzon)
     rc = None
     try:
@@ -372,7 +395,7 @@ def run_kind(kind, args):
             log("browser stderr:\n" + p.stderr[-3000:])
         if p.returncode != 0 and not any(ln.startswith("FAIL: ") for ln in p.stdout.splitlines()):
             res.fail("browser driver exited %d" % p.returncode)
-        server_checks(srv, res, kind)
+        server_checks(srv, res, kind, shots)
         trace_checks(rc, res, kind)
     except Exception as e:	# setup or client error = test failure
         import traceback
