@@ -12,10 +12,11 @@
               live/cert.pem, chain verified against pebble's root for imap.buzon.test)
               while an IMAPS and a STARTTLS session opened before keep working (NOOP,
               FETCH) on the old one.
-  sni         two ssl_cert/ssl_key pairs (imap.example.org first, mail.example.net, made
-              by scripts/mkcert.sh): `openssl s_client -servername` gets the matching
-              certificate on IMAPS and with -starttls imap; an unknown name and no SNI
-              get the first; after the order is swapped in the config and `buzon
+  sni         three ssl_cert/ssl_key pairs (imap.example.org first, mail.example.net, made
+              by scripts/mkcert.sh, and one with several names and a wildcard):
+              `openssl s_client -servername` gets the matching certificate on IMAPS and
+              with -starttls imap (names compared without case, on subjectAltNames, a
+              wildcard covering one label); an unknown name and no SNI get the first; after the order is swapped in the config and `buzon
               reload`, the default follows; `buzon check` names both.
   expiry      a certificate that expires in 5 days (openssl x509 -days 5) is logged as
               expiring at start and again at reload, and `buzon check` reports its
@@ -88,11 +89,11 @@ def wait_tcp(port, proc, what, timeout=15.0):
     raise RuntimeError("%s not listening on %d after %.0f s" % (what, port, timeout))
 
 
-def openssl_ca(d, cn):
+def openssl_ca(d, cn, days=2):
     """A throwaway CA (P-256) in d: returns (ca.pem, ca.key)."""
     ca, key = os.path.join(d, "ca.pem"), os.path.join(d, "ca.key")
     run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-         "-nodes", "-keyout", key, "-out", ca, "-days", "2", "-subj", "/CN=%s" % cn,
+         "-nodes", "-keyout", key, "-out", ca, "-days", str(days), "-subj", "/CN=%s" % cn,
          "-addext", "basicConstraints=critical,CA:TRUE",
          "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
     return ca, key
@@ -408,24 +409,38 @@ def test_sni(args, res, d):
     for cn in ("imap.example.org", "mail.example.net"):
         run([bt.MKCERT, os.path.join(d, cn), cn])
         pairs[cn] = (os.path.join(d, cn, "fullchain.pem"), os.path.join(d, cn, "privkey.pem"))
-    srv = bt.Server(buzon=args.buzon, certs=[pairs["imap.example.org"], pairs["mail.example.net"]])
+    # A third certificate as certbot makes them for several names (-d ... -d ...), with a
+    # wildcard name among them: matched on its subjectAltNames, not its CN.
+    ca, ca_key = openssl_ca(d, "buzon test: SNI CA", days=800)
+    pairs["multi"] = openssl_leaf(d, "multi.example.com", ca, ca_key,
+                                  "DNS:multi.example.com,DNS:pop.example.com,DNS:*.wild.example.com",
+                                  days=800)
+    srv = bt.Server(buzon=args.buzon, certs=[pairs["imap.example.org"], pairs["mail.example.net"],
+                                             pairs["multi"]])
     srv.start()
     for port, extra, what in ((srv.imaps_port, [], "IMAPS"),
                               (srv.imap_port, ["-starttls", "imap"], "STARTTLS")):
         for name, want in (("imap.example.org", "imap.example.org"),
                            ("mail.example.net", "mail.example.net"),
+                           ("MAIL.Example.NET", "mail.example.net"),
+                           ("pop.example.com", "multi.example.com"),
+                           ("imap.wild.example.com", "multi.example.com"),
+                           ("a.b.wild.example.com", "imap.example.org"),
                            ("unknown.example.com", "imap.example.org")):
             res.eq(s_client(port, "-servername", name, *extra), want,
                    "%s -servername %s gets %s" % (what, name, want))
         res.eq(s_client(port, "-noservername", *extra), "imap.example.org",
                "%s without SNI gets the first certificate" % what)
-    # Verified with the name, each against its own certificate (python ssl).
-    for name in pairs:
-        got = imaps_peer(srv.imaps_port, tls_context(pairs[name][0]), name)
-        res.eq(got[0], pem_fingerprint(pairs[name][0]), "python ssl verifies %s by SNI" % name)
+    # Verified with the name, each against its own certificate or CA (python ssl).
+    for name, cafile, pair in (("imap.example.org", pairs["imap.example.org"][0], "imap.example.org"),
+                               ("mail.example.net", pairs["mail.example.net"][0], "mail.example.net"),
+                               ("x.wild.example.com", ca, "multi")):
+        got = imaps_peer(srv.imaps_port, tls_context(cafile), name)
+        res.eq(got[0], pem_fingerprint(pairs[pair][0]), "python ssl verifies %s by SNI" % name)
     chk = srv.cli("check", "-c", srv.config_path, check=False)
     res.check(chk.returncode == 0 and "DNS:imap.example.org" in chk.stdout
-              and "DNS:mail.example.net" in chk.stdout, "buzon check names both certificates")
+              and "DNS:mail.example.net" in chk.stdout and "DNS:*.wild.example.com" in chk.stdout,
+              "buzon check names all three certificates")
     # Swap the order: after a reload the default (first) certificate is the other one.
     srv.certs = [pairs["mail.example.net"], pairs["imap.example.org"]]
     srv.write_config()
