@@ -11,7 +11,8 @@
               and STARTTLS connections present the new certificate (fingerprint of
               live/cert.pem, chain verified against pebble's root for imap.buzon.test)
               while an IMAPS and a STARTTLS session opened before keep working (NOOP,
-              FETCH) on the old one.
+              FETCH) on the old one, and the old login process exits once they have
+              logged out.
   sni         three ssl_cert/ssl_key pairs (imap.example.org first, mail.example.net, made
               by scripts/mkcert.sh, and one with several names and a wildcard):
               `openssl s_client -servername` gets the matching certificate on IMAPS and
@@ -163,6 +164,20 @@ def starttls_peer(port, ctx, name):
         with ctx.wrap_socket(s, server_hostname=name) as t:
             t.sendall(b"z LOGOUT\r\n")
             return peer(t)
+
+
+def login_pids(srv):
+    """The server's login processes (buzon --role login ...)."""
+    out = []
+    for pid in srv.session_pids():
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"--role" in argv and argv[argv.index(b"--role") + 1:][:1] == [b"login"]:
+            out.append(pid)
+    return out
 
 
 class NamedIMAP4_SSL(imaplib.IMAP4_SSL):
@@ -323,6 +338,7 @@ def test_acme_renew(args, res, d):
             res.check("renew_hook = %s" % hook in f.read(), "deploy hook saved in the renewal config")
         fp1 = pem_fingerprint(fullchain)
         srv.start()
+        logins = len(login_pids(srv))
         chk = srv.cli("check", "-c", srv.config_path, check=False)
         res.check(chk.returncode == 0 and "DNS:%s" % ACME_NAME in chk.stdout,
                   "buzon check names %s" % ACME_NAME)
@@ -380,6 +396,16 @@ def test_acme_renew(args, res, d):
             res.check(typ == "OK" and data == body1,
                       "old %s session: FETCH 1 BODY[] after the reload" % what)
             res.eq(peer(m.sock)[0], fp1, "old %s session still on the first certificate" % what)
+        res.check(len(login_pids(srv)) > logins,
+                  "old login process still serving its sessions next to the new one")
+        for m in (m1, m2):
+            m.logout()
+        old.remove(m1)
+        old.remove(m2)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(login_pids(srv)) > logins:
+            time.sleep(0.1)
+        res.eq(len(login_pids(srv)), logins, "old login process exits when its last session has ended")
         text = srv.log_text()
         res.check("reloading configuration %s" % srv.config_path in text
                   and "reload failed" not in text, "buzon logged the reload, without failure")
