@@ -21,7 +21,8 @@
               reload`, the default follows; `buzon check` names both.
   expiry      a certificate that expires in 5 days (openssl x509 -days 5) is logged as
               expiring at start and again at reload, and `buzon check` reports its
-              expiry; the two-year certificates of the sni test are not warned about.
+              expiry; the two-year certificates of the sni test are not warned about;
+              an expired certificate is an error at reload and in `buzon check` (exit 1).
   reload-bad-key  a reload whose key does not match its certificate (a renewal gone
               wrong) is refused and logged; IMAPS and STARTTLS keep the running
               certificate, logins work, and the corrected configuration reloads.
@@ -522,7 +523,44 @@ def test_expiry(args, res, d):
             break
         time.sleep(0.1)
     res.eq(n, 2, "expiry warning logged again at reload")
+
+    # An expired certificate (renewal failed for too long): an error at reload, and
+    # `buzon check` says EXPIRED and exits 1.
+    exp_cert, exp_key = openssl_expired(d, "localhost")
+    srv.certs = [(exp_cert, exp_key)]
+    srv.write_config()
+    chk = srv.cli("check", "-c", srv.config_path, check=False)
+    res.check(chk.returncode == 1 and re.search(r"certificate %s: .*EXPIRED \d+ days" % re.escape(exp_cert),
+                                                chk.stdout) is not None,
+              "buzon check reports the expired certificate and exits 1 (exit %d)" % chk.returncode)
+    srv.cli("reload", "-c", srv.config_path)
+    expired = re.compile(r"error: tls cert=%s .*EXPIRED \d+ days ago" % re.escape(exp_cert))
+    deadline = time.monotonic() + RELOAD_WAIT
+    while time.monotonic() < deadline and not expired.search(srv.log_text()):
+        time.sleep(0.1)
+    res.check(expired.search(srv.log_text()) is not None, "expired certificate logged as an error at reload")
     return None, srv
+
+
+def openssl_expired(d, cn):
+    """A self-signed certificate that expired on 2025-02-01 (openssl ca with explicit
+    dates: `openssl req -days` cannot go backwards)."""
+    ca = os.path.join(d, "expired-ca")
+    os.mkdir(ca)
+    open(os.path.join(ca, "index.txt"), "w").close()
+    with open(os.path.join(ca, "serial"), "w") as f:
+        f.write("01\n")
+    with open(os.path.join(ca, "ca.cnf"), "w") as f:
+        f.write("[ca]\ndefault_ca = d\n[d]\ndir = %s\ndatabase = $dir/index.txt\n"
+                "serial = $dir/serial\nnew_certs_dir = $dir\ndefault_md = sha256\npolicy = p\n"
+                "copy_extensions = copy\nunique_subject = no\n[p]\ncommonName = supplied\n" % ca)
+    key, csr, cert = (os.path.join(ca, n) for n in ("key.pem", "req.csr", "cert.pem"))
+    run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-keyout", key, "-out", csr, "-subj", "/CN=%s" % cn, "-addext", "subjectAltName=DNS:%s" % cn])
+    run(["openssl", "ca", "-batch", "-config", os.path.join(ca, "ca.cnf"), "-selfsign", "-keyfile", key,
+         "-in", csr, "-out", cert, "-startdate", "20250101000000Z", "-enddate", "20250201000000Z",
+         "-notext"])
+    return cert, key
 
 
 # ---- reload-bad-key ------------------------------------------------------------------
