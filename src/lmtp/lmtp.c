@@ -87,6 +87,7 @@ struct lmtp {
 	struct lsess *sessions;
 	unsigned nsessions;
 	uint32_t next_id;
+	bool draining;		/* IPC_LOGIN_DRAIN: no new connections, exit when idle */
 	char hostname[256];
 };
 
@@ -147,6 +148,8 @@ sess_destroy(struct lsess *s)
 		s->next->prev = s->prev;
 	l->nsessions--;
 	free(s);
+	if (l->draining && l->nsessions == 0)
+		event_base_loopexit(l->base, NULL);
 }
 
 /* Send the last reply and close once it is written. */
@@ -676,6 +679,16 @@ ipc_cb(evutil_socket_t fd, short what, void *ctx)
 		}
 		if (m->fd >= 0)
 			close(m->fd);
+		if (m->type == IPC_LOGIN_DRAIN && m->len == 0) {
+			/* reload: a new LMTP process takes over the listeners */
+			l->draining = true;
+			for (unsigned i = 0; i < l->nlisteners; i++)
+				evconnlistener_disable(l->listeners[i]);
+			log_info("lmtp draining sessions=%u", l->nsessions);
+			if (l->nsessions == 0)
+				event_base_loopexit(l->base, NULL);
+			continue;
+		}
 		if ((m->type != IPC_LMTP_RCPT_RESULT && m->type != IPC_LMTP_DELIVER_RESULT) ||
 		    ipc_get_u32(m, &id) < 0 || ipc_get_u32(m, &status) < 0 ||
 		    (m->type == IPC_LMTP_RCPT_RESULT && ipc_get_str(m, 1024, &user) < 0) ||
@@ -710,6 +723,9 @@ parse_fds(struct lmtp *l, const char *spec)
 		if (strncmp(tok, "lmtp=", 5) != 0 || parse_u32(tok + 5, strlen(tok + 5), &fd) < 0 ||
 		    l->nlisteners == LMTP_MAX_LISTENERS)
 			fatal("lmtp: bad --fds");
+		/* libevent accepts until EAGAIN: a blocking listener would hang the process */
+		if (evutil_make_socket_nonblocking((evutil_socket_t)fd) < 0)
+			fatal("lmtp: fd %u is not a socket", fd);
 		l->listeners[l->nlisteners] = evconnlistener_new(l->base, accept_cb, l,
 		    LEV_OPT_CLOSE_ON_FREE, -1, (evutil_socket_t)fd);
 		if (l->listeners[l->nlisteners] == NULL)
@@ -770,5 +786,13 @@ lmtp_main(int argc, char **argv)
 	l.ipc_ev = event_new(l.base, LMTP_IPC_FD, EV_READ | EV_PERSIST, ipc_cb, &l);
 	event_add(l.ipc_ev, NULL);
 	event_base_dispatch(l.base);
+	/* drained: every session has ended */
+	while (l.sessions != NULL)
+		sess_destroy(l.sessions);
+	for (unsigned i = 0; i < l.nlisteners; i++)
+		evconnlistener_free(l.listeners[i]);
+	event_free(l.ipc_ev);
+	event_base_free(l.base);
+	config_free(&l.cfg);
 	return 0;
 }

@@ -11,7 +11,10 @@
 /*
  * Role entry, exec'ed by the master as `buzon --role lmtp -c FILE --fds lmtp=4[,lmtp=5]`:
  * fd 3 is the IPC socket to the master; BUZON_LOGIN_UID/GID/CHROOT give the identity to
- * drop to when started as root. Returns only on exit (status 0).
+ * drop to when started as root. IPC_LOGIN_DRAIN (empty payload) makes it stop accepting
+ * and exit once its sessions have ended, as a login process does on reload (the
+ * master then starts a new one with the new configuration). Returns only on exit
+ * (status 0).
  */
 int lmtp_main(int argc, char **argv);
 

@@ -819,6 +819,198 @@ def t_unix_socket():
     check(not problems, "server: %s" % problems)
 
 
+# ---------------------------------------------------------------- the LMTP role alone
+
+def ipc_types():
+    """enum ipc_type from src/lib/ipc.h: {name: value}."""
+    with open(os.path.join(buzontest.REPO, "src", "lib", "ipc.h")) as f:
+        text = f.read()
+    body = re.search(r"enum ipc_type \{(.*?)\};", text, re.S).group(1)
+    body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
+    out, val = {}, 0
+    for item in body.split(","):
+        m = re.match(r"\s*(IPC_\w+)(?:\s*=\s*(\d+))?\s*$", item)
+        if not m:
+            continue
+        val = int(m.group(2)) if m.group(2) else val + 1
+        out[m.group(1)] = val
+    return out
+
+
+class FakeMaster:
+    """Runs `buzon --role lmtp` with fd 3 = our end of a SOCK_SEQPACKET pair and fd 4 =
+    a listening socket, and plays the master's side of the IPC contract."""
+
+    def __init__(self, tmp, max_size):
+        import struct
+        self.struct = struct
+        self.t = ipc_types()
+        self.cfg = os.path.join(tmp, "lmtp-role.conf")
+        login = "nobody" if ROOT else pwd.getpwuid(os.getuid()).pw_name
+        with open(self.cfg, "w") as f:
+            f.write("login_user = %s\nmail_max_size = %d\nbase_dir = %s\n"
+                    "passwd_file = %s/none\n" % (login, max_size, tmp, tmp))
+        os.chmod(self.cfg, 0o644)
+        chroot = os.path.join(tmp, "empty")
+        os.mkdir(chroot, 0o755)
+        self.ipc, child_ipc = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.lst = socket.socket()
+        self.lst.bind(("127.0.0.1", 0))
+        self.lst.listen(16)
+        self.port = self.lst.getsockname()[1]
+        env = dict(os.environ)
+        if ROOT:
+            pw = pwd.getpwnam("nobody")
+            env.update(BUZON_LOGIN_UID=str(pw.pw_uid), BUZON_LOGIN_GID=str(pw.pw_gid),
+                       BUZON_LOGIN_CHROOT=chroot)
+            # LeakSanitizer needs /proc, which the chroot does not have
+            env["ASAN_OPTIONS"] = ":".join(o for o in [env.get("ASAN_OPTIONS", ""),
+                                                        "detect_leaks=0"] if o)
+        import fcntl
+        # 5..9: above 3/4 so the redirections cannot clobber each other, one digit for dash
+        a = fcntl.fcntl(child_ipc.fileno(), fcntl.F_DUPFD, 5)
+        b = fcntl.fcntl(self.lst.fileno(), fcntl.F_DUPFD, 5)
+        check(a <= 9 and b <= 9, "free fds below 10")
+        script = 'exec "$0" "$@" 3<&%d 4<&%d %d<&- %d<&-' % (a, b, a, b)
+        self.proc = subprocess.Popen(["sh", "-c", script, BUZON, "--role", "lmtp", "-c", self.cfg,
+                                      "--fds", "lmtp=4"], pass_fds=(a, b), env=env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        os.close(a)
+        os.close(b)
+        child_ipc.close()
+        self.lst.close()
+
+    def recv(self, timeout=10):
+        self.ipc.settimeout(timeout)
+        data, fds, _, _ = socket.recv_fds(self.ipc, 20000, 1)
+        mtype, mlen = self.struct.unpack("=II", data[:8])
+        return mtype, data[8:8 + mlen], (fds[0] if fds else None)
+
+    def fields(self, payload, spec):
+        out, pos = [], 0
+        for k in spec:
+            if k == "u":
+                out.append(self.struct.unpack_from("=I", payload, pos)[0])
+                pos += 4
+            else:
+                n = self.struct.unpack_from("=I", payload, pos)[0]
+                out.append(payload[pos + 4:pos + 4 + n])
+                pos += 4 + n
+        check(pos == len(payload), "message length")
+        return out
+
+    def send(self, name, *vals):
+        body = b""
+        for v in vals:
+            if isinstance(v, int):
+                body += self.struct.pack("=I", v)
+            else:
+                v = v.encode() if isinstance(v, str) else v
+                body += self.struct.pack("=I", len(v)) + v
+        self.ipc.send(self.struct.pack("=II", self.t[name], len(body)) + body)
+
+    def stop(self):
+        try:
+            self.ipc.close()
+        except OSError:
+            pass
+        try:
+            return self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return None
+
+
+def t_lmtp_role():
+    """The LMTP process against a fake master: lookups, sealed memfds with the decoded
+    message, +detail folders, header prefixes, per-recipient replies in RCPT order even
+    when results come back out of order, every result code, drain and master EOF."""
+    import fcntl
+    tmp = tempfile.mkdtemp(prefix="buzontest-lmtprole.")
+    os.chmod(tmp, 0o755)
+    fm = FakeMaster(tmp, 100000)
+    try:
+        c = Lmtp(fm.port)
+        check(c.greeting[-1].startswith("220 "), "greeting")
+        c.cmd("LHLO x")
+        c.cmd("MAIL FROM:<s@example.net>")
+        rcpts = ["a+box@example.org", "b@example.org", "c@example.org", "d@example.org",
+                 "e@example.org", "nouser@example.org", "tmp@example.org"]
+        status = {"a+box": 0, "b": 0, "c": 0, "d": 0, "e": 0, "nouser": 1, "tmp": 2}
+        for r in rcpts:
+            c.send("RCPT TO:<%s>\r\n" % r)
+            mtype, payload, fd = fm.recv()
+            eq(mtype, fm.t["IPC_LMTP_RCPT"], "RCPT message type")
+            rid, addr = fm.fields(payload, "us")
+            eq(addr.decode(), r, "address sent as is")
+            fm.send("IPC_LMTP_RCPT_RESULT", rid, status[r.split("@")[0]], r.split("@")[0])
+        got = [c.code() for _ in rcpts]
+        eq([g[:9] for g in got], ["250 2.1.5"] * 5 + ["550 5.1.1", "451 4.3.0"], "RCPT replies")
+        check(c.cmd("DATA").startswith("354"), "DATA")
+        c.send(b"Subject: role\r\n\r\n..dot\r\nline\r\n.\r\n")
+        delivers = []
+        for _ in range(5):
+            mtype, payload, fd = fm.recv()
+            eq(mtype, fm.t["IPC_LMTP_DELIVER"], "DELIVER message type")
+            rid, addr, folder, prefix = fm.fields(payload, "usss")
+            check(fd is not None, "memfd passed")
+            seals = fcntl.fcntl(fd, fcntl.F_GET_SEALS)
+            want = fcntl.F_SEAL_WRITE | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW
+            check(seals & want == want, "memfd sealed (seals=%#x)" % seals)
+            eq(os.pread(fd, 1000, 0), b"Subject: role\n\n.dot\nline\n", "memfd content")
+            try:
+                os.write(fd, b"x")
+                raise Fail("sealed memfd is writable")
+            except OSError:
+                pass
+            os.close(fd)
+            eq(prefix, b"Return-Path: <s@example.net>\nDelivered-To: %s\n" % addr, "prefix")
+            delivers.append((rid, addr.decode(), folder.decode()))
+        eq([d[1] for d in delivers], rcpts[:5], "DELIVER order")
+        eq([d[2] for d in delivers], ["box", "", "", "", ""], "folders (+detail)")
+        # answer out of order: nothing may be sent before the first recipient's result
+        results = {"a+box": 0, "b": 3, "c": 4, "d": 2, "e": 5}
+        fm.send("IPC_LMTP_DELIVER_RESULT", delivers[1][0], results["b"])
+        fm.send("IPC_LMTP_DELIVER_RESULT", delivers[4][0], results["e"])
+        import select
+        readable, _, _ = select.select([c.sock], [], [], 0.5)
+        check(not readable, "a reply was sent before the first recipient's result")
+        for i in (3, 2, 0):
+            fm.send("IPC_LMTP_DELIVER_RESULT", delivers[i][0], results[delivers[i][1].split("@")[0]])
+        got = [c.code() for _ in range(5)]
+        want = ["250 2.0.0 <a+box@", "452 4.3.1 <b@", "552 5.2.2 <c@", "451 4.3.0 <d@",
+                "552 5.3.4 <e@"]
+        for g, w in zip(got, want):
+            check(g.startswith(w), "replies in RCPT order: %r" % got)
+        check(c.cmd("NOOP").startswith("250"), "back to commands")
+        # a stale result (unknown id) is ignored
+        fm.send("IPC_LMTP_DELIVER_RESULT", 999999, 0)
+        check(c.cmd("NOOP").startswith("250"), "after a stale result")
+        # drain: the open session goes on, the process exits when it ends
+        fm.send("IPC_LOGIN_DRAIN")
+        time.sleep(0.2)
+        check(fm.proc.poll() is None, "exited while a session was open")
+        check(c.cmd("RSET").startswith("250"), "session works while draining")
+        c.cmd("QUIT")
+        c.close()
+        try:
+            rc = fm.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            raise Fail("did not exit after draining")
+        eq(rc, 0, "exit status after draining (%s)" % fm.proc.stderr.read().decode(errors="replace"))
+        # master EOF: a fresh process exits at once
+        fm.stop()
+        os.mkdir(os.path.join(tmp, "2"))
+        fm2 = FakeMaster(os.path.join(tmp, "2"), 1000)
+        c2 = Lmtp(fm2.port)
+        eq(fm2.stop(), 0, "exit status when the master goes away")
+        c2.close()
+    finally:
+        fm.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 # ---------------------------------------------------------------- a real Postfix
 
 MASTER_CF = """\
@@ -1174,6 +1366,8 @@ def main():
             for p in srv.stop():
                 print("FAIL lmtp-server-teardown: %s" % p.replace("\n", " ")[:400])
                 RESULTS["fail"] += 1
+    if sel("lmtp-role-fake-master"):
+        run_case("lmtp-role-fake-master", t_lmtp_role)
     if sel("lmtp-unix-socket"):
         run_case("lmtp-unix-socket", t_unix_socket)
     if sel("fault-full-disk"):
