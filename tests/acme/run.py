@@ -46,6 +46,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -644,6 +645,10 @@ def main():
     ap.add_argument("--buzon", help="server binary (default $BUZON or build/buzon)")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
+
+    def terminated(signo, frame):	# a driver's timeout: still stop the servers
+        raise SystemExit("terminated (signal %d)" % signo)
+    signal.signal(signal.SIGTERM, terminated)
     if args.buzon:
         args.buzon = os.path.abspath(args.buzon)
     tests = [t for t in TESTS if not args.names or t[0] in args.names]

@@ -47,6 +47,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -426,6 +427,10 @@ def main():
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per browser run")
     ap.add_argument("-v", "--verbose", action="store_true", help="show every check")
     args = ap.parse_args()
+
+    def terminated(signo, frame):	# a driver's timeout: still stop the servers
+        raise SystemExit("terminated (signal %d)" % signo)
+    signal.signal(signal.SIGTERM, terminated)
     kinds = args.kinds or list(KINDS)
     for k in kinds:
         if k not in KINDS:
