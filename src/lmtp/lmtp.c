@@ -75,6 +75,7 @@ struct lsess {
 	bool toobig, write_error;
 	size_t next_reply;	/* first recipient whose reply is not sent yet */
 	unsigned bad;
+	bool eof;		/* the client shut down its side: finish, then close */
 	unsigned char *chunk;	/* LMTP_CHUNK + 1 decode buffer while in DATA */
 };
 
@@ -509,17 +510,17 @@ sess_process(struct lsess *s)
 
 		if (s->state == SS_DATA) {
 			if (!data_read(s, in))
-				return;
+				goto need_more;
 			data_done(s);	/* may recurse into sess_process via delivery_flush */
 			return;
 		}
 		if (avail == 0)
-			return;
+			goto need_more;
 		p = evbuffer_pullup(in, (ssize_t)MIN(avail, (size_t)LMTP_LINE_MAX));
 		switch (lmtp_line_find(p, MIN(avail, (size_t)LMTP_LINE_MAX), &line_len,
 		    &consumed)) {
 		case LMTP_LINE_MORE:
-			return;
+			goto need_more;
 		case LMTP_LINE_TOOLONG:
 			sess_printf(s, "500 5.5.2 Line too long");
 			sess_close(s);
@@ -537,6 +538,11 @@ sess_process(struct lsess *s)
 		if (s->state == SS_CLOSING)
 			return;
 	}
+	return;
+need_more:
+	/* everything the client sent before it shut down its side has been answered */
+	if (s->eof)
+		sess_close(s);
 }
 
 static void
@@ -570,9 +576,20 @@ sess_event_cb(struct bufferevent *bev, short what, void *ctx)
 		sess_close(s);
 		return;
 	}
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR)) {
+		/*
+		 * The client shut down its side (or closed): answer what it sent, then close.
+		 * Waiting sessions finish when their results come (sess_process ends them).
+		 */
 		if (s->state == SS_DATA)
 			log_info("lmtp connection lost during DATA ip=%s", s->ip);
+		s->eof = true;
+		bufferevent_disable(bev, EV_READ);
+		if (s->state == SS_CMD || s->state == SS_DATA)
+			sess_process(s);
+		return;
+	}
+	if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
 		/*
 		 * Deliveries already handed to the master still complete (the MTA will
 		 * retry them: a duplicate at worst, never a loss); their results find no

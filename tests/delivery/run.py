@@ -331,6 +331,33 @@ def t_pipelining(srv):
     check(find_file_with(srv.maildir("demo"), b"Subject: pipelined-2"), "second message")
 
 
+def t_half_close(srv):
+    """A client that sends a whole transaction and QUIT, then shuts down its side,
+    still gets every reply and the message is delivered once."""
+    c = Lmtp(srv.lmtp_port)
+    c.send(b"LHLO half\r\nMAIL FROM:<h@example.net>\r\nRCPT TO:<demo@example.org>\r\n"
+           b"DATA\r\n")
+    for _ in range(4):
+        c.reply()
+    c.send(wire(msg("half-close")) + b"QUIT\r\n")
+    c.sock.shutdown(socket.SHUT_WR)
+    got = [c.code(), c.code()]
+    check(got[0].startswith("250 2.0.0") and got[1].startswith("221"), "replies %r" % got)
+    check(c.closed(), "closed")
+    eq(len(find_file_with(srv.maildir("demo"), b"Subject: half-close")), 1, "delivered once")
+    # a half-close in the middle of DATA delivers nothing
+    c = Lmtp(srv.lmtp_port)
+    c.cmd("LHLO x")
+    c.cmd("MAIL FROM:<h@example.net>")
+    c.cmd("RCPT TO:<demo@example.org>")
+    c.cmd("DATA")
+    c.send(b"Subject: half-data\r\n\r\nno end")
+    c.sock.shutdown(socket.SHUT_WR)
+    check(c.closed(), "closed after a half-close mid-DATA")
+    time.sleep(0.2)
+    check(not find_file_with(srv.maildir("demo"), b"Subject: half-data"), "partial message stored")
+
+
 def t_dot_stuffing_imap_exact(srv):
     body = (b"first line\n.line with dot\n..two dots\n.\n. \nend\n" +
             b"8bit: \xc3\xa9t\xc3\xa9\n")
@@ -1338,6 +1365,7 @@ def main():
         ("lmtp-lhlo-caps", t_lhlo_caps), ("lmtp-unknown-user", t_unknown_user),
         ("lmtp-two-rcpts-one-unknown", t_two_rcpts_one_unknown),
         ("lmtp-multi-rcpt-order", t_multi_rcpt_order), ("lmtp-pipelining", t_pipelining),
+        ("lmtp-half-close", t_half_close),
         ("lmtp-dot-stuffing-imap-exact", t_dot_stuffing_imap_exact),
         ("lmtp-size-limit", t_size_limit), ("lmtp-rcpt-limit", t_rcpt_limit),
         ("lmtp-rset", t_rset),
