@@ -62,6 +62,13 @@ lconn_destroy(struct lconn *c)
 
 	if (c->deadline != NULL)
 		event_free(c->deadline);
+	if (c->bev != NULL && c->tls && c->tls_ready) {
+		/* end the TLS session properly (close_notify), not just the TCP connection */
+		SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+
+		if (ssl != NULL)
+			(void)SSL_shutdown(ssl);
+	}
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);	/* TLS bevs close their fd; plain ones do not */
 	if (!c->tls && c->fd >= 0)
@@ -208,6 +215,9 @@ lconn_write_cb(struct bufferevent *bev, void *ctx)
 {
 	struct lconn *c = ctx;
 
+	/* a write callback queued earlier may run after more output was added: check */
+	if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+		return;
 	if (c->state == LC_CLOSING)
 		lconn_destroy(c);
 	else if (c->state == LC_STARTTLS)
@@ -332,7 +342,8 @@ proxy_read_cb(struct bufferevent *bev, void *ctx)
 static void
 proxy_close_write_cb(struct bufferevent *bev, void *ctx)
 {
-	lconn_destroy(ctx);
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		lconn_destroy(ctx);
 }
 
 static void
