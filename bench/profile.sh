@@ -3,6 +3,7 @@
 #
 #   bench/profile.sh perf OP [REPS]        perf record (DWARF call graphs) of the bench
 #                                          user's mail process while loadgen runs OP
+#   bench/profile.sh perf mixed [CLIENTS]  the same for 10 s of the mixed workload
 #   bench/profile.sh callgrind 'CMD' ...   callgrind of `buzon imap` (one pre-authenticated
 #                                          session on stdin) running the IMAP commands
 #
@@ -11,7 +12,7 @@
 # left in BENCH_DIR (default build-bench-data/; run `make bench` or bench/run.sh first),
 # starts its own buzon on the benchmark port and stops it at the end. Prints the top
 # functions by self time and by inclusive time; the raw data stays in BENCH_DIR
-# (perf-OP.data, callgrind.out.*) for `perf report -i` or `callgrind_annotate`.
+# (perf-OP.data, callgrind/callgrind.out.*) for `perf report -i` or `callgrind_annotate`.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -45,7 +46,11 @@ perf)
 	    >/dev/null 2>&1 &
 	pp=$!
 	sleep 0.5
-	"$LG" -p 20993 -w bench -r "$reps" op "$op"
+	if [ "$op" = mixed ]; then
+		"$LG" -p 20993 -w bench -f Mixed -c "$reps" -t 10 mixed
+	else
+		"$LG" -p 20993 -w bench -r "$reps" op "$op"
+	fi
 	kill -INT "$pp"
 	wait "$pp" || true
 	echo "== self time"
@@ -65,9 +70,14 @@ callgrind)
 		printf 'c%d %s\r\n' "$n" "$cmd" >>"$in"
 	done
 	printf 'z LOGOUT\r\n' >>"$in"
-	out=$W/callgrind.out.$(date +%s)
 	# the session runs as the mail user: give it a directory it can write to
-	chmod 0777 "$W" 2>/dev/null || true
+	mkdir -p "$W/callgrind"
+	uid=$(cut -d: -f3 "$W/buzon/users")
+	[ "$(id -u)" -eq 0 ] && chown "$uid" "$W/callgrind"
+	out=$W/callgrind/callgrind.out.$(date +%s)
+	# valgrind creates the file before buzon drops privileges and writes it after
+	: >"$out"
+	[ "$(id -u)" -eq 0 ] && chown "$uid" "$out"
 	valgrind --tool=callgrind --callgrind-out-file="$out" "$BUZON" imap -c "$CONF" -u bench \
 	    <"$in" >"$W/callgrind.reply" 2>"$W/callgrind.log" || true
 	tail -n 3 "$W/callgrind.reply"
