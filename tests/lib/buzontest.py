@@ -218,7 +218,9 @@ class Server:
             "mail_location = maildir:%s/%%u" % self.mail_root,
             "base_dir = %s" % self.base_dir,
             "login_user = %s" % login_user,
+            # brute-force protections are off unless a test turns them on (settings win)
             "auth_failure_delay_max = 0",
+            "auth_ban_failures = 0",
             "log_level = %s" % ("debug" if debug else "info"),
         ]
         if debug:
