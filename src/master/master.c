@@ -817,7 +817,7 @@ sigchld_cb(evutil_socket_t sig, short what, void *ctx)
 			continue;
 		if (role == ROLE_AUTH)
 			fail_pending_auth();
-		if (role == ROLE_AUTH || (role == ROLE_LOGIN && !draining) || role == ROLE_LMTP) {
+		if (role == ROLE_AUTH || ((role == ROLE_LOGIN || role == ROLE_LMTP) && !draining)) {
 			/* a child that dies at once is restarted after a pause, not in a loop */
 			struct timeval tv = { clock_ms() - started < 2000 ? 1 : 0, 0 };
 
@@ -889,7 +889,7 @@ sighup_cb(evutil_socket_t sig, short what, void *ctx)
 	for (struct child *ch = M.children; ch != NULL; ch = ch->next) {
 		struct ipc_msg m;
 
-		if (ch->role == ROLE_LOGIN && !ch->draining) {
+		if ((ch->role == ROLE_LOGIN || ch->role == ROLE_LMTP) && !ch->draining) {
 			ch->draining = true;
 			ipc_msg_init(&m, IPC_LOGIN_DRAIN);
 			(void)ipc_send(ch->ipc, &m, -1);
@@ -898,6 +898,7 @@ sighup_cb(evutil_socket_t sig, short what, void *ctx)
 		}
 	}
 	spawn_logins();
+	spawn_lmtp();
 }
 
 /* ------------------------------------------------------------------ start-up */
