@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -26,6 +27,7 @@
 #include "lib/util.h"
 
 #define LOCK_WAIT_MS	10000	/* give up on a held uidlist lock after this */
+#define LOCK_DEAD_SECS	1	/* an unlocked dotlock this old was left by a dead process */
 
 static void recent_save(struct mbox *mbox);
 static void recent_restore(struct mbox *mbox);
@@ -159,7 +161,35 @@ own_events_clear(struct mbox *mbox)
 
 /* ------------------------------------------------------------------ uidlist lock */
 
-/* Dotlock (O_CREAT|O_EXCL), stale after LOCK_STALE_SECS. Returns the lock fd or -1. */
+/*
+ * Was the existing dotlock left by a process that died (kill -9 during a save or an
+ * expunge)?  Holders keep an flock(2) on it, which the kernel drops when they die: if
+ * we can take that flock and the file has not changed for LOCK_DEAD_SECS (the moment
+ * between a holder's create and its flock), nobody holds it (RELIABILITY F-02/F-03).
+ */
+static bool
+uidlist_lock_dead(struct mbox *mbox)
+{
+	struct stat st, st2;
+	bool dead = false;
+	int fd;
+
+	fd = openat(mbox->dir_fd, UIDLIST_LOCK_NAME, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_mtime + LOCK_DEAD_SECS <= time(NULL) &&
+	    flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+	    fstatat(mbox->dir_fd, UIDLIST_LOCK_NAME, &st2, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    st2.st_ino == st.st_ino && st2.st_dev == st.st_dev)
+		dead = true;
+	close(fd);
+	return dead;
+}
+
+/* Dotlock (O_CREAT|O_EXCL) held with an flock; broken when its holder died or after
+ * LOCK_STALE_SECS (holders that do not flock). Returns the lock fd or -1. */
 static int
 uidlist_lock(struct mbox *mbox)
 {
@@ -170,12 +200,20 @@ uidlist_lock(struct mbox *mbox)
 	for (;;) {
 		fd = openat(mbox->dir_fd, UIDLIST_LOCK_NAME,
 		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd >= 0)
+		if (fd >= 0) {
+			(void)flock(fd, LOCK_EX | LOCK_NB);	/* released when we die */
 			return fd;
+		}
 		if (errno != EEXIST) {
 			log_error("store uidlist lock failed mailbox=%s error=%s", mbox->name,
 			    strerror(errno));
 			return -1;
+		}
+		if (uidlist_lock_dead(mbox)) {
+			log_warn("store removing uidlist lock of a dead process mailbox=%s",
+			    mbox->name);
+			(void)unlinkat(mbox->dir_fd, UIDLIST_LOCK_NAME, 0);
+			continue;
 		}
 		if (fstatat(mbox->dir_fd, UIDLIST_LOCK_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    st.st_mtime + LOCK_STALE_SECS < time(NULL)) {

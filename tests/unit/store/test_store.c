@@ -17,6 +17,7 @@
 #include <ftw.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1292,6 +1293,63 @@ test_tmp_cleanup_and_lock(void **state)
 	free(lock);
 }
 
+/* A lock left by a process killed during a save (nobody holds its flock) is broken at
+ * once, not after LOCK_STALE_SECS; a lock whose holder lives (flock held) is not. */
+static void
+test_dead_lock_holder(void **state)
+{
+	struct fixture *f = *state;
+	struct timespec ts[2];
+	struct mbox *m;
+	char *lock;
+	int fd;
+	uint64_t t0;
+
+	lock = path_of(f, "dovecot-uidlist.lock");
+	write_file(lock, "");
+	ts[0].tv_sec = ts[1].tv_sec = time(NULL) - 5;
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	assert_int_equal(utimensat(AT_FDCWD, lock, ts, 0), 0);
+	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+	t0 = clock_ms();
+	assert_int_equal(save_msg(m, "x\n", 0, 0, 0), 1);
+	assert_true(clock_ms() - t0 < 2000);
+	assert_int_not_equal(access(lock, F_OK), 0);
+	/* a live holder: the lock is respected (the save waits, then fails) */
+	write_file(lock, "");
+	assert_int_equal(utimensat(AT_FDCWD, lock, ts, 0), 0);
+	fd = open(lock, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	{
+		pid_t pid = fork();
+		int status;
+
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			struct mbox_save *ctx = mbox_save_begin(m, 0);
+			uint32_t a, b;
+			int ok;
+
+			ok = mbox_save_msg_begin(ctx) == STORE_OK &&
+			    mbox_save_write(ctx, "y\n", 2) == STORE_OK &&
+			    mbox_save_msg_end(ctx, 0, 0, 0) == STORE_OK &&
+			    mbox_save_commit(&ctx, &a, &b) == STORE_OK;
+			_exit(ok ? 1 : 0);
+		}
+		/* still waiting for the lock after 1.5 s (its mtime is 5 s old) */
+		usleep(1500 * 1000);
+		assert_int_equal(waitpid(pid, &status, WNOHANG), 0);
+		kill(pid, SIGKILL);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+	}
+	assert_int_equal(access(lock, F_OK), 0);
+	close(fd);
+	(void)unlink(lock);
+	mbox_unref(&m);
+	free(lock);
+}
+
 int
 main(void)
 {
@@ -1314,6 +1372,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_symlinks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_uidlists, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tmp_cleanup_and_lock, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dead_lock_holder, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
