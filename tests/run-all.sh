@@ -4,6 +4,8 @@
 #   unit      meson test --suite unit, in both builds
 #   protocol  tests/protocol/run.py --stdio (scripted IMAP dialogues), both builds
 #   security  tests/security/run.py (black-box security checks) on build/buzon
+#   faults    tests/faults/run.py (kill -9 at chosen syscalls via strace, corrupted uidlists,
+#             injected I/O errors, a full tmpfs; root only, else SKIP) on build/buzon
 #   fuzz      fuzz/run.sh: builds build-fuzz (clang), replays corpora, fuzzes each target
 #   hostile   tests/hostile/run.py (hostile input: literals, NUL, nesting, floods, MIME
 #             bombs, path-like names, LMTP smuggling, brute-force ban) on build/buzon
@@ -162,6 +164,10 @@ fi
 
 if [ -f tests/hostile/run.py ] && [ "${SKIP_HOSTILE:-0}" != 1 ] && have_binary "$BUILD" hostile; then
 	runner hostile "$LOGDIR/hostile.log" env BUZON="$BUILD/buzon" "$PY" tests/hostile/run.py
+fi
+
+if [ -f tests/faults/run.py ] && [ "${SKIP_FAULTS:-0}" != 1 ] && have_binary "$BUILD" faults; then
+	runner faults "$LOGDIR/faults.log" env BUZON="$BUILD/buzon" "$PY" tests/faults/run.py
 fi
 
 # fuzz: build the libFuzzer targets (clang), replay every committed corpus and

@@ -1,0 +1,797 @@
+#!/usr/bin/env python3
+"""tests/faults/run.py — crash, corruption and disk-full tests (RELIABILITY.md 5.2 (b)).
+
+Starts real servers with tests/lib/buzontest.py and kills the user's mail process with
+SIGKILL at chosen system calls (`strace -p PID -e inject=SYSCALL:signal=KILL:when=N`:
+the process dies at the entry of the N-th such call, which is not performed) or by
+timing (in the middle of an APPEND literal), then reconnects and proves:
+
+  * nothing acknowledged is lost: a message whose APPEND/COPY/MOVE got OK is present
+    exactly once with the UID the server reported;
+  * nothing partial is visible: every file in cur/ and new/ is a whole message;
+  * without an OK a message is absent or present once with a UID greater than every UID
+    reported before (a retry may add one duplicate: the at-least-once window);
+  * UIDs are never reused, UIDNEXT never decreases, UIDVALIDITY does not change;
+  * MOVE leaves the message in the source or the destination, never in neither;
+  * a truncated, corrupted, replaced or unreadable dovecot-uidlist is recovered from
+    (or refused with NO) with a log line, and every message file is listed after it;
+  * fsync/write errors injected with strace give NO and leave nothing behind;
+  * a full file system (tmpfs size=1m as the mail root) gives NO to APPEND, keeps the
+    session and the existing mail, and recovers without a restart once space is freed.
+
+strace needs ptrace rights over the mail process and mounting needs root: run as a
+normal user every case SKIPs (counted as passed, with the reason).  Prints one line per
+case ("PASS id name -- expected", "FAIL id name: why", "SKIP id name: why") and
+"N passed, M failed".  Usage: run.py [-k SUBSTRING ...]  ($BUZON selects the binary)
+"""
+
+import hashlib
+import importlib.util
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TESTS = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(TESTS, "lib"))
+import buzontest  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location("hostile_run", os.path.join(TESTS, "hostile", "run.py"))
+H = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(H)
+Conn, Closed, tagged, Check = H.Conn, H.Closed, H.tagged, H.Check
+
+IS_ROOT = os.getuid() == 0
+STRACE = shutil.which("strace")
+USERS = {"demo": "demo-pw-1"}
+
+
+def note(msg):
+    sys.stderr.write(msg.rstrip("\n") + "\n")
+    sys.stderr.flush()
+
+
+class Skip(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------------- server
+
+class FaultServer(H.HostileServer):
+    def __init__(self, label, settings=None, **kw):
+        kw.setdefault("users", USERS)
+        super().__init__(label, settings, **kw)
+
+
+def mail_pids(srv):
+    return sorted(p for p, a in H.children(srv.proc.pid).items() if "--role mail" in a)
+
+
+def wait_dead(pid, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                st = f.read()
+            if st[st.rindex(")") + 2] in "ZX":
+                return True
+        except OSError:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+class Injector:
+    """strace attached to the (only) mail process with one fault rule."""
+
+    def __init__(self, srv, syscalls, when, action="signal=KILL"):
+        pids = mail_pids(srv)
+        if len(pids) != 1:
+            raise AssertionError("want one mail process, have %s" % pids)
+        self.pid = pids[0]
+        sc = ",".join(syscalls)
+        self.proc = subprocess.Popen([STRACE, "-qq", "-p", str(self.pid), "-o", "/dev/null",
+                                      "-e", "trace=" + sc,
+                                      "-e", "inject=%s:%s:when=%s" % (sc, action, when)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            with open("/proc/%d/status" % self.pid) as f:
+                if not re.search(r"TracerPid:\s+0\b", f.read()):
+                    return
+            if self.proc.poll() is not None:
+                raise AssertionError("strace exited: %s" % self.proc.stderr.read()[:300])
+            time.sleep(0.01)
+        raise AssertionError("strace did not attach")
+
+    def killed(self, timeout=10.0):
+        return wait_dead(self.pid, timeout)
+
+    def detach(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)	# strace detaches on SIGINT
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def kill_mail(srv):
+    for pid in mail_pids(srv):
+        os.kill(pid, signal.SIGKILL)
+        wait_dead(pid)
+
+
+# ---------------------------------------------------------------------------- mailbox state
+
+def message(token, size=3000):
+    pad = (b"x" * 70 + b"\r\n") * max(1, size // 72)
+    return (b"From: fault@example.org\r\nSubject: %s\r\nMessage-ID: <%s@faults>\r\n\r\n"
+            % (token.encode(), token.encode()) + pad + b"END-" + token.encode() + b"\r\n")
+
+
+def append(c, tag, folder, data, timeout=20):
+    """APPEND (LITERAL- up to 4096 octets, else synchronizing); returns the tagged
+    line, or '<EOF>' when the connection died."""
+    try:
+        if len(data) <= 4096:
+            r = c.cmd(tag, b"APPEND %s {%d+}\r\n" % (folder.encode(), len(data)) + data, timeout)
+            return tagged(r)
+        c.send(b"%s APPEND %s {%d}\r\n" % (tag.encode(), folder.encode(), len(data)))
+        ln = c.line(timeout)
+        if ln is None:
+            return "<EOF>"
+        if not ln.startswith(b"+"):
+            return ln.decode("latin-1").rstrip("\r\n")
+        c.send(data + b"\r\n")
+        return tagged(c.until_tagged(tag, timeout))
+    except (Closed, OSError, TimeoutError):
+        return "<EOF>"
+
+
+def state(srv, folder="INBOX"):
+    """(uidvalidity, uidnext, [(uid, subject token, flags)]) through a fresh session."""
+    c = srv.login()
+    try:
+        r = c.cmd("s", "SELECT %s" % folder, 30)
+        if not tagged(r).startswith("s OK"):
+            raise AssertionError("SELECT %s: %r" % (folder, tagged(r)))
+        text = b"".join(r).decode("latin-1")
+        uv = int(re.search(r"UIDVALIDITY (\d+)", text).group(1))
+        un = int(re.search(r"UIDNEXT (\d+)", text).group(1))
+        exists = int(re.search(r"\* (\d+) EXISTS", text).group(1))
+        msgs = []
+        if exists:
+            r = c.cmd("f", "UID FETCH 1:* (UID FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])", 60)
+            for ln in r[:-1]:
+                m = re.match(rb"\* \d+ FETCH \((.*)", ln, re.S)
+                if not m:
+                    continue
+                uid = int(re.search(rb"UID (\d+)", ln).group(1))
+                flags = re.search(rb"FLAGS \(([^)]*)\)", ln).group(1).decode()
+                sm = re.search(rb"Subject: (\S+)", ln)
+                msgs.append((uid, sm.group(1).decode() if sm else None, flags))
+        return uv, un, msgs
+    finally:
+        c.close()
+
+
+def disk_whole(ck, srv, folder="INBOX"):
+    """No partial message in cur/ or new/: every file of ours ends with END-token."""
+    root = srv.maildir("demo", folder)
+    bad = []
+    for sub in ("cur", "new"):
+        for n in os.listdir(os.path.join(root, sub)):
+            with open(os.path.join(root, sub, n), "rb") as f:
+                d = f.read()
+            m = re.search(rb"Subject: (F[A-Z]+-[0-9-]+)\r\nMessage-ID: <[^>]*@faults>", d)
+            if m and not d.endswith(b"END-" + m.group(1) + b"\r\n"):
+                bad.append(n)
+    ck.ok(not bad, "no partial message in %s cur/ or new/ (%r)" % (folder, bad[:3]))
+
+
+class Ledger:
+    """What the client was told: acked {token: uid}, unacked tokens, highest UID seen."""
+
+    def __init__(self, srv, folder):
+        self.srv = srv
+        self.folder = folder
+        uv, un, msgs = state(srv, folder)
+        self.uidvalidity = uv
+        self.uidnext = un
+        self.acked = {}
+        self.unacked = set()
+        self.max_uid = max([u for u, _, _ in msgs] or [0])
+        self.known = {u: t for u, t, _ in msgs}
+
+    def ack(self, token, line):
+        m = re.search(r"APPENDUID (\d+) (\d+)", line)
+        uid = int(m.group(2)) if m else None
+        self.acked[token] = uid
+        self.unacked.discard(token)
+        if uid:
+            self.max_uid = max(self.max_uid, uid)
+        return uid
+
+    def verify(self, ck, label):
+        """Check every invariant; returns {token: [uids]}."""
+        uv, un, msgs = state(self.srv, self.folder)
+        ck.ok(uv == self.uidvalidity, "%s: UIDVALIDITY unchanged (%d -> %d)" % (label, self.uidvalidity, uv))
+        ck.ok(un >= self.uidnext, "%s: UIDNEXT never decreases (%d -> %d)" % (label, self.uidnext, un))
+        uids = [u for u, _, _ in msgs]
+        ck.ok(len(uids) == len(set(uids)), "%s: no UID used twice" % label)
+        by_token = {}
+        for u, t, _ in msgs:
+            by_token.setdefault(t, []).append(u)
+        for u, t in self.known.items():
+            if t is not None and t not in by_token and t not in self.acked:
+                continue	# expunged on purpose by the case
+            if t in by_token and u not in by_token[t] and t not in self.unacked:
+                ck.ok(False, "%s: %s kept its UID %d (now %s)" % (label, t, u, by_token[t]))
+        for t, uid in self.acked.items():
+            got = by_token.get(t, [])
+            ck.ok(len(got) == 1 and (uid is None or got == [uid]),
+                  "%s: acknowledged %s present once with UID %s (%s)" % (label, t, uid, got))
+        for t in self.unacked:
+            got = by_token.get(t, [])
+            ck.ok(len(got) <= 1, "%s: unacknowledged %s present at most once (%s)" % (label, t, got))
+            for u in got:
+                ck.ok(u > self.max_uid, "%s: %s got a new UID %d > %d" % (label, t, u, self.max_uid))
+        disk_whole(ck, self.srv, self.folder)
+        self.uidnext = un
+        self.max_uid = max([self.max_uid] + uids)
+        self.known = {u: t for u, t, _ in msgs}
+        return by_token
+
+
+# ---------------------------------------------------------------------------- cases
+
+RESULTS = {"pass": 0, "fail": 0}
+FILTER = []
+
+
+def run_case(cid, name, expected, fn, *args):
+    if FILTER and not any(k in cid or k in name for k in FILTER):
+        return
+    note("== %s %s (expect: %s)" % (cid, name, expected))
+    ck = Check()
+    t0 = time.monotonic()
+    srv = next((a for a in args if isinstance(a, buzontest.Server)), None)
+    try:
+        fn(ck, *args)
+    except Skip as e:
+        print("SKIP %s %s: %s" % (cid, name, e))
+        RESULTS["pass"] += 1
+        sys.stdout.flush()
+        return
+    except Exception as e:
+        traceback.print_exc()
+        ck.failures.append("%s: %s" % (type(e).__name__, str(e).splitlines()[0] if str(e) else ""))
+    if srv is not None and srv.proc is not None:
+        if srv.proc.poll() is not None:
+            ck.failures.append("master died")
+        else:
+            why = H.fresh_client_ok(srv)
+            if why:
+                ck.failures.append(why)
+    note("   (%.1f s)" % (time.monotonic() - t0))
+    if ck.failures:
+        if srv is not None:
+            note("  -- last log lines:\n" + srv.log_tail(15))
+        print("FAIL %s %s: %s" % (cid, name, "; ".join(ck.failures)[:700]))
+        RESULTS["fail"] += 1
+    else:
+        print("PASS %s %s -- %s" % (cid, name, expected))
+        RESULTS["pass"] += 1
+    sys.stdout.flush()
+
+
+def need_strace():
+    if not IS_ROOT:
+        raise Skip("needs root (ptrace of the mail process, which runs as uid 2000)")
+    if not STRACE:
+        raise Skip("strace not installed")
+
+
+_seq = [0]
+
+
+def token(prefix):
+    _seq[0] += 1
+    return "F%s-%d-%d" % (prefix, os.getpid(), _seq[0])
+
+
+# F-02: APPEND killed at a system call ---------------------------------------------
+
+# (syscall, when, is the rename into cur/ done when the kill happens?)
+APPEND_POINTS = [
+    ("write", 1, False),		# the message data into tmp/
+    ("fsync", 1, False),		# fsync of the tmp file
+    ("renameat,renameat2", 1, False),	# tmp/ -> cur/
+    ("fsync", 2, True),			# fsync of cur/ after the rename, before the UID
+    ("write", 2, True),			# the uidlist record (or the rewritten uidlist)
+    ("fsync", 3, True),			# fsync of the uidlist
+    ("writev", 1, True),			# the tagged OK (kill before it is sent)
+]
+
+
+def f02_append_kill(ck, srv, syscalls, when, renamed):
+    need_strace()
+    led = Ledger(srv, "INBOX")
+    c = srv.login(select="INBOX")
+    t = token("A")
+    led.unacked.add(t)
+    inj = Injector(srv, syscalls.split(","), when)
+    try:
+        line = append(c, "a", "INBOX", message(t))
+        died = inj.killed(5)
+    finally:
+        inj.detach()
+        c.close()
+    ck.ok(died, "mail process killed at %s #%d" % (syscalls, when))
+    if line.startswith("a OK"):
+        led.ack(t, line)
+        ck.ok(False, "no OK expected before the kill (%r)" % line)
+    by = led.verify(ck, "after the kill")
+    present = len(by.get(t, []))
+    if not renamed:
+        ck.ok(present == 0, "killed before the rename: message absent (%d)" % present)
+    else:
+        ck.ok(present == 1, "killed after the rename: message present once (%d)" % present)
+    # the client retries: one more copy at most, with a fresh UID
+    c = srv.login()
+    line = append(c, "r", "INBOX", message(t))
+    c.close()
+    ck.ok(line.startswith("r OK [APPENDUID"), "retry APPEND OK (%r)" % line)
+    uid = int(re.search(r"APPENDUID \d+ (\d+)", line).group(1)) if "APPENDUID" in line else 0
+    ck.ok(uid > led.max_uid, "retry got UID %d > every UID reported before (%d)" % (uid, led.max_uid))
+    led.unacked.discard(t)
+    by = led.verify(ck, "after the retry")
+    ck.ok(len(by.get(t, [])) == present + 1, "copies after the retry = %d (at-least-once window)" % (present + 1))
+    cleanup(srv, "INBOX", [t])
+
+
+def cleanup(srv, folder, tokens):
+    c = srv.login(select=folder)
+    for t in tokens:
+        r = c.cmd("q", "UID SEARCH HEADER Message-ID %s@faults" % t)
+        uids = re.findall(rb"\d+", r[0][len(b"* SEARCH"):]) if r[0].startswith(b"* SEARCH") else []
+        if uids:
+            c.cmd("d", "UID STORE %s +FLAGS.SILENT (\\Deleted)" % b",".join(uids).decode())
+            c.cmd("e", "UID EXPUNGE %s" % b",".join(uids).decode())
+    c.close()
+
+
+def f02_mid_literal(ck, srv):
+    """kill -9 while half of a 400 KB literal has been sent."""
+    led = Ledger(srv, "INBOX")
+    c = srv.login(select="INBOX")
+    t = token("M")
+    data = message(t, 400000)
+    led.unacked.add(t)
+    c.send(b"a APPEND INBOX {%d}\r\n" % len(data))
+    ck.match(c.line(), r"\+ ", "continuation")
+    c.send(data[:len(data) // 2])
+    time.sleep(0.3)
+    kill_mail(srv)
+    c.close()
+    by = led.verify(ck, "after the kill")
+    ck.ok(t not in by, "half-sent message absent")
+
+
+def f02_multiappend(ck, srv):
+    """MULTIAPPEND of 3, killed at the 2nd rename: [decide] not all-or-none after a
+    crash: each message is absent or present once, whole, with a fresh UID."""
+    need_strace()
+    led = Ledger(srv, "INBOX")
+    c = srv.login(select="INBOX")
+    toks = [token("MA") for _ in range(3)]
+    led.unacked.update(toks)
+    parts = b"".join(b" {%d+}\r\n" % len(message(t)) + message(t) for t in toks)
+    inj = Injector(srv, ["renameat", "renameat2"], 2)
+    try:
+        try:
+            r = c.cmd("a", b"APPEND INBOX" + parts, 20)
+            line = tagged(r)
+        except (Closed, OSError):
+            line = "<EOF>"
+        died = inj.killed(5)
+    finally:
+        inj.detach()
+        c.close()
+    ck.ok(died and not line.startswith("a OK"), "killed before the OK (%r)" % line)
+    by = led.verify(ck, "after the kill")
+    n = sum(1 for t in toks if t in by)
+    note("  MULTIAPPEND: %d of 3 messages present after the crash" % n)
+    cleanup(srv, "INBOX", toks)
+
+
+def f02_copy_move(ck, srv, cmd, syscalls, when):
+    """COPY/MOVE of one message INBOX -> Archive killed at a system call."""
+    need_strace()
+    t = token(cmd[0])
+    c = srv.login()
+    line = append(c, "p", "INBOX", message(t))
+    c.close()
+    uid = int(re.search(r"APPENDUID \d+ (\d+)", line).group(1))
+    src = Ledger(srv, "INBOX")
+    src.acked[t] = uid
+    dst = Ledger(srv, "Archive")
+    dst.unacked.add(t)
+    c = srv.login(select="INBOX")
+    inj = Injector(srv, syscalls.split(","), when)
+    try:
+        try:
+            line = tagged(c.cmd("m", "UID %s %d Archive" % (cmd, uid), 20))
+        except (Closed, OSError):
+            line = "<EOF>"
+        died = inj.killed(5)
+    finally:
+        inj.detach()
+        c.close()
+    if line.startswith("m OK"):
+        note("  %s finished before the kill point (%r)" % (cmd, line))
+        m = re.search(r"COPYUID \d+ \d+ (\d+)", line)
+        dst.acked[t] = int(m.group(1)) if m else None
+        if cmd == "MOVE":
+            del src.acked[t]
+    if cmd == "MOVE" and t in src.acked:
+        del src.acked[t]		# may be in either place now
+        src.unacked.add(t)
+        src.max_uid = uid - 1		# still there with its old UID is fine
+    sb = src.verify(ck, "source")
+    db = dst.verify(ck, "destination")
+    n_src, n_dst = len(sb.get(t, [])), len(db.get(t, []))
+    if cmd == "COPY":
+        ck.ok(n_src == 1, "COPY: the source message is intact (%d)" % n_src)
+    else:
+        ck.ok(n_src + n_dst >= 1, "MOVE: in the source or the destination, never in neither (%d/%d)" % (n_src, n_dst))
+    if n_src:
+        ck.ok(sb[t] == [uid], "source keeps UID %d (%s)" % (uid, sb.get(t)))
+    ck.ok(died or line.startswith("m OK"), "killed (%s #%d) or finished" % (syscalls, when))
+    cleanup(srv, "INBOX", [t])
+    cleanup(srv, "Archive", [t])
+
+
+# F-03 / F-04: EXPUNGE of 1000 \Deleted and the uidlist rewrite -----------------------
+
+def f03_expunge(ck, srv, syscalls, when, label):
+    need_strace()
+    folder = "Bulk"
+    led = Ledger(srv, folder)
+    before = {t: u for u, t in led.known.items()}
+    keep = {t for t in before if t and t.startswith("FKEEP")}
+    ulpath = os.path.join(srv.maildir("demo", folder), "dovecot-uidlist")
+    with open(ulpath, "rb") as f:
+        old_ul = f.read()
+    c = srv.login(select=folder)
+    inj = Injector(srv, syscalls.split(","), when)
+    try:
+        try:
+            line = tagged(c.cmd("x", "EXPUNGE", 60))
+        except (Closed, OSError):
+            line = "<EOF>"
+        died = inj.killed(10)
+    finally:
+        inj.detach()
+        c.close()
+    ck.ok(died, "killed at %s #%d (%r)" % (syscalls, when, line))
+    if "renameat" in syscalls:
+        with open(ulpath, "rb") as f:
+            ck.ok(f.read() == old_ul, "uidlist byte-identical to the old one (rename not done)")
+    # uidlist well formed: header + complete lines
+    with open(ulpath, "rb") as f:
+        ul = f.read()
+    ck.ok(re.match(rb"3 V\d+ N\d+", ul) is not None and ul.endswith(b"\n"),
+          "uidlist whole (header, last line complete)")
+    by = led.verify(ck, label)
+    for t in keep:
+        ck.ok(by.get(t) == [before[t]], "kept %s with its UID %d (%s)" % (t, before[t], by.get(t)))
+    uv, un, msgs = state(srv, folder)
+    for u, t, flags in msgs:
+        if t and t.startswith("FDEL"):
+            if "\\Deleted" not in flags:
+                ck.ok(False, "a \\Deleted message lost its flag (%s)" % t)
+                break
+    gone = sum(1 for t in before if t and t.startswith("FDEL") and t not in by)
+    note("  %s: %d of the \\Deleted messages gone after the crash" % (label, gone))
+    # no UID reused: a new message gets a UID above all ever used
+    c = srv.login()
+    line = append(c, "n", folder, message(token("FKEEPNEW")))
+    c.close()
+    new_uid = int(re.search(r"APPENDUID \d+ (\d+)", line).group(1)) if "APPENDUID" in line else 0
+    ck.ok(new_uid > max(before.values()), "new UID %d > every UID used before (%d)" % (new_uid, max(before.values())))
+
+
+def fill_bulk(srv, n_del=1000, n_keep=10):
+    for i in range(n_keep):
+        srv.store("demo", message("FKEEP-%d" % i, 200), flags="S", folder="Bulk")
+    for i in range(n_del):
+        srv.store("demo", message("FDEL-%d" % i, 200), flags="ST", folder="Bulk")
+    with open(os.path.join(srv.maildir("demo"), "subscriptions"), "a") as f:
+        f.write("Bulk\n")
+
+
+# F-08: corrupted uidlist ---------------------------------------------------------------
+
+def corrupt_case(ck, srv, kind):
+    folder = "Corrupt"
+    root = srv.maildir("demo", folder)
+    ul = os.path.join(root, "dovecot-uidlist")
+    uv0, un0, msgs0 = state(srv, folder)
+    tokens0 = sorted(t for _, t, _ in msgs0)
+    kill_mail(srv)
+    with open(ul, "rb") as f:
+        old = f.read()
+    lines = old.split(b"\n")
+    header, recs = lines[0], [l for l in lines[1:] if l]
+    shadow = None
+    if kind == "empty":
+        new = b""
+    elif kind == "cut-mid-line":
+        new = old[:len(header) + 1 + len(recs[0]) + 1 + 5]
+    elif kind == "bad-header":
+        new = b"3 Vabc Nxyz\n" + b"\n".join(recs) + b"\n"
+    elif kind == "duplicate-uid":
+        r2 = recs[1].split(b" ", 1)
+        new = header + b"\n" + recs[0] + b"\n" + recs[0].split(b" ", 1)[0] + b" " + r2[1] + b"\n" + b"\n".join(recs[2:]) + b"\n"
+    elif kind == "uid-over-next":
+        r = recs[-1].split(b" ", 1)
+        new = header + b"\n" + b"\n".join(recs[:-1]) + b"\n" + b"999999 " + r[1] + b"\n"
+    elif kind == "not-ascending":
+        new = header + b"\n" + b"\n".join(reversed(recs)) + b"\n"
+    elif kind == "missing-file":
+        new = old + b"77 :1234567890.gone.host:2,S\n"
+    elif kind == "unlisted-file":
+        new = header + b"\n" + b"\n".join(recs[:-1]) + b"\n"
+    elif kind == "random":
+        new = random.Random(5).randbytes(1024 * 1024)
+    elif kind == "nuls":
+        new = b"\0" * 4096
+    elif kind == "directory":
+        new = None
+    elif kind == "symlink":
+        new = None
+    elif kind == "mode-000":
+        new = old
+    else:
+        raise AssertionError(kind)
+    os.unlink(ul)
+    if kind == "directory":
+        os.mkdir(ul)
+        os.chown(ul, srv.uid, srv.gid)
+    elif kind == "symlink":
+        shadow = "/etc/shadow"
+        with open(shadow, "rb") as f:
+            shadow_hash = hashlib.sha256(f.read()).hexdigest()
+        os.symlink(shadow, ul)
+    else:
+        with open(ul, "wb") as f:
+            f.write(new)
+        os.chown(ul, srv.uid, srv.gid)
+        if kind == "mode-000":
+            os.chmod(ul, 0)
+    since = len(srv.log_text())
+    c = srv.login()
+    r = c.cmd("s", "SELECT %s" % folder, 30)
+    c.close()
+    t = tagged(r)
+    if kind in ("directory", "mode-000", "symlink") and not t.startswith("s OK"):
+        ck.match(t, r"s NO \[(SERVERBUG|UNAVAILABLE|CANNOT)\]", "SELECT refused cleanly")
+    else:
+        ck.match(t, r"s OK", "SELECT after the corruption")
+        uv, un, msgs = state(srv, folder)
+        uids = [u for u, _, _ in msgs]
+        ck.ok(len(uids) == len(set(uids)), "no UID used twice (%s)" % uids)
+        ck.ok(sorted(t for _, t, _ in msgs) == tokens0, "every message file listed once")
+        keeps_uv = kind in ("duplicate-uid", "uid-over-next", "not-ascending", "missing-file",
+                            "unlisted-file", "cut-mid-line", "mode-000")
+        if keeps_uv:
+            old_uid = {t: u for u, t, _ in msgs0}
+            same = sum(1 for u, t, _ in msgs if old_uid.get(t) == u)
+            ck.ok(uv == uv0 or uv > uv0, "UIDVALIDITY kept or raised")
+            if uv == uv0:
+                ck.ok(same >= 1, "correctly listed messages keep their UIDs (%d same)" % same)
+                ck.ok(min(uids) > 0 and all(u < un for u in uids), "UIDs below UIDNEXT")
+        else:
+            ck.ok(uv > uv0 or (uv == uv0 and sorted(uids) == sorted(u for u, _, _ in msgs0)),
+                  "header lost: UIDVALIDITY raised (%d -> %d) or UIDs intact" % (uv0, uv))
+    log = srv.log_text()[since:]
+    if kind == "uid-over-next" and t.startswith("s OK"):
+        # a record above N is taken as the header lagging: N moves past it, silently
+        ck.ok(un > 999999, "UIDNEXT moved past the highest listed UID (%d)" % un)
+    elif kind not in ("not-ascending", "mode-000", "missing-file", "unlisted-file"):
+        ck.ok(re.search(r"uidlist", log) is not None, "a log line about the uidlist")
+    if shadow:
+        with open(shadow, "rb") as f:
+            ck.ok(hashlib.sha256(f.read()).hexdigest() == shadow_hash, "/etc/shadow untouched")
+        ck.ok(os.path.islink(ul) or not os.path.exists(ul) or os.path.isfile(ul), "symlink not followed for writing")
+    # restore a sane state for the next kind
+    kill_mail(srv)
+    if os.path.isdir(ul) and not os.path.islink(ul):
+        os.rmdir(ul)
+    elif os.path.islink(ul):
+        os.unlink(ul)
+    elif os.path.exists(ul):
+        os.chmod(ul, 0o600)
+    c = srv.login()
+    c.cmd("s", "SELECT %s" % folder, 30)
+    c.close()
+
+
+# F-06: injected I/O errors ---------------------------------------------------------------
+
+def f06_error(ck, srv, syscall, when, errname, want):
+    need_strace()
+    led = Ledger(srv, "INBOX")
+    c = srv.login(select="INBOX")
+    t = token("E")
+    led.unacked.add(t)
+    tmpdir = os.path.join(srv.maildir("demo"), "tmp")
+    tmp0 = set(os.listdir(tmpdir))		# leftovers of the kill cases stay 36 h
+    inj = Injector(srv, [syscall], when, "error=" + errname)
+    try:
+        line = append(c, "a", "INBOX", message(t))
+    finally:
+        inj.detach()
+    ck.match(line, want, "APPEND with %s on %s #%d" % (errname, syscall, when))
+    r = c.cmd("z", "NOOP")
+    ck.match(tagged(r), r"z OK", "session kept")
+    c.close()
+    by = led.verify(ck, "after the error")
+    ck.ok(t not in by, "message absent")
+    tmp = sorted(set(os.listdir(tmpdir)) - tmp0)
+    ck.ok(not tmp, "tmp/ file removed (%r)" % tmp[:3])
+
+
+# F-05: disk full -----------------------------------------------------------------------
+
+def f05_disk_full(ck):
+    if not IS_ROOT:
+        raise Skip("needs root (mount -t tmpfs)")
+    mnt = tempfile.mkdtemp(prefix="buzon-full.")
+    os.chmod(mnt, 0o755)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0755", "tmpfs", mnt],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        os.rmdir(mnt)
+        raise Skip("mount tmpfs failed: %s" % r.stderr.strip())
+    srv = None
+    try:
+        srv = FaultServer("full", settings={"mail_location": "maildir:%s/%%u" % mnt}, fill=False)
+        srv.setup()
+        srv.mail_root = mnt
+        srv.make_maildir("demo")
+        srv.store("demo", message("FFULL-old", 2000))
+        srv.start()
+        c = srv.login(select="INBOX")	# Sent, Drafts & co., INBOX's uidlist
+        c.close()
+        filler = os.path.join(mnt, "filler")
+        with open(filler, "wb") as f:
+            try:
+                f.write(b"\0" * (1024 * 1024))
+            except OSError:
+                pass
+        c = srv.login(select="INBOX")
+        line = append(c, "a", "INBOX", message("FFULL-1", 300000))
+        ck.match(line, r"a NO( \[(SERVERBUG|UNAVAILABLE|OVERQUOTA|LIMIT)\])?", "APPEND on a full disk")
+        ck.match(tagged(c.cmd("b", "NOOP")), r"b OK", "session kept")
+        r = c.cmd("c", "FETCH 1 BODY.PEEK[]")
+        ck.ok(tagged(r).startswith("c OK") and b"END-FFULL-old" in b"".join(r), "existing mail readable")
+        r = c.cmd("d", "STORE 1 +FLAGS (\\Flagged)")
+        ck.match(tagged(r), r"d (OK|NO)", "STORE flags: OK or NO")
+        tmp = os.listdir(os.path.join(mnt, "demo", "tmp"))
+        ck.ok(not tmp, "tmp/ file removed (%r)" % tmp[:3])
+        files = os.listdir(os.path.join(mnt, "demo", "cur")) + os.listdir(os.path.join(mnt, "demo", "new"))
+        ck.ok(len(files) == 1, "nothing partial in cur/ or new/ (%d files)" % len(files))
+        os.unlink(filler)
+        line = append(c, "e", "INBOX", message("FFULL-2", 300000))
+        ck.match(line, r"e OK \[APPENDUID", "after freeing space APPEND works without a restart")
+        c.close()
+        problems = srv.stop()
+        for p in problems:
+            ck.ok(False, "teardown: %s" % p)
+    finally:
+        if srv is not None and not srv.stopped:
+            srv.stop()
+        subprocess.run(["umount", mnt], capture_output=True)
+        try:
+            os.rmdir(mnt)
+        except OSError:
+            pass
+
+
+# ---------------------------------------------------------------------------- main
+
+def main():
+    args = sys.argv[1:]
+    while args:
+        a = args.pop(0)
+        if a == "-k" and args:
+            FILTER.append(args.pop(0))
+    srv = FaultServer("faults")
+    try:
+        srv.setup()
+        fill_bulk(srv)
+        for i in range(5):
+            srv.store("demo", message("FCOR-%d" % i, 300), flags="S", folder="Corrupt")
+        with open(os.path.join(srv.maildir("demo"), "subscriptions"), "a") as f:
+            f.write("Corrupt\n")
+        srv.start()
+        c = srv.login()		# the first login creates Archive & co.
+        c.close()
+        run_case("F02-01", "APPEND killed mid-literal", "absent, nothing partial", f02_mid_literal, srv)
+        for i, (sc, n, renamed) in enumerate(APPEND_POINTS):
+            run_case("F02-%02d" % (i + 2), "APPEND killed at %s #%d" % (sc.split(",")[0], n),
+                     "present once" if renamed else "absent" + "; retry gets a higher UID",
+                     f02_append_kill, srv, sc, n, renamed)
+        run_case("F02-09", "MULTIAPPEND of 3 killed at the 2nd rename",
+                 "each absent or present once whole (not all-or-none after a crash)", f02_multiappend, srv)
+        k = 10
+        for cmd in ("COPY", "MOVE"):
+            for sc, n in (("linkat", 1), ("renameat,renameat2", 1), ("fsync", 1), ("fsync", 2),
+                          ("write", 1), ("unlinkat", 1), ("renameat,renameat2", 2)):
+                if cmd == "COPY" and sc in ("unlinkat", "renameat,renameat2") and n == 2:
+                    continue
+                if cmd == "COPY" and sc == "unlinkat":
+                    continue
+                run_case("F02-%02d" % k, "%s killed at %s #%d" % (cmd, sc.split(",")[0], n),
+                         "source intact" if cmd == "COPY" else "in source or destination, never neither",
+                         f02_copy_move, srv, cmd, sc, n)
+                k += 1
+        run_case("F03-01", "EXPUNGE of 1000 \\Deleted killed at unlink #1", "kept keep UIDs; no UID reused",
+                 f03_expunge, srv, "unlinkat", 1, "unlink#1")
+        run_case("F03-02", "EXPUNGE killed at unlink #500", "kept keep UIDs; no UID reused",
+                 f03_expunge, srv, "unlinkat", 500, "unlink#500")
+        run_case("F03-03", "EXPUNGE killed at unlink #498 (2 before the end)", "kept keep UIDs",
+                 f03_expunge, srv, "unlinkat", 498, "unlink#498")
+        run_case("F04-01", "uidlist rewrite killed at rename(lock, uidlist)", "old uidlist byte-identical",
+                 f03_expunge, srv, "renameat,renameat2", 1, "uidlist-rename")
+        run_case("F04-02", "uidlist rewrite killed at the directory fsync", "new uidlist whole",
+                 f04_after_rename, srv)
+        for i, kind in enumerate(["empty", "cut-mid-line", "bad-header", "duplicate-uid", "uid-over-next",
+                                  "not-ascending", "missing-file", "unlisted-file", "random", "nuls",
+                                  "directory", "symlink", "mode-000"]):
+            run_case("F08-%02d" % (i + 1), "dovecot-uidlist %s" % kind,
+                     "recovered with a log line (or NO), every message listed once, UIDs unique",
+                     corrupt_case, srv, kind)
+        run_case("F06-01", "fsync EIO during APPEND", "a NO, tmp file removed, session kept",
+                 f06_error, srv, "fsync", 1, "EIO", r"a NO")
+        run_case("F06-02", "write ENOSPC during APPEND", "a NO, tmp file removed",
+                 f06_error, srv, "write", 1, "ENOSPC", r"a NO")
+        run_case("F06-03", "write EDQUOT during APPEND", "a NO [OVERQUOTA]",
+                 f06_error, srv, "write", 1, "EDQUOT", r"a NO \[OVERQUOTA\]")
+    finally:
+        for p in srv.stop():
+            print("FAIL teardown-faults: %s" % p)
+            RESULTS["fail"] += 1
+    run_case("F05-01", "disk full (tmpfs size=1m as the mail root)",
+             "APPEND NO, session and mail kept, recovers without a restart", f05_disk_full)
+    print("%d passed, %d failed" % (RESULTS["pass"], RESULTS["fail"]))
+    return 1 if RESULTS["fail"] else 0
+
+
+def f04_after_rename(ck, srv):
+    """Mark 3 more \\Deleted and EXPUNGE, killed at the fsync of the directory after the
+    uidlist rename (fsync #1 = lock file, #2 = directory)."""
+    need_strace()
+    c = srv.login(select="Bulk")
+    r = c.cmd("s", "UID SEARCH SUBJECT FFKEEPNEW")
+    uids = r[0].split()[2:] if r[0].startswith(b"* SEARCH") else []
+    if not uids:
+        raise AssertionError("no messages to expunge")
+    c.cmd("d", b"UID STORE " + b",".join(uids) + b" +FLAGS.SILENT (\\Deleted)")
+    c.close()
+    f03_expunge(ck, srv, "fsync", 2, "dir-fsync")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
