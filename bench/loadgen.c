@@ -140,7 +140,8 @@ static unsigned live;		/* connections open */
 static double times[MAX_REPS];
 static double cpus[MAX_REPS];
 static int ntimes;
-static uint64_t last_count;	/* op: FETCH responses / SEARCH hits of the last repetition */
+static uint64_t last_count;
+static uint64_t peak_rss_kib;	/* op: largest VmHWM in the server tree at the end */	/* op: FETCH responses / SEARCH hits of the last repetition */
 static double win_start, win_end;
 static bool window_open, stopping;
 static unsigned ready_conns;	/* mixed: selected; idle: idling */
@@ -158,6 +159,7 @@ static void mode_cont(struct conn *c);
 static void mode_closed(void);
 static void cpu_begin(void);
 static double cpu_end(void);
+static uint64_t tree_peak_rss_kib(void);
 
 static double
 now(void)
@@ -647,6 +649,7 @@ static void
 op_next_rep(struct conn *c)
 {
 	if (ntimes >= opt.reps) {
+		peak_rss_kib = tree_peak_rss_kib();
 		c->step = 4;
 		send_logout(c);
 	} else if (op_id == OP_STORE) {
@@ -695,6 +698,8 @@ op_done(struct conn *c, bool ok, const char *line)
 			conn_fail(c, "SEARCH found %llu messages, expected %ld",
 			    (unsigned long long)c->n_search, opt.want_search);
 		if (op_id == OP_SELECT) {
+			if (ntimes >= opt.reps)
+				peak_rss_kib = tree_peak_rss_kib();
 			c->step = 4;
 			send_logout(c);
 		} else {
@@ -760,8 +765,9 @@ op_report(void)
 	stats(times, from, ntimes, &med, &mn, &mx);
 	stats(cpus, from, ntimes, &cmed, &cmn, &cmx);
 	printf("result mode=op op=%s reps=%d first=%.4f median=%.4f min=%.4f max=%.4f "
-	    "cpu_first=%.4f cpu_median=%.4f count=%llu\n", opt.op, ntimes, times[0], med, mn,
-	    mx, cpus[0], cmed, (unsigned long long)last_count);
+	    "cpu_first=%.4f cpu_median=%.4f peak_rss_kib=%llu count=%llu\n", opt.op, ntimes,
+	    times[0], med, mn, mx, cpus[0], cmed, (unsigned long long)peak_rss_kib,
+	    (unsigned long long)last_count);
 }
 
 /* ------------------------------------------------------------ mixed workload */
@@ -1095,6 +1101,33 @@ schedstat_ns(pid_t pid)
 		ns = 0;
 	fclose(f);
 	return ns;
+}
+
+/* the largest peak RSS (VmHWM) of any process in the server tree, KiB; 0 without -P */
+static uint64_t
+tree_peak_rss_kib(void)
+{
+	static pid_t tree[CPU_MAX];
+	uint64_t peak = 0;
+	size_t n;
+
+	if (opt.root_pid <= 0)
+		return 0;
+	n = tree_pids(opt.root_pid, tree, CPU_MAX);
+	for (size_t i = 0; i < n; i++) {
+		char path[64], line[256];
+		unsigned long long kib;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)tree[i]);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		while (fgets(line, sizeof(line), f) != NULL)
+			if (sscanf(line, "VmHWM: %llu", &kib) == 1 && kib > peak)
+				peak = kib;
+		fclose(f);
+	}
+	return peak;
 }
 
 static void
