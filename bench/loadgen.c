@@ -538,8 +538,21 @@ event_cb(struct bufferevent *bev, short what, void *ctx)
 {
 	struct conn *c = ctx;
 
-	if (what & BEV_EVENT_CONNECTED)
+	if (what & BEV_EVENT_CONNECTED) {
+		static bool shown;
+		SSL *ssl = opt.tls ? bufferevent_openssl_get_ssl(bev) : NULL;
+
+		if (ssl != NULL && !shown) {
+			/* once per run, so the log shows both servers negotiate alike */
+			int nid = SSL_get_negotiated_group(ssl);
+
+			fprintf(stderr, "loadgen: %s %s %s\n", SSL_get_version(ssl),
+			    SSL_CIPHER_get_name(SSL_get_current_cipher(ssl)),
+			    nid > 0 ? OBJ_nid2sn(nid) : "-");
+			shown = true;
+		}
 		return;
+	}
 	if (what & BEV_EVENT_ERROR) {
 		unsigned long e = opt.tls ? bufferevent_get_openssl_error(bev) : 0;
 
