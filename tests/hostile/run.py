@@ -22,7 +22,9 @@ run as root it also uses 127.0.0.2 as a second client address).
 """
 
 import hashlib
+import json
 import os
+import shutil
 import re
 import socket
 import ssl
@@ -1117,6 +1119,45 @@ def lmtp_http(ck, l, srv):
     ck.ok(not any(b"GET" in x or b"Host" in x for x in lines), "no echo of the request")
 
 
+# ============================================================================ TLS scan
+
+# Findings of the self-signed test certificate (not of the server's TLS setup).
+TESTSSL_WHITELIST = {"cert_chain_of_trust", "cert_revocation", "DNS_CAArecord",
+                     "cert_trust", "cert_caIssuers", "cert_ocspURL", "cert_crlDistributionPoints",
+                     "OCSP_stapling", "cert_mustStapleExtension", "cert_certificateTransparency"}
+
+
+def tls_testssl(ck, srv, port, starttls):
+    """testssl.sh -p -S -E -U --fast (protocols, server defaults, ciphers per protocol,
+    vulnerabilities): no HIGH or CRITICAL finding except the self-signed certificate's."""
+    exe = shutil.which("testssl") or shutil.which("testssl.sh")
+    if exe is None:
+        raise AssertionError("testssl.sh not installed (scripts/install-deps.sh check)")
+    out = os.path.join(srv.tmp, "testssl-%d.json" % port)
+    cmd = [exe, "--quiet", "--warnings", "off", "--color", "0", "--jsonfile", out]
+    if starttls:
+        cmd += ["--starttls", "imap"]
+    cmd += ["-p", "-S", "-E", "-U", "--fast", "%s:%d" % (HOST, port)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+    try:
+        with open(out) as f:
+            findings = json.load(f)
+    except (OSError, ValueError) as e:
+        raise AssertionError("no testssl JSON (%s): %s" % (e, (r.stdout + r.stderr)[-300:]))
+    ck.ok(len(findings) > 30, "testssl produced %d findings" % len(findings))
+    bad = [(x["id"], x["severity"], x["finding"][:80]) for x in findings
+           if x["severity"] in ("HIGH", "CRITICAL") and x["id"] not in TESTSSL_WHITELIST]
+    ck.ok(not bad, "no HIGH/CRITICAL finding outside the certificate whitelist: %r" % bad[:5])
+    for x in findings:
+        if x["severity"] in ("MEDIUM", "LOW") and x["id"] not in TESTSSL_WHITELIST:
+            note("  testssl %s %s: %s" % (x["severity"], x["id"], x["finding"][:100]))
+    offered = {x["id"]: x["finding"] for x in findings}
+    for proto in ("SSLv2", "SSLv3", "TLS1", "TLS1_1"):
+        ck.ok("not offered" in offered.get(proto, "not offered"), "%s not offered" % proto)
+    ck.ok("offered" in offered.get("TLS1_3", "") and "not" not in offered.get("TLS1_3", ""),
+          "TLS 1.3 offered")
+
+
 # ============================================================================ main
 
 def main():
@@ -1184,6 +1225,10 @@ def main():
         run_case("BAN-01", "brute force: ban after auth_ban_failures", "NO at once while banned, logged, lifted",
                  ban_case, ban_srv)
         run_case("BAN-02", "trusted networks are never banned", "OK after 4 failures", ban_trusted_case, trust_srv)
+        run_case("TLS-01", "testssl.sh on the implicit-TLS port", "no HIGH/CRITICAL (self-signed cert whitelisted)",
+                 tls_testssl, S, S.imaps_port, False)
+        run_case("TLS-02", "testssl.sh on the STARTTLS port", "no HIGH/CRITICAL (self-signed cert whitelisted)",
+                 tls_testssl, S, S.imap_port, True)
         # ---- IMAP post-auth
         P = post_lines
         run_case("AUTH-01", "SELECT {99999999999999999999}", "a NO [TOOBIG]", P, S,
