@@ -331,6 +331,24 @@ class Server:
     def start(self):
         if self.tmp is None:
             self.setup()
+        for attempt in range(3):
+            try:
+                return self._start_once()
+            except ServerError as e:
+                # free_ports() releases its ports before buzon binds them: another
+                # program may take one meanwhile. Pick new ports and try again.
+                if "Address already in use" not in str(e) or attempt == 2:
+                    raise
+                self.log_file.close()
+                self.imap_port, self.imaps_port = free_ports(2)
+                if self.lmtp is True:
+                    self.lmtp_port = free_ports(1)[0]
+                if self.pop3_enabled:
+                    self.pop3_port, self.pop3s_port = free_ports(2)
+                self.write_config()
+        return self
+
+    def _start_once(self):
         self.log_file = open(self.log_path, "ab")
         self.proc = subprocess.Popen([self.buzon, "serve", "-c", self.config_path],
                                      stdin=subprocess.DEVNULL, stdout=self.log_file,
