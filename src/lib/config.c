@@ -311,6 +311,15 @@ config_finish(struct config *c, const char **err_r)
 		*err_r = "recipient_delimiter must be one character";
 		return -1;
 	}
+	/* keys whose empty value would leave a NULL the daemons use (found by fuzz_config) */
+	if (c->log_level == NULL || c->base_dir == NULL || c->login_user == NULL ||
+	    (c->passwd_file == NULL && !c->system_users)) {
+		*err_r = c->log_level == NULL ? "log_level must not be empty" :
+		    c->base_dir == NULL ? "base_dir must not be empty" :
+		    c->login_user == NULL ? "login_user must not be empty" :
+		    "passwd_file must not be empty (or set system_users = yes)";
+		return -1;
+	}
 	if (c->imap_autologout < 30 * 60) {
 		*err_r = "imap_autologout must be at least 1800 (RFC 3501 §5.4)";
 		return -1;

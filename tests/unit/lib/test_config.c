@@ -72,6 +72,10 @@ test_errors(void **state)
 		{ "imap_autologout = 60\n", "imap_autologout must be at least 1800" },
 		{ "mail_uid = no-such-user-buzon\n", "mail_uid: no such user" },
 		{ "bad\x1bkey = 1\n", "unknown key 'bad\\x1bkey'" },
+		{ "log_level =\n", "log_level must not be empty" },
+		{ "base_dir = \n", "base_dir must not be empty" },
+		{ "login_user =\n", "login_user must not be empty" },
+		{ "passwd_file =\n", "passwd_file must not be empty" },
 	};
 	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
 		char *path = write_tmp(cases[i].text), *err = NULL;
