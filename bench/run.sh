@@ -56,6 +56,7 @@ RES=$W/results.txt
 say "building buzon (build-bench) and the load generator"
 [ -f build-bench/build.ninja ] || meson setup build-bench >/dev/null
 ninja -C build-bench buzon >/dev/null
+REV=$(git -C "$top" describe --always --dirty 2>/dev/null || echo unknown)
 # shellcheck disable=SC2046
 cc -O2 -g -Wall -Wextra -Wno-unused-parameter -o "$W/loadgen" bench/loadgen.c \
     $(pkg-config --cflags --libs libevent_openssl libevent openssl)
@@ -409,7 +410,8 @@ row() {
 }
 
 echo
-echo "buzon $("$BUZON" version 2>/dev/null | head -n 1) vs Dovecot $(dovecot --version | cut -d' ' -f1);" \
+echo "buzon $("$BUZON" version 2>/dev/null | head -n 1) ($REV)" \
+    "vs Dovecot $(dovecot --version | cut -d' ' -f1);" \
     "$N messages in INBOX ($(du -sh "$BASE" | cut -f1)); $(nproc) CPUs; $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "ratio: how many times better buzon is (Dovecot's time / buzon's, buzon's rate / Dovecot's);"
 echo "cpu: the servers' CPU time for the same work (mixed: operations per CPU second)"
