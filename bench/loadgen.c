@@ -98,6 +98,7 @@ struct conn {
 	size_t lit_len;
 	char *abuf;		/* mixed: this connection's APPEND message */
 	uint32_t arg;		/* mixed: the UID being expunged */
+	double op_t0;		/* mixed: when the current operation started */
 	/* per-mode progress */
 	int step;
 	enum mop mop;
@@ -837,7 +838,7 @@ mixed_send_op(struct conn *c)
 	for (c->mop = 0; r >= mop_weight[c->mop]; c->mop++)
 		r -= mop_weight[c->mop];
 	c->step = 3;
-	c->t0 = now();
+	c->op_t0 = now();
 	switch (c->mop) {
 	case M_SELECT:
 		send_select(c);
@@ -943,7 +944,7 @@ mixed_done(struct conn *c, bool ok, const char *line)
 	case 3:
 		if (window_open && t <= win_end) {
 			op_count[c->mop]++;
-			op_time[c->mop] += t - c->t0;
+			op_time[c->mop] += t - c->op_t0;
 		}
 		mixed_send_op(c);
 		break;
