@@ -66,7 +66,7 @@ static const char *const mop_names[M_COUNT] = {
 	"select", "fetch_headers", "fetch_body", "store", "search", "append",
 	"expunge", "idle"
 };
-static const unsigned mop_weight[M_COUNT] = { 5, 25, 20, 15, 10, 10, 10, 5 };
+static unsigned mop_weight[M_COUNT] = { 5, 25, 20, 15, 10, 10, 10, 5 };
 
 enum mode { MODE_OP, MODE_MIXED, MODE_CONNECT, MODE_IDLE };
 
@@ -1313,6 +1313,8 @@ usage(void)
 	    "  -P PID            server root pid: memory (idle) and CPU time (op, mixed)\n"
 	    "  -i N              connections being set up at once (idle, 16)\n"
 	    "  -S SEED           random seed (mixed)\n"
+	    "  -M W,W,...        mixed weights: select, fetch_headers, fetch_body, store,\n"
+	    "                    search, append, expunge, idle (5,25,20,15,10,10,10,5)\n"
 	    "  -v                print the dialogue\n"
 	    "ops: select fetch-flags fetch-envelope fetch-bodystructure search-body store-seen\n");
 	exit(2);
@@ -1328,7 +1330,7 @@ main(int argc, char **argv)
 	struct rlimit rl;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "h:p:nu:w:f:e:s:W:r:x:c:t:P:i:S:v")) != -1) {
+	while ((ch = getopt(argc, argv, "h:p:nu:w:f:e:s:W:r:x:c:t:P:i:S:M:v")) != -1) {
 		switch (ch) {
 		case 'h': opt.host = optarg; break;
 		case 'p': opt.port = atoi(optarg); break;
@@ -1346,6 +1348,22 @@ main(int argc, char **argv)
 		case 'P': opt.root_pid = (pid_t)atol(optarg); break;
 		case 'i': opt.inflight = atoi(optarg); break;
 		case 'S': opt.seed = (unsigned)atol(optarg); break;
+		case 'M': {
+			char *p = optarg;
+			unsigned total = 0;
+
+			for (int i = 0; i < M_COUNT; i++) {
+				mop_weight[i] = (unsigned)strtoul(p, &p, 10);
+				total += mop_weight[i];
+				if (*p == ',')
+					p++;
+				else if (i < M_COUNT - 1 || *p != '\0')
+					usage();
+			}
+			if (total == 0)
+				usage();
+			break;
+		}
 		case 'v': opt.verbose = true; break;
 		default: usage();
 		}
