@@ -219,20 +219,29 @@ def children(master_pid):
     return out
 
 
-def rss_kb(pid):
+def rss_kb(pid, field="VmRSS"):
     try:
         with open("/proc/%d/status" % pid) as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
     except OSError:
         pass
     return 0
 
 
-def role_rss(srv, role):
-    """{pid: RSS kB} of the server's processes of one role (mail, login, lmtp, auth)."""
-    return {p: rss_kb(p) for p, a in children(srv.proc.pid).items() if "--role %s" % role in a}
+def role_rss(srv, role, field="VmRSS"):
+    """{pid: RSS kB} of the server's processes of one role (mail, login, lmtp, auth);
+    field RssAnon leaves out the pages of mapped message files."""
+    return {p: rss_kb(p, field) for p, a in children(srv.proc.pid).items() if "--role %s" % role in a}
+
+
+def anon_growth_ok(ck, before, after, what):
+    """Anonymous memory of every mail process grew by less than 8 MiB (16 with ASan)."""
+    grow = max([after.get(p, 0) - before.get(p, 0) for p in after] or [0])
+    limit = (16 if ASAN else 8) * 1024
+    ck.ok(grow < limit, "%s: anonymous memory of the mail process grew %d kB (< %d kB)"
+          % (what, grow, limit))
 
 
 class HostileServer(buzontest.Server):
@@ -682,12 +691,10 @@ def post_nonreader(ck, srv):
     srv.store("bob", body)
     c = srv.login("bob", select="INBOX")
     c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    before = role_rss(srv, "mail", "RssAnon")
     c.send(b"a FETCH 1:* BODY.PEEK[]\r\n")
     time.sleep(3)
-    mail = role_rss(srv, "mail")
-    limit = (160 if ASAN else 48) * 1024
-    ck.ok(mail and max(mail.values()) < limit,
-          "mail process RSS while the client does not read: %s kB (< %d)" % (sorted(mail.values()), limit))
+    anon_growth_ok(ck, before, role_rss(srv, "mail", "RssAnon"), "40 MB FETCH not read")
     t0 = time.monotonic()
     d = srv.login("bob")
     d.cmd("n", "NOOP")
@@ -1119,6 +1126,122 @@ def lmtp_http(ck, l, srv):
     ck.ok(not any(b"GET" in x or b"Host" in x for x in lines), "no echo of the request")
 
 
+# ============================================================================ POP3
+
+class Pop:
+    def __init__(self, srv, tls=False):
+        self.c = Conn(srv.pop3_port, tls=tls)
+
+    def cmd(self, line, timeout=10):
+        self.c.send(line + b"\r\n")
+        return self.c.line(timeout)
+
+    def login(self, user="demo"):
+        assert self.cmd(b"USER " + user.encode()).startswith(b"+OK")
+        ln = self.cmd(b"PASS " + USERS[user].encode(), 20)
+        assert ln.startswith(b"+OK"), ln
+
+
+def pop_case(ck, srv, fn):
+    p = Pop(srv)
+    try:
+        ck.match(p.c.greeting, r"\+OK", "POP3 greeting")
+        fn(ck, p, srv)
+    finally:
+        p.c.close()
+
+
+def pop_stls_inject(ck, p, srv):
+    p.c.send(b"STLS\r\nUSER demo\r\nPASS " + USERS["demo"].encode() + b"\r\nSTAT\r\n")
+    ck.match(p.c.line(), r"\+OK", "STLS accepted")
+    ck.ok(p.c.buf == b"", "nothing after +OK before the handshake (%r)" % p.c.buf[:60])
+    p.c.sock = insecure_ctx().wrap_socket(p.c.sock, server_hostname="localhost")
+    lines, _ = p.c.rest(2)
+    ck.ok(lines == [], "pipelined USER/PASS/STAT discarded (%r)" % lines[:3])
+    ln = p.cmd(b"STAT")
+    ck.match(ln, r"-ERR", "not logged in after TLS")
+
+
+def pop_long(ck, p, srv):
+    ck.match(p.cmd(b"USER " + b"x" * 300), r"-ERR", "300-octet line (limit 255)")
+    ck.match(p.cmd(b"NOOP"), r"-ERR|\+OK", "next command parsed from the next line")
+
+
+def pop_nul(ck, p, srv):
+    ck.match(p.cmd(b"US\x00ER demo"), r"-ERR", "NUL in a command")
+    ck.match(p.cmd(b"CAPA"), r"\+OK", "session continues")
+    p.c.rest(0.5)
+
+
+def pop_numbers(ck, p, srv):
+    p.login()
+    for arg in (b"RETR 4294967296", b"RETR 0", b"RETR -1", b"RETR 99999999999999999999",
+                b"LIST 99999999999999999999", b"DELE 1 2", b"TOP 1 99999999999999999999",
+                b"TOP 1 -1", b"UIDL 4294967295"):
+        ck.match(p.cmd(arg), r"-ERR", "%s refused" % arg.decode())
+    ck.match(p.cmd(b"STAT"), r"\+OK", "session continues")
+    ck.match(p.cmd(b"RSET"), r"\+OK", "RSET")
+
+
+def pop_http(ck, p, srv):
+    p.c.send(b"GET / HTTP/1.1\r\nHost: evil\r\nUser-Agent: <script>\r\n\r\n")
+    lines, closed = p.c.rest(3)
+    ck.ok(closed, "closed after the invalid commands (%d lines)" % len(lines))
+    ck.ok(all(l.startswith(b"-ERR") for l in lines), "only -ERR answers")
+    ck.ok(not any(b"GET" in l or b"evil" in l or b"script" in l for l in lines), "nothing echoed")
+
+
+def pop_auth_bad(ck, p, srv):
+    p.c.send(b"AUTH PLAIN\r\n")
+    ck.match(p.c.line(), r"\+ ", "SASL continuation")
+    ck.match(p.cmd(b"!!!notbase64"), r"-ERR", "invalid base64")
+    p.c.send(b"AUTH PLAIN\r\n")
+    ck.match(p.c.line(), r"\+ ", "SASL continuation")
+    ln = p.cmd(b"QUFB" * 2500)
+    ck.match(ln or b"<closed>", r"-ERR|<closed>", "10 KB SASL response refused")
+
+
+def pop_flood(ck, p, srv):
+    p.login()
+    p.c.send(b"NOOP\r\n" * 1000)
+    got = 0
+    while got < 1000:
+        ln = p.c.line(30)
+        if ln is None or not ln.startswith(b"+OK"):
+            break
+        got += 1
+    ck.ok(got == 1000, "%d of 1000 pipelined NOOPs answered +OK" % got)
+
+
+def pop_bad_streak(ck, p, srv):
+    p.login()
+    p.c.send(b"FROB\r\n" * 12)
+    lines, closed = p.c.rest(3)
+    ck.ok(closed, "closed after 10 bad commands (%d lines)" % len(lines))
+
+
+def pop_nonreader(ck, p, srv):
+    """A POP3 client that never reads a 40 MB RETR: memory bounded, nothing deleted."""
+    body = b"Subject: big pop\n\n" + (b"0123456789" * 7 + b"\n") * 560000
+    path = srv.store("bob", body)
+    p.login("bob")
+    p.c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    n = int(p.cmd(b"STAT").split()[1])
+    before = role_rss(srv, "mail", "RssAnon")
+    p.c.send(b"RETR %d\r\n" % n)
+    time.sleep(3)
+    anon_growth_ok(ck, before, role_rss(srv, "mail", "RssAnon"), "40 MB RETR not read")
+    p.c.close()
+    time.sleep(0.5)
+    ck.ok(os.path.exists(path) or any(os.path.basename(path).split(":")[0] in f
+                                      for f in os.listdir(os.path.dirname(path))),
+          "message kept (no QUIT, no UPDATE state)")
+    c = srv.login("bob", select="INBOX")
+    c.cmd("x", "STORE 1:* +FLAGS.SILENT (\\Deleted)")
+    c.cmd("y", "EXPUNGE", 30)
+    c.close()
+
+
 # ============================================================================ TLS scan
 
 # Findings of the self-signed test certificate (not of the server's TLS setup).
@@ -1166,7 +1289,9 @@ def main():
         a = args.pop(0)
         if a == "-k" and args:
             FILTER.append(args.pop(0))
-    main_srv = HostileServer("main", lmtp=True)
+    pop3_port = buzontest.free_ports(1)[0]
+    main_srv = HostileServer("main", lmtp=True, settings={"pop3_port": pop3_port})
+    main_srv.pop3_port = pop3_port
     ban_srv = HostileServer("ban", settings={"auth_ban_failures": 3, "auth_ban_seconds": 4,
                                               "auth_failure_delay_max": 1, "login_timeout": 3},
                             fill=True)
@@ -1279,7 +1404,7 @@ def main():
         run_case("AUTH-38", "1000 pipelined NOOPs", "1000 OK, RSS growth < 4 MiB", post_flood, S, 1000)
         run_case("AUTH-39", "10000 small commands pipelined", "10000 OK, RSS growth < 4 MiB",
                  post_flood, S, 10000, b"UID FETCH 1 (FLAGS)")
-        run_case("AUTH-40", "client never reads a 40 MB FETCH", "mail RSS < 48 MiB, other sessions answer",
+        run_case("AUTH-40", "client never reads a 40 MB FETCH", "mail process anonymous memory +< 8 MiB, others answer",
                  post_nonreader, S)
         run_case("AUTH-41", "APPEND literal trickled at 50 bytes/s, then abandoned",
                  "no memory per byte, others served, nothing partial stored", post_slow_append, S)
@@ -1345,6 +1470,24 @@ def main():
             run_case("LMTP-06", "bare LF in DATA", "one reply (stored or refused)", lmtp_case, S, lmtp_bare_lf)
             run_case("LMTP-07", "1010 recipients", "1000 x 250 then 452", lmtp_case, S, lmtp_many_rcpt)
             run_case("LMTP-08", "HTTP to the LMTP port", "5xx only, nothing echoed", lmtp_case, S, lmtp_http)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection((HOST, pop3_port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        run_case("POP-01", "commands pipelined after STLS", "discarded, not logged in after TLS",
+                 pop_case, S, pop_stls_inject)
+        run_case("POP-02", "300-octet command line", "-ERR, next line parsed", pop_case, S, pop_long)
+        run_case("POP-03", "NUL in a command", "-ERR, session continues", pop_case, S, pop_nul)
+        run_case("POP-04", "overflowing and negative message numbers", "-ERR each", pop_case, S, pop_numbers)
+        run_case("POP-05", "HTTP to the POP3 port", "-ERR only, closed, nothing echoed", pop_case, S, pop_http)
+        run_case("POP-06", "AUTH PLAIN with bad base64 and a 10 KB response", "-ERR", pop_case, S, pop_auth_bad)
+        run_case("POP-07", "1000 pipelined NOOPs", "1000 +OK", pop_case, S, pop_flood)
+        run_case("POP-08", "12 bad commands after login", "closed after 10", pop_case, S, pop_bad_streak)
+        run_case("POP-09", "client never reads a 40 MB RETR", "mail process anonymous memory +< 8 MiB, nothing deleted",
+                 pop_case, S, pop_nonreader)
     finally:
         for s in servers:
             problems = s.stop()
