@@ -17,7 +17,7 @@ set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 W=${BENCH_DIR:-$top/build-bench-data}
-BUZON=$top/build-bench/buzon
+BUZON=${BUZON_BIN:-$top/build-bench/buzon}
 CONF=$W/buzon/buzon.conf
 LG=$W/loadgen
 [ -f "$CONF" ] && [ -x "$LG" ] || { echo "profile: run bench/run.sh first" >&2; exit 1; }
