@@ -461,6 +461,71 @@ def f02_copy_move(ck, srv, cmd, syscalls, when):
     cleanup(srv, "Archive", [t])
 
 
+# F-01: LMTP delivery killed at a system call ----------------------------------------
+
+# A delivery in the mail process: write x2 (Return-Path + body) -> fsync(file) -> rename
+# tmp/ -> new/ -> fsync(new/) -> uidlist record -> fsync(uidlist) -> result to the master.
+LMTP_POINTS = [
+    ("write", 1, False), ("write", 2, False), ("fsync", 1, False),
+    ("renameat,renameat2", 1, False), ("fsync", 2, True), ("write", 3, True),
+    ("fsync", 3, True), ("sendmsg", 1, True),
+]
+
+
+def lmtp_send(srv, tok):
+    """One LMTP transaction to demo; returns the reply to the final dot (or '<EOF>')."""
+    c = Conn(srv.lmtp_port)
+    try:
+        c.send(b"LHLO faults\r\n")
+        while not c.line(10).startswith(b"250 "):
+            pass
+        c.send(b"MAIL FROM:<f@example.org>\r\nRCPT TO:<demo>\r\nDATA\r\n")
+        for _ in range(3):
+            ln = c.line(10)
+        if not ln.startswith(b"354"):
+            return ln.decode("latin-1").strip()
+        c.send(message(tok) + b".\r\n")
+        ln = c.line(20)
+        return "<EOF>" if ln is None else ln.decode("latin-1").strip()
+    except (OSError, TimeoutError, AttributeError):
+        return "<EOF>"
+    finally:
+        c.close()
+
+
+def f01_lmtp_kill(ck, srv, syscalls, when, renamed):
+    need_strace()
+    led = Ledger(srv, "INBOX")	# SELECT moves new/ to cur/: the delivery renames only its own
+    c = srv.login(select="INBOX")
+    t = token("L")
+    led.unacked.add(t)
+    inj = Injector(srv, syscalls.split(","), when)
+    try:
+        reply = lmtp_send(srv, t)
+        died = inj.killed(5)
+    finally:
+        inj.detach()
+        c.close()
+    ck.ok(died, "mail process killed at %s #%d" % (syscalls, when))
+    ck.ok(not reply.startswith("250"), "no 250 for a delivery that did not finish (%r)" % reply)
+    ck.ok(reply.startswith(("4", "<EOF>")), "a temporary failure (4xx) so the MTA retries (%r)" % reply)
+    by = led.verify(ck, "after the kill")
+    present = len(by.get(t, []))
+    if not renamed:
+        ck.ok(present == 0, "killed before the rename: nothing in new/ (%d)" % present)
+    else:
+        ck.ok(present == 1, "killed after the rename: delivered once (%d)" % present)
+    reply = lmtp_send(srv, t)	# the MTA retries
+    ck.ok(reply.startswith("250"), "retry: 250 (%r)" % reply)
+    led.unacked.discard(t)
+    uv, un, msgs = state(srv, "INBOX")
+    n = sum(1 for _, tt, _ in msgs if tt == t)
+    ck.ok(n == present + 1 and 1 <= n <= 2,
+          "after the retry: %d copies (never 0, at most one duplicate from the window)" % n)
+    disk_whole(ck, srv, "INBOX")
+    cleanup(srv, "INBOX", [t])
+
+
 # F-03 / F-04: EXPUNGE of 1000 \Deleted and the uidlist rewrite -----------------------
 
 def f03_expunge(ck, srv, syscalls, when, label):
@@ -717,7 +782,7 @@ def main():
         a = args.pop(0)
         if a == "-k" and args:
             FILTER.append(args.pop(0))
-    srv = FaultServer("faults")
+    srv = FaultServer("faults", lmtp=True)
     try:
         srv.setup()
         fill_bulk(srv)
@@ -728,6 +793,10 @@ def main():
         srv.start()
         c = srv.login()		# the first login creates Archive & co.
         c.close()
+        for i, (sc, n, renamed) in enumerate(LMTP_POINTS):
+            run_case("F01-%02d" % (i + 1), "LMTP delivery: mail process killed at %s #%d" % (sc.split(",")[0], n),
+                     ("in new/ once" if renamed else "nothing in new/") + "; no 250; the retry delivers",
+                     f01_lmtp_kill, srv, sc, n, renamed)
         run_case("F02-01", "APPEND killed mid-literal", "absent, nothing partial", f02_mid_literal, srv)
         for i, (sc, n, renamed) in enumerate(APPEND_POINTS):
             run_case("F02-%02d" % (i + 2), "APPEND killed at %s #%d" % (sc.split(",")[0], n),
