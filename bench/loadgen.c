@@ -75,6 +75,7 @@ struct conn {
 	struct bufferevent *bev;
 	bool greeted;
 	bool dead;
+	bool keeper;		/* op: holds the folder selected while others measure */
 	/* the response being assembled: lines plus kept literals */
 	char *resp;
 	size_t rlen, rcap;
@@ -125,6 +126,7 @@ static struct {
 	int inflight;
 	unsigned seed;
 	bool verbose;
+	bool keeper;
 } opt = {
 	.host = "127.0.0.1", .port = 993, .tls = true, .user = "bench", .pass = "bench",
 	.folder = "INBOX", .word = "zanzibar", .reps = 5, .conns = 10, .secs = 10,
@@ -153,7 +155,7 @@ static uint64_t logins;
 static uint64_t errors;
 static struct event *tick;
 
-static void conn_start(void);
+static struct conn *conn_start(void);
 static void mode_ready(struct conn *c);
 static void mode_done(struct conn *c, bool ok, const char *line);
 static void mode_cont(struct conn *c);
@@ -564,7 +566,7 @@ event_cb(struct bufferevent *bev, short what, void *ctx)
 		conn_fail(c, "connection closed by the server");
 }
 
-static void
+static struct conn *
 conn_start(void)
 {
 	struct conn *c = calloc(1, sizeof(*c));
@@ -600,6 +602,7 @@ conn_start(void)
 	if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&addr, sizeof(addr)) < 0)
 		die("connect: %s", strerror(errno));
 	live++;
+	return c;
 }
 
 static void
@@ -676,6 +679,8 @@ op_next_rep(struct conn *c)
 	}
 }
 
+static void op_begin_rep(void);
+
 static void
 op_done(struct conn *c, bool ok, const char *line)
 {
@@ -683,6 +688,19 @@ op_done(struct conn *c, bool ok, const char *line)
 
 	if (!ok)
 		conn_fail(c, "command failed: %.200s", line);
+	if (c->keeper) {
+		/* 0 LOGIN, 1 SELECT, then IDLE until the end of the run */
+		if (c->step == 0) {
+			c->step = 1;
+			send_select(c);
+		} else if (c->step == 1) {
+			c->step = 6;
+			conn_cmd(c, K_IDLE, "IDLE");
+		} else {
+			conn_fail(c, "keeper: IDLE ended: %.200s", line);
+		}
+		return;
+	}
 	switch (c->step) {
 	case 0:
 		if (op_id == OP_SELECT) {
@@ -729,6 +747,8 @@ op_done(struct conn *c, bool ok, const char *line)
 static void
 op_begin_rep(void)
 {
+	if (opt.keeper && opt.cold_cmd != NULL)
+		die("-K and -x exclude each other");
 	if (opt.cold_cmd != NULL) {
 		int st = system(opt.cold_cmd);
 
@@ -1262,6 +1282,8 @@ mode_cont(struct conn *c)
 {
 	if (opt.mode == MODE_MIXED)
 		mixed_cont(c);
+	else if (opt.mode == MODE_OP && c->keeper)
+		op_begin_rep();		/* the folder is held open: start measuring */
 	else if (opt.mode == MODE_IDLE)
 		idle_cont(c);
 	else
@@ -1308,6 +1330,7 @@ usage(void)
 	    "  -W WORD           SEARCH BODY word (zanzibar)\n"
 	    "  -r N              repetitions (op mode, 5)\n"
 	    "  -x CMD            shell command before each SELECT repetition (cold)\n"
+	    "  -K                op: keep another session with the folder selected (IDLE)\n"
 	    "  -c N              connections (mixed, connect, idle)\n"
 	    "  -t SECS           duration (mixed, connect)\n"
 	    "  -P PID            server root pid: memory (idle) and CPU time (op, mixed)\n"
@@ -1330,7 +1353,7 @@ main(int argc, char **argv)
 	struct rlimit rl;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "h:p:nu:w:f:e:s:W:r:x:c:t:P:i:S:M:v")) != -1) {
+	while ((ch = getopt(argc, argv, "h:p:nu:w:f:e:s:W:r:x:c:t:P:i:S:M:Kv")) != -1) {
 		switch (ch) {
 		case 'h': opt.host = optarg; break;
 		case 'p': opt.port = atoi(optarg); break;
@@ -1364,6 +1387,7 @@ main(int argc, char **argv)
 				usage();
 			break;
 		}
+		case 'K': opt.keeper = true; break;
 		case 'v': opt.verbose = true; break;
 		default: usage();
 		}
@@ -1421,7 +1445,10 @@ main(int argc, char **argv)
 
 	switch (opt.mode) {
 	case MODE_OP:
-		op_begin_rep();
+		if (opt.keeper)
+			conn_start()->keeper = true;
+		else
+			op_begin_rep();
 		break;
 	case MODE_MIXED:
 		for (int i = 0; i < opt.conns; i++)

@@ -323,6 +323,7 @@ if ! skip select; then
 	sleep 2
 	each select_warmup median -e "$N" -r 1 op select
 	each select_warm median -e "$N" -r "$REPS" op select
+	each select_held median -e "$N" -r "$REPS" -K op select
 	for s in $ONLY; do
 		lg "$s" select_restart median -e "$N" -r "$COLD_REPS" -x "$W/$s-reset.sh" op select
 	done
@@ -423,6 +424,7 @@ printf '|%s|%s|%s|%s|%s|%s|%s|%s|\n' -------------------------------------------
 row "SELECT cold (no index, no uidlist)" select_cold s low 2
 row "SELECT, buzon's mail process restarted" select_restart s low 2
 row "SELECT warm" select_warm s low 2
+row "SELECT warm, another session has it selected" select_held s low ""
 row "FETCH 1:* (UID FLAGS)" fetch_flags s low 2
 row "FETCH 1:* (UID FLAGS ENVELOPE), first" fetch_envelope_first s low ""
 row "FETCH 1:* (UID FLAGS ENVELOPE), again" fetch_envelope s low 2
