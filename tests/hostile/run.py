@@ -1242,6 +1242,60 @@ def pop_nonreader(ck, p, srv):
     c.close()
 
 
+# ============================================================================ ownership
+
+def maildir_ownership(ck, srv):
+    """After everything above: every file and directory in the users' Maildirs belongs
+    to the mail uid/gid with no group/other permissions (files 0600, dirs 0700), and
+    nothing is root-owned (SEC-37)."""
+    bad = []
+    n = 0
+    for user in srv.users:
+        root = srv.maildir(user)
+        for d, dirs, files in os.walk(root):
+            for name in [""] + dirs + files:
+                p = os.path.join(d, name) if name else d
+                st = os.lstat(p)
+                n += 1
+                if st.st_uid != srv.uid or st.st_gid != srv.gid or st.st_mode & 0o077:
+                    bad.append("%s uid=%d gid=%d mode=%o" % (os.path.relpath(p, srv.mail_root),
+                                                            st.st_uid, st.st_gid, st.st_mode & 0o7777))
+    ck.ok(n > 50, "%d entries checked" % n)
+    ck.ok(not bad, "owned by %d:%d, no group/other bits: %r" % (srv.uid, srv.gid, bad[:5]))
+
+
+def tmp_symlink_attack(ck, srv):
+    """Symlinks and a hard link planted in tmp/ (as the user could): APPEND and LMTP still
+    deliver, and the targets are untouched (SEC-35)."""
+    if os.getuid() != 0:
+        raise Skip("needs root (the target must not be writable by the mail user)")
+    victim = os.path.join(srv.tmp, "victim")
+    with open(victim, "wb") as f:
+        f.write(b"precious\n")
+    os.chmod(victim, 0o644)
+    tmpdir = os.path.join(srv.maildir("demo"), "tmp")
+    now = int(time.time())
+    for i in range(200):	# names as a guesser would try them, and a few fixed ones
+        for name in ("%d.M%dP%dQ%d.vm" % (now + k, i, os.getpid(), i) for k in range(2)):
+            try:
+                os.symlink(victim, os.path.join(tmpdir, name))
+            except FileExistsError:
+                pass
+    if os.stat(victim).st_dev == os.stat(tmpdir).st_dev:
+        os.link(victim, os.path.join(tmpdir, "hardlink.vm"))
+    c = srv.login()
+    msg = b"Subject: symlink attack\r\n\r\nbody\r\n"
+    r = c.cmd("a", b"APPEND INBOX {%d+}\r\n" % len(msg) + msg)
+    ck.match(tagged(r), r"a OK", "APPEND with planted symlinks in tmp/")
+    c.close()
+    with open(victim, "rb") as f:
+        ck.ok(f.read() == b"precious\n", "the symlink target is untouched")
+    for n in os.listdir(tmpdir):
+        p = os.path.join(tmpdir, n)
+        if os.path.islink(p) or n == "hardlink.vm":
+            os.unlink(p)
+
+
 # ============================================================================ TLS scan
 
 # Findings of the self-signed test certificate (not of the server's TLS setup).
@@ -1486,6 +1540,10 @@ def main():
         run_case("POP-06", "AUTH PLAIN with bad base64 and a 10 KB response", "-ERR", pop_case, S, pop_auth_bad)
         run_case("POP-07", "1000 pipelined NOOPs", "1000 +OK", pop_case, S, pop_flood)
         run_case("POP-08", "12 bad commands after login", "closed after 10", pop_case, S, pop_bad_streak)
+        run_case("PRIV-01", "symlinks and a hard link planted in tmp/", "APPEND OK, targets untouched",
+                 tmp_symlink_attack, S)
+        run_case("PRIV-02", "ownership and modes of everything in the Maildirs after all cases",
+                 "mail uid/gid, files 0600, dirs 0700, nothing root-owned", maildir_ownership, S)
         run_case("POP-09", "client never reads a 40 MB RETR", "mail process anonymous memory +< 8 MiB, nothing deleted",
                  pop_case, S, pop_nonreader)
     finally:
