@@ -296,6 +296,16 @@ lg() {	# lg SERVER KEY FIELD ARGS...: run the load generator, record FIELD (and 
 	fi
 }
 
+settle() {	# settle SERVER: wait (<= 30 s) until the connections' processes are gone
+	if [ "$1" = buzon ]; then pid=$buzon_pid; else pid=$dovecot_pid; fi
+	i=0
+	while [ "$(ps -o pid= --ppid "$pid" | wc -l)" -gt 12 ] && [ $i -lt 300 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	sleep 1
+}
+
 # Each workload runs against every server in turn before the next one starts, so a
 # change in what else the machine runs affects both alike.
 each() {	# each KEY FIELD ARGS...: the workload against each server
@@ -355,10 +365,19 @@ if ! skip connect; then
 	each connect logins_per_sec -c "$CONNECT_CONNS" -t "$CONNECT_SECS" connect
 fi
 if ! skip idle; then
+	# A fresh buzon for each figure: memory freed by earlier work stays in its processes'
+	# heaps and would be reused by the connections, hiding their cost. Dovecot's
+	# per-connection processes start afresh anyway.
 	for s in $ONLY; do
+		[ "$s" = buzon ] && { stop_buzon; start_buzon; }
+		settle "$s"
 		lg "$s" idle_pss pss_per_conn_kib -c "$IDLE_CONNS" idle
 		record "$s" idle_rss "$(field rss_per_conn_kib "$LAST")"
 		record "$s" idle_procs "$(field procs_after "$LAST")"
+		[ "$s" = buzon ] && { stop_buzon; start_buzon; }
+		settle "$s"
+		lg "$s" idle_small_pss pss_per_conn_kib -f Mixed -c "$IDLE_CONNS" idle
+		record "$s" idle_small_rss "$(field rss_per_conn_kib "$LAST")"
 	done
 fi
 stop_buzon
@@ -438,6 +457,8 @@ done
 row "TLS handshake + LOGIN, $CONNECT_CONNS parallel" connect "/s" high 1
 row "memory per idle IDLE connection, PSS" idle_pss KiB low ""
 row "memory per idle IDLE connection, RSS" idle_rss KiB low ""
+row "the same, 2,000-message folder selected, PSS" idle_small_pss KiB low ""
+row "the same, 2,000-message folder selected, RSS" idle_small_rss KiB low ""
 row "peak RSS of largest process, targeted ops" peak_rss_max KiB low ""
 b=$(get buzon idle_pss)
 if [ -n "$b" ] && [ "$b" != FAIL ]; then
