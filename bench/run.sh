@@ -457,8 +457,8 @@ done
 row "TLS handshake + LOGIN, $CONNECT_CONNS parallel" connect "/s" high 1
 row "memory per idle IDLE connection, PSS" idle_pss KiB low ""
 row "memory per idle IDLE connection, RSS" idle_rss KiB low ""
-row "the same, 2,000-message folder selected, PSS" idle_small_pss KiB low ""
-row "the same, 2,000-message folder selected, RSS" idle_small_rss KiB low ""
+row "the same, $MIXED_MSGS-message folder selected, PSS" idle_small_pss KiB low ""
+row "the same, $MIXED_MSGS-message folder selected, RSS" idle_small_rss KiB low ""
 row "peak RSS of largest process, targeted ops" peak_rss_max KiB low ""
 b=$(get buzon idle_pss)
 if [ -n "$b" ] && [ "$b" != FAIL ]; then
