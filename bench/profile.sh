@@ -32,7 +32,8 @@ perf)
 	bz=$!
 	trap 'kill $bz 2>/dev/null; wait $bz 2>/dev/null' EXIT
 	i=0
-	while ! ss -Hltn "sport = :20993" | grep -q LISTEN; do
+	while ! python3 -c 'import socket
+socket.create_connection(("127.0.0.1", 20993), 1).close()' 2>/dev/null; do
 		i=$((i + 1)); [ $i -gt 100 ] && exit 1; sleep 0.1
 	done
 	# log in once so the mail process exists (and has the folder open)

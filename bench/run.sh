@@ -112,7 +112,8 @@ trap cleanup EXIT INT TERM
 
 wait_port() {	# wait_port PORT PID: until something listens (or the server died)
 	i=0
-	while ! ss -Hltn "sport = :$1" | grep -q LISTEN; do
+	while ! python3 -c 'import socket, sys
+socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$1" 2>/dev/null; do
 		kill -0 "$2" 2>/dev/null || { say "server pid $2 died"; return 1; }
 		i=$((i + 1))
 		[ $i -gt 100 ] && { say "port $1 never opened"; return 1; }
