@@ -28,7 +28,7 @@
 #define PENALTY_SLOTS		4096
 #define PENALTY_EXPIRE_MS	(10 * 60 * 1000)
 #define AUTH_MAX_QUEUED		10000
-#define AUTH_MAX_QUEUED_PER_NET	20
+#define AUTH_MAX_QUEUED_PER_NET	256	/* a webmail host or NAT logs many users in at once */
 
 struct auth_req;
 

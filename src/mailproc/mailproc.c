@@ -24,7 +24,7 @@
 #include "pop3/pop3_client.h"
 
 #define MAIL_IPC_FD 3
-#define MAIL_RLIMIT_AS (256ULL * 1024 * 1024)
+#define MAIL_RLIMIT_AS (1024ULL * 1024 * 1024)	/* one process serves all of a user's sessions */
 #define MAIL_DELIVER_BATCH 64
 
 static struct {
