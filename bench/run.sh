@@ -21,7 +21,7 @@
 #   BENCH_MIXED="10 50"  client counts of the mixed workload, BENCH_MIXED_SECS=20 each
 #   BENCH_CONNECT_SECS=10  connection setup: BENCH_CONNECT_CONNS=4 parallel loops
 #   BENCH_ONLY="buzon dovecot"  servers to measure
-#   BENCH_SKIP="..."     workloads to skip: select ops mixed connect idle lmtp
+#   BENCH_SKIP="..."     workloads to skip: select ops mixed connect compare idle lmtp
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -365,6 +365,20 @@ fi
 if ! skip connect; then
 	each connect logins_per_sec -c "$CONNECT_CONNS" -t "$CONNECT_SECS" connect
 fi
+# Do both answer the same? (After the ops: STORE left INBOX's flags alike on both, and
+# before, it would fill Dovecot's cache ahead of the "first" FETCH figures.)
+COMPARE=""
+if ! skip compare && [ "$ONLY" = "buzon dovecot" ]; then
+	say "---- comparing the answers (bench/compare.py)"
+	if python3 bench/compare.py "$BUZON_PORT" "$DOVECOT_PORT" bench "$PASS" >"$W/compare.txt" \
+	    2>&1; then
+		COMPARE=$(tail -n 1 "$W/compare.txt")
+	else
+		COMPARE="compare: failed (see $W/compare.txt)"
+	fi
+	say "$COMPARE"
+fi
+
 if ! skip idle; then
 	# A fresh buzon for each figure: memory freed by earlier work stays in its processes'
 	# heaps and would be reused by the connections, hiding their cost. Dovecot's
@@ -465,6 +479,12 @@ b=$(get buzon idle_pss)
 if [ -n "$b" ] && [ "$b" != FAIL ]; then
 	echo
 	awk -v b="$b" -v n="$IDLE_CONNS" 'BEGIN { printf "idle memory target: <= 256 KiB per connection with %d connections: buzon %.0f KiB, %s\n", n, b, (b <= 256 ? "met" : "MISSED") }'
+fi
+if [ -n "$COMPARE" ]; then
+	echo
+	echo "answers (A = buzon, B = Dovecot; 1:2000 and whole-folder SEARCHes, $W/compare.txt):"
+	grep -E 'DIFFERENT|[1-9][0-9]* different' "$W/compare.txt" || true
+	echo "$COMPARE"
 fi
 if [ -n "$LMTP_TABLE" ]; then
 	echo
