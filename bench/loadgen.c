@@ -9,13 +9,17 @@
  *
  *   op NAME       one targeted operation timed over -r repetitions (first and median
  *                 reported): select, fetch-flags, fetch-envelope, fetch-bodystructure,
- *                 search-body, store-seen
+ *                 search-body, store-seen; -x runs a command before each SELECT
+ *                 (cold), -K keeps another session with the folder selected
  *   mixed         -c clients each running a random mix (select, fetch headers, fetch
- *                 a body, store flags, search, append, expunge, idle) for -t seconds
+ *                 a body, store flags, search, append, expunge, idle) for -t seconds;
+ *                 -M sets the weights
  *   connect       -c parallel loops of connect + TLS handshake + LOGIN + LOGOUT
  *   idle          -c logged-in connections in IDLE; then sums the PSS and RSS of the
  *                 server's process tree (-P root pid) from /proc/PID/smaps_rollup
  *
+ * With -P (the server's root pid) op and mixed also report the server's CPU time,
+ * summed over its process tree from /proc/PID/schedstat, and op the largest VmHWM.
  * Results go to stdout as one "result key=value ..." line; diagnostics to stderr.
  * It is a test client run by hand or by bench/run.sh on loopback; it never verifies
  * the server's certificate (the benchmark uses a self-signed one).
