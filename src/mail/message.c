@@ -26,6 +26,7 @@ mail_limits_default(struct mail_limits *l)
 struct parse_ctx {
 	struct mail_message *m;
 	const unsigned char *d;
+	bool header_only;	/* mail_message_parse_header: no descent into the body */
 };
 
 static void parse_part(struct parse_ctx *ctx, struct mail_part *part, size_t start,
@@ -40,15 +41,19 @@ next_line(const unsigned char *d, size_t i, size_t end)
 }
 
 /*
- * The header block of [start, end): returns its end (just past the blank line, or where
- * the header stops). Sets MAIL_PART_NO_SEPARATOR when there is no blank line.
+ * The header block of d[start, end): returns its end (just past the blank line, or
+ * where the header stops). *found_r: a blank line ended it, or the header hit
+ * `limit` (the rest is then body): either way a longer d could not change the result.
+ * *oversized_r: the limit was hit.
  */
 static size_t
-header_end(struct parse_ctx *ctx, struct mail_part *part, size_t start, size_t end)
+scan_header_end(const unsigned char *d, size_t start, size_t end, size_t limit,
+    bool *found_r, bool *oversized_r)
 {
-	const unsigned char *d = ctx->d;
-	size_t i = start, limit = ctx->m->limits.max_header_bytes;
+	size_t i = start;
 
+	*found_r = true;
+	*oversized_r = false;
 	while (i < end) {
 		size_t e;
 
@@ -59,14 +64,43 @@ header_end(struct parse_ctx *ctx, struct mail_part *part, size_t start, size_t e
 		e = next_line(d, i, end);
 		if (e - start > limit) {
 			/* oversized header: the rest is body */
-			part->flags |= MAIL_PART_NO_SEPARATOR;
-			ctx->m->limited = true;
+			*oversized_r = true;
 			return i > start ? i : MIN(end, start + limit);
 		}
 		i = e;
 	}
-	part->flags |= MAIL_PART_NO_SEPARATOR;
+	*found_r = false;
 	return end;
+}
+
+/* As scan_header_end for a part: sets MAIL_PART_NO_SEPARATOR without a blank line. */
+static size_t
+header_end(struct parse_ctx *ctx, struct mail_part *part, size_t start, size_t end)
+{
+	bool found, oversized;
+	size_t he = scan_header_end(ctx->d, start, end, ctx->m->limits.max_header_bytes,
+	    &found, &oversized);
+
+	if (!found || oversized)
+		part->flags |= MAIL_PART_NO_SEPARATOR;
+	if (oversized)
+		ctx->m->limited = true;
+	return he;
+}
+
+size_t
+mail_header_block_end(const unsigned char *data, size_t len,
+    const struct mail_limits *limits, bool *complete_r)
+{
+	struct mail_limits def;
+	bool oversized;
+
+	if (limits == NULL) {
+		mail_limits_default(&def);
+		limits = &def;
+	}
+	return scan_header_end(data, 0, len, limits->max_header_bytes, complete_r,
+	    &oversized);
 }
 
 static void
@@ -353,7 +387,7 @@ parse_part(struct parse_ctx *ctx, struct mail_part *part, size_t start, size_t e
 		part->flags |= MAIL_PART_MULTIPART;
 	else if (mail_part_is(part, "message", "rfc822"))
 		part->flags |= MAIL_PART_RFC822;
-	if ((part->flags & (MAIL_PART_MULTIPART | MAIL_PART_RFC822)) == 0)
+	if ((part->flags & (MAIL_PART_MULTIPART | MAIL_PART_RFC822)) == 0 || ctx->header_only)
 		return;
 	if (depth + 1 > ctx->m->limits.max_depth) {
 		make_limited_leaf(ctx, part);
@@ -375,11 +409,10 @@ parse_part(struct parse_ctx *ctx, struct mail_part *part, size_t start, size_t e
 	}
 }
 
-struct mail_message *
-mail_message_parse(const unsigned char *data, size_t len, const struct mail_limits *limits)
+static struct mail_message *
+message_new(const unsigned char *data, size_t len, const struct mail_limits *limits)
 {
 	struct mail_message *m = xcalloc(1, sizeof(*m));
-	struct parse_ctx ctx = { m, data };
 
 	m->data = data;
 	m->len = len;
@@ -391,7 +424,38 @@ mail_message_parse(const unsigned char *data, size_t len, const struct mail_limi
 		m->limits.max_parts = 1;
 	m->root = xcalloc(1, sizeof(*m->root));
 	m->nparts = 1;
+	return m;
+}
+
+struct mail_message *
+mail_message_parse(const unsigned char *data, size_t len, const struct mail_limits *limits)
+{
+	struct mail_message *m = message_new(data, len, limits);
+	struct parse_ctx ctx = { m, data, false };
+
 	parse_part(&ctx, m->root, 0, len, 0, false);
+	return m;
+}
+
+struct mail_message *
+mail_message_parse_header(const unsigned char *data, size_t len,
+    const struct mail_limits *limits)
+{
+	struct mail_message *m = message_new(data, len, limits);
+	struct parse_ctx ctx = { m, data, true };
+	bool found, oversized;
+	size_t he = scan_header_end(data, 0, len, m->limits.max_header_bytes, &found,
+	    &oversized);
+
+	/* the message as if it ended with its header block */
+	m->len = he;
+	m->header_only = true;
+	parse_part(&ctx, m->root, 0, he, 0, false);
+	if (oversized) {
+		/* re-scanning [0, he) cannot see the limit: keep what the full parse reports */
+		m->root->flags |= MAIL_PART_NO_SEPARATOR;
+		m->limited = true;
+	}
 	return m;
 }
 

@@ -100,6 +100,7 @@ struct mail_message {
 	struct mail_part *root;		/* never NULL */
 	unsigned int nparts;
 	bool limited;			/* some limit was hit somewhere */
+	bool header_only;		/* from mail_message_parse_header */
 };
 
 /*
@@ -110,6 +111,33 @@ struct mail_message {
 struct mail_message *mail_message_parse(const unsigned char *data, size_t len,
     const struct mail_limits *limits);
 void mail_message_free(struct mail_message **m);
+
+/*
+ * Header-only parse (added for FETCH ENVELOPE, BODY[HEADER...] and header SEARCH keys:
+ * SUBJECT, FROM, HEADER ...; the IMAP layer may use it instead of mail_message_parse
+ * when nothing else of the message is needed). Reads data only up to the end of the
+ * top-level header block, which is where mail_message_parse would end it; data may be a
+ * prefix of the file (see mail_header_block_end). The result is the message as if it
+ * ended with its header: m->len is the header block's end, m->header_only is set, the
+ * root's header fields (hdr_*, MIME fields, type flags) equal those of a full parse,
+ * its body is empty (body_len, body_size, body_lines 0) and it has no children. Use it
+ * for mail_envelope_write(m, NULL), mail_search_header(k, m, NULL, ...), and header
+ * sections of the root; never for BODYSTRUCTURE, BODY, body SEARCH or sizes of the
+ * whole message. Freed with mail_message_free().
+ */
+struct mail_message *mail_message_parse_header(const unsigned char *data, size_t len,
+    const struct mail_limits *limits);
+
+/*
+ * Where the top-level header block of data[0..len) ends, as mail_message_parse (with
+ * `limits`, NULL = defaults) determines it: just past the blank line; or at the header
+ * size limit. *complete_r is true when that end is known from these bytes alone (a blank
+ * line or the limit was reached), false when data might be a prefix that stops inside
+ * the header (then len is returned): a caller reading the file in pieces reads more,
+ * or takes the whole file as header if it has no more bytes.
+ */
+size_t mail_header_block_end(const unsigned char *data, size_t len,
+    const struct mail_limits *limits, bool *complete_r);
 
 /* Case-insensitive test of the part's type (and subtype when subtype != NULL). */
 bool mail_part_is(const struct mail_part *p, const char *type, const char *subtype);

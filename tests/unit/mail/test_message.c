@@ -426,6 +426,119 @@ test_no_separator_and_oversized_header(void **state)
 	mail_message_free(&m);
 }
 
+static void
+check_same_header(const struct mail_message *full, const struct mail_message *h)
+{
+	const struct mail_part *a = full->root, *b = h->root;
+
+	assert_true(h->header_only);
+	assert_int_equal(h->len, a->hdr_len);
+	assert_int_equal(b->hdr_off, 0);
+	assert_int_equal(b->hdr_len, a->hdr_len);
+	assert_int_equal(b->hdr_size, a->hdr_size);
+	assert_int_equal(b->hdr_lines, a->hdr_lines);
+	assert_int_equal(b->body_off, a->body_off);
+	assert_int_equal(b->body_len, 0);
+	assert_int_equal(b->body_size, 0);
+	assert_int_equal(b->body_lines, 0);
+	assert_null(b->children);
+	assert_int_equal(b->flags & ~(unsigned int)MAIL_PART_LIMITED,
+	    a->flags & ~(unsigned int)MAIL_PART_LIMITED);
+	assert_string_equal(b->type, a->type);
+	assert_string_equal(b->subtype, a->subtype);
+	assert_int_equal(b->nparams, a->nparams);
+	for (unsigned int i = 0; i < a->nparams; i++)
+		assert_string_equal(b->params[i].value, a->params[i].value);
+	if (a->encoding == NULL)
+		assert_null(b->encoding);
+	else
+		assert_string_equal(b->encoding, a->encoding);
+}
+
+/* The header-only parse of every prefix that holds the whole header. */
+static void
+check_header_only(const char *msg, size_t len, const struct mail_limits *lim)
+{
+	const unsigned char *d = (const unsigned char *)msg;
+	struct mail_message *full = mail_message_parse(d, len, lim), *h;
+	size_t hend = full->root->hdr_len;
+
+	for (size_t cut = 0; cut <= len; cut++) {
+		bool complete;
+		size_t e = mail_header_block_end(d, cut, lim, &complete);
+
+		if (complete) {
+			assert_int_equal(e, hend);
+			h = mail_message_parse_header(d, cut, lim);
+			check_same_header(full, h);
+			mail_message_free(&h);
+		} else {
+			/*
+			 * only a prefix that stops inside the header is undecided (or
+			 * inside a line that might still grow past the size limit)
+			 */
+			assert_int_equal(e, cut);
+			assert_true(cut <= hend ||
+			    (lim != NULL && cut <= lim->max_header_bytes));
+		}
+	}
+	/* the whole file, also without a blank line */
+	h = mail_message_parse_header(d, len, lim);
+	check_same_header(full, h);
+	mail_message_free(&h);
+	mail_message_free(&full);
+}
+
+static void
+test_parse_header(void **state)
+{
+	static const char *const msgs[] = {
+		"", "\n", "\r\n", "\r", "A: b", "A: b\n", "A: b\r", "A: b\nC: d",
+		"Subject: x\n\nbody\n", "Subject: x\r\n\r\nbody\r\n",
+		"Subject: x\n folded\n\n\n", "X: y\r\n\r",
+		"Content-Type: multipart/mixed; boundary=b\n\n--b\n\none\n--b--\n",
+		"Content-Type: message/rfc822\nContent-Transfer-Encoding: 8bit\n\n"
+		    "Subject: inner\n\ninner body\n",
+		"Content-Type: text/plain; charset=utf-8\r\nFrom: a@b\r\n\r\n\r\n",
+	};
+	struct mail_limits lim;
+	struct mail_message *m;
+	size_t n;
+	char *crlf;
+
+	for (size_t i = 0; i < N_ELEMENTS(msgs); i++) {
+		print_message("header-only %zu\n", i);
+		check_header_only(msgs[i], strlen(msgs[i]), NULL);
+	}
+	check_header_only(sect_msg, strlen(sect_msg), NULL);
+	crlf = to_crlf(sect_msg, &n);
+	check_header_only(crlf, n, NULL);
+	free(crlf);
+
+	/* the header size limit ends the header the same way */
+	mail_limits_default(&lim);
+	for (lim.max_header_bytes = 1; lim.max_header_bytes < 45; lim.max_header_bytes++) {
+		static const char big[] = "Subject: a\nX: bbbbbbbbbbbbbbbbbbbb\nY: c\n\nbody\n";
+
+		check_header_only(big, strlen(big), &lim);
+		m = mail_message_parse_header((const unsigned char *)big, strlen(big), &lim);
+		/* "Y: c\n" ends at 40 */
+		if (lim.max_header_bytes < 40) {
+			assert_true(m->limited);
+			assert_true(m->root->flags & MAIL_PART_NO_SEPARATOR);
+		} else
+			assert_false(m->limited);
+		mail_message_free(&m);
+	}
+
+	/* a multipart root has its type but no children */
+	m = mail_message_parse_header((const unsigned char *)sect_msg, strlen(sect_msg), NULL);
+	assert_true(m->root->flags & MAIL_PART_MULTIPART);
+	assert_int_equal(m->root->nchildren, 0);
+	assert_int_equal(m->nparts, 1);
+	mail_message_free(&m);
+}
+
 int
 main(void)
 {
@@ -436,6 +549,7 @@ main(void)
 		cmocka_unit_test(test_sections),
 		cmocka_unit_test(test_part_find),
 		cmocka_unit_test(test_no_separator_and_oversized_header),
+		cmocka_unit_test(test_parse_header),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
