@@ -17,7 +17,7 @@ set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 W=${BENCH_DIR:-$top/build-bench-data}
-BUZON=${BUZON_BIN:-$top/build-bench/buzon}
+BUZON=${BUZON_BIN:-$W/buzon-bin}	# what run.sh built last
 CONF=$W/buzon/buzon.conf
 LG=$W/loadgen
 [ -f "$CONF" ] && [ -x "$LG" ] || { echo "profile: run bench/run.sh first" >&2; exit 1; }

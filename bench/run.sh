@@ -1,7 +1,7 @@
 #!/bin/sh
 # run.sh — buzon and Dovecot side by side on the same data (`make bench`).
 #
-# Builds buzon (build-bench/, debugoptimized like the default build) and the load
+# Builds buzon (the last commit, debugoptimized like the default build) and the load
 # generator (bench/loadgen.c), writes a benchmark Maildir once (bench/genmail.py:
 # 20,000 messages in INBOX, 100,000 with BENCH_LARGE=1, plus a 2,000-message folder
 # "Mixed"), gives each server its own copy (hard links: neither server rewrites a
@@ -10,6 +10,7 @@
 # service is touched) on 127.0.0.1 high ports with implicit TLS and the same
 # certificate and SHA512-CRYPT password, runs every workload against buzon and then
 # against Dovecot, and prints a table: operation, buzon, dovecot, ratio, target.
+# BENCH_WORKTREE=1 measures the working tree instead of the last commit.
 # LMTP is measured by bench/lmtp/run.py (the LMTP helper's script) when it exists.
 #
 # Everything lives in BENCH_DIR (default build-bench-data/). Run as root (the mail
@@ -18,7 +19,8 @@
 #   BENCH_LARGE=1        100,000 messages instead of 20,000 (BENCH_MESSAGES=N: any count)
 #   BENCH_REPS=5         repetitions of each targeted operation (median reported)
 #   BENCH_IDLE=1000      idle IDLE connections for the memory figure
-#   BENCH_MIXED="10 50"  client counts of the mixed workload, BENCH_MIXED_SECS=20 each
+#   BENCH_MIXED="10 50"  client counts of the mixed workload, BENCH_MIXED_SECS=20 each;
+#   BENCH_MIXED_USERS=10 then the same mix over that many users, 2 clients each
 #   BENCH_CONNECT_SECS=10  connection setup: BENCH_CONNECT_CONNS=4 parallel loops
 #   BENCH_ONLY="buzon dovecot"  servers to measure
 #   BENCH_SKIP="..."     workloads to skip: select ops mixed connect compare idle lmtp
@@ -36,6 +38,7 @@ COLD_REPS=${BENCH_COLD_REPS:-3}
 IDLE_CONNS=${BENCH_IDLE:-1000}
 MIXED=${BENCH_MIXED:-10 50}
 MIXED_SECS=${BENCH_MIXED_SECS:-20}
+MIXED_USERS=${BENCH_MIXED_USERS:-10}
 CONNECT_SECS=${BENCH_CONNECT_SECS:-10}
 CONNECT_CONNS=${BENCH_CONNECT_CONNS:-4}
 ONLY=${BENCH_ONLY:-buzon dovecot}
@@ -53,15 +56,34 @@ RES=$W/results.txt
 : >"$RES"
 
 # ------------------------------------------------------------------ build
-say "building buzon (build-bench) and the load generator"
-[ -f build-bench/build.ninja ] || meson setup build-bench >/dev/null
-ninja -C build-bench buzon >/dev/null
-REV=$(git -C "$top" describe --always --dirty 2>/dev/null || echo unknown)
+# buzon is built from the last commit (a `git archive` of HEAD in BENCH_DIR), so the
+# figures belong to a commit and not to whatever is half-edited in the working tree;
+# BENCH_WORKTREE=1 builds the working tree instead (in build-bench/).
+if [ "${BENCH_WORKTREE:-0}" != 1 ] && git -C "$top" rev-parse --verify -q HEAD >/dev/null; then
+	REV=$(git -C "$top" rev-parse --short HEAD)
+	src=$W/src-$REV
+	if [ ! -f "$src/.complete" ]; then
+		rm -rf "$src"
+		mkdir -p "$src"
+		git -C "$top" archive HEAD | tar -x -C "$src"
+		touch "$src/.complete"
+	fi
+	say "building buzon at $REV ($src) and the load generator"
+	[ -f "$W/build-$REV/build.ninja" ] || meson setup "$W/build-$REV" "$src" -Dtests=disabled >/dev/null
+	ninja -C "$W/build-$REV" buzon >/dev/null
+	BUZON=$W/build-$REV/buzon
+else
+	say "building buzon from the working tree (build-bench) and the load generator"
+	[ -f build-bench/build.ninja ] || meson setup build-bench >/dev/null
+	ninja -C build-bench buzon >/dev/null
+	REV="$(git -C "$top" describe --always --dirty 2>/dev/null || echo unknown), working tree"
+	BUZON=$top/build-bench/buzon
+fi
+ln -sf "$BUZON" "$W/buzon-bin"
 # shellcheck disable=SC2046
 cc -O2 -g -Wall -Wextra -Wno-unused-parameter -o "$W/loadgen" bench/loadgen.c \
     $(pkg-config --cflags --libs libevent_openssl libevent openssl)
 LG=$W/loadgen
-BUZON=$top/build-bench/buzon
 command -v dovecot >/dev/null || { say "dovecot not installed (scripts/install-deps.sh bench)"; exit 1; }
 
 # ------------------------------------------------------------------ data
@@ -86,6 +108,30 @@ HITS=$(awk '$2 == "INBOX" { print $3 }' "$BASE/.hits")
 say "data: $N messages ($(du -sh "$BASE" | cut -f1)), SEARCH BODY zanzibar should find $HITS"
 # Read every file once so both servers start with the same warm page cache.
 find "$BASE" -type f -print0 | xargs -0 cat >/dev/null
+
+# users_file MAILROOT: passwd-file lines for bench and bench0 .. bench<MIXED_USERS-1>
+users_file() {
+	printf 'bench:{SHA512-CRYPT}%s:%s:%s::%s::\n' "$HASH" "$MAIL_ID" "$MAIL_ID" "$1"
+	k=0
+	while [ $k -lt "$MIXED_USERS" ]; do
+		printf 'bench%d:{SHA512-CRYPT}%s:%s:%s::%s::\n' $k "$HASH" "$MAIL_ID" "$MAIL_ID" "$1"
+		k=$((k + 1))
+	done
+}
+
+# extra_users MAILROOT: bench0.. get an empty INBOX and their own copy of Mixed
+extra_users() {
+	k=0
+	while [ $k -lt "$MIXED_USERS" ]; do
+		u=$1/bench$k
+		rm -rf "$u"
+		mkdir -p "$u/cur" "$u/new" "$u/tmp"
+		cp -al "$BASE/.Mixed" "$u/.Mixed"
+		chmod 0700 "$u"
+		[ -n "$owner" ] && chown "$owner" "$u" "$u/cur" "$u/new" "$u/tmp"
+		k=$((k + 1))
+	done
+}
 
 fresh_copy() {	# fresh_copy DEST: the pristine data, hard-linked
 	rm -rf "$1"
@@ -127,13 +173,13 @@ start_buzon() {
 	mkdir -p "$B/run" "$B/mail"
 	chmod 0755 "$B" "$B/mail" "$B/run"
 	fresh_copy "$B/mail/bench"
+	extra_users "$B/mail"
 	if [ "$(id -u)" -eq 0 ]; then
 		ids="login_user = nobody"
 	else
 		ids="login_user = $(id -un)"
 	fi
-	printf 'bench:{SHA512-CRYPT}%s:%s:%s::%s::\n' "$HASH" "$MAIL_ID" "$MAIL_ID" "$B/mail" \
-	    >"$B/users"
+	users_file "$B/mail" >"$B/users"
 	chmod 0600 "$B/users"
 	cat >"$B/buzon.conf" <<EOF
 # written by bench/run.sh
@@ -186,8 +232,8 @@ start_dovecot() {
 	mkdir -p "$D/run" "$D/state" "$D/mail"
 	chmod 0755 "$D" "$D/mail" "$D/run"
 	fresh_copy "$D/mail/bench"
-	printf 'bench:{SHA512-CRYPT}%s:%s:%s::%s::\n' "$HASH" "$MAIL_ID" "$MAIL_ID" "$D/mail" \
-	    >"$D/users"
+	extra_users "$D/mail"
+	users_file "$D/mail" >"$D/users"
 	chmod 0640 "$D/users"
 	if [ "$(id -u)" -eq 0 ]; then
 		chgrp dovecot "$D/users"
@@ -361,6 +407,14 @@ if ! skip mixed; then
 			record "$s" "mixed_$c.cpu" "$(field ops_per_cpu_sec "$LAST")"
 		done
 	done
+	# the same mix spread over several users (2 clients each): one mail process per user
+	if [ "$MIXED_USERS" -gt 0 ]; then
+		for s in $ONLY; do
+			lg "$s" mixed_users ops_per_sec -U "$MIXED_USERS" -f Mixed \
+			    -c $((MIXED_USERS * 2)) -t "$MIXED_SECS" mixed
+			record "$s" mixed_users.cpu "$(field ops_per_cpu_sec "$LAST")"
+		done
+	fi
 fi
 if ! skip connect; then
 	each connect logins_per_sec -c "$CONNECT_CONNS" -t "$CONNECT_SECS" connect
@@ -469,6 +523,7 @@ row "STORE 1:* +FLAGS.SILENT (\\Seen)" store_seen s low 2
 for c in $MIXED; do
 	row "mixed workload, $c clients" "mixed_$c" "ops/s" high 2
 done
+row "mixed workload, $MIXED_USERS users x 2 clients" mixed_users "ops/s" high ""
 row "TLS handshake + LOGIN, $CONNECT_CONNS parallel" connect "/s" high 1
 row "memory per idle IDLE connection, PSS" idle_pss KiB low ""
 row "memory per idle IDLE connection, RSS" idle_rss KiB low ""
