@@ -31,6 +31,8 @@
 
 static void recent_save(struct mbox *mbox);
 static void recent_restore(struct mbox *mbox);
+static void cache_evict(struct mbox *mbox);
+static bool uidlist_changed(struct mbox *mbox);
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -940,6 +942,9 @@ sync_unchanged(struct mbox *mbox)
 		return false;
 	if (!ts_eq(&sn.st_mtim, &mbox->new_mtime) || !ts_eq(&sc.st_mtim, &mbox->cur_mtime))
 		return false;
+	/* another program may have renumbered (a new uidlist) without touching the dirs */
+	if (mbox->uidlist_st.st_ino != 0 && uidlist_changed(mbox))
+		return false;
 	/* with inotify watching both directories, every change by others has been seen
 	 * by mstore_notify_drain() (called by mbox_sync) */
 	if (mbox->wd_new >= 0 && mbox->wd_cur >= 0)
@@ -1075,6 +1080,159 @@ open_subdir(int dfd, const char *name)
 	return openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
+/* ------------------------------------------------------------------ closed-folder cache */
+
+/*
+ * When the last reference goes, the folder's state (message array, uidlist stat,
+ * directory mtimes, inotify watches) stays in memory, so that the next open of the
+ * folder — a client that selects and leaves, a STATUS, the IDLE of a phone moving
+ * between folders — is mbox_sync()'s stat of the directories and the uidlist (plus the
+ * inotify events that arrived meanwhile) instead of a rescan. Changes made by other
+ * programs while the folder was closed are seen exactly as for an open folder: the
+ * watches stay in place (events set force_sync), the mtimes and the uidlist are
+ * compared, and without inotify a directory changed within the last second is rescanned.
+ * A folder whose directory was replaced or removed meanwhile is opened afresh.
+ */
+
+/* Record the identity of the folder directory and its cur/ new/ (at open). */
+static bool
+remember_identity(struct mbox *mbox)
+{
+	struct stat sd, sc, sn;
+
+	if (fstat(mbox->dir_fd, &sd) < 0 || fstat(mbox->cur_fd, &sc) < 0 ||
+	    fstat(mbox->new_fd, &sn) < 0)
+		return false;
+	mbox->dir_dev = sd.st_dev;
+	mbox->dir_ino = sd.st_ino;
+	mbox->cur_ino = sc.st_ino;
+	mbox->new_ino = sn.st_ino;
+	return true;
+}
+
+/* Is the cached folder still the one its name leads to? */
+static bool
+identity_ok(struct mbox *mbox)
+{
+	struct stat st;
+
+	if (fstatat(mbox->store->root_fd, mbox->dirname, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    st.st_dev != mbox->dir_dev || st.st_ino != mbox->dir_ino)
+		return false;
+	if (fstatat(mbox->dir_fd, "cur", &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    st.st_ino != mbox->cur_ino)
+		return false;
+	if (fstatat(mbox->dir_fd, "new", &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    st.st_ino != mbox->new_ino)
+		return false;
+	return true;
+}
+
+/* Estimated heap bytes of a folder's state. */
+static size_t
+mbox_mem(const struct mbox *mbox)
+{
+	size_t i, n = sizeof(*mbox) + mbox->cap * sizeof(*mbox->msgs);
+
+	for (i = 0; i < mbox->count; i++)
+		n += strlen(mbox->msgs[i].filename) + 1 + 16;	/* + malloc overhead */
+	return n;
+}
+
+static void
+cache_unlink(struct mbox *mbox)
+{
+	struct mstore *store = mbox->store;
+
+	mbox->cached = false;
+	store->cache_count--;
+	store->cache_bytes -= mbox->cache_bytes;
+	mbox->cache_bytes = 0;
+}
+
+/* Free a closed folder (cached or not; refcount 0). */
+static void
+cache_evict(struct mbox *mbox)
+{
+	struct mbox **pp;
+
+	if (mbox->cached)
+		cache_unlink(mbox);
+	if (!mbox->deleted)
+		recent_save(mbox);
+	for (pp = &mbox->store->mboxes; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == mbox) {
+			*pp = mbox->next;
+			break;
+		}
+	mbox_free_internal(mbox);
+}
+
+/* Take a cached folder out of the cache for reuse; false if it must be reopened. */
+static bool
+cache_take(struct mbox *mbox)
+{
+	cache_unlink(mbox);
+	return identity_ok(mbox);
+}
+
+/* The least recently closed cached folder other than keep, or NULL. */
+static struct mbox *
+cache_oldest(struct mstore *store, const struct mbox *keep)
+{
+	struct mbox *m, *old = NULL;
+
+	for (m = store->mboxes; m != NULL; m = m->next)
+		if (m->cached && m != keep && (old == NULL || m->cache_seq < old->cache_seq))
+			old = m;
+	return old;
+}
+
+/* Keep a folder whose last reference went; false if it is not to be kept. */
+static bool
+cache_put(struct mbox *mbox)
+{
+	struct mstore *store = mbox->store;
+	struct mbox_listener *l, *next;
+	struct mbox *old;
+	size_t bytes = mbox_mem(mbox);
+
+	if (bytes > MBOX_CACHE_MAX_BYTES / 2)
+		return false;	/* would push everything else out */
+	/* listeners belong to sessions that are gone; none may be called any more */
+	for (l = mbox->listeners; l != NULL; l = next) {
+		next = l->next;
+		free(l);
+	}
+	mbox->listeners = NULL;
+	mbox->cached = true;
+	mbox->cache_seq = ++store->cache_seq;
+	mbox->cache_bytes = bytes;
+	store->cache_count++;
+	store->cache_bytes += bytes;
+	while ((store->cache_count > MBOX_CACHE_MAX_FOLDERS ||
+	    store->cache_bytes > MBOX_CACHE_MAX_BYTES) &&
+	    (old = cache_oldest(store, mbox)) != NULL)
+		cache_evict(old);
+	return true;
+}
+
+void
+mstore_cache_drop(struct mstore *store, const char *name, bool children)
+{
+	struct mbox *m, *next;
+	size_t len = name == NULL ? 0 : strlen(name);
+
+	for (m = store->mboxes; m != NULL; m = next) {
+		next = m->next;
+		if (!m->cached)
+			continue;
+		if (name == NULL || strcmp(m->name, name) == 0 || (children &&
+		    strncmp(m->name, name, len) == 0 && m->name[len] == STORE_SEP))
+			cache_evict(m);
+	}
+}
+
 enum store_status
 mbox_open(struct mstore *store, const char *name, struct mbox **mbox_r)
 {
@@ -1086,18 +1244,24 @@ mbox_open(struct mstore *store, const char *name, struct mbox **mbox_r)
 	if (st != STORE_OK)
 		return st;
 	canon = mstore_canonical(name);
-	for (mbox = store->mboxes; mbox != NULL; mbox = mbox->next) {
-		if (strcmp(mbox->name, canon) == 0 && !mbox->deleted) {
-			free(canon);
-			mbox->refcount++;
-			st = mbox_sync(mbox);
-			if (st != STORE_OK) {
-				mbox_unref(&mbox);
-				return st;
-			}
-			*mbox_r = mbox;
-			return STORE_OK;
+	for (mbox = store->mboxes; mbox != NULL; mbox = mbox->next)
+		if (strcmp(mbox->name, canon) == 0 && !mbox->deleted)
+			break;
+	if (mbox != NULL && mbox->cached && !cache_take(mbox)) {
+		cache_evict(mbox);	/* replaced or removed while closed: open afresh */
+		mbox = NULL;
+	}
+	if (mbox != NULL) {
+		free(canon);
+		mbox->refcount++;
+		st = mbox_sync(mbox);
+		if (st != STORE_OK) {
+			if (--mbox->refcount == 0)
+				cache_evict(mbox);	/* do not keep a state that failed */
+			return st;
 		}
+		*mbox_r = mbox;
+		return STORE_OK;
 	}
 	mbox = xcalloc(1, sizeof(*mbox));
 	mbox->store = store;
@@ -1132,6 +1296,11 @@ mbox_open(struct mstore *store, const char *name, struct mbox **mbox_r)
 	if (mbox->cur_fd < 0 || mbox->new_fd < 0 || mbox->tmp_fd < 0) {
 		log_error("store open subdirs failed mailbox=%s error=%s", canon,
 		    strerror(errno));
+		mbox_free_internal(mbox);
+		return STORE_IOERROR;
+	}
+	if (!remember_identity(mbox)) {
+		log_error("store open stat failed mailbox=%s error=%s", canon, strerror(errno));
 		mbox_free_internal(mbox);
 		return STORE_IOERROR;
 	}
@@ -1252,6 +1421,8 @@ mbox_unref(struct mbox **mboxp)
 		return;
 	*mboxp = NULL;
 	if (--mbox->refcount > 0)
+		return;
+	if (!mbox->deleted && cache_put(mbox))
 		return;
 	if (!mbox->deleted)
 		recent_save(mbox);

@@ -288,6 +288,7 @@ mstore_close(struct mstore **storep)
 
 	if (store == NULL)
 		return;
+	mstore_cache_drop(store, NULL, false);
 	if (store->mboxes != NULL)
 		panic("mstore_close: mailbox %s still open", store->mboxes->name);
 	while (store->recent != NULL) {
@@ -713,6 +714,7 @@ mark_open_deleted(struct mstore *store, const char *canon)
 {
 	struct mbox *m;
 
+	mstore_cache_drop(store, canon, false);
 	for (m = store->mboxes; m != NULL; m = m->next)
 		if (strcmp(m->name, canon) == 0)
 			mbox_mark_deleted(m);
@@ -824,6 +826,7 @@ mstore_rename(struct mstore *store, const char *oldname, const char *newname)
 		st = ex < 0 ? STORE_IOERROR : STORE_NONEXISTENT;
 		goto out;
 	}
+	mstore_cache_drop(store, ocanon, true);	/* closed ones need not stop it */
 	for (m = store->mboxes; m != NULL; m = m->next)
 		if (!m->deleted && (strcmp(m->name, ocanon) == 0 ||
 		    (strncmp(m->name, ocanon, olen) == 0 && m->name[olen] == STORE_SEP))) {
@@ -1096,17 +1099,28 @@ mstore_notify_drain(struct mstore *store)
 void
 mstore_notify_process(struct mstore *store)
 {
-	struct mbox *m, *next;
+	struct mbox *m, **todo;
+	size_t n = 0, i;
 
 	mstore_notify_drain(store);
-	/* sync outside the walk: listeners may open more mboxes */
-	for (m = store->mboxes; m != NULL; m = next) {
-		next = m->next;
-		if (m->force_sync) {
+	/* Sync outside the walk: listeners may open (or close) mboxes, and a closed one
+	 * going into the cache can evict others. Cached folders have nobody to tell:
+	 * they keep force_sync until they are opened again. */
+	for (m = store->mboxes; m != NULL; m = m->next)
+		if (m->force_sync && !m->cached && !m->deleted)
+			n++;
+	if (n == 0)
+		return;
+	todo = xcalloc(n, sizeof(*todo));
+	for (m = store->mboxes, i = 0; m != NULL && i < n; m = m->next)
+		if (m->force_sync && !m->cached && !m->deleted) {
 			mbox_ref(m);
-			(void)mbox_sync(m);
-			next = m->next;
-			mbox_unref(&m);
+			todo[i++] = m;
 		}
+	n = i;
+	for (i = 0; i < n; i++) {
+		(void)mbox_sync(todo[i]);
+		mbox_unref(&todo[i]);
 	}
+	free(todo);
 }

@@ -28,7 +28,17 @@ struct mstore {
 	char host[64];			/* hostname for unique file names, sanitized */
 	uint32_t seq;			/* Q<seq> of unique names */
 	struct recent_cache *recent;	/* \Recent UIDs of folders not open now */
+	/* closed folders kept in memory (refcount 0, mbox->cached) so that the next open
+	 * is a stat of the directories instead of a rescan; LRU by cache_seq */
+	size_t cache_count, cache_bytes;
+	uint64_t cache_seq;
 };
+
+/* Bounds of the closed-folder cache: the mail process runs under a 256 MiB RLIMIT_AS
+ * shared with every session's view, so keep the cache well below that. A folder of
+ * 20,000 messages costs ~3 MiB, 100,000 ~15 MiB. */
+#define MBOX_CACHE_MAX_FOLDERS	16
+#define MBOX_CACHE_MAX_BYTES	(32u * 1024 * 1024)
 
 /* RECENT flags of a closed folder, restored when it is opened again. */
 struct recent_cache {
@@ -56,6 +66,11 @@ struct mbox {
 	int wd_new, wd_cur;		/* inotify watches or -1 */
 	bool deleted;
 	bool force_sync;
+	bool cached;			/* closed (refcount 0), kept in the cache */
+	uint64_t cache_seq;		/* LRU order while cached */
+	size_t cache_bytes;		/* memory estimate while cached */
+	dev_t dir_dev;			/* identity of dir, cur/, new/ at open time: a */
+	ino_t dir_ino, cur_ino, new_ino;	/* cached folder replaced meanwhile is reopened */
 	/* inotify events our own renames/unlinks will cause ("c/<name>", "n/<name>"):
 	 * matched and ignored so our own changes do not trigger rescans */
 	char **own_events;
@@ -111,5 +126,8 @@ void mbox_mark_deleted(struct mbox *mbox);
 /* inotify watch descriptor handling */
 void mbox_notify_add(struct mbox *mbox);
 void mbox_notify_remove(struct mbox *mbox);
+/* Free cached (closed) folders: all of them (name NULL), or those named `name` and, if
+ * children, its subfolders "name.*". Never touches folders that are still open. */
+void mstore_cache_drop(struct mstore *store, const char *name, bool children);
 
 #endif

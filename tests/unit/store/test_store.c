@@ -115,10 +115,15 @@ teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	/* a failed assertion skips the test's unrefs: release them here */
-	while (f->store->mboxes != NULL) {
-		struct mbox *m = f->store->mboxes;
+	/* a failed assertion skips the test's unrefs: release them here (closed folders
+	 * stay in the cache, which mstore_close empties) */
+	for (;;) {
+		struct mbox *m;
 
+		for (m = f->store->mboxes; m != NULL && m->cached; m = m->next)
+			;
+		if (m == NULL)
+			break;
 		m->refcount = 1;
 		mbox_unref(&m);
 	}
@@ -1350,6 +1355,221 @@ test_dead_lock_holder(void **state)
 	free(lock);
 }
 
+/* ---------------------------------------------------------------- closed-folder cache */
+
+/* The cached (closed) state of folder `name`, or NULL. */
+static struct mbox *
+cached_of(struct fixture *f, const char *name)
+{
+	struct mbox *m;
+
+	for (m = f->store->mboxes; m != NULL; m = m->next)
+		if (m->cached && strcmp(m->name, name) == 0)
+			return m;
+	return NULL;
+}
+
+/* Changes by other programs while a folder is closed and cached are found when it is
+ * opened again: a delivery into new/, a flag rename, an unlink — with inotify, and with
+ * the mtime check alone (no watch), also when the change kept the directory mtime. */
+static void
+test_cache_external_changes(void **state)
+{
+	struct fixture *f = *state;
+	const struct mbox_msg *msg;
+	struct mbox *m, *c;
+	struct timespec ts[2];
+	struct stat st;
+	char *from, *to, *cur;
+	uint32_t u1, u2, u3;
+	int pass;
+
+	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+	u1 = save_msg(m, "one\n", 0, 0, 0);
+	u2 = save_msg(m, "two\n", 0, 0, 0);
+	u3 = save_msg(m, "three\n", 0, 0, 0);
+	mbox_unref(&m);
+	c = cached_of(f, "INBOX");
+	assert_non_null(c);
+	assert_int_equal(f->store->cache_count, 1);
+	assert_true(f->store->cache_bytes > 0);
+
+	/* unchanged: the same state comes back, no rescan */
+	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+	assert_ptr_equal(m, c);
+	assert_false(m->cached);
+	assert_int_equal(f->store->cache_count, 0);
+	assert_int_equal(mbox_count(m), 3);
+	mbox_unref(&m);
+
+	/* pass 0 with inotify, pass 1 with the directory mtimes only */
+	for (pass = 0; pass < 2; pass++) {
+		char name[64];
+
+		c = cached_of(f, "INBOX");
+		assert_non_null(c);
+		if (pass == 1)
+			mbox_notify_remove(c);
+		snprintf(name, sizeof(name), "1700000000.M%dP1.otherhost", pass);
+		external_deliver(f, ".", name, "From: x\n\nhi\n");
+		assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+		assert_ptr_equal(m, c);
+		assert_int_equal(mbox_count(m), 4 + (size_t)pass);
+		msg = mbox_msg_at(m, mbox_count(m) - 1);
+		assert_true(msg->flags & MBOX_FLAG_RECENT);
+		assert_true(str_has_prefix(msg->filename, "cur/1700000000.M"));
+		mbox_unref(&m);
+	}
+
+	/* flag rename and unlink by another program, directory mtime put back as it was:
+	 * the watch is gone (pass 1 above), so only the "changed within the last second"
+	 * rule can catch it */
+	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+	msg = mbox_lookup(m, u1, NULL);
+	from = path_of(f, msg->filename);
+	to = xasprintf("%s,FS", from);	/* ":2," + "FS" */
+	msg = mbox_lookup(m, u2, NULL);
+	cur = path_of(f, msg->filename);
+	mbox_unref(&m);
+	{
+		char *curdir = path_of(f, "cur");
+
+		assert_int_equal(stat(curdir, &st), 0);
+		assert_int_equal(rename(from, to), 0);
+		assert_int_equal(unlink(cur), 0);
+		ts[0] = st.st_atim;
+		ts[1] = st.st_mtim;
+		assert_int_equal(utimensat(AT_FDCWD, curdir, ts, 0), 0);
+		free(curdir);
+	}
+	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+	assert_null(mbox_lookup(m, u2, NULL));
+	msg = mbox_lookup(m, u1, NULL);
+	assert_non_null(msg);
+	assert_int_equal(msg->flags & MBOX_FLAGS_IMAP, MBOX_FLAG_FLAGGED | MBOX_FLAG_SEEN);
+	assert_non_null(mbox_lookup(m, u3, NULL));
+	assert_int_equal(mbox_count(m), 4);
+	mbox_unref(&m);
+	free(from);
+	free(to);
+	free(cur);
+
+	/* the same with inotify: a fresh state (watches in place) */
+	mstore_cache_drop(f->store, NULL, false);
+	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+	msg = mbox_lookup(m, u3, NULL);
+	cur = path_of(f, msg->filename);
+	mbox_unref(&m);
+	assert_non_null(cached_of(f, "INBOX"));
+	assert_int_equal(unlink(cur), 0);
+	free(cur);
+	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+	assert_null(mbox_lookup(m, u3, NULL));
+	assert_int_equal(mbox_count(m), 3);
+	mbox_unref(&m);
+
+	/* RECENT survives a trip through the cache and its eviction */
+	mstore_cache_drop(f->store, NULL, false);
+	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+	assert_true(mbox_msg_at(m, mbox_count(m) - 1)->flags & MBOX_FLAG_RECENT);
+	mbox_unref(&m);
+}
+
+/* A cached folder that was deleted, renamed or replaced is not reused; DELETE and
+ * RENAME of cached folders work; the cache is bounded; mstore_close frees it. */
+static void
+test_cache_lifecycle(void **state)
+{
+	struct fixture *f = *state;
+	struct mbox *m, *c;
+	char name[32];
+	char *a, *b;
+	int i;
+
+	assert_int_equal(mstore_create(f->store, "A"), STORE_OK);
+	assert_int_equal(mbox_open(f->store, "A", &m), STORE_OK);
+	(void)save_msg(m, "a\n", 0, 0, 0);
+	mbox_unref(&m);
+	assert_non_null(cached_of(f, "A"));
+
+	/* replaced by another program: .A moved away, a new empty .A made */
+	a = path_of(f, ".A");
+	b = path_of(f, ".A-old");
+	assert_int_equal(rename(a, b), 0);
+	assert_int_equal(mkdir(a, 0700), 0);
+	free(b);
+	b = xasprintf("%s/cur", a);
+	assert_int_equal(mkdir(b, 0700), 0);
+	free(b);
+	b = xasprintf("%s/new", a);
+	assert_int_equal(mkdir(b, 0700), 0);
+	free(b);
+	b = xasprintf("%s/tmp", a);
+	assert_int_equal(mkdir(b, 0700), 0);
+	free(b);
+	free(a);
+	assert_int_equal(mbox_open(f->store, "A", &m), STORE_OK);
+	assert_int_equal(mbox_count(m), 0);
+	mbox_unref(&m);
+
+	/* DELETE of a cached folder drops it; a second open fails */
+	assert_non_null(cached_of(f, "A"));
+	assert_int_equal(mstore_delete(f->store, "A"), STORE_OK);
+	assert_null(cached_of(f, "A"));
+	assert_int_equal(mbox_open(f->store, "A", &m), STORE_NONEXISTENT);
+
+	/* RENAME of a cached folder (and a cached child) is not refused */
+	assert_int_equal(mstore_create(f->store, "B.C"), STORE_OK);
+	assert_int_equal(mbox_open(f->store, "B", &m), STORE_OK);
+	mbox_unref(&m);
+	assert_int_equal(mbox_open(f->store, "B.C", &m), STORE_OK);
+	(void)save_msg(m, "c\n", 0, 0, 0);
+	mbox_unref(&m);
+	assert_int_equal(mstore_rename(f->store, "B", "D"), STORE_OK);
+	assert_null(cached_of(f, "B"));
+	assert_null(cached_of(f, "B.C"));
+	assert_int_equal(mbox_open(f->store, "B.C", &m), STORE_NONEXISTENT);
+	assert_int_equal(mbox_open(f->store, "D.C", &m), STORE_OK);
+	assert_int_equal(mbox_count(m), 1);
+	mbox_unref(&m);
+	/* an open one still refuses it */
+	assert_int_equal(mbox_open(f->store, "D.C", &m), STORE_OK);
+	assert_int_equal(mstore_rename(f->store, "D", "E"), STORE_CANNOT);
+	mbox_unref(&m);
+
+	/* bounded: the least recently closed go first */
+	for (i = 0; i < MBOX_CACHE_MAX_FOLDERS + 3; i++) {
+		snprintf(name, sizeof(name), "F%d", i);
+		assert_int_equal(mstore_create(f->store, name), STORE_OK);
+		assert_int_equal(mbox_open(f->store, name, &m), STORE_OK);
+		mbox_unref(&m);
+	}
+	assert_int_equal(f->store->cache_count, MBOX_CACHE_MAX_FOLDERS);
+	assert_null(cached_of(f, "D.C"));	/* D.C, F0, F1, F2 evicted */
+	assert_null(cached_of(f, "F0"));
+	assert_null(cached_of(f, "F2"));
+	assert_non_null(cached_of(f, "F3"));
+	snprintf(name, sizeof(name), "F%d", MBOX_CACHE_MAX_FOLDERS + 2);
+	assert_non_null(cached_of(f, name));
+	/* STATUS goes through the cache too */
+	{
+		struct mbox_status st;
+
+		c = cached_of(f, "F5");
+		assert_int_equal(mstore_status(f->store, "F5", &st), STORE_OK);
+		assert_int_equal(st.messages, 0);
+		assert_ptr_equal(cached_of(f, "F5"), c);
+	}
+
+	/* mstore_close with cached folders and one still open in between */
+	assert_int_equal(mbox_open(f->store, "F3", &m), STORE_OK);
+	mbox_unref(&m);
+	reopen(f);
+	assert_null(f->store->mboxes);
+	assert_int_equal(f->store->cache_count, 0);
+	assert_int_equal(f->store->cache_bytes, 0);
+}
+
 int
 main(void)
 {
@@ -1373,6 +1593,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_corrupt_uidlists, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tmp_cleanup_and_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dead_lock_holder, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cache_external_changes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cache_lifecycle, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
