@@ -96,6 +96,12 @@ charset_is_utf8ish(const char *cs)
 	    str_ieq(cs, "us-ascii") || str_ieq(cs, "ascii") || !charset_name_ok(cs);
 }
 
+bool
+mail_charset_is_utf8(const char *charset)
+{
+	return charset_is_utf8ish(charset);
+}
+
 int
 mail_charset_to_utf8(struct buf *out, const char *charset, const unsigned char *p, size_t len)
 {

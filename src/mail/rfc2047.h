@@ -6,6 +6,7 @@
 #ifndef BUZON_MAIL_RFC2047_H
 #define BUZON_MAIL_RFC2047_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "lib/buf.h"
@@ -28,5 +29,10 @@ char *mail_rfc2047_decode_dup(const char *p, size_t len);
  */
 int mail_charset_to_utf8(struct buf *out, const char *charset, const unsigned char *p,
     size_t len);
+/*
+ * true when mail_charset_to_utf8 with this charset only copies, taking invalid UTF-8
+ * bytes as ISO-8859-1 (NULL, UTF-8, US-ASCII, or a name iconv is never asked about).
+ */
+bool mail_charset_is_utf8(const char *charset);
 
 #endif

@@ -16,26 +16,116 @@ struct mail_search_key {
 	size_t len;
 };
 
-/* Casefold valid-or-not UTF-8 text into a malloc'd string (length in *len_r). */
+/*
+ * Folding is done run by run: ASCII bytes are lower-cased here (casefold and NFKD map
+ * ASCII to itself except A-Z), and only the runs of bytes >= 0x80 go through
+ * mail_charset_to_utf8 (invalid UTF-8 taken as ISO-8859-1) and utf8proc. This equals
+ * folding the whole text at once: a UTF-8 sequence, valid or not, never contains an
+ * ASCII byte, so the validation of a run does not depend on its neighbours; and every
+ * ASCII character is a starter (combining class 0), so the canonical reordering of
+ * combining marks never crosses it. Compatibility decomposition may turn non-ASCII into
+ * ASCII (fullwidth letters, ligatures): that happens inside the run's own output.
+ */
+#define FOLD_OPTIONS (UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_DECOMPOSE | \
+    UTF8PROC_CASEFOLD)
+/* Text folded and searched per step of mail_search_text (then extended to an ASCII byte). */
+#define SEARCH_CHUNK (64 * 1024)
+
+/* Length of the run of bytes < 0x80 at p[0..len). */
+static size_t
+ascii_run(const unsigned char *p, size_t len)
+{
+	size_t i = 0;
+
+	for (; len - i >= 8; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, p + i, 8);
+		if (w & UINT64_C(0x8080808080808080))
+			break;
+	}
+	while (i < len && p[i] < 0x80)
+		i++;
+	return i;
+}
+
+/* Append a run of bytes >= 0x80, folded. */
+static void
+fold_nonascii(struct buf *out, struct buf *tmp, const unsigned char *p, size_t len)
+{
+	utf8proc_int32_t cps[256];
+	utf8proc_ssize_t n;
+	utf8proc_uint8_t *dst = NULL;
+
+	buf_reset(tmp);
+	(void)mail_charset_to_utf8(tmp, NULL, p, len);
+	/* a run of 4 * 255 bytes has at least 255 code points: do not try the array */
+	n = tmp->len >= 4 * (N_ELEMENTS(cps) - 1) ? -1 :
+	    utf8proc_decompose((const utf8proc_uint8_t *)buf_cstr(tmp),
+	    (utf8proc_ssize_t)tmp->len, cps, (utf8proc_ssize_t)N_ELEMENTS(cps), FOLD_OPTIONS);
+	if (n >= 0 && (size_t)n < N_ELEMENTS(cps)) {
+		/*
+		 * short run (the common case): no allocation. Strictly less than the
+		 * array: utf8proc_reencode writes a NUL after up to 4 bytes per code point.
+		 */
+		n = utf8proc_reencode(cps, n, FOLD_OPTIONS);
+		if (n >= 0) {
+			(void)buf_append(out, cps, (size_t)n);
+			return;
+		}
+	}
+	n = utf8proc_map((const utf8proc_uint8_t *)buf_cstr(tmp), (utf8proc_ssize_t)tmp->len,
+	    &dst, FOLD_OPTIONS);
+	if (n < 0) {
+		/* cannot happen for valid UTF-8; fall back to the cleaned text */
+		(void)buf_append(out, tmp->data, tmp->len);
+		return;
+	}
+	(void)buf_append(out, dst, (size_t)n);
+	free(dst);
+}
+
+/* Casefold valid-or-not UTF-8 text p[0..len), appending to out (unlimited). */
+static void
+fold_append(struct buf *out, struct buf *tmp, const unsigned char *p, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		size_t n = ascii_run(p + i, len - i);
+
+		if (n > 0) {
+			size_t at = out->len;
+			unsigned char *d;
+
+			(void)buf_append(out, p + i, n);
+			d = (unsigned char *)out->data + at;
+			for (size_t j = 0; j < n; j++)
+				d[j] = d[j] >= 'A' && d[j] <= 'Z' ? d[j] | 0x20 : d[j];
+			i += n;
+			continue;
+		}
+		for (n = 1; i + n < len && p[i + n] >= 0x80; n++)
+			;
+		fold_nonascii(out, tmp, p + i, n);
+		i += n;
+	}
+}
+
+/* Casefold p[0..len) into a malloc'd string (length in *len_r). */
 static char *
 fold(const char *p, size_t len, size_t *len_r)
 {
-	struct buf clean;
-	utf8proc_uint8_t *dst = NULL;
-	utf8proc_ssize_t n;
+	struct buf out, tmp;
 
-	buf_init(&clean, BUF_UNLIMITED);
-	(void)mail_charset_to_utf8(&clean, NULL, (const unsigned char *)p, len);
-	n = utf8proc_map((const utf8proc_uint8_t *)buf_cstr(&clean), (utf8proc_ssize_t)clean.len,
-	    &dst, UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_DECOMPOSE | UTF8PROC_CASEFOLD);
-	if (n < 0) {
-		/* cannot happen for valid UTF-8; fall back to the cleaned text */
-		*len_r = clean.len;
-		return buf_steal(&clean);
-	}
-	buf_deinit(&clean);
-	*len_r = (size_t)n;
-	return (char *)dst;
+	buf_init(&out, BUF_UNLIMITED);
+	buf_init(&tmp, BUF_UNLIMITED);
+	fold_append(&out, &tmp, (const unsigned char *)p, len);
+	buf_deinit(&tmp);
+	*len_r = out.len;
+	if (out.data == NULL)
+		return xstrdup("");
+	return buf_steal(&out);
 }
 
 struct mail_search_key *
@@ -57,27 +147,37 @@ mail_search_key_destroy(struct mail_search_key **kp)
 	*kp = NULL;
 }
 
-static bool
-match_folded(const struct mail_search_key *k, const char *text, size_t len)
-{
-	if (k->len == 0)
-		return true;
-	return memmem(text, len, k->folded, k->len) != NULL;
-}
-
 bool
 mail_search_text(const struct mail_search_key *k, const char *utf8, size_t len)
 {
-	size_t n;
-	char *f;
-	bool ret;
+	const unsigned char *p = (const unsigned char *)utf8;
+	struct buf f, tmp;
+	size_t i = 0;
+	bool hit = false;
 
 	if (k->len == 0)
 		return true;
-	f = fold(utf8, len, &n);
-	ret = match_folded(k, f, n);
-	free(f);
-	return ret;
+	/*
+	 * Fold and search a chunk at a time, stopping at the first hit. Chunks end after
+	 * an ASCII byte, so folding them one by one gives the whole text's folding; the
+	 * last k->len - 1 folded bytes are kept to find a match that straddles chunks.
+	 */
+	buf_init(&f, BUF_UNLIMITED);
+	buf_init(&tmp, BUF_UNLIMITED);
+	while (i < len && !hit) {
+		size_t end = len - i > SEARCH_CHUNK ? i + SEARCH_CHUNK : len;
+
+		while (end < len && p[end - 1] >= 0x80)
+			end++;
+		fold_append(&f, &tmp, p + i, end - i);
+		i = end;
+		hit = f.len >= k->len && memmem(f.data, f.len, k->folded, k->len) != NULL;
+		if (f.len >= k->len)
+			buf_consume(&f, f.len - (k->len - 1));
+	}
+	buf_deinit(&f);
+	buf_deinit(&tmp);
+	return hit;
 }
 
 bool
@@ -251,22 +351,36 @@ search_text_part(const struct mail_search_key *k, const struct mail_message *m,
 	const unsigned char *body = m->data + p->body_off;
 	size_t len = MIN(p->body_len, *budget);
 	const struct mail_param *cs = mail_param_find(p->params, p->nparams, "charset");
+	const char *charset = cs != NULL ? cs->utf8 : NULL;
 	struct buf decoded, utf8;
+	const unsigned char *text = body;
+	size_t text_len = len;
 	bool hit;
 
 	buf_init(&decoded, *budget);
 	buf_init(&utf8, BUF_UNLIMITED);
-	if (p->encoding != NULL && str_ieq(p->encoding, "base64"))
-		decode_base64(&decoded, body, len);
-	else if (p->encoding != NULL && str_ieq(p->encoding, "quoted-printable"))
-		decode_qp(&decoded, body, len);
-	else
-		(void)buf_append(&decoded, body, len);
-	*budget -= MIN(*budget, MAX(len, decoded.len));
-	(void)mail_charset_to_utf8(&utf8, cs != NULL ? cs->utf8 : NULL,
-	    (const unsigned char *)buf_cstr(&decoded), decoded.len);
+	if (p->encoding != NULL && (str_ieq(p->encoding, "base64") ||
+	    str_ieq(p->encoding, "quoted-printable"))) {
+		if (str_ieq(p->encoding, "base64"))
+			decode_base64(&decoded, body, len);
+		else
+			decode_qp(&decoded, body, len);
+		text = (const unsigned char *)buf_cstr(&decoded);
+		text_len = decoded.len;
+	}
+	/* else the raw body is searched in place */
+	*budget -= MIN(*budget, MAX(len, text_len));
+	/*
+	 * UTF-8 (or unknown) text needs no conversion here: mail_search_text takes
+	 * invalid bytes as ISO-8859-1 itself, exactly as mail_charset_to_utf8 would.
+	 */
+	if (!mail_charset_is_utf8(charset)) {
+		(void)mail_charset_to_utf8(&utf8, charset, text, text_len);
+		text = (const unsigned char *)buf_cstr(&utf8);
+		text_len = utf8.len;
+	}
+	hit = mail_search_text(k, (const char *)text, text_len);
 	buf_deinit(&decoded);
-	hit = mail_search_text(k, buf_cstr(&utf8), utf8.len);
 	buf_deinit(&utf8);
 	return hit;
 }
