@@ -73,7 +73,7 @@ callgrind)
 	printf 'z LOGOUT\r\n' >>"$in"
 	# the session runs as the mail user: give it a directory it can write to
 	mkdir -p "$W/callgrind"
-	uid=$(cut -d: -f3 "$W/buzon/users")
+	uid=$(head -n 1 "$W/buzon/users" | cut -d: -f3)
 	[ "$(id -u)" -eq 0 ] && chown "$uid" "$W/callgrind"
 	out=$W/callgrind/callgrind.out.$(date +%s)
 	# valgrind creates the file before buzon drops privileges and writes it after
