@@ -1,7 +1,9 @@
 /*
  * cmd_fetch.c — FETCH and UID FETCH (RFC 3501 §6.4.5, §7.4.2). Flags, UID, size and
- * internal date come from the store without opening files; envelope, body structure and
- * body sections come from the parsed-message cache (mmap). Body sections are streamed
+ * internal date come from the store without opening files; ENVELOPE, BODY and
+ * BODYSTRUCTURE from the rendered-item cache (imap_rcache.c) when there, else ENVELOPE
+ * from the header alone (read, not mapped) and BODY/BODYSTRUCTURE and body sections
+ * from the parsed-message cache (mmap); what is rendered is added to the rcache. Body sections are streamed
  * as literals in IMAP_BODY_CHUNK steps: when the output buffer passes IMAP_OUTPUT_HIGH
  * the command suspends and the write callback resumes it, so a client that does not
  * read cannot make the process buffer a whole mailbox. A non-PEEK body fetch sets \Seen
@@ -24,6 +26,10 @@ struct fetch_ctx {
 	unsigned item;
 	bool emit_flags;
 	struct imap_cached_msg *msg;
+	struct mail_message *hdrmsg;	/* header-only parse of hdr (ENVELOPE) */
+	unsigned char *hdr;		/* header read buffer, reused */
+	size_t hdr_cap;
+	struct buf tmp;			/* IMAP_RC_HEADER being built */
 	/* a body literal being streamed */
 	bool streaming;
 	bool stream_generated;
@@ -46,6 +52,10 @@ fetch_ctx_free(void *p)
 		mail_section_result_deinit(&f->res);
 	if (f->msg != NULL)
 		imap_msgcache_release(f->cache, &f->msg);
+	if (f->hdrmsg != NULL)
+		mail_message_free(&f->hdrmsg);
+	free(f->hdr);
+	buf_deinit(&f->tmp);
 	free(f->idx);
 	buf_deinit(&f->out);
 	free(f);
@@ -60,6 +70,40 @@ fetch_release_msg(struct imap_client *c, struct fetch_ctx *f)
 	}
 	if (f->msg != NULL)
 		imap_msgcache_release(c->user->cache, &f->msg);
+	if (f->hdrmsg != NULL)
+		mail_message_free(&f->hdrmsg);
+}
+
+/* Append the cached rendering of field for message uid; false when not cached. */
+static bool
+rc_append(struct imap_client *c, struct fetch_ctx *f, uint32_t uid, enum imap_rc_field field,
+    int *ret)
+{
+	struct mbox *mb = c->view->mbox;
+	const char *d;
+	size_t len;
+
+	if (!imap_rcache_get(c->user->rcache, mbox_name(mb), mbox_uidvalidity(mb), uid, field,
+	    &d, &len))
+		return false;
+	*ret = buf_append(&f->out, d, len);
+	return true;
+}
+
+/* Cache out[mark..] as field of uid, and the header fields of pm when not yet. */
+static void
+rc_store(struct imap_client *c, struct fetch_ctx *f, uint32_t uid, enum imap_rc_field field,
+    size_t mark, const struct mail_message *pm)
+{
+	struct imap_rcache *rc = c->user->rcache;
+	struct mbox *mb = c->view->mbox;
+	const char *name = mbox_name(mb);
+	uint32_t uidv = mbox_uidvalidity(mb);
+
+	imap_rcache_put(rc, name, uidv, uid, field, f->out.data + mark, f->out.len - mark);
+	if (!imap_rcache_has(rc, name, uidv, uid, IMAP_RC_HEADER) &&
+	    imap_rc_header_build(pm->data + pm->root->hdr_off, pm->root->hdr_len, &f->tmp) == 0)
+		imap_rcache_put(rc, name, uidv, uid, IMAP_RC_HEADER, f->tmp.data, f->tmp.len);
 }
 
 static void
@@ -136,7 +180,8 @@ write_simple_item(struct imap_client *c, struct fetch_ctx *f, const struct imap_
 {
 	struct imap_view *v = c->view;
 	const struct mail_message *pm;
-	size_t mark = f->out.len;
+	enum imap_rc_field field;
+	size_t mark = f->out.len, rmark;
 	int ret = 0;
 
 	switch (it->kind) {
@@ -164,18 +209,29 @@ write_simple_item(struct imap_client *c, struct fetch_ctx *f, const struct imap_
 		    (m->vsize != MBOX_SIZE_UNKNOWN ? m->vsize : 0));
 		break;
 	case IMAP_FETCH_ENVELOPE:
-		pm = imap_cached_msg_parse(f->msg);
 		ret = buf_append_str(&f->out, "ENVELOPE ");
+		if (ret != 0 || rc_append(c, f, m->uid, IMAP_RC_ENVELOPE, &ret))
+			break;
+		pm = f->hdrmsg != NULL ? f->hdrmsg : imap_cached_msg_parse(f->msg);
+		rmark = f->out.len;
+		ret = mail_envelope_write(&f->out, pm, NULL);
 		if (ret == 0)
-			ret = mail_envelope_write(&f->out, pm, NULL);
+			rc_store(c, f, m->uid, IMAP_RC_ENVELOPE, rmark, pm);
 		break;
 	case IMAP_FETCH_BODY:
 	case IMAP_FETCH_BODYSTRUCTURE:
-		pm = imap_cached_msg_parse(f->msg);
-		ret = buf_appendf(&f->out, "%s ", it->name);
+		field = it->kind == IMAP_FETCH_BODY ? IMAP_RC_BODY : IMAP_RC_BODYSTRUCTURE;
+		ret = buf_append_str(&f->out, it->name);
 		if (ret == 0)
-			ret = mail_bodystructure_write(&f->out, pm, NULL,
-			    it->kind == IMAP_FETCH_BODYSTRUCTURE);
+			ret = buf_append_c(&f->out, ' ');
+		if (ret != 0 || rc_append(c, f, m->uid, field, &ret))
+			break;
+		pm = imap_cached_msg_parse(f->msg);
+		rmark = f->out.len;
+		ret = mail_bodystructure_write(&f->out, pm, NULL,
+		    it->kind == IMAP_FETCH_BODYSTRUCTURE);
+		if (ret == 0)
+			rc_store(c, f, m->uid, field, rmark, pm);
 		break;
 	case IMAP_FETCH_SECTION:
 		break;
@@ -187,6 +243,57 @@ write_simple_item(struct imap_client *c, struct fetch_ctx *f, const struct imap_
 		(void)buf_appendf(&f->out, "%s NIL", it->name);
 		f->error = true;
 	}
+}
+
+/*
+ * Load what the items of the request need of message uid and the rcache lacks: nothing,
+ * the header alone (f->hdrmsg, for ENVELOPE), or the mapped message (f->msg).
+ */
+static enum store_status
+fetch_load(struct imap_client *c, struct fetch_ctx *f, uint32_t uid)
+{
+	struct imap_rcache *rc = c->user->rcache;
+	struct mbox *mb = c->view->mbox;
+	const char *name = mbox_name(mb);
+	uint32_t uidv = mbox_uidvalidity(mb);
+	bool need_full = false, need_hdr = false, complete;
+	enum store_status st;
+	size_t len;
+	unsigned i;
+
+	for (i = 0; i < f->req->count && !need_full; i++) {
+		switch (f->req->items[i].kind) {
+		case IMAP_FETCH_SECTION:
+			need_full = true;
+			break;
+		case IMAP_FETCH_ENVELOPE:
+			if (!imap_rcache_has(rc, name, uidv, uid, IMAP_RC_ENVELOPE))
+				need_hdr = true;
+			break;
+		case IMAP_FETCH_BODY:
+			if (!imap_rcache_has(rc, name, uidv, uid, IMAP_RC_BODY))
+				need_full = true;
+			break;
+		case IMAP_FETCH_BODYSTRUCTURE:
+			if (!imap_rcache_has(rc, name, uidv, uid, IMAP_RC_BODYSTRUCTURE))
+				need_full = true;
+			break;
+		default:
+			break;
+		}
+	}
+	if (!need_full && !need_hdr)
+		return STORE_OK;	/* everything from the rcache: no file opened */
+	if (!need_full) {
+		st = imap_msg_read_header(mb, uid, &f->hdr, &f->hdr_cap, &len, &complete);
+		if (st != STORE_OK)
+			return st;
+		if (complete) {
+			f->hdrmsg = mail_message_parse(f->hdr, len, NULL);
+			return STORE_OK;
+		}
+	}
+	return imap_msgcache_get(c->user->cache, mb, uid, &f->msg);
 }
 
 /*
@@ -240,7 +347,7 @@ fetch_msg_begin(struct imap_client *c, struct fetch_ctx *f)
 		}
 	}
 	if (f->req->need_message) {
-		st = imap_msgcache_get(c->user->cache, v->mbox, vm->uid, &f->msg);
+		st = fetch_load(c, f, vm->uid);
 		if (st != STORE_OK) {
 			if (st == STORE_EXPUNGED)
 				f->expunged_seen = true;
@@ -336,6 +443,7 @@ cmd_fetch(struct imap_cmd *cmd)
 	f = xcalloc(1, sizeof(*f));
 	f->cache = c->user->cache;
 	buf_init(&f->out, IMAP_RESP_MAX);
+	buf_init(&f->tmp, IMAP_HDR_READ_MAX);
 	cmd->ctx = f;
 	cmd->ctx_free = fetch_ctx_free;
 	if (imap_fetch_parse(cmd->args + 1, cmd->argc - 1, cmd->uid, &f->req, &err) < 0) {

@@ -57,7 +57,8 @@ cmd_delete(struct imap_cmd *cmd)
 	if (cmd->argc == 1 && imap_arg_get_astring(&cmd->args[0], &s, &len) &&
 	    len == 5 && mem_ieq(s, len, "INBOX"))
 		return imap_cmd_no(cmd, "[CANNOT] INBOX cannot be deleted");
-	(void)c;
+	/* the name may come back with other messages: forget what was rendered */
+	imap_rcache_clear(c->user->rcache);
 	return mailbox_cmd(cmd, mstore_delete, "Delete completed.");
 }
 
@@ -75,6 +76,7 @@ cmd_rename(struct imap_cmd *cmd)
 		free(from);
 		return IMAP_CMD_DONE;
 	}
+	imap_rcache_clear(cmd->client->user->rcache);
 	st = mstore_rename(cmd->client->user->store, from, to);
 	free(from);
 	free(to);

@@ -1,8 +1,12 @@
 /*
  * cmd_search.c — SEARCH and UID SEARCH (RFC 3501 §6.4.4) with ESEARCH results (RFC
  * 4731 RETURN MIN MAX COUNT ALL). Flag, size, date, UID and sequence keys use the
- * store's records; header and text keys open the message through the parsed-message
- * cache only when such a key is reached. Text matching is i;unicode-casemap substring
+ * store's records. Header keys on the ENVELOPE fields (FROM TO CC BCC SUBJECT SENT*,
+ * HEADER Date/Subject/From/...) use the header fields of the rendered-item cache
+ * (imap_rcache.c) and otherwise read only the message header (no mapping, no MIME
+ * parse of the body), caching those fields; other header keys read the header; text
+ * keys open the message through the parsed-message cache only when such a key is
+ * reached. Text matching is i;unicode-casemap substring
  * matching (src/mail/search.h), bounded per message.
  */
 #include "imap/imap_local.h"
@@ -24,6 +28,11 @@ struct search_ctx {
 	struct mbox_msg msgcopy;
 	const struct mbox_msg *m;	/* == &msgcopy */
 	struct imap_cached_msg *msg;	/* loaded on demand */
+	struct mail_message *hdrmsg;	/* header-only parse (of *hdrbuf) */
+	bool hdr_full;			/* hdrmsg is the whole header, not the rcache fields */
+	unsigned char **hdrbuf;		/* the run's reused header buffer */
+	size_t *hdrcap;
+	struct buf *tmp;		/* the run's scratch for IMAP_RC_HEADER */
 	bool load_failed;
 	bool error;
 };
@@ -50,6 +59,55 @@ ctx_message(struct search_ctx *s)
 		}
 	}
 	return s->msg != NULL ? imap_cached_msg_parse(s->msg) : NULL;
+}
+
+/* The root header for a key on field (NULL: every field), or NULL. */
+static const struct mail_message *
+ctx_header(struct search_ctx *s, const char *field)
+{
+	struct imap_rcache *rc = s->client->user->rcache;
+	struct mbox *mb = s->view->mbox;
+	const char *name = mbox_name(mb), *d;
+	uint32_t uidv = mbox_uidvalidity(mb), uid = s->m->uid;
+	bool reduced_ok = field != NULL && imap_rc_header_field(field), complete;
+	enum store_status st;
+	size_t len;
+
+	if (s->msg != NULL)
+		return imap_cached_msg_parse(s->msg);
+	if (s->hdrmsg != NULL && (s->hdr_full || reduced_ok))
+		return s->hdrmsg;
+	if (s->load_failed)
+		return NULL;
+	if (s->hdrmsg != NULL)
+		mail_message_free(&s->hdrmsg);
+	if (reduced_ok && imap_rcache_get(rc, name, uidv, uid, IMAP_RC_HEADER, &d, &len)) {
+		/* a copy: a later put may move the rcache's arena */
+		if (*s->hdrcap < len) {
+			*s->hdrcap = len;
+			*s->hdrbuf = xrealloc(*s->hdrbuf, len);
+		}
+		memcpy(*s->hdrbuf, d, len);
+		s->hdrmsg = mail_message_parse(*s->hdrbuf, len, NULL);
+		s->hdr_full = false;
+		return s->hdrmsg;
+	}
+	st = imap_msg_read_header(mb, uid, s->hdrbuf, s->hdrcap, &len, &complete);
+	if (st != STORE_OK) {
+		s->load_failed = true;
+		if (st != STORE_EXPUNGED)
+			s->error = true;
+		return NULL;
+	}
+	if (!complete)
+		return ctx_message(s);
+	s->hdrmsg = mail_message_parse(*s->hdrbuf, len, NULL);
+	s->hdr_full = true;
+	if (!imap_rcache_has(rc, name, uidv, uid, IMAP_RC_HEADER) &&
+	    imap_rc_header_build(s->hdrmsg->data + s->hdrmsg->root->hdr_off,
+	    s->hdrmsg->root->hdr_len, s->tmp) == 0)
+		imap_rcache_put(rc, name, uidv, uid, IMAP_RC_HEADER, s->tmp->data, s->tmp->len);
+	return s->hdrmsg;
 }
 
 static struct mail_search_key *
@@ -80,7 +138,7 @@ cmp_day(int64_t msg_day, time_t key)
 static bool
 sent_day(struct search_ctx *s, int64_t *day_r)
 {
-	const struct mail_message *m = ctx_message(s);
+	const struct mail_message *m = ctx_header(s, "Date");
 	char *v;
 	time_t t;
 	int tz;
@@ -152,7 +210,7 @@ eval(struct search_ctx *s, struct imap_search_key *k)
 	case SEARCH_SENTSINCE:
 		return sent_day(s, &day) && cmp_day(day, k->date) >= 0;
 	case SEARCH_HEADER:
-		msg = ctx_message(s);
+		msg = ctx_header(s, k->field);
 		return msg != NULL && mail_search_header(key_matcher(k), msg, NULL, k->field);
 	case SEARCH_BODY:
 		msg = ctx_message(s);
@@ -187,6 +245,9 @@ struct search_run {
 	uint64_t count;
 	uint32_t min, max;
 	bool error;
+	unsigned char *hdrbuf;		/* header reads, reused */
+	size_t hdrcap;
+	struct buf tmp;
 };
 
 #define SEARCH_SLICE_MSGS	2000	/* messages per slice when no file is opened */
@@ -200,6 +261,8 @@ search_run_free(void *p)
 	imap_search_program_free(&r->prog, free_matcher);
 	seqset_destroy(&r->hits);
 	buf_deinit(&r->out);
+	buf_deinit(&r->tmp);
+	free(r->hdrbuf);
 	free(r);
 }
 
@@ -269,6 +332,9 @@ search_continue(struct imap_cmd *cmd)
 		s.msgcopy = *m;
 		s.msgcopy.filename = NULL;
 		s.m = &s.msgcopy;
+		s.hdrbuf = &r->hdrbuf;
+		s.hdrcap = &r->hdrcap;
+		s.tmp = &r->tmp;
 		if (eval(&s, r->prog->root)) {
 			id = cmd->uid ? s.msgcopy.uid : (uint32_t)i + 1;
 			if (r->count == 0)
@@ -284,6 +350,8 @@ search_continue(struct imap_cmd *cmd)
 			r->error = true;
 		if (s.msg != NULL)
 			imap_msgcache_release(c->user->cache, &s.msg);
+		if (s.hdrmsg != NULL)
+			mail_message_free(&s.hdrmsg);
 	}
 	return search_finish(cmd, r);
 }
@@ -314,6 +382,7 @@ cmd_search(struct imap_cmd *cmd)
 	r->prog = prog;
 	r->hits = seqset_create();
 	buf_init(&r->out, IMAP_RESP_MAX);
+	buf_init(&r->tmp, IMAP_HDR_READ_MAX);
 	(void)buf_append_str(&r->out, "* SEARCH");
 	cmd->ctx = r;
 	cmd->ctx_free = search_run_free;

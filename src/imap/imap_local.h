@@ -99,6 +99,7 @@ struct recent_claim {
 };
 
 struct imap_msgcache;
+struct imap_rcache;
 
 struct mail_user {
 	struct event_base *base;
@@ -116,6 +117,7 @@ struct mail_user {
 	void *empty_ctx;
 	struct recent_claim *recent;
 	struct imap_msgcache *cache;
+	struct imap_rcache *rcache;	/* rendered ENVELOPE/BODYSTRUCTURE, header fields */
 	unsigned next_session_id;
 };
 
@@ -277,6 +279,58 @@ enum store_status imap_msgcache_get(struct imap_msgcache *cache, struct mbox *mb
 void imap_msgcache_release(struct imap_msgcache *cache, struct imap_cached_msg **msg);
 /* Parse once (the structure stays cached with the entry). */
 const struct mail_message *imap_cached_msg_parse(struct imap_cached_msg *msg);
+
+/*
+ * Read the header block of message uid (through its blank line; the whole file when it
+ * has none) into *bufp (grown as needed, capacity *capp; reused across calls) without
+ * mapping the body. *len_r is its length. *complete_r is false when the header did not
+ * end within IMAP_HDR_READ_MAX octets (the caller then uses the whole message).
+ * Returns STORE_OK, STORE_EXPUNGED or STORE_IOERROR.
+ */
+#define IMAP_HDR_READ_MAX	(1024 * 1024)
+enum store_status imap_msg_read_header(struct mbox *mbox, uint32_t uid,
+    unsigned char **bufp, size_t *capp, size_t *len_r, bool *complete_r);
+
+/* ---------------------------------------------------------------- rendered-item cache */
+
+enum imap_rc_field {
+	IMAP_RC_ENVELOPE,	/* "(...)" as after "ENVELOPE " */
+	IMAP_RC_BODY,		/* "(...)" as after "BODY " */
+	IMAP_RC_BODYSTRUCTURE,	/* "(...)" as after "BODYSTRUCTURE " */
+	IMAP_RC_HEADER,		/* the IMAP_RC_HEADER_FIELDS of the root header, raw */
+	IMAP_RC_NFIELDS
+};
+
+#define IMAP_RCACHE_BYTES	(64 * 1024 * 1024)	/* per user */
+
+/* Empty cache holding at most max_bytes (strings, offsets and hash together). */
+struct imap_rcache *imap_rcache_create(size_t max_bytes);
+void imap_rcache_destroy(struct imap_rcache **rc);
+/* Forget everything (DELETE, RENAME: a name may come back with other messages). */
+void imap_rcache_clear(struct imap_rcache *rc);
+size_t imap_rcache_bytes(const struct imap_rcache *rc);
+/*
+ * The cached field of (mailbox, uidvalidity, uid): true with *data_r (not
+ * NUL-terminated, valid until the next put or clear) and *len_r. A different
+ * uidvalidity than the one cached for mailbox drops that folder's entries.
+ */
+bool imap_rcache_get(struct imap_rcache *rc, const char *mailbox, uint32_t uidvalidity,
+    uint32_t uid, enum imap_rc_field field, const char **data_r, size_t *len_r);
+bool imap_rcache_has(struct imap_rcache *rc, const char *mailbox, uint32_t uidvalidity,
+    uint32_t uid, enum imap_rc_field field);
+/* Store a copy of data (ignored when already cached, too large, or no room is left). */
+void imap_rcache_put(struct imap_rcache *rc, const char *mailbox, uint32_t uidvalidity,
+    uint32_t uid, enum imap_rc_field field, const void *data, size_t len);
+/*
+ * Build the IMAP_RC_HEADER block from a root header block hdr[0..len): the fields
+ * header SEARCH keys and ENVELOPE read (imap_rc_header_field), each copied raw with
+ * its line end, in their original order. Returns 0, or -1 when the block cannot stand
+ * in for the header (more fields than the parser considers, a field without a line
+ * end).
+ */
+int imap_rc_header_build(const unsigned char *hdr, size_t len, struct buf *out);
+/* Is name (case-insensitive) one of the fields kept in IMAP_RC_HEADER? */
+bool imap_rc_header_field(const char *name);
 
 /* ---------------------------------------------------------------- command handlers */
 

@@ -7,7 +7,10 @@
  * stays valid while mapped.
  */
 #include <sys/mman.h>
+#include <sys/types.h>
 #include <sys/stat.h>
+#include <errno.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "imap/imap_local.h"
@@ -185,4 +188,70 @@ imap_cached_msg_parse(struct imap_cached_msg *msg)
 	if (msg->parsed == NULL)
 		msg->parsed = mail_message_parse(msg->data, msg->len, NULL);
 	return msg->parsed;
+}
+
+#define HDR_READ_STEP	(16 * 1024)
+
+enum store_status
+imap_msg_read_header(struct mbox *mbox, uint32_t uid, unsigned char **bufp, size_t *capp,
+    size_t *len_r, bool *complete_r)
+{
+	size_t len = 0, scan = 0;
+	enum store_status st;
+	int fd;
+
+	*len_r = 0;
+	*complete_r = false;
+	st = mbox_msg_open(mbox, uid, &fd);
+	if (st != STORE_OK)
+		return st;
+	for (;;) {
+		ssize_t n;
+
+		if (len >= IMAP_HDR_READ_MAX)
+			break;			/* not complete: the caller maps the file */
+		if (*capp < len + HDR_READ_STEP) {
+			size_t ncap = *capp < 2 * HDR_READ_STEP ? 2 * HDR_READ_STEP : *capp;
+
+			while (ncap < len + HDR_READ_STEP)
+				ncap *= 2;
+			*bufp = xrealloc(*bufp, ncap);
+			*capp = ncap;
+		}
+		n = pread(fd, *bufp + len, HDR_READ_STEP, (off_t)len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("imap: read of message uid=%u mailbox=%s failed: %s", uid,
+			    mbox_name(mbox), strerror(errno));
+			close(fd);
+			return STORE_IOERROR;
+		}
+		if (n == 0) {
+			*complete_r = true;	/* no blank line: the whole file is header */
+			break;
+		}
+		len += (size_t)n;
+		/* the header ends at the first line that is empty (LF or CRLF) */
+		while (scan < len) {
+			const unsigned char *d = *bufp, *lf;
+
+			if (d[scan] == '\n' || (d[scan] == '\r' && scan + 1 < len &&
+			    d[scan + 1] == '\n')) {
+				*len_r = scan + (d[scan] == '\n' ? 1 : 2);
+				*complete_r = true;
+				close(fd);
+				return STORE_OK;
+			}
+			if (d[scan] == '\r' && scan + 1 == len)
+				break;		/* CR at the end: read on */
+			lf = memchr(d + scan, '\n', len - scan);
+			if (lf == NULL)
+				break;
+			scan = (size_t)(lf - d) + 1;
+		}
+	}
+	close(fd);
+	*len_r = len;
+	return STORE_OK;
 }

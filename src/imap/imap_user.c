@@ -1,7 +1,7 @@
 /*
  * imap_user.c — the mail user of the per-user mail process: owns the user's Maildir
  * store, its change notification (inotify fd on the event loop), the parsed-message
- * cache and the list of IMAP sessions, and decides which session gets \Recent. Security
+ * cache, the rendered-item cache and the list of IMAP sessions, and decides which session gets \Recent. Security
  * role: runs as the mailbox owner; opens only the configured mail root.
  */
 #include <errno.h>
@@ -74,6 +74,7 @@ mail_user_create(struct event_base *base, const struct config *cfg,
 	mu->empty_ev = event_new(base, -1, 0, empty_cb, mu);
 	mu->reap_ev = event_new(base, -1, 0, reap_cb, mu);
 	mu->cache = imap_msgcache_create(MSGCACHE_ENTRIES, MSGCACHE_BYTES);
+	mu->rcache = imap_rcache_create(IMAP_RCACHE_BYTES);
 	return mu;
 }
 
@@ -89,6 +90,7 @@ mail_user_destroy(struct mail_user **mup)
 	imap_client_destroy_all(mu);
 	imap_client_reap(mu);
 	imap_msgcache_destroy(&mu->cache);
+	imap_rcache_destroy(&mu->rcache);
 	if (mu->notify_ev != NULL)
 		event_free(mu->notify_ev);
 	event_free(mu->empty_ev);
