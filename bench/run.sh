@@ -10,7 +10,8 @@
 # service is touched) on 127.0.0.1 high ports with implicit TLS and the same
 # certificate and SHA512-CRYPT password, runs every workload against buzon and then
 # against Dovecot, and prints a table: operation, buzon, dovecot, ratio, target.
-# BENCH_WORKTREE=1 measures the working tree instead of the last commit.
+# BENCH_WORKTREE=1 measures the working tree instead of the last commit, BENCH_BUZON=PATH
+# a given binary (a patched build).
 # LMTP is measured by bench/lmtp/run.py (the LMTP helper's script) when it exists.
 #
 # Everything lives in BENCH_DIR (default build-bench-data/). Run as root (the mail
@@ -59,7 +60,11 @@ RES=$W/results.txt
 # buzon is built from the last commit (a `git archive` of HEAD in BENCH_DIR), so the
 # figures belong to a commit and not to whatever is half-edited in the working tree;
 # BENCH_WORKTREE=1 builds the working tree instead (in build-bench/).
-if [ "${BENCH_WORKTREE:-0}" != 1 ] && git -C "$top" rev-parse --verify -q HEAD >/dev/null; then
+if [ -n "${BENCH_BUZON:-}" ]; then
+	BUZON=$BENCH_BUZON
+	REV="given binary $BUZON"
+	say "using $BUZON; building the load generator"
+elif [ "${BENCH_WORKTREE:-0}" != 1 ] && git -C "$top" rev-parse --verify -q HEAD >/dev/null; then
 	REV=$(git -C "$top" rev-parse --short HEAD)
 	src=$W/src-$REV
 	if [ ! -f "$src/.complete" ]; then
