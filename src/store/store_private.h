@@ -49,6 +49,14 @@ struct recent_cache {
 	size_t count;
 };
 
+struct own_event {
+	uint64_t hash;
+	size_t off;			/* name in mbox->own_names */
+	uint32_t len;
+	bool is_new;
+	bool live;			/* not matched yet */
+};
+
 struct mbox_listener {
 	struct mbox_listener *next;
 	const struct mbox_listener_ops *ops;
@@ -71,10 +79,15 @@ struct mbox {
 	size_t cache_bytes;		/* memory estimate while cached */
 	dev_t dir_dev;			/* identity of dir, cur/, new/ at open time: a */
 	ino_t dir_ino, cur_ino, new_ino;	/* cached folder replaced meanwhile is reopened */
-	/* inotify events our own renames/unlinks will cause ("c/<name>", "n/<name>"):
-	 * matched and ignored so our own changes do not trigger rescans */
-	char **own_events;
-	size_t n_own_events;
+	/* inotify events our own renames/unlinks will cause (name in new/ or cur/):
+	 * matched and ignored so our own changes do not trigger rescans. A multiset: the
+	 * records in order, their names in one arena, an open-addressing hash on top. */
+	struct own_event *own_ev;
+	size_t n_own, own_cap, own_live, own_since_drain;
+	char *own_names;
+	size_t own_names_len, own_names_cap;
+	uint32_t *own_tab;		/* index + 1 into own_ev; 0 = empty */
+	size_t own_tabsize;		/* power of two, 0 if none */
 	bool own_overflow;
 
 	/* what the last full scan saw */

@@ -800,7 +800,7 @@ test_inotify(void **state)
 	}
 	mstore_notify_drain(f->store);
 	assert_false(m->force_sync);
-	assert_int_equal(m->n_own_events, 0);
+	assert_int_equal(m->own_live, 0);
 	/* ...but someone else's change in between does */
 	save_msg(m, "own2\n", 0, 0, 0);
 	external_deliver(f, ".", "1700000003.M4P4.otherhost", "y\n");
@@ -1355,6 +1355,64 @@ test_dead_lock_holder(void **state)
 	free(lock);
 }
 
+/* A bulk flag change (more renames than the kernel's inotify queue holds events) is
+ * not mistaken for someone else's change, and does not overflow the queue into a full
+ * rescan; a foreign change right after it is still seen. */
+static void
+test_bulk_store_events(void **state)
+{
+	struct fixture *f = *state;
+	struct events ev = { 0 };
+	struct mbox_listener *l;
+	struct mbox *m;
+	char name[96], *p;
+	size_t i, n = 10000;
+	int fd;
+
+	fd = mstore_notify_fd(f->store);
+	if (fd < 0)
+		skip();
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "cur/17000%05zu.M%zuP9.bulk,S=2,W=3:2,", i, i);
+		p = path_of(f, name);
+		write_file(p, "b\n");
+		free(p);
+	}
+	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+	assert_int_equal(mbox_count(m), n);
+	l = mbox_listen(m, &ev_ops, &ev);
+	for (i = 0; i < n; i++)
+		assert_int_equal(mbox_store_flags(m, mbox_msg_at(m, i)->uid, MBOX_FLAG_SEEN, 0),
+		    STORE_OK);
+	mstore_notify_drain(f->store);
+	assert_false(m->force_sync);
+	assert_false(m->own_overflow);
+	assert_int_equal(m->own_live, 0);
+	assert_int_equal(ev.nflags, 64);	/* capped count: all of them were told */
+	for (i = 0; i < n; i++)
+		assert_int_equal(mbox_msg_at(m, i)->flags & MBOX_FLAGS_IMAP, MBOX_FLAG_SEEN);
+	/* and back, then someone else's rename */
+	for (i = 0; i < n; i++)
+		assert_int_equal(mbox_store_flags(m, mbox_msg_at(m, i)->uid, 0, 0), STORE_OK);
+	{
+		char *from, *to;
+
+		from = path_of(f, mbox_msg_at(m, 7)->filename);
+		to = xasprintf("%sF", from);
+		assert_int_equal(rename(from, to), 0);
+		free(from);
+		free(to);
+	}
+	mstore_notify_drain(f->store);
+	assert_true(m->force_sync);
+	ev.nflags = 0;
+	assert_int_equal(mbox_sync(m), STORE_OK);
+	assert_int_equal(ev.nflags, 1);
+	assert_int_equal(ev.flags[0], mbox_msg_at(m, 7)->uid);
+	mbox_unlisten(m, &l);
+	mbox_unref(&m);
+}
+
 /* ---------------------------------------------------------------- closed-folder cache */
 
 /* The cached (closed) state of folder `name`, or NULL. */
@@ -1593,6 +1651,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_corrupt_uidlists, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tmp_cleanup_and_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dead_lock_holder, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bulk_store_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_external_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_lifecycle, setup, teardown),
 	};
