@@ -16,6 +16,9 @@
 #include "mail/envelope.h"
 #include "proto/imap_date.h"
 
+/* A FETCH of more messages than this is a scan for the message cache's LRU. */
+#define FETCH_SCAN_MIN	16
+
 struct fetch_ctx {
 	struct imap_msgcache *cache;
 	struct imap_fetch_request *req;
@@ -293,7 +296,8 @@ fetch_load(struct imap_client *c, struct fetch_ctx *f, uint32_t uid)
 			return STORE_OK;
 		}
 	}
-	return imap_msgcache_get(c->user->cache, mb, uid, &f->msg);
+	return imap_msgcache_get_scan(c->user->cache, mb, uid, f->n > FETCH_SCAN_MIN,
+	    &f->msg);
 }
 
 /*

@@ -51,7 +51,8 @@ ctx_message(struct search_ctx *s)
 	enum store_status st;
 
 	if (s->msg == NULL && !s->load_failed) {
-		st = imap_msgcache_get(s->client->user->cache, s->view->mbox, s->m->uid, &s->msg);
+		st = imap_msgcache_get_scan(s->client->user->cache, s->view->mbox, s->m->uid,
+		    true, &s->msg);
 		if (st != STORE_OK) {
 			s->load_failed = true;
 			if (st != STORE_EXPUNGED)

@@ -262,7 +262,7 @@ bool imap_cmd_mailbox_arg(struct imap_cmd *cmd, const struct imap_arg *a, char *
 /* ---------------------------------------------------------------- message cache */
 
 struct imap_cached_msg {
-	const unsigned char *data;	/* mmap of the file (or "" when empty) */
+	const unsigned char *data;	/* the file, read or mapped (or "" when empty) */
 	size_t len;
 	struct mail_message *parsed;	/* NULL until imap_cached_msg_parse() */
 };
@@ -276,6 +276,13 @@ void imap_msgcache_destroy(struct imap_msgcache **cache);
  */
 enum store_status imap_msgcache_get(struct imap_msgcache *cache, struct mbox *mbox,
     uint32_t uid, struct imap_cached_msg **msg_r);
+/*
+ * As imap_msgcache_get for one message of a scan over many (FETCH 1:*, SEARCH): a new
+ * entry goes to the cold end of the LRU and a hit is not moved, so the scan evicts its
+ * own entries first.
+ */
+enum store_status imap_msgcache_get_scan(struct imap_msgcache *cache, struct mbox *mbox,
+    uint32_t uid, bool scan, struct imap_cached_msg **msg_r);
 void imap_msgcache_release(struct imap_msgcache *cache, struct imap_cached_msg **msg);
 /* Parse once (the structure stays cached with the entry). */
 const struct mail_message *imap_cached_msg_parse(struct imap_cached_msg *msg);

@@ -1,10 +1,14 @@
 /*
- * imap_msgcache.c — a bounded LRU cache of mapped and parsed messages of the mail
- * process, keyed by (mailbox, UIDVALIDITY, UID), so FETCH BODYSTRUCTURE twice or a
- * FETCH of several sections does not reparse the message. Bounded by the number of
- * entries and the total mapped bytes (entries in use are pinned and may exceed it
- * briefly). Message files are mapped read-only and private; an expunged or renamed file
- * stays valid while mapped.
+ * imap_msgcache.c — a bounded LRU cache of loaded and parsed messages of the mail
+ * process, keyed by (mailbox, UIDVALIDITY, UID) through a hash, so a FETCH of several
+ * sections does not reparse the message. Bounded by the number of entries and the total
+ * loaded bytes (entries in use are pinned and may exceed it briefly). Messages up to
+ * MSGCACHE_READ_MAX are read into memory (cheaper than mmap + munmap, whose TLB
+ * shootdown dominated); larger ones are mapped read-only and private (an expunged or
+ * renamed file stays valid while mapped). Entries loaded by a scan (FETCH or SEARCH
+ * over many messages) go to the cold end of the LRU, so a 1:* scan evicts only its own
+ * entries, not what the other sessions use. Also reads message headers alone
+ * (imap_msg_read_header) for ENVELOPE and header SEARCH.
  */
 #include <sys/mman.h>
 #include <sys/types.h>
@@ -17,18 +21,25 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
+#define MSGCACHE_READ_MAX	(256 * 1024)	/* read, not mapped, up to this size */
+#define MSGCACHE_HASH_SIZE	1024		/* buckets (power of two) */
+
 struct cache_entry {
 	struct imap_cached_msg msg;	/* first: the public part */
 	struct cache_entry *prev, *next;	/* LRU list, most recent first */
+	struct cache_entry *hnext;	/* hash chain */
+	size_t hval;
 	char *mailbox;
 	uint32_t uidvalidity;
 	uint32_t uid;
 	bool mapped;
+	bool heap;			/* msg.data is malloc'd */
 	unsigned refs;
 };
 
 struct imap_msgcache {
 	struct cache_entry *head, *tail;
+	struct cache_entry *hash[MSGCACHE_HASH_SIZE];
 	size_t count, bytes;
 	size_t max_entries, max_bytes;
 };
@@ -70,8 +81,35 @@ entry_push_front(struct imap_msgcache *c, struct cache_entry *e)
 }
 
 static void
+entry_push_back(struct imap_msgcache *c, struct cache_entry *e)
+{
+	e->next = NULL;
+	e->prev = c->tail;
+	if (c->tail != NULL)
+		c->tail->next = e;
+	c->tail = e;
+	if (c->head == NULL)
+		c->head = e;
+}
+
+static size_t
+key_hash(const char *mailbox, uint32_t uidvalidity, uint32_t uid)
+{
+	size_t h = 5381;
+
+	while (*mailbox != '\0')
+		h = h * 33 + (unsigned char)*mailbox++;
+	return h ^ ((size_t)uidvalidity * 31) ^ ((size_t)uid * 2654435761u);
+}
+
+static void
 entry_free(struct imap_msgcache *c, struct cache_entry *e)
 {
+	struct cache_entry **pp = &c->hash[e->hval & (MSGCACHE_HASH_SIZE - 1)];
+
+	while (*pp != e)
+		pp = &(*pp)->hnext;
+	*pp = e->hnext;
 	entry_unlink(c, e);
 	c->count--;
 	c->bytes -= e->msg.len;
@@ -79,6 +117,8 @@ entry_free(struct imap_msgcache *c, struct cache_entry *e)
 		mail_message_free(&e->msg.parsed);
 	if (e->mapped)
 		munmap((void *)e->msg.data, e->msg.len);
+	if (e->heap)
+		free((void *)e->msg.data);
 	free(e->mailbox);
 	free(e);
 }
@@ -109,23 +149,51 @@ imap_msgcache_destroy(struct imap_msgcache **cp)
 	free(c);
 }
 
+/* Read fd's size bytes into a new buffer; false on a short read or error. */
+static bool
+read_whole(int fd, unsigned char *b, size_t size)
+{
+	size_t got = 0;
+
+	while (got < size) {
+		ssize_t n = pread(fd, b + got, size - got, (off_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		got += (size_t)n;
+	}
+	return true;
+}
+
 enum store_status
 imap_msgcache_get(struct imap_msgcache *c, struct mbox *mbox, uint32_t uid,
+    struct imap_cached_msg **msg_r)
+{
+	return imap_msgcache_get_scan(c, mbox, uid, false, msg_r);
+}
+
+enum store_status
+imap_msgcache_get_scan(struct imap_msgcache *c, struct mbox *mbox, uint32_t uid, bool scan,
     struct imap_cached_msg **msg_r)
 {
 	struct cache_entry *e;
 	const char *name = mbox_name(mbox);
 	uint32_t uidv = mbox_uidvalidity(mbox);
+	size_t hval = key_hash(name, uidv, uid);
 	enum store_status st;
 	struct stat sb;
 	void *p;
 	int fd;
 
 	*msg_r = NULL;
-	for (e = c->head; e != NULL; e = e->next) {
+	for (e = c->hash[hval & (MSGCACHE_HASH_SIZE - 1)]; e != NULL; e = e->hnext) {
 		if (e->uid == uid && e->uidvalidity == uidv && strcmp(e->mailbox, name) == 0) {
-			entry_unlink(c, e);
-			entry_push_front(c, e);
+			if (!scan) {
+				entry_unlink(c, e);
+				entry_push_front(c, e);
+			}
 			e->refs++;
 			*msg_r = &e->msg;
 			return STORE_OK;
@@ -140,7 +208,20 @@ imap_msgcache_get(struct imap_msgcache *c, struct mbox *mbox, uint32_t uid,
 		return STORE_IOERROR;
 	}
 	e = xcalloc(1, sizeof(*e));
-	if (sb.st_size > 0) {
+	if (sb.st_size > 0 && sb.st_size <= MSGCACHE_READ_MAX) {
+		unsigned char *b = xmalloc((size_t)sb.st_size);
+
+		if (!read_whole(fd, b, (size_t)sb.st_size)) {
+			log_error("imap: read of message uid=%u mailbox=%s failed", uid, name);
+			close(fd);
+			free(b);
+			free(e);
+			return STORE_IOERROR;
+		}
+		e->msg.data = b;
+		e->msg.len = (size_t)sb.st_size;
+		e->heap = true;
+	} else if (sb.st_size > 0) {
 		p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 		if (p == MAP_FAILED) {
 			log_error("imap: mmap of message uid=%u mailbox=%s failed", uid, name);
@@ -160,7 +241,13 @@ imap_msgcache_get(struct imap_msgcache *c, struct mbox *mbox, uint32_t uid,
 	e->uidvalidity = uidv;
 	e->uid = uid;
 	e->refs = 1;
-	entry_push_front(c, e);
+	e->hval = hval;
+	e->hnext = c->hash[hval & (MSGCACHE_HASH_SIZE - 1)];
+	c->hash[hval & (MSGCACHE_HASH_SIZE - 1)] = e;
+	if (scan)
+		entry_push_back(c, e);	/* evicted first: a scan does not flush the LRU */
+	else
+		entry_push_front(c, e);
 	c->count++;
 	c->bytes += e->msg.len;
 	cache_trim(c);

@@ -184,6 +184,107 @@ test_expunged(void **state)
 	mstore_close(&store);
 }
 
+/* A scan (imap_msgcache_get_scan) evicts its own entries, not the hot ones. */
+static void
+test_scan_keeps_hot(void **state)
+{
+	struct mstore *store;
+	struct mbox *mbox = fill(&store, 40);
+	struct imap_msgcache *cache = imap_msgcache_create(4, 1 << 20);
+	struct imap_cached_msg *m = NULL;
+	const struct mail_message *hot[2];
+	unsigned i;
+
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(imap_msgcache_get(cache, mbox, mbox_msg_at(mbox, i)->uid, &m),
+		    STORE_OK);
+		hot[i] = imap_cached_msg_parse(m);
+		imap_msgcache_release(cache, &m);
+	}
+	for (i = 0; i < 40; i++) {
+		char want[16];
+
+		assert_int_equal(imap_msgcache_get_scan(cache, mbox, mbox_msg_at(mbox, i)->uid,
+		    true, &m), STORE_OK);
+		snprintf(want, sizeof(want), "Subject: m%u\r", i);
+		assert_true(m->len > strlen(want));
+		assert_memory_equal(m->data, want, strlen(want));
+		imap_msgcache_release(cache, &m);
+	}
+	/* the two hot messages are still cached, with their parse */
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(imap_msgcache_get(cache, mbox, mbox_msg_at(mbox, i)->uid, &m),
+		    STORE_OK);
+		assert_ptr_equal(m->parsed, hot[i]);
+		imap_msgcache_release(cache, &m);
+	}
+	/* without the scan hint the same walk does evict them */
+	for (i = 2; i < 40; i++) {
+		assert_int_equal(imap_msgcache_get(cache, mbox, mbox_msg_at(mbox, i)->uid, &m),
+		    STORE_OK);
+		imap_msgcache_release(cache, &m);
+	}
+	assert_int_equal(imap_msgcache_get(cache, mbox, mbox_msg_at(mbox, 0)->uid, &m),
+	    STORE_OK);
+	assert_null(m->parsed);
+	imap_msgcache_release(cache, &m);
+	imap_msgcache_destroy(&cache);
+	mbox_unref(&mbox);
+	mstore_close(&store);
+}
+
+/* Small messages are read, large ones mapped: both give the file's bytes. */
+static void
+test_read_and_map(void **state)
+{
+	static const size_t sizes[] = { 1, 100, 256 * 1024 - 1, 256 * 1024, 256 * 1024 + 1,
+	    700 * 1024 };
+	struct mstore *store;
+	struct mbox *mbox;
+	struct mbox_save *save;
+	struct imap_msgcache *cache = imap_msgcache_create(64, 64 << 20);
+	const char *err = NULL;
+	uint32_t first, last;
+	unsigned char *text;
+	size_t i, j;
+
+	assert_int_equal(mstore_open(root, &store, &err), 0);
+	assert_int_equal(mbox_open(store, "INBOX", &mbox), STORE_OK);
+	save = mbox_save_begin(mbox, 0);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		text = malloc(sizes[i]);
+		assert_non_null(text);
+		for (j = 0; j < sizes[i]; j++)
+			text[j] = (unsigned char)(j % 61 == 60 ? '\n' : 'a' + (i + j) % 26);
+		assert_int_equal(mbox_save_msg_begin(save), STORE_OK);
+		assert_int_equal(mbox_save_write(save, text, sizes[i]), STORE_OK);
+		assert_int_equal(mbox_save_msg_end(save, 0, 0, 0), STORE_OK);
+		free(text);
+	}
+	assert_int_equal(mbox_save_commit(&save, &first, &last), STORE_OK);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct imap_cached_msg *m = NULL;
+		uint32_t uid = mbox_msg_at(mbox, i)->uid;
+		int fd;
+		unsigned char *file;
+
+		assert_int_equal(mbox_msg_open(mbox, uid, &fd), STORE_OK);
+		file = malloc(sizes[i] + 16);
+		assert_non_null(file);
+		/* the store may have converted line ends: compare with the file itself */
+		j = (size_t)read(fd, file, sizes[i] + 16);
+		close(fd);
+		assert_int_equal(imap_msgcache_get(cache, mbox, uid, &m), STORE_OK);
+		assert_int_equal(m->len, j);
+		assert_memory_equal(m->data, file, j);
+		imap_msgcache_release(cache, &m);
+		free(file);
+	}
+	imap_msgcache_destroy(&cache);
+	mbox_unref(&mbox);
+	mstore_close(&store);
+}
+
 int
 main(void)
 {
@@ -191,6 +292,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_hit_no_reparse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lru_bound_and_pins, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expunged, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scan_keeps_hot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_and_map, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
