@@ -333,25 +333,20 @@ uidlist_unlock(struct mbox *mbox, int fd)
 static enum store_status
 uidlist_commit(struct mbox *mbox, int lockfd)
 {
-	struct uidlist ul;
 	struct buf out;
 	const char *p;
 	size_t i, len;
 	ssize_t n;
 	int err = 0;
 
-	uidlist_init(&ul);
-	ul.uidvalidity = mbox->uidvalidity;
-	ul.nextuid = mbox->nextuid;
-	memcpy(ul.guid, mbox->guid, sizeof(ul.guid));
+	buf_init(&out, BUF_UNLIMITED);
+	(void)uidlist_format_header(&out, mbox->uidvalidity, mbox->nextuid, mbox->guid);
 	for (i = 0; i < mbox->count; i++) {
 		const struct mbox_msg *m = &mbox->msgs[i];
 
-		uidlist_add(&ul, m->uid, msg_name(m), msg_base_len(m), m->size, m->vsize);
+		(void)uidlist_format_rec(&out, m->uid, m->size, m->vsize, msg_name(m),
+		    msg_base_len(m));
 	}
-	buf_init(&out, BUF_UNLIMITED);
-	(void)uidlist_format(&ul, &out);
-	uidlist_deinit(&ul);
 	p = out.data;
 	len = out.len;
 	while (len > 0) {
@@ -415,12 +410,8 @@ uidlist_append(struct mbox *mbox, int lockfd, size_t from)
 	for (i = from; i < mbox->count; i++) {
 		const struct mbox_msg *m = &mbox->msgs[i];
 
-		buf_appendf(&out, "%u", m->uid);
-		if (m->size != MBOX_SIZE_UNKNOWN)
-			buf_appendf(&out, " S%llu", (unsigned long long)m->size);
-		if (m->vsize != MBOX_SIZE_UNKNOWN)
-			buf_appendf(&out, " W%llu", (unsigned long long)m->vsize);
-		buf_appendf(&out, " :%.*s\n", (int)msg_base_len(m), msg_name(m));
+		(void)uidlist_format_rec(&out, m->uid, m->size, m->vsize, msg_name(m),
+		    msg_base_len(m));
 	}
 	p = out.data;
 	len = out.len;

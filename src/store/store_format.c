@@ -217,27 +217,79 @@ uidlist_parse(const char *data, size_t len, struct uidlist *ul)
 	return damaged ? UIDLIST_PARSE_DAMAGED : UIDLIST_PARSE_OK;
 }
 
+/* Decimal digits of v, right-aligned ending at end; returns the first digit. */
+static char *
+fmt_u64(char *end, uint64_t v)
+{
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return end;
+}
+
+int
+uidlist_format_rec(struct buf *out, uint32_t uid, uint64_t size, uint64_t vsize,
+    const char *base, size_t base_len)
+{
+	/* "<uid> S<size> W<vsize> :" is at most 10 + 22 + 22 + 2 bytes */
+	char tmp[64], *p = tmp, *d, num[20];
+	size_t n;
+
+	d = fmt_u64(num + sizeof(num), uid);
+	n = (size_t)(num + sizeof(num) - d);
+	memcpy(p, d, n);
+	p += n;
+	if (size != MBOX_SIZE_UNKNOWN) {
+		*p++ = ' ';
+		*p++ = 'S';
+		d = fmt_u64(num + sizeof(num), size);
+		n = (size_t)(num + sizeof(num) - d);
+		memcpy(p, d, n);
+		p += n;
+	}
+	if (vsize != MBOX_SIZE_UNKNOWN) {
+		*p++ = ' ';
+		*p++ = 'W';
+		d = fmt_u64(num + sizeof(num), vsize);
+		n = (size_t)(num + sizeof(num) - d);
+		memcpy(p, d, n);
+		p += n;
+	}
+	*p++ = ' ';
+	*p++ = ':';
+	if (buf_append(out, tmp, (size_t)(p - tmp)) < 0 || buf_append(out, base, base_len) < 0 ||
+	    buf_append_c(out, '\n') < 0)
+		return -1;
+	return 0;
+}
+
+int
+uidlist_format_header(struct buf *out, uint32_t uidvalidity, uint32_t nextuid,
+    const char *guid)
+{
+	int ret;
+
+	ret = buf_appendf(out, "3 V%u N%u", uidvalidity, nextuid);
+	if (ret == 0 && guid[0] != '\0')
+		ret = buf_appendf(out, " G%s", guid);
+	if (ret == 0)
+		ret = buf_append_c(out, '\n');
+	return ret;
+}
+
 int
 uidlist_format(const struct uidlist *ul, struct buf *out)
 {
 	size_t i;
 	int ret;
 
-	ret = buf_appendf(out, "3 V%u N%u", ul->uidvalidity, ul->nextuid);
-	if (ret == 0 && ul->guid[0] != '\0')
-		ret = buf_appendf(out, " G%s", ul->guid);
-	if (ret == 0)
-		ret = buf_append_c(out, '\n');
+	ret = uidlist_format_header(out, ul->uidvalidity, ul->nextuid, ul->guid);
 	for (i = 0; i < ul->count && ret == 0; i++) {
 		const struct uidlist_rec *r = &ul->recs[i];
 
-		ret = buf_appendf(out, "%u", r->uid);
-		if (ret == 0 && r->size != MBOX_SIZE_UNKNOWN)
-			ret = buf_appendf(out, " S%llu", (unsigned long long)r->size);
-		if (ret == 0 && r->vsize != MBOX_SIZE_UNKNOWN)
-			ret = buf_appendf(out, " W%llu", (unsigned long long)r->vsize);
-		if (ret == 0)
-			ret = buf_appendf(out, " :%s\n", r->base);
+		ret = uidlist_format_rec(out, r->uid, r->size, r->vsize, r->base,
+		    strlen(r->base));
 	}
 	return ret;
 }

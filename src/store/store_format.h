@@ -58,6 +58,13 @@ void uidlist_add(struct uidlist *ul, uint32_t uid, const char *base, size_t base
 enum uidlist_parse_result uidlist_parse(const char *data, size_t len, struct uidlist *ul);
 /* Serialise as version 3. Fails (-1) only if out's limit is reached. */
 int uidlist_format(const struct uidlist *ul, struct buf *out);
+/* The pieces of uidlist_format, for writers that do not build a struct uidlist: the
+ * header line ("3 V<v> N<n>[ G<guid>]\n") and one record line ("<uid>[ S<size>][ W<vsize>]
+ * :<base>\n"; MBOX_SIZE_UNKNOWN sizes are left out). 0, or -1 at out's limit. */
+int uidlist_format_header(struct buf *out, uint32_t uidvalidity, uint32_t nextuid,
+    const char *guid);
+int uidlist_format_rec(struct buf *out, uint32_t uid, uint64_t size, uint64_t vsize,
+    const char *base, size_t base_len);
 
 /* --- dovecot-keywords: "<index> <name>\n", index 0..25 */
 

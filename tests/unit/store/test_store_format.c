@@ -358,11 +358,58 @@ test_names(void **state)
 	assert_int_equal(mstore_name_check(big), STORE_LIMIT);
 }
 
+/* The hand-written record formatter writes what printf would, at the extremes too. */
+static void
+test_uidlist_format_rec(void **state)
+{
+	static const struct {
+		uint32_t uid;
+		uint64_t size, vsize;
+	} cases[] = {
+		{ 1, 0, 0 },
+		{ 9, 9, 10 },
+		{ 10, 99, 100 },
+		{ 4294967295u, 18446744073709551614ull, 18446744073709551614ull },
+		{ 123456, MBOX_SIZE_UNKNOWN, 77 },
+		{ 7, 1000000, MBOX_SIZE_UNKNOWN },
+		{ 1000000000, MBOX_SIZE_UNKNOWN, MBOX_SIZE_UNKNOWN },
+	};
+	struct buf out, want;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		buf_init(&out, BUF_UNLIMITED);
+		buf_init(&want, BUF_UNLIMITED);
+		assert_int_equal(uidlist_format_rec(&out, cases[i].uid, cases[i].size,
+		    cases[i].vsize, "1700.M1P2.host,S=3:2,S", 14), 0);
+		buf_appendf(&want, "%u", cases[i].uid);
+		if (cases[i].size != MBOX_SIZE_UNKNOWN)
+			buf_appendf(&want, " S%llu", (unsigned long long)cases[i].size);
+		if (cases[i].vsize != MBOX_SIZE_UNKNOWN)
+			buf_appendf(&want, " W%llu", (unsigned long long)cases[i].vsize);
+		buf_appendf(&want, " :1700.M1P2.host\n");
+		assert_string_equal(buf_cstr(&out), buf_cstr(&want));
+		buf_deinit(&out);
+		buf_deinit(&want);
+	}
+	/* out's limit: -1, never a partial overrun */
+	buf_init(&out, 10);
+	assert_int_equal(uidlist_format_rec(&out, 1, 2, 3, "base", 4), -1);
+	assert_true(out.len <= 10);
+	buf_deinit(&out);
+	buf_init(&out, BUF_UNLIMITED);
+	assert_int_equal(uidlist_format_header(&out, 5, 6, ""), 0);
+	assert_string_equal(buf_cstr(&out), "3 V5 N6\n");
+	buf_deinit(&out);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_uidlist_dovecot_sample),
+		cmocka_unit_test(test_uidlist_format_rec),
 		cmocka_unit_test(test_uidlist_v1),
 		cmocka_unit_test(test_uidlist_corrupt),
 		cmocka_unit_test(test_uidlist_truncations),
