@@ -14,20 +14,39 @@ octet_width(const unsigned char *p, size_t i)
 	return 1;
 }
 
+/*
+ * One pass counting LFs and CRLF pairs, written so that the compiler vectorises it (at
+ * -O2): blocks of 64 bytes with byte counters that cannot overflow, no early exit.
+ * A bare LF is an LF not preceded by CR inside the range.
+ */
 void
 mail_octets_count(const unsigned char *p, size_t len, uint64_t *size_r, uint64_t *lines_r)
 {
-	uint64_t bare = 0, lines = 0;
-	const unsigned char *lf, *s = p, *end = p + len;
+	uint64_t lf = 0, crlf = 0;
+	size_t i = 1;
 
-	while (s < end && (lf = memchr(s, '\n', (size_t)(end - s))) != NULL) {
-		lines++;
-		if (lf == p || lf[-1] != '\r')
-			bare++;
-		s = lf + 1;
+	if (len == 0) {
+		*size_r = 0;
+		*lines_r = 0;
+		return;
 	}
-	*size_r = (uint64_t)len + bare;
-	*lines_r = lines;
+	lf = p[0] == '\n';
+	for (; len >= 64 && i <= len - 64; i += 64) {
+		unsigned char nl = 0, pair = 0;
+
+		for (size_t j = 0; j < 64; j++) {
+			nl += p[i + j] == '\n';
+			pair += (p[i + j] == '\n') & (p[i + j - 1] == '\r');
+		}
+		lf += nl;
+		crlf += pair;
+	}
+	for (; i < len; i++) {
+		lf += p[i] == '\n';
+		crlf += (p[i] == '\n') & (p[i - 1] == '\r');
+	}
+	*size_r = (uint64_t)len + lf - crlf;
+	*lines_r = lf;
 }
 
 uint64_t

@@ -99,6 +99,71 @@ test_octets(void **state)
 	}
 }
 
+/* The block-wise counting against a byte-by-byte count, across the 64-byte blocks. */
+static void
+test_octets_count_long(void **state)
+{
+	static const char alphabet[] = { 'a', '\r', '\n', '\n', '\r', 'b', '\0', '\xff' };
+	unsigned char p[600];
+	uint32_t seed = 99;
+
+	for (int round = 0; round < 5000; round++) {
+		size_t len, size, lines = 0;
+		uint64_t got_size, got_lines;
+
+		seed = seed * 1103515245 + 12345;
+		len = (seed >> 16) % sizeof(p);
+		for (size_t i = 0; i < len; i++) {
+			seed = seed * 1103515245 + 12345;
+			/* some rounds nearly all CRLF, some nearly all bare LF */
+			p[i] = (unsigned char)alphabet[(seed >> 16) % (round % 3 == 0 ? 3 :
+			    N_ELEMENTS(alphabet))];
+		}
+		size = len;
+		for (size_t i = 0; i < len; i++) {
+			if (p[i] == '\n') {
+				lines++;
+				if (i == 0 || p[i - 1] != '\r')
+					size++;
+			}
+		}
+		/* the whole string, and from a random start (blocks begin anywhere) */
+		mail_octets_count(p, len, &got_size, &got_lines);
+		assert_int_equal(got_size, size);
+		assert_int_equal(got_lines, lines);
+		if (len > 0) {
+			size_t o = (seed >> 8) % len, sz = len - o, ln = 0;
+
+			for (size_t i = o; i < len; i++) {
+				if (p[i] == '\n') {
+					ln++;
+					if (i == o || p[i - 1] != '\r')
+						sz++;
+				}
+			}
+			mail_octets_count(p + o, len - o, &got_size, &got_lines);
+			assert_int_equal(got_size, sz);
+			assert_int_equal(got_lines, ln);
+		}
+	}
+	/* long runs of LFs: the per-block byte counters must not overflow */
+	memset(p, '\n', sizeof(p));
+	{
+		uint64_t sz, ln;
+
+		mail_octets_count(p, sizeof(p), &sz, &ln);
+		assert_int_equal(ln, sizeof(p));
+		assert_int_equal(sz, 2 * sizeof(p));
+		for (size_t i = 0; i + 1 < sizeof(p); i += 2) {
+			p[i] = '\r';
+			p[i + 1] = '\n';
+		}
+		mail_octets_count(p, sizeof(p), &sz, &ln);
+		assert_int_equal(ln, sizeof(p) / 2);
+		assert_int_equal(sz, sizeof(p));
+	}
+}
+
 static void
 test_header_fields(void **state)
 {
@@ -544,6 +609,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_octets),
+		cmocka_unit_test(test_octets_count_long),
 		cmocka_unit_test(test_header_fields),
 		cmocka_unit_test(test_section_parse),
 		cmocka_unit_test(test_sections),
