@@ -41,6 +41,55 @@ next_line(const unsigned char *d, size_t i, size_t end)
 }
 
 /*
+ * IMAP-octet size and line count of a body assembled from consecutive ranges, so that
+ * every byte is counted once: a multipart body is its preamble, boundary lines and
+ * epilogue (counted here) plus its children's headers and bodies (counted by their own
+ * parse). Joining ranges only changes the size when a segment starts with the LF of a
+ * CRLF split between them: counted bare in the segment, it is not bare in the whole.
+ */
+struct octet_acc {
+	size_t start, pos;	/* counts so far are those of d[start, pos) */
+	uint64_t size, lines;
+};
+
+static void
+acc_init(struct octet_acc *a, size_t start)
+{
+	a->start = a->pos = start;
+	a->size = a->lines = 0;
+}
+
+/* Add d[a->pos, to), whose own counts are size and lines. */
+static void
+acc_add(const unsigned char *d, struct octet_acc *a, size_t to, uint64_t size,
+    uint64_t lines)
+{
+	if (a->pos > a->start && to > a->pos && d[a->pos - 1] == '\r' && d[a->pos] == '\n')
+		size--;
+	a->size += size;
+	a->lines += lines;
+	a->pos = to;
+}
+
+/* Count d[a->pos, to) and add it. */
+static void
+acc_scan(const unsigned char *d, struct octet_acc *a, size_t to)
+{
+	uint64_t size, lines;
+
+	mail_octets_count(d + a->pos, to - a->pos, &size, &lines);
+	acc_add(d, a, to, size, lines);
+}
+
+/* Add a parsed part's header and body (they follow each other). */
+static void
+acc_part(const unsigned char *d, struct octet_acc *a, const struct mail_part *p)
+{
+	acc_add(d, a, p->body_off, p->hdr_size, p->hdr_lines);
+	acc_add(d, a, p->body_off + p->body_len, p->body_size, p->body_lines);
+}
+
+/*
  * The header block of d[start, end): returns its end (just past the blank line, or
  * where the header stops). *found_r: a blank line ended it, or the header hit
  * `limit` (the rest is then body): either way a longer d could not change the result.
@@ -301,13 +350,16 @@ parse_multipart(struct parse_ctx *ctx, struct mail_part *part, unsigned int dept
 	struct mail_part *last = NULL;
 	bool digest = mail_part_is(part, "multipart", "digest");
 
+	struct octet_acc acc;
+
+	acc_init(&acc, part->body_off);
 	if (bp == NULL)
-		return;	/* no boundary: a multipart without parts */
+		goto none;	/* no boundary: a multipart without parts */
 	/* an RFC 2231 boundary* is used decoded, a plain one as written */
 	b = bp->name[strlen(bp->name) - 1] == '*' ? bp->utf8 : bp->value;
 	blen = strlen(b);
 	if (blen == 0)
-		return;
+		goto none;
 	needle = xasprintf("--%s", b);
 	while (i < end) {
 		size_t e;
@@ -342,6 +394,8 @@ parse_multipart(struct parse_ctx *ctx, struct mail_part *part, unsigned int dept
 				}
 				append_child(part, c, &last);
 				parse_part(ctx, c, child_start, cend, depth + 1, digest);
+				acc_scan(d, &acc, child_start);
+				acc_part(d, &acc, c);
 			}
 			if (kind == 2)
 				goto out;	/* the rest is epilogue */
@@ -361,9 +415,15 @@ parse_multipart(struct parse_ctx *ctx, struct mail_part *part, unsigned int dept
 		}
 		append_child(part, c, &last);
 		parse_part(ctx, c, child_start, end, depth + 1, digest);
+		acc_scan(d, &acc, child_start);
+		acc_part(d, &acc, c);
 	}
 out:
 	free(needle);
+none:
+	acc_scan(d, &acc, end);
+	part->body_size = acc.size;
+	part->body_lines = acc.lines;
 }
 
 static void
@@ -378,7 +438,6 @@ parse_part(struct parse_ctx *ctx, struct mail_part *part, size_t start, size_t e
 	part->body_off = he;
 	part->body_len = end - he;
 	mail_octets_count(d + start, part->hdr_len, &part->hdr_size, &part->hdr_lines);
-	mail_octets_count(d + he, part->body_len, &part->body_size, &part->body_lines);
 	parse_mime_header(ctx, part, digest_child);
 
 	if (mail_part_is(part, "text", NULL))
@@ -388,25 +447,35 @@ parse_part(struct parse_ctx *ctx, struct mail_part *part, size_t start, size_t e
 	else if (mail_part_is(part, "message", "rfc822"))
 		part->flags |= MAIL_PART_RFC822;
 	if ((part->flags & (MAIL_PART_MULTIPART | MAIL_PART_RFC822)) == 0 || ctx->header_only)
-		return;
+		goto leaf;
 	if (depth + 1 > ctx->m->limits.max_depth) {
 		make_limited_leaf(ctx, part);
-		return;
+		goto leaf;
 	}
 	if (part->flags & MAIL_PART_MULTIPART) {
+		/* counts the body itself, each byte once */
 		parse_multipart(ctx, part, depth);
 		if (part->nchildren == 0 && (part->flags & MAIL_PART_LIMITED))
 			make_limited_leaf(ctx, part);
 	} else {
 		struct mail_part *last = NULL, *c = new_part(ctx, part);
+		struct octet_acc acc;
 
 		if (c == NULL) {
 			make_limited_leaf(ctx, part);
-			return;
+			goto leaf;
 		}
 		append_child(part, c, &last);
 		parse_part(ctx, c, part->body_off, end, depth + 1, false);
+		/* the embedded message is exactly this body */
+		acc_init(&acc, part->body_off);
+		acc_part(d, &acc, c);
+		part->body_size = acc.size;
+		part->body_lines = acc.lines;
 	}
+	return;
+leaf:
+	mail_octets_count(d + he, part->body_len, &part->body_size, &part->body_lines);
 }
 
 static struct mail_message *

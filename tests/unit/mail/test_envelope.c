@@ -85,11 +85,34 @@ to_crlf(const char *s, size_t *len_r)
 	return d;
 }
 
+/*
+ * Every part's sizes and line counts are those of its byte ranges (the parser counts
+ * each byte once and joins the counts of consecutive ranges).
+ */
+static void
+assert_counts(const struct mail_message *m, const struct mail_part *p)
+{
+	uint64_t size, lines;
+
+	assert_true(p->hdr_off + p->hdr_len == p->body_off);
+	assert_true(p->body_off + p->body_len <= m->len);
+	mail_octets_count(m->data + p->hdr_off, p->hdr_len, &size, &lines);
+	assert_int_equal(p->hdr_size, size);
+	assert_int_equal(p->hdr_lines, lines);
+	mail_octets_count(m->data + p->body_off, p->body_len, &size, &lines);
+	assert_int_equal(p->body_size, size);
+	assert_int_equal(p->body_lines, lines);
+	for (const struct mail_part *c = p->children; c != NULL; c = c->next)
+		assert_counts(m, c);
+}
+
 static void
 check_bs(const char *msg, size_t len, const char *want_body, const char *want_bs)
 {
 	struct mail_message *m = mail_message_parse((const unsigned char *)msg, len, NULL);
 	struct buf b;
+
+	assert_counts(m, m->root);
 
 	buf_init(&b, 1 << 20);
 	if (want_bs != NULL) {
@@ -455,10 +478,72 @@ test_truncated_everywhere(void **state)
 			assert_int_equal(mail_envelope_write(&b, m, NULL), 0);
 			assert_balanced(b.data, b.len);
 			assert_true(m->root->hdr_len + m->root->body_len == cut);
+			assert_counts(m, m->root);
 			buf_deinit(&b);
 			mail_message_free(&m);
 			free(d);
 		}
+	}
+}
+
+/* Random MIME-ish texts with every kind of line end next to boundaries. */
+static void
+test_counts_random(void **state)
+{
+	static const char *const pieces[] = {
+		"Content-Type: multipart/mixed; boundary=b\n",
+		"Content-Type: multipart/alternative; boundary=\"c\"\r\n",
+		"Content-Type: message/rfc822\n", "Content-Type: multipart/digest; boundary=b\n",
+		"--b", "--b--", "--c", "--c--", "\r", "\n", "\r\n", "\n\n", "\r\n\r\n", "x",
+		"Subject: y", ": ", " ", "--", "\r\r\n", "\n\r",
+	};
+	uint32_t seed = 4242;
+	struct mail_limits lim;
+
+	mail_limits_default(&lim);
+	/*
+	 * A header cut by the size limit inside a CRLF: the embedded message's header ends
+	 * with the CR, its body starts with the LF, and the parent's body has no bare LF.
+	 */
+	lim.max_header_bytes = 45;
+	for (int kind = 0; kind < 2; kind++) {
+		static const char *const msgs[] = {
+			"Content-Type: message/rfc822\n\n"
+			    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\nbody\r\n",
+			"Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+			    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\nbody\r\n--b--\n",
+		};
+		struct mail_message *m = mail_message_parse((const unsigned char *)msgs[kind],
+		    strlen(msgs[kind]), &lim);
+		const struct mail_part *c = m->root->children;
+
+		assert_non_null(c);
+		assert_int_equal(c->hdr_len, 45);
+		assert_int_equal(m->data[c->body_off], '\n');
+		assert_counts(m, m->root);
+		mail_message_free(&m);
+	}
+	for (int round = 0; round < 20000; round++) {
+		struct buf msg;
+		struct mail_message *m;
+		size_t n;
+
+		buf_init(&msg, BUF_UNLIMITED);
+		seed = seed * 1103515245 + 12345;
+		n = 1 + (seed >> 16) % 60;
+		for (size_t i = 0; i < n; i++) {
+			seed = seed * 1103515245 + 12345;
+			(void)buf_append_str(&msg, pieces[(seed >> 16) % N_ELEMENTS(pieces)]);
+		}
+		/* now and then a small part limit or depth limit */
+		lim.max_parts = round % 7 == 0 ? 3 : 10000;
+		lim.max_depth = round % 11 == 0 ? 2 : 100;
+		/* a header cut by the size limit can split a CRLF between header and body */
+		lim.max_header_bytes = round % 3 == 0 ? 1 + (seed >> 8) % 40 : 8 << 20;
+		m = mail_message_parse((const unsigned char *)buf_cstr(&msg), msg.len, &lim);
+		assert_counts(m, m->root);
+		mail_message_free(&m);
+		buf_deinit(&msg);
 	}
 }
 
@@ -473,6 +558,7 @@ main(void)
 		cmocka_unit_test(test_address_limit),
 		cmocka_unit_test(test_deep_nesting),
 		cmocka_unit_test(test_truncated_everywhere),
+		cmocka_unit_test(test_counts_random),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
