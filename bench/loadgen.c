@@ -131,6 +131,7 @@ static struct {
 	unsigned seed;
 	bool verbose;
 	bool keeper;
+	int users;		/* > 0: connection i logs in as USER<i % users> */
 } opt = {
 	.host = "127.0.0.1", .port = 993, .tls = true, .user = "bench", .pass = "bench",
 	.folder = "INBOX", .word = "zanzibar", .reps = 5, .conns = 10, .secs = 10,
@@ -612,7 +613,11 @@ conn_start(void)
 static void
 send_login(struct conn *c)
 {
-	conn_cmd(c, K_LOGIN, "LOGIN \"%s\" \"%s\"", opt.user, opt.pass);
+	if (opt.users > 0)
+		conn_cmd(c, K_LOGIN, "LOGIN \"%s%u\" \"%s\"", opt.user,
+		    c->id % (unsigned)opt.users, opt.pass);
+	else
+		conn_cmd(c, K_LOGIN, "LOGIN \"%s\" \"%s\"", opt.user, opt.pass);
 }
 
 static void
@@ -1328,6 +1333,7 @@ usage(void)
 	    "  -h HOST -p PORT   server (127.0.0.1:993)\n"
 	    "  -n                plaintext instead of implicit TLS\n"
 	    "  -u USER -w PASS   credentials (bench/bench)\n"
+	    "  -U N              users USER0 .. USER<N-1>, connections round-robin\n"
 	    "  -f FOLDER         folder to select (INBOX)\n"
 	    "  -e N              expected EXISTS (op mode)\n"
 	    "  -s N              expected SEARCH hits (op search-body)\n"
@@ -1357,12 +1363,13 @@ main(int argc, char **argv)
 	struct rlimit rl;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "h:p:nu:w:f:e:s:W:r:x:c:t:P:i:S:M:Kv")) != -1) {
+	while ((ch = getopt(argc, argv, "h:p:nu:U:w:f:e:s:W:r:x:c:t:P:i:S:M:Kv")) != -1) {
 		switch (ch) {
 		case 'h': opt.host = optarg; break;
 		case 'p': opt.port = atoi(optarg); break;
 		case 'n': opt.tls = false; break;
 		case 'u': opt.user = optarg; break;
+		case 'U': opt.users = atoi(optarg); break;
 		case 'w': opt.pass = optarg; break;
 		case 'f': opt.folder = optarg; break;
 		case 'e': opt.want_exists = atol(optarg); break;
