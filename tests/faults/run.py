@@ -717,6 +717,96 @@ def f06_error(ck, srv, syscall, when, errname, want):
     ck.ok(not tmp, "tmp/ file removed (%r)" % tmp[:3])
 
 
+# F-10: crashes of the other processes ----------------------------------------------
+
+def role_pids(srv, role):
+    return sorted(p for p, a in H.children(srv.proc.pid).items() if "--role %s" % role in a)
+
+
+def try_login(srv, password, timeout=10):
+    c = Conn(srv.imap_port, timeout=timeout)
+    try:
+        return tagged(c.cmd("a", "LOGIN demo %s" % password, timeout))
+    except (Closed, OSError, TimeoutError) as e:
+        return "<%s>" % type(e).__name__
+    finally:
+        c.close()
+
+
+def f10_auth(ck, srv):
+    """kill -9 auth: a login in flight gets NO [UNAVAILABLE] (never OK for a wrong
+    password), auth is back within a second or two, sessions are unaffected."""
+    live = srv.login(select="INBOX")
+    old = role_pids(srv, "auth")
+    ck.ok(len(old) == 1, "one auth process (%s)" % old)
+    os.kill(old[0], signal.SIGKILL)
+    t = try_login(srv, "wrong-password")
+    ck.match(t, r"a NO", "wrong password right after the kill: NO (%s)" % t)
+    t0 = time.monotonic()
+    ok = False
+    while time.monotonic() - t0 < 5 and not ok:
+        ok = try_login(srv, USERS["demo"]).startswith("a OK")
+        if not ok:
+            time.sleep(0.1)
+    dt = time.monotonic() - t0
+    ck.ok(ok and dt < 3, "logins work again after %.2f s" % dt)
+    new = role_pids(srv, "auth")
+    ck.ok(len(new) == 1 and new != old, "auth restarted (%s -> %s)" % (old, new))
+    ck.match(tagged(live.cmd("n", "NOOP")), r"n OK", "existing session unaffected")
+    live.close()
+
+
+def f10_login(ck, srv):
+    """kill -9 of the login process: sessions handed to the mail process (plaintext)
+    continue, its TLS sessions end, new clients are served after the respawn."""
+    plain = srv.login(select="INBOX")
+    tls = Conn(srv.imaps_port, tls=True)
+    r = tls.cmd("a", "LOGIN demo %s" % USERS["demo"])
+    ck.match(tagged(r), r"a OK", "TLS session logged in")
+    old = role_pids(srv, "login")
+    for pid in old:
+        os.kill(pid, signal.SIGKILL)
+    ck.match(tagged(plain.cmd("n", "NOOP")), r"n OK", "plaintext session (socket in the mail process) continues")
+    try:
+        r = tls.cmd("b", "NOOP", 5)
+        ck.ok(False, "TLS session proxied by the killed process still answers? %r" % r)
+    except (Closed, OSError, TimeoutError):
+        ck.ok(True, "TLS session of the killed login process ended")
+    tls.close()
+    t0 = time.monotonic()
+    ok = False
+    while time.monotonic() - t0 < 5 and not ok:
+        try:
+            c = Conn(srv.imaps_port, tls=True, timeout=3)
+            ok = tagged(c.cmd("a", "LOGIN demo %s" % USERS["demo"])).startswith("a OK")
+            c.close()
+        except (Closed, OSError, TimeoutError):
+            time.sleep(0.1)
+    ck.ok(ok, "new TLS clients served after %.2f s" % (time.monotonic() - t0))
+    ck.ok(role_pids(srv, "login") and role_pids(srv, "login") != old, "login process respawned")
+    plain.close()
+
+
+def f10_master(ck, srv):
+    """kill -9 of the master: every child exits within 5 s; a restart with the stale
+    pid file works and serves the same mail."""
+    uv0, un0, msgs0 = state(srv, "INBOX")
+    c = srv.login()
+    kids = sorted(H.children(srv.proc.pid))
+    os.kill(srv.proc.pid, signal.SIGKILL)
+    srv.proc.wait()
+    deadline = time.monotonic() + 5
+    left = kids
+    while left and time.monotonic() < deadline:
+        left = [p for p in kids if not wait_dead(p, 0.05)]
+    ck.ok(not left, "children gone within 5 s of the master's death (%s)" % left)
+    c.close()
+    srv.log_file.close()
+    srv.start()
+    uv, un, msgs = state(srv, "INBOX")
+    ck.ok(uv == uv0 and sorted(msgs) == sorted(msgs0), "restart serves the same mail and UIDs")
+
+
 # F-05: disk full -----------------------------------------------------------------------
 
 def f05_disk_full(ck):
@@ -838,6 +928,12 @@ def main():
                  f06_error, srv, "write", 1, "ENOSPC", r"a NO")
         run_case("F06-03", "write EDQUOT during APPEND", "a NO [OVERQUOTA]",
                  f06_error, srv, "write", 1, "EDQUOT", r"a NO \[OVERQUOTA\]")
+        run_case("F10-01", "auth process killed", "NO meanwhile, back within 3 s, sessions unaffected",
+                 f10_auth, srv)
+        run_case("F10-02", "login process killed", "plaintext sessions continue, new clients served",
+                 f10_login, srv)
+        run_case("F10-03", "master killed", "children exit within 5 s, restart serves the same mail",
+                 f10_master, srv)
     finally:
         for p in srv.stop():
             print("FAIL teardown-faults: %s" % p)
