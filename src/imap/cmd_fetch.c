@@ -45,6 +45,20 @@ struct fetch_ctx {
 	struct buf out;
 };
 
+/* Append v in decimal (no printf: FETCH 1:* formats several numbers per message). */
+static int
+append_u64(struct buf *b, uint64_t v)
+{
+	char tmp[20];
+	size_t i = sizeof(tmp);
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return buf_append(b, tmp + i, sizeof(tmp) - i);
+}
+
 static void
 fetch_ctx_free(void *p)
 {
@@ -189,13 +203,15 @@ write_simple_item(struct imap_client *c, struct fetch_ctx *f, const struct imap_
 
 	switch (it->kind) {
 	case IMAP_FETCH_UID:
-		ret = buf_appendf(&f->out, "UID %u", m->uid);
+		ret = buf_append(&f->out, "UID ", 4);
+		if (ret == 0)
+			ret = append_u64(&f->out, m->uid);
 		break;
 	case IMAP_FETCH_FLAGS:
 		vm->flags = m->flags & MBOX_FLAGS_IMAP;
 		vm->keywords = m->keywords;
 		vm->dirty = false;
-		ret = buf_append_str(&f->out, "FLAGS ");
+		ret = buf_append(&f->out, "FLAGS ", 6);
 		if (ret == 0)
 			ret = imap_view_write_flags(v, &f->out, imap_view_client_flags(v, vm, m),
 			    m->keywords);
@@ -208,8 +224,9 @@ write_simple_item(struct imap_client *c, struct fetch_ctx *f, const struct imap_
 			ret = buf_append_c(&f->out, '"');
 		break;
 	case IMAP_FETCH_RFC822_SIZE:
-		ret = buf_appendf(&f->out, "RFC822.SIZE %llu", (unsigned long long)
-		    (m->vsize != MBOX_SIZE_UNKNOWN ? m->vsize : 0));
+		ret = buf_append(&f->out, "RFC822.SIZE ", 12);
+		if (ret == 0)
+			ret = append_u64(&f->out, m->vsize != MBOX_SIZE_UNKNOWN ? m->vsize : 0);
 		break;
 	case IMAP_FETCH_ENVELOPE:
 		ret = buf_append_str(&f->out, "ENVELOPE ");
@@ -361,7 +378,9 @@ fetch_msg_begin(struct imap_client *c, struct fetch_ctx *f)
 		}
 	}
 	buf_reset(&f->out);
-	(void)buf_appendf(&f->out, "* %zu FETCH (", f->idx[f->pos] + 1);
+	(void)buf_append(&f->out, "* ", 2);
+	(void)append_u64(&f->out, f->idx[f->pos] + 1);
+	(void)buf_append(&f->out, " FETCH (", 8);
 	f->item = 0;
 	f->in_msg = true;
 	return 1;
@@ -417,7 +436,7 @@ fetch_continue(struct imap_cmd *cmd)
 				(void)buf_append_c(&f->out, ' ');
 			write_simple_item(c, f, &fl, vm, m);
 		}
-		(void)buf_append_str(&f->out, ")\r\n");
+		(void)buf_append(&f->out, ")\r\n", 3);
 		flush_out(c, f);
 		fetch_release_msg(c, f);
 		f->in_msg = false;

@@ -191,12 +191,69 @@ imap_view_client_flags(const struct imap_view *v, const struct imap_view_msg *vm
 	return f;
 }
 
+/*
+ * The "(...)" list of every combination of the five system flags and \Recent, built
+ * once: FETCH FLAGS of a message without keywords is then one append.
+ */
+#define FLAG_COMBOS	64
+static char flag_combo[FLAG_COMBOS][64];
+static uint8_t flag_combo_len[FLAG_COMBOS];
+static bool flag_combo_ready;
+
+static uint8_t
+combo_index(uint8_t flags)
+{
+	return (uint8_t)((flags & MBOX_FLAGS_IMAP) | ((flags & MBOX_FLAG_RECENT) ? 0x20 : 0));
+}
+
+static void
+flag_combo_init(void)
+{
+	unsigned c;
+	size_t i;
+
+	for (c = 0; c < FLAG_COMBOS; c++) {
+		uint8_t flags = (uint8_t)((c & MBOX_FLAGS_IMAP) | ((c & 0x20) ? MBOX_FLAG_RECENT : 0));
+		struct buf b;
+
+		buf_init(&b, sizeof(flag_combo[0]) - 1);
+		(void)buf_append_c(&b, '(');
+		for (i = 0; i < N_ELEMENTS(system_flags); i++) {
+			if ((flags & system_flags[i].flag) == 0)
+				continue;
+			if (b.len > 1)
+				(void)buf_append_c(&b, ' ');
+			(void)buf_append_str(&b, system_flags[i].name);
+		}
+		if (flags & MBOX_FLAG_RECENT) {
+			if (b.len > 1)
+				(void)buf_append_c(&b, ' ');
+			(void)buf_append_str(&b, "\\Recent");
+		}
+		(void)buf_append_c(&b, ')');
+		if (combo_index(flags) != c)
+			panic("imap: flag combination table");
+		memcpy(flag_combo[c], b.data, b.len);
+		flag_combo_len[c] = (uint8_t)b.len;
+		buf_deinit(&b);
+	}
+	flag_combo_ready = true;
+}
+
 int
 imap_view_write_flags(struct imap_view *v, struct buf *out, uint8_t flags, uint32_t keywords)
 {
 	bool first = true;
 	size_t i;
 
+	if (keywords == 0) {
+		uint8_t c;
+
+		if (!flag_combo_ready)
+			flag_combo_init();
+		c = combo_index(flags);
+		return buf_append(out, flag_combo[c], flag_combo_len[c]);
+	}
 	if (buf_append_c(out, '(') < 0)
 		return -1;
 	for (i = 0; i < N_ELEMENTS(system_flags); i++) {
