@@ -102,14 +102,85 @@ notify_keyword(struct mbox *mbox, unsigned int idx)
 			l->ops->keyword_added(l->ctx, mbox, idx);
 }
 
-static void
-msg_free_array(struct mbox_msg *msgs, size_t count)
+/* ------------------------------------------------------------------ name arena */
+
+#define NAME_CHUNK	(64 * 1024)
+
+static char *
+arena_alloc(struct name_arena *a, size_t n)
 {
+	struct name_chunk *c = a->head;
+	char *p;
+
+	if (c == NULL || c->size - c->used < n) {
+		size_t size = MAX(n, (size_t)NAME_CHUNK);
+
+		c = xmalloc(sizeof(*c) + size);
+		c->size = size;
+		c->used = 0;
+		c->next = a->head;
+		a->head = c;
+	}
+	p = c->data + c->used;
+	c->used += n;
+	a->bytes += n;
+	return p;
+}
+
+/* "<dir>/<name>" (dir is "cur" or "new") copied into the arena, NUL-terminated. */
+static char *
+arena_path(struct name_arena *a, const char *dir, const char *name, size_t len)
+{
+	char *p = arena_alloc(a, 4 + len + 1);
+
+	memcpy(p, dir, 3);
+	p[3] = '/';
+	memcpy(p + 4, name, len);
+	p[4 + len] = '\0';
+	return p;
+}
+
+static char *
+arena_strdup(struct name_arena *a, const char *s)
+{
+	size_t len = strlen(s) + 1;
+
+	return memcpy(arena_alloc(a, len), s, len);
+}
+
+static void
+arena_free(struct name_arena *a)
+{
+	struct name_chunk *c, *next;
+
+	for (c = a->head; c != NULL; c = next) {
+		next = c->next;
+		free(c);
+	}
+	a->head = NULL;
+	a->bytes = a->garbage = 0;
+}
+
+/* A message's file name is no longer used (replaced, or the message dropped). */
+static void
+name_release(struct mbox *mbox, const char *filename)
+{
+	mbox->names.garbage += strlen(filename) + 1;
+}
+
+/* Rebuild the arena once most of it is garbage (many flag renames without a rescan). */
+static void
+names_maybe_compact(struct mbox *mbox)
+{
+	struct name_arena na = { 0 };
 	size_t i;
 
-	for (i = 0; i < count; i++)
-		free(msgs[i].filename);
-	free(msgs);
+	if (mbox->names.garbage < 256 * 1024 || mbox->names.garbage < mbox->names.bytes / 2)
+		return;
+	for (i = 0; i < mbox->count; i++)
+		mbox->msgs[i].filename = arena_strdup(&na, mbox->msgs[i].filename);
+	arena_free(&mbox->names);
+	mbox->names = na;
 }
 
 /* ------------------------------------------------------------------ own events */
@@ -572,6 +643,7 @@ struct scan {
 	size_t nmoved, movedcap;
 	size_t *hash;		/* indexes + 1; 0 = empty */
 	size_t hsize;
+	struct name_arena names;	/* e[].name */
 };
 
 static uint64_t
@@ -588,7 +660,8 @@ hash_bytes(const char *p, size_t len)
 }
 
 static void
-scan_add(struct scan *s, char *name, bool in_new, bool recent, const struct mdname *md)
+scan_add(struct scan *s, const char *name, size_t len, bool in_new, bool recent,
+    const struct mdname *md)
 {
 	struct dentry *e;
 
@@ -597,7 +670,7 @@ scan_add(struct scan *s, char *name, bool in_new, bool recent, const struct mdna
 		s->e = xreallocarray(s->e, s->cap, sizeof(*s->e));
 	}
 	e = &s->e[s->count++];
-	e->name = name;
+	e->name = memcpy(arena_alloc(&s->names, len + 1), name, len + 1);
 	e->base_len = md->base_len;
 	e->in_new = in_new;
 	e->recent = recent;
@@ -610,8 +683,7 @@ scan_free(struct scan *s)
 {
 	size_t i;
 
-	for (i = 0; i < s->count; i++)
-		free(s->e[i].name);
+	arena_free(&s->names);
 	free(s->e);
 	free(s->hash);
 	for (i = 0; i < s->nmoved; i++)
@@ -679,8 +751,8 @@ scan_index(struct mbox *mbox, struct scan *s)
 				e->claimed = true;	/* ignore it this time */
 				continue;
 			}
-			free(e->name);
-			e->name = buf_steal(&nn);
+			e->name = arena_strdup(&s->names, buf_cstr(&nn));
+			buf_deinit(&nn);
 		}
 		h = (size_t)hash_bytes(e->name, e->base_len) & (s->hsize - 1);
 		while (s->hash[h] != 0)
@@ -718,7 +790,7 @@ scan_dirs(struct mbox *mbox, struct scan *s)
 			if (!mdname_parse(de->d_name, len, &md))
 				continue;
 			if (pass == 1) {
-				scan_add(s, xstrdup(de->d_name), false, false, &md);
+				scan_add(s, de->d_name, len, false, false, &md);
 				continue;
 			}
 			/* new/ -> cur/ as Dovecot does; keep an info part if present */
@@ -738,7 +810,7 @@ scan_dirs(struct mbox *mbox, struct scan *s)
 			} else {
 				free(target);
 				if (errno != ENOENT)
-					scan_add(s, xstrdup(de->d_name), true, true, &md);
+					scan_add(s, de->d_name, len, true, true, &md);
 			}
 		}
 		closedir(dir);
@@ -827,6 +899,7 @@ sync_locked(struct mbox *mbox, bool *dirty_r)
 {
 	struct uidlist ul;
 	struct scan s = { 0 };
+	struct name_arena na = { 0 };
 	struct mbox_msg *nmsgs = NULL, nm;
 	size_t ncount = 0, ncap = 0, i, j, k, nr;
 	enum store_status st;
@@ -907,7 +980,8 @@ sync_locked(struct mbox *mbox, bool *dirty_r)
 		nm.keywords = e->md.keywords;
 		nm.size = e->md.size != MBOX_SIZE_UNKNOWN ? e->md.size : r->size;
 		nm.vsize = e->md.vsize != MBOX_SIZE_UNKNOWN ? e->md.vsize : r->vsize;
-		nm.filename = xasprintf("%s/%s", e->in_new ? "new" : "cur", e->name);
+		nm.filename = arena_path(&na, e->in_new ? "new" : "cur", e->name,
+		    strlen(e->name));
 		msgs_push(&nmsgs, &ncount, &ncap, &nm);
 	}
 	/* unknown files get new UIDs in name order */
@@ -926,7 +1000,8 @@ sync_locked(struct mbox *mbox, bool *dirty_r)
 		nm.keywords = e->md.keywords;
 		nm.size = e->md.size;
 		nm.vsize = e->md.vsize;
-		nm.filename = xasprintf("%s/%s", e->in_new ? "new" : "cur", e->name);
+		nm.filename = arena_path(&na, e->in_new ? "new" : "cur", e->name,
+		    strlen(e->name));
 		msgs_push(&nmsgs, &ncount, &ncap, &nm);
 		*dirty_r = true;
 	}
@@ -979,7 +1054,9 @@ sync_locked(struct mbox *mbox, bool *dirty_r)
 				j++;
 			}
 		}
-		msg_free_array(old, ocount);
+		free(old);
+		arena_free(&mbox->names);
+		mbox->names = na;
 	}
 	return STORE_OK;
 }
@@ -1210,11 +1287,7 @@ identity_ok(struct mbox *mbox)
 static size_t
 mbox_mem(const struct mbox *mbox)
 {
-	size_t i, n = sizeof(*mbox) + mbox->cap * sizeof(*mbox->msgs);
-
-	for (i = 0; i < mbox->count; i++)
-		n += strlen(mbox->msgs[i].filename) + 1 + 16;	/* + malloc overhead */
-	return n;
+	return sizeof(*mbox) + mbox->cap * sizeof(*mbox->msgs) + mbox->names.bytes;
 }
 
 static void
@@ -1413,7 +1486,8 @@ mbox_free_internal(struct mbox *mbox)
 		close(mbox->new_fd);
 	if (mbox->tmp_fd >= 0)
 		close(mbox->tmp_fd);
-	msg_free_array(mbox->msgs, mbox->count);
+	free(mbox->msgs);
+	arena_free(&mbox->names);
 	own_events_free(mbox);
 	for (i = 0; i < STORE_KEYWORDS_MAX; i++)
 		free(mbox->keywords[i]);
@@ -1523,7 +1597,8 @@ mbox_mark_deleted(struct mbox *mbox)
 	mbox_notify_remove(mbox);
 	for (i = 0; i < n; i++)
 		notify_expunged(mbox, msgs[i].uid);
-	msg_free_array(msgs, n);
+	free(msgs);
+	arena_free(&mbox->names);
 }
 
 const char *
@@ -1772,9 +1847,10 @@ mbox_store_flags(struct mbox *mbox, uint32_t uid, uint8_t flags, uint32_t keywor
 		mbox_own_event(mbox, m->filename[0] == 'n', msg_name(m));
 		mbox_own_event(mbox, false, newname);
 		if (renameat(msg_dirfd(mbox, m), msg_name(m), mbox->cur_fd, newname) == 0) {
-			free(m->filename);
-			m->filename = xasprintf("cur/%s", newname);
+			name_release(mbox, m->filename);
+			m->filename = arena_path(&mbox->names, "cur", newname, strlen(newname));
 			free(newname);
+			names_maybe_compact(mbox);
 			m->flags = flags | (m->flags & MBOX_FLAG_RECENT);
 			m->keywords = keywords;
 			remember_mtimes(mbox);
@@ -1834,7 +1910,7 @@ mbox_expunge(struct mbox *mbox, const uint32_t *uids, size_t count)
 			mbox_own_event(mbox, m->filename[0] == 'n', msg_name(m));
 			if (unlinkat(msg_dirfd(mbox, m), msg_name(m), 0) == 0 || errno == ENOENT) {
 				gone[ngone++] = m->uid;
-				free(m->filename);
+				name_release(mbox, m->filename);
 				continue;
 			}
 			log_error("store expunge unlink failed mailbox=%s uid=%u error=%s",
@@ -1844,6 +1920,7 @@ mbox_expunge(struct mbox *mbox, const uint32_t *uids, size_t count)
 		mbox->msgs[kept++] = *m;
 	}
 	mbox->count = kept;
+	names_maybe_compact(mbox);
 	if (ngone > 0 || dirty) {
 		enum store_status cst = uidlist_commit(mbox, lockfd);
 
@@ -2139,14 +2216,15 @@ save_commit_locked(struct mbox_save *ctx, uint32_t *first_r, uint32_t *last_r)
 		m.keywords = delivery ? 0 : sm->keywords;
 		m.size = sm->size;
 		m.vsize = sm->vsize;
-		m.filename = xasprintf("%s/%s", delivery ? "new" : "cur", sm->final);
+		m.filename = arena_path(&mbox->names, delivery ? "new" : "cur", sm->final,
+		    strlen(sm->final));
 		msgs_push(&mbox->msgs, &mbox->count, &mbox->cap, &m);
 	}
 	st = dirty ? uidlist_commit(mbox, lockfd) : uidlist_append(mbox, lockfd, old_count);
 	if (st != STORE_OK) {
 		/* not acknowledged: remove the files again (nextuid stays grown) */
 		for (i = old_count; i < mbox->count; i++)
-			free(mbox->msgs[i].filename);
+			name_release(mbox, mbox->msgs[i].filename);
 		mbox->count = old_count;
 		ctx->failed = true;
 		return st;

@@ -49,6 +49,20 @@ struct recent_cache {
 	size_t count;
 };
 
+/* File names of a folder's messages ("cur/<name>"), in chunks that never move; names
+ * replaced or dropped are garbage until the arena is rebuilt. */
+struct name_chunk {
+	struct name_chunk *next;
+	size_t size, used;
+	char data[];
+};
+
+struct name_arena {
+	struct name_chunk *head;
+	size_t bytes;			/* handed out, including garbage */
+	size_t garbage;			/* of which no longer referenced */
+};
+
 struct own_event {
 	uint64_t hash;
 	size_t off;			/* name in mbox->own_names */
@@ -99,6 +113,7 @@ struct mbox {
 	char guid[33];
 	struct mbox_msg *msgs;
 	size_t count, cap;
+	struct name_arena names;	/* msgs[].filename */
 	char *keywords[STORE_KEYWORDS_MAX];
 	struct mbox_listener *listeners;
 };
