@@ -807,6 +807,61 @@ def f10_master(ck, srv):
     ck.ok(uv == uv0 and sorted(msgs) == sorted(msgs0), "restart serves the same mail and UIDs")
 
 
+# F-12: graceful shutdown -------------------------------------------------------------
+
+def f12_sigterm(ck, srv):
+    """SIGTERM to the master while 4 clients APPEND in a loop: the server exits 0 within
+    10 s, every acknowledged message is there once with its UID after a restart, nothing
+    partial is visible."""
+    import threading
+    led = Ledger(srv, "INBOX")
+    acked, lock, stop = {}, threading.Lock(), threading.Event()
+
+    def worker(k):
+        try:
+            c = srv.login()
+        except Exception:
+            return
+        i = 0
+        while not stop.is_set():
+            t = "FT-%d-%d-%d" % (os.getpid(), k, i)
+            i += 1
+            line = append(c, "w", "INBOX", message(t, 20000 if i % 3 else 3000))
+            if line.startswith("w OK"):
+                with lock:
+                    acked[t] = line
+            elif line == "<EOF>" or "BYE" in line:
+                break
+        c.close()
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for th in threads:
+        th.start()
+    time.sleep(1.5)
+    srv.proc.send_signal(signal.SIGTERM)
+    try:
+        rc = srv.proc.wait(10)
+    except subprocess.TimeoutExpired:
+        rc = None
+    stop.set()
+    for th in threads:
+        th.join(20)
+    ck.ok(rc == 0, "master exited 0 within 10 s of SIGTERM (%s)" % rc)
+    ck.ok(len(acked) > 5, "%d APPENDs acknowledged before the shutdown" % len(acked))
+    srv.log_file.close()
+    srv.start()
+    for t, line in acked.items():
+        led.ack(t, line)
+    led.verify(ck, "after the restart")
+    c = srv.login(select="INBOX")
+    r = c.cmd("d", "UID SEARCH SUBJECT FT-", 30)
+    uids = r[0].split()[2:] if r[0].startswith(b"* SEARCH") else []
+    if uids:
+        c.cmd("e", b"UID STORE " + b",".join(uids) + b" +FLAGS.SILENT (\\Deleted)", 30)
+        c.cmd("f", b"UID EXPUNGE " + b",".join(uids), 60)
+    c.close()
+
+
 # F-05: disk full -----------------------------------------------------------------------
 
 def f05_disk_full(ck):
@@ -932,6 +987,8 @@ def main():
                  f10_auth, srv)
         run_case("F10-02", "login process killed", "plaintext sessions continue, new clients served",
                  f10_login, srv)
+        run_case("F12-01", "SIGTERM during 4 APPEND loops", "exit 0; every acknowledged message present once",
+                 f12_sigterm, srv)
         run_case("F10-03", "master killed", "children exit within 5 s, restart serves the same mail",
                  f10_master, srv)
     finally:
