@@ -2,6 +2,8 @@
  * fuzz_mime.c — libFuzzer target for the MIME parser: parse, write ENVELOPE, BODY and
  * BODYSTRUCTURE, then fetch every section of every part (MIME, HEADER, TEXT,
  * HEADER.FIELDS[.NOT]) with a few partial ranges, and run the SEARCH body walk.
+ * Checks that every part's sizes and line counts are those of its byte ranges and that
+ * the header-only parse gives the same ENVELOPE.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -62,6 +64,45 @@ walk(const struct mail_message *m, const struct mail_part *p, struct mail_sectio
 	}
 }
 
+/* Every part's sizes and line counts are those of its byte ranges. */
+static void
+check_counts(const struct mail_message *m, const struct mail_part *p)
+{
+	uint64_t size, lines;
+
+	mail_octets_count(m->data + p->hdr_off, p->hdr_len, &size, &lines);
+	if (p->hdr_size != size || p->hdr_lines != lines)
+		__builtin_trap();
+	mail_octets_count(m->data + p->body_off, p->body_len, &size, &lines);
+	if (p->body_size != size || p->body_lines != lines)
+		__builtin_trap();
+	for (const struct mail_part *c = p->children; c != NULL; c = c->next)
+		check_counts(m, c);
+}
+
+/* The header-only parse gives the same ENVELOPE and root header as the full one. */
+static void
+check_header_only(const struct mail_message *m, const uint8_t *data, size_t size,
+    const struct buf *envelope)
+{
+	struct mail_message *h = mail_message_parse_header(data, size, NULL);
+	struct buf out;
+	bool complete;
+	size_t end = mail_header_block_end(data, size, NULL, &complete);
+
+	if (h->len != m->root->hdr_len || h->root->hdr_size != m->root->hdr_size ||
+	    h->root->hdr_lines != m->root->hdr_lines || end != h->len ||
+	    (!complete && end != size) || h->root->children != NULL)
+		__builtin_trap();
+	buf_init(&out, 1 << 24);
+	(void)mail_envelope_write(&out, h, NULL);
+	if (out.len != envelope->len ||
+	    (out.len > 0 && memcmp(out.data, envelope->data, out.len) != 0))
+		__builtin_trap();
+	buf_deinit(&out);
+	mail_message_free(&h);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -70,8 +111,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mail_search_key *k;
 	struct buf out;
 
+	check_counts(m, m->root);
 	buf_init(&out, 1 << 24);
 	(void)mail_envelope_write(&out, m, NULL);
+	check_header_only(m, data, size, &out);
 	buf_reset(&out);
 	(void)mail_bodystructure_write(&out, m, NULL, true);
 	buf_reset(&out);

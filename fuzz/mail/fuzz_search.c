@@ -1,0 +1,71 @@
+/*
+ * fuzz_search.c — libFuzzer target for SEARCH text matching: the run-by-run folding and
+ * chunked search of mail_search_text against folding the whole text and needle at once
+ * with utf8proc (the definition). The first byte gives the needle's length, the needle
+ * follows, the rest is the text (any bytes: invalid UTF-8 is taken as ISO-8859-1). The
+ * text is also repeated past the 64 KiB search chunk (when bit 5 of the first byte is
+ * set) so that matches straddle chunks.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include <utf8proc.h>
+
+#include "mail/rfc2047.h"
+#include "mail/search.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static char *
+ref_fold(const unsigned char *p, size_t len, size_t *len_r)
+{
+	struct buf clean;
+	utf8proc_uint8_t *dst = NULL;
+	utf8proc_ssize_t n;
+
+	buf_init(&clean, BUF_UNLIMITED);
+	(void)mail_charset_to_utf8(&clean, NULL, p, len);
+	n = utf8proc_map((const utf8proc_uint8_t *)buf_cstr(&clean), (utf8proc_ssize_t)clean.len,
+	    &dst, UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_DECOMPOSE | UTF8PROC_CASEFOLD);
+	if (n < 0)
+		__builtin_trap();
+	buf_deinit(&clean);
+	*len_r = (size_t)n;
+	return (char *)dst;
+}
+
+static void
+compare(const unsigned char *needle, size_t nlen, const unsigned char *text, size_t tlen)
+{
+	struct mail_search_key *k = mail_search_key_create((const char *)needle, nlen);
+	size_t fn, ft;
+	char *fnd = ref_fold(needle, nlen, &fn), *ftx = ref_fold(text, tlen, &ft);
+	bool want = fn == 0 || memmem(ftx, ft, fnd, fn) != NULL;
+
+	if (mail_search_text(k, (const char *)text, tlen) != want)
+		__builtin_trap();
+	free(fnd);
+	free(ftx);
+	mail_search_key_destroy(&k);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	size_t nlen;
+	struct buf big;
+
+	if (size == 0)
+		return 0;
+	nlen = MIN((size_t)data[0] % 32, size - 1);
+	compare(data + 1, nlen, data + 1 + nlen, size - 1 - nlen);
+	if (size - 1 - nlen == 0 || !(data[0] & 0x20))
+		return 0;
+	/* for one input in two, the text repeated to just over one search chunk */
+	buf_init(&big, BUF_UNLIMITED);
+	while (big.len < 64 * 1024 + 64)
+		(void)buf_append(&big, data + 1 + nlen, size - 1 - nlen);
+	compare(data + 1, nlen, (const unsigned char *)big.data, big.len);
+	buf_deinit(&big);
+	return 0;
+}
