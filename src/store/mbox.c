@@ -927,15 +927,11 @@ sync_locked(struct mbox *mbox, bool *dirty_r)
 	uidlist_init(&ul);
 	ret = uidlist_read(mbox, &ul, false, &damaged);
 	if (ret == 0) {
-		/* unchanged on disk: our memory is the uidlist */
+		/* unchanged on disk: our memory is the uidlist (records read from
+		 * mbox->msgs below, without copying them into ul) */
 		ul.uidvalidity = mbox->uidvalidity;
 		ul.nextuid = mbox->nextuid;
 		memcpy(ul.guid, mbox->guid, sizeof(ul.guid));
-		for (i = 0; i < mbox->count; i++) {
-			const struct mbox_msg *m = &mbox->msgs[i];
-
-			uidlist_add(&ul, m->uid, msg_name(m), msg_base_len(m), m->size, m->vsize);
-		}
 	} else if (ret < 0) {
 		/* missing (-2, new folder) or unusable (-1): fresh UIDVALIDITY and UIDs */
 		uidlist_clear(&ul);
@@ -963,11 +959,25 @@ sync_locked(struct mbox *mbox, bool *dirty_r)
 	}
 
 	/* known messages: uidlist records whose file exists */
-	for (nr = 0; nr < ul.count; nr++) {
-		const struct uidlist_rec *r = &ul.recs[nr];
-		size_t idx = scan_find(&s, r->base, strlen(r->base));
+	for (nr = 0; nr < (ret == 0 ? mbox->count : ul.count); nr++) {
+		struct uidlist_rec mr;
+		const struct uidlist_rec *r;
+		size_t idx;
 		struct dentry *e;
 
+		if (ret == 0) {
+			const struct mbox_msg *m = &mbox->msgs[nr];
+
+			mr.uid = m->uid;
+			mr.size = m->size;
+			mr.vsize = m->vsize;
+			mr.base = (char *)msg_name(m);
+			r = &mr;
+			idx = scan_find(&s, r->base, msg_base_len(m));
+		} else {
+			r = &ul.recs[nr];
+			idx = scan_find(&s, r->base, strlen(r->base));
+		}
 		if (idx == SIZE_MAX || s.e[idx].claimed) {
 			*dirty_r = true;	/* vanished: drop from the uidlist */
 			continue;
