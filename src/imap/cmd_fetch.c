@@ -208,9 +208,7 @@ write_simple_item(struct imap_client *c, struct fetch_ctx *f, const struct imap_
 			ret = append_u64(&f->out, m->uid);
 		break;
 	case IMAP_FETCH_FLAGS:
-		vm->flags = m->flags & MBOX_FLAGS_IMAP;
-		vm->keywords = m->keywords;
-		vm->dirty = false;
+		imap_view_set_reported(v, vm, m->flags, m->keywords);
 		ret = buf_append(&f->out, "FLAGS ", 6);
 		if (ret == 0)
 			ret = imap_view_write_flags(v, &f->out, imap_view_client_flags(v, vm, m),

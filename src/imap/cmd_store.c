@@ -174,9 +174,7 @@ cmd_store(struct imap_cmd *cmd)
 			if (m == NULL)
 				continue;
 		}
-		vm->flags = m->flags & MBOX_FLAGS_IMAP;
-		vm->keywords = m->keywords;
-		vm->dirty = false;
+		imap_view_set_reported(v, vm, m->flags, m->keywords);
 		if (!silent) {
 			buf_reset(&b);
 			(void)imap_view_write_flags(v, &b, imap_view_client_flags(v, vm, m),

@@ -134,14 +134,18 @@ void mail_user_client_gone(struct mail_user *mu);
 
 /* ---------------------------------------------------------------- view */
 
+/*
+ * One message of a session's view: 5 bytes (packed), since every session of a large
+ * folder holds one per message. Keywords as last reported live in the view's side
+ * array (imap_view_keywords), allocated only once a message with keywords is seen.
+ */
 struct imap_view_msg {
 	uint32_t uid;
-	uint32_t keywords;	/* as last reported to this client */
-	uint8_t flags;		/* as last reported (MBOX_FLAG_*, RECENT = this session's) */
-	bool recent;		/* \Recent belongs to this session */
-	bool expunged;		/* gone from the store, EXPUNGE not yet sent */
-	bool dirty;		/* flags may have changed in the store */
-};
+	uint8_t flags : 5;	/* as last reported (MBOX_FLAGS_IMAP bits) */
+	bool recent : 1;	/* \Recent belongs to this session */
+	bool expunged : 1;	/* gone from the store, EXPUNGE not yet sent */
+	bool dirty : 1;		/* flags may have changed in the store */
+} __attribute__((packed));
 
 struct imap_view {
 	struct imap_client *client;
@@ -149,6 +153,7 @@ struct imap_view {
 	struct mbox_listener *listener;
 	bool readonly;
 	struct imap_view_msg *msgs;	/* index + 1 == sequence number */
+	uint32_t *keywords;		/* parallel to msgs (cap entries) or NULL: all 0 */
 	size_t count, cap;
 	uint32_t last_uid;		/* highest UID ever added to the view */
 	bool pending_expunge;
@@ -173,6 +178,11 @@ void imap_view_close(struct imap_view **view);
 void imap_view_send_updates(struct imap_view *view, bool allow_expunge);
 /* SELECT: "* FLAGS (...)" and "* OK [PERMANENTFLAGS (...)]". */
 void imap_view_send_flag_lists(struct imap_view *view);
+/* Keywords of vm as last reported to this session. */
+uint32_t imap_view_keywords(const struct imap_view *view, const struct imap_view_msg *vm);
+/* Record the flags and keywords of vm as reported now (clears dirty). */
+void imap_view_set_reported(struct imap_view *view, struct imap_view_msg *vm, uint8_t flags,
+    uint32_t keywords);
 /* Count of \Recent messages in this session's view. */
 uint32_t imap_view_recent_count(const struct imap_view *view);
 /* Flags of a view message as the client sees them (store flags + this session's RECENT). */

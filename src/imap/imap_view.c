@@ -111,8 +111,14 @@ view_add_new(struct imap_view *v)
 		boundary = mail_user_claim_recent(mu, mbox_name(v->mbox),
 		    mbox_uidvalidity(v->mbox), max_uid);
 	if (v->count + (n - first) > v->cap) {
+		size_t ocap = v->cap;
+
 		v->cap = MAX(v->cap * 2, v->count + (n - first) + 16);
 		v->msgs = xreallocarray(v->msgs, v->cap, sizeof(*v->msgs));
+		if (v->keywords != NULL) {
+			v->keywords = xreallocarray(v->keywords, v->cap, sizeof(*v->keywords));
+			memset(v->keywords + ocap, 0, (v->cap - ocap) * sizeof(*v->keywords));
+		}
 	}
 	for (i = first; i < n; i++) {
 		const struct mbox_msg *m = mbox_msg_at(v->mbox, i);
@@ -120,8 +126,7 @@ view_add_new(struct imap_view *v)
 
 		memset(vm, 0, sizeof(*vm));
 		vm->uid = m->uid;
-		vm->flags = m->flags & MBOX_FLAGS_IMAP;
-		vm->keywords = m->keywords;
+		imap_view_set_reported(v, vm, m->flags, m->keywords);
 		/* read-write: this session claimed them; EXAMINE shows them without claiming */
 		vm->recent = (m->flags & MBOX_FLAG_RECENT) != 0 && m->uid > boundary;
 		added++;
@@ -165,7 +170,26 @@ imap_view_close(struct imap_view **vp)
 	mbox_unlisten(v->mbox, &v->listener);
 	mbox_unref(&v->mbox);
 	free(v->msgs);
+	free(v->keywords);
 	free(v);
+}
+
+uint32_t
+imap_view_keywords(const struct imap_view *v, const struct imap_view_msg *vm)
+{
+	return v->keywords != NULL ? v->keywords[vm - v->msgs] : 0;
+}
+
+void
+imap_view_set_reported(struct imap_view *v, struct imap_view_msg *vm, uint8_t flags,
+    uint32_t keywords)
+{
+	vm->flags = flags & MBOX_FLAGS_IMAP;
+	vm->dirty = false;
+	if (keywords != 0 && v->keywords == NULL)
+		v->keywords = xcalloc(v->cap, sizeof(*v->keywords));
+	if (v->keywords != NULL)
+		v->keywords[vm - v->msgs] = keywords;
 }
 
 uint32_t
@@ -346,9 +370,13 @@ imap_view_send_updates(struct imap_view *v, bool allow_expunge)
 				removed++;
 			}
 		}
-		for (i = 0, j = 0; i < v->count; i++)
-			if (!v->msgs[i].expunged)
-				v->msgs[j++] = v->msgs[i];
+		for (i = 0, j = 0; i < v->count; i++) {
+			if (v->msgs[i].expunged)
+				continue;
+			if (v->keywords != NULL)
+				v->keywords[j] = v->keywords[i];
+			v->msgs[j++] = v->msgs[i];
+		}
 		v->count = j;
 		v->reported_exists -= (uint32_t)MIN(removed, v->reported_exists);
 		v->pending_expunge = false;
@@ -387,13 +415,13 @@ imap_view_send_updates(struct imap_view *v, bool allow_expunge)
 			m = mbox_lookup(v->mbox, vm->uid, NULL);
 			if (m == NULL)
 				continue;
-			if ((m->flags & MBOX_FLAGS_IMAP) == vm->flags && m->keywords == vm->keywords)
+			if ((m->flags & MBOX_FLAGS_IMAP) == vm->flags &&
+			    m->keywords == imap_view_keywords(v, vm))
 				continue;
-			vm->flags = m->flags & MBOX_FLAGS_IMAP;
-			vm->keywords = m->keywords;
+			imap_view_set_reported(v, vm, m->flags, m->keywords);
 			buf_reset(&b);
 			if (imap_view_write_flags(v, &b, imap_view_client_flags(v, vm, m),
-			    vm->keywords) == 0)
+			    m->keywords) == 0)
 				imap_client_line(c, "* %zu FETCH (UID %u FLAGS %s)", i + 1, vm->uid,
 				    buf_cstr(&b));
 		}
