@@ -337,6 +337,34 @@ boundary_line(const unsigned char *d, size_t i, size_t end, const char *b, size_
 	return i == end || d[i] == '\n' ? 1 : 0;
 }
 
+/*
+ * The first "--boundary" (needle) in d[i, end) that starts a line (at line0 or after an
+ * LF), or NULL. memchr for '-' skips what cannot start one in long strides (base64 has no
+ * '-' at all); a '-' that does not lead to a match moves on to the next line, so a text
+ * full of dashes costs two memchr calls per line, as a line-by-line scan would.
+ */
+static const unsigned char *
+find_boundary(const unsigned char *d, size_t i, size_t end, size_t line0,
+    const char *needle, size_t nlen)
+{
+	while (i < end) {
+		const unsigned char *q = memchr(d + i, '-', end - i), *lf;
+		size_t at;
+
+		if (q == NULL)
+			return NULL;
+		at = (size_t)(q - d);
+		if ((at == line0 || d[at - 1] == '\n') && end - at >= nlen &&
+		    memcmp(q, needle, nlen) == 0)
+			return q;
+		lf = memchr(q, '\n', end - at);
+		if (lf == NULL)
+			return NULL;
+		i = (size_t)(lf - d) + 1;
+	}
+	return NULL;
+}
+
 static void
 parse_multipart(struct parse_ctx *ctx, struct mail_part *part, unsigned int depth)
 {
@@ -366,10 +394,7 @@ parse_multipart(struct parse_ctx *ctx, struct mail_part *part, unsigned int dept
 		int kind;
 		const unsigned char *hit;
 
-		/* jump to the next "--boundary" that starts a line (memmem is fast) */
-		hit = memmem(d + i, end - i, needle, blen + 2);
-		while (hit != NULL && !((size_t)(hit - d) == part->body_off || hit[-1] == '\n'))
-			hit = memmem(hit + 1, (size_t)(d + end - hit - 1), needle, blen + 2);
+		hit = find_boundary(d, i, end, part->body_off, needle, blen + 2);
 		if (hit == NULL)
 			break;
 		i = (size_t)(hit - d);

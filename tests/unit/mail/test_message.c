@@ -604,6 +604,43 @@ test_parse_header(void **state)
 	mail_message_free(&m);
 }
 
+/* Boundary lines among dashes: only "--b" at the start of a line counts. */
+static void
+test_boundary_search(void **state)
+{
+	static const char msg[] =
+	    "Content-Type: multipart/mixed; boundary=\"b-1\"\n\n"
+	    "pre - amble x--b-1 -\n---b-1\n- --b-1\n"
+	    "--b-1\n\none - two --b-1\n-\n--b-10\n--\n"
+	    "--b-1 \t\n\nsecond\n"
+	    "--b-1--\nepilogue\n--b-1\n\nnot a part\n";
+	static const char *const want[] = {
+		"one - two --b-1\n-\n--b-10\n--", "second",
+	};
+
+	for (int pass = 0; pass < 2; pass++) {
+		size_t len;
+		char *d = pass == 0 ? strdup(msg) : to_crlf(msg, &len);
+		struct mail_message *m;
+		const struct mail_part *c;
+		size_t i = 0;
+
+		len = strlen(d);
+		m = mail_message_parse((const unsigned char *)d, len, NULL);
+		assert_int_equal(m->root->nchildren, 2);
+		for (c = m->root->children; c != NULL; c = c->next, i++) {
+			size_t wlen;
+			char *w = pass == 0 ? strdup(want[i]) : to_crlf(want[i], &wlen);
+
+			assert_int_equal(c->body_len, strlen(w));
+			assert_memory_equal(m->data + c->body_off, w, c->body_len);
+			free(w);
+		}
+		mail_message_free(&m);
+		free(d);
+	}
+}
+
 int
 main(void)
 {
@@ -616,6 +653,7 @@ main(void)
 		cmocka_unit_test(test_part_find),
 		cmocka_unit_test(test_no_separator_and_oversized_header),
 		cmocka_unit_test(test_parse_header),
+		cmocka_unit_test(test_boundary_search),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
