@@ -635,6 +635,10 @@ def corrupt_case(ck, srv, kind):
         os.chown(ul, srv.uid, srv.gid)
     elif kind == "symlink":
         shadow = "/etc/shadow"
+        if not IS_ROOT:		# a file the test can read: the point is not following it
+            shadow = os.path.join(srv.tmp, "secret")
+            with open(shadow, "wb") as f:
+                f.write(b"secret\n")
         with open(shadow, "rb") as f:
             shadow_hash = hashlib.sha256(f.read()).hexdigest()
         os.symlink(shadow, ul)
