@@ -264,11 +264,14 @@ hexv(unsigned char c)
 	return -1;
 }
 
-/* RFC 2045 §6.7 quoted-printable, leniently: invalid escapes are kept. */
-static void
-decode_qp(struct buf *out, const unsigned char *p, size_t len)
+/*
+ * RFC 2045 §6.7 quoted-printable, leniently: invalid escapes are kept. Writes at most
+ * len bytes to out; returns how many.
+ */
+static size_t
+decode_qp(unsigned char *out, const unsigned char *p, size_t len)
 {
-	size_t i = 0;
+	size_t i = 0, o = 0;
 
 	while (i < len) {
 		int h, l;
@@ -278,14 +281,13 @@ decode_qp(struct buf *out, const unsigned char *p, size_t len)
 			const unsigned char *eq = memchr(p + i, '=', len - i);
 
 			i = eq == NULL ? len : (size_t)(eq - p);
-			if (buf_append(out, p + start, i - start) < 0)
-				return;
+			memcpy(out + o, p + start, i - start);
+			o += i - start;
 			continue;
 		}
 		if (i + 2 < len && (h = hexv(p[i + 1])) >= 0 &&
 		    (l = hexv(p[i + 2])) >= 0) {
-			if (buf_append_c(out, (char)(h * 16 + l)) < 0)
-				return;
+			out[o++] = (unsigned char)(h * 16 + l);
 			i += 3;
 			continue;
 		}
@@ -306,42 +308,53 @@ decode_qp(struct buf *out, const unsigned char *p, size_t len)
 				continue;
 			}
 		}
-		if (buf_append_c(out, '=') < 0)
-			return;
+		out[o++] = '=';
 		i++;
 	}
+	return o;
 }
 
-static void
-decode_base64(struct buf *out, const unsigned char *p, size_t len)
+/* Value of a base64 character, or -1 (whitespace, padding, junk: skipped). */
+static const signed char b64_value[256] = {
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63,
+	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+	-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,
+	-1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
+
+/* Base64, skipping anything outside the alphabet. Writes at most len bytes to out. */
+static size_t
+decode_base64(unsigned char *out, const unsigned char *p, size_t len)
 {
 	uint32_t acc = 0;
 	unsigned int bits = 0;
+	size_t o = 0;
 
 	for (size_t i = 0; i < len; i++) {
-		unsigned char c = p[i];
-		int v;
+		int v = b64_value[p[i]];
 
-		if (c >= 'A' && c <= 'Z')
-			v = c - 'A';
-		else if (c >= 'a' && c <= 'z')
-			v = c - 'a' + 26;
-		else if (c >= '0' && c <= '9')
-			v = c - '0' + 52;
-		else if (c == '+')
-			v = 62;
-		else if (c == '/')
-			v = 63;
-		else
-			continue;	/* whitespace, padding, junk */
+		if (v < 0)
+			continue;
 		acc = (acc << 6) | (uint32_t)v;
 		bits += 6;
 		if (bits >= 8) {
 			bits -= 8;
-			if (buf_append_c(out, (char)((acc >> bits) & 0xff)) < 0)
-				return;
+			out[o++] = (unsigned char)((acc >> bits) & 0xff);
 		}
 	}
+	return o;
 }
 
 static bool
@@ -352,21 +365,22 @@ search_text_part(const struct mail_search_key *k, const struct mail_message *m,
 	size_t len = MIN(p->body_len, *budget);
 	const struct mail_param *cs = mail_param_find(p->params, p->nparams, "charset");
 	const char *charset = cs != NULL ? cs->utf8 : NULL;
-	struct buf decoded, utf8;
+	struct buf utf8;
+	unsigned char *decoded = NULL;
 	const unsigned char *text = body;
 	size_t text_len = len;
 	bool hit;
 
-	buf_init(&decoded, *budget);
 	buf_init(&utf8, BUF_UNLIMITED);
 	if (p->encoding != NULL && (str_ieq(p->encoding, "base64") ||
 	    str_ieq(p->encoding, "quoted-printable"))) {
+		/* both decode to at most as many bytes as they read (len <= *budget) */
+		decoded = xmalloc(len + 1);
 		if (str_ieq(p->encoding, "base64"))
-			decode_base64(&decoded, body, len);
+			text_len = decode_base64(decoded, body, len);
 		else
-			decode_qp(&decoded, body, len);
-		text = (const unsigned char *)buf_cstr(&decoded);
-		text_len = decoded.len;
+			text_len = decode_qp(decoded, body, len);
+		text = decoded;
 	}
 	/* else the raw body is searched in place */
 	*budget -= MIN(*budget, MAX(len, text_len));
@@ -380,7 +394,7 @@ search_text_part(const struct mail_search_key *k, const struct mail_message *m,
 		text_len = utf8.len;
 	}
 	hit = mail_search_text(k, (const char *)text, text_len);
-	buf_deinit(&decoded);
+	free(decoded);
 	buf_deinit(&utf8);
 	return hit;
 }

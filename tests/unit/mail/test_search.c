@@ -247,6 +247,26 @@ test_body_charsets(void **state)
 	assert_false(body_hit(msg, "not text"));
 	/* windows-1252 is converted: the raw byte 0x93 is not ISO-8859-1 here */
 	assert_false(body_hit(msg, "\xc2\x93quoted"));
+
+	/* quoted-printable: invalid escapes kept, soft breaks with padding, "=" at the end */
+	{
+		static const char qp[] =
+		    "Content-Transfer-Encoding: quoted-printable\n\n"
+		    "a=ZZb =3D=3d c=  \t\r\nd e=4\n=4 f=";
+
+		assert_true(body_hit(qp, "a=zzb"));
+		assert_true(body_hit(qp, "== cd e=4\n=4 f"));
+		assert_false(body_hit(qp, "f="));
+		assert_false(body_hit(qp, "=3d"));
+	}
+	/* base64 across lines, with padding and junk in between */
+	{
+		static const char b64[] =
+		    "Content-Transfer-Encoding: BASE64\n\nWmFu\r\nemli YX*I=\n=\n";
+
+		assert_true(body_hit(b64, "zanzibar"));
+		assert_false(body_hit(b64, "wmfu"));
+	}
 }
 
 int
