@@ -134,7 +134,8 @@ flush_out(struct imap_client *c, struct fetch_ctx *f)
 static void
 section_begin(struct imap_client *c, struct fetch_ctx *f, const struct imap_fetch_item *it)
 {
-	const struct mail_message *m = imap_cached_msg_parse(f->msg);
+	const struct mail_message *m = f->msg != NULL ? imap_cached_msg_parse(f->msg) :
+	    f->hdrmsg;
 	uint64_t origin = it->partial ? it->origin : 0;
 	uint64_t count = it->partial ? it->count : UINT64_MAX;
 	uint64_t total = 0;
@@ -153,7 +154,7 @@ section_begin(struct imap_client *c, struct fetch_ctx *f, const struct imap_fetc
 		total = f->gen_end - f->gen_pos;
 		f->stream_generated = true;
 	} else {
-		mail_octets_reader_init(&f->reader, f->msg->data + f->res.raw_off,
+		mail_octets_reader_init(&f->reader, m->data + f->res.raw_off,
 		    f->res.raw_len, origin, count, &total);
 		f->stream_generated = false;
 	}
@@ -263,9 +264,19 @@ write_simple_item(struct imap_client *c, struct fetch_ctx *f, const struct imap_
 	}
 }
 
+/* Does the section need the message's own header only? */
+static bool
+root_header_section(const struct mail_section *sec)
+{
+	return sec->depth == 0 && (sec->kind == MAIL_SECTION_HEADER ||
+	    sec->kind == MAIL_SECTION_HEADER_FIELDS ||
+	    sec->kind == MAIL_SECTION_HEADER_FIELDS_NOT);
+}
+
 /*
  * Load what the items of the request need of message uid and the rcache lacks: nothing,
- * the header alone (f->hdrmsg, for ENVELOPE), or the mapped message (f->msg).
+ * the header alone (f->hdrmsg, for ENVELOPE and the message's own HEADER sections), or
+ * the loaded message (f->msg).
  */
 static enum store_status
 fetch_load(struct imap_client *c, struct fetch_ctx *f, uint32_t uid)
@@ -282,7 +293,11 @@ fetch_load(struct imap_client *c, struct fetch_ctx *f, uint32_t uid)
 	for (i = 0; i < f->req->count && !need_full; i++) {
 		switch (f->req->items[i].kind) {
 		case IMAP_FETCH_SECTION:
-			need_full = true;
+			/* BODY[HEADER], BODY[HEADER.FIELDS (...)] of the message itself */
+			if (root_header_section(&f->req->items[i].section))
+				need_hdr = true;
+			else
+				need_full = true;
 			break;
 		case IMAP_FETCH_ENVELOPE:
 			if (!imap_rcache_has(rc, name, uidv, uid, IMAP_RC_ENVELOPE))
