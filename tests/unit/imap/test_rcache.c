@@ -15,6 +15,9 @@
 
 #include "imap/imap_local.h"
 #include "lib/util.h"
+#include "mail/envelope.h"
+#include "mail/header.h"
+#include "mail/search.h"
 
 static void
 expect_field(struct imap_rcache *rc, const char *mb, uint32_t uidv, uint32_t uid,
@@ -214,6 +217,128 @@ test_header_build(void **state)
 	buf_deinit(&out);
 }
 
+/* Deterministic pseudo-random numbers (xorshift32). */
+static uint32_t rnd_state = 2463534242u;
+
+static uint32_t
+rnd(uint32_t n)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 17;
+	rnd_state ^= rnd_state << 5;
+	return rnd_state % n;
+}
+
+/*
+ * The IMAP_RC_HEADER block stands in for the header: for random headers (kept and
+ * other fields in any case, folding, LF and CRLF, lines without a colon, a leading
+ * continuation, RFC 2047 words, missing final line end, no blank line), header SEARCH
+ * on every kept field, the Date field and the ENVELOPE agree between the original and
+ * the block.
+ */
+static void
+test_header_equivalence(void **state)
+{
+	static const char *const names[] = {
+		"From", "FROM", "to", "Cc", "bcc", "Subject", "subject ", "Date", "Sender",
+		"Reply-To", "In-Reply-To", "Message-ID", "message-id", "Received", "X-Mailer",
+		"DKIM-Signature", "Content-Type", "References", "From-X", "Subjec",
+	};
+	static const char *const values[] = {
+		" Alice <alice@example.org>", " =?UTF-8?Q?R=C3=A9sum=C3=A9?= report",
+		" bob@example.net, Carol <carol@example.com>", "",
+		" Mon, 02 Jan 2023 10:00:00 +0000", " <id-1@example.org>", " report",
+		" a\r\n\tfolded report", "\tweird  spacing ", " =?ISO-8859-1?B?SGVsbG8=?=",
+	};
+	static const char *const needles[] = { "report", "alice", "", "example", "hello",
+	    "r\xc3\xa9sum" };
+	static const char *const kept[] = { "From", "To", "Cc", "Bcc", "Subject", "Date",
+	    "Sender", "Reply-To", "In-Reply-To", "Message-ID" };
+	struct mail_search_key *keys[sizeof(needles) / sizeof(needles[0])];
+	struct buf hdr, block, e1, e2;
+	unsigned iter, i, k;
+
+	for (k = 0; k < sizeof(needles) / sizeof(needles[0]); k++)
+		keys[k] = mail_search_key_create(needles[k], strlen(needles[k]));
+	buf_init(&hdr, BUF_UNLIMITED);
+	buf_init(&block, BUF_UNLIMITED);
+	buf_init(&e1, BUF_UNLIMITED);
+	buf_init(&e2, BUF_UNLIMITED);
+	for (iter = 0; iter < 3000; iter++) {
+		const char *eol = rnd(2) ? "\r\n" : "\n";
+		unsigned nf = rnd(12);
+		struct mail_message *orig, *red;
+
+		buf_reset(&hdr);
+		if (rnd(10) == 0)
+			(void)buf_appendf(&hdr, " stray continuation%s", eol);
+		for (i = 0; i < nf; i++) {
+			if (rnd(10) == 0)
+				(void)buf_appendf(&hdr, "no colon here%s", eol);
+			(void)buf_appendf(&hdr, "%s:%s%s", names[rnd(sizeof(names) /
+			    sizeof(names[0]))], values[rnd(sizeof(values) / sizeof(values[0]))],
+			    eol);
+			if (rnd(5) == 0)
+				(void)buf_appendf(&hdr, "\t%s%s", values[rnd(sizeof(values) /
+				    sizeof(values[0]))], eol);
+		}
+		switch (rnd(4)) {
+		case 0:
+			break;			/* header only, no blank line */
+		case 1:
+			if (hdr.len > 0)
+				buf_truncate(&hdr, hdr.len - 1);	/* no final line end */
+			break;
+		default:
+			(void)buf_appendf(&hdr, "%sbody report alice%s", eol, eol);
+			break;
+		}
+		orig = mail_message_parse((const unsigned char *)hdr.data, hdr.len, NULL);
+		if (imap_rc_header_build(orig->data + orig->root->hdr_off, orig->root->hdr_len,
+		    &block) < 0) {
+			mail_message_free(&orig);
+			continue;	/* not cacheable: the caller reads the file */
+		}
+		red = mail_message_parse((const unsigned char *)block.data, block.len, NULL);
+		for (i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+			for (k = 0; k < sizeof(needles) / sizeof(needles[0]); k++) {
+				bool a = mail_search_header(keys[k], orig, NULL, kept[i]);
+				bool b = mail_search_header(keys[k], red, NULL, kept[i]);
+
+				if (a != b)
+					fail_msg("field %s needle '%s' header:\n%s", kept[i],
+					    needles[k], buf_cstr(&hdr));
+			}
+		}
+		{
+			char *d1 = mail_header_get(orig->data + orig->root->hdr_off,
+			    orig->root->hdr_len, "Date");
+			char *d2 = mail_header_get(red->data + red->root->hdr_off,
+			    red->root->hdr_len, "Date");
+
+			assert_true((d1 == NULL) == (d2 == NULL));
+			if (d1 != NULL)
+				assert_string_equal(d1, d2);
+			free(d1);
+			free(d2);
+		}
+		buf_reset(&e1);
+		buf_reset(&e2);
+		assert_int_equal(mail_envelope_write(&e1, orig, NULL), 0);
+		assert_int_equal(mail_envelope_write(&e2, red, NULL), 0);
+		assert_int_equal(e1.len, e2.len);
+		assert_memory_equal(e1.data, e2.data, e1.len);
+		mail_message_free(&orig);
+		mail_message_free(&red);
+	}
+	for (k = 0; k < sizeof(needles) / sizeof(needles[0]); k++)
+		mail_search_key_destroy(&keys[k]);
+	buf_deinit(&hdr);
+	buf_deinit(&block);
+	buf_deinit(&e1);
+	buf_deinit(&e2);
+}
+
 int
 main(void)
 {
@@ -223,6 +348,7 @@ main(void)
 		cmocka_unit_test(test_many),
 		cmocka_unit_test(test_bound),
 		cmocka_unit_test(test_header_build),
+		cmocka_unit_test(test_header_equivalence),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
