@@ -147,11 +147,35 @@ mail_search_key_destroy(struct mail_search_key **kp)
 	*kp = NULL;
 }
 
-bool
-mail_search_text(const struct mail_search_key *k, const char *utf8, size_t len)
+/* Scratch buffers reused across the texts of one message (fewer allocations). */
+struct scratch {
+	struct buf folded, tmp;		/* mail_search_text */
+	struct buf unfolded, decoded;	/* header values */
+};
+
+static void
+scratch_init(struct scratch *s)
 {
-	const unsigned char *p = (const unsigned char *)utf8;
-	struct buf f, tmp;
+	buf_init(&s->folded, BUF_UNLIMITED);
+	buf_init(&s->tmp, BUF_UNLIMITED);
+	buf_init(&s->unfolded, BUF_UNLIMITED);
+	buf_init(&s->decoded, BUF_UNLIMITED);
+}
+
+static void
+scratch_deinit(struct scratch *s)
+{
+	buf_deinit(&s->folded);
+	buf_deinit(&s->tmp);
+	buf_deinit(&s->unfolded);
+	buf_deinit(&s->decoded);
+}
+
+static bool
+search_text(const struct mail_search_key *k, const unsigned char *p, size_t len,
+    struct scratch *s)
+{
+	struct buf *f = &s->folded;
 	size_t i = 0;
 	bool hit = false;
 
@@ -162,44 +186,64 @@ mail_search_text(const struct mail_search_key *k, const char *utf8, size_t len)
 	 * an ASCII byte, so folding them one by one gives the whole text's folding; the
 	 * last k->len - 1 folded bytes are kept to find a match that straddles chunks.
 	 */
-	buf_init(&f, BUF_UNLIMITED);
-	buf_init(&tmp, BUF_UNLIMITED);
+	buf_reset(f);
 	while (i < len && !hit) {
 		size_t end = len - i > SEARCH_CHUNK ? i + SEARCH_CHUNK : len;
 
 		while (end < len && p[end - 1] >= 0x80)
 			end++;
-		fold_append(&f, &tmp, p + i, end - i);
+		fold_append(f, &s->tmp, p + i, end - i);
 		i = end;
-		hit = f.len >= k->len && memmem(f.data, f.len, k->folded, k->len) != NULL;
-		if (f.len >= k->len)
-			buf_consume(&f, f.len - (k->len - 1));
+		hit = f->len >= k->len && memmem(f->data, f->len, k->folded, k->len) != NULL;
+		if (f->len >= k->len)
+			buf_consume(f, f->len - (k->len - 1));
 	}
-	buf_deinit(&f);
-	buf_deinit(&tmp);
 	return hit;
+}
+
+bool
+mail_search_text(const struct mail_search_key *k, const char *utf8, size_t len)
+{
+	struct scratch s;
+	bool hit;
+
+	if (k->len == 0)
+		return true;
+	scratch_init(&s);
+	hit = search_text(k, (const unsigned char *)utf8, len, &s);
+	scratch_deinit(&s);
+	return hit;
+}
+
+/*
+ * Unfold and RFC 2047-decode a raw header value, appending to s->decoded (which the
+ * caller may have started with "Name: ").
+ */
+static void
+decode_value(const unsigned char *value, size_t len, struct scratch *s)
+{
+	buf_reset(&s->unfolded);
+	(void)mail_header_unfold(&s->unfolded, value, len);
+	(void)mail_rfc2047_decode(&s->decoded, buf_cstr(&s->unfolded), s->unfolded.len);
 }
 
 bool
 mail_search_header_value(const struct mail_search_key *k, const unsigned char *value,
     size_t len)
 {
-	struct buf unfolded, decoded;
+	struct scratch s;
 	bool ret;
 
-	buf_init(&unfolded, BUF_UNLIMITED);
-	buf_init(&decoded, BUF_UNLIMITED);
-	(void)mail_header_unfold(&unfolded, value, len);
-	(void)mail_rfc2047_decode(&decoded, buf_cstr(&unfolded), unfolded.len);
-	ret = mail_search_text(k, buf_cstr(&decoded), decoded.len);
-	buf_deinit(&unfolded);
-	buf_deinit(&decoded);
+	scratch_init(&s);
+	decode_value(value, len, &s);
+	ret = search_text(k, (const unsigned char *)buf_cstr(&s.decoded), s.decoded.len, &s);
+	scratch_deinit(&s);
 	return ret;
 }
 
 static bool
 search_header_block(const struct mail_search_key *k, const struct mail_message *m,
-    const struct mail_part *part, const char *name, size_t *budget)
+    const struct mail_part *part, const char *name, size_t *budget, struct scratch *s)
 {
 	const unsigned char *hdr = m->data + part->hdr_off;
 	struct mail_header_field f;
@@ -211,34 +255,18 @@ search_header_block(const struct mail_search_key *k, const struct mail_message *
 		if (f.len > *budget)
 			return false;
 		*budget -= f.len;
-		if (name != NULL) {
-			if (mail_header_name_eq(f.name, f.name_len, name) &&
-			    mail_search_header_value(k, f.value, f.value_len))
-				return true;
+		if (name != NULL && !mail_header_name_eq(f.name, f.name_len, name))
 			continue;
+		buf_reset(&s->decoded);
+		if (name == NULL) {
+			/* whole-header search: "Name: value" */
+			(void)buf_append(&s->decoded, f.name, f.name_len);
+			(void)buf_append_str(&s->decoded, ": ");
 		}
-		/* whole-header search: "Name: value" */
-		{
-			struct buf line;
-			bool hit;
-
-			buf_init(&line, BUF_UNLIMITED);
-			(void)buf_append(&line, f.name, f.name_len);
-			(void)buf_append_str(&line, ": ");
-			{
-				struct buf unfolded;
-
-				buf_init(&unfolded, BUF_UNLIMITED);
-				(void)mail_header_unfold(&unfolded, f.value, f.value_len);
-				(void)mail_rfc2047_decode(&line, buf_cstr(&unfolded),
-				    unfolded.len);
-				buf_deinit(&unfolded);
-			}
-			hit = mail_search_text(k, buf_cstr(&line), line.len);
-			buf_deinit(&line);
-			if (hit)
-				return true;
-		}
+		decode_value(f.value, f.value_len, s);
+		if (search_text(k, (const unsigned char *)buf_cstr(&s->decoded),
+		    s->decoded.len, s))
+			return true;
 	}
 	return false;
 }
@@ -248,8 +276,13 @@ mail_search_header(const struct mail_search_key *k, const struct mail_message *m
     const struct mail_part *part, const char *name)
 {
 	size_t budget = m->limits.max_search_bytes;
+	struct scratch s;
+	bool hit;
 
-	return search_header_block(k, m, part == NULL ? m->root : part, name, &budget);
+	scratch_init(&s);
+	hit = search_header_block(k, m, part == NULL ? m->root : part, name, &budget, &s);
+	scratch_deinit(&s);
+	return hit;
 }
 
 static int
@@ -359,7 +392,7 @@ decode_base64(unsigned char *out, const unsigned char *p, size_t len)
 
 static bool
 search_text_part(const struct mail_search_key *k, const struct mail_message *m,
-    const struct mail_part *p, size_t *budget)
+    const struct mail_part *p, size_t *budget, struct scratch *s)
 {
 	const unsigned char *body = m->data + p->body_off;
 	size_t len = MIN(p->body_len, *budget);
@@ -393,7 +426,7 @@ search_text_part(const struct mail_search_key *k, const struct mail_message *m,
 		text = (const unsigned char *)buf_cstr(&utf8);
 		text_len = utf8.len;
 	}
-	hit = mail_search_text(k, (const char *)text, text_len);
+	hit = search_text(k, text, text_len, s);
 	free(decoded);
 	buf_deinit(&utf8);
 	return hit;
@@ -406,21 +439,28 @@ mail_search_body(const struct mail_search_key *k, const struct mail_message *m,
 	const struct mail_part *p = m->root;
 	size_t budget = m->limits.max_search_bytes;
 	bool is_message = true;	/* p's header is a message header */
+	bool hit = false;
+	struct scratch s;
 
 	if (k->len == 0)
 		return true;
+	scratch_init(&s);
 	/* depth-first walk without recursion */
 	while (p != NULL && budget > 0) {
 		if (include_headers && is_message &&
-		    search_header_block(k, m, p, NULL, &budget))
-			return true;
+		    search_header_block(k, m, p, NULL, &budget, &s)) {
+			hit = true;
+			break;
+		}
 		if (p->children != NULL) {
 			is_message = (p->flags & MAIL_PART_RFC822) != 0;
 			p = p->children;
 			continue;
 		}
-		if ((p->flags & MAIL_PART_TEXT) && search_text_part(k, m, p, &budget))
-			return true;
+		if ((p->flags & MAIL_PART_TEXT) && search_text_part(k, m, p, &budget, &s)) {
+			hit = true;
+			break;
+		}
 		while (p != NULL && p->next == NULL)
 			p = p->parent;
 		if (p == NULL)
@@ -428,5 +468,6 @@ mail_search_body(const struct mail_search_key *k, const struct mail_message *m,
 		p = p->next;
 		is_message = false;
 	}
-	return false;
+	scratch_deinit(&s);
+	return hit;
 }
