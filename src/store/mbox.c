@@ -168,19 +168,25 @@ name_release(struct mbox *mbox, const char *filename)
 	mbox->names.garbage += strlen(filename) + 1;
 }
 
-/* Rebuild the arena once most of it is garbage (many flag renames without a rescan). */
+/* Rebuild the arena with only the names in use. */
 static void
-names_maybe_compact(struct mbox *mbox)
+names_compact(struct mbox *mbox)
 {
 	struct name_arena na = { 0 };
 	size_t i;
 
-	if (mbox->names.garbage < 256 * 1024 || mbox->names.garbage < mbox->names.bytes / 2)
-		return;
 	for (i = 0; i < mbox->count; i++)
 		mbox->msgs[i].filename = arena_strdup(&na, mbox->msgs[i].filename);
 	arena_free(&mbox->names);
 	mbox->names = na;
+}
+
+/* Rebuild the arena once most of it is garbage (many flag renames without a rescan). */
+static void
+names_maybe_compact(struct mbox *mbox)
+{
+	if (mbox->names.garbage >= 256 * 1024 && mbox->names.garbage >= mbox->names.bytes / 2)
+		names_compact(mbox);
 }
 
 /* ------------------------------------------------------------------ own events */
@@ -1356,10 +1362,18 @@ cache_put(struct mbox *mbox)
 	struct mstore *store = mbox->store;
 	struct mbox_listener *l, *next;
 	struct mbox *old;
-	size_t bytes = mbox_mem(mbox);
+	size_t bytes;
 
-	if (bytes > MBOX_CACHE_MAX_BYTES / 2)
-		return false;	/* would push everything else out */
+	/* keep no slack: names of renamed or expunged messages, unused array room */
+	if (mbox->names.garbage > mbox->names.bytes / 16)
+		names_compact(mbox);
+	if (mbox->count > 0 && mbox->cap > mbox->count + mbox->count / 8) {
+		mbox->msgs = xreallocarray(mbox->msgs, mbox->count, sizeof(*mbox->msgs));
+		mbox->cap = mbox->count;
+	}
+	bytes = mbox_mem(mbox);
+	if (bytes > MBOX_CACHE_MAX_BYTES)
+		return false;	/* a huge folder alone: rescanned when opened again */
 	/* listeners belong to sessions that are gone; none may be called any more */
 	for (l = mbox->listeners; l != NULL; l = next) {
 		next = l->next;

@@ -1355,6 +1355,8 @@ test_dead_lock_holder(void **state)
 	free(lock);
 }
 
+static struct mbox *cached_of(struct fixture *f, const char *name);
+
 /* A bulk flag change (more renames than the kernel's inotify queue holds events) is
  * not mistaken for someone else's change, and does not overflow the queue into a full
  * rescan; a foreign change right after it is still seen. */
@@ -1426,6 +1428,17 @@ test_bulk_store_events(void **state)
 	assert_true(strstr(p, ":2,S") != NULL);
 	free(p);
 	mbox_unlisten(m, &l);
+	mbox_unref(&m);
+	/* closed: cached without the garbage names and unused array room */
+	m = cached_of(f, "INBOX");
+	assert_non_null(m);
+	assert_int_equal(m->names.garbage, 0);
+	assert_int_equal(m->cap, m->count);
+	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+	assert_int_equal(mbox_count(m), n);
+	p = path_of(f, mbox_msg_at(m, n - 1)->filename);
+	assert_int_equal(access(p, F_OK), 0);
+	free(p);
 	mbox_unref(&m);
 }
 
