@@ -34,8 +34,9 @@ struct mstore {
 	uint64_t cache_seq;
 };
 
-/* Bounds of the closed-folder cache: the mail process runs under a 256 MiB RLIMIT_AS
- * shared with every session's view, so keep the cache well below that. A folder costs
+/* Bounds of the closed-folder cache: the mail process runs under an RLIMIT_AS
+ * (MAIL_RLIMIT_AS in src/mailproc) shared with every session's view of every folder,
+ * so the cache takes a small, fixed part of it. A folder costs
  * ~130 bytes a message (48 of struct mbox_msg, the rest its file name): 20,000 messages
  * ~2.6 MiB, 100,000 ~13 MiB; folders above ~250,000 messages are not kept. */
 #define MBOX_CACHE_MAX_FOLDERS	16
