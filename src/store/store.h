@@ -63,7 +63,8 @@ struct mbox;
  * Returns 0 and *store_r (free with mstore_close), or -1 and *err_r (static text).
  */
 int mstore_open(const char *root_path, struct mstore **store_r, const char **err_r);
-/* Close the store; every mbox must have been unreferenced before (panics otherwise). */
+/* Close the store; every mbox must have been unreferenced before (panics otherwise).
+ * Closed folders kept in the cache (see mbox_unref) are freed here. */
 void mstore_close(struct mstore **store);
 
 /* Validate a mailbox name (mUTF-7, '.' separator). A trailing '.' is NOT accepted here;
@@ -189,7 +190,13 @@ struct mbox_msg {
  */
 enum store_status mbox_open(struct mstore *store, const char *name, struct mbox **mbox_r);
 void mbox_ref(struct mbox *mbox);
-/* Drop a reference; the last one frees the mbox and its listeners. Sets *mbox = NULL. */
+/*
+ * Drop a reference. Sets *mbox = NULL. The last one frees the listeners and keeps the
+ * folder's state in the store's cache of closed folders (LRU, MBOX_CACHE_MAX_* in
+ * store_private.h), so the next mbox_open of it is a sync of an unchanged folder
+ * (directory mtimes, uidlist stat, inotify) instead of a rescan; changes made by
+ * others meanwhile are found then. A deleted folder is freed at once.
+ */
 void mbox_unref(struct mbox **mbox);
 
 /* Canonical name ("INBOX" for any case of inbox); borrowed for the mbox's lifetime. */
