@@ -67,23 +67,35 @@ mail_octets_lines(const unsigned char *p, size_t len)
 	return lines;
 }
 
+/* Raw bytes skipped per step while positioning a reader (counted, not walked). */
+#define SKIP_BLOCK 4096
+
 void
 mail_octets_reader_init(struct mail_octets_reader *r, const unsigned char *p, size_t len,
     uint64_t origin, uint64_t count, uint64_t *total_r)
 {
-	uint64_t at = 0, size, avail;
+	uint64_t at = 0, avail;
 	size_t i = 0;
 
 	r->p = p;
 	r->len = len;
 	r->cr_sent = false;
-	size = mail_octets_size(p, len);
-	if (origin >= size) {
-		r->pos = len;
-		r->left = 0;
-		if (total_r != NULL)
-			*total_r = 0;
-		return;
+	/*
+	 * Skip whole blocks that end at or before origin with the vectorised count (a
+	 * block that starts with the LF of a CRLF split between blocks: that LF is not
+	 * bare), then walk the last block byte by byte. A partial fetch of a large
+	 * message in pieces thus costs a fast scan up to the piece, not a walk.
+	 */
+	while (len - i > SKIP_BLOCK) {
+		uint64_t bs, bl;
+
+		mail_octets_count(p + i, SKIP_BLOCK, &bs, &bl);
+		if (i > 0 && p[i] == '\n' && p[i - 1] == '\r')
+			bs--;
+		if (at + bs > origin)
+			break;
+		at += bs;
+		i += SKIP_BLOCK;
 	}
 	while (i < len) {
 		unsigned int w = octet_width(p, i);
@@ -97,7 +109,29 @@ mail_octets_reader_init(struct mail_octets_reader *r, const unsigned char *p, si
 		i++;
 	}
 	r->pos = i;
-	avail = size - origin;
+	if (i == len) {
+		/* origin at or past the end */
+		r->left = 0;
+		if (total_r != NULL)
+			*total_r = 0;
+		return;
+	}
+	/*
+	 * Octets from origin to the end: at least one per raw byte left, so a count that
+	 * fits in the raw bytes needs no counting; otherwise count the (short) rest. The
+	 * rest's own count takes its first byte, if an LF, as bare: fix that up when its
+	 * CR precedes it or was already produced.
+	 */
+	if (count <= len - i)
+		avail = count;
+	else {
+		uint64_t size, lines;
+
+		mail_octets_count(p + i, len - i, &size, &lines);
+		if (p[i] == '\n' && (r->cr_sent || (i > 0 && p[i - 1] == '\r')))
+			size--;
+		avail = size;
+	}
 	r->left = count < avail ? count : avail;
 	if (total_r != NULL)
 		*total_r = r->left;

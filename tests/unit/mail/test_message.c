@@ -164,6 +164,75 @@ test_octets_count_long(void **state)
 	}
 }
 
+/* Partial ranges of a long text: the reader skips 4 KiB blocks before walking. */
+static void
+test_octets_reader_long(void **state)
+{
+	static const char alphabet[] = { 'a', 'b', '\r', '\n', '\n', 'c' };
+	static const uint64_t counts[] = { 0, 1, 2, 7, 4095, 4096, 5000, 20000, UINT64_MAX };
+	const size_t len = 3 * 4096 + 777;
+	unsigned char *p = malloc(len);
+	struct buf want, out;
+	uint32_t seed = 7;
+
+	for (int round = 0; round < 6; round++) {
+		buf_init(&want, BUF_UNLIMITED);
+		for (size_t i = 0; i < len; i++) {
+			seed = seed * 1103515245 + 12345;
+			/* round 0: LF only, 1: CRLF only, else mixed with stray CRs */
+			if (round == 0)
+				p[i] = (seed >> 16) % 30 == 0 ? '\n' : 'x';
+			else if (round == 1)
+				p[i] = i % 2 == 1 ? '\n' : ((seed >> 16) % 15 == 0 ? '\r' : 'y');
+			else
+				p[i] = (unsigned char)alphabet[(seed >> 16) % N_ELEMENTS(alphabet)];
+			/* CRLF split exactly at block ends */
+			if (round == 4 && i % 4096 == 4095)
+				p[i] = '\r';
+			if (round == 4 && i % 4096 == 0 && i > 0)
+				p[i] = '\n';
+		}
+		if (round == 1)
+			for (size_t i = 1; i < len; i += 2)
+				p[i - 1] = p[i - 1] == '\r' ? '\r' : (i % 4 == 1 ? '\r' : 'y');
+		for (size_t i = 0; i < len; i++) {
+			if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
+				buf_append_c(&want, '\r');
+			buf_append_c(&want, (char)p[i]);
+		}
+		assert_int_equal(mail_octets_size(p, len), want.len);
+		for (int k = 0; k < 400; k++) {
+			uint64_t origin;
+
+			seed = seed * 1103515245 + 12345;
+			/* near block boundaries in octets or raw bytes, or anywhere */
+			if (k % 3 == 0)
+				origin = (uint64_t)(1 + (seed >> 16) % 3) * 4096 + (seed >> 8) % 9 - 4;
+			else if (k % 3 == 1)
+				origin = mail_octets_size(p, (size_t)(1 + (seed >> 16) % 3) * 4096) +
+				    (seed >> 8) % 5 - 2;
+			else
+				origin = (seed >> 8) % (want.len + 3);
+			for (size_t c = 0; c < N_ELEMENTS(counts); c++) {
+				struct mail_octets_reader r;
+				uint64_t total, n;
+
+				n = origin >= want.len ? 0 : MIN(counts[c], want.len - origin);
+				buf_init(&out, BUF_UNLIMITED);
+				mail_octets_reader_init(&r, p, len, origin, counts[c], &total);
+				assert_int_equal(total, n);
+				assert_int_equal(mail_octets_append(&out, p, len, origin, counts[c]), 0);
+				assert_int_equal(out.len, n);
+				if (n > 0)
+					assert_memory_equal(out.data, want.data + origin, n);
+				buf_deinit(&out);
+			}
+		}
+		buf_deinit(&want);
+	}
+	free(p);
+}
+
 static void
 test_header_fields(void **state)
 {
@@ -647,6 +716,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_octets),
 		cmocka_unit_test(test_octets_count_long),
+		cmocka_unit_test(test_octets_reader_long),
 		cmocka_unit_test(test_header_fields),
 		cmocka_unit_test(test_section_parse),
 		cmocka_unit_test(test_sections),
