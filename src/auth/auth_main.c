@@ -23,6 +23,7 @@
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/priv.h"
+#include "lib/role.h"
 
 #define AUTH_IPC_FD		3
 #define PENALTY_SLOTS		4096
@@ -530,20 +531,10 @@ int
 auth_main(int argc, char **argv)
 {
 	struct event *ev, *hup, *term;
-	char *err;
 
-	log_set_ident("auth");
-	for (int i = 0; i + 1 < argc; i++)
-		if (strcmp(argv[i], "-c") == 0)
-			A.cfgpath = argv[i + 1];
-	if (A.cfgpath == NULL)
-		fatal("auth: missing -c");
-	if (config_load(A.cfgpath, &A.cfg, &err) < 0)
-		fatal("%s", err);
-	if (strcmp(A.cfg->log_level, "debug") == 0)
-		log_set_level(LOG_LEVEL_DEBUG);
+	A.cfg = role_start("auth", argc, argv, NULL);
+	A.cfgpath = xstrdup(A.cfg->path);	/* re-read on SIGHUP (A.cfg is replaced) */
 	priv_no_dump();
-	signal(SIGPIPE, SIG_IGN);
 	A.base = event_base_new();
 	evutil_make_socket_nonblocking(AUTH_IPC_FD);
 	ev = event_new(A.base, AUTH_IPC_FD, EV_READ | EV_PERSIST, ipc_cb, NULL);

@@ -27,6 +27,7 @@
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/priv.h"
+#include "lib/role.h"
 #include "lmtp/lmtp.h"
 #include "proto/lmtp_cmd.h"
 #include "lib/buf.h"
@@ -759,24 +760,10 @@ int
 lmtp_main(int argc, char **argv)
 {
 	struct lmtp l;
-	const char *cfgpath = NULL, *fds = NULL;
-	char *err = NULL;
+	const char *fds = NULL;
 
 	memset(&l, 0, sizeof(l));
-	log_set_ident("lmtp");
-	for (int i = 0; i + 1 < argc; i++) {
-		if (strcmp(argv[i], "-c") == 0)
-			cfgpath = argv[i + 1];
-		else if (strcmp(argv[i], "--fds") == 0)
-			fds = argv[i + 1];
-	}
-	if (cfgpath == NULL || fds == NULL)
-		fatal("lmtp: missing -c or --fds");
-	if (config_load(cfgpath, &l.cfg, &err) < 0)
-		fatal("%s", err);
-	if (strcmp(l.cfg->log_level, "debug") == 0)
-		log_set_level(LOG_LEVEL_DEBUG);
-	signal(SIGPIPE, SIG_IGN);
+	l.cfg = role_start("lmtp", argc, argv, &fds);
 	if (gethostname(l.hostname, sizeof(l.hostname) - 1) < 0 || l.hostname[0] == '\0')
 		snprintf(l.hostname, sizeof(l.hostname), "localhost");
 	for (char *p = l.hostname; *p != '\0'; p++)
@@ -785,20 +772,7 @@ lmtp_main(int argc, char **argv)
 	l.base = event_base_new();
 	parse_fds(&l, fds);
 	/* everything this process needs is loaded: confine it like the login process */
-	priv_no_dump();
-	if (priv_is_root()) {
-		uint32_t uid, gid;
-		const char *v[2], *chroot_dir;
-
-		v[0] = getenv("BUZON_LOGIN_UID");
-		v[1] = getenv("BUZON_LOGIN_GID");
-		chroot_dir = getenv("BUZON_LOGIN_CHROOT");
-		if (v[0] == NULL || v[1] == NULL || chroot_dir == NULL ||
-		    parse_u32(v[0], strlen(v[0]), &uid) < 0 ||
-		    parse_u32(v[1], strlen(v[1]), &gid) < 0)
-			fatal("lmtp: master did not pass the login identity");
-		priv_drop((uid_t)uid, (gid_t)gid, chroot_dir);
-	}
+	role_confine_unprivileged("lmtp");
 	evutil_make_socket_nonblocking(LMTP_IPC_FD);
 	l.ipc_ev = event_new(l.base, LMTP_IPC_FD, EV_READ | EV_PERSIST, ipc_cb, &l);
 	event_add(l.ipc_ev, NULL);

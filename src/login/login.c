@@ -26,6 +26,7 @@
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/priv.h"
+#include "lib/role.h"
 #include "lib/tls.h"
 #include "login/login.h"
 #include "login/login_private.h"
@@ -616,45 +617,18 @@ int
 login_main(int argc, char **argv)
 {
 	struct login l;
-	const char *cfgpath = NULL, *fds = NULL, *chroot_dir;
+	const char *fds = NULL;
 	char *err = NULL;
 
 	memset(&l, 0, sizeof(l));
-	log_set_ident("login");
-	for (int i = 0; i + 1 < argc; i++) {
-		if (strcmp(argv[i], "-c") == 0)
-			cfgpath = argv[i + 1];
-		else if (strcmp(argv[i], "--fds") == 0)
-			fds = argv[i + 1];
-	}
-	if (cfgpath == NULL || fds == NULL)
-		fatal("login: missing -c or --fds");
-	if (config_load(cfgpath, &l.cfg, &err) < 0)
-		fatal("%s", err);
-	if (strcmp(l.cfg->log_level, "debug") == 0)
-		log_set_level(LOG_LEVEL_DEBUG);
-	signal(SIGPIPE, SIG_IGN);
+	l.cfg = role_start("login", argc, argv, &fds);
 	if (l.cfg->ssl_count > 0 && ((l.tls[0] = tls_server_create(l.cfg, "imap", &err)) == NULL ||
 	    (l.tls[1] = tls_server_create(l.cfg, "pop3", &err)) == NULL))
 		fatal("%s", err);
 	l.base = event_base_new();
 	parse_fds(&l, fds);
 	/* everything this process needs is loaded: confine it (SEC-41) */
-	priv_no_dump();
-	if (priv_is_root()) {
-		uid_t uid;
-		gid_t gid;
-		const char *v[2];
-
-		v[0] = getenv("BUZON_LOGIN_UID");
-		v[1] = getenv("BUZON_LOGIN_GID");
-		chroot_dir = getenv("BUZON_LOGIN_CHROOT");
-		if (v[0] == NULL || v[1] == NULL || chroot_dir == NULL ||
-		    parse_u32(v[0], strlen(v[0]), (uint32_t *)&uid) < 0 ||
-		    parse_u32(v[1], strlen(v[1]), (uint32_t *)&gid) < 0)
-			fatal("login: master did not pass the login identity");
-		priv_drop(uid, gid, chroot_dir);
-	}
+	role_confine_unprivileged("login");
 	evutil_make_socket_nonblocking(LOGIN_IPC_FD);
 	l.ipc_ev = event_new(l.base, LOGIN_IPC_FD, EV_READ | EV_PERSIST, ipc_cb, &l);
 	event_add(l.ipc_ev, NULL);

@@ -19,6 +19,7 @@
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/priv.h"
+#include "lib/role.h"
 #include "mailproc/deliver.h"
 #include "mailproc/mailproc.h"
 #include "pop3/pop3_client.h"
@@ -236,18 +237,8 @@ mailproc_main(int argc, char **argv)
 {
 	struct event *ev, *term;
 	struct user_info u;
-	const char *cfgpath = NULL;
-	char *err;
 
-	log_set_ident("imap");
-	for (int i = 0; i + 1 < argc; i++)
-		if (strcmp(argv[i], "-c") == 0)
-			cfgpath = argv[i + 1];
-	if (cfgpath == NULL || config_load(cfgpath, &P.cfg, &err) < 0)
-		fatal("mail: cannot load the configuration");
-	if (strcmp(P.cfg->log_level, "debug") == 0)
-		log_set_level(LOG_LEVEL_DEBUG);
-	signal(SIGPIPE, SIG_IGN);
+	P.cfg = role_start("imap", argc, argv, NULL);
 	read_user(&u);
 	if (priv_is_root()) {
 		if (u.uid == 0 || u.gid == 0 || u.uid < P.cfg->first_valid_uid)
