@@ -8,7 +8,7 @@ CHECK="libcmocka-dev python3 curl isync mutt tmux valgrind libclang-rt-14-dev st
 postfix swaks fetchmail testssl.sh
 roundcube roundcube-sqlite3 roundcube-plugins php-cli php-sqlite3 chromium
 fonts-ipafont-gothic nodejs certbot pebble"
-BENCH="dovecot-imapd dovecot-lmtpd"
+BENCH="dovecot-imapd dovecot-lmtpd linux-perf"
 want=$BUILD
 for what in "$@"; do
 	case $what in
