@@ -299,15 +299,11 @@ imap_login_input(struct lconn *c, struct evbuffer *in)
 			return;
 		if (c->state == LC_SASL) {
 			size_t n;
-			char *line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
+			char *line = lconn_sasl_line(c, in, &n,
+			    "* BYE Authentication response too long.");
 
-			if (line == NULL) {
-				if (len > SASL_MAX_LINE + 2) {
-					lconn_printf(c, "* BYE Authentication response too long.\r\n");
-					lconn_close_after(c);
-				}
+			if (line == NULL)
 				return;
-			}
 			sasl_line(c, il, line, n);
 			secret_wipe(line, n);
 			free(line);

@@ -31,6 +31,7 @@
 #include "login/login.h"
 #include "login/login_private.h"
 #include "lib/buf.h"
+#include "proto/sasl.h"
 
 #define LOGIN_MAX_LISTENERS	32
 #define LOGIN_MAX_PER_IP	50		/* pre-auth connections per IP */
@@ -297,6 +298,18 @@ lconn_send_auth(struct lconn *c, const char *tag, const char *mech, const char *
 	c->pending_len = pending;
 	if (sp[1] >= 0)
 		close(sp[1]);
+}
+
+char *
+lconn_sasl_line(struct lconn *c, struct evbuffer *in, size_t *len_r, const char *too_long)
+{
+	char *line = evbuffer_readln(in, len_r, EVBUFFER_EOL_CRLF);
+
+	if (line == NULL && evbuffer_get_length(in) > SASL_MAX_LINE + 2) {
+		lconn_printf(c, "%s\r\n", too_long);
+		lconn_close_after(c);
+	}
+	return line;
 }
 
 static void

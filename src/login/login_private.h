@@ -95,5 +95,13 @@ void lconn_starttls(struct lconn *c);
  */
 void lconn_send_auth(struct lconn *c, const char *tag, const char *mech, const char *user,
     size_t ulen, char *pass, size_t plen);
+/*
+ * State LC_SASL: take one SASL response line (without its CRLF) from in. Returns the
+ * line (caller wipes and frees it; *len_r its length), or NULL when no whole line is
+ * there yet; a line longer than SASL allows gets too_long (the protocol's goodbye line)
+ * and the connection closes.
+ */
+char *lconn_sasl_line(struct lconn *c, struct evbuffer *in, size_t *len_r,
+    const char *too_long);
 
 #endif

@@ -324,15 +324,11 @@ pop3_login_input(struct lconn *c, struct evbuffer *in)
 			return;
 		if (c->state == LC_SASL) {
 			size_t n;
-			char *line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
+			char *line = lconn_sasl_line(c, in, &n,
+			    "-ERR Authentication response too long.");
 
-			if (line == NULL) {
-				if (len > SASL_MAX_LINE + 2) {
-					lconn_printf(c, "-ERR Authentication response too long.\r\n");
-					lconn_close_after(c);
-				}
+			if (line == NULL)
 				return;
-			}
 			sasl_line(c, pl, line, n);
 			secret_wipe(line, n);
 			free(line);
