@@ -1395,6 +1395,8 @@ def main():
                  pre_sasl, S, b"a AUTHENTICATE PLAIN\r\n!!!notbase64***\r\n", r"(a (BAD|NO)|\* BYE)", "bad base64")
         run_case("PRE-20", "AUTHENTICATE PLAIN response of 9 KiB", "a BAD/NO or * BYE",
                  pre_sasl, S, b"a AUTHENTICATE PLAIN\r\n" + b"QUFB" * 2400 + b"\r\n", r"(a (BAD|NO)|\* BYE)", "9 KiB SASL")
+        run_case("PRE-20b", "AUTHENTICATE PLAIN response of 16 KiB without a line end", "* BYE",
+                 pre_sasl, S, b"a AUTHENTICATE PLAIN\r\n" + b"QUFB" * 4096, r"\* BYE", "endless SASL line")
         run_case("PRE-21", "AUTHENTICATE with NULs only", "a NO/BAD",
                  pre_sasl, S, b"a AUTHENTICATE PLAIN AAAA\r\n", r"(a (BAD|NO)|\* BYE)", "NUL SASL")
         run_case("PRE-22", "1000 pipelined NOOPs before login", "1000 OK", pre_noop_flood, S, 1000)
