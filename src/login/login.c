@@ -635,8 +635,9 @@ login_main(int argc, char **argv)
 
 	memset(&l, 0, sizeof(l));
 	l.cfg = role_start("login", argc, argv, &fds);
-	if (l.cfg->ssl_count > 0 && ((l.tls[0] = tls_server_create(l.cfg, "imap", &err)) == NULL ||
-	    (l.tls[1] = tls_server_create(l.cfg, "pop3", &err)) == NULL))
+	if (l.cfg->ssl_count > 0 &&
+	    ((l.tls[0] = tls_server_create(l.cfg, imap_login_ops.alpn, &err)) == NULL ||
+	    (l.tls[1] = tls_server_create(l.cfg, pop3_login_ops.alpn, &err)) == NULL))
 		fatal("%s", err);
 	l.base = event_base_new();
 	parse_fds(&l, fds);
