@@ -63,6 +63,7 @@ static struct {
 	struct auth_penalty table[PENALTY_SLOTS];
 	struct auth_req *reqs;
 	unsigned nreqs;
+	struct ipc_peer *master;
 } A;
 
 unsigned
@@ -266,8 +267,9 @@ reply(uint32_t id, uint32_t status, const struct user_info *u)
 	ipc_put_u32(&m, u ? (uint32_t)u->gid : 0);
 	ipc_put_str(&m, u ? u->home : "");
 	ipc_put_str(&m, u ? u->mail_root : "");
-	if (ipc_send(AUTH_IPC_FD, &m, -1) < 0)
-		fatal("auth: lost the master: %s", strerror(errno));
+	/* queued when the master is busy; never waits (a master that never reads: exit) */
+	if (A.master == NULL || ipc_peer_send(A.master, &m, -1) < 0)
+		fatal("auth: cannot send to the master: %s", strerror(errno));
 }
 
 static void verify_cb(evutil_socket_t fd, short what, void *ctx);
@@ -483,27 +485,22 @@ handle_lookup(struct ipc_msg *m)
 }
 
 static void
-ipc_cb(evutil_socket_t fd, short what, void *ctx)
+master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 {
-	struct ipc_msg *m = xmalloc(sizeof(*m));
-	int r;
+	if (m->type == IPC_AUTH_REQUEST)
+		handle_request(m);
+	else if (m->type == IPC_AUTH_LOOKUP)
+		handle_lookup(m);
+	else
+		fatal("auth: unexpected message %u", m->type);
+}
 
-	while ((r = ipc_recv(fd, m)) > 0) {
-		if (m->fd >= 0)
-			close(m->fd);
-		if (m->type == IPC_AUTH_REQUEST)
-			handle_request(m);
-		else if (m->type == IPC_AUTH_LOOKUP)
-			handle_lookup(m);
-		else
-			fatal("auth: unexpected message %u", m->type);
-	}
-	secret_wipe(m, sizeof(*m));
-	free(m);
-	if (r == 0)
-		exit(0);
-	if (errno != EAGAIN)
-		fatal("auth: ipc: %s", strerror(errno));
+static void
+master_error_cb(struct ipc_peer *peer, int error, void *ctx)
+{
+	if (error == 0)
+		exit(0);	/* the master is gone */
+	fatal("auth: ipc: %s", strerror(error));
 }
 
 static void
@@ -530,17 +527,15 @@ sigterm_cb(evutil_socket_t sig, short what, void *ctx)
 int
 auth_main(int argc, char **argv)
 {
-	struct event *ev, *hup, *term;
+	struct event *hup, *term;
 
 	A.cfg = role_start("auth", argc, argv, NULL);
 	A.cfgpath = xstrdup(A.cfg->path);	/* re-read on SIGHUP (A.cfg is replaced) */
 	priv_no_dump();
 	A.base = event_base_new();
-	evutil_make_socket_nonblocking(AUTH_IPC_FD);
-	ev = event_new(A.base, AUTH_IPC_FD, EV_READ | EV_PERSIST, ipc_cb, NULL);
+	A.master = ipc_peer_create(A.base, AUTH_IPC_FD, master_msg_cb, master_error_cb, NULL);
 	hup = evsignal_new(A.base, SIGHUP, sighup_cb, NULL);
 	term = evsignal_new(A.base, SIGTERM, sigterm_cb, NULL);
-	event_add(ev, NULL);
 	event_add(hup, NULL);
 	event_add(term, NULL);
 	event_base_dispatch(A.base);

@@ -53,6 +53,10 @@ static const struct key_def keys[] = {
 	{ "mail_max_size", K_SIZE, OFF(mail_max_size), 0 },
 	{ "imap_idle_keepalive", K_UINT, OFF(imap_idle_keepalive), 86400 },
 	{ "login_timeout", K_UINT, OFF(login_timeout), 86400 },
+	{ "login_processes", K_UINT, OFF(login_processes), 64 },
+	{ "login_mode", K_STR, OFF(login_mode), 0 },
+	{ "login_max_connections", K_UINT, OFF(login_max_connections), 1000000 },
+	{ "login_max_connections_per_ip", K_UINT, OFF(login_max_connections_per_ip), 1000000 },
 	{ "imap_autologout", K_UINT, OFF(imap_autologout), 86400 * 7 },
 	{ "pop3_uidl_format", K_STR, OFF(pop3_uidl_format), 0 },
 	{ "log_level", K_STR, OFF(log_level), 0 },
@@ -80,6 +84,10 @@ config_defaults(struct config *c)
 	c->mail_max_size = 50 * 1024 * 1024;
 	c->imap_idle_keepalive = 120;
 	c->login_timeout = 60;
+	c->login_processes = 0;		/* one per CPU */
+	c->login_mode = xstrdup("pool");
+	c->login_max_connections = 1000;
+	c->login_max_connections_per_ip = 50;
 	c->imap_autologout = 31 * 60;
 	c->pop3_uidl_format = xstrdup("%08Xu%08Xv");
 	c->log_level = xstrdup("info");
@@ -328,6 +336,16 @@ config_finish(struct config *c, const char **err_r)
 		*err_r = "pop3_uidl_format: %u, %v, %08Xu, %08Xv, %% and printable text, at most 70 characters";
 		return -1;
 	}
+	if (c->login_mode == NULL || (strcmp(c->login_mode, "pool") != 0 &&
+	    strcmp(c->login_mode, "per-connection") != 0)) {
+		*err_r = "login_mode must be pool or per-connection";
+		return -1;
+	}
+	c->login_per_connection = strcmp(c->login_mode, "per-connection") == 0;
+	if (c->login_max_connections == 0) {
+		*err_r = "login_max_connections must be at least 1";
+		return -1;
+	}
 	if (strcmp(c->log_level, "debug") != 0 && strcmp(c->log_level, "info") != 0 &&
 	    strcmp(c->log_level, "warn") != 0 && strcmp(c->log_level, "error") != 0) {
 		*err_r = "log_level must be debug, info, warn or error";
@@ -434,6 +452,7 @@ config_free(struct config **cfgp)
 	free(c->login_user);
 	free(c->auth_trusted_networks);
 	free(c->log_level);
+	free(c->login_mode);
 	free(c->pop3_uidl_format);
 	free(c);
 	*cfgp = NULL;

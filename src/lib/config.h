@@ -51,6 +51,11 @@ struct config {
 	uint64_t mail_max_size;		/* APPENDLIMIT / LMTP SIZE, default 50 MiB */
 	unsigned imap_idle_keepalive;	/* seconds between "* OK Still here" */
 	unsigned login_timeout;		/* pre-auth deadline, seconds */
+	unsigned login_processes;	/* login process pool size; 0 = one per CPU */
+	char *login_mode;		/* "pool" or "per-connection" */
+	bool login_per_connection;	/* login_mode = per-connection */
+	unsigned login_max_connections;	/* pre-login connections in total */
+	unsigned login_max_connections_per_ip;	/* per IPv4 address / IPv6 /64; 0 = no cap */
 	unsigned imap_autologout;	/* seconds, >= 30 min */
 	char *pop3_uidl_format;		/* UIDL template, default "%08Xu%08Xv" (Dovecot's) */
 	char *log_level;		/* debug|info|warn|error */

@@ -14,13 +14,28 @@
 #include <stdint.h>
 
 #define IPC_MAX_PAYLOAD 16384
+/* Bumped whenever a message type or field changes (checked on every message). */
+#define IPC_VERSION 2
 
 enum ipc_type {
-	/* login -> master: credentials + connection fd (client socket or proxy end) */
+	/*
+	 * Login. Field order, in ipc_put order (limits below):
+	 * master -> login  IPC_LOGIN_CONN   u32 conn id, u32 listener index; fd: the
+	 *                                   accepted client socket
+	 * login -> master  IPC_LOGIN_AUTH   u32 conn id, u32 proto (IPC_PROTO_*), str mech,
+	 *                                   bytes user, bytes password, str ip, u32 flags
+	 *                                   (IPC_CONN_*), str tag, bytes pipelined input;
+	 *                                   fd: the client socket or the proxy's end
+	 * master -> login  IPC_LOGIN_RESULT u32 conn id, u32 status (IPC_AUTH_*)
+	 * login -> master  IPC_LOGIN_CLOSED u32 conn id: the connection is gone from the
+	 *                                   login process (closed, or handed over)
+	 * master -> login  IPC_LOGIN_DRAIN  (empty): take no more connections, exit when
+	 *                                   the last one ends
+	 * The user name and password are the client's words: one the master cannot accept
+	 * (NUL, too long) is a failed login, never a reason to kill the login process.
+	 */
 	IPC_LOGIN_AUTH = 1,
-	/* master -> login: result of IPC_LOGIN_AUTH */
 	IPC_LOGIN_RESULT,
-	/* master -> login: stop accepting, exit when the last connection ends */
 	IPC_LOGIN_DRAIN,
 	/* master -> auth: verify credentials */
 	IPC_AUTH_REQUEST,
@@ -54,7 +69,25 @@ enum ipc_type {
 	IPC_AUTH_LOOKUP,
 	IPC_MAIL_DELIVER,
 	IPC_MAIL_DELIVERED,
+	IPC_LOGIN_CONN,
+	IPC_LOGIN_CLOSED,
 };
+
+/* Field limits shared by senders and receivers (bytes, without a NUL). */
+#define IPC_USER_MAX	255	/* user names (content: longer is a failed login) */
+#define IPC_PASS_MAX	1024	/* passwords (content: longer is a failed login) */
+#define IPC_MECH_MAX	16
+#define IPC_IP_MAX	64
+#define IPC_TAG_MAX	80
+#define IPC_INPUT_MAX	(12 * 1024)	/* pipelined input handed over with a login */
+#define IPC_ADDR_MAX	1024	/* LMTP addresses */
+#define IPC_FOLDER_MAX	1024
+#define IPC_PREFIX_MAX	4096	/* header lines prepended at delivery */
+#define IPC_PATH_MAX	4096
+
+/* IPC_LOGIN_AUTH / IPC_MAIL_CLIENT flags. */
+#define IPC_CONN_TLS	1u	/* the client connection is encrypted */
+#define IPC_CONN_LOCAL	2u	/* the client is on this host */
 
 /* Delivery results (LMTP reply codes in brackets). */
 enum ipc_deliver_status {
@@ -107,16 +140,62 @@ int ipc_get_str(struct ipc_msg *m, size_t max, char **s_r);
 bool ipc_get_done(const struct ipc_msg *m);
 
 /*
- * Send m (with fd if fd >= 0; the fd stays open in the sender). Blocks until sent.
- * Returns 0, or -1 with errno (EPIPE: peer gone, EMSGSIZE: overflowed message).
+ * Try to send m (with fd if fd >= 0; the fd stays open in the sender) once, without
+ * waiting. Returns 0, or -1 with errno (EAGAIN: the peer's socket buffer is full,
+ * EPIPE: peer gone, EMSGSIZE: overflowed message). Processes with an event loop send
+ * through an ipc_peer, which queues what does not fit.
  */
 int ipc_send(int sock, struct ipc_msg *m, int fd);
 /*
  * Receive one message. Returns 1 with *m filled (m->fd = received fd or -1, caller owns
  * it), 0 on EOF, -1 on error (EAGAIN when nothing is pending on a non-blocking socket,
- * EBADMSG when the message is malformed: any received fd is then closed).
+ * EBADMSG when the message is malformed, EMFILE when a passed descriptor was lost
+ * because this process had no descriptor left (MSG_CTRUNC); any received fd is then
+ * closed).
  */
 int ipc_recv(int sock, struct ipc_msg *m);
+
+/*
+ * An IPC peer: one socket to another process, driven by the event loop. Sends never
+ * block: what the socket does not take at once is queued (with a dup of its fd) and
+ * written when the socket is writable. The queue is bounded (IPC_QUEUE_MAX_BYTES,
+ * IPC_QUEUE_MAX_FDS); a peer that lets its queue pass the bound, or that makes no
+ * progress draining it for IPC_STALL_SECS, is reported through the error callback
+ * (the owner kills the child, or a child exits). See docs/architecture.md, "IPC".
+ */
+#define IPC_QUEUE_MAX_BYTES	(16 * 1024 * 1024)
+#define IPC_QUEUE_MAX_FDS	512
+#define IPC_STALL_SECS		30
+
+struct ipc_peer;
+struct event_base;
+
+/* One received message; m and its fd belong to the callee for the call (an fd left in
+ * m->fd is closed afterwards). */
+typedef void ipc_peer_msg_cb(struct ipc_peer *p, struct ipc_msg *m, void *ctx);
+/*
+ * The peer is unusable: EOF (error 0), broken framing (EBADMSG), a lost descriptor
+ * (EMFILE), a full or stalled queue (ENOBUFS, ETIMEDOUT) or a socket error. Called once;
+ * no more messages are delivered or sent afterwards. The callee may destroy the peer.
+ */
+typedef void ipc_peer_error_cb(struct ipc_peer *p, int error, void *ctx);
+
+/* Takes fd (made non-blocking, closed by ipc_peer_destroy). */
+struct ipc_peer *ipc_peer_create(struct event_base *base, int fd, ipc_peer_msg_cb *msg_cb,
+    ipc_peer_error_cb *error_cb, void *ctx);
+/* Safe inside the peer's own callbacks (freed when they return). */
+void ipc_peer_destroy(struct ipc_peer **p);
+/*
+ * Send or queue m with fd (>= 0: attached; it stays the caller's, a queued message
+ * holds a duplicate). Returns 0, or -1 with errno: EMSGSIZE (m overflowed), EMFILE (no
+ * descriptor for the duplicate), ENOBUFS (the queue is full: the peer is then reported
+ * broken through the error callback, from the event loop), EPIPE (the peer is broken).
+ */
+int ipc_peer_send(struct ipc_peer *p, struct ipc_msg *m, int fd);
+/* Bytes waiting in the send queue. */
+size_t ipc_peer_queued(const struct ipc_peer *p);
+/* Stop/resume delivering received messages (the socket is not read meanwhile). */
+void ipc_peer_pause(struct ipc_peer *p, bool paused);
 
 /* Create a SOCK_SEQPACKET socketpair with CLOEXEC. */
 int ipc_socketpair(int fds[2]);

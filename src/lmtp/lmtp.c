@@ -40,7 +40,8 @@
 #define LMTP_IDLE_SECS		300
 #define LMTP_READ_HIGH		(256 * 1024)	/* input buffered while we wait */
 #define LMTP_CHUNK		(64 * 1024)
-#define LMTP_PREFIX_MAX		4096
+#define LMTP_PREFIX_MAX		IPC_PREFIX_MAX
+#define LMTP_DELIVER_WINDOW	16	/* deliveries of one session with the master at once */
 
 struct rcpt {
 	char *addr;		/* as parsed (RCPT TO:<addr>) */
@@ -75,6 +76,8 @@ struct lsess {
 	int memfd;
 	bool toobig, write_error;
 	size_t next_reply;	/* first recipient whose reply is not sent yet */
+	size_t next_send;	/* first recipient not yet handed to the master */
+	unsigned inflight;	/* deliveries with the master, unanswered */
 	unsigned bad;
 	bool eof;		/* the client shut down its side: finish, then close */
 	unsigned char *chunk;	/* LMTP_CHUNK + 1 decode buffer while in DATA */
@@ -85,7 +88,7 @@ struct lmtp {
 	struct config *cfg;
 	struct evconnlistener *listeners[LMTP_MAX_LISTENERS];
 	unsigned nlisteners;
-	struct event *ipc_ev;
+	struct ipc_peer *master;
 	struct lsess *sessions;
 	unsigned nsessions;
 	uint32_t next_id;
@@ -175,10 +178,12 @@ sess_bad(struct lsess *s, const char *reply)
 	}
 }
 
+static struct ipc_peer *lmtp_master;	/* the master, for ipc_to_master */
+
 static int
 ipc_to_master(struct ipc_msg *m, int fd)
 {
-	if (ipc_send(LMTP_IPC_FD, m, fd) < 0) {
+	if (lmtp_master == NULL || ipc_peer_send(lmtp_master, m, fd) < 0) {
 		log_error("lmtp: cannot reach the master: %s", strerror(errno));
 		return -1;
 	}
@@ -310,6 +315,8 @@ cmd_data(struct lsess *s)
 	sess_printf(s, "354 Start mail input; end with <CRLF>.<CRLF>");
 }
 
+static void delivery_pump(struct lsess *s);
+
 /* Send the replies that are due, in RCPT order; back to commands when all are sent. */
 static void
 delivery_flush(struct lsess *s)
@@ -369,16 +376,36 @@ data_done(struct lsess *s)
 	    (unsigned long long)s->dec.size, s->ip, s->toobig ? " refused=size" :
 	    s->dec.bare_lf > 0 ? " refused=bare-lf" : "");
 	s->state = SS_DELIVERING;
-	for (size_t i = 0; i < s->nrcpts; i++) {
-		struct rcpt *r = &s->rcpts[i];
+	if (fail != NULL) {
+		for (size_t i = 0; i < s->nrcpts; i++)
+			sess_printf(s, "%s <%s> %s", fail, s->rcpts[i].addr, fail_text);
+		s->next_reply = s->nrcpts;
+		s->next_send = s->nrcpts;
+		close(s->memfd);
+		s->memfd = -1;
+		delivery_flush(s);
+		return;
+	}
+	s->next_send = 0;
+	s->inflight = 0;
+	delivery_pump(s);
+	delivery_flush(s);
+}
+
+/*
+ * Hand the message to the master for the next recipients, at most LMTP_DELIVER_WINDOW
+ * at a time: a transaction with 1,000 recipients never queues 1,000 descriptors
+ * anywhere (docs/delivery.md).
+ */
+static void
+delivery_pump(struct lsess *s)
+{
+	while (s->next_send < s->nrcpts && s->inflight < LMTP_DELIVER_WINDOW) {
+		struct rcpt *r = &s->rcpts[s->next_send++];
 		struct ipc_msg m;
 		char prefix[LMTP_PREFIX_MAX];
 		int n;
 
-		if (fail != NULL) {
-			sess_printf(s, "%s <%s> %s", fail, r->addr, fail_text);
-			continue;
-		}
 		/* both addresses are printable ASCII without CR/LF (lmtp_cmd_parse) */
 		n = snprintf(prefix, sizeof(prefix), "Return-Path: <%s>\nDelivered-To: %s\n",
 		    s->sender, r->addr);
@@ -396,14 +423,15 @@ data_done(struct lsess *s)
 		if (ipc_to_master(&m, s->memfd) < 0) {
 			r->answered = true;
 			r->status = IPC_DELIVER_TEMPFAIL;
+			continue;
 		}
+		s->inflight++;
 	}
-	if (fail != NULL)
-		s->next_reply = s->nrcpts;
-	/* the master holds its own copies of the memfd now */
-	close(s->memfd);
-	s->memfd = -1;
-	delivery_flush(s);
+	if (s->next_send == s->nrcpts && s->memfd >= 0) {
+		/* the master holds its own copies of the memfd now */
+		close(s->memfd);
+		s->memfd = -1;
+	}
 }
 
 /* Consume DATA bytes from the input buffer. Returns true when the final dot was read. */
@@ -677,57 +705,52 @@ find_request(struct lmtp *l, uint32_t type, uint32_t id, struct rcpt **rcpt_r)
 }
 
 static void
-ipc_cb(evutil_socket_t fd, short what, void *ctx)
+master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 {
 	struct lmtp *l = ctx;
-	struct ipc_msg *m = xmalloc(sizeof(*m));
+	uint32_t id, status;
+	char *user = NULL;
+	struct lsess *s;
+	struct rcpt *r = NULL;
 
-	for (;;) {
-		uint32_t id, status;
-		char *user = NULL;
-		struct lsess *s;
-		struct rcpt *r = NULL;
-		int ret = ipc_recv(LMTP_IPC_FD, m);
-
-		if (ret < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-			break;
-		if (ret <= 0) {
-			log_info("lmtp: master gone, exiting");
-			exit(0);
-		}
-		if (m->fd >= 0)
-			close(m->fd);
-		if (m->type == IPC_LOGIN_DRAIN && m->len == 0) {
-			/* reload: a new LMTP process takes over the listeners */
-			l->draining = true;
-			for (unsigned i = 0; i < l->nlisteners; i++)
-				evconnlistener_disable(l->listeners[i]);
-			log_info("lmtp draining sessions=%u", l->nsessions);
-			if (l->nsessions == 0)
-				event_base_loopexit(l->base, NULL);
-			continue;
-		}
-		if ((m->type != IPC_LMTP_RCPT_RESULT && m->type != IPC_LMTP_DELIVER_RESULT) ||
-		    ipc_get_u32(m, &id) < 0 || ipc_get_u32(m, &status) < 0 ||
-		    (m->type == IPC_LMTP_RCPT_RESULT && ipc_get_str(m, 1024, &user) < 0) ||
-		    !ipc_get_done(m) || status > IPC_DELIVER_TOOBIG)
-			fatal("lmtp: malformed message type=%u from the master", m->type);
-		free(user);
-		if ((s = find_request(l, m->type, id, &r)) == NULL)
-			continue;	/* its session is gone */
-		if (m->type == IPC_LMTP_RCPT_RESULT) {
-			rcpt_result(s, status);
-			sess_process(s);
-		} else {
-			r->answered = true;
-			r->status = status;
-			if (status != IPC_DELIVER_OK)
-				log_warn("lmtp delivery failed rcpt=<%s> status=%u", r->addr,
-				    status);
-			delivery_flush(s);
-		}
+	if (m->type == IPC_LOGIN_DRAIN && m->len == 0) {
+		/* reload: a new LMTP process takes over the listeners */
+		l->draining = true;
+		for (unsigned i = 0; i < l->nlisteners; i++)
+			evconnlistener_disable(l->listeners[i]);
+		log_info("lmtp draining sessions=%u", l->nsessions);
+		if (l->nsessions == 0)
+			event_base_loopexit(l->base, NULL);
+		return;
 	}
-	free(m);
+	if ((m->type != IPC_LMTP_RCPT_RESULT && m->type != IPC_LMTP_DELIVER_RESULT) ||
+	    ipc_get_u32(m, &id) < 0 || ipc_get_u32(m, &status) < 0 ||
+	    (m->type == IPC_LMTP_RCPT_RESULT && ipc_get_str(m, IPC_ADDR_MAX, &user) < 0) ||
+	    !ipc_get_done(m) || status > IPC_DELIVER_TOOBIG)
+		fatal("lmtp: malformed message type=%u from the master", m->type);
+	free(user);
+	if ((s = find_request(l, m->type, id, &r)) == NULL)
+		return;	/* its session is gone */
+	if (m->type == IPC_LMTP_RCPT_RESULT) {
+		rcpt_result(s, status);
+		sess_process(s);
+	} else {
+		r->answered = true;
+		r->status = status;
+		if (status != IPC_DELIVER_OK)
+			log_warn("lmtp delivery failed rcpt=<%s> status=%u", r->addr, status);
+		if (s->inflight > 0)
+			s->inflight--;
+		delivery_pump(s);
+		delivery_flush(s);
+	}
+}
+
+static void
+master_error_cb(struct ipc_peer *peer, int error, void *ctx)
+{
+	log_info("lmtp: master gone (%s), exiting", error == 0 ? "EOF" : strerror(error));
+	exit(0);
 }
 
 static void
@@ -773,16 +796,16 @@ lmtp_main(int argc, char **argv)
 	parse_fds(&l, fds);
 	/* everything this process needs is loaded: confine it like the login process */
 	role_confine_unprivileged("lmtp");
-	evutil_make_socket_nonblocking(LMTP_IPC_FD);
-	l.ipc_ev = event_new(l.base, LMTP_IPC_FD, EV_READ | EV_PERSIST, ipc_cb, &l);
-	event_add(l.ipc_ev, NULL);
+	l.master = ipc_peer_create(l.base, LMTP_IPC_FD, master_msg_cb, master_error_cb, &l);
+	lmtp_master = l.master;
 	event_base_dispatch(l.base);
 	/* drained: every session has ended */
 	while (l.sessions != NULL)
 		sess_destroy(l.sessions);
 	for (unsigned i = 0; i < l.nlisteners; i++)
 		evconnlistener_free(l.listeners[i]);
-	event_free(l.ipc_ev);
+	lmtp_master = NULL;
+	ipc_peer_destroy(&l.master);
 	event_base_free(l.base);
 	config_free(&l.cfg);
 	return 0;

@@ -295,7 +295,7 @@ imap_login_input(struct lconn *c, struct evbuffer *in)
 		const char *text;
 		unsigned char *data;
 
-		if (len == 0)
+		if (len == 0 || lconn_output_full(c))
 			return;
 		if (c->state == LC_SASL) {
 			size_t n;

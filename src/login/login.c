@@ -34,7 +34,6 @@
 #include "proto/sasl.h"
 
 #define LOGIN_MAX_LISTENERS	32
-#define LOGIN_MAX_PER_IP	50		/* pre-auth connections per IP */
 #define PROXY_HIGH		(256 * 1024)	/* output backlog before we stop reading */
 #define LOGIN_IPC_FD		3
 
@@ -42,16 +41,29 @@ struct login {
 	struct event_base *base;
 	struct config *cfg;
 	struct tls_server *tls[2];	/* by protocol: [0] imap, [1] pop3 (ALPN differs) */
-	struct evconnlistener *listeners[LOGIN_MAX_LISTENERS];
+	/* the master's listeners, by the index it sends with each connection */
 	bool listener_tls[LOGIN_MAX_LISTENERS];
 	const struct login_proto_ops *listener_ops[LOGIN_MAX_LISTENERS];
 	unsigned nlisteners;
-	struct event *ipc_ev;
+	struct ipc_peer *master;
 	struct lconn *conns;
 	unsigned nconns;
-	uint32_t next_req;
+	bool single;		/* login_mode = per-connection: exit after the one connection */
 	bool draining;
 };
+
+static void lconn_input(struct lconn *c);
+
+/* To the master, never waiting; a master that does not read is a dead master. */
+static int
+login_send(struct login *l, struct ipc_msg *m, int fd)
+{
+	if (l->master == NULL || ipc_peer_send(l->master, m, fd) < 0) {
+		log_error("login: cannot send to the master: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
 
 static void lconn_read_cb(struct bufferevent *bev, void *ctx);
 static void lconn_event_cb(struct bufferevent *bev, short what, void *ctx);
@@ -88,9 +100,48 @@ lconn_destroy(struct lconn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	l->nconns--;
+	if (c->conn_id != 0) {
+		struct ipc_msg m;
+
+		ipc_msg_init(&m, IPC_LOGIN_CLOSED);
+		ipc_put_u32(&m, c->conn_id);
+		(void)login_send(l, &m, -1);
+	}
 	free(c);
-	if (l->draining && l->nconns == 0)
+	if ((l->draining || l->single) && l->nconns == 0)
 		event_base_loopexit(l->base, NULL);
+}
+
+bool
+lconn_output_full(const struct lconn *c)
+{
+	return c->bev != NULL &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) >= LOGIN_OUTPUT_MAX;
+}
+
+/*
+ * Backpressure: while more than LOGIN_OUTPUT_MAX bytes wait to be sent, nothing more
+ * is read or parsed; the write callback resumes below half of it. A client that sends
+ * commands and never reads the answers costs at most that much (docs/security.md).
+ */
+static void
+lconn_throttle(struct lconn *c)
+{
+	c->throttled = true;
+	bufferevent_disable(c->bev, EV_READ);
+	bufferevent_setwatermark(c->bev, EV_WRITE, LOGIN_OUTPUT_MAX / 2, 0);
+}
+
+/* Parse what the client has sent, as far as the output bound allows. */
+static void
+lconn_input(struct lconn *c)
+{
+	if (c->state != LC_CMD && c->state != LC_SASL)
+		return;
+	if (!lconn_output_full(c))
+		c->ops->input(c, bufferevent_get_input(c->bev));
+	if ((c->state == LC_CMD || c->state == LC_SASL) && lconn_output_full(c))
+		lconn_throttle(c);
 }
 
 void
@@ -216,9 +267,19 @@ static void
 lconn_write_cb(struct bufferevent *bev, void *ctx)
 {
 	struct lconn *c = ctx;
+	size_t out = evbuffer_get_length(bufferevent_get_output(bev));
 
+	if (c->throttled && out <= LOGIN_OUTPUT_MAX / 2) {
+		c->throttled = false;
+		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+		if (c->state == LC_CMD || c->state == LC_SASL) {
+			bufferevent_enable(bev, EV_READ);
+			lconn_input(c);
+			return;
+		}
+	}
 	/* a write callback queued earlier may run after more output was added: check */
-	if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+	if (out > 0)
 		return;
 	if (c->state == LC_CLOSING)
 		lconn_destroy(c);
@@ -258,11 +319,21 @@ lconn_send_auth(struct lconn *c, const char *tag, const char *mech, const char *
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	size_t pending = evbuffer_get_length(in);
-	struct ipc_msg *m = xmalloc(sizeof(*m));
+	struct ipc_msg *m;
 	int sp[2] = { -1, -1 }, fd;
 
 	if (pending > LOGIN_INPUT_MAX)
 		pending = LOGIN_INPUT_MAX;
+	if (ulen == 0 || ulen > IPC_USER_MAX || memchr(user, '\0', ulen) != NULL ||
+	    plen > IPC_PASS_MAX) {
+		/* no such user can exist: a failed login, after the same wait as any other */
+		secret_wipe(pass, plen);
+		log_info("%s-login failed user=<invalid> ip=%s reason=invalid-name",
+		    c->ops->name, c->ip);
+		c->ops->auth_failed(c, IPC_AUTH_FAIL);
+		return;
+	}
+	m = xmalloc(sizeof(*m));
 	if (c->tls) {
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
 			log_error("socketpair: %s", strerror(errno));
@@ -276,22 +347,30 @@ lconn_send_auth(struct lconn *c, const char *tag, const char *mech, const char *
 	} else {
 		fd = c->fd;
 	}
-	c->req_id = ++c->l->next_req;
 	ipc_msg_init(m, IPC_LOGIN_AUTH);
-	ipc_put_u32(m, c->req_id);
+	ipc_put_u32(m, c->conn_id);
 	ipc_put_u32(m, c->ops->ipc_proto);
 	ipc_put_str(m, mech);
 	ipc_put_bytes(m, user, ulen);
 	ipc_put_bytes(m, pass, plen);
 	ipc_put_str(m, c->ip);
-	ipc_put_u32(m, (c->tls ? 1 : 0) | (c->local ? 2 : 0));
+	ipc_put_u32(m, (c->tls ? IPC_CONN_TLS : 0) | (c->local ? IPC_CONN_LOCAL : 0));
 	ipc_put_str(m, tag);
 	ipc_put_bytes(m, evbuffer_pullup(in, (ssize_t)pending), pending);
 	secret_wipe(pass, plen);
+	if (login_send(c->l, m, fd) < 0) {
+		secret_wipe(m, sizeof(*m));
+		free(m);
+		if (sp[0] >= 0) {
+			close(sp[0]);
+			close(sp[1]);
+			c->proxy_fd = -1;
+		}
+		c->ops->auth_failed(c, IPC_AUTH_TEMPFAIL);
+		return;
+	}
 	bufferevent_disable(c->bev, EV_READ);
 	c->state = LC_AUTH_WAIT;
-	if (ipc_send(LOGIN_IPC_FD, m, fd) < 0)
-		fatal("login: lost the master: %s", strerror(errno));
 	secret_wipe(m, sizeof(*m));
 	free(m);
 	/* kept until the result: after a failure they are still this process's commands */
@@ -315,10 +394,7 @@ lconn_sasl_line(struct lconn *c, struct evbuffer *in, size_t *len_r, const char 
 static void
 lconn_read_cb(struct bufferevent *bev, void *ctx)
 {
-	struct lconn *c = ctx;
-
-	if (c->state == LC_CMD || c->state == LC_SASL)
-		c->ops->input(c, bufferevent_get_input(bev));
+	lconn_input(ctx);
 }
 
 /* ------------------------------------------------------------------ TLS proxy */
@@ -406,12 +482,12 @@ lconn_start_proxy(struct lconn *c)
 /* ------------------------------------------------------------------ master IPC */
 
 static void
-login_result(struct login *l, uint32_t req_id, uint32_t status)
+login_result(struct login *l, uint32_t conn_id, uint32_t status)
 {
 	struct lconn *c;
 
 	for (c = l->conns; c != NULL; c = c->next)
-		if (c->state == LC_AUTH_WAIT && c->req_id == req_id)
+		if (c->state == LC_AUTH_WAIT && c->conn_id == conn_id)
 			break;
 	if (c == NULL)
 		return;		/* the client went away meanwhile */
@@ -437,51 +513,53 @@ login_result(struct login *l, uint32_t req_id, uint32_t status)
 	if (c->state == LC_CLOSING)
 		return;
 	bufferevent_enable(c->bev, EV_READ);
-	c->ops->input(c, bufferevent_get_input(c->bev));
+	lconn_input(c);
 }
 
 static void
 login_drain(struct login *l)
 {
 	l->draining = true;
-	for (unsigned i = 0; i < l->nlisteners; i++) {
-		evconnlistener_free(l->listeners[i]);
-		l->listeners[i] = NULL;
-	}
-	l->nlisteners = 0;
 	if (l->nconns == 0)
 		event_base_loopexit(l->base, NULL);
 }
 
+static void conn_new(struct login *l, uint32_t id, uint32_t idx, int fd);
+
 static void
-ipc_cb(evutil_socket_t fd, short what, void *ctx)
+master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 {
 	struct login *l = ctx;
-	struct ipc_msg m;
-	uint32_t id, status;
-	int r;
+	uint32_t id, status, idx;
 
-	while ((r = ipc_recv(fd, &m)) > 0) {
-		if (m.fd >= 0)
-			close(m.fd);
-		switch (m.type) {
-		case IPC_LOGIN_RESULT:
-			if (ipc_get_u32(&m, &id) < 0 || ipc_get_u32(&m, &status) < 0 ||
-			    !ipc_get_done(&m))
-				fatal("login: malformed message from master");
-			login_result(l, id, status);
-			break;
-		case IPC_LOGIN_DRAIN:
-			login_drain(l);
-			break;
-		default:
-			fatal("login: unexpected message %u from master", m.type);
-		}
+	switch (m->type) {
+	case IPC_LOGIN_CONN:
+		if (ipc_get_u32(m, &id) < 0 || ipc_get_u32(m, &idx) < 0 || !ipc_get_done(m) ||
+		    m->fd < 0 || id == 0 || idx >= l->nlisteners)
+			fatal("login: malformed connection from master");
+		conn_new(l, id, idx, m->fd);
+		m->fd = -1;
+		break;
+	case IPC_LOGIN_RESULT:
+		if (ipc_get_u32(m, &id) < 0 || ipc_get_u32(m, &status) < 0 ||
+		    !ipc_get_done(m))
+			fatal("login: malformed message from master");
+		login_result(l, id, status);
+		break;
+	case IPC_LOGIN_DRAIN:
+		login_drain(l);
+		break;
+	default:
+		fatal("login: unexpected message %u from master", m->type);
 	}
-	if (r == 0)
+}
+
+static void
+master_error_cb(struct ipc_peer *peer, int error, void *ctx)
+{
+	if (error == 0)
 		exit(0);	/* the master is gone */
-	if (errno != EAGAIN)
-		fatal("login: ipc: %s", strerror(errno));
+	fatal("login: ipc: %s", strerror(error));
 }
 
 /* ------------------------------------------------------------------ accepting */
@@ -508,29 +586,34 @@ addr_is_local(int fd, const struct sockaddr *peer)
 	return peer->sa_family == AF_UNIX;
 }
 
+/* A connection the master accepted for us (IPC_LOGIN_CONN). */
 static void
-accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa, int salen,
-    void *ctx)
+conn_new(struct login *l, uint32_t id, uint32_t idx, int fd)
 {
-	struct login *l = ctx;
-	struct lconn *c, *o;
-	unsigned same = 0, idx;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct sockaddr *sa = (struct sockaddr *)&ss;
+	struct lconn *c;
 	struct timeval tv;
 	int one = 1;
 
-	for (idx = 0; idx < l->nlisteners && l->listeners[idx] != lis; idx++)
-		;
 	c = xcalloc(1, sizeof(*c));
 	c->l = l;
 	c->fd = fd;
 	c->proxy_fd = -1;
-	if (idx >= l->nlisteners) {
-		close(fd);
-		free(c);
-		return;
-	}
+	c->conn_id = id;
 	c->implicit_tls = l->listener_tls[idx];
 	c->ops = l->listener_ops[idx];
+	c->next = l->conns;
+	if (l->conns != NULL)
+		l->conns->prev = c;
+	l->conns = c;
+	l->nconns++;
+	memset(&ss, 0, sizeof(ss));
+	if (getpeername(fd, sa, &sl) < 0) {
+		lconn_destroy(c);	/* the client is already gone */
+		return;
+	}
 	c->local = addr_is_local(fd, sa);
 	if (sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)sa)->sin_addr, c->ip, sizeof(c->ip));
@@ -539,28 +622,8 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa, i
 		    sizeof(c->ip));
 	else
 		snprintf(c->ip, sizeof(c->ip), "local");
-	for (o = l->conns; o != NULL; o = o->next)
-		if (o->state != LC_PROXY && strcmp(o->ip, c->ip) == 0)
-			same++;
 	evutil_make_socket_nonblocking(fd);
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c->next = l->conns;
-	if (l->conns != NULL)
-		l->conns->prev = c;
-	l->conns = c;
-	l->nconns++;
-	if (same >= LOGIN_MAX_PER_IP) {
-		static const char imap_bye[] = "* BYE Too many connections from your address.\r\n";
-		static const char pop3_bye[] = "-ERR [SYS/TEMP] Too many connections from your address.\r\n";
-		bool pop3 = c->ops->ipc_proto == IPC_PROTO_POP3;
-
-		log_warn("%s-login too many connections ip=%s", c->ops->name, c->ip);
-		if (!c->implicit_tls)
-			(void)!write(fd, pop3 ? pop3_bye : imap_bye,
-			    (pop3 ? sizeof(pop3_bye) : sizeof(imap_bye)) - 1);
-		lconn_destroy(c);
-		return;
-	}
 	c->pstate = c->ops->create(c);
 	if (c->implicit_tls) {
 		if (lconn_start_tls(c) < 0) {
@@ -578,37 +641,19 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa, i
 	c->ops->greet(c);
 }
 
-static void
-accept_resume_cb(evutil_socket_t fd, short what, void *ctx)
-{
-	evconnlistener_enable(ctx);
-}
-
-static void
-accept_error_cb(struct evconnlistener *lis, void *ctx)
-{
-	struct timeval tv = { 1, 0 };
-	int e = EVUTIL_SOCKET_ERROR();
-
-	/* EMFILE and friends: pause accepting for a moment instead of spinning (F-11) */
-	log_error("login accept: %s", evutil_socket_error_to_string(e));
-	evconnlistener_disable(lis);
-	event_base_once(evconnlistener_get_base(lis), -1, EV_TIMEOUT, accept_resume_cb, lis, &tv);
-}
-
+/* --fds: the master's listener kinds in index order ("imap,imaps,pop3s"), and "single". */
 static void
 parse_fds(struct login *l, const char *spec)
 {
 	char *copy = xstrdup(spec), *save = NULL, *tok;
 
 	for (tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(tok, '=');
-		uint32_t fd;
-
-		if (eq == NULL || parse_u32(eq + 1, strlen(eq + 1), &fd) < 0 ||
-		    l->nlisteners == LOGIN_MAX_LISTENERS)
+		if (strcmp(tok, "single") == 0) {
+			l->single = true;
+			continue;
+		}
+		if (l->nlisteners == LOGIN_MAX_LISTENERS)
 			fatal("login: bad --fds");
-		*eq = '\0';
 		if (strcmp(tok, "imap") == 0 || strcmp(tok, "imaps") == 0)
 			l->listener_ops[l->nlisteners] = &imap_login_ops;
 		else if (strcmp(tok, "pop3") == 0 || strcmp(tok, "pop3s") == 0)
@@ -616,11 +661,6 @@ parse_fds(struct login *l, const char *spec)
 		else
 			fatal("login: unknown listener kind in --fds");
 		l->listener_tls[l->nlisteners] = tok[strlen(tok) - 1] == 's';
-		l->listeners[l->nlisteners] = evconnlistener_new(l->base, accept_cb, l,
-		    LEV_OPT_CLOSE_ON_FREE, -1, (evutil_socket_t)fd);
-		if (l->listeners[l->nlisteners] == NULL)
-			fatal("login: cannot listen on fd %u", fd);
-		evconnlistener_set_error_cb(l->listeners[l->nlisteners], accept_error_cb);
 		l->nlisteners++;
 	}
 	free(copy);
@@ -643,9 +683,7 @@ login_main(int argc, char **argv)
 	parse_fds(&l, fds);
 	/* everything this process needs is loaded: confine it (SEC-41) */
 	role_confine_unprivileged("login");
-	evutil_make_socket_nonblocking(LOGIN_IPC_FD);
-	l.ipc_ev = event_new(l.base, LOGIN_IPC_FD, EV_READ | EV_PERSIST, ipc_cb, &l);
-	event_add(l.ipc_ev, NULL);
+	l.master = ipc_peer_create(l.base, LOGIN_IPC_FD, master_msg_cb, master_error_cb, &l);
 	event_base_dispatch(l.base);
 	return 0;
 }

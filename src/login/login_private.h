@@ -19,7 +19,8 @@
 
 #define LOGIN_MAX_BAD		3		/* bad commands before the goodbye */
 #define LOGIN_MAX_AUTH_FAILS	3		/* failed logins per connection */
-#define LOGIN_INPUT_MAX		(12 * 1024)	/* input buffered while pre-auth */
+#define LOGIN_INPUT_MAX		IPC_INPUT_MAX	/* input buffered while pre-auth */
+#define LOGIN_OUTPUT_MAX	(16 * 1024)	/* output queued before reading stops */
 
 enum lconn_state {
 	LC_CMD,			/* reading commands (the front end parses) */
@@ -70,7 +71,8 @@ struct lconn {
 	enum lconn_state state;
 	unsigned bad, auth_fails;
 	char tag[80];		/* IMAP tag of the login command ("" for POP3) */
-	uint32_t req_id;
+	uint32_t conn_id;	/* the master's id of this connection */
+	bool throttled;		/* not reading: too much output is waiting */
 	size_t pending_len;	/* input bytes handed over with the credentials */
 	int proxy_fd;		/* our end of the socketpair to the mail process */
 	struct bufferevent *proxy;
@@ -78,6 +80,11 @@ struct lconn {
 };
 
 void lconn_printf(struct lconn *c, const char *fmt, ...) PRINTF(2, 3);
+/*
+ * true while more output waits than a pre-login connection may queue: the front ends
+ * stop parsing then, and login.c resumes them once the client has read enough.
+ */
+bool lconn_output_full(const struct lconn *c);
 /* Stop reading; close once the queued output has been sent. */
 void lconn_close_after(struct lconn *c);
 /* May this connection send a password now (TLS, same host, or configured)? */

@@ -320,7 +320,7 @@ pop3_login_input(struct lconn *c, struct evbuffer *in)
 		struct pop3_cmd cmd;
 		unsigned char *data;
 
-		if (len == 0)
+		if (len == 0 || lconn_output_full(c))
 			return;
 		if (c->state == LC_SASL) {
 			size_t n;

@@ -34,6 +34,10 @@ static struct {
 	struct mail_user *mu;
 	uint32_t received;	/* clients and deliveries handed to us */
 	const char *user;
+	struct ipc_peer *master;
+	struct delivery *batch;	/* deliveries collected in one read event */
+	size_t nbatch;
+	struct event *batch_ev;
 } P;
 
 /* Create the mail root (only its last component) as the user, if it does not exist. */
@@ -66,7 +70,7 @@ empty_cb(void *ctx)
 
 	ipc_msg_init(&m, IPC_MAIL_EMPTY);
 	ipc_put_u32(&m, P.received);
-	if (ipc_send(MAIL_IPC_FD, &m, -1) < 0)
+	if (P.master == NULL || ipc_peer_send(P.master, &m, -1) < 0)
 		exit(0);
 }
 
@@ -152,7 +156,7 @@ finish_deliveries(struct delivery *d, size_t n)
 		ipc_msg_init(&m, IPC_MAIL_DELIVERED);
 		ipc_put_u32(&m, d[i].id);
 		ipc_put_u32(&m, d[i].status);
-		if (ipc_send(MAIL_IPC_FD, &m, -1) < 0)
+		if (P.master == NULL || ipc_peer_send(P.master, &m, -1) < 0)
 			exit(0);
 		log_info("deliver user=%s folder=%s status=%u", P.user, d[i].folder[0] ?
 		    d[i].folder : "INBOX", d[i].status);
@@ -164,41 +168,42 @@ finish_deliveries(struct delivery *d, size_t n)
 		empty_cb(NULL);
 }
 
+/* The deliveries that arrived together are saved together (one commit per folder). */
 static void
-ipc_cb(evutil_socket_t fd, short what, void *ctx)
+batch_flush_cb(evutil_socket_t fd, short what, void *ctx)
 {
-	struct ipc_msg *m = xmalloc(sizeof(*m));
-	struct delivery batch[MAIL_DELIVER_BATCH];
-	size_t nbatch = 0;
-	int r, saved_errno;
+	size_t n = P.nbatch;
 
-	while ((r = ipc_recv(fd, m)) > 0) {
-		if (m->type == IPC_MAIL_CLIENT) {
-			handle_client(m);
-		} else if (m->type == IPC_MAIL_DELIVER) {
-			/* collect what is queued: one commit per folder (group commit) */
-			P.received++;
-			parse_delivery(m, &batch[nbatch++]);
-			if (nbatch == MAIL_DELIVER_BATCH) {
-				finish_deliveries(batch, nbatch);
-				nbatch = 0;
-			}
-		} else if (m->type == IPC_MAIL_SHUTDOWN) {
-			if (mail_user_client_count(P.mu) == 0)
-				event_base_loopexit(P.base, NULL);
-		} else {
-			fatal("mail: unexpected message %u", m->type);
-		}
-		if (m->fd >= 0)
-			close(m->fd);
+	P.nbatch = 0;
+	finish_deliveries(P.batch, n);
+}
+
+static void
+master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
+{
+	if (m->type == IPC_MAIL_CLIENT) {
+		handle_client(m);
+	} else if (m->type == IPC_MAIL_DELIVER) {
+		P.received++;
+		parse_delivery(m, &P.batch[P.nbatch++]);
+		if (P.nbatch == MAIL_DELIVER_BATCH)
+			batch_flush_cb(-1, 0, NULL);
+		else
+			event_active(P.batch_ev, EV_TIMEOUT, 1);
+	} else if (m->type == IPC_MAIL_SHUTDOWN) {
+		if (mail_user_client_count(P.mu) == 0)
+			event_base_loopexit(P.base, NULL);
+	} else {
+		fatal("mail: unexpected message %u", m->type);
 	}
-	saved_errno = errno;
-	finish_deliveries(batch, nbatch);
-	free(m);
-	if (r == 0)
-		event_base_loopexit(P.base, NULL);	/* the master is gone */
-	else if (saved_errno != EAGAIN)
-		fatal("mail: ipc: %s", strerror(saved_errno));
+}
+
+static void
+master_error_cb(struct ipc_peer *peer, int error, void *ctx)
+{
+	if (error != 0)
+		log_error("mail: ipc: %s", strerror(error));
+	event_base_loopexit(P.base, NULL);	/* the master is gone */
 }
 
 static void
@@ -235,7 +240,7 @@ read_user(struct user_info *u)
 int
 mailproc_main(int argc, char **argv)
 {
-	struct event *ev, *term;
+	struct event *term;
 	struct user_info u;
 
 	P.cfg = role_start("imap", argc, argv, NULL);
@@ -256,15 +261,17 @@ mailproc_main(int argc, char **argv)
 	if (P.mu == NULL)
 		fatal("mail: cannot open the mail of user %s", u.name);
 	mail_user_set_empty_cb(P.mu, empty_cb, NULL);
-	evutil_make_socket_nonblocking(MAIL_IPC_FD);
-	ev = event_new(P.base, MAIL_IPC_FD, EV_READ | EV_PERSIST, ipc_cb, NULL);
+	P.batch = xcalloc(MAIL_DELIVER_BATCH, sizeof(*P.batch));
+	P.batch_ev = event_new(P.base, -1, 0, batch_flush_cb, NULL);
+	P.master = ipc_peer_create(P.base, MAIL_IPC_FD, master_msg_cb, master_error_cb, NULL);
 	term = evsignal_new(P.base, SIGTERM, sigterm_cb, NULL);
-	event_add(ev, NULL);
 	event_add(term, NULL);
 	event_base_dispatch(P.base);
 	pop3_client_destroy_all();	/* their mboxes go before the store */
 	mail_user_destroy(&P.mu);
-	event_free(ev);
+	ipc_peer_destroy(&P.master);
+	event_free(P.batch_ev);
+	free(P.batch);
 	event_free(term);
 	event_base_free(P.base);
 	userdb_info_free(&u);

@@ -7,6 +7,7 @@
  * from auth. Children are exec'ed fresh (no inherited memory) with only their own fds.
  */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -41,12 +43,14 @@ struct child {
 	enum child_role role;
 	pid_t pid;
 	uint64_t started_ms;
-	int ipc;
-	struct event *ev;
+	struct ipc_peer *peer;	/* NULL once it is broken or gone */
 	int log_fd;		/* read end of the child's stderr pipe */
 	struct event *log_ev;
 	struct buf log_line;	/* a partial line from it */
 	bool draining;		/* login: told to drain (reload) */
+	/* login */
+	bool single;		/* login_mode = per-connection: one connection, then exit */
+	unsigned nconns;	/* connections handed to it and not yet closed */
 	/* mail */
 	char *user;
 	uid_t uid;
@@ -80,6 +84,32 @@ struct pending {
 	size_t input_len;
 };
 
+/*
+ * A connection the master accepted and handed to a login process, until that process
+ * says it closed (IPC_LOGIN_CLOSED) or dies. Counted against the pre-login caps until
+ * its login succeeds.
+ */
+struct mconn {
+	struct mconn *hnext;	/* hash chain by id */
+	uint32_t id;
+	struct child *login;
+	struct ipcount *ipc;	/* its address's pre-login count (NULL: none, or logged in) */
+	bool prelogin;		/* counted in M.prelogin */
+};
+
+/* Pre-login connections of one IPv4 address or IPv6 /64. */
+struct ipcount {
+	struct ipcount *hnext;
+	unsigned char key[16];
+	unsigned n;
+};
+
+#define MCONN_BUCKETS	4096
+#define IPCOUNT_BUCKETS	1024
+#define ACCEPT_BATCH	64
+#define ACCEPT_PAUSE_MIN_MS	50
+#define ACCEPT_PAUSE_MAX_MS	5000
+
 struct master {
 	struct event_base *base;
 	struct config *cfg;
@@ -87,7 +117,22 @@ struct master {
 	int listen_fd[MASTER_MAX_LISTENERS];
 	bool listen_tls[MASTER_MAX_LISTENERS];
 	const char *listen_kind[MASTER_MAX_LISTENERS];	/* "imap", "imaps", "pop3", "pop3s" */
+	struct event *listen_ev[MASTER_MAX_LISTENERS];
 	unsigned nlisten;
+	/* accepting */
+	struct mconn *mconns[MCONN_BUCKETS];
+	struct ipcount *ipcounts[IPCOUNT_BUCKETS];
+	unsigned prelogin;		/* connections not yet logged in */
+	uint32_t next_conn;
+	bool accept_paused;
+	unsigned accept_pause_ms;	/* current backoff; 0 = not in an episode */
+	uint64_t episode_start_ms;
+	unsigned episode_refused;
+	struct event *accept_timer;
+	uint64_t refuse_log_ms;		/* rate limit of the "too many connections" line */
+	unsigned refuse_suppressed;
+	unsigned login_streak;		/* login processes that died right after start */
+	bool login_respawn_pending;
 	struct child *children;
 	struct child *auth;
 	struct pending *pending;
@@ -104,8 +149,11 @@ struct master {
 
 static struct master M;
 
-static void child_ipc_cb(evutil_socket_t fd, short what, void *ctx);
+static void child_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx);
+static void child_peer_error_cb(struct ipc_peer *peer, int error, void *ctx);
 static void child_log_cb(evutil_socket_t fd, short what, void *ctx);
+static void mconn_forget_login(struct child *login);
+static void accept_update(void);
 
 /* Write one line a child logged; lines that do not name the child get its name. */
 static void
@@ -266,10 +314,7 @@ child_spawn(enum child_role role, const char *rolename, const int *fds, unsigned
 	ch->role = role;
 	ch->pid = pid;
 	ch->started_ms = clock_ms();
-	ch->ipc = sp[0];
-	evutil_make_socket_nonblocking(ch->ipc);
-	ch->ev = event_new(M.base, ch->ipc, EV_READ | EV_PERSIST, child_ipc_cb, ch);
-	event_add(ch->ev, NULL);
+	ch->peer = ipc_peer_create(M.base, sp[0], child_msg_cb, child_peer_error_cb, ch);
 	ch->next = M.children;
 	M.children = ch;
 	log_debug("spawned role=%s pid=%d", rolename, (int)pid);
@@ -288,8 +333,9 @@ child_forget(struct child *ch)
 			break;
 		}
 	}
-	if (ch->ev != NULL)
-		event_free(ch->ev);
+	ipc_peer_destroy(&ch->peer);
+	if (ch->role == ROLE_LOGIN)
+		mconn_forget_login(ch);
 	if (ch->log_ev != NULL) {
 		child_log_read(ch);	/* what it said last */
 		event_free(ch->log_ev);
@@ -300,8 +346,6 @@ child_forget(struct child *ch)
 	buf_deinit(&ch->log_line);
 	if (ch->idle_timer != NULL)
 		event_free(ch->idle_timer);
-	if (ch->ipc >= 0)
-		close(ch->ipc);
 	if (M.auth == ch)
 		M.auth = NULL;
 	for (struct pending *p = M.pending; p != NULL; p = p->next)
@@ -314,23 +358,402 @@ child_forget(struct child *ch)
 	free(ch);
 }
 
+/*
+ * Send m (with fd >= 0 attached; it stays ours) to a child without waiting: what its
+ * socket does not take is queued. A child that does not drain its queue is killed
+ * (child_peer_error_cb). Returns -1 when the message cannot reach it.
+ */
+static int
+child_send(struct child *ch, struct ipc_msg *m, int fd)
+{
+	if (ch->peer == NULL) {
+		errno = EPIPE;
+		return -1;
+	}
+	if (ipc_peer_send(ch->peer, m, fd) == 0)
+		return 0;
+	log_error("%s pid=%d: cannot send: %s", role_names[ch->role], (int)ch->pid,
+	    strerror(errno));
+	return -1;
+}
+
+/* A child's IPC broke: EOF (it is exiting), or it is killed; SIGCHLD does the rest. */
+static void
+child_peer_error_cb(struct ipc_peer *peer, int error, void *ctx)
+{
+	struct child *ch = ctx;
+	const char *role = role_names[ch->role];
+
+	ipc_peer_destroy(&ch->peer);
+	if (ch->role == ROLE_MAIL)
+		ch->closing = true;
+	if (error == 0)
+		return;
+	if (error == EMFILE)
+		log_error("%s pid=%d: a descriptor it passed was lost (MSG_CTRUNC: the master "
+		    "is out of descriptors): restarting it", role, (int)ch->pid);
+	else if (error == ENOBUFS)
+		log_error("%s pid=%d does not read its messages (over %u bytes queued): killing "
+		    "it", role, (int)ch->pid, (unsigned)IPC_QUEUE_MAX_BYTES);
+	else if (error == ETIMEDOUT)
+		log_error("%s pid=%d has not read its messages for %d s: killing it", role,
+		    (int)ch->pid, IPC_STALL_SECS);
+	else if (error == EBADMSG)
+		log_error("%s pid=%d sent a malformed message: killing it", role, (int)ch->pid);
+	else
+		log_error("%s pid=%d: ipc: %s: killing it", role, (int)ch->pid, strerror(error));
+	kill(ch->pid, SIGKILL);
+}
+
+/* Kill a child that broke the protocol; nothing more it sent is read. */
+static void
+child_kill(struct child *ch)
+{
+	kill(ch->pid, SIGKILL);
+	ipc_peer_destroy(&ch->peer);
+	if (ch->role == ROLE_MAIL)
+		ch->closing = true;
+}
+
+/* ------------------------------------------------------------------ accepted connections */
+
+static uint32_t
+hash_bytes(const unsigned char *p, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+/* The address a cap counts by: an IPv4 address or an IPv6 /64 (false: no address). */
+static bool
+sockaddr_key(const struct sockaddr_storage *ss, unsigned char key[16])
+{
+	memset(key, 0, 16);
+	if (ss->ss_family == AF_INET) {
+		memcpy(key, &((const struct sockaddr_in *)(const void *)ss)->sin_addr, 4);
+		return true;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)(const void *)ss)->sin6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(a)) {
+			memcpy(key, a->s6_addr + 12, 4);
+			return true;
+		}
+		memcpy(key, a->s6_addr, 8);
+		key[15] = 6;
+		return true;
+	}
+	return false;
+}
+
+static struct ipcount *
+ipcount_get(const unsigned char key[16], bool create)
+{
+	struct ipcount **pp = &M.ipcounts[hash_bytes(key, 16) % IPCOUNT_BUCKETS], *ic;
+
+	for (ic = *pp; ic != NULL; ic = ic->hnext)
+		if (memcmp(ic->key, key, 16) == 0)
+			return ic;
+	if (!create)
+		return NULL;
+	ic = xcalloc(1, sizeof(*ic));
+	memcpy(ic->key, key, 16);
+	ic->hnext = *pp;
+	*pp = ic;
+	return ic;
+}
+
+static void
+ipcount_release(struct ipcount *ic)
+{
+	struct ipcount **pp = &M.ipcounts[hash_bytes(ic->key, 16) % IPCOUNT_BUCKETS];
+
+	if (--ic->n > 0)
+		return;
+	for (; *pp != NULL; pp = &(*pp)->hnext) {
+		if (*pp == ic) {
+			*pp = ic->hnext;
+			break;
+		}
+	}
+	free(ic);
+}
+
+static struct mconn *
+mconn_find(uint32_t id)
+{
+	struct mconn *mc;
+
+	for (mc = M.mconns[id % MCONN_BUCKETS]; mc != NULL; mc = mc->hnext)
+		if (mc->id == id)
+			return mc;
+	return NULL;
+}
+
+/* The connection logged in (or left): it no longer counts against the pre-login caps. */
+static void
+mconn_prelogin_end(struct mconn *mc)
+{
+	if (!mc->prelogin)
+		return;
+	mc->prelogin = false;
+	M.prelogin--;
+	if (mc->ipc != NULL)
+		ipcount_release(mc->ipc);
+	mc->ipc = NULL;
+}
+
+static void
+mconn_remove(struct mconn *mc)
+{
+	struct mconn **pp;
+
+	mconn_prelogin_end(mc);
+	for (pp = &M.mconns[mc->id % MCONN_BUCKETS]; *pp != NULL; pp = &(*pp)->hnext) {
+		if (*pp == mc) {
+			*pp = mc->hnext;
+			break;
+		}
+	}
+	mc->login->nconns--;
+	free(mc);
+}
+
+/* A login process is gone: so are its connections. */
+static void
+mconn_forget_login(struct child *login)
+{
+	for (unsigned b = 0; b < MCONN_BUCKETS && login->nconns > 0; b++) {
+		struct mconn *mc = M.mconns[b], *next;
+
+		for (; mc != NULL; mc = next) {
+			next = mc->hnext;
+			if (mc->login == login)
+				mconn_remove(mc);
+		}
+	}
+}
+
+static unsigned
+login_pool_size(void)
+{
+	long n;
+
+	if (M.cfg->login_processes > 0)
+		return M.cfg->login_processes;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
+}
+
+static struct child *
+spawn_login(bool single)
+{
+	struct buf spec;
+	struct child *ch;
+
+	buf_init(&spec, 4096);
+	for (unsigned i = 0; i < M.nlisten; i++)
+		(void)buf_appendf(&spec, "%s%s", i ? "," : "", M.listen_kind[i]);
+	if (single)
+		(void)buf_append_str(&spec, ",single");
+	ch = child_spawn(ROLE_LOGIN, "login", NULL, 0, "--fds", buf_cstr(&spec));
+	if (ch == NULL)
+		log_error("cannot start a login process");
+	else
+		ch->single = single;
+	buf_deinit(&spec);
+	return ch;
+}
+
+/* Pool mode: start login processes until the pool is full. */
 static void
 spawn_logins(void)
 {
-	int fds[MASTER_MAX_LISTENERS];
-	struct buf spec;
+	unsigned have = 0, want = login_pool_size();
 
-	if (M.nlisten == 0)
+	if (M.nlisten == 0 || M.cfg->login_per_connection || M.stopping)
 		return;
-	buf_init(&spec, 4096);
-	for (unsigned i = 0; i < M.nlisten; i++) {
-		fds[i] = M.listen_fd[i];
-		(void)buf_appendf(&spec, "%s%s=%u", i ? "," : "", M.listen_kind[i],
-		    CHILD_FD_FIRST_EXTRA + i);
+	for (struct child *ch = M.children; ch != NULL; ch = ch->next)
+		if (ch->role == ROLE_LOGIN && !ch->draining && !ch->single)
+			have++;
+	while (have++ < want)
+		if (spawn_login(false) == NULL)
+			break;
+}
+
+/* The login process for a new connection: the least loaded of the pool, or a new one. */
+static struct child *
+login_pick(void)
+{
+	struct child *best = NULL;
+
+	if (M.cfg->login_per_connection)
+		return spawn_login(true);
+	for (struct child *ch = M.children; ch != NULL; ch = ch->next)
+		if (ch->role == ROLE_LOGIN && !ch->draining && !ch->single && ch->peer != NULL &&
+		    (best == NULL || ch->nconns < best->nconns))
+			best = ch;
+	return best;
+}
+
+/* Refuse a connection before any login process sees it (plaintext: one line first). */
+static void
+conn_refuse(unsigned idx, int fd, const char *why)
+{
+	static const char imap_bye[] = "* BYE Too many connections, try again later.\r\n";
+	static const char pop3_err[] = "-ERR [SYS/TEMP] Too many connections, try again later.\r\n";
+	bool pop3 = strncmp(M.listen_kind[idx], "pop3", 4) == 0;
+	uint64_t now = clock_ms();
+
+	if (!M.listen_tls[idx])
+		(void)!send(fd, pop3 ? pop3_err : imap_bye,
+		    (pop3 ? sizeof(pop3_err) : sizeof(imap_bye)) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	close(fd);
+	/* one line a second at most: a flood must not flood the log too */
+	if (now - M.refuse_log_ms < 1000) {
+		M.refuse_suppressed++;
+		return;
 	}
-	if (child_spawn(ROLE_LOGIN, "login", fds, M.nlisten, "--fds", buf_cstr(&spec)) == NULL)
-		log_error("cannot start a login process");
-	buf_deinit(&spec);
+	log_warn("connection refused listener=%s reason=%s prelogin=%u suppressed=%u",
+	    M.listen_kind[idx], why, M.prelogin, M.refuse_suppressed);
+	M.refuse_log_ms = now;
+	M.refuse_suppressed = 0;
+}
+
+static void
+conn_dispatch(unsigned idx, int fd, const struct sockaddr_storage *ss)
+{
+	unsigned char key[16];
+	bool haskey = sockaddr_key(ss, key);
+	struct ipcount *ic;
+	struct child *login;
+	struct mconn *mc;
+	struct ipc_msg m;
+	uint32_t id;
+
+	if (M.prelogin >= M.cfg->login_max_connections) {
+		conn_refuse(idx, fd, "login_max_connections");
+		return;
+	}
+	if (haskey && M.cfg->login_max_connections_per_ip > 0 &&
+	    (ic = ipcount_get(key, false)) != NULL &&
+	    ic->n >= M.cfg->login_max_connections_per_ip) {
+		conn_refuse(idx, fd, "login_max_connections_per_ip");
+		return;
+	}
+	if ((login = login_pick()) == NULL) {
+		conn_refuse(idx, fd, "no-login-process");
+		return;
+	}
+	do {
+		id = ++M.next_conn;
+	} while (id == 0 || mconn_find(id) != NULL);
+	ipc_msg_init(&m, IPC_LOGIN_CONN);
+	ipc_put_u32(&m, id);
+	ipc_put_u32(&m, idx);
+	if (child_send(login, &m, fd) < 0) {
+		close(fd);
+		return;
+	}
+	close(fd);
+	mc = xcalloc(1, sizeof(*mc));
+	mc->id = id;
+	mc->login = login;
+	mc->prelogin = true;
+	login->nconns++;
+	M.prelogin++;
+	if (haskey) {
+		mc->ipc = ipcount_get(key, true);
+		mc->ipc->n++;
+	}
+	mc->hnext = M.mconns[id % MCONN_BUCKETS];
+	M.mconns[id % MCONN_BUCKETS] = mc;
+}
+
+static void
+accept_enable(bool on)
+{
+	for (unsigned i = 0; i < M.nlisten; i++) {
+		if (M.listen_ev[i] == NULL)
+			continue;
+		if (on)
+			event_add(M.listen_ev[i], NULL);
+		else
+			event_del(M.listen_ev[i]);
+	}
+}
+
+static void
+accept_update(void)
+{
+	accept_enable(!M.accept_paused && !M.stopping);
+}
+
+static void
+accept_resume_cb(evutil_socket_t fd, short what, void *ctx)
+{
+	M.accept_paused = false;
+	accept_update();
+}
+
+/*
+ * Out of descriptors (EMFILE/ENFILE) or kernel memory: stop accepting for a while
+ * instead of spinning on a listener that stays readable; the pause doubles while the
+ * condition lasts. Logged once per episode.
+ */
+static void
+accept_pause(int error)
+{
+	struct timeval tv;
+
+	if (M.accept_pause_ms == 0) {
+		log_error("accept: %s: pausing new connections (logged once until it clears)",
+		    strerror(error));
+		M.accept_pause_ms = ACCEPT_PAUSE_MIN_MS;
+		M.episode_start_ms = clock_ms();
+		M.episode_refused = 0;
+	} else if (M.accept_pause_ms < ACCEPT_PAUSE_MAX_MS) {
+		M.accept_pause_ms = MIN(M.accept_pause_ms * 2, ACCEPT_PAUSE_MAX_MS);
+	}
+	M.episode_refused++;
+	M.accept_paused = true;
+	accept_update();
+	tv.tv_sec = M.accept_pause_ms / 1000;
+	tv.tv_usec = (M.accept_pause_ms % 1000) * 1000;
+	evtimer_add(M.accept_timer, &tv);
+}
+
+static void
+listener_cb(evutil_socket_t lfd, short what, void *ctx)
+{
+	unsigned idx = (unsigned)(uintptr_t)ctx;
+
+	for (int n = 0; n < ACCEPT_BATCH && !M.accept_paused; n++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+				continue;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				accept_pause(errno);
+			else if (errno != EAGAIN && errno != EWOULDBLOCK)
+				log_error("accept: %s", strerror(errno));
+			return;
+		}
+		if (M.accept_pause_ms != 0) {
+			log_info("accepting connections again after %llu ms (%u pauses)",
+			    (unsigned long long)(clock_ms() - M.episode_start_ms), M.episode_refused);
+			M.accept_pause_ms = 0;
+		}
+		memset((char *)&ss + sl, 0, sizeof(ss) - MIN(sl, sizeof(ss)));
+		conn_dispatch(idx, fd, &ss);
+	}
 }
 
 static void
@@ -387,8 +810,7 @@ login_reply(struct pending *p, uint32_t status)
 	ipc_msg_init(&m, IPC_LOGIN_RESULT);
 	ipc_put_u32(&m, p->from_req);
 	ipc_put_u32(&m, status);
-	if (ipc_send(p->from->ipc, &m, -1) < 0)
-		log_warn("login process pid=%d unreachable: %s", (int)p->from->pid, strerror(errno));
+	(void)child_send(p->from, &m, -1);
 }
 
 static void
@@ -399,7 +821,7 @@ mail_idle_cb(evutil_socket_t fd, short what, void *ctx)
 
 	ch->closing = true;
 	ipc_msg_init(&m, IPC_MAIL_SHUTDOWN);
-	(void)ipc_send(ch->ipc, &m, -1);
+	(void)child_send(ch, &m, -1);
 }
 
 static struct child *
@@ -423,8 +845,8 @@ mail_child_get(const char *user, uid_t uid, gid_t gid, const char *home, const c
 	ipc_put_u32(&m, (uint32_t)gid);
 	ipc_put_str(&m, home);
 	ipc_put_str(&m, root);
-	if (ipc_send(ch->ipc, &m, -1) < 0) {
-		log_error("mail process pid=%d: %s", (int)ch->pid, strerror(errno));
+	if (child_send(ch, &m, -1) < 0) {
+		ch->closing = true;
 		return NULL;
 	}
 	return ch;
@@ -444,8 +866,7 @@ lmtp_reply(struct pending *p, uint32_t type, uint32_t status, const char *user)
 	ipc_put_u32(&m, status);
 	if (type == IPC_LMTP_RCPT_RESULT)
 		ipc_put_str(&m, user);
-	if (ipc_send(p->from->ipc, &m, -1) < 0)
-		log_warn("lmtp process pid=%d unreachable: %s", (int)p->from->pid, strerror(errno));
+	(void)child_send(p->from, &m, -1);
 }
 
 /* A recipient lookup finished (PK_RCPT) or a message can go to its mail process. */
@@ -475,8 +896,7 @@ delivery_auth_reply(struct pending *p, uint32_t status, const char *name, uint32
 	ipc_put_u32(out, p->id);
 	ipc_put_str(out, p->folder);
 	ipc_put_bytes(out, p->prefix, p->prefix_len);
-	if (ipc_send(mail->ipc, out, p->fd) < 0) {
-		log_error("mail process pid=%d: %s", (int)mail->pid, strerror(errno));
+	if (child_send(mail, out, p->fd) < 0) {
 		lmtp_reply(p, IPC_LMTP_DELIVER_RESULT, IPC_DELIVER_TEMPFAIL, NULL);
 		pending_free(p);
 		free(out);
@@ -502,7 +922,7 @@ handle_mail_delivered(struct child *ch, struct ipc_msg *m)
 	if (ipc_get_u32(m, &id) < 0 || ipc_get_u32(m, &status) < 0 || !ipc_get_done(m) ||
 	    status > IPC_DELIVER_TOOBIG) {
 		log_error("malformed delivery result from pid=%d: killing it", (int)ch->pid);
-		kill(ch->pid, SIGKILL);
+		child_kill(ch);
 		return;
 	}
 	for (pp = &M.delivering; *pp != NULL; pp = &(*pp)->next)
@@ -544,7 +964,7 @@ auth_lookup(struct pending *p)
 	ipc_msg_init(&m, IPC_AUTH_LOOKUP);
 	ipc_put_u32(&m, p->id);
 	ipc_put_str(&m, p->address);
-	return ipc_send(M.auth->ipc, &m, -1);
+	return child_send(M.auth, &m, -1);
 }
 
 static void
@@ -563,7 +983,7 @@ handle_lmtp(struct child *lmtp, struct ipc_msg *m)
 	    ipc_get_bytes(m, &prefix, &plen) < 0 || plen > 4096 || p->fd < 0)) ||
 	    !ipc_get_done(m) || (p->kind == PK_RCPT && p->fd >= 0)) {
 		log_error("malformed lmtp request from pid=%d: killing it", (int)lmtp->pid);
-		kill(lmtp->pid, SIGKILL);
+		child_kill(lmtp);
 		pending_free(p);
 		return;
 	}
@@ -584,19 +1004,23 @@ handle_lmtp(struct child *lmtp, struct ipc_msg *m)
 }
 
 static void
-handle_auth_reply(struct ipc_msg *m)
+handle_auth_reply(struct child *auth, struct ipc_msg *m)
 {
 	uint32_t id, status, uid, gid;
 	char *name = NULL, *home = NULL, *root = NULL;
 	struct pending **pp, *p;
 	struct ipc_msg out;
 	struct child *mail;
+	struct mconn *mc;
 
 	if (ipc_get_u32(m, &id) < 0 || ipc_get_u32(m, &status) < 0 ||
 	    ipc_get_str(m, 255, &name) < 0 || ipc_get_u32(m, &uid) < 0 ||
 	    ipc_get_u32(m, &gid) < 0 || ipc_get_str(m, 4096, &home) < 0 ||
-	    ipc_get_str(m, 4096, &root) < 0 || !ipc_get_done(m))
-		panic("malformed auth reply");
+	    ipc_get_str(m, 4096, &root) < 0 || !ipc_get_done(m) || status > IPC_AUTH_LIMIT) {
+		log_error("malformed reply from auth pid=%d: killing it", (int)auth->pid);
+		child_kill(auth);
+		goto out;
+	}
 	for (pp = &M.pending; *pp != NULL && (*pp)->id != id; pp = &(*pp)->next)
 		;
 	if ((p = *pp) == NULL)
@@ -623,14 +1047,16 @@ handle_auth_reply(struct ipc_msg *m)
 		pending_free(p);
 		goto out;
 	}
+	mc = mconn_find(p->from_req);
+	if (mc != NULL && mc->login == p->from)
+		mconn_prelogin_end(mc);
 	ipc_msg_init(&out, IPC_MAIL_CLIENT);
 	ipc_put_u32(&out, p->proto);
 	ipc_put_str(&out, p->tag);
 	ipc_put_bytes(&out, p->input, p->input_len);
 	ipc_put_str(&out, p->ip);
 	ipc_put_u32(&out, p->flags);
-	if (ipc_send(mail->ipc, &out, p->fd) < 0) {
-		log_error("mail process pid=%d: %s", (int)mail->pid, strerror(errno));
+	if (child_send(mail, &out, p->fd) < 0) {
 		login_reply(p, IPC_AUTH_TEMPFAIL);
 		pending_free(p);
 		goto out;
@@ -653,30 +1079,45 @@ static void
 handle_login_auth(struct child *login, struct ipc_msg *m)
 {
 	struct pending *p = xcalloc(1, sizeof(*p));
-	const void *pass, *input;
-	size_t plen, ilen;
+	const void *user, *pass, *input;
+	size_t ulen, plen, ilen;
 	struct ipc_msg out;
+	struct mconn *mc;
 
 	p->fd = m->fd;
 	m->fd = -1;
 	p->from = login;
+	p->kind = PK_LOGIN;
 	if (ipc_get_u32(m, &p->from_req) < 0 || ipc_get_u32(m, &p->proto) < 0 ||
 	    (p->proto != IPC_PROTO_IMAP && p->proto != IPC_PROTO_POP3) ||
-	    ipc_get_str(m, 16, &p->mech) < 0 ||
-	    ipc_get_str(m, 255, &p->user) < 0 || ipc_get_bytes(m, &pass, &plen) < 0 ||
-	    plen > 1024 || ipc_get_str(m, 64, &p->ip) < 0 || ipc_get_u32(m, &p->flags) < 0 ||
-	    ipc_get_str(m, 80, &p->tag) < 0 || ipc_get_bytes(m, &input, &ilen) < 0 ||
-	    ilen > 12 * 1024 || !ipc_get_done(m) || p->fd < 0) {
+	    ipc_get_str(m, IPC_MECH_MAX, &p->mech) < 0 ||
+	    ipc_get_bytes(m, &user, &ulen) < 0 || ipc_get_bytes(m, &pass, &plen) < 0 ||
+	    ipc_get_str(m, IPC_IP_MAX, &p->ip) < 0 || ipc_get_u32(m, &p->flags) < 0 ||
+	    ipc_get_str(m, IPC_TAG_MAX, &p->tag) < 0 || ipc_get_bytes(m, &input, &ilen) < 0 ||
+	    ilen > IPC_INPUT_MAX || !ipc_get_done(m) || p->fd < 0 ||
+	    (mc = mconn_find(p->from_req)) == NULL || mc->login != login || !mc->prelogin) {
 		log_error("malformed login request from pid=%d: killing it", (int)login->pid);
-		kill(login->pid, SIGKILL);
+		child_kill(login);
 		pending_free(p);
 		return;
 	}
-	p->input = xmalloc(ilen);
+	if (ulen == 0 || ulen > IPC_USER_MAX || memchr(user, '\0', ulen) != NULL ||
+	    plen > IPC_PASS_MAX) {
+		/* the client's choice of name, not the login process's fault: a failed login */
+		log_info("%s login failed user=<invalid> method=%s ip=%s reason=invalid-name",
+		    proto_name(p->proto), p->mech, p->ip);
+		secret_wipe((void *)pass, plen);
+		login_reply(p, IPC_AUTH_FAIL);
+		pending_free(p);
+		return;
+	}
+	p->user = xstrndup(user, ulen);
+	p->input = xmalloc(ilen == 0 ? 1 : ilen);
 	memcpy(p->input, input, ilen);
 	p->input_len = ilen;
 	p->id = ++M.next_id;
 	if (M.auth == NULL) {
+		secret_wipe((void *)pass, plen);
 		login_reply(p, IPC_AUTH_TEMPFAIL);
 		pending_free(p);
 		return;
@@ -687,7 +1128,7 @@ handle_login_auth(struct child *login, struct ipc_msg *m)
 	ipc_put_bytes(&out, pass, plen);
 	ipc_put_str(&out, p->ip);
 	secret_wipe((void *)pass, plen);
-	if (ipc_send(M.auth->ipc, &out, -1) < 0) {
+	if (child_send(M.auth, &out, -1) < 0) {
 		secret_wipe(&out, sizeof(out));
 		login_reply(p, IPC_AUTH_TEMPFAIL);
 		pending_free(p);
@@ -699,13 +1140,32 @@ handle_login_auth(struct child *login, struct ipc_msg *m)
 }
 
 static void
+handle_login_closed(struct child *login, struct ipc_msg *m)
+{
+	struct mconn *mc;
+	uint32_t id;
+
+	if (ipc_get_u32(m, &id) < 0 || !ipc_get_done(m)) {
+		log_error("malformed message from login pid=%d: killing it", (int)login->pid);
+		child_kill(login);
+		return;
+	}
+	if ((mc = mconn_find(id)) != NULL && mc->login == login)
+		mconn_remove(mc);
+}
+
+static void
 handle_mail_empty(struct child *ch, struct ipc_msg *m)
 {
 	uint32_t received;
 	struct timeval tv = { MAIL_IDLE_EXIT_SECS, 0 };
 
-	if (ipc_get_u32(m, &received) < 0 || !ipc_get_done(m))
-		panic("malformed mail message");
+	if (ipc_get_u32(m, &received) < 0 || !ipc_get_done(m)) {
+		/* a mail process runs as its user: nothing it sends may stop the master */
+		log_error("malformed message from mail pid=%d: killing it", (int)ch->pid);
+		child_kill(ch);
+		return;
+	}
 	if (received != ch->sent || ch->closing)
 		return;		/* a client is on its way to it */
 	if (ch->idle_timer == NULL)
@@ -713,43 +1173,29 @@ handle_mail_empty(struct child *ch, struct ipc_msg *m)
 	evtimer_add(ch->idle_timer, &tv);
 }
 
+/* One message from a child; a type its role may not send kills it. */
 static void
-child_ipc_cb(evutil_socket_t fd, short what, void *ctx)
+child_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 {
 	struct child *ch = ctx;
-	struct ipc_msg *m = xmalloc(sizeof(*m));
-	int r;
 
-	while ((r = ipc_recv(fd, m)) > 0) {
-		if (ch->role == ROLE_LOGIN && m->type == IPC_LOGIN_AUTH) {
-			handle_login_auth(ch, m);
-		} else if (ch->role == ROLE_AUTH && m->type == IPC_AUTH_REPLY) {
-			handle_auth_reply(m);
-		} else if (ch->role == ROLE_MAIL && m->type == IPC_MAIL_EMPTY) {
-			handle_mail_empty(ch, m);
-		} else if (ch->role == ROLE_MAIL && m->type == IPC_MAIL_DELIVERED) {
-			handle_mail_delivered(ch, m);
-		} else if (ch->role == ROLE_LMTP &&
-		    (m->type == IPC_LMTP_RCPT || m->type == IPC_LMTP_DELIVER)) {
-			handle_lmtp(ch, m);
-		} else {
-			log_error("unexpected message type=%u from pid=%d: killing it", m->type,
-			    (int)ch->pid);
-			kill(ch->pid, SIGKILL);
-			r = 0;
-		}
-		if (m->fd >= 0)
-			close(m->fd);
-		if (r == 0)
-			break;
-	}
-	secret_wipe(m, sizeof(*m));
-	free(m);
-	if (r == 0 || (r < 0 && errno != EAGAIN)) {
-		/* the child is gone or broken; SIGCHLD reaps it */
-		event_del(ch->ev);
-		if (ch->role == ROLE_MAIL)
-			ch->closing = true;
+	if (ch->role == ROLE_LOGIN && m->type == IPC_LOGIN_AUTH) {
+		handle_login_auth(ch, m);
+	} else if (ch->role == ROLE_LOGIN && m->type == IPC_LOGIN_CLOSED) {
+		handle_login_closed(ch, m);
+	} else if (ch->role == ROLE_AUTH && m->type == IPC_AUTH_REPLY) {
+		handle_auth_reply(ch, m);
+	} else if (ch->role == ROLE_MAIL && m->type == IPC_MAIL_EMPTY) {
+		handle_mail_empty(ch, m);
+	} else if (ch->role == ROLE_MAIL && m->type == IPC_MAIL_DELIVERED) {
+		handle_mail_delivered(ch, m);
+	} else if (ch->role == ROLE_LMTP &&
+	    (m->type == IPC_LMTP_RCPT || m->type == IPC_LMTP_DELIVER)) {
+		handle_lmtp(ch, m);
+	} else {
+		log_error("unexpected message type=%u from pid=%d: killing it", m->type,
+		    (int)ch->pid);
+		child_kill(ch);
 	}
 }
 
@@ -776,6 +1222,8 @@ respawn_cb(evutil_socket_t fd, short what, void *ctx)
 {
 	enum child_role role = (enum child_role)(uintptr_t)ctx;
 
+	if (role == ROLE_LOGIN)
+		M.login_respawn_pending = false;
 	if (M.stopping)
 		return;
 	if (role == ROLE_AUTH)
@@ -796,7 +1244,7 @@ sigchld_cb(evutil_socket_t sig, short what, void *ctx)
 		struct child *ch;
 		enum child_role role;
 		uint64_t started;
-		bool draining;
+		bool draining, single;
 
 		for (ch = M.children; ch != NULL && ch->pid != pid; ch = ch->next)
 			;
@@ -804,8 +1252,10 @@ sigchld_cb(evutil_socket_t sig, short what, void *ctx)
 			continue;
 		role = ch->role;
 		draining = ch->draining;
+		single = ch->single;
 		started = ch->started_ms;
-		if (WIFSIGNALED(status) && !(M.stopping && WTERMSIG(status) == SIGTERM))
+		if (WIFSIGNALED(status) && !(M.stopping && WTERMSIG(status) == SIGTERM) &&
+		    !(WTERMSIG(status) == SIGKILL && M.stopping))
 			log_error("child pid=%d role=%s killed by signal %d", (int)pid,
 			    role_names[role], WTERMSIG(status));
 		else if (WEXITSTATUS(status) != 0 && !M.stopping)
@@ -817,7 +1267,25 @@ sigchld_cb(evutil_socket_t sig, short what, void *ctx)
 			continue;
 		if (role == ROLE_AUTH)
 			fail_pending_auth();
-		if (role == ROLE_AUTH || ((role == ROLE_LOGIN || role == ROLE_LMTP) && !draining)) {
+		if (role == ROLE_LOGIN && !draining && !single) {
+			/*
+			 * The pool is refilled at once after a crash, after 1, 2, 4 ... 30 s
+			 * when login processes keep dying right after their start.
+			 */
+			struct timeval tv = { 0, 0 };
+
+			if (clock_ms() - started < 2000)
+				tv.tv_sec = MIN(1L << MIN(M.login_streak, 5U), 30L);
+			if (clock_ms() - started < 2000)
+				M.login_streak++;
+			else
+				M.login_streak = 0;
+			if (!M.login_respawn_pending) {
+				M.login_respawn_pending = true;
+				event_base_once(M.base, -1, EV_TIMEOUT, respawn_cb,
+				    (void *)(uintptr_t)role, &tv);
+			}
+		} else if (role == ROLE_AUTH || (role == ROLE_LMTP && !draining)) {
 			/* a child that dies at once is restarted after a pause, not in a loop */
 			struct timeval tv = { clock_ms() - started < 2000 ? 1 : 0, 0 };
 
@@ -845,6 +1313,7 @@ sigterm_cb(evutil_socket_t sig, short what, void *ctx)
 		return;
 	log_info("shutting down (signal %d)", (int)sig);
 	M.stopping = true;
+	accept_update();
 	fail_pending_auth();
 	for (struct child *ch = M.children; ch != NULL; ch = ch->next)
 		kill(ch->pid, SIGTERM);
@@ -892,13 +1361,14 @@ sighup_cb(evutil_socket_t sig, short what, void *ctx)
 		if ((ch->role == ROLE_LOGIN || ch->role == ROLE_LMTP) && !ch->draining) {
 			ch->draining = true;
 			ipc_msg_init(&m, IPC_LOGIN_DRAIN);
-			(void)ipc_send(ch->ipc, &m, -1);
+			(void)child_send(ch, &m, -1);
 		} else if (ch->role == ROLE_AUTH) {
 			kill(ch->pid, SIGHUP);
 		}
 	}
 	spawn_logins();
 	spawn_lmtp();
+	accept_update();
 }
 
 /* ------------------------------------------------------------------ start-up */
@@ -1045,6 +1515,22 @@ setup_dirs(void)
 	}
 }
 
+/*
+ * Every connection costs descriptors (two per TLS session in a login process): take the
+ * hard limit as the soft one, for the master and every child it starts.
+ */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warn("cannot raise the open files limit: %s", strerror(errno));
+}
+
 static void
 write_pidfile(void)
 {
@@ -1083,6 +1569,7 @@ master_main(const char *config_path)
 		log_warn("no ssl_cert configured: STARTTLS and imaps are off");
 	}
 	umask(077);
+	raise_nofile();
 	setup_dirs();
 	setup_listeners();
 	signal(SIGPIPE, SIG_IGN);
@@ -1095,9 +1582,14 @@ master_main(const char *config_path)
 		event_add(sigs[i], NULL);
 	M.pidfile = master_pid_path(M.cfg->base_dir);
 	write_pidfile();
+	M.accept_timer = evtimer_new(M.base, accept_resume_cb, NULL);
+	for (unsigned i = 0; i < M.nlisten; i++)
+		M.listen_ev[i] = event_new(M.base, M.listen_fd[i], EV_READ | EV_PERSIST,
+		    listener_cb, (void *)(uintptr_t)i);
 	spawn_auth();
 	spawn_logins();
 	spawn_lmtp();
+	accept_update();
 	log_info("buzon started imap_port=%u imaps_port=%u listen=%s", M.cfg->imap_port,
 	    M.cfg->imaps_port, M.cfg->listen[0]);
 	event_base_dispatch(M.base);
@@ -1106,8 +1598,12 @@ master_main(const char *config_path)
 		event_free(sigs[i]);
 	if (M.stop_timer != NULL)
 		event_free(M.stop_timer);
-	for (unsigned i = 0; i < M.nlisten; i++)
+	for (unsigned i = 0; i < M.nlisten; i++) {
+		if (M.listen_ev[i] != NULL)
+			event_free(M.listen_ev[i]);
 		close(M.listen_fd[i]);
+	}
+	event_free(M.accept_timer);
 	if (M.lmtp_fd >= 0)
 		close(M.lmtp_fd);
 	while (M.delivering != NULL) {

@@ -887,6 +887,9 @@ imap_arg_atom_equals(const struct imap_arg *a, const char *name)
 bool
 imap_arg_get_astring(const struct imap_arg *a, const char **str_r, size_t *len_r)
 {
+	/* RFC 3516 §4.2: literal8 is not a string; only APPEND's message may be one */
+	if (a->literal8)
+		return false;
 	switch (a->type) {
 	case IMAP_ARG_NIL:
 	case IMAP_ARG_ATOM:
@@ -903,7 +906,7 @@ imap_arg_get_astring(const struct imap_arg *a, const char **str_r, size_t *len_r
 bool
 imap_arg_get_string(const struct imap_arg *a, const char **str_r, size_t *len_r)
 {
-	if (a->type != IMAP_ARG_QUOTED && a->type != IMAP_ARG_LITERAL)
+	if ((a->type != IMAP_ARG_QUOTED && a->type != IMAP_ARG_LITERAL) || a->literal8)
 		return false;
 	*str_r = a->str;
 	*len_r = a->len;

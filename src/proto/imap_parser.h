@@ -166,10 +166,10 @@ bool imap_arg_atom_equals(const struct imap_arg *a, const char *name);
 /*
  * astring (RFC 3501 §9: atom, quoted or in-memory literal): sets *str_r and *len_r and
  * returns true. IMAP_ARG_NIL counts as the astring "NIL" (e.g. a mailbox named NIL).
- * false for lists and streamed literals.
+ * false for lists, streamed literals and literal8 (~{n}, which may hold NUL).
  */
 bool imap_arg_get_astring(const struct imap_arg *a, const char **str_r, size_t *len_r);
-/* string (quoted or in-memory literal only). */
+/* string (quoted or in-memory literal only; not literal8). */
 bool imap_arg_get_string(const struct imap_arg *a, const char **str_r, size_t *len_r);
 /* nstring: NIL gives true with *str_r = NULL, *len_r = 0. */
 bool imap_arg_get_nstring(const struct imap_arg *a, const char **str_r, size_t *len_r);

@@ -864,6 +864,12 @@ def ipc_types():
     return out
 
 
+def ipc_version():
+    """IPC_VERSION from src/lib/ipc.h: the top byte of every message's type word."""
+    with open(os.path.join(buzontest.REPO, "src", "lib", "ipc.h")) as f:
+        return int(re.search(r"#define IPC_VERSION (\d+)", f.read()).group(1))
+
+
 class FakeMaster:
     """Runs `buzon --role lmtp` with fd 3 = our end of a SOCK_SEQPACKET pair and fd 4 =
     a listening socket, and plays the master's side of the IPC contract."""
@@ -910,8 +916,9 @@ class FakeMaster:
     def recv(self, timeout=10):
         self.ipc.settimeout(timeout)
         data, fds, _, _ = socket.recv_fds(self.ipc, 20000, 1)
-        mtype, mlen = self.struct.unpack("=II", data[:8])
-        return mtype, data[8:8 + mlen], (fds[0] if fds else None)
+        vtype, mlen = self.struct.unpack("=II", data[:8])
+        check(vtype >> 24 == ipc_version(), "IPC version")
+        return vtype & 0xffffff, data[8:8 + mlen], (fds[0] if fds else None)
 
     def fields(self, payload, spec):
         out, pos = [], 0
@@ -934,7 +941,8 @@ class FakeMaster:
             else:
                 v = v.encode() if isinstance(v, str) else v
                 body += self.struct.pack("=I", len(v)) + v
-        self.ipc.send(self.struct.pack("=II", self.t[name], len(body)) + body)
+        vtype = ipc_version() << 24 | self.t[name]
+        self.ipc.send(self.struct.pack("=II", vtype, len(body)) + body)
 
     def stop(self):
         try:

@@ -1088,8 +1088,8 @@ def case_sec22(ck, srv):
         ck.eq(c.sock.getpeercert(binary_form=True), default, "SNI %s: default certificate" % name[:30])
         c.close()
     pids = role_pids(srv, "login")
-    if len(pids) != 1:
-        ck.ok(False, "one login process (%s)" % pids)
+    if not pids:
+        ck.ok(False, "a login process runs (%s)" % pids)
         return
 
     if sanitized(srv):
@@ -1097,7 +1097,8 @@ def case_sec22(ck, srv):
         return
 
     def rss():
-        return int(proc_status(pids[0])["VmRSS"][0])
+        # the pool's login processes share the handshakes: their RSS together
+        return sum(int(proc_status(p)["VmRSS"][0]) for p in pids)
     for i in range(100):	# warm-up
         Client(srv.imaps_port, tls=True, sni="warm%d.example" % i).close()
     r0 = rss()
