@@ -95,6 +95,7 @@ struct mconn {
 	struct child *login;
 	struct ipcount *ipc;	/* its address's pre-login count (NULL: none, or logged in) */
 	bool prelogin;		/* counted in M.prelogin */
+	bool authing;		/* a login request of it is being answered */
 };
 
 /* Pre-login connections of one IPv4 address or IPv6 /64. */
@@ -804,9 +805,12 @@ static void
 login_reply(struct pending *p, uint32_t status)
 {
 	struct ipc_msg m;
+	struct mconn *mc;
 
 	if (p->from == NULL)
 		return;
+	if ((mc = mconn_find(p->from_req)) != NULL && mc->login == p->from)
+		mc->authing = false;
 	ipc_msg_init(&m, IPC_LOGIN_RESULT);
 	ipc_put_u32(&m, p->from_req);
 	ipc_put_u32(&m, status);
@@ -1095,7 +1099,8 @@ handle_login_auth(struct child *login, struct ipc_msg *m)
 	    ipc_get_str(m, IPC_IP_MAX, &p->ip) < 0 || ipc_get_u32(m, &p->flags) < 0 ||
 	    ipc_get_str(m, IPC_TAG_MAX, &p->tag) < 0 || ipc_get_bytes(m, &input, &ilen) < 0 ||
 	    ilen > IPC_INPUT_MAX || !ipc_get_done(m) || p->fd < 0 ||
-	    (mc = mconn_find(p->from_req)) == NULL || mc->login != login || !mc->prelogin) {
+	    (mc = mconn_find(p->from_req)) == NULL || mc->login != login || !mc->prelogin ||
+	    mc->authing) {
 		log_error("malformed login request from pid=%d: killing it", (int)login->pid);
 		child_kill(login);
 		pending_free(p);
@@ -1111,6 +1116,7 @@ handle_login_auth(struct child *login, struct ipc_msg *m)
 		pending_free(p);
 		return;
 	}
+	mc->authing = true;
 	p->user = xstrndup(user, ulen);
 	p->input = xmalloc(ilen == 0 ? 1 : ilen);
 	memcpy(p->input, input, ilen);
