@@ -4,6 +4,7 @@
  * is length-checked here, and values are validated by the receiver.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <event2/event.h>
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -245,6 +246,182 @@ ipc_socketpair(int fds[2])
 	return socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds);
 }
 
+/* ------------------------------------------------------------------ typed messages */
+
+enum ipc_field_kind { F_U32, F_STR, F_BYTES };
+
+struct ipc_field {
+	enum ipc_field_kind kind;
+	size_t off;		/* in the message's struct */
+	size_t max;		/* F_STR, F_BYTES: framing limit in bytes */
+};
+
+struct ipc_def {
+	const char *name;
+	bool fd;		/* carries exactly one descriptor */
+	unsigned nfields;
+	struct ipc_field fields[9];
+};
+
+#define U32(st, f)	{ F_U32, offsetof(struct st, f), 0 }
+#define STR(st, f, max)	{ F_STR, offsetof(struct st, f), max }
+#define BYTES(st, f, max) { F_BYTES, offsetof(struct st, f), max }
+
+/* Every message type: its fields in wire order and their limits, for both ends. */
+static const struct ipc_def ipc_defs[] = {
+	[IPC_LOGIN_AUTH] = { "LOGIN_AUTH", true, 9, {
+		U32(ipc_login_auth, id), U32(ipc_login_auth, proto),
+		STR(ipc_login_auth, mech, IPC_MECH_MAX),
+		BYTES(ipc_login_auth, user, IPC_CRED_FRAME),
+		BYTES(ipc_login_auth, pass, IPC_CRED_FRAME),
+		STR(ipc_login_auth, ip, IPC_IP_MAX), U32(ipc_login_auth, flags),
+		STR(ipc_login_auth, tag, IPC_TAG_MAX),
+		BYTES(ipc_login_auth, input, IPC_INPUT_MAX) } },
+	[IPC_LOGIN_RESULT] = { "LOGIN_RESULT", false, 2, {
+		U32(ipc_login_result, id), U32(ipc_login_result, status) } },
+	[IPC_LOGIN_DRAIN] = { "LOGIN_DRAIN", false, 0, { { F_U32, 0, 0 } } },
+	[IPC_AUTH_REQUEST] = { "AUTH_REQUEST", false, 4, {
+		U32(ipc_auth_request, id), STR(ipc_auth_request, user, IPC_USER_MAX),
+		BYTES(ipc_auth_request, pass, IPC_PASS_MAX),
+		STR(ipc_auth_request, ip, IPC_IP_MAX) } },
+	[IPC_AUTH_REPLY] = { "AUTH_REPLY", false, 7, {
+		U32(ipc_auth_reply, id), U32(ipc_auth_reply, status),
+		STR(ipc_auth_reply, name, IPC_USER_MAX), U32(ipc_auth_reply, uid),
+		U32(ipc_auth_reply, gid), STR(ipc_auth_reply, home, IPC_PATH_MAX),
+		STR(ipc_auth_reply, root, IPC_PATH_MAX) } },
+	[IPC_MAIL_USER] = { "MAIL_USER", false, 5, {
+		STR(ipc_mail_user, name, IPC_USER_MAX), U32(ipc_mail_user, uid),
+		U32(ipc_mail_user, gid), STR(ipc_mail_user, home, IPC_PATH_MAX),
+		STR(ipc_mail_user, root, IPC_PATH_MAX) } },
+	[IPC_MAIL_CLIENT] = { "MAIL_CLIENT", true, 5, {
+		U32(ipc_mail_client, proto), STR(ipc_mail_client, tag, IPC_TAG_MAX),
+		BYTES(ipc_mail_client, input, IPC_INPUT_MAX),
+		STR(ipc_mail_client, ip, IPC_IP_MAX), U32(ipc_mail_client, flags) } },
+	[IPC_MAIL_EMPTY] = { "MAIL_EMPTY", false, 1, { U32(ipc_mail_empty, received) } },
+	[IPC_MAIL_SHUTDOWN] = { "MAIL_SHUTDOWN", false, 0, { { F_U32, 0, 0 } } },
+	[IPC_LMTP_RCPT] = { "LMTP_RCPT", false, 2, {
+		U32(ipc_lmtp_rcpt, id), STR(ipc_lmtp_rcpt, address, IPC_ADDR_MAX) } },
+	[IPC_LMTP_RCPT_RESULT] = { "LMTP_RCPT_RESULT", false, 3, {
+		U32(ipc_lmtp_rcpt_result, id), U32(ipc_lmtp_rcpt_result, status),
+		STR(ipc_lmtp_rcpt_result, user, IPC_ADDR_MAX) } },
+	[IPC_LMTP_DELIVER] = { "LMTP_DELIVER", true, 4, {
+		U32(ipc_lmtp_deliver, id), STR(ipc_lmtp_deliver, address, IPC_ADDR_MAX),
+		STR(ipc_lmtp_deliver, folder, IPC_FOLDER_MAX),
+		BYTES(ipc_lmtp_deliver, prefix, IPC_PREFIX_MAX) } },
+	[IPC_LMTP_DELIVER_RESULT] = { "LMTP_DELIVER_RESULT", false, 2, {
+		U32(ipc_result, id), U32(ipc_result, status) } },
+	[IPC_AUTH_LOOKUP] = { "AUTH_LOOKUP", false, 2, {
+		U32(ipc_auth_lookup, id), STR(ipc_auth_lookup, address, IPC_ADDR_MAX) } },
+	[IPC_MAIL_DELIVER] = { "MAIL_DELIVER", true, 3, {
+		U32(ipc_mail_deliver, id), STR(ipc_mail_deliver, folder, IPC_FOLDER_MAX),
+		BYTES(ipc_mail_deliver, prefix, IPC_PREFIX_MAX) } },
+	[IPC_MAIL_DELIVERED] = { "MAIL_DELIVERED", false, 2, {
+		U32(ipc_result, id), U32(ipc_result, status) } },
+	[IPC_LOGIN_CONN] = { "LOGIN_CONN", true, 2, {
+		U32(ipc_login_conn, id), U32(ipc_login_conn, listener) } },
+	[IPC_LOGIN_CLOSED] = { "LOGIN_CLOSED", false, 1, { U32(ipc_login_closed, id) } },
+};
+
+static const struct ipc_def *
+ipc_def(uint32_t type)
+{
+	if (type >= N_ELEMENTS(ipc_defs) || ipc_defs[type].name == NULL)
+		return NULL;
+	return &ipc_defs[type];
+}
+
+const char *
+ipc_type_name(uint32_t type)
+{
+	const struct ipc_def *d = ipc_def(type);
+
+	return d != NULL ? d->name : "unknown";
+}
+
+int
+ipc_encode(struct ipc_msg *m, uint32_t type, const void *s)
+{
+	const struct ipc_def *d = ipc_def(type);
+	const char *base = s;
+
+	if (d == NULL || (d->nfields > 0 && s == NULL)) {
+		errno = EINVAL;
+		return -1;
+	}
+	ipc_msg_init(m, type);
+	for (unsigned i = 0; i < d->nfields; i++) {
+		const struct ipc_field *f = &d->fields[i];
+
+		switch (f->kind) {
+		case F_U32:
+			ipc_put_u32(m, *(const uint32_t *)(const void *)(base + f->off));
+			break;
+		case F_STR: {
+			const char *v = *(const char *const *)(const void *)(base + f->off);
+			size_t n = v != NULL ? strlen(v) : 0;
+
+			if (n > f->max)
+				m->overflow = true;
+			ipc_put_bytes(m, v, n);
+			break;
+		}
+		case F_BYTES: {
+			const struct ipc_bytes *b = (const void *)(base + f->off);
+
+			if (b->len > f->max)
+				m->overflow = true;
+			ipc_put_bytes(m, b->p, b->len);
+			break;
+		}
+		}
+	}
+	if (m->overflow) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	return 0;
+}
+
+int
+ipc_decode(struct ipc_msg *m, uint32_t type, void *s)
+{
+	const struct ipc_def *d = ipc_def(type);
+	char *base = s;
+
+	if (d == NULL || m->type != type || (m->fd >= 0) != d->fd)
+		return -1;
+	m->rpos = 0;
+	m->strs_len = 0;
+	for (unsigned i = 0; i < d->nfields; i++) {
+		const struct ipc_field *f = &d->fields[i];
+		const void *p;
+		size_t n;
+
+		if (f->kind == F_U32) {
+			if (ipc_get_u32(m, (uint32_t *)(void *)(base + f->off)) < 0)
+				return -1;
+			continue;
+		}
+		if (ipc_get_bytes(m, &p, &n) < 0 || n > f->max)
+			return -1;
+		if (f->kind == F_BYTES) {
+			struct ipc_bytes *b = (void *)(base + f->off);
+
+			b->p = p;
+			b->len = n;
+			continue;
+		}
+		/* strings are copied out with their NUL; they fit: they came from data[] */
+		if (memchr(p, '\0', n) != NULL || n + 1 > sizeof(m->strs) - m->strs_len)
+			return -1;
+		memcpy(m->strs + m->strs_len, p, n);
+		m->strs[m->strs_len + n] = '\0';
+		*(const char **)(void *)(base + f->off) = m->strs + m->strs_len;
+		m->strs_len += n + 1;
+	}
+	return ipc_get_done(m) ? 0 : -1;
+}
+
 /* ------------------------------------------------------------------ peers */
 
 struct ipc_qmsg {
@@ -263,6 +440,8 @@ struct ipc_peer {
 	struct ipc_qmsg *head, *tail;
 	size_t qbytes;
 	unsigned qfds;
+	size_t max_bytes;	/* IPC_QUEUE_MAX_BYTES unless changed */
+	unsigned stall_secs;	/* IPC_STALL_SECS unless changed */
 	int error;		/* reported (or to be reported) error */
 	bool failed;		/* no more I/O */
 	bool paused;
@@ -368,7 +547,7 @@ peer_read_cb(evutil_socket_t fd, short what, void *ctx)
 static void
 peer_stall_arm(struct ipc_peer *p)
 {
-	struct timeval tv = { IPC_STALL_SECS, 0 };
+	struct timeval tv = { (time_t)p->stall_secs, 0 };
 
 	evtimer_add(p->stall, &tv);
 }
@@ -423,6 +602,8 @@ ipc_peer_create(struct event_base *base, int fd, ipc_peer_msg_cb *msg_cb,
 	p->msg_cb = msg_cb;
 	p->error_cb = error_cb;
 	p->ctx = ctx;
+	p->max_bytes = IPC_QUEUE_MAX_BYTES;
+	p->stall_secs = IPC_STALL_SECS;
 	p->rx = xmalloc(sizeof(*p->rx));
 	ipc_msg_init(p->rx, 0);
 	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
@@ -482,7 +663,7 @@ ipc_peer_send(struct ipc_peer *p, struct ipc_msg *m, int fd)
 		}
 	}
 	need = sizeof(hdr) + m->len;
-	if (need > IPC_QUEUE_MAX_BYTES - p->qbytes ||
+	if (need > p->max_bytes - MIN(p->qbytes, p->max_bytes) ||
 	    (fd >= 0 && p->qfds >= IPC_QUEUE_MAX_FDS)) {
 		peer_fail(p, ENOBUFS);
 		errno = ENOBUFS;
@@ -509,6 +690,13 @@ ipc_peer_send(struct ipc_peer *p, struct ipc_msg *m, int fd)
 		peer_stall_arm(p);
 	}
 	return 0;
+}
+
+void
+ipc_peer_set_limits(struct ipc_peer *p, size_t max_bytes, unsigned stall_secs)
+{
+	p->max_bytes = max_bytes;
+	p->stall_secs = stall_secs;
 }
 
 size_t

@@ -75,6 +75,7 @@ enum ipc_type {
 
 /* Field limits shared by senders and receivers (bytes, without a NUL). */
 #define IPC_USER_MAX	255	/* user names (content: longer is a failed login) */
+#define IPC_CRED_FRAME	8192	/* framing limit of a credential from a client (a line) */
 #define IPC_PASS_MAX	1024	/* passwords (content: longer is a failed login) */
 #define IPC_MECH_MAX	16
 #define IPC_IP_MAX	64
@@ -120,7 +121,110 @@ struct ipc_msg {
 	size_t rpos;			/* read position */
 	bool overflow;			/* a put did not fit */
 	int fd;				/* received/attached fd, -1 if none */
+	/* ipc_decode: the string fields, NUL-terminated (they live as long as m) */
+	char strs[IPC_MAX_PAYLOAD];
+	size_t strs_len;
 };
+
+/*
+ * Typed messages: one struct per message type, its fields in wire order. ipc_encode
+ * and ipc_decode walk one table (ipc.c) that defines, once for both ends, each field's
+ * kind and framing limit and whether the message carries a descriptor. A decoded
+ * message is well-framed: every field present and within its limit, strings without
+ * NUL, nothing left over, the descriptor there exactly when the type has one. What a
+ * field *says* (a user name the client chose) is still for the receiver to judge.
+ * Strings and bytes point into the ipc_msg they were decoded from.
+ */
+struct ipc_bytes {
+	const unsigned char *p;
+	size_t len;
+};
+
+struct ipc_login_conn {		/* IPC_LOGIN_CONN, fd: the client socket */
+	uint32_t id, listener;
+};
+struct ipc_login_auth {		/* IPC_LOGIN_AUTH, fd: the client socket or proxy end */
+	uint32_t id, proto;
+	const char *mech;
+	struct ipc_bytes user, pass;	/* the client's words: judged by the master */
+	const char *ip;
+	uint32_t flags;			/* IPC_CONN_* */
+	const char *tag;
+	struct ipc_bytes input;
+};
+struct ipc_login_result {	/* IPC_LOGIN_RESULT */
+	uint32_t id, status;
+};
+struct ipc_login_closed {	/* IPC_LOGIN_CLOSED */
+	uint32_t id;
+};
+struct ipc_auth_request {	/* IPC_AUTH_REQUEST */
+	uint32_t id;
+	const char *user;
+	struct ipc_bytes pass;
+	const char *ip;
+};
+struct ipc_auth_lookup {	/* IPC_AUTH_LOOKUP */
+	uint32_t id;
+	const char *address;
+};
+struct ipc_auth_reply {		/* IPC_AUTH_REPLY */
+	uint32_t id, status;
+	const char *name;
+	uint32_t uid, gid;
+	const char *home, *root;
+};
+struct ipc_mail_user {		/* IPC_MAIL_USER */
+	const char *name;
+	uint32_t uid, gid;
+	const char *home, *root;
+};
+struct ipc_mail_client {	/* IPC_MAIL_CLIENT, fd: the client connection */
+	uint32_t proto;
+	const char *tag;
+	struct ipc_bytes input;
+	const char *ip;
+	uint32_t flags;
+};
+struct ipc_mail_empty {		/* IPC_MAIL_EMPTY */
+	uint32_t received;
+};
+struct ipc_mail_deliver {	/* IPC_MAIL_DELIVER, fd: the message */
+	uint32_t id;
+	const char *folder;
+	struct ipc_bytes prefix;
+};
+struct ipc_result {		/* IPC_MAIL_DELIVERED, IPC_LMTP_DELIVER_RESULT */
+	uint32_t id, status;
+};
+struct ipc_lmtp_rcpt {		/* IPC_LMTP_RCPT */
+	uint32_t id;
+	const char *address;
+};
+struct ipc_lmtp_rcpt_result {	/* IPC_LMTP_RCPT_RESULT */
+	uint32_t id, status;
+	const char *user;
+};
+struct ipc_lmtp_deliver {	/* IPC_LMTP_DELIVER, fd: the message */
+	uint32_t id;
+	const char *address, *folder;
+	struct ipc_bytes prefix;
+};
+/* IPC_LOGIN_DRAIN, IPC_MAIL_SHUTDOWN: no fields (pass NULL). */
+
+/*
+ * Fill m with a message of this type from the struct at s (NULL for types without
+ * fields). Returns 0, or -1 with errno EMSGSIZE (a field over its limit or the
+ * message over IPC_MAX_PAYLOAD) or EINVAL (unknown type).
+ */
+int ipc_encode(struct ipc_msg *m, uint32_t type, const void *s);
+/*
+ * Decode m, which must be of this type, into the struct at s. Returns 0, or -1 when m
+ * is not well-framed (see above): the sender broke the protocol. m->fd stays in m.
+ */
+int ipc_decode(struct ipc_msg *m, uint32_t type, void *s);
+/* The type's name for logs ("LOGIN_AUTH"), or "unknown". */
+const char *ipc_type_name(uint32_t type);
 
 void ipc_msg_init(struct ipc_msg *m, uint32_t type);
 void ipc_put_u32(struct ipc_msg *m, uint32_t v);
@@ -192,6 +296,8 @@ void ipc_peer_destroy(struct ipc_peer **p);
  * broken through the error callback, from the event loop), EPIPE (the peer is broken).
  */
 int ipc_peer_send(struct ipc_peer *p, struct ipc_msg *m, int fd);
+/* Change the queue bound and the stall timeout of p (tests; the defaults suit buzon). */
+void ipc_peer_set_limits(struct ipc_peer *p, size_t max_bytes, unsigned stall_secs);
 /* Bytes waiting in the send queue. */
 size_t ipc_peer_queued(const struct ipc_peer *p);
 /* Stop/resume delivering received messages (the socket is not read meanwhile). */

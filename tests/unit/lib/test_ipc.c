@@ -5,6 +5,8 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <event2/event.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -111,6 +113,276 @@ test_truncated_wire(void **state)
 	close(sp[1]);
 }
 
+/* A header whose version byte is not ours is broken framing. */
+static void
+test_wrong_version(void **state)
+{
+	struct ipc_msg in;
+	uint32_t hdr[2] = { ((uint32_t)(IPC_VERSION + 1) << 24) | IPC_LOGIN_DRAIN, 0 };
+	int sp[2];
+
+	assert_int_equal(ipc_socketpair(sp), 0);
+	assert_int_equal(send(sp[0], hdr, sizeof(hdr), 0), (ssize_t)sizeof(hdr));
+	assert_int_equal(ipc_recv(sp[1], &in), -1);
+	assert_int_equal(errno, EBADMSG);
+	hdr[0] = ((uint32_t)IPC_VERSION << 24) | IPC_LOGIN_DRAIN;
+	assert_int_equal(send(sp[0], hdr, sizeof(hdr), 0), (ssize_t)sizeof(hdr));
+	assert_int_equal(ipc_recv(sp[1], &in), 1);
+	assert_int_equal(in.type, IPC_LOGIN_DRAIN);
+	close(sp[0]);
+	close(sp[1]);
+}
+
+static void
+fill_login_auth(struct ipc_login_auth *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->id = 7;
+	a->proto = IPC_PROTO_IMAP;
+	a->mech = "PLAIN";
+	a->user.p = (const unsigned char *)"us\0er";	/* content: may hold NUL */
+	a->user.len = 5;
+	a->pass.p = (const unsigned char *)"secret";
+	a->pass.len = 6;
+	a->ip = "192.0.2.1";
+	a->flags = IPC_CONN_TLS | IPC_CONN_LOCAL;
+	a->tag = "a1";
+	a->input.p = (const unsigned char *)"b NOOP\r\n";
+	a->input.len = 8;
+}
+
+static void
+test_codec_roundtrip(void **state)
+{
+	struct ipc_login_auth a, b;
+	struct ipc_msg m;
+
+	fill_login_auth(&a);
+	assert_int_equal(ipc_encode(&m, IPC_LOGIN_AUTH, &a), 0);
+	m.fd = 0;	/* LOGIN_AUTH carries a descriptor */
+	assert_int_equal(ipc_decode(&m, IPC_LOGIN_AUTH, &b), 0);
+	assert_int_equal(b.id, 7);
+	assert_int_equal(b.proto, IPC_PROTO_IMAP);
+	assert_string_equal(b.mech, "PLAIN");
+	assert_int_equal(b.user.len, 5);
+	assert_memory_equal(b.user.p, "us\0er", 5);
+	assert_memory_equal(b.pass.p, "secret", 6);
+	assert_string_equal(b.ip, "192.0.2.1");
+	assert_int_equal(b.flags, IPC_CONN_TLS | IPC_CONN_LOCAL);
+	assert_string_equal(b.tag, "a1");
+	assert_memory_equal(b.input.p, "b NOOP\r\n", 8);
+	assert_string_equal(ipc_type_name(IPC_LOGIN_AUTH), "LOGIN_AUTH");
+	assert_string_equal(ipc_type_name(9999), "unknown");
+}
+
+/* Every truncation and any trailing byte is broken framing; so is a wrong fd or type. */
+static void
+test_codec_framing(void **state)
+{
+	struct ipc_login_auth a, b;
+	struct ipc_result r = { 1, 2 }, r2;
+	struct ipc_msg m, t;
+
+	fill_login_auth(&a);
+	assert_int_equal(ipc_encode(&m, IPC_LOGIN_AUTH, &a), 0);
+	for (uint32_t n = 0; n < m.len; n++) {
+		t = m;
+		t.len = n;
+		t.fd = 0;
+		assert_int_equal(ipc_decode(&t, IPC_LOGIN_AUTH, &b), -1);
+	}
+	t = m;
+	t.data[t.len++] = 'x';
+	t.fd = 0;
+	assert_int_equal(ipc_decode(&t, IPC_LOGIN_AUTH, &b), -1);
+	t = m;
+	t.fd = -1;	/* the descriptor is missing */
+	assert_int_equal(ipc_decode(&t, IPC_LOGIN_AUTH, &b), -1);
+	assert_int_equal(ipc_encode(&m, IPC_MAIL_DELIVERED, &r), 0);
+	t = m;
+	t.fd = 0;	/* a descriptor where none belongs */
+	assert_int_equal(ipc_decode(&t, IPC_MAIL_DELIVERED, &r2), -1);
+	t = m;
+	assert_int_equal(ipc_decode(&t, IPC_LMTP_DELIVER_RESULT, &r2), -1);	/* type */
+	t = m;
+	assert_int_equal(ipc_decode(&t, IPC_MAIL_DELIVERED, &r2), 0);
+	assert_int_equal(r2.id, 1);
+	assert_int_equal(r2.status, 2);
+}
+
+/* Field limits hold at both ends; a string field never holds NUL. */
+static void
+test_codec_limits(void **state)
+{
+	char longmech[IPC_MECH_MAX + 2];
+	struct ipc_login_auth a, b;
+	struct ipc_auth_lookup l;
+	struct ipc_msg m;
+
+	fill_login_auth(&a);
+	memset(longmech, 'M', sizeof(longmech) - 1);
+	longmech[sizeof(longmech) - 1] = '\0';
+	a.mech = longmech;
+	assert_int_equal(ipc_encode(&m, IPC_LOGIN_AUTH, &a), -1);
+	assert_int_equal(errno, EMSGSIZE);
+	/* the same message put together by hand (a broken sender) is refused */
+	ipc_msg_init(&m, IPC_LOGIN_AUTH);
+	ipc_put_u32(&m, 1);
+	ipc_put_u32(&m, 1);
+	ipc_put_str(&m, longmech);
+	m.fd = 0;
+	assert_int_equal(ipc_decode(&m, IPC_LOGIN_AUTH, &b), -1);
+	ipc_msg_init(&m, IPC_AUTH_LOOKUP);
+	ipc_put_u32(&m, 1);
+	ipc_put_bytes(&m, "a\0b", 3);
+	assert_int_equal(ipc_decode(&m, IPC_AUTH_LOOKUP, &l), -1);
+	assert_int_equal(ipc_encode(&m, 9999, NULL), -1);
+	assert_int_equal(ipc_encode(&m, IPC_LOGIN_DRAIN, NULL), 0);
+	assert_int_equal(ipc_decode(&m, IPC_LOGIN_DRAIN, NULL), 0);
+}
+
+/* ------------------------------------------------------------------ peers */
+
+struct peer_test {
+	struct event_base *base;
+	unsigned received;
+	uint32_t last;
+	bool order_ok;
+	int error;
+	bool errored;
+};
+
+static void
+pt_msg(struct ipc_peer *p, struct ipc_msg *m, void *ctx)
+{
+	struct peer_test *t = ctx;
+	struct ipc_mail_empty e;
+
+	if (ipc_decode(m, IPC_MAIL_EMPTY, &e) < 0 || e.received != t->last + 1)
+		t->order_ok = false;
+	t->last = e.received;
+	t->received++;
+}
+
+static void
+pt_error(struct ipc_peer *p, int error, void *ctx)
+{
+	struct peer_test *t = ctx;
+
+	t->error = error;
+	t->errored = true;
+	event_base_loopbreak(t->base);
+}
+
+/* A send never waits: what the socket does not take is queued and drained in order. */
+static void
+test_peer_queue(void **state)
+{
+	struct peer_test tx = { 0 }, rx = { 0 };
+	struct event_base *base = event_base_new();
+	struct ipc_peer *a, *b;
+	struct ipc_msg m;
+	struct timeval tv = { 0, 20000 };
+	int sp[2];
+	uint32_t n = 0;
+
+	assert_int_equal(ipc_socketpair(sp), 0);
+	tx.base = rx.base = base;
+	rx.order_ok = true;
+	a = ipc_peer_create(base, sp[0], pt_msg, pt_error, &tx);
+	/* no reader yet: send until the socket is full and the queue holds some */
+	while (ipc_peer_queued(a) < 256 * 1024) {
+		struct ipc_mail_empty e = { ++n };
+
+		assert_int_equal(ipc_encode(&m, IPC_MAIL_EMPTY, &e), 0);
+		assert_int_equal(ipc_peer_send(a, &m, -1), 0);
+		assert_true(n < 1000000);
+	}
+	b = ipc_peer_create(base, sp[1], pt_msg, pt_error, &rx);
+	while (rx.received < n && !rx.errored && !tx.errored)
+		event_base_loopexit(base, &tv), event_base_dispatch(base);
+	assert_false(tx.errored);
+	assert_false(rx.errored);
+	assert_int_equal(rx.received, n);
+	assert_true(rx.order_ok);
+	assert_int_equal(ipc_peer_queued(a), 0);
+	ipc_peer_destroy(&a);
+	ipc_peer_destroy(&b);
+	assert_null(a);
+	event_base_free(base);
+}
+
+/* A peer that never reads: its queue hits the bound (ENOBUFS) or stalls (ETIMEDOUT). */
+static void
+test_peer_overflow_and_stall(void **state)
+{
+	struct peer_test tx = { 0 };
+	struct event_base *base = event_base_new();
+	struct ipc_peer *a;
+	struct ipc_mail_empty e = { 1 };
+	struct ipc_msg m;
+	int sp[2], r = 0;
+
+	tx.base = base;
+	assert_int_equal(ipc_socketpair(sp), 0);
+	a = ipc_peer_create(base, sp[0], pt_msg, pt_error, &tx);
+	ipc_peer_set_limits(a, 64 * 1024, 30);
+	assert_int_equal(ipc_encode(&m, IPC_MAIL_EMPTY, &e), 0);
+	for (int i = 0; i < 1000000 && (r = ipc_peer_send(a, &m, -1)) == 0; i++)
+		;
+	assert_int_equal(r, -1);
+	assert_int_equal(errno, ENOBUFS);
+	assert_int_equal(ipc_peer_send(a, &m, -1), -1);	/* broken from now on */
+	event_base_dispatch(base);	/* the error is reported from the loop */
+	assert_true(tx.errored);
+	assert_int_equal(tx.error, ENOBUFS);
+	ipc_peer_destroy(&a);
+	close(sp[1]);
+
+	memset(&tx, 0, sizeof(tx));
+	tx.base = base;
+	assert_int_equal(ipc_socketpair(sp), 0);
+	a = ipc_peer_create(base, sp[0], pt_msg, pt_error, &tx);
+	ipc_peer_set_limits(a, IPC_QUEUE_MAX_BYTES, 1);
+	while (ipc_peer_queued(a) == 0)
+		assert_int_equal(ipc_peer_send(a, &m, -1), 0);
+	event_base_dispatch(base);	/* nobody reads: after 1 s the peer is stalled */
+	assert_true(tx.errored);
+	assert_int_equal(tx.error, ETIMEDOUT);
+	ipc_peer_destroy(&a);
+	close(sp[1]);
+	event_base_free(base);
+}
+
+/* A descriptor that cannot be installed (no fd left) is reported, not silently lost. */
+static void
+test_ctrunc(void **state)
+{
+	struct rlimit old, low;
+	struct ipc_msg m, in;
+	int sp[2], fds[64], n = 0, r, e;
+
+	assert_int_equal(ipc_socketpair(sp), 0);
+	ipc_msg_init(&m, IPC_LOGIN_CLOSED);
+	ipc_put_u32(&m, 1);
+	assert_int_equal(ipc_send(sp[0], &m, sp[0]), 0);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = (rlim_t)sp[1] + 8;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	while (n < 64 && (fds[n] = dup(0)) >= 0)
+		n++;
+	r = ipc_recv(sp[1], &in);
+	e = errno;
+	while (n > 0)
+		close(fds[--n]);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	assert_int_equal(r, -1);
+	assert_int_equal(e, EMFILE);
+	close(sp[0]);
+	close(sp[1]);
+}
+
 int
 main(void)
 {
@@ -118,6 +390,13 @@ main(void)
 		cmocka_unit_test(test_roundtrip_with_fd),
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_truncated_wire),
+		cmocka_unit_test(test_wrong_version),
+		cmocka_unit_test(test_codec_roundtrip),
+		cmocka_unit_test(test_codec_framing),
+		cmocka_unit_test(test_codec_limits),
+		cmocka_unit_test(test_peer_queue),
+		cmocka_unit_test(test_peer_overflow_and_stall),
+		cmocka_unit_test(test_ctrunc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
