@@ -633,6 +633,7 @@ conn_dispatch(unsigned idx, int fd, const struct sockaddr_storage *ss)
 	struct ipcount *ic;
 	struct child *login;
 	struct mconn *mc;
+	struct ipc_login_conn conn;
 	struct ipc_msg m;
 	uint32_t id;
 
@@ -653,10 +654,9 @@ conn_dispatch(unsigned idx, int fd, const struct sockaddr_storage *ss)
 	do {
 		id = ++M.next_conn;
 	} while (id == 0 || mconn_find(id) != NULL);
-	ipc_msg_init(&m, IPC_LOGIN_CONN);
-	ipc_put_u32(&m, id);
-	ipc_put_u32(&m, idx);
-	if (child_send(login, &m, fd) < 0) {
+	conn.id = id;
+	conn.listener = idx;
+	if (ipc_encode(&m, IPC_LOGIN_CONN, &conn) < 0 || child_send(login, &m, fd) < 0) {
 		close(fd);
 		return;
 	}
@@ -804,6 +804,7 @@ pending_free(struct pending *p)
 static void
 login_reply(struct pending *p, uint32_t status)
 {
+	struct ipc_login_result r;
 	struct ipc_msg m;
 	struct mconn *mc;
 
@@ -811,10 +812,10 @@ login_reply(struct pending *p, uint32_t status)
 		return;
 	if ((mc = mconn_find(p->from_req)) != NULL && mc->login == p->from)
 		mc->authing = false;
-	ipc_msg_init(&m, IPC_LOGIN_RESULT);
-	ipc_put_u32(&m, p->from_req);
-	ipc_put_u32(&m, status);
-	(void)child_send(p->from, &m, -1);
+	r.id = p->from_req;
+	r.status = status;
+	if (ipc_encode(&m, IPC_LOGIN_RESULT, &r) == 0)
+		(void)child_send(p->from, &m, -1);
 }
 
 static void
@@ -824,13 +825,14 @@ mail_idle_cb(evutil_socket_t fd, short what, void *ctx)
 	struct ipc_msg m;
 
 	ch->closing = true;
-	ipc_msg_init(&m, IPC_MAIL_SHUTDOWN);
-	(void)child_send(ch, &m, -1);
+	if (ipc_encode(&m, IPC_MAIL_SHUTDOWN, NULL) == 0)
+		(void)child_send(ch, &m, -1);
 }
 
 static struct child *
 mail_child_get(const char *user, uid_t uid, gid_t gid, const char *home, const char *root)
 {
+	struct ipc_mail_user mu;
 	struct child *ch;
 	struct ipc_msg m;
 
@@ -843,13 +845,12 @@ mail_child_get(const char *user, uid_t uid, gid_t gid, const char *home, const c
 		return NULL;
 	ch->user = xstrdup(user);
 	ch->uid = uid;
-	ipc_msg_init(&m, IPC_MAIL_USER);
-	ipc_put_str(&m, user);
-	ipc_put_u32(&m, (uint32_t)uid);
-	ipc_put_u32(&m, (uint32_t)gid);
-	ipc_put_str(&m, home);
-	ipc_put_str(&m, root);
-	if (child_send(ch, &m, -1) < 0) {
+	mu.name = user;
+	mu.uid = (uint32_t)uid;
+	mu.gid = (uint32_t)gid;
+	mu.home = home;
+	mu.root = root;
+	if (ipc_encode(&m, IPC_MAIL_USER, &mu) < 0 || child_send(ch, &m, -1) < 0) {
 		ch->closing = true;
 		return NULL;
 	}
@@ -861,16 +862,25 @@ mail_child_get(const char *user, uid_t uid, gid_t gid, const char *home, const c
 static void
 lmtp_reply(struct pending *p, uint32_t type, uint32_t status, const char *user)
 {
+	struct ipc_lmtp_rcpt_result rr;
+	struct ipc_result dr;
 	struct ipc_msg m;
+	int r;
 
 	if (p->from == NULL)
 		return;
-	ipc_msg_init(&m, type);
-	ipc_put_u32(&m, p->from_req);
-	ipc_put_u32(&m, status);
-	if (type == IPC_LMTP_RCPT_RESULT)
-		ipc_put_str(&m, user);
-	(void)child_send(p->from, &m, -1);
+	if (type == IPC_LMTP_RCPT_RESULT) {
+		rr.id = p->from_req;
+		rr.status = status;
+		rr.user = user != NULL ? user : "";
+		r = ipc_encode(&m, type, &rr);
+	} else {
+		dr.id = p->from_req;
+		dr.status = status;
+		r = ipc_encode(&m, type, &dr);
+	}
+	if (r == 0)
+		(void)child_send(p->from, &m, -1);
 }
 
 /* A recipient lookup finished (PK_RCPT) or a message can go to its mail process. */
@@ -880,6 +890,7 @@ delivery_auth_reply(struct pending *p, uint32_t status, const char *name, uint32
 {
 	uint32_t dstatus = status == IPC_AUTH_OK ? IPC_DELIVER_OK :
 	    status == IPC_AUTH_FAIL ? IPC_DELIVER_NOUSER : IPC_DELIVER_TEMPFAIL;
+	struct ipc_mail_deliver md;
 	struct ipc_msg *out;
 	struct child *mail;
 
@@ -896,11 +907,11 @@ delivery_auth_reply(struct pending *p, uint32_t status, const char *name, uint32
 		return;
 	}
 	out = xmalloc(sizeof(*out));
-	ipc_msg_init(out, IPC_MAIL_DELIVER);
-	ipc_put_u32(out, p->id);
-	ipc_put_str(out, p->folder);
-	ipc_put_bytes(out, p->prefix, p->prefix_len);
-	if (child_send(mail, out, p->fd) < 0) {
+	md.id = p->id;
+	md.folder = p->folder;
+	md.prefix.p = p->prefix;
+	md.prefix.len = p->prefix_len;
+	if (ipc_encode(out, IPC_MAIL_DELIVER, &md) < 0 || child_send(mail, out, p->fd) < 0) {
 		lmtp_reply(p, IPC_LMTP_DELIVER_RESULT, IPC_DELIVER_TEMPFAIL, NULL);
 		pending_free(p);
 		free(out);
@@ -921,21 +932,20 @@ static void
 handle_mail_delivered(struct child *ch, struct ipc_msg *m)
 {
 	struct pending **pp, *p;
-	uint32_t id, status;
+	struct ipc_result r;
 
-	if (ipc_get_u32(m, &id) < 0 || ipc_get_u32(m, &status) < 0 || !ipc_get_done(m) ||
-	    status > IPC_DELIVER_TOOBIG) {
+	if (ipc_decode(m, IPC_MAIL_DELIVERED, &r) < 0 || r.status > IPC_DELIVER_TOOBIG) {
 		log_error("malformed delivery result from pid=%d: killing it", (int)ch->pid);
 		child_kill(ch);
 		return;
 	}
 	for (pp = &M.delivering; *pp != NULL; pp = &(*pp)->next)
-		if ((*pp)->id == id && (*pp)->mail == ch)
+		if ((*pp)->id == r.id && (*pp)->mail == ch)
 			break;
 	if ((p = *pp) == NULL)
 		return;
 	*pp = p->next;
-	lmtp_reply(p, IPC_LMTP_DELIVER_RESULT, status, NULL);
+	lmtp_reply(p, IPC_LMTP_DELIVER_RESULT, r.status, NULL);
 	pending_free(p);
 }
 
@@ -965,36 +975,44 @@ auth_lookup(struct pending *p)
 
 	if (M.auth == NULL)
 		return -1;
-	ipc_msg_init(&m, IPC_AUTH_LOOKUP);
-	ipc_put_u32(&m, p->id);
-	ipc_put_str(&m, p->address);
+	struct ipc_auth_lookup l = { p->id, p->address };
+
+	if (ipc_encode(&m, IPC_AUTH_LOOKUP, &l) < 0)
+		return -1;
 	return child_send(M.auth, &m, -1);
 }
 
 static void
 handle_lmtp(struct child *lmtp, struct ipc_msg *m)
 {
-	struct pending *p = xcalloc(1, sizeof(*p));
-	const void *prefix;
-	size_t plen;
+	struct pending *p;
+	struct ipc_lmtp_rcpt rc;
+	struct ipc_lmtp_deliver d;
+	int r;
 
+	r = m->type == IPC_LMTP_RCPT ? ipc_decode(m, IPC_LMTP_RCPT, &rc) :
+	    ipc_decode(m, IPC_LMTP_DELIVER, &d);
+	if (r < 0) {
+		log_error("malformed lmtp request from pid=%d: killing it", (int)lmtp->pid);
+		child_kill(lmtp);
+		return;
+	}
+	p = xcalloc(1, sizeof(*p));
 	p->fd = m->fd;
 	m->fd = -1;
 	p->from = lmtp;
-	p->kind = m->type == IPC_LMTP_RCPT ? PK_RCPT : PK_DELIVER;
-	if (ipc_get_u32(m, &p->from_req) < 0 || ipc_get_str(m, 1024, &p->address) < 0 ||
-	    (p->kind == PK_DELIVER && (ipc_get_str(m, 1024, &p->folder) < 0 ||
-	    ipc_get_bytes(m, &prefix, &plen) < 0 || plen > 4096 || p->fd < 0)) ||
-	    !ipc_get_done(m) || (p->kind == PK_RCPT && p->fd >= 0)) {
-		log_error("malformed lmtp request from pid=%d: killing it", (int)lmtp->pid);
-		child_kill(lmtp);
-		pending_free(p);
-		return;
-	}
-	if (p->kind == PK_DELIVER) {
-		p->prefix = xmalloc(plen);
-		memcpy(p->prefix, prefix, plen);
-		p->prefix_len = plen;
+	if (m->type == IPC_LMTP_RCPT) {
+		p->kind = PK_RCPT;
+		p->from_req = rc.id;
+		p->address = xstrdup(rc.address);
+	} else {
+		p->kind = PK_DELIVER;
+		p->from_req = d.id;
+		p->address = xstrdup(d.address);
+		p->folder = xstrdup(d.folder);
+		p->prefix = xmalloc(d.prefix.len == 0 ? 1 : d.prefix.len);
+		memcpy(p->prefix, d.prefix.p, d.prefix.len);
+		p->prefix_len = d.prefix.len;
 	}
 	p->id = ++M.next_id;
 	if (auth_lookup(p) < 0) {
@@ -1010,29 +1028,34 @@ handle_lmtp(struct child *lmtp, struct ipc_msg *m)
 static void
 handle_auth_reply(struct child *auth, struct ipc_msg *m)
 {
-	uint32_t id, status, uid, gid;
-	char *name = NULL, *home = NULL, *root = NULL;
+	struct ipc_auth_reply a;
+	struct ipc_mail_client mcl;
+	uint32_t status, uid, gid;
+	const char *name, *home, *root;
 	struct pending **pp, *p;
-	struct ipc_msg out;
+	struct ipc_msg *out;
 	struct child *mail;
 	struct mconn *mc;
 
-	if (ipc_get_u32(m, &id) < 0 || ipc_get_u32(m, &status) < 0 ||
-	    ipc_get_str(m, 255, &name) < 0 || ipc_get_u32(m, &uid) < 0 ||
-	    ipc_get_u32(m, &gid) < 0 || ipc_get_str(m, 4096, &home) < 0 ||
-	    ipc_get_str(m, 4096, &root) < 0 || !ipc_get_done(m) || status > IPC_AUTH_LIMIT) {
+	if (ipc_decode(m, IPC_AUTH_REPLY, &a) < 0 || a.status > IPC_AUTH_LIMIT) {
 		log_error("malformed reply from auth pid=%d: killing it", (int)auth->pid);
 		child_kill(auth);
-		goto out;
+		return;
 	}
-	for (pp = &M.pending; *pp != NULL && (*pp)->id != id; pp = &(*pp)->next)
+	status = a.status;
+	uid = a.uid;
+	gid = a.gid;
+	name = a.name;
+	home = a.home;
+	root = a.root;
+	for (pp = &M.pending; *pp != NULL && (*pp)->id != a.id; pp = &(*pp)->next)
 		;
 	if ((p = *pp) == NULL)
-		goto out;
+		return;
 	*pp = p->next;
 	if (p->kind != PK_LOGIN) {
 		delivery_auth_reply(p, status, name, uid, gid, home, root);
-		goto out;
+		return;
 	}
 	if (status != IPC_AUTH_OK) {
 		char safe[128];
@@ -1040,107 +1063,105 @@ handle_auth_reply(struct child *auth, struct ipc_msg *m)
 		log_info("%s login failed user=\"%s\" method=%s ip=%s tls=%s reason=%s",
 		    proto_name(p->proto), log_sanitize(p->user, strlen(p->user), safe, sizeof(safe)),
 		    p->mech, p->ip,
-		    (p->flags & 1) ? "yes" : "no", status == IPC_AUTH_FAIL ? "password" : "tempfail");
+		    (p->flags & IPC_CONN_TLS) ? "yes" : "no",
+		    status == IPC_AUTH_FAIL ? "password" : "tempfail");
 		login_reply(p, status == IPC_AUTH_FAIL ? IPC_AUTH_FAIL : IPC_AUTH_TEMPFAIL);
 		pending_free(p);
-		goto out;
+		return;
 	}
 	if (p->from == NULL || (priv_is_root() && (uid == 0 || gid == 0)) ||
 	    root[0] != '/' || (mail = mail_child_get(name, uid, gid, home, root)) == NULL) {
 		login_reply(p, IPC_AUTH_TEMPFAIL);
 		pending_free(p);
-		goto out;
+		return;
 	}
 	mc = mconn_find(p->from_req);
 	if (mc != NULL && mc->login == p->from)
 		mconn_prelogin_end(mc);
-	ipc_msg_init(&out, IPC_MAIL_CLIENT);
-	ipc_put_u32(&out, p->proto);
-	ipc_put_str(&out, p->tag);
-	ipc_put_bytes(&out, p->input, p->input_len);
-	ipc_put_str(&out, p->ip);
-	ipc_put_u32(&out, p->flags);
-	if (child_send(mail, &out, p->fd) < 0) {
+	mcl.proto = p->proto;
+	mcl.tag = p->tag;
+	mcl.input.p = p->input;
+	mcl.input.len = p->input_len;
+	mcl.ip = p->ip;
+	mcl.flags = p->flags;
+	out = xmalloc(sizeof(*out));
+	if (ipc_encode(out, IPC_MAIL_CLIENT, &mcl) < 0 || child_send(mail, out, p->fd) < 0) {
+		free(out);
 		login_reply(p, IPC_AUTH_TEMPFAIL);
 		pending_free(p);
-		goto out;
+		return;
 	}
+	free(out);
 	mail->sent++;
 	if (mail->idle_timer != NULL)
 		evtimer_del(mail->idle_timer);
 	log_info("%s login user=%s method=%s ip=%s tls=%s mail_pid=%d", proto_name(p->proto),
 	    name, p->mech, p->ip,
-	    (p->flags & 1) ? "yes" : "no", (int)mail->pid);
+	    (p->flags & IPC_CONN_TLS) ? "yes" : "no", (int)mail->pid);
 	login_reply(p, IPC_AUTH_OK);
 	pending_free(p);
-out:
-	free(name);
-	free(home);
-	free(root);
 }
 
 static void
 handle_login_auth(struct child *login, struct ipc_msg *m)
 {
-	struct pending *p = xcalloc(1, sizeof(*p));
-	const void *user, *pass, *input;
-	size_t ulen, plen, ilen;
-	struct ipc_msg out;
+	struct ipc_login_auth a;
+	struct ipc_auth_request ar;
+	struct pending *p;
+	struct ipc_msg *out;
 	struct mconn *mc;
+	bool valid;
 
+	if (ipc_decode(m, IPC_LOGIN_AUTH, &a) < 0 ||
+	    (a.proto != IPC_PROTO_IMAP && a.proto != IPC_PROTO_POP3) ||
+	    (mc = mconn_find(a.id)) == NULL || mc->login != login || !mc->prelogin ||
+	    mc->authing) {
+		log_error("malformed login request from pid=%d: killing it", (int)login->pid);
+		child_kill(login);
+		return;
+	}
+	p = xcalloc(1, sizeof(*p));
 	p->fd = m->fd;
 	m->fd = -1;
 	p->from = login;
 	p->kind = PK_LOGIN;
-	if (ipc_get_u32(m, &p->from_req) < 0 || ipc_get_u32(m, &p->proto) < 0 ||
-	    (p->proto != IPC_PROTO_IMAP && p->proto != IPC_PROTO_POP3) ||
-	    ipc_get_str(m, IPC_MECH_MAX, &p->mech) < 0 ||
-	    ipc_get_bytes(m, &user, &ulen) < 0 || ipc_get_bytes(m, &pass, &plen) < 0 ||
-	    ipc_get_str(m, IPC_IP_MAX, &p->ip) < 0 || ipc_get_u32(m, &p->flags) < 0 ||
-	    ipc_get_str(m, IPC_TAG_MAX, &p->tag) < 0 || ipc_get_bytes(m, &input, &ilen) < 0 ||
-	    ilen > IPC_INPUT_MAX || !ipc_get_done(m) || p->fd < 0 ||
-	    (mc = mconn_find(p->from_req)) == NULL || mc->login != login || !mc->prelogin ||
-	    mc->authing) {
-		log_error("malformed login request from pid=%d: killing it", (int)login->pid);
-		child_kill(login);
-		pending_free(p);
-		return;
-	}
-	if (ulen == 0 || ulen > IPC_USER_MAX || memchr(user, '\0', ulen) != NULL ||
-	    plen > IPC_PASS_MAX) {
-		/* the client's choice of name, not the login process's fault: a failed login */
+	p->from_req = a.id;
+	p->proto = a.proto;
+	p->mech = xstrdup(a.mech);
+	p->ip = xstrdup(a.ip);
+	p->flags = a.flags;
+	p->tag = xstrdup(a.tag);
+	/* the client's choice of name, not the login process's fault: a failed login */
+	valid = a.user.len > 0 && a.user.len <= IPC_USER_MAX &&
+	    memchr(a.user.p, '\0', a.user.len) == NULL && a.pass.len <= IPC_PASS_MAX;
+	if (!valid) {
 		log_info("%s login failed user=<invalid> method=%s ip=%s reason=invalid-name",
 		    proto_name(p->proto), p->mech, p->ip);
-		secret_wipe((void *)pass, plen);
 		login_reply(p, IPC_AUTH_FAIL);
 		pending_free(p);
 		return;
 	}
 	mc->authing = true;
-	p->user = xstrndup(user, ulen);
-	p->input = xmalloc(ilen == 0 ? 1 : ilen);
-	memcpy(p->input, input, ilen);
-	p->input_len = ilen;
+	p->user = xstrndup((const char *)a.user.p, a.user.len);
+	p->input = xmalloc(a.input.len == 0 ? 1 : a.input.len);
+	memcpy(p->input, a.input.p, a.input.len);
+	p->input_len = a.input.len;
 	p->id = ++M.next_id;
-	if (M.auth == NULL) {
-		secret_wipe((void *)pass, plen);
+	ar.id = p->id;
+	ar.user = p->user;
+	ar.pass = a.pass;
+	ar.ip = p->ip;
+	out = xmalloc(sizeof(*out));
+	if (M.auth == NULL || ipc_encode(out, IPC_AUTH_REQUEST, &ar) < 0 ||
+	    child_send(M.auth, out, -1) < 0) {
+		secret_wipe(out, sizeof(*out));
+		free(out);
 		login_reply(p, IPC_AUTH_TEMPFAIL);
 		pending_free(p);
 		return;
 	}
-	ipc_msg_init(&out, IPC_AUTH_REQUEST);
-	ipc_put_u32(&out, p->id);
-	ipc_put_str(&out, p->user);
-	ipc_put_bytes(&out, pass, plen);
-	ipc_put_str(&out, p->ip);
-	secret_wipe((void *)pass, plen);
-	if (child_send(M.auth, &out, -1) < 0) {
-		secret_wipe(&out, sizeof(out));
-		login_reply(p, IPC_AUTH_TEMPFAIL);
-		pending_free(p);
-		return;
-	}
-	secret_wipe(&out, sizeof(out));
+	secret_wipe(out, sizeof(*out));
+	free(out);
 	p->next = M.pending;
 	M.pending = p;
 }
@@ -1148,31 +1169,31 @@ handle_login_auth(struct child *login, struct ipc_msg *m)
 static void
 handle_login_closed(struct child *login, struct ipc_msg *m)
 {
+	struct ipc_login_closed lc;
 	struct mconn *mc;
-	uint32_t id;
 
-	if (ipc_get_u32(m, &id) < 0 || !ipc_get_done(m)) {
+	if (ipc_decode(m, IPC_LOGIN_CLOSED, &lc) < 0) {
 		log_error("malformed message from login pid=%d: killing it", (int)login->pid);
 		child_kill(login);
 		return;
 	}
-	if ((mc = mconn_find(id)) != NULL && mc->login == login)
+	if ((mc = mconn_find(lc.id)) != NULL && mc->login == login)
 		mconn_remove(mc);
 }
 
 static void
 handle_mail_empty(struct child *ch, struct ipc_msg *m)
 {
-	uint32_t received;
+	struct ipc_mail_empty e;
 	struct timeval tv = { MAIL_IDLE_EXIT_SECS, 0 };
 
-	if (ipc_get_u32(m, &received) < 0 || !ipc_get_done(m)) {
+	if (ipc_decode(m, IPC_MAIL_EMPTY, &e) < 0) {
 		/* a mail process runs as its user: nothing it sends may stop the master */
 		log_error("malformed message from mail pid=%d: killing it", (int)ch->pid);
 		child_kill(ch);
 		return;
 	}
-	if (received != ch->sent || ch->closing)
+	if (e.received != ch->sent || ch->closing)
 		return;		/* a client is on its way to it */
 	if (ch->idle_timer == NULL)
 		ch->idle_timer = evtimer_new(M.base, mail_idle_cb, ch);
@@ -1366,8 +1387,8 @@ sighup_cb(evutil_socket_t sig, short what, void *ctx)
 
 		if ((ch->role == ROLE_LOGIN || ch->role == ROLE_LMTP) && !ch->draining) {
 			ch->draining = true;
-			ipc_msg_init(&m, IPC_LOGIN_DRAIN);
-			(void)child_send(ch, &m, -1);
+			if (ipc_encode(&m, IPC_LOGIN_DRAIN, NULL) == 0)
+				(void)child_send(ch, &m, -1);
 		} else if (ch->role == ROLE_AUTH) {
 			kill(ch->pid, SIGHUP);
 		}
