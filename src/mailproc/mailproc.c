@@ -1,9 +1,12 @@
 /*
  * mailproc.c — process shell of the per-user mail process (see mailproc.h). It starts
- * as root (in production), learns its user from the master, creates the user's mail
- * root if it is missing (owned by the user), drops to the user's uid/gid for good and
- * only then opens any mail. Security role: after the drop nothing here can touch
- * another user's files; it trusts the master for the identity and nothing else.
+ * as root (in production), learns its user from the master, drops to the user's uid/gid
+ * for good and only then opens any mail, creating the mail root if it is missing: the
+ * mail root usually lies in a path the user can write (~/Maildir), so root never works
+ * there. If the user cannot open or create it, the process stays up and answers every
+ * login and delivery with a temporary failure until the master retires it. Security
+ * role: after the drop nothing here can touch another user's files; it trusts the master
+ * for the identity and nothing else.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -36,29 +39,6 @@ static struct {
 	const char *user;
 } P;
 
-/* Create the mail root (only its last component) as the user, if it does not exist. */
-static void
-ensure_mail_root(const struct user_info *u)
-{
-	char *parent = xstrdup(u->mail_root), *slash = strrchr(parent, '/');
-	struct stat st;
-	int pfd;
-
-	if (lstat(u->mail_root, &st) == 0 || errno != ENOENT || slash == NULL) {
-		free(parent);
-		return;
-	}
-	*slash = '\0';
-	pfd = open(parent[0] == '\0' ? "/" : parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (pfd >= 0) {
-		if (mkdirat(pfd, slash + 1, 0700) == 0 &&
-		    fchownat(pfd, slash + 1, u->uid, u->gid, AT_SYMLINK_NOFOLLOW) < 0)
-			log_error("chown %s: %s", u->mail_root, strerror(errno));
-		close(pfd);
-	}
-	free(parent);
-}
-
 static void
 empty_cb(void *ctx)
 {
@@ -86,7 +66,26 @@ handle_client(struct ipc_msg *m)
 		fatal("mail: malformed client message from the master");
 	P.received++;
 	log_debug("mail client ip=%s pending=%zu", ip, ilen);
-	if (P.cfg->mail_max_userip_connections > 0 &&
+	if (P.mu == NULL) {
+		/* the mail store could not be opened (logged at start): try again later */
+		char line[160];
+		int n;
+
+		if (proto == IPC_PROTO_IMAP && tag[0] != '\0')
+			n = snprintf(line, sizeof(line), "%s NO [UNAVAILABLE] Temporary failure, "
+			    "try again later\r\n", tag);
+		else if (proto == IPC_PROTO_IMAP)
+			n = snprintf(line, sizeof(line), "* BYE [UNAVAILABLE] Temporary failure, "
+			    "try again later\r\n");
+		else
+			n = snprintf(line, sizeof(line), "-ERR [SYS/TEMP] Temporary failure, "
+			    "try again later\r\n");
+		log_warn("mail unavailable user=%s ip=%s", P.user, ip);
+		if (n > 0)
+			(void)!write(fd, line, MIN((size_t)n, sizeof(line) - 1));
+		close(fd);
+		empty_cb(NULL);
+	} else if (P.cfg->mail_max_userip_connections > 0 &&
 	    mail_user_ip_count(P.mu, ip) >= P.cfg->mail_max_userip_connections) {
 		char line[256];
 		int n;
@@ -145,7 +144,12 @@ finish_deliveries(struct delivery *d, size_t n)
 {
 	if (n == 0)
 		return;
-	deliver_batch(mail_user_store(P.mu), d, n);
+	if (P.mu != NULL) {
+		deliver_batch(mail_user_store(P.mu), d, n);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			d[i].status = IPC_DELIVER_TEMPFAIL;
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct ipc_msg m;
 
@@ -160,7 +164,7 @@ finish_deliveries(struct delivery *d, size_t n)
 		free(d[i].folder);
 		free(d[i].prefix);
 	}
-	if (mail_user_client_count(P.mu) == 0)
+	if (P.mu == NULL || mail_user_client_count(P.mu) == 0)
 		empty_cb(NULL);
 }
 
@@ -184,7 +188,7 @@ ipc_cb(evutil_socket_t fd, short what, void *ctx)
 				nbatch = 0;
 			}
 		} else if (m->type == IPC_MAIL_SHUTDOWN) {
-			if (mail_user_client_count(P.mu) == 0)
+			if (P.mu == NULL || mail_user_client_count(P.mu) == 0)
 				event_base_loopexit(P.base, NULL);
 		} else {
 			fatal("mail: unexpected message %u", m->type);
@@ -243,7 +247,6 @@ mailproc_main(int argc, char **argv)
 	if (priv_is_root()) {
 		if (u.uid == 0 || u.gid == 0 || u.uid < P.cfg->first_valid_uid)
 			fatal("mail: refusing uid %u for user %s", (unsigned)u.uid, u.name);
-		ensure_mail_root(&u);
 		priv_drop(u.uid, u.gid, NULL);
 	}
 #if !defined(__SANITIZE_ADDRESS__)
@@ -252,10 +255,13 @@ mailproc_main(int argc, char **argv)
 	umask(077);
 	P.base = event_base_new();
 	P.user = u.name;
+	/* as the user: a missing mail root is created here, with the user's rights only */
 	P.mu = mail_user_create(P.base, P.cfg, &u);
 	if (P.mu == NULL)
-		fatal("mail: cannot open the mail of user %s", u.name);
-	mail_user_set_empty_cb(P.mu, empty_cb, NULL);
+		log_error("mail unavailable user=%s root=%s: logins and deliveries get a "
+		    "temporary failure", u.name, u.mail_root);
+	else
+		mail_user_set_empty_cb(P.mu, empty_cb, NULL);
 	evutil_make_socket_nonblocking(MAIL_IPC_FD);
 	ev = event_new(P.base, MAIL_IPC_FD, EV_READ | EV_PERSIST, ipc_cb, NULL);
 	term = evsignal_new(P.base, SIGTERM, sigterm_cb, NULL);

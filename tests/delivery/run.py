@@ -813,6 +813,76 @@ def t_permission_error():
     check(not problems, "server: %s" % problems)
 
 
+
+def t_mailroot_symlink():
+    """Finding 7: a missing mail root under the user's home is created by the mail
+    process *as the user*. The user replaced ~/mail (a component of mail_location
+    ~/mail/Maildir) with a symlink to a root-owned directory: after an LMTP delivery, an
+    IMAP login and `buzon deliver` run as root, nothing is created or chowned there, and
+    each gets a temporary failure. A user whose ~/mail/Maildir is simply missing gets it
+    created, owned by the user."""
+    if not ROOT:
+        raise Skip("needs root (the mail process starts as root and drops to the user)")
+    victim = tempfile.mkdtemp(prefix="victim-root-dir.")
+    os.chmod(victim, 0o755)
+    srv = buzontest.Server(users={}, fill=False, lmtp=True, canary=False, buzon=BUZON,
+                           config=["mail_location = maildir:~/mail/Maildir"])
+    try:
+        srv.setup()
+        homes = os.path.join(srv.tmp, "home")
+        os.mkdir(homes, 0o755)
+        for name in ("eve", "fred"):
+            h = os.path.join(homes, name)
+            os.mkdir(h, 0o700)
+            os.chown(h, srv.uid, srv.gid)
+            srv.cli("user", "add", "-c", srv.config_path, "-u", str(srv.uid), "-g",
+                    str(srv.gid), "-h", h, name, stdin=name + "\n")
+        link = os.path.join(homes, "eve", "mail")
+        os.symlink(victim, link)
+        os.lchown(link, srv.uid, srv.gid)
+        srv.start()
+
+        def victim_untouched(what):
+            st = os.stat(victim)
+            eq(os.listdir(victim), [], "%s: entries created in the root-owned directory" % what)
+            eq((st.st_uid, st.st_gid, st.st_mode & 0o7777), (0, 0, 0o755),
+               "%s: owner/mode of the root-owned directory" % what)
+
+        rr, dr = lmtp_send(srv.lmtp_port, "s@example.net", ["eve@example.org"],
+                           wire(msg("symlinked-root")))
+        check(rr[0].startswith("250"), "RCPT %r" % rr)
+        check(dr and dr[0].startswith("451 4.3.0"), "LMTP into a symlinked path: %r" % dr)
+        victim_untouched("LMTP")
+        try:
+            m = srv.imap("eve", "eve")
+            try:
+                m.logout()
+            except Exception:
+                pass
+            raise Fail("IMAP login of eve succeeded")
+        except (imaplib.IMAP4.error, imaplib.IMAP4.abort, OSError) as e:
+            check("UNAVAILABLE" in str(e) or isinstance(e, (imaplib.IMAP4.abort, OSError)),
+                  "IMAP login refusal: %r" % e)
+        victim_untouched("IMAP login")
+        r = deliver_cli(srv, ["-d", "eve"], msg("symlinked-root-lda"))
+        eq(r.returncode, 75, "buzon deliver as root (%s)" % r.stderr.decode(errors="replace"))
+        victim_untouched("buzon deliver")
+        check("mail unavailable user=eve" in srv.log_text(), "log line for the failure")
+        # the ordinary case: the missing Maildir is created by and for the user
+        rr, dr = lmtp_send(srv.lmtp_port, "s@example.net", ["fred@example.org"],
+                           wire(msg("fresh-root")))
+        check(dr and dr[0].startswith("250 2.0.0"), "LMTP to a missing Maildir: %r" % dr)
+        for d in ("mail", "mail/Maildir", "mail/Maildir/new"):
+            st = os.lstat(os.path.join(homes, "fred", d))
+            eq((st.st_uid, st.st_gid, st.st_mode & 0o7777), (srv.uid, srv.gid, 0o700),
+               "owner/mode of ~fred/%s" % d)
+        eq(len(find_file_with(os.path.join(homes, "fred", "mail", "Maildir"),
+                              b"Subject: fresh-root")), 1, "fred's message")
+    finally:
+        problems = srv.stop() if srv.proc else []
+        shutil.rmtree(victim, ignore_errors=True)
+    check(not problems, "server: %s" % problems)
+
 def t_unix_socket():
     sockdir = tempfile.mkdtemp(prefix="buzontest-lmtpsock.")
     path = os.path.join(sockdir, "lmtp.sock")
@@ -1398,6 +1468,8 @@ def main():
         run_case("lmtp-role-fake-master", t_lmtp_role)
     if sel("lmtp-unix-socket"):
         run_case("lmtp-unix-socket", t_unix_socket)
+    if sel("mailroot-symlink"):
+        run_case("mailroot-symlink", t_mailroot_symlink)
     if sel("fault-full-disk"):
         run_case("fault-full-disk", t_full_disk)
     if sel("fault-permission"):
