@@ -930,12 +930,19 @@ listen_on(const char *addr, uint16_t port)
 	return fd;
 }
 
+/*
+ * The socket gets lmtp_socket_mode and lmtp_socket_group as it is created: the umask
+ * and the effective gid in force at bind(2) decide them, so root never chmods or chowns
+ * a path in a directory someone else may write (Postfix's private/ belongs to postfix).
+ */
 static int
 listen_unix(const char *path)
 {
 	struct sockaddr_un sun;
 	struct stat st;
-	int fd;
+	gid_t gid = M.cfg->lmtp_socket_gid, saved_gid = getegid();
+	mode_t mode = (mode_t)M.cfg->lmtp_socket_mode, old_umask;
+	int fd, r;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -949,11 +956,25 @@ listen_unix(const char *path)
 		unlink(path);
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+	if (fd < 0)
+		fatal("socket: %s", strerror(errno));
+	if (gid != (gid_t)-1 && gid != saved_gid && setegid(gid) < 0)
+		fatal("lmtp_socket_group %u: %s", (unsigned)gid, strerror(errno));
+	old_umask = umask(~mode & 0777);
+	r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old_umask);
+	if (gid != (gid_t)-1 && gid != saved_gid && setegid(saved_gid) < 0)
+		panic("setegid back to %u: %s", (unsigned)saved_gid, strerror(errno));
+	if (r < 0)
 		fatal("bind %s: %s", path, strerror(errno));
-	/* the MTA (Postfix runs its lmtp client as the postfix user) must be able to connect */
-	if (chmod(path, 0666) < 0 || listen(fd, 1024) < 0)
+	/* a set-group-ID directory overrides our group: say so rather than run with it */
+	if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode) || (st.st_mode & 0777) != mode ||
+	    (gid != (gid_t)-1 && st.st_gid != gid))
+		fatal("lmtp_listen %s: the socket did not get mode %04o group %d (set-group-ID "
+		    "directory?)", path, (unsigned)mode, gid == (gid_t)-1 ? -1 : (int)gid);
+	if (listen(fd, 1024) < 0)
 		fatal("listen %s: %s", path, strerror(errno));
+	log_info("lmtp socket %s mode=%04o gid=%u", path, (unsigned)mode, (unsigned)st.st_gid);
 	return fd;
 }
 

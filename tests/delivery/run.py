@@ -891,6 +891,7 @@ def t_unix_socket():
     try:
         srv.start()
         check(wait_for(lambda: os.path.exists(path), 10), "socket %s created" % path)
+        eq(oct(os.lstat(path).st_mode & 0o7777), oct(0o666), "default socket mode")
 
         class UnixLmtp(Lmtp):
             def __init__(self):
@@ -915,6 +916,32 @@ def t_unix_socket():
         shutil.rmtree(sockdir, ignore_errors=True)
     check(not problems, "server: %s" % problems)
 
+
+
+def t_unix_socket_mode():
+    """lmtp_socket_mode and lmtp_socket_group: the socket is created with them (default
+    0666 and the master's group, see lmtp-unix-socket)."""
+    sockdir = tempfile.mkdtemp(prefix="buzontest-lmtpsock.")
+    path = os.path.join(sockdir, "lmtp.sock")
+    gid = 4321 if ROOT else os.getgid()
+    srv = buzontest.Server(users={"demo": "demo"}, fill=False, lmtp="unix:" + path,
+                           config=["lmtp_socket_mode = 0660", "lmtp_socket_group = %d" % gid],
+                           buzon=BUZON)
+    try:
+        srv.start()
+        check(wait_for(lambda: os.path.exists(path), 10), "socket %s created" % path)
+        st = os.lstat(path)
+        eq(oct(st.st_mode & 0o7777), oct(0o660), "socket mode")
+        eq(st.st_gid, gid, "socket group")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(path)
+        check(s.recv(100).startswith(b"220 "), "greeting over the socket")
+        s.close()
+    finally:
+        problems = srv.stop() if srv.proc else []
+        shutil.rmtree(sockdir, ignore_errors=True)
+    check(not problems, "server: %s" % problems)
 
 # ---------------------------------------------------------------- the LMTP role alone
 
@@ -1468,6 +1495,8 @@ def main():
         run_case("lmtp-role-fake-master", t_lmtp_role)
     if sel("lmtp-unix-socket"):
         run_case("lmtp-unix-socket", t_unix_socket)
+    if sel("lmtp-unix-socket-mode"):
+        run_case("lmtp-unix-socket-mode", t_unix_socket_mode)
     if sel("mailroot-symlink"):
         run_case("mailroot-symlink", t_mailroot_symlink)
     if sel("fault-full-disk"):
