@@ -7,8 +7,10 @@
  * recipient is sent, in RCPT order (RFC 2033 4.2), only when its IPC_LMTP_DELIVER_RESULT
  * says the message is durable in that user's new/. Security role: unprivileged and
  * chrooted like the login process; a session can hold one message in memory (bounded),
- * one command line (4 KiB), 1000 recipients and is closed after 5 idle minutes or 10
- * bad commands. Only CRLF "." CRLF ends DATA; a message with a bare LF is refused.
+ * one command line (4 KiB), 256 KiB of unread input, about 64 KiB of unsent replies (it
+ * stops reading while more are unsent), 1000 recipients and is closed after 5 idle
+ * minutes or 10 bad commands. Only CRLF "." CRLF ends DATA; a message with a bare LF is
+ * refused.
  */
 #include <errno.h>
 #include <event2/buffer.h>
@@ -39,6 +41,8 @@
 #define LMTP_MAX_BAD		10
 #define LMTP_IDLE_SECS		300
 #define LMTP_READ_HIGH		(256 * 1024)	/* input buffered while we wait */
+#define LMTP_OUT_HIGH		(64 * 1024)	/* replies unsent: stop reading commands */
+#define LMTP_OUT_LOW		(16 * 1024)	/* ... and go on when drained below this */
 #define LMTP_CHUNK		(64 * 1024)
 #define LMTP_PREFIX_MAX		4096
 
@@ -77,6 +81,7 @@ struct lsess {
 	size_t next_reply;	/* first recipient whose reply is not sent yet */
 	unsigned bad;
 	bool eof;		/* the client shut down its side: finish, then close */
+	bool out_full;		/* commands wait until the client reads our replies */
 	unsigned char *chunk;	/* LMTP_CHUNK + 1 decode buffer while in DATA */
 };
 
@@ -517,6 +522,16 @@ sess_process(struct lsess *s)
 		}
 		if (avail == 0)
 			goto need_more;
+		/*
+		 * A client that pipelines commands and never reads the replies: stop here
+		 * (input then stops at LMTP_READ_HIGH), go on from sess_write_cb once the
+		 * output has drained below LMTP_OUT_LOW (STYLE: output is bounded too).
+		 */
+		if (evbuffer_get_length(bufferevent_get_output(s->bev)) > LMTP_OUT_HIGH) {
+			s->out_full = true;
+			bufferevent_disable(s->bev, EV_READ);
+			return;
+		}
 		p = evbuffer_pullup(in, (ssize_t)MIN(avail, (size_t)LMTP_LINE_MAX));
 		switch (lmtp_line_find(p, MIN(avail, (size_t)LMTP_LINE_MAX), &line_len,
 		    &consumed)) {
@@ -557,8 +572,17 @@ sess_write_cb(struct bufferevent *bev, void *ctx)
 {
 	struct lsess *s = ctx;
 
-	if (s->state == SS_CLOSING && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	if (s->state == SS_CLOSING && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
 		sess_destroy(s);
+		return;
+	}
+	if (s->out_full && s->state == SS_CMD) {
+		/* below LMTP_OUT_LOW (the write watermark): take commands again */
+		s->out_full = false;
+		if (!s->eof)
+			bufferevent_enable(bev, EV_READ);
+		sess_process(s);
+	}
 }
 
 static void
@@ -638,6 +662,7 @@ accept_cb(struct evconnlistener *lst, evutil_socket_t fd, struct sockaddr *sa, i
 	s->bev = bufferevent_socket_new(l->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_setcb(s->bev, sess_read_cb, sess_write_cb, sess_event_cb, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, LMTP_READ_HIGH);
+	bufferevent_setwatermark(s->bev, EV_WRITE, LMTP_OUT_LOW, 0);
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	s->next = l->sessions;

@@ -593,6 +593,51 @@ def t_lmtp_process_identity(srv):
            "chroot")
 
 
+
+def proc_kib(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def t_nonreader_output_bound(srv):
+    """RELIABILITY rule 11: a client that pipelines 20 MB of NOOP and never reads gets
+    its input read only while fewer than ~64 KiB of replies are unsent, so the send
+    stalls and the LMTP process's memory stays flat; the session then still works."""
+    pids = lmtp_pids(srv)
+    eq(len(pids), 1, "one lmtp process")
+    pid = pids[0]
+    rss0 = proc_kib(pid, "VmRSS")
+    c = Lmtp(srv.lmtp_port)
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    chunk = b"NOOP\r\n" * (64 * 1024 // 6)
+    total, sent, stalled = 20 * 1000 * 1000, 0, False
+    c.sock.settimeout(3)
+    try:
+        while sent < total:
+            n = c.sock.send(chunk)
+            sent += n
+    except (socket.timeout, TimeoutError):
+        stalled = True
+    rss1 = proc_kib(pid, "VmRSS")
+    check(stalled, "the server read all %d bytes of NOOPs without our reading a reply" % sent)
+    check(rss1 - rss0 < 8 * 1024, "lmtp RSS grew %d KiB (%d -> %d) after %d bytes of NOOP" %
+          (rss1 - rss0, rss0, rss1, sent))
+    # read what is due: every NOOP is answered, then the session takes commands again
+    c.sock.settimeout(30)
+    noops = sent // 6
+    for i in range(noops):
+        line = c.f.readline()
+        if line != b"250 2.0.0 OK\r\n":
+            raise Fail("reply %d of %d: %r" % (i, noops, line))
+    eq(c.cmd("LHLO x")[:3], "250", "LHLO after the flood")
+    eq(c.cmd("QUIT")[:3], "221", "QUIT")
+    c.close()
+    if VERBOSE:
+        print("  nonreader: sent %d bytes before the stall, RSS %d -> %d KiB" % (sent, rss0, rss1))
+
 # ---------------------------------------------------------------- buzon deliver
 
 def t_deliver_cli(srv):
@@ -1471,6 +1516,7 @@ def main():
         ("lmtp-detail-folder", t_detail_folder),
         ("lmtp-hostile-recipients", t_hostile_recipients),
         ("lmtp-process-identity", t_lmtp_process_identity),
+        ("lmtp-nonreader-output-bound", t_nonreader_output_bound),
         ("deliver-cli", t_deliver_cli), ("deliver-exit-codes", t_deliver_exit_codes),
         ("import-mbox", t_import_mbox),
         ("fault-kill-lmtp-mid-data", t_kill_lmtp_mid_data),
