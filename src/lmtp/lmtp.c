@@ -2,8 +2,11 @@
  * lmtp.c — the LMTP process (see lmtp.h). One process multiplexes every LMTP session
  * with libevent bufferevents. Commands are parsed by src/proto/lmtp_cmd; each RCPT is
  * checked with the master (IPC_LMTP_RCPT -> auth lookup); DATA is dot-unstuffed into a
- * memfd (MFD_ALLOW_SEALING, at most mail_max_size bytes), sealed against every change,
- * and passed once per accepted recipient with IPC_LMTP_DELIVER. The reply for each
+ * memfd (MFD_ALLOW_SEALING), sealed against every change, and passed once per accepted
+ * recipient with IPC_LMTP_DELIVER. A message above lmtp_spool_threshold, or one that
+ * would take the memfds of all sessions past LMTP_MEM_MAX, goes to an unlinked file in
+ * lmtp_spool_dir instead (opened before the chroot) and is passed as a read-only fd, so
+ * no mail process can change what the next recipient reads (see docs/delivery.md). The reply for each
  * recipient is sent, in RCPT order (RFC 2033 4.2), only when its IPC_LMTP_DELIVER_RESULT
  * says the message is durable in that user's new/. Security role: unprivileged and
  * chrooted like the login process; a session can hold one message in memory (bounded),
@@ -21,8 +24,11 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <linux/magic.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "lib/config.h"
@@ -45,6 +51,8 @@
 #define LMTP_OUT_LOW		(16 * 1024)	/* ... and go on when drained below this */
 #define LMTP_CHUNK		(64 * 1024)
 #define LMTP_PREFIX_MAX		4096
+#define LMTP_MEM_MAX		(64ULL * 1024 * 1024)	/* memfd bytes of all sessions */
+#define LMTP_SPOOL_TRIES	8
 
 struct rcpt {
 	char *addr;		/* as parsed (RCPT TO:<addr>) */
@@ -76,7 +84,9 @@ struct lsess {
 	char *wait_addr;	/* RCPT being looked up */
 	uint32_t wait_id;
 	struct lmtp_data dec;
-	int memfd;
+	int msg_fd;		/* the message being written: a memfd or a spool file */
+	int ro_fd;		/* spooled: the read-only fd that is passed on, else -1 */
+	uint64_t mem_bytes;	/* in the memfd, counted in lmtp.mem_bytes until txn_reset */
 	bool toobig, write_error;
 	size_t next_reply;	/* first recipient whose reply is not sent yet */
 	unsigned bad;
@@ -95,6 +105,9 @@ struct lmtp {
 	unsigned nsessions;
 	uint32_t next_id;
 	bool draining;		/* IPC_LOGIN_DRAIN: no new connections, exit when idle */
+	int spool_fd;		/* lmtp_spool_dir, opened before the chroot; -1 if unusable */
+	uint64_t spool_seq;
+	uint64_t mem_bytes;	/* memfd bytes of every session's transaction */
 	char hostname[256];
 };
 
@@ -129,9 +142,14 @@ txn_reset(struct lsess *s)
 	free(s->sender);
 	s->sender = NULL;
 	s->have_mail = false;
-	if (s->memfd >= 0)
-		close(s->memfd);
-	s->memfd = -1;
+	if (s->msg_fd >= 0)
+		close(s->msg_fd);
+	if (s->ro_fd >= 0)
+		close(s->ro_fd);
+	s->msg_fd = s->ro_fd = -1;
+	/* the memfd may still be with the master or a mail process: counted until here */
+	s->l->mem_bytes -= s->mem_bytes;
+	s->mem_bytes = 0;
 	free(s->chunk);
 	s->chunk = NULL;
 	s->toobig = s->write_error = false;
@@ -291,6 +309,105 @@ rcpt_result(struct lsess *s, uint32_t status)
 	free(addr);
 }
 
+/*
+ * Create a spool file: a fresh name (O_EXCL, O_NOFOLLOW) in lmtp_spool_dir, opened
+ * read-write for us and read-only for the recipients' mail processes, and unlinked at
+ * once, so the data lives exactly as long as the last fd. (O_TMPFILE would leave no
+ * name at all, but its only fd is read-write, and reopening it read-only needs /proc,
+ * which the chroot does not have.) Returns the read-write fd and *ro_r, or -1.
+ */
+static int
+spool_create(struct lmtp *l, int *ro_r)
+{
+	for (int i = 0; i < LMTP_SPOOL_TRIES; i++) {
+		char name[80];
+		uint32_t rnd = 0;
+		int fd, ro, saved;
+
+		if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
+			rnd = (uint32_t)clock_ms();
+		snprintf(name, sizeof(name), "msg.%ld.%llu.%08x", (long)getpid(),
+		    (unsigned long long)++l->spool_seq, rnd);
+		fd = openat(l->spool_fd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    0600);
+		if (fd < 0 && errno == EEXIST)
+			continue;
+		if (fd < 0)
+			return -1;
+		ro = openat(l->spool_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		saved = errno;
+		if (unlinkat(l->spool_fd, name, 0) < 0)
+			log_error("lmtp: unlink spool file %s: %s", name, strerror(errno));
+		if (ro < 0) {
+			close(fd);
+			errno = saved;
+			return -1;
+		}
+		*ro_r = ro;
+		return fd;
+	}
+	errno = EEXIST;
+	return -1;
+}
+
+/* Move the message from its memfd to a spool file. Returns 0, or -1 (logged). */
+static int
+sess_spool(struct lsess *s)
+{
+	struct lmtp *l = s->l;
+	unsigned char *buf;
+	int fd, ro = -1;
+	off_t off = 0;
+
+	if (l->spool_fd < 0) {
+		log_error("lmtp: message over %llu bytes and no spool directory ip=%s",
+		    (unsigned long long)l->cfg->lmtp_spool_threshold, s->ip);
+		return -1;
+	}
+	if ((fd = spool_create(l, &ro)) < 0) {
+		log_error("lmtp: spool file in %s: %s", l->cfg->lmtp_spool_dir, strerror(errno));
+		return -1;
+	}
+	/* what is in the memfd so far (at most the threshold; s->chunk holds pending data) */
+	buf = xmalloc(LMTP_CHUNK);
+	while (s->msg_fd >= 0) {
+		ssize_t r = pread(s->msg_fd, buf, LMTP_CHUNK, off), w = 0;
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r < 0)
+				goto fail;
+			break;
+		}
+		while (w < r) {
+			ssize_t n = write(fd, buf + w, (size_t)(r - w));
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				goto fail;
+			w += n;
+		}
+		off += r;
+	}
+	free(buf);
+	if (s->msg_fd >= 0)
+		close(s->msg_fd);
+	l->mem_bytes -= s->mem_bytes;
+	s->mem_bytes = 0;
+	s->msg_fd = fd;
+	s->ro_fd = ro;
+	log_debug("lmtp spooling message ip=%s", s->ip);
+	return 0;
+fail:
+	log_error("lmtp: writing the spool file: %s", strerror(errno));
+	free(buf);
+	close(fd);
+	close(ro);
+	return -1;
+}
+
 static void
 cmd_data(struct lsess *s)
 {
@@ -303,8 +420,8 @@ cmd_data(struct lsess *s)
 		sess_printf(s, "503 5.5.1 No valid recipients");
 		return;
 	}
-	s->memfd = memfd_create("lmtp-msg", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (s->memfd < 0) {
+	s->msg_fd = memfd_create("lmtp-msg", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (s->msg_fd < 0) {
 		log_error("lmtp: memfd_create: %s", strerror(errno));
 		sess_printf(s, "451 4.3.0 Temporary failure, try again later");
 		return;
@@ -365,8 +482,8 @@ data_done(struct lsess *s)
 		fail_text = "Message contains bare LF (RFC 5321 2.3.8)";
 	} else if (s->write_error) {
 		fail = "451 4.3.0";
-	} else if (fcntl(s->memfd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW |
-	    F_SEAL_SEAL) < 0) {
+	} else if (s->ro_fd < 0 && fcntl(s->msg_fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK |
+	    F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		log_error("lmtp: sealing the message: %s", strerror(errno));
 		fail = "451 4.3.0";
 	}
@@ -398,16 +515,19 @@ data_done(struct lsess *s)
 		ipc_put_str(&m, r->addr);
 		ipc_put_str(&m, r->folder);
 		ipc_put_bytes(&m, prefix, (size_t)n);
-		if (ipc_to_master(&m, s->memfd) < 0) {
+		/* a spool file goes out read-only; a memfd is sealed */
+		if (ipc_to_master(&m, s->ro_fd >= 0 ? s->ro_fd : s->msg_fd) < 0) {
 			r->answered = true;
 			r->status = IPC_DELIVER_TEMPFAIL;
 		}
 	}
 	if (fail != NULL)
 		s->next_reply = s->nrcpts;
-	/* the master holds its own copies of the memfd now */
-	close(s->memfd);
-	s->memfd = -1;
+	/* the master holds its own copies of the message now */
+	close(s->msg_fd);
+	if (s->ro_fd >= 0)
+		close(s->ro_fd);
+	s->msg_fd = s->ro_fd = -1;
 	delivery_flush(s);
 }
 
@@ -429,11 +549,16 @@ data_read(struct lsess *s, struct evbuffer *in)
 		done = lmtp_data_feed(&s->dec, v.iov_base, v.iov_len, s->chunk, &w, &used);
 		if (!s->toobig && s->dec.size > max)
 			s->toobig = true;
+		/* over the threshold, or the memfds of all sessions would be: to a file */
+		if (!s->toobig && !s->write_error && w > 0 && s->ro_fd < 0 &&
+		    (s->mem_bytes + w > s->l->cfg->lmtp_spool_threshold ||
+		    s->l->mem_bytes + w > LMTP_MEM_MAX) && sess_spool(s) < 0)
+			s->write_error = true;
 		if (!s->toobig && !s->write_error && w > 0) {
 			size_t off = 0;
 
 			while (off < w) {
-				ssize_t r = write(s->memfd, s->chunk + off, w - off);
+				ssize_t r = write(s->msg_fd, s->chunk + off, w - off);
 
 				if (r < 0 && errno == EINTR)
 					continue;
@@ -443,6 +568,10 @@ data_read(struct lsess *s, struct evbuffer *in)
 					break;
 				}
 				off += (size_t)r;
+				if (s->ro_fd < 0) {
+					s->mem_bytes += (uint64_t)r;
+					s->l->mem_bytes += (uint64_t)r;
+				}
 			}
 		}
 		evbuffer_drain(in, used);
@@ -643,7 +772,7 @@ accept_cb(struct evconnlistener *lst, evutil_socket_t fd, struct sockaddr *sa, i
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->l = l;
-	s->memfd = -1;
+	s->msg_fd = s->ro_fd = -1;
 	if (sa->sa_family == AF_INET)
 		evutil_inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, s->ip,
 		    sizeof(s->ip));
@@ -781,6 +910,25 @@ parse_fds(struct lmtp *l, const char *spec)
 		fatal("lmtp: no listener in --fds");
 }
 
+/* Open lmtp_spool_dir (created by the master, owned by login_user) before the chroot. */
+static void
+spool_open(struct lmtp *l)
+{
+	struct statfs sf;
+
+	l->spool_fd = open(l->cfg->lmtp_spool_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (l->spool_fd < 0) {
+		log_error("lmtp: spool directory %s: %s (messages over %llu bytes get 451)",
+		    l->cfg->lmtp_spool_dir, strerror(errno),
+		    (unsigned long long)l->cfg->lmtp_spool_threshold);
+		return;
+	}
+	if (fstatfs(l->spool_fd, &sf) == 0 && sf.f_type == TMPFS_MAGIC)
+		log_warn("lmtp: spool directory %s is on tmpfs: spooled messages still use "
+		    "memory; set lmtp_spool_dir to a directory on disk", l->cfg->lmtp_spool_dir);
+}
+
 int
 lmtp_main(int argc, char **argv)
 {
@@ -796,6 +944,7 @@ lmtp_main(int argc, char **argv)
 			*p = '_';
 	l.base = event_base_new();
 	parse_fds(&l, fds);
+	spool_open(&l);
 	/* everything this process needs is loaded: confine it like the login process */
 	role_confine_unprivileged("lmtp");
 	evutil_make_socket_nonblocking(LMTP_IPC_FD);
@@ -809,6 +958,8 @@ lmtp_main(int argc, char **argv)
 		evconnlistener_free(l.listeners[i]);
 	event_free(l.ipc_ev);
 	event_base_free(l.base);
+	if (l.spool_fd >= 0)
+		close(l.spool_fd);
 	config_free(&l.cfg);
 	return 0;
 }

@@ -7,6 +7,7 @@
  * from auth. Children are exec'ed fresh (no inherited memory) with only their own fds.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
@@ -1037,6 +1038,57 @@ setup_listeners(void)
 	}
 }
 
+/*
+ * lmtp_spool_dir: LMTP messages above lmtp_spool_threshold in transit, as unlinked
+ * files of the lmtp process. Created 0700 and owned by login_user (the lmtp process
+ * opens it before its chroot). Its parent must be root's alone, so root never creates
+ * or chowns anything in a path someone else can write; the directory itself is fchown'ed
+ * through an O_NOFOLLOW fd. Names a crashed lmtp process left (it unlinks each file
+ * right after opening it) are removed; unlinkat never follows a symlink.
+ */
+static void
+setup_spool_dir(void)
+{
+	const char *dir = M.cfg->lmtp_spool_dir;
+	char *parent = xstrdup(dir), *slash = strrchr(parent, '/');
+	struct stat st;
+	struct dirent *de;
+	DIR *d;
+	int pfd, fd;
+	unsigned stale = 0;
+
+	if (slash == NULL || slash[1] == '\0')
+		fatal("lmtp_spool_dir %s: expected an absolute path to a directory", dir);
+	*slash = '\0';
+	pfd = open(parent[0] == '\0' ? "/" : parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pfd < 0 || fstat(pfd, &st) < 0)
+		fatal("lmtp_spool_dir %s: parent directory: %s", dir, strerror(errno));
+	if (priv_is_root() && (st.st_uid != 0 || (st.st_mode & 022) != 0))
+		fatal("lmtp_spool_dir %s: its parent must be a root-owned directory not writable "
+		    "by others", dir);
+	if (mkdirat(pfd, slash + 1, 0700) < 0 && errno != EEXIST)
+		fatal("lmtp_spool_dir %s: %s", dir, strerror(errno));
+	fd = openat(pfd, slash + 1, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		fatal("lmtp_spool_dir %s: %s", dir, strerror(errno));
+	if (priv_is_root() && (fchown(fd, M.login_uid, M.login_gid) < 0 || fchmod(fd, 0700) < 0))
+		fatal("lmtp_spool_dir %s: %s", dir, strerror(errno));
+	close(pfd);
+	free(parent);
+	if ((d = fdopendir(dup(fd))) == NULL)
+		fatal("lmtp_spool_dir %s: %s", dir, strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (unlinkat(fd, de->d_name, 0) == 0)
+			stale++;
+	}
+	closedir(d);
+	close(fd);
+	if (stale > 0)
+		log_warn("lmtp_spool_dir %s: removed %u stale entries", dir, stale);
+}
+
 static void
 setup_dirs(void)
 {
@@ -1064,6 +1116,8 @@ setup_dirs(void)
 			fatal("%s must be a root-owned directory not writable by others",
 			    M.login_chroot);
 	}
+	if (M.cfg->lmtp_listen != NULL)
+		setup_spool_dir();
 }
 
 static void
