@@ -16,7 +16,7 @@
 #define CONFIG_MAX_LINE 4096
 
 enum key_type { K_STR, K_PORT, K_UINT, K_BOOL, K_SIZE, K_LISTEN, K_CLEARTEXT, K_SSLCERT,
-	K_SSLKEY, K_UID };
+	K_SSLKEY, K_UID, K_MODE };
 
 struct key_def {
 	const char *name;
@@ -33,6 +33,10 @@ static const struct key_def keys[] = {
 	{ "pop3_port", K_PORT, OFF(pop3_port), 0 },
 	{ "pop3s_port", K_PORT, OFF(pop3s_port), 0 },
 	{ "lmtp_listen", K_STR, OFF(lmtp_listen), 0 },
+	{ "lmtp_socket_mode", K_MODE, OFF(lmtp_socket_mode), 0777 },
+	{ "lmtp_socket_group", K_STR, OFF(lmtp_socket_group), 0 },
+	{ "lmtp_spool_dir", K_STR, OFF(lmtp_spool_dir), 0 },
+	{ "lmtp_spool_threshold", K_SIZE, OFF(lmtp_spool_threshold), 0 },
 	{ "recipient_delimiter", K_STR, OFF(recipient_delimiter), 0 },
 	{ "ssl_cert", K_SSLCERT, 0, 0 },
 	{ "ssl_key", K_SSLKEY, 0, 0 },
@@ -74,6 +78,9 @@ config_defaults(struct config *c)
 	c->recipient_delimiter = xstrdup("+");
 	c->mail_location = xstrdup("maildir:~/Maildir");
 	c->base_dir = xstrdup("/run/buzon");
+	c->lmtp_socket_mode = 0666;
+	c->lmtp_socket_gid = (gid_t)-1;
+	c->lmtp_spool_threshold = 1024 * 1024;
 	c->mail_max_userip_connections = 10;
 	c->login_user = xstrdup("buzon");
 	c->first_valid_uid = 500;
@@ -196,6 +203,23 @@ config_set(struct config *c, const struct key_def *k, const char *v)
 			return "expected a number";
 		*(unsigned *)(base + k->offset) = (unsigned)n;
 		return NULL;
+	case K_MODE: {
+		/* octal permission bits, as chmod(1) takes them: "0660", "660" */
+		unsigned mode = 0;
+		size_t len = strlen(v);
+
+		if (len == 0 || len > 4)
+			return "expected an octal mode like 0660";
+		for (size_t i = 0; i < len; i++) {
+			if (v[i] < '0' || v[i] > '7')
+				return "expected an octal mode like 0660";
+			mode = mode * 8 + (unsigned)(v[i] - '0');
+		}
+		if (mode > k->max)
+			return "expected an octal mode like 0660 (permission bits only)";
+		*(unsigned *)(base + k->offset) = mode;
+		return NULL;
+	}
 	case K_UID:
 		if (parse_u64(v, strlen(v), UINT32_MAX - 1, &n) < 0)
 			return "expected a uid number";
@@ -315,6 +339,15 @@ config_finish(struct config *c, const char **err_r)
 		*err_r = "mail_gid: no such group";
 		return -1;
 	}
+	if (c->lmtp_socket_group != NULL &&
+	    resolve_gid(c->lmtp_socket_group, &c->lmtp_socket_gid) < 0) {
+		*err_r = "lmtp_socket_group: no such group";
+		return -1;
+	}
+	if (c->lmtp_spool_threshold > 64 * 1024 * 1024) {
+		*err_r = "lmtp_spool_threshold must be at most 64M";
+		return -1;
+	}
 	if (c->recipient_delimiter != NULL && strlen(c->recipient_delimiter) != 1) {
 		*err_r = "recipient_delimiter must be one character";
 		return -1;
@@ -326,6 +359,12 @@ config_finish(struct config *c, const char **err_r)
 		    c->base_dir == NULL ? "base_dir must not be empty" :
 		    c->login_user == NULL ? "login_user must not be empty" :
 		    "passwd_file must not be empty (or set system_users = yes)";
+		return -1;
+	}
+	if (c->lmtp_spool_dir == NULL)
+		c->lmtp_spool_dir = xasprintf("%s/lmtp-spool", c->base_dir);
+	else if (c->lmtp_spool_dir[0] != '/') {
+		*err_r = "lmtp_spool_dir must be an absolute path";
 		return -1;
 	}
 	if (c->imap_autologout < 30 * 60) {
@@ -443,6 +482,8 @@ config_free(struct config **cfgp)
 	}
 	free(c->path);
 	free(c->lmtp_listen);
+	free(c->lmtp_socket_group);
+	free(c->lmtp_spool_dir);
 	free(c->recipient_delimiter);
 	free(c->passwd_file);
 	free(c->mail_location);

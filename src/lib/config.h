@@ -30,6 +30,11 @@ struct config {
 	unsigned listen_count;
 	uint16_t imap_port, imaps_port, pop3_port, pop3s_port;	/* 0 = off */
 	char *lmtp_listen;		/* "host:port" or "unix:/path"; NULL = off */
+	unsigned lmtp_socket_mode;	/* permission bits of a unix lmtp_listen socket (0666) */
+	char *lmtp_socket_group;	/* its group, name or number; NULL = the master's */
+	gid_t lmtp_socket_gid;		/* resolved, (gid_t)-1 if unset */
+	char *lmtp_spool_dir;		/* big LMTP messages in transit; default base_dir/lmtp-spool */
+	uint64_t lmtp_spool_threshold;	/* messages above this go to lmtp_spool_dir (1 MiB) */
 	char *recipient_delimiter;	/* "user+detail": detail names a folder; NULL = off */
 	struct config_ssl ssl[CONFIG_MAX_SSL];	/* ssl[0] is the default certificate */
 	unsigned ssl_count;

@@ -2,13 +2,18 @@
  * lmtp.c — the LMTP process (see lmtp.h). One process multiplexes every LMTP session
  * with libevent bufferevents. Commands are parsed by src/proto/lmtp_cmd; each RCPT is
  * checked with the master (IPC_LMTP_RCPT -> auth lookup); DATA is dot-unstuffed into a
- * memfd (MFD_ALLOW_SEALING, at most mail_max_size bytes), sealed against every change,
- * and passed once per accepted recipient with IPC_LMTP_DELIVER. The reply for each
+ * memfd (MFD_ALLOW_SEALING), sealed against every change, and passed once per accepted
+ * recipient with IPC_LMTP_DELIVER. A message above lmtp_spool_threshold, or one that
+ * would take the memfds of all sessions past LMTP_MEM_MAX, goes to an unlinked file in
+ * lmtp_spool_dir instead (opened before the chroot) and is passed as a read-only fd, so
+ * no mail process can change what the next recipient reads (see docs/delivery.md). The reply for each
  * recipient is sent, in RCPT order (RFC 2033 4.2), only when its IPC_LMTP_DELIVER_RESULT
  * says the message is durable in that user's new/. Security role: unprivileged and
  * chrooted like the login process; a session can hold one message in memory (bounded),
- * one command line (4 KiB), 1000 recipients and is closed after 5 idle minutes or 10
- * bad commands. Only CRLF "." CRLF ends DATA; a message with a bare LF is refused.
+ * one command line (4 KiB), 256 KiB of unread input, about 64 KiB of unsent replies (it
+ * stops reading while more are unsent), 1000 recipients and is closed after 5 idle
+ * minutes or 10 bad commands. Only CRLF "." CRLF ends DATA; a message with a bare LF is
+ * refused.
  */
 #include <errno.h>
 #include <event2/buffer.h>
@@ -19,8 +24,11 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <linux/magic.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "lib/config.h"
@@ -39,9 +47,13 @@
 #define LMTP_MAX_BAD		10
 #define LMTP_IDLE_SECS		300
 #define LMTP_READ_HIGH		(256 * 1024)	/* input buffered while we wait */
+#define LMTP_OUT_HIGH		(64 * 1024)	/* replies unsent: stop reading commands */
+#define LMTP_OUT_LOW		(16 * 1024)	/* ... and go on when drained below this */
 #define LMTP_CHUNK		(64 * 1024)
 #define LMTP_PREFIX_MAX		IPC_PREFIX_MAX
 #define LMTP_DELIVER_WINDOW	16	/* deliveries of one session with the master at once */
+#define LMTP_MEM_MAX		(64ULL * 1024 * 1024)	/* memfd bytes of all sessions */
+#define LMTP_SPOOL_TRIES	8
 
 struct rcpt {
 	char *addr;		/* as parsed (RCPT TO:<addr>) */
@@ -73,13 +85,16 @@ struct lsess {
 	char *wait_addr;	/* RCPT being looked up */
 	uint32_t wait_id;
 	struct lmtp_data dec;
-	int memfd;
+	int msg_fd;		/* the message being written: a memfd or a spool file */
+	int ro_fd;		/* spooled: the read-only fd that is passed on, else -1 */
+	uint64_t mem_bytes;	/* in the memfd, counted in lmtp.mem_bytes until txn_reset */
 	bool toobig, write_error;
 	size_t next_reply;	/* first recipient whose reply is not sent yet */
 	size_t next_send;	/* first recipient not yet handed to the master */
 	unsigned inflight;	/* deliveries with the master, unanswered */
 	unsigned bad;
 	bool eof;		/* the client shut down its side: finish, then close */
+	bool out_full;		/* commands wait until the client reads our replies */
 	unsigned char *chunk;	/* LMTP_CHUNK + 1 decode buffer while in DATA */
 };
 
@@ -93,6 +108,9 @@ struct lmtp {
 	unsigned nsessions;
 	uint32_t next_id;
 	bool draining;		/* IPC_LOGIN_DRAIN: no new connections, exit when idle */
+	int spool_fd;		/* lmtp_spool_dir, opened before the chroot; -1 if unusable */
+	uint64_t spool_seq;
+	uint64_t mem_bytes;	/* memfd bytes of every session's transaction */
 	char hostname[256];
 };
 
@@ -127,9 +145,14 @@ txn_reset(struct lsess *s)
 	free(s->sender);
 	s->sender = NULL;
 	s->have_mail = false;
-	if (s->memfd >= 0)
-		close(s->memfd);
-	s->memfd = -1;
+	if (s->msg_fd >= 0)
+		close(s->msg_fd);
+	if (s->ro_fd >= 0)
+		close(s->ro_fd);
+	s->msg_fd = s->ro_fd = -1;
+	/* the memfd may still be with the master or a mail process: counted until here */
+	s->l->mem_bytes -= s->mem_bytes;
+	s->mem_bytes = 0;
 	free(s->chunk);
 	s->chunk = NULL;
 	s->toobig = s->write_error = false;
@@ -242,6 +265,7 @@ cmd_mail(struct lsess *s, const struct lmtp_cmd *cmd)
 static void
 cmd_rcpt(struct lsess *s, const struct lmtp_cmd *cmd)
 {
+	struct ipc_lmtp_rcpt rc;
 	struct ipc_msg m;
 
 	if (!s->have_mail) {
@@ -253,10 +277,9 @@ cmd_rcpt(struct lsess *s, const struct lmtp_cmd *cmd)
 		return;
 	}
 	s->wait_id = ++s->l->next_id;
-	ipc_msg_init(&m, IPC_LMTP_RCPT);
-	ipc_put_u32(&m, s->wait_id);
-	ipc_put_str(&m, cmd->addr);
-	if (ipc_to_master(&m, -1) < 0) {
+	rc.id = s->wait_id;
+	rc.address = cmd->addr;
+	if (ipc_encode(&m, IPC_LMTP_RCPT, &rc) < 0 || ipc_to_master(&m, -1) < 0) {
 		sess_printf(s, "451 4.3.0 Temporary failure, try again later");
 		return;
 	}
@@ -291,6 +314,105 @@ rcpt_result(struct lsess *s, uint32_t status)
 	free(addr);
 }
 
+/*
+ * Create a spool file: a fresh name (O_EXCL, O_NOFOLLOW) in lmtp_spool_dir, opened
+ * read-write for us and read-only for the recipients' mail processes, and unlinked at
+ * once, so the data lives exactly as long as the last fd. (O_TMPFILE would leave no
+ * name at all, but its only fd is read-write, and reopening it read-only needs /proc,
+ * which the chroot does not have.) Returns the read-write fd and *ro_r, or -1.
+ */
+static int
+spool_create(struct lmtp *l, int *ro_r)
+{
+	for (int i = 0; i < LMTP_SPOOL_TRIES; i++) {
+		char name[80];
+		uint32_t rnd = 0;
+		int fd, ro, saved;
+
+		if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
+			rnd = (uint32_t)clock_ms();
+		snprintf(name, sizeof(name), "msg.%ld.%llu.%08x", (long)getpid(),
+		    (unsigned long long)++l->spool_seq, rnd);
+		fd = openat(l->spool_fd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    0600);
+		if (fd < 0 && errno == EEXIST)
+			continue;
+		if (fd < 0)
+			return -1;
+		ro = openat(l->spool_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		saved = errno;
+		if (unlinkat(l->spool_fd, name, 0) < 0)
+			log_error("lmtp: unlink spool file %s: %s", name, strerror(errno));
+		if (ro < 0) {
+			close(fd);
+			errno = saved;
+			return -1;
+		}
+		*ro_r = ro;
+		return fd;
+	}
+	errno = EEXIST;
+	return -1;
+}
+
+/* Move the message from its memfd to a spool file. Returns 0, or -1 (logged). */
+static int
+sess_spool(struct lsess *s)
+{
+	struct lmtp *l = s->l;
+	unsigned char *buf;
+	int fd, ro = -1;
+	off_t off = 0;
+
+	if (l->spool_fd < 0) {
+		log_error("lmtp: message over %llu bytes and no spool directory ip=%s",
+		    (unsigned long long)l->cfg->lmtp_spool_threshold, s->ip);
+		return -1;
+	}
+	if ((fd = spool_create(l, &ro)) < 0) {
+		log_error("lmtp: spool file in %s: %s", l->cfg->lmtp_spool_dir, strerror(errno));
+		return -1;
+	}
+	/* what is in the memfd so far (at most the threshold; s->chunk holds pending data) */
+	buf = xmalloc(LMTP_CHUNK);
+	while (s->msg_fd >= 0) {
+		ssize_t r = pread(s->msg_fd, buf, LMTP_CHUNK, off), w = 0;
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r < 0)
+				goto fail;
+			break;
+		}
+		while (w < r) {
+			ssize_t n = write(fd, buf + w, (size_t)(r - w));
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				goto fail;
+			w += n;
+		}
+		off += r;
+	}
+	free(buf);
+	if (s->msg_fd >= 0)
+		close(s->msg_fd);
+	l->mem_bytes -= s->mem_bytes;
+	s->mem_bytes = 0;
+	s->msg_fd = fd;
+	s->ro_fd = ro;
+	log_debug("lmtp spooling message ip=%s", s->ip);
+	return 0;
+fail:
+	log_error("lmtp: writing the spool file: %s", strerror(errno));
+	free(buf);
+	close(fd);
+	close(ro);
+	return -1;
+}
+
 static void
 cmd_data(struct lsess *s)
 {
@@ -303,8 +425,8 @@ cmd_data(struct lsess *s)
 		sess_printf(s, "503 5.5.1 No valid recipients");
 		return;
 	}
-	s->memfd = memfd_create("lmtp-msg", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (s->memfd < 0) {
+	s->msg_fd = memfd_create("lmtp-msg", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (s->msg_fd < 0) {
 		log_error("lmtp: memfd_create: %s", strerror(errno));
 		sess_printf(s, "451 4.3.0 Temporary failure, try again later");
 		return;
@@ -316,6 +438,7 @@ cmd_data(struct lsess *s)
 }
 
 static void delivery_pump(struct lsess *s);
+static void msg_close(struct lsess *s);
 
 /* Send the replies that are due, in RCPT order; back to commands when all are sent. */
 static void
@@ -367,8 +490,8 @@ data_done(struct lsess *s)
 		fail_text = "Message contains bare LF (RFC 5321 2.3.8)";
 	} else if (s->write_error) {
 		fail = "451 4.3.0";
-	} else if (fcntl(s->memfd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW |
-	    F_SEAL_SEAL) < 0) {
+	} else if (s->ro_fd < 0 && fcntl(s->msg_fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK |
+	    F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		log_error("lmtp: sealing the message: %s", strerror(errno));
 		fail = "451 4.3.0";
 	}
@@ -381,8 +504,7 @@ data_done(struct lsess *s)
 			sess_printf(s, "%s <%s> %s", fail, s->rcpts[i].addr, fail_text);
 		s->next_reply = s->nrcpts;
 		s->next_send = s->nrcpts;
-		close(s->memfd);
-		s->memfd = -1;
+		msg_close(s);
 		delivery_flush(s);
 		return;
 	}
@@ -390,6 +512,17 @@ data_done(struct lsess *s)
 	s->inflight = 0;
 	delivery_pump(s);
 	delivery_flush(s);
+}
+
+/* Close the message's descriptors (the memfd stays counted until txn_reset). */
+static void
+msg_close(struct lsess *s)
+{
+	if (s->msg_fd >= 0)
+		close(s->msg_fd);
+	if (s->ro_fd >= 0)
+		close(s->ro_fd);
+	s->msg_fd = s->ro_fd = -1;
 }
 
 /*
@@ -402,6 +535,7 @@ delivery_pump(struct lsess *s)
 {
 	while (s->next_send < s->nrcpts && s->inflight < LMTP_DELIVER_WINDOW) {
 		struct rcpt *r = &s->rcpts[s->next_send++];
+		struct ipc_lmtp_deliver d;
 		struct ipc_msg m;
 		char prefix[LMTP_PREFIX_MAX];
 		int n;
@@ -415,23 +549,22 @@ delivery_pump(struct lsess *s)
 			r->status = IPC_DELIVER_TEMPFAIL;
 			continue;
 		}
-		ipc_msg_init(&m, IPC_LMTP_DELIVER);
-		ipc_put_u32(&m, r->id);
-		ipc_put_str(&m, r->addr);
-		ipc_put_str(&m, r->folder);
-		ipc_put_bytes(&m, prefix, (size_t)n);
-		if (ipc_to_master(&m, s->memfd) < 0) {
+		d.id = r->id;
+		d.address = r->addr;
+		d.folder = r->folder;
+		d.prefix.p = (const unsigned char *)prefix;
+		d.prefix.len = (size_t)n;
+		/* a spool file goes out read-only; a memfd is sealed */
+		if (ipc_encode(&m, IPC_LMTP_DELIVER, &d) < 0 ||
+		    ipc_to_master(&m, s->ro_fd >= 0 ? s->ro_fd : s->msg_fd) < 0) {
 			r->answered = true;
 			r->status = IPC_DELIVER_TEMPFAIL;
 			continue;
 		}
 		s->inflight++;
 	}
-	if (s->next_send == s->nrcpts && s->memfd >= 0) {
-		/* the master holds its own copies of the memfd now */
-		close(s->memfd);
-		s->memfd = -1;
-	}
+	if (s->next_send == s->nrcpts)
+		msg_close(s);	/* the master holds its own copies of the message now */
 }
 
 /* Consume DATA bytes from the input buffer. Returns true when the final dot was read. */
@@ -452,11 +585,16 @@ data_read(struct lsess *s, struct evbuffer *in)
 		done = lmtp_data_feed(&s->dec, v.iov_base, v.iov_len, s->chunk, &w, &used);
 		if (!s->toobig && s->dec.size > max)
 			s->toobig = true;
+		/* over the threshold, or the memfds of all sessions would be: to a file */
+		if (!s->toobig && !s->write_error && w > 0 && s->ro_fd < 0 &&
+		    (s->mem_bytes + w > s->l->cfg->lmtp_spool_threshold ||
+		    s->l->mem_bytes + w > LMTP_MEM_MAX) && sess_spool(s) < 0)
+			s->write_error = true;
 		if (!s->toobig && !s->write_error && w > 0) {
 			size_t off = 0;
 
 			while (off < w) {
-				ssize_t r = write(s->memfd, s->chunk + off, w - off);
+				ssize_t r = write(s->msg_fd, s->chunk + off, w - off);
 
 				if (r < 0 && errno == EINTR)
 					continue;
@@ -466,6 +604,10 @@ data_read(struct lsess *s, struct evbuffer *in)
 					break;
 				}
 				off += (size_t)r;
+				if (s->ro_fd < 0) {
+					s->mem_bytes += (uint64_t)r;
+					s->l->mem_bytes += (uint64_t)r;
+				}
 			}
 		}
 		evbuffer_drain(in, used);
@@ -545,6 +687,16 @@ sess_process(struct lsess *s)
 		}
 		if (avail == 0)
 			goto need_more;
+		/*
+		 * A client that pipelines commands and never reads the replies: stop here
+		 * (input then stops at LMTP_READ_HIGH), go on from sess_write_cb once the
+		 * output has drained below LMTP_OUT_LOW (STYLE: output is bounded too).
+		 */
+		if (evbuffer_get_length(bufferevent_get_output(s->bev)) > LMTP_OUT_HIGH) {
+			s->out_full = true;
+			bufferevent_disable(s->bev, EV_READ);
+			return;
+		}
 		p = evbuffer_pullup(in, (ssize_t)MIN(avail, (size_t)LMTP_LINE_MAX));
 		switch (lmtp_line_find(p, MIN(avail, (size_t)LMTP_LINE_MAX), &line_len,
 		    &consumed)) {
@@ -585,8 +737,17 @@ sess_write_cb(struct bufferevent *bev, void *ctx)
 {
 	struct lsess *s = ctx;
 
-	if (s->state == SS_CLOSING && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	if (s->state == SS_CLOSING && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
 		sess_destroy(s);
+		return;
+	}
+	if (s->out_full && s->state == SS_CMD) {
+		/* below LMTP_OUT_LOW (the write watermark): take commands again */
+		s->out_full = false;
+		if (!s->eof)
+			bufferevent_enable(bev, EV_READ);
+		sess_process(s);
+	}
 }
 
 static void
@@ -647,7 +808,7 @@ accept_cb(struct evconnlistener *lst, evutil_socket_t fd, struct sockaddr *sa, i
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->l = l;
-	s->memfd = -1;
+	s->msg_fd = s->ro_fd = -1;
 	if (sa->sa_family == AF_INET)
 		evutil_inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, s->ip,
 		    sizeof(s->ip));
@@ -666,6 +827,7 @@ accept_cb(struct evconnlistener *lst, evutil_socket_t fd, struct sockaddr *sa, i
 	s->bev = bufferevent_socket_new(l->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_setcb(s->bev, sess_read_cb, sess_write_cb, sess_event_cb, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, LMTP_READ_HIGH);
+	bufferevent_setwatermark(s->bev, EV_WRITE, LMTP_OUT_LOW, 0);
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	s->next = l->sessions;
@@ -708,8 +870,9 @@ static void
 master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 {
 	struct lmtp *l = ctx;
+	struct ipc_lmtp_rcpt_result rr;
+	struct ipc_result dr;
 	uint32_t id, status;
-	char *user = NULL;
 	struct lsess *s;
 	struct rcpt *r = NULL;
 
@@ -723,12 +886,17 @@ master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 			event_base_loopexit(l->base, NULL);
 		return;
 	}
-	if ((m->type != IPC_LMTP_RCPT_RESULT && m->type != IPC_LMTP_DELIVER_RESULT) ||
-	    ipc_get_u32(m, &id) < 0 || ipc_get_u32(m, &status) < 0 ||
-	    (m->type == IPC_LMTP_RCPT_RESULT && ipc_get_str(m, IPC_ADDR_MAX, &user) < 0) ||
-	    !ipc_get_done(m) || status > IPC_DELIVER_TOOBIG)
+	if (m->type == IPC_LMTP_RCPT_RESULT && ipc_decode(m, m->type, &rr) == 0) {
+		id = rr.id;
+		status = rr.status;
+	} else if (m->type == IPC_LMTP_DELIVER_RESULT && ipc_decode(m, m->type, &dr) == 0) {
+		id = dr.id;
+		status = dr.status;
+	} else {
 		fatal("lmtp: malformed message type=%u from the master", m->type);
-	free(user);
+	}
+	if (status > IPC_DELIVER_TOOBIG)
+		fatal("lmtp: malformed message type=%u from the master", m->type);
 	if ((s = find_request(l, m->type, id, &r)) == NULL)
 		return;	/* its session is gone */
 	if (m->type == IPC_LMTP_RCPT_RESULT) {
@@ -779,6 +947,25 @@ parse_fds(struct lmtp *l, const char *spec)
 		fatal("lmtp: no listener in --fds");
 }
 
+/* Open lmtp_spool_dir (created by the master, owned by login_user) before the chroot. */
+static void
+spool_open(struct lmtp *l)
+{
+	struct statfs sf;
+
+	l->spool_fd = open(l->cfg->lmtp_spool_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (l->spool_fd < 0) {
+		log_error("lmtp: spool directory %s: %s (messages over %llu bytes get 451)",
+		    l->cfg->lmtp_spool_dir, strerror(errno),
+		    (unsigned long long)l->cfg->lmtp_spool_threshold);
+		return;
+	}
+	if (fstatfs(l->spool_fd, &sf) == 0 && sf.f_type == TMPFS_MAGIC)
+		log_warn("lmtp: spool directory %s is on tmpfs: spooled messages still use "
+		    "memory; set lmtp_spool_dir to a directory on disk", l->cfg->lmtp_spool_dir);
+}
+
 int
 lmtp_main(int argc, char **argv)
 {
@@ -794,6 +981,7 @@ lmtp_main(int argc, char **argv)
 			*p = '_';
 	l.base = event_base_new();
 	parse_fds(&l, fds);
+	spool_open(&l);
 	/* everything this process needs is loaded: confine it like the login process */
 	role_confine_unprivileged("lmtp");
 	l.master = ipc_peer_create(l.base, LMTP_IPC_FD, master_msg_cb, master_error_cb, &l);
@@ -807,6 +995,8 @@ lmtp_main(int argc, char **argv)
 	lmtp_master = NULL;
 	ipc_peer_destroy(&l.master);
 	event_base_free(l.base);
+	if (l.spool_fd >= 0)
+		close(l.spool_fd);
 	config_free(&l.cfg);
 	return 0;
 }

@@ -101,11 +101,11 @@ lconn_destroy(struct lconn *c)
 		c->next->prev = c->prev;
 	l->nconns--;
 	if (c->conn_id != 0) {
+		struct ipc_login_closed lc = { c->conn_id };
 		struct ipc_msg m;
 
-		ipc_msg_init(&m, IPC_LOGIN_CLOSED);
-		ipc_put_u32(&m, c->conn_id);
-		(void)login_send(l, &m, -1);
+		if (ipc_encode(&m, IPC_LOGIN_CLOSED, &lc) == 0)
+			(void)login_send(l, &m, -1);
 	}
 	free(c);
 	if ((l->draining || l->single) && l->nconns == 0)
@@ -319,8 +319,9 @@ lconn_send_auth(struct lconn *c, const char *tag, const char *mech, const char *
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	size_t pending = evbuffer_get_length(in);
+	struct ipc_login_auth a;
 	struct ipc_msg *m;
-	int sp[2] = { -1, -1 }, fd;
+	int sp[2] = { -1, -1 }, fd, r;
 
 	if (pending > LOGIN_INPUT_MAX)
 		pending = LOGIN_INPUT_MAX;
@@ -347,18 +348,21 @@ lconn_send_auth(struct lconn *c, const char *tag, const char *mech, const char *
 	} else {
 		fd = c->fd;
 	}
-	ipc_msg_init(m, IPC_LOGIN_AUTH);
-	ipc_put_u32(m, c->conn_id);
-	ipc_put_u32(m, c->ops->ipc_proto);
-	ipc_put_str(m, mech);
-	ipc_put_bytes(m, user, ulen);
-	ipc_put_bytes(m, pass, plen);
-	ipc_put_str(m, c->ip);
-	ipc_put_u32(m, (c->tls ? IPC_CONN_TLS : 0) | (c->local ? IPC_CONN_LOCAL : 0));
-	ipc_put_str(m, tag);
-	ipc_put_bytes(m, evbuffer_pullup(in, (ssize_t)pending), pending);
+	a.id = c->conn_id;
+	a.proto = c->ops->ipc_proto;
+	a.mech = mech;
+	a.user.p = (const unsigned char *)user;
+	a.user.len = ulen;
+	a.pass.p = (const unsigned char *)pass;
+	a.pass.len = plen;
+	a.ip = c->ip;
+	a.flags = (c->tls ? IPC_CONN_TLS : 0) | (c->local ? IPC_CONN_LOCAL : 0);
+	a.tag = tag;
+	a.input.p = evbuffer_pullup(in, (ssize_t)pending);
+	a.input.len = pending;
+	r = ipc_encode(m, IPC_LOGIN_AUTH, &a);
 	secret_wipe(pass, plen);
-	if (login_send(c->l, m, fd) < 0) {
+	if (r < 0 || login_send(c->l, m, fd) < 0) {
 		secret_wipe(m, sizeof(*m));
 		free(m);
 		if (sp[0] >= 0) {
@@ -530,23 +534,25 @@ static void
 master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 {
 	struct login *l = ctx;
-	uint32_t id, status, idx;
+	struct ipc_login_conn lc;
+	struct ipc_login_result lr;
 
 	switch (m->type) {
 	case IPC_LOGIN_CONN:
-		if (ipc_get_u32(m, &id) < 0 || ipc_get_u32(m, &idx) < 0 || !ipc_get_done(m) ||
-		    m->fd < 0 || id == 0 || idx >= l->nlisteners)
+		if (ipc_decode(m, IPC_LOGIN_CONN, &lc) < 0 || lc.id == 0 ||
+		    lc.listener >= l->nlisteners)
 			fatal("login: malformed connection from master");
-		conn_new(l, id, idx, m->fd);
+		conn_new(l, lc.id, lc.listener, m->fd);
 		m->fd = -1;
 		break;
 	case IPC_LOGIN_RESULT:
-		if (ipc_get_u32(m, &id) < 0 || ipc_get_u32(m, &status) < 0 ||
-		    !ipc_get_done(m))
+		if (ipc_decode(m, IPC_LOGIN_RESULT, &lr) < 0)
 			fatal("login: malformed message from master");
-		login_result(l, id, status);
+		login_result(l, lr.id, lr.status);
 		break;
 	case IPC_LOGIN_DRAIN:
+		if (ipc_decode(m, IPC_LOGIN_DRAIN, NULL) < 0)
+			fatal("login: malformed message from master");
 		login_drain(l);
 		break;
 	default:

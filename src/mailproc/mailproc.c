@@ -1,9 +1,12 @@
 /*
  * mailproc.c — process shell of the per-user mail process (see mailproc.h). It starts
- * as root (in production), learns its user from the master, creates the user's mail
- * root if it is missing (owned by the user), drops to the user's uid/gid for good and
- * only then opens any mail. Security role: after the drop nothing here can touch
- * another user's files; it trusts the master for the identity and nothing else.
+ * as root (in production), learns its user from the master, drops to the user's uid/gid
+ * for good and only then opens any mail, creating the mail root if it is missing: the
+ * mail root usually lies in a path the user can write (~/Maildir), so root never works
+ * there. If the user cannot open or create it, the process stays up and answers every
+ * login and delivery with a temporary failure until the master retires it. Security
+ * role: after the drop nothing here can touch another user's files; it trusts the master
+ * for the identity and nothing else.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -40,57 +43,60 @@ static struct {
 	struct event *batch_ev;
 } P;
 
-/* Create the mail root (only its last component) as the user, if it does not exist. */
-static void
-ensure_mail_root(const struct user_info *u)
-{
-	char *parent = xstrdup(u->mail_root), *slash = strrchr(parent, '/');
-	struct stat st;
-	int pfd;
-
-	if (lstat(u->mail_root, &st) == 0 || errno != ENOENT || slash == NULL) {
-		free(parent);
-		return;
-	}
-	*slash = '\0';
-	pfd = open(parent[0] == '\0' ? "/" : parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (pfd >= 0) {
-		if (mkdirat(pfd, slash + 1, 0700) == 0 &&
-		    fchownat(pfd, slash + 1, u->uid, u->gid, AT_SYMLINK_NOFOLLOW) < 0)
-			log_error("chown %s: %s", u->mail_root, strerror(errno));
-		close(pfd);
-	}
-	free(parent);
-}
-
 static void
 empty_cb(void *ctx)
 {
+	struct ipc_mail_empty e = { P.received };
 	struct ipc_msg m;
 
-	ipc_msg_init(&m, IPC_MAIL_EMPTY);
-	ipc_put_u32(&m, P.received);
-	if (P.master == NULL || ipc_peer_send(P.master, &m, -1) < 0)
+	if (P.master == NULL || ipc_encode(&m, IPC_MAIL_EMPTY, &e) < 0 ||
+	    ipc_peer_send(P.master, &m, -1) < 0)
 		exit(0);
 }
 
 static void
 handle_client(struct ipc_msg *m)
 {
-	char *tag = NULL, *ip = NULL;
+	struct ipc_mail_client mc;
+	const char *tag, *ip;
 	const void *input;
 	size_t ilen;
-	uint32_t flags, proto;
-	int fd = m->fd;
+	uint32_t proto;
+	bool secure;
+	int fd;
 
-	m->fd = -1;
-	if (ipc_get_u32(m, &proto) < 0 || ipc_get_str(m, 80, &tag) < 0 || ipc_get_bytes(m, &input, &ilen) < 0 ||
-	    ipc_get_str(m, 64, &ip) < 0 || ipc_get_u32(m, &flags) < 0 || !ipc_get_done(m) ||
-	    fd < 0)
+	if (ipc_decode(m, IPC_MAIL_CLIENT, &mc) < 0)
 		fatal("mail: malformed client message from the master");
+	fd = m->fd;
+	m->fd = -1;
+	proto = mc.proto;
+	tag = mc.tag;
+	ip = mc.ip;
+	input = mc.input.p;
+	ilen = mc.input.len;
+	secure = (mc.flags & (IPC_CONN_TLS | IPC_CONN_LOCAL)) != 0;
 	P.received++;
 	log_debug("mail client ip=%s pending=%zu", ip, ilen);
-	if (P.cfg->mail_max_userip_connections > 0 &&
+	if (P.mu == NULL) {
+		/* the mail store could not be opened (logged at start): try again later */
+		char line[160];
+		int n;
+
+		if (proto == IPC_PROTO_IMAP && tag[0] != '\0')
+			n = snprintf(line, sizeof(line), "%s NO [UNAVAILABLE] Temporary failure, "
+			    "try again later\r\n", tag);
+		else if (proto == IPC_PROTO_IMAP)
+			n = snprintf(line, sizeof(line), "* BYE [UNAVAILABLE] Temporary failure, "
+			    "try again later\r\n");
+		else
+			n = snprintf(line, sizeof(line), "-ERR [SYS/TEMP] Temporary failure, "
+			    "try again later\r\n");
+		log_warn("mail unavailable user=%s ip=%s", P.user, ip);
+		if (n > 0)
+			(void)!write(fd, line, MIN((size_t)n, sizeof(line) - 1));
+		close(fd);
+		empty_cb(NULL);
+	} else if (P.cfg->mail_max_userip_connections > 0 &&
 	    mail_user_ip_count(P.mu, ip) >= P.cfg->mail_max_userip_connections) {
 		char line[256];
 		int n;
@@ -113,35 +119,32 @@ handle_client(struct ipc_msg *m)
 			empty_cb(NULL);
 	} else if (proto == IPC_PROTO_IMAP) {
 		(void)imap_client_create(P.mu, fd, tag[0] == '\0' ? NULL : tag, input, ilen, ip,
-		    (flags & 3) != 0);
+		    secure);
 	} else if (proto == IPC_PROTO_POP3) {
 		(void)pop3_client_create(P.base, P.mu, P.cfg, P.user, fd, input, ilen, ip,
-		    (flags & 3) != 0);
+		    secure);
 	} else {
 		log_error("mail: protocol %u is not served", proto);
 		close(fd);
 	}
-	free(tag);
-	free(ip);
 }
 
 /* Parse an IPC_MAIL_DELIVER into d (takes the fd). */
 static void
 parse_delivery(struct ipc_msg *m, struct delivery *d)
 {
-	const void *prefix;
-	size_t plen;
+	struct ipc_mail_deliver md;
 
+	if (ipc_decode(m, IPC_MAIL_DELIVER, &md) < 0)
+		fatal("mail: malformed delivery from the master");
 	memset(d, 0, sizeof(*d));
 	d->fd = m->fd;
 	m->fd = -1;
-	if (ipc_get_u32(m, &d->id) < 0 || ipc_get_str(m, 1024, &d->folder) < 0 ||
-	    ipc_get_bytes(m, &prefix, &plen) < 0 || plen > 4096 || !ipc_get_done(m) ||
-	    d->fd < 0)
-		fatal("mail: malformed delivery from the master");
-	d->prefix = xmalloc(plen == 0 ? 1 : plen);
-	memcpy(d->prefix, prefix, plen);
-	d->prefix_len = plen;
+	d->id = md.id;
+	d->folder = xstrdup(md.folder);
+	d->prefix = xmalloc(md.prefix.len == 0 ? 1 : md.prefix.len);
+	memcpy(d->prefix, md.prefix.p, md.prefix.len);
+	d->prefix_len = md.prefix.len;
 }
 
 static void
@@ -149,14 +152,18 @@ finish_deliveries(struct delivery *d, size_t n)
 {
 	if (n == 0)
 		return;
-	deliver_batch(mail_user_store(P.mu), d, n);
+	if (P.mu != NULL) {
+		deliver_batch(mail_user_store(P.mu), d, n);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			d[i].status = IPC_DELIVER_TEMPFAIL;
+	}
 	for (size_t i = 0; i < n; i++) {
+		struct ipc_result r = { d[i].id, d[i].status };
 		struct ipc_msg m;
 
-		ipc_msg_init(&m, IPC_MAIL_DELIVERED);
-		ipc_put_u32(&m, d[i].id);
-		ipc_put_u32(&m, d[i].status);
-		if (P.master == NULL || ipc_peer_send(P.master, &m, -1) < 0)
+		if (P.master == NULL || ipc_encode(&m, IPC_MAIL_DELIVERED, &r) < 0 ||
+		    ipc_peer_send(P.master, &m, -1) < 0)
 			exit(0);
 		log_info("deliver user=%s folder=%s status=%u", P.user, d[i].folder[0] ?
 		    d[i].folder : "INBOX", d[i].status);
@@ -164,7 +171,7 @@ finish_deliveries(struct delivery *d, size_t n)
 		free(d[i].folder);
 		free(d[i].prefix);
 	}
-	if (mail_user_client_count(P.mu) == 0)
+	if (P.mu == NULL || mail_user_client_count(P.mu) == 0)
 		empty_cb(NULL);
 }
 
@@ -184,6 +191,7 @@ master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 	if (m->type == IPC_MAIL_CLIENT) {
 		handle_client(m);
 	} else if (m->type == IPC_MAIL_DELIVER) {
+		/* collect what arrives together: one commit per folder (group commit) */
 		P.received++;
 		parse_delivery(m, &P.batch[P.nbatch++]);
 		if (P.nbatch == MAIL_DELIVER_BATCH)
@@ -191,7 +199,7 @@ master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 		else
 			event_active(P.batch_ev, EV_TIMEOUT, 1);
 	} else if (m->type == IPC_MAIL_SHUTDOWN) {
-		if (mail_user_client_count(P.mu) == 0)
+		if (P.mu == NULL || mail_user_client_count(P.mu) == 0)
 			event_base_loopexit(P.base, NULL);
 	} else {
 		fatal("mail: unexpected message %u", m->type);
@@ -217,23 +225,22 @@ read_user(struct user_info *u)
 {
 	struct pollfd pfd = { MAIL_IPC_FD, POLLIN, 0 };
 	struct ipc_msg *m = xmalloc(sizeof(*m));
-	uint32_t uid, gid;
+	struct ipc_mail_user mu;
 	int r;
 
+	/* the first message, before the event loop: wait for it (the master sends it at once) */
 	do {
-		(void)poll(&pfd, 1, -1);
+		(void)poll(&pfd, 1, 30 * 1000);
 		r = ipc_recv(MAIL_IPC_FD, m);
 	} while (r < 0 && errno == EAGAIN);
-	if (r <= 0 || m->type != IPC_MAIL_USER || m->fd >= 0)
+	if (r <= 0 || ipc_decode(m, IPC_MAIL_USER, &mu) < 0 || mu.root[0] != '/')
 		fatal("mail: expected the user from the master");
 	memset(u, 0, sizeof(*u));
-	if (ipc_get_str(m, USER_NAME_MAX, &u->name) < 0 || ipc_get_u32(m, &uid) < 0 ||
-	    ipc_get_u32(m, &gid) < 0 || ipc_get_str(m, 4096, &u->home) < 0 ||
-	    ipc_get_str(m, 4096, &u->mail_root) < 0 || !ipc_get_done(m) ||
-	    u->mail_root[0] != '/')
-		fatal("mail: malformed user message");
-	u->uid = (uid_t)uid;
-	u->gid = (gid_t)gid;
+	u->name = xstrdup(mu.name);
+	u->uid = (uid_t)mu.uid;
+	u->gid = (gid_t)mu.gid;
+	u->home = xstrdup(mu.home);
+	u->mail_root = xstrdup(mu.root);
 	free(m);
 }
 
@@ -248,7 +255,6 @@ mailproc_main(int argc, char **argv)
 	if (priv_is_root()) {
 		if (u.uid == 0 || u.gid == 0 || u.uid < P.cfg->first_valid_uid)
 			fatal("mail: refusing uid %u for user %s", (unsigned)u.uid, u.name);
-		ensure_mail_root(&u);
 		priv_drop(u.uid, u.gid, NULL);
 	}
 #if !defined(__SANITIZE_ADDRESS__)
@@ -257,10 +263,13 @@ mailproc_main(int argc, char **argv)
 	umask(077);
 	P.base = event_base_new();
 	P.user = u.name;
+	/* as the user: a missing mail root is created here, with the user's rights only */
 	P.mu = mail_user_create(P.base, P.cfg, &u);
 	if (P.mu == NULL)
-		fatal("mail: cannot open the mail of user %s", u.name);
-	mail_user_set_empty_cb(P.mu, empty_cb, NULL);
+		log_error("mail unavailable user=%s root=%s: logins and deliveries get a "
+		    "temporary failure", u.name, u.mail_root);
+	else
+		mail_user_set_empty_cb(P.mu, empty_cb, NULL);
 	P.batch = xcalloc(MAIL_DELIVER_BATCH, sizeof(*P.batch));
 	P.batch_ev = event_new(P.base, -1, 0, batch_flush_cb, NULL);
 	P.master = ipc_peer_create(P.base, MAIL_IPC_FD, master_msg_cb, master_error_cb, NULL);

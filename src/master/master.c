@@ -7,6 +7,7 @@
  * from auth. Children are exec'ed fresh (no inherited memory) with only their own fds.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <errno.h>
 #include <event2/event.h>
@@ -1427,12 +1428,19 @@ listen_on(const char *addr, uint16_t port)
 	return fd;
 }
 
+/*
+ * The socket gets lmtp_socket_mode and lmtp_socket_group as it is created: the umask
+ * and the effective gid in force at bind(2) decide them, so root never chmods or chowns
+ * a path in a directory someone else may write (Postfix's private/ belongs to postfix).
+ */
 static int
 listen_unix(const char *path)
 {
 	struct sockaddr_un sun;
 	struct stat st;
-	int fd;
+	gid_t gid = M.cfg->lmtp_socket_gid, saved_gid = getegid();
+	mode_t mode = (mode_t)M.cfg->lmtp_socket_mode, old_umask;
+	int fd, r;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -1446,11 +1454,25 @@ listen_unix(const char *path)
 		unlink(path);
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+	if (fd < 0)
+		fatal("socket: %s", strerror(errno));
+	if (gid != (gid_t)-1 && gid != saved_gid && setegid(gid) < 0)
+		fatal("lmtp_socket_group %u: %s", (unsigned)gid, strerror(errno));
+	old_umask = umask(~mode & 0777);
+	r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old_umask);
+	if (gid != (gid_t)-1 && gid != saved_gid && setegid(saved_gid) < 0)
+		panic("setegid back to %u: %s", (unsigned)saved_gid, strerror(errno));
+	if (r < 0)
 		fatal("bind %s: %s", path, strerror(errno));
-	/* the MTA (Postfix runs its lmtp client as the postfix user) must be able to connect */
-	if (chmod(path, 0666) < 0 || listen(fd, 1024) < 0)
+	/* a set-group-ID directory overrides our group: say so rather than run with it */
+	if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode) || (st.st_mode & 0777) != mode ||
+	    (gid != (gid_t)-1 && st.st_gid != gid))
+		fatal("lmtp_listen %s: the socket did not get mode %04o group %d (set-group-ID "
+		    "directory?)", path, (unsigned)mode, gid == (gid_t)-1 ? -1 : (int)gid);
+	if (listen(fd, 1024) < 0)
 		fatal("listen %s: %s", path, strerror(errno));
+	log_info("lmtp socket %s mode=%04o gid=%u", path, (unsigned)mode, (unsigned)st.st_gid);
 	return fd;
 }
 
@@ -1513,6 +1535,57 @@ setup_listeners(void)
 	}
 }
 
+/*
+ * lmtp_spool_dir: LMTP messages above lmtp_spool_threshold in transit, as unlinked
+ * files of the lmtp process. Created 0700 and owned by login_user (the lmtp process
+ * opens it before its chroot). Its parent must be root's alone, so root never creates
+ * or chowns anything in a path someone else can write; the directory itself is fchown'ed
+ * through an O_NOFOLLOW fd. Names a crashed lmtp process left (it unlinks each file
+ * right after opening it) are removed; unlinkat never follows a symlink.
+ */
+static void
+setup_spool_dir(void)
+{
+	const char *dir = M.cfg->lmtp_spool_dir;
+	char *parent = xstrdup(dir), *slash = strrchr(parent, '/');
+	struct stat st;
+	struct dirent *de;
+	DIR *d;
+	int pfd, fd;
+	unsigned stale = 0;
+
+	if (slash == NULL || slash[1] == '\0')
+		fatal("lmtp_spool_dir %s: expected an absolute path to a directory", dir);
+	*slash = '\0';
+	pfd = open(parent[0] == '\0' ? "/" : parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pfd < 0 || fstat(pfd, &st) < 0)
+		fatal("lmtp_spool_dir %s: parent directory: %s", dir, strerror(errno));
+	if (priv_is_root() && (st.st_uid != 0 || (st.st_mode & 022) != 0))
+		fatal("lmtp_spool_dir %s: its parent must be a root-owned directory not writable "
+		    "by others", dir);
+	if (mkdirat(pfd, slash + 1, 0700) < 0 && errno != EEXIST)
+		fatal("lmtp_spool_dir %s: %s", dir, strerror(errno));
+	fd = openat(pfd, slash + 1, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		fatal("lmtp_spool_dir %s: %s", dir, strerror(errno));
+	if (priv_is_root() && (fchown(fd, M.login_uid, M.login_gid) < 0 || fchmod(fd, 0700) < 0))
+		fatal("lmtp_spool_dir %s: %s", dir, strerror(errno));
+	close(pfd);
+	free(parent);
+	if ((d = fdopendir(dup(fd))) == NULL)
+		fatal("lmtp_spool_dir %s: %s", dir, strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (unlinkat(fd, de->d_name, 0) == 0)
+			stale++;
+	}
+	closedir(d);
+	close(fd);
+	if (stale > 0)
+		log_warn("lmtp_spool_dir %s: removed %u stale entries", dir, stale);
+}
+
 static void
 setup_dirs(void)
 {
@@ -1540,6 +1613,8 @@ setup_dirs(void)
 			fatal("%s must be a root-owned directory not writable by others",
 			    M.login_chroot);
 	}
+	if (M.cfg->lmtp_listen != NULL)
+		setup_spool_dir();
 }
 
 /*

@@ -228,7 +228,11 @@ mstore_open(const char *root_path, struct mstore **store_r, const char **err_r)
 	umask(077);
 	fd = open(root_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT) {
-		/* create missing levels (the configured path itself is trusted) */
+		/*
+		 * Create missing levels. The caller runs as the mailbox owner (never root):
+		 * the path may lie where the user can write (~/Maildir), so only the user's
+		 * own rights may be used there. The new root itself is opened O_NOFOLLOW.
+		 */
 		char *path = xstrdup(root_path), *p;
 
 		for (p = path + 1; *p != '\0'; p++) {
@@ -244,7 +248,7 @@ mstore_open(const char *root_path, struct mstore **store_r, const char **err_r)
 			return -1;
 		}
 		free(path);
-		fd = open(root_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		fd = open(root_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	}
 	if (fd < 0) {
 		log_error("store open failed root=%s error=%s", root_path, strerror(errno));

@@ -58,8 +58,11 @@ struct mbox;
 
 /*
  * Open the Maildir++ root at root_path (absolute or relative to the cwd), creating it
- * (and cur/ new/ tmp/) 0700 if missing. The root itself may be reached through symlinks
- * (it is configured by the administrator); nothing below it is. Sets umask 077.
+ * (and cur/ new/ tmp/) 0700 if missing. Call it as the mailbox owner, never as root:
+ * the missing levels are created with the caller's rights, wherever they are. An
+ * existing root may be reached through symlinks (it is configured by the administrator);
+ * a root created here is opened O_NOFOLLOW, and nothing below it is followed. Sets umask
+ * 077.
  * Returns 0 and *store_r (free with mstore_close), or -1 and *err_r (static text).
  */
 int mstore_open(const char *root_path, struct mstore **store_r, const char **err_r);

@@ -593,6 +593,53 @@ def t_lmtp_process_identity(srv):
            "chroot")
 
 
+
+def proc_kib(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def t_nonreader_output_bound(srv):
+    """RELIABILITY rule 11: a client that pipelines 20 MB of NOOP and never reads gets
+    its input read only while fewer than ~64 KiB of replies are unsent, so the send
+    stalls and the LMTP process's memory stays flat; the session then still works."""
+    pids = lmtp_pids(srv)
+    eq(len(pids), 1, "one lmtp process")
+    pid = pids[0]
+    rss0 = proc_kib(pid, "VmRSS")
+    c = Lmtp(srv.lmtp_port)
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    chunk = b"NOOP\r\n" * (64 * 1024 // 6)
+    total, sent, stalled = 20 * 1000 * 1000, 0, False
+    c.sock.settimeout(3)
+    try:
+        while sent < total:
+            n = c.sock.send(chunk)
+            sent += n
+    except (socket.timeout, TimeoutError):
+        stalled = True
+    rss1 = proc_kib(pid, "VmRSS")
+    check(stalled, "the server read all %d bytes of NOOPs without our reading a reply" % sent)
+    # unbounded, 20 MB of NOOP would queue ~47 MB of replies; 16 MiB leaves room for the
+    # ASan build's quarantine of freed buffers (the plain build does not grow at all)
+    check(rss1 - rss0 < 16 * 1024, "lmtp RSS grew %d KiB (%d -> %d) after %d bytes of NOOP" %
+          (rss1 - rss0, rss0, rss1, sent))
+    # read what is due: every NOOP is answered, then the session takes commands again
+    c.sock.settimeout(30)
+    noops = sent // 6
+    for i in range(noops):
+        line = c.f.readline()
+        if line != b"250 2.0.0 OK\r\n":
+            raise Fail("reply %d of %d: %r" % (i, noops, line))
+    eq(c.cmd("LHLO x")[:3], "250", "LHLO after the flood")
+    eq(c.cmd("QUIT")[:3], "221", "QUIT")
+    c.close()
+    if VERBOSE:
+        print("  nonreader: sent %d bytes before the stall, RSS %d -> %d KiB" % (sent, rss0, rss1))
+
 # ---------------------------------------------------------------- buzon deliver
 
 def t_deliver_cli(srv):
@@ -813,6 +860,76 @@ def t_permission_error():
     check(not problems, "server: %s" % problems)
 
 
+
+def t_mailroot_symlink():
+    """Finding 7: a missing mail root under the user's home is created by the mail
+    process *as the user*. The user replaced ~/mail (a component of mail_location
+    ~/mail/Maildir) with a symlink to a root-owned directory: after an LMTP delivery, an
+    IMAP login and `buzon deliver` run as root, nothing is created or chowned there, and
+    each gets a temporary failure. A user whose ~/mail/Maildir is simply missing gets it
+    created, owned by the user."""
+    if not ROOT:
+        raise Skip("needs root (the mail process starts as root and drops to the user)")
+    victim = tempfile.mkdtemp(prefix="victim-root-dir.")
+    os.chmod(victim, 0o755)
+    srv = buzontest.Server(users={}, fill=False, lmtp=True, canary=False, buzon=BUZON,
+                           config=["mail_location = maildir:~/mail/Maildir"])
+    try:
+        srv.setup()
+        homes = os.path.join(srv.tmp, "home")
+        os.mkdir(homes, 0o755)
+        for name in ("eve", "fred"):
+            h = os.path.join(homes, name)
+            os.mkdir(h, 0o700)
+            os.chown(h, srv.uid, srv.gid)
+            srv.cli("user", "add", "-c", srv.config_path, "-u", str(srv.uid), "-g",
+                    str(srv.gid), "-h", h, name, stdin=name + "\n")
+        link = os.path.join(homes, "eve", "mail")
+        os.symlink(victim, link)
+        os.lchown(link, srv.uid, srv.gid)
+        srv.start()
+
+        def victim_untouched(what):
+            st = os.stat(victim)
+            eq(os.listdir(victim), [], "%s: entries created in the root-owned directory" % what)
+            eq((st.st_uid, st.st_gid, st.st_mode & 0o7777), (0, 0, 0o755),
+               "%s: owner/mode of the root-owned directory" % what)
+
+        rr, dr = lmtp_send(srv.lmtp_port, "s@example.net", ["eve@example.org"],
+                           wire(msg("symlinked-root")))
+        check(rr[0].startswith("250"), "RCPT %r" % rr)
+        check(dr and dr[0].startswith("451 4.3.0"), "LMTP into a symlinked path: %r" % dr)
+        victim_untouched("LMTP")
+        try:
+            m = srv.imap("eve", "eve")
+            try:
+                m.logout()
+            except Exception:
+                pass
+            raise Fail("IMAP login of eve succeeded")
+        except (imaplib.IMAP4.error, imaplib.IMAP4.abort, OSError) as e:
+            check("UNAVAILABLE" in str(e) or isinstance(e, (imaplib.IMAP4.abort, OSError)),
+                  "IMAP login refusal: %r" % e)
+        victim_untouched("IMAP login")
+        r = deliver_cli(srv, ["-d", "eve"], msg("symlinked-root-lda"))
+        eq(r.returncode, 75, "buzon deliver as root (%s)" % r.stderr.decode(errors="replace"))
+        victim_untouched("buzon deliver")
+        check("mail unavailable user=eve" in srv.log_text(), "log line for the failure")
+        # the ordinary case: the missing Maildir is created by and for the user
+        rr, dr = lmtp_send(srv.lmtp_port, "s@example.net", ["fred@example.org"],
+                           wire(msg("fresh-root")))
+        check(dr and dr[0].startswith("250 2.0.0"), "LMTP to a missing Maildir: %r" % dr)
+        for d in ("mail", "mail/Maildir", "mail/Maildir/new"):
+            st = os.lstat(os.path.join(homes, "fred", d))
+            eq((st.st_uid, st.st_gid, st.st_mode & 0o7777), (srv.uid, srv.gid, 0o700),
+               "owner/mode of ~fred/%s" % d)
+        eq(len(find_file_with(os.path.join(homes, "fred", "mail", "Maildir"),
+                              b"Subject: fresh-root")), 1, "fred's message")
+    finally:
+        problems = srv.stop() if srv.proc else []
+        shutil.rmtree(victim, ignore_errors=True)
+    check(not problems, "server: %s" % problems)
+
 def t_unix_socket():
     sockdir = tempfile.mkdtemp(prefix="buzontest-lmtpsock.")
     path = os.path.join(sockdir, "lmtp.sock")
@@ -821,6 +938,7 @@ def t_unix_socket():
     try:
         srv.start()
         check(wait_for(lambda: os.path.exists(path), 10), "socket %s created" % path)
+        eq(oct(os.lstat(path).st_mode & 0o7777), oct(0o666), "default socket mode")
 
         class UnixLmtp(Lmtp):
             def __init__(self):
@@ -845,6 +963,32 @@ def t_unix_socket():
         shutil.rmtree(sockdir, ignore_errors=True)
     check(not problems, "server: %s" % problems)
 
+
+
+def t_unix_socket_mode():
+    """lmtp_socket_mode and lmtp_socket_group: the socket is created with them (default
+    0666 and the master's group, see lmtp-unix-socket)."""
+    sockdir = tempfile.mkdtemp(prefix="buzontest-lmtpsock.")
+    path = os.path.join(sockdir, "lmtp.sock")
+    gid = 4321 if ROOT else os.getgid()
+    srv = buzontest.Server(users={"demo": "demo"}, fill=False, lmtp="unix:" + path,
+                           config=["lmtp_socket_mode = 0660", "lmtp_socket_group = %d" % gid],
+                           buzon=BUZON)
+    try:
+        srv.start()
+        check(wait_for(lambda: os.path.exists(path), 10), "socket %s created" % path)
+        st = os.lstat(path)
+        eq(oct(st.st_mode & 0o7777), oct(0o660), "socket mode")
+        eq(st.st_gid, gid, "socket group")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(path)
+        check(s.recv(100).startswith(b"220 "), "greeting over the socket")
+        s.close()
+    finally:
+        problems = srv.stop() if srv.proc else []
+        shutil.rmtree(sockdir, ignore_errors=True)
+    check(not problems, "server: %s" % problems)
 
 # ---------------------------------------------------------------- the LMTP role alone
 
@@ -874,7 +1018,7 @@ class FakeMaster:
     """Runs `buzon --role lmtp` with fd 3 = our end of a SOCK_SEQPACKET pair and fd 4 =
     a listening socket, and plays the master's side of the IPC contract."""
 
-    def __init__(self, tmp, max_size):
+    def __init__(self, tmp, max_size, extra=""):
         import struct
         self.struct = struct
         self.t = ipc_types()
@@ -882,7 +1026,7 @@ class FakeMaster:
         login = "nobody" if ROOT else pwd.getpwuid(os.getuid()).pw_name
         with open(self.cfg, "w") as f:
             f.write("login_user = %s\nmail_max_size = %d\nbase_dir = %s\n"
-                    "passwd_file = %s/none\n" % (login, max_size, tmp, tmp))
+                    "passwd_file = %s/none\n%s" % (login, max_size, tmp, tmp, extra))
         os.chmod(self.cfg, 0o644)
         chroot = os.path.join(tmp, "empty")
         os.mkdir(chroot, 0o755)
@@ -1044,6 +1188,163 @@ def t_lmtp_role():
     finally:
         fm.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+
+def t_lmtp_role_spool():
+    """A message above lmtp_spool_threshold reaches the (fake) master as a read-only fd
+    of an unlinked regular file in lmtp_spool_dir, with the decoded message; one below
+    it as a sealed memfd. Nothing stays in the spool directory."""
+    import fcntl
+    import stat
+    tmp = tempfile.mkdtemp(prefix="buzontest-lmtpspool.")
+    os.chmod(tmp, 0o755)
+    spool = os.path.join(tmp, "lmtp-spool")
+    os.mkdir(spool, 0o700)
+    if ROOT:
+        pw = pwd.getpwnam("nobody")
+        os.chown(spool, pw.pw_uid, pw.pw_gid)
+    fm = FakeMaster(tmp, 4000000, "lmtp_spool_threshold = 64k\n")
+    try:
+        c = Lmtp(fm.port)
+        for size, spooled in ((200000, True), (1000, False), (65536, False), (65537, True)):
+            c.cmd("LHLO x")
+            c.cmd("MAIL FROM:<s@example.net>")
+            c.send("RCPT TO:<a@example.org>\r\n")
+            mtype, payload, fd = fm.recv()
+            rid, addr = fm.fields(payload, "us")
+            fm.send("IPC_LMTP_RCPT_RESULT", rid, 0, "a")
+            check(c.code().startswith("250"), "RCPT")
+            check(c.cmd("DATA").startswith("354"), "DATA")
+            body = b"".join(b"%07d %s\n" % (i, b"y" * 71) for i in range(size // 80 + 1))[:size]
+            body = body[:-1] + b"\n"
+            c.send(wire(body))
+            mtype, payload, fd = fm.recv()
+            eq(mtype, fm.t["IPC_LMTP_DELIVER"], "DELIVER message type")
+            rid = fm.fields(payload, "usss")[0]
+            check(fd is not None, "fd passed")
+            st = os.fstat(fd)
+            eq(st.st_size, size, "size of the passed message (%d)" % size)
+            eq(os.pread(fd, size + 1, 0), body, "content (%d)" % size)
+            flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+            if spooled:
+                check(stat.S_ISREG(st.st_mode) and st.st_nlink == 0,
+                      "spooled: an unlinked regular file (nlink %d)" % st.st_nlink)
+                eq(flags & os.O_ACCMODE, os.O_RDONLY, "spooled: passed read-only")
+                eq(oct(st.st_mode & 0o777), oct(0o600), "spool file mode")
+                if ROOT:
+                    eq(st.st_uid, pwd.getpwnam("nobody").pw_uid, "spool file owner")
+            else:
+                seals = fcntl.fcntl(fd, fcntl.F_GET_SEALS)
+                check(seals & fcntl.F_SEAL_WRITE, "memfd sealed (%d bytes)" % size)
+            try:
+                os.write(fd, b"x")
+                raise Fail("the passed message is writable (%d bytes)" % size)
+            except OSError:
+                pass
+            os.close(fd)
+            eq(os.listdir(spool), [], "spool directory empty")
+            fm.send("IPC_LMTP_DELIVER_RESULT", rid, 0)
+            check(c.code().startswith("250 2.0.0"), "delivered (%d)" % size)
+        c.cmd("QUIT")
+        c.close()
+    finally:
+        fm.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def msg_fds(pid):
+    """{"memfd": [sizes], "file": [sizes]} of the messages an LMTP process holds open."""
+    out = {"memfd": [], "file": []}
+    seen = set()	# a spool file is open twice (read-write and read-only)
+    d = "/proc/%d/fd" % pid
+    for n in os.listdir(d):
+        try:
+            target = os.readlink(os.path.join(d, n))
+            st = os.stat(os.path.join(d, n))
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) in seen:
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        if "memfd:lmtp-msg" in target:
+            out["memfd"].append(st.st_size)
+        elif target.endswith("(deleted)") and "msg." in target:
+            out["file"].append(st.st_size)
+    return out
+
+
+def spool_body(i, size):
+    head = b"Subject: spool-%d\n\n" % i
+    return head + (b"z" * 79 + b"\n") * ((size - len(head)) // 80)
+
+
+def t_spool_bounds():
+    """Finding 9: the LMTP process keeps at most lmtp_spool_threshold (1 MiB) of a message
+    in a memfd and at most 64 MiB in the memfds of all sessions; the rest waits in
+    unlinked files in lmtp_spool_dir. 8 sessions with 3 MB and 72 with 0.95 MB (68 MB)
+    in DATA at once, then all finish: every copy is stored intact and the spool is empty."""
+    if not ROOT:
+        raise Skip("needs root (reads /proc/PID/fd of the non-dumpable lmtp process)")
+    srv = buzontest.Server(users={"demo": "demo"}, fill=False, lmtp=True, canary=False,
+                           config=["mail_max_size = 4M"], buzon=BUZON)
+    conns = []
+    try:
+        srv.start()
+        pid = lmtp_pids(srv)[0]
+        spool = os.path.join(srv.base_dir, "lmtp-spool")
+        st = os.stat(spool)
+        eq((st.st_uid, oct(st.st_mode & 0o777)), (pwd.getpwnam("nobody").pw_uid, oct(0o700)),
+           "spool directory owner and mode")
+        sizes = [3000000] * 8 + [950000] * 72
+        want = 0
+        for i, size in enumerate(sizes):
+            c = Lmtp(srv.lmtp_port, timeout=60)
+            c.cmd("LHLO x")
+            c.cmd("MAIL FROM:<big@example.net>")
+            check(c.cmd("RCPT TO:<demo@example.org>").startswith("250"), "RCPT")
+            check(c.cmd("DATA").startswith("354"), "DATA")
+            body = spool_body(i, size)
+            data = wire(body)
+            c.send(data[:-3])	# everything but the final dot
+            conns.append((c, data[-3:], body))
+            want += len(body)
+        # the decoder holds each message's last line end until it sees what follows
+        held = wait_for(lambda: (lambda m: m if sum(m["memfd"]) + sum(m["file"]) >=
+                                 want - 2 * len(sizes) else None)(msg_fds(pid)), 60, 0.2)
+        check(held, "the lmtp process did not take all %d bytes: %r" % (want, msg_fds(pid)))
+        mem, files = sum(held["memfd"]), sum(held["file"])
+        if VERBOSE:
+            print("  spool: %d memfds %d bytes, %d spool files %d bytes" %
+                  (len(held["memfd"]), mem, len(held["file"]), files))
+        check(mem <= 64 * 1024 * 1024, "%d bytes in memfds (cap 64 MiB)" % mem)
+        check(max(held["memfd"] or [0]) <= 1024 * 1024, "a memfd above the threshold")
+        check(len(held["file"]) >= 8, "the 3 MB messages are not all spooled: %r" % held)
+        eq(os.listdir(spool), [], "spool files are unlinked")
+        for c, tail, body in conns:
+            c.send(tail)
+        for i, (c, tail, body) in enumerate(conns):
+            r = c.code()
+            check(r.startswith("250 2.0.0"), "delivery %d: %r" % (i, r))
+            c.cmd("QUIT")
+            c.close()
+        conns = []
+        box = srv.maildir("demo")
+        eq(count_msgs(box), len(sizes), "messages stored")
+        for i in (0, 7, 8, 79):
+            f = find_file_with(box, b"Subject: spool-%d\n" % i)
+            eq(len(f), 1, "message %d" % i)
+            with open(f[0], "rb") as fh:
+                got = fh.read()
+            check(got.endswith(spool_body(i, sizes[i])), "content of message %d" % i)
+        after = msg_fds(pid)
+        eq(after, {"memfd": [], "file": []}, "messages still held after delivery")
+        eq(os.listdir(spool), [], "spool directory empty")
+    finally:
+        for c, _, _ in conns:
+            c.close()
+        problems = srv.stop() if srv.proc else []
+    check(not problems, "server: %s" % problems)
 
 
 # ---------------------------------------------------------------- a real Postfix
@@ -1382,6 +1683,7 @@ def main():
         ("lmtp-detail-folder", t_detail_folder),
         ("lmtp-hostile-recipients", t_hostile_recipients),
         ("lmtp-process-identity", t_lmtp_process_identity),
+        ("lmtp-nonreader-output-bound", t_nonreader_output_bound),
         ("deliver-cli", t_deliver_cli), ("deliver-exit-codes", t_deliver_exit_codes),
         ("import-mbox", t_import_mbox),
         ("fault-kill-lmtp-mid-data", t_kill_lmtp_mid_data),
@@ -1404,8 +1706,16 @@ def main():
                 RESULTS["fail"] += 1
     if sel("lmtp-role-fake-master"):
         run_case("lmtp-role-fake-master", t_lmtp_role)
+    if sel("lmtp-role-spool"):
+        run_case("lmtp-role-spool", t_lmtp_role_spool)
+    if sel("lmtp-spool-bounds"):
+        run_case("lmtp-spool-bounds", t_spool_bounds)
     if sel("lmtp-unix-socket"):
         run_case("lmtp-unix-socket", t_unix_socket)
+    if sel("lmtp-unix-socket-mode"):
+        run_case("lmtp-unix-socket-mode", t_unix_socket_mode)
+    if sel("mailroot-symlink"):
+        run_case("mailroot-symlink", t_mailroot_symlink)
     if sel("fault-full-disk"):
         run_case("fault-full-disk", t_full_disk)
     if sel("fault-permission"):

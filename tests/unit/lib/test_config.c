@@ -51,6 +51,12 @@ test_good(void **state)
 	assert_true(c->system_users);
 	assert_int_equal(c->auth_allow_cleartext, CLEARTEXT_NO);
 	assert_int_equal(c->mail_max_userip_connections, 10);
+	/* LMTP defaults */
+	assert_int_equal(c->lmtp_socket_mode, 0666);
+	assert_null(c->lmtp_socket_group);
+	assert_true(c->lmtp_socket_gid == (gid_t)-1);
+	assert_string_equal(c->lmtp_spool_dir, "/run/buzon/lmtp-spool");
+	assert_true(c->lmtp_spool_threshold == 1024 * 1024);
 	config_free(&c);
 	assert_null(c);
 	unlink(path);
@@ -76,6 +82,14 @@ test_errors(void **state)
 		{ "base_dir = \n", "base_dir must not be empty" },
 		{ "login_user =\n", "login_user must not be empty" },
 		{ "passwd_file =\n", "passwd_file must not be empty" },
+		{ "lmtp_socket_mode = 0668\n", ":1: lmtp_socket_mode: expected an octal mode" },
+		{ "lmtp_socket_mode = 1777\n", ":1: lmtp_socket_mode: expected an octal mode" },
+		{ "lmtp_socket_mode = 07777\n", ":1: lmtp_socket_mode: expected an octal mode" },
+		{ "lmtp_socket_mode = -660\n", ":1: lmtp_socket_mode: expected an octal mode" },
+		{ "lmtp_socket_mode = 0x1ff\n", ":1: lmtp_socket_mode: expected an octal mode" },
+		{ "lmtp_socket_group = no-such-group-buzon\n", "lmtp_socket_group: no such group" },
+		{ "lmtp_spool_dir = spool\n", "lmtp_spool_dir must be an absolute path" },
+		{ "lmtp_spool_threshold = 65M\n", "lmtp_spool_threshold must be at most 64M" },
 	};
 	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
 		char *path = write_tmp(cases[i].text), *err = NULL;
@@ -86,6 +100,38 @@ test_errors(void **state)
 		if (strstr(err, cases[i].want) == NULL || strstr(err, path) == NULL)
 			fail_msg("case %zu: got '%s'", i, err);
 		free(err);
+		unlink(path);
+		free(path);
+	}
+}
+
+static void
+test_lmtp_keys(void **state)
+{
+	static const struct { const char *text; unsigned mode; gid_t gid; const char *spool;
+	    uint64_t threshold; } cases[] = {
+		{ "lmtp_socket_mode = 0660\nlmtp_socket_group = 0\n", 0660, 0,
+		  "/run/buzon/lmtp-spool", 1024 * 1024 },
+		{ "lmtp_socket_mode = 600\nlmtp_socket_group = 4321\n", 0600, 4321,
+		  "/run/buzon/lmtp-spool", 1024 * 1024 },
+		{ "lmtp_socket_mode = 0\nbase_dir = /tmp/b\n", 0, (gid_t)-1, "/tmp/b/lmtp-spool",
+		  1024 * 1024 },
+		{ "lmtp_socket_group = root\nlmtp_spool_dir = /var/spool/buzon\n"
+		  "lmtp_spool_threshold = 64k\n", 0666, 0, "/var/spool/buzon", 64 * 1024 },
+		{ "lmtp_socket_group =\nlmtp_spool_dir =\nlmtp_spool_threshold = 0\n", 0666,
+		  (gid_t)-1, "/run/buzon/lmtp-spool", 0 },
+	};
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		char *path = write_tmp(cases[i].text), *err = NULL;
+		struct config *c = NULL;
+
+		if (config_load(path, &c, &err) < 0)
+			fail_msg("case %zu: %s", i, err);
+		assert_int_equal(c->lmtp_socket_mode, cases[i].mode);
+		assert_true(c->lmtp_socket_gid == cases[i].gid);
+		assert_string_equal(c->lmtp_spool_dir, cases[i].spool);
+		assert_true(c->lmtp_spool_threshold == cases[i].threshold);
+		config_free(&c);
 		unlink(path);
 		free(path);
 	}
@@ -141,6 +187,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_lmtp_keys),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_mail_root),
 	};
