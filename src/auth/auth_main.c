@@ -8,16 +8,19 @@
  * auth_ban_failures times (without 10 minutes of silence) is banned for
  * auth_ban_seconds: its requests are refused at once, without a password check, and
  * the ban is logged ("auth ban ip=..."), so fail2ban is not needed.  Trusted networks
- * have no penalty entry and are never delayed or banned.
+ * have no penalty entry and are never delayed or banned.  A failure's delay counts from
+ * the start of its password check, so an unknown user and a wrong password are
+ * answered at the same moment whatever the hash or PAM cost.  PAM never runs in this
+ * loop: system users are checked by the PAM workers of pam_pool.c.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
-#include <security/pam_appl.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include "auth/auth.h"
+#include "auth/pam_pool.h"
 #include "auth/passdb.h"
 #include "lib/config.h"
 #include "lib/ipc.h"
@@ -54,6 +57,8 @@ struct auth_req {
 	size_t plen;
 	struct event *timer;
 	struct auth_penalty *pen;	/* NULL for trusted networks */
+	uint64_t start_ms;		/* the password check began (clock_ms) */
+	struct user_info u;		/* a system user's identity while PAM checks */
 };
 
 static struct {
@@ -271,6 +276,8 @@ reply(uint32_t id, uint32_t status, const struct user_info *u)
 }
 
 static void verify_cb(evutil_socket_t fd, short what, void *ctx);
+static void verify_done(struct auth_req *r, int res, const char *err);
+static void pam_done_cb(int res, void *ctx);
 
 /* Start the next waiting request of a network, if any. */
 static void
@@ -315,7 +322,7 @@ static void
 verify_cb(evutil_socket_t fd, short what, void *ctx)
 {
 	struct auth_req *r = ctx;
-	struct user_info u;
+	enum pam_job_kind kind;
 	const char *err = NULL;
 	int res;
 
@@ -325,12 +332,38 @@ verify_cb(evutil_socket_t fd, short what, void *ctx)
 		reply_fail_cb(-1, 0, r);
 		return;
 	}
-	memset(&u, 0, sizeof(u));
-	res = passdb_verify(A.cfg, r->user, r->pass, r->plen, &u, &err);
+	r->start_ms = clock_ms();
+	res = passdb_verify(A.cfg, r->user, r->pass, r->plen, &r->u, &kind, &err);
+	/* (a refused name's password may hold a NUL: the dummy check stops there too) */
+	if (res == PASSDB_PAM && pam_pool_submit(kind, r->user, r->pass, strnlen(r->pass, r->plen),
+	    r->ip, pam_done_cb, r) < 0) {
+		userdb_info_free(&r->u);
+		res = -1;
+		err = "no PAM worker (queue full or system_users enabled by a reload)";
+	}
 	secret_wipe(r->pass, r->plen);
+	if (res != PASSDB_PAM)
+		verify_done(r, res, err);	/* else pam_done_cb() continues */
+}
+
+/* The PAM worker's answer for r. */
+static void
+pam_done_cb(int res, void *ctx)
+{
+	struct auth_req *r = ctx;
+
+	if (res != 1)
+		userdb_info_free(&r->u);
+	verify_done(r, res, "PAM failed or its worker was lost");
+}
+
+/* The check is over: reply now, or after the network's failure delay. */
+static void
+verify_done(struct auth_req *r, int res, const char *err)
+{
 	if (res > 0) {
-		reply(r->id, IPC_AUTH_OK, &u);
-		userdb_info_free(&u);
+		reply(r->id, IPC_AUTH_OK, &r->u);
+		userdb_info_free(&r->u);
 		req_done(r);
 		return;
 	}
@@ -350,7 +383,10 @@ verify_cb(evutil_socket_t fd, short what, void *ctx)
 			    r->pen->failures, ban);
 		delay = auth_penalty_delay(r->pen->failures, A.cfg->auth_failure_delay_max);
 		if (delay > 0) {
-			struct timeval tv = { (time_t)delay, 0 };
+			/* from the start of the check: the hash or PAM time does not show */
+			uint64_t spent = clock_ms() - r->start_ms, want = (uint64_t)delay * 1000;
+			uint64_t left = want > spent ? want - spent : 0;
+			struct timeval tv = { (time_t)(left / 1000), (suseconds_t)(left % 1000) * 1000 };
 
 			if (r->pen->failures >= 4 && r->pen->failures % 4 == 0)
 				log_warn("auth penalty ip=%s failures=%u delay=%us", r->ip,
@@ -536,6 +572,7 @@ auth_main(int argc, char **argv)
 	A.cfgpath = xstrdup(A.cfg->path);	/* re-read on SIGHUP (A.cfg is replaced) */
 	priv_no_dump();
 	A.base = event_base_new();
+	pam_pool_start(A.base, A.cfg);	/* forks the PAM workers before any request */
 	evutil_make_socket_nonblocking(AUTH_IPC_FD);
 	ev = event_new(A.base, AUTH_IPC_FD, EV_READ | EV_PERSIST, ipc_cb, NULL);
 	hup = evsignal_new(A.base, SIGHUP, sighup_cb, NULL);

@@ -36,6 +36,7 @@ test_good(void **state)
 	    "mail_location = maildir:/var/mail/%d/%n\n"
 	    "mail_max_size = 10M\n"
 	    "system_users = yes\n"
+	    "auth_pam_workers = 4\n"
 	    "auth_allow_cleartext = no\n");
 	struct config *c;
 	char *err = NULL;
@@ -49,6 +50,7 @@ test_good(void **state)
 	assert_string_equal(c->ssl[1].key, "/b/privkey.pem");
 	assert_true(c->mail_max_size == 10 * 1024 * 1024);
 	assert_true(c->system_users);
+	assert_int_equal(c->auth_pam_workers, 4);
 	assert_int_equal(c->auth_allow_cleartext, CLEARTEXT_NO);
 	assert_int_equal(c->mail_max_userip_connections, 10);
 	config_free(&c);
@@ -76,6 +78,8 @@ test_errors(void **state)
 		{ "base_dir = \n", "base_dir must not be empty" },
 		{ "login_user =\n", "login_user must not be empty" },
 		{ "passwd_file =\n", "passwd_file must not be empty" },
+		{ "auth_pam_workers = 0\n", "auth_pam_workers must be at least 1" },
+		{ "auth_pam_workers = 17\n", ":1: auth_pam_workers:" },
 	};
 	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
 		char *path = write_tmp(cases[i].text), *err = NULL;
@@ -89,6 +93,21 @@ test_errors(void **state)
 		unlink(path);
 		free(path);
 	}
+}
+
+static void
+test_defaults(void **state)
+{
+	char *path = write_tmp("imap_port = 143\n");
+	struct config *c;
+	char *err = NULL;
+
+	assert_int_equal(config_load(path, &c, &err), 0);
+	assert_int_equal(c->auth_pam_workers, 2);
+	assert_int_equal(c->auth_failure_delay_max, 15);
+	config_free(&c);
+	unlink(path);
+	free(path);
 }
 
 static void
@@ -141,6 +160,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_mail_root),
 	};
