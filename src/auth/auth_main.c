@@ -8,16 +8,19 @@
  * auth_ban_failures times (without 10 minutes of silence) is banned for
  * auth_ban_seconds: its requests are refused at once, without a password check, and
  * the ban is logged ("auth ban ip=..."), so fail2ban is not needed.  Trusted networks
- * have no penalty entry and are never delayed or banned.
+ * have no penalty entry and are never delayed or banned.  A failure's delay counts from
+ * the start of its password check, so an unknown user and a wrong password are
+ * answered at the same moment whatever the hash or PAM cost.  PAM never runs in this
+ * loop: system users are checked by the PAM workers of pam_pool.c.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
-#include <security/pam_appl.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include "auth/auth.h"
+#include "auth/pam_pool.h"
 #include "auth/passdb.h"
 #include "lib/config.h"
 #include "lib/ipc.h"
@@ -54,6 +57,8 @@ struct auth_req {
 	size_t plen;
 	struct event *timer;
 	struct auth_penalty *pen;	/* NULL for trusted networks */
+	uint64_t start_ms;		/* the password check began (clock_ms) */
+	struct user_info u;		/* a system user's identity while PAM checks */
 };
 
 static struct {
@@ -257,22 +262,32 @@ req_free(struct auth_req *r)
 static void
 reply(uint32_t id, uint32_t status, const struct user_info *u)
 {
+	struct ipc_auth_reply a;
 	struct ipc_msg m;
 
-	ipc_msg_init(&m, IPC_AUTH_REPLY);
-	ipc_put_u32(&m, id);
-	ipc_put_u32(&m, status);
-	ipc_put_str(&m, u ? u->name : "");
-	ipc_put_u32(&m, u ? (uint32_t)u->uid : 0);
-	ipc_put_u32(&m, u ? (uint32_t)u->gid : 0);
-	ipc_put_str(&m, u ? u->home : "");
-	ipc_put_str(&m, u ? u->mail_root : "");
+	a.id = id;
+	a.status = status;
+	a.name = u ? u->name : "";
+	a.uid = u ? (uint32_t)u->uid : 0;
+	a.gid = u ? (uint32_t)u->gid : 0;
+	a.home = u && u->home ? u->home : "";
+	a.root = u && u->mail_root ? u->mail_root : "";
+	if (ipc_encode(&m, IPC_AUTH_REPLY, &a) < 0) {
+		/* a home or mail root over IPC_PATH_MAX: this user cannot be served */
+		log_error("auth: reply for user %s does not fit: %s", a.name, strerror(errno));
+		a.status = IPC_AUTH_TEMPFAIL;
+		a.name = a.home = a.root = "";
+		a.uid = a.gid = 0;
+		(void)ipc_encode(&m, IPC_AUTH_REPLY, &a);
+	}
 	/* queued when the master is busy; never waits (a master that never reads: exit) */
 	if (A.master == NULL || ipc_peer_send(A.master, &m, -1) < 0)
 		fatal("auth: cannot send to the master: %s", strerror(errno));
 }
 
 static void verify_cb(evutil_socket_t fd, short what, void *ctx);
+static void verify_done(struct auth_req *r, int res, const char *err);
+static void pam_done_cb(int res, void *ctx);
 
 /* Start the next waiting request of a network, if any. */
 static void
@@ -317,7 +332,7 @@ static void
 verify_cb(evutil_socket_t fd, short what, void *ctx)
 {
 	struct auth_req *r = ctx;
-	struct user_info u;
+	enum pam_job_kind kind;
 	const char *err = NULL;
 	int res;
 
@@ -327,12 +342,38 @@ verify_cb(evutil_socket_t fd, short what, void *ctx)
 		reply_fail_cb(-1, 0, r);
 		return;
 	}
-	memset(&u, 0, sizeof(u));
-	res = passdb_verify(A.cfg, r->user, r->pass, r->plen, &u, &err);
+	r->start_ms = clock_ms();
+	res = passdb_verify(A.cfg, r->user, r->pass, r->plen, &r->u, &kind, &err);
+	/* (a refused name's password may hold a NUL: the dummy check stops there too) */
+	if (res == PASSDB_PAM && pam_pool_submit(kind, r->user, r->pass, strnlen(r->pass, r->plen),
+	    r->ip, pam_done_cb, r) < 0) {
+		userdb_info_free(&r->u);
+		res = -1;
+		err = "no PAM worker (queue full or system_users enabled by a reload)";
+	}
 	secret_wipe(r->pass, r->plen);
+	if (res != PASSDB_PAM)
+		verify_done(r, res, err);	/* else pam_done_cb() continues */
+}
+
+/* The PAM worker's answer for r. */
+static void
+pam_done_cb(int res, void *ctx)
+{
+	struct auth_req *r = ctx;
+
+	if (res != 1)
+		userdb_info_free(&r->u);
+	verify_done(r, res, "PAM failed or its worker was lost");
+}
+
+/* The check is over: reply now, or after the network's failure delay. */
+static void
+verify_done(struct auth_req *r, int res, const char *err)
+{
 	if (res > 0) {
-		reply(r->id, IPC_AUTH_OK, &u);
-		userdb_info_free(&u);
+		reply(r->id, IPC_AUTH_OK, &r->u);
+		userdb_info_free(&r->u);
 		req_done(r);
 		return;
 	}
@@ -352,7 +393,10 @@ verify_cb(evutil_socket_t fd, short what, void *ctx)
 			    r->pen->failures, ban);
 		delay = auth_penalty_delay(r->pen->failures, A.cfg->auth_failure_delay_max);
 		if (delay > 0) {
-			struct timeval tv = { (time_t)delay, 0 };
+			/* from the start of the check: the hash or PAM time does not show */
+			uint64_t spent = clock_ms() - r->start_ms, want = (uint64_t)delay * 1000;
+			uint64_t left = want > spent ? want - spent : 0;
+			struct timeval tv = { (time_t)(left / 1000), (suseconds_t)(left % 1000) * 1000 };
 
 			if (r->pen->failures >= 4 && r->pen->failures % 4 == 0)
 				log_warn("auth penalty ip=%s failures=%u delay=%us", r->ip,
@@ -370,33 +414,28 @@ verify_cb(evutil_socket_t fd, short what, void *ctx)
 static void
 handle_request(struct ipc_msg *m)
 {
+	struct ipc_auth_request q;
 	struct auth_req *r;
-	const void *pass;
-	size_t plen;
-	uint32_t id;
-	char *user = NULL, *ip = NULL;
+	const char *ip;
 	uint64_t now = clock_ms();
 	struct timeval tv = { 0, 0 };
 
-	if (ipc_get_u32(m, &id) < 0 || ipc_get_str(m, 255, &user) < 0 ||
-	    ipc_get_bytes(m, &pass, &plen) < 0 || plen > 1024 ||
-	    ipc_get_str(m, 64, &ip) < 0 || !ipc_get_done(m))
+	if (ipc_decode(m, IPC_AUTH_REQUEST, &q) < 0)
 		fatal("auth: malformed request from the master");
 	if (A.nreqs >= AUTH_MAX_QUEUED) {
-		free(user);
-		free(ip);
-		reply(id, IPC_AUTH_TEMPFAIL, NULL);
+		reply(q.id, IPC_AUTH_TEMPFAIL, NULL);
 		return;
 	}
 	r = xcalloc(1, sizeof(*r));
-	r->id = id;
-	r->user = user;
-	r->ip = ip;
-	r->pass = xmalloc(plen + 1);
-	memcpy(r->pass, pass, plen);
-	r->pass[plen] = '\0';
-	r->plen = plen;
-	secret_wipe((void *)pass, plen);
+	r->id = q.id;
+	r->user = xstrdup(q.user);
+	r->ip = xstrdup(q.ip);
+	ip = r->ip;
+	r->pass = xmalloc(q.pass.len + 1);
+	memcpy(r->pass, q.pass.p, q.pass.len);
+	r->pass[q.pass.len] = '\0';
+	r->plen = q.pass.len;
+	secret_wipe((void *)q.pass.p, q.pass.len);
 	r->next = A.reqs;
 	A.reqs = r;
 	A.nreqs++;
@@ -443,14 +482,17 @@ handle_request(struct ipc_msg *m)
 static void
 handle_lookup(struct ipc_msg *m)
 {
-	char *addr = NULL, *cand[3] = { NULL, NULL, NULL }, *at;
+	struct ipc_auth_lookup lk;
+	char *addr, *cand[3] = { NULL, NULL, NULL }, *at;
 	const char *err = NULL;
 	struct user_info u;
 	uint32_t id;
 	int r = 0;
 
-	if (ipc_get_u32(m, &id) < 0 || ipc_get_str(m, 1024, &addr) < 0 || !ipc_get_done(m))
+	if (ipc_decode(m, IPC_AUTH_LOOKUP, &lk) < 0)
 		fatal("auth: malformed lookup from the master");
+	id = lk.id;
+	addr = xstrdup(lk.address);
 	cand[0] = xstrdup(addr);
 	if (A.cfg->recipient_delimiter != NULL) {
 		char *d = strchr(addr, A.cfg->recipient_delimiter[0]);
@@ -533,6 +575,7 @@ auth_main(int argc, char **argv)
 	A.cfgpath = xstrdup(A.cfg->path);	/* re-read on SIGHUP (A.cfg is replaced) */
 	priv_no_dump();
 	A.base = event_base_new();
+	pam_pool_start(A.base, A.cfg);	/* forks the PAM workers before any request */
 	A.master = ipc_peer_create(A.base, AUTH_IPC_FD, master_msg_cb, master_error_cb, NULL);
 	hup = evsignal_new(A.base, SIGHUP, sighup_cb, NULL);
 	term = evsignal_new(A.base, SIGTERM, sigterm_cb, NULL);

@@ -1,103 +1,86 @@
 /*
  * passdb.c — password verification (see passdb.h). Runs in the auth process, which is
- * the only process that reads password hashes or talks to PAM. Plaintext passwords
- * arrive from the login process, are used once and wiped by the caller.
+ * the only process that reads password hashes. Plaintext passwords arrive from the
+ * login process, are used once and wiped by the caller. PAM is never called here: a
+ * system user's password goes to a PAM worker (pam_pool.c), and so does the dummy
+ * check of an unknown name when system users are enabled, so that both take the same
+ * path and cost the same.
  */
-#include <security/pam_appl.h>
+#include <sys/stat.h>
 
 #include "auth/passdb.h"
 #include "auth/password.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
-struct pam_conv_ctx {
-	const char *password;
-};
+/* Which passwd-file the dummy template was taken from. */
+static struct {
+	char *path;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+} dummy_src;
 
-static int
-pam_conv_fn(int n, const struct pam_message **msg, struct pam_response **resp, void *data)
+/*
+ * Unknown users are checked against the first entry of the passwd-file (its scheme
+ * and cost, e.g. a BLF-CRYPT or ARGON2ID file), re-read when the file changes; without
+ * a usable entry, password.c's SHA512-CRYPT default.
+ */
+static void
+dummy_refresh(const struct config *cfg)
 {
-	struct pam_conv_ctx *ctx = data;
-	struct pam_response *r;
+	struct passwd_entry e;
+	const char *err;
+	struct stat st;
 
-	if (n <= 0 || n > 16)
-		return PAM_CONV_ERR;
-	r = xcalloc((size_t)n, sizeof(*r));
-	for (int i = 0; i < n; i++) {
-		switch (msg[i]->msg_style) {
-		case PAM_PROMPT_ECHO_OFF:
-		case PAM_PROMPT_ECHO_ON:
-			/* PAM frees the responses with free() */
-			r[i].resp = strdup(ctx->password);
-			if (r[i].resp == NULL)
-				goto fail;
-			break;
-		case PAM_ERROR_MSG:
-		case PAM_TEXT_INFO:
-			break;
-		default:
-			goto fail;
-		}
+	if (cfg->passwd_file == NULL || stat(cfg->passwd_file, &st) < 0)
+		return;
+	if (dummy_src.path != NULL && strcmp(dummy_src.path, cfg->passwd_file) == 0 &&
+	    dummy_src.dev == st.st_dev && dummy_src.ino == st.st_ino &&
+	    dummy_src.size == st.st_size && dummy_src.mtime.tv_sec == st.st_mtim.tv_sec &&
+	    dummy_src.mtime.tv_nsec == st.st_mtim.tv_nsec)
+		return;
+	free(dummy_src.path);
+	dummy_src.path = xstrdup(cfg->passwd_file);
+	dummy_src.dev = st.st_dev;
+	dummy_src.ino = st.st_ino;
+	dummy_src.size = st.st_size;
+	dummy_src.mtime = st.st_mtim;
+	if (passwd_file_find(cfg->passwd_file, NULL, &e, &err) > 0) {
+		if (password_dummy_set(e.password) < 0)
+			(void)password_dummy_set(NULL);
+		passwd_entry_free(&e);
 	}
-	*resp = r;
-	return PAM_SUCCESS;
-fail:
-	for (int i = 0; i < n; i++) {
-		if (r[i].resp != NULL) {
-			secret_wipe(r[i].resp, strlen(r[i].resp));
-			free(r[i].resp);
-		}
-	}
-	free(r);
-	return PAM_CONV_ERR;
 }
 
-/* Returns 1 ok, 0 fail, -1 tempfail. */
+/* A name no database knows: the same work as a real check, and a refusal. */
 static int
-pam_verify(const char *name, const char *password, const char **error_r)
+refuse(const struct config *cfg, const char *password, size_t password_len,
+    enum pam_job_kind *pam_r)
 {
-	struct pam_conv_ctx ctx = { password };
-	struct pam_conv conv = { pam_conv_fn, &ctx };
-	pam_handle_t *h = NULL;
-	int r;
-
-	r = pam_start("buzon", name, &conv, &h);
-	if (r != PAM_SUCCESS) {
-		*error_r = "pam_start failed";
-		return -1;
+	if (cfg->system_users) {
+		*pam_r = PAM_JOB_DUMMY;
+		return PASSDB_PAM;
 	}
-	r = pam_authenticate(h, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
-	if (r == PAM_SUCCESS)
-		r = pam_acct_mgmt(h, PAM_SILENT);
-	pam_end(h, r);
-	switch (r) {
-	case PAM_SUCCESS:
-		return 1;
-	case PAM_AUTH_ERR:
-	case PAM_USER_UNKNOWN:
-	case PAM_ACCT_EXPIRED:
-	case PAM_NEW_AUTHTOK_REQD:
-	case PAM_PERM_DENIED:
-	case PAM_MAXTRIES:
-		return 0;
-	default:
-		*error_r = "PAM error";
-		return -1;
-	}
+	password_verify_dummy(password, password_len);
+	return 0;
 }
 
 int
 passdb_verify(const struct config *cfg, const char *name, const char *password,
-    size_t password_len, struct user_info *u, const char **error_r)
+    size_t password_len, struct user_info *u, enum pam_job_kind *pam_r,
+    const char **error_r)
 {
 	struct passwd_entry e;
 	int r;
 
+	memset(u, 0, sizeof(*u));
+	*pam_r = 0;
+	dummy_refresh(cfg);
 	if (!userdb_name_valid(name, strlen(name)) ||
-	    memchr(password, '\0', password_len) != NULL) {
-		password_verify_dummy(password, password_len);
-		return 0;
-	}
+	    memchr(password, '\0', password_len) != NULL)
+		return refuse(cfg, password, password_len, pam_r);
 	if (cfg->passwd_file != NULL) {
 		r = passwd_file_find(cfg->passwd_file, name, &e, error_r);
 		if (r < 0)
@@ -118,16 +101,12 @@ passdb_verify(const struct config *cfg, const char *name, const char *password,
 	}
 	if (cfg->system_users) {
 		r = userdb_lookup(cfg, name, u, error_r);
-		if (r <= 0) {
-			if (r == 0)
-				password_verify_dummy(password, password_len);
+		if (r < 0)
 			return r;
-		}
-		r = pam_verify(name, password, error_r);
-		if (r != 1)
-			userdb_info_free(u);
-		return r;
+		if (r == 0)
+			return refuse(cfg, password, password_len, pam_r);
+		*pam_r = PAM_JOB_AUTH;
+		return PASSDB_PAM;
 	}
-	password_verify_dummy(password, password_len);
-	return 0;
+	return refuse(cfg, password, password_len, pam_r);
 }

@@ -16,6 +16,9 @@ static const char dummy_hash[] =
     "$6$Vf3dJqSBc3ZpM1uy$Gr/2yJ8Ff2f4gHb6y2f7Yd4p1Zpk6JvZ8E0yqkSx2jRZ8kTcm3H2e1Qq5y7e0D1fS3"
     "m4R6tB0bW2nC9xQ1vE.";
 
+/* password_dummy_set(): a hash like the real ones (NULL: dummy_hash). */
+static char *dummy_stored;
+
 static int
 verify_crypt(const char *hash, const char *password)
 {
@@ -104,11 +107,64 @@ bad:
 void
 password_verify_dummy(const char *password, size_t password_len)
 {
+	/* cut at NUL and at crypt(3)'s limit, so password_verify() never recurses here */
 	char *p = xstrndup(password, MIN(password_len, CRYPT_MAX_PASSPHRASE_SIZE - 1));
+	const char *err;
 
-	(void)verify_crypt(dummy_hash, p);
+	if (dummy_stored != NULL)
+		(void)password_verify(dummy_stored, p, strlen(p), &err);
+	else
+		(void)verify_crypt(dummy_hash, p);
 	secret_wipe(p, strlen(p));
 	free(p);
+}
+
+static bool
+scheme_is_plain(const char *stored)
+{
+	const char *end = strchr(stored, '}');
+	size_t n;
+
+	if (stored[0] != '{' || end == NULL)
+		return false;
+	n = (size_t)(end - stored - 1);
+	return mem_ieq(stored + 1, n, "PLAIN") || mem_ieq(stored + 1, n, "CLEARTEXT");
+}
+
+int
+password_dummy_set(const char *stored)
+{
+	const char *err;
+
+	if (stored != NULL) {
+		if (scheme_is_plain(stored) || password_verify(stored, "", 0, &err) < 0)
+			return -1;
+	}
+	if (dummy_stored != NULL) {
+		secret_wipe(dummy_stored, strlen(dummy_stored));
+		free(dummy_stored);
+	}
+	dummy_stored = stored != NULL ? xstrdup(stored) : NULL;
+	return 0;
+}
+
+char *
+password_hash_system_default(void)
+{
+	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+	struct crypt_data *cd;
+	const char *out;
+	char *ret = NULL;
+
+	if (crypt_gensalt_rn(NULL, 0, NULL, 0, salt, sizeof(salt)) == NULL)
+		return NULL;
+	cd = xcalloc(1, sizeof(*cd));
+	out = crypt_r("buzon-dummy", salt, cd);
+	if (out != NULL && out[0] == '$')
+		ret = xasprintf("{CRYPT}%s", out);
+	secret_wipe(cd, sizeof(*cd));
+	free(cd);
+	return ret;
 }
 
 char *

@@ -17,8 +17,28 @@
 int password_verify(const char *stored, const char *password, size_t password_len,
     const char **error_r);
 
-/* Spend the time a real verification would take (for unknown users). */
+/*
+ * Spend the time a real verification would take, and throw the result away (for
+ * unknown users): a verification against the template set with password_dummy_set(),
+ * by default a SHA512-CRYPT hash of the default cost (what `buzon user add` writes).
+ */
 void password_verify_dummy(const char *password, size_t password_len);
+
+/*
+ * Make password_verify_dummy() verify against stored (a "{SCHEME}hash" as in the
+ * passwd-file; copied), so that an unknown user costs what the users' real scheme and
+ * cost parameters cost. NULL restores the default. Returns 0, or -1 when stored is
+ * malformed, of an unknown scheme or PLAIN (free to check): the template is unchanged.
+ */
+int password_dummy_set(const char *stored);
+
+/*
+ * A "{CRYPT}" hash of a fixed string with a random salt, made with libxcrypt's
+ * preferred method at its default cost (yescrypt on Debian 12, what passwd(1) and
+ * pam_unix write to /etc/shadow): the dummy template for system users. Malloc'd, NULL
+ * on error.
+ */
+char *password_hash_system_default(void);
 
 /* Hash with {SHA512-CRYPT} and a fresh random salt; returns malloc'd text or NULL. */
 char *password_hash(const char *password);

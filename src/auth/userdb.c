@@ -93,7 +93,7 @@ passwd_file_find(const char *path, const char *name, struct passwd_entry *e,
 			continue;
 		colon = strchr(line, ':');
 		ulen = colon ? (size_t)(colon - line) : n;
-		if (ulen != strlen(name) || memcmp(line, name, ulen) != 0)
+		if (name != NULL && (ulen != strlen(name) || memcmp(line, name, ulen) != 0))
 			continue;
 		if (found) {
 			log_warn("passwd-file path=%s duplicate user ignored (first entry wins)", path);
@@ -105,6 +105,8 @@ passwd_file_find(const char *path, const char *name, struct passwd_entry *e,
 			continue;
 		}
 		found = true;
+		if (name == NULL)
+			break;
 	}
 	secret_wipe(line, sizeof(line));
 	fclose(f);

@@ -54,6 +54,7 @@ static const struct key_def keys[] = {
 	{ "auth_failure_delay_max", K_UINT, OFF(auth_failure_delay_max), 3600 },
 	{ "auth_ban_failures", K_UINT, OFF(auth_ban_failures), 1000000 },
 	{ "auth_ban_seconds", K_UINT, OFF(auth_ban_seconds), 86400 * 30 },
+	{ "auth_pam_workers", K_UINT, OFF(auth_pam_workers), 16 },
 	{ "mail_max_size", K_SIZE, OFF(mail_max_size), 0 },
 	{ "imap_idle_keepalive", K_UINT, OFF(imap_idle_keepalive), 86400 },
 	{ "login_timeout", K_UINT, OFF(login_timeout), 86400 },
@@ -88,6 +89,7 @@ config_defaults(struct config *c)
 	c->auth_failure_delay_max = 15;
 	c->auth_ban_failures = 20;
 	c->auth_ban_seconds = 3600;
+	c->auth_pam_workers = 2;
 	c->mail_max_size = 50 * 1024 * 1024;
 	c->imap_idle_keepalive = 120;
 	c->login_timeout = 60;
@@ -365,6 +367,10 @@ config_finish(struct config *c, const char **err_r)
 		c->lmtp_spool_dir = xasprintf("%s/lmtp-spool", c->base_dir);
 	else if (c->lmtp_spool_dir[0] != '/') {
 		*err_r = "lmtp_spool_dir must be an absolute path";
+		return -1;
+	}
+	if (c->auth_pam_workers < 1) {
+		*err_r = "auth_pam_workers must be at least 1";
 		return -1;
 	}
 	if (c->imap_autologout < 30 * 60) {

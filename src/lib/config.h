@@ -53,6 +53,7 @@ struct config {
 	unsigned auth_failure_delay_max;	/* seconds, default 15 (0 disables) */
 	unsigned auth_ban_failures;	/* failures from one network that start a ban (20) */
 	unsigned auth_ban_seconds;	/* ban length, default 3600 (0 disables bans) */
+	unsigned auth_pam_workers;	/* PAM worker processes of auth, 1..16 (default 2) */
 	uint64_t mail_max_size;		/* APPENDLIMIT / LMTP SIZE, default 50 MiB */
 	unsigned imap_idle_keepalive;	/* seconds between "* OK Still here" */
 	unsigned login_timeout;		/* pre-auth deadline, seconds */

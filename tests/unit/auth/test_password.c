@@ -5,6 +5,7 @@
 #include <cmocka.h>
 #include <argon2.h>
 #include <crypt.h>
+#include <time.h>
 
 #include "auth/auth.h"
 #include "auth/password.h"
@@ -95,6 +96,67 @@ test_hash_roundtrip(void **state)
 	password_verify_dummy("x", 1);
 }
 
+/* Fastest of three runs of a verification, in microseconds. */
+static uint64_t
+cost_us(const char *stored, bool dummy)
+{
+	uint64_t best = UINT64_MAX;
+
+	for (int i = 0; i < 3; i++) {
+		struct timespec a, b;
+		const char *err;
+		uint64_t us;
+
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		if (dummy)
+			password_verify_dummy("guess", 5);
+		else
+			(void)password_verify(stored, "guess", 5, &err);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		us = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000 + (uint64_t)(b.tv_nsec - a.tv_nsec) / 1000;
+		best = MIN(best, us);
+	}
+	return best;
+}
+
+static void
+test_dummy_template(void **state)
+{
+	char *yes = make_crypt("$y$", "secret"), *s = xasprintf("{CRYPT}%s", yes);
+	char *sys = password_hash_system_default();
+	uint64_t real, fake;
+
+	/* refused templates leave the default in place */
+	assert_int_equal(password_dummy_set("{PLAIN}secret"), -1);
+	assert_int_equal(password_dummy_set("{cleartext}secret"), -1);
+	assert_int_equal(password_dummy_set("{MD5}abcdef"), -1);
+	assert_int_equal(password_dummy_set("$99$abc$def"), -1);
+	/* an unknown user costs what the template's scheme costs (yescrypt: ~50x SHA512) */
+	assert_int_equal(password_dummy_set(s), 0);
+	real = cost_us(s, false);
+	fake = cost_us(NULL, true);
+	print_message("yescrypt: verify %llu us, dummy %llu us\n", (unsigned long long)real,
+	    (unsigned long long)fake);
+	assert_true(fake * 2 >= real && fake <= real * 2);
+	/* the system default is a crypt(3) hash that verifies */
+	assert_non_null(sys);
+	assert_true(str_has_prefix(sys, "{CRYPT}$"));
+	check(sys, "buzon-dummy", 1);
+	assert_int_equal(password_dummy_set(sys), 0);
+	/* overlong and NUL-holding passwords do not recurse or crash */
+	{
+		char longpw[600];
+
+		memset(longpw, 'x', sizeof(longpw));
+		password_verify_dummy(longpw, sizeof(longpw));
+		password_verify_dummy("a\0b", 3);
+	}
+	assert_int_equal(password_dummy_set(NULL), 0);
+	free(sys);
+	free(s);
+	free(yes);
+}
+
 static void
 test_penalty(void **state)
 {
@@ -151,6 +213,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_schemes),
 		cmocka_unit_test(test_hash_roundtrip),
+		cmocka_unit_test(test_dummy_template),
 		cmocka_unit_test(test_penalty),
 		cmocka_unit_test(test_networks),
 		cmocka_unit_test(test_names),

@@ -36,6 +36,7 @@ test_good(void **state)
 	    "mail_location = maildir:/var/mail/%d/%n\n"
 	    "mail_max_size = 10M\n"
 	    "system_users = yes\n"
+	    "auth_pam_workers = 4\n"
 	    "auth_allow_cleartext = no\n");
 	struct config *c;
 	char *err = NULL;
@@ -49,6 +50,7 @@ test_good(void **state)
 	assert_string_equal(c->ssl[1].key, "/b/privkey.pem");
 	assert_true(c->mail_max_size == 10 * 1024 * 1024);
 	assert_true(c->system_users);
+	assert_int_equal(c->auth_pam_workers, 4);
 	assert_int_equal(c->auth_allow_cleartext, CLEARTEXT_NO);
 	assert_int_equal(c->mail_max_userip_connections, 10);
 	/* LMTP defaults */
@@ -90,6 +92,8 @@ test_errors(void **state)
 		{ "lmtp_socket_group = no-such-group-buzon\n", "lmtp_socket_group: no such group" },
 		{ "lmtp_spool_dir = spool\n", "lmtp_spool_dir must be an absolute path" },
 		{ "lmtp_spool_threshold = 65M\n", "lmtp_spool_threshold must be at most 64M" },
+		{ "auth_pam_workers = 0\n", "auth_pam_workers must be at least 1" },
+		{ "auth_pam_workers = 17\n", ":1: auth_pam_workers:" },
 	};
 	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
 		char *path = write_tmp(cases[i].text), *err = NULL;
@@ -135,6 +139,21 @@ test_lmtp_keys(void **state)
 		unlink(path);
 		free(path);
 	}
+}
+
+static void
+test_defaults(void **state)
+{
+	char *path = write_tmp("imap_port = 143\n");
+	struct config *c;
+	char *err = NULL;
+
+	assert_int_equal(config_load(path, &c, &err), 0);
+	assert_int_equal(c->auth_pam_workers, 2);
+	assert_int_equal(c->auth_failure_delay_max, 15);
+	config_free(&c);
+	unlink(path);
+	free(path);
 }
 
 static void
@@ -188,6 +207,7 @@ main(void)
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_lmtp_keys),
+		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_mail_root),
 	};
