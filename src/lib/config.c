@@ -53,6 +53,8 @@ static const struct key_def keys[] = {
 	{ "mail_max_size", K_SIZE, OFF(mail_max_size), 0 },
 	{ "imap_idle_keepalive", K_UINT, OFF(imap_idle_keepalive), 86400 },
 	{ "login_timeout", K_UINT, OFF(login_timeout), 86400 },
+	{ "login_seccomp", K_BOOL, OFF(login_seccomp), 0 },
+	{ "login_vsz_limit", K_SIZE, OFF(login_vsz_limit), 0 },
 	{ "imap_autologout", K_UINT, OFF(imap_autologout), 86400 * 7 },
 	{ "pop3_uidl_format", K_STR, OFF(pop3_uidl_format), 0 },
 	{ "log_level", K_STR, OFF(log_level), 0 },
@@ -80,6 +82,8 @@ config_defaults(struct config *c)
 	c->mail_max_size = 50 * 1024 * 1024;
 	c->imap_idle_keepalive = 120;
 	c->login_timeout = 60;
+	c->login_seccomp = true;
+	c->login_vsz_limit = CONFIG_LOGIN_VSZ_DEFAULT;
 	c->imap_autologout = 31 * 60;
 	c->pop3_uidl_format = xstrdup("%08Xu%08Xv");
 	c->log_level = xstrdup("info");
@@ -318,6 +322,11 @@ config_finish(struct config *c, const char **err_r)
 		    c->base_dir == NULL ? "base_dir must not be empty" :
 		    c->login_user == NULL ? "login_user must not be empty" :
 		    "passwd_file must not be empty (or set system_users = yes)";
+		return -1;
+	}
+	if (c->login_vsz_limit != 0 && c->login_vsz_limit < CONFIG_LOGIN_VSZ_MIN) {
+		/* below this a login process cannot even map its libraries and TLS contexts */
+		*err_r = "login_vsz_limit must be 0 (no limit) or at least 64M";
 		return -1;
 	}
 	if (c->imap_autologout < 30 * 60) {

@@ -772,7 +772,7 @@ lmtp_main(int argc, char **argv)
 	l.base = event_base_new();
 	parse_fds(&l, fds);
 	/* everything this process needs is loaded: confine it like the login process */
-	role_confine_unprivileged("lmtp");
+	role_confine_unprivileged(l.cfg, SANDBOX_LMTP);
 	evutil_make_socket_nonblocking(LMTP_IPC_FD);
 	l.ipc_ev = event_new(l.base, LMTP_IPC_FD, EV_READ | EV_PERSIST, ipc_cb, &l);
 	event_add(l.ipc_ev, NULL);

@@ -642,7 +642,7 @@ login_main(int argc, char **argv)
 	l.base = event_base_new();
 	parse_fds(&l, fds);
 	/* everything this process needs is loaded: confine it (SEC-41) */
-	role_confine_unprivileged("login");
+	role_confine_unprivileged(l.cfg, SANDBOX_LOGIN);
 	evutil_make_socket_nonblocking(LOGIN_IPC_FD);
 	l.ipc_ev = event_new(l.base, LOGIN_IPC_FD, EV_READ | EV_PERSIST, ipc_cb, &l);
 	event_add(l.ipc_ev, NULL);
