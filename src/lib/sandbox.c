@@ -114,7 +114,7 @@ sandbox_apply(enum sandbox_role role)
 	    SCMP_SYS(openat), 0));
 	sandbox_rule(ctx, SCMP_SYS(open), name, seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES),
 	    SCMP_SYS(open), 0));
-	/* abort() and raise(): signals to this process only (panic must still dump SIGABRT) */
+	/* abort() and raise(): signals to this process only (panic still ends in SIGABRT) */
 	sandbox_rule(ctx, SCMP_SYS(tgkill), name, seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
 	    SCMP_SYS(tgkill), 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid())));
 	sandbox_rule(ctx, SCMP_SYS(kill), name, seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
