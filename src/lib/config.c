@@ -62,6 +62,8 @@ static const struct key_def keys[] = {
 	{ "login_mode", K_STR, OFF(login_mode), 0 },
 	{ "login_max_connections", K_UINT, OFF(login_max_connections), 1000000 },
 	{ "login_max_connections_per_ip", K_UINT, OFF(login_max_connections_per_ip), 1000000 },
+	{ "login_seccomp", K_BOOL, OFF(login_seccomp), 0 },
+	{ "login_vsz_limit", K_SIZE, OFF(login_vsz_limit), 0 },
 	{ "imap_autologout", K_UINT, OFF(imap_autologout), 86400 * 7 },
 	{ "pop3_uidl_format", K_STR, OFF(pop3_uidl_format), 0 },
 	{ "log_level", K_STR, OFF(log_level), 0 },
@@ -97,6 +99,8 @@ config_defaults(struct config *c)
 	c->login_mode = xstrdup("pool");
 	c->login_max_connections = 1000;
 	c->login_max_connections_per_ip = 50;
+	c->login_seccomp = true;
+	c->login_vsz_limit = CONFIG_LOGIN_VSZ_DEFAULT;
 	c->imap_autologout = 31 * 60;
 	c->pop3_uidl_format = xstrdup("%08Xu%08Xv");
 	c->log_level = xstrdup("info");
@@ -371,6 +375,11 @@ config_finish(struct config *c, const char **err_r)
 	}
 	if (c->auth_pam_workers < 1) {
 		*err_r = "auth_pam_workers must be at least 1";
+		return -1;
+	}
+	if (c->login_vsz_limit != 0 && c->login_vsz_limit < CONFIG_LOGIN_VSZ_MIN) {
+		/* below this a login process cannot even map its libraries and TLS contexts */
+		*err_r = "login_vsz_limit must be 0 (no limit) or at least 64M";
 		return -1;
 	}
 	if (c->imap_autologout < 30 * 60) {

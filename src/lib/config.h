@@ -12,6 +12,9 @@
 
 #define CONFIG_MAX_LISTEN 16
 #define CONFIG_MAX_SSL 16
+/* RLIMIT_AS of the login and lmtp processes (docs/security.md has the measurements) */
+#define CONFIG_LOGIN_VSZ_DEFAULT (256ULL * 1024 * 1024)
+#define CONFIG_LOGIN_VSZ_MIN (64ULL * 1024 * 1024)
 
 enum config_cleartext {
 	CLEARTEXT_NO,		/* never accept a password without TLS */
@@ -62,6 +65,8 @@ struct config {
 	bool login_per_connection;	/* login_mode = per-connection */
 	unsigned login_max_connections;	/* pre-login connections in total */
 	unsigned login_max_connections_per_ip;	/* per IPv4 address / IPv6 /64; 0 = no cap */
+	bool login_seccomp;		/* seccomp allow-list in login and lmtp (default yes) */
+	uint64_t login_vsz_limit;	/* RLIMIT_AS of login and lmtp, bytes; 0 = none */
 	unsigned imap_autologout;	/* seconds, >= 30 min */
 	char *pop3_uidl_format;		/* UIDL template, default "%08Xu%08Xv" (Dovecot's) */
 	char *log_level;		/* debug|info|warn|error */

@@ -4,10 +4,12 @@
  * touches network input.
  */
 #include <signal.h>
+#include <time.h>
 
 #include "log.h"
 #include "priv.h"
 #include "role.h"
+#include "sandbox.h"
 
 struct config *
 role_start(const char *ident, int argc, char **argv, const char **fds_r)
@@ -36,17 +38,27 @@ role_start(const char *ident, int argc, char **argv, const char **fds_r)
 }
 
 void
-role_confine_unprivileged(const char *ident)
+role_confine_unprivileged(const struct config *cfg, enum sandbox_role role)
 {
+	const char *ident = sandbox_role_name(role);
 	const char *u = getenv("BUZON_LOGIN_UID"), *g = getenv("BUZON_LOGIN_GID");
 	const char *chroot_dir = getenv("BUZON_LOGIN_CHROOT");
 	uint32_t uid, gid;
 
 	priv_no_dump();
-	if (!priv_is_root())
-		return;
-	if (u == NULL || g == NULL || chroot_dir == NULL || parse_u32(u, strlen(u), &uid) < 0 ||
-	    parse_u32(g, strlen(g), &gid) < 0)
-		fatal("%s: master did not pass the login identity", ident);
-	priv_drop((uid_t)uid, (gid_t)gid, chroot_dir);
+	/* glibc reads /etc/localtime at the first time conversion; do it while /etc is there */
+	tzset();
+	if (priv_is_root()) {
+		if (u == NULL || g == NULL || chroot_dir == NULL ||
+		    parse_u32(u, strlen(u), &uid) < 0 || parse_u32(g, strlen(g), &gid) < 0)
+			fatal("%s: master did not pass the login identity", ident);
+		priv_drop((uid_t)uid, (gid_t)gid, chroot_dir);
+	}
+	/* ASan reserves terabytes of shadow memory: no address-space limit there */
+	if (!SANDBOX_ASAN)
+		priv_limits(cfg->login_vsz_limit, 0);
+	if (cfg->login_seccomp)
+		(void)sandbox_apply(role);
+	else
+		log_info("%s: login_seccomp = no, seccomp filter not installed", ident);
 }

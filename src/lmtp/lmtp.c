@@ -36,6 +36,7 @@
 #include "lib/log.h"
 #include "lib/priv.h"
 #include "lib/role.h"
+#include "lib/sandbox.h"
 #include "lmtp/lmtp.h"
 #include "proto/lmtp_cmd.h"
 #include "lib/buf.h"
@@ -982,8 +983,9 @@ lmtp_main(int argc, char **argv)
 	l.base = event_base_new();
 	parse_fds(&l, fds);
 	spool_open(&l);
+	sandbox_set_spool_dir(l.spool_fd);
 	/* everything this process needs is loaded: confine it like the login process */
-	role_confine_unprivileged("lmtp");
+	role_confine_unprivileged(l.cfg, SANDBOX_LMTP);
 	l.master = ipc_peer_create(l.base, LMTP_IPC_FD, master_msg_cb, master_error_cb, &l);
 	lmtp_master = l.master;
 	event_base_dispatch(l.base);

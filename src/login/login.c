@@ -688,7 +688,7 @@ login_main(int argc, char **argv)
 	l.base = event_base_new();
 	parse_fds(&l, fds);
 	/* everything this process needs is loaded: confine it (SEC-41) */
-	role_confine_unprivileged("login");
+	role_confine_unprivileged(l.cfg, SANDBOX_LOGIN);
 	l.master = ipc_peer_create(l.base, LOGIN_IPC_FD, master_msg_cb, master_error_cb, &l);
 	event_base_dispatch(l.base);
 	return 0;

@@ -50,8 +50,9 @@ MAIL_UID = 2000			# passwd-file users when the tests run as root
 START_TIMEOUT = 20.0		# ASan builds start slowly on a busy 2-core machine
 STOP_TIMEOUT = 10.0
 # Lines in the server log (or sanitizer logs) that fail the test.
+# "killed by signal 31": a child killed by SIGSYS, i.e. by its seccomp filter
 BAD_LOG = re.compile(r"\bpanic\b|AddressSanitizer|LeakSanitizer|runtime error|"
-                     r"UndefinedBehaviorSanitizer|ThreadSanitizer", re.I)
+                     r"UndefinedBehaviorSanitizer|ThreadSanitizer|killed by signal 31\b", re.I)
 
 
 class ServerError(Exception):

@@ -1423,6 +1423,117 @@ def case_sec41_dump(ck, srv):
             ck.eq(os.stat("/proc/%d/environ" % pid).st_uid, 0, "auth pid %d non-dumpable" % pid)
 
 
+# ---- SEC-44: seccomp filter and RLIMIT_AS of the login and lmtp processes -----------------
+
+VSZ_DEFAULT = 256 * 1024 * 1024		# login_vsz_limit default (src/lib/config.h)
+
+
+def address_space_limit(pid):
+    """(soft, hard) of "Max address space" in /proc/PID/limits, as strings."""
+    with open("/proc/%d/limits" % pid) as f:
+        for line in f:
+            if line.startswith("Max address space"):
+                return tuple(line.split()[3:5])
+    return None
+
+
+def check_sandbox(ck, srv, seccomp, vsz):
+    """Every login and lmtp process shows Seccomp: <seccomp> and RLIMIT_AS <vsz> (bytes,
+    None = unlimited); an ASan build has neither (src/lib/sandbox.h)."""
+    asan = sanitized(srv)
+    if asan:
+        note("  sanitizer build: no seccomp filter and no RLIMIT_AS expected")
+        seccomp, vsz = "0", None
+    want_limit = ("unlimited", "unlimited") if vsz is None else (str(vsz), str(vsz))
+    for role in ("login", "lmtp"):
+        pids = role_pids(srv, role)
+        ck.ok(pids, "a %s process exists" % role)
+        for pid in pids:
+            ck.eq(proc_status(pid).get("Seccomp"), [seccomp], "%s pid %d: Seccomp" % (role, pid))
+            ck.eq(address_space_limit(pid), want_limit, "%s pid %d: Max address space" % (role, pid))
+
+
+def lmtp_deliver(srv, rcpt, subject):
+    """One LMTP transaction; returns the reply line to the end of DATA."""
+    c = Client(srv.lmtp_port, greet=True)
+    try:
+        for line in ("LHLO mta.example", "MAIL FROM:<a@example.org>", "RCPT TO:<%s>" % rcpt):
+            c.send(line.encode() + b"\r\n")
+            while True:
+                r = c.line()
+                if r[3:4] != b"-":
+                    break
+        c.send(b"DATA\r\n")
+        c.line()
+        c.send(b"Subject: " + subject.encode() + b"\r\n\r\nbody\r\n.\r\n")
+        return c.line()
+    finally:
+        c.close()
+
+
+def case_sec44_sandbox(ck, srv):
+    """Default config: the filter (mode 2) and a 256 MiB address-space limit in login and
+    lmtp, and both still serve after confinement: IMAPS and STARTTLS logins, an LMTP
+    delivery, by the same processes."""
+    before = {r: role_pids(srv, r) for r in ("login", "lmtp")}
+    check_sandbox(ck, srv, "2", VSZ_DEFAULT)
+    m = srv.imaps("alice", USERS["alice"])
+    ck.eq(m.select("INBOX")[0], "OK", "IMAPS login and SELECT through the sandboxed login")
+    m.logout()
+    m = srv.imap("bob", USERS["bob"])
+    ck.eq(m.noop()[0], "OK", "STARTTLS login through the sandboxed login")
+    m.logout()
+    r = lmtp_deliver(srv, "carol@example.org", "sec44")
+    ck.ok(r.startswith(b"250"), "LMTP delivery through the sandboxed lmtp (%r)" % r)
+    after = {r: role_pids(srv, r) for r in ("login", "lmtp")}
+    ck.eq(after, before, "no login or lmtp process was replaced (none killed by the filter)")
+    ck.ok("killed by signal" not in srv.log_text(), "no child killed by a signal")
+
+
+def case_sec44_off(ck, srv):
+    """login_seccomp = no and login_vsz_limit = 128M: no filter, the configured limit."""
+    check_sandbox(ck, srv, "0", 128 * 1024 * 1024)
+    r = lmtp_deliver(srv, "carol@example.org", "sec44-off")
+    ck.ok(r.startswith(b"250"), "LMTP delivery (%r)" % r)
+
+
+class SigsysServer(SecServer):
+    """The SIGSYS case kills its login process on purpose: that log line is expected."""
+
+    def scan_logs(self):
+        return [p for p in super().scan_logs() if "role=login killed by signal %d" % signal.SIGSYS not in p]
+
+
+def case_sec44_restart(ck, srv):
+    """A login process killed by SIGSYS (what the filter does to a forbidden call) is
+    logged and replaced by a new, again sandboxed, login process."""
+    old = role_pids(srv, "login")
+    ck.ok(len(old) == 1, "one login process (%s)" % old)
+    since = srv.log_size()
+    os.kill(old[0], signal.SIGSYS)
+    line = srv.wait_log(r"role=login killed by signal %d" % signal.SIGSYS, since=since)
+    ck.ok(line, "the master logs the SIGSYS death (%r)" % line)
+    new = []
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        new = [p for p in role_pids(srv, "login") if p not in old]
+        if new:
+            break
+        time.sleep(0.1)
+    ck.ok(new, "a new login process was started (%s)" % new)
+    m = None
+    deadline = time.monotonic() + 5
+    while m is None and time.monotonic() < deadline:
+        try:
+            m = srv.imaps("alice", USERS["alice"])
+        except (OSError, ssl.SSLError, buzontest.imaplib.IMAP4.error):
+            time.sleep(0.2)
+    ck.ok(m is not None, "IMAPS login through the new login process")
+    if m is not None:
+        m.logout()
+    check_sandbox(ck, srv, "2", VSZ_DEFAULT)
+
+
 def tree(root):
     out = {}
     for d, dirs, files in os.walk(root):
@@ -1889,6 +2000,13 @@ def main():
     if want("SEC-34", "planted-symlinks"):
         s5 = SymlinkServer("symlink", users=SYM_USERS)
         with_server(s5, lambda: run_case("SEC-34", "planted-symlinks", case_sec34, s5))
+    if want("SEC-44", "sandbox"):
+        s6 = SecServer("sandbox", lmtp=True)
+        with_server(s6, lambda: run_case("SEC-44a", "sandbox", case_sec44_sandbox, s6))
+        s7 = SecServer("sandbox-off", lmtp=True, settings={"login_seccomp": "no", "login_vsz_limit": "128M"})
+        with_server(s7, lambda: run_case("SEC-44b", "sandbox-off", case_sec44_off, s7))
+        s8 = SigsysServer("sigsys", lmtp=True)
+        with_server(s8, lambda: run_case("SEC-44c", "sandbox-sigsys-restart", case_sec44_restart, s8))
     if want("REL-01", "sighup-reload"):
         s3 = SecServer("reload")
         with_server(s3, lambda: run_case("REL-01", "sighup-reload", case_reload, s3))

@@ -94,6 +94,10 @@ test_errors(void **state)
 		{ "lmtp_spool_threshold = 65M\n", "lmtp_spool_threshold must be at most 64M" },
 		{ "auth_pam_workers = 0\n", "auth_pam_workers must be at least 1" },
 		{ "auth_pam_workers = 17\n", ":1: auth_pam_workers:" },
+		{ "login_seccomp = sometimes\n", ":1: login_seccomp: expected yes or no" },
+		{ "login_vsz_limit = lots\n", ":1: login_vsz_limit: expected a size" },
+		{ "login_vsz_limit = 16M\n", "login_vsz_limit must be 0 (no limit) or at least 64M" },
+		{ "login_vsz_limit = 67108863\n", "login_vsz_limit must be 0" },
 	};
 	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
 		char *path = write_tmp(cases[i].text), *err = NULL;
@@ -107,6 +111,33 @@ test_errors(void **state)
 		unlink(path);
 		free(path);
 	}
+}
+
+/* login_seccomp and login_vsz_limit: defaults, yes/no, sizes, 0 = no limit */
+static void
+test_login_sandbox(void **state)
+{
+	static const struct { const char *text; bool seccomp; uint64_t vsz; } cases[] = {
+		{ "", true, 256ULL << 20 },
+		{ "login_seccomp = no\n", false, 256ULL << 20 },
+		{ "login_seccomp = yes\nlogin_vsz_limit = 1G\n", true, 1ULL << 30 },
+		{ "login_vsz_limit = 64M\n", true, 64ULL << 20 },
+		{ "login_vsz_limit = 0\nlogin_seccomp = false\n", false, 0 },
+	};
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		char *path = write_tmp(cases[i].text), *err = NULL;
+		struct config *c = NULL;
+
+		if (config_load(path, &c, &err) < 0)
+			fail_msg("case %zu: %s", i, err);
+		if (c->login_seccomp != cases[i].seccomp || c->login_vsz_limit != cases[i].vsz)
+			fail_msg("case %zu: seccomp %d vsz %llu", i, c->login_seccomp,
+			    (unsigned long long)c->login_vsz_limit);
+		config_free(&c);
+		unlink(path);
+		free(path);
+	}
+	assert_true(CONFIG_LOGIN_VSZ_DEFAULT == 256ULL << 20);
 }
 
 static void
@@ -208,6 +239,7 @@ main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_lmtp_keys),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_login_sandbox),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_mail_root),
 	};
