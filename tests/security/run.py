@@ -1508,7 +1508,7 @@ def case_sec44_restart(ck, srv):
     """A login process killed by SIGSYS (what the filter does to a forbidden call) is
     logged and replaced by a new, again sandboxed, login process."""
     old = role_pids(srv, "login")
-    ck.ok(len(old) == 1, "one login process (%s)" % old)
+    ck.ok(len(old) >= 1, "a pool of login processes (%s)" % old)
     since = srv.log_size()
     os.kill(old[0], signal.SIGSYS)
     line = srv.wait_log(r"role=login killed by signal %d" % signal.SIGSYS, since=since)
