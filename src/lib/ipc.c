@@ -269,14 +269,17 @@ struct ipc_def {
 
 /* Every message type: its fields in wire order and their limits, for both ends. */
 static const struct ipc_def ipc_defs[] = {
-	[IPC_LOGIN_AUTH] = { "LOGIN_AUTH", true, 9, {
+	[IPC_LOGIN_AUTH] = { "LOGIN_AUTH", false, 8, {
 		U32(ipc_login_auth, id), U32(ipc_login_auth, proto),
 		STR(ipc_login_auth, mech, IPC_MECH_MAX),
 		BYTES(ipc_login_auth, user, IPC_CRED_FRAME),
 		BYTES(ipc_login_auth, pass, IPC_CRED_FRAME),
 		STR(ipc_login_auth, ip, IPC_IP_MAX), U32(ipc_login_auth, flags),
-		STR(ipc_login_auth, tag, IPC_TAG_MAX),
-		BYTES(ipc_login_auth, input, IPC_INPUT_MAX) } },
+		STR(ipc_login_auth, tag, IPC_TAG_MAX) } },
+	[IPC_LOGIN_HANDOFF] = { "LOGIN_HANDOFF", true, 2, {
+		U32(ipc_login_handoff, id),
+		BYTES(ipc_login_handoff, input, IPC_INPUT_MAX) } },
+	[IPC_LOGIN_KICK] = { "LOGIN_KICK", false, 1, { U32(ipc_login_closed, id) } },
 	[IPC_LOGIN_RESULT] = { "LOGIN_RESULT", false, 2, {
 		U32(ipc_login_result, id), U32(ipc_login_result, status) } },
 	[IPC_LOGIN_DRAIN] = { "LOGIN_DRAIN", false, 0, { { F_U32, 0, 0 } } },

@@ -15,7 +15,7 @@
 
 #define IPC_MAX_PAYLOAD 16384
 /* Bumped whenever a message type or field changes (checked on every message). */
-#define IPC_VERSION 2
+#define IPC_VERSION 3
 
 enum ipc_type {
 	/*
@@ -24,11 +24,18 @@ enum ipc_type {
 	 *                                   accepted client socket
 	 * login -> master  IPC_LOGIN_AUTH   u32 conn id, u32 proto (IPC_PROTO_*), str mech,
 	 *                                   bytes user, bytes password, str ip, u32 flags
-	 *                                   (IPC_CONN_*), str tag, bytes pipelined input;
-	 *                                   fd: the client socket or the proxy's end
-	 * master -> login  IPC_LOGIN_RESULT u32 conn id, u32 status (IPC_AUTH_*)
+	 *                                   (IPC_CONN_*), str tag
+	 * master -> login  IPC_LOGIN_RESULT u32 conn id, u32 status (IPC_AUTH_*); after OK
+	 *                                   the master waits for the connection:
+	 * login -> master  IPC_LOGIN_HANDOFF u32 conn id, bytes pipelined input; fd: the
+	 *                                   client socket or the proxy's end, passed on to
+	 *                                   the user's mail process at once (the master
+	 *                                   holds no client descriptor while auth thinks)
 	 * login -> master  IPC_LOGIN_CLOSED u32 conn id: the connection is gone from the
 	 *                                   login process (closed, or handed over)
+	 * master -> login  IPC_LOGIN_KICK   u32 conn id: close this connection not yet
+	 *                                   logged in (the pre-login total is full and its
+	 *                                   address holds the most)
 	 * master -> login  IPC_LOGIN_DRAIN  (empty): take no more connections, exit when
 	 *                                   the last one ends
 	 * The user name and password are the client's words: one the master cannot accept
@@ -71,6 +78,8 @@ enum ipc_type {
 	IPC_MAIL_DELIVERED,
 	IPC_LOGIN_CONN,
 	IPC_LOGIN_CLOSED,
+	IPC_LOGIN_HANDOFF,
+	IPC_LOGIN_KICK,
 };
 
 /* Field limits shared by senders and receivers (bytes, without a NUL). */
@@ -143,19 +152,22 @@ struct ipc_bytes {
 struct ipc_login_conn {		/* IPC_LOGIN_CONN, fd: the client socket */
 	uint32_t id, listener;
 };
-struct ipc_login_auth {		/* IPC_LOGIN_AUTH, fd: the client socket or proxy end */
+struct ipc_login_auth {		/* IPC_LOGIN_AUTH */
 	uint32_t id, proto;
 	const char *mech;
 	struct ipc_bytes user, pass;	/* the client's words: judged by the master */
 	const char *ip;
 	uint32_t flags;			/* IPC_CONN_* */
 	const char *tag;
+};
+struct ipc_login_handoff {	/* IPC_LOGIN_HANDOFF, fd: the client socket or proxy end */
+	uint32_t id;
 	struct ipc_bytes input;
 };
 struct ipc_login_result {	/* IPC_LOGIN_RESULT */
 	uint32_t id, status;
 };
-struct ipc_login_closed {	/* IPC_LOGIN_CLOSED */
+struct ipc_login_closed {	/* IPC_LOGIN_CLOSED, IPC_LOGIN_KICK */
 	uint32_t id;
 };
 struct ipc_auth_request {	/* IPC_AUTH_REQUEST */

@@ -386,6 +386,12 @@ imap_login_timeout(struct lconn *c)
 	lconn_printf(c, "* BYE Disconnected for inactivity.\r\n");
 }
 
+static void
+imap_login_kicked(struct lconn *c)
+{
+	lconn_printf(c, "* BYE [UNAVAILABLE] Too many connections, try again later.\r\n");
+}
+
 const struct login_proto_ops imap_login_ops = {
 	.name = "imap",
 	.ipc_proto = IPC_PROTO_IMAP,
@@ -397,4 +403,5 @@ const struct login_proto_ops imap_login_ops = {
 	.tls_started = imap_login_tls_started,
 	.auth_failed = imap_login_auth_failed,
 	.timeout = imap_login_timeout,
+	.kicked = imap_login_kicked,
 };

@@ -306,10 +306,6 @@ lconn_event_cb(struct bufferevent *bev, short what, void *ctx)
 			log_info("%s-login tls error ip=%s error=\"%s\"", c->ops->name, c->ip, ebuf);
 		}
 	}
-	if (c->state == LC_AUTH_WAIT && !c->tls) {
-		/* the fd now belongs to the master/mail process: forget it, keep the request */
-		return;
-	}
 	lconn_destroy(c);
 }
 
@@ -317,17 +313,13 @@ void
 lconn_send_auth(struct lconn *c, const char *tag, const char *mech, const char *user,
     size_t ulen, char *pass, size_t plen)
 {
-	struct evbuffer *in = bufferevent_get_input(c->bev);
-	size_t pending = evbuffer_get_length(in);
 	struct ipc_login_auth a;
 	struct ipc_msg *m;
-	int sp[2] = { -1, -1 }, fd, r;
+	int r;
 
-	if (pending > LOGIN_INPUT_MAX)
-		pending = LOGIN_INPUT_MAX;
 	if (ulen == 0 || ulen > IPC_USER_MAX || memchr(user, '\0', ulen) != NULL ||
 	    plen > IPC_PASS_MAX) {
-		/* no such user can exist: a failed login, after the same wait as any other */
+		/* no such user can exist: a failed login */
 		secret_wipe(pass, plen);
 		log_info("%s-login failed user=<invalid> ip=%s reason=invalid-name",
 		    c->ops->name, c->ip);
@@ -335,19 +327,6 @@ lconn_send_auth(struct lconn *c, const char *tag, const char *mech, const char *
 		return;
 	}
 	m = xmalloc(sizeof(*m));
-	if (c->tls) {
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
-			log_error("socketpair: %s", strerror(errno));
-			secret_wipe(pass, plen);
-			free(m);
-			c->ops->auth_failed(c, IPC_AUTH_TEMPFAIL);
-			return;
-		}
-		c->proxy_fd = sp[0];
-		fd = sp[1];
-	} else {
-		fd = c->fd;
-	}
 	a.id = c->conn_id;
 	a.proto = c->ops->ipc_proto;
 	a.mech = mech;
@@ -358,29 +337,64 @@ lconn_send_auth(struct lconn *c, const char *tag, const char *mech, const char *
 	a.ip = c->ip;
 	a.flags = (c->tls ? IPC_CONN_TLS : 0) | (c->local ? IPC_CONN_LOCAL : 0);
 	a.tag = tag;
-	a.input.p = evbuffer_pullup(in, (ssize_t)pending);
-	a.input.len = pending;
 	r = ipc_encode(m, IPC_LOGIN_AUTH, &a);
 	secret_wipe(pass, plen);
-	if (r < 0 || login_send(c->l, m, fd) < 0) {
+	if (r < 0 || login_send(c->l, m, -1) < 0) {
 		secret_wipe(m, sizeof(*m));
 		free(m);
-		if (sp[0] >= 0) {
-			close(sp[0]);
-			close(sp[1]);
-			c->proxy_fd = -1;
-		}
 		c->ops->auth_failed(c, IPC_AUTH_TEMPFAIL);
 		return;
 	}
-	bufferevent_disable(c->bev, EV_READ);
-	c->state = LC_AUTH_WAIT;
 	secret_wipe(m, sizeof(*m));
 	free(m);
-	/* kept until the result: after a failure they are still this process's commands */
-	c->pending_len = pending;
+	/* what the client pipelines meanwhile waits: it is the mail process's after a login */
+	bufferevent_disable(c->bev, EV_READ);
+	c->state = LC_AUTH_WAIT;
+}
+
+/*
+ * The login succeeded: give the master the connection for the user's mail process — the
+ * client socket itself, or for TLS one end of a new socketpair that this process proxies
+ * to — with what the client pipelined after the login command. Returns 0, or -1 when
+ * the connection cannot be handed over (the client gets a temporary failure).
+ */
+static int
+lconn_handoff(struct lconn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	size_t pending = MIN(evbuffer_get_length(in), (size_t)LOGIN_INPUT_MAX);
+	struct ipc_login_handoff h;
+	struct ipc_msg *m;
+	int sp[2] = { -1, -1 }, fd, r;
+
+	if (c->tls) {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+			log_error("socketpair: %s", strerror(errno));
+			return -1;
+		}
+		fd = sp[1];
+	} else {
+		fd = c->fd;
+	}
+	m = xmalloc(sizeof(*m));
+	h.id = c->conn_id;
+	h.input.p = evbuffer_pullup(in, (ssize_t)pending);
+	h.input.len = pending;
+	r = ipc_encode(m, IPC_LOGIN_HANDOFF, &h);
+	if (r == 0)
+		r = login_send(c->l, m, fd);
+	free(m);
 	if (sp[1] >= 0)
 		close(sp[1]);
+	if (r < 0) {
+		if (sp[0] >= 0)
+			close(sp[0]);
+		return -1;
+	}
+	/* the mail process has the pipelined input now */
+	evbuffer_drain(in, pending);
+	c->proxy_fd = sp[0];
+	return 0;
 }
 
 char *
@@ -485,19 +499,29 @@ lconn_start_proxy(struct lconn *c)
 
 /* ------------------------------------------------------------------ master IPC */
 
+static struct lconn *
+lconn_find(struct login *l, uint32_t conn_id)
+{
+	for (struct lconn *c = l->conns; c != NULL; c = c->next)
+		if (c->conn_id == conn_id)
+			return c;
+	return NULL;
+}
+
 static void
 login_result(struct login *l, uint32_t conn_id, uint32_t status)
 {
-	struct lconn *c;
+	struct lconn *c = lconn_find(l, conn_id);
 
-	for (c = l->conns; c != NULL; c = c->next)
-		if (c->state == LC_AUTH_WAIT && c->conn_id == conn_id)
-			break;
-	if (c == NULL)
+	if (c == NULL || c->state != LC_AUTH_WAIT)
 		return;		/* the client went away meanwhile */
 	if (status == IPC_AUTH_OK) {
-		/* the mail process has the pipelined input now */
-		evbuffer_drain(bufferevent_get_input(c->bev), c->pending_len);
+		if (lconn_handoff(c) < 0) {
+			c->state = LC_CMD;
+			c->ops->auth_failed(c, IPC_AUTH_TEMPFAIL);
+			lconn_close_after(c);
+			return;
+		}
 		if (c->tls) {
 			lconn_start_proxy(c);
 		} else {
@@ -508,16 +532,27 @@ login_result(struct login *l, uint32_t conn_id, uint32_t status)
 		}
 		return;
 	}
-	if (c->proxy_fd >= 0) {
-		close(c->proxy_fd);
-		c->proxy_fd = -1;
-	}
 	c->state = LC_CMD;
 	c->ops->auth_failed(c, status);
 	if (c->state == LC_CLOSING)
 		return;
 	bufferevent_enable(c->bev, EV_READ);
 	lconn_input(c);
+}
+
+/* The master needs room for new connections: this one (not logged in) goes. */
+static void
+login_kick(struct login *l, uint32_t conn_id)
+{
+	struct lconn *c = lconn_find(l, conn_id);
+
+	if (c == NULL || c->state == LC_PROXY || c->state == LC_CLOSING || c->bev == NULL)
+		return;
+	log_info("%s-login disconnected ip=%s reason=connection-queue-full", c->ops->name,
+	    c->ip);
+	if (!c->tls || c->tls_ready)
+		c->ops->kicked(c);
+	lconn_close_after(c);
 }
 
 static void
@@ -536,6 +571,7 @@ master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 	struct login *l = ctx;
 	struct ipc_login_conn lc;
 	struct ipc_login_result lr;
+	struct ipc_login_closed lk;
 
 	switch (m->type) {
 	case IPC_LOGIN_CONN:
@@ -554,6 +590,11 @@ master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 		if (ipc_decode(m, IPC_LOGIN_DRAIN, NULL) < 0)
 			fatal("login: malformed message from master");
 		login_drain(l);
+		break;
+	case IPC_LOGIN_KICK:
+		if (ipc_decode(m, IPC_LOGIN_KICK, &lk) < 0)
+			fatal("login: malformed message from master");
+		login_kick(l, lk.id);
 		break;
 	default:
 		fatal("login: unexpected message %u from master", m->type);

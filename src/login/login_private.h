@@ -49,6 +49,8 @@ struct login_proto_ops {
 	void (*auth_failed)(struct lconn *c, uint32_t status);
 	/* The pre-login deadline passed: write the goodbye (the connection closes). */
 	void (*timeout)(struct lconn *c);
+	/* The master needs the room (pre-login total full): write the goodbye (it closes). */
+	void (*kicked)(struct lconn *c);
 };
 
 extern const struct login_proto_ops imap_login_ops;
@@ -73,7 +75,6 @@ struct lconn {
 	char tag[80];		/* IMAP tag of the login command ("" for POP3) */
 	uint32_t conn_id;	/* the master's id of this connection */
 	bool throttled;		/* not reading: too much output is waiting */
-	size_t pending_len;	/* input bytes handed over with the credentials */
 	int proxy_fd;		/* our end of the socketpair to the mail process */
 	struct bufferevent *proxy;
 	struct event *deadline;
@@ -97,8 +98,9 @@ bool lconn_starttls_available(const struct lconn *c);
  */
 void lconn_starttls(struct lconn *c);
 /*
- * Hand credentials (and the connection) to the master; wipes pass. tag is the IMAP tag
- * to complete after login ("" for POP3). Reading stops until the result comes.
+ * Hand credentials to the master; wipes pass. tag is the IMAP tag to complete after
+ * login ("" for POP3). Reading stops until the result comes; after a success the
+ * connection (and what the client pipelined) goes to the master, then to the mail process.
  */
 void lconn_send_auth(struct lconn *c, const char *tag, const char *mech, const char *user,
     size_t ulen, char *pass, size_t plen);

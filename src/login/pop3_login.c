@@ -402,6 +402,12 @@ pop3_login_timeout(struct lconn *c)
 	lconn_printf(c, "-ERR Disconnected for inactivity.\r\n");
 }
 
+static void
+pop3_login_kicked(struct lconn *c)
+{
+	lconn_printf(c, "-ERR [SYS/TEMP] Too many connections, try again later.\r\n");
+}
+
 const struct login_proto_ops pop3_login_ops = {
 	.name = "pop3",
 	.ipc_proto = IPC_PROTO_POP3,
@@ -413,4 +419,5 @@ const struct login_proto_ops pop3_login_ops = {
 	.tls_started = pop3_login_tls_started,
 	.auth_failed = pop3_login_auth_failed,
 	.timeout = pop3_login_timeout,
+	.kicked = pop3_login_kicked,
 };

@@ -56,33 +56,38 @@ struct child {
 	char *user;
 	uid_t uid;
 	uint32_t sent;		/* clients handed over */
+	unsigned handoffs;	/* logins accepted for it whose connection is on its way */
+	bool empty;		/* said IPC_MAIL_EMPTY with sent clients: idle */
 	struct event *idle_timer;
 	bool closing;		/* told to shut down; no new clients */
 };
 
 enum pending_kind {
-	PK_LOGIN,	/* login process: credentials, then the connection to a mail process */
+	PK_LOGIN,	/* login process: credentials, waiting for auth */
+	PK_HANDOFF,	/* login process: logged in, waiting for its connection (IPC_LOGIN_HANDOFF) */
 	PK_RCPT,	/* lmtp process: does this recipient exist? */
 	PK_DELIVER,	/* lmtp process: a message for a recipient, then to its mail process */
 };
 
-/* A request from a child, waiting for auth (M.pending) or a mail process (M.delivering). */
+/*
+ * A request from a child, waiting for auth (M.pending), for a login process's connection
+ * (M.handoffs) or for a mail process (M.delivering).
+ */
 struct pending {
 	struct pending *next;
 	enum pending_kind kind;
 	uint32_t id;
 	struct child *from;	/* the requesting login/lmtp process; NULL once it is gone */
 	uint32_t from_req;	/* its request id */
-	struct child *mail;	/* PK_DELIVER: the mail process saving the message */
-	int fd;			/* the connection (PK_LOGIN) or the message (PK_DELIVER) */
+	struct child *mail;	/* PK_DELIVER, PK_HANDOFF: the user's mail process */
+	int fd;			/* PK_DELIVER: the message */
 	char *address, *folder;	/* PK_RCPT, PK_DELIVER */
 	unsigned char *prefix;	/* PK_DELIVER: header lines to prepend */
 	size_t prefix_len;
 	char *tag, *ip, *mech, *user;
+	char *name;		/* PK_HANDOFF: the user as auth named it */
 	uint32_t proto;		/* IPC_PROTO_* */
 	uint32_t flags;
-	unsigned char *input;
-	size_t input_len;
 };
 
 /*
@@ -95,6 +100,7 @@ struct mconn {
 	uint32_t id;
 	struct child *login;
 	struct ipcount *ipc;	/* its address's pre-login count (NULL: none, or logged in) */
+	struct mconn *iprev, *inext;	/* in ipc's list, oldest first */
 	bool prelogin;		/* counted in M.prelogin */
 	bool authing;		/* a login request of it is being answered */
 };
@@ -104,6 +110,7 @@ struct ipcount {
 	struct ipcount *hnext;
 	unsigned char key[16];
 	unsigned n;
+	struct mconn *head, *tail;	/* its pre-login connections, oldest first */
 };
 
 #define MCONN_BUCKETS	4096
@@ -139,6 +146,7 @@ struct master {
 	struct child *auth;
 	struct pending *pending;
 	struct pending *delivering;
+	struct pending *handoffs;
 	uint32_t next_id;
 	int lmtp_fd;		/* LMTP listener, -1 if none */
 	bool stopping;
@@ -152,9 +160,11 @@ struct master {
 static struct master M;
 
 static void child_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx);
+static void handoff_abandon(struct pending *p);
 static void child_peer_error_cb(struct ipc_peer *peer, int error, void *ctx);
 static void child_log_cb(evutil_socket_t fd, short what, void *ctx);
 static void mconn_forget_login(struct child *login);
+static void respawn_cb(evutil_socket_t fd, short what, void *ctx);
 static void accept_update(void);
 
 /* Write one line a child logged; lines that do not name the child get its name. */
@@ -356,6 +366,17 @@ child_forget(struct child *ch)
 	for (struct pending *p = M.delivering; p != NULL; p = p->next)
 		if (p->from == ch)
 			p->from = NULL;
+	for (struct pending **hp = &M.handoffs; *hp != NULL;) {
+		struct pending *p = *hp;
+
+		if (p->from == ch) {
+			*hp = p->next;
+			p->mail->handoffs--;
+			handoff_abandon(p);
+		} else {
+			hp = &p->next;
+		}
+	}
 	free(ch->user);
 	free(ch);
 }
@@ -504,8 +525,20 @@ mconn_prelogin_end(struct mconn *mc)
 		return;
 	mc->prelogin = false;
 	M.prelogin--;
-	if (mc->ipc != NULL)
-		ipcount_release(mc->ipc);
+	if (mc->ipc != NULL) {
+		struct ipcount *ic = mc->ipc;
+
+		if (mc->iprev != NULL)
+			mc->iprev->inext = mc->inext;
+		else
+			ic->head = mc->inext;
+		if (mc->inext != NULL)
+			mc->inext->iprev = mc->iprev;
+		else
+			ic->tail = mc->iprev;
+		mc->iprev = mc->inext = NULL;
+		ipcount_release(ic);
+	}
 	mc->ipc = NULL;
 }
 
@@ -582,9 +615,19 @@ spawn_logins(void)
 	for (struct child *ch = M.children; ch != NULL; ch = ch->next)
 		if (ch->role == ROLE_LOGIN && !ch->draining && !ch->single)
 			have++;
-	while (have++ < want)
-		if (spawn_login(false) == NULL)
+	while (have++ < want) {
+		if (spawn_login(false) == NULL) {
+			/* out of descriptors or processes: try again in a second */
+			struct timeval tv = { 1, 0 };
+
+			if (!M.login_respawn_pending) {
+				M.login_respawn_pending = true;
+				event_base_once(M.base, -1, EV_TIMEOUT, respawn_cb,
+				    (void *)(uintptr_t)ROLE_LOGIN, &tv);
+			}
 			break;
+		}
+	}
 }
 
 /* The login process for a new connection: the least loaded of the pool, or a new one. */
@@ -600,6 +643,40 @@ login_pick(void)
 		    (best == NULL || ch->nconns < best->nconns))
 			best = ch;
 	return best;
+}
+
+static void login_request_drop(struct child *login, uint32_t conn_id);
+
+/*
+ * The pre-login total is full: make room by closing the oldest connection of the
+ * address that holds the most (Dovecot's login processes drop their oldest client
+ * likewise), so a flood from many addresses cannot lock newcomers out. Returns false
+ * when there is nothing to evict.
+ */
+static bool
+prelogin_evict(void)
+{
+	struct ipcount *busiest = NULL;
+	struct ipc_login_closed k;
+	struct ipc_msg m;
+	struct mconn *mc;
+
+	for (unsigned b = 0; b < IPCOUNT_BUCKETS; b++)
+		for (struct ipcount *ic = M.ipcounts[b]; ic != NULL; ic = ic->hnext)
+			if (ic->head != NULL && (busiest == NULL || ic->n > busiest->n))
+				busiest = ic;
+	if (busiest == NULL)
+		return false;
+	mc = busiest->head;
+	k.id = mc->id;
+	if (ipc_encode(&m, IPC_LOGIN_KICK, &k) == 0)
+		(void)child_send(mc->login, &m, -1);
+	/* an answer auth still owes it is for nobody now */
+	if (mc->authing)
+		login_request_drop(mc->login, mc->id);
+	mc->authing = false;
+	mconn_prelogin_end(mc);
+	return true;
 }
 
 /* Refuse a connection before any login process sees it (plaintext: one line first). */
@@ -638,7 +715,7 @@ conn_dispatch(unsigned idx, int fd, const struct sockaddr_storage *ss)
 	struct ipc_msg m;
 	uint32_t id;
 
-	if (M.prelogin >= M.cfg->login_max_connections) {
+	if (M.prelogin >= M.cfg->login_max_connections && !prelogin_evict()) {
 		conn_refuse(idx, fd, "login_max_connections");
 		return;
 	}
@@ -669,8 +746,15 @@ conn_dispatch(unsigned idx, int fd, const struct sockaddr_storage *ss)
 	login->nconns++;
 	M.prelogin++;
 	if (haskey) {
-		mc->ipc = ipcount_get(key, true);
-		mc->ipc->n++;
+		ic = ipcount_get(key, true);
+		ic->n++;
+		mc->ipc = ic;
+		mc->iprev = ic->tail;
+		if (ic->tail != NULL)
+			ic->tail->inext = mc;
+		else
+			ic->head = mc;
+		ic->tail = mc;
 	}
 	mc->hnext = M.mconns[id % MCONN_BUCKETS];
 	M.mconns[id % MCONN_BUCKETS] = mc;
@@ -795,7 +879,7 @@ pending_free(struct pending *p)
 	free(p->ip);
 	free(p->mech);
 	free(p->user);
-	free(p->input);
+	free(p->name);
 	free(p->address);
 	free(p->folder);
 	free(p->prefix);
@@ -846,6 +930,7 @@ mail_child_get(const char *user, uid_t uid, gid_t gid, const char *home, const c
 		return NULL;
 	ch->user = xstrdup(user);
 	ch->uid = uid;
+	ch->empty = true;	/* no client yet: idle once nothing is on its way */
 	mu.name = user;
 	mu.uid = (uint32_t)uid;
 	mu.gid = (uint32_t)gid;
@@ -922,6 +1007,7 @@ delivery_auth_reply(struct pending *p, uint32_t status, const char *name, uint32
 	close(p->fd);
 	p->fd = -1;
 	mail->sent++;
+	mail->empty = false;
 	if (mail->idle_timer != NULL)
 		evtimer_del(mail->idle_timer);
 	p->mail = mail;
@@ -954,7 +1040,20 @@ handle_mail_delivered(struct child *ch, struct ipc_msg *m)
 static void
 fail_deliveries_of(struct child *mail)
 {
-	struct pending **pp = &M.delivering;
+	struct pending **pp = &M.handoffs;
+
+	/* logins on their way to it: the connection that comes is closed (the client sees EOF) */
+	while (*pp != NULL) {
+		struct pending *p = *pp;
+
+		if (p->mail == mail) {
+			*pp = p->next;
+			pending_free(p);
+		} else {
+			pp = &p->next;
+		}
+	}
+	pp = &M.delivering;
 
 	while (*pp != NULL) {
 		struct pending *p = *pp;
@@ -1030,11 +1129,9 @@ static void
 handle_auth_reply(struct child *auth, struct ipc_msg *m)
 {
 	struct ipc_auth_reply a;
-	struct ipc_mail_client mcl;
 	uint32_t status, uid, gid;
 	const char *name, *home, *root;
 	struct pending **pp, *p;
-	struct ipc_msg *out;
 	struct child *mail;
 	struct mconn *mc;
 
@@ -1070,37 +1167,122 @@ handle_auth_reply(struct child *auth, struct ipc_msg *m)
 		pending_free(p);
 		return;
 	}
-	if (p->from == NULL || (priv_is_root() && (uid == 0 || gid == 0)) ||
+	mc = mconn_find(p->from_req);
+	if (p->from == NULL || mc == NULL || mc->login != p->from) {
+		pending_free(p);	/* the client is gone */
+		return;
+	}
+	if ((priv_is_root() && (uid == 0 || gid == 0)) ||
 	    root[0] != '/' || (mail = mail_child_get(name, uid, gid, home, root)) == NULL) {
 		login_reply(p, IPC_AUTH_TEMPFAIL);
 		pending_free(p);
 		return;
 	}
-	mc = mconn_find(p->from_req);
-	if (mc != NULL && mc->login == p->from)
-		mconn_prelogin_end(mc);
+	mconn_prelogin_end(mc);
+	/* the mail process stays up until the connection arrives (or is abandoned) */
+	p->kind = PK_HANDOFF;
+	p->mail = mail;
+	p->name = xstrdup(name);
+	mail->handoffs++;
+	if (mail->idle_timer != NULL)
+		evtimer_del(mail->idle_timer);
+	p->next = M.handoffs;
+	M.handoffs = p;
+	login_reply(p, IPC_AUTH_OK);
+}
+
+/* Arm the idle exit of a mail process that has no clients and none on the way. */
+static void
+mail_maybe_idle(struct child *ch)
+{
+	struct timeval tv = { MAIL_IDLE_EXIT_SECS, 0 };
+
+	if (ch->closing || !ch->empty || ch->handoffs > 0)
+		return;
+	if (ch->idle_timer == NULL)
+		ch->idle_timer = evtimer_new(M.base, mail_idle_cb, ch);
+	evtimer_add(ch->idle_timer, &tv);
+}
+
+/* Take the handoff of login's connection conn_id off the list (NULL if none). */
+static struct pending *
+handoff_take(struct child *login, uint32_t conn_id)
+{
+	for (struct pending **pp = &M.handoffs; *pp != NULL; pp = &(*pp)->next) {
+		struct pending *p = *pp;
+
+		if (p->from == login && p->from_req == conn_id) {
+			*pp = p->next;
+			p->mail->handoffs--;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+/* A logged-in connection will not come (its login or mail process is gone). */
+static void
+handoff_abandon(struct pending *p)
+{
+	struct child *mail = p->mail;
+
+	pending_free(p);
+	mail_maybe_idle(mail);
+}
+
+/* IPC_LOGIN_HANDOFF: the connection of a successful login, on to the mail process. */
+static void
+handle_login_handoff(struct child *login, struct ipc_msg *m)
+{
+	struct ipc_login_handoff h;
+	struct ipc_mail_client mcl;
+	struct ipc_msg *out;
+	struct child *mail;
+	struct pending *p;
+
+	if (ipc_decode(m, IPC_LOGIN_HANDOFF, &h) < 0) {
+		log_error("malformed handoff from login pid=%d: killing it", (int)login->pid);
+		child_kill(login);
+		return;
+	}
+	if ((p = handoff_take(login, h.id)) == NULL)
+		return;		/* its mail process died meanwhile: the client sees EOF */
+	mail = p->mail;
 	mcl.proto = p->proto;
 	mcl.tag = p->tag;
-	mcl.input.p = p->input;
-	mcl.input.len = p->input_len;
+	mcl.input = h.input;
 	mcl.ip = p->ip;
 	mcl.flags = p->flags;
 	out = xmalloc(sizeof(*out));
-	if (ipc_encode(out, IPC_MAIL_CLIENT, &mcl) < 0 || child_send(mail, out, p->fd) < 0) {
-		free(out);
-		login_reply(p, IPC_AUTH_TEMPFAIL);
+	if (ipc_encode(out, IPC_MAIL_CLIENT, &mcl) == 0 && child_send(mail, out, m->fd) == 0) {
+		mail->sent++;
+		mail->empty = false;
+		log_info("%s login user=%s method=%s ip=%s tls=%s mail_pid=%d",
+		    proto_name(p->proto), p->name, p->mech, p->ip,
+		    (p->flags & IPC_CONN_TLS) ? "yes" : "no", (int)mail->pid);
 		pending_free(p);
-		return;
+	} else {
+		handoff_abandon(p);
 	}
 	free(out);
-	mail->sent++;
-	if (mail->idle_timer != NULL)
-		evtimer_del(mail->idle_timer);
-	log_info("%s login user=%s method=%s ip=%s tls=%s mail_pid=%d", proto_name(p->proto),
-	    name, p->mech, p->ip,
-	    (p->flags & IPC_CONN_TLS) ? "yes" : "no", (int)mail->pid);
-	login_reply(p, IPC_AUTH_OK);
-	pending_free(p);
+}
+
+/* Forget what a login process asked about conn_id (it closed, or was kicked). */
+static void
+login_request_drop(struct child *login, uint32_t conn_id)
+{
+	struct pending *p;
+
+	for (struct pending **pp = &M.pending; *pp != NULL; pp = &(*pp)->next) {
+		p = *pp;
+		if (p->kind == PK_LOGIN && p->from == login && p->from_req == conn_id) {
+			*pp = p->next;
+			pending_free(p);
+			break;
+		}
+	}
+	if ((p = handoff_take(login, conn_id)) != NULL)
+		handoff_abandon(p);
 }
 
 static void
@@ -1122,8 +1304,7 @@ handle_login_auth(struct child *login, struct ipc_msg *m)
 		return;
 	}
 	p = xcalloc(1, sizeof(*p));
-	p->fd = m->fd;
-	m->fd = -1;
+	p->fd = -1;
 	p->from = login;
 	p->kind = PK_LOGIN;
 	p->from_req = a.id;
@@ -1144,9 +1325,6 @@ handle_login_auth(struct child *login, struct ipc_msg *m)
 	}
 	mc->authing = true;
 	p->user = xstrndup((const char *)a.user.p, a.user.len);
-	p->input = xmalloc(a.input.len == 0 ? 1 : a.input.len);
-	memcpy(p->input, a.input.p, a.input.len);
-	p->input_len = a.input.len;
 	p->id = ++M.next_id;
 	ar.id = p->id;
 	ar.user = p->user;
@@ -1178,6 +1356,7 @@ handle_login_closed(struct child *login, struct ipc_msg *m)
 		child_kill(login);
 		return;
 	}
+	login_request_drop(login, lc.id);
 	if ((mc = mconn_find(lc.id)) != NULL && mc->login == login)
 		mconn_remove(mc);
 }
@@ -1186,7 +1365,6 @@ static void
 handle_mail_empty(struct child *ch, struct ipc_msg *m)
 {
 	struct ipc_mail_empty e;
-	struct timeval tv = { MAIL_IDLE_EXIT_SECS, 0 };
 
 	if (ipc_decode(m, IPC_MAIL_EMPTY, &e) < 0) {
 		/* a mail process runs as its user: nothing it sends may stop the master */
@@ -1194,11 +1372,9 @@ handle_mail_empty(struct child *ch, struct ipc_msg *m)
 		child_kill(ch);
 		return;
 	}
-	if (e.received != ch->sent || ch->closing)
-		return;		/* a client is on its way to it */
-	if (ch->idle_timer == NULL)
-		ch->idle_timer = evtimer_new(M.base, mail_idle_cb, ch);
-	evtimer_add(ch->idle_timer, &tv);
+	/* a client counted by us but not yet by it is on its way: not idle */
+	ch->empty = e.received == ch->sent;
+	mail_maybe_idle(ch);
 }
 
 /* One message from a child; a type its role may not send kills it. */
@@ -1209,6 +1385,8 @@ child_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 
 	if (ch->role == ROLE_LOGIN && m->type == IPC_LOGIN_AUTH) {
 		handle_login_auth(ch, m);
+	} else if (ch->role == ROLE_LOGIN && m->type == IPC_LOGIN_HANDOFF) {
+		handle_login_handoff(ch, m);
 	} else if (ch->role == ROLE_LOGIN && m->type == IPC_LOGIN_CLOSED) {
 		handle_login_closed(ch, m);
 	} else if (ch->role == ROLE_AUTH && m->type == IPC_AUTH_REPLY) {
@@ -1712,6 +1890,12 @@ master_main(const char *config_path)
 		struct pending *p = M.delivering;
 
 		M.delivering = p->next;
+		pending_free(p);
+	}
+	while (M.handoffs != NULL) {
+		struct pending *p = M.handoffs;
+
+		M.handoffs = p->next;
 		pending_free(p);
 	}
 	while (M.children != NULL)
