@@ -9,6 +9,9 @@
 #   fuzz      fuzz/run.sh: builds build-fuzz (clang), replays corpora, fuzzes each target
 #   hostile   tests/hostile/run.py (hostile input: literals, NUL, nesting, floods, MIME
 #             bombs, path-like names, LMTP smuggling, brute-force ban) on build/buzon
+#   resilience tests/resilience/run.py (one client must never take the service down: NUL
+#             logins, non-reading floods, 1000-recipient LMTP, auth floods, EMFILE, connection
+#             caps, kill -9 of a login process, a 60 s chaos run; root only) on build/buzon
 #   delivery  tests/delivery/run.py (LMTP, buzon deliver, mbox import, faults, private Postfix),
 #             both builds
 #   pop3      tests/pop3/run.py (POP3 dialogues, poplib, curl, fetchmail, IMAP EXPUNGE)
@@ -24,6 +27,7 @@
 # A suite that cannot run (missing build, runner crash without a summary) counts as
 # one failure.  Environment: BUILD, ASAN_BUILD, LOGDIR, SKIP_INTEROP=1, SKIP_SECURITY=1,
 # SKIP_ASAN=1, SKIP_DELIVERY=1, SKIP_WEBMAIL=1, SKIP_ACME=1, SKIP_HOSTILE=1, SKIP_FAULTS=1,
+# SKIP_RESILIENCE=1,
 # SKIP_FUZZ=1 (FUZZ_BUILD, FUZZ_SECONDS: see fuzz/run.sh).
 set -u
 
@@ -165,6 +169,10 @@ fi
 
 if [ -f tests/hostile/run.py ] && [ "${SKIP_HOSTILE:-0}" != 1 ] && have_binary "$BUILD" hostile; then
 	runner hostile "$LOGDIR/hostile.log" env BUZON="$BUILD/buzon" "$PY" tests/hostile/run.py
+fi
+
+if [ -f tests/resilience/run.py ] && [ "${SKIP_RESILIENCE:-0}" != 1 ] && have_binary "$BUILD" resilience; then
+	runner resilience "$LOGDIR/resilience.log" env BUZON="$BUILD/buzon" "$PY" tests/resilience/run.py
 fi
 
 if [ -f tests/faults/run.py ] && [ "${SKIP_FAULTS:-0}" != 1 ] && have_binary "$BUILD" faults; then
