@@ -11,6 +11,9 @@
 #             bombs, path-like names, LMTP smuggling, brute-force ban) on build/buzon
 #   auth      tests/auth/run.py (system users through PAM: equal failure times, the PAM
 #             worker pool, PAM_RHOST; root only, else SKIP) on build/buzon
+#   resilience tests/resilience/run.py (one client must never take the service down: NUL
+#             logins, non-reading floods, 1000-recipient LMTP, auth floods, EMFILE, connection
+#             caps, kill -9 of a login process, a 60 s chaos run; root only) on build/buzon
 #   delivery  tests/delivery/run.py (LMTP, buzon deliver, mbox import, faults, private Postfix),
 #             both builds
 #   pop3      tests/pop3/run.py (POP3 dialogues, poplib, curl, fetchmail, IMAP EXPUNGE)
@@ -25,7 +28,8 @@
 # "N passed, M failed" summing every suite; the exit status is 1 if anything failed.
 # A suite that cannot run (missing build, runner crash without a summary) counts as
 # one failure.  Environment: BUILD, ASAN_BUILD, LOGDIR, SKIP_INTEROP=1, SKIP_SECURITY=1,
-# SKIP_ASAN=1, SKIP_DELIVERY=1, SKIP_WEBMAIL=1, SKIP_ACME=1, SKIP_HOSTILE=1, SKIP_FAULTS=1, SKIP_AUTH=1,
+# SKIP_ASAN=1, SKIP_DELIVERY=1, SKIP_WEBMAIL=1, SKIP_ACME=1, SKIP_HOSTILE=1, SKIP_FAULTS=1,
+# SKIP_AUTH=1, SKIP_RESILIENCE=1,
 # SKIP_FUZZ=1 (FUZZ_BUILD, FUZZ_SECONDS: see fuzz/run.sh).
 set -u
 
@@ -171,6 +175,10 @@ fi
 
 if [ -f tests/auth/run.py ] && [ "${SKIP_AUTH:-0}" != 1 ] && have_binary "$BUILD" auth; then
 	runner auth "$LOGDIR/auth.log" env BUZON="$BUILD/buzon" "$PY" tests/auth/run.py
+fi
+
+if [ -f tests/resilience/run.py ] && [ "${SKIP_RESILIENCE:-0}" != 1 ] && have_binary "$BUILD" resilience; then
+	runner resilience "$LOGDIR/resilience.log" env BUZON="$BUILD/buzon" "$PY" tests/resilience/run.py
 fi
 
 if [ -f tests/faults/run.py ] && [ "${SKIP_FAULTS:-0}" != 1 ] && have_binary "$BUILD" faults; then

@@ -139,10 +139,15 @@ class Server:
     certs         [(cert, key), ...] for the ssl_cert/ssl_key lines, the first being the
                   default (SNI picks the others); default: the generated localhost pair
                   (self.cert/self.key, which ssl_context() trusts either way)
+    wrapper       a command prefix that execs the server in place, e.g.
+                  ["prlimit", "--nofile=128:128"] (self.proc.pid stays the master's pid)
+
+    A test that stops the server itself calls terminate(); stop() then only checks
+    for left-over processes and scans the logs.
     """
 
     def __init__(self, users=None, fill=True, config=None, buzon=None, canary=True,
-                 lmtp=False, pop3=False, certs=None):
+                 lmtp=False, pop3=False, certs=None, wrapper=None):
         self.buzon = buzon or default_binary()
         self.users = dict(users if users is not None else {"demo": "demo"})
         self.fill = fill
@@ -164,6 +169,8 @@ class Server:
         self.lmtp_port = None
         self.pop3_enabled = pop3
         self.pop3_port = self.pop3s_port = 0
+        self.wrapper = list(wrapper or [])
+        self.terminated = None		# (exit status or None, seconds) after terminate()
 
     # ---- setup ---------------------------------------------------------------------
     def setup(self):
@@ -351,7 +358,7 @@ class Server:
 
     def _start_once(self):
         self.log_file = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([self.buzon, "serve", "-c", self.config_path],
+        self.proc = subprocess.Popen(self.wrapper + [self.buzon, "serve", "-c", self.config_path],
                                      stdin=subprocess.DEVNULL, stdout=self.log_file,
                                      stderr=subprocess.STDOUT, env=self.env(),
                                      start_new_session=True, cwd=self.tmp)
@@ -462,7 +469,11 @@ class Server:
         self.stopped = True
         problems = self.problems
         if self.proc is not None:
-            if self.proc.poll() is not None:
+            if self.terminated is not None:
+                if self.proc.poll() is None:	# terminate() gave up waiting
+                    self._killpg()
+                    self.proc.wait()
+            elif self.proc.poll() is not None:
                 problems.append("server died during the test (status %d)" % self.proc.returncode)
             else:
                 if self.canary and self.started:
@@ -494,6 +505,21 @@ class Server:
         elif self.tmp:
             sys.stderr.write("buzontest: kept %s\n" % self.tmp)
         return problems
+
+    def terminate(self, timeout=STOP_TIMEOUT):
+        """Send SIGTERM to the master (by the test itself) and wait up to timeout s.
+        Returns (exit status or None if still running, seconds waited); stop() later
+        kills what is left and scans the logs, without the canary."""
+        t0 = time.monotonic()
+        rc = self.proc.poll()
+        if rc is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                rc = self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                rc = None
+        self.terminated = (rc, time.monotonic() - t0)
+        return self.terminated
 
     def _killpg(self):
         try:
