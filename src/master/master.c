@@ -98,6 +98,7 @@ struct pending {
 struct mconn {
 	struct mconn *hnext;	/* hash chain by id */
 	uint32_t id;
+	uint64_t seq;		/* accept order */
 	struct child *login;
 	struct ipcount *ipc;	/* its address's pre-login count (NULL: none, or logged in) */
 	struct mconn *iprev, *inext;	/* in ipc's list, oldest first */
@@ -133,6 +134,7 @@ struct master {
 	struct ipcount *ipcounts[IPCOUNT_BUCKETS];
 	unsigned prelogin;		/* connections not yet logged in */
 	uint32_t next_conn;
+	uint64_t conn_seq;
 	bool accept_paused;
 	unsigned accept_pause_ms;	/* current backoff; 0 = not in an episode */
 	uint64_t episode_start_ms;
@@ -661,9 +663,11 @@ prelogin_evict(void)
 	struct ipc_msg m;
 	struct mconn *mc;
 
+	/* the address with the most; among equals, the one with the oldest connection */
 	for (unsigned b = 0; b < IPCOUNT_BUCKETS; b++)
 		for (struct ipcount *ic = M.ipcounts[b]; ic != NULL; ic = ic->hnext)
-			if (ic->head != NULL && (busiest == NULL || ic->n > busiest->n))
+			if (ic->head != NULL && (busiest == NULL || ic->n > busiest->n ||
+			    (ic->n == busiest->n && ic->head->seq < busiest->head->seq)))
 				busiest = ic;
 	if (busiest == NULL)
 		return false;
@@ -741,6 +745,7 @@ conn_dispatch(unsigned idx, int fd, const struct sockaddr_storage *ss)
 	close(fd);
 	mc = xcalloc(1, sizeof(*mc));
 	mc->id = id;
+	mc->seq = ++M.conn_seq;
 	mc->login = login;
 	mc->prelogin = true;
 	login->nconns++;

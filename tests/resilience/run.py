@@ -1212,13 +1212,34 @@ def r06_caps(ck, srv):
         g.start()
         held = [expect_greeting(ck, g.imap_port, "127.0.0.%d" % (i + 2), "total %d of 8" % (i + 1))
                 for i in range(8)]
-        expect_refused(ck, g.imap_port, "127.0.0.20", "9th connection overall (login_max_connections = 8)")
+        # the total is full: a newcomer is served and the oldest connection of the
+        # address holding the most goes (here all hold one: the oldest of all, held[0])
+        c9 = expect_greeting(ck, g.imap_port, "127.0.0.20",
+                             "9th connection overall (login_max_connections = 8) is served")
         if held[0]:
+            try:
+                lines, closed = held[0].rest(3)
+                ck.ok(any(l.startswith(b"* BYE") for l in lines) and closed,
+                      "the oldest connection gets * BYE and is closed (%r)" % (lines[:2],))
+            except (OSError, TimeoutError) as e:
+                ck.ok(False, "the oldest connection: %s" % e)
             held[0].close()
             held[0] = None
-        c, last = retry_greeting(g.imap_port, "127.0.0.21")
-        ck.ok(c is not None, "below the total cap again a new connection is served (last %r)" % (last,))
-        for x in held + [c]:
+        for i, x in enumerate(held[1:]):
+            if x:
+                x.send(b"n NOOP\r\n")
+                line = x.line(timeout=3)
+                ck.ok(line is not None and line.startswith(b"n OK"),
+                      "connection %d of 8 is still served (%r)" % (i + 2, line))
+        # an address that holds many loses its own oldest, not another address's
+        g2 = [expect_greeting(ck, g.imap_port, "127.0.0.30", "flood %d from 127.0.0.30" % (i + 1))
+              for i in range(3)]
+        if c9:
+            c9.send(b"n NOOP\r\n")
+            line = c9.line(timeout=3)
+            ck.ok(line is not None and line.startswith(b"n OK"),
+                  "127.0.0.20's one connection survives a flood from 127.0.0.30 (%r)" % (line,))
+        for x in held + [c9] + g2:
             if x:
                 x.close()
     except buzontest.ServerError as e:
@@ -1602,7 +1623,7 @@ def main():
              wrapper=["prlimit", "--nofile=128:128"])
     run_case("R-06", "pre-login connection caps",
              "per address 5: 6th gets * BYE (POP3 -ERR, IMAPS closed), other address served; "
-             "total 8: 9th BYE; logged-in sessions not counted",
+             "total 8 full: the 9th is served and the oldest connection of the busiest address gets BYE; logged-in sessions not counted",
              r06_caps, {"login_max_connections_per_ip": 5, "auth_allow_cleartext": "yes"}, pop3=True)
     run_case("R-07", "kill -9 of one login process",
              "pool of 2: only its sessions die, replaced < 3 s; per-connection: only its session",
