@@ -1,11 +1,14 @@
 /*
- * store_private.h — structures and helpers shared by store.c (the user's folder tree)
- * and mbox.c (one open folder). Internal to src/store; runs in the mail process.
+ * store_private.h — structures and helpers shared by the files of src/store: the user's
+ * store (store.c, store_folders.c, store_list.c) and one folder (mailbox*.c,
+ * name_arena.c). Internal to src/store and its unit tests; runs in the mail process.
  */
 #ifndef BUZON_STORE_PRIVATE_H
 #define BUZON_STORE_PRIVATE_H
 
+#include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "store/store.h"
 #include "store/store_format.h"
@@ -120,7 +123,59 @@ struct mbox {
 	struct mbox_listener *listeners;
 };
 
-/* store.c */
+/* Names of existing folders (store_list.c). */
+struct namelist {
+	char **names;
+	size_t count, cap;
+};
+
+/* ---------------------------------------------------------------- inline helpers */
+
+/* A message's file name in its directory (msgs[].filename without "cur/" or "new/"). */
+static inline const char *
+msg_name(const struct mbox_msg *m)
+{
+	return m->filename + 4;		/* skip "cur/" or "new/" */
+}
+
+/* The fd of the directory (new/ or cur/) a message's file is in. */
+static inline int
+msg_dirfd(const struct mbox *mbox, const struct mbox_msg *m)
+{
+	return m->filename[0] == 'n' ? mbox->new_fd : mbox->cur_fd;
+}
+
+/* Length of a message's base name (its file name without ":2,<flags>"). */
+static inline size_t
+msg_base_len(const struct mbox_msg *m)
+{
+	const char *n = msg_name(m), *c = strchr(n, ':');
+
+	return c == NULL ? strlen(n) : (size_t)(c - n);
+}
+
+static inline bool
+ts_eq(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/* FNV-1a, for the scan's base-name hash and the own-event hash. */
+static inline uint64_t
+hash_bytes(const char *p, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+/* ---------------------------------------------------------------- store.c */
+
 /* Resolve a validated, canonical name to its folder directory name ("." or ".x.y"). */
 char *mstore_dirname(const char *canonical_name);
 /* Canonical form: "INBOX" (any case) or "INBOX.x" prefix -> "INBOX". Caller frees. */
@@ -140,24 +195,121 @@ int store_read_file(int dirfd, const char *name, size_t max, struct buf *out,
 /* Atomically replace dirfd/name with data: temp + fsync + rename + fsync(dir). */
 int store_write_file(struct mstore *store, int dirfd, const char *name, const void *data,
     size_t len);
+/* Create cur/ new/ tmp/ (0700) inside the folder directory fd; existing ones are fine.
+ * 0 or -1 (errno). */
+int maildir_make_subdirs(int fd);
 
-/* Read pending inotify events (non-blocking) and set force_sync on the mboxes that
- * others changed; our own changes are recognised and ignored. */
-void mstore_notify_drain(struct mstore *store);
+/* ---------------------------------------------------------------- store_folders.c */
 
-/* mbox.c */
+/* 1 selectable folder, 2 directory without cur/ (noselect), 0 missing, -1 error. */
+int folder_stat(struct mstore *store, const char *dirname);
+/* Create one folder directory (".a.b") with cur/ new/ tmp/ and maildirfolder. */
+enum store_status folder_create_one(struct mstore *store, const char *dir);
+
+/* ---------------------------------------------------------------- store_list.c */
+
+/* All existing folder names (not INBOX) from the root directory, sorted, unique,
+ * appended to l. Free with namelist_free. */
+enum store_status read_folder_names(struct mstore *store, struct namelist *l);
+void namelist_free(struct namelist *l);
+
+/* ---------------------------------------------------------------- mailbox.c */
+
+void mbox_free_internal(struct mbox *mbox);
+/* The folder was deleted underneath open mboxes: expunge everything, mark deleted. */
+void mbox_mark_deleted(struct mbox *mbox);
+/* W= size of an open file (read from the start): size plus one for every LF not
+ * preceded by CR. 0, or -1 (errno). */
+int count_vsize(int fd, uint64_t *size_r, uint64_t *vsize_r);
+
+/* ---------------------------------------------------------------- name_arena.c */
+
+/* n bytes that never move, freed with the whole arena. */
+char *arena_alloc(struct name_arena *a, size_t n);
+/* "<dir>/<name>" (dir is "cur" or "new") copied into the arena, NUL-terminated. */
+char *arena_path(struct name_arena *a, const char *dir, const char *name, size_t len);
+char *arena_strdup(struct name_arena *a, const char *s);
+void arena_free(struct name_arena *a);
+/* A message's file name is no longer used (replaced, or the message dropped). */
+void name_release(struct mbox *mbox, const char *filename);
+/* Rebuild the arena with only the names in use. */
+void names_compact(struct mbox *mbox);
+/* Rebuild the arena once most of it is garbage (many flag renames without a rescan). */
+void names_maybe_compact(struct mbox *mbox);
+
+/* ---------------------------------------------------------------- mailbox_notify.c */
+
+/* Tell every listener of mbox about one change. */
+void notify_expunged(struct mbox *mbox, uint32_t uid);
+void notify_appended(struct mbox *mbox, uint32_t uid);
+void notify_flags(struct mbox *mbox, uint32_t uid);
+void notify_keyword(struct mbox *mbox, unsigned int idx);
 /* Record that we are about to rename/unlink `name` in new/ (is_new) or cur/. */
 void mbox_own_event(struct mbox *mbox, bool is_new, const char *name);
 /* True (and forget it) if the event was one of ours. */
 bool mbox_own_event_match(struct mbox *mbox, bool is_new, const char *name);
-void mbox_free_internal(struct mbox *mbox);
-/* The folder was deleted underneath open mboxes: expunge everything, mark deleted. */
-void mbox_mark_deleted(struct mbox *mbox);
+/* Forget every record and stop ignoring events (a full scan covers them). */
+void own_events_clear(struct mbox *mbox);
+void own_events_free(struct mbox *mbox);
 /* inotify watch descriptor handling */
 void mbox_notify_add(struct mbox *mbox);
 void mbox_notify_remove(struct mbox *mbox);
+/* Read pending inotify events (non-blocking) and set force_sync on the mboxes that
+ * others changed; our own changes are recognised and ignored. */
+void mstore_notify_drain(struct mstore *store);
+
+/* ---------------------------------------------------------------- mailbox_uidlist.c */
+
+/* Take the uidlist dotlock (waits up to LOCK_WAIT_MS). Returns the lock fd or -1. */
+int uidlist_lock(struct mbox *mbox);
+/* Release the lock (fd < 0: nothing). */
+void uidlist_unlock(struct mbox *mbox, int fd);
+/* Write the memory state into the lock file and rename it over the uidlist; this also
+ * releases the lock. Returns STORE_OK or an error (lock released, old uidlist kept). */
+enum store_status uidlist_commit(struct mbox *mbox, int lockfd);
+/* Append the records msgs[from..] to the uidlist in place (or rewrite it whole if it is
+ * not the file we know). Releases the lock. */
+enum store_status uidlist_append(struct mbox *mbox, int lockfd, size_t from);
+/* Read the uidlist into ul if it changed on disk (or always if force). 1 read,
+ * 0 unchanged, -1 unusable (logged; header lost), -2 missing in a new folder.
+ * *damaged_r set if lines were dropped. */
+int uidlist_read(struct mbox *mbox, struct uidlist *ul, bool force, bool *damaged_r);
+/* True if the uidlist file differs (inode, size, mtime) from the one last read. */
+bool uidlist_changed(struct mbox *mbox);
+
+/* ---------------------------------------------------------------- mailbox_keywords.c */
+
+/* Re-read dovecot-keywords if it changed; new names are told to the listeners. */
+void keywords_reload(struct mbox *mbox);
+
+/* ---------------------------------------------------------------- mailbox_sync.c */
+
+/* Lock, full sync, commit the uidlist if needed. */
+enum store_status sync_full(struct mbox *mbox);
+/* Lock and bring the memory state up to date before a change. Returns the lock fd,
+ * or -1 with *st_r set. *dirty_r: the uidlist must be rewritten, not appended to. */
+int lock_and_sync(struct mbox *mbox, bool *dirty_r, enum store_status *st_r);
+/* After our own change to cur/ or new/: remember the new directory mtimes. */
+void remember_mtimes(struct mbox *mbox);
+/* Append *m to a growing message array. */
+void msgs_push(struct mbox_msg **arr, size_t *count, size_t *cap, const struct mbox_msg *m);
+
+/* ---------------------------------------------------------------- mailbox_cache.c */
+
+/* Record the identity of the folder directory and its cur/ new/ (at open). */
+bool remember_identity(struct mbox *mbox);
+/* Free a closed folder (cached or not; refcount 0). */
+void cache_evict(struct mbox *mbox);
+/* Take a cached folder out of the cache for reuse; false if it must be reopened. */
+bool cache_take(struct mbox *mbox);
+/* Keep a folder whose last reference went; false if it is not to be kept. */
+bool cache_put(struct mbox *mbox);
 /* Free cached (closed) folders: all of them (name NULL), or those named `name` and, if
  * children, its subfolders "name.*". Never touches folders that are still open. */
 void mstore_cache_drop(struct mstore *store, const char *name, bool children);
+/* Remember the RECENT UIDs of a folder being closed (replacing an older entry). */
+void recent_save(struct mbox *mbox);
+/* Give an opened folder back the RECENT flags it had when it was closed. */
+void recent_restore(struct mbox *mbox);
 
 #endif
