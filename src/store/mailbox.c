@@ -22,7 +22,7 @@
 /* ------------------------------------------------------------------ open / close */
 
 static void
-tmp_cleanup(struct mbox *mbox)
+tmp_cleanup(struct mailbox *box)
 {
 	struct dirent *de;
 	struct stat st;
@@ -30,7 +30,7 @@ tmp_cleanup(struct mbox *mbox)
 	DIR *dir;
 	int fd;
 
-	fd = openat(mbox->tmp_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = openat(box->tmp_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || (dir = fdopendir(fd)) == NULL) {
 		if (fd >= 0)
 			close(fd);
@@ -39,9 +39,9 @@ tmp_cleanup(struct mbox *mbox)
 	while ((de = readdir(dir)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		if (fstatat(mbox->tmp_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		if (fstatat(box->tmp_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    !S_ISDIR(st.st_mode) && st.st_mtime < limit && st.st_ctime < limit)
-			(void)unlinkat(mbox->tmp_fd, de->d_name, 0);
+			(void)unlinkat(box->tmp_fd, de->d_name, 0);
 	}
 	closedir(dir);
 }
@@ -53,214 +53,215 @@ open_subdir(int dfd, const char *name)
 }
 
 enum store_status
-mbox_open(struct mstore *store, const char *name, struct mbox **mbox_r)
+mailbox_open(struct mstore *store, const char *name, struct mailbox **box_r)
 {
 	enum store_status st;
-	struct mbox *mbox;
+	struct mailbox *box;
 	char *canon;
 
 	st = mstore_name_check(name);
 	if (st != STORE_OK)
 		return st;
 	canon = mstore_canonical(name);
-	for (mbox = store->mboxes; mbox != NULL; mbox = mbox->next)
-		if (strcmp(mbox->name, canon) == 0 && !mbox->deleted)
+	for (box = store->mailboxes; box != NULL; box = box->next)
+		if (strcmp(box->name, canon) == 0 && !box->deleted)
 			break;
-	if (mbox != NULL && mbox->cached && !cache_take(mbox)) {
-		cache_evict(mbox);	/* replaced or removed while closed: open afresh */
-		mbox = NULL;
+	if (box != NULL && box->cached && !mailbox_cache_take(box)) {
+		/* replaced or removed while closed: open afresh */
+		mailbox_cache_evict(box);
+		box = NULL;
 	}
-	if (mbox != NULL) {
+	if (box != NULL) {
 		free(canon);
-		mbox->refcount++;
-		st = mbox_sync(mbox);
+		box->refcount++;
+		st = mailbox_sync(box);
 		if (st != STORE_OK) {
-			if (--mbox->refcount == 0)
-				cache_evict(mbox);	/* do not keep a state that failed */
+			if (--box->refcount == 0)
+				mailbox_cache_evict(box);	/* do not keep a failed state */
 			return st;
 		}
-		*mbox_r = mbox;
+		*box_r = box;
 		return STORE_OK;
 	}
-	mbox = xcalloc(1, sizeof(*mbox));
-	mbox->store = store;
-	mbox->refcount = 1;
-	mbox->name = canon;
-	mbox->dirname = mstore_dirname(canon);
-	mbox->cur_fd = mbox->new_fd = mbox->tmp_fd = -1;
-	mbox->wd_new = mbox->wd_cur = -1;
-	mbox->dir_fd = strcmp(mbox->dirname, ".") == 0 ?
+	box = xcalloc(1, sizeof(*box));
+	box->store = store;
+	box->refcount = 1;
+	box->name = canon;
+	box->dirname = mstore_dirname(canon);
+	box->cur_fd = box->new_fd = box->tmp_fd = -1;
+	box->wd_new = box->wd_cur = -1;
+	box->dir_fd = strcmp(box->dirname, ".") == 0 ?
 	    openat(store->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) :
-	    open_subdir(store->root_fd, mbox->dirname);
-	if (mbox->dir_fd < 0) {
+	    open_subdir(store->root_fd, box->dirname);
+	if (box->dir_fd < 0) {
 		/* ENOENT, or ELOOP/ENOTDIR for a symlink or file: not a folder */
 		st = errno == ENOENT || errno == ELOOP || errno == ENOTDIR ?
 		    STORE_NONEXISTENT : STORE_IOERROR;
 		if (st == STORE_IOERROR)
 			log_error("store open failed mailbox=%s error=%s", canon, strerror(errno));
-		mbox_free_internal(mbox);
+		mailbox_free_internal(box);
 		return st;
 	}
-	mbox->cur_fd = open_subdir(mbox->dir_fd, "cur");
-	mbox->new_fd = open_subdir(mbox->dir_fd, "new");
-	mbox->tmp_fd = open_subdir(mbox->dir_fd, "tmp");
-	if (mbox->cur_fd < 0 && errno == ENOENT) {
-		mbox_free_internal(mbox);
+	box->cur_fd = open_subdir(box->dir_fd, "cur");
+	box->new_fd = open_subdir(box->dir_fd, "new");
+	box->tmp_fd = open_subdir(box->dir_fd, "tmp");
+	if (box->cur_fd < 0 && errno == ENOENT) {
+		mailbox_free_internal(box);
 		return STORE_NOSELECT;
 	}
-	if (mbox->new_fd < 0 && errno == ENOENT && mkdirat(mbox->dir_fd, "new", 0700) == 0)
-		mbox->new_fd = open_subdir(mbox->dir_fd, "new");
-	if (mbox->tmp_fd < 0 && errno == ENOENT && mkdirat(mbox->dir_fd, "tmp", 0700) == 0)
-		mbox->tmp_fd = open_subdir(mbox->dir_fd, "tmp");
-	if (mbox->cur_fd < 0 || mbox->new_fd < 0 || mbox->tmp_fd < 0) {
+	if (box->new_fd < 0 && errno == ENOENT && mkdirat(box->dir_fd, "new", 0700) == 0)
+		box->new_fd = open_subdir(box->dir_fd, "new");
+	if (box->tmp_fd < 0 && errno == ENOENT && mkdirat(box->dir_fd, "tmp", 0700) == 0)
+		box->tmp_fd = open_subdir(box->dir_fd, "tmp");
+	if (box->cur_fd < 0 || box->new_fd < 0 || box->tmp_fd < 0) {
 		log_error("store open subdirs failed mailbox=%s error=%s", canon,
 		    strerror(errno));
-		mbox_free_internal(mbox);
+		mailbox_free_internal(box);
 		return STORE_IOERROR;
 	}
-	if (!remember_identity(mbox)) {
+	if (!mailbox_remember_identity(box)) {
 		log_error("store open stat failed mailbox=%s error=%s", canon, strerror(errno));
-		mbox_free_internal(mbox);
+		mailbox_free_internal(box);
 		return STORE_IOERROR;
 	}
-	tmp_cleanup(mbox);
-	keywords_reload(mbox);
+	tmp_cleanup(box);
+	mailbox_keywords_reload(box);
 	/* watch first, then scan: nothing can fall between the two */
-	mbox_notify_add(mbox);
-	st = sync_full(mbox);
+	mailbox_notify_add(box);
+	st = mailbox_sync_full(box);
 	if (st != STORE_OK) {
-		mbox_free_internal(mbox);
+		mailbox_free_internal(box);
 		return st;
 	}
-	recent_restore(mbox);
-	mbox->next = store->mboxes;
-	store->mboxes = mbox;
-	*mbox_r = mbox;
+	mailbox_recent_restore(box);
+	box->next = store->mailboxes;
+	store->mailboxes = box;
+	*box_r = box;
 	return STORE_OK;
 }
 
 void
-mbox_free_internal(struct mbox *mbox)
+mailbox_free_internal(struct mailbox *box)
 {
-	struct mbox_listener *l, *next;
+	struct mailbox_listener *l, *next;
 	unsigned int i;
 
-	mbox_notify_remove(mbox);
-	if (mbox->dir_fd >= 0)
-		close(mbox->dir_fd);
-	if (mbox->cur_fd >= 0)
-		close(mbox->cur_fd);
-	if (mbox->new_fd >= 0)
-		close(mbox->new_fd);
-	if (mbox->tmp_fd >= 0)
-		close(mbox->tmp_fd);
-	free(mbox->msgs);
-	arena_free(&mbox->names);
-	own_events_free(mbox);
+	mailbox_notify_remove(box);
+	if (box->dir_fd >= 0)
+		close(box->dir_fd);
+	if (box->cur_fd >= 0)
+		close(box->cur_fd);
+	if (box->new_fd >= 0)
+		close(box->new_fd);
+	if (box->tmp_fd >= 0)
+		close(box->tmp_fd);
+	free(box->msgs);
+	name_arena_free(&box->names);
+	mailbox_own_events_free(box);
 	for (i = 0; i < STORE_KEYWORDS_MAX; i++)
-		free(mbox->keywords[i]);
-	for (l = mbox->listeners; l != NULL; l = next) {
+		free(box->keywords[i]);
+	for (l = box->listeners; l != NULL; l = next) {
 		next = l->next;
 		free(l);
 	}
-	free(mbox->name);
-	free(mbox->dirname);
-	free(mbox);
+	free(box->name);
+	free(box->dirname);
+	free(box);
 }
 
 void
-mbox_ref(struct mbox *mbox)
+mailbox_ref(struct mailbox *box)
 {
-	mbox->refcount++;
+	box->refcount++;
 }
 
 void
-mbox_unref(struct mbox **mboxp)
+mailbox_unref(struct mailbox **boxp)
 {
-	struct mbox *mbox = *mboxp, **pp;
+	struct mailbox *box = *boxp, **pp;
 
-	if (mbox == NULL)
+	if (box == NULL)
 		return;
-	*mboxp = NULL;
-	if (--mbox->refcount > 0)
+	*boxp = NULL;
+	if (--box->refcount > 0)
 		return;
-	if (!mbox->deleted && cache_put(mbox))
+	if (!box->deleted && mailbox_cache_put(box))
 		return;
-	if (!mbox->deleted)
-		recent_save(mbox);
-	for (pp = &mbox->store->mboxes; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == mbox) {
-			*pp = mbox->next;
+	if (!box->deleted)
+		mailbox_recent_save(box);
+	for (pp = &box->store->mailboxes; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == box) {
+			*pp = box->next;
 			break;
 		}
-	mbox_free_internal(mbox);
+	mailbox_free_internal(box);
 }
 
 void
-mbox_mark_deleted(struct mbox *mbox)
+mailbox_mark_deleted(struct mailbox *box)
 {
-	size_t i, n = mbox->count;
-	struct mbox_msg *msgs = mbox->msgs;
+	size_t i, n = box->count;
+	struct mailbox_msg *msgs = box->msgs;
 
-	mbox->msgs = NULL;
-	mbox->count = mbox->cap = 0;
-	mbox->deleted = true;
-	mbox_notify_remove(mbox);
+	box->msgs = NULL;
+	box->count = box->cap = 0;
+	box->deleted = true;
+	mailbox_notify_remove(box);
 	for (i = 0; i < n; i++)
-		notify_expunged(mbox, msgs[i].uid);
+		mailbox_notify_expunged(box, msgs[i].uid);
 	free(msgs);
-	arena_free(&mbox->names);
+	name_arena_free(&box->names);
 }
 
 const char *
-mbox_name(const struct mbox *mbox)
+mailbox_name(const struct mailbox *box)
 {
-	return mbox->name;
+	return box->name;
 }
 
 uint32_t
-mbox_uidvalidity(const struct mbox *mbox)
+mailbox_uidvalidity(const struct mailbox *box)
 {
-	return mbox->uidvalidity;
+	return box->uidvalidity;
 }
 
 uint32_t
-mbox_uidnext(const struct mbox *mbox)
+mailbox_uidnext(const struct mailbox *box)
 {
-	return mbox->nextuid;
+	return box->nextuid;
 }
 
 bool
-mbox_is_deleted(const struct mbox *mbox)
+mailbox_is_deleted(const struct mailbox *box)
 {
-	return mbox->deleted;
+	return box->deleted;
 }
 
 size_t
-mbox_count(const struct mbox *mbox)
+mailbox_count(const struct mailbox *box)
 {
-	return mbox->count;
+	return box->count;
 }
 
-const struct mbox_msg *
-mbox_msg_at(const struct mbox *mbox, size_t idx)
+const struct mailbox_msg *
+mailbox_msg_at(const struct mailbox *box, size_t idx)
 {
-	return idx < mbox->count ? &mbox->msgs[idx] : NULL;
+	return idx < box->count ? &box->msgs[idx] : NULL;
 }
 
-const struct mbox_msg *
-mbox_lookup(const struct mbox *mbox, uint32_t uid, size_t *idx_r)
+const struct mailbox_msg *
+mailbox_lookup(const struct mailbox *box, uint32_t uid, size_t *idx_r)
 {
-	size_t lo = 0, hi = mbox->count, mid;
+	size_t lo = 0, hi = box->count, mid;
 
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		if (mbox->msgs[mid].uid == uid) {
+		if (box->msgs[mid].uid == uid) {
 			if (idx_r != NULL)
 				*idx_r = mid;
-			return &mbox->msgs[mid];
+			return &box->msgs[mid];
 		}
-		if (mbox->msgs[mid].uid < uid)
+		if (box->msgs[mid].uid < uid)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -272,16 +273,16 @@ mbox_lookup(const struct mbox *mbox, uint32_t uid, size_t *idx_r)
 
 /* Open the file of msg; on ENOENT resync once. */
 static enum store_status
-msg_open_retry(struct mbox *mbox, uint32_t uid, int *fd_r, const struct mbox_msg **m_r)
+msg_open_retry(struct mailbox *box, uint32_t uid, int *fd_r, const struct mailbox_msg **m_r)
 {
-	const struct mbox_msg *m;
+	const struct mailbox_msg *m;
 	int attempt, fd;
 
 	for (attempt = 0; attempt < 2; attempt++) {
-		m = mbox_lookup(mbox, uid, NULL);
+		m = mailbox_lookup(box, uid, NULL);
 		if (m == NULL)
 			return STORE_EXPUNGED;
-		fd = openat(msg_dirfd(mbox, m), msg_name(m),
+		fd = openat(mailbox_msg_dirfd(box, m), mailbox_msg_name(m),
 		    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 		if (fd >= 0) {
 			*fd_r = fd;
@@ -290,30 +291,30 @@ msg_open_retry(struct mbox *mbox, uint32_t uid, int *fd_r, const struct mbox_msg
 		}
 		if (errno != ENOENT) {
 			log_error("store message open failed mailbox=%s uid=%u error=%s",
-			    mbox->name, uid, strerror(errno));
+			    box->name, uid, strerror(errno));
 			return STORE_IOERROR;
 		}
 		/* renamed by a flag change elsewhere, or expunged: rescan */
-		mbox->force_sync = true;
-		if (sync_full(mbox) != STORE_OK)
+		box->force_sync = true;
+		if (mailbox_sync_full(box) != STORE_OK)
 			return STORE_IOERROR;
 	}
 	return STORE_EXPUNGED;
 }
 
 enum store_status
-mbox_msg_open(struct mbox *mbox, uint32_t uid, int *fd_r)
+mailbox_msg_open(struct mailbox *box, uint32_t uid, int *fd_r)
 {
-	const struct mbox_msg *m;
+	const struct mailbox_msg *m;
 
-	if (mbox->deleted)
+	if (box->deleted)
 		return STORE_EXPUNGED;
-	return msg_open_retry(mbox, uid, fd_r, &m);
+	return msg_open_retry(box, uid, fd_r, &m);
 }
 
 /* W= size: size plus one for every LF not preceded by CR. */
 int
-count_vsize(int fd, uint64_t *size_r, uint64_t *vsize_r)
+mailbox_count_vsize(int fd, uint64_t *size_r, uint64_t *vsize_r)
 {
 	char b[65536];
 	char last = '\0';
@@ -343,39 +344,39 @@ count_vsize(int fd, uint64_t *size_r, uint64_t *vsize_r)
 }
 
 enum store_status
-mbox_msg_info(struct mbox *mbox, uint32_t uid, const struct mbox_msg **msg_r)
+mailbox_msg_info(struct mailbox *box, uint32_t uid, const struct mailbox_msg **msg_r)
 {
-	const struct mbox_msg *cm;
-	struct mbox_msg *m;
+	const struct mailbox_msg *cm;
+	struct mailbox_msg *m;
 	enum store_status st;
 	struct stat s;
 	uint64_t size, vsize;
 	int fd;
 
-	if (mbox->deleted)
+	if (box->deleted)
 		return STORE_EXPUNGED;
-	cm = mbox_lookup(mbox, uid, NULL);
+	cm = mailbox_lookup(box, uid, NULL);
 	if (cm == NULL)
 		return STORE_EXPUNGED;
-	if (cm->size != MBOX_SIZE_UNKNOWN && cm->vsize != MBOX_SIZE_UNKNOWN &&
+	if (cm->size != MAILBOX_SIZE_UNKNOWN && cm->vsize != MAILBOX_SIZE_UNKNOWN &&
 	    cm->internaldate != 0) {
 		*msg_r = cm;
 		return STORE_OK;
 	}
-	st = msg_open_retry(mbox, uid, &fd, &cm);
+	st = msg_open_retry(box, uid, &fd, &cm);
 	if (st != STORE_OK)
 		return st;
-	m = (struct mbox_msg *)cm;
+	m = (struct mailbox_msg *)cm;
 	if (fstat(fd, &s) < 0) {
 		close(fd);
 		return STORE_IOERROR;
 	}
 	m->internaldate = s.st_mtime;
-	if (m->size == MBOX_SIZE_UNKNOWN)
+	if (m->size == MAILBOX_SIZE_UNKNOWN)
 		m->size = (uint64_t)s.st_size;
-	if (m->vsize == MBOX_SIZE_UNKNOWN) {
-		if (count_vsize(fd, &size, &vsize) < 0) {
-			log_error("store read failed mailbox=%s uid=%u error=%s", mbox->name,
+	if (m->vsize == MAILBOX_SIZE_UNKNOWN) {
+		if (mailbox_count_vsize(fd, &size, &vsize) < 0) {
+			log_error("store read failed mailbox=%s uid=%u error=%s", box->name,
 			    uid, strerror(errno));
 			close(fd);
 			return STORE_IOERROR;

@@ -18,61 +18,63 @@
 /* ------------------------------------------------------------------ flags */
 
 static char *
-msg_new_filename(const struct mbox_msg *m, uint8_t flags, uint32_t keywords)
+msg_new_filename(const struct mailbox_msg *m, uint8_t flags, uint32_t keywords)
 {
 	struct buf b;
 
 	buf_init(&b, BUF_UNLIMITED);
-	buf_append(&b, msg_name(m), msg_base_len(m));
+	buf_append(&b, mailbox_msg_name(m), mailbox_msg_base_len(m));
 	mdname_format_info(flags, keywords, &b);
 	return buf_steal(&b);
 }
 
 enum store_status
-mbox_store_flags(struct mbox *mbox, uint32_t uid, uint8_t flags, uint32_t keywords)
+mailbox_store_flags(struct mailbox *box, uint32_t uid, uint8_t flags, uint32_t keywords)
 {
-	struct mbox_msg *m;
+	struct mailbox_msg *m;
 	char *newname;
 	int attempt;
 	unsigned int i;
 
-	if (mbox->deleted)
+	if (box->deleted)
 		return STORE_EXPUNGED;
-	flags &= (uint8_t)~MBOX_FLAG_RECENT;
+	flags &= (uint8_t)~MAILBOX_FLAG_RECENT;
 	for (i = 0; i < STORE_KEYWORDS_MAX; i++)
-		if ((keywords & (1u << i)) && mbox->keywords[i] == NULL)
+		if ((keywords & (1u << i)) && box->keywords[i] == NULL)
 			keywords &= ~(1u << i);	/* undefined index: not stored */
 	keywords &= (1u << STORE_KEYWORDS_MAX) - 1;
 	for (attempt = 0; attempt < 2; attempt++) {
-		m = (struct mbox_msg *)mbox_lookup(mbox, uid, NULL);
+		m = (struct mailbox_msg *)mailbox_lookup(box, uid, NULL);
 		if (m == NULL)
 			return STORE_EXPUNGED;
-		if ((m->flags & ~MBOX_FLAG_RECENT) == flags && m->keywords == keywords &&
+		if ((m->flags & ~MAILBOX_FLAG_RECENT) == flags && m->keywords == keywords &&
 		    m->filename[0] == 'c')
 			return STORE_OK;
 		newname = msg_new_filename(m, flags, keywords);
-		mbox_own_event(mbox, m->filename[0] == 'n', msg_name(m));
-		mbox_own_event(mbox, false, newname);
-		if (renameat(msg_dirfd(mbox, m), msg_name(m), mbox->cur_fd, newname) == 0) {
-			name_release(mbox, m->filename);
-			m->filename = arena_path(&mbox->names, "cur", newname, strlen(newname));
+		mailbox_own_event(box, m->filename[0] == 'n', mailbox_msg_name(m));
+		mailbox_own_event(box, false, newname);
+		if (renameat(mailbox_msg_dirfd(box, m), mailbox_msg_name(m), box->cur_fd,
+		    newname) == 0) {
+			mailbox_name_release(box, m->filename);
+			m->filename = name_arena_path(&box->names, "cur", newname,
+			    strlen(newname));
 			free(newname);
-			names_maybe_compact(mbox);
-			m->flags = flags | (m->flags & MBOX_FLAG_RECENT);
+			mailbox_names_maybe_compact(box);
+			m->flags = flags | (m->flags & MAILBOX_FLAG_RECENT);
 			m->keywords = keywords;
-			remember_mtimes(mbox);
-			notify_flags(mbox, uid);
+			mailbox_remember_mtimes(box);
+			mailbox_notify_flags(box, uid);
 			return STORE_OK;
 		}
 		free(newname);
 		if (errno != ENOENT) {
 			log_error("store flag rename failed mailbox=%s uid=%u error=%s",
-			    mbox->name, uid, strerror(errno));
-			return store_errno_status(errno) == STORE_NONEXISTENT ? STORE_IOERROR :
-			    store_errno_status(errno);
+			    box->name, uid, strerror(errno));
+			return mstore_errno_status(errno) == STORE_NONEXISTENT ?
+			    STORE_IOERROR : mstore_errno_status(errno);
 		}
-		mbox->force_sync = true;
-		if (sync_full(mbox) != STORE_OK)
+		box->force_sync = true;
+		if (mailbox_sync_full(box) != STORE_OK)
 			return STORE_IOERROR;
 	}
 	return STORE_EXPUNGED;

@@ -21,28 +21,28 @@
 
 /* ------------------------------------------------------------------ listeners */
 
-struct mbox_listener *
-mbox_listen(struct mbox *mbox, const struct mbox_listener_ops *ops, void *ctx)
+struct mailbox_listener *
+mailbox_listen(struct mailbox *box, const struct mailbox_listener_ops *ops, void *ctx)
 {
-	struct mbox_listener *l = xcalloc(1, sizeof(*l)), **pp;
+	struct mailbox_listener *l = xcalloc(1, sizeof(*l)), **pp;
 
 	l->ops = ops;
 	l->ctx = ctx;
 	/* append: notification order = registration order */
-	for (pp = &mbox->listeners; *pp != NULL; pp = &(*pp)->next)
+	for (pp = &box->listeners; *pp != NULL; pp = &(*pp)->next)
 		;
 	*pp = l;
 	return l;
 }
 
 void
-mbox_unlisten(struct mbox *mbox, struct mbox_listener **lp)
+mailbox_unlisten(struct mailbox *box, struct mailbox_listener **lp)
 {
-	struct mbox_listener **pp;
+	struct mailbox_listener **pp;
 
 	if (*lp == NULL)
 		return;
-	for (pp = &mbox->listeners; *pp != NULL; pp = &(*pp)->next)
+	for (pp = &box->listeners; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == *lp) {
 			*pp = (*lp)->next;
 			break;
@@ -52,43 +52,43 @@ mbox_unlisten(struct mbox *mbox, struct mbox_listener **lp)
 }
 
 void
-notify_expunged(struct mbox *mbox, uint32_t uid)
+mailbox_notify_expunged(struct mailbox *box, uint32_t uid)
 {
-	struct mbox_listener *l;
+	struct mailbox_listener *l;
 
-	for (l = mbox->listeners; l != NULL; l = l->next)
+	for (l = box->listeners; l != NULL; l = l->next)
 		if (l->ops->expunged != NULL)
-			l->ops->expunged(l->ctx, mbox, uid);
+			l->ops->expunged(l->ctx, box, uid);
 }
 
 void
-notify_appended(struct mbox *mbox, uint32_t uid)
+mailbox_notify_appended(struct mailbox *box, uint32_t uid)
 {
-	struct mbox_listener *l;
+	struct mailbox_listener *l;
 
-	for (l = mbox->listeners; l != NULL; l = l->next)
+	for (l = box->listeners; l != NULL; l = l->next)
 		if (l->ops->appended != NULL)
-			l->ops->appended(l->ctx, mbox, uid);
+			l->ops->appended(l->ctx, box, uid);
 }
 
 void
-notify_flags(struct mbox *mbox, uint32_t uid)
+mailbox_notify_flags(struct mailbox *box, uint32_t uid)
 {
-	struct mbox_listener *l;
+	struct mailbox_listener *l;
 
-	for (l = mbox->listeners; l != NULL; l = l->next)
+	for (l = box->listeners; l != NULL; l = l->next)
 		if (l->ops->flags_changed != NULL)
-			l->ops->flags_changed(l->ctx, mbox, uid);
+			l->ops->flags_changed(l->ctx, box, uid);
 }
 
 void
-notify_keyword(struct mbox *mbox, unsigned int idx)
+mailbox_notify_keyword(struct mailbox *box, unsigned int idx)
 {
-	struct mbox_listener *l;
+	struct mailbox_listener *l;
 
-	for (l = mbox->listeners; l != NULL; l = l->next)
+	for (l = box->listeners; l != NULL; l = l->next)
 		if (l->ops->keyword_added != NULL)
-			l->ops->keyword_added(l->ctx, mbox, idx);
+			l->ops->keyword_added(l->ctx, box, idx);
 }
 
 /* ------------------------------------------------------------------ own events */
@@ -107,98 +107,98 @@ notify_keyword(struct mbox *mbox, unsigned int idx)
 static uint64_t
 own_hash(bool is_new, const char *name, size_t len)
 {
-	return hash_bytes(name, len) ^ (is_new ? 0x9e3779b97f4a7c15ULL : 0);
+	return mstore_hash_bytes(name, len) ^ (is_new ? 0x9e3779b97f4a7c15ULL : 0);
 }
 
 static void
-own_tab_insert(struct mbox *mbox, size_t idx)
+own_tab_insert(struct mailbox *box, size_t idx)
 {
-	size_t mask = mbox->own_tabsize - 1, h = (size_t)mbox->own_ev[idx].hash & mask;
+	size_t mask = box->own_tabsize - 1, h = (size_t)box->own_ev[idx].hash & mask;
 
-	while (mbox->own_tab[h] != 0)
+	while (box->own_tab[h] != 0)
 		h = (h + 1) & mask;
-	mbox->own_tab[h] = (uint32_t)(idx + 1);
+	box->own_tab[h] = (uint32_t)(idx + 1);
 }
 
 /* Forget every record (all matched, or a full scan covers them). */
 static void
-own_events_reset(struct mbox *mbox)
+own_events_reset(struct mailbox *box)
 {
-	mbox->n_own = mbox->own_live = 0;
-	mbox->own_names_len = 0;
-	if (mbox->own_tabsize > 4096) {
-		free(mbox->own_tab);	/* do not keep a bulk operation's table */
-		mbox->own_tab = NULL;
-		mbox->own_tabsize = 0;
-	} else if (mbox->own_tab != NULL)
-		memset(mbox->own_tab, 0, mbox->own_tabsize * sizeof(*mbox->own_tab));
+	box->n_own = box->own_live = 0;
+	box->own_names_len = 0;
+	if (box->own_tabsize > 4096) {
+		free(box->own_tab);	/* do not keep a bulk operation's table */
+		box->own_tab = NULL;
+		box->own_tabsize = 0;
+	} else if (box->own_tab != NULL)
+		memset(box->own_tab, 0, box->own_tabsize * sizeof(*box->own_tab));
 }
 
 void
-mbox_own_event(struct mbox *mbox, bool is_new, const char *name)
+mailbox_own_event(struct mailbox *box, bool is_new, const char *name)
 {
 	struct own_event *e;
 	size_t len = strlen(name), i;
 
-	if (mbox->wd_new < 0 || mbox->own_overflow)
+	if (box->wd_new < 0 || box->own_overflow)
 		return;
-	if (mbox->n_own == OWN_EVENTS_MAX) {
-		mbox->own_overflow = true;	/* stop filtering: rescan on any event */
+	if (box->n_own == OWN_EVENTS_MAX) {
+		box->own_overflow = true;	/* stop filtering: rescan on any event */
 		return;
 	}
-	if (mbox->n_own == mbox->own_cap) {
-		mbox->own_cap = mbox->own_cap == 0 ? 64 : mbox->own_cap * 2;
-		mbox->own_ev = xreallocarray(mbox->own_ev, mbox->own_cap, sizeof(*mbox->own_ev));
+	if (box->n_own == box->own_cap) {
+		box->own_cap = box->own_cap == 0 ? 64 : box->own_cap * 2;
+		box->own_ev = xreallocarray(box->own_ev, box->own_cap, sizeof(*box->own_ev));
 	}
-	if (mbox->own_names_len + len > mbox->own_names_cap) {
-		mbox->own_names_cap = MAX(mbox->own_names_cap * 2, mbox->own_names_len + len +
+	if (box->own_names_len + len > box->own_names_cap) {
+		box->own_names_cap = MAX(box->own_names_cap * 2, box->own_names_len + len +
 		    4096);
-		mbox->own_names = xrealloc(mbox->own_names, mbox->own_names_cap);
+		box->own_names = xrealloc(box->own_names, box->own_names_cap);
 	}
-	if ((mbox->n_own + 1) * 2 > mbox->own_tabsize) {
+	if ((box->n_own + 1) * 2 > box->own_tabsize) {
 		/* grow the hash (load <= 1/2), re-inserting the records still expected */
-		free(mbox->own_tab);
-		mbox->own_tabsize = mbox->own_tabsize == 0 ? 128 : mbox->own_tabsize * 2;
-		mbox->own_tab = xcalloc(mbox->own_tabsize, sizeof(*mbox->own_tab));
-		for (i = 0; i < mbox->n_own; i++)
-			if (mbox->own_ev[i].live)
-				own_tab_insert(mbox, i);
+		free(box->own_tab);
+		box->own_tabsize = box->own_tabsize == 0 ? 128 : box->own_tabsize * 2;
+		box->own_tab = xcalloc(box->own_tabsize, sizeof(*box->own_tab));
+		for (i = 0; i < box->n_own; i++)
+			if (box->own_ev[i].live)
+				own_tab_insert(box, i);
 	}
-	e = &mbox->own_ev[mbox->n_own];
+	e = &box->own_ev[box->n_own];
 	e->hash = own_hash(is_new, name, len);
-	e->off = mbox->own_names_len;
+	e->off = box->own_names_len;
 	e->len = (uint32_t)len;
 	e->is_new = is_new;
 	e->live = true;
-	memcpy(mbox->own_names + mbox->own_names_len, name, len);
-	mbox->own_names_len += len;
-	own_tab_insert(mbox, mbox->n_own++);
-	mbox->own_live++;
-	if (++mbox->own_since_drain >= OWN_DRAIN_EVERY) {
-		mbox->own_since_drain = 0;
-		mstore_notify_drain(mbox->store);
+	memcpy(box->own_names + box->own_names_len, name, len);
+	box->own_names_len += len;
+	own_tab_insert(box, box->n_own++);
+	box->own_live++;
+	if (++box->own_since_drain >= OWN_DRAIN_EVERY) {
+		box->own_since_drain = 0;
+		mstore_notify_drain(box->store);
 	}
 }
 
 bool
-mbox_own_event_match(struct mbox *mbox, bool is_new, const char *name)
+mailbox_own_event_match(struct mailbox *box, bool is_new, const char *name)
 {
 	size_t len = strlen(name), mask, h;
 	uint64_t hash;
 	uint32_t idx;
 
-	if (mbox->own_overflow || mbox->own_live == 0)
+	if (box->own_overflow || box->own_live == 0)
 		return false;
 	hash = own_hash(is_new, name, len);
-	mask = mbox->own_tabsize - 1;
-	for (h = (size_t)hash & mask; (idx = mbox->own_tab[h]) != 0; h = (h + 1) & mask) {
-		struct own_event *e = &mbox->own_ev[idx - 1];
+	mask = box->own_tabsize - 1;
+	for (h = (size_t)hash & mask; (idx = box->own_tab[h]) != 0; h = (h + 1) & mask) {
+		struct own_event *e = &box->own_ev[idx - 1];
 
 		if (e->live && e->hash == hash && e->is_new == is_new && e->len == len &&
-		    memcmp(mbox->own_names + e->off, name, len) == 0) {
+		    memcmp(box->own_names + e->off, name, len) == 0) {
 			e->live = false;
-			if (--mbox->own_live == 0)
-				own_events_reset(mbox);
+			if (--box->own_live == 0)
+				own_events_reset(box);
 			return true;
 		}
 	}
@@ -206,52 +206,52 @@ mbox_own_event_match(struct mbox *mbox, bool is_new, const char *name)
 }
 
 void
-own_events_clear(struct mbox *mbox)
+mailbox_own_events_clear(struct mailbox *box)
 {
-	own_events_reset(mbox);
-	mbox->own_overflow = false;
+	own_events_reset(box);
+	box->own_overflow = false;
 }
 
 void
-own_events_free(struct mbox *mbox)
+mailbox_own_events_free(struct mailbox *box)
 {
-	free(mbox->own_ev);
-	free(mbox->own_names);
-	free(mbox->own_tab);
-	mbox->own_ev = NULL;
-	mbox->own_names = NULL;
-	mbox->own_tab = NULL;
-	mbox->n_own = mbox->own_cap = mbox->own_live = 0;
-	mbox->own_names_len = mbox->own_names_cap = mbox->own_tabsize = 0;
+	free(box->own_ev);
+	free(box->own_names);
+	free(box->own_tab);
+	box->own_ev = NULL;
+	box->own_names = NULL;
+	box->own_tab = NULL;
+	box->n_own = box->own_cap = box->own_live = 0;
+	box->own_names_len = box->own_names_cap = box->own_tabsize = 0;
 }
 
 /* ------------------------------------------------------------------ inotify */
 
 void
-mbox_notify_add(struct mbox *mbox)
+mailbox_notify_add(struct mailbox *box)
 {
 	char path[64];
 	uint32_t mask = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR;
 
-	mbox->wd_new = mbox->wd_cur = -1;
-	if (mbox->store->inotify_fd < 0)
+	box->wd_new = box->wd_cur = -1;
+	if (box->store->inotify_fd < 0)
 		return;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", mbox->new_fd);
-	mbox->wd_new = inotify_add_watch(mbox->store->inotify_fd, path, mask);
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", mbox->cur_fd);
-	mbox->wd_cur = inotify_add_watch(mbox->store->inotify_fd, path, mask);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", box->new_fd);
+	box->wd_new = inotify_add_watch(box->store->inotify_fd, path, mask);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", box->cur_fd);
+	box->wd_cur = inotify_add_watch(box->store->inotify_fd, path, mask);
 }
 
 void
-mbox_notify_remove(struct mbox *mbox)
+mailbox_notify_remove(struct mailbox *box)
 {
-	if (mbox->store->inotify_fd < 0)
+	if (box->store->inotify_fd < 0)
 		return;
-	if (mbox->wd_new >= 0)
-		(void)inotify_rm_watch(mbox->store->inotify_fd, mbox->wd_new);
-	if (mbox->wd_cur >= 0)
-		(void)inotify_rm_watch(mbox->store->inotify_fd, mbox->wd_cur);
-	mbox->wd_new = mbox->wd_cur = -1;
+	if (box->wd_new >= 0)
+		(void)inotify_rm_watch(box->store->inotify_fd, box->wd_new);
+	if (box->wd_cur >= 0)
+		(void)inotify_rm_watch(box->store->inotify_fd, box->wd_cur);
+	box->wd_new = box->wd_cur = -1;
 }
 
 int
@@ -265,7 +265,7 @@ mstore_notify_drain(struct mstore *store)
 {
 	char evbuf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
 	const struct inotify_event *ev;
-	struct mbox *m;
+	struct mailbox *m;
 	ssize_t n;
 	char *p;
 
@@ -280,15 +280,15 @@ mstore_notify_drain(struct mstore *store)
 		for (p = evbuf; p < evbuf + n; p += sizeof(*ev) + ev->len) {
 			ev = (const struct inotify_event *)p;
 			if (ev->mask & IN_Q_OVERFLOW) {
-				for (m = store->mboxes; m != NULL; m = m->next)
+				for (m = store->mailboxes; m != NULL; m = m->next)
 					m->force_sync = true;
 				continue;
 			}
-			for (m = store->mboxes; m != NULL; m = m->next) {
+			for (m = store->mailboxes; m != NULL; m = m->next) {
 				if (ev->wd != m->wd_new && ev->wd != m->wd_cur)
 					continue;
-				if (ev->len == 0 || !mbox_own_event_match(m, ev->wd == m->wd_new,
-				    ev->name))
+				if (ev->len == 0 || !mailbox_own_event_match(m,
+				    ev->wd == m->wd_new, ev->name))
 					m->force_sync = true;
 			}
 		}
@@ -298,28 +298,28 @@ mstore_notify_drain(struct mstore *store)
 void
 mstore_notify_process(struct mstore *store)
 {
-	struct mbox *m, **todo;
+	struct mailbox *m, **todo;
 	size_t n = 0, i;
 
 	mstore_notify_drain(store);
-	/* Sync outside the walk: listeners may open (or close) mboxes, and a closed one
+	/* Sync outside the walk: listeners may open (or close) mailboxes, and a closed one
 	 * going into the cache can evict others. Cached folders have nobody to tell:
 	 * they keep force_sync until they are opened again. */
-	for (m = store->mboxes; m != NULL; m = m->next)
+	for (m = store->mailboxes; m != NULL; m = m->next)
 		if (m->force_sync && !m->cached && !m->deleted)
 			n++;
 	if (n == 0)
 		return;
 	todo = xcalloc(n, sizeof(*todo));
-	for (m = store->mboxes, i = 0; m != NULL && i < n; m = m->next)
+	for (m = store->mailboxes, i = 0; m != NULL && i < n; m = m->next)
 		if (m->force_sync && !m->cached && !m->deleted) {
-			mbox_ref(m);
+			mailbox_ref(m);
 			todo[i++] = m;
 		}
 	n = i;
 	for (i = 0; i < n; i++) {
-		(void)mbox_sync(todo[i]);
-		mbox_unref(&todo[i]);
+		(void)mailbox_sync(todo[i]);
+		mailbox_unref(&todo[i]);
 	}
 	free(todo);
 }

@@ -29,7 +29,7 @@ uid_cmp(const void *a, const void *b)
 }
 
 enum store_status
-mbox_expunge(struct mbox *mbox, const uint32_t *uids, size_t count)
+mailbox_expunge(struct mailbox *box, const uint32_t *uids, size_t count)
 {
 	enum store_status st;
 	uint32_t *sorted, *gone;
@@ -37,47 +37,48 @@ mbox_expunge(struct mbox *mbox, const uint32_t *uids, size_t count)
 	bool dirty;
 	int lockfd;
 
-	if (mbox->deleted)
+	if (box->deleted)
 		return STORE_NONEXISTENT;
 	if (count == 0)
 		return STORE_OK;
-	lockfd = lock_and_sync(mbox, &dirty, &st);
+	lockfd = mailbox_lock_and_sync(box, &dirty, &st);
 	if (lockfd < 0)
 		return st;
 	sorted = xcalloc(count, sizeof(*sorted));
 	memcpy(sorted, uids, count * sizeof(*uids));
 	qsort(sorted, count, sizeof(*sorted), uid_cmp);
 	gone = xcalloc(count, sizeof(*gone));
-	for (i = 0, j = 0, kept = 0; i < mbox->count; i++) {
-		struct mbox_msg *m = &mbox->msgs[i];
+	for (i = 0, j = 0, kept = 0; i < box->count; i++) {
+		struct mailbox_msg *m = &box->msgs[i];
 
 		while (j < count && sorted[j] < m->uid)
 			j++;
 		if (j < count && sorted[j] == m->uid) {
-			mbox_own_event(mbox, m->filename[0] == 'n', msg_name(m));
-			if (unlinkat(msg_dirfd(mbox, m), msg_name(m), 0) == 0 || errno == ENOENT) {
+			mailbox_own_event(box, m->filename[0] == 'n', mailbox_msg_name(m));
+			if (unlinkat(mailbox_msg_dirfd(box, m), mailbox_msg_name(m), 0) == 0 ||
+			    errno == ENOENT) {
 				gone[ngone++] = m->uid;
-				name_release(mbox, m->filename);
+				mailbox_name_release(box, m->filename);
 				continue;
 			}
 			log_error("store expunge unlink failed mailbox=%s uid=%u error=%s",
-			    mbox->name, m->uid, strerror(errno));
+			    box->name, m->uid, strerror(errno));
 			st = STORE_IOERROR;
 		}
-		mbox->msgs[kept++] = *m;
+		box->msgs[kept++] = *m;
 	}
-	mbox->count = kept;
-	names_maybe_compact(mbox);
+	box->count = kept;
+	mailbox_names_maybe_compact(box);
 	if (ngone > 0 || dirty) {
-		enum store_status cst = uidlist_commit(mbox, lockfd);
+		enum store_status cst = mailbox_uidlist_commit(box, lockfd);
 
 		if (cst != STORE_OK)
 			st = cst;
 	} else
-		uidlist_unlock(mbox, lockfd);
-	remember_mtimes(mbox);
+		mailbox_uidlist_unlock(box, lockfd);
+	mailbox_remember_mtimes(box);
 	for (i = 0; i < ngone; i++)
-		notify_expunged(mbox, gone[i]);
+		mailbox_notify_expunged(box, gone[i]);
 	free(sorted);
 	free(gone);
 	return st;
@@ -94,8 +95,8 @@ struct save_msg {
 	bool moved;		/* renamed out of tmp/ */
 };
 
-struct mbox_save {
-	struct mbox *mbox;
+struct mailbox_save {
+	struct mailbox *box;
 	unsigned int save_flags;
 	struct save_msg *msgs;
 	size_t count, cap;
@@ -105,20 +106,20 @@ struct mbox_save {
 	bool failed;
 };
 
-struct mbox_save *
-mbox_save_begin(struct mbox *mbox, unsigned int save_flags)
+struct mailbox_save *
+mailbox_save_begin(struct mailbox *box, unsigned int save_flags)
 {
-	struct mbox_save *ctx = xcalloc(1, sizeof(*ctx));
+	struct mailbox_save *ctx = xcalloc(1, sizeof(*ctx));
 
-	mbox_ref(mbox);
-	ctx->mbox = mbox;
+	mailbox_ref(box);
+	ctx->box = box;
 	ctx->save_flags = save_flags;
 	ctx->fd = -1;
 	return ctx;
 }
 
 static struct save_msg *
-save_new_msg(struct mbox_save *ctx)
+save_new_msg(struct mailbox_save *ctx)
 {
 	struct save_msg *sm;
 
@@ -132,34 +133,34 @@ save_new_msg(struct mbox_save *ctx)
 }
 
 enum store_status
-mbox_save_msg_begin(struct mbox_save *ctx)
+mailbox_save_msg_begin(struct mailbox_save *ctx)
 {
-	struct mbox *mbox = ctx->mbox;
+	struct mailbox *box = ctx->box;
 	struct save_msg *sm;
 	struct buf name;
 	int tries, err = 0;
 
 	if (ctx->failed || ctx->fd >= 0)
-		panic("mbox_save_msg_begin: previous message not finished");
-	if (mbox->deleted)
+		panic("mailbox_save_msg_begin: previous message not finished");
+	if (box->deleted)
 		return STORE_NONEXISTENT;
 	buf_init(&name, 1024);
 	for (tries = 0; tries < 100; tries++) {
 		buf_reset(&name);
-		mstore_unique_name(mbox->store, &name);
-		ctx->fd = openat(mbox->tmp_fd, buf_cstr(&name),
+		mstore_unique_name(box->store, &name);
+		ctx->fd = openat(box->tmp_fd, buf_cstr(&name),
 		    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (ctx->fd >= 0 || errno != EEXIST)
 			break;
 	}
 	if (ctx->fd < 0) {
 		err = errno;
-		log_error("store tmp create failed mailbox=%s error=%s", mbox->name,
+		log_error("store tmp create failed mailbox=%s error=%s", box->name,
 		    strerror(err));
 		buf_deinit(&name);
 		ctx->failed = true;
-		return store_errno_status(err) == STORE_NONEXISTENT ? STORE_IOERROR :
-		    store_errno_status(err);
+		return mstore_errno_status(err) == STORE_NONEXISTENT ? STORE_IOERROR :
+		    mstore_errno_status(err);
 	}
 	sm = save_new_msg(ctx);
 	sm->tmpname = buf_steal(&name);
@@ -169,30 +170,30 @@ mbox_save_msg_begin(struct mbox_save *ctx)
 }
 
 int
-mbox_save_fd(struct mbox_save *ctx)
+mailbox_save_fd(struct mailbox_save *ctx)
 {
 	return ctx->fd;
 }
 
 static enum store_status
-save_fail(struct mbox_save *ctx, int err, const char *what)
+save_fail(struct mailbox_save *ctx, int err, const char *what)
 {
-	log_error("store save %s failed mailbox=%s error=%s", what, ctx->mbox->name,
+	log_error("store save %s failed mailbox=%s error=%s", what, ctx->box->name,
 	    strerror(err));
 	ctx->failed = true;
-	return store_errno_status(err) == STORE_NONEXISTENT ? STORE_IOERROR :
-	    store_errno_status(err);
+	return mstore_errno_status(err) == STORE_NONEXISTENT ? STORE_IOERROR :
+	    mstore_errno_status(err);
 }
 
 enum store_status
-mbox_save_write(struct mbox_save *ctx, const void *data, size_t len)
+mailbox_save_write(struct mailbox_save *ctx, const void *data, size_t len)
 {
 	const char *p = data;
 	size_t i;
 	ssize_t n;
 
 	if (ctx->fd < 0 || ctx->failed)
-		panic("mbox_save_write without an open message");
+		panic("mailbox_save_write without an open message");
 	for (i = 0; i < len; i++)
 		if (p[i] == '\n' && (i > 0 ? p[i - 1] : ctx->last) != '\r')
 			ctx->extra++;
@@ -212,7 +213,7 @@ mbox_save_write(struct mbox_save *ctx, const void *data, size_t len)
 }
 
 enum store_status
-mbox_save_msg_end(struct mbox_save *ctx, uint8_t flags, uint32_t keywords,
+mailbox_save_msg_end(struct mailbox_save *ctx, uint8_t flags, uint32_t keywords,
     time_t internaldate)
 {
 	struct save_msg *sm;
@@ -221,7 +222,7 @@ mbox_save_msg_end(struct mbox_save *ctx, uint8_t flags, uint32_t keywords,
 	int fd = ctx->fd;
 
 	if (fd < 0 || ctx->failed)
-		panic("mbox_save_msg_end without an open message");
+		panic("mailbox_save_msg_end without an open message");
 	ctx->fd = -1;
 	sm = &ctx->msgs[ctx->count - 1];
 	if (fstat(fd, &st) < 0) {
@@ -231,12 +232,12 @@ mbox_save_msg_end(struct mbox_save *ctx, uint8_t flags, uint32_t keywords,
 	sm->size = (uint64_t)st.st_size;
 	if (sm->size == ctx->written)
 		sm->vsize = ctx->written + ctx->extra;
-	else if (count_vsize(fd, &sm->size, &sm->vsize) < 0) {
-		/* the caller wrote through mbox_save_fd(): count by reading back */
+	else if (mailbox_count_vsize(fd, &sm->size, &sm->vsize) < 0) {
+		/* the caller wrote through mailbox_save_fd(): count by reading back */
 		close(fd);
 		return save_fail(ctx, errno, "read back");
 	}
-	sm->flags = flags & (uint8_t)~MBOX_FLAG_RECENT;
+	sm->flags = flags & (uint8_t)~MAILBOX_FLAG_RECENT;
 	sm->keywords = keywords & ((1u << STORE_KEYWORDS_MAX) - 1);
 	ts[0].tv_sec = 0;
 	ts[0].tv_nsec = UTIME_NOW;
@@ -257,11 +258,11 @@ mbox_save_msg_end(struct mbox_save *ctx, uint8_t flags, uint32_t keywords,
 }
 
 static void
-save_cleanup_files(struct mbox_save *ctx)
+save_cleanup_files(struct mailbox_save *ctx)
 {
-	struct mbox *mbox = ctx->mbox;
+	struct mailbox *box = ctx->box;
 	size_t i;
-	int dfd = (ctx->save_flags & MBOX_SAVE_DELIVERY) ? mbox->new_fd : mbox->cur_fd;
+	int dfd = (ctx->save_flags & MAILBOX_SAVE_DELIVERY) ? box->new_fd : box->cur_fd;
 
 	if (ctx->fd >= 0) {
 		close(ctx->fd);
@@ -273,14 +274,14 @@ save_cleanup_files(struct mbox_save *ctx)
 		if (sm->moved)
 			(void)unlinkat(dfd, sm->final, 0);
 		else if (sm->tmpname != NULL)
-			(void)unlinkat(mbox->tmp_fd, sm->tmpname, 0);
+			(void)unlinkat(box->tmp_fd, sm->tmpname, 0);
 	}
 }
 
 static void
-save_free(struct mbox_save **ctxp)
+save_free(struct mailbox_save **ctxp)
 {
-	struct mbox_save *ctx = *ctxp;
+	struct mailbox_save *ctx = *ctxp;
 	size_t i;
 
 	for (i = 0; i < ctx->count; i++) {
@@ -288,13 +289,13 @@ save_free(struct mbox_save **ctxp)
 		free(ctx->msgs[i].final);
 	}
 	free(ctx->msgs);
-	mbox_unref(&ctx->mbox);
+	mailbox_unref(&ctx->box);
 	free(ctx);
 	*ctxp = NULL;
 }
 
 void
-mbox_save_abort(struct mbox_save **ctxp)
+mailbox_save_abort(struct mailbox_save **ctxp)
 {
 	if (*ctxp == NULL)
 		return;
@@ -305,11 +306,11 @@ mbox_save_abort(struct mbox_save **ctxp)
 /* Rename every tmp file into place, fsync the directory, assign UIDs, write the
  * uidlist. The uidlist lock is held throughout so no other process numbers our files. */
 static enum store_status
-save_commit_locked(struct mbox_save *ctx, uint32_t *first_r, uint32_t *last_r)
+save_commit_locked(struct mailbox_save *ctx, uint32_t *first_r, uint32_t *last_r)
 {
-	struct mbox *mbox = ctx->mbox;
-	bool delivery = (ctx->save_flags & MBOX_SAVE_DELIVERY) != 0;
-	int dfd = delivery ? mbox->new_fd : mbox->cur_fd;
+	struct mailbox *box = ctx->box;
+	bool delivery = (ctx->save_flags & MAILBOX_SAVE_DELIVERY) != 0;
+	int dfd = delivery ? box->new_fd : box->cur_fd;
 	enum store_status st;
 	struct buf b;
 	size_t i, old_count;
@@ -317,12 +318,12 @@ save_commit_locked(struct mbox_save *ctx, uint32_t *first_r, uint32_t *last_r)
 	bool dirty;
 	int lockfd;
 
-	lockfd = lock_and_sync(mbox, &dirty, &st);
+	lockfd = mailbox_lock_and_sync(box, &dirty, &st);
 	if (lockfd < 0)
 		return st;
-	if (mbox->nextuid > UINT32_MAX - ctx->count - 1) {
-		uidlist_unlock(mbox, lockfd);
-		log_error("store UID space exhausted mailbox=%s", mbox->name);
+	if (box->nextuid > UINT32_MAX - ctx->count - 1) {
+		mailbox_uidlist_unlock(box, lockfd);
+		log_error("store UID space exhausted mailbox=%s", box->name);
 		return STORE_LIMIT;
 	}
 	buf_init(&b, BUF_UNLIMITED);
@@ -335,65 +336,66 @@ save_commit_locked(struct mbox_save *ctx, uint32_t *first_r, uint32_t *last_r)
 		if (!delivery)
 			mdname_format_info(sm->flags, sm->keywords, &b);
 		sm->final = buf_steal(&b);
-		mbox_own_event(mbox, delivery, sm->final);
-		if (renameat(mbox->tmp_fd, sm->tmpname, dfd, sm->final) < 0) {
+		mailbox_own_event(box, delivery, sm->final);
+		if (renameat(box->tmp_fd, sm->tmpname, dfd, sm->final) < 0) {
 			st = save_fail(ctx, errno, "rename");
 			buf_deinit(&b);
-			uidlist_unlock(mbox, lockfd);
+			mailbox_uidlist_unlock(box, lockfd);
 			return st;
 		}
 		sm->moved = true;
 	}
 	buf_deinit(&b);
-	if (store_fsync_dir(dfd, ".") < 0) {
+	if (mstore_fsync_dir(dfd, ".") < 0) {
 		st = save_fail(ctx, errno, "fsync dir");
-		uidlist_unlock(mbox, lockfd);
+		mailbox_uidlist_unlock(box, lockfd);
 		return st;
 	}
 	/* assign UIDs */
-	old_count = mbox->count;
-	first = mbox->nextuid;
+	old_count = box->count;
+	first = box->nextuid;
 	for (i = 0; i < ctx->count; i++) {
 		struct save_msg *sm = &ctx->msgs[i];
-		struct mbox_msg m;
+		struct mailbox_msg m;
 
 		memset(&m, 0, sizeof(m));
-		m.uid = mbox->nextuid++;
-		m.flags = MBOX_FLAG_RECENT | (delivery ? 0 : sm->flags);
+		m.uid = box->nextuid++;
+		m.flags = MAILBOX_FLAG_RECENT | (delivery ? 0 : sm->flags);
 		m.keywords = delivery ? 0 : sm->keywords;
 		m.size = sm->size;
 		m.vsize = sm->vsize;
-		m.filename = arena_path(&mbox->names, delivery ? "new" : "cur", sm->final,
+		m.filename = name_arena_path(&box->names, delivery ? "new" : "cur", sm->final,
 		    strlen(sm->final));
-		msgs_push(&mbox->msgs, &mbox->count, &mbox->cap, &m);
+		mailbox_msgs_push(&box->msgs, &box->count, &box->cap, &m);
 	}
-	st = dirty ? uidlist_commit(mbox, lockfd) : uidlist_append(mbox, lockfd, old_count);
+	st = dirty ? mailbox_uidlist_commit(box, lockfd) :
+	    mailbox_uidlist_append(box, lockfd, old_count);
 	if (st != STORE_OK) {
 		/* not acknowledged: remove the files again (nextuid stays grown) */
-		for (i = old_count; i < mbox->count; i++)
-			name_release(mbox, mbox->msgs[i].filename);
-		mbox->count = old_count;
+		for (i = old_count; i < box->count; i++)
+			mailbox_name_release(box, box->msgs[i].filename);
+		box->count = old_count;
 		ctx->failed = true;
 		return st;
 	}
-	remember_mtimes(mbox);
+	mailbox_remember_mtimes(box);
 	*first_r = first;
-	*last_r = mbox->nextuid - 1;
+	*last_r = box->nextuid - 1;
 	for (i = 0; i < ctx->count; i++)
-		notify_appended(mbox, first + (uint32_t)i);
+		mailbox_notify_appended(box, first + (uint32_t)i);
 	return STORE_OK;
 }
 
 enum store_status
-mbox_save_commit(struct mbox_save **ctxp, uint32_t *uid_first_r, uint32_t *uid_last_r)
+mailbox_save_commit(struct mailbox_save **ctxp, uint32_t *uid_first_r, uint32_t *uid_last_r)
 {
-	struct mbox_save *ctx = *ctxp;
+	struct mailbox_save *ctx = *ctxp;
 	enum store_status st;
 
 	*uid_first_r = *uid_last_r = 0;
 	if (ctx->fd >= 0 || ctx->failed)
-		panic("mbox_save_commit: message not finished or transaction failed");
-	if (ctx->mbox->deleted)
+		panic("mailbox_save_commit: message not finished or transaction failed");
+	if (ctx->box->deleted)
 		st = STORE_NONEXISTENT;
 	else if (ctx->count == 0)
 		st = STORE_OK;
@@ -409,13 +411,13 @@ mbox_save_commit(struct mbox_save **ctxp, uint32_t *uid_first_r, uint32_t *uid_l
 
 /* Byte copy of a message into a new tmp file of ctx (hard link impossible). */
 static enum store_status
-copy_bytes(struct mbox_save *ctx, int srcfd, time_t mtime, uint8_t flags, uint32_t kw)
+copy_bytes(struct mailbox_save *ctx, int srcfd, time_t mtime, uint8_t flags, uint32_t kw)
 {
 	enum store_status st;
 	char b[65536];
 	ssize_t n;
 
-	st = mbox_save_msg_begin(ctx);
+	st = mailbox_save_msg_begin(ctx);
 	if (st != STORE_OK)
 		return st;
 	if (lseek(srcfd, 0, SEEK_SET) < 0)
@@ -428,18 +430,18 @@ copy_bytes(struct mbox_save *ctx, int srcfd, time_t mtime, uint8_t flags, uint32
 			return save_fail(ctx, errno, "copy read");
 		if (n == 0)
 			break;
-		st = mbox_save_write(ctx, b, (size_t)n);
+		st = mailbox_save_write(ctx, b, (size_t)n);
 		if (st != STORE_OK)
 			return st;
 	}
-	return mbox_save_msg_end(ctx, flags, kw, mtime);
+	return mailbox_save_msg_end(ctx, flags, kw, mtime);
 }
 
 enum store_status
-mbox_copy(struct mbox *src, const uint32_t *uids, size_t count, struct mbox *dst,
+mailbox_copy(struct mailbox *src, const uint32_t *uids, size_t count, struct mailbox *dst,
     uint32_t *dst_uids_r)
 {
-	struct mbox_save *ctx;
+	struct mailbox_save *ctx;
 	enum store_status st = STORE_OK;
 	uint32_t first, last;
 	uint32_t kwmap[STORE_KEYWORDS_MAX], used;
@@ -453,7 +455,7 @@ mbox_copy(struct mbox *src, const uint32_t *uids, size_t count, struct mbox *dst
 	/* keyword indexes differ between folders: map the ones in use by name */
 	used = 0;
 	for (i = 0; i < count; i++) {
-		const struct mbox_msg *m = mbox_lookup(src, uids[i], NULL);
+		const struct mailbox_msg *m = mailbox_lookup(src, uids[i], NULL);
 
 		if (m != NULL)
 			used |= m->keywords;
@@ -462,22 +464,22 @@ mbox_copy(struct mbox *src, const uint32_t *uids, size_t count, struct mbox *dst
 		kwmap[k] = 0;
 		if (src->keywords[k] == NULL || !(used & (1u << k)))
 			continue;
-		if (mbox_keyword_add(dst, src->keywords[k], &idx) == STORE_OK)
+		if (mailbox_keyword_add(dst, src->keywords[k], &idx) == STORE_OK)
 			kwmap[k] = 1u << idx;
 		else
 			log_warn("store copy drops keyword mailbox=%s keyword=%s", dst->name,
 			    src->keywords[k]);
 	}
-	ctx = mbox_save_begin(dst, 0);
+	ctx = mailbox_save_begin(dst, 0);
 	for (i = 0; i < count && st == STORE_OK; i++) {
-		const struct mbox_msg *m;
+		const struct mailbox_msg *m;
 		struct save_msg *sm;
 		struct buf b;
 		uint32_t kw = 0;
 		bool linked;
 		int fd, tries;
 
-		st = mbox_msg_info(src, uids[i], &m);
+		st = mailbox_msg_info(src, uids[i], &m);
 		if (st != STORE_OK)
 			break;
 		for (k = 0; k < STORE_KEYWORDS_MAX; k++)
@@ -489,8 +491,8 @@ mbox_copy(struct mbox *src, const uint32_t *uids, size_t count, struct mbox *dst
 		for (tries = 0; tries < 10 && !linked; tries++) {
 			buf_reset(&b);
 			mstore_unique_name(dst->store, &b);
-			if (linkat(msg_dirfd(src, m), msg_name(m), dst->tmp_fd, buf_cstr(&b),
-			    0) == 0)
+			if (linkat(mailbox_msg_dirfd(src, m), mailbox_msg_name(m), dst->tmp_fd,
+			    buf_cstr(&b), 0) == 0)
 				linked = true;
 			else if (errno != EEXIST)
 				break;
@@ -500,26 +502,26 @@ mbox_copy(struct mbox *src, const uint32_t *uids, size_t count, struct mbox *dst
 			sm->tmpname = buf_steal(&b);
 			sm->size = m->size;
 			sm->vsize = m->vsize;
-			sm->flags = m->flags & (uint8_t)~MBOX_FLAG_RECENT;
+			sm->flags = m->flags & (uint8_t)~MAILBOX_FLAG_RECENT;
 			sm->keywords = kw;
 			continue;
 		}
 		buf_deinit(&b);
 		/* EXDEV, EPERM, EMLINK, ENOENT (renamed meanwhile): copy the bytes */
-		st = mbox_msg_open(src, uids[i], &fd);
+		st = mailbox_msg_open(src, uids[i], &fd);
 		if (st != STORE_OK)
 			break;
-		st = mbox_msg_info(src, uids[i], &m);
+		st = mailbox_msg_info(src, uids[i], &m);
 		if (st == STORE_OK)
-			st = copy_bytes(ctx, fd, m->internaldate, m->flags & (uint8_t)~MBOX_FLAG_RECENT,
-			    kw);
+			st = copy_bytes(ctx, fd, m->internaldate,
+			    m->flags & (uint8_t)~MAILBOX_FLAG_RECENT, kw);
 		close(fd);
 	}
 	if (st != STORE_OK) {
-		mbox_save_abort(&ctx);
+		mailbox_save_abort(&ctx);
 		return st;
 	}
-	st = mbox_save_commit(&ctx, &first, &last);
+	st = mailbox_save_commit(&ctx, &first, &last);
 	if (st != STORE_OK)
 		return st;
 	for (i = 0; i < count; i++)

@@ -55,7 +55,7 @@ scan_add(struct scan *s, const char *name, size_t len, bool in_new, bool recent,
 		s->e = xreallocarray(s->e, s->cap, sizeof(*s->e));
 	}
 	e = &s->e[s->count++];
-	e->name = memcpy(arena_alloc(&s->names, len + 1), name, len + 1);
+	e->name = memcpy(name_arena_alloc(&s->names, len + 1), name, len + 1);
 	e->base_len = md->base_len;
 	e->in_new = in_new;
 	e->recent = recent;
@@ -68,7 +68,7 @@ scan_free(struct scan *s)
 {
 	size_t i;
 
-	arena_free(&s->names);
+	name_arena_free(&s->names);
 	free(s->e);
 	free(s->hash);
 	for (i = 0; i < s->nmoved; i++)
@@ -80,7 +80,7 @@ scan_free(struct scan *s)
 static size_t
 scan_find(const struct scan *s, const char *base, size_t len)
 {
-	size_t h = (size_t)hash_bytes(base, len) & (s->hsize - 1), idx;
+	size_t h = (size_t)mstore_hash_bytes(base, len) & (s->hsize - 1), idx;
 
 	while ((idx = s->hash[h]) != 0) {
 		const struct dentry *e = &s->e[idx - 1];
@@ -101,7 +101,7 @@ dentry_cmp(const void *a, const void *b)
 /* Build the hash; rename entries whose base duplicates another's (a crash in the middle
  * of a rename by some program can leave two links), so each base is one message. */
 static void
-scan_index(struct mbox *mbox, struct scan *s)
+scan_index(struct mailbox *box, struct scan *s)
 {
 	size_t i, h;
 
@@ -116,30 +116,30 @@ scan_index(struct mbox *mbox, struct scan *s)
 
 		if (scan_find(s, e->name, e->base_len) != SIZE_MAX) {
 			struct buf nn;
-			int dfd = e->in_new ? mbox->new_fd : mbox->cur_fd;
+			int dfd = e->in_new ? box->new_fd : box->cur_fd;
 
 			buf_init(&nn, 1024);
-			mstore_unique_name(mbox->store, &nn);
-			if (e->md.size != MBOX_SIZE_UNKNOWN)
+			mstore_unique_name(box->store, &nn);
+			if (e->md.size != MAILBOX_SIZE_UNKNOWN)
 				buf_appendf(&nn, ",S=%llu", (unsigned long long)e->md.size);
-			if (e->md.vsize != MBOX_SIZE_UNKNOWN)
+			if (e->md.vsize != MAILBOX_SIZE_UNKNOWN)
 				buf_appendf(&nn, ",W=%llu", (unsigned long long)e->md.vsize);
 			e->base_len = nn.len;
 			buf_append_str(&nn, e->name + (strchr(e->name, ':') != NULL ?
 			    (size_t)(strchr(e->name, ':') - e->name) : strlen(e->name)));
 			log_warn("store duplicate file base renamed mailbox=%s file=%s",
-			    mbox->name, e->name);
-			mbox_own_event(mbox, e->in_new, e->name);
-			mbox_own_event(mbox, e->in_new, buf_cstr(&nn));
+			    box->name, e->name);
+			mailbox_own_event(box, e->in_new, e->name);
+			mailbox_own_event(box, e->in_new, buf_cstr(&nn));
 			if (renameat(dfd, e->name, dfd, buf_cstr(&nn)) < 0) {
 				buf_deinit(&nn);
 				e->claimed = true;	/* ignore it this time */
 				continue;
 			}
-			e->name = arena_strdup(&s->names, buf_cstr(&nn));
+			e->name = name_arena_strdup(&s->names, buf_cstr(&nn));
 			buf_deinit(&nn);
 		}
-		h = (size_t)hash_bytes(e->name, e->base_len) & (s->hsize - 1);
+		h = (size_t)mstore_hash_bytes(e->name, e->base_len) & (s->hsize - 1);
 		while (s->hash[h] != 0)
 			h = (h + 1) & (s->hsize - 1);
 		s->hash[h] = i + 1;
@@ -148,7 +148,7 @@ scan_index(struct mbox *mbox, struct scan *s)
 
 /* Move new/ files to cur/ (adding ":2,") and list cur/. */
 static enum store_status
-scan_dirs(struct mbox *mbox, struct scan *s)
+scan_dirs(struct mailbox *box, struct scan *s)
 {
 	struct dirent *de;
 	struct mdname md;
@@ -156,11 +156,11 @@ scan_dirs(struct mbox *mbox, struct scan *s)
 	int fd, pass;
 
 	for (pass = 0; pass < 2; pass++) {
-		int dfd = pass == 0 ? mbox->new_fd : mbox->cur_fd;
+		int dfd = pass == 0 ? box->new_fd : box->cur_fd;
 
 		fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0 || (dir = fdopendir(fd)) == NULL) {
-			log_error("store scan failed mailbox=%s error=%s", mbox->name,
+			log_error("store scan failed mailbox=%s error=%s", box->name,
 			    strerror(errno));
 			if (fd >= 0)
 				close(fd);
@@ -181,9 +181,9 @@ scan_dirs(struct mbox *mbox, struct scan *s)
 			/* new/ -> cur/ as Dovecot does; keep an info part if present */
 			target = md.has_info ? xstrdup(de->d_name) :
 			    xasprintf("%.*s:2,", (int)md.base_len, de->d_name);
-			mbox_own_event(mbox, true, de->d_name);
-			mbox_own_event(mbox, false, target);
-			if (renameat(mbox->new_fd, de->d_name, mbox->cur_fd, target) == 0) {
+			mailbox_own_event(box, true, de->d_name);
+			mailbox_own_event(box, false, target);
+			if (renameat(box->new_fd, de->d_name, box->cur_fd, target) == 0) {
 				free(target);
 				/* listed again by the cur/ pass; remember it was new */
 				if (s->nmoved == s->movedcap) {
@@ -218,7 +218,8 @@ new_guid(char guid[33])
 }
 
 void
-msgs_push(struct mbox_msg **arr, size_t *count, size_t *cap, const struct mbox_msg *m)
+mailbox_msgs_push(struct mailbox_msg **arr, size_t *count, size_t *cap,
+    const struct mailbox_msg *m)
 {
 	if (*count == *cap) {
 		*cap = *cap == 0 ? 64 : *cap * 2;
@@ -232,28 +233,28 @@ msgs_push(struct mbox_msg **arr, size_t *count, size_t *cap, const struct mbox_m
  * whether the uidlist must be rewritten (new UIDs, dropped entries, corruption).
  */
 static enum store_status
-sync_locked(struct mbox *mbox, bool *dirty_r)
+sync_locked(struct mailbox *box, bool *dirty_r)
 {
 	struct uidlist ul;
 	struct scan s = { 0 };
 	struct name_arena na = { 0 };
-	struct mbox_msg *nmsgs = NULL, nm;
+	struct mailbox_msg *nmsgs = NULL, nm;
 	size_t ncount = 0, ncap = 0, i, j, k, nr;
 	enum store_status st;
 	struct stat st_new, st_cur;
 	bool damaged = false, reset = false;
-	uint32_t old_validity = mbox->uidvalidity;
+	uint32_t old_validity = box->uidvalidity;
 	int ret;
 
 	*dirty_r = false;
-	if (fstat(mbox->new_fd, &st_new) < 0 || fstat(mbox->cur_fd, &st_cur) < 0)
+	if (fstat(box->new_fd, &st_new) < 0 || fstat(box->cur_fd, &st_cur) < 0)
 		return STORE_IOERROR;
-	st = scan_dirs(mbox, &s);
+	st = scan_dirs(box, &s);
 	if (st != STORE_OK) {
 		scan_free(&s);
 		return st;
 	}
-	scan_index(mbox, &s);
+	scan_index(box, &s);
 	/* files this scan moved out of new/ are \Recent for this process */
 	for (i = 0; i < s.nmoved; i++) {
 		k = scan_find(&s, s.moved[i], strlen(s.moved[i]));
@@ -262,17 +263,17 @@ sync_locked(struct mbox *mbox, bool *dirty_r)
 	}
 
 	uidlist_init(&ul);
-	ret = uidlist_read(mbox, &ul, false, &damaged);
+	ret = mailbox_uidlist_read(box, &ul, false, &damaged);
 	if (ret == 0) {
 		/* unchanged on disk: our memory is the uidlist (records read from
-		 * mbox->msgs below, without copying them into ul) */
-		ul.uidvalidity = mbox->uidvalidity;
-		ul.nextuid = mbox->nextuid;
-		memcpy(ul.guid, mbox->guid, sizeof(ul.guid));
+		 * box->msgs below, without copying them into ul) */
+		ul.uidvalidity = box->uidvalidity;
+		ul.nextuid = box->nextuid;
+		memcpy(ul.guid, box->guid, sizeof(ul.guid));
 	} else if (ret < 0) {
 		/* missing (-2, new folder) or unusable (-1): fresh UIDVALIDITY and UIDs */
 		uidlist_clear(&ul);
-		ul.uidvalidity = mstore_next_uidvalidity(mbox->store, old_validity);
+		ul.uidvalidity = mstore_next_uidvalidity(box->store, old_validity);
 		if (ul.uidvalidity == 0) {
 			uidlist_deinit(&ul);
 			scan_free(&s);
@@ -286,31 +287,31 @@ sync_locked(struct mbox *mbox, bool *dirty_r)
 	if (damaged)
 		*dirty_r = true;
 	if (!reset && old_validity != 0 && ul.uidvalidity != old_validity) {
-		log_warn("store uidvalidity changed by another program mailbox=%s", mbox->name);
+		log_warn("store uidvalidity changed by another program mailbox=%s", box->name);
 		reset = true;
 	}
-	if (ul.nextuid < mbox->nextuid && !reset && old_validity != 0) {
+	if (ul.nextuid < box->nextuid && !reset && old_validity != 0) {
 		/* nextuid only grows, whatever the file says */
-		ul.nextuid = mbox->nextuid;
+		ul.nextuid = box->nextuid;
 		*dirty_r = true;
 	}
 
 	/* known messages: uidlist records whose file exists */
-	for (nr = 0; nr < (ret == 0 ? mbox->count : ul.count); nr++) {
+	for (nr = 0; nr < (ret == 0 ? box->count : ul.count); nr++) {
 		struct uidlist_rec mr;
 		const struct uidlist_rec *r;
 		size_t idx;
 		struct dentry *e;
 
 		if (ret == 0) {
-			const struct mbox_msg *m = &mbox->msgs[nr];
+			const struct mailbox_msg *m = &box->msgs[nr];
 
 			mr.uid = m->uid;
 			mr.size = m->size;
 			mr.vsize = m->vsize;
-			mr.base = (char *)msg_name(m);
+			mr.base = (char *)mailbox_msg_name(m);
 			r = &mr;
-			idx = scan_find(&s, r->base, msg_base_len(m));
+			idx = scan_find(&s, r->base, mailbox_msg_base_len(m));
 		} else {
 			r = &ul.recs[nr];
 			idx = scan_find(&s, r->base, strlen(r->base));
@@ -323,13 +324,13 @@ sync_locked(struct mbox *mbox, bool *dirty_r)
 		e->claimed = true;
 		memset(&nm, 0, sizeof(nm));
 		nm.uid = r->uid;
-		nm.flags = e->md.flags | (e->recent ? MBOX_FLAG_RECENT : 0);
+		nm.flags = e->md.flags | (e->recent ? MAILBOX_FLAG_RECENT : 0);
 		nm.keywords = e->md.keywords;
-		nm.size = e->md.size != MBOX_SIZE_UNKNOWN ? e->md.size : r->size;
-		nm.vsize = e->md.vsize != MBOX_SIZE_UNKNOWN ? e->md.vsize : r->vsize;
-		nm.filename = arena_path(&na, e->in_new ? "new" : "cur", e->name,
+		nm.size = e->md.size != MAILBOX_SIZE_UNKNOWN ? e->md.size : r->size;
+		nm.vsize = e->md.vsize != MAILBOX_SIZE_UNKNOWN ? e->md.vsize : r->vsize;
+		nm.filename = name_arena_path(&na, e->in_new ? "new" : "cur", e->name,
 		    strlen(e->name));
-		msgs_push(&nmsgs, &ncount, &ncap, &nm);
+		mailbox_msgs_push(&nmsgs, &ncount, &ncap, &nm);
 	}
 	/* unknown files get new UIDs in name order */
 	for (i = 0; i < s.count; i++) {
@@ -338,161 +339,162 @@ sync_locked(struct mbox *mbox, bool *dirty_r)
 		if (e->claimed)
 			continue;
 		if (ul.nextuid == UINT32_MAX) {
-			log_error("store UID space exhausted mailbox=%s", mbox->name);
+			log_error("store UID space exhausted mailbox=%s", box->name);
 			break;
 		}
 		memset(&nm, 0, sizeof(nm));
 		nm.uid = ul.nextuid++;
-		nm.flags = e->md.flags | (e->recent ? MBOX_FLAG_RECENT : 0);
+		nm.flags = e->md.flags | (e->recent ? MAILBOX_FLAG_RECENT : 0);
 		nm.keywords = e->md.keywords;
 		nm.size = e->md.size;
 		nm.vsize = e->md.vsize;
-		nm.filename = arena_path(&na, e->in_new ? "new" : "cur", e->name,
+		nm.filename = name_arena_path(&na, e->in_new ? "new" : "cur", e->name,
 		    strlen(e->name));
-		msgs_push(&nmsgs, &ncount, &ncap, &nm);
+		mailbox_msgs_push(&nmsgs, &ncount, &ncap, &nm);
 		*dirty_r = true;
 	}
 	scan_free(&s);
 
 	/* install the new state, then tell the listeners what changed */
 	{
-		struct mbox_msg *old = mbox->msgs;
-		size_t ocount = mbox->count;
+		struct mailbox_msg *old = box->msgs;
+		size_t ocount = box->count;
 
-		mbox->msgs = nmsgs;
-		mbox->count = ncount;
-		mbox->cap = ncap;
-		mbox->uidvalidity = ul.uidvalidity;
-		mbox->nextuid = MAX(ul.nextuid, reset ? 1 : mbox->nextuid);
-		memcpy(mbox->guid, ul.guid, sizeof(mbox->guid));
-		mbox->new_mtime = st_new.st_mtim;
-		mbox->cur_mtime = st_cur.st_mtim;
+		box->msgs = nmsgs;
+		box->count = ncount;
+		box->cap = ncap;
+		box->uidvalidity = ul.uidvalidity;
+		box->nextuid = MAX(ul.nextuid, reset ? 1 : box->nextuid);
+		memcpy(box->guid, ul.guid, sizeof(box->guid));
+		box->new_mtime = st_new.st_mtim;
+		box->cur_mtime = st_cur.st_mtim;
 		uidlist_deinit(&ul);
 
 		for (i = 0, j = 0; i < ocount || j < ncount;) {
 			if (reset && i < ocount) {
-				notify_expunged(mbox, old[i++].uid);
+				mailbox_notify_expunged(box, old[i++].uid);
 				continue;
 			}
 			if (reset) {
-				notify_appended(mbox, nmsgs[j++].uid);
+				mailbox_notify_appended(box, nmsgs[j++].uid);
 				continue;
 			}
 			if (j == ncount || (i < ocount && old[i].uid < nmsgs[j].uid)) {
-				notify_expunged(mbox, old[i++].uid);
+				mailbox_notify_expunged(box, old[i++].uid);
 			} else if (i == ocount || nmsgs[j].uid < old[i].uid) {
-				notify_appended(mbox, nmsgs[j++].uid);
+				mailbox_notify_appended(box, nmsgs[j++].uid);
 			} else {
-				struct mbox_msg *n = &nmsgs[j];
+				struct mailbox_msg *n = &nmsgs[j];
 
 				/* same message: keep what we already knew */
-				n->flags |= old[i].flags & MBOX_FLAG_RECENT;
+				n->flags |= old[i].flags & MAILBOX_FLAG_RECENT;
 				if (n->internaldate == 0)
 					n->internaldate = old[i].internaldate;
-				if (n->size == MBOX_SIZE_UNKNOWN)
+				if (n->size == MAILBOX_SIZE_UNKNOWN)
 					n->size = old[i].size;
-				if (n->vsize == MBOX_SIZE_UNKNOWN)
+				if (n->vsize == MAILBOX_SIZE_UNKNOWN)
 					n->vsize = old[i].vsize;
-				if ((n->flags & ~MBOX_FLAG_RECENT) !=
-				    (old[i].flags & ~MBOX_FLAG_RECENT) ||
+				if ((n->flags & ~MAILBOX_FLAG_RECENT) !=
+				    (old[i].flags & ~MAILBOX_FLAG_RECENT) ||
 				    n->keywords != old[i].keywords)
-					notify_flags(mbox, n->uid);
+					mailbox_notify_flags(box, n->uid);
 				i++;
 				j++;
 			}
 		}
 		free(old);
-		arena_free(&mbox->names);
-		mbox->names = na;
+		name_arena_free(&box->names);
+		box->names = na;
 	}
 	return STORE_OK;
 }
 
 /* Lock, full sync, commit the uidlist if needed. */
 enum store_status
-sync_full(struct mbox *mbox)
+mailbox_sync_full(struct mailbox *box)
 {
 	enum store_status st;
 	bool dirty;
 	int lockfd;
 
 	/* events queued so far are covered by this scan */
-	mstore_notify_drain(mbox->store);
-	own_events_clear(mbox);
-	mbox->force_sync = false;
+	mstore_notify_drain(box->store);
+	mailbox_own_events_clear(box);
+	box->force_sync = false;
 
-	lockfd = uidlist_lock(mbox);
+	lockfd = mailbox_uidlist_lock(box);
 	if (lockfd < 0)
 		return STORE_IOERROR;
-	st = sync_locked(mbox, &dirty);
+	st = sync_locked(box, &dirty);
 	if (st == STORE_OK && dirty)
-		return uidlist_commit(mbox, lockfd);
-	uidlist_unlock(mbox, lockfd);
+		return mailbox_uidlist_commit(box, lockfd);
+	mailbox_uidlist_unlock(box, lockfd);
 	return st;
 }
 
 /* True if nothing can have changed since the last full scan. */
 static bool
-sync_unchanged(struct mbox *mbox)
+sync_unchanged(struct mailbox *box)
 {
 	struct stat sn, sc;
 	time_t now = time(NULL);
 
-	if (mbox->force_sync)
+	if (box->force_sync)
 		return false;
-	if (fstat(mbox->new_fd, &sn) < 0 || fstat(mbox->cur_fd, &sc) < 0)
+	if (fstat(box->new_fd, &sn) < 0 || fstat(box->cur_fd, &sc) < 0)
 		return false;
-	if (!ts_eq(&sn.st_mtim, &mbox->new_mtime) || !ts_eq(&sc.st_mtim, &mbox->cur_mtime))
+	if (!mstore_ts_eq(&sn.st_mtim, &box->new_mtime) ||
+	    !mstore_ts_eq(&sc.st_mtim, &box->cur_mtime))
 		return false;
 	/* another program may have renumbered (a new uidlist) without touching the dirs */
-	if (mbox->uidlist_st.st_ino != 0 && uidlist_changed(mbox))
+	if (box->uidlist_st.st_ino != 0 && mailbox_uidlist_changed(box))
 		return false;
 	/* with inotify watching both directories, every change by others has been seen
-	 * by mstore_notify_drain() (called by mbox_sync) */
-	if (mbox->wd_new >= 0 && mbox->wd_cur >= 0)
+	 * by mstore_notify_drain() (called by mailbox_sync) */
+	if (box->wd_new >= 0 && box->wd_cur >= 0)
 		return true;
 	/* a change within the same timestamp tick would not alter the mtime */
-	if (mbox->new_mtime.tv_sec >= now - 1 || mbox->cur_mtime.tv_sec >= now - 1)
+	if (box->new_mtime.tv_sec >= now - 1 || box->cur_mtime.tv_sec >= now - 1)
 		return false;
 	return true;
 }
 
 enum store_status
-mbox_sync(struct mbox *mbox)
+mailbox_sync(struct mailbox *box)
 {
-	if (mbox->deleted)
+	if (box->deleted)
 		return STORE_NONEXISTENT;
-	mstore_notify_drain(mbox->store);
-	keywords_reload(mbox);
-	if (sync_unchanged(mbox))
+	mstore_notify_drain(box->store);
+	mailbox_keywords_reload(box);
+	if (sync_unchanged(box))
 		return STORE_OK;
-	mbox->force_sync = false;
-	return sync_full(mbox);
+	box->force_sync = false;
+	return mailbox_sync_full(box);
 }
 
 /* Lock and bring the memory state up to date before a change (another process may
  * have changed the uidlist or directories). Returns the lock fd or -1. */
 int
-lock_and_sync(struct mbox *mbox, bool *dirty_r, enum store_status *st_r)
+mailbox_lock_and_sync(struct mailbox *box, bool *dirty_r, enum store_status *st_r)
 {
 	int lockfd;
 
 	*dirty_r = false;
-	lockfd = uidlist_lock(mbox);
+	lockfd = mailbox_uidlist_lock(box);
 	if (lockfd < 0) {
 		*st_r = STORE_IOERROR;
 		return -1;
 	}
 	/* Only the uidlist matters here: files that appeared without it (an MDA that does
-	 * not lock) get their UIDs at the next mbox_sync. Not rescanning a 100,000-file
+	 * not lock) get their UIDs at the next mailbox_sync. Not rescanning a 100,000-file
 	 * directory before every APPEND keeps saves cheap. */
-	if (mbox->uidlist_st.st_ino == 0 || uidlist_changed(mbox)) {
-		mbox->force_sync = false;
-		*st_r = sync_locked(mbox, dirty_r);
+	if (box->uidlist_st.st_ino == 0 || mailbox_uidlist_changed(box)) {
+		box->force_sync = false;
+		*st_r = sync_locked(box, dirty_r);
 	} else
 		*st_r = STORE_OK;
 	if (*st_r != STORE_OK) {
-		uidlist_unlock(mbox, lockfd);
+		mailbox_uidlist_unlock(box, lockfd);
 		return -1;
 	}
 	return lockfd;
@@ -501,12 +503,12 @@ lock_and_sync(struct mbox *mbox, bool *dirty_r, enum store_status *st_r)
 /* After our own change to cur/ or new/: remember the new mtimes so that the next
  * NOOP does not rescan (the 1 s rule in sync_unchanged still covers races). */
 void
-remember_mtimes(struct mbox *mbox)
+mailbox_remember_mtimes(struct mailbox *box)
 {
 	struct stat sn, sc;
 
-	if (fstat(mbox->new_fd, &sn) == 0 && fstat(mbox->cur_fd, &sc) == 0) {
-		mbox->new_mtime = sn.st_mtim;
-		mbox->cur_mtime = sc.st_mtim;
+	if (fstat(box->new_fd, &sn) == 0 && fstat(box->cur_fd, &sc) == 0) {
+		box->new_mtime = sn.st_mtim;
+		box->cur_mtime = sc.st_mtim;
 	}
 }

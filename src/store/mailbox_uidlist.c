@@ -34,20 +34,20 @@
  * between a holder's create and its flock), nobody holds it (RELIABILITY F-02/F-03).
  */
 static bool
-uidlist_lock_dead(struct mbox *mbox)
+uidlist_lock_dead(struct mailbox *box)
 {
 	struct stat st, st2;
 	bool dead = false;
 	int fd;
 
-	fd = openat(mbox->dir_fd, UIDLIST_LOCK_NAME, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	fd = openat(box->dir_fd, UIDLIST_LOCK_NAME, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
 	    O_CLOEXEC);
 	if (fd < 0)
 		return false;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
 	    st.st_mtime + LOCK_DEAD_SECS <= time(NULL) &&
 	    flock(fd, LOCK_EX | LOCK_NB) == 0 &&
-	    fstatat(mbox->dir_fd, UIDLIST_LOCK_NAME, &st2, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    fstatat(box->dir_fd, UIDLIST_LOCK_NAME, &st2, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    st2.st_ino == st.st_ino && st2.st_dev == st.st_dev)
 		dead = true;
 	close(fd);
@@ -57,38 +57,38 @@ uidlist_lock_dead(struct mbox *mbox)
 /* Dotlock (O_CREAT|O_EXCL) held with an flock; broken when its holder died or after
  * LOCK_STALE_SECS (holders that do not flock). Returns the lock fd or -1. */
 int
-uidlist_lock(struct mbox *mbox)
+mailbox_uidlist_lock(struct mailbox *box)
 {
 	uint64_t start = clock_ms();
 	struct stat st;
 	int fd;
 
 	for (;;) {
-		fd = openat(mbox->dir_fd, UIDLIST_LOCK_NAME,
+		fd = openat(box->dir_fd, UIDLIST_LOCK_NAME,
 		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd >= 0) {
 			(void)flock(fd, LOCK_EX | LOCK_NB);	/* released when we die */
 			return fd;
 		}
 		if (errno != EEXIST) {
-			log_error("store uidlist lock failed mailbox=%s error=%s", mbox->name,
+			log_error("store uidlist lock failed mailbox=%s error=%s", box->name,
 			    strerror(errno));
 			return -1;
 		}
-		if (uidlist_lock_dead(mbox)) {
+		if (uidlist_lock_dead(box)) {
 			log_warn("store removing uidlist lock of a dead process mailbox=%s",
-			    mbox->name);
-			(void)unlinkat(mbox->dir_fd, UIDLIST_LOCK_NAME, 0);
+			    box->name);
+			(void)unlinkat(box->dir_fd, UIDLIST_LOCK_NAME, 0);
 			continue;
 		}
-		if (fstatat(mbox->dir_fd, UIDLIST_LOCK_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		if (fstatat(box->dir_fd, UIDLIST_LOCK_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    st.st_mtime + LOCK_STALE_SECS < time(NULL)) {
-			log_warn("store removing stale uidlist lock mailbox=%s", mbox->name);
-			(void)unlinkat(mbox->dir_fd, UIDLIST_LOCK_NAME, 0);
+			log_warn("store removing stale uidlist lock mailbox=%s", box->name);
+			(void)unlinkat(box->dir_fd, UIDLIST_LOCK_NAME, 0);
 			continue;
 		}
 		if (clock_ms() - start > LOCK_WAIT_MS) {
-			log_error("store uidlist lock timeout mailbox=%s", mbox->name);
+			log_error("store uidlist lock timeout mailbox=%s", box->name);
 			errno = EAGAIN;
 			return -1;
 		}
@@ -97,18 +97,18 @@ uidlist_lock(struct mbox *mbox)
 }
 
 void
-uidlist_unlock(struct mbox *mbox, int fd)
+mailbox_uidlist_unlock(struct mailbox *box, int fd)
 {
 	if (fd < 0)
 		return;
 	close(fd);
-	(void)unlinkat(mbox->dir_fd, UIDLIST_LOCK_NAME, 0);
+	(void)unlinkat(box->dir_fd, UIDLIST_LOCK_NAME, 0);
 }
 
 /* Write the memory state into the lock file and rename it over the uidlist; this also
  * releases the lock. Returns STORE_OK or an error (lock released, old uidlist kept). */
 enum store_status
-uidlist_commit(struct mbox *mbox, int lockfd)
+mailbox_uidlist_commit(struct mailbox *box, int lockfd)
 {
 	struct buf out;
 	const char *p;
@@ -117,12 +117,12 @@ uidlist_commit(struct mbox *mbox, int lockfd)
 	int err = 0;
 
 	buf_init(&out, BUF_UNLIMITED);
-	(void)uidlist_format_header(&out, mbox->uidvalidity, mbox->nextuid, mbox->guid);
-	for (i = 0; i < mbox->count; i++) {
-		const struct mbox_msg *m = &mbox->msgs[i];
+	(void)uidlist_format_header(&out, box->uidvalidity, box->nextuid, box->guid);
+	for (i = 0; i < box->count; i++) {
+		const struct mailbox_msg *m = &box->msgs[i];
 
-		(void)uidlist_format_rec(&out, m->uid, m->size, m->vsize, msg_name(m),
-		    msg_base_len(m));
+		(void)uidlist_format_rec(&out, m->uid, m->size, m->vsize, mailbox_msg_name(m),
+		    mailbox_msg_base_len(m));
 	}
 	p = out.data;
 	len = out.len;
@@ -140,20 +140,20 @@ uidlist_commit(struct mbox *mbox, int lockfd)
 	buf_deinit(&out);
 	if (err == 0 && fsync(lockfd) < 0)
 		err = errno;
-	if (err == 0 && renameat(mbox->dir_fd, UIDLIST_LOCK_NAME, mbox->dir_fd,
+	if (err == 0 && renameat(box->dir_fd, UIDLIST_LOCK_NAME, box->dir_fd,
 	    UIDLIST_NAME) < 0)
 		err = errno;
 	if (err != 0) {
-		log_error("store uidlist write failed mailbox=%s error=%s", mbox->name,
+		log_error("store uidlist write failed mailbox=%s error=%s", box->name,
 		    strerror(err));
-		uidlist_unlock(mbox, lockfd);
-		return store_errno_status(err) == STORE_NONEXISTENT ? STORE_IOERROR :
-		    store_errno_status(err);
+		mailbox_uidlist_unlock(box, lockfd);
+		return mstore_errno_status(err) == STORE_NONEXISTENT ? STORE_IOERROR :
+		    mstore_errno_status(err);
 	}
 	close(lockfd);
-	if (store_fsync_dir(mbox->dir_fd, ".") < 0)
+	if (mstore_fsync_dir(box->dir_fd, ".") < 0)
 		return STORE_IOERROR;
-	(void)fstatat(mbox->dir_fd, UIDLIST_NAME, &mbox->uidlist_st, AT_SYMLINK_NOFOLLOW);
+	(void)fstatat(box->dir_fd, UIDLIST_NAME, &box->uidlist_st, AT_SYMLINK_NOFOLLOW);
 	return STORE_OK;
 }
 
@@ -164,7 +164,7 @@ uidlist_commit(struct mbox *mbox, int lockfd)
  * lock. Returns STORE_OK, or an error after which the old content is restored.
  */
 enum store_status
-uidlist_append(struct mbox *mbox, int lockfd, size_t from)
+mailbox_uidlist_append(struct mailbox *box, int lockfd, size_t from)
 {
 	struct stat st;
 	struct buf out;
@@ -174,21 +174,21 @@ uidlist_append(struct mbox *mbox, int lockfd, size_t from)
 	char last = '\0';
 	int fd, err = 0;
 
-	fd = openat(mbox->dir_fd, UIDLIST_NAME, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(box->dir_fd, UIDLIST_NAME, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0 ||
-	    st.st_ino != mbox->uidlist_st.st_ino || st.st_size != mbox->uidlist_st.st_size ||
+	    st.st_ino != box->uidlist_st.st_ino || st.st_size != box->uidlist_st.st_size ||
 	    pread(fd, &last, 1, st.st_size - 1) != 1 || last != '\n') {
 		/* not the file we know, or a torn last line: rewrite it whole */
 		if (fd >= 0)
 			close(fd);
-		return uidlist_commit(mbox, lockfd);
+		return mailbox_uidlist_commit(box, lockfd);
 	}
 	buf_init(&out, BUF_UNLIMITED);
-	for (i = from; i < mbox->count; i++) {
-		const struct mbox_msg *m = &mbox->msgs[i];
+	for (i = from; i < box->count; i++) {
+		const struct mailbox_msg *m = &box->msgs[i];
 
-		(void)uidlist_format_rec(&out, m->uid, m->size, m->vsize, msg_name(m),
-		    msg_base_len(m));
+		(void)uidlist_format_rec(&out, m->uid, m->size, m->vsize, mailbox_msg_name(m),
+		    mailbox_msg_base_len(m));
 	}
 	p = out.data;
 	len = out.len;
@@ -210,16 +210,16 @@ uidlist_append(struct mbox *mbox, int lockfd, size_t from)
 		/* take back a partial append; the records are not acknowledged */
 		if (ftruncate(fd, st.st_size) == 0)
 			(void)fsync(fd);
-		log_error("store uidlist append failed mailbox=%s error=%s", mbox->name,
+		log_error("store uidlist append failed mailbox=%s error=%s", box->name,
 		    strerror(err));
 		close(fd);
-		uidlist_unlock(mbox, lockfd);
-		return store_errno_status(err) == STORE_NONEXISTENT ? STORE_IOERROR :
-		    store_errno_status(err);
+		mailbox_uidlist_unlock(box, lockfd);
+		return mstore_errno_status(err) == STORE_NONEXISTENT ? STORE_IOERROR :
+		    mstore_errno_status(err);
 	}
-	(void)fstat(fd, &mbox->uidlist_st);
+	(void)fstat(fd, &box->uidlist_st);
 	close(fd);
-	uidlist_unlock(mbox, lockfd);
+	mailbox_uidlist_unlock(box, lockfd);
 	return STORE_OK;
 }
 
@@ -227,28 +227,28 @@ uidlist_append(struct mbox *mbox, int lockfd, size_t from)
  * Returns 1 read, 0 unchanged, -1 unusable (logged; header lost). *damaged_r set if
  * lines were dropped. */
 int
-uidlist_read(struct mbox *mbox, struct uidlist *ul, bool force, bool *damaged_r)
+mailbox_uidlist_read(struct mailbox *box, struct uidlist *ul, bool force, bool *damaged_r)
 {
 	struct stat st;
 	struct buf b;
 	int ret;
 
 	*damaged_r = false;
-	if (fstatat(mbox->dir_fd, UIDLIST_NAME, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+	if (fstatat(box->dir_fd, UIDLIST_NAME, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno == ENOENT)
-			return mbox->uidvalidity == 0 ? -2 : -1;
-		log_error("store uidlist stat failed mailbox=%s error=%s", mbox->name,
+			return box->uidvalidity == 0 ? -2 : -1;
+		log_error("store uidlist stat failed mailbox=%s error=%s", box->name,
 		    strerror(errno));
 		return -1;
 	}
-	if (!force && st.st_ino == mbox->uidlist_st.st_ino &&
-	    st.st_size == mbox->uidlist_st.st_size &&
-	    ts_eq(&st.st_mtim, &mbox->uidlist_st.st_mtim))
+	if (!force && st.st_ino == box->uidlist_st.st_ino &&
+	    st.st_size == box->uidlist_st.st_size &&
+	    mstore_ts_eq(&st.st_mtim, &box->uidlist_st.st_mtim))
 		return 0;
 	buf_init(&b, UIDLIST_MAX_BYTES);
-	ret = store_read_file(mbox->dir_fd, UIDLIST_NAME, b.max, &b, &st);
+	ret = mstore_read_file(box->dir_fd, UIDLIST_NAME, b.max, &b, &st);
 	if (ret <= 0) {
-		log_error("store uidlist unreadable mailbox=%s error=%s", mbox->name,
+		log_error("store uidlist unreadable mailbox=%s error=%s", box->name,
 		    ret == 0 ? "vanished" : strerror(errno));
 		buf_deinit(&b);
 		return -1;
@@ -258,26 +258,26 @@ uidlist_read(struct mbox *mbox, struct uidlist *ul, bool force, bool *damaged_r)
 		break;
 	case UIDLIST_PARSE_DAMAGED:
 		log_error("store uidlist damaged, invalid lines dropped mailbox=%s",
-		    mbox->name);
+		    box->name);
 		*damaged_r = true;
 		break;
 	case UIDLIST_PARSE_BAD_HEADER:
-		log_error("store uidlist corrupt, UIDs will be reset mailbox=%s", mbox->name);
+		log_error("store uidlist corrupt, UIDs will be reset mailbox=%s", box->name);
 		buf_deinit(&b);
 		return -1;
 	}
 	buf_deinit(&b);
-	mbox->uidlist_st = st;
+	box->uidlist_st = st;
 	return 1;
 }
 
 bool
-uidlist_changed(struct mbox *mbox)
+mailbox_uidlist_changed(struct mailbox *box)
 {
 	struct stat st;
 
-	if (fstatat(mbox->dir_fd, UIDLIST_NAME, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (fstatat(box->dir_fd, UIDLIST_NAME, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return true;
-	return st.st_ino != mbox->uidlist_st.st_ino || st.st_size != mbox->uidlist_st.st_size ||
-	    !ts_eq(&st.st_mtim, &mbox->uidlist_st.st_mtim);
+	return st.st_ino != box->uidlist_st.st_ino || st.st_size != box->uidlist_st.st_size ||
+	    !mstore_ts_eq(&st.st_mtim, &box->uidlist_st.st_mtim);
 }

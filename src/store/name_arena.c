@@ -15,7 +15,7 @@
 #define NAME_CHUNK	(64 * 1024)
 
 char *
-arena_alloc(struct name_arena *a, size_t n)
+name_arena_alloc(struct name_arena *a, size_t n)
 {
 	struct name_chunk *c = a->head;
 	char *p;
@@ -37,9 +37,9 @@ arena_alloc(struct name_arena *a, size_t n)
 
 /* "<dir>/<name>" (dir is "cur" or "new") copied into the arena, NUL-terminated. */
 char *
-arena_path(struct name_arena *a, const char *dir, const char *name, size_t len)
+name_arena_path(struct name_arena *a, const char *dir, const char *name, size_t len)
 {
-	char *p = arena_alloc(a, 4 + len + 1);
+	char *p = name_arena_alloc(a, 4 + len + 1);
 
 	memcpy(p, dir, 3);
 	p[3] = '/';
@@ -49,15 +49,15 @@ arena_path(struct name_arena *a, const char *dir, const char *name, size_t len)
 }
 
 char *
-arena_strdup(struct name_arena *a, const char *s)
+name_arena_strdup(struct name_arena *a, const char *s)
 {
 	size_t len = strlen(s) + 1;
 
-	return memcpy(arena_alloc(a, len), s, len);
+	return memcpy(name_arena_alloc(a, len), s, len);
 }
 
 void
-arena_free(struct name_arena *a)
+name_arena_free(struct name_arena *a)
 {
 	struct name_chunk *c, *next;
 
@@ -71,28 +71,28 @@ arena_free(struct name_arena *a)
 
 /* A message's file name is no longer used (replaced, or the message dropped). */
 void
-name_release(struct mbox *mbox, const char *filename)
+mailbox_name_release(struct mailbox *box, const char *filename)
 {
-	mbox->names.garbage += strlen(filename) + 1;
+	box->names.garbage += strlen(filename) + 1;
 }
 
 /* Rebuild the arena with only the names in use. */
 void
-names_compact(struct mbox *mbox)
+mailbox_names_compact(struct mailbox *box)
 {
 	struct name_arena na = { 0 };
 	size_t i;
 
-	for (i = 0; i < mbox->count; i++)
-		mbox->msgs[i].filename = arena_strdup(&na, mbox->msgs[i].filename);
-	arena_free(&mbox->names);
-	mbox->names = na;
+	for (i = 0; i < box->count; i++)
+		box->msgs[i].filename = name_arena_strdup(&na, box->msgs[i].filename);
+	name_arena_free(&box->names);
+	box->names = na;
 }
 
 /* Rebuild the arena once most of it is garbage (many flag renames without a rescan). */
 void
-names_maybe_compact(struct mbox *mbox)
+mailbox_names_maybe_compact(struct mailbox *box)
 {
-	if (mbox->names.garbage >= 256 * 1024 && mbox->names.garbage >= mbox->names.bytes / 2)
-		names_compact(mbox);
+	if (box->names.garbage >= 256 * 1024 && box->names.garbage >= box->names.bytes / 2)
+		mailbox_names_compact(box);
 }

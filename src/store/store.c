@@ -46,7 +46,7 @@ store_status_str(enum store_status st)
 }
 
 enum store_status
-store_errno_status(int err)
+mstore_errno_status(int err)
 {
 	switch (err) {
 	case ENOSPC: return STORE_NOSPACE;
@@ -57,7 +57,7 @@ store_errno_status(int err)
 }
 
 int
-store_fsync_dir(int dirfd, const char *path)
+mstore_fsync_dir(int dirfd, const char *path)
 {
 	int fd, ret, err;
 
@@ -79,7 +79,7 @@ store_fsync_dir(int dirfd, const char *path)
 }
 
 int
-store_read_file(int dirfd, const char *name, size_t max, struct buf *out, struct stat *st_r)
+mstore_read_file(int dirfd, const char *name, size_t max, struct buf *out, struct stat *st_r)
 {
 	struct stat st;
 	char tmp[8192];
@@ -124,7 +124,7 @@ store_read_file(int dirfd, const char *name, size_t max, struct buf *out, struct
 }
 
 int
-store_write_file(struct mstore *store, int dirfd, const char *name, const void *data,
+mstore_write_file(struct mstore *store, int dirfd, const char *name, const void *data,
     size_t len)
 {
 	struct buf tmpname;
@@ -168,7 +168,7 @@ store_write_file(struct mstore *store, int dirfd, const char *name, const void *
 		goto fail;
 	}
 	buf_deinit(&tmpname);
-	if (store_fsync_dir(dirfd, ".") < 0)
+	if (mstore_fsync_dir(dirfd, ".") < 0)
 		return -1;
 	return 0;
 fail:
@@ -206,7 +206,7 @@ mkdirat_0700(int dirfd, const char *name)
 
 /* Create cur/ new/ tmp/ inside the folder directory fd. */
 int
-maildir_make_subdirs(int fd)
+mstore_make_subdirs(int fd)
 {
 	if (mkdirat_0700(fd, "cur") < 0 || mkdirat_0700(fd, "new") < 0 ||
 	    mkdirat_0700(fd, "tmp") < 0)
@@ -248,7 +248,7 @@ mstore_open(const char *root_path, struct mstore **store_r, const char **err_r)
 		*err_r = "cannot open the mail root directory";
 		return -1;
 	}
-	if (maildir_make_subdirs(fd) < 0) {
+	if (mstore_make_subdirs(fd) < 0) {
 		log_error("store mkdir failed root=%s error=%s", root_path, strerror(errno));
 		close(fd);
 		*err_r = "cannot create the INBOX directories";
@@ -286,8 +286,8 @@ mstore_close(struct mstore **storep)
 	if (store == NULL)
 		return;
 	mstore_cache_drop(store, NULL, false);
-	if (store->mboxes != NULL)
-		panic("mstore_close: mailbox %s still open", store->mboxes->name);
+	if (store->mailboxes != NULL)
+		panic("mstore_close: mailbox %s still open", store->mailboxes->name);
 	while (store->recent != NULL) {
 		struct recent_cache *rc = store->recent;
 
@@ -332,7 +332,7 @@ mstore_next_uidvalidity(struct mstore *store, uint32_t at_least)
 	int ret;
 
 	buf_init(&b, 64);
-	ret = store_read_file(store->root_fd, UIDVALIDITY_NAME, 64, &b, NULL);
+	ret = mstore_read_file(store->root_fd, UIDVALIDITY_NAME, 64, &b, NULL);
 	if (ret > 0) {
 		/* hex, as Dovecot writes it */
 		for (n = 0; n < b.len && n < 8; n++) {
@@ -352,7 +352,7 @@ mstore_next_uidvalidity(struct mstore *store, uint32_t at_least)
 	if (next == 0)
 		next = 1;
 	n = (size_t)snprintf(tmp, sizeof(tmp), "%08x\n", next);
-	if (store_write_file(store, store->root_fd, UIDVALIDITY_NAME, tmp, n) < 0)
+	if (mstore_write_file(store, store->root_fd, UIDVALIDITY_NAME, tmp, n) < 0)
 		return 0;
 	return next;
 }
@@ -360,28 +360,28 @@ mstore_next_uidvalidity(struct mstore *store, uint32_t at_least)
 /* ------------------------------------------------------------------ status */
 
 enum store_status
-mstore_status(struct mstore *store, const char *name, struct mbox_status *st_r)
+mstore_status(struct mstore *store, const char *name, struct mailbox_status *st_r)
 {
 	enum store_status st;
-	struct mbox *mbox;
+	struct mailbox *box;
 	size_t i, n;
 
-	st = mbox_open(store, name, &mbox);
+	st = mailbox_open(store, name, &box);
 	if (st != STORE_OK)
 		return st;
 	memset(st_r, 0, sizeof(*st_r));
-	n = mbox_count(mbox);
+	n = mailbox_count(box);
 	st_r->messages = (uint32_t)n;
-	st_r->uidnext = mbox_uidnext(mbox);
-	st_r->uidvalidity = mbox_uidvalidity(mbox);
+	st_r->uidnext = mailbox_uidnext(box);
+	st_r->uidvalidity = mailbox_uidvalidity(box);
 	for (i = 0; i < n; i++) {
-		const struct mbox_msg *m = mbox_msg_at(mbox, i);
+		const struct mailbox_msg *m = mailbox_msg_at(box, i);
 
-		if (m->flags & MBOX_FLAG_RECENT)
+		if (m->flags & MAILBOX_FLAG_RECENT)
 			st_r->recent++;
-		if (!(m->flags & MBOX_FLAG_SEEN))
+		if (!(m->flags & MAILBOX_FLAG_SEEN))
 			st_r->unseen++;
 	}
-	mbox_unref(&mbox);
+	mailbox_unref(&box);
 	return STORE_OK;
 }

@@ -24,7 +24,7 @@
 
 /* 1 selectable folder, 2 directory without cur/ (noselect), 0 missing, -1 error */
 int
-folder_stat(struct mstore *store, const char *dirname)
+mstore_folder_stat(struct mstore *store, const char *dirname)
 {
 	struct stat st;
 	int fd, ret;
@@ -60,14 +60,14 @@ name_prepare(const char *name, char **canon_r, char **dir_r)
 
 /* Create one folder directory with cur/ new/ tmp/ and maildirfolder. */
 enum store_status
-folder_create_one(struct mstore *store, const char *dir)
+mstore_folder_create_one(struct mstore *store, const char *dir)
 {
 	int fd, ffd, err;
 
 	if (mkdirat(store->root_fd, dir, 0700) < 0 && errno != EEXIST) {
 		err = errno;
 		log_error("store mkdir failed dir=%s error=%s", dir, strerror(err));
-		return store_errno_status(err);
+		return mstore_errno_status(err);
 	}
 	fd = openat(store->root_fd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
@@ -75,19 +75,19 @@ folder_create_one(struct mstore *store, const char *dir)
 		return STORE_CANNOT;	/* e.g. a symlink with that name */
 	}
 	ffd = openat(fd, MAILDIRFOLDER_NAME, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (ffd < 0 || maildir_make_subdirs(fd) < 0) {
+	if (ffd < 0 || mstore_make_subdirs(fd) < 0) {
 		err = errno;
 		log_error("store create failed dir=%s error=%s", dir, strerror(err));
 		if (ffd >= 0)
 			close(ffd);
 		close(fd);
-		return store_errno_status(err);
+		return mstore_errno_status(err);
 	}
 	close(ffd);
 	if (fsync(fd) < 0) {
 		err = errno;
 		close(fd);
-		return store_errno_status(err);
+		return mstore_errno_status(err);
 	}
 	close(fd);
 	return STORE_OK;
@@ -112,7 +112,7 @@ mstore_create(struct mstore *store, const char *name)
 		st = STORE_EXISTS;
 		goto out;
 	}
-	ex = folder_stat(store, dir);
+	ex = mstore_folder_stat(store, dir);
 	if (ex == 1) {
 		st = STORE_EXISTS;
 		goto out;
@@ -126,14 +126,14 @@ mstore_create(struct mstore *store, const char *name)
 		if (dir[i] != STORE_SEP)
 			continue;
 		dir[i] = '\0';
-		if (strcasecmp(dir, ".INBOX") != 0 && folder_stat(store, dir) != 1)
-			st = folder_create_one(store, dir);
+		if (strcasecmp(dir, ".INBOX") != 0 && mstore_folder_stat(store, dir) != 1)
+			st = mstore_folder_create_one(store, dir);
 		dir[i] = STORE_SEP;
 		if (st != STORE_OK)
 			goto out;
 	}
-	st = folder_create_one(store, dir);
-	if (st == STORE_OK && store_fsync_dir(store->root_fd, ".") < 0)
+	st = mstore_folder_create_one(store, dir);
+	if (st == STORE_OK && mstore_fsync_dir(store->root_fd, ".") < 0)
 		st = STORE_IOERROR;
 	if (st == STORE_OK)
 		log_info("store create mailbox=%s", canon);
@@ -188,12 +188,12 @@ remove_dir_contents(int fd, int depth)
 static void
 mark_open_deleted(struct mstore *store, const char *canon)
 {
-	struct mbox *m;
+	struct mailbox *m;
 
 	mstore_cache_drop(store, canon, false);
-	for (m = store->mboxes; m != NULL; m = m->next)
+	for (m = store->mailboxes; m != NULL; m = m->next)
 		if (strcmp(m->name, canon) == 0)
-			mbox_mark_deleted(m);
+			mailbox_mark_deleted(m);
 }
 
 enum store_status
@@ -211,7 +211,7 @@ mstore_delete(struct mstore *store, const char *name)
 		st = STORE_CANNOT;
 		goto out;
 	}
-	ex = folder_stat(store, dir);
+	ex = mstore_folder_stat(store, dir);
 	if (ex == 0) {
 		/* a \Noselect level that only exists through its children */
 		struct mstore_folder *list;
@@ -251,7 +251,7 @@ mstore_delete(struct mstore *store, const char *name)
 		    strerror(errno));
 	if (fd >= 0)
 		close(fd);
-	(void)store_fsync_dir(store->root_fd, ".");
+	(void)mstore_fsync_dir(store->root_fd, ".");
 	buf_deinit(&trash);
 	log_info("store delete mailbox=%s", canon);
 out:
@@ -268,11 +268,11 @@ static enum store_status rename_inbox(struct mstore *store, const char *newdir,
 enum store_status
 mstore_rename(struct mstore *store, const char *oldname, const char *newname)
 {
-	struct namelist l = { 0 };
+	struct mstore_namelist l = { 0 };
 	char *ocanon = NULL, *odir = NULL, *ncanon = NULL, *ndir = NULL;
 	enum store_status st;
 	size_t olen, i;
-	struct mbox *m;
+	struct mailbox *m;
 	int ex;
 
 	st = name_prepare(oldname, &ocanon, &odir);
@@ -288,7 +288,7 @@ mstore_rename(struct mstore *store, const char *oldname, const char *newname)
 		st = strcmp(ncanon, "INBOX") == 0 ? STORE_EXISTS : STORE_CANNOT;
 		goto out;
 	}
-	ex = folder_stat(store, ndir);
+	ex = mstore_folder_stat(store, ndir);
 	if (ex != 0) {
 		st = ex < 0 ? STORE_IOERROR : STORE_EXISTS;
 		goto out;
@@ -297,19 +297,19 @@ mstore_rename(struct mstore *store, const char *oldname, const char *newname)
 		st = rename_inbox(store, ndir, ncanon);
 		goto out;
 	}
-	ex = folder_stat(store, odir);
+	ex = mstore_folder_stat(store, odir);
 	if (ex <= 0) {
 		st = ex < 0 ? STORE_IOERROR : STORE_NONEXISTENT;
 		goto out;
 	}
 	mstore_cache_drop(store, ocanon, true);	/* closed ones need not stop it */
-	for (m = store->mboxes; m != NULL; m = m->next)
+	for (m = store->mailboxes; m != NULL; m = m->next)
 		if (!m->deleted && (strcmp(m->name, ocanon) == 0 ||
 		    (strncmp(m->name, ocanon, olen) == 0 && m->name[olen] == STORE_SEP))) {
 			st = STORE_CANNOT;
 			goto out;
 		}
-	st = read_folder_names(store, &l);
+	st = mstore_folder_names(store, &l);
 	if (st != STORE_OK)
 		goto out;
 	/* children first check: no target may exist, names must stay valid */
@@ -322,7 +322,7 @@ mstore_rename(struct mstore *store, const char *oldname, const char *newname)
 		if (mstore_name_check(nn) != STORE_OK)
 			st = STORE_LIMIT;
 		nd = mstore_dirname(nn);
-		if (st == STORE_OK && folder_stat(store, nd) != 0)
+		if (st == STORE_OK && mstore_folder_stat(store, nd) != 0)
 			st = STORE_EXISTS;
 		free(nn);
 		free(nd);
@@ -334,8 +334,8 @@ mstore_rename(struct mstore *store, const char *oldname, const char *newname)
 		if (ndir[i] != STORE_SEP)
 			continue;
 		ndir[i] = '\0';
-		if (strcasecmp(ndir, ".INBOX") != 0 && folder_stat(store, ndir) == 0)
-			st = folder_create_one(store, ndir);
+		if (strcasecmp(ndir, ".INBOX") != 0 && mstore_folder_stat(store, ndir) == 0)
+			st = mstore_folder_create_one(store, ndir);
 		ndir[i] = STORE_SEP;
 		if (st != STORE_OK)
 			goto out;
@@ -364,12 +364,12 @@ mstore_rename(struct mstore *store, const char *oldname, const char *newname)
 		free(nn);
 		free(nd);
 	}
-	if (store_fsync_dir(store->root_fd, ".") < 0)
+	if (mstore_fsync_dir(store->root_fd, ".") < 0)
 		st = STORE_IOERROR;
 	if (st == STORE_OK)
 		log_info("store rename from=%s to=%s", ocanon, ncanon);
 out:
-	namelist_free(&l);
+	mstore_namelist_free(&l);
 	free(ocanon);
 	free(odir);
 	free(ncanon);
@@ -381,7 +381,7 @@ out:
 static enum store_status
 rename_inbox(struct mstore *store, const char *newdir, const char *newcanon)
 {
-	struct mbox *inbox, *dst;
+	struct mailbox *inbox, *dst;
 	enum store_status st;
 	uint32_t *uids, *nuids;
 	size_t i, n;
@@ -390,25 +390,25 @@ rename_inbox(struct mstore *store, const char *newdir, const char *newcanon)
 	if (st != STORE_OK)
 		return st;
 	(void)newdir;
-	st = mbox_open(store, "INBOX", &inbox);
+	st = mailbox_open(store, "INBOX", &inbox);
 	if (st != STORE_OK)
 		return st;
-	st = mbox_open(store, newcanon, &dst);
+	st = mailbox_open(store, newcanon, &dst);
 	if (st != STORE_OK) {
-		mbox_unref(&inbox);
+		mailbox_unref(&inbox);
 		return st;
 	}
-	n = mbox_count(inbox);
+	n = mailbox_count(inbox);
 	uids = xcalloc(n + 1, sizeof(*uids));
 	nuids = xcalloc(n + 1, sizeof(*nuids));
 	for (i = 0; i < n; i++)
-		uids[i] = mbox_msg_at(inbox, i)->uid;
-	st = mbox_copy(inbox, uids, n, dst, nuids);
+		uids[i] = mailbox_msg_at(inbox, i)->uid;
+	st = mailbox_copy(inbox, uids, n, dst, nuids);
 	if (st == STORE_OK)
-		st = mbox_expunge(inbox, uids, n);
+		st = mailbox_expunge(inbox, uids, n);
 	free(uids);
 	free(nuids);
-	mbox_unref(&dst);
-	mbox_unref(&inbox);
+	mailbox_unref(&dst);
+	mailbox_unref(&inbox);
 	return st;
 }

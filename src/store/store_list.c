@@ -29,7 +29,7 @@ static const unsigned int special_attrs[] = {
 
 
 static void
-namelist_add(struct namelist *l, char *name)
+namelist_add(struct mstore_namelist *l, char *name)
 {
 	if (l->count == l->cap) {
 		l->cap = l->cap == 0 ? 32 : l->cap * 2;
@@ -46,7 +46,7 @@ strp_cmp(const void *a, const void *b)
 
 /* All existing folder names (not INBOX) from the root directory, sorted, unique. */
 enum store_status
-read_folder_names(struct mstore *store, struct namelist *l)
+mstore_folder_names(struct mstore *store, struct mstore_namelist *l)
 {
 	struct dirent *de;
 	struct stat st;
@@ -82,7 +82,7 @@ read_folder_names(struct mstore *store, struct namelist *l)
 }
 
 void
-namelist_free(struct namelist *l)
+mstore_namelist_free(struct mstore_namelist *l)
 {
 	mstore_names_free(l->names, l->count);
 	l->names = NULL;
@@ -110,18 +110,18 @@ folder_cmp(const void *a, const void *b)
 enum store_status
 mstore_list(struct mstore *store, struct mstore_folder **list_r, size_t *count_r)
 {
-	struct namelist l = { 0 }, all = { 0 };
+	struct mstore_namelist l = { 0 }, all = { 0 };
 	struct mstore_folder *out;
 	char **subs = NULL, *dir;
 	size_t nsubs = 0, i, j, n;
 	enum store_status st;
 
-	st = read_folder_names(store, &l);
+	st = mstore_folder_names(store, &l);
 	if (st != STORE_OK)
 		return st;
 	st = mstore_subscriptions(store, &subs, &nsubs);
 	if (st != STORE_OK) {
-		namelist_free(&l);
+		mstore_namelist_free(&l);
 		return st;
 	}
 	/* existing names, their missing parents, INBOX */
@@ -155,7 +155,7 @@ mstore_list(struct mstore *store, struct mstore_folder **list_r, size_t *count_r
 				attrs |= MSTORE_ATTR_NONEXISTENT;
 		} else if (strcmp(name, "INBOX") != 0) {
 			dir = mstore_dirname(name);
-			if (folder_stat(store, dir) != 1)
+			if (mstore_folder_stat(store, dir) != 1)
 				attrs |= MSTORE_ATTR_NOSELECT;
 			free(dir);
 		}
@@ -177,8 +177,8 @@ mstore_list(struct mstore *store, struct mstore_folder **list_r, size_t *count_r
 		n++;
 	}
 	qsort(out, n, sizeof(*out), folder_cmp);
-	namelist_free(&l);
-	namelist_free(&all);
+	mstore_namelist_free(&l);
+	mstore_namelist_free(&all);
 	mstore_names_free(subs, nsubs);
 	*list_r = out;
 	*count_r = n;
@@ -214,7 +214,7 @@ mstore_subscriptions(struct mstore *store, char ***names_r, size_t *count_r)
 	int ret;
 
 	buf_init(&b, 16 * 1024 * 1024);
-	ret = store_read_file(store->root_fd, SUBSCRIPTIONS_NAME, b.max, &b, NULL);
+	ret = mstore_read_file(store->root_fd, SUBSCRIPTIONS_NAME, b.max, &b, NULL);
 	if (ret < 0) {
 		log_error("store subscriptions read failed error=%s", strerror(errno));
 		buf_deinit(&b);
@@ -265,9 +265,10 @@ mstore_subscribe(struct mstore *store, const char *name, bool on)
 		qsort(names, count, sizeof(*names), strp_cmp);
 	buf_init(&out, BUF_UNLIMITED);
 	(void)subs_format(names, count, &out);
-	if (store_write_file(store, store->root_fd, SUBSCRIPTIONS_NAME, out.data, out.len) < 0)
-		st = store_errno_status(errno) == STORE_NONEXISTENT ? STORE_IOERROR :
-		    store_errno_status(errno);
+	if (mstore_write_file(store, store->root_fd, SUBSCRIPTIONS_NAME, out.data,
+	    out.len) < 0)
+		st = mstore_errno_status(errno) == STORE_NONEXISTENT ? STORE_IOERROR :
+		    mstore_errno_status(errno);
 	buf_deinit(&out);
 	mstore_names_free(names, count);
 	return st;

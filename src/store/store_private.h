@@ -27,11 +27,11 @@ struct mstore {
 	int root_fd;
 	char *root_path;
 	int inotify_fd;
-	struct mbox *mboxes;		/* open folders */
+	struct mailbox *mailboxes;	/* open folders */
 	char host[64];			/* hostname for unique file names, sanitized */
 	uint32_t seq;			/* Q<seq> of unique names */
 	struct recent_cache *recent;	/* \Recent UIDs of folders not open now */
-	/* closed folders kept in memory (refcount 0, mbox->cached) so that the next open
+	/* closed folders kept in memory (refcount 0, box->cached) so that the next open
 	 * is a stat of the directories instead of a rescan; LRU by cache_seq */
 	size_t cache_count, cache_bytes;
 	uint64_t cache_seq;
@@ -40,10 +40,10 @@ struct mstore {
 /* Bounds of the closed-folder cache: the mail process runs under an RLIMIT_AS
  * (MAIL_RLIMIT_AS in src/mailproc) shared with every session's view of every folder,
  * so the cache takes a small, fixed part of it. A folder costs
- * ~130 bytes a message (48 of struct mbox_msg, the rest its file name): 20,000 messages
+ * ~130 bytes a message (48 of struct mailbox_msg, the rest its file name): 20,000 messages
  * ~2.6 MiB, 100,000 ~13 MiB; folders above ~250,000 messages are not kept. */
-#define MBOX_CACHE_MAX_FOLDERS	16
-#define MBOX_CACHE_MAX_BYTES	(32u * 1024 * 1024)
+#define MAILBOX_CACHE_MAX_FOLDERS	16
+#define MAILBOX_CACHE_MAX_BYTES		(32u * 1024 * 1024)
 
 /* RECENT flags of a closed folder, restored when it is opened again. */
 struct recent_cache {
@@ -70,21 +70,21 @@ struct name_arena {
 
 struct own_event {
 	uint64_t hash;
-	size_t off;			/* name in mbox->own_names */
+	size_t off;			/* name in box->own_names */
 	uint32_t len;
 	bool is_new;
 	bool live;			/* not matched yet */
 };
 
-struct mbox_listener {
-	struct mbox_listener *next;
-	const struct mbox_listener_ops *ops;
+struct mailbox_listener {
+	struct mailbox_listener *next;
+	const struct mailbox_listener_ops *ops;
 	void *ctx;
 };
 
-struct mbox {
+struct mailbox {
 	struct mstore *store;
-	struct mbox *next;
+	struct mailbox *next;
 	unsigned int refcount;
 	char *name;			/* canonical mailbox name */
 	char *dirname;			/* "." for INBOX, ".Name" otherwise */
@@ -116,15 +116,15 @@ struct mbox {
 
 	uint32_t uidvalidity, nextuid;
 	char guid[33];
-	struct mbox_msg *msgs;
+	struct mailbox_msg *msgs;
 	size_t count, cap;
 	struct name_arena names;	/* msgs[].filename */
 	char *keywords[STORE_KEYWORDS_MAX];
-	struct mbox_listener *listeners;
+	struct mailbox_listener *listeners;
 };
 
 /* Names of existing folders (store_list.c). */
-struct namelist {
+struct mstore_namelist {
 	char **names;
 	size_t count, cap;
 };
@@ -133,36 +133,36 @@ struct namelist {
 
 /* A message's file name in its directory (msgs[].filename without "cur/" or "new/"). */
 static inline const char *
-msg_name(const struct mbox_msg *m)
+mailbox_msg_name(const struct mailbox_msg *m)
 {
 	return m->filename + 4;		/* skip "cur/" or "new/" */
 }
 
 /* The fd of the directory (new/ or cur/) a message's file is in. */
 static inline int
-msg_dirfd(const struct mbox *mbox, const struct mbox_msg *m)
+mailbox_msg_dirfd(const struct mailbox *box, const struct mailbox_msg *m)
 {
-	return m->filename[0] == 'n' ? mbox->new_fd : mbox->cur_fd;
+	return m->filename[0] == 'n' ? box->new_fd : box->cur_fd;
 }
 
 /* Length of a message's base name (its file name without ":2,<flags>"). */
 static inline size_t
-msg_base_len(const struct mbox_msg *m)
+mailbox_msg_base_len(const struct mailbox_msg *m)
 {
-	const char *n = msg_name(m), *c = strchr(n, ':');
+	const char *n = mailbox_msg_name(m), *c = strchr(n, ':');
 
 	return c == NULL ? strlen(n) : (size_t)(c - n);
 }
 
 static inline bool
-ts_eq(const struct timespec *a, const struct timespec *b)
+mstore_ts_eq(const struct timespec *a, const struct timespec *b)
 {
 	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
 }
 
 /* FNV-1a, for the scan's base-name hash and the own-event hash. */
 static inline uint64_t
-hash_bytes(const char *p, size_t len)
+mstore_hash_bytes(const char *p, size_t len)
 {
 	uint64_t h = 1469598103934665603ULL;
 	size_t i;
@@ -185,131 +185,132 @@ uint32_t mstore_next_uidvalidity(struct mstore *store, uint32_t at_least);
 /* Unique base name "<secs>.M<usec>P<pid>Q<seq>R<rand>.<host>" into out. */
 void mstore_unique_name(struct mstore *store, struct buf *out);
 /* fsync a directory given relative to dirfd ("cur", "." ...); 0 or -1 (logged). */
-int store_fsync_dir(int dirfd, const char *path);
+int mstore_fsync_dir(int dirfd, const char *path);
 /* Map errno to a status. */
-enum store_status store_errno_status(int err);
+enum store_status mstore_errno_status(int err);
 /* Read a small control file relative to dirfd (O_NOFOLLOW, regular files only).
  * Returns 1 read (data malloc'd into out), 0 missing, -1 error (errno). */
-int store_read_file(int dirfd, const char *name, size_t max, struct buf *out,
+int mstore_read_file(int dirfd, const char *name, size_t max, struct buf *out,
     struct stat *st_r);
 /* Atomically replace dirfd/name with data: temp + fsync + rename + fsync(dir). */
-int store_write_file(struct mstore *store, int dirfd, const char *name, const void *data,
+int mstore_write_file(struct mstore *store, int dirfd, const char *name, const void *data,
     size_t len);
 /* Create cur/ new/ tmp/ (0700) inside the folder directory fd; existing ones are fine.
  * 0 or -1 (errno). */
-int maildir_make_subdirs(int fd);
+int mstore_make_subdirs(int fd);
 
 /* ---------------------------------------------------------------- store_folders.c */
 
 /* 1 selectable folder, 2 directory without cur/ (noselect), 0 missing, -1 error. */
-int folder_stat(struct mstore *store, const char *dirname);
+int mstore_folder_stat(struct mstore *store, const char *dirname);
 /* Create one folder directory (".a.b") with cur/ new/ tmp/ and maildirfolder. */
-enum store_status folder_create_one(struct mstore *store, const char *dir);
+enum store_status mstore_folder_create_one(struct mstore *store, const char *dir);
 
 /* ---------------------------------------------------------------- store_list.c */
 
 /* All existing folder names (not INBOX) from the root directory, sorted, unique,
- * appended to l. Free with namelist_free. */
-enum store_status read_folder_names(struct mstore *store, struct namelist *l);
-void namelist_free(struct namelist *l);
+ * appended to l. Free with mstore_namelist_free. */
+enum store_status mstore_folder_names(struct mstore *store, struct mstore_namelist *l);
+void mstore_namelist_free(struct mstore_namelist *l);
 
 /* ---------------------------------------------------------------- mailbox.c */
 
-void mbox_free_internal(struct mbox *mbox);
-/* The folder was deleted underneath open mboxes: expunge everything, mark deleted. */
-void mbox_mark_deleted(struct mbox *mbox);
+void mailbox_free_internal(struct mailbox *box);
+/* The folder was deleted underneath open mailboxes: expunge everything, mark deleted. */
+void mailbox_mark_deleted(struct mailbox *box);
 /* W= size of an open file (read from the start): size plus one for every LF not
  * preceded by CR. 0, or -1 (errno). */
-int count_vsize(int fd, uint64_t *size_r, uint64_t *vsize_r);
+int mailbox_count_vsize(int fd, uint64_t *size_r, uint64_t *vsize_r);
 
 /* ---------------------------------------------------------------- name_arena.c */
 
 /* n bytes that never move, freed with the whole arena. */
-char *arena_alloc(struct name_arena *a, size_t n);
+char *name_arena_alloc(struct name_arena *a, size_t n);
 /* "<dir>/<name>" (dir is "cur" or "new") copied into the arena, NUL-terminated. */
-char *arena_path(struct name_arena *a, const char *dir, const char *name, size_t len);
-char *arena_strdup(struct name_arena *a, const char *s);
-void arena_free(struct name_arena *a);
+char *name_arena_path(struct name_arena *a, const char *dir, const char *name, size_t len);
+char *name_arena_strdup(struct name_arena *a, const char *s);
+void name_arena_free(struct name_arena *a);
 /* A message's file name is no longer used (replaced, or the message dropped). */
-void name_release(struct mbox *mbox, const char *filename);
+void mailbox_name_release(struct mailbox *box, const char *filename);
 /* Rebuild the arena with only the names in use. */
-void names_compact(struct mbox *mbox);
+void mailbox_names_compact(struct mailbox *box);
 /* Rebuild the arena once most of it is garbage (many flag renames without a rescan). */
-void names_maybe_compact(struct mbox *mbox);
+void mailbox_names_maybe_compact(struct mailbox *box);
 
 /* ---------------------------------------------------------------- mailbox_notify.c */
 
-/* Tell every listener of mbox about one change. */
-void notify_expunged(struct mbox *mbox, uint32_t uid);
-void notify_appended(struct mbox *mbox, uint32_t uid);
-void notify_flags(struct mbox *mbox, uint32_t uid);
-void notify_keyword(struct mbox *mbox, unsigned int idx);
+/* Tell every listener of box about one change. */
+void mailbox_notify_expunged(struct mailbox *box, uint32_t uid);
+void mailbox_notify_appended(struct mailbox *box, uint32_t uid);
+void mailbox_notify_flags(struct mailbox *box, uint32_t uid);
+void mailbox_notify_keyword(struct mailbox *box, unsigned int idx);
 /* Record that we are about to rename/unlink `name` in new/ (is_new) or cur/. */
-void mbox_own_event(struct mbox *mbox, bool is_new, const char *name);
+void mailbox_own_event(struct mailbox *box, bool is_new, const char *name);
 /* True (and forget it) if the event was one of ours. */
-bool mbox_own_event_match(struct mbox *mbox, bool is_new, const char *name);
+bool mailbox_own_event_match(struct mailbox *box, bool is_new, const char *name);
 /* Forget every record and stop ignoring events (a full scan covers them). */
-void own_events_clear(struct mbox *mbox);
-void own_events_free(struct mbox *mbox);
+void mailbox_own_events_clear(struct mailbox *box);
+void mailbox_own_events_free(struct mailbox *box);
 /* inotify watch descriptor handling */
-void mbox_notify_add(struct mbox *mbox);
-void mbox_notify_remove(struct mbox *mbox);
-/* Read pending inotify events (non-blocking) and set force_sync on the mboxes that
+void mailbox_notify_add(struct mailbox *box);
+void mailbox_notify_remove(struct mailbox *box);
+/* Read pending inotify events (non-blocking) and set force_sync on the mailboxes that
  * others changed; our own changes are recognised and ignored. */
 void mstore_notify_drain(struct mstore *store);
 
 /* ---------------------------------------------------------------- mailbox_uidlist.c */
 
 /* Take the uidlist dotlock (waits up to LOCK_WAIT_MS). Returns the lock fd or -1. */
-int uidlist_lock(struct mbox *mbox);
+int mailbox_uidlist_lock(struct mailbox *box);
 /* Release the lock (fd < 0: nothing). */
-void uidlist_unlock(struct mbox *mbox, int fd);
+void mailbox_uidlist_unlock(struct mailbox *box, int fd);
 /* Write the memory state into the lock file and rename it over the uidlist; this also
  * releases the lock. Returns STORE_OK or an error (lock released, old uidlist kept). */
-enum store_status uidlist_commit(struct mbox *mbox, int lockfd);
+enum store_status mailbox_uidlist_commit(struct mailbox *box, int lockfd);
 /* Append the records msgs[from..] to the uidlist in place (or rewrite it whole if it is
  * not the file we know). Releases the lock. */
-enum store_status uidlist_append(struct mbox *mbox, int lockfd, size_t from);
+enum store_status mailbox_uidlist_append(struct mailbox *box, int lockfd, size_t from);
 /* Read the uidlist into ul if it changed on disk (or always if force). 1 read,
  * 0 unchanged, -1 unusable (logged; header lost), -2 missing in a new folder.
  * *damaged_r set if lines were dropped. */
-int uidlist_read(struct mbox *mbox, struct uidlist *ul, bool force, bool *damaged_r);
+int mailbox_uidlist_read(struct mailbox *box, struct uidlist *ul, bool force, bool *damaged_r);
 /* True if the uidlist file differs (inode, size, mtime) from the one last read. */
-bool uidlist_changed(struct mbox *mbox);
+bool mailbox_uidlist_changed(struct mailbox *box);
 
 /* ---------------------------------------------------------------- mailbox_keywords.c */
 
 /* Re-read dovecot-keywords if it changed; new names are told to the listeners. */
-void keywords_reload(struct mbox *mbox);
+void mailbox_keywords_reload(struct mailbox *box);
 
 /* ---------------------------------------------------------------- mailbox_sync.c */
 
 /* Lock, full sync, commit the uidlist if needed. */
-enum store_status sync_full(struct mbox *mbox);
+enum store_status mailbox_sync_full(struct mailbox *box);
 /* Lock and bring the memory state up to date before a change. Returns the lock fd,
  * or -1 with *st_r set. *dirty_r: the uidlist must be rewritten, not appended to. */
-int lock_and_sync(struct mbox *mbox, bool *dirty_r, enum store_status *st_r);
+int mailbox_lock_and_sync(struct mailbox *box, bool *dirty_r, enum store_status *st_r);
 /* After our own change to cur/ or new/: remember the new directory mtimes. */
-void remember_mtimes(struct mbox *mbox);
+void mailbox_remember_mtimes(struct mailbox *box);
 /* Append *m to a growing message array. */
-void msgs_push(struct mbox_msg **arr, size_t *count, size_t *cap, const struct mbox_msg *m);
+void mailbox_msgs_push(struct mailbox_msg **arr, size_t *count, size_t *cap,
+    const struct mailbox_msg *m);
 
 /* ---------------------------------------------------------------- mailbox_cache.c */
 
 /* Record the identity of the folder directory and its cur/ new/ (at open). */
-bool remember_identity(struct mbox *mbox);
+bool mailbox_remember_identity(struct mailbox *box);
 /* Free a closed folder (cached or not; refcount 0). */
-void cache_evict(struct mbox *mbox);
+void mailbox_cache_evict(struct mailbox *box);
 /* Take a cached folder out of the cache for reuse; false if it must be reopened. */
-bool cache_take(struct mbox *mbox);
+bool mailbox_cache_take(struct mailbox *box);
 /* Keep a folder whose last reference went; false if it is not to be kept. */
-bool cache_put(struct mbox *mbox);
+bool mailbox_cache_put(struct mailbox *box);
 /* Free cached (closed) folders: all of them (name NULL), or those named `name` and, if
  * children, its subfolders "name.*". Never touches folders that are still open. */
 void mstore_cache_drop(struct mstore *store, const char *name, bool children);
 /* Remember the RECENT UIDs of a folder being closed (replacing an older entry). */
-void recent_save(struct mbox *mbox);
+void mailbox_recent_save(struct mailbox *box);
 /* Give an opened folder back the RECENT flags it had when it was closed. */
-void recent_restore(struct mbox *mbox);
+void mailbox_recent_restore(struct mailbox *box);
 
 #endif
