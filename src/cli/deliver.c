@@ -106,8 +106,8 @@ deliver_message(const struct config *cfg, const struct user_info *u, const char 
 	char *from_sender = NULL;
 	const char *err = "";
 	struct mstore *store = NULL;
-	struct mbox *mbox = NULL;
-	struct mbox_save *save = NULL;
+	struct mailbox *mbox = NULL;
+	struct mailbox_save *save = NULL;
 	enum store_status st;
 	unsigned char *head, *chunk;
 	size_t head_len, pos = 0, lstart;
@@ -173,22 +173,22 @@ deliver_message(const struct config *cfg, const struct user_info *u, const char 
 	}
 	st = STORE_NONEXISTENT;
 	if (folder != NULL && folder[0] != '\0')
-		st = mbox_open(store, folder, &mbox);
+		st = mailbox_open(store, folder, &mbox);
 	if (st != STORE_OK)
-		st = mbox_open(store, "INBOX", &mbox);
+		st = mailbox_open(store, "INBOX", &mbox);
 	if (st != STORE_OK) {
 		fprintf(stderr, "buzon deliver: cannot open INBOX: %s\n", store_status_str(st));
 		goto out;
 	}
-	save = mbox_save_begin(mbox, MBOX_SAVE_DELIVERY);
-	st = mbox_save_msg_begin(save);
+	save = mailbox_save_begin(mbox, MAILBOX_SAVE_DELIVERY);
+	st = mailbox_save_msg_begin(save);
 	if (st == STORE_OK && prefix.len > 0)
-		st = mbox_save_write(save, prefix.data, prefix.len);
+		st = mailbox_save_write(save, prefix.data, prefix.len);
 	total = head_len - pos;
 	if (total > cfg->mail_max_size)
 		too_big = true;
 	else if (st == STORE_OK && head_len > pos)
-		st = mbox_save_write(save, head + pos, head_len - pos);
+		st = mailbox_save_write(save, head + pos, head_len - pos);
 	while (st == STORE_OK && !too_big && head_len == DELIVER_HEAD_MAX) {
 		n = read_full(STDIN_FILENO, chunk, DELIVER_CHUNK);
 		if (n < 0) {
@@ -204,7 +204,7 @@ deliver_message(const struct config *cfg, const struct user_info *u, const char 
 			too_big = true;
 			break;
 		}
-		st = mbox_save_write(save, chunk, (size_t)n);
+		st = mailbox_save_write(save, chunk, (size_t)n);
 	}
 	if (too_big) {
 		fprintf(stderr, "buzon deliver: message larger than mail_max_size (%llu)\n",
@@ -213,21 +213,21 @@ deliver_message(const struct config *cfg, const struct user_info *u, const char 
 		goto out;
 	}
 	if (st == STORE_OK)
-		st = mbox_save_msg_end(save, 0, 0, 0);
+		st = mailbox_save_msg_end(save, 0, 0, 0);
 	if (st == STORE_OK)
-		st = mbox_save_commit(&save, &first, &last);
+		st = mailbox_save_commit(&save, &first, &last);
 	if (st != STORE_OK) {
 		fprintf(stderr, "buzon deliver: %s: %s\n", u->name, store_status_str(st));
 		goto out;	/* every store failure is temporary for the MTA */
 	}
-	log_debug("deliver user=%s folder=%s uid=%u size=%llu", u->name, mbox_name(mbox),
+	log_debug("deliver user=%s folder=%s uid=%u size=%llu", u->name, mailbox_name(mbox),
 	    first, (unsigned long long)total);
 	ret = DELIVER_EX_OK;
 out:
 	if (save != NULL)
-		mbox_save_abort(&save);
+		mailbox_save_abort(&save);
 	if (mbox != NULL)
-		mbox_unref(&mbox);
+		mailbox_unref(&mbox);
 	if (store != NULL)
 		mstore_close(&store);
 	buf_deinit(&prefix);

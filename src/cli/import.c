@@ -28,8 +28,8 @@
 
 struct import {
 	FILE *in;
-	struct mbox *mbox;
-	struct mbox_save *save;
+	struct mailbox *box;
+	struct mailbox_save *save;
 	size_t in_batch;
 	unsigned long count;		/* messages finished */
 	unsigned long committed;	/* of those, durable */
@@ -90,11 +90,11 @@ flags_from(const char *v, size_t len, bool xstatus, uint8_t *flags)
 {
 	for (size_t i = 0; i < len; i++) {
 		switch (v[i]) {
-		case 'R': if (!xstatus) *flags |= MBOX_FLAG_SEEN; break;
-		case 'A': if (xstatus) *flags |= MBOX_FLAG_ANSWERED; break;
-		case 'F': if (xstatus) *flags |= MBOX_FLAG_FLAGGED; break;
-		case 'T': if (xstatus) *flags |= MBOX_FLAG_DRAFT; break;
-		case 'D': if (xstatus) *flags |= MBOX_FLAG_DELETED; break;
+		case 'R': if (!xstatus) *flags |= MAILBOX_FLAG_SEEN; break;
+		case 'A': if (xstatus) *flags |= MAILBOX_FLAG_ANSWERED; break;
+		case 'F': if (xstatus) *flags |= MAILBOX_FLAG_FLAGGED; break;
+		case 'T': if (xstatus) *flags |= MAILBOX_FLAG_DRAFT; break;
+		case 'D': if (xstatus) *flags |= MAILBOX_FLAG_DELETED; break;
 		default: break;
 		}
 	}
@@ -104,7 +104,7 @@ static void
 msg_write(struct import *im, const char *p, size_t len)
 {
 	if (im->st == STORE_OK && len > 0)
-		im->st = mbox_save_write(im->save, p, len);
+		im->st = mailbox_save_write(im->save, p, len);
 }
 
 static void
@@ -118,12 +118,12 @@ msg_end(struct import *im)
 	/* the empty line before the next From_ line belongs to the mbox, not the message */
 	im->blank_pending = false;
 	if (im->st == STORE_OK)
-		im->st = mbox_save_msg_end(im->save, im->flags, 0, im->date);
+		im->st = mailbox_save_msg_end(im->save, im->flags, 0, im->date);
 	if (im->st != STORE_OK)
 		return;
 	im->count++;
 	if (++im->in_batch == IMPORT_BATCH) {
-		im->st = mbox_save_commit(&im->save, &first, &last);
+		im->st = mailbox_save_commit(&im->save, &first, &last);
 		if (im->st == STORE_OK)
 			im->committed += im->in_batch;
 		im->in_batch = 0;
@@ -136,8 +136,8 @@ msg_begin(struct import *im, const char *from_line, size_t len)
 	if (im->st != STORE_OK)
 		return;
 	if (im->save == NULL)
-		im->save = mbox_save_begin(im->mbox, 0);
-	im->st = mbox_save_msg_begin(im->save);
+		im->save = mailbox_save_begin(im->box, 0);
+	im->st = mailbox_save_msg_begin(im->save);
 	im->in_msg = true;
 	im->in_header = true;
 	im->skip_cont = false;
@@ -229,9 +229,9 @@ import_run(struct import *im)
 		uint32_t first, last;
 
 		if (im->st == STORE_OK)
-			im->st = mbox_save_commit(&im->save, &first, &last);
+			im->st = mailbox_save_commit(&im->save, &first, &last);
 		else
-			mbox_save_abort(&im->save);
+			mailbox_save_abort(&im->save);
 		if (im->st == STORE_OK)
 			im->committed += im->in_batch;
 	}
@@ -300,7 +300,7 @@ cli_import(int argc, char **argv)
 		ret = st == STORE_BADNAME ? DELIVER_EX_USAGE : DELIVER_EX_TEMPFAIL;
 		goto out;
 	}
-	if ((st = mbox_open(store, folder, &im.mbox)) != STORE_OK) {
+	if ((st = mailbox_open(store, folder, &im.box)) != STORE_OK) {
 		fprintf(stderr, "buzon import: folder %s: %s\n", folder, store_status_str(st));
 		goto out;
 	}
@@ -311,7 +311,7 @@ cli_import(int argc, char **argv)
 		fprintf(stderr, "buzon import: stopped after %lu messages: %s\n", im.committed,
 		    store_status_str(im.st));
 	} else {
-		printf("imported %lu messages into %s of %s\n", im.committed, mbox_name(im.mbox),
+		printf("imported %lu messages into %s of %s\n", im.committed, mailbox_name(im.box),
 		    u.name);
 		ret = 0;
 	}
@@ -320,8 +320,8 @@ out:
 		fclose(im.in);
 	if (fd >= 0)
 		close(fd);
-	if (im.mbox != NULL)
-		mbox_unref(&im.mbox);
+	if (im.box != NULL)
+		mailbox_unref(&im.box);
 	if (store != NULL)
 		mstore_close(&store);
 	if (have_user)

@@ -14,8 +14,8 @@
 #include "proto/mutf7.h"
 
 struct imap_append {
-	struct mbox *mbox;
-	struct mbox_save *save;
+	struct mailbox *mbox;
+	struct mailbox_save *save;
 	enum store_status st;		/* first store failure */
 	const char *bad;		/* first syntax error (static text) */
 	bool limit;			/* bad is a [LIMIT] error */
@@ -36,9 +36,9 @@ append_free(struct imap_append **ap)
 		return;
 	*ap = NULL;
 	if (a->save != NULL)
-		mbox_save_abort(&a->save);
+		mailbox_save_abort(&a->save);
 	if (a->mbox != NULL)
-		mbox_unref(&a->mbox);
+		mailbox_unref(&a->mbox);
 	free(a);
 }
 
@@ -114,19 +114,19 @@ imap_append_stream_begin(struct imap_client *c, uint64_t size)
 			char *n = len == 5 && mem_ieq(name, len, "INBOX") ? xstrdup("INBOX") :
 			    xstrndup(name, len);
 
-			a->st = mbox_open(c->user->store, n, &a->mbox);
+			a->st = mailbox_open(c->user->store, n, &a->mbox);
 			free(n);
 		}
 		if (a->st != STORE_OK)
 			return -1;
-		a->save = mbox_save_begin(a->mbox, 0);
+		a->save = mailbox_save_begin(a->mbox, 0);
 	}
 	if (append_failed(a))
 		return -1;
 	append_msg_params(a, args, argc);
 	if (append_failed(a))
 		return -1;
-	a->st = mbox_save_msg_begin(a->save);
+	a->st = mailbox_save_msg_begin(a->save);
 	if (a->st != STORE_OK)
 		return -1;
 	a->msg_open = true;
@@ -140,7 +140,7 @@ imap_append_stream_data(struct imap_client *c, const void *data, size_t len)
 
 	if (a == NULL || !a->msg_open || append_failed(a))
 		return;
-	a->st = mbox_save_write(a->save, data, len);
+	a->st = mailbox_save_write(a->save, data, len);
 	if (a->st != STORE_OK)
 		c->stream_discard = true;
 }
@@ -157,7 +157,7 @@ imap_append_stream_end(struct imap_client *c)
 	/* the literal becomes argument argc; the next message's params follow it */
 	a->next_arg = argc + 1;
 	if (a->msg_open && !append_failed(a)) {
-		a->st = mbox_save_msg_end(a->save, a->flags, a->keywords, a->date);
+		a->st = mailbox_save_msg_end(a->save, a->flags, a->keywords, a->date);
 		if (a->st == STORE_OK)
 			a->messages++;
 	}
@@ -226,8 +226,8 @@ cmd_append(struct imap_cmd *cmd)
 			return imap_cmd_no(cmd, "[TRYCREATE] Mailbox does not exist");
 		return imap_cmd_store_error(cmd, st);
 	}
-	uidv = mbox_uidvalidity(a->mbox);
-	st = mbox_save_commit(&a->save, &first, &last);
+	uidv = mailbox_uidvalidity(a->mbox);
+	st = mailbox_save_commit(&a->save, &first, &last);
 	imap_append_abort(c);
 	if (st != STORE_OK)
 		return imap_cmd_store_error(cmd, st);

@@ -96,11 +96,11 @@ static bool
 rc_append(struct imap_client *c, struct fetch_ctx *f, uint32_t uid, enum imap_rc_field field,
     int *ret)
 {
-	struct mbox *mb = c->view->mbox;
+	struct mailbox *mb = c->view->mbox;
 	const char *d;
 	size_t len;
 
-	if (!imap_rcache_get(c->user->rcache, mbox_name(mb), mbox_uidvalidity(mb), uid, field,
+	if (!imap_rcache_get(c->user->rcache, mailbox_name(mb), mailbox_uidvalidity(mb), uid, field,
 	    &d, &len))
 		return false;
 	*ret = buf_append(&f->out, d, len);
@@ -113,9 +113,9 @@ rc_store(struct imap_client *c, struct fetch_ctx *f, uint32_t uid, enum imap_rc_
     size_t mark, const struct mail_message *pm)
 {
 	struct imap_rcache *rc = c->user->rcache;
-	struct mbox *mb = c->view->mbox;
-	const char *name = mbox_name(mb);
-	uint32_t uidv = mbox_uidvalidity(mb);
+	struct mailbox *mb = c->view->mbox;
+	const char *name = mailbox_name(mb);
+	uint32_t uidv = mailbox_uidvalidity(mb);
 
 	imap_rcache_put(rc, name, uidv, uid, field, f->out.data + mark, f->out.len - mark);
 	if (!imap_rcache_has(rc, name, uidv, uid, IMAP_RC_HEADER) &&
@@ -194,7 +194,7 @@ section_step(struct imap_client *c, struct fetch_ctx *f)
 /* Append a non-literal item to f->out. */
 static void
 write_simple_item(struct imap_client *c, struct fetch_ctx *f, const struct imap_fetch_item *it,
-    struct imap_view_msg *vm, const struct mbox_msg *m)
+    struct imap_view_msg *vm, const struct mailbox_msg *m)
 {
 	struct imap_view *v = c->view;
 	const struct mail_message *pm;
@@ -225,7 +225,7 @@ write_simple_item(struct imap_client *c, struct fetch_ctx *f, const struct imap_
 	case IMAP_FETCH_RFC822_SIZE:
 		ret = buf_append(&f->out, "RFC822.SIZE ", 12);
 		if (ret == 0)
-			ret = append_u64(&f->out, m->vsize != MBOX_SIZE_UNKNOWN ? m->vsize : 0);
+			ret = append_u64(&f->out, m->vsize != MAILBOX_SIZE_UNKNOWN ? m->vsize : 0);
 		break;
 	case IMAP_FETCH_ENVELOPE:
 		ret = buf_append_str(&f->out, "ENVELOPE ");
@@ -282,9 +282,9 @@ static enum store_status
 fetch_load(struct imap_client *c, struct fetch_ctx *f, uint32_t uid)
 {
 	struct imap_rcache *rc = c->user->rcache;
-	struct mbox *mb = c->view->mbox;
-	const char *name = mbox_name(mb);
-	uint32_t uidv = mbox_uidvalidity(mb);
+	struct mailbox *mb = c->view->mbox;
+	const char *name = mailbox_name(mb);
+	uint32_t uidv = mailbox_uidvalidity(mb);
 	bool need_full = false, need_hdr = false, complete;
 	enum store_status st;
 	size_t len;
@@ -339,20 +339,20 @@ fetch_msg_begin(struct imap_client *c, struct fetch_ctx *f)
 {
 	struct imap_view *v = c->view;
 	struct imap_view_msg *vm = &v->msgs[f->idx[f->pos]];
-	const struct mbox_msg *m;
+	const struct mailbox_msg *m;
 	enum store_status st;
 	bool need_info = false;
 	unsigned i;
 
-	if (vm->expunged || (m = mbox_lookup(v->mbox, vm->uid, NULL)) == NULL) {
+	if (vm->expunged || (m = mailbox_lookup(v->mbox, vm->uid, NULL)) == NULL) {
 		f->expunged_seen = true;
 		return 0;
 	}
 	f->emit_flags = false;
-	if (f->req->sets_seen && !v->readonly && !(m->flags & MBOX_FLAG_SEEN)) {
+	if (f->req->sets_seen && !v->readonly && !(m->flags & MAILBOX_FLAG_SEEN)) {
 		/* keep P (passed), which is not an IMAP flag */
-		st = mbox_store_flags(v->mbox, m->uid, (uint8_t)((m->flags &
-		    (MBOX_FLAGS_IMAP | MBOX_FLAG_PASSED)) | MBOX_FLAG_SEEN), m->keywords);
+		st = mailbox_store_flags(v->mbox, m->uid, (uint8_t)((m->flags &
+		    (MAILBOX_FLAGS_IMAP | MAILBOX_FLAG_PASSED)) | MAILBOX_FLAG_SEEN), m->keywords);
 		if (st == STORE_EXPUNGED) {
 			f->expunged_seen = true;
 			return 0;
@@ -368,9 +368,9 @@ fetch_msg_begin(struct imap_client *c, struct fetch_ctx *f)
 			need_info = true;
 	}
 	if (need_info) {
-		m = mbox_lookup(v->mbox, vm->uid, NULL);
-		if (m == NULL || m->vsize == MBOX_SIZE_UNKNOWN || m->internaldate == 0) {
-			st = mbox_msg_info(v->mbox, vm->uid, &m);
+		m = mailbox_lookup(v->mbox, vm->uid, NULL);
+		if (m == NULL || m->vsize == MAILBOX_SIZE_UNKNOWN || m->internaldate == 0) {
+			st = mailbox_msg_info(v->mbox, vm->uid, &m);
 			if (st != STORE_OK) {
 				if (st == STORE_EXPUNGED)
 					f->expunged_seen = true;
@@ -408,7 +408,7 @@ fetch_continue(struct imap_cmd *cmd)
 
 	for (;;) {
 		struct imap_view_msg *vm;
-		const struct mbox_msg *m;
+		const struct mailbox_msg *m;
 
 		if (imap_client_output_len(c) > IMAP_OUTPUT_HIGH)
 			return IMAP_CMD_MORE;
@@ -428,7 +428,7 @@ fetch_continue(struct imap_cmd *cmd)
 			continue;
 		}
 		vm = &v->msgs[f->idx[f->pos]];
-		m = mbox_lookup(v->mbox, vm->uid, NULL);
+		m = mailbox_lookup(v->mbox, vm->uid, NULL);
 		if (f->item < f->req->count && m != NULL) {
 			const struct imap_fetch_item *it = &f->req->items[f->item];
 

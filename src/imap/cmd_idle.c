@@ -14,7 +14,7 @@ cmd_idle(struct imap_cmd *cmd)
 	if (cmd->argc != 0)
 		return imap_cmd_bad(cmd, "IDLE takes no arguments");
 	if (c->view != NULL) {
-		(void)mbox_sync(c->view->mbox);
+		(void)mailbox_sync(c->view->mbox);
 		imap_view_send_updates(c->view, true);
 	}
 	imap_client_line(c, "+ idling");

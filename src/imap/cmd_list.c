@@ -208,7 +208,7 @@ parse_status_items(const struct imap_arg *list, unsigned n, unsigned *items_r)
 
 static void
 write_status(struct imap_client *c, const char *name, unsigned items,
-    const struct mbox_status *st)
+    const struct mailbox_status *st)
 {
 	struct buf b;
 
@@ -385,7 +385,7 @@ list_run(struct imap_cmd *cmd, const struct list_opts *o, const char *ref,
 		}
 		write_list_line(c, o, f, childinfo);
 		if (o->ret_status != 0 && !(f->attrs & MSTORE_ATTR_NOSELECT)) {
-			struct mbox_status ms;
+			struct mailbox_status ms;
 
 			if (mstore_status(c->user->store, f->name, &ms) == STORE_OK)
 				write_status(c, f->name, o->ret_status, &ms);
@@ -524,7 +524,7 @@ cmd_status(struct imap_cmd *cmd)
 	const struct imap_arg *list;
 	unsigned n, items;
 	char *name;
-	struct mbox_status st;
+	struct mailbox_status st;
 	enum store_status ss;
 
 	if (cmd->argc != 2 || !imap_arg_get_list(&cmd->args[1], &list, &n))

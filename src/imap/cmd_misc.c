@@ -26,7 +26,7 @@ cmd_noop(struct imap_cmd *cmd)
 		return imap_cmd_bad(cmd, "NOOP takes no arguments");
 	/* Pick up changes inotify may not have reported yet (other writers, NFS). */
 	if (c->view != NULL)
-		(void)mbox_sync(c->view->mbox);
+		(void)mailbox_sync(c->view->mbox);
 	return imap_cmd_ok(cmd, "NOOP completed.");
 }
 
@@ -37,7 +37,7 @@ cmd_check(struct imap_cmd *cmd)
 
 	if (cmd->argc != 0)
 		return imap_cmd_bad(cmd, "CHECK takes no arguments");
-	(void)mbox_sync(c->view->mbox);
+	(void)mailbox_sync(c->view->mbox);
 	return imap_cmd_ok(cmd, "CHECK completed.");
 }
 

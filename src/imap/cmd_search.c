@@ -25,8 +25,8 @@ struct search_ctx {
 	 * A copy: opening the message may rescan the folder, which invalidates pointers
 	 * into the store's message array.
 	 */
-	struct mbox_msg msgcopy;
-	const struct mbox_msg *m;	/* == &msgcopy */
+	struct mailbox_msg msgcopy;
+	const struct mailbox_msg *m;	/* == &msgcopy */
 	struct imap_cached_msg *msg;	/* loaded on demand */
 	struct mail_message *hdrmsg;	/* header-only parse (of *hdrbuf) */
 	bool hdr_full;			/* hdrmsg is the whole header, not the rcache fields */
@@ -67,9 +67,9 @@ static const struct mail_message *
 ctx_header(struct search_ctx *s, const char *field)
 {
 	struct imap_rcache *rc = s->client->user->rcache;
-	struct mbox *mb = s->view->mbox;
-	const char *name = mbox_name(mb), *d;
-	uint32_t uidv = mbox_uidvalidity(mb), uid = s->m->uid;
+	struct mailbox *mb = s->view->mbox;
+	const char *name = mailbox_name(mb), *d;
+	uint32_t uidv = mailbox_uidvalidity(mb), uid = s->m->uid;
 	bool reduced_ok = field != NULL && imap_rc_header_field(field), complete;
 	enum store_status st;
 	size_t len;
@@ -160,7 +160,7 @@ sent_day(struct search_ctx *s, int64_t *day_r)
 static bool
 eval(struct search_ctx *s, struct imap_search_key *k)
 {
-	const struct mbox_msg *m = s->m;
+	const struct mailbox_msg *m = s->m;
 	const struct imap_view_msg *vm = &s->view->msgs[s->idx];
 	const struct mail_message *msg;
 	struct imap_search_key *c;
@@ -186,18 +186,18 @@ eval(struct search_ctx *s, struct imap_search_key *k)
 	case SEARCH_FLAG:
 		return (m->flags & k->flag) != 0;
 	case SEARCH_KEYWORD:
-		idx = mbox_keyword_lookup(s->view->mbox, k->str);
+		idx = mailbox_keyword_lookup(s->view->mbox, k->str);
 		return idx >= 0 && (m->keywords & (1u << idx)) != 0;
 	case SEARCH_RECENT:
 		return vm->recent;
 	case SEARCH_NEW:
-		return vm->recent && !(m->flags & MBOX_FLAG_SEEN);
+		return vm->recent && !(m->flags & MAILBOX_FLAG_SEEN);
 	case SEARCH_OLD:
 		return !vm->recent;
 	case SEARCH_LARGER:
-		return m->vsize != MBOX_SIZE_UNKNOWN && m->vsize > k->number;
+		return m->vsize != MAILBOX_SIZE_UNKNOWN && m->vsize > k->number;
 	case SEARCH_SMALLER:
-		return m->vsize != MBOX_SIZE_UNKNOWN && m->vsize < k->number;
+		return m->vsize != MAILBOX_SIZE_UNKNOWN && m->vsize < k->number;
 	case SEARCH_BEFORE:
 		return cmp_day(day_of(m->internaldate, 0), k->date) < 0;
 	case SEARCH_ON:
@@ -310,7 +310,7 @@ search_continue(struct imap_cmd *cmd)
 	for (; r->next < v->count; r->next++) {
 		size_t i = r->next;
 		struct imap_view_msg *vm = &v->msgs[i];
-		const struct mbox_msg *m;
+		const struct mailbox_msg *m;
 		uint32_t id;
 
 		if (++done > SEARCH_SLICE_MSGS || clock_ms() - start >= SEARCH_SLICE_MS) {
@@ -319,11 +319,11 @@ search_continue(struct imap_cmd *cmd)
 		}
 		if (vm->expunged)
 			continue;
-		m = mbox_lookup(v->mbox, vm->uid, NULL);
+		m = mailbox_lookup(v->mbox, vm->uid, NULL);
 		if (m == NULL)
 			continue;
-		if (m->vsize == MBOX_SIZE_UNKNOWN || m->internaldate == 0) {
-			if (mbox_msg_info(v->mbox, vm->uid, &m) != STORE_OK)
+		if (m->vsize == MAILBOX_SIZE_UNKNOWN || m->internaldate == 0) {
+			if (mailbox_msg_info(v->mbox, vm->uid, &m) != STORE_OK)
 				continue;
 		}
 		memset(&s, 0, sizeof(s));

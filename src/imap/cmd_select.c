@@ -38,15 +38,15 @@ select_common(struct imap_cmd *cmd, bool readonly)
 	imap_client_line(c, "* %zu EXISTS", v->count);
 	imap_client_line(c, "* %u RECENT", imap_view_recent_count(v));
 	for (i = 0; i < v->count; i++) {
-		if ((v->msgs[i].flags & MBOX_FLAG_SEEN) == 0) {
+		if ((v->msgs[i].flags & MAILBOX_FLAG_SEEN) == 0) {
 			unseen = (uint32_t)i + 1;
 			break;
 		}
 	}
 	if (unseen != 0)
 		imap_client_line(c, "* OK [UNSEEN %u] First unseen.", unseen);
-	imap_client_line(c, "* OK [UIDVALIDITY %u] UIDs valid", mbox_uidvalidity(v->mbox));
-	imap_client_line(c, "* OK [UIDNEXT %u] Predicted next UID", mbox_uidnext(v->mbox));
+	imap_client_line(c, "* OK [UIDVALIDITY %u] UIDs valid", mailbox_uidvalidity(v->mbox));
+	imap_client_line(c, "* OK [UIDNEXT %u] Predicted next UID", mailbox_uidnext(v->mbox));
 	return imap_cmd_ok(cmd, "[%s] %s completed.", readonly ? "READ-ONLY" : "READ-WRITE",
 	    readonly ? "Examine" : "Select");
 }
@@ -78,17 +78,17 @@ expunge_deleted(struct imap_view *v, struct seqset *set)
 		return STORE_OK;
 	uids = xreallocarray(NULL, v->count, sizeof(*uids));
 	for (i = 0; i < v->count; i++) {
-		const struct mbox_msg *m;
+		const struct mailbox_msg *m;
 
 		if (v->msgs[i].expunged)
 			continue;
 		if (set != NULL && !seqset_contains(set, v->msgs[i].uid))
 			continue;
-		m = mbox_lookup(v->mbox, v->msgs[i].uid, NULL);
-		if (m != NULL && (m->flags & MBOX_FLAG_DELETED))
+		m = mailbox_lookup(v->mbox, v->msgs[i].uid, NULL);
+		if (m != NULL && (m->flags & MAILBOX_FLAG_DELETED))
 			uids[n++] = m->uid;
 	}
-	st = n > 0 ? mbox_expunge(v->mbox, uids, n) : STORE_OK;
+	st = n > 0 ? mailbox_expunge(v->mbox, uids, n) : STORE_OK;
 	free(uids);
 	return st;
 }

@@ -18,11 +18,11 @@ parse_flags(struct imap_cmd *cmd, const struct imap_arg *args, unsigned n, bool 
 		const char *name;
 		uint8_t flag;
 	} sys[] = {
-		{ "\\Seen", MBOX_FLAG_SEEN }, { "\\Answered", MBOX_FLAG_ANSWERED },
-		{ "\\Flagged", MBOX_FLAG_FLAGGED }, { "\\Deleted", MBOX_FLAG_DELETED },
-		{ "\\Draft", MBOX_FLAG_DRAFT },
+		{ "\\Seen", MAILBOX_FLAG_SEEN }, { "\\Answered", MAILBOX_FLAG_ANSWERED },
+		{ "\\Flagged", MAILBOX_FLAG_FLAGGED }, { "\\Deleted", MAILBOX_FLAG_DELETED },
+		{ "\\Draft", MAILBOX_FLAG_DRAFT },
 	};
-	struct mbox *mbox = cmd->client->view->mbox;
+	struct mailbox *mbox = cmd->client->view->mbox;
 	unsigned i, j;
 
 	*flags_r = 0;
@@ -55,7 +55,7 @@ parse_flags(struct imap_cmd *cmd, const struct imap_arg *args, unsigned n, bool 
 		name[a->len] = '\0';
 		if (define) {
 			unsigned idx;
-			enum store_status st = mbox_keyword_add(mbox, name, &idx);
+			enum store_status st = mailbox_keyword_add(mbox, name, &idx);
 
 			if (st == STORE_BADNAME) {
 				imap_cmd_bad(cmd, "Invalid keyword");
@@ -70,7 +70,7 @@ parse_flags(struct imap_cmd *cmd, const struct imap_arg *args, unsigned n, bool 
 			}
 			*kw_r |= 1u << idx;
 		} else {
-			int idx = mbox_keyword_lookup(mbox, name);
+			int idx = mailbox_keyword_lookup(mbox, name);
 
 			if (idx >= 0)
 				*kw_r |= 1u << idx;
@@ -139,7 +139,7 @@ cmd_store(struct imap_cmd *cmd)
 	buf_init(&b, 64 * 1024);
 	for (i = 0; i < n; i++) {
 		struct imap_view_msg *vm = &v->msgs[idx[i]];
-		const struct mbox_msg *m = vm->expunged ? NULL : mbox_lookup(v->mbox, vm->uid, NULL);
+		const struct mailbox_msg *m = vm->expunged ? NULL : mailbox_lookup(v->mbox, vm->uid, NULL);
 		uint8_t nf;
 		uint32_t nk;
 
@@ -147,7 +147,7 @@ cmd_store(struct imap_cmd *cmd)
 			expunged = true;
 			continue;
 		}
-		nf = m->flags & MBOX_FLAGS_IMAP;
+		nf = m->flags & MAILBOX_FLAGS_IMAP;
 		nk = m->keywords;
 		if (mode == 0) {
 			nf = flags;
@@ -159,10 +159,10 @@ cmd_store(struct imap_cmd *cmd)
 			nf &= (uint8_t)~flags;
 			nk &= ~kw;
 		}
-		if (nf != (m->flags & MBOX_FLAGS_IMAP) || nk != m->keywords) {
+		if (nf != (m->flags & MAILBOX_FLAGS_IMAP) || nk != m->keywords) {
 			/* keep the P (passed) flag the store preserves */
-			st = mbox_store_flags(v->mbox, vm->uid,
-			    (uint8_t)(nf | (m->flags & MBOX_FLAG_PASSED)), nk);
+			st = mailbox_store_flags(v->mbox, vm->uid,
+			    (uint8_t)(nf | (m->flags & MAILBOX_FLAG_PASSED)), nk);
 			if (st == STORE_EXPUNGED) {
 				expunged = true;
 				st = STORE_OK;
@@ -170,7 +170,7 @@ cmd_store(struct imap_cmd *cmd)
 			}
 			if (st != STORE_OK)
 				break;
-			m = mbox_lookup(v->mbox, vm->uid, NULL);
+			m = mailbox_lookup(v->mbox, vm->uid, NULL);
 			if (m == NULL)
 				continue;
 		}
@@ -216,7 +216,7 @@ copy_common(struct imap_cmd *cmd, bool move)
 	struct seqset *set = NULL;
 	size_t *idx = NULL, n = 0, i, nu = 0;
 	uint32_t *uids, *dst_uids;
-	struct mbox *dst;
+	struct mailbox *dst;
 	char *name;
 	enum store_status st;
 	struct buf b;
@@ -240,7 +240,7 @@ copy_common(struct imap_cmd *cmd, bool move)
 		free(name);
 		return imap_cmd_no(cmd, "[READ-ONLY] Mailbox is read-only");
 	}
-	st = mbox_open(c->user->store, name, &dst);
+	st = mailbox_open(c->user->store, name, &dst);
 	free(name);
 	if (st != STORE_OK) {
 		free(idx);
@@ -253,7 +253,7 @@ copy_common(struct imap_cmd *cmd, bool move)
 	for (i = 0; i < n; i++) {
 		struct imap_view_msg *vm = &v->msgs[idx[i]];
 
-		if (vm->expunged || mbox_lookup(v->mbox, vm->uid, NULL) == NULL)
+		if (vm->expunged || mailbox_lookup(v->mbox, vm->uid, NULL) == NULL)
 			expunged = true;
 		else
 			uids[nu++] = vm->uid;
@@ -261,34 +261,34 @@ copy_common(struct imap_cmd *cmd, bool move)
 	free(idx);
 	if (expunged && !cmd->uid) {
 		/* RFC 2180 §4.4.1: refuse the whole COPY */
-		mbox_unref(&dst);
+		mailbox_unref(&dst);
 		free(uids);
 		free(dst_uids);
 		return imap_cmd_no(cmd, "[EXPUNGEISSUED] Some messages were expunged");
 	}
 	if (nu == 0) {
-		mbox_unref(&dst);
+		mailbox_unref(&dst);
 		free(uids);
 		free(dst_uids);
 		return imap_cmd_ok(cmd, "No messages %s.", move ? "moved" : "copied");
 	}
-	st = mbox_copy(v->mbox, uids, nu, dst, dst_uids);
+	st = mailbox_copy(v->mbox, uids, nu, dst, dst_uids);
 	if (st != STORE_OK) {
-		mbox_unref(&dst);
+		mailbox_unref(&dst);
 		free(uids);
 		free(dst_uids);
 		return imap_cmd_store_error(cmd, st);
 	}
 	buf_init(&b, IMAP_RESP_MAX);
-	(void)buf_appendf(&b, "COPYUID %u ", mbox_uidvalidity(dst));
+	(void)buf_appendf(&b, "COPYUID %u ", mailbox_uidvalidity(dst));
 	format_uidset(&b, uids, nu);
 	(void)buf_append_c(&b, ' ');
 	format_uidset(&b, dst_uids, nu);
-	mbox_unref(&dst);
+	mailbox_unref(&dst);
 	if (move) {
 		/* RFC 6851 §4.3: COPYUID in an untagged OK, then the EXPUNGEs. */
 		imap_client_line(c, "* OK [%s] Moved", buf_cstr(&b));
-		st = mbox_expunge(v->mbox, uids, nu);
+		st = mailbox_expunge(v->mbox, uids, nu);
 		free(uids);
 		free(dst_uids);
 		buf_deinit(&b);
@@ -316,16 +316,16 @@ cmd_move(struct imap_cmd *cmd)
 }
 
 int
-imap_parse_append_flags(struct mbox *mbox, const struct imap_arg *list, unsigned n,
+imap_parse_append_flags(struct mailbox *mbox, const struct imap_arg *list, unsigned n,
     uint8_t *flags_r, uint32_t *kw_r, const char **error_r)
 {
 	static const struct {
 		const char *name;
 		uint8_t flag;
 	} sys[] = {
-		{ "\\Seen", MBOX_FLAG_SEEN }, { "\\Answered", MBOX_FLAG_ANSWERED },
-		{ "\\Flagged", MBOX_FLAG_FLAGGED }, { "\\Deleted", MBOX_FLAG_DELETED },
-		{ "\\Draft", MBOX_FLAG_DRAFT },
+		{ "\\Seen", MAILBOX_FLAG_SEEN }, { "\\Answered", MAILBOX_FLAG_ANSWERED },
+		{ "\\Flagged", MAILBOX_FLAG_FLAGGED }, { "\\Deleted", MAILBOX_FLAG_DELETED },
+		{ "\\Draft", MAILBOX_FLAG_DRAFT },
 	};
 	unsigned i, j;
 
@@ -359,7 +359,7 @@ imap_parse_append_flags(struct mbox *mbox, const struct imap_arg *list, unsigned
 		}
 		memcpy(name, a->str, a->len);
 		name[a->len] = '\0';
-		st = mbox_keyword_add(mbox, name, &idx);
+		st = mailbox_keyword_add(mbox, name, &idx);
 		if (st == STORE_BADNAME) {
 			*error_r = "Invalid keyword";
 			return -1;

@@ -141,7 +141,7 @@ void mail_user_client_gone(struct mail_user *mu);
  */
 struct imap_view_msg {
 	uint32_t uid;
-	uint8_t flags : 5;	/* as last reported (MBOX_FLAGS_IMAP bits) */
+	uint8_t flags : 5;	/* as last reported (MAILBOX_FLAGS_IMAP bits) */
 	bool recent : 1;	/* \Recent belongs to this session */
 	bool expunged : 1;	/* gone from the store, EXPUNGE not yet sent */
 	bool dirty : 1;		/* flags may have changed in the store */
@@ -149,8 +149,8 @@ struct imap_view_msg {
 
 struct imap_view {
 	struct imap_client *client;
-	struct mbox *mbox;
-	struct mbox_listener *listener;
+	struct mailbox *mbox;
+	struct mailbox_listener *listener;
 	bool readonly;
 	struct imap_view_msg *msgs;	/* index + 1 == sequence number */
 	uint32_t *keywords;		/* parallel to msgs (cap entries) or NULL: all 0 */
@@ -187,7 +187,7 @@ void imap_view_set_reported(struct imap_view *view, struct imap_view_msg *vm, ui
 uint32_t imap_view_recent_count(const struct imap_view *view);
 /* Flags of a view message as the client sees them (store flags + this session's RECENT). */
 uint8_t imap_view_client_flags(const struct imap_view *view, const struct imap_view_msg *vm,
-    const struct mbox_msg *m);
+    const struct mailbox_msg *m);
 /*
  * Resolve a sequence set (uid == false) or UID set against the view into ascending view
  * indexes (caller frees *idx_r). Sequence numbers beyond the view: returns -1 (BAD).
@@ -284,14 +284,14 @@ void imap_msgcache_destroy(struct imap_msgcache **cache);
  * and mapping it when not cached. The entry is pinned until imap_msgcache_release.
  * Returns STORE_OK, STORE_EXPUNGED or STORE_IOERROR.
  */
-enum store_status imap_msgcache_get(struct imap_msgcache *cache, struct mbox *mbox,
+enum store_status imap_msgcache_get(struct imap_msgcache *cache, struct mailbox *mbox,
     uint32_t uid, struct imap_cached_msg **msg_r);
 /*
  * As imap_msgcache_get for one message of a scan over many (FETCH 1:*, SEARCH): a new
  * entry goes to the cold end of the LRU and a hit is not moved, so the scan evicts its
  * own entries first.
  */
-enum store_status imap_msgcache_get_scan(struct imap_msgcache *cache, struct mbox *mbox,
+enum store_status imap_msgcache_get_scan(struct imap_msgcache *cache, struct mailbox *mbox,
     uint32_t uid, bool scan, struct imap_cached_msg **msg_r);
 void imap_msgcache_release(struct imap_msgcache *cache, struct imap_cached_msg **msg);
 /* Parse once (the structure stays cached with the entry). */
@@ -305,7 +305,7 @@ const struct mail_message *imap_cached_msg_parse(struct imap_cached_msg *msg);
  * Returns STORE_OK, STORE_EXPUNGED or STORE_IOERROR.
  */
 #define IMAP_HDR_READ_MAX	(1024 * 1024)
-enum store_status imap_msg_read_header(struct mbox *mbox, uint32_t uid,
+enum store_status imap_msg_read_header(struct mailbox *mbox, uint32_t uid,
     unsigned char **bufp, size_t *capp, size_t *len_r, bool *complete_r);
 
 /* ---------------------------------------------------------------- rendered-item cache */
@@ -363,7 +363,7 @@ imap_cmd_func cmd_fetch, cmd_store, cmd_copy, cmd_move, cmd_idle;
  * APPEND flags (cmd_store.c): system flags and keywords (defined in mbox). Returns 0,
  * -1 (BAD: *error_r) or -2 (NO [LIMIT]: *error_r).
  */
-int imap_parse_append_flags(struct mbox *mbox, const struct imap_arg *list, unsigned n,
+int imap_parse_append_flags(struct mailbox *mbox, const struct imap_arg *list, unsigned n,
     uint8_t *flags_r, uint32_t *kw_r, const char **error_r);
 
 /*

@@ -168,19 +168,19 @@ read_whole(int fd, unsigned char *b, size_t size)
 }
 
 enum store_status
-imap_msgcache_get(struct imap_msgcache *c, struct mbox *mbox, uint32_t uid,
+imap_msgcache_get(struct imap_msgcache *c, struct mailbox *mbox, uint32_t uid,
     struct imap_cached_msg **msg_r)
 {
 	return imap_msgcache_get_scan(c, mbox, uid, false, msg_r);
 }
 
 enum store_status
-imap_msgcache_get_scan(struct imap_msgcache *c, struct mbox *mbox, uint32_t uid, bool scan,
+imap_msgcache_get_scan(struct imap_msgcache *c, struct mailbox *mbox, uint32_t uid, bool scan,
     struct imap_cached_msg **msg_r)
 {
 	struct cache_entry *e;
-	const char *name = mbox_name(mbox);
-	uint32_t uidv = mbox_uidvalidity(mbox);
+	const char *name = mailbox_name(mbox);
+	uint32_t uidv = mailbox_uidvalidity(mbox);
 	size_t hval = key_hash(name, uidv, uid);
 	enum store_status st;
 	struct stat sb;
@@ -199,7 +199,7 @@ imap_msgcache_get_scan(struct imap_msgcache *c, struct mbox *mbox, uint32_t uid,
 			return STORE_OK;
 		}
 	}
-	st = mbox_msg_open(mbox, uid, &fd);
+	st = mailbox_msg_open(mbox, uid, &fd);
 	if (st != STORE_OK)
 		return st;
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
@@ -280,7 +280,7 @@ imap_cached_msg_parse(struct imap_cached_msg *msg)
 #define HDR_READ_STEP	(16 * 1024)
 
 enum store_status
-imap_msg_read_header(struct mbox *mbox, uint32_t uid, unsigned char **bufp, size_t *capp,
+imap_msg_read_header(struct mailbox *mbox, uint32_t uid, unsigned char **bufp, size_t *capp,
     size_t *len_r, bool *complete_r)
 {
 	size_t len = 0, scan = 0;
@@ -289,7 +289,7 @@ imap_msg_read_header(struct mbox *mbox, uint32_t uid, unsigned char **bufp, size
 
 	*len_r = 0;
 	*complete_r = false;
-	st = mbox_msg_open(mbox, uid, &fd);
+	st = mailbox_msg_open(mbox, uid, &fd);
 	if (st != STORE_OK)
 		return st;
 	for (;;) {
@@ -310,7 +310,7 @@ imap_msg_read_header(struct mbox *mbox, uint32_t uid, unsigned char **bufp, size
 			if (errno == EINTR)
 				continue;
 			log_error("imap: read of message uid=%u mailbox=%s failed: %s", uid,
-			    mbox_name(mbox), strerror(errno));
+			    mailbox_name(mbox), strerror(errno));
 			close(fd);
 			return STORE_IOERROR;
 		}

@@ -209,25 +209,25 @@ parse_key(struct sp *p, unsigned depth)
 	if (IS("ALL"))
 		return new_key(p, SEARCH_ALL);
 	if (IS("ANSWERED"))
-		return flag_key(p, MBOX_FLAG_ANSWERED, false);
+		return flag_key(p, MAILBOX_FLAG_ANSWERED, false);
 	if (IS("DELETED"))
-		return flag_key(p, MBOX_FLAG_DELETED, false);
+		return flag_key(p, MAILBOX_FLAG_DELETED, false);
 	if (IS("DRAFT"))
-		return flag_key(p, MBOX_FLAG_DRAFT, false);
+		return flag_key(p, MAILBOX_FLAG_DRAFT, false);
 	if (IS("FLAGGED"))
-		return flag_key(p, MBOX_FLAG_FLAGGED, false);
+		return flag_key(p, MAILBOX_FLAG_FLAGGED, false);
 	if (IS("SEEN"))
-		return flag_key(p, MBOX_FLAG_SEEN, false);
+		return flag_key(p, MAILBOX_FLAG_SEEN, false);
 	if (IS("UNANSWERED"))
-		return flag_key(p, MBOX_FLAG_ANSWERED, true);
+		return flag_key(p, MAILBOX_FLAG_ANSWERED, true);
 	if (IS("UNDELETED"))
-		return flag_key(p, MBOX_FLAG_DELETED, true);
+		return flag_key(p, MAILBOX_FLAG_DELETED, true);
 	if (IS("UNDRAFT"))
-		return flag_key(p, MBOX_FLAG_DRAFT, true);
+		return flag_key(p, MAILBOX_FLAG_DRAFT, true);
 	if (IS("UNFLAGGED"))
-		return flag_key(p, MBOX_FLAG_FLAGGED, true);
+		return flag_key(p, MAILBOX_FLAG_FLAGGED, true);
 	if (IS("UNSEEN"))
-		return flag_key(p, MBOX_FLAG_SEEN, true);
+		return flag_key(p, MAILBOX_FLAG_SEEN, true);
 	if (IS("RECENT"))
 		return new_key(p, SEARCH_RECENT);
 	if (IS("NEW"))

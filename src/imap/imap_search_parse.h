@@ -25,7 +25,7 @@ enum imap_search_type {
 	SEARCH_NOT,		/* one child */
 	SEARCH_SEQSET,		/* set: sequence numbers */
 	SEARCH_UIDSET,		/* set: UIDs */
-	SEARCH_FLAG,		/* flag set (MBOX_FLAG_* bit in `flag`) */
+	SEARCH_FLAG,		/* flag set (MAILBOX_FLAG_* bit in `flag`) */
 	SEARCH_KEYWORD,		/* str */
 	SEARCH_RECENT,
 	SEARCH_NEW,		/* RECENT UNSEEN */

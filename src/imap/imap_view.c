@@ -15,11 +15,11 @@ static const struct {
 	uint8_t flag;
 	const char *name;
 } system_flags[] = {
-	{ MBOX_FLAG_ANSWERED, "\\Answered" },
-	{ MBOX_FLAG_FLAGGED, "\\Flagged" },
-	{ MBOX_FLAG_DELETED, "\\Deleted" },
-	{ MBOX_FLAG_SEEN, "\\Seen" },
-	{ MBOX_FLAG_DRAFT, "\\Draft" },
+	{ MAILBOX_FLAG_ANSWERED, "\\Answered" },
+	{ MAILBOX_FLAG_FLAGGED, "\\Flagged" },
+	{ MAILBOX_FLAG_DELETED, "\\Deleted" },
+	{ MAILBOX_FLAG_SEEN, "\\Seen" },
+	{ MAILBOX_FLAG_DRAFT, "\\Draft" },
 };
 
 static struct imap_view_msg *
@@ -44,7 +44,7 @@ view_find(struct imap_view *v, uint32_t uid, size_t *idx_r)
 }
 
 static void
-l_expunged(void *ctx, struct mbox *mbox, uint32_t uid)
+l_expunged(void *ctx, struct mailbox *mbox, uint32_t uid)
 {
 	struct imap_view *v = ctx;
 	struct imap_view_msg *vm = view_find(v, uid, NULL);
@@ -57,7 +57,7 @@ l_expunged(void *ctx, struct mbox *mbox, uint32_t uid)
 }
 
 static void
-l_appended(void *ctx, struct mbox *mbox, uint32_t uid)
+l_appended(void *ctx, struct mailbox *mbox, uint32_t uid)
 {
 	struct imap_view *v = ctx;
 
@@ -66,7 +66,7 @@ l_appended(void *ctx, struct mbox *mbox, uint32_t uid)
 }
 
 static void
-l_flags_changed(void *ctx, struct mbox *mbox, uint32_t uid)
+l_flags_changed(void *ctx, struct mailbox *mbox, uint32_t uid)
 {
 	struct imap_view *v = ctx;
 	struct imap_view_msg *vm = view_find(v, uid, NULL);
@@ -79,7 +79,7 @@ l_flags_changed(void *ctx, struct mbox *mbox, uint32_t uid)
 }
 
 static void
-l_keyword_added(void *ctx, struct mbox *mbox, unsigned int idx)
+l_keyword_added(void *ctx, struct mailbox *mbox, unsigned int idx)
 {
 	struct imap_view *v = ctx;
 
@@ -87,7 +87,7 @@ l_keyword_added(void *ctx, struct mbox *mbox, unsigned int idx)
 	imap_client_schedule_updates(v->client);
 }
 
-static const struct mbox_listener_ops view_ops = {
+static const struct mailbox_listener_ops view_ops = {
 	l_expunged, l_appended, l_flags_changed, l_keyword_added,
 };
 
@@ -95,21 +95,21 @@ static const struct mbox_listener_ops view_ops = {
 static size_t
 view_add_new(struct imap_view *v)
 {
-	size_t n = mbox_count(v->mbox), first = n, added = 0, i;
+	size_t n = mailbox_count(v->mbox), first = n, added = 0, i;
 	uint32_t boundary = 0, max_uid;
 	struct mail_user *mu = v->client->user;
 
-	while (first > 0 && mbox_msg_at(v->mbox, first - 1)->uid > v->last_uid)
+	while (first > 0 && mailbox_msg_at(v->mbox, first - 1)->uid > v->last_uid)
 		first--;
 	if (first == n)
 		return 0;
-	max_uid = mbox_msg_at(v->mbox, n - 1)->uid;
+	max_uid = mailbox_msg_at(v->mbox, n - 1)->uid;
 	if (v->readonly)
-		boundary = mail_user_recent_boundary(mu, mbox_name(v->mbox),
-		    mbox_uidvalidity(v->mbox));
+		boundary = mail_user_recent_boundary(mu, mailbox_name(v->mbox),
+		    mailbox_uidvalidity(v->mbox));
 	else
-		boundary = mail_user_claim_recent(mu, mbox_name(v->mbox),
-		    mbox_uidvalidity(v->mbox), max_uid);
+		boundary = mail_user_claim_recent(mu, mailbox_name(v->mbox),
+		    mailbox_uidvalidity(v->mbox), max_uid);
 	if (v->count + (n - first) > v->cap) {
 		size_t ocap = v->cap;
 
@@ -121,14 +121,14 @@ view_add_new(struct imap_view *v)
 		}
 	}
 	for (i = first; i < n; i++) {
-		const struct mbox_msg *m = mbox_msg_at(v->mbox, i);
+		const struct mailbox_msg *m = mailbox_msg_at(v->mbox, i);
 		struct imap_view_msg *vm = &v->msgs[v->count++];
 
 		memset(vm, 0, sizeof(*vm));
 		vm->uid = m->uid;
 		imap_view_set_reported(v, vm, m->flags, m->keywords);
 		/* read-write: this session claimed them; EXAMINE shows them without claiming */
-		vm->recent = (m->flags & MBOX_FLAG_RECENT) != 0 && m->uid > boundary;
+		vm->recent = (m->flags & MAILBOX_FLAG_RECENT) != 0 && m->uid > boundary;
 		added++;
 	}
 	v->last_uid = max_uid;
@@ -140,11 +140,11 @@ imap_view_open(struct imap_client *client, const char *name, bool readonly,
     struct imap_view **view_r)
 {
 	struct imap_view *v;
-	struct mbox *mbox;
+	struct mailbox *mbox;
 	enum store_status st;
 
 	*view_r = NULL;
-	st = mbox_open(client->user->store, name, &mbox);
+	st = mailbox_open(client->user->store, name, &mbox);
 	if (st != STORE_OK)
 		return st;
 	v = xcalloc(1, sizeof(*v));
@@ -154,7 +154,7 @@ imap_view_open(struct imap_client *client, const char *name, bool readonly,
 	view_add_new(v);
 	v->reported_exists = (uint32_t)v->count;
 	v->reported_recent = imap_view_recent_count(v);
-	v->listener = mbox_listen(mbox, &view_ops, v);
+	v->listener = mailbox_listen(mbox, &view_ops, v);
 	*view_r = v;
 	return STORE_OK;
 }
@@ -167,8 +167,8 @@ imap_view_close(struct imap_view **vp)
 	if (v == NULL)
 		return;
 	*vp = NULL;
-	mbox_unlisten(v->mbox, &v->listener);
-	mbox_unref(&v->mbox);
+	mailbox_unlisten(v->mbox, &v->listener);
+	mailbox_unref(&v->mbox);
 	free(v->msgs);
 	free(v->keywords);
 	free(v);
@@ -184,7 +184,7 @@ void
 imap_view_set_reported(struct imap_view *v, struct imap_view_msg *vm, uint8_t flags,
     uint32_t keywords)
 {
-	vm->flags = flags & MBOX_FLAGS_IMAP;
+	vm->flags = flags & MAILBOX_FLAGS_IMAP;
 	vm->dirty = false;
 	if (keywords != 0 && v->keywords == NULL)
 		v->keywords = xcalloc(v->cap, sizeof(*v->keywords));
@@ -206,12 +206,12 @@ imap_view_recent_count(const struct imap_view *v)
 
 uint8_t
 imap_view_client_flags(const struct imap_view *v, const struct imap_view_msg *vm,
-    const struct mbox_msg *m)
+    const struct mailbox_msg *m)
 {
-	uint8_t f = m != NULL ? (m->flags & MBOX_FLAGS_IMAP) : vm->flags;
+	uint8_t f = m != NULL ? (m->flags & MAILBOX_FLAGS_IMAP) : vm->flags;
 
 	if (vm->recent)
-		f |= MBOX_FLAG_RECENT;
+		f |= MAILBOX_FLAG_RECENT;
 	return f;
 }
 
@@ -227,7 +227,7 @@ static bool flag_combo_ready;
 static uint8_t
 combo_index(uint8_t flags)
 {
-	return (uint8_t)((flags & MBOX_FLAGS_IMAP) | ((flags & MBOX_FLAG_RECENT) ? 0x20 : 0));
+	return (uint8_t)((flags & MAILBOX_FLAGS_IMAP) | ((flags & MAILBOX_FLAG_RECENT) ? 0x20 : 0));
 }
 
 static void
@@ -237,7 +237,7 @@ flag_combo_init(void)
 	size_t i;
 
 	for (c = 0; c < FLAG_COMBOS; c++) {
-		uint8_t flags = (uint8_t)((c & MBOX_FLAGS_IMAP) | ((c & 0x20) ? MBOX_FLAG_RECENT : 0));
+		uint8_t flags = (uint8_t)((c & MAILBOX_FLAGS_IMAP) | ((c & 0x20) ? MAILBOX_FLAG_RECENT : 0));
 		struct buf b;
 
 		buf_init(&b, sizeof(flag_combo[0]) - 1);
@@ -249,7 +249,7 @@ flag_combo_init(void)
 				(void)buf_append_c(&b, ' ');
 			(void)buf_append_str(&b, system_flags[i].name);
 		}
-		if (flags & MBOX_FLAG_RECENT) {
+		if (flags & MAILBOX_FLAG_RECENT) {
 			if (b.len > 1)
 				(void)buf_append_c(&b, ' ');
 			(void)buf_append_str(&b, "\\Recent");
@@ -288,7 +288,7 @@ imap_view_write_flags(struct imap_view *v, struct buf *out, uint8_t flags, uint3
 			return -1;
 		first = false;
 	}
-	if (flags & MBOX_FLAG_RECENT) {
+	if (flags & MAILBOX_FLAG_RECENT) {
 		if ((!first && buf_append_c(out, ' ') < 0) || buf_append_str(out, "\\Recent") < 0)
 			return -1;
 		first = false;
@@ -298,7 +298,7 @@ imap_view_write_flags(struct imap_view *v, struct buf *out, uint8_t flags, uint3
 
 		if ((keywords & (1u << i)) == 0)
 			continue;
-		kw = mbox_keyword_name(v->mbox, (unsigned)i);
+		kw = mailbox_keyword_name(v->mbox, (unsigned)i);
 		if (kw == NULL)
 			continue;
 		if ((!first && buf_append_c(out, ' ') < 0) || buf_append_str(out, kw) < 0)
@@ -317,7 +317,7 @@ imap_view_write_flag_list(struct imap_view *v, struct buf *out, bool permanent)
 	if (buf_append_str(out, "(\\Answered \\Flagged \\Deleted \\Seen \\Draft") < 0)
 		return -1;
 	for (i = 0; i < STORE_KEYWORDS_MAX; i++) {
-		const char *kw = mbox_keyword_name(v->mbox, (unsigned)i);
+		const char *kw = mailbox_keyword_name(v->mbox, (unsigned)i);
 
 		if (kw == NULL)
 			continue;
@@ -405,17 +405,17 @@ imap_view_send_updates(struct imap_view *v, bool allow_expunge)
 		v->pending_flags = false;
 		for (i = 0; i < v->count; i++) {
 			struct imap_view_msg *vm = &v->msgs[i];
-			const struct mbox_msg *m;
+			const struct mailbox_msg *m;
 
 			if (!vm->dirty)
 				continue;
 			vm->dirty = false;
 			if (vm->expunged)
 				continue;
-			m = mbox_lookup(v->mbox, vm->uid, NULL);
+			m = mailbox_lookup(v->mbox, vm->uid, NULL);
 			if (m == NULL)
 				continue;
-			if ((m->flags & MBOX_FLAGS_IMAP) == vm->flags &&
+			if ((m->flags & MAILBOX_FLAGS_IMAP) == vm->flags &&
 			    m->keywords == imap_view_keywords(v, vm))
 				continue;
 			imap_view_set_reported(v, vm, m->flags, m->keywords);

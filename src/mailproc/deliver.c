@@ -27,13 +27,13 @@ status_of(enum store_status st)
 
 /* Copy one delivery into the current message of ctx. */
 static enum store_status
-write_one(struct mbox_save *ctx, const struct delivery *d, unsigned char *buf)
+write_one(struct mailbox_save *ctx, const struct delivery *d, unsigned char *buf)
 {
-	enum store_status st = mbox_save_msg_begin(ctx);
+	enum store_status st = mailbox_save_msg_begin(ctx);
 	off_t off = 0;
 
 	if (st == STORE_OK && d->prefix_len > 0)
-		st = mbox_save_write(ctx, d->prefix, d->prefix_len);
+		st = mailbox_save_write(ctx, d->prefix, d->prefix_len);
 	while (st == STORE_OK) {
 		ssize_t r = pread(d->fd, buf, DELIVER_CHUNK, off);
 
@@ -46,40 +46,40 @@ write_one(struct mbox_save *ctx, const struct delivery *d, unsigned char *buf)
 		if (r == 0)
 			break;
 		off += r;
-		st = mbox_save_write(ctx, buf, (size_t)r);
+		st = mailbox_save_write(ctx, buf, (size_t)r);
 	}
 	if (st == STORE_OK)
-		st = mbox_save_msg_end(ctx, 0, 0, 0);
+		st = mailbox_save_msg_end(ctx, 0, 0, 0);
 	return st;
 }
 
 /* Save d[idx[0..n)] into mbox in one transaction. Returns the store status. */
 static enum store_status
-save_group(struct mbox *mbox, struct delivery *d, const size_t *idx, size_t n,
+save_group(struct mailbox *mbox, struct delivery *d, const size_t *idx, size_t n,
     unsigned char *buf)
 {
-	struct mbox_save *ctx = mbox_save_begin(mbox, MBOX_SAVE_DELIVERY);
+	struct mailbox_save *ctx = mailbox_save_begin(mbox, MAILBOX_SAVE_DELIVERY);
 	enum store_status st = STORE_OK;
 	uint32_t first, last;
 
 	for (size_t i = 0; i < n && st == STORE_OK; i++)
 		st = write_one(ctx, &d[idx[i]], buf);
 	if (st != STORE_OK) {
-		mbox_save_abort(&ctx);
+		mailbox_save_abort(&ctx);
 		return st;
 	}
-	return mbox_save_commit(&ctx, &first, &last);
+	return mailbox_save_commit(&ctx, &first, &last);
 }
 
-static struct mbox *
+static struct mailbox *
 open_folder(struct mstore *store, const char *folder)
 {
-	struct mbox *mbox = NULL;
+	struct mailbox *mbox = NULL;
 
-	if (folder[0] != '\0' && mbox_open(store, folder, &mbox) == STORE_OK)
+	if (folder[0] != '\0' && mailbox_open(store, folder, &mbox) == STORE_OK)
 		return mbox;
 	/* no such folder (or a name that is not one): INBOX, as Dovecot's lmtp does */
-	if (mbox_open(store, "INBOX", &mbox) != STORE_OK)
+	if (mailbox_open(store, "INBOX", &mbox) != STORE_OK)
 		return NULL;
 	return mbox;
 }
@@ -92,7 +92,7 @@ deliver_batch(struct mstore *store, struct delivery *d, size_t n)
 	bool *done = xcalloc(n, sizeof(*done));
 
 	for (size_t i = 0; i < n; i++) {
-		struct mbox *mbox;
+		struct mailbox *mbox;
 		enum store_status st;
 		size_t k = 0;
 
@@ -119,7 +119,7 @@ deliver_batch(struct mstore *store, struct delivery *d, size_t n)
 			for (size_t j = 0; j < k; j++)
 				d[idx[j]].status = status_of(save_group(mbox, d, &idx[j], 1, buf));
 		}
-		mbox_unref(&mbox);
+		mailbox_unref(&mbox);
 	}
 	free(done);
 	free(idx);

@@ -276,7 +276,7 @@ mailproc_main(int argc, char **argv)
 	term = evsignal_new(P.base, SIGTERM, sigterm_cb, NULL);
 	event_add(term, NULL);
 	event_base_dispatch(P.base);
-	pop3_client_destroy_all();	/* their mboxes go before the store */
+	pop3_client_destroy_all();	/* their mailboxes go before the store */
 	mail_user_destroy(&P.mu);
 	ipc_peer_destroy(&P.master);
 	event_free(P.batch_ev);

@@ -42,8 +42,8 @@ struct pop3_client {
 	unsigned id;
 	struct bufferevent *bev;
 	struct event *timer;
-	struct mbox *mbox;
-	struct mbox_listener *listener;
+	struct mailbox *mbox;
+	struct mailbox_listener *listener;
 	struct pop3_msg *msgs;
 	uint32_t count;
 	uint32_t uidvalidity;
@@ -132,7 +132,7 @@ find_uid(struct pop3_client *c, uint32_t uid)
 }
 
 static void
-expunged_cb(void *ctx, struct mbox *mbox, uint32_t uid)
+expunged_cb(void *ctx, struct mailbox *mbox, uint32_t uid)
 {
 	struct pop3_msg *m = find_uid(ctx, uid);
 
@@ -141,7 +141,7 @@ expunged_cb(void *ctx, struct mbox *mbox, uint32_t uid)
 		m->expunged = true;
 }
 
-static const struct mbox_listener_ops listener_ops = {
+static const struct mailbox_listener_ops listener_ops = {
 	.expunged = expunged_cb,
 };
 
@@ -250,7 +250,7 @@ cmd_retr_top(struct pop3_client *c, const struct pop3_cmd *cmd, bool top)
 		client_printf(c, "-ERR Message was expunged.\r\n");
 		return;
 	}
-	st = mbox_msg_open(c->mbox, m->uid, &fd);
+	st = mailbox_msg_open(c->mbox, m->uid, &fd);
 	if (st == STORE_EXPUNGED) {
 		m->expunged = true;
 		client_printf(c, "-ERR Message was expunged.\r\n");
@@ -379,7 +379,7 @@ cmd_quit(struct pop3_client *c)
 
 	for (uint32_t i = 0; i < c->count; i++) {
 		const struct pop3_msg *pm = &c->msgs[i];
-		const struct mbox_msg *m;
+		const struct mailbox_msg *m;
 
 		if (pm->expunged)
 			continue;
@@ -387,10 +387,10 @@ cmd_quit(struct pop3_client *c)
 			uids[n++] = pm->uid;
 			continue;
 		}
-		if (pm->retrieved && (m = mbox_lookup(c->mbox, pm->uid, NULL)) != NULL &&
-		    !(m->flags & MBOX_FLAG_SEEN)) {
-			enum store_status fst = mbox_store_flags(c->mbox, pm->uid,
-			    (uint8_t)((m->flags | MBOX_FLAG_SEEN) & ~MBOX_FLAG_RECENT), m->keywords);
+		if (pm->retrieved && (m = mailbox_lookup(c->mbox, pm->uid, NULL)) != NULL &&
+		    !(m->flags & MAILBOX_FLAG_SEEN)) {
+			enum store_status fst = mailbox_store_flags(c->mbox, pm->uid,
+			    (uint8_t)((m->flags | MAILBOX_FLAG_SEEN) & ~MAILBOX_FLAG_RECENT), m->keywords);
 
 			if (fst != STORE_OK && fst != STORE_EXPUNGED)
 				log_warn("pop3 user=%s session=%u error=\"cannot set \\Seen: %s\"",
@@ -398,7 +398,7 @@ cmd_quit(struct pop3_client *c)
 		}
 	}
 	if (n > 0)
-		st = mbox_expunge(c->mbox, uids, n);
+		st = mailbox_expunge(c->mbox, uids, n);
 	free(uids);
 	log_info("pop3 logout user=%s session=%u retr=%u del=%zu status=%s", c->user, c->id,
 	    c->retrieved, n, st == STORE_OK ? "ok" : store_status_str(st));
@@ -612,7 +612,7 @@ timer_cb(evutil_socket_t fd, short what, void *ctx)
 static int
 client_load(struct pop3_client *c, struct mstore *store)
 {
-	enum store_status st = mbox_open(store, "INBOX", &c->mbox);
+	enum store_status st = mailbox_open(store, "INBOX", &c->mbox);
 	size_t n;
 	uint32_t *uids;
 
@@ -621,19 +621,19 @@ client_load(struct pop3_client *c, struct mstore *store)
 		    store_status_str(st));
 		return -1;
 	}
-	c->uidvalidity = mbox_uidvalidity(c->mbox);
-	n = mbox_count(c->mbox);
+	c->uidvalidity = mailbox_uidvalidity(c->mbox);
+	n = mailbox_count(c->mbox);
 	if (n > UINT32_MAX)
 		n = UINT32_MAX;
 	uids = xcalloc(n == 0 ? 1 : n, sizeof(*uids));
 	for (size_t i = 0; i < n; i++)
-		uids[i] = mbox_msg_at(c->mbox, i)->uid;
+		uids[i] = mailbox_msg_at(c->mbox, i)->uid;
 	c->msgs = xcalloc(n == 0 ? 1 : n, sizeof(*c->msgs));
 	for (size_t i = 0; i < n; i++) {
-		const struct mbox_msg *m;
+		const struct mailbox_msg *m;
 
 		/* sizes may need a stat or a read: pointers change, so UIDs were copied */
-		st = mbox_msg_info(c->mbox, uids[i], &m);
+		st = mailbox_msg_info(c->mbox, uids[i], &m);
 		if (st == STORE_EXPUNGED)
 			continue;
 		if (st != STORE_OK) {
@@ -647,7 +647,7 @@ client_load(struct pop3_client *c, struct mstore *store)
 		c->count++;
 	}
 	free(uids);
-	c->listener = mbox_listen(c->mbox, &listener_ops, c);
+	c->listener = mailbox_listen(c->mbox, &listener_ops, c);
 	return 0;
 }
 
@@ -727,9 +727,9 @@ client_free(struct pop3_client *c)
 {
 	stream_end(c);
 	if (c->listener != NULL)
-		mbox_unlisten(c->mbox, &c->listener);
+		mailbox_unlisten(c->mbox, &c->listener);
 	if (c->mbox != NULL)
-		mbox_unref(&c->mbox);
+		mailbox_unref(&c->mbox);
 	if (c->locked)
 		inbox_locked = false;
 	if (c->prev != NULL)

@@ -54,7 +54,7 @@ const char *store_status_str(enum store_status st);
 /* ---------------------------------------------------------------- the user's store */
 
 struct mstore;
-struct mbox;
+struct mailbox;
 
 /*
  * Open the Maildir++ root at root_path (absolute or relative to the cwd), creating it
@@ -66,8 +66,8 @@ struct mbox;
  * Returns 0 and *store_r (free with mstore_close), or -1 and *err_r (static text).
  */
 int mstore_open(const char *root_path, struct mstore **store_r, const char **err_r);
-/* Close the store; every mbox must have been unreferenced before (panics otherwise).
- * Closed folders kept in the cache (see mbox_unref) are freed here. */
+/* Close the store; every mailbox must have been unreferenced before (panics otherwise).
+ * Closed folders kept in the cache (see mailbox_unref) are freed here. */
 void mstore_close(struct mstore **store);
 
 /* Validate a mailbox name (mUTF-7, '.' separator). A trailing '.' is NOT accepted here;
@@ -111,15 +111,15 @@ enum store_status mstore_create(struct mstore *store, const char *name);
 /*
  * Delete a folder. INBOX: STORE_CANNOT. A folder with children loses its messages and
  * becomes \Noselect (RFC 3501 §6.3.4); a \Noselect level that still has children:
- * STORE_CANNOT; a \Noselect level without children is removed. Open mboxes of the
- * deleted folder see all their messages expunged and report mbox_is_deleted().
+ * STORE_CANNOT; a \Noselect level without children is removed. Open mailboxes of the
+ * deleted folder see all their messages expunged and report mailbox_is_deleted().
  */
 enum store_status mstore_delete(struct mstore *store, const char *name);
 /*
  * Rename a folder with its children (RFC 3501 §6.3.5). Renaming INBOX moves its
  * messages into the new folder (with fresh UIDs there) and leaves INBOX empty.
  * STORE_EXISTS if the new name exists, STORE_NONEXISTENT if the old one does not.
- * Subscriptions are not changed (as Dovecot). Must not be called while an mbox of the
+ * Subscriptions are not changed (as Dovecot). Must not be called while a mailbox of the
  * renamed folder or its children is open (other than INBOX): STORE_CANNOT then.
  */
 enum store_status mstore_rename(struct mstore *store, const char *oldname,
@@ -136,9 +136,9 @@ enum store_status mstore_subscribe(struct mstore *store, const char *name, bool 
 /* Create Sent, Drafts, Trash, Junk, Archive if absent and subscribe them (first login). */
 enum store_status mstore_ensure_special_use(struct mstore *store);
 
-/* STATUS counts (RFC 3501 §6.3.10), from the open mbox if any, else by a short-lived
- * open + sync. STORE_NONEXISTENT / STORE_NOSELECT as mbox_open. */
-struct mbox_status {
+/* STATUS counts (RFC 3501 §6.3.10), from the open mailbox if any, else by a short-lived
+ * open + sync. STORE_NONEXISTENT / STORE_NOSELECT as mailbox_open. */
+struct mailbox_status {
 	uint32_t messages;
 	uint32_t recent;
 	uint32_t uidnext;
@@ -146,13 +146,13 @@ struct mbox_status {
 	uint32_t unseen;
 };
 enum store_status mstore_status(struct mstore *store, const char *name,
-    struct mbox_status *st_r);
+    struct mailbox_status *st_r);
 
 /*
- * Change notification: one inotify fd watching new/ and cur/ of every open mbox (and
+ * Change notification: one inotify fd watching new/ and cur/ of every open mailbox (and
  * the root, for folder creation). Add it to the event loop; when readable, call
- * mstore_notify_process(), which drains it and syncs the affected mboxes (listeners are
- * told of every change). Returns -1 if inotify is unavailable (then poll with mbox_sync).
+ * mstore_notify_process(), which drains it and syncs the affected mailboxes (listeners are
+ * told of every change). Returns -1 if inotify is unavailable (then poll with mailbox_sync).
  */
 int mstore_notify_fd(struct mstore *store);
 void mstore_notify_process(struct mstore *store);
@@ -161,76 +161,79 @@ void mstore_notify_process(struct mstore *store);
 
 /* Message flags. RECENT is in memory only: set for messages this process first found in
  * new/ and for messages it saved, delivered or copied (RFC 3501 §6.3.11, §6.4.7); it is
- * remembered while the store is open, also after the last mbox_unref of the folder. The
+ * remembered while the store is open, also after the last mailbox_unref of the folder. The
  * IMAP layer decides which session owns \Recent. */
-#define MBOX_FLAG_SEEN		0x01	/* S */
-#define MBOX_FLAG_ANSWERED	0x02	/* R */
-#define MBOX_FLAG_FLAGGED	0x04	/* F */
-#define MBOX_FLAG_DELETED	0x08	/* T */
-#define MBOX_FLAG_DRAFT		0x10	/* D */
-#define MBOX_FLAG_PASSED	0x20	/* P: not an IMAP flag, preserved */
-#define MBOX_FLAG_RECENT	0x40	/* memory only, ignored by mbox_store_flags */
-#define MBOX_FLAGS_IMAP		(MBOX_FLAG_SEEN | MBOX_FLAG_ANSWERED | MBOX_FLAG_FLAGGED | \
-				 MBOX_FLAG_DELETED | MBOX_FLAG_DRAFT)
+#define MAILBOX_FLAG_SEEN	0x01	/* S */
+#define MAILBOX_FLAG_ANSWERED	0x02	/* R */
+#define MAILBOX_FLAG_FLAGGED	0x04	/* F */
+#define MAILBOX_FLAG_DELETED	0x08	/* T */
+#define MAILBOX_FLAG_DRAFT	0x10	/* D */
+#define MAILBOX_FLAG_PASSED	0x20	/* P: not an IMAP flag, preserved */
+#define MAILBOX_FLAG_RECENT	0x40	/* memory only, ignored by mailbox_store_flags */
+#define MAILBOX_FLAGS_IMAP	(MAILBOX_FLAG_SEEN | MAILBOX_FLAG_ANSWERED | \
+				 MAILBOX_FLAG_FLAGGED | MAILBOX_FLAG_DELETED | \
+				 MAILBOX_FLAG_DRAFT)
 
-#define MBOX_SIZE_UNKNOWN	UINT64_MAX
+#define MAILBOX_SIZE_UNKNOWN	UINT64_MAX
 
-struct mbox_msg {
+struct mailbox_msg {
 	uint32_t uid;
-	uint8_t flags;		/* MBOX_FLAG_* */
+	uint8_t flags;		/* MAILBOX_FLAG_* */
 	uint32_t keywords;	/* bit i = dovecot-keywords index i (letter 'a' + i) */
-	uint64_t size;		/* file size: S= or stat; MBOX_SIZE_UNKNOWN until known */
-	uint64_t vsize;		/* size with CRLF line ends: W=; MBOX_SIZE_UNKNOWN until known */
+	/* size and vsize: MAILBOX_SIZE_UNKNOWN until known */
+	uint64_t size;		/* file size: S= or stat */
+	uint64_t vsize;		/* size with CRLF line ends: W= */
 	time_t internaldate;	/* file mtime; 0 until known */
 	char *filename;		/* relative to the folder dir: "cur/<base>:2,<flags>" */
 };
 
 /*
  * Open (or share) the folder `name`, creating its uidlist if needed, and sync it.
- * Refcounted: every caller holds its own reference (mbox_unref). STORE_NONEXISTENT if
+ * Refcounted: every caller holds its own reference (mailbox_unref). STORE_NONEXISTENT if
  * the folder does not exist, STORE_NOSELECT for a \Noselect level, STORE_BADNAME for an
  * invalid name, STORE_IOERROR otherwise.
  */
-enum store_status mbox_open(struct mstore *store, const char *name, struct mbox **mbox_r);
-void mbox_ref(struct mbox *mbox);
+enum store_status mailbox_open(struct mstore *store, const char *name, struct mailbox **box_r);
+void mailbox_ref(struct mailbox *box);
 /*
- * Drop a reference. Sets *mbox = NULL. The last one frees the listeners and keeps the
- * folder's state in the store's cache of closed folders (LRU, MBOX_CACHE_MAX_* in
- * store_private.h), so the next mbox_open of it is a sync of an unchanged folder
+ * Drop a reference. Sets *box = NULL. The last one frees the listeners and keeps the
+ * folder's state in the store's cache of closed folders (LRU, MAILBOX_CACHE_MAX_* in
+ * store_private.h), so the next mailbox_open of it is a sync of an unchanged folder
  * (directory mtimes, uidlist stat, inotify) instead of a rescan; changes made by
  * others meanwhile are found then. A deleted folder is freed at once.
  */
-void mbox_unref(struct mbox **mbox);
+void mailbox_unref(struct mailbox **box);
 
-/* Canonical name ("INBOX" for any case of inbox); borrowed for the mbox's lifetime. */
-const char *mbox_name(const struct mbox *mbox);
-uint32_t mbox_uidvalidity(const struct mbox *mbox);
+/* Canonical name ("INBOX" for any case of inbox); borrowed for the mailbox's lifetime. */
+const char *mailbox_name(const struct mailbox *box);
+uint32_t mailbox_uidvalidity(const struct mailbox *box);
 /* The next UID to be assigned (RFC 3501 UIDNEXT); never decreases. */
-uint32_t mbox_uidnext(const struct mbox *mbox);
-/* True if the mbox's folder was deleted/renamed away underneath it. */
-bool mbox_is_deleted(const struct mbox *mbox);
+uint32_t mailbox_uidnext(const struct mailbox *box);
+/* True if the mailbox's folder was deleted/renamed away underneath it. */
+bool mailbox_is_deleted(const struct mailbox *box);
 
 /*
  * Messages, sorted by ascending UID. Pointers are borrowed until the next store call
- * that can change this mbox (sync, save, copy into it, expunge, flag store, notify).
+ * that can change this mailbox (sync, save, copy into it, expunge, flag store, notify).
  */
-size_t mbox_count(const struct mbox *mbox);
-const struct mbox_msg *mbox_msg_at(const struct mbox *mbox, size_t idx);
+size_t mailbox_count(const struct mailbox *box);
+const struct mailbox_msg *mailbox_msg_at(const struct mailbox *box, size_t idx);
 /* Binary search: the message or NULL; *idx_r (may be NULL) gets its 0-based index. */
-const struct mbox_msg *mbox_lookup(const struct mbox *mbox, uint32_t uid, size_t *idx_r);
+const struct mailbox_msg *mailbox_lookup(const struct mailbox *box, uint32_t uid,
+    size_t *idx_r);
 /*
- * Like mbox_lookup but guarantees size, vsize and internaldate are filled in (stat and,
+ * Like mailbox_lookup but guarantees size, vsize and internaldate are filled in (stat and,
  * if W= is missing, one read of the file). STORE_EXPUNGED if gone.
  */
-enum store_status mbox_msg_info(struct mbox *mbox, uint32_t uid,
-    const struct mbox_msg **msg_r);
+enum store_status mailbox_msg_info(struct mailbox *box, uint32_t uid,
+    const struct mailbox_msg **msg_r);
 
 /*
  * Open the message file read-only (O_NOFOLLOW, relative to the folder fd). On ENOENT the
  * folder is rescanned (a flag change elsewhere renames files) and the open retried once.
  * Caller closes *fd_r. STORE_EXPUNGED if the message is gone.
  */
-enum store_status mbox_msg_open(struct mbox *mbox, uint32_t uid, int *fd_r);
+enum store_status mailbox_msg_open(struct mailbox *box, uint32_t uid, int *fd_r);
 
 /*
  * Rescan the folder: move new/ files into cur/ (adding ":2,"), assign UIDs to unknown
@@ -238,55 +241,56 @@ enum store_status mbox_msg_open(struct mbox *mbox, uint32_t uid, int *fd_r);
  * flag renames by other programs, then tell the listeners. Cheap when nothing changed
  * (directory mtimes and inotify).
  */
-enum store_status mbox_sync(struct mbox *mbox);
+enum store_status mailbox_sync(struct mailbox *box);
 
 /* ---------------------------------------------------------------- listeners */
 
-/* Callbacks may be NULL. They run after the mbox changed (an expunged message is no
- * longer in the array; an appended one is). They must not unref the mbox or call
+/* Callbacks may be NULL. They run after the mailbox changed (an expunged message is no
+ * longer in the array; an appended one is). They must not unref the mailbox or call
  * functions that modify it; they record and return. */
-struct mbox_listener_ops {
-	void (*expunged)(void *ctx, struct mbox *mbox, uint32_t uid);
-	void (*appended)(void *ctx, struct mbox *mbox, uint32_t uid);
-	void (*flags_changed)(void *ctx, struct mbox *mbox, uint32_t uid);
+struct mailbox_listener_ops {
+	void (*expunged)(void *ctx, struct mailbox *box, uint32_t uid);
+	void (*appended)(void *ctx, struct mailbox *box, uint32_t uid);
+	void (*flags_changed)(void *ctx, struct mailbox *box, uint32_t uid);
 	/* A keyword name got a new index (IMAP: send a new FLAGS/PERMANENTFLAGS). */
-	void (*keyword_added)(void *ctx, struct mbox *mbox, unsigned int idx);
+	void (*keyword_added)(void *ctx, struct mailbox *box, unsigned int idx);
 };
-struct mbox_listener;
+struct mailbox_listener;
 /* Register; every change (including the registrant's own) is delivered to all. */
-struct mbox_listener *mbox_listen(struct mbox *mbox, const struct mbox_listener_ops *ops,
-    void *ctx);
-void mbox_unlisten(struct mbox *mbox, struct mbox_listener **listener);
+struct mailbox_listener *mailbox_listen(struct mailbox *box,
+    const struct mailbox_listener_ops *ops, void *ctx);
+void mailbox_unlisten(struct mailbox *box, struct mailbox_listener **listener);
 
 /* ---------------------------------------------------------------- keywords */
 
 /* Name of keyword index idx (0..25), or NULL if unused. Borrowed. */
-const char *mbox_keyword_name(const struct mbox *mbox, unsigned int idx);
+const char *mailbox_keyword_name(const struct mailbox *box, unsigned int idx);
 /* Index of a keyword (case-insensitive), or -1. */
-int mbox_keyword_lookup(const struct mbox *mbox, const char *name);
+int mailbox_keyword_lookup(const struct mailbox *box, const char *name);
 /*
  * Index of a keyword, defining it (dovecot-keywords rewritten atomically) if new.
  * STORE_BADNAME for a name that is not an IMAP atom or starts with '\\', STORE_LIMIT
  * when longer than 50 bytes or all 26 letters are in use.
  */
-enum store_status mbox_keyword_add(struct mbox *mbox, const char *name, unsigned int *idx_r);
+enum store_status mailbox_keyword_add(struct mailbox *box, const char *name,
+    unsigned int *idx_r);
 
 /* ---------------------------------------------------------------- changes */
 
 /*
- * Set the flags (MBOX_FLAG_*, RECENT ignored) and keywords (indexes must be defined) of
+ * Set the flags (MAILBOX_FLAG_*, RECENT ignored) and keywords (indexes must be defined) of
  * one message by renaming its file. If the file vanished because someone else renamed
  * it, rescan and retry once. STORE_EXPUNGED if the message is gone. Listeners get
  * flags_changed if anything changed.
  */
-enum store_status mbox_store_flags(struct mbox *mbox, uint32_t uid, uint8_t flags,
+enum store_status mailbox_store_flags(struct mailbox *box, uint32_t uid, uint8_t flags,
     uint32_t keywords);
 
 /*
  * Expunge the listed UIDs (unknown ones are ignored): unlink the files, then rewrite the
  * uidlist once. Listeners get expunged(uid) for each.
  */
-enum store_status mbox_expunge(struct mbox *mbox, const uint32_t *uids, size_t count);
+enum store_status mailbox_expunge(struct mailbox *box, const uint32_t *uids, size_t count);
 
 /*
  * Copy messages src[uids[i]] into dst (hard link, falling back to a byte copy), keeping
@@ -296,50 +300,50 @@ enum store_status mbox_expunge(struct mbox *mbox, const uint32_t *uids, size_t c
  * ascending. STORE_EXPUNGED if a source message is gone (then nothing is copied).
  * src == dst is allowed. The IMAP layer implements MOVE as copy + expunge.
  */
-enum store_status mbox_copy(struct mbox *src, const uint32_t *uids, size_t count,
-    struct mbox *dst, uint32_t *dst_uids_r);
+enum store_status mailbox_copy(struct mailbox *src, const uint32_t *uids, size_t count,
+    struct mailbox *dst, uint32_t *dst_uids_r);
 
 /* ---------------------------------------------------------------- saving */
 
 /*
  * A save transaction holds one or more new messages (MULTIAPPEND): for each message
- * call mbox_save_msg_begin, write its bytes, then mbox_save_msg_end; finally
- * mbox_save_commit (all messages become visible with consecutive UIDs) or
- * mbox_save_abort (every tmp file is removed). On any error the whole transaction must
+ * call mailbox_save_msg_begin, write its bytes, then mailbox_save_msg_end; finally
+ * mailbox_save_commit (all messages become visible with consecutive UIDs) or
+ * mailbox_save_abort (every tmp file is removed). On any error the whole transaction must
  * be aborted. Commit is durable (file fsync, rename, dir fsync, uidlist fsync) before it
  * returns STORE_OK.
  */
-struct mbox_save;
+struct mailbox_save;
 
-#define MBOX_SAVE_DELIVERY	0x01	/* into new/ (LMTP/LDA), messages get RECENT */
+#define MAILBOX_SAVE_DELIVERY	0x01	/* into new/ (LMTP/LDA), messages get RECENT */
 
-struct mbox_save *mbox_save_begin(struct mbox *mbox, unsigned int save_flags);
+struct mailbox_save *mailbox_save_begin(struct mailbox *box, unsigned int save_flags);
 /* Start a new message: creates tmp/<unique> (O_EXCL|O_NOFOLLOW, 0600). */
-enum store_status mbox_save_msg_begin(struct mbox_save *ctx);
+enum store_status mailbox_save_msg_begin(struct mailbox_save *ctx);
 /*
  * Append bytes of the current message (streaming; also counts the W= size). STORE_NOSPACE
  * / STORE_OVERQUOTA / STORE_IOERROR on write errors.
  */
-enum store_status mbox_save_write(struct mbox_save *ctx, const void *data, size_t len);
+enum store_status mailbox_save_write(struct mailbox_save *ctx, const void *data, size_t len);
 /*
  * The fd of the current tmp file, for callers that write (or splice) into it directly
- * instead of mbox_save_write. Borrowed: do not close it. If used, the sizes are taken
+ * instead of mailbox_save_write. Borrowed: do not close it. If used, the sizes are taken
  * from fstat and the file is re-read once at msg_end to compute W=.
  */
-int mbox_save_fd(struct mbox_save *ctx);
+int mailbox_save_fd(struct mailbox_save *ctx);
 /*
- * Finish the current message: flags (MBOX_FLAG_*), keywords (indexes defined in the
- * target mbox), internaldate (the file mtime; 0 = now). fsyncs and closes the tmp file.
+ * Finish the current message: flags (MAILBOX_FLAG_*), keywords (indexes defined in the
+ * target mailbox), internaldate (the file mtime; 0 = now). fsyncs and closes the tmp file.
  */
-enum store_status mbox_save_msg_end(struct mbox_save *ctx, uint8_t flags, uint32_t keywords,
-    time_t internaldate);
+enum store_status mailbox_save_msg_end(struct mailbox_save *ctx, uint8_t flags,
+    uint32_t keywords, time_t internaldate);
 /*
  * Make all finished messages visible. *uid_first_r..*uid_last_r are their UIDs
  * (consecutive); both 0 if no messages. Frees the context (*ctx = NULL) in all cases;
  * on failure every message of the transaction has been removed.
  */
-enum store_status mbox_save_commit(struct mbox_save **ctx, uint32_t *uid_first_r,
+enum store_status mailbox_save_commit(struct mailbox_save **ctx, uint32_t *uid_first_r,
     uint32_t *uid_last_r);
-void mbox_save_abort(struct mbox_save **ctx);
+void mailbox_save_abort(struct mailbox_save **ctx);
 
 #endif

@@ -149,7 +149,7 @@ uidlist_parse_line(const char *line, size_t len, struct uidlist *ul)
 {
 	const char *p = line, *end = line + len, *tok, *base;
 	size_t tlen, base_len;
-	uint64_t size = MBOX_SIZE_UNKNOWN, vsize = MBOX_SIZE_UNKNOWN, n;
+	uint64_t size = MAILBOX_SIZE_UNKNOWN, vsize = MAILBOX_SIZE_UNKNOWN, n;
 	uint32_t uid;
 
 	if (!next_token(&p, end, &tok, &tlen) || parse_u32(tok, tlen, &uid) < 0 || uid == 0)
@@ -240,7 +240,7 @@ uidlist_format_rec(struct buf *out, uint32_t uid, uint64_t size, uint64_t vsize,
 	n = (size_t)(num + sizeof(num) - d);
 	memcpy(p, d, n);
 	p += n;
-	if (size != MBOX_SIZE_UNKNOWN) {
+	if (size != MAILBOX_SIZE_UNKNOWN) {
 		*p++ = ' ';
 		*p++ = 'S';
 		d = fmt_u64(num + sizeof(num), size);
@@ -248,7 +248,7 @@ uidlist_format_rec(struct buf *out, uint32_t uid, uint64_t size, uint64_t vsize,
 		memcpy(p, d, n);
 		p += n;
 	}
-	if (vsize != MBOX_SIZE_UNKNOWN) {
+	if (vsize != MAILBOX_SIZE_UNKNOWN) {
 		*p++ = ' ';
 		*p++ = 'W';
 		d = fmt_u64(num + sizeof(num), vsize);
@@ -520,7 +520,7 @@ mdname_parse(const char *name, size_t len, struct mdname *r)
 	size_t i;
 
 	memset(r, 0, sizeof(*r));
-	r->size = r->vsize = MBOX_SIZE_UNKNOWN;
+	r->size = r->vsize = MAILBOX_SIZE_UNKNOWN;
 	if (len == 0 || len > MAILDIR_BASE_MAX + 64 || name[0] == '.')
 		return false;
 	colon = memchr(name, ':', len);
@@ -541,12 +541,12 @@ mdname_parse(const char *name, size_t len, struct mdname *r)
 			char c = name[i];
 
 			switch (c) {
-			case 'D': r->flags |= MBOX_FLAG_DRAFT; break;
-			case 'F': r->flags |= MBOX_FLAG_FLAGGED; break;
-			case 'P': r->flags |= MBOX_FLAG_PASSED; break;
-			case 'R': r->flags |= MBOX_FLAG_ANSWERED; break;
-			case 'S': r->flags |= MBOX_FLAG_SEEN; break;
-			case 'T': r->flags |= MBOX_FLAG_DELETED; break;
+			case 'D': r->flags |= MAILBOX_FLAG_DRAFT; break;
+			case 'F': r->flags |= MAILBOX_FLAG_FLAGGED; break;
+			case 'P': r->flags |= MAILBOX_FLAG_PASSED; break;
+			case 'R': r->flags |= MAILBOX_FLAG_ANSWERED; break;
+			case 'S': r->flags |= MAILBOX_FLAG_SEEN; break;
+			case 'T': r->flags |= MAILBOX_FLAG_DELETED; break;
 			default:
 				if (c >= 'a' && c <= 'z')
 					r->keywords |= 1u << (c - 'a');
@@ -567,12 +567,12 @@ mdname_format_info(uint8_t flags, uint32_t keywords, struct buf *out)
 	memcpy(tmp, ":2,", 3);
 	n = 3;
 	/* maildir(5): letters in ASCII order */
-	if (flags & MBOX_FLAG_DRAFT) tmp[n++] = 'D';
-	if (flags & MBOX_FLAG_FLAGGED) tmp[n++] = 'F';
-	if (flags & MBOX_FLAG_PASSED) tmp[n++] = 'P';
-	if (flags & MBOX_FLAG_ANSWERED) tmp[n++] = 'R';
-	if (flags & MBOX_FLAG_SEEN) tmp[n++] = 'S';
-	if (flags & MBOX_FLAG_DELETED) tmp[n++] = 'T';
+	if (flags & MAILBOX_FLAG_DRAFT) tmp[n++] = 'D';
+	if (flags & MAILBOX_FLAG_FLAGGED) tmp[n++] = 'F';
+	if (flags & MAILBOX_FLAG_PASSED) tmp[n++] = 'P';
+	if (flags & MAILBOX_FLAG_ANSWERED) tmp[n++] = 'R';
+	if (flags & MAILBOX_FLAG_SEEN) tmp[n++] = 'S';
+	if (flags & MAILBOX_FLAG_DELETED) tmp[n++] = 'T';
 	for (i = 0; i < STORE_KEYWORDS_MAX; i++)
 		if (keywords & (1u << i))
 			tmp[n++] = (char)('a' + i);

@@ -23,8 +23,8 @@
 
 struct uidlist_rec {
 	uint32_t uid;
-	uint64_t size;		/* S field or MBOX_SIZE_UNKNOWN */
-	uint64_t vsize;		/* W field or MBOX_SIZE_UNKNOWN */
+	uint64_t size;		/* S field or MAILBOX_SIZE_UNKNOWN */
+	uint64_t vsize;		/* W field or MAILBOX_SIZE_UNKNOWN */
 	char *base;		/* file name without ":2,..." (malloc'd) */
 };
 
@@ -60,7 +60,7 @@ enum uidlist_parse_result uidlist_parse(const char *data, size_t len, struct uid
 int uidlist_format(const struct uidlist *ul, struct buf *out);
 /* The pieces of uidlist_format, for writers that do not build a struct uidlist: the
  * header line ("3 V<v> N<n>[ G<guid>]\n") and one record line ("<uid>[ S<size>][ W<vsize>]
- * :<base>\n"; MBOX_SIZE_UNKNOWN sizes are left out). 0, or -1 at out's limit. */
+ * :<base>\n"; MAILBOX_SIZE_UNKNOWN sizes are left out). 0, or -1 at out's limit. */
 int uidlist_format_header(struct buf *out, uint32_t uidvalidity, uint32_t nextuid,
     const char *guid);
 int uidlist_format_rec(struct buf *out, uint32_t uid, uint64_t size, uint64_t vsize,
@@ -95,9 +95,9 @@ int subs_format(char *const *names, size_t count, struct buf *out);
 struct mdname {
 	size_t base_len;	/* bytes before ":2," (or the whole name) */
 	bool has_info;		/* ":2," present */
-	uint8_t flags;		/* MBOX_FLAG_* from the info letters */
+	uint8_t flags;		/* MAILBOX_FLAG_* from the info letters */
 	uint32_t keywords;	/* a..z */
-	uint64_t size, vsize;	/* ,S= / ,W= in the base or MBOX_SIZE_UNKNOWN */
+	uint64_t size, vsize;	/* ,S= / ,W= in the base or MAILBOX_SIZE_UNKNOWN */
 };
 /* Returns false for names that are not message files (".", hidden, '/', control chars,
  * too long). */

@@ -1,11 +1,14 @@
 /*
- * store_private.h — structures and helpers shared by store.c (the user's folder tree)
- * and mbox.c (one open folder). Internal to src/store; runs in the mail process.
+ * store_private.h — structures and helpers shared by the files of src/store: the user's
+ * store (store.c, store_folders.c, store_list.c) and one folder (mailbox*.c,
+ * name_arena.c). Internal to src/store and its unit tests; runs in the mail process.
  */
 #ifndef BUZON_STORE_PRIVATE_H
 #define BUZON_STORE_PRIVATE_H
 
+#include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "store/store.h"
 #include "store/store_format.h"
@@ -24,11 +27,11 @@ struct mstore {
 	int root_fd;
 	char *root_path;
 	int inotify_fd;
-	struct mbox *mboxes;		/* open folders */
+	struct mailbox *mailboxes;	/* open folders */
 	char host[64];			/* hostname for unique file names, sanitized */
 	uint32_t seq;			/* Q<seq> of unique names */
 	struct recent_cache *recent;	/* \Recent UIDs of folders not open now */
-	/* closed folders kept in memory (refcount 0, mbox->cached) so that the next open
+	/* closed folders kept in memory (refcount 0, box->cached) so that the next open
 	 * is a stat of the directories instead of a rescan; LRU by cache_seq */
 	size_t cache_count, cache_bytes;
 	uint64_t cache_seq;
@@ -37,10 +40,10 @@ struct mstore {
 /* Bounds of the closed-folder cache: the mail process runs under an RLIMIT_AS
  * (MAIL_RLIMIT_AS in src/mailproc) shared with every session's view of every folder,
  * so the cache takes a small, fixed part of it. A folder costs
- * ~130 bytes a message (48 of struct mbox_msg, the rest its file name): 20,000 messages
+ * ~130 bytes a message (48 of struct mailbox_msg, the rest its file name): 20,000 messages
  * ~2.6 MiB, 100,000 ~13 MiB; folders above ~250,000 messages are not kept. */
-#define MBOX_CACHE_MAX_FOLDERS	16
-#define MBOX_CACHE_MAX_BYTES	(32u * 1024 * 1024)
+#define MAILBOX_CACHE_MAX_FOLDERS	16
+#define MAILBOX_CACHE_MAX_BYTES		(32u * 1024 * 1024)
 
 /* RECENT flags of a closed folder, restored when it is opened again. */
 struct recent_cache {
@@ -67,21 +70,21 @@ struct name_arena {
 
 struct own_event {
 	uint64_t hash;
-	size_t off;			/* name in mbox->own_names */
+	size_t off;			/* name in box->own_names */
 	uint32_t len;
 	bool is_new;
 	bool live;			/* not matched yet */
 };
 
-struct mbox_listener {
-	struct mbox_listener *next;
-	const struct mbox_listener_ops *ops;
+struct mailbox_listener {
+	struct mailbox_listener *next;
+	const struct mailbox_listener_ops *ops;
 	void *ctx;
 };
 
-struct mbox {
+struct mailbox {
 	struct mstore *store;
-	struct mbox *next;
+	struct mailbox *next;
 	unsigned int refcount;
 	char *name;			/* canonical mailbox name */
 	char *dirname;			/* "." for INBOX, ".Name" otherwise */
@@ -113,14 +116,66 @@ struct mbox {
 
 	uint32_t uidvalidity, nextuid;
 	char guid[33];
-	struct mbox_msg *msgs;
+	struct mailbox_msg *msgs;
 	size_t count, cap;
 	struct name_arena names;	/* msgs[].filename */
 	char *keywords[STORE_KEYWORDS_MAX];
-	struct mbox_listener *listeners;
+	struct mailbox_listener *listeners;
 };
 
-/* store.c */
+/* Names of existing folders (store_list.c). */
+struct mstore_namelist {
+	char **names;
+	size_t count, cap;
+};
+
+/* ---------------------------------------------------------------- inline helpers */
+
+/* A message's file name in its directory (msgs[].filename without "cur/" or "new/"). */
+static inline const char *
+mailbox_msg_name(const struct mailbox_msg *m)
+{
+	return m->filename + 4;		/* skip "cur/" or "new/" */
+}
+
+/* The fd of the directory (new/ or cur/) a message's file is in. */
+static inline int
+mailbox_msg_dirfd(const struct mailbox *box, const struct mailbox_msg *m)
+{
+	return m->filename[0] == 'n' ? box->new_fd : box->cur_fd;
+}
+
+/* Length of a message's base name (its file name without ":2,<flags>"). */
+static inline size_t
+mailbox_msg_base_len(const struct mailbox_msg *m)
+{
+	const char *n = mailbox_msg_name(m), *c = strchr(n, ':');
+
+	return c == NULL ? strlen(n) : (size_t)(c - n);
+}
+
+static inline bool
+mstore_ts_eq(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/* FNV-1a, for the scan's base-name hash and the own-event hash. */
+static inline uint64_t
+mstore_hash_bytes(const char *p, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+/* ---------------------------------------------------------------- store.c */
+
 /* Resolve a validated, canonical name to its folder directory name ("." or ".x.y"). */
 char *mstore_dirname(const char *canonical_name);
 /* Canonical form: "INBOX" (any case) or "INBOX.x" prefix -> "INBOX". Caller frees. */
@@ -130,34 +185,132 @@ uint32_t mstore_next_uidvalidity(struct mstore *store, uint32_t at_least);
 /* Unique base name "<secs>.M<usec>P<pid>Q<seq>R<rand>.<host>" into out. */
 void mstore_unique_name(struct mstore *store, struct buf *out);
 /* fsync a directory given relative to dirfd ("cur", "." ...); 0 or -1 (logged). */
-int store_fsync_dir(int dirfd, const char *path);
+int mstore_fsync_dir(int dirfd, const char *path);
 /* Map errno to a status. */
-enum store_status store_errno_status(int err);
+enum store_status mstore_errno_status(int err);
 /* Read a small control file relative to dirfd (O_NOFOLLOW, regular files only).
  * Returns 1 read (data malloc'd into out), 0 missing, -1 error (errno). */
-int store_read_file(int dirfd, const char *name, size_t max, struct buf *out,
+int mstore_read_file(int dirfd, const char *name, size_t max, struct buf *out,
     struct stat *st_r);
 /* Atomically replace dirfd/name with data: temp + fsync + rename + fsync(dir). */
-int store_write_file(struct mstore *store, int dirfd, const char *name, const void *data,
+int mstore_write_file(struct mstore *store, int dirfd, const char *name, const void *data,
     size_t len);
+/* Create cur/ new/ tmp/ (0700) inside the folder directory fd; existing ones are fine.
+ * 0 or -1 (errno). */
+int mstore_make_subdirs(int fd);
 
-/* Read pending inotify events (non-blocking) and set force_sync on the mboxes that
+/* ---------------------------------------------------------------- store_folders.c */
+
+/* 1 selectable folder, 2 directory without cur/ (noselect), 0 missing, -1 error. */
+int mstore_folder_stat(struct mstore *store, const char *dirname);
+/* Create one folder directory (".a.b") with cur/ new/ tmp/ and maildirfolder. */
+enum store_status mstore_folder_create_one(struct mstore *store, const char *dir);
+
+/* ---------------------------------------------------------------- store_list.c */
+
+/* All existing folder names (not INBOX) from the root directory, sorted, unique,
+ * appended to l. Free with mstore_namelist_free. */
+enum store_status mstore_folder_names(struct mstore *store, struct mstore_namelist *l);
+void mstore_namelist_free(struct mstore_namelist *l);
+
+/* ---------------------------------------------------------------- mailbox.c */
+
+void mailbox_free_internal(struct mailbox *box);
+/* The folder was deleted underneath open mailboxes: expunge everything, mark deleted. */
+void mailbox_mark_deleted(struct mailbox *box);
+/* W= size of an open file (read from the start): size plus one for every LF not
+ * preceded by CR. 0, or -1 (errno). */
+int mailbox_count_vsize(int fd, uint64_t *size_r, uint64_t *vsize_r);
+
+/* ---------------------------------------------------------------- name_arena.c */
+
+/* n bytes that never move, freed with the whole arena. */
+char *name_arena_alloc(struct name_arena *a, size_t n);
+/* "<dir>/<name>" (dir is "cur" or "new") copied into the arena, NUL-terminated. */
+char *name_arena_path(struct name_arena *a, const char *dir, const char *name, size_t len);
+char *name_arena_strdup(struct name_arena *a, const char *s);
+void name_arena_free(struct name_arena *a);
+/* A message's file name is no longer used (replaced, or the message dropped). */
+void mailbox_name_release(struct mailbox *box, const char *filename);
+/* Rebuild the arena with only the names in use. */
+void mailbox_names_compact(struct mailbox *box);
+/* Rebuild the arena once most of it is garbage (many flag renames without a rescan). */
+void mailbox_names_maybe_compact(struct mailbox *box);
+
+/* ---------------------------------------------------------------- mailbox_notify.c */
+
+/* Tell every listener of box about one change. */
+void mailbox_notify_expunged(struct mailbox *box, uint32_t uid);
+void mailbox_notify_appended(struct mailbox *box, uint32_t uid);
+void mailbox_notify_flags(struct mailbox *box, uint32_t uid);
+void mailbox_notify_keyword(struct mailbox *box, unsigned int idx);
+/* Record that we are about to rename/unlink `name` in new/ (is_new) or cur/. */
+void mailbox_own_event(struct mailbox *box, bool is_new, const char *name);
+/* True (and forget it) if the event was one of ours. */
+bool mailbox_own_event_match(struct mailbox *box, bool is_new, const char *name);
+/* Forget every record and stop ignoring events (a full scan covers them). */
+void mailbox_own_events_clear(struct mailbox *box);
+void mailbox_own_events_free(struct mailbox *box);
+/* inotify watch descriptor handling */
+void mailbox_notify_add(struct mailbox *box);
+void mailbox_notify_remove(struct mailbox *box);
+/* Read pending inotify events (non-blocking) and set force_sync on the mailboxes that
  * others changed; our own changes are recognised and ignored. */
 void mstore_notify_drain(struct mstore *store);
 
-/* mbox.c */
-/* Record that we are about to rename/unlink `name` in new/ (is_new) or cur/. */
-void mbox_own_event(struct mbox *mbox, bool is_new, const char *name);
-/* True (and forget it) if the event was one of ours. */
-bool mbox_own_event_match(struct mbox *mbox, bool is_new, const char *name);
-void mbox_free_internal(struct mbox *mbox);
-/* The folder was deleted underneath open mboxes: expunge everything, mark deleted. */
-void mbox_mark_deleted(struct mbox *mbox);
-/* inotify watch descriptor handling */
-void mbox_notify_add(struct mbox *mbox);
-void mbox_notify_remove(struct mbox *mbox);
+/* ---------------------------------------------------------------- mailbox_uidlist.c */
+
+/* Take the uidlist dotlock (waits up to LOCK_WAIT_MS). Returns the lock fd or -1. */
+int mailbox_uidlist_lock(struct mailbox *box);
+/* Release the lock (fd < 0: nothing). */
+void mailbox_uidlist_unlock(struct mailbox *box, int fd);
+/* Write the memory state into the lock file and rename it over the uidlist; this also
+ * releases the lock. Returns STORE_OK or an error (lock released, old uidlist kept). */
+enum store_status mailbox_uidlist_commit(struct mailbox *box, int lockfd);
+/* Append the records msgs[from..] to the uidlist in place (or rewrite it whole if it is
+ * not the file we know). Releases the lock. */
+enum store_status mailbox_uidlist_append(struct mailbox *box, int lockfd, size_t from);
+/* Read the uidlist into ul if it changed on disk (or always if force). 1 read,
+ * 0 unchanged, -1 unusable (logged; header lost), -2 missing in a new folder.
+ * *damaged_r set if lines were dropped. */
+int mailbox_uidlist_read(struct mailbox *box, struct uidlist *ul, bool force, bool *damaged_r);
+/* True if the uidlist file differs (inode, size, mtime) from the one last read. */
+bool mailbox_uidlist_changed(struct mailbox *box);
+
+/* ---------------------------------------------------------------- mailbox_keywords.c */
+
+/* Re-read dovecot-keywords if it changed; new names are told to the listeners. */
+void mailbox_keywords_reload(struct mailbox *box);
+
+/* ---------------------------------------------------------------- mailbox_sync.c */
+
+/* Lock, full sync, commit the uidlist if needed. */
+enum store_status mailbox_sync_full(struct mailbox *box);
+/* Lock and bring the memory state up to date before a change. Returns the lock fd,
+ * or -1 with *st_r set. *dirty_r: the uidlist must be rewritten, not appended to. */
+int mailbox_lock_and_sync(struct mailbox *box, bool *dirty_r, enum store_status *st_r);
+/* After our own change to cur/ or new/: remember the new directory mtimes. */
+void mailbox_remember_mtimes(struct mailbox *box);
+/* Append *m to a growing message array. */
+void mailbox_msgs_push(struct mailbox_msg **arr, size_t *count, size_t *cap,
+    const struct mailbox_msg *m);
+
+/* ---------------------------------------------------------------- mailbox_cache.c */
+
+/* Record the identity of the folder directory and its cur/ new/ (at open). */
+bool mailbox_remember_identity(struct mailbox *box);
+/* Free a closed folder (cached or not; refcount 0). */
+void mailbox_cache_evict(struct mailbox *box);
+/* Take a cached folder out of the cache for reuse; false if it must be reopened. */
+bool mailbox_cache_take(struct mailbox *box);
+/* Keep a folder whose last reference went; false if it is not to be kept. */
+bool mailbox_cache_put(struct mailbox *box);
 /* Free cached (closed) folders: all of them (name NULL), or those named `name` and, if
  * children, its subfolders "name.*". Never touches folders that are still open. */
 void mstore_cache_drop(struct mstore *store, const char *name, bool children);
+/* Remember the RECENT UIDs of a folder being closed (replacing an older entry). */
+void mailbox_recent_save(struct mailbox *box);
+/* Give an opened folder back the RECENT flags it had when it was closed. */
+void mailbox_recent_restore(struct mailbox *box);
 
 #endif

@@ -40,7 +40,7 @@ struct events {
 };
 
 static void
-ev_appended(void *ctx, struct mbox *mbox, uint32_t uid)
+ev_appended(void *ctx, struct mailbox *mbox, uint32_t uid)
 {
 	struct events *e = ctx;
 
@@ -50,18 +50,18 @@ ev_appended(void *ctx, struct mbox *mbox, uint32_t uid)
 }
 
 static void
-ev_expunged(void *ctx, struct mbox *mbox, uint32_t uid)
+ev_expunged(void *ctx, struct mailbox *mbox, uint32_t uid)
 {
 	struct events *e = ctx;
 
 	(void)mbox;
-	assert_null(mbox_lookup(mbox, uid, NULL));	/* already gone from the array */
+	assert_null(mailbox_lookup(mbox, uid, NULL));	/* already gone from the array */
 	if (e->nexpunged < 64)
 		e->expunged[e->nexpunged++] = uid;
 }
 
 static void
-ev_flags(void *ctx, struct mbox *mbox, uint32_t uid)
+ev_flags(void *ctx, struct mailbox *mbox, uint32_t uid)
 {
 	struct events *e = ctx;
 
@@ -71,7 +71,7 @@ ev_flags(void *ctx, struct mbox *mbox, uint32_t uid)
 }
 
 static void
-ev_keyword(void *ctx, struct mbox *mbox, unsigned int idx)
+ev_keyword(void *ctx, struct mailbox *mbox, unsigned int idx)
 {
 	struct events *e = ctx;
 
@@ -80,7 +80,7 @@ ev_keyword(void *ctx, struct mbox *mbox, unsigned int idx)
 	e->nkeywords++;
 }
 
-static const struct mbox_listener_ops ev_ops = {
+static const struct mailbox_listener_ops ev_ops = {
 	.expunged = ev_expunged, .appended = ev_appended, .flags_changed = ev_flags,
 	.keyword_added = ev_keyword,
 };
@@ -118,14 +118,14 @@ teardown(void **state)
 	/* a failed assertion skips the test's unrefs: release them here (closed folders
 	 * stay in the cache, which mstore_close empties) */
 	for (;;) {
-		struct mbox *m;
+		struct mailbox *m;
 
-		for (m = f->store->mboxes; m != NULL && m->cached; m = m->next)
+		for (m = f->store->mailboxes; m != NULL && m->cached; m = m->next)
 			;
 		if (m == NULL)
 			break;
 		m->refcount = 1;
-		mbox_unref(&m);
+		mailbox_unref(&m);
 	}
 	mstore_close(&f->store);
 	nftw(f->base, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
@@ -178,15 +178,15 @@ read_all(const char *path)
 
 /* Save one message; returns its UID. */
 static uint32_t
-save_msg(struct mbox *mbox, const char *body, uint8_t flags, uint32_t kw, time_t date)
+save_msg(struct mailbox *mbox, const char *body, uint8_t flags, uint32_t kw, time_t date)
 {
-	struct mbox_save *ctx = mbox_save_begin(mbox, 0);
+	struct mailbox_save *ctx = mailbox_save_begin(mbox, 0);
 	uint32_t first, last;
 
-	assert_int_equal(mbox_save_msg_begin(ctx), STORE_OK);
-	assert_int_equal(mbox_save_write(ctx, body, strlen(body)), STORE_OK);
-	assert_int_equal(mbox_save_msg_end(ctx, flags, kw, date), STORE_OK);
-	assert_int_equal(mbox_save_commit(&ctx, &first, &last), STORE_OK);
+	assert_int_equal(mailbox_save_msg_begin(ctx), STORE_OK);
+	assert_int_equal(mailbox_save_write(ctx, body, strlen(body)), STORE_OK);
+	assert_int_equal(mailbox_save_msg_end(ctx, flags, kw, date), STORE_OK);
+	assert_int_equal(mailbox_save_commit(&ctx, &first, &last), STORE_OK);
 	assert_null(ctx);
 	assert_int_equal(first, last);
 	return first;
@@ -291,9 +291,9 @@ test_folders(void **state)
 	assert_false(x->attrs & MSTORE_ATTR_NONEXISTENT);
 	mstore_list_free(list, count);
 	{
-		struct mbox *m;
+		struct mailbox *m;
 
-		assert_int_equal(mbox_open(f->store, "A", &m), STORE_NONEXISTENT);
+		assert_int_equal(mailbox_open(f->store, "A", &m), STORE_NONEXISTENT);
 		assert_int_equal(mstore_delete(f->store, "A"), STORE_CANNOT);
 	}
 }
@@ -311,8 +311,8 @@ static void
 test_hostile_names(void **state)
 {
 	struct fixture *f = *state;
-	struct mbox_status stt;
-	struct mbox *m;
+	struct mailbox_status stt;
+	struct mailbox *m;
 	char *rootdir;
 	size_t i, before, after;
 
@@ -330,7 +330,7 @@ test_hostile_names(void **state)
 		assert_int_not_equal(mstore_delete(f->store, n), STORE_OK);
 		assert_int_not_equal(mstore_rename(f->store, n, "Ok"), STORE_OK);
 		assert_int_not_equal(mstore_rename(f->store, "INBOX", n), STORE_OK);
-		assert_int_not_equal(mbox_open(f->store, n, &m), STORE_OK);
+		assert_int_not_equal(mailbox_open(f->store, n, &m), STORE_OK);
 		assert_int_not_equal(mstore_status(f->store, n, &stt), STORE_OK);
 		assert_int_not_equal(mstore_subscribe(f->store, n, true), STORE_OK);
 	}
@@ -346,47 +346,47 @@ static void
 test_save_reopen(void **state)
 {
 	struct fixture *f = *state;
-	const struct mbox_msg *msg;
-	struct mbox *m;
+	const struct mailbox_msg *msg;
+	struct mailbox *m;
 	struct events ev = { 0 };
-	struct mbox_listener *l;
+	struct mailbox_listener *l;
 	uint32_t uv, u1, u2, u3;
 	char buf[64];
 	ssize_t n;
 	int fd;
 
-	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
-	uv = mbox_uidvalidity(m);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
+	uv = mailbox_uidvalidity(m);
 	assert_true(uv > 0);
-	assert_int_equal(mbox_uidnext(m), 1);
-	l = mbox_listen(m, &ev_ops, &ev);
-	u1 = save_msg(m, "Subject: a\n\nline1\nline2\n", MBOX_FLAG_SEEN, 0, 1000000000);
+	assert_int_equal(mailbox_uidnext(m), 1);
+	l = mailbox_listen(m, &ev_ops, &ev);
+	u1 = save_msg(m, "Subject: a\n\nline1\nline2\n", MAILBOX_FLAG_SEEN, 0, 1000000000);
 	u2 = save_msg(m, "Subject: b\r\n\r\nbody\r\n", 0, 0, 0);
-	u3 = save_msg(m, "x", MBOX_FLAG_FLAGGED | MBOX_FLAG_DRAFT, 0, 0);
+	u3 = save_msg(m, "x", MAILBOX_FLAG_FLAGGED | MAILBOX_FLAG_DRAFT, 0, 0);
 	assert_int_equal(u1, 1);
 	assert_int_equal(u2, 2);
 	assert_int_equal(u3, 3);
 	assert_int_equal(ev.nappended, 3);
-	assert_int_equal(mbox_count(m), 3);
-	assert_int_equal(mbox_uidnext(m), 4);
-	msg = mbox_lookup(m, 1, NULL);
+	assert_int_equal(mailbox_count(m), 3);
+	assert_int_equal(mailbox_uidnext(m), 4);
+	msg = mailbox_lookup(m, 1, NULL);
 	assert_non_null(msg);
 	assert_int_equal(msg->size, 24);
 	assert_int_equal(msg->vsize, 28);
 	assert_true(strstr(msg->filename, ",S=24,W=28:2,S") != NULL);
 	assert_true(str_has_prefix(msg->filename, "cur/"));
-	assert_int_equal(mbox_msg_info(m, 1, &msg), STORE_OK);
+	assert_int_equal(mailbox_msg_info(m, 1, &msg), STORE_OK);
 	assert_int_equal(msg->internaldate, 1000000000);
-	msg = mbox_lookup(m, 3, NULL);
+	msg = mailbox_lookup(m, 3, NULL);
 	assert_true(strstr(msg->filename, ":2,DF") != NULL);
-	assert_int_equal(mbox_msg_open(m, 2, &fd), STORE_OK);
+	assert_int_equal(mailbox_msg_open(m, 2, &fd), STORE_OK);
 	n = read(fd, buf, sizeof(buf));
 	close(fd);
 	assert_int_equal(n, 20);
 	assert_memory_equal(buf, "Subject: b\r\n\r\nbody\r\n", 20);
-	assert_int_equal(mbox_msg_open(m, 99, &fd), STORE_EXPUNGED);
-	mbox_unlisten(m, &l);
-	mbox_unref(&m);
+	assert_int_equal(mailbox_msg_open(m, 99, &fd), STORE_EXPUNGED);
+	mailbox_unlisten(m, &l);
+	mailbox_unref(&m);
 
 	/* the uidlist on disk is what a Dovecot would read */
 	{
@@ -409,25 +409,25 @@ test_save_reopen(void **state)
 	}
 
 	reopen(f);
-	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
-	assert_int_equal(mbox_uidvalidity(m), uv);
-	assert_int_equal(mbox_count(m), 3);
-	assert_int_equal(mbox_msg_at(m, 0)->uid, 1);
-	assert_int_equal(mbox_msg_at(m, 2)->uid, 3);
-	assert_int_equal(mbox_msg_at(m, 0)->flags, MBOX_FLAG_SEEN);	/* new process */
-	assert_int_equal(mbox_uidnext(m), 4);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
+	assert_int_equal(mailbox_uidvalidity(m), uv);
+	assert_int_equal(mailbox_count(m), 3);
+	assert_int_equal(mailbox_msg_at(m, 0)->uid, 1);
+	assert_int_equal(mailbox_msg_at(m, 2)->uid, 3);
+	assert_int_equal(mailbox_msg_at(m, 0)->flags, MAILBOX_FLAG_SEEN);	/* new process */
+	assert_int_equal(mailbox_uidnext(m), 4);
 	/* expunge the last one: its UID is never reused */
 	{
 		uint32_t u = 3;
 
-		assert_int_equal(mbox_expunge(m, &u, 1), STORE_OK);
+		assert_int_equal(mailbox_expunge(m, &u, 1), STORE_OK);
 	}
-	mbox_unref(&m);
+	mailbox_unref(&m);
 	reopen(f);
-	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
-	assert_int_equal(mbox_count(m), 2);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
+	assert_int_equal(mailbox_count(m), 2);
 	assert_int_equal(save_msg(m, "y", 0, 0, 0), 4);
-	mbox_unref(&m);
+	mailbox_unref(&m);
 }
 
 /* Saves append to the uidlist; a torn line written by someone else is repaired first. */
@@ -436,11 +436,11 @@ test_uidlist_append(void **state)
 {
 	struct fixture *f = *state;
 	struct uidlist ul;
-	struct mbox *m;
+	struct mailbox *m;
 	char *p, *data;
 	int fd;
 
-	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
 	assert_int_equal(save_msg(m, "1\n", 0, 0, 0), 1);
 	assert_int_equal(save_msg(m, "2\n", 0, 0, 0), 2);
 	p = path_of(f, "dovecot-uidlist");
@@ -467,7 +467,7 @@ test_uidlist_append(void **state)
 	uidlist_deinit(&ul);
 	free(data);
 	free(p);
-	mbox_unref(&m);
+	mailbox_unref(&m);
 }
 
 /* Two processes saving into one folder at once (another buzon, or an LDA): the
@@ -476,54 +476,54 @@ static void
 test_two_processes(void **state)
 {
 	struct fixture *f = *state;
-	struct mbox *m;
+	struct mailbox *m;
 	struct uidlist ul;
 	char *p, *data;
 	pid_t pid;
 	int i, status;
 
-	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
-	mbox_unref(&m);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
+	mailbox_unref(&m);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		struct mstore *s2;
-		struct mbox *m2;
+		struct mailbox *m2;
 		const char *err;
 		int ok = 1;
 
 		if (mstore_open(f->root, &s2, &err) < 0 ||
-		    mbox_open(s2, "INBOX", &m2) != STORE_OK)
+		    mailbox_open(s2, "INBOX", &m2) != STORE_OK)
 			_exit(2);
 		for (i = 0; i < 40 && ok; i++) {
-			struct mbox_save *ctx = mbox_save_begin(m2, i % 2 ? MBOX_SAVE_DELIVERY : 0);
+			struct mailbox_save *ctx = mailbox_save_begin(m2, i % 2 ? MAILBOX_SAVE_DELIVERY : 0);
 			uint32_t a, b;
 
-			ok = mbox_save_msg_begin(ctx) == STORE_OK &&
-			    mbox_save_write(ctx, "child\n", 6) == STORE_OK &&
-			    mbox_save_msg_end(ctx, 0, 0, 0) == STORE_OK;
+			ok = mailbox_save_msg_begin(ctx) == STORE_OK &&
+			    mailbox_save_write(ctx, "child\n", 6) == STORE_OK &&
+			    mailbox_save_msg_end(ctx, 0, 0, 0) == STORE_OK;
 			if (ok)
-				ok = mbox_save_commit(&ctx, &a, &b) == STORE_OK;
+				ok = mailbox_save_commit(&ctx, &a, &b) == STORE_OK;
 			else
-				mbox_save_abort(&ctx);
+				mailbox_save_abort(&ctx);
 		}
-		mbox_unref(&m2);
+		mailbox_unref(&m2);
 		mstore_close(&s2);
 		_exit(ok ? 0 : 1);
 	}
-	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
 	for (i = 0; i < 40; i++)
 		save_msg(m, "parent\n", 0, 0, 0);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
 	m->force_sync = true;
-	assert_int_equal(mbox_sync(m), STORE_OK);
-	assert_int_equal(mbox_count(m), 80);
-	assert_int_equal(mbox_uidnext(m), 81);
+	assert_int_equal(mailbox_sync(m), STORE_OK);
+	assert_int_equal(mailbox_count(m), 80);
+	assert_int_equal(mailbox_uidnext(m), 81);
 	for (i = 0; i < 80; i++)
-		assert_int_equal(mbox_msg_at(m, (size_t)i)->uid, (uint32_t)i + 1);
-	mbox_unref(&m);
+		assert_int_equal(mailbox_msg_at(m, (size_t)i)->uid, (uint32_t)i + 1);
+	mailbox_unref(&m);
 	p = path_of(f, "dovecot-uidlist");
 	data = read_all(p);
 	uidlist_init(&ul);
@@ -539,35 +539,35 @@ static void
 test_delivery(void **state)
 {
 	struct fixture *f = *state;
-	const struct mbox_msg *msg;
-	struct mbox_save *ctx;
-	struct mbox *m;
+	const struct mailbox_msg *msg;
+	struct mailbox_save *ctx;
+	struct mailbox *m;
 	uint32_t first, last;
 	char *p;
 
-	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
-	ctx = mbox_save_begin(m, MBOX_SAVE_DELIVERY);
-	assert_int_equal(mbox_save_msg_begin(ctx), STORE_OK);
-	assert_int_equal(mbox_save_write(ctx, "From: a\n\nx\n", 11), STORE_OK);
-	assert_int_equal(mbox_save_msg_end(ctx, 0, 0, 0), STORE_OK);
-	assert_int_equal(mbox_save_commit(&ctx, &first, &last), STORE_OK);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
+	ctx = mailbox_save_begin(m, MAILBOX_SAVE_DELIVERY);
+	assert_int_equal(mailbox_save_msg_begin(ctx), STORE_OK);
+	assert_int_equal(mailbox_save_write(ctx, "From: a\n\nx\n", 11), STORE_OK);
+	assert_int_equal(mailbox_save_msg_end(ctx, 0, 0, 0), STORE_OK);
+	assert_int_equal(mailbox_save_commit(&ctx, &first, &last), STORE_OK);
 	assert_int_equal(first, 1);
-	msg = mbox_lookup(m, 1, NULL);
+	msg = mailbox_lookup(m, 1, NULL);
 	assert_true(str_has_prefix(msg->filename, "new/"));
 	assert_null(strchr(msg->filename, ':'));
-	assert_true(msg->flags & MBOX_FLAG_RECENT);
+	assert_true(msg->flags & MAILBOX_FLAG_RECENT);
 	p = path_of(f, "new");
 	assert_int_equal(count_dir(p), 1);
 	free(p);
-	mbox_unref(&m);
+	mailbox_unref(&m);
 	/* another process (a fresh store) moves it to cur/, keeping the UID */
 	reopen(f);
-	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
-	msg = mbox_lookup(m, 1, NULL);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
+	msg = mailbox_lookup(m, 1, NULL);
 	assert_non_null(msg);
 	assert_true(str_has_prefix(msg->filename, "cur/"));
-	assert_true(msg->flags & MBOX_FLAG_RECENT);
-	mbox_unref(&m);
+	assert_true(msg->flags & MAILBOX_FLAG_RECENT);
+	mailbox_unref(&m);
 }
 
 /* A failing write (here: RLIMIT_FSIZE -> EFBIG) is never reported as success and
@@ -576,28 +576,28 @@ static void
 test_write_errors(void **state)
 {
 	struct fixture *f = *state;
-	struct mbox_save *ctx;
+	struct mailbox_save *ctx;
 	struct rlimit old, lim;
 	struct stat st;
-	struct mbox *m;
+	struct mailbox *m;
 	uint32_t first, last;
 	char big[8192], *p, *tmp, *before, *after;
 
 	memset(big, 'a', sizeof(big));
-	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
 	assert_int_equal(save_msg(m, "first\n", 0, 0, 0), 1);
 	signal(SIGXFSZ, SIG_IGN);
 	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
 	lim = old;
 	lim.rlim_cur = 4096;
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
-	ctx = mbox_save_begin(m, 0);
-	assert_int_equal(mbox_save_msg_begin(ctx), STORE_OK);
-	assert_int_equal(mbox_save_write(ctx, big, sizeof(big)), STORE_IOERROR);
-	mbox_save_abort(&ctx);
+	ctx = mailbox_save_begin(m, 0);
+	assert_int_equal(mailbox_save_msg_begin(ctx), STORE_OK);
+	assert_int_equal(mailbox_save_write(ctx, big, sizeof(big)), STORE_IOERROR);
+	mailbox_save_abort(&ctx);
 	tmp = path_of(f, "tmp");
 	assert_int_equal(count_dir(tmp), 0);
-	assert_int_equal(mbox_count(m), 1);
+	assert_int_equal(mailbox_count(m), 1);
 
 	/* the uidlist cannot grow: the commit fails and the message is removed */
 	p = path_of(f, "dovecot-uidlist");
@@ -605,13 +605,13 @@ test_write_errors(void **state)
 	before = read_all(p);
 	lim.rlim_cur = (rlim_t)st.st_size + 8;
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
-	ctx = mbox_save_begin(m, 0);
-	assert_int_equal(mbox_save_msg_begin(ctx), STORE_OK);
-	assert_int_equal(mbox_save_write(ctx, "tiny\n", 5), STORE_OK);
-	assert_int_equal(mbox_save_msg_end(ctx, 0, 0, 0), STORE_OK);
-	assert_int_not_equal(mbox_save_commit(&ctx, &first, &last), STORE_OK);
+	ctx = mailbox_save_begin(m, 0);
+	assert_int_equal(mailbox_save_msg_begin(ctx), STORE_OK);
+	assert_int_equal(mailbox_save_write(ctx, "tiny\n", 5), STORE_OK);
+	assert_int_equal(mailbox_save_msg_end(ctx, 0, 0, 0), STORE_OK);
+	assert_int_not_equal(mailbox_save_commit(&ctx, &first, &last), STORE_OK);
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
-	assert_int_equal(mbox_count(m), 1);
+	assert_int_equal(mailbox_count(m), 1);
 	assert_int_equal(count_dir(tmp), 0);
 	free(tmp);
 	tmp = path_of(f, "cur");
@@ -624,7 +624,7 @@ test_write_errors(void **state)
 	free(after);
 	free(tmp);
 	free(p);
-	mbox_unref(&m);
+	mailbox_unref(&m);
 	signal(SIGXFSZ, SIG_DFL);
 }
 
@@ -632,38 +632,38 @@ static void
 test_multiappend_abort(void **state)
 {
 	struct fixture *f = *state;
-	struct mbox_save *ctx;
-	struct mbox *m;
+	struct mailbox_save *ctx;
+	struct mailbox *m;
 	uint32_t first, last;
 	char *tmp;
 
-	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
 	/* abort: nothing visible, tmp/ empty */
-	ctx = mbox_save_begin(m, 0);
-	assert_int_equal(mbox_save_msg_begin(ctx), STORE_OK);
-	assert_int_equal(mbox_save_write(ctx, "abc", 3), STORE_OK);
-	assert_int_equal(mbox_save_msg_end(ctx, 0, 0, 0), STORE_OK);
-	assert_int_equal(mbox_save_msg_begin(ctx), STORE_OK);
-	mbox_save_abort(&ctx);
+	ctx = mailbox_save_begin(m, 0);
+	assert_int_equal(mailbox_save_msg_begin(ctx), STORE_OK);
+	assert_int_equal(mailbox_save_write(ctx, "abc", 3), STORE_OK);
+	assert_int_equal(mailbox_save_msg_end(ctx, 0, 0, 0), STORE_OK);
+	assert_int_equal(mailbox_save_msg_begin(ctx), STORE_OK);
+	mailbox_save_abort(&ctx);
 	tmp = path_of(f, "tmp");
 	assert_int_equal(count_dir(tmp), 0);
-	assert_int_equal(mbox_count(m), 0);
+	assert_int_equal(mailbox_count(m), 0);
 	/* multi-message commit: consecutive UIDs; one written through the fd */
-	ctx = mbox_save_begin(m, 0);
-	assert_int_equal(mbox_save_msg_begin(ctx), STORE_OK);
-	assert_int_equal(mbox_save_write(ctx, "one\n", 4), STORE_OK);
-	assert_int_equal(mbox_save_msg_end(ctx, 0, 0, 0), STORE_OK);
-	assert_int_equal(mbox_save_msg_begin(ctx), STORE_OK);
-	assert_int_equal(write(mbox_save_fd(ctx), "a\nb\n", 4), 4);
-	assert_int_equal(mbox_save_msg_end(ctx, MBOX_FLAG_SEEN, 0, 0), STORE_OK);
-	assert_int_equal(mbox_save_commit(&ctx, &first, &last), STORE_OK);
+	ctx = mailbox_save_begin(m, 0);
+	assert_int_equal(mailbox_save_msg_begin(ctx), STORE_OK);
+	assert_int_equal(mailbox_save_write(ctx, "one\n", 4), STORE_OK);
+	assert_int_equal(mailbox_save_msg_end(ctx, 0, 0, 0), STORE_OK);
+	assert_int_equal(mailbox_save_msg_begin(ctx), STORE_OK);
+	assert_int_equal(write(mailbox_save_fd(ctx), "a\nb\n", 4), 4);
+	assert_int_equal(mailbox_save_msg_end(ctx, MAILBOX_FLAG_SEEN, 0, 0), STORE_OK);
+	assert_int_equal(mailbox_save_commit(&ctx, &first, &last), STORE_OK);
 	assert_int_equal(first, 1);
 	assert_int_equal(last, 2);
-	assert_int_equal(mbox_lookup(m, 2, NULL)->vsize, 6);
-	assert_int_equal(mbox_lookup(m, 1, NULL)->vsize, 5);
+	assert_int_equal(mailbox_lookup(m, 2, NULL)->vsize, 6);
+	assert_int_equal(mailbox_lookup(m, 1, NULL)->vsize, 5);
 	assert_int_equal(count_dir(tmp), 0);
 	free(tmp);
-	mbox_unref(&m);
+	mailbox_unref(&m);
 }
 
 static void
@@ -671,26 +671,26 @@ test_external_changes(void **state)
 {
 	struct fixture *f = *state;
 	struct events ev = { 0 };
-	struct mbox_listener *l;
-	const struct mbox_msg *msg;
-	struct mbox *m;
+	struct mailbox_listener *l;
+	const struct mailbox_msg *msg;
+	struct mailbox *m;
 	char *from, *to;
 	uint32_t u1;
 
-	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
-	l = mbox_listen(m, &ev_ops, &ev);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
+	l = mailbox_listen(m, &ev_ops, &ev);
 	u1 = save_msg(m, "hello\n", 0, 0, 0);
 	ev.nappended = 0;
 
 	/* delivery by another program into new/ */
 	external_deliver(f, ".", "1700000000.M1P1.otherhost", "From: x\n\nhi\n");
 	m->force_sync = true;		/* as an inotify event would */
-	assert_int_equal(mbox_sync(m), STORE_OK);
+	assert_int_equal(mailbox_sync(m), STORE_OK);
 	assert_int_equal(ev.nappended, 1);
 	assert_int_equal(ev.appended[0], u1 + 1);
-	msg = mbox_lookup(m, u1 + 1, NULL);
+	msg = mailbox_lookup(m, u1 + 1, NULL);
 	assert_non_null(msg);
-	assert_true(msg->flags & MBOX_FLAG_RECENT);
+	assert_true(msg->flags & MAILBOX_FLAG_RECENT);
 	assert_string_equal(msg->filename, "cur/1700000000.M1P1.otherhost:2,");
 	from = path_of(f, "new");
 	assert_int_equal(count_dir(from), 0);
@@ -701,17 +701,17 @@ test_external_changes(void **state)
 	to = path_of(f, "cur/1700000000.M1P1.otherhost:2,RS");
 	assert_int_equal(rename(from, to), 0);
 	m->force_sync = true;
-	assert_int_equal(mbox_sync(m), STORE_OK);
+	assert_int_equal(mailbox_sync(m), STORE_OK);
 	assert_int_equal(ev.nflags, 1);
 	assert_int_equal(ev.flags[0], u1 + 1);
-	msg = mbox_lookup(m, u1 + 1, NULL);
-	assert_int_equal(msg->flags & MBOX_FLAGS_IMAP, MBOX_FLAG_ANSWERED | MBOX_FLAG_SEEN);
-	assert_true(msg->flags & MBOX_FLAG_RECENT);	/* kept across the rename */
+	msg = mailbox_lookup(m, u1 + 1, NULL);
+	assert_int_equal(msg->flags & MAILBOX_FLAGS_IMAP, MAILBOX_FLAG_ANSWERED | MAILBOX_FLAG_SEEN);
+	assert_true(msg->flags & MAILBOX_FLAG_RECENT);	/* kept across the rename */
 
 	/* renamed again behind our back: store_flags rescans and retries */
 	assert_int_equal(rename(to, from), 0);
-	assert_int_equal(mbox_store_flags(m, u1 + 1, MBOX_FLAG_FLAGGED, 0), STORE_OK);
-	msg = mbox_lookup(m, u1 + 1, NULL);
+	assert_int_equal(mailbox_store_flags(m, u1 + 1, MAILBOX_FLAG_FLAGGED, 0), STORE_OK);
+	msg = mailbox_lookup(m, u1 + 1, NULL);
 	assert_string_equal(msg->filename, "cur/1700000000.M1P1.otherhost:2,F");
 	free(to);
 	to = path_of(f, "cur/1700000000.M1P1.otherhost:2,F");
@@ -722,7 +722,7 @@ test_external_changes(void **state)
 	{
 		int fd;
 
-		assert_int_equal(mbox_msg_open(m, u1 + 1, &fd), STORE_OK);
+		assert_int_equal(mailbox_msg_open(m, u1 + 1, &fd), STORE_OK);
 		close(fd);
 	}
 
@@ -730,19 +730,19 @@ test_external_changes(void **state)
 	ev.nexpunged = 0;
 	assert_int_equal(unlink(from), 0);
 	m->force_sync = true;
-	assert_int_equal(mbox_sync(m), STORE_OK);
+	assert_int_equal(mailbox_sync(m), STORE_OK);
 	assert_int_equal(ev.nexpunged, 1);
 	assert_int_equal(ev.expunged[0], u1 + 1);
-	assert_int_equal(mbox_count(m), 1);
+	assert_int_equal(mailbox_count(m), 1);
 	free(from);
 	free(to);
 
 	/* nothing changed: sync is a no-op */
 	ev.nappended = ev.nexpunged = ev.nflags = 0;
-	assert_int_equal(mbox_sync(m), STORE_OK);
+	assert_int_equal(mailbox_sync(m), STORE_OK);
 	assert_int_equal(ev.nappended + ev.nexpunged + ev.nflags, 0);
-	mbox_unlisten(m, &l);
-	mbox_unref(&m);
+	mailbox_unlisten(m, &l);
+	mailbox_unref(&m);
 }
 
 /* \Recent survives the last unref of a folder while the store stays open */
@@ -750,8 +750,8 @@ static void
 test_recent_kept(void **state)
 {
 	struct fixture *f = *state;
-	struct mbox_status stt;
-	struct mbox *m;
+	struct mailbox_status stt;
+	struct mailbox *m;
 
 	assert_int_equal(mstore_create(f->store, "R"), STORE_OK);
 	external_deliver(f, ".R", "1700000002.M3P3.otherhost", "r\n");
@@ -760,9 +760,9 @@ test_recent_kept(void **state)
 	assert_int_equal(stt.recent, 1);
 	assert_int_equal(stt.unseen, 1);
 	assert_int_equal(stt.uidnext, 2);
-	assert_int_equal(mbox_open(f->store, "R", &m), STORE_OK);
-	assert_true(mbox_msg_at(m, 0)->flags & MBOX_FLAG_RECENT);
-	mbox_unref(&m);
+	assert_int_equal(mailbox_open(f->store, "R", &m), STORE_OK);
+	assert_true(mailbox_msg_at(m, 0)->flags & MAILBOX_FLAG_RECENT);
+	mailbox_unref(&m);
 	reopen(f);
 	assert_int_equal(mstore_status(f->store, "R", &stt), STORE_OK);
 	assert_int_equal(stt.recent, 0);
@@ -773,30 +773,30 @@ test_inotify(void **state)
 {
 	struct fixture *f = *state;
 	struct events ev = { 0 };
-	struct mbox_listener *l;
+	struct mailbox_listener *l;
 	struct pollfd pfd;
-	struct mbox *m;
+	struct mailbox *m;
 	int fd;
 
 	fd = mstore_notify_fd(f->store);
 	if (fd < 0)
 		skip();
-	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
-	l = mbox_listen(m, &ev_ops, &ev);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
+	l = mailbox_listen(m, &ev_ops, &ev);
 	external_deliver(f, ".", "1700000001.M2P2.otherhost", "x\n");
 	pfd.fd = fd;
 	pfd.events = POLLIN;
 	assert_int_equal(poll(&pfd, 1, 2000), 1);
 	mstore_notify_process(f->store);
 	assert_int_equal(ev.nappended, 1);
-	assert_int_equal(mbox_count(m), 1);
+	assert_int_equal(mailbox_count(m), 1);
 
 	/* our own save, flag change and expunge do not ask for a rescan... */
 	{
 		uint32_t u = save_msg(m, "own\n", 0, 0, 0);
 
-		assert_int_equal(mbox_store_flags(m, u, MBOX_FLAG_SEEN, 0), STORE_OK);
-		assert_int_equal(mbox_expunge(m, &u, 1), STORE_OK);
+		assert_int_equal(mailbox_store_flags(m, u, MAILBOX_FLAG_SEEN, 0), STORE_OK);
+		assert_int_equal(mailbox_expunge(m, &u, 1), STORE_OK);
 	}
 	mstore_notify_drain(f->store);
 	assert_false(m->force_sync);
@@ -808,11 +808,11 @@ test_inotify(void **state)
 	mstore_notify_drain(f->store);
 	assert_true(m->force_sync);
 	ev.nappended = 0;
-	assert_int_equal(mbox_sync(m), STORE_OK);
+	assert_int_equal(mailbox_sync(m), STORE_OK);
 	assert_int_equal(ev.nappended, 1);
-	assert_int_equal(mbox_count(m), 3);
-	mbox_unlisten(m, &l);
-	mbox_unref(&m);
+	assert_int_equal(mailbox_count(m), 3);
+	mailbox_unlisten(m, &l);
+	mailbox_unref(&m);
 }
 
 static void
@@ -820,36 +820,36 @@ test_two_users_of_one_mbox(void **state)
 {
 	struct fixture *f = *state;
 	struct events e1 = { 0 }, e2 = { 0 };
-	struct mbox_listener *l1, *l2;
-	struct mbox *a, *b;
+	struct mailbox_listener *l1, *l2;
+	struct mailbox *a, *b;
 	uint32_t u;
 
-	assert_int_equal(mbox_open(f->store, "inbox", &a), STORE_OK);
-	assert_int_equal(mbox_open(f->store, "INBOX", &b), STORE_OK);
+	assert_int_equal(mailbox_open(f->store, "inbox", &a), STORE_OK);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &b), STORE_OK);
 	assert_ptr_equal(a, b);
-	assert_string_equal(mbox_name(a), "INBOX");
-	l1 = mbox_listen(a, &ev_ops, &e1);
-	l2 = mbox_listen(b, &ev_ops, &e2);
+	assert_string_equal(mailbox_name(a), "INBOX");
+	l1 = mailbox_listen(a, &ev_ops, &e1);
+	l2 = mailbox_listen(b, &ev_ops, &e2);
 	u = save_msg(a, "m\n", 0, 0, 0);
 	assert_int_equal(e1.nappended, 1);
 	assert_int_equal(e2.nappended, 1);
-	assert_int_equal(mbox_store_flags(b, u, MBOX_FLAG_DELETED, 0), STORE_OK);
+	assert_int_equal(mailbox_store_flags(b, u, MAILBOX_FLAG_DELETED, 0), STORE_OK);
 	assert_int_equal(e1.nflags, 1);
-	assert_int_equal(mbox_expunge(a, &u, 1), STORE_OK);
+	assert_int_equal(mailbox_expunge(a, &u, 1), STORE_OK);
 	assert_int_equal(e2.nexpunged, 1);
 	assert_int_equal(e2.expunged[0], u);
-	mbox_unlisten(a, &l1);
-	mbox_unlisten(b, &l2);
-	mbox_unref(&a);
-	mbox_unref(&b);
+	mailbox_unlisten(a, &l1);
+	mailbox_unlisten(b, &l2);
+	mailbox_unref(&a);
+	mailbox_unref(&b);
 }
 
 static void
 test_copy_keywords(void **state)
 {
 	struct fixture *f = *state;
-	const struct mbox_msg *msg;
-	struct mbox *src, *dst;
+	const struct mailbox_msg *msg;
+	struct mailbox *src, *dst;
 	uint32_t uids[2], nuids[2];
 	unsigned int idx, i;
 	struct stat st;
@@ -857,30 +857,30 @@ test_copy_keywords(void **state)
 	char *p;
 
 	assert_int_equal(mstore_create(f->store, "Archive"), STORE_OK);
-	assert_int_equal(mbox_open(f->store, "INBOX", &src), STORE_OK);
-	assert_int_equal(mbox_open(f->store, "Archive", &dst), STORE_OK);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &src), STORE_OK);
+	assert_int_equal(mailbox_open(f->store, "Archive", &dst), STORE_OK);
 	/* make the keyword indexes differ between the folders */
-	assert_int_equal(mbox_keyword_add(dst, "other", &idx), STORE_OK);
+	assert_int_equal(mailbox_keyword_add(dst, "other", &idx), STORE_OK);
 	assert_int_equal(idx, 0);
-	assert_int_equal(mbox_keyword_add(src, "$Work", &idx), STORE_OK);
+	assert_int_equal(mailbox_keyword_add(src, "$Work", &idx), STORE_OK);
 	assert_int_equal(idx, 0);
-	assert_int_equal(mbox_keyword_add(src, "$work", &idx), STORE_OK);
+	assert_int_equal(mailbox_keyword_add(src, "$work", &idx), STORE_OK);
 	assert_int_equal(idx, 0);	/* case-insensitive */
-	assert_int_equal(mbox_keyword_lookup(src, "$WORK"), 0);
-	assert_int_equal(mbox_keyword_add(src, "bad name", &idx), STORE_BADNAME);
-	assert_int_equal(mbox_keyword_add(src, "\\Seen", &idx), STORE_BADNAME);
-	uids[0] = save_msg(src, "one\n", MBOX_FLAG_SEEN, 1u, 0);
+	assert_int_equal(mailbox_keyword_lookup(src, "$WORK"), 0);
+	assert_int_equal(mailbox_keyword_add(src, "bad name", &idx), STORE_BADNAME);
+	assert_int_equal(mailbox_keyword_add(src, "\\Seen", &idx), STORE_BADNAME);
+	uids[0] = save_msg(src, "one\n", MAILBOX_FLAG_SEEN, 1u, 0);
 	uids[1] = save_msg(src, "two\n", 0, 0, 0);
-	assert_true(strstr(mbox_lookup(src, uids[0], NULL)->filename, ":2,Sa") != NULL);
-	assert_int_equal(mbox_copy(src, uids, 2, dst, nuids), STORE_OK);
+	assert_true(strstr(mailbox_lookup(src, uids[0], NULL)->filename, ":2,Sa") != NULL);
+	assert_int_equal(mailbox_copy(src, uids, 2, dst, nuids), STORE_OK);
 	assert_int_equal(nuids[0], 1);
 	assert_int_equal(nuids[1], 2);
-	msg = mbox_lookup(dst, 1, NULL);
-	assert_int_equal(msg->flags, MBOX_FLAG_SEEN | MBOX_FLAG_RECENT);
+	msg = mailbox_lookup(dst, 1, NULL);
+	assert_int_equal(msg->flags, MAILBOX_FLAG_SEEN | MAILBOX_FLAG_RECENT);
 	assert_int_equal(msg->keywords, 1u << 1);	/* "$Work" is index 1 there */
-	assert_string_equal(mbox_keyword_name(dst, 1), "$Work");
+	assert_string_equal(mailbox_keyword_name(dst, 1), "$Work");
 	/* a hard link: the source file now has two links */
-	p = xasprintf("%s/%s", f->root, mbox_lookup(src, uids[0], NULL)->filename);
+	p = xasprintf("%s/%s", f->root, mailbox_lookup(src, uids[0], NULL)->filename);
 	assert_int_equal(stat(p, &st), 0);
 	assert_int_equal(st.st_nlink, 2);
 	free(p);
@@ -895,28 +895,28 @@ test_copy_keywords(void **state)
 	free(p);
 	/* copy of an expunged UID fails and copies nothing */
 	uids[1] = 999;
-	assert_int_equal(mbox_copy(src, uids, 2, dst, nuids), STORE_EXPUNGED);
-	assert_int_equal(mbox_count(dst), 2);
+	assert_int_equal(mailbox_copy(src, uids, 2, dst, nuids), STORE_EXPUNGED);
+	assert_int_equal(mailbox_count(dst), 2);
 	p = path_of(f, ".Archive/tmp");
 	assert_int_equal(count_dir(p), 0);
 	free(p);
 	/* 26 keywords at most */
 	for (i = 2; i < STORE_KEYWORDS_MAX; i++) {
 		snprintf(name, sizeof(name), "kw%u", i);
-		assert_int_equal(mbox_keyword_add(dst, name, &idx), STORE_OK);
+		assert_int_equal(mailbox_keyword_add(dst, name, &idx), STORE_OK);
 		assert_int_equal(idx, i);
 	}
-	assert_int_equal(mbox_keyword_add(dst, "one-too-many", &idx), STORE_LIMIT);
-	assert_int_equal(mbox_store_flags(dst, 1, 0, 1u << 25 | 1u), STORE_OK);
-	assert_true(strstr(mbox_lookup(dst, 1, NULL)->filename, ":2,az") != NULL);
-	mbox_unref(&dst);
-	mbox_unref(&src);
+	assert_int_equal(mailbox_keyword_add(dst, "one-too-many", &idx), STORE_LIMIT);
+	assert_int_equal(mailbox_store_flags(dst, 1, 0, 1u << 25 | 1u), STORE_OK);
+	assert_true(strstr(mailbox_lookup(dst, 1, NULL)->filename, ":2,az") != NULL);
+	mailbox_unref(&dst);
+	mailbox_unref(&src);
 	/* keywords survive a reopen */
 	reopen(f);
-	assert_int_equal(mbox_open(f->store, "Archive", &dst), STORE_OK);
-	assert_string_equal(mbox_keyword_name(dst, 25), "kw25");
-	assert_int_equal(mbox_lookup(dst, 1, NULL)->keywords, 1u << 25 | 1u);
-	mbox_unref(&dst);
+	assert_int_equal(mailbox_open(f->store, "Archive", &dst), STORE_OK);
+	assert_string_equal(mailbox_keyword_name(dst, 25), "kw25");
+	assert_int_equal(mailbox_lookup(dst, 1, NULL)->keywords, 1u << 25 | 1u);
+	mailbox_unref(&dst);
 }
 
 static void
@@ -926,9 +926,9 @@ test_delete_rename(void **state)
 	struct mstore_folder *list;
 	const struct mstore_folder *x;
 	struct events ev = { 0 };
-	struct mbox_listener *l;
-	struct mbox_status stt;
-	struct mbox *m;
+	struct mailbox_listener *l;
+	struct mailbox_status stt;
+	struct mailbox *m;
 	uint32_t uv1;
 	size_t count;
 	char *p;
@@ -936,17 +936,17 @@ test_delete_rename(void **state)
 	assert_int_equal(mstore_delete(f->store, "INBOX"), STORE_CANNOT);
 	assert_int_equal(mstore_delete(f->store, "Nope"), STORE_NONEXISTENT);
 	assert_int_equal(mstore_create(f->store, "P.C"), STORE_OK);
-	assert_int_equal(mbox_open(f->store, "P", &m), STORE_OK);
-	uv1 = mbox_uidvalidity(m);
+	assert_int_equal(mailbox_open(f->store, "P", &m), STORE_OK);
+	uv1 = mailbox_uidvalidity(m);
 	save_msg(m, "in P\n", 0, 0, 0);
-	l = mbox_listen(m, &ev_ops, &ev);
+	l = mailbox_listen(m, &ev_ops, &ev);
 	/* delete a folder with children: messages go, name stays as \Noselect */
 	assert_int_equal(mstore_delete(f->store, "P"), STORE_OK);
 	assert_int_equal(ev.nexpunged, 1);
-	assert_true(mbox_is_deleted(m));
-	assert_int_equal(mbox_count(m), 0);
-	mbox_unlisten(m, &l);
-	mbox_unref(&m);
+	assert_true(mailbox_is_deleted(m));
+	assert_int_equal(mailbox_count(m), 0);
+	mailbox_unlisten(m, &l);
+	mailbox_unref(&m);
 	assert_int_equal(mstore_list(f->store, &list, &count), STORE_OK);
 	x = find_folder(list, count, "P");
 	assert_non_null(x);
@@ -955,16 +955,16 @@ test_delete_rename(void **state)
 	mstore_list_free(list, count);
 	/* recreated: strictly greater UIDVALIDITY, even in the same second */
 	assert_int_equal(mstore_create(f->store, "P"), STORE_OK);
-	assert_int_equal(mbox_open(f->store, "P", &m), STORE_OK);
-	assert_true(mbox_uidvalidity(m) > uv1);
-	assert_int_equal(mbox_count(m), 0);
-	mbox_unref(&m);
+	assert_int_equal(mailbox_open(f->store, "P", &m), STORE_OK);
+	assert_true(mailbox_uidvalidity(m) > uv1);
+	assert_int_equal(mailbox_count(m), 0);
+	mailbox_unref(&m);
 
 	/* rename with children */
 	assert_int_equal(mstore_rename(f->store, "P", "Q.R"), STORE_OK);
-	assert_int_equal(mbox_open(f->store, "Q.R.C", &m), STORE_OK);
-	mbox_unref(&m);
-	assert_int_equal(mbox_open(f->store, "P.C", &m), STORE_NONEXISTENT);
+	assert_int_equal(mailbox_open(f->store, "Q.R.C", &m), STORE_OK);
+	mailbox_unref(&m);
+	assert_int_equal(mailbox_open(f->store, "P.C", &m), STORE_NONEXISTENT);
 	assert_int_equal(mstore_rename(f->store, "Q.R", "Q.R.X"), STORE_CANNOT);
 	assert_int_equal(mstore_rename(f->store, "Q", "Q.R"), STORE_CANNOT);
 	assert_int_equal(mstore_rename(f->store, "Q.R.C", "Q"), STORE_EXISTS);
@@ -974,10 +974,10 @@ test_delete_rename(void **state)
 	free(p);
 
 	/* INBOX rename moves the messages, INBOX stays */
-	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
-	save_msg(m, "a\n", MBOX_FLAG_SEEN, 0, 0);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
+	save_msg(m, "a\n", MAILBOX_FLAG_SEEN, 0, 0);
 	save_msg(m, "b\n", 0, 0, 0);
-	mbox_unref(&m);
+	mailbox_unref(&m);
 	assert_int_equal(mstore_rename(f->store, "INBOX", "Old"), STORE_OK);
 	assert_int_equal(mstore_status(f->store, "INBOX", &stt), STORE_OK);
 	assert_int_equal(stt.messages, 0);
@@ -1043,7 +1043,7 @@ test_symlinks(void **state)
 {
 	struct fixture *f = *state;
 	struct mstore_folder *list;
-	struct mbox *m;
+	struct mailbox *m;
 	size_t count, i;
 	char *p, *q, *data;
 
@@ -1061,7 +1061,7 @@ test_symlinks(void **state)
 	for (i = 0; i < count; i++)
 		assert_string_not_equal(list[i].name, "Evil");
 	mstore_list_free(list, count);
-	assert_int_equal(mbox_open(f->store, "Evil", &m), STORE_NONEXISTENT);
+	assert_int_equal(mailbox_open(f->store, "Evil", &m), STORE_NONEXISTENT);
 	assert_int_not_equal(mstore_create(f->store, "Evil"), STORE_OK);
 	assert_int_not_equal(mstore_delete(f->store, "Evil"), STORE_OK);
 	assert_int_equal(count_dir(f->outside), 2);	/* cur, new: nothing added */
@@ -1069,18 +1069,18 @@ test_symlinks(void **state)
 	/* uidlist -> a file outside: not read, not written through */
 	q = xasprintf("%s/secret", f->outside);
 	write_file(q, "3 V1 N1000\n999 :stolen\n");
-	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
 	save_msg(m, "x\n", 0, 0, 0);
-	mbox_unref(&m);
+	mailbox_unref(&m);
 	reopen(f);
 	p = path_of(f, "dovecot-uidlist");
 	assert_int_equal(unlink(p), 0);
 	assert_int_equal(symlink(q, p), 0);
-	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
-	assert_int_equal(mbox_count(m), 1);
-	assert_int_not_equal(mbox_uidvalidity(m), 1);
-	assert_int_equal(mbox_msg_at(m, 0)->uid, 1);
-	mbox_unref(&m);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
+	assert_int_equal(mailbox_count(m), 1);
+	assert_int_not_equal(mailbox_uidvalidity(m), 1);
+	assert_int_equal(mailbox_msg_at(m, 0)->uid, 1);
+	mailbox_unref(&m);
 	data = read_all(q);
 	assert_string_equal(data, "3 V1 N1000\n999 :stolen\n");
 	free(data);
@@ -1094,15 +1094,15 @@ test_symlinks(void **state)
 	free(p);
 	p = path_of(f, "cur/1700000000.M9P9.evil:2,");
 	assert_int_equal(symlink(q, p), 0);
-	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
-	for (i = 0; i < mbox_count(m); i++) {
-		const struct mbox_msg *msg = mbox_msg_at(m, i);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
+	for (i = 0; i < mailbox_count(m); i++) {
+		const struct mailbox_msg *msg = mailbox_msg_at(m, i);
 		int fd;
 
 		if (strstr(msg->filename, "evil") != NULL)
-			assert_int_not_equal(mbox_msg_open(m, msg->uid, &fd), STORE_OK);
+			assert_int_not_equal(mailbox_msg_open(m, msg->uid, &fd), STORE_OK);
 	}
-	mbox_unref(&m);
+	mailbox_unref(&m);
 	free(p);
 	free(q);
 }
@@ -1136,35 +1136,35 @@ test_corrupt_uidlists(void **state)
 	size_t d, i, j;
 
 	for (d = 0; d < N_ELEMENTS(damages) + 3; d++) {
-		struct mbox *m;
+		struct mailbox *m;
 		char bases[3][300], *p, *content = NULL;
 		uint32_t uv, nextuid;
 		size_t len = 0;
 
 		print_message("damage %zu\n", d);
-		assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+		assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
 		/* start each case from three messages with UIDs 1..3 */
-		while (mbox_count(m) > 0) {
-			uint32_t u = mbox_msg_at(m, 0)->uid;
+		while (mailbox_count(m) > 0) {
+			uint32_t u = mailbox_msg_at(m, 0)->uid;
 
-			assert_int_equal(mbox_expunge(m, &u, 1), STORE_OK);
+			assert_int_equal(mailbox_expunge(m, &u, 1), STORE_OK);
 		}
-		mbox_unref(&m);
+		mailbox_unref(&m);
 		p = path_of(f, "dovecot-uidlist");
 		(void)unlink(p);
-		assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+		assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
 		for (i = 0; i < 3; i++)
 			assert_int_equal(save_msg(m, "msg\n", 0, 0, 0), i + 1);
 		for (i = 0; i < 3; i++) {
-			const struct mbox_msg *msg = mbox_msg_at(m, i);
+			const struct mailbox_msg *msg = mailbox_msg_at(m, i);
 			size_t bl = strcspn(msg->filename + 4, ":");
 
 			memcpy(bases[i], msg->filename + 4, bl);
 			bases[i][bl] = '\0';
 		}
-		uv = mbox_uidvalidity(m);
-		nextuid = mbox_uidnext(m);
-		mbox_unref(&m);
+		uv = mailbox_uidvalidity(m);
+		nextuid = mailbox_uidnext(m);
+		mailbox_unref(&m);
 		reopen(f);
 		if (d < N_ELEMENTS(damages)) {
 			struct buf b;
@@ -1208,7 +1208,7 @@ test_corrupt_uidlists(void **state)
 		free(content);
 
 		{
-			enum store_status st = mbox_open(f->store, "INBOX", &m);
+			enum store_status st = mailbox_open(f->store, "INBOX", &m);
 			bool keeps = d < N_ELEMENTS(damages) ? damages[d].keeps_uids : false;
 
 			if (d == N_ELEMENTS(damages) + 1) {
@@ -1223,36 +1223,36 @@ test_corrupt_uidlists(void **state)
 				keeps = false;
 			} else if (d == N_ELEMENTS(damages) + 2) {
 				/* root reads mode 000 files: still the valid uidlist */
-				assert_int_equal(mbox_uidvalidity(m), uv);
-				assert_int_equal(mbox_msg_at(m, 0)->uid, 1);
+				assert_int_equal(mailbox_uidvalidity(m), uv);
+				assert_int_equal(mailbox_msg_at(m, 0)->uid, 1);
 				keeps = false;
-				mbox_unref(&m);
+				mailbox_unref(&m);
 				free(p);
 				continue;
 			}
 			assert_int_equal(st, STORE_OK);
 			/* every file listed, never two messages with one UID */
-			assert_int_equal(mbox_count(m), 3);
+			assert_int_equal(mailbox_count(m), 3);
 			for (i = 1; i < 3; i++)
-				assert_true(mbox_msg_at(m, i)->uid > mbox_msg_at(m, i - 1)->uid);
+				assert_true(mailbox_msg_at(m, i)->uid > mailbox_msg_at(m, i - 1)->uid);
 			if (keeps) {
-				assert_int_equal(mbox_uidvalidity(m), uv);
+				assert_int_equal(mailbox_uidvalidity(m), uv);
 				/* correctly listed messages keep their UIDs */
 				for (i = 0; i < 3; i++)
-					if (str_has_prefix(mbox_msg_at(m, i)->filename + 4,
+					if (str_has_prefix(mailbox_msg_at(m, i)->filename + 4,
 					    bases[damages[d].kept_base]))
 						break;
 				assert_true(i < 3);
-				assert_int_equal(mbox_msg_at(m, i)->uid, damages[d].kept_uid);
-				assert_true(mbox_uidnext(m) >= nextuid);
+				assert_int_equal(mailbox_msg_at(m, i)->uid, damages[d].kept_uid);
+				assert_true(mailbox_uidnext(m) >= nextuid);
 				for (i = 0; i < 3; i++)
-					assert_true(mbox_msg_at(m, i)->uid < mbox_uidnext(m));
+					assert_true(mailbox_msg_at(m, i)->uid < mailbox_uidnext(m));
 			} else {
-				assert_true(mbox_uidvalidity(m) > uv);
-				assert_int_equal(mbox_msg_at(m, 0)->uid, 1);
-				assert_int_equal(mbox_uidnext(m), 4);
+				assert_true(mailbox_uidvalidity(m) > uv);
+				assert_int_equal(mailbox_msg_at(m, 0)->uid, 1);
+				assert_int_equal(mailbox_uidnext(m), 4);
 			}
-			mbox_unref(&m);
+			mailbox_unref(&m);
 		}
 		/* the rewritten uidlist is clean */
 		{
@@ -1274,7 +1274,7 @@ test_tmp_cleanup_and_lock(void **state)
 {
 	struct fixture *f = *state;
 	struct timespec ts[2];
-	struct mbox *m;
+	struct mailbox *m;
 	char *p, *lock;
 
 	p = path_of(f, "tmp/old-leftover");
@@ -1287,13 +1287,13 @@ test_tmp_cleanup_and_lock(void **state)
 	write_file(lock, "");
 	ts[0].tv_sec = ts[1].tv_sec = time(NULL) - 600;
 	assert_int_equal(utimensat(AT_FDCWD, lock, ts, 0), 0);
-	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
 	/* an old mtime alone does not make it garbage: a hard link made by COPY keeps
 	 * the source's mtime, only its ctime is fresh (the ctime cannot be faked here) */
 	assert_int_equal(access(p, F_OK), 0);
 	assert_int_equal(save_msg(m, "x\n", 0, 0, 0), 1);
 	assert_int_not_equal(access(lock, F_OK), 0);
-	mbox_unref(&m);
+	mailbox_unref(&m);
 	free(p);
 	free(lock);
 }
@@ -1305,7 +1305,7 @@ test_dead_lock_holder(void **state)
 {
 	struct fixture *f = *state;
 	struct timespec ts[2];
-	struct mbox *m;
+	struct mailbox *m;
 	char *lock;
 	int fd;
 	uint64_t t0;
@@ -1315,7 +1315,7 @@ test_dead_lock_holder(void **state)
 	ts[0].tv_sec = ts[1].tv_sec = time(NULL) - 5;
 	ts[0].tv_nsec = ts[1].tv_nsec = 0;
 	assert_int_equal(utimensat(AT_FDCWD, lock, ts, 0), 0);
-	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
 	t0 = clock_ms();
 	assert_int_equal(save_msg(m, "x\n", 0, 0, 0), 1);
 	assert_true(clock_ms() - t0 < 2000);
@@ -1332,14 +1332,14 @@ test_dead_lock_holder(void **state)
 
 		assert_true(pid >= 0);
 		if (pid == 0) {
-			struct mbox_save *ctx = mbox_save_begin(m, 0);
+			struct mailbox_save *ctx = mailbox_save_begin(m, 0);
 			uint32_t a, b;
 			int ok;
 
-			ok = mbox_save_msg_begin(ctx) == STORE_OK &&
-			    mbox_save_write(ctx, "y\n", 2) == STORE_OK &&
-			    mbox_save_msg_end(ctx, 0, 0, 0) == STORE_OK &&
-			    mbox_save_commit(&ctx, &a, &b) == STORE_OK;
+			ok = mailbox_save_msg_begin(ctx) == STORE_OK &&
+			    mailbox_save_write(ctx, "y\n", 2) == STORE_OK &&
+			    mailbox_save_msg_end(ctx, 0, 0, 0) == STORE_OK &&
+			    mailbox_save_commit(&ctx, &a, &b) == STORE_OK;
 			_exit(ok ? 1 : 0);
 		}
 		/* still waiting for the lock after 1.5 s (its mtime is 5 s old) */
@@ -1351,11 +1351,11 @@ test_dead_lock_holder(void **state)
 	assert_int_equal(access(lock, F_OK), 0);
 	close(fd);
 	(void)unlink(lock);
-	mbox_unref(&m);
+	mailbox_unref(&m);
 	free(lock);
 }
 
-static struct mbox *cached_of(struct fixture *f, const char *name);
+static struct mailbox *cached_of(struct fixture *f, const char *name);
 
 /* A bulk flag change (more renames than the kernel's inotify queue holds events) is
  * not mistaken for someone else's change, and does not overflow the queue into a full
@@ -1365,8 +1365,8 @@ test_bulk_store_events(void **state)
 {
 	struct fixture *f = *state;
 	struct events ev = { 0 };
-	struct mbox_listener *l;
-	struct mbox *m;
+	struct mailbox_listener *l;
+	struct mailbox *m;
 	char name[96], *p;
 	size_t i, n = 10000;
 	int fd;
@@ -1380,11 +1380,11 @@ test_bulk_store_events(void **state)
 		write_file(p, "b\n");
 		free(p);
 	}
-	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
-	assert_int_equal(mbox_count(m), n);
-	l = mbox_listen(m, &ev_ops, &ev);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
+	assert_int_equal(mailbox_count(m), n);
+	l = mailbox_listen(m, &ev_ops, &ev);
 	for (i = 0; i < n; i++)
-		assert_int_equal(mbox_store_flags(m, mbox_msg_at(m, i)->uid, MBOX_FLAG_SEEN, 0),
+		assert_int_equal(mailbox_store_flags(m, mailbox_msg_at(m, i)->uid, MAILBOX_FLAG_SEEN, 0),
 		    STORE_OK);
 	mstore_notify_drain(f->store);
 	assert_false(m->force_sync);
@@ -1392,14 +1392,14 @@ test_bulk_store_events(void **state)
 	assert_int_equal(m->own_live, 0);
 	assert_int_equal(ev.nflags, 64);	/* capped count: all of them were told */
 	for (i = 0; i < n; i++)
-		assert_int_equal(mbox_msg_at(m, i)->flags & MBOX_FLAGS_IMAP, MBOX_FLAG_SEEN);
+		assert_int_equal(mailbox_msg_at(m, i)->flags & MAILBOX_FLAGS_IMAP, MAILBOX_FLAG_SEEN);
 	/* and back, then someone else's rename */
 	for (i = 0; i < n; i++)
-		assert_int_equal(mbox_store_flags(m, mbox_msg_at(m, i)->uid, 0, 0), STORE_OK);
+		assert_int_equal(mailbox_store_flags(m, mailbox_msg_at(m, i)->uid, 0, 0), STORE_OK);
 	{
 		char *from, *to;
 
-		from = path_of(f, mbox_msg_at(m, 7)->filename);
+		from = path_of(f, mailbox_msg_at(m, 7)->filename);
 		to = xasprintf("%sF", from);
 		assert_int_equal(rename(from, to), 0);
 		free(from);
@@ -1408,49 +1408,49 @@ test_bulk_store_events(void **state)
 	mstore_notify_drain(f->store);
 	assert_true(m->force_sync);
 	ev.nflags = 0;
-	assert_int_equal(mbox_sync(m), STORE_OK);
+	assert_int_equal(mailbox_sync(m), STORE_OK);
 	assert_int_equal(ev.nflags, 1);
-	assert_int_equal(ev.flags[0], mbox_msg_at(m, 7)->uid);
+	assert_int_equal(ev.flags[0], mailbox_msg_at(m, 7)->uid);
 	/* 20,000 renames left names behind in the arena; it was rebuilt on the way, and
 	 * every name still leads to its file */
 	assert_true(m->names.garbage <= m->names.bytes / 2 || m->names.garbage < 256 * 1024);
 	for (i = 0; i < n; i++) {
-		p = path_of(f, mbox_msg_at(m, i)->filename);
+		p = path_of(f, mailbox_msg_at(m, i)->filename);
 		assert_int_equal(access(p, F_OK), 0);
 		free(p);
 	}
 	for (i = 0; i < 3000; i++)
-		assert_int_equal(mbox_store_flags(m, mbox_msg_at(m, 3)->uid,
-		    i % 2 ? MBOX_FLAG_SEEN : MBOX_FLAG_DRAFT, 0), STORE_OK);
+		assert_int_equal(mailbox_store_flags(m, mailbox_msg_at(m, 3)->uid,
+		    i % 2 ? MAILBOX_FLAG_SEEN : MAILBOX_FLAG_DRAFT, 0), STORE_OK);
 	assert_true(m->names.bytes < 2u * 1024 * 1024);
-	p = path_of(f, mbox_msg_at(m, 3)->filename);
+	p = path_of(f, mailbox_msg_at(m, 3)->filename);
 	assert_int_equal(access(p, F_OK), 0);
 	assert_true(strstr(p, ":2,S") != NULL);
 	free(p);
-	mbox_unlisten(m, &l);
-	mbox_unref(&m);
+	mailbox_unlisten(m, &l);
+	mailbox_unref(&m);
 	/* closed: cached without the garbage names and unused array room */
 	m = cached_of(f, "INBOX");
 	assert_non_null(m);
 	assert_int_equal(m->names.garbage, 0);
 	assert_int_equal(m->cap, m->count);
-	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
-	assert_int_equal(mbox_count(m), n);
-	p = path_of(f, mbox_msg_at(m, n - 1)->filename);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
+	assert_int_equal(mailbox_count(m), n);
+	p = path_of(f, mailbox_msg_at(m, n - 1)->filename);
 	assert_int_equal(access(p, F_OK), 0);
 	free(p);
-	mbox_unref(&m);
+	mailbox_unref(&m);
 }
 
 /* ---------------------------------------------------------------- closed-folder cache */
 
 /* The cached (closed) state of folder `name`, or NULL. */
-static struct mbox *
+static struct mailbox *
 cached_of(struct fixture *f, const char *name)
 {
-	struct mbox *m;
+	struct mailbox *m;
 
-	for (m = f->store->mboxes; m != NULL; m = m->next)
+	for (m = f->store->mailboxes; m != NULL; m = m->next)
 		if (m->cached && strcmp(m->name, name) == 0)
 			return m;
 	return NULL;
@@ -1463,31 +1463,31 @@ static void
 test_cache_external_changes(void **state)
 {
 	struct fixture *f = *state;
-	const struct mbox_msg *msg;
-	struct mbox *m, *c;
+	const struct mailbox_msg *msg;
+	struct mailbox *m, *c;
 	struct timespec ts[2];
 	struct stat st;
 	char *from, *to, *cur;
 	uint32_t u1, u2, u3;
 	int pass;
 
-	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
 	u1 = save_msg(m, "one\n", 0, 0, 0);
 	u2 = save_msg(m, "two\n", 0, 0, 0);
 	u3 = save_msg(m, "three\n", 0, 0, 0);
-	mbox_unref(&m);
+	mailbox_unref(&m);
 	c = cached_of(f, "INBOX");
 	assert_non_null(c);
 	assert_int_equal(f->store->cache_count, 1);
 	assert_true(f->store->cache_bytes > 0);
 
 	/* unchanged: the same state comes back, no rescan */
-	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
 	assert_ptr_equal(m, c);
 	assert_false(m->cached);
 	assert_int_equal(f->store->cache_count, 0);
-	assert_int_equal(mbox_count(m), 3);
-	mbox_unref(&m);
+	assert_int_equal(mailbox_count(m), 3);
+	mailbox_unref(&m);
 
 	/* pass 0 with inotify, pass 1 with the directory mtimes only */
 	for (pass = 0; pass < 2; pass++) {
@@ -1496,28 +1496,28 @@ test_cache_external_changes(void **state)
 		c = cached_of(f, "INBOX");
 		assert_non_null(c);
 		if (pass == 1)
-			mbox_notify_remove(c);
+			mailbox_notify_remove(c);
 		snprintf(name, sizeof(name), "1700000000.M%dP1.otherhost", pass);
 		external_deliver(f, ".", name, "From: x\n\nhi\n");
-		assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
+		assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
 		assert_ptr_equal(m, c);
-		assert_int_equal(mbox_count(m), 4 + (size_t)pass);
-		msg = mbox_msg_at(m, mbox_count(m) - 1);
-		assert_true(msg->flags & MBOX_FLAG_RECENT);
+		assert_int_equal(mailbox_count(m), 4 + (size_t)pass);
+		msg = mailbox_msg_at(m, mailbox_count(m) - 1);
+		assert_true(msg->flags & MAILBOX_FLAG_RECENT);
 		assert_true(str_has_prefix(msg->filename, "cur/1700000000.M"));
-		mbox_unref(&m);
+		mailbox_unref(&m);
 	}
 
 	/* flag rename and unlink by another program, directory mtime put back as it was:
 	 * the watch is gone (pass 1 above), so only the "changed within the last second"
 	 * rule can catch it */
-	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
-	msg = mbox_lookup(m, u1, NULL);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
+	msg = mailbox_lookup(m, u1, NULL);
 	from = path_of(f, msg->filename);
 	to = xasprintf("%s,FS", from);	/* ":2," + "FS" */
-	msg = mbox_lookup(m, u2, NULL);
+	msg = mailbox_lookup(m, u2, NULL);
 	cur = path_of(f, msg->filename);
-	mbox_unref(&m);
+	mailbox_unref(&m);
 	{
 		char *curdir = path_of(f, "cur");
 
@@ -1529,37 +1529,37 @@ test_cache_external_changes(void **state)
 		assert_int_equal(utimensat(AT_FDCWD, curdir, ts, 0), 0);
 		free(curdir);
 	}
-	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
-	assert_null(mbox_lookup(m, u2, NULL));
-	msg = mbox_lookup(m, u1, NULL);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
+	assert_null(mailbox_lookup(m, u2, NULL));
+	msg = mailbox_lookup(m, u1, NULL);
 	assert_non_null(msg);
-	assert_int_equal(msg->flags & MBOX_FLAGS_IMAP, MBOX_FLAG_FLAGGED | MBOX_FLAG_SEEN);
-	assert_non_null(mbox_lookup(m, u3, NULL));
-	assert_int_equal(mbox_count(m), 4);
-	mbox_unref(&m);
+	assert_int_equal(msg->flags & MAILBOX_FLAGS_IMAP, MAILBOX_FLAG_FLAGGED | MAILBOX_FLAG_SEEN);
+	assert_non_null(mailbox_lookup(m, u3, NULL));
+	assert_int_equal(mailbox_count(m), 4);
+	mailbox_unref(&m);
 	free(from);
 	free(to);
 	free(cur);
 
 	/* the same with inotify: a fresh state (watches in place) */
 	mstore_cache_drop(f->store, NULL, false);
-	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
-	msg = mbox_lookup(m, u3, NULL);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
+	msg = mailbox_lookup(m, u3, NULL);
 	cur = path_of(f, msg->filename);
-	mbox_unref(&m);
+	mailbox_unref(&m);
 	assert_non_null(cached_of(f, "INBOX"));
 	assert_int_equal(unlink(cur), 0);
 	free(cur);
-	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
-	assert_null(mbox_lookup(m, u3, NULL));
-	assert_int_equal(mbox_count(m), 3);
-	mbox_unref(&m);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
+	assert_null(mailbox_lookup(m, u3, NULL));
+	assert_int_equal(mailbox_count(m), 3);
+	mailbox_unref(&m);
 
 	/* RECENT survives a trip through the cache and its eviction */
 	mstore_cache_drop(f->store, NULL, false);
-	assert_int_equal(mbox_open(f->store, "INBOX", &m), STORE_OK);
-	assert_true(mbox_msg_at(m, mbox_count(m) - 1)->flags & MBOX_FLAG_RECENT);
-	mbox_unref(&m);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
+	assert_true(mailbox_msg_at(m, mailbox_count(m) - 1)->flags & MAILBOX_FLAG_RECENT);
+	mailbox_unref(&m);
 }
 
 /* A cached folder that was deleted, renamed or replaced is not reused; DELETE and
@@ -1568,15 +1568,15 @@ static void
 test_cache_lifecycle(void **state)
 {
 	struct fixture *f = *state;
-	struct mbox *m, *c;
+	struct mailbox *m, *c;
 	char name[32];
 	char *a, *b;
 	int i;
 
 	assert_int_equal(mstore_create(f->store, "A"), STORE_OK);
-	assert_int_equal(mbox_open(f->store, "A", &m), STORE_OK);
+	assert_int_equal(mailbox_open(f->store, "A", &m), STORE_OK);
 	(void)save_msg(m, "a\n", 0, 0, 0);
-	mbox_unref(&m);
+	mailbox_unref(&m);
 	assert_non_null(cached_of(f, "A"));
 
 	/* replaced by another program: .A moved away, a new empty .A made */
@@ -1595,52 +1595,52 @@ test_cache_lifecycle(void **state)
 	assert_int_equal(mkdir(b, 0700), 0);
 	free(b);
 	free(a);
-	assert_int_equal(mbox_open(f->store, "A", &m), STORE_OK);
-	assert_int_equal(mbox_count(m), 0);
-	mbox_unref(&m);
+	assert_int_equal(mailbox_open(f->store, "A", &m), STORE_OK);
+	assert_int_equal(mailbox_count(m), 0);
+	mailbox_unref(&m);
 
 	/* DELETE of a cached folder drops it; a second open fails */
 	assert_non_null(cached_of(f, "A"));
 	assert_int_equal(mstore_delete(f->store, "A"), STORE_OK);
 	assert_null(cached_of(f, "A"));
-	assert_int_equal(mbox_open(f->store, "A", &m), STORE_NONEXISTENT);
+	assert_int_equal(mailbox_open(f->store, "A", &m), STORE_NONEXISTENT);
 
 	/* RENAME of a cached folder (and a cached child) is not refused */
 	assert_int_equal(mstore_create(f->store, "B.C"), STORE_OK);
-	assert_int_equal(mbox_open(f->store, "B", &m), STORE_OK);
-	mbox_unref(&m);
-	assert_int_equal(mbox_open(f->store, "B.C", &m), STORE_OK);
+	assert_int_equal(mailbox_open(f->store, "B", &m), STORE_OK);
+	mailbox_unref(&m);
+	assert_int_equal(mailbox_open(f->store, "B.C", &m), STORE_OK);
 	(void)save_msg(m, "c\n", 0, 0, 0);
-	mbox_unref(&m);
+	mailbox_unref(&m);
 	assert_int_equal(mstore_rename(f->store, "B", "D"), STORE_OK);
 	assert_null(cached_of(f, "B"));
 	assert_null(cached_of(f, "B.C"));
-	assert_int_equal(mbox_open(f->store, "B.C", &m), STORE_NONEXISTENT);
-	assert_int_equal(mbox_open(f->store, "D.C", &m), STORE_OK);
-	assert_int_equal(mbox_count(m), 1);
-	mbox_unref(&m);
+	assert_int_equal(mailbox_open(f->store, "B.C", &m), STORE_NONEXISTENT);
+	assert_int_equal(mailbox_open(f->store, "D.C", &m), STORE_OK);
+	assert_int_equal(mailbox_count(m), 1);
+	mailbox_unref(&m);
 	/* an open one still refuses it */
-	assert_int_equal(mbox_open(f->store, "D.C", &m), STORE_OK);
+	assert_int_equal(mailbox_open(f->store, "D.C", &m), STORE_OK);
 	assert_int_equal(mstore_rename(f->store, "D", "E"), STORE_CANNOT);
-	mbox_unref(&m);
+	mailbox_unref(&m);
 
 	/* bounded: the least recently closed go first */
-	for (i = 0; i < MBOX_CACHE_MAX_FOLDERS + 3; i++) {
+	for (i = 0; i < MAILBOX_CACHE_MAX_FOLDERS + 3; i++) {
 		snprintf(name, sizeof(name), "F%d", i);
 		assert_int_equal(mstore_create(f->store, name), STORE_OK);
-		assert_int_equal(mbox_open(f->store, name, &m), STORE_OK);
-		mbox_unref(&m);
+		assert_int_equal(mailbox_open(f->store, name, &m), STORE_OK);
+		mailbox_unref(&m);
 	}
-	assert_int_equal(f->store->cache_count, MBOX_CACHE_MAX_FOLDERS);
+	assert_int_equal(f->store->cache_count, MAILBOX_CACHE_MAX_FOLDERS);
 	assert_null(cached_of(f, "D.C"));	/* D.C, F0, F1, F2 evicted */
 	assert_null(cached_of(f, "F0"));
 	assert_null(cached_of(f, "F2"));
 	assert_non_null(cached_of(f, "F3"));
-	snprintf(name, sizeof(name), "F%d", MBOX_CACHE_MAX_FOLDERS + 2);
+	snprintf(name, sizeof(name), "F%d", MAILBOX_CACHE_MAX_FOLDERS + 2);
 	assert_non_null(cached_of(f, name));
 	/* STATUS goes through the cache too */
 	{
-		struct mbox_status st;
+		struct mailbox_status st;
 
 		c = cached_of(f, "F5");
 		assert_int_equal(mstore_status(f->store, "F5", &st), STORE_OK);
@@ -1649,10 +1649,10 @@ test_cache_lifecycle(void **state)
 	}
 
 	/* mstore_close with cached folders and one still open in between */
-	assert_int_equal(mbox_open(f->store, "F3", &m), STORE_OK);
-	mbox_unref(&m);
+	assert_int_equal(mailbox_open(f->store, "F3", &m), STORE_OK);
+	mailbox_unref(&m);
 	reopen(f);
-	assert_null(f->store->mboxes);
+	assert_null(f->store->mailboxes);
 	assert_int_equal(f->store->cache_count, 0);
 	assert_int_equal(f->store->cache_bytes, 0);
 }

@@ -35,7 +35,7 @@ test_uidlist_dovecot_sample(void **state)
 	assert_int_equal(ul.count, 4);
 	assert_int_equal(ul.recs[0].uid, 25006);
 	assert_string_equal(ul.recs[0].base, "1276528487.M364837P9451.kurkku,S=1355,W=1394");
-	assert_true(ul.recs[0].size == MBOX_SIZE_UNKNOWN);
+	assert_true(ul.recs[0].size == MAILBOX_SIZE_UNKNOWN);
 	assert_int_equal(ul.recs[1].uid, 25017);
 	assert_string_equal(ul.recs[1].base, "1276533073.M242911P3632.kurkku");
 	assert_int_equal(ul.recs[1].vsize, 2481);
@@ -250,25 +250,25 @@ test_mdname(void **state)
 	assert_true(mdname_parse("123.M4P5.host,S=10,W=12:2,FSa", 29, &md));
 	assert_int_equal(md.base_len, 23);
 	assert_true(md.has_info);
-	assert_int_equal(md.flags, MBOX_FLAG_FLAGGED | MBOX_FLAG_SEEN);
+	assert_int_equal(md.flags, MAILBOX_FLAG_FLAGGED | MAILBOX_FLAG_SEEN);
 	assert_int_equal(md.keywords, 1);
 	assert_int_equal(md.size, 10);
 	assert_int_equal(md.vsize, 12);
 	assert_true(mdname_parse("plain", 5, &md));
 	assert_false(md.has_info);
-	assert_true(md.size == MBOX_SIZE_UNKNOWN);
+	assert_true(md.size == MAILBOX_SIZE_UNKNOWN);
 	assert_true(mdname_parse("x,S=abc:2,DPRT", 14, &md));
-	assert_true(md.size == MBOX_SIZE_UNKNOWN);
-	assert_int_equal(md.flags, MBOX_FLAG_DRAFT | MBOX_FLAG_PASSED | MBOX_FLAG_ANSWERED |
-	    MBOX_FLAG_DELETED);
+	assert_true(md.size == MAILBOX_SIZE_UNKNOWN);
+	assert_int_equal(md.flags, MAILBOX_FLAG_DRAFT | MAILBOX_FLAG_PASSED | MAILBOX_FLAG_ANSWERED |
+	    MAILBOX_FLAG_DELETED);
 	assert_false(mdname_parse(".hidden", 7, &md));
 	assert_false(mdname_parse("", 0, &md));
 	assert_false(mdname_parse("a\nb", 3, &md));
 	assert_false(mdname_parse(":2,S", 4, &md));
 
 	buf_init(&out, BUF_UNLIMITED);
-	assert_int_equal(mdname_format_info(MBOX_FLAG_SEEN | MBOX_FLAG_DRAFT | MBOX_FLAG_DELETED |
-	    MBOX_FLAG_RECENT, (1u << 2) | 1u, &out), 0);
+	assert_int_equal(mdname_format_info(MAILBOX_FLAG_SEEN | MAILBOX_FLAG_DRAFT | MAILBOX_FLAG_DELETED |
+	    MAILBOX_FLAG_RECENT, (1u << 2) | 1u, &out), 0);
 	assert_string_equal(buf_cstr(&out), ":2,DSTac");
 	buf_deinit(&out);
 }
@@ -370,9 +370,9 @@ test_uidlist_format_rec(void **state)
 		{ 9, 9, 10 },
 		{ 10, 99, 100 },
 		{ 4294967295u, 18446744073709551614ull, 18446744073709551614ull },
-		{ 123456, MBOX_SIZE_UNKNOWN, 77 },
-		{ 7, 1000000, MBOX_SIZE_UNKNOWN },
-		{ 1000000000, MBOX_SIZE_UNKNOWN, MBOX_SIZE_UNKNOWN },
+		{ 123456, MAILBOX_SIZE_UNKNOWN, 77 },
+		{ 7, 1000000, MAILBOX_SIZE_UNKNOWN },
+		{ 1000000000, MAILBOX_SIZE_UNKNOWN, MAILBOX_SIZE_UNKNOWN },
 	};
 	struct buf out, want;
 	size_t i;
@@ -384,9 +384,9 @@ test_uidlist_format_rec(void **state)
 		assert_int_equal(uidlist_format_rec(&out, cases[i].uid, cases[i].size,
 		    cases[i].vsize, "1700.M1P2.host,S=3:2,S", 14), 0);
 		buf_appendf(&want, "%u", cases[i].uid);
-		if (cases[i].size != MBOX_SIZE_UNKNOWN)
+		if (cases[i].size != MAILBOX_SIZE_UNKNOWN)
 			buf_appendf(&want, " S%llu", (unsigned long long)cases[i].size);
-		if (cases[i].vsize != MBOX_SIZE_UNKNOWN)
+		if (cases[i].vsize != MAILBOX_SIZE_UNKNOWN)
 			buf_appendf(&want, " W%llu", (unsigned long long)cases[i].vsize);
 		buf_appendf(&want, " :1700.M1P2.host\n");
 		assert_string_equal(buf_cstr(&out), buf_cstr(&want));
