@@ -4,7 +4,7 @@
 set -eu
 BUILD="gcc clang meson ninja-build pkg-config libevent-dev libssl-dev libcrypt-dev
 libargon2-dev zlib1g-dev libutf8proc-dev liblmdb-dev libpam0g-dev libseccomp-dev openssl"
-CHECK="libcmocka-dev python3 curl isync mutt tmux valgrind libclang-rt-14-dev strace
+CHECK="libcmocka-dev python3 curl isync mutt tmux valgrind libclang-rt-14-dev strace gdb
 postfix swaks fetchmail testssl.sh
 roundcube roundcube-sqlite3 roundcube-plugins php-cli php-sqlite3 chromium
 fonts-ipafont-gothic nodejs certbot pebble"

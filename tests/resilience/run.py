@@ -40,7 +40,10 @@ import multiprocessing
 import os
 import re
 import signal
+import shutil
 import socket
+import struct
+import subprocess
 import ssl
 import sys
 import threading
@@ -1590,6 +1593,95 @@ def r08_chaos(ck, srv, seconds=60):
 
 # ============================================================================ main
 
+# ============================================================================ R-09
+
+def ipc_header(type_name, length=0):
+    """The 8-byte IPC header (src/lib/ipc.c) of a message of type_name with a payload
+    of length bytes, as gdb string escapes."""
+    with open(os.path.join(buzontest.REPO, "src", "lib", "ipc.h")) as f:
+        text = f.read()
+    version = int(re.search(r"#define IPC_VERSION (\d+)", text).group(1))
+    body = re.sub(r"/\*.*?\*/", "", re.search(r"enum ipc_type \{(.*?)\};", text, re.S).group(1),
+                  flags=re.S)
+    val, types = 0, {}
+    for item in body.split(","):
+        m = re.match(r"\s*(IPC_\w+)(?:\s*=\s*(\d+))?\s*$", item)
+        if m:
+            val = int(m.group(2)) if m.group(2) else val + 1
+            types[m.group(1)] = val
+    raw = struct.pack("<II", version << 24 | types[type_name], length)
+    return "".join("\\%03o" % b for b in raw)
+
+
+def inject(pid, type_name):
+    """Make process pid send a malformed message (a header announcing no payload for a
+    type that has fields) on its IPC socket (fd 3), through gdb."""
+    cmd = 'call (long)send(3, "%s", 8, 0x4000)' % ipc_header(type_name)
+    r = subprocess.run(["gdb", "-p", str(pid), "-batch", "-nx", "-ex", cmd],
+                       capture_output=True, text=True, timeout=60)
+    return r.returncode, (r.stdout + r.stderr)[-300:]
+
+
+def r09_malformed(ck, srv):
+    if shutil.which("gdb") is None:
+        ck.ok(False, "gdb is not installed (scripts/install-deps.sh)")
+        return
+    demo = imap_session(srv, user="demo")
+    demo_mail = wait_for(lambda: role_pids(srv, "mail"), 3) or []
+    ck.ok(len(demo_mail) == 1, "demo's mail process (%s)" % demo_mail)
+    bob = imap_session(srv, user="bob")
+    if len(demo_mail) != 1:
+        return
+    victim = demo_mail[0]
+    ck.killed.add(victim)
+    since = len(srv.log_text())
+    # gdb's call ends with the process: the master kills it while the call returns
+    rc, out = inject(victim, "IPC_MAIL_EMPTY")
+    note("  gdb -> mail pid %d: rc %d" % (victim, rc))
+    line = wait_for(lambda: re.search(r"malformed message from mail pid=%d: killing it" % victim,
+                                      srv.log_text()[since:]), 5)
+    ck.ok(line, "the master logs the malformed message and kills that mail process (gdb: %s)"
+          % (out[-100:] if not line else "sent"))
+    ck.ok(wait_for(lambda: not os.path.exists("/proc/%d/status" % victim) or
+                   "\nState:\tZ" in open("/proc/%d/status" % victim).read(), 5),
+          "the mail process is gone")
+    ck.ok(srv.proc.poll() is None, "the master is alive")
+    ck.ok(noop_ok(bob), "bob's session (another mail process) still answers")
+    try:
+        again = imap_session(srv, user="demo")
+        ck.ok(noop_ok(again), "demo logs in again (a new mail process)")
+        again.close()
+    except (OSError, AssertionError, Closed, TimeoutError) as e:
+        ck.ok(False, "demo logs in again: %s" % e)
+    demo.close()
+    # the auth process: a malformed reply kills auth, which is restarted
+    auth = role_pids(srv, "auth")
+    ck.ok(len(auth) == 1, "one auth process (%s)" % auth)
+    if len(auth) == 1:
+        ck.killed.add(auth[0])
+        since = len(srv.log_text())
+        rc, out = inject(auth[0], "IPC_AUTH_REPLY")
+        note("  gdb -> auth pid %d: rc %d" % (auth[0], rc))
+        ck.ok(wait_for(lambda: re.search(r"malformed reply from auth pid=%d: killing it" % auth[0],
+                                         srv.log_text()[since:]), 5),
+              "the master logs it and kills auth")
+        new = wait_for(lambda: [p for p in role_pids(srv, "auth") if p != auth[0]], 5)
+        ck.ok(new, "a new auth process runs (%s)" % new)
+        ok = wait_for(lambda: login_works(srv), 5)
+        ck.ok(ok, "logins work again")
+    ck.ok(noop_ok(bob), "bob's session survived all of it")
+    bob.close()
+
+
+def login_works(srv):
+    try:
+        c = imap_session(srv, user="bob")
+    except (OSError, AssertionError, Closed, TimeoutError):
+        return False
+    c.close()
+    return True
+
+
 def main():
     args = sys.argv[1:]
     while args:
@@ -1628,6 +1720,9 @@ def main():
     run_case("R-07", "kill -9 of one login process",
              "pool of 2: only its sessions die, replaced < 3 s; per-connection: only its session",
              r07_pool, {"login_processes": 2})
+    run_case("R-09", "malformed IPC from a mail process and from auth",
+             "that process is killed (and restarted), the master and other users' sessions "
+             "go on", r09_malformed)
     run_case("R-08", "chaos run, 60 s",
              "no legitimate session lost, LOGIN p99 < 2 s, RSS < 128 MiB, SIGTERM exit 0 < 5 s",
              r08_chaos, dict(auth_small, login_processes=2), lmtp=True)
