@@ -25,6 +25,7 @@
 #include "lib/config.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
+#include "lib/netaddr.h"
 #include "lib/priv.h"
 #include "lib/role.h"
 
@@ -80,25 +81,6 @@ auth_penalty_delay(unsigned failures, unsigned max_delay)
 		return 0;
 	d = failures >= 4 ? max_delay : 1U << failures;	/* 2, 4, 8 */
 	return d > max_delay ? max_delay : d;
-}
-
-static int
-ip_key(const char *ip, unsigned char key[16])
-{
-	struct in6_addr a6;
-	struct in_addr a4;
-
-	memset(key, 0, 16);
-	if (inet_pton(AF_INET, ip, &a4) == 1) {
-		memcpy(key, &a4, 4);
-		return 4;
-	}
-	if (inet_pton(AF_INET6, ip, &a6) == 1) {
-		memcpy(key, &a6, 8);	/* the /64 shares one penalty */
-		key[15] = 6;
-		return 6;
-	}
-	return -1;
 }
 
 bool
@@ -175,7 +157,7 @@ auth_penalty_get(const char *ip, uint64_t now)
 	uint32_t h = 2166136261u;
 	unsigned i;
 
-	if (ip_key(ip, key) < 0)
+	if (!netaddr_key_string(ip, key))
 		return NULL;
 	for (i = 0; i < 16; i++)
 		h = (h ^ key[i]) * 16777619u;

@@ -25,6 +25,7 @@
 #include "lib/config.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
+#include "lib/netaddr.h"
 #include "lib/priv.h"
 #include "lib/tls.h"
 #include "master/master.h"
@@ -452,29 +453,6 @@ hash_bytes(const unsigned char *p, size_t n)
 	return h;
 }
 
-/* The address a cap counts by: an IPv4 address or an IPv6 /64 (false: no address). */
-static bool
-sockaddr_key(const struct sockaddr_storage *ss, unsigned char key[16])
-{
-	memset(key, 0, 16);
-	if (ss->ss_family == AF_INET) {
-		memcpy(key, &((const struct sockaddr_in *)(const void *)ss)->sin_addr, 4);
-		return true;
-	}
-	if (ss->ss_family == AF_INET6) {
-		const struct in6_addr *a = &((const struct sockaddr_in6 *)(const void *)ss)->sin6_addr;
-
-		if (IN6_IS_ADDR_V4MAPPED(a)) {
-			memcpy(key, a->s6_addr + 12, 4);
-			return true;
-		}
-		memcpy(key, a->s6_addr, 8);
-		key[15] = 6;
-		return true;
-	}
-	return false;
-}
-
 static struct ipcount *
 ipcount_get(const unsigned char key[16], bool create)
 {
@@ -711,7 +689,7 @@ static void
 conn_dispatch(unsigned idx, int fd, const struct sockaddr_storage *ss)
 {
 	unsigned char key[16];
-	bool haskey = sockaddr_key(ss, key);
+	bool haskey = netaddr_key_sockaddr((const struct sockaddr *)ss, key);
 	struct ipcount *ic;
 	struct child *login;
 	struct mconn *mc;
