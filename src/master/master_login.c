@@ -1,0 +1,378 @@
+/*
+ * master_login.c — logins as the master sees them: a login process's credentials go to
+ * auth; auth alone decides who the user is; after a yes the user's mail process is
+ * found or started, the login process hands the connection over, and it goes on to the
+ * mail process. Also the mail processes' idle exit. Runs in the master (root).
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lib/buf.h"
+#include "lib/config.h"
+#include "lib/ipc.h"
+#include "lib/log.h"
+#include "lib/netaddr.h"
+#include "lib/priv.h"
+#include "lib/tls.h"
+#include "master/master.h"
+#include "master/master_private.h"
+
+static const char *
+proto_name(uint32_t proto)
+{
+	return proto == IPC_PROTO_POP3 ? "pop3" : "imap";
+}
+
+void
+pending_free(struct pending *p)
+{
+	if (p->fd >= 0)
+		close(p->fd);
+	free(p->tag);
+	free(p->ip);
+	free(p->mech);
+	free(p->user);
+	free(p->name);
+	free(p->address);
+	free(p->folder);
+	free(p->prefix);
+	free(p);
+}
+
+static void
+login_reply(struct pending *p, uint32_t status)
+{
+	struct ipc_login_result r;
+	struct ipc_msg m;
+	struct mconn *mc;
+
+	if (p->from == NULL)
+		return;
+	if ((mc = mconn_find(p->from_req)) != NULL && mc->login == p->from)
+		mc->authing = false;
+	r.id = p->from_req;
+	r.status = status;
+	if (ipc_encode(&m, IPC_LOGIN_RESULT, &r) == 0)
+		(void)child_send(p->from, &m, -1);
+}
+
+static void
+mail_idle_cb(evutil_socket_t fd, short what, void *ctx)
+{
+	struct child *ch = ctx;
+	struct ipc_msg m;
+
+	ch->closing = true;
+	if (ipc_encode(&m, IPC_MAIL_SHUTDOWN, NULL) == 0)
+		(void)child_send(ch, &m, -1);
+}
+
+struct child *
+mail_child_get(const char *user, uid_t uid, gid_t gid, const char *home, const char *root)
+{
+	struct ipc_mail_user mu;
+	struct child *ch;
+	struct ipc_msg m;
+
+	for (ch = M.children; ch != NULL; ch = ch->next)
+		if (ch->role == ROLE_MAIL && !ch->closing && ch->uid == uid &&
+		    strcmp(ch->user, user) == 0)
+			return ch;
+	ch = child_spawn(ROLE_MAIL, "mail", NULL, 0, NULL, NULL);
+	if (ch == NULL)
+		return NULL;
+	ch->user = xstrdup(user);
+	ch->uid = uid;
+	ch->empty = true;	/* no client yet: idle once nothing is on its way */
+	mu.name = user;
+	mu.uid = (uint32_t)uid;
+	mu.gid = (uint32_t)gid;
+	mu.home = home;
+	mu.root = root;
+	if (ipc_encode(&m, IPC_MAIL_USER, &mu) < 0 || child_send(ch, &m, -1) < 0) {
+		ch->closing = true;
+		return NULL;
+	}
+	return ch;
+}
+
+void
+handle_auth_reply(struct child *auth, struct ipc_msg *m)
+{
+	struct ipc_auth_reply a;
+	uint32_t status, uid, gid;
+	const char *name, *home, *root;
+	struct pending **pp, *p;
+	struct child *mail;
+	struct mconn *mc;
+
+	if (ipc_decode(m, IPC_AUTH_REPLY, &a) < 0 || a.status > IPC_AUTH_LIMIT) {
+		log_error("malformed reply from auth pid=%d: killing it", (int)auth->pid);
+		child_kill(auth);
+		return;
+	}
+	status = a.status;
+	uid = a.uid;
+	gid = a.gid;
+	name = a.name;
+	home = a.home;
+	root = a.root;
+	for (pp = &M.pending; *pp != NULL && (*pp)->id != a.id; pp = &(*pp)->next)
+		;
+	if ((p = *pp) == NULL)
+		return;
+	*pp = p->next;
+	if (p->kind != PK_LOGIN) {
+		delivery_auth_reply(p, status, name, uid, gid, home, root);
+		return;
+	}
+	if (status != IPC_AUTH_OK) {
+		char safe[128];
+
+		log_info("%s login failed user=\"%s\" method=%s ip=%s tls=%s reason=%s",
+		    proto_name(p->proto), log_sanitize(p->user, strlen(p->user), safe, sizeof(safe)),
+		    p->mech, p->ip,
+		    (p->flags & IPC_CONN_TLS) ? "yes" : "no",
+		    status == IPC_AUTH_FAIL ? "password" : "tempfail");
+		login_reply(p, status == IPC_AUTH_FAIL ? IPC_AUTH_FAIL : IPC_AUTH_TEMPFAIL);
+		pending_free(p);
+		return;
+	}
+	mc = mconn_find(p->from_req);
+	if (p->from == NULL || mc == NULL || mc->login != p->from) {
+		pending_free(p);	/* the client is gone */
+		return;
+	}
+	if ((priv_is_root() && (uid == 0 || gid == 0)) ||
+	    root[0] != '/' || (mail = mail_child_get(name, uid, gid, home, root)) == NULL) {
+		login_reply(p, IPC_AUTH_TEMPFAIL);
+		pending_free(p);
+		return;
+	}
+	mconn_prelogin_end(mc);
+	/* the mail process stays up until the connection arrives (or is abandoned) */
+	p->kind = PK_HANDOFF;
+	p->mail = mail;
+	p->name = xstrdup(name);
+	mail->handoffs++;
+	if (mail->idle_timer != NULL)
+		evtimer_del(mail->idle_timer);
+	p->next = M.handoffs;
+	M.handoffs = p;
+	login_reply(p, IPC_AUTH_OK);
+}
+
+/* Arm the idle exit of a mail process that has no clients and none on the way. */
+static void
+mail_maybe_idle(struct child *ch)
+{
+	struct timeval tv = { MAIL_IDLE_EXIT_SECS, 0 };
+
+	if (ch->closing || !ch->empty || ch->handoffs > 0)
+		return;
+	if (ch->idle_timer == NULL)
+		ch->idle_timer = evtimer_new(M.base, mail_idle_cb, ch);
+	evtimer_add(ch->idle_timer, &tv);
+}
+
+/* Take the handoff of login's connection conn_id off the list (NULL if none). */
+static struct pending *
+handoff_take(struct child *login, uint32_t conn_id)
+{
+	for (struct pending **pp = &M.handoffs; *pp != NULL; pp = &(*pp)->next) {
+		struct pending *p = *pp;
+
+		if (p->from == login && p->from_req == conn_id) {
+			*pp = p->next;
+			p->mail->handoffs--;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+/* A logged-in connection will not come (its login or mail process is gone). */
+void
+handoff_abandon(struct pending *p)
+{
+	struct child *mail = p->mail;
+
+	pending_free(p);
+	mail_maybe_idle(mail);
+}
+
+/* IPC_LOGIN_HANDOFF: the connection of a successful login, on to the mail process. */
+void
+handle_login_handoff(struct child *login, struct ipc_msg *m)
+{
+	struct ipc_login_handoff h;
+	struct ipc_mail_client mcl;
+	struct ipc_msg *out;
+	struct child *mail;
+	struct pending *p;
+
+	if (ipc_decode(m, IPC_LOGIN_HANDOFF, &h) < 0) {
+		log_error("malformed handoff from login pid=%d: killing it", (int)login->pid);
+		child_kill(login);
+		return;
+	}
+	if ((p = handoff_take(login, h.id)) == NULL)
+		return;		/* its mail process died meanwhile: the client sees EOF */
+	mail = p->mail;
+	mcl.proto = p->proto;
+	mcl.tag = p->tag;
+	mcl.input = h.input;
+	mcl.ip = p->ip;
+	mcl.flags = p->flags;
+	out = xmalloc(sizeof(*out));
+	if (ipc_encode(out, IPC_MAIL_CLIENT, &mcl) == 0 && child_send(mail, out, m->fd) == 0) {
+		mail->sent++;
+		mail->empty = false;
+		log_info("%s login user=%s method=%s ip=%s tls=%s mail_pid=%d",
+		    proto_name(p->proto), p->name, p->mech, p->ip,
+		    (p->flags & IPC_CONN_TLS) ? "yes" : "no", (int)mail->pid);
+		pending_free(p);
+	} else {
+		handoff_abandon(p);
+	}
+	free(out);
+}
+
+/* Forget what a login process asked about conn_id (it closed, or was kicked). */
+void
+login_request_drop(struct child *login, uint32_t conn_id)
+{
+	struct pending *p;
+
+	for (struct pending **pp = &M.pending; *pp != NULL; pp = &(*pp)->next) {
+		p = *pp;
+		if (p->kind == PK_LOGIN && p->from == login && p->from_req == conn_id) {
+			*pp = p->next;
+			pending_free(p);
+			break;
+		}
+	}
+	if ((p = handoff_take(login, conn_id)) != NULL)
+		handoff_abandon(p);
+}
+
+void
+handle_login_auth(struct child *login, struct ipc_msg *m)
+{
+	struct ipc_login_auth a;
+	struct ipc_auth_request ar;
+	struct pending *p;
+	struct ipc_msg *out;
+	struct mconn *mc;
+	bool valid;
+
+	if (ipc_decode(m, IPC_LOGIN_AUTH, &a) < 0 ||
+	    (a.proto != IPC_PROTO_IMAP && a.proto != IPC_PROTO_POP3) ||
+	    (mc = mconn_find(a.id)) == NULL || mc->login != login || !mc->prelogin ||
+	    mc->authing) {
+		log_error("malformed login request from pid=%d: killing it", (int)login->pid);
+		child_kill(login);
+		return;
+	}
+	p = xcalloc(1, sizeof(*p));
+	p->fd = -1;
+	p->from = login;
+	p->kind = PK_LOGIN;
+	p->from_req = a.id;
+	p->proto = a.proto;
+	p->mech = xstrdup(a.mech);
+	p->ip = xstrdup(a.ip);
+	p->flags = a.flags;
+	p->tag = xstrdup(a.tag);
+	/* the client's choice of name, not the login process's fault: a failed login */
+	valid = a.user.len > 0 && a.user.len <= IPC_USER_MAX &&
+	    memchr(a.user.p, '\0', a.user.len) == NULL && a.pass.len <= IPC_PASS_MAX;
+	if (!valid) {
+		log_info("%s login failed user=<invalid> method=%s ip=%s reason=invalid-name",
+		    proto_name(p->proto), p->mech, p->ip);
+		login_reply(p, IPC_AUTH_FAIL);
+		pending_free(p);
+		return;
+	}
+	mc->authing = true;
+	p->user = xstrndup((const char *)a.user.p, a.user.len);
+	p->id = ++M.next_id;
+	ar.id = p->id;
+	ar.user = p->user;
+	ar.pass = a.pass;
+	ar.ip = p->ip;
+	out = xmalloc(sizeof(*out));
+	if (M.auth == NULL || ipc_encode(out, IPC_AUTH_REQUEST, &ar) < 0 ||
+	    child_send(M.auth, out, -1) < 0) {
+		secret_wipe(out, sizeof(*out));
+		free(out);
+		login_reply(p, IPC_AUTH_TEMPFAIL);
+		pending_free(p);
+		return;
+	}
+	secret_wipe(out, sizeof(*out));
+	free(out);
+	p->next = M.pending;
+	M.pending = p;
+}
+
+void
+handle_login_closed(struct child *login, struct ipc_msg *m)
+{
+	struct ipc_login_closed lc;
+	struct mconn *mc;
+
+	if (ipc_decode(m, IPC_LOGIN_CLOSED, &lc) < 0) {
+		log_error("malformed message from login pid=%d: killing it", (int)login->pid);
+		child_kill(login);
+		return;
+	}
+	login_request_drop(login, lc.id);
+	if ((mc = mconn_find(lc.id)) != NULL && mc->login == login)
+		mconn_remove(mc);
+}
+
+void
+handle_mail_empty(struct child *ch, struct ipc_msg *m)
+{
+	struct ipc_mail_empty e;
+
+	if (ipc_decode(m, IPC_MAIL_EMPTY, &e) < 0) {
+		/* a mail process runs as its user: nothing it sends may stop the master */
+		log_error("malformed message from mail pid=%d: killing it", (int)ch->pid);
+		child_kill(ch);
+		return;
+	}
+	/* a client counted by us but not yet by it is on its way: not idle */
+	ch->empty = e.received == ch->sent;
+	mail_maybe_idle(ch);
+}
+
+void
+fail_pending_auth(void)
+{
+	while (M.pending != NULL) {
+		struct pending *p = M.pending;
+
+		M.pending = p->next;
+		if (p->kind == PK_LOGIN)
+			login_reply(p, IPC_AUTH_TEMPFAIL);
+		else
+			lmtp_reply(p, p->kind == PK_RCPT ? IPC_LMTP_RCPT_RESULT :
+			    IPC_LMTP_DELIVER_RESULT, IPC_DELIVER_TEMPFAIL, "");
+		pending_free(p);
+	}
+}

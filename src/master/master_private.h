@@ -1,0 +1,192 @@
+/*
+ * master_private.h — what the parts of the master share: the child, request and
+ * connection records, the one master state (M), and the functions one part calls in
+ * another. Runs in the master (root). See master.c for the security role.
+ */
+#ifndef BUZON_MASTER_PRIVATE_H
+#define BUZON_MASTER_PRIVATE_H
+
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "lib/buf.h"
+#include "lib/config.h"
+#include "lib/ipc.h"
+
+#define MASTER_MAX_LISTENERS	32
+#define MAIL_IDLE_EXIT_SECS	10
+#define CHILD_FD_IPC		3
+#define CHILD_FD_FIRST_EXTRA	4
+
+enum child_role { ROLE_AUTH, ROLE_LOGIN, ROLE_MAIL, ROLE_LMTP };
+
+extern const char *const role_names[];	/* by enum child_role */
+
+struct child {
+	struct child *next;
+	enum child_role role;
+	pid_t pid;
+	uint64_t started_ms;
+	struct ipc_peer *peer;	/* NULL once it is broken or gone */
+	int log_fd;		/* read end of the child's stderr pipe */
+	struct event *log_ev;
+	struct buf log_line;	/* a partial line from it */
+	bool draining;		/* login: told to drain (reload) */
+	/* login */
+	bool single;		/* login_mode = per-connection: one connection, then exit */
+	unsigned nconns;	/* connections handed to it and not yet closed */
+	/* mail */
+	char *user;
+	uid_t uid;
+	uint32_t sent;		/* clients handed over */
+	unsigned handoffs;	/* logins accepted for it whose connection is on its way */
+	bool empty;		/* said IPC_MAIL_EMPTY with sent clients: idle */
+	struct event *idle_timer;
+	bool closing;		/* told to shut down; no new clients */
+};
+
+enum pending_kind {
+	PK_LOGIN,	/* login process: credentials, waiting for auth */
+	PK_HANDOFF,	/* login process: logged in, waiting for its connection (IPC_LOGIN_HANDOFF) */
+	PK_RCPT,	/* lmtp process: does this recipient exist? */
+	PK_DELIVER,	/* lmtp process: a message for a recipient, then to its mail process */
+};
+
+/*
+ * A request from a child, waiting for auth (M.pending), for a login process's connection
+ * (M.handoffs) or for a mail process (M.delivering).
+ */
+struct pending {
+	struct pending *next;
+	enum pending_kind kind;
+	uint32_t id;
+	struct child *from;	/* the requesting login/lmtp process; NULL once it is gone */
+	uint32_t from_req;	/* its request id */
+	struct child *mail;	/* PK_DELIVER, PK_HANDOFF: the user's mail process */
+	int fd;			/* PK_DELIVER: the message */
+	char *address, *folder;	/* PK_RCPT, PK_DELIVER */
+	unsigned char *prefix;	/* PK_DELIVER: header lines to prepend */
+	size_t prefix_len;
+	char *tag, *ip, *mech, *user;
+	char *name;		/* PK_HANDOFF: the user as auth named it */
+	uint32_t proto;		/* IPC_PROTO_* */
+	uint32_t flags;
+};
+
+/*
+ * A connection the master accepted and handed to a login process, until that process
+ * says it closed (IPC_LOGIN_CLOSED) or dies. Counted against the pre-login caps until
+ * its login succeeds.
+ */
+struct mconn {
+	struct mconn *hnext;	/* hash chain by id */
+	uint32_t id;
+	uint64_t seq;		/* accept order */
+	struct child *login;
+	struct ipcount *ipc;	/* its address's pre-login count (NULL: none, or logged in) */
+	struct mconn *iprev, *inext;	/* in ipc's list, oldest first */
+	bool prelogin;		/* counted in M.prelogin */
+	bool authing;		/* a login request of it is being answered */
+};
+
+/* Pre-login connections of one IPv4 address or IPv6 /64. */
+struct ipcount {
+	struct ipcount *hnext;
+	unsigned char key[16];
+	unsigned n;
+	struct mconn *head, *tail;	/* its pre-login connections, oldest first */
+};
+
+#define MCONN_BUCKETS	4096
+#define IPCOUNT_BUCKETS	1024
+#define ACCEPT_BATCH	64
+#define ACCEPT_PAUSE_MIN_MS	50
+#define ACCEPT_PAUSE_MAX_MS	5000
+
+struct master {
+	struct event_base *base;
+	struct config *cfg;
+	char *cfgpath;
+	int listen_fd[MASTER_MAX_LISTENERS];
+	bool listen_tls[MASTER_MAX_LISTENERS];
+	const char *listen_kind[MASTER_MAX_LISTENERS];	/* "imap", "imaps", "pop3", "pop3s" */
+	struct event *listen_ev[MASTER_MAX_LISTENERS];
+	unsigned nlisten;
+	/* accepting */
+	struct mconn *mconns[MCONN_BUCKETS];
+	struct ipcount *ipcounts[IPCOUNT_BUCKETS];
+	unsigned prelogin;		/* connections not yet logged in */
+	uint32_t next_conn;
+	uint64_t conn_seq;
+	bool accept_paused;
+	unsigned accept_pause_ms;	/* current backoff; 0 = not in an episode */
+	uint64_t episode_start_ms;
+	unsigned episode_refused;
+	struct event *accept_timer;
+	uint64_t refuse_log_ms;		/* rate limit of the "too many connections" line */
+	unsigned refuse_suppressed;
+	unsigned login_streak;		/* login processes that died right after start */
+	bool login_respawn_pending;
+	struct child *children;
+	struct child *auth;
+	struct pending *pending;
+	struct pending *delivering;
+	struct pending *handoffs;
+	uint32_t next_id;
+	int lmtp_fd;		/* LMTP listener, -1 if none */
+	bool stopping;
+	struct event *stop_timer;
+	char *pidfile;
+	uid_t login_uid;
+	gid_t login_gid;
+	char *login_chroot;
+};
+
+extern struct master M;	/* defined in master.c */
+
+/* master_child.c: children — spawn, IPC, logging, supervision */
+struct child *child_spawn(enum child_role role, const char *rolename, const int *fds,
+    unsigned nfds, const char *extra_arg_name, const char *extra_arg);
+void child_forget(struct child *ch);
+int child_send(struct child *ch, struct ipc_msg *m, int fd);
+void child_kill(struct child *ch);
+void spawn_lmtp(void);
+void spawn_auth(void);
+void respawn_cb(evutil_socket_t fd, short what, void *ctx);
+void sigchld_cb(evutil_socket_t sig, short what, void *ctx);
+
+/* master_accept.c: accepting, pre-login caps, the login pool */
+struct mconn *mconn_find(uint32_t id);
+void mconn_prelogin_end(struct mconn *mc);
+void mconn_remove(struct mconn *mc);
+void mconn_forget_login(struct child *login);
+void spawn_logins(void);
+void accept_update(void);
+void accept_resume_cb(evutil_socket_t fd, short what, void *ctx);
+void listener_cb(evutil_socket_t lfd, short what, void *ctx);
+
+/* master_login.c: login requests, auth replies, hand-over to mail processes */
+void pending_free(struct pending *p);
+struct child *mail_child_get(const char *user, uid_t uid, gid_t gid, const char *home,
+    const char *root);
+void handle_auth_reply(struct child *auth, struct ipc_msg *m);
+void handoff_abandon(struct pending *p);
+void handle_login_handoff(struct child *login, struct ipc_msg *m);
+void login_request_drop(struct child *login, uint32_t conn_id);
+void handle_login_auth(struct child *login, struct ipc_msg *m);
+void handle_login_closed(struct child *login, struct ipc_msg *m);
+void handle_mail_empty(struct child *ch, struct ipc_msg *m);
+void fail_pending_auth(void);
+
+/* master_deliver.c: LMTP recipients and deliveries */
+void lmtp_reply(struct pending *p, uint32_t type, uint32_t status, const char *user);
+void delivery_auth_reply(struct pending *p, uint32_t status, const char *name,
+    uint32_t uid, uint32_t gid, const char *home, const char *root);
+void handle_mail_delivered(struct child *ch, struct ipc_msg *m);
+void fail_deliveries_of(struct child *mail);
+void handle_lmtp(struct child *lmtp, struct ipc_msg *m);
+
+#endif
