@@ -60,6 +60,18 @@ static const int sandbox_lmtp[] = {
 
 static int sandbox_spool_fd = -1;
 
+/*
+ * One argument comparison, every field set (libseccomp's SCMP_An macros leave datum_b
+ * to the compiler, which clang's -Wmissing-field-initializers refuses).
+ */
+static struct scmp_arg_cmp
+sb_arg(unsigned arg, enum scmp_compare op, scmp_datum_t a, scmp_datum_t b)
+{
+	struct scmp_arg_cmp c = { .arg = arg, .op = op, .datum_a = a, .datum_b = b };
+
+	return c;
+}
+
 void
 sandbox_set_spool_dir(int dirfd)
 {
@@ -108,27 +120,27 @@ sandbox_apply(enum sandbox_role role)
 	if (role == SANDBOX_LOGIN) {
 		/* one socketpair per TLS login, to proxy it to the mail process */
 		sandbox_rule(ctx, SCMP_SYS(socketpair), name, seccomp_rule_add(ctx,
-		    SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1, SCMP_A0(SCMP_CMP_EQ, AF_UNIX)));
+		    SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1, sb_arg(0, SCMP_CMP_EQ, AF_UNIX, 0)));
 	} else {
 		sandbox_allow(ctx, sandbox_lmtp, N_ELEMENTS(sandbox_lmtp), name);
 		/* files only inside the spool directory, by its descriptor (openat, unlinkat) */
 		if (sandbox_spool_fd >= 0) {
 			sandbox_rule(ctx, SCMP_SYS(openat), name, seccomp_rule_add(ctx,
 			    SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
-			    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)sandbox_spool_fd)));
+			    sb_arg(0, SCMP_CMP_EQ, (scmp_datum_t)sandbox_spool_fd, 0)));
 			sandbox_rule(ctx, SCMP_SYS(unlinkat), name, seccomp_rule_add(ctx,
 			    SCMP_ACT_ALLOW, SCMP_SYS(unlinkat), 1,
-			    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)sandbox_spool_fd)));
+			    sb_arg(0, SCMP_CMP_EQ, (scmp_datum_t)sandbox_spool_fd, 0)));
 		}
 	}
 	/* memory, but never executable memory: no shellcode stage can map or flip pages */
 	sandbox_rule(ctx, SCMP_SYS(mmap), name, seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
-	    SCMP_SYS(mmap), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)));
+	    SCMP_SYS(mmap), 1, sb_arg(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)));
 	sandbox_rule(ctx, SCMP_SYS(mprotect), name, seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
-	    SCMP_SYS(mprotect), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)));
+	    SCMP_SYS(mprotect), 1, sb_arg(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)));
 	/* libevent sizes its reads with FIONREAD; no other ioctl */
 	sandbox_rule(ctx, SCMP_SYS(ioctl), name, seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
-	    SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, FIONREAD)));
+	    SCMP_SYS(ioctl), 1, sb_arg(1, SCMP_CMP_EQ, FIONREAD, 0)));
 	/* a library that looks for a file (glibc's time zone, a config) gets what the empty
 	 * chroot would answer instead of killing the process: nothing can be opened */
 	if (role != SANDBOX_LMTP || sandbox_spool_fd < 0)
@@ -137,14 +149,14 @@ sandbox_apply(enum sandbox_role role)
 	else
 		sandbox_rule(ctx, SCMP_SYS(openat), name, seccomp_rule_add(ctx,
 		    SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 1,
-		    SCMP_A0(SCMP_CMP_NE, (scmp_datum_t)sandbox_spool_fd)));
+		    sb_arg(0, SCMP_CMP_NE, (scmp_datum_t)sandbox_spool_fd, 0)));
 	sandbox_rule(ctx, SCMP_SYS(open), name, seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES),
 	    SCMP_SYS(open), 0));
 	/* abort() and raise(): signals to this process only (panic still ends in SIGABRT) */
 	sandbox_rule(ctx, SCMP_SYS(tgkill), name, seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
-	    SCMP_SYS(tgkill), 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid())));
+	    SCMP_SYS(tgkill), 1, sb_arg(0, SCMP_CMP_EQ, (scmp_datum_t)getpid(), 0)));
 	sandbox_rule(ctx, SCMP_SYS(kill), name, seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
-	    SCMP_SYS(kill), 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid())));
+	    SCMP_SYS(kill), 1, sb_arg(0, SCMP_CMP_EQ, (scmp_datum_t)getpid(), 0)));
 	if ((rc = seccomp_load(ctx)) < 0)
 		fatal("%s: seccomp_load: %s (set login_seccomp = no if this kernel has no "
 		    "seccomp filters)", name, strerror(-rc));
