@@ -86,7 +86,7 @@ fetch_release_msg(struct imap_client *c, struct fetch_ctx *f)
 		f->res_valid = false;
 	}
 	if (f->msg != NULL)
-		imap_msgcache_release(c->user->cache, &f->msg);
+		imap_msgcache_release(c->iu->cache, &f->msg);
 	if (f->hdrmsg != NULL)
 		mail_message_free(&f->hdrmsg);
 }
@@ -100,7 +100,7 @@ rc_append(struct imap_client *c, struct fetch_ctx *f, uint32_t uid, enum imap_rc
 	const char *d;
 	size_t len;
 
-	if (!imap_rcache_get(c->user->rcache, mailbox_name(mb), mailbox_uidvalidity(mb), uid, field,
+	if (!imap_rcache_get(c->iu->rcache, mailbox_name(mb), mailbox_uidvalidity(mb), uid, field,
 	    &d, &len))
 		return false;
 	*ret = buf_append(&f->out, d, len);
@@ -112,7 +112,7 @@ static void
 rc_store(struct imap_client *c, struct fetch_ctx *f, uint32_t uid, enum imap_rc_field field,
     size_t mark, const struct mail_message *pm)
 {
-	struct imap_rcache *rc = c->user->rcache;
+	struct imap_rcache *rc = c->iu->rcache;
 	struct mailbox *mb = c->view->mbox;
 	const char *name = mailbox_name(mb);
 	uint32_t uidv = mailbox_uidvalidity(mb);
@@ -281,7 +281,7 @@ root_header_section(const struct mail_section *sec)
 static enum store_status
 fetch_load(struct imap_client *c, struct fetch_ctx *f, uint32_t uid)
 {
-	struct imap_rcache *rc = c->user->rcache;
+	struct imap_rcache *rc = c->iu->rcache;
 	struct mailbox *mb = c->view->mbox;
 	const char *name = mailbox_name(mb);
 	uint32_t uidv = mailbox_uidvalidity(mb);
@@ -326,7 +326,7 @@ fetch_load(struct imap_client *c, struct fetch_ctx *f, uint32_t uid)
 			return STORE_OK;
 		}
 	}
-	return imap_msgcache_get_scan(c->user->cache, mb, uid, f->n > FETCH_SCAN_MIN,
+	return imap_msgcache_get_scan(c->iu->cache, mb, uid, f->n > FETCH_SCAN_MIN,
 	    &f->msg);
 }
 
@@ -477,7 +477,7 @@ cmd_fetch(struct imap_cmd *cmd)
 	if (pr != SEQSET_PARSE_OK)
 		return imap_cmd_bad(cmd, "Invalid sequence set");
 	f = xcalloc(1, sizeof(*f));
-	f->cache = c->user->cache;
+	f->cache = c->iu->cache;
 	buf_init(&f->out, IMAP_RESP_MAX);
 	buf_init(&f->tmp, IMAP_HDR_READ_MAX);
 	cmd->ctx = f;

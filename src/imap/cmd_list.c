@@ -58,7 +58,7 @@ cmd_delete(struct imap_cmd *cmd)
 	    len == 5 && mem_ieq(s, len, "INBOX"))
 		return imap_cmd_no(cmd, "[CANNOT] INBOX cannot be deleted");
 	/* the name may come back with other messages: forget what was rendered */
-	imap_rcache_clear(c->user->rcache);
+	imap_rcache_clear(c->iu->rcache);
 	return mailbox_cmd(cmd, mstore_delete, "Delete completed.");
 }
 
@@ -76,7 +76,7 @@ cmd_rename(struct imap_cmd *cmd)
 		free(from);
 		return IMAP_CMD_DONE;
 	}
-	imap_rcache_clear(cmd->client->user->rcache);
+	imap_rcache_clear(cmd->client->iu->rcache);
 	st = mstore_rename(cmd->client->user->store, from, to);
 	free(from);
 	free(to);

@@ -51,7 +51,7 @@ ctx_message(struct search_ctx *s)
 	enum store_status st;
 
 	if (s->msg == NULL && !s->load_failed) {
-		st = imap_msgcache_get_scan(s->client->user->cache, s->view->mbox, s->m->uid,
+		st = imap_msgcache_get_scan(s->client->iu->cache, s->view->mbox, s->m->uid,
 		    true, &s->msg);
 		if (st != STORE_OK) {
 			s->load_failed = true;
@@ -66,7 +66,7 @@ ctx_message(struct search_ctx *s)
 static const struct mail_message *
 ctx_header(struct search_ctx *s, const char *field)
 {
-	struct imap_rcache *rc = s->client->user->rcache;
+	struct imap_rcache *rc = s->client->iu->rcache;
 	struct mailbox *mb = s->view->mbox;
 	const char *name = mailbox_name(mb), *d;
 	uint32_t uidv = mailbox_uidvalidity(mb), uid = s->m->uid;
@@ -350,7 +350,7 @@ search_continue(struct imap_cmd *cmd)
 		if (s.error)
 			r->error = true;
 		if (s.msg != NULL)
-			imap_msgcache_release(c->user->cache, &s.msg);
+			imap_msgcache_release(c->iu->cache, &s.msg);
 		if (s.hdrmsg != NULL)
 			mail_message_free(&s.hdrmsg);
 	}

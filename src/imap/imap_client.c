@@ -20,6 +20,9 @@ static void client_input(struct imap_client *c);
 static void client_destroy(struct imap_client *c);
 static void client_arm_timer(struct imap_client *c);
 static void client_close_flushed(struct imap_client *c);
+static void client_shutdown(struct mail_session *s);
+
+static const struct mail_session_ops session_ops = { .shutdown = client_shutdown };
 
 const char *
 imap_capability(const struct config *cfg)
@@ -700,6 +703,7 @@ imap_client_create(struct mail_user *mu, int fd, const char *login_tag,
 	}
 	c = xcalloc(1, sizeof(*c));
 	c->user = mu;
+	c->iu = imap_user_get(mu);
 	c->id = ++mu->next_session_id;
 	c->fd = fd;
 	c->ip = xstrdup(client_ip != NULL ? client_ip : "");
@@ -737,11 +741,7 @@ imap_client_create(struct mail_user *mu, int fd, const char *login_tag,
 	c->update_ev = event_new(mu->base, -1, 0, client_update_cb, c);
 	c->cont_ev = event_new(mu->base, -1, 0, client_cont_cb, c);
 	c->last_input_ms = clock_ms();
-	c->next = mu->clients;
-	if (mu->clients != NULL)
-		mu->clients->prev = c;
-	mu->clients = c;
-	mu->client_count++;
+	mail_session_register(mu, &c->session, MAIL_PROTO_IMAP, c->ip, &session_ops, c);
 
 	if (login_tag == NULL)
 		imap_client_line(c, "* PREAUTH [CAPABILITY %s] Logged in as %s",
@@ -765,12 +765,12 @@ imap_client_create(struct mail_user *mu, int fd, const char *login_tag,
 }
 
 void
-imap_client_reap(struct mail_user *mu)
+imap_client_reap(struct imap_user *iu)
 {
-	while (mu->zombies != NULL) {
-		struct imap_client *c = mu->zombies;
+	while (iu->zombies != NULL) {
+		struct imap_client *c = iu->zombies;
 
-		mu->zombies = c->next;
+		iu->zombies = c->next;
 		free(c);
 	}
 }
@@ -782,21 +782,13 @@ imap_client_reap(struct mail_user *mu)
 static void
 client_teardown(struct imap_client *c)
 {
-	struct mail_user *mu = c->user;
-
 	c->destroyed = true;
 	imap_append_abort(c);
 	if (c->cmd != NULL)
 		cmd_free(c);
 	if (c->view != NULL)
 		imap_view_close(&c->view);
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		mu->clients = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	mu->client_count--;
+	mail_session_unregister(&c->session);
 	event_free(c->timer);
 	event_free(c->update_ev);
 	event_free(c->cont_ev);
@@ -810,25 +802,23 @@ client_teardown(struct imap_client *c)
 static void
 client_destroy(struct imap_client *c)
 {
-	struct mail_user *mu = c->user;
+	struct imap_user *iu = c->iu;
 
 	if (c->destroyed)
 		return;
 	client_teardown(c);
-	/* freed from the loop (mail_user reap event) or by mail_user_destroy */
-	c->next = mu->zombies;
-	mu->zombies = c;
-	event_active(mu->reap_ev, EV_TIMEOUT, 0);
-	mail_user_client_gone(mu);
+	/* freed from the loop (reap event) or with the user (mail_user_destroy) */
+	c->next = iu->zombies;
+	iu->zombies = c;
+	event_active(iu->reap_ev, EV_TIMEOUT, 0);
 }
 
-void
-imap_client_destroy_all(struct mail_user *mu)
+/* Registry shutdown (mail_user_destroy): close at once, without a BYE. */
+static void
+client_shutdown(struct mail_session *s)
 {
-	while (mu->clients != NULL) {
-		struct imap_client *c = mu->clients;
+	struct imap_client *c = s->ctx;
 
-		client_teardown(c);
-		free(c);
-	}
+	client_teardown(c);
+	free(c);
 }

@@ -1,8 +1,9 @@
 /*
  * imap_client.h — the IMAP server layer of the per-user mail process: the entry points
- * the process code calls. A struct mail_user owns the user's Maildir store and every
- * authenticated IMAP session of that user (all in this process, so sessions see each
- * other's changes at once); each session is a plain socket fd (TLS, if any, is
+ * the process code calls. The sessions register in the user's session registry
+ * (struct mail_user, mailproc/mail_user.h), which owns the user's Maildir store and
+ * every session of that user of every protocol (all in this process, so sessions see
+ * each other's changes at once); each session is a plain socket fd (TLS, if any, is
  * terminated in the login process). Security role: runs with the mailbox owner's uid
  * and parses authenticated but untrusted client input; every buffer is bounded.
  */
@@ -15,9 +16,7 @@
 #include "auth/userdb.h"
 #include "lib/config.h"
 
-struct event_base;
 struct mail_user;
-struct mstore;
 
 /*
  * The capability list after login (only what is implemented); APPENDLIMIT=<mail_max_size>
@@ -30,39 +29,12 @@ struct mstore;
 	"MOVE UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH"
 
 /*
- * Open the user's store (user->mail_root), ensure the special-use folders exist, and
- * register the store's change notification on base. cfg and user are copied where
- * needed (the caller may free them afterwards; cfg must outlive the mail_user).
- * Returns the new mail_user (free with mail_user_destroy) or NULL (logged).
- */
-struct mail_user *mail_user_create(struct event_base *base, const struct config *cfg,
-    const struct user_info *user);
-/* Close every session (without a BYE) and the store; sets *mu = NULL. NULL-safe. */
-void mail_user_destroy(struct mail_user **mu);
-/* Number of live IMAP sessions. */
-unsigned mail_user_client_count(const struct mail_user *mu);
-/*
- * Sessions of other protocols (POP3) that live in this process: counted like IMAP
- * sessions, so the empty callback runs only when every session of every kind is gone.
- */
-void mail_user_session_begin(struct mail_user *mu);
-void mail_user_session_end(struct mail_user *mu);
-/* Live IMAP sessions of this user from client address ip. */
-unsigned mail_user_ip_count(const struct mail_user *mu, const char *ip);
-/*
- * The user's store, shared with the sessions (deliveries save through it so that
- * sessions hear of new mail at once). Borrowed for the mail_user's lifetime.
- */
-struct mstore *mail_user_store(struct mail_user *mu);
-/* cb(ctx) runs (from the event loop) whenever the last session has gone. */
-void mail_user_set_empty_cb(struct mail_user *mu, void (*cb)(void *ctx), void *ctx);
-
-/*
  * Start an authenticated session on the connected socket fd (ownership passes to the
  * session, also on failure). login_tag == NULL sends "* PREAUTH"; otherwise the tagged
  * "<tag> OK [CAPABILITY ...] Logged in" completes the login command. pending_input
- * (copied) is processed before anything read from fd. client_ip is for logging; secured
- * says the connection is TLS or loopback. Returns 0, or -1 (fd closed, logged).
+ * (copied) is processed before anything read from fd. client_ip is for logging and the
+ * per-address count; secured says the connection is TLS or loopback. The session is
+ * registered in mu (MAIL_PROTO_IMAP) until it ends. Returns 0, or -1 (fd closed, logged).
  */
 int imap_client_create(struct mail_user *mu, int fd, const char *login_tag,
     const void *pending_input, size_t pending_len, const char *client_ip, bool secured);

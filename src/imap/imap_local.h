@@ -1,6 +1,6 @@
 /*
  * imap_local.h — internal types shared by the files of src/imap (the IMAP session layer
- * of the per-user mail process): the user, the session (client), the per-session view
+ * of the per-user mail process): the IMAP state of the user, the session (client), the per-session view
  * of the selected mailbox, the command table and the parsed-message cache. Not used
  * outside src/imap. Security role: everything here handles authenticated but untrusted
  * client input; sizes are bounded by the constants below.
@@ -31,6 +31,7 @@
 #include "lib/buf.h"
 #include "lib/config.h"
 #include "mail/message.h"
+#include "mailproc/mail_user.h"
 #include "proto/imap_parser.h"
 #include "proto/seqset.h"
 #include "store/store.h"
@@ -101,36 +102,30 @@ struct recent_claim {
 struct imap_msgcache;
 struct imap_rcache;
 
-struct mail_user {
-	struct event_base *base;
-	const struct config *cfg;
-	char *name;
-	char *mail_root;
-	struct mstore *store;
-	struct event *notify_ev;
-	struct event *empty_ev;
-	struct imap_client *clients;
-	unsigned client_count;
+/*
+ * The IMAP state of a user (imap_user.c), in the user's MAIL_PROTO_IMAP slot of the
+ * session registry; the store, the session list and the empty callback are the
+ * registry's (mailproc/mail_user.h).
+ */
+struct imap_user {
 	struct imap_client *zombies;	/* torn down, freed by the reap event */
 	struct event *reap_ev;
-	void (*empty_cb)(void *ctx);
-	void *empty_ctx;
 	struct recent_claim *recent;
 	struct imap_msgcache *cache;
 	struct imap_rcache *rcache;	/* rendered ENVELOPE/BODYSTRUCTURE, header fields */
-	unsigned next_session_id;
 };
 
+/* The IMAP state of mu, created on first use (freed by mail_user_destroy). */
+struct imap_user *imap_user_get(struct mail_user *mu);
 /*
  * Claim \Recent of the messages of mailbox with UIDs up to uid_max for one session.
  * Returns the previous claim boundary (messages with UIDs above it are the caller's).
  */
-uint32_t mail_user_claim_recent(struct mail_user *mu, const char *mailbox,
+uint32_t imap_user_claim_recent(struct imap_user *iu, const char *mailbox,
     uint32_t uidvalidity, uint32_t uid_max);
 /* Current claim boundary without claiming. */
-uint32_t mail_user_recent_boundary(struct mail_user *mu, const char *mailbox,
+uint32_t imap_user_recent_boundary(struct imap_user *iu, const char *mailbox,
     uint32_t uidvalidity);
-void mail_user_client_gone(struct mail_user *mu);
 
 /* ---------------------------------------------------------------- view */
 
@@ -207,7 +202,9 @@ struct imap_append;
 
 struct imap_client {
 	struct mail_user *user;
-	struct imap_client *prev, *next;
+	struct imap_user *iu;		/* the user's IMAP state */
+	struct mail_session session;	/* in the user's session registry */
+	struct imap_client *next;	/* zombie list */
 	unsigned id;
 	int fd;
 	struct bufferevent *bev;
@@ -237,10 +234,8 @@ struct imap_client {
 	struct buf line;		/* scratch for building one response line */
 };
 
-/* Close every session of mu at once, without a BYE (mail_user_destroy). */
-void imap_client_destroy_all(struct mail_user *mu);
 /* Free the sessions torn down since the last call. */
-void imap_client_reap(struct mail_user *mu);
+void imap_client_reap(struct imap_user *iu);
 /* Write raw bytes / a formatted line (CRLF appended by imap_client_line). */
 void imap_client_write(struct imap_client *c, const void *data, size_t len);
 void imap_client_line(struct imap_client *c, const char *fmt, ...) PRINTF(2, 3);

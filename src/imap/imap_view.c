@@ -97,7 +97,7 @@ view_add_new(struct imap_view *v)
 {
 	size_t n = mailbox_count(v->mbox), first = n, added = 0, i;
 	uint32_t boundary = 0, max_uid;
-	struct mail_user *mu = v->client->user;
+	struct imap_user *iu = v->client->iu;
 
 	while (first > 0 && mailbox_msg_at(v->mbox, first - 1)->uid > v->last_uid)
 		first--;
@@ -105,10 +105,10 @@ view_add_new(struct imap_view *v)
 		return 0;
 	max_uid = mailbox_msg_at(v->mbox, n - 1)->uid;
 	if (v->readonly)
-		boundary = mail_user_recent_boundary(mu, mailbox_name(v->mbox),
+		boundary = imap_user_recent_boundary(iu, mailbox_name(v->mbox),
 		    mailbox_uidvalidity(v->mbox));
 	else
-		boundary = mail_user_claim_recent(mu, mailbox_name(v->mbox),
+		boundary = imap_user_claim_recent(iu, mailbox_name(v->mbox),
 		    mailbox_uidvalidity(v->mbox), max_uid);
 	if (v->count + (n - first) > v->cap) {
 		size_t ocap = v->cap;

@@ -24,6 +24,7 @@
 #include "lib/priv.h"
 #include "lib/role.h"
 #include "mailproc/deliver.h"
+#include "mailproc/mail_user.h"
 #include "mailproc/mailproc.h"
 #include "pop3/pop3_client.h"
 
@@ -276,8 +277,7 @@ mailproc_main(int argc, char **argv)
 	term = evsignal_new(P.base, SIGTERM, sigterm_cb, NULL);
 	event_add(term, NULL);
 	event_base_dispatch(P.base);
-	pop3_client_destroy_all();	/* their mailboxes go before the store */
-	mail_user_destroy(&P.mu);
+	mail_user_destroy(&P.mu);	/* every session of every protocol, then the store */
 	ipc_peer_destroy(&P.master);
 	event_free(P.batch_ev);
 	free(P.batch);

@@ -13,8 +13,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "imap/imap_client.h"
 #include "lib/log.h"
+#include "mailproc/mail_user.h"
 #include "pop3/pop3_client.h"
 #include "proto/pop3_cmd.h"
 #include "store/store.h"
@@ -35,7 +35,7 @@ struct pop3_msg {
 };
 
 struct pop3_client {
-	struct pop3_client *prev, *next;
+	struct mail_session session;	/* in the user's session registry */
 	struct mail_user *mu;
 	const struct config *cfg;
 	char *user, *ip;
@@ -62,12 +62,14 @@ struct pop3_client {
 	size_t in_pos, in_len;
 };
 
-static struct pop3_client *clients;
 static bool inbox_locked;	/* one mail process per user: one POP3 lock per process */
 static unsigned next_id;
 
 static void client_input(struct pop3_client *c);
 static void client_destroy(struct pop3_client *c);
+static void client_shutdown(struct mail_session *s);
+
+static const struct mail_session_ops session_ops = { .shutdown = client_shutdown };
 
 /* ---------------------------------------------------------------- output */
 
@@ -680,11 +682,7 @@ pop3_client_create(struct event_base *base, struct mail_user *mu,
 	c->stream_fd = -1;
 	c->last_activity_ms = clock_ms();
 	pop3_cmd_parser_init(&c->parser, POP3_LINE_MAX);
-	c->next = clients;
-	if (clients != NULL)
-		clients->prev = c;
-	clients = c;
-	mail_user_session_begin(mu);
+	mail_session_register(mu, &c->session, MAIL_PROTO_POP3, c->ip, &session_ops, c);
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, POP3_INPUT_HIGH);
 	bufferevent_setwatermark(c->bev, EV_WRITE, POP3_OUTPUT_LOW, 0);
@@ -732,12 +730,8 @@ client_free(struct pop3_client *c)
 		mailbox_unref(&c->mbox);
 	if (c->locked)
 		inbox_locked = false;
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		clients = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
+	/* the empty callback runs from the loop, after this callback has returned */
+	mail_session_unregister(&c->session);
 	event_free(c->timer);
 	bufferevent_free(c->bev);
 	free(c->msgs);
@@ -749,16 +743,12 @@ client_free(struct pop3_client *c)
 static void
 client_destroy(struct pop3_client *c)
 {
-	struct mail_user *mu = c->mu;
-
 	client_free(c);
-	/* the empty callback runs from the loop, after this callback has returned */
-	mail_user_session_end(mu);
 }
 
-void
-pop3_client_destroy_all(void)
+/* Registry shutdown (mail_user_destroy): close at once, no reply, nothing deleted. */
+static void
+client_shutdown(struct mail_session *s)
 {
-	while (clients != NULL)
-		client_free(clients);
+	client_free(s->ctx);
 }

@@ -30,17 +30,13 @@ struct mail_user;
  * lock ("-ERR [IN-USE]" and close if another POP3 session of the user holds it), list
  * the messages, answer "+OK Logged in." and process pending_input (copied) before
  * anything read from fd. cfg (pop3_uidl_format) must outlive the session; user and
- * client_ip are copied (logging). The session counts as one of mu's sessions
- * (mail_user_session_begin/end). Returns 0, or -1 (fd closed, logged).
+ * client_ip are copied (logging). The session is registered in mu's session registry
+ * (MAIL_PROTO_POP3) until it ends, so it counts for the empty callback and for
+ * mail_max_userip_connections; mail_user_destroy() closes it without a reply and
+ * without deleting anything. Returns 0, or -1 (fd closed, logged).
  */
 int pop3_client_create(struct event_base *base, struct mail_user *mu,
     const struct config *cfg, const char *user, int fd, const void *pending_input,
     size_t pending_len, const char *client_ip, bool secured);
-
-/*
- * Close every POP3 session at once, without a reply and without deleting anything
- * (process shutdown). Must run before mail_user_destroy().
- */
-void pop3_client_destroy_all(void);
 
 #endif

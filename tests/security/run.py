@@ -1044,6 +1044,67 @@ def case_userip_limit(ck, srv):
             c.close()
 
 
+def pop3_login(port, src, user, password):
+    """A POP3S session from src after USER/PASS: (client, reply to PASS)."""
+    c = Client(port, src=src, tls=True)
+    if not c.greeting.startswith(b"+OK"):
+        raise AssertionError("POP3 greeting %r" % c.greeting)
+    c.send(b"USER %s\r\n" % user.encode())
+    c.line()
+    c.send(b"PASS %s\r\n" % password.encode())
+    return c, c.line()
+
+
+def case_userip_mixed(ck, srv):
+    """mail_max_userip_connections = 3 counts the sessions of every protocol: 2 IMAP + 1
+    POP3 from one address fill it, a 4th IMAP or POP3 session is refused, another
+    address still gets in, and a closed POP3 session frees its place."""
+    sess = []
+    pop = None
+    try:
+        for i in range(2):
+            c = Client(srv.imaps_port, src="127.0.0.13", tls=True)
+            out = c.cmd("a", "LOGIN bob %s" % USERS["bob"])
+            ck.ok(out[-1].startswith(b"a OK"), "IMAP login %d of bob from 127.0.0.13 (%r)" % (i + 1, out[-1]))
+            sess.append(c)
+        pop, ln = pop3_login(srv.pop3s_port, "127.0.0.13", "bob", USERS["bob"])
+        ck.ok(ln is not None and ln.startswith(b"+OK"), "POP3 login of bob from 127.0.0.13 (%r)" % ln)
+        c = Client(srv.imaps_port, src="127.0.0.13", tls=True)
+        out = c.cmd("a", "LOGIN bob %s" % USERS["bob"])
+        ck.ok(out[-1].startswith(b"a NO [LIMIT]"), "a 4th session (IMAP) gets NO [LIMIT] (%r)" % out[-1])
+        c.close()
+        p4, ln = pop3_login(srv.pop3s_port, "127.0.0.13", "bob", USERS["bob"])
+        # not the POP3 lock's "-ERR [IN-USE] Mailbox is locked": the limit comes first
+        ck.ok(ln is not None and ln.startswith(b"-ERR [IN-USE] Maximum number of connections"),
+              "a 4th session (POP3) gets -ERR [IN-USE] for the limit (%r)" % ln)
+        p4.close()
+        c = Client(srv.imaps_port, src="127.0.0.14", tls=True)
+        out = c.cmd("a", "LOGIN bob %s" % USERS["bob"])
+        ck.ok(out[-1].startswith(b"a OK"), "bob from 127.0.0.14 still logs in (%r)" % out[-1])
+        sess.append(c)
+        pop.send(b"QUIT\r\n")
+        ln = pop.line()
+        ck.ok(ln is not None and ln.startswith(b"+OK"), "POP3 QUIT (%r)" % ln)
+        pop.rest(2)
+        pop.close()
+        pop = None
+        time.sleep(0.3)
+        c = Client(srv.imaps_port, src="127.0.0.13", tls=True)
+        out = c.cmd("a", "LOGIN bob %s" % USERS["bob"])
+        ck.ok(out[-1].startswith(b"a OK"), "after the POP3 QUIT a 3rd session from 127.0.0.13 gets in (%r)"
+              % out[-1])
+        sess.append(c)
+    finally:
+        if pop is not None:
+            pop.close()
+        for c in sess:
+            try:
+                c.cmd("z", "LOGOUT", timeout=2)
+            except Exception:
+                pass
+            c.close()
+
+
 def case_sec32(ck, srv):
     """User names that look like paths are unknown users, and touch no file."""
     before = sorted(os.listdir(srv.tmp)), sorted(os.listdir(srv.mail_root))
@@ -1981,6 +2042,9 @@ def main():
     ]
     if any(want(cid, name) for cid, name, _ in main_cases):
         run_main_cases(main_cases, want)
+    if want("LIM-02", "userip-connections-all-protocols"):
+        s9 = SecServer("userip", pop3=True, settings={"mail_max_userip_connections": "3"})
+        with_server(s9, lambda: run_case("LIM-02", "userip-connections-all-protocols", case_userip_mixed, s9))
     if want("SEC-10", "failure-delay"):
         s = SecServer("delay", settings={"auth_failure_delay_max": "15"})
         with_server(s, lambda: run_case("SEC-10", "failure-delay", case_sec10, s))
