@@ -13,7 +13,8 @@
 #             worker pool, PAM_RHOST; root only, else SKIP) on build/buzon
 #   resilience tests/resilience/run.py (one client must never take the service down: NUL
 #             logins, non-reading floods, 1000-recipient LMTP, auth floods, EMFILE, connection
-#             caps, kill -9 of a login process, a 60 s chaos run; root only) on build/buzon
+#             caps, kill -9 of a login process, malformed IPC, a 60 s chaos run; root only)
+#             on build/buzon, and R-01/02a/03/05/06/09 on build-asan/buzon
 #   delivery  tests/delivery/run.py (LMTP, buzon deliver, mbox import, faults, private Postfix),
 #             both builds
 #   pop3      tests/pop3/run.py (POP3 dialogues, poplib, curl, fetchmail, IMAP EXPUNGE)
@@ -177,8 +178,17 @@ if [ -f tests/auth/run.py ] && [ "${SKIP_AUTH:-0}" != 1 ] && have_binary "$BUILD
 	runner auth "$LOGDIR/auth.log" env BUZON="$BUILD/buzon" "$PY" tests/auth/run.py
 fi
 
-if [ -f tests/resilience/run.py ] && [ "${SKIP_RESILIENCE:-0}" != 1 ] && have_binary "$BUILD" resilience; then
-	runner resilience "$LOGDIR/resilience.log" env BUZON="$BUILD/buzon" "$PY" tests/resilience/run.py
+if [ -f tests/resilience/run.py ] && [ "${SKIP_RESILIENCE:-0}" != 1 ]; then
+	if have_binary "$BUILD" resilience; then
+		runner resilience "$LOGDIR/resilience.log" env BUZON="$BUILD/buzon" "$PY" tests/resilience/run.py
+	fi
+	# the cases that exercise the new IPC, hand-over and cap code paths, under ASan+UBSan
+	# (the floods and the chaos run only on the normal build: they measure time and RSS)
+	if [ "${SKIP_ASAN:-0}" != 1 ] && have_binary "$ASAN_BUILD" resilience-asan; then
+		runner resilience-asan "$LOGDIR/resilience-asan.log" \
+		    env ASAN_OPTIONS="$SAN_ASAN" UBSAN_OPTIONS="$SAN_UBSAN" BUZON="$ASAN_BUILD/buzon" \
+		    "$PY" tests/resilience/run.py -k R-01 -k R-02a -k R-03 -k R-05 -k R-06 -k R-09
+	fi
 fi
 
 if [ -f tests/faults/run.py ] && [ "${SKIP_FAULTS:-0}" != 1 ] && have_binary "$BUILD" faults; then
