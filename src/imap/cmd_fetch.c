@@ -4,12 +4,13 @@
  * BODYSTRUCTURE from the rendered-item cache (imap_rcache.c) when there, else ENVELOPE
  * from the header alone (read, not mapped) and BODY/BODYSTRUCTURE and body sections
  * from the parsed-message cache (mmap); what is rendered is added to the rcache. Body sections are streamed
- * as literals in IMAP_BODY_CHUNK steps: when the output buffer passes IMAP_OUTPUT_HIGH
+ * as literals in IMAP_BODY_CHUNK steps: when the output buffer reaches its bound (CONN_IMAP)
  * the command suspends and the write callback resumes it, so a client that does not
  * read cannot make the process buffer a whole mailbox. A non-PEEK body fetch sets \Seen
  * (not in a read-only mailbox) and returns FLAGS.
  */
 #include "imap/imap_fetch_parse.h"
+#include "lib/conn.h"
 #include "imap/imap_local.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -410,7 +411,7 @@ fetch_continue(struct imap_cmd *cmd)
 		struct imap_view_msg *vm;
 		const struct mailbox_msg *m;
 
-		if (imap_client_output_len(c) > IMAP_OUTPUT_HIGH)
+		if (imap_client_output_len(c) >= conn_bounds(CONN_IMAP)->output_high)
 			return IMAP_CMD_MORE;
 		if (f->streaming) {
 			if (!section_step(c, f))

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "lib/conn.h"
 #include "imap/imap_local.h"
 #include "proto/mutf7.h"
 #include "lib/log.h"
@@ -453,7 +454,7 @@ client_input(struct imap_client *c)
 		if (c->cmd != NULL)
 			break;
 		/* Backpressure: do not start commands while the client is not reading. */
-		if (imap_client_output_len(c) > IMAP_OUTPUT_HIGH)
+		if (conn_output_full(c->bev, CONN_IMAP))
 			break;
 		/* The first chain may be empty (after a prepend): never spin on 0 bytes. */
 		avail = evbuffer_get_contiguous_space(in);
@@ -718,7 +719,7 @@ imap_client_create(struct mail_user *mu, int fd, const char *login_tag,
 	if (cfg != NULL && cfg->mail_max_size != 0)
 		limits.max_stream_literal = cfg->mail_max_size;
 	c->parser = imap_parser_create(&limits, IMAP_PARSER_FLAG_UTF8);
-	c->bev = bufferevent_socket_new(mu->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->bev = conn_new(mu->base, fd, NULL, CONN_IMAP, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
 		log_error("imap: bufferevent_socket_new failed");
 		close(fd);
@@ -729,8 +730,6 @@ imap_client_create(struct mail_user *mu, int fd, const char *login_tag,
 		return -1;
 	}
 	bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
-	bufferevent_setwatermark(c->bev, EV_READ, 0, IMAP_INPUT_HIGH);
-	bufferevent_setwatermark(c->bev, EV_WRITE, IMAP_OUTPUT_LOW, 0);
 	{
 		/* A client that stops reading is dropped at the autologout time (F-13). */
 		struct timeval wtv = { (time_t)c->autologout_secs, 0 };

@@ -5,14 +5,13 @@
  * outside src/imap. Security role: everything here handles authenticated but untrusted
  * client input; sizes are bounded by the constants below.
  *
- * I/O model: libevent 2.1 is used directly (event_base, bufferevent_socket on the
- * session fd, evbuffer input/output) rather than through a connection wrapper, because
- * the session needs the output buffer length for FETCH backpressure and raw access to
- * the input buffer to stream APPEND literals into the store's save fd without copying
- * them into the parser. Backpressure: input is read up to IMAP_INPUT_HIGH and not parsed
- * while a command runs; FETCH stops producing while the output buffer holds more than
- * IMAP_OUTPUT_HIGH octets and resumes from the write callback (low-water mark
- * IMAP_OUTPUT_LOW).
+ * I/O model: the session's bufferevent comes from the connection layer (lib/conn.h,
+ * CONN_IMAP), which sets its bounds; the session uses the evbuffers directly, because it
+ * needs the output length for FETCH backpressure and raw access to the input buffer to
+ * stream APPEND literals into the store's save fd without copying them into the parser.
+ * Backpressure: input is read up to the bound and not parsed while a command runs; FETCH
+ * and new commands stop while the output bound is reached and resume from the write
+ * callback once it has drained.
  */
 #ifndef BUZON_IMAP_LOCAL_H
 #define BUZON_IMAP_LOCAL_H
@@ -30,15 +29,13 @@
 #include "imap/imap_client.h"
 #include "lib/buf.h"
 #include "lib/config.h"
+#include "lib/conn.h"
 #include "mail/message.h"
 #include "mailproc/mail_user.h"
 #include "proto/imap_parser.h"
 #include "proto/seqset.h"
 #include "store/store.h"
 
-#define IMAP_OUTPUT_HIGH	(256 * 1024)	/* stop producing FETCH output above this */
-#define IMAP_OUTPUT_LOW		(64 * 1024)	/* resume below this */
-#define IMAP_INPUT_HIGH		(256 * 1024)	/* stop reading the socket above this */
 #define IMAP_MAX_BAD_COMMANDS	10		/* consecutive, then * BYE */
 #define IMAP_IDLE_LINE_MAX	1024		/* the DONE line of IDLE */
 #define IMAP_BODY_CHUNK		(64 * 1024)	/* FETCH body output step */

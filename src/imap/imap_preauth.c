@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/conn.h"
 #include "imap/imap_local.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -39,8 +40,8 @@ bridge_maybe_exit(struct bridge *b)
 }
 
 /*
- * The bridge is bounded both ways: while the buffer towards one side holds more than
- * IMAP_OUTPUT_HIGH octets, the other side is not read, so the session's own output
+ * The bridge is bounded both ways: while the buffer towards one side holds the output
+ * bound of an IMAP session (lib/conn.h) or more, the other side is not read, so the session's own output
  * backpressure still works when stdout is a slow pipe.
  */
 static void
@@ -49,7 +50,7 @@ in_read_cb(struct bufferevent *bev, void *ctx)
 	struct bridge *b = ctx;
 
 	bufferevent_write_buffer(b->sock, bufferevent_get_input(bev));
-	if (evbuffer_get_length(bufferevent_get_output(b->sock)) > IMAP_OUTPUT_HIGH)
+	if (conn_output_full(b->sock, CONN_IMAP))
 		bufferevent_disable(bev, EV_READ);
 }
 
@@ -73,7 +74,7 @@ sock_read_cb(struct bufferevent *bev, void *ctx)
 	struct bridge *b = ctx;
 
 	bufferevent_write_buffer(b->out, bufferevent_get_input(bev));
-	if (evbuffer_get_length(bufferevent_get_output(b->out)) > IMAP_OUTPUT_HIGH)
+	if (conn_output_full(b->out, CONN_IMAP))
 		bufferevent_disable(bev, EV_READ);
 }
 
@@ -260,18 +261,14 @@ imap_preauth_main(const char *config_path, const char *username)
 	evutil_make_socket_nonblocking(sv[1]);
 	evutil_make_socket_nonblocking(STDIN_FILENO);
 	evutil_make_socket_nonblocking(STDOUT_FILENO);
-	b.in = bufferevent_socket_new(base, STDIN_FILENO, 0);
-	b.out = bufferevent_socket_new(base, STDOUT_FILENO, 0);
-	b.sock = bufferevent_socket_new(base, sv[1], BEV_OPT_CLOSE_ON_FREE);
+	b.in = conn_new(base, STDIN_FILENO, NULL, CONN_IMAP, 0);
+	b.out = conn_new(base, STDOUT_FILENO, NULL, CONN_IMAP, 0);
+	b.sock = conn_new(base, sv[1], NULL, CONN_IMAP, BEV_OPT_CLOSE_ON_FREE);
 	if (b.in == NULL || b.out == NULL || b.sock == NULL)
 		fatal("imap: bufferevent_socket_new failed");
 	bufferevent_setcb(b.in, in_read_cb, NULL, in_event_cb, &b);
 	bufferevent_setcb(b.out, NULL, out_write_cb, out_event_cb, &b);
 	bufferevent_setcb(b.sock, sock_read_cb, sock_write_cb, sock_event_cb, &b);
-	/* keep the bridge bounded too: stop reading stdin while the session lags */
-	bufferevent_setwatermark(b.in, EV_READ, 0, IMAP_INPUT_HIGH);
-	bufferevent_setwatermark(b.sock, EV_WRITE, IMAP_OUTPUT_LOW, 0);
-	bufferevent_setwatermark(b.out, EV_WRITE, IMAP_OUTPUT_LOW, 0);
 	bufferevent_enable(b.in, EV_READ);
 	bufferevent_enable(b.out, EV_WRITE);
 	bufferevent_enable(b.sock, EV_READ | EV_WRITE);

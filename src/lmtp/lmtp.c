@@ -33,6 +33,7 @@
 
 #include "lib/config.h"
 #include "lib/ipc.h"
+#include "lib/conn.h"
 #include "lib/log.h"
 #include "lib/priv.h"
 #include "lib/role.h"
@@ -47,9 +48,6 @@
 #define LMTP_MAX_RCPTS		1000
 #define LMTP_MAX_BAD		10
 #define LMTP_IDLE_SECS		300
-#define LMTP_READ_HIGH		(256 * 1024)	/* input buffered while we wait */
-#define LMTP_OUT_HIGH		(64 * 1024)	/* replies unsent: stop reading commands */
-#define LMTP_OUT_LOW		(16 * 1024)	/* ... and go on when drained below this */
 #define LMTP_CHUNK		(64 * 1024)
 #define LMTP_PREFIX_MAX		IPC_PREFIX_MAX
 #define LMTP_DELIVER_WINDOW	16	/* deliveries of one session with the master at once */
@@ -690,10 +688,10 @@ sess_process(struct lsess *s)
 			goto need_more;
 		/*
 		 * A client that pipelines commands and never reads the replies: stop here
-		 * (input then stops at LMTP_READ_HIGH), go on from sess_write_cb once the
-		 * output has drained below LMTP_OUT_LOW (STYLE: output is bounded too).
+		 * (input then stops at its bound), go on from sess_write_cb once the output
+		 * has drained (lib/conn.h, CONN_LMTP).
 		 */
-		if (evbuffer_get_length(bufferevent_get_output(s->bev)) > LMTP_OUT_HIGH) {
+		if (conn_output_full(s->bev, CONN_LMTP)) {
 			s->out_full = true;
 			bufferevent_disable(s->bev, EV_READ);
 			return;
@@ -743,7 +741,7 @@ sess_write_cb(struct bufferevent *bev, void *ctx)
 		return;
 	}
 	if (s->out_full && s->state == SS_CMD) {
-		/* below LMTP_OUT_LOW (the write watermark): take commands again */
+		/* drained to the write watermark (CONN_LMTP): take commands again */
 		s->out_full = false;
 		if (!s->eof)
 			bufferevent_enable(bev, EV_READ);
@@ -825,10 +823,14 @@ accept_cb(struct evconnlistener *lst, evutil_socket_t fd, struct sockaddr *sa, i
 		/* replies come one by one as lookups finish: no Nagle + delayed-ACK stalls */
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
-	s->bev = bufferevent_socket_new(l->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	s->bev = conn_new(l->base, fd, NULL, CONN_LMTP, BEV_OPT_CLOSE_ON_FREE);
+	if (s->bev == NULL) {
+		log_error("lmtp: bufferevent_socket_new failed");
+		close(fd);
+		free(s);
+		return;
+	}
 	bufferevent_setcb(s->bev, sess_read_cb, sess_write_cb, sess_event_cb, s);
-	bufferevent_setwatermark(s->bev, EV_READ, 0, LMTP_READ_HIGH);
-	bufferevent_setwatermark(s->bev, EV_WRITE, LMTP_OUT_LOW, 0);
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	s->next = l->sessions;

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "lib/config.h"
+#include "lib/conn.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/priv.h"
@@ -34,7 +35,6 @@
 #include "proto/sasl.h"
 
 #define LOGIN_MAX_LISTENERS	32
-#define PROXY_HIGH		(256 * 1024)	/* output backlog before we stop reading */
 #define LOGIN_IPC_FD		3
 
 struct login {
@@ -115,21 +115,19 @@ lconn_destroy(struct lconn *c)
 bool
 lconn_output_full(const struct lconn *c)
 {
-	return c->bev != NULL &&
-	    evbuffer_get_length(bufferevent_get_output(c->bev)) >= LOGIN_OUTPUT_MAX;
+	return c->bev != NULL && conn_output_full(c->bev, CONN_PRELOGIN);
 }
 
 /*
- * Backpressure: while more than LOGIN_OUTPUT_MAX bytes wait to be sent, nothing more
- * is read or parsed; the write callback resumes below half of it. A client that sends
- * commands and never reads the answers costs at most that much (docs/security.md).
+ * Backpressure (lib/conn.h, CONN_PRELOGIN): while the output bound is reached nothing
+ * more is read or parsed; the write callback resumes once it has drained. A client that
+ * sends commands and never reads the answers costs at most that much.
  */
 static void
 lconn_throttle(struct lconn *c)
 {
 	c->throttled = true;
 	bufferevent_disable(c->bev, EV_READ);
-	bufferevent_setwatermark(c->bev, EV_WRITE, LOGIN_OUTPUT_MAX / 2, 0);
 }
 
 /* Parse what the client has sent, as far as the output bound allows. */
@@ -227,7 +225,6 @@ static void
 lconn_setup_bev(struct lconn *c)
 {
 	bufferevent_setcb(c->bev, lconn_read_cb, lconn_write_cb, lconn_event_cb, c);
-	bufferevent_setwatermark(c->bev, EV_READ, 0, LOGIN_INPUT_MAX);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
@@ -236,12 +233,9 @@ lconn_start_tls(struct lconn *c)
 {
 	SSL *ssl = tls_server_new_ssl(lconn_tls_server(c));
 
-	c->bev = bufferevent_openssl_socket_new(c->l->base, c->fd, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL) {
-		SSL_free(ssl);
+	c->bev = conn_new(c->l->base, c->fd, ssl, CONN_PRELOGIN, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL)
 		return -1;
-	}
 	c->tls = true;
 	lconn_setup_bev(c);
 	return 0;
@@ -267,11 +261,10 @@ static void
 lconn_write_cb(struct bufferevent *bev, void *ctx)
 {
 	struct lconn *c = ctx;
-	size_t out = evbuffer_get_length(bufferevent_get_output(bev));
+	size_t out = conn_output_len(bev);
 
-	if (c->throttled && out <= LOGIN_OUTPUT_MAX / 2) {
+	if (c->throttled && conn_output_drained(bev, CONN_PRELOGIN)) {
 		c->throttled = false;
-		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
 		if (c->state == LC_CMD || c->state == LC_SASL) {
 			bufferevent_enable(bev, EV_READ);
 			lconn_input(c);
@@ -426,9 +419,8 @@ proxy_drained_cb(struct bufferevent *bev, void *ctx)
 	struct lconn *c = ctx;
 	struct bufferevent *other = bev == c->bev ? c->proxy : c->bev;
 
-	/* the backlog is gone: read from the other side again */
+	/* the backlog has drained (lib/conn.h, CONN_PROXY): read from the other side again */
 	bufferevent_setcb(bev, proxy_read_cb, NULL, proxy_event_cb, c);
-	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
 	bufferevent_enable(other, EV_READ);
 }
 
@@ -440,9 +432,8 @@ proxy_read_cb(struct bufferevent *bev, void *ctx)
 	struct evbuffer *out = bufferevent_get_output(dst);
 
 	evbuffer_add_buffer(out, bufferevent_get_input(bev));
-	if (evbuffer_get_length(out) >= PROXY_HIGH) {
+	if (conn_output_full(dst, CONN_PROXY)) {
 		bufferevent_disable(bev, EV_READ);
-		bufferevent_setwatermark(dst, EV_WRITE, PROXY_HIGH / 2, PROXY_HIGH);
 		bufferevent_setcb(dst, proxy_read_cb, proxy_drained_cb, proxy_event_cb, c);
 	}
 }
@@ -476,7 +467,7 @@ proxy_event_cb(struct bufferevent *bev, short what, void *ctx)
 static void
 lconn_start_proxy(struct lconn *c)
 {
-	c->proxy = bufferevent_socket_new(c->l->base, c->proxy_fd, BEV_OPT_CLOSE_ON_FREE);
+	c->proxy = conn_new(c->l->base, c->proxy_fd, NULL, CONN_PROXY, BEV_OPT_CLOSE_ON_FREE);
 	if (c->proxy == NULL) {
 		lconn_destroy(c);
 		return;
@@ -491,8 +482,7 @@ lconn_start_proxy(struct lconn *c)
 	c->pstate = NULL;
 	bufferevent_setcb(c->bev, proxy_read_cb, NULL, proxy_event_cb, c);
 	bufferevent_setcb(c->proxy, proxy_read_cb, NULL, proxy_event_cb, c);
-	bufferevent_setwatermark(c->bev, EV_READ, 0, 64 * 1024);
-	bufferevent_setwatermark(c->proxy, EV_READ, 0, 64 * 1024);
+	conn_set_kind(c->bev, CONN_PROXY);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	bufferevent_enable(c->proxy, EV_READ | EV_WRITE);
 }
@@ -563,7 +553,7 @@ login_drain(struct login *l)
 		event_base_loopexit(l->base, NULL);
 }
 
-static void conn_new(struct login *l, uint32_t id, uint32_t idx, int fd);
+static void login_conn_new(struct login *l, uint32_t id, uint32_t idx, int fd);
 
 static void
 master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
@@ -578,7 +568,7 @@ master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 		if (ipc_decode(m, IPC_LOGIN_CONN, &lc) < 0 || lc.id == 0 ||
 		    lc.listener >= l->nlisteners)
 			fatal("login: malformed connection from master");
-		conn_new(l, lc.id, lc.listener, m->fd);
+		login_conn_new(l, lc.id, lc.listener, m->fd);
 		m->fd = -1;
 		break;
 	case IPC_LOGIN_RESULT:
@@ -635,7 +625,7 @@ addr_is_local(int fd, const struct sockaddr *peer)
 
 /* A connection the master accepted for us (IPC_LOGIN_CONN). */
 static void
-conn_new(struct login *l, uint32_t id, uint32_t idx, int fd)
+login_conn_new(struct login *l, uint32_t id, uint32_t idx, int fd)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
@@ -678,7 +668,10 @@ conn_new(struct login *l, uint32_t id, uint32_t idx, int fd)
 			return;
 		}
 	} else {
-		c->bev = bufferevent_socket_new(l->base, fd, 0);
+		if ((c->bev = conn_new(l->base, fd, NULL, CONN_PRELOGIN, 0)) == NULL) {
+			lconn_destroy(c);
+			return;
+		}
 		lconn_setup_bev(c);
 	}
 	tv.tv_sec = l->cfg->login_timeout;

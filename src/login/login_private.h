@@ -19,8 +19,7 @@
 
 #define LOGIN_MAX_BAD		3		/* bad commands before the goodbye */
 #define LOGIN_MAX_AUTH_FAILS	3		/* failed logins per connection */
-#define LOGIN_INPUT_MAX		IPC_INPUT_MAX	/* input buffered while pre-auth */
-#define LOGIN_OUTPUT_MAX	(16 * 1024)	/* output queued before reading stops */
+#define LOGIN_INPUT_MAX		IPC_INPUT_MAX	/* pipelined input handed over at login */
 
 enum lconn_state {
 	LC_CMD,			/* reading commands (the front end parses) */

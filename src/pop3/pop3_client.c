@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "lib/conn.h"
 #include "lib/log.h"
 #include "mailproc/mail_user.h"
 #include "pop3/pop3_client.h"
@@ -198,7 +199,8 @@ stream_continue(struct pop3_client *c)
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	unsigned char ob[2 * POP3_READ_CHUNK + 8];
 
-	while (c->stream_fd >= 0 && evbuffer_get_length(out) < POP3_OUTPUT_HIGH) {
+	while (c->stream_fd >= 0 &&
+	    evbuffer_get_length(out) < conn_bounds(CONN_POP3)->output_high) {
 		size_t used, w;
 
 		if (c->in_pos == c->in_len && !c->enc.done) {
@@ -483,7 +485,7 @@ client_input(struct pop3_client *c)
 	if (c->in_input)
 		return;
 	c->in_input = true;
-	while (!c->closing && c->stream_fd < 0 && output_len(c) < POP3_OUTPUT_HIGH) {
+	while (!c->closing && c->stream_fd < 0 && !conn_output_full(c->bev, CONN_POP3)) {
 		size_t len = evbuffer_get_length(in), used = 0;
 		enum pop3_parse_result r;
 		struct pop3_cmd cmd;
@@ -491,9 +493,9 @@ client_input(struct pop3_client *c)
 
 		if (len == 0)
 			break;
-		data = evbuffer_pullup(in, (ssize_t)MIN(len, (size_t)POP3_INPUT_HIGH));
-		r = pop3_cmd_parse(&c->parser, data, MIN(len, (size_t)POP3_INPUT_HIGH), &cmd,
-		    &used);
+		len = MIN(len, conn_bounds(CONN_POP3)->input_max);
+		data = evbuffer_pullup(in, (ssize_t)len);
+		r = pop3_cmd_parse(&c->parser, data, len, &cmd, &used);
 		if (r == POP3_PARSE_DONE) {
 			command(c, &cmd);
 		} else if (r == POP3_PARSE_ERROR) {
@@ -667,7 +669,7 @@ pop3_client_create(struct event_base *base, struct mail_user *mu,
 		return -1;
 	}
 	c = xcalloc(1, sizeof(*c));
-	c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->bev = conn_new(base, fd, NULL, CONN_POP3, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
 		log_error("pop3: bufferevent_socket_new failed");
 		close(fd);
@@ -684,8 +686,6 @@ pop3_client_create(struct event_base *base, struct mail_user *mu,
 	pop3_cmd_parser_init(&c->parser, POP3_LINE_MAX);
 	mail_session_register(mu, &c->session, MAIL_PROTO_POP3, c->ip, &session_ops, c);
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
-	bufferevent_setwatermark(c->bev, EV_READ, 0, POP3_INPUT_HIGH);
-	bufferevent_setwatermark(c->bev, EV_WRITE, POP3_OUTPUT_LOW, 0);
 	/* a client that stops reading is dropped at the autologout time */
 	bufferevent_set_timeouts(c->bev, NULL, &tv);
 	c->timer = evtimer_new(base, timer_cb, c);

@@ -20,9 +20,6 @@ struct mail_user;
 #define POP3_AUTOLOGOUT_SECS	600	/* RFC 1939 §3: at least 10 minutes */
 #define POP3_MAX_BAD		10	/* consecutive bad commands before the close */
 #define POP3_MAX_LONG		3	/* overlong command lines before the close */
-#define POP3_OUTPUT_HIGH	(64 * 1024)	/* stop streaming/processing above this */
-#define POP3_OUTPUT_LOW		(16 * 1024)	/* resume below this */
-#define POP3_INPUT_HIGH		(16 * 1024)	/* stop reading the socket above this */
 
 /*
  * Start an authenticated POP3 session on the connected socket fd (ownership passes to
