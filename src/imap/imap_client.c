@@ -26,7 +26,7 @@ imap_capability(const struct config *cfg)
 {
 	static char cap[512];
 	uint64_t limit = cfg != NULL && cfg->mail_max_size != 0 ?
-	    cfg->mail_max_size : 52428800;
+	    cfg->mail_max_size : CONFIG_MAIL_MAX_SIZE_DEFAULT;
 
 	snprintf(cap, sizeof(cap), "%s APPENDLIMIT=%llu MULTIAPPEND", IMAP_CAPABILITY,
 	    (unsigned long long)limit);

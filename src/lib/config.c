@@ -93,7 +93,7 @@ config_defaults(struct config *c)
 	c->auth_ban_failures = 20;
 	c->auth_ban_seconds = 3600;
 	c->auth_pam_workers = 2;
-	c->mail_max_size = 50 * 1024 * 1024;
+	c->mail_max_size = CONFIG_MAIL_MAX_SIZE_DEFAULT;
 	c->imap_idle_keepalive = 120;
 	c->login_timeout = 60;
 	c->login_processes = 0;		/* one per CPU */
