@@ -240,7 +240,7 @@ tag_printable(const char *tag)
 	for (; *tag != '\0'; tag++) {
 		unsigned char ch = (unsigned char)*tag;
 
-		/* SEC-23: never reflect markup-like characters. */
+		/* no markup-like characters (docs/security.md, Decisions: reflected tags) */
 		if (ch <= ' ' || ch >= 0x7f || ch == '<' || ch == '>' || ch == '"' ||
 		    ch == '\'' || ch == '&')
 			return false;
@@ -356,7 +356,7 @@ client_parse_error(struct imap_client *c)
 		{
 			char bye[256];
 
-			/* every fatal parse error is a size limit (RELIABILITY.md §4) */
+			/* every fatal parse error is a size limit (docs/security.md, Limits) */
 			snprintf(bye, sizeof(bye), "[TOOBIG] %s", text);
 			imap_client_bye(c, bye);
 		}
@@ -728,7 +728,7 @@ imap_client_create(struct mail_user *mu, int fd, const char *login_tag,
 	bufferevent_setwatermark(c->bev, EV_READ, 0, IMAP_INPUT_HIGH);
 	bufferevent_setwatermark(c->bev, EV_WRITE, IMAP_OUTPUT_LOW, 0);
 	{
-		/* A client that stops reading is dropped at the autologout time (F-13). */
+		/* a client that stops reading goes at autologout (docs/security.md, Limits) */
 		struct timeval wtv = { (time_t)c->autologout_secs, 0 };
 
 		bufferevent_set_timeouts(c->bev, NULL, &wtv);

@@ -31,7 +31,8 @@
  * Was the existing dotlock left by a process that died (kill -9 during a save or an
  * expunge)?  Holders keep an flock(2) on it, which the kernel drops when they die: if
  * we can take that flock and the file has not changed for LOCK_DEAD_SECS (the moment
- * between a holder's create and its flock), nobody holds it (RELIABILITY F-02/F-03).
+ * between a holder's create and its flock), nobody holds it (docs/security.md,
+ * Decisions: locks after a crash).
  */
 static bool
 uidlist_lock_dead(struct mailbox *box)
