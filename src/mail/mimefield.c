@@ -116,26 +116,15 @@ struct raw_param {
 	char *value;
 };
 
-static int
-hexv(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static void
 percent_decode(struct buf *out, const char *s)
 {
 	for (size_t i = 0; s[i] != '\0'; i++) {
 		int h, l;
 
-		if (s[i] == '%' && s[i + 1] != '\0' && (h = hexv(s[i + 1])) >= 0 &&
-		    (l = hexv(s[i + 2])) >= 0) {
+		if (s[i] == '%' && s[i + 1] != '\0' &&
+		    (h = hex_digit_value((unsigned char)s[i + 1])) >= 0 &&
+		    (l = hex_digit_value((unsigned char)s[i + 2])) >= 0) {
 			(void)buf_append_c(out, (char)(h * 16 + l));
 			i += 2;
 		} else

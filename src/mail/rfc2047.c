@@ -153,18 +153,6 @@ mail_charset_to_utf8(struct buf *out, const char *charset, const unsigned char *
 	return ret;
 }
 
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decode B or Q encoded text into out (raw bytes). Returns false if invalid. */
 static bool
 decode_word_text(struct buf *out, char enc, const unsigned char *p, size_t len)
@@ -178,7 +166,8 @@ decode_word_text(struct buf *out, char enc, const unsigned char *p, size_t len)
 			if (p[i] == '_')
 				(void)buf_append_c(out, ' ');
 			else if (p[i] == '=' && i + 2 < len &&
-			    (h = hexval(p[i + 1])) >= 0 && (l = hexval(p[i + 2])) >= 0) {
+			    (h = hex_digit_value(p[i + 1])) >= 0 &&
+			    (l = hex_digit_value(p[i + 2])) >= 0) {
 				(void)buf_append_c(out, (char)(h * 16 + l));
 				i += 2;
 			} else if (p[i] == '=')

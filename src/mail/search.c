@@ -286,18 +286,6 @@ mail_search_header(const struct mail_search_key *k, const struct mail_message *m
 	return hit;
 }
 
-static int
-hexv(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * RFC 2045 §6.7 quoted-printable, leniently: invalid escapes are kept. Writes at most
  * len bytes to out; returns how many.
@@ -319,8 +307,8 @@ decode_qp(unsigned char *out, const unsigned char *p, size_t len)
 			o += i - start;
 			continue;
 		}
-		if (i + 2 < len && (h = hexv(p[i + 1])) >= 0 &&
-		    (l = hexv(p[i + 2])) >= 0) {
+		if (i + 2 < len && (h = hex_digit_value(p[i + 1])) >= 0 &&
+		    (l = hex_digit_value(p[i + 2])) >= 0) {
 			out[o++] = (unsigned char)(h * 16 + l);
 			i += 3;
 			continue;

@@ -340,9 +340,7 @@ mstore_next_uidvalidity(struct mstore *store, uint32_t at_least)
 	if (ret > 0) {
 		/* hex, as Dovecot writes it */
 		for (n = 0; n < b.len && n < 8; n++) {
-			char c = b.data[n];
-			int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ?
-			    c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+			int v = hex_digit_value((unsigned char)b.data[n]);
 
 			if (v < 0)
 				break;
