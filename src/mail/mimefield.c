@@ -6,6 +6,7 @@
  */
 #include "mail/mimefield.h"
 
+#include "mail/header.h"
 #include "mail/rfc2047.h"
 
 struct lex {
@@ -23,27 +24,7 @@ is_tspecial(unsigned char c)
 static void
 lex_cfws(struct lex *l)
 {
-	unsigned int depth = 0;
-
-	while (l->i < l->len) {
-		unsigned char c = l->p[l->i];
-
-		if (depth > 0) {
-			if (c == '\\' && l->i + 1 < l->len)
-				l->i++;
-			else if (c == '(')
-				depth++;
-			else if (c == ')')
-				depth--;
-			l->i++;
-		} else if (c == '(') {
-			depth = 1;
-			l->i++;
-		} else if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
-			l->i++;
-		else
-			break;
-	}
+	l->i = mail_header_skip_cfws(l->p, l->len, l->i);
 }
 
 /* RFC 2045 token; returns its length (0 if none). */
