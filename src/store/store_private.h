@@ -219,6 +219,9 @@ void mstore_namelist_free(struct mstore_namelist *l);
 /* ---------------------------------------------------------------- mailbox.c */
 
 void mailbox_free_internal(struct mailbox *box);
+/* Forget a folder nobody holds (not in the cache): its recent state is kept for the next
+ * open unless it was deleted, it leaves the store's list and is freed. */
+void mailbox_discard(struct mailbox *box);
 /* The folder was deleted underneath open mailboxes: expunge everything, mark deleted. */
 void mailbox_mark_deleted(struct mailbox *box);
 /* W= size of an open file (read from the start): size plus one for every LF not
