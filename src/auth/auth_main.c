@@ -4,14 +4,15 @@
  * is root-only; it reads only IPC messages from the master, whose every field is
  * bounded. Requests from one client network are serialised and spaced out after
  * failures (2 s doubling to auth_failure_delay_max), so parallel connections do not
- * multiply an attacker's guesses (RELIABILITY SEC-10, SEC-13).  A network that fails
- * auth_ban_failures times (without 10 minutes of silence) is banned for
- * auth_ban_seconds: its requests are refused at once, without a password check, and
- * the ban is logged ("auth ban ip=..."), so fail2ban is not needed.  Trusted networks
- * have no penalty entry and are never delayed or banned.  A failure's delay counts from
- * the start of its password check, so an unknown user and a wrong password are
- * answered at the same moment whatever the hash or PAM cost.  PAM never runs in this
- * loop: system users are checked by the PAM workers of pam_pool.c.
+ * multiply an attacker's guesses (docs/security.md, Decisions: parallel guessing;
+ * Limits: failure delay per address).  A network that fails auth_ban_failures times
+ * (without 10 minutes of silence) is banned for auth_ban_seconds: its requests are
+ * refused at once, without a password check, and the ban is logged ("auth ban ip=..."),
+ * so fail2ban is not needed.  Trusted networks have no penalty entry and are never
+ * delayed or banned.  A failure's delay counts from the start of its password check, so
+ * an unknown user and a wrong password are answered at the same moment whatever the
+ * hash or PAM cost.  PAM never runs in this loop: system users are checked by the PAM
+ * workers of pam_pool.c.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -383,7 +384,7 @@ verify_done(struct auth_req *r, int res, const char *err)
 			if (r->pen->failures >= 4 && r->pen->failures % 4 == 0)
 				log_warn("auth penalty ip=%s failures=%u delay=%us", r->ip,
 				    r->pen->failures, delay);
-			/* the network stays busy until the failure is answered (SEC-13) */
+			/* the network stays busy until the failure is answered */
 			event_free(r->timer);
 			r->timer = evtimer_new(A.base, reply_fail_cb, r);
 			evtimer_add(r->timer, &tv);

@@ -198,6 +198,17 @@ bad:
 	return -1;
 }
 
+void
+userdb_info_from_passwd(struct user_info *u, const struct passwd *pw)
+{
+	memset(u, 0, sizeof(*u));
+	u->name = xstrdup(pw->pw_name);
+	u->home = xstrdup(pw->pw_dir);
+	u->uid = pw->pw_uid;
+	u->gid = pw->pw_gid;
+	u->system = true;
+}
+
 static int
 lookup_system(const struct config *cfg, const char *name, struct user_info *u,
     const char **error_r)
@@ -213,12 +224,7 @@ lookup_system(const struct config *cfg, const char *name, struct user_info *u,
 	}
 	if (res == NULL)
 		return 0;
-	memset(u, 0, sizeof(*u));
-	u->name = xstrdup(pw.pw_name);
-	u->home = xstrdup(pw.pw_dir);
-	u->uid = pw.pw_uid;
-	u->gid = pw.pw_gid;
-	u->system = true;
+	userdb_info_from_passwd(u, &pw);
 	if (user_finish(cfg, u, error_r) < 0) {
 		userdb_info_free(u);
 		return -1;

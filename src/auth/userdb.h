@@ -34,4 +34,11 @@ int userdb_lookup(const struct config *cfg, const char *name, struct user_info *
     const char **error_r);
 void userdb_info_free(struct user_info *u);
 
+struct passwd;
+/*
+ * Fill *u (cleared first) from a system user database entry: name, home, uid, gid,
+ * system = true; mail_root is left NULL for the caller. Free with userdb_info_free.
+ */
+void userdb_info_from_passwd(struct user_info *u, const struct passwd *pw);
+
 #endif

@@ -81,12 +81,7 @@ lookup_self(const struct config *cfg, const char *name, struct user_info *u)
 	if (getpwuid_r(getuid(), &pw, tmp, sizeof(tmp), &res) != 0 || res == NULL ||
 	    strcmp(pw.pw_name, name) != 0)
 		return 0;
-	memset(u, 0, sizeof(*u));
-	u->name = xstrdup(pw.pw_name);
-	u->home = xstrdup(pw.pw_dir);
-	u->uid = pw.pw_uid;
-	u->gid = pw.pw_gid;
-	u->system = true;
+	userdb_info_from_passwd(u, &pw);
 	if ((u->mail_root = config_mail_root(cfg, pw.pw_name, pw.pw_dir, &err)) == NULL) {
 		fprintf(stderr, "buzon deliver: mail_location: %s\n", err);
 		userdb_info_free(u);

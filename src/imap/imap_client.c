@@ -30,7 +30,7 @@ imap_capability(const struct config *cfg)
 {
 	static char cap[512];
 	uint64_t limit = cfg != NULL && cfg->mail_max_size != 0 ?
-	    cfg->mail_max_size : 52428800;
+	    cfg->mail_max_size : CONFIG_MAIL_MAX_SIZE_DEFAULT;
 
 	snprintf(cap, sizeof(cap), "%s APPENDLIMIT=%llu MULTIAPPEND", IMAP_CAPABILITY,
 	    (unsigned long long)limit);
@@ -244,7 +244,7 @@ tag_printable(const char *tag)
 	for (; *tag != '\0'; tag++) {
 		unsigned char ch = (unsigned char)*tag;
 
-		/* SEC-23: never reflect markup-like characters. */
+		/* no markup-like characters (docs/security.md, Decisions: reflected tags) */
 		if (ch <= ' ' || ch >= 0x7f || ch == '<' || ch == '>' || ch == '"' ||
 		    ch == '\'' || ch == '&')
 			return false;
@@ -360,7 +360,7 @@ client_parse_error(struct imap_client *c)
 		{
 			char bye[256];
 
-			/* every fatal parse error is a size limit (RELIABILITY.md §4) */
+			/* every fatal parse error is a size limit (docs/security.md, Limits) */
 			snprintf(bye, sizeof(bye), "[TOOBIG] %s", text);
 			imap_client_bye(c, bye);
 		}
@@ -731,7 +731,7 @@ imap_client_create(struct mail_user *mu, int fd, const char *login_tag,
 	}
 	bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
 	{
-		/* A client that stops reading is dropped at the autologout time (F-13). */
+		/* a client that stops reading goes at autologout (docs/security.md, Limits) */
 		struct timeval wtv = { (time_t)c->autologout_secs, 0 };
 
 		bufferevent_set_timeouts(c->bev, NULL, &wtv);

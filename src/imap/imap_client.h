@@ -22,8 +22,8 @@ struct mail_user;
  * The capability list after login (only what is implemented); APPENDLIMIT=<mail_max_size>
  * and MULTIAPPEND are appended at run time (imap_capability()). LITERAL- (RFC 7888), not
  * LITERAL+: the command parser refuses non-synchronising literals over 4096 octets
- * (RELIABILITY.md §4), so a client that believed LITERAL+ and sent a large APPEND as
- * {n+} would be disconnected.
+ * (docs/security.md, Limits), so a client that believed LITERAL+ and sent a large
+ * APPEND as {n+} would be disconnected.
  */
 #define IMAP_CAPABILITY "IMAP4rev1 LITERAL- SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS " \
 	"MOVE UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH"

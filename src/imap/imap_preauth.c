@@ -1,16 +1,14 @@
 /*
  * imap_preauth.c — `buzon imap -c FILE -u USER`: one PREAUTH IMAP session on stdin and
  * stdout, for IMAP over ssh and for the protocol tests. Started by the user (or by root,
- * in which case it drops to the mail user's uid/gid before opening any mail: setgroups,
- * setresgid, setresuid, then verifies root cannot be regained). stdin/stdout may be
- * pipes, so they are bridged to one end of a socketpair whose other end is the session's
- * socket.
+ * in which case it drops to the mail user's uid/gid before opening any mail, with the
+ * children's drop in src/lib/priv.c: setgroups, setresgid, setresuid, verified, then
+ * PR_SET_NO_NEW_PRIVS). stdin/stdout may be pipes, so they are bridged to one end of a
+ * socketpair whose other end is the session's socket.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,6 +16,7 @@
 #include "lib/conn.h"
 #include "imap/imap_local.h"
 #include "lib/log.h"
+#include "lib/priv.h"
 #include "lib/util.h"
 
 struct bridge {
@@ -140,30 +139,21 @@ session_empty_cb(void *ctx)
 	/* the session's last bytes may still be in the socketpair: read them first */
 }
 
+/* The same drop as every child's (priv_drop), but a refusal is an exit status. */
 static int
 drop_privileges(const struct user_info *u)
 {
-	gid_t gid = u->gid;
-	uid_t ruid, euid, suid;
-	gid_t rgid, egid, sgid;
+	const char *step;
 
 	if (u->uid == 0 || u->gid == 0) {
 		log_error("imap user=%s error=\"refusing to run as root\"", u->name);
 		return -1;
 	}
-	if (setgroups(1, &gid) < 0 || setresgid(u->gid, u->gid, u->gid) < 0 ||
-	    setresuid(u->uid, u->uid, u->uid) < 0) {
-		log_error("imap user=%s error=\"cannot drop privileges: %s\"", u->name,
+	if (priv_drop_try(u->uid, u->gid, NULL, &step) < 0) {
+		log_error("imap user=%s error=\"cannot drop privileges: %s: %s\"", u->name, step,
 		    strerror(errno));
 		return -1;
 	}
-	if (getresuid(&ruid, &euid, &suid) < 0 || getresgid(&rgid, &egid, &sgid) < 0 ||
-	    ruid != u->uid || euid != u->uid || suid != u->uid ||
-	    rgid != u->gid || egid != u->gid || sgid != u->gid)
-		panic("imap: privilege drop did not take effect");
-	if (setuid(0) == 0 || setgid(0) == 0)
-		panic("imap: could regain root after dropping privileges");
-	(void)prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	return 0;
 }
 

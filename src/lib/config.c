@@ -12,6 +12,7 @@
 #include "config.h"
 #include "buf.h"
 #include "log.h"
+#include "pop3_uidl.h"
 
 #define CONFIG_MAX_LINE 4096
 
@@ -92,7 +93,7 @@ config_defaults(struct config *c)
 	c->auth_ban_failures = 20;
 	c->auth_ban_seconds = 3600;
 	c->auth_pam_workers = 2;
-	c->mail_max_size = 50 * 1024 * 1024;
+	c->mail_max_size = CONFIG_MAIL_MAX_SIZE_DEFAULT;
 	c->imap_idle_keepalive = 120;
 	c->login_timeout = 60;
 	c->login_processes = 0;		/* one per CPU */
@@ -283,47 +284,6 @@ config_set(struct config *c, const struct key_def *k, const char *v)
 	return "internal error";
 }
 
-/*
- * pop3_uidl_format: text of printable non-space ASCII (RFC 1939 §7 unique-id) and
- * directives "%%" or "%" ["0" 1-2 digits] ["X"] ("u" | "v"), the subset of Dovecot's
- * variables the POP3 server expands (src/proto/pop3_cmd.c); at least one directive, and
- * at most 70 characters for the largest values.
- */
-static bool
-uidl_format_ok(const char *f)
-{
-	bool any = false;
-	unsigned len = 0;
-
-	for (size_t i = 0; f[i] != '\0'; i++) {
-		unsigned width = 0;
-		bool hex = false;
-
-		if ((unsigned char)f[i] <= ' ' || (unsigned char)f[i] >= 0x7f)
-			return false;
-		len++;
-		if (f[i] != '%')
-			continue;
-		if (f[++i] == '%')
-			continue;
-		if (f[i] == '0') {
-			/* a width pads with zeros; space padding is no valid unique-id */
-			for (int d = 0; d < 2 && f[i + 1] >= '0' && f[i + 1] <= '9'; d++)
-				width = width * 10 + (unsigned)(f[++i] - '0');
-			i++;
-		}
-		if (f[i] == 'X') {
-			hex = true;
-			i++;
-		}
-		if (f[i] != 'u' && f[i] != 'v')
-			return false;
-		len += MAX(width, hex ? 8u : 10u) - 1;
-		any = true;
-	}
-	return any && len <= 70;
-}
-
 static int
 config_finish(struct config *c, const char **err_r)
 {
@@ -386,7 +346,7 @@ config_finish(struct config *c, const char **err_r)
 		*err_r = "imap_autologout must be at least 1800 (RFC 3501 §5.4)";
 		return -1;
 	}
-	if (c->pop3_uidl_format == NULL || !uidl_format_ok(c->pop3_uidl_format)) {
+	if (c->pop3_uidl_format == NULL || !pop3_uidl_format_check(c->pop3_uidl_format)) {
 		*err_r = "pop3_uidl_format: %u, %v, %08Xu, %08Xv, %% and printable text, at most 70 characters";
 		return -1;
 	}

@@ -15,6 +15,8 @@
 /* RLIMIT_AS of the login and lmtp processes (docs/security.md has the measurements) */
 #define CONFIG_LOGIN_VSZ_DEFAULT (256ULL * 1024 * 1024)
 #define CONFIG_LOGIN_VSZ_MIN (64ULL * 1024 * 1024)
+/* mail_max_size: APPENDLIMIT, APPEND literals after login, LMTP SIZE, `buzon deliver` */
+#define CONFIG_MAIL_MAX_SIZE_DEFAULT (50ULL * 1024 * 1024)
 
 enum config_cleartext {
 	CLEARTEXT_NO,		/* never accept a password without TLS */
@@ -57,7 +59,7 @@ struct config {
 	unsigned auth_ban_failures;	/* failures from one network that start a ban (20) */
 	unsigned auth_ban_seconds;	/* ban length, default 3600 (0 disables bans) */
 	unsigned auth_pam_workers;	/* PAM worker processes of auth, 1..16 (default 2) */
-	uint64_t mail_max_size;		/* APPENDLIMIT / LMTP SIZE, default 50 MiB */
+	uint64_t mail_max_size;		/* APPENDLIMIT / LMTP SIZE, CONFIG_MAIL_MAX_SIZE_DEFAULT */
 	unsigned imap_idle_keepalive;	/* seconds between "* OK Still here" */
 	unsigned login_timeout;		/* pre-auth deadline, seconds */
 	unsigned login_processes;	/* login process pool size; 0 = one per CPU */

@@ -1,7 +1,8 @@
 /*
- * log.h — one event a line, key=value, to stderr. Children inherit the master's stderr,
- * so logging works inside an empty chroot; each line is written with one write(2) so
- * lines from several processes never interleave. Client-supplied text must go through
+ * log.h — one event a line, key=value, to stderr. A child's stderr is a pipe to the
+ * master, which writes the child's lines to its own stderr, so logging works inside an
+ * empty chroot and no child holds the log file (docs/security.md, Processes); each line
+ * is written with one write(2) so lines from several processes never interleave. Client-supplied text must go through
  * log_sanitize() (or the "%s" of a sanitized copy) before it is logged.
  */
 #ifndef BUZON_LOG_H

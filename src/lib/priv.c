@@ -17,28 +17,38 @@ priv_is_root(void)
 	return geteuid() == 0;
 }
 
-void
-priv_drop(uid_t uid, gid_t gid, const char *chroot_dir)
+/* Fail a step of priv_drop_try with errno kept. */
+static int
+step_failed(const char *step, const char **step_r)
+{
+	*step_r = step;
+	return -1;
+}
+
+int
+priv_drop_try(uid_t uid, gid_t gid, const char *chroot_dir, const char **step_r)
 {
 	uid_t ru, eu, su;
 	gid_t rg, eg, sg;
 
 	if (!priv_is_root())
-		return;
-	if (uid == 0 || gid == 0)
-		panic("priv_drop: refusing to run as uid %u gid %u", (unsigned)uid, (unsigned)gid);
+		return 0;
+	if (uid == 0 || gid == 0) {
+		errno = EPERM;
+		return step_failed("refusing to run as root", step_r);
+	}
 	if (chroot_dir != NULL) {
 		if (chroot(chroot_dir) < 0)
-			panic("chroot(%s): %s", chroot_dir, strerror(errno));
+			return step_failed("chroot", step_r);
 		if (chdir("/") < 0)
-			panic("chdir(/): %s", strerror(errno));
+			return step_failed("chdir(/)", step_r);
 	}
 	if (setgroups(1, &gid) < 0)
-		panic("setgroups: %s", strerror(errno));
+		return step_failed("setgroups", step_r);
 	if (setresgid(gid, gid, gid) < 0)
-		panic("setresgid(%u): %s", (unsigned)gid, strerror(errno));
+		return step_failed("setresgid", step_r);
 	if (setresuid(uid, uid, uid) < 0)
-		panic("setresuid(%u): %s", (unsigned)uid, strerror(errno));
+		return step_failed("setresuid", step_r);
 	/* verify: we must not be able to get root back */
 	if (setuid(0) == 0 || seteuid(0) == 0 || setgid(0) == 0)
 		panic("privilege drop did not stick");
@@ -47,6 +57,17 @@ priv_drop(uid_t uid, gid_t gid, const char *chroot_dir)
 		panic("privilege drop verification failed");
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		panic("PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+	return 0;
+}
+
+void
+priv_drop(uid_t uid, gid_t gid, const char *chroot_dir)
+{
+	const char *step;
+
+	if (priv_drop_try(uid, gid, chroot_dir, &step) < 0)
+		panic("priv_drop uid=%u gid=%u chroot=%s: %s: %s", (unsigned)uid, (unsigned)gid,
+		    chroot_dir != NULL ? chroot_dir : "-", step, strerror(errno));
 }
 
 void

@@ -74,7 +74,7 @@ sni_cb(SSL *ssl, int *alert, void *arg)
 			return SSL_TLSEXT_ERR_OK;
 		}
 	}
-	/* unknown name: the default certificate (docs/security.md, SEC-22) */
+	/* unknown name: the default certificate (docs/security.md, Decisions: SNI) */
 	return SSL_TLSEXT_ERR_OK;
 }
 

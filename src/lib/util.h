@@ -45,6 +45,8 @@ bool ct_memeq(const void *a, size_t alen, const void *b, size_t blen);
 bool mem_ieq(const char *p, size_t len, const char *cstr);
 bool str_ieq(const char *a, const char *b);
 bool str_has_prefix(const char *s, const char *prefix);
+/* Value of an ASCII hexadecimal digit (either case), or -1. */
+int hex_digit_value(unsigned char c);
 
 /* Wipe a secret so the compiler cannot optimise it away. */
 void secret_wipe(void *p, size_t n);

@@ -115,7 +115,7 @@ sasl_plain(struct lconn *c, struct imap_login *il, const char *line, size_t len)
 		lconn_printf(c, "%s BAD Invalid AUTHENTICATE response.\r\n", c->tag);
 	} else if (sp.authzid_len != 0 && (sp.authzid_len != sp.authcid_len ||
 	    memcmp(sp.authzid, sp.authcid, sp.authcid_len) != 0)) {
-		/* no master users: acting as someone else is refused (SEC-17) */
+		/* no master users: acting as someone else is refused (docs/security.md) */
 		lconn_printf(c, "%s NO [AUTHORIZATIONFAILED] Authorization failed.\r\n", c->tag);
 	} else {
 		lconn_send_auth(c, c->tag, "PLAIN", sp.authcid, sp.authcid_len, sp.passwd,
@@ -279,7 +279,7 @@ command(struct lconn *c, struct imap_login *il)
 	} else if (known_command(cmd)) {
 		reply_bad(c, c->tag, "Command not allowed before authentication.");
 	} else {
-		/* ALPACA (SEC-20): what is not IMAP gets no echo of its bytes, not even the tag */
+		/* what is not IMAP gets no echo, not even the tag (docs/security.md, ALPACA) */
 		reply_bad(c, NULL, "Unknown command.");
 	}
 }

@@ -203,7 +203,7 @@ deadline_cb(evutil_socket_t fd, short what, void *ctx)
 	if (c->state == LC_PROXY)
 		return;
 	if (c->state == LC_AUTH_WAIT) {
-		/* the deadline has passed: look again once the answer is in (PRE-04) */
+		/* past the deadline: look again once the answer is in (docs/security.md) */
 		struct timeval again = { 1, 0 };
 
 		evtimer_add(c->deadline, &again);
@@ -721,7 +721,7 @@ login_main(int argc, char **argv)
 		fatal("%s", err);
 	l.base = event_base_new();
 	parse_fds(&l, fds);
-	/* everything this process needs is loaded: confine it (SEC-41) */
+	/* everything this process needs is loaded: confine it (docs/security.md, Seccomp) */
 	role_confine_unprivileged(l.cfg, SANDBOX_LOGIN);
 	l.master = ipc_peer_create(l.base, LOGIN_IPC_FD, master_msg_cb, master_error_cb, &l);
 	event_base_dispatch(l.base);

@@ -4,7 +4,7 @@
  * and QUIT. Runs unprivileged and chrooted; parses attacker bytes with the 255-octet
  * line limit of src/proto/pop3_cmd (SASL response lines: the SASL limit). Passwords are
  * copied once into the IPC message to the master and wiped; USER answers +OK for any
- * name (SEC-12: no user enumeration).
+ * name (no user enumeration: docs/security.md, Decisions).
  */
 #include "login/login_private.h"
 #include "lib/log.h"
@@ -62,7 +62,7 @@ reply_bad(struct lconn *c, const char *text)
 {
 	lconn_printf(c, "-ERR %s\r\n", text);
 	if (++c->bad >= LOGIN_MAX_BAD) {
-		/* SEC-20: a client that is not speaking POP3 is dropped quickly */
+		/* not speaking POP3: dropped quickly (docs/security.md, Decisions: ALPACA) */
 		lconn_printf(c, "-ERR Too many invalid commands.\r\n");
 		lconn_close_after(c);
 	}
@@ -109,7 +109,7 @@ sasl_plain(struct lconn *c, struct pop3_login *pl, const char *line, size_t len)
 		reply_bad(c, "Invalid AUTH response.");
 	} else if (sp.authzid_len != 0 && (sp.authzid_len != sp.authcid_len ||
 	    memcmp(sp.authzid, sp.authcid, sp.authcid_len) != 0)) {
-		/* no master users: acting as someone else is refused (SEC-17) */
+		/* no master users: acting as someone else is refused (docs/security.md) */
 		lconn_printf(c, "-ERR [AUTH] Authorization failed.\r\n");
 	} else {
 		lconn_send_auth(c, "", "PLAIN", sp.authcid, sp.authcid_len, sp.passwd,
@@ -215,7 +215,7 @@ cmd_user(struct lconn *c, struct pop3_login *pl, const struct pop3_cmd *cmd)
 		pl->user = xstrndup(cmd->args[0].p, cmd->args[0].len);
 	else
 		pl->user = xstrdup("");	/* fails at PASS like any unknown name */
-	/* SEC-12: the same answer for every name */
+	/* the same answer for every name (docs/security.md, Decisions: user enumeration) */
 	lconn_printf(c, "+OK\r\n");
 }
 
@@ -292,7 +292,7 @@ command(struct lconn *c, struct pop3_login *pl, const struct pop3_cmd *cmd)
 		break;
 	case POP3_CMD_UNKNOWN:
 	default:
-		/* ALPACA (SEC-20): nothing of the client's bytes is echoed */
+		/* nothing of the client's bytes is echoed (docs/security.md, ALPACA) */
 		reply_bad(c, "Unknown command.");
 		break;
 	}

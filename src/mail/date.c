@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "lib/util.h"
+#include "mail/header.h"
 
 struct dlex {
 	const char *p;
@@ -18,24 +19,7 @@ struct dlex {
 static void
 skip_cfws(struct dlex *l)
 {
-	unsigned int depth = 0;
-
-	while (l->i < l->len) {
-		char c = l->p[l->i];
-
-		if (depth > 0) {
-			if (c == '\\' && l->i + 1 < l->len)
-				l->i++;
-			else if (c == '(')
-				depth++;
-			else if (c == ')')
-				depth--;
-		} else if (c == '(')
-			depth = 1;
-		else if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
-			break;
-		l->i++;
-	}
+	l->i = mail_header_skip_cfws((const unsigned char *)l->p, l->len, l->i);
 }
 
 static bool

@@ -135,3 +135,26 @@ mail_header_get(const unsigned char *hdr, size_t len, const char *name)
 	}
 	return NULL;
 }
+
+size_t
+mail_header_skip_cfws(const unsigned char *p, size_t len, size_t i)
+{
+	unsigned int depth = 0;
+
+	for (; i < len; i++) {
+		unsigned char c = p[i];
+
+		if (depth > 0) {
+			if (c == '\\' && i + 1 < len)
+				i++;
+			else if (c == '(')
+				depth++;
+			else if (c == ')')
+				depth--;
+		} else if (c == '(')
+			depth = 1;
+		else if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
+			break;
+	}
+	return i;
+}

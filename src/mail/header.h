@@ -38,6 +38,13 @@ int mail_header_unfold(struct buf *out, const unsigned char *value, size_t len);
 char *mail_header_unfold_dup(const unsigned char *value, size_t len);
 
 /*
+ * Skip CFWS (RFC 5322 §3.2.2) in p[0..len) from i: whitespace and comments, which nest
+ * and may quote a character with '\\'. Returns the index of the first other byte, or
+ * len (also inside a comment that is not closed).
+ */
+size_t mail_header_skip_cfws(const unsigned char *p, size_t len, size_t i);
+
+/*
  * First field called `name` (case-insensitive) in hdr[0..len): returns its unfolded value
  * as a malloc'd string (caller frees) or NULL if there is no such field.
  */

@@ -6,6 +6,7 @@
  */
 #include "mail/mimefield.h"
 
+#include "mail/header.h"
 #include "mail/rfc2047.h"
 
 struct lex {
@@ -23,27 +24,7 @@ is_tspecial(unsigned char c)
 static void
 lex_cfws(struct lex *l)
 {
-	unsigned int depth = 0;
-
-	while (l->i < l->len) {
-		unsigned char c = l->p[l->i];
-
-		if (depth > 0) {
-			if (c == '\\' && l->i + 1 < l->len)
-				l->i++;
-			else if (c == '(')
-				depth++;
-			else if (c == ')')
-				depth--;
-			l->i++;
-		} else if (c == '(') {
-			depth = 1;
-			l->i++;
-		} else if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
-			l->i++;
-		else
-			break;
-	}
+	l->i = mail_header_skip_cfws(l->p, l->len, l->i);
 }
 
 /* RFC 2045 token; returns its length (0 if none). */
@@ -116,26 +97,15 @@ struct raw_param {
 	char *value;
 };
 
-static int
-hexv(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static void
 percent_decode(struct buf *out, const char *s)
 {
 	for (size_t i = 0; s[i] != '\0'; i++) {
 		int h, l;
 
-		if (s[i] == '%' && s[i + 1] != '\0' && (h = hexv(s[i + 1])) >= 0 &&
-		    (l = hexv(s[i + 2])) >= 0) {
+		if (s[i] == '%' && s[i + 1] != '\0' &&
+		    (h = hex_digit_value((unsigned char)s[i + 1])) >= 0 &&
+		    (l = hex_digit_value((unsigned char)s[i + 2])) >= 0) {
 			(void)buf_append_c(out, (char)(h * 16 + l));
 			i += 2;
 		} else

@@ -9,6 +9,8 @@
 
 #include "mail/rfc2047.h"
 
+#include "lib/base64.h"
+
 #define CHARSET_MAX 64
 
 static const char utf8_replacement[] = "\xef\xbf\xbd";
@@ -151,34 +153,6 @@ mail_charset_to_utf8(struct buf *out, const char *charset, const unsigned char *
 	return ret;
 }
 
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static int
-b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /* Decode B or Q encoded text into out (raw bytes). Returns false if invalid. */
 static bool
 decode_word_text(struct buf *out, char enc, const unsigned char *p, size_t len)
@@ -192,7 +166,8 @@ decode_word_text(struct buf *out, char enc, const unsigned char *p, size_t len)
 			if (p[i] == '_')
 				(void)buf_append_c(out, ' ');
 			else if (p[i] == '=' && i + 2 < len &&
-			    (h = hexval(p[i + 1])) >= 0 && (l = hexval(p[i + 2])) >= 0) {
+			    (h = hex_digit_value(p[i + 1])) >= 0 &&
+			    (l = hex_digit_value(p[i + 2])) >= 0) {
 				(void)buf_append_c(out, (char)(h * 16 + l));
 				i += 2;
 			} else if (p[i] == '=')
@@ -202,29 +177,8 @@ decode_word_text(struct buf *out, char enc, const unsigned char *p, size_t len)
 		}
 		return true;
 	}
-	if (enc == 'B' || enc == 'b') {
-		uint32_t acc = 0;
-		unsigned int bits = 0;
-
-		for (i = 0; i < len; i++) {
-			int v;
-
-			if (p[i] == '=')
-				break;
-			if ((v = b64val(p[i])) < 0)
-				return false;
-			acc = (acc << 6) | (uint32_t)v;
-			bits += 6;
-			if (bits >= 8) {
-				bits -= 8;
-				(void)buf_append_c(out, (char)((acc >> bits) & 0xff));
-			}
-		}
-		for (; i < len; i++)
-			if (p[i] != '=')
-				return false;
-		return true;
-	}
+	if (enc == 'B' || enc == 'b')
+		return base64_decode_buf((const char *)p, len, BASE64_ENCODED_WORD, out) == 0;
 	return false;
 }
 

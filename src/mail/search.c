@@ -8,6 +8,7 @@
 
 #include "mail/search.h"
 
+#include "lib/base64.h"
 #include "mail/header.h"
 #include "mail/rfc2047.h"
 
@@ -285,18 +286,6 @@ mail_search_header(const struct mail_search_key *k, const struct mail_message *m
 	return hit;
 }
 
-static int
-hexv(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * RFC 2045 §6.7 quoted-printable, leniently: invalid escapes are kept. Writes at most
  * len bytes to out; returns how many.
@@ -318,8 +307,8 @@ decode_qp(unsigned char *out, const unsigned char *p, size_t len)
 			o += i - start;
 			continue;
 		}
-		if (i + 2 < len && (h = hexv(p[i + 1])) >= 0 &&
-		    (l = hexv(p[i + 2])) >= 0) {
+		if (i + 2 < len && (h = hex_digit_value(p[i + 1])) >= 0 &&
+		    (l = hex_digit_value(p[i + 2])) >= 0) {
 			out[o++] = (unsigned char)(h * 16 + l);
 			i += 3;
 			continue;
@@ -347,49 +336,6 @@ decode_qp(unsigned char *out, const unsigned char *p, size_t len)
 	return o;
 }
 
-/* Value of a base64 character, or -1 (whitespace, padding, junk: skipped). */
-static const signed char b64_value[256] = {
-	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63,
-	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
-	-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
-	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,
-	-1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
-	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
-	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-};
-
-/* Base64, skipping anything outside the alphabet. Writes at most len bytes to out. */
-static size_t
-decode_base64(unsigned char *out, const unsigned char *p, size_t len)
-{
-	uint32_t acc = 0;
-	unsigned int bits = 0;
-	size_t o = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		int v = b64_value[p[i]];
-
-		if (v < 0)
-			continue;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (unsigned char)((acc >> bits) & 0xff);
-		}
-	}
-	return o;
-}
-
 static bool
 search_text_part(const struct mail_search_key *k, const struct mail_message *m,
     const struct mail_part *p, size_t *budget, struct scratch *s)
@@ -409,9 +355,12 @@ search_text_part(const struct mail_search_key *k, const struct mail_message *m,
 	    str_ieq(p->encoding, "quoted-printable"))) {
 		/* both decode to at most as many bytes as they read (len <= *budget) */
 		decoded = xmalloc(len + 1);
-		if (str_ieq(p->encoding, "base64"))
-			text_len = decode_base64(decoded, body, len);
-		else
+		if (str_ieq(p->encoding, "base64")) {
+			/* RFC 2045 §6.8: characters outside the alphabet are ignored */
+			if (base64_decode((const char *)body, len, BASE64_LENIENT, decoded, len,
+			    &text_len) < 0)
+				text_len = 0;
+		} else
 			text_len = decode_qp(decoded, body, len);
 		text = decoded;
 	}

@@ -17,7 +17,7 @@
 
 #define MAIL_SECTION_MAX_DEPTH 100	/* part numbers in "1.2.3..." (= MIME depth limit) */
 #define MAIL_SECTION_MAX_FIELDS 1000	/* names in HEADER.FIELDS (...) */
-#define MAIL_SECTION_MAX_FIELD_LEN 1000	/* bytes per field name (RELIABILITY.md) */
+#define MAIL_SECTION_MAX_FIELD_LEN 1000	/* bytes per name (docs/security.md) */
 
 enum mail_section_kind {
 	MAIL_SECTION_BODY,		/* "" (whole message) or "1.2" (part body) */

@@ -119,7 +119,7 @@ child_spawn(enum child_role role, const char *rolename, const int *fds, unsigned
 		log_error("socketpair: %s", strerror(errno));
 		return NULL;
 	}
-	/* children log through us: their stderr is a pipe, never our log file (SEC-41) */
+	/* children log through us over a pipe, not to our log (docs/security.md) */
 	if (pipe2(lp, O_CLOEXEC) < 0) {
 		log_error("pipe: %s", strerror(errno));
 		close(sp[0]);

@@ -9,6 +9,7 @@
 #include "proto/imap_parser.h"
 
 #include "lib/buf.h"
+#include "lib/config.h"
 #include "lib/imapstr.h"
 #include "lib/util.h"
 
@@ -103,7 +104,7 @@ imap_parser_limits_default(struct imap_parser_limits *l, bool authenticated)
 	if (authenticated) {
 		l->max_line = 64 * 1024;
 		l->max_literal = 64 * 1024;
-		l->max_stream_literal = 50 * 1024 * 1024;
+		l->max_stream_literal = CONFIG_MAIL_MAX_SIZE_DEFAULT;
 		l->max_depth = 32;
 		l->max_items = 10000;
 	} else {

@@ -52,9 +52,10 @@ struct imap_parser_limits {
 #define IMAP_PARSER_MAX_COMMAND 64
 
 /*
- * Fill *l with the defaults of RELIABILITY.md §4. Pre-auth (authenticated == false):
+ * Fill *l with the defaults of docs/security.md, Limits. Pre-auth (authenticated == false):
  * max_line 8 KiB, max_literal 8 KiB, max_stream_literal 0, max_depth 1, max_items 1000,
- * max_tag 64. Post-auth: 64 KiB, 64 KiB, 50 MiB, 32, 10000, 64.
+ * max_tag 64. Post-auth: 64 KiB, 64 KiB, CONFIG_MAIL_MAX_SIZE_DEFAULT (50 MiB), 32, 10000,
+ * 64.
  */
 void imap_parser_limits_default(struct imap_parser_limits *l, bool authenticated);
 

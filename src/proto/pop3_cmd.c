@@ -1,5 +1,5 @@
 /*
- * pop3_cmd.c — POP3 command lines, UIDL templates and the RETR/TOP encoder (see
+ * pop3_cmd.c — POP3 command lines and the RETR/TOP encoder (see
  * pop3_cmd.h). Pure: runs in the login process on pre-auth bytes and in the mail
  * process; every loop is bounded by the input length, nothing is allocated.
  */
@@ -137,102 +137,6 @@ pop3_arg_u32(const struct pop3_arg *a, uint32_t *val_r)
 	if (a == NULL || a->p == NULL || a->len == 0 || a->len > 10)
 		return -1;
 	return parse_u32(a->p, a->len, val_r);
-}
-
-/* ---------------------------------------------------------------- UIDL */
-
-/*
- * One "%" directive at fmt[*pos] (just after the "%"). Returns the bytes it expands to
- * in buf (NUL-terminated) or -1 if the directive is invalid.
- */
-static int
-uidl_directive(const char *fmt, size_t *pos, uint32_t uid, uint32_t uidvalidity,
-    char *buf, size_t bufsize)
-{
-	size_t i = *pos;
-	bool zero = false, hex = false;
-	unsigned width = 0, digits = 0;
-	uint32_t v;
-	int n;
-
-	if (fmt[i] == '%') {
-		*pos = i + 1;
-		buf[0] = '%';
-		buf[1] = '\0';
-		return 1;
-	}
-	if (fmt[i] == '0') {
-		zero = true;
-		i++;
-	}
-	while (fmt[i] >= '0' && fmt[i] <= '9' && digits < 2) {
-		width = width * 10 + (unsigned)(fmt[i] - '0');
-		digits++;
-		i++;
-	}
-	if (fmt[i] == 'X') {
-		hex = true;
-		i++;
-	}
-	if (fmt[i] == 'u')
-		v = uid;
-	else if (fmt[i] == 'v')
-		v = uidvalidity;
-	else
-		return -1;
-	*pos = i + 1;
-	if (width > POP3_UIDL_MAX)
-		return -1;
-	if (hex)
-		n = snprintf(buf, bufsize, zero ? "%0*x" : "%*x", (int)width, (unsigned)v);
-	else
-		n = snprintf(buf, bufsize, zero ? "%0*u" : "%*u", (int)width, (unsigned)v);
-	return n < 0 || (size_t)n >= bufsize ? -1 : n;
-}
-
-size_t
-pop3_uidl_format(const char *fmt, uint32_t uid, uint32_t uidvalidity, char *out,
-    size_t out_size)
-{
-	size_t pos = 0, len = 0;
-
-	if (fmt == NULL || out_size == 0)
-		return 0;
-	while (fmt[pos] != '\0') {
-		char piece[POP3_UIDL_MAX + 2];
-		int n;
-
-		if (fmt[pos] == '%') {
-			pos++;
-			n = uidl_directive(fmt, &pos, uid, uidvalidity, piece, sizeof(piece));
-			if (n < 0)
-				return 0;
-		} else {
-			piece[0] = fmt[pos++];
-			piece[1] = '\0';
-			n = 1;
-		}
-		for (int k = 0; k < n; k++) {
-			unsigned char ch = (unsigned char)piece[k];
-
-			/* RFC 1939 §7: unique-id = 1*70 chars in 0x21..0x7E */
-			if (ch < 0x21 || ch > 0x7e || len + 1 >= out_size || len >= POP3_UIDL_MAX)
-				return 0;
-			out[len++] = (char)ch;
-		}
-	}
-	out[len] = '\0';
-	return len;
-}
-
-bool
-pop3_uidl_format_check(const char *fmt)
-{
-	char out[POP3_UIDL_MAX + 1];
-
-	/* the widest values: a directive is widest at 0xffffffff / 4294967295 */
-	return pop3_uidl_format(fmt, UINT32_MAX, UINT32_MAX, out, sizeof(out)) > 0 &&
-	    pop3_uidl_format(fmt, 1, 1, out, sizeof(out)) > 0;
 }
 
 /* ---------------------------------------------------------------- RETR / TOP */

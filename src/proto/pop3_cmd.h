@@ -1,7 +1,7 @@
 /*
  * pop3_cmd.h — pure POP3 helpers (RFC 1939, RFC 2449): finding and splitting a command
- * line under the 255-octet limit, message-number arguments, the Dovecot-compatible
- * UIDL template (pop3_uidl_format), and the encoder that turns a stored message (LF
+ * line under the 255-octet limit, message-number arguments (the UIDL template is
+ * src/lib/pop3_uidl.h, included here), and the encoder that turns a stored message (LF
  * or CRLF line ends) into the RETR/TOP wire form (CRLF, dot-stuffed, TOP line limit).
  * Used by the login process (pre-auth attacker bytes) and the mail process; nothing is
  * allocated, no I/O, no logging: results point into the caller's bytes.
@@ -13,9 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/pop3_uidl.h"	/* the UIDL template, shared with the config check */
+
 #define POP3_LINE_MAX	255	/* a command line including CRLF (RFC 2449 §4) */
 #define POP3_MAX_ARGS	2	/* arguments kept (argc still counts all of them) */
-#define POP3_UIDL_MAX	70	/* unique-id length (RFC 1939 §7) */
 
 enum pop3_cmd_id {
 	POP3_CMD_UNKNOWN = 0,
@@ -94,21 +95,6 @@ const char *pop3_cmd_name(enum pop3_cmd_id id);
  */
 int pop3_arg_u32(const struct pop3_arg *a, uint32_t *val_r);
 
-/*
- * UIDL template, Dovecot-compatible subset: "%%", and "%" [ "0" ] [ width 1..2 digits ]
- * [ "X" ] ( "u" | "v" ), u = the message UID, v = the folder UIDVALIDITY, X = hexadecimal
- * (lower case, as Dovecot's var_expand prints it), "0" = pad with zeros to width. Other
- * bytes are copied and must be printable ASCII without space (RFC 1939 §7).
- * pop3_uidl_format_check returns true if fmt is such a template that can expand to
- * at most POP3_UIDL_MAX octets.
- */
-bool pop3_uidl_format_check(const char *fmt);
-/*
- * Expand fmt into out (out_size bytes incl. NUL; pass POP3_UIDL_MAX + 1). Returns the
- * length (1..POP3_UIDL_MAX), or 0 if fmt is invalid or the result does not fit or is empty.
- */
-size_t pop3_uidl_format(const char *fmt, uint32_t uid, uint32_t uidvalidity, char *out,
-    size_t out_size);
 
 /*
  * RETR/TOP encoder: message bytes with LF or CRLF line ends in, RFC 1939 §3 wire form

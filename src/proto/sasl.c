@@ -92,7 +92,8 @@ sasl_decode_response(const char *line, size_t len, unsigned char *out, size_t ou
 		*error_r = "Authentication data too long";
 		return SASL_RESPONSE_ERROR;
 	}
-	if (base64_decode(line, len, out, MIN(out_size, (size_t)SASL_MAX_BUF), len_r) < 0) {
+	if (base64_decode(line, len, BASE64_STRICT, out, MIN(out_size, (size_t)SASL_MAX_BUF),
+	    len_r) < 0) {
 		secret_wipe(out, MIN(out_size, (size_t)SASL_MAX_BUF));
 		*len_r = 0;
 		*error_r = "Invalid base64 data";

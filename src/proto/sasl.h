@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "proto/base64.h"
+#include "lib/base64.h"
 
 #define SASL_MAX_USER		255	/* authzid, authcid, LOGIN user name (octets) */
 #define SASL_MAX_PASSWORD	1024	/* passwd (octets) */

@@ -170,23 +170,10 @@ mailbox_free_internal(struct mailbox *box)
 }
 
 void
-mailbox_ref(struct mailbox *box)
+mailbox_discard(struct mailbox *box)
 {
-	box->refcount++;
-}
+	struct mailbox **pp;
 
-void
-mailbox_unref(struct mailbox **boxp)
-{
-	struct mailbox *box = *boxp, **pp;
-
-	if (box == NULL)
-		return;
-	*boxp = NULL;
-	if (--box->refcount > 0)
-		return;
-	if (!box->deleted && mailbox_cache_put(box))
-		return;
 	if (!box->deleted)
 		mailbox_recent_save(box);
 	for (pp = &box->store->mailboxes; *pp != NULL; pp = &(*pp)->next)
@@ -195,6 +182,27 @@ mailbox_unref(struct mailbox **boxp)
 			break;
 		}
 	mailbox_free_internal(box);
+}
+
+void
+mailbox_ref(struct mailbox *box)
+{
+	box->refcount++;
+}
+
+void
+mailbox_unref(struct mailbox **boxp)
+{
+	struct mailbox *box = *boxp;
+
+	if (box == NULL)
+		return;
+	*boxp = NULL;
+	if (--box->refcount > 0)
+		return;
+	if (!box->deleted && mailbox_cache_put(box))
+		return;
+	mailbox_discard(box);
 }
 
 void

@@ -84,18 +84,9 @@ cache_unlink(struct mailbox *box)
 void
 mailbox_cache_evict(struct mailbox *box)
 {
-	struct mailbox **pp;
-
 	if (box->cached)
 		cache_unlink(box);
-	if (!box->deleted)
-		mailbox_recent_save(box);
-	for (pp = &box->store->mailboxes; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == box) {
-			*pp = box->next;
-			break;
-		}
-	mailbox_free_internal(box);
+	mailbox_discard(box);
 }
 
 /* Take a cached folder out of the cache for reuse; false if it must be reopened. */

@@ -4,8 +4,8 @@
  * transaction) and EXPUNGE. Runs in the per-user mail process with the mailbox owner's
  * uid. Security and reliability role: new files are created O_CREAT|O_EXCL|O_NOFOLLOW
  * 0600 in tmp/, written, fsync'ed, renamed into cur/ or new/, the directory is fsync'ed
- * and the uidlist written under its lock before a save reports success (RELIABILITY
- * rule 1); on any failure every file of the transaction is removed; expunged files are
+ * and the uidlist written under its lock before a save reports success (docs/formats.md,
+ * Saving); on any failure every file of the transaction is removed; expunged files are
  * unlinked relative to the folder's fds, then the uidlist is rewritten once.
  */
 #include "store/store_private.h"
@@ -247,7 +247,7 @@ mailbox_save_msg_end(struct mailbox_save *ctx, uint8_t flags, uint32_t keywords,
 		close(fd);
 		return save_fail(ctx, errno, "futimens");
 	}
-	/* RELIABILITY F-06: an fsync error is final, never retried on this fd */
+	/* an fsync error is final, never retried on this fd (docs/formats.md, Saving) */
 	if (fsync(fd) < 0) {
 		close(fd);
 		return save_fail(ctx, errno, "fsync");

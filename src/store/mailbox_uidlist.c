@@ -31,7 +31,8 @@
  * Was the existing dotlock left by a process that died (kill -9 during a save or an
  * expunge)?  Holders keep an flock(2) on it, which the kernel drops when they die: if
  * we can take that flock and the file has not changed for LOCK_DEAD_SECS (the moment
- * between a holder's create and its flock), nobody holds it (RELIABILITY F-02/F-03).
+ * between a holder's create and its flock), nobody holds it (docs/security.md,
+ * Decisions: locks after a crash).
  */
 static bool
 uidlist_lock_dead(struct mailbox *box)
@@ -105,38 +106,30 @@ mailbox_uidlist_unlock(struct mailbox *box, int fd)
 	(void)unlinkat(box->dir_fd, UIDLIST_LOCK_NAME, 0);
 }
 
+/* Append the records of box->msgs[from..count) to out. */
+static void
+format_recs(struct buf *out, const struct mailbox *box, size_t from)
+{
+	for (size_t i = from; i < box->count; i++) {
+		const struct mailbox_msg *m = &box->msgs[i];
+
+		(void)uidlist_format_rec(out, m->uid, m->size, m->vsize, mailbox_msg_name(m),
+		    mailbox_msg_base_len(m));
+	}
+}
+
 /* Write the memory state into the lock file and rename it over the uidlist; this also
  * releases the lock. Returns STORE_OK or an error (lock released, old uidlist kept). */
 enum store_status
 mailbox_uidlist_commit(struct mailbox *box, int lockfd)
 {
 	struct buf out;
-	const char *p;
-	size_t i, len;
-	ssize_t n;
-	int err = 0;
+	int err;
 
 	buf_init(&out, BUF_UNLIMITED);
 	(void)uidlist_format_header(&out, box->uidvalidity, box->nextuid, box->guid);
-	for (i = 0; i < box->count; i++) {
-		const struct mailbox_msg *m = &box->msgs[i];
-
-		(void)uidlist_format_rec(&out, m->uid, m->size, m->vsize, mailbox_msg_name(m),
-		    mailbox_msg_base_len(m));
-	}
-	p = out.data;
-	len = out.len;
-	while (len > 0) {
-		n = write(lockfd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			err = n < 0 ? errno : EIO;
-			break;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
+	format_recs(&out, box, 0);
+	err = mstore_write_full(lockfd, out.data, out.len);
 	buf_deinit(&out);
 	if (err == 0 && fsync(lockfd) < 0)
 		err = errno;
@@ -168,9 +161,6 @@ mailbox_uidlist_append(struct mailbox *box, int lockfd, size_t from)
 {
 	struct stat st;
 	struct buf out;
-	const char *p;
-	size_t i, len;
-	ssize_t n;
 	char last = '\0';
 	int fd, err = 0;
 
@@ -184,25 +174,8 @@ mailbox_uidlist_append(struct mailbox *box, int lockfd, size_t from)
 		return mailbox_uidlist_commit(box, lockfd);
 	}
 	buf_init(&out, BUF_UNLIMITED);
-	for (i = from; i < box->count; i++) {
-		const struct mailbox_msg *m = &box->msgs[i];
-
-		(void)uidlist_format_rec(&out, m->uid, m->size, m->vsize, mailbox_msg_name(m),
-		    mailbox_msg_base_len(m));
-	}
-	p = out.data;
-	len = out.len;
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			err = n < 0 ? errno : EIO;
-			break;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
+	format_recs(&out, box, from);
+	err = mstore_write_full(fd, out.data, out.len);
 	buf_deinit(&out);
 	if (err == 0 && fsync(fd) < 0)
 		err = errno;

@@ -57,6 +57,24 @@ mstore_errno_status(int err)
 }
 
 int
+mstore_write_full(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? errno : EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
 mstore_fsync_dir(int dirfd, const char *path)
 {
 	int fd, ret, err;
@@ -128,8 +146,6 @@ mstore_write_file(struct mstore *store, int dirfd, const char *name, const void 
     size_t len)
 {
 	struct buf tmpname;
-	const char *p = data;
-	ssize_t n;
 	int fd = -1, err = 0, tries;
 
 	buf_init(&tmpname, 512);
@@ -146,17 +162,8 @@ mstore_write_file(struct mstore *store, int dirfd, const char *name, const void 
 		err = errno;
 		goto fail;
 	}
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			err = n < 0 ? errno : EIO;
-			goto fail;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
+	if ((err = mstore_write_full(fd, data, len)) != 0)
+		goto fail;
 	if (fsync(fd) < 0 || close(fd) < 0) {
 		err = errno;
 		fd = -1;
@@ -340,9 +347,7 @@ mstore_next_uidvalidity(struct mstore *store, uint32_t at_least)
 	if (ret > 0) {
 		/* hex, as Dovecot writes it */
 		for (n = 0; n < b.len && n < 8; n++) {
-			char c = b.data[n];
-			int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ?
-			    c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+			int v = hex_digit_value((unsigned char)b.data[n]);
 
 			if (v < 0)
 				break;

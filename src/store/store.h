@@ -43,7 +43,7 @@ enum store_status {
 /* Short client-safe text for a status ("Mailbox does not exist", ...). Static string. */
 const char *store_status_str(enum store_status st);
 
-/* Limits (RELIABILITY.md §4). */
+/* Limits (docs/security.md, Limits: mailbox names, keywords). */
 #define STORE_NAME_MAX		1024	/* bytes of a whole mailbox name */
 #define STORE_COMPONENT_MAX	255	/* bytes of one hierarchy level */
 #define STORE_DEPTH_MAX		32	/* hierarchy levels */

@@ -192,6 +192,9 @@ enum store_status mstore_errno_status(int err);
  * Returns 1 read (data malloc'd into out), 0 missing, -1 error (errno). */
 int mstore_read_file(int dirfd, const char *name, size_t max, struct buf *out,
     struct stat *st_r);
+/* Write all of p[0..len) to fd, resuming after EINTR and short writes. Returns 0, or the
+ * errno value of the failure (EIO for a write that wrote nothing). */
+int mstore_write_full(int fd, const void *p, size_t len);
 /* Atomically replace dirfd/name with data: temp + fsync + rename + fsync(dir). */
 int mstore_write_file(struct mstore *store, int dirfd, const char *name, const void *data,
     size_t len);
@@ -216,6 +219,9 @@ void mstore_namelist_free(struct mstore_namelist *l);
 /* ---------------------------------------------------------------- mailbox.c */
 
 void mailbox_free_internal(struct mailbox *box);
+/* Forget a folder nobody holds (not in the cache): its recent state is kept for the next
+ * open unless it was deleted, it leaves the store's list and is freed. */
+void mailbox_discard(struct mailbox *box);
 /* The folder was deleted underneath open mailboxes: expunge everything, mark deleted. */
 void mailbox_mark_deleted(struct mailbox *box);
 /* W= size of an open file (read from the start): size plus one for every LF not

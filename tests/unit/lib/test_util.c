@@ -53,6 +53,19 @@ test_ieq(void **state)
 	assert_true(str_has_prefix("maildir:/x", "maildir:"));
 }
 
+static void
+test_hex_digit_value(void **state)
+{
+	static const struct { unsigned char c; int want; } t[] = {
+		{ '0', 0 }, { '9', 9 }, { 'a', 10 }, { 'f', 15 }, { 'A', 10 }, { 'F', 15 },
+		{ 'g', -1 }, { 'G', -1 }, { '/', -1 }, { ':', -1 }, { '@', -1 }, { '`', -1 },
+		{ ' ', -1 }, { 0, -1 }, { 0x80, -1 }, { 0xff, -1 },
+	};
+
+	for (size_t i = 0; i < N_ELEMENTS(t); i++)
+		assert_int_equal(hex_digit_value(t[i].c), t[i].want);
+}
+
 int
 main(void)
 {
@@ -61,6 +74,7 @@ main(void)
 		cmocka_unit_test(test_parse_u32),
 		cmocka_unit_test(test_ct_memeq),
 		cmocka_unit_test(test_ieq),
+		cmocka_unit_test(test_hex_digit_value),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

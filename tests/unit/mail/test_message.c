@@ -710,6 +710,20 @@ test_boundary_search(void **state)
 	}
 }
 
+static void
+test_skip_cfws(void **state)
+{
+	static const struct { const char *in; size_t from, want; } t[] = {
+		{ "", 0, 0 }, { "x", 0, 0 }, { " \t\r\n x", 0, 5 }, { "(c) x", 0, 4 },
+		{ "(a (nested) comment)x", 0, 20 }, { "(quoted \\) paren)x", 0, 17 },
+		{ "(open", 0, 5 }, { "(a\\", 0, 3 }, { "ab (c) d", 2, 7 }, { ")x", 0, 0 },
+	};
+
+	for (size_t i = 0; i < N_ELEMENTS(t); i++)
+		assert_int_equal(mail_header_skip_cfws((const unsigned char *)t[i].in,
+		    strlen(t[i].in), t[i].from), t[i].want);
+}
+
 int
 main(void)
 {
@@ -724,6 +738,7 @@ main(void)
 		cmocka_unit_test(test_no_separator_and_oversized_header),
 		cmocka_unit_test(test_parse_header),
 		cmocka_unit_test(test_boundary_search),
+		cmocka_unit_test(test_skip_cfws),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
