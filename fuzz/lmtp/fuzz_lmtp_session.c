@@ -186,7 +186,8 @@ check_message(struct sess *s, bool done)
 		(void)buf_append_str(&stuffed, ".\r\nNOOP\r\n");
 		out = xmalloc(stuffed.len + 1);
 		lmtp_data_init(&d);
-		if (!lmtp_data_feed(&d, (const unsigned char *)stuffed.data, stuffed.len, out, &w, &used) ||
+		if (!lmtp_data_feed(&d, (const unsigned char *)stuffed.data, stuffed.len, out, &w,
+		    &used) ||
 		    used != stuffed.len - 6 || w != ref.len || !same(out, ref.data, w) ||
 		    d.bare_cr != 0 || d.bare_lf != 0)
 			fail("a dot-stuffed message does not decode to itself");
@@ -197,17 +198,20 @@ check_message(struct sess *s, bool done)
 	if (!done)
 		return;
 	(void)buf_appendf(s->log, "[message %llu bytes, hash %08x]\r\n",
-	    (unsigned long long)s->dec.size, hash_mem((const unsigned char *)s->msg.data, s->msg.len));
+	    (unsigned long long)s->dec.size,
+	    hash_mem((const unsigned char *)s->msg.data, s->msg.len));
 	for (unsigned i = 0; i < s->nrcpts; i++) {
 		const char *a = s->rcpts[MIN(i, 7u)];
 		uint32_t st = hash(a, (uint8_t)(s->seed + 1)) % 8;
 
 		if (s->dec.size > MAIL_MAX)
-			(void)buf_appendf(s->log, "552 5.3.4 <%s> Message size exceeds fixed limit\r\n", a);
+			(void)buf_appendf(s->log,
+			    "552 5.3.4 <%s> Message size exceeds fixed limit\r\n", a);
 		else if (s->dec.bare_lf > 0)
 			(void)buf_appendf(s->log, "554 5.6.0 <%s> Message contains bare LF\r\n", a);
 		else if (st == 0)
-			(void)buf_appendf(s->log, "452 4.3.1 <%s> Insufficient system storage\r\n", a);
+			(void)buf_appendf(s->log,
+			    "452 4.3.1 <%s> Insufficient system storage\r\n", a);
 		else
 			(void)buf_appendf(s->log, "250 2.0.0 <%s> Saved\r\n", a);
 	}
@@ -263,7 +267,8 @@ command(struct sess *s, const char *line, size_t len)
 		else if (s->nrcpts >= MAX_RCPTS)
 			reply(s, "452 4.5.3 Too many recipients");
 		else if (hash(cmd.addr, s->seed) % 5 == 0)
-			(void)buf_appendf(s->log, "550 5.1.1 <%s> User doesn't exist\r\n", cmd.addr);
+			(void)buf_appendf(s->log, "550 5.1.1 <%s> User doesn't exist\r\n",
+			    cmd.addr);
 		else {
 			if (s->nrcpts < 8)
 				memcpy(s->rcpts[s->nrcpts], cmd.addr, cmd.addr_len + 1);

@@ -7,14 +7,15 @@
  * allowed, bit 2 a certificate (STARTTLS offered), bit 3 implicit TLS), bytes 1-2 seed
  * the split points of the client stream and the master's answers (fail, temporary
  * failure, limit, success), the rest is what the client sends. STARTTLS is completed
- * whenever the front end asks for it, the deadline fires at the end.
+ * whenever the front end asks for it; at the end the deadline fires or the master
+ * kicks the connection out.
  *
  * Besides ASan/UBSan, the fakes abort on a broken contract (no output while the master
  * decides or behind STARTTLS, nothing consumed after STARTTLS, credentials only in the
  * command/SASL state, after a whole line, with the right tag, where plaintext is allowed,
  * never after three failures or three bad commands), and here: every reply is whole
- * CRLF lines of printable ASCII (nothing of the client's bytes beyond an IMAP tag is
- * echoed, SEC-20), the unread output stays bounded, the input never stalls at the read
+ * CRLF lines of printable ASCII (IMAP: "* ", "+ " or an atom tag and OK/NO/BAD), the
+ * unread output stays bounded, the input never stalls at the read
  * watermark while the front end is reading, and after a successful login exactly the
  * bytes after the login's line are left for the mail process.
  */
@@ -40,6 +41,13 @@ tag_char(unsigned char ch)
 {
 	return ch > 0x20 && ch < 0x7f && ch != '(' && ch != ')' && ch != '{' && ch != '%' &&
 	    ch != '*' && ch != '"' && ch != '\\' && ch != '+';
+}
+
+/* " OK", " NO" or " BAD" after a tag */
+static bool
+status(const char *p)
+{
+	return memcmp(p, " OK", 3) == 0 || memcmp(p, " NO", 3) == 0 || memcmp(p, " BA", 3) == 0;
 }
 
 /* The client reads what is queued: whole CRLF lines of printable ASCII. */
@@ -78,8 +86,7 @@ check_output(struct login_fake *f, bool imap)
 						fail("IMAP reply with an invalid tag");
 					t++;
 				}
-				if (t == i || t + 3 > i + n || (memcmp(out + t, " OK", 3) != 0 &&
-				    memcmp(out + t, " NO", 3) != 0 && memcmp(out + t, " BA", 3) != 0))
+				if (t == i || t + 3 > i + n || !status(out + t))
 					fail("IMAP tagged reply without OK/NO/BAD");
 			} else if (out[i + 1] != ' ') {
 				fail("IMAP untagged reply without a space");
@@ -159,8 +166,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 	}
 	if (f.c.state == LC_CMD || f.c.state == LC_SASL) {
-		/* the pre-login deadline */
-		f.c.ops->timeout(&f.c);
+		/* the pre-login deadline, or the master needs the room */
+		if (next(&answer) % 4 == 0)
+			f.c.ops->kicked(&f.c);
+		else
+			f.c.ops->timeout(&f.c);
 		lconn_close_after(&f.c);
 		check_output(&f, imap);
 	}

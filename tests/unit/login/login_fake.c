@@ -119,7 +119,8 @@ lconn_send_auth(struct lconn *c, const char *tag, const char *mech, const char *
 	    "hand-over before the end of its line was consumed");
 	contract(tag != NULL && mech != NULL && user != NULL && pass != NULL, "NULL argument");
 	if (c->ops == &imap_login_ops)
-		contract(tag[0] != '\0' && strcmp(tag, c->tag) == 0, "IMAP hand-over without its tag");
+		contract(tag[0] != '\0' && strcmp(tag, c->tag) == 0,
+		    "IMAP hand-over without its tag");
 	else
 		contract(tag[0] == '\0', "POP3 hand-over with a tag");
 	contract(strlen(tag) < sizeof(f->tag) && strlen(mech) < sizeof(f->mech), "tag or mech");
@@ -218,7 +219,8 @@ login_fake_run(struct login_fake *f)
 		    c->state == LC_STARTTLS)
 			return;
 		contract(c->bad < LOGIN_MAX_BAD, "reading on after too many bad commands");
-		contract(c->auth_fails < LOGIN_MAX_AUTH_FAILS, "reading on after too many failures");
+		contract(c->auth_fails < LOGIN_MAX_AUTH_FAILS,
+		    "reading on after too many failures");
 		if (lconn_output_full(c))
 			continue;
 		/* nothing more can be done with what is buffered: wait for the client */
@@ -264,7 +266,8 @@ login_fake_auth_result(struct login_fake *f, uint32_t status)
 
 	contract(c->state == LC_AUTH_WAIT, "result without a hand-over");
 	if (status == IPC_AUTH_OK) {
-		c->state = LC_PROXY;	/* the connection and what is pipelined are the mail process's */
+		/* the connection and what is pipelined are the mail process's now */
+		c->state = LC_PROXY;
 		return;
 	}
 	c->state = LC_CMD;

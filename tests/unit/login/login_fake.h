@@ -7,7 +7,7 @@
  * to the front ends (input bound, output bound, the invalid-name check of
  * lconn_send_auth, the state after a result or a TLS switch) and check the contract
  * the front ends promise (see login_private.h); a broken promise aborts.
- * Test code only; one fake connection at a time is not assumed (state is per fake).
+ * Test code only. Several fakes may exist at once: all state is in struct login_fake.
  */
 #ifndef BUZON_LOGIN_FAKE_H
 #define BUZON_LOGIN_FAKE_H
