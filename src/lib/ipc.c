@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -693,6 +694,25 @@ ipc_peer_send(struct ipc_peer *p, struct ipc_msg *m, int fd)
 		peer_stall_arm(p);
 	}
 	return 0;
+}
+
+int
+ipc_peer_flush(struct ipc_peer *p, unsigned timeout_ms)
+{
+	uint64_t end = clock_ms() + timeout_ms;
+
+	while (p->head != NULL && !p->failed) {
+		struct pollfd pfd = { p->fd, POLLOUT, 0 };
+		uint64_t now;
+
+		peer_write_cb(p->fd, EV_WRITE, p);
+		if (p->head == NULL || p->failed)
+			break;
+		now = clock_ms();
+		if (now >= end || poll(&pfd, 1, (int)(end - now)) <= 0)
+			break;
+	}
+	return p->head == NULL && !p->failed ? 0 : -1;
 }
 
 void

@@ -308,6 +308,12 @@ void ipc_peer_destroy(struct ipc_peer **p);
  * broken through the error callback, from the event loop), EPIPE (the peer is broken).
  */
 int ipc_peer_send(struct ipc_peer *p, struct ipc_msg *m, int fd);
+/*
+ * Before a process exits: send what is queued, waiting at most timeout_ms for the peer
+ * to take it (the only blocking send, used when there is no event loop left to serve).
+ * Returns 0 when everything went out.
+ */
+int ipc_peer_flush(struct ipc_peer *p, unsigned timeout_ms);
 /* Change the queue bound and the stall timeout of p (tests; the defaults suit buzon). */
 void ipc_peer_set_limits(struct ipc_peer *p, size_t max_bytes, unsigned stall_secs);
 /* Bytes waiting in the send queue. */

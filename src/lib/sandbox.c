@@ -28,8 +28,9 @@
  * reseeding, libevent's fallbacks. None of them creates a new way out of the process.
  */
 static const int sandbox_common[] = {
-	/* event loop (libevent's epoll backend) */
+	/* event loop (libevent's epoll backend); poll for the last IPC flush before exit */
 	SCMP_SYS(epoll_ctl), SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait),
+	SCMP_SYS(poll), SCMP_SYS(ppoll),
 	/* I/O on descriptors the process holds */
 	SCMP_SYS(read), SCMP_SYS(readv), SCMP_SYS(write), SCMP_SYS(writev),
 	SCMP_SYS(recvfrom), SCMP_SYS(recvmsg), SCMP_SYS(sendto), SCMP_SYS(sendmsg),

@@ -997,6 +997,7 @@ lmtp_main(int argc, char **argv)
 	for (unsigned i = 0; i < l.nlisteners; i++)
 		evconnlistener_free(l.listeners[i]);
 	lmtp_master = NULL;
+	(void)ipc_peer_flush(l.master, 5000);
 	ipc_peer_destroy(&l.master);
 	event_base_free(l.base);
 	if (l.spool_fd >= 0)

@@ -725,5 +725,7 @@ login_main(int argc, char **argv)
 	role_confine_unprivileged(l.cfg, SANDBOX_LOGIN);
 	l.master = ipc_peer_create(l.base, LOGIN_IPC_FD, master_msg_cb, master_error_cb, &l);
 	event_base_dispatch(l.base);
+	/* drained or done: a hand-over or close still queued must reach the master */
+	(void)ipc_peer_flush(l.master, 5000);
 	return 0;
 }

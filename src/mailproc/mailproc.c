@@ -278,6 +278,8 @@ mailproc_main(int argc, char **argv)
 	event_add(term, NULL);
 	event_base_dispatch(P.base);
 	mail_user_destroy(&P.mu);	/* every session of every protocol, then the store */
+	/* delivery results still queued: an unsent 250 would make the MTA deliver twice */
+	(void)ipc_peer_flush(P.master, 5000);
 	ipc_peer_destroy(&P.master);
 	event_free(P.batch_ev);
 	free(P.batch);

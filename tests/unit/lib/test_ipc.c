@@ -8,6 +8,8 @@
 #include <event2/event.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include "lib/ipc.h"
@@ -357,6 +359,63 @@ test_peer_overflow_and_stall(void **state)
 	event_base_free(base);
 }
 
+/* Before exit, what is queued goes out (blocking, bounded), in order. */
+static void
+test_peer_flush(void **state)
+{
+	struct peer_test tx = { 0 };
+	struct event_base *base = event_base_new();
+	struct ipc_peer *a;
+	struct ipc_msg m;
+	int sp[2], status;
+	uint32_t n = 0;
+	pid_t pid;
+
+	tx.base = base;
+	assert_int_equal(ipc_socketpair(sp), 0);
+	a = ipc_peer_create(base, sp[0], pt_msg, pt_error, &tx);
+	while (ipc_peer_queued(a) < 128 * 1024) {
+		struct ipc_mail_empty e = { ++n };
+
+		assert_int_equal(ipc_encode(&m, IPC_MAIL_EMPTY, &e), 0);
+		assert_int_equal(ipc_peer_send(a, &m, -1), 0);
+	}
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* the reader: count what arrives, in order, until EOF */
+		struct ipc_msg in;
+		struct ipc_mail_empty e;
+		uint32_t got = 0;
+		int r;
+
+		close(sp[0]);
+		usleep(100 * 1000);
+		for (;;) {
+			struct pollfd pfd = { sp[1], POLLIN, 0 };
+
+			r = ipc_recv(sp[1], &in);
+			if (r > 0) {
+				if (ipc_decode(&in, IPC_MAIL_EMPTY, &e) < 0 || e.received != ++got)
+					_exit(2);
+				continue;
+			}
+			if (r < 0 && errno == EAGAIN && poll(&pfd, 1, 10000) > 0)
+				continue;
+			break;
+		}
+		_exit(r == 0 && got == n ? 0 : 1);
+	}
+	close(sp[1]);
+	assert_int_equal(ipc_peer_flush(a, 10000), 0);
+	assert_int_equal(ipc_peer_queued(a), 0);
+	ipc_peer_destroy(&a);	/* EOF for the reader */
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	event_base_free(base);
+}
+
 /* A descriptor that cannot be installed (no fd left) is reported, not silently lost. */
 static void
 test_ctrunc(void **state)
@@ -399,6 +458,7 @@ main(void)
 		cmocka_unit_test(test_codec_limits),
 		cmocka_unit_test(test_peer_queue),
 		cmocka_unit_test(test_peer_overflow_and_stall),
+		cmocka_unit_test(test_peer_flush),
 		cmocka_unit_test(test_ctrunc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
