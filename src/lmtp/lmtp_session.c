@@ -351,11 +351,11 @@ data_done(struct lmtp_session *s)
 	    s->dec.bare_lf > 0 ? " refused=bare-lf" : "");
 	s->state = SS_DELIVERING;
 	if (fail != NULL) {
+		s->ops->msg_close(s->ctx, false);
 		for (size_t i = 0; i < s->nrcpts; i++)
 			sess_printf(s, "%s <%s> %s", fail, s->rcpts[i].addr, fail_text);
 		s->next_reply = s->nrcpts;
 		s->next_send = s->nrcpts;
-		s->ops->msg_close(s->ctx, false);
 		delivery_flush(s);
 		return;
 	}

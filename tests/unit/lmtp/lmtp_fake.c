@@ -25,6 +25,8 @@ f_input(void *ctx, size_t max, bool whole, size_t *len_r)
 {
 	struct lmtp_fake *f = ctx;
 
+	if (f->closed)
+		panic("lmtp_fake: input read after close");
 	*len_r = MIN(f->arrived - f->pos, max);
 	return f->in + f->pos;
 }
@@ -89,6 +91,8 @@ f_msg_open(void *ctx)
 		panic("lmtp_fake: message opened twice");
 	f->msg_open = true;
 	f->sealed = false;
+	f->in_data = true;
+	f->data_start = f->pos;
 	f->opens++;
 	buf_reset(&f->msg);
 	return 0;
@@ -112,6 +116,11 @@ f_msg_seal(void *ctx)
 	struct lmtp_fake *f = ctx;
 
 	f->sealed = true;
+	if (f->in_data) {
+		f->in_data = false;
+		if (f->event != NULL)
+			f->event(f, LMTP_FAKE_MSG_DONE);
+	}
 	return 0;
 }
 
@@ -121,6 +130,18 @@ f_msg_close(void *ctx, bool release)
 	struct lmtp_fake *f = ctx;
 
 	f->msg_open = false;
+	if (f->in_data) {
+		/* refused at the dot, or (release) the session is destroyed inside DATA */
+		f->in_data = false;
+		if (f->event != NULL)
+			f->event(f, release ? LMTP_FAKE_MSG_CUT : LMTP_FAKE_MSG_DONE);
+	}
+	if (release) {
+		if (f->event != NULL)
+			f->event(f, LMTP_FAKE_TXN_END);
+		buf_reset(&f->acc);
+		f->nacc = 0;
+	}
 }
 
 static void
@@ -156,6 +177,7 @@ lmtp_fake_init(struct lmtp_fake *f, const unsigned char *in, const char *hostnam
 	buf_init(&f->out, SIZE_MAX);
 	buf_init(&f->msg, msg_max);
 	buf_init(&f->log, SIZE_MAX);
+	buf_init(&f->acc, SIZE_MAX);
 	f->s = lmtp_session_create(&fake_ops, f, &conf);
 }
 
@@ -166,6 +188,7 @@ lmtp_fake_deinit(struct lmtp_fake *f)
 	buf_deinit(&f->out);
 	buf_deinit(&f->msg);
 	buf_deinit(&f->log);
+	buf_deinit(&f->acc);
 }
 
 /* Answer what is pending (lookups first, deliveries last-first) until nothing is. */
@@ -180,10 +203,14 @@ settle(struct lmtp_fake *f)
 			continue;
 		}
 		if (f->lookup_id != 0) {
-			uint32_t id = f->lookup_id;
+			uint32_t id = f->lookup_id, st = f->answer(f, f->lookup_addr, false);
 
 			f->lookup_id = 0;
-			if (!lmtp_session_rcpt_result(f->s, id, f->answer(f, f->lookup_addr, false)))
+			if (st == IPC_DELIVER_OK) {
+				(void)buf_append(&f->acc, f->lookup_addr, strlen(f->lookup_addr) + 1);
+				f->nacc++;
+			}
+			if (!lmtp_session_rcpt_result(f->s, id, st))
 				panic("lmtp_fake: lookup result not taken");
 			continue;
 		}

@@ -21,6 +21,13 @@ struct lmtp_fake;
 /* status (IPC_DELIVER_*) for a lookup (deliver = false) or a delivery of addr */
 typedef uint32_t lmtp_fake_answer_fn(const struct lmtp_fake *f, const char *addr, bool deliver);
 
+enum lmtp_fake_event {
+	LMTP_FAKE_MSG_DONE,	/* the final dot was read (f->pos is just after it) */
+	LMTP_FAKE_MSG_CUT,	/* the session ended inside DATA */
+	LMTP_FAKE_TXN_END,	/* the transaction ends (f->acc still holds its recipients) */
+};
+typedef void lmtp_fake_event_fn(struct lmtp_fake *f, enum lmtp_fake_event ev);
+
 struct lmtp_fake {
 	struct lmtp_session *s;
 	const unsigned char *in;
@@ -29,7 +36,12 @@ struct lmtp_fake {
 	struct buf msg;		/* the message as written */
 	struct buf log;		/* deliveries: "addr folder prefix-hash" lines */
 	lmtp_fake_answer_fn *answer;
+	lmtp_fake_event_fn *event;	/* NULL: none */
 	void *arg;
+	struct buf acc;		/* recipients accepted in this transaction, NUL-terminated */
+	size_t nacc;
+	size_t data_start;	/* input offset of the message's first byte */
+	bool in_data;
 	uint32_t next_id;
 	uint32_t lookup_id;	/* 0: none pending */
 	char lookup_addr[LMTP_FAKE_PENDING];
