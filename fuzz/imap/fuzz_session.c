@@ -19,6 +19,7 @@
 #include <event2/event.h>
 
 #include "imap/imap_client.h"
+#include "mailproc/mail_user.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
