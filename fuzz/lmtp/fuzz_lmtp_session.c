@@ -199,8 +199,8 @@ check_message(struct run *r, bool done)
 				(void)buf_appendf(&r->want,
 				    "552 5.3.4 <%s> Message size exceeds fixed limit\r\n", a);
 			else if (lf > 0)
-				(void)buf_appendf(&r->want, "554 5.6.0 <%s> Message contains bare LF "
-				    "(RFC 5321 2.3.8)\r\n", a);
+				(void)buf_appendf(&r->want, "554 5.6.0 <%s> Message contains "
+				    "bare LF (RFC 5321 2.3.8)\r\n", a);
 			else if (st == IPC_DELIVER_NOSPACE)
 				(void)buf_appendf(&r->want,
 				    "452 4.3.1 <%s> Insufficient system storage\r\n", a);

@@ -38,7 +38,6 @@
 #include "lib/sandbox.h"
 #include "lmtp/lmtp.h"
 #include "lmtp/lmtp_session.h"
-#include "lib/buf.h"
 
 #define LMTP_IPC_FD		3
 #define LMTP_MAX_LISTENERS	8

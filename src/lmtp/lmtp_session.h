@@ -17,8 +17,8 @@
 
 #define LMTP_SESSION_MAX_RCPTS		1000
 #define LMTP_SESSION_MAX_BAD		10
-#define LMTP_SESSION_CHUNK		(64 * 1024)	/* DATA decoded at most this much at once */
-#define LMTP_SESSION_DELIVER_WINDOW	16	/* deliveries handed over and unanswered at once */
+#define LMTP_SESSION_CHUNK		(64 * 1024)	/* DATA decoded this much at once */
+#define LMTP_SESSION_DELIVER_WINDOW	16	/* deliveries out and unanswered at once */
 
 /*
  * The environment of a session. ctx is the caller's. A session calls these only from

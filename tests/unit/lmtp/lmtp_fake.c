@@ -207,7 +207,9 @@ settle(struct lmtp_fake *f)
 
 			f->lookup_id = 0;
 			if (st == IPC_DELIVER_OK) {
-				(void)buf_append(&f->acc, f->lookup_addr, strlen(f->lookup_addr) + 1);
+				size_t n = strlen(f->lookup_addr) + 1;
+
+				(void)buf_append(&f->acc, f->lookup_addr, n);
 				f->nacc++;
 			}
 			if (!lmtp_session_rcpt_result(f->s, id, st))
