@@ -19,9 +19,9 @@
 #include <event2/event.h>
 
 #include "imap/imap_client.h"
+#include "mailproc/mail_user.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "mailproc/mail_user.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -1,19 +1,17 @@
 /*
  * lmtp.c — the LMTP process (see lmtp.h). One process multiplexes every LMTP session
- * with libevent bufferevents. Commands are parsed by src/proto/lmtp_cmd; each RCPT is
- * checked with the master (IPC_LMTP_RCPT -> auth lookup); DATA is dot-unstuffed into a
- * memfd (MFD_ALLOW_SEALING), sealed against every change, and passed once per accepted
- * recipient with IPC_LMTP_DELIVER. A message above lmtp_spool_threshold, or one that
- * would take the memfds of all sessions past LMTP_MEM_MAX, goes to an unlinked file in
- * lmtp_spool_dir instead (opened before the chroot) and is passed as a read-only fd, so
- * no mail process can change what the next recipient reads (see docs/delivery.md). The reply for each
- * recipient is sent, in RCPT order (RFC 2033 4.2), only when its IPC_LMTP_DELIVER_RESULT
- * says the message is durable in that user's new/. Security role: unprivileged and
- * chrooted like the login process; a session can hold one message in memory (bounded),
- * one command line (4 KiB), 256 KiB of unread input, about 64 KiB of unsent replies (it
- * stops reading while more are unsent), 1000 recipients and is closed after 5 idle
- * minutes or 10 bad commands. Only CRLF "." CRLF ends DATA; a message with a bare LF is
- * refused.
+ * with libevent bufferevents; the session itself (commands, RCPT bookkeeping, DATA,
+ * replies in RCPT order) is src/lmtp/lmtp_session.c, and this file is its environment:
+ * listeners, bufferevents (lib/conn.h, CONN_LMTP), timeouts, the master and the message
+ * store. Each RCPT is checked with the master (IPC_LMTP_RCPT -> auth lookup); DATA goes
+ * into a memfd (MFD_ALLOW_SEALING), sealed against every change, and passed once per
+ * accepted recipient with IPC_LMTP_DELIVER. A message above lmtp_spool_threshold, or one
+ * that would take the memfds of all sessions past LMTP_MEM_MAX, goes to an unlinked file
+ * in lmtp_spool_dir instead (opened before the chroot) and is passed as a read-only fd,
+ * so no mail process can change what the next recipient reads (see docs/delivery.md).
+ * Security role: unprivileged and chrooted like the login process; a session holds at
+ * most 256 KiB of unread input and about 64 KiB of unsent replies (it stops reading
+ * while more are unsent) and is closed after 5 idle minutes; lmtp_session.h has the rest.
  */
 #include <errno.h>
 #include <event2/buffer.h>
@@ -39,62 +37,27 @@
 #include "lib/role.h"
 #include "lib/sandbox.h"
 #include "lmtp/lmtp.h"
-#include "proto/lmtp_cmd.h"
-#include "lib/buf.h"
+#include "lmtp/lmtp_session.h"
 
 #define LMTP_IPC_FD		3
 #define LMTP_MAX_LISTENERS	8
 #define LMTP_MAX_SESSIONS	256
-#define LMTP_MAX_RCPTS		1000
-#define LMTP_MAX_BAD		10
 #define LMTP_IDLE_SECS		300
-#define LMTP_CHUNK		(64 * 1024)
-#define LMTP_PREFIX_MAX		IPC_PREFIX_MAX
-#define LMTP_DELIVER_WINDOW	16	/* deliveries of one session with the master at once */
+#define LMTP_CHUNK		LMTP_SESSION_CHUNK
 #define LMTP_MEM_MAX		(64ULL * 1024 * 1024)	/* memfd bytes of all sessions */
 #define LMTP_SPOOL_TRIES	8
-
-struct rcpt {
-	char *addr;		/* as parsed (RCPT TO:<addr>) */
-	char *folder;		/* "+detail", "" = INBOX */
-	uint32_t id;		/* IPC_LMTP_DELIVER request id */
-	uint32_t status;	/* IPC_DELIVER_* once answered */
-	bool answered;
-};
-
-enum sess_state {
-	SS_CMD,			/* reading commands */
-	SS_RCPT_WAIT,		/* a RCPT lookup is with the master */
-	SS_DATA,		/* reading the message */
-	SS_DELIVERING,		/* waiting for delivery results */
-	SS_CLOSING,		/* flush the output, then close */
-};
 
 struct lsess {
 	struct lmtp *l;
 	struct lsess *prev, *next;
 	struct bufferevent *bev;
+	struct lmtp_session *sess;
 	char ip[64];
-	enum sess_state state;
-	bool lhlo;
-	bool have_mail;
-	char *sender;
-	struct rcpt *rcpts;
-	size_t nrcpts;
-	char *wait_addr;	/* RCPT being looked up */
-	uint32_t wait_id;
-	struct lmtp_data dec;
 	int msg_fd;		/* the message being written: a memfd or a spool file */
 	int ro_fd;		/* spooled: the read-only fd that is passed on, else -1 */
-	uint64_t mem_bytes;	/* in the memfd, counted in lmtp.mem_bytes until txn_reset */
-	bool toobig, write_error;
-	size_t next_reply;	/* first recipient whose reply is not sent yet */
-	size_t next_send;	/* first recipient not yet handed to the master */
-	unsigned inflight;	/* deliveries with the master, unanswered */
-	unsigned bad;
-	bool eof;		/* the client shut down its side: finish, then close */
-	bool out_full;		/* commands wait until the client reads our replies */
-	unsigned char *chunk;	/* LMTP_CHUNK + 1 decode buffer while in DATA */
+	uint64_t mem_bytes;	/* in the memfd, counted in lmtp.mem_bytes until released */
+	bool closing;		/* flush the output, then close */
+	bool eof;		/* the client shut down its side */
 };
 
 struct lmtp {
@@ -113,9 +76,6 @@ struct lmtp {
 	char hostname[256];
 };
 
-static void sess_read_cb(struct bufferevent *bev, void *ctx);
-static void sess_process(struct lsess *s);
-
 static void
 sess_printf(struct lsess *s, const char *fmt, ...) PRINTF(2, 3);
 
@@ -132,39 +92,11 @@ sess_printf(struct lsess *s, const char *fmt, ...)
 }
 
 static void
-txn_reset(struct lsess *s)
-{
-	for (size_t i = 0; i < s->nrcpts; i++) {
-		free(s->rcpts[i].addr);
-		free(s->rcpts[i].folder);
-	}
-	free(s->rcpts);
-	s->rcpts = NULL;
-	s->nrcpts = 0;
-	free(s->sender);
-	s->sender = NULL;
-	s->have_mail = false;
-	if (s->msg_fd >= 0)
-		close(s->msg_fd);
-	if (s->ro_fd >= 0)
-		close(s->ro_fd);
-	s->msg_fd = s->ro_fd = -1;
-	/* the memfd may still be with the master or a mail process: counted until here */
-	s->l->mem_bytes -= s->mem_bytes;
-	s->mem_bytes = 0;
-	free(s->chunk);
-	s->chunk = NULL;
-	s->toobig = s->write_error = false;
-	s->next_reply = 0;
-}
-
-static void
 sess_destroy(struct lsess *s)
 {
 	struct lmtp *l = s->l;
 
-	txn_reset(s);
-	free(s->wait_addr);
+	lmtp_session_destroy(&s->sess);
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
 	if (s->prev != NULL)
@@ -183,21 +115,10 @@ sess_destroy(struct lsess *s)
 static void
 sess_close(struct lsess *s)
 {
-	s->state = SS_CLOSING;
+	s->closing = true;
 	bufferevent_disable(s->bev, EV_READ);
 	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
 		sess_destroy(s);
-}
-
-static void
-sess_bad(struct lsess *s, const char *reply)
-{
-	sess_printf(s, "%s", reply);
-	if (++s->bad >= LMTP_MAX_BAD) {
-		log_info("lmtp too many bad commands ip=%s", s->ip);
-		sess_printf(s, "421 4.7.0 Too many errors, closing connection");
-		sess_close(s);
-	}
 }
 
 static struct ipc_peer *lmtp_master;	/* the master, for ipc_to_master */
@@ -211,108 +132,6 @@ ipc_to_master(struct ipc_msg *m, int fd)
 	}
 	return 0;
 }
-
-/* "user+detail@domain" -> "detail" (the folder); "" when there is none. */
-static char *
-detail_folder(const struct lmtp *l, const char *addr)
-{
-	const char *at = strrchr(addr, '@'), *d;
-	size_t local;
-
-	if (l->cfg->recipient_delimiter == NULL || l->cfg->recipient_delimiter[0] == '\0' ||
-	    addr[0] == '"')
-		return xstrdup("");
-	local = at != NULL ? (size_t)(at - addr) : strlen(addr);
-	d = memchr(addr, l->cfg->recipient_delimiter[0], local);
-	if (d == NULL || (size_t)(d - addr) + 1 >= local)
-		return xstrdup("");
-	return xstrndup(d + 1, local - (size_t)(d - addr) - 1);
-}
-
-static void
-cmd_lhlo(struct lsess *s)
-{
-	txn_reset(s);
-	s->lhlo = true;
-	sess_printf(s, "250-%s", s->l->hostname);
-	sess_printf(s, "250-PIPELINING");
-	sess_printf(s, "250-ENHANCEDSTATUSCODES");
-	sess_printf(s, "250-8BITMIME");
-	sess_printf(s, "250 SIZE %llu", (unsigned long long)s->l->cfg->mail_max_size);
-}
-
-static void
-cmd_mail(struct lsess *s, const struct lmtp_cmd *cmd)
-{
-	if (!s->lhlo) {
-		sess_bad(s, "503 5.5.1 Send LHLO first");
-		return;
-	}
-	if (s->have_mail) {
-		sess_bad(s, "503 5.5.1 Nested MAIL command");
-		return;
-	}
-	if (cmd->has_size && cmd->size > s->l->cfg->mail_max_size) {
-		sess_printf(s, "552 5.3.4 Message size exceeds fixed limit");
-		return;
-	}
-	s->sender = xstrdup(cmd->addr);
-	s->have_mail = true;
-	sess_printf(s, "250 2.1.0 OK");
-}
-
-static void
-cmd_rcpt(struct lsess *s, const struct lmtp_cmd *cmd)
-{
-	struct ipc_lmtp_rcpt rc;
-	struct ipc_msg m;
-
-	if (!s->have_mail) {
-		sess_bad(s, "503 5.5.1 Send MAIL first");
-		return;
-	}
-	if (s->nrcpts >= LMTP_MAX_RCPTS) {
-		sess_printf(s, "452 4.5.3 Too many recipients");
-		return;
-	}
-	s->wait_id = ++s->l->next_id;
-	rc.id = s->wait_id;
-	rc.address = cmd->addr;
-	if (ipc_encode(&m, IPC_LMTP_RCPT, &rc) < 0 || ipc_to_master(&m, -1) < 0) {
-		sess_printf(s, "451 4.3.0 Temporary failure, try again later");
-		return;
-	}
-	s->wait_addr = xstrdup(cmd->addr);
-	s->state = SS_RCPT_WAIT;
-}
-
-static void
-rcpt_result(struct lsess *s, uint32_t status)
-{
-	char *addr = s->wait_addr;
-
-	s->wait_addr = NULL;
-	s->state = SS_CMD;
-	if (status == IPC_DELIVER_OK) {
-		struct rcpt *r;
-
-		s->rcpts = xreallocarray(s->rcpts, s->nrcpts + 1, sizeof(*s->rcpts));
-		r = &s->rcpts[s->nrcpts++];
-		memset(r, 0, sizeof(*r));
-		r->folder = detail_folder(s->l, addr);
-		r->addr = addr;
-		sess_printf(s, "250 2.1.5 OK");
-		return;
-	}
-	if (status == IPC_DELIVER_NOUSER) {
-		log_info("lmtp unknown recipient rcpt=<%s> ip=%s", addr, s->ip);
-		sess_printf(s, "550 5.1.1 <%s> User doesn't exist", addr);
-	} else {
-		sess_printf(s, "451 4.3.0 <%s> Temporary failure, try again later", addr);
-	}
-	free(addr);
-}
-
 /*
  * Create a spool file: a fresh name (O_EXCL, O_NOFOLLOW) in lmtp_spool_dir, opened
  * read-write for us and read-only for the recipients' mail processes, and unlinked at
@@ -412,323 +231,191 @@ fail:
 	return -1;
 }
 
+/* The session's environment (struct lmtp_session_ops): bufferevent, master, message. */
+
 static void
-cmd_data(struct lsess *s)
+op_write(void *ctx, const char *data, size_t len)
 {
-	if (!s->have_mail) {
-		sess_bad(s, "503 5.5.1 Send MAIL first");
-		return;
+	struct lsess *s = ctx;
+
+	evbuffer_add(bufferevent_get_output(s->bev), data, len);
+}
+
+static const unsigned char *
+op_input(void *ctx, size_t max, bool whole, size_t *len_r)
+{
+	struct lsess *s = ctx;
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct evbuffer_iovec v;
+	size_t avail = evbuffer_get_length(in);
+
+	*len_r = 0;
+	if (avail == 0)
+		return NULL;
+	if (whole) {
+		*len_r = MIN(avail, max);
+		return evbuffer_pullup(in, (ssize_t)*len_r);
 	}
-	if (s->nrcpts == 0) {
-		/* RFC 2033 4.2: no successful RCPT -> DATA fails with 503 */
-		sess_printf(s, "503 5.5.1 No valid recipients");
-		return;
-	}
+	if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+		return NULL;
+	*len_r = MIN(v.iov_len, max);
+	return v.iov_base;
+}
+
+static void
+op_consume(void *ctx, size_t n)
+{
+	struct lsess *s = ctx;
+
+	evbuffer_drain(bufferevent_get_input(s->bev), n);
+}
+
+static bool
+op_output_full(void *ctx)
+{
+	struct lsess *s = ctx;
+
+	/* input then stops at its bound; sess_write_cb goes on (lib/conn.h, CONN_LMTP) */
+	if (!conn_output_full(s->bev, CONN_LMTP))
+		return false;
+	bufferevent_disable(s->bev, EV_READ);
+	return true;
+}
+
+static int
+op_rcpt_lookup(void *ctx, const char *addr, uint32_t *id_r)
+{
+	struct lsess *s = ctx;
+	struct ipc_lmtp_rcpt rc;
+	struct ipc_msg m;
+
+	*id_r = ++s->l->next_id;
+	rc.id = *id_r;
+	rc.address = addr;
+	if (ipc_encode(&m, IPC_LMTP_RCPT, &rc) < 0 || ipc_to_master(&m, -1) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+op_deliver(void *ctx, const char *addr, const char *folder, const unsigned char *prefix,
+    size_t prefix_len, uint32_t *id_r)
+{
+	struct lsess *s = ctx;
+	struct ipc_lmtp_deliver d;
+	struct ipc_msg m;
+
+	*id_r = ++s->l->next_id;
+	d.id = *id_r;
+	d.address = addr;
+	d.folder = folder;
+	d.prefix.p = prefix;
+	d.prefix.len = prefix_len;
+	/* a spool file goes out read-only; a memfd is sealed */
+	if (ipc_encode(&m, IPC_LMTP_DELIVER, &d) < 0 ||
+	    ipc_to_master(&m, s->ro_fd >= 0 ? s->ro_fd : s->msg_fd) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+op_msg_open(void *ctx)
+{
+	struct lsess *s = ctx;
+
 	s->msg_fd = memfd_create("lmtp-msg", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (s->msg_fd < 0) {
 		log_error("lmtp: memfd_create: %s", strerror(errno));
-		sess_printf(s, "451 4.3.0 Temporary failure, try again later");
-		return;
+		return -1;
 	}
-	s->chunk = xmalloc(LMTP_CHUNK + 1);
-	lmtp_data_init(&s->dec);
-	s->state = SS_DATA;
-	sess_printf(s, "354 Start mail input; end with <CRLF>.<CRLF>");
+	return 0;
 }
 
-static void delivery_pump(struct lsess *s);
-static void msg_close(struct lsess *s);
-
-/* Send the replies that are due, in RCPT order; back to commands when all are sent. */
-static void
-delivery_flush(struct lsess *s)
+static int
+op_msg_write(void *ctx, const unsigned char *p, size_t w)
 {
-	while (s->next_reply < s->nrcpts && s->rcpts[s->next_reply].answered) {
-		const struct rcpt *r = &s->rcpts[s->next_reply++];
+	struct lsess *s = ctx;
+	size_t off = 0;
 
-		switch (r->status) {
-		case IPC_DELIVER_OK:
-			sess_printf(s, "250 2.0.0 <%s> Saved", r->addr);
-			break;
-		case IPC_DELIVER_NOUSER:
-			sess_printf(s, "550 5.1.1 <%s> User doesn't exist", r->addr);
-			break;
-		case IPC_DELIVER_NOSPACE:
-			sess_printf(s, "452 4.3.1 <%s> Insufficient system storage", r->addr);
-			break;
-		case IPC_DELIVER_OVERQUOTA:
-			sess_printf(s, "552 5.2.2 <%s> Mailbox full", r->addr);
-			break;
-		case IPC_DELIVER_TOOBIG:
-			sess_printf(s, "552 5.3.4 <%s> Message too big", r->addr);
-			break;
-		default:
-			sess_printf(s, "451 4.3.0 <%s> Temporary failure, try again later",
-			    r->addr);
-			break;
+	/* over the threshold, or the memfds of all sessions would be: to a file */
+	if (s->ro_fd < 0 && (s->mem_bytes + w > s->l->cfg->lmtp_spool_threshold ||
+	    s->l->mem_bytes + w > LMTP_MEM_MAX) && sess_spool(s) < 0)
+		return -1;
+	while (off < w) {
+		ssize_t r = write(s->msg_fd, p + off, w - off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			log_error("lmtp: writing the message: %s", strerror(errno));
+			return -1;
+		}
+		off += (size_t)r;
+		if (s->ro_fd < 0) {
+			s->mem_bytes += (uint64_t)r;
+			s->l->mem_bytes += (uint64_t)r;
 		}
 	}
-	if (s->next_reply == s->nrcpts) {
-		txn_reset(s);
-		s->state = SS_CMD;
-		sess_process(s);
-	}
+	return 0;
 }
 
-/* The final dot was read: refuse or hand the message over for every recipient. */
-static void
-data_done(struct lsess *s)
+static int
+op_msg_seal(void *ctx)
 {
-	const char *fail = NULL, *fail_text = "Temporary failure, try again later";
+	struct lsess *s = ctx;
 
-	if (s->toobig) {
-		fail = "552 5.3.4";
-		fail_text = "Message size exceeds fixed limit";
-	} else if (s->dec.bare_lf > 0) {
-		fail = "554 5.6.0";
-		fail_text = "Message contains bare LF (RFC 5321 2.3.8)";
-	} else if (s->write_error) {
-		fail = "451 4.3.0";
-	} else if (s->ro_fd < 0 && fcntl(s->msg_fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK |
+	if (s->ro_fd < 0 && fcntl(s->msg_fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK |
 	    F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		log_error("lmtp: sealing the message: %s", strerror(errno));
-		fail = "451 4.3.0";
+		return -1;
 	}
-	log_info("lmtp message from=<%s> rcpts=%zu size=%llu ip=%s%s", s->sender, s->nrcpts,
-	    (unsigned long long)s->dec.size, s->ip, s->toobig ? " refused=size" :
-	    s->dec.bare_lf > 0 ? " refused=bare-lf" : "");
-	s->state = SS_DELIVERING;
-	if (fail != NULL) {
-		for (size_t i = 0; i < s->nrcpts; i++)
-			sess_printf(s, "%s <%s> %s", fail, s->rcpts[i].addr, fail_text);
-		s->next_reply = s->nrcpts;
-		s->next_send = s->nrcpts;
-		msg_close(s);
-		delivery_flush(s);
-		return;
-	}
-	s->next_send = 0;
-	s->inflight = 0;
-	delivery_pump(s);
-	delivery_flush(s);
+	return 0;
 }
 
-/* Close the message's descriptors (the memfd stays counted until txn_reset). */
+/* Close the message's descriptors; the memfd stays counted until release. */
 static void
-msg_close(struct lsess *s)
+op_msg_close(void *ctx, bool release)
 {
+	struct lsess *s = ctx;
+
 	if (s->msg_fd >= 0)
 		close(s->msg_fd);
 	if (s->ro_fd >= 0)
 		close(s->ro_fd);
 	s->msg_fd = s->ro_fd = -1;
-}
-
-/*
- * Hand the message to the master for the next recipients, at most LMTP_DELIVER_WINDOW
- * at a time: a transaction with 1,000 recipients never queues 1,000 descriptors
- * anywhere (docs/delivery.md).
- */
-static void
-delivery_pump(struct lsess *s)
-{
-	while (s->next_send < s->nrcpts && s->inflight < LMTP_DELIVER_WINDOW) {
-		struct rcpt *r = &s->rcpts[s->next_send++];
-		struct ipc_lmtp_deliver d;
-		struct ipc_msg m;
-		char prefix[LMTP_PREFIX_MAX];
-		int n;
-
-		/* both addresses are printable ASCII without CR/LF (lmtp_cmd_parse) */
-		n = snprintf(prefix, sizeof(prefix), "Return-Path: <%s>\nDelivered-To: %s\n",
-		    s->sender, r->addr);
-		r->id = ++s->l->next_id;
-		if (n < 0 || (size_t)n >= sizeof(prefix)) {
-			r->answered = true;
-			r->status = IPC_DELIVER_TEMPFAIL;
-			continue;
-		}
-		d.id = r->id;
-		d.address = r->addr;
-		d.folder = r->folder;
-		d.prefix.p = (const unsigned char *)prefix;
-		d.prefix.len = (size_t)n;
-		/* a spool file goes out read-only; a memfd is sealed */
-		if (ipc_encode(&m, IPC_LMTP_DELIVER, &d) < 0 ||
-		    ipc_to_master(&m, s->ro_fd >= 0 ? s->ro_fd : s->msg_fd) < 0) {
-			r->answered = true;
-			r->status = IPC_DELIVER_TEMPFAIL;
-			continue;
-		}
-		s->inflight++;
+	if (release) {
+		/* the memfd may still be with the master or a mail process: counted until here */
+		s->l->mem_bytes -= s->mem_bytes;
+		s->mem_bytes = 0;
 	}
-	if (s->next_send == s->nrcpts)
-		msg_close(s);	/* the master holds its own copies of the message now */
-}
-
-/* Consume DATA bytes from the input buffer. Returns true when the final dot was read. */
-static bool
-data_read(struct lsess *s, struct evbuffer *in)
-{
-	uint64_t max = s->l->cfg->mail_max_size;
-
-	while (evbuffer_get_length(in) > 0) {
-		struct evbuffer_iovec v;
-		size_t w, used;
-		bool done;
-
-		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
-			break;
-		if (v.iov_len > LMTP_CHUNK)
-			v.iov_len = LMTP_CHUNK;
-		done = lmtp_data_feed(&s->dec, v.iov_base, v.iov_len, s->chunk, &w, &used);
-		if (!s->toobig && s->dec.size > max)
-			s->toobig = true;
-		/* over the threshold, or the memfds of all sessions would be: to a file */
-		if (!s->toobig && !s->write_error && w > 0 && s->ro_fd < 0 &&
-		    (s->mem_bytes + w > s->l->cfg->lmtp_spool_threshold ||
-		    s->l->mem_bytes + w > LMTP_MEM_MAX) && sess_spool(s) < 0)
-			s->write_error = true;
-		if (!s->toobig && !s->write_error && w > 0) {
-			size_t off = 0;
-
-			while (off < w) {
-				ssize_t r = write(s->msg_fd, s->chunk + off, w - off);
-
-				if (r < 0 && errno == EINTR)
-					continue;
-				if (r < 0) {
-					log_error("lmtp: writing the message: %s", strerror(errno));
-					s->write_error = true;
-					break;
-				}
-				off += (size_t)r;
-				if (s->ro_fd < 0) {
-					s->mem_bytes += (uint64_t)r;
-					s->l->mem_bytes += (uint64_t)r;
-				}
-			}
-		}
-		evbuffer_drain(in, used);
-		if (done)
-			return true;
-	}
-	return false;
 }
 
 static void
-handle_line(struct lsess *s, const char *line, size_t len)
+op_close(void *ctx)
 {
-	struct lmtp_cmd cmd;
-	const char *reply;
-
-	if (lmtp_cmd_parse(line, len, &cmd, &reply) < 0) {
-		sess_bad(s, reply);
-		return;
-	}
-	switch (cmd.verb) {
-	case LMTP_VERB_LHLO:
-		cmd_lhlo(s);
-		break;
-	case LMTP_VERB_HELO:
-	case LMTP_VERB_EHLO:
-		sess_bad(s, "500 5.5.1 This is LMTP: use LHLO (RFC 2033)");
-		break;
-	case LMTP_VERB_MAIL:
-		cmd_mail(s, &cmd);
-		break;
-	case LMTP_VERB_RCPT:
-		cmd_rcpt(s, &cmd);
-		break;
-	case LMTP_VERB_DATA:
-		cmd_data(s);
-		break;
-	case LMTP_VERB_RSET:
-		txn_reset(s);
-		sess_printf(s, "250 2.0.0 OK");
-		break;
-	case LMTP_VERB_NOOP:
-		sess_printf(s, "250 2.0.0 OK");
-		break;
-	case LMTP_VERB_QUIT:
-		sess_printf(s, "221 2.0.0 %s closing connection", s->l->hostname);
-		sess_close(s);
-		break;
-	case LMTP_VERB_VRFY:
-		sess_printf(s, "252 2.5.0 Cannot VRFY user, but will accept message");
-		break;
-	case LMTP_VERB_HELP:
-		sess_printf(s, "214 2.0.0 See RFC 2033");
-		break;
-	case LMTP_VERB_EXPN:
-	case LMTP_VERB_BDAT:
-	case LMTP_VERB_STARTTLS:
-		sess_bad(s, "502 5.5.1 Command not implemented");
-		break;
-	}
+	sess_close(ctx);
 }
 
-/* Run commands (and DATA) from the input buffer until we must wait. */
-static void
-sess_process(struct lsess *s)
-{
-	struct evbuffer *in = bufferevent_get_input(s->bev);
-
-	while (s->state == SS_CMD || s->state == SS_DATA) {
-		size_t avail = evbuffer_get_length(in), line_len, consumed;
-		unsigned char *p;
-
-		if (s->state == SS_DATA) {
-			if (!data_read(s, in))
-				goto need_more;
-			data_done(s);	/* may recurse into sess_process via delivery_flush */
-			return;
-		}
-		if (avail == 0)
-			goto need_more;
-		/*
-		 * A client that pipelines commands and never reads the replies: stop here
-		 * (input then stops at its bound), go on from sess_write_cb once the output
-		 * has drained (lib/conn.h, CONN_LMTP).
-		 */
-		if (conn_output_full(s->bev, CONN_LMTP)) {
-			s->out_full = true;
-			bufferevent_disable(s->bev, EV_READ);
-			return;
-		}
-		p = evbuffer_pullup(in, (ssize_t)MIN(avail, (size_t)LMTP_LINE_MAX));
-		switch (lmtp_line_find(p, MIN(avail, (size_t)LMTP_LINE_MAX), &line_len,
-		    &consumed)) {
-		case LMTP_LINE_MORE:
-			goto need_more;
-		case LMTP_LINE_TOOLONG:
-			sess_printf(s, "500 5.5.2 Line too long");
-			sess_close(s);
-			return;
-		case LMTP_LINE_DONE:
-			break;
-		}
-		{
-			char line[LMTP_LINE_MAX];
-
-			memcpy(line, p, line_len);
-			evbuffer_drain(in, consumed);
-			handle_line(s, line, line_len);
-		}
-		if (s->state == SS_CLOSING)
-			return;
-	}
-	return;
-need_more:
-	/* everything the client sent before it shut down its side has been answered */
-	if (s->eof)
-		sess_close(s);
-}
+static const struct lmtp_session_ops lmtp_ops = {
+	.write = op_write,
+	.input = op_input,
+	.consume = op_consume,
+	.output_full = op_output_full,
+	.rcpt_lookup = op_rcpt_lookup,
+	.deliver = op_deliver,
+	.msg_open = op_msg_open,
+	.msg_write = op_msg_write,
+	.msg_seal = op_msg_seal,
+	.msg_close = op_msg_close,
+	.close = op_close,
+};
 
 static void
 sess_read_cb(struct bufferevent *bev, void *ctx)
 {
-	sess_process(ctx);
+	struct lsess *s = ctx;
+
+	lmtp_session_process(s->sess);
 }
 
 static void
@@ -736,16 +423,16 @@ sess_write_cb(struct bufferevent *bev, void *ctx)
 {
 	struct lsess *s = ctx;
 
-	if (s->state == SS_CLOSING && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
-		sess_destroy(s);
+	if (s->closing) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			sess_destroy(s);
 		return;
 	}
-	if (s->out_full && s->state == SS_CMD) {
+	if (lmtp_session_drained(s->sess)) {
 		/* drained to the write watermark (CONN_LMTP): take commands again */
-		s->out_full = false;
 		if (!s->eof)
 			bufferevent_enable(bev, EV_READ);
-		sess_process(s);
+		lmtp_session_process(s->sess);
 	}
 }
 
@@ -755,7 +442,7 @@ sess_event_cb(struct bufferevent *bev, short what, void *ctx)
 	struct lsess *s = ctx;
 
 	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING)) {
-		if (s->state == SS_RCPT_WAIT || s->state == SS_DELIVERING) {
+		if (lmtp_session_waiting(s->sess)) {
 			/* we are the slow side: keep waiting */
 			bufferevent_enable(bev, EV_READ);
 			return;
@@ -768,14 +455,12 @@ sess_event_cb(struct bufferevent *bev, short what, void *ctx)
 	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR)) {
 		/*
 		 * The client shut down its side (or closed): answer what it sent, then close.
-		 * Waiting sessions finish when their results come (sess_process ends them).
+		 * Waiting sessions finish when their results come (the session ends them).
 		 */
-		if (s->state == SS_DATA)
-			log_info("lmtp connection lost during DATA ip=%s", s->ip);
 		s->eof = true;
 		bufferevent_disable(bev, EV_READ);
-		if (s->state == SS_CMD || s->state == SS_DATA)
-			sess_process(s);
+		if (!s->closing)
+			lmtp_session_eof(s->sess);
 		return;
 	}
 	if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
@@ -795,6 +480,7 @@ accept_cb(struct evconnlistener *lst, evutil_socket_t fd, struct sockaddr *sa, i
 	struct lmtp *l = ctx;
 	struct lsess *s;
 	struct timeval tv = { LMTP_IDLE_SECS, 0 };
+	struct lmtp_session_conf conf;
 
 	if (l->nsessions >= LMTP_MAX_SESSIONS) {
 		static const char busy[] = "421 4.3.2 Too many connections, try again later\r\n";
@@ -830,6 +516,11 @@ accept_cb(struct evconnlistener *lst, evutil_socket_t fd, struct sockaddr *sa, i
 		free(s);
 		return;
 	}
+	conf.hostname = l->hostname;
+	conf.max_size = l->cfg->mail_max_size;
+	conf.delimiter = l->cfg->recipient_delimiter;
+	conf.ip = s->ip;
+	s->sess = lmtp_session_create(&lmtp_ops, s, &conf);
 	bufferevent_setcb(s->bev, sess_read_cb, sess_write_cb, sess_event_cb, s);
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
@@ -848,26 +539,7 @@ accept_error_cb(struct evconnlistener *lst, void *ctx)
 }
 
 /* Find the session waiting for request id (RCPT lookup or a recipient's delivery). */
-static struct lsess *
-find_request(struct lmtp *l, uint32_t type, uint32_t id, struct rcpt **rcpt_r)
-{
-	for (struct lsess *s = l->sessions; s != NULL; s = s->next) {
-		if (type == IPC_LMTP_RCPT_RESULT) {
-			if (s->state == SS_RCPT_WAIT && s->wait_id == id)
-				return s;
-			continue;
-		}
-		if (s->state != SS_DELIVERING)
-			continue;
-		for (size_t i = 0; i < s->nrcpts; i++) {
-			if (s->rcpts[i].id == id && !s->rcpts[i].answered) {
-				*rcpt_r = &s->rcpts[i];
-				return s;
-			}
-		}
-	}
-	return NULL;
-}
+
 
 static void
 master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
@@ -877,7 +549,6 @@ master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 	struct ipc_result dr;
 	uint32_t id, status;
 	struct lsess *s;
-	struct rcpt *r = NULL;
 
 	if (m->type == IPC_LOGIN_DRAIN && m->len == 0) {
 		/* reload: a new LMTP process takes over the listeners */
@@ -900,20 +571,14 @@ master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 	}
 	if (status > IPC_DELIVER_TOOBIG)
 		fatal("lmtp: malformed message type=%u from the master", m->type);
-	if ((s = find_request(l, m->type, id, &r)) == NULL)
-		return;	/* its session is gone */
-	if (m->type == IPC_LMTP_RCPT_RESULT) {
-		rcpt_result(s, status);
-		sess_process(s);
-	} else {
-		r->answered = true;
-		r->status = status;
-		if (status != IPC_DELIVER_OK)
-			log_warn("lmtp delivery failed rcpt=<%s> status=%u", r->addr, status);
-		if (s->inflight > 0)
-			s->inflight--;
-		delivery_pump(s);
-		delivery_flush(s);
+	/* the session waiting for it answers and may end; none: its session is gone */
+	for (s = l->sessions; s != NULL; s = s->next) {
+		if (s->closing)
+			continue;
+		if (m->type == IPC_LMTP_RCPT_RESULT ?
+		    lmtp_session_rcpt_result(s->sess, id, status) :
+		    lmtp_session_deliver_result(s->sess, id, status))
+			break;
 	}
 }
 
