@@ -6,7 +6,8 @@
 #include "imap/imap_local.h"
 #include "lib/util.h"
 
-#define IDLE_LINE_MAX	1024		/* the DONE line */
+#define IDLE_LINE_MAX		1024		/* the DONE line */
+#define IDLE_DEFAULT_KEEPALIVE	(2 * 60)	/* imap_idle_keepalive unset */
 
 static void
 idle_keepalive(struct imap_cmd *cmd)
@@ -48,6 +49,7 @@ int
 cmd_idle(struct imap_cmd *cmd)
 {
 	struct imap_client *c = cmd->client;
+	const struct config *cfg = c->user->cfg;
 
 	if (cmd->argc != 0)
 		return imap_cmd_bad(cmd, "IDLE takes no arguments");
@@ -58,6 +60,8 @@ cmd_idle(struct imap_cmd *cmd)
 	imap_client_line(c, "+ idling");
 	cmd->input = idle_input;
 	cmd->keepalive = idle_keepalive;
+	cmd->keepalive_secs = cfg != NULL && cfg->imap_idle_keepalive != 0 ?
+	    cfg->imap_idle_keepalive : IDLE_DEFAULT_KEEPALIVE;
 	cmd->live_updates = true;
 	return IMAP_CMD_MORE;
 }

@@ -636,8 +636,8 @@ client_arm_timer(struct imap_client *c)
 
 	deadline = c->last_input_ms + (uint64_t)c->autologout_secs * 1000;
 	left = deadline > now ? deadline - now : 0;
-	if (client_keepalive(c) != NULL && (uint64_t)c->keepalive_secs * 1000 < left)
-		left = (uint64_t)c->keepalive_secs * 1000;
+	if (client_keepalive(c) != NULL && (uint64_t)c->cmd->keepalive_secs * 1000 < left)
+		left = (uint64_t)c->cmd->keepalive_secs * 1000;
 	secs = left / 1000;
 	tv.tv_sec = (time_t)secs;
 	tv.tv_usec = (suseconds_t)((left % 1000) * 1000);
@@ -725,8 +725,6 @@ imap_client_create(struct mail_user *mu, int fd, const char *login_tag,
 	c->state = IMAP_STATE_AUTH;
 	c->autologout_secs = cfg != NULL && cfg->imap_autologout != 0 ?
 	    cfg->imap_autologout : IMAP_DEFAULT_AUTOLOGOUT;
-	c->keepalive_secs = cfg != NULL && cfg->imap_idle_keepalive != 0 ?
-	    cfg->imap_idle_keepalive : IMAP_DEFAULT_KEEPALIVE;
 	buf_init(&c->line, IMAP_RESP_MAX);
 	imap_parser_limits_default(&limits, true);
 	if (cfg != NULL && cfg->mail_max_size != 0)

@@ -42,7 +42,6 @@
 #define IMAP_SECTION_GEN_MAX	(8 * 1024 * 1024)	/* HEADER.FIELDS output per message */
 #define IMAP_RESP_MAX		(16 * 1024 * 1024)	/* one FETCH item built in memory */
 #define IMAP_DEFAULT_AUTOLOGOUT	(31 * 60)
-#define IMAP_DEFAULT_KEEPALIVE	(2 * 60)
 #define IMAP_LINGER_SECS	2		/* drain input after the last response */
 
 enum imap_state {
@@ -121,10 +120,11 @@ struct imap_cmd {
 	imap_input_func *input;		/* owns the client's input while set */
 	/*
 	 * Set by a running command that waits for the client (IDLE): keepalive is called
-	 * every keepalive_secs of the session (autologout still applies), and untagged
-	 * updates of the selected mailbox are sent as they happen when live_updates is set.
+	 * every keepalive_secs (autologout still applies), and untagged updates of the
+	 * selected mailbox are sent as they happen when live_updates is set.
 	 */
 	imap_keepalive_func *keepalive;
+	unsigned keepalive_secs;
 	bool live_updates;
 };
 
@@ -261,7 +261,6 @@ struct imap_client {
 	bool in_input;			/* re-entrancy guard for client_input */
 	uint64_t last_input_ms;
 	unsigned autologout_secs;
-	unsigned keepalive_secs;
 	struct buf line;		/* scratch for building one response line */
 };
 
