@@ -54,7 +54,8 @@ struct imap_cmd;
 
 /* Handler results. */
 #define IMAP_CMD_DONE	0	/* the tagged reply has been sent */
-#define IMAP_CMD_MORE	1	/* cmd->cont resumes it from the write callback */
+#define IMAP_CMD_MORE	1	/* running on: cmd->cont resumes it (write callback), or
+				   its cmd->input hook ends it */
 
 typedef int imap_cmd_func(struct imap_cmd *cmd);
 
@@ -79,7 +80,8 @@ enum imap_input_result {
 /*
  * While cmd->input is set, the session hands the client's input buffer to it instead of
  * the command parser; the hook drains what it consumed. It runs even while the output
- * bound is reached (it must not produce more than a line or two then).
+ * bound is reached (it must not produce more than a line or two then). A hook that
+ * closes the session (imap_client_bye) returns IMAP_INPUT_MORE.
  */
 typedef enum imap_input_result imap_input_func(struct imap_cmd *cmd, struct evbuffer *in);
 /* See struct imap_cmd: called periodically while a command waits for the client. */
@@ -110,7 +112,7 @@ struct imap_cmd {
 	const struct imap_arg *args;	/* owned by the parser until the command ends */
 	unsigned argc;
 	imap_cmd_func *cont;		/* set by a handler returning IMAP_CMD_MORE */
-	void (*ctx_free)(void *ctx);
+	void (*ctx_free)(void *ctx);	/* frees ctx when the command ends or is dropped */
 	void *ctx;
 	/*
 	 * false while the command is still being parsed (it exists that early when it has
