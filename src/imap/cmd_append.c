@@ -2,10 +2,12 @@
  * cmd_append.c — APPEND with MULTIAPPEND (RFC 3502) and APPENDUID (RFC 4315). Message
  * literals are never held in memory: the parser announces each one
  * (IMAP_PARSE_LITERAL_STREAM) after the mailbox, flags and date that precede it, the
- * session starts a save in the target mailbox and writes the literal bytes straight
- * into the store's tmp/ file as they arrive; the command's completion commits all
- * messages of the command at once (durable before the tagged OK) or aborts them. The
- * size limit (APPENDLIMIT) is enforced by the parser before "+" is sent.
+ * command's literal hook (cmd_append_literal, before the command is dispatched) starts
+ * a save in the target mailbox and its input hook writes the literal bytes straight
+ * into the store's tmp/ file as they arrive, then hands the input back to the parser;
+ * the command's completion commits all messages of the command at once (durable before
+ * the tagged OK) or aborts them. The size limit (APPENDLIMIT) is enforced by the parser
+ * before "+" is sent.
  */
 #include "imap/imap_local.h"
 #include "lib/log.h"
@@ -25,16 +27,16 @@ struct imap_append {
 	uint32_t keywords;
 	time_t date;
 	bool msg_open;
+	uint64_t stream_left;		/* octets of the current literal still to read */
+	bool stream_discard;		/* discard them (after a failure) */
 };
 
+/* cmd->ctx_free: throw away an unfinished APPEND (parse error, connection closed). */
 static void
-append_free(struct imap_append **ap)
+append_free(void *ctx)
 {
-	struct imap_append *a = *ap;
+	struct imap_append *a = ctx;
 
-	if (a == NULL)
-		return;
-	*ap = NULL;
 	if (a->save != NULL)
 		mailbox_save_abort(&a->save);
 	if (a->mbox != NULL)
@@ -42,11 +44,14 @@ append_free(struct imap_append **ap)
 	free(a);
 }
 
-void
-imap_append_abort(struct imap_client *c)
+static void
+append_abort(struct imap_cmd *cmd)
 {
-	append_free(&c->append);
-	c->stream_left = 0;
+	struct imap_append *a = cmd->ctx;
+
+	cmd->ctx = NULL;
+	if (a != NULL)
+		append_free(a);
 }
 
 static bool
@@ -89,18 +94,25 @@ append_msg_params(struct imap_append *a, const struct imap_arg *args, unsigned a
 		a->bad = "Invalid APPEND arguments";
 }
 
-int
-imap_append_stream_begin(struct imap_client *c, uint64_t size)
+/*
+ * A literal was announced: begin its message (and, at the first, the save into the
+ * target mailbox the args parsed so far name). Returns 0, or -1 when its bytes are to
+ * be discarded (the error is reported when the command completes, or at once).
+ */
+static int
+append_literal_begin(struct imap_cmd *cmd)
 {
+	struct imap_client *c = cmd->client;
 	const struct imap_arg *args;
 	unsigned argc;
-	struct imap_append *a = c->append;
+	struct imap_append *a = cmd->ctx;
 	const char *name;
 	size_t len;
 
 	args = imap_parser_args(c->parser, &argc);
 	if (a == NULL) {
-		a = c->append = xcalloc(1, sizeof(*a));
+		a = cmd->ctx = xcalloc(1, sizeof(*a));
+		cmd->ctx_free = append_free;
 		a->next_arg = 1;
 		if (argc < 1 || !imap_arg_get_astring(&args[0], &name, &len)) {
 			a->bad = "Invalid mailbox name argument";
@@ -133,26 +145,24 @@ imap_append_stream_begin(struct imap_client *c, uint64_t size)
 	return 0;
 }
 
-void
-imap_append_stream_data(struct imap_client *c, const void *data, size_t len)
+static void
+append_literal_data(struct imap_append *a, const void *data, size_t len)
 {
-	struct imap_append *a = c->append;
-
-	if (a == NULL || !a->msg_open || append_failed(a))
+	if (!a->msg_open || append_failed(a))
 		return;
 	a->st = mailbox_save_write(a->save, data, len);
 	if (a->st != STORE_OK)
-		c->stream_discard = true;
+		a->stream_discard = true;
 }
 
-void *
-imap_append_stream_end(struct imap_client *c)
+/* The literal is complete: end its message and let the parser go on. */
+static void
+append_literal_end(struct imap_cmd *cmd)
 {
-	struct imap_append *a = c->append;
+	struct imap_client *c = cmd->client;
+	struct imap_append *a = cmd->ctx;
 	unsigned argc;
 
-	if (a == NULL)
-		return NULL;
 	(void)imap_parser_args(c->parser, &argc);
 	/* the literal becomes argument argc; the next message's params follow it */
 	a->next_arg = argc + 1;
@@ -162,20 +172,26 @@ imap_append_stream_end(struct imap_client *c)
 			a->messages++;
 	}
 	a->msg_open = false;
-	return a;
+	imap_parser_stream_done(c->parser, a);
 }
 
-void
-imap_append_fail_now(struct imap_client *c, const char *tag)
+/*
+ * A synchronising literal cannot be accepted: reply "<tag> NO/BAD ..." before "+" is
+ * sent (without untagged updates) and throw the APPEND away.
+ */
+static void
+append_fail_now(struct imap_cmd *cmd)
 {
-	struct imap_append *a = c->append;
+	struct imap_client *c = cmd->client;
+	struct imap_append *a = cmd->ctx;
+	const char *tag = cmd->tag;
 	const char *text = "[SERVERBUG] Internal error";
 	char codebuf[128];
 
 	if (a != NULL && a->bad != NULL) {
 		imap_client_line(c, "%s %s %s%s", tag, a->limit ? "NO" : "BAD",
 		    a->limit ? "[LIMIT] " : "", a->bad);
-		imap_append_abort(c);
+		append_abort(cmd);
 		return;
 	}
 	if (a != NULL && a->st == STORE_NONEXISTENT)
@@ -187,14 +203,61 @@ imap_append_fail_now(struct imap_client *c, const char *tag)
 		text = codebuf;
 	}
 	imap_client_line(c, "%s NO %s", tag, text);
-	imap_append_abort(c);
+	append_abort(cmd);
+}
+
+/* Input hook: the literal's octets go to the save (or nowhere), then back to the parser. */
+static enum imap_input_result
+append_input(struct imap_cmd *cmd, struct evbuffer *in)
+{
+	struct imap_append *a = cmd->ctx;
+
+	while (a->stream_left > 0) {
+		size_t n = evbuffer_get_length(in);
+		unsigned char *data;
+
+		if (n == 0)
+			return IMAP_INPUT_MORE;
+		n = (size_t)MIN((uint64_t)MIN(n, IMAP_BODY_CHUNK), a->stream_left);
+		data = evbuffer_pullup(in, (ssize_t)n);
+		if (!a->stream_discard)
+			append_literal_data(a, data, n);
+		evbuffer_drain(in, n);
+		a->stream_left -= n;
+	}
+	append_literal_end(cmd);
+	return IMAP_INPUT_PARSE;
+}
+
+int
+cmd_append_literal(struct imap_cmd *cmd, uint64_t size)
+{
+	struct imap_client *c = cmd->client;
+	bool sync = imap_parser_literal_is_sync(c->parser);
+	bool discard = append_literal_begin(cmd) < 0;
+	struct imap_append *a = cmd->ctx;
+
+	if (discard && sync && cmd->tag[0] != '\0') {
+		/* Refuse before "+": the client will not send the literal. */
+		append_fail_now(cmd);
+		return IMAP_CMD_DONE;
+	}
+	if (sync)
+		imap_client_line(c, "+ OK");
+	a->stream_discard = discard;
+	a->stream_left = size;
+	if (size == 0)
+		append_literal_end(cmd);
+	else
+		cmd->input = append_input;
+	return IMAP_CMD_MORE;
 }
 
 int
 cmd_append(struct imap_cmd *cmd)
 {
 	struct imap_client *c = cmd->client;
-	struct imap_append *a = c->append;
+	struct imap_append *a = cmd->ctx;
 	uint32_t first = 0, last = 0, uidv;
 	unsigned i, literals = 0;
 	enum store_status st;
@@ -203,32 +266,32 @@ cmd_append(struct imap_cmd *cmd)
 		if (cmd->args[i].type == IMAP_ARG_LITERAL_STREAM)
 			literals++;
 	if (a == NULL || literals == 0) {
-		imap_append_abort(c);
+		append_abort(cmd);
 		return imap_cmd_bad(cmd, "APPEND needs a message literal");
 	}
 	if (cmd->args[cmd->argc - 1].type != IMAP_ARG_LITERAL_STREAM) {
-		imap_append_abort(c);
+		append_abort(cmd);
 		return imap_cmd_bad(cmd, "Invalid APPEND arguments");
 	}
 	if (a->bad != NULL) {
 		const char *bad = a->bad;
 		bool limit = a->limit;
 
-		imap_append_abort(c);
+		append_abort(cmd);
 		if (limit)
 			return imap_cmd_no(cmd, "[LIMIT] %s", bad);
 		return imap_cmd_bad(cmd, "%s", bad);
 	}
 	if (a->st != STORE_OK) {
 		st = a->st;
-		imap_append_abort(c);
+		append_abort(cmd);
 		if (st == STORE_NONEXISTENT)
 			return imap_cmd_no(cmd, "[TRYCREATE] Mailbox does not exist");
 		return imap_cmd_store_error(cmd, st);
 	}
 	uidv = mailbox_uidvalidity(a->mbox);
 	st = mailbox_save_commit(&a->save, &first, &last);
-	imap_append_abort(c);
+	append_abort(cmd);
 	if (st != STORE_OK)
 		return imap_cmd_store_error(cmd, st);
 	log_info("imap append user=%s session=%u messages=%u uid=%u", c->user->name, c->id,

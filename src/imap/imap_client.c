@@ -3,8 +3,10 @@
  * commands from the socket through the incremental parser, dispatches them through the
  * command table (state checks here, work in cmd_*.c), sends untagged updates at the
  * points RFC 3501 §7.4.1 allows, and enforces the session limits (bad commands,
- * autologout, IDLE keepalive, output backlog). Security role: first code after the
- * parser to act on client bytes; never echoes an invalid tag; all buffers bounded.
+ * autologout, keepalive of a waiting command, output backlog). A command may own the
+ * input for a while (struct imap_cmd: literal and input hooks); this file only hands it
+ * the bytes. Security role: first code after the parser to act on client bytes; never
+ * echoes an invalid tag; all buffers bounded.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -24,18 +26,6 @@ static void client_close_flushed(struct imap_client *c);
 static void client_shutdown(struct mail_session *s);
 
 static const struct mail_session_ops session_ops = { .shutdown = client_shutdown };
-
-const char *
-imap_capability(const struct config *cfg)
-{
-	static char cap[512];
-	uint64_t limit = cfg != NULL && cfg->mail_max_size != 0 ?
-	    cfg->mail_max_size : CONFIG_MAIL_MAX_SIZE_DEFAULT;
-
-	snprintf(cap, sizeof(cap), "%s APPENDLIMIT=%llu MULTIAPPEND", IMAP_CAPABILITY,
-	    (unsigned long long)limit);
-	return cap;
-}
 
 size_t
 imap_client_output_len(struct imap_client *c)
@@ -214,8 +204,9 @@ imap_cmd_mailbox_arg(struct imap_cmd *cmd, const struct imap_arg *a, char **name
 
 /* ---------------------------------------------------------------- dispatch */
 
+/* Throw the command away (running or being parsed), leaving the parser as it is. */
 static void
-cmd_free(struct imap_client *c)
+cmd_drop(struct imap_client *c)
 {
 	struct imap_cmd *cmd = c->cmd;
 
@@ -225,7 +216,36 @@ cmd_free(struct imap_client *c)
 		cmd->ctx_free(cmd->ctx);
 	free(cmd);
 	c->cmd = NULL;
+}
+
+/* The command has ended: free it and get the parser ready for the next one. */
+static void
+cmd_free(struct imap_client *c)
+{
+	if (c->cmd == NULL)
+		return;
+	cmd_drop(c);
 	imap_parser_reset(c->parser);
+}
+
+static bool
+client_cmd_running(const struct imap_client *c)
+{
+	return c->cmd != NULL && c->cmd->running;
+}
+
+/* A running command that reads the client's input: it can end only with that input. */
+static bool
+client_cmd_waiting(const struct imap_client *c)
+{
+	return client_cmd_running(c) && c->cmd->input != NULL;
+}
+
+/* The keepalive of the running command, or NULL. */
+static imap_keepalive_func *
+client_keepalive(const struct imap_client *c)
+{
+	return client_cmd_running(c) ? c->cmd->keepalive : NULL;
 }
 
 static void
@@ -252,6 +272,32 @@ tag_printable(const char *tag)
 	return true;
 }
 
+static bool
+tag_usable(const char *tag)
+{
+	return tag != NULL && tag_printable(tag) && strlen(tag) < sizeof(((struct imap_cmd *)0)->tag);
+}
+
+/*
+ * The command the parser is on: made when its first streamed literal is announced or
+ * when it is complete. Its tag stays "" when the parser's must not be echoed.
+ */
+static struct imap_cmd *
+cmd_current(struct imap_client *c)
+{
+	const char *tag = imap_parser_tag(c->parser);
+	struct imap_cmd *cmd = c->cmd;
+
+	if (cmd != NULL)
+		return cmd;
+	cmd = xcalloc(1, sizeof(*cmd));
+	cmd->client = c;
+	if (tag_usable(tag))
+		snprintf(cmd->tag, sizeof(cmd->tag), "%s", tag);
+	c->cmd = cmd;
+	return cmd;
+}
+
 static void
 client_dispatch(struct imap_client *c)
 {
@@ -265,17 +311,16 @@ client_dispatch(struct imap_client *c)
 	int ret;
 
 	args = imap_parser_args(c->parser, &argc);
-	if (tag == NULL || !tag_printable(tag) || strlen(tag) >= sizeof(cmd->tag)) {
+	if (!tag_usable(tag)) {
 		imap_client_line(c, "* BAD Invalid tag");
 		c->bad_count++;
+		cmd_drop(c);
 		imap_parser_reset(c->parser);
 		client_too_many_bad(c);
 		return;
 	}
-	cmd = xcalloc(1, sizeof(*cmd));
-	cmd->client = c;
-	snprintf(cmd->tag, sizeof(cmd->tag), "%s", tag);
-	c->cmd = cmd;
+	cmd = cmd_current(c);
+	cmd->running = true;
 	if (name == NULL) {
 		imap_cmd_bad(cmd, "Missing command");
 		goto done;
@@ -312,8 +357,12 @@ client_dispatch(struct imap_client *c)
 		goto done;
 	}
 	ret = def->func(cmd);
-	if (ret == IMAP_CMD_MORE)
+	if (ret == IMAP_CMD_MORE) {
+		/* a command waiting for the client: the timer now runs at the keepalive period */
+		if (cmd->keepalive != NULL)
+			client_arm_timer(c);
 		return;
+	}
 done:
 	cmd_free(c);
 	client_too_many_bad(c);
@@ -355,7 +404,7 @@ client_parse_error(struct imap_client *c)
 	case IMAP_PARSE_ERROR_FATAL:
 		log_info("imap limit user=%s session=%u what=command error=\"%s\"",
 		    c->user->name, c->id, text);
-		imap_append_abort(c);
+		cmd_drop(c);
 		buf_reset(&c->line);
 		{
 			char bye[256];
@@ -378,43 +427,48 @@ client_parse_error(struct imap_client *c)
 		c->bad_count++;
 		break;
 	}
-	imap_append_abort(c);
+	cmd_drop(c);
 	imap_parser_reset(c->parser);
 	client_too_many_bad(c);
 }
 
-/* IDLE: the only input is "DONE" (RFC 2177). */
-static bool
-client_idle_input(struct imap_client *c)
+/*
+ * A streamed literal of the command being parsed was announced: the command's literal
+ * hook takes it (and sets an input hook to read it) or refuses it.
+ */
+static void
+client_literal(struct imap_client *c)
 {
-	struct evbuffer *in = bufferevent_get_input(c->bev);
-	struct evbuffer_ptr p;
-	size_t n;
-	char line[IMAP_IDLE_LINE_MAX];
+	const char *name = imap_parser_command(c->parser);
+	const struct imap_command *def = name != NULL ? imap_command_find(name) : NULL;
+	struct imap_cmd *cmd;
+
+	if (def == NULL || def->literal == NULL)
+		panic("imap: streamed literal for a command without a literal hook");
+	cmd = cmd_current(c);
+	if (def->literal(cmd, imap_parser_literal_size(c->parser)) == IMAP_CMD_DONE)
+		cmd_free(c);
+}
+
+/* Hand the input to the command's hook. Returns false when it needs more input. */
+static bool
+client_cmd_input(struct imap_client *c, struct evbuffer *in)
+{
 	struct imap_cmd *cmd = c->cmd;
 
-	p = evbuffer_search_eol(in, NULL, &n, EVBUFFER_EOL_CRLF);
-	if (p.pos < 0) {
-		if (evbuffer_get_length(in) > IMAP_IDLE_LINE_MAX) {
-			imap_client_bye(c, "IDLE line too long");
-		}
+	switch (cmd->input(cmd, in)) {
+	case IMAP_INPUT_MORE:
 		return false;
+	case IMAP_INPUT_PARSE:
+		cmd->input = NULL;
+		return true;
+	case IMAP_INPUT_DONE:
+	default:
+		cmd_free(c);
+		client_arm_timer(c);
+		client_too_many_bad(c);
+		return true;
 	}
-	if ((size_t)p.pos >= sizeof(line)) {
-		imap_client_bye(c, "IDLE line too long");
-		return false;
-	}
-	evbuffer_remove(in, line, (size_t)p.pos);
-	evbuffer_drain(in, n);
-	c->idling = false;
-	if ((size_t)p.pos == 4 && mem_ieq(line, 4, "DONE"))
-		imap_cmd_ok(cmd, "Idle completed.");
-	else
-		imap_cmd_bad(cmd, "Expected DONE");
-	cmd_free(c);
-	client_arm_timer(c);
-	client_too_many_bad(c);
-	return true;
 }
 
 static void
@@ -431,27 +485,12 @@ client_input(struct imap_client *c)
 		size_t avail, used = 0;
 		unsigned char *data;
 
-		if (c->stream_left > 0) {
-			size_t n = evbuffer_get_length(in);
-
-			if (n == 0)
-				break;
-			n = (size_t)MIN((uint64_t)MIN(n, IMAP_BODY_CHUNK), c->stream_left);
-			data = evbuffer_pullup(in, (ssize_t)n);
-			if (!c->stream_discard)
-				imap_append_stream_data(c, data, n);
-			evbuffer_drain(in, n);
-			c->stream_left -= n;
-			if (c->stream_left == 0)
-				imap_parser_stream_done(c->parser, imap_append_stream_end(c));
-			continue;
-		}
-		if (c->idling) {
-			if (!client_idle_input(c))
+		if (c->cmd != NULL && c->cmd->input != NULL) {
+			if (!client_cmd_input(c, in))
 				break;
 			continue;
 		}
-		if (c->cmd != NULL)
+		if (client_cmd_running(c))
 			break;
 		/* Backpressure: do not start commands while the client is not reading. */
 		if (conn_output_full(c->bev, CONN_IMAP))
@@ -474,25 +513,9 @@ client_input(struct imap_client *c)
 		case IMAP_PARSE_LITERAL_CONT:
 			imap_client_line(c, "+ OK");
 			break;
-		case IMAP_PARSE_LITERAL_STREAM: {
-			uint64_t size = imap_parser_literal_size(c->parser);
-
-			c->stream_discard = imap_append_stream_begin(c, size) < 0;
-			if (c->stream_discard && imap_parser_literal_is_sync(c->parser) &&
-			    imap_parser_tag(c->parser) != NULL &&
-			    tag_printable(imap_parser_tag(c->parser))) {
-				/* Refuse before "+": the client will not send the literal. */
-				imap_append_fail_now(c, imap_parser_tag(c->parser));
-				imap_parser_reset(c->parser);
-				break;
-			}
-			if (imap_parser_literal_is_sync(c->parser))
-				imap_client_line(c, "+ OK");
-			c->stream_left = size;
-			if (size == 0)
-				imap_parser_stream_done(c->parser, imap_append_stream_end(c));
+		case IMAP_PARSE_LITERAL_STREAM:
+			client_literal(c);
 			break;
-		}
 		case IMAP_PARSE_DONE:
 			c->last_input_ms = clock_ms();
 			client_dispatch(c);
@@ -507,7 +530,7 @@ client_input(struct imap_client *c)
 	if (c->destroyed)
 		return;
 	/* The client half-closed: answer what it sent, then close (like a LOGOUT). */
-	if (c->input_eof && c->cmd == NULL && !c->closing) {
+	if (c->input_eof && !client_cmd_running(c) && !c->closing) {
 		c->closing = true;
 		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 	}
@@ -528,7 +551,7 @@ client_read_cb(struct bufferevent *bev, void *ctx)
 		return;
 	}
 	c->last_input_ms = clock_ms();
-	if (!c->idling)
+	if (client_keepalive(c) == NULL)
 		client_arm_timer(c);
 	client_input(c);
 }
@@ -543,7 +566,7 @@ client_write_cb(struct bufferevent *bev, void *ctx)
 			client_close_flushed(c);
 		return;
 	}
-	if (c->cmd != NULL && c->cmd->cont != NULL && !c->idling) {
+	if (c->cmd != NULL && c->cmd->cont != NULL && c->cmd->input == NULL) {
 		client_continue_cmd(c);
 		if (c->destroyed || c->cmd != NULL)
 			return;
@@ -563,7 +586,7 @@ client_event_cb(struct bufferevent *bev, short what, void *ctx)
 		return;
 	}
 
-	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && !c->idling &&
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && !client_cmd_waiting(c) &&
 	    !c->closing) {
 		/* Commands already received are still answered (pipes, "printf | buzon imap"). */
 		log_info("imap disconnect user=%s session=%u reason=eof", c->user->name, c->id);
@@ -600,9 +623,8 @@ client_timer_cb(evutil_socket_t fd, short what, void *ctx)
 		imap_client_bye(c, "Autologout; idle for too long");
 		return;
 	}
-	if (c->idling) {
-		imap_client_line(c, "* OK Still here");
-	}
+	if (client_keepalive(c) != NULL)
+		client_keepalive(c)(c->cmd);
 	client_arm_timer(c);
 }
 
@@ -614,8 +636,8 @@ client_arm_timer(struct imap_client *c)
 
 	deadline = c->last_input_ms + (uint64_t)c->autologout_secs * 1000;
 	left = deadline > now ? deadline - now : 0;
-	if (c->idling && (uint64_t)c->keepalive_secs * 1000 < left)
-		left = (uint64_t)c->keepalive_secs * 1000;
+	if (client_keepalive(c) != NULL && (uint64_t)c->cmd->keepalive_secs * 1000 < left)
+		left = (uint64_t)c->cmd->keepalive_secs * 1000;
 	secs = left / 1000;
 	tv.tv_sec = (time_t)secs;
 	tv.tv_usec = (suseconds_t)((left % 1000) * 1000);
@@ -645,22 +667,13 @@ client_close_flushed(struct imap_client *c)
 	evtimer_add(c->timer, &tv);
 }
 
-void
-imap_client_idle_begin(struct imap_client *c)
-{
-	c->idling = true;
-	c->idle_start_ms = clock_ms();
-	client_arm_timer(c);
-}
-
 static void
 client_update_cb(evutil_socket_t fd, short what, void *ctx)
 {
 	struct imap_client *c = ctx;
 
-	if (c->idling && c->view != NULL && !c->closing) {
+	if (client_cmd_running(c) && c->cmd->live_updates && c->view != NULL && !c->closing)
 		imap_view_send_updates(c->view, true);
-	}
 }
 
 static void
@@ -669,7 +682,7 @@ client_cont_cb(evutil_socket_t fd, short what, void *ctx)
 	struct imap_client *c = ctx;
 
 	client_continue_cmd(c);
-	if (!c->destroyed && c->cmd == NULL)
+	if (!c->destroyed && !client_cmd_running(c))
 		client_input(c);
 }
 
@@ -683,7 +696,7 @@ imap_client_schedule_continue(struct imap_client *c)
 void
 imap_client_schedule_updates(struct imap_client *c)
 {
-	if (c->idling && !c->destroyed)
+	if (!c->destroyed && client_cmd_running(c) && c->cmd->live_updates)
 		event_active(c->update_ev, EV_TIMEOUT, 0);
 }
 
@@ -712,8 +725,6 @@ imap_client_create(struct mail_user *mu, int fd, const char *login_tag,
 	c->state = IMAP_STATE_AUTH;
 	c->autologout_secs = cfg != NULL && cfg->imap_autologout != 0 ?
 	    cfg->imap_autologout : IMAP_DEFAULT_AUTOLOGOUT;
-	c->keepalive_secs = cfg != NULL && cfg->imap_idle_keepalive != 0 ?
-	    cfg->imap_idle_keepalive : IMAP_DEFAULT_KEEPALIVE;
 	buf_init(&c->line, IMAP_RESP_MAX);
 	imap_parser_limits_default(&limits, true);
 	if (cfg != NULL && cfg->mail_max_size != 0)
@@ -782,7 +793,6 @@ static void
 client_teardown(struct imap_client *c)
 {
 	c->destroyed = true;
-	imap_append_abort(c);
 	if (c->cmd != NULL)
 		cmd_free(c);
 	if (c->view != NULL)

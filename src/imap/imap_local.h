@@ -7,8 +7,9 @@
  *
  * I/O model: the session's bufferevent comes from the connection layer (lib/conn.h,
  * CONN_IMAP), which sets its bounds; the session uses the evbuffers directly, because it
- * needs the output length for FETCH backpressure and raw access to the input buffer to
- * stream APPEND literals into the store's save fd without copying them into the parser.
+ * needs the output length for FETCH backpressure, and a command may own the raw input
+ * buffer for a while (an input hook: APPEND streams its literals into the store's save fd
+ * without copying them into the parser, IDLE reads its DONE line).
  * Backpressure: input is read up to the bound and not parsed while a command runs; FETCH
  * and new commands stop while the output bound is reached and resume from the write
  * callback once it has drained.
@@ -37,12 +38,10 @@
 #include "store/store.h"
 
 #define IMAP_MAX_BAD_COMMANDS	10		/* consecutive, then * BYE */
-#define IMAP_IDLE_LINE_MAX	1024		/* the DONE line of IDLE */
 #define IMAP_BODY_CHUNK		(64 * 1024)	/* FETCH body output step */
 #define IMAP_SECTION_GEN_MAX	(8 * 1024 * 1024)	/* HEADER.FIELDS output per message */
 #define IMAP_RESP_MAX		(16 * 1024 * 1024)	/* one FETCH item built in memory */
 #define IMAP_DEFAULT_AUTOLOGOUT	(31 * 60)
-#define IMAP_DEFAULT_KEEPALIVE	(2 * 60)
 #define IMAP_LINGER_SECS	2		/* drain input after the last response */
 
 enum imap_state {
@@ -55,9 +54,38 @@ struct imap_cmd;
 
 /* Handler results. */
 #define IMAP_CMD_DONE	0	/* the tagged reply has been sent */
-#define IMAP_CMD_MORE	1	/* cmd->cont resumes it from the write callback */
+#define IMAP_CMD_MORE	1	/* running on: cmd->cont resumes it (write callback), or
+				   its cmd->input hook ends it */
 
 typedef int imap_cmd_func(struct imap_cmd *cmd);
+
+/*
+ * A streamed literal (IMAP_PARSE_LITERAL_STREAM) of a command still being parsed: cmd
+ * has its tag ("" when it must not be echoed) but no def or args yet (they are the
+ * parser's: imap_parser_args(cmd->client->parser)); size is the announced length.
+ * Returns IMAP_CMD_MORE when parsing goes on: the hook has sent "+ OK" for a
+ * synchronising literal and set cmd->input to read the size octets (or, for 0 octets,
+ * called imap_parser_stream_done() itself). Returns IMAP_CMD_DONE when it refused the
+ * literal and sent the tagged reply instead of "+": the command is thrown away.
+ */
+typedef int imap_literal_func(struct imap_cmd *cmd, uint64_t size);
+
+/* Input hook results. */
+enum imap_input_result {
+	IMAP_INPUT_MORE,	/* took what it could: call again when more input arrives */
+	IMAP_INPUT_PARSE,	/* finished reading: the parser takes the input again */
+	IMAP_INPUT_DONE		/* the command has finished (its tagged reply is sent) */
+};
+
+/*
+ * While cmd->input is set, the session hands the client's input buffer to it instead of
+ * the command parser; the hook drains what it consumed. It runs even while the output
+ * bound is reached (it must not produce more than a line or two then). A hook that
+ * closes the session (imap_client_bye) returns IMAP_INPUT_MORE.
+ */
+typedef enum imap_input_result imap_input_func(struct imap_cmd *cmd, struct evbuffer *in);
+/* See struct imap_cmd: called periodically while a command waits for the client. */
+typedef void imap_keepalive_func(struct imap_cmd *cmd);
 
 /* Command flags. */
 #define CMD_FLAG_UID		0x01	/* may follow "UID" */
@@ -69,6 +97,7 @@ struct imap_command {
 	imap_cmd_func *func;
 	unsigned state_mask;	/* enum imap_state bits where it is allowed */
 	unsigned flags;
+	imap_literal_func *literal;	/* its streamed literals (the parser streams APPEND's) */
 };
 
 /* Look a command up by name (case-insensitive); NULL if unknown. */
@@ -83,8 +112,22 @@ struct imap_cmd {
 	const struct imap_arg *args;	/* owned by the parser until the command ends */
 	unsigned argc;
 	imap_cmd_func *cont;		/* set by a handler returning IMAP_CMD_MORE */
-	void (*ctx_free)(void *ctx);
+	void (*ctx_free)(void *ctx);	/* frees ctx when the command ends or is dropped */
 	void *ctx;
+	/*
+	 * false while the command is still being parsed (it exists that early when it has
+	 * a streamed literal), true once dispatched.
+	 */
+	bool running;
+	imap_input_func *input;		/* owns the client's input while set */
+	/*
+	 * Set by a running command that waits for the client (IDLE): keepalive is called
+	 * every keepalive_secs (autologout still applies), and untagged updates of the
+	 * selected mailbox are sent as they happen when live_updates is set.
+	 */
+	imap_keepalive_func *keepalive;
+	unsigned keepalive_secs;
+	bool live_updates;
 };
 
 /* ---------------------------------------------------------------- user */
@@ -195,8 +238,6 @@ int imap_view_write_flag_list(struct imap_view *view, struct buf *out, bool perm
 
 /* ---------------------------------------------------------------- client */
 
-struct imap_append;
-
 struct imap_client {
 	struct mail_user *user;
 	struct imap_user *iu;		/* the user's IMAP state */
@@ -214,20 +255,14 @@ struct imap_client {
 	struct event *timer;
 	struct event *update_ev;
 	struct event *cont_ev;		/* resumes a command that yielded (SEARCH) */
-	struct imap_cmd *cmd;		/* running command or NULL */
-	bool idling;
+	struct imap_cmd *cmd;		/* running command, one being parsed (cmd->running), or NULL */
 	bool closing;			/* flush output, then destroy */
 	bool input_eof;			/* the client closed its sending side */
 	bool lingering;			/* output done and half-closed; draining input */
 	bool destroyed;
 	bool in_input;			/* re-entrancy guard for client_input */
-	struct imap_append *append;	/* APPEND in progress */
-	uint64_t stream_left;		/* octets of a streamed APPEND literal still to read */
-	bool stream_discard;		/* discard them (after a failure) */
 	uint64_t last_input_ms;
-	uint64_t idle_start_ms;
 	unsigned autologout_secs;
-	unsigned keepalive_secs;
 	struct buf line;		/* scratch for building one response line */
 };
 
@@ -242,11 +277,9 @@ size_t imap_client_output_len(struct imap_client *c);
 void imap_client_bye(struct imap_client *c, const char *text);
 /* Resume the running command (cmd->cont) from the event loop soon. */
 void imap_client_schedule_continue(struct imap_client *c);
-/* Send updates of the selected mailbox now (used while IDLE). */
+/* Send updates of the selected mailbox soon, if the running command has live_updates. */
 void imap_client_schedule_updates(struct imap_client *c);
-/* Start/stop IDLE mode (cmd_idle.c); the client reads DONE itself. */
-void imap_client_idle_begin(struct imap_client *c);
-/* The capability string (static buffer, valid until the next call). */
+/* The capability string (imap_commands.c; static buffer, valid until the next call). */
 const char *imap_capability(const struct config *cfg);
 
 /*
@@ -349,7 +382,9 @@ imap_cmd_func cmd_rename, cmd_subscribe, cmd_unsubscribe, cmd_list, cmd_lsub, cm
 imap_cmd_func cmd_append, cmd_check, cmd_close, cmd_unselect, cmd_expunge, cmd_search;
 imap_cmd_func cmd_fetch, cmd_store, cmd_copy, cmd_move, cmd_idle;
 
-/* ---------------------------------------------------------------- APPEND streaming */
+imap_literal_func cmd_append_literal;
+
+/* ---------------------------------------------------------------- APPEND flags */
 
 /*
  * APPEND flags (cmd_store.c): system flags and keywords (defined in mbox). Returns 0,
@@ -357,23 +392,5 @@ imap_cmd_func cmd_fetch, cmd_store, cmd_copy, cmd_move, cmd_idle;
  */
 int imap_parse_append_flags(struct mailbox *mbox, const struct imap_arg *list, unsigned n,
     uint8_t *flags_r, uint32_t *kw_r, const char **error_r);
-
-/*
- * A streamed APPEND literal was announced (IMAP_PARSE_LITERAL_STREAM). Begins a save
- * into the target mailbox (the args parsed so far name it). Returns 0 (the literal
- * bytes go to imap_append_stream_data) or -1 (they are discarded; the error is
- * reported when the command completes).
- */
-int imap_append_stream_begin(struct imap_client *c, uint64_t size);
-void imap_append_stream_data(struct imap_client *c, const void *data, size_t len);
-/* The literal is complete: returns the handle for imap_parser_stream_done(). */
-void *imap_append_stream_end(struct imap_client *c);
-/*
- * A synchronising APPEND literal cannot be accepted: reply "<tag> NO/BAD ..." before
- * "+" is sent and throw the APPEND away (the caller resets the parser).
- */
-void imap_append_fail_now(struct imap_client *c, const char *tag);
-/* Throw away an unfinished APPEND (connection closed, parse error). */
-void imap_append_abort(struct imap_client *c);
 
 #endif
