@@ -129,7 +129,8 @@ run(struct lmtp_fake *f, const char *input, size_t len, size_t step, uint64_t ma
 static void
 assert_text(const struct buf *b, const char *want, const char *name)
 {
-	if (b->len != strlen(want) || memcmp(b->data, want, b->len) != 0) {
+	/* an empty buffer may have no storage at all: never memcmp a NULL */
+	if (b->len != strlen(want) || (b->len > 0 && memcmp(b->data, want, b->len) != 0)) {
 		print_error("%s: got\n%.*s\nwant\n%s\n", name, (int)b->len,
 		    b->data != NULL ? b->data : "", want);
 		fail();
