@@ -155,13 +155,12 @@ auth_penalty_get(const char *ip, uint64_t now)
 {
 	unsigned char key[16];
 	struct auth_penalty *oldest = NULL;
-	uint32_t h = 2166136261u;
+	uint32_t h;
 	unsigned i;
 
 	if (!netaddr_key_string(ip, key))
 		return NULL;
-	for (i = 0; i < 16; i++)
-		h = (h ^ key[i]) * 16777619u;
+	h = netaddr_key_hash(key);
 	/* open addressing, 8 probes; the stalest entry is recycled when all are taken */
 	for (i = 0; i < 8; i++) {
 		struct auth_penalty *p = &A.table[(h + i) % PENALTY_SLOTS];

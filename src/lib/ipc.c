@@ -448,7 +448,6 @@ struct ipc_peer {
 	unsigned stall_secs;	/* IPC_STALL_SECS unless changed */
 	int error;		/* reported (or to be reported) error */
 	bool failed;		/* no more I/O */
-	bool paused;
 	int busy;		/* inside a callback */
 	bool doomed;		/* destroyed inside a callback: free when it returns */
 	struct ipc_msg *rx;
@@ -527,7 +526,7 @@ peer_read_cb(evutil_socket_t fd, short what, void *ctx)
 	struct ipc_peer *p = ctx;
 
 	p->busy++;
-	for (int n = 0; n < IPC_PEER_BATCH && !p->failed && !p->paused && !p->doomed; n++) {
+	for (int n = 0; n < IPC_PEER_BATCH && !p->failed && !p->doomed; n++) {
 		int r = ipc_recv(p->fd, p->rx);
 
 		if (r > 0) {
@@ -726,16 +725,4 @@ size_t
 ipc_peer_queued(const struct ipc_peer *p)
 {
 	return p->qbytes;
-}
-
-void
-ipc_peer_pause(struct ipc_peer *p, bool paused)
-{
-	if (p->failed || p->paused == paused)
-		return;
-	p->paused = paused;
-	if (paused)
-		event_del(p->rev);
-	else
-		event_add(p->rev, NULL);
 }

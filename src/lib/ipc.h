@@ -318,8 +318,6 @@ int ipc_peer_flush(struct ipc_peer *p, unsigned timeout_ms);
 void ipc_peer_set_limits(struct ipc_peer *p, size_t max_bytes, unsigned stall_secs);
 /* Bytes waiting in the send queue. */
 size_t ipc_peer_queued(const struct ipc_peer *p);
-/* Stop/resume delivering received messages (the socket is not read meanwhile). */
-void ipc_peer_pause(struct ipc_peer *p, bool paused);
 
 /* Create a SOCK_SEQPACKET socketpair with CLOEXEC. */
 int ipc_socketpair(int fds[2]);

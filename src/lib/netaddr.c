@@ -57,3 +57,13 @@ netaddr_key_string(const char *ip, unsigned char key[NETADDR_KEY_LEN])
 	}
 	return false;
 }
+
+uint32_t
+netaddr_key_hash(const unsigned char key[NETADDR_KEY_LEN])
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < NETADDR_KEY_LEN; i++)
+		h = (h ^ key[i]) * 16777619u;
+	return h;
+}

@@ -8,6 +8,7 @@
 #define BUZON_NETADDR_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #define NETADDR_KEY_LEN 16
@@ -20,5 +21,7 @@
 bool netaddr_key_sockaddr(const struct sockaddr *sa, unsigned char key[NETADDR_KEY_LEN]);
 /* The same from the text form (inet_ntop's output); false if ip is neither family. */
 bool netaddr_key_string(const char *ip, unsigned char key[NETADDR_KEY_LEN]);
+/* A hash of a key (FNV-1a) for the tables the master and auth keep by address. */
+uint32_t netaddr_key_hash(const unsigned char key[NETADDR_KEY_LEN]);
 
 #endif

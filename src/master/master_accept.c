@@ -31,20 +31,10 @@
 #include "master/master.h"
 #include "master/master_private.h"
 
-static uint32_t
-hash_bytes(const unsigned char *p, size_t n)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 16777619u;
-	return h;
-}
-
 static struct ipcount *
 ipcount_get(const unsigned char key[16], bool create)
 {
-	struct ipcount **pp = &M.ipcounts[hash_bytes(key, 16) % IPCOUNT_BUCKETS], *ic;
+	struct ipcount **pp = &M.ipcounts[netaddr_key_hash(key) % IPCOUNT_BUCKETS], *ic;
 
 	for (ic = *pp; ic != NULL; ic = ic->hnext)
 		if (memcmp(ic->key, key, 16) == 0)
@@ -61,7 +51,7 @@ ipcount_get(const unsigned char key[16], bool create)
 static void
 ipcount_release(struct ipcount *ic)
 {
-	struct ipcount **pp = &M.ipcounts[hash_bytes(ic->key, 16) % IPCOUNT_BUCKETS];
+	struct ipcount **pp = &M.ipcounts[netaddr_key_hash(ic->key) % IPCOUNT_BUCKETS];
 
 	if (--ic->n > 0)
 		return;

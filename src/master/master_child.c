@@ -342,8 +342,8 @@ child_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 	    (m->type == IPC_LMTP_RCPT || m->type == IPC_LMTP_DELIVER)) {
 		handle_lmtp(ch, m);
 	} else {
-		log_error("unexpected message type=%u from pid=%d: killing it", m->type,
-		    (int)ch->pid);
+		log_error("unexpected message type=%u (%s) from %s pid=%d: killing it", m->type,
+		    ipc_type_name(m->type), role_names[ch->role], (int)ch->pid);
 		child_kill(ch);
 	}
 }

@@ -37,6 +37,16 @@ test_string_keys(void **state)
 	assert_false(netaddr_key_string("local", k));
 	assert_false(netaddr_key_string("", k));
 	assert_false(netaddr_key_string("192.0.2.1/24", k));
+	/* the tables of the master and auth hash keys: one client, one hash */
+	{
+		unsigned char a[NETADDR_KEY_LEN], b[NETADDR_KEY_LEN];
+
+		assert_true(netaddr_key_string("2001:db8:1:2::1", a));
+		assert_true(netaddr_key_string("2001:db8:1:2::ff", b));
+		assert_int_equal(netaddr_key_hash(a), netaddr_key_hash(b));
+		assert_true(netaddr_key_string("2001:db8:1:3::1", b));
+		assert_true(netaddr_key_hash(a) != netaddr_key_hash(b));
+	}
 }
 
 /* The master keys socket addresses, auth their text form: the keys must agree. */
