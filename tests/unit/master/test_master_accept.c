@@ -244,10 +244,26 @@ test_total_evicts_busiest(void **state)
 	assert_false(mc->prelogin);
 	mconn_remove(mc);
 	assert_null(mconn_find(oldest_of_30));
-	/* equally busy addresses: the oldest connection of all goes */
+	/* full again: 127.0.0.30 still holds the most (2), its oldest left goes */
 	fds[7] = client(41);
 	assert_int_equal(sent[nsent - 2].type, IPC_LOGIN_KICK);
+	assert_int_equal(sent[nsent - 2].id, sent[2].id);
 	for (int i = 0; i < 8; i++)
+		close(fds[i]);
+}
+
+/* Equally busy addresses: the oldest connection of all goes. */
+static void
+test_evict_oldest_among_equals(void **state)
+{
+	int fds[7];
+
+	for (int i = 0; i < 6; i++)
+		fds[i] = client(70 + i);
+	fds[6] = client(80);
+	assert_int_equal(sent[nsent - 2].type, IPC_LOGIN_KICK);
+	assert_int_equal(sent[nsent - 2].id, sent[0].id);
+	for (int i = 0; i < 7; i++)
 		close(fds[i]);
 }
 
@@ -294,6 +310,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_spread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_per_ip_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_total_evicts_busiest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_evict_oldest_among_equals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_evict_authing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_login_dies, setup, teardown),
 	};
