@@ -5,8 +5,10 @@
  * command's literal hook (cmd_append_literal, before the command is dispatched) starts
  * a save in the target mailbox and its input hook writes the literal bytes straight
  * into the store's tmp/ file as they arrive, then hands the input back to the parser;
- * the command's completion commits all messages of the command at once (durable before
- * the tagged OK) or aborts them. The size limit (APPENDLIMIT) is enforced by the parser
+ * the command's completion queues all messages of the command as one transaction for the
+ * store's commit thread (group commit) and the command waits, without holding up the
+ * user's other sessions, until the callback says they are durable; only then the tagged
+ * OK with APPENDUID goes out. A failed save is aborted. The size limit (APPENDLIMIT) is enforced by the parser
  * before "+" is sent.
  */
 #include "imap/imap_local.h"
@@ -29,6 +31,13 @@ struct imap_append {
 	bool msg_open;
 	uint64_t stream_left;		/* octets of the current literal still to read */
 	bool stream_discard;		/* discard them (after a failure) */
+	/* waiting for the commit */
+	struct imap_cmd *cmd;
+	struct mailbox_commit *commit;	/* until the callback */
+	bool committed;
+	enum store_status commit_st;
+	uint32_t first, last, uidvalidity;
+	unsigned literals;
 };
 
 /* cmd->ctx_free: throw away an unfinished APPEND (parse error, connection closed). */
@@ -37,6 +46,8 @@ append_free(void *ctx)
 {
 	struct imap_append *a = ctx;
 
+	/* the client is gone: the messages are still saved, nobody is told */
+	mailbox_commit_cancel(a->commit);
 	if (a->save != NULL)
 		mailbox_save_abort(&a->save);
 	if (a->mbox != NULL)
@@ -253,12 +264,55 @@ cmd_append_literal(struct imap_cmd *cmd, uint64_t size)
 	return IMAP_CMD_MORE;
 }
 
+/* The tagged reply once the transaction is durable or has failed. */
+static int
+append_reply(struct imap_cmd *cmd)
+{
+	struct imap_client *c = cmd->client;
+	struct imap_append *a = cmd->ctx;
+	enum store_status st = a->commit_st;
+	uint32_t first = a->first, last = a->last, uidv = a->uidvalidity;
+	unsigned literals = a->literals;
+
+	append_abort(cmd);
+	if (st != STORE_OK)
+		return imap_cmd_store_error(cmd, st);
+	log_info("imap append user=%s session=%u messages=%u uid=%u", c->user->name, c->id,
+	    literals, first);
+	if (first == last)
+		return imap_cmd_ok(cmd, "[APPENDUID %u %u] Append completed.", uidv, first);
+	return imap_cmd_ok(cmd, "[APPENDUID %u %u:%u] Append completed.", uidv, first, last);
+}
+
+/* cmd->cont: called when the callback scheduled it, and whenever output drained. */
+static int
+append_cont(struct imap_cmd *cmd)
+{
+	struct imap_append *a = cmd->ctx;
+
+	if (!a->committed)
+		return IMAP_CMD_MORE;
+	return append_reply(cmd);
+}
+
+static void
+append_committed(void *ctx, enum store_status st, uint32_t first, uint32_t last)
+{
+	struct imap_append *a = ctx;
+
+	a->commit = NULL;
+	a->committed = true;
+	a->commit_st = st;
+	a->first = first;
+	a->last = last;
+	imap_client_schedule_continue(a->cmd->client);
+}
+
 int
 cmd_append(struct imap_cmd *cmd)
 {
 	struct imap_client *c = cmd->client;
 	struct imap_append *a = cmd->ctx;
-	uint32_t first = 0, last = 0, uidv;
 	unsigned i, literals = 0;
 	enum store_status st;
 
@@ -289,14 +343,16 @@ cmd_append(struct imap_cmd *cmd)
 			return imap_cmd_no(cmd, "[TRYCREATE] Mailbox does not exist");
 		return imap_cmd_store_error(cmd, st);
 	}
-	uidv = mailbox_uidvalidity(a->mbox);
-	st = mailbox_save_commit(&a->save, &first, &last);
-	append_abort(cmd);
-	if (st != STORE_OK)
-		return imap_cmd_store_error(cmd, st);
-	log_info("imap append user=%s session=%u messages=%u uid=%u", c->user->name, c->id,
-	    literals, first);
-	if (first == last)
-		return imap_cmd_ok(cmd, "[APPENDUID %u %u] Append completed.", uidv, first);
-	return imap_cmd_ok(cmd, "[APPENDUID %u %u:%u] Append completed.", uidv, first, last);
+	a->uidvalidity = mailbox_uidvalidity(a->mbox);
+	a->literals = literals;
+	if (mstore_commit_fd(c->user->store) < 0) {
+		/* no commit thread: synchronous */
+		a->commit_st = mailbox_save_commit(&a->save, &a->first, &a->last);
+		a->committed = true;
+		return append_reply(cmd);
+	}
+	a->cmd = cmd;
+	cmd->cont = append_cont;
+	a->commit = mailbox_save_commit_async(&a->save, append_committed, a);
+	return IMAP_CMD_MORE;
 }

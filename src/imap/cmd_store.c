@@ -208,6 +208,86 @@ format_uidset(struct buf *out, const uint32_t *uids, size_t n)
 	seqset_destroy(&s);
 }
 
+/* A COPY or MOVE waiting for its commit (the store's commit thread). */
+struct imap_copy {
+	struct imap_cmd *cmd;
+	struct mailbox_commit *commit;	/* until the callback */
+	bool move, committed;
+	enum store_status st;
+	uint32_t uidvalidity, first;
+	uint32_t *uids;
+	size_t count;
+};
+
+static void
+copy_free(void *ctx)
+{
+	struct imap_copy *cp = ctx;
+
+	/* the client is gone: the copies are still made, nobody is told */
+	mailbox_commit_cancel(cp->commit);
+	free(cp->uids);
+	free(cp);
+}
+
+/* The copies are durable (or failed): COPYUID, and for MOVE the expunge. */
+static int
+copy_reply(struct imap_cmd *cmd)
+{
+	struct imap_client *c = cmd->client;
+	struct imap_copy *cp = cmd->ctx;
+	enum store_status st = cp->st;
+	uint32_t *dst_uids;
+	struct buf b;
+
+	if (st != STORE_OK)
+		return imap_cmd_store_error(cmd, st);
+	dst_uids = xreallocarray(NULL, cp->count, sizeof(*dst_uids));
+	for (size_t i = 0; i < cp->count; i++)
+		dst_uids[i] = cp->first + (uint32_t)i;
+	buf_init(&b, IMAP_RESP_MAX);
+	(void)buf_appendf(&b, "COPYUID %u ", cp->uidvalidity);
+	format_uidset(&b, cp->uids, cp->count);
+	(void)buf_append_c(&b, ' ');
+	format_uidset(&b, dst_uids, cp->count);
+	free(dst_uids);
+	if (cp->move) {
+		/* RFC 6851 §4.3: COPYUID in an untagged OK, then the EXPUNGEs. */
+		imap_client_line(c, "* OK [%s] Moved", buf_cstr(&b));
+		buf_deinit(&b);
+		if (c->view == NULL)
+			return imap_cmd_ok(cmd, "Move completed.");
+		st = mailbox_expunge(c->view->mbox, cp->uids, cp->count);
+		if (st != STORE_OK)
+			return imap_cmd_store_error(cmd, st);
+		return imap_cmd_ok(cmd, "Move completed.");
+	}
+	imap_cmd_ok(cmd, "[%s] Copy completed.", buf_cstr(&b));
+	buf_deinit(&b);
+	return IMAP_CMD_DONE;
+}
+
+static int
+copy_cont(struct imap_cmd *cmd)
+{
+	struct imap_copy *cp = cmd->ctx;
+
+	return cp->committed ? copy_reply(cmd) : IMAP_CMD_MORE;
+}
+
+static void
+copy_committed(void *ctx, enum store_status st, uint32_t first, uint32_t last)
+{
+	struct imap_copy *cp = ctx;
+
+	(void)last;
+	cp->commit = NULL;
+	cp->committed = true;
+	cp->st = st;
+	cp->first = first;
+	imap_client_schedule_continue(cp->cmd->client);
+}
+
 static int
 copy_common(struct imap_cmd *cmd, bool move)
 {
@@ -219,7 +299,7 @@ copy_common(struct imap_cmd *cmd, bool move)
 	struct mailbox *dst;
 	char *name;
 	enum store_status st;
-	struct buf b;
+	struct imap_copy *cp;
 	bool expunged = false;
 
 	if (cmd->argc != 2 || cmd->args[0].type != IMAP_ARG_ATOM)
@@ -272,35 +352,30 @@ copy_common(struct imap_cmd *cmd, bool move)
 		free(dst_uids);
 		return imap_cmd_ok(cmd, "No messages %s.", move ? "moved" : "copied");
 	}
-	st = mailbox_copy(v->mbox, uids, nu, dst, dst_uids);
-	if (st != STORE_OK) {
-		mailbox_unref(&dst);
-		free(uids);
-		free(dst_uids);
-		return imap_cmd_store_error(cmd, st);
-	}
-	buf_init(&b, IMAP_RESP_MAX);
-	(void)buf_appendf(&b, "COPYUID %u ", mailbox_uidvalidity(dst));
-	format_uidset(&b, uids, nu);
-	(void)buf_append_c(&b, ' ');
-	format_uidset(&b, dst_uids, nu);
-	mailbox_unref(&dst);
-	if (move) {
-		/* RFC 6851 §4.3: COPYUID in an untagged OK, then the EXPUNGEs. */
-		imap_client_line(c, "* OK [%s] Moved", buf_cstr(&b));
-		st = mailbox_expunge(v->mbox, uids, nu);
-		free(uids);
-		free(dst_uids);
-		buf_deinit(&b);
-		if (st != STORE_OK)
-			return imap_cmd_store_error(cmd, st);
-		return imap_cmd_ok(cmd, "Move completed.");
-	}
-	free(uids);
 	free(dst_uids);
-	imap_cmd_ok(cmd, "[%s] Copy completed.", buf_cstr(&b));
-	buf_deinit(&b);
-	return IMAP_CMD_DONE;
+	cp = xcalloc(1, sizeof(*cp));
+	cp->cmd = cmd;
+	cp->move = move;
+	cp->uids = uids;
+	cp->count = nu;
+	cp->uidvalidity = mailbox_uidvalidity(dst);
+	cmd->ctx = cp;
+	cmd->ctx_free = copy_free;
+	if (mstore_commit_fd(c->user->store) < 0) {
+		/* no commit thread: synchronous */
+		dst_uids = xreallocarray(NULL, nu, sizeof(*dst_uids));
+		cp->st = mailbox_copy(v->mbox, uids, nu, dst, dst_uids);
+		cp->first = cp->st == STORE_OK ? dst_uids[0] : 0;
+		free(dst_uids);
+		mailbox_unref(&dst);
+		return copy_reply(cmd);
+	}
+	cp->commit = mailbox_copy_async(v->mbox, uids, nu, dst, copy_committed, cp, &st);
+	mailbox_unref(&dst);		/* the transaction holds its own reference */
+	if (cp->commit == NULL)
+		return imap_cmd_store_error(cmd, st);
+	cmd->cont = copy_cont;
+	return IMAP_CMD_MORE;
 }
 
 int

@@ -1,14 +1,17 @@
 /*
  * deliver.c — LMTP deliveries in the mail process (see deliver.h). Runs with the
  * recipient's uid, so every file is created by and for its owner; the store does the
- * durable part (tmp file, fsync, rename into new/, directory fsync, uidlist) and tells
- * the user's IMAP sessions about the new messages at once.
+ * durable part (tmp file, fsync, rename into new/, directory fsync, uidlist) in its
+ * commit thread and tells the user's IMAP sessions about the new messages at once.
+ * Each delivery is its own transaction, so one that fails (a read error, a full disk)
+ * never fails the others of its group.
  */
 #include <errno.h>
 #include <unistd.h>
 
 #include "lib/ipc.h"
 #include "lib/log.h"
+#include "lib/util.h"
 #include "mailproc/deliver.h"
 #include "store/store.h"
 
@@ -25,10 +28,11 @@ status_of(enum store_status st)
 	}
 }
 
-/* Copy one delivery into the current message of ctx. */
+/* Copy the delivery into the current message of ctx. */
 static enum store_status
-write_one(struct mailbox_save *ctx, const struct delivery *d, unsigned char *buf)
+write_one(struct mailbox_save *ctx, const struct delivery *d)
 {
+	static unsigned char buf[DELIVER_CHUNK];
 	enum store_status st = mailbox_save_msg_begin(ctx);
 	off_t off = 0;
 
@@ -53,24 +57,6 @@ write_one(struct mailbox_save *ctx, const struct delivery *d, unsigned char *buf
 	return st;
 }
 
-/* Save d[idx[0..n)] into mbox in one transaction. Returns the store status. */
-static enum store_status
-save_group(struct mailbox *mbox, struct delivery *d, const size_t *idx, size_t n,
-    unsigned char *buf)
-{
-	struct mailbox_save *ctx = mailbox_save_begin(mbox, MAILBOX_SAVE_DELIVERY);
-	enum store_status st = STORE_OK;
-	uint32_t first, last;
-
-	for (size_t i = 0; i < n && st == STORE_OK; i++)
-		st = write_one(ctx, &d[idx[i]], buf);
-	if (st != STORE_OK) {
-		mailbox_save_abort(&ctx);
-		return st;
-	}
-	return mailbox_save_commit(&ctx, &first, &last);
-}
-
 static struct mailbox *
 open_folder(struct mstore *store, const char *folder)
 {
@@ -84,44 +70,42 @@ open_folder(struct mstore *store, const char *folder)
 	return mbox;
 }
 
-void
-deliver_batch(struct mstore *store, struct delivery *d, size_t n)
+static void
+committed(void *ctx, enum store_status st, uint32_t first, uint32_t last)
 {
-	unsigned char *buf = xmalloc(DELIVER_CHUNK);
-	size_t *idx = xcalloc(n, sizeof(*idx));
-	bool *done = xcalloc(n, sizeof(*done));
+	struct delivery *d = ctx;
 
-	for (size_t i = 0; i < n; i++) {
-		struct mailbox *mbox;
-		enum store_status st;
-		size_t k = 0;
+	(void)first;
+	(void)last;
+	d->status = status_of(st);
+	d->done(d);
+}
 
-		if (done[i])
-			continue;
-		/* this delivery and every later one for the same folder */
-		for (size_t j = i; j < n; j++) {
-			if (!done[j] && strcmp(d[j].folder, d[i].folder) == 0) {
-				idx[k++] = j;
-				done[j] = true;
-			}
-		}
-		if ((mbox = open_folder(store, d[i].folder)) == NULL) {
-			for (size_t j = 0; j < k; j++)
-				d[idx[j]].status = IPC_DELIVER_TEMPFAIL;
-			continue;
-		}
-		st = save_group(mbox, d, idx, k, buf);
-		if (st == STORE_OK || k == 1) {
-			for (size_t j = 0; j < k; j++)
-				d[idx[j]].status = status_of(st);
-		} else {
-			/* find out which message failed: one transaction each */
-			for (size_t j = 0; j < k; j++)
-				d[idx[j]].status = status_of(save_group(mbox, d, &idx[j], 1, buf));
-		}
-		mailbox_unref(&mbox);
+void
+deliver_start(struct mstore *store, struct delivery *d)
+{
+	struct mailbox *mbox = open_folder(store, d->folder);
+	struct mailbox_save *ctx;
+	enum store_status st;
+	uint32_t first, last;
+
+	if (mbox == NULL) {
+		d->status = IPC_DELIVER_TEMPFAIL;
+		d->done(d);
+		return;
 	}
-	free(done);
-	free(idx);
-	free(buf);
+	ctx = mailbox_save_begin(mbox, MAILBOX_SAVE_DELIVERY);
+	mailbox_unref(&mbox);		/* the transaction holds its own reference */
+	st = write_one(ctx, d);
+	if (st != STORE_OK) {
+		mailbox_save_abort(&ctx);
+		d->status = status_of(st);
+		d->done(d);
+	} else if (mstore_commit_fd(store) >= 0) {
+		(void)mailbox_save_commit_async(&ctx, committed, d);
+	} else {
+		st = mailbox_save_commit(&ctx, &first, &last);
+		d->status = status_of(st);
+		d->done(d);
+	}
 }

@@ -17,14 +17,16 @@ struct delivery {
 	size_t prefix_len;
 	int fd;			/* the message (read from offset 0), owned */
 	uint32_t status;	/* result: IPC_DELIVER_* */
+	void (*done)(struct delivery *d);	/* status is set; d is the caller's again */
 };
 
 /*
- * Save n deliveries. Those for the same folder are committed together, so a burst of
- * messages costs one directory fsync per folder (group commit); a failure inside a
- * group is retried message by message so one bad message does not fail the others.
- * Each d[i].status is set; nothing is acknowledged before it is durable.
+ * Save one delivery: its bytes are written into tmp/ now, and the store's commit
+ * thread makes it durable together with every other save that arrives meanwhile (group
+ * commit: one directory fsync and one uidlist write per folder for the whole group).
+ * d->done runs once it is durable or has failed (d->status); nothing is acknowledged
+ * before. Without the commit thread it runs before this function returns.
  */
-void deliver_batch(struct mstore *store, struct delivery *d, size_t n);
+void deliver_start(struct mstore *store, struct delivery *d);
 
 #endif

@@ -25,6 +25,14 @@ notify_cb(evutil_socket_t fd, short what, void *ctx)
 }
 
 static void
+commit_cb(evutil_socket_t fd, short what, void *ctx)
+{
+	struct mail_user *mu = ctx;
+
+	mstore_commit_process(mu->store);
+}
+
+static void
 empty_cb(evutil_socket_t fd, short what, void *ctx)
 {
 	struct mail_user *mu = ctx;
@@ -68,6 +76,12 @@ mail_user_create(struct event_base *base, const struct config *cfg,
 		mu->notify_ev = event_new(base, fd, EV_READ | EV_PERSIST, notify_cb, mu);
 		event_add(mu->notify_ev, NULL);
 	}
+	/* saves become durable in the store's commit thread, beside this loop */
+	if (mstore_commit_start(mu->store) == 0) {
+		fd = mstore_commit_fd(mu->store);
+		mu->commit_ev = event_new(base, fd, EV_READ | EV_PERSIST, commit_cb, mu);
+		event_add(mu->commit_ev, NULL);
+	}
 	mu->empty_ev = event_new(base, -1, 0, empty_cb, mu);
 	return mu;
 }
@@ -96,6 +110,9 @@ mail_user_destroy(struct mail_user **mup)
 	if (mu->notify_ev != NULL)
 		event_free(mu->notify_ev);
 	event_free(mu->empty_ev);
+	if (mu->commit_ev != NULL)
+		event_free(mu->commit_ev);
+	/* every queued commit finishes (delivery results go out) before the store closes */
 	mstore_close(&mu->store);
 	free(mu->name);
 	free(mu->mail_root);

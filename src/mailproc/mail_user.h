@@ -67,6 +67,7 @@ struct mail_user {
 	unsigned session_count;
 	bool destroying;
 	struct event *notify_ev;
+	struct event *commit_ev;	/* the store's commit thread finished a group */
 	struct event *empty_ev;
 	void (*empty_cb)(void *ctx);
 	void *empty_ctx;

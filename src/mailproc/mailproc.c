@@ -30,7 +30,6 @@
 
 #define MAIL_IPC_FD 3
 #define MAIL_RLIMIT_AS (1024ULL * 1024 * 1024)	/* one process serves all of a user's sessions */
-#define MAIL_DELIVER_BATCH 64
 
 static struct {
 	struct event_base *base;
@@ -39,9 +38,7 @@ static struct {
 	uint32_t received;	/* clients and deliveries handed to us */
 	const char *user;
 	struct ipc_peer *master;
-	struct delivery *batch;	/* deliveries collected in one read event */
-	size_t nbatch;
-	struct event *batch_ev;
+	unsigned delivering;	/* deliveries not yet durable or failed */
 } P;
 
 static void
@@ -49,6 +46,9 @@ empty_cb(void *ctx)
 {
 	struct ipc_mail_empty e = { P.received };
 	struct ipc_msg m;
+
+	if (P.delivering > 0)
+		return;		/* delivery_done() calls again */
 
 	if (P.master == NULL || ipc_encode(&m, IPC_MAIL_EMPTY, &e) < 0 ||
 	    ipc_peer_send(P.master, &m, -1) < 0)
@@ -148,42 +148,25 @@ parse_delivery(struct ipc_msg *m, struct delivery *d)
 	d->prefix_len = md.prefix.len;
 }
 
+/* A delivery is durable or has failed: tell the master (the LMTP reply follows). */
 static void
-finish_deliveries(struct delivery *d, size_t n)
+delivery_done(struct delivery *d)
 {
-	if (n == 0)
-		return;
-	if (P.mu != NULL) {
-		deliver_batch(mail_user_store(P.mu), d, n);
-	} else {
-		for (size_t i = 0; i < n; i++)
-			d[i].status = IPC_DELIVER_TEMPFAIL;
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct ipc_result r = { d[i].id, d[i].status };
-		struct ipc_msg m;
+	struct ipc_result r = { d->id, d->status };
+	struct ipc_msg m;
 
-		if (P.master == NULL || ipc_encode(&m, IPC_MAIL_DELIVERED, &r) < 0 ||
-		    ipc_peer_send(P.master, &m, -1) < 0)
-			exit(0);
-		log_info("deliver user=%s folder=%s status=%u", P.user, d[i].folder[0] ?
-		    d[i].folder : "INBOX", d[i].status);
-		close(d[i].fd);
-		free(d[i].folder);
-		free(d[i].prefix);
-	}
-	if (P.mu == NULL || mail_user_client_count(P.mu) == 0)
+	if (P.master == NULL || ipc_encode(&m, IPC_MAIL_DELIVERED, &r) < 0 ||
+	    ipc_peer_send(P.master, &m, -1) < 0)
+		exit(0);
+	log_info("deliver user=%s folder=%s status=%u", P.user, d->folder[0] ? d->folder :
+	    "INBOX", d->status);
+	close(d->fd);
+	free(d->folder);
+	free(d->prefix);
+	free(d);
+	P.delivering--;
+	if (P.delivering == 0 && (P.mu == NULL || mail_user_client_count(P.mu) == 0))
 		empty_cb(NULL);
-}
-
-/* The deliveries that arrived together are saved together (one commit per folder). */
-static void
-batch_flush_cb(evutil_socket_t fd, short what, void *ctx)
-{
-	size_t n = P.nbatch;
-
-	P.nbatch = 0;
-	finish_deliveries(P.batch, n);
 }
 
 static void
@@ -192,13 +175,18 @@ master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 	if (m->type == IPC_MAIL_CLIENT) {
 		handle_client(m);
 	} else if (m->type == IPC_MAIL_DELIVER) {
-		/* collect what arrives together: one commit per folder (group commit) */
+		/* saved now, made durable with whatever else arrives meanwhile (group commit) */
+		struct delivery *d = xcalloc(1, sizeof(*d));
+
 		P.received++;
-		parse_delivery(m, &P.batch[P.nbatch++]);
-		if (P.nbatch == MAIL_DELIVER_BATCH)
-			batch_flush_cb(-1, 0, NULL);
-		else
-			event_active(P.batch_ev, EV_TIMEOUT, 1);
+		P.delivering++;
+		parse_delivery(m, d);
+		d->done = delivery_done;
+		if (P.mu == NULL) {
+			d->status = IPC_DELIVER_TEMPFAIL;
+			delivery_done(d);
+		} else
+			deliver_start(mail_user_store(P.mu), d);
 	} else if (m->type == IPC_MAIL_SHUTDOWN) {
 		if (P.mu == NULL || mail_user_client_count(P.mu) == 0)
 			event_base_loopexit(P.base, NULL);
@@ -271,8 +259,6 @@ mailproc_main(int argc, char **argv)
 		    "temporary failure", u.name, u.mail_root);
 	else
 		mail_user_set_empty_cb(P.mu, empty_cb, NULL);
-	P.batch = xcalloc(MAIL_DELIVER_BATCH, sizeof(*P.batch));
-	P.batch_ev = event_new(P.base, -1, 0, batch_flush_cb, NULL);
 	P.master = ipc_peer_create(P.base, MAIL_IPC_FD, master_msg_cb, master_error_cb, NULL);
 	term = evsignal_new(P.base, SIGTERM, sigterm_cb, NULL);
 	event_add(term, NULL);
@@ -281,8 +267,6 @@ mailproc_main(int argc, char **argv)
 	/* delivery results still queued: an unsent 250 would make the MTA deliver twice */
 	(void)ipc_peer_flush(P.master, 5000);
 	ipc_peer_destroy(&P.master);
-	event_free(P.batch_ev);
-	free(P.batch);
 	event_free(term);
 	event_base_free(P.base);
 	userdb_info_free(&u);

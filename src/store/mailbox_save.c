@@ -34,15 +34,21 @@ mailbox_expunge(struct mailbox *box, const uint32_t *uids, size_t count)
 	enum store_status st;
 	uint32_t *sorted, *gone;
 	size_t i, j, ngone = 0, kept;
-	bool dirty;
+	bool dirty, async;
 	int lockfd;
 
 	if (box->deleted)
 		return STORE_NONEXISTENT;
 	if (count == 0)
 		return STORE_OK;
-	lockfd = mailbox_lock_and_sync(box, &dirty, &st);
-	if (lockfd < 0)
+	/* With the commit thread, the files go now and the uidlist is rewritten in the next
+	 * group: records of missing files are harmless (the next scan drops them) and no
+	 * fsync waits in the event loop. Without it, under the lock as before. */
+	async = mstore_commit_async(box->store);
+	dirty = false;
+	st = STORE_OK;
+	lockfd = async ? -1 : mailbox_lock_and_sync(box, &dirty, &st);
+	if (!async && lockfd < 0)
 		return st;
 	sorted = xcalloc(count, sizeof(*sorted));
 	memcpy(sorted, uids, count * sizeof(*uids));
@@ -69,7 +75,12 @@ mailbox_expunge(struct mailbox *box, const uint32_t *uids, size_t count)
 	}
 	box->count = kept;
 	mailbox_names_maybe_compact(box);
-	if (ngone > 0 || dirty) {
+	if (async) {
+		if (ngone > 0) {
+			box->uidlist_stale = true;
+			(void)mailbox_commit_rewrite(box);
+		}
+	} else if (ngone > 0 || dirty) {
 		enum store_status cst = mailbox_uidlist_commit(box, lockfd);
 
 		if (cst != STORE_OK)
@@ -85,26 +96,6 @@ mailbox_expunge(struct mailbox *box, const uint32_t *uids, size_t count)
 }
 
 /* ------------------------------------------------------------------ saving */
-
-struct save_msg {
-	char *tmpname;		/* in tmp/ until commit */
-	char *final;		/* name in cur/ or new/ after commit */
-	uint64_t size, vsize;
-	uint8_t flags;
-	uint32_t keywords;
-	bool moved;		/* renamed out of tmp/ */
-};
-
-struct mailbox_save {
-	struct mailbox *box;
-	unsigned int save_flags;
-	struct save_msg *msgs;
-	size_t count, cap;
-	int fd;			/* current message, -1 if none */
-	uint64_t written, extra;
-	char last;
-	bool failed;
-};
 
 struct mailbox_save *
 mailbox_save_begin(struct mailbox *box, unsigned int save_flags)
@@ -129,6 +120,7 @@ save_new_msg(struct mailbox_save *ctx)
 	}
 	sm = &ctx->msgs[ctx->count++];
 	memset(sm, 0, sizeof(*sm));
+	sm->fd = -1;
 	return sm;
 }
 
@@ -247,18 +239,20 @@ mailbox_save_msg_end(struct mailbox_save *ctx, uint8_t flags, uint32_t keywords,
 		close(fd);
 		return save_fail(ctx, errno, "futimens");
 	}
-	/* an fsync error is final, never retried on this fd (docs/formats.md, Saving) */
-	if (fsync(fd) < 0) {
-		close(fd);
-		return save_fail(ctx, errno, "fsync");
-	}
-	if (close(fd) < 0)
+	/* the fsync is the commit's (in the commit thread when there is one): keep the fd
+	 * for it, or close it and let the commit open the file by name (docs/formats.md,
+	 * Saving) */
+	sm->needs_sync = true;
+	if (ctx->open_files < SAVE_OPEN_FILES_MAX) {
+		sm->fd = fd;
+		ctx->open_files++;
+	} else if (close(fd) < 0)
 		return save_fail(ctx, errno, "close");
 	return STORE_OK;
 }
 
-static void
-save_cleanup_files(struct mailbox_save *ctx)
+void
+mailbox_save_cleanup_files(struct mailbox_save *ctx)
 {
 	struct mailbox *box = ctx->box;
 	size_t i;
@@ -271,20 +265,30 @@ save_cleanup_files(struct mailbox_save *ctx)
 	for (i = 0; i < ctx->count; i++) {
 		struct save_msg *sm = &ctx->msgs[i];
 
-		if (sm->moved)
+		if (sm->fd >= 0) {
+			close(sm->fd);
+			sm->fd = -1;
+		}
+		if (sm->moved) {
+			mailbox_own_event(box, (ctx->save_flags & MAILBOX_SAVE_DELIVERY) != 0,
+			    sm->final);
 			(void)unlinkat(dfd, sm->final, 0);
-		else if (sm->tmpname != NULL)
+			sm->moved = false;
+		} else if (sm->tmpname != NULL)
 			(void)unlinkat(box->tmp_fd, sm->tmpname, 0);
 	}
+	ctx->open_files = 0;
 }
 
-static void
-save_free(struct mailbox_save **ctxp)
+void
+mailbox_save_free(struct mailbox_save **ctxp)
 {
 	struct mailbox_save *ctx = *ctxp;
 	size_t i;
 
 	for (i = 0; i < ctx->count; i++) {
+		if (ctx->msgs[i].fd >= 0)
+			close(ctx->msgs[i].fd);
 		free(ctx->msgs[i].tmpname);
 		free(ctx->msgs[i].final);
 	}
@@ -299,112 +303,8 @@ mailbox_save_abort(struct mailbox_save **ctxp)
 {
 	if (*ctxp == NULL)
 		return;
-	save_cleanup_files(*ctxp);
-	save_free(ctxp);
-}
-
-/* Rename every tmp file into place, fsync the directory, assign UIDs, write the
- * uidlist. The uidlist lock is held throughout so no other process numbers our files. */
-static enum store_status
-save_commit_locked(struct mailbox_save *ctx, uint32_t *first_r, uint32_t *last_r)
-{
-	struct mailbox *box = ctx->box;
-	bool delivery = (ctx->save_flags & MAILBOX_SAVE_DELIVERY) != 0;
-	int dfd = delivery ? box->new_fd : box->cur_fd;
-	enum store_status st;
-	struct buf b;
-	size_t i, old_count;
-	uint32_t first;
-	bool dirty;
-	int lockfd;
-
-	lockfd = mailbox_lock_and_sync(box, &dirty, &st);
-	if (lockfd < 0)
-		return st;
-	if (box->nextuid > UINT32_MAX - ctx->count - 1) {
-		mailbox_uidlist_unlock(box, lockfd);
-		log_error("store UID space exhausted mailbox=%s", box->name);
-		return STORE_LIMIT;
-	}
-	buf_init(&b, BUF_UNLIMITED);
-	for (i = 0; i < ctx->count; i++) {
-		struct save_msg *sm = &ctx->msgs[i];
-
-		buf_reset(&b);
-		buf_appendf(&b, "%s,S=%llu,W=%llu", sm->tmpname, (unsigned long long)sm->size,
-		    (unsigned long long)sm->vsize);
-		if (!delivery)
-			mdname_format_info(sm->flags, sm->keywords, &b);
-		sm->final = buf_steal(&b);
-		mailbox_own_event(box, delivery, sm->final);
-		if (renameat(box->tmp_fd, sm->tmpname, dfd, sm->final) < 0) {
-			st = save_fail(ctx, errno, "rename");
-			buf_deinit(&b);
-			mailbox_uidlist_unlock(box, lockfd);
-			return st;
-		}
-		sm->moved = true;
-	}
-	buf_deinit(&b);
-	if (mstore_fsync_dir(dfd, ".") < 0) {
-		st = save_fail(ctx, errno, "fsync dir");
-		mailbox_uidlist_unlock(box, lockfd);
-		return st;
-	}
-	/* assign UIDs */
-	old_count = box->count;
-	first = box->nextuid;
-	for (i = 0; i < ctx->count; i++) {
-		struct save_msg *sm = &ctx->msgs[i];
-		struct mailbox_msg m;
-
-		memset(&m, 0, sizeof(m));
-		m.uid = box->nextuid++;
-		m.flags = MAILBOX_FLAG_RECENT | (delivery ? 0 : sm->flags);
-		m.keywords = delivery ? 0 : sm->keywords;
-		m.size = sm->size;
-		m.vsize = sm->vsize;
-		m.filename = name_arena_path(&box->names, delivery ? "new" : "cur", sm->final,
-		    strlen(sm->final));
-		mailbox_msgs_push(&box->msgs, &box->count, &box->cap, &m);
-	}
-	st = dirty ? mailbox_uidlist_commit(box, lockfd) :
-	    mailbox_uidlist_append(box, lockfd, old_count);
-	if (st != STORE_OK) {
-		/* not acknowledged: remove the files again (nextuid stays grown) */
-		for (i = old_count; i < box->count; i++)
-			mailbox_name_release(box, box->msgs[i].filename);
-		box->count = old_count;
-		ctx->failed = true;
-		return st;
-	}
-	mailbox_remember_mtimes(box);
-	*first_r = first;
-	*last_r = box->nextuid - 1;
-	for (i = 0; i < ctx->count; i++)
-		mailbox_notify_appended(box, first + (uint32_t)i);
-	return STORE_OK;
-}
-
-enum store_status
-mailbox_save_commit(struct mailbox_save **ctxp, uint32_t *uid_first_r, uint32_t *uid_last_r)
-{
-	struct mailbox_save *ctx = *ctxp;
-	enum store_status st;
-
-	*uid_first_r = *uid_last_r = 0;
-	if (ctx->fd >= 0 || ctx->failed)
-		panic("mailbox_save_commit: message not finished or transaction failed");
-	if (ctx->box->deleted)
-		st = STORE_NONEXISTENT;
-	else if (ctx->count == 0)
-		st = STORE_OK;
-	else
-		st = save_commit_locked(ctx, uid_first_r, uid_last_r);
-	if (st != STORE_OK)
-		save_cleanup_files(ctx);
-	save_free(ctxp);
-	return st;
+	mailbox_save_cleanup_files(*ctxp);
+	mailbox_save_free(ctxp);
 }
 
 /* ------------------------------------------------------------------ copy */
@@ -437,21 +337,21 @@ copy_bytes(struct mailbox_save *ctx, int srcfd, time_t mtime, uint8_t flags, uin
 	return mailbox_save_msg_end(ctx, flags, kw, mtime);
 }
 
-enum store_status
-mailbox_copy(struct mailbox *src, const uint32_t *uids, size_t count, struct mailbox *dst,
-    uint32_t *dst_uids_r)
+/* The transaction of a COPY: hard links (or byte copies) in dst's tmp/, not committed.
+ * Returns STORE_OK and *ctx_r, or an error (nothing left behind). */
+static enum store_status
+copy_prepare(struct mailbox *src, const uint32_t *uids, size_t count, struct mailbox *dst,
+    struct mailbox_save **ctx_r)
 {
 	struct mailbox_save *ctx;
 	enum store_status st = STORE_OK;
-	uint32_t first, last;
 	uint32_t kwmap[STORE_KEYWORDS_MAX], used;
 	unsigned int k, idx;
 	size_t i;
 
+	*ctx_r = NULL;
 	if (src->deleted || dst->deleted)
 		return STORE_NONEXISTENT;
-	if (count == 0)
-		return STORE_OK;
 	/* keyword indexes differ between folders: map the ones in use by name */
 	used = 0;
 	for (i = 0; i < count; i++) {
@@ -521,10 +421,39 @@ mailbox_copy(struct mailbox *src, const uint32_t *uids, size_t count, struct mai
 		mailbox_save_abort(&ctx);
 		return st;
 	}
+	*ctx_r = ctx;
+	return STORE_OK;
+}
+
+enum store_status
+mailbox_copy(struct mailbox *src, const uint32_t *uids, size_t count, struct mailbox *dst,
+    uint32_t *dst_uids_r)
+{
+	struct mailbox_save *ctx;
+	enum store_status st;
+	uint32_t first, last;
+
+	if (count == 0)
+		return src->deleted || dst->deleted ? STORE_NONEXISTENT : STORE_OK;
+	st = copy_prepare(src, uids, count, dst, &ctx);
+	if (st != STORE_OK)
+		return st;
 	st = mailbox_save_commit(&ctx, &first, &last);
 	if (st != STORE_OK)
 		return st;
-	for (i = 0; i < count; i++)
+	for (size_t i = 0; i < count; i++)
 		dst_uids_r[i] = first + (uint32_t)i;
 	return STORE_OK;
+}
+
+struct mailbox_commit *
+mailbox_copy_async(struct mailbox *src, const uint32_t *uids, size_t count,
+    struct mailbox *dst, mailbox_commit_cb *cb, void *cbctx, enum store_status *st_r)
+{
+	struct mailbox_save *ctx;
+
+	*st_r = copy_prepare(src, uids, count, dst, &ctx);
+	if (*st_r != STORE_OK)
+		return NULL;
+	return mailbox_save_commit_async(&ctx, cb, cbctx);
 }

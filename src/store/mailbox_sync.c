@@ -417,6 +417,10 @@ mailbox_sync_full(struct mailbox *box)
 	bool dirty;
 	int lockfd;
 
+	/* a commit holds the uidlist lock: changes by others that were seen (force_sync)
+	 * are synced when it is done (mailbox_commit.c) */
+	if (box->commit_busy)
+		return STORE_OK;
 	/* events queued so far are covered by this scan */
 	mstore_notify_drain(box->store);
 	mailbox_own_events_clear(box);

@@ -150,52 +150,6 @@ mailbox_uidlist_commit(struct mailbox *box, int lockfd)
 	return STORE_OK;
 }
 
-/*
- * Append the records msgs[from..] to the uidlist in place (as Dovecot does) instead of
- * rewriting it: the parser raises nextuid past appended UIDs. Only if the file ends in
- * a complete line, so a torn earlier append can never swallow our record. Releases the
- * lock. Returns STORE_OK, or an error after which the old content is restored.
- */
-enum store_status
-mailbox_uidlist_append(struct mailbox *box, int lockfd, size_t from)
-{
-	struct stat st;
-	struct buf out;
-	char last = '\0';
-	int fd, err = 0;
-
-	fd = openat(box->dir_fd, UIDLIST_NAME, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0 ||
-	    st.st_ino != box->uidlist_st.st_ino || st.st_size != box->uidlist_st.st_size ||
-	    pread(fd, &last, 1, st.st_size - 1) != 1 || last != '\n') {
-		/* not the file we know, or a torn last line: rewrite it whole */
-		if (fd >= 0)
-			close(fd);
-		return mailbox_uidlist_commit(box, lockfd);
-	}
-	buf_init(&out, BUF_UNLIMITED);
-	format_recs(&out, box, from);
-	err = mstore_write_full(fd, out.data, out.len);
-	buf_deinit(&out);
-	if (err == 0 && fsync(fd) < 0)
-		err = errno;
-	if (err != 0) {
-		/* take back a partial append; the records are not acknowledged */
-		if (ftruncate(fd, st.st_size) == 0)
-			(void)fsync(fd);
-		log_error("store uidlist append failed mailbox=%s error=%s", box->name,
-		    strerror(err));
-		close(fd);
-		mailbox_uidlist_unlock(box, lockfd);
-		return mstore_errno_status(err) == STORE_NONEXISTENT ? STORE_IOERROR :
-		    mstore_errno_status(err);
-	}
-	(void)fstat(fd, &box->uidlist_st);
-	close(fd);
-	mailbox_uidlist_unlock(box, lockfd);
-	return STORE_OK;
-}
-
 /* Read the uidlist into ul if it changed on disk (or always if force).
  * Returns 1 read, 0 unchanged, -1 unusable (logged; header lost). *damaged_r set if
  * lines were dropped. */

@@ -296,6 +296,7 @@ mstore_close(struct mstore **storep)
 
 	if (store == NULL)
 		return;
+	mstore_commit_stop(store);	/* finishes every queued commit first */
 	mstore_cache_drop(store, NULL, false);
 	if (store->mailboxes != NULL)
 		panic("mstore_close: mailbox %s still open", store->mailboxes->name);

@@ -346,4 +346,50 @@ enum store_status mailbox_save_commit(struct mailbox_save **ctx, uint32_t *uid_f
     uint32_t *uid_last_r);
 void mailbox_save_abort(struct mailbox_save **ctx);
 
+/* ---------------------------------------------------------------- group commit */
+
+/*
+ * The mail process commits without waiting on the disk in its event loop
+ * (docs/architecture.md, Group commit): mstore_commit_start() starts one commit thread;
+ * mailbox_save_commit_async() queues a transaction; every transaction queued while a
+ * group is being committed joins the next group, which costs one file fsync per message,
+ * one fsync per directory and one uidlist write and fsync per folder, all in the
+ * thread. The event loop only prepares the group (uidlist lock, UIDs, names) and
+ * finishes it (memory state, listeners, callbacks). Stores without the thread (the
+ * `buzon deliver` and `import` commands, tests) commit synchronously as before.
+ */
+
+/* Called from mstore_commit_process() once the transaction is durable (STORE_OK, with
+ * its consecutive UIDs) or has failed and been removed (both UIDs 0). */
+typedef void mailbox_commit_cb(void *ctx, enum store_status st, uint32_t uid_first,
+    uint32_t uid_last);
+struct mailbox_commit;
+
+/* Start the commit thread. 0, or -1 (logged): saves stay synchronous. */
+int mstore_commit_start(struct mstore *store);
+/* Readable when a group has finished in the thread: add it to the event loop and call
+ * mstore_commit_process(), which finishes it, runs the callbacks and starts the next
+ * group. -1 without the thread. */
+int mstore_commit_fd(struct mstore *store);
+void mstore_commit_process(struct mstore *store);
+/* True while nothing is queued or being committed. */
+bool mstore_commit_idle(const struct mstore *store);
+
+/*
+ * Commit a transaction in the next group (needs mstore_commit_start). The callback is
+ * never called from inside this function. *ctx is taken (set to NULL). Returns a handle
+ * for mailbox_commit_cancel, valid until the callback has run.
+ */
+struct mailbox_commit *mailbox_save_commit_async(struct mailbox_save **ctx,
+    mailbox_commit_cb *cb, void *cbctx);
+/* The caller is gone: the commit still completes, but cb is not called. */
+void mailbox_commit_cancel(struct mailbox_commit *c);
+/*
+ * COPY through the commit thread: as mailbox_copy, the new UIDs are uid_first +
+ * i for uids[i]. Returns NULL and *st_r when it fails at once (nothing copied).
+ */
+struct mailbox_commit *mailbox_copy_async(struct mailbox *src, const uint32_t *uids,
+    size_t count, struct mailbox *dst, mailbox_commit_cb *cb, void *cbctx,
+    enum store_status *st_r);
+
 #endif

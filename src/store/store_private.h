@@ -23,6 +23,8 @@
 #define LOCK_STALE_SECS		120
 #define TMP_MAX_AGE_SECS	(36 * 3600)
 
+struct commit_pipe;
+
 struct mstore {
 	int root_fd;
 	char *root_path;
@@ -35,6 +37,7 @@ struct mstore {
 	 * is a stat of the directories instead of a rescan; LRU by cache_seq */
 	size_t cache_count, cache_bytes;
 	uint64_t cache_seq;
+	struct commit_pipe *commit;	/* the commit thread (mailbox_commit.c), or NULL */
 };
 
 /* Bounds of the closed-folder cache: the mail process runs under an RLIMIT_AS
@@ -121,6 +124,40 @@ struct mailbox {
 	struct name_arena names;	/* msgs[].filename */
 	char *keywords[STORE_KEYWORDS_MAX];
 	struct mailbox_listener *listeners;
+
+	/* group commit (mailbox_commit.c) */
+	bool commit_busy;		/* a commit holds the uidlist lock: no rescans now */
+	bool uidlist_stale;		/* records of expunged messages still in the uidlist */
+	bool rewrite_queued;		/* a uidlist rewrite request is pending */
+};
+
+/* One message of a save transaction (mailbox_save.c, mailbox_commit.c). */
+struct save_msg {
+	char *tmpname;		/* in tmp/ until commit */
+	char *final;		/* name in cur/ or new/ after commit */
+	int fd;			/* open tmp file not yet fsync'ed, or -1 */
+	bool needs_sync;	/* fsync still due (through fd, or by name if fd is -1) */
+	uint64_t size, vsize;
+	uint8_t flags;
+	uint32_t keywords;
+	bool moved;		/* renamed out of tmp/ */
+	int err;		/* errno of a failed fsync/rename in the commit thread */
+};
+
+/* Files of a transaction kept open for the commit thread's fsync; beyond this many the
+ * thread opens the tmp file by name (docs/formats.md, Saving). */
+#define SAVE_OPEN_FILES_MAX	32
+
+struct mailbox_save {
+	struct mailbox *box;
+	unsigned int save_flags;
+	struct save_msg *msgs;
+	size_t count, cap;
+	int fd;			/* current message, -1 if none */
+	size_t open_files;	/* msgs[].fd >= 0 */
+	uint64_t written, extra;
+	char last;
+	bool failed;
 };
 
 /* Names of existing folders (store_list.c). */
@@ -273,15 +310,31 @@ void mailbox_uidlist_unlock(struct mailbox *box, int fd);
 /* Write the memory state into the lock file and rename it over the uidlist; this also
  * releases the lock. Returns STORE_OK or an error (lock released, old uidlist kept). */
 enum store_status mailbox_uidlist_commit(struct mailbox *box, int lockfd);
-/* Append the records msgs[from..] to the uidlist in place (or rewrite it whole if it is
- * not the file we know). Releases the lock. */
-enum store_status mailbox_uidlist_append(struct mailbox *box, int lockfd, size_t from);
 /* Read the uidlist into ul if it changed on disk (or always if force). 1 read,
  * 0 unchanged, -1 unusable (logged; header lost), -2 missing in a new folder.
  * *damaged_r set if lines were dropped. */
 int mailbox_uidlist_read(struct mailbox *box, struct uidlist *ul, bool force, bool *damaged_r);
 /* True if the uidlist file differs (inode, size, mtime) from the one last read. */
 bool mailbox_uidlist_changed(struct mailbox *box);
+
+/* ---------------------------------------------------------------- mailbox_save.c */
+
+/* Remove the files of a failed or aborted transaction (tmp/ or moved) and close fds. */
+void mailbox_save_cleanup_files(struct mailbox_save *ctx);
+/* Free the transaction (files must have been committed or cleaned up). */
+void mailbox_save_free(struct mailbox_save **ctx);
+
+/* ---------------------------------------------------------------- mailbox_commit.c */
+
+/* Queue a rewrite of box's uidlist (records of expunged messages) for the next group.
+ * Without the commit thread the caller rewrites it itself. Returns false then. */
+bool mailbox_commit_rewrite(struct mailbox *box);
+/* Finish every queued and running commit (blocking; mstore_close, synchronous saves). */
+void mstore_commit_drain(struct mstore *store);
+/* True when saves go through the commit thread. */
+bool mstore_commit_async(const struct mstore *store);
+/* Stop the commit thread (after mstore_commit_drain). */
+void mstore_commit_stop(struct mstore *store);
 
 /* ---------------------------------------------------------------- mailbox_keywords.c */
 

@@ -1,0 +1,871 @@
+/*
+ * mailbox_commit.c — making saves durable: group commit in a commit thread beside the
+ * mail process's event loop, and the same steps run inline for synchronous callers
+ * (docs/architecture.md, Group commit; docs/formats.md, Saving).
+ *
+ * A group is every transaction (APPEND, COPY, MOVE's copy, an LMTP delivery) queued while
+ * the previous group was being committed, plus uidlist rewrites that expunges left
+ * behind. Three steps:
+ *   prepare (event loop)  per folder: take the uidlist lock, bring the memory state up
+ *                         to date, assign UIDs, choose the final names, format the
+ *                         uidlist bytes that are already known;
+ *   work (commit thread)  fsync every new file, rename each into cur/ or new/, fsync
+ *                         those directories, write and fsync the uidlist records of the
+ *                         messages that made it (appended in place, or a whole new
+ *                         uidlist renamed over the old one and its directory fsync'ed);
+ *   finish (event loop)   release the locks, add the messages to the folders, tell the
+ *                         listeners, run the callbacks (the OK / 250 goes out now).
+ * The thread touches only the group: file descriptors (its own duplicates of the
+ * folders'), names and byte buffers made in prepare; it never logs and never touches a
+ * struct mailbox. One thread, so the system calls of a group run in a fixed order
+ * (the fault tests count them), and parallelism comes from the grouping: a burst of saves
+ * costs one directory fsync and one uidlist write per folder, not one each.
+ * Reliability role: a callback reports STORE_OK only after its files, their directory
+ * and the uidlist were fsync'ed; every failure removes the transaction's files; an fsync
+ * error is final and never retried on the same file.
+ */
+#include "store/store_private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "lib/buf.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+/* Largest group: a transaction never waits for more than this many before it. */
+#define COMMIT_GROUP_MAX_REQS	256
+
+struct commit_box;
+
+struct mailbox_commit {
+	struct mailbox_commit *next;
+	struct mailbox *box;		/* referenced */
+	struct mailbox_save *save;	/* NULL: only a uidlist rewrite */
+	mailbox_commit_cb *cb;		/* NULL once cancelled */
+	void *cbctx;
+	struct commit_box *cbox;
+	enum store_status st;
+	uint32_t first, last;
+	bool failed;			/* in prepare or in the thread */
+};
+
+/* One folder of a group. */
+struct commit_box {
+	struct commit_box *next;
+	struct mailbox *box;		/* borrowed from its requests */
+	int lockfd;			/* uidlist lock, prepare .. finish */
+	int dir_fd, cur_fd, new_fd, tmp_fd;	/* duplicates for the thread */
+	bool rewrite;			/* whole uidlist via the lock file, else append */
+	int uidlist_fd;			/* append: the uidlist, O_WRONLY */
+	off_t append_off;		/* append: its size before */
+	struct buf data;		/* rewrite: header + kept records; then new records */
+	bool sync_cur, sync_new;
+	bool active;			/* prepared: the thread works on it */
+	/* results of the thread */
+	int err;
+	const char *err_what;
+	bool renamed;			/* rewrite: the new uidlist is in place */
+	struct stat uidlist_st;
+};
+
+struct commit_group {
+	struct mailbox_commit *reqs;	/* in queue order */
+	struct commit_box *boxes;
+};
+
+struct commit_pipe {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct commit_group *todo;	/* handed to the thread */
+	struct commit_group *done;	/* handed back */
+	bool stop;
+	int wake[2];			/* socketpair: the thread sends, the loop reads [0] */
+	struct mailbox_commit *pending, **pending_tail;
+	size_t npending;
+	struct commit_group *inflight;
+};
+
+/* ------------------------------------------------------------------ the thread's work */
+
+static void
+cbox_fail(struct commit_box *cb, int err, const char *what)
+{
+	if (cb->err == 0) {
+		cb->err = err != 0 ? err : EIO;
+		cb->err_what = what;
+	}
+}
+
+static int
+dst_fd(const struct commit_box *cb, const struct mailbox_commit *r)
+{
+	return (r->save->save_flags & MAILBOX_SAVE_DELIVERY) ? cb->new_fd : cb->cur_fd;
+}
+
+/* fsync every new file of the group (starting the writeback of all of them first, so
+ * the fsyncs find most data already on its way); a failed file fails its transaction. */
+static void
+work_files(struct commit_group *g)
+{
+	struct mailbox_commit *r;
+	size_t i;
+
+	for (r = g->reqs; r != NULL; r = r->next) {
+		if (r->failed || r->save == NULL)
+			continue;
+		for (i = 0; i < r->save->count; i++) {
+			struct save_msg *sm = &r->save->msgs[i];
+
+			if (sm->fd >= 0)
+				(void)sync_file_range(sm->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+		}
+	}
+	for (r = g->reqs; r != NULL; r = r->next) {
+		if (r->failed || r->save == NULL)
+			continue;
+		for (i = 0; i < r->save->count && !r->failed; i++) {
+			struct save_msg *sm = &r->save->msgs[i];
+			int fd = sm->fd;
+
+			if (!sm->needs_sync)
+				continue;
+			if (fd < 0)
+				fd = openat(r->cbox->tmp_fd, sm->tmpname,
+				    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			/* an fsync error is final, never retried (docs/formats.md, Saving) */
+			if (fd < 0 || fsync(fd) < 0) {
+				sm->err = errno;
+				r->failed = true;
+			} else
+				sm->needs_sync = false;
+			if (fd >= 0)
+				close(fd);
+			sm->fd = -1;
+		}
+	}
+}
+
+/* Rename the files of the transactions still alive into cur/ or new/. */
+static void
+work_renames(struct commit_group *g)
+{
+	struct mailbox_commit *r;
+	size_t i;
+
+	for (r = g->reqs; r != NULL; r = r->next) {
+		if (r->failed || r->save == NULL || r->cbox->err != 0)
+			continue;
+		for (i = 0; i < r->save->count; i++) {
+			struct save_msg *sm = &r->save->msgs[i];
+
+			if (renameat(r->cbox->tmp_fd, sm->tmpname, dst_fd(r->cbox, r),
+			    sm->final) < 0) {
+				sm->err = errno;
+				r->failed = true;
+				break;
+			}
+			sm->moved = true;
+		}
+		if (r->save->save_flags & MAILBOX_SAVE_DELIVERY)
+			r->cbox->sync_new = true;
+		else
+			r->cbox->sync_cur = true;
+	}
+}
+
+/* pwrite all of p[0..len) at off. 0 or errno. */
+static int
+pwrite_full(int fd, const char *p, size_t len, off_t off)
+{
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? errno : EIO;
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+/* The records of the messages of cb that made it, appended to cb->data. */
+static void
+work_format_records(struct commit_group *g, struct commit_box *cb)
+{
+	struct mailbox_commit *r;
+
+	for (r = g->reqs; r != NULL; r = r->next) {
+		if (r->cbox != cb || r->failed || r->save == NULL)
+			continue;
+		for (size_t i = 0; i < r->save->count; i++) {
+			const struct save_msg *sm = &r->save->msgs[i];
+			const char *colon = strchr(sm->final, ':');
+
+			(void)uidlist_format_rec(&cb->data, r->first + (uint32_t)i, sm->size,
+			    sm->vsize, sm->final, colon == NULL ? strlen(sm->final) :
+			    (size_t)(colon - sm->final));
+		}
+	}
+}
+
+/* Directory fsyncs, then the uidlist of one folder. */
+static void
+work_box(struct commit_group *g, struct commit_box *cb)
+{
+	int err;
+
+	if (!cb->active)
+		return;
+	if (cb->sync_cur && fsync(cb->cur_fd) < 0)
+		cbox_fail(cb, errno, "fsync cur");
+	if (cb->sync_new && fsync(cb->new_fd) < 0)
+		cbox_fail(cb, errno, "fsync new");
+	if (cb->err != 0)
+		return;
+	work_format_records(g, cb);
+	if (!cb->rewrite) {
+		if (cb->data.len == 0)
+			return;
+		err = pwrite_full(cb->uidlist_fd, cb->data.data, cb->data.len, cb->append_off);
+		if (err == 0 && fsync(cb->uidlist_fd) < 0)
+			err = errno;
+		if (err != 0) {
+			/* take back a partial append: those records are not acknowledged */
+			if (ftruncate(cb->uidlist_fd, cb->append_off) == 0)
+				(void)fsync(cb->uidlist_fd);
+			cbox_fail(cb, err, "uidlist append");
+			return;
+		}
+		(void)fstat(cb->uidlist_fd, &cb->uidlist_st);
+		return;
+	}
+	err = pwrite_full(cb->lockfd, cb->data.data, cb->data.len, 0);
+	if (err == 0 && fsync(cb->lockfd) < 0)
+		err = errno;
+	if (err == 0 && renameat(cb->dir_fd, UIDLIST_LOCK_NAME, cb->dir_fd, UIDLIST_NAME) < 0)
+		err = errno;
+	if (err != 0) {
+		cbox_fail(cb, err, "uidlist write");
+		return;
+	}
+	cb->renamed = true;
+	if (fsync(cb->dir_fd) < 0)
+		cbox_fail(cb, errno, "fsync folder");
+	(void)fstatat(cb->dir_fd, UIDLIST_NAME, &cb->uidlist_st, AT_SYMLINK_NOFOLLOW);
+}
+
+static void
+work_group(struct commit_group *g)
+{
+	struct commit_box *cb;
+
+	work_files(g);
+	work_renames(g);
+	for (cb = g->boxes; cb != NULL; cb = cb->next)
+		work_box(g, cb);
+}
+
+static void *
+commit_thread(void *arg)
+{
+	struct commit_pipe *p = arg;
+	struct commit_group *g;
+	char b = 1;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (p->todo == NULL && !p->stop)
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (p->todo == NULL)
+			break;
+		g = p->todo;
+		p->todo = NULL;
+		pthread_mutex_unlock(&p->mu);
+		work_group(g);
+		pthread_mutex_lock(&p->mu);
+		p->done = g;
+		pthread_cond_broadcast(&p->cv);
+		/* one byte per group, one group in flight: never blocks */
+		(void)send(p->wake[1], &b, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ prepare */
+
+static int
+dup_fd(int fd)
+{
+	return fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+}
+
+static struct commit_box *
+group_box(struct commit_group *g, struct mailbox *box)
+{
+	struct commit_box *cb, **tail = &g->boxes;
+
+	for (cb = g->boxes; cb != NULL; cb = cb->next) {
+		if (cb->box == box)
+			return cb;
+		tail = &cb->next;
+	}
+	cb = xcalloc(1, sizeof(*cb));
+	cb->box = box;
+	cb->lockfd = cb->uidlist_fd = -1;
+	cb->dir_fd = cb->cur_fd = cb->new_fd = cb->tmp_fd = -1;
+	buf_init(&cb->data, BUF_UNLIMITED);
+	*tail = cb;
+	return cb;
+}
+
+static void
+req_fail(struct mailbox_commit *r, enum store_status st)
+{
+	if (!r->failed || r->st == STORE_OK)
+		r->st = st;
+	r->failed = true;
+}
+
+/* Can the new records be appended to the uidlist in place (as Dovecot does)? Only if it
+ * is the file we know and ends in a complete line, so a torn earlier append can never
+ * swallow our record. Opens cb->uidlist_fd. */
+static bool
+prepare_append(struct commit_box *cb)
+{
+	struct mailbox *box = cb->box;
+	struct stat st;
+	char last = '\0';
+	int fd;
+
+	fd = openat(box->dir_fd, UIDLIST_NAME, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0 ||
+	    st.st_ino != box->uidlist_st.st_ino || st.st_size != box->uidlist_st.st_size) {
+		close(fd);
+		return false;
+	}
+	{
+		int rfd = openat(box->dir_fd, UIDLIST_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		bool ok = rfd >= 0 && pread(rfd, &last, 1, st.st_size - 1) == 1 && last == '\n';
+
+		if (rfd >= 0)
+			close(rfd);
+		if (!ok) {
+			close(fd);
+			return false;
+		}
+	}
+	cb->uidlist_fd = fd;
+	cb->append_off = st.st_size;
+	return true;
+}
+
+/* Lock one folder of the group and assign the UIDs of its transactions. */
+static void
+prepare_box(struct commit_group *g, struct commit_box *cb)
+{
+	struct mailbox *box = cb->box;
+	struct mailbox_commit *r;
+	enum store_status st;
+	bool dirty = false, any = false;
+	size_t total = 0;
+
+	box->rewrite_queued = false;
+	for (r = g->reqs; r != NULL; r = r->next)
+		if (r->cbox == cb && !r->failed && r->save != NULL)
+			total += r->save->count;
+	if (box->deleted) {
+		st = STORE_NONEXISTENT;
+		goto fail;
+	}
+	cb->lockfd = mailbox_lock_and_sync(box, &dirty, &st);
+	if (cb->lockfd < 0)
+		goto fail;
+	if (box->deleted) {
+		st = STORE_NONEXISTENT;
+		goto fail;
+	}
+	if (box->nextuid > UINT32_MAX - total - 1) {
+		log_error("store UID space exhausted mailbox=%s", box->name);
+		st = STORE_LIMIT;
+		goto fail;
+	}
+	box->commit_busy = true;
+	for (r = g->reqs; r != NULL; r = r->next) {
+		bool delivery;
+		struct buf b;
+
+		if (r->cbox != cb || r->failed || r->save == NULL || r->save->count == 0)
+			continue;
+		delivery = (r->save->save_flags & MAILBOX_SAVE_DELIVERY) != 0;
+		r->first = box->nextuid;
+		box->nextuid += (uint32_t)r->save->count;
+		r->last = box->nextuid - 1;
+		buf_init(&b, BUF_UNLIMITED);
+		for (size_t i = 0; i < r->save->count; i++) {
+			struct save_msg *sm = &r->save->msgs[i];
+
+			buf_reset(&b);
+			buf_appendf(&b, "%s,S=%llu,W=%llu", sm->tmpname,
+			    (unsigned long long)sm->size, (unsigned long long)sm->vsize);
+			if (!delivery)
+				mdname_format_info(sm->flags, sm->keywords, &b);
+			free(sm->final);
+			sm->final = buf_steal(&b);
+			buf_init(&b, BUF_UNLIMITED);
+			mailbox_own_event(box, delivery, sm->final);
+			any = true;
+		}
+		buf_deinit(&b);
+	}
+	cb->rewrite = dirty || box->uidlist_stale || (any && !prepare_append(cb));
+	if (cb->rewrite) {
+		/* header (nextuid already past every new UID) and the records kept */
+		(void)uidlist_format_header(&cb->data, box->uidvalidity, box->nextuid,
+		    box->guid);
+		for (size_t i = 0; i < box->count; i++) {
+			const struct mailbox_msg *m = &box->msgs[i];
+
+			(void)uidlist_format_rec(&cb->data, m->uid, m->size, m->vsize,
+			    mailbox_msg_name(m), mailbox_msg_base_len(m));
+		}
+		box->uidlist_stale = false;
+	} else if (!any) {
+		/* nothing to write (a rewrite done meanwhile): do not hold the lock */
+		mailbox_uidlist_unlock(box, cb->lockfd);
+		cb->lockfd = -1;
+		box->commit_busy = false;
+		return;
+	}
+	cb->dir_fd = dup_fd(box->dir_fd);
+	cb->cur_fd = dup_fd(box->cur_fd);
+	cb->new_fd = dup_fd(box->new_fd);
+	cb->tmp_fd = dup_fd(box->tmp_fd);
+	if (cb->dir_fd < 0 || cb->cur_fd < 0 || cb->new_fd < 0 || cb->tmp_fd < 0) {
+		log_error("store commit dup failed mailbox=%s error=%s", box->name,
+		    strerror(errno));
+		st = STORE_IOERROR;
+		goto fail;
+	}
+	cb->active = true;
+	return;
+fail:
+	if (cb->lockfd >= 0)
+		mailbox_uidlist_unlock(box, cb->lockfd);
+	cb->lockfd = -1;
+	box->commit_busy = false;
+	for (r = g->reqs; r != NULL; r = r->next)
+		if (r->cbox == cb)
+			req_fail(r, st);
+}
+
+static void
+prepare_group(struct commit_group *g)
+{
+	struct mailbox_commit *r;
+	struct commit_box *cb;
+
+	for (r = g->reqs; r != NULL; r = r->next)
+		r->cbox = group_box(g, r->box);
+	for (cb = g->boxes; cb != NULL; cb = cb->next)
+		prepare_box(g, cb);
+}
+
+/* ------------------------------------------------------------------ finish */
+
+static enum store_status
+errno_status(int err)
+{
+	enum store_status st = mstore_errno_status(err);
+
+	return st == STORE_NONEXISTENT ? STORE_IOERROR : st;
+}
+
+static void
+close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* Make the messages of r part of its folder (UIDs assigned in prepare). */
+static void
+finish_add(struct mailbox_commit *r)
+{
+	struct mailbox *box = r->box;
+	bool delivery = (r->save->save_flags & MAILBOX_SAVE_DELIVERY) != 0;
+
+	for (size_t i = 0; i < r->save->count; i++) {
+		struct save_msg *sm = &r->save->msgs[i];
+		struct mailbox_msg m;
+
+		memset(&m, 0, sizeof(m));
+		m.uid = r->first + (uint32_t)i;
+		m.flags = MAILBOX_FLAG_RECENT | (delivery ? 0 : sm->flags);
+		m.keywords = delivery ? 0 : sm->keywords;
+		m.size = sm->size;
+		m.vsize = sm->vsize;
+		m.filename = name_arena_path(&box->names, delivery ? "new" : "cur", sm->final,
+		    strlen(sm->final));
+		mailbox_msgs_push(&box->msgs, &box->count, &box->cap, &m);
+		sm->moved = false;	/* the folder's now: never removed by cleanup */
+	}
+}
+
+static void
+finish_box(struct commit_group *g, struct commit_box *cb)
+{
+	struct mailbox *box = cb->box;
+	struct mailbox_commit *r;
+
+	close_fd(&cb->uidlist_fd);
+	close_fd(&cb->dir_fd);
+	close_fd(&cb->cur_fd);
+	close_fd(&cb->new_fd);
+	close_fd(&cb->tmp_fd);
+	if (cb->lockfd < 0)
+		return;			/* failed in prepare, or nothing to do */
+	if (cb->err != 0)
+		log_error("store commit %s failed mailbox=%s error=%s", cb->err_what,
+		    box->name, strerror(cb->err));
+	if (cb->rewrite && cb->renamed)
+		close(cb->lockfd);	/* the lock file became the uidlist */
+	else
+		mailbox_uidlist_unlock(box, cb->lockfd);
+	cb->lockfd = -1;
+	if (cb->rewrite && !cb->renamed)
+		box->uidlist_stale = true;	/* the old uidlist stays: rewrite later */
+	if (cb->uidlist_st.st_ino != 0)
+		box->uidlist_st = cb->uidlist_st;
+	for (r = g->reqs; r != NULL; r = r->next) {
+		if (r->cbox != cb || r->save == NULL)
+			continue;
+		if (box->deleted)
+			req_fail(r, STORE_NONEXISTENT);
+		for (size_t i = 0; i < r->save->count; i++)
+			if (r->save->msgs[i].err != 0) {
+				log_error("store commit file failed mailbox=%s error=%s",
+				    box->name, strerror(r->save->msgs[i].err));
+				req_fail(r, errno_status(r->save->msgs[i].err));
+				break;
+			}
+		if (cb->err != 0)
+			req_fail(r, errno_status(cb->err));
+		if (!r->failed)
+			finish_add(r);
+	}
+	box->commit_busy = false;
+	mailbox_remember_mtimes(box);
+	for (r = g->reqs; r != NULL; r = r->next)
+		if (r->cbox == cb && !r->failed && r->save != NULL && r->save->count > 0)
+			for (uint32_t uid = r->first; uid <= r->last; uid++)
+				mailbox_notify_appended(box, uid);
+	/* changes by others seen while the lock was ours */
+	if (box->force_sync && !box->deleted)
+		(void)mailbox_sync(box);
+}
+
+static void
+finish_group(struct commit_group *g)
+{
+	struct mailbox_commit *r, *next;
+	struct commit_box *cb, *cnext;
+
+	for (cb = g->boxes; cb != NULL; cb = cb->next)
+		finish_box(g, cb);
+	for (r = g->reqs; r != NULL; r = next) {
+		next = r->next;
+		if (r->save != NULL) {
+			if (r->failed || r->box->deleted) {
+				if (!r->failed)
+					req_fail(r, STORE_NONEXISTENT);
+				mailbox_save_cleanup_files(r->save);
+			}
+			mailbox_save_free(&r->save);
+		}
+		if (r->failed)
+			r->first = r->last = 0;
+		mailbox_unref(&r->box);
+		if (r->cb != NULL)
+			r->cb(r->cbctx, r->failed ? r->st : STORE_OK, r->first, r->last);
+		free(r);
+	}
+	for (cb = g->boxes; cb != NULL; cb = cnext) {
+		cnext = cb->next;
+		buf_deinit(&cb->data);
+		free(cb);
+	}
+	free(g);
+}
+
+/* ------------------------------------------------------------------ the pipeline */
+
+static void pipe_start_next(struct mstore *store);
+
+/* Take the finished group back from the thread (blocking if wait), finish it. */
+static bool
+pipe_reap(struct mstore *store, bool wait)
+{
+	struct commit_pipe *p = store->commit;
+	struct commit_group *g;
+
+	pthread_mutex_lock(&p->mu);
+	while (wait && p->done == NULL && p->inflight != NULL)
+		pthread_cond_wait(&p->cv, &p->mu);
+	g = p->done;
+	p->done = NULL;
+	pthread_mutex_unlock(&p->mu);
+	if (g == NULL)
+		return false;
+	p->inflight = NULL;
+	finish_group(g);
+	return true;
+}
+
+static void
+pipe_start_next(struct mstore *store)
+{
+	struct commit_pipe *p = store->commit;
+	struct commit_group *g;
+	struct mailbox_commit **tail;
+	size_t n = 0;
+
+	if (p->inflight != NULL || p->pending == NULL)
+		return;
+	g = xcalloc(1, sizeof(*g));
+	g->reqs = p->pending;
+	tail = &g->reqs;
+	while (*tail != NULL && n < COMMIT_GROUP_MAX_REQS) {
+		tail = &(*tail)->next;
+		n++;
+	}
+	p->pending = *tail;
+	*tail = NULL;
+	p->npending -= n;
+	if (p->pending == NULL)
+		p->pending_tail = &p->pending;
+	prepare_group(g);
+	p->inflight = g;
+	pthread_mutex_lock(&p->mu);
+	p->todo = g;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+int
+mstore_commit_start(struct mstore *store)
+{
+	struct commit_pipe *p;
+	pthread_attr_t attr;
+	sigset_t all, old;
+	int err;
+
+	if (store->commit != NULL)
+		return 0;
+	p = xcalloc(1, sizeof(*p));
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, p->wake) < 0) {
+		log_error("store commit thread: socketpair: %s", strerror(errno));
+		free(p);
+		return -1;
+	}
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	p->pending_tail = &p->pending;
+	pthread_attr_init(&attr);
+	/* system calls only: a small stack (the mail process runs under RLIMIT_AS) */
+	(void)pthread_attr_setstacksize(&attr, 256 * 1024);
+	/* signals stay with the event loop's thread */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&p->thread, &attr, commit_thread, p);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (err != 0) {
+		log_error("store commit thread: %s; saves stay synchronous", strerror(err));
+		close(p->wake[0]);
+		close(p->wake[1]);
+		pthread_mutex_destroy(&p->mu);
+		pthread_cond_destroy(&p->cv);
+		free(p);
+		return -1;
+	}
+	store->commit = p;
+	return 0;
+}
+
+bool
+mstore_commit_async(const struct mstore *store)
+{
+	return store->commit != NULL;
+}
+
+int
+mstore_commit_fd(struct mstore *store)
+{
+	return store->commit != NULL ? store->commit->wake[0] : -1;
+}
+
+bool
+mstore_commit_idle(const struct mstore *store)
+{
+	return store->commit == NULL ||
+	    (store->commit->inflight == NULL && store->commit->pending == NULL);
+}
+
+void
+mstore_commit_process(struct mstore *store)
+{
+	char b[64];
+
+	if (store->commit == NULL)
+		return;
+	while (recv(store->commit->wake[0], b, sizeof(b), MSG_DONTWAIT) > 0)
+		;
+	if (pipe_reap(store, false))
+		pipe_start_next(store);
+}
+
+void
+mstore_commit_drain(struct mstore *store)
+{
+	struct commit_pipe *p = store->commit;
+
+	if (p == NULL)
+		return;
+	while (p->inflight != NULL || p->pending != NULL) {
+		if (p->inflight != NULL)
+			(void)pipe_reap(store, true);
+		pipe_start_next(store);
+	}
+}
+
+void
+mstore_commit_stop(struct mstore *store)
+{
+	struct commit_pipe *p = store->commit;
+
+	if (p == NULL)
+		return;
+	mstore_commit_drain(store);
+	pthread_mutex_lock(&p->mu);
+	p->stop = true;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	pthread_join(p->thread, NULL);
+	close(p->wake[0]);
+	close(p->wake[1]);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv);
+	free(p);
+	store->commit = NULL;
+}
+
+static struct mailbox_commit *
+pipe_enqueue(struct mailbox *box, struct mailbox_save *save, mailbox_commit_cb *cb,
+    void *cbctx)
+{
+	struct commit_pipe *p = box->store->commit;
+	struct mailbox_commit *r = xcalloc(1, sizeof(*r));
+
+	mailbox_ref(box);
+	r->box = box;
+	r->save = save;
+	r->cb = cb;
+	r->cbctx = cbctx;
+	*p->pending_tail = r;
+	p->pending_tail = &r->next;
+	p->npending++;
+	pipe_start_next(box->store);
+	return r;
+}
+
+struct mailbox_commit *
+mailbox_save_commit_async(struct mailbox_save **ctxp, mailbox_commit_cb *cb, void *cbctx)
+{
+	struct mailbox_save *ctx = *ctxp;
+
+	if (ctx->box->store->commit == NULL)
+		panic("mailbox_save_commit_async without the commit thread");
+	if (ctx->fd >= 0 || ctx->failed)
+		panic("mailbox_save_commit_async: message not finished or transaction failed");
+	*ctxp = NULL;
+	return pipe_enqueue(ctx->box, ctx, cb, cbctx);
+}
+
+void
+mailbox_commit_cancel(struct mailbox_commit *c)
+{
+	if (c != NULL)
+		c->cb = NULL;
+}
+
+bool
+mailbox_commit_rewrite(struct mailbox *box)
+{
+	if (box->store->commit == NULL)
+		return false;
+	if (!box->rewrite_queued) {
+		box->rewrite_queued = true;
+		(void)pipe_enqueue(box, NULL, NULL, NULL);
+	}
+	return true;
+}
+
+/* ------------------------------------------------------------------ synchronous */
+
+struct sync_result {
+	enum store_status st;
+	uint32_t first, last;
+};
+
+static void
+sync_done(void *ctx, enum store_status st, uint32_t first, uint32_t last)
+{
+	struct sync_result *res = ctx;
+
+	res->st = st;
+	res->first = first;
+	res->last = last;
+}
+
+enum store_status
+mailbox_save_commit(struct mailbox_save **ctxp, uint32_t *uid_first_r, uint32_t *uid_last_r)
+{
+	struct mailbox_save *ctx = *ctxp;
+	struct sync_result res = { STORE_IOERROR, 0, 0 };
+	struct commit_group *g;
+	struct mailbox_commit *r;
+
+	*uid_first_r = *uid_last_r = 0;
+	if (ctx->fd >= 0 || ctx->failed)
+		panic("mailbox_save_commit: message not finished or transaction failed");
+	/* a synchronous save in a store with the thread waits for what is queued first */
+	mstore_commit_drain(ctx->box->store);
+	*ctxp = NULL;
+	g = xcalloc(1, sizeof(*g));
+	r = xcalloc(1, sizeof(*r));
+	mailbox_ref(ctx->box);
+	r->box = ctx->box;
+	r->save = ctx;
+	r->cb = sync_done;
+	r->cbctx = &res;
+	g->reqs = r;
+	prepare_group(g);
+	work_group(g);
+	finish_group(g);
+	*uid_first_r = res.first;
+	*uid_last_r = res.last;
+	return res.st;
+}
