@@ -76,11 +76,13 @@ enum kind {
 enum cop {
 	C_FETCH_FLAGS, C_FETCH_HDR, C_FETCH_BODY, C_STORE, C_SEARCH, C_APPEND, C_EXPUNGE,
 	C_MIX_COUNT,		/* the drawn operations are the ones above */
-	C_STORE_DELETED = C_MIX_COUNT, C_LOGIN, C_SELECT, C_LOGOUT, C_CAPA, C_COUNT
+	C_STORE_DELETED = C_MIX_COUNT, C_LOGIN, C_SELECT, C_LOGOUT, C_CAPA,
+	C_CONNECT,		/* not a command: connect + TLS handshake + greeting */
+	C_COUNT
 };
 static const char *const cop_names[C_COUNT] = {
 	"fetch_flags", "fetch_headers", "fetch_body", "store", "search", "append", "expunge",
-	"store_deleted", "login", "select", "logout", "capability"
+	"store_deleted", "login", "select", "logout", "capability", "connect"
 };
 static const unsigned cop_weight[C_MIX_COUNT] = { 17, 17, 16, 20, 20, 5, 5 };
 #define OWN_MAX		256	/* a closed-loop client's appended, not yet expunged UIDs */
@@ -203,6 +205,7 @@ static void mode_ready(struct conn *c);
 static void mode_done(struct conn *c, bool ok, const char *line);
 static void mode_cont(struct conn *c);
 static void mode_closed(void);
+static void closed_greeted(struct conn *c);
 static void cpu_begin(void);
 static double cpu_end(void);
 static uint64_t tree_peak_rss_kib(void);
@@ -462,6 +465,8 @@ response(struct conn *c, char *s, size_t n)
 		if (!prefix(s, n, "* OK"))
 			conn_fail(c, "bad greeting: %.200s", s);
 		c->greeted = true;
+		if (opt.mode == MODE_CLOSED)
+			closed_greeted(c);
 		mode_ready(c);
 		return;
 	}
@@ -1231,8 +1236,19 @@ closed_start(struct client *cl)
 {
 	struct conn *c = conn_start();
 
+	c->t0 = now();
 	c->cl = cl;
 	c->rnd ^= (uint64_t)cl->idx << 17;
+}
+
+/* the greeting: how long connect + TLS handshake took (-L: inside the window) */
+static void
+closed_greeted(struct conn *c)
+{
+	double t = now();
+
+	if (window_open && c->t0 >= win_start && t <= win_end)
+		lat_add(C_CONNECT, t - c->t0);
 }
 
 /*
@@ -1354,7 +1370,8 @@ closed_report(void)
 	double *all;
 
 	for (int i = 0; i < C_COUNT; i++) {
-		all_n += nlat[i];
+		if (i != C_CONNECT)
+			all_n += nlat[i];
 		if (i < C_MIX_COUNT || i == C_STORE_DELETED)
 			ops += nlat[i];
 		qsort(lat[i], nlat[i], sizeof(double), cmp_double);
@@ -1362,7 +1379,7 @@ closed_report(void)
 	if ((all = malloc((all_n + 1) * sizeof(double))) == NULL)
 		die("out of memory");
 	k = 0;
-	for (int i = 0; i < C_COUNT; i++) {
+	for (int i = 0; i < C_CONNECT; i++) {
 		memcpy(all + k, lat[i], nlat[i] * sizeof(double));
 		k += nlat[i];
 	}

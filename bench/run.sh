@@ -437,6 +437,7 @@ done
 
 : >"$W/raw.txt"
 : >"$W/loadgen.log"
+: >"$W/restart.log"
 if ! skip select; then
 	for s in $ONLY; do
 		lg "$s" select_cold median -e "$N" -r "$COLD_REPS" -x "$W/$s-reset.sh cold" op select
@@ -629,7 +630,7 @@ row() {
 			cr = sprintf(cr >= 0.1 ? "%.2fx" : "%.3fx", cr)
 		}
 		fmt = u == "s" ? "%.4f" : u == "ms" ? "%.2f" : u == "KiB" ? "%.0f" : "%.1f"
-		printf "| %-58s | %9s | %9s | %7s | %-9s | %9s | %9s | %7s |\n", l " (" u ")",
+		printf "| %-58s | %9s | %9s | %7s | %-12s | %9s | %9s | %7s |\n", l " (" u ")",
 		    show(b, fmt), show(d, fmt), r, t == "" ? "" : t "x " ok,
 		    show(bc, u == "s" ? "%.4f" : "%.0f"), show(dc, u == "s" ? "%.4f" : "%.0f"), cr
 	}'
@@ -642,10 +643,10 @@ echo "buzon $("$BUZON" version 2>/dev/null | head -n 1) ($REV)" \
 echo "ratio: how many times better buzon is (Dovecot's time / buzon's, buzon's rate / Dovecot's);"
 echo "cpu: the servers' CPU time for the same work (mixed: operations per CPU second)"
 echo
-printf '| %-58s | %9s | %9s | %7s | %-9s | %9s | %9s | %7s |\n' operation buzon dovecot ratio \
+printf '| %-58s | %9s | %9s | %7s | %-12s | %9s | %9s | %7s |\n' operation buzon dovecot ratio \
     target "buzon cpu" "dove cpu" "cpu rat"
 printf '|%s|%s|%s|%s|%s|%s|%s|%s|\n' ------------------------------------------------------------ \
-    ----------- ----------- --------- ----------- ----------- ----------- ---------
+    ----------- ----------- --------- -------------- ----------- ----------- ---------
 row "SELECT cold (no index, no uidlist)" select_cold s low 2
 row "SELECT after the mail process exited (see notes)" select_restart s low 1
 row "SELECT warm" select_warm s low 2
@@ -700,9 +701,9 @@ if [ -n "$r4" ]; then
 		fb = b + 0 > 0 ? sprintf("%.0f %%", 100 * b / r) : "-"
 		fd = d + 0 > 0 ? sprintf("%.0f %%", 100 * d / r) : "-"
 		ok = b + 0 > 0 ? (b / r >= 0.5 ? "met" : "MISSED") : ""
-		printf "| %-58s | %9s | %9s | %7s | %-9s | %9s | %9s | %7s |\n",
+		printf "| %-58s | %9s | %9s | %7s | %-12s | %9s | %9s | %7s |\n",
 		    "LMTP 4 sessions, share of raw ceiling " sprintf("(%.0f/s)", r), fb, fd, "-",
-		    ">=50% " ok, "", "", ""
+		    ">= 50% " ok, "", "", ""
 	}'
 fi
 b=$(get buzon idle_pss)
