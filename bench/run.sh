@@ -720,7 +720,7 @@ if [ -n "$r4" ]; then
 		ok = b + 0 > 0 ? (b / r >= 0.5 ? "met" : "MISSED") : ""
 		printf "| %-58s | %9s | %9s | %7s | %-12s | %9s | %9s | %7s |\n",
 		    "LMTP 4 sessions, share of raw ceiling " sprintf("(%.0f/s)", r), fb, fd, "-",
-		    ">= 50% " ok, "", "", ""
+		    ">=50% " ok, "", "", ""
 	}'
 fi
 b=$(get buzon idle_pss)
