@@ -13,6 +13,10 @@ headers with Received chains, DKIM signatures, RFC 2047 subjects and names, thre
 (In-Reply-To/References). Output is deterministic for a seed. WORD (zanzibar) is put
 into the text of every 97th message; the number of such messages per folder is
 printed as "search <folder> <hits>" on stdout (the expected SEARCH BODY result).
+Every 53rd message's Subject ends in "kilimanjaro" and every 89th is From
+"Zebedee Quimby": "subject <folder> <n>" and "from <folder> <n>" are the expected
+SEARCH SUBJECT "kilimanjaro" and SEARCH FROM "quimby" counts (neither word appears
+in any other header; the marks draw no random numbers, so the rest is unchanged).
 Runs as a benchmark helper only; it writes nothing outside DIR.
 """
 import base64
@@ -46,6 +50,8 @@ DOMAINS = ["example.com", "example.net", "example.org", "mail.example.com",
 MAILERS = ["Mozilla Thunderbird 115.4.1", "Apple Mail (2.3731.700.6)",
            "Microsoft Outlook 16.0", "Roundcube Webmail/1.6.5", "Mutt/2.2.9", None]
 SEARCH_EVERY = 97
+SUBJECT_EVERY, SUBJECT_WORD = 53, "kilimanjaro"
+FROM_EVERY, FROM_NAME, FROM_EMAIL = 89, "Zebedee Quimby", "zebedee.quimby@example.com"
 
 
 def qp_encode(text):
@@ -239,12 +245,14 @@ class Gen:
                                   " micalg=pgp-sha256; protocol=\"application/pgp-signature\";")
         raise ValueError(shape)
 
-    def message(self, t, shape, hit, inner=False):
+    def message(self, t, shape, hit, inner=False, subj_mark=False, from_mark=False):
         r = self.r
         if t is None:
             t = 1_600_000_000 + r.randint(0, 10_000_000)
         date = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(t))
         fname, femail = self.addr()
+        if from_mark:
+            fname, femail = FROM_NAME, FROM_EMAIL
         h = []
         if not inner:
             h.append("Return-Path: <%s>" % femail)
@@ -271,6 +279,8 @@ class Gen:
         subj = " ".join(r.choice(WORDS) for _ in range(r.randint(2, 9)))
         if r.random() < 0.15:
             subj = "quarterly report " + subj
+        if subj_mark:
+            subj = subj + " " + SUBJECT_WORD
         if self.msgids and r.random() < 0.3:
             parent = r.choice(self.msgids[-200:])
             subj = "Re: " + subj
@@ -305,13 +315,18 @@ class Gen:
 def write_folder(g, path, count, t0, folder_id):
     for d in ("cur", "new", "tmp"):
         os.makedirs(os.path.join(path, d), exist_ok=True)
-    hits = 0
+    hits = subj_hits = from_hits = 0
     step = max(1, (int(time.time()) - 86400 - t0) // max(1, count))
     for i in range(count):
         t = t0 + i * step + g.r.randint(0, max(1, step - 1))
         hit = (i % SEARCH_EVERY) == SEARCH_EVERY // 2
         hits += hit
-        data = g.message(t, g.shape(), hit).encode("utf-8")
+        subj_mark = (i % SUBJECT_EVERY) == SUBJECT_EVERY // 2
+        from_mark = (i % FROM_EVERY) == FROM_EVERY // 3
+        subj_hits += subj_mark
+        from_hits += from_mark
+        data = g.message(t, g.shape(), hit, subj_mark=subj_mark,
+                         from_mark=from_mark).encode("utf-8")
         size = len(data)
         vsize = size + data.count(b"\n")
         base = "%d.M%dP%dQ%d.bench,S=%d,W=%d" % (t, g.r.randint(0, 999999), 4242 + folder_id,
@@ -328,7 +343,12 @@ def write_folder(g, path, count, t0, folder_id):
             f.write(data)
         os.utime(tmp, (t, t))
         os.rename(tmp, dest)
-    return hits
+    return hits, subj_hits, from_hits
+
+
+def report(folder, counts):
+    for what, n in zip(("search", "subject", "from"), counts):
+        print("%s %s %d" % (what, folder, n))
 
 
 def main():
@@ -351,10 +371,10 @@ def main():
     root, count = pos[0], int(pos[1])
     g = Gen(seed, word)
     t0 = 1_600_000_000
-    print("search INBOX %d" % write_folder(g, root, count, t0, 0))
+    report("INBOX", write_folder(g, root, count, t0, 0))
     for i, (name, n) in enumerate(folders):
         path = os.path.join(root, "." + name)
-        print("search %s %d" % (name, write_folder(g, path, n, t0, i + 1)))
+        report(name, write_folder(g, path, n, t0, i + 1))
         open(os.path.join(path, "maildirfolder"), "w").close()
 
 

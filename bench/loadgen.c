@@ -9,11 +9,22 @@
  *
  *   op NAME       one targeted operation timed over -r repetitions (first and median
  *                 reported): select, fetch-flags, fetch-envelope, fetch-bodystructure,
- *                 search-body, store-seen; -x runs a command before each SELECT
- *                 (cold), -K keeps another session with the folder selected
+ *                 search-body, search-subject, search-from, store-seen; -x runs a
+ *                 command before each SELECT (cold), -K keeps another session with the
+ *                 folder selected
  *   mixed         -c clients each running a random mix (select, fetch headers, fetch
  *                 a body, store flags, search, append, expunge, idle) for -t seconds;
  *                 -M sets the weights
+ *   closed        closed-loop mix: -c clients (of one user, or -U users) over a folder
+ *                 whose UIDs 1..-e N exist (200 in bench/run.sh); each client sends its
+ *                 next command only after the tagged reply of the last. Mix: 50 % FETCH
+ *                 (flags of 20 / six header fields of 20 / one whole message, evenly),
+ *                 20 % UID STORE +-\Flagged, 20 % UID SEARCH (UNSEEN or SUBJECT WORD),
+ *                 5 % APPEND of a 2-4 KiB message (APPENDUID required: UIDPLUS), 5 %
+ *                 UID STORE +\Deleted + UID EXPUNGE of a message the client appended
+ *                 itself (so the folder stays at ~N); -L K: LOGOUT, reconnect, LOGIN and
+ *                 SELECT again after every K operations. Reports commands/s and per-
+ *                 command-kind latency p50/p99 over the -t second window
  *   connect       -c parallel loops of connect + TLS handshake + LOGIN + LOGOUT
  *   idle          -c logged-in connections in IDLE; then sums the PSS and RSS of the
  *                 server's process tree (-P root pid) from /proc/PID/smaps_rollup
@@ -58,7 +69,29 @@
 
 enum kind {
 	K_NONE, K_LOGIN, K_SELECT, K_FETCH, K_SEARCH, K_STORE, K_APPEND, K_EXPUNGE,
-	K_IDLE, K_LOGOUT
+	K_IDLE, K_LOGOUT, K_CAPA
+};
+
+/* closed-loop workload: the kinds of command whose latency is reported */
+enum cop {
+	C_FETCH_FLAGS, C_FETCH_HDR, C_FETCH_BODY, C_STORE, C_SEARCH, C_APPEND, C_EXPUNGE,
+	C_MIX_COUNT,		/* the drawn operations are the ones above */
+	C_STORE_DELETED = C_MIX_COUNT, C_LOGIN, C_SELECT, C_LOGOUT, C_CAPA,
+	C_CONNECT,		/* not a command: connect + TLS handshake + greeting */
+	C_COUNT
+};
+static const char *const cop_names[C_COUNT] = {
+	"fetch_flags", "fetch_headers", "fetch_body", "store", "search", "append", "expunge",
+	"store_deleted", "login", "select", "logout", "capability", "connect"
+};
+static const unsigned cop_weight[C_MIX_COUNT] = { 17, 17, 16, 20, 20, 5, 5 };
+#define OWN_MAX		256	/* a closed-loop client's appended, not yet expunged UIDs */
+
+struct client {
+	unsigned idx;
+	uint32_t own[OWN_MAX];	/* FIFO of UIDs this client appended */
+	unsigned own_head, nown;
+	bool ready;		/* selected once (the window opens when all are) */
 };
 
 /* mixed workload operations, in the order of their weights below */
@@ -72,7 +105,7 @@ static const char *const mop_names[M_COUNT] = {
 };
 static unsigned mop_weight[M_COUNT] = { 5, 25, 20, 15, 10, 10, 10, 5 };
 
-enum mode { MODE_OP, MODE_MIXED, MODE_CONNECT, MODE_IDLE };
+enum mode { MODE_OP, MODE_MIXED, MODE_CONNECT, MODE_IDLE, MODE_CLOSED };
 
 struct conn {
 	unsigned id;
@@ -108,6 +141,12 @@ struct conn {
 	int step;
 	enum mop mop;
 	uint64_t rnd;
+	/* closed-loop */
+	struct client *cl;
+	enum cop cop;		/* kind of the command in flight */
+	bool uidplus;		/* the server advertised UIDPLUS */
+	bool fetch_min;		/* K_FETCH: want_fetch is a minimum (flag updates) */
+	unsigned session_ops;	/* operations since LOGIN */
 };
 
 static struct {
@@ -132,9 +171,10 @@ static struct {
 	bool verbose;
 	bool keeper;
 	int users;		/* > 0: connection i logs in as USER<i % users> */
+	int relogin;		/* closed: operations per session, 0 = one session */
 } opt = {
 	.host = "127.0.0.1", .port = 993, .tls = true, .user = "bench", .pass = "bench",
-	.folder = "INBOX", .word = "zanzibar", .reps = 5, .conns = 10, .secs = 10,
+	.folder = "INBOX", .word = NULL, .reps = 5, .conns = 10, .secs = 10,
 	.want_exists = -1, .want_search = -1, .inflight = 16, .seed = 1
 };
 
@@ -165,6 +205,7 @@ static void mode_ready(struct conn *c);
 static void mode_done(struct conn *c, bool ok, const char *line);
 static void mode_cont(struct conn *c);
 static void mode_closed(void);
+static void closed_greeted(struct conn *c);
 static void cpu_begin(void);
 static double cpu_end(void);
 static uint64_t tree_peak_rss_kib(void);
@@ -280,6 +321,7 @@ conn_cmd(struct conn *c, enum kind kind, const char *fmt, ...)
 	c->n_fetch = 0;
 	c->n_search = 0;
 	c->search_seen = false;
+	c->fetch_min = false;
 	if (kind == K_SELECT) {
 		c->got_exists = false;
 		c->uidnext = 0;
@@ -347,7 +389,7 @@ untagged(struct conn *c, const char *s, size_t n)
 				return;
 			if (c->item == NULL || has(p, rest, c->item))
 				c->n_fetch++;
-			else if (opt.mode != MODE_MIXED)
+			else if (opt.mode != MODE_MIXED && opt.mode != MODE_CLOSED)
 				conn_fail(c, "FETCH response without %s: %.200s", c->item, s);
 			/* else: another session's flag change, not an answer */
 		}
@@ -392,7 +434,9 @@ tagged(struct conn *c, const char *s, size_t n)
 				why = "SELECT: wrong EXISTS";
 			break;
 		case K_FETCH:
-			if (c->want_fetch >= 0 && c->n_fetch != (uint64_t)c->want_fetch)
+			if (c->want_fetch >= 0 && (c->fetch_min ?
+			    c->n_fetch < (uint64_t)c->want_fetch :
+			    c->n_fetch != (uint64_t)c->want_fetch))
 				why = "FETCH: wrong number of responses";
 			break;
 		case K_SEARCH:
@@ -415,10 +459,14 @@ response(struct conn *c, char *s, size_t n)
 {
 	if (opt.verbose)
 		fprintf(stderr, "S%u: %.*s\n", c->id, (int)(n > 300 ? 300 : n), s);
+	if (has(s, n, "CAPABILITY") && has(s, n, " UIDPLUS"))
+		c->uidplus = true;
 	if (!c->greeted) {
 		if (!prefix(s, n, "* OK"))
 			conn_fail(c, "bad greeting: %.200s", s);
 		c->greeted = true;
+		if (opt.mode == MODE_CLOSED)
+			closed_greeted(c);
 		mode_ready(c);
 		return;
 	}
@@ -613,9 +661,10 @@ conn_start(void)
 static void
 send_login(struct conn *c)
 {
+	c->cop = C_LOGIN;
 	if (opt.users > 0)
 		conn_cmd(c, K_LOGIN, "LOGIN \"%s%u\" \"%s\"", opt.user,
-		    c->id % (unsigned)opt.users, opt.pass);
+		    (c->cl != NULL ? c->cl->idx : c->id) % (unsigned)opt.users, opt.pass);
 	else
 		conn_cmd(c, K_LOGIN, "LOGIN \"%s\" \"%s\"", opt.user, opt.pass);
 }
@@ -623,19 +672,30 @@ send_login(struct conn *c)
 static void
 send_select(struct conn *c)
 {
+	c->cop = C_SELECT;
 	conn_cmd(c, K_SELECT, "SELECT \"%s\"", opt.folder);
 }
 
 static void
 send_logout(struct conn *c)
 {
+	c->cop = C_LOGOUT;
 	conn_cmd(c, K_LOGOUT, "LOGOUT");
 }
 
 /* ------------------------------------------------------------ targeted ops */
 
-enum { OP_SELECT, OP_FETCH_FLAGS, OP_FETCH_ENV, OP_FETCH_BS, OP_SEARCH, OP_STORE };
+enum {
+	OP_SELECT, OP_FETCH_FLAGS, OP_FETCH_ENV, OP_FETCH_BS, OP_SEARCH, OP_STORE,
+	OP_SEARCH_SUBJ, OP_SEARCH_FROM, OP_COUNT
+};
 static int op_id;
+
+static bool
+op_is_search(void)
+{
+	return op_id == OP_SEARCH || op_id == OP_SEARCH_SUBJ || op_id == OP_SEARCH_FROM;
+}
 
 static void
 op_send(struct conn *c)
@@ -655,6 +715,12 @@ op_send(struct conn *c)
 		break;
 	case OP_SEARCH:
 		conn_cmd(c, K_SEARCH, "SEARCH BODY \"%s\"", opt.word);
+		break;
+	case OP_SEARCH_SUBJ:
+		conn_cmd(c, K_SEARCH, "SEARCH SUBJECT \"%s\"", opt.word);
+		break;
+	case OP_SEARCH_FROM:
+		conn_cmd(c, K_SEARCH, "SEARCH FROM \"%s\"", opt.word);
 		break;
 	case OP_STORE:
 		conn_cmd(c, K_STORE, "STORE 1:* +FLAGS.SILENT (\\Seen)");
@@ -732,9 +798,9 @@ op_done(struct conn *c, bool ok, const char *line)
 	case 3:
 		cpus[ntimes] = cpu_end();
 		times[ntimes++] = t;
-		last_count = op_id == OP_SEARCH ? c->n_search :
+		last_count = op_is_search() ? c->n_search :
 		    op_id == OP_SELECT ? c->exists : c->n_fetch;
-		if (op_id == OP_SEARCH && opt.want_search >= 0 &&
+		if (op_is_search() && opt.want_search >= 0 &&
 		    c->n_search != (uint64_t)opt.want_search)
 			conn_fail(c, "SEARCH found %llu messages, expected %ld",
 			    (unsigned long long)c->n_search, opt.want_search);
@@ -1005,6 +1071,332 @@ mixed_report(void)
 		printf(" %s=%llu/%.1fms", mop_names[i], (unsigned long long)op_count[i],
 		    op_count[i] ? op_time[i] * 1000 / (double)op_count[i] : 0.0);
 	printf("\n");
+}
+
+/* ------------------------------------------------------------ closed-loop mix */
+
+static struct client *clients;
+static double *lat[C_COUNT];		/* latencies (s) of the commands in the window */
+static size_t nlat[C_COUNT], caplat[C_COUNT];
+static double closed_cpu;
+static char closed_body[4400];
+static const char closed_msg_fmt[] =
+    "Return-Path: <loadgen@example.net>\r\n"
+    "From: Load Generator <loadgen@example.net>\r\n"
+    "To: Bench User <bench@example.org>\r\n"
+    "Subject: closed-loop append, client %u op %llu\r\n"
+    "Date: Mon, 24 Nov 2025 10:00:00 +0100\r\n"
+    "Message-ID: <lgc.%u.%llu@example.net>\r\n"
+    "MIME-Version: 1.0\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "\r\n"
+    "%.*s";
+
+static void
+closed_build_body(void)
+{
+	static const char line[] =
+	    "Minutes of the weekly meeting: budget approved, deploy on Thursday.\r\n";
+	size_t n = 0;
+
+	while (n + sizeof(line) < sizeof(closed_body)) {
+		memcpy(closed_body + n, line, sizeof(line) - 1);
+		n += sizeof(line) - 1;
+	}
+	closed_body[n] = '\0';
+}
+
+static void
+lat_add(enum cop k, double v)
+{
+	if (nlat[k] == caplat[k]) {
+		caplat[k] = caplat[k] ? caplat[k] * 2 : 4096;
+		if ((lat[k] = realloc(lat[k], caplat[k] * sizeof(double))) == NULL)
+			die("out of memory");
+	}
+	lat[k][nlat[k]++] = v;
+}
+
+static void
+closed_window_cb(evutil_socket_t fd, short what, void *ctx)
+{
+	closed_cpu = cpu_end();
+	stopping = true;
+}
+
+/* the base messages' UIDs: 1 .. want_exists */
+static uint32_t
+closed_top(struct conn *c)
+{
+	if (opt.want_exists > 0)
+		return (uint32_t)opt.want_exists;
+	return c->exists > 0 ? c->exists : 1;
+}
+
+static void
+closed_send_op(struct conn *c)
+{
+	struct client *cl = c->cl;
+	uint32_t top = closed_top(c), a;
+	unsigned total = 0, r;
+	enum cop op = C_FETCH_FLAGS;
+
+	if (stopping || (window_open && now() >= win_end)) {
+		stopping = true;
+		c->step = 4;
+		send_logout(c);
+		return;
+	}
+	if (opt.relogin > 0 && c->session_ops >= (unsigned)opt.relogin) {
+		c->step = 4;
+		send_logout(c);
+		return;
+	}
+	for (int i = 0; i < C_MIX_COUNT; i++)
+		total += cop_weight[i];
+	/* an EXPUNGE needs a message of this client's own; an APPEND room to remember it */
+	for (int tries = 0; tries < 20; tries++) {
+		r = (unsigned)(rnd_next(c) % total);
+		for (op = 0; r >= cop_weight[op]; op++)
+			r -= cop_weight[op];
+		if (op == C_EXPUNGE && cl->nown == 0)
+			continue;
+		if (op == C_APPEND && cl->nown == OWN_MAX)
+			continue;
+		break;
+	}
+	if ((op == C_EXPUNGE && cl->nown == 0) || (op == C_APPEND && cl->nown == OWN_MAX))
+		op = C_FETCH_FLAGS;
+	c->session_ops++;
+	c->step = 3;
+	c->cop = op;
+	switch (op) {
+	case C_FETCH_FLAGS:
+		a = rnd_range(c, 1, top > 20 ? top - 19 : 1);
+		conn_cmd(c, K_FETCH, "UID FETCH %u:%u (UID FLAGS)", a, a + 19);
+		c->item = "FLAGS (";
+		c->want_fetch = top >= 20 ? 20 : top;
+		c->fetch_min = true;	/* other sessions' flag changes come as FETCH too */
+		break;
+	case C_FETCH_HDR:
+		a = rnd_range(c, 1, top > 20 ? top - 19 : 1);
+		conn_cmd(c, K_FETCH, "UID FETCH %u:%u (UID FLAGS RFC822.SIZE INTERNALDATE "
+		    "BODY.PEEK[HEADER.FIELDS (FROM TO CC SUBJECT DATE MESSAGE-ID)])",
+		    a, a + 19);
+		c->item = "BODY[HEADER.FIELDS";
+		c->want_fetch = top >= 20 ? 20 : top;
+		break;
+	case C_FETCH_BODY:
+		conn_cmd(c, K_FETCH, "UID FETCH %u (UID BODY.PEEK[])", rnd_range(c, 1, top));
+		c->item = "BODY[]";
+		c->want_fetch = 1;
+		break;
+	case C_STORE:
+		a = rnd_range(c, 1, top > 5 ? top - 4 : 1);
+		conn_cmd(c, K_STORE, "UID STORE %u:%u %cFLAGS (\\Flagged)", a, a + 4,
+		    (rnd_next(c) & 1) ? '+' : '-');
+		break;
+	case C_SEARCH:
+		if (rnd_next(c) & 1) {
+			conn_cmd(c, K_SEARCH, "UID SEARCH UNSEEN");
+		} else {
+			conn_cmd(c, K_SEARCH, "UID SEARCH SUBJECT \"%s\"", opt.word);
+			c->step = 8;	/* the hit count is checked against -s */
+		}
+		break;
+	case C_APPEND: {
+		size_t cap = sizeof(closed_msg_fmt) + sizeof(closed_body) + 128;
+		int blen = (int)rnd_range(c, 1800, 3800);	/* 2-4 KiB with the header */
+		int n;
+
+		if (c->abuf == NULL && (c->abuf = malloc(cap)) == NULL)
+			die("out of memory");
+		n = snprintf(c->abuf, cap, closed_msg_fmt, cl->idx,
+		    (unsigned long long)append_seq, cl->idx, (unsigned long long)append_seq,
+		    blen, closed_body);
+		append_seq++;
+		conn_cmd(c, K_APPEND, "APPEND \"%s\" (\\Seen) {%d}", opt.folder, n);
+		c->lit_data = c->abuf;
+		c->lit_len = (size_t)n;
+		break;
+	}
+	case C_EXPUNGE:
+		c->arg = cl->own[cl->own_head];
+		c->cop = C_STORE_DELETED;
+		c->step = 5;
+		conn_cmd(c, K_STORE, "UID STORE %u +FLAGS.SILENT (\\Deleted)", c->arg);
+		break;
+	default:
+		abort();
+	}
+}
+
+static void
+closed_start(struct client *cl)
+{
+	struct conn *c = conn_start();
+
+	c->t0 = now();
+	c->cl = cl;
+	c->rnd ^= (uint64_t)cl->idx << 17;
+}
+
+/* the greeting: how long connect + TLS handshake took (-L: inside the window) */
+static void
+closed_greeted(struct conn *c)
+{
+	double t = now();
+
+	if (window_open && c->t0 >= win_start && t <= win_end)
+		lat_add(C_CONNECT, t - c->t0);
+}
+
+/*
+ * closed steps: 0 LOGIN, 7 CAPABILITY (only if LOGIN did not show UIDPLUS), 1 SELECT,
+ * 3 an operation, 8 SUBJECT search, 5 expunge's STORE \Deleted, 4 LOGOUT
+ */
+static void
+closed_done(struct conn *c, bool ok, const char *line)
+{
+	struct client *cl = c->cl;
+	double t = now();
+
+	if (!ok)
+		conn_fail(c, "%s failed: %.200s", cop_names[c->cop], line);
+	if (window_open && c->t0 >= win_start && t <= win_end)
+		lat_add(c->cop, t - c->t0);
+	switch (c->step) {
+	case 0:
+		if (!c->uidplus) {
+			c->step = 7;
+			c->cop = C_CAPA;
+			conn_cmd(c, K_CAPA, "CAPABILITY");
+			break;
+		}
+		/* fall through */
+	case 7:
+		if (!c->uidplus)
+			conn_fail(c, "the server does not advertise UIDPLUS (needed for "
+			    "APPENDUID and UID EXPUNGE)");
+		c->step = 1;
+		c->session_ops = 0;
+		send_select(c);
+		break;
+	case 1:
+		if (opt.want_exists > 0 && c->exists < (uint32_t)opt.want_exists)
+			conn_fail(c, "SELECT: %u messages, expected at least %ld", c->exists,
+			    opt.want_exists);
+		if (!cl->ready) {
+			cl->ready = true;
+			if (++ready_conns == (unsigned)opt.conns) {
+				struct timeval tv = { (time_t)opt.secs,
+				    (suseconds_t)((opt.secs - (double)(time_t)opt.secs) * 1e6) };
+
+				win_start = now();
+				win_end = win_start + opt.secs;
+				window_open = true;
+				cpu_begin();
+				event_base_once(base, -1, EV_TIMEOUT, closed_window_cb, NULL, &tv);
+				fprintf(stderr, "loadgen: %d clients selected, measuring %.0f s\n",
+				    opt.conns, opt.secs);
+			}
+		}
+		closed_send_op(c);
+		break;
+	case 8:
+		if (opt.want_search >= 0 && c->n_search != (uint64_t)opt.want_search)
+			conn_fail(c, "SEARCH SUBJECT found %llu messages, expected %ld",
+			    (unsigned long long)c->n_search, opt.want_search);
+		closed_send_op(c);
+		break;
+	case 3:
+		if (c->cop == C_APPEND) {
+			const char *p = strstr(line, "[APPENDUID ");
+			const char *end = line + strlen(line);
+			uint32_t uid;
+
+			if (p == NULL)
+				conn_fail(c, "APPEND without APPENDUID: %.200s", line);
+			p += 11;
+			(void)parse_num(&p, end);
+			if (p >= end || *p != ' ')
+				conn_fail(c, "bad APPENDUID: %.200s", line);
+			p++;
+			uid = (uint32_t)parse_num(&p, end);
+			if (uid == 0 || (p < end && *p != ']'))
+				conn_fail(c, "bad APPENDUID: %.200s", line);
+			cl->own[(cl->own_head + cl->nown) % OWN_MAX] = uid;
+			cl->nown++;
+		} else if (c->cop == C_EXPUNGE) {
+			cl->own_head = (cl->own_head + 1) % OWN_MAX;
+			cl->nown--;
+		}
+		closed_send_op(c);
+		break;
+	case 5:
+		c->step = 3;
+		c->cop = C_EXPUNGE;
+		conn_cmd(c, K_EXPUNGE, "UID EXPUNGE %u", c->arg);
+		break;
+	case 4:
+		conn_close(c);
+		if (!stopping)
+			closed_start(cl);	/* the next session of this client */
+		else if (live == 0)
+			event_base_loopexit(base, NULL);
+		break;
+	default:
+		conn_fail(c, "closed: unexpected step %d", c->step);
+	}
+}
+
+static double
+pct(double *v, size_t n, double p)
+{
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	i = (size_t)(p * (double)n);
+	if (i >= n)
+		i = n - 1;
+	return v[i] * 1000;
+}
+
+static void
+closed_report(void)
+{
+	size_t all_n = 0, ops = 0, k;
+	double *all;
+
+	for (int i = 0; i < C_COUNT; i++) {
+		if (i != C_CONNECT)
+			all_n += nlat[i];
+		if (i < C_MIX_COUNT || i == C_STORE_DELETED)
+			ops += nlat[i];
+		qsort(lat[i], nlat[i], sizeof(double), cmp_double);
+	}
+	if ((all = malloc((all_n + 1) * sizeof(double))) == NULL)
+		die("out of memory");
+	k = 0;
+	for (int i = 0; i < C_CONNECT; i++) {
+		memcpy(all + k, lat[i], nlat[i] * sizeof(double));
+		k += nlat[i];
+	}
+	qsort(all, all_n, sizeof(double), cmp_double);
+	printf("result mode=closed conns=%d users=%d relogin=%d secs=%.1f cmds=%zu "
+	    "cmds_per_sec=%.1f mix_cmds_per_sec=%.1f server_cpu=%.2f cmds_per_cpu_sec=%.1f "
+	    "p50_ms=%.2f p99_ms=%.2f", opt.conns, opt.users, opt.relogin, opt.secs, all_n,
+	    (double)all_n / opt.secs, (double)ops / opt.secs, closed_cpu,
+	    closed_cpu > 0 ? (double)all_n / closed_cpu : 0.0, pct(all, all_n, 0.5),
+	    pct(all, all_n, 0.99));
+	for (int i = 0; i < C_COUNT; i++)
+		if (nlat[i] > 0 || i < C_MIX_COUNT)
+			printf(" %s_n=%zu %s_p50_ms=%.2f %s_p99_ms=%.2f", cop_names[i], nlat[i],
+			    cop_names[i], pct(lat[i], nlat[i], 0.5), cop_names[i],
+			    pct(lat[i], nlat[i], 0.99));
+	printf("\n");
+	free(all);
 }
 
 /* ------------------------------------------------------------ connection setup */
@@ -1283,6 +1675,9 @@ mode_done(struct conn *c, bool ok, const char *line)
 	case MODE_IDLE:
 		idle_done(c, ok, line);
 		break;
+	case MODE_CLOSED:
+		closed_done(c, ok, line);
+		break;
 	}
 }
 
@@ -1314,6 +1709,7 @@ mode_closed(void)
 		connect_closed();
 		break;
 	case MODE_IDLE:
+	case MODE_CLOSED:	/* closed_done decides */
 		break;
 	}
 }
@@ -1329,41 +1725,44 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: loadgen [options] op NAME | mixed | connect | idle\n"
+	    "usage: loadgen [options] op NAME | mixed | closed | connect | idle\n"
 	    "  -h HOST -p PORT   server (127.0.0.1:993)\n"
 	    "  -n                plaintext instead of implicit TLS\n"
 	    "  -u USER -w PASS   credentials (bench/bench)\n"
 	    "  -U N              users USER0 .. USER<N-1>, connections round-robin\n"
 	    "  -f FOLDER         folder to select (INBOX)\n"
-	    "  -e N              expected EXISTS (op mode)\n"
-	    "  -s N              expected SEARCH hits (op search-body)\n"
-	    "  -W WORD           SEARCH BODY word (zanzibar)\n"
+	    "  -e N              expected EXISTS (op mode); closed: UIDs 1..N exist\n"
+	    "  -s N              expected SEARCH hits (op search-*, closed SEARCH SUBJECT)\n"
+	    "  -W WORD           search term (search-body zanzibar, search-subject and\n"
+	    "                    closed kilimanjaro, search-from quimby)\n"
+	    "  -L N              closed: LOGOUT + new connection + LOGIN every N operations\n"
 	    "  -r N              repetitions (op mode, 5)\n"
 	    "  -x CMD            shell command before each SELECT repetition (cold)\n"
 	    "  -K                op: keep another session with the folder selected (IDLE)\n"
-	    "  -c N              connections (mixed, connect, idle)\n"
-	    "  -t SECS           duration (mixed, connect)\n"
+	    "  -c N              connections (mixed, closed, connect, idle)\n"
+	    "  -t SECS           duration (mixed, closed, connect)\n"
 	    "  -P PID            server root pid: memory (idle) and CPU time (op, mixed)\n"
 	    "  -i N              connections being set up at once (idle, 16)\n"
 	    "  -S SEED           random seed (mixed)\n"
 	    "  -M W,W,...        mixed weights: select, fetch_headers, fetch_body, store,\n"
 	    "                    search, append, expunge, idle (5,25,20,15,10,10,10,5)\n"
 	    "  -v                print the dialogue\n"
-	    "ops: select fetch-flags fetch-envelope fetch-bodystructure search-body store-seen\n");
+	    "ops: select fetch-flags fetch-envelope fetch-bodystructure search-body store-seen\n"
+	    "     search-subject search-from\n");
 	exit(2);
 }
 
 int
 main(int argc, char **argv)
 {
-	static const char *const op_names[] = {
+	static const char *const op_names[OP_COUNT] = {
 		"select", "fetch-flags", "fetch-envelope", "fetch-bodystructure",
-		"search-body", "store-seen"
+		"search-body", "store-seen", "search-subject", "search-from"
 	};
 	struct rlimit rl;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "h:p:nu:U:w:f:e:s:W:r:x:c:t:P:i:S:M:Kv")) != -1) {
+	while ((ch = getopt(argc, argv, "h:p:nu:U:w:f:e:s:W:r:x:c:t:P:i:S:M:L:Kv")) != -1) {
 		switch (ch) {
 		case 'h': opt.host = optarg; break;
 		case 'p': opt.port = atoi(optarg); break;
@@ -1399,6 +1798,7 @@ main(int argc, char **argv)
 			break;
 		}
 		case 'K': opt.keeper = true; break;
+		case 'L': opt.relogin = atoi(optarg); break;
 		case 'v': opt.verbose = true; break;
 		default: usage();
 		}
@@ -1410,12 +1810,20 @@ main(int argc, char **argv)
 	if (strcmp(argv[0], "op") == 0 && argc == 2) {
 		opt.mode = MODE_OP;
 		opt.op = argv[1];
-		for (op_id = 0; op_id < 6 && strcmp(op_names[op_id], opt.op) != 0; op_id++)
+		for (op_id = 0; op_id < OP_COUNT && strcmp(op_names[op_id], opt.op) != 0;
+		    op_id++)
 			;
-		if (op_id == 6)
+		if (op_id == OP_COUNT)
 			usage();
+		if (opt.word == NULL)
+			opt.word = op_id == OP_SEARCH_SUBJ ? "kilimanjaro" :
+			    op_id == OP_SEARCH_FROM ? "quimby" : "zanzibar";
 	} else if (strcmp(argv[0], "mixed") == 0 && argc == 1) {
 		opt.mode = MODE_MIXED;
+	} else if (strcmp(argv[0], "closed") == 0 && argc == 1) {
+		opt.mode = MODE_CLOSED;
+		if (opt.word == NULL)
+			opt.word = "kilimanjaro";
 	} else if (strcmp(argv[0], "connect") == 0 && argc == 1) {
 		opt.mode = MODE_CONNECT;
 	} else if (strcmp(argv[0], "idle") == 0 && argc == 1) {
@@ -1426,8 +1834,10 @@ main(int argc, char **argv)
 		usage();
 	}
 	if (opt.reps < 1 || opt.reps > MAX_REPS || opt.conns < 1 || opt.secs <= 0 ||
-	    opt.inflight < 1 || opt.port <= 0 || opt.port > 65535)
+	    opt.inflight < 1 || opt.port <= 0 || opt.port > 65535 || opt.relogin < 0)
 		usage();
+	if (opt.word == NULL)
+		opt.word = "zanzibar";
 	if (strpbrk(opt.user, "\"\\") || strpbrk(opt.pass, "\"\\") ||
 	    strpbrk(opt.folder, "\"\\") || strpbrk(opt.word, "\"\\"))
 		die("user, password, folder and word must not contain '\"' or '\\'");
@@ -1453,6 +1863,7 @@ main(int argc, char **argv)
 		SSL_CTX_set_session_cache_mode(ssl_ctx, SSL_SESS_CACHE_OFF);
 	}
 	mixed_build_body();
+	closed_build_body();
 
 	switch (opt.mode) {
 	case MODE_OP:
@@ -1464,6 +1875,14 @@ main(int argc, char **argv)
 	case MODE_MIXED:
 		for (int i = 0; i < opt.conns; i++)
 			conn_start();
+		break;
+	case MODE_CLOSED:
+		if ((clients = calloc((size_t)opt.conns, sizeof(*clients))) == NULL)
+			die("out of memory");
+		for (int i = 0; i < opt.conns; i++) {
+			clients[i].idx = (unsigned)i;
+			closed_start(&clients[i]);
+		}
 		break;
 	case MODE_CONNECT: {
 		struct timeval tv = { 0, 100000 };
@@ -1492,6 +1911,9 @@ main(int argc, char **argv)
 		break;
 	case MODE_MIXED:
 		mixed_report();
+		break;
+	case MODE_CLOSED:
+		closed_report();
 		break;
 	case MODE_CONNECT:
 		printf("result mode=connect conns=%d secs=%.1f logins=%llu logins_per_sec=%.1f\n",

@@ -18,7 +18,8 @@ message, MAIL+RCPT+DATA pipelined as Postfix does; recipients taken round-robin 
 
 All mail lands on the same filesystem (DIR, default /var/tmp: not a tmpfs, fsync is
 real there).  Prints a table with each server's rate, its share of the raw ceiling and
-the buzon/dovecot ratio.  Not part of make check.
+the buzon/dovecot ratio, then one line "result buzon_4=R raw_4=R ..." (messages per
+second) that bench/run.sh reads.  Not part of make check.
 """
 import argparse
 import os
@@ -315,6 +316,9 @@ def main():
         print("%-26s %14s %14s" % ("buzon / Dovecot",
                                     "%.2fx" % (results[("buzon", 1)] / results[("dovecot", 1)]),
                                     "%.2fx" % (results[("buzon", 4)] / results[("dovecot", 4)])))
+    # one machine-readable line for bench/run.sh: messages/second per server and sessions
+    print("result " + " ".join("%s_%d=%.1f" % (who, n, v)
+                               for (who, n), v in sorted(results.items())))
     return 0
 
 
