@@ -303,6 +303,7 @@ static const struct ipc_def ipc_defs[] = {
 		STR(ipc_mail_client, ip, IPC_IP_MAX), U32(ipc_mail_client, flags) } },
 	[IPC_MAIL_EMPTY] = { "MAIL_EMPTY", false, 1, { U32(ipc_mail_empty, received) } },
 	[IPC_MAIL_SHUTDOWN] = { "MAIL_SHUTDOWN", false, 0, { { F_U32, 0, 0 } } },
+	[IPC_MAIL_TAKEN] = { "MAIL_TAKEN", false, 0, { { F_U32, 0, 0 } } },
 	[IPC_LMTP_RCPT] = { "LMTP_RCPT", false, 2, {
 		U32(ipc_lmtp_rcpt, id), STR(ipc_lmtp_rcpt, address, IPC_ADDR_MAX) } },
 	[IPC_LMTP_RCPT_RESULT] = { "LMTP_RCPT_RESULT", false, 3, {

@@ -80,6 +80,13 @@ enum ipc_type {
 	IPC_LOGIN_CLOSED,
 	IPC_LOGIN_HANDOFF,
 	IPC_LOGIN_KICK,
+	/*
+	 * mail -> master  IPC_MAIL_TAKEN   (empty): the oldest IPC_MAIL_CLIENT not yet
+	 *                                  acknowledged has been received. Until then the
+	 *                                  master keeps a duplicate of the connection and
+	 *                                  gives it to a new mail process if this one dies.
+	 */
+	IPC_MAIL_TAKEN,
 };
 
 /* Field limits shared by senders and receivers (bytes, without a NUL). */
@@ -222,7 +229,7 @@ struct ipc_lmtp_deliver {	/* IPC_LMTP_DELIVER, fd: the message */
 	const char *address, *folder;
 	struct ipc_bytes prefix;
 };
-/* IPC_LOGIN_DRAIN, IPC_MAIL_SHUTDOWN: no fields (pass NULL). */
+/* IPC_LOGIN_DRAIN, IPC_MAIL_SHUTDOWN, IPC_MAIL_TAKEN: no fields (pass NULL). */
 
 /*
  * Fill m with a message of this type from the struct at s (NULL for types without

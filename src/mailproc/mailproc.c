@@ -68,6 +68,14 @@ handle_client(struct ipc_msg *m)
 
 	if (ipc_decode(m, IPC_MAIL_CLIENT, &mc) < 0)
 		fatal("mail: malformed client message from the master");
+	/* first of all: the master may forget its copy of the connection */
+	{
+		struct ipc_msg t;
+
+		if (P.master == NULL || ipc_encode(&t, IPC_MAIL_TAKEN, NULL) < 0 ||
+		    ipc_peer_send(P.master, &t, -1) < 0)
+			exit(0);
+	}
 	fd = m->fd;
 	m->fd = -1;
 	proto = mc.proto;

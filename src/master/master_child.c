@@ -233,11 +233,18 @@ child_forget(struct child *ch)
 
 		if (p->from == ch) {
 			*hp = p->next;
-			p->mail->handoffs--;
+			if (p->mail != NULL)
+				p->mail->handoffs--;
 			handoff_abandon(p);
 		} else {
 			hp = &p->next;
 		}
+	}
+	while (ch->untaken != NULL) {
+		struct pending *p = ch->untaken;
+
+		ch->untaken = p->next;
+		pending_free(p);
 	}
 	free(ch->user);
 	free(ch);
@@ -334,6 +341,8 @@ child_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 		handle_login_closed(ch, m);
 	} else if (ch->role == ROLE_AUTH && m->type == IPC_AUTH_REPLY) {
 		handle_auth_reply(ch, m);
+	} else if (ch->role == ROLE_MAIL && m->type == IPC_MAIL_TAKEN) {
+		handle_mail_taken(ch, m);
 	} else if (ch->role == ROLE_MAIL && m->type == IPC_MAIL_EMPTY) {
 		handle_mail_empty(ch, m);
 	} else if (ch->role == ROLE_MAIL && m->type == IPC_MAIL_DELIVERED) {
@@ -391,8 +400,10 @@ sigchld_cb(evutil_socket_t sig, short what, void *ctx)
 			    role_names[role], WTERMSIG(status));
 		else if (WEXITSTATUS(status) != 0 && !M.stopping)
 			log_error("child pid=%d exited with status %d", (int)pid, WEXITSTATUS(status));
-		if (role == ROLE_MAIL)
+		if (role == ROLE_MAIL) {
 			fail_deliveries_of(ch);
+			mail_reroute_untaken(ch);
+		}
 		child_forget(ch);
 		if (M.stopping)
 			continue;

@@ -126,17 +126,11 @@ fail_deliveries_of(struct child *mail)
 {
 	struct pending **pp = &M.handoffs;
 
-	/* logins on their way to it: the connection that comes is closed (the client sees EOF) */
-	while (*pp != NULL) {
-		struct pending *p = *pp;
-
-		if (p->mail == mail) {
-			*pp = p->next;
-			pending_free(p);
-		} else {
-			pp = &p->next;
-		}
-	}
+	/* logins on their way to it: a new mail process takes the connection when it
+	 * comes (handle_login_handoff) */
+	for (; *pp != NULL; pp = &(*pp)->next)
+		if ((*pp)->mail == mail)
+			(*pp)->mail = NULL;
 	pp = &M.delivering;
 
 	while (*pp != NULL) {

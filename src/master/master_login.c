@@ -46,9 +46,12 @@ pending_free(struct pending *p)
 	free(p->mech);
 	free(p->user);
 	free(p->name);
+	free(p->home);
+	free(p->root);
 	free(p->address);
 	free(p->folder);
 	free(p->prefix);
+	free(p->msg);
 	free(p);
 }
 
@@ -167,6 +170,10 @@ handle_auth_reply(struct child *auth, struct ipc_msg *m)
 	p->kind = PK_HANDOFF;
 	p->mail = mail;
 	p->name = xstrdup(name);
+	p->uid = uid;
+	p->gid = gid;
+	p->home = xstrdup(home);
+	p->root = xstrdup(root);
 	mail->handoffs++;
 	if (mail->idle_timer != NULL)
 		evtimer_del(mail->idle_timer);
@@ -197,7 +204,8 @@ handoff_take(struct child *login, uint32_t conn_id)
 
 		if (p->from == login && p->from_req == conn_id) {
 			*pp = p->next;
-			p->mail->handoffs--;
+			if (p->mail != NULL)
+				p->mail->handoffs--;
 			return p;
 		}
 	}
@@ -211,7 +219,8 @@ handoff_abandon(struct pending *p)
 	struct child *mail = p->mail;
 
 	pending_free(p);
-	mail_maybe_idle(mail);
+	if (mail != NULL)
+		mail_maybe_idle(mail);
 }
 
 /* IPC_LOGIN_HANDOFF: the connection of a successful login, on to the mail process. */
@@ -230,25 +239,110 @@ handle_login_handoff(struct child *login, struct ipc_msg *m)
 		return;
 	}
 	if ((p = handoff_take(login, h.id)) == NULL)
-		return;		/* its mail process died meanwhile: the client sees EOF */
-	mail = p->mail;
+		return;		/* the login was dropped meanwhile: the client sees EOF */
 	mcl.proto = p->proto;
 	mcl.tag = p->tag;
 	mcl.input = h.input;
 	mcl.ip = p->ip;
 	mcl.flags = p->flags;
 	out = xmalloc(sizeof(*out));
-	if (ipc_encode(out, IPC_MAIL_CLIENT, &mcl) == 0 && child_send(mail, out, m->fd) == 0) {
-		mail->sent++;
-		mail->empty = false;
-		log_info("%s login user=%s method=%s ip=%s tls=%s mail_pid=%d",
-		    proto_name(p->proto), p->name, p->mech, p->ip,
-		    (p->flags & IPC_CONN_TLS) ? "yes" : "no", (int)mail->pid);
-		pending_free(p);
-	} else {
+	if (ipc_encode(out, IPC_MAIL_CLIENT, &mcl) < 0) {
 		handoff_abandon(p);
+		free(out);
+		return;
 	}
+	/* The user's mail process may have died (or be dying) since auth said yes: then
+	 * the connection goes to a new one instead of being dropped. */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		mail = p->mail;
+		if (mail == NULL || mail->closing || mail->peer == NULL)
+			mail = mail_child_get(p->name, p->uid, p->gid, p->home, p->root);
+		if (mail == NULL)
+			break;
+		if (child_send(mail, out, m->fd) == 0) {
+			log_info("%s login user=%s method=%s ip=%s tls=%s mail_pid=%d",
+			    proto_name(p->proto), p->name, p->mech, p->ip,
+			    (p->flags & IPC_CONN_TLS) ? "yes" : "no", (int)mail->pid);
+			/* kept until the mail process says it has the connection */
+			p->fd = fcntl(m->fd, F_DUPFD_CLOEXEC, 3);
+			if (p->fd < 0) {
+				mail->sent++;
+				mail->empty = false;
+				pending_free(p);
+				free(out);
+				return;
+			}
+			p->msg = out;
+			mail_sent(mail, p);
+			return;
+		}
+		mail->closing = true;	/* broken: the next try starts a new one */
+		p->mail = NULL;
+	}
+	handoff_abandon(p);
 	free(out);
+}
+
+/* p (PK_SENT, with its message and a duplicate of the connection) went to mail. */
+void
+mail_sent(struct child *mail, struct pending *p)
+{
+	p->kind = PK_SENT;
+	p->mail = mail;
+	p->next = NULL;
+	if (mail->untaken == NULL)
+		mail->untaken_tail = &mail->untaken;
+	*mail->untaken_tail = p;
+	mail->untaken_tail = &p->next;
+	mail->nuntaken++;
+	mail->sent++;
+	mail->empty = false;
+	if (mail->nuntaken > MAIL_UNTAKEN_MAX) {
+		log_error("mail pid=%d does not acknowledge its clients: killing it",
+		    (int)mail->pid);
+		child_kill(mail);
+	}
+}
+
+/* IPC_MAIL_TAKEN: the oldest client sent to ch has arrived. */
+void
+handle_mail_taken(struct child *ch, struct ipc_msg *m)
+{
+	struct pending *p = ch->untaken;
+
+	if (ipc_decode(m, IPC_MAIL_TAKEN, NULL) < 0 || p == NULL) {
+		log_error("unexpected acknowledgement from mail pid=%d: killing it",
+		    (int)ch->pid);
+		child_kill(ch);
+		return;
+	}
+	ch->untaken = p->next;
+	ch->nuntaken--;
+	pending_free(p);
+}
+
+/* A mail process died: the clients it never acknowledged go to a new one. */
+void
+mail_reroute_untaken(struct child *dead)
+{
+	while (dead->untaken != NULL) {
+		struct pending *p = dead->untaken;
+		struct child *mail;
+
+		dead->untaken = p->next;
+		dead->nuntaken--;
+		mail = M.stopping ? NULL :
+		    mail_child_get(p->name, p->uid, p->gid, p->home, p->root);
+		if (mail == NULL || child_send(mail, p->msg, p->fd) < 0) {
+			if (mail != NULL)
+				mail->closing = true;
+			pending_free(p);
+			continue;
+		}
+		log_info("%s login user=%s ip=%s moved from dead mail pid=%d to pid=%d",
+		    proto_name(p->proto), p->name, p->ip, (int)dead->pid, (int)mail->pid);
+		mail_sent(mail, p);
+	}
 }
 
 /* Forget what a login process asked about conn_id (it closed, or was kicked). */

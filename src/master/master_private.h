@@ -46,13 +46,21 @@ struct child {
 	bool empty;		/* said IPC_MAIL_EMPTY with sent clients: idle */
 	struct event *idle_timer;
 	bool closing;		/* told to shut down; no new clients */
+	/* clients sent but not yet acknowledged (IPC_MAIL_TAKEN), oldest first */
+	struct pending *untaken, **untaken_tail;
+	unsigned nuntaken;
 };
+
+/* A mail process that leaves this many clients unacknowledged is killed: the master
+ * holds a descriptor for each (docs/security.md, Limits). */
+#define MAIL_UNTAKEN_MAX	256
 
 enum pending_kind {
 	PK_LOGIN,	/* login process: credentials, waiting for auth */
 	PK_HANDOFF,	/* login process: logged in, waiting for its connection (IPC_LOGIN_HANDOFF) */
 	PK_RCPT,	/* lmtp process: does this recipient exist? */
 	PK_DELIVER,	/* lmtp process: a message for a recipient, then to its mail process */
+	PK_SENT,	/* mail process: a client sent, not yet acknowledged (child->untaken) */
 };
 
 /*
@@ -66,12 +74,16 @@ struct pending {
 	struct child *from;	/* the requesting login/lmtp process; NULL once it is gone */
 	uint32_t from_req;	/* its request id */
 	struct child *mail;	/* PK_DELIVER, PK_HANDOFF: the user's mail process */
-	int fd;			/* PK_DELIVER: the message */
+	int fd;			/* PK_DELIVER: the message; PK_SENT: the client (a dup) */
 	char *address, *folder;	/* PK_RCPT, PK_DELIVER */
 	unsigned char *prefix;	/* PK_DELIVER: header lines to prepend */
 	size_t prefix_len;
 	char *tag, *ip, *mech, *user;
 	char *name;		/* PK_HANDOFF: the user as auth named it */
+	uid_t uid;		/* PK_HANDOFF: the rest of auth's answer, to start */
+	gid_t gid;		/* another mail process if this one dies first */
+	char *home, *root;
+	struct ipc_msg *msg;	/* PK_SENT: the IPC_MAIL_CLIENT, to send again */
 	uint32_t proto;		/* IPC_PROTO_* */
 	uint32_t flags;
 };
@@ -179,6 +191,9 @@ void login_request_drop(struct child *login, uint32_t conn_id);
 void handle_login_auth(struct child *login, struct ipc_msg *m);
 void handle_login_closed(struct child *login, struct ipc_msg *m);
 void handle_mail_empty(struct child *ch, struct ipc_msg *m);
+void handle_mail_taken(struct child *ch, struct ipc_msg *m);
+void mail_sent(struct child *mail, struct pending *p);
+void mail_reroute_untaken(struct child *dead);
 void fail_pending_auth(void);
 
 /* master_deliver.c: LMTP recipients and deliveries */

@@ -23,6 +23,8 @@ everyone else is still served:
   R-07  login_processes = 2 / login_mode = per-connection: kill -9 of one login
         process costs only its own connections; it is replaced
   R-08  chaos: all of the above at once for 60 s while three legitimate clients work
+  R-10  kill -9 of a user's mail process, then at once a login of that user, x10: the
+        login gets a new mail process, never a closed connection
 
 After each case the runner checks the invariants of RELIABILITY.md 5.0 as
 tests/hostile/run.py does: the master is alive, a fresh client can LOGIN, SELECT INBOX
@@ -514,6 +516,32 @@ def sigterm_check(ck, srv, limit=5.0):
     ck.ok(rc is not None, "SIGTERM stops the server within %.0f s" % limit)
     if rc is not None:
         ck.ok(rc == 0, "exit status 0 after SIGTERM (got %d)" % rc)
+
+
+# ============================================================================ R-10
+
+def r10_mail_killed(ck, srv):
+    """The master learns that a mail process died only when it reads its socket or
+    reaps it; a login accepted in between must still be served."""
+    served = 0
+    for i in range(10):
+        c = imap_session(srv, tls=False)
+        pids = role_pids(srv, "mail")
+        c.close()
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+            ck.killed.add(pid)
+        try:
+            c = imap_session(srv, tls=False)
+            r = c.cmd("s", "SELECT INBOX", 10)
+            c.close()
+            if tagged(r).startswith("s OK"):
+                served += 1
+            else:
+                ck.ok(False, "round %d: SELECT -> %r" % (i, tagged(r)))
+        except Exception as e:
+            ck.ok(False, "round %d: login after the kill failed: %s" % (i, e))
+    ck.ok(served == 10, "%d of 10 logins right after the kill served" % served)
 
 
 # ============================================================================ R-01
@@ -1723,6 +1751,8 @@ def main():
     run_case("R-09", "malformed IPC from a mail process and from auth",
              "that process is killed (and restarted), the master and other users' sessions "
              "go on", r09_malformed)
+    run_case("R-10", "login right after the user's mail process was killed, x10",
+             "every login is served by a new mail process", r10_mail_killed)
     run_case("R-08", "chaos run, 60 s",
              "no legitimate session lost, LOGIN p99 < 2 s, RSS < 128 MiB, SIGTERM exit 0 < 5 s",
              r08_chaos, dict(auth_small, login_processes=2), lmtp=True)
