@@ -184,6 +184,10 @@ struct mailbox_msg {
 	uint64_t size;		/* file size: S= or stat */
 	uint64_t vsize;		/* size with CRLF line ends: W= */
 	time_t internaldate;	/* file mtime; 0 until known */
+	time_t savedate;	/* when this store first saw the message (RFC 8514) */
+	/* RFC 7162 MODSEQ: raised on every change of the message (append, flags);
+	 * persisted in the index, never decreases across restarts. Read-only. */
+	uint64_t modseq;
 	char *filename;		/* relative to the folder dir: "cur/<base>:2,<flags>" */
 };
 
@@ -209,6 +213,13 @@ const char *mailbox_name(const struct mailbox *box);
 uint32_t mailbox_uidvalidity(const struct mailbox *box);
 /* The next UID to be assigned (RFC 3501 UIDNEXT); never decreases. */
 uint32_t mailbox_uidnext(const struct mailbox *box);
+/* The highest MODSEQ given to a change of this folder (RFC 7162 HIGHESTMODSEQ): appends,
+ * flag changes and expunges, ours and those a rescan finds; persisted in the index and
+ * never lower after a restart than any value handed out before. */
+uint64_t mailbox_highestmodseq(const struct mailbox *box);
+/* A stable 64-bit id of a message (folder GUID and UID hashed; RFC 8474 EMAILID-like):
+ * the same for the same message as long as the folder keeps its UIDVALIDITY. */
+uint64_t mailbox_msg_emailid(const struct mailbox *box, const struct mailbox_msg *m);
 /* True if the mailbox's folder was deleted/renamed away underneath it. */
 bool mailbox_is_deleted(const struct mailbox *box);
 

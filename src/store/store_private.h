@@ -35,6 +35,8 @@ struct mstore {
 	 * is a stat of the directories instead of a rescan; LRU by cache_seq */
 	size_t cache_count, cache_bytes;
 	uint64_t cache_seq;
+	struct mstore_index *index;	/* the LMDB index (mailbox_index.c), opened lazily */
+	bool index_off;			/* unusable this run (logged once) */
 };
 
 /* Bounds of the closed-folder cache: the mail process runs under an RLIMIT_AS
@@ -75,6 +77,13 @@ struct own_event {
 	bool is_new;
 	bool live;			/* not matched yet */
 };
+
+/* An expunged UID and the MODSEQ of its expunge (for QRESYNC later). */
+struct mailbox_expunge {
+	uint32_t uid;
+	uint64_t modseq;
+};
+#define MAILBOX_EXPUNGES_MAX	10000	/* kept per folder; older ones are forgotten */
 
 struct mailbox_listener {
 	struct mailbox_listener *next;
@@ -121,6 +130,16 @@ struct mailbox {
 	struct name_arena names;	/* msgs[].filename */
 	char *keywords[STORE_KEYWORDS_MAX];
 	struct mailbox_listener *listeners;
+
+	/* MODSEQ (RFC 7162) and the persistent index (mailbox_index.c) */
+	uint64_t highestmodseq;
+	uint64_t modseq_ceiling;	/* reserved in the index: no restart goes below */
+	struct mailbox_expunge *expunges;	/* ascending modseq, at most _MAX */
+	size_t n_expunges, expunges_cap;
+	uint64_t expunge_forgotten;	/* highest modseq of a dropped expunge record */
+	time_t synced_at;		/* when the last full scan stat'ed new/ and cur/ */
+	bool index_dirty;		/* changed since the last snapshot */
+	bool index_preloaded;		/* state came from an untrusted snapshot */
 };
 
 /* Names of existing folders (store_list.c). */
@@ -300,6 +319,27 @@ void mailbox_remember_mtimes(struct mailbox *box);
 /* Append *m to a growing message array. */
 void mailbox_msgs_push(struct mailbox_msg **arr, size_t *count, size_t *cap,
     const struct mailbox_msg *m);
+
+/* ---------------------------------------------------------------- mailbox_index.c */
+
+/* Load the folder's snapshot into a box that has no messages yet (mailbox_open).
+ * Returns 1 if the snapshot is current and trusted (box fully set up: no scan needed),
+ * 0 if the old state was loaded as a starting point that a full scan must check
+ * (sizes, dates and MODSEQs reused, MODSEQs continue above the stored ones), -1 if
+ * nothing was loaded (no index, no record, or a bad one: logged and dropped). */
+int mailbox_index_load(struct mailbox *box);
+/* Write the folder's snapshot if it changed (no fsync; the index is a cache). */
+void mailbox_index_write(struct mailbox *box);
+/* Raise the MODSEQ ceiling kept in the index above box->highestmodseq (a small write
+ * once per MAILBOX_MODSEQ_RESERVE changes), so that an unclean exit never hands out a
+ * MODSEQ twice. */
+void mailbox_index_reserve(struct mailbox *box);
+/* Forget the records of folder `name` (and "name.*" if children): deleted or renamed. */
+void mstore_index_drop(struct mstore *store, const char *name, bool children);
+/* Sync and close the index (mstore_close). */
+void mstore_index_close(struct mstore *store);
+/* Record an expunge with its modseq, keeping at most MAILBOX_EXPUNGES_MAX. */
+void mailbox_expunge_record(struct mailbox *box, uint32_t uid, uint64_t modseq);
 
 /* ---------------------------------------------------------------- mailbox_cache.c */
 
