@@ -209,6 +209,8 @@ index_get(struct mstore *store)
 	struct mstore_index *ix;
 	int attempt, rc = 0;
 
+	if (store->index_bypass)
+		return NULL;
 	if (store->index != NULL || store->index_off)
 		return store->index;
 	index_path_check(store, INDEX_FILE);
@@ -935,4 +937,266 @@ bad:
 	}
 	index_drop_folder(store, box->name);
 	return -1;
+}
+
+/* ------------------------------------------------------------------ rebuild, check */
+
+/* Empty a folder's snapshot but keep its MODSEQ ceiling (a rebuild must not lower
+ * HIGHESTMODSEQ). */
+static void
+index_reset_folder(struct mstore *store, const char *name)
+{
+	struct mstore_index *ix = index_get(store);
+	struct index_hdr h;
+	unsigned char hb[INDEX_HDR_SIZE], kb[8];
+	MDB_txn *txn;
+	MDB_val k, v;
+	uint32_t fid;
+	bool keep;
+	int rc = 0;
+
+	if (ix == NULL || (rc = mdb_txn_begin(ix->env, NULL, 0, &txn)) != 0) {
+		if (ix != NULL)
+			index_fail(store, rc, "rebuild");
+		return;
+	}
+	if (fid_get(ix, txn, name, false, &fid, &rc) != 1) {
+		mdb_txn_abort(txn);
+		return;
+	}
+	key_make(kb, fid, 0);
+	k.mv_data = kb;
+	k.mv_size = 8;
+	keep = mdb_get(txn, ix->msgs, &k, &v) == 0 &&
+	    index_hdr_decode(v.mv_data, v.mv_size, &h) == 0;
+	if ((rc = fid_clear(ix, txn, fid)) == 0 && keep) {
+		h.count = 0;
+		h.flags = 0;
+		h.highestmodseq = h.modseq_ceiling;
+		h.expunge_forgotten = h.modseq_ceiling;
+		index_hdr_encode(&h, hb);
+		v.mv_data = hb;
+		v.mv_size = INDEX_HDR_SIZE;
+		k.mv_data = kb;
+		k.mv_size = 8;
+		rc = mdb_put(txn, ix->msgs, &k, &v, 0);
+	}
+	if (rc == 0)
+		rc = mdb_txn_commit(txn);
+	else
+		mdb_txn_abort(txn);
+	if (rc != 0)
+		index_fail(store, rc, "rebuild");
+}
+
+/* All selectable folders: INBOX first. Caller frees with mstore_namelist_free. */
+static enum store_status
+index_folders(struct mstore *store, struct mstore_namelist *l)
+{
+	enum store_status st;
+	size_t i, j;
+
+	memset(l, 0, sizeof(*l));
+	st = mstore_folder_names(store, l);
+	if (st != STORE_OK)
+		return st;
+	for (i = j = 0; i < l->count; i++) {
+		char *d = mstore_dirname(l->names[i]);
+
+		if (mstore_folder_stat(store, d) == 1)
+			l->names[j++] = l->names[i];
+		else
+			free(l->names[i]);
+		free(d);
+	}
+	l->count = j;
+	if (l->count == l->cap) {
+		l->cap = l->cap * 2 + 1;
+		l->names = xreallocarray(l->names, l->cap, sizeof(*l->names));
+	}
+	memmove(l->names + 1, l->names, l->count * sizeof(*l->names));
+	l->names[0] = xstrdup("INBOX");
+	l->count++;
+	return STORE_OK;
+}
+
+enum store_status
+mstore_index_rebuild(struct mstore *store, const char *name)
+{
+	struct mstore_namelist l;
+	enum store_status st, ret = STORE_OK;
+	struct mstore_index *ix;
+	struct mailbox *box;
+	size_t i;
+
+	if ((ix = index_get(store)) == NULL)
+		return STORE_IOERROR;
+	if (name != NULL) {
+		char *canon = mstore_canonical(name);
+
+		l.names = xcalloc(1, sizeof(*l.names));
+		l.names[0] = canon;
+		l.count = l.cap = 1;
+	} else {
+		MDB_txn *txn = NULL;
+		MDB_cursor *c;
+		MDB_val k, v;
+		struct mstore_namelist gone = { 0 };
+		int rc;
+
+		/* forget folders that no longer exist */
+		if ((st = index_folders(store, &l)) != STORE_OK)
+			return st;
+		if (mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn) != 0)
+			txn = NULL;
+		if (txn != NULL && (rc = mdb_cursor_open(txn, ix->folders, &c)) == 0) {
+			for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+			    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+				bool found = false;
+
+				for (i = 0; i < l.count && !found; i++)
+					found = strlen(l.names[i]) == k.mv_size &&
+					    memcmp(l.names[i], k.mv_data, k.mv_size) == 0;
+				if (!found) {
+					if (gone.count == gone.cap) {
+						gone.cap = gone.cap * 2 + 4;
+						gone.names = xreallocarray(gone.names, gone.cap,
+						    sizeof(*gone.names));
+					}
+					gone.names[gone.count++] = xstrndup(k.mv_data, k.mv_size);
+				}
+			}
+			mdb_cursor_close(c);
+		}
+		if (txn != NULL)
+			mdb_txn_abort(txn);
+		for (i = 0; i < gone.count; i++)
+			mstore_index_drop(store, gone.names[i], false);
+		mstore_namelist_free(&gone);
+	}
+	for (i = 0; i < l.count; i++) {
+		mstore_cache_drop(store, l.names[i], false);
+		index_reset_folder(store, l.names[i]);
+		st = mailbox_open(store, l.names[i], &box);
+		if (st != STORE_OK) {
+			ret = st;
+			continue;
+		}
+		mailbox_unref(&box);
+	}
+	mstore_namelist_free(&l);
+	return store->index == NULL ? STORE_IOERROR : ret;
+}
+
+static int
+msg_cmp_report(FILE *out, const char *folder, const struct mailbox *a, const struct mailbox *b)
+{
+	size_t i = 0, j = 0;
+	int n = 0;
+
+	if (a->uidvalidity != b->uidvalidity) {
+		fprintf(out, "%s: uidvalidity index=%u maildir=%u\n", folder, a->uidvalidity,
+		    b->uidvalidity);
+		return 1;
+	}
+	if (a->nextuid > b->nextuid) {
+		fprintf(out, "%s: uidnext index=%u maildir=%u\n", folder, a->nextuid,
+		    b->nextuid);
+		n++;
+	}
+	while (i < a->count || j < b->count) {
+		const struct mailbox_msg *x = i < a->count ? &a->msgs[i] : NULL;
+		const struct mailbox_msg *y = j < b->count ? &b->msgs[j] : NULL;
+
+		if (y == NULL || (x != NULL && x->uid < y->uid)) {
+			fprintf(out, "%s: uid %u only in the index (%s)\n", folder, x->uid,
+			    x->filename);
+			i++;
+			n++;
+		} else if (x == NULL || y->uid < x->uid) {
+			fprintf(out, "%s: uid %u only in the maildir (%s)\n", folder, y->uid,
+			    y->filename);
+			j++;
+			n++;
+		} else {
+			if ((x->flags & ~MAILBOX_FLAG_RECENT) != (y->flags & ~MAILBOX_FLAG_RECENT) ||
+			    x->keywords != y->keywords || strcmp(x->filename, y->filename) != 0) {
+				fprintf(out, "%s: uid %u index=%s maildir=%s\n", folder, x->uid,
+				    x->filename, y->filename);
+				n++;
+			}
+			i++;
+			j++;
+		}
+	}
+	return n;
+}
+
+long
+mstore_index_check(struct mstore *store, FILE *out)
+{
+	struct mstore_namelist l;
+	long diffs = 0;
+	size_t i;
+
+	if (index_get(store) == NULL)
+		return -1;
+	if (index_folders(store, &l) != STORE_OK)
+		return -1;
+	for (i = 0; i < l.count; i++) {
+		struct mailbox shadow, *box;
+		int r, n;
+
+		/* the snapshot, loaded against the directories as they are now */
+		memset(&shadow, 0, sizeof(shadow));
+		shadow.store = store;
+		shadow.name = l.names[i];
+		shadow.dirname = mstore_dirname(l.names[i]);
+		shadow.dir_fd = strcmp(shadow.dirname, ".") == 0 ?
+		    openat(store->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) :
+		    openat(store->root_fd, shadow.dirname,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		shadow.new_fd = shadow.dir_fd < 0 ? -1 : openat(shadow.dir_fd, "new",
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		shadow.cur_fd = shadow.dir_fd < 0 ? -1 : openat(shadow.dir_fd, "cur",
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		r = -1;
+		if (shadow.new_fd >= 0 && shadow.cur_fd >= 0 && mailbox_remember_identity(&shadow))
+			r = mailbox_index_load(&shadow);
+		/* the truth: a full scan that bypasses the index */
+		mstore_cache_drop(store, l.names[i], false);
+		store->index_bypass = true;
+		if (mailbox_open(store, l.names[i], &box) != STORE_OK) {
+			fprintf(out, "%s: cannot open\n", l.names[i]);
+			diffs++;
+			box = NULL;
+		}
+		if (box != NULL && r < 0) {
+			fprintf(out, "%s: no usable snapshot\n", l.names[i]);
+			diffs++;
+		} else if (box != NULL) {
+			n = msg_cmp_report(out, l.names[i], &shadow, box);
+			fprintf(out, "%s: %s snapshot, %zu messages, %d difference%s\n",
+			    l.names[i], r == 1 ? "current" : "stale", shadow.count, n,
+			    n == 1 ? "" : "s");
+			diffs += n;
+		}
+		if (box != NULL) {
+			mailbox_unref(&box);
+			mstore_cache_drop(store, l.names[i], false);
+		}
+		store->index_bypass = false;
+		free(shadow.msgs);
+		free(shadow.expunges);
+		name_arena_free(&shadow.names);
+		free(shadow.dirname);
+		if (shadow.dir_fd >= 0)
+			close(shadow.dir_fd);
+		if (shadow.new_fd >= 0)
+			close(shadow.new_fd);
+		if (shadow.cur_fd >= 0)
+			close(shadow.cur_fd);
+	}
+	mstore_namelist_free(&l);
+	return diffs;
 }

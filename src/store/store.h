@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 enum store_status {
@@ -156,6 +157,20 @@ enum store_status mstore_status(struct mstore *store, const char *name,
  */
 int mstore_notify_fd(struct mstore *store);
 void mstore_notify_process(struct mstore *store);
+
+/* ---------------------------------------------------------------- the index */
+
+/*
+ * The persistent index (docs/formats.md, "Index (LMDB)") is a cache of the folders'
+ * state; these are for `buzon index`. Rebuild: forget the snapshot of folder `name`
+ * (every folder, and records of folders that no longer exist, if NULL) and write it
+ * again from a full scan; MODSEQs continue above the old ones. Check: compare each
+ * folder's snapshot with a full scan of its directories (which, like any open, moves
+ * new/ files to cur/), print every difference to out; returns the number of
+ * differences (a folder without a snapshot counts one), or -1 if the index is unusable.
+ */
+enum store_status mstore_index_rebuild(struct mstore *store, const char *name);
+long mstore_index_check(struct mstore *store, FILE *out);
 
 /* ---------------------------------------------------------------- one folder */
 

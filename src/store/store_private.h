@@ -37,6 +37,7 @@ struct mstore {
 	uint64_t cache_seq;
 	struct mstore_index *index;	/* the LMDB index (mailbox_index.c), opened lazily */
 	bool index_off;			/* unusable this run (logged once) */
+	bool index_bypass;		/* neither read nor write it (index check) */
 };
 
 /* Bounds of the closed-folder cache: the mail process runs under an RLIMIT_AS

@@ -656,6 +656,43 @@ test_delete_forgets(void **state)
 	mailbox_unref(&box);
 }
 
+/* ------------------------------------------------------------------ check, rebuild */
+
+static void
+test_check_rebuild(void **state)
+{
+	struct fixture *f = *state;
+	struct mailbox *box;
+	uint64_t hms;
+	FILE *out = fopen("/dev/null", "w");
+	char *a;
+
+	assert_non_null(out);
+	assert_int_equal(mstore_create(f->store, "Other"), STORE_OK);	/* no snapshot */
+	hms = populate(f, &box);
+	mailbox_unref(&box);
+	reopen(f);
+	assert_int_equal(mstore_index_check(f->store, out), 1);	/* Other: none */
+	assert_int_equal(mstore_index_rebuild(f->store, NULL), STORE_OK);
+	assert_int_equal(mstore_index_check(f->store, out), 0);
+	/* a message removed behind our back: the snapshot differs */
+	assert_int_equal(mailbox_open(f->store, "INBOX", &box), STORE_OK);
+	a = xasprintf("%s/%s", f->root, mailbox_msg_at(box, 0)->filename);
+	mailbox_unref(&box);
+	reopen(f);
+	assert_int_equal(unlink(a), 0);
+	free(a);
+	assert_int_equal(mstore_index_check(f->store, out), 1);
+	assert_int_equal(mstore_index_rebuild(f->store, "INBOX"), STORE_OK);
+	assert_int_equal(mstore_index_check(f->store, out), 0);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &box), STORE_OK);
+	assert_int_equal(mailbox_count(box), 4);
+	assert_true(mailbox_highestmodseq(box) > hms);	/* rebuilt above the old ones */
+	mailbox_unref(&box);
+	assert_int_equal(mstore_index_rebuild(f->store, "Nope"), STORE_NONEXISTENT);
+	fclose(out);
+}
+
 /* ------------------------------------------------------------------ codec */
 
 static void
@@ -735,6 +772,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_modseq_unclean_exit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_modseq_clean_and_expunges, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_forgets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_rebuild, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
