@@ -159,6 +159,7 @@ mailbox_free_internal(struct mailbox *box)
 		close(box->tmp_fd);
 	free(box->msgs);
 	free(box->expunges);
+	free(box->hdr_pend);
 	name_arena_free(&box->names);
 	mailbox_own_events_free(box);
 	for (i = 0; i < STORE_KEYWORDS_MAX; i++)

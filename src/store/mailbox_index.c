@@ -35,7 +35,7 @@
 
 struct mstore_index {
 	MDB_env *env;
-	MDB_dbi meta, folders, msgs, expunges;
+	MDB_dbi meta, folders, msgs, expunges, headers;
 	size_t mapsize;
 };
 
@@ -165,7 +165,8 @@ index_env_try(struct mstore *store, struct mstore_index *ix)
 	if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &ix->meta)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "folders", MDB_CREATE, &ix->folders)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "msgs", MDB_CREATE, &ix->msgs)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "expunges", MDB_CREATE, &ix->expunges)) != 0) {
+	    (rc = mdb_dbi_open(txn, "expunges", MDB_CREATE, &ix->expunges)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "headers", MDB_CREATE, &ix->headers)) != 0) {
 		mdb_txn_abort(txn);
 		goto fail;
 	}
@@ -178,6 +179,7 @@ index_env_try(struct mstore *store, struct mstore_index *ix)
 		if ((rc = mdb_drop(txn, ix->folders, 0)) != 0 ||
 		    (rc = mdb_drop(txn, ix->msgs, 0)) != 0 ||
 		    (rc = mdb_drop(txn, ix->expunges, 0)) != 0 ||
+		    (rc = mdb_drop(txn, ix->headers, 0)) != 0 ||
 		    (rc = mdb_drop(txn, ix->meta, 0)) != 0) {
 			mdb_txn_abort(txn);
 			goto fail;
@@ -295,7 +297,35 @@ fid_get(struct mstore_index *ix, MDB_txn *txn, const char *name, bool create,
 	return 1;
 }
 
-/* Delete every record of folder fid (header, messages, expunges). */
+/* Delete the cached header fields of folder fid: all (box NULL) or those of messages
+ * no longer in box. */
+static int
+headers_prune(struct mstore_index *ix, MDB_txn *txn, uint32_t fid, const struct mailbox *box)
+{
+	unsigned char kb[8];
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	key_make(kb, fid, 0);
+	if ((rc = mdb_cursor_open(txn, ix->headers, &c)) != 0)
+		return rc;
+	k.mv_data = kb;
+	k.mv_size = 8;
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	while (rc == 0 && k.mv_size == 8 && be32(k.mv_data) == fid) {
+		if (box == NULL ||
+		    mailbox_lookup(box, be32((unsigned char *)k.mv_data + 4), NULL) == NULL) {
+			if ((rc = mdb_cursor_del(c, 0)) != 0)
+				break;
+		}
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Delete every record of folder fid (header, messages, expunges, header fields). */
 static int
 fid_clear(struct mstore_index *ix, MDB_txn *txn, uint32_t fid)
 {
@@ -317,6 +347,8 @@ fid_clear(struct mstore_index *ix, MDB_txn *txn, uint32_t fid)
 	}
 	mdb_cursor_close(c);
 	if (rc != 0 && rc != MDB_NOTFOUND)
+		return rc;
+	if ((rc = headers_prune(ix, txn, fid, NULL)) != 0)
 		return rc;
 	k.mv_data = kb;
 	k.mv_size = 4;
@@ -422,6 +454,7 @@ mailbox_expunge_record(struct mailbox *box, uint32_t uid, uint64_t modseq)
 	box->expunges[box->n_expunges].uid = uid;
 	box->expunges[box->n_expunges].modseq = modseq;
 	box->n_expunges++;
+	box->hdr_prune = true;
 }
 
 uint64_t
@@ -490,6 +523,146 @@ snapshot_current_at(struct mailbox *box)
 	if (box->wd_new >= 0 && box->wd_cur >= 0)
 		return now_ns();
 	return (int64_t)box->synced_at * 1000000000LL;
+}
+
+/* ------------------------------------------------------------------ header fields */
+
+/* Write the queued header fields of box (value: kind, uidvalidity, bytes). */
+static int
+hdrcache_flush_txn(struct mstore_index *ix, MDB_txn *txn, uint32_t fid, struct mailbox *box)
+{
+	unsigned char kb[8];
+	MDB_val k, v;
+	size_t off = 0;
+	int rc;
+
+	while (off + 12 <= box->hdr_pend_len) {
+		uint32_t uid, len;
+		unsigned char *p = box->hdr_pend + off;
+
+		memcpy(&uid, p, 4);
+		memcpy(&len, p + 4, 4);
+		/* p + 8: kind, p + 12: uidvalidity + bytes, stored as they are queued */
+		key_make(kb, fid, uid);
+		k.mv_data = kb;
+		k.mv_size = 8;
+		v.mv_data = p + 8;
+		v.mv_size = (size_t)len + 8;
+		if (mailbox_lookup(box, uid, NULL) != NULL &&
+		    (rc = mdb_put(txn, ix->headers, &k, &v, 0)) != 0)
+			return rc;
+		off += 16 + (size_t)len;
+	}
+	return 0;
+}
+
+static void
+hdrcache_pending_free(struct mailbox *box)
+{
+	free(box->hdr_pend);
+	box->hdr_pend = NULL;
+	box->hdr_pend_len = box->hdr_pend_cap = 0;
+}
+
+int
+mailbox_hdrcache_get(struct mailbox *box, uint32_t uid, uint32_t kind, unsigned char **buf,
+    size_t *cap, size_t *len_r)
+{
+	struct mstore_index *ix;
+	unsigned char kb[8], *p;
+	MDB_txn *txn;
+	MDB_val k, v;
+	uint32_t fid, vkind, vvalidity;
+	int rc, found = 0;
+
+	if (box->uidvalidity == 0 || (ix = index_get(box->store)) == NULL)
+		return 0;
+	if (mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn) != 0)
+		return 0;
+	fid = box->index_fid;
+	if (fid == 0 && fid_get(ix, txn, box->name, false, &fid, &rc) == 1)
+		box->index_fid = fid;
+	if (fid != 0) {
+		key_make(kb, fid, uid);
+		k.mv_data = kb;
+		k.mv_size = 8;
+		if (mdb_get(txn, ix->headers, &k, &v) == 0 && v.mv_size >= 8 &&
+		    v.mv_size - 8 <= MAILBOX_HDRCACHE_MAX) {
+			p = v.mv_data;
+			memcpy(&vkind, p, 4);
+			memcpy(&vvalidity, p + 4, 4);
+			if (vkind == kind && vvalidity == box->uidvalidity) {
+				if (*cap < v.mv_size - 8 || *buf == NULL) {
+					*cap = MAX(v.mv_size - 8, 1);
+					*buf = xrealloc(*buf, *cap);
+				}
+				memcpy(*buf, p + 8, v.mv_size - 8);
+				*len_r = v.mv_size - 8;
+				found = 1;
+			}
+		}
+	}
+	mdb_txn_abort(txn);
+	return found;
+}
+
+void
+mailbox_hdrcache_put(struct mailbox *box, uint32_t uid, uint32_t kind, const void *data,
+    size_t len)
+{
+	uint32_t l32 = (uint32_t)len;
+	unsigned char *p;
+
+	if (len > MAILBOX_HDRCACHE_MAX || box->deleted || box->store->index_off ||
+	    box->store->index_bypass || box->uidvalidity == 0)
+		return;
+	if (box->hdr_pend_len + 16 + len > box->hdr_pend_cap) {
+		box->hdr_pend_cap = MAX(box->hdr_pend_cap * 2, box->hdr_pend_len + 16 + len + 4096);
+		box->hdr_pend = xrealloc(box->hdr_pend, box->hdr_pend_cap);
+	}
+	p = box->hdr_pend + box->hdr_pend_len;
+	memcpy(p, &uid, 4);
+	memcpy(p + 4, &l32, 4);
+	memcpy(p + 8, &kind, 4);
+	memcpy(p + 12, &box->uidvalidity, 4);
+	memcpy(p + 16, data, len);
+	box->hdr_pend_len += 16 + len;
+	box->index_dirty = true;
+	/* a long SEARCH over a big folder: write in batches, not all at close */
+	if (box->hdr_pend_len >= MAILBOX_HDRCACHE_BATCH)
+		mailbox_hdrcache_flush(box);
+}
+
+void
+mailbox_hdrcache_flush(struct mailbox *box)
+{
+	struct mstore_index *ix;
+	MDB_txn *txn;
+	uint32_t fid;
+	int rc = 0;
+
+	if (box->hdr_pend_len == 0)
+		return;
+	if ((ix = index_get(box->store)) == NULL) {
+		hdrcache_pending_free(box);
+		return;
+	}
+	if ((rc = mdb_txn_begin(ix->env, NULL, 0, &txn)) != 0) {
+		hdrcache_pending_free(box);
+		index_fail(box->store, rc, "header write");
+		return;
+	}
+	if (fid_get(ix, txn, box->name, true, &fid, &rc) == 1)
+		rc = hdrcache_flush_txn(ix, txn, fid, box);
+	if (rc == 0)
+		rc = mdb_txn_commit(txn);
+	else
+		mdb_txn_abort(txn);
+	hdrcache_pending_free(box);
+	if (rc == 0)
+		box->index_fid = fid;
+	else if (rc != MDB_MAP_FULL)
+		index_fail(box->store, rc, "header write");
 }
 
 /* ------------------------------------------------------------------ write */
@@ -583,6 +756,12 @@ records_write(struct mstore_index *ix, MDB_txn *txn, uint32_t fid, struct mailbo
 	free(rb);
 	if (rc != 0)
 		return rc;
+	if ((rc = hdrcache_flush_txn(ix, txn, fid, box)) != 0)
+		return rc;
+	if (box->hdr_prune) {
+		if ((rc = headers_prune(ix, txn, fid, box)) != 0)
+			return rc;
+	}
 	/* expunges: one value, (uid, modseq) pairs */
 	k.mv_data = kb;
 	k.mv_size = 4;
@@ -669,6 +848,9 @@ mailbox_index_write(struct mailbox *box)
 		return;
 	}
 	box->index_dirty = false;
+	box->hdr_prune = false;
+	box->index_fid = fid;
+	hdrcache_pending_free(box);
 	box->modseq_ceiling = box->highestmodseq;
 }
 

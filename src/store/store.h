@@ -172,6 +172,21 @@ void mstore_notify_process(struct mstore *store);
 enum store_status mstore_index_rebuild(struct mstore *store, const char *name);
 long mstore_index_check(struct mstore *store, FILE *out);
 
+/*
+ * Persistent cache of a message's header fields, next to the folder's snapshot in the
+ * index: the IMAP layer keeps there the fields SEARCH header keys need, so that a search
+ * after a restart does not read message files. `kind` is the caller's format tag: an
+ * entry stored with another kind (or another UIDVALIDITY) is not returned. Get copies
+ * the bytes into *buf (grown with xrealloc, *cap updated): 1 found, 0 not. Put queues
+ * at most MAILBOX_HDRCACHE_MAX bytes (larger: not cached) and writes them with the
+ * folder's next snapshot or in batches; never an fsync.
+ */
+#define MAILBOX_HDRCACHE_MAX	8192
+int mailbox_hdrcache_get(struct mailbox *box, uint32_t uid, uint32_t kind,
+    unsigned char **buf, size_t *cap, size_t *len_r);
+void mailbox_hdrcache_put(struct mailbox *box, uint32_t uid, uint32_t kind,
+    const void *data, size_t len);
+
 /* ---------------------------------------------------------------- one folder */
 
 /* Message flags. RECENT is in memory only: set for messages this process first found in

@@ -141,6 +141,11 @@ struct mailbox {
 	time_t synced_at;		/* when the last full scan stat'ed new/ and cur/ */
 	bool index_dirty;		/* changed since the last snapshot */
 	bool index_preloaded;		/* state came from an untrusted snapshot */
+	bool hdr_prune;			/* expunges: drop their cached header fields */
+	uint32_t index_fid;		/* folder id in the index, 0 if not known yet */
+	/* header fields to write (mailbox_hdrcache_put): uid, len, kind, uidvalidity, bytes */
+	unsigned char *hdr_pend;
+	size_t hdr_pend_len, hdr_pend_cap;
 };
 
 /* Names of existing folders (store_list.c). */
@@ -339,6 +344,9 @@ void mailbox_index_reserve(struct mailbox *box);
 void mstore_index_drop(struct mstore *store, const char *name, bool children);
 /* Sync and close the index (mstore_close). */
 void mstore_index_close(struct mstore *store);
+#define MAILBOX_HDRCACHE_BATCH	(1024 * 1024)	/* queued header bytes written at once */
+/* Write the queued header fields now. */
+void mailbox_hdrcache_flush(struct mailbox *box);
 /* Record an expunge with its modseq, keeping at most MAILBOX_EXPUNGES_MAX. */
 void mailbox_expunge_record(struct mailbox *box, uint32_t uid, uint64_t modseq);
 

@@ -693,6 +693,42 @@ test_check_rebuild(void **state)
 	fclose(out);
 }
 
+/* ------------------------------------------------------------------ header fields */
+
+static void
+test_hdrcache(void **state)
+{
+	struct fixture *f = *state;
+	struct mailbox *box;
+	unsigned char *buf = NULL, big[MAILBOX_HDRCACHE_MAX + 1];
+	size_t cap = 0, len = 0;
+	uint32_t uid = 2;
+
+	(void)populate(f, &box);
+	mailbox_hdrcache_put(box, 1, 7, "Subject: one\r\n\r\n", 16);
+	mailbox_hdrcache_put(box, 2, 7, "Subject: two\r\n\r\n", 16);
+	memset(big, 'x', sizeof(big));
+	mailbox_hdrcache_put(box, 3, 7, big, sizeof(big));	/* too big: not kept */
+	mailbox_unref(&box);
+	reopen(f);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &box), STORE_OK);
+	assert_int_equal(mailbox_hdrcache_get(box, 1, 7, &buf, &cap, &len), 1);
+	assert_int_equal(len, 16);
+	assert_memory_equal(buf, "Subject: one\r\n\r\n", 16);
+	assert_int_equal(mailbox_hdrcache_get(box, 1, 8, &buf, &cap, &len), 0);	/* kind */
+	assert_int_equal(mailbox_hdrcache_get(box, 3, 7, &buf, &cap, &len), 0);
+	assert_int_equal(mailbox_hdrcache_get(box, 4, 7, &buf, &cap, &len), 0);
+	/* an expunged message's fields go with the next snapshot */
+	assert_int_equal(mailbox_expunge(box, &uid, 1), STORE_OK);
+	mailbox_unref(&box);
+	reopen(f);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &box), STORE_OK);
+	assert_int_equal(mailbox_hdrcache_get(box, 2, 7, &buf, &cap, &len), 0);
+	assert_int_equal(mailbox_hdrcache_get(box, 1, 7, &buf, &cap, &len), 1);
+	mailbox_unref(&box);
+	free(buf);
+}
+
 /* ------------------------------------------------------------------ codec */
 
 static void
@@ -773,6 +809,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_modseq_clean_and_expunges, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_forgets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_rebuild, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hdrcache, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
