@@ -167,7 +167,8 @@ void mstore_notify_process(struct mstore *store);
  * again from a full scan; MODSEQs continue above the old ones. Check: compare each
  * folder's snapshot with a full scan of its directories (which, like any open, moves
  * new/ files to cur/), print every difference to out; returns the number of
- * differences (a folder without a snapshot counts one), or -1 if the index is unusable.
+ * differences (a folder without a snapshot is reported, not counted: it is built at its
+ * next open), or -1 if the index is unusable.
  */
 enum store_status mstore_index_rebuild(struct mstore *store, const char *name);
 long mstore_index_check(struct mstore *store, FILE *out);
