@@ -669,9 +669,10 @@ mailbox_hdrcache_flush(struct mailbox *box)
 
 static int
 records_write(struct mstore_index *ix, MDB_txn *txn, uint32_t fid, struct mailbox *box,
-    const unsigned char hb[INDEX_HDR_SIZE])
+    const unsigned char *hb)
 {
-	unsigned char kb[8], *rb = NULL;
+	unsigned char kb[8], *rb = NULL, hcopy[INDEX_HDR_SIZE];
+	struct index_hdr old;
 	size_t rbcap = 0, i;
 	MDB_cursor *c;
 	MDB_val k, v, nk, nv;
@@ -681,6 +682,20 @@ records_write(struct mstore_index *ix, MDB_txn *txn, uint32_t fid, struct mailbo
 	key_make(kb, fid, 0);
 	k.mv_data = kb;
 	k.mv_size = 8;
+	/* a MODSEQ ceiling another process reserved (a `buzon deliver` next to the mail
+	 * process) stays: only our own reservation is given back */
+	if (mdb_get(txn, ix->msgs, &k, &v) == 0 &&
+	    index_hdr_decode(v.mv_data, v.mv_size, &old) == 0 &&
+	    old.uidvalidity == box->uidvalidity &&
+	    old.modseq_ceiling != box->modseq_ceiling &&
+	    old.modseq_ceiling > box->highestmodseq) {
+		struct index_hdr h;
+
+		(void)index_hdr_decode(hb, INDEX_HDR_SIZE, &h);
+		h.modseq_ceiling = old.modseq_ceiling;
+		index_hdr_encode(&h, hcopy);
+		hb = hcopy;
+	}
 	v.mv_data = (void *)hb;
 	v.mv_size = INDEX_HDR_SIZE;
 	if ((rc = mdb_put(txn, ix->msgs, &k, &v, 0)) != 0)
