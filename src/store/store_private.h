@@ -43,8 +43,8 @@ struct mstore {
 /* Bounds of the closed-folder cache: the mail process runs under an RLIMIT_AS
  * (MAIL_RLIMIT_AS in src/mailproc) shared with every session's view of every folder,
  * so the cache takes a small, fixed part of it. A folder costs
- * ~130 bytes a message (48 of struct mailbox_msg, the rest its file name): 20,000 messages
- * ~2.6 MiB, 100,000 ~13 MiB; folders above ~250,000 messages are not kept. */
+ * ~146 bytes a message (64 of struct mailbox_msg, the rest its file name): 20,000 messages
+ * ~2.9 MiB, 100,000 ~14 MiB; folders above ~230,000 messages are not kept. */
 #define MAILBOX_CACHE_MAX_FOLDERS	16
 #define MAILBOX_CACHE_MAX_BYTES		(32u * 1024 * 1024)
 
