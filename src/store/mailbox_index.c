@@ -93,8 +93,13 @@ index_unlink(struct mstore *store)
 static void
 index_env_close(struct mstore *store)
 {
+	struct mailbox *m;
+
 	if (store->index == NULL)
 		return;
+	/* folder ids are per file: a recreated file numbers folders afresh */
+	for (m = store->mailboxes; m != NULL; m = m->next)
+		m->index_fid = 0;
 	mdb_env_close(store->index->env);
 	free(store->index);
 	store->index = NULL;
@@ -1115,8 +1120,13 @@ mailbox_index_load(struct mailbox *box)
 		box->uidlist_st = su;
 		box->synced_at = (time_t)(h.snap_ns / 1000000000LL);
 		box->index_dirty = h.modseq_ceiling != h.highestmodseq;
+		box->index_fid = fid;
+		log_debug("store index snapshot trusted mailbox=%s messages=%zu", box->name,
+		    box->count);
 		return 1;
 	}
+	log_debug("store index snapshot stale, rescanning mailbox=%s messages=%zu",
+	    box->name, box->count);
 	box->index_preloaded = true;
 	box->index_dirty = true;
 	memset(&box->uidlist_st, 0, sizeof(box->uidlist_st));

@@ -420,6 +420,11 @@ sync_locked(struct mailbox *box, bool *dirty_r)
 				j++;
 			}
 		}
+		if (reset) {
+			/* expunges of another UIDVALIDITY mean nothing to a client */
+			box->n_expunges = 0;
+			box->expunge_forgotten = box->highestmodseq;
+		}
 		free(old);
 		name_arena_free(&box->names);
 		box->names = na;
