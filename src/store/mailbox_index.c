@@ -747,15 +747,16 @@ records_write(struct mstore_index *ix, MDB_txn *txn, uint32_t fid, struct mailbo
 		}
 		if (rc != 0 && rc != MDB_NOTFOUND)
 			break;
+		/* our own copy of the key: LMDB copies it into the page, and the
+		 * cursor's key points into that page (an overlapping memcpy) */
+		key_make(mk, fid, m->uid);
+		nk.mv_data = mk;
+		nk.mv_size = 8;
 		if (have && be32((unsigned char *)k.mv_data + 4) == m->uid) {
 			if (v.mv_size != n || memcmp(v.mv_data, rb, n) != 0)
-				rc = mdb_cursor_put(c, &k, &nv, MDB_CURRENT);
-		} else {
-			key_make(mk, fid, m->uid);
-			nk.mv_data = mk;
-			nk.mv_size = 8;
+				rc = mdb_cursor_put(c, &nk, &nv, MDB_CURRENT);
+		} else
 			rc = mdb_cursor_put(c, &nk, &nv, 0);
-		}
 		if (rc != 0)
 			break;
 		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
