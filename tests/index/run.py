@@ -4,7 +4,9 @@ seen from outside: a real server on 127.0.0.1 (tests/lib/buzontest.py picks free
 
   I-01  deliver N messages, set flags, LOGOUT, wait for the mail process to exit (it
         leaves 10 s after its last client), SELECT again: same UIDVALIDITY, UIDs, flags,
-        and the same SEARCH SUBJECT answer; buzon.index exists, 0600
+        and the same SEARCH SUBJECT answer; buzon.index exists, 0600; after one more
+        restart SEARCH SUBJECT gives the same answer with every message file unreadable
+        (the header fields come from the index)
   I-02  the index file is overwritten with garbage (and then truncated) between two mail
         processes: SELECT still gives the same UIDs and flags, the error is logged
   I-03  the mail process is killed (SIGKILL, no snapshot) after flag changes: the next
@@ -143,6 +145,21 @@ def i01(srv):
     after = state(srv)
     check(after == before, "state after restart differs: %r vs %r" %
           (after[1][:3], before[1][:3]))
+    # SEARCH SUBJECT after a restart answers from the header fields in the index: it
+    # works even when the message files cannot be read
+    wait_no_mail(srv)
+    cur = os.path.join(srv.maildir("demo"), "cur")
+    files = [os.path.join(cur, n) for n in os.listdir(cur)]
+    for p in files:
+        os.chmod(p, 0)
+    try:
+        again = state(srv)
+    finally:
+        for p in files:
+            if os.path.exists(p):
+                os.chmod(p, 0o600)
+    check(again[2] == before[2], "SEARCH SUBJECT from the index: %d hits, want %d" %
+          (len(again[2]), len(before[2])))
 
 
 def i02(srv):
