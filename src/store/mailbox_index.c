@@ -816,6 +816,7 @@ mailbox_index_write(struct mailbox *box)
 	MDB_val k, v;
 	uint32_t fid;
 	int64_t at;
+	bool header_only = false;
 	int rc = 0, tries;
 
 	if (box->deleted || box->uidvalidity == 0 || box->nextuid == 0)
@@ -831,27 +832,46 @@ mailbox_index_write(struct mailbox *box)
 	index_hdr_encode(&h, hb);
 	if (!box->index_dirty && mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn) == 0) {
 		/* nothing changed: skip the write if the stored header says the same,
-		 * ignoring the snapshot time (still current, only later) */
-		bool same = false;
+		 * ignoring the snapshot time; but a snapshot taken right after a change
+		 * (not trusted: mtimes within INDEX_TRUST_MARGIN_NS of it) gets the later
+		 * time now that memory is still current, so a restart can trust it */
+		struct index_hdr sh;
+		bool same = false, trusted_soon = false;
+		int64_t newest = MAX(h.new_mtime_ns, MAX(h.cur_mtime_ns, h.uidlist_mtime_ns));
 
 		if (fid_get(ix, txn, box->name, false, &fid, &rc) == 1) {
 			key_make(kb, fid, 0);
 			k.mv_data = kb;
 			k.mv_size = 8;
-			if (mdb_get(txn, ix->msgs, &k, &v) == 0 && v.mv_size == INDEX_HDR_SIZE)
+			if (mdb_get(txn, ix->msgs, &k, &v) == 0 && v.mv_size == INDEX_HDR_SIZE &&
+			    index_hdr_decode(v.mv_data, v.mv_size, &sh) == 0) {
 				same = memcmp(v.mv_data, hb, 72) == 0 &&
 				    memcmp((char *)v.mv_data + 80, hb + 80,
 				    INDEX_HDR_SIZE - 80) == 0;
+				trusted_soon = same && at != 0 &&
+				    sh.snap_ns - INDEX_TRUST_MARGIN_NS < newest &&
+				    at - INDEX_TRUST_MARGIN_NS >= newest;
+			}
 		}
 		mdb_txn_abort(txn);
-		if (same)
+		if (same && !trusted_soon)
 			return;
+		header_only = same;
 	}
 	for (tries = 0; tries < 4; tries++) {
 		if ((rc = mdb_txn_begin(ix->env, NULL, 0, &txn)) != 0)
 			break;
-		if (fid_get(ix, txn, box->name, true, &fid, &rc) == 1)
-			rc = records_write(ix, txn, fid, box, hb);
+		if (fid_get(ix, txn, box->name, true, &fid, &rc) == 1) {
+			if (header_only) {
+				key_make(kb, fid, 0);
+				k.mv_data = kb;
+				k.mv_size = 8;
+				v.mv_data = hb;
+				v.mv_size = INDEX_HDR_SIZE;
+				rc = mdb_put(txn, ix->msgs, &k, &v, 0);
+			} else
+				rc = records_write(ix, txn, fid, box, hb);
+		}
 		if (rc == 0) {
 			rc = mdb_txn_commit(txn);
 			if (rc != MDB_MAP_FULL)

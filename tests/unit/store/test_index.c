@@ -275,6 +275,40 @@ test_trusted_skips_readdir(void **state)
 	free(cur);
 }
 
+/* A snapshot written right after a change (not trustable yet) is given a later time
+ * when the folder leaves memory unchanged 2 s later: the next open trusts it. */
+static void
+test_snapshot_refreshed(void **state)
+{
+	struct fixture *f = *state;
+	struct snap before[16], after[16];
+	struct mailbox *box;
+	struct stat sc;
+	size_t nb, na;
+	char *p, *cur;
+
+	(void)populate(f, &box);
+	nb = take(box, before, 16);
+	mailbox_unref(&box);		/* into the cache: snapshot too fresh to trust */
+	usleep(2200 * 1000);
+	reopen(f);			/* leaves memory: the header gets a later time */
+	cur = xasprintf("%s/cur", f->root);
+	assert_int_equal(stat(cur, &sc), 0);
+	p = xasprintf("%s/cur/1000000099.M1P1.host:2,", f->root);
+	write_file(p, "x\n");
+	free(p);
+	{
+		struct timespec ts[2] = { sc.st_atim, sc.st_mtim };
+
+		assert_int_equal(utimensat(AT_FDCWD, cur, ts, 0), 0);
+	}
+	assert_int_equal(mailbox_open(f->store, "INBOX", &box), STORE_OK);
+	na = take(box, after, 16);
+	assert_same(before, nb, after, na, true);	/* trusted: no readdir */
+	mailbox_unref(&box);
+	free(cur);
+}
+
 /* A snapshot of recently changed directories is not trusted: the same planted file is
  * found at open. */
 static void
@@ -802,6 +836,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_roundtrip_trusted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trusted_skips_readdir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recent_snapshot_untrusted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_refreshed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changed_behind_our_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corruption, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_symlink_index, setup, teardown),
