@@ -115,8 +115,8 @@ index_fail(struct mstore *store, int rc, const char *what)
 	index_env_close(store);
 	if (rc_corrupt(rc))
 		index_unlink(store);
-	else if (rc != MDB_MAP_FULL)
-		store->index_off = true;
+	else if (rc != MDB_MAP_FULL && rc != MDB_MAP_RESIZED)
+		store->index_off = true;	/* else reopened at the next use */
 }
 
 /* Remove a symlink or non-file planted where the index lives. */
