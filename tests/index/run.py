@@ -243,6 +243,8 @@ def main():
         try:
             srv.start()
             fn(srv)
+            problems = srv.stop()	# sanitizer reports, crashes, panics in the log
+            check(not problems, "server problems: %s" % "; ".join(problems)[:300])
             print("PASS %s %s" % (cid, name))
             passed += 1
         except Exception as e:
