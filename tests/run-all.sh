@@ -18,6 +18,8 @@
 #   delivery  tests/delivery/run.py (LMTP, buzon deliver, mbox import, faults, private Postfix),
 #             both builds
 #   pop3      tests/pop3/run.py (POP3 dialogues, poplib, curl, fetchmail, IMAP EXPUNGE)
+#   index     tests/index/run.py (the LMDB index across mail process restarts, a damaged
+#             index file, SIGKILL, `buzon index check|rebuild`) on build/buzon
 #   interop   tests/interop/run.py (curl, mbsync, mutt, openssl, imaplib) on build/buzon, and
 #             its protocol-level tests (imaplib) again on build-asan/buzon
 #   webmail   tests/webmail/run.py (Roundcube in headless Chromium over IMAPS, STARTTLS
@@ -166,6 +168,9 @@ if [ -f tests/delivery/run.py ] && [ "${SKIP_DELIVERY:-0}" != 1 ]; then
 	fi
 fi
 
+if [ -f tests/index/run.py ] && have_binary "$BUILD" index; then
+	runner index "$LOGDIR/index.log" "$PY" tests/index/run.py --buzon "$BUILD/buzon"
+fi
 if [ -f tests/pop3/run.py ] && have_binary "$BUILD" pop3; then
 	runner pop3 "$LOGDIR/pop3.log" "$PY" tests/pop3/run.py --buzon "$BUILD/buzon"
 fi

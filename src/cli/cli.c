@@ -34,6 +34,8 @@ usage(void)
 	    "       buzon imap -c FILE -u USER      one PREAUTH IMAP session on stdin/stdout\n"
 	    "       buzon deliver [-c FILE] [-d USER] [-f SENDER] [-m FOLDER]   message on stdin\n"
 	    "       buzon import mbox [-c FILE] MBOXFILE USER [FOLDER]\n"
+	    "       buzon index rebuild [-c FILE] USER [FOLDER]   rebuild the index from Maildir\n"
+	    "       buzon index check [-c FILE] USER    compare the index with Maildir\n"
 	    "       buzon version\n");
 	return 64;
 }
@@ -171,6 +173,8 @@ cli_main(int argc, char **argv)
 		return cli_deliver(argc - 1, argv + 1);
 	if (strcmp(argv[1], "import") == 0)
 		return cli_import(argc - 1, argv + 1);
+	if (strcmp(argv[1], "index") == 0)
+		return cli_index(argc - 1, argv + 1);
 	if (strcmp(argv[1], "imap") == 0) {
 		if (opts(argc - 1, argv + 1, &cfg, &user) < 0 || user == NULL)
 			return usage();

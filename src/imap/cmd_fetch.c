@@ -120,8 +120,12 @@ rc_store(struct imap_client *c, struct fetch_ctx *f, uint32_t uid, enum imap_rc_
 
 	imap_rcache_put(rc, name, uidv, uid, field, f->out.data + mark, f->out.len - mark);
 	if (!imap_rcache_has(rc, name, uidv, uid, IMAP_RC_HEADER) &&
-	    imap_rc_header_build(pm->data + pm->root->hdr_off, pm->root->hdr_len, &f->tmp) == 0)
+	    imap_rc_header_build(pm->data + pm->root->hdr_off, pm->root->hdr_len,
+	    &f->tmp) == 0) {
 		imap_rcache_put(rc, name, uidv, uid, IMAP_RC_HEADER, f->tmp.data, f->tmp.len);
+		/* and in the index, for SEARCH after a restart */
+		mailbox_hdrcache_put(mb, uid, IMAP_RC_HEADER_KIND, f->tmp.data, f->tmp.len);
+	}
 }
 
 static void

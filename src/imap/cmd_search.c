@@ -3,10 +3,11 @@
  * 4731 RETURN MIN MAX COUNT ALL). Flag, size, date, UID and sequence keys use the
  * store's records. Header keys on the ENVELOPE fields (FROM TO CC BCC SUBJECT SENT*,
  * HEADER Date/Subject/From/...) use the header fields of the rendered-item cache
- * (imap_rcache.c) and otherwise read only the message header (no mapping, no MIME
- * parse of the body), caching those fields; other header keys read the header; text
- * keys open the message through the parsed-message cache only when such a key is
- * reached. Text matching is i;unicode-casemap substring
+ * (imap_rcache.c), then those the store's persistent index kept from an earlier process
+ * (mailbox_hdrcache_get), and otherwise read only the message header (no mapping, no
+ * MIME parse of the body), caching those fields in both; other header keys read the
+ * header; text keys open the message through the parsed-message cache only when such a
+ * key is reached. Text matching is i;unicode-casemap substring
  * matching (src/mail/search.h), bounded per message.
  */
 #include "imap/imap_local.h"
@@ -93,6 +94,14 @@ ctx_header(struct search_ctx *s, const char *field)
 		s->hdr_full = false;
 		return s->hdrmsg;
 	}
+	if (reduced_ok && mailbox_hdrcache_get(mb, uid, IMAP_RC_HEADER_KIND, s->hdrbuf,
+	    s->hdrcap, &len) == 1) {
+		/* kept in the store's index by an earlier process: no file read */
+		imap_rcache_put(rc, name, uidv, uid, IMAP_RC_HEADER, *s->hdrbuf, len);
+		s->hdrmsg = mail_message_parse(*s->hdrbuf, len, NULL);
+		s->hdr_full = false;
+		return s->hdrmsg;
+	}
 	st = imap_msg_read_header(mb, uid, s->hdrbuf, s->hdrcap, &len, &complete);
 	if (st != STORE_OK) {
 		s->load_failed = true;
@@ -106,8 +115,10 @@ ctx_header(struct search_ctx *s, const char *field)
 	s->hdr_full = true;
 	if (!imap_rcache_has(rc, name, uidv, uid, IMAP_RC_HEADER) &&
 	    imap_rc_header_build(s->hdrmsg->data + s->hdrmsg->root->hdr_off,
-	    s->hdrmsg->root->hdr_len, s->tmp) == 0)
+	    s->hdrmsg->root->hdr_len, s->tmp) == 0) {
 		imap_rcache_put(rc, name, uidv, uid, IMAP_RC_HEADER, s->tmp->data, s->tmp->len);
+		mailbox_hdrcache_put(mb, uid, IMAP_RC_HEADER_KIND, s->tmp->data, s->tmp->len);
+	}
 	return s->hdrmsg;
 }
 

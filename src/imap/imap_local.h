@@ -344,6 +344,9 @@ enum imap_rc_field {
 };
 
 #define IMAP_RCACHE_BYTES	(64 * 1024 * 1024)	/* per user */
+/* The format tag of IMAP_RC_HEADER blocks kept in the store's persistent index
+ * (mailbox_hdrcache_get/put): change it when the field list in imap_rcache.c changes. */
+#define IMAP_RC_HEADER_KIND	1
 
 /* Empty cache holding at most max_bytes (strings, offsets and hash together). */
 struct imap_rcache *imap_rcache_create(size_t max_bytes);

@@ -317,10 +317,11 @@ imap_rcache_put(struct imap_rcache *rc, const char *mailbox, uint32_t uidvalidit
 }
 
 /* Fields kept in IMAP_RC_HEADER: the ENVELOPE fields (SEARCH FROM TO CC BCC SUBJECT,
- * SENT*, HEADER on any of them). */
+ * SENT*, HEADER on any of them), References and Content-Type. The block is also kept in
+ * the store's persistent index: change IMAP_RC_HEADER_KIND with this list. */
 static const char *const rc_header_fields[] = {
 	"Date", "Subject", "From", "Sender", "Reply-To", "To", "Cc", "Bcc",
-	"In-Reply-To", "Message-ID",
+	"In-Reply-To", "Message-ID", "References", "Content-Type",
 };
 
 bool

@@ -128,7 +128,9 @@ mailbox_open(struct mstore *store, const char *name, struct mailbox **box_r)
 	mailbox_keywords_reload(box);
 	/* watch first, then scan: nothing can fall between the two */
 	mailbox_notify_add(box);
-	st = mailbox_sync_full(box);
+	/* a current snapshot in the index spares the readdir of new/ and cur/; an older
+	 * one is the starting point the full scan corrects (mailbox_index.c) */
+	st = mailbox_index_load(box) == 1 ? STORE_OK : mailbox_sync_full(box);
 	if (st != STORE_OK) {
 		mailbox_free_internal(box);
 		return st;
@@ -156,6 +158,8 @@ mailbox_free_internal(struct mailbox *box)
 	if (box->tmp_fd >= 0)
 		close(box->tmp_fd);
 	free(box->msgs);
+	free(box->expunges);
+	free(box->hdr_pend);
 	name_arena_free(&box->names);
 	mailbox_own_events_free(box);
 	for (i = 0; i < STORE_KEYWORDS_MAX; i++)
@@ -174,8 +178,10 @@ mailbox_discard(struct mailbox *box)
 {
 	struct mailbox **pp;
 
-	if (!box->deleted)
+	if (!box->deleted) {
 		mailbox_recent_save(box);
+		mailbox_index_write(box);
+	}
 	for (pp = &box->store->mailboxes; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == box) {
 			*pp = box->next;

@@ -125,6 +125,9 @@ mailbox_cache_put(struct mailbox *box)
 		box->msgs = xreallocarray(box->msgs, box->count, sizeof(*box->msgs));
 		box->cap = box->count;
 	}
+	/* the snapshot is written now, while the folder is known to be current, so a
+	 * restart finds it trusted even if the cache keeps it until the process exits */
+	mailbox_index_write(box);
 	bytes = mailbox_mem(box);
 	if (bytes > MAILBOX_CACHE_MAX_BYTES)
 		return false;	/* a huge folder alone: rescanned when opened again */

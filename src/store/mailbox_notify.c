@@ -51,11 +51,36 @@ mailbox_unlisten(struct mailbox *box, struct mailbox_listener **lp)
 	*lp = NULL;
 }
 
+/* The next MODSEQ of box (RFC 7162 §3.1.1: strictly increasing per mailbox). Every
+ * change reaches the listeners through the functions below, so they are where MODSEQs
+ * are handed out and the folder's snapshot in the index is marked stale. */
+static uint64_t
+modseq_next(struct mailbox *box)
+{
+	box->index_dirty = true;
+	if (++box->highestmodseq > box->modseq_ceiling)
+		mailbox_index_reserve(box);
+	return box->highestmodseq;
+}
+
+static void
+modseq_msg(struct mailbox *box, uint32_t uid, bool appended)
+{
+	struct mailbox_msg *m = (struct mailbox_msg *)mailbox_lookup(box, uid, NULL);
+
+	if (m == NULL)
+		return;
+	m->modseq = modseq_next(box);
+	if (appended && m->savedate == 0)
+		m->savedate = time(NULL);
+}
+
 void
 mailbox_notify_expunged(struct mailbox *box, uint32_t uid)
 {
 	struct mailbox_listener *l;
 
+	mailbox_expunge_record(box, uid, modseq_next(box));
 	for (l = box->listeners; l != NULL; l = l->next)
 		if (l->ops->expunged != NULL)
 			l->ops->expunged(l->ctx, box, uid);
@@ -66,6 +91,7 @@ mailbox_notify_appended(struct mailbox *box, uint32_t uid)
 {
 	struct mailbox_listener *l;
 
+	modseq_msg(box, uid, true);
 	for (l = box->listeners; l != NULL; l = l->next)
 		if (l->ops->appended != NULL)
 			l->ops->appended(l->ctx, box, uid);
@@ -76,6 +102,7 @@ mailbox_notify_flags(struct mailbox *box, uint32_t uid)
 {
 	struct mailbox_listener *l;
 
+	modseq_msg(box, uid, false);
 	for (l = box->listeners; l != NULL; l = l->next)
 		if (l->ops->flags_changed != NULL)
 			l->ops->flags_changed(l->ctx, box, uid);

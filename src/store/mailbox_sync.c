@@ -244,9 +244,12 @@ sync_locked(struct mailbox *box, bool *dirty_r)
 	struct stat st_new, st_cur;
 	bool damaged = false, reset = false;
 	uint32_t old_validity = box->uidvalidity;
+	time_t synced_at;
 	int ret;
 
 	*dirty_r = false;
+	/* taken before the stat: the index trusts mtimes older than this (mailbox_index.c) */
+	synced_at = time(NULL);
 	if (fstat(box->new_fd, &st_new) < 0 || fstat(box->cur_fd, &st_cur) < 0)
 		return STORE_IOERROR;
 	st = scan_dirs(box, &s);
@@ -287,7 +290,12 @@ sync_locked(struct mailbox *box, bool *dirty_r)
 	if (damaged)
 		*dirty_r = true;
 	if (!reset && old_validity != 0 && ul.uidvalidity != old_validity) {
-		log_warn("store uidvalidity changed by another program mailbox=%s", box->name);
+		if (box->index_preloaded)
+			log_info("store index snapshot of an older uidvalidity mailbox=%s",
+			    box->name);
+		else
+			log_warn("store uidvalidity changed by another program mailbox=%s",
+			    box->name);
 		reset = true;
 	}
 	if (ul.nextuid < box->nextuid && !reset && old_validity != 0) {
@@ -368,6 +376,8 @@ sync_locked(struct mailbox *box, bool *dirty_r)
 		memcpy(box->guid, ul.guid, sizeof(box->guid));
 		box->new_mtime = st_new.st_mtim;
 		box->cur_mtime = st_cur.st_mtim;
+		box->synced_at = synced_at;
+		box->index_preloaded = false;
 		uidlist_deinit(&ul);
 
 		for (i = 0, j = 0; i < ocount || j < ncount;) {
@@ -385,22 +395,35 @@ sync_locked(struct mailbox *box, bool *dirty_r)
 				mailbox_notify_appended(box, nmsgs[j++].uid);
 			} else {
 				struct mailbox_msg *n = &nmsgs[j];
+				/* the same file? (a snapshot from the index may be older
+				 * than a uidlist another program rewrote) */
+				bool same = mailbox_msg_base_len(n) ==
+				    mailbox_msg_base_len(&old[i]) &&
+				    memcmp(mailbox_msg_name(n), mailbox_msg_name(&old[i]),
+				    mailbox_msg_base_len(n)) == 0;
 
 				/* same message: keep what we already knew */
 				n->flags |= old[i].flags & MAILBOX_FLAG_RECENT;
-				if (n->internaldate == 0)
+				n->modseq = old[i].modseq;
+				n->savedate = old[i].savedate;
+				if (same && n->internaldate == 0)
 					n->internaldate = old[i].internaldate;
-				if (n->size == MAILBOX_SIZE_UNKNOWN)
+				if (same && n->size == MAILBOX_SIZE_UNKNOWN)
 					n->size = old[i].size;
-				if (n->vsize == MAILBOX_SIZE_UNKNOWN)
+				if (same && n->vsize == MAILBOX_SIZE_UNKNOWN)
 					n->vsize = old[i].vsize;
-				if ((n->flags & ~MAILBOX_FLAG_RECENT) !=
+				if (!same || (n->flags & ~MAILBOX_FLAG_RECENT) !=
 				    (old[i].flags & ~MAILBOX_FLAG_RECENT) ||
 				    n->keywords != old[i].keywords)
 					mailbox_notify_flags(box, n->uid);
 				i++;
 				j++;
 			}
+		}
+		if (reset) {
+			/* expunges of another UIDVALIDITY mean nothing to a client */
+			box->n_expunges = 0;
+			box->expunge_forgotten = box->highestmodseq;
 		}
 		free(old);
 		name_arena_free(&box->names);

@@ -300,6 +300,7 @@ mstore_close(struct mstore **storep)
 	mstore_cache_drop(store, NULL, false);
 	if (store->mailboxes != NULL)
 		panic("mstore_close: mailbox %s still open", store->mailboxes->name);
+	mstore_index_close(store);
 	while (store->recent != NULL) {
 		struct recent_cache *rc = store->recent;
 

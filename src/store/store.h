@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 enum store_status {
@@ -157,6 +158,36 @@ enum store_status mstore_status(struct mstore *store, const char *name,
 int mstore_notify_fd(struct mstore *store);
 void mstore_notify_process(struct mstore *store);
 
+/* ---------------------------------------------------------------- the index */
+
+/*
+ * The persistent index (docs/formats.md, "Index (LMDB)") is a cache of the folders'
+ * state; these are for `buzon index`. Rebuild: forget the snapshot of folder `name`
+ * (every folder, and records of folders that no longer exist, if NULL) and write it
+ * again from a full scan; MODSEQs continue above the old ones. Check: compare each
+ * folder's snapshot with a full scan of its directories (which, like any open, moves
+ * new/ files to cur/), print every difference to out; returns the number of
+ * differences (a folder without a snapshot is reported, not counted: it is built at its
+ * next open), or -1 if the index is unusable.
+ */
+enum store_status mstore_index_rebuild(struct mstore *store, const char *name);
+long mstore_index_check(struct mstore *store, FILE *out);
+
+/*
+ * Persistent cache of a message's header fields, next to the folder's snapshot in the
+ * index: the IMAP layer keeps there the fields SEARCH header keys need, so that a search
+ * after a restart does not read message files. `kind` is the caller's format tag: an
+ * entry stored with another kind (or another UIDVALIDITY) is not returned. Get copies
+ * the bytes into *buf (grown with xrealloc, *cap updated): 1 found, 0 not. Put queues
+ * at most MAILBOX_HDRCACHE_MAX bytes (larger: not cached) and writes them with the
+ * folder's next snapshot or in batches; never an fsync.
+ */
+#define MAILBOX_HDRCACHE_MAX	8192
+int mailbox_hdrcache_get(struct mailbox *box, uint32_t uid, uint32_t kind,
+    unsigned char **buf, size_t *cap, size_t *len_r);
+void mailbox_hdrcache_put(struct mailbox *box, uint32_t uid, uint32_t kind,
+    const void *data, size_t len);
+
 /* ---------------------------------------------------------------- one folder */
 
 /* Message flags. RECENT is in memory only: set for messages this process first found in
@@ -184,6 +215,10 @@ struct mailbox_msg {
 	uint64_t size;		/* file size: S= or stat */
 	uint64_t vsize;		/* size with CRLF line ends: W= */
 	time_t internaldate;	/* file mtime; 0 until known */
+	time_t savedate;	/* when this store first saw the message (RFC 8514) */
+	/* RFC 7162 MODSEQ: raised on every change of the message (append, flags);
+	 * persisted in the index, never decreases across restarts. Read-only. */
+	uint64_t modseq;
 	char *filename;		/* relative to the folder dir: "cur/<base>:2,<flags>" */
 };
 
@@ -209,6 +244,13 @@ const char *mailbox_name(const struct mailbox *box);
 uint32_t mailbox_uidvalidity(const struct mailbox *box);
 /* The next UID to be assigned (RFC 3501 UIDNEXT); never decreases. */
 uint32_t mailbox_uidnext(const struct mailbox *box);
+/* The highest MODSEQ given to a change of this folder (RFC 7162 HIGHESTMODSEQ): appends,
+ * flag changes and expunges, ours and those a rescan finds; persisted in the index and
+ * never lower after a restart than any value handed out before. */
+uint64_t mailbox_highestmodseq(const struct mailbox *box);
+/* A stable 64-bit id of a message (folder GUID and UID hashed; RFC 8474 EMAILID-like):
+ * the same for the same message as long as the folder keeps its UIDVALIDITY. */
+uint64_t mailbox_msg_emailid(const struct mailbox *box, const struct mailbox_msg *m);
 /* True if the mailbox's folder was deleted/renamed away underneath it. */
 bool mailbox_is_deleted(const struct mailbox *box);
 

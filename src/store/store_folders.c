@@ -191,6 +191,7 @@ mark_open_deleted(struct mstore *store, const char *canon)
 	struct mailbox *m;
 
 	mstore_cache_drop(store, canon, false);
+	mstore_index_drop(store, canon, false);
 	for (m = store->mailboxes; m != NULL; m = m->next)
 		if (strcmp(m->name, canon) == 0)
 			mailbox_mark_deleted(m);
@@ -303,6 +304,8 @@ mstore_rename(struct mstore *store, const char *oldname, const char *newname)
 		goto out;
 	}
 	mstore_cache_drop(store, ocanon, true);	/* closed ones need not stop it */
+	mstore_index_drop(store, ocanon, true);
+	mstore_index_drop(store, ncanon, true);
 	for (m = store->mailboxes; m != NULL; m = m->next)
 		if (!m->deleted && (strcmp(m->name, ocanon) == 0 ||
 		    (strncmp(m->name, ocanon, olen) == 0 && m->name[olen] == STORE_SEP))) {

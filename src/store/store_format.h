@@ -113,4 +113,45 @@ enum store_status store_name_check_len(const char *name, size_t len);
 /* True if p[0..len) is valid modified UTF-7 (RFC 3501 §5.1.3), canonical form only. */
 bool mutf7_valid(const char *p, size_t len);
 
+/* --- index records (docs/formats.md, "Index (LMDB)"; src/store/index_format.c) */
+
+#define INDEX_FORMAT_VERSION	1
+#define INDEX_HDR_SIZE		144
+#define INDEX_REC_FIXED		56	/* a message record: 56 bytes + its file name */
+#define INDEX_NAME_MAX		1024
+#define INDEX_HDR_CURRENT	0x01	/* memory reflected the directories at snap_ns */
+
+struct index_hdr {
+	uint32_t version, uidvalidity, nextuid, count, flags;
+	uint64_t highestmodseq;		/* of the snapshot */
+	uint64_t modseq_ceiling;	/* no MODSEQ above this was handed out */
+	int64_t new_mtime_ns, cur_mtime_ns, uidlist_mtime_ns, snap_ns;
+	uint64_t uidlist_ino, uidlist_size, new_ino, cur_ino;
+	uint64_t expunge_forgotten;	/* highest MODSEQ of an expunge no longer listed */
+	char guid[33];
+};
+
+struct index_rec {
+	uint8_t flags;			/* MAILBOX_FLAG_* without RECENT */
+	bool in_new;			/* file in new/ (else cur/) */
+	uint32_t keywords;
+	uint64_t modseq, size, vsize, emailid;
+	int64_t internaldate, savedate;
+	const char *name;		/* file name in its directory (not NUL-terminated) */
+	size_t name_len;
+};
+
+/* Encode into out (INDEX_HDR_SIZE bytes). */
+void index_hdr_encode(const struct index_hdr *h, unsigned char out[INDEX_HDR_SIZE]);
+/* Decode and validate (magic, version, nextuid >= 1, guid hex, modseqs ordered).
+ * Returns 0, -1 for garbage, -2 for another format version. */
+int index_hdr_decode(const void *p, size_t len, struct index_hdr *h);
+/* Bytes index_rec_encode writes: INDEX_REC_FIXED + name_len. */
+size_t index_rec_size(const struct index_rec *r);
+void index_rec_encode(const struct index_rec *r, unsigned char *out);
+/* Decode and validate one record: exact length, name a Maildir message file name whose
+ * flags and keywords are the record's, no unknown flag bits. r->name points into p.
+ * Returns true if valid. */
+bool index_rec_decode(const void *p, size_t len, struct index_rec *r);
+
 #endif

@@ -38,13 +38,16 @@ struct mstore {
 	size_t cache_count, cache_bytes;
 	uint64_t cache_seq;
 	struct commit_pipe *commit;	/* the commit thread (mailbox_commit.c), or NULL */
+	struct mstore_index *index;	/* the LMDB index (mailbox_index.c), opened lazily */
+	bool index_off;			/* unusable this run (logged once) */
+	bool index_bypass;		/* neither read nor write it (index check) */
 };
 
 /* Bounds of the closed-folder cache: the mail process runs under an RLIMIT_AS
  * (MAIL_RLIMIT_AS in src/mailproc) shared with every session's view of every folder,
  * so the cache takes a small, fixed part of it. A folder costs
- * ~130 bytes a message (48 of struct mailbox_msg, the rest its file name): 20,000 messages
- * ~2.6 MiB, 100,000 ~13 MiB; folders above ~250,000 messages are not kept. */
+ * ~146 bytes a message (64 of struct mailbox_msg, the rest its file name): 20,000 messages
+ * ~2.9 MiB, 100,000 ~14 MiB; folders above ~230,000 messages are not kept. */
 #define MAILBOX_CACHE_MAX_FOLDERS	16
 #define MAILBOX_CACHE_MAX_BYTES		(32u * 1024 * 1024)
 
@@ -78,6 +81,13 @@ struct own_event {
 	bool is_new;
 	bool live;			/* not matched yet */
 };
+
+/* An expunged UID and the MODSEQ of its expunge (for QRESYNC later). */
+struct mailbox_expunge {
+	uint32_t uid;
+	uint64_t modseq;
+};
+#define MAILBOX_EXPUNGES_MAX	10000	/* kept per folder; older ones are forgotten */
 
 struct mailbox_listener {
 	struct mailbox_listener *next;
@@ -129,6 +139,21 @@ struct mailbox {
 	bool commit_busy;		/* a commit holds the uidlist lock: no rescans now */
 	bool uidlist_stale;		/* records of expunged messages still in the uidlist */
 	bool rewrite_queued;		/* a uidlist rewrite request is pending */
+
+	/* MODSEQ (RFC 7162) and the persistent index (mailbox_index.c) */
+	uint64_t highestmodseq;
+	uint64_t modseq_ceiling;	/* reserved in the index: no restart goes below */
+	struct mailbox_expunge *expunges;	/* ascending modseq, at most _MAX */
+	size_t n_expunges, expunges_cap;
+	uint64_t expunge_forgotten;	/* highest modseq of a dropped expunge record */
+	time_t synced_at;		/* when the last full scan stat'ed new/ and cur/ */
+	bool index_dirty;		/* changed since the last snapshot */
+	bool index_preloaded;		/* state came from an untrusted snapshot */
+	bool hdr_prune;			/* expunges: drop their cached header fields */
+	uint32_t index_fid;		/* folder id in the index, 0 if not known yet */
+	/* header fields to write (mailbox_hdrcache_put): uid, len, kind, uidvalidity, bytes */
+	unsigned char *hdr_pend;
+	size_t hdr_pend_len, hdr_pend_cap;
 };
 
 /* One message of a save transaction (mailbox_save.c, mailbox_commit.c). */
@@ -353,6 +378,30 @@ void mailbox_remember_mtimes(struct mailbox *box);
 /* Append *m to a growing message array. */
 void mailbox_msgs_push(struct mailbox_msg **arr, size_t *count, size_t *cap,
     const struct mailbox_msg *m);
+
+/* ---------------------------------------------------------------- mailbox_index.c */
+
+/* Load the folder's snapshot into a box that has no messages yet (mailbox_open).
+ * Returns 1 if the snapshot is current and trusted (box fully set up: no scan needed),
+ * 0 if the old state was loaded as a starting point that a full scan must check
+ * (sizes, dates and MODSEQs reused, MODSEQs continue above the stored ones), -1 if
+ * nothing was loaded (no index, no record, or a bad one: logged and dropped). */
+int mailbox_index_load(struct mailbox *box);
+/* Write the folder's snapshot if it changed (no fsync; the index is a cache). */
+void mailbox_index_write(struct mailbox *box);
+/* Raise the MODSEQ ceiling kept in the index above box->highestmodseq (a small write
+ * once per MAILBOX_MODSEQ_RESERVE changes), so that an unclean exit never hands out a
+ * MODSEQ twice. */
+void mailbox_index_reserve(struct mailbox *box);
+/* Forget the records of folder `name` (and "name.*" if children): deleted or renamed. */
+void mstore_index_drop(struct mstore *store, const char *name, bool children);
+/* Sync and close the index (mstore_close). */
+void mstore_index_close(struct mstore *store);
+#define MAILBOX_HDRCACHE_BATCH	(1024 * 1024)	/* queued header bytes written at once */
+/* Write the queued header fields now. */
+void mailbox_hdrcache_flush(struct mailbox *box);
+/* Record an expunge with its modseq, keeping at most MAILBOX_EXPUNGES_MAX. */
+void mailbox_expunge_record(struct mailbox *box, uint32_t uid, uint64_t modseq);
 
 /* ---------------------------------------------------------------- mailbox_cache.c */
 

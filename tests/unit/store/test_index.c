@@ -1,0 +1,851 @@
+/*
+ * test_index.c — the persistent LMDB index (src/store/mailbox_index.c) on a real
+ * temporary Maildir: a snapshot round trip (UIDs, flags, keywords, sizes, MODSEQs); a
+ * trusted open that skips the readdir and an untrusted one that does not; changes made
+ * behind our back while the snapshot was stale (files added, removed, renamed with new
+ * flags) give the state of a full scan; corruption (truncated file, garbage, another
+ * version, deleted file, a bad record, uid >= nextuid) is logged and rebuilt with the
+ * same UIDs; MODSEQ never goes backwards after an unclean exit; the record codec.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <lmdb.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "store/store_private.h"
+#include "lib/util.h"
+
+struct fixture {
+	char base[64];
+	char root[128];
+	struct mstore *store;
+};
+
+struct snap {
+	uint32_t uid;
+	uint8_t flags;
+	uint32_t keywords;
+	uint64_t modseq, size;
+	char name[256];
+};
+
+static int
+rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+	const char *err;
+
+	snprintf(f->base, sizeof(f->base), "/tmp/buzon-index-XXXXXX");
+	assert_non_null(mkdtemp(f->base));
+	snprintf(f->root, sizeof(f->root), "%s/Maildir", f->base);
+	assert_int_equal(mstore_open(f->root, &f->store, &err), 0);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	for (;;) {
+		struct mailbox *m;
+
+		for (m = f->store->mailboxes; m != NULL && m->cached; m = m->next)
+			;
+		if (m == NULL)
+			break;
+		m->refcount = 1;
+		mailbox_unref(&m);
+	}
+	mstore_close(&f->store);
+	nftw(f->base, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static void
+reopen(struct fixture *f)
+{
+	const char *err;
+
+	mstore_close(&f->store);
+	assert_int_equal(mstore_open(f->root, &f->store, &err), 0);
+}
+
+static void
+write_file(const char *path, const char *data)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, strlen(data)), (ssize_t)strlen(data));
+	close(fd);
+}
+
+static void
+deliver(struct fixture *f, const char *name, const char *body)
+{
+	char *p = xasprintf("%s/new/%s", f->root, name);
+
+	write_file(p, body);
+	free(p);
+}
+
+static void
+set_mtime(struct fixture *f, const char *rel, time_t t)
+{
+	struct timespec ts[2] = { { t, 0 }, { t, 0 } };
+	char *p = xasprintf("%s/%s", f->root, rel);
+
+	assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+	free(p);
+}
+
+/* Make the directories and uidlist look old and let the open mailbox see it, so that
+ * the snapshot written at close is trusted at the next open. */
+static void
+backdate(struct fixture *f, struct mailbox *box)
+{
+	time_t t = time(NULL) - 10;
+
+	set_mtime(f, "new", t);
+	set_mtime(f, "cur", t);
+	set_mtime(f, UIDLIST_NAME, t);
+	box->force_sync = true;
+	assert_int_equal(mailbox_sync(box), STORE_OK);
+}
+
+static size_t
+take(struct mailbox *box, struct snap *s, size_t max)
+{
+	size_t i, n = mailbox_count(box);
+
+	assert_true(n <= max);
+	for (i = 0; i < n; i++) {
+		const struct mailbox_msg *m = mailbox_msg_at(box, i);
+
+		s[i].uid = m->uid;
+		s[i].flags = m->flags & ~MAILBOX_FLAG_RECENT;
+		s[i].keywords = m->keywords;
+		s[i].modseq = m->modseq;
+		s[i].size = m->size;
+		snprintf(s[i].name, sizeof(s[i].name), "%s", m->filename);
+	}
+	return n;
+}
+
+/* Five delivered messages, one \Seen, one \Flagged + keyword; returns HIGHESTMODSEQ. */
+static uint64_t
+populate(struct fixture *f, struct mailbox **box_r)
+{
+	struct mailbox *box;
+	unsigned int kw;
+	char name[64];
+	int i;
+
+	for (i = 0; i < 5; i++) {
+		snprintf(name, sizeof(name), "100000000%d.M1P1.host", i);
+		deliver(f, name, "Subject: hi\n\nbody\n");
+	}
+	assert_int_equal(mailbox_open(f->store, "INBOX", &box), STORE_OK);
+	assert_int_equal(mailbox_count(box), 5);
+	assert_int_equal(mailbox_keyword_add(box, "$Work", &kw), STORE_OK);
+	assert_int_equal(mailbox_store_flags(box, 2, MAILBOX_FLAG_SEEN, 0), STORE_OK);
+	assert_int_equal(mailbox_store_flags(box, 4, MAILBOX_FLAG_FLAGGED, 1u << kw),
+	    STORE_OK);
+	*box_r = box;
+	return mailbox_highestmodseq(box);
+}
+
+static void
+assert_same(const struct snap *a, size_t na, const struct snap *b, size_t nb, bool modseqs)
+{
+	size_t i;
+
+	assert_int_equal(na, nb);
+	for (i = 0; i < na; i++) {
+		assert_int_equal(a[i].uid, b[i].uid);
+		assert_int_equal(a[i].flags, b[i].flags);
+		assert_int_equal(a[i].keywords, b[i].keywords);
+		assert_string_equal(a[i].name, b[i].name);
+		if (modseqs)
+			assert_int_equal(a[i].modseq, b[i].modseq);
+	}
+}
+
+static char *
+index_path(struct fixture *f)
+{
+	return xasprintf("%s/buzon.index", f->root);
+}
+
+/* ------------------------------------------------------------------ round trip */
+
+static void
+test_roundtrip_trusted(void **state)
+{
+	struct fixture *f = *state;
+	struct snap before[16], after[16];
+	struct mailbox *box;
+	struct stat st;
+	size_t nb, na, i;
+	uint64_t hms;
+	char *ip;
+
+	hms = populate(f, &box);
+	assert_true(hms >= 7);	/* 5 appends + 2 flag changes */
+	for (i = 1; i < mailbox_count(box); i++)
+		assert_true(mailbox_msg_at(box, i)->modseq > 0);
+	assert_int_equal(mailbox_msg_at(box, 3)->modseq, hms);	/* last change: uid 4 */
+	backdate(f, box);
+	nb = take(box, before, 16);
+	mailbox_unref(&box);
+	reopen(f);
+	ip = index_path(f);
+	assert_int_equal(stat(ip, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	free(ip);
+
+	assert_int_equal(mailbox_open(f->store, "INBOX", &box), STORE_OK);
+	na = take(box, after, 16);
+	assert_same(before, nb, after, na, true);
+	assert_int_equal(mailbox_highestmodseq(box), hms);
+	for (i = 0; i < na; i++)
+		assert_int_equal(after[i].size, before[i].size);
+	mailbox_unref(&box);
+}
+
+/* The directory mtimes of a trusted snapshot: exactly what was recorded. */
+static void
+test_trusted_skips_readdir(void **state)
+{
+	struct fixture *f = *state;
+	struct snap before[16], after[16];
+	struct mailbox *box;
+	struct stat sc;
+	size_t nb, na;
+	uint64_t hms;
+	char *p, *cur;
+
+	hms = populate(f, &box);
+	backdate(f, box);
+	nb = take(box, before, 16);
+	mailbox_unref(&box);
+	reopen(f);
+	cur = xasprintf("%s/cur", f->root);
+	assert_int_equal(stat(cur, &sc), 0);
+	/* plant a file, then restore cur/'s mtime: only a readdir could find it */
+	p = xasprintf("%s/cur/1000000099.M1P1.host:2,", f->root);
+	write_file(p, "x\n");
+	free(p);
+	{
+		struct timespec ts[2] = { sc.st_atim, sc.st_mtim };
+
+		assert_int_equal(utimensat(AT_FDCWD, cur, ts, 0), 0);
+	}
+	assert_int_equal(mailbox_open(f->store, "INBOX", &box), STORE_OK);
+	na = take(box, after, 16);
+	assert_same(before, nb, after, na, true);
+	assert_int_equal(mailbox_highestmodseq(box), hms);
+	/* once the folder is rescanned, the file is there with a MODSEQ above */
+	box->force_sync = true;
+	assert_int_equal(mailbox_sync(box), STORE_OK);
+	assert_int_equal(mailbox_count(box), nb + 1);
+	assert_true(mailbox_msg_at(box, nb)->modseq > hms);
+	mailbox_unref(&box);
+	free(cur);
+}
+
+/* A snapshot written right after a change (not trustable yet) is given a later time
+ * when the folder leaves memory unchanged 2 s later: the next open trusts it. */
+static void
+test_snapshot_refreshed(void **state)
+{
+	struct fixture *f = *state;
+	struct snap before[16], after[16];
+	struct mailbox *box;
+	struct stat sc;
+	size_t nb, na;
+	char *p, *cur;
+
+	(void)populate(f, &box);
+	nb = take(box, before, 16);
+	mailbox_unref(&box);		/* into the cache: snapshot too fresh to trust */
+	usleep(2200 * 1000);
+	reopen(f);			/* leaves memory: the header gets a later time */
+	cur = xasprintf("%s/cur", f->root);
+	assert_int_equal(stat(cur, &sc), 0);
+	p = xasprintf("%s/cur/1000000099.M1P1.host:2,", f->root);
+	write_file(p, "x\n");
+	free(p);
+	{
+		struct timespec ts[2] = { sc.st_atim, sc.st_mtim };
+
+		assert_int_equal(utimensat(AT_FDCWD, cur, ts, 0), 0);
+	}
+	assert_int_equal(mailbox_open(f->store, "INBOX", &box), STORE_OK);
+	na = take(box, after, 16);
+	assert_same(before, nb, after, na, true);	/* trusted: no readdir */
+	mailbox_unref(&box);
+	free(cur);
+}
+
+/* A snapshot of recently changed directories is not trusted: the same planted file is
+ * found at open. */
+static void
+test_recent_snapshot_untrusted(void **state)
+{
+	struct fixture *f = *state;
+	struct snap before[16], after[16];
+	struct mailbox *box;
+	struct stat sc;
+	size_t nb, na;
+	uint64_t hms;
+	char *p, *cur;
+
+	hms = populate(f, &box);
+	nb = take(box, before, 16);
+	mailbox_unref(&box);
+	reopen(f);
+	cur = xasprintf("%s/cur", f->root);
+	assert_int_equal(stat(cur, &sc), 0);
+	p = xasprintf("%s/cur/1000000099.M1P1.host:2,", f->root);
+	write_file(p, "x\n");
+	free(p);
+	{
+		struct timespec ts[2] = { sc.st_atim, sc.st_mtim };
+
+		assert_int_equal(utimensat(AT_FDCWD, cur, ts, 0), 0);
+	}
+	assert_int_equal(mailbox_open(f->store, "INBOX", &box), STORE_OK);
+	na = take(box, after, 16);
+	assert_int_equal(na, nb + 1);
+	assert_same(before, nb, after, nb, true);	/* unchanged ones keep MODSEQs */
+	assert_true(after[nb].modseq > hms);
+	assert_int_equal(after[nb].uid, before[nb - 1].uid + 1);
+	mailbox_unref(&box);
+	free(cur);
+}
+
+/* ------------------------------------------------------------------ stale index */
+
+static void
+test_changed_behind_our_back(void **state)
+{
+	struct fixture *f = *state;
+	struct snap before[16], after[16], full[16];
+	struct mailbox *box;
+	size_t nb, na, nf, i;
+	uint64_t hms;
+	char *a, *b, *ip;
+
+	hms = populate(f, &box);
+	backdate(f, box);
+	nb = take(box, before, 16);
+	mailbox_unref(&box);
+	mstore_close(&f->store);
+
+	/* another program: a delivery, an expunge (uid 1), a flag rename (uid 3) */
+	deliver(f, "1000000050.M1P1.host", "Subject: new\n\nx\n");
+	a = xasprintf("%s/%s", f->root, before[0].name);
+	assert_int_equal(unlink(a), 0);
+	free(a);
+	a = xasprintf("%s/%s", f->root, before[2].name);
+	b = xasprintf("%s/cur/1000000002.M1P1.host:2,RS", f->root);
+	assert_int_equal(rename(a, b), 0);
+	free(a);
+	free(b);
+
+	{
+		const char *err;
+
+		assert_int_equal(mstore_open(f->root, &f->store, &err), 0);
+	}
+	assert_int_equal(mailbox_open(f->store, "INBOX", &box), STORE_OK);
+	na = take(box, after, 16);
+	assert_true(mailbox_highestmodseq(box) > hms);
+	assert_int_equal(na, nb);	/* -1 +1 */
+	assert_int_equal(after[0].uid, 2);
+	assert_int_equal(after[0].modseq, before[1].modseq);	/* unchanged */
+	assert_int_equal(after[1].uid, 3);
+	assert_int_equal(after[1].flags, MAILBOX_FLAG_SEEN | MAILBOX_FLAG_ANSWERED);
+	assert_true(after[1].modseq > hms);
+	assert_int_equal(after[2].modseq, before[3].modseq);
+	assert_int_equal(after[na - 1].uid, 6);
+	assert_true(after[na - 1].modseq > hms);
+	assert_int_equal(box->n_expunges, 1);
+	assert_int_equal(box->expunges[0].uid, 1);
+	assert_true(box->expunges[0].modseq > hms);
+	mailbox_unref(&box);
+
+	/* the same state as a full scan without any index */
+	mstore_close(&f->store);
+	ip = index_path(f);
+	assert_int_equal(unlink(ip), 0);
+	free(ip);
+	{
+		const char *err;
+
+		assert_int_equal(mstore_open(f->root, &f->store, &err), 0);
+	}
+	assert_int_equal(mailbox_open(f->store, "INBOX", &box), STORE_OK);
+	nf = take(box, full, 16);
+	assert_same(after, na, full, nf, false);
+	for (i = 0; i < nf; i++)
+		assert_true(full[i].modseq > 0);
+	mailbox_unref(&box);
+}
+
+/* ------------------------------------------------------------------ corruption */
+
+enum corrupt {
+	C_TRUNCATE, C_GARBAGE, C_GARBAGE_HEAD, C_DELETE, C_VERSION, C_BAD_NAME, C_BIG_UID,
+	C_BAD_HDR, C_MAX
+};
+
+static void
+lmdb_edit(struct fixture *f, enum corrupt how)
+{
+	char *ip = index_path(f);
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi meta, msgs;
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint32_t ver = 99;
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+	assert_int_equal(mdb_env_open(env, ip, MDB_NOSUBDIR, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+	assert_int_equal(mdb_dbi_open(txn, "msgs", 0, &msgs), 0);
+	if (how == C_VERSION) {
+		k.mv_data = (void *)"version";
+		k.mv_size = 7;
+		v.mv_data = &ver;
+		v.mv_size = 4;
+		assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
+	} else {
+		unsigned char buf[512];
+
+		assert_int_equal(mdb_cursor_open(txn, msgs, &c), 0);
+		assert_int_equal(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);	/* header */
+		if (how == C_BAD_HDR) {
+			memcpy(buf, v.mv_data, v.mv_size);
+			buf[4] ^= 0x55;	/* version field */
+			v.mv_data = buf;
+			assert_int_equal(mdb_cursor_put(c, &k, &v, MDB_CURRENT), 0);
+		} else {
+			assert_int_equal(mdb_cursor_get(c, &k, &v, MDB_NEXT), 0);	/* uid 1 */
+			assert_true(v.mv_size < sizeof(buf));
+			memcpy(buf, v.mv_data, v.mv_size);
+			if (how == C_BAD_NAME) {
+				buf[INDEX_REC_FIXED] = '.';	/* hidden: not a message name */
+				v.mv_data = buf;
+				assert_int_equal(mdb_cursor_put(c, &k, &v, MDB_CURRENT), 0);
+			} else {
+				unsigned char nk[8];
+
+				memcpy(nk, k.mv_data, 4);
+				memset(nk + 4, 0xff, 3);
+				nk[7] = 0xfe;
+				k.mv_data = nk;
+				k.mv_size = 8;
+				v.mv_data = buf;
+				assert_int_equal(mdb_put(txn, msgs, &k, &v, 0), 0);
+			}
+		}
+		mdb_cursor_close(c);
+	}
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	free(ip);
+}
+
+static void
+corrupt_index(struct fixture *f, enum corrupt how)
+{
+	char *ip = index_path(f);
+	unsigned char junk[8192];
+	struct stat st;
+	size_t i;
+	int fd;
+
+	for (i = 0; i < sizeof(junk); i++)
+		junk[i] = (unsigned char)(i * 131 + 7);
+	switch (how) {
+	case C_TRUNCATE:
+		assert_int_equal(stat(ip, &st), 0);
+		assert_int_equal(truncate(ip, st.st_size > 12288 ? 12288 : 100), 0);
+		break;
+	case C_GARBAGE:
+		assert_int_equal(stat(ip, &st), 0);
+		fd = open(ip, O_WRONLY | O_TRUNC);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+		close(fd);
+		break;
+	case C_GARBAGE_HEAD:
+		fd = open(ip, O_WRONLY);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+		close(fd);
+		break;
+	case C_DELETE:
+		assert_int_equal(unlink(ip), 0);
+		break;
+	default:
+		lmdb_edit(f, how);
+		break;
+	}
+	free(ip);
+}
+
+static void
+test_corruption(void **state)
+{
+	struct fixture *f = *state;
+	struct snap before[16], after[16];
+	struct mailbox *box;
+	size_t nb, na;
+	uint64_t hms;
+	int how;
+
+	hms = populate(f, &box);
+	backdate(f, box);
+	nb = take(box, before, 16);
+	mailbox_unref(&box);
+	mstore_close(&f->store);
+	for (how = 0; how < C_MAX; how++) {
+		const char *err;
+
+		corrupt_index(f, (enum corrupt)how);
+		assert_int_equal(mstore_open(f->root, &f->store, &err), 0);
+		assert_int_equal(mailbox_open(f->store, "INBOX", &box), STORE_OK);
+		na = take(box, after, 16);
+		assert_same(before, nb, after, na, false);
+		/* the header's ceiling survives a bad record; otherwise MODSEQs restart */
+		if (how == C_BAD_NAME || how == C_BIG_UID)
+			assert_true(mailbox_highestmodseq(box) >= hms);
+		backdate(f, box);
+		mailbox_unref(&box);
+		mstore_close(&f->store);
+		/* rebuilt: the next open is trusted and the same */
+		assert_int_equal(mstore_open(f->root, &f->store, &err), 0);
+		assert_int_equal(mailbox_open(f->store, "INBOX", &box), STORE_OK);
+		na = take(box, after, 16);
+		assert_same(before, nb, after, na, false);
+		mailbox_unref(&box);
+		mstore_close(&f->store);
+	}
+	{
+		const char *err;
+
+		assert_int_equal(mstore_open(f->root, &f->store, &err), 0);
+	}
+}
+
+/* A symlink where the index lives is removed, not followed. */
+static void
+test_symlink_index(void **state)
+{
+	struct fixture *f = *state;
+	struct mailbox *box;
+	struct stat st;
+	char *ip = index_path(f), *target = xasprintf("%s/elsewhere", f->base);
+
+	mstore_close(&f->store);
+	assert_int_equal(symlink(target, ip), 0);
+	{
+		const char *err;
+
+		assert_int_equal(mstore_open(f->root, &f->store, &err), 0);
+	}
+	assert_int_equal(mailbox_open(f->store, "INBOX", &box), STORE_OK);
+	mailbox_unref(&box);
+	assert_int_equal(lstat(ip, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(stat(target, &st), -1);
+	free(ip);
+	free(target);
+}
+
+/* ------------------------------------------------------------------ MODSEQ */
+
+static void
+test_modseq_unclean_exit(void **state)
+{
+	struct fixture *f = *state;
+	struct mailbox *box;
+	uint64_t child_hms = 0, hms;
+	int pfd[2], status;
+	pid_t pid;
+
+	hms = populate(f, &box);
+	mailbox_unref(&box);
+	reopen(f);
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct mailbox *cb;
+		uint64_t v;
+		int i;
+
+		close(pfd[0]);
+		if (mailbox_open(f->store, "INBOX", &cb) != STORE_OK)
+			_exit(2);
+		for (i = 0; i < 20; i++)
+			(void)mailbox_store_flags(cb, 1, i % 2 ? MAILBOX_FLAG_SEEN : 0, 0);
+		v = mailbox_highestmodseq(cb);
+		if (write(pfd[1], &v, sizeof(v)) != sizeof(v))
+			_exit(3);
+		_exit(0);	/* no snapshot, no close */
+	}
+	close(pfd[1]);
+	assert_int_equal(read(pfd[0], &child_hms, sizeof(child_hms)),
+	    (ssize_t)sizeof(child_hms));
+	close(pfd[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_true(child_hms >= hms + 19);	/* i = 0 changes nothing */
+
+	assert_int_equal(mailbox_open(f->store, "INBOX", &box), STORE_OK);
+	assert_true(mailbox_highestmodseq(box) >= child_hms);
+	assert_int_equal(mailbox_store_flags(box, 5, MAILBOX_FLAG_DRAFT, 0), STORE_OK);
+	assert_true(mailbox_lookup(box, 5, NULL)->modseq > child_hms);
+	mailbox_unref(&box);
+}
+
+/* A clean close keeps HIGHESTMODSEQ exactly (no jump) and the expunges. */
+static void
+test_modseq_clean_and_expunges(void **state)
+{
+	struct fixture *f = *state;
+	struct mailbox *box;
+	uint32_t uids[2] = { 1, 3 };
+	uint64_t hms;
+
+	(void)populate(f, &box);
+	assert_int_equal(mailbox_expunge(box, uids, 2), STORE_OK);
+	hms = mailbox_highestmodseq(box);
+	assert_int_equal(box->n_expunges, 2);
+	mailbox_unref(&box);
+	reopen(f);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &box), STORE_OK);
+	assert_int_equal(mailbox_highestmodseq(box), hms);
+	assert_int_equal(box->n_expunges, 2);
+	assert_int_equal(box->expunges[0].uid, 1);
+	assert_int_equal(box->expunges[1].uid, 3);
+	assert_int_equal(box->expunges[1].modseq, hms);
+	mailbox_unref(&box);
+}
+
+/* Deleting a folder forgets its records; a new folder of that name starts afresh. */
+static void
+test_delete_forgets(void **state)
+{
+	struct fixture *f = *state;
+	struct mailbox *box;
+	uint32_t uid;
+
+	assert_int_equal(mstore_create(f->store, "Work"), STORE_OK);
+	assert_int_equal(mailbox_open(f->store, "Work", &box), STORE_OK);
+	{
+		struct mailbox_save *ctx = mailbox_save_begin(box, 0);
+		uint32_t last;
+
+		assert_int_equal(mailbox_save_msg_begin(ctx), STORE_OK);
+		assert_int_equal(mailbox_save_write(ctx, "a\n", 2), STORE_OK);
+		assert_int_equal(mailbox_save_msg_end(ctx, 0, 0, 0), STORE_OK);
+		assert_int_equal(mailbox_save_commit(&ctx, &uid, &last), STORE_OK);
+	}
+	mailbox_unref(&box);
+	reopen(f);
+	assert_int_equal(mstore_delete(f->store, "Work"), STORE_OK);
+	assert_int_equal(mstore_create(f->store, "Work"), STORE_OK);
+	reopen(f);
+	assert_int_equal(mailbox_open(f->store, "Work", &box), STORE_OK);
+	assert_int_equal(mailbox_count(box), 0);
+	mailbox_unref(&box);
+}
+
+/* ------------------------------------------------------------------ check, rebuild */
+
+static void
+test_check_rebuild(void **state)
+{
+	struct fixture *f = *state;
+	struct mailbox *box;
+	uint64_t hms;
+	FILE *out = fopen("/dev/null", "w");
+	char *a;
+
+	assert_non_null(out);
+	assert_int_equal(mstore_create(f->store, "Other"), STORE_OK);	/* no snapshot */
+	hms = populate(f, &box);
+	mailbox_unref(&box);
+	reopen(f);
+	assert_int_equal(mstore_index_check(f->store, out), 0);	/* Other: none, ok */
+	assert_int_equal(mstore_index_rebuild(f->store, NULL), STORE_OK);
+	assert_int_equal(mstore_index_check(f->store, out), 0);
+	/* a message removed behind our back: the snapshot differs */
+	assert_int_equal(mailbox_open(f->store, "INBOX", &box), STORE_OK);
+	a = xasprintf("%s/%s", f->root, mailbox_msg_at(box, 0)->filename);
+	mailbox_unref(&box);
+	reopen(f);
+	assert_int_equal(unlink(a), 0);
+	free(a);
+	assert_int_equal(mstore_index_check(f->store, out), 1);
+	assert_int_equal(mstore_index_rebuild(f->store, "INBOX"), STORE_OK);
+	assert_int_equal(mstore_index_check(f->store, out), 0);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &box), STORE_OK);
+	assert_int_equal(mailbox_count(box), 4);
+	assert_true(mailbox_highestmodseq(box) > hms);	/* rebuilt above the old ones */
+	mailbox_unref(&box);
+	assert_int_equal(mstore_index_rebuild(f->store, "Nope"), STORE_NONEXISTENT);
+	fclose(out);
+}
+
+/* ------------------------------------------------------------------ header fields */
+
+static void
+test_hdrcache(void **state)
+{
+	struct fixture *f = *state;
+	struct mailbox *box;
+	unsigned char *buf = NULL, big[MAILBOX_HDRCACHE_MAX + 1];
+	size_t cap = 0, len = 0;
+	uint32_t uid = 2;
+
+	(void)populate(f, &box);
+	mailbox_hdrcache_put(box, 1, 7, "Subject: one\r\n\r\n", 16);
+	mailbox_hdrcache_put(box, 2, 7, "Subject: two\r\n\r\n", 16);
+	memset(big, 'x', sizeof(big));
+	mailbox_hdrcache_put(box, 3, 7, big, sizeof(big));	/* too big: not kept */
+	mailbox_unref(&box);
+	reopen(f);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &box), STORE_OK);
+	assert_int_equal(mailbox_hdrcache_get(box, 1, 7, &buf, &cap, &len), 1);
+	assert_int_equal(len, 16);
+	assert_memory_equal(buf, "Subject: one\r\n\r\n", 16);
+	assert_int_equal(mailbox_hdrcache_get(box, 1, 8, &buf, &cap, &len), 0);	/* kind */
+	assert_int_equal(mailbox_hdrcache_get(box, 3, 7, &buf, &cap, &len), 0);
+	assert_int_equal(mailbox_hdrcache_get(box, 4, 7, &buf, &cap, &len), 0);
+	/* an expunged message's fields go with the next snapshot */
+	assert_int_equal(mailbox_expunge(box, &uid, 1), STORE_OK);
+	mailbox_unref(&box);
+	reopen(f);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &box), STORE_OK);
+	assert_int_equal(mailbox_hdrcache_get(box, 2, 7, &buf, &cap, &len), 0);
+	assert_int_equal(mailbox_hdrcache_get(box, 1, 7, &buf, &cap, &len), 1);
+	mailbox_unref(&box);
+	free(buf);
+}
+
+/* ------------------------------------------------------------------ codec */
+
+static void
+test_record_codec(void **state)
+{
+	static const struct {
+		const char *name;
+		uint8_t flags;
+		uint32_t kw;
+		bool ok;
+	} cases[] = {
+		{ "1.M1P1.host:2,S", MAILBOX_FLAG_SEEN, 0, true },
+		{ "1.M1P1.host:2,Fab", MAILBOX_FLAG_FLAGGED, 3, true },
+		{ "1.M1P1.host:2,S", 0, 0, false },		/* flags disagree */
+		{ "1.M1P1.host:2,", 0, 1, false },		/* keywords disagree */
+		{ ".hidden", 0, 0, false },
+		{ "a/b", 0, 0, false },
+		{ "1.M1P1.host:2,", MAILBOX_FLAG_RECENT, 0, false },
+	};
+	unsigned char buf[2048], hb[INDEX_HDR_SIZE];
+	struct index_rec r, d;
+	struct index_hdr h, hd;
+	size_t i, n, cut;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&r, 0, sizeof(r));
+		r.flags = cases[i].flags;
+		r.keywords = cases[i].kw;
+		r.modseq = 7;
+		r.size = 10;
+		r.vsize = 12;
+		r.name = cases[i].name;
+		r.name_len = strlen(cases[i].name);
+		n = index_rec_size(&r);
+		index_rec_encode(&r, buf);
+		assert_int_equal(index_rec_decode(buf, n, &d), cases[i].ok);
+		if (cases[i].ok) {
+			assert_int_equal(d.modseq, 7);
+			assert_int_equal(d.name_len, r.name_len);
+			assert_memory_equal(d.name, r.name, r.name_len);
+			for (cut = 0; cut < n; cut++)
+				assert_false(index_rec_decode(buf, cut, &d));
+			assert_false(index_rec_decode(buf, n + 1, &d));
+		}
+	}
+	memset(&h, 0, sizeof(h));
+	h.version = INDEX_FORMAT_VERSION;
+	h.uidvalidity = 5;
+	h.nextuid = 10;
+	h.count = 3;
+	h.highestmodseq = 9;
+	h.modseq_ceiling = 20;
+	memset(h.guid, 'a', 32);
+	index_hdr_encode(&h, hb);
+	assert_int_equal(index_hdr_decode(hb, sizeof(hb), &hd), 0);
+	assert_int_equal(hd.modseq_ceiling, 20);
+	assert_int_equal(index_hdr_decode(hb, sizeof(hb) - 1, &hd), -1);
+	hb[4] = 2;
+	assert_int_equal(index_hdr_decode(hb, sizeof(hb), &hd), -2);
+	h.count = 10;	/* count >= nextuid */
+	index_hdr_encode(&h, hb);
+	assert_int_equal(index_hdr_decode(hb, sizeof(hb), &hd), -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_record_codec),
+		cmocka_unit_test_setup_teardown(test_roundtrip_trusted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trusted_skips_readdir, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recent_snapshot_untrusted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_refreshed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_changed_behind_our_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corruption, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_symlink_index, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_modseq_unclean_exit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_modseq_clean_and_expunges, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delete_forgets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_rebuild, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hdrcache, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
