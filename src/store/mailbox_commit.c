@@ -3,23 +3,26 @@
  * mail process's event loop, and the same steps run inline for synchronous callers
  * (docs/architecture.md, Group commit; docs/formats.md, Saving).
  *
- * A group is every transaction (APPEND, COPY, MOVE's copy, an LMTP delivery) queued while
- * the previous group was being committed, plus uidlist rewrites that expunges left
- * behind. Three steps:
- *   prepare (event loop)  per folder: take the uidlist lock, bring the memory state up
- *                         to date, assign UIDs, choose the final names, format the
- *                         uidlist bytes that are already known;
- *   work (commit thread)  fsync every new file, rename each into cur/ or new/, fsync
- *                         those directories, write and fsync the uidlist records of the
+ * Two stages, each a thread, so that the file fsyncs of the next transactions overlap
+ * the directory and uidlist fsyncs of the group being committed:
+ *   files (thread "buzon-fsync")  every transaction queued meanwhile: start the
+ *                         writeback of all its new files, then fsync each; a
+ *                         transaction whose file fails, fails alone;
+ *   prepare (event loop)  a group of the transactions whose files are durable, plus
+ *                         uidlist rewrites that expunges left behind; per folder: take
+ *                         the uidlist lock, bring the memory state up to date, assign
+ *                         UIDs, choose the final names, format the uidlist bytes known;
+ *   commit (thread "buzon-commit") rename each file into cur/ or new/, fsync those
+ *                         directories, write and fsync the uidlist records of the
  *                         messages that made it (appended in place, or a whole new
  *                         uidlist renamed over the old one and its directory fsync'ed);
  *   finish (event loop)   release the locks, add the messages to the folders, tell the
  *                         listeners, run the callbacks (the OK / 250 goes out now).
- * The thread touches only the group: file descriptors (its own duplicates of the
- * folders'), names and byte buffers made in prepare; it never logs and never touches a
- * struct mailbox. One thread, so the system calls of a group run in a fixed order
- * (the fault tests count them), and parallelism comes from the grouping: a burst of saves
- * costs one directory fsync and one uidlist write per folder, not one each.
+ * The threads touch only their group: file descriptors (duplicates of the folders'),
+ * names and byte buffers made in prepare; they never log and never touch a struct
+ * mailbox. Within a thread the system calls of a group run in a fixed order (the fault
+ * tests count them per thread), and the grouping turns a burst of saves into one
+ * directory fsync and one uidlist write per folder, not one each.
  * Reliability role: a callback reports STORE_OK only after its files, their directory
  * and the uidlist were fsync'ed; every failure removes the transaction's files; an fsync
  * error is final and never retried on the same file.
@@ -49,6 +52,7 @@ struct mailbox_commit {
 	mailbox_commit_cb *cb;		/* NULL once cancelled */
 	void *cbctx;
 	struct commit_box *cbox;
+	int tmp_fd;			/* the folder's tmp/ for the files stage, or -1 */
 	enum store_status st;
 	uint32_t first, last;
 	bool failed;			/* in prepare or in the thread */
@@ -78,17 +82,29 @@ struct commit_group {
 	struct commit_box *boxes;
 };
 
-struct commit_pipe {
+struct commit_pipe;
+
+/* One of the two threads and its job slot (one group at a time). */
+struct commit_worker {
 	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	bool started;
+	struct commit_pipe *pipe;
+	const char *name;		/* thread name: the fault tests find it by it */
+	void (*work)(struct commit_group *g);
 	struct commit_group *todo;	/* handed to the thread */
 	struct commit_group *done;	/* handed back */
+	bool busy;			/* handed over and not yet taken back (loop) */
+};
+
+struct commit_pipe {
+	pthread_mutex_t mu;		/* todo/done of both workers, stop */
+	pthread_cond_t cv;
 	bool stop;
-	int wake[2];			/* socketpair: the thread sends, the loop reads [0] */
-	struct mailbox_commit *pending, **pending_tail;
-	size_t npending;
-	struct commit_group *inflight;
+	int wake[2];			/* socketpair: the threads send, the loop reads [0] */
+	struct commit_worker files;	/* stage 1: fsync the new files */
+	struct commit_worker commit;	/* stage 2: renames, directory, uidlist */
+	struct mailbox_commit *pending, **pending_tail;	/* files not yet synced */
+	struct mailbox_commit *ready, **ready_tail;	/* files durable: next group */
 };
 
 /* ------------------------------------------------------------------ the thread's work */
@@ -136,7 +152,7 @@ work_files(struct commit_group *g)
 			if (!sm->needs_sync)
 				continue;
 			if (fd < 0)
-				fd = openat(r->cbox->tmp_fd, sm->tmpname,
+				fd = openat(r->tmp_fd, sm->tmpname,
 				    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 			/* an fsync error is final, never retried (docs/formats.md, Saving) */
 			if (fd < 0 || fsync(fd) < 0) {
@@ -263,38 +279,40 @@ work_box(struct commit_group *g, struct commit_box *cb)
 	(void)fstatat(cb->dir_fd, UIDLIST_NAME, &cb->uidlist_st, AT_SYMLINK_NOFOLLOW);
 }
 
+/* Stage 2: renames, then per folder the directory fsyncs and the uidlist. */
 static void
-work_group(struct commit_group *g)
+work_commit(struct commit_group *g)
 {
 	struct commit_box *cb;
 
-	work_files(g);
 	work_renames(g);
 	for (cb = g->boxes; cb != NULL; cb = cb->next)
 		work_box(g, cb);
 }
 
 static void *
-commit_thread(void *arg)
+worker_main(void *arg)
 {
-	struct commit_pipe *p = arg;
+	struct commit_worker *w = arg;
+	struct commit_pipe *p = w->pipe;
 	struct commit_group *g;
 	char b = 1;
 
+	(void)pthread_setname_np(pthread_self(), w->name);
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		while (p->todo == NULL && !p->stop)
+		while (w->todo == NULL && !p->stop)
 			pthread_cond_wait(&p->cv, &p->mu);
-		if (p->todo == NULL)
+		if (w->todo == NULL)
 			break;
-		g = p->todo;
-		p->todo = NULL;
+		g = w->todo;
+		w->todo = NULL;
 		pthread_mutex_unlock(&p->mu);
-		work_group(g);
+		w->work(g);
 		pthread_mutex_lock(&p->mu);
-		p->done = g;
+		w->done = g;
 		pthread_cond_broadcast(&p->cv);
-		/* one byte per group, one group in flight: never blocks */
+		/* one byte per group, at most two groups in flight: never blocks */
 		(void)send(p->wake[1], &b, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -555,12 +573,8 @@ finish_box(struct commit_group *g, struct commit_box *cb)
 		if (box->deleted)
 			req_fail(r, STORE_NONEXISTENT);
 		for (size_t i = 0; i < r->save->count; i++)
-			if (r->save->msgs[i].err != 0) {
-				log_error("store commit file failed mailbox=%s error=%s",
-				    box->name, strerror(r->save->msgs[i].err));
+			if (r->save->msgs[i].err != 0)
 				req_fail(r, errno_status(r->save->msgs[i].err));
-				break;
-			}
 		if (cb->err != 0)
 			req_fail(r, errno_status(cb->err));
 		if (!r->failed)
@@ -587,7 +601,16 @@ finish_group(struct commit_group *g)
 		finish_box(g, cb);
 	for (r = g->reqs; r != NULL; r = next) {
 		next = r->next;
+		if (r->tmp_fd >= 0)
+			close(r->tmp_fd);
 		if (r->save != NULL) {
+			for (size_t i = 0; i < r->save->count; i++)
+				if (r->save->msgs[i].err != 0) {
+					log_error("store commit file failed mailbox=%s error=%s",
+					    r->box->name, strerror(r->save->msgs[i].err));
+					req_fail(r, errno_status(r->save->msgs[i].err));
+					break;
+				}
 			if (r->failed || r->box->deleted) {
 				if (!r->failed)
 					req_fail(r, STORE_NONEXISTENT);
@@ -612,65 +635,151 @@ finish_group(struct commit_group *g)
 
 /* ------------------------------------------------------------------ the pipeline */
 
-static void pipe_start_next(struct mstore *store);
-
-/* Take the finished group back from the thread (blocking if wait), finish it. */
-static bool
-pipe_reap(struct mstore *store, bool wait)
+static void
+worker_hand(struct commit_pipe *p, struct commit_worker *w, struct commit_group *g)
 {
-	struct commit_pipe *p = store->commit;
+	pthread_mutex_lock(&p->mu);
+	w->todo = g;
+	w->busy = true;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+static struct commit_group *
+worker_take(struct commit_pipe *p, struct commit_worker *w)
+{
 	struct commit_group *g;
 
 	pthread_mutex_lock(&p->mu);
-	while (wait && p->done == NULL && p->inflight != NULL)
-		pthread_cond_wait(&p->cv, &p->mu);
-	g = p->done;
-	p->done = NULL;
+	g = w->done;
+	w->done = NULL;
+	if (g != NULL)
+		w->busy = false;
 	pthread_mutex_unlock(&p->mu);
-	if (g == NULL)
-		return false;
-	p->inflight = NULL;
-	finish_group(g);
-	return true;
+	return g;
 }
 
-static void
-pipe_start_next(struct mstore *store)
+/* Up to COMMIT_GROUP_MAX_REQS requests off the front of a list. */
+static struct commit_group *
+group_take(struct mailbox_commit **list, struct mailbox_commit ***tailp)
 {
-	struct commit_pipe *p = store->commit;
-	struct commit_group *g;
-	struct mailbox_commit **tail;
+	struct commit_group *g = xcalloc(1, sizeof(*g));
+	struct mailbox_commit **tail = list;
 	size_t n = 0;
 
-	if (p->inflight != NULL || p->pending == NULL)
-		return;
-	g = xcalloc(1, sizeof(*g));
-	g->reqs = p->pending;
-	tail = &g->reqs;
+	g->reqs = *list;
 	while (*tail != NULL && n < COMMIT_GROUP_MAX_REQS) {
 		tail = &(*tail)->next;
 		n++;
 	}
-	p->pending = *tail;
+	*list = *tail;
 	*tail = NULL;
-	p->npending -= n;
-	if (p->pending == NULL)
-		p->pending_tail = &p->pending;
-	prepare_group(g);
-	p->inflight = g;
+	if (*list == NULL)
+		*tailp = list;
+	return g;
+}
+
+static void
+ready_append(struct commit_pipe *p, struct mailbox_commit *r)
+{
+	r->next = NULL;
+	*p->ready_tail = r;
+	p->ready_tail = &r->next;
+}
+
+/* Give each idle stage its next work. */
+static void
+pipe_kick(struct mstore *store)
+{
+	struct commit_pipe *p = store->commit;
+	struct commit_group *g;
+
+	if (!p->files.busy && p->pending != NULL)
+		worker_hand(p, &p->files, group_take(&p->pending, &p->pending_tail));
+	if (!p->commit.busy && p->ready != NULL) {
+		g = group_take(&p->ready, &p->ready_tail);
+		prepare_group(g);
+		worker_hand(p, &p->commit, g);
+	}
+}
+
+/* Take back what the stages finished (waiting for one if wait and one is busy). */
+static void
+pipe_reap(struct mstore *store, bool wait)
+{
+	struct commit_pipe *p = store->commit;
+	struct mailbox_commit *r, *next;
+	struct commit_group *g;
+
+	if (wait) {
+		pthread_mutex_lock(&p->mu);
+		while (p->files.done == NULL && p->commit.done == NULL &&
+		    (p->files.busy || p->commit.busy))
+			pthread_cond_wait(&p->cv, &p->mu);
+		pthread_mutex_unlock(&p->mu);
+	}
+	if ((g = worker_take(p, &p->files)) != NULL) {
+		for (r = g->reqs; r != NULL; r = next) {
+			next = r->next;
+			ready_append(p, r);
+		}
+		free(g);
+	}
+	if ((g = worker_take(p, &p->commit)) != NULL)
+		finish_group(g);
+}
+
+static int
+worker_start(struct commit_pipe *p, struct commit_worker *w, const char *name,
+    void (*work)(struct commit_group *))
+{
+	pthread_attr_t attr;
+	sigset_t all, old;
+	int err;
+
+	w->pipe = p;
+	w->name = name;
+	w->work = work;
+	pthread_attr_init(&attr);
+	/* system calls only: a small stack (the mail process runs under RLIMIT_AS) */
+	(void)pthread_attr_setstacksize(&attr, 256 * 1024);
+	/* signals stay with the event loop's thread */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&w->thread, &attr, worker_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (err != 0) {
+		log_error("store commit thread %s: %s; saves stay synchronous", name,
+		    strerror(err));
+		return -1;
+	}
+	w->started = true;
+	return 0;
+}
+
+static void
+pipe_free(struct commit_pipe *p)
+{
 	pthread_mutex_lock(&p->mu);
-	p->todo = g;
-	pthread_cond_signal(&p->cv);
+	p->stop = true;
+	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
+	if (p->files.started)
+		pthread_join(p->files.thread, NULL);
+	if (p->commit.started)
+		pthread_join(p->commit.thread, NULL);
+	close(p->wake[0]);
+	close(p->wake[1]);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv);
+	free(p);
 }
 
 int
 mstore_commit_start(struct mstore *store)
 {
 	struct commit_pipe *p;
-	pthread_attr_t attr;
-	sigset_t all, old;
-	int err;
 
 	if (store->commit != NULL)
 		return 0;
@@ -683,22 +792,10 @@ mstore_commit_start(struct mstore *store)
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	p->pending_tail = &p->pending;
-	pthread_attr_init(&attr);
-	/* system calls only: a small stack (the mail process runs under RLIMIT_AS) */
-	(void)pthread_attr_setstacksize(&attr, 256 * 1024);
-	/* signals stay with the event loop's thread */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	err = pthread_create(&p->thread, &attr, commit_thread, p);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
-	if (err != 0) {
-		log_error("store commit thread: %s; saves stay synchronous", strerror(err));
-		close(p->wake[0]);
-		close(p->wake[1]);
-		pthread_mutex_destroy(&p->mu);
-		pthread_cond_destroy(&p->cv);
-		free(p);
+	p->ready_tail = &p->ready;
+	if (worker_start(p, &p->files, "buzon-fsync", work_files) < 0 ||
+	    worker_start(p, &p->commit, "buzon-commit", work_commit) < 0) {
+		pipe_free(p);
 		return -1;
 	}
 	store->commit = p;
@@ -720,8 +817,10 @@ mstore_commit_fd(struct mstore *store)
 bool
 mstore_commit_idle(const struct mstore *store)
 {
-	return store->commit == NULL ||
-	    (store->commit->inflight == NULL && store->commit->pending == NULL);
+	const struct commit_pipe *p = store->commit;
+
+	return p == NULL || (p->pending == NULL && p->ready == NULL && !p->files.busy &&
+	    !p->commit.busy);
 }
 
 void
@@ -733,43 +832,38 @@ mstore_commit_process(struct mstore *store)
 		return;
 	while (recv(store->commit->wake[0], b, sizeof(b), MSG_DONTWAIT) > 0)
 		;
-	if (pipe_reap(store, false))
-		pipe_start_next(store);
+	pipe_reap(store, false);
+	pipe_kick(store);
 }
 
 void
 mstore_commit_drain(struct mstore *store)
 {
-	struct commit_pipe *p = store->commit;
-
-	if (p == NULL)
+	if (store->commit == NULL)
 		return;
-	while (p->inflight != NULL || p->pending != NULL) {
-		if (p->inflight != NULL)
-			(void)pipe_reap(store, true);
-		pipe_start_next(store);
+	while (!mstore_commit_idle(store)) {
+		pipe_kick(store);
+		pipe_reap(store, true);
 	}
 }
 
 void
 mstore_commit_stop(struct mstore *store)
 {
-	struct commit_pipe *p = store->commit;
-
-	if (p == NULL)
+	if (store->commit == NULL)
 		return;
 	mstore_commit_drain(store);
-	pthread_mutex_lock(&p->mu);
-	p->stop = true;
-	pthread_cond_signal(&p->cv);
-	pthread_mutex_unlock(&p->mu);
-	pthread_join(p->thread, NULL);
-	close(p->wake[0]);
-	close(p->wake[1]);
-	pthread_mutex_destroy(&p->mu);
-	pthread_cond_destroy(&p->cv);
-	free(p);
+	pipe_free(store->commit);
 	store->commit = NULL;
+}
+
+static bool
+save_needs_sync(const struct mailbox_save *save)
+{
+	for (size_t i = 0; i < save->count; i++)
+		if (save->msgs[i].needs_sync)
+			return true;
+	return false;
 }
 
 static struct mailbox_commit *
@@ -784,10 +878,15 @@ pipe_enqueue(struct mailbox *box, struct mailbox_save *save, mailbox_commit_cb *
 	r->save = save;
 	r->cb = cb;
 	r->cbctx = cbctx;
-	*p->pending_tail = r;
-	p->pending_tail = &r->next;
-	p->npending++;
-	pipe_start_next(box->store);
+	r->tmp_fd = -1;
+	if (save != NULL && save_needs_sync(save)) {
+		/* the files stage opens the files it has no descriptor for by name */
+		r->tmp_fd = fcntl(box->tmp_fd, F_DUPFD_CLOEXEC, 0);
+		*p->pending_tail = r;
+		p->pending_tail = &r->next;
+	} else
+		ready_append(p, r);	/* nothing for the files stage (links, rewrites) */
+	pipe_kick(box->store);
 	return r;
 }
 
@@ -861,9 +960,12 @@ mailbox_save_commit(struct mailbox_save **ctxp, uint32_t *uid_first_r, uint32_t 
 	r->save = ctx;
 	r->cb = sync_done;
 	r->cbctx = &res;
+	r->tmp_fd = ctx->box->tmp_fd;	/* borrowed: not closed by finish_group */
 	g->reqs = r;
+	work_files(g);
+	r->tmp_fd = -1;
 	prepare_group(g);
-	work_group(g);
+	work_commit(g);
 	finish_group(g);
 	*uid_first_r = res.first;
 	*uid_last_r = res.last;

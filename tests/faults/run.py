@@ -95,25 +95,43 @@ def wait_dead(pid, timeout=10.0):
     return False
 
 
-class Injector:
-    """strace attached to the (only) mail process, all its threads (-f), with one fault
-    rule. strace counts `when` per thread: the event loop's thread writes message data,
-    links, unlinks and replies; the store's commit thread does the fsyncs, the renames
-    into cur/ or new/ and the uidlist pwrite64 (docs/architecture.md, Group commit)."""
+def thread_tid(pid, name):
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                if f.read().strip() == name:
+                    return int(tid)
+        except OSError:
+            pass
+    raise AssertionError("mail process %d has no thread %s" % (pid, name))
 
-    def __init__(self, srv, syscalls, when, action="signal=KILL"):
+
+class Injector:
+    """strace attached to one thread of the (only) mail process with one fault rule.
+    strace counts `when` per thread, so the rule names its thread: "fsync@fsync" is the
+    n-th fsync of the store's files stage (thread buzon-fsync: the new files), "x@commit"
+    of its commit stage (thread buzon-commit: renames into cur/ or new/, directory
+    fsyncs, the uidlist pwrite64/fsync/rename), a bare name the event loop's thread
+    (message data, links, unlinks, replies); docs/architecture.md, Group commit."""
+
+    def __init__(self, srv, syscalls, when, action="signal=KILL", thread=None):
+        if isinstance(syscalls, str):
+            spec, _, th = syscalls.partition("@")
+            syscalls = spec.split(",")
+            thread = thread or th or None
         pids = mail_pids(srv)
         if len(pids) != 1:
             raise AssertionError("want one mail process, have %s" % pids)
         self.pid = pids[0]
+        tid = self.pid if thread is None else thread_tid(self.pid, "buzon-" + thread)
         sc = ",".join(syscalls)
-        self.proc = subprocess.Popen([STRACE, "-qq", "-f", "-p", str(self.pid), "-o", "/dev/null",
+        self.proc = subprocess.Popen([STRACE, "-qq", "-p", str(tid), "-o", "/dev/null",
                                       "-e", "trace=" + sc,
                                       "-e", "inject=%s:%s:when=%s" % (sc, action, when)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
-            with open("/proc/%d/status" % self.pid) as f:
+            with open("/proc/%d/task/%d/status" % (self.pid, tid)) as f:
                 if not re.search(r"TracerPid:\s+0\b", f.read()):
                     return
             if self.proc.poll() is not None:
@@ -321,16 +339,15 @@ def token(prefix):
 
 # F-02: APPEND killed at a system call ---------------------------------------------
 
-# (syscall, when, is the rename into cur/ done when the kill happens?)
-# Counted per thread (see Injector): write and writev in the event loop, the rest in the
-# commit thread.
+# (syscall[@thread], when, is the rename into cur/ done when the kill happens?)
+# Counted per thread (see Injector).
 APPEND_POINTS = [
     ("write", 1, False),		# the message data into tmp/
-    ("fsync", 1, False),		# fsync of the tmp file
-    ("renameat,renameat2", 1, False),	# tmp/ -> cur/
-    ("fsync", 2, True),			# fsync of cur/ after the rename, before the UID
-    ("pwrite64", 1, True),		# the uidlist record (or the rewritten uidlist)
-    ("fsync", 3, True),			# fsync of the uidlist
+    ("fsync@fsync", 1, False),		# fsync of the tmp file
+    ("renameat,renameat2@commit", 1, False),	# tmp/ -> cur/
+    ("fsync@commit", 1, True),		# fsync of cur/ after the rename, before the UID
+    ("pwrite64@commit", 1, True),	# the uidlist record (or the rewritten uidlist)
+    ("fsync@commit", 2, True),		# fsync of the uidlist
     ("writev", 1, True),			# the tagged OK (kill before it is sent)
 ]
 
@@ -341,7 +358,7 @@ def f02_append_kill(ck, srv, syscalls, when, renamed):
     c = srv.login(select="INBOX")
     t = token("A")
     led.unacked.add(t)
-    inj = Injector(srv, syscalls.split(","), when)
+    inj = Injector(srv, syscalls, when)
     try:
         line = append(c, "a", "INBOX", message(t))
         died = inj.killed(5)
@@ -408,7 +425,7 @@ def f02_multiappend(ck, srv):
     toks = [token("MA") for _ in range(3)]
     led.unacked.update(toks)
     parts = b"".join(b" {%d+}\r\n" % len(message(t)) + message(t) for t in toks)
-    inj = Injector(srv, ["renameat", "renameat2"], 2)
+    inj = Injector(srv, ["renameat", "renameat2"], 2, thread="commit")
     try:
         try:
             r = c.cmd("a", b"APPEND INBOX" + parts, 20)
@@ -439,7 +456,7 @@ def f02_copy_move(ck, srv, cmd, syscalls, when):
     dst = Ledger(srv, "Archive")
     dst.unacked.add(t)
     c = srv.login(select="INBOX")
-    inj = Injector(srv, syscalls.split(","), when)
+    inj = Injector(srv, syscalls, when)
     try:
         try:
             line = tagged(c.cmd("m", "UID %s %d Archive" % (cmd, uid), 20))
@@ -479,9 +496,9 @@ def f02_copy_move(ck, srv, cmd, syscalls, when):
 # tmp/ -> new/ -> fsync(new/) -> uidlist record (pwrite64) -> fsync(uidlist) -> result to
 # the master (sendmsg). Counted per thread, as APPEND_POINTS.
 LMTP_POINTS = [
-    ("write", 1, False), ("write", 2, False), ("fsync", 1, False),
-    ("renameat,renameat2", 1, False), ("fsync", 2, True), ("pwrite64", 1, True),
-    ("fsync", 3, True), ("sendmsg", 1, True),
+    ("write", 1, False), ("write", 2, False), ("fsync@fsync", 1, False),
+    ("renameat,renameat2@commit", 1, False), ("fsync@commit", 1, True),
+    ("pwrite64@commit", 1, True), ("fsync@commit", 2, True), ("sendmsg", 1, True),
 ]
 
 
@@ -512,7 +529,7 @@ def f01_lmtp_kill(ck, srv, syscalls, when, renamed):
     c = srv.login(select="INBOX")
     t = token("L")
     led.unacked.add(t)
-    inj = Injector(srv, syscalls.split(","), when)
+    inj = Injector(srv, syscalls, when)
     try:
         reply = lmtp_send(srv, t)
         died = inj.killed(5)
@@ -551,7 +568,7 @@ def f03_expunge(ck, srv, syscalls, when, label):
     with open(ulpath, "rb") as f:
         old_ul = f.read()
     c = srv.login(select=folder)
-    inj = Injector(srv, syscalls.split(","), when)
+    inj = Injector(srv, syscalls, when)
     try:
         try:
             line = tagged(c.cmd("x", "EXPUNGE", 60))
@@ -719,7 +736,7 @@ def f06_error(ck, srv, syscall, when, errname, want):
     led.unacked.add(t)
     tmpdir = os.path.join(srv.maildir("demo"), "tmp")
     tmp0 = set(os.listdir(tmpdir))		# leftovers of the kill cases stay 36 h
-    inj = Injector(srv, [syscall], when, "error=" + errname)
+    inj = Injector(srv, syscall, when, "error=" + errname)
     try:
         line = append(c, "a", "INBOX", message(t))
     finally:
@@ -1059,9 +1076,10 @@ def main():
                  "each absent or present once whole (not all-or-none after a crash)", f02_multiappend, srv)
         k = 10
         for cmd in ("COPY", "MOVE"):
-            for sc, n in (("linkat", 1), ("renameat,renameat2", 1), ("fsync", 1), ("fsync", 2),
-                          ("pwrite64", 1), ("unlinkat", 1), ("renameat,renameat2", 2)):
-                if cmd == "COPY" and sc in ("unlinkat", "renameat,renameat2") and n == 2:
+            for sc, n in (("linkat", 1), ("renameat,renameat2@commit", 1), ("fsync@commit", 1),
+                          ("fsync@commit", 2), ("pwrite64@commit", 1), ("unlinkat", 1),
+                          ("renameat,renameat2@commit", 2)):
+                if cmd == "COPY" and sc in ("unlinkat", "renameat,renameat2@commit") and n == 2:
                     continue
                 if cmd == "COPY" and sc == "unlinkat":
                     continue
@@ -1076,7 +1094,7 @@ def main():
         run_case("F03-03", "EXPUNGE killed at unlink #498 (2 before the end)", "kept keep UIDs",
                  f03_expunge, srv, "unlinkat", 498, "unlink#498")
         run_case("F04-01", "uidlist rewrite killed at rename(lock, uidlist)", "old uidlist byte-identical",
-                 f03_expunge, srv, "renameat,renameat2", 1, "uidlist-rename")
+                 f03_expunge, srv, "renameat,renameat2@commit", 1, "uidlist-rename")
         run_case("F04-02", "uidlist rewrite killed at the directory fsync", "new uidlist whole",
                  f04_after_rename, srv)
         for i, kind in enumerate(["empty", "cut-mid-line", "bad-header", "duplicate-uid", "uid-over-next",
@@ -1086,7 +1104,7 @@ def main():
                      "recovered with a log line (or NO), every message listed once, UIDs unique",
                      corrupt_case, srv, kind)
         run_case("F06-01", "fsync EIO during APPEND", "a NO, tmp file removed, session kept",
-                 f06_error, srv, "fsync", 1, "EIO", r"a NO")
+                 f06_error, srv, "fsync@fsync", 1, "EIO", r"a NO")
         run_case("F06-02", "write ENOSPC during APPEND", "a NO, tmp file removed",
                  f06_error, srv, "write", 1, "ENOSPC", r"a NO")
         run_case("F06-03", "write EDQUOT during APPEND", "a NO [OVERQUOTA]",
@@ -1123,7 +1141,7 @@ def f04_after_rename(ck, srv):
         raise AssertionError("no messages to expunge")
     c.cmd("d", b"UID STORE " + b",".join(uids) + b" +FLAGS.SILENT (\\Deleted)")
     c.close()
-    f03_expunge(ck, srv, "fsync", 2, "dir-fsync")
+    f03_expunge(ck, srv, "fsync@commit", 2, "dir-fsync")
 
 
 if __name__ == "__main__":
