@@ -14,7 +14,7 @@
 #   resilience tests/resilience/run.py (one client must never take the service down: NUL
 #             logins, non-reading floods, 1000-recipient LMTP, auth floods, EMFILE, connection
 #             caps, kill -9 of a login process, malformed IPC, a 60 s chaos run; root only)
-#             on build/buzon, and R-01/02a/03/05/06/09 on build-asan/buzon
+#             on build/buzon, and R-01/02a/03/05/06/09/10 on build-asan/buzon
 #   delivery  tests/delivery/run.py (LMTP, buzon deliver, mbox import, faults, private Postfix),
 #             both builds
 #   pop3      tests/pop3/run.py (POP3 dialogues, poplib, curl, fetchmail, IMAP EXPUNGE)
@@ -192,7 +192,7 @@ if [ -f tests/resilience/run.py ] && [ "${SKIP_RESILIENCE:-0}" != 1 ]; then
 	if [ "${SKIP_ASAN:-0}" != 1 ] && have_binary "$ASAN_BUILD" resilience-asan; then
 		runner resilience-asan "$LOGDIR/resilience-asan.log" \
 		    env ASAN_OPTIONS="$SAN_ASAN" UBSAN_OPTIONS="$SAN_UBSAN" BUZON="$ASAN_BUILD/buzon" \
-		    "$PY" tests/resilience/run.py -k R-01 -k R-02a -k R-03 -k R-05 -k R-06 -k R-09
+		    "$PY" tests/resilience/run.py -k R-01 -k R-02a -k R-03 -k R-05 -k R-06 -k R-09 -k R-10
 	fi
 fi
 
