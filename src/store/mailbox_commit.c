@@ -482,6 +482,8 @@ fail:
 	if (cb->lockfd >= 0)
 		mailbox_uidlist_unlock(box, cb->lockfd);
 	cb->lockfd = -1;
+	if (cb->rewrite)
+		box->uidlist_stale = true;	/* still to be rewritten */
 	box->commit_busy = false;
 	for (r = g->reqs; r != NULL; r = r->next)
 		if (r->cbox == cb)
