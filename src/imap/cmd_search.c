@@ -34,6 +34,9 @@ struct search_ctx {
 	unsigned char **hdrbuf;		/* the run's reused header buffer */
 	size_t *hdrcap;
 	struct buf *tmp;		/* the run's scratch for IMAP_RC_HEADER */
+	/* the message's IMAP_RC_HEADER block read from the store's index into *hdrbuf */
+	const unsigned char *blk;
+	size_t blk_len;
 	bool load_failed;
 	bool error;
 };
@@ -90,10 +93,17 @@ ctx_header(struct search_ctx *s, const char *field)
 			*s->hdrbuf = xrealloc(*s->hdrbuf, len);
 		}
 		memcpy(*s->hdrbuf, d, len);
+		s->blk = NULL;
 		s->hdrmsg = mail_message_parse(*s->hdrbuf, len, NULL);
 		s->hdr_full = false;
 		return s->hdrmsg;
 	}
+	if (reduced_ok && s->blk != NULL) {
+		s->hdrmsg = mail_message_parse(s->blk, s->blk_len, NULL);
+		s->hdr_full = false;
+		return s->hdrmsg;
+	}
+	s->blk = NULL;		/* *hdrbuf is overwritten below */
 	if (reduced_ok && mailbox_hdrcache_get(mb, uid, IMAP_RC_HEADER_KIND, s->hdrbuf,
 	    s->hdrcap, &len) == 1) {
 		/* kept in the store's index by an earlier process: no file read */
@@ -128,6 +138,54 @@ key_matcher(struct imap_search_key *k)
 	if (k->matcher == NULL)
 		k->matcher = mail_search_key_create(k->str, k->str_len);
 	return k->matcher;
+}
+
+/*
+ * A header key on one of the cached header fields (IMAP_RC_HEADER), searched in the
+ * cached block where it lies, without a copy or a parse: in the rendered-item cache,
+ * else in the store's index (then kept in the rendered-item cache and in *hdrbuf for
+ * the message's other keys). The answer is that of ctx_header + mail_search_header.
+ * Returns false when it cannot tell (no cached block, the message is already read):
+ * the caller takes the general path.
+ */
+static bool
+header_key_cached(struct search_ctx *s, struct imap_search_key *k, bool *hit_r)
+{
+	struct imap_rcache *rc = s->client->iu->rcache;
+	struct mailbox *mb = s->view->mbox;
+	const char *d;
+	size_t len;
+	int r;
+
+	if (k->cached_field == 0)
+		k->cached_field = k->field != NULL && imap_rc_header_field(k->field) ? 1 : -1;
+	if (k->cached_field < 0 || s->msg != NULL || s->hdrmsg != NULL || s->load_failed)
+		return false;
+	if (s->blk == NULL) {
+		if (imap_rcache_get(rc, mailbox_name(mb), mailbox_uidvalidity(mb), s->m->uid,
+		    IMAP_RC_HEADER, &d, &len)) {
+			/* no rcache put until the search below is done: d stays valid */
+			r = mail_search_header_block(key_matcher(k), (const unsigned char *)d,
+			    len, k->field);
+			if (r < 0)
+				return false;
+			*hit_r = r > 0;
+			return true;
+		}
+		if (mailbox_hdrcache_get(mb, s->m->uid, IMAP_RC_HEADER_KIND, s->hdrbuf,
+		    s->hdrcap, &len) != 1)
+			return false;
+		/* kept in the store's index by an earlier process: no file read */
+		imap_rcache_put(rc, mailbox_name(mb), mailbox_uidvalidity(mb), s->m->uid,
+		    IMAP_RC_HEADER, *s->hdrbuf, len);
+		s->blk = *s->hdrbuf;
+		s->blk_len = len;
+	}
+	r = mail_search_header_block(key_matcher(k), s->blk, s->blk_len, k->field);
+	if (r < 0)
+		return false;
+	*hit_r = r > 0;
+	return true;
 }
 
 /* Day (days since the epoch) of t in zone tz_min. */
@@ -177,6 +235,7 @@ eval(struct search_ctx *s, struct imap_search_key *k)
 	struct imap_search_key *c;
 	int64_t day;
 	int idx;
+	bool hit;
 
 	switch (k->type) {
 	case SEARCH_ALL:
@@ -222,6 +281,8 @@ eval(struct search_ctx *s, struct imap_search_key *k)
 	case SEARCH_SENTSINCE:
 		return sent_day(s, &day) && cmp_day(day, k->date) >= 0;
 	case SEARCH_HEADER:
+		if (header_key_cached(s, k, &hit))
+			return hit;
 		msg = ctx_header(s, k->field);
 		return msg != NULL && mail_search_header(key_matcher(k), msg, NULL, k->field);
 	case SEARCH_BODY:
