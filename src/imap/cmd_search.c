@@ -377,6 +377,7 @@ search_continue(struct imap_cmd *cmd)
 	struct search_run *r = cmd->ctx;
 	uint64_t start = clock_ms();
 	unsigned done = 0;
+	bool io = false;		/* the last message needed more than the caches */
 	struct search_ctx s;
 
 	for (; r->next < v->count; r->next++) {
@@ -385,7 +386,9 @@ search_continue(struct imap_cmd *cmd)
 		const struct mailbox_msg *m;
 		uint32_t id;
 
-		if (++done > SEARCH_SLICE_MSGS || clock_ms() - start >= SEARCH_SLICE_MS) {
+		/* the clock every 16 messages served from the caches (~10 us) */
+		if (++done > SEARCH_SLICE_MSGS || ((io || done % 16 == 0) &&
+		    clock_ms() - start >= SEARCH_SLICE_MS)) {
 			imap_client_schedule_continue(c);
 			return IMAP_CMD_MORE;
 		}
@@ -421,6 +424,7 @@ search_continue(struct imap_cmd *cmd)
 		}
 		if (s.error)
 			r->error = true;
+		io = s.msg != NULL || s.hdrmsg != NULL || s.blk != NULL || s.load_failed;
 		if (s.msg != NULL)
 			imap_msgcache_release(c->iu->cache, &s.msg);
 		if (s.hdrmsg != NULL)

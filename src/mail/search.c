@@ -271,28 +271,45 @@ classify_value(const unsigned char *p, size_t len)
 	return cls;
 }
 
+static inline unsigned char
+ascii_lower(unsigned char c)
+{
+	return (unsigned char)(c - 'A') < 26 ? c | 0x20 : c;
+}
+
 /* ASCII-only text p[0..len) lower-cased (= its i;unicode-casemap folding) contains k? */
 static bool
 ascii_search(const struct mail_search_key *k, const unsigned char *p, size_t len,
     struct scratch *s)
 {
-	unsigned char stack[512], *low = stack;
-	size_t i;
+	const unsigned char *n = (const unsigned char *)k->folded;
+	unsigned char *low;
+	size_t i, j;
 
 	if (k->len == 0)
 		return true;
 	/* folding ASCII gives ASCII: a needle with other bytes cannot occur */
 	if (!k->ascii || len < k->len)
 		return false;
-	if (len > sizeof(stack)) {
-		buf_reset(&s->folded);
-		if (buf_append(&s->folded, p, len) < 0)
-			return false;
-		low = (unsigned char *)s->folded.data;
+	if (len <= 1024) {
+		/* short (the usual header value): compared in place, at most 1 KiB x needle */
+		for (i = 0; i <= len - k->len; i++) {
+			if (ascii_lower(p[i]) != n[0])
+				continue;
+			for (j = 1; j < k->len && ascii_lower(p[i + j]) == n[j]; j++)
+				;
+			if (j == k->len)
+				return true;
+		}
+		return false;
 	}
+	buf_reset(&s->folded);
+	if (buf_append(&s->folded, p, len) < 0)
+		return false;
+	low = (unsigned char *)s->folded.data;
 	for (i = 0; i < len; i++)
-		low[i] = (unsigned char)(p[i] - 'A') < 26 ? p[i] | 0x20 : p[i];
-	return memmem(low, len, k->folded, k->len) != NULL;
+		low[i] = ascii_lower(low[i]);
+	return memmem(low, len, n, k->len) != NULL;
 }
 
 /*
@@ -384,12 +401,76 @@ mail_search_header(const struct mail_search_key *k, const struct mail_message *m
 	return search_header_block(k, m, part == NULL ? m->root : part, name, &budget, k->hs);
 }
 
+static bool
+is_wsp(unsigned char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Index just past the LF of the line starting at i, or len. */
+static size_t
+line_end(const unsigned char *p, size_t len, size_t i)
+{
+	const unsigned char *lf = memchr(p + i, '\n', len - i);
+
+	return lf == NULL ? len : (size_t)(lf - p) + 1;
+}
+
+/*
+ * search_header_fields for one field name of nlen bytes (no ':', WSP, CR, LF, NUL, not
+ * empty) over a block of at most max_header_bytes, without splitting fields of other
+ * names: the lines are walked as mail_header_next walks them (a line and its
+ * continuation lines make a group; the first blank line ends the block), and only a
+ * group starting with the name, WSP and ':' is a field of that name, as it is for
+ * mail_header_next (the name ends at the first ':' and loses its trailing WSP). The
+ * budget never runs out (the fields add up to at most the block). Returns -1 when the
+ * block has as many groups as max_header_fields: that limit needs the exact walk.
+ */
+static int
+search_named_fields(const struct mail_search_key *k, const unsigned char *hdr, size_t len,
+    const struct mail_limits *lim, const char *name, size_t nlen, struct scratch *s)
+{
+	unsigned char n0 = ascii_lower((unsigned char)name[0]);
+	unsigned int groups = 0;
+	size_t i = 0;
+
+	while (i < len) {
+		size_t start = i, end, j, vend;
+
+		if (hdr[i] == '\n' || (hdr[i] == '\r' && i + 1 < len && hdr[i + 1] == '\n'))
+			break;
+		if (++groups >= lim->max_header_fields)
+			return -1;
+		end = line_end(hdr, len, i);
+		while (end < len && is_wsp(hdr[end]))
+			end = line_end(hdr, len, end);
+		i = end;
+		if (ascii_lower(hdr[start]) != n0 || end - start <= nlen ||
+		    strncasecmp((const char *)hdr + start, name, nlen) != 0)
+			continue;
+		for (j = start + nlen; j < end && is_wsp(hdr[j]); j++)
+			;
+		if (j == end || hdr[j] != ':')
+			continue;
+		vend = end;
+		if (vend > j + 1 && hdr[vend - 1] == '\n') {
+			vend--;
+			if (vend > j + 1 && hdr[vend - 1] == '\r')
+				vend--;
+		}
+		if (search_value(k, hdr + j + 1, vend - (j + 1), s))
+			return 1;
+	}
+	return 0;
+}
+
 int
 mail_search_header_block(const struct mail_search_key *k, const unsigned char *hdr,
     size_t len, const char *name)
 {
 	struct mail_limits lim;
-	size_t budget;
+	size_t budget, nlen = strlen(name), i;
+	int r;
 
 	mail_limits_default(&lim);
 	/*
@@ -398,6 +479,13 @@ mail_search_header_block(const struct mail_search_key *k, const unsigned char *h
 	 */
 	if (len > lim.max_header_bytes)
 		return -1;
+	for (i = 0; i < nlen; i++)
+		if (name[i] == ':' || is_wsp((unsigned char)name[i]) || name[i] == '\r' ||
+		    name[i] == '\n')
+			break;
+	if (nlen > 0 && i == nlen &&
+	    (r = search_named_fields(k, hdr, len, &lim, name, nlen, k->hs)) >= 0)
+		return r;
 	budget = lim.max_search_bytes;
 	return search_header_fields(k, hdr, len, &lim, name, &budget, k->hs) ? 1 : 0;
 }

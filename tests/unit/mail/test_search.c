@@ -405,11 +405,15 @@ rnd(uint32_t *seed, unsigned n)
 static void
 test_header_random(void **state)
 {
-	static const char *const names[] = { "Subject", "From", "subject", "To" };
+	static const char *const names[] = {
+		"Subject", "From", "subject", "To", "Subject ", "Subject\t", " Subject",
+		"Subjects", "Subject x", "Subject\r\n", "\r\nSubject", "Sub:ject", "FROM",
+	};
 	static const char *const pieces[] = {
 		"a", "B", "ab", " ", "\t", "\r\n ", "\n\t", "=?", "?=", "=?utf-8?q?A_b?=",
 		"=?UTF-8?B?w6k=?=", "=?iso-8859-1?q?=E9?=", "\xc3\xa9", "\xe9", "\xc3\x9f",
 		"SS", "\xef\xac\x81", "fi", "=", "?", "\r", "x=?y", "\xe2\x84\xaa", "k",
+		":", "\r\n\r\n", "\n",
 	};
 	static const char *const needles[] = {
 		"a", "ab", "b a", "\xc3\xa9", "ss", "fi", "k", "=?", "a b", " ", "", "e",
@@ -419,7 +423,7 @@ test_header_random(void **state)
 	unsigned iter;
 
 #define RND(n) rnd(&seed, (n))
-	for (iter = 0; iter < 3000; iter++) {
+	for (iter = 0; iter < 20000; iter++) {
 		struct buf h;
 		unsigned nf = RND(4), i, j;
 
