@@ -318,6 +318,7 @@ struct search_run {
 	uint64_t count;
 	uint32_t min, max;
 	bool error;
+	size_t hint;			/* store index of the next message, likely */
 	unsigned char *hdrbuf;		/* header reads, reused */
 	size_t hdrcap;
 	struct buf tmp;
@@ -394,9 +395,12 @@ search_continue(struct imap_cmd *cmd)
 		}
 		if (vm->expunged)
 			continue;
-		m = mailbox_lookup(v->mbox, vm->uid, NULL);
-		if (m == NULL)
+		/* both in UID order: mostly the store's next message, without a search */
+		m = r->hint < mailbox_count(v->mbox) ? mailbox_msg_at(v->mbox, r->hint) : NULL;
+		if ((m == NULL || m->uid != vm->uid) &&
+		    (m = mailbox_lookup(v->mbox, vm->uid, &r->hint)) == NULL)
 			continue;
+		r->hint++;
 		if (m->vsize == MAILBOX_SIZE_UNKNOWN || m->internaldate == 0) {
 			if (mailbox_msg_info(v->mbox, vm->uid, &m) != STORE_OK)
 				continue;
