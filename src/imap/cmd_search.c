@@ -5,9 +5,11 @@
  * HEADER Date/Subject/From/...) use the header fields of the rendered-item cache
  * (imap_rcache.c), then those the store's persistent index kept from an earlier process
  * (mailbox_hdrcache_get), and otherwise read only the message header (no mapping, no
- * MIME parse of the body), caching those fields in both; other header keys read the
- * header; text keys open the message through the parsed-message cache only when such a
- * key is reached. Text matching is i;unicode-casemap substring
+ * MIME parse of the body), caching those fields in both; a text key on a cached field
+ * (FROM, SUBJECT, HEADER To, ...) searches the cached block where it lies, without a
+ * copy or a parse (header_key_cached, mail_search_header_block). Other header keys
+ * read the header; text keys open the message through the parsed-message cache only
+ * when such a key is reached. Text matching is i;unicode-casemap substring
  * matching (src/mail/search.h), bounded per message.
  */
 #include "imap/imap_local.h"
@@ -37,6 +39,7 @@ struct search_ctx {
 	/* the message's IMAP_RC_HEADER block read from the store's index into *hdrbuf */
 	const unsigned char *blk;
 	size_t blk_len;
+	bool hdrcache_missed;		/* the store's index has no such block */
 	bool load_failed;
 	bool error;
 };
@@ -104,8 +107,8 @@ ctx_header(struct search_ctx *s, const char *field)
 		return s->hdrmsg;
 	}
 	s->blk = NULL;		/* *hdrbuf is overwritten below */
-	if (reduced_ok && mailbox_hdrcache_get(mb, uid, IMAP_RC_HEADER_KIND, s->hdrbuf,
-	    s->hdrcap, &len) == 1) {
+	if (reduced_ok && !s->hdrcache_missed && mailbox_hdrcache_get(mb, uid,
+	    IMAP_RC_HEADER_KIND, s->hdrbuf, s->hdrcap, &len) == 1) {
 		/* kept in the store's index by an earlier process: no file read */
 		imap_rcache_put(rc, name, uidv, uid, IMAP_RC_HEADER, *s->hdrbuf, len);
 		s->hdrmsg = mail_message_parse(*s->hdrbuf, len, NULL);
@@ -172,9 +175,11 @@ header_key_cached(struct search_ctx *s, struct imap_search_key *k, bool *hit_r)
 			*hit_r = r > 0;
 			return true;
 		}
-		if (mailbox_hdrcache_get(mb, s->m->uid, IMAP_RC_HEADER_KIND, s->hdrbuf,
-		    s->hdrcap, &len) != 1)
+		if (s->hdrcache_missed || mailbox_hdrcache_get(mb, s->m->uid,
+		    IMAP_RC_HEADER_KIND, s->hdrbuf, s->hdrcap, &len) != 1) {
+			s->hdrcache_missed = true;
 			return false;
+		}
 		/* kept in the store's index by an earlier process: no file read */
 		imap_rcache_put(rc, mailbox_name(mb), mailbox_uidvalidity(mb), s->m->uid,
 		    IMAP_RC_HEADER, *s->hdrbuf, len);
