@@ -4,13 +4,18 @@
  * with utf8proc (the definition). The first byte gives the needle's length, the needle
  * follows, the rest is the text (any bytes: invalid UTF-8 is taken as ISO-8859-1). The
  * text is also repeated past the 64 KiB search chunk (when bit 5 of the first byte is
- * set) so that matches straddle chunks.
+ * set) so that matches straddle chunks. The text is also taken as a header block:
+ * mail_search_header_block (the cached header fields, searched without a parse) and
+ * mail_search_header must equal unfolding, RFC 2047 decoding and folding every field
+ * of the name (Subject or From, bit 6 of the first byte) whole.
  */
 #include <stddef.h>
 #include <stdint.h>
 
 #include <utf8proc.h>
 
+#include "mail/header.h"
+#include "mail/message.h"
 #include "mail/rfc2047.h"
 #include "mail/search.h"
 
@@ -49,6 +54,42 @@ compare(const unsigned char *needle, size_t nlen, const unsigned char *text, siz
 	mail_search_key_destroy(&k);
 }
 
+static void
+compare_header(const unsigned char *needle, size_t nlen, const unsigned char *hdr,
+    size_t len, const char *name)
+{
+	struct mail_search_key *k = mail_search_key_create((const char *)needle, nlen);
+	struct mail_message *m = mail_message_parse(hdr, len, NULL);
+	struct mail_header_field f;
+	size_t fn, pos = 0;
+	char *fnd = ref_fold(needle, nlen, &fn);
+	bool want = false;
+
+	while (!want && mail_header_next(hdr, m->root->hdr_len, &pos, &f) > 0) {
+		struct buf u, d;
+		size_t ft;
+		char *ftx;
+
+		if (!mail_header_name_eq(f.name, f.name_len, name))
+			continue;
+		buf_init(&u, BUF_UNLIMITED);
+		buf_init(&d, BUF_UNLIMITED);
+		(void)mail_header_unfold(&u, f.value, f.value_len);
+		(void)mail_rfc2047_decode(&d, buf_cstr(&u), u.len);
+		ftx = ref_fold((const unsigned char *)buf_cstr(&d), d.len, &ft);
+		want = fn == 0 || memmem(ftx, ft, fnd, fn) != NULL;
+		free(ftx);
+		buf_deinit(&u);
+		buf_deinit(&d);
+	}
+	if (mail_search_header_block(k, hdr, len, name) != (want ? 1 : 0) ||
+	    mail_search_header(k, m, NULL, name) != want)
+		__builtin_trap();
+	free(fnd);
+	mail_message_free(&m);
+	mail_search_key_destroy(&k);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -59,6 +100,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	nlen = MIN((size_t)data[0] % 32, size - 1);
 	compare(data + 1, nlen, data + 1 + nlen, size - 1 - nlen);
+	compare_header(data + 1, nlen, data + 1 + nlen, size - 1 - nlen,
+	    (data[0] & 0x40) ? "From" : "Subject");
 	if (size - 1 - nlen == 0 || !(data[0] & 0x20))
 		return 0;
 	/* for one input in two, the text repeated to just over one search chunk */

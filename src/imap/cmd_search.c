@@ -5,9 +5,11 @@
  * HEADER Date/Subject/From/...) use the header fields of the rendered-item cache
  * (imap_rcache.c), then those the store's persistent index kept from an earlier process
  * (mailbox_hdrcache_get), and otherwise read only the message header (no mapping, no
- * MIME parse of the body), caching those fields in both; other header keys read the
- * header; text keys open the message through the parsed-message cache only when such a
- * key is reached. Text matching is i;unicode-casemap substring
+ * MIME parse of the body), caching those fields in both; a text key on a cached field
+ * (FROM, SUBJECT, HEADER To, ...) searches the cached block where it lies, without a
+ * copy or a parse (header_key_cached, mail_search_header_block). Other header keys
+ * read the header; text keys open the message through the parsed-message cache only
+ * when such a key is reached. Text matching is i;unicode-casemap substring
  * matching (src/mail/search.h), bounded per message.
  */
 #include "imap/imap_local.h"
@@ -34,6 +36,10 @@ struct search_ctx {
 	unsigned char **hdrbuf;		/* the run's reused header buffer */
 	size_t *hdrcap;
 	struct buf *tmp;		/* the run's scratch for IMAP_RC_HEADER */
+	/* the message's IMAP_RC_HEADER block read from the store's index into *hdrbuf */
+	const unsigned char *blk;
+	size_t blk_len;
+	bool hdrcache_missed;		/* the store's index has no such block */
 	bool load_failed;
 	bool error;
 };
@@ -90,12 +96,19 @@ ctx_header(struct search_ctx *s, const char *field)
 			*s->hdrbuf = xrealloc(*s->hdrbuf, len);
 		}
 		memcpy(*s->hdrbuf, d, len);
+		s->blk = NULL;
 		s->hdrmsg = mail_message_parse(*s->hdrbuf, len, NULL);
 		s->hdr_full = false;
 		return s->hdrmsg;
 	}
-	if (reduced_ok && mailbox_hdrcache_get(mb, uid, IMAP_RC_HEADER_KIND, s->hdrbuf,
-	    s->hdrcap, &len) == 1) {
+	if (reduced_ok && s->blk != NULL) {
+		s->hdrmsg = mail_message_parse(s->blk, s->blk_len, NULL);
+		s->hdr_full = false;
+		return s->hdrmsg;
+	}
+	s->blk = NULL;		/* *hdrbuf is overwritten below */
+	if (reduced_ok && !s->hdrcache_missed && mailbox_hdrcache_get(mb, uid,
+	    IMAP_RC_HEADER_KIND, s->hdrbuf, s->hdrcap, &len) == 1) {
 		/* kept in the store's index by an earlier process: no file read */
 		imap_rcache_put(rc, name, uidv, uid, IMAP_RC_HEADER, *s->hdrbuf, len);
 		s->hdrmsg = mail_message_parse(*s->hdrbuf, len, NULL);
@@ -128,6 +141,56 @@ key_matcher(struct imap_search_key *k)
 	if (k->matcher == NULL)
 		k->matcher = mail_search_key_create(k->str, k->str_len);
 	return k->matcher;
+}
+
+/*
+ * A header key on one of the cached header fields (IMAP_RC_HEADER), searched in the
+ * cached block where it lies, without a copy or a parse: in the rendered-item cache,
+ * else in the store's index (then kept in the rendered-item cache and in *hdrbuf for
+ * the message's other keys). The answer is that of ctx_header + mail_search_header.
+ * Returns false when it cannot tell (no cached block, the message is already read):
+ * the caller takes the general path.
+ */
+static bool
+header_key_cached(struct search_ctx *s, struct imap_search_key *k, bool *hit_r)
+{
+	struct imap_rcache *rc = s->client->iu->rcache;
+	struct mailbox *mb = s->view->mbox;
+	const char *d;
+	size_t len;
+	int r;
+
+	if (k->cached_field == 0)
+		k->cached_field = k->field != NULL && imap_rc_header_field(k->field) ? 1 : -1;
+	if (k->cached_field < 0 || s->msg != NULL || s->hdrmsg != NULL || s->load_failed)
+		return false;
+	if (s->blk == NULL) {
+		if (imap_rcache_get(rc, mailbox_name(mb), mailbox_uidvalidity(mb), s->m->uid,
+		    IMAP_RC_HEADER, &d, &len)) {
+			/* no rcache put until the search below is done: d stays valid */
+			r = mail_search_header_block(key_matcher(k), (const unsigned char *)d,
+			    len, k->field);
+			if (r < 0)
+				return false;
+			*hit_r = r > 0;
+			return true;
+		}
+		if (s->hdrcache_missed || mailbox_hdrcache_get(mb, s->m->uid,
+		    IMAP_RC_HEADER_KIND, s->hdrbuf, s->hdrcap, &len) != 1) {
+			s->hdrcache_missed = true;
+			return false;
+		}
+		/* kept in the store's index by an earlier process: no file read */
+		imap_rcache_put(rc, mailbox_name(mb), mailbox_uidvalidity(mb), s->m->uid,
+		    IMAP_RC_HEADER, *s->hdrbuf, len);
+		s->blk = *s->hdrbuf;
+		s->blk_len = len;
+	}
+	r = mail_search_header_block(key_matcher(k), s->blk, s->blk_len, k->field);
+	if (r < 0)
+		return false;
+	*hit_r = r > 0;
+	return true;
 }
 
 /* Day (days since the epoch) of t in zone tz_min. */
@@ -177,6 +240,7 @@ eval(struct search_ctx *s, struct imap_search_key *k)
 	struct imap_search_key *c;
 	int64_t day;
 	int idx;
+	bool hit;
 
 	switch (k->type) {
 	case SEARCH_ALL:
@@ -222,6 +286,8 @@ eval(struct search_ctx *s, struct imap_search_key *k)
 	case SEARCH_SENTSINCE:
 		return sent_day(s, &day) && cmp_day(day, k->date) >= 0;
 	case SEARCH_HEADER:
+		if (header_key_cached(s, k, &hit))
+			return hit;
 		msg = ctx_header(s, k->field);
 		return msg != NULL && mail_search_header(key_matcher(k), msg, NULL, k->field);
 	case SEARCH_BODY:
@@ -257,6 +323,7 @@ struct search_run {
 	uint64_t count;
 	uint32_t min, max;
 	bool error;
+	size_t hint;			/* store index of the next message, likely */
 	unsigned char *hdrbuf;		/* header reads, reused */
 	size_t hdrcap;
 	struct buf tmp;
@@ -316,6 +383,7 @@ search_continue(struct imap_cmd *cmd)
 	struct search_run *r = cmd->ctx;
 	uint64_t start = clock_ms();
 	unsigned done = 0;
+	bool io = false;		/* the last message needed more than the caches */
 	struct search_ctx s;
 
 	for (; r->next < v->count; r->next++) {
@@ -324,15 +392,20 @@ search_continue(struct imap_cmd *cmd)
 		const struct mailbox_msg *m;
 		uint32_t id;
 
-		if (++done > SEARCH_SLICE_MSGS || clock_ms() - start >= SEARCH_SLICE_MS) {
+		/* the clock every 16 messages served from the caches (~10 us) */
+		if (++done > SEARCH_SLICE_MSGS || ((io || done % 16 == 0) &&
+		    clock_ms() - start >= SEARCH_SLICE_MS)) {
 			imap_client_schedule_continue(c);
 			return IMAP_CMD_MORE;
 		}
 		if (vm->expunged)
 			continue;
-		m = mailbox_lookup(v->mbox, vm->uid, NULL);
-		if (m == NULL)
+		/* both in UID order: mostly the store's next message, without a search */
+		m = r->hint < mailbox_count(v->mbox) ? mailbox_msg_at(v->mbox, r->hint) : NULL;
+		if ((m == NULL || m->uid != vm->uid) &&
+		    (m = mailbox_lookup(v->mbox, vm->uid, &r->hint)) == NULL)
 			continue;
+		r->hint++;
 		if (m->vsize == MAILBOX_SIZE_UNKNOWN || m->internaldate == 0) {
 			if (mailbox_msg_info(v->mbox, vm->uid, &m) != STORE_OK)
 				continue;
@@ -360,6 +433,7 @@ search_continue(struct imap_cmd *cmd)
 		}
 		if (s.error)
 			r->error = true;
+		io = s.msg != NULL || s.hdrmsg != NULL || s.blk != NULL || s.load_failed;
 		if (s.msg != NULL)
 			imap_msgcache_release(c->iu->cache, &s.msg);
 		if (s.hdrmsg != NULL)

@@ -55,6 +55,8 @@ struct imap_search_key {
 	char *str;			/* search string (UTF-8) */
 	size_t str_len;
 	void *matcher;			/* for the evaluator (mail_search_key) */
+	int8_t cached_field;		/* evaluator: field is in the cached header
+					 * fields (1), is not (-1), not known yet (0) */
 };
 
 #define SEARCH_RETURN_MIN	0x01

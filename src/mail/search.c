@@ -12,9 +12,22 @@
 #include "mail/header.h"
 #include "mail/rfc2047.h"
 
+/* Scratch buffers reused across the texts of one message (fewer allocations). */
+struct scratch {
+	struct buf folded, tmp;		/* mail_search_text */
+	struct buf unfolded, decoded;	/* header values */
+};
+
 struct mail_search_key {
 	char *folded;
 	size_t len;
+	bool ascii;			/* folded has no byte >= 0x80 */
+	/*
+	 * Reused by the header searches of this key (mail_search_header,
+	 * mail_search_header_block): no allocation per message once grown. Not reentrant;
+	 * the mail process is single-threaded and never nests searches of one key.
+	 */
+	struct scratch *hs;
 };
 
 /*
@@ -129,31 +142,6 @@ fold(const char *p, size_t len, size_t *len_r)
 	return buf_steal(&out);
 }
 
-struct mail_search_key *
-mail_search_key_create(const char *utf8, size_t len)
-{
-	struct mail_search_key *k = xcalloc(1, sizeof(*k));
-
-	k->folded = fold(utf8, len, &k->len);
-	return k;
-}
-
-void
-mail_search_key_destroy(struct mail_search_key **kp)
-{
-	if (*kp == NULL)
-		return;
-	free((*kp)->folded);
-	free(*kp);
-	*kp = NULL;
-}
-
-/* Scratch buffers reused across the texts of one message (fewer allocations). */
-struct scratch {
-	struct buf folded, tmp;		/* mail_search_text */
-	struct buf unfolded, decoded;	/* header values */
-};
-
 static void
 scratch_init(struct scratch *s)
 {
@@ -170,6 +158,30 @@ scratch_deinit(struct scratch *s)
 	buf_deinit(&s->tmp);
 	buf_deinit(&s->unfolded);
 	buf_deinit(&s->decoded);
+}
+
+struct mail_search_key *
+mail_search_key_create(const char *utf8, size_t len)
+{
+	struct mail_search_key *k = xcalloc(1, sizeof(*k));
+
+	k->folded = fold(utf8, len, &k->len);
+	k->ascii = ascii_run((const unsigned char *)k->folded, k->len) == k->len;
+	k->hs = xmalloc(sizeof(*k->hs));
+	scratch_init(k->hs);
+	return k;
+}
+
+void
+mail_search_key_destroy(struct mail_search_key **kp)
+{
+	if (*kp == NULL)
+		return;
+	scratch_deinit((*kp)->hs);
+	free((*kp)->hs);
+	free((*kp)->folded);
+	free(*kp);
+	*kp = NULL;
 }
 
 static bool
@@ -228,42 +240,142 @@ decode_value(const unsigned char *value, size_t len, struct scratch *s)
 	(void)mail_rfc2047_decode(&s->decoded, buf_cstr(&s->unfolded), s->unfolded.len);
 }
 
+/* Byte classes of a raw header value for search_value. */
+#define VC_HIGH		0x01	/* >= 0x80 */
+#define VC_BREAK	0x02	/* CR, LF, NUL: unfolding changes the value */
+#define VC_EQ		0x04	/* '=': maybe an encoded word ("=?") */
+
+static const unsigned char value_class[256] = {
+	[0] = VC_BREAK, ['\r'] = VC_BREAK, ['\n'] = VC_BREAK, ['='] = VC_EQ,
+#define H4(x) [x] = VC_HIGH, [x + 1] = VC_HIGH, [x + 2] = VC_HIGH, [x + 3] = VC_HIGH
+#define H16(x) H4(x), H4(x + 4), H4(x + 8), H4(x + 12)
+	H16(0x80), H16(0x90), H16(0xa0), H16(0xb0), H16(0xc0), H16(0xd0), H16(0xe0), H16(0xf0),
+#undef H16
+#undef H4
+};
+
+/* The VC_* classes of p[0..len); VC_EQ only for a "=?" (an encoded word may start). */
+static unsigned
+classify_value(const unsigned char *p, size_t len)
+{
+	unsigned cls = 0;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned c = value_class[p[i]];
+
+		if (c == VC_EQ && !(i + 1 < len && p[i + 1] == '?'))
+			c = 0;
+		cls |= c;
+	}
+	return cls;
+}
+
+static inline unsigned char
+ascii_lower(unsigned char c)
+{
+	return (unsigned char)(c - 'A') < 26 ? c | 0x20 : c;
+}
+
+/* ASCII-only text p[0..len) lower-cased (= its i;unicode-casemap folding) contains k? */
+static bool
+ascii_search(const struct mail_search_key *k, const unsigned char *p, size_t len,
+    struct scratch *s)
+{
+	const unsigned char *n = (const unsigned char *)k->folded;
+	unsigned char *low;
+	size_t i, j;
+
+	if (k->len == 0)
+		return true;
+	/* folding ASCII gives ASCII: a needle with other bytes cannot occur */
+	if (!k->ascii || len < k->len)
+		return false;
+	if (len <= 1024) {
+		/* short (the usual header value): compared in place, at most 1 KiB x needle */
+		for (i = 0; i <= len - k->len; i++) {
+			if (ascii_lower(p[i]) != n[0])
+				continue;
+			for (j = 1; j < k->len && ascii_lower(p[i + j]) == n[j]; j++)
+				;
+			if (j == k->len)
+				return true;
+		}
+		return false;
+	}
+	buf_reset(&s->folded);
+	if (buf_append(&s->folded, p, len) < 0)
+		return false;
+	low = (unsigned char *)s->folded.data;
+	for (i = 0; i < len; i++)
+		low[i] = ascii_lower(low[i]);
+	return memmem(low, len, n, k->len) != NULL;
+}
+
+/*
+ * Does the raw (folded) header value contain the needle after unfolding and RFC 2047
+ * decoding? The same as decode_value + search_text; a value that is (after unfolding)
+ * ASCII without "=?" is its own decoding, and its folding is ASCII lower-casing, so it
+ * is searched directly without a copy through the decoder and utf8proc.
+ */
+static bool
+search_value(const struct mail_search_key *k, const unsigned char *value, size_t len,
+    struct scratch *s)
+{
+	unsigned cls = classify_value(value, len);
+
+	if (cls & VC_BREAK) {
+		buf_reset(&s->unfolded);
+		(void)mail_header_unfold(&s->unfolded, value, len);
+		value = (const unsigned char *)buf_cstr(&s->unfolded);
+		len = s->unfolded.len;
+		cls = classify_value(value, len);
+	} else {
+		/* what mail_header_unfold does to a value without CR, LF or NUL */
+		while (len > 0 && (*value == ' ' || *value == '\t')) {
+			value++;
+			len--;
+		}
+	}
+	if ((cls & (VC_HIGH | VC_EQ)) == 0)
+		return ascii_search(k, value, len, s);
+	buf_reset(&s->decoded);
+	(void)mail_rfc2047_decode(&s->decoded, (const char *)value, len);
+	return search_text(k, (const unsigned char *)buf_cstr(&s->decoded), s->decoded.len, s);
+}
+
 bool
 mail_search_header_value(const struct mail_search_key *k, const unsigned char *value,
     size_t len)
 {
-	struct scratch s;
-	bool ret;
-
-	scratch_init(&s);
-	decode_value(value, len, &s);
-	ret = search_text(k, (const unsigned char *)buf_cstr(&s.decoded), s.decoded.len, &s);
-	scratch_deinit(&s);
-	return ret;
+	return search_value(k, value, len, k->hs);
 }
 
+/* The fields of the header block hdr[0..hdr_len) as mail_search_header searches them. */
 static bool
-search_header_block(const struct mail_search_key *k, const struct mail_message *m,
-    const struct mail_part *part, const char *name, size_t *budget, struct scratch *s)
+search_header_fields(const struct mail_search_key *k, const unsigned char *hdr,
+    size_t hdr_len, const struct mail_limits *lim, const char *name, size_t *budget,
+    struct scratch *s)
 {
-	const unsigned char *hdr = m->data + part->hdr_off;
 	struct mail_header_field f;
 	size_t pos = 0;
 	unsigned int nfields = 0;
 
-	while (nfields++ < m->limits.max_header_fields &&
-	    mail_header_next(hdr, part->hdr_len, &pos, &f) > 0) {
+	while (nfields++ < lim->max_header_fields &&
+	    mail_header_next(hdr, hdr_len, &pos, &f) > 0) {
 		if (f.len > *budget)
 			return false;
 		*budget -= f.len;
-		if (name != NULL && !mail_header_name_eq(f.name, f.name_len, name))
+		if (name != NULL) {
+			if (mail_header_name_eq(f.name, f.name_len, name) &&
+			    search_value(k, f.value, f.value_len, s))
+				return true;
 			continue;
-		buf_reset(&s->decoded);
-		if (name == NULL) {
-			/* whole-header search: "Name: value" */
-			(void)buf_append(&s->decoded, f.name, f.name_len);
-			(void)buf_append_str(&s->decoded, ": ");
 		}
+		/* whole-header search: "Name: value" */
+		buf_reset(&s->decoded);
+		(void)buf_append(&s->decoded, f.name, f.name_len);
+		(void)buf_append_str(&s->decoded, ": ");
 		decode_value(f.value, f.value_len, s);
 		if (search_text(k, (const unsigned char *)buf_cstr(&s->decoded),
 		    s->decoded.len, s))
@@ -272,18 +384,110 @@ search_header_block(const struct mail_search_key *k, const struct mail_message *
 	return false;
 }
 
+static bool
+search_header_block(const struct mail_search_key *k, const struct mail_message *m,
+    const struct mail_part *part, const char *name, size_t *budget, struct scratch *s)
+{
+	return search_header_fields(k, m->data + part->hdr_off, part->hdr_len, &m->limits,
+	    name, budget, s);
+}
+
 bool
 mail_search_header(const struct mail_search_key *k, const struct mail_message *m,
     const struct mail_part *part, const char *name)
 {
 	size_t budget = m->limits.max_search_bytes;
-	struct scratch s;
-	bool hit;
 
-	scratch_init(&s);
-	hit = search_header_block(k, m, part == NULL ? m->root : part, name, &budget, &s);
-	scratch_deinit(&s);
-	return hit;
+	return search_header_block(k, m, part == NULL ? m->root : part, name, &budget, k->hs);
+}
+
+static bool
+is_wsp(unsigned char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Index just past the LF of the line starting at i, or len. */
+static size_t
+line_end(const unsigned char *p, size_t len, size_t i)
+{
+	const unsigned char *lf = memchr(p + i, '\n', len - i);
+
+	return lf == NULL ? len : (size_t)(lf - p) + 1;
+}
+
+/*
+ * search_header_fields for one field name of nlen bytes (no ':', WSP, CR, LF, NUL, not
+ * empty) over a block of at most max_header_bytes, without splitting fields of other
+ * names: the lines are walked as mail_header_next walks them (a line and its
+ * continuation lines make a group; the first blank line ends the block), and only a
+ * group starting with the name, WSP and ':' is a field of that name, as it is for
+ * mail_header_next (the name ends at the first ':' and loses its trailing WSP). The
+ * budget never runs out (the fields add up to at most the block). Returns -1 when the
+ * block has as many groups as max_header_fields: that limit needs the exact walk.
+ */
+static int
+search_named_fields(const struct mail_search_key *k, const unsigned char *hdr, size_t len,
+    const struct mail_limits *lim, const char *name, size_t nlen, struct scratch *s)
+{
+	unsigned char n0 = ascii_lower((unsigned char)name[0]);
+	unsigned int groups = 0;
+	size_t i = 0;
+
+	while (i < len) {
+		size_t start = i, end, j, vend;
+
+		if (hdr[i] == '\n' || (hdr[i] == '\r' && i + 1 < len && hdr[i + 1] == '\n'))
+			break;
+		if (++groups >= lim->max_header_fields)
+			return -1;
+		end = line_end(hdr, len, i);
+		while (end < len && is_wsp(hdr[end]))
+			end = line_end(hdr, len, end);
+		i = end;
+		if (ascii_lower(hdr[start]) != n0 || end - start <= nlen ||
+		    strncasecmp((const char *)hdr + start, name, nlen) != 0)
+			continue;
+		for (j = start + nlen; j < end && is_wsp(hdr[j]); j++)
+			;
+		if (j == end || hdr[j] != ':')
+			continue;
+		vend = end;
+		if (vend > j + 1 && hdr[vend - 1] == '\n') {
+			vend--;
+			if (vend > j + 1 && hdr[vend - 1] == '\r')
+				vend--;
+		}
+		if (search_value(k, hdr + j + 1, vend - (j + 1), s))
+			return 1;
+	}
+	return 0;
+}
+
+int
+mail_search_header_block(const struct mail_search_key *k, const unsigned char *hdr,
+    size_t len, const char *name)
+{
+	struct mail_limits lim;
+	size_t budget, nlen = strlen(name), i;
+	int r;
+
+	mail_limits_default(&lim);
+	/*
+	 * Up to max_header_bytes the parser ends the root header at the first blank line,
+	 * where mail_header_next stops as well: the whole block is the root header.
+	 */
+	if (len > lim.max_header_bytes)
+		return -1;
+	for (i = 0; i < nlen; i++)
+		if (name[i] == ':' || is_wsp((unsigned char)name[i]) || name[i] == '\r' ||
+		    name[i] == '\n')
+			break;
+	if (nlen > 0 && i == nlen &&
+	    (r = search_named_fields(k, hdr, len, &lim, name, nlen, k->hs)) >= 0)
+		return r;
+	budget = lim.max_search_bytes;
+	return search_header_fields(k, hdr, len, &lim, name, &budget, k->hs) ? 1 : 0;
 }
 
 /*

@@ -33,6 +33,15 @@ bool mail_search_header(const struct mail_search_key *k, const struct mail_messa
     const struct mail_part *part, const char *name);
 
 /*
+ * As mail_search_header(k, mail_message_parse(hdr, len, NULL), NULL, name) for a block
+ * that is only a header (for instance the header fields cached by the IMAP layer),
+ * without parsing it: 1 match, 0 no match, -1 the block is over the header size limit
+ * (then parse it and use mail_search_header). name must not be NULL.
+ */
+int mail_search_header_block(const struct mail_search_key *k, const unsigned char *hdr,
+    size_t len, const char *name);
+
+/*
  * SEARCH BODY: does the decoded text of the message body contain the needle? Walks
  * "text" parts (and message/rfc822 headers are not included), undoes base64 /
  * quoted-printable, converts the part charset to UTF-8. SEARCH TEXT = include_headers:

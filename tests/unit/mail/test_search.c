@@ -14,6 +14,7 @@
 
 #include <utf8proc.h>
 
+#include "mail/header.h"
 #include "mail/message.h"
 #include "mail/rfc2047.h"
 #include "mail/search.h"
@@ -269,6 +270,184 @@ test_body_charsets(void **state)
 	}
 }
 
+/*
+ * The header value search as it was before the ASCII fast path: every field called
+ * name, unfolded, RFC 2047 decoded and folded whole (ref_match).
+ */
+static bool
+ref_header(const char *needle, const char *hdr, size_t len, const char *name)
+{
+	struct mail_header_field f;
+	size_t pos = 0;
+	bool hit = false;
+
+	while (!hit && mail_header_next((const unsigned char *)hdr, len, &pos, &f) > 0) {
+		struct buf u, d;
+
+		if (!mail_header_name_eq(f.name, f.name_len, name))
+			continue;
+		buf_init(&u, BUF_UNLIMITED);
+		buf_init(&d, BUF_UNLIMITED);
+		(void)mail_header_unfold(&u, f.value, f.value_len);
+		(void)mail_rfc2047_decode(&d, buf_cstr(&u), u.len);
+		hit = ref_match(needle, strlen(needle), buf_cstr(&d), d.len);
+		buf_deinit(&u);
+		buf_deinit(&d);
+	}
+	return hit;
+}
+
+/*
+ * mail_search_header_block (the cached header fields, no parse), mail_search_header
+ * (a parsed message) and the reference agree; returns the answer.
+ */
+static bool
+hdr_match(const char *needle, const char *hdr, const char *name)
+{
+	size_t len = strlen(hdr);
+	struct mail_search_key *k = mail_search_key_create(needle, strlen(needle));
+	struct mail_message *m = mail_message_parse((const unsigned char *)hdr, len, NULL);
+	int blk = mail_search_header_block(k, (const unsigned char *)hdr, len, name);
+	bool parsed = mail_search_header(k, m, NULL, name);
+	bool ref = ref_header(needle, hdr, m->root->hdr_len, name);
+
+	assert_int_not_equal(blk, -1);
+	assert_int_equal(blk, ref);
+	assert_int_equal(parsed, ref);
+	/* the key's reused scratch: the same answer again */
+	assert_int_equal(mail_search_header_block(k, (const unsigned char *)hdr, len, name),
+	    blk);
+	mail_message_free(&m);
+	mail_search_key_destroy(&k);
+	return ref;
+}
+
+static void
+test_header_fast_path(void **state)
+{
+	char big[4096];
+
+	/* ASCII: case-insensitive either way, only the named field */
+	assert_true(hdr_match("kilimanjaro", "Subject: Trip to KiliManjaro\r\n\r\n", "Subject"));
+	assert_true(hdr_match("KILI", "subject: kilimanjaro\r\n\r\n", "SUBJECT"));
+	assert_false(hdr_match("kilimanjaro", "From: kilimanjaro\r\nSubject: x\r\n\r\n",
+	    "Subject"));
+	assert_false(hdr_match("[a]", "Subject: [A\r\n\r\n", "Subject"));
+	assert_true(hdr_match("@", "Subject: A@b\n\n", "Subject"));
+	/* the leading whitespace is not part of the value, trailing is */
+	assert_false(hdr_match(" x", "Subject: x\r\n\r\n", "Subject"));
+	assert_true(hdr_match("x ", "Subject: \t x \r\n\r\n", "Subject"));
+	assert_true(hdr_match("x", "Subject:x\r\n\r\n", "Subject"));
+	/* a term straddling a folded line: unfolded first */
+	assert_true(hdr_match("hello world", "Subject: hello\r\n world\r\n\r\n", "Subject"));
+	assert_true(hdr_match("l\tlo W", "Subject: hel\r\n\tlo\r\n World\r\n\r\n",
+	    "Subject"));
+	assert_false(hdr_match("hello", "Subject: hel\r\n\tlo\r\n World\r\n\r\n", "Subject"));
+	assert_false(hdr_match("hello\r\n", "Subject: hello\r\n world\r\n\r\n", "Subject"));
+	assert_true(hdr_match("x", "Subject:\r\n x\r\n\r\n", "Subject"));
+	/* encoded words: decoded, Q and B, adjacent words joined, charsets converted */
+	assert_true(hdr_match("caf\xc3\xa9", "Subject: =?UTF-8?Q?Caf=C3=A9?=\r\n\r\n",
+	    "Subject"));
+	assert_true(hdr_match("CAFE", "Subject: =?ISO-8859-1?Q?caf=E9?=\r\n\r\n",
+	    "Subject"));
+	assert_true(hdr_match("zanzibar", "Subject: =?utf-8?B?WmFuemliYXI=?=\r\n\r\n",
+	    "Subject"));
+	assert_false(hdr_match("wmfu", "Subject: =?utf-8?B?WmFuemliYXI=?=\r\n\r\n",
+	    "Subject"));
+	assert_true(hdr_match("ab", "Subject: =?utf-8?q?a?= =?utf-8?q?b?=\r\n\r\n",
+	    "Subject"));
+	assert_true(hdr_match("ab", "Subject: =?utf-8?q?a?=\r\n =?utf-8?q?b?=\r\n\r\n",
+	    "Subject"));
+	/* "=?" that is not an encoded word stays literal */
+	assert_true(hdr_match("=?x", "Subject: a =?x b\r\n\r\n", "Subject"));
+	assert_true(hdr_match("= ?", "Subject: = ?\r\n\r\n", "Subject"));
+	/* 8-bit values: UTF-8, and invalid UTF-8 taken as ISO-8859-1 */
+	assert_true(hdr_match("stra\xc3\x9f" "e", "Subject: STRASSE\r\n\r\n", "Subject"));
+	assert_true(hdr_match("strasse", "Subject: Stra\xc3\x9f" "e\r\n\r\n", "Subject"));
+	assert_true(hdr_match("caf\xc3\xa9", "Subject: CAF\xc9\r\n\r\n", "Subject"));
+	assert_true(hdr_match("jos\xc3\xa9", "From: \"Jos\xc3\xa9\" <j@x>\r\n\r\n", "From"));
+	/* a non-ASCII needle never matches ASCII text, one folding to ASCII may */
+	assert_false(hdr_match("\xc3\xa9", "Subject: cafe\r\n\r\n", "Subject"));
+	assert_true(hdr_match("\xef\xac\x81le", "Subject: a FILE\r\n\r\n", "Subject"));
+	assert_true(hdr_match("\xe2\x84\xaa", "Subject: OK\r\n\r\n", "Subject"));
+	/* every instance of the field */
+	assert_true(hdr_match("quimby", "From: a@x\r\nSubject: s\r\nFrom: Zebedee Quimby "
+	    "<z@x>\r\n\r\n", "From"));
+	assert_true(hdr_match("quimby", "From: a@x\r\nFrom: =?utf-8?q?Quimby?= <z@x>\r\n"
+	    "\r\n", "From"));
+	assert_false(hdr_match("quimby", "From: a@x\r\nFrom: b@y\r\nTo: quimby\r\n\r\n",
+	    "From"));
+	/* empty fields: the empty needle matches when the field exists */
+	assert_true(hdr_match("", "Subject:\r\n\r\n", "Subject"));
+	assert_true(hdr_match("", "Subject: \r\n\r\n", "Subject"));
+	assert_false(hdr_match("", "From: a\r\n\r\n", "Subject"));
+	assert_false(hdr_match("a", "Subject:\r\n\r\n", "Subject"));
+	assert_false(hdr_match("a", "", "Subject"));
+	/* only up to the blank line; bare LF; name with WSP before the colon */
+	assert_false(hdr_match("x", "Subject: a\n\nSubject: x\n", "Subject"));
+	assert_true(hdr_match("x", "Subject : x\n\n", "Subject"));
+	/* long values (beyond the stack buffer), the term at the end */
+	memcpy(big, "Subject: ", 9);
+	memset(big + 9, 'A', sizeof(big) - 9 - 16);
+	memcpy(big + sizeof(big) - 16, "KilimanJaro\r\n\r\n", 16);
+	assert_true(hdr_match("aKILIMANJARO", big, "Subject"));
+	assert_false(hdr_match("kilimanjarox", big, "Subject"));
+}
+
+static unsigned
+rnd(uint32_t *seed, unsigned n)
+{
+	*seed = *seed * 1103515245u + 12345u;
+	return (*seed >> 16) % n;
+}
+
+/* Random header blocks from pieces that exercise every path, against the reference. */
+static void
+test_header_random(void **state)
+{
+	static const char *const names[] = {
+		"Subject", "From", "subject", "To", "Subject ", "Subject\t", " Subject",
+		"Subjects", "Subject x", "Subject\r\n", "\r\nSubject", "Sub:ject", "FROM",
+	};
+	static const char *const pieces[] = {
+		"a", "B", "ab", " ", "\t", "\r\n ", "\n\t", "=?", "?=", "=?utf-8?q?A_b?=",
+		"=?UTF-8?B?w6k=?=", "=?iso-8859-1?q?=E9?=", "\xc3\xa9", "\xe9", "\xc3\x9f",
+		"SS", "\xef\xac\x81", "fi", "=", "?", "\r", "x=?y", "\xe2\x84\xaa", "k",
+		":", "\r\n\r\n", "\n",
+	};
+	static const char *const needles[] = {
+		"a", "ab", "b a", "\xc3\xa9", "ss", "fi", "k", "=?", "a b", " ", "", "e",
+		"\xc3\x9f", "FI", "?",
+	};
+	uint32_t seed = 12345;
+	unsigned iter;
+
+#define RND(n) rnd(&seed, (n))
+	for (iter = 0; iter < 20000; iter++) {
+		struct buf h;
+		unsigned nf = RND(4), i, j;
+
+		buf_init(&h, BUF_UNLIMITED);
+		for (i = 0; i < nf; i++) {
+			unsigned np = RND(8);
+
+			buf_append_str(&h, names[RND(N_ELEMENTS(names))]);
+			buf_append_str(&h, ":");
+			for (j = 0; j < np; j++)
+				buf_append_str(&h, pieces[RND(N_ELEMENTS(pieces))]);
+			buf_append_str(&h, "\r\n");
+		}
+		buf_append_str(&h, "\r\n");
+		for (j = 0; j < 3; j++) {
+			const char *needle = needles[RND(N_ELEMENTS(needles))];
+
+			(void)hdr_match(needle, buf_cstr(&h), RND(2) ? "Subject" : "From");
+		}
+		buf_deinit(&h);
+	}
+#undef RND
+}
+
 int
 main(void)
 {
@@ -277,6 +456,8 @@ main(void)
 		cmocka_unit_test(test_chunk_boundaries),
 		cmocka_unit_test(test_random),
 		cmocka_unit_test(test_body_charsets),
+		cmocka_unit_test(test_header_fast_path),
+		cmocka_unit_test(test_header_random),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
