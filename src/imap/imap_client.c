@@ -529,8 +529,11 @@ client_input(struct imap_client *c)
 	c->in_input = false;
 	if (c->destroyed)
 		return;
-	/* The client half-closed: answer what it sent, then close (like a LOGOUT). */
-	if (c->input_eof && !client_cmd_running(c) && !c->closing) {
+	/* The client half-closed: answer what it sent, then close (like a LOGOUT). Input
+	 * still buffered while the output is full is parsed when it drains (write
+	 * callback); only then is there nothing left to answer. */
+	if (c->input_eof && !client_cmd_running(c) && !c->closing &&
+	    (evbuffer_get_length(in) == 0 || !conn_output_full(c->bev, CONN_IMAP))) {
 		c->closing = true;
 		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 	}
