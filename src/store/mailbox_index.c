@@ -38,6 +38,8 @@ struct mstore_index {
 	MDB_env *env;
 	MDB_dbi meta, folders, msgs, expunges, headers;
 	size_t mapsize;
+	unsigned int psize;		/* LMDB page size */
+	int fd;				/* the file behind the map */
 };
 
 /* ------------------------------------------------------------------ helpers */
@@ -166,6 +168,8 @@ index_env_try(struct mstore *store, struct mstore_index *ix)
 		goto fail;
 	}
 	ix->mapsize = info.me_mapsize;
+	ix->psize = mst.ms_psize;
+	ix->fd = fd;
 	if ((rc = mdb_txn_begin(ix->env, NULL, 0, &txn)) != 0)
 		goto fail;
 	if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &ix->meta)) != 0 ||
@@ -1021,6 +1025,42 @@ names_reserve(struct name_arena *a, size_t n)
 	a->head = c;
 }
 
+/*
+ * Copy len bytes at off of an LMDB value into dst. A large value lives in overflow
+ * pages: contiguous in the file, right after a 16-byte page header that holds the page
+ * number (LMDB 0.9's MDB_page). Then the bytes are read with pread() from the file
+ * instead of through the map: the map would take a page fault per 4 KiB first touched
+ * in a fresh process, the kernel's copy from the page cache takes none (our read
+ * transaction keeps those pages from being reused meanwhile). The first 16 and the
+ * last 8 bytes are compared with the map, and anything unexpected falls back to
+ * memcpy from the map; the bytes are validated afterwards either way.
+ */
+#define LMDB_PAGEHDRSZ		16
+#define LMDB_P_OVERFLOW		0x04
+
+static void
+value_copy(struct mstore_index *ix, const MDB_val *v, size_t off, size_t len, void *dst)
+{
+	const unsigned char *src = (const unsigned char *)v->mv_data + off;
+	const unsigned char *pg = (const unsigned char *)v->mv_data - LMDB_PAGEHDRSZ;
+	uint64_t pgno;
+	uint16_t flags;
+	off_t foff;
+
+	if (len >= 64 * 1024 && ix->psize != 0 && ((uintptr_t)pg % ix->psize) == 0) {
+		memcpy(&pgno, pg, 8);
+		memcpy(&flags, pg + 10, 2);
+		if ((flags & LMDB_P_OVERFLOW) != 0 && pgno < ix->mapsize / ix->psize) {
+			foff = (off_t)(pgno * ix->psize + LMDB_PAGEHDRSZ + off);
+			if (pread(ix->fd, dst, len, foff) == (ssize_t)len &&
+			    memcmp(dst, src, 16) == 0 &&
+			    memcmp((char *)dst + len - 8, src + len - 8, 8) == 0)
+				return;
+		}
+	}
+	memcpy(dst, src, len);
+}
+
 static void
 load_reset(struct mailbox *box)
 {
@@ -1126,28 +1166,45 @@ mailbox_index_load(struct mailbox *box)
 		goto bad;
 	}
 	if (h.count != 0) {
-		size_t got;
+		size_t got, fixed = 0;
+		unsigned char *tmp, *t;
 		char *dst;
 
 		box->msgs = index_big_alloc((size_t)h.count * sizeof(*box->msgs), &got);
 		box->cap = got / sizeof(*box->msgs);
-		/* the names blobs are the in-memory file names: copied as they are */
+		/* the names blobs are the in-memory file names: copied as they are into the
+		 * arena; chunk headers and entries into a scratch buffer */
 		names_reserve(&box->names, names);
 		dst = name_arena_alloc(&box->names, names);
+		for (ci = 0; ci < have; ci++)
+			fixed += index_chunk_size(chunks[ci].n, 0);
+		t = tmp = index_big_alloc(fixed, &got);
 		for (ci = 0; ci < have; ci++) {
 			struct index_chunk *ch = &chunks[ci];
+			size_t hlen = index_chunk_size(ch->n, 0);
+			MDB_val cv = { hlen + ch->names_len, (void *)ch->p };
 			struct index_rec r;
 			int got_rec;
 
-			memcpy(dst, ch->names, ch->names_len);
+			value_copy(ix, &cv, 0, hlen, t);
+			value_copy(ix, &cv, hlen, ch->names_len, dst);
+			if (memcmp(t, ch->p, INDEX_CHUNK_HDR) != 0) {
+				free(tmp);
+				bad = "bad message chunk";
+				goto bad;
+			}
+			ch->p = t;
+			ch->names = (const unsigned char *)dst;
 			while ((got_rec = index_chunk_next(ch, &r)) == 1) {
 				struct mailbox_msg *m;
 
 				if (r.uid <= prev || r.uid >= h.nextuid) {
+					free(tmp);
 					bad = "UID out of order or range";
 					goto bad;
 				}
 				if (r.modseq > h.highestmodseq) {
+					free(tmp);
 					bad = "bad message record";
 					goto bad;
 				}
@@ -1161,14 +1218,17 @@ mailbox_index_load(struct mailbox *box)
 				m->internaldate = (time_t)r.internaldate;
 				m->savedate = (time_t)r.savedate;
 				m->modseq = r.modseq;
-				m->filename = dst + (r.name - 4 - (const char *)ch->names);
+				m->filename = (char *)r.name - 4;
 			}
 			if (got_rec < 0) {
+				free(tmp);
 				bad = "bad message record";
 				goto bad;
 			}
+			t += hlen;
 			dst += ch->names_len;
 		}
+		free(tmp);
 	}
 	free(chunks);
 	chunks = NULL;
