@@ -179,26 +179,49 @@ index_chunk_open(const void *data, size_t len, struct index_chunk *c)
 #define HAS_LESS(x, n)	(((x) - ONES * (n)) & ~(x) & HIGHS)
 #define HAS_ZERO(x)	(((x) - ONES) & ~(x) & HIGHS)
 
+/*
+ * Check the bytes of a name and find its first ':' in one pass, eight bytes at a time:
+ * the classic "has a byte less than n" and "has a zero byte" word tests, exact as yes/no
+ * answers, and exact for the position of the lowest matching byte (a false positive can
+ * only sit above a true one). Returns false for a control character, DEL or '/';
+ * *colon_r is the offset of the first ':' or len.
+ */
 static bool
-name_bytes_ok(const unsigned char *p, size_t len)
+name_scan(const unsigned char *p, size_t len, size_t *colon_r)
 {
-	uint64_t x, bad = 0;
-	size_t i = 0;
+	uint64_t x, bad = 0, col;
+	size_t i = 0, colon = len;
 
 	for (; i + 8 <= len; i += 8) {
 		memcpy(&x, p + i, 8);
 		bad |= HAS_LESS(x, 0x20) | HAS_ZERO(x ^ (ONES * 0x7f)) |
 		    HAS_ZERO(x ^ (ONES * '/'));
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		if (colon == len && (col = HAS_ZERO(x ^ (ONES * ':'))) != 0)
+			colon = i + (size_t)__builtin_ctzll(col) / 8;
+#else
+		(void)col;
+#endif
 	}
-	for (; i < len; i++)
+	for (; i < len; i++) {
 		bad |= (uint64_t)(p[i] < 0x20 || p[i] == 0x7f || p[i] == '/');
+		if (colon == len && p[i] == ':')
+			colon = i;
+	}
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+	{
+		const unsigned char *c = memchr(p, ':', len);
+
+		colon = c == NULL ? len : (size_t)(c - p);
+	}
+#endif
+	*colon_r = colon;
 	return bad == 0;
 }
 
 bool
 index_name_parse(const char *name, size_t len, uint8_t *flags_r, uint32_t *keywords_r)
 {
-	const char *colon;
 	size_t base_len, i;
 	uint8_t flags = 0;
 	uint32_t kw = 0;
@@ -206,13 +229,11 @@ index_name_parse(const char *name, size_t len, uint8_t *flags_r, uint32_t *keywo
 	/* as mdname_parse: length, not hidden, no control characters, DEL or '/', a base
 	 * (before the first ':') of 1..MAILDIR_BASE_MAX bytes, ":2," then flag letters */
 	if (len == 0 || len > MAILDIR_BASE_MAX + 64 || name[0] == '.' ||
-	    !name_bytes_ok((const unsigned char *)name, len))
+	    !name_scan((const unsigned char *)name, len, &base_len))
 		return false;
-	colon = memchr(name, ':', len);
-	base_len = colon == NULL ? len : (size_t)(colon - name);
 	if (base_len == 0 || base_len > MAILDIR_BASE_MAX)
 		return false;
-	if (colon != NULL && len - base_len >= 3 && memcmp(colon, ":2,", 3) == 0) {
+	if (len - base_len >= 3 && memcmp(name + base_len, ":2,", 3) == 0) {
 		for (i = base_len + 3; i < len; i++) {
 			char ch = name[i];
 
