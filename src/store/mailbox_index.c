@@ -1166,19 +1166,28 @@ mailbox_index_load(struct mailbox *box)
 		goto bad;
 	}
 	if (h.count != 0) {
-		size_t got, fixed = 0;
-		unsigned char *tmp, *t;
+		size_t got;
+		unsigned char *t;
 		char *dst;
 
-		box->msgs = index_big_alloc((size_t)h.count * sizeof(*box->msgs), &got);
-		box->cap = got / sizeof(*box->msgs);
+		/*
+		 * The chunk headers and entries are read into the end of the message array
+		 * itself, one chunk at a time, and decoded forwards: message b+i (S bytes
+		 * each, S >= the entry size E) ends at S(b+i+1) <= S(b+n) <= S*count, below
+		 * entry i+1 at got - E(n-i-1), so no entry is overwritten before it is read
+		 * (index_chunk_next copies an entry out before the message is written), and
+		 * no scratch memory is faulted in. The extra INDEX_CHUNK_HDR bytes keep the
+		 * chunk header inside the buffer too.
+		 */
+		_Static_assert(sizeof(struct mailbox_msg) >= INDEX_CHUNK_ENTRY,
+		    "messages decoded in place over their entries");
+		box->msgs = index_big_alloc((size_t)h.count * sizeof(*box->msgs) +
+		    INDEX_CHUNK_HDR, &got);
+		box->cap = (got - INDEX_CHUNK_HDR) / sizeof(*box->msgs);
 		/* the names blobs are the in-memory file names: copied as they are into the
-		 * arena; chunk headers and entries into a scratch buffer */
+		 * arena */
 		names_reserve(&box->names, names);
 		dst = name_arena_alloc(&box->names, names);
-		for (ci = 0; ci < have; ci++)
-			fixed += index_chunk_size(chunks[ci].n, 0);
-		t = tmp = index_big_alloc(fixed, &got);
 		for (ci = 0; ci < have; ci++) {
 			struct index_chunk *ch = &chunks[ci];
 			size_t hlen = index_chunk_size(ch->n, 0);
@@ -1186,10 +1195,10 @@ mailbox_index_load(struct mailbox *box)
 			struct index_rec r;
 			int got_rec;
 
+			t = (unsigned char *)box->msgs + got - hlen;
 			value_copy(ix, &cv, 0, hlen, t);
 			value_copy(ix, &cv, hlen, ch->names_len, dst);
 			if (memcmp(t, ch->p, INDEX_CHUNK_HDR) != 0) {
-				free(tmp);
 				bad = "bad message chunk";
 				goto bad;
 			}
@@ -1199,12 +1208,10 @@ mailbox_index_load(struct mailbox *box)
 				struct mailbox_msg *m;
 
 				if (r.uid <= prev || r.uid >= h.nextuid) {
-					free(tmp);
 					bad = "UID out of order or range";
 					goto bad;
 				}
 				if (r.modseq > h.highestmodseq) {
-					free(tmp);
 					bad = "bad message record";
 					goto bad;
 				}
@@ -1221,14 +1228,14 @@ mailbox_index_load(struct mailbox *box)
 				m->filename = (char *)r.name - 4;
 			}
 			if (got_rec < 0) {
-				free(tmp);
 				bad = "bad message record";
 				goto bad;
 			}
-			t += hlen;
 			dst += ch->names_len;
 		}
-		free(tmp);
+		/* what is left of the entries past the messages */
+		memset(box->msgs + box->count, 0,
+		    got - box->count * sizeof(*box->msgs));
 	}
 	free(chunks);
 	chunks = NULL;
