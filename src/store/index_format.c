@@ -203,6 +203,19 @@ name_scan(const unsigned char *p, size_t len, size_t *colon_r)
 		(void)col;
 #endif
 	}
+	if (i < len && len >= 8) {
+		/* the last word again, overlapping bytes already seen (none of them a ':'
+		 * if colon is still len, so a match is a new byte) */
+		i = len - 8;
+		memcpy(&x, p + i, 8);
+		bad |= HAS_LESS(x, 0x20) | HAS_ZERO(x ^ (ONES * 0x7f)) |
+		    HAS_ZERO(x ^ (ONES * '/'));
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		if (colon == len && (col = HAS_ZERO(x ^ (ONES * ':'))) != 0)
+			colon = i + (size_t)__builtin_ctzll(col) / 8;
+#endif
+		i = len;
+	}
 	for (; i < len; i++) {
 		bad |= (uint64_t)(p[i] < 0x20 || p[i] == 0x7f || p[i] == '/');
 		if (colon == len && p[i] == ':')
