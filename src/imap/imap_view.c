@@ -11,6 +11,9 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
+#include <stdlib.h>
+#include <sys/mman.h>
+
 static const struct {
 	uint8_t flag;
 	const char *name;
@@ -91,6 +94,34 @@ static const struct mailbox_listener_ops view_ops = {
 	l_expunged, l_appended, l_flags_changed, l_keyword_added,
 };
 
+/*
+ * The first array of a large view (a fresh session selecting a folder of more than
+ * ~50,000 messages): 2 MiB-aligned and marked for transparent huge pages, because a
+ * fresh mail process pays a page fault for every 4 KiB it touches first (10-20 us on
+ * the test VMs: 2 ms for 100,000 messages); one huge page is one fault. Plain malloc
+ * memory for realloc() and free(). Smaller views: malloc.
+ */
+#define VIEW_HUGE_MIN	(256u << 10)
+#define VIEW_HUGE_ALIGN	(2u << 20)
+
+static struct imap_view_msg *
+view_msgs_alloc(size_t *cap)
+{
+	size_t bytes = *cap * sizeof(struct imap_view_msg);
+	void *p;
+
+	if (bytes < VIEW_HUGE_MIN)
+		return xreallocarray(NULL, *cap, sizeof(struct imap_view_msg));
+	bytes = (bytes + VIEW_HUGE_ALIGN - 1) & ~((size_t)VIEW_HUGE_ALIGN - 1);
+	if (posix_memalign(&p, VIEW_HUGE_ALIGN, bytes) != 0)
+		fatal("out of memory (%zu bytes)", bytes);
+#ifdef MADV_HUGEPAGE
+	(void)madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+	*cap = bytes / sizeof(struct imap_view_msg);
+	return p;
+}
+
 /* Add store messages with UIDs above last_uid to the view; returns how many. */
 static size_t
 view_add_new(struct imap_view *v)
@@ -114,7 +145,10 @@ view_add_new(struct imap_view *v)
 		size_t ocap = v->cap;
 
 		v->cap = MAX(v->cap * 2, v->count + (n - first) + 16);
-		v->msgs = xreallocarray(v->msgs, v->cap, sizeof(*v->msgs));
+		if (v->msgs == NULL)
+			v->msgs = view_msgs_alloc(&v->cap);
+		else
+			v->msgs = xreallocarray(v->msgs, v->cap, sizeof(*v->msgs));
 		if (v->keywords != NULL) {
 			v->keywords = xreallocarray(v->keywords, v->cap, sizeof(*v->keywords));
 			memset(v->keywords + ocap, 0, (v->cap - ocap) * sizeof(*v->keywords));

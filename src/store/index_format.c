@@ -12,7 +12,7 @@
 #include "lib/util.h"
 
 /* little-endian integers at fixed offsets */
-static void
+static inline void
 put32(unsigned char *p, uint32_t v)
 {
 	p[0] = (unsigned char)v;
@@ -21,21 +21,21 @@ put32(unsigned char *p, uint32_t v)
 	p[3] = (unsigned char)(v >> 24);
 }
 
-static void
+static inline void
 put64(unsigned char *p, uint64_t v)
 {
 	put32(p, (uint32_t)v);
 	put32(p + 4, (uint32_t)(v >> 32));
 }
 
-static uint32_t
+static inline uint32_t
 get32(const unsigned char *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
 	    (uint32_t)p[3] << 24;
 }
 
-static uint64_t
+static inline uint64_t
 get64(const unsigned char *p)
 {
 	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
@@ -108,64 +108,209 @@ index_hdr_decode(const void *data, size_t len, struct index_hdr *h)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ message chunks */
+
+static const unsigned char chunk_magic[4] = { 'B', 'Z', 'C', 'K' };
+
 size_t
-index_rec_size(const struct index_rec *r)
+index_chunk_size(uint32_t n, size_t names_len)
 {
-	return INDEX_REC_FIXED + r->name_len;
+	return INDEX_CHUNK_HDR + (size_t)n * INDEX_CHUNK_ENTRY + names_len;
 }
 
 void
-index_rec_encode(const struct index_rec *r, unsigned char *out)
+index_chunk_begin(unsigned char *out, uint32_t n, uint32_t names_len)
 {
-	out[0] = r->flags;
-	out[1] = r->in_new ? 1 : 0;
-	out[2] = (unsigned char)r->name_len;
-	out[3] = (unsigned char)(r->name_len >> 8);
-	put32(out + 4, r->keywords);
-	put64(out + 8, r->modseq);
-	put64(out + 16, r->size);
-	put64(out + 24, r->vsize);
-	put64(out + 32, (uint64_t)r->internaldate);
-	put64(out + 40, (uint64_t)r->savedate);
-	put64(out + 48, r->emailid);
-	memcpy(out + INDEX_REC_FIXED, r->name, r->name_len);
+	memcpy(out, chunk_magic, 4);
+	put32(out + 4, n);
+	put32(out + 8, names_len);
+	put32(out + 12, 0);
+}
+
+size_t
+index_chunk_put(unsigned char *out, uint32_t n, uint32_t i, size_t name_off,
+    const struct index_rec *r)
+{
+	unsigned char *e = out + INDEX_CHUNK_HDR + (size_t)i * INDEX_CHUNK_ENTRY;
+	unsigned char *nm = out + INDEX_CHUNK_HDR + (size_t)n * INDEX_CHUNK_ENTRY + name_off;
+
+	put32(e, r->uid);
+	e[4] = r->flags;
+	e[5] = 0;
+	e[6] = (unsigned char)r->name_len;
+	e[7] = (unsigned char)(r->name_len >> 8);
+	put32(e + 8, r->keywords);
+	put32(e + 12, 0);
+	put64(e + 16, r->modseq);
+	put64(e + 24, r->size);
+	put64(e + 32, r->vsize);
+	put64(e + 40, (uint64_t)r->internaldate);
+	put64(e + 48, (uint64_t)r->savedate);
+	memcpy(nm, r->in_new ? "new/" : "cur/", 4);
+	memcpy(nm + 4, r->name, r->name_len);
+	nm[4 + r->name_len] = '\0';
+	return name_off + r->name_len + 5;
+}
+
+int
+index_chunk_open(const void *data, size_t len, struct index_chunk *c)
+{
+	const unsigned char *p = data;
+
+	memset(c, 0, sizeof(*c));
+	if (len < INDEX_CHUNK_HDR || memcmp(p, chunk_magic, 4) != 0)
+		return -1;
+	c->n = get32(p + 4);
+	c->names_len = get32(p + 8);
+	if (c->n == 0 || c->n > INDEX_CHUNK_MAX || get32(p + 12) != 0 ||
+	    c->names_len > (size_t)c->n * (INDEX_NAME_MAX + 5) ||
+	    len != index_chunk_size(c->n, c->names_len))
+		return -1;
+	c->p = p;
+	c->names = p + INDEX_CHUNK_HDR + (size_t)c->n * INDEX_CHUNK_ENTRY;
+	return 0;
+}
+
+/* Bytes not allowed anywhere in a message file name (mdname_parse): control
+ * characters, DEL, '/'. Eight bytes at a time: the classic "has a byte less than n" and
+ * "has a zero byte" word tests, exact as yes/no answers. */
+#define ONES	0x0101010101010101ULL
+#define HIGHS	0x8080808080808080ULL
+#define HAS_LESS(x, n)	(((x) - ONES * (n)) & ~(x) & HIGHS)
+#define HAS_ZERO(x)	(((x) - ONES) & ~(x) & HIGHS)
+
+/*
+ * Check the bytes of a name and find its first ':' in one pass, eight bytes at a time:
+ * the classic "has a byte less than n" and "has a zero byte" word tests, exact as yes/no
+ * answers, and exact for the position of the lowest matching byte (a false positive can
+ * only sit above a true one). Returns false for a control character, DEL or '/';
+ * *colon_r is the offset of the first ':' or len.
+ */
+static bool
+name_scan(const unsigned char *p, size_t len, size_t *colon_r)
+{
+	uint64_t x, bad = 0, col;
+	size_t i = 0, colon = len;
+
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&x, p + i, 8);
+		bad |= HAS_LESS(x, 0x20) | HAS_ZERO(x ^ (ONES * 0x7f)) |
+		    HAS_ZERO(x ^ (ONES * '/'));
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		if (colon == len && (col = HAS_ZERO(x ^ (ONES * ':'))) != 0)
+			colon = i + (size_t)__builtin_ctzll(col) / 8;
+#else
+		(void)col;
+#endif
+	}
+	if (i < len && len >= 8) {
+		/* the last word again, overlapping bytes already seen (none of them a ':'
+		 * if colon is still len, so a match is a new byte) */
+		i = len - 8;
+		memcpy(&x, p + i, 8);
+		bad |= HAS_LESS(x, 0x20) | HAS_ZERO(x ^ (ONES * 0x7f)) |
+		    HAS_ZERO(x ^ (ONES * '/'));
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		if (colon == len && (col = HAS_ZERO(x ^ (ONES * ':'))) != 0)
+			colon = i + (size_t)__builtin_ctzll(col) / 8;
+#endif
+		i = len;
+	}
+	for (; i < len; i++) {
+		bad |= (uint64_t)(p[i] < 0x20 || p[i] == 0x7f || p[i] == '/');
+		if (colon == len && p[i] == ':')
+			colon = i;
+	}
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+	{
+		const unsigned char *c = memchr(p, ':', len);
+
+		colon = c == NULL ? len : (size_t)(c - p);
+	}
+#endif
+	*colon_r = colon;
+	return bad == 0;
 }
 
 bool
-index_rec_decode(const void *data, size_t len, struct index_rec *r)
+index_name_parse(const char *name, size_t len, uint8_t *flags_r, uint32_t *keywords_r)
 {
-	const unsigned char *p = data;
-	struct mdname md;
+	size_t base_len, i;
+	uint8_t flags = 0;
+	uint32_t kw = 0;
 
-	memset(r, 0, sizeof(*r));
-	if (len < INDEX_REC_FIXED)
+	/* as mdname_parse: length, not hidden, no control characters, DEL or '/', a base
+	 * (before the first ':') of 1..MAILDIR_BASE_MAX bytes, ":2," then flag letters */
+	if (len == 0 || len > MAILDIR_BASE_MAX + 64 || name[0] == '.' ||
+	    !name_scan((const unsigned char *)name, len, &base_len))
 		return false;
-	r->flags = p[0];
-	if ((r->flags & ~(MAILBOX_FLAGS_IMAP | MAILBOX_FLAG_PASSED)) != 0 || p[1] > 1)
+	if (base_len == 0 || base_len > MAILDIR_BASE_MAX)
 		return false;
-	r->in_new = p[1] == 1;
-	r->name_len = (size_t)p[2] | (size_t)p[3] << 8;
-	if (r->name_len == 0 || r->name_len > INDEX_NAME_MAX ||
-	    len != INDEX_REC_FIXED + r->name_len)
-		return false;
-	r->keywords = get32(p + 4);
-	r->modseq = get64(p + 8);
-	r->size = get64(p + 16);
-	r->vsize = get64(p + 24);
-	r->internaldate = (int64_t)get64(p + 32);
-	r->savedate = (int64_t)get64(p + 40);
-	r->emailid = get64(p + 48);
-	r->name = (const char *)p + INDEX_REC_FIXED;
-	if (memchr(r->name, '\0', r->name_len) != NULL ||
-	    !mdname_parse(r->name, r->name_len, &md))
-		return false;
-	/* the flags are the file name's: a record that disagrees is not ours */
-	if (md.flags != r->flags || md.keywords != r->keywords || r->modseq == 0 ||
-	    (r->keywords >> STORE_KEYWORDS_MAX) != 0 || r->internaldate < 0 ||
-	    r->savedate < 0)
-		return false;
-	if (r->size != MAILBOX_SIZE_UNKNOWN && r->vsize != MAILBOX_SIZE_UNKNOWN &&
-	    r->vsize < r->size)
-		return false;
+	if (len - base_len >= 3 && memcmp(name + base_len, ":2,", 3) == 0) {
+		for (i = base_len + 3; i < len; i++) {
+			char ch = name[i];
+
+			switch (ch) {
+			case 'D': flags |= MAILBOX_FLAG_DRAFT; break;
+			case 'F': flags |= MAILBOX_FLAG_FLAGGED; break;
+			case 'P': flags |= MAILBOX_FLAG_PASSED; break;
+			case 'R': flags |= MAILBOX_FLAG_ANSWERED; break;
+			case 'S': flags |= MAILBOX_FLAG_SEEN; break;
+			case 'T': flags |= MAILBOX_FLAG_DELETED; break;
+			default:
+				if (ch >= 'a' && ch <= 'z')
+					kw |= 1u << (ch - 'a');
+				break;
+			}
+		}
+	}
+	*flags_r = flags;
+	*keywords_r = kw;
 	return true;
+}
+
+int
+index_chunk_next(struct index_chunk *c, struct index_rec *r)
+{
+	const unsigned char *e, *nm;
+	uint8_t nflags;
+	uint32_t nkw;
+
+	if (c->i == c->n)
+		return c->name_off == c->names_len ? 0 : -1;
+	e = c->p + INDEX_CHUNK_HDR + (size_t)c->i * INDEX_CHUNK_ENTRY;
+	r->uid = get32(e);
+	r->flags = e[4];
+	r->name_len = (size_t)e[6] | (size_t)e[7] << 8;
+	r->keywords = get32(e + 8);
+	r->modseq = get64(e + 16);
+	r->size = get64(e + 24);
+	r->vsize = get64(e + 32);
+	r->internaldate = (int64_t)get64(e + 40);
+	r->savedate = (int64_t)get64(e + 48);
+	if (r->uid == 0 || (r->flags & ~(MAILBOX_FLAGS_IMAP | MAILBOX_FLAG_PASSED)) != 0 ||
+	    e[5] != 0 || get32(e + 12) != 0 || r->name_len == 0 ||
+	    r->name_len > INDEX_NAME_MAX || r->modseq == 0 ||
+	    (r->keywords >> STORE_KEYWORDS_MAX) != 0 || r->internaldate < 0 ||
+	    r->savedate < 0 ||
+	    (r->size != MAILBOX_SIZE_UNKNOWN && r->vsize != MAILBOX_SIZE_UNKNOWN &&
+	    r->vsize < r->size))
+		return -1;
+	if (r->name_len + 5 > c->names_len - c->name_off)
+		return -1;
+	nm = c->names + c->name_off;
+	if (memcmp(nm, "cur/", 4) == 0)
+		r->in_new = false;
+	else if (memcmp(nm, "new/", 4) == 0)
+		r->in_new = true;
+	else
+		return -1;
+	r->name = (const char *)nm + 4;
+	if (nm[4 + r->name_len] != '\0' ||
+	    !index_name_parse(r->name, r->name_len, &nflags, &nkw) ||
+	    nflags != r->flags || nkw != r->keywords)
+		return -1;	/* the flags are the file name's: a record that disagrees */
+	c->name_off += r->name_len + 5;
+	c->i++;
+	return 1;
 }

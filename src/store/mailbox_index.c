@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <lmdb.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "lib/log.h"
@@ -37,6 +38,8 @@ struct mstore_index {
 	MDB_env *env;
 	MDB_dbi meta, folders, msgs, expunges, headers;
 	size_t mapsize;
+	unsigned int psize;		/* LMDB page size */
+	int fd;				/* the file behind the map */
 };
 
 /* ------------------------------------------------------------------ helpers */
@@ -165,6 +168,8 @@ index_env_try(struct mstore *store, struct mstore_index *ix)
 		goto fail;
 	}
 	ix->mapsize = info.me_mapsize;
+	ix->psize = mst.ms_psize;
+	ix->fd = fd;
 	if ((rc = mdb_txn_begin(ix->env, NULL, 0, &txn)) != 0)
 		goto fail;
 	if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &ix->meta)) != 0 ||
@@ -678,10 +683,9 @@ records_write(struct mstore_index *ix, MDB_txn *txn, uint32_t fid, struct mailbo
 {
 	unsigned char kb[8], *rb = NULL, hcopy[INDEX_HDR_SIZE];
 	struct index_hdr old;
-	size_t rbcap = 0, i;
+	size_t rbcap = 0, i, nchunks, ci;
 	MDB_cursor *c;
-	MDB_val k, v, nk, nv;
-	bool have;
+	MDB_val k, v;
 	int rc;
 
 	key_make(kb, fid, 0);
@@ -705,77 +709,69 @@ records_write(struct mstore_index *ix, MDB_txn *txn, uint32_t fid, struct mailbo
 	v.mv_size = INDEX_HDR_SIZE;
 	if ((rc = mdb_put(txn, ix->msgs, &k, &v, 0)) != 0)
 		return rc;
+	/* the messages in chunks of INDEX_CHUNK_MAX: a chunk that encodes to the bytes
+	 * stored is not rewritten (flag changes and appends touch one or two) */
+	nchunks = (box->count + INDEX_CHUNK_MAX - 1) / INDEX_CHUNK_MAX;
+	for (ci = 0; ci < nchunks; ci++) {
+		size_t first = ci * INDEX_CHUNK_MAX, names = 0, off = 0, n;
+		uint32_t cnt = (uint32_t)MIN((size_t)INDEX_CHUNK_MAX, box->count - first);
+
+		for (i = first; i < first + cnt; i++)
+			names += strlen(mailbox_msg_name(&box->msgs[i])) + 5;
+		n = index_chunk_size(cnt, names);
+		if (n > rbcap) {
+			rbcap = n;
+			free(rb);
+			rb = xmalloc(rbcap);
+		}
+		index_chunk_begin(rb, cnt, (uint32_t)names);
+		for (i = first; i < first + cnt; i++) {
+			const struct mailbox_msg *m = &box->msgs[i];
+			struct index_rec r;
+
+			r.uid = m->uid;
+			r.flags = m->flags & (MAILBOX_FLAGS_IMAP | MAILBOX_FLAG_PASSED);
+			r.in_new = m->filename[0] == 'n';
+			r.keywords = m->keywords;
+			r.modseq = m->modseq != 0 ? m->modseq : 1;
+			r.size = m->size;
+			r.vsize = m->vsize;
+			r.internaldate = m->internaldate;
+			r.savedate = m->savedate;
+			r.name = mailbox_msg_name(m);
+			r.name_len = strlen(r.name);
+			off = index_chunk_put(rb, cnt, (uint32_t)(i - first), off, &r);
+		}
+		key_make(kb, fid, (uint32_t)ci + 1);
+		k.mv_data = kb;
+		k.mv_size = 8;
+		rc = mdb_get(txn, ix->msgs, &k, &v);
+		if (rc == 0 && v.mv_size == n && memcmp(v.mv_data, rb, n) == 0)
+			continue;
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			break;
+		v.mv_data = rb;
+		v.mv_size = n;
+		if ((rc = mdb_put(txn, ix->msgs, &k, &v, 0)) != 0)
+			break;
+	}
+	free(rb);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return rc;
+	/* chunks past the last: the folder shrank */
 	if ((rc = mdb_cursor_open(txn, ix->msgs, &c)) != 0)
 		return rc;
-	/* merge the stored records with the array: unchanged ones are not rewritten */
-	key_make(kb, fid, 1);
+	key_make(kb, fid, (uint32_t)nchunks + 1);
 	k.mv_data = kb;
 	k.mv_size = 8;
 	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-	have = rc == 0 && k.mv_size == 8 && be32(k.mv_data) == fid;
-	for (i = 0; i < box->count && (rc == 0 || rc == MDB_NOTFOUND); i++) {
-		const struct mailbox_msg *m = &box->msgs[i];
-		struct index_rec r;
-		unsigned char mk[8];
-		size_t n;
-
-		r.flags = m->flags & (MAILBOX_FLAGS_IMAP | MAILBOX_FLAG_PASSED);
-		r.in_new = m->filename[0] == 'n';
-		r.keywords = m->keywords;
-		r.modseq = m->modseq != 0 ? m->modseq : 1;
-		r.size = m->size;
-		r.vsize = m->vsize;
-		r.internaldate = m->internaldate;
-		r.savedate = m->savedate;
-		r.emailid = mailbox_msg_emailid(box, m);
-		r.name = mailbox_msg_name(m);
-		r.name_len = strlen(r.name);
-		n = index_rec_size(&r);
-		if (n > rbcap) {
-			rbcap = MAX(n, 512);
-			rb = xrealloc(rb, rbcap);
-		}
-		index_rec_encode(&r, rb);
-		nv.mv_data = rb;
-		nv.mv_size = n;
-		rc = 0;
-		while (have && be32((unsigned char *)k.mv_data + 4) < m->uid) {
-			if ((rc = mdb_cursor_del(c, 0)) != 0)
-				break;
-			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-			have = rc == 0 && k.mv_size == 8 && be32(k.mv_data) == fid;
-		}
-		if (rc != 0 && rc != MDB_NOTFOUND)
-			break;
-		/* our own copy of the key: LMDB copies it into the page, and the
-		 * cursor's key points into that page (an overlapping memcpy) */
-		key_make(mk, fid, m->uid);
-		nk.mv_data = mk;
-		nk.mv_size = 8;
-		if (have && be32((unsigned char *)k.mv_data + 4) == m->uid) {
-			if (v.mv_size != n || memcmp(v.mv_data, rb, n) != 0)
-				rc = mdb_cursor_put(c, &nk, &nv, MDB_CURRENT);
-		} else
-			rc = mdb_cursor_put(c, &nk, &nv, 0);
-		if (rc != 0)
+	while (rc == 0 && k.mv_size == 8 && be32(k.mv_data) == fid) {
+		if ((rc = mdb_cursor_del(c, 0)) != 0)
 			break;
 		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-		have = rc == 0 && k.mv_size == 8 && be32(k.mv_data) == fid;
-	}
-	if (rc == 0 || rc == MDB_NOTFOUND) {
-		rc = 0;
-		while (have) {
-			if ((rc = mdb_cursor_del(c, 0)) != 0)
-				break;
-			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-			have = rc == 0 && k.mv_size == 8 && be32(k.mv_data) == fid;
-			if (rc == MDB_NOTFOUND)
-				rc = 0;
-		}
 	}
 	mdb_cursor_close(c);
-	free(rb);
-	if (rc != 0)
+	if (rc != 0 && rc != MDB_NOTFOUND)
 		return rc;
 	if ((rc = hdrcache_flush_txn(ix, txn, fid, box)) != 0)
 		return rc;
@@ -981,6 +977,90 @@ expunges_load(struct mailbox *box, const MDB_val *v, const struct index_hdr *h)
 	return true;
 }
 
+/*
+ * Memory for a big array filled at once (a loaded snapshot's message array and file
+ * names): 2 MiB-aligned and marked for transparent huge pages, because a fresh mail
+ * process pays a page fault for every 4 KiB it touches first (about 10 us each on the
+ * test VMs, more than decoding the message), and a huge page is one fault. Plain
+ * malloc memory as far as free() and realloc() are concerned; *size_r is the usable
+ * size (rounded up). Small sizes: calloc.
+ */
+#define INDEX_HUGE_MIN		(256u << 10)
+#define INDEX_HUGE_ALIGN	(2u << 20)
+
+static void *
+index_big_alloc(size_t size, size_t *size_r)
+{
+	void *p;
+
+	if (size < INDEX_HUGE_MIN) {
+		*size_r = size;
+		return xcalloc(1, MAX(size, 1));
+	}
+	if (size > SIZE_MAX - INDEX_HUGE_ALIGN)
+		fatal("index_big_alloc: %zu bytes", size);
+	size = (size + INDEX_HUGE_ALIGN - 1) & ~((size_t)INDEX_HUGE_ALIGN - 1);
+	if (posix_memalign(&p, INDEX_HUGE_ALIGN, size) != 0)
+		fatal("out of memory (%zu bytes)", size);
+#ifdef MADV_HUGEPAGE
+	(void)madvise(p, size, MADV_HUGEPAGE);
+#endif
+	*size_r = size;
+	return p;
+}
+
+/* A first chunk of the name arena large enough for n bytes of names. */
+static void
+names_reserve(struct name_arena *a, size_t n)
+{
+	struct name_chunk *c;
+	size_t got;
+
+	if (n < INDEX_HUGE_MIN)
+		return;	/* name_arena_alloc's 64 KiB chunks */
+	c = index_big_alloc(sizeof(*c) + n, &got);
+	c->size = got - sizeof(*c);
+	c->used = 0;
+	c->next = a->head;
+	a->head = c;
+}
+
+/*
+ * Copy len bytes at off of an LMDB value into dst. A large value lives in overflow
+ * pages: contiguous in the file, right after a 16-byte page header that holds the page
+ * number (LMDB 0.9's MDB_page). Then the bytes are read with pread() from the file
+ * instead of through the map: the map would take a page fault per 4 KiB first touched
+ * in a fresh process, the kernel's copy from the page cache takes none (our read
+ * transaction keeps those pages from being reused meanwhile). The first 16 and the
+ * last 8 bytes are compared with the map, and anything unexpected falls back to
+ * memcpy from the map; the bytes are validated afterwards either way.
+ */
+#define LMDB_PAGEHDRSZ		16
+#define LMDB_P_OVERFLOW		0x04
+
+static void
+value_copy(struct mstore_index *ix, const MDB_val *v, size_t off, size_t len, void *dst)
+{
+	const unsigned char *src = (const unsigned char *)v->mv_data + off;
+	const unsigned char *pg = (const unsigned char *)v->mv_data - LMDB_PAGEHDRSZ;
+	uint64_t pgno;
+	uint16_t flags;
+	off_t foff;
+
+	if (len >= 64 * 1024 && ix->psize != 0 && ((uintptr_t)pg % ix->psize) == 0) {
+		memcpy(&pgno, pg, 8);
+		memcpy(&flags, pg + 10, 2);
+		if ((flags & LMDB_P_OVERFLOW) != 0 && pgno < ix->mapsize / ix->psize) {
+			foff = (off_t)(pgno * ix->psize + LMDB_PAGEHDRSZ + off);
+			if (pread(ix->fd, dst, len, foff) == (ssize_t)len &&
+			    memcmp(dst, src, 16) == 0 &&
+			    memcmp((char *)dst + len - 8, src + len - 8, 8) == 0)
+				return;
+		}
+	}
+	memcpy(dst, src, len);
+}
+
 static void
 load_reset(struct mailbox *box)
 {
@@ -1006,6 +1086,8 @@ mailbox_index_load(struct mailbox *box)
 	MDB_txn *txn;
 	MDB_val k, v;
 	uint32_t fid, prev = 0;
+	struct index_chunk *chunks = NULL;
+	size_t nchunks, have = 0, chunks_cap = 0, ci, total = 0, names = 0;
 	const char *bad = NULL;
 	int64_t newest, snap_cut;
 	bool trusted;
@@ -1042,65 +1124,121 @@ mailbox_index_load(struct mailbox *box)
 		bad = ret == -2 ? "other format version" : "bad folder header";
 		goto bad;
 	}
-	{
-		MDB_stat ms;
-
-		/* the count sizes an allocation: no more than the records there are */
-		if (mdb_stat(txn, ix->msgs, &ms) != 0 || h.count > ms.ms_entries) {
-			bad = "record count out of range";
-			goto bad;
-		}
-	}
-	/* the records, one cursor walk in UID order */
+	/* the chunks, one cursor walk: keys fid+1, fid+2, ... without a gap, their
+	 * message counts adding up to the header's (which then sizes the allocations) */
 	if ((rc = mdb_cursor_open(txn, ix->msgs, &c)) != 0) {
 		mdb_txn_abort(txn);
 		index_fail(store, rc, "read");
 		return -1;
 	}
+	nchunks = ((size_t)h.count + INDEX_CHUNK_MAX - 1) / INDEX_CHUNK_MAX;
 	key_make(kb, fid, 1);
 	k.mv_data = kb;
 	k.mv_size = 8;
-	box->msgs = h.count == 0 ? NULL : xcalloc(h.count, sizeof(*box->msgs));
-	box->cap = h.count;
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
 	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		struct mailbox_msg *m;
-		struct index_rec r;
-		uint32_t uid;
-
 		if (k.mv_size != 8 || be32(k.mv_data) != fid)
 			break;
-		uid = be32((unsigned char *)k.mv_data + 4);
-		if (uid <= prev || uid >= h.nextuid || box->count >= h.count) {
-			bad = "UID out of order or range";
+		if (have == chunks_cap) {
+			chunks_cap = chunks_cap * 2 + 8;
+			chunks = xreallocarray(chunks, chunks_cap, sizeof(*chunks));
+		}
+		if (have == nchunks || be32((unsigned char *)k.mv_data + 4) != have + 1 ||
+		    index_chunk_open(v.mv_data, v.mv_size, &chunks[have]) != 0 ||
+		    total + chunks[have].n > h.count) {
+			bad = "bad message chunk";
 			goto bad;
 		}
-		if (!index_rec_decode(v.mv_data, v.mv_size, &r) || r.modseq > h.highestmodseq) {
-			bad = "bad message record";
-			goto bad;
-		}
-		prev = uid;
-		m = &box->msgs[box->count++];
-		m->uid = uid;
-		m->flags = r.flags;
-		m->keywords = r.keywords;
-		m->size = r.size;
-		m->vsize = r.vsize;
-		m->internaldate = (time_t)r.internaldate;
-		m->savedate = (time_t)r.savedate;
-		m->modseq = r.modseq;
-		m->filename = name_arena_path(&box->names, r.in_new ? "new" : "cur", r.name,
-		    r.name_len);
-	}
-	if (rc != 0 && rc != MDB_NOTFOUND) {
-		mdb_cursor_close(c);
-		mdb_txn_abort(txn);
-		load_reset(box);
-		index_fail(store, rc, "read");
-		return -1;
+		total += chunks[have].n;
+		names += chunks[have].names_len;
+		have++;
 	}
 	mdb_cursor_close(c);
 	c = NULL;
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		free(chunks);
+		index_fail(store, rc, "read");
+		return -1;
+	}
+	if (total != h.count) {
+		bad = "record count differs";
+		goto bad;
+	}
+	if (h.count != 0) {
+		size_t got;
+		unsigned char *t;
+		char *dst;
+
+		/*
+		 * The chunk headers and entries are read into the end of the message array
+		 * itself, one chunk at a time, and decoded forwards: message b+i (S bytes
+		 * each, S >= the entry size E) ends at S(b+i+1) <= S(b+n) <= S*count, below
+		 * entry i+1 at got - E(n-i-1), so no entry is overwritten before it is read
+		 * (index_chunk_next copies an entry out before the message is written), and
+		 * no scratch memory is faulted in. The extra INDEX_CHUNK_HDR bytes keep the
+		 * chunk header inside the buffer too.
+		 */
+		_Static_assert(sizeof(struct mailbox_msg) >= INDEX_CHUNK_ENTRY,
+		    "messages decoded in place over their entries");
+		box->msgs = index_big_alloc((size_t)h.count * sizeof(*box->msgs) +
+		    INDEX_CHUNK_HDR, &got);
+		box->cap = (got - INDEX_CHUNK_HDR) / sizeof(*box->msgs);
+		/* the names blobs are the in-memory file names: copied as they are into the
+		 * arena */
+		names_reserve(&box->names, names);
+		dst = name_arena_alloc(&box->names, names);
+		for (ci = 0; ci < have; ci++) {
+			struct index_chunk *ch = &chunks[ci];
+			size_t hlen = index_chunk_size(ch->n, 0);
+			MDB_val cv = { hlen + ch->names_len, (void *)ch->p };
+			struct index_rec r;
+			int got_rec;
+
+			t = (unsigned char *)box->msgs + got - hlen;
+			value_copy(ix, &cv, 0, hlen, t);
+			value_copy(ix, &cv, hlen, ch->names_len, dst);
+			if (memcmp(t, ch->p, INDEX_CHUNK_HDR) != 0) {
+				bad = "bad message chunk";
+				goto bad;
+			}
+			ch->p = t;
+			ch->names = (const unsigned char *)dst;
+			while ((got_rec = index_chunk_next(ch, &r)) == 1) {
+				struct mailbox_msg *m;
+
+				if (r.uid <= prev || r.uid >= h.nextuid) {
+					bad = "UID out of order or range";
+					goto bad;
+				}
+				if (r.modseq > h.highestmodseq) {
+					bad = "bad message record";
+					goto bad;
+				}
+				prev = r.uid;
+				m = &box->msgs[box->count++];
+				m->uid = r.uid;
+				m->flags = r.flags;
+				m->keywords = r.keywords;
+				m->size = r.size;
+				m->vsize = r.vsize;
+				m->internaldate = (time_t)r.internaldate;
+				m->savedate = (time_t)r.savedate;
+				m->modseq = r.modseq;
+				m->filename = (char *)r.name - 4;
+			}
+			if (got_rec < 0) {
+				bad = "bad message record";
+				goto bad;
+			}
+			dst += ch->names_len;
+		}
+		/* what is left of the entries past the messages */
+		memset(box->msgs + box->count, 0,
+		    got - box->count * sizeof(*box->msgs));
+	}
+	free(chunks);
+	chunks = NULL;
 	if (box->count != h.count) {
 		bad = "record count differs";
 		goto bad;
@@ -1155,6 +1293,7 @@ mailbox_index_load(struct mailbox *box)
 bad:
 	if (c != NULL)
 		mdb_cursor_close(c);
+	free(chunks);
 	mdb_txn_abort(txn);
 	log_error("store index invalid, folder rebuilt from the Maildir mailbox=%s "
 	    "reason=\"%s\" uid=%u", box->name, bad, prev);

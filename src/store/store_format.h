@@ -115,11 +115,16 @@ bool mutf7_valid(const char *p, size_t len);
 
 /* --- index records (docs/formats.md, "Index (LMDB)"; src/store/index_format.c) */
 
-#define INDEX_FORMAT_VERSION	1
+#define INDEX_FORMAT_VERSION	2
 #define INDEX_HDR_SIZE		144
-#define INDEX_REC_FIXED		56	/* a message record: 56 bytes + its file name */
-#define INDEX_NAME_MAX		1024
+#define INDEX_NAME_MAX		(MAILDIR_BASE_MAX + 64)	/* mdname_parse's limit */
 #define INDEX_HDR_CURRENT	0x01	/* memory reflected the directories at snap_ns */
+/* A folder's messages are stored in chunks of up to INDEX_CHUNK_MAX messages: a
+ * 16-byte chunk header, INDEX_CHUNK_ENTRY bytes a message, then the names blob, every
+ * name as "cur/<name>\0" or "new/<name>\0" (the in-memory file name, copied as is). */
+#define INDEX_CHUNK_MAX		4096
+#define INDEX_CHUNK_HDR		16
+#define INDEX_CHUNK_ENTRY	56
 
 struct index_hdr {
 	uint32_t version, uidvalidity, nextuid, count, flags;
@@ -132,13 +137,23 @@ struct index_hdr {
 };
 
 struct index_rec {
+	uint32_t uid;
 	uint8_t flags;			/* MAILBOX_FLAG_* without RECENT */
 	bool in_new;			/* file in new/ (else cur/) */
 	uint32_t keywords;
-	uint64_t modseq, size, vsize, emailid;
+	uint64_t modseq, size, vsize;
 	int64_t internaldate, savedate;
 	const char *name;		/* file name in its directory (not NUL-terminated) */
 	size_t name_len;
+};
+
+/* A chunk being decoded (index_chunk_open, index_chunk_next). */
+struct index_chunk {
+	const unsigned char *p;
+	uint32_t n, names_len;
+	const unsigned char *names;	/* the names blob */
+	uint32_t i;			/* next entry */
+	size_t name_off;		/* its name's offset in the blob */
 };
 
 /* Encode into out (INDEX_HDR_SIZE bytes). */
@@ -146,12 +161,24 @@ void index_hdr_encode(const struct index_hdr *h, unsigned char out[INDEX_HDR_SIZ
 /* Decode and validate (magic, version, nextuid >= 1, guid hex, modseqs ordered).
  * Returns 0, -1 for garbage, -2 for another format version. */
 int index_hdr_decode(const void *p, size_t len, struct index_hdr *h);
-/* Bytes index_rec_encode writes: INDEX_REC_FIXED + name_len. */
-size_t index_rec_size(const struct index_rec *r);
-void index_rec_encode(const struct index_rec *r, unsigned char *out);
-/* Decode and validate one record: exact length, name a Maildir message file name whose
- * flags and keywords are the record's, no unknown flag bits. r->name points into p.
- * Returns true if valid. */
-bool index_rec_decode(const void *p, size_t len, struct index_rec *r);
+/* Bytes of a chunk of n messages whose names blob is names_len bytes; the blob takes
+ * name_len + 5 bytes a message. */
+size_t index_chunk_size(uint32_t n, size_t names_len);
+/* Write the chunk header, then every entry i < n with index_chunk_put (name_off: 0 for
+ * the first, then what the previous call returned). out holds index_chunk_size bytes. */
+void index_chunk_begin(unsigned char *out, uint32_t n, uint32_t names_len);
+size_t index_chunk_put(unsigned char *out, uint32_t n, uint32_t i, size_t name_off,
+    const struct index_rec *r);
+/* Check a chunk's header and exact length: 0, or -1 for garbage. */
+int index_chunk_open(const void *p, size_t len, struct index_chunk *c);
+/* The next message of the chunk, validated: no unknown flag bits, a name that parses as
+ * a Maildir message file name (as mdname_parse) whose flags and keywords are the
+ * record's, MODSEQ not 0, vsize not below size. r->name points into the chunk; the
+ * in-memory file name ("cur/<name>") starts 4 bytes before it, NUL-terminated.
+ * Returns 1, 0 at the end (every name byte used), -1 if invalid. UID order is the
+ * caller's to check. */
+int index_chunk_next(struct index_chunk *c, struct index_rec *r);
+/* The name check index_chunk_next uses: like mdname_parse, without the size fields. */
+bool index_name_parse(const char *name, size_t len, uint8_t *flags_r, uint32_t *keywords_r);
 
 #endif

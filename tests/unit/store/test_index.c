@@ -419,7 +419,7 @@ test_changed_behind_our_back(void **state)
 
 enum corrupt {
 	C_TRUNCATE, C_GARBAGE, C_GARBAGE_HEAD, C_DELETE, C_VERSION, C_BAD_NAME, C_BIG_UID,
-	C_BAD_HDR, C_MAX
+	C_UID_RANGE, C_BAD_HDR, C_MAX
 };
 
 static void
@@ -446,26 +446,35 @@ lmdb_edit(struct fixture *f, enum corrupt how)
 		v.mv_size = 4;
 		assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
 	} else {
-		unsigned char buf[512];
+		unsigned char *buf;
 
 		assert_int_equal(mdb_cursor_open(txn, msgs, &c), 0);
 		assert_int_equal(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);	/* header */
 		if (how == C_BAD_HDR) {
+			buf = malloc(v.mv_size);
 			memcpy(buf, v.mv_data, v.mv_size);
 			buf[4] ^= 0x55;	/* version field */
 			v.mv_data = buf;
 			assert_int_equal(mdb_cursor_put(c, &k, &v, MDB_CURRENT), 0);
 		} else {
-			assert_int_equal(mdb_cursor_get(c, &k, &v, MDB_NEXT), 0);	/* uid 1 */
-			assert_true(v.mv_size < sizeof(buf));
+			uint32_t n;
+
+			assert_int_equal(mdb_cursor_get(c, &k, &v, MDB_NEXT), 0);	/* chunk 1 */
+			buf = malloc(v.mv_size);
 			memcpy(buf, v.mv_data, v.mv_size);
-			if (how == C_BAD_NAME) {
-				buf[INDEX_REC_FIXED] = '.';	/* hidden: not a message name */
+			n = (uint32_t)buf[4] | (uint32_t)buf[5] << 8;
+			assert_true(n > 0 && n <= INDEX_CHUNK_MAX);
+			if (how == C_BAD_NAME || how == C_UID_RANGE) {
+				if (how == C_BAD_NAME)	/* hidden: not a message name */
+					buf[INDEX_CHUNK_HDR + n * INDEX_CHUNK_ENTRY + 4] = '.';
+				else	/* the first UID far above UIDNEXT */
+					memset(buf + INDEX_CHUNK_HDR, 0xf0, 4);
 				v.mv_data = buf;
 				assert_int_equal(mdb_cursor_put(c, &k, &v, MDB_CURRENT), 0);
 			} else {
 				unsigned char nk[8];
 
+				/* a chunk out of sequence */
 				memcpy(nk, k.mv_data, 4);
 				memset(nk + 4, 0xff, 3);
 				nk[7] = 0xfe;
@@ -475,6 +484,7 @@ lmdb_edit(struct fixture *f, enum corrupt how)
 				assert_int_equal(mdb_put(txn, msgs, &k, &v, 0), 0);
 			}
 		}
+		free(buf);
 		mdb_cursor_close(c);
 	}
 	assert_int_equal(mdb_txn_commit(txn), 0);
@@ -545,7 +555,7 @@ test_corruption(void **state)
 		na = take(box, after, 16);
 		assert_same(before, nb, after, na, false);
 		/* the header's ceiling survives a bad record; otherwise MODSEQs restart */
-		if (how == C_BAD_NAME || how == C_BIG_UID)
+		if (how == C_BAD_NAME || how == C_BIG_UID || how == C_UID_RANGE)
 			assert_true(mailbox_highestmodseq(box) >= hms);
 		backdate(f, box);
 		mailbox_unref(&box);
@@ -763,6 +773,87 @@ test_hdrcache(void **state)
 	free(buf);
 }
 
+/* ------------------------------------------------------------------ large folders */
+
+static struct snap *
+take_all(struct mailbox *box, size_t *n_r)
+{
+	struct snap *s = xcalloc(mailbox_count(box) + 1, sizeof(*s));
+
+	*n_r = take(box, s, mailbox_count(box));
+	return s;
+}
+
+/* More than one chunk, each large enough to be read with pread(): a trusted round trip,
+ * then expunges that shrink the folder to one chunk (the second one must go). */
+static void
+test_large_folder(void **state)
+{
+	struct fixture *f = *state;
+	struct snap *before, *after;
+	struct mailbox *box;
+	size_t nb, na, i;
+	uint32_t *uids;
+	char *p;
+	const size_t n = INDEX_CHUNK_MAX + 904;
+
+	assert_int_equal(mailbox_open(f->store, "INBOX", &box), STORE_OK);
+	mailbox_unref(&box);
+	for (i = 0; i < n; i++) {
+		p = xasprintf("%s/cur/17%08zu.M%zuP4242.a-rather-long-host-name.example,S=5:2,%s",
+		    f->root, i, i, i % 3 == 0 ? "S" : i % 3 == 1 ? "FS" : "");
+		write_file(p, "x\n\nx\n");
+		free(p);
+	}
+	assert_int_equal(mailbox_open(f->store, "INBOX", &box), STORE_OK);
+	assert_int_equal(mailbox_count(box), n);
+	backdate(f, box);
+	before = take_all(box, &nb);
+	mailbox_unref(&box);
+	reopen(f);
+	/* a file planted behind a restored mtime: a trusted load does not see it */
+	{
+		struct stat sc;
+		char *cur = xasprintf("%s/cur", f->root);
+		struct timespec ts[2];
+
+		assert_int_equal(stat(cur, &sc), 0);
+		p = xasprintf("%s/cur/1000000099.M1P1.host:2,", f->root);
+		write_file(p, "x\n");
+		ts[0] = sc.st_atim;
+		ts[1] = sc.st_mtim;
+		assert_int_equal(utimensat(AT_FDCWD, cur, ts, 0), 0);
+		assert_int_equal(mailbox_open(f->store, "INBOX", &box), STORE_OK);
+		after = take_all(box, &na);
+		assert_same(before, nb, after, na, true);
+		free(after);
+		assert_int_equal(unlink(p), 0);
+		free(p);
+		assert_int_equal(utimensat(AT_FDCWD, cur, ts, 0), 0);
+		free(cur);
+	}
+	/* shrink to one chunk */
+	uids = xcalloc(1000, sizeof(*uids));
+	for (i = 0; i < 1000; i++)
+		uids[i] = before[i * 2].uid;
+	assert_int_equal(mailbox_expunge(box, uids, 1000), STORE_OK);
+	free(uids);
+	assert_int_equal(mailbox_count(box), n - 1000);
+	backdate(f, box);
+	free(before);
+	before = take_all(box, &nb);
+	mailbox_unref(&box);
+	reopen(f);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &box), STORE_OK);
+	after = take_all(box, &na);
+	assert_same(before, nb, after, na, true);
+	/* nothing was found wrong: the index still holds the folder */
+	assert_false(box->index_preloaded);
+	free(after);
+	free(before);
+	mailbox_unref(&box);
+}
+
 /* ------------------------------------------------------------------ codec */
 
 static void
@@ -776,37 +867,75 @@ test_record_codec(void **state)
 	} cases[] = {
 		{ "1.M1P1.host:2,S", MAILBOX_FLAG_SEEN, 0, true },
 		{ "1.M1P1.host:2,Fab", MAILBOX_FLAG_FLAGGED, 3, true },
+		{ "1733000000.M123456P7890.a-long-host-name.example,S=1234,W=1260:2,RS",
+		  MAILBOX_FLAG_SEEN | MAILBOX_FLAG_ANSWERED, 0, true },
 		{ "1.M1P1.host:2,S", 0, 0, false },		/* flags disagree */
 		{ "1.M1P1.host:2,", 0, 1, false },		/* keywords disagree */
 		{ ".hidden", 0, 0, false },
 		{ "a/b", 0, 0, false },
+		{ "1.M1P1.host\x7f:2,", 0, 0, false },
+		{ "1.M1P1.host\t0123456789:2,", 0, 0, false },
+		{ ":2,S", MAILBOX_FLAG_SEEN, 0, false },	/* no base */
 		{ "1.M1P1.host:2,", MAILBOX_FLAG_RECENT, 0, false },
 	};
 	unsigned char buf[2048], hb[INDEX_HDR_SIZE];
 	struct index_rec r, d;
+	struct index_chunk ch;
 	struct index_hdr h, hd;
-	size_t i, n, cut;
+	size_t i, n, cut, off;
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct mdname md;
+		uint8_t fl;
+		uint32_t kw;
+
+		/* the index's name check agrees with mdname_parse */
+		assert_int_equal(index_name_parse(cases[i].name, strlen(cases[i].name), &fl, &kw),
+		    mdname_parse(cases[i].name, strlen(cases[i].name), &md));
 		memset(&r, 0, sizeof(r));
+		r.uid = 3;
 		r.flags = cases[i].flags;
 		r.keywords = cases[i].kw;
 		r.modseq = 7;
 		r.size = 10;
 		r.vsize = 12;
+		r.in_new = i == 1;
 		r.name = cases[i].name;
 		r.name_len = strlen(cases[i].name);
-		n = index_rec_size(&r);
-		index_rec_encode(&r, buf);
-		assert_int_equal(index_rec_decode(buf, n, &d), cases[i].ok);
+		/* a chunk of two: the case and a valid one after it */
+		n = index_chunk_size(2, r.name_len + 5 + 19);
+		index_chunk_begin(buf, 2, (uint32_t)(r.name_len + 5 + 19));
+		off = index_chunk_put(buf, 2, 0, 0, &r);
+		d = r;
+		d.uid = 4;
+		d.in_new = false;
+		d.flags = 0;
+		d.keywords = 0;
+		d.name = "2.M2P2.host:2,";
+		d.name_len = 14;	/* strlen */
+		assert_int_equal(index_chunk_put(buf, 2, 1, off, &d), r.name_len + 5 + 19);
+		assert_int_equal(index_chunk_open(buf, n, &ch), 0);
+		assert_int_equal(index_chunk_next(&ch, &d), cases[i].ok ? 1 : -1);
 		if (cases[i].ok) {
+			assert_int_equal(d.uid, 3);
 			assert_int_equal(d.modseq, 7);
+			assert_int_equal(d.in_new, r.in_new);
 			assert_int_equal(d.name_len, r.name_len);
 			assert_memory_equal(d.name, r.name, r.name_len);
+			assert_memory_equal(d.name - 4, r.in_new ? "new/" : "cur/", 4);
+			assert_int_equal(d.name[d.name_len], '\0');
+			assert_int_equal(index_chunk_next(&ch, &d), 1);
+			assert_int_equal(d.uid, 4);
+			assert_int_equal(index_chunk_next(&ch, &d), 0);
 			for (cut = 0; cut < n; cut++)
-				assert_false(index_rec_decode(buf, cut, &d));
-			assert_false(index_rec_decode(buf, n + 1, &d));
+				assert_int_equal(index_chunk_open(buf, cut, &ch), -1);
+			assert_int_equal(index_chunk_open(buf, n + 1, &ch), -1);
+			/* a name that does not end where the next begins */
+			buf[n - 1] = 'x';
+			assert_int_equal(index_chunk_open(buf, n, &ch), 0);
+			assert_int_equal(index_chunk_next(&ch, &d), 1);
+			assert_int_equal(index_chunk_next(&ch, &d), -1);
 		}
 	}
 	memset(&h, 0, sizeof(h));
@@ -821,7 +950,7 @@ test_record_codec(void **state)
 	assert_int_equal(index_hdr_decode(hb, sizeof(hb), &hd), 0);
 	assert_int_equal(hd.modseq_ceiling, 20);
 	assert_int_equal(index_hdr_decode(hb, sizeof(hb) - 1, &hd), -1);
-	hb[4] = 2;
+	hb[4] = 1;	/* the previous format */
 	assert_int_equal(index_hdr_decode(hb, sizeof(hb), &hd), -2);
 	h.count = 10;	/* count >= nextuid */
 	index_hdr_encode(&h, hb);
@@ -845,6 +974,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_delete_forgets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_rebuild, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hdrcache, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_large_folder, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
