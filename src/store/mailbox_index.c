@@ -335,18 +335,18 @@ headers_prune(struct mstore_index *ix, MDB_txn *txn, uint32_t fid, const struct 
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-/* Delete every record of folder fid (header, messages, expunges, header fields). */
+/* Delete the `msgs` records of folder fid from key (fid, first) on. 0 or an LMDB error. */
 static int
-fid_clear(struct mstore_index *ix, MDB_txn *txn, uint32_t fid)
+msgs_delete_from(struct mstore_index *ix, MDB_txn *txn, uint32_t fid, uint32_t first)
 {
 	unsigned char kb[8];
 	MDB_cursor *c;
 	MDB_val k, v;
 	int rc;
 
-	key_make(kb, fid, 0);
 	if ((rc = mdb_cursor_open(txn, ix->msgs, &c)) != 0)
 		return rc;
+	key_make(kb, fid, first);
 	k.mv_data = kb;
 	k.mv_size = 8;
 	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
@@ -356,7 +356,19 @@ fid_clear(struct mstore_index *ix, MDB_txn *txn, uint32_t fid)
 		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 	}
 	mdb_cursor_close(c);
-	if (rc != 0 && rc != MDB_NOTFOUND)
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Delete every record of folder fid (header, messages, expunges, header fields). */
+static int
+fid_clear(struct mstore_index *ix, MDB_txn *txn, uint32_t fid)
+{
+	unsigned char kb[8];
+	MDB_val k;
+	int rc;
+
+	key_make(kb, fid, 0);
+	if ((rc = msgs_delete_from(ix, txn, fid, 0)) != 0)
 		return rc;
 	if ((rc = headers_prune(ix, txn, fid, NULL)) != 0)
 		return rc;
@@ -684,7 +696,6 @@ records_write(struct mstore_index *ix, MDB_txn *txn, uint32_t fid, struct mailbo
 	unsigned char kb[8], *rb = NULL, hcopy[INDEX_HDR_SIZE];
 	struct index_hdr old;
 	size_t rbcap = 0, i, nchunks, ci;
-	MDB_cursor *c;
 	MDB_val k, v;
 	int rc;
 
@@ -759,19 +770,7 @@ records_write(struct mstore_index *ix, MDB_txn *txn, uint32_t fid, struct mailbo
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return rc;
 	/* chunks past the last: the folder shrank */
-	if ((rc = mdb_cursor_open(txn, ix->msgs, &c)) != 0)
-		return rc;
-	key_make(kb, fid, (uint32_t)nchunks + 1);
-	k.mv_data = kb;
-	k.mv_size = 8;
-	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-	while (rc == 0 && k.mv_size == 8 && be32(k.mv_data) == fid) {
-		if ((rc = mdb_cursor_del(c, 0)) != 0)
-			break;
-		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-	}
-	mdb_cursor_close(c);
-	if (rc != 0 && rc != MDB_NOTFOUND)
+	if ((rc = msgs_delete_from(ix, txn, fid, (uint32_t)nchunks + 1)) != 0)
 		return rc;
 	if ((rc = hdrcache_flush_txn(ix, txn, fid, box)) != 0)
 		return rc;
