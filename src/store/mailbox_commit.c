@@ -12,10 +12,11 @@
  *                         uidlist rewrites that expunges left behind; per folder: take
  *                         the uidlist lock, bring the memory state up to date, assign
  *                         UIDs, choose the final names, format the uidlist bytes known;
- *   commit (thread "buzon-commit") rename each file into cur/ or new/, fsync those
- *                         directories, write and fsync the uidlist records of the
- *                         messages that made it (appended in place, or a whole new
- *                         uidlist renamed over the old one and its directory fsync'ed);
+ *   commit (thread "buzon-commit") append the uidlist records in place (when it can),
+ *                         rename each file into cur/ or new/, fsync those directories,
+ *                         then fsync the uidlist (or write a whole new uidlist of the
+ *                         messages that made it, rename it over the old one and fsync
+ *                         its directory);
  *   finish (event loop)   release the locks, add the messages to the folders, tell the
  *                         listeners, run the callbacks (the OK / 250 goes out now).
  * The threads touch only their group: file descriptors (duplicates of the folders'),
@@ -74,6 +75,8 @@ struct commit_box {
 	int err;
 	const char *err_what;
 	bool renamed;			/* rewrite: the new uidlist is in place */
+	bool appended;			/* append: records written (and not taken back) */
+	bool dangling;			/* a file failed after its record was written */
 	struct stat uidlist_st;
 };
 
@@ -184,6 +187,7 @@ work_renames(struct commit_group *g)
 			    sm->final) < 0) {
 				sm->err = errno;
 				r->failed = true;
+				r->cbox->dangling = r->cbox->appended;
 				break;
 			}
 			sm->moved = true;
@@ -233,6 +237,38 @@ work_format_records(struct commit_group *g, struct commit_box *cb)
 	}
 }
 
+/*
+ * Append mode, before the renames: write the records of every transaction still alive
+ * and start their writeback, so that the directory fsync's journal commit carries the
+ * uidlist's new size and the uidlist fsync after it has little left to do. A record
+ * whose file then fails to arrive is harmless on disk (a UID without a file reads as
+ * expunged, here and in Dovecot) and is dropped by the next rewrite (finish_box). Not
+ * in rewrite mode: renaming the lock file over the uidlist releases the lock, and the
+ * files must be in place before anyone else may sync the folder.
+ */
+static void
+work_records_first(struct commit_group *g, struct commit_box *cb)
+{
+	int err;
+
+	if (!cb->active || cb->rewrite || cb->err != 0)
+		return;
+	work_format_records(g, cb);
+	if (cb->data.len == 0)
+		return;
+	err = pwrite_full(cb->uidlist_fd, cb->data.data, cb->data.len, cb->append_off);
+	if (err != 0) {
+		/* take back a partial append: those records are not acknowledged */
+		if (ftruncate(cb->uidlist_fd, cb->append_off) == 0)
+			(void)fsync(cb->uidlist_fd);
+		cbox_fail(cb, err, "uidlist append");
+		return;
+	}
+	cb->appended = true;
+	(void)sync_file_range(cb->uidlist_fd, cb->append_off, (off_t)cb->data.len,
+	    SYNC_FILE_RANGE_WRITE);
+}
+
 /* Directory fsyncs, then the uidlist of one folder. */
 static void
 work_box(struct commit_group *g, struct commit_box *cb)
@@ -245,25 +281,25 @@ work_box(struct commit_group *g, struct commit_box *cb)
 		cbox_fail(cb, errno, "fsync cur");
 	if (cb->sync_new && fsync(cb->new_fd) < 0)
 		cbox_fail(cb, errno, "fsync new");
-	if (cb->err != 0)
-		return;
-	work_format_records(g, cb);
 	if (!cb->rewrite) {
-		if (cb->data.len == 0)
+		if (!cb->appended)
 			return;
-		err = pwrite_full(cb->uidlist_fd, cb->data.data, cb->data.len, cb->append_off);
-		if (err == 0 && fsync(cb->uidlist_fd) < 0)
-			err = errno;
-		if (err != 0) {
-			/* take back a partial append: those records are not acknowledged */
-			if (ftruncate(cb->uidlist_fd, cb->append_off) == 0)
-				(void)fsync(cb->uidlist_fd);
-			cbox_fail(cb, err, "uidlist append");
+		if (cb->err == 0 && fsync(cb->uidlist_fd) < 0)
+			cbox_fail(cb, errno, "uidlist fsync");
+		if (cb->err != 0) {
+			/* every transaction of the folder fails: take their records back
+			 * (if that fails too, finish_box queues a rewrite) */
+			if (ftruncate(cb->uidlist_fd, cb->append_off) == 0 &&
+			    fsync(cb->uidlist_fd) == 0)
+				cb->appended = false;
 			return;
 		}
 		(void)fstat(cb->uidlist_fd, &cb->uidlist_st);
 		return;
 	}
+	if (cb->err != 0)
+		return;
+	work_format_records(g, cb);
 	err = pwrite_full(cb->lockfd, cb->data.data, cb->data.len, 0);
 	if (err == 0 && fsync(cb->lockfd) < 0)
 		err = errno;
@@ -285,6 +321,8 @@ work_commit(struct commit_group *g)
 {
 	struct commit_box *cb;
 
+	for (cb = g->boxes; cb != NULL; cb = cb->next)
+		work_records_first(g, cb);
 	work_renames(g);
 	for (cb = g->boxes; cb != NULL; cb = cb->next)
 		work_box(g, cb);
@@ -567,6 +605,8 @@ finish_box(struct commit_group *g, struct commit_box *cb)
 	cb->lockfd = -1;
 	if (cb->rewrite && !cb->renamed)
 		box->uidlist_stale = true;	/* the old uidlist stays: rewrite later */
+	if (cb->appended && (cb->err != 0 || cb->dangling))
+		box->uidlist_stale = true;	/* records without files: rewrite later */
 	if (cb->uidlist_st.st_ino != 0)
 		box->uidlist_st = cb->uidlist_st;
 	for (r = g->reqs; r != NULL; r = r->next) {

@@ -344,9 +344,9 @@ def token(prefix):
 APPEND_POINTS = [
     ("write", 1, False),		# the message data into tmp/
     ("fsync@fsync", 1, False),		# fsync of the tmp file
+    ("pwrite64@commit", 1, False),	# the uidlist record, appended before the rename
     ("renameat,renameat2@commit", 1, False),	# tmp/ -> cur/
-    ("fsync@commit", 1, True),		# fsync of cur/ after the rename, before the UID
-    ("pwrite64@commit", 1, True),	# the uidlist record (or the rewritten uidlist)
+    ("fsync@commit", 1, True),		# fsync of cur/ after the rename
     ("fsync@commit", 2, True),		# fsync of the uidlist
     ("writev", 1, True),			# the tagged OK (kill before it is sent)
 ]
@@ -492,13 +492,13 @@ def f02_copy_move(ck, srv, cmd, syscalls, when):
 
 # F-01: LMTP delivery killed at a system call ----------------------------------------
 
-# A delivery in the mail process: write x2 (Return-Path + body) -> fsync(file) -> rename
-# tmp/ -> new/ -> fsync(new/) -> uidlist record (pwrite64) -> fsync(uidlist) -> result to
-# the master (sendmsg). Counted per thread, as APPEND_POINTS.
+# A delivery in the mail process: write x2 (Return-Path + body) -> fsync(file) -> uidlist
+# record (pwrite64, appended in place) -> rename tmp/ -> new/ -> fsync(new/) ->
+# fsync(uidlist) -> result to the master (sendmsg). Counted per thread, as APPEND_POINTS.
 LMTP_POINTS = [
     ("write", 1, False), ("write", 2, False), ("fsync@fsync", 1, False),
-    ("renameat,renameat2@commit", 1, False), ("fsync@commit", 1, True),
-    ("pwrite64@commit", 1, True), ("fsync@commit", 2, True), ("sendmsg", 1, True),
+    ("pwrite64@commit", 1, False), ("renameat,renameat2@commit", 1, False),
+    ("fsync@commit", 1, True), ("fsync@commit", 2, True), ("sendmsg", 1, True),
 ]
 
 
