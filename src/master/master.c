@@ -96,6 +96,7 @@ sighup_cb(evutil_socket_t sig, short what, void *ctx)
 		log_warn("reload: listener changes take effect at the next restart");
 	config_free(&M.cfg);
 	M.cfg = ncfg;
+	rcpt_cache_clear();	/* the users may have changed with it */
 	tls_warn_expiry(M.cfg);
 	/* new login processes get the new certificates; old ones finish their sessions */
 	for (struct child *ch = M.children; ch != NULL; ch = ch->next) {
@@ -433,6 +434,7 @@ master_main(const char *config_path)
 		M.handoffs = p->next;
 		pending_free(p);
 	}
+	rcpt_cache_clear();
 	while (M.children != NULL)
 		child_forget(M.children);
 	event_base_free(M.base);

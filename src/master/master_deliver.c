@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/buf.h"
@@ -28,6 +29,94 @@
 #include "lib/tls.h"
 #include "master/master.h"
 #include "master/master_private.h"
+
+/*
+ * Recipients auth confirmed at RCPT TO, kept for the DELIVER of the same transaction so
+ * that each recipient costs one auth lookup, not two (docs/architecture.md, "A delivery,
+ * step by step"). Direct-mapped by a hash of the address as the lmtp process sent it:
+ * a colliding address replaces the entry. Entries expire after RCPT_CACHE_TTL seconds
+ * and the whole cache is dropped at a reload, so a removed user stops receiving mail
+ * within that time even for transactions already past RCPT. Bounded: RCPT_CACHE_SIZE
+ * entries of at most a few short strings each.
+ */
+#define RCPT_CACHE_SIZE	1024		/* power of two */
+#define RCPT_CACHE_TTL	30		/* seconds */
+
+struct rcpt_entry {
+	char *address;			/* NULL: empty slot */
+	char *name, *home, *root;
+	uid_t uid;
+	gid_t gid;
+	time_t expires;			/* CLOCK_MONOTONIC seconds */
+};
+
+static struct rcpt_entry rcpt_cache[RCPT_CACHE_SIZE];
+
+static time_t
+mono_now(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+static struct rcpt_entry *
+rcpt_slot(const char *address)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (const unsigned char *q = (const unsigned char *)address; *q != '\0'; q++)
+		h = (h ^ *q) * 16777619u;
+	return &rcpt_cache[h & (RCPT_CACHE_SIZE - 1)];
+}
+
+static void
+rcpt_entry_clear(struct rcpt_entry *e)
+{
+	free(e->address);
+	free(e->name);
+	free(e->home);
+	free(e->root);
+	memset(e, 0, sizeof(*e));
+}
+
+void
+rcpt_cache_clear(void)
+{
+	for (size_t i = 0; i < RCPT_CACHE_SIZE; i++)
+		rcpt_entry_clear(&rcpt_cache[i]);
+}
+
+static void
+rcpt_cache_put(const char *address, const char *name, uid_t uid, gid_t gid,
+    const char *home, const char *root)
+{
+	struct rcpt_entry *e = rcpt_slot(address);
+
+	rcpt_entry_clear(e);
+	e->address = xstrdup(address);
+	e->name = xstrdup(name);
+	e->home = xstrdup(home);
+	e->root = xstrdup(root);
+	e->uid = uid;
+	e->gid = gid;
+	e->expires = mono_now() + RCPT_CACHE_TTL;
+}
+
+static const struct rcpt_entry *
+rcpt_cache_get(const char *address)
+{
+	struct rcpt_entry *e = rcpt_slot(address);
+
+	if (e->address == NULL || strcmp(e->address, address) != 0)
+		return NULL;
+	if (mono_now() >= e->expires) {
+		rcpt_entry_clear(e);
+		return NULL;
+	}
+	return e;
+}
 
 void
 lmtp_reply(struct pending *p, uint32_t type, uint32_t status, const char *user)
@@ -64,6 +153,8 @@ delivery_auth_reply(struct pending *p, uint32_t status, const char *name, uint32
 	struct ipc_msg *out;
 	struct child *mail;
 
+	if (p->kind == PK_RCPT && dstatus == IPC_DELIVER_OK)
+		rcpt_cache_put(p->address, name, uid, gid, home, root);
 	if (p->kind == PK_RCPT || dstatus != IPC_DELIVER_OK) {
 		lmtp_reply(p, p->kind == PK_RCPT ? IPC_LMTP_RCPT_RESULT : IPC_LMTP_DELIVER_RESULT,
 		    dstatus, dstatus == IPC_DELIVER_OK ? name : "");
@@ -193,6 +284,15 @@ handle_lmtp(struct child *lmtp, struct ipc_msg *m)
 		p->prefix_len = d.prefix.len;
 	}
 	p->id = ++M.next_id;
+	if (p->kind == PK_DELIVER) {
+		const struct rcpt_entry *e = rcpt_cache_get(p->address);
+
+		if (e != NULL) {
+			delivery_auth_reply(p, IPC_AUTH_OK, e->name, e->uid, e->gid, e->home,
+			    e->root);
+			return;
+		}
+	}
 	if (auth_lookup(p) < 0) {
 		lmtp_reply(p, p->kind == PK_RCPT ? IPC_LMTP_RCPT_RESULT : IPC_LMTP_DELIVER_RESULT,
 		    IPC_DELIVER_TEMPFAIL, "");

@@ -203,5 +203,6 @@ void delivery_auth_reply(struct pending *p, uint32_t status, const char *name,
 void handle_mail_delivered(struct child *ch, struct ipc_msg *m);
 void fail_deliveries_of(struct child *mail);
 void handle_lmtp(struct child *lmtp, struct ipc_msg *m);
+void rcpt_cache_clear(void);
 
 #endif

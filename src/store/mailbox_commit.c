@@ -43,6 +43,11 @@
 
 /* Largest group: a transaction never waits for more than this many before it. */
 #define COMMIT_GROUP_MAX_REQS	256
+/* A folder's uidlist lock is kept from one group to the next while more saves for it
+ * are queued, for at most this long since it was taken: a burst of deliveries creates
+ * one lock file per LOCK_HOLD_MS instead of one per group, and other processes (Dovecot,
+ * `buzon deliver`) wait for it no longer than that (docs/formats.md, Saving). */
+#define LOCK_HOLD_MS		100
 
 struct commit_box;
 
@@ -64,6 +69,7 @@ struct commit_box {
 	struct commit_box *next;
 	struct mailbox *box;		/* borrowed from its requests */
 	int lockfd;			/* uidlist lock, prepare .. finish */
+	uint64_t lock_since;		/* clock_ms() when the lock was taken */
 	int dir_fd, cur_fd, new_fd, tmp_fd;	/* duplicates for the thread */
 	bool rewrite;			/* whole uidlist via the lock file, else append */
 	int uidlist_fd;			/* append: the uidlist, O_WRONLY */
@@ -97,6 +103,16 @@ struct commit_worker {
 	struct commit_group *todo;	/* handed to the thread */
 	struct commit_group *done;	/* handed back */
 	bool busy;			/* handed over and not yet taken back (loop) */
+	struct commit_group *inflight;	/* the group handed over (loop only; its
+					 * requests' box pointers do not change) */
+};
+
+/* A uidlist lock kept between two groups of its folder. */
+struct held_lock {
+	struct held_lock *next;
+	struct mailbox *box;		/* referenced */
+	int fd;
+	uint64_t since;			/* clock_ms() when taken */
 };
 
 struct commit_pipe {
@@ -108,6 +124,7 @@ struct commit_pipe {
 	struct commit_worker commit;	/* stage 2: renames, directory, uidlist */
 	struct mailbox_commit *pending, **pending_tail;	/* files not yet synced */
 	struct mailbox_commit *ready, **ready_tail;	/* files durable: next group */
+	struct held_lock *held;		/* loop only */
 };
 
 /* ------------------------------------------------------------------ the thread's work */
@@ -357,6 +374,95 @@ worker_main(void *arg)
 	return NULL;
 }
 
+/* ------------------------------------------------------------------ held locks */
+
+static bool
+list_has_box(const struct mailbox_commit *r, const struct mailbox *box)
+{
+	for (; r != NULL; r = r->next)
+		if (r->box == box)
+			return true;
+	return false;
+}
+
+/* Is a save or rewrite of box queued, or in the files stage? */
+static bool
+box_queued(const struct commit_pipe *p, const struct mailbox *box)
+{
+	return list_has_box(p->pending, box) || list_has_box(p->ready, box) ||
+	    (p->files.inflight != NULL && list_has_box(p->files.inflight->reqs, box));
+}
+
+/* When the lock box is about to take was taken: now, or when a held one was. */
+static uint64_t
+held_since(const struct mailbox *box)
+{
+	const struct commit_pipe *p = box->store->commit;
+
+	for (const struct held_lock *h = p != NULL ? p->held : NULL; h != NULL; h = h->next)
+		if (h->box == box)
+			return h->since;
+	return clock_ms();
+}
+
+int
+mstore_commit_take_lock(struct mailbox *box)
+{
+	struct commit_pipe *p = box->store->commit;
+	struct held_lock **hp, *h;
+	int fd;
+
+	for (hp = p != NULL ? &p->held : NULL; hp != NULL && *hp != NULL; hp = &(*hp)->next) {
+		if ((*hp)->box != box)
+			continue;
+		h = *hp;
+		*hp = h->next;
+		fd = h->fd;
+		mailbox_unref(&h->box);	/* the caller holds its own reference */
+		free(h);
+		return fd;
+	}
+	return -1;
+}
+
+/* Keep the lock of box for its next group, or release it. */
+static void
+lock_keep_or_release(struct mailbox *box, int fd, uint64_t since)
+{
+	struct commit_pipe *p = box->store->commit;
+	struct held_lock *h;
+
+	if (p == NULL || box->deleted || clock_ms() - since >= LOCK_HOLD_MS ||
+	    !box_queued(p, box)) {
+		mailbox_uidlist_unlock(box, fd);
+		return;
+	}
+	h = xcalloc(1, sizeof(*h));
+	mailbox_ref(box);
+	h->box = box;
+	h->fd = fd;
+	h->since = since;
+	h->next = p->held;
+	p->held = h;
+}
+
+/* Release the held locks whose folder has nothing queued any more (all if all). */
+static void
+locks_release_idle(struct commit_pipe *p, bool all)
+{
+	struct held_lock **hp = &p->held, *h;
+
+	while ((h = *hp) != NULL) {
+		if (all || !box_queued(p, h->box) || clock_ms() - h->since >= LOCK_HOLD_MS) {
+			*hp = h->next;
+			mailbox_uidlist_unlock(h->box, h->fd);
+			mailbox_unref(&h->box);
+			free(h);
+		} else
+			hp = &h->next;
+	}
+}
+
 /* ------------------------------------------------------------------ prepare */
 
 static int
@@ -445,6 +551,7 @@ prepare_box(struct commit_group *g, struct commit_box *cb)
 		st = STORE_NONEXISTENT;
 		goto fail;
 	}
+	cb->lock_since = held_since(box);
 	cb->lockfd = mailbox_lock_and_sync(box, &dirty, &st);
 	if (cb->lockfd < 0)
 		goto fail;
@@ -600,6 +707,8 @@ finish_box(struct commit_group *g, struct commit_box *cb)
 		    box->name, strerror(cb->err));
 	if (cb->rewrite && cb->renamed)
 		close(cb->lockfd);	/* the lock file became the uidlist */
+	else if (!cb->rewrite && cb->err == 0)
+		lock_keep_or_release(box, cb->lockfd, cb->lock_since);
 	else
 		mailbox_uidlist_unlock(box, cb->lockfd);
 	cb->lockfd = -1;
@@ -680,6 +789,7 @@ finish_group(struct commit_group *g)
 static void
 worker_hand(struct commit_pipe *p, struct commit_worker *w, struct commit_group *g)
 {
+	w->inflight = g;
 	pthread_mutex_lock(&p->mu);
 	w->todo = g;
 	w->busy = true;
@@ -698,6 +808,8 @@ worker_take(struct commit_pipe *p, struct commit_worker *w)
 	if (g != NULL)
 		w->busy = false;
 	pthread_mutex_unlock(&p->mu);
+	if (g != NULL)
+		w->inflight = NULL;
 	return g;
 }
 
@@ -876,6 +988,7 @@ mstore_commit_process(struct mstore *store)
 		;
 	pipe_reap(store, false);
 	pipe_kick(store);
+	locks_release_idle(store->commit, false);
 }
 
 void
@@ -887,6 +1000,7 @@ mstore_commit_drain(struct mstore *store)
 		pipe_kick(store);
 		pipe_reap(store, true);
 	}
+	locks_release_idle(store->commit, true);
 }
 
 void

@@ -64,6 +64,8 @@ mailbox_uidlist_lock(struct mailbox *box)
 	struct stat st;
 	int fd;
 
+	if ((fd = mstore_commit_take_lock(box)) >= 0)
+		return fd;
 	for (;;) {
 		fd = openat(box->dir_fd, UIDLIST_LOCK_NAME,
 		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);

@@ -360,6 +360,9 @@ void mstore_commit_drain(struct mstore *store);
 bool mstore_commit_async(const struct mstore *store);
 /* Stop the commit thread (after mstore_commit_drain). */
 void mstore_commit_stop(struct mstore *store);
+/* The uidlist lock of box if the commit pipeline kept it between two groups (handed
+ * over to the caller, who unlocks or commits it as usual), else -1. */
+int mstore_commit_take_lock(struct mailbox *box);
 
 /* ---------------------------------------------------------------- mailbox_keywords.c */
 

@@ -294,6 +294,58 @@ def t_two_rcpts_one_unknown(srv):
     check(find_file_with(srv.maildir("alice"), b"Subject: two-rcpts"), "message on disk")
 
 
+def _remove_user(srv, name):
+    with open(srv.passwd_file) as f:
+        lines = [l for l in f if not l.startswith(name + ":")]
+    with open(srv.passwd_file, "w") as f:
+        f.writelines(lines)
+
+
+def t_user_removed_after_rcpt(srv):
+    """A recipient accepted at RCPT is delivered at DATA even if the user was removed in
+    between (the master keeps auth's RCPT answer for the DATA), but a reload drops what
+    the master kept: then the removal counts at DATA (5.1.1), and a new RCPT refuses."""
+    srv.add_user("carol", "carol")
+    srv.make_maildir("carol")
+    c = Lmtp(srv.lmtp_port)
+    try:
+        c.cmd("LHLO x")
+        c.cmd("MAIL FROM:<s@example.net>")
+        check(c.cmd("RCPT TO:<carol@example.org>").startswith("250 "), "RCPT carol")
+        _remove_user(srv, "carol")
+        check(c.cmd("DATA").startswith("354 "), "DATA")
+        c.send(wire(msg("after-removal")))
+        r = c.code()
+        check(r.startswith("250 2.0.0 <carol@example.org>"), "DATA reply %r" % r)
+    finally:
+        c.close()
+    check(find_file_with(srv.maildir("carol"), b"Subject: after-removal"), "delivered")
+    rr, dr = lmtp_send(srv.lmtp_port, "s@example.net", ["carol@example.org"], b"")
+    check(rr[0].startswith("550 5.1.1"), "RCPT after removal %r" % rr)
+    srv.add_user("dave", "dave")
+    srv.make_maildir("dave")
+    c = Lmtp(srv.lmtp_port)
+    try:
+        c.cmd("LHLO x")
+        c.cmd("MAIL FROM:<s@example.net>")
+        check(c.cmd("RCPT TO:<dave@example.org>").startswith("250 "), "RCPT dave")
+        _remove_user(srv, "dave")
+        with open(srv.log_path, "rb") as f:
+            before = f.read().count(b"reloading configuration")
+        srv.cli("reload", "-c", srv.config_path)
+        check(wait_for(lambda: open(srv.log_path, "rb").read().count(
+            b"reloading configuration") > before), "master reloaded")
+        time.sleep(0.2)
+        check(c.cmd("DATA").startswith("354 "), "DATA")
+        c.send(wire(msg("after-reload")))
+        r = c.code()
+        check(r.startswith("550 5.1.1"), "DATA reply after reload %r" % r)
+    finally:
+        c.close()
+    check(not os.path.isdir(srv.maildir("dave")) or
+          not find_file_with(srv.maildir("dave"), b"Subject: after-reload"), "not delivered")
+
+
 def t_multi_rcpt_order(srv):
     """Three recipients (two users, one twice): three replies in RCPT order."""
     c = Lmtp(srv.lmtp_port)
@@ -1673,6 +1725,7 @@ def main():
     lmtp_cases = [
         ("lmtp-lhlo-caps", t_lhlo_caps), ("lmtp-unknown-user", t_unknown_user),
         ("lmtp-two-rcpts-one-unknown", t_two_rcpts_one_unknown),
+        ("lmtp-user-removed-after-rcpt", t_user_removed_after_rcpt),
         ("lmtp-multi-rcpt-order", t_multi_rcpt_order), ("lmtp-pipelining", t_pipelining),
         ("lmtp-half-close", t_half_close),
         ("lmtp-dot-stuffing-imap-exact", t_dot_stuffing_imap_exact),

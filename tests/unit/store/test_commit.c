@@ -231,6 +231,53 @@ test_group(void **state)
 	mailbox_unref(&box);
 }
 
+/* Between two groups of one folder the uidlist lock may stay taken (LOCK_HOLD_MS in
+ * mailbox_commit.c); anything else of this process that locks the folder meanwhile gets
+ * it at once (no wait for our own lock file), and once idle no lock file is left. */
+static void
+test_held_lock_handed_over(void **state)
+{
+	struct fixture *f = *state;
+	struct mailbox *box;
+	struct result r[6];
+	struct pollfd p;
+	char *lockpath = xasprintf("%s/dovecot-uidlist.lock", f->root);
+	int i, rounds = 0, fd;
+	bool dirty;
+	enum store_status st;
+	uint64_t t0;
+
+	memset(r, 0, sizeof(r));
+	assert_int_equal(mailbox_open(f->store, "INBOX", &box), STORE_OK);
+	for (i = 0; i < 6; i++) {
+		struct mailbox_save *s = make_save(box, "Subject: y\r\n\r\nbody\r\n");
+
+		assert_non_null(mailbox_save_commit_async(&s, done_cb, &r[i]));
+	}
+	p.fd = mstore_commit_fd(f->store);
+	p.events = POLLIN;
+	/* until the first group is answered while later ones are still queued */
+	while (!r[0].called) {
+		assert_true(poll(&p, 1, 10000) == 1);
+		mstore_commit_process(f->store);
+		assert_true(++rounds < 1000);
+	}
+	t0 = clock_ms();
+	fd = mailbox_lock_and_sync(box, &dirty, &st);
+	assert_true(fd >= 0);
+	assert_true(clock_ms() - t0 < 1000);	/* not LOCK_WAIT_MS spent on our own lock */
+	mailbox_uidlist_unlock(box, fd);
+	run_until_idle(f->store);
+	for (i = 0; i < 6; i++) {
+		assert_int_equal(r[i].st, STORE_OK);
+		assert_int_equal(r[i].first, (uint32_t)i + 1);
+	}
+	assert_int_equal(access(lockpath, F_OK), -1);
+	assert_int_equal(count_files(f, "cur"), 6);
+	free(lockpath);
+	mailbox_unref(&box);
+}
+
 /* A transaction whose tmp file vanished fails alone; the others of its group commit. */
 static void
 test_failure_isolated(void **state)
@@ -385,6 +432,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_group, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_held_lock_handed_over, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failure_isolated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expunge_rewrite, setup, teardown),
