@@ -266,6 +266,10 @@ write_list_line(struct imap_client *c, const struct list_opts *o,
 			continue;
 		if (attrs[i].attr == MSTORE_ATTR_NONEXISTENT && !o->sel_subscribed)
 			continue;
+		/* a folder that does not exist has no children to speak of (RFC 5258 §3.4) */
+		if (attrs[i].attr == MSTORE_ATTR_HASNOCHILDREN &&
+		    (f->attrs & MSTORE_ATTR_NONEXISTENT) && o->sel_subscribed)
+			continue;
 		if (o->lsub && attrs[i].attr != MSTORE_ATTR_NOSELECT)
 			continue;
 		(void)buf_appendf(&b, "%s%s", first ? "" : " ", attrs[i].name);
@@ -431,10 +435,10 @@ list_common(struct imap_cmd *cmd, bool lsub)
 				o.sel_special = true;
 			else if (imap_arg_atom_equals(a, "RECURSIVEMATCH"))
 				o.sel_recursive = true;
-			else if (a->type == IMAP_ARG_ATOM)
-				continue;	/* unknown options are ignored (RFC 5258 §3) */
-			else
-				return imap_cmd_bad(cmd, "Invalid LIST selection options");
+			else if (imap_arg_atom_equals(a, "REMOTE"))
+				continue;	/* no remote mailboxes: nothing to add */
+			else	/* an option we do not know: BAD (RFC 5258 §3) */
+				return imap_cmd_bad(cmd, "Unknown LIST selection option");
 		}
 		if (o.sel_recursive && !o.sel_subscribed)
 			return imap_cmd_bad(cmd, "RECURSIVEMATCH needs another selection option");

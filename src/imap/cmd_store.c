@@ -115,6 +115,10 @@ cmd_store(struct imap_cmd *cmd)
 	if (cmd->argc == 3 && cmd->args[2].type == IMAP_ARG_LIST) {
 		flag_args = cmd->args[2].list;
 		nflags = cmd->args[2].list_count;
+	} else if (cmd->argc == 3 && cmd->args[2].type == IMAP_ARG_NIL) {
+		/* NIL for "no flags", as Dovecot accepts it (not in RFC 3501's grammar) */
+		flag_args = NULL;
+		nflags = 0;
 	} else {
 		flag_args = cmd->args + 2;
 		nflags = cmd->argc - 2;

@@ -276,6 +276,10 @@ command(struct lconn *c, struct imap_login *il)
 		cmd_login(c, args, argc);
 	} else if (str_ieq(cmd, "AUTHENTICATE")) {
 		cmd_authenticate(c, il, args, argc);
+	} else if (str_ieq(cmd, "CAPABILITY") || str_ieq(cmd, "NOOP") ||
+	    str_ieq(cmd, "LOGOUT") || str_ieq(cmd, "STARTTLS")) {
+		/* a command we know, with arguments it does not take: tagged BAD */
+		reply_bad(c, c->tag, "Unexpected arguments.");
 	} else if (known_command(cmd)) {
 		reply_bad(c, c->tag, "Command not allowed before authentication.");
 	} else {

@@ -4,11 +4,13 @@
  * decoded text bodies. Runs in the mail process on untrusted messages; the decoded text
  * examined per message is bounded by mail_limits.max_search_bytes, one part at a time.
  */
+#include <strings.h>
 #include <utf8proc.h>
 
 #include "mail/search.h"
 
 #include "lib/base64.h"
+#include "mail/address.h"
 #include "mail/header.h"
 #include "mail/rfc2047.h"
 
@@ -344,6 +346,90 @@ search_value(const struct mail_search_key *k, const unsigned char *value, size_t
 	return search_text(k, (const unsigned char *)buf_cstr(&s->decoded), s->decoded.len, s);
 }
 
+/* Header fields holding address lists: SEARCH FROM/TO/CC/BCC look there. */
+static bool
+is_address_field(const char *name)
+{
+	static const char *const names[] = { "From", "To", "Cc", "Bcc", "Sender",
+	    "Reply-To" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcasecmp(name, names[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Could the value spell an address differently from its plain form (comments, quoting,
+ * white space around '@')? Only then is it worth parsing. */
+static bool
+address_spelled_oddly(const unsigned char *v, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (v[i] == '(' || v[i] == '"' || v[i] == '\\')
+			return true;
+		if (v[i] == '@' && ((i > 0 && (v[i - 1] == ' ' || v[i - 1] == '\t')) ||
+		    (i + 1 < len && (v[i + 1] == ' ' || v[i + 1] == '\t' ||
+		    v[i + 1] == '\r' || v[i + 1] == '\n'))))
+			return true;
+	}
+	return false;
+}
+
+/* Most addresses of one field put into the parsed form (the rest is not searched). */
+#define SEARCH_ADDRESSES_MAX	100
+
+/*
+ * The addresses of the field as parsed, written "name <mailbox@host>, ...", searched as
+ * text: a key written as the plain address finds `<user (comment)@ (comment) host>`,
+ * as it finds the plain spelling (issue 13's compliance finding; RFC 3501 §6.4.4 leaves
+ * the matching to the server, and the parsed form is what ENVELOPE shows).
+ */
+static bool
+search_parsed_addresses(const struct mail_search_key *k, const unsigned char *value,
+    size_t len, struct scratch *s)
+{
+	struct mail_address *list;
+	unsigned int n;
+	struct buf text;
+	bool found;
+
+	buf_reset(&s->unfolded);
+	(void)mail_header_unfold(&s->unfolded, value, len);
+	mail_address_parse(buf_cstr(&s->unfolded), s->unfolded.len, SEARCH_ADDRESSES_MAX,
+	    &list, &n);
+	buf_init(&text, BUF_UNLIMITED);
+	for (unsigned int i = 0; i < n; i++) {
+		const struct mail_address *a = &list[i];
+
+		if (a->group_start || a->group_end || a->mailbox == NULL)
+			continue;
+		if (text.len > 0)
+			(void)buf_append_str(&text, ", ");
+		if (a->name != NULL)
+			(void)buf_appendf(&text, "%s ", a->name);
+		(void)buf_appendf(&text, "<%s@%s>", a->mailbox, a->host != NULL ? a->host : "");
+	}
+	mail_address_list_free(&list, n);
+	buf_reset(&s->decoded);
+	(void)mail_rfc2047_decode(&s->decoded, buf_cstr(&text), text.len);
+	buf_deinit(&text);
+	found = search_text(k, (const unsigned char *)buf_cstr(&s->decoded), s->decoded.len,
+	    s);
+	return found;
+}
+
+/* A field's value as header keys search it: the text, and for address fields whose
+ * text does not match, the parsed addresses. */
+static bool
+search_field_value(const struct mail_search_key *k, const char *name,
+    const unsigned char *value, size_t len, struct scratch *s)
+{
+	if (search_value(k, value, len, s))
+		return true;
+	return is_address_field(name) && address_spelled_oddly(value, len) &&
+	    search_parsed_addresses(k, value, len, s);
+}
+
 bool
 mail_search_header_value(const struct mail_search_key *k, const unsigned char *value,
     size_t len)
@@ -368,7 +454,7 @@ search_header_fields(const struct mail_search_key *k, const unsigned char *hdr,
 		*budget -= f.len;
 		if (name != NULL) {
 			if (mail_header_name_eq(f.name, f.name_len, name) &&
-			    search_value(k, f.value, f.value_len, s))
+			    search_field_value(k, name, f.value, f.value_len, s))
 				return true;
 			continue;
 		}
@@ -458,7 +544,7 @@ search_named_fields(const struct mail_search_key *k, const unsigned char *hdr, s
 			if (vend > j + 1 && hdr[vend - 1] == '\r')
 				vend--;
 		}
-		if (search_value(k, hdr + j + 1, vend - (j + 1), s))
+		if (search_field_value(k, name, hdr + j + 1, vend - (j + 1), s))
 			return 1;
 	}
 	return 0;

@@ -651,6 +651,13 @@ step(struct imap_parser *p, unsigned char c)
 	case S_ATOM_BRACKET:
 	case S_ATOM_BRACKET_QUOTED:
 	case S_ATOM_BRACKET_ESC:
+		if ((c == '\r' || c == '\n') && p->state == S_ATOM_BRACKET) {
+			/* '[' is an ATOM-CHAR (RFC 3501 §9): an atom whose bracket is
+			 * not closed (a mailbox "a[b") ends with the line */
+			finish_token(p, IMAP_ARG_ATOM);
+			p->state = S_AFTER_ARG;
+			return STEP_AGAIN;
+		}
 		if (c < 0x20 || c >= 0x7f)
 			return bad(p, "Invalid characters in atom");
 		if (buf_append_c(&p->tok, (char)c) < 0)

@@ -103,6 +103,10 @@ static const struct dcase cases[] = {
 	  NULL, NULL, 0, LC_CMD, "a NO [TOOBIG]", "+ OK", 0 },
 	{ "imap starttls unavailable", IMAP, true, "a STARTTLS\r\n", 0, 0, NULL, NULL, NULL,
 	  NULL, 0, LC_CMD, "a BAD TLS support isn't enabled.", NULL, 0 },
+	{ "imap starttls with an argument", IMAP, true, "a STARTTLS foo\r\n", 0, 0, NULL,
+	  NULL, NULL, NULL, 0, LC_CMD, "a BAD Unexpected arguments.", "* BAD", 0 },
+	{ "imap capability with an argument", IMAP, true, "b CAPABILITY x\r\n", 0, 0, NULL,
+	  NULL, NULL, NULL, 0, LC_CMD, "b BAD Unexpected arguments.", "* BAD", 0 },
 
 	{ "pop3 user pass", POP3, true, "USER alice\r\nPASS secret word \r\n", 0, 1, "",
 	  "USER", "alice", "secret word ", 0, LC_AUTH_WAIT, "+OK buzon ready.\r\n+OK\r\n",
