@@ -24,7 +24,8 @@ new_parser(void)
 	struct imap_parser_limits lim;
 
 	imap_parser_limits_default(&lim, false);
-	return imap_parser_create(&lim, 0);
+	/* UTF-8 user names and passwords in LOGIN's quoted strings (RFC 6855 §5) */
+	return imap_parser_create(&lim, IMAP_PARSER_FLAG_UTF8);
 }
 
 static void *

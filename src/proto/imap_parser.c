@@ -682,6 +682,10 @@ step(struct imap_parser *p, unsigned char c)
 		return STEP_NEXT;
 	case S_QUOTED:
 		if (c == '"') {
+			/* RFC 6855 §3: 8-bit quoted strings are UTF-8 */
+			if ((p->flags & IMAP_PARSER_FLAG_UTF8) != 0 &&
+			    !utf8_valid(p->tok.data, p->tok.len))
+				return bad(p, "Invalid UTF-8 in quoted string");
 			finish_token(p, IMAP_ARG_QUOTED);
 			p->state = S_AFTER_ARG;
 			return STEP_NEXT;

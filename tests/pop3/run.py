@@ -10,6 +10,7 @@ and prints "PASS name" or "FAIL name: reasons"; the last line is "N passed, M fa
   run.py [--buzon PATH] [NAME...]     (details of every check go to stderr)
 """
 import argparse
+import base64
 import os
 import re
 import shutil
@@ -72,7 +73,7 @@ class Raw:
             out.append(ln[1:] if ln.startswith(b".") else ln)
 
     def cmd(self, text):
-        self.send(text.encode() + b"\r\n")
+        self.send((text if isinstance(text, bytes) else text.encode()) + b"\r\n")
         return self.line()
 
     def closed(self, wait=3.0):
@@ -348,6 +349,22 @@ def password_with_spaces(srv, res):
     c.line()
     c.cmd("USER sp")
     res.eq(c.cmd("PASS two words here"), b"+OK Logged in.", "PASS with spaces")
+    c.cmd("QUIT")
+
+
+@test(pop3=True, users={"demo": "demo", "pena": "contrase\u00f1a \u7530\u4e2d"})
+def password_utf8(srv, res):
+    """USER/PASS and AUTH PLAIN with a UTF-8 password (issue 13)."""
+    pw = "contrase\u00f1a \u7530\u4e2d".encode()
+    c = Raw(srv)
+    c.line()
+    c.cmd("USER pena")
+    res.eq(c.cmd(b"PASS " + pw), b"+OK Logged in.", "PASS with UTF-8")
+    c.cmd("QUIT")
+    c = Raw(srv)
+    c.line()
+    r = c.cmd("AUTH PLAIN " + base64.b64encode(b"\0pena\0" + pw).decode())
+    res.check(r.startswith(b"+OK"), "AUTH PLAIN with UTF-8: %r" % r)
     c.cmd("QUIT")
 
 

@@ -1287,6 +1287,30 @@ def s_client(port, *args, stdin=b""):
     return r.returncode, out, proto, cipher
 
 
+# ---- SEC-53: UTF-8 credentials (RFC 6855 §5) ------------------------------------------
+
+def case_sec53(ck, srv):
+    pw = "contrase\u00f1a-P\u00e9\u00f1a1"
+    srv.add_user("pena", pw)
+    srv.make_maildir("pena")
+    c = Client(srv.imap_port)
+    out = c.cmd("a", b'LOGIN pena "' + pw.encode() + b'"')
+    ck.ok(out[-1].startswith(b"a OK"), "LOGIN with a UTF-8 password in a quoted string (%r)" % out[-1])
+    c.cmd("b", "LOGOUT")
+    c.close()
+    c = Client(srv.imap_port)
+    out = c.cmd("a", "AUTHENTICATE PLAIN " + b64(b"\0pena\0" + pw.encode()))
+    ck.ok(out[-1].startswith(b"a OK"), "AUTHENTICATE PLAIN with it (%r)" % out[-1])
+    c.cmd("b", "LOGOUT")
+    c.close()
+    c = Client(srv.imap_port)
+    out = c.cmd("a", b'LOGIN pena "contrase\xc3\xb1a"')
+    ck.ok(out[-1].startswith(b"a NO"), "a wrong UTF-8 password: NO (%r)" % out[-1])
+    out = c.cmd("b", b'LOGIN pena "contrase\xf1a"')
+    ck.ok(out[-1].startswith(b"b BAD"), "Latin-1, not UTF-8: BAD (%r)" % out[-1])
+    c.close()
+
+
 def case_sec21(ck, srv):
     rc, out, proto, _ = s_client(srv.imaps_port, "-alpn", "http/1.1")
     ck.ok(rc != 0 and proto is None, "-alpn http/1.1: handshake fails (rc=%d, %s)" % (rc, proto))
@@ -2026,6 +2050,7 @@ def main():
         ("SEC-21", "alpn", case_sec21),
         ("SEC-50", "tls-versions", case_sec50),
         ("SEC-51", "tls-suites", case_sec51),
+        ("SEC-53", "utf8-credentials", case_sec53),
         ("SEC-52", "no-renegotiation", case_sec52),
         ("SEC-40a", "login-privileges", case_sec40_login),
         ("SEC-41a", "login-confinement", case_sec41_confine),

@@ -428,6 +428,17 @@ test_utf8_flag(void **state)
 	assert_int_equal(o.res, ERR);
 	assert_int_equal(o.err, E_BAD);
 	buf_deinit(&o.args);
+	/* 8-bit that is not UTF-8 stays BAD with the flag (RFC 6855 §3) */
+	in = "a LOGIN u \"\xc3(\"\r\n";
+	drive(&lim, IMAP_PARSER_FLAG_UTF8, in, strlen(in), 0, 1, &o);
+	assert_int_equal(o.res, ERR);
+	assert_int_equal(o.err, E_BAD);
+	buf_deinit(&o.args);
+	in = "a LOGIN u \"contrase\xc3\xb1" "a\"\r\n";
+	drive(&lim, IMAP_PARSER_FLAG_UTF8, in, strlen(in), 0, 3, &o);
+	assert_int_equal(o.res, DONE);
+	assert_string_equal(buf_cstr(&o.args), "u \"contrase\xc3\xb1" "a\"");
+	buf_deinit(&o.args);
 }
 
 /* Several commands through one parser with resets, the way the session uses it. */
