@@ -71,7 +71,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		lim.max_items = 16;
 		lim.max_tag = 8;
 	}
-	p = imap_parser_create(&lim, (mode & 4) ? IMAP_PARSER_FLAG_UTF8 : 0);
+	p = imap_parser_create(&lim, ((mode & 4) ? IMAP_PARSER_FLAG_UTF8 : 0) |
+	    ((mode & 8) ? IMAP_PARSER_FLAG_LITERAL_PLUS : 0));
 	pos = avail = 0;
 	while (pos < size) {
 		enum imap_parse_result r;

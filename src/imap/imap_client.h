@@ -20,12 +20,13 @@ struct mail_user;
 
 /*
  * The capability list after login (only what is implemented); APPENDLIMIT=<mail_max_size>
- * and MULTIAPPEND are appended at run time (imap_capability()). LITERAL- (RFC 7888), not
- * LITERAL+: the command parser refuses non-synchronising literals over 4096 octets
- * (docs/security.md, Limits), so a client that believed LITERAL+ and sent a large
- * APPEND as {n+} would be disconnected.
+ * and MULTIAPPEND are appended at run time (imap_capability()). LITERAL+ (RFC 7888): a
+ * non-synchronising APPEND literal streams into tmp/ like a synchronising one; other
+ * commands' literals over the in-memory limit are read, discarded and the command
+ * refused (IMAP_PARSER_FLAG_LITERAL_PLUS; docs/security.md, Limits). Before login the
+ * login process keeps LITERAL- (4096 octets).
  */
-#define IMAP_CAPABILITY "IMAP4rev1 LITERAL- SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS " \
+#define IMAP_CAPABILITY "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS " \
 	"MOVE UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH"
 
 /*

@@ -90,6 +90,8 @@ struct imap_parser {
 	bool skip_lit_plus;
 	bool skip_lit_digits;
 	uint64_t skip_left;
+	bool skip_discard;	/* LITERAL+: skipped literal data counts in discarded */
+	uint64_t discarded;	/* literal octets discarded in this command */
 
 	enum imap_parse_error err;
 	const char *err_text;
@@ -197,6 +199,8 @@ imap_parser_reset(struct imap_parser *p)
 	p->lit_huge = p->lit_digits = p->lit_sync = p->lit_binary = false;
 	p->skip_lit = 0;
 	p->skip_left = 0;
+	p->skip_discard = false;
+	p->discarded = 0;
 	p->err = IMAP_PARSE_ERROR_NONE;
 	p->err_text = NULL;
 	p->state = S_TAG;
@@ -257,6 +261,31 @@ fail_now(struct imap_parser *p, enum imap_parse_error err, const char *text)
 	p->state = S_ERROR;
 	p->result = IMAP_PARSE_ERROR;
 	return STEP_RETURN;
+}
+
+/* LITERAL+: how many literal octets one command may have discarded in all: a message a
+ * little over APPENDLIMIT gets NO [TOOBIG], not a closed connection; reading costs no
+ * memory, only the client's bandwidth. */
+#define IMAP_PARSER_DISCARD_EXTRA	(64ULL * 1024 * 1024)
+
+static uint64_t
+discard_max(const struct imap_parser *p)
+{
+	uint64_t m = p->limits.max_stream_literal;
+
+	if (m < p->limits.max_literal)
+		m = p->limits.max_literal;
+	return m > UINT64_MAX - IMAP_PARSER_DISCARD_EXTRA ? UINT64_MAX :
+	    m + IMAP_PARSER_DISCARD_EXTRA;
+}
+
+/* Can n more literal octets be skipped in this line? */
+static bool
+may_skip(const struct imap_parser *p, uint64_t n)
+{
+	if ((p->flags & IMAP_PARSER_FLAG_LITERAL_PLUS) == 0)
+		return n <= IMAP_PARSER_LITERAL_MINUS_MAX;
+	return n <= discard_max(p) - p->discarded;
 }
 
 static bool
@@ -405,7 +434,8 @@ literal_announced(struct imap_parser *p)
 		p->lit_size = UINT64_MAX;	/* what imap_parser_literal_size() reports */
 
 	/* RFC 7888 §4 (LITERAL-): non-synchronising literals over 4096 octets are refused */
-	if (!p->lit_sync && (p->lit_huge || p->lit_size > IMAP_PARSER_LITERAL_MINUS_MAX))
+	if (!p->lit_sync && (p->flags & IMAP_PARSER_FLAG_LITERAL_PLUS) == 0 &&
+	    (p->lit_huge || p->lit_size > IMAP_PARSER_LITERAL_MINUS_MAX))
 		return fail_now(p, IMAP_PARSE_ERROR_FATAL, "Non-synchronizing literal too large");
 	if (stream) {
 		max = p->limits.max_stream_literal;
@@ -418,7 +448,17 @@ literal_announced(struct imap_parser *p)
 	if (p->lit_huge || p->lit_size > max) {
 		if (p->lit_sync)
 			return fail_now(p, IMAP_PARSE_ERROR_TOOBIG, "Literal too large");
-		return fail_now(p, IMAP_PARSE_ERROR_FATAL, "Literal too large");
+		if (p->lit_huge || !may_skip(p, p->lit_size) ||
+		    (p->flags & IMAP_PARSER_FLAG_LITERAL_PLUS) == 0)
+			return fail_now(p, IMAP_PARSE_ERROR_FATAL, "Literal too large");
+		/* LITERAL+: the octets are coming; read them, then fail the command */
+		p->err = stream ? IMAP_PARSE_ERROR_TOOBIG : IMAP_PARSE_ERROR_BAD;
+		p->err_text = "Literal too large";
+		p->skip_lit = 0;
+		p->skip_left = p->lit_size;
+		p->skip_discard = true;
+		p->state = S_SKIP_LITERAL;
+		return STEP_NEXT;
 	}
 	if (stream) {
 		p->state = S_STREAM_WAIT;
@@ -476,10 +516,11 @@ skip_byte(struct imap_parser *p, unsigned char c)
 {
 	if (c == '\n') {
 		if (p->skip_lit >= 3 && p->skip_lit_plus) {
-			if (p->skip_lit_n > IMAP_PARSER_LITERAL_MINUS_MAX)
+			if (!may_skip(p, p->skip_lit_n))
 				return fail_now(p, IMAP_PARSE_ERROR_FATAL,
 				    "Non-synchronizing literal too large");
 			p->skip_left = p->skip_lit_n;
+			p->skip_discard = (p->flags & IMAP_PARSER_FLAG_LITERAL_PLUS) != 0;
 			p->skip_lit = 0;
 			p->state = S_SKIP_LITERAL;
 			return STEP_NEXT;
@@ -491,8 +532,8 @@ skip_byte(struct imap_parser *p, unsigned char c)
 	switch (p->skip_lit) {
 	case 1:
 		if (c >= '0' && c <= '9') {
-			/* capped: anything over 4096 is fatal anyway */
-			if (p->skip_lit_n <= IMAP_PARSER_LITERAL_MINUS_MAX)
+			/* capped: anything over the skip limits is fatal anyway */
+			if (p->skip_lit_n <= UINT64_MAX / 20)
 				p->skip_lit_n = p->skip_lit_n * 10 + (unsigned)(c - '0');
 			p->skip_lit_digits = true;
 			return STEP_NEXT;
@@ -792,6 +833,13 @@ imap_parser_feed(struct imap_parser *p, const unsigned char *data, size_t len,
 				i += n;
 				if (p->lit_have == p->lit_size)
 					(void)literal_finished(p);
+			} else if (p->skip_discard) {
+				/* bounded by may_skip() when the literal was announced */
+				p->skip_left -= n;
+				p->discarded += n;
+				i += n;
+				if (p->skip_left == 0)
+					p->state = S_SKIP;
 			} else {
 				if (n > p->limits.max_line - p->line_bytes) {
 					p->err = IMAP_PARSE_ERROR_FATAL;

@@ -89,6 +89,15 @@ enum imap_parse_error {
 
 /* Parser flags. */
 #define IMAP_PARSER_FLAG_UTF8	0x01	/* accept 8-bit UTF-8 in quoted strings (RFC 6855) */
+/*
+ * LITERAL+ (RFC 7888 §3) instead of LITERAL-: a non-synchronising literal of any size is
+ * accepted; an APPEND one within max_stream_literal is streamed as usual; one over its
+ * limit is read and discarded (the data is on its way, the client does not wait) and
+ * the command then fails with TOOBIG (APPEND) or BAD, not the connection. The literal
+ * data one command may have discarded is bounded (max_stream_literal + 64 MiB); beyond
+ * that the error is FATAL.
+ */
+#define IMAP_PARSER_FLAG_LITERAL_PLUS	0x02
 
 struct imap_parser;
 

@@ -619,13 +619,15 @@ def post_lines(ck, srv, data, pattern, what, select="INBOX", usable=True, closes
 
 
 def post_nonsync_payload(ck, srv):
-    """A refused 5000-octet LITERAL- literal carrying a DELETE: never executed."""
+    """A refused 100,000-octet LITERAL+ literal carrying DELETEs: read, discarded, BAD;
+    never executed, and the session goes on."""
     c = srv.login()
-    payload = (b"x DELETE Trash\r\n" * 400)[:5000]
-    c.send(b"a SELECT {5000+}\r\n" + payload)
+    payload = (b"x DELETE Trash\r\n" * 7000)[:100000]
+    c.send(b"a SELECT {100000+}\r\n" + payload + b"\r\n")
     lines, closed = c.rest(4)
-    ck.ok(any(l.startswith(b"* BYE") for l in lines), "* BYE [TOOBIG] (%r)" % lines[:2])
+    ck.ok(any(l.startswith(b"a BAD") for l in lines), "a BAD (%r)" % lines[:2])
     ck.ok(not any(l.startswith(b"x ") for l in lines), "payload not parsed as commands")
+    ck.ok(not closed, "session kept")
     c.close()
     c = srv.login()
     r = c.cmd("b", 'LIST "" Trash')
@@ -1426,8 +1428,8 @@ def main():
         run_case("AUTH-06", "APPEND {99999999999999999999+}", "* BYE [TOOBIG], closed", P, S,
                  b"a APPEND INBOX {99999999999999999999+}\r\n", r"\* BYE", "non-sync overflow",
                  None, False, True)
-        run_case("AUTH-07", "non-sync 5000-octet literal carrying DELETE", "* BYE [TOOBIG], payload ignored",
-                 post_nonsync_payload, S)
+        run_case("AUTH-07", "non-sync 100,000-octet literal carrying DELETEs",
+                 "a BAD, payload discarded unparsed, session kept", post_nonsync_payload, S)
         run_case("AUTH-08", "sync literal {70000}", "a NO [TOOBIG], next line is a command",
                  post_sync_refused, S)
         run_case("AUTH-09", "70 KB command line", "BAD/NO or * BYE", post_long_line, S)

@@ -441,6 +441,90 @@ test_utf8_flag(void **state)
 	buf_deinit(&o.args);
 }
 
+/* Feed s (built in b) with LITERAL+ and return the outcome; checks all was consumed. */
+static void
+drive_plus(const struct imap_parser_limits *lim, struct buf *b, size_t step,
+    struct outcome *o)
+{
+	drive(lim, IMAP_PARSER_FLAG_LITERAL_PLUS, b->data, b->len, 0, step, o);
+}
+
+static void
+test_literal_plus(void **state)
+{
+	struct imap_parser_limits lim;
+	struct outcome o;
+	struct buf b;
+
+	imap_parser_limits_default(&lim, true);
+	lim.max_stream_literal = 1000000;
+	buf_init(&b, BUF_UNLIMITED);
+
+	/* a non-APPEND literal over the in-memory limit: read and discarded, then BAD,
+	 * and the commands inside it are never seen */
+	buf_appendf(&b, "a SELECT {%zu+}\r\n", (size_t)200000);
+	for (size_t i = 0; i < 200000 / 10; i++)
+		buf_append_str(&b, "x NOOP\r\nzz");
+	buf_append_str(&b, "\r\n");
+	drive_plus(&lim, &b, 0, &o);
+	assert_int_equal(o.res, ERR);
+	assert_int_equal(o.err, E_BAD);
+	assert_int_equal(o.consumed, b.len);
+	assert_string_equal(o.tag, "a");
+	buf_deinit(&o.args);
+	drive_plus(&lim, &b, 4093, &o);
+	assert_int_equal(o.res, ERR);
+	assert_int_equal(o.consumed, b.len);
+	buf_deinit(&o.args);
+
+	/* an APPEND literal within the stream limit: streamed, no continuation */
+	buf_reset(&b);
+	buf_appendf(&b, "a APPEND INBOX {%zu+}\r\n", (size_t)500000);
+	for (size_t i = 0; i < 500000; i++)
+		buf_append_c(&b, 'y');
+	buf_append_str(&b, "\r\n");
+	drive_plus(&lim, &b, 0, &o);
+	assert_int_equal(o.res, DONE);
+	assert_int_equal(o.streams, 1);
+	assert_int_equal(o.conts, 0);
+	assert_string_equal(buf_cstr(&o.args), "INBOX <S500000>");
+	buf_deinit(&o.args);
+
+	/* one over it (second message of a MULTIAPPEND): discarded, then TOOBIG */
+	buf_reset(&b);
+	buf_appendf(&b, "a APPEND INBOX {3+}\r\nabc {%zu+}\r\n", (size_t)1000001);
+	for (size_t i = 0; i < 1000001; i++)
+		buf_append_c(&b, 'w');
+	buf_append_str(&b, " {2+}\r\nzz\r\n");
+	drive_plus(&lim, &b, 65536, &o);
+	assert_int_equal(o.res, ERR);
+	assert_int_equal(o.err, IMAP_PARSE_ERROR_TOOBIG);
+	assert_int_equal(o.consumed, b.len);
+	buf_deinit(&o.args);
+
+	/* past what one command may discard: the connection's end (FATAL) */
+	buf_reset(&b);
+	buf_appendf(&b, "a SELECT {%llu+}\r\n", (unsigned long long)lim.max_stream_literal +
+	    64ULL * 1024 * 1024 + 1);
+	drive_plus(&lim, &b, 0, &o);
+	assert_int_equal(o.res, ERR);
+	assert_int_equal(o.err, E_FATAL);
+	buf_deinit(&o.args);
+	buf_reset(&b);
+	buf_append_str(&b, "a SELECT {99999999999999999999+}\r\n");
+	drive_plus(&lim, &b, 0, &o);
+	assert_int_equal(o.err, E_FATAL);
+	buf_deinit(&o.args);
+
+	/* without the flag, LITERAL- stays: over 4096 is FATAL */
+	buf_reset(&b);
+	buf_append_str(&b, "a SELECT {5000+}\r\n");
+	drive(&lim, 0, b.data, b.len, 0, 0, &o);
+	assert_int_equal(o.err, E_FATAL);
+	buf_deinit(&o.args);
+	buf_deinit(&b);
+}
+
 /* Several commands through one parser with resets, the way the session uses it. */
 static void
 test_sequence(void **state)
@@ -641,6 +725,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_utf8_flag),
+		cmocka_unit_test(test_literal_plus),
 		cmocka_unit_test(test_sequence),
 		cmocka_unit_test(test_set_limits),
 		cmocka_unit_test(test_error_no_echo),
