@@ -733,7 +733,7 @@ imap_client_create(struct mail_user *mu, int fd, const char *login_tag,
 	if (cfg != NULL && cfg->mail_max_size != 0)
 		limits.max_stream_literal = cfg->mail_max_size;
 	c->parser = imap_parser_create(&limits,
-	    IMAP_PARSER_FLAG_UTF8 | IMAP_PARSER_FLAG_LITERAL_PLUS);
+	    IMAP_PARSER_FLAG_UTF8 | IMAP_PARSER_FLAG_LITERAL_PLUS | IMAP_PARSER_FLAG_SKIP_LONG);
 	c->bev = conn_new(mu->base, fd, NULL, CONN_IMAP, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
 		log_error("imap: bufferevent_socket_new failed");

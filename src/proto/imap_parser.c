@@ -91,6 +91,7 @@ struct imap_parser {
 	bool skip_lit_digits;
 	uint64_t skip_left;
 	bool skip_discard;	/* LITERAL+: skipped literal data counts in discarded */
+	bool overlong;		/* past max_line, skipping to the LF (FLAG_SKIP_LONG) */
 	uint64_t discarded;	/* literal octets discarded in this command */
 
 	enum imap_parse_error err;
@@ -200,6 +201,7 @@ imap_parser_reset(struct imap_parser *p)
 	p->skip_lit = 0;
 	p->skip_left = 0;
 	p->skip_discard = false;
+	p->overlong = false;
 	p->discarded = 0;
 	p->err = IMAP_PARSE_ERROR_NONE;
 	p->err_text = NULL;
@@ -856,7 +858,19 @@ imap_parser_feed(struct imap_parser *p, const unsigned char *data, size_t len,
 			}
 			continue;
 		}
-		if (p->line_bytes >= p->limits.max_line) {
+		if (p->line_bytes >= p->limits.max_line &&
+		    (p->flags & IMAP_PARSER_FLAG_SKIP_LONG) != 0 &&
+		    p->line_bytes - p->limits.max_line < IMAP_PARSER_OVERLONG_MAX) {
+			/* read the rest of the line and refuse the command (skip mode still
+			 * follows a "{n+}" at its end) */
+			if (!p->overlong) {
+				p->overlong = true;
+				p->err = IMAP_PARSE_ERROR_BAD;
+				p->err_text = "Command line too long";
+				p->skip_lit = 0;
+				p->state = S_SKIP;
+			}
+		} else if (p->line_bytes >= p->limits.max_line) {
 			/* no LF within max_line: the stream cannot be resynchronised */
 			p->err = IMAP_PARSE_ERROR_FATAL;
 			p->err_text = "Command line too long";

@@ -98,6 +98,12 @@ enum imap_parse_error {
  * that the error is FATAL.
  */
 #define IMAP_PARSER_FLAG_LITERAL_PLUS	0x02
+/*
+ * A line longer than max_line is read to its end and refused with BAD (the session
+ * goes on) instead of FATAL, up to IMAP_PARSER_OVERLONG_MAX octets past max_line.
+ */
+#define IMAP_PARSER_FLAG_SKIP_LONG	0x04
+#define IMAP_PARSER_OVERLONG_MAX	(16 * 1024 * 1024)
 
 struct imap_parser;
 

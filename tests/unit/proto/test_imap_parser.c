@@ -525,6 +525,32 @@ test_literal_plus(void **state)
 	buf_deinit(&b);
 }
 
+/* FLAG_SKIP_LONG: an overlong line is read to its LF, then BAD; without the flag FATAL. */
+static void
+test_skip_long(void **state)
+{
+	struct imap_parser_limits lim;
+	struct outcome o;
+	struct buf b;
+
+	imap_parser_limits_default(&lim, true);
+	buf_init(&b, BUF_UNLIMITED);
+	buf_append_str(&b, "a LIST \"\" \"");
+	for (size_t i = 0; i < lim.max_line + 1000; i++)
+		buf_append_c(&b, 'x');
+	buf_append_str(&b, "\"\r\n");
+	drive(&lim, IMAP_PARSER_FLAG_SKIP_LONG, b.data, b.len, 0, 777, &o);
+	assert_int_equal(o.res, ERR);
+	assert_int_equal(o.err, E_BAD);
+	assert_int_equal(o.consumed, b.len);
+	assert_string_equal(o.tag, "a");
+	buf_deinit(&o.args);
+	drive(&lim, 0, b.data, b.len, 0, 0, &o);
+	assert_int_equal(o.err, E_FATAL);
+	buf_deinit(&o.args);
+	buf_deinit(&b);
+}
+
 /* Several commands through one parser with resets, the way the session uses it. */
 static void
 test_sequence(void **state)
@@ -726,6 +752,7 @@ main(void)
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_utf8_flag),
 		cmocka_unit_test(test_literal_plus),
+		cmocka_unit_test(test_skip_long),
 		cmocka_unit_test(test_sequence),
 		cmocka_unit_test(test_set_limits),
 		cmocka_unit_test(test_error_no_echo),
