@@ -206,6 +206,39 @@ parse_status_items(const struct imap_arg *list, unsigned n, unsigned *items_r)
 	return n == 0 ? -1 : 0;
 }
 
+/*
+ * STATUS RECENT (RFC 3501 §6.3.10) as a session sees \Recent: a message another session
+ * already holds as \Recent (imap_user_claim_recent) is not recent for this one, so only
+ * the unclaimed ones count; the session that has the folder selected gets its own
+ * count.
+ */
+static void
+status_recent(struct imap_client *c, const char *name, struct mailbox_status *st)
+{
+	struct mailbox *box;
+	uint32_t boundary, n = 0;
+
+	if (mailbox_open(c->user->store, name, &box) != STORE_OK)
+		return;
+	if (c->view != NULL && c->view->mbox == box) {
+		st->recent = imap_view_recent_count(c->view);
+		mailbox_unref(&box);
+		return;
+	}
+	boundary = imap_user_recent_boundary(c->iu, mailbox_name(box),
+	    mailbox_uidvalidity(box));
+	for (size_t i = mailbox_count(box); i > 0; i--) {
+		const struct mailbox_msg *m = mailbox_msg_at(box, i - 1);
+
+		if (m->uid <= boundary)
+			break;
+		if (m->flags & MAILBOX_FLAG_RECENT)
+			n++;
+	}
+	st->recent = n;
+	mailbox_unref(&box);
+}
+
 static void
 write_status(struct imap_client *c, const char *name, unsigned items,
     const struct mailbox_status *st)
@@ -391,8 +424,11 @@ list_run(struct imap_cmd *cmd, const struct list_opts *o, const char *ref,
 		if (o->ret_status != 0 && !(f->attrs & MSTORE_ATTR_NOSELECT)) {
 			struct mailbox_status ms;
 
-			if (mstore_status(c->user->store, f->name, &ms) == STORE_OK)
+			if (mstore_status(c->user->store, f->name, &ms) == STORE_OK) {
+				if (o->ret_status & STATUS_RECENT)
+					status_recent(c, f->name, &ms);
 				write_status(c, f->name, o->ret_status, &ms);
+			}
 		}
 	}
 	mstore_list_free(folders, count);
@@ -542,6 +578,8 @@ cmd_status(struct imap_cmd *cmd)
 		free(name);
 		return imap_cmd_store_error(cmd, ss);
 	}
+	if (items & STATUS_RECENT)
+		status_recent(cmd->client, name, &st);
 	write_status(cmd->client, name, items, &st);
 	free(name);
 	return imap_cmd_ok(cmd, "Status completed.");
