@@ -18,6 +18,7 @@
 #define STATUS_UIDNEXT		0x04
 #define STATUS_UIDVALIDITY	0x08
 #define STATUS_UNSEEN		0x10
+#define STATUS_SIZE		0x20	/* RFC 8438 */
 
 static int
 mailbox_cmd(struct imap_cmd *cmd, enum store_status (*fn)(struct mstore *, const char *),
@@ -200,6 +201,8 @@ parse_status_items(const struct imap_arg *list, unsigned n, unsigned *items_r)
 			*items_r |= STATUS_UIDVALIDITY;
 		else if (imap_arg_atom_equals(a, "UNSEEN"))
 			*items_r |= STATUS_UNSEEN;
+		else if (imap_arg_atom_equals(a, "SIZE"))
+			*items_r |= STATUS_SIZE;
 		else
 			return -1;
 	}
@@ -239,11 +242,52 @@ status_recent(struct imap_client *c, const char *name, struct mailbox_status *st
 	mailbox_unref(&box);
 }
 
+/*
+ * STATUS SIZE (RFC 8438): the sum of the messages' RFC822.SIZE. Sizes the store does not
+ * know yet (no W= in the name) are found once with mailbox_msg_info and then kept.
+ * Returns false if the folder could not be read.
+ */
+static bool
+status_size(struct imap_client *c, const char *name, uint64_t *size_r)
+{
+	struct mailbox *box;
+	uint32_t *uids;
+	size_t n;
+	uint64_t sum = 0;
+
+	if (mailbox_open(c->user->store, name, &box) != STORE_OK)
+		return false;
+	/* the UIDs first: finding a size may rescan the folder */
+	n = mailbox_count(box);
+	uids = xreallocarray(NULL, n > 0 ? n : 1, sizeof(*uids));
+	for (size_t i = 0; i < n; i++) {
+		const struct mailbox_msg *m = mailbox_msg_at(box, i);
+
+		uids[i] = m->uid;
+		if (m->vsize != MAILBOX_SIZE_UNKNOWN) {
+			sum += m->vsize;
+			uids[i] = 0;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct mailbox_msg *m;
+
+		if (uids[i] != 0 && mailbox_msg_info(box, uids[i], &m) == STORE_OK &&
+		    m->vsize != MAILBOX_SIZE_UNKNOWN)
+			sum += m->vsize;
+	}
+	free(uids);
+	mailbox_unref(&box);
+	*size_r = sum;
+	return true;
+}
+
 static void
 write_status(struct imap_client *c, const char *name, unsigned items,
     const struct mailbox_status *st)
 {
 	struct buf b;
+	uint64_t size;
 
 	buf_init(&b, STORE_NAME_MAX * 2 + 256);
 	(void)buf_append_str(&b, "* STATUS ");
@@ -259,6 +303,8 @@ write_status(struct imap_client *c, const char *name, unsigned items,
 		(void)buf_appendf(&b, "UIDVALIDITY %u ", st->uidvalidity);
 	if (items & STATUS_UNSEEN)
 		(void)buf_appendf(&b, "UNSEEN %u ", st->unseen);
+	if ((items & STATUS_SIZE) && status_size(c, name, &size))
+		(void)buf_appendf(&b, "SIZE %llu ", (unsigned long long)size);
 	buf_truncate(&b, b.len - 1);
 	(void)buf_append_str(&b, ")\r\n");
 	imap_client_write(c, b.data, b.len);
