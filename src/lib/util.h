@@ -54,10 +54,6 @@ void secret_wipe(void *p, size_t n);
 /* Monotonic clock in milliseconds (timers), wall clock in seconds (dates). */
 uint64_t clock_ms(void);
 
-/* Is p[0..len) well-formed UTF-8 (RFC 3629: shortest form, no surrogates, at most
- * U+10FFFF)? */
-bool utf8_valid(const void *p, size_t len);
-
 /* Unsafe functions are unavailable past this point (STYLE.md). */
 #pragma GCC poison strcpy strcat sprintf vsprintf strtok atoi atol gets
 #endif

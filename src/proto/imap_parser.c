@@ -12,6 +12,7 @@
 #include "lib/config.h"
 #include "lib/imapstr.h"
 #include "lib/util.h"
+#include "proto/mutf7.h"
 
 enum parser_state {
 	S_TAG,
@@ -727,7 +728,7 @@ step(struct imap_parser *p, unsigned char c)
 		if (c == '"') {
 			/* RFC 6855 §3: 8-bit quoted strings are UTF-8 */
 			if ((p->flags & IMAP_PARSER_FLAG_UTF8) != 0 &&
-			    !utf8_valid(p->tok.data, p->tok.len))
+			    !mutf7_utf8_is_valid(p->tok.data, p->tok.len))
 				return bad(p, "Invalid UTF-8 in quoted string");
 			finish_token(p, IMAP_ARG_QUOTED);
 			p->state = S_AFTER_ARG;

@@ -66,24 +66,6 @@ test_hex_digit_value(void **state)
 		assert_int_equal(hex_digit_value(t[i].c), t[i].want);
 }
 
-static void
-test_utf8_valid(void **state)
-{
-	(void)state;
-	assert_true(utf8_valid("", 0));
-	assert_true(utf8_valid("contrase\xc3\xb1" "a", 11));		/* ñ */
-	assert_true(utf8_valid("\xe7\x94\xb0\xe4\xb8\xad", 6));	/* 田中 */
-	assert_true(utf8_valid("\xf0\x9f\x93\xa7", 4));		/* U+1F4E7 */
-	assert_false(utf8_valid("\xff", 1));
-	assert_false(utf8_valid("\xc3", 1));			/* cut */
-	assert_false(utf8_valid("\xc0\xaf", 2));			/* overlong '/' */
-	assert_false(utf8_valid("\xe0\x80\xaf", 3));		/* overlong */
-	assert_false(utf8_valid("\xed\xa0\x80", 3));		/* surrogate */
-	assert_false(utf8_valid("\xf4\x90\x80\x80", 4));		/* > U+10FFFF */
-	assert_false(utf8_valid("a\xc3(", 3));			/* bad continuation */
-	assert_false(utf8_valid("\xf1\x80\x80", 3));		/* cut 4-byte */
-}
-
 int
 main(void)
 {
@@ -93,7 +75,6 @@ main(void)
 		cmocka_unit_test(test_ct_memeq),
 		cmocka_unit_test(test_ieq),
 		cmocka_unit_test(test_hex_digit_value),
-		cmocka_unit_test(test_utf8_valid),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
