@@ -227,6 +227,16 @@ write_simple_item(struct imap_client *c, struct fetch_ctx *f, const struct imap_
 		if (ret == 0)
 			ret = buf_append_c(&f->out, '"');
 		break;
+	case IMAP_FETCH_SAVEDATE:
+		/* RFC 8514: when the store first saw the message; a message older than
+		 * the index has its INTERNALDATE (docs/formats.md, Index) */
+		ret = buf_append_str(&f->out, "SAVEDATE \"");
+		if (ret == 0)
+			ret = imap_datetime_format(m->savedate != 0 ? m->savedate :
+			    m->internaldate, 0, &f->out);
+		if (ret == 0)
+			ret = buf_append_c(&f->out, '"');
+		break;
 	case IMAP_FETCH_RFC822_SIZE:
 		ret = buf_append(&f->out, "RFC822.SIZE ", 12);
 		if (ret == 0)
@@ -369,7 +379,8 @@ fetch_msg_begin(struct imap_client *c, struct fetch_ctx *f)
 	for (i = 0; i < f->req->count; i++) {
 		enum imap_fetch_kind k = f->req->items[i].kind;
 
-		if (k == IMAP_FETCH_RFC822_SIZE || k == IMAP_FETCH_INTERNALDATE)
+		if (k == IMAP_FETCH_RFC822_SIZE || k == IMAP_FETCH_INTERNALDATE ||
+		    k == IMAP_FETCH_SAVEDATE)
 			need_info = true;
 	}
 	if (need_info) {

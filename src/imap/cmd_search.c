@@ -231,6 +231,14 @@ sent_day(struct search_ctx *s, int64_t *day_r)
 	return ok;
 }
 
+/* The save date's day (RFC 8514), the INTERNALDATE's for a message older than the
+ * index (as FETCH SAVEDATE shows it). */
+static int64_t
+saved_day(const struct mailbox_msg *m)
+{
+	return day_of(m->savedate != 0 ? m->savedate : m->internaldate, 0);
+}
+
 static bool
 eval(struct search_ctx *s, struct imap_search_key *k)
 {
@@ -279,6 +287,14 @@ eval(struct search_ctx *s, struct imap_search_key *k)
 		return cmp_day(day_of(m->internaldate, 0), k->date) == 0;
 	case SEARCH_SINCE:
 		return cmp_day(day_of(m->internaldate, 0), k->date) >= 0;
+	case SEARCH_SAVEDBEFORE:
+		return cmp_day(saved_day(m), k->date) < 0;
+	case SEARCH_SAVEDON:
+		return cmp_day(saved_day(m), k->date) == 0;
+	case SEARCH_SAVEDSINCE:
+		return cmp_day(saved_day(m), k->date) >= 0;
+	case SEARCH_SAVEDATESUPPORTED:
+		return true;	/* every folder keeps save dates */
 	case SEARCH_SENTBEFORE:
 		return sent_day(s, &day) && cmp_day(day, k->date) < 0;
 	case SEARCH_SENTON:

@@ -27,7 +27,8 @@ struct mail_user;
  * login process keeps LITERAL- (4096 octets).
  */
 #define IMAP_CAPABILITY "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS " \
-	"MOVE UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH STATUS=SIZE"
+	"MOVE UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH STATUS=SIZE " \
+	"SAVEDATE"
 
 /*
  * Start an authenticated session on the connected socket fd (ownership passes to the

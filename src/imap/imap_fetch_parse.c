@@ -169,6 +169,8 @@ parse_one(struct imap_fetch_request *r, const struct imap_arg *a, const char **e
 		return add_item(r, IMAP_FETCH_FLAGS, "FLAGS") != NULL ? 0 : -1;
 	if (mem_ieq(s, len, "INTERNALDATE"))
 		return add_item(r, IMAP_FETCH_INTERNALDATE, "INTERNALDATE") != NULL ? 0 : -1;
+	if (mem_ieq(s, len, "SAVEDATE"))
+		return add_item(r, IMAP_FETCH_SAVEDATE, "SAVEDATE") != NULL ? 0 : -1;
 	if (mem_ieq(s, len, "RFC822.SIZE"))
 		return add_item(r, IMAP_FETCH_RFC822_SIZE, "RFC822.SIZE") != NULL ? 0 : -1;
 	if (mem_ieq(s, len, "ENVELOPE"))

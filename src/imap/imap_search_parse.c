@@ -283,6 +283,17 @@ parse_key(struct sp *p, unsigned depth)
 			p->prog->needs_message = true;
 		return k;
 	}
+	if (IS("SAVEDBEFORE") || IS("SAVEDON") || IS("SAVEDSINCE")) {
+		k = new_key(p, IS("SAVEDBEFORE") ? SEARCH_SAVEDBEFORE : IS("SAVEDON") ?
+		    SEARCH_SAVEDON : SEARCH_SAVEDSINCE);
+		if (k != NULL && !get_date(p, &k->date)) {
+			key_free(k, NULL);
+			return NULL;
+		}
+		return k;
+	}
+	if (IS("SAVEDATESUPPORTED"))
+		return new_key(p, SEARCH_SAVEDATESUPPORTED);
 	if (IS("FROM"))
 		return str_key(p, SEARCH_HEADER, "From");
 	if (IS("TO"))

@@ -41,6 +41,10 @@ enum imap_search_type {
 	SEARCH_HEADER,		/* field (NULL for TEXT-like any header), str */
 	SEARCH_BODY,		/* str */
 	SEARCH_TEXT,		/* str */
+	SEARCH_SAVEDBEFORE,	/* date: save date (RFC 8514) */
+	SEARCH_SAVEDON,
+	SEARCH_SAVEDSINCE,
+	SEARCH_SAVEDATESUPPORTED,
 };
 
 struct imap_search_key {

@@ -20,7 +20,8 @@ dump(struct buf *b, const struct imap_search_key *k)
 	static const char *const names[] = {
 		"ALL", "AND", "OR", "NOT", "SEQ", "UIDSET", "FLAG", "KEYWORD", "RECENT", "NEW",
 		"OLD", "LARGER", "SMALLER", "BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON",
-		"SENTSINCE", "HEADER", "BODY", "TEXT",
+		"SENTSINCE", "HEADER", "BODY", "TEXT", "SAVEDBEFORE", "SAVEDON", "SAVEDSINCE",
+		"SAVEDATESUPPORTED",
 	};
 	for (; k != NULL; k = k->next) {
 		buf_append_str(b, names[k->type]);
@@ -46,6 +47,9 @@ dump(struct buf *b, const struct imap_search_key *k)
 		case SEARCH_SENTBEFORE:
 		case SEARCH_SENTON:
 		case SEARCH_SENTSINCE:
+		case SEARCH_SAVEDBEFORE:
+		case SEARCH_SAVEDON:
+		case SEARCH_SAVEDSINCE:
 			buf_appendf(b, ":%lld", (long long)k->date);
 			break;
 		case SEARCH_SEQSET:
@@ -100,6 +104,10 @@ static const struct tcase cases[] = {
 	  "AND(SINCE:760060800 BEFORE:760147200 ON:760060800)", 0, false, false },
 	{ "SENTSINCE 1-Jan-1970 SENTBEFORE 2-Jan-1970 SENTON 1-Jan-1970", IMAP_SEARCH_OK,
 	  "AND(SENTSINCE:0 SENTBEFORE:86400 SENTON:0)", 0, false, true },
+	{ "SAVEDSINCE 1-Jan-1970 SAVEDBEFORE 2-Jan-1970 SAVEDON 1-Jan-1970 SAVEDATESUPPORTED",
+	  IMAP_SEARCH_OK, "AND(SAVEDSINCE:0 SAVEDBEFORE:86400 SAVEDON:0 SAVEDATESUPPORTED)", 0,
+	  false, false },
+	{ "SAVEDBEFORE", IMAP_SEARCH_BAD, NULL, 0, false, false },
 	{ "CHARSET UTF-8 BODY \"caf\xc3\xa9\"", IMAP_SEARCH_OK, "AND(BODY:caf\xc3\xa9)", 0,
 	  false, true },
 	{ "CHARSET us-ascii ALL", IMAP_SEARCH_OK, "AND(ALL)", 0, false, false },
