@@ -131,6 +131,12 @@ scheme_is_plain(const char *stored)
 	return mem_ieq(stored + 1, n, "PLAIN") || mem_ieq(stored + 1, n, "CLEARTEXT");
 }
 
+const char *
+password_dummy_template(void)
+{
+	return dummy_stored;
+}
+
 int
 password_dummy_set(const char *stored)
 {

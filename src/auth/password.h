@@ -31,6 +31,8 @@ void password_verify_dummy(const char *password, size_t password_len);
  * malformed, of an unknown scheme or PLAIN (free to check): the template is unchanged.
  */
 int password_dummy_set(const char *stored);
+/* The template password_verify_dummy() verifies against now (NULL: the built-in one). */
+const char *password_dummy_template(void);
 
 /*
  * A "{CRYPT}" hash of a fixed string with a random salt, made with libxcrypt's

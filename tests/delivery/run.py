@@ -340,10 +340,14 @@ def t_user_removed_after_rcpt(srv):
         c.send(wire(msg("after-reload")))
         r = c.code()
         check(r.startswith("550 5.1.1"), "DATA reply after reload %r" % r)
+        c.cmd("QUIT")	# the session ends: the drained lmtp process can exit
     finally:
+        c.f.close()
         c.close()
     check(not os.path.isdir(srv.maildir("dave")) or
           not find_file_with(srv.maildir("dave"), b"Subject: after-reload"), "not delivered")
+    # the reload drained the old lmtp process: the next cases expect one again
+    check(wait_for(lambda: len(lmtp_pids(srv)) == 1, timeout=30), "old lmtp process gone")
 
 
 def t_multi_rcpt_order(srv):
