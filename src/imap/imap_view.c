@@ -250,8 +250,11 @@ imap_view_open(struct imap_client *client, const char *name, bool readonly,
 		/* the messages as the snapshot has them: count from the store, the
 		 * array when a command needs it (l_loaded). The claim covers every UID
 		 * below UIDNEXT, as view_add_new's up to the highest one would. */
+		struct mailbox_summary sum;
+
+		mailbox_summary(mbox, &sum);
 		v->lazy = true;
-		v->count = mailbox_count(mbox);
+		v->count = sum.messages;
 		v->lazy_nextuid = mailbox_uidnext(mbox);
 		v->lazy_uidvalidity = mailbox_uidvalidity(mbox);
 		v->lazy_boundary = view_claim_recent(v, v->lazy_nextuid - 1);

@@ -625,9 +625,6 @@ client_load(struct pop3_client *c, struct mstore *store)
 		    store_status_str(st));
 		return -1;
 	}
-	/* every message is listed at once: load them before counting (a folder opened
-	 * from its snapshot may find another count if the snapshot changed meanwhile) */
-	mailbox_msgs_load(c->mbox);
 	c->uidvalidity = mailbox_uidvalidity(c->mbox);
 	n = mailbox_count(c->mbox);
 	if (n > UINT32_MAX)

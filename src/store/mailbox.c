@@ -259,6 +259,9 @@ mailbox_is_deleted(const struct mailbox *box)
 size_t
 mailbox_count(const struct mailbox *box)
 {
+	/* loads: a count from the header could differ from what mailbox_msg_at finds
+	 * (the snapshot rewritten underneath); mailbox_summary is the lazy one */
+	mailbox_msgs_load((struct mailbox *)box);
 	return box->count;
 }
 

@@ -279,8 +279,9 @@ void mailbox_summary(struct mailbox *box, struct mailbox_summary *sum_r);
 /*
  * Messages, sorted by ascending UID. Pointers are borrowed until the next store call
  * that can change this mailbox (sync, save, copy into it, expunge, flag store, notify).
- * mailbox_count is the count of the snapshot while the messages are not loaded;
- * mailbox_msg_at and mailbox_lookup load them (the box is logically const).
+ * These load them (the box is logically const), so that mailbox_count and
+ * mailbox_msg_at always agree; the count of a folder whose messages are not loaded is
+ * mailbox_summary's.
  */
 size_t mailbox_count(const struct mailbox *box);
 const struct mailbox_msg *mailbox_msg_at(const struct mailbox *box, size_t idx);
