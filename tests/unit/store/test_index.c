@@ -571,7 +571,7 @@ test_changed_behind_our_back(void **state)
 
 enum corrupt {
 	C_TRUNCATE, C_GARBAGE, C_GARBAGE_HEAD, C_DELETE, C_VERSION, C_BAD_NAME, C_BIG_UID,
-	C_UID_RANGE, C_BAD_HDR, C_MAX
+	C_UID_RANGE, C_BAD_HDR, C_SUMMARY, C_MAX
 };
 
 static void
@@ -602,10 +602,17 @@ lmdb_edit(struct fixture *f, enum corrupt how)
 
 		assert_int_equal(mdb_cursor_open(txn, msgs, &c), 0);
 		assert_int_equal(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);	/* header */
-		if (how == C_BAD_HDR) {
+		if (how == C_BAD_HDR || how == C_SUMMARY) {
 			buf = malloc(v.mv_size);
 			memcpy(buf, v.mv_data, v.mv_size);
-			buf[4] ^= 0x55;	/* version field */
+			if (how == C_SUMMARY) {
+				/* a valid header whose unseen count the messages deny:
+				 * found when they are loaded, after the lazy open */
+				assert_int_equal(v.mv_size, INDEX_HDR_SIZE);
+				assert_int_equal(buf[144], 4);
+				buf[144] = 3;
+			} else
+				buf[4] ^= 0x55;	/* version field */
 			v.mv_data = buf;
 			assert_int_equal(mdb_cursor_put(c, &k, &v, MDB_CURRENT), 0);
 		} else {
@@ -704,10 +711,18 @@ test_corruption(void **state)
 		corrupt_index(f, (enum corrupt)how);
 		assert_int_equal(mstore_open(f->root, &f->store, &err), 0);
 		assert_int_equal(mailbox_open(f->store, "INBOX", &box), STORE_OK);
+		if (how == C_SUMMARY) {
+			struct mailbox_summary sum;
+
+			assert_false(mailbox_msgs_loaded(box));
+			mailbox_summary(box, &sum);
+			assert_int_equal(sum.unseen, 3);	/* what the header says */
+		}
 		na = take(box, after, 16);
 		assert_same(before, nb, after, na, false);
 		/* the header's ceiling survives a bad record; otherwise MODSEQs restart */
-		if (how == C_BAD_NAME || how == C_BIG_UID || how == C_UID_RANGE)
+		if (how == C_BAD_NAME || how == C_BIG_UID || how == C_UID_RANGE ||
+		    how == C_SUMMARY)
 			assert_true(mailbox_highestmodseq(box) >= hms);
 		backdate(f, box);
 		mailbox_unref(&box);
@@ -1107,6 +1122,53 @@ test_record_codec(void **state)
 	h.count = 10;	/* count >= nextuid */
 	index_hdr_encode(&h, hb);
 	assert_int_equal(index_hdr_decode(hb, sizeof(hb), &hd), -1);
+	h.count = 3;
+	/* the summary (format 3): round trip, and what it must agree with */
+	{
+		static const struct {
+			const char *name;
+			uint32_t unseen, seq, uid, flags;
+			uint64_t vsize;
+			int want;
+		} sums[] = {
+			{ "none unseen", 0, 0, 0, INDEX_HDR_VSIZE_KNOWN, 1234, 0 },
+			{ "two unseen from the second", 2, 2, 7, 0, 0, 0 },
+			{ "all unseen", 3, 1, 1, INDEX_HDR_VSIZE_KNOWN, 0, 0 },
+			{ "more unseen than messages", 4, 1, 1, 0, 0, -1 },
+			{ "position past count", 1, 4, 8, 0, 0, -1 },
+			{ "uid at nextuid", 1, 1, 10, 0, 0, -1 },
+			{ "count without a first", 1, 0, 0, 0, 0, -1 },
+			{ "a first without a count", 0, 1, 1, 0, 0, -1 },
+			{ "size without its flag", 0, 0, 0, 0, 5, -1 },
+			{ "unknown flag bit", 0, 0, 0, 0x04, 0, -1 },
+		};
+		size_t si;
+
+		for (si = 0; si < sizeof(sums) / sizeof(sums[0]); si++) {
+			h.unseen = sums[si].unseen;
+			h.first_unseen_seq = sums[si].seq;
+			h.first_unseen_uid = sums[si].uid;
+			h.flags = sums[si].flags;
+			h.vsize_total = sums[si].vsize;
+			index_hdr_encode(&h, hb);
+			if (index_hdr_decode(hb, sizeof(hb), &hd) != sums[si].want)
+				fail_msg("header summary case \"%s\"", sums[si].name);
+			if (sums[si].want == 0) {
+				assert_int_equal(hd.unseen, sums[si].unseen);
+				assert_int_equal(hd.first_unseen_seq, sums[si].seq);
+				assert_int_equal(hd.first_unseen_uid, sums[si].uid);
+				assert_int_equal(hd.vsize_total, sums[si].vsize);
+				assert_int_equal(hd.flags, sums[si].flags);
+			}
+		}
+		/* the padding after the first unseen UID */
+		h.unseen = h.first_unseen_seq = h.first_unseen_uid = 0;
+		h.flags = 0;
+		h.vsize_total = 0;
+		index_hdr_encode(&h, hb);
+		hb[156] = 1;
+		assert_int_equal(index_hdr_decode(hb, sizeof(hb), &hd), -1);
+	}
 }
 
 int
