@@ -261,7 +261,8 @@ mailbox_count(const struct mailbox *box)
 {
 	/* loads: a count from the header could differ from what mailbox_msg_at finds
 	 * (the snapshot rewritten underneath); mailbox_summary is the lazy one */
-	mailbox_msgs_load((struct mailbox *)box);
+	if (box->msgs_lazy)
+		mailbox_msgs_load((struct mailbox *)box);
 	return box->count;
 }
 
@@ -331,7 +332,8 @@ const struct mailbox_msg *
 mailbox_msg_at(const struct mailbox *box, size_t idx)
 {
 	/* logically const: loading changes what is in memory, not the folder */
-	mailbox_msgs_load((struct mailbox *)box);
+	if (box->msgs_lazy)
+		mailbox_msgs_load((struct mailbox *)box);
 	return idx < box->count ? &box->msgs[idx] : NULL;
 }
 
@@ -340,7 +342,8 @@ mailbox_lookup(const struct mailbox *box, uint32_t uid, size_t *idx_r)
 {
 	size_t lo, hi, mid;
 
-	mailbox_msgs_load((struct mailbox *)box);
+	if (box->msgs_lazy)
+		mailbox_msgs_load((struct mailbox *)box);
 	lo = 0;
 	hi = box->count;
 	while (lo < hi) {

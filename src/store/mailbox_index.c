@@ -520,8 +520,16 @@ hdr_fill(struct mailbox *box, struct index_hdr *h)
 	memcpy(h->guid, box->guid, sizeof(h->guid));
 	for (size_t i = strlen(h->guid); i < 32; i++)
 		h->guid[i] = '0';
-	/* the summary SELECT answers from while the messages are not loaded */
+}
+
+/* The summary SELECT answers from while the messages are not loaded: one pass over them
+ * (only when the snapshot is written, not when an unchanged one is compared). */
+static void
+hdr_summary(struct mailbox *box, struct index_hdr *h)
+{
 	mailbox_msgs_load(box);
+	h->unseen = h->first_unseen_seq = h->first_unseen_uid = 0;
+	h->vsize_total = 0;
 	h->flags |= INDEX_HDR_VSIZE_KNOWN;
 	for (size_t i = 0; i < box->count; i++) {
 		const struct mailbox_msg *m = &box->msgs[i];
@@ -855,7 +863,6 @@ mailbox_index_write(struct mailbox *box)
 		h.flags |= INDEX_HDR_CURRENT;
 		h.snap_ns = at;
 	}
-	index_hdr_encode(&h, hb);
 	if (!box->index_dirty && mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn) == 0) {
 		/* nothing changed: skip the write if the stored header says the same,
 		 * ignoring the snapshot time; but a snapshot taken right after a change
@@ -871,6 +878,14 @@ mailbox_index_write(struct mailbox *box)
 			k.mv_size = 8;
 			if (mdb_get(txn, ix->msgs, &k, &v) == 0 && v.mv_size == INDEX_HDR_SIZE &&
 			    index_hdr_decode(v.mv_data, v.mv_size, &sh) == 0) {
+				/* no message changed since it was written or loaded: its
+				 * summary stands (not counted again at every close) */
+				h.unseen = sh.unseen;
+				h.first_unseen_seq = sh.first_unseen_seq;
+				h.first_unseen_uid = sh.first_unseen_uid;
+				h.vsize_total = sh.vsize_total;
+				h.flags |= sh.flags & INDEX_HDR_VSIZE_KNOWN;
+				index_hdr_encode(&h, hb);
 				same = memcmp(v.mv_data, hb, 72) == 0 &&
 				    memcmp((char *)v.mv_data + 80, hb + 80,
 				    INDEX_HDR_SIZE - 80) == 0;
@@ -884,6 +899,11 @@ mailbox_index_write(struct mailbox *box)
 			return;
 		header_only = same;
 	}
+	if (!header_only) {
+		h.flags &= ~INDEX_HDR_VSIZE_KNOWN;
+		hdr_summary(box, &h);
+	}
+	index_hdr_encode(&h, hb);
 	for (tries = 0; tries < 4; tries++) {
 		if ((rc = mdb_txn_begin(ix->env, NULL, 0, &txn)) != 0)
 			break;
@@ -933,7 +953,6 @@ mailbox_index_reserve(struct mailbox *box)
 	uint32_t fid;
 	int rc = 0;
 
-	mailbox_msgs_load(box);	/* hdr_fill below, outside the write transaction */
 	box->modseq_ceiling = box->highestmodseq + MAILBOX_MODSEQ_RESERVE;
 	if (box->uidvalidity == 0 || (ix = index_get(store)) == NULL)
 		return;
