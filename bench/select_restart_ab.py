@@ -8,7 +8,8 @@ exit). Then, RUNS times, old and new interleaved (the order alternating), a fres
 `buzon imap -c CONF -u USER` (PREAUTH over stdin/stdout, so process start-up is not
 counted) is timed for `a SELECT INBOX` up to its tagged reply, then `b FETCH 1:* (UID
 FLAGS)` up to its tagged reply, then LOGOUT. Prints the median and minimum of SELECT,
-FETCH and their sum per binary. With --dovecot, Dovecot's imap binary is timed the same
+FETCH, their sum and the session process's CPU time (user + system, start to exit) per
+binary. With --dovecot, Dovecot's imap binary is timed the same
 way in the same loop on its own copy (PREAUTH over stdin/stdout with USER, HOME and
 MAIL set; its index files in the Maildir, built by the setup sessions), which is
 Dovecot's "restart": a new imap process with its index on disk.
@@ -82,8 +83,11 @@ def one_session(binary, conf, user, fetch=True, linger=0.0):
     p.stdin.flush()
     p.stdin.close()
     p.stdout.read()
-    p.wait()
-    return t1 - t0, t2 - t1
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    # the whole process's CPU time (start-up and exit included): less noisy than the
+    # wall clock on a busy machine
+    return t1 - t0, t2 - t1, ru.ru_utime + ru.ru_stime
 
 
 def main():
@@ -154,14 +158,17 @@ def main():
         for name in (order if r % 2 == 0 else order[::-1]):
             res[name].append(one_session(bins[name], confs[name], "bench"))
     for name in order:
-        sel = [s for s, _ in res[name]]
-        fet = [f for _, f in res[name]]
-        tot = [s + f for s, f in res[name]]
+        sel = [r[0] for r in res[name]]
+        fet = [r[1] for r in res[name]]
+        tot = [r[0] + r[1] for r in res[name]]
+        cpu = [r[2] for r in res[name]]
         print("%s %s: SELECT median %.2f ms (min %.2f), FETCH 1:* (UID FLAGS) median "
-              "%.2f ms (min %.2f), both median %.2f ms (min %.2f)" % (
+              "%.2f ms (min %.2f), both median %.2f ms (min %.2f), process CPU median "
+              "%.1f ms (min %.1f)" % (
                   name, bins[name], statistics.median(sel) * 1e3, min(sel) * 1e3,
                   statistics.median(fet) * 1e3, min(fet) * 1e3,
-                  statistics.median(tot) * 1e3, min(tot) * 1e3))
+                  statistics.median(tot) * 1e3, min(tot) * 1e3,
+                  statistics.median(cpu) * 1e3, min(cpu) * 1e3))
 
 
 if __name__ == "__main__":
