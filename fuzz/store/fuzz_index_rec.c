@@ -59,7 +59,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (index_hdr_decode(data, size, &h) == 0) {
 		if (h.uidvalidity == 0 || h.nextuid == 0 || h.count >= h.nextuid ||
-		    h.modseq_ceiling < h.highestmodseq || strlen(h.guid) != 32)
+		    h.modseq_ceiling < h.highestmodseq || strlen(h.guid) != 32 ||
+		    h.unseen > h.count || h.first_unseen_seq > h.count ||
+		    h.first_unseen_uid >= h.nextuid ||
+		    (h.unseen == 0) != (h.first_unseen_uid == 0) ||
+		    (h.unseen == 0) != (h.first_unseen_seq == 0))
 			panic("header accepted with bad fields");
 		index_hdr_encode(&h, hb);
 		if (index_hdr_decode(hb, sizeof(hb), &h) != 0)

@@ -13,9 +13,8 @@ select_common(struct imap_cmd *cmd, bool readonly)
 	struct imap_client *c = cmd->client;
 	struct imap_view *v;
 	enum store_status st;
+	struct imap_view_summary sum;
 	char *name;
-	size_t i;
-	uint32_t unseen = 0;
 
 	if (cmd->argc < 1 || cmd->argc > 2)
 		return imap_cmd_bad(cmd, "Invalid arguments");
@@ -35,16 +34,12 @@ select_common(struct imap_cmd *cmd, bool readonly)
 	c->view = v;
 	c->state = IMAP_STATE_SELECTED;
 	imap_view_send_flag_lists(v);
-	imap_client_line(c, "* %zu EXISTS", v->count);
-	imap_client_line(c, "* %u RECENT", imap_view_recent_count(v));
-	for (i = 0; i < v->count; i++) {
-		if ((v->msgs[i].flags & MAILBOX_FLAG_SEEN) == 0) {
-			unseen = (uint32_t)i + 1;
-			break;
-		}
-	}
-	if (unseen != 0)
-		imap_client_line(c, "* OK [UNSEEN %u] First unseen.", unseen);
+	/* O(1) after a restart: the view stays unbuilt until a command needs it */
+	imap_view_summary(v, &sum);
+	imap_client_line(c, "* %u EXISTS", sum.exists);
+	imap_client_line(c, "* %u RECENT", sum.recent);
+	if (sum.first_unseen_seq != 0)
+		imap_client_line(c, "* OK [UNSEEN %u] First unseen.", sum.first_unseen_seq);
 	imap_client_line(c, "* OK [UIDVALIDITY %u] UIDs valid", mailbox_uidvalidity(v->mbox));
 	imap_client_line(c, "* OK [UIDNEXT %u] Predicted next UID", mailbox_uidnext(v->mbox));
 	return imap_cmd_ok(cmd, "[%s] %s completed.", readonly ? "READ-ONLY" : "READ-WRITE",

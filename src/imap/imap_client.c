@@ -356,6 +356,13 @@ client_dispatch(struct imap_client *c)
 			imap_cmd_bad(cmd, "Command not valid in this state");
 		goto done;
 	}
+	/* a view SELECT left unbuilt (imap_view.c) is built before any command that may
+	 * use sequence numbers, UIDs or flags */
+	if (c->view != NULL && !(def->flags & CMD_FLAG_NO_MSGS) &&
+	    imap_view_materialize(c->view) < 0) {
+		imap_view_send_updates(c->view, true);	/* BYE */
+		goto done;
+	}
 	ret = def->func(cmd);
 	if (ret == IMAP_CMD_MORE) {
 		/* a command waiting for the client: the timer now runs at the keepalive period */

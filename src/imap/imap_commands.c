@@ -1,6 +1,7 @@
 /*
  * imap_commands.c — the command table of the authenticated IMAP session: name, handler,
- * the states it is valid in, and flags (UID prefix allowed, uses sequence numbers). The
+ * the states it is valid in, and flags (UID prefix allowed, uses sequence numbers, does
+ * not need the selected mailbox's messages). The
  * dispatcher in imap_client.c checks state and flags; handlers only do the work. Also the
  * capability string that advertises them.
  */
@@ -24,30 +25,30 @@ imap_capability(const struct config *cfg)
 #define BOTH	(IMAP_STATE_AUTH | IMAP_STATE_SELECTED)
 
 static const struct imap_command commands[] = {
-	{ "CAPABILITY", cmd_capability, BOTH, 0, NULL },
-	{ "NOOP", cmd_noop, BOTH, 0, NULL },
-	{ "LOGOUT", cmd_logout, BOTH, CMD_FLAG_NO_UPDATES, NULL },
-	{ "ID", cmd_id, BOTH, 0, NULL },
-	{ "ENABLE", cmd_enable, BOTH, 0, NULL },
-	{ "NAMESPACE", cmd_namespace, BOTH, 0, NULL },
-	{ "STARTTLS", cmd_starttls_after_login, BOTH, 0, NULL },
-	{ "LOGIN", cmd_starttls_after_login, BOTH, 0, NULL },
-	{ "AUTHENTICATE", cmd_starttls_after_login, BOTH, 0, NULL },
-	{ "SELECT", cmd_select, BOTH, 0, NULL },
-	{ "EXAMINE", cmd_examine, BOTH, 0, NULL },
-	{ "CREATE", cmd_create, BOTH, 0, NULL },
-	{ "DELETE", cmd_delete, BOTH, 0, NULL },
-	{ "RENAME", cmd_rename, BOTH, 0, NULL },
-	{ "SUBSCRIBE", cmd_subscribe, BOTH, 0, NULL },
-	{ "UNSUBSCRIBE", cmd_unsubscribe, BOTH, 0, NULL },
-	{ "LIST", cmd_list, BOTH, 0, NULL },
-	{ "LSUB", cmd_lsub, BOTH, 0, NULL },
-	{ "STATUS", cmd_status, BOTH, 0, NULL },
-	{ "APPEND", cmd_append, BOTH, 0, cmd_append_literal },
-	{ "IDLE", cmd_idle, BOTH, 0, NULL },
-	{ "CHECK", cmd_check, SEL, 0, NULL },
+	{ "CAPABILITY", cmd_capability, BOTH, CMD_FLAG_NO_MSGS, NULL },
+	{ "NOOP", cmd_noop, BOTH, CMD_FLAG_NO_MSGS, NULL },
+	{ "LOGOUT", cmd_logout, BOTH, CMD_FLAG_NO_UPDATES | CMD_FLAG_NO_MSGS, NULL },
+	{ "ID", cmd_id, BOTH, CMD_FLAG_NO_MSGS, NULL },
+	{ "ENABLE", cmd_enable, BOTH, CMD_FLAG_NO_MSGS, NULL },
+	{ "NAMESPACE", cmd_namespace, BOTH, CMD_FLAG_NO_MSGS, NULL },
+	{ "STARTTLS", cmd_starttls_after_login, BOTH, CMD_FLAG_NO_MSGS, NULL },
+	{ "LOGIN", cmd_starttls_after_login, BOTH, CMD_FLAG_NO_MSGS, NULL },
+	{ "AUTHENTICATE", cmd_starttls_after_login, BOTH, CMD_FLAG_NO_MSGS, NULL },
+	{ "SELECT", cmd_select, BOTH, CMD_FLAG_NO_MSGS, NULL },
+	{ "EXAMINE", cmd_examine, BOTH, CMD_FLAG_NO_MSGS, NULL },
+	{ "CREATE", cmd_create, BOTH, CMD_FLAG_NO_MSGS, NULL },
+	{ "DELETE", cmd_delete, BOTH, CMD_FLAG_NO_MSGS, NULL },
+	{ "RENAME", cmd_rename, BOTH, CMD_FLAG_NO_MSGS, NULL },
+	{ "SUBSCRIBE", cmd_subscribe, BOTH, CMD_FLAG_NO_MSGS, NULL },
+	{ "UNSUBSCRIBE", cmd_unsubscribe, BOTH, CMD_FLAG_NO_MSGS, NULL },
+	{ "LIST", cmd_list, BOTH, CMD_FLAG_NO_MSGS, NULL },
+	{ "LSUB", cmd_lsub, BOTH, CMD_FLAG_NO_MSGS, NULL },
+	{ "STATUS", cmd_status, BOTH, CMD_FLAG_NO_MSGS, NULL },
+	{ "APPEND", cmd_append, BOTH, CMD_FLAG_NO_MSGS, cmd_append_literal },
+	{ "IDLE", cmd_idle, BOTH, CMD_FLAG_NO_MSGS, NULL },
+	{ "CHECK", cmd_check, SEL, CMD_FLAG_NO_MSGS, NULL },
 	{ "CLOSE", cmd_close, SEL, 0, NULL },
-	{ "UNSELECT", cmd_unselect, SEL, 0, NULL },
+	{ "UNSELECT", cmd_unselect, SEL, CMD_FLAG_NO_MSGS, NULL },
 	{ "EXPUNGE", cmd_expunge, SEL, CMD_FLAG_UID, NULL },
 	{ "SEARCH", cmd_search, SEL, CMD_FLAG_UID | CMD_FLAG_USES_SEQS, NULL },
 	{ "FETCH", cmd_fetch, SEL, CMD_FLAG_UID | CMD_FLAG_USES_SEQS, NULL },

@@ -91,6 +91,9 @@ typedef void imap_keepalive_func(struct imap_cmd *cmd);
 #define CMD_FLAG_UID		0x01	/* may follow "UID" */
 #define CMD_FLAG_USES_SEQS	0x02	/* RFC 3501 §7.4.1: no EXPUNGE during or after it */
 #define CMD_FLAG_NO_UPDATES	0x04	/* no untagged updates at all (LOGOUT) */
+/* Does not look at the selected mailbox's messages: a lazy view (imap_view_materialize)
+ * stays unbuilt. Every other command in the selected state gets the view built first. */
+#define CMD_FLAG_NO_MSGS	0x08
 
 struct imap_command {
 	const char *name;
@@ -197,6 +200,18 @@ struct imap_view {
 	bool pending_keywords;
 	uint32_t reported_exists;
 	uint32_t reported_recent;
+	/* SELECT of a folder whose messages were not loaded: msgs is NULL and count is
+	 * the EXISTS told, until imap_view_materialize or the store's load (l_loaded) */
+	bool lazy;
+	bool lost;			/* told messages cannot be found again: BYE */
+	uint32_t lazy_nextuid, lazy_uidvalidity;	/* of the folder at the SELECT */
+	uint32_t lazy_boundary;		/* \Recent claim boundary of the SELECT */
+};
+
+/* What SELECT/EXAMINE report (RFC 3501 §6.3.1). */
+struct imap_view_summary {
+	uint32_t exists, recent;
+	uint32_t first_unseen_seq;	/* UNSEEN response code; 0: none */
 };
 
 /*
@@ -206,6 +221,12 @@ struct imap_view {
 enum store_status imap_view_open(struct imap_client *client, const char *name,
     bool readonly, struct imap_view **view_r);
 void imap_view_close(struct imap_view **view);
+/* Build a lazy view's array (loads the folder's messages). 0, or -1 if the messages
+ * the client was told of are gone in a way no EXPUNGE can describe (the session must
+ * end with BYE; imap_view_send_updates sends it). */
+int imap_view_materialize(struct imap_view *view);
+/* EXISTS, RECENT and the first unseen message of the view; O(1) for a lazy view. */
+void imap_view_summary(struct imap_view *view, struct imap_view_summary *sum_r);
 /*
  * Send the pending untagged updates to the client: EXPUNGE (only if allow_expunge),
  * EXISTS, RECENT, FETCH FLAGS, FLAGS/PERMANENTFLAGS for new keywords.

@@ -4,8 +4,12 @@
  * session sends EXPUNGE, the flags last reported, and the \Recent messages it owns.
  * Store listeners mark changes made by any session of the user (or by other writers,
  * seen through inotify); imap_view_send_updates() turns them into EXPUNGE, EXISTS,
- * RECENT and FETCH FLAGS responses at the points the dispatcher allows. Runs in the
- * per-user mail process; memory is one small record per message.
+ * RECENT and FETCH FLAGS responses at the points the dispatcher allows. A SELECT of a
+ * folder whose messages the store has not loaded (a fresh mail process, the folder
+ * opened from its snapshot in the index) answers from the store's counts and leaves the
+ * array unbuilt (lazy) until a command needs it (imap_view_materialize) or the store
+ * loads the messages for a change (l_loaded). Runs in the per-user mail process; memory
+ * is one small record per message.
  */
 #include "imap/imap_local.h"
 #include "lib/log.h"
@@ -90,8 +94,47 @@ l_keyword_added(void *ctx, struct mailbox *mbox, unsigned int idx)
 	imap_client_schedule_updates(v->client);
 }
 
+static void view_append(struct imap_view *v, size_t first, size_t end, uint32_t boundary);
+
+/*
+ * The store loaded the messages of a lazy view's folder, before any change to them:
+ * the client was told of count messages, all below the UIDNEXT of the SELECT, and they
+ * are exactly the folder's messages below it now. If the snapshot they came from was
+ * rewritten by another process meanwhile, the store rescanned the directories instead:
+ * then messages at or above that UIDNEXT are new (EXISTS), and if fewer than count are
+ * left below it, which sequence numbers went is unknown and no EXPUNGE can be right, so
+ * the session is closed (lost).
+ */
+static void
+l_loaded(void *ctx, struct mailbox *mbox)
+{
+	struct imap_view *v = ctx;
+	size_t n = mailbox_count(mbox), end = n;
+
+	if (!v->lazy)
+		return;
+	v->lazy = false;
+	while (end > 0 && mailbox_msg_at(mbox, end - 1)->uid >= v->lazy_nextuid)
+		end--;
+	if (end != v->count || mailbox_uidvalidity(mbox) != v->lazy_uidvalidity) {
+		log_warn("imap view lost its messages mailbox=%s told=%zu found=%zu",
+		    mailbox_name(mbox), v->count, end);
+		v->lost = true;
+		v->count = 0;
+		imap_client_schedule_updates(v->client);
+		return;
+	}
+	v->count = 0;
+	view_append(v, 0, end, v->lazy_boundary);
+	v->last_uid = v->lazy_nextuid - 1;
+	if (end < n) {
+		v->pending_new = true;
+		imap_client_schedule_updates(v->client);
+	}
+}
+
 static const struct mailbox_listener_ops view_ops = {
-	l_expunged, l_appended, l_flags_changed, l_keyword_added,
+	l_expunged, l_appended, l_flags_changed, l_keyword_added, l_loaded,
 };
 
 /*
@@ -122,29 +165,50 @@ view_msgs_alloc(size_t *cap)
 	return p;
 }
 
+/* Claim \Recent up to max_uid (read-write) or look at the claims (EXAMINE): returns
+ * the boundary above which the view's \Recent messages are its own. */
+static uint32_t
+view_claim_recent(struct imap_view *v, uint32_t max_uid)
+{
+	struct imap_user *iu = v->client->iu;
+
+	if (v->readonly)
+		return imap_user_recent_boundary(iu, mailbox_name(v->mbox),
+		    mailbox_uidvalidity(v->mbox));
+	return imap_user_claim_recent(iu, mailbox_name(v->mbox),
+	    mailbox_uidvalidity(v->mbox), max_uid);
+}
+
 /* Add store messages with UIDs above last_uid to the view; returns how many. */
 static size_t
 view_add_new(struct imap_view *v)
 {
-	size_t n = mailbox_count(v->mbox), first = n, added = 0, i;
-	uint32_t boundary = 0, max_uid;
-	struct imap_user *iu = v->client->iu;
+	size_t n = mailbox_count(v->mbox), first = n;
+	uint32_t boundary, max_uid;
 
 	while (first > 0 && mailbox_msg_at(v->mbox, first - 1)->uid > v->last_uid)
 		first--;
 	if (first == n)
 		return 0;
 	max_uid = mailbox_msg_at(v->mbox, n - 1)->uid;
-	if (v->readonly)
-		boundary = imap_user_recent_boundary(iu, mailbox_name(v->mbox),
-		    mailbox_uidvalidity(v->mbox));
-	else
-		boundary = imap_user_claim_recent(iu, mailbox_name(v->mbox),
-		    mailbox_uidvalidity(v->mbox), max_uid);
-	if (v->count + (n - first) > v->cap) {
+	boundary = view_claim_recent(v, max_uid);
+	view_append(v, first, n, boundary);
+	v->last_uid = max_uid;
+	return n - first;
+}
+
+/* Append the store's messages [first, end) to the view, \Recent above boundary. */
+static void
+view_append(struct imap_view *v, size_t first, size_t end, uint32_t boundary)
+{
+	size_t i;
+
+	if (first == end)
+		return;
+	if (v->count + (end - first) > v->cap) {
 		size_t ocap = v->cap;
 
-		v->cap = MAX(v->cap * 2, v->count + (n - first) + 16);
+		v->cap = MAX(v->cap * 2, v->count + (end - first) + 16);
 		if (v->msgs == NULL)
 			v->msgs = view_msgs_alloc(&v->cap);
 		else
@@ -154,7 +218,7 @@ view_add_new(struct imap_view *v)
 			memset(v->keywords + ocap, 0, (v->cap - ocap) * sizeof(*v->keywords));
 		}
 	}
-	for (i = first; i < n; i++) {
+	for (i = first; i < end; i++) {
 		const struct mailbox_msg *m = mailbox_msg_at(v->mbox, i);
 		struct imap_view_msg *vm = &v->msgs[v->count++];
 
@@ -163,10 +227,7 @@ view_add_new(struct imap_view *v)
 		imap_view_set_reported(v, vm, m->flags, m->keywords);
 		/* read-write: this session claimed them; EXAMINE shows them without claiming */
 		vm->recent = (m->flags & MAILBOX_FLAG_RECENT) != 0 && m->uid > boundary;
-		added++;
 	}
-	v->last_uid = max_uid;
-	return added;
 }
 
 enum store_status
@@ -185,12 +246,59 @@ imap_view_open(struct imap_client *client, const char *name, bool readonly,
 	v->client = client;
 	v->mbox = mbox;
 	v->readonly = readonly;
-	view_add_new(v);
+	if (!mailbox_msgs_loaded(mbox)) {
+		/* the messages as the snapshot has them: count from the store, the
+		 * array when a command needs it (l_loaded). The claim covers every UID
+		 * below UIDNEXT, as view_add_new's up to the highest one would. */
+		struct mailbox_summary sum;
+
+		mailbox_summary(mbox, &sum);
+		v->lazy = true;
+		v->count = sum.messages;
+		v->lazy_nextuid = mailbox_uidnext(mbox);
+		v->lazy_uidvalidity = mailbox_uidvalidity(mbox);
+		v->lazy_boundary = view_claim_recent(v, v->lazy_nextuid - 1);
+	} else
+		view_add_new(v);
 	v->reported_exists = (uint32_t)v->count;
 	v->reported_recent = imap_view_recent_count(v);
 	v->listener = mailbox_listen(mbox, &view_ops, v);
 	*view_r = v;
 	return STORE_OK;
+}
+
+int
+imap_view_materialize(struct imap_view *v)
+{
+	if (v->lazy)
+		mailbox_msgs_load(v->mbox);	/* calls l_loaded */
+	if (v->lazy)
+		panic("imap: view of %s not built after its messages loaded",
+		    mailbox_name(v->mbox));
+	return v->lost ? -1 : 0;
+}
+
+void
+imap_view_summary(struct imap_view *v, struct imap_view_summary *sum_r)
+{
+	struct mailbox_summary ms;
+	size_t i;
+
+	memset(sum_r, 0, sizeof(*sum_r));
+	sum_r->exists = (uint32_t)v->count;
+	sum_r->recent = imap_view_recent_count(v);
+	if (v->lazy) {
+		/* the view is the folder as the store has it */
+		mailbox_summary(v->mbox, &ms);
+		sum_r->first_unseen_seq = ms.first_unseen_seq;
+		return;
+	}
+	for (i = 0; i < v->count; i++) {
+		if ((v->msgs[i].flags & MAILBOX_FLAG_SEEN) == 0) {
+			sum_r->first_unseen_seq = (uint32_t)i + 1;
+			break;
+		}
+	}
 }
 
 void
@@ -232,6 +340,10 @@ imap_view_recent_count(const struct imap_view *v)
 	uint32_t n = 0;
 	size_t i;
 
+	/* a lazy view's folder has no \Recent message: the store loads the messages
+	 * before it gives any of them the flag (mailbox_recent_restore, saves, scans) */
+	if (v->lazy)
+		return 0;
 	for (i = 0; i < v->count; i++)
 		if (v->msgs[i].recent)
 			n++;
@@ -394,6 +506,18 @@ imap_view_send_updates(struct imap_view *v, bool allow_expunge)
 	size_t i, j;
 	uint32_t recent;
 
+	if (v->lost) {
+		imap_client_bye(c, "[UNAVAILABLE] Mailbox changed underneath, please reconnect.");
+		return;
+	}
+	if (v->lazy) {
+		/* nothing about messages can be pending before they are loaded */
+		if (v->pending_keywords) {
+			send_flag_lists(v);
+			v->pending_keywords = false;
+		}
+		return;
+	}
 	if (v->pending_expunge && allow_expunge) {
 		size_t removed = 0;
 

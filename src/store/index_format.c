@@ -65,6 +65,10 @@ index_hdr_encode(const struct index_hdr *h, unsigned char out[INDEX_HDR_SIZE])
 	put32(out + 100, h->flags);
 	put64(out + 104, h->expunge_forgotten);
 	memcpy(out + 112, h->guid, 32);
+	put32(out + 144, h->unseen);
+	put32(out + 148, h->first_unseen_seq);
+	put32(out + 152, h->first_unseen_uid);
+	put64(out + 160, h->vsize_total);
 }
 
 int
@@ -98,10 +102,21 @@ index_hdr_decode(const void *data, size_t len, struct index_hdr *h)
 	h->expunge_forgotten = get64(p + 104);
 	memcpy(h->guid, p + 112, 32);
 	h->guid[32] = '\0';
+	h->unseen = get32(p + 144);
+	h->first_unseen_seq = get32(p + 148);
+	h->first_unseen_uid = get32(p + 152);
+	h->vsize_total = get64(p + 160);
 	for (i = 0; i < 32; i++)
 		if (hex_digit_value((unsigned char)h->guid[i]) < 0)
 			return -1;
-	if (h->uidvalidity == 0 || h->nextuid == 0 || (h->flags & ~INDEX_HDR_CURRENT) != 0 ||
+	/* the summary: no unseen message, or the first one within count and below next UID */
+	if (h->unseen > h->count || (h->unseen == 0) != (h->first_unseen_seq == 0) ||
+	    (h->unseen == 0) != (h->first_unseen_uid == 0) || h->first_unseen_seq > h->count ||
+	    h->first_unseen_uid >= h->nextuid || get32(p + 156) != 0 ||
+	    ((h->flags & INDEX_HDR_VSIZE_KNOWN) == 0 && h->vsize_total != 0))
+		return -1;
+	if (h->uidvalidity == 0 || h->nextuid == 0 ||
+	    (h->flags & ~(INDEX_HDR_CURRENT | INDEX_HDR_VSIZE_KNOWN)) != 0 ||
 	    h->modseq_ceiling < h->highestmodseq ||
 	    h->expunge_forgotten > h->highestmodseq || (uint64_t)h->count >= h->nextuid)
 		return -1;

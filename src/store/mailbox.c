@@ -128,9 +128,10 @@ mailbox_open(struct mstore *store, const char *name, struct mailbox **box_r)
 	mailbox_keywords_reload(box);
 	/* watch first, then scan: nothing can fall between the two */
 	mailbox_notify_add(box);
-	/* a current snapshot in the index spares the readdir of new/ and cur/; an older
-	 * one is the starting point the full scan corrects (mailbox_index.c) */
-	st = mailbox_index_load(box) == 1 ? STORE_OK : mailbox_sync_full(box);
+	/* a current snapshot in the index spares the readdir of new/ and cur/ and, until
+	 * something needs them, the reading of the messages; an older one is the starting
+	 * point the full scan corrects (mailbox_index.c) */
+	st = mailbox_index_load(box, true) == 1 ? STORE_OK : mailbox_sync_full(box);
 	if (st != STORE_OK) {
 		mailbox_free_internal(box);
 		return st;
@@ -214,8 +215,12 @@ mailbox_unref(struct mailbox **boxp)
 void
 mailbox_mark_deleted(struct mailbox *box)
 {
-	size_t i, n = box->count;
-	struct mailbox_msg *msgs = box->msgs;
+	size_t i, n;
+	struct mailbox_msg *msgs;
+
+	mailbox_msgs_load(box);	/* the sessions hear an EXPUNGE for each */
+	n = box->count;
+	msgs = box->msgs;
 
 	box->msgs = NULL;
 	box->count = box->cap = 0;
@@ -254,20 +259,93 @@ mailbox_is_deleted(const struct mailbox *box)
 size_t
 mailbox_count(const struct mailbox *box)
 {
+	/* loads: a count from the header could differ from what mailbox_msg_at finds
+	 * (the snapshot rewritten underneath); mailbox_summary is the lazy one */
+	if (box->msgs_lazy)
+		mailbox_msgs_load((struct mailbox *)box);
 	return box->count;
+}
+
+void
+mailbox_msgs_load(struct mailbox *box)
+{
+	if (!box->msgs_lazy)
+		return;
+	box->msgs_lazy = false;
+	box->count = 0;
+	if (mailbox_index_load_msgs(box) != 1) {
+		/* the snapshot changed underneath (or went bad): the directories are the
+		 * truth; the lazy listeners are told nothing of this scan and take the
+		 * state it finds */
+		box->count = box->cap = 0;
+		memset(&box->uidlist_st, 0, sizeof(box->uidlist_st));
+		box->force_sync = true;
+		box->index_dirty = true;
+		/* the expunge records came with the messages: treat them as forgotten */
+		box->expunge_forgotten = box->highestmodseq;
+		if (mailbox_sync_full(box) != STORE_OK)
+			log_error("store folder unreadable after its snapshot changed "
+			    "mailbox=%s", box->name);
+	}
+	mailbox_notify_loaded(box);
+}
+
+bool
+mailbox_msgs_loaded(const struct mailbox *box)
+{
+	return !box->msgs_lazy;
+}
+
+void
+mailbox_summary(struct mailbox *box, struct mailbox_summary *sum_r)
+{
+	const struct mailbox_msg *msgs;
+	size_t i;
+
+	memset(sum_r, 0, sizeof(*sum_r));
+	sum_r->messages = (uint32_t)box->count;
+	if (box->msgs_lazy) {
+		sum_r->unseen = box->lazy.unseen;
+		sum_r->first_unseen_seq = box->lazy.first_unseen_seq;
+		sum_r->first_unseen_uid = box->lazy.first_unseen_uid;
+		sum_r->vsize_known = (box->lazy.flags & INDEX_HDR_VSIZE_KNOWN) != 0;
+		sum_r->vsize = box->lazy.vsize_total;
+		return;
+	}
+	msgs = MAILBOX_MSGS(box);
+	sum_r->vsize_known = true;
+	for (i = 0; i < box->count; i++) {
+		if ((msgs[i].flags & MAILBOX_FLAG_SEEN) == 0 && sum_r->unseen++ == 0) {
+			sum_r->first_unseen_seq = (uint32_t)i + 1;
+			sum_r->first_unseen_uid = msgs[i].uid;
+		}
+		if (msgs[i].vsize == MAILBOX_SIZE_UNKNOWN)
+			sum_r->vsize_known = false;
+		else
+			sum_r->vsize += msgs[i].vsize;
+	}
+	if (!sum_r->vsize_known)
+		sum_r->vsize = 0;
 }
 
 const struct mailbox_msg *
 mailbox_msg_at(const struct mailbox *box, size_t idx)
 {
+	/* logically const: loading changes what is in memory, not the folder */
+	if (box->msgs_lazy)
+		mailbox_msgs_load((struct mailbox *)box);
 	return idx < box->count ? &box->msgs[idx] : NULL;
 }
 
 const struct mailbox_msg *
 mailbox_lookup(const struct mailbox *box, uint32_t uid, size_t *idx_r)
 {
-	size_t lo = 0, hi = box->count, mid;
+	size_t lo, hi, mid;
 
+	if (box->msgs_lazy)
+		mailbox_msgs_load((struct mailbox *)box);
+	lo = 0;
+	hi = box->count;
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
 		if (box->msgs[mid].uid == uid) {

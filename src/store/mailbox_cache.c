@@ -182,6 +182,9 @@ mailbox_recent_save(struct mailbox *box)
 			free(rc);
 			break;
 		}
+	/* messages never loaded: none got \Recent in this process */
+	if (box->msgs_lazy)
+		return;
 	for (i = 0; i < box->count; i++)
 		if (box->msgs[i].flags & MAILBOX_FLAG_RECENT)
 			n++;

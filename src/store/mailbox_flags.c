@@ -38,6 +38,7 @@ mailbox_store_flags(struct mailbox *box, uint32_t uid, uint8_t flags, uint32_t k
 
 	if (box->deleted)
 		return STORE_EXPUNGED;
+	mailbox_msgs_load(box);
 	flags &= (uint8_t)~MAILBOX_FLAG_RECENT;
 	for (i = 0; i < STORE_KEYWORDS_MAX; i++)
 		if ((keywords & (1u << i)) && box->keywords[i] == NULL)

@@ -522,6 +522,41 @@ hdr_fill(struct mailbox *box, struct index_hdr *h)
 		h->guid[i] = '0';
 }
 
+/* The summary SELECT answers from while the messages are not loaded: one pass over them
+ * (only when the snapshot is written, not when an unchanged one is compared). */
+static void
+hdr_summary(struct mailbox *box, struct index_hdr *h)
+{
+	mailbox_msgs_load(box);
+	h->unseen = h->first_unseen_seq = h->first_unseen_uid = 0;
+	h->vsize_total = 0;
+	h->flags |= INDEX_HDR_VSIZE_KNOWN;
+	for (size_t i = 0; i < box->count; i++) {
+		const struct mailbox_msg *m = &box->msgs[i];
+
+		if ((m->flags & MAILBOX_FLAG_SEEN) == 0 && h->unseen++ == 0) {
+			h->first_unseen_seq = (uint32_t)i + 1;
+			h->first_unseen_uid = m->uid;
+		}
+		if (m->vsize == MAILBOX_SIZE_UNKNOWN)
+			h->flags &= ~INDEX_HDR_VSIZE_KNOWN;
+		else
+			h->vsize_total += m->vsize;
+	}
+	if ((h->flags & INDEX_HDR_VSIZE_KNOWN) == 0)
+		h->vsize_total = 0;
+}
+
+/* A header of an empty folder: no messages, no summary. */
+static void
+hdr_empty(struct index_hdr *h)
+{
+	h->count = 0;
+	h->unseen = h->first_unseen_seq = h->first_unseen_uid = 0;
+	h->flags |= INDEX_HDR_VSIZE_KNOWN;
+	h->vsize_total = 0;
+}
+
 /*
  * Does memory reflect the directories right now? With inotify watching new/ and cur/,
  * draining the queue shows every change by others up to this moment; then equal mtimes
@@ -816,6 +851,10 @@ mailbox_index_write(struct mailbox *box)
 
 	if (box->deleted || box->uidvalidity == 0 || box->nextuid == 0)
 		return;
+	/* messages never loaded: nothing changed since the trusted snapshot (every
+	 * change loads them first), which stays as it is */
+	if (box->msgs_lazy && box->hdr_pend_len == 0)
+		return;
 	if ((ix = index_get(store)) == NULL)
 		return;
 	hdr_fill(box, &h);
@@ -824,7 +863,6 @@ mailbox_index_write(struct mailbox *box)
 		h.flags |= INDEX_HDR_CURRENT;
 		h.snap_ns = at;
 	}
-	index_hdr_encode(&h, hb);
 	if (!box->index_dirty && mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn) == 0) {
 		/* nothing changed: skip the write if the stored header says the same,
 		 * ignoring the snapshot time; but a snapshot taken right after a change
@@ -840,6 +878,14 @@ mailbox_index_write(struct mailbox *box)
 			k.mv_size = 8;
 			if (mdb_get(txn, ix->msgs, &k, &v) == 0 && v.mv_size == INDEX_HDR_SIZE &&
 			    index_hdr_decode(v.mv_data, v.mv_size, &sh) == 0) {
+				/* no message changed since it was written or loaded: its
+				 * summary stands (not counted again at every close) */
+				h.unseen = sh.unseen;
+				h.first_unseen_seq = sh.first_unseen_seq;
+				h.first_unseen_uid = sh.first_unseen_uid;
+				h.vsize_total = sh.vsize_total;
+				h.flags |= sh.flags & INDEX_HDR_VSIZE_KNOWN;
+				index_hdr_encode(&h, hb);
 				same = memcmp(v.mv_data, hb, 72) == 0 &&
 				    memcmp((char *)v.mv_data + 80, hb + 80,
 				    INDEX_HDR_SIZE - 80) == 0;
@@ -853,6 +899,11 @@ mailbox_index_write(struct mailbox *box)
 			return;
 		header_only = same;
 	}
+	if (!header_only) {
+		h.flags &= ~INDEX_HDR_VSIZE_KNOWN;
+		hdr_summary(box, &h);
+	}
+	index_hdr_encode(&h, hb);
 	for (tries = 0; tries < 4; tries++) {
 		if ((rc = mdb_txn_begin(ix->env, NULL, 0, &txn)) != 0)
 			break;
@@ -924,7 +975,7 @@ mailbox_index_reserve(struct mailbox *box)
 		if ((rc = fid_clear(ix, txn, fid)) != 0)
 			goto fail;
 		hdr_fill(box, &h);
-		h.count = 0;
+		hdr_empty(&h);
 		h.expunge_forgotten = 0;
 	} else
 		goto fail;
@@ -1073,8 +1124,32 @@ load_reset(struct mailbox *box)
 	box->expunge_forgotten = 0;
 }
 
-int
-mailbox_index_load(struct mailbox *box)
+/* Does the stored header h describe the same snapshot as the one a lazy open trusted?
+ * A writer that changes any message changes HIGHESTMODSEQ or the directories' or the
+ * uidlist's stat; only the snapshot time, the flags and the MODSEQ ceiling may differ
+ * (a later header-only write, mailbox_index_reserve of another process). */
+static bool
+hdr_same_snapshot(const struct index_hdr *a, const struct index_hdr *b)
+{
+	return a->uidvalidity == b->uidvalidity && a->nextuid == b->nextuid &&
+	    a->count == b->count && a->highestmodseq == b->highestmodseq &&
+	    a->new_mtime_ns == b->new_mtime_ns && a->cur_mtime_ns == b->cur_mtime_ns &&
+	    a->uidlist_ino == b->uidlist_ino && a->uidlist_size == b->uidlist_size &&
+	    a->uidlist_mtime_ns == b->uidlist_mtime_ns && a->new_ino == b->new_ino &&
+	    a->cur_ino == b->cur_ino && a->expunge_forgotten == b->expunge_forgotten &&
+	    a->unseen == b->unseen && a->first_unseen_seq == b->first_unseen_seq &&
+	    a->first_unseen_uid == b->first_unseen_uid &&
+	    memcmp(a->guid, b->guid, sizeof(a->guid)) == 0;
+}
+
+/*
+ * Read the folder's snapshot. expect == NULL: an open (mailbox_index_load); a trusted
+ * header with lazy set returns 1 without reading the messages. expect != NULL: the
+ * messages of the snapshot a lazy open trusted (mailbox_index_load_msgs); -1 if the
+ * stored header no longer describes it.
+ */
+static int
+snapshot_load(struct mailbox *box, const struct index_hdr *expect, bool lazy)
 {
 	struct mstore *store = box->store;
 	struct mstore_index *ix;
@@ -1091,6 +1166,8 @@ mailbox_index_load(struct mailbox *box)
 	int64_t newest, snap_cut;
 	bool trusted;
 	int rc = 0, ret;
+	uint32_t unseen = 0;
+	uint64_t vsize = 0;
 
 	if ((ix = index_get(store)) == NULL)
 		return -1;
@@ -1122,6 +1199,37 @@ mailbox_index_load(struct mailbox *box)
 	if (ret < 0) {
 		bad = ret == -2 ? "other format version" : "bad folder header";
 		goto bad;
+	}
+	if (expect != NULL && !hdr_same_snapshot(&h, expect)) {
+		/* rewritten by another process (`buzon deliver`) since the open */
+		mdb_txn_abort(txn);
+		log_info("store index snapshot changed since open mailbox=%s", box->name);
+		return -1;
+	}
+	/* trusted only if the directories and the uidlist are as recorded, and had not
+	 * changed for INDEX_TRUST_MARGIN_NS when the snapshot was known current */
+	trusted = false;
+	if (expect == NULL && (h.flags & INDEX_HDR_CURRENT) && fstat(box->new_fd, &sn) == 0 &&
+	    fstat(box->cur_fd, &sc) == 0 &&
+	    fstatat(box->dir_fd, UIDLIST_NAME, &su, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(su.st_mode)) {
+		newest = MAX(ts_ns(&sn.st_mtim), MAX(ts_ns(&sc.st_mtim), ts_ns(&su.st_mtim)));
+		snap_cut = h.snap_ns - INDEX_TRUST_MARGIN_NS;
+		trusted = ts_ns(&sn.st_mtim) == h.new_mtime_ns &&
+		    ts_ns(&sc.st_mtim) == h.cur_mtime_ns &&
+		    (uint64_t)sn.st_ino == h.new_ino && (uint64_t)sc.st_ino == h.cur_ino &&
+		    (uint64_t)su.st_ino == h.uidlist_ino &&
+		    (uint64_t)su.st_size == h.uidlist_size &&
+		    ts_ns(&su.st_mtim) == h.uidlist_mtime_ns && newest <= snap_cut;
+	}
+	if (trusted && lazy) {
+		/* the header says all an open needs: the messages wait for
+		 * mailbox_msgs_load (the first command that needs them) */
+		mdb_txn_abort(txn);
+		box->msgs_lazy = true;
+		box->lazy = h;
+		box->count = h.count;
+		goto trusted;
 	}
 	/* the chunks, one cursor walk: keys fid+1, fid+2, ... without a gap, their
 	 * message counts adding up to the header's (which then sizes the allocations) */
@@ -1215,6 +1323,14 @@ mailbox_index_load(struct mailbox *box)
 					goto bad;
 				}
 				prev = r.uid;
+				if ((r.flags & MAILBOX_FLAG_SEEN) == 0 && unseen++ == 0 &&
+				    (h.first_unseen_uid != r.uid ||
+				    h.first_unseen_seq != box->count + 1)) {
+					bad = "summary differs from the messages";
+					goto bad;
+				}
+				vsize = r.vsize == MAILBOX_SIZE_UNKNOWN || vsize == UINT64_MAX ?
+				    UINT64_MAX : vsize + r.vsize;
 				m = &box->msgs[box->count++];
 				m->uid = r.uid;
 				m->flags = r.flags;
@@ -1242,6 +1358,11 @@ mailbox_index_load(struct mailbox *box)
 		bad = "record count differs";
 		goto bad;
 	}
+	if (unseen != h.unseen || ((h.flags & INDEX_HDR_VSIZE_KNOWN) != 0 ?
+	    vsize != h.vsize_total : vsize != UINT64_MAX && h.count != 0)) {
+		bad = "summary differs from the messages";
+		goto bad;
+	}
 	k.mv_data = kb;
 	k.mv_size = 4;
 	rc = mdb_get(txn, ix->expunges, &k, &v);
@@ -1250,23 +1371,13 @@ mailbox_index_load(struct mailbox *box)
 		goto bad;
 	}
 	mdb_txn_abort(txn);
-
-	/* trusted only if the directories and the uidlist are as recorded, and had not
-	 * changed for INDEX_TRUST_MARGIN_NS when the snapshot was known current */
-	trusted = false;
-	if ((h.flags & INDEX_HDR_CURRENT) && fstat(box->new_fd, &sn) == 0 &&
-	    fstat(box->cur_fd, &sc) == 0 &&
-	    fstatat(box->dir_fd, UIDLIST_NAME, &su, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    S_ISREG(su.st_mode)) {
-		newest = MAX(ts_ns(&sn.st_mtim), MAX(ts_ns(&sc.st_mtim), ts_ns(&su.st_mtim)));
-		snap_cut = h.snap_ns - INDEX_TRUST_MARGIN_NS;
-		trusted = ts_ns(&sn.st_mtim) == h.new_mtime_ns &&
-		    ts_ns(&sc.st_mtim) == h.cur_mtime_ns &&
-		    (uint64_t)sn.st_ino == h.new_ino && (uint64_t)sc.st_ino == h.cur_ino &&
-		    (uint64_t)su.st_ino == h.uidlist_ino &&
-		    (uint64_t)su.st_size == h.uidlist_size &&
-		    ts_ns(&su.st_mtim) == h.uidlist_mtime_ns && newest <= snap_cut;
+	if (expect != NULL) {
+		/* the rest of the box was set up by the open */
+		log_debug("store index messages loaded mailbox=%s messages=%zu", box->name,
+		    box->count);
+		return 1;
 	}
+trusted:
 	box->uidvalidity = h.uidvalidity;
 	box->nextuid = h.nextuid;
 	memcpy(box->guid, h.guid, sizeof(box->guid));
@@ -1297,12 +1408,28 @@ bad:
 	log_error("store index invalid, folder rebuilt from the Maildir mailbox=%s "
 	    "reason=\"%s\" uid=%u", box->name, bad, prev);
 	load_reset(box);
-	if (ret == 0) {
+	if (ret == 0 && expect == NULL) {
 		/* the header was sound: its MODSEQ ceiling still holds */
 		box->highestmodseq = box->modseq_ceiling = h.modseq_ceiling;
 	}
 	index_drop_folder(store, box->name);
 	return -1;
+}
+
+int
+mailbox_index_load(struct mailbox *box, bool lazy)
+{
+	return snapshot_load(box, NULL, lazy);
+}
+
+int
+mailbox_index_load_msgs(struct mailbox *box)
+{
+	struct index_hdr expect = box->lazy;
+
+	if (box->store->index_off || box->store->index_bypass)
+		return -1;
+	return snapshot_load(box, &expect, false);
 }
 
 /* ------------------------------------------------------------------ rebuild, check */
@@ -1336,8 +1463,8 @@ index_reset_folder(struct mstore *store, const char *name)
 	keep = mdb_get(txn, ix->msgs, &k, &v) == 0 &&
 	    index_hdr_decode(v.mv_data, v.mv_size, &h) == 0;
 	if ((rc = fid_clear(ix, txn, fid)) == 0 && keep) {
-		h.count = 0;
 		h.flags = 0;
+		hdr_empty(&h);
 		h.highestmodseq = h.modseq_ceiling;
 		h.expunge_forgotten = h.modseq_ceiling;
 		index_hdr_encode(&h, hb);
@@ -1528,7 +1655,7 @@ mstore_index_check(struct mstore *store, FILE *out)
 		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		r = -1;
 		if (shadow.new_fd >= 0 && shadow.cur_fd >= 0 && mailbox_remember_identity(&shadow))
-			r = mailbox_index_load(&shadow);
+			r = mailbox_index_load(&shadow, false);
 		/* the truth: a full scan that bypasses the index */
 		mstore_cache_drop(store, l.names[i], false);
 		store->index_bypass = true;

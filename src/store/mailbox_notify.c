@@ -28,6 +28,9 @@ mailbox_listen(struct mailbox *box, const struct mailbox_listener_ops *ops, void
 
 	l->ops = ops;
 	l->ctx = ctx;
+	/* registered on a folder whose messages are not loaded: told nothing about them
+	 * until they are (mailbox_notify_loaded) */
+	l->lazy = box->msgs_lazy && ops->loaded != NULL;
 	/* append: notification order = registration order */
 	for (pp = &box->listeners; *pp != NULL; pp = &(*pp)->next)
 		;
@@ -82,7 +85,7 @@ mailbox_notify_expunged(struct mailbox *box, uint32_t uid)
 
 	mailbox_expunge_record(box, uid, modseq_next(box));
 	for (l = box->listeners; l != NULL; l = l->next)
-		if (l->ops->expunged != NULL)
+		if (l->ops->expunged != NULL && !l->lazy)
 			l->ops->expunged(l->ctx, box, uid);
 }
 
@@ -93,7 +96,7 @@ mailbox_notify_appended(struct mailbox *box, uint32_t uid)
 
 	modseq_msg(box, uid, true);
 	for (l = box->listeners; l != NULL; l = l->next)
-		if (l->ops->appended != NULL)
+		if (l->ops->appended != NULL && !l->lazy)
 			l->ops->appended(l->ctx, box, uid);
 }
 
@@ -104,8 +107,20 @@ mailbox_notify_flags(struct mailbox *box, uint32_t uid)
 
 	modseq_msg(box, uid, false);
 	for (l = box->listeners; l != NULL; l = l->next)
-		if (l->ops->flags_changed != NULL)
+		if (l->ops->flags_changed != NULL && !l->lazy)
 			l->ops->flags_changed(l->ctx, box, uid);
+}
+
+void
+mailbox_notify_loaded(struct mailbox *box)
+{
+	struct mailbox_listener *l;
+
+	for (l = box->listeners; l != NULL; l = l->next)
+		if (l->lazy) {
+			l->lazy = false;
+			l->ops->loaded(l->ctx, box);
+		}
 }
 
 void

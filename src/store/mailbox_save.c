@@ -41,6 +41,7 @@ mailbox_expunge(struct mailbox *box, const uint32_t *uids, size_t count)
 		return STORE_NONEXISTENT;
 	if (count == 0)
 		return STORE_OK;
+	mailbox_msgs_load(box);
 	/* With the commit thread, the files go now and the uidlist is rewritten in the next
 	 * group: records of missing files are harmless (the next scan drops them) and no
 	 * fsync waits in the event loop. Without it, under the lock as before. */
@@ -55,7 +56,7 @@ mailbox_expunge(struct mailbox *box, const uint32_t *uids, size_t count)
 	qsort(sorted, count, sizeof(*sorted), uid_cmp);
 	gone = xcalloc(count, sizeof(*gone));
 	for (i = 0, j = 0, kept = 0; i < box->count; i++) {
-		struct mailbox_msg *m = &box->msgs[i];
+		struct mailbox_msg *m = &MAILBOX_MSGS(box)[i];
 
 		while (j < count && sorted[j] < m->uid)
 			j++;

@@ -248,6 +248,7 @@ sync_locked(struct mailbox *box, bool *dirty_r)
 	int ret;
 
 	*dirty_r = false;
+	mailbox_msgs_assert(box);
 	/* taken before the stat: the index trusts mtimes older than this (mailbox_index.c) */
 	synced_at = time(NULL);
 	if (fstat(box->new_fd, &st_new) < 0 || fstat(box->cur_fd, &st_cur) < 0)
@@ -312,7 +313,7 @@ sync_locked(struct mailbox *box, bool *dirty_r)
 		struct dentry *e;
 
 		if (ret == 0) {
-			const struct mailbox_msg *m = &box->msgs[nr];
+			const struct mailbox_msg *m = &MAILBOX_MSGS(box)[nr];
 
 			mr.uid = m->uid;
 			mr.size = m->size;
@@ -440,6 +441,8 @@ mailbox_sync_full(struct mailbox *box)
 	bool dirty;
 	int lockfd;
 
+	/* the scan compares with the messages in memory */
+	mailbox_msgs_load(box);
 	/* a commit holds the uidlist lock: changes by others that were seen (force_sync)
 	 * are synced when it is done (mailbox_commit.c) */
 	if (box->commit_busy)
@@ -507,6 +510,9 @@ mailbox_lock_and_sync(struct mailbox *box, bool *dirty_r, enum store_status *st_
 	int lockfd;
 
 	*dirty_r = false;
+	/* every change starts here (saves, copies, expunges without the commit thread):
+	 * the messages are loaded before it, and lazy listeners see them unchanged */
+	mailbox_msgs_load(box);
 	lockfd = mailbox_uidlist_lock(box);
 	if (lockfd < 0) {
 		*st_r = STORE_IOERROR;

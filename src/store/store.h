@@ -255,8 +255,33 @@ uint64_t mailbox_msg_emailid(const struct mailbox *box, const struct mailbox_msg
 bool mailbox_is_deleted(const struct mailbox *box);
 
 /*
+ * A folder opened from a trusted snapshot in the index (docs/formats.md, "Index
+ * (LMDB)") has its count, UIDNEXT and summary from the snapshot's header and its
+ * messages are read only when something needs them: every function below that returns
+ * or changes messages loads them first. mailbox_msgs_load does it explicitly (and tells
+ * the lazy listeners); mailbox_msgs_loaded says whether it has happened.
+ */
+void mailbox_msgs_load(struct mailbox *box);
+bool mailbox_msgs_loaded(const struct mailbox *box);
+
+/* What SELECT and STATUS need (RFC 3501 §6.3.1, §6.3.10; RFC 8438 SIZE): from the
+ * snapshot header while the messages are not loaded (O(1)), else counted (O(n)). */
+struct mailbox_summary {
+	uint32_t messages;
+	uint32_t unseen;		/* messages without \Seen */
+	uint32_t first_unseen_seq;	/* 1-based position of the first of them, 0: none */
+	uint32_t first_unseen_uid;	/* 0: none */
+	bool vsize_known;		/* every message's W= size known */
+	uint64_t vsize;			/* their sum, if vsize_known */
+};
+void mailbox_summary(struct mailbox *box, struct mailbox_summary *sum_r);
+
+/*
  * Messages, sorted by ascending UID. Pointers are borrowed until the next store call
  * that can change this mailbox (sync, save, copy into it, expunge, flag store, notify).
+ * These load them (the box is logically const), so that mailbox_count and
+ * mailbox_msg_at always agree; the count of a folder whose messages are not loaded is
+ * mailbox_summary's.
  */
 size_t mailbox_count(const struct mailbox *box);
 const struct mailbox_msg *mailbox_msg_at(const struct mailbox *box, size_t idx);
@@ -296,6 +321,12 @@ struct mailbox_listener_ops {
 	void (*flags_changed)(void *ctx, struct mailbox *box, uint32_t uid);
 	/* A keyword name got a new index (IMAP: send a new FLAGS/PERMANENTFLAGS). */
 	void (*keyword_added)(void *ctx, struct mailbox *box, unsigned int idx);
+	/* Optional. A listener registered while the folder's messages were not loaded
+	 * (mailbox_msgs_loaded false) with this callback set is told nothing about
+	 * messages until they are: then this runs once, before any change is applied or
+	 * told, with the messages as they were at registration (or, if the snapshot they
+	 * were to come from changed underneath, as the directories are now). */
+	void (*loaded)(void *ctx, struct mailbox *box);
 };
 struct mailbox_listener;
 /* Register; every change (including the registrant's own) is delivered to all. */

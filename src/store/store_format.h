@@ -115,10 +115,11 @@ bool mutf7_valid(const char *p, size_t len);
 
 /* --- index records (docs/formats.md, "Index (LMDB)"; src/store/index_format.c) */
 
-#define INDEX_FORMAT_VERSION	2
-#define INDEX_HDR_SIZE		144
+#define INDEX_FORMAT_VERSION	3
+#define INDEX_HDR_SIZE		168
 #define INDEX_NAME_MAX		(MAILDIR_BASE_MAX + 64)	/* mdname_parse's limit */
 #define INDEX_HDR_CURRENT	0x01	/* memory reflected the directories at snap_ns */
+#define INDEX_HDR_VSIZE_KNOWN	0x02	/* vsize_total is the sum of every message's W= */
 /* A folder's messages are stored in chunks of up to INDEX_CHUNK_MAX messages: a
  * 16-byte chunk header, INDEX_CHUNK_ENTRY bytes a message, then the names blob, every
  * name as "cur/<name>\0" or "new/<name>\0" (the in-memory file name, copied as is). */
@@ -134,6 +135,12 @@ struct index_hdr {
 	uint64_t uidlist_ino, uidlist_size, new_ino, cur_ino;
 	uint64_t expunge_forgotten;	/* highest MODSEQ of an expunge no longer listed */
 	char guid[33];
+	/* what SELECT and STATUS need without the messages (format 3), counted when the
+	 * snapshot is written and checked against the messages when they are loaded */
+	uint32_t unseen;		/* messages without \Seen */
+	uint32_t first_unseen_seq;	/* 1-based position of the first of them; 0: none */
+	uint32_t first_unseen_uid;	/* its UID; 0: none */
+	uint64_t vsize_total;		/* with INDEX_HDR_VSIZE_KNOWN, else 0 */
 };
 
 struct index_rec {

@@ -6,6 +6,7 @@
 #ifndef BUZON_STORE_PRIVATE_H
 #define BUZON_STORE_PRIVATE_H
 
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -93,6 +94,7 @@ struct mailbox_listener {
 	struct mailbox_listener *next;
 	const struct mailbox_listener_ops *ops;
 	void *ctx;
+	bool lazy;		/* waits for the messages (mailbox_listen_lazy) */
 };
 
 struct mailbox {
@@ -129,8 +131,14 @@ struct mailbox {
 
 	uint32_t uidvalidity, nextuid;
 	char guid[33];
+	/* The messages in UID order. NULL while msgs_lazy: opened from a trusted snapshot
+	 * (mailbox_index.c), count, UIDNEXT and the summary come from its header `lazy`,
+	 * and every function that reads or changes the messages calls mailbox_msgs_load
+	 * first (MAILBOX_MSGS asserts it), so a path that forgets crashes in the tests. */
 	struct mailbox_msg *msgs;
 	size_t count, cap;
+	bool msgs_lazy;
+	struct index_hdr lazy;		/* the snapshot header while msgs_lazy */
 	struct name_arena names;	/* msgs[].filename */
 	char *keywords[STORE_KEYWORDS_MAX];
 	struct mailbox_listener *listeners;
@@ -236,6 +244,16 @@ mstore_hash_bytes(const char *p, size_t len)
 	return h;
 }
 
+/* The loaded message array of box (mailbox_msgs_load must have run): every direct use
+ * of box->msgs in src/store goes through this, so a forgotten load aborts at once. */
+#define MAILBOX_MSGS(box)	(mailbox_msgs_assert(box), (box)->msgs)
+static inline void
+mailbox_msgs_assert(const struct mailbox *box)
+{
+	if (box->msgs_lazy)
+		abort();
+}
+
 /* ---------------------------------------------------------------- store.c */
 
 /* Resolve a validated, canonical name to its folder directory name ("." or ".x.y"). */
@@ -312,6 +330,9 @@ void mailbox_notify_expunged(struct mailbox *box, uint32_t uid);
 void mailbox_notify_appended(struct mailbox *box, uint32_t uid);
 void mailbox_notify_flags(struct mailbox *box, uint32_t uid);
 void mailbox_notify_keyword(struct mailbox *box, unsigned int idx);
+/* The messages were loaded: every lazy listener builds its state now (ops->loaded),
+ * before anything can change them. */
+void mailbox_notify_loaded(struct mailbox *box);
 /* Record that we are about to rename/unlink `name` in new/ (is_new) or cur/. */
 void mailbox_own_event(struct mailbox *box, bool is_new, const char *name);
 /* True (and forget it) if the event was one of ours. */
@@ -385,11 +406,18 @@ void mailbox_msgs_push(struct mailbox_msg **arr, size_t *count, size_t *cap,
 /* ---------------------------------------------------------------- mailbox_index.c */
 
 /* Load the folder's snapshot into a box that has no messages yet (mailbox_open).
- * Returns 1 if the snapshot is current and trusted (box fully set up: no scan needed),
+ * Returns 1 if the snapshot is current and trusted (box fully set up: no scan needed;
+ * with lazy, the messages are left unloaded: box->msgs_lazy, count and the summary
+ * from the header, mailbox_index_load_msgs reads them later),
  * 0 if the old state was loaded as a starting point that a full scan must check
  * (sizes, dates and MODSEQs reused, MODSEQs continue above the stored ones), -1 if
  * nothing was loaded (no index, no record, or a bad one: logged and dropped). */
-int mailbox_index_load(struct mailbox *box);
+int mailbox_index_load(struct mailbox *box, bool lazy);
+/* The messages of the snapshot a lazy mailbox_index_load trusted. 1 loaded (the box is
+ * exactly as at the open), -1 if the stored snapshot changed meanwhile (another
+ * process wrote it) or is bad (logged, dropped): box has no messages then, and the
+ * caller scans the directories. */
+int mailbox_index_load_msgs(struct mailbox *box);
 /* Write the folder's snapshot if it changed (no fsync; the index is a cache). */
 void mailbox_index_write(struct mailbox *box);
 /* Raise the MODSEQ ceiling kept in the index above box->highestmodseq (a small write

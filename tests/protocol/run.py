@@ -29,6 +29,8 @@ Script syntax (one directive per line; '#' starts a comment line):
   @stdio-only         skip the script with --connect (e.g. it needs its own @config)
   @one-process        skip the script with --stdio, where each connection is its own
                       process (e.g. \\Recent, which belongs to one mail process)
+  @process-per-connection
+                      skip the script unless --stdio (it signals a connection's process)
   @no-tls             skip the script with --tls/--starttls (X: cannot half-close a
                       TLS stream and keep reading it with Python's ssl module)
   C: text             send text + CRLF on connection 1 (C1:, C2:, ... for others).
@@ -58,6 +60,12 @@ Script syntax (one directive per line; '#' starts a comment line):
   !outside-unchanged  nothing outside the user's Maildir changed since the script began.
   !check-privs       as root: the server process runs with the test uid/gid in all four
                       Uid:/Gid: fields, only that group, and NoNewPrivs: 1 (SEC-40).
+  !restart            a fresh mail process: wait for the connections that ended to
+                      exit (--stdio: each is its own process, and writes its index at
+                      exit), or stop the test server and start a new one (--serve).
+  !signal N SIG       send signal SIG (STOP, CONT, ...) to connection N's process
+                      (--stdio): e.g. hold a mail process while another one changes
+                      the Maildir and its index.
   !rss-below MB       the server process (connection 1's with --stdio, the test server
                       with --serve) uses less than MB MiB of resident memory.
 """
@@ -72,6 +80,7 @@ import re
 import select
 import shlex
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -541,6 +550,9 @@ def run_script(path, args):
         elif line.strip() == "@no-tls":
             if args.tls or args.starttls:
                 return "skip", "no-tls"
+        elif line.strip() == "@process-per-connection":
+            if not args.stdio:
+                return "skip", "process-per-connection"
         else:
             body.append((ln, line))
     env = Env(args, name)
@@ -689,6 +701,21 @@ def run_action(env, line, where):
         if os.getuid() == 0:
             os.chown(tmp, env.uid, env.gid)
         os.rename(tmp, os.path.join(env.maildir, "new", name))
+    elif word == "signal":
+        n, _, sig = rest.partition(" ")
+        c = env.conns.get(int(n))
+        if c is None or c.proc is None:
+            raise ScriptError("%s: connection %s has no process of its own" % (where, n))
+        os.kill(c.proc.pid, getattr(signal, "SIG" + sig.strip()))
+    elif word == "restart":
+        for c in env.conns.values():
+            if c.proc is not None and c.eof:
+                c.proc.wait(timeout=env.args.timeout)
+        if env.server is not None:
+            rc = env.stop_server()
+            if rc not in (0, None):
+                raise ScriptError("%s: test server exited with status %d" % (where, rc))
+            env.start_server()
     elif word == "sh":
         e = dict(os.environ, MAILDIR=env.maildir)
         r = subprocess.run(rest, shell=True, env=e)

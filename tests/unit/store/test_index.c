@@ -346,6 +346,158 @@ test_recent_snapshot_untrusted(void **state)
 	free(cur);
 }
 
+/* ------------------------------------------------------------------ lazy messages */
+
+struct lazy_ev {
+	int loaded, appended, expunged;
+	size_t count_at_load;
+};
+
+static void
+lazy_loaded(void *ctx, struct mailbox *box)
+{
+	struct lazy_ev *e = ctx;
+
+	e->loaded++;
+	e->count_at_load = mailbox_count(box);
+}
+
+static void
+lazy_appended(void *ctx, struct mailbox *box, uint32_t uid)
+{
+	((struct lazy_ev *)ctx)->appended++;
+}
+
+static void
+lazy_expunged(void *ctx, struct mailbox *box, uint32_t uid)
+{
+	((struct lazy_ev *)ctx)->expunged++;
+}
+
+static const struct mailbox_listener_ops lazy_ops = {
+	.expunged = lazy_expunged, .appended = lazy_appended, .loaded = lazy_loaded,
+};
+
+/* A trusted open leaves the messages unloaded: count, UIDNEXT and the summary come from
+ * the header, the first accessor loads exactly the snapshot and tells the lazy
+ * listener once; the close of a never-loaded folder leaves the snapshot trusted. */
+static void
+test_lazy_open(void **state)
+{
+	struct fixture *f = *state;
+	struct snap before[16], after[16];
+	struct mailbox_summary sum, sum2;
+	struct mailbox_listener *l;
+	struct lazy_ev ev = { 0 };
+	struct mailbox *box;
+	size_t nb, na;
+	uint64_t hms;
+	int round;
+
+	hms = populate(f, &box);
+	backdate(f, box);
+	nb = take(box, before, 16);
+	mailbox_summary(box, &sum2);
+	mailbox_unref(&box);
+	for (round = 0; round < 2; round++) {
+		reopen(f);
+		assert_int_equal(mailbox_open(f->store, "INBOX", &box), STORE_OK);
+		assert_false(mailbox_msgs_loaded(box));
+		assert_null(box->msgs);
+		assert_int_equal(mailbox_uidnext(box), 6);
+		assert_int_equal(mailbox_highestmodseq(box), hms);
+		mailbox_summary(box, &sum);
+		assert_false(mailbox_msgs_loaded(box));
+		assert_int_equal(sum.messages, nb);
+		assert_int_equal(sum.unseen, 4);	/* uid 2 is \Seen */
+		assert_int_equal(sum.first_unseen_seq, 1);
+		assert_int_equal(sum.first_unseen_uid, 1);
+		/* delivered without W=: unknown until a FETCH reads the files */
+		assert_false(sum.vsize_known);
+		assert_false(sum2.vsize_known);
+		assert_int_equal(sum.vsize, 0);
+		if (round == 0) {
+			/* closed without loading: nothing written, still trusted next time */
+			mailbox_unref(&box);
+			continue;
+		}
+		l = mailbox_listen(box, &lazy_ops, &ev);
+		na = take(box, after, 16);
+		assert_true(mailbox_msgs_loaded(box));
+		assert_int_equal(ev.loaded, 1);
+		assert_int_equal(ev.count_at_load, nb);
+		assert_int_equal(ev.appended + ev.expunged, 0);
+		assert_same(before, nb, after, na, true);
+		mailbox_summary(box, &sum);
+		assert_int_equal(sum.unseen, sum2.unseen);
+		assert_int_equal(sum.first_unseen_uid, sum2.first_unseen_uid);
+		/* after the load, changes reach the listener as usual */
+		assert_int_equal(mailbox_expunge(box, (uint32_t[]){ 1 }, 1), STORE_OK);
+		assert_int_equal(ev.expunged, 1);
+		assert_int_equal(ev.loaded, 1);
+		mailbox_unlisten(box, &l);
+		mailbox_unref(&box);
+	}
+}
+
+/* Another process rewrites the snapshot while ours is open with its messages unloaded
+ * (`buzon deliver` adds one, expunges one): the load sees the header changed and takes
+ * the directories' state; the lazy listener hears nothing of that scan, only loaded. */
+static void
+test_lazy_snapshot_changed(void **state)
+{
+	struct fixture *f = *state;
+	struct mailbox_listener *l;
+	struct lazy_ev ev = { 0 };
+	struct mailbox *box;
+	int status;
+	pid_t pid;
+
+	populate(f, &box);
+	backdate(f, box);
+	mailbox_unref(&box);
+	reopen(f);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &box), STORE_OK);
+	assert_false(mailbox_msgs_loaded(box));
+	l = mailbox_listen(box, &lazy_ops, &ev);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct mstore *st;
+		struct mailbox *cb;
+		const char *err;
+
+		if (mstore_open(f->root, &st, &err) != 0 ||
+		    mailbox_open(st, "INBOX", &cb) != STORE_OK)
+			_exit(2);
+		deliver(f, "1000000077.M1P1.host", "Subject: late\n\nx\n");
+		cb->force_sync = true;
+		if (mailbox_sync(cb) != STORE_OK || mailbox_count(cb) != 6 ||
+		    mailbox_expunge(cb, (uint32_t[]){ 3 }, 1) != STORE_OK)
+			_exit(3);
+		mailbox_unref(&cb);
+		mstore_close(&st);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	{
+		struct mailbox_summary sum;
+
+		mailbox_summary(box, &sum);
+		assert_int_equal(sum.messages, 5);	/* still the snapshot's */
+	}
+	assert_false(mailbox_msgs_loaded(box));
+	assert_int_equal(mailbox_count(box), 5);	/* loads: the directories, -1 +1 */
+	assert_int_equal(ev.loaded, 1);
+	assert_int_equal(ev.appended + ev.expunged, 0);
+	assert_null(mailbox_lookup(box, 3, NULL));
+	assert_non_null(mailbox_lookup(box, 6, NULL));
+	assert_int_equal(mailbox_uidnext(box), 7);
+	mailbox_unlisten(box, &l);
+	mailbox_unref(&box);
+}
+
 /* ------------------------------------------------------------------ stale index */
 
 static void
@@ -419,7 +571,7 @@ test_changed_behind_our_back(void **state)
 
 enum corrupt {
 	C_TRUNCATE, C_GARBAGE, C_GARBAGE_HEAD, C_DELETE, C_VERSION, C_BAD_NAME, C_BIG_UID,
-	C_UID_RANGE, C_BAD_HDR, C_MAX
+	C_UID_RANGE, C_BAD_HDR, C_SUMMARY, C_MAX
 };
 
 static void
@@ -450,10 +602,17 @@ lmdb_edit(struct fixture *f, enum corrupt how)
 
 		assert_int_equal(mdb_cursor_open(txn, msgs, &c), 0);
 		assert_int_equal(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);	/* header */
-		if (how == C_BAD_HDR) {
+		if (how == C_BAD_HDR || how == C_SUMMARY) {
 			buf = malloc(v.mv_size);
 			memcpy(buf, v.mv_data, v.mv_size);
-			buf[4] ^= 0x55;	/* version field */
+			if (how == C_SUMMARY) {
+				/* a valid header whose unseen count the messages deny:
+				 * found when they are loaded, after the lazy open */
+				assert_int_equal(v.mv_size, INDEX_HDR_SIZE);
+				assert_int_equal(buf[144], 4);
+				buf[144] = 3;
+			} else
+				buf[4] ^= 0x55;	/* version field */
 			v.mv_data = buf;
 			assert_int_equal(mdb_cursor_put(c, &k, &v, MDB_CURRENT), 0);
 		} else {
@@ -552,10 +711,18 @@ test_corruption(void **state)
 		corrupt_index(f, (enum corrupt)how);
 		assert_int_equal(mstore_open(f->root, &f->store, &err), 0);
 		assert_int_equal(mailbox_open(f->store, "INBOX", &box), STORE_OK);
+		if (how == C_SUMMARY) {
+			struct mailbox_summary sum;
+
+			assert_false(mailbox_msgs_loaded(box));
+			mailbox_summary(box, &sum);
+			assert_int_equal(sum.unseen, 3);	/* what the header says */
+		}
 		na = take(box, after, 16);
 		assert_same(before, nb, after, na, false);
 		/* the header's ceiling survives a bad record; otherwise MODSEQs restart */
-		if (how == C_BAD_NAME || how == C_BIG_UID || how == C_UID_RANGE)
+		if (how == C_BAD_NAME || how == C_BIG_UID || how == C_UID_RANGE ||
+		    how == C_SUMMARY)
 			assert_true(mailbox_highestmodseq(box) >= hms);
 		backdate(f, box);
 		mailbox_unref(&box);
@@ -955,6 +1122,53 @@ test_record_codec(void **state)
 	h.count = 10;	/* count >= nextuid */
 	index_hdr_encode(&h, hb);
 	assert_int_equal(index_hdr_decode(hb, sizeof(hb), &hd), -1);
+	h.count = 3;
+	/* the summary (format 3): round trip, and what it must agree with */
+	{
+		static const struct {
+			const char *name;
+			uint32_t unseen, seq, uid, flags;
+			uint64_t vsize;
+			int want;
+		} sums[] = {
+			{ "none unseen", 0, 0, 0, INDEX_HDR_VSIZE_KNOWN, 1234, 0 },
+			{ "two unseen from the second", 2, 2, 7, 0, 0, 0 },
+			{ "all unseen", 3, 1, 1, INDEX_HDR_VSIZE_KNOWN, 0, 0 },
+			{ "more unseen than messages", 4, 1, 1, 0, 0, -1 },
+			{ "position past count", 1, 4, 8, 0, 0, -1 },
+			{ "uid at nextuid", 1, 1, 10, 0, 0, -1 },
+			{ "count without a first", 1, 0, 0, 0, 0, -1 },
+			{ "a first without a count", 0, 1, 1, 0, 0, -1 },
+			{ "size without its flag", 0, 0, 0, 0, 5, -1 },
+			{ "unknown flag bit", 0, 0, 0, 0x04, 0, -1 },
+		};
+		size_t si;
+
+		for (si = 0; si < sizeof(sums) / sizeof(sums[0]); si++) {
+			h.unseen = sums[si].unseen;
+			h.first_unseen_seq = sums[si].seq;
+			h.first_unseen_uid = sums[si].uid;
+			h.flags = sums[si].flags;
+			h.vsize_total = sums[si].vsize;
+			index_hdr_encode(&h, hb);
+			if (index_hdr_decode(hb, sizeof(hb), &hd) != sums[si].want)
+				fail_msg("header summary case \"%s\"", sums[si].name);
+			if (sums[si].want == 0) {
+				assert_int_equal(hd.unseen, sums[si].unseen);
+				assert_int_equal(hd.first_unseen_seq, sums[si].seq);
+				assert_int_equal(hd.first_unseen_uid, sums[si].uid);
+				assert_int_equal(hd.vsize_total, sums[si].vsize);
+				assert_int_equal(hd.flags, sums[si].flags);
+			}
+		}
+		/* the padding after the first unseen UID */
+		h.unseen = h.first_unseen_seq = h.first_unseen_uid = 0;
+		h.flags = 0;
+		h.vsize_total = 0;
+		index_hdr_encode(&h, hb);
+		hb[156] = 1;
+		assert_int_equal(index_hdr_decode(hb, sizeof(hb), &hd), -1);
+	}
 }
 
 int
@@ -966,6 +1180,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_trusted_skips_readdir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recent_snapshot_untrusted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_refreshed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lazy_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lazy_snapshot_changed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changed_behind_our_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corruption, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_symlink_index, setup, teardown),
