@@ -1,9 +1,11 @@
 /*
  * cmd_fetch.c — FETCH and UID FETCH (RFC 3501 §6.4.5, §7.4.2). Flags, UID, size and
  * internal date come from the store without opening files; ENVELOPE, BODY and
- * BODYSTRUCTURE from the rendered-item cache (imap_rcache.c) when there, else ENVELOPE
- * from the header alone (read, not mapped) and BODY/BODYSTRUCTURE and body sections
- * from the parsed-message cache (mmap); what is rendered is added to the rcache. Body sections are streamed
+ * BODYSTRUCTURE from the rendered-item cache (imap_rcache.c) when there, else from the
+ * store's persistent index (read in batches of the request's next messages, one cursor
+ * walk each, and put into the rcache), else ENVELOPE from the header alone (read, not
+ * mapped) and BODY/BODYSTRUCTURE and body sections from the parsed-message cache; what
+ * is rendered is added to the rcache and queued for the index. Body sections are streamed
  * as literals in IMAP_BODY_CHUNK steps: when the output buffer reaches its bound (CONN_IMAP)
  * the command suspends and the write callback resumes it, so a client that does not
  * read cannot make the process buffer a whole mailbox. A non-PEEK body fetch sets \Seen
@@ -19,6 +21,25 @@
 
 /* A FETCH of more messages than this is a scan for the message cache's LRU. */
 #define FETCH_SCAN_MIN	16
+/* Rendered items read from the index at once: the next this many messages of the
+ * request, or this many bytes (one read transaction, one cursor walk each). */
+#define FETCH_BATCH_MSGS	4096
+#define FETCH_BATCH_BYTES	(1024 * 1024)
+
+/* Rendered items of one field read from the index for the UIDs lo..hi. */
+struct item_batch {
+	bool valid;
+	uint32_t lo, hi;
+	uint32_t *uid, *off, *len;	/* ascending uid */
+	size_t n, cap, next;		/* next: where the last lookup ended */
+	char *data;
+	size_t data_len, data_cap;
+	/* while loading: where the in-memory cache is filled too */
+	struct imap_rcache *rc;
+	const char *mailbox;
+	uint32_t uidvalidity;
+	enum imap_rc_field field;
+};
 
 struct fetch_ctx {
 	struct imap_msgcache *cache;
@@ -44,6 +65,7 @@ struct fetch_ctx {
 	bool expunged_seen;
 	bool error;
 	struct buf out;
+	struct item_batch batch[IMAP_RC_NRENDERED];
 };
 
 /* Append v in decimal (no printf: FETCH 1:* formats several numbers per message). */
@@ -64,6 +86,7 @@ static void
 fetch_ctx_free(void *p)
 {
 	struct fetch_ctx *f = p;
+	unsigned i;
 
 	imap_fetch_request_free(&f->req);
 	if (f->res_valid)
@@ -76,6 +99,12 @@ fetch_ctx_free(void *p)
 	buf_deinit(&f->tmp);
 	free(f->idx);
 	buf_deinit(&f->out);
+	for (i = 0; i < IMAP_RC_NRENDERED; i++) {
+		free(f->batch[i].uid);
+		free(f->batch[i].off);
+		free(f->batch[i].len);
+		free(f->batch[i].data);
+	}
 	free(f);
 }
 
@@ -92,17 +121,108 @@ fetch_release_msg(struct imap_client *c, struct fetch_ctx *f)
 		mail_message_free(&f->hdrmsg);
 }
 
+static void
+batch_add(void *ctx, uint32_t uid, const unsigned char *data, size_t len)
+{
+	struct item_batch *b = ctx;
+
+	if (b->n == b->cap) {
+		b->cap = b->cap == 0 ? 256 : b->cap * 2;
+		b->uid = xreallocarray(b->uid, b->cap, sizeof(*b->uid));
+		b->off = xreallocarray(b->off, b->cap, sizeof(*b->off));
+		b->len = xreallocarray(b->len, b->cap, sizeof(*b->len));
+	}
+	if (b->data_cap - b->data_len < len) {
+		/* the walk stops after FETCH_BATCH_BYTES + one item (MAILBOX_ITEMS_MAX) */
+		while (b->data_cap - b->data_len < len)
+			b->data_cap = b->data_cap == 0 ? 64 * 1024 : b->data_cap * 2;
+		b->data = xrealloc(b->data, b->data_cap);
+	}
+	memcpy(b->data + b->data_len, data, len);
+	b->uid[b->n] = uid;
+	b->off[b->n] = (uint32_t)b->data_len;
+	b->len[b->n] = (uint32_t)len;
+	b->n++;
+	b->data_len += len;
+	imap_rcache_put(b->rc, b->mailbox, b->uidvalidity, uid, b->field, data, len);
+}
+
+/* Read field's items of the next messages of the request from uid on. */
+static void
+batch_load(struct imap_client *c, struct fetch_ctx *f, struct item_batch *b, uint32_t uid,
+    enum imap_rc_field field)
+{
+	struct imap_view *v = c->view;
+	size_t last_pos = MIN(f->pos + FETCH_BATCH_MSGS, f->n) - 1;
+	uint32_t last = v->msgs[f->idx[last_pos]].uid, done;
+
+	if (last < uid)
+		last = uid;	/* a request out of UID order: at least this one */
+	b->n = b->next = 0;
+	b->data_len = 0;
+	b->rc = c->iu->rcache;
+	b->mailbox = mailbox_name(v->mbox);
+	b->uidvalidity = mailbox_uidvalidity(v->mbox);
+	b->field = field;
+	(void)mailbox_items_walk(v->mbox, (uint8_t)(field + 1), IMAP_RC_RENDER_KIND, uid, last,
+	    FETCH_BATCH_BYTES, batch_add, b, &done);
+	b->lo = uid;
+	b->hi = done;
+	b->valid = true;
+}
+
+/*
+ * The rendering of field for message uid: from the in-memory cache, else from the
+ * index (read in batches for the following messages of the request); false when
+ * neither has it.
+ */
+static bool
+item_find(struct imap_client *c, struct fetch_ctx *f, uint32_t uid, enum imap_rc_field field,
+    const char **data_r, size_t *len_r)
+{
+	struct mailbox *mb = c->view->mbox;
+	struct item_batch *b = &f->batch[field];
+	size_t lo, hi;
+
+	if (imap_rcache_get(c->iu->rcache, mailbox_name(mb), mailbox_uidvalidity(mb), uid, field,
+	    data_r, len_r))
+		return true;
+	if (!b->valid || uid < b->lo || uid > b->hi)
+		batch_load(c, f, b, uid, field);
+	/* FETCH 1:* asks in UID order: the entry is usually the next one */
+	if (b->next < b->n && b->uid[b->next] < uid)
+		b->next++;
+	if (b->next < b->n && b->uid[b->next] == uid) {
+		lo = b->next;
+	} else {
+		lo = 0;
+		hi = b->n;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (b->uid[mid] < uid)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo == b->n || b->uid[lo] != uid)
+			return false;
+	}
+	b->next = lo;
+	*data_r = b->data + b->off[lo];
+	*len_r = b->len[lo];
+	return true;
+}
+
 /* Append the cached rendering of field for message uid; false when not cached. */
 static bool
 rc_append(struct imap_client *c, struct fetch_ctx *f, uint32_t uid, enum imap_rc_field field,
     int *ret)
 {
-	struct mailbox *mb = c->view->mbox;
 	const char *d;
 	size_t len;
 
-	if (!imap_rcache_get(c->iu->rcache, mailbox_name(mb), mailbox_uidvalidity(mb), uid, field,
-	    &d, &len))
+	if (!item_find(c, f, uid, field, &d, &len))
 		return false;
 	*ret = buf_append(&f->out, d, len);
 	return true;
@@ -119,6 +239,9 @@ rc_store(struct imap_client *c, struct fetch_ctx *f, uint32_t uid, enum imap_rc_
 	uint32_t uidv = mailbox_uidvalidity(mb);
 
 	imap_rcache_put(rc, name, uidv, uid, field, f->out.data + mark, f->out.len - mark);
+	/* and in the index, for FETCH after a restart or beyond the cache's bound */
+	mailbox_items_put(mb, uid, (uint8_t)(field + 1), IMAP_RC_RENDER_KIND,
+	    f->out.data + mark, f->out.len - mark);
 	if (!imap_rcache_has(rc, name, uidv, uid, IMAP_RC_HEADER) &&
 	    imap_rc_header_build(pm->data + pm->root->hdr_off, pm->root->hdr_len,
 	    &f->tmp) == 0) {
@@ -289,19 +412,18 @@ root_header_section(const struct mail_section *sec)
 }
 
 /*
- * Load what the items of the request need of message uid and the rcache lacks: nothing,
+ * Load what the items of the request need of message uid and neither the rcache nor the
+ * index has: nothing,
  * the header alone (f->hdrmsg, for ENVELOPE and the message's own HEADER sections), or
  * the loaded message (f->msg).
  */
 static enum store_status
 fetch_load(struct imap_client *c, struct fetch_ctx *f, uint32_t uid)
 {
-	struct imap_rcache *rc = c->iu->rcache;
 	struct mailbox *mb = c->view->mbox;
-	const char *name = mailbox_name(mb);
-	uint32_t uidv = mailbox_uidvalidity(mb);
 	bool need_full = false, need_hdr = false, complete;
 	enum store_status st;
+	const char *d;
 	size_t len;
 	unsigned i;
 
@@ -315,15 +437,15 @@ fetch_load(struct imap_client *c, struct fetch_ctx *f, uint32_t uid)
 				need_full = true;
 			break;
 		case IMAP_FETCH_ENVELOPE:
-			if (!imap_rcache_has(rc, name, uidv, uid, IMAP_RC_ENVELOPE))
+			if (!item_find(c, f, uid, IMAP_RC_ENVELOPE, &d, &len))
 				need_hdr = true;
 			break;
 		case IMAP_FETCH_BODY:
-			if (!imap_rcache_has(rc, name, uidv, uid, IMAP_RC_BODY))
+			if (!item_find(c, f, uid, IMAP_RC_BODY, &d, &len))
 				need_full = true;
 			break;
 		case IMAP_FETCH_BODYSTRUCTURE:
-			if (!imap_rcache_has(rc, name, uidv, uid, IMAP_RC_BODYSTRUCTURE))
+			if (!item_find(c, f, uid, IMAP_RC_BODYSTRUCTURE, &d, &len))
 				need_full = true;
 			break;
 		default:

@@ -363,6 +363,11 @@ enum imap_rc_field {
 	IMAP_RC_HEADER,		/* the IMAP_RC_HEADER_FIELDS of the root header, raw */
 	IMAP_RC_NFIELDS
 };
+/* The rendered fields (before IMAP_RC_HEADER) are also kept in the store's persistent
+ * index (mailbox_items_walk/put) as item field + 1, with format tag IMAP_RC_RENDER_KIND:
+ * change it when what mail_envelope_write or mail_bodystructure_write produce changes. */
+#define IMAP_RC_NRENDERED	IMAP_RC_HEADER
+#define IMAP_RC_RENDER_KIND	1
 
 #define IMAP_RCACHE_BYTES	(64 * 1024 * 1024)	/* per user */
 /* The format tag of IMAP_RC_HEADER blocks kept in the store's persistent index

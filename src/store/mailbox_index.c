@@ -33,10 +33,16 @@
  * recorded mtime would not alter it. */
 #define INDEX_TRUST_MARGIN_NS	(2LL * 1000000000LL)
 #define MAILBOX_MODSEQ_RESERVE	65536
+/* `items` keys: fid(4) + item(1) + uid(4), so one item of one folder is one key range
+ * in UID order (a FETCH 1:* walks it with a cursor) */
+#define ITEM_KEY_LEN		9
+/* the pending queue's length word: item number in the top byte (0: header fields) */
+#define PEND_ITEM_SHIFT		24
+#define PEND_LEN_MASK		0xffffffu
 
 struct mstore_index {
 	MDB_env *env;
-	MDB_dbi meta, folders, msgs, expunges, headers;
+	MDB_dbi meta, folders, msgs, expunges, headers, items;
 	size_t mapsize;
 	unsigned int psize;		/* LMDB page size */
 	int fd;				/* the file behind the map */
@@ -176,7 +182,8 @@ index_env_try(struct mstore *store, struct mstore_index *ix)
 	    (rc = mdb_dbi_open(txn, "folders", MDB_CREATE, &ix->folders)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "msgs", MDB_CREATE, &ix->msgs)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "expunges", MDB_CREATE, &ix->expunges)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "headers", MDB_CREATE, &ix->headers)) != 0) {
+	    (rc = mdb_dbi_open(txn, "headers", MDB_CREATE, &ix->headers)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "items", MDB_CREATE, &ix->items)) != 0) {
 		mdb_txn_abort(txn);
 		goto fail;
 	}
@@ -190,6 +197,7 @@ index_env_try(struct mstore *store, struct mstore_index *ix)
 		    (rc = mdb_drop(txn, ix->msgs, 0)) != 0 ||
 		    (rc = mdb_drop(txn, ix->expunges, 0)) != 0 ||
 		    (rc = mdb_drop(txn, ix->headers, 0)) != 0 ||
+		    (rc = mdb_drop(txn, ix->items, 0)) != 0 ||
 		    (rc = mdb_drop(txn, ix->meta, 0)) != 0) {
 			mdb_txn_abort(txn);
 			goto fail;
@@ -307,25 +315,28 @@ fid_get(struct mstore_index *ix, MDB_txn *txn, const char *name, bool create,
 	return 1;
 }
 
-/* Delete the cached header fields of folder fid: all (box NULL) or those of messages
- * no longer in box. */
+/* Delete the records of folder fid in dbi (keys fid(4) + ... + uid(4), klen bytes): all
+ * (box NULL) or those of messages no longer in box. */
 static int
-headers_prune(struct mstore_index *ix, MDB_txn *txn, uint32_t fid, const struct mailbox *box)
+cache_prune(MDB_txn *txn, MDB_dbi dbi, size_t klen, uint32_t fid, const struct mailbox *box)
 {
-	unsigned char kb[8];
+	unsigned char kb[4];
 	MDB_cursor *c;
 	MDB_val k, v;
 	int rc;
 
-	key_make(kb, fid, 0);
-	if ((rc = mdb_cursor_open(txn, ix->headers, &c)) != 0)
+	kb[0] = (unsigned char)(fid >> 24);
+	kb[1] = (unsigned char)(fid >> 16);
+	kb[2] = (unsigned char)(fid >> 8);
+	kb[3] = (unsigned char)fid;
+	if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
 		return rc;
 	k.mv_data = kb;
-	k.mv_size = 8;
+	k.mv_size = 4;
 	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-	while (rc == 0 && k.mv_size == 8 && be32(k.mv_data) == fid) {
-		if (box == NULL ||
-		    mailbox_lookup(box, be32((unsigned char *)k.mv_data + 4), NULL) == NULL) {
+	while (rc == 0 && k.mv_size >= 4 && be32(k.mv_data) == fid) {
+		if (box == NULL || k.mv_size != klen || mailbox_lookup(box,
+		    be32((unsigned char *)k.mv_data + klen - 4), NULL) == NULL) {
 			if ((rc = mdb_cursor_del(c, 0)) != 0)
 				break;
 		}
@@ -333,6 +344,18 @@ headers_prune(struct mstore_index *ix, MDB_txn *txn, uint32_t fid, const struct 
 	}
 	mdb_cursor_close(c);
 	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Delete the cached header fields and rendered items of folder fid: all (box NULL) or
+ * those of messages no longer in box. */
+static int
+headers_prune(struct mstore_index *ix, MDB_txn *txn, uint32_t fid, const struct mailbox *box)
+{
+	int rc;
+
+	if ((rc = cache_prune(txn, ix->headers, 8, fid, box)) != 0)
+		return rc;
+	return cache_prune(txn, ix->items, ITEM_KEY_LEN, fid, box);
 }
 
 /* Delete the `msgs` records of folder fid from key (fid, first) on. 0 or an LMDB error. */
@@ -584,29 +607,47 @@ snapshot_current_at(struct mailbox *box)
 
 /* ------------------------------------------------------------------ header fields */
 
-/* Write the queued header fields of box (value: kind, uidvalidity, bytes). */
+static void
+item_key_make(unsigned char k[ITEM_KEY_LEN], uint32_t fid, uint8_t item, uint32_t uid)
+{
+	key_make(k, fid, 0);
+	k[4] = item;
+	k[5] = (unsigned char)(uid >> 24);
+	k[6] = (unsigned char)(uid >> 16);
+	k[7] = (unsigned char)(uid >> 8);
+	k[8] = (unsigned char)uid;
+}
+
+/* Write the queued header fields and rendered items of box (value: kind, uidvalidity,
+ * bytes); entries of messages expunged meanwhile are skipped. */
 static int
 hdrcache_flush_txn(struct mstore_index *ix, MDB_txn *txn, uint32_t fid, struct mailbox *box)
 {
-	unsigned char kb[8];
+	unsigned char kb[ITEM_KEY_LEN];
 	MDB_val k, v;
 	size_t off = 0;
 	int rc;
 
-	while (off + 12 <= box->hdr_pend_len) {
-		uint32_t uid, len;
+	while (off + 16 <= box->hdr_pend_len) {
+		uint32_t uid, lw, len;
+		uint8_t item;
 		unsigned char *p = box->hdr_pend + off;
 
 		memcpy(&uid, p, 4);
-		memcpy(&len, p + 4, 4);
+		memcpy(&lw, p + 4, 4);
+		len = lw & PEND_LEN_MASK;
+		item = (uint8_t)(lw >> PEND_ITEM_SHIFT);
 		/* p + 8: kind, p + 12: uidvalidity + bytes, stored as they are queued */
-		key_make(kb, fid, uid);
+		if (item == 0)
+			key_make(kb, fid, uid);
+		else
+			item_key_make(kb, fid, item, uid);
 		k.mv_data = kb;
-		k.mv_size = 8;
+		k.mv_size = item == 0 ? 8 : ITEM_KEY_LEN;
 		v.mv_data = p + 8;
 		v.mv_size = (size_t)len + 8;
 		if (mailbox_lookup(box, uid, NULL) != NULL &&
-		    (rc = mdb_put(txn, ix->headers, &k, &v, 0)) != 0)
+		    (rc = mdb_put(txn, item == 0 ? ix->headers : ix->items, &k, &v, 0)) != 0)
 			return rc;
 		off += 16 + (size_t)len;
 	}
@@ -663,15 +704,16 @@ mailbox_hdrcache_get(struct mailbox *box, uint32_t uid, uint32_t kind, unsigned 
 	return found;
 }
 
-void
-mailbox_hdrcache_put(struct mailbox *box, uint32_t uid, uint32_t kind, const void *data,
+/* Queue len bytes of item (0: header fields) of uid for the next write. */
+static void
+pend_put(struct mailbox *box, uint32_t uid, uint8_t item, uint32_t kind, const void *data,
     size_t len)
 {
-	uint32_t l32 = (uint32_t)len;
+	uint32_t lw = (uint32_t)len | (uint32_t)item << PEND_ITEM_SHIFT;
 	unsigned char *p;
 
-	if (len > MAILBOX_HDRCACHE_MAX || box->deleted || box->store->index_off ||
-	    box->store->index_bypass || box->uidvalidity == 0)
+	if (box->deleted || box->store->index_off || box->store->index_bypass ||
+	    box->uidvalidity == 0)
 		return;
 	if (box->hdr_pend_len + 16 + len > box->hdr_pend_cap) {
 		box->hdr_pend_cap = MAX(box->hdr_pend_cap * 2, box->hdr_pend_len + 16 + len + 4096);
@@ -679,15 +721,89 @@ mailbox_hdrcache_put(struct mailbox *box, uint32_t uid, uint32_t kind, const voi
 	}
 	p = box->hdr_pend + box->hdr_pend_len;
 	memcpy(p, &uid, 4);
-	memcpy(p + 4, &l32, 4);
+	memcpy(p + 4, &lw, 4);
 	memcpy(p + 8, &kind, 4);
 	memcpy(p + 12, &box->uidvalidity, 4);
-	memcpy(p + 16, data, len);
+	if (len > 0)
+		memcpy(p + 16, data, len);
 	box->hdr_pend_len += 16 + len;
 	box->index_dirty = true;
-	/* a long SEARCH over a big folder: write in batches, not all at close */
+	/* a long SEARCH or FETCH over a big folder: write in batches, not all at close */
 	if (box->hdr_pend_len >= MAILBOX_HDRCACHE_BATCH)
 		mailbox_hdrcache_flush(box);
+}
+
+void
+mailbox_hdrcache_put(struct mailbox *box, uint32_t uid, uint32_t kind, const void *data,
+    size_t len)
+{
+	if (len <= MAILBOX_HDRCACHE_MAX)
+		pend_put(box, uid, 0, kind, data, len);
+}
+
+void
+mailbox_items_put(struct mailbox *box, uint32_t uid, uint8_t item, uint32_t kind,
+    const void *data, size_t len)
+{
+	if (item != 0 && len <= MAILBOX_ITEMS_MAX)
+		pend_put(box, uid, item, kind, data, len);
+}
+
+int
+mailbox_items_walk(struct mailbox *box, uint8_t item, uint32_t kind, uint32_t first,
+    uint32_t last, size_t max_bytes, mailbox_items_cb *cb, void *ctx, uint32_t *done_r)
+{
+	struct mstore_index *ix;
+	unsigned char kb[ITEM_KEY_LEN];
+	MDB_cursor *c;
+	MDB_txn *txn;
+	MDB_val k, v;
+	uint32_t fid, uid, vkind, vvalidity;
+	size_t bytes = 0;
+	int rc;
+
+	/* without an index (or an entry) the range is answered: nothing is stored */
+	*done_r = last;
+	if (item == 0 || first > last || box->uidvalidity == 0 ||
+	    (ix = index_get(box->store)) == NULL)
+		return 0;
+	if (mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn) != 0)
+		return 0;
+	fid = box->index_fid;
+	if (fid == 0 && fid_get(ix, txn, box->name, false, &fid, &rc) == 1)
+		box->index_fid = fid;
+	if (fid == 0 || mdb_cursor_open(txn, ix->items, &c) != 0) {
+		mdb_txn_abort(txn);
+		return 0;
+	}
+	item_key_make(kb, fid, item, first);
+	k.mv_data = kb;
+	k.mv_size = ITEM_KEY_LEN;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		const unsigned char *kp = k.mv_data, *p = v.mv_data;
+
+		if (k.mv_size != ITEM_KEY_LEN || memcmp(kp, kb, 5) != 0)
+			break;
+		uid = be32(kp + 5);
+		if (uid > last)
+			break;
+		if (bytes >= max_bytes && bytes > 0) {
+			*done_r = uid - 1;	/* uid > first: one was passed */
+			break;
+		}
+		if (v.mv_size < 8 || v.mv_size - 8 > MAILBOX_ITEMS_MAX)
+			continue;	/* not ours: a miss, rewritten at the next render */
+		memcpy(&vkind, p, 4);
+		memcpy(&vvalidity, p + 4, 4);
+		if (vkind != kind || vvalidity != box->uidvalidity)
+			continue;
+		cb(ctx, uid, p + 8, v.mv_size - 8);
+		bytes += v.mv_size - 8;
+	}
+	mdb_cursor_close(c);
+	mdb_txn_abort(txn);
+	return 1;
 }
 
 void
@@ -695,8 +811,8 @@ mailbox_hdrcache_flush(struct mailbox *box)
 {
 	struct mstore_index *ix;
 	MDB_txn *txn;
-	uint32_t fid;
-	int rc = 0;
+	uint32_t fid = 0;
+	int rc = 0, tries;
 
 	if (box->hdr_pend_len == 0)
 		return;
@@ -704,17 +820,25 @@ mailbox_hdrcache_flush(struct mailbox *box)
 		hdrcache_pending_free(box);
 		return;
 	}
-	if ((rc = mdb_txn_begin(ix->env, NULL, 0, &txn)) != 0) {
-		hdrcache_pending_free(box);
-		index_fail(box->store, rc, "header write");
-		return;
+	/* rendered items fill the map faster than snapshots: grow it here as
+	 * mailbox_index_write does */
+	for (tries = 0; tries < 4; tries++) {
+		if ((rc = mdb_txn_begin(ix->env, NULL, 0, &txn)) != 0)
+			break;
+		if (fid_get(ix, txn, box->name, true, &fid, &rc) == 1)
+			rc = hdrcache_flush_txn(ix, txn, fid, box);
+		if (rc == 0) {
+			rc = mdb_txn_commit(txn);
+			if (rc != MDB_MAP_FULL)
+				break;
+		} else
+			mdb_txn_abort(txn);
+		if (rc != MDB_MAP_FULL || ix->mapsize >= INDEX_MAP_MAX)
+			break;
+		ix->mapsize = MIN(ix->mapsize * 2, INDEX_MAP_MAX);
+		if ((rc = mdb_env_set_mapsize(ix->env, ix->mapsize)) != 0)
+			break;
 	}
-	if (fid_get(ix, txn, box->name, true, &fid, &rc) == 1)
-		rc = hdrcache_flush_txn(ix, txn, fid, box);
-	if (rc == 0)
-		rc = mdb_txn_commit(txn);
-	else
-		mdb_txn_abort(txn);
 	hdrcache_pending_free(box);
 	if (rc == 0)
 		box->index_fid = fid;

@@ -188,6 +188,30 @@ int mailbox_hdrcache_get(struct mailbox *box, uint32_t uid, uint32_t kind,
 void mailbox_hdrcache_put(struct mailbox *box, uint32_t uid, uint32_t kind,
     const void *data, size_t len);
 
+/*
+ * Persistent cache of rendered items of a message (the IMAP layer's ENVELOPE, BODY,
+ * BODYSTRUCTURE and PREVIEW strings), one record per (folder, item, UID), queued and
+ * written with the header fields above (with the folder's next snapshot or in batches
+ * of MAILBOX_HDRCACHE_BATCH bytes; never an fsync) and removed with them when the
+ * message is expunged. `item` is 1…255, the caller's numbering; `kind` its format tag
+ * (an entry of another kind or UIDVALIDITY is a miss). Put ignores items over
+ * MAILBOX_ITEMS_MAX bytes.
+ *
+ * Walk: inside one read transaction, call cb(ctx, uid, data, len) in UID order for the
+ * valid entries of `item` with first <= uid <= last, stopping before the entry that
+ * follows max_bytes (> 0) of values passed. data is borrowed until cb returns.
+ * *done_r is the highest UID up to which the walk answered: a UID in first…*done_r
+ * without a call has no entry (with no usable index: none has, *done_r = last).
+ * Returns 1 if the index was read, 0 if not.
+ */
+#define MAILBOX_ITEMS_MAX	65536
+typedef void mailbox_items_cb(void *ctx, uint32_t uid, const unsigned char *data,
+    size_t len);
+void mailbox_items_put(struct mailbox *box, uint32_t uid, uint8_t item, uint32_t kind,
+    const void *data, size_t len);
+int mailbox_items_walk(struct mailbox *box, uint8_t item, uint32_t kind, uint32_t first,
+    uint32_t last, size_t max_bytes, mailbox_items_cb *cb, void *ctx, uint32_t *done_r);
+
 /* ---------------------------------------------------------------- one folder */
 
 /* Message flags. RECENT is in memory only: set for messages this process first found in

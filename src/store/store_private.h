@@ -159,7 +159,8 @@ struct mailbox {
 	bool index_preloaded;		/* state came from an untrusted snapshot */
 	bool hdr_prune;			/* expunges: drop their cached header fields */
 	uint32_t index_fid;		/* folder id in the index, 0 if not known yet */
-	/* header fields to write (mailbox_hdrcache_put): uid, len, kind, uidvalidity, bytes */
+	/* header fields and rendered items to write (mailbox_hdrcache_put, mailbox_items_put):
+	 * uid, item << 24 | len, kind, uidvalidity, bytes */
 	unsigned char *hdr_pend;
 	size_t hdr_pend_len, hdr_pend_cap;
 };

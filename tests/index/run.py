@@ -14,6 +14,11 @@ seen from outside: a real server on 127.0.0.1 (tests/lib/buzontest.py picks free
   I-04  `buzon index check USER` exits 0 when the index matches and 1 after a message
         was removed behind the server's back; `buzon index rebuild USER` exits 0 and
         check is 0 again; rebuild of a missing folder exits 64
+  I-05  FETCH 1:* (ENVELOPE BODY BODYSTRUCTURE) after a mail-process restart answers
+        byte for byte as before without reading a message file: every file is replaced
+        by other bytes under the same name and made unreadable, yet the answer is the
+        same (the rendered items come from the index); a message delivered after the
+        restart is rendered from its file
 
 Prints "PASS id name", "FAIL id name: why" per case, then "N passed, M failed".
 Usage: run.py [--buzon PATH] [ID...]
@@ -222,10 +227,73 @@ def i04(srv):
     check(len(rows) == N - 1, "%d messages after the removal" % len(rows))
 
 
+def multipart(i):
+    return ("From: \"M %d\" <m%d@example.org>\r\nTo: demo@example.org\r\n"
+            "Subject: =?UTF-8?Q?caf=C3=A9_%d?=\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: multipart/alternative; boundary=\"b%d\"\r\n\r\n"
+            "--b%d\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nplain %d\r\n"
+            "--b%d\r\nContent-Type: text/html\r\n\r\n<p>html %d</p>\r\n--b%d--\r\n" %
+            (i, i, i, i, i, i, i, i, i)).encode()
+
+
+def fetch_rendered(srv, items="(ENVELOPE BODY BODYSTRUCTURE)"):
+    m = srv.imap("demo")
+    try:
+        typ, _ = m.select("INBOX")
+        check(typ == "OK", "SELECT")
+        typ, data = m.uid("FETCH", "1:*", items)
+        check(typ == "OK", "FETCH %s: %r" % (items, data[:1]))
+        m.logout()
+        return data
+    except Exception:
+        try:
+            m.logout()
+        except Exception:
+            pass
+        raise
+
+
+def i05(srv):
+    for i in range(N):
+        srv.deliver("demo", msg(i) if i % 5 else multipart(i))
+    before = fetch_rendered(srv)
+    check(len([d for d in before if d]) >= N, "%d FETCH responses" % len(before))
+    text = b" ".join(d if isinstance(d, bytes) else d[0] for d in before).lower()
+    check(b"\"alternative\"" in text, "a multipart BODYSTRUCTURE")
+    wait_no_mail(srv)
+    cur = os.path.join(srv.maildir("demo"), "cur")
+    files = [os.path.join(cur, n) for n in os.listdir(cur)]
+    check(len(files) == N, "%d files in cur/" % len(files))
+    saved = {}
+    for p in files:
+        with open(p, "rb") as f:
+            saved[p] = f.read()
+        # other bytes under the same name (the directory's mtime does not change)
+        with open(p, "r+b") as f:
+            f.write(b"Subject: replaced\r\n\r\n" + b"x" * 40)
+        os.chmod(p, 0)
+    try:
+        after = fetch_rendered(srv)
+    finally:
+        for p, b in saved.items():
+            os.chmod(p, 0o600)
+            with open(p, "wb") as f:
+                f.write(b)
+    check(after == before, "FETCH after the restart differs: %r vs %r" %
+          (after[:1], before[:1]))
+    # a new message after the restart: rendered from its file, the others still cached
+    srv.deliver("demo", msg(N))
+    again = fetch_rendered(srv, "(ENVELOPE)")
+    text = b" ".join(d if isinstance(d, bytes) else d[0] for d in again if d)
+    check(b"note %d red" % N in text or b"note %d blue" % N in text,
+          "the new message's ENVELOPE")
+
+
 CASES = [("I-01", "restart keeps UIDs, flags, SEARCH", i01),
          ("I-02", "garbage and truncated index", i02),
          ("I-03", "mail process killed after flag changes", i03),
-         ("I-04", "buzon index check / rebuild exit codes", i04)]
+         ("I-04", "buzon index check / rebuild exit codes", i04),
+         ("I-05", "rendered items from the index after a restart", i05)]
 
 
 def main():

@@ -940,6 +940,97 @@ test_hdrcache(void **state)
 	free(buf);
 }
 
+/* ------------------------------------------------------------------ rendered items */
+
+struct walk_seen {
+	uint32_t uid[8];
+	char data[8][16];
+	size_t n;
+};
+
+static void
+walk_cb(void *ctx, uint32_t uid, const unsigned char *data, size_t len)
+{
+	struct walk_seen *w = ctx;
+
+	assert_true(w->n < 8 && len < 16);
+	w->uid[w->n] = uid;
+	memcpy(w->data[w->n], data, len);
+	w->data[w->n][len] = '\0';
+	w->n++;
+}
+
+static void
+test_items(void **state)
+{
+	struct fixture *f = *state;
+	struct mailbox *box;
+	struct walk_seen w;
+	static unsigned char big[MAILBOX_ITEMS_MAX + 1];
+	uint32_t uid = 2, done;
+
+	(void)populate(f, &box);
+	mailbox_items_put(box, 1, 1, 5, "env1", 4);
+	mailbox_items_put(box, 2, 1, 5, "env2", 4);
+	mailbox_items_put(box, 3, 1, 6, "old3", 4);	/* another format tag */
+	mailbox_items_put(box, 1, 3, 5, "bs1", 3);
+	mailbox_items_put(box, 3, 3, 5, big, sizeof(big));	/* too big: not kept */
+	mailbox_items_put(box, 3, 2, 5, "", 0);
+	mailbox_hdrcache_put(box, 1, 5, "Subject: x\r\n\r\n", 14);
+	mailbox_unref(&box);
+	reopen(f);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &box), STORE_OK);
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(mailbox_items_walk(box, 1, 5, 1, 3, 1 << 20, walk_cb, &w, &done), 1);
+	assert_int_equal(done, 3);
+	assert_int_equal(w.n, 2);
+	assert_int_equal(w.uid[0], 1);
+	assert_string_equal(w.data[0], "env1");
+	assert_int_equal(w.uid[1], 2);
+	assert_string_equal(w.data[1], "env2");
+	/* items do not mix, and the range is respected */
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(mailbox_items_walk(box, 3, 5, 2, 3, 1 << 20, walk_cb, &w, &done), 1);
+	assert_int_equal(w.n, 0);
+	assert_int_equal(done, 3);
+	memset(&w, 0, sizeof(w));
+	(void)mailbox_items_walk(box, 2, 5, 1, 3, 1 << 20, walk_cb, &w, &done);
+	assert_int_equal(w.n, 1);
+	assert_int_equal(w.uid[0], 3);
+	assert_string_equal(w.data[0], "");
+	/* a byte bound stops the walk before the next entry and says where */
+	memset(&w, 0, sizeof(w));
+	(void)mailbox_items_walk(box, 1, 5, 1, 3, 1, walk_cb, &w, &done);
+	assert_int_equal(w.n, 1);
+	assert_int_equal(done, 1);
+	/* the header fields are a separate record */
+	{
+		unsigned char *buf = NULL;
+		size_t cap = 0, len = 0;
+
+		assert_int_equal(mailbox_hdrcache_get(box, 1, 5, &buf, &cap, &len), 1);
+		assert_int_equal(len, 14);
+		free(buf);
+	}
+	/* an expunged message's items go with the next snapshot */
+	assert_int_equal(mailbox_expunge(box, &uid, 1), STORE_OK);
+	mailbox_unref(&box);
+	reopen(f);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &box), STORE_OK);
+	memset(&w, 0, sizeof(w));
+	(void)mailbox_items_walk(box, 1, 5, 1, 3, 1 << 20, walk_cb, &w, &done);
+	assert_int_equal(w.n, 1);
+	assert_int_equal(w.uid[0], 1);
+	/* a rebuild forgets them */
+	mailbox_unref(&box);
+	assert_int_equal(mstore_index_rebuild(f->store, "INBOX"), STORE_OK);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &box), STORE_OK);
+	memset(&w, 0, sizeof(w));
+	(void)mailbox_items_walk(box, 1, 5, 1, 3, 1 << 20, walk_cb, &w, &done);
+	assert_int_equal(w.n, 0);
+	mailbox_unref(&box);
+}
+
 /* ------------------------------------------------------------------ large folders */
 
 static struct snap *
@@ -1190,6 +1281,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_delete_forgets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_rebuild, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hdrcache, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_items, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_folder, setup, teardown),
 	};
 
