@@ -16,7 +16,9 @@
 #include "imap/imap_local.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "lib/imapstr.h"
 #include "mail/envelope.h"
+#include "mail/preview.h"
 #include "proto/imap_date.h"
 
 /* A FETCH of more messages than this is a scan for the message cache's LRU. */
@@ -228,7 +230,31 @@ rc_append(struct imap_client *c, struct fetch_ctx *f, uint32_t uid, enum imap_rc
 	return true;
 }
 
-/* Cache out[mark..] as field of uid, and the header fields of pm when not yet. */
+/* Append the PREVIEW string of the full parse pm to out (through f->tmp). */
+static int
+preview_render(struct fetch_ctx *f, struct buf *out, const struct mail_message *pm)
+{
+	buf_reset(&f->tmp);
+	if (mail_preview_write(&f->tmp, pm) < 0)
+		return -1;
+	return imap_append_string(out, f->tmp.len > 0 ? f->tmp.data : "", f->tmp.len);
+}
+
+/* Keep data as field of uid in the rcache and queue it for the index. */
+static void
+rc_keep(struct imap_client *c, uint32_t uid, enum imap_rc_field field, const void *data,
+    size_t len)
+{
+	struct mailbox *mb = c->view->mbox;
+
+	imap_rcache_put(c->iu->rcache, mailbox_name(mb), mailbox_uidvalidity(mb), uid, field,
+	    data, len);
+	/* and in the index, for FETCH after a restart or beyond the cache's bound */
+	mailbox_items_put(mb, uid, (uint8_t)(field + 1), IMAP_RC_RENDER_KIND, data, len);
+}
+
+/* Cache out[mark..] as field of uid, and the header fields of pm when not yet; with a
+ * full parse, the preview too when not yet (the parse is the expensive part). */
 static void
 rc_store(struct imap_client *c, struct fetch_ctx *f, uint32_t uid, enum imap_rc_field field,
     size_t mark, const struct mail_message *pm)
@@ -238,10 +264,16 @@ rc_store(struct imap_client *c, struct fetch_ctx *f, uint32_t uid, enum imap_rc_
 	const char *name = mailbox_name(mb);
 	uint32_t uidv = mailbox_uidvalidity(mb);
 
-	imap_rcache_put(rc, name, uidv, uid, field, f->out.data + mark, f->out.len - mark);
-	/* and in the index, for FETCH after a restart or beyond the cache's bound */
-	mailbox_items_put(mb, uid, (uint8_t)(field + 1), IMAP_RC_RENDER_KIND,
-	    f->out.data + mark, f->out.len - mark);
+	rc_keep(c, uid, field, f->out.data + mark, f->out.len - mark);
+	if (field != IMAP_RC_PREVIEW && !pm->header_only &&
+	    !imap_rcache_has(rc, name, uidv, uid, IMAP_RC_PREVIEW)) {
+		struct buf pv;
+
+		buf_init(&pv, 8 * MAIL_PREVIEW_CHARS);
+		if (preview_render(f, &pv, pm) == 0)
+			rc_keep(c, uid, IMAP_RC_PREVIEW, pv.data, pv.len);
+		buf_deinit(&pv);
+	}
 	if (!imap_rcache_has(rc, name, uidv, uid, IMAP_RC_HEADER) &&
 	    imap_rc_header_build(pm->data + pm->root->hdr_off, pm->root->hdr_len,
 	    &f->tmp) == 0) {
@@ -390,6 +422,22 @@ write_simple_item(struct imap_client *c, struct fetch_ctx *f, const struct imap_
 		if (ret == 0)
 			rc_store(c, f, m->uid, field, rmark, pm);
 		break;
+	case IMAP_FETCH_PREVIEW:
+		ret = buf_append_str(&f->out, "PREVIEW ");
+		if (ret != 0 || rc_append(c, f, m->uid, IMAP_RC_PREVIEW, &ret))
+			break;
+		if (f->msg == NULL) {
+			/* RFC 8970 §3.2: LAZY asks only for what is at hand (without LAZY,
+			 * fetch_load has loaded the message) */
+			ret = buf_append(&f->out, "NIL", 3);
+			break;
+		}
+		pm = imap_cached_msg_parse(f->msg);
+		rmark = f->out.len;
+		ret = preview_render(f, &f->out, pm);
+		if (ret == 0)
+			rc_store(c, f, m->uid, IMAP_RC_PREVIEW, rmark, pm);
+		break;
 	case IMAP_FETCH_SECTION:
 		break;
 	}
@@ -446,6 +494,11 @@ fetch_load(struct imap_client *c, struct fetch_ctx *f, uint32_t uid)
 			break;
 		case IMAP_FETCH_BODYSTRUCTURE:
 			if (!item_find(c, f, uid, IMAP_RC_BODYSTRUCTURE, &d, &len))
+				need_full = true;
+			break;
+		case IMAP_FETCH_PREVIEW:
+			if (!f->req->items[i].lazy &&
+			    !item_find(c, f, uid, IMAP_RC_PREVIEW, &d, &len))
 				need_full = true;
 			break;
 		default:

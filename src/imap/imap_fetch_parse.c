@@ -36,6 +36,7 @@ add_item(struct imap_fetch_request *r, enum imap_fetch_kind kind, const char *na
 	case IMAP_FETCH_BODY:
 	case IMAP_FETCH_BODYSTRUCTURE:
 	case IMAP_FETCH_SECTION:
+	case IMAP_FETCH_PREVIEW:
 		r->need_message = true;
 		r->need_parse = true;
 		break;
@@ -141,6 +142,42 @@ add_rfc822(struct imap_fetch_request *r, const char *spec, const char *name, boo
 	return 0;
 }
 
+/*
+ * PREVIEW with the modifier list mods (NULL: none). RFC 8970 §3.2: LAZY is the only
+ * modifier; a PREVIEW asked for twice is lazy only if both are.
+ */
+static int
+add_preview(struct imap_fetch_request *r, const struct imap_arg *mods, const char **error_r)
+{
+	struct imap_fetch_item *it;
+	bool had = false, lazy = false;
+	unsigned i;
+
+	if (mods != NULL) {
+		if (mods->list_count == 0) {
+			*error_r = "Empty PREVIEW modifier list";
+			return -1;
+		}
+		for (i = 0; i < mods->list_count; i++) {
+			if (!imap_arg_atom_equals(&mods->list[i], "LAZY")) {
+				*error_r = "Unknown PREVIEW modifier";
+				return -1;
+			}
+			lazy = true;
+		}
+	}
+	for (i = 0; i < r->count; i++)
+		if (r->items[i].kind == IMAP_FETCH_PREVIEW)
+			had = true;
+	it = add_item(r, IMAP_FETCH_PREVIEW, "PREVIEW");
+	if (it == NULL) {
+		*error_r = "Too many FETCH items";
+		return -1;
+	}
+	it->lazy = had ? it->lazy && lazy : lazy;
+	return 0;
+}
+
 static int
 parse_one(struct imap_fetch_request *r, const struct imap_arg *a, const char **error_r)
 {
@@ -179,6 +216,8 @@ parse_one(struct imap_fetch_request *r, const struct imap_arg *a, const char **e
 		return add_item(r, IMAP_FETCH_BODY, "BODY") != NULL ? 0 : -1;
 	if (mem_ieq(s, len, "BODYSTRUCTURE"))
 		return add_item(r, IMAP_FETCH_BODYSTRUCTURE, "BODYSTRUCTURE") != NULL ? 0 : -1;
+	if (mem_ieq(s, len, "PREVIEW"))
+		return add_preview(r, NULL, error_r);
 	if (mem_ieq(s, len, "RFC822"))
 		return add_rfc822(r, "", "RFC822", false, error_r);
 	if (mem_ieq(s, len, "RFC822.HEADER"))
@@ -220,7 +259,9 @@ imap_fetch_parse(const struct imap_arg *args, unsigned argc, bool uid_cmd,
 
 	*req_r = NULL;
 	*error_r = NULL;
-	if (argc != 1) {
+	/* one item or list; or PREVIEW (modifiers) alone (RFC 8970 §5: a fetch-att) */
+	if (argc != 1 && !(argc == 2 && args[1].type == IMAP_ARG_LIST &&
+	    imap_arg_atom_equals(&args[0], "PREVIEW"))) {
 		*error_r = "Invalid FETCH arguments";
 		return -1;
 	}
@@ -233,8 +274,19 @@ imap_fetch_parse(const struct imap_arg *args, unsigned argc, bool uid_cmd,
 			*error_r = "Empty FETCH item list";
 			ret = -1;
 		}
-		for (i = 0; i < args[0].list_count && ret == 0; i++)
-			ret = parse_one(r, &args[0].list[i], error_r);
+		for (i = 0; i < args[0].list_count && ret == 0; i++) {
+			const struct imap_arg *a = &args[0].list[i];
+
+			/* PREVIEW (modifiers): the one item followed by a list */
+			if (i + 1 < args[0].list_count && a[1].type == IMAP_ARG_LIST &&
+			    imap_arg_atom_equals(a, "PREVIEW")) {
+				ret = add_preview(r, &a[1], error_r);
+				i++;
+			} else
+				ret = parse_one(r, a, error_r);
+		}
+	} else if (argc == 2) {
+		ret = add_preview(r, &args[1], error_r);
 	} else if (imap_arg_atom_equals(&args[0], "ALL")) {
 		ret = add_simple(r, m_all);
 	} else if (imap_arg_atom_equals(&args[0], "FAST")) {

@@ -1,7 +1,8 @@
 /*
  * imap_fetch_parse.h — parsing the FETCH item list (RFC 3501 §6.4.5: macros ALL, FAST,
  * FULL; UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODY BODYSTRUCTURE RFC822
- * RFC822.HEADER RFC822.TEXT BODY[section]<partial> BODY.PEEK[...]) into a request the
+ * RFC822.HEADER RFC822.TEXT BODY[section]<partial> BODY.PEEK[...]; RFC 8970 PREVIEW and
+ * PREVIEW (LAZY)) into a request the
  * FETCH command executes. Pure: arguments in, items out; no I/O, no globals. Used by the
  * mail process on client input; bounded by IMAP_FETCH_MAX_ITEMS.
  */
@@ -26,11 +27,13 @@ enum imap_fetch_kind {
 	IMAP_FETCH_BODY,		/* non-extensible BODYSTRUCTURE */
 	IMAP_FETCH_BODYSTRUCTURE,
 	IMAP_FETCH_SECTION,		/* BODY[...], BODY.PEEK[...], RFC822, RFC822.HEADER/TEXT */
+	IMAP_FETCH_PREVIEW,		/* RFC 8970 */
 };
 
 struct imap_fetch_item {
 	enum imap_fetch_kind kind;
 	bool peek;			/* does not set \Seen */
+	bool lazy;			/* PREVIEW (LAZY): NIL when not cached (RFC 8970 §3.2) */
 	struct mail_section section;	/* IMAP_FETCH_SECTION */
 	bool partial;
 	uint64_t origin, count;		/* <origin.count> */

@@ -360,12 +360,14 @@ enum imap_rc_field {
 	IMAP_RC_ENVELOPE,	/* "(...)" as after "ENVELOPE " */
 	IMAP_RC_BODY,		/* "(...)" as after "BODY " */
 	IMAP_RC_BODYSTRUCTURE,	/* "(...)" as after "BODYSTRUCTURE " */
+	IMAP_RC_PREVIEW,	/* the string after "PREVIEW " (RFC 8970), quoted or literal */
 	IMAP_RC_HEADER,		/* the IMAP_RC_HEADER_FIELDS of the root header, raw */
 	IMAP_RC_NFIELDS
 };
 /* The rendered fields (before IMAP_RC_HEADER) are also kept in the store's persistent
  * index (mailbox_items_walk/put) as item field + 1, with format tag IMAP_RC_RENDER_KIND:
- * change it when what mail_envelope_write or mail_bodystructure_write produce changes. */
+ * change it when what mail_envelope_write, mail_bodystructure_write or mail_preview_write
+ * produce changes. */
 #define IMAP_RC_NRENDERED	IMAP_RC_HEADER
 #define IMAP_RC_RENDER_KIND	1
 

@@ -576,12 +576,8 @@ mail_search_header_block(const struct mail_search_key *k, const unsigned char *h
 	return search_header_fields(k, hdr, len, &lim, name, &budget, k->hs) ? 1 : 0;
 }
 
-/*
- * RFC 2045 §6.7 quoted-printable, leniently: invalid escapes are kept. Writes at most
- * len bytes to out; returns how many.
- */
-static size_t
-decode_qp(unsigned char *out, const unsigned char *p, size_t len)
+size_t
+mail_qp_decode(unsigned char *out, const unsigned char *p, size_t len)
 {
 	size_t i = 0, o = 0;
 
@@ -651,7 +647,7 @@ search_text_part(const struct mail_search_key *k, const struct mail_message *m,
 			    &text_len) < 0)
 				text_len = 0;
 		} else
-			text_len = decode_qp(decoded, body, len);
+			text_len = mail_qp_decode(decoded, body, len);
 		text = decoded;
 	}
 	/* else the raw body is searched in place */

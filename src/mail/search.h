@@ -14,6 +14,12 @@
 
 struct mail_search_key;
 
+/*
+ * RFC 2045 §6.7 quoted-printable, leniently: invalid escapes are kept (SEARCH BODY, and
+ * previews in preview.c). Writes at most len bytes to out; returns how many.
+ */
+size_t mail_qp_decode(unsigned char *out, const unsigned char *p, size_t len);
+
 /* Prepare a UTF-8 needle (invalid UTF-8 bytes taken as ISO-8859-1). Never NULL. */
 struct mail_search_key *mail_search_key_create(const char *utf8, size_t len);
 void mail_search_key_destroy(struct mail_search_key **k);

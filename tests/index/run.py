@@ -14,11 +14,11 @@ seen from outside: a real server on 127.0.0.1 (tests/lib/buzontest.py picks free
   I-04  `buzon index check USER` exits 0 when the index matches and 1 after a message
         was removed behind the server's back; `buzon index rebuild USER` exits 0 and
         check is 0 again; rebuild of a missing folder exits 64
-  I-05  FETCH 1:* (ENVELOPE BODY BODYSTRUCTURE) after a mail-process restart answers
-        byte for byte as before without reading a message file: every file is replaced
-        by other bytes under the same name and made unreadable, yet the answer is the
-        same (the rendered items come from the index); a message delivered after the
-        restart is rendered from its file
+  I-05  FETCH 1:* (ENVELOPE BODY BODYSTRUCTURE PREVIEW) after a mail-process restart
+        answers byte for byte as before without reading a message file: every file is
+        replaced by other bytes under the same name and made unreadable, yet the answer
+        is the same (the rendered items come from the index), and PREVIEW (LAZY) is not
+        NIL; a message delivered after the restart is rendered from its file
 
 Prints "PASS id name", "FAIL id name: why" per case, then "N passed, M failed".
 Usage: run.py [--buzon PATH] [ID...]
@@ -236,7 +236,7 @@ def multipart(i):
             (i, i, i, i, i, i, i, i, i)).encode()
 
 
-def fetch_rendered(srv, items="(ENVELOPE BODY BODYSTRUCTURE)"):
+def fetch_rendered(srv, items="(ENVELOPE BODY BODYSTRUCTURE PREVIEW)"):
     m = srv.imap("demo")
     try:
         typ, _ = m.select("INBOX")
@@ -274,6 +274,7 @@ def i05(srv):
         os.chmod(p, 0)
     try:
         after = fetch_rendered(srv)
+        lazy = fetch_rendered(srv, "(PREVIEW (LAZY))")
     finally:
         for p, b in saved.items():
             os.chmod(p, 0o600)
@@ -281,6 +282,11 @@ def i05(srv):
                 f.write(b)
     check(after == before, "FETCH after the restart differs: %r vs %r" %
           (after[:1], before[:1]))
+    text = b" ".join(d if isinstance(d, bytes) else d[0] for d in lazy if d)
+    check(b"PREVIEW NIL" not in text and text.count(b"PREVIEW") == N,
+          "PREVIEW (LAZY) from the index: %r" % text[:200])
+    check(b'PREVIEW "plain 5"' in text and b'PREVIEW "body 1"' in text,
+          "the previews: %r" % text[:200])
     # a new message after the restart: rendered from its file, the others still cached
     srv.deliver("demo", msg(N))
     again = fetch_rendered(srv, "(ENVELOPE)")

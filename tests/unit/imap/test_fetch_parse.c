@@ -1,6 +1,7 @@
 /*
  * test_fetch_parse.c — FETCH item parsing: macros, every item, BODY[section]<partial>,
- * PEEK, response names, UID FETCH, duplicates, and malformed item lists (table-driven;
+ * PEEK, PREVIEW (LAZY), response names, UID FETCH, duplicates, and malformed item lists
+ * (table-driven;
  * each line parsed whole and byte by byte through the real command parser).
  */
 #include <setjmp.h>
@@ -17,7 +18,8 @@ struct tcase {
 	const char *items;
 	bool uid;
 	bool ok;
-	const char *names;	/* item response names joined by ' ', '!' after a PEEK section */
+	const char *names;	/* item response names joined by ' ', '!' after a PEEK section,
+				 * '~' after a lazy PREVIEW */
 	bool need_message, need_parse, sets_seen;
 };
 
@@ -45,6 +47,22 @@ static const struct tcase cases[] = {
 	{ "RFC822.TEXT", false, true, "RFC822.TEXT", true, true, true },
 	{ "(FLAGS FLAGS UID UID)", false, true, "FLAGS UID", false, false, false },
 	{ "(INTERNALDATE)", false, true, "INTERNALDATE", false, false, false },
+	/* RFC 8970 */
+	{ "PREVIEW", false, true, "PREVIEW", true, true, false },
+	{ "preview (lazy)", false, true, "PREVIEW~", true, true, false },
+	{ "(UID PREVIEW (LAZY) FLAGS)", false, true, "UID PREVIEW~ FLAGS", true, true, false },
+	{ "(PREVIEW (LAZY LAZY))", false, true, "PREVIEW~", true, true, false },
+	{ "(PREVIEW (LAZY) PREVIEW)", false, true, "PREVIEW", true, true, false },
+	{ "(PREVIEW PREVIEW (LAZY))", false, true, "PREVIEW", true, true, false },
+	{ "(PREVIEW (LAZY) PREVIEW (LAZY))", false, true, "PREVIEW~", true, true, false },
+	{ "(PREVIEW (FOO))", false, false, NULL, false, false, false },
+	{ "(PREVIEW ())", false, false, NULL, false, false, false },
+	{ "(PREVIEW LAZY)", false, false, NULL, false, false, false },
+	{ "(PREVIEW ((LAZY)))", false, false, NULL, false, false, false },
+	{ "(PREVIEW (\"LAZY\"))", false, false, NULL, false, false, false },
+	{ "PREVIEW (LAZY) FLAGS", false, false, NULL, false, false, false },
+	{ "FLAGS (LAZY)", false, false, NULL, false, false, false },
+	{ "((LAZY) PREVIEW)", false, false, NULL, false, false, false },
 	/* malformed */
 	{ "(ALL)", false, false, NULL, false, false, false },
 	{ "(FLAGS FAST)", false, false, NULL, false, false, false },
@@ -101,6 +119,8 @@ check_case(const struct tcase *tc, size_t split)
 		buf_append_str(&b, req->items[i].name);
 		if (req->items[i].kind == IMAP_FETCH_SECTION && req->items[i].peek)
 			buf_append_c(&b, '!');
+		if (req->items[i].kind == IMAP_FETCH_PREVIEW && req->items[i].lazy)
+			buf_append_c(&b, '~');
 	}
 	if (strcmp(buf_cstr(&b), tc->names) != 0)
 		fail_msg("%s: items %s, want %s", tc->items, buf_cstr(&b), tc->names);
