@@ -36,8 +36,9 @@ struct item_batch {
 	size_t n, cap, next;		/* next: where the last lookup ended */
 	char *data;
 	size_t data_len, data_cap;
-	/* while loading: where the in-memory cache is filled too */
+	/* while loading: where the in-memory cache is filled too (until it is full) */
 	struct imap_rcache *rc;
+	bool rc_full;
 	const char *mailbox;
 	uint32_t uidvalidity;
 	enum imap_rc_field field;
@@ -146,7 +147,9 @@ batch_add(void *ctx, uint32_t uid, const unsigned char *data, size_t len)
 	b->len[b->n] = (uint32_t)len;
 	b->n++;
 	b->data_len += len;
-	imap_rcache_put(b->rc, b->mailbox, b->uidvalidity, uid, b->field, data, len);
+	if (!b->rc_full &&
+	    !imap_rcache_put(b->rc, b->mailbox, b->uidvalidity, uid, b->field, data, len))
+		b->rc_full = true;
 }
 
 /* Read field's items of the next messages of the request from uid on. */
@@ -166,6 +169,7 @@ batch_load(struct imap_client *c, struct fetch_ctx *f, struct item_batch *b, uin
 	b->mailbox = mailbox_name(v->mbox);
 	b->uidvalidity = mailbox_uidvalidity(v->mbox);
 	b->field = field;
+	b->rc_full = false;
 	(void)mailbox_items_walk(v->mbox, (uint8_t)(field + 1), IMAP_RC_RENDER_KIND, uid, last,
 	    FETCH_BATCH_BYTES, batch_add, b, &done);
 	b->lo = uid;
@@ -173,24 +177,12 @@ batch_load(struct imap_client *c, struct fetch_ctx *f, struct item_batch *b, uin
 	b->valid = true;
 }
 
-/*
- * The rendering of field for message uid: from the in-memory cache, else from the
- * index (read in batches for the following messages of the request); false when
- * neither has it.
- */
+/* Look uid up in the batch b (which covers it): 1 found, 0 not. */
 static bool
-item_find(struct imap_client *c, struct fetch_ctx *f, uint32_t uid, enum imap_rc_field field,
-    const char **data_r, size_t *len_r)
+batch_find(struct item_batch *b, uint32_t uid, const char **data_r, size_t *len_r)
 {
-	struct mailbox *mb = c->view->mbox;
-	struct item_batch *b = &f->batch[field];
 	size_t lo, hi;
 
-	if (imap_rcache_get(c->iu->rcache, mailbox_name(mb), mailbox_uidvalidity(mb), uid, field,
-	    data_r, len_r))
-		return true;
-	if (!b->valid || uid < b->lo || uid > b->hi)
-		batch_load(c, f, b, uid, field);
 	/* FETCH 1:* asks in UID order: the entry is usually the next one */
 	if (b->next < b->n && b->uid[b->next] < uid)
 		b->next++;
@@ -214,6 +206,32 @@ item_find(struct imap_client *c, struct fetch_ctx *f, uint32_t uid, enum imap_rc
 	*data_r = b->data + b->off[lo];
 	*len_r = b->len[lo];
 	return true;
+}
+
+/*
+ * The rendering of field for message uid: from the batch read from the index when it
+ * covers uid (a folder beyond the in-memory cache's bound: no hash probe that misses),
+ * else from the in-memory cache, else from the index (read in a batch for the following
+ * messages of the request); false when none has it.
+ */
+static bool
+item_find(struct imap_client *c, struct fetch_ctx *f, uint32_t uid, enum imap_rc_field field,
+    const char **data_r, size_t *len_r)
+{
+	struct mailbox *mb = c->view->mbox;
+	struct item_batch *b = &f->batch[field];
+	bool covered = b->valid && uid >= b->lo && uid <= b->hi;
+
+	if (covered && batch_find(b, uid, data_r, len_r))
+		return true;
+	/* in memory: cached before, or rendered since the index was read */
+	if (imap_rcache_get(c->iu->rcache, mailbox_name(mb), mailbox_uidvalidity(mb), uid, field,
+	    data_r, len_r))
+		return true;
+	if (covered)
+		return false;
+	batch_load(c, f, b, uid, field);
+	return batch_find(b, uid, data_r, len_r);
 }
 
 /* Append the cached rendering of field for message uid; false when not cached. */
@@ -522,16 +540,17 @@ fetch_load(struct imap_client *c, struct fetch_ctx *f, uint32_t uid)
 
 /*
  * Prepare message f->idx[f->pos]: set \Seen if needed, load sizes, map the file.
- * Returns 1 ready, 0 skip it.
+ * Returns 1 ready (*m_r: the message, borrowed until the next store call that changes
+ * the mailbox), 0 skip it.
  */
 static int
-fetch_msg_begin(struct imap_client *c, struct fetch_ctx *f)
+fetch_msg_begin(struct imap_client *c, struct fetch_ctx *f, const struct mailbox_msg **m_r)
 {
 	struct imap_view *v = c->view;
 	struct imap_view_msg *vm = &v->msgs[f->idx[f->pos]];
 	const struct mailbox_msg *m;
 	enum store_status st;
-	bool need_info = false;
+	bool need_info = false, changed = false;
 	unsigned i;
 
 	if (vm->expunged || (m = mailbox_lookup(v->mbox, vm->uid, NULL)) == NULL) {
@@ -550,6 +569,7 @@ fetch_msg_begin(struct imap_client *c, struct fetch_ctx *f)
 		if (st != STORE_OK)
 			f->error = true;
 		f->emit_flags = !f->req->has_flags;
+		changed = true;
 	}
 	for (i = 0; i < f->req->count; i++) {
 		enum imap_fetch_kind k = f->req->items[i].kind;
@@ -569,10 +589,14 @@ fetch_msg_begin(struct imap_client *c, struct fetch_ctx *f)
 					f->error = true;
 				return 0;
 			}
+			changed = true;
 		}
 	}
 	if (f->req->need_message) {
 		st = fetch_load(c, f, vm->uid);
+		/* a file was opened: a vanished one makes the store rescan */
+		changed = changed || f->msg != NULL || f->hdrmsg != NULL ||
+		    st != STORE_OK;
 		if (st != STORE_OK) {
 			if (st == STORE_EXPUNGED)
 				f->expunged_seen = true;
@@ -587,6 +611,7 @@ fetch_msg_begin(struct imap_client *c, struct fetch_ctx *f)
 	(void)buf_append(&f->out, " FETCH (", 8);
 	f->item = 0;
 	f->in_msg = true;
+	*m_r = changed ? NULL : m;
 	return 1;
 }
 
@@ -596,10 +621,12 @@ fetch_continue(struct imap_cmd *cmd)
 	struct imap_client *c = cmd->client;
 	struct fetch_ctx *f = cmd->ctx;
 	struct imap_view *v = c->view;
+	/* the message being written: looked up once, valid while this loop runs (no store
+	 * call that changes the mailbox happens between its items) */
+	const struct mailbox_msg *m = NULL;
 
 	for (;;) {
 		struct imap_view_msg *vm;
-		const struct mailbox_msg *m;
 
 		if (imap_client_output_len(c) >= conn_bounds(CONN_IMAP)->output_high)
 			return IMAP_CMD_MORE;
@@ -612,14 +639,15 @@ fetch_continue(struct imap_cmd *cmd)
 		if (!f->in_msg) {
 			if (f->pos >= f->n)
 				break;
-			if (fetch_msg_begin(c, f) == 0) {
+			if (fetch_msg_begin(c, f, &m) == 0) {
 				fetch_release_msg(c, f);
 				f->pos++;
 			}
 			continue;
 		}
 		vm = &v->msgs[f->idx[f->pos]];
-		m = mailbox_lookup(v->mbox, vm->uid, NULL);
+		if (m == NULL || m->uid != vm->uid)
+			m = mailbox_lookup(v->mbox, vm->uid, NULL);
 		if (f->item < f->req->count && m != NULL) {
 			const struct imap_fetch_item *it = &f->req->items[f->item];
 
@@ -645,6 +673,7 @@ fetch_continue(struct imap_cmd *cmd)
 		fetch_release_msg(c, f);
 		f->in_msg = false;
 		f->pos++;
+		m = NULL;
 	}
 	if (f->error)
 		return imap_cmd_no(cmd, "[SERVERBUG] Internal error while fetching");

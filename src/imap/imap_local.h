@@ -391,8 +391,10 @@ bool imap_rcache_get(struct imap_rcache *rc, const char *mailbox, uint32_t uidva
     uint32_t uid, enum imap_rc_field field, const char **data_r, size_t *len_r);
 bool imap_rcache_has(struct imap_rcache *rc, const char *mailbox, uint32_t uidvalidity,
     uint32_t uid, enum imap_rc_field field);
-/* Store a copy of data (ignored when already cached, too large, or no room is left). */
-void imap_rcache_put(struct imap_rcache *rc, const char *mailbox, uint32_t uidvalidity,
+/* Store a copy of data (ignored when already cached, too large, or no room is left).
+ * Returns false when it was not kept for lack of room or size (a caller filling many
+ * items stops trying), true when stored or already there. */
+bool imap_rcache_put(struct imap_rcache *rc, const char *mailbox, uint32_t uidvalidity,
     uint32_t uid, enum imap_rc_field field, const void *data, size_t len);
 /*
  * Build the IMAP_RC_HEADER block from a root header block hdr[0..len): the fields

@@ -278,7 +278,7 @@ imap_rcache_has(struct imap_rcache *rc, const char *mailbox, uint32_t uidvalidit
 	return imap_rcache_get(rc, mailbox, uidvalidity, uid, field, &d, &l);
 }
 
-void
+bool
 imap_rcache_put(struct imap_rcache *rc, const char *mailbox, uint32_t uidvalidity,
     uint32_t uid, enum imap_rc_field field, const void *data, size_t len)
 {
@@ -286,13 +286,13 @@ imap_rcache_put(struct imap_rcache *rc, const char *mailbox, uint32_t uidvalidit
 	struct rc_rec *r;
 
 	if (len > RCACHE_ITEM_MAX || len > rc->max_bytes / 4)
-		return;
+		return false;
 	f = folder_get(rc, mailbox, uidvalidity, true);
 	r = rec_find(f, uid);
 	if (r == NULL && (r = rec_add(rc, f, uid)) == NULL)
-		return;
+		return false;
 	if (r->len[field] != RCACHE_ABSENT)
-		return;		/* immutable: the first rendering stays */
+		return true;	/* immutable: the first rendering stays */
 	if (f->arena_cap - f->arena_len < len) {
 		size_t ncap = f->arena_cap == 0 ? 64 * 1024 : f->arena_cap;
 
@@ -301,10 +301,10 @@ imap_rcache_put(struct imap_rcache *rc, const char *mailbox, uint32_t uidvalidit
 		if (ncap > UINT32_MAX) {
 			ncap = UINT32_MAX;
 			if (ncap - f->arena_len < len)
-				return;
+				return false;
 		}
 		if (!make_room(rc, f, ncap - f->arena_cap))
-			return;
+			return false;
 		f->arena = xrealloc(f->arena, ncap);
 		f->arena_cap = ncap;
 		folder_account(rc, f);
@@ -314,6 +314,7 @@ imap_rcache_put(struct imap_rcache *rc, const char *mailbox, uint32_t uidvalidit
 	r->off[field] = (uint32_t)f->arena_len;
 	r->len[field] = (uint32_t)len;
 	f->arena_len += len;
+	return true;
 }
 
 /* Fields kept in IMAP_RC_HEADER: the ENVELOPE fields (SEARCH FROM TO CC BCC SUBJECT,

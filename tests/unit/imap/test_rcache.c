@@ -141,15 +141,19 @@ test_bound(void **state)
 	expect_field(rc, "B", 1, 1, IMAP_RC_ENVELOPE, NULL);
 	expect_field(rc, "A", 1, 1, IMAP_RC_ENVELOPE, NULL);
 	expect_field(rc, "C", 1, 1, IMAP_RC_BODYSTRUCTURE, big);
-	/* what did not fit is absent, not wrong */
+	/* what did not fit is absent, not wrong, and put says so */
 	expect_field(rc, "C", 1, 2000, IMAP_RC_BODYSTRUCTURE, NULL);
+	assert_false(imap_rcache_put(rc, "C", 1, 2001, IMAP_RC_BODYSTRUCTURE, big, sizeof(big)));
+	/* one already there: true */
+	assert_true(imap_rcache_put(rc, "C", 1, 1, IMAP_RC_BODYSTRUCTURE, "other", 5));
+	expect_field(rc, "C", 1, 1, IMAP_RC_BODYSTRUCTURE, big);
 	/* an item larger than a quarter of the bound is not cached */
 	{
 		size_t n = max / 4 + 1;
 		char *huge = xmalloc(n);
 
 		memset(huge, 'y', n);
-		imap_rcache_put(rc, "D", 1, 1, IMAP_RC_ENVELOPE, huge, n);
+		assert_false(imap_rcache_put(rc, "D", 1, 1, IMAP_RC_ENVELOPE, huge, n));
 		expect_field(rc, "D", 1, 1, IMAP_RC_ENVELOPE, NULL);
 		free(huge);
 	}
