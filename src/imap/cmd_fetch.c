@@ -129,6 +129,8 @@ batch_add(void *ctx, uint32_t uid, const unsigned char *data, size_t len)
 {
 	struct item_batch *b = ctx;
 
+	if (!imap_rc_item_valid(data, len, b->field))
+		return;		/* damaged: a miss, rendered again from the file */
 	if (b->n == b->cap) {
 		b->cap = b->cap == 0 ? 256 : b->cap * 2;
 		b->uid = xreallocarray(b->uid, b->cap, sizeof(*b->uid));
@@ -283,7 +285,8 @@ rc_store(struct imap_client *c, struct fetch_ctx *f, uint32_t uid, enum imap_rc_
 	uint32_t uidv = mailbox_uidvalidity(mb);
 
 	rc_keep(c, uid, field, f->out.data + mark, f->out.len - mark);
-	if (field != IMAP_RC_PREVIEW && !pm->header_only &&
+	/* not from f->hdrmsg: a parse of the header alone has no body to preview */
+	if (field != IMAP_RC_PREVIEW && pm != f->hdrmsg && !pm->header_only &&
 	    !imap_rcache_has(rc, name, uidv, uid, IMAP_RC_PREVIEW)) {
 		struct buf pv;
 

@@ -404,6 +404,15 @@ bool imap_rcache_put(struct imap_rcache *rc, const char *mailbox, uint32_t uidva
  * end).
  */
 int imap_rc_header_build(const unsigned char *hdr, size_t len, struct buf *out);
+/*
+ * Is p[0..len) one well-formed rendering of field (not IMAP_RC_HEADER): a parenthesised
+ * list (ENVELOPE, BODY, BODYSTRUCTURE) or a string (PREVIEW) whose quoted strings,
+ * literals and parentheses are complete, with no CR, LF, NUL or 8-bit octet outside a
+ * literal? Items read from the index (a file the mailbox owner can write) are checked
+ * with it before they go into a response, so a damaged entry cannot break the framing
+ * of the response stream.
+ */
+bool imap_rc_item_valid(const unsigned char *p, size_t len, enum imap_rc_field field);
 /* Is name (case-insensitive) one of the fields kept in IMAP_RC_HEADER? */
 bool imap_rc_header_field(const char *name);
 

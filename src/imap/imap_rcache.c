@@ -317,6 +317,66 @@ imap_rcache_put(struct imap_rcache *rc, const char *mailbox, uint32_t uidvalidit
 	return true;
 }
 
+bool
+imap_rc_item_valid(const unsigned char *p, size_t len, enum imap_rc_field field)
+{
+	size_t i = 0, depth = 0, tokens = 0;
+
+	if (field == IMAP_RC_HEADER || field >= IMAP_RC_NFIELDS || len == 0)
+		return false;
+	if (field != IMAP_RC_PREVIEW && p[0] != '(')
+		return false;
+	while (i < len) {
+		unsigned char ch = p[i];
+
+		if (depth == 0 && tokens > 0)
+			return false;	/* one value only */
+		if (ch == '(') {
+			depth++;
+			i++;
+		} else if (ch == ')') {
+			if (depth == 0)
+				return false;
+			if (--depth == 0)
+				tokens++;
+			i++;
+		} else if (ch == '"') {
+			/* quoted: 7-bit, no CR, LF or NUL, \\ and \" escaped */
+			for (i++; i < len && p[i] != '"'; i++) {
+				if (p[i] == '\\')
+					i++;
+				if (i >= len || p[i] == '\0' || p[i] == '\r' || p[i] == '\n' ||
+				    p[i] >= 0x80)
+					return false;
+			}
+			if (i >= len)
+				return false;
+			i++;
+			if (depth == 0)
+				tokens++;
+		} else if (ch == '{') {
+			/* literal {n}CRLF and n octets without NUL */
+			uint64_t n = 0;
+			size_t digits = 0;
+
+			for (i++; i < len && p[i] >= '0' && p[i] <= '9' && digits < 10; i++, digits++)
+				n = n * 10 + (uint64_t)(p[i] - '0');
+			if (digits == 0 || len - i < 3 || p[i] != '}' || p[i + 1] != '\r' ||
+			    p[i + 2] != '\n' || n > len - i - 3 || memchr(p + i + 3, '\0', n) != NULL)
+				return false;
+			i += 3 + (size_t)n;
+			if (depth == 0)
+				tokens++;
+		} else if (ch >= 0x20 && ch < 0x7f) {
+			if (depth == 0)
+				return false;	/* atoms (NIL, numbers) only inside a list */
+			i++;
+		} else
+			return false;	/* CR, LF, NUL, 8-bit outside a string */
+	}
+	return depth == 0 && tokens == 1;
+}
+
 /* Fields kept in IMAP_RC_HEADER: the ENVELOPE fields (SEARCH FROM TO CC BCC SUBJECT,
  * SENT*, HEADER on any of them), References and Content-Type. The block is also kept in
  * the store's persistent index: change IMAP_RC_HEADER_KIND with this list. */

@@ -13,6 +13,11 @@
 #include "mail/search.h"
 
 #define PREVIEW_BYTES	(4 * MAIL_PREVIEW_CHARS)
+/* A preview from a prefix of the part is taken when the 201st character came at least
+ * this many bytes before the prefix's converted end: what the cut garbles (a split
+ * character, a character reference such as "&#x20AC;" read as text, an escape) is
+ * within its last few characters. */
+#define PREVIEW_TAIL_MARGIN	64
 
 /* The text written so far; white space is held back until a character follows it. */
 struct emitter {
@@ -245,31 +250,31 @@ html_entity(const unsigned char *p, size_t len, uint32_t *cp_r)
 	return 0;
 }
 
-int
-mail_preview_text(struct buf *out, const unsigned char *p, size_t len, bool html)
+/* Run the text through e until it is full; returns where it stopped. */
+static size_t
+preview_run(struct emitter *e, const unsigned char *p, size_t len, bool html)
 {
-	struct emitter e;
 	size_t i = 0, n;
 	uint32_t cp;
 
-	e.len = 0;
-	e.chars = 0;
-	e.space = false;
-	e.full = false;
-	while (i < len && !e.full) {
+	e->len = 0;
+	e->chars = 0;
+	e->space = false;
+	e->full = false;
+	while (i < len && !e->full) {
 		if (html && p[i] == '<') {
 			bool breaks;
 
 			n = html_tag(p + i, len - i, &breaks);
 			if (n > 0) {
 				if (breaks)
-					emit(&e, ' ');
+					emit(e, ' ');
 				i += n;
 				continue;
 			}
 		}
 		if (html && p[i] == '&' && (n = html_entity(p + i, len - i, &cp)) > 0) {
-			emit(&e, cp);
+			emit(e, cp);
 			i += n;
 			continue;
 		}
@@ -278,9 +283,18 @@ mail_preview_text(struct buf *out, const unsigned char *p, size_t len, bool html
 			i++;		/* not UTF-8: dropped */
 			continue;
 		}
-		emit(&e, cp);
+		emit(e, cp);
 		i += n;
 	}
+	return i;
+}
+
+int
+mail_preview_text(struct buf *out, const unsigned char *p, size_t len, bool html)
+{
+	struct emitter e;
+
+	(void)preview_run(&e, p, len, html);
 	return buf_append(out, e.out, e.len);
 }
 
@@ -308,28 +322,22 @@ find_text(const struct mail_message *m, const char *subtype)
 	return NULL;
 }
 
-int
-mail_preview_write(struct buf *out, const struct mail_message *m)
+/*
+ * Decode and convert the first len raw bytes of part p and run them through e; returns
+ * true when e is final for the whole part: it filled up far enough before the end of
+ * the prefix (PREVIEW_TAIL_MARGIN), or the prefix is all that is read.
+ */
+static bool
+preview_prefix(struct emitter *e, const struct mail_message *m, const struct mail_part *p,
+    size_t len, bool html, bool last)
 {
-	const struct mail_part *p = find_text(m, "plain");
 	const struct mail_param *cs;
-	const unsigned char *body, *text;
+	const unsigned char *body = m->data + p->body_off, *text = body;
 	unsigned char *decoded = NULL;
-	size_t len, text_len;
+	size_t text_len = len, stop;
 	struct buf utf8;
-	bool html = false;
-	int ret;
+	bool done;
 
-	if (p == NULL) {
-		p = find_text(m, "html");
-		html = true;
-	}
-	if (p == NULL)
-		return 0;
-	body = m->data + p->body_off;
-	len = MIN(p->body_len, (size_t)MAIL_PREVIEW_SCAN_MAX);
-	text = body;
-	text_len = len;
 	if (p->encoding != NULL && str_ieq(p->encoding, "base64")) {
 		decoded = xmalloc(len + 1);
 		/* RFC 2045 §6.8: characters outside the alphabet are ignored */
@@ -347,8 +355,35 @@ mail_preview_write(struct buf *out, const struct mail_message *m)
 	buf_init(&utf8, 4 * (size_t)MAIL_PREVIEW_SCAN_MAX + 16);
 	if (mail_charset_to_utf8(&utf8, cs != NULL ? cs->utf8 : NULL, text, text_len) < 0)
 		buf_reset(&utf8);
-	ret = mail_preview_text(out, (const unsigned char *)utf8.data, utf8.len, html);
+	stop = preview_run(e, (const unsigned char *)utf8.data, utf8.len, html);
+	done = last || (e->full && stop + PREVIEW_TAIL_MARGIN <= utf8.len);
 	buf_deinit(&utf8);
 	free(decoded);
-	return ret;
+	return done;
+}
+
+int
+mail_preview_write(struct buf *out, const struct mail_message *m)
+{
+	/* most previews need the first few KiB: decode and convert growing prefixes */
+	static const size_t steps[] = { 4096, 32768, MAIL_PREVIEW_SCAN_MAX };
+	const struct mail_part *p = find_text(m, "plain");
+	struct emitter e;
+	size_t i, max;
+	bool html = false;
+
+	if (p == NULL) {
+		p = find_text(m, "html");
+		html = true;
+	}
+	if (p == NULL)
+		return 0;
+	max = MIN(p->body_len, (size_t)MAIL_PREVIEW_SCAN_MAX);
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		size_t len = MIN(max, steps[i]);
+
+		if (preview_prefix(&e, m, p, len, html, len == max))
+			break;
+	}
+	return buf_append(out, e.out, e.len);
 }

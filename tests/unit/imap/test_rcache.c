@@ -160,6 +160,57 @@ test_bound(void **state)
 	imap_rcache_destroy(&rc);
 }
 
+struct vcase {
+	const char *s;
+	size_t len;		/* 0: strlen */
+	enum imap_rc_field field;
+	bool want;
+};
+
+/* Items read back from the index must keep the response framing intact. */
+static void
+test_item_valid(void **state)
+{
+	static const struct vcase cases[] = {
+		{ "(\"a\" NIL (\"b\" 1) {3}\r\nx\xc3\xa9)", 0, IMAP_RC_ENVELOPE, true },
+		{ "(\"text\" \"plain\" NIL NIL NIL \"7bit\" 40 2)", 0, IMAP_RC_BODY, true },
+		{ "((\"q\\\"x\\\\\") ())", 0, IMAP_RC_BODYSTRUCTURE, true },
+		{ "\"hello\"", 0, IMAP_RC_PREVIEW, true },
+		{ "\"\"", 0, IMAP_RC_PREVIEW, true },
+		{ "{2}\r\n\xc3\xa9", 0, IMAP_RC_PREVIEW, true },
+		{ "{0}\r\n", 0, IMAP_RC_PREVIEW, true },
+		/* damaged */
+		{ "", 0, IMAP_RC_ENVELOPE, false },
+		{ "\"x\"", 0, IMAP_RC_ENVELOPE, false },		/* not a list */
+		{ "(a", 0, IMAP_RC_ENVELOPE, false },
+		{ "(a))", 0, IMAP_RC_ENVELOPE, false },
+		{ "(a)(b)", 0, IMAP_RC_ENVELOPE, false },
+		{ "(a)\r\n* 1 EXPUNGE", 0, IMAP_RC_ENVELOPE, false },
+		{ "(\"a\r\n\")", 0, IMAP_RC_ENVELOPE, false },
+		{ "(\"a)", 0, IMAP_RC_ENVELOPE, false },
+		{ "(\"\xc3\xa9\")", 0, IMAP_RC_ENVELOPE, false },
+		{ "(\xc3\xa9)", 0, IMAP_RC_ENVELOPE, false },
+		{ "({5}\r\nab)", 0, IMAP_RC_ENVELOPE, false },	/* literal past the end */
+		{ "({2}\nab)", 0, IMAP_RC_ENVELOPE, false },
+		{ "({}\r\n)", 0, IMAP_RC_ENVELOPE, false },
+		{ "({99999999999}\r\n)", 0, IMAP_RC_ENVELOPE, false },
+		{ "({1}\r\n\0)", 7, IMAP_RC_ENVELOPE, false },
+		{ "(a\0)", 4, IMAP_RC_ENVELOPE, false },
+		{ "NIL", 0, IMAP_RC_PREVIEW, false },
+		{ "\"a\" \"b\"", 0, IMAP_RC_PREVIEW, false },
+		{ "\"a\"\r\n", 0, IMAP_RC_PREVIEW, false },
+		{ "(\"a\")", 0, IMAP_RC_HEADER, false },
+	};
+
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		size_t len = cases[i].len != 0 ? cases[i].len : strlen(cases[i].s);
+
+		if (imap_rc_item_valid((const unsigned char *)cases[i].s, len, cases[i].field) !=
+		    cases[i].want)
+			fail_msg("case %zu [%s]: want %d", i, cases[i].s, cases[i].want);
+	}
+}
+
 struct hcase {
 	const char *hdr;
 	int ret;
@@ -351,6 +402,7 @@ main(void)
 		cmocka_unit_test(test_uidvalidity),
 		cmocka_unit_test(test_many),
 		cmocka_unit_test(test_bound),
+		cmocka_unit_test(test_item_valid),
 		cmocka_unit_test(test_header_build),
 		cmocka_unit_test(test_header_equivalence),
 	};

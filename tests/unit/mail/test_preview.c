@@ -164,6 +164,29 @@ test_preview_cut(void **state)
 	assert_int_equal(check_utf8(got), MAIL_PREVIEW_CHARS - 1);
 	assert_true(got[strlen(got) - 1] != ' ');
 	free(got);
+	/* the body is read in growing prefixes: a prefix cut inside "&#233;" where the
+	 * 200th and 201st characters would be what the cut leaves ("&#23" read as text)
+	 * must not decide the preview */
+	buf_reset(&msg);
+	(void)buf_append_str(&msg, "Content-Type: text/html\r\n\r\na");
+	for (i = 0; i < 2915; i++)
+		(void)buf_append_c(&msg, ' ');
+	for (i = 0; i < 300; i++)
+		(void)buf_append_str(&msg, "&#233;");
+	got = preview_of(msg.data, msg.len);
+	assert_int_equal(check_utf8(got), MAIL_PREVIEW_CHARS);
+	assert_memory_equal(got, "a \xc3\xa9", 4);
+	assert_memory_equal(got + strlen(got) - 2, "\xc3\xa9", 2);
+	free(got);
+	/* the same with the text starting past the first prefixes (4 and 32 KiB) */
+	buf_reset(&msg);
+	(void)buf_append_str(&msg, "Content-Type: text/html\r\n\r\n<style>");
+	for (i = 0; i < 40000; i++)
+		(void)buf_append_c(&msg, 'x');
+	(void)buf_append_str(&msg, "</style>late text");
+	got = preview_of(msg.data, msg.len);
+	assert_string_equal(got, "late text");
+	free(got);
 	/* NUL bytes and an unterminated HTML comment */
 	buf_reset(&msg);
 	(void)buf_append_str(&msg, "Content-Type: text/html\r\n\r\na");
