@@ -365,8 +365,10 @@ preview_prefix(struct emitter *e, const struct mail_message *m, const struct mai
 int
 mail_preview_write(struct buf *out, const struct mail_message *m)
 {
-	/* most previews need the first few KiB: decode and convert growing prefixes */
-	static const size_t steps[] = { 4096, 32768, MAIL_PREVIEW_SCAN_MAX };
+	/* most previews need the first KiB: decode and convert growing prefixes */
+	static const size_t steps[] = {
+		MAIL_PREVIEW_FIRST_READ, 16 * MAIL_PREVIEW_FIRST_READ, MAIL_PREVIEW_SCAN_MAX,
+	};
 	const struct mail_part *p = find_text(m, "plain");
 	struct emitter e;
 	size_t i, max;

@@ -15,6 +15,9 @@
 
 #define MAIL_PREVIEW_CHARS	200		/* Unicode characters at most (RFC 8970 §3.1) */
 #define MAIL_PREVIEW_SCAN_MAX	(128 * 1024)	/* raw body bytes examined at most */
+/* The part is read in growing prefixes, first this many raw bytes (most previews need
+ * no more), then 16 times as many, then MAIL_PREVIEW_SCAN_MAX. */
+#define MAIL_PREVIEW_FIRST_READ	1024
 
 /*
  * Append the preview of m to out: the first text/plain part (else the first text/html

@@ -164,21 +164,25 @@ test_preview_cut(void **state)
 	assert_int_equal(check_utf8(got), MAIL_PREVIEW_CHARS - 1);
 	assert_true(got[strlen(got) - 1] != ' ');
 	free(got);
-	/* the body is read in growing prefixes: a prefix cut inside "&#233;" where the
-	 * 200th and 201st characters would be what the cut leaves ("&#23" read as text)
-	 * must not decide the preview */
+	/* the body is read in growing prefixes: a first prefix cut inside "&#233;" where
+	 * the 200th and 201st characters would be what the cut leaves ("&#23" read as
+	 * text) must not decide the preview. "a", spaces, 190 "b", entities: the cut
+	 * after 6 whole entities and 4 bytes of the 7th */
 	buf_reset(&msg);
 	(void)buf_append_str(&msg, "Content-Type: text/html\r\n\r\na");
-	for (i = 0; i < 2915; i++)
+	for (i = 0; i < MAIL_PREVIEW_FIRST_READ - 1 - 190 - 6 * 6 - 4; i++)
 		(void)buf_append_c(&msg, ' ');
-	for (i = 0; i < 300; i++)
+	for (i = 0; i < 190; i++)
+		(void)buf_append_c(&msg, 'b');
+	for (i = 0; i < 20; i++)
 		(void)buf_append_str(&msg, "&#233;");
 	got = preview_of(msg.data, msg.len);
 	assert_int_equal(check_utf8(got), MAIL_PREVIEW_CHARS);
-	assert_memory_equal(got, "a \xc3\xa9", 4);
+	assert_memory_equal(got, "a b", 3);
 	assert_memory_equal(got + strlen(got) - 2, "\xc3\xa9", 2);
+	assert_int_equal(strlen(got), 2 + 190 + 8 * 2);
 	free(got);
-	/* the same with the text starting past the first prefixes (4 and 32 KiB) */
+	/* text starting past the first two prefixes */
 	buf_reset(&msg);
 	(void)buf_append_str(&msg, "Content-Type: text/html\r\n\r\n<style>");
 	for (i = 0; i < 40000; i++)
