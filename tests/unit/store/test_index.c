@@ -998,6 +998,13 @@ test_items(void **state)
 	assert_int_equal(w.n, 1);
 	assert_int_equal(w.uid[0], 3);
 	assert_string_equal(w.data[0], "");
+	/* entries of another UIDVALIDITY (the folder was reset) are misses */
+	box->uidvalidity++;
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(mailbox_items_walk(box, 1, 5, 1, 3, 1 << 20, walk_cb, &w, &done), 1);
+	assert_int_equal(w.n, 0);
+	assert_int_equal(done, 3);
+	box->uidvalidity--;
 	/* a byte bound stops the walk before the next entry and says where */
 	memset(&w, 0, sizeof(w));
 	(void)mailbox_items_walk(box, 1, 5, 1, 3, 1, walk_cb, &w, &done);
