@@ -324,7 +324,8 @@ imap_rc_item_valid(const unsigned char *p, size_t len, enum imap_rc_field field)
 
 	if (field == IMAP_RC_HEADER || field >= IMAP_RC_NFIELDS || len == 0)
 		return false;
-	if (field != IMAP_RC_PREVIEW && p[0] != '(')
+	/* a list, or for PREVIEW one string (quoted or literal) */
+	if (field == IMAP_RC_PREVIEW ? p[0] != '"' && p[0] != '{' : p[0] != '(')
 		return false;
 	while (i < len) {
 		unsigned char ch = p[i];

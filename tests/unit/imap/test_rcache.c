@@ -197,6 +197,7 @@ test_item_valid(void **state)
 		{ "({1}\r\n\0)", 7, IMAP_RC_ENVELOPE, false },
 		{ "(a\0)", 4, IMAP_RC_ENVELOPE, false },
 		{ "NIL", 0, IMAP_RC_PREVIEW, false },
+		{ "(\"a\")", 0, IMAP_RC_PREVIEW, false },	/* a list is no string */
 		{ "\"a\" \"b\"", 0, IMAP_RC_PREVIEW, false },
 		{ "\"a\"\r\n", 0, IMAP_RC_PREVIEW, false },
 		{ "(\"a\")", 0, IMAP_RC_HEADER, false },
