@@ -359,13 +359,14 @@ is_address_field(const char *name)
 	return false;
 }
 
-/* Could the value spell an address differently from its plain form (comments, quoting,
- * white space around '@')? Only then is it worth parsing. */
+/* Could the value spell an address differently from its plain form (comments, quoted
+ * pairs, white space around '@')? Only then is it worth parsing. Quoted display names
+ * are not a reason: the raw text already holds the name and the address. */
 static bool
 address_spelled_oddly(const unsigned char *v, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
-		if (v[i] == '(' || v[i] == '"' || v[i] == '\\')
+		if (v[i] == '(' || v[i] == '\\')
 			return true;
 		if (v[i] == '@' && ((i > 0 && (v[i - 1] == ' ' || v[i - 1] == '\t')) ||
 		    (i + 1 < len && (v[i + 1] == ' ' || v[i + 1] == '\t' ||
