@@ -75,43 +75,6 @@ emit(struct emitter *e, uint32_t cp)
 	e->chars++;
 }
 
-/* Decode one UTF-8 sequence at p[0..len) (len > 0): the code point and its length, or
- * 0 for an invalid byte (RFC 3629 §4: no overlongs, surrogates or values past 10FFFF). */
-static size_t
-utf8_next(const unsigned char *p, size_t len, uint32_t *cp_r)
-{
-	uint32_t cp;
-	size_t n, i;
-
-	if (p[0] < 0x80) {
-		*cp_r = p[0];
-		return 1;
-	}
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		n = 2;
-		cp = p[0] & 0x1f;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		n = 3;
-		cp = p[0] & 0x0f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		n = 4;
-		cp = p[0] & 0x07;
-	} else
-		return 0;
-	if (len < n)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	*cp_r = cp;
-	return n;
-}
-
 static bool
 ascii_alpha(unsigned char c)
 {
@@ -278,7 +241,7 @@ preview_run(struct emitter *e, const unsigned char *p, size_t len, bool html)
 			i += n;
 			continue;
 		}
-		n = utf8_next(p + i, len - i, &cp);
+		n = mail_utf8_next(p + i, len - i, &cp);
 		if (n == 0) {
 			i++;		/* not UTF-8: dropped */
 			continue;

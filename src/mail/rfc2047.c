@@ -15,16 +15,18 @@
 
 static const char utf8_replacement[] = "\xef\xbf\xbd";
 
-/* Length of the valid UTF-8 sequence at p[0..len), or 0 if invalid (RFC 3629). */
-static size_t
-utf8_seq_len(const unsigned char *p, size_t len)
+size_t
+mail_utf8_next(const unsigned char *p, size_t len, uint32_t *cp_r)
 {
 	unsigned char c = p[0];
 	size_t n, i;
 	uint32_t cp;
 
-	if (c < 0x80)
+	if (c < 0x80) {
+		if (cp_r != NULL)
+			*cp_r = c;
 		return 1;
+	}
 	if (c >= 0xc2 && c <= 0xdf) {
 		n = 2;
 		cp = c & 0x1f;
@@ -46,6 +48,8 @@ utf8_seq_len(const unsigned char *p, size_t len)
 	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
 	    (cp >= 0xd800 && cp <= 0xdfff))
 		return 0;
+	if (cp_r != NULL)
+		*cp_r = cp;
 	return n;
 }
 
@@ -58,7 +62,7 @@ append_utf8_or_latin1(struct buf *out, const unsigned char *p, size_t len)
 	if (len == 0)
 		return 0;
 	while (i < len) {
-		n = utf8_seq_len(p + i, len - i);
+		n = mail_utf8_next(p + i, len - i, NULL);
 		if (n > 0) {
 			i += n;
 			continue;

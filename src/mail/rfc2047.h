@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lib/buf.h"
 
@@ -34,5 +35,9 @@ int mail_charset_to_utf8(struct buf *out, const char *charset, const unsigned ch
  * bytes as ISO-8859-1 (NULL, UTF-8, US-ASCII, or a name iconv is never asked about).
  */
 bool mail_charset_is_utf8(const char *charset);
+
+/* One UTF-8 sequence at p[0..len) (len > 0): its length and, if cp_r, its code point;
+ * 0 for an invalid byte (RFC 3629 §4: no overlongs, surrogates or values past 10FFFF). */
+size_t mail_utf8_next(const unsigned char *p, size_t len, uint32_t *cp_r);
 
 #endif
