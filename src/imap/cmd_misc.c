@@ -8,6 +8,9 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
+#include <string.h>
+#include <strings.h>
+
 int
 cmd_capability(struct imap_cmd *cmd)
 {
@@ -96,18 +99,65 @@ cmd_id(struct imap_cmd *cmd)
 	return imap_cmd_ok(cmd, "ID completed.");
 }
 
+/* Is word (case-insensitive) one of the space-separated words of list? */
+static bool
+word_in_list(const char *list, const char *word, size_t len)
+{
+	const char *p = list;
+
+	while (*p != '\0') {
+		size_t n = strcspn(p, " ");
+
+		if (n == len && strncasecmp(p, word, len) == 0)
+			return true;
+		p += n;
+		while (*p == ' ')
+			p++;
+	}
+	return false;
+}
+
+static const struct {
+	const char *name;
+	unsigned bits;
+} enable_exts[] = {
+	{ "CONDSTORE", IMAP_ENABLE_CONDSTORE },
+	{ "QRESYNC", IMAP_ENABLE_QRESYNC | IMAP_ENABLE_CONDSTORE },
+	{ "UTF8=ACCEPT", IMAP_ENABLE_UTF8 },
+	{ "IMAP4rev2", IMAP_ENABLE_REV2 },
+};
+
 int
 cmd_enable(struct imap_cmd *cmd)
 {
-	unsigned i;
+	struct imap_client *c = cmd->client;
+	unsigned i, j;
+	struct buf b;
 
 	if (cmd->argc == 0)
 		return imap_cmd_bad(cmd, "ENABLE needs arguments");
 	for (i = 0; i < cmd->argc; i++)
 		if (cmd->args[i].type != IMAP_ARG_ATOM)
 			return imap_cmd_bad(cmd, "Invalid ENABLE argument");
-	/* RFC 5161 §3.1: unknown extensions are ignored; none of ours needs enabling. */
-	imap_client_line(cmd->client, "* ENABLED");
+	/* RFC 5161 §3.1: unknown extensions are ignored; ENABLED lists only those this
+	 * command newly enabled. */
+	buf_init(&b, 256);
+	(void)buf_append_str(&b, "* ENABLED");
+	for (i = 0; i < cmd->argc; i++) {
+		for (j = 0; j < N_ELEMENTS(enable_exts); j++) {
+			if (!str_ieq(cmd->args[i].str, enable_exts[j].name) ||
+			    !word_in_list(IMAP_CAPABILITY, enable_exts[j].name,
+			    strlen(enable_exts[j].name)))
+				continue;
+			if ((c->enabled & enable_exts[j].bits) != enable_exts[j].bits) {
+				c->enabled |= enable_exts[j].bits;
+				(void)buf_appendf(&b, " %s", enable_exts[j].name);
+			}
+			break;
+		}
+	}
+	imap_client_line(c, "%s", buf_cstr(&b));
+	buf_deinit(&b);
 	return imap_cmd_ok(cmd, "ENABLE completed.");
 }
 

@@ -259,6 +259,13 @@ int imap_view_write_flag_list(struct imap_view *view, struct buf *out, bool perm
 
 /* ---------------------------------------------------------------- client */
 
+/* Extensions a client has turned on with ENABLE (RFC 5161); only those advertised in
+ * IMAP_CAPABILITY can be enabled (cmd_enable). */
+#define IMAP_ENABLE_CONDSTORE	0x01	/* RFC 7162 §3.1 (also by any CONDSTORE-enabling command) */
+#define IMAP_ENABLE_QRESYNC	0x02	/* RFC 7162 §3.2, implies CONDSTORE */
+#define IMAP_ENABLE_UTF8	0x04	/* RFC 6855 UTF8=ACCEPT */
+#define IMAP_ENABLE_REV2	0x08	/* RFC 9051 IMAP4rev2 */
+
 struct imap_client {
 	struct mail_user *user;
 	struct imap_user *iu;		/* the user's IMAP state */
@@ -270,6 +277,7 @@ struct imap_client {
 	struct imap_parser *parser;
 	char *ip;
 	bool secured;
+	unsigned enabled;		/* IMAP_ENABLE_* (RFC 5161 ENABLE) */
 	enum imap_state state;
 	struct imap_view *view;
 	unsigned bad_count;
