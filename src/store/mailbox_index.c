@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <lmdb.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -500,6 +501,57 @@ mailbox_expunge_record(struct mailbox *box, uint32_t uid, uint64_t modseq)
 	box->expunges[box->n_expunges].modseq = modseq;
 	box->n_expunges++;
 	box->hdr_prune = true;
+}
+
+static int
+uid_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+bool
+mailbox_vanished_since(struct mailbox *box, uint64_t since, mailbox_range_cb *cb, void *ctx)
+{
+	uint32_t *uids, lo = 0, hi = 0, next;
+	size_t n = 0, i;
+
+	mailbox_msgs_load(box);
+	if (since < box->expunge_forgotten) {
+		/* records that old are gone: every UID below UIDNEXT not in the folder
+		 * (more than were expunged since, never fewer) */
+		next = 1;
+		for (i = 0; i < box->count; i++) {
+			if (MAILBOX_MSGS(box)[i].uid > next)
+				cb(ctx, next, MAILBOX_MSGS(box)[i].uid - 1);
+			next = MAILBOX_MSGS(box)[i].uid + 1;
+		}
+		if (next < box->nextuid)
+			cb(ctx, next, box->nextuid - 1);
+		return false;
+	}
+	/* records are in MODSEQ order: the newer ones are at the end */
+	for (i = box->n_expunges; i > 0 && box->expunges[i - 1].modseq > since; i--)
+		n++;
+	if (n == 0)
+		return true;
+	uids = xreallocarray(NULL, n, sizeof(*uids));
+	for (i = 0; i < n; i++)
+		uids[i] = box->expunges[box->n_expunges - n + i].uid;
+	qsort(uids, n, sizeof(*uids), uid_cmp);
+	for (i = 0; i < n; i++) {
+		if (hi != 0 && uids[i] <= hi + 1) {
+			hi = MAX(hi, uids[i]);
+			continue;
+		}
+		if (hi != 0)
+			cb(ctx, lo, hi);
+		lo = hi = uids[i];
+	}
+	cb(ctx, lo, hi);
+	free(uids);
+	return true;
 }
 
 uint64_t

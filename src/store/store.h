@@ -272,6 +272,18 @@ uint32_t mailbox_uidnext(const struct mailbox *box);
  * flag changes and expunges, ours and those a rescan finds; persisted in the index and
  * never lower after a restart than any value handed out before. */
 uint64_t mailbox_highestmodseq(const struct mailbox *box);
+/*
+ * RFC 7162 VANISHED: call cb(ctx, lo, hi) for the ranges, ascending and disjoint, of
+ * UIDs expunged with a MODSEQ above since (the store keeps the last
+ * MAILBOX_EXPUNGES_MAX expunges per folder, also across restarts, in the index).
+ * Returns true when that is exact; false when expunges that old were forgotten (or
+ * never known: a folder changed outside while the index was lost), and then the ranges
+ * are every UID below UIDNEXT that is not in the folder, a superset. Loads the
+ * messages.
+ */
+typedef void mailbox_range_cb(void *ctx, uint32_t lo, uint32_t hi);
+bool mailbox_vanished_since(struct mailbox *box, uint64_t since, mailbox_range_cb *cb,
+    void *ctx);
 /* A stable 64-bit id of a message (folder GUID and UID hashed; RFC 8474 EMAILID-like):
  * the same for the same message as long as the folder keeps its UIDVALIDITY. */
 uint64_t mailbox_msg_emailid(const struct mailbox *box, const struct mailbox_msg *m);

@@ -838,6 +838,69 @@ test_modseq_clean_and_expunges(void **state)
 	mailbox_unref(&box);
 }
 
+struct ranges {
+	uint32_t lo[16], hi[16];
+	size_t n;
+};
+
+static void
+range_add(void *ctx, uint32_t lo, uint32_t hi)
+{
+	struct ranges *r = ctx;
+
+	assert_true(r->n < 16);
+	r->lo[r->n] = lo;
+	r->hi[r->n] = hi;
+	r->n++;
+}
+
+/* VANISHED since a MODSEQ: exact from the records, also after a restart; a superset
+ * (every UID below UIDNEXT not in the folder) once the records that old are gone. */
+static void
+test_vanished_since(void **state)
+{
+	struct fixture *f = *state;
+	struct mailbox *box;
+	uint32_t first[2] = { 4, 2 }, second[1] = { 3 };
+	struct ranges r;
+	uint64_t before, mid;
+
+	before = populate(f, &box);
+	assert_int_equal(mailbox_expunge(box, first, 2), STORE_OK);
+	mid = mailbox_highestmodseq(box);
+	assert_int_equal(mailbox_expunge(box, second, 1), STORE_OK);
+	mailbox_unref(&box);
+	reopen(f);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &box), STORE_OK);
+	memset(&r, 0, sizeof(r));
+	assert_true(mailbox_vanished_since(box, before, range_add, &r));
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.lo[0], 2);
+	assert_int_equal(r.hi[0], 4);
+	memset(&r, 0, sizeof(r));
+	assert_true(mailbox_vanished_since(box, mid, range_add, &r));
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.lo[0], 3);
+	assert_int_equal(r.hi[0], 3);
+	memset(&r, 0, sizeof(r));
+	assert_true(mailbox_vanished_since(box, mailbox_highestmodseq(box), range_add, &r));
+	assert_int_equal(r.n, 0);
+	/* records older than `mid` forgotten: UIDs 2..4 are missing, 6 never existed */
+	box->expunge_forgotten = mid;
+	memset(&r, 0, sizeof(r));
+	assert_false(mailbox_vanished_since(box, before, range_add, &r));
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.lo[0], 2);
+	assert_int_equal(r.hi[0], 4);
+	box->nextuid = 8;
+	memset(&r, 0, sizeof(r));
+	assert_false(mailbox_vanished_since(box, before, range_add, &r));
+	assert_int_equal(r.n, 2);
+	assert_int_equal(r.lo[1], 6);
+	assert_int_equal(r.hi[1], 7);
+	mailbox_unref(&box);
+}
+
 /* Deleting a folder forgets its records; a new folder of that name starts afresh. */
 static void
 test_delete_forgets(void **state)
@@ -1285,6 +1348,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_symlink_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_modseq_unclean_exit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_modseq_clean_and_expunges, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vanished_since, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_forgets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_rebuild, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hdrcache, setup, teardown),
