@@ -459,6 +459,14 @@ write_simple_item(struct imap_client *c, struct fetch_ctx *f, const struct imap_
 		if (ret == 0)
 			rc_store(c, f, m->uid, IMAP_RC_PREVIEW, rmark, pm);
 		break;
+	case IMAP_FETCH_MODSEQ:
+		v->modseq_told = true;
+		ret = buf_append(&f->out, "MODSEQ (", 8);
+		if (ret == 0)
+			ret = append_u64(&f->out, m->modseq);
+		if (ret == 0)
+			ret = buf_append_c(&f->out, ')');
+		break;
 	case IMAP_FETCH_SECTION:
 		break;
 	}
@@ -670,6 +678,12 @@ fetch_continue(struct imap_cmd *cmd)
 			if (f->item > 0)
 				(void)buf_append_c(&f->out, ' ');
 			write_simple_item(c, f, &fl, vm, m);
+			/* RFC 7162 §3.1: a flag change is reported with its MODSEQ */
+			if ((c->enabled & IMAP_ENABLE_CONDSTORE) && !f->req->has_modseq) {
+				fl.kind = IMAP_FETCH_MODSEQ;
+				(void)buf_append_c(&f->out, ' ');
+				write_simple_item(c, f, &fl, vm, m);
+			}
 		}
 		(void)buf_append(&f->out, ")\r\n", 3);
 		flush_out(c, f);
@@ -685,6 +699,99 @@ fetch_continue(struct imap_cmd *cmd)
 	return imap_cmd_ok(cmd, "Fetch completed.");
 }
 
+/* RFC 7162 §3.2.6: "* VANISHED (EARLIER) uids" while it is being built. */
+struct vanished_out {
+	struct seqset *set;		/* the UIDs asked for */
+	struct seqset *out;
+};
+
+static void
+vanished_add(void *ctx, uint32_t lo, uint32_t hi)
+{
+	struct vanished_out *vo = ctx;
+	const struct seqset_range *r;
+	unsigned n, i;
+
+	/* intersect lo..hi with the requested set */
+	r = seqset_ranges(vo->set, &n);
+	for (i = 0; i < n; i++) {
+		uint32_t a = MAX(lo, r[i].lo), b = MIN(hi, r[i].hi);
+
+		if (a <= b)
+			(void)seqset_add_range(vo->out, a, b);
+	}
+}
+
+void
+imap_send_vanished_earlier(struct imap_client *c, struct seqset *uids, uint64_t since)
+{
+	struct vanished_out vo = { uids, seqset_create() };
+	struct buf b;
+
+	(void)mailbox_vanished_since(c->view->mbox, since, vanished_add, &vo);
+	if (seqset_count(vo.out) > 0) {
+		buf_init(&b, IMAP_RESP_MAX);
+		if (buf_append_str(&b, "* VANISHED (EARLIER) ") == 0 &&
+		    seqset_format(vo.out, &b) == 0 && buf_append(&b, "\r\n", 2) == 0)
+			imap_client_write(c, b.data, b.len);
+		buf_deinit(&b);
+	}
+	seqset_destroy(&vo.out);
+}
+
+/*
+ * FETCH modifiers (RFC 7162 §3.1.4.1, §3.2.6): CHANGEDSINCE n, VANISHED (UID FETCH
+ * with QRESYNC enabled, needs CHANGEDSINCE). Returns 0 or -1 (BAD, *error_r).
+ */
+static int
+parse_modifiers(struct imap_cmd *cmd, const struct imap_arg *list, uint64_t *changedsince_r,
+    bool *vanished_r, const char **error_r)
+{
+	unsigned i;
+
+	*changedsince_r = 0;
+	*vanished_r = false;
+	*error_r = "Invalid FETCH modifier";
+	if (list->list_count == 0)
+		return -1;
+	for (i = 0; i < list->list_count; i++) {
+		const struct imap_arg *a = &list->list[i];
+
+		if (imap_arg_atom_equals(a, "CHANGEDSINCE") && *changedsince_r == 0 &&
+		    i + 1 < list->list_count) {
+			if (!imap_arg_modseq(&a[1], false, changedsince_r))
+				return -1;
+			i++;
+		} else if (imap_arg_atom_equals(a, "VANISHED") && !*vanished_r) {
+			*vanished_r = true;
+		} else
+			return -1;
+	}
+	if (*vanished_r) {
+		if (!cmd->uid || !(cmd->client->enabled & IMAP_ENABLE_QRESYNC) ||
+		    *changedsince_r == 0) {
+			*error_r = "VANISHED needs UID FETCH with CHANGEDSINCE and QRESYNC enabled";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Is the last argument a FETCH modifier list rather than PREVIEW's (RFC 8970)? */
+static bool
+has_modifiers(const struct imap_cmd *cmd)
+{
+	const struct imap_arg *last = &cmd->args[cmd->argc - 1];
+
+	if (cmd->argc < 3 || last->type != IMAP_ARG_LIST)
+		return false;
+	if (cmd->argc == 3 && imap_arg_atom_equals(&cmd->args[1], "PREVIEW"))
+		return last->list_count > 0 &&
+		    (imap_arg_atom_equals(&last->list[0], "CHANGEDSINCE") ||
+		     imap_arg_atom_equals(&last->list[0], "VANISHED"));
+	return true;
+}
+
 int
 cmd_fetch(struct imap_cmd *cmd)
 {
@@ -693,9 +800,17 @@ cmd_fetch(struct imap_cmd *cmd)
 	struct fetch_ctx *f;
 	const char *err = NULL;
 	enum seqset_parse_result pr;
+	unsigned nargs = cmd->argc;
+	uint64_t changedsince = 0;
+	bool vanished = false;
 
 	if (cmd->argc < 2 || cmd->args[0].type != IMAP_ARG_ATOM)
 		return imap_cmd_bad(cmd, "Invalid FETCH arguments");
+	if (has_modifiers(cmd)) {
+		nargs--;
+		if (parse_modifiers(cmd, &cmd->args[nargs], &changedsince, &vanished, &err) < 0)
+			return imap_cmd_bad(cmd, "%s", err);
+	}
 	pr = seqset_parse(cmd->args[0].str, cmd->args[0].len, 0, &set);
 	if (pr != SEQSET_PARSE_OK)
 		return imap_cmd_bad(cmd, "Invalid sequence set");
@@ -705,15 +820,37 @@ cmd_fetch(struct imap_cmd *cmd)
 	buf_init(&f->tmp, IMAP_HDR_READ_MAX);
 	cmd->ctx = f;
 	cmd->ctx_free = fetch_ctx_free;
-	if (imap_fetch_parse(cmd->args + 1, cmd->argc - 1, cmd->uid, &f->req, &err) < 0) {
+	if (imap_fetch_parse(cmd->args + 1, nargs - 1, cmd->uid, &f->req, &err) < 0) {
 		seqset_destroy(&set);
 		return imap_cmd_bad(cmd, "%s", err);
+	}
+	if (changedsince != 0 && imap_fetch_request_add_modseq(f->req) < 0) {
+		seqset_destroy(&set);
+		return imap_cmd_bad(cmd, "Too many FETCH items");
 	}
 	if (imap_view_resolve(c->view, set, cmd->uid, &f->idx, &f->n) < 0) {
 		seqset_destroy(&set);
 		return imap_cmd_bad(cmd, "Invalid sequence number");
 	}
+	/* RFC 7162 §3.1: MODSEQ and CHANGEDSINCE enable CONDSTORE */
+	if (f->req->has_modseq)
+		imap_client_enable(c, IMAP_ENABLE_CONDSTORE);
+	if (vanished)
+		imap_send_vanished_earlier(c, set, changedsince);
 	seqset_destroy(&set);
+	if (changedsince != 0) {
+		size_t i, n = 0;
+
+		for (i = 0; i < f->n; i++) {
+			const struct imap_view_msg *vm = &c->view->msgs[f->idx[i]];
+			const struct mailbox_msg *m = vm->expunged ? NULL :
+			    mailbox_lookup(c->view->mbox, vm->uid, NULL);
+
+			if (m != NULL && m->modseq > changedsince)
+				f->idx[n++] = f->idx[i];
+		}
+		f->n = n;
+	}
 	cmd->cont = fetch_continue;
 	return fetch_continue(cmd);
 }

@@ -131,7 +131,7 @@ int
 cmd_enable(struct imap_cmd *cmd)
 {
 	struct imap_client *c = cmd->client;
-	unsigned i, j;
+	unsigned i, j, enable_bits = 0;
 	struct buf b;
 
 	if (cmd->argc == 0)
@@ -149,8 +149,9 @@ cmd_enable(struct imap_cmd *cmd)
 			    !word_in_list(IMAP_CAPABILITY, enable_exts[j].name,
 			    strlen(enable_exts[j].name)))
 				continue;
-			if ((c->enabled & enable_exts[j].bits) != enable_exts[j].bits) {
-				c->enabled |= enable_exts[j].bits;
+			if (((c->enabled | enable_bits) & enable_exts[j].bits) !=
+			    enable_exts[j].bits) {
+				enable_bits |= enable_exts[j].bits;
 				(void)buf_appendf(&b, " %s", enable_exts[j].name);
 			}
 			break;
@@ -158,6 +159,7 @@ cmd_enable(struct imap_cmd *cmd)
 	}
 	imap_client_line(c, "%s", buf_cstr(&b));
 	buf_deinit(&b);
+	imap_client_enable(c, enable_bits);
 	return imap_cmd_ok(cmd, "ENABLE completed.");
 }
 

@@ -295,6 +295,8 @@ eval(struct search_ctx *s, struct imap_search_key *k)
 		return cmp_day(saved_day(m), k->date) >= 0;
 	case SEARCH_SAVEDATESUPPORTED:
 		return true;	/* every folder keeps save dates */
+	case SEARCH_MODSEQ:
+		return m->modseq >= k->number;
 	case SEARCH_SENTBEFORE:
 		return sent_day(s, &day) && cmp_day(day, k->date) < 0;
 	case SEARCH_SENTON:
@@ -338,6 +340,7 @@ struct search_run {
 	size_t next;			/* next view index */
 	uint64_t count;
 	uint32_t min, max;
+	uint64_t max_modseq;		/* of the hits (RFC 7162 §3.1.5) */
 	bool error;
 	size_t hint;			/* store index of the next message, likely */
 	unsigned char *hdrbuf;		/* header reads, reused */
@@ -383,7 +386,14 @@ search_finish(struct imap_cmd *cmd, struct search_run *r)
 			if (seqset_format(r->hits, &r->out) < 0)
 				r->error = true;
 		}
+		if (r->prog->has_modseq && r->count > 0)
+			(void)buf_appendf(&r->out, " MODSEQ %llu",
+			    (unsigned long long)r->max_modseq);
+	} else if (r->prog->has_modseq && r->count > 0) {
+		(void)buf_appendf(&r->out, " (MODSEQ %llu)", (unsigned long long)r->max_modseq);
 	}
+	if (r->prog->has_modseq)
+		c->view->modseq_told = true;
 	(void)buf_append_str(&r->out, "\r\n");
 	imap_client_write(c, r->out.data, r->out.len);
 	if (r->error)
@@ -442,6 +452,7 @@ search_continue(struct imap_cmd *cmd)
 				r->min = id;
 			r->max = id;
 			r->count++;
+			r->max_modseq = MAX(r->max_modseq, s.msgcopy.modseq);
 			if (r->prog->esearch)
 				(void)seqset_add_range(r->hits, id, id);
 			else if (buf_appendf(&r->out, " %u", id) < 0)
@@ -480,6 +491,8 @@ cmd_search(struct imap_cmd *cmd)
 	 * sequence numbers and indexes stay valid across slices.
 	 */
 	resolve_sets(prog->root, c->view);
+	if (prog->has_modseq)
+		imap_client_enable(c, IMAP_ENABLE_CONDSTORE);
 	r = xcalloc(1, sizeof(*r));
 	r->prog = prog;
 	r->hits = seqset_create();

@@ -7,6 +7,113 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
+/* SELECT/EXAMINE parameters (RFC 4466 §2.4): CONDSTORE (RFC 7162 §3.1.8) and QRESYNC
+ * (uidvalidity modseq [known-uids [(known-sequence-set known-uid-set)]]) (§3.2.5). */
+struct select_params {
+	bool condstore;
+	bool qresync;
+	uint32_t uidvalidity;
+	uint64_t modseq;
+	struct seqset *known_uids;	/* NULL: every UID */
+};
+
+static int
+parse_select_params(struct imap_cmd *cmd, const struct imap_arg *list,
+    struct select_params *p, const char **error_r)
+{
+	unsigned i;
+
+	*error_r = "Invalid SELECT parameters";
+	for (i = 0; i < list->list_count; i++) {
+		const struct imap_arg *a = &list->list[i], *q;
+		uint64_t v;
+
+		if (imap_arg_atom_equals(a, "CONDSTORE") && !p->condstore) {
+			p->condstore = true;
+			continue;
+		}
+		if (!imap_arg_atom_equals(a, "QRESYNC") || p->qresync || i + 1 >= list->list_count)
+			return -1;
+		if (!(cmd->client->enabled & IMAP_ENABLE_QRESYNC)) {
+			*error_r = "QRESYNC is not enabled";
+			return -1;
+		}
+		q = &a[1];
+		i++;
+		if (q->type != IMAP_ARG_LIST || q->list_count < 2 || q->list_count > 4 ||
+		    q->list[0].type != IMAP_ARG_ATOM ||
+		    parse_u64(q->list[0].str, q->list[0].len, UINT32_MAX, &v) < 0 || v == 0 ||
+		    !imap_arg_modseq(&q->list[1], false, &p->modseq))
+			return -1;
+		p->uidvalidity = (uint32_t)v;
+		if (q->list_count >= 3) {
+			if (q->list[2].type != IMAP_ARG_ATOM ||
+			    seqset_parse(q->list[2].str, q->list[2].len, 0, &p->known_uids) !=
+			    SEQSET_PARSE_OK)
+				return -1;
+		}
+		if (q->list_count == 4) {
+			/* seq-match-data: checked, not needed (the expunge records answer) */
+			const struct imap_arg *sm = &q->list[3];
+			struct seqset *s1 = NULL, *s2 = NULL;
+			bool ok = sm->type == IMAP_ARG_LIST && sm->list_count == 2 &&
+			    sm->list[0].type == IMAP_ARG_ATOM && sm->list[1].type == IMAP_ARG_ATOM &&
+			    seqset_parse(sm->list[0].str, sm->list[0].len, 0, &s1) == SEQSET_PARSE_OK &&
+			    seqset_parse(sm->list[1].str, sm->list[1].len, 0, &s2) == SEQSET_PARSE_OK;
+
+			seqset_destroy(&s1);
+			seqset_destroy(&s2);
+			if (!ok)
+				return -1;
+		}
+		p->qresync = true;
+	}
+	return 0;
+}
+
+/*
+ * RFC 7162 §3.2.5.1: after the SELECT responses, what changed since the client's MODSEQ:
+ * VANISHED (EARLIER) for the expunged UIDs (within known-uids), then FETCH (UID FLAGS
+ * MODSEQ) for the changed messages (within known-uids).
+ */
+static void
+qresync_report(struct imap_client *c, struct select_params *p)
+{
+	struct imap_view *v = c->view;
+	uint32_t last = mailbox_uidnext(v->mbox) - 1;
+	struct seqset *all = NULL;
+	struct buf b;
+	size_t i;
+
+	if (imap_view_materialize(v) < 0)
+		return;			/* the tagged reply's updates end the session */
+	if (p->known_uids != NULL)
+		seqset_resolve(p->known_uids, last);
+	else {
+		all = seqset_create();
+		if (last > 0)
+			(void)seqset_add_range(all, 1, last);
+	}
+	imap_send_vanished_earlier(c, p->known_uids != NULL ? p->known_uids : all, p->modseq);
+	seqset_destroy(&all);
+	buf_init(&b, 64 * 1024);
+	for (i = 0; i < v->count; i++) {
+		struct imap_view_msg *vm = &v->msgs[i];
+		const struct mailbox_msg *m = mailbox_lookup(v->mbox, vm->uid, NULL);
+
+		if (m == NULL || m->modseq <= p->modseq ||
+		    (p->known_uids != NULL && !seqset_contains(p->known_uids, vm->uid)))
+			continue;
+		imap_view_set_reported(v, vm, m->flags, m->keywords);
+		buf_reset(&b);
+		if (imap_view_write_flags(v, &b, imap_view_client_flags(v, vm, m),
+		    m->keywords) == 0)
+			imap_client_line(c, "* %zu FETCH (UID %u FLAGS %s MODSEQ (%llu))", i + 1,
+			    vm->uid, buf_cstr(&b), (unsigned long long)m->modseq);
+	}
+	buf_deinit(&b);
+}
+
 static int
 select_common(struct imap_cmd *cmd, bool readonly)
 {
@@ -14,23 +121,40 @@ select_common(struct imap_cmd *cmd, bool readonly)
 	struct imap_view *v;
 	enum store_status st;
 	struct imap_view_summary sum;
+	struct select_params params;
+	const char *err = "Invalid SELECT parameters";
 	char *name;
+	int ret;
 
+	memset(&params, 0, sizeof(params));
 	if (cmd->argc < 1 || cmd->argc > 2)
 		return imap_cmd_bad(cmd, "Invalid arguments");
-	if (cmd->argc == 2 && (cmd->args[1].type != IMAP_ARG_LIST || cmd->args[1].list_count != 0))
-		return imap_cmd_bad(cmd, "Unsupported SELECT parameters");
-	if (!imap_cmd_mailbox_arg(cmd, &cmd->args[0], &name))
+	if (cmd->argc == 2 && (cmd->args[1].type != IMAP_ARG_LIST ||
+	    parse_select_params(cmd, &cmd->args[1], &params, &err) < 0)) {
+		seqset_destroy(&params.known_uids);
+		return imap_cmd_bad(cmd, "%s", cmd->args[1].type != IMAP_ARG_LIST ?
+		    "Invalid SELECT parameters" : err);
+	}
+	if (!imap_cmd_mailbox_arg(cmd, &cmd->args[0], &name)) {
+		seqset_destroy(&params.known_uids);
 		return IMAP_CMD_DONE;
+	}
 	/* RFC 3501 §6.3.1: a failed SELECT leaves no mailbox selected. */
 	if (c->view != NULL) {
 		imap_view_close(&c->view);
 		c->state = IMAP_STATE_AUTH;
+		/* RFC 7162 §3.2.11: where the old mailbox's responses end */
+		if (c->enabled & IMAP_ENABLE_QRESYNC)
+			imap_client_line(c, "* OK [CLOSED] Previous mailbox closed.");
 	}
+	if (params.condstore || params.qresync)
+		imap_client_enable(c, IMAP_ENABLE_CONDSTORE);
 	st = imap_view_open(c, name, readonly, &v);
 	free(name);
-	if (st != STORE_OK)
+	if (st != STORE_OK) {
+		seqset_destroy(&params.known_uids);
 		return imap_cmd_store_error(cmd, st);
+	}
 	c->view = v;
 	c->state = IMAP_STATE_SELECTED;
 	imap_view_send_flag_lists(v);
@@ -42,8 +166,16 @@ select_common(struct imap_cmd *cmd, bool readonly)
 		imap_client_line(c, "* OK [UNSEEN %u] First unseen.", sum.first_unseen_seq);
 	imap_client_line(c, "* OK [UIDVALIDITY %u] UIDs valid", mailbox_uidvalidity(v->mbox));
 	imap_client_line(c, "* OK [UIDNEXT %u] Predicted next UID", mailbox_uidnext(v->mbox));
-	return imap_cmd_ok(cmd, "[%s] %s completed.", readonly ? "READ-ONLY" : "READ-WRITE",
+	/* RFC 7162 §3.1.2.1: every SELECT of a mailbox with persistent MODSEQs */
+	imap_client_line(c, "* OK [HIGHESTMODSEQ %llu] Highest",
+	    (unsigned long long)mailbox_highestmodseq(v->mbox));
+	/* QRESYNC with another UIDVALIDITY: a plain SELECT (§3.2.5.1) */
+	if (params.qresync && params.uidvalidity == mailbox_uidvalidity(v->mbox))
+		qresync_report(c, &params);
+	seqset_destroy(&params.known_uids);
+	ret = imap_cmd_ok(cmd, "[%s] %s completed.", readonly ? "READ-ONLY" : "READ-WRITE",
 	    readonly ? "Examine" : "Select");
+	return ret;
 }
 
 int

@@ -84,24 +84,36 @@ cmd_store(struct imap_cmd *cmd)
 {
 	struct imap_client *c = cmd->client;
 	struct imap_view *v = c->view;
-	const struct imap_arg *flag_args;
-	unsigned nflags;
-	struct seqset *set = NULL;
+	const struct imap_arg *flag_args, *args = cmd->args;
+	unsigned nflags, argc = cmd->argc;
+	struct seqset *set = NULL, *modified = NULL;
 	size_t *idx = NULL, n = 0, i;
 	const char *op;
 	size_t oplen;
 	int mode;	/* 0 replace, 1 add, -1 remove */
-	bool silent = false, expunged = false;
+	bool silent = false, expunged = false, condstore;
 	uint8_t flags;
 	uint32_t kw;
+	uint64_t unchangedsince = UINT64_MAX;
 	struct buf b;
 	enum store_status st = STORE_OK;
 
-	if (cmd->argc < 3 || cmd->args[0].type != IMAP_ARG_ATOM ||
-	    cmd->args[1].type != IMAP_ARG_ATOM)
+	if (argc < 3 || args[0].type != IMAP_ARG_ATOM)
 		return imap_cmd_bad(cmd, "Invalid STORE arguments");
-	op = cmd->args[1].str;
-	oplen = cmd->args[1].len;
+	if (args[1].type == IMAP_ARG_LIST) {
+		/* RFC 7162 §3.1.3: STORE set (UNCHANGEDSINCE n) ... */
+		const struct imap_arg *m = args[1].list;
+
+		if (args[1].list_count != 2 || !imap_arg_atom_equals(&m[0], "UNCHANGEDSINCE") ||
+		    !imap_arg_modseq(&m[1], true, &unchangedsince))
+			return imap_cmd_bad(cmd, "Invalid STORE modifier");
+		args++;
+		argc--;
+	}
+	if (argc < 3 || args[1].type != IMAP_ARG_ATOM)
+		return imap_cmd_bad(cmd, "Invalid STORE arguments");
+	op = args[1].str;
+	oplen = args[1].len;
 	mode = 0;
 	if (oplen > 0 && (op[0] == '+' || op[0] == '-')) {
 		mode = op[0] == '+' ? 1 : -1;
@@ -112,16 +124,16 @@ cmd_store(struct imap_cmd *cmd)
 		silent = true;
 	else if (!(oplen == 5 && mem_ieq(op, 5, "FLAGS")))
 		return imap_cmd_bad(cmd, "Invalid STORE data item");
-	if (cmd->argc == 3 && cmd->args[2].type == IMAP_ARG_LIST) {
-		flag_args = cmd->args[2].list;
-		nflags = cmd->args[2].list_count;
-	} else if (cmd->argc == 3 && cmd->args[2].type == IMAP_ARG_NIL) {
+	if (argc == 3 && args[2].type == IMAP_ARG_LIST) {
+		flag_args = args[2].list;
+		nflags = args[2].list_count;
+	} else if (argc == 3 && args[2].type == IMAP_ARG_NIL) {
 		/* NIL for "no flags", as Dovecot accepts it (not in RFC 3501's grammar) */
 		flag_args = NULL;
 		nflags = 0;
 	} else {
-		flag_args = cmd->args + 2;
-		nflags = cmd->argc - 2;
+		flag_args = args + 2;
+		nflags = argc - 2;
 	}
 	if (seqset_parse(cmd->args[0].str, cmd->args[0].len, 0, &set) != SEQSET_PARSE_OK)
 		return imap_cmd_bad(cmd, "Invalid sequence set");
@@ -138,6 +150,11 @@ cmd_store(struct imap_cmd *cmd)
 		free(idx);
 		return IMAP_CMD_DONE;
 	}
+	if (unchangedsince != UINT64_MAX) {
+		imap_client_enable(c, IMAP_ENABLE_CONDSTORE);
+		modified = seqset_create();
+	}
+	condstore = (c->enabled & IMAP_ENABLE_CONDSTORE) != 0;
 	/* New keywords: the FLAGS / PERMANENTFLAGS update goes before the FETCH responses. */
 	imap_view_send_updates(v, false);
 	buf_init(&b, 64 * 1024);
@@ -146,9 +163,16 @@ cmd_store(struct imap_cmd *cmd)
 		const struct mailbox_msg *m = vm->expunged ? NULL : mailbox_lookup(v->mbox, vm->uid, NULL);
 		uint8_t nf;
 		uint32_t nk;
+		bool changed = false;
 
 		if (m == NULL) {
 			expunged = true;
+			continue;
+		}
+		if (m->modseq > unchangedsince) {
+			/* RFC 7162 §3.1.3: changed since the client looked: not stored */
+			(void)seqset_add_range(modified, cmd->uid ? vm->uid : (uint32_t)idx[i] + 1,
+			    cmd->uid ? vm->uid : (uint32_t)idx[i] + 1);
 			continue;
 		}
 		nf = m->flags & MAILBOX_FLAGS_IMAP;
@@ -177,27 +201,53 @@ cmd_store(struct imap_cmd *cmd)
 			m = mailbox_lookup(v->mbox, vm->uid, NULL);
 			if (m == NULL)
 				continue;
+			changed = true;
 		}
 		imap_view_set_reported(v, vm, m->flags, m->keywords);
 		if (!silent) {
 			buf_reset(&b);
 			(void)imap_view_write_flags(v, &b, imap_view_client_flags(v, vm, m),
 			    m->keywords);
+			if (condstore)
+				(void)buf_appendf(&b, " MODSEQ (%llu)", (unsigned long long)m->modseq);
 			if (cmd->uid)
 				imap_client_line(c, "* %zu FETCH (UID %u FLAGS %s)", idx[i] + 1,
 				    vm->uid, buf_cstr(&b));
 			else
 				imap_client_line(c, "* %zu FETCH (FLAGS %s)", idx[i] + 1,
 				    buf_cstr(&b));
+		} else if (condstore && changed) {
+			/* RFC 7162 §3.1.3: .SILENT still tells the new MODSEQ */
+			if (cmd->uid)
+				imap_client_line(c, "* %zu FETCH (UID %u MODSEQ (%llu))", idx[i] + 1,
+				    vm->uid, (unsigned long long)m->modseq);
+			else
+				imap_client_line(c, "* %zu FETCH (MODSEQ (%llu))", idx[i] + 1,
+				    (unsigned long long)m->modseq);
 		}
+		if (condstore)
+			v->modseq_told = true;
 	}
-	buf_deinit(&b);
 	free(idx);
-	if (st != STORE_OK)
+	if (st != STORE_OK) {
+		buf_deinit(&b);
+		seqset_destroy(&modified);
 		return imap_cmd_store_error(cmd, st);
-	if (expunged && !cmd->uid)
+	}
+	if (expunged && !cmd->uid) {
+		buf_deinit(&b);
+		seqset_destroy(&modified);
 		return imap_cmd_no(cmd, "[EXPUNGEISSUED] Some messages were expunged");
-	return imap_cmd_ok(cmd, "Store completed.");
+	}
+	if (modified != NULL && seqset_count(modified) > 0) {
+		buf_reset(&b);
+		(void)seqset_format(modified, &b);
+		imap_cmd_ok(cmd, "[MODIFIED %s] Conditional STORE failed", buf_cstr(&b));
+	} else
+		imap_cmd_ok(cmd, "Store completed.");
+	buf_deinit(&b);
+	seqset_destroy(&modified);
+	return IMAP_CMD_DONE;
 }
 
 static void

@@ -181,6 +181,25 @@ imap_cmd_store_error(struct imap_cmd *cmd, enum store_status st)
 }
 
 bool
+imap_arg_modseq(const struct imap_arg *a, bool zero_ok, uint64_t *modseq_r)
+{
+	if (a->type != IMAP_ARG_ATOM || parse_u64(a->str, a->len, INT64_MAX, modseq_r) < 0)
+		return false;
+	return zero_ok || *modseq_r != 0;
+}
+
+void
+imap_client_enable(struct imap_client *c, unsigned bits)
+{
+	unsigned added = bits & ~c->enabled;
+
+	c->enabled |= bits;
+	if ((added & IMAP_ENABLE_CONDSTORE) && c->view != NULL)
+		imap_client_line(c, "* OK [HIGHESTMODSEQ %llu] Highest",
+		    (unsigned long long)mailbox_highestmodseq(c->view->mbox));
+}
+
+bool
 imap_cmd_mailbox_arg(struct imap_cmd *cmd, const struct imap_arg *a, char **name_r)
 {
 	const char *s;

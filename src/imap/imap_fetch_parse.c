@@ -32,6 +32,9 @@ add_item(struct imap_fetch_request *r, enum imap_fetch_kind kind, const char *na
 	case IMAP_FETCH_FLAGS:
 		r->has_flags = true;
 		break;
+	case IMAP_FETCH_MODSEQ:
+		r->has_modseq = true;
+		break;
 	case IMAP_FETCH_ENVELOPE:
 	case IMAP_FETCH_BODY:
 	case IMAP_FETCH_BODYSTRUCTURE:
@@ -208,6 +211,8 @@ parse_one(struct imap_fetch_request *r, const struct imap_arg *a, const char **e
 		return add_item(r, IMAP_FETCH_INTERNALDATE, "INTERNALDATE") != NULL ? 0 : -1;
 	if (mem_ieq(s, len, "SAVEDATE"))
 		return add_item(r, IMAP_FETCH_SAVEDATE, "SAVEDATE") != NULL ? 0 : -1;
+	if (mem_ieq(s, len, "MODSEQ"))
+		return add_item(r, IMAP_FETCH_MODSEQ, "MODSEQ") != NULL ? 0 : -1;
 	if (mem_ieq(s, len, "RFC822.SIZE"))
 		return add_item(r, IMAP_FETCH_RFC822_SIZE, "RFC822.SIZE") != NULL ? 0 : -1;
 	if (mem_ieq(s, len, "ENVELOPE"))
@@ -304,6 +309,12 @@ imap_fetch_parse(const struct imap_arg *args, unsigned argc, bool uid_cmd,
 	}
 	*req_r = r;
 	return 0;
+}
+
+int
+imap_fetch_request_add_modseq(struct imap_fetch_request *r)
+{
+	return add_item(r, IMAP_FETCH_MODSEQ, "MODSEQ") != NULL ? 0 : -1;
 }
 
 void

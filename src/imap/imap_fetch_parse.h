@@ -2,7 +2,7 @@
  * imap_fetch_parse.h — parsing the FETCH item list (RFC 3501 §6.4.5: macros ALL, FAST,
  * FULL; UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODY BODYSTRUCTURE RFC822
  * RFC822.HEADER RFC822.TEXT BODY[section]<partial> BODY.PEEK[...]; RFC 8970 PREVIEW and
- * PREVIEW (LAZY)) into a request the
+ * PREVIEW (LAZY); RFC 7162 MODSEQ) into a request the
  * FETCH command executes. Pure: arguments in, items out; no I/O, no globals. Used by the
  * mail process on client input; bounded by IMAP_FETCH_MAX_ITEMS.
  */
@@ -28,6 +28,7 @@ enum imap_fetch_kind {
 	IMAP_FETCH_BODYSTRUCTURE,
 	IMAP_FETCH_SECTION,		/* BODY[...], BODY.PEEK[...], RFC822, RFC822.HEADER/TEXT */
 	IMAP_FETCH_PREVIEW,		/* RFC 8970 */
+	IMAP_FETCH_MODSEQ,		/* RFC 7162 §3.1.4.1 */
 };
 
 struct imap_fetch_item {
@@ -48,6 +49,7 @@ struct imap_fetch_request {
 	bool sets_seen;			/* a non-PEEK body item */
 	bool has_flags;
 	bool has_uid;
+	bool has_modseq;
 };
 
 /*
@@ -57,6 +59,9 @@ struct imap_fetch_request {
  */
 int imap_fetch_parse(const struct imap_arg *args, unsigned argc, bool uid_cmd,
     struct imap_fetch_request **req_r, const char **error_r);
+/* Add MODSEQ (FETCH with CHANGEDSINCE, RFC 7162 §3.1.4.1), unless there. 0 or -1 (too
+ * many items). */
+int imap_fetch_request_add_modseq(struct imap_fetch_request *r);
 void imap_fetch_request_free(struct imap_fetch_request **req);
 
 #endif

@@ -195,6 +195,8 @@ struct imap_view {
 	size_t count, cap;
 	uint32_t last_uid;		/* highest UID ever added to the view */
 	bool pending_expunge;
+	uint64_t pending_expunge_modseq;	/* MODSEQ of the first unsent expunge */
+	bool modseq_told;		/* a MODSEQ went out since the last check */
 	bool pending_new;
 	bool pending_flags;
 	bool pending_keywords;
@@ -318,6 +320,15 @@ const char *imap_capability(const struct config *cfg);
 int imap_cmd_ok(struct imap_cmd *cmd, const char *fmt, ...) PRINTF(2, 3);
 int imap_cmd_no(struct imap_cmd *cmd, const char *fmt, ...) PRINTF(2, 3);
 int imap_cmd_bad(struct imap_cmd *cmd, const char *fmt, ...) PRINTF(2, 3);
+/* A mod-sequence-value (RFC 7162 §7: 1..2^63-1) atom, or mod-sequence-valzer (0 too)
+ * when zero_ok. */
+bool imap_arg_modseq(const struct imap_arg *a, bool zero_ok, uint64_t *modseq_r);
+/* Turn on IMAP_ENABLE_* bits (ENABLE, or a CONDSTORE-enabling command, RFC 7162 §3.1):
+ * the first time CONDSTORE is on with a mailbox selected, its HIGHESTMODSEQ is sent. */
+void imap_client_enable(struct imap_client *c, unsigned bits);
+/* RFC 7162 §3.2.6: "* VANISHED (EARLIER) ..." for the UIDs of the resolved set uids
+ * expunged from the selected mailbox after MODSEQ since (nothing if none). */
+void imap_send_vanished_earlier(struct imap_client *c, struct seqset *uids, uint64_t since);
 /* NO with the response code for a store status. */
 int imap_cmd_store_error(struct imap_cmd *cmd, enum store_status st);
 /* Mailbox name argument: astring, valid mUTF-7 (else BAD sent, returns false). */

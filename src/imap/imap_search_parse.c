@@ -294,6 +294,40 @@ parse_key(struct sp *p, unsigned depth)
 	}
 	if (IS("SAVEDATESUPPORTED"))
 		return new_key(p, SEARCH_SAVEDATESUPPORTED);
+	if (IS("MODSEQ")) {
+		/* RFC 7162 §3.1.5: MODSEQ [entry-name entry-type-req] mod-sequence-valzer;
+		 * the store keeps one MODSEQ per message, so the entry is checked and
+		 * otherwise ignored (as the RFC allows) */
+		const struct imap_arg *ma = next_arg(p);
+
+		if (ma == NULL)
+			return NULL;
+		if (ma->type == IMAP_ARG_QUOTED || ma->type == IMAP_ARG_LITERAL) {
+			const struct imap_arg *t = next_arg(p);
+
+			if (t == NULL)
+				return NULL;
+			if (!imap_arg_atom_equals(t, "priv") && !imap_arg_atom_equals(t, "shared") &&
+			    !imap_arg_atom_equals(t, "all")) {
+				p->error = "Invalid MODSEQ entry type";
+				return NULL;
+			}
+			ma = next_arg(p);
+			if (ma == NULL)
+				return NULL;
+		}
+		k = new_key(p, SEARCH_MODSEQ);
+		if (k == NULL)
+			return NULL;
+		if (ma->type != IMAP_ARG_ATOM ||
+		    parse_u64(ma->str, ma->len, INT64_MAX, &k->number) < 0) {
+			p->error = "Invalid MODSEQ value";
+			key_free(k, NULL);
+			return NULL;
+		}
+		p->prog->has_modseq = true;
+		return k;
+	}
 	if (IS("FROM"))
 		return str_key(p, SEARCH_HEADER, "From");
 	if (IS("TO"))

@@ -45,6 +45,7 @@ enum imap_search_type {
 	SEARCH_SAVEDON,
 	SEARCH_SAVEDSINCE,
 	SEARCH_SAVEDATESUPPORTED,
+	SEARCH_MODSEQ,		/* number: MODSEQ >= it (RFC 7162 §3.1.5) */
 };
 
 struct imap_search_key {
@@ -74,6 +75,7 @@ struct imap_search_program {
 	unsigned return_opts;		/* SEARCH_RETURN_* (empty RETURN () = ALL) */
 	bool needs_message;		/* some key needs the message contents */
 	bool has_seqset;		/* some key uses sequence numbers */
+	bool has_modseq;		/* a MODSEQ key: the result tells the highest MODSEQ */
 };
 
 enum imap_search_parse_result {

@@ -58,6 +58,9 @@ l_expunged(void *ctx, struct mailbox *mbox, uint32_t uid)
 
 	if (vm != NULL && !vm->expunged) {
 		vm->expunged = true;
+		/* the store gave this expunge the folder's newest MODSEQ */
+		if (!v->pending_expunge)
+			v->pending_expunge_modseq = mailbox_highestmodseq(mbox);
 		v->pending_expunge = true;
 		imap_client_schedule_updates(v->client);
 	}
@@ -521,11 +524,28 @@ imap_view_send_updates(struct imap_view *v, bool allow_expunge)
 	if (v->pending_expunge && allow_expunge) {
 		size_t removed = 0;
 
-		/* Highest first: each number is still valid when the client applies it. */
-		for (i = v->count; i-- > 0;) {
-			if (v->msgs[i].expunged) {
-				imap_client_line(c, "* %zu EXPUNGE", i + 1);
-				removed++;
+		if (c->enabled & IMAP_ENABLE_QRESYNC) {
+			/* RFC 7162 §3.2.10: VANISHED instead of EXPUNGE, UIDs ascending */
+			struct seqset *gone = seqset_create();
+			struct buf b;
+
+			for (i = 0; i < v->count; i++)
+				if (v->msgs[i].expunged)
+					(void)seqset_add_range(gone, v->msgs[i].uid, v->msgs[i].uid);
+			buf_init(&b, IMAP_RESP_MAX);
+			if (seqset_count(gone) > 0 && buf_append_str(&b, "* VANISHED ") == 0 &&
+			    seqset_format(gone, &b) == 0 && buf_append(&b, "\r\n", 2) == 0)
+				imap_client_write(c, b.data, b.len);
+			buf_deinit(&b);
+			removed = (size_t)seqset_count(gone);
+			seqset_destroy(&gone);
+		} else {
+			/* Highest first: each number is still valid when the client applies it. */
+			for (i = v->count; i-- > 0;) {
+				if (v->msgs[i].expunged) {
+					imap_client_line(c, "* %zu EXPUNGE", i + 1);
+					removed++;
+				}
 			}
 		}
 		for (i = 0, j = 0; i < v->count; i++) {
@@ -579,12 +599,26 @@ imap_view_send_updates(struct imap_view *v, bool allow_expunge)
 			imap_view_set_reported(v, vm, m->flags, m->keywords);
 			buf_reset(&b);
 			if (imap_view_write_flags(v, &b, imap_view_client_flags(v, vm, m),
-			    m->keywords) == 0)
+			    m->keywords) < 0)
+				continue;
+			if (c->enabled & IMAP_ENABLE_CONDSTORE) {
+				imap_client_line(c, "* %zu FETCH (UID %u FLAGS %s MODSEQ (%llu))",
+				    i + 1, vm->uid, buf_cstr(&b), (unsigned long long)m->modseq);
+				v->modseq_told = true;
+			} else
 				imap_client_line(c, "* %zu FETCH (UID %u FLAGS %s)", i + 1, vm->uid,
 				    buf_cstr(&b));
 		}
 		buf_deinit(&b);
 	}
+	if (v->pending_expunge && v->modseq_told && v->pending_expunge_modseq > 1) {
+		/* RFC 7162 §3.2: MODSEQs told may be above an expunge still held back
+		 * (no EXPUNGE during FETCH, STORE, SEARCH); a client keeping the highest
+		 * MODSEQ it saw must not skip that expunge when it resynchronises */
+		imap_client_line(c, "* OK [HIGHESTMODSEQ %llu] Expunges pending",
+		    (unsigned long long)(v->pending_expunge_modseq - 1));
+	}
+	v->modseq_told = false;
 }
 
 int
