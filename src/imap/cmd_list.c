@@ -19,6 +19,7 @@
 #define STATUS_UIDVALIDITY	0x08
 #define STATUS_UNSEEN		0x10
 #define STATUS_SIZE		0x20	/* RFC 8438 */
+#define STATUS_HIGHESTMODSEQ	0x40	/* RFC 7162 §3.1.6 */
 
 static int
 mailbox_cmd(struct imap_cmd *cmd, enum store_status (*fn)(struct mstore *, const char *),
@@ -203,6 +204,8 @@ parse_status_items(const struct imap_arg *list, unsigned n, unsigned *items_r)
 			*items_r |= STATUS_UNSEEN;
 		else if (imap_arg_atom_equals(a, "SIZE"))
 			*items_r |= STATUS_SIZE;
+		else if (imap_arg_atom_equals(a, "HIGHESTMODSEQ"))
+			*items_r |= STATUS_HIGHESTMODSEQ;
 		else
 			return -1;
 	}
@@ -305,6 +308,8 @@ write_status(struct imap_client *c, const char *name, unsigned items,
 		(void)buf_appendf(&b, "UNSEEN %u ", st->unseen);
 	if ((items & STATUS_SIZE) && status_size(c, name, &size))
 		(void)buf_appendf(&b, "SIZE %llu ", (unsigned long long)size);
+	if (items & STATUS_HIGHESTMODSEQ)
+		(void)buf_appendf(&b, "HIGHESTMODSEQ %llu ", (unsigned long long)st->highestmodseq);
 	buf_truncate(&b, b.len - 1);
 	(void)buf_append_str(&b, ")\r\n");
 	imap_client_write(c, b.data, b.len);
@@ -619,6 +624,9 @@ cmd_status(struct imap_cmd *cmd)
 		return imap_cmd_bad(cmd, "Invalid STATUS items");
 	if (!imap_cmd_mailbox_arg(cmd, &cmd->args[0], &name))
 		return IMAP_CMD_DONE;
+	/* RFC 7162 §3.1: a CONDSTORE-enabling command */
+	if (items & STATUS_HIGHESTMODSEQ)
+		imap_client_enable(cmd->client, IMAP_ENABLE_CONDSTORE);
 	ss = mstore_status(cmd->client->user->store, name, &st);
 	if (ss != STORE_OK) {
 		free(name);

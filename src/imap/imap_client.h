@@ -28,7 +28,7 @@ struct mail_user;
  */
 #define IMAP_CAPABILITY "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS " \
 	"MOVE UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH STATUS=SIZE " \
-	"SAVEDATE PREVIEW"
+	"SAVEDATE PREVIEW CONDSTORE QRESYNC"
 
 /*
  * Start an authenticated session on the connected socket fd (ownership passes to the

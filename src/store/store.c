@@ -385,6 +385,7 @@ mstore_status(struct mstore *store, const char *name, struct mailbox_status *st_
 	st_r->messages = (uint32_t)n;
 	st_r->uidnext = mailbox_uidnext(box);
 	st_r->uidvalidity = mailbox_uidvalidity(box);
+	st_r->highestmodseq = mailbox_highestmodseq(box);
 	for (i = 0; i < n; i++) {
 		const struct mailbox_msg *m = mailbox_msg_at(box, i);
 

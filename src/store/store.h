@@ -145,6 +145,7 @@ struct mailbox_status {
 	uint32_t uidnext;
 	uint32_t uidvalidity;
 	uint32_t unseen;
+	uint64_t highestmodseq;		/* RFC 7162 */
 };
 enum store_status mstore_status(struct mstore *store, const char *name,
     struct mailbox_status *st_r);
