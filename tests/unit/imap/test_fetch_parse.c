@@ -55,6 +55,9 @@ static const struct tcase cases[] = {
 	{ "(PREVIEW (LAZY) PREVIEW)", false, true, "PREVIEW", true, true, false },
 	{ "(PREVIEW PREVIEW (LAZY))", false, true, "PREVIEW", true, true, false },
 	{ "(PREVIEW (LAZY) PREVIEW (LAZY))", false, true, "PREVIEW~", true, true, false },
+	/* RFC 7162 */
+	{ "MODSEQ", false, true, "MODSEQ", false, false, false },
+	{ "(FLAGS MODSEQ MODSEQ)", true, true, "UID FLAGS MODSEQ", false, false, false },
 	{ "(PREVIEW (FOO))", false, false, NULL, false, false, false },
 	{ "(PREVIEW ())", false, false, NULL, false, false, false },
 	{ "(PREVIEW LAZY)", false, false, NULL, false, false, false },

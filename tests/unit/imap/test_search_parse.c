@@ -21,7 +21,7 @@ dump(struct buf *b, const struct imap_search_key *k)
 		"ALL", "AND", "OR", "NOT", "SEQ", "UIDSET", "FLAG", "KEYWORD", "RECENT", "NEW",
 		"OLD", "LARGER", "SMALLER", "BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON",
 		"SENTSINCE", "HEADER", "BODY", "TEXT", "SAVEDBEFORE", "SAVEDON", "SAVEDSINCE",
-		"SAVEDATESUPPORTED",
+		"SAVEDATESUPPORTED", "MODSEQ",
 	};
 	for (; k != NULL; k = k->next) {
 		buf_append_str(b, names[k->type]);
@@ -39,6 +39,7 @@ dump(struct buf *b, const struct imap_search_key *k)
 			break;
 		case SEARCH_LARGER:
 		case SEARCH_SMALLER:
+		case SEARCH_MODSEQ:
 			buf_appendf(b, ":%llu", (unsigned long long)k->number);
 			break;
 		case SEARCH_BEFORE:
@@ -108,6 +109,14 @@ static const struct tcase cases[] = {
 	  IMAP_SEARCH_OK, "AND(SAVEDSINCE:0 SAVEDBEFORE:86400 SAVEDON:0 SAVEDATESUPPORTED)", 0,
 	  false, false },
 	{ "SAVEDBEFORE", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	/* RFC 7162 §3.1.5: the entry name and type are checked, then ignored */
+	{ "MODSEQ 0 MODSEQ \"/flags/\\\\draft\" all 9223372036854775807", IMAP_SEARCH_OK,
+	  "AND(MODSEQ:0 MODSEQ:9223372036854775807)", 0, false, false },
+	{ "MODSEQ 9223372036854775808", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "MODSEQ \"/flags/x\" everyone 5", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "MODSEQ \"/flags/x\" priv", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "MODSEQ", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "MODSEQ x", IMAP_SEARCH_BAD, NULL, 0, false, false },
 	{ "CHARSET UTF-8 BODY \"caf\xc3\xa9\"", IMAP_SEARCH_OK, "AND(BODY:caf\xc3\xa9)", 0,
 	  false, true },
 	{ "CHARSET us-ascii ALL", IMAP_SEARCH_OK, "AND(ALL)", 0, false, false },
