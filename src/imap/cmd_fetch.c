@@ -832,9 +832,15 @@ cmd_fetch(struct imap_cmd *cmd)
 		seqset_destroy(&set);
 		return imap_cmd_bad(cmd, "Invalid sequence number");
 	}
-	/* RFC 7162 §3.1: MODSEQ and CHANGEDSINCE enable CONDSTORE */
+	/* RFC 7162 §3.1: MODSEQ and CHANGEDSINCE enable CONDSTORE; once on, flags are
+	 * told with their MODSEQ (as Dovecot does) */
 	if (f->req->has_modseq)
 		imap_client_enable(c, IMAP_ENABLE_CONDSTORE);
+	else if (f->req->has_flags && (c->enabled & IMAP_ENABLE_CONDSTORE) &&
+	    imap_fetch_request_add_modseq(f->req) < 0) {
+		seqset_destroy(&set);
+		return imap_cmd_bad(cmd, "Too many FETCH items");
+	}
 	if (vanished)
 		imap_send_vanished_earlier(c, set, changedsince);
 	seqset_destroy(&set);
