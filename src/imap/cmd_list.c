@@ -231,6 +231,11 @@ status_recent(struct imap_client *c, const char *name, struct mailbox_status *st
 		mailbox_unref(&box);
 		return;
 	}
+	if (!mailbox_msgs_loaded(box)) {
+		st->recent = 0;		/* no message of an unloaded folder is \Recent */
+		mailbox_unref(&box);
+		return;
+	}
 	boundary = imap_user_recent_boundary(c->iu, mailbox_name(box),
 	    mailbox_uidvalidity(box));
 	for (size_t i = mailbox_count(box); i > 0; i--) {
@@ -260,6 +265,17 @@ status_size(struct imap_client *c, const char *name, uint64_t *size_r)
 
 	if (mailbox_open(c->user->store, name, &box) != STORE_OK)
 		return false;
+	if (!mailbox_msgs_loaded(box)) {
+		struct mailbox_summary ms;
+
+		/* the snapshot's total, when it knew every size */
+		mailbox_summary(box, &ms);
+		if (ms.vsize_known) {
+			mailbox_unref(&box);
+			*size_r = ms.vsize;
+			return true;
+		}
+	}
 	/* the UIDs first: finding a size may rescan the folder */
 	n = mailbox_count(box);
 	uids = xreallocarray(NULL, n > 0 ? n : 1, sizeof(*uids));

@@ -381,11 +381,22 @@ mstore_status(struct mstore *store, const char *name, struct mailbox_status *st_
 	if (st != STORE_OK)
 		return st;
 	memset(st_r, 0, sizeof(*st_r));
-	n = mailbox_count(box);
-	st_r->messages = (uint32_t)n;
 	st_r->uidnext = mailbox_uidnext(box);
 	st_r->uidvalidity = mailbox_uidvalidity(box);
 	st_r->highestmodseq = mailbox_highestmodseq(box);
+	if (!mailbox_msgs_loaded(box)) {
+		/* from the snapshot's header, without loading the messages; none of them
+		 * is \Recent (the flag is given only to loaded messages) */
+		struct mailbox_summary sum;
+
+		mailbox_summary(box, &sum);
+		st_r->messages = sum.messages;
+		st_r->unseen = sum.unseen;
+		mailbox_unref(&box);
+		return STORE_OK;
+	}
+	n = mailbox_count(box);
+	st_r->messages = (uint32_t)n;
 	for (i = 0; i < n; i++) {
 		const struct mailbox_msg *m = mailbox_msg_at(box, i);
 

@@ -416,6 +416,18 @@ test_lazy_open(void **state)
 		assert_false(sum.vsize_known);
 		assert_false(sum2.vsize_known);
 		assert_int_equal(sum.vsize, 0);
+		{
+			/* STATUS from the header too */
+			struct mailbox_status ms;
+
+			assert_int_equal(mstore_status(f->store, "INBOX", &ms), STORE_OK);
+			assert_false(mailbox_msgs_loaded(box));
+			assert_int_equal(ms.messages, nb);
+			assert_int_equal(ms.unseen, 4);
+			assert_int_equal(ms.recent, 0);
+			assert_int_equal(ms.uidnext, 6);
+			assert_int_equal(ms.highestmodseq, hms);
+		}
 		if (round == 0) {
 			/* closed without loading: nothing written, still trusted next time */
 			mailbox_unref(&box);
