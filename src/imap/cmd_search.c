@@ -18,7 +18,10 @@
 #include "lib/util.h"
 #include "mail/date.h"
 #include "mail/header.h"
+#include "mail/address.h"
+#include "mail/rfc2047.h"
 #include "mail/search.h"
+#include "mail/subject.h"
 
 struct search_ctx {
 	struct imap_client *client;
@@ -332,6 +335,9 @@ resolve_sets(struct imap_search_key *k, struct imap_view *v)
 	}
 }
 
+struct sort_run;
+static void sort_run_free(struct sort_run *sr);
+
 /* A SEARCH in progress: evaluated in slices so other sessions of the user keep going. */
 struct search_run {
 	struct imap_search_program *prog;
@@ -346,6 +352,7 @@ struct search_run {
 	unsigned char *hdrbuf;		/* header reads, reused */
 	size_t hdrcap;
 	struct buf tmp;
+	struct sort_run *sort;		/* SORT: the hits and their keys */
 };
 
 #define SEARCH_SLICE_MSGS	2000	/* messages per slice when no file is opened */
@@ -361,7 +368,214 @@ search_run_free(void *p)
 	buf_deinit(&r->out);
 	buf_deinit(&r->tmp);
 	free(r->hdrbuf);
+	sort_run_free(r->sort);
 	free(r);
+}
+
+
+/* ---------------------------------------------------------------- SORT */
+
+/* RFC 5256 §3 sort keys, RFC 5957 DISPLAYFROM and DISPLAYTO. */
+enum sort_key {
+	SORT_ARRIVAL, SORT_CC, SORT_DATE, SORT_FROM, SORT_SIZE, SORT_SUBJECT, SORT_TO,
+	SORT_DISPLAYFROM, SORT_DISPLAYTO,
+};
+#define SORT_MAX_CRITERIA	16
+#define SORT_ARENA_MAX		(256u * 1024 * 1024)	/* folded key strings per SORT */
+
+struct sort_criterion {
+	enum sort_key key;
+	bool reverse;
+};
+
+/* One hit: its view index, what is answered (sequence number or UID) and, per
+ * criterion, a number or an (offset, length) into the arena. */
+struct sort_item {
+	uint32_t idx, id;
+	uint64_t *keys;		/* n_crit values in sort_run.keys */
+};
+
+struct sort_run {
+	struct sort_criterion crit[SORT_MAX_CRITERIA];
+	unsigned n_crit;
+	struct sort_item *items;
+	size_t n_items, cap;
+	uint64_t *keys;
+	struct buf arena;	/* folded strings */
+	struct buf val, tmp;	/* scratch */
+};
+
+static void
+sort_run_free(struct sort_run *sr)
+{
+	if (sr == NULL)
+		return;
+	free(sr->items);
+	free(sr->keys);
+	buf_deinit(&sr->arena);
+	buf_deinit(&sr->val);
+	buf_deinit(&sr->tmp);
+	free(sr);
+}
+
+/* The unfolded value of header field name of the message, or NULL. */
+static char *
+sort_header(struct search_ctx *s, const char *name)
+{
+	const struct mail_message *m = ctx_header(s, name);
+
+	if (m == NULL)
+		return NULL;
+	return mail_header_get(m->data + m->root->hdr_off, m->root->hdr_len, name);
+}
+
+/* RFC 5256 §2.2: the sent date (UTC), or INTERNALDATE when it cannot be read. */
+static uint64_t
+sort_date(struct search_ctx *s)
+{
+	char *v = sort_header(s, "Date");
+	time_t t = s->m->internaldate;
+	int tz;
+
+	if (v == NULL || mail_date_parse(v, strlen(v), &t, &tz) < 0)
+		t = s->m->internaldate;
+	free(v);
+	/* signed to unsigned, order kept */
+	return (uint64_t)(int64_t)t ^ (UINT64_C(1) << 63);
+}
+
+/*
+ * The text a string key sorts on, into sr->val (UTF-8, not folded): RFC 5256 §3 the
+ * addr-mailbox of the first address (FROM, TO, CC), RFC 5957 the decoded display name
+ * of the first address, else its addr-spec (DISPLAYFROM, DISPLAYTO), the base subject.
+ * A missing field sorts as the empty string.
+ */
+static void
+sort_text(struct search_ctx *s, struct sort_run *sr, enum sort_key key)
+{
+	const char *field = key == SORT_SUBJECT ? "Subject" :
+	    key == SORT_CC ? "Cc" : key == SORT_FROM || key == SORT_DISPLAYFROM ? "From" : "To";
+	char *v = sort_header(s, field);
+	struct mail_address *addrs = NULL;
+	unsigned int n = 0, i;
+
+	buf_reset(&sr->val);
+	if (v == NULL)
+		return;
+	if (key == SORT_SUBJECT) {
+		(void)mail_base_subject(v, strlen(v), &sr->val, NULL);
+		free(v);
+		return;
+	}
+	mail_address_parse(v, strlen(v), 50, &addrs, &n);
+	free(v);
+	for (i = 0; i < n; i++) {
+		const struct mail_address *a = &addrs[i];
+
+		if (a->group_start || a->group_end || a->mailbox == NULL)
+			continue;
+		if ((key == SORT_DISPLAYFROM || key == SORT_DISPLAYTO) && a->name != NULL &&
+		    a->name[0] != '\0')
+			(void)mail_rfc2047_decode(&sr->val, a->name, strlen(a->name));
+		else if (key == SORT_DISPLAYFROM || key == SORT_DISPLAYTO)
+			(void)buf_appendf(&sr->val, "%s@%s", a->mailbox,
+			    a->host != NULL ? a->host : "");
+		else
+			(void)buf_append_str(&sr->val, a->mailbox);
+		break;
+	}
+	mail_address_list_free(&addrs, n);
+}
+
+/* Record a hit and its keys. Returns 0, or -1 when the keys pass SORT_ARENA_MAX. */
+static int
+sort_add(struct search_ctx *s, struct sort_run *sr, uint32_t idx, uint32_t id)
+{
+	struct sort_item *it;
+	uint64_t *k;
+	unsigned c;
+
+	if (sr->n_items == sr->cap) {
+		sr->cap = MAX(sr->cap * 2, 256);
+		sr->items = xreallocarray(sr->items, sr->cap, sizeof(*sr->items));
+		sr->keys = xreallocarray(sr->keys, sr->cap, sr->n_crit * sizeof(*sr->keys));
+	}
+	it = &sr->items[sr->n_items];
+	it->idx = idx;
+	it->id = id;
+	k = sr->keys + sr->n_items * sr->n_crit;
+	sr->n_items++;
+	for (c = 0; c < sr->n_crit; c++) {
+		size_t off = sr->arena.len;
+
+		switch (sr->crit[c].key) {
+		case SORT_ARRIVAL:
+			k[c] = (uint64_t)(int64_t)s->m->internaldate ^ (UINT64_C(1) << 63);
+			break;
+		case SORT_SIZE:
+			k[c] = s->m->vsize != MAILBOX_SIZE_UNKNOWN ? s->m->vsize : 0;
+			break;
+		case SORT_DATE:
+			k[c] = sort_date(s);
+			break;
+		default:
+			sort_text(s, sr, sr->crit[c].key);
+			mail_casemap_fold(&sr->arena, &sr->tmp, buf_cstr(&sr->val), sr->val.len);
+			if (sr->arena.len - off > UINT32_MAX || sr->arena.len >= SORT_ARENA_MAX)
+				return -1;
+			k[c] = (uint64_t)off << 32 | (uint32_t)(sr->arena.len - off);
+			break;
+		}
+	}
+	return 0;
+}
+
+static int
+sort_cmp(const void *a, const void *b, void *ctx)
+{
+	const struct sort_run *sr = ctx;
+	const struct sort_item *x = a, *y = b;
+	size_t ix = (size_t)(x->keys - sr->keys), iy = (size_t)(y->keys - sr->keys);
+	unsigned c;
+
+	for (c = 0; c < sr->n_crit; c++) {
+		uint64_t kx = sr->keys[ix + c], ky = sr->keys[iy + c];
+		int r;
+
+		if (sr->crit[c].key == SORT_ARRIVAL || sr->crit[c].key == SORT_SIZE ||
+		    sr->crit[c].key == SORT_DATE)
+			r = kx < ky ? -1 : kx > ky;
+		else {
+			size_t lx = (uint32_t)kx, ly = (uint32_t)ky;
+
+			r = memcmp(sr->arena.data + (kx >> 32), sr->arena.data + (ky >> 32),
+			    MIN(lx, ly));
+			if (r == 0)
+				r = lx < ly ? -1 : lx > ly;
+		}
+		if (r != 0)
+			return sr->crit[c].reverse ? -r : r;
+	}
+	/* RFC 5256 §3: equal messages in mailbox order */
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* "* SORT ..." in the sorted order. */
+static void
+sort_finish(struct search_run *r)
+{
+	struct sort_run *sr = r->sort;
+	size_t i;
+
+	/* keys were stored by item number; the items move: point them first */
+	for (i = 0; i < sr->n_items; i++)
+		sr->items[i].keys = sr->keys + i * sr->n_crit;
+	qsort_r(sr->items, sr->n_items, sizeof(*sr->items), sort_cmp, sr);
+	buf_reset(&r->out);
+	(void)buf_append_str(&r->out, "* SORT");
+	for (i = 0; i < sr->n_items; i++)
+		if (buf_appendf(&r->out, " %u", sr->items[i].id) < 0)
+			r->error = true;
 }
 
 static int
@@ -369,6 +583,14 @@ search_finish(struct imap_cmd *cmd, struct search_run *r)
 {
 	struct imap_client *c = cmd->client;
 
+	if (r->sort != NULL) {
+		sort_finish(r);
+		(void)buf_append_str(&r->out, "\r\n");
+		imap_client_write(c, r->out.data, r->out.len);
+		if (r->error)
+			return imap_cmd_no(cmd, "[SERVERBUG] Internal error while sorting");
+		return imap_cmd_ok(cmd, "Sort completed.");
+	}
 	if (r->prog->esearch) {
 		unsigned opts = r->prog->return_opts;
 
@@ -453,7 +675,10 @@ search_continue(struct imap_cmd *cmd)
 			r->max = id;
 			r->count++;
 			r->max_modseq = MAX(r->max_modseq, s.msgcopy.modseq);
-			if (r->prog->esearch)
+			if (r->sort != NULL) {
+				if (sort_add(&s, r->sort, (uint32_t)i, id) < 0)
+					r->error = true;
+			} else if (r->prog->esearch)
 				(void)seqset_add_range(r->hits, id, id);
 			else if (buf_appendf(&r->out, " %u", id) < 0)
 				r->error = true;
@@ -469,23 +694,13 @@ search_continue(struct imap_cmd *cmd)
 	return search_finish(cmd, r);
 }
 
-int
-cmd_search(struct imap_cmd *cmd)
+/* Start evaluating prog (taken) for SEARCH, or for SORT when sort is set (taken). */
+static int
+search_start(struct imap_cmd *cmd, struct imap_search_program *prog, struct sort_run *sort)
 {
 	struct imap_client *c = cmd->client;
-	struct imap_search_program *prog = NULL;
-	const char *err = NULL;
 	struct search_run *r;
 
-	switch (imap_search_parse(cmd->args, cmd->argc, &prog, &err)) {
-	case IMAP_SEARCH_OK:
-		break;
-	case IMAP_SEARCH_BADCHARSET:
-		return imap_cmd_no(cmd, "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
-	case IMAP_SEARCH_BAD:
-	default:
-		return imap_cmd_bad(cmd, "%s", err != NULL ? err : "Invalid search");
-	}
 	/*
 	 * The view does not change while the command runs (updates wait for its end), so
 	 * sequence numbers and indexes stay valid across slices.
@@ -495,6 +710,7 @@ cmd_search(struct imap_cmd *cmd)
 		imap_client_enable(c, IMAP_ENABLE_CONDSTORE);
 	r = xcalloc(1, sizeof(*r));
 	r->prog = prog;
+	r->sort = sort;
 	r->hits = seqset_create();
 	buf_init(&r->out, IMAP_RESP_MAX);
 	buf_init(&r->tmp, IMAP_HDR_READ_MAX);
@@ -503,4 +719,104 @@ cmd_search(struct imap_cmd *cmd)
 	cmd->ctx_free = search_run_free;
 	cmd->cont = search_continue;
 	return search_continue(cmd);
+}
+
+static int
+search_parse_reply(struct imap_cmd *cmd, enum imap_search_parse_result res, const char *err)
+{
+	if (res == IMAP_SEARCH_BADCHARSET)
+		return imap_cmd_no(cmd, "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
+	return imap_cmd_bad(cmd, "%s", err != NULL ? err : "Invalid search");
+}
+
+int
+cmd_search(struct imap_cmd *cmd)
+{
+	struct imap_search_program *prog = NULL;
+	const char *err = NULL;
+	enum imap_search_parse_result res;
+
+	res = imap_search_parse(cmd->args, cmd->argc, &prog, &err);
+	if (res != IMAP_SEARCH_OK)
+		return search_parse_reply(cmd, res, err);
+	return search_start(cmd, prog, NULL);
+}
+
+/*
+ * SORT and UID SORT (RFC 5256 §3, RFC 5957 SORT=DISPLAY): (sort-criteria) charset
+ * search-criteria. The search runs as SEARCH does, collecting each hit's keys; the
+ * answer is "* SORT" with the hits in order.
+ */
+int
+cmd_sort(struct imap_cmd *cmd)
+{
+	static const struct {
+		const char *name;
+		enum sort_key key;
+	} keys[] = {
+		{ "ARRIVAL", SORT_ARRIVAL }, { "CC", SORT_CC }, { "DATE", SORT_DATE },
+		{ "FROM", SORT_FROM }, { "SIZE", SORT_SIZE }, { "SUBJECT", SORT_SUBJECT },
+		{ "TO", SORT_TO }, { "DISPLAYFROM", SORT_DISPLAYFROM },
+		{ "DISPLAYTO", SORT_DISPLAYTO },
+	};
+	const struct imap_arg *list;
+	struct imap_arg *args;
+	struct imap_search_program *prog = NULL;
+	struct sort_run *sr;
+	enum imap_search_parse_result res;
+	const char *err = NULL;
+	unsigned n, i, j;
+	bool reverse = false;
+
+	if (cmd->argc < 3 || !imap_arg_get_list(&cmd->args[0], &list, &n) || n == 0)
+		return imap_cmd_bad(cmd, "SORT needs (criteria) charset search-criteria");
+	sr = xcalloc(1, sizeof(*sr));
+	for (i = 0; i < n; i++) {
+		if (imap_arg_atom_equals(&list[i], "REVERSE") && !reverse) {
+			reverse = true;
+			continue;
+		}
+		for (j = 0; j < N_ELEMENTS(keys); j++)
+			if (imap_arg_atom_equals(&list[i], keys[j].name))
+				break;
+		if (j == N_ELEMENTS(keys) || sr->n_crit == SORT_MAX_CRITERIA) {
+			sort_run_free(sr);
+			return imap_cmd_bad(cmd, "Invalid sort criteria");
+		}
+		sr->crit[sr->n_crit].key = keys[j].key;
+		sr->crit[sr->n_crit].reverse = reverse;
+		sr->n_crit++;
+		reverse = false;
+	}
+	if (reverse) {
+		sort_run_free(sr);
+		return imap_cmd_bad(cmd, "REVERSE needs a sort key");
+	}
+	/* the search program: "CHARSET" charset search-key... for the SEARCH parser */
+	if (cmd->args[1].type != IMAP_ARG_ATOM && cmd->args[1].type != IMAP_ARG_QUOTED &&
+	    cmd->args[1].type != IMAP_ARG_LITERAL) {
+		sort_run_free(sr);
+		return imap_cmd_bad(cmd, "Invalid charset");
+	}
+	args = xcalloc(cmd->argc, sizeof(*args));
+	args[0].type = IMAP_ARG_ATOM;
+	args[0].str = "CHARSET";
+	args[0].len = 7;
+	for (i = 1; i < cmd->argc; i++)
+		args[i] = cmd->args[i];
+	res = imap_search_parse(args, cmd->argc, &prog, &err);
+	free(args);
+	if (res != IMAP_SEARCH_OK) {
+		sort_run_free(sr);
+		return search_parse_reply(cmd, res, err);
+	}
+	if (prog->esearch) {
+		imap_search_program_free(&prog, free_matcher);
+		sort_run_free(sr);
+		return imap_cmd_bad(cmd, "RETURN is not supported with SORT");
+	}
+	buf_init(&sr->arena, SORT_ARENA_MAX + MAIL_BASE_SUBJECT_MAX * 8);
+	buf_init(&sr->val, 4 * MAIL_BASE_SUBJECT_MAX);
+	buf_init(&sr->tmp, BUF_UNLIMITED);
+	return search_start(cmd, prog, sr);
 }

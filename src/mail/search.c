@@ -128,6 +128,12 @@ fold_append(struct buf *out, struct buf *tmp, const unsigned char *p, size_t len
 	}
 }
 
+void
+mail_casemap_fold(struct buf *out, struct buf *tmp, const char *p, size_t len)
+{
+	fold_append(out, tmp, (const unsigned char *)p, len);
+}
+
 /* Casefold p[0..len) into a malloc'd string (length in *len_r). */
 static char *
 fold(const char *p, size_t len, size_t *len_r)

@@ -20,6 +20,14 @@ struct mail_search_key;
  */
 size_t mail_qp_decode(unsigned char *out, const unsigned char *p, size_t len);
 
+/*
+ * Append the i;unicode-casemap folding (RFC 5051, as SEARCH compares) of p[0..len) (UTF-8;
+ * invalid bytes taken as ISO-8859-1) to out; two strings compare as the comparator
+ * orders them when their foldings are compared octet by octet (SORT, RFC 5256). tmp is
+ * scratch space. Appends past out's limit are dropped.
+ */
+void mail_casemap_fold(struct buf *out, struct buf *tmp, const char *p, size_t len);
+
 /* Prepare a UTF-8 needle (invalid UTF-8 bytes taken as ISO-8859-1). Never NULL. */
 struct mail_search_key *mail_search_key_create(const char *utf8, size_t len);
 void mail_search_key_destroy(struct mail_search_key **k);
