@@ -17,6 +17,8 @@
 #             on build/buzon, and R-01/02a/03/05/06/09/10 on build-asan/buzon
 #   delivery  tests/delivery/run.py (LMTP, buzon deliver, mbox import, faults, private Postfix),
 #             both builds
+#   sort      tests/sort/run.py (SORT against a reference implementation over generated
+#             folders) on build/buzon, one round on build-asan/buzon
 #   pop3      tests/pop3/run.py (POP3 dialogues, poplib, curl, fetchmail, IMAP EXPUNGE)
 #   index     tests/index/run.py (the LMDB index across mail process restarts, a damaged
 #             index file, SIGKILL, `buzon index check|rebuild`) on build/buzon
@@ -170,6 +172,14 @@ fi
 
 if [ -f tests/index/run.py ] && have_binary "$BUILD" index; then
 	runner index "$LOGDIR/index.log" "$PY" tests/index/run.py --buzon "$BUILD/buzon"
+fi
+if [ -f tests/sort/run.py ] && have_binary "$BUILD" sort; then
+	runner sort "$LOGDIR/sort.log" "$PY" tests/sort/run.py --buzon "$BUILD/buzon"
+	if [ "${SKIP_ASAN:-0}" != 1 ] && have_binary "$ASAN_BUILD" sort-asan; then
+		runner sort-asan "$LOGDIR/sort-asan.log" \
+		    env ASAN_OPTIONS="$SAN_ASAN" UBSAN_OPTIONS="$SAN_UBSAN" \
+		    "$PY" tests/sort/run.py --buzon "$ASAN_BUILD/buzon" --rounds 1
+	fi
 fi
 if [ -f tests/pop3/run.py ] && have_binary "$BUILD" pop3; then
 	runner pop3 "$LOGDIR/pop3.log" "$PY" tests/pop3/run.py --buzon "$BUILD/buzon"

@@ -1,0 +1,344 @@
+#!/usr/bin/env python3
+"""SORT (RFC 5256, RFC 5957 SORT=DISPLAY) against a reference written here, independently
+of buzon's code, over generated folders.
+
+Each round generates a Maildir INBOX of random messages: subjects built from reply and
+forward leaders ("Re:", "FWD[2]:", "[list]" blobs, "(fwd)" trailers, "[fwd: ...]"
+wrappers) around words with accents and case differences, some as RFC 2047 encoded
+words; From/To/Cc with and without display names (plain, quoted, encoded), groups,
+missing fields; Date headers in several zones, missing or broken; sizes and arrival
+times at random.  `buzon imap` serves it over stdin/stdout (imaplib.IMAP4_stream), and
+for every sort criterion list below the answer of UID SORT (and SORT with a search key)
+must equal the reference's order:
+
+  base subject  RFC 5256 §2.1 steps (1)-(6), written from the RFC's text
+  comparator    i;unicode-casemap as NFKD(casefold(text)) compared by code point
+                (generated text avoids the few letters where utf8proc and Python differ)
+  addresses     email.utils.getaddresses: the first address with a mailbox
+  sent date     email.utils.parsedate_tz in UTC, else the arrival time
+  ties          mailbox order
+
+Stdlib only.  Prints one line per check and "N passed, M failed".
+"""
+
+import argparse
+import email.header
+import email.utils
+import imaplib
+import os
+import random
+import re
+import shutil
+import sys
+import tempfile
+import unicodedata
+
+WORDS = ["apples", "Apples", "ápples", "Bananas", "cherries", "Cherries", "Meeting",
+         "meeting", "Peña", "peña", "zebra", "Zoë", "über", "Uber", "report", "Résumé",
+         "resume", "ñandú", "Ñandu", "x"]
+LEADERS = ["Re: ", "RE: ", "re:", "Fwd: ", "FW: ", "fwd : ", "Re[2]: ", "Re [3] : ",
+           "[list] ", "[a][b] ", "[list] Re: ", "  "]
+NAMES = ["Zed", "alice", "Álvaro", "bob", "Bob", "Ñoño", "carol", "Dave", "ève", "Eve"]
+LOCALS = ["alice", "ALICE", "bob", "carol", "dave", "eve", "zed", "álvaro", "anna", "Anna"]
+ZONES = ["+0000", "-0500", "+0100", "+0530", "-0800", "+1200"]
+
+
+def encode_word(text):
+    # folded like a mail client does it, with CRLF
+    return email.header.Header(text, "utf-8").encode(linesep="\r\n")
+
+
+def gen_subject(rng):
+    core = " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 3)))
+    s = core
+    for _ in range(rng.randint(0, 3)):
+        s = rng.choice(LEADERS) + s
+    if rng.random() < 0.15:
+        s = s + rng.choice([" (fwd)", " (FWD)", "  "])
+    if rng.random() < 0.15:
+        s = "[fwd: " + s + "]"
+    if rng.random() < 0.2:
+        s = encode_word(s)
+    return s
+
+
+def gen_addr(rng):
+    local = rng.choice(LOCALS)
+    if not local.isascii():
+        local = "x" + str(rng.randint(0, 9))     # no 8-bit local parts
+    addr = "%s@%s" % (local, rng.choice(["x.org", "y.org"]))
+    r = rng.random()
+    if r < 0.3:
+        return addr
+    name = rng.choice(NAMES)
+    if r < 0.5:
+        return '"%s" <%s>' % (encode_word(name) if not name.isascii() else name, addr)
+    if r < 0.7 and name.isascii():
+        return "%s <%s>" % (name, addr)
+    return "%s <%s>" % (encode_word(name), addr)
+
+
+def gen_addr_list(rng):
+    r = rng.random()
+    if r < 0.1:
+        return None
+    if r < 0.15:
+        return "undisclosed-recipients:;"
+    return ", ".join(gen_addr(rng) for _ in range(rng.randint(1, 3)))
+
+
+def gen_date(rng):
+    r = rng.random()
+    if r < 0.1:
+        return None
+    if r < 0.15:
+        return "not a date"
+    t = 1700000000 + rng.randint(0, 90 * 86400)
+    zone = rng.choice(ZONES)
+    sign = 1 if zone[0] == "+" else -1
+    off = sign * (int(zone[1:3]) * 3600 + int(zone[3:5]) * 60)
+    return email.utils.formatdate(t + off, localtime=False).replace("-0000", zone)
+
+
+def gen_message(rng):
+    hdrs = []
+    for name, val in (("Date", gen_date(rng)), ("From", gen_addr_list(rng)),
+                      ("To", gen_addr_list(rng)), ("Cc", gen_addr_list(rng)),
+                      ("Subject", gen_subject(rng))):
+        if val is not None and (name == "Subject" or rng.random() < 0.95):
+            hdrs.append("%s: %s" % (name, val))
+    body = "body line\r\n" * rng.randint(0, 40)
+    return ("\r\n".join(hdrs) + "\r\n\r\n" + body).encode()
+
+
+# ------------------------------------------------------------------ the reference
+
+def base_subject(raw):
+    """RFC 5256 §2.1, step by step, on the decoded, whitespace-normalised subject."""
+    parts = []
+    for text, charset in email.header.decode_header(raw):
+        if isinstance(text, bytes):
+            text = text.decode(charset or "utf-8", "replace")
+        parts.append(text)
+    s = "".join(parts) if any(isinstance(p, str) for p in parts) else raw
+    s = re.sub(r"[\x00-\x1f\x7f]", " ", s)
+    s = re.sub(" +", " ", s)
+    blob = r"\[[^\[\]]*\] *"
+    refwd = r"(?:re|fwd?) *(?:" + blob + r")?:"
+    reply = False
+    while True:
+        # (2) trailers
+        while True:
+            if s.endswith(" "):
+                s = s[:-1]
+            elif s.lower().endswith("(fwd)"):
+                s = s[:-5]
+                reply = True
+            else:
+                break
+        # (3)-(5)
+        while True:
+            m = re.match(r" *(?:" + blob + r")*" + refwd, s, re.I)
+            if m:
+                s = s[m.end():]
+                reply = True
+                continue
+            s = s.lstrip(" ")
+            m = re.match(blob, s)
+            if m and s[m.end():] != "":
+                s = s[m.end():]
+                continue
+            break
+        # (6)
+        if s.lower().startswith("[fwd:") and s.endswith("]") and len(s) >= 6:
+            s = s[5:-1]
+            reply = True
+            continue
+        break
+    return s.lstrip(" "), reply
+
+
+def fold(text):
+    return unicodedata.normalize("NFKD", text.casefold())
+
+
+def decode_name(name):
+    out = []
+    for text, charset in email.header.decode_header(name):
+        out.append(text.decode(charset or "utf-8", "replace") if isinstance(text, bytes)
+                   else text)
+    return "".join(out)
+
+
+def first_address(value):
+    if value is None:
+        return None
+    for name, addr in email.utils.getaddresses([value]):
+        if "@" in addr:
+            return name, addr
+    return None
+
+
+def keys_of(msg, arrival, size):
+    hdr = {}
+    head = msg.split(b"\r\n\r\n", 1)[0].decode()
+    for line in re.sub(r"\r?\n[ \t]", " ", head).split("\r\n"):
+        k, _, v = line.partition(": ")
+        hdr.setdefault(k.lower(), v)
+    date = arrival
+    if "date" in hdr:
+        tt = email.utils.parsedate_tz(hdr["date"])
+        if tt is not None:
+            date = email.utils.mktime_tz(tt)
+    k = {"ARRIVAL": arrival, "SIZE": size, "DATE": date,
+         "SUBJECT": fold(base_subject(hdr.get("subject", ""))[0])}
+    for key, field in (("FROM", "from"), ("TO", "to"), ("CC", "cc")):
+        a = first_address(hdr.get(field))
+        k[key] = fold(a[1].split("@")[0]) if a else ""
+        if key != "CC":
+            if a is None:
+                k["DISPLAY" + key] = ""
+            elif a[0]:
+                k["DISPLAY" + key] = fold(decode_name(a[0]))
+            else:
+                k["DISPLAY" + key] = fold(a[1])
+    return k
+
+
+def reference_sort(items, criteria):
+    """items: list of (seq, uid, keys); criteria: [(key, reverse)]."""
+    import functools
+
+    def cmp(x, y):
+        for key, rev in criteria:
+            a, b = x[2][key], y[2][key]
+            r = (a > b) - (a < b)
+            if r:
+                return -r if rev else r
+        return x[0] - y[0]
+    return sorted(items, key=functools.cmp_to_key(cmp))
+
+
+CRITERIA = ["DATE", "REVERSE DATE", "ARRIVAL", "REVERSE ARRIVAL", "SIZE", "SUBJECT",
+            "REVERSE SUBJECT", "FROM", "TO", "CC", "DISPLAYFROM", "DISPLAYTO",
+            "SUBJECT DATE", "REVERSE SUBJECT REVERSE ARRIVAL", "FROM SUBJECT SIZE",
+            "CC REVERSE DISPLAYTO DATE"]
+
+
+def parse_criteria(text):
+    out, rev = [], False
+    for w in text.split():
+        if w == "REVERSE":
+            rev = True
+        else:
+            out.append((w, rev))
+            rev = False
+    return out
+
+
+def run_round(args, seed, n):
+    rng = random.Random(seed)
+    tmp = tempfile.mkdtemp(prefix="buzon-sort-")
+    results = []
+    try:
+        md = os.path.join(tmp, "mail", "tester")
+        for d in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(md, d))
+        items = []
+        for i in range(n):
+            data = gen_message(rng)
+            arrival = 1700000000 + rng.randint(0, 90 * 86400)
+            name = "%d.M%dP1.gen,S=%d:2," % (1700000000 + i, i, len(data))
+            path = os.path.join(md, "cur", name)
+            with open(path, "wb") as f:
+                f.write(data)
+            os.utime(path, (arrival, arrival))
+            # RFC822.SIZE: with every line end as CRLF
+            items.append((data, arrival, len(data.replace(b"\r\n", b"\n").replace(
+                b"\n", b"\r\n"))))
+        uid = 65534 if os.getuid() == 0 else os.getuid()
+        gid = 65534 if os.getuid() == 0 else os.getgid()
+        os.chmod(tmp, 0o755)
+        with open(os.path.join(tmp, "passwd"), "w") as f:
+            f.write("tester:{PLAIN}secret:%d:%d::%s/home::\n" % (uid, gid, tmp))
+        conf = os.path.join(tmp, "buzon.conf")
+        with open(conf, "w") as f:
+            f.write("mail_location = maildir:%s/mail/%%u\n" % tmp)
+            f.write("passwd_file = %s/passwd\n" % tmp)
+            f.write("base_dir = %s/run\n" % tmp)
+            f.write("first_valid_uid = %d\n" % min(uid, 500))
+        if os.getuid() == 0:
+            for root, dirs, files in os.walk(os.path.join(tmp, "mail")):
+                os.chown(root, uid, gid)
+                for x in files:
+                    os.chown(os.path.join(root, x), uid, gid)
+        imap = imaplib.IMAP4_stream("%s imap -c %s -u tester" % (args.buzon, conf))
+        try:
+            typ, _ = imap.select("INBOX")
+            assert typ == "OK"
+            # UIDs follow the file names (1..n); sequence numbers too
+            ref_items = [(i + 1, i + 1, keys_of(d, a, s)) for i, (d, a, s) in
+                         enumerate(items)]
+            for crit in CRITERIA:
+                name = "seed%d-%s" % (seed, crit.replace(" ", "-").lower())
+                want = [str(x[1]) for x in reference_sort(ref_items, parse_criteria(crit))]
+                typ, data = imap.uid("SORT", "(%s)" % crit, "UTF-8", "ALL")
+                got = data[0].decode().split() if typ == "OK" and data[0] else []
+                if got == want:
+                    results.append(("PASS", name, ""))
+                else:
+                    diff = next(i for i in range(min(len(got), len(want)) + 1)
+                                if i >= len(got) or i >= len(want) or got[i] != want[i])
+                    detail = ""
+                    if diff < len(got) and diff < len(want):
+                        typ, fd = imap.uid("FETCH", "%s,%s" % (got[diff], want[diff]),
+                                           "(RFC822.SIZE INTERNALDATE)")
+                        detail = "; server: %s; reference keys: %s / %s" % (
+                            [x.decode() if isinstance(x, bytes) else x for x in fd],
+                            ref_items[int(got[diff]) - 1][2],
+                            ref_items[int(want[diff]) - 1][2])
+                    results.append(("FAIL", name, "first difference at %d: got %s, want %s%s"
+                                    % (diff, got[diff:diff + 5], want[diff:diff + 5],
+                                       detail)))
+            # with a search key: only the hits, in the same order
+            crit = "SUBJECT"
+            sel = [x for x in ref_items if x[0] % 3 != 0]
+            want = [str(x[1]) for x in reference_sort(sel, parse_criteria(crit))]
+            seqs = ",".join(str(x[0]) for x in sel) or "1"
+            typ, data = imap.sort("(%s)" % crit, "UTF-8", seqs)
+            got = data[0].decode().split() if typ == "OK" and data[0] else []
+            results.append(("PASS" if got == want else "FAIL",
+                            "seed%d-subject-subset" % seed, "" if got == want else
+                            "got %s want %s" % (got[:8], want[:8])))
+            imap.logout()
+        finally:
+            try:
+                imap.shutdown()
+            except Exception:
+                pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return results
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--buzon", default="build/buzon")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--messages", type=int, default=400)
+    ap.add_argument("--seed", type=int, default=20261206)
+    args = ap.parse_args()
+    passed = failed = 0
+    for r in range(args.rounds):
+        for status, name, msg in run_round(args, args.seed + r, args.messages):
+            print("%s %s%s" % (status, name, (": " + msg) if msg else ""))
+            if status == "PASS":
+                passed += 1
+            else:
+                failed += 1
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
