@@ -9,7 +9,8 @@
  *
  *   op NAME       one targeted operation timed over -r repetitions (first and median
  *                 reported): select, fetch-flags, fetch-envelope, fetch-bodystructure,
- *                 search-body, search-subject, search-from, store-seen; -x runs a
+ *                 search-body, search-subject, search-from, store-seen, sort-date
+ *                 (UID SORT (REVERSE DATE)), sort-subject (UID SORT (SUBJECT)); -x runs a
  *                 command before each SELECT (cold), -K keeps another session with the
  *                 folder selected
  *   mixed         -c clients each running a random mix (select, fetch headers, fetch
@@ -395,8 +396,8 @@ untagged(struct conn *c, const char *s, size_t n)
 		}
 		return;
 	}
-	if (prefix(s, n, "SEARCH")) {
-		const char *p = s + 6;
+	if (prefix(s, n, "SEARCH") || prefix(s, n, "SORT")) {
+		const char *p = s + (prefix(s, n, "SORT") ? 4 : 6);
 
 		c->search_seen = true;
 		while (p < end) {
@@ -687,14 +688,15 @@ send_logout(struct conn *c)
 
 enum {
 	OP_SELECT, OP_FETCH_FLAGS, OP_FETCH_ENV, OP_FETCH_BS, OP_SEARCH, OP_STORE,
-	OP_SEARCH_SUBJ, OP_SEARCH_FROM, OP_COUNT
+	OP_SEARCH_SUBJ, OP_SEARCH_FROM, OP_SORT_DATE, OP_SORT_SUBJ, OP_COUNT
 };
 static int op_id;
 
 static bool
 op_is_search(void)
 {
-	return op_id == OP_SEARCH || op_id == OP_SEARCH_SUBJ || op_id == OP_SEARCH_FROM;
+	return op_id == OP_SEARCH || op_id == OP_SEARCH_SUBJ || op_id == OP_SEARCH_FROM ||
+	    op_id == OP_SORT_DATE || op_id == OP_SORT_SUBJ;
 }
 
 static void
@@ -724,6 +726,12 @@ op_send(struct conn *c)
 		break;
 	case OP_STORE:
 		conn_cmd(c, K_STORE, "STORE 1:* +FLAGS.SILENT (\\Seen)");
+		break;
+	case OP_SORT_DATE:
+		conn_cmd(c, K_SEARCH, "UID SORT (REVERSE DATE) UTF-8 ALL");
+		break;
+	case OP_SORT_SUBJ:
+		conn_cmd(c, K_SEARCH, "UID SORT (SUBJECT) UTF-8 ALL");
 		break;
 	default:
 		abort();
@@ -1748,7 +1756,7 @@ usage(void)
 	    "                    search, append, expunge, idle (5,25,20,15,10,10,10,5)\n"
 	    "  -v                print the dialogue\n"
 	    "ops: select fetch-flags fetch-envelope fetch-bodystructure search-body store-seen\n"
-	    "     search-subject search-from\n");
+	    "     search-subject search-from sort-date sort-subject\n");
 	exit(2);
 }
 
@@ -1757,7 +1765,8 @@ main(int argc, char **argv)
 {
 	static const char *const op_names[OP_COUNT] = {
 		"select", "fetch-flags", "fetch-envelope", "fetch-bodystructure",
-		"search-body", "store-seen", "search-subject", "search-from"
+		"search-body", "store-seen", "search-subject", "search-from", "sort-date",
+		"sort-subject"
 	};
 	struct rlimit rl;
 	int ch;

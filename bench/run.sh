@@ -34,7 +34,7 @@
 #   BENCH_CONNECT_SECS=10  connection setup: BENCH_CONNECT_CONNS=4 parallel loops
 #   BENCH_LMTP_ARGS="..."  extra arguments of bench/lmtp/run.py (e.g. "-n 200 --repeat 1")
 #   BENCH_ONLY="buzon dovecot"  servers to measure
-#   BENCH_SKIP="..."     workloads to skip: select restart ops search mixed closed connect
+#   BENCH_SKIP="..."     workloads to skip: select restart ops search sort mixed closed connect
 #                        compare index idle lmtp
 #   BENCH_DIR=build-bench-data, BENCH_WORKTREE=1, BENCH_BUZON=PATH  (see above)
 set -eu
@@ -478,6 +478,16 @@ if ! skip search; then
 	each search_subject median -e "$N" -s "$SUBJ_HITS" -r "$REPS" op search-subject
 	each search_from median -e "$N" -s "$FROM_HITS" -r "$REPS" op search-from
 fi
+if ! skip sort; then
+	# SORT of the whole folder: the first repetition in the session, and the median of
+	# the others (RFC 5256; the keys come from the same cached header fields as SEARCH)
+	for op in date subject; do
+		for s in $ONLY; do
+			lg "$s" "sort_$op" median -e "$N" -s "$N" -r "$REPS" op "sort-$op"
+			record "$s" "sort_${op}_first" "$(field first "$LAST")"
+		done
+	done
+fi
 if ! skip mixed; then
 	for c in $MIXED; do
 		for s in $ONLY; do
@@ -677,6 +687,10 @@ row "SEARCH BODY word" search_body s low 2
 row "STORE 1:* +FLAGS.SILENT (\\Seen)" store_seen s low 2
 row "SEARCH SUBJECT word, warm" search_subject s low 2
 row "SEARCH FROM name, warm" search_from s low 2
+row "UID SORT (REVERSE DATE), first" sort_date_first s low ""
+row "UID SORT (REVERSE DATE), again" sort_date s low 2
+row "UID SORT (SUBJECT), first" sort_subject_first s low ""
+row "UID SORT (SUBJECT), again" sort_subject s low 2
 for c in $MIXED; do
 	row "mixed workload, $c clients" "mixed_$c" "ops/s" high 2
 done
