@@ -4,7 +4,7 @@
  * owner can write. The first byte picks the field, the rest is the value. Besides running
  * clean under ASan and UBSan: an accepted list item (ENVELOPE, BODY, BODYSTRUCTURE)
  * starts with '(' and ends with ')', an accepted PREVIEW with '"' or is a literal, and a
- * value is never accepted for IMAP_RC_HEADER.
+ * value is never accepted for IMAP_RC_HEADER or IMAP_RC_SORT.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -26,7 +26,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	len = size - 1;
 	if (!imap_rc_item_valid(p, len, field))
 		return 0;
-	if (field == IMAP_RC_HEADER || len == 0)
+	if (field >= IMAP_RC_NRENDERED || len == 0)
 		__builtin_trap();
 	if (field == IMAP_RC_PREVIEW) {
 		if (p[0] != '"' && p[0] != '{')

@@ -388,21 +388,25 @@ struct sort_criterion {
 	bool reverse;
 };
 
-/* One hit: its view index, what is answered (sequence number or UID) and, per
- * criterion, a number or an (offset, length) into the arena. */
+/* One hit: its view index and what is answered (sequence number or UID). Its keys
+ * are n_slots values at keys[item number * n_slots]: a number for ARRIVAL, DATE and
+ * SIZE; for a string two, the first 8 octets big-endian (zero-padded: most comparisons
+ * end there) and then (offset << 32 | length) in the arena. */
 struct sort_item {
 	uint32_t idx, id;
-	uint64_t *keys;		/* n_crit values in sort_run.keys */
 };
 
 struct sort_run {
 	struct sort_criterion crit[SORT_MAX_CRITERIA];
 	unsigned n_crit;
+	uint8_t slot[SORT_MAX_CRITERIA];	/* each criterion's first slot */
+	unsigned n_slots;
 	struct sort_item *items;
 	size_t n_items, cap;
 	uint64_t *keys;
 	struct buf arena;	/* folded strings */
 	struct buf val, tmp;	/* scratch */
+	struct buf blk;		/* a message's keys block being built */
 };
 
 static void
@@ -415,6 +419,7 @@ sort_run_free(struct sort_run *sr)
 	buf_deinit(&sr->arena);
 	buf_deinit(&sr->val);
 	buf_deinit(&sr->tmp);
+	buf_deinit(&sr->blk);
 	free(sr);
 }
 
@@ -487,10 +492,71 @@ sort_text(struct search_ctx *s, struct sort_run *sr, enum sort_key key)
 	mail_address_list_free(&addrs, n);
 }
 
+/*
+ * The sort keys of one message, computed once and kept with its other derived items in
+ * the rendered-item cache (IMAP_RC_SORT; messages are immutable): the sent date (8
+ * octets, big-endian, so it orders as the date), then for SORT_SUBJECT, SORT_FROM,
+ * SORT_TO, SORT_CC, SORT_DISPLAYFROM and SORT_DISPLAYTO the i;unicode-casemap folding
+ * of the text, each as a 2-octet big-endian length and its octets (cut at 65535).
+ */
+static const enum sort_key sort_block_order[] = {
+	SORT_SUBJECT, SORT_FROM, SORT_TO, SORT_CC, SORT_DISPLAYFROM, SORT_DISPLAYTO,
+};
+
+static void
+sort_block_build(struct search_ctx *s, struct sort_run *sr, struct buf *blk)
+{
+	uint64_t date = sort_date(s);
+	unsigned char be[8];
+	size_t i, at;
+
+	for (i = 0; i < 8; i++)
+		be[i] = (unsigned char)(date >> (56 - 8 * i));
+	buf_reset(blk);
+	(void)buf_append(blk, be, 8);
+	for (i = 0; i < N_ELEMENTS(sort_block_order); i++) {
+		size_t n;
+
+		sort_text(s, sr, sort_block_order[i]);
+		at = blk->len;
+		(void)buf_append(blk, "\0\0", 2);
+		mail_casemap_fold(blk, &sr->tmp, buf_cstr(&sr->val), sr->val.len);
+		n = MIN(blk->len - at - 2, (size_t)UINT16_MAX);
+		buf_truncate(blk, at + 2 + n);
+		blk->data[at] = (char)(n >> 8);
+		blk->data[at + 1] = (char)(n & 0xff);
+	}
+}
+
+/* The block of the message: from the cache, else built (and cached). */
+static void
+sort_block(struct search_ctx *s, struct sort_run *sr, const unsigned char **p_r,
+    size_t *len_r)
+{
+	struct imap_rcache *rc = s->client->iu->rcache;
+	struct mailbox *mb = s->view->mbox;
+	const char *d;
+	size_t len;
+
+	if (imap_rcache_get(rc, mailbox_name(mb), mailbox_uidvalidity(mb), s->m->uid,
+	    IMAP_RC_SORT, &d, &len) && len >= 8 + 2 * N_ELEMENTS(sort_block_order)) {
+		*p_r = (const unsigned char *)d;
+		*len_r = len;
+		return;
+	}
+	sort_block_build(s, sr, &sr->blk);
+	(void)imap_rcache_put(rc, mailbox_name(mb), mailbox_uidvalidity(mb), s->m->uid,
+	    IMAP_RC_SORT, sr->blk.data, sr->blk.len);
+	*p_r = (const unsigned char *)sr->blk.data;
+	*len_r = sr->blk.len;
+}
+
 /* Record a hit and its keys. Returns 0, or -1 when the keys pass SORT_ARENA_MAX. */
 static int
 sort_add(struct search_ctx *s, struct sort_run *sr, uint32_t idx, uint32_t id)
 {
+	const unsigned char *blk = NULL;
+	size_t blk_len = 0;
 	struct sort_item *it;
 	uint64_t *k;
 	unsigned c;
@@ -498,57 +564,84 @@ sort_add(struct search_ctx *s, struct sort_run *sr, uint32_t idx, uint32_t id)
 	if (sr->n_items == sr->cap) {
 		sr->cap = MAX(sr->cap * 2, 256);
 		sr->items = xreallocarray(sr->items, sr->cap, sizeof(*sr->items));
-		sr->keys = xreallocarray(sr->keys, sr->cap, sr->n_crit * sizeof(*sr->keys));
+		sr->keys = xreallocarray(sr->keys, sr->cap, sr->n_slots * sizeof(*sr->keys));
 	}
 	it = &sr->items[sr->n_items];
 	it->idx = idx;
 	it->id = id;
-	k = sr->keys + sr->n_items * sr->n_crit;
+	k = sr->keys + sr->n_items * sr->n_slots;
 	sr->n_items++;
 	for (c = 0; c < sr->n_crit; c++) {
-		size_t off = sr->arena.len;
+		enum sort_key key = sr->crit[c].key;
+		uint64_t *kc = k + sr->slot[c];
+		size_t pos, i, n;
 
-		switch (sr->crit[c].key) {
-		case SORT_ARRIVAL:
-			k[c] = (uint64_t)(int64_t)s->m->internaldate ^ (UINT64_C(1) << 63);
-			break;
-		case SORT_SIZE:
-			k[c] = s->m->vsize != MAILBOX_SIZE_UNKNOWN ? s->m->vsize : 0;
-			break;
-		case SORT_DATE:
-			k[c] = sort_date(s);
-			break;
-		default:
-			sort_text(s, sr, sr->crit[c].key);
-			mail_casemap_fold(&sr->arena, &sr->tmp, buf_cstr(&sr->val), sr->val.len);
-			if (sr->arena.len - off > UINT32_MAX || sr->arena.len >= SORT_ARENA_MAX)
-				return -1;
-			k[c] = (uint64_t)off << 32 | (uint32_t)(sr->arena.len - off);
-			break;
+		if (key == SORT_ARRIVAL) {
+			*kc = (uint64_t)(int64_t)s->m->internaldate ^ (UINT64_C(1) << 63);
+			continue;
 		}
+		if (key == SORT_SIZE) {
+			*kc = s->m->vsize != MAILBOX_SIZE_UNKNOWN ? s->m->vsize : 0;
+			continue;
+		}
+		if (blk == NULL)
+			sort_block(s, sr, &blk, &blk_len);
+		if (key == SORT_DATE) {
+			for (*kc = 0, i = 0; i < 8; i++)
+				*kc = *kc << 8 | blk[i];
+			continue;
+		}
+		/* the string: walk the lengths to it (a cached block is checked as read) */
+		pos = 8;
+		n = 0;
+		for (i = 0; i < N_ELEMENTS(sort_block_order); i++) {
+			if (pos + 2 > blk_len)
+				return -1;
+			n = (size_t)blk[pos] << 8 | blk[pos + 1];
+			if (pos + 2 + n > blk_len)
+				return -1;
+			if (sort_block_order[i] == key)
+				break;
+			pos += 2 + n;
+		}
+		if (i == N_ELEMENTS(sort_block_order))
+			return -1;
+		if (sr->arena.len + n > SORT_ARENA_MAX ||
+		    buf_append(&sr->arena, blk + pos + 2, n) < 0)
+			return -1;
+		for (kc[0] = 0, i = 0; i < 8; i++)
+			kc[0] = kc[0] << 8 | (i < n ? blk[pos + 2 + i] : 0);
+		kc[1] = (uint64_t)(sr->arena.len - n) << 32 | (uint32_t)n;
 	}
 	return 0;
 }
 
+static bool
+sort_key_is_number(enum sort_key key)
+{
+	return key == SORT_ARRIVAL || key == SORT_SIZE || key == SORT_DATE;
+}
+
+/* Compare two item numbers. */
 static int
 sort_cmp(const void *a, const void *b, void *ctx)
 {
 	const struct sort_run *sr = ctx;
-	const struct sort_item *x = a, *y = b;
-	size_t ix = (size_t)(x->keys - sr->keys), iy = (size_t)(y->keys - sr->keys);
+	uint32_t ia = *(const uint32_t *)a, ib = *(const uint32_t *)b;
+	const uint64_t *kx = sr->keys + (size_t)ia * sr->n_slots;
+	const uint64_t *ky = sr->keys + (size_t)ib * sr->n_slots;
 	unsigned c;
 
 	for (c = 0; c < sr->n_crit; c++) {
-		uint64_t kx = sr->keys[ix + c], ky = sr->keys[iy + c];
+		unsigned sl = sr->slot[c];
 		int r;
 
-		if (sr->crit[c].key == SORT_ARRIVAL || sr->crit[c].key == SORT_SIZE ||
-		    sr->crit[c].key == SORT_DATE)
-			r = kx < ky ? -1 : kx > ky;
-		else {
-			size_t lx = (uint32_t)kx, ly = (uint32_t)ky;
+		r = kx[sl] < ky[sl] ? -1 : kx[sl] > ky[sl];
+		if (r == 0 && !sort_key_is_number(sr->crit[c].key)) {
+			uint64_t px = kx[sl + 1], py = ky[sl + 1];
+			size_t lx = (uint32_t)px, ly = (uint32_t)py;
 
-			r = memcmp(sr->arena.data + (kx >> 32), sr->arena.data + (ky >> 32),
+			r = memcmp(sr->arena.data + (px >> 32), sr->arena.data + (py >> 32),
 			    MIN(lx, ly));
 			if (r == 0)
 				r = lx < ly ? -1 : lx > ly;
@@ -557,7 +650,7 @@ sort_cmp(const void *a, const void *b, void *ctx)
 			return sr->crit[c].reverse ? -r : r;
 	}
 	/* RFC 5256 §3: equal messages in mailbox order */
-	return x->idx < y->idx ? -1 : x->idx > y->idx;
+	return sr->items[ia].idx < sr->items[ib].idx ? -1 : sr->items[ia].idx > sr->items[ib].idx;
 }
 
 /* "* SORT ..." in the sorted order. */
@@ -565,17 +658,28 @@ static void
 sort_finish(struct search_run *r)
 {
 	struct sort_run *sr = r->sort;
+	uint32_t *order = xreallocarray(NULL, MAX(sr->n_items, 1), sizeof(*order));
+	char num[16];
 	size_t i;
 
-	/* keys were stored by item number; the items move: point them first */
 	for (i = 0; i < sr->n_items; i++)
-		sr->items[i].keys = sr->keys + i * sr->n_crit;
-	qsort_r(sr->items, sr->n_items, sizeof(*sr->items), sort_cmp, sr);
+		order[i] = (uint32_t)i;
+	qsort_r(order, sr->n_items, sizeof(*order), sort_cmp, sr);
 	buf_reset(&r->out);
 	(void)buf_append_str(&r->out, "* SORT");
-	for (i = 0; i < sr->n_items; i++)
-		if (buf_appendf(&r->out, " %u", sr->items[i].id) < 0)
+	for (i = 0; i < sr->n_items; i++) {
+		uint32_t v = sr->items[order[i]].id;
+		size_t n = sizeof(num);
+
+		do {
+			num[--n] = (char)('0' + v % 10);
+			v /= 10;
+		} while (v != 0);
+		num[--n] = ' ';
+		if (buf_append(&r->out, num + n, sizeof(num) - n) < 0)
 			r->error = true;
+	}
+	free(order);
 }
 
 static int
@@ -785,6 +889,8 @@ cmd_sort(struct imap_cmd *cmd)
 		}
 		sr->crit[sr->n_crit].key = keys[j].key;
 		sr->crit[sr->n_crit].reverse = reverse;
+		sr->slot[sr->n_crit] = (uint8_t)sr->n_slots;
+		sr->n_slots += sort_key_is_number(keys[j].key) ? 1 : 2;
 		sr->n_crit++;
 		reverse = false;
 	}
@@ -818,5 +924,6 @@ cmd_sort(struct imap_cmd *cmd)
 	buf_init(&sr->arena, SORT_ARENA_MAX + MAIL_BASE_SUBJECT_MAX * 8);
 	buf_init(&sr->val, 4 * MAIL_BASE_SUBJECT_MAX);
 	buf_init(&sr->tmp, BUF_UNLIMITED);
+	buf_init(&sr->blk, BUF_UNLIMITED);
 	return search_start(cmd, prog, sr);
 }

@@ -381,6 +381,7 @@ enum imap_rc_field {
 	IMAP_RC_BODYSTRUCTURE,	/* "(...)" as after "BODYSTRUCTURE " */
 	IMAP_RC_PREVIEW,	/* the string after "PREVIEW " (RFC 8970), quoted or literal */
 	IMAP_RC_HEADER,		/* the IMAP_RC_HEADER_FIELDS of the root header, raw */
+	IMAP_RC_SORT,		/* SORT keys (cmd_search.c), binary */
 	IMAP_RC_NFIELDS
 };
 /* The rendered fields (before IMAP_RC_HEADER) are also kept in the store's persistent

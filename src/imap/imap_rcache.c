@@ -322,7 +322,7 @@ imap_rc_item_valid(const unsigned char *p, size_t len, enum imap_rc_field field)
 {
 	size_t i = 0, depth = 0, tokens = 0;
 
-	if (field == IMAP_RC_HEADER || field >= IMAP_RC_NFIELDS || len == 0)
+	if (field >= IMAP_RC_NRENDERED || len == 0)
 		return false;
 	/* a list, or for PREVIEW one string (quoted or literal) */
 	if (field == IMAP_RC_PREVIEW ? p[0] != '"' && p[0] != '{' : p[0] != '(')
