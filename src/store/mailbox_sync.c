@@ -290,8 +290,12 @@ sync_locked(struct mailbox *box, bool *dirty_r)
 	}
 	if (ret == 1 && ul.guid[0] == '\0') {
 		/* a v1 uidlist or one without a folder GUID: give it one (RFC 8474
-		 * MAILBOXID), written with the next rewrite */
-		new_guid(ul.guid);
+		 * MAILBOXID; the one we knew if the folder is the same), written with
+		 * the next rewrite */
+		if (box->guid[0] != '\0' && ul.uidvalidity == old_validity)
+			memcpy(ul.guid, box->guid, sizeof(ul.guid));
+		else
+			new_guid(ul.guid);
 		*dirty_r = true;
 	}
 	if (damaged)

@@ -1029,6 +1029,12 @@ test_object_ids(void **state)
 	data = read_all(p);
 	assert_true(strncmp(data, "3 V1700000000 N3 G", 18) == 0);
 	free(data);
+	/* rewritten by another program without it: the folder keeps its MAILBOXID */
+	memcpy(guid, mailbox_guid(dst), sizeof(guid));
+	write_file(p, "3 V1700000000 N4\n1 :1700000000.M1P1.host\n");
+	assert_int_equal(mailbox_sync(dst), STORE_OK);
+	assert_int_equal(mailbox_count(dst), 2);
+	assert_string_equal(mailbox_guid(dst), guid);
 	free(p);
 	mailbox_unref(&dst);
 }
