@@ -37,7 +37,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		while ((got = index_chunk_next(&c, &r)) == 1) {
 			struct mdname md;
 
-			if (r.uid == 0 || r.modseq == 0 || r.name_len == 0 ||
+			if (r.uid == 0 || r.modseq == 0 || r.emailid == 0 || r.name_len == 0 ||
 			    r.name_len > INDEX_NAME_MAX || r.internaldate < 0 || r.savedate < 0 ||
 			    !mdname_parse(r.name, r.name_len, &md) || md.flags != r.flags ||
 			    md.keywords != r.keywords || r.name[r.name_len] != '\0')

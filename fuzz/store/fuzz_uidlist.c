@@ -2,7 +2,7 @@
  * fuzz_uidlist.c — libFuzzer target for the dovecot-uidlist parser (a file that other
  * programs and the user can write). Checks the invariants the store relies on: UIDs
  * strictly ascending and below nextuid, valid base names, and that our own output
- * parses back to the same records.
+ * parses back to the same records (message ids included).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -45,7 +45,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (ul2.recs[i].uid != ul.recs[i].uid ||
 			    strcmp(ul2.recs[i].base, ul.recs[i].base) != 0 ||
 			    ul2.recs[i].size != ul.recs[i].size ||
-			    ul2.recs[i].vsize != ul.recs[i].vsize)
+			    ul2.recs[i].vsize != ul.recs[i].vsize ||
+			    ul2.recs[i].emailid != ul.recs[i].emailid || ul.recs[i].emailid == 0)
 				panic("round trip record differs");
 		buf_deinit(&out);
 	}

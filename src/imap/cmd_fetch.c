@@ -372,6 +372,13 @@ section_step(struct imap_client *c, struct fetch_ctx *f)
 	return true;
 }
 
+/* "EMAILID (M<16 hex>)" (RFC 8474 §5.1; imap_emailid_parse reads it back). */
+static int
+emailid_write(struct buf *out, uint64_t id)
+{
+	return buf_appendf(out, "EMAILID (M%016llx)", (unsigned long long)id);
+}
+
 /* Append a non-literal item to f->out. */
 static void
 write_simple_item(struct imap_client *c, struct fetch_ctx *f, const struct imap_fetch_item *it,
@@ -412,6 +419,14 @@ write_simple_item(struct imap_client *c, struct fetch_ctx *f, const struct imap_
 			    m->internaldate, 0, &f->out);
 		if (ret == 0)
 			ret = buf_append_c(&f->out, '"');
+		break;
+	case IMAP_FETCH_EMAILID:
+		/* RFC 8474 §5.1: kept by MOVE and COPY (struct mailbox_msg) */
+		ret = emailid_write(&f->out, mailbox_msg_emailid(v->mbox, m));
+		break;
+	case IMAP_FETCH_THREADID:
+		/* RFC 8474 §5.2: NIL from a server that does not thread */
+		ret = buf_append_str(&f->out, "THREADID NIL");
 		break;
 	case IMAP_FETCH_RFC822_SIZE:
 		ret = buf_append(&f->out, "RFC822.SIZE ", 12);

@@ -20,6 +20,7 @@
 #define STATUS_UNSEEN		0x10
 #define STATUS_SIZE		0x20	/* RFC 8438 */
 #define STATUS_HIGHESTMODSEQ	0x40	/* RFC 7162 §3.1.6 */
+#define STATUS_MAILBOXID	0x200	/* RFC 8474 */
 
 static int
 mailbox_cmd(struct imap_cmd *cmd, enum store_status (*fn)(struct mstore *, const char *),
@@ -42,10 +43,35 @@ mailbox_cmd(struct imap_cmd *cmd, enum store_status (*fn)(struct mstore *, const
 	return imap_cmd_ok(cmd, "%s", done);
 }
 
+/* RFC 8474 §4.1: the tagged OK of CREATE carries the new folder's MAILBOXID. */
 int
 cmd_create(struct imap_cmd *cmd)
 {
-	return mailbox_cmd(cmd, mstore_create, "Create completed.");
+	struct imap_client *c = cmd->client;
+	struct mailbox_status ms;
+	enum store_status st;
+	char *name;
+	size_t len;
+
+	if (cmd->argc != 1)
+		return imap_cmd_bad(cmd, "Invalid arguments");
+	if (!imap_cmd_mailbox_arg(cmd, &cmd->args[0], &name))
+		return IMAP_CMD_DONE;
+	st = mstore_create(c->user->store, name);
+	if (st != STORE_OK) {
+		free(name);
+		return imap_cmd_store_error(cmd, st);
+	}
+	log_info("imap %s user=%s session=%u", cmd->def->name, c->user->name, c->id);
+	/* mstore_create ignores one trailing separator (RFC 3501 §6.3.3) */
+	len = strlen(name);
+	if (len > 1 && name[len - 1] == STORE_SEP)
+		name[len - 1] = '\0';
+	st = mstore_status(c->user->store, name, &ms);
+	free(name);
+	if (st != STORE_OK || ms.guid[0] == '\0')
+		return imap_cmd_ok(cmd, "Create completed.");
+	return imap_cmd_ok(cmd, "[MAILBOXID (%s)] Create completed.", ms.guid);
 }
 
 int
@@ -206,6 +232,8 @@ parse_status_items(const struct imap_arg *list, unsigned n, unsigned *items_r)
 			*items_r |= STATUS_SIZE;
 		else if (imap_arg_atom_equals(a, "HIGHESTMODSEQ"))
 			*items_r |= STATUS_HIGHESTMODSEQ;
+		else if (imap_arg_atom_equals(a, "MAILBOXID"))
+			*items_r |= STATUS_MAILBOXID;
 		else
 			return -1;
 	}
@@ -326,6 +354,8 @@ write_status(struct imap_client *c, const char *name, unsigned items,
 		(void)buf_appendf(&b, "SIZE %llu ", (unsigned long long)size);
 	if (items & STATUS_HIGHESTMODSEQ)
 		(void)buf_appendf(&b, "HIGHESTMODSEQ %llu ", (unsigned long long)st->highestmodseq);
+	if ((items & STATUS_MAILBOXID) && st->guid[0] != '\0')
+		(void)buf_appendf(&b, "MAILBOXID (%s) ", st->guid);
 	buf_truncate(&b, b.len - 1);
 	(void)buf_append_str(&b, ")\r\n");
 	imap_client_write(c, b.data, b.len);

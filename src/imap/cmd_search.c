@@ -300,6 +300,10 @@ eval(struct search_ctx *s, struct imap_search_key *k)
 		return true;	/* every folder keeps save dates */
 	case SEARCH_MODSEQ:
 		return m->modseq >= k->number;
+	case SEARCH_EMAILID:
+		return k->number != 0 && mailbox_msg_emailid(s->view->mbox, m) == k->number;
+	case SEARCH_THREADID:
+		return false;	/* RFC 8474 §5.2: no threads, no THREADID */
 	case SEARCH_SENTBEFORE:
 		return sent_day(s, &day) && cmp_day(day, k->date) < 0;
 	case SEARCH_SENTON:

@@ -169,6 +169,8 @@ select_common(struct imap_cmd *cmd, bool readonly)
 	/* RFC 7162 §3.1.2.1: every SELECT of a mailbox with persistent MODSEQs */
 	imap_client_line(c, "* OK [HIGHESTMODSEQ %llu] Highest",
 	    (unsigned long long)mailbox_highestmodseq(v->mbox));
+	/* RFC 8474 §4.1 */
+	imap_client_line(c, "* OK [MAILBOXID (%s)] Ok", mailbox_guid(v->mbox));
 	/* QRESYNC with another UIDVALIDITY: a plain SELECT (§3.2.5.1) */
 	if (params.qresync && params.uidvalidity == mailbox_uidvalidity(v->mbox))
 		qresync_report(c, &params);

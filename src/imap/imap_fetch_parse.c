@@ -213,6 +213,10 @@ parse_one(struct imap_fetch_request *r, const struct imap_arg *a, const char **e
 		return add_item(r, IMAP_FETCH_SAVEDATE, "SAVEDATE") != NULL ? 0 : -1;
 	if (mem_ieq(s, len, "MODSEQ"))
 		return add_item(r, IMAP_FETCH_MODSEQ, "MODSEQ") != NULL ? 0 : -1;
+	if (mem_ieq(s, len, "EMAILID"))
+		return add_item(r, IMAP_FETCH_EMAILID, "EMAILID") != NULL ? 0 : -1;
+	if (mem_ieq(s, len, "THREADID"))
+		return add_item(r, IMAP_FETCH_THREADID, "THREADID") != NULL ? 0 : -1;
 	if (mem_ieq(s, len, "RFC822.SIZE"))
 		return add_item(r, IMAP_FETCH_RFC822_SIZE, "RFC822.SIZE") != NULL ? 0 : -1;
 	if (mem_ieq(s, len, "ENVELOPE"))

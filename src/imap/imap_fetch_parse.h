@@ -2,7 +2,8 @@
  * imap_fetch_parse.h — parsing the FETCH item list (RFC 3501 §6.4.5: macros ALL, FAST,
  * FULL; UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODY BODYSTRUCTURE RFC822
  * RFC822.HEADER RFC822.TEXT BODY[section]<partial> BODY.PEEK[...]; RFC 8970 PREVIEW and
- * PREVIEW (LAZY); RFC 7162 MODSEQ) into a request the
+ * PREVIEW (LAZY); RFC 7162 MODSEQ; RFC 8474 EMAILID and
+ * THREADID) into a request the
  * FETCH command executes. Pure: arguments in, items out; no I/O, no globals. Used by the
  * mail process on client input; bounded by IMAP_FETCH_MAX_ITEMS.
  */
@@ -29,6 +30,8 @@ enum imap_fetch_kind {
 	IMAP_FETCH_SECTION,		/* BODY[...], BODY.PEEK[...], RFC822, RFC822.HEADER/TEXT */
 	IMAP_FETCH_PREVIEW,		/* RFC 8970 */
 	IMAP_FETCH_MODSEQ,		/* RFC 7162 §3.1.4.1 */
+	IMAP_FETCH_EMAILID,		/* RFC 8474 */
+	IMAP_FETCH_THREADID,		/* RFC 8474: always NIL (no threading) */
 };
 
 struct imap_fetch_item {

@@ -110,6 +110,60 @@ get_date(struct sp *p, time_t *t_r)
 	return true;
 }
 
+bool
+imap_objectid_valid(const char *s, size_t len)
+{
+	if (len == 0 || len > 255)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+uint64_t
+imap_emailid_parse(const char *s, size_t len)
+{
+	uint64_t v = 0;
+
+	if (len != IMAP_EMAILID_LEN || s[0] != 'M')
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if (s[i] >= '0' && s[i] <= '9')
+			v = v << 4 | (uint64_t)(s[i] - '0');
+		else if (s[i] >= 'a' && s[i] <= 'f')
+			v = v << 4 | (uint64_t)(s[i] - 'a' + 10);
+		else
+			return 0;
+	}
+	return v;
+}
+
+/* EMAILID / THREADID <objectid> (RFC 8474 §6) */
+static struct imap_search_key *
+objectid_key(struct sp *p, enum imap_search_type type)
+{
+	const struct imap_arg *a = next_arg(p);
+	struct imap_search_key *k;
+	const char *s;
+	size_t len;
+
+	if (a == NULL)
+		return NULL;
+	if (!imap_arg_get_astring(a, &s, &len) || !imap_objectid_valid(s, len)) {
+		p->error = "Invalid object id";
+		return NULL;
+	}
+	k = new_key(p, type);
+	if (k != NULL && type == SEARCH_EMAILID)
+		k->number = imap_emailid_parse(s, len);
+	return k;
+}
+
 static struct imap_search_key *
 str_key(struct sp *p, enum imap_search_type type, const char *field)
 {
@@ -328,6 +382,10 @@ parse_key(struct sp *p, unsigned depth)
 		p->prog->has_modseq = true;
 		return k;
 	}
+	if (IS("EMAILID"))
+		return objectid_key(p, SEARCH_EMAILID);
+	if (IS("THREADID"))
+		return objectid_key(p, SEARCH_THREADID);
 	if (IS("FROM"))
 		return str_key(p, SEARCH_HEADER, "From");
 	if (IS("TO"))

@@ -1,7 +1,7 @@
 /*
  * imap_search_parse.h — parsing an IMAP SEARCH program (RFC 3501 §6.4.4: every search
  * key, sequence sets, parenthesised groups, OR/NOT; CHARSET; RFC 4731 ESEARCH RETURN
- * options) into a tree the SEARCH command evaluates. Pure: arguments in, tree out; no
+ * options; RFC 8474 EMAILID and THREADID) into a tree the SEARCH command evaluates. Pure: arguments in, tree out; no
  * I/O, no globals. Used by the mail process on client input; recursion is bounded by
  * IMAP_SEARCH_MAX_DEPTH and the tree by IMAP_SEARCH_MAX_KEYS.
  */
@@ -46,6 +46,8 @@ enum imap_search_type {
 	SEARCH_SAVEDSINCE,
 	SEARCH_SAVEDATESUPPORTED,
 	SEARCH_MODSEQ,		/* number: MODSEQ >= it (RFC 7162 §3.1.5) */
+	SEARCH_EMAILID,		/* number: the id (RFC 8474), 0 matches nothing */
+	SEARCH_THREADID,	/* RFC 8474: matches nothing (no threading) */
 };
 
 struct imap_search_key {
@@ -83,6 +85,13 @@ enum imap_search_parse_result {
 	IMAP_SEARCH_BAD,		/* syntax: BAD *error_r */
 	IMAP_SEARCH_BADCHARSET,		/* NO [BADCHARSET (UTF-8 US-ASCII)] */
 };
+
+/* An RFC 8474 EMAILID as the server writes it: "M" and 16 lowercase hex digits of the
+ * store's 64-bit id. Parse gives 0 for any other objectid (no message has it). */
+#define IMAP_EMAILID_LEN	17
+uint64_t imap_emailid_parse(const char *s, size_t len);
+/* RFC 8474 §7: objectid = 1*255(ALPHA / DIGIT / "_" / "-") */
+bool imap_objectid_valid(const char *s, size_t len);
 
 /*
  * Parse args[0..argc) (after "SEARCH"). On OK, *prog_r is owned by the caller (free with

@@ -161,6 +161,7 @@ index_chunk_put(unsigned char *out, uint32_t n, uint32_t i, size_t name_off,
 	put64(e + 32, r->vsize);
 	put64(e + 40, (uint64_t)r->internaldate);
 	put64(e + 48, (uint64_t)r->savedate);
+	put64(e + 56, r->emailid);
 	memcpy(nm, r->in_new ? "new/" : "cur/", 4);
 	memcpy(nm + 4, r->name, r->name_len);
 	nm[4 + r->name_len] = '\0';
@@ -303,7 +304,8 @@ index_chunk_next(struct index_chunk *c, struct index_rec *r)
 	r->vsize = get64(e + 32);
 	r->internaldate = (int64_t)get64(e + 40);
 	r->savedate = (int64_t)get64(e + 48);
-	if (r->uid == 0 || (r->flags & ~(MAILBOX_FLAGS_IMAP | MAILBOX_FLAG_PASSED)) != 0 ||
+	r->emailid = get64(e + 56);
+	if (r->uid == 0 || r->emailid == 0 || (r->flags & ~(MAILBOX_FLAGS_IMAP | MAILBOX_FLAG_PASSED)) != 0 ||
 	    e[5] != 0 || get32(e + 12) != 0 || r->name_len == 0 ||
 	    r->name_len > INDEX_NAME_MAX || r->modseq == 0 ||
 	    (r->keywords >> STORE_KEYWORDS_MAX) != 0 || r->internaldate < 0 ||

@@ -244,6 +244,12 @@ mailbox_uidvalidity(const struct mailbox *box)
 	return box->uidvalidity;
 }
 
+const char *
+mailbox_guid(const struct mailbox *box)
+{
+	return box->guid;
+}
+
 uint32_t
 mailbox_uidnext(const struct mailbox *box)
 {

@@ -249,7 +249,7 @@ work_format_records(struct commit_group *g, struct commit_box *cb)
 
 			(void)uidlist_format_rec(&cb->data, r->first + (uint32_t)i, sm->size,
 			    sm->vsize, sm->final, colon == NULL ? strlen(sm->final) :
-			    (size_t)(colon - sm->final));
+			    (size_t)(colon - sm->final), sm->emailid);
 		}
 	}
 }
@@ -601,7 +601,7 @@ prepare_box(struct commit_group *g, struct commit_box *cb)
 			const struct mailbox_msg *m = &box->msgs[i];
 
 			(void)uidlist_format_rec(&cb->data, m->uid, m->size, m->vsize,
-			    mailbox_msg_name(m), mailbox_msg_base_len(m));
+			    mailbox_msg_name(m), mailbox_msg_base_len(m), m->emailid);
 		}
 		box->uidlist_stale = false;
 	} else if (!any) {
@@ -684,6 +684,8 @@ finish_add(struct mailbox_commit *r)
 		m.vsize = sm->vsize;
 		m.filename = name_arena_path(&box->names, delivery ? "new" : "cur", sm->final,
 		    strlen(sm->final));
+		m.emailid = sm->emailid != 0 ? sm->emailid :
+		    maildir_emailid_base(mailbox_msg_name(&m), mailbox_msg_base_len(&m));
 		mailbox_msgs_push(&box->msgs, &box->count, &box->cap, &m);
 		sm->moved = false;	/* the folder's now: never removed by cleanup */
 	}

@@ -563,13 +563,8 @@ mailbox_highestmodseq(const struct mailbox *box)
 uint64_t
 mailbox_msg_emailid(const struct mailbox *box, const struct mailbox_msg *m)
 {
-	uint64_t h = mstore_hash_bytes(box->guid, strlen(box->guid));
-
-	/* splitmix64 finaliser over (guid hash, uid) */
-	h ^= (uint64_t)m->uid * 0x9e3779b97f4a7c15ULL;
-	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
-	return h ^ (h >> 31);
+	(void)box;
+	return m->emailid;
 }
 
 /* ------------------------------------------------------------------ snapshot header */
@@ -960,6 +955,7 @@ records_write(struct mstore_index *ix, MDB_txn *txn, uint32_t fid, struct mailbo
 			r.vsize = m->vsize;
 			r.internaldate = m->internaldate;
 			r.savedate = m->savedate;
+			r.emailid = m->emailid;
 			r.name = mailbox_msg_name(m);
 			r.name_len = strlen(r.name);
 			off = index_chunk_put(rb, cnt, (uint32_t)(i - first), off, &r);
@@ -1516,6 +1512,7 @@ snapshot_load(struct mailbox *box, const struct index_hdr *expect, bool lazy)
 				m->internaldate = (time_t)r.internaldate;
 				m->savedate = (time_t)r.savedate;
 				m->modseq = r.modseq;
+				m->emailid = r.emailid;
 				m->filename = (char *)r.name - 4;
 			}
 			if (got_rec < 0) {
@@ -1792,6 +1789,11 @@ msg_cmp_report(FILE *out, const char *folder, const struct mailbox *a, const str
 			    x->keywords != y->keywords || strcmp(x->filename, y->filename) != 0) {
 				fprintf(out, "%s: uid %u index=%s maildir=%s\n", folder, x->uid,
 				    x->filename, y->filename);
+				n++;
+			} else if (x->emailid != y->emailid) {
+				fprintf(out, "%s: uid %u emailid index=%016llx maildir=%016llx\n",
+				    folder, x->uid, (unsigned long long)x->emailid,
+				    (unsigned long long)y->emailid);
 				n++;
 			}
 			i++;

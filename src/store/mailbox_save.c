@@ -405,6 +405,7 @@ copy_prepare(struct mailbox *src, const uint32_t *uids, size_t count, struct mai
 			sm->vsize = m->vsize;
 			sm->flags = m->flags & (uint8_t)~MAILBOX_FLAG_RECENT;
 			sm->keywords = kw;
+			sm->emailid = m->emailid;	/* RFC 8474 §5.1: a copy keeps it */
 			continue;
 		}
 		buf_deinit(&b);
@@ -416,6 +417,8 @@ copy_prepare(struct mailbox *src, const uint32_t *uids, size_t count, struct mai
 		if (st == STORE_OK)
 			st = copy_bytes(ctx, fd, m->internaldate,
 			    m->flags & (uint8_t)~MAILBOX_FLAG_RECENT, kw);
+		if (st == STORE_OK)
+			ctx->msgs[ctx->count - 1].emailid = m->emailid;
 		close(fd);
 	}
 	if (st != STORE_OK) {

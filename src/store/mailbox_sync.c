@@ -288,6 +288,16 @@ sync_locked(struct mailbox *box, bool *dirty_r)
 		reset = true;
 		*dirty_r = true;
 	}
+	if (ret == 1 && ul.guid[0] == '\0') {
+		/* a v1 uidlist or one without a folder GUID: give it one (RFC 8474
+		 * MAILBOXID; the one we knew if the folder is the same), written with
+		 * the next rewrite */
+		if (box->guid[0] != '\0' && ul.uidvalidity == old_validity)
+			memcpy(ul.guid, box->guid, sizeof(ul.guid));
+		else
+			new_guid(ul.guid);
+		*dirty_r = true;
+	}
 	if (damaged)
 		*dirty_r = true;
 	if (!reset && old_validity != 0 && ul.uidvalidity != old_validity) {
@@ -319,6 +329,7 @@ sync_locked(struct mailbox *box, bool *dirty_r)
 			mr.size = m->size;
 			mr.vsize = m->vsize;
 			mr.base = (char *)mailbox_msg_name(m);
+			mr.emailid = m->emailid;
 			r = &mr;
 			idx = scan_find(&s, r->base, mailbox_msg_base_len(m));
 		} else {
@@ -337,6 +348,7 @@ sync_locked(struct mailbox *box, bool *dirty_r)
 		nm.keywords = e->md.keywords;
 		nm.size = e->md.size != MAILBOX_SIZE_UNKNOWN ? e->md.size : r->size;
 		nm.vsize = e->md.vsize != MAILBOX_SIZE_UNKNOWN ? e->md.vsize : r->vsize;
+		nm.emailid = r->emailid;
 		nm.filename = name_arena_path(&na, e->in_new ? "new" : "cur", e->name,
 		    strlen(e->name));
 		mailbox_msgs_push(&nmsgs, &ncount, &ncap, &nm);
@@ -359,6 +371,8 @@ sync_locked(struct mailbox *box, bool *dirty_r)
 		nm.vsize = e->md.vsize;
 		nm.filename = name_arena_path(&na, e->in_new ? "new" : "cur", e->name,
 		    strlen(e->name));
+		nm.emailid = maildir_emailid_base(mailbox_msg_name(&nm),
+		    mailbox_msg_base_len(&nm));
 		mailbox_msgs_push(&nmsgs, &ncount, &ncap, &nm);
 		*dirty_r = true;
 	}

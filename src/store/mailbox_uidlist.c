@@ -116,7 +116,7 @@ format_recs(struct buf *out, const struct mailbox *box, size_t from)
 		const struct mailbox_msg *m = &box->msgs[i];
 
 		(void)uidlist_format_rec(out, m->uid, m->size, m->vsize, mailbox_msg_name(m),
-		    mailbox_msg_base_len(m));
+		    mailbox_msg_base_len(m), m->emailid);
 	}
 }
 

@@ -384,6 +384,7 @@ mstore_status(struct mstore *store, const char *name, struct mailbox_status *st_
 	st_r->uidnext = mailbox_uidnext(box);
 	st_r->uidvalidity = mailbox_uidvalidity(box);
 	st_r->highestmodseq = mailbox_highestmodseq(box);
+	memcpy(st_r->guid, mailbox_guid(box), sizeof(st_r->guid));
 	if (!mailbox_msgs_loaded(box)) {
 		/* from the snapshot's header, without loading the messages; none of them
 		 * is \Recent (the flag is given only to loaded messages) */

@@ -146,6 +146,7 @@ struct mailbox_status {
 	uint32_t uidvalidity;
 	uint32_t unseen;
 	uint64_t highestmodseq;		/* RFC 7162 */
+	char guid[33];		/* mailbox_guid (RFC 8474 MAILBOXID) */
 };
 enum store_status mstore_status(struct mstore *store, const char *name,
     struct mailbox_status *st_r);
@@ -244,6 +245,10 @@ struct mailbox_msg {
 	/* RFC 7162 MODSEQ: raised on every change of the message (append, flags);
 	 * persisted in the index, never decreases across restarts. Read-only. */
 	uint64_t modseq;
+	/* RFC 8474 EMAILID: the G field of its uidlist record, else a hash of the base
+	 * name; a copy (and so a MOVE) keeps the source's (docs/formats.md, "Message
+	 * ids"). Never 0. Read-only. */
+	uint64_t emailid;
 	char *filename;		/* relative to the folder dir: "cur/<base>:2,<flags>" */
 };
 
@@ -285,8 +290,11 @@ uint64_t mailbox_highestmodseq(const struct mailbox *box);
 typedef void mailbox_range_cb(void *ctx, uint32_t lo, uint32_t hi);
 bool mailbox_vanished_since(struct mailbox *box, uint64_t since, mailbox_range_cb *cb,
     void *ctx);
-/* A stable 64-bit id of a message (folder GUID and UID hashed; RFC 8474 EMAILID-like):
- * the same for the same message as long as the folder keeps its UIDVALIDITY. */
+/* RFC 8474 MAILBOXID: the folder GUID (32 lowercase hex digits, the G field of the
+ * uidlist header, as Dovecot keeps it): kept by RENAME and restarts, new for a folder
+ * created again. Borrowed for the mailbox's lifetime. */
+const char *mailbox_guid(const struct mailbox *box);
+/* RFC 8474 EMAILID of a message: m->emailid (see struct mailbox_msg). */
 uint64_t mailbox_msg_emailid(const struct mailbox *box, const struct mailbox_msg *m);
 /* True if the mailbox's folder was deleted/renamed away underneath it. */
 bool mailbox_is_deleted(const struct mailbox *box);

@@ -46,7 +46,7 @@ uidlist_deinit(struct uidlist *ul)
 
 void
 uidlist_add(struct uidlist *ul, uint32_t uid, const char *base, size_t base_len,
-    uint64_t size, uint64_t vsize)
+    uint64_t size, uint64_t vsize, uint64_t emailid)
 {
 	struct uidlist_rec *r;
 
@@ -61,6 +61,58 @@ uidlist_add(struct uidlist *ul, uint32_t uid, const char *base, size_t base_len,
 	r->size = size;
 	r->vsize = vsize;
 	r->base = xstrndup(base, base_len);
+	r->emailid = emailid != 0 ? emailid : maildir_emailid_base(base, base_len);
+}
+
+/* ------------------------------------------------------------------ message ids */
+
+/* FNV-1a, then the splitmix64 finaliser so that every input bit reaches every output bit
+ * (the id is shown to clients, who may compare prefixes). Never 0. */
+static uint64_t
+emailid_hash(const char *p, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 1099511628211ULL;
+	}
+	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+	h ^= h >> 31;
+	return h != 0 ? h : 1;
+}
+
+uint64_t
+maildir_emailid_base(const char *base, size_t len)
+{
+	return emailid_hash(base, len);
+}
+
+uint64_t
+maildir_emailid_guid(const char *g, size_t len)
+{
+	uint64_t v = 0;
+	size_t i;
+	bool hex = len == 16;
+
+	if (len == 0 || len > MAILDIR_GUID_MAX)
+		return 0;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)g[i];
+
+		if (c <= 0x20 || c >= 0x7f)
+			return 0;
+		if (c >= '0' && c <= '9')
+			v = v << 4 | (uint64_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = v << 4 | (uint64_t)(c - 'a' + 10);
+		else
+			hex = false;
+	}
+	if (hex)
+		return v;	/* 0 for sixteen zeros: unusable */
+	return emailid_hash(g, len);
 }
 
 static bool
@@ -149,7 +201,7 @@ uidlist_parse_line(const char *line, size_t len, struct uidlist *ul)
 {
 	const char *p = line, *end = line + len, *tok, *base;
 	size_t tlen, base_len;
-	uint64_t size = MAILBOX_SIZE_UNKNOWN, vsize = MAILBOX_SIZE_UNKNOWN, n;
+	uint64_t size = MAILBOX_SIZE_UNKNOWN, vsize = MAILBOX_SIZE_UNKNOWN, n, emailid = 0;
 	uint32_t uid;
 
 	if (!next_token(&p, end, &tok, &tlen) || parse_u32(tok, tlen, &uid) < 0 || uid == 0)
@@ -174,6 +226,9 @@ uidlist_parse_line(const char *line, size_t len, struct uidlist *ul)
 				else
 					vsize = n;
 			}
+			/* Dovecot's message GUID; an unusable one is ignored */
+			if (tok[0] == 'G')
+				emailid = maildir_emailid_guid(tok + 1, tlen - 1);
 		}
 	}
 	/* The stored name may carry an old ":2,..." info part: keep only the base. */
@@ -186,7 +241,7 @@ uidlist_parse_line(const char *line, size_t len, struct uidlist *ul)
 		return false;
 	if (uid >= ul->nextuid)
 		ul->nextuid = uid == UINT32_MAX ? UINT32_MAX : uid + 1;
-	uidlist_add(ul, uid, base, base_len, size, vsize);
+	uidlist_add(ul, uid, base, base_len, size, vsize, emailid);
 	return true;
 }
 
@@ -230,16 +285,23 @@ fmt_u64(char *end, uint64_t v)
 
 int
 uidlist_format_rec(struct buf *out, uint32_t uid, uint64_t size, uint64_t vsize,
-    const char *base, size_t base_len)
+    const char *base, size_t base_len, uint64_t emailid)
 {
-	/* "<uid> S<size> W<vsize> :" is at most 10 + 22 + 22 + 2 bytes */
-	char tmp[64], *p = tmp, *d, num[20];
+	/* "<uid> G<id> S<size> W<vsize> :" is at most 10 + 18 + 22 + 22 + 2 bytes */
+	static const char hexd[] = "0123456789abcdef";
+	char tmp[80], *p = tmp, *d, num[20];
 	size_t n;
 
 	d = fmt_u64(num + sizeof(num), uid);
 	n = (size_t)(num + sizeof(num) - d);
 	memcpy(p, d, n);
 	p += n;
+	if (emailid != 0 && emailid != maildir_emailid_base(base, base_len)) {
+		*p++ = ' ';
+		*p++ = 'G';
+		for (int sh = 60; sh >= 0; sh -= 4)
+			*p++ = hexd[(emailid >> sh) & 0xf];
+	}
 	if (size != MAILBOX_SIZE_UNKNOWN) {
 		*p++ = ' ';
 		*p++ = 'S';
@@ -289,7 +351,7 @@ uidlist_format(const struct uidlist *ul, struct buf *out)
 		const struct uidlist_rec *r = &ul->recs[i];
 
 		ret = uidlist_format_rec(out, r->uid, r->size, r->vsize, r->base,
-		    strlen(r->base));
+		    strlen(r->base), r->emailid);
 	}
 	return ret;
 }

@@ -26,6 +26,7 @@ struct uidlist_rec {
 	uint64_t size;		/* S field or MAILBOX_SIZE_UNKNOWN */
 	uint64_t vsize;		/* W field or MAILBOX_SIZE_UNKNOWN */
 	char *base;		/* file name without ":2,..." (malloc'd) */
+	uint64_t emailid;	/* from the G field, else maildir_emailid_base(base) */
 };
 
 struct uidlist {
@@ -46,25 +47,41 @@ enum uidlist_parse_result {
 void uidlist_init(struct uidlist *ul);
 void uidlist_clear(struct uidlist *ul);	/* drop records and header values */
 void uidlist_deinit(struct uidlist *ul);
-/* Append a record (uid must be greater than the last one; panics otherwise). */
+/* Append a record (uid must be greater than the last one; panics otherwise). emailid 0:
+ * the base name's (maildir_emailid_base). */
 void uidlist_add(struct uidlist *ul, uint32_t uid, const char *base, size_t base_len,
-    uint64_t size, uint64_t vsize);
+    uint64_t size, uint64_t vsize, uint64_t emailid);
 /*
  * Parse file content into ul (cleared first). Lines whose UID is not strictly ascending,
  * is 0, or whose name is not a valid base name are dropped (DAMAGED); a UID >= nextuid
  * raises nextuid. A last line without '\n' is dropped (truncated write). A missing or
- * malformed header (no V or N, V0, version not 1/3) gives BAD_HEADER.
+ * malformed header (no V or N, V0, version not 1/3) gives BAD_HEADER. A record's G
+ * field (Dovecot's message GUID) sets its emailid (maildir_emailid_guid); an unusable
+ * G field is ignored, not an error.
  */
 enum uidlist_parse_result uidlist_parse(const char *data, size_t len, struct uidlist *ul);
 /* Serialise as version 3. Fails (-1) only if out's limit is reached. */
 int uidlist_format(const struct uidlist *ul, struct buf *out);
 /* The pieces of uidlist_format, for writers that do not build a struct uidlist: the
- * header line ("3 V<v> N<n>[ G<guid>]\n") and one record line ("<uid>[ S<size>][ W<vsize>]
- * :<base>\n"; MAILBOX_SIZE_UNKNOWN sizes are left out). 0, or -1 at out's limit. */
+ * header line ("3 V<v> N<n>[ G<guid>]\n") and one record line ("<uid>[ G<id>][ S<size>]
+ * [ W<vsize>] :<base>\n"; MAILBOX_SIZE_UNKNOWN sizes are left out; G<id>, 16 lowercase
+ * hex digits, only when emailid is neither 0 nor the base name's). 0, or -1 at out's
+ * limit. */
 int uidlist_format_header(struct buf *out, uint32_t uidvalidity, uint32_t nextuid,
     const char *guid);
 int uidlist_format_rec(struct buf *out, uint32_t uid, uint64_t size, uint64_t vsize,
-    const char *base, size_t base_len);
+    const char *base, size_t base_len, uint64_t emailid);
+
+/* --- message ids (RFC 8474 EMAILID; docs/formats.md, "Message ids") */
+
+#define MAILDIR_GUID_MAX	255	/* longer G fields are ignored */
+/* The id of a message whose uidlist record has no G field: a 64-bit hash of its base
+ * name (unique per delivery). Never 0. */
+uint64_t maildir_emailid_base(const char *base, size_t len);
+/* The id a G field gives: 16 lowercase hex digits (what buzon writes) are the id itself;
+ * any other value of 1..MAILDIR_GUID_MAX printable ASCII bytes (a GUID Dovecot wrote)
+ * is hashed. 0 if the field is unusable (empty, too long, other bytes, or all zero). */
+uint64_t maildir_emailid_guid(const char *g, size_t len);
 
 /* --- dovecot-keywords: "<index> <name>\n", index 0..25 */
 
@@ -115,7 +132,7 @@ bool mutf7_valid(const char *p, size_t len);
 
 /* --- index records (docs/formats.md, "Index (LMDB)"; src/store/index_format.c) */
 
-#define INDEX_FORMAT_VERSION	3
+#define INDEX_FORMAT_VERSION	4
 #define INDEX_HDR_SIZE		168
 #define INDEX_NAME_MAX		(MAILDIR_BASE_MAX + 64)	/* mdname_parse's limit */
 #define INDEX_HDR_CURRENT	0x01	/* memory reflected the directories at snap_ns */
@@ -125,7 +142,7 @@ bool mutf7_valid(const char *p, size_t len);
  * name as "cur/<name>\0" or "new/<name>\0" (the in-memory file name, copied as is). */
 #define INDEX_CHUNK_MAX		4096
 #define INDEX_CHUNK_HDR		16
-#define INDEX_CHUNK_ENTRY	56
+#define INDEX_CHUNK_ENTRY	64
 
 struct index_hdr {
 	uint32_t version, uidvalidity, nextuid, count, flags;
@@ -150,6 +167,7 @@ struct index_rec {
 	uint32_t keywords;
 	uint64_t modseq, size, vsize;
 	int64_t internaldate, savedate;
+	uint64_t emailid;		/* RFC 8474 EMAILID (format 4), not 0 */
 	const char *name;		/* file name in its directory (not NUL-terminated) */
 	size_t name_len;
 };

@@ -47,8 +47,8 @@ struct mstore {
 /* Bounds of the closed-folder cache: the mail process runs under an RLIMIT_AS
  * (MAIL_RLIMIT_AS in src/mailproc) shared with every session's view of every folder,
  * so the cache takes a small, fixed part of it. A folder costs
- * ~146 bytes a message (64 of struct mailbox_msg, the rest its file name): 20,000 messages
- * ~2.9 MiB, 100,000 ~14 MiB; folders above ~230,000 messages are not kept. */
+ * ~154 bytes a message (72 of struct mailbox_msg, the rest its file name): 20,000 messages
+ * ~3.1 MiB, 100,000 ~15 MiB; folders above ~215,000 messages are not kept. */
 #define MAILBOX_CACHE_MAX_FOLDERS	16
 #define MAILBOX_CACHE_MAX_BYTES		(32u * 1024 * 1024)
 
@@ -175,6 +175,7 @@ struct save_msg {
 	uint8_t flags;
 	uint32_t keywords;
 	bool moved;		/* renamed out of tmp/ */
+	uint64_t emailid;	/* a copy's source's (kept, RFC 8474), 0: from the name */
 	int err;		/* errno of a failed fsync/rename in the commit thread */
 };
 

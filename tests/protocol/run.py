@@ -53,6 +53,10 @@ Script syntax (one directive per line; '#' starts a comment line):
   Q:                  no server data may arrive for 0.3 s on that connection (Q2: ...).
   W: SECONDS          sleep.
   T: SECONDS          per-line receive timeout from now on (default 5).
+  $(NAME)             in S: and S?: lines, an id ([A-Za-z0-9_-]+) remembered at its
+                      first match and required to be the same afterwards; in C: and S!:
+                      lines (and later S: lines) the remembered value (e.g. RFC 8474 ids:
+                      S: * OK [MAILBOXID ($(box))] Ok ... S!: * STATUS x (MAILBOXID ($(box)))).
   !deliver NAME       write fixtures/files/NAME into INBOX tmp/ and rename it into new/.
   !sh COMMAND         run a shell command with $MAILDIR set to the user's Maildir root.
   !expect-file GLOB   a file matching GLOB (relative to the Maildir root) must exist.
@@ -121,6 +125,44 @@ def line_matches(pat, line):
         if i < 0:
             return False
         pos = i + len(mid)
+    return True
+
+
+SCRIPT_VAR = re.compile(r"\$\((\w+)\)")
+
+
+def subst_vars(text, env, where, need=True):
+    """$(NAME) replaced by its remembered value (unknown: an error if need, else kept)."""
+    def repl(m):
+        if m.group(1) in env:
+            return env[m.group(1)]
+        if need:
+            raise ScriptError("%s: $(%s) was never matched" % (where, m.group(1)))
+        return m.group(0)
+    return SCRIPT_VAR.sub(repl, text)
+
+
+def line_matches_vars(pat, line, env):
+    """line_matches, where an unknown $(NAME) matches an id and remembers it."""
+    if SCRIPT_VAR.search(pat) is None:
+        return line_matches(pat, line)
+    names, rx = [], ""
+    for tok in re.split(r"(\$\(\w+\)|\*)", pat):
+        if tok == "*":
+            rx += ".*"
+        elif SCRIPT_VAR.fullmatch(tok):
+            names.append(tok[2:-1])
+            rx += "([A-Za-z0-9_-]+)"
+        else:
+            rx += re.escape(tok)
+    m = re.fullmatch(rx, line, re.S)
+    if m is None:
+        return False
+    got = {}
+    for name, val in zip(names, m.groups()):
+        if got.setdefault(name, val) != val:
+            return False
+    env.update(got)
     return True
 
 
@@ -558,6 +600,7 @@ def run_script(path, args):
     env = Env(args, name)
     env.extra_config = extra_config
     timeout = args.timeout
+    script_vars = {}
     try:
         if not args.connect:
             env.write_config()
@@ -587,7 +630,7 @@ def run_script(path, args):
             n = int(num) if num else 1
             c = env.conn(n)
             if kind == "C" and sep == ":":
-                c.send(expand_client(rest))
+                c.send(expand_client(subst_vars(rest, script_vars, where)))
             elif kind == "C" and sep == "!":
                 data = eval(rest, {"__builtins__": {"range": range}})
                 if not isinstance(data, bytes):
@@ -598,14 +641,15 @@ def run_script(path, args):
                 if got is None:
                     raise ScriptError("%s: expected %r, got %s" % (where, rest,
                                       "EOF" if c.eof else "nothing (timeout)"))
-                if not line_matches(rest, got):
+                if not line_matches_vars(subst_vars(rest, script_vars, where, False), got,
+                                         script_vars):
                     raise ScriptError("%s: expected %r\n    got %r" % (where, rest, got))
             elif kind == "S" and sep == "!:":
                 got = c.readline(timeout)
                 if got is None:
                     raise ScriptError("%s: expected a reply, got %s" % (where,
                                       "EOF" if c.eof else "nothing (timeout)"))
-                if line_matches(rest, got):
+                if line_matches(subst_vars(rest, script_vars, where), got):
                     raise ScriptError("%s: %r must not match %r" % (where, got, rest))
             elif kind == "S" and sep == "?:":
                 skipped = []
@@ -613,7 +657,8 @@ def run_script(path, args):
                     got = c.readline(timeout)
                     if got is None:
                         raise ScriptError("%s: never got %r (skipped %r)" % (where, rest, skipped))
-                    if line_matches(rest, got):
+                    if line_matches_vars(subst_vars(rest, script_vars, where, False), got,
+                                         script_vars):
                         break
                     skipped.append(got)
             elif kind == "S" and sep == "~:":

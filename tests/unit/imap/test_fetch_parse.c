@@ -1,6 +1,7 @@
 /*
  * test_fetch_parse.c — FETCH item parsing: macros, every item, BODY[section]<partial>,
- * PEEK, PREVIEW (LAZY), response names, UID FETCH, duplicates, and malformed item lists
+ * PEEK, PREVIEW (LAZY), EMAILID and THREADID, response names, UID FETCH, duplicates, and
+ * malformed item lists
  * (table-driven;
  * each line parsed whole and byte by byte through the real command parser).
  */
@@ -66,6 +67,11 @@ static const struct tcase cases[] = {
 	{ "PREVIEW (LAZY) FLAGS", false, false, NULL, false, false, false },
 	{ "FLAGS (LAZY)", false, false, NULL, false, false, false },
 	{ "((LAZY) PREVIEW)", false, false, NULL, false, false, false },
+	/* RFC 8474: no message file needed, no \Seen */
+	{ "(EMAILID THREADID)", false, true, "EMAILID THREADID", false, false, false },
+	{ "emailid", true, true, "UID EMAILID", false, false, false },
+	{ "(EMAILID FLAGS EMAILID)", false, true, "EMAILID FLAGS", false, false, false },
+	{ "EMAILID (x)", false, false, NULL, false, false, false },
 	/* malformed */
 	{ "(ALL)", false, false, NULL, false, false, false },
 	{ "(FLAGS FAST)", false, false, NULL, false, false, false },

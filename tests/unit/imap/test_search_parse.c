@@ -21,7 +21,7 @@ dump(struct buf *b, const struct imap_search_key *k)
 		"ALL", "AND", "OR", "NOT", "SEQ", "UIDSET", "FLAG", "KEYWORD", "RECENT", "NEW",
 		"OLD", "LARGER", "SMALLER", "BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON",
 		"SENTSINCE", "HEADER", "BODY", "TEXT", "SAVEDBEFORE", "SAVEDON", "SAVEDSINCE",
-		"SAVEDATESUPPORTED", "MODSEQ",
+		"SAVEDATESUPPORTED", "MODSEQ", "EMAILID", "THREADID",
 	};
 	for (; k != NULL; k = k->next) {
 		buf_append_str(b, names[k->type]);
@@ -40,6 +40,7 @@ dump(struct buf *b, const struct imap_search_key *k)
 		case SEARCH_LARGER:
 		case SEARCH_SMALLER:
 		case SEARCH_MODSEQ:
+		case SEARCH_EMAILID:
 			buf_appendf(b, ":%llu", (unsigned long long)k->number);
 			break;
 		case SEARCH_BEFORE:
@@ -126,7 +127,21 @@ static const struct tcase cases[] = {
 	{ "RETURN () SEEN", IMAP_SEARCH_OK, "AND(FLAG:1)", SEARCH_RETURN_ALL, true, false },
 	{ "RETURN (MAX ALL) CHARSET UTF-8 1", IMAP_SEARCH_OK, "AND(SEQ:1)",
 	  SEARCH_RETURN_MAX | SEARCH_RETURN_ALL, true, false },
+	/* RFC 8474: ids of another form (or upper-case hex) match nothing */
+	{ "EMAILID M00000000000000ff THREADID T1", IMAP_SEARCH_OK, "AND(EMAILID:255 THREADID)",
+	  0, false, false },
+	{ "emailid \"Mffffffffffffffff\"", IMAP_SEARCH_OK,
+	  "AND(EMAILID:18446744073709551615)", 0, false, false },
+	{ "EMAILID Mxyz EMAILID M0123456789ABCDEF EMAILID M0123456789abcdef0", IMAP_SEARCH_OK,
+	  "AND(EMAILID:0 EMAILID:0 EMAILID:0)", 0, false, false },
+	{ "NOT EMAILID a_b-C9", IMAP_SEARCH_OK, "AND(NOT(EMAILID:0))", 0, false, false },
 	/* malformed */
+	{ "EMAILID", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "THREADID", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "EMAILID M1.2", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "EMAILID \"\"", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "EMAILID (M1)", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "THREADID a+b", IMAP_SEARCH_BAD, NULL, 0, false, false },
 	{ "", IMAP_SEARCH_BAD, NULL, 0, false, false },
 	{ "FOO", IMAP_SEARCH_BAD, NULL, 0, false, false },
 	{ "OR SEEN", IMAP_SEARCH_BAD, NULL, 0, false, false },
@@ -256,12 +271,35 @@ test_limits(void **state)
 	buf_deinit(&line);
 }
 
+/* RFC 8474 §7 objectid: 1..255 of ALPHA DIGIT "_" "-"; the EMAILID form this server
+ * writes ("M" + 16 lowercase hex digits) reads back as its number. */
+static void
+test_objectid(void **state)
+{
+	char id[300];
+
+	(void)state;
+	memset(id, 'a', sizeof(id));
+	assert_true(imap_objectid_valid(id, 255));
+	assert_false(imap_objectid_valid(id, 256));
+	assert_false(imap_objectid_valid(id, 0));
+	assert_true(imap_objectid_valid("Az09_-", 6));
+	assert_false(imap_objectid_valid("a b", 3));
+	assert_false(imap_objectid_valid("a\0b", 3));
+	assert_false(imap_objectid_valid("\xc3\xa9", 2));
+	assert_true(imap_emailid_parse("M0123456789abcdef", 17) == 0x0123456789abcdefULL);
+	assert_true(imap_emailid_parse("m0123456789abcdef", 17) == 0);
+	assert_true(imap_emailid_parse("M0123456789abcde", 16) == 0);
+	assert_true(imap_emailid_parse("M0123456789abcdeg", 17) == 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_objectid),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1240,6 +1240,7 @@ test_record_codec(void **state)
 		r.modseq = 7;
 		r.size = 10;
 		r.vsize = 12;
+		r.emailid = 0x123456789abcdef0ULL;
 		r.in_new = i == 1;
 		r.name = cases[i].name;
 		r.name_len = strlen(cases[i].name);
@@ -1260,6 +1261,7 @@ test_record_codec(void **state)
 		if (cases[i].ok) {
 			assert_int_equal(d.uid, 3);
 			assert_int_equal(d.modseq, 7);
+			assert_true(d.emailid == r.emailid);
 			assert_int_equal(d.in_new, r.in_new);
 			assert_int_equal(d.name_len, r.name_len);
 			assert_memory_equal(d.name, r.name, r.name_len);

@@ -919,6 +919,126 @@ test_copy_keywords(void **state)
 	mailbox_unref(&dst);
 }
 
+/* RFC 8474: a copy (and so a MOVE) keeps the message's EMAILID, through the uidlist's
+ * G field, across restarts with and without the index; the folder GUID (MAILBOXID)
+ * survives RENAME and is new for a folder created again; a Dovecot G field is read. */
+static void
+test_object_ids(void **state)
+{
+	struct fixture *f = *state;
+	struct mailbox *src, *dst;
+	uint32_t uids[2], nuids[2];
+	uint64_t id0, id1;
+	char guid[33], *p, *data;
+
+	assert_int_equal(mstore_create(f->store, "Archive"), STORE_OK);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &src), STORE_OK);
+	assert_int_equal(mailbox_open(f->store, "Archive", &dst), STORE_OK);
+	assert_int_equal(strlen(mailbox_guid(dst)), 32);
+	assert_string_not_equal(mailbox_guid(src), mailbox_guid(dst));
+	memcpy(guid, mailbox_guid(dst), sizeof(guid));
+	uids[0] = save_msg(src, "one\n", 0, 0, 0);
+	uids[1] = save_msg(src, "two\n", 0, 0, 0);
+	id0 = mailbox_msg_emailid(src, mailbox_lookup(src, uids[0], NULL));
+	id1 = mailbox_msg_emailid(src, mailbox_lookup(src, uids[1], NULL));
+	assert_true(id0 != 0 && id1 != 0 && id0 != id1);
+	assert_int_equal(mailbox_copy(src, uids, 2, dst, nuids), STORE_OK);
+	assert_true(mailbox_lookup(dst, nuids[0], NULL)->emailid == id0);
+	assert_true(mailbox_lookup(dst, nuids[1], NULL)->emailid == id1);
+	/* a second copy into the same folder (another name) keeps it too */
+	assert_int_equal(mailbox_copy(dst, nuids, 1, dst, uids), STORE_OK);
+	assert_true(mailbox_lookup(dst, uids[0], NULL)->emailid == id0);
+	/* the destination uidlist carries it as G<16 hex> */
+	p = path_of(f, ".Archive/dovecot-uidlist");
+	data = read_all(p);
+	{
+		char want[40];
+
+		snprintf(want, sizeof(want), " G%016llx ", (unsigned long long)id0);
+		assert_non_null(strstr(data, want));
+	}
+	free(data);
+	/* MOVE = copy + expunge of the source */
+	uids[0] = 1;
+	assert_int_equal(mailbox_expunge(src, uids, 1), STORE_OK);
+	mailbox_unref(&dst);
+	mailbox_unref(&src);
+
+	/* restart: from the index, then from the uidlist alone */
+	for (int round = 0; round < 2; round++) {
+		reopen(f);
+		if (round == 1) {
+			char *ix = path_of(f, "buzon.index");
+
+			mstore_close(&f->store);
+			assert_int_equal(unlink(ix), 0);
+			free(ix);
+			reopen(f);
+		}
+		assert_int_equal(mailbox_open(f->store, "Archive", &dst), STORE_OK);
+		assert_string_equal(mailbox_guid(dst), guid);
+		assert_int_equal(mailbox_count(dst), 3);
+		assert_true(mailbox_msg_at(dst, 0)->emailid == id0);
+		assert_true(mailbox_msg_at(dst, 1)->emailid == id1);
+		assert_true(mailbox_msg_at(dst, 2)->emailid == id0);
+		mailbox_unref(&dst);
+	}
+
+	/* RENAME keeps the MAILBOXID and the EMAILIDs */
+	assert_int_equal(mstore_rename(f->store, "Archive", "Old"), STORE_OK);
+	assert_int_equal(mailbox_open(f->store, "Old", &dst), STORE_OK);
+	assert_string_equal(mailbox_guid(dst), guid);
+	assert_true(mailbox_msg_at(dst, 1)->emailid == id1);
+	mailbox_unref(&dst);
+	/* DELETE + CREATE: a new one */
+	assert_int_equal(mstore_delete(f->store, "Old"), STORE_OK);
+	assert_int_equal(mstore_create(f->store, "Old"), STORE_OK);
+	{
+		struct mailbox_status ms;
+
+		assert_int_equal(mstore_status(f->store, "Old", &ms), STORE_OK);
+		assert_int_equal(strlen(ms.guid), 32);
+		assert_string_not_equal(ms.guid, guid);
+	}
+
+	/* a uidlist Dovecot wrote: records with G (its message GUID), no folder GUID */
+	assert_int_equal(mstore_create(f->store, "Dove"), STORE_OK);
+	p = path_of(f, ".Dove/cur/1700000000.M1P1.host:2,S");
+	write_file(p, "x\n");
+	free(p);
+	p = path_of(f, ".Dove/cur/1700000001.M1P1.host:2,");
+	write_file(p, "y\n");
+	free(p);
+	p = path_of(f, ".Dove/dovecot-uidlist");
+	write_file(p, "3 V1700000000 N3\n"
+	    "1 G0a1b2c3d4e5f60718293a4b5c6d7e8f9 :1700000000.M1P1.host\n"
+	    "2 G" "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    " :1700000001.M1P1.host\n");
+	assert_int_equal(mailbox_open(f->store, "Dove", &dst), STORE_OK);
+	assert_int_equal(mailbox_uidvalidity(dst), 1700000000u);
+	assert_true(mailbox_lookup(dst, 1, NULL)->emailid ==
+	    maildir_emailid_guid("0a1b2c3d4e5f60718293a4b5c6d7e8f9", 32));
+	/* an overlong G is ignored: the base name's id */
+	assert_true(mailbox_lookup(dst, 2, NULL)->emailid ==
+	    maildir_emailid_base("1700000001.M1P1.host", 20));
+	/* the missing folder GUID was given and written */
+	assert_int_equal(strlen(mailbox_guid(dst)), 32);
+	data = read_all(p);
+	assert_true(strncmp(data, "3 V1700000000 N3 G", 18) == 0);
+	free(data);
+	/* rewritten by another program without it: the folder keeps its MAILBOXID */
+	memcpy(guid, mailbox_guid(dst), sizeof(guid));
+	write_file(p, "3 V1700000000 N4\n1 :1700000000.M1P1.host\n");
+	assert_int_equal(mailbox_sync(dst), STORE_OK);
+	assert_int_equal(mailbox_count(dst), 2);
+	assert_string_equal(mailbox_guid(dst), guid);
+	free(p);
+	mailbox_unref(&dst);
+}
+
 static void
 test_delete_rename(void **state)
 {
@@ -1674,6 +1794,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_recent_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_users_of_one_mbox, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_keywords, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_object_ids, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_rename, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_subscriptions_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_symlinks, setup, teardown),

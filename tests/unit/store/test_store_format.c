@@ -382,7 +382,7 @@ test_uidlist_format_rec(void **state)
 		buf_init(&out, BUF_UNLIMITED);
 		buf_init(&want, BUF_UNLIMITED);
 		assert_int_equal(uidlist_format_rec(&out, cases[i].uid, cases[i].size,
-		    cases[i].vsize, "1700.M1P2.host,S=3:2,S", 14), 0);
+		    cases[i].vsize, "1700.M1P2.host,S=3:2,S", 14, 0), 0);
 		buf_appendf(&want, "%u", cases[i].uid);
 		if (cases[i].size != MAILBOX_SIZE_UNKNOWN)
 			buf_appendf(&want, " S%llu", (unsigned long long)cases[i].size);
@@ -395,12 +395,96 @@ test_uidlist_format_rec(void **state)
 	}
 	/* out's limit: -1, never a partial overrun */
 	buf_init(&out, 10);
-	assert_int_equal(uidlist_format_rec(&out, 1, 2, 3, "base", 4), -1);
+	assert_int_equal(uidlist_format_rec(&out, 1, 2, 3, "base", 4, 0), -1);
 	assert_true(out.len <= 10);
 	buf_deinit(&out);
 	buf_init(&out, BUF_UNLIMITED);
 	assert_int_equal(uidlist_format_header(&out, 5, 6, ""), 0);
 	assert_string_equal(buf_cstr(&out), "3 V5 N6\n");
+	buf_deinit(&out);
+}
+
+/* RFC 8474 EMAILID in the uidlist: G fields Dovecot writes (its message GUID) are
+ * hashed, the 16 hex digits buzon writes are the id, unusable ones are ignored; a
+ * record without G has its base name's id; a round trip keeps every id. */
+static void
+test_uidlist_guid(void **state)
+{
+	char big[600];
+	struct uidlist ul, ul2;
+	struct buf in, out;
+	uint64_t b1, b2, b3;
+	size_t i;
+
+	(void)state;
+	/* as Dovecot writes it (dsync, or maildir saves with a GUID): G before S/W */
+	static const char dovecot_g[] =
+	    "3 V1275660208 N30 G3085f01b7f11094c501100008c4a11c1\n"
+	    "1 G0a1b2c3d4e5f60718293a4b5c6d7e8f9 S1355 W1394 :1276528487.M364837P9451.kurkku\n"
+	    "2 G00000000000000ff :2.M2P2.host\n"
+	    "3 :3.M3P3.host,S=10\n";
+
+	uidlist_init(&ul);
+	assert_int_equal(uidlist_parse(dovecot_g, sizeof(dovecot_g) - 1, &ul),
+	    UIDLIST_PARSE_OK);
+	assert_int_equal(ul.count, 3);
+	assert_int_equal(ul.recs[0].size, 1355);
+	assert_int_equal(ul.recs[0].vsize, 1394);
+	assert_string_equal(ul.recs[0].base, "1276528487.M364837P9451.kurkku");
+	assert_true(ul.recs[0].emailid ==
+	    maildir_emailid_guid("0a1b2c3d4e5f60718293a4b5c6d7e8f9", 32));
+	assert_true(ul.recs[0].emailid != maildir_emailid_base(ul.recs[0].base,
+	    strlen(ul.recs[0].base)));
+	assert_true(ul.recs[1].emailid == 0xff);
+	assert_true(ul.recs[2].emailid == maildir_emailid_base("3.M3P3.host,S=10", 16));
+
+	/* round trip: G written only where the id is not the name's */
+	buf_init(&out, BUF_UNLIMITED);
+	assert_int_equal(uidlist_format(&ul, &out), 0);
+	assert_non_null(strstr(buf_cstr(&out), "\n2 G00000000000000ff :2.M2P2.host\n"));
+	assert_non_null(strstr(buf_cstr(&out), "\n3 :3.M3P3.host,S=10\n"));
+	uidlist_init(&ul2);
+	assert_int_equal(uidlist_parse(out.data, out.len, &ul2), UIDLIST_PARSE_OK);
+	assert_int_equal(ul2.count, 3);
+	for (i = 0; i < 3; i++)
+		assert_true(ul2.recs[i].emailid == ul.recs[i].emailid);
+	uidlist_deinit(&ul2);
+	buf_deinit(&out);
+	uidlist_deinit(&ul);
+
+	/* unusable G fields: ignored (the base name's id), the record kept */
+	memset(big, 'a', sizeof(big));
+	buf_init(&in, BUF_UNLIMITED);
+	buf_appendf(&in, "3 V1 N10\n1 G :1.M1P1.h\n2 G0000000000000000 :2.M1P1.h\n");
+	buf_appendf(&in, "3 G%.*s :3.M1P1.h\n", MAILDIR_GUID_MAX + 1, big);
+	buf_appendf(&in, "4 G%.*s :4.M1P1.h\n", MAILDIR_GUID_MAX, big);
+	buf_appendf(&in, "5 Gab\x7f\x01 :5.M1P1.h\n");
+	uidlist_init(&ul);
+	assert_int_equal(uidlist_parse(in.data, in.len, &ul), UIDLIST_PARSE_OK);
+	assert_int_equal(ul.count, 5);
+	b1 = maildir_emailid_base("1.M1P1.h", 8);
+	b2 = maildir_emailid_base("2.M1P1.h", 8);
+	b3 = maildir_emailid_base("3.M1P1.h", 8);
+	assert_true(ul.recs[0].emailid == b1);
+	assert_true(ul.recs[1].emailid == b2);
+	assert_true(ul.recs[2].emailid == b3);
+	assert_true(ul.recs[3].emailid == maildir_emailid_guid(big, MAILDIR_GUID_MAX));
+	assert_true(ul.recs[4].emailid == maildir_emailid_base("5.M1P1.h", 8));
+	uidlist_deinit(&ul);
+	buf_deinit(&in);
+	assert_true(maildir_emailid_guid(big, 0) == 0);
+	assert_true(maildir_emailid_guid("a b", 3) == 0);
+	assert_true(maildir_emailid_guid("0123456789ABCDEF", 16) != 0x0123456789abcdefULL);
+	assert_true(maildir_emailid_guid("0123456789abcdef", 16) == 0x0123456789abcdefULL);
+
+	/* the writer: a copy's id under another name */
+	buf_init(&out, BUF_UNLIMITED);
+	assert_int_equal(uidlist_format_rec(&out, 7, 3, MAILBOX_SIZE_UNKNOWN, "x.M1P1.h", 8,
+	    0x00a0000000000001ULL), 0);
+	assert_int_equal(uidlist_format_rec(&out, 8, MAILBOX_SIZE_UNKNOWN,
+	    MAILBOX_SIZE_UNKNOWN, "y.M1P1.h", 8, maildir_emailid_base("y.M1P1.h", 8)), 0);
+	assert_string_equal(buf_cstr(&out),
+	    "7 G00a0000000000001 S3 :x.M1P1.h\n8 :y.M1P1.h\n");
 	buf_deinit(&out);
 }
 
@@ -410,6 +494,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_uidlist_dovecot_sample),
 		cmocka_unit_test(test_uidlist_format_rec),
+		cmocka_unit_test(test_uidlist_guid),
 		cmocka_unit_test(test_uidlist_v1),
 		cmocka_unit_test(test_uidlist_corrupt),
 		cmocka_unit_test(test_uidlist_truncations),
