@@ -452,7 +452,7 @@ bool imap_rc_header_field(const char *name);
 #define IMAP_NOTIFY_MAX_WATCH	500
 #define IMAP_NOTIFY_MAX_NAMES	1000		/* mailbox names in one NOTIFY SET */
 #define IMAP_NOTIFY_MAX_GROUPS	64		/* event groups in one NOTIFY SET */
-#define IMAP_NOTIFY_QUEUE_MAX	(64 * 1024)	/* LIST lines waiting for a client */
+#define IMAP_NOTIFY_QUEUE_MAX	(16 * 1024)	/* LIST lines waiting for a client */
 
 struct imap_notify;
 
