@@ -17,6 +17,7 @@
 #include "lib/imapstr.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "mail/envelope.h"
 #include "proto/imap_date.h"
 #include "proto/mutf7.h"
 
@@ -361,9 +362,14 @@ write_new_fetch(struct imap_client *c, size_t idx)
 	struct buf b;
 	unsigned i;
 
+	struct imap_cached_msg *msg = NULL;
+	const struct mail_message *pm;
+	size_t mark;
+	int ret;
+
 	if (mailbox_msg_info(v->mbox, vm->uid, &m) != STORE_OK)
 		return;
-	buf_init(&b, 64 * 1024);
+	buf_init(&b, IMAP_RESP_MAX);
 	(void)buf_appendf(&b, "* %zu FETCH (", idx + 1);
 	for (i = 0; i < c->notify->fetch->count; i++) {
 		const struct imap_fetch_item *it = &c->notify->fetch->items[i];
@@ -371,6 +377,30 @@ write_new_fetch(struct imap_client *c, size_t idx)
 		if (i > 0)
 			(void)buf_append_c(&b, ' ');
 		switch (it->kind) {
+		case IMAP_FETCH_ENVELOPE:
+		case IMAP_FETCH_BODY:
+		case IMAP_FETCH_BODYSTRUCTURE:
+			(void)buf_append_str(&b, it->kind == IMAP_FETCH_ENVELOPE ? "ENVELOPE " :
+			    it->kind == IMAP_FETCH_BODY ? "BODY " : "BODYSTRUCTURE ");
+			mark = b.len;
+			if (msg == NULL && imap_msgcache_get(c->iu->cache, v->mbox, m->uid,
+			    &msg) != STORE_OK) {
+				msg = NULL;
+				(void)buf_append_str(&b, "NIL");
+				break;
+			}
+			/* the store may have rescanned: m is only good until then */
+			if (mailbox_msg_info(v->mbox, vm->uid, &m) != STORE_OK)
+				goto out;
+			pm = imap_cached_msg_parse(msg);
+			ret = it->kind == IMAP_FETCH_ENVELOPE ? mail_envelope_write(&b, pm, NULL) :
+			    mail_bodystructure_write(&b, pm, NULL,
+			    it->kind == IMAP_FETCH_BODYSTRUCTURE);
+			if (ret < 0) {
+				buf_truncate(&b, mark);
+				(void)buf_append_str(&b, "NIL");
+			}
+			break;
 		case IMAP_FETCH_UID:
 			(void)buf_appendf(&b, "UID %u", m->uid);
 			break;
@@ -398,6 +428,9 @@ write_new_fetch(struct imap_client *c, size_t idx)
 	}
 	(void)buf_append_str(&b, ")\r\n");
 	imap_client_write(c, b.data, b.len);
+out:
+	if (msg != NULL)
+		imap_msgcache_release(c->iu->cache, &msg);
 	buf_deinit(&b);
 }
 
@@ -731,9 +764,12 @@ parse_events(struct notify_parse *p, const struct imap_arg *a, bool fetch_ok,
 				if (kind != IMAP_FETCH_UID && kind != IMAP_FETCH_FLAGS &&
 				    kind != IMAP_FETCH_INTERNALDATE &&
 				    kind != IMAP_FETCH_SAVEDATE &&
-				    kind != IMAP_FETCH_RFC822_SIZE) {
+				    kind != IMAP_FETCH_RFC822_SIZE &&
+				    kind != IMAP_FETCH_ENVELOPE && kind != IMAP_FETCH_BODY &&
+				    kind != IMAP_FETCH_BODYSTRUCTURE) {
 					p->error = "MessageNew attributes supported: UID FLAGS "
-					    "INTERNALDATE SAVEDATE RFC822.SIZE";
+					    "INTERNALDATE SAVEDATE RFC822.SIZE ENVELOPE BODY "
+					    "BODYSTRUCTURE";
 					return -1;
 				}
 			}
