@@ -531,6 +531,107 @@ imap_notify_flush(struct imap_client *c)
 
 /* ---------------------------------------------------------------- folder events */
 
+/*
+ * The user's folders as last seen, so that a change of the Maildir root found by
+ * inotify (another process created, deleted or renamed a folder) can be told as the
+ * names that appeared and vanished. Changes of this process update it first
+ * (notify_folders_take), so they are not told twice.
+ */
+struct imap_notify_folders {
+	struct mail_user *mu;
+	char **names;			/* sorted (strcmp), selectable folders */
+	size_t count;
+};
+
+static void notify_broadcast(struct mail_user *mu, struct imap_client *origin,
+    enum imap_notify_folder_ev ev, const char *name, const char *oldname);
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+folders_list(struct mail_user *mu, char ***names_r, size_t *count_r)
+{
+	struct mstore_folder *folders;
+	size_t count, i, n = 0;
+	char **names;
+
+	*names_r = NULL;
+	*count_r = 0;
+	if (mstore_list(mu->store, &folders, &count) != STORE_OK)
+		return;
+	names = xcalloc(MAX(count, 1), sizeof(*names));
+	for (i = 0; i < count; i++)
+		if (!(folders[i].attrs & (MSTORE_ATTR_NOSELECT | MSTORE_ATTR_NONEXISTENT)))
+			names[n++] = xstrdup(folders[i].name);
+	mstore_list_free(folders, count);
+	qsort(names, n, sizeof(*names), name_cmp);
+	*names_r = names;
+	*count_r = n;
+}
+
+static void
+notify_folders_take(struct imap_notify_folders *nf)
+{
+	mstore_names_free(nf->names, nf->count);
+	folders_list(nf->mu, &nf->names, &nf->count);
+}
+
+/* The Maildir root changed (mstore_set_folders_cb). */
+static void
+folders_changed(void *ctx)
+{
+	struct imap_notify_folders *nf = ctx;
+	char **names;
+	size_t count, i = 0, j = 0;
+
+	folders_list(nf->mu, &names, &count);
+	while (i < nf->count || j < count) {
+		int cmp = i == nf->count ? 1 : j == count ? -1 :
+		    strcmp(nf->names[i], names[j]);
+
+		if (cmp < 0)
+			notify_broadcast(nf->mu, NULL, IMAP_NOTIFY_DELETE, nf->names[i++], NULL);
+		else if (cmp > 0)
+			notify_broadcast(nf->mu, NULL, IMAP_NOTIFY_CREATE, names[j++], NULL);
+		else
+			i++, j++;
+	}
+	mstore_names_free(nf->names, nf->count);
+	nf->names = names;
+	nf->count = count;
+}
+
+static void
+notify_folders_start(struct imap_client *c)
+{
+	struct imap_notify_folders *nf;
+
+	if (c->iu->notify_folders != NULL)
+		return;
+	nf = xcalloc(1, sizeof(*nf));
+	nf->mu = c->user;
+	notify_folders_take(nf);
+	c->iu->notify_folders = nf;
+	mstore_set_folders_cb(c->user->store, folders_changed, nf);
+}
+
+void
+imap_notify_user_free(struct imap_user *iu)
+{
+	struct imap_notify_folders *nf = iu->notify_folders;
+
+	if (nf == NULL)
+		return;
+	iu->notify_folders = NULL;
+	mstore_set_folders_cb(nf->mu->store, NULL, NULL);
+	mstore_names_free(nf->names, nf->count);
+	free(nf);
+}
+
 /* Queue one LIST line; past the bound the session overflows. */
 static void
 queue_list(struct imap_notify *n, const char *attrs, const char *name, const char *oldname)
@@ -563,9 +664,19 @@ void
 imap_notify_folder_event(struct imap_client *origin, enum imap_notify_folder_ev ev,
     const char *name, const char *oldname)
 {
+	if (origin->iu->notify_folders != NULL && ev != IMAP_NOTIFY_SUBSCRIBE &&
+	    ev != IMAP_NOTIFY_UNSUBSCRIBE)
+		notify_folders_take(origin->iu->notify_folders);
+	notify_broadcast(origin->user, origin, ev, name, oldname);
+}
+
+static void
+notify_broadcast(struct mail_user *mu, struct imap_client *origin,
+    enum imap_notify_folder_ev ev, const char *name, const char *oldname)
+{
 	struct mail_session *s;
 
-	for (s = origin->user->sessions; s != NULL; s = s->next) {
+	for (s = mu->sessions; s != NULL; s = s->next) {
 		struct imap_client *c;
 		struct imap_notify *n;
 		unsigned events;
@@ -900,6 +1011,8 @@ cmd_notify(struct imap_cmd *cmd)
 	}
 	imap_notify_free(&c->notify);
 	c->notify = n;
+	if (n->ngroups > 0)
+		notify_folders_start(c);	/* folder changes by other processes */
 	/* RFC 5465 §3.1: STATUS for each mailbox with message events, before the OK */
 	if (status)
 		for (i = 0; i < n->nwatches; i++)

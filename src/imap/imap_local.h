@@ -156,6 +156,7 @@ struct imap_user {
 	struct recent_claim *recent;
 	struct imap_msgcache *cache;
 	struct imap_rcache *rcache;	/* rendered ENVELOPE/BODYSTRUCTURE, header fields */
+	struct imap_notify_folders *notify_folders;	/* cmd_notify.c; NULL until NOTIFY */
 };
 
 /* The IMAP state of mu, created on first use (freed by mail_user_destroy). */
@@ -455,6 +456,7 @@ bool imap_rc_header_field(const char *name);
 #define IMAP_NOTIFY_QUEUE_MAX	(16 * 1024)	/* LIST lines waiting for a client */
 
 struct imap_notify;
+struct imap_notify_folders;
 
 enum imap_notify_folder_ev {
 	IMAP_NOTIFY_CREATE,
@@ -465,6 +467,8 @@ enum imap_notify_folder_ev {
 };
 
 void imap_notify_free(struct imap_notify **n);
+/* The user's IMAP state goes (imap_user.c): stop watching the Maildir root. */
+void imap_notify_user_free(struct imap_user *iu);
 /* Events the client wants about its selected mailbox: IMAP_NOTIFY_EV_MSGS without
  * NOTIFY (the RFC 3501 behaviour), else what its NOTIFY SET says. */
 unsigned imap_notify_selected_events(const struct imap_client *c);
