@@ -712,7 +712,9 @@ client_update_cb(evutil_socket_t fd, short what, void *ctx)
 	if (c->closing || c->destroyed)
 		return;
 	if (client_cmd_running(c) && c->cmd->live_updates) {
-		if (c->view != NULL)
+		/* IDLE; with NOTIFY only if it asked for the selected mailbox's events */
+		if (c->view != NULL && (imap_notify_selected_events(c) &
+		    (IMAP_NOTIFY_EV_NEW | IMAP_NOTIFY_EV_EXPUNGE)) != 0)
 			imap_notify_view_updates(c, true);
 		if (!conn_output_full(c->bev, CONN_IMAP))
 			imap_notify_flush(c);
