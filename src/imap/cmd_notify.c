@@ -18,6 +18,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "mail/envelope.h"
+#include "mail/section.h"
 #include "proto/imap_date.h"
 #include "proto/mutf7.h"
 
@@ -353,6 +354,32 @@ is_selected(const struct imap_client *c, const struct mailbox *mbox)
 }
 
 /* The MessageNew attributes of one new message of the view (RFC 5465 §5.1). */
+/* BODY.PEEK[section]<partial> of a MessageNew notification, as a literal: at most
+ * NOTIFY_SECTION_MAX octets (more: NIL). Returns 0 or -1. */
+#define NOTIFY_SECTION_MAX	(1024 * 1024)
+
+static int
+write_section(struct buf *b, const struct imap_fetch_item *it, const struct mail_message *pm)
+{
+	struct mail_section_result res;
+	struct buf tmp;
+	int ret;
+
+	memset(&res, 0, sizeof(res));
+	buf_init(&tmp, NOTIFY_SECTION_MAX);
+	ret = mail_section_resolve(pm, &it->section, NOTIFY_SECTION_MAX, &res);
+	if (ret == 0)
+		ret = mail_section_result_append(&tmp, pm, &res, it->partial ? it->origin : 0,
+		    it->partial ? it->count : UINT64_MAX);
+	if (ret == 0)
+		ret = buf_appendf(b, "{%zu}\r\n", tmp.len);
+	if (ret == 0)
+		ret = buf_append(b, tmp.data, tmp.len);
+	mail_section_result_deinit(&res);
+	buf_deinit(&tmp);
+	return ret;
+}
+
 static void
 write_new_fetch(struct imap_client *c, size_t idx)
 {
@@ -380,8 +407,13 @@ write_new_fetch(struct imap_client *c, size_t idx)
 		case IMAP_FETCH_ENVELOPE:
 		case IMAP_FETCH_BODY:
 		case IMAP_FETCH_BODYSTRUCTURE:
-			(void)buf_append_str(&b, it->kind == IMAP_FETCH_ENVELOPE ? "ENVELOPE " :
-			    it->kind == IMAP_FETCH_BODY ? "BODY " : "BODYSTRUCTURE ");
+		case IMAP_FETCH_SECTION:
+			if (it->kind == IMAP_FETCH_SECTION)
+				(void)buf_appendf(&b, "%s ", it->name);
+			else
+				(void)buf_append_str(&b, it->kind == IMAP_FETCH_ENVELOPE ?
+				    "ENVELOPE " : it->kind == IMAP_FETCH_BODY ? "BODY " :
+				    "BODYSTRUCTURE ");
 			mark = b.len;
 			if (msg == NULL && imap_msgcache_get(c->iu->cache, v->mbox, m->uid,
 			    &msg) != STORE_OK) {
@@ -393,9 +425,13 @@ write_new_fetch(struct imap_client *c, size_t idx)
 			if (mailbox_msg_info(v->mbox, vm->uid, &m) != STORE_OK)
 				goto out;
 			pm = imap_cached_msg_parse(msg);
-			ret = it->kind == IMAP_FETCH_ENVELOPE ? mail_envelope_write(&b, pm, NULL) :
-			    mail_bodystructure_write(&b, pm, NULL,
-			    it->kind == IMAP_FETCH_BODYSTRUCTURE);
+			if (it->kind == IMAP_FETCH_SECTION)
+				ret = write_section(&b, it, pm);
+			else if (it->kind == IMAP_FETCH_ENVELOPE)
+				ret = mail_envelope_write(&b, pm, NULL);
+			else
+				ret = mail_bodystructure_write(&b, pm, NULL,
+				    it->kind == IMAP_FETCH_BODYSTRUCTURE);
 			if (ret < 0) {
 				buf_truncate(&b, mark);
 				(void)buf_append_str(&b, "NIL");
@@ -869,6 +905,11 @@ parse_events(struct notify_parse *p, const struct imap_arg *a, bool fetch_ok,
 				p->error = "Invalid MessageNew attributes";
 				return -1;
 			}
+			if (p->n->fetch->sets_seen) {
+				/* a notification does not change the message */
+				p->error = "MessageNew body sections must be BODY.PEEK";
+				return -1;
+			}
 			for (k = 0; k < p->n->fetch->count; k++) {
 				enum imap_fetch_kind kind = p->n->fetch->items[k].kind;
 
@@ -877,10 +918,11 @@ parse_events(struct notify_parse *p, const struct imap_arg *a, bool fetch_ok,
 				    kind != IMAP_FETCH_SAVEDATE &&
 				    kind != IMAP_FETCH_RFC822_SIZE &&
 				    kind != IMAP_FETCH_ENVELOPE && kind != IMAP_FETCH_BODY &&
-				    kind != IMAP_FETCH_BODYSTRUCTURE) {
+				    kind != IMAP_FETCH_BODYSTRUCTURE &&
+				    kind != IMAP_FETCH_SECTION) {
 					p->error = "MessageNew attributes supported: UID FLAGS "
 					    "INTERNALDATE SAVEDATE RFC822.SIZE ENVELOPE BODY "
-					    "BODYSTRUCTURE";
+					    "BODYSTRUCTURE BODY.PEEK[...]";
 					return -1;
 				}
 			}
