@@ -327,7 +327,7 @@ notify_rewatch(struct imap_notify *n)
 /* ---------------------------------------------------------------- sending */
 
 static void
-write_status(struct imap_client *c, struct mailbox *mbox)
+write_status(struct imap_client *c, struct mailbox *mbox, bool flags)
 {
 	struct mailbox_summary sum;
 	const char *name = mailbox_name(mbox);
@@ -339,7 +339,9 @@ write_status(struct imap_client *c, struct mailbox *mbox)
 	(void)imap_append_astring(&b, name, strlen(name));
 	(void)buf_appendf(&b, " (MESSAGES %u UIDNEXT %u UIDVALIDITY %u UNSEEN %u",
 	    sum.messages, mailbox_uidnext(mbox), mailbox_uidvalidity(mbox), sum.unseen);
-	if (c->enabled & IMAP_ENABLE_CONDSTORE)
+	/* RFC 5465 §3.1: with FlagChange, HIGHESTMODSEQ when CONDSTORE is offered */
+	if ((c->enabled & IMAP_ENABLE_CONDSTORE) ||
+	    (flags && strstr(" " IMAP_CAPABILITY " ", " CONDSTORE ") != NULL))
 		(void)buf_appendf(&b, " HIGHESTMODSEQ %llu",
 		    (unsigned long long)mailbox_highestmodseq(mbox));
 	(void)buf_append_str(&b, ")\r\n");
@@ -498,11 +500,8 @@ imap_notify_selected_events(const struct imap_client *c)
 
 	if (n == NULL)
 		return IMAP_NOTIFY_EV_MSGS;
-	if (n->sel_set || c->view == NULL)
-		return n->sel_events;
-	/* no SELECTED group: the selected mailbox has the events of the filter that
-	 * takes it, sent as for a selected mailbox */
-	return notify_match(n, mailbox_name(c->view->mbox), false) & IMAP_NOTIFY_EV_MSGS;
+	/* without a SELECTED group: none (RFC 5465 §6.1), as Dovecot does */
+	return n->sel_events;
 }
 
 bool
@@ -560,7 +559,7 @@ imap_notify_flush(struct imap_client *c)
 				continue;
 			w->dirty = false;
 			if (!is_selected(c, w->mbox) && !mailbox_is_deleted(w->mbox))
-				write_status(c, w->mbox);
+				write_status(c, w->mbox, (w->events & IMAP_NOTIFY_EV_FLAGS) != 0);
 		}
 	}
 }
@@ -1059,6 +1058,7 @@ cmd_notify(struct imap_cmd *cmd)
 	if (status)
 		for (i = 0; i < n->nwatches; i++)
 			if (!is_selected(c, n->watches[i].mbox))
-				write_status(c, n->watches[i].mbox);
+				write_status(c, n->watches[i].mbox,
+				    (n->watches[i].events & IMAP_NOTIFY_EV_FLAGS) != 0);
 	return imap_cmd_ok(cmd, "NOTIFY completed.");
 }
