@@ -88,7 +88,10 @@ cmd_rename(struct imap_cmd *cmd)
 	/* NOTIFY watches hold folders open, and an open folder cannot be renamed */
 	imap_notify_release(cmd->client, from);
 	st = mstore_rename(cmd->client->user->store, from, to);
-	if (st == STORE_OK)
+	/* renaming INBOX moves its messages into a new folder; INBOX stays */
+	if (st == STORE_OK && strcmp(from, "INBOX") == 0)
+		imap_notify_folder_event(cmd->client, IMAP_NOTIFY_CREATE, to, NULL);
+	else if (st == STORE_OK)
 		imap_notify_folder_event(cmd->client, IMAP_NOTIFY_RENAME, to, from);
 	free(from);
 	free(to);
