@@ -390,7 +390,6 @@ write_new_fetch(struct imap_client *c, size_t idx)
 	const struct mailbox_msg *m;
 	struct buf b;
 	unsigned i;
-
 	struct imap_cached_msg *msg = NULL;
 	const struct mail_message *pm;
 	size_t mark;
@@ -502,14 +501,6 @@ imap_notify_selected_events(const struct imap_client *c)
 		return IMAP_NOTIFY_EV_MSGS;
 	/* without a SELECTED group: none (RFC 5465 §6.1), as Dovecot does */
 	return n->sel_events;
-}
-
-bool
-imap_notify_pending(const struct imap_client *c)
-{
-	const struct imap_notify *n = c->notify;
-
-	return n != NULL && (n->status_pending || n->rewatch || n->overflow || n->queue.len > 0);
 }
 
 void

@@ -472,8 +472,6 @@ void imap_notify_user_free(struct imap_user *iu);
 /* Events the client wants about its selected mailbox: IMAP_NOTIFY_EV_MSGS without
  * NOTIFY (the RFC 3501 behaviour), else what its NOTIFY SET says. */
 unsigned imap_notify_selected_events(const struct imap_client *c);
-/* Are STATUS or LIST notifications (or an overflow) waiting? */
-bool imap_notify_pending(const struct imap_client *c);
 /* imap_view_send_updates plus the MessageNew fetch attributes for the new messages. */
 void imap_notify_view_updates(struct imap_client *c, bool allow_expunge);
 /* Send what waits: the overflow, LIST lines, STATUS of changed watched mailboxes. */
