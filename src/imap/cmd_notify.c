@@ -121,7 +121,7 @@ notify_new(struct imap_client *c)
 	return n;
 }
 
-/* NOTIFY NONE, or after an overflow: nothing at all (RFC 5465 §3). */
+/* NOTIFY NONE, or after an overflow: nothing at all (RFC 5465). */
 static void
 notify_turn_off(struct imap_notify *n)
 {
@@ -149,7 +149,7 @@ name_under(const char *name, const char *top)
 	return strncmp(name, top, len) == 0 && (name[len] == '\0' || name[len] == STORE_SEP);
 }
 
-/* Events of the first group whose filter takes the mailbox name (RFC 5465 §6). */
+/* Events of the first group whose filter takes the mailbox name (RFC 5465, mailbox specifiers). */
 static unsigned
 notify_match(const struct imap_notify *n, const char *name, bool subscribed)
 {
@@ -339,7 +339,7 @@ write_status(struct imap_client *c, struct mailbox *mbox, bool flags)
 	(void)imap_append_astring(&b, name, strlen(name));
 	(void)buf_appendf(&b, " (MESSAGES %u UIDNEXT %u UIDVALIDITY %u UNSEEN %u",
 	    sum.messages, mailbox_uidnext(mbox), mailbox_uidvalidity(mbox), sum.unseen);
-	/* RFC 5465 §3.1: with FlagChange, HIGHESTMODSEQ when CONDSTORE is offered */
+	/* RFC 5465 NOTIFY SET STATUS: with FlagChange, HIGHESTMODSEQ when CONDSTORE is offered */
 	if ((c->enabled & IMAP_ENABLE_CONDSTORE) ||
 	    (flags && strstr(" " IMAP_CAPABILITY " ", " CONDSTORE ") != NULL))
 		(void)buf_appendf(&b, " HIGHESTMODSEQ %llu",
@@ -355,7 +355,7 @@ is_selected(const struct imap_client *c, const struct mailbox *mbox)
 	return c->view != NULL && c->view->mbox == mbox;
 }
 
-/* The MessageNew attributes of one new message of the view (RFC 5465 §5.1). */
+/* The MessageNew attributes of one new message of the view (RFC 5465 MessageNew). */
 /* BODY.PEEK[section]<partial> of a MessageNew notification, as a literal: at most
  * NOTIFY_SECTION_MAX octets (more: NIL). Returns 0 or -1. */
 #define NOTIFY_SECTION_MAX	(1024 * 1024)
@@ -499,7 +499,7 @@ imap_notify_selected_events(const struct imap_client *c)
 
 	if (n == NULL)
 		return IMAP_NOTIFY_EV_MSGS;
-	/* without a SELECTED group: none (RFC 5465 §6.1), as Dovecot does */
+	/* without a SELECTED group: none, as Dovecot does */
 	return n->sel_events;
 }
 
@@ -525,7 +525,7 @@ imap_notify_flush(struct imap_client *c)
 	if (n == NULL)
 		return;
 	if (n->overflow) {
-		/* RFC 5465 §5.8: the server then behaves as after NOTIFY NONE */
+		/* RFC 5465 notification overflow: the server then behaves as after NOTIFY NONE */
 		notify_turn_off(n);
 		imap_client_line(c, "* OK [NOTIFICATIONOVERFLOW] Too many notifications; "
 		    "notifications are off.");
@@ -671,7 +671,7 @@ queue_list(struct imap_notify *n, const char *attrs, const char *name, const cha
 	if (ret == 0)
 		ret = imap_append_astring(&n->queue, name, strlen(name));
 	if (ret == 0 && oldname != NULL) {
-		/* RFC 5465 §5.4 (RFC 5258 OLDNAME extended data item) */
+		/* RFC 5465 MailboxName (RFC 5258 OLDNAME extended data item) */
 		ret = buf_append_str(&n->queue, " (\"OLDNAME\" (");
 		if (ret == 0)
 			ret = imap_append_astring(&n->queue, oldname, strlen(oldname));
@@ -718,7 +718,7 @@ notify_broadcast(struct mail_user *mu, struct imap_client *origin,
 			n->rewatch = true;
 		else if (notify_has_filter(n, NOTIFY_SUBSCRIBED))
 			n->rewatch = true;
-		/* the session that made the change has its tagged reply (RFC 5465 §5.4) */
+		/* the session that made the change has its tagged reply */
 		if (c == origin)
 			goto schedule;
 		subscribed = ev == IMAP_NOTIFY_SUBSCRIBE ||
@@ -886,7 +886,7 @@ parse_events(struct notify_parse *p, const struct imap_arg *a, bool fetch_ok,
 			unsigned k;
 
 			if (!fetch_ok) {
-				/* RFC 5465 §5.1: only for the selected mailbox */
+				/* RFC 5465: fetch attributes only for the selected mailbox */
 				p->error = "MessageNew attributes only for the selected mailbox";
 				return -1;
 			}
@@ -919,7 +919,7 @@ parse_events(struct notify_parse *p, const struct imap_arg *a, bool fetch_ok,
 			i++;
 		}
 	}
-	/* RFC 5465 §5.1, §5.2: MessageNew and MessageExpunge together; FlagChange
+	/* RFC 5465: MessageNew and MessageExpunge together; FlagChange
 	 * needs both */
 	if (((*events_r & IMAP_NOTIFY_EV_NEW) != 0) != ((*events_r & IMAP_NOTIFY_EV_EXPUNGE) != 0)) {
 		p->error = "MessageNew and MessageExpunge must be given together";
@@ -1033,7 +1033,7 @@ cmd_notify(struct imap_cmd *cmd)
 		return imap_cmd_bad(cmd, "%s", p.error);
 	}
 	if (p.bad_events > 0) {
-		/* RFC 5465 §3.1: the code lists the events the server supports */
+		/* RFC 5465 BADEVENT: the code lists the events the server supports */
 		imap_notify_free(&n);
 		return imap_cmd_no(cmd, "[BADEVENT " SUPPORTED_EVENTS "] Unsupported event");
 	}
@@ -1045,7 +1045,7 @@ cmd_notify(struct imap_cmd *cmd)
 	c->notify = n;
 	if (n->ngroups > 0)
 		notify_folders_start(c);	/* folder changes by other processes */
-	/* RFC 5465 §3.1: STATUS for each mailbox with message events, before the OK */
+	/* RFC 5465 NOTIFY SET STATUS: STATUS for each mailbox with message events, before the OK */
 	if (status)
 		for (i = 0; i < n->nwatches; i++)
 			if (!is_selected(c, n->watches[i].mbox))

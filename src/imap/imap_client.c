@@ -720,7 +720,7 @@ client_update_cb(evutil_socket_t fd, short what, void *ctx)
 			imap_notify_flush(c);
 	} else if (c->notify != NULL && c->cmd == NULL &&
 	    !conn_output_full(c->bev, CONN_IMAP)) {
-		/* RFC 5465 §3: notifications at any time, not only in IDLE; while the
+		/* RFC 5465: notifications at any time, not only in IDLE; while the
 		 * output is full they wait, coalesced (the write callback resumes them) */
 		imap_notify_live(c);
 	}
