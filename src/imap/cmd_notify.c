@@ -356,6 +356,9 @@ is_selected(const struct imap_client *c, const struct mailbox *mbox)
 }
 
 /* The MessageNew attributes of one new message of the view (RFC 5465 MessageNew). */
+/* More new messages at once than this get EXISTS without the MessageNew attributes. */
+#define NOTIFY_NEW_FETCH_MAX	1000
+
 /* BODY.PEEK[section]<partial> of a MessageNew notification, as a literal: at most
  * NOTIFY_SECTION_MAX octets (more: NIL). Returns 0 or -1. */
 #define NOTIFY_SECTION_MAX	(1024 * 1024)
@@ -487,6 +490,10 @@ imap_notify_view_updates(struct imap_client *c, bool allow_expunge)
 		return;
 	for (i = v->count; i > 0 && v->msgs[i - 1].uid > last_uid; i--)
 		;
+	/* a bulk COPY or import: the client fetches what it wants after EXISTS, and the
+	 * process does not read thousands of files in one go */
+	if (v->count - i > NOTIFY_NEW_FETCH_MAX)
+		return;
 	for (; i < v->count; i++)
 		if (!v->msgs[i].expunged)
 			write_new_fetch(c, i);
