@@ -605,8 +605,8 @@ client_write_cb(struct bufferevent *bev, void *ctx)
 		if (c->destroyed || c->cmd != NULL)
 			return;
 	}
-	/* NOTIFY: what waited for the output to drain */
-	if (c->notify != NULL && c->cmd == NULL)
+	/* NOTIFY: what waited for the output to drain (between commands or in IDLE) */
+	if (c->notify != NULL)
 		imap_client_schedule_updates(c);
 	client_input(c);
 }

@@ -576,7 +576,7 @@ imap_view_send_updates(struct imap_view *v, bool allow_expunge)
 		imap_client_line(c, "* %u RECENT", recent);
 		v->reported_recent = recent;
 	}
-	/* RFC 5465 FlagChange: no FETCH FLAGS for others' changes unless FlagChange is asked for */
+	/* RFC 5465: under NOTIFY, FETCH FLAGS of others' changes only with FlagChange */
 	if (v->pending_flags && (imap_notify_selected_events(c) & IMAP_NOTIFY_EV_FLAGS)) {
 		struct buf b;
 
