@@ -2,7 +2,8 @@
 # run-all.sh — every test suite of buzon, run by `make check` after it has built
 # build/ (normal) and build-asan/ (ASan+UBSan):
 #   unit      meson test --suite unit, in both builds
-#   protocol  tests/protocol/run.py --stdio (scripted IMAP dialogues), both builds
+#   protocol  tests/protocol/run.py --stdio (scripted IMAP dialogues), both builds, and
+#             --serve (one process for all sessions of the user) on build
 #   security  tests/security/run.py (black-box security checks) on build/buzon
 #   faults    tests/faults/run.py (kill -9 at chosen syscalls via strace, corrupted uidlists,
 #             injected I/O errors, a full tmpfs; root only, else SKIP) on build/buzon
@@ -144,6 +145,16 @@ if [ -f tests/protocol/run.py ]; then
 	if have_binary "$BUILD" protocol; then
 		runner protocol "$LOGDIR/protocol.log" \
 		    "$PY" tests/protocol/run.py --stdio "$BUILD/buzon imap -c {config} -u {user}"
+		# every session of the user in one process (the mail process path): the
+		# scripts marked @one-process (\Recent, NOTIFY, CONDSTORE across sessions)
+		if [ -x "$BUILD/tests/unit/imap/buzon-imap-stdio" ]; then
+			runner protocol-serve "$LOGDIR/protocol-serve.log" \
+			    "$PY" tests/protocol/run.py --serve \
+			    "$BUILD/tests/unit/imap/buzon-imap-stdio -c {config} -u {user} -l {port}"
+		else
+			echo "protocol-serve: no $BUILD/tests/unit/imap/buzon-imap-stdio" | indent
+			count protocol-serve 0 1
+		fi
 	fi
 	if [ "${SKIP_ASAN:-0}" != 1 ] && have_binary "$ASAN_BUILD" protocol-asan; then
 		runner protocol-asan "$LOGDIR/protocol-asan.log" \

@@ -55,8 +55,9 @@ cmd_idle(struct imap_cmd *cmd)
 		return imap_cmd_bad(cmd, "IDLE takes no arguments");
 	if (c->view != NULL) {
 		(void)mailbox_sync(c->view->mbox);
-		imap_view_send_updates(c->view, true);
+		imap_notify_view_updates(c, true);
 	}
+	imap_notify_flush(c);
 	imap_client_line(c, "+ idling");
 	cmd->input = idle_input;
 	cmd->keepalive = idle_keepalive;

@@ -24,7 +24,7 @@
 
 static int
 mailbox_cmd(struct imap_cmd *cmd, enum store_status (*fn)(struct mstore *, const char *),
-    const char *done)
+    const char *done, enum imap_notify_folder_ev ev)
 {
 	char *name;
 	enum store_status st;
@@ -34,9 +34,15 @@ mailbox_cmd(struct imap_cmd *cmd, enum store_status (*fn)(struct mstore *, const
 	if (!imap_cmd_mailbox_arg(cmd, &cmd->args[0], &name))
 		return IMAP_CMD_DONE;
 	st = fn(cmd->client->user->store, name);
-	if (st == STORE_OK)
+	if (st == STORE_OK) {
+		size_t len = strlen(name);
+
 		log_info("imap %s user=%s session=%u", cmd->def->name, cmd->client->user->name,
 		    cmd->client->id);
+		if (len > 1 && name[len - 1] == STORE_SEP)
+			name[len - 1] = '\0';	/* CREATE's trailing separator */
+		imap_notify_folder_event(cmd->client, ev, name, NULL);	/* RFC 5465 */
+	}
 	free(name);
 	if (st != STORE_OK)
 		return imap_cmd_store_error(cmd, st);
@@ -67,6 +73,7 @@ cmd_create(struct imap_cmd *cmd)
 	len = strlen(name);
 	if (len > 1 && name[len - 1] == STORE_SEP)
 		name[len - 1] = '\0';
+	imap_notify_folder_event(c, IMAP_NOTIFY_CREATE, name, NULL);	/* RFC 5465 */
 	st = mstore_status(c->user->store, name, &ms);
 	free(name);
 	if (st != STORE_OK || ms.guid[0] == '\0')
@@ -87,7 +94,7 @@ cmd_delete(struct imap_cmd *cmd)
 		return imap_cmd_no(cmd, "[CANNOT] INBOX cannot be deleted");
 	/* the name may come back with other messages: forget what was rendered */
 	imap_rcache_clear(c->iu->rcache);
-	return mailbox_cmd(cmd, mstore_delete, "Delete completed.");
+	return mailbox_cmd(cmd, mstore_delete, "Delete completed.", IMAP_NOTIFY_DELETE);
 }
 
 int
@@ -105,7 +112,14 @@ cmd_rename(struct imap_cmd *cmd)
 		return IMAP_CMD_DONE;
 	}
 	imap_rcache_clear(cmd->client->iu->rcache);
+	/* NOTIFY watches hold folders open, and an open folder cannot be renamed */
+	imap_notify_release(cmd->client, from);
 	st = mstore_rename(cmd->client->user->store, from, to);
+	/* renaming INBOX moves its messages into a new folder; INBOX stays */
+	if (st == STORE_OK && strcmp(from, "INBOX") == 0)
+		imap_notify_folder_event(cmd->client, IMAP_NOTIFY_CREATE, to, NULL);
+	else if (st == STORE_OK)
+		imap_notify_folder_event(cmd->client, IMAP_NOTIFY_RENAME, to, from);
 	free(from);
 	free(to);
 	if (st != STORE_OK)
@@ -124,6 +138,9 @@ subscribe_common(struct imap_cmd *cmd, bool on)
 	if (!imap_cmd_mailbox_arg(cmd, &cmd->args[0], &name))
 		return IMAP_CMD_DONE;
 	st = mstore_subscribe(cmd->client->user->store, name, on);
+	if (st == STORE_OK)
+		imap_notify_folder_event(cmd->client, on ? IMAP_NOTIFY_SUBSCRIBE :
+		    IMAP_NOTIFY_UNSUBSCRIBE, name, NULL);
 	free(name);
 	if (st != STORE_OK)
 		return imap_cmd_store_error(cmd, st);

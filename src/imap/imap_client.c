@@ -80,11 +80,16 @@ cmd_updates(struct imap_cmd *cmd)
 	struct imap_client *c = cmd->client;
 	bool allow_expunge;
 
-	if (c->view == NULL || (cmd->def != NULL && (cmd->def->flags & CMD_FLAG_NO_UPDATES)))
+	if (cmd->def != NULL && (cmd->def->flags & CMD_FLAG_NO_UPDATES))
 		return;
-	/* RFC 3501 §7.4.1: no EXPUNGE while responding to FETCH, STORE, SEARCH (and COPY). */
-	allow_expunge = cmd->def == NULL || !(cmd->def->flags & CMD_FLAG_USES_SEQS) || cmd->uid;
-	imap_view_send_updates(c->view, allow_expunge);
+	if (c->view != NULL) {
+		/* RFC 3501 §7.4.1: no EXPUNGE while responding to FETCH, STORE, SEARCH
+		 * (and COPY). */
+		allow_expunge = cmd->def == NULL || !(cmd->def->flags & CMD_FLAG_USES_SEQS) ||
+		    cmd->uid;
+		imap_notify_view_updates(c, allow_expunge);
+	}
+	imap_notify_flush(c);	/* RFC 5465: other mailboxes' STATUS, LIST */
 }
 
 static int cmd_reply(struct imap_cmd *cmd, const char *status, const char *fmt,
@@ -600,6 +605,9 @@ client_write_cb(struct bufferevent *bev, void *ctx)
 		if (c->destroyed || c->cmd != NULL)
 			return;
 	}
+	/* NOTIFY: what waited for the output to drain (between commands or in IDLE) */
+	if (c->notify != NULL)
+		imap_client_schedule_updates(c);
 	client_input(c);
 }
 
@@ -701,8 +709,21 @@ client_update_cb(evutil_socket_t fd, short what, void *ctx)
 {
 	struct imap_client *c = ctx;
 
-	if (client_cmd_running(c) && c->cmd->live_updates && c->view != NULL && !c->closing)
-		imap_view_send_updates(c->view, true);
+	if (c->closing || c->destroyed)
+		return;
+	if (client_cmd_running(c) && c->cmd->live_updates) {
+		/* IDLE; with NOTIFY only if it asked for the selected mailbox's events */
+		if (c->view != NULL && (imap_notify_selected_events(c) &
+		    (IMAP_NOTIFY_EV_NEW | IMAP_NOTIFY_EV_EXPUNGE)) != 0)
+			imap_notify_view_updates(c, true);
+		if (!conn_output_full(c->bev, CONN_IMAP))
+			imap_notify_flush(c);
+	} else if (c->notify != NULL && c->cmd == NULL &&
+	    !conn_output_full(c->bev, CONN_IMAP)) {
+		/* RFC 5465: notifications at any time, not only in IDLE; while the
+		 * output is full they wait, coalesced (the write callback resumes them) */
+		imap_notify_live(c);
+	}
 }
 
 static void
@@ -725,7 +746,10 @@ imap_client_schedule_continue(struct imap_client *c)
 void
 imap_client_schedule_updates(struct imap_client *c)
 {
-	if (!c->destroyed && client_cmd_running(c) && c->cmd->live_updates)
+	if (c->destroyed)
+		return;
+	if ((client_cmd_running(c) && c->cmd->live_updates) ||
+	    (c->notify != NULL && c->cmd == NULL))
 		event_active(c->update_ev, EV_TIMEOUT, 0);
 }
 
@@ -825,6 +849,7 @@ client_teardown(struct imap_client *c)
 	c->destroyed = true;
 	if (c->cmd != NULL)
 		cmd_free(c);
+	imap_notify_free(&c->notify);
 	if (c->view != NULL)
 		imap_view_close(&c->view);
 	mail_session_unregister(&c->session);

@@ -156,6 +156,7 @@ struct imap_user {
 	struct recent_claim *recent;
 	struct imap_msgcache *cache;
 	struct imap_rcache *rcache;	/* rendered ENVELOPE/BODYSTRUCTURE, header fields */
+	struct imap_notify_folders *notify_folders;	/* cmd_notify.c; NULL until NOTIFY */
 };
 
 /* The IMAP state of mu, created on first use (freed by mail_user_destroy). */
@@ -280,6 +281,7 @@ struct imap_client {
 	char *ip;
 	bool secured;
 	unsigned enabled;		/* IMAP_ENABLE_* (RFC 5161 ENABLE) */
+	struct imap_notify *notify;	/* RFC 5465 NOTIFY state; NULL: never sent */
 	enum imap_state state;
 	struct imap_view *view;
 	unsigned bad_count;
@@ -436,13 +438,66 @@ bool imap_rc_item_valid(const unsigned char *p, size_t len, enum imap_rc_field f
 /* Is name (case-insensitive) one of the fields kept in IMAP_RC_HEADER? */
 bool imap_rc_header_field(const char *name);
 
+/* ---------------------------------------------------------------- NOTIFY (cmd_notify.c) */
+
+/* RFC 5465 events a session may ask for. */
+#define IMAP_NOTIFY_EV_NEW	0x01	/* MessageNew */
+#define IMAP_NOTIFY_EV_EXPUNGE	0x02	/* MessageExpunge */
+#define IMAP_NOTIFY_EV_FLAGS	0x04	/* FlagChange */
+#define IMAP_NOTIFY_EV_NAME	0x08	/* MailboxName */
+#define IMAP_NOTIFY_EV_SUBS	0x10	/* SubscriptionChange */
+#define IMAP_NOTIFY_EV_MSGS	(IMAP_NOTIFY_EV_NEW | IMAP_NOTIFY_EV_EXPUNGE | \
+				 IMAP_NOTIFY_EV_FLAGS)
+
+/* Mailboxes one session watches (each holds the folder open: 4 fds and 2 inotify
+ * watches, shared with other sessions that have it open); more: NOTIFICATIONOVERFLOW. */
+#define IMAP_NOTIFY_MAX_WATCH	500
+#define IMAP_NOTIFY_MAX_NAMES	1000		/* mailbox names in one NOTIFY SET */
+#define IMAP_NOTIFY_MAX_GROUPS	64		/* event groups in one NOTIFY SET */
+#define IMAP_NOTIFY_QUEUE_MAX	(16 * 1024)	/* LIST lines waiting for a client */
+
+struct imap_notify;
+struct imap_notify_folders;
+
+enum imap_notify_folder_ev {
+	IMAP_NOTIFY_CREATE,
+	IMAP_NOTIFY_DELETE,
+	IMAP_NOTIFY_RENAME,
+	IMAP_NOTIFY_SUBSCRIBE,
+	IMAP_NOTIFY_UNSUBSCRIBE,
+};
+
+void imap_notify_free(struct imap_notify **n);
+/* The user's IMAP state goes (imap_user.c): stop watching the Maildir root. */
+void imap_notify_user_free(struct imap_user *iu);
+/* Events the client wants about its selected mailbox: IMAP_NOTIFY_EV_MSGS without
+ * NOTIFY (the RFC 3501 behaviour), else what its NOTIFY SET says. */
+unsigned imap_notify_selected_events(const struct imap_client *c);
+/* imap_view_send_updates plus the MessageNew fetch attributes for the new messages. */
+void imap_notify_view_updates(struct imap_client *c, bool allow_expunge);
+/* Send what waits: the overflow, LIST lines, STATUS of changed watched mailboxes. */
+void imap_notify_flush(struct imap_client *c);
+/* Between commands (no command running, output not full): the selected mailbox's
+ * updates if MessageNew/MessageExpunge were asked for, then imap_notify_flush. */
+void imap_notify_live(struct imap_client *c);
+/*
+ * A folder was created, deleted, renamed (oldname set) or (un)subscribed by session
+ * origin: queue the LIST notifications of the user's other sessions that asked for
+ * them, and make every NOTIFY session resolve its watched mailboxes again.
+ */
+void imap_notify_folder_event(struct imap_client *origin, enum imap_notify_folder_ev ev,
+    const char *name, const char *oldname);
+/* Before RENAME of name: every session stops watching name and its children (an open
+ * folder cannot be renamed). */
+void imap_notify_release(struct imap_client *origin, const char *name);
+
 /* ---------------------------------------------------------------- command handlers */
 
 imap_cmd_func cmd_capability, cmd_noop, cmd_logout, cmd_id, cmd_enable, cmd_namespace;
 imap_cmd_func cmd_starttls_after_login, cmd_select, cmd_examine, cmd_create, cmd_delete;
 imap_cmd_func cmd_rename, cmd_subscribe, cmd_unsubscribe, cmd_list, cmd_lsub, cmd_status;
 imap_cmd_func cmd_append, cmd_check, cmd_close, cmd_unselect, cmd_expunge, cmd_search;
-imap_cmd_func cmd_fetch, cmd_store, cmd_copy, cmd_move, cmd_idle, cmd_sort;
+imap_cmd_func cmd_fetch, cmd_store, cmd_copy, cmd_move, cmd_idle, cmd_sort, cmd_notify;
 
 imap_literal_func cmd_append_literal;
 

@@ -27,6 +27,7 @@ imap_user_free(void *ctx)
 	struct recent_claim *r, *next;
 
 	imap_client_reap(iu);
+	imap_notify_user_free(iu);
 	imap_msgcache_destroy(&iu->cache);
 	imap_rcache_destroy(&iu->rcache);
 	event_free(iu->reap_ev);

@@ -576,7 +576,8 @@ imap_view_send_updates(struct imap_view *v, bool allow_expunge)
 		imap_client_line(c, "* %u RECENT", recent);
 		v->reported_recent = recent;
 	}
-	if (v->pending_flags) {
+	/* RFC 5465: under NOTIFY, FETCH FLAGS of others' changes only with FlagChange */
+	if (v->pending_flags && (imap_notify_selected_events(c) & IMAP_NOTIFY_EV_FLAGS)) {
 		struct buf b;
 
 		buf_init(&b, 64 * 1024);

@@ -296,6 +296,26 @@ mailbox_notify_remove(struct mailbox *box)
 	box->wd_new = box->wd_cur = -1;
 }
 
+void
+mstore_set_folders_cb(struct mstore *store, mstore_folders_cb *cb, void *ctx)
+{
+	char path[64];
+
+	store->folders_cb = cb;
+	store->folders_ctx = ctx;
+	store->folders_changed = false;
+	if (store->inotify_fd < 0)
+		return;
+	if (cb != NULL && store->wd_root < 0) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", store->root_fd);
+		store->wd_root = inotify_add_watch(store->inotify_fd, path, IN_CREATE |
+		    IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR);
+	} else if (cb == NULL && store->wd_root >= 0) {
+		(void)inotify_rm_watch(store->inotify_fd, store->wd_root);
+		store->wd_root = -1;
+	}
+}
+
 int
 mstore_notify_fd(struct mstore *store)
 {
@@ -324,6 +344,15 @@ mstore_notify_drain(struct mstore *store)
 			if (ev->mask & IN_Q_OVERFLOW) {
 				for (m = store->mailboxes; m != NULL; m = m->next)
 					m->force_sync = true;
+				store->folders_changed = true;
+				continue;
+			}
+			if (store->wd_root >= 0 && ev->wd == store->wd_root) {
+				/* a folder directory (".name"; "..buzon-deleted.*" and
+				 * other ".." names are the store's own) */
+				if ((ev->mask & IN_ISDIR) && ev->len > 1 && ev->name[0] == '.' &&
+				    ev->name[1] != '.')
+					store->folders_changed = true;
 				continue;
 			}
 			for (m = store->mailboxes; m != NULL; m = m->next) {
@@ -344,6 +373,10 @@ mstore_notify_process(struct mstore *store)
 	size_t n = 0, i;
 
 	mstore_notify_drain(store);
+	if (store->folders_changed && store->folders_cb != NULL) {
+		store->folders_changed = false;
+		store->folders_cb(store->folders_ctx);
+	}
 	/* Sync outside the walk: listeners may open (or close) mailboxes, and a closed one
 	 * going into the cache can evict others. Cached folders have nobody to tell:
 	 * they keep force_sync until they are opened again. */

@@ -269,6 +269,7 @@ mstore_open(const char *root_path, struct mstore **store_r, const char **err_r)
 	store->root_fd = fd;
 	store->root_path = xstrdup(root_path);
 	store->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	store->wd_root = -1;
 	if (gethostname(host, sizeof(host)) < 0)
 		host[0] = '\0';
 	host[sizeof(host) - 1] = '\0';

@@ -159,6 +159,14 @@ enum store_status mstore_status(struct mstore *store, const char *name,
  */
 int mstore_notify_fd(struct mstore *store);
 void mstore_notify_process(struct mstore *store);
+/*
+ * Folder-level changes: once a callback is set, the Maildir root is watched too, and
+ * mstore_notify_process calls cb(ctx) after a folder directory appeared, vanished or
+ * was renamed there (by this process or another); the caller lists the folders to see
+ * what changed. cb == NULL stops it. Without inotify it is never called.
+ */
+typedef void mstore_folders_cb(void *ctx);
+void mstore_set_folders_cb(struct mstore *store, mstore_folders_cb *cb, void *ctx);
 
 /* ---------------------------------------------------------------- the index */
 

@@ -42,6 +42,11 @@ struct mstore {
 	struct mstore_index *index;	/* the LMDB index (mailbox_index.c), opened lazily */
 	bool index_off;			/* unusable this run (logged once) */
 	bool index_bypass;		/* neither read nor write it (index check) */
+	/* mstore_set_folders_cb: the root's inotify watch (-1: none) */
+	int wd_root;
+	bool folders_changed;
+	mstore_folders_cb *folders_cb;
+	void *folders_ctx;
 };
 
 /* Bounds of the closed-folder cache: the mail process runs under an RLIMIT_AS

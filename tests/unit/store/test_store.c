@@ -816,6 +816,62 @@ test_inotify(void **state)
 }
 
 static void
+folders_cb(void *ctx)
+{
+	(*(unsigned *)ctx)++;
+}
+
+/* mstore_set_folders_cb: folder directories appearing or vanishing in the root (NOTIFY
+ * MailboxName for other processes' changes); files there and the store's own
+ * "..buzon-deleted" directories are not folder changes. */
+static void
+test_folders_cb(void **state)
+{
+	struct fixture *f = *state;
+	struct pollfd pfd;
+	unsigned calls = 0;
+	char path[256];
+	int fd;
+
+	fd = mstore_notify_fd(f->store);
+	if (fd < 0)
+		skip();
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	/* no callback: no root watch, nothing to read */
+	snprintf(path, sizeof(path), "%s/.Before", f->root);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(poll(&pfd, 1, 100), 0);
+	mstore_set_folders_cb(f->store, folders_cb, &calls);
+	snprintf(path, sizeof(path), "%s/.Outside", f->root);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(poll(&pfd, 1, 2000), 1);
+	mstore_notify_process(f->store);
+	assert_int_equal(calls, 1);
+	assert_int_equal(rmdir(path), 0);
+	assert_int_equal(poll(&pfd, 1, 2000), 1);
+	mstore_notify_process(f->store);
+	assert_int_equal(calls, 2);
+	/* a plain file in the root and an internal ".." directory: not told */
+	snprintf(path, sizeof(path), "%s/.plainfile", f->root);
+	assert_int_equal(close(open(path, O_CREAT | O_WRONLY, 0600)), 0);
+	snprintf(path, sizeof(path), "%s/..buzon-deleted.x", f->root);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(poll(&pfd, 1, 2000), 1);
+	mstore_notify_process(f->store);
+	assert_int_equal(calls, 2);
+	/* our own CREATE is a change too (the caller compares lists) */
+	assert_int_equal(mstore_create(f->store, "Own"), STORE_OK);
+	assert_int_equal(poll(&pfd, 1, 2000), 1);
+	mstore_notify_process(f->store);
+	assert_int_equal(calls, 3);
+	mstore_set_folders_cb(f->store, NULL, NULL);
+	assert_int_equal(mstore_create(f->store, "Own2"), STORE_OK);
+	mstore_notify_process(f->store);
+	assert_int_equal(calls, 3);
+}
+
+static void
 test_two_users_of_one_mbox(void **state)
 {
 	struct fixture *f = *state;
@@ -1791,6 +1847,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_uidlist_append, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_external_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inotify, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_folders_cb, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recent_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_users_of_one_mbox, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_keywords, setup, teardown),
