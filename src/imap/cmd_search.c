@@ -14,6 +14,7 @@
  */
 #include "imap/imap_local.h"
 #include "imap/imap_search_parse.h"
+#include "imap/imap_thread.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "mail/date.h"
@@ -411,6 +412,8 @@ struct sort_run {
 	struct buf arena;	/* folded strings */
 	struct buf val, tmp;	/* scratch */
 	struct buf blk;		/* a message's keys block being built */
+	struct imap_thread *thread;	/* THREAD instead of SORT */
+	enum imap_thread_algorithm alg;
 };
 
 static void
@@ -424,6 +427,7 @@ sort_run_free(struct sort_run *sr)
 	buf_deinit(&sr->val);
 	buf_deinit(&sr->tmp);
 	buf_deinit(&sr->blk);
+	imap_thread_destroy(&sr->thread);
 	free(sr);
 }
 
@@ -460,7 +464,7 @@ sort_date(struct search_ctx *s)
  * A missing field sorts as the empty string.
  */
 static void
-sort_text(struct search_ctx *s, struct sort_run *sr, enum sort_key key)
+sort_text(struct search_ctx *s, struct sort_run *sr, enum sort_key key, bool *reply_r)
 {
 	const char *field = key == SORT_SUBJECT ? "Subject" :
 	    key == SORT_CC ? "Cc" : key == SORT_FROM || key == SORT_DISPLAYFROM ? "From" : "To";
@@ -472,7 +476,7 @@ sort_text(struct search_ctx *s, struct sort_run *sr, enum sort_key key)
 	if (v == NULL)
 		return;
 	if (key == SORT_SUBJECT) {
-		(void)mail_base_subject(v, strlen(v), &sr->val, NULL);
+		(void)mail_base_subject(v, strlen(v), &sr->val, reply_r);
 		free(v);
 		return;
 	}
@@ -499,10 +503,12 @@ sort_text(struct search_ctx *s, struct sort_run *sr, enum sort_key key)
 /*
  * The sort keys of one message, computed once and kept with its other derived items in
  * the rendered-item cache (IMAP_RC_SORT; messages are immutable): the sent date (8
- * octets, big-endian, so it orders as the date), then for SORT_SUBJECT, SORT_FROM,
+ * octets, big-endian, so it orders as the date), one octet that is 1 when the base
+ * subject had a reply or forward marker (THREAD), then for SORT_SUBJECT, SORT_FROM,
  * SORT_TO, SORT_CC, SORT_DISPLAYFROM and SORT_DISPLAYTO the i;unicode-casemap folding
  * of the text, each as a 2-octet big-endian length and its octets (cut at 65535).
  */
+#define SORT_BLOCK_HDR	9	/* date, reply flag */
 static const enum sort_key sort_block_order[] = {
 	SORT_SUBJECT, SORT_FROM, SORT_TO, SORT_CC, SORT_DISPLAYFROM, SORT_DISPLAYTO,
 };
@@ -518,10 +524,14 @@ sort_block_build(struct search_ctx *s, struct sort_run *sr, struct buf *blk)
 		be[i] = (unsigned char)(date >> (56 - 8 * i));
 	buf_reset(blk);
 	(void)buf_append(blk, be, 8);
+	(void)buf_append_c(blk, 0);
 	for (i = 0; i < N_ELEMENTS(sort_block_order); i++) {
 		size_t n;
+		bool reply = false;
 
-		sort_text(s, sr, sort_block_order[i]);
+		sort_text(s, sr, sort_block_order[i], &reply);
+		if (reply)
+			blk->data[8] = 1;
 		at = blk->len;
 		(void)buf_append(blk, "\0\0", 2);
 		mail_casemap_fold(blk, &sr->tmp, buf_cstr(&sr->val), sr->val.len);
@@ -543,7 +553,7 @@ sort_block(struct search_ctx *s, struct sort_run *sr, const unsigned char **p_r,
 	size_t len;
 
 	if (imap_rcache_get(rc, mailbox_name(mb), mailbox_uidvalidity(mb), s->m->uid,
-	    IMAP_RC_SORT, &d, &len) && len >= 8 + 2 * N_ELEMENTS(sort_block_order)) {
+	    IMAP_RC_SORT, &d, &len) && len >= SORT_BLOCK_HDR + 2 * N_ELEMENTS(sort_block_order)) {
 		*p_r = (const unsigned char *)d;
 		*len_r = len;
 		return;
@@ -596,7 +606,7 @@ sort_add(struct search_ctx *s, struct sort_run *sr, uint32_t idx, uint32_t id)
 			continue;
 		}
 		/* the string: walk the lengths to it (a cached block is checked as read) */
-		pos = 8;
+		pos = SORT_BLOCK_HDR;
 		n = 0;
 		for (i = 0; i < N_ELEMENTS(sort_block_order); i++) {
 			if (pos + 2 > blk_len)
@@ -617,6 +627,33 @@ sort_add(struct search_ctx *s, struct sort_run *sr, uint32_t idx, uint32_t id)
 			kc[0] = kc[0] << 8 | (i < n ? blk[pos + 2 + i] : 0);
 		kc[1] = (uint64_t)(sr->arena.len - n) << 32 | (uint32_t)n;
 	}
+	return 0;
+}
+
+/* THREAD: a hit with its date, base subject and message IDs (RFC 5256 §4). */
+static int
+thread_add(struct search_ctx *s, struct sort_run *sr, uint32_t id)
+{
+	const unsigned char *blk;
+	size_t blk_len, n, i;
+	uint64_t date = 0;
+	char *msgid, *refs, *irt;
+
+	sort_block(s, sr, &blk, &blk_len);
+	for (i = 0; i < 8; i++)
+		date = date << 8 | blk[i];
+	/* the base subject is the block's first string (sort_block_order) */
+	n = (size_t)blk[SORT_BLOCK_HDR] << 8 | blk[SORT_BLOCK_HDR + 1];
+	if (SORT_BLOCK_HDR + 2 + n > blk_len)
+		return -1;
+	msgid = sort_header(s, "Message-ID");
+	refs = sort_header(s, "References");
+	irt = refs == NULL ? sort_header(s, "In-Reply-To") : NULL;
+	imap_thread_add(sr->thread, id, date, (const char *)blk + SORT_BLOCK_HDR + 2, n,
+	    blk[8] != 0, msgid, refs, irt);
+	free(msgid);
+	free(refs);
+	free(irt);
 	return 0;
 }
 
@@ -691,6 +728,19 @@ search_finish(struct imap_cmd *cmd, struct search_run *r)
 {
 	struct imap_client *c = cmd->client;
 
+	if (r->sort != NULL && r->sort->thread != NULL) {
+		buf_reset(&r->out);
+		(void)buf_append_str(&r->out, "* THREAD ");
+		if (imap_thread_format(r->sort->thread, r->sort->alg, &r->out) < 0)
+			r->error = true;
+		if (r->out.len == 9)
+			buf_truncate(&r->out, 8);	/* no threads: "* THREAD" */
+		(void)buf_append_str(&r->out, "\r\n");
+		imap_client_write(c, r->out.data, r->out.len);
+		if (r->error)
+			return imap_cmd_no(cmd, "[SERVERBUG] Internal error while threading");
+		return imap_cmd_ok(cmd, "Thread completed.");
+	}
 	if (r->sort != NULL) {
 		sort_finish(r);
 		(void)buf_append_str(&r->out, "\r\n");
@@ -783,7 +833,10 @@ search_continue(struct imap_cmd *cmd)
 			r->max = id;
 			r->count++;
 			r->max_modseq = MAX(r->max_modseq, s.msgcopy.modseq);
-			if (r->sort != NULL) {
+			if (r->sort != NULL && r->sort->thread != NULL) {
+				if (thread_add(&s, r->sort, id) < 0)
+					r->error = true;
+			} else if (r->sort != NULL) {
 				if (sort_add(&s, r->sort, (uint32_t)i, id) < 0)
 					r->error = true;
 			} else if (r->prog->esearch)
@@ -926,6 +979,57 @@ cmd_sort(struct imap_cmd *cmd)
 		return imap_cmd_bad(cmd, "RETURN is not supported with SORT");
 	}
 	buf_init(&sr->arena, SORT_ARENA_MAX + MAIL_BASE_SUBJECT_MAX * 8);
+	buf_init(&sr->val, 4 * MAIL_BASE_SUBJECT_MAX);
+	buf_init(&sr->tmp, BUF_UNLIMITED);
+	buf_init(&sr->blk, BUF_UNLIMITED);
+	return search_start(cmd, prog, sr);
+}
+
+/*
+ * THREAD and UID THREAD (RFC 5256 §4): algorithm charset search-criteria, answered with
+ * "* THREAD" and the nested lists (imap_thread.c).
+ */
+int
+cmd_thread(struct imap_cmd *cmd)
+{
+	struct imap_search_program *prog = NULL;
+	enum imap_search_parse_result res;
+	struct sort_run *sr;
+	struct imap_arg *args;
+	const char *err = NULL;
+	enum imap_thread_algorithm alg;
+	unsigned i;
+
+	if (cmd->argc < 3)
+		return imap_cmd_bad(cmd, "THREAD needs algorithm charset search-criteria");
+	if (imap_arg_atom_equals(&cmd->args[0], "REFERENCES"))
+		alg = IMAP_THREAD_REFERENCES;
+	else if (imap_arg_atom_equals(&cmd->args[0], "ORDEREDSUBJECT"))
+		alg = IMAP_THREAD_ORDEREDSUBJECT;
+	else
+		return imap_cmd_bad(cmd, "Unknown thread algorithm");
+	if (cmd->args[1].type != IMAP_ARG_ATOM && cmd->args[1].type != IMAP_ARG_QUOTED &&
+	    cmd->args[1].type != IMAP_ARG_LITERAL)
+		return imap_cmd_bad(cmd, "Invalid charset");
+	/* the search program: "CHARSET" charset search-key... for the SEARCH parser */
+	args = xcalloc(cmd->argc, sizeof(*args));
+	args[0].type = IMAP_ARG_ATOM;
+	args[0].str = "CHARSET";
+	args[0].len = 7;
+	for (i = 1; i < cmd->argc; i++)
+		args[i] = cmd->args[i];
+	res = imap_search_parse(args, cmd->argc, &prog, &err);
+	free(args);
+	if (res != IMAP_SEARCH_OK)
+		return search_parse_reply(cmd, res, err);
+	if (prog->esearch) {
+		imap_search_program_free(&prog, free_matcher);
+		return imap_cmd_bad(cmd, "RETURN is not supported with THREAD");
+	}
+	sr = xcalloc(1, sizeof(*sr));
+	sr->thread = imap_thread_create();
+	sr->alg = alg;
+	buf_init(&sr->arena, 1);
 	buf_init(&sr->val, 4 * MAIL_BASE_SUBJECT_MAX);
 	buf_init(&sr->tmp, BUF_UNLIMITED);
 	buf_init(&sr->blk, BUF_UNLIMITED);

@@ -53,6 +53,7 @@ static const struct imap_command commands[] = {
 	{ "EXPUNGE", cmd_expunge, SEL, CMD_FLAG_UID, NULL },
 	{ "SEARCH", cmd_search, SEL, CMD_FLAG_UID | CMD_FLAG_USES_SEQS, NULL },
 	{ "SORT", cmd_sort, SEL, CMD_FLAG_UID | CMD_FLAG_USES_SEQS, NULL },
+	{ "THREAD", cmd_thread, SEL, CMD_FLAG_UID | CMD_FLAG_USES_SEQS, NULL },
 	{ "FETCH", cmd_fetch, SEL, CMD_FLAG_UID | CMD_FLAG_USES_SEQS, NULL },
 	{ "STORE", cmd_store, SEL, CMD_FLAG_UID | CMD_FLAG_USES_SEQS, NULL },
 	{ "COPY", cmd_copy, SEL, CMD_FLAG_UID | CMD_FLAG_USES_SEQS, NULL },

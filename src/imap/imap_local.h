@@ -498,6 +498,7 @@ imap_cmd_func cmd_starttls_after_login, cmd_select, cmd_examine, cmd_create, cmd
 imap_cmd_func cmd_rename, cmd_subscribe, cmd_unsubscribe, cmd_list, cmd_lsub, cmd_status;
 imap_cmd_func cmd_append, cmd_check, cmd_close, cmd_unselect, cmd_expunge, cmd_search;
 imap_cmd_func cmd_fetch, cmd_store, cmd_copy, cmd_move, cmd_idle, cmd_sort, cmd_notify;
+imap_cmd_func cmd_thread;
 
 imap_literal_func cmd_append_literal;
 
