@@ -837,16 +837,38 @@ search_parse_reply(struct imap_cmd *cmd, enum imap_search_parse_result res, cons
 	return imap_cmd_bad(cmd, "%s", err != NULL ? err : "Invalid search");
 }
 
+/* Does the SEARCH program (after an optional RETURN (...)) start with CHARSET? */
+static bool
+search_has_charset(const struct imap_arg *args, unsigned argc)
+{
+	unsigned i = 0;
+
+	if (argc >= 2 && imap_arg_atom_equals(&args[0], "RETURN") &&
+	    args[1].type == IMAP_ARG_LIST)
+		i = 2;
+	return i < argc && imap_arg_atom_equals(&args[i], "CHARSET");
+}
+
 int
 cmd_search(struct imap_cmd *cmd)
 {
+	struct imap_client *c = cmd->client;
 	struct imap_search_program *prog = NULL;
 	const char *err = NULL;
 	enum imap_search_parse_result res;
 
+	/* RFC 6855 §3 (erratum 4029): no CHARSET once UTF8=ACCEPT is enabled */
+	if ((c->enabled & IMAP_ENABLE_UTF8) && search_has_charset(cmd->args, cmd->argc))
+		return imap_cmd_bad(cmd, "CHARSET not allowed after ENABLE UTF8=ACCEPT");
 	res = imap_search_parse(cmd->args, cmd->argc, &prog, &err);
 	if (res != IMAP_SEARCH_OK)
 		return search_parse_reply(cmd, res, err);
+	/* RFC 9051 §6.4.4, §7.3.4: IMAP4rev2 answers with ESEARCH, RETURN (ALL) when no
+	 * options are given */
+	if ((c->enabled & IMAP_ENABLE_REV2) && !prog->esearch) {
+		prog->esearch = true;
+		prog->return_opts = SEARCH_RETURN_ALL;
+	}
 	return search_start(cmd, prog, NULL);
 }
 

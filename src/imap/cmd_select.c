@@ -114,6 +114,18 @@ qresync_report(struct imap_client *c, struct select_params *p)
 	buf_deinit(&b);
 }
 
+/*
+ * A SELECT/EXAMINE is about to close the selected mailbox: "* OK [CLOSED]" tells a
+ * client that speaks IMAP4rev2 (RFC 9051 §7.1) or has enabled QRESYNC (RFC 7162 §3.2.11)
+ * where the old mailbox's responses end.
+ */
+static void
+select_send_closed(struct imap_client *c)
+{
+	if (c->view != NULL && (c->enabled & (IMAP_ENABLE_REV2 | IMAP_ENABLE_QRESYNC)))
+		imap_client_line(c, "* OK [CLOSED] Previous mailbox closed.");
+}
+
 static int
 select_common(struct imap_cmd *cmd, bool readonly)
 {
@@ -141,11 +153,9 @@ select_common(struct imap_cmd *cmd, bool readonly)
 	}
 	/* RFC 3501 §6.3.1: a failed SELECT leaves no mailbox selected. */
 	if (c->view != NULL) {
+		select_send_closed(c);
 		imap_view_close(&c->view);
 		c->state = IMAP_STATE_AUTH;
-		/* RFC 7162 §3.2.11: where the old mailbox's responses end */
-		if (c->enabled & IMAP_ENABLE_QRESYNC)
-			imap_client_line(c, "* OK [CLOSED] Previous mailbox closed.");
 	}
 	if (params.condstore || params.qresync)
 		imap_client_enable(c, IMAP_ENABLE_CONDSTORE);
@@ -161,8 +171,10 @@ select_common(struct imap_cmd *cmd, bool readonly)
 	/* O(1) after a restart: the view stays unbuilt until a command needs it */
 	imap_view_summary(v, &sum);
 	imap_client_line(c, "* %u EXISTS", sum.exists);
-	imap_client_line(c, "* %u RECENT", sum.recent);
-	if (sum.first_unseen_seq != 0)
+	/* RFC 9051 Appendix E: no RECENT response, no UNSEEN response code in IMAP4rev2 */
+	if (!(c->enabled & IMAP_ENABLE_REV2))
+		imap_client_line(c, "* %u RECENT", sum.recent);
+	if (sum.first_unseen_seq != 0 && !(c->enabled & IMAP_ENABLE_REV2))
 		imap_client_line(c, "* OK [UNSEEN %u] First unseen.", sum.first_unseen_seq);
 	imap_client_line(c, "* OK [UIDVALIDITY %u] UIDs valid", mailbox_uidvalidity(v->mbox));
 	imap_client_line(c, "* OK [UIDNEXT %u] Predicted next UID", mailbox_uidnext(v->mbox));

@@ -333,8 +333,25 @@ void imap_client_enable(struct imap_client *c, unsigned bits);
 void imap_send_vanished_earlier(struct imap_client *c, struct seqset *uids, uint64_t since);
 /* NO with the response code for a store status. */
 int imap_cmd_store_error(struct imap_cmd *cmd, enum store_status st);
-/* Mailbox name argument: astring, valid mUTF-7 (else BAD sent, returns false). */
+/*
+ * Mailbox name argument: astring, valid mUTF-7, or valid UTF-8 once UTF8=ACCEPT or
+ * IMAP4rev2 is enabled (imap_mailbox_name_in); else BAD or NO sent, returns false.
+ * *name_r is the store's (mUTF-7) name, caller frees.
+ */
 bool imap_cmd_mailbox_arg(struct imap_cmd *cmd, const struct imap_arg *a, char **name_r);
+/* Are mailbox names UTF-8 on the wire (ENABLE UTF8=ACCEPT or IMAP4rev2)? */
+bool imap_client_utf8_names(const struct imap_client *c);
+/*
+ * The store name (mUTF-7, "INBOX" folded) of a client's mailbox name s[0..len): mUTF-7
+ * before ENABLE, UTF-8 after (converted with mutf7_from_utf8). Returns 0 and *name_r
+ * (caller frees), -1 when the name is not valid UTF-8 (BAD), -2 when it is not a valid
+ * name (empty, NUL, invalid mUTF-7: NO [CANNOT]).
+ */
+int imap_mailbox_name_in(const struct imap_client *c, const char *s, size_t len,
+    char **name_r);
+/* Append the store name name as the client sees it: an mUTF-7 astring, or after ENABLE
+ * UTF8=ACCEPT / IMAP4rev2 its UTF-8 form (quoted, or a literal). Returns 0 or -1. */
+int imap_append_mailbox(const struct imap_client *c, struct buf *out, const char *name);
 
 /* ---------------------------------------------------------------- message cache */
 

@@ -359,7 +359,8 @@ imap_view_client_flags(const struct imap_view *v, const struct imap_view_msg *vm
 {
 	uint8_t f = m != NULL ? (m->flags & MAILBOX_FLAGS_IMAP) : vm->flags;
 
-	if (vm->recent)
+	/* IMAP4rev2 has no \Recent flag (RFC 9051 Appendix E) */
+	if (vm->recent && !(v->client->enabled & IMAP_ENABLE_REV2))
 		f |= MAILBOX_FLAG_RECENT;
 	return f;
 }
@@ -573,7 +574,8 @@ imap_view_send_updates(struct imap_view *v, bool allow_expunge)
 		imap_client_line(c, "* %zu EXISTS", v->count);
 		v->reported_exists = (uint32_t)v->count;
 		recent = imap_view_recent_count(v);
-		imap_client_line(c, "* %u RECENT", recent);
+		if (!(c->enabled & IMAP_ENABLE_REV2))	/* RFC 9051 Appendix E */
+			imap_client_line(c, "* %u RECENT", recent);
 		v->reported_recent = recent;
 	}
 	/* RFC 5465: under NOTIFY, FETCH FLAGS of others' changes only with FlagChange */
