@@ -41,6 +41,7 @@
 #define IMAP_BODY_CHUNK		(64 * 1024)	/* FETCH body output step */
 #define IMAP_SECTION_GEN_MAX	(8 * 1024 * 1024)	/* HEADER.FIELDS output per message */
 #define IMAP_RESP_MAX		(16 * 1024 * 1024)	/* one FETCH item built in memory */
+#define IMAP_BINARY_MAX		(256 * 1024 * 1024)	/* one decoded BINARY[] part */
 #define IMAP_DEFAULT_AUTOLOGOUT	(31 * 60)
 #define IMAP_LINGER_SECS	2		/* drain input after the last response */
 
