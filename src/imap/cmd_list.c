@@ -481,6 +481,26 @@ write_list_line(struct imap_client *c, const struct list_opts *o,
 	buf_deinit(&b);
 }
 
+void
+imap_list_send_selected(struct imap_client *c, const char *name)
+{
+	struct list_opts o;
+	struct mstore_folder *folders;
+	size_t count, i;
+
+	memset(&o, 0, sizeof(o));
+	if (mstore_list(c->user->store, &folders, &count) != STORE_OK)
+		return;
+	for (i = 0; i < count; i++) {
+		if (strcmp(folders[i].name, name) == 0 &&
+		    !(folders[i].attrs & MSTORE_ATTR_NONEXISTENT)) {
+			write_list_line(c, &o, &folders[i], false);
+			break;
+		}
+	}
+	mstore_list_free(folders, count);
+}
+
 /* RFC 5258 §3.5 (RECURSIVEMATCH): does a subscribed folder exist below name? */
 static bool
 has_subscribed_child(const struct mstore_folder *folders, size_t count, const char *name)

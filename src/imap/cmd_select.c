@@ -183,6 +183,9 @@ select_common(struct imap_cmd *cmd, bool readonly)
 	    (unsigned long long)mailbox_highestmodseq(v->mbox));
 	/* RFC 8474 §4.1 */
 	imap_client_line(c, "* OK [MAILBOXID (%s)] Ok", mailbox_guid(v->mbox));
+	/* RFC 9051 §6.3.2: IMAP4rev2 names the mailbox selected in a LIST response */
+	if (c->enabled & IMAP_ENABLE_REV2)
+		imap_list_send_selected(c, mailbox_name(v->mbox));
 	/* QRESYNC with another UIDVALIDITY: a plain SELECT (§3.2.5.1) */
 	if (params.qresync && params.uidvalidity == mailbox_uidvalidity(v->mbox))
 		qresync_report(c, &params);

@@ -354,6 +354,10 @@ int imap_mailbox_name_in(const struct imap_client *c, const char *s, size_t len,
  * UTF8=ACCEPT / IMAP4rev2 its UTF-8 form (quoted, or a literal). Returns 0 or -1. */
 int imap_append_mailbox(const struct imap_client *c, struct buf *out, const char *name);
 
+/* SELECT/EXAMINE in IMAP4rev2 (RFC 9051 §6.3.2): the LIST response of the selected
+ * mailbox (store name), as LIST "" name would send it (cmd_list.c). */
+void imap_list_send_selected(struct imap_client *c, const char *name);
+
 /* ---------------------------------------------------------------- message cache */
 
 struct imap_cached_msg {
