@@ -890,7 +890,7 @@ cmd_fetch(struct imap_cmd *cmd)
 	struct seqset *set = NULL;
 	struct fetch_ctx *f;
 	const char *err = NULL;
-	enum seqset_parse_result pr;
+	bool uid_set;
 	unsigned nargs = cmd->argc;
 	uint64_t changedsince = 0;
 	bool vanished = false;
@@ -902,8 +902,7 @@ cmd_fetch(struct imap_cmd *cmd)
 		if (parse_modifiers(cmd, &cmd->args[nargs], &changedsince, &vanished, &err) < 0)
 			return imap_cmd_bad(cmd, "%s", err);
 	}
-	pr = seqset_parse(cmd->args[0].str, cmd->args[0].len, 0, &set);
-	if (pr != SEQSET_PARSE_OK)
+	if (imap_view_parse_set(c->view, &cmd->args[0], cmd->uid, &set, &uid_set) < 0)
 		return imap_cmd_bad(cmd, "Invalid sequence set");
 	f = xcalloc(1, sizeof(*f));
 	f->cache = c->iu->cache;
@@ -919,7 +918,7 @@ cmd_fetch(struct imap_cmd *cmd)
 		seqset_destroy(&set);
 		return imap_cmd_bad(cmd, "Too many FETCH items");
 	}
-	if (imap_view_resolve(c->view, set, cmd->uid, &f->idx, &f->n) < 0) {
+	if (imap_view_resolve(c->view, set, uid_set, &f->idx, &f->n) < 0) {
 		seqset_destroy(&set);
 		return imap_cmd_bad(cmd, "Invalid sequence number");
 	}

@@ -275,8 +275,11 @@ cmd_expunge(struct imap_cmd *cmd)
 	enum store_status st;
 
 	if (cmd->uid) {
-		if (cmd->argc != 1 || cmd->args[0].type != IMAP_ARG_ATOM ||
-		    seqset_parse(cmd->args[0].str, cmd->args[0].len, 0, &set) != SEQSET_PARSE_OK)
+		bool uid_set;
+
+		/* "$" (RFC 5182) holds UIDs too */
+		if (cmd->argc != 1 ||
+		    imap_view_parse_set(c->view, &cmd->args[0], true, &set, &uid_set) < 0)
 			return imap_cmd_bad(cmd, "Invalid UID set");
 		seqset_resolve(set, c->view->count > 0 ?
 		    c->view->msgs[c->view->count - 1].uid : 0);

@@ -210,6 +210,7 @@ struct imap_view {
 	bool lost;			/* told messages cannot be found again: BYE */
 	uint32_t lazy_nextuid, lazy_uidvalidity;	/* of the folder at the SELECT */
 	uint32_t lazy_boundary;		/* \Recent claim boundary of the SELECT */
+	struct seqset *searchres;	/* RFC 5182 saved SEARCH result (UIDs); NULL: empty */
 };
 
 /* What SELECT/EXAMINE report (RFC 3501 §6.3.1). */
@@ -255,6 +256,17 @@ uint8_t imap_view_client_flags(const struct imap_view *view, const struct imap_v
  */
 int imap_view_resolve(struct imap_view *view, struct seqset *set, bool uid,
     size_t **idx_r, size_t *count_r);
+/*
+ * A sequence-set argument a of a command, or "$", the saved SEARCH result (RFC 5182
+ * SEARCHRES). Returns 0 with *set_r (caller destroys) and *uid_r: true for "$" (the
+ * result holds UIDs, whatever the command), else uid; -1 when a is not a valid set.
+ */
+int imap_view_parse_set(const struct imap_view *view, const struct imap_arg *a, bool uid,
+    struct seqset **set_r, bool *uid_r);
+/* A copy of the saved SEARCH result (empty when there is none); caller destroys. */
+struct seqset *imap_view_searchres(const struct imap_view *view);
+/* Replace the saved SEARCH result with uids (taken; NULL: empty). */
+void imap_view_set_searchres(struct imap_view *view, struct seqset *uids);
 /* Append "(\Seen ... kw)" for flags/keywords. Returns 0 or -1 (buffer limit). */
 int imap_view_write_flags(struct imap_view *view, struct buf *out, uint8_t flags,
     uint32_t keywords);

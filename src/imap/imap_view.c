@@ -314,6 +314,7 @@ imap_view_close(struct imap_view **vp)
 	*vp = NULL;
 	mailbox_unlisten(v->mbox, &v->listener);
 	mailbox_unref(&v->mbox);
+	seqset_destroy(&v->searchres);
 	free(v->msgs);
 	free(v->keywords);
 	free(v);
@@ -660,4 +661,43 @@ imap_view_resolve(struct imap_view *v, struct seqset *set, bool uid, size_t **id
 	*idx_r = idx;
 	*count_r = n;
 	return 0;
+}
+
+struct seqset *
+imap_view_searchres(const struct imap_view *v)
+{
+	struct seqset *copy = seqset_create();
+	const struct seqset_range *r;
+	unsigned n = 0, i;
+
+	if (v->searchres != NULL) {
+		r = seqset_ranges(v->searchres, &n);
+		for (i = 0; i < n; i++)
+			if (seqset_add_range(copy, r[i].lo, r[i].hi) < 0)
+				panic("imap: copy of the saved search result");
+	}
+	return copy;
+}
+
+void
+imap_view_set_searchres(struct imap_view *v, struct seqset *uids)
+{
+	seqset_destroy(&v->searchres);
+	v->searchres = uids;
+}
+
+int
+imap_view_parse_set(const struct imap_view *v, const struct imap_arg *a, bool uid,
+    struct seqset **set_r, bool *uid_r)
+{
+	*set_r = NULL;
+	*uid_r = uid;
+	if (a->type != IMAP_ARG_ATOM)
+		return -1;
+	if (a->len == 1 && a->str[0] == '$') {
+		*set_r = imap_view_searchres(v);
+		*uid_r = true;
+		return 0;
+	}
+	return seqset_parse(a->str, a->len, 0, set_r) == SEQSET_PARSE_OK ? 0 : -1;
 }
