@@ -147,6 +147,9 @@ append_literal_begin(struct imap_cmd *cmd)
 			case -1:
 				a->bad = "Mailbox name is not valid UTF-8";
 				return -1;
+			case -3:
+				a->st = STORE_LIMIT;
+				return -1;
 			default:
 				a->st = STORE_BADNAME;
 				return -1;

@@ -224,10 +224,11 @@ imap_mailbox_name_in(const struct imap_client *c, const char *s, size_t len, cha
 		 * "&" comes back as "&-" and a name that looks like mUTF-7 is not decoded */
 		if (!mutf7_utf8_is_valid(s, len))
 			return -1;
-		buf_init(&b, STORE_NAME_MAX * 2 + 16);
+		buf_init(&b, STORE_NAME_MAX);
+		/* valid UTF-8 without NUL: only the length can fail */
 		if (mutf7_from_utf8(s, len, &b) < 0) {
 			buf_deinit(&b);
-			return -2;
+			return -3;
 		}
 		if (b.len == 5 && mem_ieq(b.data, b.len, "INBOX")) {
 			buf_deinit(&b);
@@ -286,6 +287,9 @@ imap_cmd_mailbox_arg(struct imap_cmd *cmd, const struct imap_arg *a, char **name
 		return true;
 	case -1:
 		imap_cmd_bad(cmd, "Mailbox name is not valid UTF-8");
+		return false;
+	case -3:
+		imap_cmd_no(cmd, "[LIMIT] Mailbox name too long");
 		return false;
 	default:
 		imap_cmd_no(cmd, "[CANNOT] Invalid mailbox name");

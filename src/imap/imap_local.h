@@ -358,7 +358,8 @@ bool imap_client_utf8_names(const struct imap_client *c);
  * The store name (mUTF-7, "INBOX" folded) of a client's mailbox name s[0..len): mUTF-7
  * before ENABLE, UTF-8 after (converted with mutf7_from_utf8). Returns 0 and *name_r
  * (caller frees), -1 when the name is not valid UTF-8 (BAD), -2 when it is not a valid
- * name (empty, NUL, invalid mUTF-7: NO [CANNOT]).
+ * name (empty, NUL, invalid mUTF-7: NO [CANNOT]), -3 when its mUTF-7 form is longer
+ * than STORE_NAME_MAX (NO [LIMIT]).
  */
 int imap_mailbox_name_in(const struct imap_client *c, const char *s, size_t len,
     char **name_r);
