@@ -15,7 +15,6 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "proto/imap_date.h"
-#include "proto/mutf7.h"
 
 struct imap_append {
 	struct mailbox *mbox;
@@ -71,9 +70,11 @@ append_failed(const struct imap_append *a)
 	return a->st != STORE_OK || a->bad != NULL;
 }
 
-/* Parse the optional flag list and date between the previous literal and this one. */
+/* Parse the optional flag list and date between the previous literal and this one
+ * (and the atom UTF8 of RFC 6855 §4 right before it, once enabled). */
 static void
-append_msg_params(struct imap_append *a, const struct imap_arg *args, unsigned argc)
+append_msg_params(struct imap_append *a, const struct imap_arg *args, unsigned argc,
+    bool utf8_ok)
 {
 	unsigned i = a->next_arg;
 	const char *err = NULL;
@@ -92,11 +93,19 @@ append_msg_params(struct imap_append *a, const struct imap_arg *args, unsigned a
 		}
 		i++;
 	}
-	if (i < argc && (args[i].type == IMAP_ARG_QUOTED || args[i].type == IMAP_ARG_ATOM)) {
+	if (i < argc && (args[i].type == IMAP_ARG_QUOTED || (args[i].type == IMAP_ARG_ATOM &&
+	    !(i + 1 == argc && imap_arg_atom_equals(&args[i], "UTF8"))))) {
 		int tz;
 
 		if (imap_datetime_parse(args[i].str, args[i].len, &a->date, &tz) < 0) {
 			a->bad = "Invalid date-time";
+			return;
+		}
+		i++;
+	}
+	if (i + 1 == argc && imap_arg_atom_equals(&args[i], "UTF8")) {
+		if (!utf8_ok) {
+			a->bad = "UTF8 needs ENABLE UTF8=ACCEPT";
 			return;
 		}
 		i++;
@@ -129,14 +138,22 @@ append_literal_begin(struct imap_cmd *cmd)
 			a->bad = "Invalid mailbox name argument";
 			return -1;
 		}
-		if (len == 0 || memchr(name, '\0', len) != NULL || !mutf7_is_valid(name, len)) {
-			a->st = STORE_BADNAME;
-			return -1;
-		}
 		{
-			char *n = len == 5 && mem_ieq(name, len, "INBOX") ? xstrdup("INBOX") :
-			    xstrndup(name, len);
+			char *n;
 
+			switch (imap_mailbox_name_in(c, name, len, &n)) {
+			case 0:
+				break;
+			case -1:
+				a->bad = "Mailbox name is not valid UTF-8";
+				return -1;
+			case -3:
+				a->st = STORE_LIMIT;
+				return -1;
+			default:
+				a->st = STORE_BADNAME;
+				return -1;
+			}
 			a->st = mailbox_open(c->user->store, n, &a->mbox);
 			free(n);
 		}
@@ -146,7 +163,7 @@ append_literal_begin(struct imap_cmd *cmd)
 	}
 	if (append_failed(a))
 		return -1;
-	append_msg_params(a, args, argc);
+	append_msg_params(a, args, argc, (c->enabled & IMAP_ENABLE_UTF8) != 0);
 	if (append_failed(a))
 		return -1;
 	a->st = mailbox_save_msg_begin(a->save);
@@ -308,6 +325,17 @@ append_committed(void *ctx, enum store_status st, uint32_t first, uint32_t last)
 	imap_client_schedule_continue(a->cmd->client);
 }
 
+/* Is args[i] a message: a streamed literal, or "UTF8 (literal8)" (RFC 6855 §4)? */
+static bool
+append_message_arg(const struct imap_arg *args, unsigned i)
+{
+	if (args[i].type == IMAP_ARG_LITERAL_STREAM)
+		return true;
+	return i >= 1 && args[i].type == IMAP_ARG_LIST && args[i].list_count == 1 &&
+	    args[i].list[0].type == IMAP_ARG_LITERAL_STREAM &&
+	    imap_arg_atom_equals(&args[i - 1], "UTF8");
+}
+
 int
 cmd_append(struct imap_cmd *cmd)
 {
@@ -317,13 +345,13 @@ cmd_append(struct imap_cmd *cmd)
 	enum store_status st;
 
 	for (i = 0; i < cmd->argc; i++)
-		if (cmd->args[i].type == IMAP_ARG_LITERAL_STREAM)
+		if (append_message_arg(cmd->args, i))
 			literals++;
 	if (a == NULL || literals == 0) {
 		append_abort(cmd);
 		return imap_cmd_bad(cmd, "APPEND needs a message literal");
 	}
-	if (cmd->args[cmd->argc - 1].type != IMAP_ARG_LITERAL_STREAM) {
+	if (!append_message_arg(cmd->args, cmd->argc - 1)) {
 		append_abort(cmd);
 		return imap_cmd_bad(cmd, "Invalid APPEND arguments");
 	}

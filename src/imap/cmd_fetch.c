@@ -9,7 +9,8 @@
  * as literals in IMAP_BODY_CHUNK steps: when the output buffer reaches its bound (CONN_IMAP)
  * the command suspends and the write callback resumes it, so a client that does not
  * read cannot make the process buffer a whole mailbox. A non-PEEK body fetch sets \Seen
- * (not in a read-only mailbox) and returns FLAGS.
+ * (not in a read-only mailbox) and returns FLAGS. BINARY[...] (RFC 3516) is decoded into
+ * memory (bounded by the message's size and IMAP_BINARY_MAX) and sent from there.
  */
 #include "imap/imap_fetch_parse.h"
 #include "lib/conn.h"
@@ -66,6 +67,7 @@ struct fetch_ctx {
 	bool res_valid;
 	size_t gen_pos, gen_end;
 	bool expunged_seen;
+	bool unknown_cte;		/* a BINARY part with an unknown encoding was skipped */
 	bool error;
 	struct buf out;
 	struct item_batch batch[IMAP_RC_NRENDERED];
@@ -344,6 +346,55 @@ section_begin(struct imap_client *c, struct fetch_ctx *f, const struct imap_fetc
 	f->streaming = true;
 }
 
+/*
+ * Start a BINARY[...] item (RFC 3516 §4.2): the decoded content goes out as a literal,
+ * a literal8 "~{n}" when the range sent holds a NUL.
+ */
+static void
+binary_begin(struct imap_client *c, struct fetch_ctx *f, const struct imap_fetch_item *it)
+{
+	const struct mail_message *m = imap_cached_msg_parse(f->msg);
+	uint64_t origin = it->partial ? it->origin : 0;
+	uint64_t count = it->partial ? it->count : UINT64_MAX;
+	size_t len;
+	bool nul;
+
+	if (mail_section_binary(m, &it->section, IMAP_BINARY_MAX, &f->res) < 0) {
+		log_warn("imap fetch user=%s session=%u error=\"binary section over limit\"",
+		    c->user->name, c->id);
+		f->error = true;
+	}
+	f->res_valid = true;
+	len = f->res.buf.len;
+	f->gen_pos = origin < len ? (size_t)origin : len;
+	f->gen_end = count == UINT64_MAX || count > len - f->gen_pos ?
+	    len : f->gen_pos + (size_t)count;
+	f->stream_generated = true;
+	nul = f->gen_end > f->gen_pos &&
+	    memchr(f->res.buf.data + f->gen_pos, '\0', f->gen_end - f->gen_pos) != NULL;
+	(void)buf_appendf(&f->out, "%s %s{%llu}\r\n", it->name, nul ? "~" : "",
+	    (unsigned long long)(f->gen_end - f->gen_pos));
+	flush_out(c, f);
+	f->streaming = true;
+}
+
+/* BINARY.SIZE[...] (RFC 3516 §4.2): the size of the decoded content. */
+static int
+binary_size_write(struct imap_client *c, struct fetch_ctx *f, const struct imap_fetch_item *it)
+{
+	struct mail_section_result r;
+	int ret;
+
+	if (mail_section_binary(imap_cached_msg_parse(f->msg), &it->section, IMAP_BINARY_MAX,
+	    &r) < 0) {
+		mail_section_result_deinit(&r);
+		return -1;
+	}
+	ret = buf_appendf(&f->out, "%s %llu", it->name, (unsigned long long)r.size);
+	mail_section_result_deinit(&r);
+	return ret;
+}
+
 /* Stream one chunk; returns true when the section is finished. */
 static bool
 section_step(struct imap_client *c, struct fetch_ctx *f)
@@ -482,7 +533,11 @@ write_simple_item(struct imap_client *c, struct fetch_ctx *f, const struct imap_
 		if (ret == 0)
 			ret = buf_append_c(&f->out, ')');
 		break;
+	case IMAP_FETCH_BINARY_SIZE:
+		ret = binary_size_write(c, f, it);
+		break;
 	case IMAP_FETCH_SECTION:
+	case IMAP_FETCH_BINARY:
 		break;
 	}
 	if (ret < 0) {
@@ -544,6 +599,10 @@ fetch_load(struct imap_client *c, struct fetch_ctx *f, uint32_t uid)
 			if (!f->req->items[i].lazy &&
 			    !item_find(c, f, uid, IMAP_RC_PREVIEW, &d, &len))
 				need_full = true;
+			break;
+		case IMAP_FETCH_BINARY:
+		case IMAP_FETCH_BINARY_SIZE:
+			need_full = true;
 			break;
 		default:
 			break;
@@ -630,6 +689,17 @@ fetch_msg_begin(struct imap_client *c, struct fetch_ctx *f, const struct mailbox
 				f->error = true;
 			return 0;
 		}
+		/* RFC 3516 §4.3: an encoding BINARY cannot remove fails the command */
+		for (i = 0; i < f->req->count; i++) {
+			const struct imap_fetch_item *it = &f->req->items[i];
+
+			if ((it->kind == IMAP_FETCH_BINARY || it->kind == IMAP_FETCH_BINARY_SIZE) &&
+			    !mail_section_binary_known_cte(imap_cached_msg_parse(f->msg),
+			    &it->section)) {
+				f->unknown_cte = true;
+				return 0;
+			}
+		}
 	}
 	buf_reset(&f->out);
 	(void)buf_append(&f->out, "* ", 2);
@@ -683,6 +753,10 @@ fetch_continue(struct imap_cmd *cmd)
 				section_begin(c, f, it);
 				continue;
 			}
+			if (it->kind == IMAP_FETCH_BINARY) {
+				binary_begin(c, f, it);
+				continue;
+			}
 			write_simple_item(c, f, it, vm, m);
 			f->item++;
 			continue;
@@ -707,6 +781,8 @@ fetch_continue(struct imap_cmd *cmd)
 		f->pos++;
 		m = NULL;
 	}
+	if (f->unknown_cte)
+		return imap_cmd_no(cmd, "[UNKNOWN-CTE] Unknown Content-Transfer-Encoding");
 	if (f->error)
 		return imap_cmd_no(cmd, "[SERVERBUG] Internal error while fetching");
 	if (f->expunged_seen && !cmd->uid)
@@ -814,7 +890,7 @@ cmd_fetch(struct imap_cmd *cmd)
 	struct seqset *set = NULL;
 	struct fetch_ctx *f;
 	const char *err = NULL;
-	enum seqset_parse_result pr;
+	bool uid_set;
 	unsigned nargs = cmd->argc;
 	uint64_t changedsince = 0;
 	bool vanished = false;
@@ -826,8 +902,7 @@ cmd_fetch(struct imap_cmd *cmd)
 		if (parse_modifiers(cmd, &cmd->args[nargs], &changedsince, &vanished, &err) < 0)
 			return imap_cmd_bad(cmd, "%s", err);
 	}
-	pr = seqset_parse(cmd->args[0].str, cmd->args[0].len, 0, &set);
-	if (pr != SEQSET_PARSE_OK)
+	if (imap_view_parse_set(c->view, &cmd->args[0], cmd->uid, &set, &uid_set) < 0)
 		return imap_cmd_bad(cmd, "Invalid sequence set");
 	f = xcalloc(1, sizeof(*f));
 	f->cache = c->iu->cache;
@@ -843,7 +918,7 @@ cmd_fetch(struct imap_cmd *cmd)
 		seqset_destroy(&set);
 		return imap_cmd_bad(cmd, "Too many FETCH items");
 	}
-	if (imap_view_resolve(c->view, set, cmd->uid, &f->idx, &f->n) < 0) {
+	if (imap_view_resolve(c->view, set, uid_set, &f->idx, &f->n) < 0) {
 		seqset_destroy(&set);
 		return imap_cmd_bad(cmd, "Invalid sequence number");
 	}

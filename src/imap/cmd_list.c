@@ -10,6 +10,7 @@
 #include "lib/imapstr.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "proto/mutf7.h"
 
 #define LIST_MAX_PATTERNS	100
 
@@ -21,6 +22,7 @@
 #define STATUS_SIZE		0x20	/* RFC 8438 */
 #define STATUS_HIGHESTMODSEQ	0x40	/* RFC 7162 §3.1.6 */
 #define STATUS_MAILBOXID	0x200	/* RFC 8474 */
+#define STATUS_DELETED		0x400	/* RFC 9051 §6.3.11 */
 
 static int
 mailbox_cmd(struct imap_cmd *cmd, enum store_status (*fn)(struct mstore *, const char *),
@@ -212,6 +214,32 @@ list_match(const char *pattern, const char *name)
 	return match_rec(pattern, name, &steps);
 }
 
+/*
+ * list_match against the name as the client sees it: after ENABLE UTF8=ACCEPT or
+ * IMAP4rev2 the patterns are UTF-8 and so is the name they are matched with.
+ */
+static bool
+list_match_client(const struct imap_client *c, const char *pattern, const char *name)
+{
+	char u[STORE_NAME_MAX * 2 + 16];
+	struct buf b;
+	bool ok;
+
+	if (!imap_client_utf8_names(c))
+		return list_match(pattern, name);
+	buf_init(&b, sizeof(u) - 1);
+	if (mutf7_to_utf8(name, strlen(name), &b) < 0 || b.len >= sizeof(u)) {
+		buf_deinit(&b);
+		return list_match(pattern, name);
+	}
+	if (b.len > 0)
+		memcpy(u, b.data, b.len);
+	u[b.len] = '\0';
+	buf_deinit(&b);
+	ok = list_match(pattern, u);
+	return ok;
+}
+
 /* ---------------------------------------------------------------- LIST */
 
 struct list_opts {
@@ -251,6 +279,8 @@ parse_status_items(const struct imap_arg *list, unsigned n, unsigned *items_r)
 			*items_r |= STATUS_HIGHESTMODSEQ;
 		else if (imap_arg_atom_equals(a, "MAILBOXID"))
 			*items_r |= STATUS_MAILBOXID;
+		else if (imap_arg_atom_equals(a, "DELETED"))
+			*items_r |= STATUS_DELETED;
 		else
 			return -1;
 	}
@@ -346,16 +376,34 @@ status_size(struct imap_client *c, const char *name, uint64_t *size_r)
 	return true;
 }
 
+/* STATUS DELETED (RFC 9051 §6.3.11): messages with \Deleted. false if unreadable. */
+static bool
+status_deleted(struct imap_client *c, const char *name, uint32_t *deleted_r)
+{
+	struct mailbox *box;
+	uint32_t n = 0;
+
+	if (mailbox_open(c->user->store, name, &box) != STORE_OK)
+		return false;
+	for (size_t i = 0; i < mailbox_count(box); i++)
+		if (mailbox_msg_at(box, i)->flags & MAILBOX_FLAG_DELETED)
+			n++;
+	mailbox_unref(&box);
+	*deleted_r = n;
+	return true;
+}
+
 static void
 write_status(struct imap_client *c, const char *name, unsigned items,
     const struct mailbox_status *st)
 {
 	struct buf b;
 	uint64_t size;
+	uint32_t deleted;
 
 	buf_init(&b, STORE_NAME_MAX * 2 + 256);
 	(void)buf_append_str(&b, "* STATUS ");
-	(void)imap_append_astring(&b, name, strlen(name));
+	(void)imap_append_mailbox(c, &b, name);
 	(void)buf_append_str(&b, " (");
 	if (items & STATUS_MESSAGES)
 		(void)buf_appendf(&b, "MESSAGES %u ", st->messages);
@@ -373,6 +421,8 @@ write_status(struct imap_client *c, const char *name, unsigned items,
 		(void)buf_appendf(&b, "HIGHESTMODSEQ %llu ", (unsigned long long)st->highestmodseq);
 	if ((items & STATUS_MAILBOXID) && st->guid[0] != '\0')
 		(void)buf_appendf(&b, "MAILBOXID (%s) ", st->guid);
+	if ((items & STATUS_DELETED) && status_deleted(c, name, &deleted))
+		(void)buf_appendf(&b, "DELETED %u ", deleted);
 	buf_truncate(&b, b.len - 1);
 	(void)buf_append_str(&b, ")\r\n");
 	imap_client_write(c, b.data, b.len);
@@ -423,12 +473,32 @@ write_list_line(struct imap_client *c, const struct list_opts *o,
 		first = false;
 	}
 	(void)buf_append_str(&b, ") \".\" ");
-	(void)imap_append_astring(&b, f->name, strlen(f->name));
+	(void)imap_append_mailbox(c, &b, f->name);
 	if (childinfo)
 		(void)buf_append_str(&b, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
 	(void)buf_append_str(&b, "\r\n");
 	imap_client_write(c, b.data, b.len);
 	buf_deinit(&b);
+}
+
+void
+imap_list_send_selected(struct imap_client *c, const char *name)
+{
+	struct list_opts o;
+	struct mstore_folder *folders;
+	size_t count, i;
+
+	memset(&o, 0, sizeof(o));
+	if (mstore_list(c->user->store, &folders, &count) != STORE_OK)
+		return;
+	for (i = 0; i < count; i++) {
+		if (strcmp(folders[i].name, name) == 0 &&
+		    !(folders[i].attrs & MSTORE_ATTR_NONEXISTENT)) {
+			write_list_line(c, &o, &folders[i], false);
+			break;
+		}
+	}
+	mstore_list_free(folders, count);
 }
 
 /* RFC 5258 §3.5 (RECURSIVEMATCH): does a subscribed folder exist below name? */
@@ -503,7 +573,7 @@ list_run(struct imap_cmd *cmd, const struct list_opts *o, const char *ref,
 				snprintf(full, sizeof(full), "%s%s", ref, patterns[p]);
 			else
 				snprintf(full, sizeof(full), "%s", patterns[p]);
-			matched = list_match(full, f->name);
+			matched = list_match_client(c, full, f->name);
 		}
 		if (!matched)
 			continue;
@@ -522,7 +592,7 @@ list_run(struct imap_cmd *cmd, const struct list_opts *o, const char *ref,
 					char full[STORE_NAME_MAX * 2 + 2];
 
 					snprintf(full, sizeof(full), "%s%s", ref, patterns[p]);
-					child_shown = list_match(full, g->name);
+					child_shown = list_match_client(c, full, g->name);
 				}
 			}
 			if (child_shown)
@@ -550,13 +620,15 @@ list_run(struct imap_cmd *cmd, const struct list_opts *o, const char *ref,
 }
 
 static bool
-get_pattern(const struct imap_arg *a, char **out_r)
+get_pattern(const struct imap_client *c, const struct imap_arg *a, char **out_r)
 {
 	const char *s;
 	size_t len;
 
 	if (!imap_arg_get_astring(a, &s, &len) || memchr(s, '\0', len) != NULL ||
 	    len > STORE_NAME_MAX)
+		return false;
+	if (imap_client_utf8_names(c) && !mutf7_utf8_is_valid(s, len))
 		return false;
 	*out_r = xstrndup(s, len);
 	return true;
@@ -597,12 +669,12 @@ list_common(struct imap_cmd *cmd, bool lsub)
 	}
 	if (argc < 2)
 		return imap_cmd_bad(cmd, "Invalid arguments");
-	if (!get_pattern(&args[0], &ref))
+	if (!get_pattern(cmd->client, &args[0], &ref))
 		return imap_cmd_bad(cmd, "Invalid reference");
 	if (args[1].type == IMAP_ARG_LIST && !lsub) {
 		o.extended = true;
 		for (i = 0; i < args[1].list_count; i++) {
-			if (npat == LIST_MAX_PATTERNS || !get_pattern(&args[1].list[i],
+			if (npat == LIST_MAX_PATTERNS || !get_pattern(cmd->client, &args[1].list[i],
 			    &patterns[npat])) {
 				ret = imap_cmd_bad(cmd, "Invalid pattern");
 				goto out;
@@ -614,7 +686,7 @@ list_common(struct imap_cmd *cmd, bool lsub)
 			goto out;
 		}
 	} else {
-		if (!get_pattern(&args[1], &patterns[0])) {
+		if (!get_pattern(cmd->client, &args[1], &patterns[0])) {
 			ret = imap_cmd_bad(cmd, "Invalid pattern");
 			goto out;
 		}

@@ -20,7 +20,6 @@
 #include "mail/envelope.h"
 #include "mail/section.h"
 #include "proto/imap_date.h"
-#include "proto/mutf7.h"
 
 enum notify_filter {
 	NOTIFY_INBOXES,
@@ -336,7 +335,7 @@ write_status(struct imap_client *c, struct mailbox *mbox, bool flags)
 	mailbox_summary(mbox, &sum);
 	buf_init(&b, STORE_NAME_MAX * 2 + 256);
 	(void)buf_append_str(&b, "* STATUS ");
-	(void)imap_append_astring(&b, name, strlen(name));
+	(void)imap_append_mailbox(c, &b, name);
 	(void)buf_appendf(&b, " (MESSAGES %u UIDNEXT %u UIDVALIDITY %u UNSEEN %u",
 	    sum.messages, mailbox_uidnext(mbox), mailbox_uidvalidity(mbox), sum.unseen);
 	/* RFC 5465 NOTIFY SET STATUS: with FlagChange, HIGHESTMODSEQ when CONDSTORE is offered */
@@ -676,12 +675,12 @@ queue_list(struct imap_notify *n, const char *attrs, const char *name, const cha
 		return;
 	ret = buf_appendf(&n->queue, "* LIST (%s) \".\" ", attrs);
 	if (ret == 0)
-		ret = imap_append_astring(&n->queue, name, strlen(name));
+		ret = imap_append_mailbox(n->client, &n->queue, name);
 	if (ret == 0 && oldname != NULL) {
 		/* RFC 5465 MailboxName (RFC 5258 OLDNAME extended data item) */
 		ret = buf_append_str(&n->queue, " (\"OLDNAME\" (");
 		if (ret == 0)
-			ret = imap_append_astring(&n->queue, oldname, strlen(oldname));
+			ret = imap_append_mailbox(n->client, &n->queue, oldname);
 		if (ret == 0)
 			ret = buf_append_str(&n->queue, "))");
 	}
@@ -804,23 +803,21 @@ imap_notify_release(struct imap_client *origin, const char *name)
 
 /* ---------------------------------------------------------------- the command */
 
-/* A mailbox name of the command: astring, valid mUTF-7, INBOX canonical. */
+/* A mailbox name of the command: astring, valid mUTF-7 (UTF-8 after ENABLE UTF8=ACCEPT
+ * or IMAP4rev2, converted: imap_mailbox_name_in), INBOX canonical. */
 static char *
-notify_name(const struct imap_arg *a)
+notify_name(const struct imap_client *c, const struct imap_arg *a)
 {
 	const char *s;
 	size_t len;
+	char *name;
 
-	if (!imap_arg_get_astring(a, &s, &len) || len == 0 || len > STORE_NAME_MAX ||
-	    memchr(s, '\0', len) != NULL || !mutf7_is_valid(s, len))
+	if (!imap_arg_get_astring(a, &s, &len) || len > STORE_NAME_MAX ||
+	    imap_mailbox_name_in(c, s, len, &name) < 0)
 		return NULL;
-	if (len >= 5 && mem_ieq(s, 5, "INBOX") && (len == 5 || s[5] == STORE_SEP)) {
-		char *name = xstrndup(s, len);
-
+	if (strncasecmp(name, "INBOX", 5) == 0 && (name[5] == '\0' || name[5] == STORE_SEP))
 		memcpy(name, "INBOX", 5);
-		return name;
-	}
-	return xstrndup(s, len);
+	return name;
 }
 
 struct notify_parse {
@@ -849,7 +846,7 @@ parse_names(struct notify_parse *p, struct notify_group *g, const struct imap_ar
 	}
 	g->names = xcalloc(n, sizeof(*g->names));
 	for (i = 0; i < n; i++) {
-		g->names[i] = notify_name(&list[i]);
+		g->names[i] = notify_name(p->n->client, &list[i]);
 		if (g->names[i] == NULL)
 			return -1;
 		g->nnames++;

@@ -332,6 +332,8 @@ resolve_sets(struct imap_search_key *k, struct imap_view *v)
 	uint32_t max_uid = v->count > 0 ? v->msgs[v->count - 1].uid : 0;
 
 	for (; k != NULL; k = k->next) {
+		if (k->saved && k->set == NULL)
+			k->set = imap_view_searchres(v);
 		if (k->type == SEARCH_SEQSET)
 			seqset_resolve(k->set, (uint32_t)v->count);
 		else if (k->type == SEARCH_UIDSET)
@@ -352,6 +354,8 @@ struct search_run {
 	uint64_t count;
 	uint32_t min, max;
 	uint64_t max_modseq;		/* of the hits (RFC 7162 §3.1.5) */
+	struct seqset *save;		/* RETURN (SAVE): the UIDs found (RFC 5182) */
+	uint32_t save_min, save_max;
 	bool error;
 	size_t hint;			/* store index of the next message, likely */
 	unsigned char *hdrbuf;		/* header reads, reused */
@@ -370,6 +374,7 @@ search_run_free(void *p)
 
 	imap_search_program_free(&r->prog, free_matcher);
 	seqset_destroy(&r->hits);
+	seqset_destroy(&r->save);
 	buf_deinit(&r->out);
 	buf_deinit(&r->tmp);
 	free(r->hdrbuf);
@@ -723,6 +728,34 @@ sort_finish(struct search_run *r)
 	free(order);
 }
 
+/*
+ * RFC 5182 §2.4: keep what RETURN (SAVE) asks for: every UID found, or with MIN and/or MAX
+ * but neither ALL nor COUNT, only those; a failed SEARCH leaves the result empty.
+ */
+static void
+search_save(struct imap_client *c, struct search_run *r)
+{
+	unsigned opts = r->prog->return_opts;
+	struct seqset *set;
+
+	if (r->error) {
+		imap_view_set_searchres(c->view, NULL);
+		return;
+	}
+	if ((opts & (SEARCH_RETURN_ALL | SEARCH_RETURN_COUNT)) ||
+	    !(opts & (SEARCH_RETURN_MIN | SEARCH_RETURN_MAX))) {
+		imap_view_set_searchres(c->view, r->save);
+		r->save = NULL;
+		return;
+	}
+	set = seqset_create();
+	if (r->count > 0 && (opts & SEARCH_RETURN_MIN))
+		(void)seqset_add_range(set, r->save_min, r->save_min);
+	if (r->count > 0 && (opts & SEARCH_RETURN_MAX))
+		(void)seqset_add_range(set, r->save_max, r->save_max);
+	imap_view_set_searchres(c->view, set);
+}
+
 static int
 search_finish(struct imap_cmd *cmd, struct search_run *r)
 {
@@ -749,7 +782,12 @@ search_finish(struct imap_cmd *cmd, struct search_run *r)
 			return imap_cmd_no(cmd, "[SERVERBUG] Internal error while sorting");
 		return imap_cmd_ok(cmd, "Sort completed.");
 	}
-	if (r->prog->esearch) {
+	if (r->prog->return_opts & SEARCH_RETURN_SAVE)
+		search_save(c, r);
+	/* RETURN (SAVE) alone: no ESEARCH response (RFC 5182 §2.4) */
+	if (r->prog->esearch && (r->prog->return_opts & ~SEARCH_RETURN_SAVE) == 0) {
+		buf_reset(&r->out);
+	} else if (r->prog->esearch) {
 		unsigned opts = r->prog->return_opts;
 
 		buf_reset(&r->out);
@@ -774,8 +812,10 @@ search_finish(struct imap_cmd *cmd, struct search_run *r)
 	}
 	if (r->prog->has_modseq)
 		c->view->modseq_told = true;
-	(void)buf_append_str(&r->out, "\r\n");
-	imap_client_write(c, r->out.data, r->out.len);
+	if (r->out.len > 0) {
+		(void)buf_append_str(&r->out, "\r\n");
+		imap_client_write(c, r->out.data, r->out.len);
+	}
 	if (r->error)
 		return imap_cmd_no(cmd, "[SERVERBUG] Internal error while searching");
 	return imap_cmd_ok(cmd, "Search completed.");
@@ -833,6 +873,12 @@ search_continue(struct imap_cmd *cmd)
 			r->max = id;
 			r->count++;
 			r->max_modseq = MAX(r->max_modseq, s.msgcopy.modseq);
+			if (r->save != NULL) {
+				if (r->count == 1)
+					r->save_min = s.msgcopy.uid;
+				r->save_max = s.msgcopy.uid;
+				(void)seqset_add_range(r->save, s.msgcopy.uid, s.msgcopy.uid);
+			}
 			if (r->sort != NULL && r->sort->thread != NULL) {
 				if (thread_add(&s, r->sort, id) < 0)
 					r->error = true;
@@ -873,6 +919,8 @@ search_start(struct imap_cmd *cmd, struct imap_search_program *prog, struct sort
 	r->prog = prog;
 	r->sort = sort;
 	r->hits = seqset_create();
+	if (prog->return_opts & SEARCH_RETURN_SAVE)
+		r->save = seqset_create();
 	buf_init(&r->out, IMAP_RESP_MAX);
 	buf_init(&r->tmp, IMAP_HDR_READ_MAX);
 	(void)buf_append_str(&r->out, "* SEARCH");
@@ -890,16 +938,57 @@ search_parse_reply(struct imap_cmd *cmd, enum imap_search_parse_result res, cons
 	return imap_cmd_bad(cmd, "%s", err != NULL ? err : "Invalid search");
 }
 
+/* Does the SEARCH command ask for RETURN (... SAVE ...)? */
+static bool
+search_args_save(const struct imap_arg *args, unsigned argc)
+{
+	if (argc < 2 || !imap_arg_atom_equals(&args[0], "RETURN") ||
+	    args[1].type != IMAP_ARG_LIST)
+		return false;
+	for (unsigned i = 0; i < args[1].list_count; i++)
+		if (imap_arg_atom_equals(&args[1].list[i], "SAVE"))
+			return true;
+	return false;
+}
+
+/* Does the SEARCH program (after an optional RETURN (...)) start with CHARSET? */
+static bool
+search_has_charset(const struct imap_arg *args, unsigned argc)
+{
+	unsigned i = 0;
+
+	if (argc >= 2 && imap_arg_atom_equals(&args[0], "RETURN") &&
+	    args[1].type == IMAP_ARG_LIST)
+		i = 2;
+	return i < argc && imap_arg_atom_equals(&args[i], "CHARSET");
+}
+
 int
 cmd_search(struct imap_cmd *cmd)
 {
+	struct imap_client *c = cmd->client;
 	struct imap_search_program *prog = NULL;
 	const char *err = NULL;
 	enum imap_search_parse_result res;
 
+	/* RFC 6855 §3 (erratum 4029): no CHARSET once UTF8=ACCEPT is enabled */
+	if ((c->enabled & IMAP_ENABLE_UTF8) && search_has_charset(cmd->args, cmd->argc)) {
+		if (search_args_save(cmd->args, cmd->argc))
+			imap_view_set_searchres(c->view, NULL);
+		return imap_cmd_bad(cmd, "CHARSET not allowed after ENABLE UTF8=ACCEPT");
+	}
 	res = imap_search_parse(cmd->args, cmd->argc, &prog, &err);
+	/* RFC 5182 §2.1: a SEARCH with SAVE that fails empties the saved result */
+	if (res != IMAP_SEARCH_OK && search_args_save(cmd->args, cmd->argc))
+		imap_view_set_searchres(c->view, NULL);
 	if (res != IMAP_SEARCH_OK)
 		return search_parse_reply(cmd, res, err);
+	/* RFC 9051 §6.4.4, §7.3.4: IMAP4rev2 answers with ESEARCH, RETURN (ALL) when no
+	 * options are given */
+	if ((c->enabled & IMAP_ENABLE_REV2) && !prog->esearch) {
+		prog->esearch = true;
+		prog->return_opts = SEARCH_RETURN_ALL;
+	}
 	return search_start(cmd, prog, NULL);
 }
 

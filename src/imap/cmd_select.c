@@ -114,6 +114,18 @@ qresync_report(struct imap_client *c, struct select_params *p)
 	buf_deinit(&b);
 }
 
+/*
+ * A SELECT/EXAMINE is about to close the selected mailbox: "* OK [CLOSED]" tells a
+ * client that speaks IMAP4rev2 (RFC 9051 §7.1) or has enabled QRESYNC (RFC 7162 §3.2.11)
+ * where the old mailbox's responses end.
+ */
+static void
+select_send_closed(struct imap_client *c)
+{
+	if (c->view != NULL && (c->enabled & (IMAP_ENABLE_REV2 | IMAP_ENABLE_QRESYNC)))
+		imap_client_line(c, "* OK [CLOSED] Previous mailbox closed.");
+}
+
 static int
 select_common(struct imap_cmd *cmd, bool readonly)
 {
@@ -141,11 +153,9 @@ select_common(struct imap_cmd *cmd, bool readonly)
 	}
 	/* RFC 3501 §6.3.1: a failed SELECT leaves no mailbox selected. */
 	if (c->view != NULL) {
+		select_send_closed(c);
 		imap_view_close(&c->view);
 		c->state = IMAP_STATE_AUTH;
-		/* RFC 7162 §3.2.11: where the old mailbox's responses end */
-		if (c->enabled & IMAP_ENABLE_QRESYNC)
-			imap_client_line(c, "* OK [CLOSED] Previous mailbox closed.");
 	}
 	if (params.condstore || params.qresync)
 		imap_client_enable(c, IMAP_ENABLE_CONDSTORE);
@@ -161,8 +171,10 @@ select_common(struct imap_cmd *cmd, bool readonly)
 	/* O(1) after a restart: the view stays unbuilt until a command needs it */
 	imap_view_summary(v, &sum);
 	imap_client_line(c, "* %u EXISTS", sum.exists);
-	imap_client_line(c, "* %u RECENT", sum.recent);
-	if (sum.first_unseen_seq != 0)
+	/* RFC 9051 Appendix E: no RECENT response, no UNSEEN response code in IMAP4rev2 */
+	if (!(c->enabled & IMAP_ENABLE_REV2))
+		imap_client_line(c, "* %u RECENT", sum.recent);
+	if (sum.first_unseen_seq != 0 && !(c->enabled & IMAP_ENABLE_REV2))
 		imap_client_line(c, "* OK [UNSEEN %u] First unseen.", sum.first_unseen_seq);
 	imap_client_line(c, "* OK [UIDVALIDITY %u] UIDs valid", mailbox_uidvalidity(v->mbox));
 	imap_client_line(c, "* OK [UIDNEXT %u] Predicted next UID", mailbox_uidnext(v->mbox));
@@ -171,6 +183,9 @@ select_common(struct imap_cmd *cmd, bool readonly)
 	    (unsigned long long)mailbox_highestmodseq(v->mbox));
 	/* RFC 8474 §4.1 */
 	imap_client_line(c, "* OK [MAILBOXID (%s)] Ok", mailbox_guid(v->mbox));
+	/* RFC 9051 §6.3.2: IMAP4rev2 names the mailbox selected in a LIST response */
+	if (c->enabled & IMAP_ENABLE_REV2)
+		imap_list_send_selected(c, mailbox_name(v->mbox));
 	/* QRESYNC with another UIDVALIDITY: a plain SELECT (§3.2.5.1) */
 	if (params.qresync && params.uidvalidity == mailbox_uidvalidity(v->mbox))
 		qresync_report(c, &params);
@@ -260,8 +275,11 @@ cmd_expunge(struct imap_cmd *cmd)
 	enum store_status st;
 
 	if (cmd->uid) {
-		if (cmd->argc != 1 || cmd->args[0].type != IMAP_ARG_ATOM ||
-		    seqset_parse(cmd->args[0].str, cmd->args[0].len, 0, &set) != SEQSET_PARSE_OK)
+		bool uid_set;
+
+		/* "$" (RFC 5182) holds UIDs too */
+		if (cmd->argc != 1 ||
+		    imap_view_parse_set(c->view, &cmd->args[0], true, &set, &uid_set) < 0)
 			return imap_cmd_bad(cmd, "Invalid UID set");
 		seqset_resolve(set, c->view->count > 0 ?
 		    c->view->msgs[c->view->count - 1].uid : 0);

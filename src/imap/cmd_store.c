@@ -91,7 +91,7 @@ cmd_store(struct imap_cmd *cmd)
 	const char *op;
 	size_t oplen;
 	int mode;	/* 0 replace, 1 add, -1 remove */
-	bool silent = false, expunged = false, condstore;
+	bool silent = false, expunged = false, condstore, uid_set;
 	uint8_t flags;
 	uint32_t kw;
 	uint64_t unchangedsince = UINT64_MAX;
@@ -135,9 +135,9 @@ cmd_store(struct imap_cmd *cmd)
 		flag_args = args + 2;
 		nflags = argc - 2;
 	}
-	if (seqset_parse(cmd->args[0].str, cmd->args[0].len, 0, &set) != SEQSET_PARSE_OK)
+	if (imap_view_parse_set(v, &cmd->args[0], cmd->uid, &set, &uid_set) < 0)
 		return imap_cmd_bad(cmd, "Invalid sequence set");
-	if (imap_view_resolve(v, set, cmd->uid, &idx, &n) < 0) {
+	if (imap_view_resolve(v, set, uid_set, &idx, &n) < 0) {
 		seqset_destroy(&set);
 		return imap_cmd_bad(cmd, "Invalid sequence number");
 	}
@@ -354,13 +354,13 @@ copy_common(struct imap_cmd *cmd, bool move)
 	char *name;
 	enum store_status st;
 	struct imap_copy *cp;
-	bool expunged = false;
+	bool expunged = false, uid_set;
 
 	if (cmd->argc != 2 || cmd->args[0].type != IMAP_ARG_ATOM)
 		return imap_cmd_bad(cmd, "Invalid arguments");
-	if (seqset_parse(cmd->args[0].str, cmd->args[0].len, 0, &set) != SEQSET_PARSE_OK)
+	if (imap_view_parse_set(v, &cmd->args[0], cmd->uid, &set, &uid_set) < 0)
 		return imap_cmd_bad(cmd, "Invalid sequence set");
-	if (imap_view_resolve(v, set, cmd->uid, &idx, &n) < 0) {
+	if (imap_view_resolve(v, set, uid_set, &idx, &n) < 0) {
 		seqset_destroy(&set);
 		return imap_cmd_bad(cmd, "Invalid sequence number");
 	}

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "lib/conn.h"
+#include "lib/imapstr.h"
 #include "imap/imap_local.h"
 #include "proto/mutf7.h"
 #include "lib/log.h"
@@ -205,6 +206,72 @@ imap_client_enable(struct imap_client *c, unsigned bits)
 }
 
 bool
+imap_client_utf8_names(const struct imap_client *c)
+{
+	return (c->enabled & (IMAP_ENABLE_UTF8 | IMAP_ENABLE_REV2)) != 0;
+}
+
+int
+imap_mailbox_name_in(const struct imap_client *c, const char *s, size_t len, char **name_r)
+{
+	struct buf b;
+
+	*name_r = NULL;
+	if (len == 0 || memchr(s, '\0', len) != NULL)
+		return -2;
+	if (imap_client_utf8_names(c)) {
+		/* RFC 6855 §3, RFC 9051 §5.1: the name is UTF-8; the store keeps mUTF-7, so
+		 * "&" comes back as "&-" and a name that looks like mUTF-7 is not decoded */
+		if (!mutf7_utf8_is_valid(s, len))
+			return -1;
+		buf_init(&b, STORE_NAME_MAX);
+		/* valid UTF-8 without NUL: only the length can fail */
+		if (mutf7_from_utf8(s, len, &b) < 0) {
+			buf_deinit(&b);
+			return -3;
+		}
+		if (b.len == 5 && mem_ieq(b.data, b.len, "INBOX")) {
+			buf_deinit(&b);
+			*name_r = xstrdup("INBOX");
+			return 0;
+		}
+		(void)buf_append_c(&b, '\0');
+		*name_r = xstrdup(b.data);
+		buf_deinit(&b);
+		return 0;
+	}
+	if (!mutf7_is_valid(s, len))
+		return -2;
+	if (len == 5 && mem_ieq(s, len, "INBOX"))
+		*name_r = xstrdup("INBOX");
+	else
+		*name_r = xstrndup(s, len);
+	return 0;
+}
+
+int
+imap_append_mailbox(const struct imap_client *c, struct buf *out, const char *name)
+{
+	size_t len = strlen(name), mark = out->len;
+	struct buf u;
+	int ret;
+
+	if (!imap_client_utf8_names(c))
+		return imap_append_astring(out, name, len);
+	buf_init(&u, len * 2 + 16);
+	/* a name the strict decoder refuses (the store accepts adjacent segments) goes
+	 * out as it is */
+	if (mutf7_to_utf8(name, len, &u) < 0)
+		ret = imap_append_astring(out, name, len);
+	else
+		ret = imap_append_astring_utf8(out, u.len > 0 ? u.data : "", u.len);
+	buf_deinit(&u);
+	if (ret < 0)
+		buf_truncate(out, mark);
+	return ret;
+}
+
+bool
 imap_cmd_mailbox_arg(struct imap_cmd *cmd, const struct imap_arg *a, char **name_r)
 {
 	const char *s;
@@ -215,15 +282,19 @@ imap_cmd_mailbox_arg(struct imap_cmd *cmd, const struct imap_arg *a, char **name
 		imap_cmd_bad(cmd, "Invalid mailbox name argument");
 		return false;
 	}
-	if (len == 0 || memchr(s, '\0', len) != NULL || !mutf7_is_valid(s, len)) {
+	switch (imap_mailbox_name_in(cmd->client, s, len, name_r)) {
+	case 0:
+		return true;
+	case -1:
+		imap_cmd_bad(cmd, "Mailbox name is not valid UTF-8");
+		return false;
+	case -3:
+		imap_cmd_no(cmd, "[LIMIT] Mailbox name too long");
+		return false;
+	default:
 		imap_cmd_no(cmd, "[CANNOT] Invalid mailbox name");
 		return false;
 	}
-	if (len == 5 && mem_ieq(s, len, "INBOX"))
-		*name_r = xstrdup("INBOX");
-	else
-		*name_r = xstrndup(s, len);
-	return true;
 }
 
 /* ---------------------------------------------------------------- dispatch */

@@ -14,7 +14,8 @@ add_item(struct imap_fetch_request *r, enum imap_fetch_kind kind, const char *na
 	unsigned i;
 
 	/* Duplicates of simple items are folded (Dovecot does the same). */
-	if (kind != IMAP_FETCH_SECTION) {
+	if (kind != IMAP_FETCH_SECTION && kind != IMAP_FETCH_BINARY &&
+	    kind != IMAP_FETCH_BINARY_SIZE) {
 		for (i = 0; i < r->count; i++)
 			if (r->items[i].kind == kind)
 				return &r->items[i];
@@ -40,6 +41,8 @@ add_item(struct imap_fetch_request *r, enum imap_fetch_kind kind, const char *na
 	case IMAP_FETCH_BODYSTRUCTURE:
 	case IMAP_FETCH_SECTION:
 	case IMAP_FETCH_PREVIEW:
+	case IMAP_FETCH_BINARY:
+	case IMAP_FETCH_BINARY_SIZE:
 		r->need_message = true;
 		r->need_parse = true;
 		break;
@@ -70,9 +73,11 @@ parse_partial(const char *p, size_t len, uint64_t *origin_r, uint64_t *count_r)
 }
 
 static int
-add_section(struct imap_fetch_request *r, const char *atom, size_t len, bool peek,
-    size_t prefix_len, const char **error_r)
+add_section(struct imap_fetch_request *r, enum imap_fetch_kind kind, const char *atom,
+    size_t len, bool peek, size_t prefix_len, const char **error_r)
 {
+	const char *prefix = kind == IMAP_FETCH_BINARY ? "BINARY[" :
+	    kind == IMAP_FETCH_BINARY_SIZE ? "BINARY.SIZE[" : "BODY[";
 	const char *spec = atom + prefix_len, *close;
 	size_t spec_len;
 	struct imap_fetch_item *it;
@@ -87,11 +92,12 @@ add_section(struct imap_fetch_request *r, const char *atom, size_t len, bool pee
 		}
 	}
 	if (close == NULL) {
-		*error_r = "Invalid BODY[] section";
+		*error_r = kind == IMAP_FETCH_SECTION ? "Invalid BODY[] section" :
+		    "Invalid BINARY[] section";
 		return -1;
 	}
 	spec_len = (size_t)(close - spec);
-	it = add_item(r, IMAP_FETCH_SECTION, "");
+	it = add_item(r, kind, "");
 	if (it == NULL) {
 		*error_r = "Too many FETCH items";
 		return -1;
@@ -102,7 +108,22 @@ add_section(struct imap_fetch_request *r, const char *atom, size_t len, bool pee
 		r->count--;
 		return -1;
 	}
+	/* RFC 3516 §6: section-binary is part numbers only */
+	if (kind != IMAP_FETCH_SECTION && it->section.kind != MAIL_SECTION_BODY) {
+		*error_r = "Invalid BINARY[] section";
+		mail_section_deinit(&it->section);
+		free(it->name);
+		r->count--;
+		return -1;
+	}
 	if ((size_t)(close + 1 - atom) < len) {
+		if (kind == IMAP_FETCH_BINARY_SIZE) {
+			*error_r = "BINARY.SIZE takes no partial range";
+			mail_section_deinit(&it->section);
+			free(it->name);
+			r->count--;
+			return -1;
+		}
 		if (parse_partial(close + 1, len - (size_t)(close + 1 - atom), &it->origin,
 		    &it->count) < 0) {
 			*error_r = "Invalid partial range";
@@ -114,7 +135,7 @@ add_section(struct imap_fetch_request *r, const char *atom, size_t len, bool pee
 		it->partial = true;
 	}
 	buf_init(&name, 64 * 1024);
-	(void)buf_append_str(&name, "BODY[");
+	(void)buf_append_str(&name, prefix);
 	(void)mail_section_write(&name, &it->section);
 	(void)buf_append_c(&name, ']');
 	if (it->partial)
@@ -122,7 +143,7 @@ add_section(struct imap_fetch_request *r, const char *atom, size_t len, bool pee
 	free(it->name);
 	it->name = buf_steal(&name);
 	buf_deinit(&name);
-	if (!peek)
+	if (!peek && kind != IMAP_FETCH_BINARY_SIZE)
 		r->sets_seen = true;
 	return 0;
 }
@@ -194,11 +215,17 @@ parse_one(struct imap_fetch_request *r, const struct imap_arg *a, const char **e
 	s = a->str;
 	len = a->len;
 	if (len >= 5 && mem_ieq(s, 5, "BODY[")) {
-		return add_section(r, s, len, false, 5, error_r);
+		return add_section(r, IMAP_FETCH_SECTION, s, len, false, 5, error_r);
 	}
 	if (len >= 10 && mem_ieq(s, 10, "BODY.PEEK[")) {
-		return add_section(r, s, len, true, 10, error_r);
+		return add_section(r, IMAP_FETCH_SECTION, s, len, true, 10, error_r);
 	}
+	if (len >= 7 && mem_ieq(s, 7, "BINARY["))
+		return add_section(r, IMAP_FETCH_BINARY, s, len, false, 7, error_r);
+	if (len >= 12 && mem_ieq(s, 12, "BINARY.PEEK["))
+		return add_section(r, IMAP_FETCH_BINARY, s, len, true, 12, error_r);
+	if (len >= 12 && mem_ieq(s, 12, "BINARY.SIZE["))
+		return add_section(r, IMAP_FETCH_BINARY_SIZE, s, len, true, 12, error_r);
 	if (mem_ieq(s, len, "ALL") || mem_ieq(s, len, "FAST") || mem_ieq(s, len, "FULL")) {
 		*error_r = "Macros must be used alone";
 		return -1;
@@ -331,7 +358,9 @@ imap_fetch_request_free(struct imap_fetch_request **rp)
 		return;
 	*rp = NULL;
 	for (i = 0; i < r->count; i++) {
-		if (r->items[i].kind == IMAP_FETCH_SECTION)
+		if (r->items[i].kind == IMAP_FETCH_SECTION ||
+		    r->items[i].kind == IMAP_FETCH_BINARY ||
+		    r->items[i].kind == IMAP_FETCH_BINARY_SIZE)
 			mail_section_deinit(&r->items[i].section);
 		free(r->items[i].name);
 	}

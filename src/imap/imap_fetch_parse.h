@@ -2,8 +2,8 @@
  * imap_fetch_parse.h — parsing the FETCH item list (RFC 3501 §6.4.5: macros ALL, FAST,
  * FULL; UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODY BODYSTRUCTURE RFC822
  * RFC822.HEADER RFC822.TEXT BODY[section]<partial> BODY.PEEK[...]; RFC 8970 PREVIEW and
- * PREVIEW (LAZY); RFC 7162 MODSEQ; RFC 8474 EMAILID and
- * THREADID) into a request the
+ * PREVIEW (LAZY); RFC 7162 MODSEQ; RFC 8474 EMAILID and THREADID; RFC 3516
+ * BINARY[part]<partial>, BINARY.PEEK[...], BINARY.SIZE[part]) into a request the
  * FETCH command executes. Pure: arguments in, items out; no I/O, no globals. Used by the
  * mail process on client input; bounded by IMAP_FETCH_MAX_ITEMS.
  */
@@ -32,16 +32,19 @@ enum imap_fetch_kind {
 	IMAP_FETCH_MODSEQ,		/* RFC 7162 §3.1.4.1 */
 	IMAP_FETCH_EMAILID,		/* RFC 8474 */
 	IMAP_FETCH_THREADID,		/* RFC 8474: always NIL (no threading) */
+	IMAP_FETCH_BINARY,		/* RFC 3516 BINARY[part]<partial>, BINARY.PEEK[...] */
+	IMAP_FETCH_BINARY_SIZE,		/* RFC 3516 BINARY.SIZE[part] */
 };
 
 struct imap_fetch_item {
 	enum imap_fetch_kind kind;
 	bool peek;			/* does not set \Seen */
 	bool lazy;			/* PREVIEW (LAZY): NIL when not cached (RFC 8970 §3.2) */
-	struct mail_section section;	/* IMAP_FETCH_SECTION */
+	struct mail_section section;	/* IMAP_FETCH_SECTION, _BINARY, _BINARY_SIZE */
 	bool partial;
 	uint64_t origin, count;		/* <origin.count> */
-	char *name;			/* response name, e.g. "BODY[1.MIME]<0>" or "RFC822" */
+	char *name;			/* response name, e.g. "BODY[1.MIME]<0>", "RFC822",
+					   "BINARY[1]", "BINARY.SIZE[1]" */
 };
 
 struct imap_fetch_request {

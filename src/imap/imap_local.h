@@ -41,6 +41,7 @@
 #define IMAP_BODY_CHUNK		(64 * 1024)	/* FETCH body output step */
 #define IMAP_SECTION_GEN_MAX	(8 * 1024 * 1024)	/* HEADER.FIELDS output per message */
 #define IMAP_RESP_MAX		(16 * 1024 * 1024)	/* one FETCH item built in memory */
+#define IMAP_BINARY_MAX		(256 * 1024 * 1024)	/* one decoded BINARY[] part */
 #define IMAP_DEFAULT_AUTOLOGOUT	(31 * 60)
 #define IMAP_LINGER_SECS	2		/* drain input after the last response */
 
@@ -209,6 +210,7 @@ struct imap_view {
 	bool lost;			/* told messages cannot be found again: BYE */
 	uint32_t lazy_nextuid, lazy_uidvalidity;	/* of the folder at the SELECT */
 	uint32_t lazy_boundary;		/* \Recent claim boundary of the SELECT */
+	struct seqset *searchres;	/* RFC 5182 saved SEARCH result (UIDs); NULL: empty */
 };
 
 /* What SELECT/EXAMINE report (RFC 3501 §6.3.1). */
@@ -254,6 +256,17 @@ uint8_t imap_view_client_flags(const struct imap_view *view, const struct imap_v
  */
 int imap_view_resolve(struct imap_view *view, struct seqset *set, bool uid,
     size_t **idx_r, size_t *count_r);
+/*
+ * A sequence-set argument a of a command, or "$", the saved SEARCH result (RFC 5182
+ * SEARCHRES). Returns 0 with *set_r (caller destroys) and *uid_r: true for "$" (the
+ * result holds UIDs, whatever the command), else uid; -1 when a is not a valid set.
+ */
+int imap_view_parse_set(const struct imap_view *view, const struct imap_arg *a, bool uid,
+    struct seqset **set_r, bool *uid_r);
+/* A copy of the saved SEARCH result (empty when there is none); caller destroys. */
+struct seqset *imap_view_searchres(const struct imap_view *view);
+/* Replace the saved SEARCH result with uids (taken; NULL: empty). */
+void imap_view_set_searchres(struct imap_view *view, struct seqset *uids);
 /* Append "(\Seen ... kw)" for flags/keywords. Returns 0 or -1 (buffer limit). */
 int imap_view_write_flags(struct imap_view *view, struct buf *out, uint8_t flags,
     uint32_t keywords);
@@ -333,8 +346,30 @@ void imap_client_enable(struct imap_client *c, unsigned bits);
 void imap_send_vanished_earlier(struct imap_client *c, struct seqset *uids, uint64_t since);
 /* NO with the response code for a store status. */
 int imap_cmd_store_error(struct imap_cmd *cmd, enum store_status st);
-/* Mailbox name argument: astring, valid mUTF-7 (else BAD sent, returns false). */
+/*
+ * Mailbox name argument: astring, valid mUTF-7, or valid UTF-8 once UTF8=ACCEPT or
+ * IMAP4rev2 is enabled (imap_mailbox_name_in); else BAD or NO sent, returns false.
+ * *name_r is the store's (mUTF-7) name, caller frees.
+ */
 bool imap_cmd_mailbox_arg(struct imap_cmd *cmd, const struct imap_arg *a, char **name_r);
+/* Are mailbox names UTF-8 on the wire (ENABLE UTF8=ACCEPT or IMAP4rev2)? */
+bool imap_client_utf8_names(const struct imap_client *c);
+/*
+ * The store name (mUTF-7, "INBOX" folded) of a client's mailbox name s[0..len): mUTF-7
+ * before ENABLE, UTF-8 after (converted with mutf7_from_utf8). Returns 0 and *name_r
+ * (caller frees), -1 when the name is not valid UTF-8 (BAD), -2 when it is not a valid
+ * name (empty, NUL, invalid mUTF-7: NO [CANNOT]), -3 when its mUTF-7 form is longer
+ * than STORE_NAME_MAX (NO [LIMIT]).
+ */
+int imap_mailbox_name_in(const struct imap_client *c, const char *s, size_t len,
+    char **name_r);
+/* Append the store name name as the client sees it: an mUTF-7 astring, or after ENABLE
+ * UTF8=ACCEPT / IMAP4rev2 its UTF-8 form (quoted, or a literal). Returns 0 or -1. */
+int imap_append_mailbox(const struct imap_client *c, struct buf *out, const char *name);
+
+/* SELECT/EXAMINE in IMAP4rev2 (RFC 9051 §6.3.2): the LIST response of the selected
+ * mailbox (store name), as LIST "" name would send it (cmd_list.c). */
+void imap_list_send_selected(struct imap_client *c, const char *name);
 
 /* ---------------------------------------------------------------- message cache */
 

@@ -446,6 +446,11 @@ parse_key(struct sp *p, unsigned depth)
 		k = new_key(p, SEARCH_UIDSET);
 		if (k == NULL)
 			return NULL;
+		if (sa->type == IMAP_ARG_ATOM && sa->len == 1 && sa->str[0] == '$') {
+			k->saved = true;
+			p->prog->uses_saved = true;
+			return k;
+		}
 		if (sa->type != IMAP_ARG_ATOM ||
 		    seqset_parse(sa->str, sa->len, 0, &k->set) != SEQSET_PARSE_OK) {
 			key_free(k, NULL);
@@ -455,6 +460,15 @@ parse_key(struct sp *p, unsigned depth)
 		return k;
 	}
 #undef IS
+	/* "$": the saved result, UIDs (RFC 5182 §2.1) */
+	if (len == 1 && s[0] == '$') {
+		k = new_key(p, SEARCH_UIDSET);
+		if (k == NULL)
+			return NULL;
+		k->saved = true;
+		p->prog->uses_saved = true;
+		return k;
+	}
 	/* a sequence set */
 	k = new_key(p, SEARCH_SEQSET);
 	if (k == NULL)
@@ -495,6 +509,8 @@ imap_search_parse(const struct imap_arg *args, unsigned argc,
 				prog->return_opts |= SEARCH_RETURN_COUNT;
 			else if (imap_arg_atom_equals(o, "ALL"))
 				prog->return_opts |= SEARCH_RETURN_ALL;
+			else if (imap_arg_atom_equals(o, "SAVE"))
+				prog->return_opts |= SEARCH_RETURN_SAVE;
 			else {
 				free(prog);
 				*error_r = "Unknown RETURN option";

@@ -1,7 +1,8 @@
 /*
  * imap_search_parse.h — parsing an IMAP SEARCH program (RFC 3501 §6.4.4: every search
- * key, sequence sets, parenthesised groups, OR/NOT; CHARSET; RFC 4731 ESEARCH RETURN
- * options; RFC 8474 EMAILID and THREADID) into a tree the SEARCH command evaluates. Pure: arguments in, tree out; no
+ * key, sequence sets and "$" (RFC 5182), parenthesised groups, OR/NOT; CHARSET; RFC 4731
+ * ESEARCH RETURN options (and RFC 5182 SAVE); RFC 8474 EMAILID and THREADID) into a tree
+ * the SEARCH command evaluates. Pure: arguments in, tree out; no
  * I/O, no globals. Used by the mail process on client input; recursion is bounded by
  * IMAP_SEARCH_MAX_DEPTH and the tree by IMAP_SEARCH_MAX_KEYS.
  */
@@ -57,7 +58,8 @@ struct imap_search_key {
 	uint8_t flag;
 	uint64_t number;
 	time_t date;			/* 00:00 UTC of the day */
-	struct seqset *set;
+	struct seqset *set;		/* NULL for "$" until the caller fills it in */
+	bool saved;			/* UIDSET "$": the saved result (RFC 5182) */
 	char *field;			/* HEADER field name, FROM/TO/CC/BCC/SUBJECT */
 	char *str;			/* search string (UTF-8) */
 	size_t str_len;
@@ -70,6 +72,7 @@ struct imap_search_key {
 #define SEARCH_RETURN_MAX	0x02
 #define SEARCH_RETURN_COUNT	0x04
 #define SEARCH_RETURN_ALL	0x08
+#define SEARCH_RETURN_SAVE	0x10	/* RFC 5182: keep the result for "$" */
 
 struct imap_search_program {
 	struct imap_search_key *root;	/* an AND node */
@@ -78,6 +81,7 @@ struct imap_search_program {
 	bool needs_message;		/* some key needs the message contents */
 	bool has_seqset;		/* some key uses sequence numbers */
 	bool has_modseq;		/* a MODSEQ key: the result tells the highest MODSEQ */
+	bool uses_saved;		/* some key is "$" (SEARCH_UIDSET, saved) */
 };
 
 enum imap_search_parse_result {

@@ -314,6 +314,7 @@ imap_view_close(struct imap_view **vp)
 	*vp = NULL;
 	mailbox_unlisten(v->mbox, &v->listener);
 	mailbox_unref(&v->mbox);
+	seqset_destroy(&v->searchres);
 	free(v->msgs);
 	free(v->keywords);
 	free(v);
@@ -359,7 +360,8 @@ imap_view_client_flags(const struct imap_view *v, const struct imap_view_msg *vm
 {
 	uint8_t f = m != NULL ? (m->flags & MAILBOX_FLAGS_IMAP) : vm->flags;
 
-	if (vm->recent)
+	/* IMAP4rev2 has no \Recent flag (RFC 9051 Appendix E) */
+	if (vm->recent && !(v->client->enabled & IMAP_ENABLE_REV2))
 		f |= MAILBOX_FLAG_RECENT;
 	return f;
 }
@@ -573,7 +575,8 @@ imap_view_send_updates(struct imap_view *v, bool allow_expunge)
 		imap_client_line(c, "* %zu EXISTS", v->count);
 		v->reported_exists = (uint32_t)v->count;
 		recent = imap_view_recent_count(v);
-		imap_client_line(c, "* %u RECENT", recent);
+		if (!(c->enabled & IMAP_ENABLE_REV2))	/* RFC 9051 Appendix E */
+			imap_client_line(c, "* %u RECENT", recent);
 		v->reported_recent = recent;
 	}
 	/* RFC 5465: under NOTIFY, FETCH FLAGS of others' changes only with FlagChange */
@@ -658,4 +661,43 @@ imap_view_resolve(struct imap_view *v, struct seqset *set, bool uid, size_t **id
 	*idx_r = idx;
 	*count_r = n;
 	return 0;
+}
+
+struct seqset *
+imap_view_searchres(const struct imap_view *v)
+{
+	struct seqset *copy = seqset_create();
+	const struct seqset_range *r;
+	unsigned n = 0, i;
+
+	if (v->searchres != NULL) {
+		r = seqset_ranges(v->searchres, &n);
+		for (i = 0; i < n; i++)
+			if (seqset_add_range(copy, r[i].lo, r[i].hi) < 0)
+				panic("imap: copy of the saved search result");
+	}
+	return copy;
+}
+
+void
+imap_view_set_searchres(struct imap_view *v, struct seqset *uids)
+{
+	seqset_destroy(&v->searchres);
+	v->searchres = uids;
+}
+
+int
+imap_view_parse_set(const struct imap_view *v, const struct imap_arg *a, bool uid,
+    struct seqset **set_r, bool *uid_r)
+{
+	*set_r = NULL;
+	*uid_r = uid;
+	if (a->type != IMAP_ARG_ATOM)
+		return -1;
+	if (a->len == 1 && a->str[0] == '$') {
+		*set_r = imap_view_searchres(v);
+		*uid_r = true;
+		return 0;
+	}
+	return seqset_parse(a->str, a->len, 0, set_r) == SEQSET_PARSE_OK ? 0 : -1;
 }

@@ -17,8 +17,8 @@ imap_is_atom_char(unsigned char c)
 	}
 }
 
-int
-imap_append_string(struct buf *out, const char *p, size_t len)
+static int
+append_string(struct buf *out, const char *p, size_t len, bool utf8)
 {
 	bool quotable = len <= 1024;
 	size_t i;
@@ -26,7 +26,7 @@ imap_append_string(struct buf *out, const char *p, size_t len)
 	for (i = 0; i < len && quotable; i++) {
 		unsigned char c = (unsigned char)p[i];
 
-		if (c == '\0' || c == '\r' || c == '\n' || c >= 0x80)
+		if (c == '\0' || c == '\r' || c == '\n' || (c >= 0x80 && !utf8))
 			quotable = false;
 	}
 	if (!quotable) {
@@ -43,6 +43,12 @@ imap_append_string(struct buf *out, const char *p, size_t len)
 			return -1;
 	}
 	return buf_append_c(out, '"');
+}
+
+int
+imap_append_string(struct buf *out, const char *p, size_t len)
+{
+	return append_string(out, p, len, false);
 }
 
 int
@@ -63,5 +69,18 @@ imap_append_astring(struct buf *out, const char *p, size_t len)
 	for (i = 0; i < len; i++)
 		if (!imap_is_atom_char((unsigned char)p[i]))
 			return imap_append_string(out, p, len);
+	return buf_append(out, p, len);
+}
+
+int
+imap_append_astring_utf8(struct buf *out, const char *p, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > 1024 || (len == 3 && mem_ieq(p, len, "NIL")))
+		return append_string(out, p, len, true);
+	for (i = 0; i < len; i++)
+		if (!imap_is_atom_char((unsigned char)p[i]))
+			return append_string(out, p, len, true);
 	return buf_append(out, p, len);
 }

@@ -6,7 +6,10 @@
  */
 #include "mail/section.h"
 
+#include "lib/base64.h"
+#include "lib/util.h"
 #include "mail/header.h"
+#include "mail/search.h"
 
 static bool
 kw_at(const char *p, size_t len, size_t i, const char *kw)
@@ -335,4 +338,91 @@ mail_section_result_append(struct buf *out, const struct mail_message *m,
 	if (!r->found)
 		return 0;
 	return mail_octets_append(out, m->data + r->raw_off, r->raw_len, origin, count);
+}
+
+enum binary_cte { CTE_IDENTITY, CTE_BASE64, CTE_QP, CTE_UNKNOWN };
+
+/* The encoding BINARY[s] removes: the part's own, for a leaf part only. */
+static enum binary_cte
+binary_cte(const struct mail_part *p, const struct mail_section *s)
+{
+	const char *e;
+
+	if (p == NULL || s->depth == 0 || (p->flags & (MAIL_PART_MULTIPART | MAIL_PART_RFC822)))
+		return CTE_IDENTITY;
+	e = p->encoding;
+	if (e == NULL || str_ieq(e, "7bit") || str_ieq(e, "8bit") || str_ieq(e, "binary"))
+		return CTE_IDENTITY;
+	if (str_ieq(e, "base64"))
+		return CTE_BASE64;
+	if (str_ieq(e, "quoted-printable"))
+		return CTE_QP;
+	return CTE_UNKNOWN;
+}
+
+bool
+mail_section_binary_known_cte(const struct mail_message *m, const struct mail_section *s)
+{
+	return binary_cte(mail_part_find(m, s->part, s->depth), s) != CTE_UNKNOWN;
+}
+
+int
+mail_section_binary(const struct mail_message *m, const struct mail_section *s,
+    size_t max_bytes, struct mail_section_result *r)
+{
+	const struct mail_part *p;
+	const unsigned char *body;
+	size_t len;
+	struct buf crlf;
+	int ret = 0;
+
+	memset(r, 0, sizeof(*r));
+	buf_init(&r->buf, max_bytes);
+	r->generated = true;
+	if (s->kind != MAIL_SECTION_BODY)
+		return -2;
+	p = mail_part_find(m, s->part, s->depth);
+	if (p == NULL)
+		return 0;
+	r->found = true;
+	if (s->depth == 0) {
+		body = m->data;
+		len = m->len;
+	} else {
+		body = m->data + p->body_off;
+		len = p->body_len;
+	}
+	switch (binary_cte(p, s)) {
+	case CTE_IDENTITY:
+		ret = mail_octets_append(&r->buf, body, len, 0, UINT64_MAX);
+		break;
+	case CTE_BASE64:
+		ret = base64_decode_buf((const char *)body, len, BASE64_LENIENT, &r->buf);
+		break;
+	case CTE_QP:
+		/* line breaks are CRLF in the decoded text; "=0A" stays a bare LF */
+		buf_init(&crlf, max_bytes);
+		ret = mail_octets_append(&crlf, body, len, 0, UINT64_MAX);
+		if (ret == 0 && crlf.len > 0) {
+			/* the decoded text is never longer than its encoding */
+			unsigned char *dec = xmalloc(crlf.len);
+			size_t n = mail_qp_decode(dec, (const unsigned char *)crlf.data, crlf.len);
+
+			ret = buf_append(&r->buf, dec, n);
+			free(dec);
+		}
+		buf_deinit(&crlf);
+		break;
+	case CTE_UNKNOWN:
+	default:
+		r->found = false;
+		return -2;
+	}
+	if (ret < 0) {
+		buf_reset(&r->buf);
+		r->found = false;
+		return -1;
+	}
+	r->size = r->buf.len;
+	return 0;
 }

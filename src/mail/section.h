@@ -84,6 +84,27 @@ int mail_section_resolve(const struct mail_message *m, const struct mail_section
 void mail_section_result_deinit(struct mail_section_result *r);
 
 /*
+ * BINARY[section] (RFC 3516 §4.2). s must be part numbers only (kind MAIL_SECTION_BODY).
+ * The Content-Transfer-Encoding of the part s addresses, when it is a leaf part: none,
+ * 7bit, 8bit, binary (identity), base64 or quoted-printable are known; any other is not
+ * (the client gets [UNKNOWN-CTE]). Multipart and message/rfc822 parts, the whole
+ * message ("") and parts that do not exist are never decoded: always known.
+ */
+bool mail_section_binary_known_cte(const struct mail_message *m, const struct mail_section *s);
+/*
+ * Resolve BINARY[s] against m into r as a generated result (r->buf, r->size): the part's
+ * content with its transfer encoding removed — base64 decoded leniently (RFC 2045 §6.8),
+ * quoted-printable decoded from the CRLF form (§6.7), an identity encoding, a multipart
+ * or message/rfc822 part and the whole message in their CRLF form as BODY[] has them. A
+ * part that does not exist gives an empty result. The decoded content may hold NUL
+ * (send it as literal8). Returns 0, -1 when it would pass max_bytes (r is then empty),
+ * -2 for an unknown encoding (mail_section_binary_known_cte). Release r with
+ * mail_section_result_deinit.
+ */
+int mail_section_binary(const struct mail_message *m, const struct mail_section *s,
+    size_t max_bytes, struct mail_section_result *r);
+
+/*
  * Append the result's octets origin..origin+count (count UINT64_MAX = to the end) in CRLF
  * form: the body of a literal for BODY[s]<origin.count>. Returns 0 or -1 (buffer limit).
  */

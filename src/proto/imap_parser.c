@@ -426,11 +426,26 @@ eol(struct imap_parser *p, unsigned char c)
 	return end_of_line(p);
 }
 
+/*
+ * Is the literal being announced APPEND's message in the RFC 6855 §4 form
+ * "UTF8 (~{n}...)": a literal8, first in a list that directly follows the atom UTF8?
+ */
+static bool
+append_utf8_literal(const struct imap_parser *p)
+{
+	const struct level *top = &p->levels[0];
+
+	return p->depth == 1 && p->lit_binary && p->levels[1].count == 0 && top->count >= 2 &&
+	    top->items[top->count - 1].type == IMAP_ARG_ATOM &&
+	    mem_ieq(top->items[top->count - 1].str, top->items[top->count - 1].len, "UTF8");
+}
+
 /* "{n}" or "{n+}" and its CRLF have been consumed: check the limits, accept or refuse. */
 static enum step
 literal_announced(struct imap_parser *p)
 {
-	bool stream = p->is_append && p->depth == 0 && cur_level(p)->count >= 1;
+	bool stream = p->is_append && ((p->depth == 0 && cur_level(p)->count >= 1) ||
+	    append_utf8_literal(p));
 	uint64_t max;
 
 	if (p->lit_huge)

@@ -129,7 +129,9 @@ void imap_parser_set_flags(struct imap_parser *p, unsigned flags);
  *   DONE            a whole command incl. CRLF; tag/command/args are valid until reset
  *   LITERAL_CONT    a synchronising literal {n} / ~{n} was announced and accepted: send
  *                   "+ OK" and keep feeding (the literal bytes follow)
- *   LITERAL_STREAM  APPEND literal (depth 0, argument index >= 1) announced and within
+ *   LITERAL_STREAM  APPEND literal (depth 0, argument index >= 1, or the literal8 of
+ *                   RFC 6855 §4 "UTF8 (~{n}...)", first in the list after the atom
+ *                   UTF8, where it becomes the list's item) announced and within
  *                   max_stream_literal: send "+ OK" if imap_parser_literal_is_sync(), read
  *                   exactly imap_parser_literal_size() octets yourself (they are NOT fed
  *                   to the parser), then call imap_parser_stream_done() and keep feeding

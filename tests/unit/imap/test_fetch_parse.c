@@ -1,7 +1,7 @@
 /*
  * test_fetch_parse.c — FETCH item parsing: macros, every item, BODY[section]<partial>,
- * PEEK, PREVIEW (LAZY), EMAILID and THREADID, response names, UID FETCH, duplicates, and
- * malformed item lists
+ * PEEK, PREVIEW (LAZY), EMAILID and THREADID, BINARY[part]<partial>, BINARY.PEEK,
+ * BINARY.SIZE, response names, UID FETCH, duplicates, and malformed item lists
  * (table-driven;
  * each line parsed whole and byte by byte through the real command parser).
  */
@@ -72,6 +72,22 @@ static const struct tcase cases[] = {
 	{ "emailid", true, true, "UID EMAILID", false, false, false },
 	{ "(EMAILID FLAGS EMAILID)", false, true, "EMAILID FLAGS", false, false, false },
 	{ "EMAILID (x)", false, false, NULL, false, false, false },
+	/* RFC 3516 */
+	{ "BINARY[1]", false, true, "BINARY[1]", true, true, true },
+	{ "binary.peek[1.2]<0.100>", false, true, "BINARY[1.2]<0>!", true, true, false },
+	{ "BINARY[]", false, true, "BINARY[]", true, true, true },
+	{ "(BINARY.SIZE[2] BINARY.PEEK[2])", false, true, "BINARY.SIZE[2] BINARY[2]!", true,
+	  true, false },
+	{ "(BINARY.PEEK[1] BINARY.PEEK[1])", false, true, "BINARY[1]! BINARY[1]!", true, true,
+	  false },
+	{ "BINARY[1.MIME]", false, false, NULL, false, false, false },
+	{ "BINARY[HEADER]", false, false, NULL, false, false, false },
+	{ "BINARY.PEEK[1.TEXT]", false, false, NULL, false, false, false },
+	{ "BINARY.SIZE[1]<0.5>", false, false, NULL, false, false, false },
+	{ "BINARY[1]<0.0>", false, false, NULL, false, false, false },
+	{ "BINARY[0]", false, false, NULL, false, false, false },
+	{ "BINARY", false, false, NULL, false, false, false },
+	{ "BINARY.SIZE", false, false, NULL, false, false, false },
 	/* malformed */
 	{ "(ALL)", false, false, NULL, false, false, false },
 	{ "(FLAGS FAST)", false, false, NULL, false, false, false },
@@ -126,7 +142,8 @@ check_case(const struct tcase *tc, size_t split)
 		if (i > 0)
 			buf_append_c(&b, ' ');
 		buf_append_str(&b, req->items[i].name);
-		if (req->items[i].kind == IMAP_FETCH_SECTION && req->items[i].peek)
+		if ((req->items[i].kind == IMAP_FETCH_SECTION ||
+		    req->items[i].kind == IMAP_FETCH_BINARY) && req->items[i].peek)
 			buf_append_c(&b, '!');
 		if (req->items[i].kind == IMAP_FETCH_PREVIEW && req->items[i].lazy)
 			buf_append_c(&b, '~');

@@ -57,7 +57,10 @@ dump(struct buf *b, const struct imap_search_key *k)
 		case SEARCH_SEQSET:
 		case SEARCH_UIDSET:
 			buf_append_c(b, ':');
-			seqset_format(k->set, b);
+			if (k->saved)
+				buf_append_c(b, '$');	/* RFC 5182: no set until resolved */
+			else
+				seqset_format(k->set, b);
 			break;
 		default:
 			break;
@@ -135,6 +138,14 @@ static const struct tcase cases[] = {
 	{ "EMAILID Mxyz EMAILID M0123456789ABCDEF EMAILID M0123456789abcdef0", IMAP_SEARCH_OK,
 	  "AND(EMAILID:0 EMAILID:0 EMAILID:0)", 0, false, false },
 	{ "NOT EMAILID a_b-C9", IMAP_SEARCH_OK, "AND(NOT(EMAILID:0))", 0, false, false },
+	/* RFC 5182 SEARCHRES */
+	{ "RETURN (SAVE) ALL", IMAP_SEARCH_OK, "AND(ALL)", SEARCH_RETURN_SAVE, true, false },
+	{ "RETURN (SAVE MIN) $", IMAP_SEARCH_OK, "AND(UIDSET:$)",
+	  SEARCH_RETURN_SAVE | SEARCH_RETURN_MIN, true, false },
+	{ "OR UID $ $ UID 1:2", IMAP_SEARCH_OK, "AND(OR(UIDSET:$ UIDSET:$) UIDSET:1:2)", 0,
+	  false, false },
+	{ "$:3", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "UID $$", IMAP_SEARCH_BAD, NULL, 0, false, false },
 	/* malformed */
 	{ "EMAILID", IMAP_SEARCH_BAD, NULL, 0, false, false },
 	{ "THREADID", IMAP_SEARCH_BAD, NULL, 0, false, false },

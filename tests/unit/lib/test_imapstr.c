@@ -37,6 +37,27 @@ test_strings(void **state)
 }
 
 static void
+test_astring_utf8(void **state)
+{
+	static const struct { const char *in; const char *want; } cases[] = {
+		{ "Pe\xc3\xb1" "a", "\"Pe\xc3\xb1" "a\"" },
+		{ "A&B", "A&B" },
+		{ "a b\xc3\xa9", "\"a b\xc3\xa9\"" },
+		{ "nil", "\"nil\"" },
+		{ "a\"\xc3\xa9", "\"a\\\"\xc3\xa9\"" },
+		{ "\xc3\xa9\r\n", "{4}\r\n\xc3\xa9\r\n" },
+	};
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		struct buf b;
+
+		buf_init(&b, 4096);
+		assert_int_equal(imap_append_astring_utf8(&b, cases[i].in, strlen(cases[i].in)), 0);
+		assert_string_equal(buf_cstr(&b), cases[i].want);
+		buf_deinit(&b);
+	}
+}
+
+static void
 test_nstring(void **state)
 {
 	struct buf b;
@@ -53,6 +74,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_nstring),
+		cmocka_unit_test(test_astring_utf8),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

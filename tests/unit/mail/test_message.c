@@ -510,6 +510,84 @@ check_sections(const char *msg, size_t len)
 	mail_message_free(&m);
 }
 
+/* BINARY[part] (RFC 3516): transfer encodings removed, LF-only and CRLF files alike. */
+static const char bin_msg[] =
+	"Content-Type: multipart/mixed; boundary=b\n\n"
+	"--b\nContent-Transfer-Encoding: quoted-printable\n\nA=3D=00b=\nc\nd \n"
+	"--b\nContent-Transfer-Encoding: Base64\n\nAAEC\nYQ==\n"
+	"--b\nContent-Transfer-Encoding: x-foo\n\nraw\n"
+	"--b\nContent-Transfer-Encoding: 8bit\n\nl1\nl2\n"
+	"--b\nContent-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\nX: y\n\nz\n"
+	"--b--\n";
+
+static void
+check_binary(const char *data, size_t len)
+{
+	static const struct {
+		const char *spec;
+		int ret;
+		const char *want;
+		size_t want_len;
+	} cases[] = {
+		{ "1", 0, "A=\0bc\r\nd ", 9 },
+		{ "2", 0, "\0\1\2a", 4 },
+		{ "3", -2, "", 0 },
+		{ "4", 0, "l1\r\nl2", 6 },
+		{ "5", 0, "X: y\r\n\r\nz", 9 },	/* message/rfc822: not decoded */
+		{ "9", 0, "", 0 },
+	};
+	struct mail_message *m = mail_message_parse((const unsigned char *)data, len, NULL);
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct mail_section s;
+		struct mail_section_result r;
+		const char *error;
+
+		assert_int_equal(mail_section_parse(cases[i].spec, strlen(cases[i].spec), &s,
+		    &error), 0);
+		assert_int_equal(mail_section_binary_known_cte(m, &s), cases[i].ret != -2);
+		assert_int_equal(mail_section_binary(m, &s, 1 << 20, &r), cases[i].ret);
+		assert_true(r.generated);
+		assert_int_equal(r.buf.len, cases[i].want_len);
+		assert_int_equal(r.size, cases[i].ret == 0 ? cases[i].want_len : 0);
+		if (cases[i].want_len > 0)
+			assert_memory_equal(r.buf.data, cases[i].want, cases[i].want_len);
+		mail_section_result_deinit(&r);
+		/* over the limit: refused, empty */
+		if (cases[i].want_len > 1) {
+			assert_int_equal(mail_section_binary(m, &s, 1, &r), -1);
+			assert_int_equal(r.buf.len, 0);
+			mail_section_result_deinit(&r);
+		}
+		mail_section_deinit(&s);
+	}
+	{
+		/* the whole message: its CRLF form */
+		struct mail_section s;
+		struct mail_section_result r;
+		const char *error;
+
+		assert_int_equal(mail_section_parse("", 0, &s, &error), 0);
+		assert_true(mail_section_binary_known_cte(m, &s));
+		assert_int_equal(mail_section_binary(m, &s, 1 << 20, &r), 0);
+		assert_int_equal(r.size, mail_octets_size(m->data, m->len));
+		mail_section_result_deinit(&r);
+		mail_section_deinit(&s);
+	}
+	mail_message_free(&m);
+}
+
+static void
+test_binary(void **state)
+{
+	size_t n;
+	char *crlf = to_crlf(bin_msg, &n);
+
+	check_binary(bin_msg, strlen(bin_msg));
+	check_binary(crlf, n);
+	free(crlf);
+}
+
 static void
 test_sections(void **state)
 {
@@ -739,6 +817,7 @@ main(void)
 		cmocka_unit_test(test_parse_header),
 		cmocka_unit_test(test_boundary_search),
 		cmocka_unit_test(test_skip_cfws),
+		cmocka_unit_test(test_binary),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -235,6 +235,18 @@ static const struct pcase cases[] = {
 	  0 },
 	{ "append empty stream", "a APPEND x {0}\r\n\r\n", 0, DONE, E_NONE, "a", "APPEND",
 	  "x <S0>", 0, -1, 0, 1, 0 },
+	/* RFC 6855 §4: "UTF8 (literal8)" streams like a top-level message literal */
+	{ "append utf8", "a APPEND INBOX UTF8 (~{3}\r\nabc)\r\n", 0, DONE, E_NONE, "a",
+	  "APPEND", "INBOX UTF8 (<S~3>)", 0, -1, 0, 1, 0 },
+	{ "append utf8 multi", "a APPEND INBOX UTF8 (~{1+}\r\na) (\\Seen) utf8 (~{2+}\r\nbc)"
+	  "\r\n", 0, DONE, E_NONE, "a", "APPEND", "INBOX UTF8 (<S~1>) (\\Seen) utf8 (<S~2>)", 0,
+	  -1, 0, 2, 0 },
+	{ "append utf8 plain literal", "a APPEND INBOX UTF8 ({3}\r\nabc)\r\n", 0, DONE,
+	  E_NONE, "a", "APPEND", "INBOX UTF8 ({3}abc)", 0, -1, 1, 0, 0 },
+	{ "append utf8 second item", "a APPEND INBOX UTF8 (x ~{3}\r\nabc)\r\n", 0, DONE,
+	  E_NONE, "a", "APPEND", "INBOX UTF8 (x ~{3}abc)", 0, -1, 1, 0, 0 },
+	{ "append other atom list", "a APPEND INBOX X (~{3}\r\nabc)\r\n", 0, DONE,
+	  E_NONE, "a", "APPEND", "INBOX X (~{3}abc)", 0, -1, 1, 0, 0 },
 	{ "uid fetch", "A003 UID FETCH 4827313:4828442 FLAGS\r\n", 0, DONE, E_NONE, "A003",
 	  "UID", "FETCH 4827313:4828442 FLAGS", 0, -1, 0, 0, 0 },
 	{ "pipelined", "a NOOP\r\nb NOOP\r\n", 0, DONE, E_NONE, "a", "NOOP", "", 0, 8, 0, 0, 0 },
