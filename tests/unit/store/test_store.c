@@ -1007,6 +1007,7 @@ test_object_ids(void **state)
 	/* the destination uidlist carries it as G<16 hex> */
 	p = path_of(f, ".Archive/dovecot-uidlist");
 	data = read_all(p);
+	free(p);
 	{
 		char want[40];
 
