@@ -305,6 +305,10 @@ eval(struct search_ctx *s, struct imap_search_key *k)
 		return k->number != 0 && mailbox_msg_emailid(s->view->mbox, m) == k->number;
 	case SEARCH_THREADID:
 		return false;	/* RFC 8474 §5.2: no threads, no THREADID */
+	case SEARCH_OLDER:
+		return m->internaldate < k->date;
+	case SEARCH_YOUNGER:
+		return m->internaldate >= k->date;
 	case SEARCH_SENTBEFORE:
 		return sent_day(s, &day) && cmp_day(day, k->date) < 0;
 	case SEARCH_SENTON:
@@ -327,23 +331,28 @@ eval(struct search_ctx *s, struct imap_search_key *k)
 }
 
 static void
-resolve_sets(struct imap_search_key *k, struct imap_view *v)
+resolve_sets(struct imap_search_key *k, struct imap_view *v, time_t now)
 {
 	uint32_t max_uid = v->count > 0 ? v->msgs[v->count - 1].uid : 0;
 
 	for (; k != NULL; k = k->next) {
+		/* RFC 5032: within number seconds before the command (from its start) */
+		if (k->type == SEARCH_OLDER || k->type == SEARCH_YOUNGER)
+			k->date = now - (time_t)k->number;
 		if (k->saved && k->set == NULL)
 			k->set = imap_view_searchres(v);
 		if (k->type == SEARCH_SEQSET)
 			seqset_resolve(k->set, (uint32_t)v->count);
 		else if (k->type == SEARCH_UIDSET)
 			seqset_resolve(k->set, max_uid);
-		resolve_sets(k->child, v);
+		resolve_sets(k->child, v, now);
 	}
 }
 
 struct sort_run;
 static void sort_run_free(struct sort_run *sr);
+struct search_run;
+static void search_save(struct imap_client *c, struct search_run *r);
 
 /* A SEARCH in progress: evaluated in slices so other sessions of the user keep going. */
 struct search_run {
@@ -699,32 +708,178 @@ sort_cmp(const void *a, const void *b, void *ctx)
 	return sr->items[ia].idx < sr->items[ib].idx ? -1 : sr->items[ia].idx > sr->items[ib].idx;
 }
 
-/* "* SORT ..." in the sorted order. */
-static void
-sort_finish(struct search_run *r)
+/* The item numbers in the sorted order (n_items of them; free() it). */
+static uint32_t *
+sort_order(struct sort_run *sr)
 {
-	struct sort_run *sr = r->sort;
 	uint32_t *order = xreallocarray(NULL, MAX(sr->n_items, 1), sizeof(*order));
-	char num[16];
 	size_t i;
 
 	for (i = 0; i < sr->n_items; i++)
 		order[i] = (uint32_t)i;
 	qsort_r(order, sr->n_items, sizeof(*order), sort_cmp, sr);
-	buf_reset(&r->out);
-	(void)buf_append_str(&r->out, "* SORT");
-	for (i = 0; i < sr->n_items; i++) {
-		uint32_t v = sr->items[order[i]].id;
-		size_t n = sizeof(num);
+	return order;
+}
 
-		do {
-			num[--n] = (char)('0' + v % 10);
-			v /= 10;
-		} while (v != 0);
-		num[--n] = ' ';
-		if (buf_append(&r->out, num + n, sizeof(num) - n) < 0)
+static int
+append_num(struct buf *out, char sep, uint32_t v)
+{
+	char num[16];
+	size_t n = sizeof(num);
+
+	do {
+		num[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	if (sep != '\0')
+		num[--n] = sep;
+	return buf_append(out, num + n, sizeof(num) - n);
+}
+
+/*
+ * The ids of order[from..to) as a sequence-set that keeps their order (RFC 5267 §3.1:
+ * ESORT ALL): a range only where the ids ascend by one in that order ("3,4:6,2").
+ */
+static int
+append_sorted_set(struct buf *out, const struct sort_run *sr, const uint32_t *order,
+    size_t from, size_t to)
+{
+	size_t i = from;
+
+	while (i < to) {
+		uint32_t first = sr->items[order[i]].id, last = first;
+		char sep = i == from ? '\0' : ',';
+
+		while (i + 1 < to && last < UINT32_MAX && sr->items[order[i + 1]].id == last + 1) {
+			last++;
+			i++;
+		}
+		if (append_num(out, sep, first) < 0)
+			return -1;
+		if (last != first && append_num(out, ':', last) < 0)
+			return -1;
+		i++;
+	}
+	return 0;
+}
+
+/* RFC 9394 §3.1: the positions [*from_r, *to_r) (0-based) of a result of count that
+ * the PARTIAL range asks for; empty when it lies beyond the result. */
+static void
+partial_window(const struct imap_search_program *prog, uint64_t count, uint64_t *from_r,
+    uint64_t *to_r)
+{
+	int64_t a = prog->partial_first, b = prog->partial_last;
+	uint64_t lo, hi;
+
+	if (a < 0) {
+		a = -a;
+		b = -b;
+	}
+	lo = (uint64_t)MIN(a, b);
+	hi = (uint64_t)MAX(a, b);
+	if (prog->partial_first < 0) {
+		/* -1 is the last result */
+		*to_r = lo > count ? 0 : count - lo + 1;
+		*from_r = hi >= count ? 0 : count - hi;
+	} else {
+		*from_r = lo - 1 < count ? lo - 1 : count;
+		*to_r = hi < count ? hi : count;
+	}
+	if (*to_r < *from_r)
+		*to_r = *from_r;
+}
+
+/* " PARTIAL (range set-or-NIL)": set as ESEARCH writes it, or NIL when empty. */
+static void
+append_partial_head(struct buf *out, const struct imap_search_program *prog)
+{
+	(void)buf_appendf(out, " PARTIAL (%lld:%lld ", (long long)prog->partial_first,
+	    (long long)prog->partial_last);
+}
+
+/* The hits of a SEARCH at positions [from, to) of the ascending result. */
+static struct seqset *
+seqset_slice(const struct seqset *set, uint64_t from, uint64_t to)
+{
+	struct seqset *out = seqset_create();
+	const struct seqset_range *rg;
+	unsigned n, i;
+	uint64_t pos = 0;
+
+	rg = seqset_ranges(set, &n);
+	for (i = 0; i < n && pos < to; i++) {
+		uint64_t len = (uint64_t)rg[i].hi - rg[i].lo + 1;
+
+		if (pos + len > from) {
+			uint64_t a = from > pos ? from - pos : 0;
+			uint64_t b = MIN(len, to - pos);
+
+			(void)seqset_add_range(out, (uint32_t)(rg[i].lo + a),
+			    (uint32_t)(rg[i].lo + b - 1));
+		}
+		pos += len;
+	}
+	return out;
+}
+
+/* "* SORT ..." in the sorted order, or with RETURN (RFC 5267 §3) "* ESEARCH ...". */
+static void
+sort_finish(struct imap_cmd *cmd, struct search_run *r)
+{
+	struct sort_run *sr = r->sort;
+	const struct imap_search_program *prog = r->prog;
+	uint32_t *order = sort_order(sr);
+	unsigned opts = prog->return_opts;
+	size_t i, n = sr->n_items;
+
+	buf_reset(&r->out);
+	if (!prog->esearch) {
+		(void)buf_append_str(&r->out, "* SORT");
+		for (i = 0; i < n; i++)
+			if (append_num(&r->out, ' ', sr->items[order[i]].id) < 0)
+				r->error = true;
+		free(order);
+		return;
+	}
+	if (opts & SEARCH_RETURN_SAVE) {
+		/* the UIDs of RETURN (MIN/MAX) alone are the first and last in the order */
+		if (n > 0) {
+			r->save_min = cmd->client->view->msgs[sr->items[order[0]].idx].uid;
+			r->save_max = cmd->client->view->msgs[sr->items[order[n - 1]].idx].uid;
+		}
+		search_save(cmd->client, r);
+	}
+	if ((opts & ~SEARCH_RETURN_SAVE) == 0) {
+		free(order);
+		return;
+	}
+	(void)buf_appendf(&r->out, "* ESEARCH (TAG \"%s\")%s", cmd->tag, cmd->uid ? " UID" : "");
+	/* RFC 5267 §3.1: MIN and MAX are the first and the last in the sort order */
+	if ((opts & SEARCH_RETURN_MIN) && n > 0)
+		(void)buf_appendf(&r->out, " MIN %u", sr->items[order[0]].id);
+	if ((opts & SEARCH_RETURN_MAX) && n > 0)
+		(void)buf_appendf(&r->out, " MAX %u", sr->items[order[n - 1]].id);
+	if (opts & SEARCH_RETURN_COUNT)
+		(void)buf_appendf(&r->out, " COUNT %zu", n);
+	if ((opts & SEARCH_RETURN_ALL) && n > 0) {
+		(void)buf_append_str(&r->out, " ALL ");
+		if (append_sorted_set(&r->out, sr, order, 0, n) < 0)
 			r->error = true;
 	}
+	if (opts & SEARCH_RETURN_PARTIAL) {
+		uint64_t from, to;
+
+		partial_window(prog, n, &from, &to);
+		append_partial_head(&r->out, prog);
+		if (from == to)
+			(void)buf_append_str(&r->out, "NIL");
+		else if (append_sorted_set(&r->out, sr, order, from, to) < 0)
+			r->error = true;
+		(void)buf_append_str(&r->out, ")");
+	}
+	if (prog->has_modseq && n > 0)
+		(void)buf_appendf(&r->out, " MODSEQ %llu", (unsigned long long)r->max_modseq);
 	free(order);
 }
 
@@ -775,9 +930,13 @@ search_finish(struct imap_cmd *cmd, struct search_run *r)
 		return imap_cmd_ok(cmd, "Thread completed.");
 	}
 	if (r->sort != NULL) {
-		sort_finish(r);
-		(void)buf_append_str(&r->out, "\r\n");
-		imap_client_write(c, r->out.data, r->out.len);
+		sort_finish(cmd, r);
+		if (r->prog->has_modseq && r->prog->esearch)
+			c->view->modseq_told = true;
+		if (r->out.len > 0) {
+			(void)buf_append_str(&r->out, "\r\n");
+			imap_client_write(c, r->out.data, r->out.len);
+		}
 		if (r->error)
 			return imap_cmd_no(cmd, "[SERVERBUG] Internal error while sorting");
 		return imap_cmd_ok(cmd, "Sort completed.");
@@ -803,6 +962,22 @@ search_finish(struct imap_cmd *cmd, struct search_run *r)
 			(void)buf_append_str(&r->out, " ALL ");
 			if (seqset_format(r->hits, &r->out) < 0)
 				r->error = true;
+		}
+		if (opts & SEARCH_RETURN_PARTIAL) {
+			uint64_t from, to;
+
+			partial_window(r->prog, r->count, &from, &to);
+			append_partial_head(&r->out, r->prog);
+			if (from == to) {
+				(void)buf_append_str(&r->out, "NIL");
+			} else {
+				struct seqset *part = seqset_slice(r->hits, from, to);
+
+				if (seqset_format(part, &r->out) < 0)
+					r->error = true;
+				seqset_destroy(&part);
+			}
+			(void)buf_append_str(&r->out, ")");
 		}
 		if (r->prog->has_modseq && r->count > 0)
 			(void)buf_appendf(&r->out, " MODSEQ %llu",
@@ -912,7 +1087,7 @@ search_start(struct imap_cmd *cmd, struct imap_search_program *prog, struct sort
 	 * The view does not change while the command runs (updates wait for its end), so
 	 * sequence numbers and indexes stay valid across slices.
 	 */
-	resolve_sets(prog->root, c->view);
+	resolve_sets(prog->root, c->view, time(NULL));
 	if (prog->has_modseq)
 		imap_client_enable(c, IMAP_ENABLE_CONDSTORE);
 	r = xcalloc(1, sizeof(*r));
@@ -1015,10 +1190,14 @@ cmd_sort(struct imap_cmd *cmd)
 	struct sort_run *sr;
 	enum imap_search_parse_result res;
 	const char *err = NULL;
-	unsigned n, i, j;
+	unsigned n, i, j, b = 0;
 	bool reverse = false;
 
-	if (cmd->argc < 3 || !imap_arg_get_list(&cmd->args[0], &list, &n) || n == 0)
+	/* RFC 5267 §3: SORT RETURN (options) (criteria) charset search-criteria */
+	if (cmd->argc >= 2 && imap_arg_atom_equals(&cmd->args[0], "RETURN") &&
+	    cmd->args[1].type == IMAP_ARG_LIST)
+		b = 2;
+	if (cmd->argc < b + 3 || !imap_arg_get_list(&cmd->args[b], &list, &n) || n == 0)
 		return imap_cmd_bad(cmd, "SORT needs (criteria) charset search-criteria");
 	sr = xcalloc(1, sizeof(*sr));
 	for (i = 0; i < n; i++) {
@@ -1045,27 +1224,26 @@ cmd_sort(struct imap_cmd *cmd)
 		return imap_cmd_bad(cmd, "REVERSE needs a sort key");
 	}
 	/* the search program: "CHARSET" charset search-key... for the SEARCH parser */
-	if (cmd->args[1].type != IMAP_ARG_ATOM && cmd->args[1].type != IMAP_ARG_QUOTED &&
-	    cmd->args[1].type != IMAP_ARG_LITERAL) {
+	if (cmd->args[b + 1].type != IMAP_ARG_ATOM && cmd->args[b + 1].type != IMAP_ARG_QUOTED &&
+	    cmd->args[b + 1].type != IMAP_ARG_LITERAL) {
 		sort_run_free(sr);
 		return imap_cmd_bad(cmd, "Invalid charset");
 	}
+	/* [RETURN (options)] "CHARSET" charset search-key... for the SEARCH parser */
 	args = xcalloc(cmd->argc, sizeof(*args));
-	args[0].type = IMAP_ARG_ATOM;
-	args[0].str = "CHARSET";
-	args[0].len = 7;
-	for (i = 1; i < cmd->argc; i++)
+	for (i = 0; i < cmd->argc; i++)
 		args[i] = cmd->args[i];
+	args[b].type = IMAP_ARG_ATOM;
+	args[b].str = "CHARSET";
+	args[b].len = 7;
 	res = imap_search_parse(args, cmd->argc, &prog, &err);
 	free(args);
+	/* RFC 5182 §2.1: a failed command with SAVE empties the saved result */
+	if (res != IMAP_SEARCH_OK && search_args_save(cmd->args, cmd->argc))
+		imap_view_set_searchres(cmd->client->view, NULL);
 	if (res != IMAP_SEARCH_OK) {
 		sort_run_free(sr);
 		return search_parse_reply(cmd, res, err);
-	}
-	if (prog->esearch) {
-		imap_search_program_free(&prog, free_matcher);
-		sort_run_free(sr);
-		return imap_cmd_bad(cmd, "RETURN is not supported with SORT");
 	}
 	buf_init(&sr->arena, SORT_ARENA_MAX + MAIL_BASE_SUBJECT_MAX * 8);
 	buf_init(&sr->val, 4 * MAIL_BASE_SUBJECT_MAX);

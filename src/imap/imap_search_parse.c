@@ -346,6 +346,20 @@ parse_key(struct sp *p, unsigned depth)
 		}
 		return k;
 	}
+	if (IS("OLDER") || IS("YOUNGER")) {
+		/* RFC 5032: interval = nz-number (seconds) */
+		k = new_key(p, IS("OLDER") ? SEARCH_OLDER : SEARCH_YOUNGER);
+		if (k != NULL && !get_number(p, &k->number)) {
+			key_free(k, NULL);
+			return NULL;
+		}
+		if (k != NULL && k->number == 0) {
+			p->error = "Invalid interval";
+			key_free(k, NULL);
+			return NULL;
+		}
+		return k;
+	}
 	if (IS("SAVEDATESUPPORTED"))
 		return new_key(p, SEARCH_SAVEDATESUPPORTED);
 	if (IS("MODSEQ")) {
@@ -482,6 +496,42 @@ parse_key(struct sp *p, unsigned depth)
 	return k;
 }
 
+/* One end of a PARTIAL range: nz-number, or "-" nz-number when neg. */
+static bool
+partial_number(const char *s, size_t len, bool neg, int64_t *n_r)
+{
+	uint64_t n;
+
+	if (neg != (len > 0 && s[0] == '-'))
+		return false;
+	if (neg) {
+		s++;
+		len--;
+	}
+	if (len == 0 || s[0] == '0' || parse_u64(s, len, UINT32_MAX, &n) < 0)
+		return false;
+	*n_r = neg ? -(int64_t)n : (int64_t)n;
+	return true;
+}
+
+/* RFC 9394 §5: partial-range = nz-number ":" nz-number / "-" nz-number ":" "-" nz-number */
+static bool
+parse_partial_range(const struct imap_arg *a, struct imap_search_program *prog)
+{
+	const char *colon;
+	bool neg;
+
+	if (a->type != IMAP_ARG_ATOM || a->len == 0)
+		return false;
+	colon = memchr(a->str, ':', a->len);
+	if (colon == NULL)
+		return false;
+	neg = a->str[0] == '-';
+	return partial_number(a->str, (size_t)(colon - a->str), neg, &prog->partial_first) &&
+	    partial_number(colon + 1, a->len - (size_t)(colon - a->str) - 1, neg,
+	    &prog->partial_last);
+}
+
 enum imap_search_parse_result
 imap_search_parse(const struct imap_arg *args, unsigned argc,
     struct imap_search_program **prog_r, const char **error_r)
@@ -511,11 +561,24 @@ imap_search_parse(const struct imap_arg *args, unsigned argc,
 				prog->return_opts |= SEARCH_RETURN_ALL;
 			else if (imap_arg_atom_equals(o, "SAVE"))
 				prog->return_opts |= SEARCH_RETURN_SAVE;
-			else {
+			else if (imap_arg_atom_equals(o, "PARTIAL") &&
+			    !(prog->return_opts & SEARCH_RETURN_PARTIAL) &&
+			    j + 1 < args[1].list_count &&
+			    parse_partial_range(&args[1].list[j + 1], prog)) {
+				prog->return_opts |= SEARCH_RETURN_PARTIAL;
+				j++;
+			} else {
 				free(prog);
 				*error_r = "Unknown RETURN option";
 				return IMAP_SEARCH_BAD;
 			}
+		}
+		/* RFC 9394 §3.1: ALL and PARTIAL are mutually exclusive */
+		if ((prog->return_opts & SEARCH_RETURN_ALL) &&
+		    (prog->return_opts & SEARCH_RETURN_PARTIAL)) {
+			free(prog);
+			*error_r = "PARTIAL and ALL cannot be combined";
+			return IMAP_SEARCH_BAD;
 		}
 		if (prog->return_opts == 0)
 			prog->return_opts = SEARCH_RETURN_ALL;

@@ -1,7 +1,8 @@
 /*
  * imap_search_parse.h — parsing an IMAP SEARCH program (RFC 3501 §6.4.4: every search
  * key, sequence sets and "$" (RFC 5182), parenthesised groups, OR/NOT; CHARSET; RFC 4731
- * ESEARCH RETURN options (and RFC 5182 SAVE); RFC 8474 EMAILID and THREADID) into a tree
+ * ESEARCH RETURN options (and RFC 5182 SAVE, RFC 9394 PARTIAL); RFC 8474 EMAILID and
+ * THREADID; RFC 5032 OLDER and YOUNGER) into a tree
  * the SEARCH command evaluates. Pure: arguments in, tree out; no
  * I/O, no globals. Used by the mail process on client input; recursion is bounded by
  * IMAP_SEARCH_MAX_DEPTH and the tree by IMAP_SEARCH_MAX_KEYS.
@@ -49,6 +50,8 @@ enum imap_search_type {
 	SEARCH_MODSEQ,		/* number: MODSEQ >= it (RFC 7162 §3.1.5) */
 	SEARCH_EMAILID,		/* number: the id (RFC 8474), 0 matches nothing */
 	SEARCH_THREADID,	/* RFC 8474: matches nothing (no threading) */
+	SEARCH_OLDER,		/* number: seconds (RFC 5032); date: now - number, */
+	SEARCH_YOUNGER,		/* filled in by the evaluator at the start of a run */
 };
 
 struct imap_search_key {
@@ -73,11 +76,15 @@ struct imap_search_key {
 #define SEARCH_RETURN_COUNT	0x04
 #define SEARCH_RETURN_ALL	0x08
 #define SEARCH_RETURN_SAVE	0x10	/* RFC 5182: keep the result for "$" */
+#define SEARCH_RETURN_PARTIAL	0x20	/* RFC 9394: partial_first:partial_last */
 
 struct imap_search_program {
 	struct imap_search_key *root;	/* an AND node */
 	bool esearch;			/* RETURN (...) given: answer with * ESEARCH */
 	unsigned return_opts;		/* SEARCH_RETURN_* (empty RETURN () = ALL) */
+	/* RFC 9394 PARTIAL: the range as written (both > 0, or both < 0 counting from
+	 * the last result, -1 the last); its positions are the results between them */
+	int64_t partial_first, partial_last;
 	bool needs_message;		/* some key needs the message contents */
 	bool has_seqset;		/* some key uses sequence numbers */
 	bool has_modseq;		/* a MODSEQ key: the result tells the highest MODSEQ */

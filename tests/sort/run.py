@@ -9,7 +9,9 @@ words; From/To/Cc with and without display names (plain, quoted, encoded), group
 missing fields; Date headers in several zones, missing or broken; sizes and arrival
 times at random.  `buzon imap` serves it over stdin/stdout (imaplib.IMAP4_stream), and
 for every sort criterion list below the answer of UID SORT (and SORT with a search key)
-must equal the reference's order:
+must equal the reference's order, and so must the ESORT (RFC 5267) answer to
+UID SORT RETURN (MIN MAX COUNT ALL) and the slices PARTIAL (RFC 9394) gives of it and
+of a UID SEARCH result:
 
   base subject  RFC 5256 §2.1 steps (1)-(6), written from the RFC's text
   comparator    i;unicode-casemap as NFKD(casefold(text)) compared by code point
@@ -236,6 +238,56 @@ def parse_criteria(text):
     return out
 
 
+def expand_set(text):
+    """An ESEARCH sequence-set in its written order ("3:4,2" -> 3 4 2); "a:b" with a > b
+    counts down."""
+    out = []
+    if text in ("", "NIL"):
+        return out
+    for part in text.split(","):
+        if ":" in part:
+            a, b = (int(x) for x in part.split(":"))
+            out.extend(str(x) for x in (range(a, b + 1) if a <= b else range(a, b - 1, -1)))
+        else:
+            out.append(str(int(part)))
+    return out
+
+
+def partial_slice(lst, first, last):
+    """RFC 9394: the results at positions first..last (1-based, negative from the end)."""
+    lo, hi = sorted((abs(first), abs(last)))
+    if first > 0:
+        return lst[lo - 1:hi]
+    n = len(lst)
+    return lst[max(n - hi, 0):max(n - lo + 1, 0)]
+
+
+def esearch(imap, *cmd):
+    """Send UID cmd, return {item: value} of its ESEARCH response (None on failure)."""
+    imap.untagged_responses.pop("ESEARCH", None)
+    typ, _ = imap.uid(*cmd)
+    data = imap.untagged_responses.pop("ESEARCH", [])
+    if typ != "OK" or len(data) != 1:
+        return None
+    line = data[0].decode() if isinstance(data[0], bytes) else data[0]
+    m = re.match(r'\(TAG "[^"]*"\) UID ?(.*)$', line)
+    if not m:
+        return None
+    out, rest = {}, m.group(1)
+    pm = re.search(r"PARTIAL \((\S+) (\S+)\)", rest)
+    if pm:
+        out["PARTIAL"] = (pm.group(1), pm.group(2))
+        rest = rest[:pm.start()] + rest[pm.end():]
+    words = rest.split()
+    for i in range(0, len(words) - 1, 2):
+        out[words[i]] = words[i + 1]
+    return out
+
+
+PARTIALS = [(1, 50), (51, 100), (100, 51), (-1, -37), (-38, -80), (390, 410), (-500, -390),
+            (1000, 2000), (-2000, -1000), (7, 7)]
+
+
 def run_round(args, seed, n):
     rng = random.Random(seed)
     tmp = tempfile.mkdtemp(prefix="buzon-sort-")
@@ -300,6 +352,40 @@ def run_round(args, seed, n):
                     results.append(("FAIL", name, "first difference at %d: got %s, want %s%s"
                                     % (diff, got[diff:diff + 5], want[diff:diff + 5],
                                        detail)))
+            # ESORT (RFC 5267 §3): RETURN (ALL) is SORT's order, MIN/MAX its ends;
+            # PARTIAL (RFC 9394) gives the slices of it
+            for crit in CRITERIA[:6] + CRITERIA[12:]:
+                name = "seed%d-esort-%s" % (seed, crit.replace(" ", "-").lower())
+                want = [str(x[1]) for x in reference_sort(ref_items, parse_criteria(crit))]
+                r = esearch(imap, "SORT", "RETURN", "(MIN MAX COUNT ALL)", "(%s)" % crit,
+                            "UTF-8", "ALL")
+                ok = (r is not None and expand_set(r.get("ALL", "")) == want and
+                      r.get("COUNT") == str(len(want)) and
+                      (not want or (r.get("MIN") == want[0] and r.get("MAX") == want[-1])))
+                results.append(("PASS" if ok else "FAIL", name, "" if ok else
+                                "got %s" % (str(r)[:200],)))
+                for first, last in PARTIALS:
+                    pname = "%s-partial-%d:%d" % (name, first, last)
+                    pw = partial_slice(want, first, last)
+                    r = esearch(imap, "SORT", "RETURN", "(PARTIAL %d:%d)" % (first, last),
+                                "(%s)" % crit, "UTF-8", "ALL")
+                    ok = (r is not None and r.get("PARTIAL", (None,))[0] ==
+                          "%d:%d" % (first, last) and
+                          expand_set(r["PARTIAL"][1]) == pw)
+                    results.append(("PASS" if ok else "FAIL", pname, "" if ok else
+                                    "got %s want %s" % (str(r)[:200], pw[:8])))
+            # PARTIAL with SEARCH: slices of the ascending result
+            sel = [str(x[1]) for x in ref_items if x[0] % 3 != 0]
+            seqs = ",".join(str(x[0]) for x in ref_items if x[0] % 3 != 0) or "1"
+            for first, last in PARTIALS:
+                pname = "seed%d-search-partial-%d:%d" % (seed, first, last)
+                pw = partial_slice(sel, first, last)
+                r = esearch(imap, "SEARCH", "RETURN", "(COUNT PARTIAL %d:%d)" % (first, last),
+                            seqs)
+                ok = (r is not None and r.get("COUNT") == str(len(sel)) and
+                      expand_set(r.get("PARTIAL", ("", ""))[1]) == pw)
+                results.append(("PASS" if ok else "FAIL", pname, "" if ok else
+                                "got %s want %s" % (str(r)[:200], pw[:8])))
             # with a search key: only the hits, in the same order
             crit = "SUBJECT"
             sel = [x for x in ref_items if x[0] % 3 != 0]

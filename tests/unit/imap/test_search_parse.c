@@ -21,7 +21,7 @@ dump(struct buf *b, const struct imap_search_key *k)
 		"ALL", "AND", "OR", "NOT", "SEQ", "UIDSET", "FLAG", "KEYWORD", "RECENT", "NEW",
 		"OLD", "LARGER", "SMALLER", "BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON",
 		"SENTSINCE", "HEADER", "BODY", "TEXT", "SAVEDBEFORE", "SAVEDON", "SAVEDSINCE",
-		"SAVEDATESUPPORTED", "MODSEQ", "EMAILID", "THREADID",
+		"SAVEDATESUPPORTED", "MODSEQ", "EMAILID", "THREADID", "OLDER", "YOUNGER",
 	};
 	for (; k != NULL; k = k->next) {
 		buf_append_str(b, names[k->type]);
@@ -41,6 +41,8 @@ dump(struct buf *b, const struct imap_search_key *k)
 		case SEARCH_SMALLER:
 		case SEARCH_MODSEQ:
 		case SEARCH_EMAILID:
+		case SEARCH_OLDER:
+		case SEARCH_YOUNGER:
 			buf_appendf(b, ":%llu", (unsigned long long)k->number);
 			break;
 		case SEARCH_BEFORE:
@@ -146,6 +148,36 @@ static const struct tcase cases[] = {
 	  false, false },
 	{ "$:3", IMAP_SEARCH_BAD, NULL, 0, false, false },
 	{ "UID $$", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	/* RFC 5032 WITHIN */
+	{ "OLDER 1 younger 4294967295", IMAP_SEARCH_OK, "AND(OLDER:1 YOUNGER:4294967295)", 0,
+	  false, false },
+	{ "NOT YOUNGER 60", IMAP_SEARCH_OK, "AND(NOT(YOUNGER:60))", 0, false, false },
+	{ "OLDER 0", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "OLDER", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "YOUNGER -1", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "YOUNGER 4294967296", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "YOUNGER \"5\"", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	/* RFC 9394 PARTIAL */
+	{ "RETURN (PARTIAL 1:10) ALL", IMAP_SEARCH_OK, "AND(ALL)", SEARCH_RETURN_PARTIAL, true,
+	  false },
+	{ "RETURN (COUNT PARTIAL -1:-100 MIN) ALL", IMAP_SEARCH_OK, "AND(ALL)",
+	  SEARCH_RETURN_PARTIAL | SEARCH_RETURN_COUNT | SEARCH_RETURN_MIN, true, false },
+	{ "RETURN (SAVE PARTIAL 500:400) ALL", IMAP_SEARCH_OK, "AND(ALL)",
+	  SEARCH_RETURN_PARTIAL | SEARCH_RETURN_SAVE, true, false },
+	{ "RETURN (PARTIAL 1:10 ALL) ALL", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "RETURN (ALL PARTIAL 1:10) ALL", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "RETURN (PARTIAL 1:10 PARTIAL 1:10) ALL", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "RETURN (PARTIAL) ALL", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "RETURN (PARTIAL 0:10) ALL", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "RETURN (PARTIAL 1:-10) ALL", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "RETURN (PARTIAL -1:10) ALL", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "RETURN (PARTIAL 1:*) ALL", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "RETURN (PARTIAL 5) ALL", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "RETURN (PARTIAL 1:4294967296) ALL", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "RETURN (PARTIAL --1:-2) ALL", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "RETURN (PARTIAL \"1:2\") ALL", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "RETURN (PARTIAL (1:2)) ALL", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "RETURN (PARTIAL 1:2:3) ALL", IMAP_SEARCH_BAD, NULL, 0, false, false },
 	/* malformed */
 	{ "EMAILID", IMAP_SEARCH_BAD, NULL, 0, false, false },
 	{ "THREADID", IMAP_SEARCH_BAD, NULL, 0, false, false },
@@ -235,6 +267,38 @@ test_table(void **state)
 	}
 }
 
+/* RFC 9394: the PARTIAL range is kept as written. */
+static void
+test_partial(void **state)
+{
+	static const struct {
+		const char *line;
+		int64_t first, last;
+	} rows[] = {
+		{ "t SEARCH RETURN (PARTIAL 1:100) ALL\r\n", 1, 100 },
+		{ "t SEARCH RETURN (PARTIAL 100:1) ALL\r\n", 100, 1 },
+		{ "t SEARCH RETURN (PARTIAL -1:-100) ALL\r\n", -1, -100 },
+		{ "t SEARCH RETURN (PARTIAL -4294967295:-4294967295) ALL\r\n",
+		  -4294967295LL, -4294967295LL },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const struct imap_arg *args = NULL;
+		unsigned argc = 0;
+		struct imap_search_program *prog = NULL;
+		const char *err = NULL;
+		struct imap_parser *p = helper_parse_split(rows[i].line, 0, &args, &argc);
+
+		assert_non_null(p);
+		assert_int_equal(imap_search_parse(args, argc, &prog, &err), IMAP_SEARCH_OK);
+		assert_true(rows[i].first == prog->partial_first);
+		assert_true(rows[i].last == prog->partial_last);
+		imap_search_program_free(&prog, NULL);
+		imap_parser_destroy(&p);
+	}
+}
+
 /* Depth and count limits are checked before the tree grows. */
 static void
 test_limits(void **state)
@@ -310,6 +374,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_partial),
 		cmocka_unit_test(test_objectid),
 	};
 
