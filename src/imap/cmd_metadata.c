@@ -55,15 +55,30 @@ metadata_mailbox_arg(struct imap_cmd *cmd, const struct imap_arg *a, char **name
 	return true;
 }
 
-/* An entry argument: checked (RFC 5464 §3.2) and lower-cased into out. */
+/* An entry argument: checked (RFC 5464 §3.2) and lower-cased into *name_r (caller
+ * frees). */
 static bool
-entry_arg(const struct imap_arg *a, char *out, size_t out_size)
+entry_arg(const struct imap_arg *a, char **name_r)
 {
+	char out[METADATA_ENTRY_NAME_MAX + 1];
 	const char *s;
 	size_t len;
 
-	return a->type != IMAP_ARG_NIL && imap_arg_get_astring(a, &s, &len) &&
-	    metadata_entry_name_check(s, len, out, out_size) == 0;
+	if (a->type == IMAP_ARG_NIL || !imap_arg_get_astring(a, &s, &len) ||
+	    metadata_entry_name_check(s, len, out, sizeof(out)) < 0)
+		return false;
+	*name_r = xstrdup(out);
+	return true;
+}
+
+static void
+names_free(char **names, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
 }
 
 /* Does entry name e fall under the requested req with depth (RFC 5464 §4.2.2)? */
@@ -136,7 +151,7 @@ cmd_getmetadata(struct imap_cmd *cmd)
 	uint64_t maxsize = UINT64_MAX, longest = 0;
 	uint32_t depth = 0;
 	unsigned nents, i;
-	char (*names)[METADATA_ENTRY_NAME_MAX + 1] = NULL;
+	char **names = NULL;
 	struct metadata *md = NULL;
 	char *mailbox = NULL;
 	bool *sent = NULL, any = false;
@@ -162,17 +177,17 @@ cmd_getmetadata(struct imap_cmd *cmd)
 	}
 	names = xcalloc(nents, sizeof(*names));
 	for (i = 0; i < nents; i++) {
-		if (!entry_arg(&ents[i], names[i], sizeof(names[i]))) {
-			free(names);
+		if (!entry_arg(&ents[i], &names[i])) {
+			names_free(names, nents);
 			return imap_cmd_bad(cmd, "Invalid entry name");
 		}
 	}
 	if (!metadata_mailbox_arg(cmd, &args[0], &mailbox, NULL)) {
-		free(names);
+		names_free(names, nents);
 		return IMAP_CMD_DONE;
 	}
 	if (metadata_open(c->user->store, false, &md) < 0) {
-		free(names);
+		names_free(names, nents);
 		free(mailbox);
 		return imap_cmd_store_error(cmd, STORE_IOERROR);
 	}
@@ -207,7 +222,7 @@ cmd_getmetadata(struct imap_cmd *cmd)
 		}
 	}
 	free(sent);
-	free(names);
+	names_free(names, nents);
 	free(mailbox);
 	metadata_close(&md);
 	if (ret != 0) {
@@ -233,7 +248,7 @@ cmd_setmetadata(struct imap_cmd *cmd)
 	struct imap_client *c = cmd->client;
 	const struct imap_arg *list;
 	unsigned n, i;
-	char (*names)[METADATA_ENTRY_NAME_MAX + 1] = NULL;
+	char **names = NULL;
 	struct metadata *md = NULL;
 	struct mailbox *box = NULL;
 	enum metadata_status ms = METADATA_OK;
@@ -251,20 +266,20 @@ cmd_setmetadata(struct imap_cmd *cmd)
 		const struct imap_arg *v = &list[i + 1];
 
 		/* value = nstring / literal8; "/private" and "/shared" are not entries */
-		if (!entry_arg(&list[i], names[i / 2], sizeof(names[i / 2])) ||
+		if (!entry_arg(&list[i], &names[i / 2]) ||
 		    strchr(names[i / 2] + 1, '/') == NULL ||
 		    (v->type != IMAP_ARG_NIL && v->type != IMAP_ARG_QUOTED &&
 		    v->type != IMAP_ARG_LITERAL)) {
-			free(names);
+			names_free(names, n / 2);
 			return imap_cmd_bad(cmd, "Invalid SETMETADATA entry");
 		}
 	}
 	if (!metadata_mailbox_arg(cmd, &cmd->args[0], &mailbox, &box)) {
-		free(names);
+		names_free(names, n / 2);
 		return IMAP_CMD_DONE;
 	}
 	if (metadata_open(c->user->store, true, &md) < 0) {
-		free(names);
+		names_free(names, n / 2);
 		free(mailbox);
 		if (box != NULL)
 			mailbox_unref(&box);
@@ -277,7 +292,7 @@ cmd_setmetadata(struct imap_cmd *cmd)
 		ms = metadata_set(md, mailbox, names[i / 2],
 		    v->type == IMAP_ARG_NIL ? NULL : v->str, v->len);
 	}
-	free(names);
+	names_free(names, n / 2);
 	changed = md->changed;
 	if (ms == METADATA_OK && metadata_commit(c->user->store, md) < 0)
 		ioerr = true;
