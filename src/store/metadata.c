@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/log.h"
@@ -422,14 +423,16 @@ metadata_open(struct mstore *store, bool write, struct metadata **md_r)
 {
 	struct metadata *md = metadata_new();
 	const char *error = NULL;
+	struct stat st;
 	struct buf b;
 	int ret;
 
 	*md_r = NULL;
 	md->lock_fd = openat(store->root_fd, METADATA_LOCK_FILE,
-	    O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (md->lock_fd < 0) {
-		log_error("metadata lock open failed error=%s", strerror(errno));
+	    O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	if (md->lock_fd < 0 || fstat(md->lock_fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		log_error("metadata lock open failed file=%s error=%s", METADATA_LOCK_FILE,
+		    md->lock_fd < 0 ? strerror(errno) : "not a regular file");
 		metadata_close(&md);
 		return -1;
 	}

@@ -301,6 +301,12 @@ test_store_file(void **state)
 	assert_null(md);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_size, 4);
+	/* a symlink planted as the lock file is not followed */
+	snprintf(path, sizeof(path), "%s/%s", root, METADATA_LOCK_FILE);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(symlink("/etc/passwd", path), 0);
+	assert_int_equal(metadata_open(store, false, &md), -1);
+	assert_int_equal(unlink(path), 0);
 	mstore_close(&store);
 	nftw(base, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
