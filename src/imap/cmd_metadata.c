@@ -147,7 +147,7 @@ int
 cmd_getmetadata(struct imap_cmd *cmd)
 {
 	struct imap_client *c = cmd->client;
-	const struct imap_arg *args = cmd->args, *ents;
+	const struct imap_arg *args = cmd->args, *ents, *mbox_arg, *ents_arg;
 	uint64_t maxsize = UINT64_MAX, longest = 0;
 	uint32_t depth = 0;
 	unsigned nents, i;
@@ -159,20 +159,29 @@ cmd_getmetadata(struct imap_cmd *cmd)
 	struct buf b;
 	int ret;
 
-	/* getmetadata = "GETMETADATA" [SP getmetadata-options] SP mailbox SP entries */
-	if (cmd->argc == 3 && args[0].type == IMAP_ARG_LIST) {
-		if (!parse_options(cmd, &args[0], &maxsize, &depth))
+	/* getmetadata = "GETMETADATA" [SP getmetadata-options] SP mailbox SP entries;
+	 * the options after the mailbox (the order of drafts, which clients still send)
+	 * are accepted too */
+	if (cmd->argc == 3 && (args[0].type == IMAP_ARG_LIST ||
+	    args[1].type == IMAP_ARG_LIST)) {
+		bool opts_first = args[0].type == IMAP_ARG_LIST;
+
+		if (!parse_options(cmd, &args[opts_first ? 0 : 1], &maxsize, &depth))
 			return IMAP_CMD_DONE;
-		args++;
-	} else if (cmd->argc != 2) {
+		mbox_arg = &args[opts_first ? 1 : 0];
+		ents_arg = &args[2];
+	} else if (cmd->argc == 2) {
+		mbox_arg = &args[0];
+		ents_arg = &args[1];
+	} else {
 		return imap_cmd_bad(cmd, "Invalid GETMETADATA arguments");
 	}
-	if (args[1].type == IMAP_ARG_LIST) {
-		imap_arg_get_list(&args[1], &ents, &nents);
+	if (ents_arg->type == IMAP_ARG_LIST) {
+		imap_arg_get_list(ents_arg, &ents, &nents);
 		if (nents == 0)
 			return imap_cmd_bad(cmd, "Empty entry list");
 	} else {
-		ents = &args[1];
+		ents = ents_arg;
 		nents = 1;
 	}
 	names = xcalloc(nents, sizeof(*names));
@@ -182,7 +191,7 @@ cmd_getmetadata(struct imap_cmd *cmd)
 			return imap_cmd_bad(cmd, "Invalid entry name");
 		}
 	}
-	if (!metadata_mailbox_arg(cmd, &args[0], &mailbox, NULL)) {
+	if (!metadata_mailbox_arg(cmd, mbox_arg, &mailbox, NULL)) {
 		names_free(names, nents);
 		return IMAP_CMD_DONE;
 	}
