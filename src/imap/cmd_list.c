@@ -43,6 +43,8 @@ mailbox_cmd(struct imap_cmd *cmd, enum store_status (*fn)(struct mstore *, const
 		    cmd->client->id);
 		if (len > 1 && name[len - 1] == STORE_SEP)
 			name[len - 1] = '\0';	/* CREATE's trailing separator */
+		if (ev == IMAP_NOTIFY_DELETE)
+			imap_metadata_mailbox_deleted(cmd->client, name);	/* RFC 5464 */
 		imap_notify_folder_event(cmd->client, ev, name, NULL);	/* RFC 5465 */
 	}
 	free(name);
@@ -75,6 +77,7 @@ cmd_create(struct imap_cmd *cmd)
 	len = strlen(name);
 	if (len > 1 && name[len - 1] == STORE_SEP)
 		name[len - 1] = '\0';
+	imap_metadata_mailbox_created(c, name);		/* RFC 5464 */
 	imap_notify_folder_event(c, IMAP_NOTIFY_CREATE, name, NULL);	/* RFC 5465 */
 	st = mstore_status(c->user->store, name, &ms);
 	free(name);
@@ -117,6 +120,8 @@ cmd_rename(struct imap_cmd *cmd)
 	/* NOTIFY watches hold folders open, and an open folder cannot be renamed */
 	imap_notify_release(cmd->client, from);
 	st = mstore_rename(cmd->client->user->store, from, to);
+	if (st == STORE_OK)
+		imap_metadata_mailbox_renamed(cmd->client, from, to);	/* RFC 5464 */
 	/* renaming INBOX moves its messages into a new folder; INBOX stays */
 	if (st == STORE_OK && strcmp(from, "INBOX") == 0)
 		imap_notify_folder_event(cmd->client, IMAP_NOTIFY_CREATE, to, NULL);

@@ -47,6 +47,8 @@ static const struct imap_command commands[] = {
 	{ "APPEND", cmd_append, BOTH, CMD_FLAG_NO_MSGS, cmd_append_literal },
 	{ "IDLE", cmd_idle, BOTH, CMD_FLAG_NO_MSGS, NULL },
 	{ "NOTIFY", cmd_notify, BOTH, CMD_FLAG_NO_MSGS, NULL },
+	{ "GETMETADATA", cmd_getmetadata, BOTH, CMD_FLAG_NO_MSGS, NULL },
+	{ "SETMETADATA", cmd_setmetadata, BOTH, CMD_FLAG_NO_MSGS, NULL },
 	{ "CHECK", cmd_check, SEL, CMD_FLAG_NO_MSGS, NULL },
 	{ "CLOSE", cmd_close, SEL, 0, NULL },
 	{ "UNSELECT", cmd_unselect, SEL, CMD_FLAG_NO_MSGS, NULL },

@@ -526,6 +526,16 @@ void imap_notify_folder_event(struct imap_client *origin, enum imap_notify_folde
  * folder cannot be renamed). */
 void imap_notify_release(struct imap_client *origin, const char *name);
 
+/* ---------------------------------------------------------------- METADATA (cmd_metadata.c) */
+
+/* RFC 5464 hooks after a successful folder operation: DELETE drops the folder's
+ * entries, RENAME moves them (children too; INBOX keeps its own), CREATE drops stale
+ * ones left by a folder removed outside IMAP. Failures are logged only. */
+void imap_metadata_mailbox_deleted(struct imap_client *c, const char *name);
+void imap_metadata_mailbox_created(struct imap_client *c, const char *name);
+void imap_metadata_mailbox_renamed(struct imap_client *c, const char *oldname,
+    const char *newname);
+
 /* ---------------------------------------------------------------- command handlers */
 
 imap_cmd_func cmd_capability, cmd_noop, cmd_logout, cmd_id, cmd_enable, cmd_namespace;
@@ -533,7 +543,7 @@ imap_cmd_func cmd_starttls_after_login, cmd_select, cmd_examine, cmd_create, cmd
 imap_cmd_func cmd_rename, cmd_subscribe, cmd_unsubscribe, cmd_list, cmd_lsub, cmd_status;
 imap_cmd_func cmd_append, cmd_check, cmd_close, cmd_unselect, cmd_expunge, cmd_search;
 imap_cmd_func cmd_fetch, cmd_store, cmd_copy, cmd_move, cmd_idle, cmd_sort, cmd_notify;
-imap_cmd_func cmd_thread;
+imap_cmd_func cmd_thread, cmd_getmetadata, cmd_setmetadata;
 
 imap_literal_func cmd_append_literal;
 

@@ -66,6 +66,12 @@ modseq_next(struct mailbox *box)
 	return box->highestmodseq;
 }
 
+void
+mailbox_touch_modseq(struct mailbox *box)
+{
+	(void)modseq_next(box);
+}
+
 static void
 modseq_msg(struct mailbox *box, uint32_t uid, bool appended)
 {

@@ -286,6 +286,9 @@ uint32_t mailbox_uidnext(const struct mailbox *box);
  * flag changes and expunges, ours and those a rescan finds; persisted in the index and
  * never lower after a restart than any value handed out before. */
 uint64_t mailbox_highestmodseq(const struct mailbox *box);
+/* Raise the folder's HIGHESTMODSEQ by one for a change that is not a message's (RFC 7162
+ * §3.2: a SETMETADATA of a mailbox entry, with METADATA and QRESYNC both offered). */
+void mailbox_touch_modseq(struct mailbox *box);
 /*
  * RFC 7162 VANISHED: call cb(ctx, lo, hi) for the ranges, ascending and disjoint, of
  * UIDs expunged with a MODSEQ above since (the store keeps the last
