@@ -402,7 +402,9 @@ section_step(struct imap_client *c, struct fetch_ctx *f)
 	if (f->stream_generated) {
 		size_t n = MIN(f->gen_end - f->gen_pos, (size_t)IMAP_BODY_CHUNK);
 
-		imap_client_write(c, f->res.buf.data + f->gen_pos, n);
+		/* an empty generated section has no buffer at all */
+		if (n > 0)
+			imap_client_write(c, f->res.buf.data + f->gen_pos, n);
 		f->gen_pos += n;
 		if (f->gen_pos < f->gen_end)
 			return false;
