@@ -89,7 +89,9 @@ zlib_in_filter(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 	size_t made = 0, tail = 0, got;
 	int ret = Z_OK;
 
-	if (z->in_failed) {
+	/* a lingering session (its last response sent) only discards input: its read
+	 * bound is off then, and nothing of it is parsed */
+	if (z->in_failed || (z->client != NULL && z->client->lingering)) {
 		evbuffer_drain(src, evbuffer_get_length(src));
 		return BEV_ERROR;
 	}

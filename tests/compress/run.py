@@ -8,7 +8,8 @@ config and passwd file written like tests/protocol/run.py does, and talks raw DE
 (zlib.compressobj/decompressobj with wbits=-15) after "OK DEFLATE active".
 
 Cases: capability and commands through zlib (CAPABILITY, SELECT, APPEND with a literal,
-FETCH, a second COMPRESS is NO [COMPRESSIONACTIVE], LOGOUT); unknown mechanism and
+FETCH, a second COMPRESS is NO [COMPRESSIONACTIVE], LOGOUT); IDLE with an update from
+another session; unknown mechanism and
 missing argument are BAD; compressed commands pipelined right behind COMPRESS; a client
 that stops reading during a 40 MB FETCH (the server's RSS stays bounded; then every byte
 arrives intact); a decompression bomb (a 1 MB compressed stream that inflates to 1 GiB
@@ -254,6 +255,27 @@ def case_session(srv):
     c.close()
 
 
+def case_idle(srv):
+    """IDLE's input hook reads inflated input; an update from another session is
+    flushed to the compressed stream without further output behind it."""
+    c = Client(srv)
+    c.compress()
+    _, t = c.cmd(b"a", b"SELECT INBOX")
+    expect(t.startswith(b"a OK"), t)
+    c.send(b"b IDLE\r\n")
+    expect(c.line().startswith(b"+ "), "no IDLE continuation")
+    other = Client(srv)
+    _, t = other.cmd(b"x", b"APPEND INBOX {4+}\r\nHi\r\n")
+    expect(t.startswith(b"x OK"), t)
+    other.close()
+    ln = c.line()
+    expect(ln == b"* 1 EXISTS", "IDLE got %r" % ln)
+    c.send(b"DONE\r\n")
+    lines = c.until_tagged(b"b")
+    expect(lines[-1].startswith(b"b OK"), lines)
+    c.close()
+
+
 def case_bad_mechanism(srv):
     c = Client(srv)
     _, t = c.cmd(b"a", b"COMPRESS FOO")
@@ -397,6 +419,7 @@ def case_stream_end(srv):
 
 CASES = [
     ("session", case_session),
+    ("idle", case_idle),
     ("bad-mechanism", case_bad_mechanism),
     ("pipelined", case_pipelined),
     ("corrupt", case_corrupt),
