@@ -299,7 +299,13 @@ cmd_compress(struct imap_cmd *cmd)
 	c->zlib = z;
 	c->bev = filter;
 	imap_client_attach_bev(c);
-	bufferevent_enable(filter, EV_READ | EV_WRITE);
+	/* bufferevent_filter_new enabled reading the socket: not after the client's EOF */
+	if (c->input_eof) {
+		bufferevent_disable(z->sock, EV_READ);
+		bufferevent_enable(filter, EV_WRITE);
+	} else {
+		bufferevent_enable(filter, EV_READ | EV_WRITE);
+	}
 	/* compressed input the client sent right after the command */
 	if (evbuffer_get_length(bufferevent_get_input(z->sock)) > 0)
 		bufferevent_trigger(z->sock, EV_READ, BEV_TRIG_IGNORE_WATERMARKS);
