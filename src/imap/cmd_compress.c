@@ -194,14 +194,9 @@ zlib_ev_cb(evutil_socket_t fd, short what, void *ctx)
 
 	if (c == NULL || c->destroyed)
 		return;
-	if (z->in_failed && !z->failure_reported && !c->lingering) {
-		z->failure_reported = true;
-		log_info("imap disconnect user=%s session=%u reason=compression_error",
-		    c->user->name, c->id);
-		imap_client_bye(c, "Invalid compressed input");
-		if (c->destroyed)
-			return;
-	}
+	imap_compress_input_end(c);
+	if (c->destroyed)
+		return;
 	if (z->out_pending)
 		zlib_flush(z, bufferevent_get_output(z->sock));
 	imap_client_output_sent(c);
@@ -226,6 +221,22 @@ zlib_free(void *ctx)
 	(void)inflateEnd(&z->in);
 	(void)deflateEnd(&z->out);
 	free(z);
+}
+
+void
+imap_compress_input_end(struct imap_client *c)
+{
+	struct imap_zlib *z = c->zlib;
+
+	if (z == NULL || !z->in_failed || z->failure_reported || c->closing || c->destroyed)
+		return;
+	/* the commands inflated before the error are answered first */
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		return;
+	z->failure_reported = true;
+	log_info("imap disconnect user=%s session=%u reason=compression_error", c->user->name,
+	    c->id);
+	imap_client_bye(c, "Invalid compressed input");
 }
 
 size_t

@@ -639,6 +639,7 @@ client_input(struct imap_client *c)
 	c->in_input = false;
 	if (c->destroyed)
 		return;
+	imap_compress_input_end(c);
 	in = bufferevent_get_input(c->bev);
 	/* The client half-closed: answer what it sent, then close (like a LOGOUT). Input
 	 * still buffered while the output is full is parsed when it drains (write

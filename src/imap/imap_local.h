@@ -330,6 +330,9 @@ void imap_client_output_sent(struct imap_client *c);
  * unflushed input); the session's teardown detaches the filter state before freeing
  * c->bev. */
 size_t imap_compress_unsent(const struct imap_client *c);
+/* After the session has read its input: the input stream was corrupt (or ended) and
+ * everything inflated before that has been taken: "* BYE" and close. */
+void imap_compress_input_end(struct imap_client *c);
 void imap_compress_detach(struct imap_client *c);
 /* "* BYE text", flush, close. */
 void imap_client_bye(struct imap_client *c, const char *text);
