@@ -10,7 +10,8 @@ config and passwd file written like tests/protocol/run.py does, and talks raw DE
 Cases: capability and commands through zlib (CAPABILITY, SELECT, APPEND with a literal,
 FETCH, a second COMPRESS is NO [COMPRESSIONACTIVE], LOGOUT); IDLE with an update from
 another session; unknown mechanism and
-missing argument are BAD; compressed commands pipelined right behind COMPRESS; a client
+missing argument are BAD; compressed commands pipelined right behind COMPRESS; pipelined
+FETCHes and 60,000 NOOPs then a half-close (all answered); a client
 that stops reading during a 40 MB FETCH (the server's RSS stays bounded; then every byte
 arrives intact); a decompression bomb (a 1 MB compressed stream that inflates to 1 GiB
 of one line: BAD or BYE, RSS bounded, the session ends or stays usable); corrupt
@@ -386,6 +387,30 @@ def case_bomb(srv):
     return "%d KiB compressed sent; peak RSS %d KiB; %r" % (sent // 1024, peak, refused[0][:60])
 
 
+def case_eof_pipelined(srv):
+    """A client that pipelines FETCHes and far more commands than the input bound holds
+    (inflated), half-closes and only then reads (a slow reader): every command is
+    answered, then the server closes."""
+    msg = big_message()
+    srv.add_message("1800000000.M1P1.big:2,S", msg)
+    c = Client(srv, rcvbuf=64 * 1024)
+    c.compress()
+    _, t = c.cmd(b"s", b"SELECT INBOX")
+    expect(t.startswith(b"s OK"), t)
+    fetches = b"".join(b"f%d FETCH 1 BODY.PEEK[]\r\n" % i for i in range(3))
+    # one tag for all: the compressed input is small enough to be read, EOF and all,
+    # while the FETCH output is blocked
+    noops = b"n NOOP\r\n" * 60000
+    c.send(fetches + noops + b"q NOOP\r\n")
+    c.sock.shutdown(socket.SHUT_WR)
+    time.sleep(1.5)
+    rest = c.wait_eof(60)
+    f = sum(1 for i in range(3) if b"f%d OK Fetch completed." % i in rest)
+    n = rest.count(b" OK NOOP completed.")
+    expect(f == 3 and n == 60001, "%d FETCHes, %d NOOPs answered; %r" % (f, n, rest[-100:]))
+    c.close()
+
+
 def case_corrupt(srv):
     """Invalid DEFLATE input: BYE (compressed) and the connection ends."""
     c = Client(srv)
@@ -426,6 +451,7 @@ CASES = [
     ("idle", case_idle),
     ("bad-mechanism", case_bad_mechanism),
     ("pipelined", case_pipelined),
+    ("eof-pipelined", case_eof_pipelined),
     ("corrupt", case_corrupt),
     ("stream-end", case_stream_end),
     ("slow-reader", case_slow_reader),
