@@ -13,7 +13,7 @@ another session; unknown mechanism and
 missing argument are BAD; compressed commands pipelined right behind COMPRESS; pipelined
 FETCHes and 60,000 NOOPs then a half-close (all answered); a client
 that stops reading during a 40 MB FETCH (the server's RSS stays bounded; then every byte
-arrives intact); a decompression bomb (a 1 MB compressed stream that inflates to 1 GiB
+arrives intact); a decompression bomb queued behind a blocked FETCH (RSS bounded); one (a 1 MB compressed stream that inflates to 1 GiB
 of one line: BAD or BYE, RSS bounded, the session ends or stays usable); corrupt
 compressed input (BYE, compressed, then the connection closes).
 
@@ -411,6 +411,49 @@ def case_eof_pipelined(srv):
     c.close()
 
 
+def case_bomb_blocked(srv):
+    """A decompression bomb queued behind a FETCH the client does not read: the session
+    parses nothing while its output is full, so the compressed input waits in the
+    socket buffer and at most the input bound of it is inflated."""
+    msg = big_message()
+    srv.add_message("1800000000.M1P1.big:2,S", msg)
+    c = Client(srv, rcvbuf=64 * 1024)
+    c.compress()
+    _, t = c.cmd(b"s", b"SELECT INBOX")
+    expect(t.startswith(b"s OK"), t)
+    zout = c.zout
+    c.sock.sendall(zout.compress(b"f1 FETCH 1 BODY.PEEK[]\r\nf2 FETCH 1 BODY.PEEK[]\r\n"
+                                 b"x LIST \"\" ") + zout.flush(zlib.Z_SYNC_FLUSH))
+    time.sleep(0.5)
+    base = srv.rss_kb()
+    chunk = b"a" * (1 << 20)
+    c.sock.settimeout(2)
+    sent = 0
+    try:
+        for _ in range(512):	# up to 512 MiB inflated, until the socket is full
+            data = zout.compress(chunk)
+            if data:
+                c.sock.sendall(data)
+                sent += len(data)
+    except (socket.timeout, BrokenPipeError, ConnectionResetError):
+        pass
+    time.sleep(1.0)
+    peak = srv.rss_kb()
+    expect(peak < RSS_LIMIT_MB * 1024, "server RSS %d KiB (was %d) with %d KiB of bomb queued"
+           % (peak, base, sent // 1024))
+    # reading again: both FETCHes arrive whole, then the line is refused
+    want = b"* 1 FETCH (BODY[] {%d}\r\n" % len(msg) + msg + b")"
+    for tag in (b"f1", b"f2"):
+        lines = c.until_tagged(tag, timeout=60)
+        expect(lines[-1] == tag + b" OK Fetch completed." and lines[0] == want,
+               "%s: %r" % (tag, lines[-1][:100]))
+    ln = c.line(60)
+    expect(ln.startswith(b"* BYE") or ln.startswith(b"x BAD") or ln.startswith(b"x NO"),
+           "bomb line answered %r" % ln[:100])
+    c.close()
+    return "%d KiB compressed queued; RSS %d KiB (%d before)" % (sent // 1024, peak, base)
+
+
 def case_corrupt(srv):
     """Invalid DEFLATE input: BYE (compressed) and the connection ends."""
     c = Client(srv)
@@ -456,6 +499,7 @@ CASES = [
     ("stream-end", case_stream_end),
     ("slow-reader", case_slow_reader),
     ("bomb", case_bomb),
+    ("bomb-blocked", case_bomb_blocked),
 ]
 
 
