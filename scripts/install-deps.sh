@@ -3,7 +3,7 @@
 # or its benchmarks (bench). Installs only what is missing; safe to run repeatedly.
 set -eu
 BUILD="gcc clang meson ninja-build pkg-config libevent-dev libssl-dev libcrypt-dev
-libargon2-dev libutf8proc-dev libpam0g-dev libseccomp-dev liblmdb-dev openssl"
+libargon2-dev libutf8proc-dev libpam0g-dev libseccomp-dev liblmdb-dev zlib1g-dev openssl"
 CHECK="libcmocka-dev python3 curl isync mutt tmux valgrind libclang-rt-14-dev strace gdb
 postfix swaks fetchmail testssl.sh
 roundcube roundcube-sqlite3 roundcube-plugins php-cli php-sqlite3 chromium

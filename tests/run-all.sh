@@ -4,6 +4,8 @@
 #   unit      meson test --suite unit, in both builds
 #   protocol  tests/protocol/run.py --stdio (scripted IMAP dialogues), both builds, and
 #             --serve (one process for all sessions of the user) on build
+#   compress  tests/compress/run.py (COMPRESS=DEFLATE through zlib: commands, a non-reading
+#             client's RSS, a decompression bomb, corrupt input), both builds
 #   security  tests/security/run.py (black-box security checks) on build/buzon
 #   faults    tests/faults/run.py (kill -9 at chosen syscalls via strace, corrupted uidlists,
 #             injected I/O errors, a full tmpfs; root only, else SKIP) on build/buzon
@@ -160,6 +162,18 @@ if [ -f tests/protocol/run.py ]; then
 		runner protocol-asan "$LOGDIR/protocol-asan.log" \
 		    env ASAN_OPTIONS="$SAN_ASAN" UBSAN_OPTIONS="$SAN_UBSAN" \
 		    "$PY" tests/protocol/run.py --stdio "$ASAN_BUILD/buzon imap -c {config} -u {user}"
+	fi
+fi
+
+# COMPRESS=DEFLATE: tests/protocol/run.py cannot speak DEFLATE (its own runner, on the
+# one-process test server); under ASan without the RSS cases
+if [ -f tests/compress/run.py ] && have_binary "$BUILD" compress; then
+	runner compress "$LOGDIR/compress.log" "$PY" tests/compress/run.py --build "$BUILD"
+	if [ "${SKIP_ASAN:-0}" != 1 ] && have_binary "$ASAN_BUILD" compress-asan; then
+		runner compress-asan "$LOGDIR/compress-asan.log" \
+		    env ASAN_OPTIONS="$SAN_ASAN" UBSAN_OPTIONS="$SAN_UBSAN" \
+		    "$PY" tests/compress/run.py --build "$ASAN_BUILD" -k session -k idle -k bad \
+		    -k pipelined -k corrupt -k stream
 	fi
 fi
 

@@ -36,6 +36,13 @@ imap_client_output_len(struct imap_client *c)
 	return evbuffer_get_length(bufferevent_get_output(c->bev));
 }
 
+/* Output not yet on the wire: with COMPRESS also what waits under the filter. */
+static size_t
+client_unsent(struct imap_client *c)
+{
+	return imap_client_output_len(c) + imap_compress_unsent(c);
+}
+
 void
 imap_client_write(struct imap_client *c, const void *data, size_t len)
 {
@@ -69,7 +76,7 @@ imap_client_bye(struct imap_client *c, const char *text)
 	c->closing = true;
 	bufferevent_disable(c->bev, EV_READ);
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-	if (imap_client_output_len(c) == 0)
+	if (client_unsent(c) == 0)
 		client_close_flushed(c);
 }
 
@@ -582,11 +589,12 @@ client_input(struct imap_client *c)
 	if (c->in_input)
 		return;
 	c->in_input = true;
-	in = bufferevent_get_input(c->bev);
 	while (!c->closing && !c->destroyed) {
 		size_t avail, used = 0;
 		unsigned char *data;
 
+		/* COMPRESS replaces the bufferevent between two commands */
+		in = bufferevent_get_input(c->bev);
 		if (c->cmd != NULL && c->cmd->input != NULL) {
 			if (!client_cmd_input(c, in))
 				break;
@@ -631,6 +639,8 @@ client_input(struct imap_client *c)
 	c->in_input = false;
 	if (c->destroyed)
 		return;
+	imap_compress_input_end(c);
+	in = bufferevent_get_input(c->bev);
 	/* The client half-closed: answer what it sent, then close (like a LOGOUT). Input
 	 * still buffered while the output is full is parsed when it drains (write
 	 * callback); only then is there nothing left to answer. */
@@ -639,7 +649,7 @@ client_input(struct imap_client *c)
 		c->closing = true;
 		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 	}
-	if (c->closing && imap_client_output_len(c) == 0)
+	if (c->closing && client_unsent(c) == 0)
 		client_close_flushed(c);
 }
 
@@ -667,7 +677,7 @@ client_write_cb(struct bufferevent *bev, void *ctx)
 	struct imap_client *c = ctx;
 
 	if (c->closing) {
-		if (imap_client_output_len(c) == 0)
+		if (client_unsent(c) == 0)
 			client_close_flushed(c);
 		return;
 	}
@@ -775,6 +785,13 @@ client_close_flushed(struct imap_client *c)
 	evtimer_add(c->timer, &tv);
 }
 
+void
+imap_client_output_sent(struct imap_client *c)
+{
+	if (!c->destroyed && c->closing && client_unsent(c) == 0)
+		client_close_flushed(c);
+}
+
 static void
 client_update_cb(evutil_socket_t fd, short what, void *ctx)
 {
@@ -826,6 +843,12 @@ imap_client_schedule_updates(struct imap_client *c)
 
 /* ---------------------------------------------------------------- life cycle */
 
+void
+imap_client_attach_bev(struct imap_client *c)
+{
+	bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
+}
+
 int
 imap_client_create(struct mail_user *mu, int fd, const char *login_tag,
     const void *pending_input, size_t pending_len, const char *client_ip, bool secured)
@@ -865,7 +888,7 @@ imap_client_create(struct mail_user *mu, int fd, const char *login_tag,
 		free(c);
 		return -1;
 	}
-	bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
+	imap_client_attach_bev(c);
 	{
 		/* a client that stops reading goes at autologout (docs/security.md, Limits) */
 		struct timeval wtv = { (time_t)c->autologout_secs, 0 };
@@ -927,6 +950,7 @@ client_teardown(struct imap_client *c)
 	event_free(c->timer);
 	event_free(c->update_ev);
 	event_free(c->cont_ev);
+	imap_compress_detach(c);
 	bufferevent_free(c->bev);
 	c->bev = NULL;
 	imap_parser_destroy(&c->parser);

@@ -31,6 +31,7 @@ static const struct imap_command commands[] = {
 	{ "ID", cmd_id, BOTH, CMD_FLAG_NO_MSGS, NULL },
 	{ "ENABLE", cmd_enable, BOTH, CMD_FLAG_NO_MSGS, NULL },
 	{ "NAMESPACE", cmd_namespace, BOTH, CMD_FLAG_NO_MSGS, NULL },
+	{ "COMPRESS", cmd_compress, BOTH, CMD_FLAG_NO_MSGS, NULL },
 	{ "STARTTLS", cmd_starttls_after_login, BOTH, CMD_FLAG_NO_MSGS, NULL },
 	{ "LOGIN", cmd_starttls_after_login, BOTH, CMD_FLAG_NO_MSGS, NULL },
 	{ "AUTHENTICATE", cmd_starttls_after_login, BOTH, CMD_FLAG_NO_MSGS, NULL },

@@ -52,6 +52,7 @@ enum imap_state {
 
 struct imap_client;
 struct imap_cmd;
+struct imap_zlib;
 
 /* Handler results. */
 #define IMAP_CMD_DONE	0	/* the tagged reply has been sent */
@@ -289,7 +290,8 @@ struct imap_client {
 	struct imap_client *next;	/* zombie list */
 	unsigned id;
 	int fd;
-	struct bufferevent *bev;
+	struct bufferevent *bev;	/* with COMPRESS the zlib filter over the socket's */
+	struct imap_zlib *zlib;		/* COMPRESS=DEFLATE state (cmd_compress.c); NULL: off */
 	struct imap_parser *parser;
 	char *ip;
 	bool secured;
@@ -317,8 +319,21 @@ void imap_client_reap(struct imap_user *iu);
 /* Write raw bytes / a formatted line (CRLF appended by imap_client_line). */
 void imap_client_write(struct imap_client *c, const void *data, size_t len);
 void imap_client_line(struct imap_client *c, const char *fmt, ...) PRINTF(2, 3);
-/* Size of the pending output. */
+/* Size of the pending output (with COMPRESS: uncompressed, in the filter; the
+ * compressed output under it has its own bound, cmd_compress.c). */
 size_t imap_client_output_len(struct imap_client *c);
+/* Set the session's callbacks on c->bev (at creation and after COMPRESS). */
+void imap_client_attach_bev(struct imap_client *c);
+/* Everything written may have reached the socket: a closing session closes now. */
+void imap_client_output_sent(struct imap_client *c);
+/* COMPRESS (cmd_compress.c): compressed output not yet sent (plus 1 while deflate holds
+ * unflushed input); the session's teardown detaches the filter state before freeing
+ * c->bev. */
+size_t imap_compress_unsent(const struct imap_client *c);
+/* After the session has read its input: the input stream was corrupt (or ended) and
+ * everything inflated before that has been taken: "* BYE" and close. */
+void imap_compress_input_end(struct imap_client *c);
+void imap_compress_detach(struct imap_client *c);
 /* "* BYE text", flush, close. */
 void imap_client_bye(struct imap_client *c, const char *text);
 /* Resume the running command (cmd->cont) from the event loop soon. */
@@ -539,6 +554,7 @@ void imap_metadata_mailbox_renamed(struct imap_client *c, const char *oldname,
 /* ---------------------------------------------------------------- command handlers */
 
 imap_cmd_func cmd_capability, cmd_noop, cmd_logout, cmd_id, cmd_enable, cmd_namespace;
+imap_cmd_func cmd_compress;
 imap_cmd_func cmd_starttls_after_login, cmd_select, cmd_examine, cmd_create, cmd_delete;
 imap_cmd_func cmd_rename, cmd_subscribe, cmd_unsubscribe, cmd_list, cmd_lsub, cmd_status;
 imap_cmd_func cmd_append, cmd_check, cmd_close, cmd_unselect, cmd_expunge, cmd_search;
