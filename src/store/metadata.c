@@ -14,11 +14,13 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/log.h"
 #include "lib/util.h"
 
+#define METADATA_LOCK_MS	2000	/* longest wait for the lock */
 #define MD_MAGIC	"BZMD"
 #define MD_VERSION	1
 #define MD_HDR_LEN	12	/* magic, u32 version, u32 count */
@@ -436,8 +438,15 @@ metadata_open(struct mstore *store, bool write, struct metadata **md_r)
 		metadata_close(&md);
 		return -1;
 	}
-	while ((ret = flock(md->lock_fd, write ? LOCK_EX : LOCK_SH)) < 0 && errno == EINTR)
-		;
+	/* bounded wait: holders keep the lock only to read and rewrite one small file;
+	 * one that keeps it longer does not stall this process past METADATA_LOCK_MS */
+	for (unsigned waited = 0;; waited += 10) {
+		ret = flock(md->lock_fd, (write ? LOCK_EX : LOCK_SH) | LOCK_NB);
+		if (ret == 0 || (errno != EWOULDBLOCK && errno != EINTR) ||
+		    waited >= METADATA_LOCK_MS)
+			break;
+		(void)nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+	}
 	if (ret < 0) {
 		log_error("metadata lock failed error=%s", strerror(errno));
 		metadata_close(&md);
