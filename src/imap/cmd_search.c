@@ -1167,6 +1167,23 @@ cmd_search(struct imap_cmd *cmd)
 	return search_start(cmd, prog, NULL);
 }
 
+/* The charset argument of SORT and THREAD: a string; once UTF8=ACCEPT is enabled only
+ * UTF-8 (RFC 6855 §3 with its erratum: the client may not ask for another). */
+static bool
+charset_arg_ok(const struct imap_cmd *cmd, const struct imap_arg *a)
+{
+	const char *s;
+	size_t len;
+
+	if (!imap_arg_get_string(a, &s, &len) && a->type != IMAP_ARG_ATOM)
+		return false;
+	if (a->type == IMAP_ARG_ATOM) {
+		s = a->str;
+		len = a->len;
+	}
+	return !(cmd->client->enabled & IMAP_ENABLE_UTF8) || mem_ieq(s, len, "UTF-8");
+}
+
 /*
  * SORT and UID SORT (RFC 5256 §3, RFC 5957 SORT=DISPLAY): (sort-criteria) charset
  * search-criteria. The search runs as SEARCH does, collecting each hit's keys; the
@@ -1224,8 +1241,7 @@ cmd_sort(struct imap_cmd *cmd)
 		return imap_cmd_bad(cmd, "REVERSE needs a sort key");
 	}
 	/* the search program: "CHARSET" charset search-key... for the SEARCH parser */
-	if (cmd->args[b + 1].type != IMAP_ARG_ATOM && cmd->args[b + 1].type != IMAP_ARG_QUOTED &&
-	    cmd->args[b + 1].type != IMAP_ARG_LITERAL) {
+	if (!charset_arg_ok(cmd, &cmd->args[b + 1])) {
 		sort_run_free(sr);
 		return imap_cmd_bad(cmd, "Invalid charset");
 	}
@@ -1275,8 +1291,7 @@ cmd_thread(struct imap_cmd *cmd)
 		alg = IMAP_THREAD_ORDEREDSUBJECT;
 	else
 		return imap_cmd_bad(cmd, "Unknown thread algorithm");
-	if (cmd->args[1].type != IMAP_ARG_ATOM && cmd->args[1].type != IMAP_ARG_QUOTED &&
-	    cmd->args[1].type != IMAP_ARG_LITERAL)
+	if (!charset_arg_ok(cmd, &cmd->args[1]))
 		return imap_cmd_bad(cmd, "Invalid charset");
 	/* the search program: "CHARSET" charset search-key... for the SEARCH parser */
 	args = xcalloc(cmd->argc, sizeof(*args));
