@@ -10,7 +10,8 @@
  *   op NAME       one targeted operation timed over -r repetitions (first and median
  *                 reported): select, fetch-flags, fetch-envelope, fetch-bodystructure,
  *                 search-body, search-subject, search-from, store-seen, sort-date
- *                 (UID SORT (REVERSE DATE)), sort-subject (UID SORT (SUBJECT)); -x runs a
+ *                 (UID SORT (REVERSE DATE)), sort-subject (UID SORT (SUBJECT)),
+ *                 thread-references (UID THREAD REFERENCES); -x runs a
  *                 command before each SELECT (cold), -K keeps another session with the
  *                 folder selected
  *   mixed         -c clients each running a random mix (select, fetch headers, fetch
@@ -396,12 +397,13 @@ untagged(struct conn *c, const char *s, size_t n)
 		}
 		return;
 	}
-	if (prefix(s, n, "SEARCH") || prefix(s, n, "SORT")) {
+	if (prefix(s, n, "SEARCH") || prefix(s, n, "SORT") || prefix(s, n, "THREAD")) {
 		const char *p = s + (prefix(s, n, "SORT") ? 4 : 6);
 
 		c->search_seen = true;
+		/* a number starts after a space, or after "(" in THREAD's nested lists */
 		while (p < end) {
-			if (*p == ' ' && p + 1 < end && isdigit((unsigned char)p[1]))
+			if ((*p == ' ' || *p == '(') && p + 1 < end && isdigit((unsigned char)p[1]))
 				c->n_search++;
 			p++;
 		}
@@ -688,7 +690,7 @@ send_logout(struct conn *c)
 
 enum {
 	OP_SELECT, OP_FETCH_FLAGS, OP_FETCH_ENV, OP_FETCH_BS, OP_SEARCH, OP_STORE,
-	OP_SEARCH_SUBJ, OP_SEARCH_FROM, OP_SORT_DATE, OP_SORT_SUBJ, OP_COUNT
+	OP_SEARCH_SUBJ, OP_SEARCH_FROM, OP_SORT_DATE, OP_SORT_SUBJ, OP_THREAD, OP_COUNT
 };
 static int op_id;
 
@@ -696,7 +698,7 @@ static bool
 op_is_search(void)
 {
 	return op_id == OP_SEARCH || op_id == OP_SEARCH_SUBJ || op_id == OP_SEARCH_FROM ||
-	    op_id == OP_SORT_DATE || op_id == OP_SORT_SUBJ;
+	    op_id == OP_SORT_DATE || op_id == OP_SORT_SUBJ || op_id == OP_THREAD;
 }
 
 static void
@@ -732,6 +734,9 @@ op_send(struct conn *c)
 		break;
 	case OP_SORT_SUBJ:
 		conn_cmd(c, K_SEARCH, "UID SORT (SUBJECT) UTF-8 ALL");
+		break;
+	case OP_THREAD:
+		conn_cmd(c, K_SEARCH, "UID THREAD REFERENCES UTF-8 ALL");
 		break;
 	default:
 		abort();
@@ -1756,7 +1761,7 @@ usage(void)
 	    "                    search, append, expunge, idle (5,25,20,15,10,10,10,5)\n"
 	    "  -v                print the dialogue\n"
 	    "ops: select fetch-flags fetch-envelope fetch-bodystructure search-body store-seen\n"
-	    "     search-subject search-from sort-date sort-subject\n");
+	    "     search-subject search-from sort-date sort-subject thread-references\n");
 	exit(2);
 }
 
@@ -1766,7 +1771,7 @@ main(int argc, char **argv)
 	static const char *const op_names[OP_COUNT] = {
 		"select", "fetch-flags", "fetch-envelope", "fetch-bodystructure",
 		"search-body", "store-seen", "search-subject", "search-from", "sort-date",
-		"sort-subject"
+		"sort-subject", "thread-references"
 	};
 	struct rlimit rl;
 	int ch;

@@ -487,6 +487,11 @@ if ! skip sort; then
 			record "$s" "sort_${op}_first" "$(field first "$LAST")"
 		done
 	done
+	# THREAD REFERENCES: every message appears once in the answer
+	for s in $ONLY; do
+		lg "$s" thread_refs median -e "$N" -s "$N" -r "$REPS" op thread-references
+		record "$s" thread_refs_first "$(field first "$LAST")"
+	done
 fi
 if ! skip mixed; then
 	for c in $MIXED; do
@@ -691,6 +696,8 @@ row "UID SORT (REVERSE DATE), first" sort_date_first s low ""
 row "UID SORT (REVERSE DATE), again" sort_date s low 2
 row "UID SORT (SUBJECT), first" sort_subject_first s low ""
 row "UID SORT (SUBJECT), again" sort_subject s low 2
+row "UID THREAD REFERENCES, first" thread_refs_first s low ""
+row "UID THREAD REFERENCES, again" thread_refs s low 2
 for c in $MIXED; do
 	row "mixed workload, $c clients" "mixed_$c" "ops/s" high 2
 done
