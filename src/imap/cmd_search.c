@@ -522,7 +522,11 @@ sort_text(struct search_ctx *s, struct sort_run *sr, enum sort_key key, bool *re
  * SORT_TO, SORT_CC, SORT_DISPLAYFROM and SORT_DISPLAYTO the i;unicode-casemap folding
  * of the text, each as a 2-octet big-endian length and its octets (cut at 65535).
  */
-#define SORT_BLOCK_HDR	9	/* date, reply flag */
+#define SORT_BLOCK_HDR	9	/* date, flags */
+#define SORT_BLOCK_REPLY	0x01	/* the base subject had a reply/forward marker */
+#define SORT_BLOCK_IRT		0x02	/* the references string is In-Reply-To */
+#define SORT_BLOCK_IDS		2	/* raw strings after the keys: Message-ID, refs */
+#define SORT_BLOCK_REFS_MAX	16384	/* the end of a longer References is kept */
 static const enum sort_key sort_block_order[] = {
 	SORT_SUBJECT, SORT_FROM, SORT_TO, SORT_CC, SORT_DISPLAYFROM, SORT_DISPLAYTO,
 };
@@ -545,7 +549,7 @@ sort_block_build(struct search_ctx *s, struct sort_run *sr, struct buf *blk)
 
 		sort_text(s, sr, sort_block_order[i], &reply);
 		if (reply)
-			blk->data[8] = 1;
+			blk->data[8] |= SORT_BLOCK_REPLY;
 		at = blk->len;
 		(void)buf_append(blk, "\0\0", 2);
 		mail_casemap_fold(blk, &sr->tmp, buf_cstr(&sr->val), sr->val.len);
@@ -554,6 +558,51 @@ sort_block_build(struct search_ctx *s, struct sort_run *sr, struct buf *blk)
 		blk->data[at] = (char)(n >> 8);
 		blk->data[at + 1] = (char)(n & 0xff);
 	}
+	/* THREAD's message IDs, raw: Message-ID, and References (else In-Reply-To) */
+	for (i = 0; i < SORT_BLOCK_IDS; i++) {
+		char *v = sort_header(s, i == 0 ? "Message-ID" : "References");
+		size_t n, skip = 0;
+
+		if (i == 1 && v == NULL && (v = sort_header(s, "In-Reply-To")) != NULL)
+			blk->data[8] |= SORT_BLOCK_IRT;
+		n = v != NULL ? strlen(v) : 0;
+		if (i == 0)
+			n = MIN(n, (size_t)1024);
+		else if (n > SORT_BLOCK_REFS_MAX) {
+			skip = n - SORT_BLOCK_REFS_MAX;
+			n = SORT_BLOCK_REFS_MAX;
+		}
+		at = blk->len;
+		(void)buf_append(blk, "\0\0", 2);
+		if (n > 0)
+			(void)buf_append(blk, v + skip, n);
+		blk->data[at] = (char)(n >> 8);
+		blk->data[at + 1] = (char)(n & 0xff);
+		free(v);
+	}
+}
+
+/* The idx-th string of a keys block (the folded keys, then the raw IDs): false when
+ * the block is shorter than its lengths say. */
+static bool
+block_string(const unsigned char *blk, size_t len, unsigned idx, const unsigned char **p_r,
+    size_t *n_r)
+{
+	size_t pos = SORT_BLOCK_HDR, n = 0;
+	unsigned i;
+
+	for (i = 0; i <= idx; i++) {
+		if (pos + 2 > len)
+			return false;
+		n = (size_t)blk[pos] << 8 | blk[pos + 1];
+		if (pos + 2 + n > len)
+			return false;
+		if (i < idx)
+			pos += 2 + n;
+	}
+	*p_r = blk + pos + 2;
+	*n_r = n;
+	return true;
 }
 
 /* The block of the message: from the cache, else built (and cached). */
@@ -567,7 +616,8 @@ sort_block(struct search_ctx *s, struct sort_run *sr, const unsigned char **p_r,
 	size_t len;
 
 	if (imap_rcache_get(rc, mailbox_name(mb), mailbox_uidvalidity(mb), s->m->uid,
-	    IMAP_RC_SORT, &d, &len) && len >= SORT_BLOCK_HDR + 2 * N_ELEMENTS(sort_block_order)) {
+	    IMAP_RC_SORT, &d, &len) &&
+	    len >= SORT_BLOCK_HDR + 2 * (N_ELEMENTS(sort_block_order) + SORT_BLOCK_IDS)) {
 		*p_r = (const unsigned char *)d;
 		*len_r = len;
 		return;
@@ -644,30 +694,31 @@ sort_add(struct search_ctx *s, struct sort_run *sr, uint32_t idx, uint32_t id)
 	return 0;
 }
 
-/* THREAD: a hit with its date, base subject and message IDs (RFC 5256 §4). */
+/* THREAD: a hit with its date, base subject and message IDs (RFC 5256 §4), all from
+ * the message's keys block. */
 static int
 thread_add(struct search_ctx *s, struct sort_run *sr, uint32_t id)
 {
-	const unsigned char *blk;
-	size_t blk_len, n, i;
+	const unsigned char *blk, *subj, *mid, *refs;
+	size_t blk_len, n_subj, n_mid, n_refs, i;
 	uint64_t date = 0;
-	char *msgid, *refs, *irt;
+	char *v_mid, *v_refs;
 
 	sort_block(s, sr, &blk, &blk_len);
 	for (i = 0; i < 8; i++)
 		date = date << 8 | blk[i];
-	/* the base subject is the block's first string (sort_block_order) */
-	n = (size_t)blk[SORT_BLOCK_HDR] << 8 | blk[SORT_BLOCK_HDR + 1];
-	if (SORT_BLOCK_HDR + 2 + n > blk_len)
+	/* the base subject is the first string (sort_block_order), the IDs follow the keys */
+	if (!block_string(blk, blk_len, 0, &subj, &n_subj) ||
+	    !block_string(blk, blk_len, N_ELEMENTS(sort_block_order), &mid, &n_mid) ||
+	    !block_string(blk, blk_len, N_ELEMENTS(sort_block_order) + 1, &refs, &n_refs))
 		return -1;
-	msgid = sort_header(s, "Message-ID");
-	refs = sort_header(s, "References");
-	irt = refs == NULL ? sort_header(s, "In-Reply-To") : NULL;
-	imap_thread_add(sr->thread, id, date, (const char *)blk + SORT_BLOCK_HDR + 2, n,
-	    blk[8] != 0, msgid, refs, irt);
-	free(msgid);
-	free(refs);
-	free(irt);
+	v_mid = n_mid > 0 ? xstrndup((const char *)mid, n_mid) : NULL;
+	v_refs = n_refs > 0 ? xstrndup((const char *)refs, n_refs) : NULL;
+	imap_thread_add(sr->thread, id, date, (const char *)subj, n_subj,
+	    (blk[8] & SORT_BLOCK_REPLY) != 0, v_mid,
+	    (blk[8] & SORT_BLOCK_IRT) ? NULL : v_refs, (blk[8] & SORT_BLOCK_IRT) ? v_refs : NULL);
+	free(v_mid);
+	free(v_refs);
 	return 0;
 }
 
