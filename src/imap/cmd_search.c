@@ -409,8 +409,8 @@ struct sort_criterion {
 
 /* One hit: its view index and what is answered (sequence number or UID). Its keys
  * are n_slots values at keys[item number * n_slots]: a number for ARRIVAL, DATE and
- * SIZE; for a string two, the first 8 octets big-endian (zero-padded: most comparisons
- * end there) and then (offset << 32 | length) in the arena. */
+ * SIZE; for a string three, its first 16 octets as two big-endian numbers (zero-padded:
+ * most comparisons end there) and then (offset << 32 | length) in the arena. */
 struct sort_item {
 	uint32_t idx, id;
 };
@@ -687,9 +687,11 @@ sort_add(struct search_ctx *s, struct sort_run *sr, uint32_t idx, uint32_t id)
 		if (sr->arena.len + n > SORT_ARENA_MAX ||
 		    buf_append(&sr->arena, blk + pos + 2, n) < 0)
 			return -1;
-		for (kc[0] = 0, i = 0; i < 8; i++)
+		for (kc[0] = kc[1] = 0, i = 0; i < 8; i++) {
 			kc[0] = kc[0] << 8 | (i < n ? blk[pos + 2 + i] : 0);
-		kc[1] = (uint64_t)(sr->arena.len - n) << 32 | (uint32_t)n;
+			kc[1] = kc[1] << 8 | (i + 8 < n ? blk[pos + 10 + i] : 0);
+		}
+		kc[2] = (uint64_t)(sr->arena.len - n) << 32 | (uint32_t)n;
 	}
 	return 0;
 }
@@ -743,8 +745,10 @@ sort_cmp(const void *a, const void *b, void *ctx)
 		int r;
 
 		r = kx[sl] < ky[sl] ? -1 : kx[sl] > ky[sl];
+		if (r == 0 && !sort_key_is_number(sr->crit[c].key))
+			r = kx[sl + 1] < ky[sl + 1] ? -1 : kx[sl + 1] > ky[sl + 1];
 		if (r == 0 && !sort_key_is_number(sr->crit[c].key)) {
-			uint64_t px = kx[sl + 1], py = ky[sl + 1];
+			uint64_t px = kx[sl + 2], py = ky[sl + 2];
 			size_t lx = (uint32_t)px, ly = (uint32_t)py;
 
 			r = memcmp(sr->arena.data + (px >> 32), sr->arena.data + (py >> 32),
@@ -1283,7 +1287,7 @@ cmd_sort(struct imap_cmd *cmd)
 		sr->crit[sr->n_crit].key = keys[j].key;
 		sr->crit[sr->n_crit].reverse = reverse;
 		sr->slot[sr->n_crit] = (uint8_t)sr->n_slots;
-		sr->n_slots += sort_key_is_number(keys[j].key) ? 1 : 2;
+		sr->n_slots += sort_key_is_number(keys[j].key) ? 1 : 3;
 		sr->n_crit++;
 		reverse = false;
 	}
