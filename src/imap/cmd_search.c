@@ -517,10 +517,11 @@ sort_text(struct search_ctx *s, struct sort_run *sr, enum sort_key key, bool *re
 /*
  * The sort keys of one message, computed once and kept with its other derived items in
  * the rendered-item cache (IMAP_RC_SORT; messages are immutable): the sent date (8
- * octets, big-endian, so it orders as the date), one octet that is 1 when the base
- * subject had a reply or forward marker (THREAD), then for SORT_SUBJECT, SORT_FROM,
- * SORT_TO, SORT_CC, SORT_DISPLAYFROM and SORT_DISPLAYTO the i;unicode-casemap folding
- * of the text, each as a 2-octet big-endian length and its octets (cut at 65535).
+ * octets, big-endian, so it orders as the date), one octet of SORT_BLOCK_* flags
+ * (THREAD), then for SORT_SUBJECT, SORT_FROM, SORT_TO, SORT_CC, SORT_DISPLAYFROM and
+ * SORT_DISPLAYTO the i;unicode-casemap folding of the text, then THREAD's raw
+ * Message-ID and References (or In-Reply-To); each string as a 2-octet big-endian
+ * length and its octets (cut at 65535).
  */
 #define SORT_BLOCK_HDR	9	/* date, flags */
 #define SORT_BLOCK_REPLY	0x01	/* the base subject had a reply/forward marker */
