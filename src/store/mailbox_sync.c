@@ -467,8 +467,19 @@ mailbox_sync_full(struct mailbox *box)
 	box->force_sync = false;
 
 	lockfd = mailbox_uidlist_lock(box);
-	if (lockfd < 0)
+	if (lockfd < 0) {
+		struct stat dst;
+
+		/* another process deleted the folder: its directory has no link left (a
+		 * DELETE here marks the open mailboxes itself, store_folders.c) */
+		if (fstat(box->dir_fd, &dst) == 0 && dst.st_nlink == 0) {
+			log_info("store folder deleted by another process mailbox=%s",
+			    box->name);
+			mailbox_mark_deleted(box);
+			return STORE_NONEXISTENT;
+		}
 		return STORE_IOERROR;
+	}
 	st = sync_locked(box, &dirty);
 	if (st == STORE_OK && dirty)
 		return mailbox_uidlist_commit(box, lockfd);
