@@ -7,7 +7,8 @@
 //
 // JSON: {url, user, password, kind, shots (dir for PNGs), profile (fresh empty dir for
 // --user-data-dir), folders ([[name, class], ...]), listSubjects ([...]), open
-// ({subject, body}), trash ({subject}), timeoutMs}.
+// ({subject, body}), trash ({subject}), extras, big ({folder, threads, depth, newest,
+// newestRoot, oldest}: a large folder to sort and thread), timeoutMs}.
 // Prints "ok: ..." / "FAIL: ..." lines on stdout and exits 0 when every step passed.
 // A step that throws ends the run (what follows depends on it) after a screenshot of
 // the page as it was (error-KIND.png).
@@ -251,6 +252,78 @@ try {
 		await pref.locator(`input[name=_name][value="${cfg.extras.folder.create}"]`).waitFor();
 		await saveFolder(cfg.extras.folder.rename);
 		await page.screenshot({ path: shot('folders') });
+	}
+
+	if (cfg.big) {
+		// 12. a folder of threads*depth messages: sorted by date (newest first), then in
+		// thread view. Roundcube asks the server (UID SORT, UID THREAD) because buzon
+		// offers SORT and THREAD; run.py checks the IMAP trace for it. set_list_options
+		// is what the list options dialog's Save button calls.
+		const total = cfg.big.threads * cfg.big.depth;
+		const firstRow = async () => (await listRows())[0] || {};
+		const listed = async (mode, count, subject) => page.waitForFunction(([c, s]) => {
+			const r = window.rcmail;
+			const shown = [...document.querySelectorAll('#messagelist tbody tr')]
+				.filter((tr) => tr.getClientRects().length > 0);
+			return r && !r.busy && r.env.mailbox === 'Big' && r.env.messagecount === c &&
+			    shown.length > 0 && shown[0].textContent.includes(s);
+		}, [count, subject], { timeout: 60000 }).then(() => true, () => false);
+		await idle();
+		await page.goto(cfg.url + '?_task=mail&_mbox=INBOX', { waitUntil: 'domcontentloaded' });
+		await idle();
+		await page.click(`#mailboxlist li.mailbox a[rel="${cfg.big.folder}"]`);
+		await idle();
+		let t0 = Date.now();
+		await page.evaluate(() => window.rcmail.set_list_options(null, 'date', 'DESC', 0));
+		let okList = await listed('list', total, cfg.big.newest);
+		const sortMs = Date.now() - t0;
+		check(okList, `${cfg.big.folder}: ${total} messages sorted by date, newest "${cfg.big.newest}" first ` +
+		    `(first row "${(await firstRow()).subject}", ${sortMs} ms)`);
+		const pageRows = (await listRows()).length;
+		check(pageRows > 1 && pageRows <= 200, `${cfg.big.folder}: one page of ${pageRows} rows shown`);
+		await page.screenshot({ path: shot('big-date') });
+		// the last page ends with the oldest message: the server sorted all of them
+		await idle();
+		await page.evaluate(() => window.rcmail.command('lastpage'));
+		const oldest = await page.waitForFunction((s) => {
+			const shown = [...document.querySelectorAll('#messagelist tbody tr')]
+				.filter((tr) => tr.getClientRects().length > 0);
+			const last = shown.length ? shown[shown.length - 1].textContent : '';
+			return !window.rcmail.busy && window.rcmail.env.current_page > 1 && last.includes(s) &&
+			    !last.includes('Re: ');
+		}, cfg.big.oldest, { timeout: 20000 }).then(() => true, () => false);
+		check(oldest, `${cfg.big.folder}: the last page ends with the oldest message "${cfg.big.oldest}"`);
+		await idle();
+		await page.evaluate(() => window.rcmail.command('firstpage'));
+		await idle();
+		t0 = Date.now();
+		await idle();
+		await page.evaluate(() => window.rcmail.set_list_options(null, 'date', 'DESC', 1));
+		okList = await listed('threads', cfg.big.threads, cfg.big.newestRoot);
+		const threadMs = Date.now() - t0;
+		check(okList, `${cfg.big.folder}: ${cfg.big.threads} threads, newest "${cfg.big.newestRoot}" first ` +
+		    `(first row "${(await firstRow()).subject}", messagecount ${await page.evaluate(() => window.rcmail.env.messagecount)}, ${threadMs} ms)`);
+		// expand every thread of the page: the first thread shows its depth-1 replies
+		await idle();
+		await page.evaluate(() => window.rcmail.command('expand-all'));
+		const firstThread = await page.waitForFunction((d) => {
+			const shown = [...document.querySelectorAll('#messagelist tbody tr')]
+				.filter((tr) => tr.getClientRects().length > 0);
+			let n = 0;
+			for (const tr of shown.slice(1)) {
+				if (!tr.textContent.includes('Re: '))
+					break;
+				n++;
+			}
+			return n === d - 1 ? n : false;
+		}, cfg.big.depth, { timeout: 20000 }).then((h) => h.jsonValue(), () => null);
+		check(firstThread === cfg.big.depth - 1,
+		    `${cfg.big.folder}: the first thread expands to its ${cfg.big.depth - 1} replies (${firstThread})`);
+		await page.screenshot({ path: shot('big-thread') });
+		// back to the plain list, as a person leaves it
+		await idle();
+		await page.evaluate(() => window.rcmail.set_list_options(null, 'date', 'DESC', 0));
+		await idle();
 	}
 
 	// 6. log out

@@ -19,14 +19,19 @@ that Roundcube's IMAP trace has no BAD reply from buzon.  Over IMAPS it also sea
 (UID SEARCH CHARSET UTF-8), flags a message, downloads a PDF attachment (compared with
 the fixture's), saves a draft with a UTF-8 subject (APPEND)
 and creates and renames a folder with a non-ASCII name (CREATE, RENAME, SUBSCRIBE), and
-those are checked over IMAP too.
+those are checked over IMAP too.  Also over IMAPS, a folder of 20,000 messages in 4,000
+threads (written straight into the Maildir) is listed sorted by date, newest first and
+its last page ending with the oldest, then in thread view (4,000 threads, the newest
+thread first, its replies under it); the IMAP trace must show that Roundcube left the
+sorting and threading to the server (UID SORT, UID THREAD REFS or REFERENCES).
 
 Roundcube's folder roles come only from the server: the config names Sent/Drafts/...
 folders that do not exist ("rc-sent", ...), so the roles in the folder list (and the
 Trash that Delete moves to) are there only if buzon's LIST ... RETURN (SPECIAL-USE)
 marks the folders.  (Roundcube saves them as the user's preferences at login.)
 
-Artifacts (screenshots inbox-KIND.png, message-KIND.png, trash-KIND.png, Roundcube's
+Artifacts (screenshots inbox-KIND.png, message-KIND.png, trash-KIND.png, big-date-imaps.png,
+big-thread-imaps.png, Roundcube's
 imap trace and error log, buzon's log) go to --artifacts (default
 $LOGDIR/webmail or build/test-logs/webmail).  playwright-core is installed into
 tests/webmail/node_modules with `npm ci` from package-lock.json when missing.
@@ -41,6 +46,7 @@ import base64
 import email
 import glob
 import email.policy
+import email.utils
 import imaplib
 import json
 import os
@@ -84,6 +90,11 @@ EXTRAS = {"search": {"q": "café", "subject": "Café con leche mañana por la ma
           "draft": {"subject": "Borrador: ñandú ✓ 会議", "body": "Hola — cuerpo del borrador, ünïcödé."},
           "folder": {"create": "Proyectos ñ & Co", "rename": "Proyectos 2026"}}
 EXTRAS_KIND = "imaps"
+# A large folder for the server-side SORT and THREAD views (over EXTRAS_KIND): BIG_THREADS
+# threads of BIG_DEPTH messages (a root and a chain of replies with References), dates
+# rising with the message number and the threads interleaved, so the newest message is
+# the last reply of the last thread and the newest thread root is "Topic BIG_THREADS-1".
+BIG = {"folder": "Big", "threads": 4000, "depth": 5}
 
 
 def log(msg):
@@ -273,6 +284,44 @@ def server_checks(srv, res, kind, shots):
     res.check(seen and "S" in seen[0][1], "opened message's Maildir file has flag S")
 
 
+def big_subject(t, pos):
+    return ("Re: " if pos else "") + "Topic %d" % t
+
+
+def fill_big(srv):
+    """BIG["threads"] * BIG["depth"] messages straight into the Maildir (cur/, no fsync:
+    test data), then CREATE/SUBSCRIBE so Roundcube lists the folder."""
+    root = srv.make_maildir("demo", BIG["folder"])
+    n = BIG["threads"] * BIG["depth"]
+    base = 1767225600	# 2026-01-01 00:00:00 UTC
+    for i in range(n):
+        t, pos = i % BIG["threads"], i // BIG["threads"]
+        when = base + 60 * i
+        refs = " ".join("<t%d.%d@big.example>" % (t, k) for k in range(pos))
+        data = ("From: Sender %d <s%d@big.example>\r\nTo: demo@example.org\r\n"
+                "Subject: %s\r\nDate: %s\r\nMessage-ID: <t%d.%d@big.example>\r\n%s"
+                "MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nMessage %d of thread %d.\r\n"
+                % (t % 97, t % 97, big_subject(t, pos),
+                   email.utils.formatdate(when, usegmt=True), t, pos,
+                   ("In-Reply-To: <t%d.%d@big.example>\r\nReferences: %s\r\n" % (t, pos - 1, refs))
+                   if pos else "", i, t)).encode()
+        name = "%d.M%dP1Q%d.big,S=%d:2,S" % (when, i, i, len(data))
+        path = os.path.join(root, "cur", name)
+        with open(path, "wb") as f:
+            f.write(data)
+        os.utime(path, (when, when))
+        srv._own(path)
+    m = srv.imaps()
+    try:
+        m.subscribe(BIG["folder"])
+        m.logout()
+    finally:
+        try:
+            m.shutdown()
+        except OSError:
+            pass
+
+
 def fixture_attachment(filename):
     for fx in bt.fixture_messages():
         msg = email.message_from_bytes(fx["data"], policy=email.policy.default)
@@ -357,6 +406,12 @@ def trace_checks(rc, res, kind):
     if kind == EXTRAS_KIND:
         for cmd in ("UID SEARCH RETURN (ALL) CHARSET UTF-8", "APPEND Drafts", "CREATE ", "RENAME "):
             res.check(re.search(r"\bC: \S+ " + re.escape(cmd), trace) is not None, "trace shows %s" % cmd.strip())
+        # The big folder was sorted and threaded by the server (the browser step checked
+        # that the whole folder came back: Roundcube logs only the first 4 KiB of a line).
+        res.check(re.search(r"\bC: \S+ UID SORT \((REVERSE )?DATE\) \S+ ALL", trace) is not None,
+                  "trace shows UID SORT (DATE) of the big folder")
+        res.check(re.search(r"\bC: \S+ UID THREAD (REFS|REFERENCES) \S+ ALL", trace) is not None,
+                  "trace shows UID THREAD REFS or REFERENCES of the big folder")
     res.check("SPECIAL-USE" in trace and "\\Trash" in trace,
               "Roundcube asked for and got SPECIAL-USE attributes")
     errs = [ln for ln in rc.errors().splitlines() if "IMAP Error" in ln or "PHP Fatal" in ln]
@@ -375,6 +430,11 @@ def run_kind(kind, args):
     rc = None
     try:
         srv.start()
+        if kind == EXTRAS_KIND:
+            t0 = time.monotonic()
+            fill_big(srv)
+            log("big folder: %d messages written in %.1f s" %
+                (BIG["threads"] * BIG["depth"], time.monotonic() - t0))
         rc = Roundcube(srv, kind)
         url = rc.start()
         profile = os.path.join(srv.tmp, "chromium-profile")
@@ -383,6 +443,9 @@ def run_kind(kind, args):
                "shots": shots, "profile": profile, "folders": FOLDERS,
                "listSubjects": LIST_SUBJECTS, "open": OPEN, "trash": TRASH,
                "extras": EXTRAS if kind == EXTRAS_KIND else None,
+               "big": dict(BIG, newest=big_subject(BIG["threads"] - 1, BIG["depth"] - 1),
+                           newestRoot=big_subject(BIG["threads"] - 1, 0), oldest=big_subject(0, 0))
+               if kind == EXTRAS_KIND else None,
                "timeoutMs": 20000}
         t0 = time.monotonic()
         p = subprocess.run(["node", os.path.join(HERE, "roundcube.mjs"), json.dumps(job)],
