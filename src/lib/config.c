@@ -57,6 +57,7 @@ static const struct key_def keys[] = {
 	{ "auth_ban_seconds", K_UINT, OFF(auth_ban_seconds), 86400 * 30 },
 	{ "auth_pam_workers", K_UINT, OFF(auth_pam_workers), 16 },
 	{ "mail_max_size", K_SIZE, OFF(mail_max_size), 0 },
+	{ "mail_idle_exit", K_UINT, OFF(mail_idle_exit), 3600 },
 	{ "imap_idle_keepalive", K_UINT, OFF(imap_idle_keepalive), 86400 },
 	{ "login_timeout", K_UINT, OFF(login_timeout), 86400 },
 	{ "login_processes", K_UINT, OFF(login_processes), 64 },
@@ -94,6 +95,7 @@ config_defaults(struct config *c)
 	c->auth_ban_seconds = 3600;
 	c->auth_pam_workers = 2;
 	c->mail_max_size = CONFIG_MAIL_MAX_SIZE_DEFAULT;
+	c->mail_idle_exit = 10;
 	c->imap_idle_keepalive = 120;
 	c->login_timeout = 60;
 	c->login_processes = 0;		/* one per CPU */

@@ -60,6 +60,7 @@ struct config {
 	unsigned auth_ban_seconds;	/* ban length, default 3600 (0 disables bans) */
 	unsigned auth_pam_workers;	/* PAM worker processes of auth, 1..16 (default 2) */
 	uint64_t mail_max_size;		/* APPENDLIMIT / LMTP SIZE, CONFIG_MAIL_MAX_SIZE_DEFAULT */
+	unsigned mail_idle_exit;	/* seconds a user's mail process outlives its last session */
 	unsigned imap_idle_keepalive;	/* seconds between "* OK Still here" */
 	unsigned login_timeout;		/* pre-auth deadline, seconds */
 	unsigned login_processes;	/* login process pool size; 0 = one per CPU */

@@ -186,7 +186,7 @@ handle_auth_reply(struct child *auth, struct ipc_msg *m)
 static void
 mail_maybe_idle(struct child *ch)
 {
-	struct timeval tv = { MAIL_IDLE_EXIT_SECS, 0 };
+	struct timeval tv = { (time_t)M.cfg->mail_idle_exit, 0 };
 
 	if (ch->closing || !ch->empty || ch->handoffs > 0)
 		return;

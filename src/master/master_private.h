@@ -17,7 +17,6 @@
 #include "lib/ipc.h"
 
 #define MASTER_MAX_LISTENERS	32
-#define MAIL_IDLE_EXIT_SECS	10
 #define CHILD_FD_IPC		3
 #define CHILD_FD_FIRST_EXTRA	4
 

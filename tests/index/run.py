@@ -76,7 +76,8 @@ def mail_pids(srv):
     return out
 
 
-def wait_no_mail(srv, timeout=30):
+def wait_no_mail(srv, timeout=8):
+    """The mail process exits mail_idle_exit (1 s here) after its last session ends."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if not mail_pids(srv):
@@ -313,7 +314,8 @@ def main():
     for cid, name, fn in CASES:
         if args.ids and cid not in args.ids:
             continue
-        srv = buzontest.Server(users={"demo": "demo-pw-1"}, fill=False, buzon=BUZON)
+        srv = buzontest.Server(users={"demo": "demo-pw-1"}, fill=False, buzon=BUZON,
+                               config=["mail_idle_exit = 1"])
         try:
             srv.start()
             fn(srv)
