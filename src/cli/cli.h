@@ -11,4 +11,8 @@ int cli_user(int argc, char **argv);
  * (check), 64 usage, 67 no such user, 75 temporary failure. */
 int cli_index(int argc, char **argv);
 
+/* `buzon sieve check FILE...` (argv[0] == "sieve"): exit 0 all valid, 1 errors
+ * (on stderr, "FILE: line L:C: error: ..."), 2 usage. */
+int cli_sieve(int argc, char **argv);
+
 #endif
