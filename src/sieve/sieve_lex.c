@@ -8,7 +8,7 @@
  */
 #include "sieve/sieve_local.h"
 
-#define SIEVE_NUMBER_MAX ((uint64_t)INT64_MAX)
+#define SIEVE_NUMBER_MAX UINT64_MAX
 
 void
 sieve_lexer_init(struct sieve_lexer *lx, const char *p, size_t len, size_t string_max)
@@ -172,7 +172,7 @@ lex_number(struct sieve_lexer *lx, struct sieve_token *tok)
 	tok->type = SIEVE_TOK_NUMBER;
 	tok->number = v;
 	if (over)
-		set_error(tok, "number is too large");
+		set_error(tok, "number exceeds integer limits (max 18446744073709551615)");
 }
 
 /* Append to the string value; remembers "string too long" once. */

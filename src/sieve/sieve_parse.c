@@ -81,8 +81,6 @@ sieve_error(struct sieve_ctx *c, uint32_t line, uint32_t col, const char *fmt, .
 	va_start(ap, fmt);
 	(void)vsnprintf(e->text, sizeof(e->text), fmt, ap);
 	va_end(ap);
-	if (c->errors->count >= c->lim->errors_max)
-		c->gave_up = true;
 }
 
 uint32_t
@@ -422,6 +420,7 @@ step_after(struct parser *ps, struct frame *f)
 	} else if (ps->tok.type == SIEVE_TOK_LBRACE) {
 		n->has_block = true;
 		f->state = ST_BLOCK;
+		f->last = SIEVE_NONE;	/* tests linked so far; the block's commands start anew */
 		next(ps);
 	} else {
 		fail(ps, "';' or '{' after the command's arguments");

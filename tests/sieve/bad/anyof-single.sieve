@@ -1,0 +1,2 @@
+# expect 2:4 the anyof test requires a list of sub-tests
+if anyof true { keep; }

@@ -1,0 +1,2 @@
+# expect 2:16 expected ',' or ']' in the string list
+if exists ["a" "b"] { keep; }

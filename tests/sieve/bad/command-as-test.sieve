@@ -1,0 +1,2 @@
+# expect 2:4 unknown test 'keep'
+if keep { stop; }

@@ -1,0 +1,3 @@
+# expect 2:1 the keep command does not accept tests
+keep
+stop;

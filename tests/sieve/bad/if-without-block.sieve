@@ -1,0 +1,2 @@
+# expect 2:1 the if command requires a command block
+if true;

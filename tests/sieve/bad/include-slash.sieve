@@ -1,0 +1,3 @@
+# expect 3:9 invalid script name 'a/b'
+require "include";
+include "a/b";

@@ -1,0 +1,2 @@
+# expect 2:16 expected ';' or '{' after the command's arguments, but found '}'
+if true { keep }

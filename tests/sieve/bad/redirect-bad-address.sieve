@@ -1,0 +1,2 @@
+# expect 2:10 specified redirect address 'foo' is invalid
+redirect "foo";

@@ -1,0 +1,3 @@
+# expect 3:1 require commands can only be placed
+keep;
+require "fileinto";

@@ -1,0 +1,4 @@
+# expect 2:1 unknown command 'foo'
+foo;
+bar;
+if baz { keep; }

@@ -1,0 +1,3 @@
+# expect 3:1 expected a command, but found '}'
+keep;
+}

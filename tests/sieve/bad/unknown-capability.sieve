@@ -1,0 +1,2 @@
+# expect 2:9 unknown Sieve capability 'fileinot'
+require "fileinot";

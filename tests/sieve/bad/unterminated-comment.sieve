@@ -1,0 +1,2 @@
+# expect 2:7 unterminated comment
+keep; /* no end

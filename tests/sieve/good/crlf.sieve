@@ -1,0 +1,5 @@
+require "fileinto";
+if header :is "a" "b" {
+  fileinto "x";
+}
+keep; # CRLF script

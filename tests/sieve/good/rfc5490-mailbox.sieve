@@ -1,0 +1,6 @@
+require ["fileinto", "mailbox"];
+if mailboxexists "Partners" {
+  fileinto "Partners";
+} else {
+  fileinto :create "Partners";
+}
