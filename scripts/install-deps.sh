@@ -5,9 +5,10 @@ set -eu
 BUILD="gcc clang meson ninja-build pkg-config libevent-dev libssl-dev libcrypt-dev
 libargon2-dev libutf8proc-dev libpam0g-dev libseccomp-dev liblmdb-dev zlib1g-dev openssl"
 CHECK="libcmocka-dev python3 curl isync mutt tmux valgrind libclang-rt-14-dev strace gdb
-postfix swaks fetchmail testssl.sh
+postfix swaks fetchmail testssl.sh dovecot-sieve
 roundcube roundcube-sqlite3 roundcube-plugins php-cli php-sqlite3 chromium
 fonts-ipafont-gothic nodejs certbot pebble"
+# dovecot-sieve: Pigeonhole's sievec, the reference of tests/sieve/run.py (pulls dovecot-core)
 BENCH="dovecot-imapd dovecot-lmtpd linux-perf"
 want=$BUILD
 for what in "$@"; do

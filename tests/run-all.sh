@@ -23,6 +23,8 @@
 #   sort      tests/sort/run.py (SORT against a reference implementation over generated
 #             folders) on build/buzon, one round on build-asan/buzon
 #   pop3      tests/pop3/run.py (POP3 dialogues, poplib, curl, fetchmail, IMAP EXPUNGE)
+#   sieve     tests/sieve/run.py (`buzon sieve check` accepts and rejects the same scripts
+#             as Pigeonhole's sievec; SKIP without dovecot-sieve) on build/buzon
 #   index     tests/index/run.py (the LMDB index across mail process restarts, a damaged
 #             index file, SIGKILL, `buzon index check|rebuild`) on build/buzon
 #   interop   tests/interop/run.py (curl, mbsync, mutt, openssl, imaplib) on build/buzon, and
@@ -195,6 +197,9 @@ if [ -f tests/delivery/run.py ] && [ "${SKIP_DELIVERY:-0}" != 1 ]; then
 	fi
 fi
 
+if [ -f tests/sieve/run.py ] && have_binary "$BUILD" sieve; then
+	runner sieve "$LOGDIR/sieve.log" "$PY" tests/sieve/run.py --buzon "$BUILD/buzon"
+fi
 if [ -f tests/index/run.py ] && have_binary "$BUILD" index; then
 	runner index "$LOGDIR/index.log" "$PY" tests/index/run.py --buzon "$BUILD/buzon"
 fi
