@@ -20,7 +20,10 @@ usage_sieve(void)
 	return 2;
 }
 
-/* Read at most max + 1 bytes of path (so an oversized file is seen as such). */
+/*
+ * Read at most max + 1 bytes of path, so that an oversized file is still handed to the
+ * compiler, which reports its size. Returns a malloc'd buffer or NULL with errno set.
+ */
 static char *
 read_script(const char *path, size_t max, size_t *len_r)
 {
@@ -31,38 +34,31 @@ read_script(const char *path, size_t max, size_t *len_r)
 	if (fd < 0)
 		return NULL;
 	data = xmalloc(cap);
-	for (;;) {
+	while (len <= max) {
 		ssize_t n;
 
 		if (len == cap) {
-			if (cap > max) {
-				errno = EFBIG;
-				break;
-			}
 			cap = MIN(cap * 2, max + 1);
 			data = xrealloc(data, cap);
 		}
 		n = read(fd, data + len, cap - len);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			if (n == 0) {
-				close(fd);
-				*len_r = len;
-				return data;
-			}
-			break;
+		if (n < 0) {
+			int saved = errno;
+
+			free(data);
+			close(fd);
+			errno = saved;
+			return NULL;
 		}
+		if (n == 0)
+			break;
 		len += (size_t)n;
 	}
-	if (errno == EFBIG) {
-		close(fd);
-		*len_r = len;
-		return data;	/* len > max: the compiler reports the size */
-	}
-	free(data);
 	close(fd);
-	return NULL;
+	*len_r = len;
+	return data;
 }
 
 static int

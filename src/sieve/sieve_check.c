@@ -17,6 +17,7 @@ struct vstate {
 	uint32_t *prev;		/* per node: previous sibling or SIEVE_NONE */
 	uint32_t reported[16];	/* name strings of unknown commands/tests reported */
 	unsigned reported_count;
+	uint32_t last_require;	/* the last top-level require in its right place */
 };
 
 static const char *
@@ -159,7 +160,8 @@ static size_t
 decode_values(const char *p, size_t len, size_t i, bool uni, char *out, size_t *o_r,
     uint32_t *bad_r)
 {
-	size_t maxdig = uni ? 6 : 2;
+	size_t maxdig = uni ? len : 2;	/* unicode-hex = 1*HEXDIG, hex-pair = 1*2HEXDIG */
+	unsigned values = 0;
 
 	*o_r = 0;
 	for (;;) {
@@ -169,14 +171,16 @@ decode_values(const char *p, size_t len, size_t i, bool uni, char *out, size_t *
 		while (i < len && is_blank(p[i]))
 			i++;
 		if (i < len && p[i] == '}')
-			return i + 1;
+			return values > 0 ? i + 1 : 0;
 		while (i < len && d <= maxdig && hex_digit_value((unsigned char)p[i]) >= 0) {
-			val = val * 16 + (uint32_t)hex_digit_value((unsigned char)p[i]);
+			val = MIN(val * 16 + (uint32_t)hex_digit_value((unsigned char)p[i]),
+			    0x110000);
 			i++;
 			d++;
 		}
 		if (d == 0 || d > maxdig || i >= len || (!is_blank(p[i]) && p[i] != '}'))
 			return 0;
+		values++;
 		if (uni && (val > 0x10ffff || (val >= 0xd800 && val <= 0xdfff))) {
 			*bad_r = val;
 			val = '?';
@@ -299,14 +303,14 @@ check_place(struct vstate *v, uint32_t i)
 	uint32_t p = v->prev[i];
 
 	if (n->id == SIEVE_CMD_REQUIRE) {
-		bool first = v->parent[i] == SIEVE_NONE;
+		/* the previous one, if any, must be a require in its right place */
+		bool first = v->parent[i] == SIEVE_NONE && (p == SIEVE_NONE || p == v->last_require);
 
-		for (; first && p != SIEVE_NONE; p = v->prev[p])
-			if (v->s->nodes[p].id != SIEVE_CMD_REQUIRE)
-				first = false;
 		if (!first)
 			sieve_error(v->c, n->line, n->col, "require commands can only be placed "
 			    "at top level at the beginning of the file.");
+		else
+			v->last_require = i;
 	} else if (n->id == SIEVE_CMD_ELSIF || n->id == SIEVE_CMD_ELSE) {
 		if (p == SIEVE_NONE || (v->s->nodes[p].id != SIEVE_CMD_IF &&
 		    v->s->nodes[p].id != SIEVE_CMD_ELSIF))
@@ -726,14 +730,14 @@ static void
 check_node(struct vstate *v, uint32_t i)
 {
 	struct sieve_node *n = &v->s->nodes[i];
-	unsigned before = v->c->errors->count;
+	unsigned before = v->c->error_total;
 
 	if (!resolve(v, n))
 		return;
 	check_place(v, i);
 	check_args(v, n);
 	check_tests_block(v, n);
-	if (v->c->errors->count != before)
+	if (v->c->error_total != before)
 		return;	/* the arguments are not where the checks below expect them */
 	normalise(v, n);
 	check_specific(v, n);
@@ -769,6 +773,7 @@ sieve_validate(struct sieve_ctx *c)
 	memset(&v, 0, sizeof(v));
 	v.c = c;
 	v.s = c->s;
+	v.last_require = SIEVE_NONE;
 	v.parent = xcalloc(c->s->node_count + 1, sizeof(*v.parent));
 	v.prev = xcalloc(c->s->node_count + 1, sizeof(*v.prev));
 	link_family(&v);

@@ -52,6 +52,7 @@ struct sieve_ctx {
 	uint32_t node_cap, arg_cap, str_cap;
 	struct buf pool;
 	bool failed;		/* any error so far */
+	unsigned error_total;	/* errors found, reported or not */
 	bool gave_up;		/* errors_max reached */
 };
 

@@ -70,6 +70,7 @@ sieve_error(struct sieve_ctx *c, uint32_t line, uint32_t col, const char *fmt, .
 	va_list ap;
 
 	c->failed = true;
+	c->error_total++;
 	if (c->errors->count >= c->lim->errors_max) {
 		c->errors->truncated = true;
 		c->gave_up = true;
@@ -89,7 +90,7 @@ sieve_str_add(struct sieve_ctx *c, const char *p, size_t len)
 	struct sieve_script *s = c->s;
 	uint32_t off = (uint32_t)c->pool.len;
 
-	if (len > UINT32_MAX || buf_append(&c->pool, p, len) < 0 ||
+	if (len >= UINT32_MAX - c->pool.len || buf_append(&c->pool, p, len) < 0 ||
 	    buf_append_c(&c->pool, '\0') < 0)
 		return SIEVE_NONE;
 	if (s->str_count == c->str_cap) {

@@ -243,12 +243,12 @@ test_encoded_character(void **state)
 	struct sieve_script *s = compile(
 	    "require [\"encoded-character\", \"fileinto\"];\n"
 	    "fileinto \"$${hex:24 24}${hex:}x\";\n"
-	    "fileinto \"${unicode:263A}${UNICODE: 41 1f600 }\";\n"
+	    "fileinto \"${unicode:263A}${UNICODE: 41 1f600 }${unicode:000000000042}\";\n"
 	    "fileinto \"${hex:4142}${hex:4 g}${foo:41}${hex:41\";\n", &errs);
 
 	assert_non_null(s);
-	assert_arg_str(s, top(s, 1)->pos[0], 0, "$$$x");
-	assert_arg_str(s, top(s, 2)->pos[0], 0, "\xe2\x98\xba" "A\xf0\x9f\x98\x80");
+	assert_arg_str(s, top(s, 1)->pos[0], 0, "$$$${hex:}x");
+	assert_arg_str(s, top(s, 2)->pos[0], 0, "\xe2\x98\xba" "A\xf0\x9f\x98\x80" "B");
 	assert_arg_str(s, top(s, 3)->pos[0], 0, "${hex:4142}${hex:4 g}${foo:41}${hex:41");
 	sieve_script_destroy(&s);
 	sieve_errors_deinit(&errs);
