@@ -650,6 +650,7 @@ check_redirect(struct vstate *v, uint32_t ai)
 	    "specified redirect address '%s' is invalid.", word);
 }
 
+/* RFC 6609 §3.2: the script name is a constant string without '/'. */
 static void
 check_include(struct vstate *v, uint32_t ai)
 {
@@ -657,12 +658,69 @@ check_include(struct vstate *v, uint32_t ai)
 	const char *p = single_str(v, ai, &len);
 	char word[NAME_MAX_MSG];
 
+	if (p != NULL && has_var(v, p, len)) {
+		sieve_error(v->c, v->s->args[ai].line, v->s->args[ai].col, "the include command "
+		    "requires a constant string for its value argument.");
+		return;
+	}
 	if (p == NULL || (len > 0 && memchr(p, '/', len) == NULL && memchr(p, '\0', len) ==
 	    NULL && len <= 255))
 		return;
 	sieve_sanitize(word, sizeof(word), p, len);
 	sieve_error(v->c, v->s->args[ai].line, v->s->args[ai].col,
 	    "include: invalid script name '%s'.", word);
+}
+
+/*
+ * RFC 5228 §5.1: the address test only looks at header fields that hold addresses;
+ * the RFC 5322 §3.6.2-3.6.6 address fields and a few well-known others.
+ */
+static void
+check_address_headers(struct vstate *v, uint32_t ai)
+{
+	static const char *const fields[] = { "from", "sender", "reply-to", "to", "cc", "bcc",
+		"resent-from", "resent-sender", "resent-to", "resent-cc", "resent-bcc",
+		"resent-reply-to", "return-path", "delivered-to", "x-original-to", "envelope-to",
+		"errors-to", "disposition-notification-to", "return-receipt-to", "original-from",
+		"original-recipient", "original-sender", "original-to", "x-envelope-to",
+		"x-envelope-from", "mail-followup-to", "mail-reply-to", "approved",
+	};
+	const struct sieve_arg *a = &v->s->args[ai];
+
+	for (uint32_t k = 0; k < a->str_count; k++) {
+		size_t len;
+		const char *p = str_of(v->s, a->str_first + k, &len);
+		char word[NAME_MAX_MSG];
+		bool ok = has_var(v, p, len);
+
+		for (unsigned i = 0; !ok && i < N_ELEMENTS(fields); i++)
+			ok = mem_ieq(p, len, fields[i]);
+		if (ok)
+			continue;
+		sieve_sanitize(word, sizeof(word), p, len);
+		sieve_error(v->c, a->line, a->col, "specified header '%s' is not allowed for the "
+		    "address test.", word);
+	}
+}
+
+/* RFC 5228 §5.4: "from" and "to"; "auth" as Pigeonhole (RFC 4954 AUTH=). */
+static void
+check_envelope_parts(struct vstate *v, uint32_t ai)
+{
+	const struct sieve_arg *a = &v->s->args[ai];
+
+	for (uint32_t k = 0; k < a->str_count; k++) {
+		size_t len;
+		const char *p = str_of(v->s, a->str_first + k, &len);
+		char word[NAME_MAX_MSG];
+
+		if (mem_ieq(p, len, "from") || mem_ieq(p, len, "to") || mem_ieq(p, len, "auth") ||
+		    has_var(v, p, len))
+			continue;
+		sieve_sanitize(word, sizeof(word), p, len);
+		sieve_error(v->c, a->line, a->col, "specified envelope part '%s' is not "
+		    "supported by the envelope test.", word);
+	}
 }
 
 static void
@@ -689,6 +747,9 @@ check_specific(struct vstate *v, struct sieve_node *n)
 			    ":under or the :over tag to be specified.");
 		break;
 	case SIEVE_TEST_ADDRESS:
+		check_address_headers(v, n->pos[0]);
+		check_index(v, n);
+		break;
 	case SIEVE_TEST_HEADER:
 	case SIEVE_TEST_DATE:
 	case SIEVE_CMD_DELETEHEADER:
@@ -698,6 +759,9 @@ check_specific(struct vstate *v, struct sieve_node *n)
 		break;
 	case SIEVE_CMD_ADDHEADER:
 		check_field_name(v, n->pos[0], "addheader");
+		break;
+	case SIEVE_TEST_ENVELOPE:
+		check_envelope_parts(v, n->pos[0]);
 		break;
 	case SIEVE_CMD_SET:
 		check_varnames(v, n->pos[0]);

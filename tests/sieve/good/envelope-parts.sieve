@@ -1,0 +1,2 @@
+require "envelope";
+if envelope :is ["FROM", "to", "auth"] "a@b.c" { keep; }
