@@ -548,6 +548,10 @@ normalise(struct vstate *v, struct sieve_node *n)
 	    (t & 1ull << SIEVE_TAG_DETAIL) ? SIEVE_ADDR_DETAIL : SIEVE_ADDR_ALL;
 	n->comparator = SIEVE_CMP_CASEMAP;
 	check_comparator(v, n);
+	/* draft-ietf-sieve-regex §3: regex needs a comparator that works on characters */
+	if (n->match == SIEVE_MATCH_REGEX && n->comparator == SIEVE_CMP_NUMERIC)
+		sieve_error(v->c, n->line, n->col, "regex match type only supports i;octet and "
+		    "i;ascii-casemap comparators.");
 	if (n->match == SIEVE_MATCH_VALUE)
 		check_relational(v, n, SIEVE_TAG_VALUE);
 	else if (n->match == SIEVE_MATCH_COUNT)
@@ -770,7 +774,13 @@ check_specific(struct vstate *v, struct sieve_node *n)
 	case SIEVE_CMD_ADDFLAG:
 	case SIEVE_CMD_REMOVEFLAG:
 	case SIEVE_TEST_HASFLAG:
-		check_varnames(v, n->pos[0]);
+		/* RFC 5232 §3: the variable form comes with the variables extension */
+		if (n->pos[0] != SIEVE_NONE && !cap_ok(v->s, SIEVE_CAP_VARIABLES))
+			sieve_error(v->c, n->line, n->col, "the %s %s only allows for the "
+			    "specification of a variable name when the variables extension is "
+			    "active.", sieve_id_name(n->id), noun(n));
+		else
+			check_varnames(v, n->pos[0]);
 		break;
 	case SIEVE_CMD_GLOBAL:
 		if (!cap_ok(v->s, SIEVE_CAP_VARIABLES))

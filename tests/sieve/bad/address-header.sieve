@@ -1,2 +1,2 @@
-# expect 2:15 specified header 'subject' is not allowed for the address test
+# expect 2:16 specified header 'subject' is not allowed for the address test
 if address :is "subject" "a@b.c" { keep; }

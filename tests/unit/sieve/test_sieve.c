@@ -290,7 +290,7 @@ test_tree(void **state)
 	struct sieve_errors errs;
 	struct sieve_script *s = compile(
 	    "require [\"imap4flags\", \"relational\", \"comparator-i;ascii-numeric\", "
-	    "\"subaddress\", \"vacation\"];\n"
+	    "\"subaddress\", \"vacation\", \"variables\"];\n"
 	    "setflag \"\\\\Seen\";\n"
 	    "addflag \"var\" [\"a\", \"b\"];\n"
 	    "if anyof (address :detail :count \"GE\" :comparator \"i;ascii-numeric\" "
@@ -300,7 +300,8 @@ test_tree(void **state)
 
 	assert_non_null(s);
 	assert_int_equal(s->requires, 1u << SIEVE_CAP_IMAP4FLAGS | 1u << SIEVE_CAP_RELATIONAL |
-	    1u << SIEVE_CAP_CMP_NUMERIC | 1u << SIEVE_CAP_SUBADDRESS | 1u << SIEVE_CAP_VACATION);
+	    1u << SIEVE_CAP_CMP_NUMERIC | 1u << SIEVE_CAP_SUBADDRESS | 1u << SIEVE_CAP_VACATION |
+	    1u << SIEVE_CAP_VARIABLES);
 	n = top(s, 1);
 	assert_int_equal(n->id, SIEVE_CMD_SETFLAG);
 	assert_int_equal(n->pos[0], SIEVE_NONE);	/* optional variable name omitted */
