@@ -548,6 +548,12 @@ normalise(struct vstate *v, struct sieve_node *n)
 	    (t & 1ull << SIEVE_TAG_DETAIL) ? SIEVE_ADDR_DETAIL : SIEVE_ADDR_ALL;
 	n->comparator = SIEVE_CMP_CASEMAP;
 	check_comparator(v, n);
+	/* RFC 4790 §9.1.1: i;ascii-numeric has no substring operation (RFC 5228 §2.7.1) */
+	if ((n->match == SIEVE_MATCH_CONTAINS || n->match == SIEVE_MATCH_MATCHES) &&
+	    n->comparator == SIEVE_CMP_NUMERIC)
+		sieve_error(v->c, n->line, n->col, "the specified i;ascii-numeric comparator does "
+		    "not support sub-string matching as required by the :%s match type.",
+		    n->match == SIEVE_MATCH_CONTAINS ? "contains" : "matches");
 	/* draft-ietf-sieve-regex §3: regex needs a comparator that works on characters */
 	if (n->match == SIEVE_MATCH_REGEX && n->comparator == SIEVE_CMP_NUMERIC)
 		sieve_error(v->c, n->line, n->col, "regex match type only supports i;octet and "
@@ -571,9 +577,13 @@ is_identifier(const char *p, size_t len)
 	return true;
 }
 
-/* RFC 5229 §3 variable names; the "global." namespace comes with include (RFC 6609). */
+/*
+ * RFC 5229 §3 variable names; the "global." namespace comes with include (RFC 6609).
+ * Match variables ("1") may be read (hasflag) but not assigned.
+ */
 static void
-check_varname(struct vstate *v, const struct sieve_arg *a, const char *p, size_t len)
+check_varname(struct vstate *v, const struct sieve_arg *a, const char *p, size_t len,
+    bool assign)
 {
 	const char *dot = memchr(p, '.', len);
 	char word[NAME_MAX_MSG];
@@ -583,7 +593,8 @@ check_varname(struct vstate *v, const struct sieve_arg *a, const char *p, size_t
 		;
 	sieve_sanitize(word, sizeof(word), p, len);
 	if (len > 0 && i == len) {
-		sieve_error(v->c, a->line, a->col, "cannot assign to match variable.");
+		if (assign)
+			sieve_error(v->c, a->line, a->col, "cannot assign to match variable.");
 	} else if (dot != NULL && (!mem_ieq(p, (size_t)(dot - p), "global") ||
 	    !cap_ok(v->s, SIEVE_CAP_INCLUDE))) {
 		sieve_sanitize(word, sizeof(word), p, (size_t)(dot - p));
@@ -596,7 +607,7 @@ check_varname(struct vstate *v, const struct sieve_arg *a, const char *p, size_t
 }
 
 static void
-check_varnames(struct vstate *v, uint32_t ai)
+check_varnames(struct vstate *v, uint32_t ai, bool assign)
 {
 	const struct sieve_arg *a;
 
@@ -607,7 +618,7 @@ check_varnames(struct vstate *v, uint32_t ai)
 		size_t len;
 		const char *p = str_of(v->s, a->str_first + k, &len);
 
-		check_varname(v, a, p, len);
+		check_varname(v, a, p, len, assign);
 	}
 }
 
@@ -768,7 +779,7 @@ check_specific(struct vstate *v, struct sieve_node *n)
 		check_envelope_parts(v, n->pos[0]);
 		break;
 	case SIEVE_CMD_SET:
-		check_varnames(v, n->pos[0]);
+		check_varnames(v, n->pos[0], true);
 		break;
 	case SIEVE_CMD_SETFLAG:
 	case SIEVE_CMD_ADDFLAG:
@@ -780,14 +791,14 @@ check_specific(struct vstate *v, struct sieve_node *n)
 			    "specification of a variable name when the variables extension is "
 			    "active.", sieve_id_name(n->id), noun(n));
 		else
-			check_varnames(v, n->pos[0]);
+			check_varnames(v, n->pos[0], n->id != SIEVE_TEST_HASFLAG);
 		break;
 	case SIEVE_CMD_GLOBAL:
 		if (!cap_ok(v->s, SIEVE_CAP_VARIABLES))
 			sieve_error(v->c, n->line, n->col, "global command requires that "
 			    "variables extension is active.");
 		else
-			check_varnames(v, n->pos[0]);
+			check_varnames(v, n->pos[0], true);
 		break;
 	case SIEVE_CMD_REDIRECT:
 		check_redirect(v, n->pos[0]);
