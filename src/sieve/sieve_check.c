@@ -6,6 +6,8 @@
  * interpreter does not parse arguments again. One pass over the node array in source
  * order, no recursion. Untrusted input: messages quote script text sanitised and cut.
  */
+#include <utf8proc.h>
+
 #include "sieve/sieve_registry.h"
 
 #define NAME_MAX_MSG 40
@@ -643,26 +645,139 @@ check_field_name(struct vstate *v, uint32_t ai, const char *cmd)
 	    "%s command: specified field name '%s' is invalid.", cmd, word);
 }
 
-/* A rough addr-spec check (RFC 5228 §4.2 wants invalid addresses refused early). */
+/* Skip RFC 5322 §3.2.2 CFWS: white space and (nested) comments; false if unclosed. */
+static bool
+skip_cfws(const char *p, size_t len, size_t *i)
+{
+	size_t depth = 0;
+
+	for (; *i < len; (*i)++) {
+		char ch = p[*i];
+
+		if (depth > 0 && ch == '\\' && *i + 1 < len)
+			(*i)++;
+		else if (ch == '(')
+			depth++;
+		else if (ch == ')' && depth > 0)
+			depth--;
+		else if (depth == 0 && ch != ' ' && ch != '\t' && ch != '\r' && ch != '\n')
+			return true;
+	}
+	return depth == 0;
+}
+
+static bool
+is_atext(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	    (unsigned char)ch >= 0x80 || memchr("!#$%&'*+-/=?^_`{|}~", ch, 19) != NULL;
+}
+
+/* A quoted-string at p[*i] (RFC 5322 §3.2.4); false if unterminated. */
+static bool
+skip_quoted(const char *p, size_t len, size_t *i)
+{
+	for ((*i)++; *i < len; (*i)++) {
+		if (p[*i] == '\\')
+			(*i)++;
+		else if (p[*i] == '"')
+			return ++(*i), true;
+	}
+	return false;
+}
+
+/* One side of an addr-spec: dots and atext (lenient about dots, as sievec), a quoted
+ * string, or (domain) a domain literal. Returns false if empty or malformed. */
+static bool
+addr_word(const char *p, size_t len, size_t *i, bool domain)
+{
+	size_t start = *i;
+
+	if (*i < len && p[*i] == '"' && !domain)
+		return skip_quoted(p, len, i);
+	if (*i < len && p[*i] == '[' && domain) {
+		const char *end = memchr(p + *i, ']', len - *i);
+
+		if (end == NULL)
+			return false;
+		*i = (size_t)(end - p) + 1;
+		return true;
+	}
+	while (*i < len && (is_atext(p[*i]) || p[*i] == '.'))
+		(*i)++;
+	return *i > start;
+}
+
+/*
+ * RFC 5228 §4.2: a constant redirect address must be one RFC 5322 mailbox:
+ * [display-name] "<" addr-spec ">" or addr-spec, with comments and white space.
+ */
+static bool
+address_ok(const char *p, size_t len)
+{
+	size_t i = 0;
+	bool angle = false, phrase_bad = false;
+
+	if (!skip_cfws(p, len, &i))
+		return false;
+	/* a display name (words and quoted strings) comes before '<' */
+	for (size_t j = i; j < len;) {
+		if (p[j] == '"') {
+			if (!skip_quoted(p, len, &j))
+				return false;
+		} else if (p[j] == '<') {
+			if (phrase_bad)
+				return false;
+			i = j + 1;
+			angle = true;
+			break;
+		} else {
+			phrase_bad |= p[j] == '@' || p[j] == ',' || p[j] == ';' || p[j] == ':';
+			j++;
+		}
+	}
+	if (!skip_cfws(p, len, &i) || !addr_word(p, len, &i, false) || !skip_cfws(p, len, &i) ||
+	    i >= len || p[i++] != '@' || !skip_cfws(p, len, &i) || !addr_word(p, len, &i, true) ||
+	    !skip_cfws(p, len, &i))
+		return false;
+	if (angle && (i >= len || p[i++] != '>' || !skip_cfws(p, len, &i)))
+		return false;
+	return i == len;
+}
+
 static void
 check_redirect(struct vstate *v, uint32_t ai)
 {
 	size_t len;
-	const char *p = single_str(v, ai, &len), *at;
+	const char *p = single_str(v, ai, &len);
 	char word[NAME_MAX_MSG];
-	bool ok;
 
-	if (p == NULL || has_var(v, p, len))
-		return;
-	at = memrchr(p, '@', len);
-	ok = at != NULL && at > p && at < p + len - 1;
-	for (size_t i = 0; ok && i < len; i++)
-		ok = (unsigned char)p[i] > 32 && p[i] != 127;
-	if (ok)
+	if (p == NULL || has_var(v, p, len) || address_ok(p, len))
 		return;
 	sieve_sanitize(word, sizeof(word), p, len);
 	sieve_error(v->c, v->s->args[ai].line, v->s->args[ai].col,
 	    "specified redirect address '%s' is invalid.", word);
+}
+
+/* RFC 5804 §1.6 (script names of RFC 6609): UTF-8 without control characters. */
+static bool
+script_name_ok(const char *p, size_t len)
+{
+	size_t i = 0;
+
+	if (len == 0 || len > 255 || memchr(p, '/', len) != NULL)
+		return false;
+	while (i < len) {
+		utf8proc_int32_t cp;
+		utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)p + i,
+		    (utf8proc_ssize_t)(len - i), &cp);
+
+		if (n <= 0 || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 ||
+		    cp == 0x2029)
+			return false;
+		i += (size_t)n;
+	}
+	return true;
 }
 
 /* RFC 6609 §3.2: the script name is a constant string without '/'. */
@@ -678,8 +793,7 @@ check_include(struct vstate *v, uint32_t ai)
 		    "requires a constant string for its value argument.");
 		return;
 	}
-	if (p == NULL || (len > 0 && memchr(p, '/', len) == NULL && memchr(p, '\0', len) ==
-	    NULL && len <= 255))
+	if (p == NULL || script_name_ok(p, len))
 		return;
 	sieve_sanitize(word, sizeof(word), p, len);
 	sieve_error(v->c, v->s->args[ai].line, v->s->args[ai].col,

@@ -1,7 +1,8 @@
 /*
  * sieve_lex.c — the Sieve lexer (RFC 5228 §8.1): identifiers, tags, numbers with K/M/G
  * quantifiers, quoted strings with backslash escapes, text: multi-line strings with
- * dot-stuffing, hash and bracket comments, CRLF or LF line ends. Runs on untrusted
+ * dot-stuffing, hash and bracket comments, CRLF or LF line ends (a CR alone is white
+ * space between tokens but an error inside strings). Runs on untrusted
  * script text: strings are bounded by the buffer limit, numbers are overflow-checked,
  * positions are 1-based line and byte column. String values get CRLF line ends
  * whatever the script used, so the interpreter sees RFC text.
@@ -80,14 +81,20 @@ set_error(struct sieve_token *tok, const char *msg)
 	tok->error = msg;
 }
 
-/* Skip to the end of a hash comment (the line end is left for the caller). */
-static void
+/* Skip to the end of a hash comment (the line end is left for the caller); false if
+ * the comment holds a NUL. */
+static bool
 skip_hash_comment(struct sieve_lexer *lx)
 {
+	bool ok = true;
 	int c;
 
-	while ((c = peek(lx, 0)) != -1 && c != '\n' && !(c == '\r' && peek(lx, 1) == '\n'))
+	while ((c = peek(lx, 0)) != -1 && c != '\n' && !(c == '\r' && peek(lx, 1) == '\n')) {
+		if (c == '\0')
+			ok = false;
 		adv(lx);
+	}
+	return ok;
 }
 
 /* Skip white space and comments; returns an error text or NULL. */
@@ -105,18 +112,26 @@ skip_space(struct sieve_lexer *lx, struct sieve_token *tok)
 		} else if (eat_newline(lx)) {
 			continue;
 		} else if (c == '\r') {
-			adv(lx);
-			return "bare CR (carriage return without line feed)";
+			adv(lx);	/* a CR without LF between tokens is white space, as sievec */
 		} else if (c == '#') {
-			skip_hash_comment(lx);
+			if (!skip_hash_comment(lx))
+				return "NUL character in comment";
 		} else if (c == '/' && peek(lx, 1) == '*') {
+			bool nul = false;
+
 			adv(lx);
 			adv(lx);
 			while (!(peek(lx, 0) == '*' && peek(lx, 1) == '/')) {
 				if (peek(lx, 0) == -1)
 					return "unterminated comment";
+				nul |= peek(lx, 0) == '\0';
 				if (!eat_newline(lx))
 					adv(lx);
+			}
+			if (nul) {
+				adv(lx);
+				adv(lx);
+				return "NUL character in comment";
 			}
 			adv(lx);
 			adv(lx);
@@ -248,8 +263,10 @@ lex_multiline(struct sieve_lexer *lx, struct sieve_token *tok)
 	adv(lx);	/* the ':' after "text" */
 	while (peek(lx, 0) == ' ' || peek(lx, 0) == '\t')
 		adv(lx);
-	if (peek(lx, 0) == '#')
-		skip_hash_comment(lx);
+	if (peek(lx, 0) == '#' && !skip_hash_comment(lx)) {
+		set_error(tok, "NUL character in comment");
+		return;
+	}
 	if (!eat_newline(lx)) {
 		set_error(tok, "text: must be followed by a line end");
 		return;

@@ -102,6 +102,15 @@ EXTRA = {
     "x-else-test": ("if true { keep; } else true { stop; }", False),
     "x-identifier-digit-start": ("if true { 1keep; }", False),
     "x-bare-lf-in-string": ('redirect "a\nb@c.d";', False),
+    "x-redirect-display-name": ('redirect "Name (c) <a@example.com>";', True),
+    "x-redirect-quoted-local": ('redirect "\\"a b\\"@example.com";', True),
+    "x-redirect-literal": ('redirect "a@[192.0.2.1]";', True),
+    "x-redirect-two": ('redirect "a@example.com, b@example.com";', False),
+    "x-redirect-junk": ('redirect "a@example.co;m";', False),
+    "x-redirect-open-angle": ('redirect "<a@example.com";', False),
+    "x-redirect-space-local": ('redirect "a b@example.com";', False),
+    "x-include-control": ('require "include"; include :optional "a\x01b";', False),
+    "x-include-bad-utf8": ('require "include"; include :optional "a\xc3b";', False),
     "x-encoded-hex-upper": ('require "encoded-character"; redirect "${HEX:61}@b.c";', True),
 }
 
@@ -139,8 +148,8 @@ def collect(tmp):
     os.makedirs(xdir)
     for name, (text, want) in sorted(EXTRA.items()):
         path = os.path.join(xdir, name + ".sieve")
-        with open(path, "w") as f:
-            f.write(text)
+        with open(path, "wb") as f:
+            f.write(text.encode("latin-1"))
         cases.append((name, path, want))
     return cases
 

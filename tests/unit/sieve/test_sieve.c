@@ -254,9 +254,9 @@ test_encoded_character(void **state)
 	sieve_errors_deinit(&errs);
 
 	/* without require the text stays as is */
-	s = compile("redirect \"${hex:41}@example.com\";", &errs);
+	s = compile("require \"fileinto\"; fileinto \"${hex:41}\";", &errs);
 	assert_non_null(s);
-	assert_arg_str(s, top(s, 0)->pos[0], 0, "${hex:41}@example.com");
+	assert_arg_str(s, top(s, 1)->pos[0], 0, "${hex:41}");
 	sieve_script_destroy(&s);
 	sieve_errors_deinit(&errs);
 }
@@ -437,7 +437,7 @@ test_limits(void **state)
 static void
 test_lexical(void **state)
 {
-	expect_error("keep;\rstop;", "bare CR");
+	expect_error("redirect \"a\rb@example.com\";", "bare CR in string");
 	{
 		struct sieve_errors errs;
 		static const char nul[] = "require \"fileinto\"; fileinto \"a\0b\";";
@@ -445,6 +445,21 @@ test_lexical(void **state)
 		assert_null(sieve_compile(nul, sizeof(nul) - 1, &lim, &errs));
 		assert_string_equal(errs.list[0].text, "NUL character in string.");
 		assert_int_equal(errs.list[0].col, 30);
+		sieve_errors_deinit(&errs);
+	}
+	{
+		struct sieve_errors errs;
+		static const char hash[] = "keep; # a\0b\nstop;", bracket[] = "keep; /*\0*/";
+		struct sieve_script *s = compile("keep;\rstop;\r\r\n", &errs);
+
+		assert_non_null(s);	/* a CR alone between tokens is white space (sievec) */
+		sieve_script_destroy(&s);
+		sieve_errors_deinit(&errs);
+		assert_null(sieve_compile(hash, sizeof(hash) - 1, &lim, &errs));
+		assert_string_equal(errs.list[0].text, "NUL character in comment.");
+		sieve_errors_deinit(&errs);
+		assert_null(sieve_compile(bracket, sizeof(bracket) - 1, &lim, &errs));
+		assert_string_equal(errs.list[0].text, "NUL character in comment.");
 		sieve_errors_deinit(&errs);
 	}
 	expect_error("if header :is \"a\" \"b\" { keep; } /* x", "unterminated comment");
