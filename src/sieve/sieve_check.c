@@ -430,15 +430,16 @@ check_positional(struct vstate *v, struct sieve_node *n, const uint32_t *posi,
 static void
 check_args(struct vstate *v, struct sieve_node *n)
 {
-	uint32_t posi[SIEVE_POS_MAX + 1];
-	unsigned npos = 0;
+	uint32_t posi[SIEVE_POS_MAX];
+	unsigned npos = 0;	/* positional arguments seen; the first SIEVE_POS_MAX in posi */
 
 	for (uint32_t k = 0; k < n->arg_count;) {
 		const struct sieve_arg *a = &v->s->args[n->arg_first + k];
 
 		if (a->type != SIEVE_ARG_TAG) {
 			if (npos < N_ELEMENTS(posi))
-				posi[npos++] = n->arg_first + k;
+				posi[npos] = n->arg_first + k;
+			npos++;
 			k++;
 			continue;
 		}

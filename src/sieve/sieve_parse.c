@@ -491,18 +491,21 @@ struct sieve_script *
 sieve_compile(const char *text, size_t len, const struct sieve_limits *lim,
     struct sieve_errors *errors)
 {
+	struct sieve_limits l = *lim;
 	struct sieve_ctx c;
 
+	if (l.errors_max == 0)
+		l.errors_max = 1;	/* a failure always comes with an error */
 	memset(errors, 0, sizeof(*errors));
-	errors->list = xcalloc(lim->errors_max + 1, sizeof(*errors->list));
+	errors->list = xcalloc(l.errors_max, sizeof(*errors->list));
 	memset(&c, 0, sizeof(c));
-	c.lim = lim;
+	c.lim = &l;
 	c.errors = errors;
 	c.s = xcalloc(1, sizeof(*c.s));
 	c.s->first = SIEVE_NONE;
-	if (len > lim->script_max) {
+	if (len > l.script_max) {
 		sieve_error(&c, 1, 1, "script is too large (%zu bytes, limit %zu).", len,
-		    lim->script_max);
+		    l.script_max);
 		free(c.s);
 		return NULL;
 	}
