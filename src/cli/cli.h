@@ -12,7 +12,7 @@ int cli_user(int argc, char **argv);
 int cli_index(int argc, char **argv);
 
 /* `buzon sieve check FILE...` (argv[0] == "sieve"): exit 0 all valid, 1 errors
- * (on stderr, "FILE: line L:C: error: ..."), 2 usage. */
+ * (on stderr, "FILE: line L:C: error: ..."; warnings alike), 2 usage. */
 int cli_sieve(int argc, char **argv);
 
 #endif

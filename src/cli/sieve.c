@@ -76,11 +76,12 @@ check_one(const char *path, const struct sieve_limits *lim)
 	s = sieve_compile(text, len, lim, &errs);
 	free(text);
 	for (unsigned i = 0; i < errs.count; i++)
-		fprintf(stderr, "%s: line %u:%u: error: %s\n", path, errs.list[i].line,
-		    errs.list[i].col, errs.list[i].text);
+		fprintf(stderr, "%s: line %u:%u: %s: %s\n", path, errs.list[i].line,
+		    errs.list[i].col, errs.list[i].warning ? "warning" : "error",
+		    errs.list[i].text);
 	if (errs.truncated)
 		fprintf(stderr, "%s: error: too many errors, stopped after %u.\n", path,
-		    errs.count);
+		    errs.count - errs.warnings);
 	sieve_errors_deinit(&errs);
 	if (s == NULL)
 		return 1;

@@ -169,19 +169,21 @@ struct sieve_script {
 
 struct sieve_error {
 	uint32_t line, col;
+	bool warning;		/* the script still compiles (like sievec's warnings) */
 	char text[SIEVE_ERROR_TEXT_MAX];
 };
 
 struct sieve_errors {
-	struct sieve_error *list;	/* errors_max entries, owned */
-	unsigned count;
+	struct sieve_error *list;	/* errors_max entries in source order, owned */
+	unsigned count;		/* entries: errors and warnings */
+	unsigned warnings;	/* of which warnings; the script failed iff count > warnings */
 	bool truncated;		/* more errors than errors_max were found */
 };
 
 /*
  * Compile text[0..len) (any bytes; the script may use CRLF or LF). Returns the
  * validated script (caller frees with sieve_script_destroy) or NULL when there is any
- * error; in both cases *errors is filled (count 0 on success; free with
+ * error; in both cases *errors is filled (only warnings on success; free with
  * sieve_errors_deinit). Error texts read "unknown command 'fileinot'." and carry the
  * 1-based line and byte column where the offending token starts.
  */

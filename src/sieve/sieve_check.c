@@ -626,21 +626,134 @@ check_varnames(struct vstate *v, uint32_t ai, bool assign)
 }
 
 /* RFC 5322 §3.6.8 field-name: printable ASCII except ':' (RFC 5293 §4). */
+static bool
+field_name_ok(const char *p, size_t len)
+{
+	bool ok = len > 0 && len <= 997;
+
+	for (size_t i = 0; ok && i < len; i++)
+		ok = p[i] > 32 && p[i] < 127 && p[i] != ':';
+	return ok;
+}
+
+/* Header names of tests: an invalid one never matches, so only a warning (as sievec). */
+static void
+warn_field_names(struct vstate *v, uint32_t ai)
+{
+	const struct sieve_arg *a;
+
+	if (ai == SIEVE_NONE)
+		return;
+	a = &v->s->args[ai];
+	for (uint32_t k = 0; k < a->str_count; k++) {
+		size_t len;
+		const char *p = str_of(v->s, a->str_first + k, &len);
+		char word[NAME_MAX_MSG];
+
+		if (field_name_ok(p, len) || has_var(v, p, len))
+			continue;
+		sieve_sanitize(word, sizeof(word), p, len);
+		sieve_warning(v->c, a->line, a->col, "specified header field name '%s' is "
+		    "invalid.", word);
+	}
+}
+
+/* RFC 5260 §2.4 date-part names and "+hhmm" zones (4DIGIT): others are warnings. */
+static void
+warn_date(struct vstate *v, struct sieve_node *n, uint32_t part_ai)
+{
+	static const char *const parts[] = { "year", "month", "day", "date", "julian", "hour",
+		"minute", "second", "time", "iso8601", "std11", "zone", "weekday" };
+	uint32_t zi = sieve_node_tag_value(v->s, n, SIEVE_TAG_ZONE);
+	size_t len;
+	const char *p = single_str(v, zi, &len);
+	char word[NAME_MAX_MSG];
+	bool ok = p == NULL || has_var(v, p, len) ||
+	    (len == 5 && (p[0] == '+' || p[0] == '-') && p[1] >= '0' && p[1] <= '9' &&
+	    p[2] >= '0' && p[2] <= '9' && p[3] >= '0' && p[3] <= '9' && p[4] >= '0' &&
+	    p[4] <= '9');
+
+	if (!ok) {
+		sieve_sanitize(word, sizeof(word), p, len);
+		sieve_warning(v->c, v->s->args[zi].line, v->s->args[zi].col,
+		    "specified :zone argument '%s' is not a valid timezone.", word);
+	}
+	p = single_str(v, part_ai, &len);
+	ok = p == NULL || has_var(v, p, len);
+	for (unsigned i = 0; !ok && i < N_ELEMENTS(parts); i++)
+		ok = mem_ieq(p, len, parts[i]);
+	if (ok)
+		return;
+	sieve_sanitize(word, sizeof(word), p, len);
+	sieve_warning(v->c, v->s->args[part_ai].line, v->s->args[part_ai].col,
+	    "specified date part '%s' is not known.", word);
+}
+
+/* RFC 3501 §2.3.2 flags: a system flag or an atom; others are ignored (warning). */
+static void
+warn_flags(struct vstate *v, struct sieve_node *n, uint32_t ai)
+{
+	static const char *const sys[] = { "\\Seen", "\\Answered", "\\Flagged",
+		"\\Deleted", "\\Draft" };
+	const struct sieve_arg *a;
+
+	if (ai == SIEVE_NONE)
+		return;
+	a = &v->s->args[ai];
+	for (uint32_t k = 0; k < a->str_count; k++) {
+		size_t len, i = 0;
+		const char *p = str_of(v->s, a->str_first + k, &len);
+
+		if (has_var(v, p, len))
+			continue;
+		while (i < len) {	/* a string may hold several flags, space-separated */
+			size_t start = i;
+			bool ok = true;
+			char word[NAME_MAX_MSG];
+
+			while (i < len && p[i] != ' ')
+				i++;
+			if (i > start && p[start] == '\\') {
+				ok = false;
+				for (unsigned s = 0; s < N_ELEMENTS(sys); s++)
+					ok |= mem_ieq(p + start, i - start, sys[s]);
+			}
+			for (size_t j = start; ok && j < i; j++)
+				ok = (j == start && p[j] == '\\') ||
+				    ((unsigned char)p[j] > 32 && (unsigned char)p[j] < 127 &&
+				    memchr("(){%*\"\\]", p[j], 8) == NULL);
+			if (!ok) {
+				sieve_sanitize(word, sizeof(word), p + start, i - start);
+				sieve_warning(v->c, a->line, a->col, "IMAP flag '%s' specified for "
+				    "the %s %s is invalid and will be ignored.", word,
+				    sieve_id_name(n->id), noun(n));
+				return;
+			}
+			while (i < len && p[i] == ' ')
+				i++;
+		}
+	}
+}
+
 static void
 check_field_name(struct vstate *v, uint32_t ai, const char *cmd)
 {
 	size_t len;
 	const char *p = single_str(v, ai, &len);
-	bool ok;
 	char word[NAME_MAX_MSG];
 
 	if (p == NULL || has_var(v, p, len))
 		return;
-	ok = len > 0 && len <= 997;
-	for (size_t i = 0; ok && i < len; i++)
-		ok = p[i] > 32 && p[i] < 127 && p[i] != ':';
-	if (ok)
+	if (field_name_ok(p, len)) {
+		/* RFC 5293 lets a server protect fields; as sievec, these two */
+		if (strcmp(cmd, "deleteheader") == 0 && (mem_ieq(p, len, "received") ||
+		    mem_ieq(p, len, "auto-submitted")))
+			sieve_warning(v->c, v->s->args[ai].line, v->s->args[ai].col,
+			    "deleteheader command: deleting header field '%s' is forbidden; "
+			    "modification will be denied.", mem_ieq(p, len, "received") ?
+			    "Received" : "Auto-Submitted");
 		return;
+	}
 	sieve_sanitize(word, sizeof(word), p, len);
 	sieve_error(v->c, v->s->args[ai].line, v->s->args[ai].col,
 	    "%s command: specified field name '%s' is invalid.", cmd, word);
@@ -758,6 +871,26 @@ check_redirect(struct vstate *v, uint32_t ai)
 	sieve_sanitize(word, sizeof(word), p, len);
 	sieve_error(v->c, v->s->args[ai].line, v->s->args[ai].col,
 	    "specified redirect address '%s' is invalid.", word);
+}
+
+/* RFC 5230 §4.1 :days >= 1 (a warning, as sievec); §4.4 :from is one address. */
+static void
+check_vacation(struct vstate *v, struct sieve_node *n)
+{
+	uint32_t di = sieve_node_tag_value(v->s, n, SIEVE_TAG_DAYS);
+	uint32_t fi = sieve_node_tag_value(v->s, n, SIEVE_TAG_FROM);
+	size_t len;
+	const char *p = single_str(v, fi, &len);
+	char word[NAME_MAX_MSG];
+
+	if (di != SIEVE_NONE && v->s->args[di].number == 0)
+		sieve_warning(v->c, v->s->args[di].line, v->s->args[di].col,
+		    "specified :days value '0' is under the minimum.");
+	if (p == NULL || has_var(v, p, len) || address_ok(p, len))
+		return;
+	sieve_sanitize(word, sizeof(word), p, len);
+	sieve_error(v->c, v->s->args[fi].line, v->s->args[fi].col,
+	    "specified :from address '%s' is invalid for vacation action.", word);
 }
 
 /* RFC 5804 §1.6 (script names of RFC 6609): UTF-8 without control characters. */
@@ -886,6 +1019,23 @@ check_specific(struct vstate *v, struct sieve_node *n)
 		check_index(v, n);
 		if (n->id == SIEVE_CMD_DELETEHEADER)
 			check_field_name(v, n->pos[0], "deleteheader");
+		else
+			warn_field_names(v, n->pos[0]);
+		if (n->id == SIEVE_TEST_DATE)
+			warn_date(v, n, n->pos[1]);
+		break;
+	case SIEVE_TEST_EXISTS:
+		warn_field_names(v, n->pos[0]);
+		break;
+	case SIEVE_TEST_CURRENTDATE:
+		warn_date(v, n, n->pos[0]);
+		break;
+	case SIEVE_CMD_KEEP:
+	case SIEVE_CMD_FILEINTO:
+		warn_flags(v, n, sieve_node_tag_value(v->s, n, SIEVE_TAG_FLAGS));
+		break;
+	case SIEVE_CMD_VACATION:
+		check_vacation(v, n);
 		break;
 	case SIEVE_CMD_ADDHEADER:
 		check_field_name(v, n->pos[0], "addheader");
@@ -899,6 +1049,8 @@ check_specific(struct vstate *v, struct sieve_node *n)
 	case SIEVE_CMD_SETFLAG:
 	case SIEVE_CMD_ADDFLAG:
 	case SIEVE_CMD_REMOVEFLAG:
+		warn_flags(v, n, n->pos[1]);
+		/* FALLTHROUGH */
 	case SIEVE_TEST_HASFLAG:
 		/* RFC 5232 §3: the variable form comes with the variables extension */
 		if (n->pos[0] != SIEVE_NONE && !cap_ok(v->s, SIEVE_CAP_VARIABLES))

@@ -58,6 +58,9 @@ struct sieve_ctx {
 
 void sieve_error(struct sieve_ctx *c, uint32_t line, uint32_t col, const char *fmt, ...)
     PRINTF(4, 5);
+/* A warning: reported (while there is room) but the script still compiles. */
+void sieve_warning(struct sieve_ctx *c, uint32_t line, uint32_t col, const char *fmt, ...)
+    PRINTF(4, 5);
 /* Append a string to the pool and table; returns its index or SIEVE_NONE (limit). */
 uint32_t sieve_str_add(struct sieve_ctx *c, const char *p, size_t len);
 /* Parse the script into c->s (tree only, no validation). Returns 0, or -1 on errors. */

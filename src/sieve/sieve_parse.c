@@ -63,24 +63,50 @@ sieve_sanitize(char *dst, size_t dstsize, const char *s, size_t len)
 	dst[o] = '\0';
 }
 
-void
-sieve_error(struct sieve_ctx *c, uint32_t line, uint32_t col, const char *fmt, ...)
+static void report(struct sieve_ctx *c, bool warning, uint32_t line, uint32_t col,
+    const char *fmt, va_list ap) PRINTF(5, 0);
+
+static void
+report(struct sieve_ctx *c, bool warning, uint32_t line, uint32_t col, const char *fmt,
+    va_list ap)
 {
 	struct sieve_error *e;
-	va_list ap;
 
-	c->failed = true;
-	c->error_total++;
 	if (c->errors->count >= c->lim->errors_max) {
-		c->errors->truncated = true;
-		c->gave_up = true;
+		if (!warning) {
+			c->errors->truncated = true;
+			c->gave_up = true;
+		}
 		return;
 	}
 	e = &c->errors->list[c->errors->count++];
 	e->line = line;
 	e->col = col;
-	va_start(ap, fmt);
+	e->warning = warning;
+	if (warning)
+		c->errors->warnings++;
 	(void)vsnprintf(e->text, sizeof(e->text), fmt, ap);
+}
+
+void
+sieve_error(struct sieve_ctx *c, uint32_t line, uint32_t col, const char *fmt, ...)
+{
+	va_list ap;
+
+	c->failed = true;
+	c->error_total++;
+	va_start(ap, fmt);
+	report(c, false, line, col, fmt, ap);
+	va_end(ap);
+}
+
+void
+sieve_warning(struct sieve_ctx *c, uint32_t line, uint32_t col, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	report(c, true, line, col, fmt, ap);
 	va_end(ap);
 }
 

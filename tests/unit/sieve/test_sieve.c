@@ -107,13 +107,16 @@ bad_one(const char *path, const char *text, size_t len)
 	assert_true(len > 9 && memcmp(text, "# expect ", 9) == 0 && nl != NULL);
 	assert_true(sscanf(text + 9, "%u:%u %n", &line, &col, &used) == 2 && used > 0);
 	snprintf(want, sizeof(want), "%.*s", (int)(nl - text - 9 - used), text + 9 + used);
+	const struct sieve_error *e;
+
 	if (s != NULL)
 		fail_msg("%s: compiled", path);
-	assert_true(errs.count > 0);
-	if (errs.list[0].line != line || errs.list[0].col != col ||
-	    strstr(errs.list[0].text, want) == NULL)
-		fail_msg("%s: want %u:%u %s; got %u:%u %s", path, line, col, want,
-		    errs.list[0].line, errs.list[0].col, errs.list[0].text);
+	assert_true(errs.count > errs.warnings);
+	for (e = errs.list; e->warning; e++)
+		;
+	if (e->line != line || e->col != col || strstr(e->text, want) == NULL)
+		fail_msg("%s: want %u:%u %s; got %u:%u %s", path, line, col, want, e->line,
+		    e->col, e->text);
 	sieve_errors_deinit(&errs);
 }
 
@@ -131,7 +134,7 @@ prefix_one(const char *path, const char *text, size_t len)
 		struct sieve_errors errs;
 		struct sieve_script *s = sieve_compile(text, n, &lim, &errs);
 
-		assert_true((s == NULL) == (errs.count > 0));
+		assert_true((s == NULL) == (errs.count > errs.warnings));
 		sieve_script_destroy(&s);
 		sieve_errors_deinit(&errs);
 	}
@@ -435,6 +438,40 @@ test_limits(void **state)
 }
 
 static void
+test_warnings(void **state)
+{
+	struct sieve_errors errs;
+	struct sieve_script *s = compile(
+	    "require [\"date\", \"imap4flags\", \"editheader\", \"vacation\"];\n"
+	    "if date :zone \"+250Z\" \"date\" \"fortnight\" \"1\" { keep; }\n"
+	    "if exists \"a b\" { setflag [\"\\\\Seen \\\\Bogus\"]; }\n"
+	    "deleteheader \"received\";\n"
+	    "vacation :days 0 \"x\";\n"
+	    "addflag [\"\\\\Flagged $Label1\", \"Junk\"];\n", &errs);
+	static const struct { unsigned line, col; const char *text; } want[] = {
+		{ 2, 15, "specified :zone argument '+250Z' is not a valid timezone." },
+		{ 2, 30, "specified date part 'fortnight' is not known." },
+		{ 3, 11, "specified header field name 'a b' is invalid." },
+		{ 3, 27, "IMAP flag '\\Bogus' specified for the setflag command is invalid" },
+		{ 4, 14, "deleting header field 'Received' is forbidden" },
+		{ 5, 16, "specified :days value '0' is under the minimum." },
+	};
+
+	assert_non_null(s);
+	assert_int_equal(errs.count, N_ELEMENTS(want));
+	assert_int_equal(errs.warnings, N_ELEMENTS(want));
+	for (unsigned i = 0; i < N_ELEMENTS(want); i++) {
+		if (!errs.list[i].warning || errs.list[i].line != want[i].line ||
+		    errs.list[i].col != want[i].col ||
+		    strstr(errs.list[i].text, want[i].text) == NULL)
+			fail_msg("%u: want %u:%u %s; got %u:%u %s", i, want[i].line, want[i].col,
+			    want[i].text, errs.list[i].line, errs.list[i].col, errs.list[i].text);
+	}
+	sieve_script_destroy(&s);
+	sieve_errors_deinit(&errs);
+}
+
+static void
 test_lexical(void **state)
 {
 	expect_error("redirect \"a\rb@example.com\";", "bare CR in string");
@@ -483,6 +520,7 @@ main(void)
 		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_tree),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_warnings),
 		cmocka_unit_test(test_lexical),
 	};
 
