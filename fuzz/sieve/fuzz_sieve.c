@@ -1,9 +1,10 @@
 /*
  * fuzz_sieve.c — libFuzzer target for the Sieve front end (src/sieve): the input is a
  * script compiled once with the default limits and once with tight ones (so the limit
- * paths run too). Checks that a script comes back exactly when there is no error (warnings aside), that
- * errors stay within errors_max with sane positions, and that every index of a
- * compiled tree is in range and every node is reached exactly once from the top.
+ * paths run too). Checks that a script comes back exactly when there is no error
+ * (warnings aside), that errors stay within errors_max with sane positions, and that
+ * every index of a compiled tree is in range and every node is reached exactly once
+ * from the top.
  */
 #include <stddef.h>
 #include <stdint.h>
