@@ -6,8 +6,11 @@ both alike. good/ must be accepted and bad/ rejected by buzon in any case. Diffe
 that are Pigeonhole's choices (extensions it lacks, compile-time checks it does at run
 time) are listed in KNOWN with the reason and are checked to stay as described.
 
-Prints "PASS name", "FAIL name: why" per script, then "N passed, M failed"; without
-sievec it prints a SKIP line and "0 passed, 0 failed". Takes a few seconds.
+The command line itself is checked first (cli-*: exit 0/1/2, the "FILE: line L:C:
+error: TEXT" and "warning:" lines, missing files), with or without sievec.
+
+Prints "PASS name", "FAIL name: why" per check, then "N passed, M failed"; without
+sievec the comparison is one SKIP line. Takes a few seconds.
 Usage: run.py [--buzon PATH] [--sievec PATH] [NAME...]
 """
 import argparse
@@ -178,6 +181,45 @@ def sievec_accepts(sievec, conf, path, tmp):
     return out.returncode == 0, (msg[0] if msg else out.stderr.strip()[-200:])
 
 
+def cli_checks(buzon, tmp):
+    """[(name, why or None)] for the behaviour of `buzon sieve check` itself."""
+    def run(*args):
+        return subprocess.run([buzon, "sieve"] + list(args), capture_output=True, text=True,
+                              timeout=30)
+    good = os.path.join(tmp, "cli-good.sieve")
+    bad = os.path.join(tmp, "cli-bad.sieve")
+    warn = os.path.join(tmp, "cli-warn.sieve")
+    with open(good, "w") as f:
+        f.write('require "fileinto";\nfileinto "INBOX";\n')
+    with open(bad, "w") as f:
+        f.write('require "fileinto";\n  fileinot "x";\nfoo;\n')
+    with open(warn, "w") as f:
+        f.write('require "date";\nif currentdate "fortnight" "1" { keep; }\n')
+    out = []
+    r = run("check", good)
+    out.append(("cli-ok", None if r.returncode == 0 and r.stdout == good + ": ok\n"
+                and r.stderr == "" else "rc=%d out=%r err=%r" % (r.returncode, r.stdout, r.stderr)))
+    r = run("check", bad)
+    want = ("%s: line 2:3: error: unknown command 'fileinot'.\n"
+            "%s: line 3:1: error: unknown command 'foo'.\n" % (bad, bad))
+    out.append(("cli-errors", None if r.returncode == 1 and r.stderr == want and r.stdout == ""
+                else "rc=%d err=%r" % (r.returncode, r.stderr)))
+    r = run("check", warn)
+    want = "%s: line 2:16: warning: specified date part 'fortnight' is not known.\n" % warn
+    out.append(("cli-warning", None if r.returncode == 0 and r.stderr == want
+                else "rc=%d err=%r" % (r.returncode, r.stderr)))
+    r = run("check", good, os.path.join(tmp, "missing.sieve"), bad)
+    out.append(("cli-several-files", None if r.returncode == 1 and r.stdout == good + ": ok\n"
+                and "missing.sieve: No such file or directory" in r.stderr
+                and "fileinot" in r.stderr else "rc=%d err=%r" % (r.returncode, r.stderr)))
+    for name, args in (("cli-usage-none", []), ("cli-usage-verb", ["frobnicate", good]),
+                       ("cli-usage-nofile", ["check"])):
+        r = run(*args)
+        out.append((name, None if r.returncode == 2 and "usage:" in r.stderr
+                    else "rc=%d err=%r" % (r.returncode, r.stderr)))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--buzon", default=os.path.join(HERE, "..", "..", "build", "buzon"))
@@ -185,12 +227,21 @@ def main():
     ap.add_argument("names", nargs="*")
     args = ap.parse_args()
     sievec = shutil.which(args.sievec)
-    if sievec is None:
-        print("SKIP sieve: no sievec (apt-get install dovecot-sieve)")
-        print("0 passed, 0 failed")
-        return 0
     passed = failed = 0
     with tempfile.TemporaryDirectory() as tmp:
+        for name, why in cli_checks(args.buzon, tmp):
+            if args.names and name not in args.names:
+                continue
+            if why is None:
+                passed += 1
+                print("PASS %s" % name)
+            else:
+                failed += 1
+                print("FAIL %s: %s" % (name, why))
+        if sievec is None:
+            print("SKIP sievec comparison: no sievec (apt-get install dovecot-sieve)")
+            print("%d passed, %d failed" % (passed, failed))
+            return 1 if failed else 0
         conf = sievec_conf(tmp)
         cases = [c for c in collect(tmp) if not args.names or c[0] in args.names]
         ok, errs = buzon_accepts(args.buzon, [c[1] for c in cases])
