@@ -64,6 +64,10 @@ mstore_folder_names(struct mstore *store, struct mstore_namelist *l)
 	while ((de = readdir(dir)) != NULL) {
 		const char *n = de->d_name;
 
+		if (strncmp(n, DELETED_PREFIX, strlen(DELETED_PREFIX)) == 0) {
+			mstore_sweep_deleted(store, n);
+			continue;
+		}
 		if (n[0] != '.' || n[1] == '\0' || n[1] == '.')
 			continue;
 		if (store_name_check_len(n + 1, strlen(n + 1)) != STORE_OK)

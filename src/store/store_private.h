@@ -22,6 +22,10 @@
 #define MAILDIRFOLDER_NAME	"maildirfolder"
 #define DELETED_PREFIX		"..buzon-deleted."	/* never a valid folder dir */
 #define LOCK_STALE_SECS		120
+/* A "..buzon-deleted.*" directory left by a DELETE whose cleanup failed is removed by
+ * the next LIST once it is this old (a younger one may still be emptied by its own
+ * DELETE in another process). A variable so the unit tests can set 0. */
+extern unsigned mstore_deleted_sweep_secs;
 #define TMP_MAX_AGE_SECS	(36 * 3600)
 
 struct commit_pipe;
@@ -458,5 +462,8 @@ void mstore_cache_drop(struct mstore *store, const char *name, bool children);
 void mailbox_recent_save(struct mailbox *box);
 /* Give an opened folder back the RECENT flags it had when it was closed. */
 void mailbox_recent_restore(struct mailbox *box);
+
+/* Remove a leftover DELETED_PREFIX directory of the root (store_folders.c). */
+void mstore_sweep_deleted(struct mstore *store, const char *name);
 
 #endif
