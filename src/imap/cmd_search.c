@@ -1139,6 +1139,15 @@ search_start(struct imap_cmd *cmd, struct imap_search_program *prog, struct sort
 	struct imap_client *c = cmd->client;
 	struct search_run *r;
 
+	/* RFC 9586 §3: after ENABLE UIDONLY no sequence-set key either */
+	if ((c->enabled & IMAP_ENABLE_UIDONLY) && prog->has_seqset) {
+		if (prog->return_opts & SEARCH_RETURN_SAVE)	/* RFC 5182 §2.1 */
+			imap_view_set_searchres(c->view, NULL);
+		imap_search_program_free(&prog, free_matcher);
+		sort_run_free(sort);
+		return imap_cmd_bad(cmd, "[UIDREQUIRED] Message sequence numbers are disabled "
+		    "(UIDONLY)");
+	}
 	/*
 	 * The view does not change while the command runs (updates wait for its end), so
 	 * sequence numbers and indexes stay valid across slices.

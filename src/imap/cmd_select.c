@@ -83,6 +83,7 @@ qresync_report(struct imap_client *c, struct select_params *p)
 	uint32_t last = mailbox_uidnext(v->mbox) - 1;
 	struct seqset *all = NULL;
 	struct buf b;
+	char start[IMAP_FETCH_START_MAX];
 	size_t i;
 
 	if (imap_view_materialize(v) < 0)
@@ -108,8 +109,9 @@ qresync_report(struct imap_client *c, struct select_params *p)
 		buf_reset(&b);
 		if (imap_view_write_flags(v, &b, imap_view_client_flags(v, vm, m),
 		    m->keywords) == 0)
-			imap_client_line(c, "* %zu FETCH (UID %u FLAGS %s MODSEQ (%llu))", i + 1,
-			    vm->uid, buf_cstr(&b), (unsigned long long)m->modseq);
+			imap_client_line(c, "%sFLAGS %s MODSEQ (%llu))",
+			    imap_fetch_start(c, start, i + 1, vm->uid, true), buf_cstr(&b),
+			    (unsigned long long)m->modseq);
 	}
 	buf_deinit(&b);
 }
@@ -174,7 +176,8 @@ select_common(struct imap_cmd *cmd, bool readonly)
 	/* RFC 9051 Appendix E: no RECENT response, no UNSEEN response code in IMAP4rev2 */
 	if (!(c->enabled & IMAP_ENABLE_REV2))
 		imap_client_line(c, "* %u RECENT", sum.recent);
-	if (sum.first_unseen_seq != 0 && !(c->enabled & IMAP_ENABLE_REV2))
+	/* RFC 9586: UNSEEN carries a sequence number */
+	if (sum.first_unseen_seq != 0 && !(c->enabled & (IMAP_ENABLE_REV2 | IMAP_ENABLE_UIDONLY)))
 		imap_client_line(c, "* OK [UNSEEN %u] First unseen.", sum.first_unseen_seq);
 	imap_client_line(c, "* OK [UIDVALIDITY %u] UIDs valid", mailbox_uidvalidity(v->mbox));
 	imap_client_line(c, "* OK [UIDNEXT %u] Predicted next UID", mailbox_uidnext(v->mbox));
