@@ -65,6 +65,12 @@ parse_select_params(struct imap_cmd *cmd, const struct imap_arg *list,
 			seqset_destroy(&s2);
 			if (!ok)
 				return -1;
+			/* RFC 9586 §3: known-sequence-set holds sequence numbers */
+			if (cmd->client->enabled & IMAP_ENABLE_UIDONLY) {
+				*error_r = "[UIDREQUIRED] Message sequence numbers are disabled "
+				    "(UIDONLY)";
+				return -1;
+			}
 		}
 		p->qresync = true;
 	}
