@@ -3,8 +3,10 @@
  * RFC's steps on an array of containers (a message or a dummy) linked by index: (1)
  * link the References chains and each message under its last reference, (2) the root
  * set, (4) prune dummies, (5) gather roots of the same base subject, (6) sort siblings
- * by sent date (ties in mailbox order). REFS (draft-ietf-morg-inthread-01) is the same
- * without (5), dated by INTERNALDATE, and orders the threads by their newest message.
+ * by sent date (ties in mailbox order). REFS (draft-ietf-morg-inthread-01 §4) is the
+ * same without (5) (it ignores Subject), and orders the threads by the most recent
+ * INTERNALDATE in each (a thread whose message arrived last is last); the messages
+ * within a thread stay in sent-date order.
  * ORDEREDSUBJECT groups by base subject. Every walk over the trees is iterative.
  *
  * Loop checks: a link is only ever made from a node to a root (a container without a
@@ -29,7 +31,7 @@
 struct tmsg {
 	uint32_t id;
 	uint64_t date;			/* sent date */
-	uint64_t arrival;		/* INTERNALDATE (REFS) */
+	uint64_t arrival;		/* INTERNALDATE (REFS orders threads by it) */
 	uint32_t subj_off, subj_len;	/* in the arena */
 	bool reply;
 };
@@ -38,7 +40,7 @@ struct node {
 	uint32_t msg;			/* index in msgs, NONE: a dummy */
 	uint32_t parent, first_child, next_sibling;
 	uint64_t date;			/* for sorting (a dummy's: its first child's) */
-	uint64_t latest;		/* REFS: the newest date in its tree (roots) */
+	uint64_t latest;		/* REFS: the newest INTERNALDATE in its tree */
 	uint32_t order;			/* mailbox order, the tie-breaker */
 };
 
@@ -67,7 +69,7 @@ struct imap_thread {
 	uint32_t *ids_first;		/* per message: first entry in ids */
 	uint16_t *ids_count;		/* per message: references after its own id */
 	size_t n_ids, cap_ids;
-	bool by_arrival;		/* REFS: messages are dated by INTERNALDATE */
+	bool by_arrival;		/* REFS: threads ordered by their newest INTERNALDATE */
 };
 
 struct imap_thread *
@@ -207,13 +209,6 @@ imap_thread_add(struct imap_thread *t, const struct imap_thread_msg *msg)
 
 /* ---------------------------------------------------------------- containers */
 
-/* The date message mi sorts by: INTERNALDATE for REFS, else the sent date. */
-static uint64_t
-msg_date(const struct imap_thread *t, uint32_t mi)
-{
-	return t->by_arrival ? t->msgs[mi].arrival : t->msgs[mi].date;
-}
-
 static uint32_t
 node_new(struct imap_thread *t, uint32_t msg)
 {
@@ -226,7 +221,7 @@ node_new(struct imap_thread *t, uint32_t msg)
 	n = &t->nodes[t->n_nodes];
 	n->msg = msg;
 	n->parent = n->first_child = n->next_sibling = NONE;
-	n->date = msg != NONE ? msg_date(t, msg) : 0;
+	n->date = msg != NONE ? t->msgs[msg].date : 0;
 	n->latest = 0;
 	n->order = msg != NONE ? msg : UINT32_MAX;
 	return (uint32_t)t->n_nodes++;
@@ -388,7 +383,7 @@ build_links(struct imap_thread *t)
 		if (self == NONE)
 			self = node_new(t, (uint32_t)mi);
 		t->nodes[self].msg = (uint32_t)mi;
-		t->nodes[self].date = msg_date(t, (uint32_t)mi);
+		t->nodes[self].date = t->msgs[mi].date;
 		t->nodes[self].order = (uint32_t)mi;
 		/* under the last reference, replacing a parent guessed from elsewhere */
 		old_parent = t->nodes[self].parent;
@@ -465,7 +460,7 @@ sort_children(struct imap_thread *t, uint32_t p, uint32_t *scratch)
 	t->nodes[scratch[n - 1]].next_sibling = NONE;
 }
 
-/* REFS: threads by their newest message, then as node_cmp orders their roots. */
+/* REFS: threads by their newest INTERNALDATE, then as node_cmp orders their roots. */
 static int
 latest_cmp(const void *a, const void *b, void *ctx)
 {
@@ -479,7 +474,7 @@ latest_cmp(const void *a, const void *b, void *ctx)
 }
 
 /* (6): children sorted by date, a dummy dated by its first child, then the roots (by
- * date, or for REFS by the newest date in each thread). */
+ * date, or for REFS by the newest INTERNALDATE in each thread). */
 static void
 sort_threads(struct imap_thread *t, uint32_t *roots, size_t n_roots)
 {
@@ -497,7 +492,7 @@ sort_threads(struct imap_thread *t, uint32_t *roots, size_t n_roots)
 			x->date = t->nodes[x->first_child].date;
 			x->order = t->nodes[x->first_child].order;
 		}
-		x->latest = x->msg != NONE ? x->date : 0;
+		x->latest = x->msg != NONE ? t->msgs[x->msg].arrival : 0;
 		for (c = x->first_child; c != NONE; c = t->nodes[c].next_sibling)
 			x->latest = MAX(x->latest, t->nodes[c].latest);
 	}
@@ -789,7 +784,7 @@ imap_thread_format(struct imap_thread *t, enum imap_thread_algorithm alg, struct
 	if (alg == IMAP_THREAD_ORDEREDSUBJECT) {
 		n_roots = ordered_subject(t, &roots);
 	} else {
-		/* draft-ietf-morg-inthread-01 REFS: INTERNALDATE, not the sent date */
+		/* draft-ietf-morg-inthread-01 §4: REFS orders threads by arrival */
 		t->by_arrival = alg == IMAP_THREAD_REFS;
 		build_links(t);
 		roots = xreallocarray(NULL, MAX(t->n_nodes, 1), sizeof(*roots));
@@ -803,7 +798,7 @@ imap_thread_format(struct imap_thread *t, enum imap_thread_algorithm alg, struct
 		n_roots = prune(t, roots, n_roots);
 		/* dates of root dummies (their children sorted) for (5)'s first child */
 		sort_threads(t, roots, n_roots);
-		/* REFS threads by references only: no (5) */
+		/* REFS ignores Subject: no (5) */
 		if (alg == IMAP_THREAD_REFERENCES) {
 			n_roots = gather_subjects(t, roots, n_roots);
 			sort_threads(t, roots, n_roots);

@@ -22,8 +22,8 @@
 enum imap_thread_algorithm {
 	IMAP_THREAD_ORDEREDSUBJECT,
 	IMAP_THREAD_REFERENCES,
-	/* draft-ietf-morg-inthread-01 THREAD=REFS: REFERENCES' links without the subject
-	 * gathering, dated by INTERNALDATE, threads ordered by their newest message */
+	/* draft-ietf-morg-inthread-01 §4 THREAD=REFS: REFERENCES' links and sibling order
+	 * without the subject gathering, threads ordered by their newest INTERNALDATE */
 	IMAP_THREAD_REFS,
 };
 
@@ -33,7 +33,7 @@ struct imap_thread;
 struct imap_thread_msg {
 	uint32_t id;		/* what the answer names (sequence number or UID) */
 	uint64_t date;		/* RFC 5256 §2.2 sent date, as SORT DATE orders it */
-	uint64_t arrival;	/* INTERNALDATE, in the same order-keeping encoding */
+	uint64_t arrival;	/* INTERNALDATE (REFS), encoded as date */
 	const char *subject;	/* base subject already folded for comparison */
 	size_t subject_len;
 	bool reply;		/* base subject extraction removed a reply/forward marker */

@@ -28,8 +28,8 @@ must equal the reference's threads:
                 In-Reply-To; no loops), written from the RFC's text
   dummies       step (4): replaced by their children, a root one only when it has one
   subjects      not used (REFS gathers nothing by subject)
-  dates         the arrival time (INTERNALDATE); siblings by it (ties: mailbox order),
-                threads by their newest message (ties: as siblings)
+  dates         siblings by sent date as for SORT (ties: mailbox order), threads by the
+                most recent arrival time (INTERNALDATE) in each (ties: as siblings)
 
 Stdlib only.  Prints one line per check and "N passed, M failed".
 """
@@ -162,8 +162,8 @@ class TNode:
 
 
 def refs_threads(msgs):
-    """THREAD REFS of msgs: [(id, arrival, fields)] in mailbox order, fields the
-    lower-cased header dict. Returns the thread-list text."""
+    """THREAD REFS of msgs: [(id, arrival, sent date, fields)] in mailbox order,
+    fields the lower-cased header dict. Returns the thread-list text."""
     by_id, nodes = {}, []
 
     def node(msg=None):
@@ -187,7 +187,7 @@ def refs_threads(msgs):
         c.parent = p
         p.children.append(c)
 
-    for order, (ident, arrival, hdr) in enumerate(msgs):
+    for order, (ident, arrival, sent, hdr) in enumerate(msgs):
         refs = MSGID_RE.findall(hdr.get("references", ""))
         if not refs:
             refs = MSGID_RE.findall(hdr.get("in-reply-to", ""))[:1]
@@ -202,7 +202,7 @@ def refs_threads(msgs):
         me = container(own[0]) if own else None
         if me is None or me.msg is not None:
             me = node()
-        me.msg = (ident, arrival, order)
+        me.msg = (ident, arrival, order, sent)
         if me.parent is not None:
             me.parent.children.remove(me)
             me.parent = None
@@ -231,10 +231,10 @@ def refs_threads(msgs):
             finish(c)
         x.children.sort(key=lambda c: (c.date, c.order))
         if x.msg is not None:
-            x.date, x.order = x.msg[1], x.msg[2]
+            x.date, x.order = x.msg[3], x.msg[2]
         else:
             x.date, x.order = x.children[0].date, x.children[0].order
-        x.latest = max([x.date if x.msg is not None else x.children[0].date] +
+        x.latest = max([x.msg[1] if x.msg is not None else 0] +
                        [c.latest for c in x.children])
 
     for x in roots:
@@ -537,7 +537,8 @@ def run_round(args, seed, n):
                 results.append(("PASS" if ok else "FAIL", pname, "" if ok else
                                 "got %s want %s" % (str(r)[:200], pw[:8])))
             # THREAD REFS: all messages, and those a search key selects
-            tmsgs = [(i + 1, a, header_fields(d)) for i, (d, a, s) in enumerate(items)]
+            tmsgs = [(i + 1, a, ref_items[i][2]["DATE"], header_fields(d))
+                     for i, (d, a, s) in enumerate(items)]
             for name, sel, key in (("all", tmsgs, "ALL"),
                                    ("subset", [x for x in tmsgs if x[0] % 4 != 1],
                                     "NOT " + (",".join(str(x[0]) for x in tmsgs

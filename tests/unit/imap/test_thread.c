@@ -2,8 +2,8 @@
  * test_thread.c — RFC 5256 §4 threading (src/imap/imap_thread.c): chains, branches,
  * dummies pruned and kept, subject gathering (reply under original, siblings under a
  * dummy), duplicate and missing Message-IDs, In-Reply-To, reference loops, date order
- * with mailbox-order ties, ORDEREDSUBJECT, REFS (INTERNALDATE, threads by their newest
- * message, no subject gathering), the output grammar, and a 100,000-deep chain that must
+ * with mailbox-order ties, ORDEREDSUBJECT, REFS (no subject gathering, threads by their
+ * newest INTERNALDATE), the output grammar, and a 100,000-deep chain that must
  * not exhaust the stack.
  */
 #include <setjmp.h>
@@ -139,8 +139,8 @@ test_references(void **state)
 	CHECK(loop, IMAP_THREAD_REFS, "(2 1)");
 }
 
-/* REFS (draft-ietf-morg-inthread-01): siblings by INTERNALDATE, threads by their newest
- * message's INTERNALDATE (ties: as the roots' own dates, then mailbox order) */
+/* REFS (draft-ietf-morg-inthread-01 §4): siblings by sent date as for REFERENCES,
+ * threads by the most recent INTERNALDATE in each (ties: as REFERENCES orders roots) */
 static void
 test_refs(void **state)
 {
@@ -161,7 +161,7 @@ test_refs(void **state)
 	assert_string_equal(got, "(1 (2)(6))(3)(4 5)");
 	free(got);
 	got = thread_arr(in, arrival, N_ELEMENTS(in), IMAP_THREAD_REFS);
-	assert_string_equal(got, "(3)(4 5)(1 (6)(2))");
+	assert_string_equal(got, "(3)(4 5)(1 (2)(6))");
 	free(got);
 	got = thread_arr(in, same, N_ELEMENTS(in), IMAP_THREAD_REFS);
 	assert_string_equal(got, "(1 (2)(6))(3)(4 5)");
