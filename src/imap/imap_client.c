@@ -458,6 +458,11 @@ client_dispatch(struct imap_client *c)
 			imap_cmd_bad(cmd, "Command not valid in this state");
 		goto done;
 	}
+	/* RFC 9586 §3: after ENABLE UIDONLY only the UID forms */
+	if ((c->enabled & IMAP_ENABLE_UIDONLY) && (def->flags & CMD_FLAG_SEQ_ARGS) && !uid) {
+		imap_cmd_bad(cmd, "[UIDREQUIRED] Message sequence numbers are disabled (UIDONLY)");
+		goto done;
+	}
 	/* a view SELECT left unbuilt (imap_view.c) is built before any command that may
 	 * use sequence numbers, UIDs or flags */
 	if (c->view != NULL && !(def->flags & CMD_FLAG_NO_MSGS) &&
