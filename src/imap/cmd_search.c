@@ -564,8 +564,17 @@ sort_block_build(struct search_ctx *s, struct sort_run *sr, struct buf *blk)
 		char *v = sort_header(s, i == 0 ? "Message-ID" : "References");
 		size_t n, skip = 0;
 
-		if (i == 1 && v == NULL && (v = sort_header(s, "In-Reply-To")) != NULL)
-			blk->data[8] |= SORT_BLOCK_IRT;
+		/* RFC 5256 §4 (1)(A): In-Reply-To when References is absent or holds no
+		 * valid message ID */
+		if (i == 1 && (v == NULL || !imap_thread_has_id(v, strlen(v)))) {
+			char *irt = sort_header(s, "In-Reply-To");
+
+			if (irt != NULL) {
+				free(v);
+				v = irt;
+				blk->data[8] |= SORT_BLOCK_IRT;
+			}
+		}
 		n = v != NULL ? strlen(v) : 0;
 		if (i == 0)
 			n = MIN(n, (size_t)1024);

@@ -158,6 +158,15 @@ scan_ids(const char *v, size_t len, const char **starts, size_t *lens, size_t ma
 	return n;
 }
 
+bool
+imap_thread_has_id(const char *v, size_t len)
+{
+	const char *start;
+	size_t n;
+
+	return scan_ids(v, len, &start, &n, 1, false) == 1;
+}
+
 void
 imap_thread_add(struct imap_thread *t, const struct imap_thread_msg *msg)
 {

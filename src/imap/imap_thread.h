@@ -49,6 +49,8 @@ void imap_thread_destroy(struct imap_thread **t);
 
 /* Add a message, in mailbox order. */
 void imap_thread_add(struct imap_thread *t, const struct imap_thread_msg *msg);
+/* Whether a header value holds at least one message ID ("<...>") as threading reads it. */
+bool imap_thread_has_id(const char *v, size_t len);
 
 /*
  * Append the threads (RFC 5256 §4, the thread-list of "* THREAD"; nothing when there
