@@ -442,7 +442,8 @@ replace_target(struct imap_cmd *cmd, const struct imap_arg *args, unsigned argc,
 		a->bad = uid ? "Invalid UID" : "Invalid sequence number";
 		return -1;
 	}
-	if (imap_view_materialize(v) < 0) {
+	/* a message another process expunged is found before "+" */
+	if (imap_view_materialize(v) < 0 || mailbox_sync(v->mbox) != STORE_OK) {
 		a->st = STORE_IOERROR;
 		return -1;
 	}
