@@ -550,6 +550,9 @@ void imap_metadata_mailbox_deleted(struct imap_client *c, const char *name);
 void imap_metadata_mailbox_created(struct imap_client *c, const char *name);
 void imap_metadata_mailbox_renamed(struct imap_client *c, const char *oldname,
     const char *newname);
+/* CREATE ... (USE (...)) (RFC 6154 §3): keep the special-use bits attrs of mailbox name
+ * as its /private/specialuse entry. Returns 0, or -1 (logged). */
+int imap_metadata_set_special_use(struct imap_client *c, const char *name, unsigned attrs);
 
 /* ---------------------------------------------------------------- command handlers */
 
