@@ -120,6 +120,11 @@ append_args(struct imap_cmd *cmd, unsigned *argc_r)
 static void
 append_msg_begin(struct imap_append *a)
 {
+	if (a->replace && a->messages > 0) {
+		/* RFC 8508 §6: one append-message */
+		a->bad = "REPLACE takes one message";
+		return;
+	}
 	a->st = mailbox_save_msg_begin(a->save);
 	a->msg_open = a->st == STORE_OK;
 	a->msg_size = 0;
@@ -741,10 +746,10 @@ append_message_arg(const struct imap_arg *args, unsigned i)
 	    imap_arg_atom_equals(&args[i - 1], "UTF8");
 }
 
-/* APPEND and REPLACE once parsed: the messages are complete (CATENATE parts after the
+/* APPEND (and REPLACE) once parsed: the messages are complete (CATENATE parts after the
  * last literal written now); queue the transaction. */
-static int
-append_run(struct imap_cmd *cmd)
+int
+cmd_append(struct imap_cmd *cmd)
 {
 	struct imap_client *c = cmd->client;
 	struct imap_append *a = cmd->ctx;
@@ -811,14 +816,9 @@ append_run(struct imap_cmd *cmd)
 	return IMAP_CMD_MORE;
 }
 
-int
-cmd_append(struct imap_cmd *cmd)
-{
-	return append_run(cmd);
-}
-
+/* RFC 8508: REPLACE and UID REPLACE share APPEND's parsing, saving and reply. */
 int
 cmd_replace(struct imap_cmd *cmd)
 {
-	return append_run(cmd);
+	return cmd_append(cmd);
 }
