@@ -32,7 +32,7 @@
 #include "proto/imap_url.h"
 #include "proto/mutf7.h"
 
-/* The part of a BADURL URL echoed back (url-resp-text, RFC 4469 §6). */
+/* The part of a BADURL URL echoed back (url-resp-text, RFC 4469 §5). */
 #define APPEND_BADURL_MAX	512
 
 struct imap_append {
@@ -121,7 +121,7 @@ static void
 append_msg_begin(struct imap_append *a)
 {
 	if (a->replace && a->messages > 0) {
-		/* RFC 8508 §6: one append-message */
+		/* RFC 8508: one append-message */
 		a->bad = "REPLACE takes one message";
 		return;
 	}
@@ -214,7 +214,7 @@ append_badurl(struct imap_append *a, const char *url, size_t len)
 }
 
 /*
- * Write the part a CATENATE URL names (RFC 4469 §5): BODY.PEEK[section]<partial> of a
+ * Write the part a CATENATE URL names (RFC 4469): BODY.PEEK[section]<partial> of a
  * message of the user's own mailboxes, resolved like FETCH resolves it. Returns 0, or
  * -1 with the failure recorded (BADURL, TOOBIG or a store error).
  */
@@ -238,10 +238,10 @@ catenate_url(struct imap_cmd *cmd, const char *s, size_t len)
 	buf_init(&chunk, IMAP_BODY_CHUNK);
 	if (imap_url_parse(s, len, &url, &err) < 0)
 		goto badurl;
-	/* RFC 4469 §5: only the authenticated user's own messages */
+	/* only the authenticated user's own messages (no URLAUTH, RFC 4467) */
 	if (url.absolute && (!url.has_user || strcmp(url.user, c->user->name) != 0))
 		goto badurl;
-	/* RFC 5092 §3.4: the mailbox name in the URL is UTF-8 */
+	/* RFC 5092: the mailbox name in the URL is UTF-8 */
 	if (mutf7_from_utf8(url.mailbox, url.mailbox_len, &name) < 0 ||
 	    mstore_name_check(buf_cstr(&name)) != STORE_OK ||
 	    mailbox_open(c->user->store, buf_cstr(&name), &box) != STORE_OK)
@@ -546,7 +546,7 @@ append_literal_begin(struct imap_cmd *cmd, uint64_t size)
 	a = cmd->ctx;
 	if (append_failed(a) || append_advance(cmd, true) < 0)
 		return -1;
-	/* RFC 4469 §5: the whole message, TEXT and URL parts, is within the limit */
+	/* the whole message, TEXT and URL parts, is within APPENDLIMIT ([TOOBIG]) */
 	if (size > a->max_size - a->msg_size) {
 		a->toobig = true;
 		return -1;
@@ -692,7 +692,7 @@ append_reply(struct imap_cmd *cmd)
 	log_info("imap %s user=%s session=%u messages=%u uid=%u",
 	    replace ? "replace" : "append", c->user->name, c->id, literals, first);
 	if (replace) {
-		/* RFC 8508 §3.4: APPENDUID in an untagged OK, then the expunge, as MOVE */
+		/* RFC 8508: APPENDUID in an untagged OK, then the expunge, as MOVE does */
 		imap_client_line(c, "* OK [APPENDUID %u %u] Replacement Message ready", uidv,
 		    first);
 		if (c->view != NULL) {

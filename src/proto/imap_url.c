@@ -1,5 +1,5 @@
 /*
- * imap_url.c — the IMAP URL parser of imap_url.h (RFC 5092 §11 grammar, restricted to
+ * imap_url.c — the IMAP URL parser of imap_url.h (RFC 5092 ABNF, restricted to
  * imessagepart). Runs in the imap session process on CATENATE's URL arguments. A single
  * left-to-right pass over bounded input: every decoded field is copied into a
  * fixed-size array after its length is checked, numbers go through one parser with
@@ -23,7 +23,7 @@ is_alnum(unsigned char c)
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
-/* RFC 5092 §11 achar without pct-encoded: unreserved / sub-delims-sh / "&" / "=" */
+/* RFC 5092 achar without pct-encoded: unreserved / sub-delims-sh / "&" / "=" */
 static bool
 is_achar(unsigned char c)
 {

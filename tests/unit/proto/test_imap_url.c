@@ -31,7 +31,7 @@ struct ucase {
 };
 
 static const struct ucase cases[] = {
-	/* RFC 4469 §3 examples */
+	/* RFC 4469 examples */
 	{ "/Drafts;UIDVALIDITY=385759045/;UID=20/;section=HEADER", 0, false, NULL, "",
 	  "Drafts", 385759045, 20, "HEADER", false, 0, 0 },
 	{ "/Drafts;UIDVALIDITY=385759045/;UID=20/;section=1.MIME", 0, false, NULL, "",
