@@ -696,6 +696,8 @@ append_reply(struct imap_cmd *cmd)
 		imap_client_line(c, "* OK [APPENDUID %u %u] Replacement Message ready", uidv,
 		    first);
 		if (c->view != NULL) {
+			/* the RFC's example order: EXISTS of a new message here, then EXPUNGE */
+			imap_notify_view_updates(c, false);
 			st = mailbox_expunge(c->view->mbox, &replace_uid, 1);
 			if (st != STORE_OK)
 				return imap_cmd_store_error(cmd, st);
