@@ -1,7 +1,8 @@
 /*
  * imap_url.h — IMAP URLs (RFC 5092) that name one message or one part of it, as CATENATE
  * (RFC 4469) takes them: the absolute form
- * "imap://[user[;AUTH=x]@]host[:port]/mailbox[;UIDVALIDITY=n]/;UID=m[/;SECTION=s][/;PARTIAL=o[.l]]"
+ *   imap://[user[;AUTH=x]@]host[:port]/mailbox[;UIDVALIDITY=n]/;UID=m
+ *       [/;SECTION=s][/;PARTIAL=o[.l]]
  * and the server-relative form that starts at "/mailbox". Keywords are
  * case-insensitive; the user, mailbox and section are percent-decoded. URLAUTH
  * (";EXPIRE=", ";URLAUTH=") and message lists ("?search") are refused. Used by the imap
