@@ -53,6 +53,53 @@ mailbox_cmd(struct imap_cmd *cmd, enum store_status (*fn)(struct mstore *, const
 	return imap_cmd_ok(cmd, "%s", done);
 }
 
+/*
+ * CREATE's parameter list (RFC 4466 §2.2): only USE (RFC 6154 §3, CREATE-SPECIAL-USE).
+ * Returns 0 with the special-use bits in *use_r, or -1 when the tagged BAD or NO
+ * [USEATTR] has been sent.
+ */
+static int
+create_params(struct imap_cmd *cmd, const struct imap_arg *a, unsigned *use_r)
+{
+	const struct imap_arg *p, *u;
+	unsigned n, nu, i, j;
+	bool have_use = false;
+
+	*use_r = 0;
+	if (!imap_arg_get_list(a, &p, &n) || n == 0) {
+		imap_cmd_bad(cmd, "Invalid CREATE parameters");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (!imap_arg_atom_equals(&p[i], "USE") || have_use || i + 1 >= n ||
+		    !imap_arg_get_list(&p[i + 1], &u, &nu)) {
+			imap_cmd_bad(cmd, "Invalid CREATE parameters");
+			return -1;
+		}
+		for (j = 0; j < nu; j++) {
+			unsigned attr;
+
+			if (u[j].type != IMAP_ARG_ATOM || u[j].str[0] != '\\') {
+				imap_cmd_bad(cmd, "Invalid special-use attribute");
+				return -1;
+			}
+			if (mstore_special_use_parse(u[j].str, u[j].len, &attr) < 0) {
+				/* §3: not created; virtual mailboxes are not offered */
+				imap_cmd_no(cmd, "[USEATTR] %s",
+				    imap_arg_atom_equals(&u[j], "\\All") ||
+				    imap_arg_atom_equals(&u[j], "\\Flagged") ?
+				    "\\All and \\Flagged mailboxes are not supported" :
+				    "Unsupported special-use attribute");
+				return -1;
+			}
+			*use_r |= attr;
+		}
+		have_use = true;
+		i++;
+	}
+	return 0;
+}
+
 /* RFC 8474 §4.1: the tagged OK of CREATE carries the new folder's MAILBOXID. */
 int
 cmd_create(struct imap_cmd *cmd)
@@ -60,11 +107,14 @@ cmd_create(struct imap_cmd *cmd)
 	struct imap_client *c = cmd->client;
 	struct mailbox_status ms;
 	enum store_status st;
+	unsigned use = 0;
 	char *name;
 	size_t len;
 
-	if (cmd->argc != 1)
+	if (cmd->argc != 1 && cmd->argc != 2)
 		return imap_cmd_bad(cmd, "Invalid arguments");
+	if (cmd->argc == 2 && create_params(cmd, &cmd->args[1], &use) < 0)
+		return IMAP_CMD_DONE;
 	if (!imap_cmd_mailbox_arg(cmd, &cmd->args[0], &name))
 		return IMAP_CMD_DONE;
 	st = mstore_create(c->user->store, name);
@@ -78,6 +128,12 @@ cmd_create(struct imap_cmd *cmd)
 	if (len > 1 && name[len - 1] == STORE_SEP)
 		name[len - 1] = '\0';
 	imap_metadata_mailbox_created(c, name);		/* RFC 5464 */
+	/* RFC 6154 §3: a mailbox whose special use cannot be kept is not created */
+	if (use != 0 && imap_metadata_set_special_use(c, name, use) < 0) {
+		(void)mstore_delete(c->user->store, name);
+		free(name);
+		return imap_cmd_store_error(cmd, STORE_IOERROR);
+	}
 	imap_notify_folder_event(c, IMAP_NOTIFY_CREATE, name, NULL);	/* RFC 5465 */
 	st = mstore_status(c->user->store, name, &ms);
 	free(name);

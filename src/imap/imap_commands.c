@@ -11,7 +11,7 @@
 const char *
 imap_capability(const struct config *cfg)
 {
-	static char cap[512];
+	static char cap[1024];
 	uint64_t limit = cfg != NULL && cfg->mail_max_size != 0 ?
 	    cfg->mail_max_size : CONFIG_MAIL_MAX_SIZE_DEFAULT;
 
@@ -67,6 +67,7 @@ static const struct imap_command commands[] = {
 	{ "COPY", cmd_copy, SEL, CMD_FLAG_UID | CMD_FLAG_USES_SEQS | CMD_FLAG_SEQ_ARGS,
 	    NULL },
 	{ "MOVE", cmd_move, SEL, CMD_FLAG_UID | CMD_FLAG_SEQ_ARGS, NULL },
+	{ "REPLACE", cmd_replace, SEL, CMD_FLAG_UID | CMD_FLAG_SEQ_ARGS, cmd_append_literal },
 };
 
 const struct imap_command *

@@ -565,6 +565,9 @@ void imap_metadata_mailbox_deleted(struct imap_client *c, const char *name);
 void imap_metadata_mailbox_created(struct imap_client *c, const char *name);
 void imap_metadata_mailbox_renamed(struct imap_client *c, const char *oldname,
     const char *newname);
+/* CREATE ... (USE (...)) (RFC 6154 §3): keep the special-use bits attrs of mailbox name
+ * as its /private/specialuse entry. Returns 0, or -1 (logged). */
+int imap_metadata_set_special_use(struct imap_client *c, const char *name, unsigned attrs);
 
 /* ---------------------------------------------------------------- command handlers */
 
@@ -575,6 +578,7 @@ imap_cmd_func cmd_rename, cmd_subscribe, cmd_unsubscribe, cmd_list, cmd_lsub, cm
 imap_cmd_func cmd_append, cmd_check, cmd_close, cmd_unselect, cmd_expunge, cmd_search;
 imap_cmd_func cmd_fetch, cmd_store, cmd_copy, cmd_move, cmd_idle, cmd_sort, cmd_notify;
 imap_cmd_func cmd_thread, cmd_getmetadata, cmd_setmetadata;
+imap_cmd_func cmd_replace;
 
 imap_literal_func cmd_append_literal;
 

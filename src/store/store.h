@@ -137,6 +137,26 @@ enum store_status mstore_subscribe(struct mstore *store, const char *name, bool 
 /* Create Sent, Drafts, Trash, Junk, Archive if absent and subscribe them (first login). */
 enum store_status mstore_ensure_special_use(struct mstore *store);
 
+/*
+ * Special-use attributes (RFC 6154) come from a folder's name (the five above, at the top
+ * level) and, for any folder, from its METADATA entry /private/specialuse
+ * (METADATA_SPECIALUSE_ENTRY in store/metadata.h: CREATE ... (USE (...)), RFC 6154 §3
+ * and §4), whose attributes mstore_list adds. The entry's value is the attribute names
+ * separated by spaces.
+ */
+#define MSTORE_ATTR_SPECIAL_USE		(MSTORE_ATTR_SENT | MSTORE_ATTR_DRAFTS | \
+					 MSTORE_ATTR_TRASH | MSTORE_ATTR_JUNK | \
+					 MSTORE_ATTR_ARCHIVE)
+#define MSTORE_SPECIAL_USE_TEXT_MAX	64	/* the formatted list of all five, with NUL */
+/* The MSTORE_ATTR_* bits of the attribute names s[0..len) ("\Drafts \Sent", case-
+ * insensitive, separated by spaces; empty is 0). Returns 0, or -1 when a name is not one
+ * of the five (\All, \Flagged and others are not kept). */
+int mstore_special_use_parse(const char *s, size_t len, unsigned int *attrs_r);
+/* The names of the special-use bits of attrs, separated by spaces, into out. */
+void mstore_special_use_format(unsigned int attrs, char out[MSTORE_SPECIAL_USE_TEXT_MAX]);
+/* The special-use bits a folder has by its name alone. */
+unsigned int mstore_special_use_by_name(const char *name);
+
 /* STATUS counts (RFC 3501 §6.3.10), from the open mailbox if any, else by a short-lived
  * open + sync. STORE_NONEXISTENT / STORE_NOSELECT as mailbox_open. */
 struct mailbox_status {
