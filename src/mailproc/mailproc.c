@@ -238,6 +238,9 @@ read_user(struct user_info *u)
 	u->gid = (gid_t)mu.gid;
 	u->home = xstrdup(mu.home);
 	u->mail_root = xstrdup(mu.root);
+	/* auth wrote these from the userdb: a value that does not parse is a broken master */
+	if (userdb_extra_fields(mu.quota, strlen(mu.quota), u) < 0)
+		fatal("mail: bad quota fields from the master");
 	free(m);
 }
 
