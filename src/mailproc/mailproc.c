@@ -190,6 +190,7 @@ master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 		P.delivering++;
 		parse_delivery(m, d);
 		d->done = delivery_done;
+		d->base = P.base;
 		if (P.mu == NULL) {
 			d->status = IPC_DELIVER_TEMPFAIL;
 			delivery_done(d);

@@ -329,6 +329,7 @@ mstore_quota_get(struct mstore *store, struct mstore_quota *q_r)
 	memset(q_r, 0, sizeof(*q_r));
 	q_r->storage_limit = store->quota_storage;
 	q_r->messages_limit = store->quota_messages;
+	q_r->warn_percent = store->quota_warn;
 	if (!mstore_quota_on(store))
 		return quota_recalc(store, &q_r->bytes, &q_r->count);
 	return quota_usage(store, &q_r->bytes, &q_r->count);
@@ -340,6 +341,7 @@ mstore_quota_recalc(struct mstore *store, struct mstore_quota *q_r)
 	memset(q_r, 0, sizeof(*q_r));
 	q_r->storage_limit = store->quota_storage;
 	q_r->messages_limit = store->quota_messages;
+	q_r->warn_percent = store->quota_warn;
 	return quota_recalc(store, &q_r->bytes, &q_r->count);
 }
 

@@ -545,6 +545,7 @@ struct mstore_quota {
 	uint64_t storage_limit;		/* bytes, 0 = unlimited */
 	uint64_t messages_limit;	/* 0 = unlimited */
 	uint64_t bytes, count;		/* usage */
+	unsigned int warn_percent;	/* mstore_set_quota's; 0 = no warnings */
 };
 
 /* Set the limits (0 = unlimited for each) and the warning threshold (percent of a
