@@ -819,6 +819,17 @@ def t_quota():
                   "tmp/ of small: %r" % tmp_files(srv, "small"))
             with open(os.path.join(srv.maildir("small"), "maildirsize")) as f:
                 eq(f.readline().strip(), "3000S", "small's limits line")
+            # buzon quota get / recalc (recalc leaves one line of totals)
+            r = subprocess.run([srv.buzon, "quota", "get", "-c", srv.config_path, "demo"],
+                               capture_output=True, timeout=30, env=srv.env())
+            eq(r.returncode, 0, "quota get: %r" % r.stderr)
+            check(("storage   %d of 10240 " % total[0]).encode() in r.stdout and
+                  b"messages  5 (no limit)" in r.stdout, "quota get: %r" % r.stdout)
+            r = subprocess.run([srv.buzon, "quota", "recalc", "-c", srv.config_path, "small"],
+                               capture_output=True, timeout=30, env=srv.env())
+            eq(r.returncode, 0, "quota recalc: %r" % r.stderr)
+            with open(os.path.join(srv.maildir("small"), "maildirsize")) as f:
+                eq(len(f.read().splitlines()), 2, "maildirsize lines after recalc")
             dove = dovecot_quota(srv.maildir("demo"), 10240)
             if dove is not None:
                 eq(dove, ((total[0] + 1023) // 1024, True),
