@@ -830,6 +830,18 @@ def t_quota():
             eq(r.returncode, 0, "quota recalc: %r" % r.stderr)
             with open(os.path.join(srv.maildir("small"), "maildirsize")) as f:
                 eq(len(f.read().splitlines()), 2, "maildirsize lines after recalc")
+            # an import is not refused for quota (small is at its limit), but counted
+            path = os.path.join(srv.tmp, "quota.mbox")
+            with open(path, "wb") as f:
+                f.write(b"From a@example.org Sat Jan  3 01:05:34 2004\nSubject: imp\n\n" +
+                        body + b"\n")
+            r = subprocess.run([srv.buzon, "import", "mbox", "-c", srv.config_path, path,
+                                "small"], capture_output=True, timeout=60, env=srv.env())
+            eq(r.returncode, 0, "import over quota: %r" % r.stderr)
+            with open(os.path.join(srv.maildir("small"), "maildirsize")) as f:
+                ms = f.read().splitlines()
+            eq(ms[1].split()[1], "3", "small's messages counted after the import (s1, "
+               "notice, imported)")
             dove = dovecot_quota(srv.maildir("demo"), 10240)
             if dove is not None:
                 eq(dove, ((total[0] + 1023) // 1024, True),
