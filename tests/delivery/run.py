@@ -758,8 +758,8 @@ def t_quota():
         cfg = ["quota_storage = 10K", "quota_warning = 50"]
         if tempfail:
             cfg.append("quota_full_tempfail = yes")
-        srv = buzontest.Server(users={"demo": "demo", "small": "small"}, fill=False,
-                               lmtp=True, config=cfg, buzon=BUZON)
+        srv = buzontest.Server(users={"demo": "demo", "small": "small", "imapq": "imapq"},
+                               fill=False, lmtp=True, config=cfg, buzon=BUZON)
         try:
             srv.setup()
             # small: 3000 octets from the userdb (Dovecot's rule form), no warning yet
@@ -770,6 +770,8 @@ def t_quota():
                     if ln.startswith("small:"):
                         ln = ln + ":" * (7 - ln.count(":")) + \
                             " userdb_quota_rule=*:storage=3000B"
+                    if ln.startswith("imapq:"):
+                        ln = ln + ":" * (7 - ln.count(":")) + "quota_messages=9"
                     f.write(ln + "\n")
             srv.start()
             code = ("452 4.2.2", 75) if tempfail else ("552 5.2.2", 77)
@@ -819,6 +821,13 @@ def t_quota():
                   "tmp/ of small: %r" % tmp_files(srv, "small"))
             with open(os.path.join(srv.maildir("small"), "maildirsize")) as f:
                 eq(f.readline().strip(), "3000S", "small's limits line")
+            # a login (auth -> master -> a new mail process) carries the user's limits
+            m = srv.imap("imapq")
+            typ, data = m.getquotaroot("INBOX")
+            m.logout()
+            eq(typ, "OK", "GETQUOTAROOT")
+            eq([bytes(x) for x in data[1]], [b'"" (STORAGE 0 10 MESSAGE 0 9)'],
+               "imapq's quota over IMAP")
             # buzon quota get / recalc (recalc leaves one line of totals)
             r = subprocess.run([srv.buzon, "quota", "get", "-c", srv.config_path, "demo"],
                                capture_output=True, timeout=30, env=srv.env())
