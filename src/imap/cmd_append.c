@@ -624,6 +624,8 @@ append_fail_now(struct imap_cmd *cmd)
 		text = "[TRYCREATE] Mailbox does not exist";
 	else if (a != NULL && a->st == STORE_BADNAME)
 		text = "[CANNOT] Invalid mailbox name";
+	else if (a != NULL && a->st == STORE_OVERQUOTA)
+		text = "[OVERQUOTA] Quota exceeded";
 	else if (a != NULL) {
 		snprintf(codebuf, sizeof(codebuf), "%s", store_status_str(a->st));
 		text = codebuf;
@@ -662,6 +664,11 @@ cmd_append_literal(struct imap_cmd *cmd, uint64_t size)
 	bool sync = imap_parser_literal_is_sync(c->parser);
 	bool discard = append_literal_begin(cmd, size) < 0;
 	struct imap_append *a = cmd->ctx;
+
+	/* refuse a literal that alone would pass the quota before it is sent, as
+	 * APPENDLIMIT does (the real size is checked again at its end) */
+	if (!discard && (a->st = mailbox_save_quota_precheck(a->save, size)) != STORE_OK)
+		discard = true;
 
 	if (discard && sync && cmd->tag[0] != '\0') {
 		/* Refuse before "+": the client will not send the literal. */

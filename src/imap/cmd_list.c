@@ -23,6 +23,7 @@
 #define STATUS_HIGHESTMODSEQ	0x40	/* RFC 7162 §3.1.6 */
 #define STATUS_MAILBOXID	0x200	/* RFC 8474 */
 #define STATUS_DELETED		0x400	/* RFC 9051 §6.3.11 */
+#define STATUS_DELETED_STORAGE	0x800	/* RFC 9208 §4.3 */
 
 static int
 mailbox_cmd(struct imap_cmd *cmd, enum store_status (*fn)(struct mstore *, const char *),
@@ -342,6 +343,8 @@ parse_status_items(const struct imap_arg *list, unsigned n, unsigned *items_r)
 			*items_r |= STATUS_MAILBOXID;
 		else if (imap_arg_atom_equals(a, "DELETED"))
 			*items_r |= STATUS_DELETED;
+		else if (imap_arg_atom_equals(a, "DELETED-STORAGE"))
+			*items_r |= STATUS_DELETED_STORAGE;
 		else
 			return -1;
 	}
@@ -437,20 +440,34 @@ status_size(struct imap_client *c, const char *name, uint64_t *size_r)
 	return true;
 }
 
-/* STATUS DELETED (RFC 9051 §6.3.11): messages with \Deleted. false if unreadable. */
+/* STATUS DELETED (RFC 9051 §6.3.11): messages with \Deleted; DELETED-STORAGE (RFC 9208
+ * §4.3): the octets an EXPUNGE would free, the sum of their file sizes. false if
+ * unreadable. */
 static bool
-status_deleted(struct imap_client *c, const char *name, uint32_t *deleted_r)
+status_deleted(struct imap_client *c, const char *name, bool storage, uint32_t *deleted_r,
+    uint64_t *bytes_r)
 {
 	struct mailbox *box;
 	uint32_t n = 0;
+	uint64_t bytes = 0;
 
 	if (mailbox_open(c->user->store, name, &box) != STORE_OK)
 		return false;
-	for (size_t i = 0; i < mailbox_count(box); i++)
-		if (mailbox_msg_at(box, i)->flags & MAILBOX_FLAG_DELETED)
-			n++;
+	for (size_t i = 0; i < mailbox_count(box); i++) {
+		const struct mailbox_msg *m = mailbox_msg_at(box, i);
+
+		if (!(m->flags & MAILBOX_FLAG_DELETED))
+			continue;
+		n++;
+		if (storage && m->size == MAILBOX_SIZE_UNKNOWN &&
+		    mailbox_msg_info(box, m->uid, &m) != STORE_OK)
+			continue;
+		if (storage)
+			bytes += m->size;
+	}
 	mailbox_unref(&box);
 	*deleted_r = n;
+	*bytes_r = bytes;
 	return true;
 }
 
@@ -459,7 +476,7 @@ write_status(struct imap_client *c, const char *name, unsigned items,
     const struct mailbox_status *st)
 {
 	struct buf b;
-	uint64_t size;
+	uint64_t size, deleted_bytes;
 	uint32_t deleted;
 
 	buf_init(&b, STORE_NAME_MAX * 2 + 256);
@@ -482,8 +499,15 @@ write_status(struct imap_client *c, const char *name, unsigned items,
 		(void)buf_appendf(&b, "HIGHESTMODSEQ %llu ", (unsigned long long)st->highestmodseq);
 	if ((items & STATUS_MAILBOXID) && st->guid[0] != '\0')
 		(void)buf_appendf(&b, "MAILBOXID (%s) ", st->guid);
-	if ((items & STATUS_DELETED) && status_deleted(c, name, &deleted))
-		(void)buf_appendf(&b, "DELETED %u ", deleted);
+	if ((items & (STATUS_DELETED | STATUS_DELETED_STORAGE)) &&
+	    status_deleted(c, name, (items & STATUS_DELETED_STORAGE) != 0, &deleted,
+	    &deleted_bytes)) {
+		if (items & STATUS_DELETED)
+			(void)buf_appendf(&b, "DELETED %u ", deleted);
+		if (items & STATUS_DELETED_STORAGE)
+			(void)buf_appendf(&b, "DELETED-STORAGE %llu ",
+			    (unsigned long long)deleted_bytes);
+	}
 	buf_truncate(&b, b.len - 1);
 	(void)buf_append_str(&b, ")\r\n");
 	imap_client_write(c, b.data, b.len);

@@ -408,6 +408,10 @@ copy_common(struct imap_cmd *cmd, bool move)
 	cp->uidvalidity = mailbox_uidvalidity(dst);
 	cmd->ctx = cp;
 	cmd->ctx_free = copy_free;
+	/* MOVE: copy + expunge leaves the usage as it was, so its copy is not refused for
+	 * quota (a user at the limit can still move mail to Trash) */
+	if (move)
+		mstore_quota_next_copy_is_move(c->user->store);
 	if (mstore_commit_fd(c->user->store) < 0) {
 		/* no commit thread: synchronous */
 		dst_uids = xreallocarray(NULL, nu, sizeof(*dst_uids));

@@ -579,6 +579,7 @@ imap_cmd_func cmd_append, cmd_check, cmd_close, cmd_unselect, cmd_expunge, cmd_s
 imap_cmd_func cmd_fetch, cmd_store, cmd_copy, cmd_move, cmd_idle, cmd_sort, cmd_notify;
 imap_cmd_func cmd_thread, cmd_getmetadata, cmd_setmetadata;
 imap_cmd_func cmd_replace;
+imap_cmd_func cmd_getquotaroot, cmd_getquota, cmd_setquota;
 
 imap_literal_func cmd_append_literal;
 

@@ -286,6 +286,7 @@ mstore_delete(struct mstore *store, const char *name)
 		    "retries)", buf_cstr(&trash), strerror(errno));
 	(void)mstore_fsync_dir(store->root_fd, ".");
 	buf_deinit(&trash);
+	mstore_quota_invalidate(store);		/* its messages left the usage */
 	log_info("store delete mailbox=%s", canon);
 out:
 	free(canon);
