@@ -2,8 +2,9 @@
  * fuzz_thread.c — libFuzzer target for RFC 5256 threading (src/imap/imap_thread.c). The
  * input is a list of messages separated by NUL bytes; each is four LF-separated fields:
  * Message-ID, References, In-Reply-To and the base subject (missing fields are absent
- * headers), its date the first octet of its subject. Both algorithms must
- * answer with balanced lists that name every message exactly once, nothing else.
+ * headers), its date the first octet of its subject, its INTERNALDATE the last. The
+ * three algorithms (REFERENCES, ORDEREDSUBJECT, REFS) must answer with balanced lists
+ * that name every message exactly once, nothing else.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -58,15 +59,18 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *copy = xmalloc(size + 1), *p, *end, *field[4];
-	struct imap_thread *t[2];
+	static const enum imap_thread_algorithm algs[3] = {
+		IMAP_THREAD_REFERENCES, IMAP_THREAD_ORDEREDSUBJECT, IMAP_THREAD_REFS,
+	};
+	struct imap_thread *t[3];
 	struct buf out;
 	uint32_t n = 0;
 	int a;
 
 	memcpy(copy, data, size);
 	copy[size] = '\0';
-	t[0] = imap_thread_create();
-	t[1] = imap_thread_create();
+	for (a = 0; a < 3; a++)
+		t[a] = imap_thread_create();
 	for (p = copy, end = copy + size; p <= end && n < MAX_MSGS; n++) {
 		char *next = memchr(p, '\0', (size_t)(end - p));
 		size_t nf = 0;
@@ -83,18 +87,28 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				*lf = '\0';
 			p = lf != NULL ? lf + 1 : NULL;
 		}
-		for (a = 0; a < 2; a++) {
+		for (a = 0; a < 3; a++) {
 			const char *subj = field[3] != NULL ? field[3] : "";
+			size_t sl = strlen(subj);
+			struct imap_thread_msg m = {
+				.id = n + 1, .date = (uint64_t)(unsigned char)subj[0],
+				.arrival = sl > 0 ? (uint64_t)(unsigned char)subj[sl - 1] : 0,
+				.subject = subj, .subject_len = sl, .reply = subj[0] == 'R',
+				.message_id = field[0],
+				.message_id_len = field[0] != NULL ? strlen(field[0]) : 0,
+				.references = field[1],
+				.references_len = field[1] != NULL ? strlen(field[1]) : 0,
+				.in_reply_to = field[2],
+				.in_reply_to_len = field[2] != NULL ? strlen(field[2]) : 0,
+			};
 
-			imap_thread_add(t[a], n + 1, (uint64_t)(unsigned char)subj[0], subj,
-			    strlen(subj), subj[0] == 'R', field[0], field[1], field[2]);
+			imap_thread_add(t[a], &m);
 		}
 		p = next + 1;
 	}
-	for (a = 0; a < 2; a++) {
+	for (a = 0; a < 3; a++) {
 		buf_init(&out, BUF_UNLIMITED);
-		if (imap_thread_format(t[a], a == 0 ? IMAP_THREAD_REFERENCES :
-		    IMAP_THREAD_ORDEREDSUBJECT, &out) != 0)
+		if (imap_thread_format(t[a], algs[a], &out) != 0)
 			__builtin_trap();
 		check(&out, n);
 		buf_deinit(&out);

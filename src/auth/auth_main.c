@@ -244,6 +244,7 @@ req_free(struct auth_req *r)
 static void
 reply(uint32_t id, uint32_t status, const struct user_info *u)
 {
+	char quota[USERDB_QUOTA_FIELDS_MAX];
 	struct ipc_auth_reply a;
 	struct ipc_msg m;
 
@@ -254,11 +255,12 @@ reply(uint32_t id, uint32_t status, const struct user_info *u)
 	a.gid = u ? (uint32_t)u->gid : 0;
 	a.home = u && u->home ? u->home : "";
 	a.root = u && u->mail_root ? u->mail_root : "";
+	a.quota = u ? userdb_quota_fields(u, quota, sizeof(quota)) : "";
 	if (ipc_encode(&m, IPC_AUTH_REPLY, &a) < 0) {
 		/* a home or mail root over IPC_PATH_MAX: this user cannot be served */
 		log_error("auth: reply for user %s does not fit: %s", a.name, strerror(errno));
 		a.status = IPC_AUTH_TEMPFAIL;
-		a.name = a.home = a.root = "";
+		a.name = a.home = a.root = a.quota = "";
 		a.uid = a.gid = 0;
 		(void)ipc_encode(&m, IPC_AUTH_REPLY, &a);
 	}

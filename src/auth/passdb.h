@@ -18,6 +18,7 @@
 struct passwd_entry {
 	char *line;		/* owned; the fields below point into it */
 	const char *user, *password, *uid, *gid, *gecos, *home, *shell;
+	const char *extra;	/* Dovecot's 8th field: space-separated key=value extra fields */
 };
 
 /*

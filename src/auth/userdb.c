@@ -52,6 +52,7 @@ passwd_split(char *line, struct passwd_entry *e)
 	    &e->home, &e->shell };
 	char *p = line;
 
+	e->extra = "";
 	for (size_t i = 0; i < N_ELEMENTS(fields); i++) {
 		char *colon = strchr(p, ':');
 
@@ -64,6 +65,7 @@ passwd_split(char *line, struct passwd_entry *e)
 		*colon = '\0';
 		p = colon + 1;
 	}
+	e->extra = p;		/* the rest, colons included ("userdb_quota_rule=*:storage=1G") */
 	return 0;
 }
 
@@ -180,6 +182,12 @@ lookup_passwd_file(const struct config *cfg, const char *name, struct user_info 
 			goto bad;
 		u->gid = (gid_t)n;
 	}
+	if (userdb_extra_fields(e.extra, strlen(e.extra), u) < 0) {
+		passwd_entry_free(&e);
+		userdb_info_free(u);
+		*error_r = "passwd-file has a bad quota field";
+		return -1;
+	}
 	passwd_entry_free(&e);
 	if (getuid() == 0 && (u->uid == (uid_t)-1 || u->gid == (gid_t)-1)) {
 		userdb_info_free(u);
@@ -244,4 +252,152 @@ userdb_lookup(const struct config *cfg, const char *name, struct user_info *u,
 	if (r != 0)
 		return r;
 	return lookup_system(cfg, name, u, error_r);
+}
+
+/* ------------------------------------------------------------------ extra fields */
+
+/* A quota value: octets with an optional B, K, M, G or T suffix (Dovecot's units). */
+static int
+quota_value(const char *p, size_t len, bool size, uint64_t *r)
+{
+	uint64_t mult = 1, v;
+
+	if (size && len > 1 && (p[len - 1] == 'B' || p[len - 1] == 'b'))
+		len--;
+	if (size && len > 1) {
+		switch (p[len - 1]) {
+		case 'k': case 'K': mult = 1024; break;
+		case 'm': case 'M': mult = 1024 * 1024; break;
+		case 'g': case 'G': mult = 1024ULL * 1024 * 1024; break;
+		case 't': case 'T': mult = 1024ULL * 1024 * 1024 * 1024; break;
+		}
+		if (mult != 1)
+			len--;
+	}
+	if (parse_u64(p, len, UINT64_MAX / mult, &v) < 0)
+		return -1;
+	*r = v * mult;
+	return 0;
+}
+
+/* Dovecot's rule "*:storage=1G:messages=1000" (only the "*" rule is a limit of the
+ * whole store; rules of other folders, "ignore", "+N" and "N%" are not supported and
+ * ignored). 0, or -1 for a value that is not a number. */
+static int
+quota_rule(const char *p, size_t len, struct user_info *u)
+{
+	const char *end = p + len;
+
+	if (len < 2 || p[0] != '*' || p[1] != ':')
+		return 0;
+	for (p += 2; p < end;) {
+		const char *colon = memchr(p, ':', (size_t)(end - p));
+		const char *e = colon != NULL ? colon : end;
+		uint64_t v;
+
+		if (e - p > 8 && memcmp(p, "storage=", 8) == 0) {
+			if (p[8] == '+' || e[-1] == '%')
+				log_warn("userdb user=%s relative quota rule ignored", u->name);
+			else if (quota_value(p + 8, (size_t)(e - p - 8), true, &v) < 0)
+				return -1;
+			else {
+				u->quota_storage = v;
+				u->quota_flags |= USERDB_QUOTA_STORAGE;
+			}
+		} else if (e - p > 9 && memcmp(p, "messages=", 9) == 0) {
+			if (p[9] == '+' || e[-1] == '%')
+				log_warn("userdb user=%s relative quota rule ignored", u->name);
+			else if (quota_value(p + 9, (size_t)(e - p - 9), false, &v) < 0)
+				return -1;
+			else {
+				u->quota_messages = v;
+				u->quota_flags |= USERDB_QUOTA_MESSAGES;
+			}
+		}
+		p = colon != NULL ? colon + 1 : end;
+	}
+	return 0;
+}
+
+static bool
+key_is(const char *p, size_t len, const char *key)
+{
+	size_t n = strlen(key);
+
+	if (len > 7 && memcmp(p, "userdb_", 7) == 0) {
+		p += 7;
+		len -= 7;
+	}
+	return len == n && memcmp(p, key, n) == 0;
+}
+
+int
+userdb_extra_fields(const char *s, size_t len, struct user_info *u)
+{
+	const char *end = s + len;
+
+	if (len > USERDB_EXTRA_MAX)
+		return -1;
+	while (s < end) {
+		const char *sp, *eq, *e;
+		size_t klen, vlen;
+		uint64_t v;
+
+		while (s < end && (*s == ' ' || *s == '\t'))
+			s++;
+		if (s == end)
+			break;
+		for (sp = s; sp < end && *sp != ' ' && *sp != '\t'; sp++)
+			;
+		e = sp;
+		eq = memchr(s, '=', (size_t)(e - s));
+		if (eq == NULL) {
+			s = e;
+			continue;
+		}
+		klen = (size_t)(eq - s);
+		vlen = (size_t)(e - eq - 1);
+		if (key_is(s, klen, "quota_rule")) {
+			if (quota_rule(eq + 1, vlen, u) < 0)
+				return -1;
+		} else if (key_is(s, klen, "quota_storage")) {
+			if (quota_value(eq + 1, vlen, true, &v) < 0)
+				return -1;
+			u->quota_storage = v;
+			u->quota_flags |= USERDB_QUOTA_STORAGE;
+		} else if (key_is(s, klen, "quota_messages")) {
+			if (quota_value(eq + 1, vlen, false, &v) < 0)
+				return -1;
+			u->quota_messages = v;
+			u->quota_flags |= USERDB_QUOTA_MESSAGES;
+		}
+		/* other extra fields (Dovecot's userdb_mail, nopassword ...) are not ours */
+		s = e;
+	}
+	return 0;
+}
+
+const char *
+userdb_quota_fields(const struct user_info *u, char *buf, size_t size)
+{
+	int n = 0;
+
+	buf[0] = '\0';
+	if (u->quota_flags & USERDB_QUOTA_STORAGE)
+		n = snprintf(buf, size, "quota_storage=%llu",
+		    (unsigned long long)u->quota_storage);
+	if ((u->quota_flags & USERDB_QUOTA_MESSAGES) && n >= 0 && (size_t)n < size)
+		(void)snprintf(buf + n, size - (size_t)n, "%squota_messages=%llu",
+		    n > 0 ? " " : "", (unsigned long long)u->quota_messages);
+	return buf;
+}
+
+void
+userdb_quota_limits(const struct config *cfg, const struct user_info *u,
+    uint64_t *storage_r, uint64_t *messages_r)
+{
+	*storage_r = (u->quota_flags & USERDB_QUOTA_STORAGE) ? u->quota_storage :
+	    cfg->quota_storage;
+	*messages_r = (u->quota_flags & USERDB_QUOTA_MESSAGES) ? u->quota_messages :
+	    cfg->quota_messages;
 }

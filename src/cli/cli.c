@@ -36,6 +36,7 @@ usage(void)
 	    "       buzon import mbox [-c FILE] MBOXFILE USER [FOLDER]\n"
 	    "       buzon index rebuild [-c FILE] USER [FOLDER]   rebuild the index from Maildir\n"
 	    "       buzon index check [-c FILE] USER    compare the index with Maildir\n"
+	    "       buzon quota get|recalc [-c FILE] USER   show (or count again) a user's quota\n"
 	    "       buzon sieve check FILE...           check Sieve scripts (RFC 5228)\n"
 	    "       buzon version\n");
 	return 64;
@@ -176,6 +177,8 @@ cli_main(int argc, char **argv)
 		return cli_import(argc - 1, argv + 1);
 	if (strcmp(argv[1], "index") == 0)
 		return cli_index(argc - 1, argv + 1);
+	if (strcmp(argv[1], "quota") == 0)
+		return cli_quota(argc - 1, argv + 1);
 	if (strcmp(argv[1], "sieve") == 0)
 		return cli_sieve(argc - 1, argv + 1);
 	if (strcmp(argv[1], "imap") == 0) {

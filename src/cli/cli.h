@@ -10,6 +10,10 @@ int cli_user(int argc, char **argv);
 /* `buzon index rebuild|check ...` (argv[0] == "index"): exit 0 ok, 1 differences
  * (check), 64 usage, 67 no such user, 75 temporary failure. */
 int cli_index(int argc, char **argv);
+/* `buzon quota get|recalc [-c FILE] USER` (argv[0] == "quota"): the user's limits and
+ * usage (recalc: counted from the folders and maildirsize rewritten). Exit 0, or the
+ * sysexits of `buzon deliver` (67 no such user, 64 usage, 75 temporary). */
+int cli_quota(int argc, char **argv);
 
 /* `buzon sieve check FILE...` (argv[0] == "sieve"): exit 0 all valid, 1 errors
  * (on stderr, "FILE: line L:C: error: ..."; warnings alike), 2 usage. */

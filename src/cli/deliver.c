@@ -6,7 +6,7 @@
  * files are always created by their owner. Exit statuses follow sysexits so that the
  * MTA retries every temporary problem (75: disk full, I/O error, lock timeout,
  * configuration it cannot read) and bounces only what will never work (67 no such
- * user, 65 message too big).
+ * user, 65 message too big, 77 mailbox over quota unless quota_full_tempfail = yes).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,6 +18,7 @@
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/priv.h"
+#include "mailproc/deliver.h"
 #include "store/store.h"
 #include "lib/buf.h"
 
@@ -166,6 +167,13 @@ deliver_message(const struct config *cfg, const struct user_info *u, const char 
 		fprintf(stderr, "buzon deliver: cannot open the mail store: %s\n", err);
 		goto out;
 	}
+	{
+		uint64_t qs, qm;
+
+		/* the user's own limits when the userdb could be read, else the defaults */
+		userdb_quota_limits(cfg, u, &qs, &qm);
+		mstore_set_quota(store, qs, qm, cfg->quota_warning);
+	}
 	st = STORE_NONEXISTENT;
 	if (folder != NULL && folder[0] != '\0')
 		st = mailbox_open(store, folder, &mbox);
@@ -211,10 +219,17 @@ deliver_message(const struct config *cfg, const struct user_info *u, const char 
 		st = mailbox_save_msg_end(save, 0, 0, 0);
 	if (st == STORE_OK)
 		st = mailbox_save_commit(&save, &first, &last);
+	if (st == STORE_OVERQUOTA) {
+		/* RFC 3463 X.2.2 "mailbox full": a bounce, unless configured as temporary */
+		fprintf(stderr, "buzon deliver: %s: mailbox is full\n", u->name);
+		ret = cfg->quota_full_tempfail ? DELIVER_EX_TEMPFAIL : DELIVER_EX_NOPERM;
+		goto out;
+	}
 	if (st != STORE_OK) {
 		fprintf(stderr, "buzon deliver: %s: %s\n", u->name, store_status_str(st));
-		goto out;	/* every store failure is temporary for the MTA */
+		goto out;	/* every other store failure is temporary for the MTA */
 	}
+	deliver_quota_warning(store, NULL, prefix.len + total);
 	log_debug("deliver user=%s folder=%s uid=%u size=%llu", u->name, mailbox_name(mbox),
 	    first, (unsigned long long)total);
 	ret = DELIVER_EX_OK;

@@ -13,6 +13,7 @@
 #define DELIVER_EX_NOINPUT	66
 #define DELIVER_EX_NOUSER	67	/* bounce: no such user */
 #define DELIVER_EX_TEMPFAIL	75	/* retry later: disk full, I/O error, lock timeout */
+#define DELIVER_EX_NOPERM	77	/* bounce: over quota (75 with quota_full_tempfail) */
 #define DELIVER_EX_CONFIG	78	/* configuration error (Postfix defers) */
 
 /*

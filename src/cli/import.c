@@ -315,6 +315,17 @@ cli_import(int argc, char **argv)
 		    u.name);
 		ret = 0;
 	}
+	if (im.committed > 0) {
+		uint64_t qs, qm;
+		struct mstore_quota q;
+
+		/* an import is the administrator's: never refused for quota, but counted
+		 * (maildirsize written again from the folders) */
+		userdb_quota_limits(cfg, &u, &qs, &qm);
+		mstore_set_quota(store, qs, qm, 0);
+		if (mstore_quota_on(store))
+			(void)mstore_quota_recalc(store, &q);
+	}
 out:
 	if (im.in != NULL)
 		fclose(im.in);

@@ -705,8 +705,14 @@ fetch_msg_begin(struct imap_client *c, struct fetch_ctx *f, const struct mailbox
 	}
 	buf_reset(&f->out);
 	(void)buf_append(&f->out, "* ", 2);
-	(void)append_u64(&f->out, f->idx[f->pos] + 1);
-	(void)buf_append(&f->out, " FETCH (", 8);
+	if (c->enabled & IMAP_ENABLE_UIDONLY) {
+		/* RFC 9586 §3.3 */
+		(void)append_u64(&f->out, vm->uid);
+		(void)buf_append(&f->out, " UIDFETCH (", 11);
+	} else {
+		(void)append_u64(&f->out, f->idx[f->pos] + 1);
+		(void)buf_append(&f->out, " FETCH (", 8);
+	}
 	f->item = 0;
 	f->in_msg = true;
 	*m_r = changed ? NULL : m;
@@ -912,7 +918,9 @@ cmd_fetch(struct imap_cmd *cmd)
 	buf_init(&f->tmp, IMAP_HDR_READ_MAX);
 	cmd->ctx = f;
 	cmd->ctx_free = fetch_ctx_free;
-	if (imap_fetch_parse(cmd->args + 1, nargs - 1, cmd->uid, &f->req, &err) < 0) {
+	/* RFC 9586 §3.3: UIDFETCH carries the UID; the item only when asked for */
+	if (imap_fetch_parse(cmd->args + 1, nargs - 1,
+	    cmd->uid && !(c->enabled & IMAP_ENABLE_UIDONLY), &f->req, &err) < 0) {
 		seqset_destroy(&set);
 		return imap_cmd_bad(cmd, "%s", err);
 	}

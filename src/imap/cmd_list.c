@@ -23,6 +23,7 @@
 #define STATUS_HIGHESTMODSEQ	0x40	/* RFC 7162 §3.1.6 */
 #define STATUS_MAILBOXID	0x200	/* RFC 8474 */
 #define STATUS_DELETED		0x400	/* RFC 9051 §6.3.11 */
+#define STATUS_DELETED_STORAGE	0x800	/* RFC 9208 §4.3 */
 
 static int
 mailbox_cmd(struct imap_cmd *cmd, enum store_status (*fn)(struct mstore *, const char *),
@@ -53,6 +54,53 @@ mailbox_cmd(struct imap_cmd *cmd, enum store_status (*fn)(struct mstore *, const
 	return imap_cmd_ok(cmd, "%s", done);
 }
 
+/*
+ * CREATE's parameter list (RFC 4466 §2.2): only USE (RFC 6154 §3, CREATE-SPECIAL-USE).
+ * Returns 0 with the special-use bits in *use_r, or -1 when the tagged BAD or NO
+ * [USEATTR] has been sent.
+ */
+static int
+create_params(struct imap_cmd *cmd, const struct imap_arg *a, unsigned *use_r)
+{
+	const struct imap_arg *p, *u;
+	unsigned n, nu, i, j;
+	bool have_use = false;
+
+	*use_r = 0;
+	if (!imap_arg_get_list(a, &p, &n) || n == 0) {
+		imap_cmd_bad(cmd, "Invalid CREATE parameters");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (!imap_arg_atom_equals(&p[i], "USE") || have_use || i + 1 >= n ||
+		    !imap_arg_get_list(&p[i + 1], &u, &nu)) {
+			imap_cmd_bad(cmd, "Invalid CREATE parameters");
+			return -1;
+		}
+		for (j = 0; j < nu; j++) {
+			unsigned attr;
+
+			if (u[j].type != IMAP_ARG_ATOM || u[j].str[0] != '\\') {
+				imap_cmd_bad(cmd, "Invalid special-use attribute");
+				return -1;
+			}
+			if (mstore_special_use_parse(u[j].str, u[j].len, &attr) < 0) {
+				/* §3: not created; virtual mailboxes are not offered */
+				imap_cmd_no(cmd, "[USEATTR] %s",
+				    imap_arg_atom_equals(&u[j], "\\All") ||
+				    imap_arg_atom_equals(&u[j], "\\Flagged") ?
+				    "\\All and \\Flagged mailboxes are not supported" :
+				    "Unsupported special-use attribute");
+				return -1;
+			}
+			*use_r |= attr;
+		}
+		have_use = true;
+		i++;
+	}
+	return 0;
+}
+
 /* RFC 8474 §4.1: the tagged OK of CREATE carries the new folder's MAILBOXID. */
 int
 cmd_create(struct imap_cmd *cmd)
@@ -60,11 +108,14 @@ cmd_create(struct imap_cmd *cmd)
 	struct imap_client *c = cmd->client;
 	struct mailbox_status ms;
 	enum store_status st;
+	unsigned use = 0;
 	char *name;
 	size_t len;
 
-	if (cmd->argc != 1)
+	if (cmd->argc != 1 && cmd->argc != 2)
 		return imap_cmd_bad(cmd, "Invalid arguments");
+	if (cmd->argc == 2 && create_params(cmd, &cmd->args[1], &use) < 0)
+		return IMAP_CMD_DONE;
 	if (!imap_cmd_mailbox_arg(cmd, &cmd->args[0], &name))
 		return IMAP_CMD_DONE;
 	st = mstore_create(c->user->store, name);
@@ -78,6 +129,12 @@ cmd_create(struct imap_cmd *cmd)
 	if (len > 1 && name[len - 1] == STORE_SEP)
 		name[len - 1] = '\0';
 	imap_metadata_mailbox_created(c, name);		/* RFC 5464 */
+	/* RFC 6154 §3: a mailbox whose special use cannot be kept is not created */
+	if (use != 0 && imap_metadata_set_special_use(c, name, use) < 0) {
+		(void)mstore_delete(c->user->store, name);
+		free(name);
+		return imap_cmd_store_error(cmd, STORE_IOERROR);
+	}
 	imap_notify_folder_event(c, IMAP_NOTIFY_CREATE, name, NULL);	/* RFC 5465 */
 	st = mstore_status(c->user->store, name, &ms);
 	free(name);
@@ -286,6 +343,8 @@ parse_status_items(const struct imap_arg *list, unsigned n, unsigned *items_r)
 			*items_r |= STATUS_MAILBOXID;
 		else if (imap_arg_atom_equals(a, "DELETED"))
 			*items_r |= STATUS_DELETED;
+		else if (imap_arg_atom_equals(a, "DELETED-STORAGE"))
+			*items_r |= STATUS_DELETED_STORAGE;
 		else
 			return -1;
 	}
@@ -381,20 +440,34 @@ status_size(struct imap_client *c, const char *name, uint64_t *size_r)
 	return true;
 }
 
-/* STATUS DELETED (RFC 9051 §6.3.11): messages with \Deleted. false if unreadable. */
+/* STATUS DELETED (RFC 9051 §6.3.11): messages with \Deleted; DELETED-STORAGE (RFC 9208
+ * §4.3): the octets an EXPUNGE would free, the sum of their file sizes. false if
+ * unreadable. */
 static bool
-status_deleted(struct imap_client *c, const char *name, uint32_t *deleted_r)
+status_deleted(struct imap_client *c, const char *name, bool storage, uint32_t *deleted_r,
+    uint64_t *bytes_r)
 {
 	struct mailbox *box;
 	uint32_t n = 0;
+	uint64_t bytes = 0;
 
 	if (mailbox_open(c->user->store, name, &box) != STORE_OK)
 		return false;
-	for (size_t i = 0; i < mailbox_count(box); i++)
-		if (mailbox_msg_at(box, i)->flags & MAILBOX_FLAG_DELETED)
-			n++;
+	for (size_t i = 0; i < mailbox_count(box); i++) {
+		const struct mailbox_msg *m = mailbox_msg_at(box, i);
+
+		if (!(m->flags & MAILBOX_FLAG_DELETED))
+			continue;
+		n++;
+		if (storage && m->size == MAILBOX_SIZE_UNKNOWN &&
+		    mailbox_msg_info(box, m->uid, &m) != STORE_OK)
+			continue;
+		if (storage)
+			bytes += m->size;
+	}
 	mailbox_unref(&box);
 	*deleted_r = n;
+	*bytes_r = bytes;
 	return true;
 }
 
@@ -403,7 +476,7 @@ write_status(struct imap_client *c, const char *name, unsigned items,
     const struct mailbox_status *st)
 {
 	struct buf b;
-	uint64_t size;
+	uint64_t size, deleted_bytes;
 	uint32_t deleted;
 
 	buf_init(&b, STORE_NAME_MAX * 2 + 256);
@@ -426,8 +499,15 @@ write_status(struct imap_client *c, const char *name, unsigned items,
 		(void)buf_appendf(&b, "HIGHESTMODSEQ %llu ", (unsigned long long)st->highestmodseq);
 	if ((items & STATUS_MAILBOXID) && st->guid[0] != '\0')
 		(void)buf_appendf(&b, "MAILBOXID (%s) ", st->guid);
-	if ((items & STATUS_DELETED) && status_deleted(c, name, &deleted))
-		(void)buf_appendf(&b, "DELETED %u ", deleted);
+	if ((items & (STATUS_DELETED | STATUS_DELETED_STORAGE)) &&
+	    status_deleted(c, name, (items & STATUS_DELETED_STORAGE) != 0, &deleted,
+	    &deleted_bytes)) {
+		if (items & STATUS_DELETED)
+			(void)buf_appendf(&b, "DELETED %u ", deleted);
+		if (items & STATUS_DELETED_STORAGE)
+			(void)buf_appendf(&b, "DELETED-STORAGE %llu ",
+			    (unsigned long long)deleted_bytes);
+	}
 	buf_truncate(&b, b.len - 1);
 	(void)buf_append_str(&b, ")\r\n");
 	imap_client_write(c, b.data, b.len);

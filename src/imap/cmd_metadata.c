@@ -98,6 +98,27 @@ entry_matches(const char *e, const char *req, uint32_t depth)
 	return depth == METADATA_DEPTH_INFINITY || strchr(rest, '/') == NULL;
 }
 
+/*
+ * RFC 6154 §4: GETMETADATA's /private/specialuse of a mailbox says what LIST says: the
+ * attributes by name and those kept in the entry, put into md in memory only.
+ */
+static void
+special_use_entry(struct metadata *md, const char *mailbox)
+{
+	const struct metadata_entry *e;
+	char text[MSTORE_SPECIAL_USE_TEXT_MAX];
+	unsigned attrs = mstore_special_use_by_name(mailbox), kept;
+
+	e = metadata_find(md, mailbox, METADATA_SPECIALUSE_ENTRY);
+	if (e != NULL && mstore_special_use_parse((const char *)e->value, e->value_len,
+	    &kept) == 0)
+		attrs |= kept;
+	if (attrs == 0)
+		return;
+	mstore_special_use_format(attrs, text);
+	(void)metadata_set(md, mailbox, METADATA_SPECIALUSE_ENTRY, text, strlen(text));
+}
+
 /* A value as nstring, or as literal8 when it holds NUL (RFC 5464 §5: value = nstring /
  * literal8). */
 static int
@@ -200,6 +221,8 @@ cmd_getmetadata(struct imap_cmd *cmd)
 		free(mailbox);
 		return imap_cmd_store_error(cmd, STORE_IOERROR);
 	}
+	if (mailbox[0] != '\0')
+		special_use_entry(md, mailbox);
 	buf_init(&b, METADATA_RESP_MAX);
 	(void)buf_append_str(&b, "* METADATA ");
 	ret = mailbox[0] == '\0' ? buf_append_str(&b, "\"\"") :
@@ -294,6 +317,22 @@ cmd_setmetadata(struct imap_cmd *cmd)
 			mailbox_unref(&box);
 		return imap_cmd_store_error(cmd, STORE_IOERROR);
 	}
+	/* RFC 6154 §4: /private/specialuse holds attributes LIST can show */
+	for (i = 0; i < n; i += 2) {
+		const struct imap_arg *v = &list[i + 1];
+		unsigned attrs;
+
+		if (strcmp(names[i / 2], METADATA_SPECIALUSE_ENTRY) == 0 &&
+		    v->type != IMAP_ARG_NIL &&
+		    (mailbox[0] == '\0' || mstore_special_use_parse(v->str, v->len, &attrs) < 0)) {
+			names_free(names, n / 2);
+			free(mailbox);
+			metadata_close(&md);
+			if (box != NULL)
+				mailbox_unref(&box);
+			return imap_cmd_no(cmd, "[USEATTR] Unsupported special-use attribute");
+		}
+	}
 	/* all or nothing: md is only written back when every entry was accepted */
 	for (i = 0; i < n && ms == METADATA_OK; i += 2) {
 		const struct imap_arg *v = &list[i + 1];
@@ -346,6 +385,25 @@ metadata_update(struct imap_client *c, const char *what, const char *a, const ch
 	if (ret < 0 || metadata_commit(c->user->store, md) < 0)
 		log_error("imap metadata %s failed user=%s", what, c->user->name);
 	metadata_close(&md);
+}
+
+int
+imap_metadata_set_special_use(struct imap_client *c, const char *name, unsigned attrs)
+{
+	char text[MSTORE_SPECIAL_USE_TEXT_MAX];
+	struct metadata *md;
+	int ret = -1;
+
+	mstore_special_use_format(attrs, text);
+	if (metadata_open(c->user->store, true, &md) < 0)
+		return -1;
+	if (metadata_set(md, name, METADATA_SPECIALUSE_ENTRY, text, strlen(text)) ==
+	    METADATA_OK && metadata_commit(c->user->store, md) == 0)
+		ret = 0;
+	else
+		log_error("imap metadata special-use failed user=%s", c->user->name);
+	metadata_close(&md);
+	return ret;
 }
 
 void

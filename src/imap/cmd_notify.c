@@ -391,6 +391,7 @@ write_new_fetch(struct imap_client *c, size_t idx)
 	struct imap_view_msg *vm = &v->msgs[idx];
 	const struct mailbox_msg *m;
 	struct buf b;
+	char start[IMAP_FETCH_START_MAX];
 	unsigned i;
 	struct imap_cached_msg *msg = NULL;
 	const struct mail_message *pm;
@@ -400,7 +401,7 @@ write_new_fetch(struct imap_client *c, size_t idx)
 	if (mailbox_msg_info(v->mbox, vm->uid, &m) != STORE_OK)
 		return;
 	buf_init(&b, IMAP_RESP_MAX);
-	(void)buf_appendf(&b, "* %zu FETCH (", idx + 1);
+	(void)buf_append_str(&b, imap_fetch_start(c, start, idx + 1, vm->uid, false));
 	for (i = 0; i < c->notify->fetch->count; i++) {
 		const struct imap_fetch_item *it = &c->notify->fetch->items[i];
 

@@ -564,8 +564,17 @@ sort_block_build(struct search_ctx *s, struct sort_run *sr, struct buf *blk)
 		char *v = sort_header(s, i == 0 ? "Message-ID" : "References");
 		size_t n, skip = 0;
 
-		if (i == 1 && v == NULL && (v = sort_header(s, "In-Reply-To")) != NULL)
-			blk->data[8] |= SORT_BLOCK_IRT;
+		/* RFC 5256 §4 (1)(A): In-Reply-To when References is absent or holds no
+		 * valid message ID */
+		if (i == 1 && (v == NULL || !imap_thread_has_id(v, strlen(v)))) {
+			char *irt = sort_header(s, "In-Reply-To");
+
+			if (irt != NULL) {
+				free(v);
+				v = irt;
+				blk->data[8] |= SORT_BLOCK_IRT;
+			}
+		}
 		n = v != NULL ? strlen(v) : 0;
 		if (i == 0)
 			n = MIN(n, (size_t)1024);
@@ -704,24 +713,36 @@ thread_add(struct search_ctx *s, struct sort_run *sr, uint32_t id)
 {
 	const unsigned char *blk, *subj, *mid, *refs;
 	size_t blk_len, n_subj, n_mid, n_refs, i;
-	uint64_t date = 0;
-	char *v_mid, *v_refs;
+	struct imap_thread_msg tm;
 
+	memset(&tm, 0, sizeof(tm));
 	sort_block(s, sr, &blk, &blk_len);
 	for (i = 0; i < 8; i++)
-		date = date << 8 | blk[i];
+		tm.date = tm.date << 8 | blk[i];
 	/* the base subject is the first string (sort_block_order), the IDs follow the keys */
 	if (!block_string(blk, blk_len, 0, &subj, &n_subj) ||
 	    !block_string(blk, blk_len, N_ELEMENTS(sort_block_order), &mid, &n_mid) ||
 	    !block_string(blk, blk_len, N_ELEMENTS(sort_block_order) + 1, &refs, &n_refs))
 		return -1;
-	v_mid = n_mid > 0 ? xstrndup((const char *)mid, n_mid) : NULL;
-	v_refs = n_refs > 0 ? xstrndup((const char *)refs, n_refs) : NULL;
-	imap_thread_add(sr->thread, id, date, (const char *)subj, n_subj,
-	    (blk[8] & SORT_BLOCK_REPLY) != 0, v_mid,
-	    (blk[8] & SORT_BLOCK_IRT) ? NULL : v_refs, (blk[8] & SORT_BLOCK_IRT) ? v_refs : NULL);
-	free(v_mid);
-	free(v_refs);
+	tm.id = id;
+	/* signed to unsigned, order kept (as sort_date) */
+	tm.arrival = (uint64_t)(int64_t)s->m->internaldate ^ (UINT64_C(1) << 63);
+	tm.subject = (const char *)subj;
+	tm.subject_len = n_subj;
+	tm.reply = (blk[8] & SORT_BLOCK_REPLY) != 0;
+	if (n_mid > 0) {
+		tm.message_id = (const char *)mid;
+		tm.message_id_len = n_mid;
+	}
+	/* the block keeps References, else In-Reply-To (flagged) */
+	if (n_refs > 0 && (blk[8] & SORT_BLOCK_IRT)) {
+		tm.in_reply_to = (const char *)refs;
+		tm.in_reply_to_len = n_refs;
+	} else if (n_refs > 0) {
+		tm.references = (const char *)refs;
+		tm.references_len = n_refs;
+	}
+	imap_thread_add(sr->thread, &tm);
 	return 0;
 }
 
@@ -1139,6 +1160,15 @@ search_start(struct imap_cmd *cmd, struct imap_search_program *prog, struct sort
 	struct imap_client *c = cmd->client;
 	struct search_run *r;
 
+	/* RFC 9586 §3: after ENABLE UIDONLY no sequence-set key either */
+	if ((c->enabled & IMAP_ENABLE_UIDONLY) && prog->has_seqset) {
+		if (prog->return_opts & SEARCH_RETURN_SAVE)	/* RFC 5182 §2.1 */
+			imap_view_set_searchres(c->view, NULL);
+		imap_search_program_free(&prog, free_matcher);
+		sort_run_free(sort);
+		return imap_cmd_bad(cmd, "[UIDREQUIRED] Message sequence numbers are disabled "
+		    "(UIDONLY)");
+	}
 	/*
 	 * The view does not change while the command runs (updates wait for its end), so
 	 * sequence numbers and indexes stay valid across slices.
@@ -1241,6 +1271,34 @@ charset_arg_ok(const struct imap_cmd *cmd, const struct imap_arg *a)
 }
 
 /*
+ * SORT and THREAD: "charset search-criteria" from cmd->args[at + 1] on, parsed by the
+ * SEARCH parser as "[RETURN (options)] CHARSET charset search-key..." with cmd->args[at]
+ * (the sort criteria, the algorithm) standing in as the atom CHARSET. Returns false
+ * (nothing parsed) when the charset argument is not acceptable (charset_arg_ok); else
+ * true with the parser's result in *res_r, *prog_r and *err_r.
+ */
+static bool
+parse_charset_program(struct imap_cmd *cmd, unsigned at, enum imap_search_parse_result *res_r,
+    struct imap_search_program **prog_r, const char **err_r)
+{
+	struct imap_arg *args;
+	unsigned i;
+
+	if (!charset_arg_ok(cmd, &cmd->args[at + 1]))
+		return false;
+	args = xcalloc(cmd->argc, sizeof(*args));
+	for (i = 0; i < cmd->argc; i++)
+		args[i] = cmd->args[i];
+	memset(&args[at], 0, sizeof(args[at]));
+	args[at].type = IMAP_ARG_ATOM;
+	args[at].str = "CHARSET";
+	args[at].len = 7;
+	*res_r = imap_search_parse(args, cmd->argc, prog_r, err_r);
+	free(args);
+	return true;
+}
+
+/*
  * SORT and UID SORT (RFC 5256 §3, RFC 5957 SORT=DISPLAY): (sort-criteria) charset
  * search-criteria. The search runs as SEARCH does, collecting each hit's keys; the
  * answer is "* SORT" with the hits in order.
@@ -1258,7 +1316,6 @@ cmd_sort(struct imap_cmd *cmd)
 		{ "DISPLAYTO", SORT_DISPLAYTO },
 	};
 	const struct imap_arg *list;
-	struct imap_arg *args;
 	struct imap_search_program *prog = NULL;
 	struct sort_run *sr;
 	enum imap_search_parse_result res;
@@ -1296,20 +1353,10 @@ cmd_sort(struct imap_cmd *cmd)
 		sort_run_free(sr);
 		return imap_cmd_bad(cmd, "REVERSE needs a sort key");
 	}
-	/* the search program: "CHARSET" charset search-key... for the SEARCH parser */
-	if (!charset_arg_ok(cmd, &cmd->args[b + 1])) {
+	if (!parse_charset_program(cmd, b, &res, &prog, &err)) {
 		sort_run_free(sr);
 		return imap_cmd_bad(cmd, "Invalid charset");
 	}
-	/* [RETURN (options)] "CHARSET" charset search-key... for the SEARCH parser */
-	args = xcalloc(cmd->argc, sizeof(*args));
-	for (i = 0; i < cmd->argc; i++)
-		args[i] = cmd->args[i];
-	args[b].type = IMAP_ARG_ATOM;
-	args[b].str = "CHARSET";
-	args[b].len = 7;
-	res = imap_search_parse(args, cmd->argc, &prog, &err);
-	free(args);
 	/* RFC 5182 §2.1: a failed command with SAVE empties the saved result */
 	if (res != IMAP_SEARCH_OK && search_args_save(cmd->args, cmd->argc))
 		imap_view_set_searchres(cmd->client->view, NULL);
@@ -1334,30 +1381,21 @@ cmd_thread(struct imap_cmd *cmd)
 	struct imap_search_program *prog = NULL;
 	enum imap_search_parse_result res;
 	struct sort_run *sr;
-	struct imap_arg *args;
 	const char *err = NULL;
 	enum imap_thread_algorithm alg;
-	unsigned i;
 
 	if (cmd->argc < 3)
 		return imap_cmd_bad(cmd, "THREAD needs algorithm charset search-criteria");
 	if (imap_arg_atom_equals(&cmd->args[0], "REFERENCES"))
 		alg = IMAP_THREAD_REFERENCES;
+	else if (imap_arg_atom_equals(&cmd->args[0], "REFS"))
+		alg = IMAP_THREAD_REFS;
 	else if (imap_arg_atom_equals(&cmd->args[0], "ORDEREDSUBJECT"))
 		alg = IMAP_THREAD_ORDEREDSUBJECT;
 	else
 		return imap_cmd_bad(cmd, "Unknown thread algorithm");
-	if (!charset_arg_ok(cmd, &cmd->args[1]))
+	if (!parse_charset_program(cmd, 0, &res, &prog, &err))
 		return imap_cmd_bad(cmd, "Invalid charset");
-	/* the search program: "CHARSET" charset search-key... for the SEARCH parser */
-	args = xcalloc(cmd->argc, sizeof(*args));
-	args[0].type = IMAP_ARG_ATOM;
-	args[0].str = "CHARSET";
-	args[0].len = 7;
-	for (i = 1; i < cmd->argc; i++)
-		args[i] = cmd->args[i];
-	res = imap_search_parse(args, cmd->argc, &prog, &err);
-	free(args);
 	if (res != IMAP_SEARCH_OK)
 		return search_parse_reply(cmd, res, err);
 	if (prog->esearch) {

@@ -65,6 +65,12 @@ parse_select_params(struct imap_cmd *cmd, const struct imap_arg *list,
 			seqset_destroy(&s2);
 			if (!ok)
 				return -1;
+			/* RFC 9586 §3: known-sequence-set holds sequence numbers */
+			if (cmd->client->enabled & IMAP_ENABLE_UIDONLY) {
+				*error_r = "[UIDREQUIRED] Message sequence numbers are disabled "
+				    "(UIDONLY)";
+				return -1;
+			}
 		}
 		p->qresync = true;
 	}
@@ -83,6 +89,7 @@ qresync_report(struct imap_client *c, struct select_params *p)
 	uint32_t last = mailbox_uidnext(v->mbox) - 1;
 	struct seqset *all = NULL;
 	struct buf b;
+	char start[IMAP_FETCH_START_MAX];
 	size_t i;
 
 	if (imap_view_materialize(v) < 0)
@@ -108,8 +115,9 @@ qresync_report(struct imap_client *c, struct select_params *p)
 		buf_reset(&b);
 		if (imap_view_write_flags(v, &b, imap_view_client_flags(v, vm, m),
 		    m->keywords) == 0)
-			imap_client_line(c, "* %zu FETCH (UID %u FLAGS %s MODSEQ (%llu))", i + 1,
-			    vm->uid, buf_cstr(&b), (unsigned long long)m->modseq);
+			imap_client_line(c, "%sFLAGS %s MODSEQ (%llu))",
+			    imap_fetch_start(c, start, i + 1, vm->uid, true), buf_cstr(&b),
+			    (unsigned long long)m->modseq);
 	}
 	buf_deinit(&b);
 }
@@ -174,7 +182,8 @@ select_common(struct imap_cmd *cmd, bool readonly)
 	/* RFC 9051 Appendix E: no RECENT response, no UNSEEN response code in IMAP4rev2 */
 	if (!(c->enabled & IMAP_ENABLE_REV2))
 		imap_client_line(c, "* %u RECENT", sum.recent);
-	if (sum.first_unseen_seq != 0 && !(c->enabled & IMAP_ENABLE_REV2))
+	/* RFC 9586: UNSEEN carries a sequence number */
+	if (sum.first_unseen_seq != 0 && !(c->enabled & (IMAP_ENABLE_REV2 | IMAP_ENABLE_UIDONLY)))
 		imap_client_line(c, "* OK [UNSEEN %u] First unseen.", sum.first_unseen_seq);
 	imap_client_line(c, "* OK [UIDVALIDITY %u] UIDs valid", mailbox_uidvalidity(v->mbox));
 	imap_client_line(c, "* OK [UIDNEXT %u] Predicted next UID", mailbox_uidnext(v->mbox));

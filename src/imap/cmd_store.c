@@ -96,6 +96,7 @@ cmd_store(struct imap_cmd *cmd)
 	uint32_t kw;
 	uint64_t unchangedsince = UINT64_MAX;
 	struct buf b;
+	char start[IMAP_FETCH_START_MAX];
 	enum store_status st = STORE_OK;
 
 	if (argc < 3 || args[0].type != IMAP_ARG_ATOM)
@@ -210,20 +211,12 @@ cmd_store(struct imap_cmd *cmd)
 			    m->keywords);
 			if (condstore)
 				(void)buf_appendf(&b, " MODSEQ (%llu)", (unsigned long long)m->modseq);
-			if (cmd->uid)
-				imap_client_line(c, "* %zu FETCH (UID %u FLAGS %s)", idx[i] + 1,
-				    vm->uid, buf_cstr(&b));
-			else
-				imap_client_line(c, "* %zu FETCH (FLAGS %s)", idx[i] + 1,
-				    buf_cstr(&b));
+			imap_client_line(c, "%sFLAGS %s)", imap_fetch_start(c, start, idx[i] + 1,
+			    vm->uid, cmd->uid), buf_cstr(&b));
 		} else if (condstore && changed) {
 			/* RFC 7162 §3.1.3: .SILENT still tells the new MODSEQ */
-			if (cmd->uid)
-				imap_client_line(c, "* %zu FETCH (UID %u MODSEQ (%llu))", idx[i] + 1,
-				    vm->uid, (unsigned long long)m->modseq);
-			else
-				imap_client_line(c, "* %zu FETCH (MODSEQ (%llu))", idx[i] + 1,
-				    (unsigned long long)m->modseq);
+			imap_client_line(c, "%sMODSEQ (%llu))", imap_fetch_start(c, start,
+			    idx[i] + 1, vm->uid, cmd->uid), (unsigned long long)m->modseq);
 		}
 		if (condstore)
 			v->modseq_told = true;
@@ -415,6 +408,10 @@ copy_common(struct imap_cmd *cmd, bool move)
 	cp->uidvalidity = mailbox_uidvalidity(dst);
 	cmd->ctx = cp;
 	cmd->ctx_free = copy_free;
+	/* MOVE: copy + expunge leaves the usage as it was, so its copy is not refused for
+	 * quota (a user at the limit can still move mail to Trash) */
+	if (move)
+		mstore_quota_next_copy_is_move(c->user->store);
 	if (mstore_commit_fd(c->user->store) < 0) {
 		/* no commit thread: synchronous */
 		dst_uids = xreallocarray(NULL, nu, sizeof(*dst_uids));

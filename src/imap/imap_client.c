@@ -458,6 +458,11 @@ client_dispatch(struct imap_client *c)
 			imap_cmd_bad(cmd, "Command not valid in this state");
 		goto done;
 	}
+	/* RFC 9586 §3: after ENABLE UIDONLY only the UID forms */
+	if ((c->enabled & IMAP_ENABLE_UIDONLY) && (def->flags & CMD_FLAG_SEQ_ARGS) && !uid) {
+		imap_cmd_bad(cmd, "[UIDREQUIRED] Message sequence numbers are disabled (UIDONLY)");
+		goto done;
+	}
 	/* a view SELECT left unbuilt (imap_view.c) is built before any command that may
 	 * use sequence numbers, UIDs or flags */
 	if (c->view != NULL && !(def->flags & CMD_FLAG_NO_MSGS) &&
@@ -549,9 +554,17 @@ static void
 client_literal(struct imap_client *c)
 {
 	const char *name = imap_parser_command(c->parser);
-	const struct imap_command *def = name != NULL ? imap_command_find(name) : NULL;
+	const struct imap_command *def;
 	struct imap_cmd *cmd;
 
+	if (name != NULL && str_ieq(name, "UID")) {
+		/* UID REPLACE (RFC 8508): the command is the first argument */
+		unsigned argc;
+		const struct imap_arg *args = imap_parser_args(c->parser, &argc);
+
+		name = argc > 0 && args[0].type == IMAP_ARG_ATOM ? args[0].str : NULL;
+	}
+	def = name != NULL ? imap_command_find(name) : NULL;
 	if (def == NULL || def->literal == NULL)
 		panic("imap: streamed literal for a command without a literal hook");
 	cmd = cmd_current(c);

@@ -11,7 +11,7 @@
 const char *
 imap_capability(const struct config *cfg)
 {
-	static char cap[512];
+	static char cap[1024];
 	uint64_t limit = cfg != NULL && cfg->mail_max_size != 0 ?
 	    cfg->mail_max_size : CONFIG_MAIL_MAX_SIZE_DEFAULT;
 
@@ -50,17 +50,27 @@ static const struct imap_command commands[] = {
 	{ "NOTIFY", cmd_notify, BOTH, CMD_FLAG_NO_MSGS, NULL },
 	{ "GETMETADATA", cmd_getmetadata, BOTH, CMD_FLAG_NO_MSGS, NULL },
 	{ "SETMETADATA", cmd_setmetadata, BOTH, CMD_FLAG_NO_MSGS, NULL },
+	{ "GETQUOTAROOT", cmd_getquotaroot, BOTH, CMD_FLAG_NO_MSGS, NULL },
+	{ "GETQUOTA", cmd_getquota, BOTH, CMD_FLAG_NO_MSGS, NULL },
+	{ "SETQUOTA", cmd_setquota, BOTH, CMD_FLAG_NO_MSGS, NULL },
 	{ "CHECK", cmd_check, SEL, CMD_FLAG_NO_MSGS, NULL },
 	{ "CLOSE", cmd_close, SEL, 0, NULL },
 	{ "UNSELECT", cmd_unselect, SEL, CMD_FLAG_NO_MSGS, NULL },
 	{ "EXPUNGE", cmd_expunge, SEL, CMD_FLAG_UID, NULL },
-	{ "SEARCH", cmd_search, SEL, CMD_FLAG_UID | CMD_FLAG_USES_SEQS, NULL },
-	{ "SORT", cmd_sort, SEL, CMD_FLAG_UID | CMD_FLAG_USES_SEQS, NULL },
-	{ "THREAD", cmd_thread, SEL, CMD_FLAG_UID | CMD_FLAG_USES_SEQS, NULL },
-	{ "FETCH", cmd_fetch, SEL, CMD_FLAG_UID | CMD_FLAG_USES_SEQS, NULL },
-	{ "STORE", cmd_store, SEL, CMD_FLAG_UID | CMD_FLAG_USES_SEQS, NULL },
-	{ "COPY", cmd_copy, SEL, CMD_FLAG_UID | CMD_FLAG_USES_SEQS, NULL },
-	{ "MOVE", cmd_move, SEL, CMD_FLAG_UID, NULL },
+	{ "SEARCH", cmd_search, SEL, CMD_FLAG_UID | CMD_FLAG_USES_SEQS | CMD_FLAG_SEQ_ARGS,
+	    NULL },
+	{ "SORT", cmd_sort, SEL, CMD_FLAG_UID | CMD_FLAG_USES_SEQS | CMD_FLAG_SEQ_ARGS,
+	    NULL },
+	{ "THREAD", cmd_thread, SEL, CMD_FLAG_UID | CMD_FLAG_USES_SEQS | CMD_FLAG_SEQ_ARGS,
+	    NULL },
+	{ "FETCH", cmd_fetch, SEL, CMD_FLAG_UID | CMD_FLAG_USES_SEQS | CMD_FLAG_SEQ_ARGS,
+	    NULL },
+	{ "STORE", cmd_store, SEL, CMD_FLAG_UID | CMD_FLAG_USES_SEQS | CMD_FLAG_SEQ_ARGS,
+	    NULL },
+	{ "COPY", cmd_copy, SEL, CMD_FLAG_UID | CMD_FLAG_USES_SEQS | CMD_FLAG_SEQ_ARGS,
+	    NULL },
+	{ "MOVE", cmd_move, SEL, CMD_FLAG_UID | CMD_FLAG_SEQ_ARGS, NULL },
+	{ "REPLACE", cmd_replace, SEL, CMD_FLAG_UID | CMD_FLAG_SEQ_ARGS, cmd_append_literal },
 };
 
 const struct imap_command *

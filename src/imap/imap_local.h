@@ -96,6 +96,9 @@ typedef void imap_keepalive_func(struct imap_cmd *cmd);
 /* Does not look at the selected mailbox's messages: a lazy view (imap_view_materialize)
  * stays unbuilt. Every other command in the selected state gets the view built first. */
 #define CMD_FLAG_NO_MSGS	0x08
+/* Takes message sequence numbers unless it follows "UID": refused after ENABLE UIDONLY
+ * (RFC 9586 §3) */
+#define CMD_FLAG_SEQ_ARGS	0x10
 
 struct imap_command {
 	const char *name;
@@ -268,6 +271,15 @@ int imap_view_parse_set(const struct imap_view *view, const struct imap_arg *a, 
 struct seqset *imap_view_searchres(const struct imap_view *view);
 /* Replace the saved SEARCH result with uids (taken; NULL: empty). */
 void imap_view_set_searchres(struct imap_view *view, struct seqset *uids);
+/*
+ * The start of an untagged FETCH response about view message seq (1-based) whose UID is
+ * uid, written into buf (IMAP_FETCH_START_MAX octets): "* seq FETCH (" followed by
+ * "UID uid " when with_uid; after ENABLE UIDONLY "* uid UIDFETCH (" whatever with_uid
+ * (RFC 9586 §3.3: the UID is the response's number). Returns buf.
+ */
+#define IMAP_FETCH_START_MAX	48
+const char *imap_fetch_start(const struct imap_client *c, char *buf, size_t seq, uint32_t uid,
+    bool with_uid);
 /* Append "(\Seen ... kw)" for flags/keywords. Returns 0 or -1 (buffer limit). */
 int imap_view_write_flags(struct imap_view *view, struct buf *out, uint8_t flags,
     uint32_t keywords);
@@ -282,6 +294,9 @@ int imap_view_write_flag_list(struct imap_view *view, struct buf *out, bool perm
 #define IMAP_ENABLE_QRESYNC	0x02	/* RFC 7162 §3.2, implies CONDSTORE */
 #define IMAP_ENABLE_UTF8	0x04	/* RFC 6855 UTF8=ACCEPT */
 #define IMAP_ENABLE_REV2	0x08	/* RFC 9051 IMAP4rev2 */
+/* RFC 9586 UIDONLY: no message sequence numbers in commands (BAD [UIDREQUIRED]) or
+ * responses (UIDFETCH instead of FETCH, VANISHED instead of EXPUNGE) */
+#define IMAP_ENABLE_UIDONLY	0x10
 
 struct imap_client {
 	struct mail_user *user;
@@ -550,6 +565,9 @@ void imap_metadata_mailbox_deleted(struct imap_client *c, const char *name);
 void imap_metadata_mailbox_created(struct imap_client *c, const char *name);
 void imap_metadata_mailbox_renamed(struct imap_client *c, const char *oldname,
     const char *newname);
+/* CREATE ... (USE (...)) (RFC 6154 §3): keep the special-use bits attrs of mailbox name
+ * as its /private/specialuse entry. Returns 0, or -1 (logged). */
+int imap_metadata_set_special_use(struct imap_client *c, const char *name, unsigned attrs);
 
 /* ---------------------------------------------------------------- command handlers */
 
@@ -560,6 +578,8 @@ imap_cmd_func cmd_rename, cmd_subscribe, cmd_unsubscribe, cmd_list, cmd_lsub, cm
 imap_cmd_func cmd_append, cmd_check, cmd_close, cmd_unselect, cmd_expunge, cmd_search;
 imap_cmd_func cmd_fetch, cmd_store, cmd_copy, cmd_move, cmd_idle, cmd_sort, cmd_notify;
 imap_cmd_func cmd_thread, cmd_getmetadata, cmd_setmetadata;
+imap_cmd_func cmd_replace;
+imap_cmd_func cmd_getquotaroot, cmd_getquota, cmd_setquota;
 
 imap_literal_func cmd_append_literal;
 

@@ -3,10 +3,20 @@
  * RFC's steps on an array of containers (a message or a dummy) linked by index: (1)
  * link the References chains and each message under its last reference, (2) the root
  * set, (4) prune dummies, (5) gather roots of the same base subject, (6) sort siblings
- * by sent date (ties in mailbox order). ORDEREDSUBJECT groups by base subject. Every
- * walk over the trees is iterative; loop checks walk up at most THREAD_WALK_MAX
- * parents, so a link that would need a longer walk is not made (a chain of 4,096
- * ancestors is far beyond real mail, and the bound keeps hostile chains linear).
+ * by sent date (ties in mailbox order). REFS (draft-ietf-morg-inthread-01 §4) is the
+ * same without (5) (it ignores Subject), and orders the threads by the most recent
+ * INTERNALDATE in each (a thread whose message arrived last is last); the messages
+ * within a thread stay in sent-date order.
+ * ORDEREDSUBJECT groups by base subject. Every walk over the trees is iterative.
+ *
+ * Loop checks: a link is only ever made from a node to a root (a container without a
+ * parent), and makes a loop exactly when the parent-to-be lies in that root's tree:
+ * never when the root has no children (a new container, the common case: O(1)), else
+ * when the parent-to-be's root is that root. While one message's chain is linked that
+ * root is carried along (a root linked under a node shares its root), so it is walked
+ * up to only after a reference that already had a parent, and those walks take at most
+ * THREAD_WALK_MAX parents per message in all: a link that would need more is not made
+ * (far beyond real mail; it keeps hostile input linear).
  */
 #include "imap/imap_thread.h"
 
@@ -20,7 +30,8 @@
 
 struct tmsg {
 	uint32_t id;
-	uint64_t date;
+	uint64_t date;			/* sent date */
+	uint64_t arrival;		/* INTERNALDATE (REFS orders threads by it) */
 	uint32_t subj_off, subj_len;	/* in the arena */
 	bool reply;
 };
@@ -29,6 +40,7 @@ struct node {
 	uint32_t msg;			/* index in msgs, NONE: a dummy */
 	uint32_t parent, first_child, next_sibling;
 	uint64_t date;			/* for sorting (a dummy's: its first child's) */
+	uint64_t latest;		/* REFS: the newest INTERNALDATE in its tree */
 	uint32_t order;			/* mailbox order, the tie-breaker */
 };
 
@@ -57,6 +69,7 @@ struct imap_thread {
 	uint32_t *ids_first;		/* per message: first entry in ids */
 	uint16_t *ids_count;		/* per message: references after its own id */
 	size_t n_ids, cap_ids;
+	bool by_arrival;		/* REFS: threads ordered by their newest INTERNALDATE */
 };
 
 struct imap_thread *
@@ -117,9 +130,10 @@ id_push(struct imap_thread *t, uint32_t off, uint32_t len)
  * first max.
  */
 static size_t
-scan_ids(const char *v, const char **starts, size_t *lens, size_t max, bool keep_last)
+scan_ids(const char *v, size_t len, const char **starts, size_t *lens, size_t max,
+    bool keep_last)
 {
-	size_t n = 0, i = 0, len = strlen(v);
+	size_t n = 0, i = 0;
 
 	while (i < len) {
 		size_t j;
@@ -144,10 +158,17 @@ scan_ids(const char *v, const char **starts, size_t *lens, size_t max, bool keep
 	return n;
 }
 
+bool
+imap_thread_has_id(const char *v, size_t len)
+{
+	const char *start;
+	size_t n;
+
+	return scan_ids(v, len, &start, &n, 1, false) == 1;
+}
+
 void
-imap_thread_add(struct imap_thread *t, uint32_t id, uint64_t date, const char *subject,
-    size_t subject_len, bool reply, const char *message_id, const char *references,
-    const char *in_reply_to)
+imap_thread_add(struct imap_thread *t, const struct imap_thread_msg *msg)
 {
 	const char *starts[IMAP_THREAD_MAX_REFS];
 	size_t lens[IMAP_THREAD_MAX_REFS], n, k, first, i;
@@ -161,28 +182,30 @@ imap_thread_add(struct imap_thread *t, uint32_t id, uint64_t date, const char *s
 		t->ids_count = xreallocarray(t->ids_count, t->cap_msgs, sizeof(*t->ids_count));
 	}
 	m = &t->msgs[t->n_msgs];
-	m->id = id;
-	m->date = date;
-	m->reply = reply;
-	off = arena_add(t, subject, subject_len);
+	m->id = msg->id;
+	m->date = msg->date;
+	m->arrival = msg->arrival;
+	m->reply = msg->reply;
+	off = arena_add(t, msg->subject, msg->subject_len);
 	m->subj_off = off == NONE ? 0 : off;
-	m->subj_len = off == NONE ? 0 : (uint32_t)subject_len;
+	m->subj_len = off == NONE ? 0 : (uint32_t)msg->subject_len;
 	t->ids_first[t->n_msgs] = (uint32_t)t->n_ids;
 	/* own Message-ID: the first in the field (len 0: none) */
 	off = NONE;
-	if (message_id != NULL && scan_ids(message_id, starts, lens, 1, false) == 1)
+	if (msg->message_id != NULL &&
+	    scan_ids(msg->message_id, msg->message_id_len, starts, lens, 1, false) == 1)
 		off = arena_add(t, starts[0], lens[0]);
 	id_push(t, off == NONE ? 0 : off, off == NONE ? 0 : (uint32_t)lens[0]);
 	/* references: References, else the first ID of In-Reply-To (RFC 5256 §4) */
-	n = references != NULL ?
-	    scan_ids(references, starts, lens, IMAP_THREAD_MAX_REFS, true) : 0;
+	n = msg->references != NULL ? scan_ids(msg->references, msg->references_len, starts,
+	    lens, IMAP_THREAD_MAX_REFS, true) : 0;
 	first = 0;
 	if (n > IMAP_THREAD_MAX_REFS) {
 		first = n % IMAP_THREAD_MAX_REFS;
 		n = IMAP_THREAD_MAX_REFS;
 	}
-	if (n == 0 && in_reply_to != NULL)
-		n = scan_ids(in_reply_to, starts, lens, 1, false);
+	if (n == 0 && msg->in_reply_to != NULL)
+		n = scan_ids(msg->in_reply_to, msg->in_reply_to_len, starts, lens, 1, false);
 	for (k = 0; k < n; k++) {
 		i = (first + k) % IMAP_THREAD_MAX_REFS;
 		off = arena_add(t, starts[i], lens[i]);
@@ -208,6 +231,7 @@ node_new(struct imap_thread *t, uint32_t msg)
 	n->msg = msg;
 	n->parent = n->first_child = n->next_sibling = NONE;
 	n->date = msg != NONE ? t->msgs[msg].date : 0;
+	n->latest = 0;
 	n->order = msg != NONE ? msg : UINT32_MAX;
 	return (uint32_t)t->n_nodes++;
 }
@@ -270,17 +294,18 @@ id_node(struct imap_thread *t, const struct idref *r, bool *created_r)
 	return e.node;
 }
 
-/* Is a an ancestor of b (or b itself)? Unknown (true) past THREAD_WALK_MAX steps. */
-static bool
-is_ancestor(const struct imap_thread *t, uint32_t a, uint32_t b)
+/* The root of x's tree, walking up at most *budget parents (taken from it); NONE when
+ * the budget runs out first. */
+static uint32_t
+root_of(const struct imap_thread *t, uint32_t x, unsigned *budget)
 {
-	unsigned steps = 0;
-
-	for (; b != NONE; b = t->nodes[b].parent) {
-		if (b == a || ++steps > THREAD_WALK_MAX)
-			return true;
+	while (t->nodes[x].parent != NONE) {
+		if (*budget == 0)
+			return NONE;
+		(*budget)--;
+		x = t->nodes[x].parent;
 	}
-	return false;
+	return x;
 }
 
 static void
@@ -328,17 +353,32 @@ build_links(struct imap_thread *t)
 
 	for (mi = 0; mi < t->n_msgs; mi++) {
 		const struct idref *ids = t->ids + t->ids_first[mi];
-		unsigned nref = t->ids_count[mi], k;
-		uint32_t prev = NONE, self, last = NONE;
+		unsigned nref = t->ids_count[mi], k, budget = THREAD_WALK_MAX;
+		/* prev_root: the root of prev's tree, NONE while not known */
+		uint32_t prev = NONE, prev_root = NONE, self, last = NONE, old_parent;
 		bool created;
 
-		/* (A) the chain of references, parent before child */
+		/* (A) the chain of references, parent before child; only roots are linked
+		 * ("already linked: don't change the existing links") */
 		for (k = 0; k < nref; k++) {
 			uint32_t cur = id_node(t, &ids[1 + k], &created);
 
-			if (prev != NONE && t->nodes[cur].parent == NONE && cur != prev &&
-			    !is_ancestor(t, cur, prev))
-				link_child(t, prev, cur);
+			if (cur == prev)
+				continue;
+			if (t->nodes[cur].parent != NONE) {
+				prev = cur;
+				prev_root = NONE;
+				continue;
+			}
+			/* a loop exactly when prev is in cur's tree: never when cur has no
+			 * children (a new container), else when prev's root is cur */
+			if (prev != NONE && prev_root == NONE && t->nodes[cur].first_child != NONE)
+				prev_root = root_of(t, prev, &budget);
+			if (prev != NONE && (t->nodes[cur].first_child == NONE ||
+			    (prev_root != NONE && prev_root != cur)))
+				link_child(t, prev, cur);	/* cur's tree joins prev's */
+			else
+				prev_root = cur;		/* cur stays a root */
 			prev = cur;
 		}
 		last = prev;
@@ -355,8 +395,22 @@ build_links(struct imap_thread *t)
 		t->nodes[self].date = t->msgs[mi].date;
 		t->nodes[self].order = (uint32_t)mi;
 		/* under the last reference, replacing a parent guessed from elsewhere */
-		unlink_child(t, self);
-		if (last != NONE && last != self && !is_ancestor(t, self, last))
+		old_parent = t->nodes[self].parent;
+		if (old_parent != NONE && old_parent == last)
+			continue;			/* already there */
+		if (old_parent != NONE) {
+			unlink_child(t, self);
+			prev_root = NONE;		/* last may have been under self */
+		}
+		if (last == NONE || last == self)
+			continue;
+		if (t->nodes[self].first_child == NONE) {
+			link_child(t, last, self);
+			continue;
+		}
+		if (prev_root == NONE)
+			prev_root = root_of(t, last, &budget);
+		if (prev_root != NONE && prev_root != self)
 			link_child(t, last, self);
 	}
 }
@@ -415,7 +469,21 @@ sort_children(struct imap_thread *t, uint32_t p, uint32_t *scratch)
 	t->nodes[scratch[n - 1]].next_sibling = NONE;
 }
 
-/* (6): children sorted by date, a dummy dated by its first child, then the roots. */
+/* REFS: threads by their newest INTERNALDATE, then as node_cmp orders their roots. */
+static int
+latest_cmp(const void *a, const void *b, void *ctx)
+{
+	const struct imap_thread *t = ctx;
+	const struct node *x = &t->nodes[*(const uint32_t *)a];
+	const struct node *y = &t->nodes[*(const uint32_t *)b];
+
+	if (x->latest != y->latest)
+		return x->latest < y->latest ? -1 : 1;
+	return node_cmp(a, b, ctx);
+}
+
+/* (6): children sorted by date, a dummy dated by its first child, then the roots (by
+ * date, or for REFS by the newest INTERNALDATE in each thread). */
 static void
 sort_threads(struct imap_thread *t, uint32_t *roots, size_t n_roots)
 {
@@ -423,16 +491,21 @@ sort_threads(struct imap_thread *t, uint32_t *roots, size_t n_roots)
 	uint32_t *pre = preorder(t, roots, n_roots, &n);
 	uint32_t *scratch = xreallocarray(NULL, MAX(t->n_nodes, 1), sizeof(*scratch));
 
+	/* bottom-up: a node's children are done before it */
 	for (i = n; i-- > 0;) {
 		struct node *x = &t->nodes[pre[i]];
+		uint32_t c;
 
 		sort_children(t, pre[i], scratch);
 		if (x->msg == NONE && x->first_child != NONE) {
 			x->date = t->nodes[x->first_child].date;
 			x->order = t->nodes[x->first_child].order;
 		}
+		x->latest = x->msg != NONE ? t->msgs[x->msg].arrival : 0;
+		for (c = x->first_child; c != NONE; c = t->nodes[c].next_sibling)
+			x->latest = MAX(x->latest, t->nodes[c].latest);
 	}
-	qsort_r(roots, n_roots, sizeof(*roots), node_cmp, t);
+	qsort_r(roots, n_roots, sizeof(*roots), t->by_arrival ? latest_cmp : node_cmp, t);
 	free(scratch);
 	free(pre);
 }
@@ -720,6 +793,8 @@ imap_thread_format(struct imap_thread *t, enum imap_thread_algorithm alg, struct
 	if (alg == IMAP_THREAD_ORDEREDSUBJECT) {
 		n_roots = ordered_subject(t, &roots);
 	} else {
+		/* draft-ietf-morg-inthread-01 §4: REFS orders threads by arrival */
+		t->by_arrival = alg == IMAP_THREAD_REFS;
 		build_links(t);
 		roots = xreallocarray(NULL, MAX(t->n_nodes, 1), sizeof(*roots));
 		for (i = 0; i < t->n_nodes; i++)
@@ -732,8 +807,11 @@ imap_thread_format(struct imap_thread *t, enum imap_thread_algorithm alg, struct
 		n_roots = prune(t, roots, n_roots);
 		/* dates of root dummies (their children sorted) for (5)'s first child */
 		sort_threads(t, roots, n_roots);
-		n_roots = gather_subjects(t, roots, n_roots);
-		sort_threads(t, roots, n_roots);
+		/* REFS ignores Subject: no (5) */
+		if (alg == IMAP_THREAD_REFERENCES) {
+			n_roots = gather_subjects(t, roots, n_roots);
+			sort_threads(t, roots, n_roots);
+		}
 	}
 	stack = xreallocarray(NULL, MAX(t->n_nodes, 1), sizeof(*stack));
 	for (i = 0; i < n_roots && ret == 0; i++)

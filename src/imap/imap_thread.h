@@ -1,10 +1,11 @@
 /*
  * imap_thread.h — the threading algorithms of RFC 5256 §4 (THREAD=ORDEREDSUBJECT and
- * THREAD=REFERENCES) over a set of messages described by their header fields, and the
- * "* THREAD" response's nested lists. Pure: messages in, text out; no I/O. Used by the
- * mail process on data from the user's messages (untrusted): the message IDs kept per
- * message are bounded (IMAP_THREAD_MAX_REFS), and nothing recurses on the depth of a
- * thread, so a hostile References chain cannot exhaust the stack.
+ * THREAD=REFERENCES) and of THREAD=REFS (draft-ietf-morg-inthread-01) over a set of
+ * messages described by their header fields, and the "* THREAD" response's nested
+ * lists. Pure: messages in, text out; no I/O. Used by the mail process on data from the
+ * user's messages (untrusted): the message IDs kept per message are bounded
+ * (IMAP_THREAD_MAX_REFS), and nothing recurses on the depth of a thread, so a hostile
+ * References chain cannot exhaust the stack.
  */
 #ifndef BUZON_IMAP_THREAD_H
 #define BUZON_IMAP_THREAD_H
@@ -21,24 +22,35 @@
 enum imap_thread_algorithm {
 	IMAP_THREAD_ORDEREDSUBJECT,
 	IMAP_THREAD_REFERENCES,
+	/* draft-ietf-morg-inthread-01 §4 THREAD=REFS: REFERENCES' links and sibling order
+	 * without the subject gathering, threads ordered by their newest INTERNALDATE */
+	IMAP_THREAD_REFS,
 };
 
 struct imap_thread;
 
+/* One message for imap_thread_add: the strings are borrowed for the call only. */
+struct imap_thread_msg {
+	uint32_t id;		/* what the answer names (sequence number or UID) */
+	uint64_t date;		/* RFC 5256 §2.2 sent date, as SORT DATE orders it */
+	uint64_t arrival;	/* INTERNALDATE (REFS), encoded as date */
+	const char *subject;	/* base subject already folded for comparison */
+	size_t subject_len;
+	bool reply;		/* base subject extraction removed a reply/forward marker */
+	/* raw header values (NULL: absent); the message IDs ("<...>") are taken from
+	 * them: the first of Message-ID, the last IMAP_THREAD_MAX_REFS of References,
+	 * else the first of In-Reply-To */
+	const char *message_id, *references, *in_reply_to;
+	size_t message_id_len, references_len, in_reply_to_len;
+};
+
 struct imap_thread *imap_thread_create(void);
 void imap_thread_destroy(struct imap_thread **t);
 
-/*
- * Add a message, in mailbox order. id is what the answer names (sequence number or
- * UID); date orders siblings (RFC 5256 §2.2 sent date, as SORT DATE orders it);
- * subject[0..subject_len) is its base subject already folded for comparison, reply
- * whether base subject extraction removed a reply or forward marker. message_id,
- * references and in_reply_to are the raw header values (NULL when absent): the
- * message IDs ("<...>") are taken from them.
- */
-void imap_thread_add(struct imap_thread *t, uint32_t id, uint64_t date, const char *subject,
-    size_t subject_len, bool reply, const char *message_id, const char *references,
-    const char *in_reply_to);
+/* Add a message, in mailbox order. */
+void imap_thread_add(struct imap_thread *t, const struct imap_thread_msg *msg);
+/* Whether a header value holds at least one message ID ("<...>") as threading reads it. */
+bool imap_thread_has_id(const char *v, size_t len);
 
 /*
  * Append the threads (RFC 5256 §4, the thread-list of "* THREAD"; nothing when there

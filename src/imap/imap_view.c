@@ -526,8 +526,9 @@ imap_view_send_updates(struct imap_view *v, bool allow_expunge)
 	if (v->pending_expunge && allow_expunge) {
 		size_t removed = 0;
 
-		if (c->enabled & IMAP_ENABLE_QRESYNC) {
-			/* RFC 7162 §3.2.10: VANISHED instead of EXPUNGE, UIDs ascending */
+		if (c->enabled & (IMAP_ENABLE_QRESYNC | IMAP_ENABLE_UIDONLY)) {
+			/* RFC 7162 §3.2.10: VANISHED instead of EXPUNGE, UIDs ascending;
+			 * RFC 9586 §3.2: so too after ENABLE UIDONLY */
 			struct seqset *gone = seqset_create();
 			struct buf b;
 
@@ -582,6 +583,7 @@ imap_view_send_updates(struct imap_view *v, bool allow_expunge)
 	/* RFC 5465: under NOTIFY, FETCH FLAGS of others' changes only with FlagChange */
 	if (v->pending_flags && (imap_notify_selected_events(c) & IMAP_NOTIFY_EV_FLAGS)) {
 		struct buf b;
+		char start[IMAP_FETCH_START_MAX];
 
 		buf_init(&b, 64 * 1024);
 		v->pending_flags = false;
@@ -606,12 +608,13 @@ imap_view_send_updates(struct imap_view *v, bool allow_expunge)
 			    m->keywords) < 0)
 				continue;
 			if (c->enabled & IMAP_ENABLE_CONDSTORE) {
-				imap_client_line(c, "* %zu FETCH (UID %u FLAGS %s MODSEQ (%llu))",
-				    i + 1, vm->uid, buf_cstr(&b), (unsigned long long)m->modseq);
+				imap_client_line(c, "%sFLAGS %s MODSEQ (%llu))",
+				    imap_fetch_start(c, start, i + 1, vm->uid, true), buf_cstr(&b),
+				    (unsigned long long)m->modseq);
 				v->modseq_told = true;
 			} else
-				imap_client_line(c, "* %zu FETCH (UID %u FLAGS %s)", i + 1, vm->uid,
-				    buf_cstr(&b));
+				imap_client_line(c, "%sFLAGS %s)",
+				    imap_fetch_start(c, start, i + 1, vm->uid, true), buf_cstr(&b));
 		}
 		buf_deinit(&b);
 	}
@@ -623,6 +626,19 @@ imap_view_send_updates(struct imap_view *v, bool allow_expunge)
 		    (unsigned long long)(v->pending_expunge_modseq - 1));
 	}
 	v->modseq_told = false;
+}
+
+const char *
+imap_fetch_start(const struct imap_client *c, char *buf, size_t seq, uint32_t uid,
+    bool with_uid)
+{
+	if (c->enabled & IMAP_ENABLE_UIDONLY)
+		(void)snprintf(buf, IMAP_FETCH_START_MAX, "* %u UIDFETCH (", uid);
+	else if (with_uid)
+		(void)snprintf(buf, IMAP_FETCH_START_MAX, "* %zu FETCH (UID %u ", seq, uid);
+	else
+		(void)snprintf(buf, IMAP_FETCH_START_MAX, "* %zu FETCH (", seq);
+	return buf;
 }
 
 int

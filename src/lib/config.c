@@ -58,6 +58,10 @@ static const struct key_def keys[] = {
 	{ "auth_pam_workers", K_UINT, OFF(auth_pam_workers), 16 },
 	{ "mail_max_size", K_SIZE, OFF(mail_max_size), 0 },
 	{ "mail_idle_exit", K_UINT, OFF(mail_idle_exit), 3600 },
+	{ "quota_storage", K_SIZE, OFF(quota_storage), 0 },
+	{ "quota_messages", K_SIZE, OFF(quota_messages), 0 },
+	{ "quota_full_tempfail", K_BOOL, OFF(quota_full_tempfail), 0 },
+	{ "quota_warning", K_UINT, OFF(quota_warning), 100 },
 	{ "imap_idle_keepalive", K_UINT, OFF(imap_idle_keepalive), 86400 },
 	{ "login_timeout", K_UINT, OFF(login_timeout), 86400 },
 	{ "login_processes", K_UINT, OFF(login_processes), 64 },
@@ -137,8 +141,8 @@ parse_bool(const char *v, bool *r)
 }
 
 /* "50M", "52428800", "1G", "64k" */
-static int
-parse_size(const char *v, uint64_t *r)
+int
+config_parse_size(const char *v, uint64_t *r)
 {
 	size_t n = strlen(v);
 	uint64_t mult = 1, x;
@@ -239,7 +243,7 @@ config_set(struct config *c, const struct key_def *k, const char *v)
 			return "expected yes or no";
 		return NULL;
 	case K_SIZE:
-		if (parse_size(v, &n) < 0)
+		if (config_parse_size(v, &n) < 0)
 			return "expected a size like 52428800 or 50M";
 		*(uint64_t *)(base + k->offset) = n;
 		return NULL;

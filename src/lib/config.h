@@ -61,6 +61,10 @@ struct config {
 	unsigned auth_pam_workers;	/* PAM worker processes of auth, 1..16 (default 2) */
 	uint64_t mail_max_size;		/* APPENDLIMIT / LMTP SIZE, CONFIG_MAIL_MAX_SIZE_DEFAULT */
 	unsigned mail_idle_exit;	/* seconds a user's mail process outlives its last session */
+	uint64_t quota_storage;		/* Maildir++ quota, bytes per user; 0 = unlimited */
+	uint64_t quota_messages;	/* messages per user; 0 = unlimited */
+	bool quota_full_tempfail;	/* over quota: LMTP 452 4.2.2 / deliver 75, not 552 / 77 */
+	unsigned quota_warning;		/* percent of a limit that brings a notice; 0 = off */
 	unsigned imap_idle_keepalive;	/* seconds between "* OK Still here" */
 	unsigned login_timeout;		/* pre-auth deadline, seconds */
 	unsigned login_processes;	/* login process pool size; 0 = one per CPU */
@@ -88,6 +92,9 @@ void config_free(struct config **cfg);
  * Returns the Maildir root path (malloc'd) or NULL with *error_r (static text)
  * if the result would be relative or contains "..".
  */
+/* A size: decimal octets with an optional K, M or G suffix (powers of 1024). 0 or -1. */
+int config_parse_size(const char *v, uint64_t *r);
+
 char *config_mail_root(const struct config *cfg, const char *user, const char *home,
     const char **error_r);
 

@@ -288,15 +288,17 @@ static const struct ipc_def ipc_defs[] = {
 		U32(ipc_auth_request, id), STR(ipc_auth_request, user, IPC_USER_MAX),
 		BYTES(ipc_auth_request, pass, IPC_PASS_MAX),
 		STR(ipc_auth_request, ip, IPC_IP_MAX) } },
-	[IPC_AUTH_REPLY] = { "AUTH_REPLY", false, 7, {
+	[IPC_AUTH_REPLY] = { "AUTH_REPLY", false, 8, {
 		U32(ipc_auth_reply, id), U32(ipc_auth_reply, status),
 		STR(ipc_auth_reply, name, IPC_USER_MAX), U32(ipc_auth_reply, uid),
 		U32(ipc_auth_reply, gid), STR(ipc_auth_reply, home, IPC_PATH_MAX),
-		STR(ipc_auth_reply, root, IPC_PATH_MAX) } },
-	[IPC_MAIL_USER] = { "MAIL_USER", false, 5, {
+		STR(ipc_auth_reply, root, IPC_PATH_MAX),
+		STR(ipc_auth_reply, quota, IPC_QUOTA_MAX) } },
+	[IPC_MAIL_USER] = { "MAIL_USER", false, 6, {
 		STR(ipc_mail_user, name, IPC_USER_MAX), U32(ipc_mail_user, uid),
 		U32(ipc_mail_user, gid), STR(ipc_mail_user, home, IPC_PATH_MAX),
-		STR(ipc_mail_user, root, IPC_PATH_MAX) } },
+		STR(ipc_mail_user, root, IPC_PATH_MAX),
+		STR(ipc_mail_user, quota, IPC_QUOTA_MAX) } },
 	[IPC_MAIL_CLIENT] = { "MAIL_CLIENT", true, 5, {
 		U32(ipc_mail_client, proto), STR(ipc_mail_client, tag, IPC_TAG_MAX),
 		BYTES(ipc_mail_client, input, IPC_INPUT_MAX),

@@ -101,6 +101,7 @@ enum ipc_type {
 #define IPC_FOLDER_MAX	1024
 #define IPC_PREFIX_MAX	4096	/* header lines prepended at delivery */
 #define IPC_PATH_MAX	4096
+#define IPC_QUOTA_MAX	128	/* userdb_quota_fields() */
 
 /* IPC_LOGIN_AUTH / IPC_MAIL_CLIENT flags. */
 #define IPC_CONN_TLS	1u	/* the client connection is encrypted */
@@ -192,11 +193,13 @@ struct ipc_auth_reply {		/* IPC_AUTH_REPLY */
 	const char *name;
 	uint32_t uid, gid;
 	const char *home, *root;
+	const char *quota;	/* the userdb's quota extra fields ("" = the defaults) */
 };
 struct ipc_mail_user {		/* IPC_MAIL_USER */
 	const char *name;
 	uint32_t uid, gid;
 	const char *home, *root;
+	const char *quota;	/* as ipc_auth_reply */
 };
 struct ipc_mail_client {	/* IPC_MAIL_CLIENT, fd: the client connection */
 	uint32_t proto;

@@ -520,6 +520,7 @@ accept_cb(struct evconnlistener *lst, evutil_socket_t fd, struct sockaddr *sa, i
 	conf.max_size = l->cfg->mail_max_size;
 	conf.delimiter = l->cfg->recipient_delimiter;
 	conf.ip = s->ip;
+	conf.quota_tempfail = l->cfg->quota_full_tempfail;
 	s->sess = lmtp_session_create(&lmtp_ops, s, &conf);
 	bufferevent_setcb(s->bev, sess_read_cb, sess_write_cb, sess_event_cb, s);
 	bufferevent_set_timeouts(s->bev, &tv, &tv);

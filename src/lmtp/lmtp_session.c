@@ -41,6 +41,7 @@ struct lmtp_session {
 	const char *hostname;
 	const char *delimiter;
 	uint64_t max_size;
+	bool quota_tempfail;
 	char ip[64];
 	enum sess_state state;
 	bool lhlo;
@@ -93,6 +94,7 @@ lmtp_session_create(const struct lmtp_session_ops *ops, void *ctx,
 	s->hostname = conf->hostname;
 	s->delimiter = conf->delimiter;
 	s->max_size = conf->max_size;
+	s->quota_tempfail = conf->quota_tempfail;
 	snprintf(s->ip, sizeof(s->ip), "%s", conf->ip != NULL ? conf->ip : "local");
 	return s;
 }
@@ -284,7 +286,11 @@ delivery_flush(struct lmtp_session *s)
 			sess_printf(s, "452 4.3.1 <%s> Insufficient system storage", r->addr);
 			break;
 		case IPC_DELIVER_OVERQUOTA:
-			sess_printf(s, "552 5.2.2 <%s> Mailbox full", r->addr);
+			/* RFC 3463 X.2.2: permanent by default (Dovecot's default too) */
+			if (s->quota_tempfail)
+				sess_printf(s, "452 4.2.2 <%s> Mailbox full", r->addr);
+			else
+				sess_printf(s, "552 5.2.2 <%s> Mailbox full", r->addr);
 			break;
 		case IPC_DELIVER_TOOBIG:
 			sess_printf(s, "552 5.3.4 <%s> Message too big", r->addr);

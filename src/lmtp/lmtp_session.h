@@ -73,6 +73,7 @@ struct lmtp_session_conf {
 	uint64_t max_size;	/* mail_max_size */
 	const char *delimiter;	/* recipient_delimiter; NULL or "" = none */
 	const char *ip;		/* for log lines; copied */
+	bool quota_tempfail;	/* quota_full_tempfail: over quota is 452 4.2.2, not 552 */
 };
 
 struct lmtp_session;

@@ -7,8 +7,11 @@
  * never fails the others of its group.
  */
 #include <errno.h>
+#include <event2/event.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "lib/buf.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -30,7 +33,7 @@ status_of(enum store_status st)
 
 /* Copy the delivery into the current message of ctx. */
 static enum store_status
-write_one(struct mailbox_save *ctx, const struct delivery *d)
+write_one(struct mailbox_save *ctx, struct delivery *d)
 {
 	static unsigned char buf[DELIVER_CHUNK];
 	enum store_status st = mailbox_save_msg_begin(ctx);
@@ -54,6 +57,7 @@ write_one(struct mailbox_save *ctx, const struct delivery *d)
 	}
 	if (st == STORE_OK)
 		st = mailbox_save_msg_end(ctx, 0, 0, 0);
+	d->size = (uint64_t)off + d->prefix_len;
 	return st;
 }
 
@@ -78,6 +82,8 @@ committed(void *ctx, enum store_status st, uint32_t first, uint32_t last)
 	(void)first;
 	(void)last;
 	d->status = status_of(st);
+	if (st == STORE_OK)
+		deliver_quota_warning(d->store, d->base, d->size);
 	d->done(d);
 }
 
@@ -94,6 +100,7 @@ deliver_start(struct mstore *store, struct delivery *d)
 		d->done(d);
 		return;
 	}
+	d->store = store;
 	ctx = mailbox_save_begin(mbox, MAILBOX_SAVE_DELIVERY);
 	mailbox_unref(&mbox);		/* the transaction holds its own reference */
 	st = write_one(ctx, d);
@@ -106,6 +113,137 @@ deliver_start(struct mstore *store, struct delivery *d)
 	} else {
 		st = mailbox_save_commit(&ctx, &first, &last);
 		d->status = status_of(st);
+		if (st == STORE_OK)
+			deliver_quota_warning(store, NULL, d->size);
 		d->done(d);
+	}
+}
+
+/* ------------------------------------------------------------------ quota warning */
+
+struct quota_notice {
+	struct mstore *store;
+	struct mstore_quota q;
+};
+
+static unsigned int
+percent_of(uint64_t used, uint64_t limit)
+{
+	if (limit == 0)
+		return 0;
+	if (used > UINT64_MAX / 100)
+		return (unsigned int)MIN(used / (limit / 100 + 1), 999);
+	return (unsigned int)MIN(used * 100 / limit, 999);
+}
+
+/* The notice as a message (LF line ends, as deliveries are stored). */
+static void
+notice_text(const struct mstore_quota *q, struct buf *b)
+{
+	char host[256], date[64];
+	unsigned int pct = MAX(percent_of(q->bytes, q->storage_limit),
+	    percent_of(q->count, q->messages_limit));
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (gethostname(host, sizeof(host)) < 0 || host[0] == '\0')
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	for (char *p = host; *p != '\0'; p++)	/* a header value: printable, no spaces */
+		if (*p <= ' ' || *p >= 0x7f || *p == '>' || *p == '<')
+			*p = '-';
+	(void)localtime_r(&now, &tm);
+	(void)strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+	(void)buf_appendf(b, "From: Mail Delivery System <MAILER-DAEMON@%s>\n", host);
+	(void)buf_appendf(b, "Subject: Your mailbox is %u%% full\n", pct);
+	(void)buf_appendf(b, "Date: %s\n", date);
+	(void)buf_appendf(b, "Message-ID: <quota-warning.%lld.%ld@%s>\n", (long long)now,
+	    (long)getpid(), host);
+	(void)buf_append_str(b, "Auto-Submitted: auto-generated\n"
+	    "MIME-Version: 1.0\n"
+	    "Content-Type: text/plain; charset=us-ascii\n\n");
+	(void)buf_appendf(b, "Your mailbox has passed %u%% of its quota.\n\n",
+	    q->warn_percent);
+	if (q->storage_limit != 0)
+		(void)buf_appendf(b, "Storage:  %llu KiB used of %llu KiB (%u%%)\n",
+		    (unsigned long long)((q->bytes + 1023) / 1024),
+		    (unsigned long long)(q->storage_limit / 1024),
+		    percent_of(q->bytes, q->storage_limit));
+	if (q->messages_limit != 0)
+		(void)buf_appendf(b, "Messages: %llu of %llu (%u%%)\n",
+		    (unsigned long long)q->count, (unsigned long long)q->messages_limit,
+		    percent_of(q->count, q->messages_limit));
+	(void)buf_append_str(b, "\nWhen the mailbox is full, new mail is refused. Please delete "
+	    "messages you no longer need\n(and empty the Trash folder).\n");
+}
+
+static void
+notice_save(struct mstore *store, const struct mstore_quota *q)
+{
+	struct mailbox_save *ctx;
+	struct mailbox *mbox;
+	enum store_status st;
+	uint32_t first, last;
+	struct buf b;
+
+	if (mailbox_open(store, "INBOX", &mbox) != STORE_OK) {
+		log_error("deliver quota warning: cannot open INBOX");
+		return;
+	}
+	buf_init(&b, 4096);
+	notice_text(q, &b);
+	ctx = mailbox_save_begin(mbox, MAILBOX_SAVE_DELIVERY | MAILBOX_SAVE_NOQUOTA);
+	mailbox_unref(&mbox);
+	st = mailbox_save_msg_begin(ctx);
+	if (st == STORE_OK)
+		st = mailbox_save_write(ctx, b.data, b.len);
+	if (st == STORE_OK)
+		st = mailbox_save_msg_end(ctx, 0, 0, 0);
+	buf_deinit(&b);
+	if (st != STORE_OK)
+		mailbox_save_abort(&ctx);
+	else if (mstore_commit_fd(store) >= 0)
+		(void)mailbox_save_commit_async(&ctx, NULL, NULL);
+	else
+		st = mailbox_save_commit(&ctx, &first, &last);
+	if (st != STORE_OK)
+		log_error("deliver quota warning not saved: %s", store_status_str(st));
+	else
+		log_info("deliver quota warning bytes=%llu messages=%llu",
+		    (unsigned long long)q->bytes, (unsigned long long)q->count);
+}
+
+static void
+notice_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct quota_notice *n = arg;
+
+	(void)fd;
+	(void)what;
+	notice_save(n->store, &n->q);
+	free(n);
+}
+
+void
+deliver_quota_warning(struct mstore *store, struct event_base *base, uint64_t size)
+{
+	struct timeval now = { 0, 0 };
+	struct quota_notice *n;
+	struct mstore_quota q;
+
+	if (!mstore_quota_warn_crossed(store, size, 1, &q))
+		return;
+	if (base == NULL) {
+		notice_save(store, &q);
+		return;
+	}
+	/* not from inside the commit's callbacks: a new save would join the group that
+	 * is finishing */
+	n = xmalloc(sizeof(*n));
+	n->store = store;
+	n->q = q;
+	if (event_base_once(base, -1, EV_TIMEOUT, notice_cb, n, &now) < 0) {
+		log_error("deliver quota warning: cannot schedule");
+		free(n);
 	}
 }

@@ -8,7 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct event_base;
 struct mstore;
+struct mstore_quota;
 
 struct delivery {
 	uint32_t id;		/* the master's request id */
@@ -18,6 +20,12 @@ struct delivery {
 	int fd;			/* the message (read from offset 0), owned */
 	uint32_t status;	/* result: IPC_DELIVER_* */
 	void (*done)(struct delivery *d);	/* status is set; d is the caller's again */
+	/* the quota warning notice is saved from this loop, after the commit's callbacks
+	 * (NULL: at once); set by the caller */
+	struct event_base *base;
+	/* private to deliver.c */
+	struct mstore *store;
+	uint64_t size;		/* octets written */
 };
 
 /*
@@ -28,5 +36,15 @@ struct delivery {
  * before. Without the commit thread it runs before this function returns.
  */
 void deliver_start(struct mstore *store, struct delivery *d);
+
+/*
+ * After a delivery of `size` octets to store was committed: if it took the usage across
+ * the quota warning threshold (mstore_quota_warn_crossed), save the notice (docs/
+ * delivery.md, "Quota"): a short text message from MAILER-DAEMON with
+ * Auto-Submitted: auto-generated into INBOX, not itself checked against the quota.
+ * With base, the save runs from the event loop soon (safe inside commit callbacks);
+ * without, now and synchronously. Failures are logged.
+ */
+void deliver_quota_warning(struct mstore *store, struct event_base *base, uint64_t size);
 
 #endif

@@ -67,6 +67,13 @@ mail_user_create(struct event_base *base, const struct config *cfg,
 		free(mu);
 		return NULL;
 	}
+	{
+		uint64_t qs, qm;
+
+		/* the limits come from the configuration and the userdb, never the Maildir */
+		userdb_quota_limits(cfg, user, &qs, &qm);
+		mstore_set_quota(mu->store, qs, qm, cfg->quota_warning);
+	}
 	st = mstore_ensure_special_use(mu->store);
 	if (st != STORE_OK)
 		log_warn("imap user=%s error=\"cannot create special-use folders: %s\"",

@@ -190,6 +190,7 @@ master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 		P.delivering++;
 		parse_delivery(m, d);
 		d->done = delivery_done;
+		d->base = P.base;
 		if (P.mu == NULL) {
 			d->status = IPC_DELIVER_TEMPFAIL;
 			delivery_done(d);
@@ -238,6 +239,9 @@ read_user(struct user_info *u)
 	u->gid = (gid_t)mu.gid;
 	u->home = xstrdup(mu.home);
 	u->mail_root = xstrdup(mu.root);
+	/* auth wrote these from the userdb: a value that does not parse is a broken master */
+	if (userdb_extra_fields(mu.quota, strlen(mu.quota), u) < 0)
+		fatal("mail: bad quota fields from the master");
 	free(m);
 }
 

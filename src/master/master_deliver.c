@@ -44,7 +44,7 @@
 
 struct rcpt_entry {
 	char *address;			/* NULL: empty slot */
-	char *name, *home, *root;
+	char *name, *home, *root, *quota;
 	uid_t uid;
 	gid_t gid;
 	time_t expires;			/* CLOCK_MONOTONIC seconds */
@@ -78,6 +78,7 @@ rcpt_entry_clear(struct rcpt_entry *e)
 	free(e->name);
 	free(e->home);
 	free(e->root);
+	free(e->quota);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -90,7 +91,7 @@ rcpt_cache_clear(void)
 
 static void
 rcpt_cache_put(const char *address, const char *name, uid_t uid, gid_t gid,
-    const char *home, const char *root)
+    const char *home, const char *root, const char *quota)
 {
 	struct rcpt_entry *e = rcpt_slot(address);
 
@@ -99,6 +100,7 @@ rcpt_cache_put(const char *address, const char *name, uid_t uid, gid_t gid,
 	e->name = xstrdup(name);
 	e->home = xstrdup(home);
 	e->root = xstrdup(root);
+	e->quota = xstrdup(quota);
 	e->uid = uid;
 	e->gid = gid;
 	e->expires = mono_now() + RCPT_CACHE_TTL;
@@ -145,7 +147,7 @@ lmtp_reply(struct pending *p, uint32_t type, uint32_t status, const char *user)
 /* A recipient lookup finished (PK_RCPT) or a message can go to its mail process. */
 void
 delivery_auth_reply(struct pending *p, uint32_t status, const char *name, uint32_t uid,
-    uint32_t gid, const char *home, const char *root)
+    uint32_t gid, const char *home, const char *root, const char *quota)
 {
 	uint32_t dstatus = status == IPC_AUTH_OK ? IPC_DELIVER_OK :
 	    status == IPC_AUTH_FAIL ? IPC_DELIVER_NOUSER : IPC_DELIVER_TEMPFAIL;
@@ -154,7 +156,7 @@ delivery_auth_reply(struct pending *p, uint32_t status, const char *name, uint32
 	struct child *mail;
 
 	if (p->kind == PK_RCPT && dstatus == IPC_DELIVER_OK)
-		rcpt_cache_put(p->address, name, uid, gid, home, root);
+		rcpt_cache_put(p->address, name, uid, gid, home, root, quota);
 	if (p->kind == PK_RCPT || dstatus != IPC_DELIVER_OK) {
 		lmtp_reply(p, p->kind == PK_RCPT ? IPC_LMTP_RCPT_RESULT : IPC_LMTP_DELIVER_RESULT,
 		    dstatus, dstatus == IPC_DELIVER_OK ? name : "");
@@ -162,7 +164,7 @@ delivery_auth_reply(struct pending *p, uint32_t status, const char *name, uint32
 		return;
 	}
 	if ((priv_is_root() && (uid == 0 || gid == 0)) || root[0] != '/' ||
-	    (mail = mail_child_get(name, uid, gid, home, root)) == NULL) {
+	    (mail = mail_child_get(name, uid, gid, home, root, quota)) == NULL) {
 		lmtp_reply(p, IPC_LMTP_DELIVER_RESULT, IPC_DELIVER_TEMPFAIL, NULL);
 		pending_free(p);
 		return;
@@ -289,7 +291,7 @@ handle_lmtp(struct child *lmtp, struct ipc_msg *m)
 
 		if (e != NULL) {
 			delivery_auth_reply(p, IPC_AUTH_OK, e->name, e->uid, e->gid, e->home,
-			    e->root);
+			    e->root, e->quota);
 			return;
 		}
 	}

@@ -48,6 +48,7 @@ pending_free(struct pending *p)
 	free(p->name);
 	free(p->home);
 	free(p->root);
+	free(p->quota);
 	free(p->address);
 	free(p->folder);
 	free(p->prefix);
@@ -84,7 +85,8 @@ mail_idle_cb(evutil_socket_t fd, short what, void *ctx)
 }
 
 struct child *
-mail_child_get(const char *user, uid_t uid, gid_t gid, const char *home, const char *root)
+mail_child_get(const char *user, uid_t uid, gid_t gid, const char *home, const char *root,
+    const char *quota)
 {
 	struct ipc_mail_user mu;
 	struct child *ch;
@@ -105,6 +107,7 @@ mail_child_get(const char *user, uid_t uid, gid_t gid, const char *home, const c
 	mu.gid = (uint32_t)gid;
 	mu.home = home;
 	mu.root = root;
+	mu.quota = quota;
 	if (ipc_encode(&m, IPC_MAIL_USER, &mu) < 0 || child_send(ch, &m, -1) < 0) {
 		ch->closing = true;
 		return NULL;
@@ -117,7 +120,7 @@ handle_auth_reply(struct child *auth, struct ipc_msg *m)
 {
 	struct ipc_auth_reply a;
 	uint32_t status, uid, gid;
-	const char *name, *home, *root;
+	const char *name, *home, *root, *quota;
 	struct pending **pp, *p;
 	struct child *mail;
 	struct mconn *mc;
@@ -133,13 +136,14 @@ handle_auth_reply(struct child *auth, struct ipc_msg *m)
 	name = a.name;
 	home = a.home;
 	root = a.root;
+	quota = a.quota;
 	for (pp = &M.pending; *pp != NULL && (*pp)->id != a.id; pp = &(*pp)->next)
 		;
 	if ((p = *pp) == NULL)
 		return;
 	*pp = p->next;
 	if (p->kind != PK_LOGIN) {
-		delivery_auth_reply(p, status, name, uid, gid, home, root);
+		delivery_auth_reply(p, status, name, uid, gid, home, root, quota);
 		return;
 	}
 	if (status != IPC_AUTH_OK) {
@@ -160,7 +164,7 @@ handle_auth_reply(struct child *auth, struct ipc_msg *m)
 		return;
 	}
 	if ((priv_is_root() && (uid == 0 || gid == 0)) ||
-	    root[0] != '/' || (mail = mail_child_get(name, uid, gid, home, root)) == NULL) {
+	    root[0] != '/' || (mail = mail_child_get(name, uid, gid, home, root, quota)) == NULL) {
 		login_reply(p, IPC_AUTH_TEMPFAIL);
 		pending_free(p);
 		return;
@@ -174,6 +178,7 @@ handle_auth_reply(struct child *auth, struct ipc_msg *m)
 	p->gid = gid;
 	p->home = xstrdup(home);
 	p->root = xstrdup(root);
+	p->quota = xstrdup(quota);
 	mail->handoffs++;
 	if (mail->idle_timer != NULL)
 		evtimer_del(mail->idle_timer);
@@ -256,7 +261,7 @@ handle_login_handoff(struct child *login, struct ipc_msg *m)
 	for (int attempt = 0; attempt < 2; attempt++) {
 		mail = p->mail;
 		if (mail == NULL || mail->closing || mail->peer == NULL)
-			mail = mail_child_get(p->name, p->uid, p->gid, p->home, p->root);
+			mail = mail_child_get(p->name, p->uid, p->gid, p->home, p->root, p->quota);
 		if (mail == NULL)
 			break;
 		if (child_send(mail, out, m->fd) == 0) {
@@ -332,7 +337,7 @@ mail_reroute_untaken(struct child *dead)
 		dead->untaken = p->next;
 		dead->nuntaken--;
 		mail = M.stopping ? NULL :
-		    mail_child_get(p->name, p->uid, p->gid, p->home, p->root);
+		    mail_child_get(p->name, p->uid, p->gid, p->home, p->root, p->quota);
 		if (mail == NULL || child_send(mail, p->msg, p->fd) < 0) {
 			if (mail != NULL)
 				mail->closing = true;

@@ -82,6 +82,7 @@ struct pending {
 	uid_t uid;		/* PK_HANDOFF: the rest of auth's answer, to start */
 	gid_t gid;		/* another mail process if this one dies first */
 	char *home, *root;
+	char *quota;		/* the userdb's quota extra fields */
 	struct ipc_msg *msg;	/* PK_SENT: the IPC_MAIL_CLIENT, to send again */
 	uint32_t proto;		/* IPC_PROTO_* */
 	uint32_t flags;
@@ -182,7 +183,7 @@ void listener_cb(evutil_socket_t lfd, short what, void *ctx);
 /* master_login.c: login requests, auth replies, hand-over to mail processes */
 void pending_free(struct pending *p);
 struct child *mail_child_get(const char *user, uid_t uid, gid_t gid, const char *home,
-    const char *root);
+    const char *root, const char *quota);
 void handle_auth_reply(struct child *auth, struct ipc_msg *m);
 void handoff_abandon(struct pending *p);
 void handle_login_handoff(struct child *login, struct ipc_msg *m);
@@ -198,7 +199,7 @@ void fail_pending_auth(void);
 /* master_deliver.c: LMTP recipients and deliveries */
 void lmtp_reply(struct pending *p, uint32_t type, uint32_t status, const char *user);
 void delivery_auth_reply(struct pending *p, uint32_t status, const char *name,
-    uint32_t uid, uint32_t gid, const char *home, const char *root);
+    uint32_t uid, uint32_t gid, const char *home, const char *root, const char *quota);
 void handle_mail_delivered(struct child *ch, struct ipc_msg *m);
 void fail_deliveries_of(struct child *mail);
 void handle_lmtp(struct child *lmtp, struct ipc_msg *m);

@@ -427,25 +427,65 @@ eol(struct imap_parser *p, unsigned char c)
 }
 
 /*
+ * The index of the first top-level argument that may be the message literal of an
+ * APPEND-like command (after its mailbox): 1 for APPEND, 2 for REPLACE and 3 for UID
+ * REPLACE (RFC 8508: sequence number or UID, then the mailbox); 0 for other commands.
+ */
+static unsigned
+append_first_msg_arg(const struct imap_parser *p)
+{
+	const struct level *top = &p->levels[0];
+
+	if (p->is_append)
+		return 1;
+	if (mem_ieq(p->command.data, p->command.len, "REPLACE"))
+		return 2;
+	if (mem_ieq(p->command.data, p->command.len, "UID") && top->count >= 1 &&
+	    top->items[0].type == IMAP_ARG_ATOM &&
+	    mem_ieq(top->items[0].str, top->items[0].len, "REPLACE"))
+		return 3;
+	return 0;
+}
+
+/* Is the last top-level argument the atom name, with its list open at depth 1? */
+static bool
+in_list_after(const struct imap_parser *p, unsigned min, const char *name)
+{
+	const struct level *top = &p->levels[0];
+
+	return p->depth == 1 && top->count >= min + 1 &&
+	    top->items[top->count - 1].type == IMAP_ARG_ATOM &&
+	    mem_ieq(top->items[top->count - 1].str, top->items[top->count - 1].len, name);
+}
+
+/*
  * Is the literal being announced APPEND's message in the RFC 6855 §4 form
  * "UTF8 (~{n}...)": a literal8, first in a list that directly follows the atom UTF8?
  */
 static bool
-append_utf8_literal(const struct imap_parser *p)
+append_utf8_literal(const struct imap_parser *p, unsigned min)
 {
-	const struct level *top = &p->levels[0];
+	return p->lit_binary && in_list_after(p, min, "UTF8") && p->levels[1].count == 0;
+}
 
-	return p->depth == 1 && p->lit_binary && p->levels[1].count == 0 && top->count >= 2 &&
-	    top->items[top->count - 1].type == IMAP_ARG_ATOM &&
-	    mem_ieq(top->items[top->count - 1].str, top->items[top->count - 1].len, "UTF8");
+/* Is it a part of a CATENATE message (RFC 4469 §5): "CATENATE (... TEXT {n}"? */
+static bool
+append_catenate_literal(const struct imap_parser *p, unsigned min)
+{
+	const struct level *l = &p->levels[1];
+
+	return in_list_after(p, min, "CATENATE") && l->count >= 1 &&
+	    l->items[l->count - 1].type == IMAP_ARG_ATOM &&
+	    mem_ieq(l->items[l->count - 1].str, l->items[l->count - 1].len, "TEXT");
 }
 
 /* "{n}" or "{n+}" and its CRLF have been consumed: check the limits, accept or refuse. */
 static enum step
 literal_announced(struct imap_parser *p)
 {
-	bool stream = p->is_append && ((p->depth == 0 && cur_level(p)->count >= 1) ||
-	    append_utf8_literal(p));
+	unsigned min = append_first_msg_arg(p);
+	bool stream = min > 0 && ((p->depth == 0 && cur_level(p)->count >= min) ||
+	    append_utf8_literal(p, min) || append_catenate_literal(p, min));
 	uint64_t max;
 
 	if (p->lit_huge)
@@ -957,6 +997,15 @@ imap_parser_args(const struct imap_parser *p, unsigned *count_r)
 {
 	*count_r = p->levels[0].count;
 	return p->levels[0].items;
+}
+
+bool
+imap_parser_open_list(const struct imap_parser *p, const struct imap_arg **items_r,
+    unsigned *count_r)
+{
+	*items_r = p->levels[p->depth].items;
+	*count_r = p->levels[p->depth].count;
+	return p->depth > 0;
 }
 
 enum imap_parse_error

@@ -131,7 +131,9 @@ void imap_parser_set_flags(struct imap_parser *p, unsigned flags);
  *                   "+ OK" and keep feeding (the literal bytes follow)
  *   LITERAL_STREAM  APPEND literal (depth 0, argument index >= 1, or the literal8 of
  *                   RFC 6855 §4 "UTF8 (~{n}...)", first in the list after the atom
- *                   UTF8, where it becomes the list's item) announced and within
+ *                   UTF8, where it becomes the list's item, or a part "TEXT {n}" in
+ *                   the list after the atom CATENATE, RFC 4469; the same for REPLACE
+ *                   from index 2 and UID REPLACE from 3, RFC 8508) announced and within
  *                   max_stream_literal: send "+ OK" if imap_parser_literal_is_sync(), read
  *                   exactly imap_parser_literal_size() octets yourself (they are NOT fed
  *                   to the parser), then call imap_parser_stream_done() and keep feeding
@@ -170,6 +172,15 @@ const char *imap_parser_command(const struct imap_parser *p);
  * number; the array and everything it points to are owned by the parser until reset.
  */
 const struct imap_arg *imap_parser_args(const struct imap_parser *p, unsigned *count_r);
+
+/*
+ * The items so far of the innermost list still open (a streamed literal inside a list:
+ * CATENATE's TEXT parts, RFC 6855's UTF8 message), which imap_parser_args does not show
+ * until it closes (*items_r may be NULL when *count_r is 0). Owned by the parser.
+ * Returns false at the top level (no list open).
+ */
+bool imap_parser_open_list(const struct imap_parser *p, const struct imap_arg **items_r,
+    unsigned *count_r);
 
 /*
  * After ERROR: the kind and, in *text_r, a short constant client-safe text (no client

@@ -769,6 +769,8 @@ finish_group(struct commit_group *g)
 					req_fail(r, STORE_NONEXISTENT);
 				mailbox_save_cleanup_files(r->save);
 			}
+			/* before the callback, so that it sees the usage with this save */
+			mstore_quota_finish(r->save, !r->failed);
 			mailbox_save_free(&r->save);
 		}
 		if (r->failed)
@@ -1058,6 +1060,7 @@ mailbox_save_commit_async(struct mailbox_save **ctxp, mailbox_commit_cb *cb, voi
 	if (ctx->fd >= 0 || ctx->failed)
 		panic("mailbox_save_commit_async: message not finished or transaction failed");
 	*ctxp = NULL;
+	mstore_quota_reserve(ctx);
 	return pipe_enqueue(ctx->box, ctx, cb, cbctx);
 }
 

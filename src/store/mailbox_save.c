@@ -34,8 +34,9 @@ mailbox_expunge(struct mailbox *box, const uint32_t *uids, size_t count)
 	enum store_status st;
 	uint32_t *sorted, *gone;
 	size_t i, j, ngone = 0, kept;
-	bool dirty, async;
-	int lockfd;
+	bool dirty, async, quota = mstore_quota_on(box->store);
+	uint64_t qbytes = 0, qcount = 0;
+	int lockfd, ur;
 
 	if (box->deleted)
 		return STORE_NONEXISTENT;
@@ -61,9 +62,21 @@ mailbox_expunge(struct mailbox *box, const uint32_t *uids, size_t count)
 		while (j < count && sorted[j] < m->uid)
 			j++;
 		if (j < count && sorted[j] == m->uid) {
+			uint64_t size = m->size;
+			struct stat fst;
+
+			if (size == MAILBOX_SIZE_UNKNOWN && quota)
+				size = fstatat(mailbox_msg_dirfd(box, m), mailbox_msg_name(m),
+				    &fst, AT_SYMLINK_NOFOLLOW) == 0 ? (uint64_t)fst.st_size : 0;
 			mailbox_own_event(box, m->filename[0] == 'n', mailbox_msg_name(m));
-			if (unlinkat(mailbox_msg_dirfd(box, m), mailbox_msg_name(m), 0) == 0 ||
-			    errno == ENOENT) {
+			ur = unlinkat(mailbox_msg_dirfd(box, m), mailbox_msg_name(m), 0);
+			if (ur == 0) {
+				/* ours to subtract (a file already gone was someone else's) */
+				if (size != MAILBOX_SIZE_UNKNOWN)
+					qbytes += size;
+				qcount++;
+			}
+			if (ur == 0 || errno == ENOENT) {
 				gone[ngone++] = m->uid;
 				mailbox_name_release(box, m->filename);
 				continue;
@@ -75,6 +88,7 @@ mailbox_expunge(struct mailbox *box, const uint32_t *uids, size_t count)
 		box->msgs[kept++] = *m;
 	}
 	box->count = kept;
+	mstore_quota_update(box->store, -(int64_t)qbytes, -(int64_t)qcount);
 	mailbox_names_maybe_compact(box);
 	if (async) {
 		if (ngone > 0) {
@@ -107,6 +121,7 @@ mailbox_save_begin(struct mailbox *box, unsigned int save_flags)
 	ctx->box = box;
 	ctx->save_flags = save_flags;
 	ctx->fd = -1;
+	ctx->quota_exempt = (save_flags & MAILBOX_SAVE_NOQUOTA) != 0;
 	return ctx;
 }
 
@@ -230,6 +245,14 @@ mailbox_save_msg_end(struct mailbox_save *ctx, uint8_t flags, uint32_t keywords,
 		close(fd);
 		return save_fail(ctx, errno, "read back");
 	}
+	ctx->quota_bytes += sm->size;
+	if (!ctx->quota_exempt &&
+	    mstore_quota_check(ctx->box->store, ctx->quota_bytes, ctx->count) != STORE_OK) {
+		/* refused before anything is committed; the abort removes the tmp files */
+		close(fd);
+		ctx->failed = true;
+		return STORE_OVERQUOTA;
+	}
 	sm->flags = flags & (uint8_t)~MAILBOX_FLAG_RECENT;
 	sm->keywords = keywords & ((1u << STORE_KEYWORDS_MAX) - 1);
 	ts[0].tv_sec = 0;
@@ -349,8 +372,10 @@ copy_prepare(struct mailbox *src, const uint32_t *uids, size_t count, struct mai
 	uint32_t kwmap[STORE_KEYWORDS_MAX], used;
 	unsigned int k, idx;
 	size_t i;
+	bool move = dst->store->quota_move;
 
 	*ctx_r = NULL;
+	dst->store->quota_move = false;		/* mstore_quota_next_copy_is_move: one copy */
 	if (src->deleted || dst->deleted)
 		return STORE_NONEXISTENT;
 	/* keyword indexes differ between folders: map the ones in use by name */
@@ -372,6 +397,7 @@ copy_prepare(struct mailbox *src, const uint32_t *uids, size_t count, struct mai
 			    src->keywords[k]);
 	}
 	ctx = mailbox_save_begin(dst, 0);
+	ctx->quota_exempt = move && src->store == dst->store;
 	for (i = 0; i < count && st == STORE_OK; i++) {
 		const struct mailbox_msg *m;
 		struct save_msg *sm;
@@ -406,6 +432,7 @@ copy_prepare(struct mailbox *src, const uint32_t *uids, size_t count, struct mai
 			sm->flags = m->flags & (uint8_t)~MAILBOX_FLAG_RECENT;
 			sm->keywords = kw;
 			sm->emailid = m->emailid;	/* RFC 8474 §5.1: a copy keeps it */
+			ctx->quota_bytes += m->size;
 			continue;
 		}
 		buf_deinit(&b);
@@ -421,6 +448,9 @@ copy_prepare(struct mailbox *src, const uint32_t *uids, size_t count, struct mai
 			ctx->msgs[ctx->count - 1].emailid = m->emailid;
 		close(fd);
 	}
+	/* the whole COPY at once (hard links never pass mailbox_save_msg_end) */
+	if (st == STORE_OK && !ctx->quota_exempt)
+		st = mstore_quota_check(dst->store, ctx->quota_bytes, ctx->count);
 	if (st != STORE_OK) {
 		mailbox_save_abort(&ctx);
 		return st;

@@ -27,6 +27,8 @@ struct mstore;
 #define METADATA_USER_BYTES_MAX		(1024 * 1024)
 #define METADATA_ENTRY_NAME_MAX		1024		/* one entry name, octets */
 #define METADATA_MAILBOX_NAME_MAX	1024		/* larger than STORE_NAME_MAX */
+/* RFC 6154 §4: a mailbox's special-use attributes (store.h, mstore_special_use_parse) */
+#define METADATA_SPECIALUSE_ENTRY	"/private/specialuse"
 
 struct metadata_entry {
 	char *mailbox;		/* store name (mUTF-7); "" for the server */

@@ -137,6 +137,26 @@ enum store_status mstore_subscribe(struct mstore *store, const char *name, bool 
 /* Create Sent, Drafts, Trash, Junk, Archive if absent and subscribe them (first login). */
 enum store_status mstore_ensure_special_use(struct mstore *store);
 
+/*
+ * Special-use attributes (RFC 6154) come from a folder's name (the five above, at the top
+ * level) and, for any folder, from its METADATA entry /private/specialuse
+ * (METADATA_SPECIALUSE_ENTRY in store/metadata.h: CREATE ... (USE (...)), RFC 6154 §3
+ * and §4), whose attributes mstore_list adds. The entry's value is the attribute names
+ * separated by spaces.
+ */
+#define MSTORE_ATTR_SPECIAL_USE		(MSTORE_ATTR_SENT | MSTORE_ATTR_DRAFTS | \
+					 MSTORE_ATTR_TRASH | MSTORE_ATTR_JUNK | \
+					 MSTORE_ATTR_ARCHIVE)
+#define MSTORE_SPECIAL_USE_TEXT_MAX	64	/* the formatted list of all five, with NUL */
+/* The MSTORE_ATTR_* bits of the attribute names s[0..len) ("\Drafts \Sent", case-
+ * insensitive, separated by spaces; empty is 0). Returns 0, or -1 when a name is not one
+ * of the five (\All, \Flagged and others are not kept). */
+int mstore_special_use_parse(const char *s, size_t len, unsigned int *attrs_r);
+/* The names of the special-use bits of attrs, separated by spaces, into out. */
+void mstore_special_use_format(unsigned int attrs, char out[MSTORE_SPECIAL_USE_TEXT_MAX]);
+/* The special-use bits a folder has by its name alone. */
+unsigned int mstore_special_use_by_name(const char *name);
+
 /* STATUS counts (RFC 3501 §6.3.10), from the open mailbox if any, else by a short-lived
  * open + sync. STORE_NONEXISTENT / STORE_NOSELECT as mailbox_open. */
 struct mailbox_status {
@@ -461,8 +481,16 @@ enum store_status mailbox_save_write(struct mailbox_save *ctx, const void *data,
  */
 int mailbox_save_fd(struct mailbox_save *ctx);
 /*
+ * The current message will have about `size` octets (an announced literal): STORE_OVERQUOTA
+ * if that alone would take the store over its quota, so the caller can refuse it before
+ * the bytes arrive; STORE_OK otherwise. mailbox_save_msg_end checks the real size.
+ */
+enum store_status mailbox_save_quota_precheck(struct mailbox_save *ctx, uint64_t size);
+/*
  * Finish the current message: flags (MAILBOX_FLAG_*), keywords (indexes defined in the
  * target mailbox), internaldate (the file mtime; 0 = now). fsyncs and closes the tmp file.
+ * STORE_OVERQUOTA when the transaction's messages so far would take the store over its
+ * quota (mstore_set_quota); the transaction must then be aborted.
  */
 enum store_status mailbox_save_msg_end(struct mailbox_save *ctx, uint8_t flags,
     uint32_t keywords, time_t internaldate);
@@ -520,5 +548,51 @@ void mailbox_commit_cancel(struct mailbox_commit *c);
 struct mailbox_commit *mailbox_copy_async(struct mailbox *src, const uint32_t *uids,
     size_t count, struct mailbox *dst, mailbox_commit_cb *cb, void *cbctx,
     enum store_status *st_r);
+
+/* ---------------------------------------------------------------- quota */
+
+/*
+ * Maildir++ quota (docs/formats.md, "Quota (maildirsize)"): the usage of the whole store
+ * (every folder's cur/ and new/) is kept in `maildirsize` at the root, a file Dovecot
+ * reads and writes too. Off until mstore_set_quota() gives a limit; then saves, copies
+ * and deliveries that would take the usage over a limit fail with STORE_OVERQUOTA
+ * before anything is committed (mailbox_save_msg_end, mailbox_copy*), commits add a
+ * line to the file and expunges subtract one. The limits come from the caller
+ * (configuration and userdb), never from the file: a file whose limits line differs is
+ * recalculated, as are a missing, damaged or overlong one.
+ */
+struct mstore_quota {
+	uint64_t storage_limit;		/* bytes, 0 = unlimited */
+	uint64_t messages_limit;	/* 0 = unlimited */
+	uint64_t bytes, count;		/* usage */
+	unsigned int warn_percent;	/* mstore_set_quota's; 0 = no warnings */
+};
+
+/* Set the limits (0 = unlimited for each) and the warning threshold (percent of a
+ * limit, 1..100; 0 = no warnings). Both limits 0: quota off, the file is not kept. */
+void mstore_set_quota(struct mstore *store, uint64_t storage, uint64_t messages,
+    unsigned int warn_percent);
+/* True if a limit is set. */
+bool mstore_quota_on(const struct mstore *store);
+/* Limits and usage (the usage from maildirsize, recalculated if needed; with the quota
+ * off, counted by a scan and not written). */
+enum store_status mstore_quota_get(struct mstore *store, struct mstore_quota *q_r);
+/* Count every folder again and rewrite maildirsize (with the quota off: only count). */
+enum store_status mstore_quota_recalc(struct mstore *store, struct mstore_quota *q_r);
+/*
+ * The next mailbox_copy / mailbox_copy_async of this store is the copy half of a MOVE
+ * within the store: it is not checked against the quota (the expunge that follows takes
+ * the same bytes off again, so a MOVE never fails for quota), but still counted.
+ */
+void mstore_quota_next_copy_is_move(struct mstore *store);
+/*
+ * After a delivery of `bytes` / `count` was committed: true (and *q_r filled) if it took
+ * the usage of a resource from below the warning threshold to at or above it (once per
+ * crossing: the next delivery starts above it). False with warnings off.
+ */
+bool mstore_quota_warn_crossed(struct mstore *store, uint64_t bytes, uint64_t count,
+    struct mstore_quota *q_r);
+/* mailbox_save_begin flag: not checked against the quota (the warning notice). */
+#define MAILBOX_SAVE_NOQUOTA	0x02
 
 #endif

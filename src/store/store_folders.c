@@ -185,6 +185,43 @@ remove_dir_contents(int fd, int depth)
 	return ret;
 }
 
+unsigned mstore_deleted_sweep_secs = 60;
+
+/* Empty and remove a DELETED_PREFIX directory of the root. A process that still had the
+ * folder open (a delivery holding its directory) may add a file meanwhile: try again a
+ * few times. 0, or -1 with errno. */
+static int
+remove_deleted_dir(struct mstore *store, const char *name)
+{
+	int attempt, fd, ret = -1;
+
+	for (attempt = 0; attempt < 3 && ret < 0; attempt++) {
+		fd = openat(store->root_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return errno == ENOENT ? 0 : -1;
+		(void)remove_dir_contents(fd, 0);
+		close(fd);
+		if (unlinkat(store->root_fd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+			ret = 0;
+		else if (errno != ENOTEMPTY && errno != EEXIST)
+			break;
+	}
+	return ret;
+}
+
+void
+mstore_sweep_deleted(struct mstore *store, const char *name)
+{
+	struct stat st;
+
+	if (fstatat(store->root_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISDIR(st.st_mode) ||
+	    st.st_ctime + (time_t)mstore_deleted_sweep_secs > time(NULL))
+		return;
+	if (remove_deleted_dir(store, name) == 0)
+		log_info("store removed leftover dir=%s", name);
+}
+
 static void
 mark_open_deleted(struct mstore *store, const char *canon)
 {
@@ -203,7 +240,7 @@ mstore_delete(struct mstore *store, const char *name)
 	enum store_status st;
 	char *canon, *dir;
 	struct buf trash;
-	int ex, fd;
+	int ex;
 
 	st = name_prepare(name, &canon, &dir);
 	if (st != STORE_OK)
@@ -244,16 +281,12 @@ mstore_delete(struct mstore *store, const char *name)
 		goto out;
 	}
 	mark_open_deleted(store, canon);
-	fd = openat(store->root_fd, buf_cstr(&trash),
-	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || remove_dir_contents(fd, 0) < 0 ||
-	    unlinkat(store->root_fd, buf_cstr(&trash), AT_REMOVEDIR) < 0)
-		log_error("store delete cleanup failed dir=%s error=%s", buf_cstr(&trash),
-		    strerror(errno));
-	if (fd >= 0)
-		close(fd);
+	if (remove_deleted_dir(store, buf_cstr(&trash)) < 0)
+		log_error("store delete cleanup failed dir=%s error=%s (the next LIST "
+		    "retries)", buf_cstr(&trash), strerror(errno));
 	(void)mstore_fsync_dir(store->root_fd, ".");
 	buf_deinit(&trash);
+	mstore_quota_invalidate(store);		/* its messages left the usage */
 	log_info("store delete mailbox=%s", canon);
 out:
 	free(canon);

@@ -206,4 +206,27 @@ int index_chunk_next(struct index_chunk *c, struct index_rec *r);
 /* The name check index_chunk_next uses: like mdname_parse, without the size fields. */
 bool index_name_parse(const char *name, size_t len, uint8_t *flags_r, uint32_t *keywords_r);
 
+/* --- maildirsize (Maildir++ quota, docs/formats.md "Quota"; src/store/quota.c) */
+
+/* A file this size or larger is not read: it is recalculated (as Dovecot does). */
+#define MAILDIRSIZE_MAX		5120
+#define MAILDIRSIZE_LINES_MAX	512	/* delta lines; more: recalculate */
+
+struct maildirsize {
+	uint64_t storage_limit;	/* bytes, 0 = none ("<n>S") */
+	uint64_t messages_limit;	/* 0 = none ("<n>C") */
+	uint64_t bytes, count;	/* the sums of the delta lines, never negative */
+	unsigned int lines;	/* delta lines read */
+};
+/*
+ * Parse a maildirsize file: a limits line ("<n>S", "<n>C" or "<n>S,<n>C"), then
+ * "<bytes> <count>" delta lines (signed decimals; spaces and tabs around them). An
+ * unterminated last line is ignored (a writer in progress). Returns 0, or -1 for a file
+ * that must be recalculated: len >= MAILDIRSIZE_MAX, NUL, an unknown limit, a bad or
+ * overlong number, more than MAILDIRSIZE_LINES_MAX lines, or a negative sum. Pure.
+ */
+int maildirsize_parse(const char *data, size_t len, struct maildirsize *r);
+/* Append the limits line Dovecot writes ("0S" when there are none) with its LF. */
+int maildirsize_format_limits(uint64_t storage, uint64_t messages, struct buf *out);
+
 #endif

@@ -8,6 +8,7 @@
  * limit and parsed by subs_parse, which ignores invalid lines; it is replaced atomically.
  */
 #include "store/store_private.h"
+#include "store/metadata.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -24,6 +25,62 @@ static const unsigned int special_attrs[] = {
 	MSTORE_ATTR_SENT, MSTORE_ATTR_DRAFTS, MSTORE_ATTR_TRASH, MSTORE_ATTR_JUNK,
 	MSTORE_ATTR_ARCHIVE
 };
+
+static const char *const special_attr_names[] = {
+	"\\Sent", "\\Drafts", "\\Trash", "\\Junk", "\\Archive"
+};
+
+/* ------------------------------------------------------------------ special use */
+
+int
+mstore_special_use_parse(const char *s, size_t len, unsigned int *attrs_r)
+{
+	unsigned int attrs = 0;
+	size_t i = 0, start, j;
+
+	while (i < len) {
+		if (s[i] == ' ') {
+			i++;
+			continue;
+		}
+		for (start = i; i < len && s[i] != ' '; i++)
+			;
+		for (j = 0; j < N_ELEMENTS(special_attr_names); j++)
+			if (mem_ieq(s + start, i - start, special_attr_names[j]))
+				break;
+		if (j == N_ELEMENTS(special_attr_names))
+			return -1;
+		attrs |= special_attrs[j];
+	}
+	*attrs_r = attrs;
+	return 0;
+}
+
+void
+mstore_special_use_format(unsigned int attrs, char out[MSTORE_SPECIAL_USE_TEXT_MAX])
+{
+	size_t j, n = 0;
+
+	out[0] = '\0';
+	for (j = 0; j < N_ELEMENTS(special_attr_names); j++) {
+		if ((attrs & special_attrs[j]) == 0)
+			continue;
+		/* all five with their spaces fit (MSTORE_SPECIAL_USE_TEXT_MAX) */
+		n += (size_t)snprintf(out + n, MSTORE_SPECIAL_USE_TEXT_MAX - n, "%s%s",
+		    n > 0 ? " " : "", special_attr_names[j]);
+	}
+}
+
+unsigned int
+mstore_special_use_by_name(const char *name)
+{
+	size_t j;
+
+	for (j = 0; j < N_ELEMENTS(special_names); j++)
+		if (strcmp(name, special_names[j]) == 0)
+			return special_attrs[j];
+	return 0;
+}
 
 /* ------------------------------------------------------------------ listing */
 
@@ -64,6 +121,10 @@ mstore_folder_names(struct mstore *store, struct mstore_namelist *l)
 	while ((de = readdir(dir)) != NULL) {
 		const char *n = de->d_name;
 
+		if (strncmp(n, DELETED_PREFIX, strlen(DELETED_PREFIX)) == 0) {
+			mstore_sweep_deleted(store, n);
+			continue;
+		}
 		if (n[0] != '.' || n[1] == '\0' || n[1] == '.')
 			continue;
 		if (store_name_check_len(n + 1, strlen(n + 1)) != STORE_OK)
@@ -105,6 +166,37 @@ folder_cmp(const void *a, const void *b)
 	if (strcmp(fb->name, "INBOX") == 0)
 		return 1;
 	return strcmp(fa->name, fb->name);
+}
+
+/*
+ * The special-use attributes the user gave folders (CREATE ... (USE (...))), kept as
+ * their METADATA entries. Without a metadata file nothing is opened (no lock file is
+ * made by a LIST); a file that cannot be read leaves the attributes by name (logged).
+ */
+static void
+list_add_special_use(struct mstore *store, struct mstore_folder *out, size_t n)
+{
+	struct metadata *md;
+	struct stat st;
+	size_t i;
+
+	if (fstatat(store->root_fd, METADATA_FILE, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    metadata_open(store, false, &md) < 0)
+		return;
+	for (i = 0; i < md->count; i++) {
+		const struct metadata_entry *e = &md->e[i];
+		struct mstore_folder key, *f;
+		unsigned int attrs;
+
+		if (e->mailbox[0] == '\0' || strcmp(e->name, METADATA_SPECIALUSE_ENTRY) != 0 ||
+		    mstore_special_use_parse((const char *)e->value, e->value_len, &attrs) < 0)
+			continue;
+		key.name = e->mailbox;
+		f = bsearch(&key, out, n, sizeof(*out), folder_cmp);
+		if (f != NULL && (f->attrs & MSTORE_ATTR_NONEXISTENT) == 0)
+			f->attrs |= attrs;
+	}
+	metadata_close(&md);
 }
 
 enum store_status
@@ -169,14 +261,13 @@ mstore_list(struct mstore *store, struct mstore_folder **list_r, size_t *count_r
 			}
 		if (sorted_contains(subs, nsubs, name))
 			attrs |= MSTORE_ATTR_SUBSCRIBED;
-		for (j = 0; j < N_ELEMENTS(special_names); j++)
-			if (strcmp(name, special_names[j]) == 0)
-				attrs |= special_attrs[j];
+		attrs |= mstore_special_use_by_name(name);
 		out[n].name = xstrdup(name);
 		out[n].attrs = attrs;
 		n++;
 	}
 	qsort(out, n, sizeof(*out), folder_cmp);
+	list_add_special_use(store, out, n);
 	mstore_namelist_free(&l);
 	mstore_namelist_free(&all);
 	mstore_names_free(subs, nsubs);

@@ -22,6 +22,10 @@
 #define MAILDIRFOLDER_NAME	"maildirfolder"
 #define DELETED_PREFIX		"..buzon-deleted."	/* never a valid folder dir */
 #define LOCK_STALE_SECS		120
+/* A "..buzon-deleted.*" directory left by a DELETE whose cleanup failed is removed by
+ * the next LIST once it is this old (a younger one may still be emptied by its own
+ * DELETE in another process). A variable so the unit tests can set 0. */
+extern unsigned mstore_deleted_sweep_secs;
 #define TMP_MAX_AGE_SECS	(36 * 3600)
 
 struct commit_pipe;
@@ -47,6 +51,12 @@ struct mstore {
 	bool folders_changed;
 	mstore_folders_cb *folders_cb;
 	void *folders_ctx;
+	/* quota.c: limits (0 = none), warning percent, bytes and messages of transactions
+	 * queued for commit (checked against but not yet in maildirsize), MOVE's copy */
+	uint64_t quota_storage, quota_messages;
+	unsigned int quota_warn;
+	uint64_t quota_rsv_bytes, quota_rsv_count;
+	bool quota_move;
 };
 
 /* Bounds of the closed-folder cache: the mail process runs under an RLIMIT_AS
@@ -198,6 +208,9 @@ struct mailbox_save {
 	uint64_t written, extra;
 	char last;
 	bool failed;
+	uint64_t quota_bytes;	/* sizes of msgs[] so far (quota.c) */
+	bool quota_exempt;	/* MOVE's copy, MAILBOX_SAVE_NOQUOTA */
+	bool quota_reserved;	/* counted in store->quota_rsv_* until finished */
 };
 
 /* Names of existing folders (store_list.c). */
@@ -458,5 +471,24 @@ void mstore_cache_drop(struct mstore *store, const char *name, bool children);
 void mailbox_recent_save(struct mailbox *box);
 /* Give an opened folder back the RECENT flags it had when it was closed. */
 void mailbox_recent_restore(struct mailbox *box);
+
+/* Remove a leftover DELETED_PREFIX directory of the root (store_folders.c). */
+void mstore_sweep_deleted(struct mstore *store, const char *name);
+
+/* ---------------------------------------------------------------- quota.c */
+
+/* STORE_OVERQUOTA if the usage plus what is queued plus bytes/count would pass a
+ * limit; STORE_OK (also when the quota is off or the usage cannot be read: logged). */
+enum store_status mstore_quota_check(struct mstore *store, uint64_t bytes, uint64_t count);
+/* A transaction enters the commit queue: count it as reserved. */
+void mstore_quota_reserve(struct mailbox_save *ctx);
+/* A transaction left the queue: release its reservation; if committed, add its bytes
+ * and messages to maildirsize. */
+void mstore_quota_finish(struct mailbox_save *ctx, bool committed);
+/* Add a delta line to maildirsize (if the quota is on and the file exists). */
+void mstore_quota_update(struct mstore *store, int64_t bytes, int64_t count);
+/* Messages went away in bulk (folder deleted): remove maildirsize, so the next read
+ * counts again. */
+void mstore_quota_invalidate(struct mstore *store);
 
 #endif

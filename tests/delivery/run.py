@@ -738,6 +738,180 @@ def t_deliver_exit_codes(srv):
     eq(r.returncode, 78, "bad config")
 
 
+# ---------------------------------------------------------------- quota
+
+def tmp_files(srv, user):
+    return os.listdir(os.path.join(srv.maildir(user), "tmp"))
+
+
+def notices(srv, user):
+    return find_file_with(srv.maildir(user), b"Auto-Submitted: auto-generated")
+
+
+def t_quota():
+    """Maildir++ quota at delivery: LMTP 552 5.2.2 and `buzon deliver` exit 77 over
+    quota (452 4.2.2 / 75 with quota_full_tempfail = yes), nothing left in tmp/, the
+    warning notice once when a delivery crosses quota_warning, a per-user limit from
+    the passwd-file's extra fields, and maildirsize as Dovecot writes it."""
+    body = b"x" * 1999 + b"\n"
+    for tempfail in (False, True):
+        cfg = ["quota_storage = 10K", "quota_warning = 50"]
+        if tempfail:
+            cfg.append("quota_full_tempfail = yes")
+        srv = buzontest.Server(users={"demo": "demo", "small": "small", "imapq": "imapq"},
+                               fill=False, lmtp=True, config=cfg, buzon=BUZON)
+        try:
+            srv.setup()
+            # small: 3000 octets from the userdb (Dovecot's rule form), no warning yet
+            with open(srv.passwd_file) as f:
+                lines = f.read().splitlines()
+            with open(srv.passwd_file, "w") as f:
+                for ln in lines:
+                    if ln.startswith("small:"):
+                        ln = ln + ":" * (7 - ln.count(":")) + \
+                            " userdb_quota_rule=*:storage=3000B"
+                    if ln.startswith("imapq:"):
+                        ln = ln + ":" * (7 - ln.count(":")) + "quota_messages=9"
+                    f.write(ln + "\n")
+            srv.start()
+            code = ("452 4.2.2", 75) if tempfail else ("552 5.2.2", 77)
+            sizes = []
+            for i in range(4):
+                rr, dr = lmtp_send(srv.lmtp_port, "s@example.net", ["demo@example.org"],
+                                   wire(msg("q%d" % i, body)))
+                check(dr and dr[0].startswith("250 "), "delivery %d: %r" % (i, dr))
+                sizes.append(i)
+                if i == 2:
+                    # 3 x ~2.1K: past 50% of 10K, the notice comes once
+                    check(wait_for(lambda: len(notices(srv, "demo")) == 1, 10),
+                          "one warning notice after crossing 50%")
+            eq(len(notices(srv, "demo")), 1, "still one notice after the next delivery")
+            with open(notices(srv, "demo")[0], "rb") as f:
+                text = f.read()
+            check(b"From: Mail Delivery System <MAILER-DAEMON@" in text, "notice From")
+            check(re.search(rb"Storage: +\d+ KiB used of 10 KiB", text), "notice text %r" % text)
+            # the fifth would pass 10K
+            rr, dr = lmtp_send(srv.lmtp_port, "s@example.net", ["demo@example.org"],
+                               wire(msg("q-over", body)))
+            check(dr and dr[0].startswith(code[0] + " "), "over quota: %r" % dr)
+            check(not find_file_with(srv.maildir("demo"), b"Subject: q-over"), "not stored")
+            eq(tmp_files(srv, "demo"), [], "tmp/ after the refused delivery")
+            r = deliver_cli(srv, ["-d", "demo"], msg("q-lda", body))
+            eq(r.returncode, code[1], "deliver exit (%s)" % r.stderr.decode(errors="replace"))
+            eq(tmp_files(srv, "demo"), [], "tmp/ after the refused deliver")
+            eq(len(notices(srv, "demo")), 1, "no second notice")
+            # maildirsize: the limits line as Dovecot writes it, deltas that sum up
+            with open(os.path.join(srv.maildir("demo"), "maildirsize")) as f:
+                ms = f.read().splitlines()
+            eq(ms[0], "10240S", "limits line")
+            total = [sum(int(ln.split()[k]) for ln in ms[1:]) for k in (0, 1)]
+            eq(total[1], 5, "messages in maildirsize (4 + the notice)")
+            eq(total[0], sum(os.path.getsize(p) for p in
+                             find_file_with(srv.maildir("demo"), b"Subject: ")), "bytes")
+            # the per-user limit: 3000 octets, one ~2.1K message fits, the second not
+            rr, dr = lmtp_send(srv.lmtp_port, "s@example.net", ["small@example.org"],
+                               wire(msg("s1", body)))
+            check(dr and dr[0].startswith("250 "), "small 1: %r" % dr)
+            rr, dr = lmtp_send(srv.lmtp_port, "s@example.net", ["small@example.org"],
+                               wire(msg("s2", body)))
+            check(dr and dr[0].startswith(code[0] + " "), "small 2: %r" % dr)
+            # small's first delivery crossed 50% too: its notice may still be committing
+            check(wait_for(lambda: len(notices(srv, "small")) == 1, 10), "small's notice")
+            check(wait_for(lambda: tmp_files(srv, "small") == [], 10),
+                  "tmp/ of small: %r" % tmp_files(srv, "small"))
+            with open(os.path.join(srv.maildir("small"), "maildirsize")) as f:
+                eq(f.readline().strip(), "3000S", "small's limits line")
+            # a login (auth -> master -> a new mail process) carries the user's limits
+            m = srv.imap("imapq")
+            typ, data = m.getquotaroot("INBOX")
+            m.logout()
+            eq(typ, "OK", "GETQUOTAROOT")
+            eq([bytes(x) for x in data[1]], [b'"" (STORAGE 0 10 MESSAGE 0 9)'],
+               "imapq's quota over IMAP")
+            # buzon quota get / recalc (recalc leaves one line of totals)
+            r = subprocess.run([srv.buzon, "quota", "get", "-c", srv.config_path, "demo"],
+                               capture_output=True, timeout=30, env=srv.env())
+            eq(r.returncode, 0, "quota get: %r" % r.stderr)
+            check(("storage   %d of 10240 " % total[0]).encode() in r.stdout and
+                  b"messages  5 (no limit)" in r.stdout, "quota get: %r" % r.stdout)
+            r = subprocess.run([srv.buzon, "quota", "recalc", "-c", srv.config_path, "small"],
+                               capture_output=True, timeout=30, env=srv.env())
+            eq(r.returncode, 0, "quota recalc: %r" % r.stderr)
+            with open(os.path.join(srv.maildir("small"), "maildirsize")) as f:
+                eq(len(f.read().splitlines()), 2, "maildirsize lines after recalc")
+            # an import is not refused for quota (small is at its limit), but counted
+            path = os.path.join(srv.tmp, "quota.mbox")
+            with open(path, "wb") as f:
+                f.write(b"From a@example.org Sat Jan  3 01:05:34 2004\nSubject: imp\n\n" +
+                        body + b"\n")
+            r = subprocess.run([srv.buzon, "import", "mbox", "-c", srv.config_path, path,
+                                "small"], capture_output=True, timeout=60, env=srv.env())
+            eq(r.returncode, 0, "import over quota: %r" % r.stderr)
+            with open(os.path.join(srv.maildir("small"), "maildirsize")) as f:
+                ms = f.read().splitlines()
+            eq(ms[1].split()[1], "3", "small's messages counted after the import (s1, "
+               "notice, imported)")
+            dove = dovecot_quota(srv.maildir("demo"), 10240)
+            if dove is not None:
+                eq(dove, ((total[0] + 1023) // 1024, True),
+                   "Dovecot's GETQUOTAROOT on buzon's maildirsize (KiB, file kept)")
+        finally:
+            problems = srv.stop() if srv.proc else []
+        check(not problems, "server: %s" % problems)
+
+
+def dovecot_quota(maildir, limit_bytes):
+    """Dovecot's own reading of buzon's maildirsize: its imap binary, run directly
+    (PREAUTH, a private config, the Maildir++ quota backend with the same limit) on a
+    copy of the Maildir, answers GETQUOTAROOT. Returns (STORAGE KiB it reports, whether
+    it left maildirsize as it was: a file it could not use would be recalculated and
+    rewritten), or None without Dovecot."""
+    imap = "/usr/lib/dovecot/imap"
+    if not os.path.exists(imap):
+        return None
+    st = os.stat(maildir)
+    d = tempfile.mkdtemp(prefix="buzontest-dove.")
+    try:
+        md = os.path.join(d, "Maildir")
+        shutil.copytree(maildir, md, symlinks=True)
+        for sub in ("run", "state", "home"):
+            os.makedirs(os.path.join(d, sub))
+        for top, dirs, files in os.walk(d):
+            for n in dirs + files:
+                os.lchown(os.path.join(top, n), st.st_uid, st.st_gid)
+        os.chown(d, st.st_uid, st.st_gid)
+        conf = os.path.join(d, "dovecot.conf")
+        with open(conf, "w") as f:
+            f.write("""ssl = no
+base_dir = %(d)s/run
+state_dir = %(d)s/state
+log_path = %(d)s/log
+mail_location = maildir:%(m)s:INDEX=MEMORY
+mail_plugins = quota
+protocol imap {
+  mail_plugins = quota imap_quota
+}
+plugin {
+  quota = maildir:User quota
+  quota_rule = *:storage=%(b)dB
+}
+""" % {"d": d, "m": md, "b": limit_bytes})
+        with open(os.path.join(md, "maildirsize"), "rb") as f:
+            before = f.read()
+        env = {"USER": "quotatest", "HOME": os.path.join(d, "home"), "PATH": "/usr/bin:/bin"}
+        r = subprocess.run([imap, "-c", conf], input=b"a GETQUOTAROOT INBOX\r\nb LOGOUT\r\n",
+                           capture_output=True, timeout=30, env=env, user=st.st_uid,
+                           group=st.st_gid, extra_groups=[])
+        m = re.search(rb'\* QUOTA "User quota" \(STORAGE (\d+) \d+\)', r.stdout)
+        if m is None:
+            raise Fail("dovecot imap: %r %r" % (r.stdout[-300:], r.stderr[-300:]))
+        with open(os.path.join(md, "maildirsize"), "rb") as f:
+            after = f.read()
+        return int(m.group(1)), after == before
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 # ---------------------------------------------------------------- mbox import
 
 MBOX = b"""From alice@example.org Sat Jan  3 01:05:34 2004
@@ -1773,6 +1947,8 @@ def main():
         run_case("lmtp-unix-socket-mode", t_unix_socket_mode)
     if sel("mailroot-symlink"):
         run_case("mailroot-symlink", t_mailroot_symlink)
+    if sel("quota"):
+        run_case("quota", t_quota)
     if sel("fault-full-disk"):
         run_case("fault-full-disk", t_full_disk)
     if sel("fault-permission"):

@@ -31,6 +31,7 @@ import glob
 import imaplib
 import os
 import pwd
+import random
 import re
 import shutil
 import signal
@@ -64,12 +65,27 @@ def default_binary():
 
 
 def free_ports(n, host=HOST):
-    """Return n distinct free TCP ports on host (bound to port 0 at the same time)."""
+    """Return n distinct free TCP ports on host (bound to port 0 at the same time, or,
+    with $BUZON_TEST_PORTS=LO-HI, to free ports of that range)."""
     socks = []
+    rng = os.environ.get("BUZON_TEST_PORTS")
+    cands = []
+    if rng:
+        lo, hi = (int(x) for x in rng.split("-"))
+        cands = random.sample(range(lo, hi + 1), hi + 1 - lo)
     try:
         for _ in range(n):
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind((host, 0))
+            if not rng:
+                s.bind((host, 0))
+            while rng:
+                if not cands:
+                    raise OSError("no free port in BUZON_TEST_PORTS=%s" % rng)
+                try:
+                    s.bind((host, cands.pop()))
+                    break
+                except OSError:
+                    continue
             socks.append(s)
         return [s.getsockname()[1] for s in socks]
     finally:

@@ -26,6 +26,8 @@ Script syntax (one directive per line; '#' starts a comment line):
                       A file NN-x.FLAGS.eml is stored with Maildir flags FLAGS (e.g. "S",
                       "FS"); a file ending in .new.eml goes to new/ (\\Recent).
   @config KEY = VALUE extra configuration line (stdio transport only)
+  @userdb FIELDS      extra fields of the user's passwd-file line (its 8th field, e.g.
+                      "userdb_quota_rule=*:storage=1G"; not with --connect)
   @stdio-only         skip the script with --connect (e.g. it needs its own @config)
   @one-process        skip the script with --stdio, where each connection is its own
                       process (e.g. \\Recent, which belongs to one mail process)
@@ -75,6 +77,7 @@ Script syntax (one directive per line; '#' starts a comment line):
 """
 
 import argparse
+import random
 import codecs
 import ast
 import fnmatch
@@ -321,6 +324,7 @@ class Env:
         self.conns = {}
         self.stderr_files = []
         self.extra_config = []
+        self.userdb_extra = ""
         if args.connect:
             self.tmp = tempfile.mkdtemp(prefix="buzon-imapproto-")
             if args.passwd_file:
@@ -351,8 +355,9 @@ class Env:
         os.makedirs(os.path.join(self.tmp, "mail"), exist_ok=True)
         passwd = os.path.join(self.tmp, "passwd")
         with open(passwd, "w") as f:
-            f.write("%s:{PLAIN}secret:%d:%d::%s::\n" % (self.user, self.uid, self.gid,
-                                                       os.path.join(self.tmp, "home")))
+            f.write("%s:{PLAIN}secret:%d:%d::%s::%s\n" % (self.user, self.uid, self.gid,
+                                                         os.path.join(self.tmp, "home"),
+                                                         self.userdb_extra))
         cfg = os.path.join(self.tmp, "buzon.conf")
         with open(cfg, "w") as f:
             f.write("mail_location = maildir:%s/mail/%%u\n" % self.tmp)
@@ -434,7 +439,17 @@ class Env:
         if not self.args.serve:
             return
         s = socket.socket()
-        s.bind(("127.0.0.1", 0))
+        if self.args.ports:
+            # a free port of the range LO-HI (shared test machines)
+            lo, hi = (int(x) for x in self.args.ports.split("-"))
+            for p in random.sample(range(lo, hi + 1), hi + 1 - lo):
+                try:
+                    s.bind(("127.0.0.1", p))
+                    break
+                except OSError:
+                    continue
+        else:
+            s.bind(("127.0.0.1", 0))
         self.port = s.getsockname()[1]
         s.close()
         cmd = self.args.serve.format(config=self.config, user=self.user, port=self.port)
@@ -574,6 +589,7 @@ def run_script(path, args):
         lines = f.read().split("\n")
     fixture = None
     extra_config = []
+    userdb_extra = []
     body = []
     for ln, raw in enumerate(lines, 1):
         line = raw.rstrip("\r")
@@ -583,6 +599,10 @@ def run_script(path, args):
             fixture = line.split(None, 1)[1].strip()
         elif line.startswith("@config "):
             extra_config.append(line.split(None, 1)[1])
+        elif line.startswith("@userdb "):
+            if args.connect:
+                return "skip", "userdb"
+            userdb_extra.append(line.split(None, 1)[1])
         elif line.strip() == "@stdio-only":
             if args.connect:
                 return "skip", "stdio-only"
@@ -599,6 +619,7 @@ def run_script(path, args):
             body.append((ln, line))
     env = Env(args, name)
     env.extra_config = extra_config
+    env.userdb_extra = " ".join(userdb_extra)
     timeout = args.timeout
     script_vars = {}
     try:
@@ -820,6 +841,7 @@ def main():
     ap.add_argument("scripts", nargs="*", help="scripts (default: tests/protocol/*.script)")
     ap.add_argument("--stdio", help='command, e.g. "build/buzon imap -c {config} -u {user}"')
     ap.add_argument("--serve", help='command with {config} {user} {port}: one server per script')
+    ap.add_argument("--ports", help="LO-HI: --serve picks its port in this range")
     ap.add_argument("--connect", help="HOST:PORT of a running server")
     ap.add_argument("--user")
     ap.add_argument("--password")

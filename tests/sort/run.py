@@ -20,6 +20,17 @@ of a UID SEARCH result:
   sent date     email.utils.parsedate_tz in UTC, else the arrival time
   ties          mailbox order
 
+and UID THREAD REFS (draft-ietf-morg-inthread-01), over Message-ID, References and
+In-Reply-To fields that form chains, branches, loops, duplicates and missing parents,
+must equal the reference's threads:
+
+  links         RFC 5256 §4 REFERENCES step (1) (References, else the first ID of
+                In-Reply-To; no loops), written from the RFC's text
+  dummies       step (4): replaced by their children, a root one only when it has one
+  subjects      not used (REFS gathers nothing by subject)
+  dates         siblings by sent date as for SORT (ties: mailbox order), threads by the
+                most recent arrival time (INTERNALDATE) in each (ties: as siblings)
+
 Stdlib only.  Prints one line per check and "N passed, M failed".
 """
 
@@ -102,6 +113,31 @@ def gen_date(rng):
     return email.utils.formatdate(t + off, localtime=False).replace("-0000", zone)
 
 
+def gen_thread_fields(rng, i, n):
+    """Message-ID, References, In-Reply-To of message i: IDs of earlier and later
+    messages (loops), of no message, duplicated; some fields absent."""
+    def some_id():
+        r = rng.random()
+        if r < 0.1:
+            return "<gone%d@t>" % rng.randint(0, 20)
+        if r < 0.8 and i > 0:
+            return "<m%d@t>" % rng.randint(max(0, i - 30), i - 1)
+        return "<m%d@t>" % rng.randint(0, n - 1)
+    hdrs = []
+    if rng.random() < 0.9:
+        # a few duplicates
+        hdrs.append("Message-ID: <m%d@t>" % (i if rng.random() < 0.97 else
+                                             rng.randint(0, n - 1)))
+    r = rng.random()
+    if r < 0.55:
+        ids = [some_id() for _ in range(rng.randint(1, 5))]
+        hdrs.append("References: " + "\r\n ".join(ids) if rng.random() < 0.3 else
+                    "References: " + " ".join(ids))
+    if rng.random() < 0.3:
+        hdrs.append("In-Reply-To: %s%s" % (some_id(), rng.choice(["", " (x)", " <a b>"])))
+    return hdrs
+
+
 def gen_message(rng):
     hdrs = []
     for name, val in (("Date", gen_date(rng)), ("From", gen_addr_list(rng)),
@@ -114,6 +150,110 @@ def gen_message(rng):
 
 
 # ------------------------------------------------------------------ the reference
+
+MSGID_RE = re.compile(r"<[^<> \t\r\n]+>")
+
+
+class TNode:
+    __slots__ = ("msg", "parent", "children", "date", "order", "latest")
+
+    def __init__(self, msg=None):
+        self.msg, self.parent, self.children = msg, None, []
+
+
+def refs_threads(msgs):
+    """THREAD REFS of msgs: [(id, arrival, sent date, fields)] in mailbox order,
+    fields the lower-cased header dict. Returns the thread-list text."""
+    by_id, nodes = {}, []
+
+    def node(msg=None):
+        x = TNode(msg)
+        nodes.append(x)
+        return x
+
+    def container(mid):
+        if mid not in by_id:
+            by_id[mid] = node()
+        return by_id[mid]
+
+    def ancestor(a, b):
+        while b is not None:
+            if b is a:
+                return True
+            b = b.parent
+        return False
+
+    def link(p, c):
+        c.parent = p
+        p.children.append(c)
+
+    for order, (ident, arrival, sent, hdr) in enumerate(msgs):
+        refs = MSGID_RE.findall(hdr.get("references", ""))
+        if not refs:
+            refs = MSGID_RE.findall(hdr.get("in-reply-to", ""))[:1]
+        prev = None
+        for r in refs:
+            cur = container(r)
+            if (prev is not None and cur.parent is None and cur is not prev and
+                    not ancestor(cur, prev)):
+                link(prev, cur)
+            prev = cur
+        own = MSGID_RE.findall(hdr.get("message-id", ""))[:1]
+        me = container(own[0]) if own else None
+        if me is None or me.msg is not None:
+            me = node()
+        me.msg = (ident, arrival, order, sent)
+        if me.parent is not None:
+            me.parent.children.remove(me)
+            me.parent = None
+        if prev is not None and prev is not me and not ancestor(me, prev):
+            link(prev, me)
+
+    def pruned(x):
+        # x's children, non-root dummies replaced by their (pruned) children
+        out = []
+        for c in x.children:
+            c.children = pruned(c)
+            out.extend(c.children if c.msg is None else [c])
+        return out
+
+    roots = []
+    for x in nodes:
+        if x.parent is not None:
+            continue
+        x.children = pruned(x)
+        if x.msg is None and not x.children:
+            continue
+        roots.append(x.children[0] if x.msg is None and len(x.children) == 1 else x)
+
+    def finish(x):
+        for c in x.children:
+            finish(c)
+        x.children.sort(key=lambda c: (c.date, c.order))
+        if x.msg is not None:
+            x.date, x.order = x.msg[3], x.msg[2]
+        else:
+            x.date, x.order = x.children[0].date, x.children[0].order
+        x.latest = max([x.msg[1] if x.msg is not None else 0] +
+                       [c.latest for c in x.children])
+
+    for x in roots:
+        finish(x)
+    roots.sort(key=lambda x: (x.latest, x.date, x.order))
+
+    def chain(x):
+        out = []
+        while True:
+            if x.msg is not None:
+                out.append(str(x.msg[0]))
+            if len(x.children) == 1:
+                x = x.children[0]
+                continue
+            if x.children:
+                out.append("".join("(" + chain(c) + ")" for c in x.children))
+            return " ".join(out)
+    return "".join("(" + chain(x) + ")" for x in roots)
+
 
 def base_subject(raw):
     """RFC 5256 §2.1, step by step, on the decoded, whitespace-normalised subject."""
@@ -179,6 +319,15 @@ def first_address(value):
         if "@" in addr:
             return name, addr
     return None
+
+
+def header_fields(msg):
+    hdr = {}
+    head = msg.split(b"\r\n\r\n", 1)[0].decode()
+    for line in re.sub(r"\r?\n[ \t]", " ", head).split("\r\n"):
+        k, _, v = line.partition(": ")
+        hdr.setdefault(k.lower(), v)
+    return hdr
 
 
 def keys_of(msg, arrival, size):
@@ -299,6 +448,7 @@ def run_round(args, seed, n):
         items = []
         for i in range(n):
             data = gen_message(rng)
+            data = "".join(h + "\r\n" for h in gen_thread_fields(rng, i, n)).encode() + data
             arrival = 1700000000 + rng.randint(0, 90 * 86400)
             name = "%d.M%dP1.gen,S=%d:2," % (1700000000 + i, i, len(data))
             path = os.path.join(md, "cur", name)
@@ -386,6 +536,19 @@ def run_round(args, seed, n):
                       expand_set(r.get("PARTIAL", ("", ""))[1]) == pw)
                 results.append(("PASS" if ok else "FAIL", pname, "" if ok else
                                 "got %s want %s" % (str(r)[:200], pw[:8])))
+            # THREAD REFS: all messages, and those a search key selects
+            tmsgs = [(i + 1, a, ref_items[i][2]["DATE"], header_fields(d))
+                     for i, (d, a, s) in enumerate(items)]
+            for name, sel, key in (("all", tmsgs, "ALL"),
+                                   ("subset", [x for x in tmsgs if x[0] % 4 != 1],
+                                    "NOT " + (",".join(str(x[0]) for x in tmsgs
+                                                       if x[0] % 4 == 1) or "1:*"))):
+                want = refs_threads(sel)
+                typ, data = imap.uid("THREAD", "REFS", "UTF-8", *key.split(" "))
+                got = data[0].decode() if typ == "OK" and data and data[0] else ""
+                results.append(("PASS" if got == want else "FAIL",
+                                "seed%d-thread-refs-%s" % (seed, name), "" if got == want
+                                else "got %s\n  want %s" % (got[:300], want[:300])))
             # with a search key: only the hits, in the same order
             crit = "SUBJECT"
             sel = [x for x in ref_items if x[0] % 3 != 0]

@@ -2,8 +2,8 @@
  * test_session.c — the session entry points as the mail process uses them, over a
  * socketpair against a temporary Maildir: the post-login greeting with the login tag and
  * the pending input handed over by the login process, client counting and the "last
- * session gone" callback, and the autologout timer (with a 1 s setting that the config
- * file would refuse).
+ * session gone" callback, the autologout timer (with a 1 s setting that the config
+ * file would refuse), and CATENATE and REPLACE sent whole and one byte at a time.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -292,6 +292,72 @@ test_destroy_with_sessions(void **state)
 	event_base_free(base);
 }
 
+/*
+ * CATENATE (TEXT literals streamed inside the list, URL parts before and after them) and
+ * UID REPLACE, the input written whole or one byte at a time: the same messages.
+ */
+static void
+catenate_session(bool bytewise)
+{
+	static const char input[] =
+	    "a APPEND INBOX {20+}\r\nSubject: s\r\n\r\nbody\r\n\r\n"
+	    "b APPEND INBOX CATENATE (URL \"/INBOX/;UID=1/;SECTION=HEADER\" TEXT {5+}\r\n"
+	    "hello URL \"/INBOX/;UID=1/;SECTION=TEXT/;PARTIAL=1.3\")\r\n"
+	    "c SELECT INBOX\r\n"
+	    "d UID REPLACE 2 INBOX CATENATE (TEXT ~{3+}\r\nxyz URL \"/INBOX/;UID=2\")\r\n"
+	    "e UID FETCH 1:* BODY.PEEK[]\r\n"
+	    "f LOGOUT\r\n";
+	struct config cfg;
+	struct peer p;
+	struct mail_user *mu;
+	struct event *ev;
+	size_t i;
+	int sv[2];
+
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&p, 0, sizeof(p));
+	p.base = event_base_new();
+	mu = user_create(p.base, &cfg);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ev = event_new(p.base, sv[1], EV_READ | EV_PERSIST, peer_read_cb, &p);
+	event_add(ev, NULL);
+	assert_int_equal(imap_client_create(mu, sv[0], NULL, NULL, 0, "127.0.0.1", true), 0);
+	if (bytewise) {
+		for (i = 0; i < sizeof(input) - 1; i++) {
+			assert_int_equal(write(sv[1], input + i, 1), 1);
+			run_for(p.base, 1);
+		}
+	} else {
+		assert_int_equal(write(sv[1], input, sizeof(input) - 1),
+		    (ssize_t)sizeof(input) - 1);
+	}
+	run_for(p.base, 3000);
+	assert_true(p.eof);
+	assert_non_null(strstr(p.buf, "\r\nb OK [APPENDUID "));
+	assert_non_null(strstr(p.buf, " 3] Replacement Message ready\r\n"));
+	assert_non_null(strstr(p.buf, "\r\n* 1 FETCH (UID 1 BODY[] {20}\r\n"
+	    "Subject: s\r\n\r\nbody\r\n)\r\n"
+	    "* 2 FETCH (UID 3 BODY[] {25}\r\nxyzSubject: s\r\n\r\nhelloody)\r\n"
+	    "e OK "));
+	event_free(ev);
+	close(sv[1]);
+	run_for(p.base, 200);
+	mail_user_destroy(&mu);
+	event_base_free(p.base);
+}
+
+static void
+test_catenate_whole(void **state)
+{
+	catenate_session(false);
+}
+
+static void
+test_catenate_bytewise(void **state)
+{
+	catenate_session(true);
+}
+
 int
 main(void)
 {
@@ -301,6 +367,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_pending_cut_literal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_autologout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_destroy_with_sessions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_catenate_whole, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_catenate_bytewise, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

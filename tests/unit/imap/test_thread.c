@@ -2,8 +2,9 @@
  * test_thread.c — RFC 5256 §4 threading (src/imap/imap_thread.c): chains, branches,
  * dummies pruned and kept, subject gathering (reply under original, siblings under a
  * dummy), duplicate and missing Message-IDs, In-Reply-To, reference loops, date order
- * with mailbox-order ties, ORDEREDSUBJECT, the output grammar, and a 100,000-deep chain
- * that must not exhaust the stack.
+ * with mailbox-order ties, ORDEREDSUBJECT, REFS (no subject gathering, threads by their
+ * newest INTERNALDATE), the output grammar, and a 100,000-deep chain that must
+ * not exhaust the stack.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,8 +23,26 @@ struct tm_in {
 	const char *msgid, *refs, *irt;
 };
 
+/* imap_thread_add with NUL-terminated strings; arrival is date unless given */
+static void
+add(struct imap_thread *t, uint32_t id, uint64_t date, uint64_t arrival, const char *subject,
+    bool reply, const char *msgid, const char *refs, const char *irt)
+{
+	struct imap_thread_msg m = {
+		.id = id, .date = date, .arrival = arrival, .subject = subject,
+		.subject_len = strlen(subject), .reply = reply,
+		.message_id = msgid, .message_id_len = msgid != NULL ? strlen(msgid) : 0,
+		.references = refs, .references_len = refs != NULL ? strlen(refs) : 0,
+		.in_reply_to = irt, .in_reply_to_len = irt != NULL ? strlen(irt) : 0,
+	};
+
+	imap_thread_add(t, &m);
+}
+
+/* arrival: INTERNALDATE per message (REFS), NULL: the sent date */
 static char *
-thread_of(const struct tm_in *in, size_t n, enum imap_thread_algorithm alg)
+thread_arr(const struct tm_in *in, const uint64_t *arrival, size_t n,
+    enum imap_thread_algorithm alg)
 {
 	struct imap_thread *t = imap_thread_create();
 	struct buf out;
@@ -31,8 +50,8 @@ thread_of(const struct tm_in *in, size_t n, enum imap_thread_algorithm alg)
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		imap_thread_add(t, (uint32_t)i + 1, in[i].date, in[i].subject,
-		    strlen(in[i].subject), in[i].reply, in[i].msgid, in[i].refs, in[i].irt);
+		add(t, (uint32_t)i + 1, in[i].date, arrival != NULL ? arrival[i] : in[i].date,
+		    in[i].subject, in[i].reply, in[i].msgid, in[i].refs, in[i].irt);
 	buf_init(&out, BUF_UNLIMITED);
 	assert_int_equal(imap_thread_format(t, alg, &out), 0);
 	s = xstrdup(buf_cstr(&out));
@@ -42,7 +61,7 @@ thread_of(const struct tm_in *in, size_t n, enum imap_thread_algorithm alg)
 }
 
 #define CHECK(in, alg, want) do { \
-	char *got_ = thread_of(in, N_ELEMENTS(in), alg); \
+	char *got_ = thread_arr(in, NULL, N_ELEMENTS(in), alg); \
 	if (strcmp(got_, want) != 0) \
 		fail_msg("%s: got %s, want %s", #in, got_, want); \
 	free(got_); \
@@ -113,6 +132,40 @@ test_references(void **state)
 	CHECK(dup, IMAP_THREAD_REFERENCES, "(1 3)(2)(4)");
 	CHECK(loop, IMAP_THREAD_REFERENCES, "(2 1)");
 	CHECK(ties, IMAP_THREAD_REFERENCES, "(3)(1)(2)");
+	/* REFS: the same links, no subject gathering */
+	CHECK(chain, IMAP_THREAD_REFS, "(1 2 3)");
+	CHECK(dummy, IMAP_THREAD_REFS, "((1)(2))(3)");
+	CHECK(subj, IMAP_THREAD_REFS, "(1)(2)(3)(4)(5)(6)");
+	CHECK(loop, IMAP_THREAD_REFS, "(2 1)");
+}
+
+/* REFS (draft-ietf-morg-inthread-01 §4): siblings by sent date as for REFERENCES,
+ * threads by the most recent INTERNALDATE in each (ties: as REFERENCES orders roots) */
+static void
+test_refs(void **state)
+{
+	static const struct tm_in in[] = {
+		{ 1, "a", false, "<a@x>", NULL, NULL },
+		{ 2, "a", true, "<b@x>", "<a@x>", NULL },
+		{ 3, "b", false, "<c@x>", NULL, NULL },
+		{ 4, "c", false, "<d@x>", NULL, NULL },
+		{ 5, "c", true, "<e@x>", "<d@x>", NULL },
+		{ 6, "a", true, "<f@x>", "<a@x>", NULL },
+	};
+	static const uint64_t arrival[] = { 10, 50, 20, 30, 40, 45 };
+	static const uint64_t same[] = { 7, 7, 7, 7, 7, 7 };
+	char *got;
+
+	(void)state;
+	got = thread_arr(in, NULL, N_ELEMENTS(in), IMAP_THREAD_REFERENCES);
+	assert_string_equal(got, "(1 (2)(6))(3)(4 5)");
+	free(got);
+	got = thread_arr(in, arrival, N_ELEMENTS(in), IMAP_THREAD_REFS);
+	assert_string_equal(got, "(3)(4 5)(1 (2)(6))");
+	free(got);
+	got = thread_arr(in, same, N_ELEMENTS(in), IMAP_THREAD_REFS);
+	assert_string_equal(got, "(1 (2)(6))(3)(4 5)");
+	free(got);
 }
 
 static void
@@ -147,13 +200,15 @@ test_deep(void **state)
 	for (i = 0; i < N; i++) {
 		snprintf(id, sizeof(id), "<%zu@x>", i);
 		snprintf(ref, sizeof(ref), "<%zu@x>", i > 0 ? i - 1 : N + 7);
-		imap_thread_add(t, (uint32_t)i + 1, i, "s", 1, i > 0, id, ref, NULL);
+		add(t, (uint32_t)i + 1, i, i, "s", i > 0, id, ref, NULL);
 	}
 	buf_init(&out, BUF_UNLIMITED);
 	assert_int_equal(imap_thread_format(t, IMAP_THREAD_REFERENCES, &out), 0);
-	/* the loop check stops after 4096 ancestors: the chain breaks there, and the
-	 * pieces (all "s", replies) are gathered as siblings */
+	/* each message is a new container: linked without a walk, one chain */
 	assert_true(out.len > 6 * N / 10);
+	assert_true(strncmp(buf_cstr(&out), "(1 2 3 4 ", 9) == 0);
+	assert_true(memchr(out.data, '(', out.len) == out.data &&
+	    memchr(out.data + 1, '(', out.len - 1) == NULL);
 	assert_int_equal(out.data[0], '(');
 	assert_int_equal(out.data[out.len - 1], ')');
 	imap_thread_destroy(&t);
@@ -163,8 +218,7 @@ test_deep(void **state)
 	buf_init(&out, BUF_UNLIMITED);
 	for (i = 0; i < N; i++) {
 		snprintf(id, sizeof(id), "<%zu@x>", i);
-		imap_thread_add(t, (uint32_t)i + 1, i, "s", 1, i > 0, id,
-		    i > 0 ? "<0@x>" : NULL, NULL);
+		add(t, (uint32_t)i + 1, i, i, "s", i > 0, id, i > 0 ? "<0@x>" : NULL, NULL);
 	}
 	assert_int_equal(imap_thread_format(t, IMAP_THREAD_REFERENCES, &out), 0);
 	assert_true(strncmp(buf_cstr(&out), "(1 (2)(3)(4)", 12) == 0);
@@ -174,7 +228,7 @@ test_deep(void **state)
 	t = imap_thread_create();
 	buf_init(&out, 8);
 	for (i = 0; i < 100; i++)
-		imap_thread_add(t, (uint32_t)i + 1, i, "", 0, false, NULL, NULL, NULL);
+		add(t, (uint32_t)i + 1, i, i, "", false, NULL, NULL, NULL);
 	assert_int_equal(imap_thread_format(t, IMAP_THREAD_ORDEREDSUBJECT, &out), -1);
 	imap_thread_destroy(&t);
 	buf_deinit(&out);
@@ -186,6 +240,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_references),
 		cmocka_unit_test(test_orderedsubject),
+		cmocka_unit_test(test_refs),
 		cmocka_unit_test(test_deep),
 	};
 

@@ -170,7 +170,7 @@ void
 lmtp_fake_init(struct lmtp_fake *f, const unsigned char *in, const char *hostname,
     uint64_t max_size, size_t msg_max)
 {
-	struct lmtp_session_conf conf = { hostname, max_size, "+", "192.0.2.1" };
+	struct lmtp_session_conf conf = { hostname, max_size, "+", "192.0.2.1", false };
 
 	memset(f, 0, sizeof(*f));
 	f->in = in;

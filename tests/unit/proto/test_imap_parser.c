@@ -230,9 +230,30 @@ static const struct pcase cases[] = {
 	  DONE, E_NONE, "a", "APPEND", "INBOX <S3> (\\Seen) <S2> <S~1>", 0, -1, 0, 3, 0 },
 	{ "append mailbox literal", "a append {5}\r\nINBOX {3}\r\nabc\r\n", 0, DONE, E_NONE,
 	  "a", "append", "{5}INBOX <S3>", 0, -1, 1, 1, 0 },
+	/* RFC 4469 §5: a CATENATE TEXT part streams like a message literal */
 	{ "append catenate", "a APPEND INBOX CATENATE (TEXT {3}\r\nabc URL \"/x\")\r\n", 0,
-	  DONE, E_NONE, "a", "APPEND", "INBOX CATENATE (TEXT {3}abc URL \"/x\")", 0, -1, 1, 0,
+	  DONE, E_NONE, "a", "APPEND", "INBOX CATENATE (TEXT <S3> URL \"/x\")", 0, -1, 0, 1,
 	  0 },
+	{ "append catenate multi", "a APPEND INBOX (\\Seen) CATENATE (URL \"/x\" TEXT {1+}\r\n"
+	  "a TEXT ~{2}\r\nbc) catenate (text {1}\r\nd)\r\n", 0, DONE, E_NONE, "a", "APPEND",
+	  "INBOX (\\Seen) CATENATE (URL \"/x\" TEXT <S1> TEXT <S~2>) catenate (text <S1>)", 0,
+	  -1, 0, 3, 0 },
+	{ "append catenate url literal", "a APPEND INBOX CATENATE (URL {2}\r\n/x)\r\n", 0,
+	  DONE, E_NONE, "a", "APPEND", "INBOX CATENATE (URL {2}/x)", 0, -1, 1, 0, 0 },
+	{ "append catenate mailbox position", "a APPEND CATENATE (TEXT {3}\r\nabc)\r\n", 0,
+	  DONE, E_NONE, "a", "APPEND", "CATENATE (TEXT {3}abc)", 0, -1, 1, 0, 0 },
+	{ "other command catenate", "a X INBOX CATENATE (TEXT {3}\r\nabc)\r\n", 0, DONE,
+	  E_NONE, "a", "X", "INBOX CATENATE (TEXT {3}abc)", 0, -1, 1, 0, 0 },
+	/* RFC 8508: REPLACE seq mailbox message, UID REPLACE uid mailbox message */
+	{ "replace stream", "a REPLACE 1 Drafts (\\Draft) {3}\r\nabc\r\n", 0, DONE, E_NONE,
+	  "a", "REPLACE", "1 Drafts (\\Draft) <S3>", 0, -1, 0, 1, 0 },
+	{ "replace mailbox literal", "a REPLACE 1 {6}\r\nDrafts {3}\r\nabc\r\n", 0, DONE,
+	  E_NONE, "a", "REPLACE", "1 {6}Drafts <S3>", 0, -1, 1, 1, 0 },
+	{ "uid replace stream", "a UID REPLACE 7 {6}\r\nDrafts CATENATE (TEXT {3}\r\nabc)"
+	  "\r\n", 0, DONE, E_NONE, "a", "UID", "REPLACE 7 {6}Drafts CATENATE (TEXT <S3>)", 0,
+	  -1, 1, 1, 0 },
+	{ "uid other literal", "a UID FETCH 1 {3}\r\nabc\r\n", 0, DONE, E_NONE, "a", "UID",
+	  "FETCH 1 {3}abc", 0, -1, 1, 0, 0 },
 	{ "append empty stream", "a APPEND x {0}\r\n\r\n", 0, DONE, E_NONE, "a", "APPEND",
 	  "x <S0>", 0, -1, 0, 1, 0 },
 	/* RFC 6855 §4: "UTF8 (literal8)" streams like a top-level message literal */

@@ -2,7 +2,8 @@
  * test_metadata.c — the RFC 5464 METADATA store (store/metadata.c): entry-name checks
  * (table), set/replace/delete with the per-value, per-mailbox and per-user limits,
  * rename and delete of mailboxes, the file form (round trip, every truncation, damaged
- * files refused and left alone) and persistence through a real store directory.
+ * files refused and left alone) and persistence through a real store directory; the
+ * RFC 6154 special-use attribute lists and their /private/specialuse entries in LIST.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -311,6 +312,87 @@ test_store_file(void **state)
 	nftw(base, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+static const struct {
+	const char *in;
+	int ret;
+	unsigned attrs;
+	const char *formatted;
+} uses[] = {
+	{ "", 0, 0, "" },
+	{ "\\Drafts", 0, MSTORE_ATTR_DRAFTS, "\\Drafts" },
+	{ "\\archive  \\SENT", 0, MSTORE_ATTR_ARCHIVE | MSTORE_ATTR_SENT,
+	  "\\Sent \\Archive" },
+	{ "\\Sent \\Drafts \\Trash \\Junk \\Archive \\Sent", 0, MSTORE_ATTR_SPECIAL_USE,
+	  "\\Sent \\Drafts \\Trash \\Junk \\Archive" },
+	{ "\\All", -1, 0, NULL },
+	{ "\\Flagged", -1, 0, NULL },
+	{ "\\Important", -1, 0, NULL },
+	{ "Drafts", -1, 0, NULL },
+	{ "\\Drafts\\Sent", -1, 0, NULL },
+	{ "\\Draft", -1, 0, NULL },
+	{ "\\Drafts \\Noselect", -1, 0, NULL },
+};
+
+static void
+test_special_use(void **state)
+{
+	char base[64], root[128], text[MSTORE_SPECIAL_USE_TEXT_MAX];
+	struct mstore_folder *list;
+	struct mstore *store;
+	struct metadata *md;
+	const char *err;
+	size_t i, count;
+	unsigned attrs;
+
+	(void)state;
+	for (i = 0; i < sizeof(uses) / sizeof(uses[0]); i++) {
+		attrs = 0;
+		assert_int_equal(mstore_special_use_parse(uses[i].in, strlen(uses[i].in),
+		    &attrs), uses[i].ret);
+		if (uses[i].ret < 0)
+			continue;
+		assert_int_equal(attrs, uses[i].attrs);
+		mstore_special_use_format(attrs, text);
+		assert_string_equal(text, uses[i].formatted);
+	}
+	assert_int_equal(mstore_special_use_by_name("Drafts"), MSTORE_ATTR_DRAFTS);
+	assert_int_equal(mstore_special_use_by_name("drafts"), 0);
+	assert_int_equal(mstore_special_use_by_name("a.Sent"), 0);
+	/* LIST adds what the entries say to the attributes by name */
+	snprintf(base, sizeof(base), "/tmp/buzon-su-XXXXXX");
+	assert_non_null(mkdtemp(base));
+	snprintf(root, sizeof(root), "%s/Maildir", base);
+	assert_int_equal(mstore_open(root, &store, &err), 0);
+	assert_int_equal(mstore_create(store, "Drafts"), STORE_OK);
+	assert_int_equal(mstore_create(store, "Mine"), STORE_OK);
+	assert_int_equal(mstore_create(store, "Bad"), STORE_OK);
+	assert_int_equal(metadata_open(store, true, &md), 0);
+	assert_int_equal(metadata_set(md, "Mine", METADATA_SPECIALUSE_ENTRY,
+	    "\\Junk \\Archive", 14), METADATA_OK);
+	assert_int_equal(metadata_set(md, "Drafts", METADATA_SPECIALUSE_ENTRY, "\\Sent", 5),
+	    METADATA_OK);
+	/* not a list LIST can show: ignored; an entry of a folder that is gone too */
+	assert_int_equal(metadata_set(md, "Bad", METADATA_SPECIALUSE_ENTRY, "\\All", 4),
+	    METADATA_OK);
+	assert_int_equal(metadata_set(md, "Gone", METADATA_SPECIALUSE_ENTRY, "\\Trash", 6),
+	    METADATA_OK);
+	assert_int_equal(metadata_commit(store, md), 0);
+	metadata_close(&md);
+	assert_int_equal(mstore_list(store, &list, &count), STORE_OK);
+	for (i = 0; i < count; i++) {
+		attrs = list[i].attrs & MSTORE_ATTR_SPECIAL_USE;
+		if (strcmp(list[i].name, "Drafts") == 0)
+			assert_int_equal(attrs, MSTORE_ATTR_DRAFTS | MSTORE_ATTR_SENT);
+		else if (strcmp(list[i].name, "Mine") == 0)
+			assert_int_equal(attrs, MSTORE_ATTR_JUNK | MSTORE_ATTR_ARCHIVE);
+		else
+			assert_int_equal(attrs, 0);
+	}
+	mstore_list_free(list, count);
+	mstore_close(&store);
+	nftw(base, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int
 main(void)
 {
@@ -320,6 +402,7 @@ main(void)
 		cmocka_unit_test(test_rename_drop),
 		cmocka_unit_test(test_file_form),
 		cmocka_unit_test(test_store_file),
+		cmocka_unit_test(test_special_use),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

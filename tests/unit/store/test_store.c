@@ -1096,6 +1096,39 @@ test_object_ids(void **state)
 	mailbox_unref(&dst);
 }
 
+/* A "..buzon-deleted.*" directory left by a failed DELETE cleanup is removed by a later
+ * LIST once old enough, never shown as a folder, and a young one is left alone. */
+static void
+test_deleted_leftover_swept(void **state)
+{
+	struct fixture *f = *state;
+	struct mstore_folder *list;
+	size_t count, i;
+	char path[512];
+	struct stat st;
+	unsigned saved = mstore_deleted_sweep_secs;
+
+	snprintf(path, sizeof(path), "%s/..buzon-deleted.left", f->root);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/..buzon-deleted.left/cur", f->root);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/..buzon-deleted.left/cur/1.M1P1.h,S=1:2,", f->root);
+	assert_int_equal(close(open(path, O_CREAT | O_WRONLY, 0600)), 0);
+	snprintf(path, sizeof(path), "%s/..buzon-deleted.left", f->root);
+	mstore_deleted_sweep_secs = 3600;	/* young: maybe being removed right now */
+	assert_int_equal(mstore_list(f->store, &list, &count), STORE_OK);
+	for (i = 0; i < count; i++)
+		assert_null(strstr(list[i].name, "buzon-deleted"));
+	mstore_list_free(list, count);
+	assert_int_equal(stat(path, &st), 0);
+	mstore_deleted_sweep_secs = 0;		/* old enough */
+	assert_int_equal(mstore_list(f->store, &list, &count), STORE_OK);
+	mstore_list_free(list, count);
+	mstore_deleted_sweep_secs = saved;
+	assert_int_equal(stat(path, &st), -1);
+	assert_int_equal(errno, ENOENT);
+}
+
 static void
 test_delete_rename(void **state)
 {
@@ -1854,6 +1887,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_copy_keywords, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_object_ids, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_rename, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deleted_leftover_swept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_subscriptions_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_symlinks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_uidlists, setup, teardown),
