@@ -5,11 +5,13 @@ set -eu
 BUILD="gcc clang meson ninja-build pkg-config libevent-dev libssl-dev libcrypt-dev
 libargon2-dev libutf8proc-dev libpam0g-dev libseccomp-dev liblmdb-dev zlib1g-dev openssl"
 CHECK="libcmocka-dev python3 curl isync mutt tmux valgrind libclang-rt-14-dev strace gdb
-postfix swaks fetchmail testssl.sh dovecot-sieve
+postfix swaks fetchmail testssl.sh dovecot-sieve dovecot-imapd
 roundcube roundcube-sqlite3 roundcube-plugins php-cli php-sqlite3 chromium
 fonts-ipafont-gothic nodejs certbot pebble"
-# dovecot-sieve: Pigeonhole's sievec, the reference of tests/sieve/run.py (pulls dovecot-core)
-BENCH="dovecot-imapd dovecot-lmtpd linux-perf"
+# dovecot-sieve: Pigeonhole's sievec, the reference of tests/sieve/run.py (pulls dovecot-core);
+# dovecot-imapd: Dovecot reads buzon's maildirsize in tests/delivery (quota). Tests never
+# use a system Dovecot: they run its binaries with private configurations.
+BENCH="dovecot-lmtpd linux-perf"
 want=$BUILD
 for what in "$@"; do
 	case $what in

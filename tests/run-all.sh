@@ -24,8 +24,8 @@
 #             folders) on build/buzon, one round on build-asan/buzon
 #   pop3      tests/pop3/run.py (POP3 dialogues, poplib, curl, fetchmail, IMAP EXPUNGE)
 #   sieve     tests/sieve/run.py (`buzon sieve check`: its exit codes and messages, and
-#             accept/reject of ~190 scripts against Pigeonhole's sievec, skipped without
-#             dovecot-sieve) on build/buzon
+#             accept/reject of ~190 scripts against Pigeonhole's sievec from dovecot-sieve)
+#             on build/buzon
 #   index     tests/index/run.py (the LMDB index across mail process restarts, a damaged
 #             index file, SIGKILL, `buzon index check|rebuild`) on build/buzon
 #   interop   tests/interop/run.py (curl, mbsync, mutt, openssl, imaplib) on build/buzon, and
