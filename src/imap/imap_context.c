@@ -1,0 +1,631 @@
+/*
+ * imap_context.c — RFC 5267 §4.3 updating search results (CONTEXT=SEARCH,
+ * CONTEXT=SORT): a SEARCH or SORT with RETURN (UPDATE) leaves its program and its
+ * result with the session's view of the selected mailbox, and when the view sends its
+ * updates (imap_view_send_updates, at the points where EXPUNGE and EXISTS may go out)
+ * the messages that changed are evaluated again, one by one, and the differences go to
+ * the client as "* ESEARCH (TAG ...) ADDTO / REMOVEFROM". Expunged members are removed
+ * just before the EXPUNGE responses (while their sequence numbers still hold), new
+ * messages added just after EXISTS, flag and keyword changes after the FETCH FLAGS
+ * updates. A SEARCH result is its UIDs in ascending order (positions are 0); a SORT
+ * result keeps the hits' sort keys (cmd_search.c) and their item numbers in sort order,
+ * so a message's position is found by binary search. Runs in the per-user mail
+ * process; memory: at most IMAP_CONTEXT_MAX contexts per session, each at most the
+ * folder's messages, SORT keys at most IMAP_CONTEXT_BYTES_MAX per session.
+ */
+#include "imap/imap_context.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#include <stdlib.h>
+
+#define CONTEXT_LINE_FLUSH	(64 * 1024)	/* start another ESEARCH line past this */
+
+struct ctx_member {
+	uint32_t uid, item;
+};
+
+struct imap_context {
+	struct imap_context *next;
+	char *tag;
+	bool uid;			/* UID SEARCH/SORT: UIDs, else sequence numbers */
+	struct imap_search_program *prog;
+	struct sort_run *sort;		/* SORT: the members' keys; NULL: SEARCH */
+	/* SEARCH: member UIDs ascending; SORT: item numbers in the sort order */
+	uint32_t *res;
+	size_t n, cap;
+	struct ctx_member *byuid;	/* SORT: members by UID (n of them, cap) */
+};
+
+struct imap_contexts {
+	struct imap_context *list;
+	unsigned count;
+	/* UIDs whose flags changed since the last imap_context_flags (unsorted); when
+	 * there would be more than the view's messages, all_changed instead */
+	uint32_t *changed;
+	size_t n_changed, cap_changed;
+	bool all_changed;
+};
+
+/* One context's updates being written: ESEARCH lines of ADDTO / REMOVEFROM pairs. */
+enum upd_op { UPD_NONE, UPD_ADD, UPD_REMOVE };
+
+struct upd_out {
+	struct imap_client *c;
+	struct imap_context *x;
+	struct buf b;
+	enum upd_op item;		/* the data item open in b */
+	/* the pair being built: ADDTO of consecutive ids at consecutive positions merge */
+	enum upd_op op;
+	uint32_t pos, lo, hi;
+	/* SEARCH: ids added and removed (position 0, any order) */
+	struct seqset *add, *rem;
+};
+
+static void
+upd_init(struct upd_out *u, struct imap_client *c, struct imap_context *x)
+{
+	memset(u, 0, sizeof(*u));
+	u->c = c;
+	u->x = x;
+	buf_init(&u->b, IMAP_RESP_MAX);
+}
+
+static void
+upd_head(struct upd_out *u)
+{
+	if (u->b.len == 0)
+		(void)buf_appendf(&u->b, "* ESEARCH (TAG \"%s\")%s", u->x->tag,
+		    u->x->uid ? " UID" : "");
+}
+
+static void
+upd_line_end(struct upd_out *u)
+{
+	if (u->b.len == 0)
+		return;
+	if (u->item != UPD_NONE)
+		(void)buf_append_c(&u->b, ')');
+	(void)buf_append(&u->b, "\r\n", 2);
+	imap_client_write(u->c, u->b.data, u->b.len);
+	buf_reset(&u->b);
+	u->item = UPD_NONE;
+}
+
+/* Write the pending SORT pair. */
+static void
+upd_pair_flush(struct upd_out *u)
+{
+	if (u->op == UPD_NONE)
+		return;
+	upd_head(u);
+	if (u->item != u->op) {
+		if (u->item != UPD_NONE)
+			(void)buf_append_c(&u->b, ')');
+		(void)buf_append_str(&u->b, u->op == UPD_ADD ? " ADDTO (" : " REMOVEFROM (");
+		u->item = u->op;
+	} else
+		(void)buf_append_c(&u->b, ' ');
+	if (u->lo == u->hi)
+		(void)buf_appendf(&u->b, "%u %u", u->pos, u->lo);
+	else
+		(void)buf_appendf(&u->b, "%u %u:%u", u->pos, u->lo, u->hi);
+	u->op = UPD_NONE;
+	if (u->b.len > CONTEXT_LINE_FLUSH)
+		upd_line_end(u);
+}
+
+/* One change of a SORT result (pos 1-based, as after the change) or of a SEARCH
+ * result (pos 0). */
+static void
+upd_pair(struct upd_out *u, enum upd_op op, uint32_t pos, uint32_t id)
+{
+	if (u->x->sort == NULL) {
+		struct seqset **set = op == UPD_ADD ? &u->add : &u->rem;
+
+		if (*set == NULL)
+			*set = seqset_create();
+		(void)seqset_add_range(*set, id, id);
+		return;
+	}
+	/* RFC 5267 §3.2: a range of a sorted result stands for its ids ascending */
+	if (op == UPD_ADD && u->op == UPD_ADD && u->hi < UINT32_MAX && id == u->hi + 1 &&
+	    pos == u->pos + (u->hi - u->lo) + 1) {
+		u->hi = id;
+		return;
+	}
+	upd_pair_flush(u);
+	u->op = op;
+	u->pos = pos;
+	u->lo = u->hi = id;
+}
+
+static void
+upd_set(struct upd_out *u, const char *name, struct seqset **set)
+{
+	if (*set == NULL)
+		return;
+	upd_head(u);
+	(void)buf_appendf(&u->b, " %s (0 ", name);
+	if (seqset_format(*set, &u->b) < 0)
+		log_warn("imap context update too large tag=%s", u->x->tag);
+	(void)buf_append_c(&u->b, ')');
+	seqset_destroy(set);
+}
+
+static void
+upd_finish(struct upd_out *u)
+{
+	if (u->x->sort == NULL) {
+		/* removals first: an id in both (not possible in one pass) would end added */
+		upd_set(u, "REMOVEFROM", &u->rem);
+		upd_set(u, "ADDTO", &u->add);
+	} else
+		upd_pair_flush(u);
+	upd_line_end(u);
+	buf_deinit(&u->b);
+}
+
+/* ---------------------------------------------------------------- lookups */
+
+/* View index of uid, or -1. */
+static ssize_t
+view_index(const struct imap_view *v, uint32_t uid)
+{
+	size_t lo = 0, hi = v->count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v->msgs[mid].uid == uid)
+			return (ssize_t)mid;
+		if (v->msgs[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/* What the client calls the message at view index idx. */
+static uint32_t
+ctx_id(const struct imap_context *x, const struct imap_view *v, size_t idx)
+{
+	return x->uid ? v->msgs[idx].uid : (uint32_t)idx + 1;
+}
+
+/* First index of a[0..n) not below uid. */
+static size_t
+uid_lower_bound(const uint32_t *a, size_t n, uint32_t uid)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (a[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Index in x->byuid of uid (lower bound). */
+static size_t
+member_lower_bound(const struct imap_context *x, uint32_t uid)
+{
+	size_t lo = 0, hi = x->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (x->byuid[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* SORT: the position in x->res where item goes (the first not ordered before it). */
+static size_t
+sort_lower_bound(const struct imap_context *x, uint32_t item)
+{
+	size_t lo = 0, hi = x->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (imap_sort_keys_cmp(x->sort, x->res[mid], item) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static bool
+ctx_member(const struct imap_context *x, uint32_t uid)
+{
+	size_t i;
+
+	if (x->sort == NULL) {
+		i = uid_lower_bound(x->res, x->n, uid);
+		return i < x->n && x->res[i] == uid;
+	}
+	i = member_lower_bound(x, uid);
+	return i < x->n && x->byuid[i].uid == uid;
+}
+
+static void
+ctx_grow(struct imap_context *x)
+{
+	if (x->n < x->cap)
+		return;
+	x->cap = MAX(x->cap * 2, 64);
+	x->res = xreallocarray(x->res, x->cap, sizeof(*x->res));
+	if (x->sort != NULL)
+		x->byuid = xreallocarray(x->byuid, x->cap, sizeof(*x->byuid));
+}
+
+/* Add the message at view index idx (uid) to x; its change goes to u. Returns false
+ * when its sort keys could not be kept. */
+static bool
+ctx_insert(struct imap_context *x, struct imap_view *v, size_t idx, struct upd_out *u)
+{
+	uint32_t uid = v->msgs[idx].uid, item;
+	size_t at, m;
+
+	ctx_grow(x);
+	if (x->sort == NULL) {
+		at = uid_lower_bound(x->res, x->n, uid);
+		memmove(x->res + at + 1, x->res + at, (x->n - at) * sizeof(*x->res));
+		x->res[at] = uid;
+		x->n++;
+		upd_pair(u, UPD_ADD, 0, ctx_id(x, v, idx));
+		return true;
+	}
+	item = (uint32_t)imap_sort_keys_count(x->sort);
+	if (imap_sort_keys_add(x->sort, v->client, idx) < 0)
+		return false;
+	at = sort_lower_bound(x, item);
+	memmove(x->res + at + 1, x->res + at, (x->n - at) * sizeof(*x->res));
+	x->res[at] = item;
+	m = member_lower_bound(x, uid);
+	memmove(x->byuid + m + 1, x->byuid + m, (x->n - m) * sizeof(*x->byuid));
+	x->byuid[m].uid = uid;
+	x->byuid[m].item = item;
+	x->n++;
+	upd_pair(u, UPD_ADD, (uint32_t)at + 1, ctx_id(x, v, idx));
+	return true;
+}
+
+/* Remove member uid (at view index idx) from x; its change goes to u. */
+static void
+ctx_remove(struct imap_context *x, struct imap_view *v, size_t idx, struct upd_out *u)
+{
+	uint32_t uid = v->msgs[idx].uid, item, last;
+	size_t at, m, lm;
+
+	if (x->sort == NULL) {
+		at = uid_lower_bound(x->res, x->n, uid);
+		memmove(x->res + at, x->res + at + 1, (x->n - at - 1) * sizeof(*x->res));
+		x->n--;
+		upd_pair(u, UPD_REMOVE, 0, ctx_id(x, v, idx));
+		return;
+	}
+	m = member_lower_bound(x, uid);
+	item = x->byuid[m].item;
+	at = sort_lower_bound(x, item);
+	upd_pair(u, UPD_REMOVE, (uint32_t)at + 1, ctx_id(x, v, idx));
+	memmove(x->res + at, x->res + at + 1, (x->n - at - 1) * sizeof(*x->res));
+	memmove(x->byuid + m, x->byuid + m + 1, (x->n - m - 1) * sizeof(*x->byuid));
+	x->n--;
+	/* the last item takes the freed number: find where it is referenced first */
+	last = (uint32_t)imap_sort_keys_count(x->sort) - 1;
+	if (last != item) {
+		at = sort_lower_bound(x, last);
+		lm = member_lower_bound(x, imap_sort_keys_uid(x->sort, last));
+		if (at >= x->n || x->res[at] != last || lm >= x->n || x->byuid[lm].item != last)
+			panic("imap: context %s lost a sort item", x->tag);
+		x->res[at] = item;
+		x->byuid[lm].item = item;
+	}
+	imap_sort_keys_remove(x->sort, item);
+}
+
+/* ---------------------------------------------------------------- contexts */
+
+static void
+ctx_free(struct imap_context *x)
+{
+	imap_search_program_free(&x->prog, NULL);
+	if (x->sort != NULL)
+		imap_sort_keys_free(&x->sort);
+	free(x->res);
+	free(x->byuid);
+	free(x->tag);
+	free(x);
+}
+
+static size_t
+ctx_bytes(const struct imap_contexts *cs)
+{
+	const struct imap_context *x;
+	size_t n = 0;
+
+	for (x = cs->list; x != NULL; x = x->next)
+		if (x->sort != NULL)
+			n += imap_sort_keys_bytes(x->sort) + x->cap * sizeof(*x->byuid);
+	return n;
+}
+
+/* RFC 5267 §4.3.1: stop updating x, telling the client. */
+static void
+ctx_drop(struct imap_view *v, struct imap_context *x, const char *why)
+{
+	struct imap_contexts *cs = v->contexts;
+	struct imap_context **p;
+
+	imap_client_line(v->client, "* NO [NOUPDATE \"%s\"] %s", x->tag, why);
+	for (p = &cs->list; *p != NULL; p = &(*p)->next) {
+		if (*p == x) {
+			*p = x->next;
+			break;
+		}
+	}
+	cs->count--;
+	ctx_free(x);
+}
+
+bool
+imap_context_exists(const struct imap_view *v, const char *tag)
+{
+	const struct imap_context *x;
+
+	if (v == NULL || v->contexts == NULL)
+		return false;
+	for (x = v->contexts->list; x != NULL; x = x->next)
+		if (strcmp(x->tag, tag) == 0)
+			return true;
+	return false;
+}
+
+void
+imap_context_add(struct imap_client *c, const char *tag, bool uid,
+    struct imap_search_program *prog, struct sort_run *sort, uint32_t *uids, size_t n)
+{
+	struct imap_view *v = c->view;
+	struct imap_contexts *cs;
+	struct imap_context *x, **p;
+	size_t i;
+
+	if (v->contexts == NULL)
+		v->contexts = xcalloc(1, sizeof(*v->contexts));
+	cs = v->contexts;
+	x = xcalloc(1, sizeof(*x));
+	x->tag = xstrdup(tag);
+	x->uid = uid;
+	x->prog = prog;
+	x->sort = sort;
+	x->res = uids;
+	x->n = x->cap = n;
+	if (x->cap == 0) {
+		x->cap = 1;
+		x->res = xreallocarray(x->res, 1, sizeof(*x->res));
+	}
+	if (sort != NULL) {
+		/* the hits were added in view (UID) order */
+		x->byuid = xreallocarray(NULL, x->cap, sizeof(*x->byuid));
+		for (i = 0; i < n; i++) {
+			x->byuid[i].uid = imap_sort_keys_uid(sort, (uint32_t)i);
+			x->byuid[i].item = (uint32_t)i;
+		}
+	}
+	if (cs->count >= IMAP_CONTEXT_MAX) {
+		imap_client_line(c, "* NO [NOUPDATE \"%s\"] Too many updating searches", tag);
+		ctx_free(x);
+		return;
+	}
+	for (p = &cs->list; *p != NULL; p = &(*p)->next)
+		;
+	*p = x;
+	cs->count++;
+	if (ctx_bytes(cs) > IMAP_CONTEXT_BYTES_MAX)
+		ctx_drop(v, x, "Too large to keep up to date");
+}
+
+bool
+imap_context_cancel(struct imap_view *v, const char *tag)
+{
+	struct imap_contexts *cs = v->contexts;
+	struct imap_context **p, *x;
+
+	if (cs == NULL)
+		return false;
+	for (p = &cs->list; *p != NULL; p = &(*p)->next) {
+		if (strcmp((*p)->tag, tag) == 0) {
+			x = *p;
+			*p = x->next;
+			cs->count--;
+			ctx_free(x);
+			return true;
+		}
+	}
+	return false;
+}
+
+void
+imap_context_free_all(struct imap_view *v)
+{
+	struct imap_contexts *cs = v->contexts;
+	struct imap_context *x;
+
+	if (cs == NULL)
+		return;
+	while ((x = cs->list) != NULL) {
+		cs->list = x->next;
+		ctx_free(x);
+	}
+	free(cs->changed);
+	free(cs);
+	v->contexts = NULL;
+}
+
+/* ---------------------------------------------------------------- view hooks */
+
+void
+imap_context_changed(struct imap_view *v, uint32_t uid)
+{
+	struct imap_contexts *cs = v->contexts;
+
+	if (cs == NULL || cs->list == NULL || cs->all_changed)
+		return;
+	if (cs->n_changed == cs->cap_changed) {
+		if (cs->cap_changed >= MAX(v->count, (size_t)1024)) {
+			/* every message once is cheaper than this list */
+			cs->all_changed = true;
+			cs->n_changed = 0;
+			return;
+		}
+		cs->cap_changed = MAX(cs->cap_changed * 2, 64);
+		cs->changed = xreallocarray(cs->changed, cs->cap_changed,
+		    sizeof(*cs->changed));
+	}
+	cs->changed[cs->n_changed++] = uid;
+}
+
+void
+imap_context_expunging(struct imap_view *v)
+{
+	struct imap_contexts *cs = v->contexts;
+	struct imap_context *x;
+	struct upd_out u;
+	size_t i;
+
+	if (cs == NULL)
+		return;
+	/* RFC 5267 §4.3.2: before the EXPUNGE, while the numbers still hold */
+	for (x = cs->list; x != NULL; x = x->next) {
+		upd_init(&u, v->client, x);
+		for (i = 0; i < v->count && x->n > 0; i++)
+			if (v->msgs[i].expunged && ctx_member(x, v->msgs[i].uid))
+				ctx_remove(x, v, i, &u);
+		upd_finish(&u);
+	}
+}
+
+void
+imap_context_added(struct imap_view *v, size_t first)
+{
+	struct imap_contexts *cs = v->contexts;
+	struct imap_context *x, *next;
+	struct upd_out u;
+	bool ok = true;
+	size_t i;
+
+	if (cs == NULL || first >= v->count)
+		return;
+	for (x = cs->list; x != NULL; x = next) {
+		next = x->next;
+		upd_init(&u, v->client, x);
+		for (i = first; i < v->count && ok; i++) {
+			if (v->msgs[i].expunged || ctx_member(x, v->msgs[i].uid))
+				continue;
+			if (imap_search_match(v->client, x->prog, i) > 0)
+				ok = ctx_insert(x, v, i, &u);
+		}
+		upd_finish(&u);
+		if (!ok || ctx_bytes(cs) > IMAP_CONTEXT_BYTES_MAX) {
+			ctx_drop(v, x, "Too large to keep up to date");
+			ok = true;
+		}
+	}
+}
+
+static int
+uid_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+void
+imap_context_flags(struct imap_view *v)
+{
+	struct imap_contexts *cs = v->contexts;
+	struct imap_context *x, *next;
+	struct upd_out u;
+	size_t i, n = 0, k;
+	bool ok = true, all;
+
+	if (cs == NULL || (cs->n_changed == 0 && !cs->all_changed))
+		return;
+	all = cs->all_changed;
+	if (!all) {
+		qsort(cs->changed, cs->n_changed, sizeof(*cs->changed), uid_cmp);
+		for (i = 0; i < cs->n_changed; i++)
+			if (n == 0 || cs->changed[n - 1] != cs->changed[i])
+				cs->changed[n++] = cs->changed[i];
+	}
+	for (x = cs->list; x != NULL; x = next) {
+		next = x->next;
+		upd_init(&u, v->client, x);
+		for (k = 0; k < (all ? v->count : n) && ok; k++) {
+			ssize_t idx = all ? (ssize_t)k : view_index(v, cs->changed[k]);
+			bool member, hit;
+
+			/* an expunged member goes with its EXPUNGE */
+			if (idx < 0 || v->msgs[idx].expunged)
+				continue;
+			member = ctx_member(x, v->msgs[idx].uid);
+			hit = imap_search_match(v->client, x->prog, (size_t)idx) > 0;
+			if (member && !hit)
+				ctx_remove(x, v, (size_t)idx, &u);
+			else if (!member && hit)
+				ok = ctx_insert(x, v, (size_t)idx, &u);
+		}
+		upd_finish(&u);
+		if (!ok || ctx_bytes(cs) > IMAP_CONTEXT_BYTES_MAX) {
+			ctx_drop(v, x, "Too large to keep up to date");
+			ok = true;
+		}
+	}
+	cs->n_changed = 0;
+	cs->all_changed = false;
+}
+
+/*
+ * CANCELUPDATE "tag" ... (RFC 5267 §4.3.5): no more updates of those searches. Every
+ * tag must name one (else BAD, and none is cancelled).
+ */
+int
+cmd_cancelupdate(struct imap_cmd *cmd)
+{
+	struct imap_view *v = cmd->client->view;
+	char tag[sizeof(cmd->tag)];
+	const char *s;
+	size_t len;
+	unsigned i;
+
+	if (cmd->argc == 0)
+		return imap_cmd_bad(cmd, "CANCELUPDATE needs the tags of searches");
+	for (i = 0; i < cmd->argc; i++) {
+		if (!imap_arg_get_string(&cmd->args[i], &s, &len) || len == 0 ||
+		    len >= sizeof(tag) || memchr(s, '\0', len) != NULL)
+			return imap_cmd_bad(cmd, "Invalid tag");
+		memcpy(tag, s, len);
+		tag[len] = '\0';
+		if (!imap_context_exists(v, tag))
+			return imap_cmd_bad(cmd, "No updating search with that tag");
+	}
+	for (i = 0; i < cmd->argc; i++) {
+		(void)imap_arg_get_string(&cmd->args[i], &s, &len);
+		memcpy(tag, s, len);
+		tag[len] = '\0';
+		(void)imap_context_cancel(v, tag);
+	}
+	return imap_cmd_ok(cmd, "Updates cancelled.");
+}
