@@ -333,6 +333,9 @@ ctx_remove(struct imap_context *x, struct imap_view *v, size_t idx, struct upd_o
 		x->byuid[lm].item = item;
 	}
 	imap_sort_keys_remove(x->sort, item);
+	if (imap_sort_keys_count(x->sort) != x->n)
+		panic("imap: context %s keeps %zu keys for %zu messages", x->tag,
+		    imap_sort_keys_count(x->sort), x->n);
 }
 
 /* ---------------------------------------------------------------- contexts */
@@ -558,33 +561,42 @@ imap_context_flags(struct imap_view *v)
 	struct imap_contexts *cs = v->contexts;
 	struct imap_context *x, *next;
 	struct upd_out u;
+	uint32_t *changed;
 	size_t i, n = 0, k;
 	bool ok = true, all;
 
 	if (cs == NULL || (cs->n_changed == 0 && !cs->all_changed))
 		return;
+	/* taken: reading a message may rescan the folder, whose listener calls
+	 * imap_context_changed again (those changes wait for the next time) */
 	all = cs->all_changed;
-	if (!all) {
-		qsort(cs->changed, cs->n_changed, sizeof(*cs->changed), uid_cmp);
-		for (i = 0; i < cs->n_changed; i++)
-			if (n == 0 || cs->changed[n - 1] != cs->changed[i])
-				cs->changed[n++] = cs->changed[i];
-	}
+	changed = cs->changed;
+	if (cs->n_changed > 0)
+		qsort(changed, cs->n_changed, sizeof(*changed), uid_cmp);
+	for (i = 0; i < cs->n_changed; i++)
+		if (n == 0 || changed[n - 1] != changed[i])
+			changed[n++] = changed[i];
+	cs->changed = NULL;
+	cs->n_changed = cs->cap_changed = 0;
+	cs->all_changed = false;
 	for (x = cs->list; x != NULL; x = next) {
 		next = x->next;
 		upd_init(&u, v->client, x);
 		for (k = 0; k < (all ? v->count : n) && ok; k++) {
-			ssize_t idx = all ? (ssize_t)k : view_index(v, cs->changed[k]);
-			bool member, hit;
+			ssize_t idx = all ? (ssize_t)k : view_index(v, changed[k]);
+			bool member;
+			int hit;
 
 			/* an expunged member goes with its EXPUNGE */
 			if (idx < 0 || v->msgs[idx].expunged)
 				continue;
 			member = ctx_member(x, v->msgs[idx].uid);
-			hit = imap_search_match(v->client, x->prog, (size_t)idx) > 0;
-			if (member && !hit)
+			hit = imap_search_match(v->client, x->prog, (size_t)idx);
+			if (hit < 0)
+				continue;	/* unreadable now: as it was */
+			if (member && hit == 0)
 				ctx_remove(x, v, (size_t)idx, &u);
-			else if (!member && hit)
+			else if (!member && hit > 0)
 				ok = ctx_insert(x, v, (size_t)idx, &u);
 		}
 		upd_finish(&u);
@@ -593,8 +605,7 @@ imap_context_flags(struct imap_view *v)
 			ok = true;
 		}
 	}
-	cs->n_changed = 0;
-	cs->all_changed = false;
+	free(changed);
 }
 
 /*
