@@ -1531,6 +1531,12 @@ one_msg_end(struct one_msg *o)
 	buf_deinit(&o->tmp);
 }
 
+void
+imap_search_matcher_free(void *matcher)
+{
+	free_matcher(matcher);
+}
+
 int
 imap_search_match(struct imap_client *c, struct imap_search_program *prog, size_t idx)
 {

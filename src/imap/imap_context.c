@@ -343,7 +343,7 @@ ctx_remove(struct imap_context *x, struct imap_view *v, size_t idx, struct upd_o
 static void
 ctx_free(struct imap_context *x)
 {
-	imap_search_program_free(&x->prog, NULL);
+	imap_search_program_free(&x->prog, imap_search_matcher_free);
 	if (x->sort != NULL)
 		imap_sort_keys_free(&x->sort);
 	free(x->res);

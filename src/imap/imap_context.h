@@ -23,6 +23,8 @@ struct sort_run;
  * ran)? 1 yes, 0 no (or the message is gone), -1 the message could not be read.
  */
 int imap_search_match(struct imap_client *c, struct imap_search_program *prog, size_t idx);
+/* The free_matcher of imap_search_program_free for programs cmd_search.c ran. */
+void imap_search_matcher_free(void *matcher);
 /*
  * Add message idx of c's view to the sort keys sr as a new item (its number is the
  * count of items before), tie-broken by UID. Returns 0, or -1 (message gone, keys past
