@@ -1611,18 +1611,32 @@ sort_arena_compact(struct sort_run *sr)
 }
 
 void
-imap_sort_keys_remove(struct sort_run *sr, uint32_t a)
+imap_sort_keys_keep(struct sort_run *sr, const uint8_t *keep, uint32_t *map)
 {
-	size_t last = sr->n_items - 1;
+	size_t i, j = 0;
 
-	if (a != last) {
-		sr->items[a] = sr->items[last];
-		memcpy(sr->keys + (size_t)a * sr->n_slots, sr->keys + last * sr->n_slots,
-		    sr->n_slots * sizeof(*sr->keys));
+	for (i = 0; i < sr->n_items; i++) {
+		if (!keep[i]) {
+			sr->removed++;
+			continue;
+		}
+		map[i] = (uint32_t)j;
+		if (j != i) {
+			sr->items[j] = sr->items[i];
+			memmove(sr->keys + j * sr->n_slots, sr->keys + i * sr->n_slots,
+			    sr->n_slots * sizeof(*sr->keys));
+		}
+		j++;
 	}
-	sr->n_items--;
-	if (++sr->removed > sr->n_items && sr->arena.len > 64 * 1024)
+	sr->n_items = j;
+	if (sr->removed > sr->n_items && sr->arena.len > 64 * 1024)
 		sort_arena_compact(sr);
+}
+
+void
+imap_sort_keys_order(const struct sort_run *sr, uint32_t *items, size_t n)
+{
+	qsort_r(items, n, sizeof(*items), sort_cmp, (void *)sr);
 }
 
 size_t

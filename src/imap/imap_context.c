@@ -258,84 +258,213 @@ ctx_member(const struct imap_context *x, uint32_t uid)
 	return i < x->n && x->byuid[i].uid == uid;
 }
 
+/* The changes of one context in one pass: members to remove (view indexes) and
+ * messages to add (view indexes), each ascending. */
+struct ctx_change {
+	size_t *rem, *add;
+	size_t n_rem, n_add, cap_rem, cap_add;
+};
+
 static void
-ctx_grow(struct imap_context *x)
+change_push(size_t **a, size_t *n, size_t *cap, size_t idx)
 {
-	if (x->n < x->cap)
+	if (*n == *cap) {
+		*cap = MAX(*cap * 2, 64);
+		*a = xreallocarray(*a, *cap, sizeof(**a));
+	}
+	(*a)[(*n)++] = idx;
+}
+
+static void
+change_free(struct ctx_change *ch)
+{
+	free(ch->rem);
+	free(ch->add);
+	memset(ch, 0, sizeof(*ch));
+}
+
+static void
+ctx_reserve(struct imap_context *x, size_t n)
+{
+	if (n <= x->cap)
 		return;
-	x->cap = MAX(x->cap * 2, 64);
+	x->cap = MAX(n, x->cap * 2);
 	x->res = xreallocarray(x->res, x->cap, sizeof(*x->res));
 	if (x->sort != NULL)
 		x->byuid = xreallocarray(x->byuid, x->cap, sizeof(*x->byuid));
 }
 
-/* Add the message at view index idx (uid) to x; its change goes to u. Returns false
- * when its sort keys could not be kept. */
-static bool
-ctx_insert(struct imap_context *x, struct imap_view *v, size_t idx, struct upd_out *u)
+/*
+ * SEARCH: apply ch to x, written to u. Removals and additions are each one pass over
+ * the result (a mass STORE costs what one pass costs).
+ */
+static void
+search_apply(struct imap_context *x, struct imap_view *v, const struct ctx_change *ch,
+    struct upd_out *u)
 {
-	uint32_t uid = v->msgs[idx].uid, item;
-	size_t at, m;
+	size_t i, j, r, k, w;
 
-	ctx_grow(x);
-	if (x->sort == NULL) {
-		at = uid_lower_bound(x->res, x->n, uid);
-		memmove(x->res + at + 1, x->res + at, (x->n - at) * sizeof(*x->res));
-		x->res[at] = uid;
-		x->n++;
-		upd_pair(u, UPD_ADD, 0, ctx_id(x, v, idx));
-		return true;
+	if (ch->n_rem > 0) {
+		for (i = j = r = 0; i < x->n; i++) {
+			while (r < ch->n_rem && v->msgs[ch->rem[r]].uid < x->res[i])
+				r++;
+			if (r < ch->n_rem && v->msgs[ch->rem[r]].uid == x->res[i]) {
+				upd_pair(u, UPD_REMOVE, 0, ctx_id(x, v, ch->rem[r]));
+				continue;
+			}
+			x->res[j++] = x->res[i];
+		}
+		x->n = j;
 	}
-	item = (uint32_t)imap_sort_keys_count(x->sort);
-	if (imap_sort_keys_add(x->sort, v->client, idx) < 0)
-		return false;
-	at = sort_lower_bound(x, item);
-	memmove(x->res + at + 1, x->res + at, (x->n - at) * sizeof(*x->res));
-	x->res[at] = item;
-	m = member_lower_bound(x, uid);
-	memmove(x->byuid + m + 1, x->byuid + m, (x->n - m) * sizeof(*x->byuid));
-	x->byuid[m].uid = uid;
-	x->byuid[m].item = item;
-	x->n++;
-	upd_pair(u, UPD_ADD, (uint32_t)at + 1, ctx_id(x, v, idx));
-	return true;
+	if (ch->n_add > 0) {
+		/* merge from the end, both ascending */
+		ctx_reserve(x, x->n + ch->n_add);
+		i = x->n;
+		k = ch->n_add;
+		for (w = x->n + ch->n_add; w > 0; w--) {
+			uint32_t nu = k > 0 ? v->msgs[ch->add[k - 1]].uid : 0;
+
+			if (k > 0 && (i == 0 || nu > x->res[i - 1])) {
+				x->res[w - 1] = nu;
+				k--;
+			} else
+				x->res[w - 1] = x->res[--i];
+		}
+		x->n += ch->n_add;
+		for (k = 0; k < ch->n_add; k++)
+			upd_pair(u, UPD_ADD, 0, ctx_id(x, v, ch->add[k]));
+	}
 }
 
-/* Remove member uid (at view index idx) from x; its change goes to u. */
-static void
-ctx_remove(struct imap_context *x, struct imap_view *v, size_t idx, struct upd_out *u)
-{
-	uint32_t uid = v->msgs[idx].uid, item, last;
-	size_t at, m, lm;
+struct rem_pos {
+	size_t pos;
+	uint32_t item;
+	size_t idx;		/* view index */
+};
 
-	if (x->sort == NULL) {
-		at = uid_lower_bound(x->res, x->n, uid);
-		memmove(x->res + at, x->res + at + 1, (x->n - at - 1) * sizeof(*x->res));
-		x->n--;
-		upd_pair(u, UPD_REMOVE, 0, ctx_id(x, v, idx));
-		return;
+static int
+rem_pos_desc(const void *a, const void *b)
+{
+	const struct rem_pos *x = a, *y = b;
+
+	return x->pos > y->pos ? -1 : x->pos < y->pos;
+}
+
+/*
+ * SORT: apply ch to x, written to u: removals from the highest position down (so each
+ * position is the one the client still has), then additions from the lowest final
+ * position up (each is where it ends up); each in one pass over the result. Returns
+ * false when the keys of the new messages could not be kept.
+ */
+static bool
+sort_apply(struct imap_context *x, struct imap_view *v, const struct ctx_change *ch,
+    struct upd_out *u)
+{
+	size_t i, j, k, w, nkeys, first;
+
+	if (ch->n_rem > 0) {
+		struct rem_pos *rp = xreallocarray(NULL, ch->n_rem, sizeof(*rp));
+		uint8_t *keep;
+		uint32_t *map;
+
+		for (k = 0; k < ch->n_rem; k++) {
+			size_t m = member_lower_bound(x, v->msgs[ch->rem[k]].uid);
+
+			rp[k].item = x->byuid[m].item;
+			rp[k].pos = sort_lower_bound(x, rp[k].item);
+			rp[k].idx = ch->rem[k];
+		}
+		qsort(rp, ch->n_rem, sizeof(*rp), rem_pos_desc);
+		nkeys = imap_sort_keys_count(x->sort);
+		keep = xreallocarray(NULL, MAX(nkeys, 1), sizeof(*keep));
+		map = xreallocarray(NULL, MAX(nkeys, 1), sizeof(*map));
+		memset(keep, 1, nkeys);
+		for (k = 0; k < ch->n_rem; k++) {
+			upd_pair(u, UPD_REMOVE, (uint32_t)rp[k].pos + 1, ctx_id(x, v, rp[k].idx));
+			keep[rp[k].item] = 0;
+		}
+		imap_sort_keys_keep(x->sort, keep, map);
+		for (i = j = 0; i < x->n; i++)
+			if (keep[x->res[i]])
+				x->res[j++] = map[x->res[i]];
+		for (i = j = 0; i < x->n; i++) {
+			if (keep[x->byuid[i].item]) {
+				x->byuid[j].uid = x->byuid[i].uid;
+				x->byuid[j++].item = map[x->byuid[i].item];
+			}
+		}
+		x->n = j;
+		free(rp);
+		free(keep);
+		free(map);
 	}
-	m = member_lower_bound(x, uid);
-	item = x->byuid[m].item;
-	at = sort_lower_bound(x, item);
-	upd_pair(u, UPD_REMOVE, (uint32_t)at + 1, ctx_id(x, v, idx));
-	memmove(x->res + at, x->res + at + 1, (x->n - at - 1) * sizeof(*x->res));
-	memmove(x->byuid + m, x->byuid + m + 1, (x->n - m - 1) * sizeof(*x->byuid));
-	x->n--;
-	/* the last item takes the freed number: find where it is referenced first */
-	last = (uint32_t)imap_sort_keys_count(x->sort) - 1;
-	if (last != item) {
-		at = sort_lower_bound(x, last);
-		lm = member_lower_bound(x, imap_sort_keys_uid(x->sort, last));
-		if (at >= x->n || x->res[at] != last || lm >= x->n || x->byuid[lm].item != last)
-			panic("imap: context %s lost a sort item", x->tag);
-		x->res[at] = item;
-		x->byuid[lm].item = item;
+	if (ch->n_add > 0) {
+		uint32_t *items, *merged;
+
+		first = imap_sort_keys_count(x->sort);
+		for (k = 0; k < ch->n_add; k++) {
+			if (imap_sort_keys_add(x->sort, v->client, ch->add[k]) < 0)
+				return false;
+		}
+		items = xreallocarray(NULL, ch->n_add, sizeof(*items));
+		for (k = 0; k < ch->n_add; k++)
+			items[k] = (uint32_t)(first + k);
+		imap_sort_keys_order(x->sort, items, ch->n_add);
+		ctx_reserve(x, x->n + ch->n_add);
+		merged = xreallocarray(NULL, x->cap, sizeof(*merged));
+		for (i = k = w = 0; w < x->n + ch->n_add; w++) {
+			if (k < ch->n_add && (i == x->n ||
+			    imap_sort_keys_cmp(x->sort, items[k], x->res[i]) < 0)) {
+				merged[w] = items[k];
+				upd_pair(u, UPD_ADD, (uint32_t)w + 1,
+				    ctx_id(x, v, ch->add[items[k] - first]));
+				k++;
+			} else
+				merged[w] = x->res[i++];
+		}
+		free(x->res);
+		x->res = merged;
+		/* by UID: the new ones are ascending (view order), numbered first.. */
+		i = x->n;
+		k = ch->n_add;
+		for (w = x->n + ch->n_add; w > 0; w--) {
+			uint32_t nu = k > 0 ? v->msgs[ch->add[k - 1]].uid : 0;
+
+			if (k > 0 && (i == 0 || nu > x->byuid[i - 1].uid)) {
+				x->byuid[w - 1].uid = nu;
+				x->byuid[w - 1].item = (uint32_t)(first + k - 1);
+				k--;
+			} else
+				x->byuid[w - 1] = x->byuid[--i];
+		}
+		x->n += ch->n_add;
+		free(items);
 	}
-	imap_sort_keys_remove(x->sort, item);
 	if (imap_sort_keys_count(x->sort) != x->n)
 		panic("imap: context %s keeps %zu keys for %zu messages", x->tag,
 		    imap_sort_keys_count(x->sort), x->n);
+	return true;
+}
+
+/*
+ * Apply ch to x and send it (one or more ESEARCH lines). Returns false when x cannot
+ * be kept (its keys): the caller drops it.
+ */
+static bool
+ctx_apply(struct imap_context *x, struct imap_view *v, const struct ctx_change *ch)
+{
+	struct upd_out u;
+	bool ok = true;
+
+	if (ch->n_rem == 0 && ch->n_add == 0)
+		return true;
+	upd_init(&u, v->client, x);
+	if (x->sort == NULL)
+		search_apply(x, v, ch, &u);
+	else
+		ok = sort_apply(x, v, ch, &u);
+	upd_finish(&u);
+	return ok;
 }
 
 /* ---------------------------------------------------------------- contexts */
@@ -499,24 +628,34 @@ imap_context_changed(struct imap_view *v, uint32_t uid)
 	cs->changed[cs->n_changed++] = uid;
 }
 
+/* Drop x when it could not be kept or the contexts' keys passed their bound. */
+static void
+ctx_check(struct imap_view *v, struct imap_context *x, bool ok)
+{
+	if (!ok || ctx_bytes(v->contexts) > IMAP_CONTEXT_BYTES_MAX)
+		ctx_drop(v, x, "Too large to keep up to date");
+}
+
 void
 imap_context_expunging(struct imap_view *v)
 {
 	struct imap_contexts *cs = v->contexts;
 	struct imap_context *x;
-	struct upd_out u;
+	struct ctx_change ch;
 	size_t i;
 
 	if (cs == NULL)
 		return;
 	/* RFC 5267 §4.3.2: before the EXPUNGE, while the numbers still hold */
+	memset(&ch, 0, sizeof(ch));
 	for (x = cs->list; x != NULL; x = x->next) {
-		upd_init(&u, v->client, x);
+		ch.n_rem = 0;
 		for (i = 0; i < v->count && x->n > 0; i++)
 			if (v->msgs[i].expunged && ctx_member(x, v->msgs[i].uid))
-				ctx_remove(x, v, i, &u);
-		upd_finish(&u);
+				change_push(&ch.rem, &ch.n_rem, &ch.cap_rem, i);
+		(void)ctx_apply(x, v, &ch);
 	}
+	change_free(&ch);
 }
 
 void
@@ -524,27 +663,24 @@ imap_context_added(struct imap_view *v, size_t first)
 {
 	struct imap_contexts *cs = v->contexts;
 	struct imap_context *x, *next;
-	struct upd_out u;
-	bool ok = true;
+	struct ctx_change ch;
 	size_t i;
 
 	if (cs == NULL || first >= v->count)
 		return;
+	memset(&ch, 0, sizeof(ch));
 	for (x = cs->list; x != NULL; x = next) {
 		next = x->next;
-		upd_init(&u, v->client, x);
-		for (i = first; i < v->count && ok; i++) {
+		ch.n_add = 0;
+		for (i = first; i < v->count; i++) {
 			if (v->msgs[i].expunged || ctx_member(x, v->msgs[i].uid))
 				continue;
 			if (imap_search_match(v->client, x->prog, i) > 0)
-				ok = ctx_insert(x, v, i, &u);
+				change_push(&ch.add, &ch.n_add, &ch.cap_add, i);
 		}
-		upd_finish(&u);
-		if (!ok || ctx_bytes(cs) > IMAP_CONTEXT_BYTES_MAX) {
-			ctx_drop(v, x, "Too large to keep up to date");
-			ok = true;
-		}
+		ctx_check(v, x, ctx_apply(x, v, &ch));
 	}
+	change_free(&ch);
 }
 
 static int
@@ -560,10 +696,10 @@ imap_context_flags(struct imap_view *v)
 {
 	struct imap_contexts *cs = v->contexts;
 	struct imap_context *x, *next;
-	struct upd_out u;
+	struct ctx_change ch;
 	uint32_t *changed;
 	size_t i, n = 0, k;
-	bool ok = true, all;
+	bool all;
 
 	if (cs == NULL || (cs->n_changed == 0 && !cs->all_changed))
 		return;
@@ -579,10 +715,11 @@ imap_context_flags(struct imap_view *v)
 	cs->changed = NULL;
 	cs->n_changed = cs->cap_changed = 0;
 	cs->all_changed = false;
+	memset(&ch, 0, sizeof(ch));
 	for (x = cs->list; x != NULL; x = next) {
 		next = x->next;
-		upd_init(&u, v->client, x);
-		for (k = 0; k < (all ? v->count : n) && ok; k++) {
+		ch.n_rem = ch.n_add = 0;
+		for (k = 0; k < (all ? v->count : n); k++) {
 			ssize_t idx = all ? (ssize_t)k : view_index(v, changed[k]);
 			bool member;
 			int hit;
@@ -595,16 +732,13 @@ imap_context_flags(struct imap_view *v)
 			if (hit < 0)
 				continue;	/* unreadable now: as it was */
 			if (member && hit == 0)
-				ctx_remove(x, v, (size_t)idx, &u);
+				change_push(&ch.rem, &ch.n_rem, &ch.cap_rem, (size_t)idx);
 			else if (!member && hit > 0)
-				ok = ctx_insert(x, v, (size_t)idx, &u);
+				change_push(&ch.add, &ch.n_add, &ch.cap_add, (size_t)idx);
 		}
-		upd_finish(&u);
-		if (!ok || ctx_bytes(cs) > IMAP_CONTEXT_BYTES_MAX) {
-			ctx_drop(v, x, "Too large to keep up to date");
-			ok = true;
-		}
+		ctx_check(v, x, ctx_apply(x, v, &ch));
 	}
+	change_free(&ch);
 	free(changed);
 }
 

@@ -35,8 +35,11 @@ int imap_sort_keys_add(struct sort_run *sr, struct imap_client *c, size_t idx);
 int imap_sort_keys_cmp(const struct sort_run *sr, uint32_t a, uint32_t b);
 /* The UID of item a. */
 uint32_t imap_sort_keys_uid(const struct sort_run *sr, uint32_t a);
-/* Remove item a: the last item takes its number. */
-void imap_sort_keys_remove(struct sort_run *sr, uint32_t a);
+/* Keep the items i with keep[i] != 0 (renumbered in their order: map[i] is the new
+ * number of a kept item i; map has room for every item). */
+void imap_sort_keys_keep(struct sort_run *sr, const uint8_t *keep, uint32_t *map);
+/* Sort the item numbers items[0..n) in the sort order. */
+void imap_sort_keys_order(const struct sort_run *sr, uint32_t *items, size_t n);
 /* Items, and the memory they hold (octets). */
 size_t imap_sort_keys_count(const struct sort_run *sr);
 size_t imap_sort_keys_bytes(const struct sort_run *sr);

@@ -46,6 +46,7 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 import unicodedata
 
 WORDS = ["apples", "Apples", "ápples", "Bananas", "cherries", "Cherries", "Meeting",
@@ -475,10 +476,11 @@ def take_esearch(imap, models):
     return problems
 
 
-def update_round(imap, rng, seed, n):
+def update_round(imap, rng, seed, n, connect):
     """RFC 5267 CONTEXT=SORT/SEARCH: results kept with RETURN (UPDATE) and changed by
-    flag changes, APPENDs and EXPUNGEs of this session must stay, as the client applies
-    the ADDTO/REMOVEFROM updates, what sorting (searching) afresh gives."""
+    flag changes, APPENDs and EXPUNGEs of this session, and by a batch of another
+    session's changes (in and out at once), must stay, as the client applies the
+    ADDTO/REMOVEFROM updates, what sorting (searching) afresh gives."""
     results, models, crit_of = [], {}, {}
 
     def fresh(crit):
@@ -504,10 +506,28 @@ def update_round(imap, rng, seed, n):
         models[m.group(1)] = [int(x) for x in expand_set(m.group(2) or "")]
         crit_of[m.group(1)] = crit
     uids = list(range(1, n + 1))
-    for step in range(6):
-        if step in (0, 3):
+    for step in range(7):
+        if step == 0:
             for u in rng.sample(uids, min(25, len(uids))):
                 imap.uid("STORE", str(u), "+FLAGS", "(\\Seen)")
+        elif step == 3:
+            imap.uid("STORE", ",".join(str(u) for u in rng.sample(uids, 40)), "+FLAGS",
+                     "(\\Seen)")
+        elif step == 6:
+            # another session: some out, some in, some gone; seen here at one NOOP
+            other = connect()
+            other.select("INBOX")
+            pick = rng.sample(uids, 60)
+            other.uid("STORE", ",".join(str(u) for u in pick[:20]), "+FLAGS", "(\\Seen)")
+            other.uid("STORE", ",".join(str(u) for u in pick[20:50]), "-FLAGS",
+                      "(\\Seen)")
+            other.uid("STORE", ",".join(str(u) for u in pick[50:]), "+FLAGS",
+                      "(\\Deleted)")
+            other.expunge()
+            other.logout()
+            uids = [u for u in uids if u not in pick[50:]]
+            time.sleep(0.3)
+            imap.noop()
         elif step == 1:
             imap.uid("STORE", ",".join(str(u) for u in rng.sample(uids, 30)), "-FLAGS",
                      "(\\Seen)")
@@ -659,7 +679,8 @@ def run_round(args, seed, n):
             results.append(("PASS" if got == want else "FAIL",
                             "seed%d-subject-subset" % seed, "" if got == want else
                             "got %s want %s" % (got[:8], want[:8])))
-            results.extend(update_round(imap, rng, seed, n))
+            results.extend(update_round(imap, rng, seed, n, lambda: imaplib.IMAP4_stream(
+                "%s imap -c %s -u tester" % (args.buzon, conf))))
             imap.logout()
         finally:
             try:
