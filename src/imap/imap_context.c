@@ -9,7 +9,10 @@
  * messages added just after EXISTS, flag and keyword changes after the FETCH FLAGS
  * updates. A SEARCH result is its UIDs in ascending order (positions are 0); a SORT
  * result keeps the hits' sort keys (cmd_search.c) and their item numbers in sort order,
- * so a message's position is found by binary search. Runs in the per-user mail
+ * so a message's position is found by binary search. The changes of one pass are
+ * applied in one pass over a result (removals from the highest position down, then
+ * additions from the lowest final position up), so a mass STORE or EXPUNGE costs what
+ * one pass costs. Runs in the per-user mail
  * process; memory: at most IMAP_CONTEXT_MAX contexts per session, each at most the
  * folder's messages, SORT keys at most IMAP_CONTEXT_BYTES_MAX per session.
  */
