@@ -631,6 +631,19 @@ imap_context_changed(struct imap_view *v, uint32_t uid)
 	cs->changed[cs->n_changed++] = uid;
 }
 
+/*
+ * RFC 9586 §3: after ENABLE UIDONLY no response carries sequence numbers: a context of
+ * a SEARCH or SORT without UID (from before the ENABLE) ends. Returns false then.
+ */
+static bool
+ctx_usable(struct imap_view *v, struct imap_context *x)
+{
+	if (x->uid || !(v->client->enabled & IMAP_ENABLE_UIDONLY))
+		return true;
+	ctx_drop(v, x, "Message sequence numbers are disabled (UIDONLY)");
+	return false;
+}
+
 /* Drop x when it could not be kept or the contexts' keys passed their bound. */
 static void
 ctx_check(struct imap_view *v, struct imap_context *x, bool ok)
@@ -643,7 +656,7 @@ void
 imap_context_expunging(struct imap_view *v)
 {
 	struct imap_contexts *cs = v->contexts;
-	struct imap_context *x;
+	struct imap_context *x, *next;
 	struct ctx_change ch;
 	size_t i;
 
@@ -651,7 +664,10 @@ imap_context_expunging(struct imap_view *v)
 		return;
 	/* RFC 5267 §4.3.2: before the EXPUNGE, while the numbers still hold */
 	memset(&ch, 0, sizeof(ch));
-	for (x = cs->list; x != NULL; x = x->next) {
+	for (x = cs->list; x != NULL; x = next) {
+		next = x->next;
+		if (!ctx_usable(v, x))
+			continue;
 		ch.n_rem = 0;
 		for (i = 0; i < v->count && x->n > 0; i++)
 			if (v->msgs[i].expunged && ctx_member(x, v->msgs[i].uid))
@@ -674,6 +690,8 @@ imap_context_added(struct imap_view *v, size_t first)
 	memset(&ch, 0, sizeof(ch));
 	for (x = cs->list; x != NULL; x = next) {
 		next = x->next;
+		if (!ctx_usable(v, x))
+			continue;
 		ch.n_add = 0;
 		for (i = first; i < v->count; i++) {
 			if (v->msgs[i].expunged || ctx_member(x, v->msgs[i].uid))
@@ -721,6 +739,8 @@ imap_context_flags(struct imap_view *v)
 	memset(&ch, 0, sizeof(ch));
 	for (x = cs->list; x != NULL; x = next) {
 		next = x->next;
+		if (!ctx_usable(v, x))
+			continue;
 		ch.n_rem = ch.n_add = 0;
 		for (k = 0; k < (all ? v->count : n); k++) {
 			ssize_t idx = all ? (ssize_t)k : view_index(v, changed[k]);
