@@ -63,6 +63,7 @@ struct upd_out {
 	uint32_t pos, lo, hi;
 	/* SEARCH: ids added and removed (position 0, any order) */
 	struct seqset *add, *rem;
+	bool broken;			/* a set did not fit in a response line */
 };
 
 static void
@@ -146,13 +147,18 @@ upd_pair(struct upd_out *u, enum upd_op op, uint32_t pos, uint32_t id)
 static void
 upd_set(struct upd_out *u, const char *name, struct seqset **set)
 {
+	size_t at;
+
 	if (*set == NULL)
 		return;
 	upd_head(u);
-	(void)buf_appendf(&u->b, " %s (0 ", name);
-	if (seqset_format(*set, &u->b) < 0)
-		log_warn("imap context update too large tag=%s", u->x->tag);
-	(void)buf_append_c(&u->b, ')');
+	at = u->b.len;
+	if (buf_appendf(&u->b, " %s (0 ", name) < 0 || seqset_format(*set, &u->b) < 0 ||
+	    buf_append_c(&u->b, ')') < 0) {
+		/* the client would miss it: the context ends instead (ctx_apply) */
+		buf_truncate(&u->b, at);
+		u->broken = true;
+	}
 	seqset_destroy(set);
 }
 
@@ -467,7 +473,7 @@ ctx_apply(struct imap_context *x, struct imap_view *v, const struct ctx_change *
 	else
 		ok = sort_apply(x, v, ch, &u);
 	upd_finish(&u);
-	return ok;
+	return ok && !u.broken;
 }
 
 /* ---------------------------------------------------------------- contexts */
@@ -672,7 +678,7 @@ imap_context_expunging(struct imap_view *v)
 		for (i = 0; i < v->count && x->n > 0; i++)
 			if (v->msgs[i].expunged && ctx_member(x, v->msgs[i].uid))
 				change_push(&ch.rem, &ch.n_rem, &ch.cap_rem, i);
-		(void)ctx_apply(x, v, &ch);
+		ctx_check(v, x, ctx_apply(x, v, &ch));
 	}
 	change_free(&ch);
 }
