@@ -38,6 +38,7 @@ struct imap_context {
 	uint32_t *res;
 	size_t n, cap;
 	struct ctx_member *byuid;	/* SORT: members by UID (n of them, cap) */
+	bool flag_keys;			/* a key on flags, keywords or MODSEQ */
 };
 
 struct imap_contexts {
@@ -478,6 +479,20 @@ ctx_apply(struct imap_context *x, struct imap_view *v, const struct ctx_change *
 
 /* ---------------------------------------------------------------- contexts */
 
+/* Can a flag or keyword change (and the MODSEQ it raises) change k's answer? */
+static bool
+keys_on_flags(const struct imap_search_key *k)
+{
+	for (; k != NULL; k = k->next) {
+		if (k->type == SEARCH_FLAG || k->type == SEARCH_KEYWORD ||
+		    k->type == SEARCH_NEW || k->type == SEARCH_MODSEQ)
+			return true;
+		if (keys_on_flags(k->child))
+			return true;
+	}
+	return false;
+}
+
 static void
 ctx_free(struct imap_context *x)
 {
@@ -549,6 +564,7 @@ imap_context_add(struct imap_client *c, const char *tag, bool uid,
 	x->tag = xstrdup(tag);
 	x->uid = uid;
 	x->prog = prog;
+	x->flag_keys = keys_on_flags(prog->root);
 	x->sort = sort;
 	x->res = uids;
 	x->n = x->cap = n;
@@ -745,7 +761,7 @@ imap_context_flags(struct imap_view *v)
 	memset(&ch, 0, sizeof(ch));
 	for (x = cs->list; x != NULL; x = next) {
 		next = x->next;
-		if (!ctx_usable(v, x))
+		if (!ctx_usable(v, x) || !x->flag_keys)
 			continue;
 		ch.n_rem = ch.n_add = 0;
 		for (k = 0; k < (all ? v->count : n); k++) {
