@@ -545,8 +545,13 @@ def update_round(imap, rng, seed, n, connect):
             uids = [u for u in uids if u not in gone]
         problems = take_esearch(imap, models)
         for tag, model in models.items():
-            want = fresh(crit_of[tag])
-            problems += take_esearch(imap, models)
+            # updates that come with the command that sorts afresh (the session saw a
+            # change only then) were not in its answer: ask again
+            for _ in range(3):
+                want = fresh(crit_of[tag])
+                if not imap.untagged_responses.get("ESEARCH"):
+                    break
+                problems += take_esearch(imap, models)
             if model != want:
                 diff = next(i for i in range(min(len(model), len(want)) + 1)
                             if i >= len(model) or i >= len(want) or model[i] != want[i])
