@@ -13,6 +13,7 @@
  * matching (src/mail/search.h), bounded per message.
  */
 #include "imap/imap_local.h"
+#include "imap/imap_context.h"
 #include "imap/imap_search_parse.h"
 #include "imap/imap_thread.h"
 #include "lib/log.h"
@@ -349,6 +350,19 @@ resolve_sets(struct imap_search_key *k, struct imap_view *v, time_t now)
 	}
 }
 
+/* Does a UID set of the program end in "*" (before resolve_sets)? */
+static bool
+prog_has_star(const struct imap_search_key *k)
+{
+	for (; k != NULL; k = k->next) {
+		if (k->type == SEARCH_UIDSET && k->set != NULL && seqset_has_star(k->set))
+			return true;
+		if (prog_has_star(k->child))
+			return true;
+	}
+	return false;
+}
+
 struct sort_run;
 static void sort_run_free(struct sort_run *sr);
 struct search_run;
@@ -371,6 +385,7 @@ struct search_run {
 	size_t hdrcap;
 	struct buf tmp;
 	struct sort_run *sort;		/* SORT: the hits and their keys */
+	bool no_update;			/* RETURN (UPDATE) of a program it cannot keep */
 };
 
 #define SEARCH_SLICE_MSGS	2000	/* messages per slice when no file is opened */
@@ -428,6 +443,8 @@ struct sort_run {
 	struct buf blk;		/* a message's keys block being built */
 	struct imap_thread *thread;	/* THREAD instead of SORT */
 	enum imap_thread_algorithm alg;
+	size_t removed;		/* RFC 5267 contexts: items removed since the arena's last
+				   compaction */
 };
 
 static void
@@ -988,6 +1005,45 @@ search_save(struct imap_client *c, struct search_run *r)
 	imap_view_set_searchres(c->view, set);
 }
 
+/*
+ * RFC 5267 §4.3: RETURN (UPDATE): hand the program and its result (UIDs; for SORT the
+ * keys of the hits, re-keyed by UID) to the view's contexts, after the result is sent.
+ */
+static void
+search_keep(struct imap_cmd *cmd, struct search_run *r)
+{
+	struct imap_client *c = cmd->client;
+	struct imap_view *v = c->view;
+	struct sort_run *sr = r->sort;
+	struct seqset_iter it;
+	uint32_t *uids, id;
+	size_t n = 0, i;
+
+	if (!(r->prog->return_opts & SEARCH_RETURN_UPDATE) || r->error)
+		return;
+	if (r->no_update) {
+		imap_client_line(c, "* NO [NOUPDATE \"%s\"] Updates of this search are not "
+		    "available", cmd->tag);
+		return;
+	}
+	if (sr != NULL) {
+		/* mailbox order is UID order: the tie-break stays the same */
+		for (i = 0; i < sr->n_items; i++) {
+			sr->items[i].idx = v->msgs[sr->items[i].idx].uid;
+			sr->items[i].id = sr->items[i].idx;
+		}
+		uids = sort_order(sr);
+		n = sr->n_items;
+		r->sort = NULL;
+	} else {
+		uids = xreallocarray(NULL, MAX((size_t)seqset_count(r->hits), 1), sizeof(*uids));
+		for (seqset_iter_init(&it, r->hits); seqset_iter_next(&it, &id);)
+			uids[n++] = cmd->uid ? id : v->msgs[id - 1].uid;
+	}
+	imap_context_add(c, cmd->tag, cmd->uid, r->prog, sr, uids, n);
+	r->prog = NULL;
+}
+
 static int
 search_finish(struct imap_cmd *cmd, struct search_run *r)
 {
@@ -1014,6 +1070,7 @@ search_finish(struct imap_cmd *cmd, struct search_run *r)
 			(void)buf_append_str(&r->out, "\r\n");
 			imap_client_write(c, r->out.data, r->out.len);
 		}
+		search_keep(cmd, r);
 		if (r->error)
 			return imap_cmd_no(cmd, "[SERVERBUG] Internal error while sorting");
 		return imap_cmd_ok(cmd, "Sort completed.");
@@ -1068,6 +1125,7 @@ search_finish(struct imap_cmd *cmd, struct search_run *r)
 		(void)buf_append_str(&r->out, "\r\n");
 		imap_client_write(c, r->out.data, r->out.len);
 	}
+	search_keep(cmd, r);
 	if (r->error)
 		return imap_cmd_no(cmd, "[SERVERBUG] Internal error while searching");
 	return imap_cmd_ok(cmd, "Search completed.");
@@ -1159,6 +1217,7 @@ search_start(struct imap_cmd *cmd, struct imap_search_program *prog, struct sort
 {
 	struct imap_client *c = cmd->client;
 	struct search_run *r;
+	bool no_update = false;
 
 	/* RFC 9586 §3: after ENABLE UIDONLY no sequence-set key either */
 	if ((c->enabled & IMAP_ENABLE_UIDONLY) && prog->has_seqset) {
@@ -1168,6 +1227,16 @@ search_start(struct imap_cmd *cmd, struct imap_search_program *prog, struct sort
 		sort_run_free(sort);
 		return imap_cmd_bad(cmd, "[UIDREQUIRED] Message sequence numbers are disabled "
 		    "(UIDONLY)");
+	}
+	if (prog->return_opts & SEARCH_RETURN_UPDATE) {
+		/* RFC 5267 §4.3: updates name their search by its tag */
+		if (imap_context_exists(c->view, cmd->tag)) {
+			imap_search_program_free(&prog, free_matcher);
+			sort_run_free(sort);
+			return imap_cmd_bad(cmd, "RETURN (UPDATE) with a tag already in use");
+		}
+		/* sequence numbers, and "*" in UID sets, mean other messages later */
+		no_update = prog->has_seqset || prog_has_star(prog->root);
 	}
 	/*
 	 * The view does not change while the command runs (updates wait for its end), so
@@ -1179,6 +1248,7 @@ search_start(struct imap_cmd *cmd, struct imap_search_program *prog, struct sort
 	r = xcalloc(1, sizeof(*r));
 	r->prog = prog;
 	r->sort = sort;
+	r->no_update = no_update;
 	r->hits = seqset_create();
 	if (prog->return_opts & SEARCH_RETURN_SAVE)
 		r->save = seqset_create();
@@ -1410,4 +1480,181 @@ cmd_thread(struct imap_cmd *cmd)
 	buf_init(&sr->tmp, BUF_UNLIMITED);
 	buf_init(&sr->blk, BUF_UNLIMITED);
 	return search_start(cmd, prog, sr);
+}
+
+/* ---------------------------------------------------------------- RFC 5267 contexts */
+
+/* One message evaluated on its own (imap_context.c), with its own scratch. */
+struct one_msg {
+	struct search_ctx s;
+	unsigned char *hdrbuf;
+	size_t hdrcap;
+	struct buf tmp;
+};
+
+static bool
+one_msg_begin(struct one_msg *o, struct imap_client *c, size_t idx)
+{
+	struct imap_view *v = c->view;
+	const struct mailbox_msg *m;
+
+	memset(o, 0, sizeof(*o));
+	if (idx >= v->count || v->msgs[idx].expunged)
+		return false;
+	m = mailbox_lookup(v->mbox, v->msgs[idx].uid, NULL);
+	if (m == NULL)
+		return false;
+	if ((m->vsize == MAILBOX_SIZE_UNKNOWN || m->internaldate == 0) &&
+	    mailbox_msg_info(v->mbox, v->msgs[idx].uid, &m) != STORE_OK)
+		return false;
+	buf_init(&o->tmp, IMAP_HDR_READ_MAX);
+	o->s.client = c;
+	o->s.view = v;
+	o->s.idx = idx;
+	o->s.msgcopy = *m;
+	o->s.msgcopy.filename = NULL;
+	o->s.m = &o->s.msgcopy;
+	o->s.hdrbuf = &o->hdrbuf;
+	o->s.hdrcap = &o->hdrcap;
+	o->s.tmp = &o->tmp;
+	return true;
+}
+
+static void
+one_msg_end(struct one_msg *o)
+{
+	if (o->s.msg != NULL)
+		imap_msgcache_release(o->s.client->iu->cache, &o->s.msg);
+	if (o->s.hdrmsg != NULL)
+		mail_message_free(&o->s.hdrmsg);
+	free(o->hdrbuf);
+	buf_deinit(&o->tmp);
+}
+
+void
+imap_search_matcher_free(void *matcher)
+{
+	free_matcher(matcher);
+}
+
+int
+imap_search_match(struct imap_client *c, struct imap_search_program *prog, size_t idx)
+{
+	struct one_msg o;
+	bool hit;
+
+	if (!one_msg_begin(&o, c, idx))
+		return 0;
+	hit = eval(&o.s, prog->root);
+	one_msg_end(&o);
+	if (o.s.error)
+		return -1;
+	return hit ? 1 : 0;
+}
+
+int
+imap_sort_keys_add(struct sort_run *sr, struct imap_client *c, size_t idx)
+{
+	struct one_msg o;
+	uint32_t uid;
+	int ret;
+
+	if (!one_msg_begin(&o, c, idx))
+		return -1;
+	uid = o.s.msgcopy.uid;
+	ret = sort_add(&o.s, sr, uid, uid);
+	one_msg_end(&o);
+	if (ret < 0)
+		sr->n_items--;		/* sort_add counted it before its keys */
+	return ret;
+}
+
+int
+imap_sort_keys_cmp(const struct sort_run *sr, uint32_t a, uint32_t b)
+{
+	return sort_cmp(&a, &b, (void *)sr);
+}
+
+uint32_t
+imap_sort_keys_uid(const struct sort_run *sr, uint32_t a)
+{
+	return sr->items[a].idx;
+}
+
+/* Copy the live strings to a fresh arena (removed items leave theirs behind). */
+static void
+sort_arena_compact(struct sort_run *sr)
+{
+	struct buf fresh, old;
+	size_t i;
+	unsigned c;
+
+	buf_init(&fresh, SORT_ARENA_MAX + MAIL_BASE_SUBJECT_MAX * 8);
+	for (i = 0; i < sr->n_items; i++) {
+		for (c = 0; c < sr->n_crit; c++) {
+			uint64_t *kc = sr->keys + i * sr->n_slots + sr->slot[c];
+			size_t off, len;
+
+			if (sort_key_is_number(sr->crit[c].key))
+				continue;
+			off = (size_t)(kc[2] >> 32);
+			len = (uint32_t)kc[2];
+			kc[2] = (uint64_t)fresh.len << 32 | (uint32_t)len;
+			if (len > 0 && buf_append(&fresh, sr->arena.data + off, len) < 0)
+				panic("imap: sort keys grew in compaction");
+		}
+	}
+	old = sr->arena;
+	sr->arena = fresh;
+	buf_deinit(&old);
+	sr->removed = 0;
+}
+
+void
+imap_sort_keys_keep(struct sort_run *sr, const uint8_t *keep, uint32_t *map)
+{
+	size_t i, j = 0;
+
+	for (i = 0; i < sr->n_items; i++) {
+		if (!keep[i]) {
+			sr->removed++;
+			continue;
+		}
+		map[i] = (uint32_t)j;
+		if (j != i) {
+			sr->items[j] = sr->items[i];
+			memmove(sr->keys + j * sr->n_slots, sr->keys + i * sr->n_slots,
+			    sr->n_slots * sizeof(*sr->keys));
+		}
+		j++;
+	}
+	sr->n_items = j;
+	if (sr->removed > sr->n_items && sr->arena.len > 64 * 1024)
+		sort_arena_compact(sr);
+}
+
+void
+imap_sort_keys_order(const struct sort_run *sr, uint32_t *items, size_t n)
+{
+	qsort_r(items, n, sizeof(*items), sort_cmp, (void *)sr);
+}
+
+size_t
+imap_sort_keys_count(const struct sort_run *sr)
+{
+	return sr->n_items;
+}
+
+size_t
+imap_sort_keys_bytes(const struct sort_run *sr)
+{
+	return sr->cap * (sizeof(*sr->items) + sr->n_slots * sizeof(*sr->keys)) +
+	    sr->arena.cap;
+}
+
+void
+imap_sort_keys_free(struct sort_run **sr)
+{
+	sort_run_free(*sr);
+	*sr = NULL;
 }

@@ -6,6 +6,7 @@
  * capability string that advertises them.
  */
 #include "imap/imap_local.h"
+#include "imap/imap_context.h"
 #include "lib/util.h"
 
 const char *
@@ -61,6 +62,7 @@ static const struct imap_command commands[] = {
 	    NULL },
 	{ "SORT", cmd_sort, SEL, CMD_FLAG_UID | CMD_FLAG_USES_SEQS | CMD_FLAG_SEQ_ARGS,
 	    NULL },
+	{ "CANCELUPDATE", cmd_cancelupdate, SEL, CMD_FLAG_NO_MSGS, NULL },
 	{ "THREAD", cmd_thread, SEL, CMD_FLAG_UID | CMD_FLAG_USES_SEQS | CMD_FLAG_SEQ_ARGS,
 	    NULL },
 	{ "FETCH", cmd_fetch, SEL, CMD_FLAG_UID | CMD_FLAG_USES_SEQS | CMD_FLAG_SEQ_ARGS,

@@ -215,6 +215,7 @@ struct imap_view {
 	uint32_t lazy_nextuid, lazy_uidvalidity;	/* of the folder at the SELECT */
 	uint32_t lazy_boundary;		/* \Recent claim boundary of the SELECT */
 	struct seqset *searchres;	/* RFC 5182 saved SEARCH result (UIDs); NULL: empty */
+	struct imap_contexts *contexts;	/* RFC 5267 updating results (imap_context.c) */
 };
 
 /* What SELECT/EXAMINE report (RFC 3501 §6.3.1). */

@@ -561,6 +561,11 @@ imap_search_parse(const struct imap_arg *args, unsigned argc,
 				prog->return_opts |= SEARCH_RETURN_ALL;
 			else if (imap_arg_atom_equals(o, "SAVE"))
 				prog->return_opts |= SEARCH_RETURN_SAVE;
+			else if (imap_arg_atom_equals(o, "CONTEXT"))
+				;	/* RFC 5267 §4.2: a hint, which may be ignored */
+			else if (imap_arg_atom_equals(o, "UPDATE") &&
+			    !(prog->return_opts & SEARCH_RETURN_UPDATE))
+				prog->return_opts |= SEARCH_RETURN_UPDATE;
 			else if (imap_arg_atom_equals(o, "PARTIAL") &&
 			    !(prog->return_opts & SEARCH_RETURN_PARTIAL) &&
 			    j + 1 < args[1].list_count &&

@@ -1,7 +1,7 @@
 /*
  * imap_search_parse.h — parsing an IMAP SEARCH program (RFC 3501 §6.4.4: every search
  * key, sequence sets and "$" (RFC 5182), parenthesised groups, OR/NOT; CHARSET; RFC 4731
- * ESEARCH RETURN options (and RFC 5182 SAVE, RFC 9394 PARTIAL); RFC 8474 EMAILID and
+ * ESEARCH RETURN options (and RFC 5182 SAVE, RFC 9394 PARTIAL, RFC 5267 CONTEXT and UPDATE); RFC 8474 EMAILID and
  * THREADID; RFC 5032 OLDER and YOUNGER) into a tree
  * the SEARCH command evaluates. Pure: arguments in, tree out; no
  * I/O, no globals. Used by the mail process on client input; recursion is bounded by
@@ -77,6 +77,7 @@ struct imap_search_key {
 #define SEARCH_RETURN_ALL	0x08
 #define SEARCH_RETURN_SAVE	0x10	/* RFC 5182: keep the result for "$" */
 #define SEARCH_RETURN_PARTIAL	0x20	/* RFC 9394: partial_first:partial_last */
+#define SEARCH_RETURN_UPDATE	0x40	/* RFC 5267 §4.3: keep the result up to date */
 
 struct imap_search_program {
 	struct imap_search_key *root;	/* an AND node */

@@ -12,6 +12,7 @@
  * is one small record per message.
  */
 #include "imap/imap_local.h"
+#include "imap/imap_context.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -84,6 +85,7 @@ l_flags_changed(void *ctx, struct mailbox *mbox, uint32_t uid)
 	if (vm != NULL) {
 		vm->dirty = true;
 		v->pending_flags = true;
+		imap_context_changed(v, uid);
 		imap_client_schedule_updates(v->client);
 	}
 }
@@ -313,6 +315,7 @@ imap_view_close(struct imap_view **vp)
 		return;
 	*vp = NULL;
 	mailbox_unlisten(v->mbox, &v->listener);
+	imap_context_free_all(v);
 	mailbox_unref(&v->mbox);
 	seqset_destroy(&v->searchres);
 	free(v->msgs);
@@ -508,7 +511,7 @@ void
 imap_view_send_updates(struct imap_view *v, bool allow_expunge)
 {
 	struct imap_client *c = v->client;
-	size_t i, j;
+	size_t i, j, old_count;
 	uint32_t recent;
 
 	if (v->lost) {
@@ -526,6 +529,7 @@ imap_view_send_updates(struct imap_view *v, bool allow_expunge)
 	if (v->pending_expunge && allow_expunge) {
 		size_t removed = 0;
 
+		imap_context_expunging(v);	/* RFC 5267 REMOVEFROM, before EXPUNGE */
 		if (c->enabled & (IMAP_ENABLE_QRESYNC | IMAP_ENABLE_UIDONLY)) {
 			/* RFC 7162 §3.2.10: VANISHED instead of EXPUNGE, UIDs ascending;
 			 * RFC 9586 §3.2: so too after ENABLE UIDONLY */
@@ -568,6 +572,7 @@ imap_view_send_updates(struct imap_view *v, bool allow_expunge)
 		send_flag_lists(v);
 		v->pending_keywords = false;
 	}
+	old_count = v->count;
 	if (v->pending_new) {
 		v->pending_new = false;
 		view_add_new(v);
@@ -580,6 +585,7 @@ imap_view_send_updates(struct imap_view *v, bool allow_expunge)
 			imap_client_line(c, "* %u RECENT", recent);
 		v->reported_recent = recent;
 	}
+	imap_context_added(v, old_count);	/* RFC 5267 ADDTO, after EXISTS */
 	/* RFC 5465: under NOTIFY, FETCH FLAGS of others' changes only with FlagChange */
 	if (v->pending_flags && (imap_notify_selected_events(c) & IMAP_NOTIFY_EV_FLAGS)) {
 		struct buf b;
@@ -618,6 +624,7 @@ imap_view_send_updates(struct imap_view *v, bool allow_expunge)
 		}
 		buf_deinit(&b);
 	}
+	imap_context_flags(v);		/* RFC 5267 updates of changed flags */
 	if (v->pending_expunge && v->modseq_told && v->pending_expunge_modseq > 1) {
 		/* RFC 7162 §3.2: MODSEQs told may be above an expunge still held back
 		 * (no EXPUNGE during FETCH, STORE, SEARCH); a client keeping the highest

@@ -11,7 +11,9 @@ times at random.  `buzon imap` serves it over stdin/stdout (imaplib.IMAP4_stream
 for every sort criterion list below the answer of UID SORT (and SORT with a search key)
 must equal the reference's order, and so must the ESORT (RFC 5267) answer to
 UID SORT RETURN (MIN MAX COUNT ALL) and the slices PARTIAL (RFC 9394) gives of it and
-of a UID SEARCH result:
+of a UID SEARCH result. Then a few UID SORT and UID SEARCH RETURN (UPDATE ALL) UNSEEN
+(RFC 5267 contexts) follow STORE, APPEND and EXPUNGE: their ADDTO/REMOVEFROM updates,
+applied in order, must give what sorting afresh gives.
 
   base subject  RFC 5256 §2.1 steps (1)-(6), written from the RFC's text
   comparator    i;unicode-casemap as NFKD(casefold(text)) compared by code point
@@ -44,6 +46,7 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 import unicodedata
 
 WORDS = ["apples", "Apples", "ápples", "Bananas", "cherries", "Cherries", "Meeting",
@@ -437,6 +440,128 @@ PARTIALS = [(1, 50), (51, 100), (100, 51), (-1, -37), (-38, -80), (390, 410), (-
             (1000, 2000), (-2000, -1000), (7, 7)]
 
 
+UPDATE_CRITERIA = ["REVERSE DATE", "SUBJECT DATE", "FROM SUBJECT SIZE", "REVERSE ARRIVAL"]
+
+
+def take_esearch(imap, models):
+    """Apply the ADDTO/REMOVEFROM updates (RFC 5267 §4.3) of the contexts in models
+    ({tag: list}, SORT order or, for tag "S", ascending) that arrived so far, in their
+    order; returns the list of problems (a REMOVEFROM at a position that does not hold
+    its id, an unknown tag)."""
+    problems = []
+    for raw in imap.untagged_responses.pop("ESEARCH", []):
+        line = raw.decode() if isinstance(raw, bytes) else raw
+        m = re.match(r'\(TAG "([^"]*)"\) UID (.*)$', line)
+        if not m or m.group(1) not in models:
+            continue
+        model = models[m.group(1)]
+        for op, body in re.findall(r"(ADDTO|REMOVEFROM) \(([^)]*)\)", m.group(2)):
+            w = body.split()
+            for i in range(0, len(w) - 1, 2):
+                pos, ids = int(w[i]), [int(x) for x in expand_set(w[i + 1])]
+                ids.sort()      # RFC 5267 §3.2: a range stands for its ids ascending
+                for k, uid in enumerate(ids):
+                    if op == "ADDTO" and pos == 0:
+                        model.append(uid)
+                        model.sort()
+                    elif op == "ADDTO":
+                        model.insert(pos - 1 + k, uid)
+                    elif pos == 0 and uid in model:
+                        model.remove(uid)
+                    elif pos > 0 and pos <= len(model) and model[pos - 1] == uid:
+                        del model[pos - 1]
+                    else:
+                        problems.append("%s REMOVEFROM (%d %d) not there" %
+                                        (m.group(1), pos, uid))
+    return problems
+
+
+def update_round(imap, rng, seed, n, connect):
+    """RFC 5267 CONTEXT=SORT/SEARCH: results kept with RETURN (UPDATE) and changed by
+    flag changes, APPENDs and EXPUNGEs of this session, and by a batch of another
+    session's changes (in and out at once), must stay, as the client applies the
+    ADDTO/REMOVEFROM updates, what sorting (searching) afresh gives."""
+    results, models, crit_of = [], {}, {}
+
+    def fresh(crit):
+        if crit is None:
+            typ, data = imap.uid("SEARCH", "UNSEEN")
+        else:
+            typ, data = imap.uid("SORT", "(%s)" % crit, "UTF-8", "UNSEEN")
+        return [int(x) for x in data[0].split()] if typ == "OK" and data[0] else []
+
+    for crit in UPDATE_CRITERIA + [None]:
+        imap.untagged_responses.pop("ESEARCH", None)
+        if crit is None:
+            typ, _ = imap.uid("SEARCH", "RETURN", "(UPDATE ALL)", "UNSEEN")
+        else:
+            typ, _ = imap.uid("SORT", "RETURN", "(UPDATE ALL)", "(%s)" % crit, "UTF-8",
+                              "UNSEEN")
+        data = imap.untagged_responses.pop("ESEARCH", [])
+        line = data[0].decode() if data else ""
+        m = re.match(r'\(TAG "([^"]*)"\) UID(?: ALL (\S+))?$', line)
+        if typ != "OK" or not m:
+            results.append(("FAIL", "seed%d-update-start" % seed, "got %r" % line))
+            return results
+        models[m.group(1)] = [int(x) for x in expand_set(m.group(2) or "")]
+        crit_of[m.group(1)] = crit
+    uids = list(range(1, n + 1))
+    for step in range(7):
+        if step == 0:
+            for u in rng.sample(uids, min(25, len(uids))):
+                imap.uid("STORE", str(u), "+FLAGS", "(\\Seen)")
+        elif step == 3:
+            imap.uid("STORE", ",".join(str(u) for u in rng.sample(uids, 40)), "+FLAGS",
+                     "(\\Seen)")
+        elif step == 6:
+            # another session: some out, some in, some gone; seen here at one NOOP
+            other = connect()
+            other.select("INBOX")
+            pick = rng.sample(uids, 60)
+            other.uid("STORE", ",".join(str(u) for u in pick[:20]), "+FLAGS", "(\\Seen)")
+            other.uid("STORE", ",".join(str(u) for u in pick[20:50]), "-FLAGS",
+                      "(\\Seen)")
+            other.uid("STORE", ",".join(str(u) for u in pick[50:]), "+FLAGS",
+                      "(\\Deleted)")
+            other.expunge()
+            other.logout()
+            uids = [u for u in uids if u not in pick[50:]]
+            time.sleep(0.3)
+            imap.noop()
+        elif step == 1:
+            imap.uid("STORE", ",".join(str(u) for u in rng.sample(uids, 30)), "-FLAGS",
+                     "(\\Seen)")
+        elif step == 2:
+            for _ in range(4):
+                typ, data = imap.append("INBOX", None, imaplib.Time2Internaldate(
+                    1700000000 + rng.randint(0, 90 * 86400)), gen_message(rng))
+                um = re.search(rb"APPENDUID \d+ (\d+)", data[0] or b"")
+                if um:
+                    uids.append(int(um.group(1)))
+        else:
+            gone = rng.sample(uids, 12)
+            imap.uid("STORE", ",".join(str(u) for u in gone), "+FLAGS", "(\\Deleted)")
+            imap.expunge()
+            uids = [u for u in uids if u not in gone]
+        problems = take_esearch(imap, models)
+        for tag, model in models.items():
+            # updates that come with the command that sorts afresh (the session saw a
+            # change only then) were not in its answer: ask again
+            for _ in range(3):
+                want = fresh(crit_of[tag])
+                if not imap.untagged_responses.get("ESEARCH"):
+                    break
+                problems += take_esearch(imap, models)
+            if model != want:
+                diff = next(i for i in range(min(len(model), len(want)) + 1)
+                            if i >= len(model) or i >= len(want) or model[i] != want[i])
+                problems.append("%s (%s) differs at %d: updated %s, afresh %s" % (
+                    tag, crit_of[tag], diff, model[diff:diff + 4], want[diff:diff + 4]))
+        results.append(("FAIL" if problems else "PASS", "seed%d-update-step%d" % (seed, step),
+                        "; ".join(problems)[:400]))
+    return results
+
+
 def run_round(args, seed, n):
     rng = random.Random(seed)
     tmp = tempfile.mkdtemp(prefix="buzon-sort-")
@@ -559,6 +684,8 @@ def run_round(args, seed, n):
             results.append(("PASS" if got == want else "FAIL",
                             "seed%d-subject-subset" % seed, "" if got == want else
                             "got %s want %s" % (got[:8], want[:8])))
+            results.extend(update_round(imap, rng, seed, n, lambda: imaplib.IMAP4_stream(
+                "%s imap -c %s -u tester" % (args.buzon, conf))))
             imap.logout()
         finally:
             try:

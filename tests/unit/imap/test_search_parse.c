@@ -178,6 +178,17 @@ static const struct tcase cases[] = {
 	{ "RETURN (PARTIAL \"1:2\") ALL", IMAP_SEARCH_BAD, NULL, 0, false, false },
 	{ "RETURN (PARTIAL (1:2)) ALL", IMAP_SEARCH_BAD, NULL, 0, false, false },
 	{ "RETURN (PARTIAL 1:2:3) ALL", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	/* RFC 5267 CONTEXT and UPDATE */
+	{ "RETURN (UPDATE) UNSEEN", IMAP_SEARCH_OK, "AND(NOT(FLAG:1))", SEARCH_RETURN_UPDATE, true,
+	  false },
+	{ "RETURN (CONTEXT) ALL", IMAP_SEARCH_OK, "AND(ALL)", SEARCH_RETURN_ALL, true, false },
+	{ "RETURN (CONTEXT UPDATE COUNT) ALL", IMAP_SEARCH_OK, "AND(ALL)",
+	  SEARCH_RETURN_UPDATE | SEARCH_RETURN_COUNT, true, false },
+	{ "RETURN (UPDATE PARTIAL 1:10) ALL", IMAP_SEARCH_OK, "AND(ALL)",
+	  SEARCH_RETURN_UPDATE | SEARCH_RETURN_PARTIAL, true, false },
+	{ "RETURN (UPDATE UPDATE) ALL", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "RETURN (UPDATE (FLAGS)) ALL", IMAP_SEARCH_BAD, NULL, 0, false, false },
+	{ "RETURN (\"UPDATE\") ALL", IMAP_SEARCH_BAD, NULL, 0, false, false },
 	/* malformed */
 	{ "EMAILID", IMAP_SEARCH_BAD, NULL, 0, false, false },
 	{ "THREADID", IMAP_SEARCH_BAD, NULL, 0, false, false },
