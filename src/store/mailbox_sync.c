@@ -523,7 +523,10 @@ mailbox_sync(struct mailbox *box)
 	mailbox_keywords_reload(box);
 	if (sync_unchanged(box))
 		return STORE_OK;
-	box->force_sync = false;
+	/* force_sync stays set until a scan has run: mailbox_sync_full clears it, and
+	 * returns at once while a commit holds the lock (the commit's end syncs when it
+	 * finds force_sync still set; clearing it here lost another process's APPEND
+	 * that arrived during our own EXPUNGE's commit) */
 	return mailbox_sync_full(box);
 }
 
@@ -565,6 +568,12 @@ mailbox_remember_mtimes(struct mailbox *box)
 {
 	struct stat sn, sc;
 
+	/* Without inotify a change by another process between ours and this fstat would
+	 * hide in the mtimes once the 1 s rule has passed: rescan at the next sync. */
+	if (box->wd_new < 0 || box->wd_cur < 0) {
+		box->force_sync = true;
+		return;
+	}
 	if (fstat(box->new_fd, &sn) == 0 && fstat(box->cur_fd, &sc) == 0) {
 		box->new_mtime = sn.st_mtim;
 		box->cur_mtime = sc.st_mtim;
