@@ -71,7 +71,7 @@ create_params(struct imap_cmd *cmd, const struct imap_arg *a, unsigned *use_r)
 		imap_cmd_bad(cmd, "Invalid CREATE parameters");
 		return -1;
 	}
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i += 2) {	/* name and value pairs */
 		if (!imap_arg_atom_equals(&p[i], "USE") || have_use || i + 1 >= n ||
 		    !imap_arg_get_list(&p[i + 1], &u, &nu)) {
 			imap_cmd_bad(cmd, "Invalid CREATE parameters");
@@ -96,7 +96,6 @@ create_params(struct imap_cmd *cmd, const struct imap_arg *a, unsigned *use_r)
 			*use_r |= attr;
 		}
 		have_use = true;
-		i++;
 	}
 	return 0;
 }
