@@ -4,6 +4,12 @@
 #ifndef BUZON_CLI_H
 #define BUZON_CLI_H
 
+#include <stdbool.h>
+
+#include "auth/userdb.h"
+#include "lib/config.h"
+#include "store/store.h"
+
 int cli_main(int argc, char **argv);
 /* `buzon user ...` (argv[0] == "user"). */
 int cli_user(int argc, char **argv);
@@ -18,5 +24,20 @@ int cli_quota(int argc, char **argv);
 /* `buzon sieve check FILE...` (argv[0] == "sieve"): exit 0 all valid, 1 errors
  * (on stderr, "FILE: line L:C: error: ..."; warnings alike), 2 usage. */
 int cli_sieve(int argc, char **argv);
+
+/* A user's store opened for an administrator's verb (user_store.c). */
+struct cli_user_store {
+	struct config *cfg;
+	struct user_info u;
+	bool have_user;
+	struct mstore *store;
+};
+
+/* Load cfgpath, look user up, drop to their uid when root, open their store. Returns
+ * 0, or the exit status after "buzon PROG: ..." on stderr; call cli_user_store_close
+ * either way. */
+int cli_user_store_open(struct cli_user_store *us, const char *prog, const char *cfgpath,
+    const char *user);
+void cli_user_store_close(struct cli_user_store *us);
 
 #endif

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "auth/userdb.h"
+#include "cli/cli.h"
 #include "cli/deliver.h"
 #include "lib/config.h"
 #include "lib/log.h"
@@ -242,17 +243,13 @@ int
 cli_import(int argc, char **argv)
 {
 	const char *cfgpath = "/etc/buzon/buzon.conf", *path, *user, *folder = "INBOX";
-	const char *uerr = "";
-	char *err = NULL;
-	struct config *cfg = NULL;
-	struct user_info u;
-	bool have_user = false;
-	struct mstore *store = NULL;
+	struct cli_user_store us;
 	struct import im;
 	enum store_status st;
-	int c, fd = -1, r, ret = DELIVER_EX_TEMPFAIL;
+	int c, fd = -1, ret;
 
 	memset(&im, 0, sizeof(im));
+	memset(&us, 0, sizeof(us));
 	if (argc < 2 || strcmp(argv[1], "mbox") != 0)
 		goto usage;
 	argc--;
@@ -275,32 +272,16 @@ cli_import(int argc, char **argv)
 		fprintf(stderr, "buzon import: %s: %s\n", path, strerror(errno));
 		return DELIVER_EX_NOINPUT;
 	}
-	if (config_load(cfgpath, &cfg, &err) < 0) {
-		fprintf(stderr, "buzon import: %s\n", err);
-		free(err);
-		ret = DELIVER_EX_CONFIG;
+	if ((ret = cli_user_store_open(&us, "import", cfgpath, user)) != 0)
 		goto out;
-	}
-	r = userdb_lookup(cfg, user, &u, &uerr);
-	if (r <= 0) {
-		fprintf(stderr, "buzon import: %s: %s\n", user, r == 0 ? "no such user" : uerr);
-		ret = r == 0 ? DELIVER_EX_NOUSER : DELIVER_EX_TEMPFAIL;
-		goto out;
-	}
-	have_user = true;
-	if (priv_is_root())
-		priv_drop(u.uid, u.gid, NULL);
-	if (mstore_open(u.mail_root, &store, &uerr) < 0) {
-		fprintf(stderr, "buzon import: cannot open the mail store: %s\n", uerr);
-		goto out;
-	}
-	st = mstore_create(store, folder);
+	ret = DELIVER_EX_TEMPFAIL;
+	st = mstore_create(us.store, folder);
 	if (st != STORE_OK && st != STORE_EXISTS) {
 		fprintf(stderr, "buzon import: folder %s: %s\n", folder, store_status_str(st));
 		ret = st == STORE_BADNAME ? DELIVER_EX_USAGE : DELIVER_EX_TEMPFAIL;
 		goto out;
 	}
-	if ((st = mailbox_open(store, folder, &im.box)) != STORE_OK) {
+	if ((st = mailbox_open(us.store, folder, &im.box)) != STORE_OK) {
 		fprintf(stderr, "buzon import: folder %s: %s\n", folder, store_status_str(st));
 		goto out;
 	}
@@ -312,7 +293,7 @@ cli_import(int argc, char **argv)
 		    store_status_str(im.st));
 	} else {
 		printf("imported %lu messages into %s of %s\n", im.committed, mailbox_name(im.box),
-		    u.name);
+		    us.u.name);
 		ret = 0;
 	}
 	if (im.committed > 0) {
@@ -321,10 +302,10 @@ cli_import(int argc, char **argv)
 
 		/* an import is the administrator's: never refused for quota, but counted
 		 * (maildirsize written again from the folders) */
-		userdb_quota_limits(cfg, &u, &qs, &qm);
-		mstore_set_quota(store, qs, qm, 0);
-		if (mstore_quota_on(store))
-			(void)mstore_quota_recalc(store, &q);
+		userdb_quota_limits(us.cfg, &us.u, &qs, &qm);
+		mstore_set_quota(us.store, qs, qm, 0);
+		if (mstore_quota_on(us.store))
+			(void)mstore_quota_recalc(us.store, &q);
 	}
 out:
 	if (im.in != NULL)
@@ -333,12 +314,7 @@ out:
 		close(fd);
 	if (im.box != NULL)
 		mailbox_unref(&im.box);
-	if (store != NULL)
-		mstore_close(&store);
-	if (have_user)
-		userdb_info_free(&u);
-	if (cfg != NULL)
-		config_free(&cfg);
+	cli_user_store_close(&us);
 	return ret;
 usage:
 	fprintf(stderr, "usage: buzon import mbox [-c FILE] MBOXFILE USER [FOLDER]\n");

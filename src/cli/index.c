@@ -28,14 +28,9 @@ int
 cli_index(int argc, char **argv)
 {
 	const char *cfgpath = "/etc/buzon/buzon.conf", *verb, *user, *folder = NULL;
-	const char *uerr = "";
-	struct config *cfg = NULL;
-	struct mstore *store = NULL;
-	struct user_info u;
-	bool have_user = false;
-	char *err = NULL;
+	struct cli_user_store us;
 	enum store_status st;
-	int c, r, ret = DELIVER_EX_TEMPFAIL;
+	int c, ret;
 	long diffs;
 
 	if (argc < 2 || (strcmp(argv[1], "rebuild") != 0 && strcmp(argv[1], "check") != 0))
@@ -55,26 +50,11 @@ cli_index(int argc, char **argv)
 	if (argc - optind == 2)
 		folder = argv[optind + 1];
 	log_set_ident("index");
-	if (config_load(cfgpath, &cfg, &err) < 0) {
-		fprintf(stderr, "buzon index: %s\n", err);
-		free(err);
-		return DELIVER_EX_CONFIG;
-	}
-	r = userdb_lookup(cfg, user, &u, &uerr);
-	if (r <= 0) {
-		fprintf(stderr, "buzon index: %s: %s\n", user, r == 0 ? "no such user" : uerr);
-		ret = r == 0 ? DELIVER_EX_NOUSER : DELIVER_EX_TEMPFAIL;
+	if ((ret = cli_user_store_open(&us, "index", cfgpath, user)) != 0)
 		goto out;
-	}
-	have_user = true;
-	if (priv_is_root())
-		priv_drop(u.uid, u.gid, NULL);
-	if (mstore_open(u.mail_root, &store, &uerr) < 0) {
-		fprintf(stderr, "buzon index: cannot open the mail store: %s\n", uerr);
-		goto out;
-	}
+	ret = DELIVER_EX_TEMPFAIL;
 	if (strcmp(verb, "rebuild") == 0) {
-		st = mstore_index_rebuild(store, folder);
+		st = mstore_index_rebuild(us.store, folder);
 		if (st != STORE_OK) {
 			fprintf(stderr, "buzon index: rebuild of %s failed: %s\n",
 			    folder != NULL ? folder : "all folders", store_status_str(st));
@@ -82,11 +62,11 @@ cli_index(int argc, char **argv)
 			    st == STORE_NOSELECT ? DELIVER_EX_USAGE : DELIVER_EX_TEMPFAIL;
 			goto out;
 		}
-		printf("index of %s rebuilt (%s)\n", u.name,
+		printf("index of %s rebuilt (%s)\n", us.u.name,
 		    folder != NULL ? folder : "all folders");
 		ret = 0;
 	} else {
-		diffs = mstore_index_check(store, stdout);
+		diffs = mstore_index_check(us.store, stdout);
 		if (diffs < 0) {
 			fprintf(stderr, "buzon index: the index is unusable\n");
 			goto out;
@@ -95,11 +75,6 @@ cli_index(int argc, char **argv)
 		ret = diffs == 0 ? 0 : 1;
 	}
 out:
-	if (store != NULL)
-		mstore_close(&store);
-	if (have_user)
-		userdb_info_free(&u);
-	if (cfg != NULL)
-		config_free(&cfg);
+	cli_user_store_close(&us);
 	return ret;
 }

@@ -40,16 +40,12 @@ print_limit(const char *what, uint64_t used, uint64_t limit)
 int
 cli_quota(int argc, char **argv)
 {
-	const char *cfgpath = "/etc/buzon/buzon.conf", *verb, *user, *uerr = "";
-	struct config *cfg = NULL;
-	struct mstore *store = NULL;
+	const char *cfgpath = "/etc/buzon/buzon.conf", *verb, *user;
+	struct cli_user_store us;
 	struct mstore_quota q;
-	struct user_info u;
-	bool have_user = false;
-	char *err = NULL;
 	enum store_status st;
 	uint64_t qs, qm;
-	int c, r, ret = DELIVER_EX_TEMPFAIL;
+	int c, ret;
 
 	if (argc < 2 || (strcmp(argv[1], "get") != 0 && strcmp(argv[1], "recalc") != 0))
 		return usage_quota();
@@ -66,42 +62,22 @@ cli_quota(int argc, char **argv)
 		return usage_quota();
 	user = argv[optind];
 	log_set_ident("quota");
-	if (config_load(cfgpath, &cfg, &err) < 0) {
-		fprintf(stderr, "buzon quota: %s\n", err);
-		free(err);
-		return DELIVER_EX_CONFIG;
-	}
-	r = userdb_lookup(cfg, user, &u, &uerr);
-	if (r <= 0) {
-		fprintf(stderr, "buzon quota: %s: %s\n", user, r == 0 ? "no such user" : uerr);
-		ret = r == 0 ? DELIVER_EX_NOUSER : DELIVER_EX_TEMPFAIL;
+	if ((ret = cli_user_store_open(&us, "quota", cfgpath, user)) != 0)
 		goto out;
-	}
-	have_user = true;
-	if (priv_is_root())
-		priv_drop(u.uid, u.gid, NULL);
-	if (mstore_open(u.mail_root, &store, &uerr) < 0) {
-		fprintf(stderr, "buzon quota: cannot open the mail store: %s\n", uerr);
-		goto out;
-	}
-	userdb_quota_limits(cfg, &u, &qs, &qm);
-	mstore_set_quota(store, qs, qm, cfg->quota_warning);
-	st = strcmp(verb, "get") == 0 ? mstore_quota_get(store, &q) :
-	    mstore_quota_recalc(store, &q);
+	ret = DELIVER_EX_TEMPFAIL;
+	userdb_quota_limits(us.cfg, &us.u, &qs, &qm);
+	mstore_set_quota(us.store, qs, qm, us.cfg->quota_warning);
+	st = strcmp(verb, "get") == 0 ? mstore_quota_get(us.store, &q) :
+	    mstore_quota_recalc(us.store, &q);
 	if (st != STORE_OK) {
-		fprintf(stderr, "buzon quota: %s: %s\n", u.name, store_status_str(st));
+		fprintf(stderr, "buzon quota: %s: %s\n", us.u.name, store_status_str(st));
 		goto out;
 	}
-	printf("user      %s\n", u.name);
+	printf("user      %s\n", us.u.name);
 	print_limit("storage", q.bytes, q.storage_limit);
 	print_limit("messages", q.count, q.messages_limit);
 	ret = 0;
 out:
-	if (store != NULL)
-		mstore_close(&store);
-	if (have_user)
-		userdb_info_free(&u);
-	if (cfg != NULL)
-		config_free(&cfg);
+	cli_user_store_close(&us);
 	return ret;
 }
