@@ -149,12 +149,12 @@ SAN_UBSAN="print_stacktrace=1:halt_on_error=1"
 if [ -f tests/protocol/run.py ]; then
 	if have_binary "$BUILD" protocol; then
 		runner protocol "$LOGDIR/protocol.log" \
-		    "$PY" tests/protocol/run.py --stdio "$BUILD/buzon imap -c {config} -u {user}"
+		    "$PY" tests/protocol/run.py -j 3 --stdio "$BUILD/buzon imap -c {config} -u {user}"
 		# every session of the user in one process (the mail process path): the
 		# scripts marked @one-process (\Recent, NOTIFY, CONDSTORE across sessions)
 		if [ -x "$BUILD/tests/unit/imap/buzon-imap-stdio" ]; then
 			runner protocol-serve "$LOGDIR/protocol-serve.log" \
-			    "$PY" tests/protocol/run.py --serve \
+			    "$PY" tests/protocol/run.py -j 3 --serve \
 			    "$BUILD/tests/unit/imap/buzon-imap-stdio -c {config} -u {user} -l {port}"
 		else
 			echo "protocol-serve: no $BUILD/tests/unit/imap/buzon-imap-stdio" | indent
@@ -164,7 +164,7 @@ if [ -f tests/protocol/run.py ]; then
 	if [ "${SKIP_ASAN:-0}" != 1 ] && have_binary "$ASAN_BUILD" protocol-asan; then
 		runner protocol-asan "$LOGDIR/protocol-asan.log" \
 		    env ASAN_OPTIONS="$SAN_ASAN" UBSAN_OPTIONS="$SAN_UBSAN" \
-		    "$PY" tests/protocol/run.py --stdio "$ASAN_BUILD/buzon imap -c {config} -u {user}"
+		    "$PY" tests/protocol/run.py -j 3 --stdio "$ASAN_BUILD/buzon imap -c {config} -u {user}"
 	fi
 fi
 

@@ -2,7 +2,8 @@
 """Protocol test runner for buzon (IMAP): executes tests/protocol/*.script dialogues.
 
 Stdlib only.  Each script runs against a fresh Maildir fixture and one or more client
-connections.  Two transports:
+connections; -j N runs N scripts at once (each has its own directory, server and port).
+Two transports:
 
   --stdio "build/buzon imap -c {config} -u {user}"
         spawn the command once per connection; the runner writes a temp config
@@ -77,6 +78,7 @@ Script syntax (one directive per line; '#' starts a comment line):
 """
 
 import argparse
+import concurrent.futures
 import random
 import codecs
 import ast
@@ -93,10 +95,13 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "fixtures")
+PORT_LOCK = threading.Lock()
+PORTS_USED = set()
 TEST_UID = 65534  # used when the runner runs as root (buzon refuses uid 0)
 
 
@@ -290,17 +295,22 @@ class Conn:
             if self.sock is not None:
                 self.sock.shutdown(socket.SHUT_WR)
             else:
-                os.close(self.wfd)
-                self.wfd = -1
+                self._close_w()
         except OSError:
             pass
+
+    def _close_w(self):
+        if self.wfd < 0:
+            return
+        self.wfd = -1
+        self.proc.stdin.close()
 
     def close(self):
         try:
             if self.sock is not None:
                 self.sock.close()
-            elif self.wfd >= 0:
-                os.close(self.wfd)
+            else:
+                self._close_w()
         except OSError:
             pass
         if self.proc is not None:
@@ -309,8 +319,10 @@ class Conn:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+            # through the file object that owns the descriptor: an os.close() here and the
+            # file object's own close later would close another thread's descriptor (-j)
             try:
-                os.close(self.rfd)
+                self.proc.stdout.close()
             except OSError:
                 pass
 
@@ -328,8 +340,10 @@ class Env:
         if args.connect:
             self.tmp = tempfile.mkdtemp(prefix="buzon-imapproto-")
             if args.passwd_file:
-                Env.serial += 1
-                self.user = "proto%d-%d" % (os.getpid(), Env.serial)
+                with PORT_LOCK:
+                    Env.serial += 1
+                    n = Env.serial
+                self.user = "proto%d-%d" % (os.getpid(), n)
                 self.password = "secret"
                 self.maildir = args.mail_location.replace("%u", self.user)
                 with open(args.passwd_file, "a") as f:
@@ -435,23 +449,34 @@ class Env:
                     pass
         return snap
 
+    def _pick_port(self):
+        """A free port (of --ports LO-HI on shared machines), never one this run used."""
+        while True:
+            s = socket.socket()
+            if self.args.ports:
+                # a free port of the range LO-HI (shared test machines)
+                lo, hi = (int(x) for x in self.args.ports.split("-"))
+                for p in random.sample(range(lo, hi + 1), hi + 1 - lo):
+                    try:
+                        s.bind(("127.0.0.1", p))
+                        break
+                    except OSError:
+                        continue
+            else:
+                s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+            s.close()
+            if port == 0:
+                raise ScriptError("no free port in --ports %s" % self.args.ports)
+            if port not in PORTS_USED:
+                PORTS_USED.add(port)
+                return port
+
     def start_server(self):
         if not self.args.serve:
             return
-        s = socket.socket()
-        if self.args.ports:
-            # a free port of the range LO-HI (shared test machines)
-            lo, hi = (int(x) for x in self.args.ports.split("-"))
-            for p in random.sample(range(lo, hi + 1), hi + 1 - lo):
-                try:
-                    s.bind(("127.0.0.1", p))
-                    break
-                except OSError:
-                    continue
-        else:
-            s.bind(("127.0.0.1", 0))
-        self.port = s.getsockname()[1]
-        s.close()
+        with PORT_LOCK:
+            self.port = self._pick_port()
         cmd = self.args.serve.format(config=self.config, user=self.user, port=self.port)
         errf = open(os.path.join(self.tmp, "stderr.server"), "w+")
         self.stderr_files.append(errf)
@@ -856,6 +881,7 @@ def main():
     ap.add_argument("--timeout", type=float, default=5.0)
     ap.add_argument("--keep", action="store_true", help="keep temp dirs")
     ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("-j", "--jobs", type=int, default=1, help="scripts run at once")
     args = ap.parse_args()
     if [bool(args.stdio), bool(args.serve), bool(args.connect)].count(True) != 1:
         ap.error("give exactly one of --stdio, --serve and --connect")
@@ -865,21 +891,30 @@ def main():
                  "--password and --maildir")
     scripts = args.scripts or sorted(glob.glob(os.path.join(HERE, "*.script")))
     passed = failed = skipped = 0
-    for s in scripts:
+
+    def timed(s):
         t0 = time.monotonic()
         status, msg = run_script(s, args)
-        dt = time.monotonic() - t0
-        name = os.path.basename(s)
-        if status == "ok":
-            passed += 1
-            print("PASS %s (%.2fs)" % (name, dt))
-        elif status == "skip":
-            skipped += 1
-            print("SKIP %s (%s)" % (name, msg))
-        else:
-            failed += 1
-            print("FAIL %s (%.2fs)\n  %s" % (name, dt, msg.replace("\n", "\n  ")))
-        sys.stdout.flush()
+        return s, status, msg, time.monotonic() - t0
+
+    # Scripts are independent (own temp dir, own server and port), and most of their time
+    # is spent waiting on the server, so -j 2 overlaps them; results print in finishing order.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(args.jobs, 1)) as pool:
+        results = [pool.submit(timed, s) for s in scripts]
+        done = concurrent.futures.as_completed(results)
+        for fut in done:
+            s, status, msg, dt = fut.result()
+            name = os.path.basename(s)
+            if status == "ok":
+                passed += 1
+                print("PASS %s (%.2fs)" % (name, dt))
+            elif status == "skip":
+                skipped += 1
+                print("SKIP %s (%s)" % (name, msg))
+            else:
+                failed += 1
+                print("FAIL %s (%.2fs)\n  %s" % (name, dt, msg.replace("\n", "\n  ")))
+            sys.stdout.flush()
     if skipped:
         print("%d skipped" % skipped)
     print("%d passed, %d failed" % (passed, failed))
