@@ -430,6 +430,15 @@ struct sort_item {
 	uint32_t idx, id;
 };
 
+/* Keys blocks read from the store's index for a range of UIDs (sort_batch_load). */
+struct sort_batch {
+	uint32_t *uid, *off, *len;
+	size_t n, cap, next;
+	struct buf data;
+	uint32_t lo, hi;	/* the UIDs it answers for (no entry: not in the index) */
+	bool valid;
+};
+
 struct sort_run {
 	struct sort_criterion crit[SORT_MAX_CRITERIA];
 	unsigned n_crit;
@@ -441,6 +450,12 @@ struct sort_run {
 	struct buf arena;	/* folded strings */
 	struct buf val, tmp;	/* scratch */
 	struct buf blk;		/* a message's keys block being built */
+	struct buf oldblk;	/* the cached block it grows */
+	struct buf tmp2, disp[2];	/* scratch: a field's value, DISPLAYFROM/TO text */
+	uint8_t parts;		/* SORT_PART_* the criteria (or THREAD) read */
+	char memo_key[4 + 2 * SORT_MAX_CRITERIA];	/* sort_memo_key; 0 length: none */
+	size_t memo_key_len;
+	struct sort_batch batch;
 	struct imap_thread *thread;	/* THREAD instead of SORT */
 	enum imap_thread_algorithm alg;
 	size_t removed;		/* RFC 5267 contexts: items removed since the arena's last
@@ -458,154 +473,223 @@ sort_run_free(struct sort_run *sr)
 	buf_deinit(&sr->val);
 	buf_deinit(&sr->tmp);
 	buf_deinit(&sr->blk);
+	buf_deinit(&sr->oldblk);
+	buf_deinit(&sr->tmp2);
+	buf_deinit(&sr->disp[0]);
+	buf_deinit(&sr->disp[1]);
+	free(sr->batch.uid);
+	free(sr->batch.off);
+	free(sr->batch.len);
+	buf_deinit(&sr->batch.data);
 	imap_thread_destroy(&sr->thread);
 	free(sr);
 }
 
-/* The unfolded value of header field name of the message, or NULL. */
-static char *
-sort_header(struct search_ctx *s, const char *name)
+static void
+sort_run_init_bufs(struct sort_run *sr)
 {
-	const struct mail_message *m = ctx_header(s, name);
+	buf_init(&sr->val, 4 * MAIL_BASE_SUBJECT_MAX);
+	buf_init(&sr->tmp, BUF_UNLIMITED);
+	buf_init(&sr->blk, BUF_UNLIMITED);
+	buf_init(&sr->oldblk, BUF_UNLIMITED);
+	buf_init(&sr->tmp2, BUF_UNLIMITED);
+	buf_init(&sr->disp[0], 4 * MAIL_BASE_SUBJECT_MAX);
+	buf_init(&sr->disp[1], 4 * MAIL_BASE_SUBJECT_MAX);
+	buf_init(&sr->batch.data, BUF_UNLIMITED);
+}
 
-	if (m == NULL)
+/*
+ * The sort keys of one message, kept with its other derived items in the rendered-item
+ * cache (IMAP_RC_SORT) and in the store's index (item IMAP_RC_SORT + 1, format tag
+ * IMAP_RC_SORT_KIND; messages are immutable): the sent date (8 octets, big-endian, so
+ * it orders as the date), one octet of SORT_BLOCK_* flags, one octet of the SORT_PART_*
+ * parts computed, then eight strings, each a 2-octet big-endian length and its octets
+ * (cut at 65535): the i;unicode-casemap folding of SUBJECT, FROM, TO, CC, DISPLAYFROM
+ * and DISPLAYTO, then THREAD's raw Message-ID and References (or In-Reply-To). The
+ * date and the base subject are always there (one short pass over the header finds
+ * both); the other parts only once a SORT or THREAD needed them (empty strings before:
+ * the block then grows), so a date or subject sort parses no address.
+ */
+#define SORT_BLOCK_HDR	10	/* date, flags, parts */
+#define SORT_BLOCK_REPLY	0x01	/* the base subject had a reply/forward marker */
+#define SORT_BLOCK_IRT		0x02	/* the references string is In-Reply-To */
+#define SORT_PART_SUBJECT	0x01
+#define SORT_PART_FROM		0x02	/* FROM and DISPLAYFROM */
+#define SORT_PART_TO		0x04	/* TO and DISPLAYTO */
+#define SORT_PART_CC		0x08
+#define SORT_PART_IDS		0x10	/* Message-ID, References or In-Reply-To */
+#define SORT_BLOCK_IDS		2	/* raw strings after the keys: Message-ID, refs */
+#define SORT_BLOCK_STRINGS	8
+#define SORT_BLOCK_REFS_MAX	16384	/* the end of a longer References is kept */
+#define SORT_BATCH_BYTES	(1024 * 1024)	/* blocks read from the index at once */
+static const enum sort_key sort_block_order[] = {
+	SORT_SUBJECT, SORT_FROM, SORT_TO, SORT_CC, SORT_DISPLAYFROM, SORT_DISPLAYTO,
+};
+/* the part each string of the block belongs to */
+static const uint8_t sort_block_part[SORT_BLOCK_STRINGS] = {
+	SORT_PART_SUBJECT, SORT_PART_FROM, SORT_PART_TO, SORT_PART_CC, SORT_PART_FROM,
+	SORT_PART_TO, SORT_PART_IDS, SORT_PART_IDS,
+};
+
+/* The header fields a keys block is made of; the first occurrence of each counts. */
+enum sort_hf {
+	HF_DATE, HF_SUBJECT, HF_FROM, HF_TO, HF_CC, HF_MSGID, HF_REFS, HF_IRT, HF_N
+};
+static const char *const sort_hf_name[HF_N] = {
+	"Date", "Subject", "From", "To", "Cc", "Message-ID", "References", "In-Reply-To",
+};
+static const uint8_t sort_hf_len[HF_N] = { 4, 7, 4, 2, 2, 10, 10, 11 };
+
+struct sort_hdr {
+	const unsigned char *v[HF_N];	/* raw value, NULL when the field is absent */
+	size_t n[HF_N];
+};
+
+/*
+ * The raw root header of the message: the cached IMAP_RC_HEADER block where it lies in
+ * the rendered-item cache (no copy, no parse; valid until the next put), else through
+ * ctx_header (the store's index or the file). False when the message cannot be read.
+ */
+static bool
+sort_raw_header(struct search_ctx *s, const unsigned char **p_r, size_t *len_r)
+{
+	struct mailbox *mb = s->view->mbox;
+	const struct mail_message *m;
+	const char *d;
+	size_t len;
+
+	if (s->msg == NULL && s->hdrmsg == NULL &&
+	    imap_rcache_get(s->client->iu->rcache, mailbox_name(mb), mailbox_uidvalidity(mb),
+	    s->m->uid, IMAP_RC_HEADER, &d, &len)) {
+		*p_r = (const unsigned char *)d;
+		*len_r = len;
+		return true;
+	}
+	if ((m = ctx_header(s, "Date")) == NULL)
+		return false;
+	*p_r = m->data + m->root->hdr_off;
+	*len_r = m->root->hdr_len;
+	return true;
+}
+
+/* The fields the parts need (HF_* bits; the date always). */
+static unsigned
+sort_hf_wanted(uint8_t parts)
+{
+	unsigned w = 1u << HF_DATE;
+
+	if (parts & SORT_PART_SUBJECT)
+		w |= 1u << HF_SUBJECT;
+	if (parts & SORT_PART_FROM)
+		w |= 1u << HF_FROM;
+	if (parts & SORT_PART_TO)
+		w |= 1u << HF_TO;
+	if (parts & SORT_PART_CC)
+		w |= 1u << HF_CC;
+	if (parts & SORT_PART_IDS)
+		w |= 1u << HF_MSGID | 1u << HF_REFS | 1u << HF_IRT;
+	return w;
+}
+
+/* One pass over the header for the wanted fields of sort_hf_name (as mail_header_get
+ * finds each: its first occurrence), ending when all are found. */
+static void
+sort_hdr_scan(const unsigned char *hdr, size_t len, unsigned wanted, struct sort_hdr *h)
+{
+	struct mail_header_field f;
+	size_t pos = 0;
+	unsigned i;
+
+	memset(h, 0, sizeof(*h));
+	while (wanted != 0 && mail_header_next(hdr, len, &pos, &f) > 0) {
+		for (i = 0; i < HF_N; i++) {
+			if ((wanted & (1u << i)) && f.name_len == sort_hf_len[i] &&
+			    mail_header_name_eq(f.name, f.name_len, sort_hf_name[i])) {
+				h->v[i] = f.value != NULL ? f.value : hdr;
+				h->n[i] = f.value_len;
+				wanted &= ~(1u << i);
+				break;
+			}
+		}
+	}
+}
+
+/* The unfolded value of field i into out (NUL-terminated), or NULL when absent. */
+static const char *
+sort_hdr_get(const struct sort_hdr *h, enum sort_hf i, struct buf *out)
+{
+	buf_reset(out);
+	if (h->v[i] == NULL)
 		return NULL;
-	return mail_header_get(m->data + m->root->hdr_off, m->root->hdr_len, name);
+	(void)mail_header_unfold(out, h->v[i], h->n[i]);
+	return buf_cstr(out);
 }
 
 /* RFC 5256 §2.2: the sent date (UTC), or INTERNALDATE when it cannot be read. */
 static uint64_t
-sort_date(struct search_ctx *s)
+sort_date(struct search_ctx *s, struct sort_run *sr, const struct sort_hdr *h)
 {
-	char *v = sort_header(s, "Date");
+	const char *v = sort_hdr_get(h, HF_DATE, &sr->val);
 	time_t t = s->m->internaldate;
 	int tz;
 
 	if (v == NULL || mail_date_parse(v, strlen(v), &t, &tz) < 0)
 		t = s->m->internaldate;
-	free(v);
 	/* signed to unsigned, order kept */
 	return (uint64_t)(int64_t)t ^ (UINT64_C(1) << 63);
 }
 
 /*
- * The text a string key sorts on, into sr->val (UTF-8, not folded): RFC 5256 §3 the
- * addr-mailbox of the first address (FROM, TO, CC), RFC 5957 the decoded display name
- * of the first address, else its addr-spec (DISPLAYFROM, DISPLAYTO), the base subject.
- * A missing field sorts as the empty string.
+ * The texts an address field sorts on (UTF-8, not folded), from one parse of it:
+ * RFC 5256 §3 the addr-mailbox of the first address into mbox (FROM, TO, CC) and
+ * RFC 5957 the decoded display name of the first address, else its addr-spec, into
+ * disp (DISPLAYFROM, DISPLAYTO; NULL: not wanted). A missing field sorts as "".
  */
 static void
-sort_text(struct search_ctx *s, struct sort_run *sr, enum sort_key key, bool *reply_r)
+sort_addr(const char *v, struct buf *mbox, struct buf *disp)
 {
-	const char *field = key == SORT_SUBJECT ? "Subject" :
-	    key == SORT_CC ? "Cc" : key == SORT_FROM || key == SORT_DISPLAYFROM ? "From" : "To";
-	char *v = sort_header(s, field);
 	struct mail_address *addrs = NULL;
 	unsigned int n = 0, i;
 
-	buf_reset(&sr->val);
+	buf_reset(mbox);
+	if (disp != NULL)
+		buf_reset(disp);
 	if (v == NULL)
 		return;
-	if (key == SORT_SUBJECT) {
-		(void)mail_base_subject(v, strlen(v), &sr->val, reply_r);
-		free(v);
-		return;
-	}
 	mail_address_parse(v, strlen(v), 50, &addrs, &n);
-	free(v);
 	for (i = 0; i < n; i++) {
 		const struct mail_address *a = &addrs[i];
 
 		if (a->group_start || a->group_end || a->mailbox == NULL)
 			continue;
-		if ((key == SORT_DISPLAYFROM || key == SORT_DISPLAYTO) && a->name != NULL &&
-		    a->name[0] != '\0')
-			(void)mail_rfc2047_decode(&sr->val, a->name, strlen(a->name));
-		else if (key == SORT_DISPLAYFROM || key == SORT_DISPLAYTO)
-			(void)buf_appendf(&sr->val, "%s@%s", a->mailbox,
+		(void)buf_append_str(mbox, a->mailbox);
+		if (disp != NULL && a->name != NULL && a->name[0] != '\0')
+			(void)mail_rfc2047_decode(disp, a->name, strlen(a->name));
+		else if (disp != NULL)
+			(void)buf_appendf(disp, "%s@%s", a->mailbox,
 			    a->host != NULL ? a->host : "");
-		else
-			(void)buf_append_str(&sr->val, a->mailbox);
 		break;
 	}
 	mail_address_list_free(&addrs, n);
 }
 
-/*
- * The sort keys of one message, computed once and kept with its other derived items in
- * the rendered-item cache (IMAP_RC_SORT; messages are immutable): the sent date (8
- * octets, big-endian, so it orders as the date), one octet of SORT_BLOCK_* flags
- * (THREAD), then for SORT_SUBJECT, SORT_FROM, SORT_TO, SORT_CC, SORT_DISPLAYFROM and
- * SORT_DISPLAYTO the i;unicode-casemap folding of the text, then THREAD's raw
- * Message-ID and References (or In-Reply-To); each string as a 2-octet big-endian
- * length and its octets (cut at 65535).
- */
-#define SORT_BLOCK_HDR	9	/* date, flags */
-#define SORT_BLOCK_REPLY	0x01	/* the base subject had a reply/forward marker */
-#define SORT_BLOCK_IRT		0x02	/* the references string is In-Reply-To */
-#define SORT_BLOCK_IDS		2	/* raw strings after the keys: Message-ID, refs */
-#define SORT_BLOCK_REFS_MAX	16384	/* the end of a longer References is kept */
-static const enum sort_key sort_block_order[] = {
-	SORT_SUBJECT, SORT_FROM, SORT_TO, SORT_CC, SORT_DISPLAYFROM, SORT_DISPLAYTO,
-};
-
-static void
-sort_block_build(struct search_ctx *s, struct sort_run *sr, struct buf *blk)
+/* The part a sort key reads (0: none, the date or the message's own data). */
+static uint8_t
+sort_key_part(enum sort_key key)
 {
-	uint64_t date = sort_date(s);
-	unsigned char be[8];
-	size_t i, at;
-
-	for (i = 0; i < 8; i++)
-		be[i] = (unsigned char)(date >> (56 - 8 * i));
-	buf_reset(blk);
-	(void)buf_append(blk, be, 8);
-	(void)buf_append_c(blk, 0);
-	for (i = 0; i < N_ELEMENTS(sort_block_order); i++) {
-		size_t n;
-		bool reply = false;
-
-		sort_text(s, sr, sort_block_order[i], &reply);
-		if (reply)
-			blk->data[8] |= SORT_BLOCK_REPLY;
-		at = blk->len;
-		(void)buf_append(blk, "\0\0", 2);
-		mail_casemap_fold(blk, &sr->tmp, buf_cstr(&sr->val), sr->val.len);
-		n = MIN(blk->len - at - 2, (size_t)UINT16_MAX);
-		buf_truncate(blk, at + 2 + n);
-		blk->data[at] = (char)(n >> 8);
-		blk->data[at + 1] = (char)(n & 0xff);
-	}
-	/* THREAD's message IDs, raw: Message-ID, and References (else In-Reply-To) */
-	for (i = 0; i < SORT_BLOCK_IDS; i++) {
-		char *v = sort_header(s, i == 0 ? "Message-ID" : "References");
-		size_t n, skip = 0;
-
-		/* RFC 5256 §4 (1)(A): In-Reply-To when References is absent or holds no
-		 * valid message ID */
-		if (i == 1 && (v == NULL || !imap_thread_has_id(v, strlen(v)))) {
-			char *irt = sort_header(s, "In-Reply-To");
-
-			if (irt != NULL) {
-				free(v);
-				v = irt;
-				blk->data[8] |= SORT_BLOCK_IRT;
-			}
-		}
-		n = v != NULL ? strlen(v) : 0;
-		if (i == 0)
-			n = MIN(n, (size_t)1024);
-		else if (n > SORT_BLOCK_REFS_MAX) {
-			skip = n - SORT_BLOCK_REFS_MAX;
-			n = SORT_BLOCK_REFS_MAX;
-		}
-		at = blk->len;
-		(void)buf_append(blk, "\0\0", 2);
-		if (n > 0)
-			(void)buf_append(blk, v + skip, n);
-		blk->data[at] = (char)(n >> 8);
-		blk->data[at + 1] = (char)(n & 0xff);
-		free(v);
+	switch (key) {
+	case SORT_SUBJECT:
+		return SORT_PART_SUBJECT;
+	case SORT_FROM:
+	case SORT_DISPLAYFROM:
+		return SORT_PART_FROM;
+	case SORT_TO:
+	case SORT_DISPLAYTO:
+		return SORT_PART_TO;
+	case SORT_CC:
+		return SORT_PART_CC;
+	default:
+		return 0;
 	}
 }
 
@@ -632,26 +716,266 @@ block_string(const unsigned char *blk, size_t len, unsigned idx, const unsigned 
 	return true;
 }
 
-/* The block of the message: from the cache, else built (and cached). */
+/* Is blk[0..len) a whole keys block with the parts `need`? (Blocks read from the index,
+ * a file the mailbox owner can write, are checked before use.) */
+static bool
+block_has(const unsigned char *blk, size_t len, uint8_t need)
+{
+	const unsigned char *p;
+	size_t n;
+
+	return len >= SORT_BLOCK_HDR + 2 * SORT_BLOCK_STRINGS && (blk[9] & need) == need &&
+	    block_string(blk, len, SORT_BLOCK_STRINGS - 1, &p, &n) && p + n == blk + len;
+}
+
+/* Append string i of the block: from old when it has the part, else computed. */
+static void
+block_put_string(struct buf *blk, const void *p, size_t n)
+{
+	size_t at = blk->len;
+
+	n = MIN(n, (size_t)UINT16_MAX);
+	(void)buf_append(blk, "\0\0", 2);
+	if (n > 0)
+		(void)buf_append(blk, p, n);
+	blk->data[at] = (char)(n >> 8);
+	blk->data[at + 1] = (char)(n & 0xff);
+}
+
+static void
+block_put_folded(struct sort_run *sr, struct buf *blk, struct buf *text)
+{
+	size_t at = blk->len, n;
+
+	(void)buf_append(blk, "\0\0", 2);
+	if (text->len > 0)
+		mail_casemap_fold(blk, &sr->tmp, buf_cstr(text), text->len);
+	n = MIN(blk->len - at - 2, (size_t)UINT16_MAX);
+	buf_truncate(blk, at + 2 + n);
+	blk->data[at] = (char)(n >> 8);
+	blk->data[at + 1] = (char)(n & 0xff);
+}
+
+/*
+ * Build the block with parts `parts` into blk, taking the strings of the parts old (a
+ * valid block, or NULL) already has from it. False when the header could not be read
+ * (the block then holds INTERNALDATE and empty strings, and is not to be kept).
+ */
+static bool
+sort_block_build(struct search_ctx *s, struct sort_run *sr, uint8_t parts,
+    const unsigned char *old, size_t old_len, struct buf *blk)
+{
+	struct sort_hdr h;
+	const unsigned char *hdr = NULL, *op;
+	size_t hdr_len = 0, i, on;
+	uint8_t have = old != NULL ? old[9] : 0, flags = old != NULL ? old[8] : 0;
+	uint64_t date;
+	unsigned char be[8];
+	bool ok;
+
+	/* the base subject comes with the date: the same pass over the header finds both */
+	parts |= SORT_PART_SUBJECT;
+	ok = sort_raw_header(s, &hdr, &hdr_len);
+	if (ok)
+		sort_hdr_scan(hdr, hdr_len, sort_hf_wanted((uint8_t)(parts & ~have)), &h);
+	else
+		memset(&h, 0, sizeof(h));
+	date = sort_date(s, sr, &h);
+	for (i = 0; i < 8; i++)
+		be[i] = (unsigned char)(date >> (56 - 8 * i));
+	parts |= have;
+	buf_reset(blk);
+	(void)buf_append(blk, be, 8);
+	(void)buf_append_c(blk, 0);
+	(void)buf_append_c(blk, (char)parts);
+	for (i = 0; i < SORT_BLOCK_STRINGS; i++) {
+		uint8_t part = sort_block_part[i];
+
+		if ((have & part) && block_string(old, old_len, (unsigned)i, &op, &on)) {
+			block_put_string(blk, op, on);
+			if (part == SORT_PART_SUBJECT)
+				blk->data[8] |= (char)(flags & SORT_BLOCK_REPLY);
+			if (part == SORT_PART_IDS)
+				blk->data[8] |= (char)(flags & SORT_BLOCK_IRT);
+			continue;
+		}
+		if (!(parts & part)) {
+			block_put_string(blk, NULL, 0);
+			continue;
+		}
+		switch (i) {
+		case 0: {
+			const char *v = sort_hdr_get(&h, HF_SUBJECT, &sr->tmp2);
+			bool reply = false;
+
+			buf_reset(&sr->val);
+			if (v != NULL)
+				(void)mail_base_subject(v, strlen(v), &sr->val, &reply);
+			if (reply)
+				blk->data[8] |= SORT_BLOCK_REPLY;
+			block_put_folded(sr, blk, &sr->val);
+			break;
+		}
+		case 1:
+		case 2:
+		case 3:
+			/* FROM/TO with their DISPLAY twin (strings 4, 5): one parse */
+			sort_addr(sort_hdr_get(&h, i == 1 ? HF_FROM : i == 2 ? HF_TO : HF_CC,
+			    &sr->tmp2), &sr->val, i < 3 ? &sr->disp[i - 1] : NULL);
+			block_put_folded(sr, blk, &sr->val);
+			break;
+		case 4:
+		case 5:
+			block_put_folded(sr, blk, &sr->disp[i - 4]);
+			break;
+		case 6: {
+			const char *v = sort_hdr_get(&h, HF_MSGID, &sr->tmp2);
+
+			block_put_string(blk, v, v != NULL ? MIN(strlen(v), (size_t)1024) : 0);
+			break;
+		}
+		default: {
+			const char *v = sort_hdr_get(&h, HF_REFS, &sr->tmp2);
+			size_t n;
+
+			/* RFC 5256 §4 (1)(A): In-Reply-To when References is absent or holds
+			 * no valid message ID */
+			if ((v == NULL || !imap_thread_has_id(v, strlen(v))) &&
+			    h.v[HF_IRT] != NULL) {
+				v = sort_hdr_get(&h, HF_IRT, &sr->tmp2);
+				blk->data[8] |= SORT_BLOCK_IRT;
+			}
+			n = v != NULL ? strlen(v) : 0;
+			if (n > SORT_BLOCK_REFS_MAX) {
+				v += n - SORT_BLOCK_REFS_MAX;
+				n = SORT_BLOCK_REFS_MAX;
+			}
+			block_put_string(blk, v, n);
+			break;
+		}
+		}
+	}
+	return ok;
+}
+
+static void
+sort_batch_add(void *ctx, uint32_t uid, const unsigned char *data, size_t len)
+{
+	struct sort_batch *b = ctx;
+
+	if (b->n == b->cap) {
+		b->cap = MAX(b->cap * 2, 1024);
+		b->uid = xreallocarray(b->uid, b->cap, sizeof(*b->uid));
+		b->off = xreallocarray(b->off, b->cap, sizeof(*b->off));
+		b->len = xreallocarray(b->len, b->cap, sizeof(*b->len));
+	}
+	if (buf_append(&b->data, data, len) < 0)
+		return;
+	b->uid[b->n] = uid;
+	b->off[b->n] = (uint32_t)(b->data.len - len);
+	b->len[b->n] = (uint32_t)len;
+	b->n++;
+}
+
+/* Read the blocks the index holds for the view's messages from uid on (a batch). */
+static void
+sort_batch_load(struct search_ctx *s, struct sort_batch *b, uint32_t uid)
+{
+	const struct imap_view *v = s->view;
+	uint32_t last = v->count > 0 ? v->msgs[v->count - 1].uid : uid, done;
+
+	b->n = b->next = 0;
+	buf_reset(&b->data);
+	(void)mailbox_items_walk(v->mbox, (uint8_t)(IMAP_RC_SORT + 1), IMAP_RC_SORT_KIND, uid,
+	    MAX(last, uid), SORT_BATCH_BYTES, sort_batch_add, b, &done);
+	b->lo = uid;
+	b->hi = done;
+	b->valid = true;
+}
+
+/* The block of uid in the batch (which covers it), or false. */
+static bool
+sort_batch_find(struct sort_batch *b, uint32_t uid, const unsigned char **p_r,
+    size_t *len_r)
+{
+	size_t lo = 0, hi = b->n;
+
+	/* messages come in UID order: usually the next entry */
+	while (b->next < b->n && b->uid[b->next] < uid)
+		b->next++;
+	if (b->next < b->n && b->uid[b->next] == uid) {
+		lo = b->next;
+	} else {
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (b->uid[mid] < uid)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo == b->n || b->uid[lo] != uid)
+			return false;
+	}
+	*p_r = (const unsigned char *)b->data.data + b->off[lo];
+	*len_r = b->len[lo];
+	return true;
+}
+
+/*
+ * The block of the message with at least the parts sr->parts: from the rendered-item
+ * cache, else from the store's index (read in batches for the following messages),
+ * else built, growing what was found, and kept in both.
+ */
 static void
 sort_block(struct search_ctx *s, struct sort_run *sr, const unsigned char **p_r,
     size_t *len_r)
 {
 	struct imap_rcache *rc = s->client->iu->rcache;
 	struct mailbox *mb = s->view->mbox;
+	struct sort_batch *b = &sr->batch;
+	const unsigned char *old = NULL, *p;
+	uint32_t uid = s->m->uid, uidv = mailbox_uidvalidity(mb);
 	const char *d;
-	size_t len;
+	size_t old_len = 0, len;
 
-	if (imap_rcache_get(rc, mailbox_name(mb), mailbox_uidvalidity(mb), s->m->uid,
-	    IMAP_RC_SORT, &d, &len) &&
-	    len >= SORT_BLOCK_HDR + 2 * (N_ELEMENTS(sort_block_order) + SORT_BLOCK_IDS)) {
-		*p_r = (const unsigned char *)d;
-		*len_r = len;
-		return;
+	if (imap_rcache_get(rc, mailbox_name(mb), uidv, uid, IMAP_RC_SORT, &d, &len) &&
+	    block_has((const unsigned char *)d, len, 0)) {
+		p = (const unsigned char *)d;
+		if (block_has(p, len, sr->parts)) {
+			*p_r = p;
+			*len_r = len;
+			return;
+		}
+		/* a copy: reading the header may put into the rcache and move its arena */
+		buf_reset(&sr->oldblk);
+		(void)buf_append(&sr->oldblk, p, len);
+		old = (const unsigned char *)sr->oldblk.data;
+		old_len = sr->oldblk.len;
 	}
-	sort_block_build(s, sr, &sr->blk);
-	(void)imap_rcache_put(rc, mailbox_name(mb), mailbox_uidvalidity(mb), s->m->uid,
-	    IMAP_RC_SORT, sr->blk.data, sr->blk.len);
+	if (!b->valid || uid < b->lo || uid > b->hi)
+		sort_batch_load(s, b, uid);
+	if (sort_batch_find(b, uid, &p, &len) && block_has(p, len, 0) &&
+	    (old == NULL || (p[9] & ~old[9]) != 0)) {
+		if (block_has(p, len, sr->parts)) {
+			/* best effort: the batch holds it until the next load */
+			(void)imap_rcache_replace(rc, mailbox_name(mb), uidv, uid, IMAP_RC_SORT,
+			    p, len);
+			*p_r = p;
+			*len_r = len;
+			return;
+		}
+		if (old == NULL || (old[9] & ~p[9]) == 0) {
+			old = p;
+			old_len = len;
+		}
+	}
+	if (sort_block_build(s, sr, sr->parts, old, old_len, &sr->blk)) {
+		(void)imap_rcache_replace(rc, mailbox_name(mb), uidv, uid, IMAP_RC_SORT,
+		    sr->blk.data, sr->blk.len);
+		mailbox_items_put(mb, uid, (uint8_t)(IMAP_RC_SORT + 1), IMAP_RC_SORT_KIND,
+		    sr->blk.data, sr->blk.len);
+	}
 	*p_r = (const unsigned char *)sr->blk.data;
 	*len_r = sr->blk.len;
 }
@@ -1044,6 +1368,90 @@ search_keep(struct imap_cmd *cmd, struct search_run *r)
 	r->prog = NULL;
 }
 
+
+/* ---------------------------------------------------------------- the last answer */
+
+/*
+ * Webmail clients send the same SORT or THREAD of the whole folder for every page they
+ * show. The answer depends only on which messages the view holds (their keys never
+ * change: messages are immutable), so the view keeps the last such answer with the
+ * command it answered and the view's generation (imap_view.gen); the same command while
+ * the generation is unchanged is answered from it. Only for the search program ALL
+ * without RETURN (a flag or date key would depend on more than the view's messages),
+ * and up to SORT_MEMO_MAX octets.
+ */
+#define SORT_MEMO_MAX	(4u * 1024 * 1024)
+
+static bool
+prog_is_all(const struct imap_search_program *prog)
+{
+	const struct imap_search_key *k;
+
+	if (prog->esearch || prog->root == NULL || prog->root->type != SEARCH_AND)
+		return false;
+	for (k = prog->root->child; k != NULL; k = k->next)
+		if (k->type != SEARCH_ALL)
+			return false;
+	return true;
+}
+
+/* The memo key of a SORT (criteria) or THREAD (algorithm) into sr->memo_key; none when
+ * the program is not ALL. */
+static void
+sort_memo_key(struct sort_run *sr, const struct imap_cmd *cmd,
+    const struct imap_search_program *prog)
+{
+	size_t n = 0;
+	unsigned c;
+
+	sr->memo_key_len = 0;
+	if (!prog_is_all(prog))
+		return;
+	sr->memo_key[n++] = sr->thread != NULL ? 'T' : 'S';
+	sr->memo_key[n++] = cmd->uid ? 'U' : 'N';
+	if (sr->thread != NULL)
+		sr->memo_key[n++] = (char)('0' + (int)sr->alg);
+	for (c = 0; c < sr->n_crit; c++) {
+		sr->memo_key[n++] = (char)('a' + (int)sr->crit[c].key);
+		sr->memo_key[n++] = sr->crit[c].reverse ? 'r' : 'f';
+	}
+	sr->memo_key_len = n;
+}
+
+/* Answer from the view's memo: true when it was for this command and is current. */
+static bool
+sort_memo_answer(struct imap_cmd *cmd, const struct sort_run *sr)
+{
+	struct imap_view *v = cmd->client->view;
+
+	if (sr->memo_key_len == 0 || v->memo == NULL || v->memo_gen != v->gen ||
+	    v->memo_key_len != sr->memo_key_len ||
+	    memcmp(v->memo_key, sr->memo_key, sr->memo_key_len) != 0)
+		return false;
+	imap_client_write(cmd->client, v->memo, v->memo_len);
+	return true;
+}
+
+/* Keep the untagged answer out[0..len) of the command in the view's memo. */
+static void
+sort_memo_keep(struct imap_cmd *cmd, const struct sort_run *sr, const char *out,
+    size_t len)
+{
+	struct imap_view *v = cmd->client->view;
+
+	if (sr->memo_key_len == 0 || len > SORT_MEMO_MAX)
+		return;
+	free(v->memo_key);
+	free(v->memo);
+	v->memo_key = xmalloc(sr->memo_key_len);
+	memcpy(v->memo_key, sr->memo_key, sr->memo_key_len);
+	v->memo_key_len = sr->memo_key_len;
+	v->memo = xmalloc(MAX(len, 1));
+	memcpy(v->memo, out, len);
+	v->memo_len = len;
+	v->memo_gen = v->gen;
+}
+
 static int
 search_finish(struct imap_cmd *cmd, struct search_run *r)
 {
@@ -1058,6 +1466,8 @@ search_finish(struct imap_cmd *cmd, struct search_run *r)
 			buf_truncate(&r->out, 8);	/* no threads: "* THREAD" */
 		(void)buf_append_str(&r->out, "\r\n");
 		imap_client_write(c, r->out.data, r->out.len);
+		if (!r->error)
+			sort_memo_keep(cmd, r->sort, r->out.data, r->out.len);
 		if (r->error)
 			return imap_cmd_no(cmd, "[SERVERBUG] Internal error while threading");
 		return imap_cmd_ok(cmd, "Thread completed.");
@@ -1069,6 +1479,8 @@ search_finish(struct imap_cmd *cmd, struct search_run *r)
 		if (r->out.len > 0) {
 			(void)buf_append_str(&r->out, "\r\n");
 			imap_client_write(c, r->out.data, r->out.len);
+			if (!r->error)
+				sort_memo_keep(cmd, r->sort, r->out.data, r->out.len);
 		}
 		search_keep(cmd, r);
 		if (r->error)
@@ -1245,6 +1657,16 @@ search_start(struct imap_cmd *cmd, struct imap_search_program *prog, struct sort
 	resolve_sets(prog->root, c->view, time(NULL));
 	if (prog->has_modseq)
 		imap_client_enable(c, IMAP_ENABLE_CONDSTORE);
+	if (sort != NULL) {
+		sort_memo_key(sort, cmd, prog);
+		if (sort_memo_answer(cmd, sort)) {
+			bool thread = sort->thread != NULL;
+
+			imap_search_program_free(&prog, free_matcher);
+			sort_run_free(sort);
+			return imap_cmd_ok(cmd, thread ? "Thread completed." : "Sort completed.");
+		}
+	}
 	r = xcalloc(1, sizeof(*r));
 	r->prog = prog;
 	r->sort = sort;
@@ -1416,6 +1838,7 @@ cmd_sort(struct imap_cmd *cmd)
 		sr->crit[sr->n_crit].reverse = reverse;
 		sr->slot[sr->n_crit] = (uint8_t)sr->n_slots;
 		sr->n_slots += sort_key_is_number(keys[j].key) ? 1 : 3;
+		sr->parts |= sort_key_part(keys[j].key);
 		sr->n_crit++;
 		reverse = false;
 	}
@@ -1435,9 +1858,7 @@ cmd_sort(struct imap_cmd *cmd)
 		return search_parse_reply(cmd, res, err);
 	}
 	buf_init(&sr->arena, SORT_ARENA_MAX + MAIL_BASE_SUBJECT_MAX * 8);
-	buf_init(&sr->val, 4 * MAIL_BASE_SUBJECT_MAX);
-	buf_init(&sr->tmp, BUF_UNLIMITED);
-	buf_init(&sr->blk, BUF_UNLIMITED);
+	sort_run_init_bufs(sr);
 	return search_start(cmd, prog, sr);
 }
 
@@ -1475,10 +1896,10 @@ cmd_thread(struct imap_cmd *cmd)
 	sr = xcalloc(1, sizeof(*sr));
 	sr->thread = imap_thread_create();
 	sr->alg = alg;
+	sr->parts = alg == IMAP_THREAD_ORDEREDSUBJECT ? SORT_PART_SUBJECT :
+	    SORT_PART_SUBJECT | SORT_PART_IDS;
 	buf_init(&sr->arena, 1);
-	buf_init(&sr->val, 4 * MAIL_BASE_SUBJECT_MAX);
-	buf_init(&sr->tmp, BUF_UNLIMITED);
-	buf_init(&sr->blk, BUF_UNLIMITED);
+	sort_run_init_bufs(sr);
 	return search_start(cmd, prog, sr);
 }
 

@@ -216,6 +216,14 @@ struct imap_view {
 	uint32_t lazy_boundary;		/* \Recent claim boundary of the SELECT */
 	struct seqset *searchres;	/* RFC 5182 saved SEARCH result (UIDs); NULL: empty */
 	struct imap_contexts *contexts;	/* RFC 5267 updating results (imap_context.c) */
+	/* changes whenever the set of messages changes (added, expunged, removed), to a
+	 * value no view had before: what a SORT found stays valid while it is the same */
+	uint64_t gen;
+	/* the answer of the last SORT or THREAD of the whole folder, for memo_key, while
+	 * gen is memo_gen (cmd_search.c) */
+	char *memo_key, *memo;
+	size_t memo_key_len, memo_len;
+	uint64_t memo_gen;
 };
 
 /* What SELECT/EXAMINE report (RFC 3501 §6.3.1). */
@@ -463,6 +471,9 @@ enum imap_rc_field {
 /* The format tag of IMAP_RC_HEADER blocks kept in the store's persistent index
  * (mailbox_hdrcache_get/put): change it when the field list in imap_rcache.c changes. */
 #define IMAP_RC_HEADER_KIND	1
+/* The format tag of IMAP_RC_SORT blocks kept in the store's persistent index as item
+ * IMAP_RC_SORT + 1 (cmd_search.c describes the block): change it with the block. */
+#define IMAP_RC_SORT_KIND	2
 
 /* Empty cache holding at most max_bytes (strings, offsets and hash together). */
 struct imap_rcache *imap_rcache_create(size_t max_bytes);
@@ -483,6 +494,10 @@ bool imap_rcache_has(struct imap_rcache *rc, const char *mailbox, uint32_t uidva
  * Returns false when it was not kept for lack of room or size (a caller filling many
  * items stops trying), true when stored or already there. */
 bool imap_rcache_put(struct imap_rcache *rc, const char *mailbox, uint32_t uidvalidity,
+    uint32_t uid, enum imap_rc_field field, const void *data, size_t len);
+/* As put, but a field already cached is replaced (the old octets stay unused in the
+ * folder's arena until it is dropped: for items that grow a few times, the SORT keys). */
+bool imap_rcache_replace(struct imap_rcache *rc, const char *mailbox, uint32_t uidvalidity,
     uint32_t uid, enum imap_rc_field field, const void *data, size_t len);
 /*
  * Build the IMAP_RC_HEADER block from a root header block hdr[0..len): the fields

@@ -278,9 +278,9 @@ imap_rcache_has(struct imap_rcache *rc, const char *mailbox, uint32_t uidvalidit
 	return imap_rcache_get(rc, mailbox, uidvalidity, uid, field, &d, &l);
 }
 
-bool
-imap_rcache_put(struct imap_rcache *rc, const char *mailbox, uint32_t uidvalidity,
-    uint32_t uid, enum imap_rc_field field, const void *data, size_t len)
+static bool
+rc_put(struct imap_rcache *rc, const char *mailbox, uint32_t uidvalidity, uint32_t uid,
+    enum imap_rc_field field, const void *data, size_t len, bool replace)
 {
 	struct rc_folder *f;
 	struct rc_rec *r;
@@ -291,7 +291,7 @@ imap_rcache_put(struct imap_rcache *rc, const char *mailbox, uint32_t uidvalidit
 	r = rec_find(f, uid);
 	if (r == NULL && (r = rec_add(rc, f, uid)) == NULL)
 		return false;
-	if (r->len[field] != RCACHE_ABSENT)
+	if (r->len[field] != RCACHE_ABSENT && !replace)
 		return true;	/* immutable: the first rendering stays */
 	if (f->arena_cap - f->arena_len < len) {
 		size_t ncap = f->arena_cap == 0 ? 64 * 1024 : f->arena_cap;
@@ -315,6 +315,20 @@ imap_rcache_put(struct imap_rcache *rc, const char *mailbox, uint32_t uidvalidit
 	r->len[field] = (uint32_t)len;
 	f->arena_len += len;
 	return true;
+}
+
+bool
+imap_rcache_put(struct imap_rcache *rc, const char *mailbox, uint32_t uidvalidity,
+    uint32_t uid, enum imap_rc_field field, const void *data, size_t len)
+{
+	return rc_put(rc, mailbox, uidvalidity, uid, field, data, len, false);
+}
+
+bool
+imap_rcache_replace(struct imap_rcache *rc, const char *mailbox, uint32_t uidvalidity,
+    uint32_t uid, enum imap_rc_field field, const void *data, size_t len)
+{
+	return rc_put(rc, mailbox, uidvalidity, uid, field, data, len, true);
 }
 
 bool

@@ -19,6 +19,16 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
+
+static uint64_t view_gen_last;
+
+/* The view's messages changed (imap_view.gen). */
+static void
+view_changed(struct imap_view *v)
+{
+	v->gen = ++view_gen_last;
+}
+
 static const struct {
 	uint8_t flag;
 	const char *name;
@@ -59,6 +69,7 @@ l_expunged(void *ctx, struct mailbox *mbox, uint32_t uid)
 
 	if (vm != NULL && !vm->expunged) {
 		vm->expunged = true;
+		view_changed(v);
 		/* the store gave this expunge the folder's newest MODSEQ */
 		if (!v->pending_expunge)
 			v->pending_expunge_modseq = mailbox_highestmodseq(mbox);
@@ -126,6 +137,7 @@ l_loaded(void *ctx, struct mailbox *mbox)
 		    mailbox_name(mbox), v->count, end);
 		v->lost = true;
 		v->count = 0;
+		view_changed(v);
 		imap_client_schedule_updates(v->client);
 		return;
 	}
@@ -210,6 +222,7 @@ view_append(struct imap_view *v, size_t first, size_t end, uint32_t boundary)
 
 	if (first == end)
 		return;
+	view_changed(v);
 	if (v->count + (end - first) > v->cap) {
 		size_t ocap = v->cap;
 
@@ -251,6 +264,7 @@ imap_view_open(struct imap_client *client, const char *name, bool readonly,
 	v->client = client;
 	v->mbox = mbox;
 	v->readonly = readonly;
+	view_changed(v);
 	if (!mailbox_msgs_loaded(mbox)) {
 		/* the messages as the snapshot has them: count from the store, the
 		 * array when a command needs it (l_loaded). The claim covers every UID
@@ -318,6 +332,8 @@ imap_view_close(struct imap_view **vp)
 	imap_context_free_all(v);
 	mailbox_unref(&v->mbox);
 	seqset_destroy(&v->searchres);
+	free(v->memo_key);
+	free(v->memo);
 	free(v->msgs);
 	free(v->keywords);
 	free(v);
@@ -563,6 +579,7 @@ imap_view_send_updates(struct imap_view *v, bool allow_expunge)
 			v->msgs[j++] = v->msgs[i];
 		}
 		v->count = j;
+		view_changed(v);
 		v->reported_exists -= (uint32_t)MIN(removed, v->reported_exists);
 		v->pending_expunge = false;
 		if (removed > 0)

@@ -886,7 +886,12 @@ mailbox_hdrcache_flush(struct mailbox *box)
 		if ((rc = mdb_env_set_mapsize(ix->env, ix->mapsize)) != 0)
 			break;
 	}
-	hdrcache_pending_free(box);
+	/* a long SEARCH or SORT queues the next batch right away: keep one batch's buffer
+	 * (the snapshot write, or the folder leaving memory, frees it) */
+	if (box->hdr_pend_cap <= 2 * MAILBOX_HDRCACHE_BATCH)
+		box->hdr_pend_len = 0;
+	else
+		hdrcache_pending_free(box);
 	if (rc == 0)
 		box->index_fid = fid;
 	else if (rc != MDB_MAP_FULL)
