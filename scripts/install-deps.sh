@@ -3,7 +3,9 @@
 # or its benchmarks (bench). Installs only what is missing; safe to run repeatedly.
 set -eu
 BUILD="gcc clang meson ninja-build pkg-config libevent-dev libssl-dev libcrypt-dev
-libargon2-dev libutf8proc-dev libpam0g-dev libseccomp-dev liblmdb-dev zlib1g-dev openssl"
+libargon2-dev libutf8proc-dev libpam0g-dev libseccomp-dev liblmdb-dev zlib1g-dev openssl
+scdoc libsystemd-dev"
+# scdoc (man pages) and libsystemd-dev (sd_notify) are optional: the build goes without them
 CHECK="libcmocka-dev python3 curl isync mutt tmux valgrind libclang-rt-14-dev strace gdb
 postfix swaks fetchmail testssl.sh dovecot-sieve dovecot-imapd
 roundcube roundcube-sqlite3 roundcube-plugins php-cli php-sqlite3 chromium

@@ -2,6 +2,8 @@
 # run-all.sh — every test suite of buzon, run by `make check` after it has built
 # build/ (normal) and build-asan/ (ASan+UBSan):
 #   unit      meson test --suite unit, in both builds
+#   docs      tests/docs/run.py (the README's configuration table and buzon.conf(5) are
+#             generated from docs/man/buzon.conf.keys, which matches src/lib/config.c)
 #   protocol  tests/protocol/run.py --stdio (scripted IMAP dialogues), both builds, and
 #             --serve (one process for all sessions of the user) on build
 #   compress  tests/compress/run.py (COMPRESS=DEFLATE through zlib: commands, a non-reading
@@ -140,6 +142,10 @@ start=$(date +%s)
 
 unit "$BUILD" unit
 [ "${SKIP_ASAN:-0}" = 1 ] || unit "$ASAN_BUILD" unit-asan
+
+if [ -f tests/docs/run.py ]; then
+	runner docs "$LOGDIR/docs.log" "$PY" tests/docs/run.py
+fi
 
 # Sanitizer settings for the ASan runs; buzontest.py puts log_path into each test's
 # own directory and scans it at teardown.
