@@ -9,7 +9,8 @@ scdoc libsystemd-dev"
 CHECK="libcmocka-dev python3 curl isync mutt tmux valgrind libclang-rt-14-dev strace gdb
 postfix swaks fetchmail testssl.sh dovecot-sieve dovecot-imapd
 roundcube roundcube-sqlite3 roundcube-plugins php-cli php-sqlite3 chromium
-fonts-ipafont-gothic nodejs certbot pebble"
+fonts-ipafont-gothic nodejs certbot pebble systemd"
+# systemd: systemd-analyze for tests/systemd (the tests never need systemd as PID 1).
 # dovecot-sieve: Pigeonhole's sievec, the reference of tests/sieve/run.py (pulls dovecot-core);
 # dovecot-imapd: Dovecot reads buzon's maildirsize in tests/delivery (quota). Tests never
 # use a system Dovecot: they run its binaries with private configurations.

@@ -4,6 +4,9 @@
 #   unit      meson test --suite unit, in both builds
 #   docs      tests/docs/run.py (the README's configuration table and buzon.conf(5) are
 #             generated from docs/man/buzon.conf.keys, which matches src/lib/config.c)
+#   systemd   tests/systemd/run.py (systemd-analyze verify on the unit; sd_notify READY,
+#             RELOADING, STATUS, STOPPING on a socket of the test; the unit's capabilities)
+#             on build/buzon
 #   protocol  tests/protocol/run.py --stdio (scripted IMAP dialogues), both builds, and
 #             --serve (one process for all sessions of the user) on build
 #   compress  tests/compress/run.py (COMPRESS=DEFLATE through zlib: commands, a non-reading
@@ -145,6 +148,9 @@ unit "$BUILD" unit
 
 if [ -f tests/docs/run.py ]; then
 	runner docs "$LOGDIR/docs.log" "$PY" tests/docs/run.py
+fi
+if [ -f tests/systemd/run.py ] && have_binary "$BUILD" systemd; then
+	runner systemd "$LOGDIR/systemd.log" env BUZON="$BUILD/buzon" "$PY" tests/systemd/run.py
 fi
 
 # Sanitizer settings for the ASan runs; buzontest.py puts log_path into each test's
