@@ -9,6 +9,10 @@ src/lib/config.c.
         exit 1 (with a diff) if the README's table differs and --write is not given
   gen-config-doc.py man TEMPLATE OUT
         TEMPLATE (docs/man/buzon.conf.5.scd.in) with its @KEYS@ line replaced -> OUT
+  gen-config-doc.py conf [--write] TEMPLATE OUT
+        the commented example configuration (contrib/buzon.conf, the Debian package's
+        /etc/buzon/buzon.conf): TEMPLATE with its @KEYS@ line replaced by every key, its
+        default and meaning as comments; exit 1 with a diff if OUT differs (--write: write)
   gen-config-doc.py check-source [src/lib/config.c]
         every key of config.c is documented and the reverse; types, limits (the max of
         numbers) and defaults agree; exit 1 with one line per difference
@@ -145,6 +149,55 @@ def cmd_man(args):
     return 0
 
 
+# ---- example configuration -------------------------------------------------------
+def md_plain(s):
+    s = re.sub(r"\[([^\]]+)\]\(([^)#]+)[^)]*\)", lambda m: m.group(1) if m.group(2) in m.group(1)
+               else "%s (%s)" % (m.group(1), m.group(2)), s)
+    return s.replace("**", "").replace("`", "")
+
+
+def conf_keys(entries):
+    import textwrap
+    out = []
+    for e in entries:
+        m = re.fullmatch(r"`([^`]*)`", e.default)
+        for n in e.names:
+            out.append("#%s = %s" % (n, m.group(1)) if m else "#%s =" % n)
+        text = md_plain(e.text)
+        if not m:
+            text = "(default: %s) %s" % (md_plain(e.default).strip("()"), text)
+        out += textwrap.wrap(text, 86, initial_indent="#   ", subsequent_indent="#   ",
+                             break_on_hyphens=False)
+        out.append("")
+    return out
+
+
+def cmd_conf(args):
+    write = "--write" in args
+    args = [a for a in args if a != "--write"]
+    if len(args) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    with open(args[0], encoding="utf-8") as f:
+        tmpl = f.read().splitlines()
+    i = tmpl.index("@KEYS@")
+    text = "\n".join(tmpl[:i] + conf_keys(load()) + tmpl[i + 1:]).rstrip("\n") + "\n"
+    try:
+        with open(args[1], encoding="utf-8") as f:
+            old = f.read()
+    except FileNotFoundError:
+        old = ""
+    if old == text:
+        return 0
+    if write:
+        with open(args[1], "w", encoding="utf-8") as f:
+            f.write(text)
+        return 0
+    sys.stdout.writelines(difflib.unified_diff(old.splitlines(True), text.splitlines(True),
+                                               args[1], "generated from " + args[0]))
+    return 1
+
+
 # ---- config.c ----------------------------------------------------------------------
 FIXED_TYPES = {"K_PORT": "port", "K_BOOL": "yes or no", "K_SIZE": "size", "K_MODE": "octal mode",
                "K_UID": "uid", "K_LISTEN": "address list", "K_CLEARTEXT": "no, loopback or yes",
@@ -246,7 +299,7 @@ def main():
     if len(sys.argv) > 3 and sys.argv[2] == "--keys":
         KEYS = sys.argv[3]
         del sys.argv[2:4]
-    cmds = {"readme": cmd_readme, "man": cmd_man, "check-source": cmd_check_source}
+    cmds = {"readme": cmd_readme, "man": cmd_man, "conf": cmd_conf, "check-source": cmd_check_source}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
         print(__doc__, file=sys.stderr)
         return 2

@@ -2,8 +2,9 @@
 # run-all.sh — every test suite of buzon, run by `make check` after it has built
 # build/ (normal) and build-asan/ (ASan+UBSan):
 #   unit      meson test --suite unit, in both builds
-#   docs      tests/docs/run.py (the README's configuration table and buzon.conf(5) are
-#             generated from docs/man/buzon.conf.keys, which matches src/lib/config.c)
+#   docs      tests/docs/run.py (the README's configuration table, buzon.conf(5) and
+#             contrib/buzon.conf are generated from docs/man/buzon.conf.keys, which
+#             matches src/lib/config.c)
 #   systemd   tests/systemd/run.py (systemd-analyze verify on the unit; sd_notify READY,
 #             RELOADING, STATUS, STOPPING on a socket of the test; the unit's capabilities)
 #             on build/buzon
@@ -147,7 +148,7 @@ unit "$BUILD" unit
 [ "${SKIP_ASAN:-0}" = 1 ] || unit "$ASAN_BUILD" unit-asan
 
 if [ -f tests/docs/run.py ]; then
-	runner docs "$LOGDIR/docs.log" "$PY" tests/docs/run.py
+	runner docs "$LOGDIR/docs.log" env BUZON="$BUILD/buzon" "$PY" tests/docs/run.py
 fi
 if [ -f tests/systemd/run.py ] && have_binary "$BUILD" systemd; then
 	runner systemd "$LOGDIR/systemd.log" env BUZON="$BUILD/buzon" "$PY" tests/systemd/run.py

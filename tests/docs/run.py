@@ -9,6 +9,9 @@ scripts/gen-config-doc.py writes the README's table and buzon.conf(5). Cases:
   drift         the two checks above fail on a copy with a key added to config.c, a key
                 dropped from the keys file, a limit changed, a default changed and a
                 README row edited (so they are not vacuous)
+  conf          contrib/buzon.conf (the package's /etc/buzon/buzon.conf) is what the
+                generator writes, and with every "#key = default" line uncommented it
+                still loads (`buzon check`, when build/buzon or $BUZON exists)
   man           with scdoc: both man pages render and buzon.conf(5) names every key
 Prints "PASS name" / "FAIL name: why" / "SKIP name: why", then "N passed, M failed".
 Takes well under a second.
@@ -97,6 +100,40 @@ def t_drift():
         shutil.rmtree(tmp)
 
 
+def t_conf():
+    tmpl = os.path.join(REPO, "contrib", "buzon.conf.in")
+    conf = os.path.join(REPO, "contrib", "buzon.conf")
+    r = gen("conf", tmpl, conf)
+    if r.returncode != 0:
+        return "contrib/buzon.conf differs (scripts/gen-config-doc.py conf --write " \
+            "contrib/buzon.conf.in contrib/buzon.conf):\n" + r.stdout + r.stderr
+    buzon = os.environ.get("BUZON") or os.path.join(REPO, "build", "buzon")
+    if not os.access(buzon, os.X_OK):
+        return "SKIP no %s to load it with" % buzon
+    lines, n = [], 0
+    for line in open(conf).read().splitlines():
+        m = re.fullmatch(r"#(\w+) = (.+)", line)
+        if m:
+            line = "%s = %s" % (m.group(1), m.group(2))
+            n += 1
+        lines.append(line)
+    if n < 30:
+        return "only %d keys with a default in contrib/buzon.conf" % n
+    tmp = tempfile.mkdtemp(prefix="buzon-conf.")
+    try:
+        path = os.path.join(tmp, "buzon.conf")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        r = subprocess.run([buzon, "check", "-c", path], capture_output=True, text=True,
+                           timeout=30)
+        if r.returncode != 0:
+            return "every default uncommented: buzon check exit %d: %s" % (
+                r.returncode, (r.stdout + r.stderr).strip())
+        return None
+    finally:
+        shutil.rmtree(tmp)
+
+
 def t_man():
     if shutil.which("scdoc") is None:
         return "SKIP no scdoc"
@@ -129,6 +166,7 @@ def t_man():
 case("readme", t_readme)
 case("source", t_source)
 case("drift", t_drift)
+case("conf", t_conf)
 case("man", t_man)
 print("%d passed, %d failed" % (results.count(True), results.count(False)))
 sys.exit(0 if all(results) else 1)
