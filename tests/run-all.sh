@@ -4,7 +4,7 @@
 #   unit      meson test --suite unit, in both builds
 #   docs      tests/docs/run.py (the README's configuration table, buzon.conf(5) and
 #             contrib/buzon.conf are generated from docs/man/buzon.conf.keys, which
-#             matches src/lib/config.c)
+#             matches src/lib/config.c; buzon(8) has every command of cli.c's usage)
 #   systemd   tests/systemd/run.py (systemd-analyze verify on the unit; sd_notify READY,
 #             RELOADING, STATUS, STOPPING on a socket of the test; the unit's capabilities)
 #             on build/buzon

@@ -12,6 +12,8 @@ scripts/gen-config-doc.py writes the README's table and buzon.conf(5). Cases:
   conf          contrib/buzon.conf (the package's /etc/buzon/buzon.conf) is what the
                 generator writes, and with every "#key = default" line uncommented it
                 still loads (`buzon check`, when build/buzon or $BUZON exists)
+  verbs         every command in `buzon`'s usage text (src/cli/cli.c) has an entry in
+                buzon(8) (docs/man/buzon.8.scd), and the reverse
   man           with scdoc: both man pages render and buzon.conf(5) names every key
 Prints "PASS name" / "FAIL name: why" / "SKIP name: why", then "N passed, M failed".
 Takes well under a second.
@@ -134,6 +136,37 @@ def t_conf():
         shutil.rmtree(tmp)
 
 
+def usage_verbs():
+    """("user add", ...) from the usage() text of src/cli/cli.c."""
+    src = open(os.path.join(REPO, "src", "cli", "cli.c")).read()
+    body = re.search(r"usage\(void\)\n\{(.*?)\n\}", src, re.S).group(1)
+    verbs = set()
+    for line in re.findall(r'"(?:usage:)?\s*buzon ([^"\\]*)', body):
+        tok = line.split()
+        subs = tok[1].split("|") if len(tok) > 1 and re.fullmatch(r"[a-z|]+", tok[1]) else [None]
+        for sub in subs:
+            verbs.add(tok[0] + (" " + sub if sub else ""))
+    return verbs
+
+
+def t_verbs():
+    scd = open(os.path.join(REPO, "docs", "man", "buzon.8.scd")).read()
+    verbs = usage_verbs()
+    if len(verbs) < 10:
+        return "found only %r in cli.c's usage()" % sorted(verbs)
+    section = scd.split("# COMMANDS")[1].split("\n# ")[0]
+    missing = [v for v in sorted(verbs) if "*%s*" % v not in section]
+    if missing:
+        return "buzon(8) has no entry for: %s" % ", ".join(missing)
+    documented = set()
+    for m in re.finditer(r"^\*([a-z]+(?: [a-z]+)?)\*|, \*([a-z]+ [a-z]+)\*", section, re.M):
+        documented.add(m.group(1) or m.group(2))
+    extra = [v for v in sorted(documented) if v not in verbs and v.split()[0] not in verbs]
+    if extra:
+        return "buzon(8) describes commands cli.c does not have: %s" % ", ".join(extra)
+    return None
+
+
 def t_man():
     if shutil.which("scdoc") is None:
         return "SKIP no scdoc"
@@ -167,6 +200,7 @@ case("readme", t_readme)
 case("source", t_source)
 case("drift", t_drift)
 case("conf", t_conf)
+case("verbs", t_verbs)
 case("man", t_man)
 print("%d passed, %d failed" % (results.count(True), results.count(False)))
 sys.exit(0 if all(results) else 1)
