@@ -1,10 +1,11 @@
 # Thin wrapper: the build is Meson + Ninja. `make` builds build/buzon,
-# `make check` runs every test, `make demo` runs a demo server on loopback.
+# `make check` runs every test, `make demo` runs a demo server on loopback,
+# `make deb` builds the Debian package.
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 MESON_OPTS ?=
 
-.PHONY: all deps check-deps build asan check demo fuzz bench clean
+.PHONY: all deps check-deps build asan check demo fuzz bench deb clean
 
 all: build
 
@@ -50,6 +51,11 @@ fuzz:
 bench:
 	@scripts/install-deps.sh bench
 	@bench/run.sh
+
+# buzon_VERSION_ARCH.deb in the current directory (debian/, scripts/build-deb.sh)
+deb:
+	@scripts/install-deps.sh deb
+	@scripts/build-deb.sh .
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

@@ -2,6 +2,12 @@
 # run-all.sh — every test suite of buzon, run by `make check` after it has built
 # build/ (normal) and build-asan/ (ASan+UBSan):
 #   unit      meson test --suite unit, in both builds
+#   docs      tests/docs/run.py (the README's configuration table, buzon.conf(5) and
+#             contrib/buzon.conf are generated from docs/man/buzon.conf.keys, which
+#             matches src/lib/config.c; buzon(8) has every command of cli.c's usage)
+#   systemd   tests/systemd/run.py (systemd-analyze verify on the unit; sd_notify READY,
+#             RELOADING, STATUS, STOPPING on a socket of the test; the unit's capabilities)
+#             on build/buzon
 #   protocol  tests/protocol/run.py --stdio (scripted IMAP dialogues), both builds, and
 #             --serve (one process for all sessions of the user) on build
 #   compress  tests/compress/run.py (COMPRESS=DEFLATE through zlib: commands, a non-reading
@@ -140,6 +146,13 @@ start=$(date +%s)
 
 unit "$BUILD" unit
 [ "${SKIP_ASAN:-0}" = 1 ] || unit "$ASAN_BUILD" unit-asan
+
+if [ -f tests/docs/run.py ]; then
+	runner docs "$LOGDIR/docs.log" env BUZON="$BUILD/buzon" "$PY" tests/docs/run.py
+fi
+if [ -f tests/systemd/run.py ] && have_binary "$BUILD" systemd; then
+	runner systemd "$LOGDIR/systemd.log" env BUZON="$BUILD/buzon" "$PY" tests/systemd/run.py
+fi
 
 # Sanitizer settings for the ASan runs; buzontest.py puts log_path into each test's
 # own directory and scans it at teardown.

@@ -56,6 +56,7 @@ sigterm_cb(evutil_socket_t sig, short what, void *ctx)
 		return;
 	log_info("shutting down (signal %d)", (int)sig);
 	M.stopping = true;
+	master_notify_stopping();
 	accept_update();
 	fail_pending_auth();
 	for (struct child *ch = M.children; ch != NULL; ch = ch->next)
@@ -69,7 +70,7 @@ sigterm_cb(evutil_socket_t sig, short what, void *ctx)
 }
 
 static void
-sighup_cb(evutil_socket_t sig, short what, void *ctx)
+reload_config(void)
 {
 	struct config *ncfg;
 	struct tls_server *ts;
@@ -113,6 +114,14 @@ sighup_cb(evutil_socket_t sig, short what, void *ctx)
 	spawn_logins();
 	spawn_lmtp();
 	accept_update();
+}
+
+static void
+sighup_cb(evutil_socket_t sig, short what, void *ctx)
+{
+	master_notify_reloading();
+	reload_config();
+	master_notify_ready();
 }
 
 static int
@@ -406,6 +415,7 @@ master_main(const char *config_path)
 	spawn_logins();
 	spawn_lmtp();
 	accept_update();
+	master_notify_ready();
 	log_info("buzon started imap_port=%u imaps_port=%u listen=%s", M.cfg->imap_port,
 	    M.cfg->imaps_port, M.cfg->listen[0]);
 	event_base_dispatch(M.base);
@@ -420,6 +430,7 @@ master_main(const char *config_path)
 		close(M.listen_fd[i]);
 	}
 	event_free(M.accept_timer);
+	master_notify_deinit();
 	if (M.lmtp_fd >= 0)
 		close(M.lmtp_fd);
 	while (M.delivering != NULL) {

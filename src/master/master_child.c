@@ -103,7 +103,7 @@ static bool
 env_allowed(const char *e)
 {
 	return !str_has_prefix(e, "LD_") && !str_has_prefix(e, "MALLOC_") &&
-	    !str_has_prefix(e, "BUZON_LOGIN_");
+	    !str_has_prefix(e, "BUZON_LOGIN_") && !str_has_prefix(e, "NOTIFY_SOCKET=");
 }
 
 struct child *

@@ -196,6 +196,13 @@ void mail_sent(struct child *mail, struct pending *p);
 void mail_reroute_untaken(struct child *dead);
 void fail_pending_auth(void);
 
+/* master_notify.c: sd_notify(3) READY, RELOADING, STOPPING, STATUS (no-ops without
+ * libsystemd) */
+void master_notify_ready(void);
+void master_notify_reloading(void);
+void master_notify_stopping(void);
+void master_notify_deinit(void);
+
 /* master_deliver.c: LMTP recipients and deliveries */
 void lmtp_reply(struct pending *p, uint32_t type, uint32_t status, const char *user);
 void delivery_auth_reply(struct pending *p, uint32_t status, const char *name,
