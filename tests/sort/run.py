@@ -22,9 +22,9 @@ applied in order, must give what sorting afresh gives.
   sent date     email.utils.parsedate_tz in UTC, else the arrival time
   ties          mailbox order
 
-and UID THREAD REFS (draft-ietf-morg-inthread-01), over Message-ID, References and
-In-Reply-To fields that form chains, branches, loops, duplicates and missing parents,
-must equal the reference's threads:
+and UID THREAD REFS (draft-ietf-morg-inthread-01), REFERENCES and ORDEREDSUBJECT
+(RFC 5256 §4), over Message-ID, References and In-Reply-To fields that form chains,
+branches, loops, duplicates and missing parents, must equal the reference's threads:
 
   links         RFC 5256 §4 REFERENCES step (1) (References, else the first ID of
                 In-Reply-To; no loops), written from the RFC's text
@@ -32,6 +32,12 @@ must equal the reference's threads:
   subjects      not used (REFS gathers nothing by subject)
   dates         siblings by sent date as for SORT (ties: mailbox order), threads by the
                 most recent arrival time (INTERNALDATE) in each (ties: as siblings)
+  REFERENCES    the same links, then step (5) (roots of the same base subject gathered:
+                the table's rules (B) and merges (C)-(H)) over the roots in the order of
+                step (6) (the RFC leaves it open; a dummy's subject is its earliest
+                child's), then (6): threads by the sent date of their first message
+  ORDEREDSUBJECT  by base subject then sent date; the first of each subject the root,
+                the others its children; threads by their first message's sent date
 
 Stdlib only.  Prints one line per check and "N passed, M failed".
 """
@@ -164,9 +170,10 @@ class TNode:
         self.msg, self.parent, self.children = msg, None, []
 
 
-def refs_threads(msgs):
-    """THREAD REFS of msgs: [(id, arrival, sent date, fields)] in mailbox order,
-    fields the lower-cased header dict. Returns the thread-list text."""
+def refs_threads(msgs, alg="REFS", subjects=None):
+    """THREAD REFS (or REFERENCES) of msgs: [(id, arrival, sent date, fields)] in
+    mailbox order, fields the lower-cased header dict; for REFERENCES subjects maps an id
+    to its (folded base subject, reply or forward). Returns the thread-list text."""
     by_id, nodes = {}, []
 
     def node(msg=None):
@@ -242,7 +249,16 @@ def refs_threads(msgs):
 
     for x in roots:
         finish(x)
-    roots.sort(key=lambda x: (x.latest, x.date, x.order))
+    if alg == "REFS":
+        roots.sort(key=lambda x: (x.latest, x.date, x.order))
+    else:
+        # RFC 5256 leaves the order of step (5) open: as buzon and Dovecot, the roots
+        # in the order of step (6), a dummy's "first child" its earliest one
+        roots.sort(key=lambda x: (x.date, x.order))
+        roots = gather_subjects(roots, subjects, node)
+        for x in roots:
+            finish(x)
+        roots.sort(key=lambda x: (x.date, x.order))
 
     def chain(x):
         out = []
@@ -324,6 +340,86 @@ def first_address(value):
     return None
 
 
+def gather_subjects(roots, subjects, node):
+    """RFC 5256 §4 REFERENCES step (5), from the RFC's text: roots of the same base
+    subject are put together. subjects: id -> (base subject, reply or forward)."""
+    def subj(x):
+        m = x.msg if x.msg is not None else (x.children[0].msg if x.children else None)
+        return subjects[m[0]] if m is not None else ("", False)
+
+    def link(p, c):
+        c.parent = p
+        p.children.append(c)
+
+    table = {}
+    for x in roots:				# (B)
+        s, reply = subj(x)
+        if s == "":
+            continue
+        cur = table.get(s)
+        if cur is None:
+            table[s] = x
+        elif cur.msg is not None and (x.msg is None or
+                                      (subjects[cur.msg[0]][1] and not reply)):
+            table[s] = x
+    final = list(roots)
+    gone = set()
+    for x in roots:				# (C)
+        s, reply = subj(x)
+        keep = table.get(s) if s != "" else None
+        if keep is None or keep is x:
+            continue
+        gone.add(id(x))
+        if keep.msg is None and x.msg is None:		# (E)
+            for c in x.children:
+                link(keep, c)
+            x.children = []
+        elif keep.msg is None:				# (F)
+            link(keep, x)
+        elif reply and not subjects[keep.msg[0]][1]:	# (G)
+            link(keep, x)
+        else:						# (H)
+            d = node()
+            final[final.index(keep)] = d
+            link(d, keep)
+            link(d, x)
+            table[s] = d
+    return [x for x in final if id(x) not in gone]
+
+
+def thread_diff(got, want):
+    """Where two thread lists first differ, with some context."""
+    i = next((k for k in range(min(len(got), len(want))) if got[k] != want[k]),
+             min(len(got), len(want)))
+    lo = max(0, i - 60)
+    return "first difference at %d: got ...%s...\n  want ...%s..." % (
+        i, got[lo:i + 100], want[lo:i + 100])
+
+
+def ordered_subject_threads(msgs, subjects):
+    """THREAD ORDEREDSUBJECT (RFC 5256 §4), from the RFC's text: by base subject, then
+    sent date (ties: mailbox order); each subject a thread whose first message is the
+    root and the others its children; threads by the sent date of their first."""
+    groups = {}
+    for order, (ident, arrival, sent, hdr) in enumerate(msgs):
+        groups.setdefault(subjects[ident][0], []).append((sent, order, ident))
+    threads = []
+    for g in groups.values():
+        g.sort()
+        threads.append(g)
+    threads.sort(key=lambda g: (g[0][0], g[0][1]))
+    out = []
+    for g in threads:
+        ids = [str(x[2]) for x in g]
+        if len(ids) == 1:
+            out.append("(%s)" % ids[0])
+        elif len(ids) == 2:
+            out.append("(%s %s)" % (ids[0], ids[1]))
+        else:
+            out.append("(%s %s)" % (ids[0], "".join("(%s)" % i for i in ids[1:])))
+    return "".join(out)
+
+
 def header_fields(msg):
     hdr = {}
     head = msg.split(b"\r\n\r\n", 1)[0].decode()
@@ -344,8 +440,9 @@ def keys_of(msg, arrival, size):
         tt = email.utils.parsedate_tz(hdr["date"])
         if tt is not None:
             date = email.utils.mktime_tz(tt)
-    k = {"ARRIVAL": arrival, "SIZE": size, "DATE": date,
-         "SUBJECT": fold(base_subject(hdr.get("subject", ""))[0])}
+    base, reply = base_subject(hdr.get("subject", ""))
+    k = {"ARRIVAL": arrival, "SIZE": size, "DATE": date, "SUBJECT": fold(base),
+         "REPLY": reply}
     for key, field in (("FROM", "from"), ("TO", "to"), ("CC", "cc")):
         a = first_address(hdr.get(field))
         k[key] = fold(a[1].split("@")[0]) if a else ""
@@ -668,12 +765,18 @@ def run_round(args, seed, n):
                                    ("subset", [x for x in tmsgs if x[0] % 4 != 1],
                                     "NOT " + (",".join(str(x[0]) for x in tmsgs
                                                        if x[0] % 4 == 1) or "1:*"))):
-                want = refs_threads(sel)
-                typ, data = imap.uid("THREAD", "REFS", "UTF-8", *key.split(" "))
-                got = data[0].decode() if typ == "OK" and data and data[0] else ""
-                results.append(("PASS" if got == want else "FAIL",
-                                "seed%d-thread-refs-%s" % (seed, name), "" if got == want
-                                else "got %s\n  want %s" % (got[:300], want[:300])))
+                subjects = {x[0]: (ref_items[x[0] - 1][2]["SUBJECT"],
+                                   ref_items[x[0] - 1][2]["REPLY"]) for x in sel}
+                for alg in ("REFS", "REFERENCES", "ORDEREDSUBJECT"):
+                    if alg == "ORDEREDSUBJECT":
+                        want = ordered_subject_threads(sel, subjects)
+                    else:
+                        want = refs_threads(sel, alg, subjects)
+                    typ, data = imap.uid("THREAD", alg, "UTF-8", *key.split(" "))
+                    got = data[0].decode() if typ == "OK" and data and data[0] else ""
+                    results.append(("PASS" if got == want else "FAIL",
+                                    "seed%d-thread-%s-%s" % (seed, alg.lower(), name),
+                                    "" if got == want else thread_diff(got, want)))
             # with a search key: only the hits, in the same order
             crit = "SUBJECT"
             sel = [x for x in ref_items if x[0] % 3 != 0]
