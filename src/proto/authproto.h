@@ -13,8 +13,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* One line including its LF (Dovecot's auth server expects lines to fit in 16 KiB). */
-#define AUTHPROTO_LINE_MAX	16384
+/*
+ * One line including its LF: the limit of the protocol's version 1.1 text, below the
+ * login process's pre-login input bound (12 KiB), far above what PLAIN with a 255-octet
+ * name and a 1024-octet password takes (about 1.7 KiB).
+ */
+#define AUTHPROTO_LINE_MAX	8192
 #define AUTHPROTO_MAJOR		1	/* the protocol version this server speaks */
 #define AUTHPROTO_MINOR		2
 
