@@ -336,6 +336,9 @@ static const struct ipc_def ipc_defs[] = {
 	[IPC_LOGIN_VERIFIED] = { "LOGIN_VERIFIED", false, 4, {
 		U32(ipc_login_verified, id), U32(ipc_login_verified, req),
 		U32(ipc_login_verified, status), STR(ipc_login_verified, user, IPC_USER_MAX) } },
+	[IPC_LOGIN_LOOKUP] = { "LOGIN_LOOKUP", false, 3, {
+		U32(ipc_login_lookup, id), U32(ipc_login_lookup, req),
+		STR(ipc_login_lookup, address, IPC_ADDR_MAX) } },
 };
 
 static const struct ipc_def *

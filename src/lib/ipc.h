@@ -101,6 +101,15 @@ enum ipc_type {
 	 */
 	IPC_LOGIN_VERIFY,
 	IPC_LOGIN_VERIFIED,
+	/*
+	 * The socketmap_listen socket (Postfix's recipient check): is this a user?
+	 * login -> master  IPC_LOGIN_LOOKUP   u32 conn id, u32 request id, str address;
+	 *                                     answered with IPC_LOGIN_VERIFIED (status OK
+	 *                                     with auth's name, FAIL = no such user,
+	 *                                     TEMPFAIL). Only for socketmap_listen
+	 *                                     connections, IPC_VERIFY_MAX at a time.
+	 */
+	IPC_LOGIN_LOOKUP,
 };
 
 /* Field limits shared by senders and receivers (bytes, without a NUL). */
@@ -193,6 +202,10 @@ struct ipc_login_verify {	/* IPC_LOGIN_VERIFY */
 struct ipc_login_verified {	/* IPC_LOGIN_VERIFIED */
 	uint32_t id, req, status;
 	const char *user;
+};
+struct ipc_login_lookup {	/* IPC_LOGIN_LOOKUP */
+	uint32_t id, req;
+	const char *address;
 };
 struct ipc_login_handoff {	/* IPC_LOGIN_HANDOFF, fd: the client socket or proxy end */
 	uint32_t id;

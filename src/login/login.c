@@ -388,6 +388,33 @@ lconn_send_verify(struct lconn *c, uint32_t req, const char *mech, const char *i
 	return r;
 }
 
+int
+lconn_send_lookup(struct lconn *c, uint32_t req, const char *address, size_t len)
+{
+	struct ipc_login_lookup lk;
+	struct ipc_msg m;
+	char *a;
+	int r;
+
+	if (len > IPC_ADDR_MAX || memchr(address, '\0', len) != NULL)
+		return -1;
+	a = xstrndup(address, len);
+	lk.id = c->conn_id;
+	lk.req = req;
+	lk.address = a;
+	r = ipc_encode(&m, IPC_LOGIN_LOOKUP, &lk);
+	if (r == 0)
+		r = login_send(c->l, &m, -1);
+	free(a);
+	return r;
+}
+
+void
+lconn_resume(struct lconn *c)
+{
+	lconn_input(c);
+}
+
 void
 lconn_deadline(struct lconn *c, unsigned secs)
 {
@@ -764,6 +791,8 @@ parse_fds(struct login *l, const char *spec)
 			l->listener_ops[l->nlisteners] = &pop3_login_ops;
 		else if (strcmp(tok, "auth") == 0)
 			l->listener_ops[l->nlisteners] = &auth_login_ops;
+		else if (strcmp(tok, "socketmap") == 0)
+			l->listener_ops[l->nlisteners] = &socketmap_login_ops;
 		else
 			fatal("login: unknown listener kind in --fds");
 		l->listener_tls[l->nlisteners] = tok[strlen(tok) - 1] == 's';

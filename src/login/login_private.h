@@ -51,8 +51,9 @@ struct login_proto_ops {
 	/* The master needs the room (pre-login total full): write the goodbye (it closes). */
 	void (*kicked)(struct lconn *c);
 	/*
-	 * auth_listen only (NULL elsewhere): the answer to request req of
-	 * lconn_send_verify, with the user's name after IPC_AUTH_OK.
+	 * auth_listen and socketmap_listen only (NULL elsewhere): the answer to request
+	 * req of lconn_send_verify / lconn_send_lookup, with the user's name after
+	 * IPC_AUTH_OK.
 	 */
 	void (*verified)(struct lconn *c, uint32_t req, uint32_t status, const char *user);
 };
@@ -60,6 +61,7 @@ struct login_proto_ops {
 extern const struct login_proto_ops imap_login_ops;
 extern const struct login_proto_ops pop3_login_ops;
 extern const struct login_proto_ops auth_login_ops;
+extern const struct login_proto_ops socketmap_login_ops;
 
 struct login;
 
@@ -121,6 +123,13 @@ void lconn_send_auth(struct lconn *c, const char *tag, const char *mech, const c
  */
 int lconn_send_verify(struct lconn *c, uint32_t req, const char *mech, const char *ip,
     bool secured, const char *user, size_t ulen, char *pass, size_t plen, bool *temp_r);
+/*
+ * socketmap_listen: ask the master whether address[0..len) is a user's (the answer comes
+ * through ops->verified for req). Returns 0, or -1 (answer it as a temporary failure).
+ */
+int lconn_send_lookup(struct lconn *c, uint32_t req, const char *address, size_t len);
+/* Parse what the client has sent meanwhile (a front end that waited for an answer). */
+void lconn_resume(struct lconn *c);
 /* (Re)arm the connection's deadline secs from now (auth_listen: its idle timeout). */
 void lconn_deadline(struct lconn *c, unsigned secs);
 

@@ -95,7 +95,10 @@ reload_config(void)
 	    (ncfg->lmtp_listen == NULL) != (M.cfg->lmtp_listen == NULL) ||
 	    (ncfg->lmtp_listen != NULL && strcmp(ncfg->lmtp_listen, M.cfg->lmtp_listen) != 0) ||
 	    (ncfg->auth_listen == NULL) != (M.cfg->auth_listen == NULL) ||
-	    (ncfg->auth_listen != NULL && strcmp(ncfg->auth_listen, M.cfg->auth_listen) != 0))
+	    (ncfg->auth_listen != NULL && strcmp(ncfg->auth_listen, M.cfg->auth_listen) != 0) ||
+	    (ncfg->socketmap_listen == NULL) != (M.cfg->socketmap_listen == NULL) ||
+	    (ncfg->socketmap_listen != NULL &&
+	    strcmp(ncfg->socketmap_listen, M.cfg->socketmap_listen) != 0))
 		log_warn("reload: listener changes take effect at the next restart");
 	config_free(&M.cfg);
 	M.cfg = ncfg;
@@ -266,6 +269,14 @@ setup_listeners(void)
 		M.listen_kind[M.nlisten] = "auth";
 		M.listen_fd[M.nlisten++] = listen_unix("auth_listen", M.cfg->auth_listen + 5,
 		    M.cfg->auth_listen_mode, M.cfg->auth_listen_gid);
+	}
+	/* Postfix's socketmap recipient check: the login processes too */
+	if (M.cfg->socketmap_listen != NULL && M.nlisten < MASTER_MAX_LISTENERS) {
+		M.listen_tls[M.nlisten] = false;
+		M.listen_kind[M.nlisten] = "socketmap";
+		M.listen_fd[M.nlisten++] = listen_unix("socketmap_listen",
+		    M.cfg->socketmap_listen + 5, M.cfg->socketmap_listen_mode,
+		    M.cfg->socketmap_listen_gid);
 	}
 }
 

@@ -246,7 +246,8 @@ conn_refuse(unsigned idx, int fd, const char *why)
 	bool pop3 = strncmp(M.listen_kind[idx], "pop3", 4) == 0;
 	uint64_t now = clock_ms();
 
-	if (!M.listen_tls[idx] && strcmp(M.listen_kind[idx], "auth") != 0)
+	if (!M.listen_tls[idx] && strcmp(M.listen_kind[idx], "auth") != 0 &&
+	    strcmp(M.listen_kind[idx], "socketmap") != 0)
 		(void)!send(fd, pop3 ? pop3_err : imap_bye,
 		    (pop3 ? sizeof(pop3_err) : sizeof(imap_bye)) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 	close(fd);
@@ -275,8 +276,9 @@ conn_dispatch(unsigned idx, int fd, const struct sockaddr_storage *ss)
 	/* the auth_listen socket's clients are the local MTA's processes (the socket's mode
 	 * and group decide who): not pre-login clients, not under their caps */
 	bool authsock = strcmp(M.listen_kind[idx], "auth") == 0;
+	bool socketmap = strcmp(M.listen_kind[idx], "socketmap") == 0;
 
-	if (authsock) {
+	if (authsock || socketmap) {
 		haskey = false;
 	} else if (M.prelogin >= M.cfg->login_max_connections && !prelogin_evict()) {
 		conn_refuse(idx, fd, "login_max_connections");
@@ -307,8 +309,9 @@ conn_dispatch(unsigned idx, int fd, const struct sockaddr_storage *ss)
 	mc->seq = ++M.conn_seq;
 	mc->login = login;
 	mc->authsock = authsock;
+	mc->socketmap = socketmap;
 	login->nconns++;
-	if (!authsock) {
+	if (!authsock && !socketmap) {
 		mc->prelogin = true;
 		M.prelogin++;
 	}

@@ -88,7 +88,9 @@ verify_reply(struct pending *p, uint32_t status, const char *name)
 
 	if (status != IPC_AUTH_OK)
 		status = status == IPC_AUTH_FAIL ? IPC_AUTH_FAIL : IPC_AUTH_TEMPFAIL;
-	if (status == IPC_AUTH_OK)
+	if (p->kind == PK_LOOKUP)
+		;	/* a recipient check: Postfix logs the outcome */
+	else if (status == IPC_AUTH_OK)
 		log_info("auth-socket login user=%s method=%s ip=%s tls=%s", name, p->mech,
 		    p->ip, (p->flags & IPC_CONN_TLS) ? "yes" : "no");
 	else
@@ -98,7 +100,8 @@ verify_reply(struct pending *p, uint32_t status, const char *name)
 		    status == IPC_AUTH_FAIL ? "password" : "tempfail");
 	if (p->from == NULL)
 		return;
-	if ((mc = mconn_find(p->from_req)) == NULL || mc->login != p->from || !mc->authsock)
+	if ((mc = mconn_find(p->from_req)) == NULL || mc->login != p->from ||
+	    !(p->kind == PK_LOOKUP ? mc->socketmap : mc->authsock))
 		return;		/* the connection closed meanwhile */
 	if (mc->verifying > 0)
 		mc->verifying--;
@@ -179,7 +182,7 @@ handle_auth_reply(struct child *auth, struct ipc_msg *m)
 	if ((p = *pp) == NULL)
 		return;
 	*pp = p->next;
-	if (p->kind == PK_VERIFY) {
+	if (p->kind == PK_VERIFY || p->kind == PK_LOOKUP) {
 		verify_reply(p, status, name);
 		pending_free(p);
 		return;
@@ -400,7 +403,8 @@ login_request_drop(struct child *login, uint32_t conn_id)
 
 	for (struct pending **pp = &M.pending; *pp != NULL;) {
 		p = *pp;
-		if ((p->kind == PK_LOGIN || p->kind == PK_VERIFY) && p->from == login &&
+		if ((p->kind == PK_LOGIN || p->kind == PK_VERIFY || p->kind == PK_LOOKUP) &&
+		    p->from == login &&
 		    p->from_req == conn_id) {
 			/* (an auth_listen connection may have many requests in flight) */
 			*pp = p->next;
@@ -426,7 +430,7 @@ handle_login_auth(struct child *login, struct ipc_msg *m)
 	if (ipc_decode(m, IPC_LOGIN_AUTH, &a) < 0 ||
 	    (a.proto != IPC_PROTO_IMAP && a.proto != IPC_PROTO_POP3) ||
 	    (mc = mconn_find(a.id)) == NULL || mc->login != login || !mc->prelogin ||
-	    mc->authing || mc->authsock) {
+	    mc->authing || mc->authsock || mc->socketmap) {
 		log_error("malformed login request from pid=%d: killing it", (int)login->pid);
 		child_kill(login);
 		return;
@@ -550,6 +554,48 @@ handle_login_verify(struct child *login, struct ipc_msg *m)
 	M.pending = p;
 }
 
+/*
+ * IPC_LOGIN_LOOKUP: Postfix's socketmap asks whether an address is a user's (RCPT time
+ * recipient check). auth looks it up as for an LMTP RCPT (as given, without the
+ * +detail, the local part alone); no password, no penalty.
+ */
+void
+handle_login_lookup(struct child *login, struct ipc_msg *m)
+{
+	struct ipc_login_lookup lk;
+	struct ipc_auth_lookup al;
+	struct ipc_msg out;
+	struct pending *p;
+	struct mconn *mc;
+
+	if (ipc_decode(m, IPC_LOGIN_LOOKUP, &lk) < 0 || (mc = mconn_find(lk.id)) == NULL ||
+	    mc->login != login || !mc->socketmap || mc->verifying >= IPC_VERIFY_MAX) {
+		log_error("malformed lookup request from login pid=%d: killing it",
+		    (int)login->pid);
+		child_kill(login);
+		return;
+	}
+	p = xcalloc(1, sizeof(*p));
+	p->fd = -1;
+	p->from = login;
+	p->kind = PK_LOOKUP;
+	p->from_req = lk.id;
+	p->verify_req = lk.req;
+	p->address = xstrdup(lk.address);
+	mc->verifying++;
+	p->id = ++M.next_id;
+	al.id = p->id;
+	al.address = p->address;
+	if (M.auth == NULL || ipc_encode(&out, IPC_AUTH_LOOKUP, &al) < 0 ||
+	    child_send(M.auth, &out, -1) < 0) {
+		verify_reply(p, IPC_AUTH_TEMPFAIL, "");
+		pending_free(p);
+		return;
+	}
+	p->next = M.pending;
+	M.pending = p;
+}
+
 void
 handle_mail_empty(struct child *ch, struct ipc_msg *m)
 {
@@ -575,7 +621,7 @@ fail_pending_auth(void)
 		M.pending = p->next;
 		if (p->kind == PK_LOGIN)
 			login_reply(p, IPC_AUTH_TEMPFAIL);
-		else if (p->kind == PK_VERIFY)
+		else if (p->kind == PK_VERIFY || p->kind == PK_LOOKUP)
 			verify_reply(p, IPC_AUTH_TEMPFAIL, "");
 		else
 			lmtp_reply(p, p->kind == PK_RCPT ? IPC_LMTP_RCPT_RESULT :

@@ -61,6 +61,7 @@ enum pending_kind {
 	PK_DELIVER,	/* lmtp process: a message for a recipient, then to its mail process */
 	PK_SENT,	/* mail process: a client sent, not yet acknowledged (child->untaken) */
 	PK_VERIFY,	/* login process, auth_listen socket: a password check, no hand-over */
+	PK_LOOKUP,	/* login process, socketmap_listen socket: does this user exist? */
 };
 
 /*
@@ -105,7 +106,8 @@ struct mconn {
 	bool prelogin;		/* counted in M.prelogin */
 	bool authing;		/* a login request of it is being answered */
 	bool authsock;		/* from an auth_listen socket: IPC_LOGIN_VERIFY only */
-	unsigned verifying;	/* authsock: its IPC_LOGIN_VERIFY being answered */
+	bool socketmap;		/* from a socketmap_listen socket: IPC_LOGIN_LOOKUP only */
+	unsigned verifying;	/* its IPC_LOGIN_VERIFY / _LOOKUP being answered */
 };
 
 /* Pre-login connections of one IPv4 address or IPv6 /64. */
@@ -128,7 +130,7 @@ struct master {
 	char *cfgpath;
 	int listen_fd[MASTER_MAX_LISTENERS];
 	bool listen_tls[MASTER_MAX_LISTENERS];
-	const char *listen_kind[MASTER_MAX_LISTENERS];	/* "imap", "imaps", "pop3", "pop3s", "auth" */
+	const char *listen_kind[MASTER_MAX_LISTENERS];	/* "imap", "imaps", "pop3", "pop3s", "auth", "socketmap" */
 	struct event *listen_ev[MASTER_MAX_LISTENERS];
 	unsigned nlisten;
 	/* accepting */
@@ -195,6 +197,7 @@ void login_request_drop(struct child *login, uint32_t conn_id);
 void handle_login_auth(struct child *login, struct ipc_msg *m);
 void handle_login_closed(struct child *login, struct ipc_msg *m);
 void handle_login_verify(struct child *login, struct ipc_msg *m);
+void handle_login_lookup(struct child *login, struct ipc_msg *m);
 void handle_mail_empty(struct child *ch, struct ipc_msg *m);
 void handle_mail_taken(struct child *ch, struct ipc_msg *m);
 void mail_sent(struct child *mail, struct pending *p);

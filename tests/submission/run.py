@@ -389,11 +389,86 @@ def t_no_handoff(srv):
     eq(pids, [], "mail processes started by auth_listen logins")
 
 
+def netstring(s):
+    b = s.encode() if isinstance(s, str) else s
+    return b"%d:%s," % (len(b), b)
+
+
+class MapClient:
+    def __init__(self, path, timeout=10):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def reply(self):
+        while True:
+            m = re.match(rb"(\d+):", self.buf)
+            if m and len(self.buf) >= m.end() + int(m.group(1)) + 1:
+                n = int(m.group(1))
+                body = self.buf[m.end():m.end() + n]
+                check(self.buf[m.end() + n:m.end() + n + 1] == b",", "no comma: %r" % self.buf)
+                self.buf = self.buf[m.end() + n + 1:]
+                return body.decode()
+            data = self.sock.recv(4096)
+            check(data, "connection closed, a reply was expected")
+            self.buf += data
+
+    def query(self, key, name="buzon"):
+        self.send(netstring("%s %s" % (name, key)))
+        return self.reply()
+
+    def closed(self, timeout=5):
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                if not self.sock.recv(4096):
+                    return True
+        except (socket.timeout, TimeoutError):
+            return False
+        except OSError:
+            return True
+
+    def close(self):
+        self.sock.close()
+
+
+def t_socketmap(srv):
+    c = MapClient(srv.map_path)
+    try:
+        eq(c.query("demo"), "OK demo", "plain name")
+        eq(c.query("demo@example.org"), "OK demo", "address")
+        eq(c.query("alice+lists@example.org"), "OK alice", "address with +detail")
+        eq(c.query("nosuchuser@example.org"), "NOTFOUND ", "unknown user")
+        eq(c.query("@example.org"), "NOTFOUND ", "Postfix's @domain query")
+        check(c.query("demo", name="virtual").startswith("PERM "), "unknown map name")
+        # pipelined: answered in order
+        c.send(netstring("buzon alice") + netstring("buzon ghost") + netstring("buzon demo"))
+        eq([c.reply() for _ in range(3)], ["OK alice", "NOTFOUND ", "OK demo"], "pipelined")
+        eq(c.query("x" * 2000 + "@example.org"), "NOTFOUND ", "an address over 1 KiB")
+    finally:
+        c.close()
+    for bad, what in ((b"07:buzon a,", "a leading zero"), (b"7:buzon a;", "no comma"),
+                      (b"99999:", "a length over the limit"), (b"5:buzon,", "no key"),
+                      (b"GET / HTTP/1.1\r\n\r\n", "HTTP"), (b"7:buz\0n a,", "NUL")):
+        c = MapClient(srv.map_path)
+        try:
+            c.send(bad)
+            check(c.closed(), "connection not closed after %s" % what)
+        finally:
+            c.close()
+    eq(oct(os.stat(srv.map_path).st_mode & 0o777), "0o660", "socket mode")
+
+
 def raw_suite(want):
     cases = [("auth-handshake", t_handshake), ("auth-plain", t_plain), ("auth-login", t_login),
              ("auth-interleaved", t_interleaved), ("auth-limits", t_limits),
              ("auth-malformed", t_malformed), ("auth-nonreader", t_nonreader),
-             ("auth-ban-by-rip", t_ban_by_rip), ("auth-no-handoff", t_no_handoff)]
+             ("auth-ban-by-rip", t_ban_by_rip), ("socketmap", t_socketmap),
+             ("auth-no-handoff", t_no_handoff)]
     cases = [(n, f) for n, f in cases if not want or n in want]
     if not cases:
         return
@@ -402,7 +477,9 @@ def raw_suite(want):
     try:
         srv.setup()
         srv.auth_path = os.path.join(srv.tmp, "auth")
+        srv.map_path = os.path.join(srv.tmp, "socketmap")
         srv.extra_config += ["auth_listen = unix:%s" % srv.auth_path,
+                             "socketmap_listen = unix:%s" % srv.map_path,
                              "auth_failure_delay_max = 1", "auth_ban_failures = 3",
                              "auth_ban_seconds = 600"]
         srv.write_config()
@@ -513,6 +590,29 @@ def pf_cases(pf, srv, port):
         for subject in ("sub-noauth", "sub-wrong", "sub-banned"):
             check(not stored(srv, subject), "%s relayed without AUTH" % subject)
 
+    def t_recipients():
+        """virtual_mailbox_maps = socketmap:...:buzon: an unknown recipient gets 550 at
+        RCPT time (nothing queued, nothing bounced), a user (also with +detail) is
+        accepted and delivered over LMTP."""
+        def send(rcpt, subject):
+            r = subprocess.run(["swaks", "--server", "127.0.0.1:%d" % pf.port,
+                                "--from", "s@example.net", "--to", rcpt, "--header",
+                                "Subject: %s" % subject, "--timeout", "30"],
+                               capture_output=True, text=True, timeout=60)
+            return r.returncode, r.stdout + r.stderr
+        rc, out = send("nobody-here@example.test", "map-unknown")
+        check(rc != 0 and re.search(r"<\*\*\s+550 5\.1\.1 <nobody-here@example\.test>", out),
+              "unknown recipient not refused at RCPT:\n%s" % out[-1500:])
+        rc, out = send("pfuser@example.test", "map-known")
+        eq(rc, 0, "known recipient (%s)" % out[-800:])
+        rc, out = send("pfuser+tag@example.test", "map-detail")
+        eq(rc, 0, "recipient with +detail (%s)" % out[-800:])
+        check(delivered(srv, "map-known") and delivered(srv, "map-detail"),
+              "not delivered:\n%s" % pf.log_tail())
+        check(not re.search(r"nobody-here@example\.test.*status=", pf.log_tail(300)),
+              "the unknown recipient was queued:\n%s" % pf.log_tail())
+
+    run_case("postfix-socketmap-recipients", t_recipients)
     run_case("postfix-sasl-plain", t_plain)
     run_case("postfix-sasl-login", t_login)
     run_case("postfix-no-auth-no-relay", t_noauth)
@@ -521,7 +621,8 @@ def pf_cases(pf, srv, port):
 
 
 def postfix_suite(want):
-    names = ["postfix-sasl-plain", "postfix-sasl-login", "postfix-no-auth-no-relay",
+    names = ["postfix-socketmap-recipients", "postfix-sasl-plain", "postfix-sasl-login",
+             "postfix-no-auth-no-relay",
              "postfix-sasl-wrong-password", "postfix-sasl-ban"]
     if want and not want & set(names):
         return
@@ -545,6 +646,9 @@ def postfix_suite(want):
         pf = delivery.Postfix(os.path.join(tmp, "pf"), {
             "default_transport": "lmtp:inet:127.0.0.1:%d" % srv.lmtp_port,
             "relay_transport": "lmtp:inet:127.0.0.1:%d" % srv.lmtp_port,
+            "virtual_mailbox_domains": "example.test",
+            "virtual_mailbox_maps": "socketmap:unix:private/buzon-socketmap:buzon",
+            "virtual_transport": "lmtp:inet:127.0.0.1:%d" % srv.lmtp_port,
         })
         port = buzontest.free_ports(1)[0]
         with open(os.path.join(pf.conf, "master.cf"), "a") as f:
@@ -555,6 +659,8 @@ def postfix_suite(want):
         # where Dovecot's socket was: Postfix's private/ (mode 0700, owner postfix)
         srv.extra_config += ["auth_listen = unix:%s/auth" % private,
                              "auth_listen_group = postfix", "auth_listen_mode = 0660",
+                             "socketmap_listen = unix:%s/buzon-socketmap" % private,
+                             "socketmap_listen_group = postfix",
                              "auth_failure_delay_max = 1", "auth_ban_failures = 3"]
         srv.write_config()
         srv.start()
