@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -338,13 +339,14 @@ def t_nonreader(srv):
     try:
         chunk = "".join(auth_line(i, "LOGIN") for i in range(1, 2001)).encode()
         flood.sock.setblocking(False)
-        sent = 0
-        for _ in range(50):
+        sent, blocked = 0, False
+        for _ in range(200):
             try:
                 sent += flood.sock.send(chunk)
             except BlockingIOError:
-                break	# the server stopped reading it: its output is full
-        check(sent > 0, "nothing sent")
+                blocked = True	# the server stopped reading it: its output is full
+                break
+        check(blocked, "the server read %d bytes of a client that reads nothing" % sent)
         c = AuthClient(srv.auth_path)
         try:
             c.send(auth_line(1, "PLAIN", plain("demo", "demo")))
@@ -381,12 +383,78 @@ def t_ban_by_rip(srv):
     check(not re.search(r"auth (ban|penalty) ip=local", srv.log_text()), "local penalised")
 
 
+def ipc_message(type_name, payload):
+    """An IPC message (src/lib/ipc.h: header {version << 24 | type, len}, then fields:
+    u32 host order, strings and bytes with a u32 length) of type_name."""
+    with open(os.path.join(buzontest.REPO, "src", "lib", "ipc.h")) as f:
+        text = f.read()
+    version = int(re.search(r"#define IPC_VERSION (\d+)", text).group(1))
+    body = re.sub(r"/\*.*?\*/", "", re.search(r"enum ipc_type \{(.*?)\};", text, re.S).group(1),
+                  flags=re.S)
+    val, types = 0, {}
+    for item in body.split(","):
+        m = re.match(r"\s*(IPC_\w+)(?:\s*=\s*(\d+))?\s*$", item)
+        if m:
+            val = int(m.group(2)) if m.group(2) else val + 1
+            types[m.group(1)] = val
+    return struct.pack("=II", version << 24 | types[type_name], len(payload)) + payload
+
+
+def ipc_fields(*fields):
+    out = b""
+    for f in fields:
+        if isinstance(f, int):
+            out += struct.pack("=I", f)
+        else:
+            f = f.encode() if isinstance(f, str) else f
+            out += struct.pack("=I", len(f)) + f
+    return out
+
+
+def mail_pids(srv):
+    out = []
+    for p in srv.session_pids():
+        try:
+            with open("/proc/%d/cmdline" % p, "rb") as f:
+                if b"mail" in f.read().split(b"\0"):
+                    out.append(p)
+        except OSError:
+            pass
+    return out
+
+
 def t_no_handoff(srv):
-    """The master kills a login process that asks to log an auth_listen connection in
-    as IMAP; checked indirectly: no mail process was ever started by this suite."""
-    pids = [p for p in srv.session_pids()
-            if b"mail" in open("/proc/%d/cmdline" % p, "rb").read().split(b"\0")]
-    eq(pids, [], "mail processes started by auth_listen logins")
+    """A login process that asks the master to log an auth_listen connection in as an
+    IMAP session (as a compromised one might, to reach a mail process with the MTA's
+    socket) is killed, and no mail process starts: the message is made by gdb in the
+    login process serving the connection, with the connection's id (CUID) and a right
+    password."""
+    if shutil.which("gdb") is None:
+        raise Skip("gdb is not installed")
+    c = AuthClient(srv.auth_path)
+    try:
+        spid = int(c.server[3].split("\t")[1])
+        cuid = int(c.server[4].split("\t")[1])
+        msg = ipc_message("IPC_LOGIN_AUTH", ipc_fields(cuid, 1, "PLAIN", "demo", "demo",
+                                                       "127.0.0.1", 2, "a"))
+        since = len(srv.log_text())
+        cmd = 'call (long)write(3, "%s", %d)' % ("".join("\\%03o" % b for b in msg), len(msg))
+        r = subprocess.run(["gdb", "-p", str(spid), "-batch", "-nx", "-ex", cmd],
+                           capture_output=True, text=True, timeout=60)
+        check(wait_for(lambda: re.search(r"malformed login request from pid=%d: killing it"
+                                          % spid, srv.log_text()[since:]), 5),
+              "the master did not refuse it (gdb: %s)" % (r.stdout + r.stderr)[-300:])
+        check(c.closed(), "the connection outlived its login process")
+    finally:
+        c.close()
+    check(not re.search(r"imap login user=demo", srv.log_text()), "an IMAP login happened")
+    eq(mail_pids(srv), [], "mail processes")
+    c = wait_for(lambda: AuthClient(srv.auth_path), 5)
+    try:
+        c.send(auth_line(1, "PLAIN", plain("demo", "demo")))
+        eq(c.reply(), ["OK", "1", "user=demo"], "a new login process serves the socket")
+    finally:
+        c.close()
 
 
 def netstring(s):
