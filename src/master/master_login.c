@@ -74,9 +74,10 @@ login_reply(struct pending *p, uint32_t status)
 }
 
 /*
- * Answer an auth_listen request (PK_VERIFY): the status and, after OK, the name auth
- * gave, the only identity the client learns. Nothing else happens: no mail process, no
- * hand-over, the connection stays with the login process.
+ * Answer an auth_listen request (PK_VERIFY) or a socketmap lookup (PK_LOOKUP): the
+ * status and, after OK, the name auth gave, the only identity the client learns.
+ * Nothing else happens: no mail process, no hand-over, the connection stays with the
+ * login process.
  */
 static void
 verify_reply(struct pending *p, uint32_t status, const char *name)
@@ -403,10 +404,9 @@ login_request_drop(struct child *login, uint32_t conn_id)
 
 	for (struct pending **pp = &M.pending; *pp != NULL;) {
 		p = *pp;
+		/* (an auth_listen or socketmap connection may have many in flight) */
 		if ((p->kind == PK_LOGIN || p->kind == PK_VERIFY || p->kind == PK_LOOKUP) &&
-		    p->from == login &&
-		    p->from_req == conn_id) {
-			/* (an auth_listen connection may have many requests in flight) */
+		    p->from == login && p->from_req == conn_id) {
 			*pp = p->next;
 			pending_free(p);
 			continue;
