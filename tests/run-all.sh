@@ -26,6 +26,10 @@
 #             on build/buzon, and R-01/02a/03/05/06/09/10 on build-asan/buzon
 #   delivery  tests/delivery/run.py (LMTP, buzon deliver, mbox import, faults, private Postfix),
 #             both builds
+#   submission tests/submission/run.py (the auth_listen socket: the Dovecot auth protocol
+#             raw, malformed and flooded; a private Postfix submission service with
+#             smtpd_sasl_type = dovecot and swaks: PLAIN, LOGIN, wrong password, ban,
+#             no relay without AUTH) on build/buzon
 #   sort      tests/sort/run.py (SORT against a reference implementation over generated
 #             folders) on build/buzon, one round on build-asan/buzon
 #   pop3      tests/pop3/run.py (POP3 dialogues, poplib, curl, fetchmail, IMAP EXPUNGE)
@@ -46,7 +50,7 @@
 # A suite that cannot run (missing build, runner crash without a summary) counts as
 # one failure.  Environment: BUILD, ASAN_BUILD, LOGDIR, SKIP_INTEROP=1, SKIP_SECURITY=1,
 # SKIP_ASAN=1, SKIP_DELIVERY=1, SKIP_WEBMAIL=1, SKIP_ACME=1, SKIP_HOSTILE=1, SKIP_FAULTS=1,
-# SKIP_AUTH=1, SKIP_RESILIENCE=1,
+# SKIP_AUTH=1, SKIP_RESILIENCE=1, SKIP_SUBMISSION=1,
 # SKIP_FUZZ=1 (FUZZ_BUILD, FUZZ_SECONDS: see fuzz/run.sh).
 set -u
 
@@ -209,6 +213,12 @@ if [ -f tests/delivery/run.py ] && [ "${SKIP_DELIVERY:-0}" != 1 ]; then
 		    env ASAN_OPTIONS="$SAN_ASAN" UBSAN_OPTIONS="$SAN_UBSAN" \
 		    "$PY" tests/delivery/run.py --buzon "$ASAN_BUILD/buzon"
 	fi
+fi
+
+if [ -f tests/submission/run.py ] && [ "${SKIP_SUBMISSION:-0}" != 1 ] &&
+    have_binary "$BUILD" submission; then
+	runner submission "$LOGDIR/submission.log" \
+	    "$PY" tests/submission/run.py --buzon "$BUILD/buzon"
 fi
 
 if [ -f tests/sieve/run.py ] && have_binary "$BUILD" sieve; then

@@ -36,6 +36,12 @@ static const struct key_def keys[] = {
 	{ "lmtp_listen", K_STR, OFF(lmtp_listen), 0 },
 	{ "lmtp_socket_mode", K_MODE, OFF(lmtp_socket_mode), 0777 },
 	{ "lmtp_socket_group", K_STR, OFF(lmtp_socket_group), 0 },
+	{ "auth_listen", K_STR, OFF(auth_listen), 0 },
+	{ "auth_listen_mode", K_MODE, OFF(auth_listen_mode), 0777 },
+	{ "auth_listen_group", K_STR, OFF(auth_listen_group), 0 },
+	{ "socketmap_listen", K_STR, OFF(socketmap_listen), 0 },
+	{ "socketmap_listen_mode", K_MODE, OFF(socketmap_listen_mode), 0777 },
+	{ "socketmap_listen_group", K_STR, OFF(socketmap_listen_group), 0 },
 	{ "lmtp_spool_dir", K_STR, OFF(lmtp_spool_dir), 0 },
 	{ "lmtp_spool_threshold", K_SIZE, OFF(lmtp_spool_threshold), 0 },
 	{ "recipient_delimiter", K_STR, OFF(recipient_delimiter), 0 },
@@ -89,6 +95,10 @@ config_defaults(struct config *c)
 	c->base_dir = xstrdup("/run/buzon");
 	c->lmtp_socket_mode = 0666;
 	c->lmtp_socket_gid = (gid_t)-1;
+	c->auth_listen_mode = 0660;
+	c->auth_listen_gid = (gid_t)-1;
+	c->socketmap_listen_mode = 0660;
+	c->socketmap_listen_gid = (gid_t)-1;
 	c->lmtp_spool_threshold = 1024 * 1024;
 	c->mail_max_userip_connections = 10;
 	c->login_user = xstrdup("buzon");
@@ -316,6 +326,26 @@ config_finish(struct config *c, const char **err_r)
 		*err_r = "lmtp_socket_group: no such group";
 		return -1;
 	}
+	if (c->auth_listen_group != NULL &&
+	    resolve_gid(c->auth_listen_group, &c->auth_listen_gid) < 0) {
+		*err_r = "auth_listen_group: no such group";
+		return -1;
+	}
+	if (c->auth_listen != NULL && (!str_has_prefix(c->auth_listen, "unix:/") ||
+	    strlen(c->auth_listen) - 5 >= 108)) {
+		*err_r = "auth_listen must be unix:/absolute/path (at most 107 octets)";
+		return -1;
+	}
+	if (c->socketmap_listen_group != NULL &&
+	    resolve_gid(c->socketmap_listen_group, &c->socketmap_listen_gid) < 0) {
+		*err_r = "socketmap_listen_group: no such group";
+		return -1;
+	}
+	if (c->socketmap_listen != NULL && (!str_has_prefix(c->socketmap_listen, "unix:/") ||
+	    strlen(c->socketmap_listen) - 5 >= 108)) {
+		*err_r = "socketmap_listen must be unix:/absolute/path (at most 107 octets)";
+		return -1;
+	}
 	if (c->lmtp_spool_threshold > 64 * 1024 * 1024) {
 		*err_r = "lmtp_spool_threshold must be at most 64M";
 		return -1;
@@ -464,6 +494,10 @@ config_free(struct config **cfgp)
 	free(c->path);
 	free(c->lmtp_listen);
 	free(c->lmtp_socket_group);
+	free(c->auth_listen);
+	free(c->auth_listen_group);
+	free(c->socketmap_listen);
+	free(c->socketmap_listen_group);
 	free(c->lmtp_spool_dir);
 	free(c->recipient_delimiter);
 	free(c->passwd_file);

@@ -38,6 +38,14 @@ struct config {
 	unsigned lmtp_socket_mode;	/* permission bits of a unix lmtp_listen socket (0666) */
 	char *lmtp_socket_group;	/* its group, name or number; NULL = the master's */
 	gid_t lmtp_socket_gid;		/* resolved, (gid_t)-1 if unset */
+	char *auth_listen;		/* "unix:/path" of the Dovecot auth protocol socket; NULL = off */
+	unsigned auth_listen_mode;	/* its permission bits (0660) */
+	char *auth_listen_group;	/* its group, name or number; NULL = the master's */
+	gid_t auth_listen_gid;		/* resolved, (gid_t)-1 if unset */
+	char *socketmap_listen;		/* "unix:/path" of Postfix's socketmap recipient check */
+	unsigned socketmap_listen_mode;	/* its permission bits (0660) */
+	char *socketmap_listen_group;	/* its group; NULL = the master's */
+	gid_t socketmap_listen_gid;	/* resolved, (gid_t)-1 if unset */
 	char *lmtp_spool_dir;		/* big LMTP messages in transit; default base_dir/lmtp-spool */
 	uint64_t lmtp_spool_threshold;	/* messages above this go to lmtp_spool_dir (1 MiB) */
 	char *recipient_delimiter;	/* "user+detail": detail names a folder; NULL = off */

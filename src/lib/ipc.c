@@ -327,6 +327,18 @@ static const struct ipc_def ipc_defs[] = {
 	[IPC_LOGIN_CONN] = { "LOGIN_CONN", true, 2, {
 		U32(ipc_login_conn, id), U32(ipc_login_conn, listener) } },
 	[IPC_LOGIN_CLOSED] = { "LOGIN_CLOSED", false, 1, { U32(ipc_login_closed, id) } },
+	[IPC_LOGIN_VERIFY] = { "LOGIN_VERIFY", false, 7, {
+		U32(ipc_login_verify, id), U32(ipc_login_verify, req),
+		STR(ipc_login_verify, mech, IPC_MECH_MAX),
+		BYTES(ipc_login_verify, user, IPC_CRED_FRAME),
+		BYTES(ipc_login_verify, pass, IPC_CRED_FRAME),
+		STR(ipc_login_verify, ip, IPC_IP_MAX), U32(ipc_login_verify, flags) } },
+	[IPC_LOGIN_VERIFIED] = { "LOGIN_VERIFIED", false, 4, {
+		U32(ipc_login_verified, id), U32(ipc_login_verified, req),
+		U32(ipc_login_verified, status), STR(ipc_login_verified, user, IPC_USER_MAX) } },
+	[IPC_LOGIN_LOOKUP] = { "LOGIN_LOOKUP", false, 3, {
+		U32(ipc_login_lookup, id), U32(ipc_login_lookup, req),
+		STR(ipc_login_lookup, address, IPC_ADDR_MAX) } },
 };
 
 static const struct ipc_def *

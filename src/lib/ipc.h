@@ -15,7 +15,7 @@
 
 #define IPC_MAX_PAYLOAD 16384
 /* Bumped whenever a message type or field changes (checked on every message). */
-#define IPC_VERSION 3
+#define IPC_VERSION 4
 
 enum ipc_type {
 	/*
@@ -87,6 +87,29 @@ enum ipc_type {
 	 *                                  gives it to a new mail process if this one dies.
 	 */
 	IPC_MAIL_TAKEN,
+	/*
+	 * The auth_listen socket (docs/postfix.md): a password check, never a hand-over.
+	 * login -> master  IPC_LOGIN_VERIFY   u32 conn id, u32 request id (the client's, on
+	 *                                     that connection), str mech, bytes user, bytes
+	 *                                     password, str ip (the client's rip, else
+	 *                                     "local"), u32 flags (IPC_CONN_*)
+	 * master -> login  IPC_LOGIN_VERIFIED u32 conn id, u32 request id, u32 status
+	 *                                     (IPC_AUTH_*), str user: the name auth gave
+	 *                                     ("" unless OK)
+	 * Only for connections of an auth_listen socket, at most IPC_VERIFY_MAX of one
+	 * connection at a time; anything else kills the login process.
+	 */
+	IPC_LOGIN_VERIFY,
+	IPC_LOGIN_VERIFIED,
+	/*
+	 * The socketmap_listen socket (Postfix's recipient check): is this a user?
+	 * login -> master  IPC_LOGIN_LOOKUP   u32 conn id, u32 request id, str address;
+	 *                                     answered with IPC_LOGIN_VERIFIED (status OK
+	 *                                     with auth's name, FAIL = no such user,
+	 *                                     TEMPFAIL). Only for socketmap_listen
+	 *                                     connections, IPC_VERIFY_MAX at a time.
+	 */
+	IPC_LOGIN_LOOKUP,
 };
 
 /* Field limits shared by senders and receivers (bytes, without a NUL). */
@@ -102,6 +125,7 @@ enum ipc_type {
 #define IPC_PREFIX_MAX	4096	/* header lines prepended at delivery */
 #define IPC_PATH_MAX	4096
 #define IPC_QUOTA_MAX	128	/* userdb_quota_fields() */
+#define IPC_VERIFY_MAX	64	/* IPC_LOGIN_VERIFY in flight per connection */
 
 /* IPC_LOGIN_AUTH / IPC_MAIL_CLIENT flags. */
 #define IPC_CONN_TLS	1u	/* the client connection is encrypted */
@@ -167,6 +191,21 @@ struct ipc_login_auth {		/* IPC_LOGIN_AUTH */
 	const char *ip;
 	uint32_t flags;			/* IPC_CONN_* */
 	const char *tag;
+};
+struct ipc_login_verify {	/* IPC_LOGIN_VERIFY */
+	uint32_t id, req;
+	const char *mech;
+	struct ipc_bytes user, pass;	/* the client's words, as in ipc_login_auth */
+	const char *ip;
+	uint32_t flags;
+};
+struct ipc_login_verified {	/* IPC_LOGIN_VERIFIED */
+	uint32_t id, req, status;
+	const char *user;
+};
+struct ipc_login_lookup {	/* IPC_LOGIN_LOOKUP */
+	uint32_t id, req;
+	const char *address;
 };
 struct ipc_login_handoff {	/* IPC_LOGIN_HANDOFF, fd: the client socket or proxy end */
 	uint32_t id;

@@ -164,6 +164,12 @@ lconn_close_after(struct lconn *c)
 		evtimer_add(c->deadline, &now);
 }
 
+enum config_cleartext
+lconn_cleartext_policy(const struct lconn *c)
+{
+	return c->l->cfg->auth_allow_cleartext;
+}
+
 bool
 lconn_cleartext_ok(const struct lconn *c)
 {
@@ -343,6 +349,79 @@ lconn_send_auth(struct lconn *c, const char *tag, const char *mech, const char *
 	/* what the client pipelines meanwhile waits: it is the mail process's after a login */
 	bufferevent_disable(c->bev, EV_READ);
 	c->state = LC_AUTH_WAIT;
+}
+
+int
+lconn_send_verify(struct lconn *c, uint32_t req, const char *mech, const char *ip,
+    bool secured, const char *user, size_t ulen, char *pass, size_t plen, bool *temp_r)
+{
+	struct ipc_login_verify v;
+	struct ipc_msg *m;
+	int r;
+
+	*temp_r = false;
+	if (ulen == 0 || ulen > IPC_USER_MAX || memchr(user, '\0', ulen) != NULL ||
+	    plen > IPC_PASS_MAX) {
+		secret_wipe(pass, plen);
+		log_info("%s-login failed user=<invalid> ip=%s reason=invalid-name",
+		    c->ops->name, ip);
+		return -1;
+	}
+	m = xmalloc(sizeof(*m));
+	v.id = c->conn_id;
+	v.req = req;
+	v.mech = mech;
+	v.user.p = (const unsigned char *)user;
+	v.user.len = ulen;
+	v.pass.p = (const unsigned char *)pass;
+	v.pass.len = plen;
+	v.ip = ip;
+	v.flags = (secured ? IPC_CONN_TLS : 0) | IPC_CONN_LOCAL;
+	r = ipc_encode(m, IPC_LOGIN_VERIFY, &v);
+	secret_wipe(pass, plen);
+	if (r == 0)
+		r = login_send(c->l, m, -1);
+	secret_wipe(m, sizeof(*m));
+	free(m);
+	if (r < 0)
+		*temp_r = true;
+	return r;
+}
+
+int
+lconn_send_lookup(struct lconn *c, uint32_t req, const char *address, size_t len)
+{
+	struct ipc_login_lookup lk;
+	struct ipc_msg m;
+	char *a;
+	int r;
+
+	if (len > IPC_ADDR_MAX || memchr(address, '\0', len) != NULL)
+		return -1;
+	a = xstrndup(address, len);
+	lk.id = c->conn_id;
+	lk.req = req;
+	lk.address = a;
+	r = ipc_encode(&m, IPC_LOGIN_LOOKUP, &lk);
+	if (r == 0)
+		r = login_send(c->l, &m, -1);
+	free(a);
+	return r;
+}
+
+void
+lconn_resume(struct lconn *c)
+{
+	lconn_input(c);
+}
+
+void
+lconn_deadline(struct lconn *c, unsigned secs)
+{
+	struct timeval tv = { (time_t)secs, 0 };
+
+	if (c->deadline != NULL)
+		evtimer_add(c->deadline, &tv);
 }
 
 /*
@@ -586,6 +665,18 @@ master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 			fatal("login: malformed message from master");
 		login_kick(l, lk.id);
 		break;
+	case IPC_LOGIN_VERIFIED: {
+		struct ipc_login_verified lv;
+		struct lconn *c;
+
+		if (ipc_decode(m, IPC_LOGIN_VERIFIED, &lv) < 0)
+			fatal("login: malformed message from master");
+		c = lconn_find(l, lv.id);
+		/* gone or closing meanwhile: nobody to tell */
+		if (c != NULL && c->ops->verified != NULL && c->state == LC_CMD)
+			c->ops->verified(c, lv.req, lv.status, lv.user);
+		break;
+	}
 	default:
 		fatal("login: unexpected message %u from master", m->type);
 	}
@@ -698,6 +789,10 @@ parse_fds(struct login *l, const char *spec)
 			l->listener_ops[l->nlisteners] = &imap_login_ops;
 		else if (strcmp(tok, "pop3") == 0 || strcmp(tok, "pop3s") == 0)
 			l->listener_ops[l->nlisteners] = &pop3_login_ops;
+		else if (strcmp(tok, "auth") == 0)
+			l->listener_ops[l->nlisteners] = &auth_login_ops;
+		else if (strcmp(tok, "socketmap") == 0)
+			l->listener_ops[l->nlisteners] = &socketmap_login_ops;
 		else
 			fatal("login: unknown listener kind in --fds");
 		l->listener_tls[l->nlisteners] = tok[strlen(tok) - 1] == 's';

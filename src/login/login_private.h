@@ -50,10 +50,18 @@ struct login_proto_ops {
 	void (*timeout)(struct lconn *c);
 	/* The master needs the room (pre-login total full): write the goodbye (it closes). */
 	void (*kicked)(struct lconn *c);
+	/*
+	 * auth_listen and socketmap_listen only (NULL elsewhere): the answer to request
+	 * req of lconn_send_verify / lconn_send_lookup, with the user's name after
+	 * IPC_AUTH_OK.
+	 */
+	void (*verified)(struct lconn *c, uint32_t req, uint32_t status, const char *user);
 };
 
 extern const struct login_proto_ops imap_login_ops;
 extern const struct login_proto_ops pop3_login_ops;
+extern const struct login_proto_ops auth_login_ops;
+extern const struct login_proto_ops socketmap_login_ops;
 
 struct login;
 
@@ -87,6 +95,8 @@ void lconn_printf(struct lconn *c, const char *fmt, ...) PRINTF(2, 3);
 bool lconn_output_full(const struct lconn *c);
 /* Stop reading; close once the queued output has been sent. */
 void lconn_close_after(struct lconn *c);
+/* auth_allow_cleartext as configured (the auth_listen front end applies it itself). */
+enum config_cleartext lconn_cleartext_policy(const struct lconn *c);
 /* May this connection send a password now (TLS, same host, or configured)? */
 bool lconn_cleartext_ok(const struct lconn *c);
 /* Can STARTTLS/STLS be offered (not yet TLS, certificate configured)? */
@@ -103,6 +113,26 @@ void lconn_starttls(struct lconn *c);
  */
 void lconn_send_auth(struct lconn *c, const char *tag, const char *mech, const char *user,
     size_t ulen, char *pass, size_t plen);
+/*
+ * auth_listen: ask the master to check user and password for the client's request req
+ * (the answer comes through ops->verified); wipes pass. ip is the address the client
+ * named (rip) or "local"; secured sets IPC_CONN_TLS. The connection keeps reading:
+ * many requests may be in flight (the front end keeps them under IPC_VERIFY_MAX).
+ * Returns 0, or -1 when the request could not be sent (answer it as a temporary
+ * failure) or the name cannot be a user's (answer it as a failure): *temp_r says which.
+ */
+int lconn_send_verify(struct lconn *c, uint32_t req, const char *mech, const char *ip,
+    bool secured, const char *user, size_t ulen, char *pass, size_t plen, bool *temp_r);
+/*
+ * socketmap_listen: ask the master whether address[0..len) is a user's (the answer comes
+ * through ops->verified for req). Returns 0, or -1 (answer it as a temporary failure).
+ */
+int lconn_send_lookup(struct lconn *c, uint32_t req, const char *address, size_t len);
+/* Parse what the client has sent meanwhile (a front end that waited for an answer). */
+void lconn_resume(struct lconn *c);
+/* (Re)arm the connection's deadline secs from now (auth_listen: its idle timeout). */
+void lconn_deadline(struct lconn *c, unsigned secs);
+
 /*
  * State LC_SASL: take one SASL response line (without its CRLF) from in. Returns the
  * line (caller wipes and frees it; *len_r its length), or NULL when no whole line is

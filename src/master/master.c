@@ -93,7 +93,12 @@ reload_config(void)
 	if (ncfg->imap_port != M.cfg->imap_port || ncfg->imaps_port != M.cfg->imaps_port ||
 	    ncfg->pop3_port != M.cfg->pop3_port || ncfg->pop3s_port != M.cfg->pop3s_port ||
 	    (ncfg->lmtp_listen == NULL) != (M.cfg->lmtp_listen == NULL) ||
-	    (ncfg->lmtp_listen != NULL && strcmp(ncfg->lmtp_listen, M.cfg->lmtp_listen) != 0))
+	    (ncfg->lmtp_listen != NULL && strcmp(ncfg->lmtp_listen, M.cfg->lmtp_listen) != 0) ||
+	    (ncfg->auth_listen == NULL) != (M.cfg->auth_listen == NULL) ||
+	    (ncfg->auth_listen != NULL && strcmp(ncfg->auth_listen, M.cfg->auth_listen) != 0) ||
+	    (ncfg->socketmap_listen == NULL) != (M.cfg->socketmap_listen == NULL) ||
+	    (ncfg->socketmap_listen != NULL &&
+	    strcmp(ncfg->socketmap_listen, M.cfg->socketmap_listen) != 0))
 		log_warn("reload: listener changes take effect at the next restart");
 	config_free(&M.cfg);
 	M.cfg = ncfg;
@@ -152,35 +157,36 @@ listen_on(const char *addr, uint16_t port)
 }
 
 /*
- * The socket gets lmtp_socket_mode and lmtp_socket_group as it is created: the umask
- * and the effective gid in force at bind(2) decide them, so root never chmods or chowns
- * a path in a directory someone else may write (Postfix's private/ belongs to postfix).
+ * The socket gets its mode and group (lmtp_socket_mode/group, auth_listen_mode/group) as
+ * it is created: the umask and the effective gid in force at bind(2) decide them, so
+ * root never chmods or chowns a path in a directory someone else may write (Postfix's
+ * private/ belongs to postfix). key names the setting in messages.
  */
 static int
-listen_unix(const char *path)
+listen_unix(const char *key, const char *path, unsigned mode_bits, gid_t gid)
 {
 	struct sockaddr_un sun;
 	struct stat st;
-	gid_t gid = M.cfg->lmtp_socket_gid, saved_gid = getegid();
-	mode_t mode = (mode_t)M.cfg->lmtp_socket_mode, old_umask;
+	gid_t saved_gid = getegid();
+	mode_t mode = (mode_t)mode_bits, old_umask;
 	int fd, r;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun.sun_path))
-		fatal("lmtp_listen: unix socket path too long");
+		fatal("%s: unix socket path too long", key);
 	memcpy(sun.sun_path, path, strlen(path));
 	/* a stale socket from an earlier run is replaced; anything else is an error */
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode))
-			fatal("lmtp_listen: %s exists and is not a socket", path);
+			fatal("%s: %s exists and is not a socket", key, path);
 		unlink(path);
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		fatal("socket: %s", strerror(errno));
 	if (gid != (gid_t)-1 && gid != saved_gid && setegid(gid) < 0)
-		fatal("lmtp_socket_group %u: %s", (unsigned)gid, strerror(errno));
+		fatal("%s group %u: %s", key, (unsigned)gid, strerror(errno));
 	old_umask = umask(~mode & 0777);
 	r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
 	umask(old_umask);
@@ -191,11 +197,11 @@ listen_unix(const char *path)
 	/* a set-group-ID directory overrides our group: say so rather than run with it */
 	if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode) || (st.st_mode & 0777) != mode ||
 	    (gid != (gid_t)-1 && st.st_gid != gid))
-		fatal("lmtp_listen %s: the socket did not get mode %04o group %d (set-group-ID "
-		    "directory?)", path, (unsigned)mode, gid == (gid_t)-1 ? -1 : (int)gid);
+		fatal("%s %s: the socket did not get mode %04o group %d (set-group-ID "
+		    "directory?)", key, path, (unsigned)mode, gid == (gid_t)-1 ? -1 : (int)gid);
 	if (listen(fd, 1024) < 0)
 		fatal("listen %s: %s", path, strerror(errno));
-	log_info("lmtp socket %s mode=%04o gid=%u", path, (unsigned)mode, (unsigned)st.st_gid);
+	log_info("%s socket %s mode=%04o gid=%u", key, path, (unsigned)mode, (unsigned)st.st_gid);
 	return fd;
 }
 
@@ -209,7 +215,8 @@ listen_lmtp(const char *spec)
 	size_t hlen;
 
 	if (str_has_prefix(spec, "unix:"))
-		return listen_unix(spec + 5);
+		return listen_unix("lmtp_listen", spec + 5, M.cfg->lmtp_socket_mode,
+		    M.cfg->lmtp_socket_gid);
 	colon = strrchr(spec, ':');
 	if (colon == NULL || parse_u32(colon + 1, strlen(colon + 1), &port) < 0 || port == 0 ||
 	    port > 65535)
@@ -255,6 +262,21 @@ setup_listeners(void)
 			M.listen_kind[M.nlisten] = "pop3s";
 			M.listen_fd[M.nlisten++] = listen_on(M.cfg->listen[i], M.cfg->pop3s_port);
 		}
+	}
+	/* the Dovecot auth protocol for Postfix: served by the login processes too */
+	if (M.cfg->auth_listen != NULL && M.nlisten < MASTER_MAX_LISTENERS) {
+		M.listen_tls[M.nlisten] = false;
+		M.listen_kind[M.nlisten] = "auth";
+		M.listen_fd[M.nlisten++] = listen_unix("auth_listen", M.cfg->auth_listen + 5,
+		    M.cfg->auth_listen_mode, M.cfg->auth_listen_gid);
+	}
+	/* Postfix's socketmap recipient check: the login processes too */
+	if (M.cfg->socketmap_listen != NULL && M.nlisten < MASTER_MAX_LISTENERS) {
+		M.listen_tls[M.nlisten] = false;
+		M.listen_kind[M.nlisten] = "socketmap";
+		M.listen_fd[M.nlisten++] = listen_unix("socketmap_listen",
+		    M.cfg->socketmap_listen + 5, M.cfg->socketmap_listen_mode,
+		    M.cfg->socketmap_listen_gid);
 	}
 }
 

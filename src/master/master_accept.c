@@ -246,7 +246,8 @@ conn_refuse(unsigned idx, int fd, const char *why)
 	bool pop3 = strncmp(M.listen_kind[idx], "pop3", 4) == 0;
 	uint64_t now = clock_ms();
 
-	if (!M.listen_tls[idx])
+	if (!M.listen_tls[idx] && strcmp(M.listen_kind[idx], "auth") != 0 &&
+	    strcmp(M.listen_kind[idx], "socketmap") != 0)
 		(void)!send(fd, pop3 ? pop3_err : imap_bye,
 		    (pop3 ? sizeof(pop3_err) : sizeof(imap_bye)) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 	close(fd);
@@ -272,8 +273,14 @@ conn_dispatch(unsigned idx, int fd, const struct sockaddr_storage *ss)
 	struct ipc_login_conn conn;
 	struct ipc_msg m;
 	uint32_t id;
+	/* the auth_listen socket's clients are the local MTA's processes (the socket's mode
+	 * and group decide who): not pre-login clients, not under their caps */
+	bool authsock = strcmp(M.listen_kind[idx], "auth") == 0;
+	bool socketmap = strcmp(M.listen_kind[idx], "socketmap") == 0;
 
-	if (M.prelogin >= M.cfg->login_max_connections && !prelogin_evict()) {
+	if (authsock || socketmap) {
+		haskey = false;
+	} else if (M.prelogin >= M.cfg->login_max_connections && !prelogin_evict()) {
 		conn_refuse(idx, fd, "login_max_connections");
 		return;
 	}
@@ -301,9 +308,13 @@ conn_dispatch(unsigned idx, int fd, const struct sockaddr_storage *ss)
 	mc->id = id;
 	mc->seq = ++M.conn_seq;
 	mc->login = login;
-	mc->prelogin = true;
+	mc->authsock = authsock;
+	mc->socketmap = socketmap;
 	login->nconns++;
-	M.prelogin++;
+	if (!authsock && !socketmap) {
+		mc->prelogin = true;
+		M.prelogin++;
+	}
 	if (haskey) {
 		ic = ipcount_get(key, true);
 		ic->n++;

@@ -339,6 +339,10 @@ child_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 		handle_login_handoff(ch, m);
 	} else if (ch->role == ROLE_LOGIN && m->type == IPC_LOGIN_CLOSED) {
 		handle_login_closed(ch, m);
+	} else if (ch->role == ROLE_LOGIN && m->type == IPC_LOGIN_VERIFY) {
+		handle_login_verify(ch, m);
+	} else if (ch->role == ROLE_LOGIN && m->type == IPC_LOGIN_LOOKUP) {
+		handle_login_lookup(ch, m);
 	} else if (ch->role == ROLE_AUTH && m->type == IPC_AUTH_REPLY) {
 		handle_auth_reply(ch, m);
 	} else if (ch->role == ROLE_MAIL && m->type == IPC_MAIL_TAKEN) {

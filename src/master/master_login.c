@@ -73,6 +73,47 @@ login_reply(struct pending *p, uint32_t status)
 		(void)child_send(p->from, &m, -1);
 }
 
+/*
+ * Answer an auth_listen request (PK_VERIFY) or a socketmap lookup (PK_LOOKUP): the
+ * status and, after OK, the name auth gave, the only identity the client learns.
+ * Nothing else happens: no mail process, no hand-over, the connection stays with the
+ * login process.
+ */
+static void
+verify_reply(struct pending *p, uint32_t status, const char *name)
+{
+	struct ipc_login_verified r;
+	struct ipc_msg m;
+	struct mconn *mc;
+	char safe[128];
+
+	if (status != IPC_AUTH_OK)
+		status = status == IPC_AUTH_FAIL ? IPC_AUTH_FAIL : IPC_AUTH_TEMPFAIL;
+	if (p->kind == PK_LOOKUP)
+		;	/* a recipient check: Postfix logs the outcome */
+	else if (status == IPC_AUTH_OK)
+		log_info("auth-socket login user=%s method=%s ip=%s tls=%s", name, p->mech,
+		    p->ip, (p->flags & IPC_CONN_TLS) ? "yes" : "no");
+	else
+		log_info("auth-socket login failed user=\"%s\" method=%s ip=%s tls=%s reason=%s",
+		    p->user != NULL ? log_sanitize(p->user, strlen(p->user), safe, sizeof(safe)) :
+		    "<invalid>", p->mech, p->ip, (p->flags & IPC_CONN_TLS) ? "yes" : "no",
+		    status == IPC_AUTH_FAIL ? "password" : "tempfail");
+	if (p->from == NULL)
+		return;
+	if ((mc = mconn_find(p->from_req)) == NULL || mc->login != p->from ||
+	    !(p->kind == PK_LOOKUP ? mc->socketmap : mc->authsock))
+		return;		/* the connection closed meanwhile */
+	if (mc->verifying > 0)
+		mc->verifying--;
+	r.id = p->from_req;
+	r.req = p->verify_req;
+	r.status = status;
+	r.user = status == IPC_AUTH_OK ? name : "";
+	if (ipc_encode(&m, IPC_LOGIN_VERIFIED, &r) == 0)
+		(void)child_send(p->from, &m, -1);
+}
+
 static void
 mail_idle_cb(evutil_socket_t fd, short what, void *ctx)
 {
@@ -142,6 +183,11 @@ handle_auth_reply(struct child *auth, struct ipc_msg *m)
 	if ((p = *pp) == NULL)
 		return;
 	*pp = p->next;
+	if (p->kind == PK_VERIFY || p->kind == PK_LOOKUP) {
+		verify_reply(p, status, name);
+		pending_free(p);
+		return;
+	}
 	if (p->kind != PK_LOGIN) {
 		delivery_auth_reply(p, status, name, uid, gid, home, root, quota);
 		return;
@@ -356,13 +402,16 @@ login_request_drop(struct child *login, uint32_t conn_id)
 {
 	struct pending *p;
 
-	for (struct pending **pp = &M.pending; *pp != NULL; pp = &(*pp)->next) {
+	for (struct pending **pp = &M.pending; *pp != NULL;) {
 		p = *pp;
-		if (p->kind == PK_LOGIN && p->from == login && p->from_req == conn_id) {
+		/* (an auth_listen or socketmap connection may have many in flight) */
+		if ((p->kind == PK_LOGIN || p->kind == PK_VERIFY || p->kind == PK_LOOKUP) &&
+		    p->from == login && p->from_req == conn_id) {
 			*pp = p->next;
 			pending_free(p);
-			break;
+			continue;
 		}
+		pp = &p->next;
 	}
 	if ((p = handoff_take(login, conn_id)) != NULL)
 		handoff_abandon(p);
@@ -381,7 +430,7 @@ handle_login_auth(struct child *login, struct ipc_msg *m)
 	if (ipc_decode(m, IPC_LOGIN_AUTH, &a) < 0 ||
 	    (a.proto != IPC_PROTO_IMAP && a.proto != IPC_PROTO_POP3) ||
 	    (mc = mconn_find(a.id)) == NULL || mc->login != login || !mc->prelogin ||
-	    mc->authing) {
+	    mc->authing || mc->authsock || mc->socketmap) {
 		log_error("malformed login request from pid=%d: killing it", (int)login->pid);
 		child_kill(login);
 		return;
@@ -444,6 +493,109 @@ handle_login_closed(struct child *login, struct ipc_msg *m)
 		mconn_remove(mc);
 }
 
+/*
+ * IPC_LOGIN_VERIFY: a password check from an auth_listen connection (Postfix's SMTP AUTH
+ * through the Dovecot auth protocol). It goes to auth like a login, with the client
+ * address the MTA named (rip), so the same passdb, failure delays and bans apply; the
+ * answer is only yes or no and the user's name.
+ */
+void
+handle_login_verify(struct child *login, struct ipc_msg *m)
+{
+	struct ipc_login_verify v;
+	struct ipc_auth_request ar;
+	struct pending *p;
+	struct ipc_msg *out;
+	struct mconn *mc;
+	bool valid;
+
+	if (ipc_decode(m, IPC_LOGIN_VERIFY, &v) < 0 || (mc = mconn_find(v.id)) == NULL ||
+	    mc->login != login || !mc->authsock || mc->verifying >= IPC_VERIFY_MAX) {
+		log_error("malformed verify request from login pid=%d: killing it",
+		    (int)login->pid);
+		child_kill(login);
+		return;
+	}
+	p = xcalloc(1, sizeof(*p));
+	p->fd = -1;
+	p->from = login;
+	p->kind = PK_VERIFY;
+	p->from_req = v.id;
+	p->verify_req = v.req;
+	p->mech = xstrdup(v.mech);
+	p->ip = xstrdup(v.ip);
+	p->flags = v.flags;
+	mc->verifying++;
+	valid = v.user.len > 0 && v.user.len <= IPC_USER_MAX &&
+	    memchr(v.user.p, '\0', v.user.len) == NULL && v.pass.len <= IPC_PASS_MAX;
+	if (!valid) {
+		verify_reply(p, IPC_AUTH_FAIL, "");
+		pending_free(p);
+		return;
+	}
+	p->user = xstrndup((const char *)v.user.p, v.user.len);
+	p->id = ++M.next_id;
+	ar.id = p->id;
+	ar.user = p->user;
+	ar.pass = v.pass;
+	ar.ip = p->ip;
+	out = xmalloc(sizeof(*out));
+	if (M.auth == NULL || ipc_encode(out, IPC_AUTH_REQUEST, &ar) < 0 ||
+	    child_send(M.auth, out, -1) < 0) {
+		secret_wipe(out, sizeof(*out));
+		free(out);
+		verify_reply(p, IPC_AUTH_TEMPFAIL, "");
+		pending_free(p);
+		return;
+	}
+	secret_wipe(out, sizeof(*out));
+	free(out);
+	p->next = M.pending;
+	M.pending = p;
+}
+
+/*
+ * IPC_LOGIN_LOOKUP: Postfix's socketmap asks whether an address is a user's (RCPT time
+ * recipient check). auth looks it up as for an LMTP RCPT (as given, without the
+ * +detail, the local part alone); no password, no penalty.
+ */
+void
+handle_login_lookup(struct child *login, struct ipc_msg *m)
+{
+	struct ipc_login_lookup lk;
+	struct ipc_auth_lookup al;
+	struct ipc_msg out;
+	struct pending *p;
+	struct mconn *mc;
+
+	if (ipc_decode(m, IPC_LOGIN_LOOKUP, &lk) < 0 || (mc = mconn_find(lk.id)) == NULL ||
+	    mc->login != login || !mc->socketmap || mc->verifying >= IPC_VERIFY_MAX) {
+		log_error("malformed lookup request from login pid=%d: killing it",
+		    (int)login->pid);
+		child_kill(login);
+		return;
+	}
+	p = xcalloc(1, sizeof(*p));
+	p->fd = -1;
+	p->from = login;
+	p->kind = PK_LOOKUP;
+	p->from_req = lk.id;
+	p->verify_req = lk.req;
+	p->address = xstrdup(lk.address);
+	mc->verifying++;
+	p->id = ++M.next_id;
+	al.id = p->id;
+	al.address = p->address;
+	if (M.auth == NULL || ipc_encode(&out, IPC_AUTH_LOOKUP, &al) < 0 ||
+	    child_send(M.auth, &out, -1) < 0) {
+		verify_reply(p, IPC_AUTH_TEMPFAIL, "");
+		pending_free(p);
+		return;
+	}
+	p->next = M.pending;
+	M.pending = p;
+}
+
 void
 handle_mail_empty(struct child *ch, struct ipc_msg *m)
 {
@@ -469,6 +621,8 @@ fail_pending_auth(void)
 		M.pending = p->next;
 		if (p->kind == PK_LOGIN)
 			login_reply(p, IPC_AUTH_TEMPFAIL);
+		else if (p->kind == PK_VERIFY || p->kind == PK_LOOKUP)
+			verify_reply(p, IPC_AUTH_TEMPFAIL, "");
 		else
 			lmtp_reply(p, p->kind == PK_RCPT ? IPC_LMTP_RCPT_RESULT :
 			    IPC_LMTP_DELIVER_RESULT, IPC_DELIVER_TEMPFAIL, "");

@@ -60,6 +60,8 @@ enum pending_kind {
 	PK_RCPT,	/* lmtp process: does this recipient exist? */
 	PK_DELIVER,	/* lmtp process: a message for a recipient, then to its mail process */
 	PK_SENT,	/* mail process: a client sent, not yet acknowledged (child->untaken) */
+	PK_VERIFY,	/* login process, auth_listen socket: a password check, no hand-over */
+	PK_LOOKUP,	/* login process, socketmap_listen socket: does this user exist? */
 };
 
 /*
@@ -86,6 +88,7 @@ struct pending {
 	struct ipc_msg *msg;	/* PK_SENT: the IPC_MAIL_CLIENT, to send again */
 	uint32_t proto;		/* IPC_PROTO_* */
 	uint32_t flags;
+	uint32_t verify_req;	/* PK_VERIFY: the client's request id on its connection */
 };
 
 /*
@@ -102,6 +105,9 @@ struct mconn {
 	struct mconn *iprev, *inext;	/* in ipc's list, oldest first */
 	bool prelogin;		/* counted in M.prelogin */
 	bool authing;		/* a login request of it is being answered */
+	bool authsock;		/* from an auth_listen socket: IPC_LOGIN_VERIFY only */
+	bool socketmap;		/* from a socketmap_listen socket: IPC_LOGIN_LOOKUP only */
+	unsigned verifying;	/* its IPC_LOGIN_VERIFY / _LOOKUP being answered */
 };
 
 /* Pre-login connections of one IPv4 address or IPv6 /64. */
@@ -124,7 +130,7 @@ struct master {
 	char *cfgpath;
 	int listen_fd[MASTER_MAX_LISTENERS];
 	bool listen_tls[MASTER_MAX_LISTENERS];
-	const char *listen_kind[MASTER_MAX_LISTENERS];	/* "imap", "imaps", "pop3", "pop3s" */
+	const char *listen_kind[MASTER_MAX_LISTENERS];	/* "imap", "imaps", "pop3", "pop3s", "auth", "socketmap" */
 	struct event *listen_ev[MASTER_MAX_LISTENERS];
 	unsigned nlisten;
 	/* accepting */
@@ -190,6 +196,8 @@ void handle_login_handoff(struct child *login, struct ipc_msg *m);
 void login_request_drop(struct child *login, uint32_t conn_id);
 void handle_login_auth(struct child *login, struct ipc_msg *m);
 void handle_login_closed(struct child *login, struct ipc_msg *m);
+void handle_login_verify(struct child *login, struct ipc_msg *m);
+void handle_login_lookup(struct child *login, struct ipc_msg *m);
 void handle_mail_empty(struct child *ch, struct ipc_msg *m);
 void handle_mail_taken(struct child *ch, struct ipc_msg *m);
 void mail_sent(struct child *mail, struct pending *p);

@@ -59,11 +59,20 @@ test_good(void **state)
 	assert_true(c->lmtp_socket_gid == (gid_t)-1);
 	assert_string_equal(c->lmtp_spool_dir, "/run/buzon/lmtp-spool");
 	assert_true(c->lmtp_spool_threshold == 1024 * 1024);
+	/* the MTA sockets: off, 0660 */
+	assert_null(c->auth_listen);
+	assert_int_equal(c->auth_listen_mode, 0660);
+	assert_true(c->auth_listen_gid == (gid_t)-1);
+	assert_null(c->socketmap_listen);
+	assert_int_equal(c->socketmap_listen_mode, 0660);
 	config_free(&c);
 	assert_null(c);
 	unlink(path);
 	free(path);
 }
+
+#define X120 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" \
+	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 
 static void
 test_errors(void **state)
@@ -91,6 +100,14 @@ test_errors(void **state)
 		{ "lmtp_socket_mode = 0x1ff\n", ":1: lmtp_socket_mode: expected an octal mode" },
 		{ "lmtp_socket_group = no-such-group-buzon\n", "lmtp_socket_group: no such group" },
 		{ "lmtp_spool_dir = spool\n", "lmtp_spool_dir must be an absolute path" },
+		{ "auth_listen = /run/auth\n", "auth_listen must be unix:/absolute/path" },
+		{ "auth_listen = unix:auth\n", "auth_listen must be unix:/absolute/path" },
+		{ "auth_listen = unix:/" X120 "\n", "auth_listen must be unix:/absolute/path" },
+		{ "auth_listen_mode = 0668\n", ":1: auth_listen_mode: expected an octal mode" },
+		{ "auth_listen_group = no-such-group-buzon\n", "auth_listen_group: no such group" },
+		{ "socketmap_listen = 127.0.0.1:1\n", "socketmap_listen must be unix:/absolute/path" },
+		{ "socketmap_listen_group = no-such-group-buzon\n",
+		  "socketmap_listen_group: no such group" },
 		{ "lmtp_spool_threshold = 65M\n", "lmtp_spool_threshold must be at most 64M" },
 		{ "auth_pam_workers = 0\n", "auth_pam_workers must be at least 1" },
 		{ "auth_pam_workers = 17\n", ":1: auth_pam_workers:" },

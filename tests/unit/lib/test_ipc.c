@@ -180,6 +180,28 @@ test_codec_roundtrip(void **state)
 		m.fd = -1;	/* without it the message is broken */
 		assert_int_equal(ipc_decode(&m, IPC_LOGIN_HANDOFF, &h2), -1);
 	}
+	{
+		/* the MTA sockets' messages (auth_listen, socketmap_listen) */
+		struct ipc_login_verify v = { 3, 77, "LOGIN", { (const unsigned char *)"demo", 4 },
+		    { (const unsigned char *)"pw", 2 }, "198.51.100.7", IPC_CONN_TLS }, v2;
+		struct ipc_login_verified r = { 3, 77, IPC_AUTH_OK, "demo" }, r2;
+		struct ipc_login_lookup l = { 4, 9, "alice+x@example.org" }, l2;
+
+		assert_int_equal(ipc_encode(&m, IPC_LOGIN_VERIFY, &v), 0);
+		assert_int_equal(ipc_decode(&m, IPC_LOGIN_VERIFY, &v2), 0);
+		assert_int_equal(v2.req, 77);
+		assert_memory_equal(v2.pass.p, "pw", 2);
+		assert_string_equal(v2.ip, "198.51.100.7");
+		assert_int_equal(ipc_encode(&m, IPC_LOGIN_VERIFIED, &r), 0);
+		assert_int_equal(ipc_decode(&m, IPC_LOGIN_VERIFIED, &r2), 0);
+		assert_int_equal(r2.req, 77);
+		assert_string_equal(r2.user, "demo");
+		assert_int_equal(ipc_encode(&m, IPC_LOGIN_LOOKUP, &l), 0);
+		assert_int_equal(ipc_decode(&m, IPC_LOGIN_LOOKUP, &l2), 0);
+		assert_string_equal(l2.address, "alice+x@example.org");
+		assert_int_equal(ipc_decode(&m, IPC_LOGIN_VERIFY, &v2), -1);
+		assert_string_equal(ipc_type_name(IPC_LOGIN_LOOKUP), "LOGIN_LOOKUP");
+	}
 	assert_string_equal(ipc_type_name(IPC_LOGIN_AUTH), "LOGIN_AUTH");
 	assert_string_equal(ipc_type_name(9999), "unknown");
 }

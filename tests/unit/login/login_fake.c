@@ -146,6 +146,99 @@ lconn_send_auth(struct lconn *c, const char *tag, const char *mech, const char *
 	c->state = LC_AUTH_WAIT;
 }
 
+enum config_cleartext
+lconn_cleartext_policy(const struct lconn *c)
+{
+	return fake_of(c)->cleartext ? CLEARTEXT_YES : CLEARTEXT_LOOPBACK;
+}
+
+/* One more request with the master: the front end keeps them under the master's bound. */
+static void
+outstanding_add(struct login_fake *f, uint32_t req)
+{
+	contract(f->noutstanding < IPC_VERIFY_MAX, "more requests in flight than the master "
+	    "allows (it would kill the login process)");
+	for (unsigned i = 0; i < f->noutstanding; i++)
+		contract(f->outstanding[i] != req, "the same request id twice in flight");
+	f->outstanding[f->noutstanding++] = req;
+}
+
+int
+lconn_send_verify(struct lconn *c, uint32_t req, const char *mech, const char *ip,
+    bool secured, const char *user, size_t ulen, char *pass, size_t plen, bool *temp_r)
+{
+	struct login_fake *f = fake_of(c);
+
+	*temp_r = false;
+	contract(c->ops == &auth_login_ops, "verify from another front end");
+	contract(c->state == LC_CMD, "verify outside the command state");
+	contract(mech != NULL && ip != NULL && user != NULL && pass != NULL, "NULL argument");
+	contract(strlen(mech) < sizeof(f->mech) && strlen(ip) < sizeof(f->ip), "mech or ip");
+	/* the check of login.c */
+	if (ulen == 0 || ulen > IPC_USER_MAX || memchr(user, '\0', ulen) != NULL ||
+	    plen > IPC_PASS_MAX) {
+		secret_wipe(pass, plen);
+		f->invalid_names++;
+		return -1;
+	}
+	outstanding_add(f, req);
+	f->verifies++;
+	snprintf(f->mech, sizeof(f->mech), "%s", mech);
+	snprintf(f->ip, sizeof(f->ip), "%s", ip);
+	f->secured = secured;
+	memcpy(f->user, user, ulen);
+	f->user[ulen] = '\0';
+	f->ulen = ulen;
+	memcpy(f->pass, pass, plen);
+	f->pass[plen] = '\0';
+	f->plen = plen;
+	secret_wipe(pass, plen);
+	return 0;
+}
+
+int
+lconn_send_lookup(struct lconn *c, uint32_t req, const char *address, size_t len)
+{
+	struct login_fake *f = fake_of(c);
+
+	contract(c->ops == &socketmap_login_ops, "lookup from another front end");
+	contract(c->state == LC_CMD, "lookup outside the command state");
+	if (len > IPC_ADDR_MAX || memchr(address, '\0', len) != NULL)
+		return -1;
+	outstanding_add(f, req);
+	f->lookups++;
+	memcpy(f->address, address, len);
+	f->address[len] = '\0';
+	return 0;
+}
+
+void
+lconn_resume(struct lconn *c)
+{
+	login_fake_run(fake_of(c));
+}
+
+void
+lconn_deadline(struct lconn *c, unsigned secs)
+{
+	contract(secs > 0, "a zero deadline");
+	fake_of(c)->deadlines++;
+}
+
+void
+login_fake_verified(struct login_fake *f, uint32_t req, uint32_t status, const char *user)
+{
+	unsigned i;
+
+	for (i = 0; i < f->noutstanding && f->outstanding[i] != req; i++)
+		;
+	contract(i < f->noutstanding, "an answer to no request");
+	f->outstanding[i] = f->outstanding[--f->noutstanding];
+	/* login.c: gone or closing meanwhile, nobody to tell */
+	if (f->c.state == LC_CMD && f->c.ops->verified != NULL)
+		f->c.ops->verified(&f->c, req, status, user);
+}
+
 char *
 lconn_sasl_line(struct lconn *c, struct evbuffer *in, size_t *len_r, const char *too_long)
 {

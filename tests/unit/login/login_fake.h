@@ -47,10 +47,20 @@ struct login_fake {
 	char pass[LOGIN_FAKE_PASS_MAX + 1];
 	size_t plen;
 	size_t consumed_at_auth;	/* client bytes consumed when it was handed over */
+	/* auth_listen / socketmap_listen: requests to the master not yet answered */
+	uint32_t outstanding[IPC_VERIFY_MAX];
+	unsigned noutstanding;
+	unsigned verifies, lookups;	/* lconn_send_verify / _lookup calls that went out */
+	unsigned deadlines;		/* lconn_deadline calls */
+	bool secured;			/* of the last verify */
+	char ip[IPC_IP_MAX + 1];	/* of the last verify */
+	char address[IPC_ADDR_MAX + 1];	/* of the last lookup */
 };
 
 /*
- * Create the connection for ops (imap_login_ops or pop3_login_ops) and greet: the
+ * Create the connection for ops (imap_login_ops, pop3_login_ops, auth_login_ops,
+ * socketmap_login_ops; the last two: cleartext is auth_allow_cleartext = yes, else
+ * loopback) and greet: the
  * greeting is in f->out. implicit_tls: the connection is TLS from the start.
  */
 void login_fake_init(struct login_fake *f, const struct login_proto_ops *ops,
@@ -71,6 +81,13 @@ void login_fake_run(struct login_fake *f);
 void login_fake_auth_result(struct login_fake *f, uint32_t status);
 /* The STARTTLS reply was flushed: the switch of lconn_switch_tls (input discarded). */
 void login_fake_switch_tls(struct login_fake *f);
+
+/*
+ * The master's answer to the outstanding request req (auth_listen, socketmap_listen),
+ * as login.c passes IPC_LOGIN_VERIFIED on: to ops->verified while the connection reads.
+ */
+void login_fake_verified(struct login_fake *f, uint32_t req, uint32_t status,
+    const char *user);
 
 /* Take what was written so far (caller frees; *len_r its length; NUL-terminated). */
 char *login_fake_take_output(struct login_fake *f, size_t *len_r);
