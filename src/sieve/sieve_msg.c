@@ -402,7 +402,7 @@ sieve_msg_date_part(time_t t, int zone, const char *part, struct buf *out)
 		    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, sign, az / 60,
 		    az % 60);
 	else if (str_ieq(part, "std11"))
-		buf_appendf(out, "%s, %d %s %04d %02d:%02d:%02d %c%02d%02d", wd[tm.tm_wday],
+		buf_appendf(out, "%s, %02d %s %04d %02d:%02d:%02d %c%02d%02d", wd[tm.tm_wday],
 		    tm.tm_mday, mon[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
 		    tm.tm_sec, sign, az / 60, az % 60);
 	else if (str_ieq(part, "zone"))

@@ -202,7 +202,8 @@ sieve_vacation_allowed(const struct sieve_exec_env *env, const struct sieve_acti
 	}
 	if (env->env_to != NULL)
 		me[nme++] = env->env_to;
-	for (char *p = addrs, *save = NULL, *t; (t = strtok_r(p, ", ", &save)) != NULL &&
+	for (char *p = addrs, *save = NULL, *t; addrs != NULL &&
+	    (t = strtok_r(p, ", ", &save)) != NULL &&
 	    nme < N_ELEMENTS(me); p = NULL)
 		me[nme++] = t;
 	for (unsigned i = 0; i < N_ELEMENTS(fields) && !found; i++)

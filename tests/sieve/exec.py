@@ -251,12 +251,12 @@ CASES = [
      FROM, TO, None),
     ("date-weekday-utc", R + 'if date :zone "+0000" "date" "weekday" "1" { discard; }',
      "plain", FROM, TO, None),
-    ("date-parts", R + 'if date :zone "+0000" "date" "date" "*" { set "d" "${0}"; }'
-     ' if date :zone "+0000" "date" "julian" "*" { set "j" "${0}"; }'
-     ' if date :zone "+0000" "date" "std11" "*" { set "s" "${0}"; }'
-     ' if date :originalzone "date" "zone" "*" { set "z" "${0}"; }'
+    ("date-parts", R + 'if date :matches :zone "+0000" "date" "date" "*" { set "d" "${0}"; }'
+     ' if date :matches :zone "+0000" "date" "julian" "*" { set "j" "${0}"; }'
+     ' if date :matches :zone "+0000" "date" "std11" "*" { set "s" "${0}"; }'
+     ' if date :matches :originalzone "date" "zone" "*" { set "z" "${0}"; }'
      ' fileinto "${d} ${j} ${s} ${z}";', "mime", FROM, TO, None),
-    ("date-iso8601", R + 'if date :originalzone "date" "iso8601" "*" { fileinto "${0}"; }',
+    ("date-iso8601", R + 'if date :matches :originalzone "date" "iso8601" "*" { fileinto "${0}"; }',
      "plain", FROM, TO, None),
     ("date-received-index", R + 'if date :index 1 :last :zone "+0000" "received" "second" '
      '"01" { discard; }', "plain", FROM, TO, "Pigeonhole finds no date in Received fields; "
