@@ -487,6 +487,10 @@ sieve_msg_write_header(struct sieve_run *x)
 
 	if (!x->edited)
 		return;
+	const unsigned char *m = x->env->msg, *nl = memchr(m, '\n', x->env->msg_len);
+	/* new lines end like the message's first line: files may be stored with LF */
+	const char *eol = nl != NULL && nl > m && nl[-1] != '\r' ? "\n" : "\r\n";
+
 	buf_init(&b, BUF_UNLIMITED);
 	for (unsigned i = 0; i < x->nhdrs; i++) {
 		const struct sieve_hdr *h = &x->hdrs[i];
@@ -494,11 +498,11 @@ sieve_msg_write_header(struct sieve_run *x)
 		if (h->deleted)
 			continue;
 		if (h->owned)
-			buf_appendf(&b, "%s: %s\r\n", h->name, h->value);
+			buf_appendf(&b, "%s: %s%s", h->name, h->value, eol);
 		else
-			(void)buf_append(&b, x->env->msg + h->raw_off, h->raw_len);
+			(void)buf_append(&b, m + h->raw_off, h->raw_len);
 	}
-	(void)buf_append(&b, "\r\n", 2);
+	(void)buf_append_str(&b, eol);
 	x->r->header_len = b.len;
 	x->r->header = buf_steal(&b);
 }

@@ -1,0 +1,415 @@
+/*
+ * deliver_sieve.c — Sieve at delivery (deliver_sieve.h): the active script found and
+ * cached by (dev, inode, size, mtime), run through src/sieve, its actions turned into a
+ * plan of folders. Runs as the user in the mail process or `buzon deliver`; reads only
+ * the user's own script (bounded by script_max) and appends to its bounded log file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/buf.h"
+#include "lib/config.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "mail/message.h"
+#include "mailproc/deliver_sieve.h"
+#include "sieve/sieve.h"
+#include "sieve/sieve_exec.h"
+#include "store/store.h"
+
+struct deliver_sieve {
+	char *path;		/* the active script, NULL if none is configured */
+	char *log_path;		/* path + ".log" */
+	bool have;		/* a version of the file was looked at */
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	struct sieve_script *script;	/* NULL: no script, or it does not compile */
+	struct sieve_limits lim;
+	struct sieve_exec_limits xl;
+};
+
+static char *
+expand_home(const char *v, const char *home)
+{
+	if (v == NULL)
+		return NULL;
+	if (v[0] == '~' && (v[1] == '/' || v[1] == '\0')) {
+		if (home == NULL || home[0] == '\0')
+			return NULL;
+		return xasprintf("%s%s", home, v + 1);
+	}
+	return v[0] == '/' ? xstrdup(v) : NULL;
+}
+
+struct deliver_sieve *
+deliver_sieve_create(const struct config *cfg, const char *home)
+{
+	struct deliver_sieve *ds = xcalloc(1, sizeof(*ds));
+
+	if (cfg->sieve)
+		ds->path = expand_home(cfg->sieve_script, home);
+	if (ds->path != NULL)
+		ds->log_path = xasprintf("%s.log", ds->path);
+	sieve_limits_default(&ds->lim);
+	sieve_exec_limits_default(&ds->xl);
+	return ds;
+}
+
+void
+deliver_sieve_destroy(struct deliver_sieve **dsp)
+{
+	struct deliver_sieve *ds = *dsp;
+
+	if (ds == NULL)
+		return;
+	sieve_script_destroy(&ds->script);
+	free(ds->path);
+	free(ds->log_path);
+	free(ds);
+	*dsp = NULL;
+}
+
+/* Append one line to the script's log, starting it afresh past DELIVER_SIEVE_LOG_MAX. */
+static void
+user_log(struct deliver_sieve *ds, const char *fmt, ...) PRINTF(2, 3);
+
+static void
+user_log(struct deliver_sieve *ds, const char *fmt, ...)
+{
+	struct stat st;
+	struct buf b;
+	char date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+	va_list ap;
+	int fd, flags = O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC;
+
+	if (lstat(ds->log_path, &st) == 0 && st.st_size > DELIVER_SIEVE_LOG_MAX)
+		flags |= O_TRUNC;
+	fd = open(ds->log_path, flags, 0600);
+	if (fd < 0) {
+		log_warn("sieve log path=%s error=%s", ds->log_path, strerror(errno));
+		return;
+	}
+	(void)localtime_r(&now, &tm);
+	(void)strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S", &tm);
+	buf_init(&b, 4096);
+	buf_appendf(&b, "%s ", date);
+	va_start(ap, fmt);
+	(void)buf_vappendf(&b, fmt, ap);
+	va_end(ap);
+	if (buf_append_c(&b, '\n') < 0)
+		b.data[b.len - 1] = '\n';
+	if (write(fd, b.data, b.len) < 0)
+		log_warn("sieve log path=%s error=%s", ds->log_path, strerror(errno));
+	buf_deinit(&b);
+	close(fd);
+}
+
+static char *
+read_file(int fd, size_t max, size_t *len_r)
+{
+	size_t len = 0, cap = 4096;
+	char *data = xmalloc(cap);
+
+	while (len <= max) {
+		ssize_t n;
+
+		if (len == cap) {
+			cap = MIN(cap * 2, max + 1);
+			data = xrealloc(data, cap);
+		}
+		n = read(fd, data + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n < 0) {
+				free(data);
+				return NULL;
+			}
+			break;
+		}
+		len += (size_t)n;
+	}
+	*len_r = len;
+	return data;
+}
+
+static void
+compile(struct deliver_sieve *ds, int fd)
+{
+	struct sieve_errors errs;
+	size_t len;
+	char *text = read_file(fd, ds->lim.script_max, &len);
+
+	if (text == NULL) {
+		log_error("sieve script=%s read error=%s", ds->path, strerror(errno));
+		return;
+	}
+	ds->script = sieve_compile(text, len, &ds->lim, &errs);
+	free(text);
+	for (unsigned i = 0; i < errs.count; i++) {
+		const struct sieve_error *e = &errs.list[i];
+
+		user_log(ds, "%s: line %u:%u: %s: %s", ds->path, e->line, e->col,
+		    e->warning ? "warning" : "error", e->text);
+	}
+	if (ds->script == NULL) {
+		user_log(ds, "%s: error: the script does not compile: messages go to INBOX",
+		    ds->path);
+		log_error("sieve script=%s does not compile (%u errors, see %s)", ds->path,
+		    errs.count - errs.warnings, ds->log_path);
+	}
+	sieve_errors_deinit(&errs);
+}
+
+/* The compiled active script, recompiled when the file changed; NULL if none. */
+static const struct sieve_script *
+active_script(struct deliver_sieve *ds)
+{
+	struct stat st;
+	int fd;
+
+	if (ds->path == NULL)
+		return NULL;
+	/* the active script is usually a link into sieve_dir: follow it (as Pigeonhole) */
+	fd = open(ds->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno != ENOENT)
+			log_error("sieve script=%s error=%s", ds->path, strerror(errno));
+		sieve_script_destroy(&ds->script);
+		ds->have = false;
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		log_error("sieve script=%s is not a regular file", ds->path);
+		return NULL;
+	}
+	if (!ds->have || st.st_dev != ds->dev || st.st_ino != ds->ino ||
+	    st.st_size != ds->size || st.st_mtim.tv_sec != ds->mtime.tv_sec ||
+	    st.st_mtim.tv_nsec != ds->mtime.tv_nsec) {
+		sieve_script_destroy(&ds->script);
+		compile(ds, fd);
+		ds->have = true;
+		ds->dev = st.st_dev;
+		ds->ino = st.st_ino;
+		ds->size = st.st_size;
+		ds->mtime = st.st_mtim;
+	}
+	close(fd);
+	return ds->script;
+}
+
+bool
+deliver_sieve_active(const struct deliver_sieve *ds)
+{
+	struct stat st;
+
+	return ds->path != NULL && stat(ds->path, &st) == 0;
+}
+
+/* ---- the plan ---- */
+
+static void
+flag_word(struct deliver_target *t, const char *w, size_t len)
+{
+	static const struct { const char *name; uint8_t flag; } sys[] = {
+		{ "\\Seen", MAILBOX_FLAG_SEEN }, { "\\Answered", MAILBOX_FLAG_ANSWERED },
+		{ "\\Flagged", MAILBOX_FLAG_FLAGGED }, { "\\Deleted", MAILBOX_FLAG_DELETED },
+		{ "\\Draft", MAILBOX_FLAG_DRAFT },
+	};
+
+	for (unsigned i = 0; i < N_ELEMENTS(sys); i++)
+		if (mem_ieq(w, len, sys[i].name)) {
+			t->flags |= sys[i].flag;
+			return;
+		}
+	/* other system flags (\Recent) cannot be set; a keyword is an atom (RFC 3501 §9) */
+	if (w[0] == '\\' || t->nkeywords >= 26)
+		return;
+	t->keywords = xreallocarray(t->keywords, t->nkeywords + 1, sizeof(*t->keywords));
+	t->keywords[t->nkeywords++] = xstrndup(w, len);
+}
+
+static void
+add_target(struct deliver_plan *plan, const char *folder, bool create, const char *flags)
+{
+	struct deliver_target *t;
+
+	for (unsigned i = 0; i < plan->count; i++) {
+		const char *f = plan->targets[i].folder;
+
+		if ((f == NULL && folder == NULL) || (f != NULL && folder != NULL &&
+		    strcmp(f, folder) == 0))
+			return;
+	}
+	plan->targets = xreallocarray(plan->targets, plan->count + 1, sizeof(*plan->targets));
+	t = &plan->targets[plan->count++];
+	memset(t, 0, sizeof(*t));
+	t->folder = folder != NULL ? xstrdup(folder) : NULL;
+	t->create = create;
+	for (const char *p = flags; p != NULL && *p != '\0';) {
+		const char *e = p;
+
+		while (*e != '\0' && *e != ' ')
+			e++;
+		if (e > p)
+			flag_word(t, p, (size_t)(e - p));
+		p = *e == ' ' ? e + 1 : e;
+	}
+}
+
+static const char *
+action_name(enum sieve_action_type t)
+{
+	switch (t) {
+	case SIEVE_ACT_REDIRECT: return "redirect";
+	case SIEVE_ACT_REJECT: return "reject";
+	case SIEVE_ACT_EREJECT: return "ereject";
+	case SIEVE_ACT_VACATION: return "vacation";
+	default: return "?";
+	}
+}
+
+static void
+plan_from_result(struct deliver_sieve *ds, const struct sieve_result *r,
+    struct deliver_plan *plan)
+{
+	bool unsent = false;
+
+	for (unsigned i = 0; i < r->count; i++) {
+		const struct sieve_action *a = &r->actions[i];
+
+		switch (a->type) {
+		case SIEVE_ACT_KEEP:
+			add_target(plan, NULL, false, a->flags);
+			break;
+		case SIEVE_ACT_FILEINTO:
+			add_target(plan, a->target, a->create, a->flags);
+			break;
+		case SIEVE_ACT_REDIRECT:
+		case SIEVE_ACT_REJECT:
+		case SIEVE_ACT_EREJECT:
+		case SIEVE_ACT_VACATION:
+			/* not sent by this version: the message is kept instead (docs/sieve.md) */
+			log_info("sieve script=%s action=%s not sent yet: kept in INBOX", ds->path,
+			    action_name(a->type));
+			user_log(ds, "%s: %s is not carried out yet: the message is kept in INBOX",
+			    ds->path, action_name(a->type));
+			unsent = true;
+			break;
+		default:
+			break;
+		}
+	}
+	if (unsent)
+		add_target(plan, NULL, false, NULL);
+	if (r->header != NULL) {
+		plan->header = xstrndup(r->header, r->header_len);
+		plan->header_len = r->header_len;
+	}
+}
+
+static int
+store_mailbox_exists(void *ctx, const char *name)
+{
+	struct mailbox *box;
+
+	if (ctx == NULL)
+		return str_ieq(name, "INBOX");
+	if (mailbox_open(ctx, name, &box) != STORE_OK)
+		return 0;
+	mailbox_unref(&box);
+	return 1;
+}
+
+void
+deliver_sieve_plan(struct deliver_sieve *ds, const unsigned char *msg, size_t len,
+    const char *env_from, const char *env_to, struct mstore *store,
+    struct deliver_plan *plan)
+{
+	const struct sieve_script *s = active_script(ds);
+	struct sieve_exec_env env = {
+		.msg = msg, .msg_len = len, .env_from = env_from, .env_to = env_to,
+		.ctx = store, .mailbox_exists = store_mailbox_exists,
+	};
+	struct sieve_result r;
+	struct tm tm;
+	bool complete;
+
+	memset(plan, 0, sizeof(*plan));
+	plan->body_off = mail_header_block_end(msg, len, NULL, &complete);
+	if (s == NULL) {
+		add_target(plan, NULL, false, NULL);
+		return;
+	}
+	env.now = time(NULL);
+	if (localtime_r(&env.now, &tm) != NULL)
+		env.zone_min = (int)(tm.tm_gmtoff / 60);
+	if (sieve_execute(s, &env, &ds->xl, &r) < 0) {
+		log_error("sieve script=%s line=%u run-time error: %s", ds->path, r.error_line,
+		    r.error);
+		user_log(ds, "%s: line %u: error: %s: the message is kept in INBOX", ds->path,
+		    r.error_line, r.error);
+	}
+	plan_from_result(ds, &r, plan);
+	sieve_result_deinit(&r);
+}
+
+void
+deliver_plan_deinit(struct deliver_plan *plan)
+{
+	for (unsigned i = 0; i < plan->count; i++) {
+		struct deliver_target *t = &plan->targets[i];
+
+		for (unsigned k = 0; k < t->nkeywords; k++)
+			free(t->keywords[k]);
+		free(t->keywords);
+		free(t->folder);
+	}
+	free(plan->targets);
+	free(plan->header);
+	memset(plan, 0, sizeof(*plan));
+}
+
+/* The value of a trace line "name: value" in prefix, without <> (NULL if absent). */
+static char *
+prefix_value(const unsigned char *p, size_t len, const char *name)
+{
+	size_t nlen = strlen(name);
+
+	for (size_t i = 0; i < len;) {
+		const unsigned char *nl = memchr(p + i, '\n', len - i);
+		size_t e = nl != NULL ? (size_t)(nl - p) : len, vs, ve;
+
+		if (e - i > nlen && strncasecmp((const char *)p + i, name, nlen) == 0) {
+			vs = i + nlen;
+			ve = e;
+			while (vs < ve && (p[vs] == ' ' || p[vs] == '\t'))
+				vs++;
+			while (ve > vs && (p[ve - 1] == '\r' || p[ve - 1] == ' '))
+				ve--;
+			if (ve > vs && p[vs] == '<' && p[ve - 1] == '>') {
+				vs++;
+				ve--;
+			}
+			return xstrndup((const char *)p + vs, ve - vs);
+		}
+		i = e + 1;
+	}
+	return NULL;
+}
+
+void
+deliver_prefix_envelope(const unsigned char *prefix, size_t len, char **from_r, char **to_r)
+{
+	*from_r = prefix_value(prefix, len, "Return-Path:");
+	*to_r = prefix_value(prefix, len, "Delivered-To:");
+}

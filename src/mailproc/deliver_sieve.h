@@ -1,0 +1,66 @@
+/*
+ * deliver_sieve.h — Sieve at delivery: find the user's active script where Pigeonhole
+ * keeps it (sieve_script, "~/.dovecot.sieve", usually a link to ~/sieve/NAME.sieve),
+ * compile it once per version of the file, run it on a delivered message and turn the
+ * actions into a plan of folders to store into. Runs in the user's mail process and in
+ * `buzon deliver`, as the user; the script and the message are untrusted and go through
+ * the bounded compiler and interpreter of src/sieve. Whatever fails, the plan keeps the
+ * message in INBOX: a script never loses mail (docs/sieve.md, "Delivery").
+ */
+#ifndef BUZON_MAILPROC_DELIVER_SIEVE_H
+#define BUZON_MAILPROC_DELIVER_SIEVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct config;
+struct mstore;
+struct deliver_sieve;
+
+#define DELIVER_SIEVE_LOG_MAX (64 * 1024)	/* ~/.dovecot.sieve.log is cut past this */
+
+/* One store of the plan. */
+struct deliver_target {
+	char *folder;		/* NULL = INBOX */
+	bool create;		/* fileinto :create (RFC 5490 §3) */
+	uint8_t flags;		/* MAILBOX_FLAG_* */
+	char **keywords;	/* other IMAP flags (keywords), count nkeywords */
+	unsigned nkeywords;
+};
+
+struct deliver_plan {
+	struct deliver_target *targets;	/* count 0: discarded by the script */
+	unsigned count;
+	char *header;		/* editheader: replaces the message's bytes [0, body_off) */
+	size_t header_len;
+	size_t body_off;
+};
+
+/* The cache of the user's compiled script. home may be "" (no script then). */
+struct deliver_sieve *deliver_sieve_create(const struct config *cfg, const char *home);
+void deliver_sieve_destroy(struct deliver_sieve **ds);
+
+/* Is there an active script file (whether it compiles or not)? */
+bool deliver_sieve_active(const struct deliver_sieve *ds);
+
+/*
+ * Plan the delivery of msg[0..len) (envelope env_from, "" for <>, and env_to, either
+ * may be NULL): no script, a script that does not compile or fails at run time, and
+ * actions not carried out yet (redirect, vacation, reject) all end in INBOX; errors are
+ * logged and appended to the script's ".log" file. store answers mailboxexists.
+ * Always fills *plan (free with deliver_plan_deinit).
+ */
+void deliver_sieve_plan(struct deliver_sieve *ds, const unsigned char *msg, size_t len,
+    const char *env_from, const char *env_to, struct mstore *store,
+    struct deliver_plan *plan);
+void deliver_plan_deinit(struct deliver_plan *plan);
+
+/*
+ * The envelope from the trace header lines delivery prepends ("Return-Path: <a@b>",
+ * "Delivered-To: c@d"): malloc'd strings, NULL when absent.
+ */
+void deliver_prefix_envelope(const unsigned char *prefix, size_t len, char **from_r,
+    char **to_r);
+
+#endif
