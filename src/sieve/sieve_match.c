@@ -186,13 +186,19 @@ sieve_arg_string(struct sieve_run *x, uint32_t ai, struct buf *out)
 
 /* ---- comparators (RFC 4790 §9) ---- */
 
-static int
-charge(struct sieve_run *x, size_t n)
+int
+sieve_run_charge(struct sieve_run *x, size_t n)
 {
 	x->work += n + 1;
 	if (x->work > SIEVE_WORK_MAX)
 		return sieve_run_error(x, "matching takes too long");
 	return 0;
+}
+
+static int
+charge(struct sieve_run *x, size_t n)
+{
+	return sieve_run_charge(x, n);
 }
 
 static unsigned char

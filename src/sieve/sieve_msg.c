@@ -115,6 +115,8 @@ int
 sieve_msg_header_values(struct sieve_run *x, const struct sieve_node *n, const char *name,
     bool decode, struct sieve_strlist *out)
 {
+	if (sieve_run_charge(x, x->nhdrs) < 0)
+		return -1;
 	if ((n->tags & (1ull << SIEVE_TAG_INDEX)) != 0) {
 		long i = hdr_pick(x, n, name);
 
@@ -223,6 +225,8 @@ int
 sieve_msg_address_values(struct sieve_run *x, const struct sieve_node *n, const char *name,
     struct sieve_strlist *out)
 {
+	if (sieve_run_charge(x, x->nhdrs) < 0)
+		return -1;
 	if ((n->tags & (1ull << SIEVE_TAG_INDEX)) != 0) {
 		long i = hdr_pick(x, n, name);
 
@@ -313,7 +317,7 @@ sieve_msg_body_values(struct sieve_run *x, const struct sieve_node *n,
 		size_t off = MIN(x->hdr_end, env->msg_len);
 
 		sieve_strlist_add(out, (const char *)env->msg + off, MIN(env->msg_len - off, left));
-		return 0;
+		return sieve_run_charge(x, out->v[out->n - 1].len);
 	}
 	if (x->mime == NULL)
 		x->mime = mail_message_parse(env->msg, env->msg_len, NULL);
@@ -330,6 +334,8 @@ sieve_msg_body_values(struct sieve_run *x, const struct sieve_node *n,
 		if (sieve_run_step(x) < 0)
 			return -1;
 		part_text(x->mime, p, left, out);
+		if (sieve_run_charge(x, MIN(p->body_len, left)) < 0)
+			return -1;
 		left -= MIN(left, out->v[out->n - 1].len);
 	}
 	return 0;

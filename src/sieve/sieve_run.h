@@ -13,7 +13,7 @@
 #define SIEVE_MATCH_VARS 10	/* ${0} .. ${9} (RFC 5229 §3.2) */
 #define SIEVE_EXPAND_MAX 65536	/* an expanded string ("${a}${a}...") */
 #define SIEVE_EDITS_MAX 256	/* addheader / deleteheader actions per run */
-#define SIEVE_WORK_MAX 50000000u	/* byte comparisons of all matching in one run */
+#define SIEVE_WORK_MAX 50000000u	/* comparisons and fields scanned in one run */
 #define SIEVE_VALUES_MAX 10000	/* values one test compares */
 
 /* A list of owned strings (values or keys of one test). */
@@ -72,6 +72,8 @@ struct sieve_run {
 
 /* Record a run-time error (the first one wins). Always returns -1. */
 int sieve_run_error(struct sieve_run *x, const char *fmt, ...) PRINTF(2, 3);
+/* Charge n units of work (byte comparisons, fields scanned); -1 past SIEVE_WORK_MAX. */
+int sieve_run_charge(struct sieve_run *x, size_t n);
 /* Count one step; -1 (with the error set) past steps_max. */
 int sieve_run_step(struct sieve_run *x);
 

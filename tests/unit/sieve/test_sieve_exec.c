@@ -305,6 +305,34 @@ test_limits(void **state)
 	free(got);
 	buf_deinit(&big);
 
+	/* the work budget: many body tests over a big body end the run */
+	{
+		struct buf m, sc;
+		struct sieve_errors errs;
+		struct sieve_script *s;
+		struct sieve_exec_env env;
+		struct sieve_result r;
+
+		buf_init(&m, BUF_UNLIMITED);
+		buf_init(&sc, BUF_UNLIMITED);
+		buf_append_str(&m, "Subject: big\r\n\r\n");
+		for (int i = 0; i < 20000; i++)
+			buf_append_str(&m, "0123456789");
+		buf_append_str(&sc, R);
+		for (int i = 0; i < 300; i++)
+			buf_append_str(&sc, "if body :raw :contains \"zz\" { keep; }\n");
+		s = sieve_compile(sc.data, sc.len, &lim, &errs);
+		assert_non_null(s);
+		sieve_errors_deinit(&errs);
+		env_init(&env, m.data);
+		assert_int_equal(sieve_execute(s, &env, &xl, &r), -1);
+		assert_non_null(strstr(r.error, "matching takes too long"));
+		sieve_result_deinit(&r);
+		sieve_script_destroy(&s);
+		buf_deinit(&m);
+		buf_deinit(&sc);
+	}
+
 	/* headers over headers_max: tests see the first ones, edits are refused */
 	xl.headers_max = 2;
 	expect_error(R "if header :is \"from\" \"Alice <alice+lists@example.org>\" "
