@@ -17,13 +17,14 @@
 #include "lib/util.h"
 #include "sieve/sieve.h"
 #include "sieve/sieve_exec.h"
+#include "mailproc/deliver_sieve.h"
 
 static int
 usage_sieve(void)
 {
 	fprintf(stderr, "usage: buzon sieve check FILE...\n"
-	    "       buzon sieve test [-c CONFIG] [-u USER] [-f ENVFROM] [-a ENVTO] FILE "
-	    "MESSAGE\n");
+	    "       buzon sieve test [-c CONFIG] [-u USER] [-f ENVFROM] [-a ENVTO] [-d DIR] "
+	    "[-g DIR] FILE MESSAGE\n");
 	return 2;
 }
 
@@ -182,27 +183,45 @@ sieve_test(int argc, char **argv)
 	struct sieve_exec_env env = { .env_from = "sender@example.com",
 	    .env_to = "recipient@example.com", .mailbox_exists = test_mailbox_exists };
 	struct cli_user_store us = { 0 };
-	const char *cfg = NULL, *user = NULL;
+	const char *cfg = NULL, *user = NULL, *gdir = NULL;
+	char *pdir = NULL;
+	struct sieve_includes *inc;
 	struct sieve_limits lim;
 	struct sieve_script *s;
 	int c, ret;
 
 	optind = 1;
-	while ((c = getopt(argc, argv, "c:u:f:a:")) != -1) {
+	while ((c = getopt(argc, argv, "c:u:f:a:d:g:")) != -1) {
 		switch (c) {
 		case 'c': cfg = optarg; break;
 		case 'u': user = optarg; break;
 		case 'f': env.env_from = optarg; break;
 		case 'a': env.env_to = optarg; break;
-		default: return usage_sieve();
+		case 'd': free(pdir); pdir = xstrdup(optarg); break;
+		case 'g': gdir = optarg; break;
+		default: free(pdir); return usage_sieve();
 		}
 	}
-	if (argc - optind != 2)
+	if (argc - optind != 2) {
+		free(pdir);
 		return usage_sieve();
+	}
+	/* include :personal looks next to the script unless -d says where */
+	if (pdir == NULL) {
+		const char *slash = strrchr(argv[optind], '/');
+
+		pdir = slash == NULL ? xstrdup(".") : xstrndup(argv[optind],
+		    (size_t)(slash - argv[optind]) + (slash == argv[optind]));
+	}
+	inc = sieve_includes_create(pdir, gdir);
+	free(pdir);
+	env.include = sieve_includes_load;
+	env.include_ctx = inc;
 	if (user != NULL) {
 		ret = cli_user_store_open(&us, "sieve test", cfg, user);
 		if (ret != 0) {
 			cli_user_store_close(&us);
+			sieve_includes_destroy(&inc);
 			return ret;
 		}
 	}
@@ -211,6 +230,7 @@ sieve_test(int argc, char **argv)
 	s = test_compile(argv[optind], &lim);
 	ret = s == NULL ? 1 : test_run(s, argv[optind], argv[optind + 1], &env);
 	sieve_script_destroy(&s);
+	sieve_includes_destroy(&inc);
 	if (user != NULL)
 		cli_user_store_close(&us);
 	return ret;

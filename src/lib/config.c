@@ -77,6 +77,7 @@ static const struct key_def keys[] = {
 	{ "sieve", K_BOOL, OFF(sieve), 0 },
 	{ "sieve_script", K_STR, OFF(sieve_script), 0 },
 	{ "sieve_dir", K_STR, OFF(sieve_dir), 0 },
+	{ "sieve_global_dir", K_STR, OFF(sieve_global_dir), 0 },
 };
 
 static void
@@ -484,6 +485,7 @@ config_free(struct config **cfgp)
 	free(c->pop3_uidl_format);
 	free(c->sieve_script);
 	free(c->sieve_dir);
+	free(c->sieve_global_dir);
 	free(c);
 	*cfgp = NULL;
 }

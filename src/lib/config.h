@@ -81,6 +81,7 @@ struct config {
 	bool sieve;			/* run the user's Sieve script at delivery (default yes) */
 	char *sieve_script;		/* the active script, "~/.dovecot.sieve"; "" = none */
 	char *sieve_dir;		/* the user's scripts, "~/sieve" (ManageSieve, include) */
+	char *sieve_global_dir;		/* scripts for include :global; NULL = none */
 };
 
 /*

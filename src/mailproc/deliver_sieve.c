@@ -23,6 +23,8 @@
 
 struct deliver_sieve {
 	char *path;		/* the active script, NULL if none is configured */
+	char *dir;		/* sieve_dir: personal scripts for include */
+	char *global_dir;	/* sieve_global_dir */
 	char *log_path;		/* path + ".log" */
 	bool have;		/* a version of the file was looked at */
 	dev_t dev;
@@ -56,6 +58,8 @@ deliver_sieve_create(const struct config *cfg, const char *home)
 		ds->path = expand_home(cfg->sieve_script, home);
 	if (ds->path != NULL)
 		ds->log_path = xasprintf("%s.log", ds->path);
+	ds->dir = expand_home(cfg->sieve_dir, home);
+	ds->global_dir = cfg->sieve_global_dir != NULL ? xstrdup(cfg->sieve_global_dir) : NULL;
 	sieve_limits_default(&ds->lim);
 	sieve_exec_limits_default(&ds->xl);
 	return ds;
@@ -70,6 +74,8 @@ deliver_sieve_destroy(struct deliver_sieve **dsp)
 		return;
 	sieve_script_destroy(&ds->script);
 	free(ds->path);
+	free(ds->dir);
+	free(ds->global_dir);
 	free(ds->log_path);
 	free(ds);
 	*dsp = NULL;
@@ -139,6 +145,87 @@ read_file(int fd, size_t max, size_t *len_r)
 	}
 	*len_r = len;
 	return data;
+}
+
+struct sieve_includes {
+	char *dir[2];		/* personal, global */
+	struct sieve_script **scripts;
+	unsigned count;
+	struct sieve_limits lim;
+};
+
+struct sieve_includes *
+sieve_includes_create(const char *personal_dir, const char *global_dir)
+{
+	struct sieve_includes *inc = xcalloc(1, sizeof(*inc));
+
+	inc->dir[0] = personal_dir != NULL ? xstrdup(personal_dir) : NULL;
+	inc->dir[1] = global_dir != NULL ? xstrdup(global_dir) : NULL;
+	sieve_limits_default(&inc->lim);
+	return inc;
+}
+
+void
+sieve_includes_destroy(struct sieve_includes **incp)
+{
+	struct sieve_includes *inc = *incp;
+
+	if (inc == NULL)
+		return;
+	for (unsigned i = 0; i < inc->count; i++)
+		sieve_script_destroy(&inc->scripts[i]);
+	free(inc->scripts);
+	free(inc->dir[0]);
+	free(inc->dir[1]);
+	free(inc);
+	*incp = NULL;
+}
+
+static char *read_file(int fd, size_t max, size_t *len_r);
+
+const struct sieve_script *
+sieve_includes_load(void *ctx, bool global, const char *name, bool *exists_r, char *err,
+    size_t errlen)
+{
+	struct sieve_includes *inc = ctx;
+	const char *dir = inc->dir[global ? 1 : 0];
+	struct sieve_errors errs;
+	struct sieve_script *s;
+	char *path, *text;
+	size_t len;
+	int fd;
+
+	*exists_r = false;
+	/* the compiler allowed no '/' and no control characters in name (RFC 6609 §3.2) */
+	if (dir == NULL || name[0] == '\0' || name[0] == '.')
+		return NULL;
+	path = xasprintf("%s/%s.sieve", dir, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	free(path);
+	if (fd < 0) {
+		*exists_r = errno != ENOENT;
+		snprintf(err, errlen, "cannot be read: %s", strerror(errno));
+		return NULL;
+	}
+	*exists_r = true;
+	text = read_file(fd, inc->lim.script_max, &len);
+	close(fd);
+	if (text == NULL) {
+		snprintf(err, errlen, "cannot be read");
+		return NULL;
+	}
+	s = sieve_compile(text, len, &inc->lim, &errs);
+	free(text);
+	if (s == NULL)
+		snprintf(err, errlen, "does not compile: line %u:%u: %s",
+		    errs.count > 0 ? errs.list[0].line : 0, errs.count > 0 ? errs.list[0].col : 0,
+		    errs.count > 0 ? errs.list[0].text : "?");
+	sieve_errors_deinit(&errs);
+	if (s == NULL)
+		return NULL;
+	inc->scripts = xreallocarray(inc->scripts, inc->count + 1, sizeof(*inc->scripts));
+	inc->scripts[inc->count++] = s;
+	return s;
 }
 
 static void
@@ -341,6 +428,7 @@ deliver_sieve_plan(struct deliver_sieve *ds, const unsigned char *msg, size_t le
 		.ctx = store, .mailbox_exists = store_mailbox_exists,
 	};
 	struct sieve_result r;
+	struct sieve_includes *inc;
 	struct tm tm;
 	bool complete;
 
@@ -353,6 +441,9 @@ deliver_sieve_plan(struct deliver_sieve *ds, const unsigned char *msg, size_t le
 	env.now = time(NULL);
 	if (localtime_r(&env.now, &tm) != NULL)
 		env.zone_min = (int)(tm.tm_gmtoff / 60);
+	inc = sieve_includes_create(ds->dir, ds->global_dir);
+	env.include = sieve_includes_load;
+	env.include_ctx = inc;
 	if (sieve_execute(s, &env, &ds->xl, &r) < 0) {
 		log_error("sieve script=%s line=%u run-time error: %s", ds->path, r.error_line,
 		    r.error);
@@ -361,6 +452,7 @@ deliver_sieve_plan(struct deliver_sieve *ds, const unsigned char *msg, size_t le
 	}
 	plan_from_result(ds, &r, plan);
 	sieve_result_deinit(&r);
+	sieve_includes_destroy(&inc);
 }
 
 void

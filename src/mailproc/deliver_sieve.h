@@ -37,6 +37,18 @@ struct deliver_plan {
 	size_t body_off;
 };
 
+/*
+ * Scripts for include (RFC 6609): NAME.sieve in the personal or the global directory
+ * (either may be NULL: none there), compiled when first asked for and kept until
+ * sieve_includes_destroy. sieve_includes_load is a sieve_exec_env.include callback
+ * (ctx = the struct sieve_includes).
+ */
+struct sieve_includes;
+struct sieve_includes *sieve_includes_create(const char *personal_dir, const char *global_dir);
+void sieve_includes_destroy(struct sieve_includes **inc);
+const struct sieve_script *sieve_includes_load(void *ctx, bool global, const char *name,
+    bool *exists_r, char *err, size_t errlen);
+
 /* The cache of the user's compiled script. home may be "" (no script then). */
 struct deliver_sieve *deliver_sieve_create(const struct config *cfg, const char *home);
 void deliver_sieve_destroy(struct deliver_sieve **ds);

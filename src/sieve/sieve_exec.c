@@ -27,6 +27,8 @@ sieve_exec_limits_default(struct sieve_exec_limits *lim)
 	lim->regex_max = 1024;
 	lim->body_max = 1024 * 1024;
 	lim->headers_max = 10000;
+	lim->includes_max = 255;
+	lim->include_depth_max = 10;
 }
 
 int
@@ -675,6 +677,129 @@ cmd_deleteheader(struct sieve_run *x, const struct sieve_node *n)
 	return ret;
 }
 
+/* ---- include (RFC 6609) ---- */
+
+static void
+vars_free(struct sieve_var *v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		free(v[i].name);
+		buf_deinit(&v[i].val);
+	}
+	free(v);
+}
+
+static void
+names_free(char **names, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* `global "a"`: later references to a in this script are to the global a (§3.3). */
+static int
+cmd_global(struct sieve_run *x, const struct sieve_node *n)
+{
+	const struct sieve_arg *a = &x->s->args[n->pos[0]];
+
+	for (uint32_t i = 0; i < a->str_count; i++) {
+		size_t len;
+		const char *name = sieve_arg_str(x->s, a, i, &len);
+		bool known = false;
+
+		for (unsigned k = 0; k < x->ngnames && !known; k++)
+			known = mem_ieq(name, len, x->gnames[k]);
+		if (known)
+			continue;
+		if (x->ngnames >= x->lim->vars_max)
+			return sieve_run_error(x, "too many variables (limit %u)", x->lim->vars_max);
+		x->gnames = xreallocarray(x->gnames, x->ngnames + 1, sizeof(*x->gnames));
+		x->gnames[x->ngnames++] = xstrndup(name, len);
+	}
+	return 0;
+}
+
+/* The script to include: its index in x->incs, or -1 (error set), or -2 (skip it). */
+static long
+include_find(struct sieve_run *x, const struct sieve_node *n, const char *name, bool global)
+{
+	const struct sieve_script *s;
+	char err[SIEVE_ERROR_TEXT_MAX] = "";
+	bool exists = false;
+
+	for (unsigned i = 0; i < x->nincs; i++) {
+		struct sieve_inc *inc = &x->incs[i];
+
+		if (inc->global != global || strcmp(inc->name, name) != 0)
+			continue;
+		if (inc->active)
+			return sieve_run_error(x, "include: script '%s' includes itself", name);
+		return has_tag(n, SIEVE_TAG_ONCE) ? -2 : (long)i;
+	}
+	s = x->env->include == NULL ? NULL :
+	    x->env->include(x->env->include_ctx, global, name, &exists, err,
+	    sizeof(err));
+	if (s == NULL && !exists && has_tag(n, SIEVE_TAG_OPTIONAL))
+		return -2;	/* RFC 6609 §3.2 :optional */
+	if (s == NULL)
+		return sieve_run_error(x, "include: %s script '%s' %s", global ? "global" :
+		    "personal", name, exists ? err : "not found");
+	x->incs = xreallocarray(x->incs, x->nincs + 1, sizeof(*x->incs));
+	x->incs[x->nincs] = (struct sieve_inc){ .s = s, .global = global,
+	    .name = xstrdup(name) };
+	return (long)x->nincs++;
+}
+
+static int run_block(struct sieve_run *x, uint32_t first, unsigned depth);
+
+static int
+cmd_include(struct sieve_run *x, const struct sieve_node *n)
+{
+	size_t len;
+	const char *name = sieve_arg_str(x->s, &x->s->args[n->pos[0]], 0, &len);
+	long i = include_find(x, n, name, has_tag(n, SIEVE_TAG_GLOBAL));
+	const struct sieve_script *saved_s = x->s;
+	struct sieve_var *saved_vars = x->vars;
+	char **saved_gnames = x->gnames;
+	unsigned saved_nvars = x->nvars, saved_ngnames = x->ngnames;
+	bool saved_variables = x->variables;
+	int r;
+
+	if (i == -2)
+		return 0;
+	if (i < 0)
+		return -1;
+	if (++x->includes > x->lim->includes_max)
+		return sieve_run_error(x, "too many includes (limit %u)", x->lim->includes_max);
+	if (x->depth + 1 > x->lim->include_depth_max)
+		return sieve_run_error(x, "includes nested too deeply (limit %u)",
+		    x->lim->include_depth_max);
+	/* the included script has its own variables, globals aside (§3.3) */
+	x->s = x->incs[i].s;
+	x->variables = (x->s->requires & (1u << SIEVE_CAP_VARIABLES)) != 0;
+	x->vars = NULL;
+	x->nvars = 0;
+	x->gnames = NULL;
+	x->ngnames = 0;
+	x->depth++;
+	x->incs[i].active = true;
+	r = run_block(x, x->s->first, 0);
+	x->incs[i].active = false;
+	x->depth--;
+	vars_free(x->vars, x->nvars);
+	names_free(x->gnames, x->ngnames);
+	x->s = saved_s;
+	x->variables = saved_variables;
+	x->vars = saved_vars;
+	x->nvars = saved_nvars;
+	x->gnames = saved_gnames;
+	x->ngnames = saved_ngnames;
+	x->line = n->line;
+	/* stop ends everything; return only the included script (§3.2, §3.4) */
+	return r == 2 ? 0 : r;
+}
+
 /* ---- tests ---- */
 
 static int eval_test(struct sieve_run *x, uint32_t ti, unsigned depth);
@@ -1012,19 +1137,19 @@ eval_test(struct sieve_run *x, uint32_t ti, unsigned depth)
 
 /* ---- control (RFC 5228 §3) ---- */
 
-/* 1: stop, 0: go on, -1: error. */
-static int run_block(struct sieve_run *x, uint32_t first, unsigned depth);
-
+/* 2: return, 1: stop, 0: go on, -1: error. */
 static int
 run_command(struct sieve_run *x, const struct sieve_node *n)
 {
 	switch (n->id) {
 	case SIEVE_CMD_REQUIRE:
-	case SIEVE_CMD_GLOBAL:
 		return 0;
+	case SIEVE_CMD_GLOBAL:
+		return cmd_global(x, n);
 	case SIEVE_CMD_STOP:
-	case SIEVE_CMD_RETURN:
 		return 1;
+	case SIEVE_CMD_RETURN:
+		return 2;
 	case SIEVE_CMD_KEEP:
 	case SIEVE_CMD_FILEINTO:
 		return cmd_store(x, n);
@@ -1048,7 +1173,7 @@ run_command(struct sieve_run *x, const struct sieve_node *n)
 	case SIEVE_CMD_DELETEHEADER:
 		return cmd_deleteheader(x, n);
 	case SIEVE_CMD_INCLUDE:
-		return sieve_run_error(x, "include is not supported yet");
+		return cmd_include(x, n);
 	default:
 		return sieve_run_error(x, "command '%s' cannot be executed",
 		    sieve_id_name((enum sieve_id)n->id));
@@ -1105,11 +1230,12 @@ result_clear(struct sieve_result *r)
 static void
 run_deinit(struct sieve_run *x)
 {
-	for (unsigned i = 0; i < x->nvars; i++) {
-		free(x->vars[i].name);
-		buf_deinit(&x->vars[i].val);
-	}
-	free(x->vars);
+	vars_free(x->vars, x->nvars);
+	vars_free(x->gvars, x->ngvars);
+	names_free(x->gnames, x->ngnames);
+	for (unsigned i = 0; i < x->nincs; i++)
+		free(x->incs[i].name);
+	free(x->incs);
 	for (unsigned i = 0; i < SIEVE_MATCH_VARS; i++)
 		buf_deinit(&x->match[i]);
 	buf_deinit(&x->flags);

@@ -30,6 +30,8 @@ struct sieve_exec_limits {
 	size_t regex_max;	/* bytes of one regular expression [1024] */
 	size_t body_max;	/* decoded body bytes a body test looks at [1 MiB] */
 	unsigned headers_max;	/* header fields tests see, edits included [10000] */
+	unsigned includes_max;	/* include commands carried out (Pigeonhole: 255) [255] */
+	unsigned include_depth_max;	/* scripts including each other [10] */
 };
 
 void sieve_exec_limits_default(struct sieve_exec_limits *lim);
@@ -53,6 +55,16 @@ struct sieve_exec_env {
 	 */
 	int (*duplicate)(void *ctx, const char *handle, const char *id, size_t id_len,
 	    uint64_t seconds, bool last);
+	/*
+	 * include (RFC 6609): the compiled script `name` of the user's (global false) or the
+	 * global location, borrowed until sieve_execute returns; NULL when there is no such
+	 * script, with *exists_r false, or when it cannot be read or compiled, with
+	 * *exists_r true and err filled (NULL callback: no script exists). Its ctx is
+	 * include_ctx.
+	 */
+	const struct sieve_script *(*include)(void *ctx, bool global, const char *name,
+	    bool *exists_r, char *err, size_t errlen);
+	void *include_ctx;
 };
 
 enum sieve_action_type {

@@ -40,23 +40,36 @@ is_ident_char(unsigned char c, bool first)
 	return c == '_' || isalpha(c) || (!first && isdigit(c));
 }
 
-struct buf *
-sieve_var_get(struct sieve_run *x, const char *name, size_t len, bool create)
+static struct buf *
+var_in(struct sieve_run *x, struct sieve_var **tab, unsigned *n, const char *name,
+    size_t len, bool create)
 {
 	struct sieve_var *v;
 
-	for (unsigned i = 0; i < x->nvars; i++)
-		if (mem_ieq(name, len, x->vars[i].name))
-			return &x->vars[i].val;
-	if (!create || x->nvars >= x->lim->vars_max)
+	for (unsigned i = 0; i < *n; i++)
+		if (mem_ieq(name, len, (*tab)[i].name))
+			return &(*tab)[i].val;
+	if (!create || *n >= x->lim->vars_max)
 		return NULL;
-	x->vars = xreallocarray(x->vars, x->nvars + 1, sizeof(*x->vars));
-	v = &x->vars[x->nvars++];
+	*tab = xreallocarray(*tab, *n + 1, sizeof(**tab));
+	v = &(*tab)[(*n)++];
 	v->name = xstrndup(name, len);
 	for (char *p = v->name; *p != '\0'; p++)
 		*p = (char)tolower((unsigned char)*p);
 	buf_init(&v->val, x->lim->var_max);
 	return &v->val;
+}
+
+/* "global.NAME" and names declared with `global` live in the global table (RFC 6609). */
+struct buf *
+sieve_var_get(struct sieve_run *x, const char *name, size_t len, bool create)
+{
+	if (len > 7 && strncasecmp(name, "global.", 7) == 0)
+		return var_in(x, &x->gvars, &x->ngvars, name + 7, len - 7, create);
+	for (unsigned i = 0; i < x->ngnames; i++)
+		if (mem_ieq(name, len, x->gnames[i]))
+			return var_in(x, &x->gvars, &x->ngvars, name, len, create);
+	return var_in(x, &x->vars, &x->nvars, name, len, create);
 }
 
 /* Values past var_max are cut at a UTF-8 character boundary (as Pigeonhole cuts them). */

@@ -32,6 +32,14 @@ struct sieve_var {
 	struct buf val;
 };
 
+/* One script included during the run. */
+struct sieve_inc {
+	const struct sieve_script *s;
+	bool global;
+	char *name;
+	bool active;		/* being run now (an include of it again is a loop) */
+};
+
 /* One header field as tests see it; `owned` fields were added by addheader. */
 struct sieve_hdr {
 	const char *name;
@@ -52,8 +60,16 @@ struct sieve_run {
 	unsigned steps;
 	uint64_t work;
 	bool variables;		/* "variables" is required: expand ${...} */
-	struct sieve_var *vars;
+	struct sieve_var *vars;	/* the current script's own variables */
 	unsigned nvars;
+	struct sieve_var *gvars;	/* global variables (RFC 6609 §3.3) */
+	unsigned ngvars;
+	char **gnames;		/* names the current script declared global */
+	unsigned ngnames;
+	unsigned includes;	/* include commands carried out */
+	unsigned depth;		/* include nesting of the current script */
+	struct sieve_inc *incs;	/* scripts included (for :once and loops) */
+	unsigned nincs;
 	struct buf match[SIEVE_MATCH_VARS];
 	unsigned nmatch;
 	struct buf flags;	/* the imap4flags internal variable */

@@ -1256,6 +1256,16 @@ def t_sieve():
         check(b"line 3: error: fileinto: invalid folder name" in open(log, "rb").read(),
               "log: run-time error")
         check("run-time error" in srv.log_text(), "server log: run-time error")
+        # include (RFC 6609) finds personal scripts in sieve_dir (~/sieve)
+        with open(os.path.join(home, "sieve", "lists.sieve"), "wb") as f:
+            f.write(b'require "fileinto";\nfileinto "Lists";\n')
+        if ROOT:
+            os.chown(os.path.join(home, "sieve", "lists.sieve"), srv.uid, srv.gid)
+        with open(script, "wb") as f:
+            f.write(b'require "include";\ninclude :personal "lists";\n')
+        lmtp("included")
+        eq(len(find_file_with(srv.maildir("siv", "Lists"), b"Subject: included")), 1,
+           "include: Lists")
     finally:
         problems = srv.stop() if srv.proc else []
     check(not problems, "server: %s" % problems)

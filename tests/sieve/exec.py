@@ -342,18 +342,68 @@ CASES = [
      for i in range(33)), "plain", FROM, TO, None),
     ("null-sender", R + 'if envelope :all :is "from" "" { discard; }', "plain", "", TO,
      "sieve-test cannot take the null sender (-f)", [("discard",)]),
-    # include (RFC 6609) is not executed yet
-    ("include", 'require "include"; include :personal "always_allow";', "plain", FROM, TO,
-     "include is not executed yet: buzon fails at run time and keeps", [("error",)]),
+    # include (RFC 6609): scripts of INCLUDES below
+    ("include-keep", 'require "include"; include :personal "always_allow";', "plain", FROM,
+     TO, None),
+    ("include-fileinto", 'require "include"; include "inc-fileinto";', "plain", FROM, TO,
+     None),
+    ("include-return", 'require ["include", "fileinto"]; include "inc-return"; '
+     'fileinto "main-after";', "plain", FROM, TO, None),
+    ("include-stop", 'require ["include", "fileinto"]; include "inc-stop"; '
+     'fileinto "main-after";', "plain", FROM, TO, None),
+    ("include-global-var", 'require ["include", "variables"]; global "folder"; '
+     'set "folder" "G-box"; include "inc-global";', "plain", FROM, TO, None),
+    ("include-global-namespace", 'require ["include", "variables", "fileinto"]; '
+     'include "inc-global-set"; fileinto "${global.folder}";', "plain", FROM, TO, None),
+    ("include-local-var", 'require ["include", "variables"]; set "x" "main"; '
+     'include "inc-vars-local";', "plain", FROM, TO, None),
+    ("include-once", 'require "include"; include :once "inc-fileinto"; '
+     'include :once "inc-fileinto";', "plain", FROM, TO, None),
+    ("include-optional", 'require "include"; include :optional "no-such-script"; discard;',
+     "plain", FROM, TO, None),
+    ("include-missing", 'require "include"; include "no-such-script"; discard;', "plain",
+     FROM, TO, None),
+    ("include-global", 'require "include"; include :global "g1";', "plain", FROM, TO, None),
+    ("include-loop", 'require "include"; include "inc-loop-a";', "plain", FROM, TO, None),
+    ("include-flags", 'require ["include", "imap4flags"]; include "inc-flag";', "plain",
+     FROM, TO, None),
+    ("include-rfc6609-example",
+     'require ["include"];\ninclude :personal "always_allow";\n'
+     'include :global "spam_tests";\ninclude :personal "spam_tests";\n'
+     'include :personal "mailing_lists";', "bulk", FROM, TO, None),
 ]
+
+# personal/NAME.sieve and global/NAME.sieve for the include cases
+INCLUDES = {
+    "personal/always_allow": 'if address :is "from" "boss@example.com" { keep; }',
+    "personal/inc-fileinto": 'require "fileinto"; fileinto "from-include";',
+    "personal/inc-return": 'require ["fileinto", "include"]; if true { return; } '
+                           'fileinto "after-return";',
+    "personal/inc-stop": "stop;",
+    "personal/inc-global": 'require ["include", "variables", "fileinto"]; global "folder"; '
+                           'fileinto "${folder}";',
+    "personal/inc-global-set": 'require ["include", "variables"]; global "folder"; '
+                               'set "folder" "from-set";',
+    "personal/inc-vars-local": 'require ["variables", "fileinto"]; fileinto "v-${x}";',
+    "personal/inc-loop-a": 'require "include"; include "inc-loop-b";',
+    "personal/inc-loop-b": 'require "include"; include "inc-loop-a";',
+    "personal/inc-flag": 'require "imap4flags"; addflag "\\\\Seen";',
+    "personal/spam_tests": 'require "fileinto"; if header :contains "subject" "sale" '
+                           '{ fileinto "personal-spam"; }',
+    "personal/mailing_lists": 'require "fileinto"; if exists "precedence" '
+                              '{ fileinto "lists"; }',
+    "global/g1": 'require "fileinto"; fileinto "global-one";',
+    "global/spam_tests": 'require "fileinto"; if header :is "auto-submitted" '
+                         '"auto-generated" { fileinto "global-spam"; }',
+}
 
 
 def conf(tmp):
     for sub in ("personal", "global", "Maildir/cur", "Maildir/new", "Maildir/tmp"):
         os.makedirs(os.path.join(tmp, sub), exist_ok=True)
-    for sub in ("personal", "global"):
-        with open(os.path.join(tmp, sub, "always_allow.sieve"), "w") as f:
-            f.write("keep;\n")
+    for name, text in INCLUDES.items():
+        with open(os.path.join(tmp, name + ".sieve"), "w") as f:
+            f.write(text + "\n")
     path = os.path.join(tmp, "dovecot.conf")
     with open(path, "w") as f:
         f.write("mail_location = maildir:%s/Maildir\n"
@@ -542,7 +592,9 @@ def main():
             name, _, msg, efrom, eto = c[:5]
             script = os.path.join(tmp, name + ".sieve")
             mail = os.path.join(tmp, msg + ".eml")
-            b = run([args.buzon, "sieve", "test", "-f", efrom, "-a", eto, script, mail], env)
+            b = run([args.buzon, "sieve", "test", "-f", efrom, "-a", eto, "-d",
+                     os.path.join(tmp, "personal"), "-g", os.path.join(tmp, "global"),
+                     script, mail], env)
             if st is None:
                 return b, None
             p = run(prefix + [st, "-C", "-c", cfg, "-f", efrom or "<>", "-a", eto, script,

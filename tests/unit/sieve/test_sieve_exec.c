@@ -215,7 +215,6 @@ static const struct exec_case errors[] = {
 	{ "redirect-bad", R "set \"a\" \"nobody\"; redirect \"${a}\";", "redirect: invalid" },
 	{ "fileinto-bad", R "set \"a\" \"\"; fileinto \"${a}\";", "invalid folder" },
 	{ "regex-bad", R "if header :regex \"subject\" \"(\" { keep; }", "invalid regular" },
-	{ "include", R "include \"x\";", "include is not supported" },
 	{ "addheader-bad", R "set \"n\" \"a:b\"; addheader \"${n}\" \"v\";", "invalid field" },
 	{ "addheader-crlf", R "set \"v\" text:\na\nb\n.\n; addheader \"X\" \"${v}\";",
 	  "invalid field value" },
@@ -373,6 +372,110 @@ test_edited_header(void **state)
 	free(got);
 }
 
+/* include (RFC 6609) with scripts from a table. */
+static const struct { const char *name; const char *text; } inc_scripts[] = {
+	{ "a", "require [\"include\", \"variables\", \"fileinto\"]; global \"g\"; "
+	  "fileinto \"a-${g}-${l}\"; include \"b\";" },
+	{ "b", "require [\"include\"]; return; discard;" },
+	{ "self", "require \"include\"; include \"self\";" },
+	{ "deep", "require \"include\"; include :once \"deep2\";" },
+	{ "deep2", "require \"include\"; include \"deep\";" },
+	{ "stop", "stop;" },
+	{ "broken", "fileinto \"x\";" },
+};
+
+static struct sieve_script *inc_compiled[N_ELEMENTS(inc_scripts)];
+
+static const struct sieve_script *
+fake_include(void *ctx, bool global, const char *name, bool *exists_r, char *err,
+    size_t errlen)
+{
+	(void)ctx;
+	*exists_r = false;
+	for (size_t i = 0; i < N_ELEMENTS(inc_scripts); i++) {
+		struct sieve_errors errs;
+
+		if (global || strcmp(name, inc_scripts[i].name) != 0)
+			continue;
+		*exists_r = true;
+		if (inc_compiled[i] == NULL) {
+			inc_compiled[i] = sieve_compile(inc_scripts[i].text,
+			    strlen(inc_scripts[i].text), &lim, &errs);
+			sieve_errors_deinit(&errs);
+		}
+		if (inc_compiled[i] == NULL)
+			snprintf(err, errlen, "does not compile");
+		return inc_compiled[i];
+	}
+	return NULL;
+}
+
+static char *
+run_include(const char *script, int *ret_r, struct sieve_result *r)
+{
+	struct sieve_errors errs;
+	struct sieve_script *s = sieve_compile(script, strlen(script), &lim, &errs);
+	struct sieve_exec_limits xl;
+	struct sieve_exec_env env;
+	struct buf out;
+
+	assert_non_null(s);
+	sieve_errors_deinit(&errs);
+	sieve_exec_limits_default(&xl);
+	env_init(&env, msg_plain);
+	env.include = fake_include;
+	*ret_r = sieve_execute(s, &env, &xl, r);
+	buf_init(&out, BUF_UNLIMITED);
+	(void)sieve_result_format(r, &out);
+	sieve_script_destroy(&s);
+	return out.data != NULL ? buf_steal(&out) : xstrdup("");
+}
+
+static void
+test_include(void **state)
+{
+	static const struct exec_case inc_cases[] = {
+		{ "globals", R "global \"g\"; set \"g\" \"G\"; set \"l\" \"L\"; include "
+		  "\"a\"; fileinto \"main-${l}\";",
+		  "fileinto \"a-G-\"\nfileinto \"main-L\"\n" },
+		{ "namespace", R "set \"global.g\" \"N\"; include \"a\";",
+		  "fileinto \"a-N-\"\n" },
+		{ "stop", R "include \"stop\"; discard;", "keep implicit\n" },
+		{ "optional", R "include :optional \"none\"; discard;", "discard\n" },
+		{ "once", R "include :once \"a\"; include :once \"a\";", "fileinto \"a--\"\n" },
+	};
+	static const struct exec_case inc_errors[] = {
+		{ "missing", R "include \"none\";", "personal script 'none' not found" },
+		{ "global-missing", R "include :global \"a\";", "global script 'a' not found" },
+		{ "self", R "include \"self\";", "includes itself" },
+		{ "loop-once", R "include \"deep\";", "includes itself" },
+		{ "broken", R "include \"broken\";", "does not compile" },
+	};
+	struct sieve_result r;
+	int ret;
+
+	(void)state;
+	for (size_t i = 0; i < N_ELEMENTS(inc_cases); i++) {
+		char *got = run_include(inc_cases[i].script, &ret, &r);
+
+		if (ret != 0 || strcmp(got, inc_cases[i].want) != 0)
+			fail_msg("%s: ret %d (%s), got\n%swant\n%s", inc_cases[i].name, ret,
+			    r.error, got, inc_cases[i].want);
+		sieve_result_deinit(&r);
+		free(got);
+	}
+	for (size_t i = 0; i < N_ELEMENTS(inc_errors); i++) {
+		char *got = run_include(inc_errors[i].script, &ret, &r);
+
+		if (ret != -1 || strstr(r.error, inc_errors[i].want) == NULL)
+			fail_msg("%s: ret %d error '%s'", inc_errors[i].name, ret, r.error);
+		sieve_result_deinit(&r);
+		free(got);
+	}
+	for (size_t i = 0; i < N_ELEMENTS(inc_compiled); i++)
+		sieve_script_destroy(&inc_compiled[i]);
+}
+
 static void
 test_vacation_allowed(void **state)
 {
@@ -411,6 +514,7 @@ main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_edited_header),
 		cmocka_unit_test(test_vacation_allowed),
+		cmocka_unit_test(test_include),
 	};
 
 	sieve_limits_default(&lim);
