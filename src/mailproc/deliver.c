@@ -101,8 +101,13 @@ part_done(struct delivery *d, uint32_t status)
 {
 	if (d->status == IPC_DELIVER_OK && status != IPC_DELIVER_OK)
 		d->status = status;
-	if (--d->pending == 0)
-		d->done(d);
+	if (--d->pending > 0)
+		return;
+	if (d->status == IPC_DELIVER_OK)
+		deliver_dups_commit(d->sieve, &d->dups);
+	else
+		deliver_dups_free(&d->dups);
+	d->done(d);
 }
 
 /* A store that failed before its commit: only the status. */
@@ -265,6 +270,8 @@ sieve_start(struct mstore *store, struct delivery *d)
 	free(to);
 	if (plan.count == 0)
 		log_info("deliver sieve discarded the message");
+	d->dups = plan.dups;
+	plan.dups = NULL;
 	run_plan(store, d, &plan, map, (size_t)st.st_size);
 	deliver_plan_deinit(&plan);
 	(void)munmap(map, (size_t)st.st_size);

@@ -30,6 +30,7 @@ struct delivery {
 	struct mstore *store;
 	uint64_t size;		/* octets written */
 	unsigned pending;	/* Sieve: stores not yet committed, plus one while starting */
+	struct deliver_dups *dups;	/* Sieve: duplicate IDs to record on success */
 };
 
 /*

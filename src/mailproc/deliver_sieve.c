@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -26,6 +27,7 @@ struct deliver_sieve {
 	char *dir;		/* sieve_dir: personal scripts for include */
 	char *global_dir;	/* sieve_global_dir */
 	char *log_path;		/* path + ".log" */
+	char *dup_path;		/* path + ".dupes" */
 	bool have;		/* a version of the file was looked at */
 	dev_t dev;
 	ino_t ino;
@@ -56,8 +58,10 @@ deliver_sieve_create(const struct config *cfg, const char *home)
 
 	if (cfg->sieve)
 		ds->path = expand_home(cfg->sieve_script, home);
-	if (ds->path != NULL)
+	if (ds->path != NULL) {
 		ds->log_path = xasprintf("%s.log", ds->path);
+		ds->dup_path = xasprintf("%s.dupes", ds->path);
+	}
 	ds->dir = expand_home(cfg->sieve_dir, home);
 	ds->global_dir = cfg->sieve_global_dir != NULL ? xstrdup(cfg->sieve_global_dir) : NULL;
 	sieve_limits_default(&ds->lim);
@@ -77,6 +81,7 @@ deliver_sieve_destroy(struct deliver_sieve **dsp)
 	free(ds->dir);
 	free(ds->global_dir);
 	free(ds->log_path);
+	free(ds->dup_path);
 	free(ds);
 	*dsp = NULL;
 }
@@ -404,14 +409,183 @@ plan_from_result(struct deliver_sieve *ds, const struct sieve_result *r,
 	}
 }
 
+/* ---- duplicate (RFC 7352) ---- */
+
+#define DUP_HASH 32
+
+struct dup_entry {
+	unsigned char h[DUP_HASH];
+	int64_t expiry;
+	bool seen;		/* pending: what the test said the first time */
+};
+
+struct deliver_dups {
+	struct dup_entry *e;
+	unsigned n;
+};
+
+struct plan_ctx {
+	struct deliver_sieve *ds;
+	struct mstore *store;
+	struct deliver_dups *dups;
+};
+
+static int
+hex_byte(const char *p)
+{
+	int hi = hex_digit_value((unsigned char)p[0]), lo = hex_digit_value((unsigned char)p[1]);
+
+	return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+}
+
+/* The entries of the duplicate file that have not expired (malformed lines skipped). */
+static void
+dups_load(const char *path, int64_t now, struct deliver_dups *out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	size_t len;
+	char *text;
+
+	memset(out, 0, sizeof(*out));
+	if (fd < 0)
+		return;
+	text = read_file(fd, (size_t)DELIVER_DUPS_MAX * 100, &len);
+	close(fd);
+	for (size_t i = 0; text != NULL && i < len && out->n < DELIVER_DUPS_MAX;) {
+		const char *nl = memchr(text + i, '\n', len - i), *sp;
+		size_t e = nl != NULL ? (size_t)(nl - text) : len;
+		struct dup_entry d = { .seen = false };
+		uint64_t exp;
+		bool ok;
+
+		sp = memchr(text + i, ' ', e - i);
+		ok = sp != NULL && (size_t)(text + e - sp - 1) == 2 * DUP_HASH &&
+		    parse_u64(text + i, (size_t)(sp - text) - i, INT64_MAX, &exp) == 0;
+		for (unsigned k = 0; ok && k < DUP_HASH; k++) {
+			int b = hex_byte(sp + 1 + 2 * k);
+
+			ok = b >= 0;
+			d.h[k] = (unsigned char)b;
+		}
+		if (ok && (int64_t)exp > now) {
+			d.expiry = (int64_t)exp;
+			out->e = xreallocarray(out->e, out->n + 1, sizeof(*out->e));
+			out->e[out->n++] = d;
+		}
+		i = e + 1;
+	}
+	free(text);
+}
+
+static struct dup_entry *
+dups_find(struct deliver_dups *d, const unsigned char *h)
+{
+	for (unsigned i = 0; i < d->n; i++)
+		if (memcmp(d->e[i].h, h, DUP_HASH) == 0)
+			return &d->e[i];
+	return NULL;
+}
+
+static int
+dup_check(void *ctx, const char *handle, const char *id, size_t id_len, uint64_t seconds,
+    bool last)
+{
+	struct plan_ctx *pc = ctx;
+	struct deliver_dups known;
+	struct dup_entry e, *old;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int64_t now = (int64_t)time(NULL);
+	unsigned hl = 0;
+	bool seen;
+
+	if (md == NULL || pc->ds->dup_path == NULL)
+		fatal("sieve duplicate: out of memory");
+	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(md, handle, strlen(handle) + 1) != 1 ||
+	    EVP_DigestUpdate(md, id, id_len) != 1 || EVP_DigestFinal_ex(md, e.h, &hl) != 1 ||
+	    hl != DUP_HASH)
+		fatal("sieve duplicate: sha256 failed");
+	EVP_MD_CTX_free(md);
+	dups_load(pc->ds->dup_path, now, &known);
+	seen = dups_find(&known, e.h) != NULL;
+	free(known.e);
+	e.expiry = now + (int64_t)MIN(seconds, (uint64_t)INT32_MAX);
+	/* first seen: remember; seen again: :last measures from now (RFC 7352 §3.3) */
+	if (pc->dups == NULL)
+		pc->dups = xcalloc(1, sizeof(*pc->dups));
+	old = dups_find(pc->dups, e.h);
+	if (old != NULL) {
+		if (last)
+			old->expiry = e.expiry;
+		return old->seen;	/* the same answer within one run */
+	}
+	e.seen = seen;
+	if (!seen || last) {
+		pc->dups->e = xreallocarray(pc->dups->e, pc->dups->n + 1, sizeof(e));
+		pc->dups->e[pc->dups->n++] = e;
+	}
+	return seen;
+}
+
+void
+deliver_dups_free(struct deliver_dups **dups)
+{
+	if (*dups == NULL)
+		return;
+	free((*dups)->e);
+	free(*dups);
+	*dups = NULL;
+}
+
+void
+deliver_dups_commit(struct deliver_sieve *ds, struct deliver_dups **dups)
+{
+	struct deliver_dups all;
+	struct buf b;
+	char *tmp;
+	int fd;
+
+	if (*dups == NULL || (*dups)->n == 0 || ds->dup_path == NULL) {
+		deliver_dups_free(dups);
+		return;
+	}
+	dups_load(ds->dup_path, (int64_t)time(NULL), &all);
+	buf_init(&b, BUF_UNLIMITED);
+	/* the new ones first, then the known ones not replaced, up to DELIVER_DUPS_MAX */
+	for (unsigned i = 0, n = 0; i < (*dups)->n + all.n && n < DELIVER_DUPS_MAX; i++) {
+		const struct dup_entry *e = i < (*dups)->n ? &(*dups)->e[i] :
+		    &all.e[i - (*dups)->n];
+
+		if (i >= (*dups)->n && dups_find(*dups, e->h) != NULL)
+			continue;
+		buf_appendf(&b, "%lld ", (long long)e->expiry);
+		for (unsigned k = 0; k < DUP_HASH; k++)
+			buf_appendf(&b, "%02x", e->h[k]);
+		(void)buf_append_c(&b, '\n');
+		n++;
+	}
+	free(all.e);
+	deliver_dups_free(dups);
+	tmp = xasprintf("%s.tmp", ds->dup_path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, b.data, b.len) != (ssize_t)b.len || close(fd) < 0 ||
+	    rename(tmp, ds->dup_path) < 0) {
+		log_error("sieve duplicates path=%s error=%s", ds->dup_path, strerror(errno));
+		(void)unlink(tmp);
+	}
+	free(tmp);
+	buf_deinit(&b);
+}
+
 static int
 store_mailbox_exists(void *ctx, const char *name)
 {
+	struct plan_ctx *pc = ctx;
 	struct mailbox *box;
 
-	if (ctx == NULL)
+	if (pc->store == NULL)
 		return str_ieq(name, "INBOX");
-	if (mailbox_open(ctx, name, &box) != STORE_OK)
+	if (mailbox_open(pc->store, name, &box) != STORE_OK)
 		return 0;
 	mailbox_unref(&box);
 	return 1;
@@ -423,9 +597,10 @@ deliver_sieve_plan(struct deliver_sieve *ds, const unsigned char *msg, size_t le
     struct deliver_plan *plan)
 {
 	const struct sieve_script *s = active_script(ds);
+	struct plan_ctx pc = { .ds = ds, .store = store };
 	struct sieve_exec_env env = {
 		.msg = msg, .msg_len = len, .env_from = env_from, .env_to = env_to,
-		.ctx = store, .mailbox_exists = store_mailbox_exists,
+		.ctx = &pc, .mailbox_exists = store_mailbox_exists, .duplicate = dup_check,
 	};
 	struct sieve_result r;
 	struct sieve_includes *inc;
@@ -451,6 +626,10 @@ deliver_sieve_plan(struct deliver_sieve *ds, const unsigned char *msg, size_t le
 		    r.error_line, r.error);
 	}
 	plan_from_result(ds, &r, plan);
+	/* a failed run keeps the message: its duplicate IDs are not recorded */
+	if (r.failed)
+		deliver_dups_free(&pc.dups);
+	plan->dups = pc.dups;
 	sieve_result_deinit(&r);
 	sieve_includes_destroy(&inc);
 }
@@ -468,6 +647,7 @@ deliver_plan_deinit(struct deliver_plan *plan)
 	}
 	free(plan->targets);
 	free(plan->header);
+	deliver_dups_free(&plan->dups);
 	memset(plan, 0, sizeof(*plan));
 }
 

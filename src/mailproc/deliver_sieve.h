@@ -29,9 +29,13 @@ struct deliver_target {
 	unsigned nkeywords;
 };
 
+/* IDs the duplicate test saw (RFC 7352), to record once the delivery succeeded. */
+struct deliver_dups;
+
 struct deliver_plan {
 	struct deliver_target *targets;	/* count 0: discarded by the script */
 	unsigned count;
+	struct deliver_dups *dups;	/* NULL: none; see deliver_dups_commit */
 	char *header;		/* editheader: replaces the message's bytes [0, body_off) */
 	size_t header_len;
 	size_t body_off;
@@ -67,6 +71,16 @@ void deliver_sieve_plan(struct deliver_sieve *ds, const unsigned char *msg, size
     const char *env_from, const char *env_to, struct mstore *store,
     struct deliver_plan *plan);
 void deliver_plan_deinit(struct deliver_plan *plan);
+
+/*
+ * After the delivery succeeded: record the plan's duplicate IDs in the user's
+ * duplicate file (<sieve_script>.dupes: one "EXPIRY SHA256(handle NUL id)" line each,
+ * expired lines dropped, at most DELIVER_DUPS_MAX kept). Never on failure: a retried
+ * delivery must not be taken for a duplicate (RFC 7352 §3). Frees *dups either way.
+ */
+#define DELIVER_DUPS_MAX 10000
+void deliver_dups_commit(struct deliver_sieve *ds, struct deliver_dups **dups);
+void deliver_dups_free(struct deliver_dups **dups);
 
 /*
  * The envelope from the trace header lines delivery prepends ("Return-Path: <a@b>",

@@ -1179,7 +1179,8 @@ def t_sieve():
     with flags lands in the folder, :create makes one, a missing folder and redirect keep
     in INBOX (redirect with a line in ~/.dovecot.sieve.log), discard stores nothing,
     editheader edits what is stored; a script that does not compile or fails at run time
-    keeps in INBOX and says why in the log; a changed script is compiled again."""
+    keeps in INBOX and says why in the log; a changed script is compiled again; include
+    reads ~/sieve; duplicate remembers a Message-ID across deliveries."""
     srv = buzontest.Server(users={}, fill=False, lmtp=True, canary=False, buzon=BUZON)
     try:
         srv.setup()
@@ -1266,6 +1267,18 @@ def t_sieve():
         lmtp("included")
         eq(len(find_file_with(srv.maildir("siv", "Lists"), b"Subject: included")), 1,
            "include: Lists")
+        # duplicate (RFC 7352): the Message-ID is remembered once the delivery succeeded
+        with open(script, "wb") as f:
+            f.write(b'require ["duplicate", "fileinto", "mailbox"];\n'
+                    b'if duplicate { fileinto :create "Dupes"; }\n')
+        lmtp("dup-one")
+        lmtp("dup-one")
+        r = deliver_cli(srv, ["-d", "siv"], msg("dup-one"))
+        eq(r.returncode, 0, "deliver a duplicate")
+        eq(len(find_file_with(inbox, b"Subject: dup-one")), 1, "first copy in INBOX")
+        eq(len(find_file_with(srv.maildir("siv", "Dupes"), b"Subject: dup-one")), 2,
+           "the duplicates in Dupes")
+        check(os.path.exists(os.path.join(home, ".dovecot.sieve.dupes")), "duplicate file")
     finally:
         problems = srv.stop() if srv.proc else []
     check(not problems, "server: %s" % problems)
