@@ -254,7 +254,7 @@ is_inbox(const char *name)
 
 /*
  * keep and fileinto: one store per folder ("INBOX" is keep, RFC 5228 §2.10.3); a later
- * store into the same folder replaces the flags (as Pigeonhole).
+ * store into the same folder only replaces the flags (as Pigeonhole).
  */
 static int
 act_store(struct sieve_run *x, const char *folder, const struct buf *flags, bool copy,
@@ -276,16 +276,16 @@ act_store(struct sieve_run *x, const char *folder, const struct buf *flags, bool
 		a = act_new(x, keep ? SIEVE_ACT_KEEP : SIEVE_ACT_FILEINTO);
 		a->target = keep ? NULL : xstrdup(folder);
 		a->copy = copy;
+		if (!copy)
+			x->implicit_keep = false;
 	} else {
-		a->copy = a->copy && copy;
+		/* the first store decides :copy and the implicit keep, the last the flags */
 		free(a->flags);
 		a->flags = NULL;
 	}
 	a->create = a->create || create;
 	if (flags != NULL && flags->len > 0)
 		a->flags = xstrndup(flags->data, flags->len);
-	if (!copy)
-		x->implicit_keep = false;
 	return 0;
 }
 
@@ -385,11 +385,9 @@ cmd_redirect(struct sieve_run *x, const struct sieve_node *n)
 		return sieve_run_error(x, "redirect: invalid address");
 	for (unsigned i = 0; i < x->r->count; i++) {
 		a = &x->r->actions[i];
+		/* a second redirect to the same address changes nothing (as Pigeonhole) */
 		if (a->type == SIEVE_ACT_REDIRECT && str_ieq(a->target, addr)) {
 			free(addr);
-			a->copy = a->copy && copy;
-			if (!copy)
-				x->implicit_keep = false;
 			return 0;
 		}
 	}

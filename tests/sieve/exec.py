@@ -342,6 +342,57 @@ CASES = [
      for i in range(33)), "plain", FROM, TO, None),
     ("null-sender", R + 'if envelope :all :is "from" "" { discard; }', "plain", "", TO,
      "sieve-test cannot take the null sender (-f)", [("discard",)]),
+    # edge cases
+    ("edge-contains-empty", 'if header :contains "subject" "" { discard; }', "plain", FROM,
+     TO, None),
+    ("edge-contains-missing-header", 'if header :contains "x-none" "" { discard; }', "plain",
+     FROM, TO, None),
+    ("edge-not-exists-empty", 'if not header :contains "x-none" "" { discard; }', "plain",
+     FROM, TO, None),
+    ("edge-matches-utf8-q", R + 'if header :matches "from" "J?rgen *" { fileinto "${1}"; }',
+     "mime", FROM, TO, "Pigeonhole matches '?' to one UTF-8 character but puts only its "
+     "first octet into ${1} (and fileinto then fails); buzon captures the character",
+     [("fileinto", "ü", False, ())]),
+    ("edge-matches-octet-q", R + 'if header :comparator "i;octet" :matches "from" '
+     '"J??rgen *" { fileinto "o"; }', "mime", FROM, TO, None),
+    ("edge-casemap-nonascii", 'if header :is "subject" "GRÜSSE AUS BERLIN" { discard; }',
+     "mime", FROM, TO, None),
+    ("edge-address-comment", 'if address :is "cc" "dave@example.com" { discard; }', "plain",
+     FROM, TO, None),
+    ("edge-address-name-ci", 'if address :is :domain "from" "EXAMPLE.org" { discard; }',
+     "plain", FROM, TO, None),
+    ("edge-address-octet-domain", 'if address :comparator "i;octet" :is :domain "from" '
+     '"example.org" { discard; }', "plain", FROM, TO, None),
+    ("edge-count-casemap", R + 'if header :count "gt" "received" "10" { discard; }', "plain",
+     FROM, TO, None),
+    ("edge-value-ne", R + 'if address :value "ne" :all "to" "bob@example.com" '
+     '{ discard; }', "plain", FROM, TO, None),
+    ("edge-matches-star-only", R + 'if header :matches "x-none" "*" { discard; }', "plain",
+     FROM, TO, None),
+    ("edge-matches-many-stars", R + 'if header :matches "subject" "*o*o*" '
+     '{ fileinto "${1}|${2}|${3}"; }', "plain", FROM, TO, None),
+    ("edge-matches-backslash", R + 'set "s" "a\\\\b"; if string :matches "${s}" '
+     '"a\\\\*" { fileinto "bs-${1}"; }', "plain", FROM, TO, None),
+    ("edge-var-case", R + 'set "Abc" "v"; fileinto "${aBC}";', "plain", FROM, TO, None),
+    ("edge-var-match-kept", R + 'if header :matches "subject" "* *" {} '
+     'if header :matches "subject" "nomatch*" {} fileinto "${1}";', "plain", FROM, TO, None),
+    ("edge-string-list", R + 'if string :is ["a", "b"] "b" { discard; }', "plain", FROM, TO,
+     None),
+    ("edge-size-exact", "if size :over 0 { discard; }", "plain", FROM, TO, None),
+    ("edge-flags-removeall", 'require "imap4flags"; addflag "a"; removeflag "A"; '
+     'keep;', "plain", FROM, TO, None),
+    ("edge-keep-twice-flags", 'require "imap4flags"; keep :flags "a"; keep :flags "b";',
+     "plain", FROM, TO, None),
+    ("edge-redirect-copy-then-plain", 'require "copy"; redirect :copy "a@example.net"; '
+     'redirect "a@example.net";', "plain", FROM, TO, None),
+    ("edge-fileinto-copy-then-plain", 'require ["fileinto", "copy"]; fileinto :copy "f"; '
+     'fileinto "f";', "plain", FROM, TO, None),
+    ("edge-body-is", R + 'if body :is "Body text here.\nSecond line with the word Banana." '
+     '{ discard; }', "plain", FROM, TO, None),
+    ("edge-header-trailing-space", 'if header :is "x-priority" "3" { discard; }', "plain",
+     FROM, TO, None),
+    ("edge-envelope-localpart", 'require "envelope"; if envelope :localpart :is "to" '
+     '"bob+sieve" { discard; }', "plain", FROM, TO, None),
     # include (RFC 6609): scripts of INCLUDES below
     ("include-keep", 'require "include"; include :personal "always_allow";', "plain", FROM,
      TO, None),

@@ -130,6 +130,9 @@ static const struct exec_case cases[] = {
 	  "fileinto \"A\" flags=\"b\"\n" },
 	{ "redirect", "redirect \"Bob <bob@example.net>\";", "redirect \"bob@example.net\"\n" },
 	{ "redirect-merge", "redirect \"a@b.c\"; redirect \"A@B.C\";", "redirect \"a@b.c\"\n" },
+	{ "copy-first-decides", R "fileinto :copy \"A\"; fileinto \"A\"; redirect :copy "
+	  "\"a@b.c\"; redirect \"a@b.c\";",
+	  "fileinto \"A\" copy\nredirect \"a@b.c\" copy\nkeep implicit\n" },
 	{ "if-chain", "if false { discard; } elsif true { keep; } else { discard; }", "keep\n" },
 	{ "if-after-chain", "if true { keep; } if false { stop; } else { discard; }",
 	  "keep\ndiscard\n" },
