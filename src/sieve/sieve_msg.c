@@ -294,6 +294,48 @@ type_matches(const struct mail_part *p, const struct sieve_strlist *types)
 	return false;
 }
 
+/* Without its last line when that is a boundary delimiter ("--..."). */
+static size_t
+cut_boundary(const unsigned char *p, size_t len)
+{
+	size_t e = len, start;
+
+	while (e > 0 && (p[e - 1] == '\n' || p[e - 1] == '\r'))
+		e--;
+	start = e;
+	while (start > 0 && p[start - 1] != '\n')
+		start--;
+	return e - start >= 2 && p[start] == '-' && p[start + 1] == '-' ? start : len;
+}
+
+/* A multipart's preamble and epilogue are its text (RFC 5173 §5.2). */
+static void
+multipart_text(const struct mail_message *m, const struct mail_part *p, size_t max,
+    struct sieve_strlist *out)
+{
+	const struct mail_part *first = p->children, *last = first;
+	size_t end = p->body_off + p->body_len, pre_end, epi;
+
+	if (first == NULL)
+		return;
+	while (last->next != NULL)
+		last = last->next;
+	pre_end = MIN(first->hdr_off, end);
+	if (pre_end > p->body_off)
+		sieve_strlist_add(out, (const char *)m->data + p->body_off,
+		    MIN(cut_boundary(m->data + p->body_off, pre_end - p->body_off), max));
+	/* the epilogue starts after the line break and line of the close delimiter */
+	epi = MIN(last->body_off + last->body_len, end);
+	if (epi < end && m->data[epi] == '\r')
+		epi++;
+	if (epi < end && m->data[epi] == '\n')
+		epi++;
+	while (epi < end && m->data[epi] != '\n')
+		epi++;
+	if (epi + 1 < end)
+		sieve_strlist_add(out, (const char *)m->data + epi + 1, MIN(end - epi - 1, max));
+}
+
 /* Next part in depth-first order (no recursion: parent links). */
 static const struct mail_part *
 part_next(const struct mail_part *p)
@@ -328,6 +370,10 @@ sieve_msg_body_values(struct sieve_run *x, const struct sieve_node *n,
 		types = &text;
 	}
 	for (const struct mail_part *p = x->mime->root; p != NULL && left > 0; p = part_next(p)) {
+		if ((p->flags & MAIL_PART_MULTIPART) != 0 && type_matches(p, types)) {
+			multipart_text(x->mime, p, left, out);
+			continue;
+		}
 		if ((p->flags & (MAIL_PART_MULTIPART | MAIL_PART_RFC822)) != 0 ||
 		    !type_matches(p, types))
 			continue;

@@ -82,7 +82,20 @@ X-Tags: one two three
 Sale!
 """
 
-MSGS = {"plain": M_PLAIN, "mime": M_MIME, "bulk": M_BULK}
+M_EPILOGUE = b"""From: a@example.org
+Subject: parts
+Content-Type: multipart/mixed; boundary="B"
+
+pre text
+--B
+Content-Type: text/plain
+
+body
+--B--
+epi text
+"""
+
+MSGS = {"plain": M_PLAIN, "mime": M_MIME, "bulk": M_BULK, "epilogue": M_EPILOGUE}
 
 FROM = "alice+lists@example.org"
 TO = "bob+sieve@example.com"
@@ -393,6 +406,32 @@ CASES = [
      FROM, TO, None),
     ("edge-envelope-localpart", 'require "envelope"; if envelope :localpart :is "to" '
      '"bob+sieve" { discard; }', "plain", FROM, TO, None),
+    ("edge-body-content-text", R + 'if body :content "text" :contains "giraffe" '
+     '{ discard; }', "mime", FROM, TO, None),
+    ("edge-body-content-multipart", R + 'if body :content "multipart" :contains "preamble" '
+     '{ discard; }', "mime", FROM, TO, None),
+    ("edge-body-content-html-is", R + 'if body :content "text/html" :matches "*giraffe*" '
+     '{ discard; }', "mime", FROM, TO, None),
+    ("edge-body-count", R + 'if body :content "text" :count "eq" :comparator '
+     '"i;ascii-numeric" "2" { discard; }', "mime", FROM, TO, None),
+    ("edge-body-text-single", R + 'if body :text :matches "*Banana*" { discard; }', "plain",
+     FROM, TO, None),
+    ("edge-header-2047-address-name", 'if header :contains "from" "Jürgen" { discard; }',
+     "mime", FROM, TO, None),
+    ("edge-header-is-empty-missing", 'if header :is "x-none" "" { discard; }', "plain", FROM,
+     TO, None),
+    ("edge-date-weekday-zone", R + 'if date :zone "+1400" "date" "weekday" "0" { discard; }',
+     "mime", FROM, TO, None),
+    ("edge-currentdate-zone", R + 'if currentdate :zone "-1200" :matches "zone" "-1200" '
+     '{ discard; }', "plain", FROM, TO, None),
+    ("edge-regex-anchors-multi", R + 'if header :regex ["to", "cc"] "^.*Jr.*$" '
+     '{ discard; }', "plain", FROM, TO, None),
+    ("edge-body-epilogue", R + 'if body :content "multipart" :contains "epi" { discard; }',
+     "epilogue", FROM, TO, None),
+    ("edge-body-preamble", R + 'if body :content "multipart" :contains "pre text" '
+     '{ discard; }', "epilogue", FROM, TO, None),
+    ("edge-body-delimiter", R + 'if body :content "multipart" :contains "--" { discard; }',
+     "epilogue", FROM, TO, None),
     # include (RFC 6609): scripts of INCLUDES below
     ("include-keep", 'require "include"; include :personal "always_allow";', "plain", FROM,
      TO, None),
