@@ -27,7 +27,7 @@
 #             accept/reject of ~190 scripts against Pigeonhole's sievec from dovecot-sieve)
 #             on build/buzon
 #   sieve-exec tests/sieve/exec.py (`buzon sieve test` side by side with Pigeonhole's
-#             sieve-test: ~115 scripts, messages and envelopes) on build/buzon
+#             sieve-test: ~165 scripts, messages and envelopes) on build/buzon
 #   index     tests/index/run.py (the LMDB index across mail process restarts, a damaged
 #             index file, SIGKILL, `buzon index check|rebuild`) on build/buzon
 #   interop   tests/interop/run.py (curl, mbsync, mutt, openssl, imaplib) on build/buzon, and
