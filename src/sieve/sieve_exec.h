@@ -89,7 +89,7 @@ struct sieve_action {
 	char *target;
 	char *text;
 	char *flags;		/* KEEP/FILEINTO: space-separated IMAP flags, NULL = none */
-	/* vacation: each NULL when not given; seconds after clamping to [1 day, 90 days] */
+	/* vacation: each NULL when not given; seconds at least one day (as Pigeonhole) */
 	char *subject, *from, *handle, *addresses;
 	uint64_t seconds;
 	unsigned count;
