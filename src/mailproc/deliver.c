@@ -257,7 +257,9 @@ sieve_start(struct mstore *store, struct delivery *d)
 	char *from, *to;
 	void *map;
 
-	if (fstat(d->fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0)
+	/* no script file: the plain path below, as without Sieve */
+	if (!deliver_sieve_active(d->sieve) || fstat(d->fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size <= 0)
 		return -1;
 	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, d->fd, 0);
 	if (map == MAP_FAILED) {
