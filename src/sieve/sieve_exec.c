@@ -94,9 +94,12 @@ flag_in(const struct buf *set, const char *f, size_t len)
 	return false;
 }
 
-/* Add (add) or remove (!add) every space-separated flag of the strings in l. */
-static void
-flags_edit(struct buf *set, const struct sieve_strlist *l, bool add)
+/*
+ * Add (add) or remove (!add) every space-separated flag of the strings in l; each
+ * flag costs a scan of the set, charged to the run's work. 0 or -1 (budget).
+ */
+static int
+flags_edit(struct sieve_run *x, struct buf *set, const struct sieve_strlist *l, bool add)
 {
 	for (unsigned k = 0; k < l->n; k++) {
 		const char *p = l->v[k].p;
@@ -107,6 +110,8 @@ flags_edit(struct buf *set, const struct sieve_strlist *l, bool add)
 
 			while (e < len && p[e] != ' ')
 				e++;
+			if (sieve_run_charge(x, set->len + e - i) < 0)
+				return -1;
 			if (e > i && add && !flag_in(set, p + i, e - i)) {
 				if (set->len > 0)
 					(void)buf_append_c(set, ' ');
@@ -136,17 +141,20 @@ flags_edit(struct buf *set, const struct sieve_strlist *l, bool add)
 			i = e + 1;
 		}
 	}
+	return 0;
 }
 
-static void
-flags_values(const struct buf *set, struct sieve_strlist *out)
+/* The flags of set, each once, as values. 0 or -1 (budget). */
+static int
+flags_values(struct sieve_run *x, const struct buf *set, struct sieve_strlist *out)
 {
 	struct sieve_strlist one = { 0 };
 	struct buf b;
+	int ret;
 
 	sieve_strlist_add(&one, set->len > 0 ? set->data : "", set->len);
-	buf_init(&b, BUF_UNLIMITED);
-	flags_edit(&b, &one, true);
+	buf_init(&b, SIEVE_EXPAND_MAX);
+	ret = flags_edit(x, &b, &one, true);
 	for (size_t i = 0; i < b.len;) {
 		size_t e = i;
 
@@ -157,6 +165,7 @@ flags_values(const struct buf *set, struct sieve_strlist *out)
 	}
 	buf_deinit(&b);
 	sieve_strlist_free(&one);
+	return ret;
 }
 
 /* ---- actions ---- */
@@ -306,7 +315,7 @@ store_flags(struct sieve_run *x, const struct sieve_node *n, struct buf *out)
 	}
 	ret = sieve_arg_strings(x, tag_ai(x, n, SIEVE_TAG_FLAGS), &l);
 	if (ret == 0)
-		flags_edit(out, &l, true);
+		ret = flags_edit(x, out, &l, true);
 	sieve_strlist_free(&l);
 	return ret;
 }
@@ -589,7 +598,7 @@ cmd_flag(struct sieve_run *x, const struct sieve_node *n)
 		if (n->id != SIEVE_CMD_SETFLAG)
 			(void)buf_append(&tmp, target->data != NULL ? target->data : "",
 			    target->len);
-		flags_edit(&tmp, &l, n->id != SIEVE_CMD_REMOVEFLAG);
+		ret = flags_edit(x, &tmp, &l, n->id != SIEVE_CMD_REMOVEFLAG);
 		buf_reset(target);
 		(void)buf_append(target, tmp.data != NULL ? tmp.data : "", tmp.len);
 		buf_deinit(&tmp);
@@ -851,7 +860,7 @@ test_values(struct sieve_run *x, const struct sieve_node *n, struct sieve_strlis
 			struct buf *v = sieve_var_get(x, nm, names.v[i].len, false);
 
 			if (v != NULL)
-				flags_values(v, vals);
+				ret = flags_values(x, v, vals);
 			break;
 		}
 		default:
@@ -1066,7 +1075,7 @@ test_match(struct sieve_run *x, const struct sieve_node *n)
 	case SIEVE_TEST_HASFLAG:
 		key_ai = n->pos[1];
 		if (n->pos[0] == SIEVE_NONE)
-			flags_values(&x->flags, &vals);
+			ret = flags_values(x, &x->flags, &vals);
 		else
 			ret = test_values(x, n, &vals);
 		break;
@@ -1081,10 +1090,11 @@ test_match(struct sieve_run *x, const struct sieve_node *n)
 		struct buf all;
 
 		/* the keys are flag lists too (RFC 5232 §5) */
-		buf_init(&all, BUF_UNLIMITED);
-		flags_edit(&all, &keys, true);
+		buf_init(&all, SIEVE_EXPAND_MAX);
+		ret = flags_edit(x, &all, &keys, true);
 		sieve_strlist_free(&keys);
-		flags_values(&all, &keys);
+		if (ret == 0)
+			ret = flags_values(x, &all, &keys);
 		buf_deinit(&all);
 	}
 	if (ret == 0)

@@ -396,6 +396,13 @@ regex_match(struct sieve_run *x, const struct sieve_node *n, const char *v, size
 		    x->lim->regex_max);
 	if (memchr(k, '\0', klen) != NULL || memchr(v, '\0', vlen) != NULL)
 		return 0;
+	/* back-references can make matching exponential (glibc allows them in EREs) */
+	for (size_t i = 0; i + 1 < klen; i++) {
+		if (k[i] == '\\' && isdigit((unsigned char)k[i + 1]))
+			return sieve_run_error(x, "back-references are not supported in :regex");
+		if (k[i] == '\\')
+			i++;
+	}
 	if (charge(x, vlen * 8) < 0)
 		return -1;
 	if (regcomp(&re, k, flags) != 0)

@@ -218,6 +218,8 @@ static const struct exec_case errors[] = {
 	{ "redirect-bad", R "set \"a\" \"nobody\"; redirect \"${a}\";", "redirect: invalid" },
 	{ "fileinto-bad", R "set \"a\" \"\"; fileinto \"${a}\";", "invalid folder" },
 	{ "regex-bad", R "if header :regex \"subject\" \"(\" { keep; }", "invalid regular" },
+	{ "regex-backref", R "if header :regex \"subject\" \"(a)\\\\1\" { keep; }",
+	  "back-references" },
 	{ "addheader-bad", R "set \"n\" \"a:b\"; addheader \"${n}\" \"v\";", "invalid field" },
 	{ "addheader-crlf", R "set \"v\" text:\na\nb\n.\n; addheader \"X\" \"${v}\";",
 	  "invalid field value" },
