@@ -134,10 +134,13 @@ ref_value(struct sieve_run *x, const char *name, size_t len)
 	return sieve_var_get(x, name, len, false);
 }
 
+/* Every expanded or copied string byte is charged to the run's work. */
 int
 sieve_expand(struct sieve_run *x, const char *p, size_t len, struct buf *out)
 {
 	buf_reset(out);
+	if (sieve_run_charge(x, len) < 0)
+		return -1;
 	if (!x->variables || memmem(p, len, "${", 2) == NULL) {
 		if (buf_append(out, p, len) < 0)
 			return sieve_run_error(x, "string too long");
@@ -156,6 +159,8 @@ sieve_expand(struct sieve_run *x, const char *p, size_t len, struct buf *out)
 		v = ref_value(x, p + i + 2, nlen);
 		if (v != NULL && v->len > 0 && buf_append(out, v->data, v->len) < 0)
 			return sieve_run_error(x, "expanded string too long");
+		if (v != NULL && sieve_run_charge(x, v->len) < 0)
+			return -1;
 		i += rl;
 	}
 	return 0;
