@@ -129,6 +129,8 @@ sieve_msg_header_values(struct sieve_run *x, const struct sieve_node *n, const c
 			continue;
 		if (out->n >= SIEVE_VALUES_MAX)
 			return sieve_run_error(x, "too many header values");
+		if (sieve_run_charge(x, x->hdrs[i].value_len) < 0)
+			return -1;
 		add_value(x, &x->hdrs[i], decode, out);
 	}
 	return 0;
@@ -239,6 +241,8 @@ sieve_msg_address_values(struct sieve_run *x, const struct sieve_node *n, const 
 			continue;
 		if (out->n >= SIEVE_VALUES_MAX)
 			return sieve_run_error(x, "too many addresses");
+		if (sieve_run_charge(x, x->hdrs[i].value_len) < 0)
+			return -1;
 		address_values_of(x, n, &x->hdrs[i], out);
 	}
 	return 0;
