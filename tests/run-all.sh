@@ -36,6 +36,8 @@
 #   sieve     tests/sieve/run.py (`buzon sieve check`: its exit codes and messages, and
 #             accept/reject of ~190 scripts against Pigeonhole's sievec from dovecot-sieve)
 #             on build/buzon
+#   sieve-exec tests/sieve/exec.py (`buzon sieve test` side by side with Pigeonhole's
+#             sieve-test: ~165 scripts, messages and envelopes) on build/buzon
 #   index     tests/index/run.py (the LMDB index across mail process restarts, a damaged
 #             index file, SIGKILL, `buzon index check|rebuild`) on build/buzon
 #   interop   tests/interop/run.py (curl, mbsync, mutt, openssl, imaplib) on build/buzon, and
@@ -223,6 +225,7 @@ fi
 
 if [ -f tests/sieve/run.py ] && have_binary "$BUILD" sieve; then
 	runner sieve "$LOGDIR/sieve.log" "$PY" tests/sieve/run.py --buzon "$BUILD/buzon"
+	runner sieve-exec "$LOGDIR/sieve-exec.log" "$PY" tests/sieve/exec.py --buzon "$BUILD/buzon"
 fi
 if [ -f tests/index/run.py ] && have_binary "$BUILD" index; then
 	runner index "$LOGDIR/index.log" "$PY" tests/index/run.py --buzon "$BUILD/buzon"

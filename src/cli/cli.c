@@ -38,6 +38,7 @@ usage(void)
 	    "       buzon index check [-c FILE] USER    compare the index with Maildir\n"
 	    "       buzon quota get|recalc [-c FILE] USER   show (or count again) a user's quota\n"
 	    "       buzon sieve check FILE...           check Sieve scripts (RFC 5228)\n"
+	    "       buzon sieve test [-u USER] [-f FROM] [-a TO] [-d DIR] FILE MESSAGE   actions\n"
 	    "       buzon version\n");
 	return 64;
 }

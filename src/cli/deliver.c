@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <pwd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "auth/userdb.h"
@@ -18,7 +19,9 @@
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/priv.h"
+#include "lib/ipc.h"
 #include "mailproc/deliver.h"
+#include "mailproc/deliver_sieve.h"
 #include "store/store.h"
 #include "lib/buf.h"
 
@@ -91,6 +94,74 @@ lookup_self(const struct config *cfg, const char *name, struct user_info *u)
 	return 1;
 }
 
+static void
+sieve_done(struct delivery *d)
+{
+	(void)d;
+}
+
+/*
+ * With an active Sieve script: the whole message (head[0..len) and the rest of stdin
+ * when more is to come, at most mail_max_size) goes into a memory file, and the mail
+ * process's delivery code stores it where the script says (docs/sieve.md, "Delivery").
+ * Returns the exit status.
+ */
+static int
+deliver_sieve(const struct config *cfg, const struct user_info *u, struct mstore *store,
+    struct deliver_sieve *ds, const char *folder, struct buf *prefix,
+    const unsigned char *head, size_t len, bool more)
+{
+	struct delivery d = { .folder = (char *)(folder != NULL ? folder : ""),
+	    .prefix = (unsigned char *)prefix->data, .prefix_len = prefix->len,
+	    .done = sieve_done, .sieve = ds };
+	uint64_t total = len;
+	unsigned char *chunk = xmalloc(DELIVER_CHUNK);
+	int ret = DELIVER_EX_TEMPFAIL;
+	ssize_t n = (ssize_t)len;
+
+	d.fd = memfd_create("buzon-deliver", MFD_CLOEXEC);
+	if (d.fd < 0) {
+		fprintf(stderr, "buzon deliver: memfd_create: %s\n", strerror(errno));
+		free(chunk);
+		return ret;
+	}
+	if (total > cfg->mail_max_size)
+		goto big;
+	if (len > 0 && write(d.fd, head, len) != (ssize_t)len)
+		goto ioerr;
+	while (more && (n = read_full(STDIN_FILENO, chunk, DELIVER_CHUNK)) > 0) {
+		total += (uint64_t)n;
+		if (total > cfg->mail_max_size)
+			goto big;
+		if (write(d.fd, chunk, (size_t)n) != n)
+			goto ioerr;
+	}
+	if (n < 0)
+		goto ioerr;
+	deliver_start(store, &d);
+	if (d.status == IPC_DELIVER_OK) {
+		log_debug("deliver user=%s sieve size=%llu", u->name, (unsigned long long)total);
+		ret = DELIVER_EX_OK;
+	} else if (d.status == IPC_DELIVER_OVERQUOTA) {
+		fprintf(stderr, "buzon deliver: %s: mailbox is full\n", u->name);
+		ret = cfg->quota_full_tempfail ? DELIVER_EX_TEMPFAIL : DELIVER_EX_NOPERM;
+	} else {
+		fprintf(stderr, "buzon deliver: %s: cannot save the message\n", u->name);
+	}
+	goto out;
+big:
+	fprintf(stderr, "buzon deliver: message larger than mail_max_size (%llu)\n",
+	    (unsigned long long)cfg->mail_max_size);
+	ret = DELIVER_EX_DATAERR;
+	goto out;
+ioerr:
+	fprintf(stderr, "buzon deliver: buffering the message: %s\n", strerror(errno));
+out:
+	close(d.fd);
+	free(chunk);
+	return ret;
+}
+
 /*
  * Save the message on stdin for u into folder (or INBOX), with the trace headers.
  * Runs as the user. Returns the exit status; frees everything it allocates.
@@ -104,6 +175,7 @@ deliver_message(const struct config *cfg, const struct user_info *u, const char 
 	struct mstore *store = NULL;
 	struct mailbox *mbox = NULL;
 	struct mailbox_save *save = NULL;
+	struct deliver_sieve *ds = NULL;
 	enum store_status st;
 	unsigned char *head, *chunk;
 	size_t head_len, pos = 0, lstart;
@@ -174,6 +246,12 @@ deliver_message(const struct config *cfg, const struct user_info *u, const char 
 		userdb_quota_limits(cfg, u, &qs, &qm);
 		mstore_set_quota(store, qs, qm, cfg->quota_warning);
 	}
+	ds = deliver_sieve_create(cfg, u->home);
+	if (deliver_sieve_active(ds)) {
+		ret = deliver_sieve(cfg, u, store, ds, folder, &prefix, head + pos, head_len - pos,
+		    head_len == DELIVER_HEAD_MAX);
+		goto out;
+	}
 	st = STORE_NONEXISTENT;
 	if (folder != NULL && folder[0] != '\0')
 		st = mailbox_open(store, folder, &mbox);
@@ -240,6 +318,7 @@ out:
 		mailbox_unref(&mbox);
 	if (store != NULL)
 		mstore_close(&store);
+	deliver_sieve_destroy(&ds);
 	buf_deinit(&prefix);
 	free(from_sender);
 	free(head);

@@ -80,6 +80,10 @@ static const struct key_def keys[] = {
 	{ "pop3_uidl_format", K_STR, OFF(pop3_uidl_format), 0 },
 	{ "log_level", K_STR, OFF(log_level), 0 },
 	{ "imap_debug", K_BOOL, OFF(imap_debug), 0 },
+	{ "sieve", K_BOOL, OFF(sieve), 0 },
+	{ "sieve_script", K_STR, OFF(sieve_script), 0 },
+	{ "sieve_dir", K_STR, OFF(sieve_dir), 0 },
+	{ "sieve_global_dir", K_STR, OFF(sieve_global_dir), 0 },
 };
 
 static void
@@ -92,6 +96,9 @@ config_defaults(struct config *c)
 	c->passwd_file = xstrdup("/etc/buzon/users");
 	c->recipient_delimiter = xstrdup("+");
 	c->mail_location = xstrdup("maildir:~/Maildir");
+	c->sieve = true;
+	c->sieve_script = xstrdup("~/.dovecot.sieve");
+	c->sieve_dir = xstrdup("~/sieve");
 	c->base_dir = xstrdup("/run/buzon");
 	c->lmtp_socket_mode = 0666;
 	c->lmtp_socket_gid = (gid_t)-1;
@@ -510,6 +517,9 @@ config_free(struct config **cfgp)
 	free(c->log_level);
 	free(c->login_mode);
 	free(c->pop3_uidl_format);
+	free(c->sieve_script);
+	free(c->sieve_dir);
+	free(c->sieve_global_dir);
 	free(c);
 	*cfgp = NULL;
 }

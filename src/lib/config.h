@@ -86,6 +86,10 @@ struct config {
 	char *pop3_uidl_format;		/* UIDL template, default "%08Xu%08Xv" (Dovecot's) */
 	char *log_level;		/* debug|info|warn|error */
 	bool imap_debug;		/* log IMAP traffic (never passwords) */
+	bool sieve;			/* run the user's Sieve script at delivery (default yes) */
+	char *sieve_script;		/* the active script, "~/.dovecot.sieve"; "" = none */
+	char *sieve_dir;		/* the user's scripts, "~/sieve" (ManageSieve, include) */
+	char *sieve_global_dir;		/* scripts for include :global; NULL = none */
 };
 
 /*

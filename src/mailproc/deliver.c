@@ -8,6 +8,8 @@
  */
 #include <errno.h>
 #include <event2/event.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,6 +18,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "mailproc/deliver.h"
+#include "mailproc/deliver_sieve.h"
 #include "store/store.h"
 
 #define DELIVER_CHUNK (64 * 1024)
@@ -87,20 +90,213 @@ committed(void *ctx, enum store_status st, uint32_t first, uint32_t last)
 	d->done(d);
 }
 
+/* ------------------------------------------------------------------ Sieve */
+
+/*
+ * One store of a Sieve plan finished (committed or failed): the delivery's status is
+ * the first failure; done once every store and the start itself are through.
+ */
+static void
+part_done(struct delivery *d, uint32_t status)
+{
+	if (d->status == IPC_DELIVER_OK && status != IPC_DELIVER_OK)
+		d->status = status;
+	if (--d->pending > 0)
+		return;
+	if (d->status == IPC_DELIVER_OK)
+		deliver_dups_commit(d->sieve, &d->dups);
+	else
+		deliver_dups_free(&d->dups);
+	d->done(d);
+}
+
+/* A store that failed before its commit: only the status. */
+static void
+part_done_status(struct delivery *d, uint32_t status)
+{
+	if (d->status == IPC_DELIVER_OK)
+		d->status = status;
+}
+
+static void
+part_committed(void *ctx, enum store_status st, uint32_t first, uint32_t last)
+{
+	struct delivery *d = ctx;
+
+	(void)first;
+	(void)last;
+	if (st == STORE_OK)
+		deliver_quota_warning(d->store, d->base, d->size);
+	part_done(d, status_of(st));
+}
+
+/* The message as the plan has it: prefix, (edited) header, body. */
+static enum store_status
+write_planned(struct mailbox_save *ctx, struct delivery *d, const struct deliver_plan *plan,
+    const unsigned char *msg, size_t len)
+{
+	enum store_status st = mailbox_save_msg_begin(ctx);
+	size_t body = MIN(plan->body_off, len);
+
+	if (st == STORE_OK && d->prefix_len > 0)
+		st = mailbox_save_write(ctx, d->prefix, d->prefix_len);
+	if (st == STORE_OK && plan->header != NULL)
+		st = mailbox_save_write(ctx, plan->header, plan->header_len);
+	else if (st == STORE_OK && body > 0)
+		st = mailbox_save_write(ctx, msg, body);
+	if (st == STORE_OK && len > body)
+		st = mailbox_save_write(ctx, msg + body, len - body);
+	d->size = d->prefix_len + (plan->header != NULL ? plan->header_len : body) + len - body;
+	return st;
+}
+
+/* The folder of target t: fileinto :create makes it; a missing one is NULL. */
+static struct mailbox *
+target_folder(struct mstore *store, struct delivery *d, const struct deliver_target *t)
+{
+	struct mailbox *mbox = NULL;
+	const char *name = t->folder != NULL ? t->folder : d->folder[0] != '\0' ? d->folder :
+	    "INBOX";
+	enum store_status st = mailbox_open(store, name, &mbox);
+
+	if (st == STORE_NONEXISTENT && t->create && mstore_create(store, name) == STORE_OK)
+		st = mailbox_open(store, name, &mbox);
+	if (st == STORE_OK)
+		return mbox;
+	if (t->folder == NULL && mailbox_open(store, "INBOX", &mbox) == STORE_OK)
+		return mbox;	/* keep with a missing +detail folder: INBOX */
+	log_info("deliver folder=%s not written: %s, kept in INBOX", name,
+	    store_status_str(st));
+	return NULL;
+}
+
+/* Save into one target; STORE_OK when it was handed to the commit. */
+static enum store_status
+save_target(struct mstore *store, struct delivery *d, const struct deliver_plan *plan,
+    const struct deliver_target *t, const unsigned char *msg, size_t len)
+{
+	struct mailbox *mbox = target_folder(store, d, t);
+	struct mailbox_save *ctx;
+	enum store_status st;
+	uint32_t keywords = 0, first, last;
+
+	if (mbox == NULL)
+		return STORE_NONEXISTENT;
+	for (unsigned i = 0; i < t->nkeywords; i++) {
+		unsigned idx;
+
+		if (mailbox_keyword_add(mbox, t->keywords[i], &idx) == STORE_OK)
+			keywords |= 1u << idx;
+	}
+	/* new/ has no flags: a message with flags goes to cur/ (as Dovecot's LDA) */
+	ctx = mailbox_save_begin(mbox, t->flags != 0 || keywords != 0 ? 0 :
+	    MAILBOX_SAVE_DELIVERY);
+	mailbox_unref(&mbox);
+	st = write_planned(ctx, d, plan, msg, len);
+	if (st == STORE_OK)
+		st = mailbox_save_msg_end(ctx, t->flags, keywords, 0);
+	if (st != STORE_OK) {
+		mailbox_save_abort(&ctx);
+		return st;
+	}
+	d->pending++;
+	if (mstore_commit_fd(store) >= 0) {
+		(void)mailbox_save_commit_async(&ctx, part_committed, d);
+	} else {
+		st = mailbox_save_commit(&ctx, &first, &last);
+		part_committed(d, st, first, last);
+	}
+	return STORE_OK;
+}
+
+static bool
+plan_has_inbox(const struct deliver_plan *plan)
+{
+	for (unsigned i = 0; i < plan->count; i++)
+		if (plan->targets[i].folder == NULL)
+			return true;
+	return false;
+}
+
+/* Carry out a plan; a target that cannot be written is kept in INBOX instead. */
+static void
+run_plan(struct mstore *store, struct delivery *d, struct deliver_plan *plan,
+    const unsigned char *msg, size_t len)
+{
+	bool need_inbox = false;
+	enum store_status st = STORE_OK, inbox_st;
+
+	d->status = IPC_DELIVER_OK;
+	d->pending = 1;
+	for (unsigned i = 0; i < plan->count; i++) {
+		const struct deliver_target *t = &plan->targets[i];
+
+		st = save_target(store, d, plan, t, msg, len);
+		if (st != STORE_OK && t->folder != NULL)
+			need_inbox = true;
+		else if (st != STORE_OK)
+			part_done_status(d, status_of(st));
+	}
+	if (need_inbox && !plan_has_inbox(plan)) {
+		struct deliver_target inbox = { 0 };
+
+		inbox_st = save_target(store, d, plan, &inbox, msg, len);
+		if (inbox_st != STORE_OK)
+			part_done_status(d, status_of(inbox_st));
+	}
+	log_info("deliver sieve targets=%u", plan->count);
+	part_done(d, IPC_DELIVER_OK);
+}
+
+/* Run the user's script; -1: deliver as without one (no script, unreadable file). */
+static int
+sieve_start(struct mstore *store, struct delivery *d)
+{
+	struct deliver_plan plan;
+	struct stat st;
+	char *from, *to;
+	void *map;
+
+	/* no script file: the plain path below, as without Sieve */
+	if (!deliver_sieve_active(d->sieve) || fstat(d->fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size <= 0)
+		return -1;
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, d->fd, 0);
+	if (map == MAP_FAILED) {
+		log_error("deliver sieve mmap error=%s", strerror(errno));
+		return -1;
+	}
+	deliver_prefix_envelope(d->prefix, d->prefix_len, &from, &to);
+	deliver_sieve_plan(d->sieve, map, (size_t)st.st_size, from, to, store, &plan);
+	free(from);
+	free(to);
+	if (plan.count == 0)
+		log_info("deliver sieve discarded the message");
+	d->dups = plan.dups;
+	plan.dups = NULL;
+	run_plan(store, d, &plan, map, (size_t)st.st_size);
+	deliver_plan_deinit(&plan);
+	(void)munmap(map, (size_t)st.st_size);
+	return 0;
+}
+
 void
 deliver_start(struct mstore *store, struct delivery *d)
 {
-	struct mailbox *mbox = open_folder(store, d->folder);
+	struct mailbox *mbox;
 	struct mailbox_save *ctx;
 	enum store_status st;
 	uint32_t first, last;
 
+	d->store = store;
+	if (d->sieve != NULL && sieve_start(store, d) == 0)
+		return;
+	mbox = open_folder(store, d->folder);
 	if (mbox == NULL) {
 		d->status = IPC_DELIVER_TEMPFAIL;
 		d->done(d);
 		return;
 	}
-	d->store = store;
 	ctx = mailbox_save_begin(mbox, MAILBOX_SAVE_DELIVERY);
 	mailbox_unref(&mbox);		/* the transaction holds its own reference */
 	st = write_one(ctx, d);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct deliver_sieve;
 struct event_base;
 struct mstore;
 struct mstore_quota;
@@ -23,17 +24,24 @@ struct delivery {
 	/* the quota warning notice is saved from this loop, after the commit's callbacks
 	 * (NULL: at once); set by the caller */
 	struct event_base *base;
+	/* the user's Sieve script (deliver_sieve.h), NULL = none; set by the caller */
+	struct deliver_sieve *sieve;
 	/* private to deliver.c */
 	struct mstore *store;
 	uint64_t size;		/* octets written */
+	unsigned pending;	/* Sieve: stores not yet committed, plus one while starting */
+	struct deliver_dups *dups;	/* Sieve: duplicate IDs to record on success */
 };
 
 /*
- * Save one delivery: its bytes are written into tmp/ now, and the store's commit
- * thread makes it durable together with every other save that arrives meanwhile (group
+ * Save one delivery: its bytes are written into tmp/ now, and the store's commit thread
+ * makes it durable together with every other save that arrives meanwhile (group
  * commit: one directory fsync and one uidlist write per folder for the whole group).
  * d->done runs once it is durable or has failed (d->status); nothing is acknowledged
- * before. Without the commit thread it runs before this function returns.
+ * before. Without the commit thread it runs before this function returns. With
+ * d->sieve, the user's script decides the folders and flags (docs/sieve.md, "Delivery"):
+ * each folder is its own transaction, d->done runs once all are durable, and a folder
+ * that cannot be written falls back to INBOX.
  */
 void deliver_start(struct mstore *store, struct delivery *d);
 

@@ -24,6 +24,7 @@
 #include "lib/priv.h"
 #include "lib/role.h"
 #include "mailproc/deliver.h"
+#include "mailproc/deliver_sieve.h"
 #include "mailproc/mail_user.h"
 #include "mailproc/mailproc.h"
 #include "pop3/pop3_client.h"
@@ -39,6 +40,7 @@ static struct {
 	const char *user;
 	struct ipc_peer *master;
 	unsigned delivering;	/* deliveries not yet durable or failed */
+	struct deliver_sieve *sieve;	/* the user's compiled Sieve script, cached */
 } P;
 
 static void
@@ -191,6 +193,7 @@ master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 		parse_delivery(m, d);
 		d->done = delivery_done;
 		d->base = P.base;
+		d->sieve = P.sieve;
 		if (P.mu == NULL) {
 			d->status = IPC_DELIVER_TEMPFAIL;
 			delivery_done(d);
@@ -266,6 +269,7 @@ mailproc_main(int argc, char **argv)
 	P.user = u.name;
 	/* as the user: a missing mail root is created here, with the user's rights only */
 	P.mu = mail_user_create(P.base, P.cfg, &u);
+	P.sieve = deliver_sieve_create(P.cfg, u.home);
 	if (P.mu == NULL)
 		log_error("mail unavailable user=%s root=%s: logins and deliveries get a "
 		    "temporary failure", u.name, u.mail_root);
@@ -276,6 +280,7 @@ mailproc_main(int argc, char **argv)
 	event_add(term, NULL);
 	event_base_dispatch(P.base);
 	mail_user_destroy(&P.mu);	/* every session of every protocol, then the store */
+	deliver_sieve_destroy(&P.sieve);
 	/* delivery results still queued: an unsent 250 would make the MTA deliver twice */
 	(void)ipc_peer_flush(P.master, 5000);
 	ipc_peer_destroy(&P.master);

@@ -1159,6 +1159,131 @@ def t_mailroot_symlink():
         shutil.rmtree(victim, ignore_errors=True)
     check(not problems, "server: %s" % problems)
 
+# ---------------------------------------------------------------- Sieve
+
+SIEVE_SCRIPT = b"""require ["fileinto", "imap4flags", "mailbox", "editheader"];
+if header :contains "subject" "to-lists" {
+  fileinto :flags ["\\\\Seen", "$label1"] "Lists"; stop;
+}
+if header :contains "subject" "to-new" { fileinto :create "Created"; stop; }
+if header :contains "subject" "to-missing" { fileinto "Missing"; stop; }
+if header :contains "subject" "drop-me" { discard; stop; }
+if header :contains "subject" "redirect-me" { redirect "x@example.net"; stop; }
+if header :contains "subject" "edit-me" { addheader "X-Sieve" "edited"; deleteheader "x-junk"; }
+"""
+
+
+def t_sieve():
+    """Sieve at delivery (docs/sieve.md, "Delivery"): the user's ~/.dovecot.sieve, a link
+    to ~/sieve/main.sieve as Pigeonhole keeps it, over LMTP and `buzon deliver`: fileinto
+    with flags lands in the folder, :create makes one, a missing folder and redirect keep
+    in INBOX (redirect with a line in ~/.dovecot.sieve.log), discard stores nothing,
+    editheader edits what is stored; a script that does not compile or fails at run time
+    keeps in INBOX and says why in the log; a changed script is compiled again; include
+    reads ~/sieve; duplicate remembers a Message-ID across deliveries."""
+    srv = buzontest.Server(users={}, fill=False, lmtp=True, canary=False, buzon=BUZON)
+    try:
+        srv.setup()
+        home = os.path.join(srv.tmp, "home-siv")
+        os.makedirs(os.path.join(home, "sieve"), 0o700)
+        ids = ["-u", str(srv.uid), "-g", str(srv.gid)] if ROOT else []
+        srv.cli("user", "add", "-c", srv.config_path, *ids, "-h", home, "siv",
+                stdin="siv\n")
+        srv.make_maildir("siv")
+        srv.make_maildir("siv", "Lists")
+        script = os.path.join(home, "sieve", "main.sieve")
+        with open(script, "wb") as f:
+            f.write(SIEVE_SCRIPT)
+        os.symlink("sieve/main.sieve", os.path.join(home, ".dovecot.sieve"))
+        for dirpath, dirs, files in os.walk(home):
+            for n in dirs + files + ["."]:
+                if ROOT:
+                    os.lchown(os.path.join(dirpath, n), srv.uid, srv.gid)
+        srv.start()
+        inbox = srv.maildir("siv")
+        log = os.path.join(home, ".dovecot.sieve.log")
+
+        def lmtp(subject, extra=b""):
+            rr, dr = lmtp_send(srv.lmtp_port, "s@example.net", ["siv@example.org"],
+                               wire(msg(subject).replace(b"\n\n", b"\n" + extra + b"\n", 1)))
+            check(dr and dr[0].startswith("250"), "%s: LMTP %r %r" % (subject, rr, dr))
+
+        lmtp("to-lists")
+        got = [x for x in imap_fetch_all(srv, "siv", "siv", folder="Lists")
+               if b"to-lists" in x[3]]
+        eq(len(got), 1, "fileinto Lists")
+        check("\\Seen" in got[0][1] and "$label1" in got[0][1], "flags %r" % got[0][1])
+        check(not find_file_with(inbox, b"Subject: to-lists"), "not in INBOX too")
+        lmtp("to-new")
+        eq(len(find_file_with(srv.maildir("siv", "Created"), b"Subject: to-new")), 1,
+           "fileinto :create")
+        lmtp("to-missing")
+        eq(len(find_file_with(inbox, b"Subject: to-missing")), 1, "missing folder: INBOX")
+        lmtp("drop-me")
+        check(not find_file_with(srv.mail_root, b"Subject: drop-me"), "discard")
+        lmtp("redirect-me")
+        eq(len(find_file_with(inbox, b"Subject: redirect-me")), 1, "redirect: kept")
+        check(b"redirect is not carried out yet" in open(log, "rb").read(), "log: redirect")
+        lmtp("edit-me", b"X-Junk: yes\n")
+        files = find_file_with(inbox, b"Subject: edit-me")
+        eq(len(files), 1, "editheader: INBOX")
+        data = open(files[0], "rb").read()
+        check(b"X-Sieve: edited\n" in data and b"X-Junk" not in data and
+              data.startswith(b"Return-Path: <s@example.net>\n"), "edited: %r" % data[:300])
+        # buzon deliver runs the same script
+        r = deliver_cli(srv, ["-d", "siv", "-f", "lda@example.net"], msg("to-lists-lda"))
+        eq(r.returncode, 0, "deliver (%s)" % r.stderr.decode(errors="replace").strip())
+        eq(len(find_file_with(srv.maildir("siv", "Lists"), b"Subject: to-lists-lda")), 1,
+           "deliver: fileinto Lists")
+        r = deliver_cli(srv, ["-d", "siv"], msg("drop-me-lda"))
+        eq(r.returncode, 0, "deliver discard")
+        check(not find_file_with(srv.mail_root, b"Subject: drop-me-lda"), "deliver: discard")
+        # a broken script: INBOX, and the error in the log
+        with open(script, "wb") as f:
+            f.write(b'require "fileinto";\nfileinto "Lists"\nkeep;\n')
+        lmtp("to-lists-broken")
+        eq(len(find_file_with(inbox, b"Subject: to-lists-broken")), 1, "broken script: INBOX")
+        text = open(log, "rb").read()
+        check(b"line 3:1: error" in text and b"does not compile" in text, "log: %r" % text)
+        r = deliver_cli(srv, ["-d", "siv"], msg("to-lists-broken-lda"))
+        eq(r.returncode, 0, "deliver with a broken script")
+        eq(len(find_file_with(inbox, b"Subject: to-lists-broken-lda")), 1,
+           "deliver, broken script: INBOX")
+        # a run-time error: INBOX, and the error in the log
+        with open(script, "wb") as f:
+            f.write(b'require ["fileinto", "variables"];\nset "f" "";\nfileinto "${f}";\n')
+        lmtp("runtime-error")
+        eq(len(find_file_with(inbox, b"Subject: runtime-error")), 1, "run-time error: INBOX")
+        check(b"line 3: error: fileinto: invalid folder name" in open(log, "rb").read(),
+              "log: run-time error")
+        check("run-time error" in srv.log_text(), "server log: run-time error")
+        # include (RFC 6609) finds personal scripts in sieve_dir (~/sieve)
+        with open(os.path.join(home, "sieve", "lists.sieve"), "wb") as f:
+            f.write(b'require "fileinto";\nfileinto "Lists";\n')
+        if ROOT:
+            os.chown(os.path.join(home, "sieve", "lists.sieve"), srv.uid, srv.gid)
+        with open(script, "wb") as f:
+            f.write(b'require "include";\ninclude :personal "lists";\n')
+        lmtp("included")
+        eq(len(find_file_with(srv.maildir("siv", "Lists"), b"Subject: included")), 1,
+           "include: Lists")
+        # duplicate (RFC 7352): the Message-ID is remembered once the delivery succeeded
+        with open(script, "wb") as f:
+            f.write(b'require ["duplicate", "fileinto", "mailbox"];\n'
+                    b'if duplicate { fileinto :create "Dupes"; }\n')
+        lmtp("dup-one")
+        lmtp("dup-one")
+        r = deliver_cli(srv, ["-d", "siv"], msg("dup-one"))
+        eq(r.returncode, 0, "deliver a duplicate")
+        eq(len(find_file_with(inbox, b"Subject: dup-one")), 1, "first copy in INBOX")
+        eq(len(find_file_with(srv.maildir("siv", "Dupes"), b"Subject: dup-one")), 2,
+           "the duplicates in Dupes")
+        check(os.path.exists(os.path.join(home, ".dovecot.sieve.dupes")), "duplicate file")
+    finally:
+        problems = srv.stop() if srv.proc else []
+    check(not problems, "server: %s" % problems)
+
+
 def t_unix_socket():
     sockdir = tempfile.mkdtemp(prefix="buzontest-lmtpsock.")
     path = os.path.join(sockdir, "lmtp.sock")
@@ -1946,6 +2071,8 @@ def main():
         run_case("lmtp-unix-socket-mode", t_unix_socket_mode)
     if sel("mailroot-symlink"):
         run_case("mailroot-symlink", t_mailroot_symlink)
+    if sel("sieve"):
+        run_case("sieve", t_sieve)
     if sel("quota"):
         run_case("quota", t_quota)
     if sel("fault-full-disk"):

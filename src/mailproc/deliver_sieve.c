@@ -1,0 +1,687 @@
+/*
+ * deliver_sieve.c — Sieve at delivery (deliver_sieve.h): the active script found and
+ * cached by (dev, inode, size, mtime), run through src/sieve, its actions turned into a
+ * plan of folders. Runs as the user in the mail process or `buzon deliver`; reads only
+ * the user's own script (bounded by script_max) and appends to its bounded log file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/buf.h"
+#include "lib/config.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "mail/message.h"
+#include "mailproc/deliver_sieve.h"
+#include "sieve/sieve.h"
+#include "sieve/sieve_exec.h"
+#include "store/store.h"
+
+struct deliver_sieve {
+	char *path;		/* the active script, NULL if none is configured */
+	char *dir;		/* sieve_dir: personal scripts for include */
+	char *global_dir;	/* sieve_global_dir */
+	char *log_path;		/* path + ".log" */
+	char *dup_path;		/* path + ".dupes" */
+	bool have;		/* a version of the file was looked at */
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	struct sieve_script *script;	/* NULL: no script, or it does not compile */
+	struct sieve_limits lim;
+	struct sieve_exec_limits xl;
+};
+
+static char *
+expand_home(const char *v, const char *home)
+{
+	if (v == NULL)
+		return NULL;
+	if (v[0] == '~' && (v[1] == '/' || v[1] == '\0')) {
+		if (home == NULL || home[0] == '\0')
+			return NULL;
+		return xasprintf("%s%s", home, v + 1);
+	}
+	return v[0] == '/' ? xstrdup(v) : NULL;
+}
+
+struct deliver_sieve *
+deliver_sieve_create(const struct config *cfg, const char *home)
+{
+	struct deliver_sieve *ds = xcalloc(1, sizeof(*ds));
+
+	if (cfg->sieve)
+		ds->path = expand_home(cfg->sieve_script, home);
+	if (ds->path != NULL) {
+		ds->log_path = xasprintf("%s.log", ds->path);
+		ds->dup_path = xasprintf("%s.dupes", ds->path);
+	}
+	ds->dir = expand_home(cfg->sieve_dir, home);
+	ds->global_dir = cfg->sieve_global_dir != NULL ? xstrdup(cfg->sieve_global_dir) : NULL;
+	sieve_limits_default(&ds->lim);
+	sieve_exec_limits_default(&ds->xl);
+	return ds;
+}
+
+void
+deliver_sieve_destroy(struct deliver_sieve **dsp)
+{
+	struct deliver_sieve *ds = *dsp;
+
+	if (ds == NULL)
+		return;
+	sieve_script_destroy(&ds->script);
+	free(ds->path);
+	free(ds->dir);
+	free(ds->global_dir);
+	free(ds->log_path);
+	free(ds->dup_path);
+	free(ds);
+	*dsp = NULL;
+}
+
+/* Append one line to the script's log, starting it afresh past DELIVER_SIEVE_LOG_MAX. */
+static void
+user_log(struct deliver_sieve *ds, const char *fmt, ...) PRINTF(2, 3);
+
+static void
+user_log(struct deliver_sieve *ds, const char *fmt, ...)
+{
+	struct stat st;
+	struct buf b;
+	char date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+	va_list ap;
+	int fd, flags = O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC;
+
+	if (lstat(ds->log_path, &st) == 0 && st.st_size > DELIVER_SIEVE_LOG_MAX)
+		flags |= O_TRUNC;
+	fd = open(ds->log_path, flags, 0600);
+	if (fd < 0) {
+		log_warn("sieve log path=%s error=%s", ds->log_path, strerror(errno));
+		return;
+	}
+	(void)localtime_r(&now, &tm);
+	(void)strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S", &tm);
+	buf_init(&b, 4096);
+	buf_appendf(&b, "%s ", date);
+	va_start(ap, fmt);
+	(void)buf_vappendf(&b, fmt, ap);
+	va_end(ap);
+	if (buf_append_c(&b, '\n') < 0)
+		b.data[b.len - 1] = '\n';
+	if (write(fd, b.data, b.len) < 0)
+		log_warn("sieve log path=%s error=%s", ds->log_path, strerror(errno));
+	buf_deinit(&b);
+	close(fd);
+}
+
+static char *
+read_file(int fd, size_t max, size_t *len_r)
+{
+	size_t len = 0, cap = 4096;
+	char *data = xmalloc(cap);
+
+	while (len <= max) {
+		ssize_t n;
+
+		if (len == cap) {
+			cap = MIN(cap * 2, max + 1);
+			data = xrealloc(data, cap);
+		}
+		n = read(fd, data + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n < 0) {
+				free(data);
+				return NULL;
+			}
+			break;
+		}
+		len += (size_t)n;
+	}
+	*len_r = len;
+	return data;
+}
+
+struct sieve_includes {
+	char *dir[2];		/* personal, global */
+	struct sieve_script **scripts;
+	unsigned count;
+	struct sieve_limits lim;
+};
+
+struct sieve_includes *
+sieve_includes_create(const char *personal_dir, const char *global_dir)
+{
+	struct sieve_includes *inc = xcalloc(1, sizeof(*inc));
+
+	inc->dir[0] = personal_dir != NULL ? xstrdup(personal_dir) : NULL;
+	inc->dir[1] = global_dir != NULL ? xstrdup(global_dir) : NULL;
+	sieve_limits_default(&inc->lim);
+	return inc;
+}
+
+void
+sieve_includes_destroy(struct sieve_includes **incp)
+{
+	struct sieve_includes *inc = *incp;
+
+	if (inc == NULL)
+		return;
+	for (unsigned i = 0; i < inc->count; i++)
+		sieve_script_destroy(&inc->scripts[i]);
+	free(inc->scripts);
+	free(inc->dir[0]);
+	free(inc->dir[1]);
+	free(inc);
+	*incp = NULL;
+}
+
+static char *read_file(int fd, size_t max, size_t *len_r);
+
+const struct sieve_script *
+sieve_includes_load(void *ctx, bool global, const char *name, bool *exists_r, char *err,
+    size_t errlen)
+{
+	struct sieve_includes *inc = ctx;
+	const char *dir = inc->dir[global ? 1 : 0];
+	struct sieve_errors errs;
+	struct sieve_script *s;
+	char *path, *text;
+	size_t len;
+	int fd;
+
+	*exists_r = false;
+	/* the compiler allowed no '/' and no control characters in name (RFC 6609 §3.2) */
+	if (dir == NULL || name[0] == '\0' || name[0] == '.')
+		return NULL;
+	path = xasprintf("%s/%s.sieve", dir, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	free(path);
+	if (fd < 0) {
+		*exists_r = errno != ENOENT;
+		snprintf(err, errlen, "cannot be read: %s", strerror(errno));
+		return NULL;
+	}
+	*exists_r = true;
+	text = read_file(fd, inc->lim.script_max, &len);
+	close(fd);
+	if (text == NULL) {
+		snprintf(err, errlen, "cannot be read");
+		return NULL;
+	}
+	s = sieve_compile(text, len, &inc->lim, &errs);
+	free(text);
+	if (s == NULL)
+		snprintf(err, errlen, "does not compile: line %u:%u: %s",
+		    errs.count > 0 ? errs.list[0].line : 0, errs.count > 0 ? errs.list[0].col : 0,
+		    errs.count > 0 ? errs.list[0].text : "?");
+	sieve_errors_deinit(&errs);
+	if (s == NULL)
+		return NULL;
+	inc->scripts = xreallocarray(inc->scripts, inc->count + 1, sizeof(*inc->scripts));
+	inc->scripts[inc->count++] = s;
+	return s;
+}
+
+static void
+compile(struct deliver_sieve *ds, int fd)
+{
+	struct sieve_errors errs;
+	size_t len;
+	char *text = read_file(fd, ds->lim.script_max, &len);
+
+	if (text == NULL) {
+		log_error("sieve script=%s read error=%s", ds->path, strerror(errno));
+		return;
+	}
+	ds->script = sieve_compile(text, len, &ds->lim, &errs);
+	free(text);
+	for (unsigned i = 0; i < errs.count; i++) {
+		const struct sieve_error *e = &errs.list[i];
+
+		user_log(ds, "%s: line %u:%u: %s: %s", ds->path, e->line, e->col,
+		    e->warning ? "warning" : "error", e->text);
+	}
+	if (ds->script == NULL) {
+		user_log(ds, "%s: error: the script does not compile: messages go to INBOX",
+		    ds->path);
+		log_error("sieve script=%s does not compile (%u errors, see %s)", ds->path,
+		    errs.count - errs.warnings, ds->log_path);
+	}
+	sieve_errors_deinit(&errs);
+}
+
+/* The compiled active script, recompiled when the file changed; NULL if none. */
+static const struct sieve_script *
+active_script(struct deliver_sieve *ds)
+{
+	struct stat st;
+	int fd;
+
+	if (ds->path == NULL)
+		return NULL;
+	/* the active script is usually a link into sieve_dir: follow it (as Pigeonhole) */
+	fd = open(ds->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno != ENOENT)
+			log_error("sieve script=%s error=%s", ds->path, strerror(errno));
+		sieve_script_destroy(&ds->script);
+		ds->have = false;
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		log_error("sieve script=%s is not a regular file", ds->path);
+		return NULL;
+	}
+	if (!ds->have || st.st_dev != ds->dev || st.st_ino != ds->ino ||
+	    st.st_size != ds->size || st.st_mtim.tv_sec != ds->mtime.tv_sec ||
+	    st.st_mtim.tv_nsec != ds->mtime.tv_nsec) {
+		sieve_script_destroy(&ds->script);
+		compile(ds, fd);
+		ds->have = true;
+		ds->dev = st.st_dev;
+		ds->ino = st.st_ino;
+		ds->size = st.st_size;
+		ds->mtime = st.st_mtim;
+	}
+	close(fd);
+	return ds->script;
+}
+
+bool
+deliver_sieve_active(const struct deliver_sieve *ds)
+{
+	struct stat st;
+
+	return ds->path != NULL && stat(ds->path, &st) == 0;
+}
+
+/* ---- the plan ---- */
+
+static void
+flag_word(struct deliver_target *t, const char *w, size_t len)
+{
+	static const struct { const char *name; uint8_t flag; } sys[] = {
+		{ "\\Seen", MAILBOX_FLAG_SEEN }, { "\\Answered", MAILBOX_FLAG_ANSWERED },
+		{ "\\Flagged", MAILBOX_FLAG_FLAGGED }, { "\\Deleted", MAILBOX_FLAG_DELETED },
+		{ "\\Draft", MAILBOX_FLAG_DRAFT },
+	};
+
+	for (unsigned i = 0; i < N_ELEMENTS(sys); i++)
+		if (mem_ieq(w, len, sys[i].name)) {
+			t->flags |= sys[i].flag;
+			return;
+		}
+	/* other system flags (\Recent) cannot be set; a keyword is an atom (RFC 3501 §9) */
+	if (w[0] == '\\' || t->nkeywords >= 26)
+		return;
+	t->keywords = xreallocarray(t->keywords, t->nkeywords + 1, sizeof(*t->keywords));
+	t->keywords[t->nkeywords++] = xstrndup(w, len);
+}
+
+static void
+add_target(struct deliver_plan *plan, const char *folder, bool create, const char *flags)
+{
+	struct deliver_target *t;
+
+	for (unsigned i = 0; i < plan->count; i++) {
+		const char *f = plan->targets[i].folder;
+
+		if ((f == NULL && folder == NULL) || (f != NULL && folder != NULL &&
+		    strcmp(f, folder) == 0))
+			return;
+	}
+	plan->targets = xreallocarray(plan->targets, plan->count + 1, sizeof(*plan->targets));
+	t = &plan->targets[plan->count++];
+	memset(t, 0, sizeof(*t));
+	t->folder = folder != NULL ? xstrdup(folder) : NULL;
+	t->create = create;
+	for (const char *p = flags; p != NULL && *p != '\0';) {
+		const char *e = p;
+
+		while (*e != '\0' && *e != ' ')
+			e++;
+		if (e > p)
+			flag_word(t, p, (size_t)(e - p));
+		p = *e == ' ' ? e + 1 : e;
+	}
+}
+
+static const char *
+action_name(enum sieve_action_type t)
+{
+	switch (t) {
+	case SIEVE_ACT_REDIRECT: return "redirect";
+	case SIEVE_ACT_REJECT: return "reject";
+	case SIEVE_ACT_EREJECT: return "ereject";
+	case SIEVE_ACT_VACATION: return "vacation";
+	default: return "?";
+	}
+}
+
+static void
+plan_from_result(struct deliver_sieve *ds, const struct sieve_result *r,
+    struct deliver_plan *plan)
+{
+	bool unsent = false;
+
+	for (unsigned i = 0; i < r->count; i++) {
+		const struct sieve_action *a = &r->actions[i];
+
+		switch (a->type) {
+		case SIEVE_ACT_KEEP:
+			add_target(plan, NULL, false, a->flags);
+			break;
+		case SIEVE_ACT_FILEINTO:
+			add_target(plan, a->target, a->create, a->flags);
+			break;
+		case SIEVE_ACT_REDIRECT:
+		case SIEVE_ACT_REJECT:
+		case SIEVE_ACT_EREJECT:
+		case SIEVE_ACT_VACATION:
+			/* not sent by this version: the message is kept instead (docs/sieve.md) */
+			log_info("sieve script=%s action=%s not sent yet: kept in INBOX", ds->path,
+			    action_name(a->type));
+			user_log(ds, "%s: %s is not carried out yet: the message is kept in INBOX",
+			    ds->path, action_name(a->type));
+			unsent = true;
+			break;
+		default:
+			break;
+		}
+	}
+	if (unsent)
+		add_target(plan, NULL, false, NULL);
+	if (r->header != NULL) {
+		plan->header = xstrndup(r->header, r->header_len);
+		plan->header_len = r->header_len;
+	}
+}
+
+/* ---- duplicate (RFC 7352) ---- */
+
+#define DUP_HASH 32
+
+struct dup_entry {
+	unsigned char h[DUP_HASH];
+	int64_t expiry;
+	bool seen;		/* pending: what the test said the first time */
+};
+
+struct deliver_dups {
+	struct dup_entry *e;
+	unsigned n;
+};
+
+struct plan_ctx {
+	struct deliver_sieve *ds;
+	struct mstore *store;
+	struct deliver_dups *dups;
+};
+
+static int
+hex_byte(const char *p)
+{
+	int hi = hex_digit_value((unsigned char)p[0]), lo = hex_digit_value((unsigned char)p[1]);
+
+	return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+}
+
+/* The entries of the duplicate file that have not expired (malformed lines skipped). */
+static void
+dups_load(const char *path, int64_t now, struct deliver_dups *out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	size_t len;
+	char *text;
+
+	memset(out, 0, sizeof(*out));
+	if (fd < 0)
+		return;
+	text = read_file(fd, (size_t)DELIVER_DUPS_MAX * 100, &len);
+	close(fd);
+	for (size_t i = 0; text != NULL && i < len && out->n < DELIVER_DUPS_MAX;) {
+		const char *nl = memchr(text + i, '\n', len - i), *sp;
+		size_t e = nl != NULL ? (size_t)(nl - text) : len;
+		struct dup_entry d = { .seen = false };
+		uint64_t exp;
+		bool ok;
+
+		sp = memchr(text + i, ' ', e - i);
+		ok = sp != NULL && (size_t)(text + e - sp - 1) == 2 * DUP_HASH &&
+		    parse_u64(text + i, (size_t)(sp - text) - i, INT64_MAX, &exp) == 0;
+		for (unsigned k = 0; ok && k < DUP_HASH; k++) {
+			int b = hex_byte(sp + 1 + 2 * k);
+
+			ok = b >= 0;
+			d.h[k] = (unsigned char)b;
+		}
+		if (ok && (int64_t)exp > now) {
+			d.expiry = (int64_t)exp;
+			out->e = xreallocarray(out->e, out->n + 1, sizeof(*out->e));
+			out->e[out->n++] = d;
+		}
+		i = e + 1;
+	}
+	free(text);
+}
+
+static struct dup_entry *
+dups_find(struct deliver_dups *d, const unsigned char *h)
+{
+	for (unsigned i = 0; i < d->n; i++)
+		if (memcmp(d->e[i].h, h, DUP_HASH) == 0)
+			return &d->e[i];
+	return NULL;
+}
+
+static int
+dup_check(void *ctx, const char *handle, const char *id, size_t id_len, uint64_t seconds,
+    bool last)
+{
+	struct plan_ctx *pc = ctx;
+	struct deliver_dups known;
+	struct dup_entry e, *old;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int64_t now = (int64_t)time(NULL);
+	unsigned hl = 0;
+	bool seen;
+
+	if (md == NULL || pc->ds->dup_path == NULL)
+		fatal("sieve duplicate: out of memory");
+	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(md, handle, strlen(handle) + 1) != 1 ||
+	    EVP_DigestUpdate(md, id, id_len) != 1 || EVP_DigestFinal_ex(md, e.h, &hl) != 1 ||
+	    hl != DUP_HASH)
+		fatal("sieve duplicate: sha256 failed");
+	EVP_MD_CTX_free(md);
+	dups_load(pc->ds->dup_path, now, &known);
+	seen = dups_find(&known, e.h) != NULL;
+	free(known.e);
+	e.expiry = now + (int64_t)MIN(seconds, (uint64_t)INT32_MAX);
+	/* first seen: remember; seen again: :last measures from now (RFC 7352 §3.3) */
+	if (pc->dups == NULL)
+		pc->dups = xcalloc(1, sizeof(*pc->dups));
+	old = dups_find(pc->dups, e.h);
+	if (old != NULL) {
+		if (last)
+			old->expiry = e.expiry;
+		return old->seen;	/* the same answer within one run */
+	}
+	e.seen = seen;
+	if (!seen || last) {
+		pc->dups->e = xreallocarray(pc->dups->e, pc->dups->n + 1, sizeof(e));
+		pc->dups->e[pc->dups->n++] = e;
+	}
+	return seen;
+}
+
+void
+deliver_dups_free(struct deliver_dups **dups)
+{
+	if (*dups == NULL)
+		return;
+	free((*dups)->e);
+	free(*dups);
+	*dups = NULL;
+}
+
+void
+deliver_dups_commit(struct deliver_sieve *ds, struct deliver_dups **dups)
+{
+	struct deliver_dups all;
+	struct buf b;
+	char *tmp;
+	int fd;
+
+	if (*dups == NULL || (*dups)->n == 0 || ds->dup_path == NULL) {
+		deliver_dups_free(dups);
+		return;
+	}
+	dups_load(ds->dup_path, (int64_t)time(NULL), &all);
+	buf_init(&b, BUF_UNLIMITED);
+	/* the new ones first, then the known ones not replaced, up to DELIVER_DUPS_MAX */
+	for (unsigned i = 0, n = 0; i < (*dups)->n + all.n && n < DELIVER_DUPS_MAX; i++) {
+		const struct dup_entry *e = i < (*dups)->n ? &(*dups)->e[i] :
+		    &all.e[i - (*dups)->n];
+
+		if (i >= (*dups)->n && dups_find(*dups, e->h) != NULL)
+			continue;
+		buf_appendf(&b, "%lld ", (long long)e->expiry);
+		for (unsigned k = 0; k < DUP_HASH; k++)
+			buf_appendf(&b, "%02x", e->h[k]);
+		(void)buf_append_c(&b, '\n');
+		n++;
+	}
+	free(all.e);
+	deliver_dups_free(dups);
+	tmp = xasprintf("%s.tmp", ds->dup_path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, b.data, b.len) != (ssize_t)b.len || close(fd) < 0 ||
+	    rename(tmp, ds->dup_path) < 0) {
+		log_error("sieve duplicates path=%s error=%s", ds->dup_path, strerror(errno));
+		(void)unlink(tmp);
+	}
+	free(tmp);
+	buf_deinit(&b);
+}
+
+static int
+store_mailbox_exists(void *ctx, const char *name)
+{
+	struct plan_ctx *pc = ctx;
+	struct mailbox *box;
+
+	if (pc->store == NULL)
+		return str_ieq(name, "INBOX");
+	if (mailbox_open(pc->store, name, &box) != STORE_OK)
+		return 0;
+	mailbox_unref(&box);
+	return 1;
+}
+
+void
+deliver_sieve_plan(struct deliver_sieve *ds, const unsigned char *msg, size_t len,
+    const char *env_from, const char *env_to, struct mstore *store,
+    struct deliver_plan *plan)
+{
+	const struct sieve_script *s = active_script(ds);
+	struct plan_ctx pc = { .ds = ds, .store = store };
+	struct sieve_exec_env env = {
+		.msg = msg, .msg_len = len, .env_from = env_from, .env_to = env_to,
+		.ctx = &pc, .mailbox_exists = store_mailbox_exists, .duplicate = dup_check,
+	};
+	struct sieve_result r;
+	struct sieve_includes *inc;
+	struct tm tm;
+	bool complete;
+
+	memset(plan, 0, sizeof(*plan));
+	plan->body_off = mail_header_block_end(msg, len, NULL, &complete);
+	if (s == NULL) {
+		add_target(plan, NULL, false, NULL);
+		return;
+	}
+	env.now = time(NULL);
+	if (localtime_r(&env.now, &tm) != NULL)
+		env.zone_min = (int)(tm.tm_gmtoff / 60);
+	inc = sieve_includes_create(ds->dir, ds->global_dir);
+	env.include = sieve_includes_load;
+	env.include_ctx = inc;
+	if (sieve_execute(s, &env, &ds->xl, &r) < 0) {
+		log_error("sieve script=%s line=%u run-time error: %s", ds->path, r.error_line,
+		    r.error);
+		user_log(ds, "%s: line %u: error: %s: the message is kept in INBOX", ds->path,
+		    r.error_line, r.error);
+	}
+	plan_from_result(ds, &r, plan);
+	/* a failed run keeps the message: its duplicate IDs are not recorded */
+	if (r.failed)
+		deliver_dups_free(&pc.dups);
+	plan->dups = pc.dups;
+	sieve_result_deinit(&r);
+	sieve_includes_destroy(&inc);
+}
+
+void
+deliver_plan_deinit(struct deliver_plan *plan)
+{
+	for (unsigned i = 0; i < plan->count; i++) {
+		struct deliver_target *t = &plan->targets[i];
+
+		for (unsigned k = 0; k < t->nkeywords; k++)
+			free(t->keywords[k]);
+		free(t->keywords);
+		free(t->folder);
+	}
+	free(plan->targets);
+	free(plan->header);
+	deliver_dups_free(&plan->dups);
+	memset(plan, 0, sizeof(*plan));
+}
+
+/* The value of a trace line "name: value" in prefix, without <> (NULL if absent). */
+static char *
+prefix_value(const unsigned char *p, size_t len, const char *name)
+{
+	size_t nlen = strlen(name);
+
+	for (size_t i = 0; i < len;) {
+		const unsigned char *nl = memchr(p + i, '\n', len - i);
+		size_t e = nl != NULL ? (size_t)(nl - p) : len, vs, ve;
+
+		if (e - i > nlen && strncasecmp((const char *)p + i, name, nlen) == 0) {
+			vs = i + nlen;
+			ve = e;
+			while (vs < ve && (p[vs] == ' ' || p[vs] == '\t'))
+				vs++;
+			while (ve > vs && (p[ve - 1] == '\r' || p[ve - 1] == ' '))
+				ve--;
+			if (ve > vs && p[vs] == '<' && p[ve - 1] == '>') {
+				vs++;
+				ve--;
+			}
+			return xstrndup((const char *)p + vs, ve - vs);
+		}
+		i = e + 1;
+	}
+	return NULL;
+}
+
+void
+deliver_prefix_envelope(const unsigned char *prefix, size_t len, char **from_r, char **to_r)
+{
+	*from_r = prefix_value(prefix, len, "Return-Path:");
+	*to_r = prefix_value(prefix, len, "Delivered-To:");
+}
