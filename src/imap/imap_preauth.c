@@ -181,6 +181,7 @@ preauth_setup(const char *config_path, const char *username, struct config **cfg
 		    strcmp(l, "warn") == 0 ? LOG_LEVEL_WARN :
 		    strcmp(l, "error") == 0 ? LOG_LEVEL_ERROR : LOG_LEVEL_INFO);
 	}
+	log_set_json((*cfg_r)->log_json);
 	if (!userdb_name_valid(username, strlen(username))) {
 		log_error("imap error=\"invalid user name\"");
 		config_free(cfg_r);

@@ -79,12 +79,22 @@ static const struct key_def keys[] = {
 	{ "imap_autologout", K_UINT, OFF(imap_autologout), 86400 * 7 },
 	{ "pop3_uidl_format", K_STR, OFF(pop3_uidl_format), 0 },
 	{ "log_level", K_STR, OFF(log_level), 0 },
+	{ "log_format", K_STR, OFF(log_format), 0 },
 	{ "imap_debug", K_BOOL, OFF(imap_debug), 0 },
 	{ "sieve", K_BOOL, OFF(sieve), 0 },
 	{ "sieve_script", K_STR, OFF(sieve_script), 0 },
 	{ "sieve_dir", K_STR, OFF(sieve_dir), 0 },
 	{ "sieve_global_dir", K_STR, OFF(sieve_global_dir), 0 },
 };
+
+bool
+config_key_known(const char *name)
+{
+	for (size_t i = 0; i < N_ELEMENTS(keys); i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return true;
+	return false;
+}
 
 static void
 config_defaults(struct config *c)
@@ -128,6 +138,7 @@ config_defaults(struct config *c)
 	c->imap_autologout = 31 * 60;
 	c->pop3_uidl_format = xstrdup("%08Xu%08Xv");
 	c->log_level = xstrdup("info");
+	c->log_format = xstrdup("text");
 	c->mail_uid_num = (uid_t)-1;
 	c->mail_gid_num = (gid_t)-1;
 }
@@ -408,6 +419,12 @@ config_finish(struct config *c, const char **err_r)
 		*err_r = "log_level must be debug, info, warn or error";
 		return -1;
 	}
+	if (c->log_format == NULL || (strcmp(c->log_format, "text") != 0 &&
+	    strcmp(c->log_format, "json") != 0)) {
+		*err_r = "log_format must be text or json";
+		return -1;
+	}
+	c->log_json = strcmp(c->log_format, "json") == 0;
 	return 0;
 }
 
@@ -515,6 +532,7 @@ config_free(struct config **cfgp)
 	free(c->login_user);
 	free(c->auth_trusted_networks);
 	free(c->log_level);
+	free(c->log_format);
 	free(c->login_mode);
 	free(c->pop3_uidl_format);
 	free(c->sieve_script);

@@ -85,6 +85,8 @@ struct config {
 	unsigned imap_autologout;	/* seconds, >= 30 min */
 	char *pop3_uidl_format;		/* UIDL template, default "%08Xu%08Xv" (Dovecot's) */
 	char *log_level;		/* debug|info|warn|error */
+	char *log_format;		/* text|json */
+	bool log_json;			/* log_format = json */
 	bool imap_debug;		/* log IMAP traffic (never passwords) */
 	bool sieve;			/* run the user's Sieve script at delivery (default yes) */
 	char *sieve_script;		/* the active script, "~/.dovecot.sieve"; "" = none */
@@ -98,6 +100,8 @@ struct config {
  */
 int config_load(const char *path, struct config **cfg_r, char **error_r);
 void config_free(struct config **cfg);
+/* Is name a key of the configuration file? (buzon import-dovecot-config) */
+bool config_key_known(const char *name);
 
 /*
  * Expand mail_location for a user: %u user, %n local part, %d domain, ~ home.

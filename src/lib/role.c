@@ -31,6 +31,7 @@ role_start(const char *ident, int argc, char **argv, const char **fds_r)
 		fatal("%s", err);
 	if (strcmp(cfg->log_level, "debug") == 0)
 		log_set_level(LOG_LEVEL_DEBUG);
+	log_set_json(cfg->log_json);
 	signal(SIGPIPE, SIG_IGN);
 	if (fds_r != NULL)
 		*fds_r = fds;

@@ -102,6 +102,7 @@ reload_config(void)
 		log_warn("reload: listener changes take effect at the next restart");
 	config_free(&M.cfg);
 	M.cfg = ncfg;
+	log_set_json(M.cfg->log_json);
 	rcpt_cache_clear();	/* the users may have changed with it */
 	tls_warn_expiry(M.cfg);
 	/* new login processes get the new certificates; old ones finish their sessions */
@@ -404,6 +405,7 @@ master_main(const char *config_path)
 		fatal("%s", err);
 	if (strcmp(M.cfg->log_level, "debug") == 0)
 		log_set_level(LOG_LEVEL_DEBUG);
+	log_set_json(M.cfg->log_json);
 	if (!priv_is_root())
 		log_warn("running as uid %u, not root: every process runs as this user, without "
 		    "privilege separation", (unsigned)getuid());

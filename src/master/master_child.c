@@ -45,6 +45,8 @@ child_log_line(struct child *ch, const char *p, size_t n)
 	char tag[32], out[4200];
 	int k;
 
+	if (log_json_child_line(names[ch->role], (long)ch->pid, p, n))
+		return;
 	snprintf(tag, sizeof(tag), "[%d]", (int)ch->pid);
 	if (n > 4096)
 		n = 4096;
