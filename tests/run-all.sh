@@ -38,6 +38,11 @@
 #             on build/buzon
 #   sieve-exec tests/sieve/exec.py (`buzon sieve test` side by side with Pigeonhole's
 #             sieve-test: ~165 scripts, messages and envelopes) on build/buzon
+#   logjson   tests/logjson/run.py (log_format = json: every line of a server's log, the
+#             children's too, is a JSON object with ts/level/proc/pid/msg and fields)
+#   importcfg tests/importcfg/run.py (`buzon import-dovecot-config` on Debian's stock
+#             Dovecot configuration, doveconf -n, two fixture setups, malformed input;
+#             each result passes `buzon check`, one serves a real login)
 #   index     tests/index/run.py (the LMDB index across mail process restarts, a damaged
 #             index file, SIGKILL, `buzon index check|rebuild`) on build/buzon
 #   interop   tests/interop/run.py (curl, mbsync, mutt, openssl, imaplib) on build/buzon, and
@@ -226,6 +231,12 @@ fi
 if [ -f tests/sieve/run.py ] && have_binary "$BUILD" sieve; then
 	runner sieve "$LOGDIR/sieve.log" "$PY" tests/sieve/run.py --buzon "$BUILD/buzon"
 	runner sieve-exec "$LOGDIR/sieve-exec.log" "$PY" tests/sieve/exec.py --buzon "$BUILD/buzon"
+fi
+if [ -f tests/logjson/run.py ] && have_binary "$BUILD" logjson; then
+	runner logjson "$LOGDIR/logjson.log" "$PY" tests/logjson/run.py --buzon "$BUILD/buzon"
+fi
+if [ -f tests/importcfg/run.py ] && have_binary "$BUILD" importcfg; then
+	runner importcfg "$LOGDIR/importcfg.log" "$PY" tests/importcfg/run.py --buzon "$BUILD/buzon"
 fi
 if [ -f tests/index/run.py ] && have_binary "$BUILD" index; then
 	runner index "$LOGDIR/index.log" "$PY" tests/index/run.py --buzon "$BUILD/buzon"

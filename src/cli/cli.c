@@ -39,6 +39,7 @@ usage(void)
 	    "       buzon quota get|recalc [-c FILE] USER   show (or count again) a user's quota\n"
 	    "       buzon sieve check FILE...           check Sieve scripts (RFC 5228)\n"
 	    "       buzon sieve test [-u USER] [-f FROM] [-a TO] [-d DIR] FILE MESSAGE   actions\n"
+	    "       buzon import-dovecot-config [DIR|FILE|-]   print a buzon.conf for a Dovecot configuration\n"
 	    "       buzon version\n");
 	return 64;
 }
@@ -182,6 +183,8 @@ cli_main(int argc, char **argv)
 		return cli_quota(argc - 1, argv + 1);
 	if (strcmp(argv[1], "sieve") == 0)
 		return cli_sieve(argc - 1, argv + 1);
+	if (strcmp(argv[1], "import-dovecot-config") == 0)
+		return cli_import_dovecot(argc - 1, argv + 1);
 	if (strcmp(argv[1], "imap") == 0) {
 		if (opts(argc - 1, argv + 1, &cfg, &user) < 0 || user == NULL)
 			return usage();

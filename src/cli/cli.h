@@ -24,6 +24,8 @@ int cli_quota(int argc, char **argv);
 /* `buzon sieve check FILE...` (argv[0] == "sieve"): exit 0 all valid, 1 errors
  * (on stderr, "FILE: line L:C: error: ..."; warnings alike), 2 usage. */
 int cli_sieve(int argc, char **argv);
+/* buzon import-dovecot-config [DIR|FILE|-] (import_dovecot.c) */
+int cli_import_dovecot(int argc, char **argv);
 
 /* A user's store opened for an administrator's verb (user_store.c). */
 struct cli_user_store {
