@@ -264,6 +264,9 @@ dc_include(struct dc_conf *c, struct dc_node *cur, const char *from, unsigned li
 	return ret;
 }
 
+static int dc_error(char **error_r, const char *name, unsigned line, const char *fmt, ...)
+    PRINTF(4, 5);
+
 static int
 dc_error(char **error_r, const char *name, unsigned line, const char *fmt, ...)
 {

@@ -339,6 +339,7 @@ imp_mail_location(struct imp *im, struct dc_node *n)
 	if (lower)
 		imp_remark(im, "mail_location: buzon does not lower-case names (%%Lu, %%Ln, %%Ld); "
 		    "log in with lower-case names or rename the directories");
+	free(im->mail_location);
 	im->mail_location = buf_steal(&b);
 }
 
@@ -1214,6 +1215,11 @@ import_dovecot_convert(struct dc_conf *dc, const char *source, char **out_r, uns
 	imp_section(&im, &dc->root, NULL);
 	imp_rest(&im, &dc->root);
 	imp_write(&im, source, &o);
+	/* comments too: values in them stay one printable line (out_kv refuses them) */
+	for (size_t i = 0; i < o.len; i++)
+		if (((unsigned char)o.data[i] < 0x20 && o.data[i] != '\n' && o.data[i] != '\t') ||
+		    o.data[i] == 0x7f)
+			o.data[i] = '?';
 	*dropped_r = im.nnotes;
 	imp_free(&im);
 	(void)buf_append_c(&o, '\0');
