@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/conn.h"
@@ -110,6 +111,16 @@ cmd_reply(struct imap_cmd *cmd, const char *status, const char *fmt, va_list ap)
 
 	if (c->destroyed)
 		return IMAP_CMD_DONE;
+	if (c->user->cfg != NULL && c->user->cfg->imap_debug && cmd->name[0] != '\0') {
+		struct timespec ts;
+		uint64_t now;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+		log_info("imap done user=%s session=%u tag=%s command=\"%s\" result=%s "
+		    "duration_ms=%llu", c->user->name, c->id, cmd->tag, cmd->name, status,
+		    (unsigned long long)(now - cmd->started_us) / 1000);
+	}
 	cmd_updates(cmd);
 	buf_reset(&c->line);
 	if (buf_appendf(&c->line, "%s %s ", cmd->tag, status) < 0 ||
@@ -423,6 +434,12 @@ client_dispatch(struct imap_client *c)
 	}
 	cmd = cmd_current(c);
 	cmd->running = true;
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		cmd->started_us = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	}
 	if (name == NULL) {
 		imap_cmd_bad(cmd, "Missing command");
 		goto done;
@@ -445,7 +462,7 @@ client_dispatch(struct imap_client *c)
 		goto done;
 	}
 	if (c->user->cfg != NULL && c->user->cfg->imap_debug)
-		log_info("imap command user=%s session=%u tag=%s command=%s args=%u",
+		log_info("imap command user=%s session=%u tag=%s command=\"%s\" args=%u",
 		    c->user->name, c->id, cmd->tag, cmd->name, argc);
 	cmd->def = def;
 	cmd->uid = uid;

@@ -127,6 +127,7 @@ struct imap_cmd {
 	 * a streamed literal), true once dispatched.
 	 */
 	bool running;
+	uint64_t started_us;		/* CLOCK_MONOTONIC at dispatch, for imap_debug's "imap done" */
 	imap_input_func *input;		/* owns the client's input while set */
 	/*
 	 * Set by a running command that waits for the client (IDLE): keepalive is called

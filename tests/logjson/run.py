@@ -5,7 +5,8 @@ A server with log_format = json; a good LOGIN, a bad LOGIN, a LOGIN whose user n
 control characters and bytes that are not UTF-8, and a POP3 session. Then every line of
 the server log (the master's and its children's, which the master copies) must be one
 JSON object with ts, level, proc, pid (a number) and msg; the login lines must carry
-user, ip and method; the failed one reason; the session line session. The master's own
+user, ip and method; the failed one reason; the session line session; with
+imap_debug = yes each command's "imap done" line command, result and duration_ms. The master's own
 line for the client's odd name must hold it escaped, never raw.
 
 Prints "PASS name" / "FAIL name: why", then "N passed, M failed". Takes ~2 s.
@@ -32,7 +33,7 @@ def main():
     def check(name, cond, why=""):
         results.append((name, bool(cond), why))
 
-    srv = buzontest.Server(buzon=args.buzon, config=["log_format = json"], pop3=True)
+    srv = buzontest.Server(buzon=args.buzon, config=["log_format = json", "imap_debug = yes"], pop3=True)
     with srv:
         c = srv.imap()
         c.select("INBOX")
@@ -92,6 +93,11 @@ def main():
           "no 'imap login failed' line with reason=password, ip: %r" % failed[:1])
     sess = [o for o in objs if "session" in o and o.get("user") == "demo"]
     check("session-field", sess, "no line with session and user")
+    done = [o for o in objs if o["msg"] == "imap done" and o.get("command") == "SELECT"]
+    check("command-fields", done and done[0].get("result") == "OK" and
+          done[0].get("duration_ms", "").isdigit() and done[0].get("session") and
+          done[0].get("tag"), "no 'imap done' line for SELECT with result, duration_ms, "
+          "session, tag: %r" % done[:1])
     check("pop3-login", any(o["msg"] == "pop3 login" for o in objs), "no 'pop3 login' line")
     # the odd names: escaped by log_sanitize, then by JSON; no control character, no
     # invalid UTF-8 reaches the file
