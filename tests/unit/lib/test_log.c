@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <unistd.h>
+
 #include "lib/log.h"
 
 #define TS "2026-12-06T11:49:36.123Z"
@@ -92,6 +94,49 @@ test_bounds(void **state)
 	}
 }
 
+/* what log_json_child_line writes to stderr for one line */
+static void
+child_line(const char *line, char *out, size_t outsz)
+{
+	int p[2], saved = dup(STDERR_FILENO);
+	ssize_t n;
+
+	assert_int_equal(pipe(p), 0);
+	dup2(p[1], STDERR_FILENO);
+	log_set_json(true);
+	assert_true(log_json_child_line("login", 7, line, strlen(line)));
+	log_set_json(false);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(p[1]);
+	n = read(p[0], out, outsz - 1);
+	close(p[0]);
+	assert_true(n > 0);
+	out[n] = '\0';
+}
+
+static void
+test_child_lines(void **state)
+{
+	char out[LOG_JSON_MAX + 1];
+	const char *mine = "{\"ts\":\"x\",\"level\":\"info\",\"proc\":\"imap\",\"pid\":9,\"msg\":\"m\"}";
+
+	/* text mode: the caller writes the line itself */
+	assert_false(log_json_child_line("login", 7, "x", 1));
+	/* already JSON: as it is */
+	child_line(mine, out, sizeof(out));
+	assert_int_equal(strncmp(out, mine, strlen(mine)), 0);
+	assert_string_equal(out + strlen(mine), "\n");
+	/* a text log line from before the child read its config keeps time and level */
+	child_line("2026-12-06T11:00:00.000Z login[7] error: config x=1 bad", out, sizeof(out));
+	assert_string_equal(out, "{\"ts\":\"2026-12-06T11:00:00.000Z\",\"level\":\"error\","
+	    "\"proc\":\"login\",\"pid\":7,\"msg\":\"config bad\",\"x\":\"1\"}\n");
+	/* anything else (a library's message, a sanitizer report): warn, the child's role */
+	child_line("free(): invalid pointer", out, sizeof(out));
+	assert_non_null(strstr(out, "\"level\":\"warn\",\"proc\":\"login\",\"pid\":7,"
+	    "\"msg\":\"free(): invalid pointer\"}\n"));
+}
+
 int
 main(void)
 {
@@ -99,6 +144,7 @@ main(void)
 		cmocka_unit_test(test_fields),
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_child_lines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
