@@ -1077,8 +1077,13 @@ imp_write(struct imp *im, const char *source, struct buf *o)
 		/* Dovecot's built-in default */
 		im->proto_imap = im->proto_pop3 = im->proto_lmtp = true;
 	}
-	if (im->listen != NULL)
-		out_kv(o, "listen", im->listen);
+	if (im->listen == NULL) {
+		/* Dovecot's default; buzon's is 127.0.0.1 */
+		im->listen = xstrdup("*, ::");
+		imp_remark(im, "listen: not set, so Dovecot listened on every address (*, ::); "
+		    "buzon would listen on 127.0.0.1 only, so listen = *, :: is written");
+	}
+	out_kv(o, "listen", im->listen);
 	out_port(o, "imap_port", im->imap_port, im->proto_imap, 143);
 	out_port(o, "imaps_port", im->imaps_port, im->proto_imap && !ssl_off, 993);
 	out_port(o, "pop3_port", im->pop3_port, im->proto_pop3, 110);
@@ -1096,9 +1101,16 @@ imp_write(struct imp *im, const char *source, struct buf *o)
 			out_kv(o, "ssl_cert", im->certs[i]);
 			out_kv(o, "ssl_key", im->keys[i]);
 		}
-	if (im->cleartext != NULL || (im->ssl != NULL && strcmp(im->ssl, "required") == 0))
-		out_kv(o, "auth_allow_cleartext", im->ssl != NULL &&
-		    strcmp(im->ssl, "required") == 0 ? "no" : im->cleartext);
+	/*
+	 * Dovecot counts a connection as secured when it is TLS or comes from the server's
+	 * own address (local IP = remote IP), for disable_plaintext_auth and ssl = required
+	 * alike; buzon's "loopback" is that rule. With PLAIN and LOGIN only, ssl = required
+	 * then refuses what disable_plaintext_auth = yes refuses.
+	 */
+	if (im->ssl != NULL && strcmp(im->ssl, "required") == 0)
+		imp_set(&im->cleartext, "loopback");
+	if (im->cleartext != NULL)
+		out_kv(o, "auth_allow_cleartext", im->cleartext);
 	if (im->system_users)
 		out_kv(o, "system_users", "yes");
 	if (im->passwd_file != NULL)

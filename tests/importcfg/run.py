@@ -305,7 +305,7 @@ def test_stock(t):
     missing, _ = expect_lines(out, ["system_users = yes",
                                     "ssl_cert = /etc/dovecot/private/dovecot.pem",
                                     "ssl_key = /etc/dovecot/private/dovecot.key",
-                                    "pop3_port = 0"])
+                                    "pop3_port = 0", "listen = *, ::"])
     why = []
     if missing:
         why.append("missing lines %s" % missing)
@@ -361,7 +361,7 @@ def test_seed(t):
         "listen = *, ::", "imap_port = 0", "imaps_port = 993", "pop3_port = 0",
         "pop3s_port = 0",
         "ssl_cert = %s/fullchain.pem" % le, "ssl_key = %s/privkey.pem" % le,
-        "auth_allow_cleartext = no", "system_users = yes", "mail_location = maildir:~/Maildir",
+        "auth_allow_cleartext = loopback", "system_users = yes", "mail_location = maildir:~/Maildir",
         "first_valid_uid = 1000", "mail_max_userip_connections = 20",
         "imap_idle_keepalive = 300",
         "lmtp_listen = " + lmtp, "lmtp_socket_mode = 0660", "lmtp_socket_group = postfix",

@@ -153,7 +153,7 @@ test_convert(void **state)
 	assert_non_null(strstr(out, "\nimap_port = 143\n"));
 	assert_non_null(strstr(out, "\npop3_port = 110\npop3s_port = 995\n"));
 	assert_non_null(strstr(out, "\nssl_cert = /le/fullchain.pem\nssl_key = /le/privkey.pem\n"));
-	assert_non_null(strstr(out, "\nauth_allow_cleartext = no\n"));
+	assert_non_null(strstr(out, "\nauth_allow_cleartext = loopback\n"));
 	assert_non_null(strstr(out, "\npasswd_file = /etc/u\n"));
 	assert_non_null(strstr(out, "\nmail_location = maildir:/var/vmail/%d/%n\n"));
 	assert_non_null(strstr(out, "\nmail_uid = vmail\nmail_gid = vmail\n"));
