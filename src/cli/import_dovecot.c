@@ -885,6 +885,11 @@ imp_setting(struct imp *im, struct dc_node *n, const char *proto)
 		if (v[0] != '\0')
 			imp_set(k[5] == 'u' ? &im->mail_uid : &im->mail_gid, v);
 		n->used = true;
+	} else if (strcmp(k, "mail_home") == 0 && proto == NULL) {
+		/* the home of every user, as a userdb static home= is */
+		if (v[0] != '\0')
+			imp_set(&im->static_home, v);
+		n->used = true;
 	} else if (strcmp(k, "first_valid_uid") == 0 && proto == NULL) {
 		imp_set(&im->first_valid_uid, v);
 		n->used = true;

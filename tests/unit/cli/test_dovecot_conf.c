@@ -169,6 +169,13 @@ test_convert(void **state)
 	assert_int_equal(dropped, 3);
 	free(out);
 	dc_conf_destroy(&c);
+	/* mail_home is the home ~ stands for */
+	c = parse_ok("mail_home = /var/vmail/%d/%n\nmail_location = maildir:~/Maildir\n");
+	import_dovecot_convert(c, "t", &out, &dropped);
+	assert_non_null(strstr(out, "\nmail_location = maildir:/var/vmail/%d/%n/Maildir\n"));
+	assert_int_equal(dropped, 0);
+	free(out);
+	dc_conf_destroy(&c);
 }
 
 int
