@@ -20,10 +20,13 @@
 #include "lib/util.h"
 
 #define IMP_MAX_OUT (1024 * 1024)
+/* one note or remark: a 4 KiB path, a value of at most a line, fixed text */
+#define IMP_NOTE_MAX (DC_MAX_LINE + 8192)
 
 struct imp {
 	struct buf notes;		/* "# ..." lines: not carried over */
 	unsigned nnotes;
+	unsigned notes_cut;		/* notes counted but not listed: the list is full */
 	struct buf remarks;		/* "# ..." lines: carried over with a change */
 	/* what goes into buzon.conf; NULL / 0 / -1 = not set (buzon's default) */
 	bool proto_imap, proto_pop3, proto_lmtp, protocols_set;
@@ -126,6 +129,12 @@ imp_drop(struct imp *im, struct dc_node *n, const char *fmt, ...)
 	size_t start;
 
 	n->used = true;
+	im->nnotes++;
+	if (im->notes.len > IMP_MAX_OUT - IMP_NOTE_MAX) {
+		/* room for one more note is not certain */
+		im->notes_cut++;
+		return;
+	}
 	buf_init(&path, 4096);
 	node_path(n, &path);
 	buf_sanitize_from(&path, 0);
@@ -141,7 +150,6 @@ imp_drop(struct imp *im, struct dc_node *n, const char *fmt, ...)
 	va_end(ap);
 	buf_sanitize_from(&im->notes, start);
 	(void)buf_append_c(&im->notes, '\n');
-	im->nnotes++;
 	buf_deinit(&path);
 }
 
@@ -153,6 +161,8 @@ imp_remark(struct imp *im, const char *fmt, ...)
 	va_list ap;
 	size_t start;
 
+	if (im->remarks.len > IMP_MAX_OUT - IMP_NOTE_MAX)
+		return;
 	(void)buf_append_str(&im->remarks, "# ");
 	start = im->remarks.len;
 	va_start(ap, fmt);
@@ -1194,6 +1204,9 @@ imp_write(struct imp *im, const char *source, struct buf *o)
 	if (im->nnotes > 0)
 		(void)buf_appendf(o, "\n# Not carried over (%u):\n%s", im->nnotes,
 		    buf_cstr(&im->notes));
+	if (im->notes_cut > 0)
+		(void)buf_appendf(o, "#   ... and %u more, not listed (the list stops at %d "
+		    "bytes)\n", im->notes_cut, IMP_MAX_OUT);
 	else
 		(void)buf_append_str(o, "\n# Every setting was carried over.\n");
 }
