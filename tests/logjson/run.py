@@ -33,7 +33,7 @@ def main():
     def check(name, cond, why=""):
         results.append((name, bool(cond), why))
 
-    srv = buzontest.Server(buzon=args.buzon, config=["log_format = json", "imap_debug = yes"], pop3=True)
+    srv = buzontest.Server(buzon=os.path.abspath(args.buzon) if args.buzon else None, config=["log_format = json", "imap_debug = yes"], pop3=True)
     with srv:
         c = srv.imap()
         c.select("INBOX")
