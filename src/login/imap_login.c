@@ -432,7 +432,8 @@ imap_login_tls_started(struct lconn *c)
 static void
 imap_login_auth_failed(struct lconn *c, uint32_t status)
 {
-	sasl_done(c, c->pstate);	/* (a SCRAM exchange ends here too) */
+	if (((struct imap_login *)c->pstate)->sasl >= SASL_SCRAM_FIRST)
+		sasl_done(c, c->pstate);	/* a SCRAM exchange ends here */
 	switch (status) {
 	case IPC_AUTH_FAIL:
 		lconn_printf(c, "%s NO [AUTHENTICATIONFAILED] Authentication failed.\r\n", c->tag);

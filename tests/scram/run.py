@@ -3,7 +3,8 @@
 RFC 9266) over IMAP AUTHENTICATE against a real buzon on 127.0.0.1, with two independent
 clients: GNU gsasl (plaintext, STARTTLS, channel binding) and a SCRAM client written here
 from RFC 5802 (through Python's imaplib, and byte by byte for SASL-IR, a wrong channel
-binding, the "y" downgrade flag and a forged nonce). Credentials come from `buzon user add
+binding, the "y" downgrade flag and a forged nonce), and POP3 AUTH with the latter (gsasl
+speaks no POP3). Credentials come from `buzon user add
 --scheme` and from Dovecot's `doveadm pw` (users moved from Dovecot keep them); PLAIN and
 LOGIN still work for SCRAM-stored users; an unknown user gets a stable made-up salt; wrong
 proofs count towards the ban like wrong passwords.
@@ -149,9 +150,9 @@ def raw_params(srv, user):
     return dict(kv.split("=", 1) for kv in base64.b64decode(ln[2:]).decode().split(","))
 
 
-def gsasl(srv, user, password, mech, tls, extra=()):
-    args = ["gsasl", "--imap", "-a", user, "-p", password, "--mechanism", mech,
-            "localhost", str(srv.imap_port)]
+def gsasl(srv, user, password, mech, tls, extra=(), pop3=False):
+    args = ["gsasl", "--pop3" if pop3 else "--imap", "-a", user, "-p", password,
+            "--mechanism", mech, "localhost", str(srv.pop3_port if pop3 else srv.imap_port)]
     args += ["--x509-ca-file", srv.cert, "--starttls"] if tls else ["--no-starttls"]
     r = subprocess.run(args + list(extra), capture_output=True, text=True, timeout=30,
                        stdin=subprocess.DEVNULL)
@@ -310,7 +311,57 @@ def unknown_users(srv, res):
     res.eq(a1["i"], real["i"], "its iteration count is a real user's")
 
 
-@test(config=["auth_failure_delay_max = 2", "auth_ban_failures = 3",
+def pop3_scram(srv, user, password, initial=True):
+    """POP3 AUTH SCRAM-SHA-256 (RFC 5034) with our client; returns the last line."""
+    sock = socket.create_connection((bt.HOST, srv.pop3_port), timeout=10)
+    f = sock.makefile("rb")
+    f.readline()
+    s = Scram(user, password)
+    if initial:
+        sock.sendall(b"AUTH SCRAM-SHA-256 " + base64.b64encode(s.first()) + b"\r\n")
+    else:
+        sock.sendall(b"AUTH SCRAM-SHA-256\r\n")
+        assert f.readline().startswith(b"+ ")
+        sock.sendall(base64.b64encode(s.first()) + b"\r\n")
+    ln = f.readline().rstrip(b"\r\n")
+    if ln.startswith(b"+ "):
+        sock.sendall(base64.b64encode(s.final(base64.b64decode(ln[2:]))) + b"\r\n")
+        ln = f.readline().rstrip(b"\r\n")
+        if ln.startswith(b"+ ") and s.check_server_final(base64.b64decode(ln[2:])):
+            sock.sendall(b"\r\n")
+            ln = f.readline().rstrip(b"\r\n")
+            if ln.startswith(b"+OK"):
+                sock.sendall(b"STAT\r\n")
+                ln = f.readline().rstrip(b"\r\n")
+    sock.close()
+    return ln
+
+
+@test(pop3=True)
+def pop3(srv, res):
+    add_scram_user(srv, "sam", "pencil")
+    ln = pop3_scram(srv, "sam", "pencil")
+    res.check(ln.startswith(b"+OK 0 "), "POP3 AUTH SCRAM-SHA-256 (initial response), STAT: %r" % ln)
+    ln = pop3_scram(srv, "sam", "pencil", initial=False)
+    res.check(ln.startswith(b"+OK 0 "), "POP3 AUTH SCRAM-SHA-256 (no initial response): %r" % ln)
+    ln = pop3_scram(srv, "sam", "wrong")
+    res.check(ln.startswith(b"-ERR [AUTH]"), "POP3, wrong password: %r" % ln)
+    sock = socket.create_connection((bt.HOST, srv.pop3_port), timeout=10)
+    f = sock.makefile("rb")
+    f.readline()
+    sock.sendall(b"CAPA\r\n")
+    capa = []
+    while True:
+        ln = f.readline().rstrip(b"\r\n")
+        if ln == b".":
+            break
+        capa.append(ln)
+    res.check(b"SASL PLAIN LOGIN SCRAM-SHA-1 SCRAM-SHA-256" in capa,
+              "CAPA lists the SCRAM mechanisms (no -PLUS without TLS): %r" % capa)
+    sock.close()
+
+
+@test(config=["auth_failure_delay_max = 2", "auth_ban_failures = 2",
               "auth_ban_seconds = 60"], canary=False)
 def penalties(srv, res):
     add_scram_user(srv, "sam", "pencil")
@@ -320,10 +371,10 @@ def penalties(srv, res):
     res.eq(typ, "NO", "wrong proof")
     # (a lower bound only: the first failure is answered after 2 s)
     res.check(dt >= 1.5, "the failure delay applies to a SCRAM proof (%.1f s)" % dt)
-    imaplib_scram(srv, "sam", "wrong")
     imaplib_scram(srv, "ghost", "wrong")
     typ, _ = imaplib_scram(srv, "sam", "pencil")
-    res.eq(typ, "NO", "banned after 3 failed SCRAM logins: even the right proof is refused")
+    res.eq(typ, "NO", "banned after 2 failed SCRAM logins (one an unknown user): even the "
+           "right proof is refused")
     res.check("auth ban ip=127.0.0.1" in srv.log_text(), "the ban is logged")
 
 
