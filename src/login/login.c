@@ -315,10 +315,13 @@ lconn_send_auth(struct lconn *c, const char *tag, const char *mech, const char *
 {
 	struct ipc_login_auth a;
 	struct ipc_msg *m;
+	enum scram_hash sh;
+	bool splus;
 	int r;
 
 	if (ulen == 0 || ulen > IPC_USER_MAX || memchr(user, '\0', ulen) != NULL ||
-	    plen > (str_has_prefix(mech, "SCRAM-") ? IPC_SCRAM_MAX : IPC_PASS_MAX)) {
+	    plen > (scram_mech_parse(mech, strlen(mech), &sh, &splus) == 1 ? IPC_SCRAM_MAX :
+	    IPC_PASS_MAX)) {
 		/* no such user can exist: a failed login */
 		secret_wipe(pass, plen);
 		log_info("%s-login failed user=<invalid> ip=%s reason=invalid-name",

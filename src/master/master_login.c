@@ -443,7 +443,8 @@ handle_login_auth(struct child *login, struct ipc_msg *m)
 	struct pending *p;
 	struct ipc_msg *out;
 	struct mconn *mc;
-	bool valid;
+	enum scram_hash sh;
+	bool valid, splus;
 
 	if (ipc_decode(m, IPC_LOGIN_AUTH, &a) < 0 ||
 	    (a.proto != IPC_PROTO_IMAP && a.proto != IPC_PROTO_POP3) ||
@@ -467,7 +468,8 @@ handle_login_auth(struct child *login, struct ipc_msg *m)
 	/* SCRAM: pass is the proof and AuthMessage (docs/architecture.md, "SCRAM") */
 	valid = a.user.len > 0 && a.user.len <= IPC_USER_MAX &&
 	    memchr(a.user.p, '\0', a.user.len) == NULL &&
-	    a.pass.len <= (str_has_prefix(a.mech, "SCRAM-") ? IPC_SCRAM_MAX : IPC_PASS_MAX);
+	    a.pass.len <= (scram_mech_parse(a.mech, strlen(a.mech), &sh, &splus) == 1 ?
+	    IPC_SCRAM_MAX : IPC_PASS_MAX);
 	if (!valid) {
 		log_info("%s login failed user=<invalid> method=%s ip=%s reason=invalid-name",
 		    proto_name(p->proto), p->mech, p->ip);

@@ -261,6 +261,27 @@ def python_client(srv, res):
     res.check(ln.startswith(b"i OK"), "SASL-IR: tagged OK after the empty response: %r" % ln)
     res.check(raw.cmd(b"s SELECT INBOX").startswith(b"s OK"), "logged in: SELECT")
     raw.close()
+    # cancelled at each step ("*", RFC 3501 §6.2.2), then a login on the same connection
+    raw = Raw(srv)
+    raw.send(b"c1 AUTHENTICATE SCRAM-SHA-256")
+    raw.line()
+    raw.send(b"*")
+    res.check(raw.line().startswith(b"c1 BAD"), "cancel before client-first")
+    s = Scram("sam", "pencil")
+    raw.send(b"c2 AUTHENTICATE SCRAM-SHA-256 " + base64.b64encode(s.first()))
+    raw.line()
+    raw.send(b"*")
+    res.check(raw.line().startswith(b"c2 BAD"), "cancel after server-first")
+    res.check(raw.cmd(b"c3 AUTHENTICATE SCRAM-SHA-256 =").startswith(b"c3 NO"),
+              "an empty client-first-message fails")
+    s = Scram("sam", "pencil")
+    raw.send(b"c4 AUTHENTICATE SCRAM-SHA-256 " + base64.b64encode(s.first()))
+    ln = raw.line()
+    raw.send(base64.b64encode(s.final(base64.b64decode(ln[2:]))))
+    raw.line()
+    raw.send(b"")
+    res.check(raw.line().startswith(b"c4 OK"), "then a SCRAM login on the same connection")
+    raw.close()
 
 
 @test()
