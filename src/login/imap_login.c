@@ -243,7 +243,7 @@ cmd_authenticate(struct lconn *c, struct imap_login *il, const struct imap_arg *
 		il->sasl = SASL_PLAIN;
 	else if (mem_ieq(mech, mlen, "LOGIN"))
 		il->sasl = SASL_LOGIN_USER;
-	else if ((il->scram = lscram_create(mech, mlen)) != NULL &&
+	else if ((il->scram = lscram_create(c, mech, mlen)) != NULL &&
 	    (c->tls || !lscram_plus(il->scram)))
 		il->sasl = SASL_SCRAM_FIRST;
 	else {

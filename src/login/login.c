@@ -165,6 +165,12 @@ lconn_close_after(struct lconn *c)
 		evtimer_add(c->deadline, &now);
 }
 
+const struct config *
+lconn_config(const struct lconn *c)
+{
+	return c->l->cfg;
+}
+
 enum config_cleartext
 lconn_cleartext_policy(const struct lconn *c)
 {

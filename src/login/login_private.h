@@ -105,6 +105,8 @@ void lconn_printf(struct lconn *c, const char *fmt, ...) PRINTF(2, 3);
 bool lconn_output_full(const struct lconn *c);
 /* Stop reading; close once the queued output has been sent. */
 void lconn_close_after(struct lconn *c);
+/* The configuration the login process runs with. */
+const struct config *lconn_config(const struct lconn *c);
 /* auth_allow_cleartext as configured (the auth_listen front end applies it itself). */
 enum config_cleartext lconn_cleartext_policy(const struct lconn *c);
 /* May this connection send a password now (TLS, same host, or configured)? */
@@ -165,8 +167,13 @@ void lconn_login_finish(struct lconn *c);
 
 /* login_scram.c: one SCRAM exchange of a connection. */
 struct lscram;
-/* For mechanism name mech[0..len): NULL when it is not a SCRAM mechanism. */
-struct lscram *lscram_create(const char *mech, size_t len);
+/*
+ * For mechanism name mech[0..len): NULL when it is not a SCRAM mechanism offered on c
+ * (auth_scram = no, or -PLUS without TLS).
+ */
+struct lscram *lscram_create(const struct lconn *c, const char *mech, size_t len);
+/* auth_scram: are SCRAM mechanisms offered? */
+bool lscram_offered(const struct lconn *c);
 void lscram_destroy(struct lscram **s);
 /* The mechanism's name as offered ("SCRAM-SHA-256-PLUS"). */
 const char *lscram_mech(const struct lscram *s);

@@ -34,13 +34,14 @@ struct lscram {
 };
 
 struct lscram *
-lscram_create(const char *mech, size_t len)
+lscram_create(const struct lconn *c, const char *mech, size_t len)
 {
 	struct lscram *s;
 	enum scram_hash h;
 	bool plus;
 
-	if (scram_mech_parse(mech, len, &h, &plus) != 1)
+	if (!lscram_offered(c) || scram_mech_parse(mech, len, &h, &plus) != 1 ||
+	    (plus && !c->tls))
 		return NULL;
 	s = xcalloc(1, sizeof(*s));
 	s->hash = h;
@@ -77,9 +78,17 @@ lscram_mech(const struct lscram *s)
 	return s->mech;
 }
 
+bool
+lscram_offered(const struct lconn *c)
+{
+	return lconn_config(c)->auth_scram;
+}
+
 void
 lscram_capabilities(const struct lconn *c, struct buf *b, const char *prefix)
 {
+	if (!lscram_offered(c))
+		return;
 	(void)buf_appendf(b, "%sSCRAM-SHA-1%sSCRAM-SHA-256", prefix, prefix);
 	if (c->tls)
 		(void)buf_appendf(b, "%sSCRAM-SHA-1-PLUS%sSCRAM-SHA-256-PLUS", prefix, prefix);

@@ -246,7 +246,7 @@ cmd_auth(struct lconn *c, struct pop3_login *pl, const struct pop3_cmd *cmd)
 		pl->sasl = P3_SASL_PLAIN;
 	else if (mem_ieq(mech->p, mech->len, "LOGIN"))
 		pl->sasl = P3_SASL_LOGIN_USER;
-	else if ((pl->scram = lscram_create(mech->p, mech->len)) != NULL &&
+	else if ((pl->scram = lscram_create(c, mech->p, mech->len)) != NULL &&
 	    (c->tls || !lscram_plus(pl->scram)))
 		pl->sasl = P3_SASL_SCRAM_FIRST;
 	else {

@@ -126,8 +126,7 @@ def transaction_script(srv, res):
     capa = c.multi()
     sys.stderr.write("pre-login CAPA: %r\n" % capa)
     for k in (b"TOP", b"UIDL", b"USER", b"RESP-CODES", b"PIPELINING", b"AUTH-RESP-CODE",
-              b"SASL PLAIN LOGIN SCRAM-SHA-1 SCRAM-SHA-256", b"STLS",
-              b"IMPLEMENTATION buzon"):
+              b"SASL PLAIN LOGIN", b"STLS", b"IMPLEMENTATION buzon"):
         res.check(k in capa, "pre-login CAPA has %r" % k)
     res.check(c.cmd("STAT").startswith(b"-ERR"), "STAT before login refused")
     res.eq(c.cmd("USER demo"), b"+OK", "USER")
@@ -310,8 +309,7 @@ def auth(srv, res):
     c = Raw(srv, tls=True)
     c.line()
     res.eq(c.cmd("AUTH"), b"+OK", "AUTH lists mechanisms")
-    res.eq(c.multi(), [b"PLAIN", b"LOGIN", b"SCRAM-SHA-1", b"SCRAM-SHA-256",
-                       b"SCRAM-SHA-1-PLUS", b"SCRAM-SHA-256-PLUS"], "mechanisms (TLS)")
+    res.eq(c.multi(), [b"PLAIN", b"LOGIN"], "mechanisms")
     # RFC 5034 initial response: \0demo\0demo
     res.eq(c.cmd("AUTH PLAIN AGRlbW8AZGVtbw=="), b"+OK Logged in.", "AUTH PLAIN with IR")
     c.cmd("QUIT")

@@ -4,7 +4,7 @@ RFC 9266) over IMAP AUTHENTICATE against a real buzon on 127.0.0.1, with two ind
 clients: GNU gsasl (plaintext, STARTTLS, channel binding) and a SCRAM client written here
 from RFC 5802 (through Python's imaplib, and byte by byte for SASL-IR, a wrong channel
 binding, the "y" downgrade flag and a forged nonce), and POP3 AUTH with the latter (gsasl
-speaks no POP3). Credentials come from `buzon user add
+speaks no POP3), and mbsync through Cyrus SASL's SCRAM plugin. Credentials come from `buzon user add
 --scheme` and from Dovecot's `doveadm pw` (users moved from Dovecot keep them); PLAIN and
 LOGIN still work for SCRAM-stored users; an unknown user gets a stable made-up salt; wrong
 proofs count towards the ban like wrong passwords.
@@ -32,6 +32,8 @@ TESTS = []
 
 
 def test(**server_options):
+    server_options["config"] = ["auth_scram = yes"] + server_options.get("config", [])
+
     def deco(fn):
         TESTS.append((fn.__name__, fn, server_options))
         return fn
@@ -358,6 +360,64 @@ def pop3_scram(srv, user, password, initial=True):
     return ln
 
 
+MBSYNC = """\
+IMAPAccount test
+Host localhost
+Port {port}
+User {user}
+Pass {password}
+SSLType IMAPS
+CertificateFile {cert}
+AuthMechs {mech}
+Timeout 20
+
+IMAPStore remote
+Account test
+
+MaildirStore local
+Path {local}/
+Inbox {local}/INBOX
+
+Channel test
+Far :remote:
+Near :local:
+Patterns INBOX
+Create Near
+Sync Pull
+SyncState *
+"""
+
+
+@test()
+def mbsync_cyrus_sasl(srv, res):
+    """mbsync through Cyrus SASL's SCRAM plugin over implicit TLS."""
+    if shutil.which("mbsync") is None:
+        sys.stderr.write("no mbsync: skipped\n")
+        return
+    add_scram_user(srv, "sam", "pencil")
+    srv.fill_inbox("sam")
+    for mech, user, password, want, what in (
+            ("SCRAM-SHA-256", "sam", "pencil", 0, "right password"),
+            ("SCRAM-SHA-256", "sam", "wrong", 1, "wrong password"),
+            ("SCRAM-SHA-1", "sam", "pencil", 1, "SHA-1 for a SHA-256 user")):
+        local = os.path.join(srv.tmp, "mbsync-%s-%s" % (mech, password))
+        os.makedirs(local)
+        cfg = os.path.join(local, "rc")
+        with open(cfg, "w") as f:
+            f.write(MBSYNC.format(port=srv.imaps_port, user=user, password=password,
+                                  cert=srv.cert, mech=mech, local=local))
+        r = subprocess.run(["mbsync", "-c", cfg, "test"], capture_output=True, text=True,
+                           timeout=60, env=dict(os.environ, HOME=local))
+        sys.stderr.write("mbsync %s %s: exit %d\n%s\n" % (mech, password, r.returncode,
+                                                          (r.stdout + r.stderr)[-1500:]))
+        res.eq(r.returncode != 0, want != 0, "mbsync %s, %s" % (mech, what))
+        if want == 0:
+            n = len(os.listdir(os.path.join(local, "INBOX", "cur"))) + \
+                len(os.listdir(os.path.join(local, "INBOX", "new")))
+            res.eq(n, len(srv.maildir_files("sam")), "mbsync fetched the INBOX")
+    res.check("method=SCRAM-SHA-256" in srv.log_text(), "the login used SCRAM-SHA-256")
+
+
 @test(pop3=True)
 def pop3(srv, res):
     add_scram_user(srv, "sam", "pencil")
@@ -380,6 +440,19 @@ def pop3(srv, res):
     res.check(b"SASL PLAIN LOGIN SCRAM-SHA-1 SCRAM-SHA-256" in capa,
               "CAPA lists the SCRAM mechanisms (no -PLUS without TLS): %r" % capa)
     sock.close()
+
+
+@test(config=["auth_scram = no"])
+def off_by_default(srv, res):
+    """Clients pick SCRAM when offered: users with other schemes need it off (the default)."""
+    raw = Raw(srv)
+    raw.send(b"c CAPABILITY")
+    caps = raw.line()
+    raw.line()
+    res.check(b"AUTH=PLAIN" in caps and b"SCRAM" not in caps, "auth_scram = no: not offered")
+    res.check(raw.cmd(b"a AUTHENTICATE SCRAM-SHA-256").startswith(b"a NO"),
+              "auth_scram = no: refused")
+    raw.close()
 
 
 @test(config=["auth_failure_delay_max = 2", "auth_ban_failures = 2",

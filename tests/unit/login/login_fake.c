@@ -414,3 +414,13 @@ lconn_login_finish(struct lconn *c)
 {
 	c->state = LC_AUTH_WAIT;
 }
+
+/* The front ends read auth_scram: SCRAM is offered in these tests. */
+const struct config *
+lconn_config(const struct lconn *c)
+{
+	static struct config cfg;
+
+	cfg.auth_scram = true;
+	return &cfg;
+}
