@@ -61,6 +61,10 @@ struct auth_req {
 	struct auth_penalty *pen;	/* NULL for trusted networks */
 	uint64_t start_ms;		/* the password check began (clock_ms) */
 	struct user_info u;		/* a system user's identity while PAM checks */
+	bool scram;			/* pass is a SCRAM proof + AuthMessage */
+	enum scram_hash scram_hash;
+	unsigned char server_sig[SCRAM_KEY_MAX];	/* after a good SCRAM proof */
+	size_t server_sig_len;
 };
 
 static struct {
@@ -242,7 +246,8 @@ req_free(struct auth_req *r)
 }
 
 static void
-reply(uint32_t id, uint32_t status, const struct user_info *u)
+reply_extra(uint32_t id, uint32_t status, const struct user_info *u,
+    const unsigned char *extra, size_t extra_len)
 {
 	char quota[USERDB_QUOTA_FIELDS_MAX];
 	struct ipc_auth_reply a;
@@ -256,17 +261,26 @@ reply(uint32_t id, uint32_t status, const struct user_info *u)
 	a.home = u && u->home ? u->home : "";
 	a.root = u && u->mail_root ? u->mail_root : "";
 	a.quota = u ? userdb_quota_fields(u, quota, sizeof(quota)) : "";
+	a.extra.p = extra;
+	a.extra.len = extra != NULL ? extra_len : 0;
 	if (ipc_encode(&m, IPC_AUTH_REPLY, &a) < 0) {
 		/* a home or mail root over IPC_PATH_MAX: this user cannot be served */
 		log_error("auth: reply for user %s does not fit: %s", a.name, strerror(errno));
 		a.status = IPC_AUTH_TEMPFAIL;
 		a.name = a.home = a.root = a.quota = "";
 		a.uid = a.gid = 0;
+		a.extra.len = 0;
 		(void)ipc_encode(&m, IPC_AUTH_REPLY, &a);
 	}
 	/* queued when the master is busy; never waits (a master that never reads: exit) */
 	if (A.master == NULL || ipc_peer_send(A.master, &m, -1) < 0)
 		fatal("auth: cannot send to the master: %s", strerror(errno));
+}
+
+static void
+reply(uint32_t id, uint32_t status, const struct user_info *u)
+{
+	reply_extra(id, status, u, NULL, 0);
 }
 
 static void verify_cb(evutil_socket_t fd, short what, void *ctx);
@@ -327,6 +341,16 @@ verify_cb(evutil_socket_t fd, short what, void *ctx)
 		return;
 	}
 	r->start_ms = clock_ms();
+	if (r->scram) {
+		/* the proof decides, here, like a password: same queue, delay and ban */
+		res = passdb_verify_scram(A.cfg, r->user, r->scram_hash,
+		    (const unsigned char *)r->pass, r->plen, &r->u, r->server_sig, &err);
+		if (res > 0)
+			r->server_sig_len = scram_hash_len(r->scram_hash);
+		secret_wipe(r->pass, r->plen);
+		verify_done(r, res, err);
+		return;
+	}
 	res = passdb_verify(A.cfg, r->user, r->pass, r->plen, &r->u, &kind, &err);
 	/* (a refused name's password may hold a NUL: the dummy check stops there too) */
 	if (res == PASSDB_PAM && pam_pool_submit(kind, r->user, r->pass, strnlen(r->pass, r->plen),
@@ -356,7 +380,7 @@ static void
 verify_done(struct auth_req *r, int res, const char *err)
 {
 	if (res > 0) {
-		reply(r->id, IPC_AUTH_OK, &r->u);
+		reply_extra(r->id, IPC_AUTH_OK, &r->u, r->server_sig, r->server_sig_len);
 		userdb_info_free(&r->u);
 		req_done(r);
 		return;
@@ -420,6 +444,13 @@ handle_request(struct ipc_msg *m)
 	r->pass[q.pass.len] = '\0';
 	r->plen = q.pass.len;
 	secret_wipe((void *)q.pass.p, q.pass.len);
+	{
+		bool plus;
+
+		r->scram = scram_mech_parse(q.mech, strlen(q.mech), &r->scram_hash, &plus) == 1;
+	}
+	if (!r->scram && q.pass.len > IPC_PASS_MAX)
+		fatal("auth: malformed request from the master");
 	r->next = A.reqs;
 	A.reqs = r;
 	A.nreqs++;
@@ -510,11 +541,49 @@ handle_lookup(struct ipc_msg *m)
 	free(addr);
 }
 
+/*
+ * SCRAM's first step: the salt and iteration count to send the client. No password is
+ * checked, so no penalty; an unknown name gets made-up ones (passdb_scram_params).
+ */
+static void
+handle_scram(struct ipc_msg *m)
+{
+	struct ipc_scram q;
+	struct ipc_scram_params p;
+	unsigned char salt[SCRAM_SALT_MAX];
+	const char *err = NULL;
+	enum scram_hash h;
+	struct ipc_msg out;
+	bool plus;
+	int r;
+
+	if (ipc_decode(m, IPC_AUTH_SCRAM, &q) < 0 ||
+	    scram_mech_parse(q.mech, strlen(q.mech), &h, &plus) != 1)
+		fatal("auth: malformed SCRAM request from the master");
+	p.id = q.id;
+	p.iter = 0;
+	p.salt.p = salt;
+	p.salt.len = 0;
+	r = passdb_scram_params(A.cfg, q.name, h, salt, &p.salt.len, &p.iter, &err);
+	if (r < 0) {
+		log_error("auth scram tempfail error=\"%s\"", err ? err : "unknown");
+		p.status = IPC_AUTH_TEMPFAIL;
+		p.salt.len = 0;
+	} else {
+		p.status = IPC_AUTH_OK;
+	}
+	if (ipc_encode(&out, IPC_AUTH_SCRAM_PARAMS, &p) < 0 ||
+	    A.master == NULL || ipc_peer_send(A.master, &out, -1) < 0)
+		fatal("auth: cannot send to the master: %s", strerror(errno));
+}
+
 static void
 master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 {
 	if (m->type == IPC_AUTH_REQUEST)
 		handle_request(m);
+	else if (m->type == IPC_AUTH_SCRAM)
+		handle_scram(m);
 	else if (m->type == IPC_AUTH_LOOKUP)
 		handle_lookup(m);
 	else

@@ -6,10 +6,14 @@
  * check of an unknown name when system users are enabled, so that both take the same
  * path and cost the same.
  */
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <sys/stat.h>
 
 #include "auth/passdb.h"
 #include "auth/password.h"
+#include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -109,4 +113,124 @@ passdb_verify(const struct config *cfg, const char *name, const char *password,
 		return PASSDB_PAM;
 	}
 	return refuse(cfg, password, password_len, pam_r);
+}
+
+/*
+ * The secret behind made-up SCRAM salts: the dummy template (the passwd-file's first
+ * entry's stored password, a secret only auth reads, stable across restarts), else
+ * random bytes drawn once per process.
+ */
+static void
+fake_key(unsigned char key[32])
+{
+	static unsigned char rnd[32];
+	static bool have_rnd;
+	const char *t = password_dummy_template();
+	unsigned int n = 0;
+
+	if (t != NULL) {
+		(void)EVP_Digest(t, strlen(t), key, &n, EVP_sha256(), NULL);
+		return;
+	}
+	if (!have_rnd) {
+		if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+			fatal("auth: no random bytes for SCRAM");
+		have_rnd = true;
+	}
+	memcpy(key, rnd, sizeof(rnd));
+}
+
+static void
+fake_params(const char *name, enum scram_hash h, unsigned char *salt, size_t *salt_len_r,
+    uint32_t *iter_r)
+{
+	unsigned char key[32], mac[32];
+	unsigned int n = 0;
+	struct buf b;
+	struct scram_stored st;
+	const char *t = password_dummy_template();
+
+	fake_key(key);
+	buf_init(&b, BUF_UNLIMITED);
+	(void)buf_appendf(&b, "%s\n%s", scram_mech_name(h), name);
+	(void)HMAC(EVP_sha256(), key, sizeof(key), (const unsigned char *)b.data, b.len, mac, &n);
+	buf_deinit(&b);
+	/* Dovecot's and `buzon user add`'s shape: 16 bytes, the users' count */
+	memcpy(salt, mac, 16);
+	*salt_len_r = 16;
+	*iter_r = SCRAM_ITER_MIN;
+	if (t != NULL && password_scram_stored(t, h, &st) == 1)
+		*iter_r = st.iter;
+	secret_wipe(&st, sizeof(st));
+	secret_wipe(key, sizeof(key));
+}
+
+/* name's SCRAM credentials of hash h: 1 found, 0 none, -1 error. */
+static int
+scram_lookup(const struct config *cfg, const char *name, enum scram_hash h,
+    struct scram_stored *st, const char **error_r)
+{
+	struct passwd_entry e;
+	int r;
+
+	dummy_refresh(cfg);
+	if (cfg->passwd_file == NULL || !userdb_name_valid(name, strlen(name)))
+		return 0;
+	r = passwd_file_find(cfg->passwd_file, name, &e, error_r);
+	if (r <= 0)
+		return r;
+	r = password_scram_stored(e.password, h, st);
+	passwd_entry_free(&e);
+	if (r < 0) {
+		log_error("auth passwd-file user entry unusable: malformed SCRAM credentials");
+		return 0;
+	}
+	return r;
+}
+
+int
+passdb_scram_params(const struct config *cfg, const char *name, enum scram_hash h,
+    unsigned char *salt, size_t *salt_len_r, uint32_t *iter_r, const char **error_r)
+{
+	struct scram_stored st;
+	int r = scram_lookup(cfg, name, h, &st, error_r);
+
+	if (r < 0)
+		return -1;
+	if (r > 0) {
+		memcpy(salt, st.salt, st.salt_len);
+		*salt_len_r = st.salt_len;
+		*iter_r = st.iter;
+	} else {
+		fake_params(name, h, salt, salt_len_r, iter_r);
+	}
+	secret_wipe(&st, sizeof(st));
+	return r;
+}
+
+int
+passdb_verify_scram(const struct config *cfg, const char *name, enum scram_hash h,
+    const unsigned char *msg, size_t len, struct user_info *u, unsigned char *server_sig,
+    const char **error_r)
+{
+	struct scram_stored st;
+	size_t hl = scram_hash_len(h);
+	int r;
+
+	memset(u, 0, sizeof(*u));
+	if (len <= hl)
+		return 0;
+	r = scram_lookup(cfg, name, h, &st, error_r);
+	if (r <= 0)
+		return r;
+	r = scram_verify_proof(&st, msg + hl, len - hl, msg, hl, server_sig);
+	secret_wipe(&st, sizeof(st));
+	if (r < 0) {
+		*error_r = "SCRAM proof check failed";
+		return -1;
+	}
+	if (r == 0)
+		return 0;
+	r = userdb_lookup(cfg, name, u, error_r);
+	return r == 0 ? 0 : r;
 }

@@ -13,6 +13,7 @@
 #include "auth/pam_pool.h"
 #include "auth/userdb.h"
 #include "lib/config.h"
+#include "proto/scram.h"
 
 /* One parsed passwd-file line; strings point into a private copy of the line. */
 struct passwd_entry {
@@ -43,6 +44,24 @@ void passwd_entry_free(struct passwd_entry *e);
  */
 int passdb_verify(const struct config *cfg, const char *name, const char *password,
     size_t password_len, struct user_info *u, enum pam_job_kind *pam_r,
+    const char **error_r);
+
+/*
+ * SCRAM, first step: the salt and iteration count of name's credentials of hash h
+ * (salt: SCRAM_SALT_MAX bytes). A name without such credentials (unknown, another
+ * scheme, a system user) gets a salt and count that look real: derived from a secret
+ * and the name, the same every time, so the answer does not tell who exists. Returns
+ * 1 real, 0 made up, -1 temporary error (*error_r for the log).
+ */
+int passdb_scram_params(const struct config *cfg, const char *name, enum scram_hash h,
+    unsigned char *salt, size_t *salt_len_r, uint32_t *iter_r, const char **error_r);
+/*
+ * SCRAM, the proof: msg is ClientProof (scram_hash_len(h) bytes) followed by the
+ * AuthMessage. Returns 1 with *u filled and server_sig (scram_hash_len bytes) set, 0
+ * on a wrong proof or a name without SCRAM credentials, -1 on a temporary error.
+ */
+int passdb_verify_scram(const struct config *cfg, const char *name, enum scram_hash h,
+    const unsigned char *msg, size_t len, struct user_info *u, unsigned char *server_sig,
     const char **error_r);
 
 #endif

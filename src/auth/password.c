@@ -7,8 +7,11 @@
 #include <crypt.h>
 #include <errno.h>
 
+#include <openssl/rand.h>
+
 #include "auth/password.h"
 #include "lib/log.h"
+#include "proto/scram.h"
 #include "lib/util.h"
 
 /* A SHA512-CRYPT hash of a random string: verifying against it costs what a real one costs. */
@@ -82,6 +85,21 @@ password_verify(const char *stored, const char *password, size_t password_len,
 			return 0;
 		*error_r = "malformed ARGON2 hash";
 		return -1;
+	} else if (mem_ieq(stored + 1, slen, "SCRAM-SHA-256") ||
+	    mem_ieq(stored + 1, slen, "SCRAM-SHA-1")) {
+		/* PLAIN/LOGIN for a SCRAM user: derive the keys (RFC 5802 §3) and compare */
+		struct scram_stored st;
+
+		if (scram_stored_parse(mem_ieq(stored + 1, slen, "SCRAM-SHA-1") ? SCRAM_SHA1 :
+		    SCRAM_SHA256, hash, strlen(hash), &st) < 0) {
+			*error_r = "malformed SCRAM credentials";
+			return -1;
+		}
+		r = scram_password_matches(&st, password, password_len);
+		secret_wipe(&st, sizeof(st));
+		if (r < 0)
+			*error_r = "SCRAM key derivation failed";
+		return r;
 	} else if (mem_ieq(stored + 1, slen, "PLAIN") || mem_ieq(stored + 1, slen, "CLEARTEXT")) {
 		return ct_memeq(password, password_len, hash, strlen(hash)) ? 1 : 0;
 	} else {
@@ -189,5 +207,35 @@ password_hash(const char *password)
 		ret = xasprintf("{SHA512-CRYPT}%s", out);
 	secret_wipe(cd, sizeof(*cd));
 	free(cd);
+	return ret;
+}
+
+int
+password_scram_stored(const char *stored, enum scram_hash h, struct scram_stored *out)
+{
+	const char *name = scram_mech_name(h), *end;
+	size_t n = strlen(name);
+
+	if (stored[0] != '{' || strlen(stored) < n + 2 || !mem_ieq(stored + 1, n, name) ||
+	    stored[n + 1] != '}')
+		return 0;
+	end = stored + n + 2;
+	return scram_stored_parse(h, end, strlen(end), out) == 0 ? 1 : -1;
+}
+
+char *
+password_hash_scram(enum scram_hash h, const char *password)
+{
+	unsigned char salt[16];
+	struct scram_stored st;
+	char *ret;
+
+	/* Dovecot's choice: 16 random bytes of salt, 4096 iterations (RFC 7677 §4) */
+	if (RAND_bytes(salt, sizeof(salt)) != 1 ||
+	    scram_stored_derive(h, password, strlen(password), salt, sizeof(salt),
+	    SCRAM_ITER_MIN, &st) < 0)
+		return NULL;
+	ret = scram_stored_format(&st);
+	secret_wipe(&st, sizeof(st));
 	return ret;
 }

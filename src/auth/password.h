@@ -2,13 +2,16 @@
  * password.h — password hashes in Dovecot's "{SCHEME}hash" notation: verification in
  * constant time and hashing for `buzon user add`. Runs in the auth process and the CLI.
  * Schemes: SHA512-CRYPT, SHA256-CRYPT, BLF-CRYPT, CRYPT (any crypt(3) hash, e.g. yescrypt),
- * ARGON2ID, ARGON2I, PLAIN/CLEARTEXT. An unknown scheme never verifies.
+ * ARGON2ID, ARGON2I, SCRAM-SHA-256, SCRAM-SHA-1 (Dovecot's "ITER,SALT,STOREDKEY,SERVERKEY",
+ * checked by deriving the keys), PLAIN/CLEARTEXT. An unknown scheme never verifies.
  */
 #ifndef BUZON_PASSWORD_H
 #define BUZON_PASSWORD_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "proto/scram.h"
 
 /*
  * Returns 1 if password matches the stored "{SCHEME}hash", 0 if not, -1 if the stored
@@ -41,6 +44,14 @@ const char *password_dummy_template(void);
  * on error.
  */
 char *password_hash_system_default(void);
+
+/*
+ * The SCRAM credentials of hash h in stored ("{SCRAM-SHA-256}..."): 1 with *out filled
+ * (SECRET: wipe it), 0 when stored is of another scheme, -1 when it is malformed.
+ */
+int password_scram_stored(const char *stored, enum scram_hash h, struct scram_stored *out);
+/* "{SCRAM-SHA-256}4096,SALT,STOREDKEY,SERVERKEY" with a fresh salt; malloc'd or NULL. */
+char *password_hash_scram(enum scram_hash h, const char *password);
 
 /* Hash with {SHA512-CRYPT} and a fresh random salt; returns malloc'd text or NULL. */
 char *password_hash(const char *password);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
@@ -137,8 +138,10 @@ static int
 usage_user(void)
 {
 	fprintf(stderr,
-	    "usage: buzon user add -c FILE [-u UID] [-g GID] [-h HOME] NAME  (password on stdin)\n"
-	    "       buzon user passwd -c FILE NAME                             (password on stdin)\n"
+	    "usage: buzon user add -c FILE [-u UID] [-g GID] [-h HOME] [-s SCHEME] NAME\n"
+	    "                                                     (password on stdin)\n"
+	    "       buzon user passwd -c FILE [-s SCHEME] NAME    (password on stdin)\n"
+	    "       SCHEME: SHA512-CRYPT (default), SCRAM-SHA-256, SCRAM-SHA-1\n"
 	    "       buzon user del -c FILE NAME\n"
 	    "       buzon user list -c FILE\n");
 	return 64;
@@ -147,7 +150,12 @@ usage_user(void)
 int
 cli_user(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "scheme", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
 	const char *cfgpath = NULL, *uid = "", *gid = "", *home = "", *op, *name = NULL;
+	const char *scheme = "SHA512-CRYPT";
 	struct config *cfg;
 	char *err, pw[1100];
 	struct buf b;
@@ -160,8 +168,9 @@ cli_user(int argc, char **argv)
 		return usage_user();
 	op = argv[1];
 	optind = 2;
-	while ((c = getopt(argc, argv, "c:u:g:h:")) != -1) {
+	while ((c = getopt_long(argc, argv, "c:u:g:h:s:", longopts, NULL)) != -1) {
 		switch (c) {
+		case 's': scheme = optarg; break;
 		case 'c': cfgpath = optarg; break;
 		case 'u': uid = optarg; break;
 		case 'g': gid = optarg; break;
@@ -171,6 +180,12 @@ cli_user(int argc, char **argv)
 	}
 	if (cfgpath == NULL)
 		return usage_user();
+	if (strcasecmp(scheme, "SHA512-CRYPT") != 0 && strcasecmp(scheme, "SCRAM-SHA-256") != 0 &&
+	    strcasecmp(scheme, "SCRAM-SHA-1") != 0) {
+		fprintf(stderr, "buzon: unknown scheme %s (SHA512-CRYPT, SCRAM-SHA-256, "
+		    "SCRAM-SHA-1)\n", scheme);
+		return 64;
+	}
 	if (optind < argc)
 		name = argv[optind];
 	if (strcmp(op, "list") != 0 && name == NULL)
@@ -227,7 +242,13 @@ cli_user(int argc, char **argv)
 		}
 		if (read_password(pw, sizeof(pw)) < 0)
 			goto out;
-		hash = password_hash(pw);
+		/* SCRAM-SHA-*: Dovecot's format, for SCRAM logins (docs/security.md) */
+		if (strcasecmp(scheme, "SCRAM-SHA-256") == 0)
+			hash = password_hash_scram(SCRAM_SHA256, pw);
+		else if (strcasecmp(scheme, "SCRAM-SHA-1") == 0)
+			hash = password_hash_scram(SCRAM_SHA1, pw);
+		else
+			hash = password_hash(pw);
 		secret_wipe(pw, sizeof(pw));
 		if (hash == NULL) {
 			fprintf(stderr, "buzon: hashing failed\n");

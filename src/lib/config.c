@@ -57,6 +57,7 @@ static const struct key_def keys[] = {
 	{ "login_user", K_STR, OFF(login_user), 0 },
 	{ "first_valid_uid", K_UID, OFF(first_valid_uid), 0 },
 	{ "auth_allow_cleartext", K_CLEARTEXT, OFF(auth_allow_cleartext), 0 },
+	{ "auth_scram", K_BOOL, OFF(auth_scram), 0 },
 	{ "auth_trusted_networks", K_STR, OFF(auth_trusted_networks), 0 },
 	{ "auth_failure_delay_max", K_UINT, OFF(auth_failure_delay_max), 3600 },
 	{ "auth_ban_failures", K_UINT, OFF(auth_ban_failures), 1000000 },

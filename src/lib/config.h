@@ -62,6 +62,7 @@ struct config {
 	char *login_user;		/* unprivileged user for login processes */
 	uid_t first_valid_uid;		/* mail never runs below this uid (default 500) */
 	enum config_cleartext auth_allow_cleartext;
+	bool auth_scram;		/* offer SCRAM-SHA-* (docs/architecture.md, "SCRAM") */
 	char *auth_trusted_networks;	/* CIDR list exempt from the failure delay */
 	unsigned auth_failure_delay_max;	/* seconds, default 15 (0 disables) */
 	unsigned auth_ban_failures;	/* failures from one network that start a ban (20) */

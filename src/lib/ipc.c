@@ -281,19 +281,22 @@ static const struct ipc_def ipc_defs[] = {
 		U32(ipc_login_handoff, id),
 		BYTES(ipc_login_handoff, input, IPC_INPUT_MAX) } },
 	[IPC_LOGIN_KICK] = { "LOGIN_KICK", false, 1, { U32(ipc_login_closed, id) } },
-	[IPC_LOGIN_RESULT] = { "LOGIN_RESULT", false, 2, {
-		U32(ipc_login_result, id), U32(ipc_login_result, status) } },
+	[IPC_LOGIN_RESULT] = { "LOGIN_RESULT", false, 3, {
+		U32(ipc_login_result, id), U32(ipc_login_result, status),
+		BYTES(ipc_login_result, extra, IPC_EXTRA_MAX) } },
 	[IPC_LOGIN_DRAIN] = { "LOGIN_DRAIN", false, 0, { { F_U32, 0, 0 } } },
-	[IPC_AUTH_REQUEST] = { "AUTH_REQUEST", false, 4, {
+	[IPC_AUTH_REQUEST] = { "AUTH_REQUEST", false, 5, {
 		U32(ipc_auth_request, id), STR(ipc_auth_request, user, IPC_USER_MAX),
-		BYTES(ipc_auth_request, pass, IPC_PASS_MAX),
-		STR(ipc_auth_request, ip, IPC_IP_MAX) } },
-	[IPC_AUTH_REPLY] = { "AUTH_REPLY", false, 8, {
+		BYTES(ipc_auth_request, pass, IPC_SCRAM_MAX),
+		STR(ipc_auth_request, ip, IPC_IP_MAX),
+		STR(ipc_auth_request, mech, IPC_MECH_MAX) } },
+	[IPC_AUTH_REPLY] = { "AUTH_REPLY", false, 9, {
 		U32(ipc_auth_reply, id), U32(ipc_auth_reply, status),
 		STR(ipc_auth_reply, name, IPC_USER_MAX), U32(ipc_auth_reply, uid),
 		U32(ipc_auth_reply, gid), STR(ipc_auth_reply, home, IPC_PATH_MAX),
 		STR(ipc_auth_reply, root, IPC_PATH_MAX),
-		STR(ipc_auth_reply, quota, IPC_QUOTA_MAX) } },
+		STR(ipc_auth_reply, quota, IPC_QUOTA_MAX),
+		BYTES(ipc_auth_reply, extra, IPC_EXTRA_MAX) } },
 	[IPC_MAIL_USER] = { "MAIL_USER", false, 6, {
 		STR(ipc_mail_user, name, IPC_USER_MAX), U32(ipc_mail_user, uid),
 		U32(ipc_mail_user, gid), STR(ipc_mail_user, home, IPC_PATH_MAX),
@@ -339,6 +342,18 @@ static const struct ipc_def ipc_defs[] = {
 	[IPC_LOGIN_LOOKUP] = { "LOGIN_LOOKUP", false, 3, {
 		U32(ipc_login_lookup, id), U32(ipc_login_lookup, req),
 		STR(ipc_login_lookup, address, IPC_ADDR_MAX) } },
+	[IPC_LOGIN_SCRAM] = { "LOGIN_SCRAM", false, 3, {
+		U32(ipc_scram, id), STR(ipc_scram, mech, IPC_MECH_MAX),
+		BYTES(ipc_scram, user, IPC_CRED_FRAME) } },
+	[IPC_AUTH_SCRAM] = { "AUTH_SCRAM", false, 3, {
+		U32(ipc_scram, id), STR(ipc_scram, mech, IPC_MECH_MAX),
+		STR(ipc_scram, name, IPC_USER_MAX) } },
+	[IPC_AUTH_SCRAM_PARAMS] = { "AUTH_SCRAM_PARAMS", false, 4, {
+		U32(ipc_scram_params, id), U32(ipc_scram_params, status),
+		BYTES(ipc_scram_params, salt, IPC_SALT_MAX), U32(ipc_scram_params, iter) } },
+	[IPC_LOGIN_SCRAM_PARAMS] = { "LOGIN_SCRAM_PARAMS", false, 4, {
+		U32(ipc_scram_params, id), U32(ipc_scram_params, status),
+		BYTES(ipc_scram_params, salt, IPC_SALT_MAX), U32(ipc_scram_params, iter) } },
 };
 
 static const struct ipc_def *

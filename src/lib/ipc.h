@@ -15,7 +15,7 @@
 
 #define IPC_MAX_PAYLOAD 16384
 /* Bumped whenever a message type or field changes (checked on every message). */
-#define IPC_VERSION 4
+#define IPC_VERSION 5
 
 enum ipc_type {
 	/*
@@ -110,13 +110,32 @@ enum ipc_type {
 	 *                                     connections, IPC_VERIFY_MAX at a time.
 	 */
 	IPC_LOGIN_LOOKUP,
+	/*
+	 * SCRAM (RFC 5802; docs/architecture.md, "SCRAM"): the salt round trip. The proof
+	 * then comes as an IPC_LOGIN_AUTH with mech SCRAM-SHA-* and pass = ClientProof
+	 * followed by the AuthMessage (at most IPC_SCRAM_MAX); auth's ServerSignature comes
+	 * back in IPC_AUTH_REPLY's and IPC_LOGIN_RESULT's extra.
+	 * login -> master  IPC_LOGIN_SCRAM        u32 conn id, str mech, bytes user
+	 * master -> auth   IPC_AUTH_SCRAM         u32 request id, str mech, str user
+	 * auth -> master   IPC_AUTH_SCRAM_PARAMS  u32 request id, u32 status, bytes salt,
+	 *                                         u32 iterations
+	 * master -> login  IPC_LOGIN_SCRAM_PARAMS u32 conn id, u32 status, bytes salt,
+	 *                                         u32 iterations
+	 * An unknown user gets a salt and count like a real one's (status OK): the answer
+	 * never says who exists. One IPC_LOGIN_SCRAM per connection at a time, and only
+	 * while no login of it is being answered.
+	 */
+	IPC_LOGIN_SCRAM,
+	IPC_AUTH_SCRAM,
+	IPC_AUTH_SCRAM_PARAMS,
+	IPC_LOGIN_SCRAM_PARAMS,
 };
 
 /* Field limits shared by senders and receivers (bytes, without a NUL). */
 #define IPC_USER_MAX	255	/* user names (content: longer is a failed login) */
 #define IPC_CRED_FRAME	8192	/* framing limit of a credential from a client (a line) */
 #define IPC_PASS_MAX	1024	/* passwords (content: longer is a failed login) */
-#define IPC_MECH_MAX	16
+#define IPC_MECH_MAX	20
 #define IPC_IP_MAX	64
 #define IPC_TAG_MAX	80
 #define IPC_INPUT_MAX	(12 * 1024)	/* pipelined input handed over with a login */
@@ -126,6 +145,9 @@ enum ipc_type {
 #define IPC_PATH_MAX	4096
 #define IPC_QUOTA_MAX	128	/* userdb_quota_fields() */
 #define IPC_VERIFY_MAX	64	/* IPC_LOGIN_VERIFY in flight per connection */
+#define IPC_SCRAM_MAX	4096	/* SCRAM proof + AuthMessage (the pass of IPC_LOGIN_AUTH) */
+#define IPC_SALT_MAX	64	/* SCRAM salt */
+#define IPC_EXTRA_MAX	64	/* IPC_AUTH_REPLY/IPC_LOGIN_RESULT extra: a ServerSignature */
 
 /* IPC_LOGIN_AUTH / IPC_MAIL_CLIENT flags. */
 #define IPC_CONN_TLS	1u	/* the client connection is encrypted */
@@ -213,6 +235,18 @@ struct ipc_login_handoff {	/* IPC_LOGIN_HANDOFF, fd: the client socket or proxy 
 };
 struct ipc_login_result {	/* IPC_LOGIN_RESULT */
 	uint32_t id, status;
+	struct ipc_bytes extra;	/* SCRAM: the ServerSignature after OK, else empty */
+};
+struct ipc_scram {		/* IPC_LOGIN_SCRAM (user as bytes), IPC_AUTH_SCRAM */
+	uint32_t id;
+	const char *mech;
+	struct ipc_bytes user;	/* IPC_LOGIN_SCRAM: the client's words */
+	const char *name;	/* IPC_AUTH_SCRAM */
+};
+struct ipc_scram_params {	/* IPC_AUTH_SCRAM_PARAMS, IPC_LOGIN_SCRAM_PARAMS */
+	uint32_t id, status;
+	struct ipc_bytes salt;
+	uint32_t iter;
 };
 struct ipc_login_closed {	/* IPC_LOGIN_CLOSED, IPC_LOGIN_KICK */
 	uint32_t id;
@@ -220,8 +254,9 @@ struct ipc_login_closed {	/* IPC_LOGIN_CLOSED, IPC_LOGIN_KICK */
 struct ipc_auth_request {	/* IPC_AUTH_REQUEST */
 	uint32_t id;
 	const char *user;
-	struct ipc_bytes pass;
+	struct ipc_bytes pass;	/* SCRAM mechs: ClientProof + AuthMessage */
 	const char *ip;
+	const char *mech;	/* the client's mechanism (SCRAM-SHA-* are checked apart) */
 };
 struct ipc_auth_lookup {	/* IPC_AUTH_LOOKUP */
 	uint32_t id;
@@ -233,6 +268,7 @@ struct ipc_auth_reply {		/* IPC_AUTH_REPLY */
 	uint32_t uid, gid;
 	const char *home, *root;
 	const char *quota;	/* the userdb's quota extra fields ("" = the defaults) */
+	struct ipc_bytes extra;	/* SCRAM: the ServerSignature after OK, else empty */
 };
 struct ipc_mail_user {		/* IPC_MAIL_USER */
 	const char *name;

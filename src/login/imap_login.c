@@ -10,12 +10,18 @@
 #include "proto/sasl.h"
 #include "lib/buf.h"
 
-enum imap_sasl_step { SASL_NONE, SASL_PLAIN, SASL_LOGIN_USER, SASL_LOGIN_PASS };
+enum imap_sasl_step {
+	SASL_NONE, SASL_PLAIN, SASL_LOGIN_USER, SASL_LOGIN_PASS,
+	SASL_SCRAM_FIRST,	/* waiting for the client-first-message */
+	SASL_SCRAM_FINAL,	/* waiting for the client-final-message */
+	SASL_SCRAM_DONE,	/* server-final sent: waiting for the empty response */
+};
 
 struct imap_login {
 	struct imap_parser *parser;
 	enum imap_sasl_step sasl;
 	char *sasl_user;	/* LOGIN mechanism: user name until the password comes */
+	struct lscram *scram;	/* SCRAM mechanisms: the exchange */
 };
 
 static struct imap_parser *
@@ -54,6 +60,7 @@ imap_login_destroy(struct lconn *c, void *state)
 
 	imap_parser_destroy(&il->parser);
 	forget_sasl_user(il);
+	lscram_destroy(&il->scram);
 	free(il);
 }
 
@@ -63,9 +70,10 @@ capability(struct lconn *c, struct buf *b)
 	(void)buf_append_str(b, "IMAP4rev1 SASL-IR ID ENABLE IDLE LITERAL-");
 	if (lconn_starttls_available(c))
 		(void)buf_append_str(b, " STARTTLS");
-	if (lconn_cleartext_ok(c))
+	if (lconn_cleartext_ok(c)) {
 		(void)buf_append_str(b, " AUTH=PLAIN AUTH=LOGIN");
-	else
+		lscram_capabilities(c, b, " AUTH=");
+	} else
 		(void)buf_append_str(b, " LOGINDISABLED");
 }
 
@@ -98,6 +106,7 @@ sasl_done(struct lconn *c, struct imap_login *il)
 {
 	il->sasl = SASL_NONE;
 	forget_sasl_user(il);
+	lscram_destroy(&il->scram);
 	if (c->state == LC_SASL)
 		c->state = LC_CMD;
 }
@@ -125,6 +134,55 @@ sasl_plain(struct lconn *c, struct imap_login *il, const char *line, size_t len)
 	sasl_plain_wipe(&sp);
 }
 
+/* A SCRAM exchange that failed before auth judged a proof: no password was tried. */
+static void
+scram_failed(struct lconn *c, struct imap_login *il, const char *err)
+{
+	sasl_done(c, il);
+	lconn_printf(c, "%s NO [AUTHENTICATIONFAILED] %s.\r\n", c->tag, err);
+	if (++c->auth_fails >= LOGIN_MAX_AUTH_FAILS) {
+		lconn_printf(c, "* BYE Too many invalid authentication attempts.\r\n");
+		lconn_close_after(c);
+	}
+}
+
+static void
+sasl_scram(struct lconn *c, struct imap_login *il, const char *line, size_t len)
+{
+	unsigned char *msg = xmalloc(SASL_MAX_BUF);
+	const char *err = NULL;
+	size_t n, ulen;
+	const char *user;
+	enum sasl_response r = sasl_decode_response(line, len, msg, SASL_MAX_BUF, &n, &err);
+
+	if (r == SASL_RESPONSE_CANCEL) {
+		sasl_done(c, il);
+		lconn_printf(c, "%s BAD Authentication aborted by client.\r\n", c->tag);
+	} else if (r != SASL_RESPONSE_OK) {
+		sasl_done(c, il);
+		lconn_printf(c, "%s BAD Invalid AUTHENTICATE response.\r\n", c->tag);
+	} else if (il->sasl == SASL_SCRAM_FIRST) {
+		if (lscram_client_first(c, il->scram, msg, n, &err) < 0) {
+			scram_failed(c, il, err);
+		} else {
+			user = lscram_user(il->scram, &ulen);
+			lconn_send_scram(c, lscram_mech(il->scram), user, ulen);
+		}
+	} else if (il->sasl == SASL_SCRAM_FINAL) {
+		/* on success the answer comes through imap_login_scram_success */
+		if (lscram_client_final(c, il->scram, msg, n, c->tag, &err) < 0)
+			scram_failed(c, il, err);
+	} else if (n == 0) {
+		/* SASL_SCRAM_DONE: the client accepted our ServerSignature */
+		lconn_login_finish(c);
+	} else {
+		lconn_printf(c, "* BYE Unexpected SCRAM response.\r\n");
+		lconn_close_after(c);
+	}
+	secret_wipe(msg, SASL_MAX_BUF);
+	free(msg);
+}
+
 static void
 sasl_line(struct lconn *c, struct imap_login *il, const char *line, size_t len)
 {
@@ -135,6 +193,10 @@ sasl_line(struct lconn *c, struct imap_login *il, const char *line, size_t len)
 
 	if (il->sasl == SASL_PLAIN) {
 		sasl_plain(c, il, line, len);
+		return;
+	}
+	if (il->sasl >= SASL_SCRAM_FIRST) {
+		sasl_scram(c, il, line, len);
 		return;
 	}
 	r = sasl_login_decode(line, len, out, il->sasl == SASL_LOGIN_USER ?
@@ -181,7 +243,11 @@ cmd_authenticate(struct lconn *c, struct imap_login *il, const struct imap_arg *
 		il->sasl = SASL_PLAIN;
 	else if (mem_ieq(mech, mlen, "LOGIN"))
 		il->sasl = SASL_LOGIN_USER;
+	else if ((il->scram = lscram_create(c, mech, mlen)) != NULL &&
+	    (c->tls || !lscram_plus(il->scram)))
+		il->sasl = SASL_SCRAM_FIRST;
 	else {
+		lscram_destroy(&il->scram);
 		lconn_printf(c, "%s NO Unsupported authentication mechanism.\r\n", c->tag);
 		return;
 	}
@@ -194,7 +260,7 @@ cmd_authenticate(struct lconn *c, struct imap_login *il, const struct imap_arg *
 		secret_wipe(copy, irlen);
 		free(copy);
 	} else {
-		lconn_printf(c, il->sasl == SASL_PLAIN ? "+ \r\n" : "+ VXNlcm5hbWU6\r\n");
+		lconn_printf(c, il->sasl == SASL_LOGIN_USER ? "+ VXNlcm5hbWU6\r\n" : "+ \r\n");
 	}
 }
 
@@ -366,6 +432,8 @@ imap_login_tls_started(struct lconn *c)
 static void
 imap_login_auth_failed(struct lconn *c, uint32_t status)
 {
+	if (((struct imap_login *)c->pstate)->sasl >= SASL_SCRAM_FIRST)
+		sasl_done(c, c->pstate);	/* a SCRAM exchange ends here */
 	switch (status) {
 	case IPC_AUTH_FAIL:
 		lconn_printf(c, "%s NO [AUTHENTICATIONFAILED] Authentication failed.\r\n", c->tag);
@@ -383,6 +451,41 @@ imap_login_auth_failed(struct lconn *c, uint32_t status)
 		    c->tag);
 		break;
 	}
+}
+
+static void
+imap_login_scram_params(struct lconn *c, uint32_t status, const unsigned char *salt,
+    size_t salt_len, uint32_t iter)
+{
+	struct imap_login *il = c->pstate;
+	struct buf b;
+
+	buf_init(&b, 1024);
+	if (status == IPC_AUTH_OK && il->scram != NULL &&
+	    lscram_server_first(il->scram, salt, salt_len, iter, &b) == 0) {
+		il->sasl = SASL_SCRAM_FINAL;
+		lconn_printf(c, "+ %s\r\n", buf_cstr(&b));
+	} else {
+		sasl_done(c, il);
+		c->state = LC_CMD;
+		imap_login_auth_failed(c, status == IPC_AUTH_OK ? IPC_AUTH_TEMPFAIL : status);
+	}
+	buf_deinit(&b);
+}
+
+static void
+imap_login_scram_success(struct lconn *c, const unsigned char *sig, size_t len)
+{
+	struct imap_login *il = c->pstate;
+	struct buf b;
+
+	/* RFC 4422 §5: IMAP has no success data, so server-final is a last challenge */
+	buf_init(&b, 1024);
+	if (lscram_server_final(sig, len, &b) < 0)
+		abort();
+	il->sasl = SASL_SCRAM_DONE;
+	lconn_printf(c, "+ %s\r\n", buf_cstr(&b));
+	buf_deinit(&b);
 }
 
 static void
@@ -409,4 +512,6 @@ const struct login_proto_ops imap_login_ops = {
 	.auth_failed = imap_login_auth_failed,
 	.timeout = imap_login_timeout,
 	.kicked = imap_login_kicked,
+	.scram_params = imap_login_scram_params,
+	.scram_success = imap_login_scram_success,
 };

@@ -53,6 +53,7 @@ struct login {
 };
 
 static void lconn_input(struct lconn *c);
+static struct lconn *lconn_find(struct login *l, uint32_t conn_id);
 
 /* To the master, never waiting; a master that does not read is a dead master. */
 static int
@@ -162,6 +163,12 @@ lconn_close_after(struct lconn *c)
 	/* never free c under the caller: an empty output buffer closes from the loop */
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0 && c->deadline != NULL)
 		evtimer_add(c->deadline, &now);
+}
+
+const struct config *
+lconn_config(const struct lconn *c)
+{
+	return c->l->cfg;
 }
 
 enum config_cleartext
@@ -314,10 +321,13 @@ lconn_send_auth(struct lconn *c, const char *tag, const char *mech, const char *
 {
 	struct ipc_login_auth a;
 	struct ipc_msg *m;
+	enum scram_hash sh;
+	bool splus;
 	int r;
 
 	if (ulen == 0 || ulen > IPC_USER_MAX || memchr(user, '\0', ulen) != NULL ||
-	    plen > IPC_PASS_MAX) {
+	    plen > (scram_mech_parse(mech, strlen(mech), &sh, &splus) == 1 ? IPC_SCRAM_MAX :
+	    IPC_PASS_MAX)) {
 		/* no such user can exist: a failed login */
 		secret_wipe(pass, plen);
 		log_info("%s-login failed user=<invalid> ip=%s reason=invalid-name",
@@ -347,6 +357,31 @@ lconn_send_auth(struct lconn *c, const char *tag, const char *mech, const char *
 	secret_wipe(m, sizeof(*m));
 	free(m);
 	/* what the client pipelines meanwhile waits: it is the mail process's after a login */
+	bufferevent_disable(c->bev, EV_READ);
+	c->state = LC_AUTH_WAIT;
+}
+
+void
+lconn_send_scram(struct lconn *c, const char *mech, const char *user, size_t ulen)
+{
+	struct ipc_scram sc;
+	struct ipc_msg m;
+
+	if (ulen == 0 || ulen > IPC_USER_MAX || memchr(user, '\0', ulen) != NULL) {
+		log_info("%s-login failed user=<invalid> ip=%s reason=invalid-name",
+		    c->ops->name, c->ip);
+		c->ops->auth_failed(c, IPC_AUTH_FAIL);
+		return;
+	}
+	sc.id = c->conn_id;
+	sc.mech = mech;
+	sc.user.p = (const unsigned char *)user;
+	sc.user.len = ulen;
+	sc.name = NULL;
+	if (ipc_encode(&m, IPC_LOGIN_SCRAM, &sc) < 0 || login_send(c->l, &m, -1) < 0) {
+		c->ops->auth_failed(c, IPC_AUTH_TEMPFAIL);
+		return;
+	}
 	bufferevent_disable(c->bev, EV_READ);
 	c->state = LC_AUTH_WAIT;
 }
@@ -578,27 +613,75 @@ lconn_find(struct login *l, uint32_t conn_id)
 }
 
 static void
-login_result(struct login *l, uint32_t conn_id, uint32_t status)
+login_finish(struct lconn *c)
+{
+	if (lconn_handoff(c) < 0) {
+		c->state = LC_CMD;
+		c->ops->auth_failed(c, IPC_AUTH_TEMPFAIL);
+		lconn_close_after(c);
+		return;
+	}
+	if (c->tls) {
+		lconn_start_proxy(c);
+	} else {
+		/* the mail process owns the socket now */
+		bufferevent_free(c->bev);
+		c->bev = NULL;
+		lconn_destroy(c);
+	}
+}
+
+struct finish_later {
+	struct login *l;
+	uint32_t conn_id;
+};
+
+static void
+finish_later_cb(evutil_socket_t fd, short what, void *ctx)
+{
+	struct finish_later *fl = ctx;
+	struct lconn *c = lconn_find(fl->l, fl->conn_id);
+
+	if (c != NULL && c->state == LC_AUTH_WAIT)
+		login_finish(c);
+	free(fl);
+}
+
+void
+lconn_login_finish(struct lconn *c)
+{
+	struct finish_later *fl = xmalloc(sizeof(*fl));
+	struct timeval now = { 0, 0 };
+
+	/* from the loop: the caller (a front end parsing input) still uses c */
+	fl->l = c->l;
+	fl->conn_id = c->conn_id;
+	c->state = LC_AUTH_WAIT;
+	bufferevent_disable(c->bev, EV_READ);
+	if (event_base_once(c->l->base, -1, EV_TIMEOUT, finish_later_cb, fl, &now) < 0)
+		fatal("login: event_base_once failed");
+}
+
+static void
+login_result(struct login *l, uint32_t conn_id, uint32_t status, const unsigned char *extra,
+    size_t extra_len)
 {
 	struct lconn *c = lconn_find(l, conn_id);
 
 	if (c == NULL || c->state != LC_AUTH_WAIT)
 		return;		/* the client went away meanwhile */
+	if (status == IPC_AUTH_OK && extra_len > 0 && c->ops->scram_success != NULL) {
+		/* SCRAM: the client checks the ServerSignature first (RFC 5802 §5) */
+		c->state = LC_SASL;
+		c->ops->scram_success(c, extra, extra_len);
+		if (c->state == LC_SASL) {
+			bufferevent_enable(c->bev, EV_READ);
+			lconn_input(c);
+		}
+		return;
+	}
 	if (status == IPC_AUTH_OK) {
-		if (lconn_handoff(c) < 0) {
-			c->state = LC_CMD;
-			c->ops->auth_failed(c, IPC_AUTH_TEMPFAIL);
-			lconn_close_after(c);
-			return;
-		}
-		if (c->tls) {
-			lconn_start_proxy(c);
-		} else {
-			/* the mail process owns the socket now */
-			bufferevent_free(c->bev);
-			c->bev = NULL;
-			lconn_destroy(c);
-		}
+		login_finish(c);
 		return;
 	}
 	c->state = LC_CMD;
@@ -653,7 +736,7 @@ master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 	case IPC_LOGIN_RESULT:
 		if (ipc_decode(m, IPC_LOGIN_RESULT, &lr) < 0)
 			fatal("login: malformed message from master");
-		login_result(l, lr.id, lr.status);
+		login_result(l, lr.id, lr.status, lr.extra.p, lr.extra.len);
 		break;
 	case IPC_LOGIN_DRAIN:
 		if (ipc_decode(m, IPC_LOGIN_DRAIN, NULL) < 0)
@@ -665,6 +748,23 @@ master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 			fatal("login: malformed message from master");
 		login_kick(l, lk.id);
 		break;
+	case IPC_LOGIN_SCRAM_PARAMS: {
+		struct ipc_scram_params sp;
+		struct lconn *c;
+
+		if (ipc_decode(m, IPC_LOGIN_SCRAM_PARAMS, &sp) < 0)
+			fatal("login: malformed message from master");
+		c = lconn_find(l, sp.id);
+		if (c == NULL || c->state != LC_AUTH_WAIT || c->ops->scram_params == NULL)
+			break;	/* gone meanwhile */
+		c->state = LC_SASL;
+		c->ops->scram_params(c, sp.status, sp.salt.p, sp.salt.len, sp.iter);
+		if (c->state == LC_SASL || c->state == LC_CMD) {
+			bufferevent_enable(c->bev, EV_READ);
+			lconn_input(c);
+		}
+		break;
+	}
 	case IPC_LOGIN_VERIFIED: {
 		struct ipc_login_verified lv;
 		struct lconn *c;

@@ -13,9 +13,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lib/buf.h"
 #include "lib/config.h"
 #include "lib/ipc.h"
 #include "lib/util.h"
+#include "proto/scram.h"
 
 #define LOGIN_MAX_BAD		3		/* bad commands before the goodbye */
 #define LOGIN_MAX_AUTH_FAILS	3		/* failed logins per connection */
@@ -56,6 +58,14 @@ struct login_proto_ops {
 	 * IPC_AUTH_OK.
 	 */
 	void (*verified)(struct lconn *c, uint32_t req, uint32_t status, const char *user);
+	/*
+	 * SCRAM (login_scram.c; NULL where not offered): auth's salt and iteration count
+	 * after lconn_send_scram (status IPC_AUTH_*), and after a successful login the
+	 * ServerSignature, which the front end sends before it calls lconn_login_finish.
+	 */
+	void (*scram_params)(struct lconn *c, uint32_t status, const unsigned char *salt,
+	    size_t salt_len, uint32_t iter);
+	void (*scram_success)(struct lconn *c, const unsigned char *sig, size_t len);
 };
 
 extern const struct login_proto_ops imap_login_ops;
@@ -95,6 +105,8 @@ void lconn_printf(struct lconn *c, const char *fmt, ...) PRINTF(2, 3);
 bool lconn_output_full(const struct lconn *c);
 /* Stop reading; close once the queued output has been sent. */
 void lconn_close_after(struct lconn *c);
+/* The configuration the login process runs with. */
+const struct config *lconn_config(const struct lconn *c);
 /* auth_allow_cleartext as configured (the auth_listen front end applies it itself). */
 enum config_cleartext lconn_cleartext_policy(const struct lconn *c);
 /* May this connection send a password now (TLS, same host, or configured)? */
@@ -141,5 +153,54 @@ void lconn_deadline(struct lconn *c, unsigned secs);
  */
 char *lconn_sasl_line(struct lconn *c, struct evbuffer *in, size_t *len_r,
     const char *too_long);
+
+/*
+ * SCRAM: ask the master for user's salt and iteration count (the answer comes through
+ * ops->scram_params). Reading stops until then, as in lconn_send_auth.
+ */
+void lconn_send_scram(struct lconn *c, const char *mech, const char *user, size_t ulen);
+/*
+ * The login succeeded and the front end has said what it had to (SCRAM's
+ * server-final): hand the connection over. (Called by login.c itself otherwise.)
+ */
+void lconn_login_finish(struct lconn *c);
+
+/* login_scram.c: one SCRAM exchange of a connection. */
+struct lscram;
+/*
+ * For mechanism name mech[0..len): NULL when it is not a SCRAM mechanism offered on c
+ * (auth_scram = no, or -PLUS without TLS).
+ */
+struct lscram *lscram_create(const struct lconn *c, const char *mech, size_t len);
+/* auth_scram: are SCRAM mechanisms offered? */
+bool lscram_offered(const struct lconn *c);
+void lscram_destroy(struct lscram **s);
+/* The mechanism's name as offered ("SCRAM-SHA-256-PLUS"). */
+const char *lscram_mech(const struct lscram *s);
+/* A -PLUS mechanism (channel binding required)? */
+bool lscram_plus(const struct lscram *s);
+/* Append the SCRAM mechanisms this connection offers, each after prefix (" AUTH="). */
+void lscram_capabilities(const struct lconn *c, struct buf *b, const char *prefix);
+/*
+ * The decoded client-first-message: parse it, check the channel-binding flag against
+ * the mechanism and the connection, draw the server nonce. Returns 0, or -1 with
+ * *error_r (client-safe): the exchange failed.
+ */
+int lscram_client_first(struct lconn *c, struct lscram *s, const unsigned char *msg,
+    size_t len, const char **error_r);
+/* The user name the client gave (decoded). */
+const char *lscram_user(const struct lscram *s, size_t *len_r);
+/* Build the server-first-message; append its base64 to out. Returns 0 or -1. */
+int lscram_server_first(struct lscram *s, const unsigned char *salt, size_t salt_len,
+    uint32_t iter, struct buf *out);
+/*
+ * The decoded client-final-message: check the nonce and channel binding, then send
+ * the proof with lconn_send_auth (tag as there). Returns 0 (sent; the answer comes as
+ * for any login), or -1 with *error_r: the exchange failed, nothing was sent.
+ */
+int lscram_client_final(struct lconn *c, struct lscram *s, const unsigned char *msg,
+    size_t len, const char *tag, const char **error_r);
+/* Append base64("v=" base64(sig)) to out. Returns 0 or -1. */
+int lscram_server_final(const unsigned char *sig, size_t len, struct buf *out);
 
 #endif

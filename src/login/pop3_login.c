@@ -12,12 +12,16 @@
 #include "proto/sasl.h"
 #include "lib/buf.h"
 
-enum pop3_sasl_step { P3_SASL_NONE, P3_SASL_PLAIN, P3_SASL_LOGIN_USER, P3_SASL_LOGIN_PASS };
+enum pop3_sasl_step {
+	P3_SASL_NONE, P3_SASL_PLAIN, P3_SASL_LOGIN_USER, P3_SASL_LOGIN_PASS,
+	P3_SASL_SCRAM_FIRST, P3_SASL_SCRAM_FINAL, P3_SASL_SCRAM_DONE,	/* as in imap_login.c */
+};
 
 struct pop3_login {
 	struct pop3_cmd_parser parser;
 	enum pop3_sasl_step sasl;
 	char *user;		/* USER name until PASS, or the LOGIN mechanism's user name */
+	struct lscram *scram;	/* SCRAM mechanisms: the exchange */
 };
 
 #define PLAINTEXT_REFUSED "-ERR [AUTH] Plaintext authentication disallowed on " \
@@ -48,6 +52,7 @@ pop3_login_destroy(struct lconn *c, void *state)
 	struct pop3_login *pl = state;
 
 	forget_user(pl);
+	lscram_destroy(&pl->scram);
 	free(pl);
 }
 
@@ -79,8 +84,11 @@ cmd_capa(struct lconn *c)
 	if (lconn_starttls_available(c))
 		(void)buf_append_str(&b, "STLS\r\n");
 	/* RFC 2449 §6.8/§6.9: advertise only what is usable on this connection */
-	if (lconn_cleartext_ok(c))
-		(void)buf_append_str(&b, "USER\r\nSASL PLAIN LOGIN\r\n");
+	if (lconn_cleartext_ok(c)) {
+		(void)buf_append_str(&b, "USER\r\nSASL PLAIN LOGIN");
+		lscram_capabilities(c, &b, " ");
+		(void)buf_append_str(&b, "\r\n");
+	}
 	(void)buf_append_str(&b, "IMPLEMENTATION buzon\r\n.\r\n");
 	lconn_printf(c, "%s", buf_cstr(&b));
 	buf_deinit(&b);
@@ -91,6 +99,7 @@ sasl_done(struct lconn *c, struct pop3_login *pl)
 {
 	pl->sasl = P3_SASL_NONE;
 	forget_user(pl);
+	lscram_destroy(&pl->scram);
 	if (c->state == LC_SASL)
 		c->state = LC_CMD;
 }
@@ -118,6 +127,52 @@ sasl_plain(struct lconn *c, struct pop3_login *pl, const char *line, size_t len)
 	sasl_plain_wipe(&sp);
 }
 
+/* A SCRAM exchange that failed before auth judged a proof: no password was tried. */
+static void
+scram_failed(struct lconn *c, struct pop3_login *pl, const char *err)
+{
+	sasl_done(c, pl);
+	lconn_printf(c, "-ERR [AUTH] %s.\r\n", err);
+	if (++c->auth_fails >= LOGIN_MAX_AUTH_FAILS) {
+		lconn_printf(c, "-ERR Too many invalid authentication attempts.\r\n");
+		lconn_close_after(c);
+	}
+}
+
+static void
+sasl_scram(struct lconn *c, struct pop3_login *pl, const char *line, size_t len)
+{
+	unsigned char *msg = xmalloc(SASL_MAX_BUF);
+	const char *err = NULL, *user;
+	size_t n, ulen;
+	enum sasl_response r = sasl_decode_response(line, len, msg, SASL_MAX_BUF, &n, &err);
+
+	if (r == SASL_RESPONSE_CANCEL) {
+		sasl_done(c, pl);
+		lconn_printf(c, "-ERR Authentication aborted by client.\r\n");
+	} else if (r != SASL_RESPONSE_OK) {
+		sasl_done(c, pl);
+		lconn_printf(c, "-ERR Invalid AUTH response.\r\n");
+	} else if (pl->sasl == P3_SASL_SCRAM_FIRST) {
+		if (lscram_client_first(c, pl->scram, msg, n, &err) < 0) {
+			scram_failed(c, pl, err);
+		} else {
+			user = lscram_user(pl->scram, &ulen);
+			lconn_send_scram(c, lscram_mech(pl->scram), user, ulen);
+		}
+	} else if (pl->sasl == P3_SASL_SCRAM_FINAL) {
+		if (lscram_client_final(c, pl->scram, msg, n, "", &err) < 0)
+			scram_failed(c, pl, err);
+	} else if (n == 0) {
+		lconn_login_finish(c);
+	} else {
+		lconn_printf(c, "-ERR Unexpected SCRAM response.\r\n");
+		lconn_close_after(c);
+	}
+	secret_wipe(msg, SASL_MAX_BUF);
+	free(msg);
+}
+
 static void
 sasl_line(struct lconn *c, struct pop3_login *pl, const char *line, size_t len)
 {
@@ -128,6 +183,10 @@ sasl_line(struct lconn *c, struct pop3_login *pl, const char *line, size_t len)
 
 	if (pl->sasl == P3_SASL_PLAIN) {
 		sasl_plain(c, pl, line, len);
+		return;
+	}
+	if (pl->sasl >= P3_SASL_SCRAM_FIRST) {
+		sasl_scram(c, pl, line, len);
 		return;
 	}
 	r = sasl_login_decode(line, len, out, pl->sasl == P3_SASL_LOGIN_USER ?
@@ -163,9 +222,14 @@ cmd_auth(struct lconn *c, struct pop3_login *pl, const struct pop3_cmd *cmd)
 
 	if (cmd->argc == 0) {
 		/* the mechanism list, as Dovecot and most servers answer a bare AUTH */
-		if (lconn_cleartext_ok(c))
-			lconn_printf(c, "+OK\r\nPLAIN\r\nLOGIN\r\n.\r\n");
-		else
+		if (lconn_cleartext_ok(c)) {
+			struct buf b;
+
+			buf_init(&b, 256);
+			lscram_capabilities(c, &b, "\r\n");
+			lconn_printf(c, "+OK\r\nPLAIN\r\nLOGIN%s\r\n.\r\n", buf_cstr(&b));
+			buf_deinit(&b);
+		} else
 			lconn_printf(c, "+OK\r\n.\r\n");
 		return;
 	}
@@ -182,7 +246,11 @@ cmd_auth(struct lconn *c, struct pop3_login *pl, const struct pop3_cmd *cmd)
 		pl->sasl = P3_SASL_PLAIN;
 	else if (mem_ieq(mech->p, mech->len, "LOGIN"))
 		pl->sasl = P3_SASL_LOGIN_USER;
+	else if ((pl->scram = lscram_create(c, mech->p, mech->len)) != NULL &&
+	    (c->tls || !lscram_plus(pl->scram)))
+		pl->sasl = P3_SASL_SCRAM_FIRST;
 	else {
+		lscram_destroy(&pl->scram);
 		lconn_printf(c, "-ERR Unsupported authentication mechanism.\r\n");
 		return;
 	}
@@ -195,7 +263,7 @@ cmd_auth(struct lconn *c, struct pop3_login *pl, const struct pop3_cmd *cmd)
 		secret_wipe(copy, cmd->args[1].len);
 		free(copy);
 	} else {
-		lconn_printf(c, pl->sasl == P3_SASL_PLAIN ? "+ \r\n" : "+ VXNlcm5hbWU6\r\n");
+		lconn_printf(c, pl->sasl == P3_SASL_LOGIN_USER ? "+ VXNlcm5hbWU6\r\n" : "+ \r\n");
 	}
 }
 
@@ -378,6 +446,8 @@ pop3_login_tls_started(struct lconn *c)
 static void
 pop3_login_auth_failed(struct lconn *c, uint32_t status)
 {
+	if (((struct pop3_login *)c->pstate)->sasl >= P3_SASL_SCRAM_FIRST)
+		sasl_done(c, c->pstate);	/* a SCRAM exchange ends here */
 	switch (status) {
 	case IPC_AUTH_FAIL:
 		lconn_printf(c, "-ERR [AUTH] Authentication failed.\r\n");
@@ -394,6 +464,40 @@ pop3_login_auth_failed(struct lconn *c, uint32_t status)
 		lconn_printf(c, "-ERR [SYS/TEMP] Temporary authentication failure.\r\n");
 		break;
 	}
+}
+
+static void
+pop3_login_scram_params(struct lconn *c, uint32_t status, const unsigned char *salt,
+    size_t salt_len, uint32_t iter)
+{
+	struct pop3_login *pl = c->pstate;
+	struct buf b;
+
+	buf_init(&b, 1024);
+	if (status == IPC_AUTH_OK && pl->scram != NULL &&
+	    lscram_server_first(pl->scram, salt, salt_len, iter, &b) == 0) {
+		pl->sasl = P3_SASL_SCRAM_FINAL;
+		lconn_printf(c, "+ %s\r\n", buf_cstr(&b));
+	} else {
+		c->state = LC_CMD;
+		pop3_login_auth_failed(c, status == IPC_AUTH_OK ? IPC_AUTH_TEMPFAIL : status);
+	}
+	buf_deinit(&b);
+}
+
+static void
+pop3_login_scram_success(struct lconn *c, const unsigned char *sig, size_t len)
+{
+	struct pop3_login *pl = c->pstate;
+	struct buf b;
+
+	/* server-final as a last challenge (RFC 4422 §5), answered with an empty line */
+	buf_init(&b, 1024);
+	if (lscram_server_final(sig, len, &b) < 0)
+		abort();
+	pl->sasl = P3_SASL_SCRAM_DONE;
+	lconn_printf(c, "+ %s\r\n", buf_cstr(&b));
+	buf_deinit(&b);
 }
 
 static void
@@ -420,4 +524,6 @@ const struct login_proto_ops pop3_login_ops = {
 	.auth_failed = pop3_login_auth_failed,
 	.timeout = pop3_login_timeout,
 	.kicked = pop3_login_kicked,
+	.scram_params = pop3_login_scram_params,
+	.scram_success = pop3_login_scram_success,
 };

@@ -345,8 +345,12 @@ child_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 		handle_login_verify(ch, m);
 	} else if (ch->role == ROLE_LOGIN && m->type == IPC_LOGIN_LOOKUP) {
 		handle_login_lookup(ch, m);
+	} else if (ch->role == ROLE_LOGIN && m->type == IPC_LOGIN_SCRAM) {
+		handle_login_scram(ch, m);
 	} else if (ch->role == ROLE_AUTH && m->type == IPC_AUTH_REPLY) {
 		handle_auth_reply(ch, m);
+	} else if (ch->role == ROLE_AUTH && m->type == IPC_AUTH_SCRAM_PARAMS) {
+		handle_auth_scram_params(ch, m);
 	} else if (ch->role == ROLE_MAIL && m->type == IPC_MAIL_TAKEN) {
 		handle_mail_taken(ch, m);
 	} else if (ch->role == ROLE_MAIL && m->type == IPC_MAIL_EMPTY) {

@@ -29,6 +29,7 @@
 #include "lib/tls.h"
 #include "master/master.h"
 #include "master/master_private.h"
+#include "proto/scram.h"
 
 static const char *
 proto_name(uint32_t proto)
@@ -69,6 +70,8 @@ login_reply(struct pending *p, uint32_t status)
 		mc->authing = false;
 	r.id = p->from_req;
 	r.status = status;
+	r.extra.p = p->server_sig;
+	r.extra.len = status == IPC_AUTH_OK ? p->server_sig_len : 0;
 	if (ipc_encode(&m, IPC_LOGIN_RESULT, &r) == 0)
 		(void)child_send(p->from, &m, -1);
 }
@@ -182,6 +185,12 @@ handle_auth_reply(struct child *auth, struct ipc_msg *m)
 		;
 	if ((p = *pp) == NULL)
 		return;
+	if (p->kind == PK_SCRAM) {
+		log_error("auth pid=%d answered a SCRAM request wrongly: killing it",
+		    (int)auth->pid);
+		child_kill(auth);
+		return;
+	}
 	*pp = p->next;
 	if (p->kind == PK_VERIFY || p->kind == PK_LOOKUP) {
 		verify_reply(p, status, name);
@@ -215,6 +224,14 @@ handle_auth_reply(struct child *auth, struct ipc_msg *m)
 		pending_free(p);
 		return;
 	}
+	if (a.extra.len > sizeof(p->server_sig)) {
+		login_reply(p, IPC_AUTH_TEMPFAIL);
+		pending_free(p);
+		return;
+	}
+	if (a.extra.len > 0)
+		memcpy(p->server_sig, a.extra.p, a.extra.len);
+	p->server_sig_len = a.extra.len;
 	mconn_prelogin_end(mc);
 	/* the mail process stays up until the connection arrives (or is abandoned) */
 	p->kind = PK_HANDOFF;
@@ -405,7 +422,8 @@ login_request_drop(struct child *login, uint32_t conn_id)
 	for (struct pending **pp = &M.pending; *pp != NULL;) {
 		p = *pp;
 		/* (an auth_listen or socketmap connection may have many in flight) */
-		if ((p->kind == PK_LOGIN || p->kind == PK_VERIFY || p->kind == PK_LOOKUP) &&
+		if ((p->kind == PK_LOGIN || p->kind == PK_VERIFY || p->kind == PK_LOOKUP ||
+		    p->kind == PK_SCRAM) &&
 		    p->from == login && p->from_req == conn_id) {
 			*pp = p->next;
 			pending_free(p);
@@ -425,7 +443,8 @@ handle_login_auth(struct child *login, struct ipc_msg *m)
 	struct pending *p;
 	struct ipc_msg *out;
 	struct mconn *mc;
-	bool valid;
+	enum scram_hash sh;
+	bool valid, splus;
 
 	if (ipc_decode(m, IPC_LOGIN_AUTH, &a) < 0 ||
 	    (a.proto != IPC_PROTO_IMAP && a.proto != IPC_PROTO_POP3) ||
@@ -446,8 +465,11 @@ handle_login_auth(struct child *login, struct ipc_msg *m)
 	p->flags = a.flags;
 	p->tag = xstrdup(a.tag);
 	/* the client's choice of name, not the login process's fault: a failed login */
+	/* SCRAM: pass is the proof and AuthMessage (docs/architecture.md, "SCRAM") */
 	valid = a.user.len > 0 && a.user.len <= IPC_USER_MAX &&
-	    memchr(a.user.p, '\0', a.user.len) == NULL && a.pass.len <= IPC_PASS_MAX;
+	    memchr(a.user.p, '\0', a.user.len) == NULL &&
+	    a.pass.len <= (scram_mech_parse(a.mech, strlen(a.mech), &sh, &splus) == 1 ?
+	    IPC_SCRAM_MAX : IPC_PASS_MAX);
 	if (!valid) {
 		log_info("%s login failed user=<invalid> method=%s ip=%s reason=invalid-name",
 		    proto_name(p->proto), p->mech, p->ip);
@@ -462,6 +484,7 @@ handle_login_auth(struct child *login, struct ipc_msg *m)
 	ar.user = p->user;
 	ar.pass = a.pass;
 	ar.ip = p->ip;
+	ar.mech = p->mech;
 	out = xmalloc(sizeof(*out));
 	if (M.auth == NULL || ipc_encode(out, IPC_AUTH_REQUEST, &ar) < 0 ||
 	    child_send(M.auth, out, -1) < 0) {
@@ -539,6 +562,7 @@ handle_login_verify(struct child *login, struct ipc_msg *m)
 	ar.user = p->user;
 	ar.pass = v.pass;
 	ar.ip = p->ip;
+	ar.mech = "PLAIN";	/* a password check, whatever the client's mechanism */
 	out = xmalloc(sizeof(*out));
 	if (M.auth == NULL || ipc_encode(out, IPC_AUTH_REQUEST, &ar) < 0 ||
 	    child_send(M.auth, out, -1) < 0) {
@@ -596,6 +620,104 @@ handle_login_lookup(struct child *login, struct ipc_msg *m)
 	M.pending = p;
 }
 
+/* Answer a login process's IPC_LOGIN_SCRAM. */
+static void
+scram_reply(struct pending *p, uint32_t status, const unsigned char *salt, size_t salt_len,
+    uint32_t iter)
+{
+	struct ipc_scram_params r;
+	struct ipc_msg m;
+	struct mconn *mc;
+
+	if (p->from == NULL)
+		return;
+	if ((mc = mconn_find(p->from_req)) == NULL || mc->login != p->from)
+		return;		/* the connection closed meanwhile */
+	mc->authing = false;
+	r.id = p->from_req;
+	r.status = status;
+	r.salt.p = salt;
+	r.salt.len = status == IPC_AUTH_OK ? salt_len : 0;
+	r.iter = status == IPC_AUTH_OK ? iter : 0;
+	if (ipc_encode(&m, IPC_LOGIN_SCRAM_PARAMS, &r) == 0)
+		(void)child_send(p->from, &m, -1);
+}
+
+/*
+ * IPC_LOGIN_SCRAM: a SCRAM exchange needs the user's salt and iteration count before
+ * the client can send its proof. No password is checked here; the proof comes later as
+ * an IPC_LOGIN_AUTH and is judged by auth with the failure delays and bans of any login.
+ */
+void
+handle_login_scram(struct child *login, struct ipc_msg *m)
+{
+	struct ipc_scram s, as;
+	struct ipc_msg out;
+	struct pending *p;
+	struct mconn *mc;
+	enum scram_hash h;
+	bool plus;
+
+	if (ipc_decode(m, IPC_LOGIN_SCRAM, &s) < 0 ||
+	    scram_mech_parse(s.mech, strlen(s.mech), &h, &plus) != 1 ||
+	    (mc = mconn_find(s.id)) == NULL || mc->login != login || !mc->prelogin ||
+	    mc->authing || mc->authsock || mc->socketmap) {
+		log_error("malformed SCRAM request from login pid=%d: killing it",
+		    (int)login->pid);
+		child_kill(login);
+		return;
+	}
+	p = xcalloc(1, sizeof(*p));
+	p->fd = -1;
+	p->from = login;
+	p->kind = PK_SCRAM;
+	p->from_req = s.id;
+	mc->authing = true;
+	if (s.user.len == 0 || s.user.len > IPC_USER_MAX ||
+	    memchr(s.user.p, '\0', s.user.len) != NULL) {
+		/* no such user: made-up parameters would need auth; a temporary failure
+		 * cannot happen for a valid name, so this tells nothing about users */
+		scram_reply(p, IPC_AUTH_FAIL, NULL, 0, 0);
+		pending_free(p);
+		return;
+	}
+	p->user = xstrndup((const char *)s.user.p, s.user.len);
+	p->mech = xstrdup(s.mech);
+	p->id = ++M.next_id;
+	as.id = p->id;
+	as.mech = p->mech;
+	as.name = p->user;
+	if (M.auth == NULL || ipc_encode(&out, IPC_AUTH_SCRAM, &as) < 0 ||
+	    child_send(M.auth, &out, -1) < 0) {
+		scram_reply(p, IPC_AUTH_TEMPFAIL, NULL, 0, 0);
+		pending_free(p);
+		return;
+	}
+	p->next = M.pending;
+	M.pending = p;
+}
+
+/* IPC_AUTH_SCRAM_PARAMS: auth's salt and count, on to the login process. */
+void
+handle_auth_scram_params(struct child *auth, struct ipc_msg *m)
+{
+	struct ipc_scram_params a;
+	struct pending **pp, *p;
+
+	if (ipc_decode(m, IPC_AUTH_SCRAM_PARAMS, &a) < 0 || a.status > IPC_AUTH_LIMIT) {
+		log_error("malformed reply from auth pid=%d: killing it", (int)auth->pid);
+		child_kill(auth);
+		return;
+	}
+	for (pp = &M.pending; *pp != NULL && (*pp)->id != a.id; pp = &(*pp)->next)
+		;
+	if ((p = *pp) == NULL || p->kind != PK_SCRAM)
+		return;
+	*pp = p->next;
+	scram_reply(p, a.status, a.salt.p, a.salt.len, a.iter);
+	pending_free(p);
+}
+
 void
 handle_mail_empty(struct child *ch, struct ipc_msg *m)
 {
@@ -621,6 +743,8 @@ fail_pending_auth(void)
 		M.pending = p->next;
 		if (p->kind == PK_LOGIN)
 			login_reply(p, IPC_AUTH_TEMPFAIL);
+		else if (p->kind == PK_SCRAM)
+			scram_reply(p, IPC_AUTH_TEMPFAIL, NULL, 0, 0);
 		else if (p->kind == PK_VERIFY || p->kind == PK_LOOKUP)
 			verify_reply(p, IPC_AUTH_TEMPFAIL, "");
 		else

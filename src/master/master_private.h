@@ -62,6 +62,7 @@ enum pending_kind {
 	PK_SENT,	/* mail process: a client sent, not yet acknowledged (child->untaken) */
 	PK_VERIFY,	/* login process, auth_listen socket: a password check, no hand-over */
 	PK_LOOKUP,	/* login process, socketmap_listen socket: does this user exist? */
+	PK_SCRAM,	/* login process: a SCRAM salt and iteration count */
 };
 
 /*
@@ -89,6 +90,8 @@ struct pending {
 	uint32_t proto;		/* IPC_PROTO_* */
 	uint32_t flags;
 	uint32_t verify_req;	/* PK_VERIFY: the client's request id on its connection */
+	unsigned char server_sig[IPC_EXTRA_MAX];	/* PK_LOGIN, SCRAM: for the client */
+	size_t server_sig_len;
 };
 
 /*
@@ -198,6 +201,8 @@ void handle_login_auth(struct child *login, struct ipc_msg *m);
 void handle_login_closed(struct child *login, struct ipc_msg *m);
 void handle_login_verify(struct child *login, struct ipc_msg *m);
 void handle_login_lookup(struct child *login, struct ipc_msg *m);
+void handle_login_scram(struct child *login, struct ipc_msg *m);
+void handle_auth_scram_params(struct child *auth, struct ipc_msg *m);
 void handle_mail_empty(struct child *ch, struct ipc_msg *m);
 void handle_mail_taken(struct child *ch, struct ipc_msg *m);
 void mail_sent(struct child *mail, struct pending *p);

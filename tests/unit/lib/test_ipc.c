@@ -202,6 +202,34 @@ test_codec_roundtrip(void **state)
 		assert_int_equal(ipc_decode(&m, IPC_LOGIN_VERIFY, &v2), -1);
 		assert_string_equal(ipc_type_name(IPC_LOGIN_LOOKUP), "LOGIN_LOOKUP");
 	}
+	{
+		/* SCRAM: the salt round trip, and the ServerSignature in the results */
+		unsigned char salt[IPC_SALT_MAX + 1] = { 1, 2, 3 }, sig[IPC_EXTRA_MAX + 1] = { 9 };
+		struct ipc_scram sc = { 5, "SCRAM-SHA-256-PLUS", { (const unsigned char *)"sam", 3 },
+		    NULL }, sc2;
+		struct ipc_scram as = { 6, "SCRAM-SHA-1", { NULL, 0 }, "sam" }, as2;
+		struct ipc_scram_params sp = { 6, IPC_AUTH_OK, { salt, 16 }, 4096 }, sp2;
+		struct ipc_login_result lr = { 5, IPC_AUTH_OK, { sig, 32 } }, lr2;
+
+		assert_int_equal(ipc_encode(&m, IPC_LOGIN_SCRAM, &sc), 0);
+		assert_int_equal(ipc_decode(&m, IPC_LOGIN_SCRAM, &sc2), 0);
+		assert_string_equal(sc2.mech, "SCRAM-SHA-256-PLUS");
+		assert_memory_equal(sc2.user.p, "sam", 3);
+		assert_int_equal(ipc_encode(&m, IPC_AUTH_SCRAM, &as), 0);
+		assert_int_equal(ipc_decode(&m, IPC_AUTH_SCRAM, &as2), 0);
+		assert_string_equal(as2.name, "sam");
+		assert_int_equal(ipc_encode(&m, IPC_LOGIN_SCRAM_PARAMS, &sp), 0);
+		assert_int_equal(ipc_decode(&m, IPC_LOGIN_SCRAM_PARAMS, &sp2), 0);
+		assert_int_equal(sp2.iter, 4096);
+		assert_int_equal(sp2.salt.len, 16);
+		sp.salt.len = IPC_SALT_MAX + 1;		/* over the salt's bound */
+		assert_int_equal(ipc_encode(&m, IPC_AUTH_SCRAM_PARAMS, &sp), -1);
+		assert_int_equal(ipc_encode(&m, IPC_LOGIN_RESULT, &lr), 0);
+		assert_int_equal(ipc_decode(&m, IPC_LOGIN_RESULT, &lr2), 0);
+		assert_int_equal(lr2.extra.len, 32);
+		lr.extra.len = IPC_EXTRA_MAX + 1;
+		assert_int_equal(ipc_encode(&m, IPC_LOGIN_RESULT, &lr), -1);
+	}
 	assert_string_equal(ipc_type_name(IPC_LOGIN_AUTH), "LOGIN_AUTH");
 	assert_string_equal(ipc_type_name(9999), "unknown");
 }

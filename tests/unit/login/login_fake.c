@@ -398,3 +398,29 @@ login_fake_take_output(struct login_fake *f, size_t *len_r)
 		*len_r = n;
 	return s;
 }
+
+/* SCRAM's salt request: the fake master never answers (the exchange waits). */
+void
+lconn_send_scram(struct lconn *c, const char *mech, const char *user, size_t ulen)
+{
+	contract(reading(c), "SCRAM request outside the command/SASL state");
+	contract(lconn_cleartext_ok(c), "SCRAM where plaintext is refused");
+	contract(mech != NULL && user != NULL, "NULL argument");
+	c->state = LC_AUTH_WAIT;
+}
+
+void
+lconn_login_finish(struct lconn *c)
+{
+	c->state = LC_AUTH_WAIT;
+}
+
+/* The front ends read auth_scram: SCRAM is offered in these tests. */
+const struct config *
+lconn_config(const struct lconn *c)
+{
+	static struct config cfg;
+
+	cfg.auth_scram = true;
+	return &cfg;
+}

@@ -39,6 +39,29 @@ struct dcase {
 };
 
 static const struct dcase cases[] = {
+	{ "imap authenticate scram", IMAP, true,
+	  "a AUTHENTICATE SCRAM-SHA-256 "
+	  "biwsbj1hbGljZSxyPWFiYw==\r\n", 0, 0,
+	  NULL, NULL, NULL, NULL, 0, LC_AUTH_WAIT, "AUTH=SCRAM-SHA-256", "PLUS", 0 },
+	{ "imap authenticate scram two steps", IMAP, true,
+	  "a AUTHENTICATE scram-sha-1\r\nbiwsbj1hbGljZSxyPWFiYw==\r\n", 0, 0, NULL, NULL, NULL,
+	  NULL, 0, LC_AUTH_WAIT, "+ \r\n", "a NO", 0 },
+	{ "imap scram-plus without tls", IMAP, true, "a AUTHENTICATE SCRAM-SHA-256-PLUS\r\n",
+	  0, 0, NULL, NULL, NULL, NULL, 0, LC_CMD, "a NO Unsupported", NULL, 0 },
+	{ "imap scram binding without -plus", IMAP, true,
+	  "a AUTHENTICATE SCRAM-SHA-256 "
+	  "cD10bHMtZXhwb3J0ZXIsLG49YWxpY2Uscj1hYmM=\r\n",
+	  0, 0, NULL, NULL, NULL, NULL, 0, LC_CMD, "a NO [AUTHENTICATIONFAILED]", NULL, 0 },
+	{ "imap scram mandatory extension", IMAP, true,
+	  "a AUTHENTICATE SCRAM-SHA-256 "
+	  "biwsbT14LG49YWxpY2Uscj1hYmM=\r\n",
+	  0, 0, NULL, NULL, NULL, NULL, 0, LC_CMD, "a NO [AUTHENTICATIONFAILED]", NULL, 0 },
+	{ "imap scram other authzid", IMAP, true,
+	  "a AUTHENTICATE SCRAM-SHA-256 "
+	  "bixhPWFkbWluLG49YWxpY2Uscj1hYmM=\r\n",
+	  0, 0, NULL, NULL, NULL, NULL, 0, LC_CMD, "a NO [AUTHENTICATIONFAILED]", NULL, 0 },
+	{ "imap scram refused without tls", IMAP, false, "a AUTHENTICATE SCRAM-SHA-256\r\n",
+	  0, 0, NULL, NULL, NULL, NULL, 0, LC_CMD, "a NO [PRIVACYREQUIRED]", "AUTH=SCRAM", 0 },
 	{ "imap login", IMAP, true, "a LOGIN user pass\r\n", 0, 1, "a", "LOGIN", "user",
 	  "pass", 0, LC_AUTH_WAIT, "* OK [CAPABILITY", NULL, 0 },
 	{ "imap login quoted", IMAP, true, "tag1 login \"us er\" \"p\\\"w\"\r\n", 0, 1, "tag1",
@@ -137,7 +160,15 @@ static const struct dcase cases[] = {
 	{ "pop3 auth other authzid", POP3, true, "AUTH PLAIN YWRtaW4AdXNlcgBwYXNz\r\n", 0, 0,
 	  NULL, NULL, NULL, NULL, 0, LC_CMD, "-ERR [AUTH] Authorization failed.", NULL, 0 },
 	{ "pop3 auth list", POP3, true, "AUTH\r\n", 0, 0, NULL, NULL, NULL, NULL, 0, LC_CMD,
-	  "+OK\r\nPLAIN\r\nLOGIN\r\n.\r\n", NULL, 0 },
+	  "+OK\r\nPLAIN\r\nLOGIN\r\nSCRAM-SHA-1\r\nSCRAM-SHA-256\r\n.\r\n", NULL, 0 },
+	/* SCRAM: the client-first-message goes to the master as a salt request */
+	{ "pop3 auth scram", POP3, true,
+	  "AUTH SCRAM-SHA-256 "
+	  "biwsbj1hbGljZSxyPWFiYw==\r\n", 0, 0, NULL, NULL, NULL,
+	  NULL, 0, LC_AUTH_WAIT, NULL, "-ERR", 0 },
+	{ "pop3 auth scram-plus without tls", POP3, true, "AUTH SCRAM-SHA-256-PLUS\r\n", 0, 0,
+	  NULL, NULL, NULL, NULL, 0, LC_CMD, "-ERR Unsupported authentication mechanism.", NULL,
+	  0 },
 	{ "pop3 apop", POP3, true, "APOP a b\r\n", 0, 0, NULL, NULL, NULL, NULL, 0, LC_CMD,
 	  "-ERR APOP is not supported.", NULL, 0 },
 	{ "pop3 stat before login", POP3, true, "STAT\r\n", 0, 0, NULL, NULL, NULL, NULL, 0,
