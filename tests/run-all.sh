@@ -33,6 +33,8 @@
 #   sort      tests/sort/run.py (SORT against a reference implementation over generated
 #             folders) on build/buzon, one round on build-asan/buzon
 #   pop3      tests/pop3/run.py (POP3 dialogues, poplib, curl, fetchmail, IMAP EXPUNGE)
+#   managesieve tests/managesieve/run.py (ManageSieve dialogues, STARTTLS, SASL, every
+#             command and response code, limits; sieve-connect) on build/buzon
 #   sieve     tests/sieve/run.py (`buzon sieve check`: its exit codes and messages, and
 #             accept/reject of ~190 scripts against Pigeonhole's sievec from dovecot-sieve)
 #             on build/buzon
@@ -251,6 +253,10 @@ if [ -f tests/sort/run.py ] && have_binary "$BUILD" sort; then
 fi
 if [ -f tests/pop3/run.py ] && have_binary "$BUILD" pop3; then
 	runner pop3 "$LOGDIR/pop3.log" "$PY" tests/pop3/run.py --buzon "$BUILD/buzon"
+fi
+if [ -f tests/managesieve/run.py ] && have_binary "$BUILD" managesieve; then
+	runner managesieve "$LOGDIR/managesieve.log" "$PY" tests/managesieve/run.py \
+	    --buzon "$BUILD/buzon"
 fi
 
 if [ -f tests/hostile/run.py ] && [ "${SKIP_HOSTILE:-0}" != 1 ] && have_binary "$BUILD" hostile; then
