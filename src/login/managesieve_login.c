@@ -192,6 +192,32 @@ cmd_authenticate(struct lconn *c, struct ms_login *ml, const struct ms_cmd *cmd)
 	}
 }
 
+/*
+ * RFC 5804 §2.11: NOOP's tag comes back in a TAG response code (the only client bytes
+ * echoed before login: a string, quoted again, or a literal when it cannot be).
+ */
+static void
+noop_tag(struct lconn *c, const struct ms_arg *tag)
+{
+	struct buf b;
+
+	buf_init(&b, 2 * MS_QUOTED_MAX + 64);
+	if (tag->len <= MS_QUOTED_MAX && memchr(tag->p, '\r', tag->len) == NULL &&
+	    memchr(tag->p, '\n', tag->len) == NULL && memchr(tag->p, '\0', tag->len) == NULL) {
+		(void)buf_append_str(&b, "OK (TAG \"");
+		for (size_t i = 0; i < tag->len; i++) {
+			if (tag->p[i] == '"' || tag->p[i] == '\\')
+				(void)buf_append_str(&b, "\\");
+			(void)buf_append(&b, tag->p + i, 1);
+		}
+		(void)buf_append_str(&b, "\") \"Done.\"\r\n");
+		evbuffer_add(bufferevent_get_output(c->bev), b.data, b.len);
+	} else {
+		lconn_printf(c, "OK \"Done.\"\r\n");
+	}
+	buf_deinit(&b);
+}
+
 static void
 command(struct lconn *c, struct ms_login *ml, const struct ms_cmd *cmd)
 {
@@ -206,10 +232,10 @@ command(struct lconn *c, struct ms_login *ml, const struct ms_cmd *cmd)
 		lconn_printf(c, "OK \"Logout completed.\"\r\n");
 		lconn_close_after(c);
 	} else if (mem_ieq(n->p, n->len, "NOOP")) {
-		/* RFC 5804 §2.13: a tag string is echoed back (only NOOP's own, not the client's
-		 * bytes in an error: nothing else is echoed) */
 		if (cmd->argc == 0)
 			lconn_printf(c, "OK \"Done.\"\r\n");
+		else if (cmd->argc == 1 && cmd->args[0].type == MS_ARG_STRING)
+			noop_tag(c, &cmd->args[0]);
 		else
 			reply_bad(c, "Invalid NOOP arguments.");
 	} else if (mem_ieq(n->p, n->len, "STARTTLS")) {

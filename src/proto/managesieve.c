@@ -95,7 +95,8 @@ managesieve_parse(const unsigned char *data, size_t len, const struct ms_limits 
 			while (j < len && atom_char(data[j]) && j - i <= MS_NAME_MAX)
 				j++;
 			if (j - i > MS_NAME_MAX || j == i)
-				return BAD(j, data[j] == '\0' ? MS_ERR_NUL : MS_ERR_SYNTAX);
+				return BAD(j, j < len && data[j] == '\0' ? MS_ERR_NUL :
+				    MS_ERR_SYNTAX);
 			if (j >= len)
 				return MS_PARSE_MORE;
 			cmd->name.type = MS_ARG_ATOM;

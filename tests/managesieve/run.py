@@ -157,6 +157,8 @@ def greeting_starttls_auth(srv, res):
     res.eq(caps(lines), c, "CAPABILITY repeats the greeting")
     lines, ok = r.cmd(b'NOOP\r\n')
     res.check(ok.startswith(b"OK"), "NOOP before login")
+    lines, ok = r.cmd(b'NOOP "STARTTLS-SYNC-42"\r\n')
+    res.eq(ok, b'OK (TAG "STARTTLS-SYNC-42") "Done."', "NOOP with a tag before login")
     lines, ok = r.cmd(b'LISTSCRIPTS\r\n')
     res.check(ok.startswith(b"NO"), "LISTSCRIPTS before login: NO")
     lines, ok = r.cmd(b"STARTTLS\r\n")
@@ -179,6 +181,43 @@ def greeting_starttls_auth(srv, res):
     lines, ok = r.cmd(b"LOGOUT\r\n")
     res.check(ok.startswith(b"OK"), "LOGOUT")
     res.check(r.closed(), "closed after LOGOUT")
+
+
+@test()
+def starttls_injection(srv, res):
+    """Plaintext pipelined behind STARTTLS is discarded (CVE-2011-0411)."""
+    r = Raw(srv)
+    r.response()
+    r.send(b"STARTTLS\r\nNOOP \"injected\"\r\n")
+    lines, ok = r.response()
+    res.check(ok.startswith(b"OK"), "STARTTLS")
+    r.starttls()
+    lines, ok = r.response()
+    res.check(ok.startswith(b"OK") and b"injected" not in ok, "capabilities after TLS")
+    lines, ok = r.cmd(b'NOOP "after"\r\n')
+    res.eq(ok, b'OK (TAG "after") "Done."', "the injected NOOP was never answered")
+    r.close()
+
+
+@test()
+def large_script_over_tls(srv, res):
+    """A 200 KB script through the TLS proxy of the login process, both ways."""
+    r = Raw(srv, timeout=15)
+    r.response()
+    r.cmd(b"STARTTLS\r\n")
+    r.starttls()
+    r.response()
+    lines, ok = r.cmd(b'AUTHENTICATE "PLAIN" "' + plain("demo", "demo") + b'"\r\n')
+    res.check(ok.startswith(b"OK"), "login over TLS")
+    script = b"".join(b'# rule %06d: a long comment line to make the script large enough\r\n'
+                      % i for i in range(3000)) + b"keep;\r\n"
+    res.check(len(script) > 200000, "script of %d bytes" % len(script))
+    lines, ok = r.cmd(b'PUTSCRIPT "big" {%d+}\r\n' % len(script) + script + b"\r\n")
+    res.check(ok.startswith(b"OK"), "PUTSCRIPT of a large script: %r" % ok[:80])
+    lines, ok = r.cmd(b'GETSCRIPT "big"\r\n')
+    res.check(ok.startswith(b"OK") and lines == [b"{%d}\r\n" % len(script) + script],
+              "GETSCRIPT returns it whole")
+    r.close()
 
 
 @test()

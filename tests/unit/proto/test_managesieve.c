@@ -152,6 +152,9 @@ test_limits(void **state)
 	    &used), MS_PARSE_MORE);
 	assert_int_equal(managesieve_parse((unsigned char *)line, 201 + 20, &lim, false, &cmd,
 	    &used), MS_PARSE_ERROR);
+	/* a long name ending exactly at the end of the input (found by the fuzzer) */
+	assert_int_equal(managesieve_parse((unsigned char *)line, MS_NAME_MAX + 1, &lim, false,
+	    &cmd, &used), MS_PARSE_MORE);
 	/* a long name is a syntax error, dropped at its LF */
 	memcpy(line + 100, "\r\n", 2);
 	assert_int_equal(managesieve_parse((unsigned char *)line, 102, &lim, false, &cmd,
