@@ -193,17 +193,19 @@ cmd_authenticate(struct lconn *c, struct ms_login *ml, const struct ms_cmd *cmd)
 }
 
 /*
- * RFC 5804 §2.11: NOOP's tag comes back in a TAG response code (the only client bytes
- * echoed before login: a string, quoted again, or a literal when it cannot be).
+ * RFC 5804 §2.11: NOOP's tag comes back in a TAG response code: the only client bytes
+ * echoed before login, and only printable ASCII (else a plain OK).
  */
 static void
 noop_tag(struct lconn *c, const struct ms_arg *tag)
 {
+	bool printable = tag->len <= MS_QUOTED_MAX;
 	struct buf b;
 
 	buf_init(&b, 2 * MS_QUOTED_MAX + 64);
-	if (tag->len <= MS_QUOTED_MAX && memchr(tag->p, '\r', tag->len) == NULL &&
-	    memchr(tag->p, '\n', tag->len) == NULL && memchr(tag->p, '\0', tag->len) == NULL) {
+	for (size_t i = 0; printable && i < tag->len; i++)
+		printable = (unsigned char)tag->p[i] >= 0x20 && (unsigned char)tag->p[i] < 0x7f;
+	if (printable) {
 		(void)buf_append_str(&b, "OK (TAG \"");
 		for (size_t i = 0; i < tag->len; i++) {
 			if (tag->p[i] == '"' || tag->p[i] == '\\')
@@ -211,7 +213,7 @@ noop_tag(struct lconn *c, const struct ms_arg *tag)
 			(void)buf_append(&b, tag->p + i, 1);
 		}
 		(void)buf_append_str(&b, "\") \"Done.\"\r\n");
-		evbuffer_add(bufferevent_get_output(c->bev), b.data, b.len);
+		lconn_printf(c, "%s", buf_cstr(&b));
 	} else {
 		lconn_printf(c, "OK \"Done.\"\r\n");
 	}

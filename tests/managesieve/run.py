@@ -270,6 +270,24 @@ def wrong_password_delay(srv, res):
     res.check(r.closed(), "closed after three failures")
 
 
+@test(config=["auth_ban_failures = 2", "auth_ban_seconds = 600"])
+def ban(srv, res):
+    """Failures over ManageSieve count for the address's ban like IMAP's."""
+    for i in range(2):
+        r = Raw(srv)
+        r.response()
+        lines, ok = r.cmd(b'AUTHENTICATE "PLAIN" "' + plain("demo", "bad") + b'"\r\n')
+        res.check(ok.startswith(b"NO"), "failure %d" % i)
+        r.close()
+    r = Raw(srv)
+    r.response()
+    lines, ok = r.cmd(b'AUTHENTICATE "PLAIN" "' + plain("demo", "demo") + b'"\r\n')
+    res.check(ok.startswith(b"NO"), "the right password is refused while banned: %r" % ok)
+    res.check(re.search(r"auth ban ip=127\.0\.0\.1", srv.log_text()) is not None,
+              "the ban is logged")
+    r.close()
+
+
 @test(config=["managesieve_max_script_size = 1000", "managesieve_max_scripts = 3"])
 def commands(srv, res):
     r = login(srv)
