@@ -280,7 +280,7 @@ ms_login_input(struct lconn *c, struct evbuffer *in)
 		r = managesieve_parse(data, len, &msl_limits, sasl, &ml->cmd, &used);
 		if (r == MS_PARSE_MORE)
 			return;
-		if (r == MS_PARSE_ERROR && used == 0) {
+		if (r == MS_PARSE_ERROR && (used == 0 || ml->cmd.error == MS_ERR_LITERAL)) {
 			/* overlong line or literal: cannot resynchronise */
 			lconn_printf(c, "BYE \"%s\"\r\n", ml->cmd.error == MS_ERR_LITERAL ?
 			    "Literal too long." : "Line too long.");

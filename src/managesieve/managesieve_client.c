@@ -44,6 +44,8 @@ struct ms_client {
 	struct ms_limits lim;
 	struct ms_cmd *cmd;
 	unsigned bad;
+	uint64_t skip_left;	/* bytes of a too long literal still to discard */
+	bool skip_line;		/* then the rest of its line, then NO (QUOTA/MAXSIZE) */
 	bool closing;
 	bool input_eof;
 	uint64_t last_activity_ms;
@@ -772,10 +774,41 @@ client_input(struct ms_client *c)
 
 		if (len == 0 || evbuffer_get_length(out) >= conn_bounds(CONN_POP3)->output_high)
 			return;
+		if (c->skip_left > 0) {
+			/* RFC 5804 §2.6: a script over the limit gets NO (QUOTA/MAXSIZE) */
+			size_t n = (size_t)MIN((uint64_t)len, c->skip_left);
+
+			evbuffer_drain(in, n);
+			c->skip_left -= n;
+			continue;
+		}
 		data = evbuffer_pullup(in, -1);
+		if (c->skip_line) {
+			const unsigned char *lf = memchr(data, '\n', len);
+
+			if (lf == NULL && len <= MS_LINE_MAX)
+				return;
+			if (lf == NULL) {
+				reply(c, "BYE", NULL, "Line too long.");
+				client_close_after(c);
+				return;
+			}
+			evbuffer_drain(in, (size_t)(lf - data) + 1);
+			c->skip_line = false;
+			reply(c, "NO", "QUOTA/MAXSIZE", "The script is too large.");
+			continue;
+		}
 		r = managesieve_parse(data, len, &c->lim, false, c->cmd, &used);
 		if (r == MS_PARSE_MORE)
 			return;
+		if (r == MS_PARSE_ERROR && c->cmd->error == MS_ERR_LITERAL && used > 0) {
+			log_info("managesieve user=%s session=%u literal_too_long=%llu", c->user,
+			    c->id, (unsigned long long)c->cmd->skip);
+			evbuffer_drain(in, used);
+			c->skip_left = c->cmd->skip;
+			c->skip_line = true;
+			continue;
+		}
 		if (r == MS_PARSE_ERROR && used == 0) {
 			/* overlong line or literal: the stream cannot be resynchronised */
 			log_info("managesieve disconnect user=%s session=%u reason=%s", c->user,

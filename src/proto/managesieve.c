@@ -48,6 +48,7 @@ managesieve_parse(const unsigned char *data, size_t len, const struct ms_limits 
 
 	cmd->argc = 0;
 	cmd->error = MS_ERR_NONE;
+	cmd->skip = 0;
 	cmd->name.p = NULL;
 	cmd->name.len = 0;
 	*used_r = 0;
@@ -151,19 +152,12 @@ managesieve_parse(const unsigned char *data, size_t len, const struct ms_limits 
 			size_t j = i + 1, digits = 0;
 
 			while (j < len && data[j] >= '0' && data[j] <= '9') {
-				unsigned d = (unsigned)(data[j] - '0');
-
-				if (n > (UINT64_MAX - d) / 10) {
-					cmd->error = MS_ERR_LITERAL;
+				if (++digits > 19) {
+					cmd->error = MS_ERR_LITERAL;	/* beyond any bound */
 					return MS_PARSE_ERROR;
 				}
-				n = n * 10 + d;
-				if (n > lim->literal_max) {
-					cmd->error = MS_ERR_LITERAL;
-					return MS_PARSE_ERROR;
-				}
+				n = n * 10 + (unsigned)(data[j] - '0');
 				j++;
-				digits++;
 			}
 			if (j < len && data[j] == '+')
 				j++;
@@ -181,6 +175,13 @@ managesieve_parse(const unsigned char *data, size_t len, const struct ms_limits 
 			j++;
 			if (j - lit_bytes > lim->line_max) {
 				cmd->error = MS_ERR_TOOLONG;
+				return MS_PARSE_ERROR;
+			}
+			if (n > lim->literal_max) {
+				/* the caller may skip it: its length and where it starts */
+				cmd->error = MS_ERR_LITERAL;
+				cmd->skip = n;
+				*used_r = j;
 				return MS_PARSE_ERROR;
 			}
 			if (len - j < n)

@@ -25,7 +25,7 @@ enum ms_error {
 	MS_ERR_NUL,		/* a NUL outside a literal: the line is dropped (used_r) */
 	MS_ERR_ARGS,		/* more than MS_ARGS_MAX arguments: the line is dropped */
 	MS_ERR_TOOLONG,		/* more than line_max bytes outside literals: close */
-	MS_ERR_LITERAL,		/* a literal over literal_max: close (its bytes follow) */
+	MS_ERR_LITERAL,		/* a literal over literal_max (see managesieve_parse) */
 };
 
 enum ms_arg_type { MS_ARG_ATOM, MS_ARG_STRING };
@@ -42,6 +42,7 @@ struct ms_cmd {
 	unsigned argc;
 	struct ms_arg args[MS_ARGS_MAX];
 	enum ms_error error;
+	uint64_t skip;		/* MS_ERR_LITERAL: the literal's length (0: unbounded) */
 	char qbuf[MS_ARGS_MAX][MS_QUOTED_MAX];	/* unescaped quoted strings */
 };
 
@@ -55,8 +56,10 @@ struct ms_limits {
  * SASL response, RFC 5804 §2.1) stored in args[0]. Returns MS_PARSE_DONE (cmd filled,
  * pointing into data and cmd->qbuf; *used_r bytes through the CRLF), MS_PARSE_MORE
  * (*used_r = 0: call again with more bytes), or MS_PARSE_ERROR (cmd->error; for SYNTAX,
- * NUL and ARGS *used_r is the line through its LF, to drop; TOOLONG and LITERAL mean the
- * connection cannot be resynchronised).
+ * NUL and ARGS *used_r is the line through its LF, to drop; TOOLONG means the connection
+ * cannot be resynchronised; LITERAL: *used_r is through the literal's header and
+ * cmd->skip its length, which the caller discards with the rest of the line (or closes),
+ * or *used_r = 0 and skip = 0 for a length of 20 digits or more: close).
  */
 enum ms_parse_result managesieve_parse(const unsigned char *data, size_t len,
     const struct ms_limits *lim, bool string_only, struct ms_cmd *cmd, size_t *used_r);

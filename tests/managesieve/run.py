@@ -363,11 +363,22 @@ def commands(srv, res):
     lines, ok = r.cmd(b"LISTSCRIPTS\r\n")
     res.eq(sorted(lines), [b'"other"', b'"third"'], "LISTSCRIPTS at the end")
     res.check(not [f for f in os.listdir(sdir) if f.startswith(".")], "no temporary files left")
-    # an oversized literal: BYE, connection closed
+    # an oversized literal: skipped, NO (QUOTA/MAXSIZE), the session goes on
+    huge = b"#" * 5000
     r.send(b'PUTSCRIPT "huge" {5000+}\r\n')
+    for i in range(0, len(huge), 1000):
+        r.send(huge[i:i + 1000])
+        time.sleep(0.01)
+    lines, ok = r.cmd(b"\r\nNOOP\r\n")
+    res.check(ok.startswith(b"NO (QUOTA/MAXSIZE)"), "literal over the limit: %r" % ok)
     lines, ok = r.response()
-    res.check(ok.startswith(b"BYE"), "literal over the limit: %r" % ok)
-    res.check(r.closed(), "closed after the oversized literal")
+    res.check(ok.startswith(b"OK"), "the next command is answered: %r" % ok)
+    res.check(not os.path.exists(os.path.join(sdir, "huge.sieve")), "nothing stored")
+    # a literal length beyond any bound: BYE, connection closed
+    r.send(b'PUTSCRIPT "huge" {99999999999999999999+}\r\n')
+    lines, ok = r.response()
+    res.check(ok.startswith(b"BYE"), "absurd literal length: %r" % ok)
+    res.check(r.closed(), "closed after the absurd literal length")
 
 
 @test()

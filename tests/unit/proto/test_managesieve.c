@@ -65,11 +65,11 @@ static const struct lcase lines[] = {
 	{ "\"a\" \"b\"\r\n", 0, true, MS_PARSE_ERROR, MS_ERR_SYNTAX, NULL, 0, NULL, NULL, 0 },
 	{ "\r\n", 0, true, MS_PARSE_ERROR, MS_ERR_SYNTAX, NULL, 0, NULL, NULL, 0 },
 	{ "\"a\"x\r\n", 0, false, MS_PARSE_ERROR, MS_ERR_SYNTAX, NULL, 0, NULL, NULL, 0 },
-	/* limits: no resynchronisation */
+	/* limits: a literal too long to take is skippable, a line too long is not */
 	{ "PUTSCRIPT \"a\" {101+}\r\n", 0, false, MS_PARSE_ERROR, MS_ERR_LITERAL, NULL, 0,
 	  NULL, NULL, 0 },
 	{ "PUTSCRIPT \"a\" {99999999999999999999999+}\r\n", 0, false, MS_PARSE_ERROR,
-	  MS_ERR_LITERAL, NULL, 0, NULL, NULL, 0 },
+	  MS_ERR_LITERAL, NULL, 0, NULL, NULL, 1 /* unbounded: nothing used */ },
 };
 
 static size_t
@@ -86,9 +86,14 @@ check_case(const struct lcase *t, enum ms_parse_result r, size_t used)
 	assert_int_equal(r, t->res);
 	if (r == MS_PARSE_ERROR) {
 		assert_int_equal(cmd.error, t->err);
-		if (t->err == MS_ERR_LITERAL || t->err == MS_ERR_TOOLONG)
+		if (t->err == MS_ERR_TOOLONG || (t->err == MS_ERR_LITERAL && t->used == 1)) {
 			assert_int_equal(used, 0);
-		else
+			assert_int_equal(cmd.skip, 0);
+		} else if (t->err == MS_ERR_LITERAL) {
+			/* skippable: through its header, with its length */
+			assert_int_equal(used, len);
+			assert_int_equal(cmd.skip, 101);
+		} else
 			assert_int_equal(used, t->used != 0 ? t->used : len);
 		return;
 	}
