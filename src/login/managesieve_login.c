@@ -14,10 +14,20 @@
 #include "proto/managesieve.h"
 #include "proto/sasl.h"
 #include "sieve/sieve.h"
+#include "sieve/sieve_exec.h"
 
 /* Bytes outside literals in one line; a literal holds at most one SASL line. */
 #define MSL_LINE_MAX	1200
-#define MSL_MAX_REDIRECTS 4	/* src/sieve/sieve_exec.c's redirects_max default */
+
+/* MAXREDIRECTS: the redirect limit of a delivery run (src/sieve/sieve_exec.h). */
+static unsigned
+max_redirects(void)
+{
+	struct sieve_exec_limits xl;
+
+	sieve_exec_limits_default(&xl);
+	return xl.redirects_max;
+}
 
 enum msl_sasl_step { MSL_SASL_NONE, MSL_SASL_PLAIN, MSL_SASL_LOGIN_USER, MSL_SASL_LOGIN_PASS };
 
@@ -71,7 +81,7 @@ send_capabilities(struct lconn *c, const char *ok)
 	(void)buf_append_str(&b, "\"\r\n");
 	if (lconn_starttls_available(c))
 		(void)buf_append_str(&b, "\"STARTTLS\"\r\n");
-	(void)buf_appendf(&b, "\"MAXREDIRECTS\" \"%u\"\r\n", MSL_MAX_REDIRECTS);
+	(void)buf_appendf(&b, "\"MAXREDIRECTS\" \"%u\"\r\n", max_redirects());
 	(void)buf_append_str(&b, "\"VERSION\" \"1.0\"\r\n");
 	(void)buf_appendf(&b, "OK \"%s\"\r\n", ok);
 	lconn_printf(c, "%s", buf_cstr(&b));

@@ -25,11 +25,21 @@
 #include "managesieve/managesieve_client.h"
 #include "proto/managesieve.h"
 #include "sieve/sieve.h"
+#include "sieve/sieve_exec.h"
 #include "lib/util.h"
 
 #define MS_LINE_MAX		8192	/* bytes of a command line outside literals */
 #define MS_SCRIPT_HARD_MAX	(1024 * 1024)	/* sieve_limits_default's script_max */
-#define MS_MAX_REDIRECTS	4	/* src/sieve/sieve_exec.c's redirects_max default */
+
+/* MAXREDIRECTS: the redirect limit of a delivery run (src/sieve/sieve_exec.h). */
+static unsigned
+max_redirects(void)
+{
+	struct sieve_exec_limits xl;
+
+	sieve_exec_limits_default(&xl);
+	return xl.redirects_max;
+}
 
 struct ms_client {
 	struct mail_session session;	/* in the user's session registry */
@@ -342,7 +352,7 @@ cmd_capability(struct ms_client *c)
 	for (unsigned i = 0; i < SIEVE_CAP_COUNT; i++)
 		(void)buf_appendf(&b, "%s%s", i ? " " : "", sieve_cap_name((enum sieve_cap)i));
 	(void)buf_appendf(&b, "\"\r\n\"MAXREDIRECTS\" \"%u\"\r\n\"VERSION\" \"1.0\"\r\n"
-	    "OK \"Capability completed.\"\r\n", MS_MAX_REDIRECTS);
+	    "OK \"Capability completed.\"\r\n", max_redirects());
 	evbuffer_add(bufferevent_get_output(c->bev), b.data, b.len);
 	buf_deinit(&b);
 }

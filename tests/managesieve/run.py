@@ -242,6 +242,13 @@ def auth_variants(srv, res):
     res.eq(r.line(), b'"UGFzc3dvcmQ6"', "LOGIN asks for the password")
     lines, ok = r.cmd(b'"' + base64.b64encode(b"demo") + b'"\r\n')
     res.check(ok.startswith(b"OK"), "AUTHENTICATE LOGIN: %r" % ok)
+    lines, ok = r.cmd(b"CAPABILITY\r\n")
+    c = caps(lines)
+    res.check(ok.startswith(b"OK") and "fileinto" in c.get("SIEVE", "") and
+              c.get("VERSION") == "1.0" and "STARTTLS" not in c and "SASL" not in c,
+              "CAPABILITY after login: %r" % c)
+    lines, ok = r.cmd(b'AUTHENTICATE "PLAIN" "' + plain("demo", "demo") + b'"\r\n')
+    res.check(ok.startswith(b"NO"), "AUTHENTICATE after login: NO")
     lines, ok = r.cmd(b"UNAUTHENTICATE\r\n")
     res.check(ok.startswith(b"NO"), "UNAUTHENTICATE refused (not advertised)")
     lines, ok = r.cmd(b'NOOP "tag-1"\r\n')
