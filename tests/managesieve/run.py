@@ -440,6 +440,39 @@ def pipelined_after_login(srv, res):
     res.check(os.path.islink(os.path.join(home(srv), ".dovecot.sieve")), "activated")
 
 
+@test(lmtp=True)
+def delivery_uses_active_script(srv, res):
+    """A script uploaded and activated over ManageSieve files the next LMTP delivery."""
+    import smtplib
+    r = login(srv)
+    script = (b'require "fileinto";\r\nif header :contains "subject" "ms-filter-test" '
+              b'{\r\n  fileinto "Archive";\r\n}\r\n')
+    lines, ok = r.cmd(b'PUTSCRIPT "filter" {%d+}\r\n' % len(script) + script + b"\r\n")
+    res.check(ok.startswith(b"OK"), "PUTSCRIPT")
+    lines, ok = r.cmd(b'SETACTIVE "filter"\r\n')
+    res.check(ok.startswith(b"OK"), "SETACTIVE")
+    r.cmd(b"LOGOUT\r\n")
+    msg = (b"From: a@example.org\r\nTo: demo@example.org\r\nSubject: an ms-filter-test "
+           b"message\r\nMessage-ID: <ms1@example.org>\r\n\r\nbody\r\n")
+    lm = smtplib.LMTP(bt.HOST, srv.lmtp_port, timeout=10)
+    try:
+        lm.sendmail("a@example.org", ["demo"], msg)
+    finally:
+        lm.quit()
+    archive = srv.maildir("demo", "Archive")
+    deadline = time.monotonic() + 5
+    found = False
+    while time.monotonic() < deadline and not found:
+        for sub in ("new", "cur"):
+            d = os.path.join(archive, sub)
+            for f in os.listdir(d) if os.path.isdir(d) else []:
+                with open(os.path.join(d, f), "rb") as fh:
+                    if b"ms-filter-test" in fh.read():
+                        found = True
+        time.sleep(0.05)
+    res.check(found, "the delivery was filed into Archive by the active script")
+
+
 @test()
 def sieve_connect(srv, res):
     if shutil.which("sieve-connect") is None:
