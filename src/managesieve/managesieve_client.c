@@ -250,8 +250,7 @@ script_count(const struct ms_client *c)
 	while ((de = readdir(d)) != NULL) {
 		size_t len = strlen(de->d_name);
 
-		if (len > 6 && memcmp(de->d_name + len - 6, ".sieve", 6) == 0 &&
-		    de->d_name[0] != '.')
+		if (len > 6 && memcmp(de->d_name + len - 6, ".sieve", 6) == 0)
 			n++;
 	}
 	closedir(d);
@@ -376,8 +375,8 @@ cmd_listscripts(struct ms_client *c)
 		struct stat st;
 		struct ms_arg n;
 
-		if (len <= 6 || memcmp(de->d_name + len - 6, ".sieve", 6) != 0 ||
-		    de->d_name[0] == '.')
+		/* temporary files (.buzon-tmp.*) never end in .sieve */
+		if (len <= 6 || memcmp(de->d_name + len - 6, ".sieve", 6) != 0)
 			continue;
 		n.type = MS_ARG_STRING;
 		n.p = de->d_name;

@@ -369,7 +369,14 @@ def commands(srv, res):
     res.check(ok.startswith(b"NO (NONEXISTENT)"), "DELETESCRIPT again: %r" % ok)
     lines, ok = r.cmd(b"LISTSCRIPTS\r\n")
     res.eq(sorted(lines), [b'"other"', b'"third"'], "LISTSCRIPTS at the end")
-    res.check(not [f for f in os.listdir(sdir) if f.startswith(".")], "no temporary files left")
+    # a name starting with a dot and one with quotes: stored, listed, quoted back
+    r.cmd(b'DELETESCRIPT "third"\r\n')
+    lines, ok = r.cmd(b'PUTSCRIPT ".dot \\"q\\"" "keep;"\r\n')
+    res.check(ok.startswith(b"OK"), "PUTSCRIPT of .dot \"q\": %r" % ok)
+    lines, ok = r.cmd(b"LISTSCRIPTS\r\n")
+    res.eq(sorted(lines), [b'".dot \\"q\\""', b'"other"'], "LISTSCRIPTS quotes names")
+    res.check(os.path.exists(os.path.join(sdir, '.dot "q".sieve')), "file .dot \"q\".sieve")
+    res.check(not [f for f in os.listdir(sdir) if "tmp" in f], "no temporary files left")
     # an oversized literal: skipped, NO (QUOTA/MAXSIZE), the session goes on
     huge = b"#" * 5000
     r.send(b'PUTSCRIPT "huge" {5000+}\r\n')
