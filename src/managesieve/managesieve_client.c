@@ -350,8 +350,11 @@ cmd_capability(struct ms_client *c)
 	(void)buf_append_str(&b, "\"IMPLEMENTATION\" \"buzon\"\r\n\"SIEVE\" \"");
 	for (unsigned i = 0; i < SIEVE_CAP_COUNT; i++)
 		(void)buf_appendf(&b, "%s%s", i ? " " : "", sieve_cap_name((enum sieve_cap)i));
-	(void)buf_appendf(&b, "\"\r\n\"MAXREDIRECTS\" \"%u\"\r\n\"VERSION\" \"1.0\"\r\n"
-	    "OK \"Capability completed.\"\r\n", max_redirects());
+	(void)buf_appendf(&b, "\"\r\n\"MAXREDIRECTS\" \"%u\"\r\n", max_redirects());
+	/* RFC 5804 §1.7: OWNER, the logged-in user, after authentication */
+	(void)buf_append_str(&b, "\"OWNER\" ");
+	put_string(&b, c->user, strlen(c->user));
+	(void)buf_append_str(&b, "\r\n\"VERSION\" \"1.0\"\r\nOK \"Capability completed.\"\r\n");
 	evbuffer_add(bufferevent_get_output(c->bev), b.data, b.len);
 	buf_deinit(&b);
 }

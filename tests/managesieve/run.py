@@ -245,7 +245,8 @@ def auth_variants(srv, res):
     lines, ok = r.cmd(b"CAPABILITY\r\n")
     c = caps(lines)
     res.check(ok.startswith(b"OK") and "fileinto" in c.get("SIEVE", "") and
-              c.get("VERSION") == "1.0" and "STARTTLS" not in c and "SASL" not in c,
+              c.get("VERSION") == "1.0" and "STARTTLS" not in c and "SASL" not in c and
+              c.get("OWNER") == "demo",
               "CAPABILITY after login: %r" % c)
     lines, ok = r.cmd(b'AUTHENTICATE "PLAIN" "' + plain("demo", "demo") + b'"\r\n')
     res.check(ok.startswith(b"NO"), "AUTHENTICATE after login: NO")
