@@ -8,7 +8,7 @@ libargon2-dev libutf8proc-dev libpam0g-dev libseccomp-dev liblmdb-dev zlib1g-dev
 scdoc libsystemd-dev"
 # scdoc (man pages) and libsystemd-dev (sd_notify) are optional: the build goes without them
 CHECK="libcmocka-dev python3 curl isync mutt tmux valgrind libclang-rt-14-dev strace gdb
-postfix swaks fetchmail testssl.sh dovecot-sieve dovecot-imapd
+postfix swaks fetchmail testssl.sh dovecot-sieve dovecot-imapd sieve-connect
 roundcube roundcube-sqlite3 roundcube-plugins php-cli php-sqlite3 chromium
 fonts-ipafont-gothic nodejs certbot pebble systemd gsasl libsasl2-modules"
 # gsasl: an independent SCRAM client for tests/scram; libsasl2-modules: Cyrus SASL's

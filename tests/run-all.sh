@@ -35,6 +35,8 @@
 #   pop3      tests/pop3/run.py (POP3 dialogues, poplib, curl, fetchmail, IMAP EXPUNGE)
 #   scram     tests/scram/run.py (SCRAM-SHA-256/-1/-256-PLUS over IMAP with gsasl and a
 #             Python client, doveadm pw credentials, wrong binding, ban) on build/buzon
+#   managesieve tests/managesieve/run.py (ManageSieve dialogues, STARTTLS, SASL, every
+#             command and response code, limits; sieve-connect) on build/buzon
 #   sieve     tests/sieve/run.py (`buzon sieve check`: its exit codes and messages, and
 #             accept/reject of ~190 scripts against Pigeonhole's sievec from dovecot-sieve)
 #             on build/buzon
@@ -256,6 +258,10 @@ if [ -f tests/pop3/run.py ] && have_binary "$BUILD" pop3; then
 fi
 if [ -f tests/scram/run.py ] && have_binary "$BUILD" scram; then
 	runner scram "$LOGDIR/scram.log" "$PY" tests/scram/run.py --buzon "$BUILD/buzon"
+fi
+if [ -f tests/managesieve/run.py ] && have_binary "$BUILD" managesieve; then
+	runner managesieve "$LOGDIR/managesieve.log" "$PY" tests/managesieve/run.py \
+	    --buzon "$BUILD/buzon"
 fi
 
 if [ -f tests/hostile/run.py ] && [ "${SKIP_HOSTILE:-0}" != 1 ] && have_binary "$BUILD" hostile; then

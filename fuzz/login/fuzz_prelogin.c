@@ -3,7 +3,9 @@
  * and POP3 front ends (src/login/imap_login.c, pop3_login.c) against the fake plumbing
  * of tests/unit/login/login_fake.c (link seams for login.c: no sockets, no master).
  *
- * Input: byte 0 chooses the front end and the connection (bit 0 POP3, bit 1 plaintext
+ * Input: byte 0 chooses the front end and the connection (bit 0 POP3, bit 4 ManageSieve
+ * (src/login/managesieve_login.c; replies start with OK, NO, BYE, a quoted string or a
+ * literal's length, and a capability list), bit 1 plaintext
  * allowed, bit 2 a certificate (STARTTLS offered), bit 3 implicit TLS), bytes 1-2 seed
  * the split points of the client stream and the master's answers (fail, temporary
  * failure, limit, success), the rest is what the client sends. STARTTLS is completed
@@ -116,10 +118,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 3)
 		return 0;
-	imap = (data[0] & 1) == 0;
+	imap = (data[0] & 0x11) == 0;
 	split = data[1];
 	answer = data[2];
-	login_fake_init(&f, imap ? &imap_login_ops : &pop3_login_ops, (data[0] & 2) != 0,
+	login_fake_init(&f, imap ? &imap_login_ops : (data[0] & 0x10) != 0 ?
+	    &managesieve_login_ops : &pop3_login_ops, (data[0] & 2) != 0,
 	    (data[0] & 4) != 0, (data[0] & 8) != 0);
 	check_output(&f, imap);
 	while (off < size) {

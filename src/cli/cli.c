@@ -80,6 +80,8 @@ cmd_check(const char *path)
 		printf(" %s", cfg->listen[i]);
 	printf("\nimap_port=%u imaps_port=%u pop3_port=%u pop3s_port=%u\n", cfg->imap_port,
 	    cfg->imaps_port, cfg->pop3_port, cfg->pop3s_port);
+	if (cfg->managesieve_port != 0)
+		printf("managesieve_port=%u\n", cfg->managesieve_port);
 	for (unsigned i = 0; i < cfg->ssl_count; i++) {
 		char *names = NULL;
 		long long left;

@@ -33,6 +33,7 @@ static const struct key_def keys[] = {
 	{ "imaps_port", K_PORT, OFF(imaps_port), 0 },
 	{ "pop3_port", K_PORT, OFF(pop3_port), 0 },
 	{ "pop3s_port", K_PORT, OFF(pop3s_port), 0 },
+	{ "managesieve_port", K_PORT, OFF(managesieve_port), 0 },
 	{ "lmtp_listen", K_STR, OFF(lmtp_listen), 0 },
 	{ "lmtp_socket_mode", K_MODE, OFF(lmtp_socket_mode), 0777 },
 	{ "lmtp_socket_group", K_STR, OFF(lmtp_socket_group), 0 },
@@ -86,6 +87,8 @@ static const struct key_def keys[] = {
 	{ "sieve_script", K_STR, OFF(sieve_script), 0 },
 	{ "sieve_dir", K_STR, OFF(sieve_dir), 0 },
 	{ "sieve_global_dir", K_STR, OFF(sieve_global_dir), 0 },
+	{ "managesieve_max_script_size", K_SIZE, OFF(managesieve_max_script_size), 0 },
+	{ "managesieve_max_scripts", K_UINT, OFF(managesieve_max_scripts), 100000 },
 };
 
 bool
@@ -110,6 +113,8 @@ config_defaults(struct config *c)
 	c->sieve = true;
 	c->sieve_script = xstrdup("~/.dovecot.sieve");
 	c->sieve_dir = xstrdup("~/sieve");
+	c->managesieve_max_script_size = 256 * 1024;
+	c->managesieve_max_scripts = 100;
 	c->base_dir = xstrdup("/run/buzon");
 	c->lmtp_socket_mode = 0666;
 	c->lmtp_socket_gid = (gid_t)-1;

@@ -34,6 +34,7 @@ struct config {
 	char *listen[CONFIG_MAX_LISTEN];	/* addresses; default 127.0.0.1 */
 	unsigned listen_count;
 	uint16_t imap_port, imaps_port, pop3_port, pop3s_port;	/* 0 = off */
+	uint16_t managesieve_port;	/* RFC 5804 (usually 4190); 0 = off */
 	char *lmtp_listen;		/* "host:port" or "unix:/path"; NULL = off */
 	unsigned lmtp_socket_mode;	/* permission bits of a unix lmtp_listen socket (0666) */
 	char *lmtp_socket_group;	/* its group, name or number; NULL = the master's */
@@ -93,6 +94,8 @@ struct config {
 	char *sieve_script;		/* the active script, "~/.dovecot.sieve"; "" = none */
 	char *sieve_dir;		/* the user's scripts, "~/sieve" (ManageSieve, include) */
 	char *sieve_global_dir;		/* scripts for include :global; NULL = none */
+	uint64_t managesieve_max_script_size;	/* bytes of one script (256 KiB) */
+	unsigned managesieve_max_scripts;	/* scripts in sieve_dir; 0 = no limit */
 };
 
 /*

@@ -167,6 +167,7 @@ enum ipc_deliver_status {
 enum ipc_proto {
 	IPC_PROTO_IMAP = 1,
 	IPC_PROTO_POP3 = 2,
+	IPC_PROTO_MANAGESIEVE = 3,
 };
 
 /* Result codes in IPC_AUTH_REPLY / IPC_LOGIN_RESULT. */

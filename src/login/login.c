@@ -40,7 +40,7 @@
 struct login {
 	struct event_base *base;
 	struct config *cfg;
-	struct tls_server *tls[2];	/* by protocol: [0] imap, [1] pop3 (ALPN differs) */
+	struct tls_server *tls[3];	/* by protocol: [0] imap, [1] pop3, [2] managesieve (ALPN) */
 	/* the master's listeners, by the index it sends with each connection */
 	bool listener_tls[LOGIN_MAX_LISTENERS];
 	const struct login_proto_ops *listener_ops[LOGIN_MAX_LISTENERS];
@@ -191,7 +191,8 @@ lconn_cleartext_ok(const struct lconn *c)
 static struct tls_server *
 lconn_tls_server(const struct lconn *c)
 {
-	return c->l->tls[c->ops->ipc_proto == IPC_PROTO_POP3 ? 1 : 0];
+	return c->l->tls[c->ops->ipc_proto == IPC_PROTO_POP3 ? 1 :
+	    c->ops->ipc_proto == IPC_PROTO_MANAGESIEVE ? 2 : 0];
 }
 
 bool
@@ -268,6 +269,8 @@ lconn_switch_tls(struct lconn *c)
 		lconn_destroy(c);
 		return;
 	}
+	if (c->ops->after_tls != NULL)
+		c->ops->after_tls(c);
 }
 
 static void
@@ -889,6 +892,8 @@ parse_fds(struct login *l, const char *spec)
 			l->listener_ops[l->nlisteners] = &imap_login_ops;
 		else if (strcmp(tok, "pop3") == 0 || strcmp(tok, "pop3s") == 0)
 			l->listener_ops[l->nlisteners] = &pop3_login_ops;
+		else if (strcmp(tok, "managesieve") == 0)
+			l->listener_ops[l->nlisteners] = &managesieve_login_ops;
 		else if (strcmp(tok, "auth") == 0)
 			l->listener_ops[l->nlisteners] = &auth_login_ops;
 		else if (strcmp(tok, "socketmap") == 0)
@@ -912,7 +917,8 @@ login_main(int argc, char **argv)
 	l.cfg = role_start("login", argc, argv, &fds);
 	if (l.cfg->ssl_count > 0 &&
 	    ((l.tls[0] = tls_server_create(l.cfg, imap_login_ops.alpn, &err)) == NULL ||
-	    (l.tls[1] = tls_server_create(l.cfg, pop3_login_ops.alpn, &err)) == NULL))
+	    (l.tls[1] = tls_server_create(l.cfg, pop3_login_ops.alpn, &err)) == NULL ||
+	    (l.tls[2] = tls_server_create(l.cfg, managesieve_login_ops.alpn, &err)) == NULL))
 		fatal("%s", err);
 	l.base = event_base_new();
 	parse_fds(&l, fds);

@@ -46,6 +46,8 @@ struct login_proto_ops {
 	void (*input)(struct lconn *c, struct evbuffer *in);
 	/* STARTTLS done: forget everything said before (the state is recreated). */
 	void (*tls_started)(struct lconn *c);
+	/* Optional: the TLS session is set up (output is sent after the handshake). */
+	void (*after_tls)(struct lconn *c);
 	/* Login refused (IPC_AUTH_FAIL/TEMPFAIL/LIMIT): write the reply; may close. */
 	void (*auth_failed)(struct lconn *c, uint32_t status);
 	/* The pre-login deadline passed: write the goodbye (the connection closes). */
@@ -70,6 +72,7 @@ struct login_proto_ops {
 
 extern const struct login_proto_ops imap_login_ops;
 extern const struct login_proto_ops pop3_login_ops;
+extern const struct login_proto_ops managesieve_login_ops;
 extern const struct login_proto_ops auth_login_ops;
 extern const struct login_proto_ops socketmap_login_ops;
 

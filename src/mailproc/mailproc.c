@@ -27,6 +27,7 @@
 #include "mailproc/deliver_sieve.h"
 #include "mailproc/mail_user.h"
 #include "mailproc/mailproc.h"
+#include "managesieve/managesieve_client.h"
 #include "pop3/pop3_client.h"
 
 #define MAIL_IPC_FD 3
@@ -38,6 +39,7 @@ static struct {
 	struct mail_user *mu;
 	uint32_t received;	/* clients and deliveries handed to us */
 	const char *user;
+	const char *home;	/* the user's home (ManageSieve: sieve_dir, sieve_script) */
 	struct ipc_peer *master;
 	unsigned delivering;	/* deliveries not yet durable or failed */
 	struct deliver_sieve *sieve;	/* the user's compiled Sieve script, cached */
@@ -96,6 +98,9 @@ handle_client(struct ipc_msg *m)
 		if (proto == IPC_PROTO_IMAP && tag[0] != '\0')
 			n = snprintf(line, sizeof(line), "%s NO [UNAVAILABLE] Temporary failure, "
 			    "try again later\r\n", tag);
+		else if (proto == IPC_PROTO_MANAGESIEVE)
+			n = snprintf(line, sizeof(line), "NO (TRYLATER) \"Temporary failure, "
+			    "try again later\"\r\n");
 		else if (proto == IPC_PROTO_IMAP)
 			n = snprintf(line, sizeof(line), "* BYE [UNAVAILABLE] Temporary failure, "
 			    "try again later\r\n");
@@ -118,6 +123,9 @@ handle_client(struct ipc_msg *m)
 			    "this user and address.\r\n* BYE Maximum number of connections from "
 			    "user+IP exceeded (mail_max_userip_connections=%u)\r\n", tag,
 			    P.cfg->mail_max_userip_connections);
+		else if (proto == IPC_PROTO_MANAGESIEVE)
+			n = snprintf(line, sizeof(line), "NO (TRYLATER) \"Maximum number of "
+			    "connections from user+IP exceeded\"\r\n");
 		else
 			n = snprintf(line, sizeof(line), "-ERR [IN-USE] Maximum number of "
 			    "connections from user+IP exceeded\r\n");
@@ -134,6 +142,9 @@ handle_client(struct ipc_msg *m)
 	} else if (proto == IPC_PROTO_POP3) {
 		(void)pop3_client_create(P.base, P.mu, P.cfg, P.user, fd, input, ilen, ip,
 		    secure);
+	} else if (proto == IPC_PROTO_MANAGESIEVE) {
+		(void)managesieve_client_create(P.base, P.mu, P.cfg, P.user, P.home, fd, input,
+		    ilen, ip, secure);
 	} else {
 		log_error("mail: protocol %u is not served", proto);
 		close(fd);
@@ -267,6 +278,7 @@ mailproc_main(int argc, char **argv)
 	umask(077);
 	P.base = event_base_new();
 	P.user = u.name;
+	P.home = u.home;
 	/* as the user: a missing mail root is created here, with the user's rights only */
 	P.mu = mail_user_create(P.base, P.cfg, &u);
 	P.sieve = deliver_sieve_create(P.cfg, u.home);

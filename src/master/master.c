@@ -92,6 +92,7 @@ reload_config(void)
 	}
 	if (ncfg->imap_port != M.cfg->imap_port || ncfg->imaps_port != M.cfg->imaps_port ||
 	    ncfg->pop3_port != M.cfg->pop3_port || ncfg->pop3s_port != M.cfg->pop3s_port ||
+	    ncfg->managesieve_port != M.cfg->managesieve_port ||
 	    (ncfg->lmtp_listen == NULL) != (M.cfg->lmtp_listen == NULL) ||
 	    (ncfg->lmtp_listen != NULL && strcmp(ncfg->lmtp_listen, M.cfg->lmtp_listen) != 0) ||
 	    (ncfg->auth_listen == NULL) != (M.cfg->auth_listen == NULL) ||
@@ -262,6 +263,12 @@ setup_listeners(void)
 			M.listen_tls[M.nlisten] = true;
 			M.listen_kind[M.nlisten] = "pop3s";
 			M.listen_fd[M.nlisten++] = listen_on(M.cfg->listen[i], M.cfg->pop3s_port);
+		}
+		if (M.cfg->managesieve_port != 0 && M.nlisten < MASTER_MAX_LISTENERS) {
+			M.listen_tls[M.nlisten] = false;
+			M.listen_kind[M.nlisten] = "managesieve";
+			M.listen_fd[M.nlisten++] = listen_on(M.cfg->listen[i],
+			    M.cfg->managesieve_port);
 		}
 	}
 	/* the Dovecot auth protocol for Postfix: served by the login processes too */

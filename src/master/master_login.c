@@ -34,7 +34,8 @@
 static const char *
 proto_name(uint32_t proto)
 {
-	return proto == IPC_PROTO_POP3 ? "pop3" : "imap";
+	return proto == IPC_PROTO_POP3 ? "pop3" : proto == IPC_PROTO_MANAGESIEVE ?
+	    "managesieve" : "imap";
 }
 
 void
@@ -447,7 +448,8 @@ handle_login_auth(struct child *login, struct ipc_msg *m)
 	bool valid, splus;
 
 	if (ipc_decode(m, IPC_LOGIN_AUTH, &a) < 0 ||
-	    (a.proto != IPC_PROTO_IMAP && a.proto != IPC_PROTO_POP3) ||
+	    (a.proto != IPC_PROTO_IMAP && a.proto != IPC_PROTO_POP3 &&
+	    a.proto != IPC_PROTO_MANAGESIEVE) ||
 	    (mc = mconn_find(a.id)) == NULL || mc->login != login || !mc->prelogin ||
 	    mc->authing || mc->authsock || mc->socketmap) {
 		log_error("malformed login request from pid=%d: killing it", (int)login->pid);

@@ -133,7 +133,7 @@ struct master {
 	char *cfgpath;
 	int listen_fd[MASTER_MAX_LISTENERS];
 	bool listen_tls[MASTER_MAX_LISTENERS];
-	const char *listen_kind[MASTER_MAX_LISTENERS];	/* "imap", "imaps", "pop3", "pop3s", "auth", "socketmap" */
+	const char *listen_kind[MASTER_MAX_LISTENERS];	/* "imap", "imaps", "pop3", "pop3s", "managesieve", "auth", "socketmap" */
 	struct event *listen_ev[MASTER_MAX_LISTENERS];
 	unsigned nlisten;
 	/* accepting */

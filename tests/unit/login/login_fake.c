@@ -383,6 +383,8 @@ login_fake_switch_tls(struct login_fake *f)
 	c->bad = 0;
 	c->tls = true;
 	c->tls_ready = true;
+	if (c->ops->after_tls != NULL)
+		c->ops->after_tls(c);
 }
 
 char *

@@ -300,6 +300,86 @@ send_str(struct login_fake *f, const char *s)
 	assert_int_equal(login_fake_send(f, s, strlen(s)), strlen(s));
 }
 
+/*
+ * ManageSieve (RFC 5804): capabilities, STARTTLS (the capabilities again, unasked, and
+ * plaintext behind it dropped), AUTHENTICATE PLAIN with an initial response, with a
+ * continuation and a literal, LOGIN; the dialogue fed whole and split at every offset.
+ */
+static void
+test_managesieve(void **state)
+{
+	/* "\0alice\0secret" and "alice" / "secret" in base64 */
+	static const char *const logins[] = {
+		"AUTHENTICATE \"PLAIN\" \"AGFsaWNlAHNlY3JldA==\"\r\nLISTSCRIPTS\r\n",
+		"authenticate \"plain\"\r\n{20+}\r\nAGFsaWNlAHNlY3JldA==\r\nLISTSCRIPTS\r\n",
+		"AUTHENTICATE \"LOGIN\"\r\n\"YWxpY2U=\"\r\n{8}\r\nc2VjcmV0\r\nLISTSCRIPTS\r\n",
+	};
+	struct login_fake f;
+	char *out;
+
+	login_fake_init(&f, &managesieve_login_ops, false, true, false);
+	out = take(&f);
+	assert_non_null(strstr(out, "\"IMPLEMENTATION\" \"buzon\"\r\n"));
+	assert_non_null(strstr(out, "\"SASL\" \"\"\r\n"));	/* no TLS, not local */
+	assert_non_null(strstr(out, "\"STARTTLS\"\r\n"));
+	assert_non_null(strstr(out, "\"SIEVE\" \"fileinto "));
+	assert_non_null(strstr(out, "\"VERSION\" \"1.0\"\r\nOK \""));
+	free(out);
+	send_str(&f, "AUTHENTICATE \"PLAIN\" \"AGFsaWNlAHNlY3JldA==\"\r\n");
+	out = take(&f);
+	assert_true(strncmp(out, "NO (ENCRYPT-NEEDED)", 19) == 0);
+	free(out);
+	assert_int_equal(f.auth_calls, 0);
+	send_str(&f, "STARTTLS\r\nNOOP\r\n");
+	out = take(&f);
+	assert_string_equal(out, "OK \"Begin TLS negotiation now.\"\r\n");
+	free(out);
+	login_fake_switch_tls(&f);
+	out = take(&f);
+	assert_null(strstr(out, "STARTTLS"));
+	assert_non_null(strstr(out, "\"SASL\" \"PLAIN LOGIN\"\r\n"));
+	assert_non_null(strstr(out, "\r\nOK \"TLS negotiation successful.\"\r\n"));
+	free(out);
+	login_fake_deinit(&f);
+
+	for (size_t i = 0; i < N_ELEMENTS(logins); i++) {
+		size_t len = strlen(logins[i]);
+
+		for (size_t cut = 0; cut <= len; cut++) {
+			login_fake_init(&f, &managesieve_login_ops, true, false, false);
+			free(take(&f));
+			assert_int_equal(login_fake_send(&f, logins[i], cut), cut);
+			if (f.handovers == 0)
+				assert_int_equal(login_fake_send(&f, logins[i] + cut, len - cut),
+				    len - cut);
+			assert_int_equal(f.handovers, 1);
+			assert_string_equal(f.user, "alice");
+			assert_string_equal(f.pass, "secret");
+			assert_string_equal(f.tag, "");
+			login_fake_deinit(&f);
+		}
+	}
+	/* a cancelled continuation, a wrong mechanism, an unknown command */
+	login_fake_init(&f, &managesieve_login_ops, true, false, false);
+	free(take(&f));
+	send_str(&f, "AUTHENTICATE \"PLAIN\"\r\n\"*\"\r\nAUTHENTICATE \"X\"\r\nNOOP \"t\"\r\n");
+	out = take(&f);
+	assert_string_equal(out, "\"\"\r\nNO \"Authentication aborted.\"\r\n"
+	    "NO \"Unsupported authentication mechanism.\"\r\nOK (TAG \"t\") \"Done.\"\r\n");
+	free(out);
+	{
+		static const char bad[] = "BOGUS\r\nGETSCRIPT \"a\"\r\n\0\r\n";
+
+		assert_int_equal(login_fake_send(&f, bad, sizeof(bad) - 1), sizeof(bad) - 1);
+	}
+	out = take(&f);
+	assert_string_equal(out, "NO \"Unknown command.\"\r\nNO \"Authenticate first.\"\r\n"
+	    "NO \"Invalid command (NUL).\"\r\nBYE \"Too many invalid commands.\"\r\n");
+	free(out);
+	assert_int_equal(f.c.state, LC_CLOSING);
+	login_fake_deinit(&f);
+}
+
 /* Bytes pipelined behind STARTTLS are dropped; the login after TLS is handed over. */
 static void
 test_imap_starttls_pipelined(void **state)
@@ -497,6 +577,7 @@ main(void)
 		cmocka_unit_test(test_dialogues),
 		cmocka_unit_test(test_imap_starttls_pipelined),
 		cmocka_unit_test(test_pop3_stls_pipelined),
+		cmocka_unit_test(test_managesieve),
 		cmocka_unit_test(test_three_failures),
 		cmocka_unit_test(test_pipelined_after_failure),
 		cmocka_unit_test(test_output_bound),
