@@ -408,6 +408,8 @@ lconn_send_scram(struct lconn *c, const char *mech, const char *user, size_t ule
 	contract(reading(c), "SCRAM request outside the command/SASL state");
 	contract(lconn_cleartext_ok(c), "SCRAM where plaintext is refused");
 	contract(mech != NULL && user != NULL, "NULL argument");
+	(void)ulen;
+	fake_of(c)->scram_waits++;
 	c->state = LC_AUTH_WAIT;
 }
 

@@ -35,6 +35,7 @@ struct login_fake {
 	/* recorded calls */
 	unsigned auth_calls;		/* lconn_send_auth calls */
 	unsigned handovers;		/* ... of which login.c would send to the master */
+	unsigned scram_waits;		/* SCRAM salt requests (never answered) */
 	unsigned invalid_names;		/* ... refused by login.c's name check */
 	unsigned closes;		/* lconn_close_after calls */
 	unsigned starttls_calls;
