@@ -118,6 +118,25 @@ verify_reply(struct pending *p, uint32_t status, const char *name)
 		(void)child_send(p->from, &m, -1);
 }
 
+/* Send the password check ar of p to auth, p then waits in M.pending; false when it
+ * could not be sent (the caller answers and frees p). The encoded copy, which holds the
+ * password, is wiped either way. */
+static bool
+auth_request_send(struct pending *p, const struct ipc_auth_request *ar)
+{
+	struct ipc_msg *out = xmalloc(sizeof(*out));
+	bool sent = M.auth != NULL && ipc_encode(out, IPC_AUTH_REQUEST, ar) == 0 &&
+	    child_send(M.auth, out, -1) == 0;
+
+	secret_wipe(out, sizeof(*out));
+	free(out);
+	if (sent) {
+		p->next = M.pending;
+		M.pending = p;
+	}
+	return sent;
+}
+
 static void
 mail_idle_cb(evutil_socket_t fd, short what, void *ctx)
 {
@@ -442,7 +461,6 @@ handle_login_auth(struct child *login, struct ipc_msg *m)
 	struct ipc_login_auth a;
 	struct ipc_auth_request ar;
 	struct pending *p;
-	struct ipc_msg *out;
 	struct mconn *mc;
 	enum scram_hash sh;
 	bool valid, splus;
@@ -487,19 +505,10 @@ handle_login_auth(struct child *login, struct ipc_msg *m)
 	ar.pass = a.pass;
 	ar.ip = p->ip;
 	ar.mech = p->mech;
-	out = xmalloc(sizeof(*out));
-	if (M.auth == NULL || ipc_encode(out, IPC_AUTH_REQUEST, &ar) < 0 ||
-	    child_send(M.auth, out, -1) < 0) {
-		secret_wipe(out, sizeof(*out));
-		free(out);
+	if (!auth_request_send(p, &ar)) {
 		login_reply(p, IPC_AUTH_TEMPFAIL);
 		pending_free(p);
-		return;
 	}
-	secret_wipe(out, sizeof(*out));
-	free(out);
-	p->next = M.pending;
-	M.pending = p;
 }
 
 void
@@ -530,7 +539,6 @@ handle_login_verify(struct child *login, struct ipc_msg *m)
 	struct ipc_login_verify v;
 	struct ipc_auth_request ar;
 	struct pending *p;
-	struct ipc_msg *out;
 	struct mconn *mc;
 	bool valid;
 
@@ -565,19 +573,10 @@ handle_login_verify(struct child *login, struct ipc_msg *m)
 	ar.pass = v.pass;
 	ar.ip = p->ip;
 	ar.mech = "PLAIN";	/* a password check, whatever the client's mechanism */
-	out = xmalloc(sizeof(*out));
-	if (M.auth == NULL || ipc_encode(out, IPC_AUTH_REQUEST, &ar) < 0 ||
-	    child_send(M.auth, out, -1) < 0) {
-		secret_wipe(out, sizeof(*out));
-		free(out);
+	if (!auth_request_send(p, &ar)) {
 		verify_reply(p, IPC_AUTH_TEMPFAIL, "");
 		pending_free(p);
-		return;
 	}
-	secret_wipe(out, sizeof(*out));
-	free(out);
-	p->next = M.pending;
-	M.pending = p;
 }
 
 /*
