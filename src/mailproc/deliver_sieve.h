@@ -62,9 +62,11 @@ bool deliver_sieve_active(const struct deliver_sieve *ds);
 
 /*
  * Plan the delivery of msg[0..len) (envelope env_from, "" for <>, and env_to, either
- * may be NULL): no script, a script that does not compile or fails at run time, and
- * actions not carried out yet (redirect, vacation, reject) all end in INBOX; errors are
- * logged and appended to the script's ".log" file. store answers mailboxexists.
+ * may be NULL): no script, a script that does not compile or fails at run time, a
+ * redirect not sent and reject (not carried out yet) all end in INBOX; errors are
+ * logged and appended to the script's ".log" file. redirect and vacation are sent here,
+ * through sendmail_path (deliver_send.h; blocks up to its timeout per message sent).
+ * store answers mailboxexists.
  * Always fills *plan (free with deliver_plan_deinit).
  */
 void deliver_sieve_plan(struct deliver_sieve *ds, const unsigned char *msg, size_t len,

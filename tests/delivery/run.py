@@ -1176,12 +1176,14 @@ if header :contains "subject" "edit-me" { addheader "X-Sieve" "edited"; deletehe
 def t_sieve():
     """Sieve at delivery (docs/sieve.md, "Delivery"): the user's ~/.dovecot.sieve, a link
     to ~/sieve/main.sieve as Pigeonhole keeps it, over LMTP and `buzon deliver`: fileinto
-    with flags lands in the folder, :create makes one, a missing folder and redirect keep
-    in INBOX (redirect with a line in ~/.dovecot.sieve.log), discard stores nothing,
+    with flags lands in the folder, :create makes one, a missing folder and redirect with
+    no sendmail_path keep in INBOX (redirect with a line in ~/.dovecot.sieve.log), discard
+    stores nothing,
     editheader edits what is stored; a script that does not compile or fails at run time
     keeps in INBOX and says why in the log; a changed script is compiled again; include
     reads ~/sieve; duplicate remembers a Message-ID across deliveries."""
-    srv = buzontest.Server(users={}, fill=False, lmtp=True, canary=False, buzon=BUZON)
+    srv = buzontest.Server(users={}, fill=False, lmtp=True, canary=False, buzon=BUZON,
+                           config=["sendmail_path ="])
     try:
         srv.setup()
         home = os.path.join(srv.tmp, "home-siv")
@@ -1223,7 +1225,8 @@ def t_sieve():
         check(not find_file_with(srv.mail_root, b"Subject: drop-me"), "discard")
         lmtp("redirect-me")
         eq(len(find_file_with(inbox, b"Subject: redirect-me")), 1, "redirect: kept")
-        check(b"redirect is not carried out yet" in open(log, "rb").read(), "log: redirect")
+        check(b"redirect to x@example.net not sent (sendmail_path is empty)" in
+              open(log, "rb").read(), "log: redirect")
         lmtp("edit-me", b"X-Junk: yes\n")
         files = find_file_with(inbox, b"Subject: edit-me")
         eq(len(files), 1, "editheader: INBOX")
@@ -1281,6 +1284,135 @@ def t_sieve():
         check(os.path.exists(os.path.join(home, ".dovecot.sieve.dupes")), "duplicate file")
     finally:
         problems = srv.stop() if srv.proc else []
+    check(not problems, "server: %s" % problems)
+
+
+SIEVE_SEND_SCRIPT = b"""require ["vacation", "copy"];
+if header :contains "subject" "fwd-move" { redirect "other@example.net"; stop; }
+if header :contains "subject" "fwd-copy" { redirect :copy "other@example.net"; stop; }
+vacation :days 1 "I am away.";
+"""
+
+# A stand-in for sendmail: records its arguments and standard input, exits with the
+# number in ./exitcode (0 without one).
+SENDMAIL_WRAPPER = """#!/bin/sh
+d=%s
+n=$(date +%%s%%N).$$
+printf '%%s\\n' "$@" > "$d/$n.args.tmp"
+cat > "$d/$n.msg"
+mv "$d/$n.args.tmp" "$d/$n.args"
+code=$(cat "$d/exitcode" 2>/dev/null)
+exit ${code:-0}
+"""
+
+
+def t_sieve_send():
+    """Sieve redirect and vacation go out through sendmail_path (docs/sieve.md, "What is
+    sent"): redirect with the original envelope sender and our Delivered-To, :copy keeps
+    too, a failing sendmail (exit 75) or a mail loop keeps the message in INBOX; vacation
+    replies once per :days to a sender, with the null envelope sender and RFC 5230
+    headers, and never to auto-submitted, list or null-sender mail."""
+    out = tempfile.mkdtemp(prefix="buzontest-sendmail.")
+    os.chmod(out, 0o777)
+    wrapper = os.path.join(out, "sendmail")
+    with open(wrapper, "w") as f:
+        f.write(SENDMAIL_WRAPPER % out)
+    os.chmod(wrapper, 0o755)
+    srv = buzontest.Server(users={}, fill=False, lmtp=True, canary=False, buzon=BUZON,
+                           config=["sendmail_path = " + wrapper])
+    try:
+        srv.setup()
+        home = os.path.join(srv.tmp, "home-snd")
+        os.makedirs(os.path.join(home, "sieve"), 0o700)
+        ids = ["-u", str(srv.uid), "-g", str(srv.gid)] if ROOT else []
+        srv.cli("user", "add", "-c", srv.config_path, *ids, "-h", home, "snd",
+                stdin="snd\n")
+        srv.make_maildir("snd")
+        with open(os.path.join(home, "sieve", "main.sieve"), "wb") as f:
+            f.write(SIEVE_SEND_SCRIPT)
+        os.symlink("sieve/main.sieve", os.path.join(home, ".dovecot.sieve"))
+        for dirpath, dirs, files in os.walk(home):
+            for n in dirs + files + ["."]:
+                if ROOT:
+                    os.lchown(os.path.join(dirpath, n), srv.uid, srv.gid)
+        srv.start()
+        inbox = srv.maildir("snd")
+        log = os.path.join(home, ".dovecot.sieve.log")
+
+        def sent():
+            r = []
+            for n in sorted(x for x in os.listdir(out) if x.endswith(".args")):
+                args = open(os.path.join(out, n)).read().splitlines()
+                data = open(os.path.join(out, n[:-5] + ".msg"), "rb").read()
+                r.append((args, data))
+            for n in os.listdir(out):
+                if n.endswith(".args") or n.endswith(".msg"):
+                    os.unlink(os.path.join(out, n))
+            return r
+
+        def lmtp(subject, sender="s@example.net", extra=b""):
+            m = msg(subject).replace(b"To: demo@example.org", b"To: snd@example.org")
+            rr, dr = lmtp_send(srv.lmtp_port, sender, ["snd@example.org"],
+                               wire(m.replace(b"\n\n", b"\n" + extra + b"\n", 1)))
+            check(dr and dr[0].startswith("250"), "%s: LMTP %r %r" % (subject, rr, dr))
+
+        # redirect: the original envelope sender, our Delivered-To on top, not kept
+        lmtp("fwd-move")
+        got = sent()
+        eq(len(got), 1, "redirect: one message sent")
+        eq(got[0][0], ["-i", "-f", "s@example.net", "--", "other@example.net"], "argv")
+        check(got[0][1].startswith(b"Delivered-To: snd@example.org\n") and
+              b"Subject: fwd-move" in got[0][1], "redirected: %r" % got[0][1][:200])
+        check(not find_file_with(inbox, b"Subject: fwd-move"), "redirect: not kept")
+        # :copy sends and keeps
+        lmtp("fwd-copy")
+        eq(len(sent()), 1, "redirect :copy: sent")
+        eq(len(find_file_with(inbox, b"Subject: fwd-copy")), 1, "redirect :copy: kept")
+        # a loop: our Delivered-To twice already -> not sent, kept
+        lmtp("fwd-move-loop", extra=b"Delivered-To: snd@example.org\n"
+             b"Delivered-To: <SND@example.org>\n")
+        eq(len(sent()), 0, "loop: nothing sent")
+        eq(len(find_file_with(inbox, b"Subject: fwd-move-loop")), 1, "loop: kept")
+        check(b"mail loop" in open(log, "rb").read(), "log: loop")
+        # a failing sendmail (EX_TEMPFAIL) keeps the message
+        with open(os.path.join(out, "exitcode"), "w") as f:
+            f.write("75\n")
+        lmtp("fwd-move-fail")
+        os.unlink(os.path.join(out, "exitcode"))
+        sent()
+        eq(len(find_file_with(inbox, b"Subject: fwd-move-fail")), 1, "sendmail 75: kept")
+        check(b"exited with 75" in open(log, "rb").read(), "log: sendmail failed")
+        # vacation: one reply per sender and :days, null envelope sender
+        lmtp("vac-1", sender="a@example.net")
+        got = sent()
+        eq(len(got), 1, "vacation: one reply")
+        eq(got[0][0], ["-i", "-f", "<>", "--", "a@example.net"], "vacation argv")
+        reply = got[0][1]
+        for want in (b"To: a@example.net\n", b"From: snd@example.org\n",
+                     b"Subject: Auto: vac-1\n", b"In-Reply-To: <vac-1@test>\n",
+                     b"References: <vac-1@test>\n", b"Auto-Submitted: auto-replied",
+                     b"\n\nI am away.\n"):
+            check(want in reply, "vacation reply has %r: %r" % (want, reply))
+        eq(len(find_file_with(inbox, b"Subject: vac-1")), 1, "vacation: kept")
+        lmtp("vac-2", sender="a@example.net")
+        eq(len(sent()), 0, "vacation: none within :days")
+        check(os.path.exists(os.path.join(home, ".dovecot.sieve.vacation")), "vacation file")
+        lmtp("vac-auto", sender="b@example.net", extra=b"Auto-Submitted: auto-generated\n")
+        lmtp("vac-list", sender="c@example.net", extra=b"List-Id: <x.example.net>\n")
+        lmtp("vac-null", sender="")
+        eq(len(sent()), 0, "vacation: none to auto-submitted, list or null sender")
+        # buzon deliver: the same, another sender gets its reply
+        r = subprocess.run([srv.buzon, "deliver", "-c", srv.config_path, "-d", "snd", "-f",
+                            "d@example.net"], input=msg("vac-lda").replace(b"To: demo@",
+                                                                           b"To: snd@"),
+                           capture_output=True, timeout=30,
+                           env=dict(srv.env(), RECIPIENT="snd@example.org"))
+        eq(r.returncode, 0, "deliver (%s)" % r.stderr.decode(errors="replace").strip())
+        got = sent()
+        eq([g[0] for g in got], [["-i", "-f", "<>", "--", "d@example.net"]], "deliver: reply")
+    finally:
+        problems = srv.stop() if srv.proc else []
+        shutil.rmtree(out, ignore_errors=True)
     check(not problems, "server: %s" % problems)
 
 
@@ -2073,6 +2205,8 @@ def main():
         run_case("mailroot-symlink", t_mailroot_symlink)
     if sel("sieve"):
         run_case("sieve", t_sieve)
+    if sel("sieve-send"):
+        run_case("sieve-send", t_sieve_send)
     if sel("quota"):
         run_case("quota", t_quota)
     if sel("fault-full-disk"):
