@@ -1416,6 +1416,96 @@ def t_sieve_send():
     check(not problems, "server: %s" % problems)
 
 
+# sendmail for the private Postfix: hands the message to its smtpd (a private instance's
+# own sendmail -C would need alternate_config_directories in the system's main.cf).
+SENDMAIL_SMTP = """#!/usr/bin/python3
+import smtplib, sys
+a = sys.argv[1:]
+frm = a[a.index("-f") + 1]
+data = sys.stdin.buffer.read().replace(b"\\r\\n", b"\\n").replace(b"\\n", b"\\r\\n")
+s = smtplib.SMTP("127.0.0.1", %d, timeout=30)
+s.sendmail("" if frm == "<>" else frm, a[a.index("--") + 1:], data)
+s.quit()
+"""
+
+
+def pf_sieve_send(pf, srv, home):
+    """Through a real Postfix: a redirect reaches the other user, a vacation reply reaches
+    the sender once."""
+    pf.send("ext@example.test", "snd@example.test",
+            b"From: ext@example.test\r\nTo: snd@example.test\r\nSubject: fwd-move e2e\r\n"
+            b"Message-ID: <e2e-1@test>\r\n\r\nforward me\r\n")
+    files = wait_for(lambda: find_file_with(srv.maildir("fwd"), b"Subject: fwd-move e2e"),
+                     30, 0.3)
+    check(files, "redirect not delivered; postfix log:\n%s" % pf.log_tail())
+    data = open(files[0], "rb").read()
+    check(b"Return-Path: <ext@example.test>" in data and
+          b"Delivered-To: snd@example.test" in data, "redirected: %r" % data[:400])
+    check(not find_file_with(srv.maildir("snd"), b"Subject: fwd-move e2e"), "not kept")
+    for n in (1, 2):
+        pf.send("ext@example.test", "snd@example.test",
+                b"From: ext@example.test\r\nTo: snd@example.test\r\nSubject: away e2e\r\n"
+                b"Message-ID: <e2e-v%d@test>\r\n\r\nhello\r\n" % n)
+        check(wait_for(lambda: len(find_file_with(srv.maildir("snd"), b"Subject: away e2e"))
+                       == n, 30, 0.3), "vacation case %d not delivered" % n)
+        if n == 1:
+            files = wait_for(lambda: find_file_with(srv.maildir("ext"),
+                                                    b"Subject: Auto: away e2e"), 30, 0.3)
+            check(files, "vacation reply not delivered; postfix log:\n%s" % pf.log_tail())
+            data = open(files[0], "rb").read()
+            check(b"Return-Path: <>" in data and b"Auto-Submitted: auto-replied" in data and
+                  b"In-Reply-To: <e2e-v1@test>" in data, "reply: %r" % data[:600])
+    check(wait_for(lambda: "vacation not sent: replied within" in srv.log_text(), 10, 0.2),
+          "second vacation not suppressed")
+    eq(len(find_file_with(srv.maildir("ext"), b"Subject: Auto: away e2e")), 1, "one reply")
+
+
+def t_postfix_sieve():
+    if not ROOT or shutil.which("postfix") is None:
+        print("SKIP postfix-sieve-send: needs root and postfix")
+        RESULTS["skip"] += 1
+        return
+    tmp = tempfile.mkdtemp(prefix="buzontest-pfsieve.")
+    os.chmod(tmp, 0o755)
+    wrapper = os.path.join(tmp, "sendmail")
+    srv = buzontest.Server(users={}, fill=False, lmtp=True, canary=False, buzon=BUZON,
+                           config=["sendmail_path = " + wrapper])
+    pf = None
+    try:
+        srv.setup()
+        home = os.path.join(srv.tmp, "home-snd")
+        os.makedirs(os.path.join(home, "sieve"), 0o700)
+        for u in ("snd", "fwd", "ext"):
+            srv.cli("user", "add", "-c", srv.config_path, "-u", str(srv.uid), "-g",
+                    str(srv.gid), *(["-h", home] if u == "snd" else []), u, stdin=u + "\n")
+            srv.make_maildir(u)
+        with open(os.path.join(home, "sieve", "main.sieve"), "wb") as f:
+            f.write(b'require "vacation";\nif header :contains "subject" "fwd-move" '
+                    b'{ redirect "fwd@example.test"; stop; }\nvacation :days 1 "Away.";\n')
+        os.symlink("sieve/main.sieve", os.path.join(home, ".dovecot.sieve"))
+        for dirpath, dirs, files in os.walk(home):
+            for n in dirs + files + ["."]:
+                os.lchown(os.path.join(dirpath, n), srv.uid, srv.gid)
+        srv.start()
+        pf = Postfix(os.path.join(tmp, "pf"), {
+            "virtual_mailbox_domains": "example.test",
+            "virtual_mailbox_maps": "static:ok",
+            "virtual_transport": "lmtp:inet:127.0.0.1:%d" % srv.lmtp_port,
+        })
+        with open(wrapper, "w") as f:
+            f.write(SENDMAIL_SMTP % pf.port)
+        os.chmod(wrapper, 0o755)
+        pf.start()
+        run_case("postfix-sieve-send", pf_sieve_send, pf, srv, home)
+    finally:
+        if pf is not None:
+            pf.stop()
+        for p in srv.stop() if srv.proc else []:
+            print("FAIL postfix-sieve-teardown: %s" % p)
+            RESULTS["fail"] += 1
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def t_unix_socket():
     sockdir = tempfile.mkdtemp(prefix="buzontest-lmtpsock.")
     path = os.path.join(sockdir, "lmtp.sock")
@@ -2213,6 +2303,8 @@ def main():
         run_case("fault-full-disk", t_full_disk)
     if sel("fault-permission"):
         run_case("fault-permission", t_permission_error)
+    if sel("postfix-sieve-send"):
+        t_postfix_sieve()
     if not want or want & {"postfix-lmtp", "postfix-mailbox-command", "postfix-home-maildir"}:
         try:
             t_postfix_all()
