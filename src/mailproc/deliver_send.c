@@ -307,6 +307,64 @@ deliver_vacation_build(struct buf *out, const unsigned char *msg, size_t len,
 	return 0;
 }
 
+int
+deliver_reject_build(struct buf *out, const unsigned char *msg, size_t len,
+    const char *env_from, const char *me, const char *reason, time_t now)
+{
+	char date[64], bnd[40], *subject, *msgid;
+	unsigned char rnd[12];
+	struct tm tm;
+
+	if (!deliver_addr_ok(env_from))
+		return -1;
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		memset(rnd, 0, sizeof(rnd));
+	snprintf(bnd, sizeof(bnd), "buzon-reject-");
+	for (unsigned i = 0; i < sizeof(rnd); i++)
+		snprintf(bnd + strlen(bnd), sizeof(bnd) - strlen(bnd), "%02x", rnd[i]);
+	(void)gmtime_r(&now, &tm);
+	(void)strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	subject = deliver_header_get(msg, len, "Subject");
+	msgid = deliver_header_get(msg, len, "Message-ID");
+	buf_appendf(out, "Date: %s\nFrom: ", date);
+	append_clean(out, me != NULL && me[0] != '\0' ? me : "MAILER-DAEMON");
+	buf_append_str(out, "\nTo: ");
+	append_clean(out, env_from);
+	buf_append_str(out, "\nSubject: Rejected: ");
+	append_clean(out, subject != NULL ? subject : "");
+	buf_append_c(out, '\n');
+	if (msgid != NULL && msgid[0] != '\0') {
+		buf_append_str(out, "In-Reply-To: ");
+		append_clean(out, msgid);
+		buf_append_c(out, '\n');
+	}
+	buf_appendf(out, "Message-ID: <%s.%lld@buzon>\n", bnd, (long long)now);
+	/* RFC 5429 §2.1.1: an automatic MDN, never answered automatically */
+	buf_append_str(out, "Auto-Submitted: auto-replied (rejected)\nMIME-Version: 1.0\n");
+	buf_appendf(out, "Content-Type: multipart/report; report-type=disposition-notification;"
+	    "\n boundary=\"%s\"\n\nThis is a MIME-encapsulated message.\n\n--%s\n", bnd, bnd);
+	buf_append_str(out, "Content-Type: text/plain; charset=utf-8\n"
+	    "Content-Transfer-Encoding: 8bit\n\nYour message to ");
+	append_clean(out, me != NULL ? me : "");
+	buf_appendf(out, " was automatically rejected:\n%s\n\n--%s\n", reason, bnd);
+	buf_append_str(out, "Content-Type: message/disposition-notification\n\n"
+	    "Reporting-UA: buzon; Sieve\nFinal-Recipient: rfc822; ");
+	append_clean(out, me != NULL ? me : "");
+	if (msgid != NULL && msgid[0] != '\0') {
+		buf_append_str(out, "\nOriginal-Message-ID: ");
+		append_clean(out, msgid);
+	}
+	buf_appendf(out, "\nDisposition: automatic-action/MDN-sent-automatically; deleted\n"
+	    "\n--%s\nContent-Type: message/rfc822\n\n", bnd);
+	buf_append(out, msg, len);
+	if (len > 0 && msg[len - 1] != '\n')
+		buf_append_c(out, '\n');
+	buf_appendf(out, "\n--%s--\n", bnd);
+	free(subject);
+	free(msgid);
+	return 0;
+}
+
 void
 deliver_vacation_key(const char *sender, const struct sieve_action *a,
     unsigned char key[DELIVER_VACATION_HASH])

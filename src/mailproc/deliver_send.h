@@ -52,6 +52,14 @@ unsigned deliver_delivered_to_count(const unsigned char *msg, size_t len, const 
 int deliver_vacation_build(struct buf *out, const unsigned char *msg, size_t len,
     const char *env_from, const char *me, const struct sieve_action *a, time_t now);
 
+/*
+ * The rejection of msg (RFC 5429 §2.1.1, an MDN as RFC 8098 / 3798) into out: a
+ * multipart/report with the reason, a message/disposition-notification part and the
+ * original message. Returns 0, -1 when there is no sender to send it to.
+ */
+int deliver_reject_build(struct buf *out, const unsigned char *msg, size_t len,
+    const char *env_from, const char *me, const char *reason, time_t now);
+
 /* SHA-256 of (lowercased sender, handle or one made from the action) for the file. */
 void deliver_vacation_key(const char *sender, const struct sieve_action *a,
     unsigned char key[DELIVER_VACATION_HASH]);

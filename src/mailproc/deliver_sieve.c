@@ -32,6 +32,7 @@ struct deliver_sieve {
 	char *dup_path;		/* path + ".dupes" */
 	char *vac_path;		/* path + ".vacation" */
 	char *sendmail;		/* sendmail_path, NULL: redirect and vacation are not sent */
+	bool reject_exit;	/* reject: the caller answers it (plan->reject) */
 	bool have;		/* a version of the file was looked at */
 	dev_t dev;
 	ino_t ino;
@@ -307,6 +308,12 @@ active_script(struct deliver_sieve *ds)
 	return ds->script;
 }
 
+void
+deliver_sieve_reject_by_exit(struct deliver_sieve *ds)
+{
+	ds->reject_exit = true;
+}
+
 bool
 deliver_sieve_active(const struct deliver_sieve *ds)
 {
@@ -473,6 +480,41 @@ send_vacation(struct deliver_sieve *ds, const struct sieve_exec_env *env,
 	buf_deinit(&b);
 }
 
+/*
+ * reject/ereject over LMTP (RFC 5429 §2.1.1): a rejection MDN to the envelope sender,
+ * sent with the null sender; never to the null sender. 0 sent, -1 not (kept then).
+ */
+static int
+send_reject(struct deliver_sieve *ds, const struct sieve_exec_env *env,
+    const struct sieve_action *a)
+{
+	char err[256];
+	struct buf b;
+	int r = -1;
+
+	if (ds->sendmail == NULL) {
+		snprintf(err, sizeof(err), "sendmail_path is empty");
+	} else if (env->env_from == NULL || env->env_from[0] == '\0') {
+		snprintf(err, sizeof(err), "the null sender gets no rejection");
+	} else {
+		buf_init(&b, BUF_UNLIMITED);
+		if (deliver_reject_build(&b, env->msg, env->msg_len, env->env_from, env->env_to,
+		    a->text != NULL ? a->text : "", time(NULL)) < 0)
+			snprintf(err, sizeof(err), "bad sender address");
+		else
+			r = deliver_sendmail(ds->sendmail, "", env->env_from,
+			    (unsigned char *)b.data, b.len, NULL, 0, err, sizeof(err));
+		buf_deinit(&b);
+	}
+	if (r == 0) {
+		log_info("sieve script=%s reject to=%s sent", ds->path, env->env_from);
+		return 0;
+	}
+	log_info("sieve script=%s reject not sent: %s: kept in INBOX", ds->path, err);
+	user_log(ds, "%s: reject not sent (%s): the message is kept in INBOX", ds->path, err);
+	return -1;
+}
+
 static void
 plan_from_result(struct deliver_sieve *ds, const struct sieve_result *r,
     const struct sieve_exec_env *env, struct deliver_plan *plan)
@@ -503,12 +545,14 @@ plan_from_result(struct deliver_sieve *ds, const struct sieve_result *r,
 			break;
 		case SIEVE_ACT_REJECT:
 		case SIEVE_ACT_EREJECT:
-			/* not sent by this version: the message is kept instead (docs/sieve.md) */
-			log_info("sieve script=%s action=%s not sent yet: kept in INBOX", ds->path,
-			    action_name(a->type));
-			user_log(ds, "%s: %s is not carried out yet: the message is kept in INBOX",
-			    ds->path, action_name(a->type));
-			unsent = true;
+			if (ds->reject_exit) {
+				free(plan->reject);
+				plan->reject = xstrdup(a->text != NULL ? a->text : "");
+				log_info("sieve script=%s %s: answered by the caller", ds->path,
+				    action_name(a->type));
+			} else if (send_reject(ds, env, a) < 0) {
+				unsent = true;
+			}
 			break;
 		default:
 			break;
@@ -756,6 +800,7 @@ deliver_plan_deinit(struct deliver_plan *plan)
 	}
 	free(plan->targets);
 	free(plan->header);
+	free(plan->reject);
 	deliver_dups_free(&plan->dups);
 	memset(plan, 0, sizeof(*plan));
 }

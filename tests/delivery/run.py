@@ -1287,7 +1287,8 @@ def t_sieve():
     check(not problems, "server: %s" % problems)
 
 
-SIEVE_SEND_SCRIPT = b"""require ["vacation", "copy"];
+SIEVE_SEND_SCRIPT = b"""require ["vacation", "copy", "reject"];
+if header :contains "subject" "rej-me" { reject "Not wanted here."; stop; }
 if header :contains "subject" "fwd-move" { redirect "other@example.net"; stop; }
 if header :contains "subject" "fwd-copy" { redirect :copy "other@example.net"; stop; }
 vacation :days 1 "I am away.";
@@ -1401,6 +1402,25 @@ def t_sieve_send():
         lmtp("vac-list", sender="c@example.net", extra=b"List-Id: <x.example.net>\n")
         lmtp("vac-null", sender="")
         eq(len(sent()), 0, "vacation: none to auto-submitted, list or null sender")
+        # reject over LMTP (RFC 5429 §2.1.1): an MDN to the sender, the message not kept
+        lmtp("rej-me")
+        got = sent()
+        eq([g[0] for g in got], [["-i", "-f", "<>", "--", "s@example.net"]], "reject argv")
+        for want in (b"To: s@example.net\n", b"Subject: Rejected: rej-me\n",
+                     b"report-type=disposition-notification", b"\nNot wanted here.\n",
+                     b"Disposition: automatic-action/MDN-sent-automatically; deleted",
+                     b"Content-Type: message/rfc822\n\nFrom: Sender <s@example.net>"):
+            check(want in got[0][1], "rejection has %r: %r" % (want, got[0][1]))
+        check(not find_file_with(inbox, b"Subject: rej-me"), "rejected: not kept")
+        lmtp("rej-me-null", sender="")
+        eq(len(sent()), 0, "no rejection to <>")
+        eq(len(find_file_with(inbox, b"Subject: rej-me-null")), 1, "reject to <>: kept")
+        # reject through buzon deliver: exit 77 (EX_NOPERM), the reason on stderr
+        r = deliver_cli(srv, ["-d", "snd", "-f", "e@example.net"], msg("rej-me-lda"))
+        eq(r.returncode, 77, "deliver reject (%r)" % r.stderr)
+        check(b"Not wanted here." in r.stderr, "reason on stderr: %r" % r.stderr)
+        check(not find_file_with(inbox, b"Subject: rej-me-lda"), "deliver reject: not kept")
+        eq(len(sent()), 0, "deliver reject: nothing sent")
         # buzon deliver: the same, another sender gets its reply
         r = subprocess.run([srv.buzon, "deliver", "-c", srv.config_path, "-d", "snd", "-f",
                             "d@example.net"], input=msg("vac-lda").replace(b"To: demo@",

@@ -73,6 +73,30 @@ test_vacation_reply(void **state)
 }
 
 static void
+test_reject_mdn(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, BUF_UNLIMITED);
+	assert_int_equal(deliver_reject_build(&b, (const unsigned char *)MSG, strlen(MSG),
+	    "a@example.net", "me@example.org", "No.", 0), 0);
+	assert_int_equal(buf_append_c(&b, '\0'), 0);
+	assert_non_null(strstr(b.data, "\nTo: a@example.net\n"));
+	assert_non_null(strstr(b.data, "\nSubject: Rejected: Lunch tomorrow?\n"));
+	assert_non_null(strstr(b.data, "report-type=disposition-notification"));
+	assert_non_null(strstr(b.data, "was automatically rejected:\nNo.\n"));
+	assert_non_null(strstr(b.data, "\nFinal-Recipient: rfc822; me@example.org\n"));
+	assert_non_null(strstr(b.data, "\nOriginal-Message-ID: <m1@example.net>\n"));
+	assert_non_null(strstr(b.data, "Content-Type: message/rfc822\n\nFrom: Sender"));
+	buf_deinit(&b);
+	buf_init(&b, BUF_UNLIMITED);
+	assert_int_equal(deliver_reject_build(&b, (const unsigned char *)MSG, strlen(MSG),
+	    "", "me@example.org", "No.", 0), -1);
+	buf_deinit(&b);
+}
+
+static void
 test_header_get(void **state)
 {
 	char *v;
@@ -234,6 +258,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vacation_reply),
 		cmocka_unit_test(test_header_get),
+		cmocka_unit_test(test_reject_mdn),
 		cmocka_unit_test(test_vacation_key),
 		cmocka_unit_test_setup_teardown(test_vacation_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sendmail, setup, teardown),
