@@ -93,6 +93,13 @@ deliver_sendmail(const char *path, const char *from, const char *to,
 	pid = devnull < 0 ? -1 : fork();
 	if (pid == 0) {
 		/* the child: only async-signal-safe calls until exec */
+		struct sigaction dfl = { .sa_handler = SIG_DFL };
+		sigset_t none;
+
+		/* the daemon ignores SIGPIPE; sendmail gets the default dispositions */
+		(void)sigaction(SIGPIPE, &dfl, NULL);
+		(void)sigemptyset(&none);
+		(void)sigprocmask(SIG_SETMASK, &none, NULL);
 		if (dup2(p[0], 0) < 0 || dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0)
 			_exit(75);
 		closefrom(3);
