@@ -139,7 +139,15 @@ deliver_sieve(const struct config *cfg, const struct user_info *u, struct mstore
 	if (n < 0)
 		goto ioerr;
 	deliver_start(store, &d);
-	if (d.status == IPC_DELIVER_OK) {
+	if (d.rejected != NULL) {
+		/* Postfix's local(8) bounces with our stderr (RFC 5429 §2.1.1) */
+		for (char *p = d.rejected; *p != '\0'; p++)
+			if ((unsigned char)*p < ' ' || *p == 0x7f)
+				*p = ' ';
+		fprintf(stderr, "%.900s\n", d.rejected);
+		free(d.rejected);
+		ret = DELIVER_EX_NOPERM;
+	} else if (d.status == IPC_DELIVER_OK) {
 		log_debug("deliver user=%s sieve size=%llu", u->name, (unsigned long long)total);
 		ret = DELIVER_EX_OK;
 	} else if (d.status == IPC_DELIVER_OVERQUOTA) {
@@ -247,6 +255,7 @@ deliver_message(const struct config *cfg, const struct user_info *u, const char 
 		mstore_set_quota(store, qs, qm, cfg->quota_warning);
 	}
 	ds = deliver_sieve_create(cfg, u->home);
+	deliver_sieve_reject_by_exit(ds);
 	if (deliver_sieve_active(ds)) {
 		ret = deliver_sieve(cfg, u, store, ds, folder, &prefix, head + pos, head_len - pos,
 		    head_len == DELIVER_HEAD_MAX);

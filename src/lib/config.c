@@ -87,6 +87,7 @@ static const struct key_def keys[] = {
 	{ "sieve_script", K_STR, OFF(sieve_script), 0 },
 	{ "sieve_dir", K_STR, OFF(sieve_dir), 0 },
 	{ "sieve_global_dir", K_STR, OFF(sieve_global_dir), 0 },
+	{ "sendmail_path", K_STR, OFF(sendmail_path), 0 },
 	{ "managesieve_max_script_size", K_SIZE, OFF(managesieve_max_script_size), 0 },
 	{ "managesieve_max_scripts", K_UINT, OFF(managesieve_max_scripts), 100000 },
 };
@@ -113,6 +114,7 @@ config_defaults(struct config *c)
 	c->sieve = true;
 	c->sieve_script = xstrdup("~/.dovecot.sieve");
 	c->sieve_dir = xstrdup("~/sieve");
+	c->sendmail_path = xstrdup("/usr/sbin/sendmail");
 	c->managesieve_max_script_size = 256 * 1024;
 	c->managesieve_max_scripts = 100;
 	c->base_dir = xstrdup("/run/buzon");
@@ -544,6 +546,7 @@ config_free(struct config **cfgp)
 	free(c->sieve_script);
 	free(c->sieve_dir);
 	free(c->sieve_global_dir);
+	free(c->sendmail_path);
 	free(c);
 	*cfgp = NULL;
 }

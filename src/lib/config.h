@@ -94,6 +94,7 @@ struct config {
 	char *sieve_script;		/* the active script, "~/.dovecot.sieve"; "" = none */
 	char *sieve_dir;		/* the user's scripts, "~/sieve" (ManageSieve, include) */
 	char *sieve_global_dir;		/* scripts for include :global; NULL = none */
+	char *sendmail_path;		/* Sieve redirect/vacation, "/usr/sbin/sendmail" */
 	uint64_t managesieve_max_script_size;	/* bytes of one script (256 KiB) */
 	unsigned managesieve_max_scripts;	/* scripts in sieve_dir; 0 = no limit */
 };

@@ -274,6 +274,12 @@ sieve_start(struct mstore *store, struct delivery *d)
 		log_info("deliver sieve discarded the message");
 	d->dups = plan.dups;
 	plan.dups = NULL;
+	if (plan.reject != NULL) {
+		/* RFC 5429: rejected, stored nowhere; the caller answers with the reason */
+		d->rejected = plan.reject;
+		plan.reject = NULL;
+		deliver_dups_free(&d->dups);
+	}
 	run_plan(store, d, &plan, map, (size_t)st.st_size);
 	deliver_plan_deinit(&plan);
 	(void)munmap(map, (size_t)st.st_size);

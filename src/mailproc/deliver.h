@@ -26,6 +26,9 @@ struct delivery {
 	struct event_base *base;
 	/* the user's Sieve script (deliver_sieve.h), NULL = none; set by the caller */
 	struct deliver_sieve *sieve;
+	/* Sieve reject (deliver_sieve_reject_by_exit): the reason, malloc'd, for the
+	 * caller to free; nothing was stored */
+	char *rejected;
 	/* private to deliver.c */
 	struct mstore *store;
 	uint64_t size;		/* octets written */

@@ -1,8 +1,9 @@
 /*
  * deliver_sieve.c — Sieve at delivery (deliver_sieve.h): the active script found and
  * cached by (dev, inode, size, mtime), run through src/sieve, its actions turned into a
- * plan of folders. Runs as the user in the mail process or `buzon deliver`; reads only
- * the user's own script (bounded by script_max) and appends to its bounded log file.
+ * plan of folders; redirect and vacation are handed to sendmail (deliver_send.h). Runs
+ * as the user in the mail process or `buzon deliver`; reads only the user's own script
+ * (bounded by script_max) and appends to its bounded log file.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "mail/message.h"
+#include "mailproc/deliver_send.h"
 #include "mailproc/deliver_sieve.h"
 #include "sieve/sieve.h"
 #include "sieve/sieve_exec.h"
@@ -28,6 +30,9 @@ struct deliver_sieve {
 	char *global_dir;	/* sieve_global_dir */
 	char *log_path;		/* path + ".log" */
 	char *dup_path;		/* path + ".dupes" */
+	char *vac_path;		/* path + ".vacation" */
+	char *sendmail;		/* sendmail_path, NULL: redirect and vacation are not sent */
+	bool reject_exit;	/* reject: the caller answers it (plan->reject) */
 	bool have;		/* a version of the file was looked at */
 	dev_t dev;
 	ino_t ino;
@@ -61,7 +66,9 @@ deliver_sieve_create(const struct config *cfg, const char *home)
 	if (ds->path != NULL) {
 		ds->log_path = xasprintf("%s.log", ds->path);
 		ds->dup_path = xasprintf("%s.dupes", ds->path);
+		ds->vac_path = xasprintf("%s.vacation", ds->path);
 	}
+	ds->sendmail = cfg->sendmail_path != NULL ? xstrdup(cfg->sendmail_path) : NULL;
 	ds->dir = expand_home(cfg->sieve_dir, home);
 	ds->global_dir = cfg->sieve_global_dir != NULL ? xstrdup(cfg->sieve_global_dir) : NULL;
 	sieve_limits_default(&ds->lim);
@@ -82,6 +89,8 @@ deliver_sieve_destroy(struct deliver_sieve **dsp)
 	free(ds->global_dir);
 	free(ds->log_path);
 	free(ds->dup_path);
+	free(ds->vac_path);
+	free(ds->sendmail);
 	free(ds);
 	*dsp = NULL;
 }
@@ -299,6 +308,12 @@ active_script(struct deliver_sieve *ds)
 	return ds->script;
 }
 
+void
+deliver_sieve_reject_by_exit(struct deliver_sieve *ds)
+{
+	ds->reject_exit = true;
+}
+
 bool
 deliver_sieve_active(const struct deliver_sieve *ds)
 {
@@ -370,12 +385,146 @@ action_name(enum sieve_action_type t)
 	}
 }
 
+/*
+ * redirect (RFC 5228 §4.2): the message as delivered, with our Delivered-To on top,
+ * envelope sender the original one (as Pigeonhole's default). 0 sent, -1 not sent.
+ */
+static int
+send_redirect(struct deliver_sieve *ds, const struct sieve_exec_env *env,
+    const struct sieve_action *a, const struct deliver_plan *plan)
+{
+	const char *me = env->env_to != NULL ? env->env_to : "";
+	char err[256], *head;
+	size_t body_off = 0;
+	int r;
+
+	if (ds->sendmail == NULL) {
+		snprintf(err, sizeof(err), "sendmail_path is empty");
+		goto fail;
+	}
+	/* RFC 5228 §4.2: prevent loops; each redirect adds our Delivered-To */
+	if (me[0] != '\0' && deliver_delivered_to_count(env->msg, env->msg_len, me) >=
+	    DELIVER_REDIRECT_LOOP_MAX) {
+		snprintf(err, sizeof(err), "mail loop: Delivered-To %s seen %u times", me,
+		    DELIVER_REDIRECT_LOOP_MAX);
+		goto fail;
+	}
+	/* editheader changes go out too (RFC 5293 §8: they apply to redirect) */
+	if (plan->header != NULL) {
+		head = me[0] != '\0' && deliver_addr_ok(me) ?
+		    xasprintf("Delivered-To: %s\n%.*s", me, (int)plan->header_len, plan->header) :
+		    xstrndup(plan->header, plan->header_len);
+		body_off = plan->body_off;
+	} else {
+		head = me[0] != '\0' && deliver_addr_ok(me) ?
+		    xasprintf("Delivered-To: %s\n", me) : xstrdup("");
+	}
+	r = deliver_sendmail(ds->sendmail, env->env_from, a->target, (unsigned char *)head,
+	    strlen(head), env->msg + body_off, env->msg_len - body_off, err, sizeof(err));
+	free(head);
+	if (r == 0) {
+		log_info("sieve script=%s redirect to=%s sent", ds->path, a->target);
+		return 0;
+	}
+fail:
+	log_error("sieve script=%s redirect to=%s not sent: %s: kept in INBOX", ds->path,
+	    a->target, err);
+	user_log(ds, "%s: redirect to %s not sent (%s): the message is kept in INBOX",
+	    ds->path, a->target, err);
+	return -1;
+}
+
+/* vacation (RFC 5230): checked, sent with the null sender, remembered. */
+static void
+send_vacation(struct deliver_sieve *ds, const struct sieve_exec_env *env,
+    const struct sieve_action *a)
+{
+	unsigned char key[DELIVER_VACATION_HASH];
+	const char *reason = NULL;
+	char err[256];
+	struct buf b;
+	time_t now = time(NULL);
+
+	if (!sieve_vacation_allowed(env, a, &reason)) {
+		log_info("sieve script=%s vacation not sent: %s", ds->path, reason);
+		return;
+	}
+	if (ds->sendmail == NULL || ds->vac_path == NULL) {
+		log_info("sieve script=%s vacation not sent: sendmail_path is empty", ds->path);
+		user_log(ds, "%s: vacation not sent: sendmail_path is empty", ds->path);
+		return;
+	}
+	deliver_vacation_key(env->env_from, a, key);
+	if (deliver_vacation_recent(ds->vac_path, key, now, a->seconds)) {
+		log_info("sieve script=%s vacation not sent: replied within %llu seconds",
+		    ds->path, (unsigned long long)a->seconds);
+		return;
+	}
+	buf_init(&b, BUF_UNLIMITED);
+	if (deliver_vacation_build(&b, env->msg, env->msg_len, env->env_from, env->env_to, a,
+	    now) < 0) {
+		buf_deinit(&b);
+		return;
+	}
+	/* RFC 5230 §5.1 / RFC 3834 §3.3: the reply goes out with the null sender */
+	if (deliver_sendmail(ds->sendmail, "", env->env_from, (unsigned char *)b.data, b.len,
+	    NULL, 0, err, sizeof(err)) < 0) {
+		log_error("sieve script=%s vacation to=%s not sent: %s", ds->path,
+		    env->env_from, err);
+		user_log(ds, "%s: vacation reply to %s not sent: %s", ds->path, env->env_from,
+		    err);
+	} else {
+		log_info("sieve script=%s vacation to=%s sent", ds->path, env->env_from);
+		(void)deliver_vacation_record(ds->vac_path, key, now);
+	}
+	buf_deinit(&b);
+}
+
+/*
+ * reject/ereject over LMTP (RFC 5429 §2.1.1): a rejection MDN to the envelope sender,
+ * sent with the null sender; never to the null sender. 0 sent, -1 not (kept then).
+ */
+static int
+send_reject(struct deliver_sieve *ds, const struct sieve_exec_env *env,
+    const struct sieve_action *a)
+{
+	char err[256];
+	struct buf b;
+	int r = -1;
+
+	if (ds->sendmail == NULL) {
+		snprintf(err, sizeof(err), "sendmail_path is empty");
+	} else if (env->env_from == NULL || env->env_from[0] == '\0') {
+		snprintf(err, sizeof(err), "the null sender gets no rejection");
+	} else {
+		buf_init(&b, BUF_UNLIMITED);
+		if (deliver_reject_build(&b, env->msg, env->msg_len, env->env_from, env->env_to,
+		    a->text != NULL ? a->text : "", time(NULL)) < 0)
+			snprintf(err, sizeof(err), "bad sender address");
+		else
+			r = deliver_sendmail(ds->sendmail, "", env->env_from,
+			    (unsigned char *)b.data, b.len, NULL, 0, err, sizeof(err));
+		buf_deinit(&b);
+	}
+	if (r == 0) {
+		log_info("sieve script=%s reject to=%s sent", ds->path, env->env_from);
+		return 0;
+	}
+	log_info("sieve script=%s reject not sent: %s: kept in INBOX", ds->path, err);
+	user_log(ds, "%s: reject not sent (%s): the message is kept in INBOX", ds->path, err);
+	return -1;
+}
+
 static void
 plan_from_result(struct deliver_sieve *ds, const struct sieve_result *r,
-    struct deliver_plan *plan)
+    const struct sieve_exec_env *env, struct deliver_plan *plan)
 {
 	bool unsent = false;
 
+	if (r->header != NULL) {
+		plan->header = xstrndup(r->header, r->header_len);
+		plan->header_len = r->header_len;
+	}
 	for (unsigned i = 0; i < r->count; i++) {
 		const struct sieve_action *a = &r->actions[i];
 
@@ -387,15 +536,23 @@ plan_from_result(struct deliver_sieve *ds, const struct sieve_result *r,
 			add_target(plan, a->target, a->create, a->flags);
 			break;
 		case SIEVE_ACT_REDIRECT:
+			/* not sent: the message must not be lost, it is kept instead */
+			if (send_redirect(ds, env, a, plan) < 0)
+				unsent = true;
+			break;
+		case SIEVE_ACT_VACATION:
+			send_vacation(ds, env, a);
+			break;
 		case SIEVE_ACT_REJECT:
 		case SIEVE_ACT_EREJECT:
-		case SIEVE_ACT_VACATION:
-			/* not sent by this version: the message is kept instead (docs/sieve.md) */
-			log_info("sieve script=%s action=%s not sent yet: kept in INBOX", ds->path,
-			    action_name(a->type));
-			user_log(ds, "%s: %s is not carried out yet: the message is kept in INBOX",
-			    ds->path, action_name(a->type));
-			unsent = true;
+			if (ds->reject_exit) {
+				free(plan->reject);
+				plan->reject = xstrdup(a->text != NULL ? a->text : "");
+				log_info("sieve script=%s %s: answered by the caller", ds->path,
+				    action_name(a->type));
+			} else if (send_reject(ds, env, a) < 0) {
+				unsent = true;
+			}
 			break;
 		default:
 			break;
@@ -403,10 +560,6 @@ plan_from_result(struct deliver_sieve *ds, const struct sieve_result *r,
 	}
 	if (unsent)
 		add_target(plan, NULL, false, NULL);
-	if (r->header != NULL) {
-		plan->header = xstrndup(r->header, r->header_len);
-		plan->header_len = r->header_len;
-	}
 }
 
 /* ---- duplicate (RFC 7352) ---- */
@@ -625,7 +778,7 @@ deliver_sieve_plan(struct deliver_sieve *ds, const unsigned char *msg, size_t le
 		user_log(ds, "%s: line %u: error: %s: the message is kept in INBOX", ds->path,
 		    r.error_line, r.error);
 	}
-	plan_from_result(ds, &r, plan);
+	plan_from_result(ds, &r, &env, plan);
 	/* a failed run keeps the message: its duplicate IDs are not recorded */
 	if (r.failed)
 		deliver_dups_free(&pc.dups);
@@ -647,6 +800,7 @@ deliver_plan_deinit(struct deliver_plan *plan)
 	}
 	free(plan->targets);
 	free(plan->header);
+	free(plan->reject);
 	deliver_dups_free(&plan->dups);
 	memset(plan, 0, sizeof(*plan));
 }

@@ -36,6 +36,7 @@ struct deliver_plan {
 	struct deliver_target *targets;	/* count 0: discarded by the script */
 	unsigned count;
 	struct deliver_dups *dups;	/* NULL: none; see deliver_dups_commit */
+	char *reject;		/* reject/ereject when the caller answers it (deliver_sieve_reject_by_exit) */
 	char *header;		/* editheader: replaces the message's bytes [0, body_off) */
 	size_t header_len;
 	size_t body_off;
@@ -57,14 +58,22 @@ const struct sieve_script *sieve_includes_load(void *ctx, bool global, const cha
 struct deliver_sieve *deliver_sieve_create(const struct config *cfg, const char *home);
 void deliver_sieve_destroy(struct deliver_sieve **ds);
 
+/*
+ * reject/ereject (RFC 5429) are answered by the caller (`buzon deliver`: exit 77 with the
+ * reason) instead of a rejection message sent through sendmail_path.
+ */
+void deliver_sieve_reject_by_exit(struct deliver_sieve *ds);
+
 /* Is there an active script file (whether it compiles or not)? */
 bool deliver_sieve_active(const struct deliver_sieve *ds);
 
 /*
  * Plan the delivery of msg[0..len) (envelope env_from, "" for <>, and env_to, either
- * may be NULL): no script, a script that does not compile or fails at run time, and
- * actions not carried out yet (redirect, vacation, reject) all end in INBOX; errors are
- * logged and appended to the script's ".log" file. store answers mailboxexists.
+ * may be NULL): no script, a script that does not compile or fails at run time, a
+ * redirect or rejection not sent all end in INBOX; errors are
+ * logged and appended to the script's ".log" file. redirect and vacation are sent here,
+ * through sendmail_path (deliver_send.h; blocks up to its timeout per message sent).
+ * store answers mailboxexists.
  * Always fills *plan (free with deliver_plan_deinit).
  */
 void deliver_sieve_plan(struct deliver_sieve *ds, const unsigned char *msg, size_t len,

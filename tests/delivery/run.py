@@ -1176,12 +1176,14 @@ if header :contains "subject" "edit-me" { addheader "X-Sieve" "edited"; deletehe
 def t_sieve():
     """Sieve at delivery (docs/sieve.md, "Delivery"): the user's ~/.dovecot.sieve, a link
     to ~/sieve/main.sieve as Pigeonhole keeps it, over LMTP and `buzon deliver`: fileinto
-    with flags lands in the folder, :create makes one, a missing folder and redirect keep
-    in INBOX (redirect with a line in ~/.dovecot.sieve.log), discard stores nothing,
+    with flags lands in the folder, :create makes one, a missing folder and redirect with
+    no sendmail_path keep in INBOX (redirect with a line in ~/.dovecot.sieve.log), discard
+    stores nothing,
     editheader edits what is stored; a script that does not compile or fails at run time
     keeps in INBOX and says why in the log; a changed script is compiled again; include
     reads ~/sieve; duplicate remembers a Message-ID across deliveries."""
-    srv = buzontest.Server(users={}, fill=False, lmtp=True, canary=False, buzon=BUZON)
+    srv = buzontest.Server(users={}, fill=False, lmtp=True, canary=False, buzon=BUZON,
+                           config=["sendmail_path ="])
     try:
         srv.setup()
         home = os.path.join(srv.tmp, "home-siv")
@@ -1223,7 +1225,8 @@ def t_sieve():
         check(not find_file_with(srv.mail_root, b"Subject: drop-me"), "discard")
         lmtp("redirect-me")
         eq(len(find_file_with(inbox, b"Subject: redirect-me")), 1, "redirect: kept")
-        check(b"redirect is not carried out yet" in open(log, "rb").read(), "log: redirect")
+        check(b"redirect to x@example.net not sent (sendmail_path is empty)" in
+              open(log, "rb").read(), "log: redirect")
         lmtp("edit-me", b"X-Junk: yes\n")
         files = find_file_with(inbox, b"Subject: edit-me")
         eq(len(files), 1, "editheader: INBOX")
@@ -1282,6 +1285,245 @@ def t_sieve():
     finally:
         problems = srv.stop() if srv.proc else []
     check(not problems, "server: %s" % problems)
+
+
+SIEVE_SEND_SCRIPT = b"""require ["vacation", "copy", "reject"];
+if header :contains "subject" "rej-me" { reject "Not wanted here."; stop; }
+if header :contains "subject" "fwd-move" { redirect "other@example.net"; stop; }
+if header :contains "subject" "fwd-copy" { redirect :copy "other@example.net"; stop; }
+vacation :days 1 "I am away.";
+"""
+
+# A stand-in for sendmail: records its arguments and standard input, exits with the
+# number in ./exitcode (0 without one).
+SENDMAIL_WRAPPER = """#!/bin/sh
+d=%s
+n=$(date +%%s%%N).$$
+printf '%%s\\n' "$@" > "$d/$n.args.tmp"
+cat > "$d/$n.msg"
+mv "$d/$n.args.tmp" "$d/$n.args"
+code=$(cat "$d/exitcode" 2>/dev/null)
+exit ${code:-0}
+"""
+
+
+def t_sieve_send():
+    """Sieve redirect and vacation go out through sendmail_path (docs/sieve.md, "What is
+    sent"): redirect with the original envelope sender and our Delivered-To, :copy keeps
+    too, a failing sendmail (exit 75) or a mail loop keeps the message in INBOX; vacation
+    replies once per :days to a sender, with the null envelope sender and RFC 5230
+    headers, and never to auto-submitted, list or null-sender mail."""
+    out = tempfile.mkdtemp(prefix="buzontest-sendmail.")
+    os.chmod(out, 0o777)
+    wrapper = os.path.join(out, "sendmail")
+    with open(wrapper, "w") as f:
+        f.write(SENDMAIL_WRAPPER % out)
+    os.chmod(wrapper, 0o755)
+    srv = buzontest.Server(users={}, fill=False, lmtp=True, canary=False, buzon=BUZON,
+                           config=["sendmail_path = " + wrapper])
+    try:
+        srv.setup()
+        home = os.path.join(srv.tmp, "home-snd")
+        os.makedirs(os.path.join(home, "sieve"), 0o700)
+        ids = ["-u", str(srv.uid), "-g", str(srv.gid)] if ROOT else []
+        srv.cli("user", "add", "-c", srv.config_path, *ids, "-h", home, "snd",
+                stdin="snd\n")
+        srv.make_maildir("snd")
+        with open(os.path.join(home, "sieve", "main.sieve"), "wb") as f:
+            f.write(SIEVE_SEND_SCRIPT)
+        os.symlink("sieve/main.sieve", os.path.join(home, ".dovecot.sieve"))
+        for dirpath, dirs, files in os.walk(home):
+            for n in dirs + files + ["."]:
+                if ROOT:
+                    os.lchown(os.path.join(dirpath, n), srv.uid, srv.gid)
+        srv.start()
+        inbox = srv.maildir("snd")
+        log = os.path.join(home, ".dovecot.sieve.log")
+
+        def sent():
+            r = []
+            for n in sorted(x for x in os.listdir(out) if x.endswith(".args")):
+                args = open(os.path.join(out, n)).read().splitlines()
+                data = open(os.path.join(out, n[:-5] + ".msg"), "rb").read()
+                r.append((args, data))
+            for n in os.listdir(out):
+                if n.endswith(".args") or n.endswith(".msg"):
+                    os.unlink(os.path.join(out, n))
+            return r
+
+        def lmtp(subject, sender="s@example.net", extra=b""):
+            m = msg(subject).replace(b"To: demo@example.org", b"To: snd@example.org")
+            rr, dr = lmtp_send(srv.lmtp_port, sender, ["snd@example.org"],
+                               wire(m.replace(b"\n\n", b"\n" + extra + b"\n", 1)))
+            check(dr and dr[0].startswith("250"), "%s: LMTP %r %r" % (subject, rr, dr))
+
+        # redirect: the original envelope sender, our Delivered-To on top, not kept
+        lmtp("fwd-move")
+        got = sent()
+        eq(len(got), 1, "redirect: one message sent")
+        eq(got[0][0], ["-i", "-f", "s@example.net", "--", "other@example.net"], "argv")
+        check(got[0][1].startswith(b"Delivered-To: snd@example.org\n") and
+              b"Subject: fwd-move" in got[0][1], "redirected: %r" % got[0][1][:200])
+        check(not find_file_with(inbox, b"Subject: fwd-move"), "redirect: not kept")
+        # :copy sends and keeps
+        lmtp("fwd-copy")
+        eq(len(sent()), 1, "redirect :copy: sent")
+        eq(len(find_file_with(inbox, b"Subject: fwd-copy")), 1, "redirect :copy: kept")
+        # a loop: our Delivered-To twice already -> not sent, kept
+        lmtp("fwd-move-loop", extra=b"Delivered-To: snd@example.org\n"
+             b"Delivered-To: <SND@example.org>\n")
+        eq(len(sent()), 0, "loop: nothing sent")
+        eq(len(find_file_with(inbox, b"Subject: fwd-move-loop")), 1, "loop: kept")
+        check(b"mail loop" in open(log, "rb").read(), "log: loop")
+        # a failing sendmail (EX_TEMPFAIL) keeps the message
+        with open(os.path.join(out, "exitcode"), "w") as f:
+            f.write("75\n")
+        lmtp("fwd-move-fail")
+        os.unlink(os.path.join(out, "exitcode"))
+        sent()
+        eq(len(find_file_with(inbox, b"Subject: fwd-move-fail")), 1, "sendmail 75: kept")
+        check(b"exited with 75" in open(log, "rb").read(), "log: sendmail failed")
+        # vacation: one reply per sender and :days, null envelope sender
+        lmtp("vac-1", sender="a@example.net")
+        got = sent()
+        eq(len(got), 1, "vacation: one reply")
+        eq(got[0][0], ["-i", "-f", "<>", "--", "a@example.net"], "vacation argv")
+        reply = got[0][1]
+        for want in (b"To: a@example.net\n", b"From: snd@example.org\n",
+                     b"Subject: Auto: vac-1\n", b"In-Reply-To: <vac-1@test>\n",
+                     b"References: <vac-1@test>\n", b"Auto-Submitted: auto-replied",
+                     b"\n\nI am away.\n"):
+            check(want in reply, "vacation reply has %r: %r" % (want, reply))
+        eq(len(find_file_with(inbox, b"Subject: vac-1")), 1, "vacation: kept")
+        lmtp("vac-2", sender="a@example.net")
+        eq(len(sent()), 0, "vacation: none within :days")
+        check(os.path.exists(os.path.join(home, ".dovecot.sieve.vacation")), "vacation file")
+        lmtp("vac-auto", sender="b@example.net", extra=b"Auto-Submitted: auto-generated\n")
+        lmtp("vac-list", sender="c@example.net", extra=b"List-Id: <x.example.net>\n")
+        lmtp("vac-null", sender="")
+        eq(len(sent()), 0, "vacation: none to auto-submitted, list or null sender")
+        # reject over LMTP (RFC 5429 §2.1.1): an MDN to the sender, the message not kept
+        lmtp("rej-me")
+        got = sent()
+        eq([g[0] for g in got], [["-i", "-f", "<>", "--", "s@example.net"]], "reject argv")
+        for want in (b"To: s@example.net\n", b"Subject: Rejected: rej-me\n",
+                     b"report-type=disposition-notification", b"\nNot wanted here.\n",
+                     b"Disposition: automatic-action/MDN-sent-automatically; deleted",
+                     b"Content-Type: message/rfc822\n\nFrom: Sender <s@example.net>"):
+            check(want in got[0][1], "rejection has %r: %r" % (want, got[0][1]))
+        check(not find_file_with(inbox, b"Subject: rej-me"), "rejected: not kept")
+        lmtp("rej-me-null", sender="")
+        eq(len(sent()), 0, "no rejection to <>")
+        eq(len(find_file_with(inbox, b"Subject: rej-me-null")), 1, "reject to <>: kept")
+        # reject through buzon deliver: exit 77 (EX_NOPERM), the reason on stderr
+        r = deliver_cli(srv, ["-d", "snd", "-f", "e@example.net"], msg("rej-me-lda"))
+        eq(r.returncode, 77, "deliver reject (%r)" % r.stderr)
+        check(b"Not wanted here." in r.stderr, "reason on stderr: %r" % r.stderr)
+        check(not find_file_with(inbox, b"Subject: rej-me-lda"), "deliver reject: not kept")
+        eq(len(sent()), 0, "deliver reject: nothing sent")
+        # buzon deliver: the same, another sender gets its reply
+        r = subprocess.run([srv.buzon, "deliver", "-c", srv.config_path, "-d", "snd", "-f",
+                            "d@example.net"], input=msg("vac-lda").replace(b"To: demo@",
+                                                                           b"To: snd@"),
+                           capture_output=True, timeout=30,
+                           env=dict(srv.env(), RECIPIENT="snd@example.org"))
+        eq(r.returncode, 0, "deliver (%s)" % r.stderr.decode(errors="replace").strip())
+        got = sent()
+        eq([g[0] for g in got], [["-i", "-f", "<>", "--", "d@example.net"]], "deliver: reply")
+    finally:
+        problems = srv.stop() if srv.proc else []
+        shutil.rmtree(out, ignore_errors=True)
+    check(not problems, "server: %s" % problems)
+
+
+# sendmail for the private Postfix: hands the message to its smtpd (a private instance's
+# own sendmail -C would need alternate_config_directories in the system's main.cf).
+SENDMAIL_SMTP = """#!/usr/bin/python3
+import smtplib, sys
+a = sys.argv[1:]
+frm = a[a.index("-f") + 1]
+data = sys.stdin.buffer.read().replace(b"\\r\\n", b"\\n").replace(b"\\n", b"\\r\\n")
+s = smtplib.SMTP("127.0.0.1", %d, timeout=30)
+s.sendmail("" if frm == "<>" else frm, a[a.index("--") + 1:], data)
+s.quit()
+"""
+
+
+def pf_sieve_send(pf, srv, home):
+    """Through a real Postfix: a redirect reaches the other user, a vacation reply reaches
+    the sender once."""
+    pf.send("ext@example.test", "snd@example.test",
+            b"From: ext@example.test\r\nTo: snd@example.test\r\nSubject: fwd-move e2e\r\n"
+            b"Message-ID: <e2e-1@test>\r\n\r\nforward me\r\n")
+    files = wait_for(lambda: find_file_with(srv.maildir("fwd"), b"Subject: fwd-move e2e"),
+                     30, 0.3)
+    check(files, "redirect not delivered; postfix log:\n%s" % pf.log_tail())
+    data = open(files[0], "rb").read()
+    check(b"Return-Path: <ext@example.test>" in data and
+          b"Delivered-To: snd@example.test" in data, "redirected: %r" % data[:400])
+    check(not find_file_with(srv.maildir("snd"), b"Subject: fwd-move e2e"), "not kept")
+    for n in (1, 2):
+        pf.send("ext@example.test", "snd@example.test",
+                b"From: ext@example.test\r\nTo: snd@example.test\r\nSubject: away e2e\r\n"
+                b"Message-ID: <e2e-v%d@test>\r\n\r\nhello\r\n" % n)
+        check(wait_for(lambda: len(find_file_with(srv.maildir("snd"), b"Subject: away e2e"))
+                       == n, 30, 0.3), "vacation case %d not delivered" % n)
+        if n == 1:
+            files = wait_for(lambda: find_file_with(srv.maildir("ext"),
+                                                    b"Subject: Auto: away e2e"), 30, 0.3)
+            check(files, "vacation reply not delivered; postfix log:\n%s" % pf.log_tail())
+            data = open(files[0], "rb").read()
+            check(b"Return-Path: <>" in data and b"Auto-Submitted: auto-replied" in data and
+                  b"In-Reply-To: <e2e-v1@test>" in data, "reply: %r" % data[:600])
+    check(wait_for(lambda: "vacation not sent: replied within" in srv.log_text(), 10, 0.2),
+          "second vacation not suppressed")
+    eq(len(find_file_with(srv.maildir("ext"), b"Subject: Auto: away e2e")), 1, "one reply")
+
+
+def t_postfix_sieve():
+    if not ROOT or shutil.which("postfix") is None:
+        print("SKIP postfix-sieve-send: needs root and postfix")
+        RESULTS["skip"] += 1
+        return
+    tmp = tempfile.mkdtemp(prefix="buzontest-pfsieve.")
+    os.chmod(tmp, 0o755)
+    wrapper = os.path.join(tmp, "sendmail")
+    srv = buzontest.Server(users={}, fill=False, lmtp=True, canary=False, buzon=BUZON,
+                           config=["sendmail_path = " + wrapper])
+    pf = None
+    try:
+        srv.setup()
+        home = os.path.join(srv.tmp, "home-snd")
+        os.makedirs(os.path.join(home, "sieve"), 0o700)
+        for u in ("snd", "fwd", "ext"):
+            srv.cli("user", "add", "-c", srv.config_path, "-u", str(srv.uid), "-g",
+                    str(srv.gid), *(["-h", home] if u == "snd" else []), u, stdin=u + "\n")
+            srv.make_maildir(u)
+        with open(os.path.join(home, "sieve", "main.sieve"), "wb") as f:
+            f.write(b'require "vacation";\nif header :contains "subject" "fwd-move" '
+                    b'{ redirect "fwd@example.test"; stop; }\nvacation :days 1 "Away.";\n')
+        os.symlink("sieve/main.sieve", os.path.join(home, ".dovecot.sieve"))
+        for dirpath, dirs, files in os.walk(home):
+            for n in dirs + files + ["."]:
+                os.lchown(os.path.join(dirpath, n), srv.uid, srv.gid)
+        srv.start()
+        pf = Postfix(os.path.join(tmp, "pf"), {
+            "virtual_mailbox_domains": "example.test",
+            "virtual_mailbox_maps": "static:ok",
+            "virtual_transport": "lmtp:inet:127.0.0.1:%d" % srv.lmtp_port,
+        })
+        with open(wrapper, "w") as f:
+            f.write(SENDMAIL_SMTP % pf.port)
+        os.chmod(wrapper, 0o755)
+        pf.start()
+        run_case("postfix-sieve-send", pf_sieve_send, pf, srv, home)
+    finally:
+        if pf is not None:
+            pf.stop()
+        for p in srv.stop() if srv.proc else []:
+            print("FAIL postfix-sieve-teardown: %s" % p)
+            RESULTS["fail"] += 1
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def t_unix_socket():
@@ -2073,12 +2315,16 @@ def main():
         run_case("mailroot-symlink", t_mailroot_symlink)
     if sel("sieve"):
         run_case("sieve", t_sieve)
+    if sel("sieve-send"):
+        run_case("sieve-send", t_sieve_send)
     if sel("quota"):
         run_case("quota", t_quota)
     if sel("fault-full-disk"):
         run_case("fault-full-disk", t_full_disk)
     if sel("fault-permission"):
         run_case("fault-permission", t_permission_error)
+    if sel("postfix-sieve-send"):
+        t_postfix_sieve()
     if not want or want & {"postfix-lmtp", "postfix-mailbox-command", "postfix-home-maildir"}:
         try:
             t_postfix_all()
