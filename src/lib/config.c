@@ -43,6 +43,10 @@ static const struct key_def keys[] = {
 	{ "socketmap_listen", K_STR, OFF(socketmap_listen), 0 },
 	{ "socketmap_listen_mode", K_MODE, OFF(socketmap_listen_mode), 0777 },
 	{ "socketmap_listen_group", K_STR, OFF(socketmap_listen_group), 0 },
+	{ "quota_policy_listen", K_STR, OFF(quota_policy_listen), 0 },
+	{ "quota_policy_listen_mode", K_MODE, OFF(quota_policy_listen_mode), 0777 },
+	{ "quota_policy_listen_group", K_STR, OFF(quota_policy_listen_group), 0 },
+	{ "quota_policy_reject", K_STR, OFF(quota_policy_reject), 0 },
 	{ "lmtp_spool_dir", K_STR, OFF(lmtp_spool_dir), 0 },
 	{ "lmtp_spool_threshold", K_SIZE, OFF(lmtp_spool_threshold), 0 },
 	{ "recipient_delimiter", K_STR, OFF(recipient_delimiter), 0 },
@@ -122,6 +126,9 @@ config_defaults(struct config *c)
 	c->auth_listen_gid = (gid_t)-1;
 	c->socketmap_listen_mode = 0660;
 	c->socketmap_listen_gid = (gid_t)-1;
+	c->quota_policy_listen_mode = 0660;
+	c->quota_policy_listen_gid = (gid_t)-1;
+	c->quota_policy_reject = xstrdup("552 5.2.2 Mailbox is full");
 	c->lmtp_spool_threshold = 1024 * 1024;
 	c->mail_max_userip_connections = 10;
 	c->login_user = xstrdup("buzon");
@@ -370,6 +377,21 @@ config_finish(struct config *c, const char **err_r)
 		*err_r = "socketmap_listen must be unix:/absolute/path (at most 107 octets)";
 		return -1;
 	}
+	if (c->quota_policy_listen_group != NULL &&
+	    resolve_gid(c->quota_policy_listen_group, &c->quota_policy_listen_gid) < 0) {
+		*err_r = "quota_policy_listen_group: no such group";
+		return -1;
+	}
+	if (c->quota_policy_listen != NULL && (!str_has_prefix(c->quota_policy_listen, "unix:/") ||
+	    strlen(c->quota_policy_listen) - 5 >= 108)) {
+		*err_r = "quota_policy_listen must be unix:/absolute/path (at most 107 octets)";
+		return -1;
+	}
+	if (c->quota_policy_reject[0] == '\0' || strlen(c->quota_policy_reject) > 200 ||
+	    strpbrk(c->quota_policy_reject, "\t\r\n") != NULL) {
+		*err_r = "quota_policy_reject must be one line of 1..200 octets";
+		return -1;
+	}
 	if (c->lmtp_spool_threshold > 64 * 1024 * 1024) {
 		*err_r = "lmtp_spool_threshold must be at most 64M";
 		return -1;
@@ -528,6 +550,9 @@ config_free(struct config **cfgp)
 	free(c->auth_listen_group);
 	free(c->socketmap_listen);
 	free(c->socketmap_listen_group);
+	free(c->quota_policy_listen);
+	free(c->quota_policy_listen_group);
+	free(c->quota_policy_reject);
 	free(c->lmtp_spool_dir);
 	free(c->recipient_delimiter);
 	free(c->passwd_file);

@@ -99,7 +99,10 @@ reload_config(void)
 	    (ncfg->auth_listen != NULL && strcmp(ncfg->auth_listen, M.cfg->auth_listen) != 0) ||
 	    (ncfg->socketmap_listen == NULL) != (M.cfg->socketmap_listen == NULL) ||
 	    (ncfg->socketmap_listen != NULL &&
-	    strcmp(ncfg->socketmap_listen, M.cfg->socketmap_listen) != 0))
+	    strcmp(ncfg->socketmap_listen, M.cfg->socketmap_listen) != 0) ||
+	    (ncfg->quota_policy_listen == NULL) != (M.cfg->quota_policy_listen == NULL) ||
+	    (ncfg->quota_policy_listen != NULL &&
+	    strcmp(ncfg->quota_policy_listen, M.cfg->quota_policy_listen) != 0))
 		log_warn("reload: listener changes take effect at the next restart");
 	config_free(&M.cfg);
 	M.cfg = ncfg;
@@ -285,6 +288,14 @@ setup_listeners(void)
 		M.listen_fd[M.nlisten++] = listen_unix("socketmap_listen",
 		    M.cfg->socketmap_listen + 5, M.cfg->socketmap_listen_mode,
 		    M.cfg->socketmap_listen_gid);
+	}
+	/* Postfix's quota policy service: the login processes too */
+	if (M.cfg->quota_policy_listen != NULL && M.nlisten < MASTER_MAX_LISTENERS) {
+		M.listen_tls[M.nlisten] = false;
+		M.listen_kind[M.nlisten] = "quotapolicy";
+		M.listen_fd[M.nlisten++] = listen_unix("quota_policy_listen",
+		    M.cfg->quota_policy_listen + 5, M.cfg->quota_policy_listen_mode,
+		    M.cfg->quota_policy_listen_gid);
 	}
 }
 
