@@ -19,6 +19,9 @@
 #include "proto/policy.h"
 
 #define POLICY_IDLE_SECS	1800
+
+/* a whole request must fit in the connection's input buffer, or it would never parse */
+_Static_assert(POLICY_REQUEST_MAX < LOGIN_INPUT_MAX, "policy requests over the input bound");
 #define POLICY_ACTION_OK	"DUNNO"
 #define POLICY_ACTION_TEMP	"DEFER_IF_PERMIT 4.3.0 Temporary quota lookup failure"
 

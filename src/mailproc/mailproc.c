@@ -194,7 +194,8 @@ delivery_done(struct delivery *d)
 /*
  * IPC_MAIL_QUOTA (the quota policy service, docs/architecture.md): has the user room for
  * a message of this size? Read here, as the user, from maildirsize (recalculated if
- * needed); the same test as a delivery's: usage + size over a limit.
+ * needed); the same test as a delivery's: usage + size over a limit, one more message
+ * over the message limit.
  */
 static void
 handle_quota(struct ipc_msg *m)
@@ -209,6 +210,8 @@ handle_quota(struct ipc_msg *m)
 	if (ipc_decode(m, IPC_MAIL_QUOTA, &mq) < 0)
 		fatal("mail: malformed quota request from the master");
 	size = ((uint64_t)mq.size_hi << 32) | mq.size_lo;
+	if (size == 0)
+		size = 1;	/* no size= (no SIZE in MAIL FROM): a message is never empty */
 	r.id = mq.id;
 	r.status = IPC_DELIVER_OK;
 	if (P.mu == NULL) {

@@ -13,7 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define POLICY_REQUEST_MAX	16384	/* a whole request, the empty line included */
+#define POLICY_REQUEST_MAX	8192	/* a whole request, the empty line included (under
+				 * the login process's input bound, IPC_INPUT_MAX) */
 #define POLICY_ATTRS_MAX	128	/* name=value lines in one request */
 #define POLICY_SIZE_DIGITS	19	/* size= below 10^19: fits in uint64_t */
 
