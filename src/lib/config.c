@@ -4,6 +4,7 @@
  * The file is trusted (root-owned in production) but still parsed strictly: an unknown
  * key or a bad value stops the start with FILE:LINE.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -331,6 +332,36 @@ config_set(struct config *c, const struct key_def *k, const char *v)
 	return "internal error";
 }
 
+
+/* "127.x.y.z:PORT" or "[::1]:PORT": a TCP listener only local programs reach. */
+static bool
+loopback_listen(const char *spec)
+{
+	const char *colon = strrchr(spec, ':');
+	unsigned char a[16];
+	char host[64];
+	uint32_t port;
+	size_t hlen;
+
+	if (colon == NULL || parse_u32(colon + 1, strlen(colon + 1), &port) < 0 || port == 0 ||
+	    port > 65535)
+		return false;
+	hlen = (size_t)(colon - spec);
+	if (hlen >= 2 && spec[0] == '[' && spec[hlen - 1] == ']') {
+		if (hlen - 2 >= sizeof(host))
+			return false;
+		memcpy(host, spec + 1, hlen - 2);
+		host[hlen - 2] = '\0';
+		return inet_pton(AF_INET6, host, a) == 1 && memcmp(a, "\0\0\0\0\0\0\0\0"
+		    "\0\0\0\0\0\0\0\1", 16) == 0;
+	}
+	if (hlen == 0 || hlen >= sizeof(host))
+		return false;
+	memcpy(host, spec, hlen);
+	host[hlen] = '\0';
+	return inet_pton(AF_INET, host, a) == 1 && a[0] == 127;
+}
+
 static int
 config_finish(struct config *c, const char **err_r)
 {
@@ -382,12 +413,16 @@ config_finish(struct config *c, const char **err_r)
 		*err_r = "quota_policy_listen_group: no such group";
 		return -1;
 	}
-	if (c->quota_policy_listen != NULL && (!str_has_prefix(c->quota_policy_listen, "unix:/") ||
-	    strlen(c->quota_policy_listen) - 5 >= 108)) {
-		*err_r = "quota_policy_listen must be unix:/absolute/path (at most 107 octets)";
+	if (c->quota_policy_listen != NULL && (str_has_prefix(c->quota_policy_listen, "unix:") ?
+	    (!str_has_prefix(c->quota_policy_listen, "unix:/") ||
+	    strlen(c->quota_policy_listen) - 5 >= 108) :
+	    !loopback_listen(c->quota_policy_listen))) {
+		*err_r = "quota_policy_listen must be unix:/absolute/path (at most 107 octets) or "
+		    "a loopback address and port (127.0.0.1:PORT, [::1]:PORT)";
 		return -1;
 	}
-	if (c->quota_policy_reject[0] == '\0' || strlen(c->quota_policy_reject) > 200 ||
+	if (c->quota_policy_reject == NULL || c->quota_policy_reject[0] == '\0' ||
+	    strlen(c->quota_policy_reject) > 200 ||
 	    strpbrk(c->quota_policy_reject, "\t\r\n") != NULL) {
 		*err_r = "quota_policy_reject must be one line of 1..200 octets";
 		return -1;

@@ -238,6 +238,30 @@ listen_lmtp(const char *spec)
 	return listen_on(host, (uint16_t)port);
 }
 
+/* quota_policy_listen: "unix:/path", or a loopback "host:port" (checked by config.c). */
+static int
+listen_quota_policy(const char *spec)
+{
+	const char *colon = strrchr(spec, ':');
+	char host[64];
+	uint32_t port = 0;
+	size_t hlen;
+
+	if (str_has_prefix(spec, "unix:"))
+		return listen_unix("quota_policy_listen", spec + 5, M.cfg->quota_policy_listen_mode,
+		    M.cfg->quota_policy_listen_gid);
+	hlen = (size_t)(colon - spec);
+	if (spec[0] == '[') {
+		spec++;
+		hlen -= 2;
+	}
+	if (hlen >= sizeof(host) || parse_u32(colon + 1, strlen(colon + 1), &port) < 0)
+		fatal("quota_policy_listen = %s: bad address", spec);
+	memcpy(host, spec, hlen);
+	host[hlen] = '\0';
+	return listen_on(host, (uint16_t)port);
+}
+
 static void
 setup_listeners(void)
 {
@@ -293,9 +317,7 @@ setup_listeners(void)
 	if (M.cfg->quota_policy_listen != NULL && M.nlisten < MASTER_MAX_LISTENERS) {
 		M.listen_tls[M.nlisten] = false;
 		M.listen_kind[M.nlisten] = "quotapolicy";
-		M.listen_fd[M.nlisten++] = listen_unix("quota_policy_listen",
-		    M.cfg->quota_policy_listen + 5, M.cfg->quota_policy_listen_mode,
-		    M.cfg->quota_policy_listen_gid);
+		M.listen_fd[M.nlisten++] = listen_quota_policy(M.cfg->quota_policy_listen);
 	}
 }
 

@@ -534,7 +534,9 @@ def t_socketmap(srv):
 class PolicyClient:
     """Postfix's policy delegation protocol: name=value lines, an empty line."""
     def __init__(self, path, timeout=10):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        tcp = isinstance(path, tuple)
+        self.sock = socket.socket(socket.AF_INET if tcp else socket.AF_UNIX,
+                                  socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
         self.sock.connect(path)
         self.buf = b""
@@ -615,6 +617,54 @@ def t_quota_policy(srv):
         finally:
             c.close()
     eq(oct(os.stat(srv.quota_path).st_mode & 0o777), "0o660", "socket mode")
+
+
+def quota_tcp_suite(want):
+    """quota_policy_listen on a loopback TCP port (Postfix: check_policy_service
+    inet:127.0.0.1:PORT)."""
+    if want and "quota-policy-tcp" not in want:
+        return
+
+    def t_tcp(srv):
+        c = PolicyClient(("127.0.0.1", srv.policy_port))
+        try:
+            eq(c.ask("demo@example.org", 10 ** 9), "action=DUNNO", "no quota")
+            eq(c.ask("small@example.org", 5000), "action=REJECT over quota", "over quota")
+        finally:
+            c.close()
+
+    srv = buzontest.Server(users={"demo": "demo", "small": "small"}, fill=False, buzon=BUZON)
+    try:
+        srv.setup()
+        with open(srv.passwd_file) as f:
+            lines = f.read().splitlines()
+        with open(srv.passwd_file, "w") as f:
+            for ln in lines:
+                if ln.startswith("small:"):
+                    ln = ln + ":" * (7 - ln.count(":")) + "quota_storage=3000B"
+                f.write(ln + "\n")
+        srv.policy_port = buzontest.free_ports(1)[0]
+        srv.extra_config += ["quota_policy_listen = 127.0.0.1:%d" % srv.policy_port,
+                             "quota_policy_reject = REJECT over quota"]
+        srv.write_config()
+        srv.start()
+
+        def listening():
+            try:
+                socket.create_connection(("127.0.0.1", srv.policy_port), 1).close()
+                return True
+            except OSError:
+                return False
+        check(wait_for(listening, 5), "no TCP listener")
+        run_case("quota-policy-tcp", t_tcp, srv)
+    except Exception as e:
+        traceback.print_exc()
+        print("FAIL quota-policy-tcp-server: %s" % str(e).replace("\n", " ")[:400])
+        RESULTS["fail"] += 1
+    finally:
+        for p in srv.stop():
+            print("FAIL quota-policy-tcp-teardown: %s" % p.replace("\n", " ")[:400])
+            RESULTS["fail"] += 1
 
 
 def raw_suite(want):
@@ -899,6 +949,7 @@ def main():
     BUZON = os.path.abspath(args.buzon) if args.buzon else buzontest.default_binary()
     want = set(args.names)
     raw_suite(want)
+    quota_tcp_suite(want)
     postfix_suite(want)
     print("%d passed, %d failed" % (RESULTS["pass"], RESULTS["fail"]))
     return 1 if RESULTS["fail"] else 0
