@@ -209,6 +209,12 @@ quota_auth_reply(struct pending *p, uint32_t status, const char *name, uint32_t 
 		pending_free(p);
 		return;
 	}
+	/* no limit anywhere (no userdb fields, no defaults): no mail process to start */
+	if (quota[0] == '\0' && M.cfg->quota_storage == 0 && M.cfg->quota_messages == 0) {
+		quota_reply(p, IPC_DELIVER_OK);
+		pending_free(p);
+		return;
+	}
 	if (p->from == NULL || (priv_is_root() && (uid == 0 || gid == 0)) || root[0] != '/' ||
 	    (mail = mail_child_get(name, uid, gid, home, root, quota)) == NULL) {
 		quota_reply(p, IPC_DELIVER_TEMPFAIL);

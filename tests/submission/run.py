@@ -605,6 +605,9 @@ def t_quota_policy(srv):
         c.close()
     check(re.search(r"quota-policy user=small size=1600 status=overquota", srv.log_text()),
           "the mail process's check not logged:\n%s" % srv.log_tail())
+    # demo has no limit at all: answered without starting a mail process for it
+    check(not re.search(r"quota-policy user=demo ", srv.log_text()),
+          "a mail process checked a user without limits:\n%s" % srv.log_tail())
     for bad, what in ((b"recipient\n\n", "a line without ="),
                       (b"size=12x\nrecipient=demo\n\n", "a bad size"),
                       (b"recipient=demo\nrecipient=alice\n\n", "two recipients"),
