@@ -1,10 +1,12 @@
 /*
  * fuzz_authsock.c — session fuzzer for the login process's MTA sockets: the real
- * auth_listen (src/login/auth_login.c, Dovecot's auth protocol) and socketmap_listen
- * (src/login/socketmap_login.c) front ends against the fake plumbing of
+ * auth_listen (src/login/auth_login.c, Dovecot's auth protocol), socketmap_listen
+ * (src/login/socketmap_login.c) and quota_policy_listen (src/login/quota_policy_login.c,
+ * Postfix's policy delegation) front ends against the fake plumbing of
  * tests/unit/login/login_fake.c (link seams for login.c: no sockets, no master).
  *
- * Input: byte 0 chooses the front end (bit 0: socketmap) and the policy (bit 1:
+ * Input: byte 0 chooses the front end (bit 0: socketmap, else bit 3: quota policy) and
+ * the policy (bit 1:
  * auth_allow_cleartext = yes, else loopback), bytes 1-2 seed the split points of the
  * client stream and the master's answers (OK with a name, fail, temporary failure, in
  * any order, some held back), the rest is what the client sends; an auth stream gets
@@ -14,7 +16,8 @@
  * reading, never more in flight than the master allows, no id twice in flight, no
  * answer to nothing), and here: auth replies are whole LF lines "OK|FAIL|CONT<TAB>id..."
  * without CR or NUL, socketmap replies are netstrings "OK x", "NOTFOUND ", "TEMP x" or
- * "PERM x", the unread output stays bounded, and the input never stalls while the front
+ * "PERM x", quota policy replies are "action=DUNNO", the reject or the DEFER_IF_PERMIT,
+ * each followed by an empty line, the unread output stays bounded, and the input never stalls while the front
  * end reads with nothing owed by the master.
  */
 #include <stdint.h>
@@ -94,6 +97,26 @@ check_map_output(const char *out, size_t len)
 }
 
 static void
+check_policy_output(const char *out, size_t len)
+{
+	static const char *const ok[] = { "action=DUNNO\n\n",
+	    "action=552 5.2.2 Mailbox is full\n\n",
+	    "action=DEFER_IF_PERMIT 4.3.0 Temporary quota lookup failure\n\n" };
+	size_t off = 0;
+
+	while (off < len) {
+		size_t i;
+
+		for (i = 0; i < N_ELEMENTS(ok); i++)
+			if (len - off >= strlen(ok[i]) && memcmp(out + off, ok[i], strlen(ok[i])) == 0)
+				break;
+		if (i == N_ELEMENTS(ok))
+			fail("quota policy reply");
+		off += strlen(ok[i]);
+	}
+}
+
+static void
 check_output(struct login_fake *f, bool map, bool greeting)
 {
 	size_t len;
@@ -104,7 +127,9 @@ check_output(struct login_fake *f, bool map, bool greeting)
 	out = login_fake_take_output(f, &len);
 	if (getenv("FUZZ_DUMP") != NULL)
 		fwrite(out, 1, len, stderr);
-	if (map)
+	if (f->c.ops == &quota_policy_login_ops)
+		check_policy_output(out, len);
+	else if (map)
 		check_map_output(out, len);
 	else
 		check_auth_output(out, len, greeting);
@@ -123,6 +148,9 @@ answer(struct login_fake *f, uint32_t *seed, bool all, bool map)
 		uint32_t st = (r >> 3) % 3 == 0 ? IPC_AUTH_OK : (r >> 3) % 3 == 1 ?
 		    IPC_AUTH_FAIL : IPC_AUTH_TEMPFAIL;
 
+		if (f->c.ops == &quota_policy_login_ops)	/* IPC_DELIVER_*, any */
+			st = (r >> 3) % 6;
+
 		if (!all && r % 4 == 0)
 			return;	/* held back */
 		login_fake_verified(f, req, st, st == IPC_AUTH_OK ?
@@ -137,17 +165,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct login_fake f;
 	uint32_t split, seed;
 	size_t off = 3;
-	bool map;
+	bool map, policy;
 
 	if (size < 3)
 		return 0;
 	map = (data[0] & 1) != 0;
+	policy = !map && (data[0] & 8) != 0;
 	split = data[1];
 	seed = data[2];
-	login_fake_init(&f, map ? &socketmap_login_ops : &auth_login_ops, (data[0] & 2) != 0,
-	    false, false);
+	login_fake_init(&f, map ? &socketmap_login_ops : policy ? &quota_policy_login_ops :
+	    &auth_login_ops, (data[0] & 2) != 0, false, false);
 	check_output(&f, map, true);
-	if (!map && (data[0] & 4) != 0) {
+	if (!map && !policy && (data[0] & 4) != 0) {
 		(void)login_fake_send(&f, "VERSION\t1\t0\nCPID\t1\n", 19);
 		check_output(&f, map, false);
 	}

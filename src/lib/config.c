@@ -4,6 +4,7 @@
  * The file is trusted (root-owned in production) but still parsed strictly: an unknown
  * key or a bad value stops the start with FILE:LINE.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -43,6 +44,10 @@ static const struct key_def keys[] = {
 	{ "socketmap_listen", K_STR, OFF(socketmap_listen), 0 },
 	{ "socketmap_listen_mode", K_MODE, OFF(socketmap_listen_mode), 0777 },
 	{ "socketmap_listen_group", K_STR, OFF(socketmap_listen_group), 0 },
+	{ "quota_policy_listen", K_STR, OFF(quota_policy_listen), 0 },
+	{ "quota_policy_listen_mode", K_MODE, OFF(quota_policy_listen_mode), 0777 },
+	{ "quota_policy_listen_group", K_STR, OFF(quota_policy_listen_group), 0 },
+	{ "quota_policy_reject", K_STR, OFF(quota_policy_reject), 0 },
 	{ "lmtp_spool_dir", K_STR, OFF(lmtp_spool_dir), 0 },
 	{ "lmtp_spool_threshold", K_SIZE, OFF(lmtp_spool_threshold), 0 },
 	{ "recipient_delimiter", K_STR, OFF(recipient_delimiter), 0 },
@@ -124,6 +129,9 @@ config_defaults(struct config *c)
 	c->auth_listen_gid = (gid_t)-1;
 	c->socketmap_listen_mode = 0660;
 	c->socketmap_listen_gid = (gid_t)-1;
+	c->quota_policy_listen_mode = 0660;
+	c->quota_policy_listen_gid = (gid_t)-1;
+	c->quota_policy_reject = xstrdup("552 5.2.2 Mailbox is full");
 	c->lmtp_spool_threshold = 1024 * 1024;
 	c->mail_max_userip_connections = 10;
 	c->login_user = xstrdup("buzon");
@@ -326,6 +334,36 @@ config_set(struct config *c, const struct key_def *k, const char *v)
 	return "internal error";
 }
 
+
+/* "127.x.y.z:PORT" or "[::1]:PORT": a TCP listener only local programs reach. */
+static bool
+loopback_listen(const char *spec)
+{
+	const char *colon = strrchr(spec, ':');
+	unsigned char a[16];
+	char host[64];
+	uint32_t port;
+	size_t hlen;
+
+	if (colon == NULL || parse_u32(colon + 1, strlen(colon + 1), &port) < 0 || port == 0 ||
+	    port > 65535)
+		return false;
+	hlen = (size_t)(colon - spec);
+	if (hlen >= 2 && spec[0] == '[' && spec[hlen - 1] == ']') {
+		if (hlen - 2 >= sizeof(host))
+			return false;
+		memcpy(host, spec + 1, hlen - 2);
+		host[hlen - 2] = '\0';
+		return inet_pton(AF_INET6, host, a) == 1 && memcmp(a, "\0\0\0\0\0\0\0\0"
+		    "\0\0\0\0\0\0\0\1", 16) == 0;
+	}
+	if (hlen == 0 || hlen >= sizeof(host))
+		return false;
+	memcpy(host, spec, hlen);
+	host[hlen] = '\0';
+	return inet_pton(AF_INET, host, a) == 1 && a[0] == 127;
+}
+
 static int
 config_finish(struct config *c, const char **err_r)
 {
@@ -370,6 +408,25 @@ config_finish(struct config *c, const char **err_r)
 	if (c->socketmap_listen != NULL && (!str_has_prefix(c->socketmap_listen, "unix:/") ||
 	    strlen(c->socketmap_listen) - 5 >= 108)) {
 		*err_r = "socketmap_listen must be unix:/absolute/path (at most 107 octets)";
+		return -1;
+	}
+	if (c->quota_policy_listen_group != NULL &&
+	    resolve_gid(c->quota_policy_listen_group, &c->quota_policy_listen_gid) < 0) {
+		*err_r = "quota_policy_listen_group: no such group";
+		return -1;
+	}
+	if (c->quota_policy_listen != NULL && (str_has_prefix(c->quota_policy_listen, "unix:") ?
+	    (!str_has_prefix(c->quota_policy_listen, "unix:/") ||
+	    strlen(c->quota_policy_listen) - 5 >= 108) :
+	    !loopback_listen(c->quota_policy_listen))) {
+		*err_r = "quota_policy_listen must be unix:/absolute/path (at most 107 octets) or "
+		    "a loopback address and port (127.0.0.1:PORT, [::1]:PORT)";
+		return -1;
+	}
+	if (c->quota_policy_reject == NULL || c->quota_policy_reject[0] == '\0' ||
+	    strlen(c->quota_policy_reject) > 200 ||
+	    strpbrk(c->quota_policy_reject, "\t\r\n") != NULL) {
+		*err_r = "quota_policy_reject must be one line of 1..200 octets";
 		return -1;
 	}
 	if (c->lmtp_spool_threshold > 64 * 1024 * 1024) {
@@ -530,6 +587,9 @@ config_free(struct config **cfgp)
 	free(c->auth_listen_group);
 	free(c->socketmap_listen);
 	free(c->socketmap_listen_group);
+	free(c->quota_policy_listen);
+	free(c->quota_policy_listen_group);
+	free(c->quota_policy_reject);
 	free(c->lmtp_spool_dir);
 	free(c->recipient_delimiter);
 	free(c->passwd_file);

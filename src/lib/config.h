@@ -47,6 +47,11 @@ struct config {
 	unsigned socketmap_listen_mode;	/* its permission bits (0660) */
 	char *socketmap_listen_group;	/* its group; NULL = the master's */
 	gid_t socketmap_listen_gid;	/* resolved, (gid_t)-1 if unset */
+	char *quota_policy_listen;	/* "unix:/path" of Postfix's quota policy service */
+	unsigned quota_policy_listen_mode;	/* its permission bits (0660) */
+	char *quota_policy_listen_group;	/* its group; NULL = the master's */
+	gid_t quota_policy_listen_gid;	/* resolved, (gid_t)-1 if unset */
+	char *quota_policy_reject;	/* the action for a recipient over quota */
 	char *lmtp_spool_dir;		/* big LMTP messages in transit; default base_dir/lmtp-spool */
 	uint64_t lmtp_spool_threshold;	/* messages above this go to lmtp_spool_dir (1 MiB) */
 	char *recipient_delimiter;	/* "user+detail": detail names a folder; NULL = off */

@@ -354,6 +354,15 @@ static const struct ipc_def ipc_defs[] = {
 	[IPC_LOGIN_SCRAM_PARAMS] = { "LOGIN_SCRAM_PARAMS", false, 4, {
 		U32(ipc_scram_params, id), U32(ipc_scram_params, status),
 		BYTES(ipc_scram_params, salt, IPC_SALT_MAX), U32(ipc_scram_params, iter) } },
+	[IPC_LOGIN_QUOTA] = { "LOGIN_QUOTA", false, 5, {
+		U32(ipc_login_quota, id), U32(ipc_login_quota, req),
+		STR(ipc_login_quota, address, IPC_ADDR_MAX), U32(ipc_login_quota, size_hi),
+		U32(ipc_login_quota, size_lo) } },
+	[IPC_MAIL_QUOTA] = { "MAIL_QUOTA", false, 3, {
+		U32(ipc_mail_quota, id), U32(ipc_mail_quota, size_hi),
+		U32(ipc_mail_quota, size_lo) } },
+	[IPC_MAIL_QUOTA_RESULT] = { "MAIL_QUOTA_RESULT", false, 2, {
+		U32(ipc_result, id), U32(ipc_result, status) } },
 };
 
 static const struct ipc_def *

@@ -15,7 +15,7 @@
 
 #define IPC_MAX_PAYLOAD 16384
 /* Bumped whenever a message type or field changes (checked on every message). */
-#define IPC_VERSION 5
+#define IPC_VERSION 6
 
 enum ipc_type {
 	/*
@@ -129,6 +129,22 @@ enum ipc_type {
 	IPC_AUTH_SCRAM,
 	IPC_AUTH_SCRAM_PARAMS,
 	IPC_LOGIN_SCRAM_PARAMS,
+	/*
+	 * The quota_policy_listen socket (Postfix's check_policy_service; docs/
+	 * architecture.md, "The quota policy service"): has this recipient room for a
+	 * message of this size? The usage is read by the user's mail process (its uid):
+	 * login -> master  IPC_LOGIN_QUOTA       u32 conn id, u32 request id, str address,
+	 *                                        u32 size high, u32 size low (octets)
+	 * master -> mail   IPC_MAIL_QUOTA        u32 id, u32 size high, u32 size low
+	 * mail -> master   IPC_MAIL_QUOTA_RESULT u32 id, u32 status (IPC_DELIVER_OK,
+	 *                                        _OVERQUOTA or _TEMPFAIL)
+	 * The login process gets IPC_LOGIN_VERIFIED whose status is an IPC_DELIVER_* (OK,
+	 * NOUSER, TEMPFAIL, OVERQUOTA). Only for quota_policy_listen connections,
+	 * IPC_VERIFY_MAX at a time.
+	 */
+	IPC_LOGIN_QUOTA,
+	IPC_MAIL_QUOTA,
+	IPC_MAIL_QUOTA_RESULT,
 };
 
 /* Field limits shared by senders and receivers (bytes, without a NUL). */
@@ -230,6 +246,14 @@ struct ipc_login_lookup {	/* IPC_LOGIN_LOOKUP */
 	uint32_t id, req;
 	const char *address;
 };
+struct ipc_login_quota {	/* IPC_LOGIN_QUOTA */
+	uint32_t id, req;
+	const char *address;
+	uint32_t size_hi, size_lo;
+};
+struct ipc_mail_quota {		/* IPC_MAIL_QUOTA */
+	uint32_t id, size_hi, size_lo;
+};
 struct ipc_login_handoff {	/* IPC_LOGIN_HANDOFF, fd: the client socket or proxy end */
 	uint32_t id;
 	struct ipc_bytes input;
@@ -292,7 +316,7 @@ struct ipc_mail_deliver {	/* IPC_MAIL_DELIVER, fd: the message */
 	const char *folder;
 	struct ipc_bytes prefix;
 };
-struct ipc_result {		/* IPC_MAIL_DELIVERED, IPC_LMTP_DELIVER_RESULT */
+struct ipc_result {		/* IPC_MAIL_DELIVERED, IPC_LMTP_DELIVER_RESULT, IPC_MAIL_QUOTA_RESULT */
 	uint32_t id, status;
 };
 struct ipc_lmtp_rcpt {		/* IPC_LMTP_RCPT */

@@ -447,6 +447,30 @@ lconn_send_lookup(struct lconn *c, uint32_t req, const char *address, size_t len
 	return r;
 }
 
+int
+lconn_send_quota(struct lconn *c, uint32_t req, const char *address, size_t len,
+    uint64_t size)
+{
+	struct ipc_login_quota lq;
+	struct ipc_msg m;
+	char *a;
+	int r;
+
+	if (len > IPC_ADDR_MAX || memchr(address, '\0', len) != NULL)
+		return -1;
+	a = xstrndup(address, len);
+	lq.id = c->conn_id;
+	lq.req = req;
+	lq.address = a;
+	lq.size_hi = (uint32_t)(size >> 32);
+	lq.size_lo = (uint32_t)size;
+	r = ipc_encode(&m, IPC_LOGIN_QUOTA, &lq);
+	if (r == 0)
+		r = login_send(c->l, &m, -1);
+	free(a);
+	return r;
+}
+
 void
 lconn_resume(struct lconn *c)
 {
@@ -898,6 +922,8 @@ parse_fds(struct login *l, const char *spec)
 			l->listener_ops[l->nlisteners] = &auth_login_ops;
 		else if (strcmp(tok, "socketmap") == 0)
 			l->listener_ops[l->nlisteners] = &socketmap_login_ops;
+		else if (strcmp(tok, "quotapolicy") == 0)
+			l->listener_ops[l->nlisteners] = &quota_policy_login_ops;
 		else
 			fatal("login: unknown listener kind in --fds");
 		l->listener_tls[l->nlisteners] = tok[strlen(tok) - 1] == 's';

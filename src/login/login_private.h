@@ -75,6 +75,7 @@ extern const struct login_proto_ops pop3_login_ops;
 extern const struct login_proto_ops managesieve_login_ops;
 extern const struct login_proto_ops auth_login_ops;
 extern const struct login_proto_ops socketmap_login_ops;
+extern const struct login_proto_ops quota_policy_login_ops;
 
 struct login;
 
@@ -143,6 +144,13 @@ int lconn_send_verify(struct lconn *c, uint32_t req, const char *mech, const cha
  * through ops->verified for req). Returns 0, or -1 (answer it as a temporary failure).
  */
 int lconn_send_lookup(struct lconn *c, uint32_t req, const char *address, size_t len);
+/*
+ * quota_policy_listen: ask the master whether address[0..len) has room for a message of
+ * size octets (the answer comes through ops->verified for req, its status an
+ * IPC_DELIVER_*). Returns 0, or -1 (answer it as a temporary failure).
+ */
+int lconn_send_quota(struct lconn *c, uint32_t req, const char *address, size_t len,
+    uint64_t size);
 /* Parse what the client has sent meanwhile (a front end that waited for an answer). */
 void lconn_resume(struct lconn *c);
 /* (Re)arm the connection's deadline secs from now (auth_listen: its idle timeout). */

@@ -29,6 +29,7 @@
 #include "mailproc/mailproc.h"
 #include "managesieve/managesieve_client.h"
 #include "pop3/pop3_client.h"
+#include "store/store.h"
 
 #define MAIL_IPC_FD 3
 #define MAIL_RLIMIT_AS (1024ULL * 1024 * 1024)	/* one process serves all of a user's sessions */
@@ -190,6 +191,47 @@ delivery_done(struct delivery *d)
 		empty_cb(NULL);
 }
 
+/*
+ * IPC_MAIL_QUOTA (the quota policy service, docs/architecture.md): has the user room for
+ * a message of this size? Read here, as the user, from maildirsize (recalculated if
+ * needed); the same test as a delivery's: usage + size over a limit, one more message
+ * over the message limit.
+ */
+static void
+handle_quota(struct ipc_msg *m)
+{
+	struct ipc_mail_quota mq;
+	struct ipc_result r;
+	struct mstore_quota q;
+	struct ipc_msg out;
+	struct mstore *store;
+	uint64_t size;
+
+	if (ipc_decode(m, IPC_MAIL_QUOTA, &mq) < 0)
+		fatal("mail: malformed quota request from the master");
+	size = ((uint64_t)mq.size_hi << 32) | mq.size_lo;
+	if (size == 0)
+		size = 1;	/* no size= (no SIZE in MAIL FROM): a message is never empty */
+	r.id = mq.id;
+	r.status = IPC_DELIVER_OK;
+	if (P.mu == NULL) {
+		r.status = IPC_DELIVER_TEMPFAIL;
+	} else if (mstore_quota_on(store = mail_user_store(P.mu))) {
+		if (mstore_quota_get(store, &q) != STORE_OK)
+			r.status = IPC_DELIVER_TEMPFAIL;
+		else if ((q.storage_limit > 0 && (q.bytes > q.storage_limit ||
+		    size > q.storage_limit - q.bytes)) ||
+		    (q.messages_limit > 0 && q.count >= q.messages_limit))
+			r.status = IPC_DELIVER_OVERQUOTA;
+	}
+	log_info("quota-policy user=%s size=%llu status=%s", P.user, (unsigned long long)size,
+	    r.status == IPC_DELIVER_OK ? "ok" : r.status == IPC_DELIVER_OVERQUOTA ?
+	    "overquota" : "tempfail");
+	if (P.master == NULL || ipc_encode(&out, IPC_MAIL_QUOTA_RESULT, &r) < 0 ||
+	    ipc_peer_send(P.master, &out, -1) < 0)
+		exit(0);
+}
+
 static void
 master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 {
@@ -210,6 +252,8 @@ master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 			delivery_done(d);
 		} else
 			deliver_start(mail_user_store(P.mu), d);
+	} else if (m->type == IPC_MAIL_QUOTA) {
+		handle_quota(m);
 	} else if (m->type == IPC_MAIL_SHUTDOWN) {
 		if (P.mu == NULL || mail_user_client_count(P.mu) == 0)
 			event_base_loopexit(P.base, NULL);

@@ -99,7 +99,10 @@ reload_config(void)
 	    (ncfg->auth_listen != NULL && strcmp(ncfg->auth_listen, M.cfg->auth_listen) != 0) ||
 	    (ncfg->socketmap_listen == NULL) != (M.cfg->socketmap_listen == NULL) ||
 	    (ncfg->socketmap_listen != NULL &&
-	    strcmp(ncfg->socketmap_listen, M.cfg->socketmap_listen) != 0))
+	    strcmp(ncfg->socketmap_listen, M.cfg->socketmap_listen) != 0) ||
+	    (ncfg->quota_policy_listen == NULL) != (M.cfg->quota_policy_listen == NULL) ||
+	    (ncfg->quota_policy_listen != NULL &&
+	    strcmp(ncfg->quota_policy_listen, M.cfg->quota_policy_listen) != 0))
 		log_warn("reload: listener changes take effect at the next restart");
 	config_free(&M.cfg);
 	M.cfg = ncfg;
@@ -235,6 +238,30 @@ listen_lmtp(const char *spec)
 	return listen_on(host, (uint16_t)port);
 }
 
+/* quota_policy_listen: "unix:/path", or a loopback "host:port" (checked by config.c). */
+static int
+listen_quota_policy(const char *spec)
+{
+	const char *colon = strrchr(spec, ':');
+	char host[64];
+	uint32_t port = 0;
+	size_t hlen;
+
+	if (str_has_prefix(spec, "unix:"))
+		return listen_unix("quota_policy_listen", spec + 5, M.cfg->quota_policy_listen_mode,
+		    M.cfg->quota_policy_listen_gid);
+	hlen = (size_t)(colon - spec);
+	if (spec[0] == '[') {
+		spec++;
+		hlen -= 2;
+	}
+	if (hlen >= sizeof(host) || parse_u32(colon + 1, strlen(colon + 1), &port) < 0)
+		fatal("quota_policy_listen = %s: bad address", spec);
+	memcpy(host, spec, hlen);
+	host[hlen] = '\0';
+	return listen_on(host, (uint16_t)port);
+}
+
 static void
 setup_listeners(void)
 {
@@ -285,6 +312,12 @@ setup_listeners(void)
 		M.listen_fd[M.nlisten++] = listen_unix("socketmap_listen",
 		    M.cfg->socketmap_listen + 5, M.cfg->socketmap_listen_mode,
 		    M.cfg->socketmap_listen_gid);
+	}
+	/* Postfix's quota policy service: the login processes too */
+	if (M.cfg->quota_policy_listen != NULL && M.nlisten < MASTER_MAX_LISTENERS) {
+		M.listen_tls[M.nlisten] = false;
+		M.listen_kind[M.nlisten] = "quotapolicy";
+		M.listen_fd[M.nlisten++] = listen_quota_policy(M.cfg->quota_policy_listen);
 	}
 }
 

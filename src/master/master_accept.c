@@ -249,7 +249,8 @@ conn_refuse(unsigned idx, int fd, const char *why)
 	uint64_t now = clock_ms();
 
 	if (!M.listen_tls[idx] && strcmp(M.listen_kind[idx], "auth") != 0 &&
-	    strcmp(M.listen_kind[idx], "socketmap") != 0)
+	    strcmp(M.listen_kind[idx], "socketmap") != 0 &&
+	    strcmp(M.listen_kind[idx], "quotapolicy") != 0)
 		(void)!send(fd, pop3 ? pop3_err : sieve ? sieve_bye : imap_bye,
 		    (pop3 ? sizeof(pop3_err) : sieve ? sizeof(sieve_bye) : sizeof(imap_bye)) - 1,
 		    MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -280,8 +281,9 @@ conn_dispatch(unsigned idx, int fd, const struct sockaddr_storage *ss)
 	 * and group decide who): not pre-login clients, not under their caps */
 	bool authsock = strcmp(M.listen_kind[idx], "auth") == 0;
 	bool socketmap = strcmp(M.listen_kind[idx], "socketmap") == 0;
+	bool quotapolicy = strcmp(M.listen_kind[idx], "quotapolicy") == 0;
 
-	if (authsock || socketmap) {
+	if (authsock || socketmap || quotapolicy) {
 		haskey = false;
 	} else if (M.prelogin >= M.cfg->login_max_connections && !prelogin_evict()) {
 		conn_refuse(idx, fd, "login_max_connections");
@@ -313,8 +315,9 @@ conn_dispatch(unsigned idx, int fd, const struct sockaddr_storage *ss)
 	mc->login = login;
 	mc->authsock = authsock;
 	mc->socketmap = socketmap;
+	mc->quotapolicy = quotapolicy;
 	login->nconns++;
-	if (!authsock && !socketmap) {
+	if (!authsock && !socketmap && !quotapolicy) {
 		mc->prelogin = true;
 		M.prelogin++;
 	}

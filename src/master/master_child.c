@@ -345,6 +345,8 @@ child_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 		handle_login_verify(ch, m);
 	} else if (ch->role == ROLE_LOGIN && m->type == IPC_LOGIN_LOOKUP) {
 		handle_login_lookup(ch, m);
+	} else if (ch->role == ROLE_LOGIN && m->type == IPC_LOGIN_QUOTA) {
+		handle_login_quota(ch, m);
 	} else if (ch->role == ROLE_LOGIN && m->type == IPC_LOGIN_SCRAM) {
 		handle_login_scram(ch, m);
 	} else if (ch->role == ROLE_AUTH && m->type == IPC_AUTH_REPLY) {
@@ -357,6 +359,8 @@ child_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 		handle_mail_empty(ch, m);
 	} else if (ch->role == ROLE_MAIL && m->type == IPC_MAIL_DELIVERED) {
 		handle_mail_delivered(ch, m);
+	} else if (ch->role == ROLE_MAIL && m->type == IPC_MAIL_QUOTA_RESULT) {
+		handle_mail_quota_result(ch, m);
 	} else if (ch->role == ROLE_LMTP &&
 	    (m->type == IPC_LMTP_RCPT || m->type == IPC_LMTP_DELIVER)) {
 		handle_lmtp(ch, m);

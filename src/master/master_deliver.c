@@ -206,7 +206,7 @@ handle_mail_delivered(struct child *ch, struct ipc_msg *m)
 	for (pp = &M.delivering; *pp != NULL; pp = &(*pp)->next)
 		if ((*pp)->id == r.id && (*pp)->mail == ch)
 			break;
-	if ((p = *pp) == NULL)
+	if ((p = *pp) == NULL || p->kind == PK_QUOTA)
 		return;
 	*pp = p->next;
 	lmtp_reply(p, IPC_LMTP_DELIVER_RESULT, r.status, NULL);
@@ -231,7 +231,10 @@ fail_deliveries_of(struct child *mail)
 
 		if (p->mail == mail) {
 			*pp = p->next;
-			lmtp_reply(p, IPC_LMTP_DELIVER_RESULT, IPC_DELIVER_TEMPFAIL, NULL);
+			if (p->kind == PK_QUOTA)
+				quota_reply(p, IPC_DELIVER_TEMPFAIL);
+			else
+				lmtp_reply(p, IPC_LMTP_DELIVER_RESULT, IPC_DELIVER_TEMPFAIL, NULL);
 			pending_free(p);
 		} else {
 			pp = &p->next;

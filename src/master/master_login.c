@@ -179,6 +179,149 @@ mail_child_get(const char *user, uid_t uid, gid_t gid, const char *home, const c
 	return ch;
 }
 
+/* ------------------------------------------------------------ quota policy service */
+
+static void mail_maybe_idle(struct child *ch);
+
+/*
+ * Answer a quota_policy_listen request (PK_QUOTA) with an IPC_DELIVER_* status: OK
+ * (room), NOUSER, OVERQUOTA or TEMPFAIL. The login process turns it into Postfix's
+ * action. A connection closed meanwhile gets nothing.
+ */
+void
+quota_reply(struct pending *p, uint32_t status)
+{
+	struct ipc_login_verified r;
+	struct ipc_msg m;
+	struct mconn *mc;
+
+	if (p->from == NULL)
+		return;
+	if ((mc = mconn_find(p->from_req)) == NULL || mc->login != p->from ||
+	    !mc->quotapolicy)
+		return;
+	if (mc->verifying > 0)
+		mc->verifying--;
+	r.id = p->from_req;
+	r.req = p->verify_req;
+	r.status = status;
+	r.user = "";
+	if (ipc_encode(&m, IPC_LOGIN_VERIFIED, &r) == 0)
+		(void)child_send(p->from, &m, -1);
+}
+
+/*
+ * auth found the recipient (or not): the usage is the mail process's to read, as the
+ * user (docs/architecture.md, "The quota policy service"): start it if none runs and
+ * wait for its IPC_MAIL_QUOTA_RESULT in M.delivering, like a delivery.
+ */
+static void
+quota_auth_reply(struct pending *p, uint32_t status, const char *name, uint32_t uid,
+    uint32_t gid, const char *home, const char *root, const char *quota)
+{
+	struct ipc_mail_quota mq;
+	struct ipc_msg m;
+	struct child *mail;
+
+	if (status != IPC_AUTH_OK) {
+		quota_reply(p, status == IPC_AUTH_FAIL ? IPC_DELIVER_NOUSER : IPC_DELIVER_TEMPFAIL);
+		pending_free(p);
+		return;
+	}
+	/* no limit anywhere (no userdb fields, no defaults): no mail process to start */
+	if (quota[0] == '\0' && M.cfg->quota_storage == 0 && M.cfg->quota_messages == 0) {
+		quota_reply(p, IPC_DELIVER_OK);
+		pending_free(p);
+		return;
+	}
+	if (p->from == NULL || (priv_is_root() && (uid == 0 || gid == 0)) || root[0] != '/' ||
+	    (mail = mail_child_get(name, uid, gid, home, root, quota)) == NULL) {
+		quota_reply(p, IPC_DELIVER_TEMPFAIL);
+		pending_free(p);
+		return;
+	}
+	mq.id = p->id;
+	mq.size_hi = (uint32_t)(p->size >> 32);
+	mq.size_lo = (uint32_t)p->size;
+	if (ipc_encode(&m, IPC_MAIL_QUOTA, &mq) < 0 || child_send(mail, &m, -1) < 0) {
+		quota_reply(p, IPC_DELIVER_TEMPFAIL);
+		pending_free(p);
+		return;
+	}
+	if (mail->idle_timer != NULL)
+		evtimer_del(mail->idle_timer);
+	p->mail = mail;
+	p->next = M.delivering;
+	M.delivering = p;
+}
+
+/*
+ * IPC_LOGIN_QUOTA: Postfix's check_policy_service asks whether a recipient has room for
+ * a message of this size. auth looks the address up as for an LMTP RCPT; no password,
+ * no penalty.
+ */
+void
+handle_login_quota(struct child *login, struct ipc_msg *m)
+{
+	struct ipc_login_quota lq;
+	struct ipc_auth_lookup al;
+	struct ipc_msg out;
+	struct pending *p;
+	struct mconn *mc;
+
+	if (ipc_decode(m, IPC_LOGIN_QUOTA, &lq) < 0 || (mc = mconn_find(lq.id)) == NULL ||
+	    mc->login != login || !mc->quotapolicy || mc->verifying >= IPC_VERIFY_MAX) {
+		log_error("malformed quota request from login pid=%d: killing it",
+		    (int)login->pid);
+		child_kill(login);
+		return;
+	}
+	p = xcalloc(1, sizeof(*p));
+	p->fd = -1;
+	p->from = login;
+	p->kind = PK_QUOTA;
+	p->from_req = lq.id;
+	p->verify_req = lq.req;
+	p->size = ((uint64_t)lq.size_hi << 32) | lq.size_lo;
+	p->address = xstrdup(lq.address);
+	mc->verifying++;
+	p->id = ++M.next_id;
+	al.id = p->id;
+	al.address = p->address;
+	if (M.auth == NULL || ipc_encode(&out, IPC_AUTH_LOOKUP, &al) < 0 ||
+	    child_send(M.auth, &out, -1) < 0) {
+		quota_reply(p, IPC_DELIVER_TEMPFAIL);
+		pending_free(p);
+		return;
+	}
+	p->next = M.pending;
+	M.pending = p;
+}
+
+/* The mail process's answer to an IPC_MAIL_QUOTA. */
+void
+handle_mail_quota_result(struct child *ch, struct ipc_msg *m)
+{
+	struct pending **pp, *p;
+	struct ipc_result r;
+
+	if (ipc_decode(m, IPC_MAIL_QUOTA_RESULT, &r) < 0 || (r.status != IPC_DELIVER_OK &&
+	    r.status != IPC_DELIVER_OVERQUOTA && r.status != IPC_DELIVER_TEMPFAIL)) {
+		log_error("malformed quota result from mail pid=%d: killing it", (int)ch->pid);
+		child_kill(ch);
+		return;
+	}
+	for (pp = &M.delivering; *pp != NULL; pp = &(*pp)->next)
+		if ((*pp)->id == r.id && (*pp)->mail == ch && (*pp)->kind == PK_QUOTA)
+			break;
+	if ((p = *pp) == NULL)
+		return;
+	*pp = p->next;
+	quota_reply(p, r.status);
+	pending_free(p);
+	mail_maybe_idle(ch);
+}
+
 void
 handle_auth_reply(struct child *auth, struct ipc_msg *m)
 {
@@ -215,6 +358,10 @@ handle_auth_reply(struct child *auth, struct ipc_msg *m)
 	if (p->kind == PK_VERIFY || p->kind == PK_LOOKUP) {
 		verify_reply(p, status, name);
 		pending_free(p);
+		return;
+	}
+	if (p->kind == PK_QUOTA) {
+		quota_auth_reply(p, status, name, uid, gid, home, root, quota);
 		return;
 	}
 	if (p->kind != PK_LOGIN) {
@@ -443,7 +590,7 @@ login_request_drop(struct child *login, uint32_t conn_id)
 		p = *pp;
 		/* (an auth_listen or socketmap connection may have many in flight) */
 		if ((p->kind == PK_LOGIN || p->kind == PK_VERIFY || p->kind == PK_LOOKUP ||
-		    p->kind == PK_SCRAM) &&
+		    p->kind == PK_SCRAM || p->kind == PK_QUOTA) &&
 		    p->from == login && p->from_req == conn_id) {
 			*pp = p->next;
 			pending_free(p);
@@ -469,7 +616,7 @@ handle_login_auth(struct child *login, struct ipc_msg *m)
 	    (a.proto != IPC_PROTO_IMAP && a.proto != IPC_PROTO_POP3 &&
 	    a.proto != IPC_PROTO_MANAGESIEVE) ||
 	    (mc = mconn_find(a.id)) == NULL || mc->login != login || !mc->prelogin ||
-	    mc->authing || mc->authsock || mc->socketmap) {
+	    mc->authing || mc->authsock || mc->socketmap || mc->quotapolicy) {
 		log_error("malformed login request from pid=%d: killing it", (int)login->pid);
 		child_kill(login);
 		return;
@@ -662,7 +809,7 @@ handle_login_scram(struct child *login, struct ipc_msg *m)
 	if (ipc_decode(m, IPC_LOGIN_SCRAM, &s) < 0 ||
 	    scram_mech_parse(s.mech, strlen(s.mech), &h, &plus) != 1 ||
 	    (mc = mconn_find(s.id)) == NULL || mc->login != login || !mc->prelogin ||
-	    mc->authing || mc->authsock || mc->socketmap) {
+	    mc->authing || mc->authsock || mc->socketmap || mc->quotapolicy) {
 		log_error("malformed SCRAM request from login pid=%d: killing it",
 		    (int)login->pid);
 		child_kill(login);
@@ -748,6 +895,8 @@ fail_pending_auth(void)
 			scram_reply(p, IPC_AUTH_TEMPFAIL, NULL, 0, 0);
 		else if (p->kind == PK_VERIFY || p->kind == PK_LOOKUP)
 			verify_reply(p, IPC_AUTH_TEMPFAIL, "");
+		else if (p->kind == PK_QUOTA)
+			quota_reply(p, IPC_DELIVER_TEMPFAIL);
 		else
 			lmtp_reply(p, p->kind == PK_RCPT ? IPC_LMTP_RCPT_RESULT :
 			    IPC_LMTP_DELIVER_RESULT, IPC_DELIVER_TEMPFAIL, "");

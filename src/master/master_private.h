@@ -63,6 +63,8 @@ enum pending_kind {
 	PK_VERIFY,	/* login process, auth_listen socket: a password check, no hand-over */
 	PK_LOOKUP,	/* login process, socketmap_listen socket: does this user exist? */
 	PK_SCRAM,	/* login process: a SCRAM salt and iteration count */
+	PK_QUOTA,	/* login process, quota_policy_listen socket: auth, then the mail
+			 * process (M.delivering) says whether the user has room */
 };
 
 /*
@@ -89,7 +91,8 @@ struct pending {
 	struct ipc_msg *msg;	/* PK_SENT: the IPC_MAIL_CLIENT, to send again */
 	uint32_t proto;		/* IPC_PROTO_* */
 	uint32_t flags;
-	uint32_t verify_req;	/* PK_VERIFY: the client's request id on its connection */
+	uint32_t verify_req;	/* PK_VERIFY, _LOOKUP, _QUOTA: the client's request id */
+	uint64_t size;		/* PK_QUOTA: the message's size (Postfix's size=) */
 	unsigned char server_sig[IPC_EXTRA_MAX];	/* PK_LOGIN, SCRAM: for the client */
 	size_t server_sig_len;
 };
@@ -110,7 +113,8 @@ struct mconn {
 	bool authing;		/* a login request of it is being answered */
 	bool authsock;		/* from an auth_listen socket: IPC_LOGIN_VERIFY only */
 	bool socketmap;		/* from a socketmap_listen socket: IPC_LOGIN_LOOKUP only */
-	unsigned verifying;	/* its IPC_LOGIN_VERIFY / _LOOKUP being answered */
+	bool quotapolicy;	/* from a quota_policy_listen socket: IPC_LOGIN_QUOTA only */
+	unsigned verifying;	/* its IPC_LOGIN_VERIFY / _LOOKUP / _QUOTA being answered */
 };
 
 /* Pre-login connections of one IPv4 address or IPv6 /64. */
@@ -133,7 +137,7 @@ struct master {
 	char *cfgpath;
 	int listen_fd[MASTER_MAX_LISTENERS];
 	bool listen_tls[MASTER_MAX_LISTENERS];
-	const char *listen_kind[MASTER_MAX_LISTENERS];	/* "imap", "imaps", "pop3", "pop3s", "managesieve", "auth", "socketmap" */
+	const char *listen_kind[MASTER_MAX_LISTENERS];	/* "imap", "imaps", "pop3", "pop3s", "managesieve", "auth", "socketmap", "quotapolicy" */
 	struct event *listen_ev[MASTER_MAX_LISTENERS];
 	unsigned nlisten;
 	/* accepting */
@@ -201,6 +205,10 @@ void handle_login_auth(struct child *login, struct ipc_msg *m);
 void handle_login_closed(struct child *login, struct ipc_msg *m);
 void handle_login_verify(struct child *login, struct ipc_msg *m);
 void handle_login_lookup(struct child *login, struct ipc_msg *m);
+void handle_login_quota(struct child *login, struct ipc_msg *m);
+void handle_mail_quota_result(struct child *ch, struct ipc_msg *m);
+/* Answer a PK_QUOTA request with an IPC_DELIVER_* status (the login process's). */
+void quota_reply(struct pending *p, uint32_t status);
 void handle_login_scram(struct child *login, struct ipc_msg *m);
 void handle_auth_scram_params(struct child *auth, struct ipc_msg *m);
 void handle_mail_empty(struct child *ch, struct ipc_msg *m);

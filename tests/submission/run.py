@@ -531,23 +531,175 @@ def t_socketmap(srv):
     eq(oct(os.stat(srv.map_path).st_mode & 0o777), "0o660", "socket mode")
 
 
+class PolicyClient:
+    """Postfix's policy delegation protocol: name=value lines, an empty line."""
+    def __init__(self, path, timeout=10):
+        tcp = isinstance(path, tuple)
+        self.sock = socket.socket(socket.AF_INET if tcp else socket.AF_UNIX,
+                                  socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def reply(self):
+        while b"\n\n" not in self.buf:
+            data = self.sock.recv(4096)
+            check(data, "connection closed, a reply was expected")
+            self.buf += data
+        r, self.buf = self.buf.split(b"\n\n", 1)
+        return r.decode()
+
+    def ask(self, rcpt, size=None, send=True):
+        req = ("request=smtpd_access_policy\nprotocol_state=RCPT\nprotocol_name=ESMTP\n"
+               "client_address=192.0.2.7\nsender=s@example.net\nrecipient=%s\n"
+               "queue_id=\nrecipient_count=0\n" % rcpt)
+        if size is not None:
+            req += "size=%s\n" % size
+        req = (req + "\n").encode()
+        if send:
+            self.send(req)
+            return self.reply()
+        return req
+
+    closed = MapClient.closed
+
+    def close(self):
+        self.sock.close()
+
+
+def t_quota_policy(srv):
+    """check_policy_service: DUNNO under quota, unknown users and without a recipient;
+    the configured reject when usage + size is over a limit (the usage read by the
+    user's mail process); malformed requests close the connection."""
+    delivery = load_delivery()
+    full = "552 5.2.2 Mailbox is full"
+    c = PolicyClient(srv.quota_path)
+    try:
+        eq(c.ask("demo@example.org", 10 ** 12), "action=DUNNO", "no quota")
+        eq(c.ask("small@example.org", 2000), "action=DUNNO", "empty, 2000 of 3000")
+        eq(c.ask("small@example.org", 3001), "action=" + full, "3001 over 3000")
+        eq(c.ask("nosuchuser@example.org", 10 ** 9), "action=DUNNO", "unknown user")
+        eq(c.ask("", 10 ** 9), "action=DUNNO", "no recipient")
+        eq(c.ask("@example.org"), "action=DUNNO", "a domain")
+        # 1500 octets and the delivery's header lines stored: + 900 fits, + 1600 does not
+        body = delivery.wire(b"Subject: fill\n\n" + b"x" * (1500 - 16) + b"\n")
+        rr, dr = delivery.lmtp_send(srv.lmtp_port, "s@example.net", ["small@example.org"],
+                                    body)
+        check(dr and dr[0].startswith("250 "), "delivery to small: %r" % dr)
+        eq(c.ask("small+tag@example.org", 900), "action=DUNNO", "1500 + 900 of 3000")
+        eq(c.ask("small@example.org", 1600), "action=" + full, "1500 + 1600 of 3000")
+        eq(c.ask("few@example.org"), "action=DUNNO", "first of one message")
+        rr, dr = delivery.lmtp_send(srv.lmtp_port, "s@example.net", ["few@example.org"],
+                                    delivery.wire(b"Subject: one\n\nx\n"))
+        check(dr and dr[0].startswith("250 "), "delivery to few: %r" % dr)
+        eq(c.ask("few@example.org"), "action=" + full, "quota_messages = 1 reached")
+        # pipelined: answered in order
+        c.send(c.ask("small@example.org", 10, False) + c.ask("ghost@x", 10, False) +
+               c.ask("small@example.org", 5000, False) + c.ask("demo@x", None, False))
+        eq([c.reply() for _ in range(4)], ["action=DUNNO", "action=DUNNO", "action=" + full,
+                                           "action=DUNNO"], "pipelined")
+    finally:
+        c.close()
+    check(re.search(r"quota-policy user=small size=1600 status=overquota", srv.log_text()),
+          "the mail process's check not logged:\n%s" % srv.log_tail())
+    # demo has no limit at all: answered without starting a mail process for it
+    check(not re.search(r"quota-policy user=demo ", srv.log_text()),
+          "a mail process checked a user without limits:\n%s" % srv.log_tail())
+    for bad, what in ((b"recipient\n\n", "a line without ="),
+                      (b"size=12x\nrecipient=demo\n\n", "a bad size"),
+                      (b"recipient=demo\nrecipient=alice\n\n", "two recipients"),
+                      (b"recipient=de\0mo\n\n", "NUL"),
+                      (b"x=" + b"y" * 20000, "a request over 8 KiB")):
+        c = PolicyClient(srv.quota_path)
+        try:
+            c.send(bad)
+            check(c.closed(), "connection not closed after %s" % what)
+        finally:
+            c.close()
+    eq(oct(os.stat(srv.quota_path).st_mode & 0o777), "0o660", "socket mode")
+
+
+def quota_tcp_suite(want):
+    """quota_policy_listen on a loopback TCP port (Postfix: check_policy_service
+    inet:127.0.0.1:PORT)."""
+    if want and "quota-policy-tcp" not in want:
+        return
+
+    def t_tcp(srv):
+        c = PolicyClient(("127.0.0.1", srv.policy_port))
+        try:
+            eq(c.ask("demo@example.org", 10 ** 9), "action=DUNNO", "no quota")
+            eq(c.ask("small@example.org", 5000), "action=REJECT over quota", "over quota")
+        finally:
+            c.close()
+
+    srv = buzontest.Server(users={"demo": "demo", "small": "small"}, fill=False, buzon=BUZON)
+    try:
+        srv.setup()
+        with open(srv.passwd_file) as f:
+            lines = f.read().splitlines()
+        with open(srv.passwd_file, "w") as f:
+            for ln in lines:
+                if ln.startswith("small:"):
+                    ln = ln + ":" * (7 - ln.count(":")) + "quota_storage=3000B"
+                f.write(ln + "\n")
+        srv.policy_port = buzontest.free_ports(1)[0]
+        srv.extra_config += ["quota_policy_listen = 127.0.0.1:%d" % srv.policy_port,
+                             "quota_policy_reject = REJECT over quota"]
+        srv.write_config()
+        srv.start()
+
+        def listening():
+            try:
+                socket.create_connection(("127.0.0.1", srv.policy_port), 1).close()
+                return True
+            except OSError:
+                return False
+        check(wait_for(listening, 5), "no TCP listener")
+        run_case("quota-policy-tcp", t_tcp, srv)
+    except Exception as e:
+        traceback.print_exc()
+        print("FAIL quota-policy-tcp-server: %s" % str(e).replace("\n", " ")[:400])
+        RESULTS["fail"] += 1
+    finally:
+        for p in srv.stop():
+            print("FAIL quota-policy-tcp-teardown: %s" % p.replace("\n", " ")[:400])
+            RESULTS["fail"] += 1
+
+
 def raw_suite(want):
     cases = [("auth-handshake", t_handshake), ("auth-plain", t_plain), ("auth-login", t_login),
              ("auth-interleaved", t_interleaved), ("auth-limits", t_limits),
              ("auth-malformed", t_malformed), ("auth-nonreader", t_nonreader),
              ("auth-ban-by-rip", t_ban_by_rip), ("socketmap", t_socketmap),
-             ("auth-no-handoff", t_no_handoff)]
+             ("auth-no-handoff", t_no_handoff), ("quota-policy", t_quota_policy)]
     cases = [(n, f) for n, f in cases if not want or n in want]
     if not cases:
         return
-    srv = buzontest.Server(users={"demo": "demo", "alice": "alice"}, fill=False, buzon=BUZON,
-                           canary=True)
+    srv = buzontest.Server(users={"demo": "demo", "alice": "alice", "small": "small",
+                                  "few": "few"},
+                           fill=False, lmtp=True, buzon=BUZON, canary=True)
     try:
         srv.setup()
+        # quota limits from the passwd-file's extra fields
+        with open(srv.passwd_file) as f:
+            lines = f.read().splitlines()
+        with open(srv.passwd_file, "w") as f:
+            for ln in lines:
+                if ln.startswith("small:"):
+                    ln = ln + ":" * (7 - ln.count(":")) + "quota_storage=3000B"
+                if ln.startswith("few:"):
+                    ln = ln + ":" * (7 - ln.count(":")) + "quota_messages=1"
+                f.write(ln + "\n")
         srv.auth_path = os.path.join(srv.tmp, "auth")
         srv.map_path = os.path.join(srv.tmp, "socketmap")
+        srv.quota_path = os.path.join(srv.tmp, "quota")
         srv.extra_config += ["auth_listen = unix:%s" % srv.auth_path,
                              "socketmap_listen = unix:%s" % srv.map_path,
+                             "quota_policy_listen = unix:%s" % srv.quota_path,
                              "auth_failure_delay_max = 1", "auth_ban_failures = 3",
                              "auth_ban_seconds = 600"]
         srv.write_config()
@@ -596,9 +748,15 @@ def swaks(port, *args):
 
 def stored(srv, subject):
     """Is a message with this subject in pfuser's INBOX?"""
+    return find_subject(srv, "pfuser", subject)
+
+
+def find_subject(srv, user, subject):
     needle = ("Subject: %s\n" % subject).encode()
     for sub in ("new", "cur"):
-        d = os.path.join(srv.maildir("pfuser"), sub)
+        d = os.path.join(srv.maildir(user), sub)
+        if not os.path.isdir(d):
+            continue
         for n in os.listdir(d):
             with open(os.path.join(d, n), "rb") as f:
                 if needle in f.read():
@@ -680,7 +838,31 @@ def pf_cases(pf, srv, port):
         check(not re.search(r"nobody-here@example\.test.*status=", pf.log_tail(300)),
               "the unknown recipient was queued:\n%s" % pf.log_tail())
 
+    def t_quota():
+        """smtpd_recipient_restrictions = check_policy_service unix:private/buzon-quota:
+        pfsmall (quota_messages = 1) gets one message, delivered over LMTP; then RCPT to
+        it is refused with 552 5.2.2 at SMTP time, while pfuser still receives."""
+        def send(rcpt, subject):
+            r = subprocess.run(["swaks", "--server", "127.0.0.1:%d" % pf.port,
+                                "--from", "s@example.net", "--to", rcpt, "--header",
+                                "Subject: %s" % subject, "--timeout", "30"],
+                               capture_output=True, text=True, timeout=60)
+            return r.returncode, r.stdout + r.stderr
+        rc, out = send("pfsmall@example.test", "quota-first")
+        eq(rc, 0, "under quota (%s)" % out[-800:])
+        check(wait_for(lambda: find_subject(srv, "pfsmall", "quota-first"), 20, 0.2),
+              "not delivered:\n%s" % pf.log_tail())
+        rc, out = send("pfsmall@example.test", "quota-over")
+        check(rc != 0 and re.search(r"<\*\*\s+552 5\.2\.2 <pfsmall@example\.test>: "
+                                    r"Recipient address rejected: Mailbox is full", out),
+              "over quota not refused at RCPT:\n%s" % out[-1500:])
+        rc, out = send("pfuser@example.test", "quota-other")
+        eq(rc, 0, "another user (%s)" % out[-800:])
+        check(delivered(srv, "quota-other"), "not delivered:\n%s" % pf.log_tail())
+        check(not find_subject(srv, "pfsmall", "quota-over"), "over-quota message stored")
+
     run_case("postfix-socketmap-recipients", t_recipients)
+    run_case("postfix-quota-policy", t_quota)
     run_case("postfix-sasl-plain", t_plain)
     run_case("postfix-sasl-login", t_login)
     run_case("postfix-no-auth-no-relay", t_noauth)
@@ -689,7 +871,7 @@ def pf_cases(pf, srv, port):
 
 
 def postfix_suite(want):
-    names = ["postfix-socketmap-recipients", "postfix-sasl-plain", "postfix-sasl-login",
+    names = ["postfix-socketmap-recipients", "postfix-quota-policy", "postfix-sasl-plain", "postfix-sasl-login",
              "postfix-no-auth-no-relay",
              "postfix-sasl-wrong-password", "postfix-sasl-ban"]
     if want and not want & set(names):
@@ -707,16 +889,25 @@ def postfix_suite(want):
     delivery = load_delivery()
     tmp = tempfile.mkdtemp(prefix="buzontest-submission.")
     os.chmod(tmp, 0o755)
-    srv = buzontest.Server(users={"pfuser": "pfpass"}, fill=False, lmtp=True, buzon=BUZON)
+    srv = buzontest.Server(users={"pfuser": "pfpass", "pfsmall": "pfsmall"}, fill=False,
+                           lmtp=True, buzon=BUZON)
     pf = None
     try:
         srv.setup()
+        with open(srv.passwd_file) as f:
+            lines = f.read().splitlines()
+        with open(srv.passwd_file, "w") as f:
+            for ln in lines:
+                if ln.startswith("pfsmall:"):
+                    ln = ln + ":" * (7 - ln.count(":")) + "quota_messages=1"
+                f.write(ln + "\n")
         pf = delivery.Postfix(os.path.join(tmp, "pf"), {
             "default_transport": "lmtp:inet:127.0.0.1:%d" % srv.lmtp_port,
             "relay_transport": "lmtp:inet:127.0.0.1:%d" % srv.lmtp_port,
             "virtual_mailbox_domains": "example.test",
             "virtual_mailbox_maps": "socketmap:unix:private/buzon-socketmap:buzon",
             "virtual_transport": "lmtp:inet:127.0.0.1:%d" % srv.lmtp_port,
+            "smtpd_recipient_restrictions": "check_policy_service unix:private/buzon-quota",
         })
         port = buzontest.free_ports(1)[0]
         with open(os.path.join(pf.conf, "master.cf"), "a") as f:
@@ -729,6 +920,8 @@ def postfix_suite(want):
                              "auth_listen_group = postfix", "auth_listen_mode = 0660",
                              "socketmap_listen = unix:%s/buzon-socketmap" % private,
                              "socketmap_listen_group = postfix",
+                             "quota_policy_listen = unix:%s/buzon-quota" % private,
+                             "quota_policy_listen_group = postfix",
                              "auth_failure_delay_max = 1", "auth_ban_failures = 3"]
         srv.write_config()
         srv.start()
@@ -759,6 +952,7 @@ def main():
     BUZON = os.path.abspath(args.buzon) if args.buzon else buzontest.default_binary()
     want = set(args.names)
     raw_suite(want)
+    quota_tcp_suite(want)
     postfix_suite(want)
     print("%d passed, %d failed" % (RESULTS["pass"], RESULTS["fail"]))
     return 1 if RESULTS["fail"] else 0

@@ -212,6 +212,24 @@ lconn_send_lookup(struct lconn *c, uint32_t req, const char *address, size_t len
 	return 0;
 }
 
+int
+lconn_send_quota(struct lconn *c, uint32_t req, const char *address, size_t len,
+    uint64_t size)
+{
+	struct login_fake *f = fake_of(c);
+
+	contract(c->ops == &quota_policy_login_ops, "quota check from another front end");
+	contract(c->state == LC_CMD, "quota check outside the command state");
+	if (len > IPC_ADDR_MAX || memchr(address, '\0', len) != NULL)
+		return -1;
+	outstanding_add(f, req);
+	f->lookups++;
+	f->size = size;
+	memcpy(f->address, address, len);
+	f->address[len] = '\0';
+	return 0;
+}
+
 void
 lconn_resume(struct lconn *c)
 {
@@ -426,5 +444,6 @@ lconn_config(const struct lconn *c)
 	static struct config cfg;
 
 	cfg.auth_scram = true;
+	cfg.quota_policy_reject = (char *)"552 5.2.2 Mailbox is full";
 	return &cfg;
 }

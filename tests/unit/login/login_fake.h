@@ -55,7 +55,8 @@ struct login_fake {
 	unsigned deadlines;		/* lconn_deadline calls */
 	bool secured;			/* of the last verify */
 	char ip[IPC_IP_MAX + 1];	/* of the last verify */
-	char address[IPC_ADDR_MAX + 1];	/* of the last lookup */
+	char address[IPC_ADDR_MAX + 1];	/* of the last lookup or quota check */
+	uint64_t size;			/* of the last quota check */
 };
 
 /*

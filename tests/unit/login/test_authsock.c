@@ -325,6 +325,49 @@ test_socketmap(void **state)
 	login_fake_deinit(&f);
 }
 
+/* ------------------------------------------------------------------ quota policy */
+
+static void
+test_quota_policy(void **state)
+{
+	struct login_fake f;
+	char *out;
+
+	(void)state;
+	login_fake_init(&f, &quota_policy_login_ops, false, false, false);
+	out = take(&f);
+	assert_string_equal(out, "");
+	free(out);
+	/* pipelined: one check at a time; no recipient and a domain are not asked */
+	send_str(&f, "request=smtpd_access_policy\nrecipient=alice@example.org\nsize=123\n\n"
+	    "recipient=bob\n\nrecipient=\n\nrecipient=@x.org\n\nrecipient=carol\n\n");
+	assert_int_equal(f.lookups, 1);
+	assert_string_equal(f.address, "alice@example.org");
+	assert_true(f.size == 123);
+	login_fake_verified(&f, f.outstanding[0], IPC_DELIVER_OVERQUOTA, "");
+	assert_int_equal(f.lookups, 2);
+	assert_string_equal(f.address, "bob");
+	assert_true(f.size == 0);
+	login_fake_verified(&f, f.outstanding[0], IPC_DELIVER_NOUSER, "");
+	assert_int_equal(f.lookups, 3);
+	assert_string_equal(f.address, "carol");
+	login_fake_verified(&f, f.outstanding[0], IPC_DELIVER_TEMPFAIL, "");
+	out = take(&f);
+	assert_string_equal(out, "action=552 5.2.2 Mailbox is full\n\naction=DUNNO\n\n"
+	    "action=DUNNO\n\naction=DUNNO\n\n"
+	    "action=DEFER_IF_PERMIT 4.3.0 Temporary quota lookup failure\n\n");
+	free(out);
+	send_str(&f, "recipient=dave\n\n");
+	login_fake_verified(&f, f.outstanding[0], IPC_DELIVER_OK, "");
+	out = take(&f);
+	assert_string_equal(out, "action=DUNNO\n\n");
+	free(out);
+	assert_int_equal(f.c.state, LC_CMD);
+	(void)login_fake_send(&f, "recipient\n\n", 12);
+	assert_int_equal(f.c.state, LC_CLOSING);
+	login_fake_deinit(&f);
+}
+
 int
 main(void)
 {
@@ -336,6 +379,7 @@ main(void)
 		cmocka_unit_test(test_too_long),
 		cmocka_unit_test(test_bound),
 		cmocka_unit_test(test_socketmap),
+		cmocka_unit_test(test_quota_policy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
