@@ -51,7 +51,7 @@ struct imp {
 	bool quota_storage_set, quota_messages_set;
 	unsigned quota_warning;
 	char *mail_max_size;
-	char *sieve_script, *sieve_dir, *sieve_global_dir;
+	char *sieve_script, *sieve_dir, *sieve_global_dir, *sieve_before, *sieve_after;
 	bool sieve_plugin;			/* mail_plugins has sieve */
 };
 
@@ -766,9 +766,25 @@ imp_plugin(struct imp *im, struct dc_node *s)
 			free(im->sieve_global_dir);
 			im->sieve_global_dir = xstrndup(v, strcspn(v, ";"));
 			n->used = true;
+		} else if (strcmp(n->key, "sieve_before") == 0 ||
+		    strcmp(n->key, "sieve_after") == 0) {
+			/* one location each (sieve_before2... are not carried over) */
+			char **dst = n->key[6] == 'b' ? &im->sieve_before : &im->sieve_after;
+			const char *v = n->value;
+
+			if (str_has_prefix(v, "file:"))
+				v += 5;
+			if (strchr(v, ':') != NULL || v[0] != '/') {
+				imp_drop(im, n, "buzon reads global Sieve scripts from absolute paths "
+				    "only");
+			} else {
+				free(*dst);
+				*dst = xstrndup(v, strcspn(v, ";"));
+				n->used = true;
+			}
 		} else if (str_has_prefix(n->key, "sieve")) {
 			imp_drop(im, n, "buzon's Sieve has a personal script, its directory and "
-			    "global scripts for include, nothing more (docs/sieve.md)");
+			    "global scripts for include and before/after, nothing more (docs/sieve.md)");
 		} else {
 			imp_drop(im, n, "Dovecot plugin setting without an equivalent in buzon");
 		}
@@ -1192,6 +1208,10 @@ imp_write(struct imp *im, const char *source, struct buf *o)
 			out_kv(o, "sieve_dir", im->sieve_dir);
 		if (im->sieve_global_dir != NULL)
 			out_kv(o, "sieve_global_dir", im->sieve_global_dir);
+		if (im->sieve_before != NULL)
+			out_kv(o, "sieve_before", im->sieve_before);
+		if (im->sieve_after != NULL)
+			out_kv(o, "sieve_after", im->sieve_after);
 		if (!config_key_known("sieve_script"))
 			imp_remark(im, "sieve: this buzon does not run Sieve scripts at delivery; "
 			    "the sieve keys above are comments (`buzon sieve check` checks scripts)");
@@ -1219,7 +1239,8 @@ imp_free(struct imp *im)
 		&im->mail_max_userip_connections, &im->recipient_delimiter, &im->cleartext,
 		&im->idle_keepalive, &im->login_mode, &im->lmtp_listen, &im->lmtp_mode,
 		&im->lmtp_group, &im->auth_listen, &im->auth_mode, &im->auth_group,
-		&im->mail_max_size, &im->sieve_script, &im->sieve_dir, &im->sieve_global_dir };
+		&im->mail_max_size, &im->sieve_script, &im->sieve_dir, &im->sieve_global_dir,
+		&im->sieve_before, &im->sieve_after };
 
 	for (size_t i = 0; i < N_ELEMENTS(strs); i++)
 		free(*strs[i]);

@@ -92,6 +92,8 @@ static const struct key_def keys[] = {
 	{ "sieve_script", K_STR, OFF(sieve_script), 0 },
 	{ "sieve_dir", K_STR, OFF(sieve_dir), 0 },
 	{ "sieve_global_dir", K_STR, OFF(sieve_global_dir), 0 },
+	{ "sieve_before", K_STR, OFF(sieve_before), 0 },
+	{ "sieve_after", K_STR, OFF(sieve_after), 0 },
 	{ "sendmail_path", K_STR, OFF(sendmail_path), 0 },
 	{ "managesieve_max_script_size", K_SIZE, OFF(managesieve_max_script_size), 0 },
 	{ "managesieve_max_scripts", K_UINT, OFF(managesieve_max_scripts), 100000 },
@@ -452,6 +454,12 @@ config_finish(struct config *c, const char **err_r)
 		*err_r = "lmtp_spool_dir must be an absolute path";
 		return -1;
 	}
+	if ((c->sieve_before != NULL && c->sieve_before[0] != '\0' &&
+	    c->sieve_before[0] != '/') ||
+	    (c->sieve_after != NULL && c->sieve_after[0] != '\0' && c->sieve_after[0] != '/')) {
+		*err_r = "sieve_before and sieve_after must be absolute paths";
+		return -1;
+	}
 	if (c->auth_pam_workers < 1) {
 		*err_r = "auth_pam_workers must be at least 1";
 		return -1;
@@ -606,6 +614,8 @@ config_free(struct config **cfgp)
 	free(c->sieve_script);
 	free(c->sieve_dir);
 	free(c->sieve_global_dir);
+	free(c->sieve_before);
+	free(c->sieve_after);
 	free(c->sendmail_path);
 	free(c);
 	*cfgp = NULL;

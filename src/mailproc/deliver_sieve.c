@@ -8,7 +8,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <dirent.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,21 +26,34 @@
 #include "sieve/sieve_exec.h"
 #include "store/store.h"
 
-struct deliver_sieve {
-	char *path;		/* the active script, NULL if none is configured */
-	char *dir;		/* sieve_dir: personal scripts for include */
-	char *global_dir;	/* sieve_global_dir */
-	char *log_path;		/* path + ".log" */
-	char *dup_path;		/* path + ".dupes" */
-	char *vac_path;		/* path + ".vacation" */
-	char *sendmail;		/* sendmail_path, NULL: redirect and vacation are not sent */
-	bool reject_exit;	/* reject: the caller answers it (plan->reject) */
+/* One script file compiled once per version (dev, inode, size, mtime). */
+struct script_cache {
+	char *path;
 	bool have;		/* a version of the file was looked at */
 	dev_t dev;
 	ino_t ino;
 	off_t size;
 	struct timespec mtime;
-	struct sieve_script *script;	/* NULL: no script, or it does not compile */
+	struct sieve_script *script;	/* NULL: no such file, or it does not compile */
+};
+
+#define GLOBAL_SCRIPTS_MAX 32	/* scripts of one sieve_before / sieve_after directory */
+
+struct deliver_sieve {
+	char *path;		/* the active script, NULL if none is configured */
+	char *dir;		/* sieve_dir: personal scripts for include */
+	char *global_dir;	/* sieve_global_dir */
+	char *before, *after;	/* sieve_before, sieve_after: a file or a directory */
+	char *log_path;		/* path + ".log" */
+	char *dup_path;		/* path + ".dupes" */
+	char *vac_path;		/* path + ".vacation" */
+	char *sendmail;		/* sendmail_path, NULL: redirect and vacation are not sent */
+	bool reject_exit;	/* reject: the caller answers it (plan->reject) */
+	const char *cur_path;	/* the script being run or carried out (for the logs) */
+	bool cur_global;	/* it is a global one: nothing goes to the user's log */
+	struct script_cache user;
+	struct script_cache *globals;	/* before and after scripts seen, by path */
+	unsigned nglobals;
 	struct sieve_limits lim;
 	struct sieve_exec_limits xl;
 };
@@ -71,6 +86,13 @@ deliver_sieve_create(const struct config *cfg, const char *home)
 	ds->sendmail = cfg->sendmail_path != NULL ? xstrdup(cfg->sendmail_path) : NULL;
 	ds->dir = expand_home(cfg->sieve_dir, home);
 	ds->global_dir = cfg->sieve_global_dir != NULL ? xstrdup(cfg->sieve_global_dir) : NULL;
+	if (cfg->sieve) {
+		ds->before = cfg->sieve_before != NULL && cfg->sieve_before[0] == '/' ?
+		    xstrdup(cfg->sieve_before) : NULL;
+		ds->after = cfg->sieve_after != NULL && cfg->sieve_after[0] == '/' ?
+		    xstrdup(cfg->sieve_after) : NULL;
+	}
+	ds->user.path = ds->path != NULL ? xstrdup(ds->path) : NULL;
 	sieve_limits_default(&ds->lim);
 	sieve_exec_limits_default(&ds->xl);
 	return ds;
@@ -83,7 +105,15 @@ deliver_sieve_destroy(struct deliver_sieve **dsp)
 
 	if (ds == NULL)
 		return;
-	sieve_script_destroy(&ds->script);
+	sieve_script_destroy(&ds->user.script);
+	free(ds->user.path);
+	for (unsigned i = 0; i < ds->nglobals; i++) {
+		sieve_script_destroy(&ds->globals[i].script);
+		free(ds->globals[i].path);
+	}
+	free(ds->globals);
+	free(ds->before);
+	free(ds->after);
 	free(ds->path);
 	free(ds->dir);
 	free(ds->global_dir);
@@ -110,6 +140,8 @@ user_log(struct deliver_sieve *ds, const char *fmt, ...)
 	va_list ap;
 	int fd, flags = O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC;
 
+	if (ds->cur_global || ds->log_path == NULL)
+		return;
 	if (lstat(ds->log_path, &st) == 0 && st.st_size > DELIVER_SIEVE_LOG_MAX)
 		flags |= O_TRUNC;
 	fd = open(ds->log_path, flags, 0600);
@@ -242,70 +274,150 @@ sieve_includes_load(void *ctx, bool global, const char *name, bool *exists_r, ch
 	return s;
 }
 
+/*
+ * Compile sc's file. The user's script reports its errors to the user's log; a global
+ * one (sieve_before / sieve_after) to the server log only: the user cannot fix it.
+ */
 static void
-compile(struct deliver_sieve *ds, int fd)
+compile(struct deliver_sieve *ds, struct script_cache *sc, int fd, bool global)
 {
 	struct sieve_errors errs;
 	size_t len;
 	char *text = read_file(fd, ds->lim.script_max, &len);
 
 	if (text == NULL) {
-		log_error("sieve script=%s read error=%s", ds->path, strerror(errno));
+		log_error("sieve script=%s read error=%s", sc->path, strerror(errno));
 		return;
 	}
-	ds->script = sieve_compile(text, len, &ds->lim, &errs);
+	sc->script = sieve_compile(text, len, &ds->lim, &errs);
 	free(text);
 	for (unsigned i = 0; i < errs.count; i++) {
 		const struct sieve_error *e = &errs.list[i];
 
-		user_log(ds, "%s: line %u:%u: %s: %s", ds->path, e->line, e->col,
-		    e->warning ? "warning" : "error", e->text);
+		if (global)
+			log_error("sieve global script=%s line=%u:%u %s: %s", sc->path, e->line,
+			    e->col, e->warning ? "warning" : "error", e->text);
+		else
+			user_log(ds, "%s: line %u:%u: %s: %s", sc->path, e->line, e->col,
+			    e->warning ? "warning" : "error", e->text);
 	}
-	if (ds->script == NULL) {
+	if (sc->script == NULL && global) {
+		log_error("sieve global script=%s does not compile: skipped", sc->path);
+	} else if (sc->script == NULL) {
 		user_log(ds, "%s: error: the script does not compile: messages go to INBOX",
-		    ds->path);
-		log_error("sieve script=%s does not compile (%u errors, see %s)", ds->path,
+		    sc->path);
+		log_error("sieve script=%s does not compile (%u errors, see %s)", sc->path,
 		    errs.count - errs.warnings, ds->log_path);
 	}
 	sieve_errors_deinit(&errs);
 }
 
-/* The compiled active script, recompiled when the file changed; NULL if none. */
+/* The compiled script of sc, recompiled when the file changed; NULL if none. */
 static const struct sieve_script *
-active_script(struct deliver_sieve *ds)
+cached_script(struct deliver_sieve *ds, struct script_cache *sc, bool global)
 {
 	struct stat st;
 	int fd;
 
-	if (ds->path == NULL)
+	if (sc->path == NULL)
 		return NULL;
 	/* the active script is usually a link into sieve_dir: follow it (as Pigeonhole) */
-	fd = open(ds->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	fd = open(sc->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno != ENOENT)
-			log_error("sieve script=%s error=%s", ds->path, strerror(errno));
-		sieve_script_destroy(&ds->script);
-		ds->have = false;
+			log_error("sieve script=%s error=%s", sc->path, strerror(errno));
+		sieve_script_destroy(&sc->script);
+		sc->have = false;
 		return NULL;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		log_error("sieve script=%s is not a regular file", ds->path);
+		log_error("sieve script=%s is not a regular file", sc->path);
 		return NULL;
 	}
-	if (!ds->have || st.st_dev != ds->dev || st.st_ino != ds->ino ||
-	    st.st_size != ds->size || st.st_mtim.tv_sec != ds->mtime.tv_sec ||
-	    st.st_mtim.tv_nsec != ds->mtime.tv_nsec) {
-		sieve_script_destroy(&ds->script);
-		compile(ds, fd);
-		ds->have = true;
-		ds->dev = st.st_dev;
-		ds->ino = st.st_ino;
-		ds->size = st.st_size;
-		ds->mtime = st.st_mtim;
+	if (!sc->have || st.st_dev != sc->dev || st.st_ino != sc->ino ||
+	    st.st_size != sc->size || st.st_mtim.tv_sec != sc->mtime.tv_sec ||
+	    st.st_mtim.tv_nsec != sc->mtime.tv_nsec) {
+		sieve_script_destroy(&sc->script);
+		compile(ds, sc, fd, global);
+		sc->have = true;
+		sc->dev = st.st_dev;
+		sc->ino = st.st_ino;
+		sc->size = st.st_size;
+		sc->mtime = st.st_mtim;
 	}
 	close(fd);
-	return ds->script;
+	return sc->script;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The script files of a sieve_before / sieve_after value: the file itself, or the
+ * "*.sieve" files of the directory in byte order of their names (as Pigeonhole), at most
+ * GLOBAL_SCRIPTS_MAX. Appends malloc'd paths to paths[*n].
+ */
+static void
+global_paths(const char *loc, char **paths, unsigned *n)
+{
+	char *names[GLOBAL_SCRIPTS_MAX];
+	unsigned count = 0;
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+
+	if (loc == NULL || stat(loc, &st) < 0) {
+		if (loc != NULL && errno != ENOENT)
+			log_error("sieve global script=%s error=%s", loc, strerror(errno));
+		return;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		paths[(*n)++] = xstrdup(loc);
+		return;
+	}
+	d = opendir(loc);
+	if (d == NULL) {
+		log_error("sieve global dir=%s error=%s", loc, strerror(errno));
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+
+		if (de->d_name[0] == '.' || len <= 6 || strcmp(de->d_name + len - 6, ".sieve") != 0)
+			continue;
+		if (count == GLOBAL_SCRIPTS_MAX) {
+			log_error("sieve global dir=%s has more than %u scripts: the rest skipped",
+			    loc, GLOBAL_SCRIPTS_MAX);
+			break;
+		}
+		names[count++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	qsort(names, count, sizeof(names[0]), cmp_str);
+	for (unsigned i = 0; i < count; i++) {
+		paths[(*n)++] = xasprintf("%s/%s", loc, names[i]);
+		free(names[i]);
+	}
+}
+
+/* The cache entry of a global script path (created on first sight). */
+static struct script_cache *
+global_cache(struct deliver_sieve *ds, const char *path)
+{
+	struct script_cache *sc;
+
+	for (unsigned i = 0; i < ds->nglobals; i++)
+		if (strcmp(ds->globals[i].path, path) == 0)
+			return &ds->globals[i];
+	ds->globals = xreallocarray(ds->globals, ds->nglobals + 1, sizeof(*ds->globals));
+	sc = &ds->globals[ds->nglobals++];
+	memset(sc, 0, sizeof(*sc));
+	sc->path = xstrdup(path);
+	return sc;
 }
 
 void
@@ -319,7 +431,9 @@ deliver_sieve_active(const struct deliver_sieve *ds)
 {
 	struct stat st;
 
-	return ds->path != NULL && stat(ds->path, &st) == 0;
+	return (ds->path != NULL && stat(ds->path, &st) == 0) ||
+	    (ds->before != NULL && stat(ds->before, &st) == 0) ||
+	    (ds->after != NULL && stat(ds->after, &st) == 0);
 }
 
 /* ---- the plan ---- */
@@ -341,27 +455,40 @@ flag_word(struct deliver_target *t, const char *w, size_t len)
 	/* other system flags (\Recent) cannot be set; a keyword is an atom (RFC 3501 §9) */
 	if (w[0] == '\\' || t->nkeywords >= 26)
 		return;
+	for (unsigned i = 0; i < t->nkeywords; i++)
+		if (mem_ieq(w, len, t->keywords[i]))
+			return;
 	t->keywords = xreallocarray(t->keywords, t->nkeywords + 1, sizeof(*t->keywords));
 	t->keywords[t->nkeywords++] = xstrndup(w, len);
 }
 
 static void
-add_target(struct deliver_plan *plan, const char *folder, bool create, const char *flags)
+add_target(struct deliver_plan *plan, const char *folder, bool create, const char *flags,
+    bool merge)
 {
 	struct deliver_target *t;
 
-	for (unsigned i = 0; i < plan->count; i++) {
+	t = NULL;
+	for (unsigned i = 0; i < plan->count && t == NULL; i++) {
 		const char *f = plan->targets[i].folder;
 
 		if ((f == NULL && folder == NULL) || (f != NULL && folder != NULL &&
 		    strcmp(f, folder) == 0))
-			return;
+			t = &plan->targets[i];
 	}
-	plan->targets = xreallocarray(plan->targets, plan->count + 1, sizeof(*plan->targets));
-	t = &plan->targets[plan->count++];
-	memset(t, 0, sizeof(*t));
-	t->folder = folder != NULL ? xstrdup(folder) : NULL;
-	t->create = create;
+	/* the same folder again (keep in two scripts run in sequence): the flags add up */
+	if (t != NULL) {
+		t->create = t->create || create;
+		if (!merge)
+			return;
+	} else {
+		plan->targets = xreallocarray(plan->targets, plan->count + 1,
+		    sizeof(*plan->targets));
+		t = &plan->targets[plan->count++];
+		memset(t, 0, sizeof(*t));
+		t->folder = folder != NULL ? xstrdup(folder) : NULL;
+		t->create = create;
+	}
 	for (const char *p = flags; p != NULL && *p != '\0';) {
 		const char *e = p;
 
@@ -423,14 +550,14 @@ send_redirect(struct deliver_sieve *ds, const struct sieve_exec_env *env,
 	    strlen(head), env->msg + body_off, env->msg_len - body_off, err, sizeof(err));
 	free(head);
 	if (r == 0) {
-		log_info("sieve script=%s redirect to=%s sent", ds->path, a->target);
+		log_info("sieve script=%s redirect to=%s sent", ds->cur_path, a->target);
 		return 0;
 	}
 fail:
-	log_error("sieve script=%s redirect to=%s not sent: %s: kept in INBOX", ds->path,
+	log_error("sieve script=%s redirect to=%s not sent: %s: kept in INBOX", ds->cur_path,
 	    a->target, err);
 	user_log(ds, "%s: redirect to %s not sent (%s): the message is kept in INBOX",
-	    ds->path, a->target, err);
+	    ds->cur_path, a->target, err);
 	return -1;
 }
 
@@ -446,18 +573,18 @@ send_vacation(struct deliver_sieve *ds, const struct sieve_exec_env *env,
 	time_t now = time(NULL);
 
 	if (!sieve_vacation_allowed(env, a, &reason)) {
-		log_info("sieve script=%s vacation not sent: %s", ds->path, reason);
+		log_info("sieve script=%s vacation not sent: %s", ds->cur_path, reason);
 		return;
 	}
 	if (ds->sendmail == NULL || ds->vac_path == NULL) {
-		log_info("sieve script=%s vacation not sent: sendmail_path is empty", ds->path);
-		user_log(ds, "%s: vacation not sent: sendmail_path is empty", ds->path);
+		log_info("sieve script=%s vacation not sent: sendmail_path is empty", ds->cur_path);
+		user_log(ds, "%s: vacation not sent: sendmail_path is empty", ds->cur_path);
 		return;
 	}
 	deliver_vacation_key(env->env_from, a, key);
 	if (deliver_vacation_recent(ds->vac_path, key, now, a->seconds)) {
 		log_info("sieve script=%s vacation not sent: replied within %llu seconds",
-		    ds->path, (unsigned long long)a->seconds);
+		    ds->cur_path, (unsigned long long)a->seconds);
 		return;
 	}
 	buf_init(&b, BUF_UNLIMITED);
@@ -469,12 +596,12 @@ send_vacation(struct deliver_sieve *ds, const struct sieve_exec_env *env,
 	/* RFC 5230 §5.1 / RFC 3834 §3.3: the reply goes out with the null sender */
 	if (deliver_sendmail(ds->sendmail, "", env->env_from, (unsigned char *)b.data, b.len,
 	    NULL, 0, err, sizeof(err)) < 0) {
-		log_error("sieve script=%s vacation to=%s not sent: %s", ds->path,
+		log_error("sieve script=%s vacation to=%s not sent: %s", ds->cur_path,
 		    env->env_from, err);
-		user_log(ds, "%s: vacation reply to %s not sent: %s", ds->path, env->env_from,
+		user_log(ds, "%s: vacation reply to %s not sent: %s", ds->cur_path, env->env_from,
 		    err);
 	} else {
-		log_info("sieve script=%s vacation to=%s sent", ds->path, env->env_from);
+		log_info("sieve script=%s vacation to=%s sent", ds->cur_path, env->env_from);
 		(void)deliver_vacation_record(ds->vac_path, key, now);
 	}
 	buf_deinit(&b);
@@ -507,21 +634,27 @@ send_reject(struct deliver_sieve *ds, const struct sieve_exec_env *env,
 		buf_deinit(&b);
 	}
 	if (r == 0) {
-		log_info("sieve script=%s reject to=%s sent", ds->path, env->env_from);
+		log_info("sieve script=%s reject to=%s sent", ds->cur_path, env->env_from);
 		return 0;
 	}
-	log_info("sieve script=%s reject not sent: %s: kept in INBOX", ds->path, err);
-	user_log(ds, "%s: reject not sent (%s): the message is kept in INBOX", ds->path, err);
+	log_info("sieve script=%s reject not sent: %s: kept in INBOX", ds->cur_path, err);
+	user_log(ds, "%s: reject not sent (%s): the message is kept in INBOX", ds->cur_path, err);
 	return -1;
 }
 
+/*
+ * Carry out r into plan. env has the message as delivered (redirect sends it with
+ * plan's header). more: another script runs after this one, which takes over the
+ * implicit keep (so it is not planned here).
+ */
 static void
 plan_from_result(struct deliver_sieve *ds, const struct sieve_result *r,
-    const struct sieve_exec_env *env, struct deliver_plan *plan)
+    const struct sieve_exec_env *env, struct deliver_plan *plan, bool more)
 {
 	bool unsent = false;
 
 	if (r->header != NULL) {
+		free(plan->header);
 		plan->header = xstrndup(r->header, r->header_len);
 		plan->header_len = r->header_len;
 	}
@@ -530,10 +663,11 @@ plan_from_result(struct deliver_sieve *ds, const struct sieve_result *r,
 
 		switch (a->type) {
 		case SIEVE_ACT_KEEP:
-			add_target(plan, NULL, false, a->flags);
+			if (!a->implicit || !more)
+				add_target(plan, NULL, false, a->flags, true);
 			break;
 		case SIEVE_ACT_FILEINTO:
-			add_target(plan, a->target, a->create, a->flags);
+			add_target(plan, a->target, a->create, a->flags, false);
 			break;
 		case SIEVE_ACT_REDIRECT:
 			/* not sent: the message must not be lost, it is kept instead */
@@ -548,7 +682,7 @@ plan_from_result(struct deliver_sieve *ds, const struct sieve_result *r,
 			if (ds->reject_exit) {
 				free(plan->reject);
 				plan->reject = xstrdup(a->text != NULL ? a->text : "");
-				log_info("sieve script=%s %s: answered by the caller", ds->path,
+				log_info("sieve script=%s %s: answered by the caller", ds->cur_path,
 				    action_name(a->type));
 			} else if (send_reject(ds, env, a) < 0) {
 				unsent = true;
@@ -559,7 +693,7 @@ plan_from_result(struct deliver_sieve *ds, const struct sieve_result *r,
 		}
 	}
 	if (unsent)
-		add_target(plan, NULL, false, NULL);
+		add_target(plan, NULL, false, NULL, false);
 }
 
 /* ---- duplicate (RFC 7352) ---- */
@@ -744,26 +878,74 @@ store_mailbox_exists(void *ctx, const char *name)
 	return 1;
 }
 
+/* Does the next script of a sequence run after r: is the message still kept? */
+static bool
+chain_goes_on(const struct sieve_result *r)
+{
+	if (r->failed)
+		return false;
+	/* as Pigeonhole: the implicit keep in effect, or an explicit keep */
+	for (unsigned i = 0; i < r->count; i++)
+		if (r->actions[i].type == SIEVE_ACT_KEEP)
+			return true;
+	return false;
+}
+
+struct chain_script {
+	const struct sieve_script *s;
+	const char *path;
+	bool global;
+};
+
 void
 deliver_sieve_plan(struct deliver_sieve *ds, const unsigned char *msg, size_t len,
     const char *env_from, const char *env_to, struct mstore *store,
     struct deliver_plan *plan)
 {
-	const struct sieve_script *s = active_script(ds);
 	struct plan_ctx pc = { .ds = ds, .store = store };
 	struct sieve_exec_env env = {
 		.msg = msg, .msg_len = len, .env_from = env_from, .env_to = env_to,
 		.ctx = &pc, .mailbox_exists = store_mailbox_exists, .duplicate = dup_check,
-	};
-	struct sieve_result r;
+	}, orig;
+	char *paths[2 * GLOBAL_SCRIPTS_MAX];
+	struct chain_script chain[2 * GLOBAL_SCRIPTS_MAX + 1];
+	unsigned npaths = 0, nbefore, n = 0;
 	struct sieve_includes *inc;
+	struct buf edited;
+	char *flags = NULL;
+	bool failed = false;
 	struct tm tm;
 	bool complete;
 
 	memset(plan, 0, sizeof(*plan));
 	plan->body_off = mail_header_block_end(msg, len, NULL, &complete);
-	if (s == NULL) {
-		add_target(plan, NULL, false, NULL);
+	/* sieve_before scripts, the user's, sieve_after scripts (docs/sieve.md, "Global") */
+	global_paths(ds->before, paths, &npaths);
+	nbefore = npaths;
+	global_paths(ds->after, paths, &npaths);
+	for (unsigned i = 0; i <= npaths; i++) {
+		struct script_cache *sc;
+
+		if (i == nbefore) {
+			chain[n].s = cached_script(ds, &ds->user, false);
+			chain[n].path = ds->path;
+			chain[n].global = false;
+			if (chain[n].s != NULL)
+				n++;
+		}
+		if (i == npaths)
+			break;
+		sc = global_cache(ds, paths[i]);
+		chain[n].s = cached_script(ds, sc, true);
+		chain[n].path = sc->path;
+		chain[n].global = true;
+		if (chain[n].s != NULL)
+			n++;
+	}
+	for (unsigned i = 0; i < npaths; i++)
+		free(paths[i]);
+	if (n == 0) {
+		add_target(plan, NULL, false, NULL, false);
 		return;
 	}
 	env.now = time(NULL);
@@ -772,18 +954,47 @@ deliver_sieve_plan(struct deliver_sieve *ds, const unsigned char *msg, size_t le
 	inc = sieve_includes_create(ds->dir, ds->global_dir);
 	env.include = sieve_includes_load;
 	env.include_ctx = inc;
-	if (sieve_execute(s, &env, &ds->xl, &r) < 0) {
-		log_error("sieve script=%s line=%u run-time error: %s", ds->path, r.error_line,
-		    r.error);
-		user_log(ds, "%s: line %u: error: %s: the message is kept in INBOX", ds->path,
-		    r.error_line, r.error);
+	orig = env;
+	buf_init(&edited, BUF_UNLIMITED);
+	for (unsigned i = 0; i < n; i++) {
+		struct sieve_result r;
+		bool more;
+
+		ds->cur_path = chain[i].path;
+		ds->cur_global = chain[i].global;
+		env.flags_init = flags;
+		if (sieve_execute(chain[i].s, &env, &ds->xl, &r) < 0) {
+			failed = true;
+			log_error("sieve %sscript=%s line=%u run-time error: %s",
+			    chain[i].global ? "global " : "", chain[i].path, r.error_line, r.error);
+			user_log(ds, "%s: line %u: error: %s: the message is kept in INBOX",
+			    chain[i].path, r.error_line, r.error);
+		}
+		more = i + 1 < n && chain_goes_on(&r);
+		plan_from_result(ds, &r, &orig, plan, more);
+		free(flags);
+		flags = r.flags_end != NULL ? xstrdup(r.flags_end) : NULL;
+		sieve_result_deinit(&r);
+		if (!more)
+			break;
+		/* the next script sees the header as edited so far (RFC 5293 §3) */
+		if (plan->header != NULL) {
+			buf_reset(&edited);
+			if (buf_append(&edited, plan->header, plan->header_len) < 0 ||
+			    buf_append(&edited, msg + plan->body_off, len - plan->body_off) < 0)
+				fatal("sieve: out of memory");
+			env.msg = (const unsigned char *)edited.data;
+			env.msg_len = edited.len;
+		}
 	}
-	plan_from_result(ds, &r, &env, plan);
+	ds->cur_path = ds->path;
+	ds->cur_global = false;
+	free(flags);
+	buf_deinit(&edited);
 	/* a failed run keeps the message: its duplicate IDs are not recorded */
-	if (r.failed)
+	if (failed)
 		deliver_dups_free(&pc.dups);
 	plan->dups = pc.dups;
-	sieve_result_deinit(&r);
 	sieve_includes_destroy(&inc);
 }
 

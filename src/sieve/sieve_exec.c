@@ -1264,6 +1264,10 @@ sieve_execute(const struct sieve_script *s, const struct sieve_exec_env *env,
 	for (unsigned i = 0; i < SIEVE_MATCH_VARS; i++)
 		buf_init(&x.match[i], lim->var_max);
 	buf_init(&x.flags, lim->var_max);
+	/* scripts run in sequence share the imap4flags internal variable (as Pigeonhole) */
+	if (env->flags_init != NULL)
+		(void)buf_append(&x.flags, env->flags_init,
+		    MIN(strlen(env->flags_init), lim->var_max));
 	sieve_msg_init(&x);
 	if (run_block(&x, s->first, 0) < 0 || x.failed) {
 		/* RFC 5228 §2.10.6: a run-time error cancels everything but implicit keep */
@@ -1278,6 +1282,8 @@ sieve_execute(const struct sieve_script *s, const struct sieve_exec_env *env,
 		if (x.flags.len > 0)
 			a->flags = xstrndup(x.flags.data, x.flags.len);
 	}
+	if (!r->failed && x.flags.len > 0)
+		r->flags_end = xstrndup(x.flags.data, x.flags.len);
 	if (!r->failed)
 		sieve_msg_write_header(&x);
 	run_deinit(&x);
@@ -1290,4 +1296,6 @@ sieve_result_deinit(struct sieve_result *r)
 	result_clear(r);
 	free(r->actions);
 	r->actions = NULL;
+	free(r->flags_end);
+	r->flags_end = NULL;
 }

@@ -46,6 +46,8 @@ struct sieve_exec_env {
 	int zone_min;		/* local zone, minutes east of UTC (date, currentdate) */
 	/* environment test (RFC 5183) items; NULL = not known */
 	const char *domain, *host, *remote_host, *remote_ip;
+	/* the imap4flags internal variable at the start (scripts run in sequence); NULL: "" */
+	const char *flags_init;
 	void *ctx;
 	/* 1 if the mailbox exists, 0 if not (NULL: only "INBOX" exists). */
 	int (*mailbox_exists)(void *ctx, const char *name);
@@ -101,6 +103,7 @@ struct sieve_result {
 	/* The header block after editheader, when it changed (malloc'd); else NULL. */
 	char *header;
 	size_t header_len;
+	char *flags_end;	/* the imap4flags internal variable at the end; NULL: empty */
 	bool failed;		/* run-time error: actions are only the implicit keep */
 	char error[SIEVE_ERROR_TEXT_MAX];
 	uint32_t error_line;	/* where in the script, 0 if not at a command */

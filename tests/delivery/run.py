@@ -1287,6 +1287,105 @@ def t_sieve():
     check(not problems, "server: %s" % problems)
 
 
+SIEVE_BEFORE = {
+    "10-flag.sieve": b'require "imap4flags";\naddflag "\\\\Seen";\n'
+                     b'if header :contains "subject" "before-stop" { stop; }\n',
+    "20-spam.sieve": b'require "fileinto";\n'
+                     b'if header :is "x-spam" "yes" { fileinto "Junk"; }\n',
+    "30-broken.sieve": b'fileinto "Nowhere"\n',
+    "notes.txt": b'not a script\n',
+}
+SIEVE_USER_G = b"""require ["fileinto", "imap4flags"];
+if header :contains "subject" "user-keep" { keep; }
+if header :contains "subject" "user-move" { fileinto "Lists"; }
+if header :contains "subject" "before-stop" { addflag "\\\\Flagged"; }
+"""
+SIEVE_AFTER = b"""require "fileinto";
+if exists "x-after" { fileinto "After"; }
+"""
+
+
+def t_sieve_global():
+    """sieve_before (a directory: its *.sieve in name order) and sieve_after (a file) run
+    around the user's script as Pigeonhole's sieve_before/sieve_after (docs/sieve.md,
+    "Global scripts"): the next script runs only while the message is kept (implicit or
+    explicit keep), a stop ends only its own script, the imap4flags flags carry over;
+    a global script that does not compile is skipped and logged to the server log, not
+    to the user's ~/.dovecot.sieve.log; `buzon deliver` runs the same sequence."""
+    gdir = tempfile.mkdtemp(prefix="buzontest-sieveglobal.")
+    os.chmod(gdir, 0o755)
+    before = os.path.join(gdir, "before.d")
+    os.mkdir(before)
+    for name, text in SIEVE_BEFORE.items():
+        with open(os.path.join(before, name), "wb") as f:
+            f.write(text)
+    after = os.path.join(gdir, "after.sieve")
+    with open(after, "wb") as f:
+        f.write(SIEVE_AFTER)
+    srv = buzontest.Server(users={}, fill=False, lmtp=True, canary=False, buzon=BUZON,
+                           config=["sendmail_path =", "sieve_before = " + before,
+                                   "sieve_after = " + after])
+    try:
+        srv.setup()
+        home = os.path.join(srv.tmp, "home-glb")
+        os.makedirs(os.path.join(home, "sieve"), 0o700)
+        ids = ["-u", str(srv.uid), "-g", str(srv.gid)] if ROOT else []
+        srv.cli("user", "add", "-c", srv.config_path, *ids, "-h", home, "glb",
+                stdin="glb\n")
+        for folder in (None, "Lists", "Junk", "After"):
+            if folder:
+                srv.make_maildir("glb", folder)
+            else:
+                srv.make_maildir("glb")
+        with open(os.path.join(home, "sieve", "main.sieve"), "wb") as f:
+            f.write(SIEVE_USER_G)
+        os.symlink("sieve/main.sieve", os.path.join(home, ".dovecot.sieve"))
+        for dirpath, dirs, files in os.walk(home):
+            for n in dirs + files + ["."]:
+                if ROOT:
+                    os.lchown(os.path.join(dirpath, n), srv.uid, srv.gid)
+        srv.start()
+
+        def lmtp(subject, extra=b""):
+            rr, dr = lmtp_send(srv.lmtp_port, "s@example.net", ["glb@example.org"],
+                               wire(msg(subject).replace(b"\n\n", b"\n" + extra + b"\n", 1)))
+            check(dr and dr[0].startswith("250"), "%s: LMTP %r %r" % (subject, rr, dr))
+
+        def where(subject):
+            """{folder: Maildir info flags} of the copies of subject."""
+            out = {}
+            for folder in ("INBOX", "Lists", "Junk", "After"):
+                path = srv.maildir("glb", None if folder == "INBOX" else folder)
+                for f in find_file_with(path, b"Subject: " + subject.encode() + b"\n"):
+                    base = os.path.basename(f)
+                    out[folder] = base.split(":2,", 1)[1] if ":2," in base else ""
+            return out
+
+        lmtp("plain")
+        eq(where("plain"), {"INBOX": "S"}, "before addflag, implicit keep")
+        lmtp("spam user-move", b"X-Spam: yes\n")
+        eq(where("spam user-move"), {"Junk": "S"}, "before fileinto: the user's script not run")
+        lmtp("user-move", b"X-After: 1\n")
+        eq(where("user-move"), {"Lists": "S"}, "user fileinto: after not run")
+        lmtp("user-keep", b"X-After: 1\n")
+        eq(where("user-keep"), {"INBOX": "S", "After": "S"}, "explicit keep: after runs")
+        lmtp("after-only", b"X-After: 1\n")
+        eq(where("after-only"), {"After": "S"}, "after fileinto")
+        lmtp("before-stop")
+        eq(where("before-stop"), {"INBOX": "FS"}, "stop in a before script: the user's runs")
+        r = deliver_cli(srv, ["-d", "glb"], msg("lda user-move"))
+        eq(r.returncode, 0, "deliver (%s)" % r.stderr.decode(errors="replace").strip())
+        eq(where("lda user-move"), {"Lists": "S"}, "deliver: the same sequence")
+        check("30-broken.sieve does not compile" in srv.log_text(), "server log: broken global")
+        log = os.path.join(home, ".dovecot.sieve.log")
+        check(not os.path.exists(log) or b"30-broken" not in open(log, "rb").read(),
+              "user log: nothing of the global script")
+    finally:
+        problems = srv.stop() if srv.proc else []
+        shutil.rmtree(gdir, ignore_errors=True)
+    check(not problems, "server: %s" % problems)
+
+
 SIEVE_SEND_SCRIPT = b"""require ["vacation", "copy", "reject"];
 if header :contains "subject" "rej-me" { reject "Not wanted here."; stop; }
 if header :contains "subject" "fwd-move" { redirect "other@example.net"; stop; }
@@ -2317,6 +2416,8 @@ def main():
         run_case("sieve", t_sieve)
     if sel("sieve-send"):
         run_case("sieve-send", t_sieve_send)
+    if sel("sieve-global"):
+        run_case("sieve-global", t_sieve_global)
     if sel("quota"):
         run_case("quota", t_quota)
     if sel("fault-full-disk"):

@@ -142,6 +142,8 @@ protocol lmtp {
     "conf.d/90-plugins.conf": """\
 plugin {
   sieve = file:~/sieve;active=~/.dovecot.sieve
+  sieve_before = file:/var/lib/dovecot/sieve/before.d;bindir=/var/lib/dovecot/sieve/bin
+  sieve_after = /var/lib/dovecot/sieve/after.sieve
   quota = maildir:User quota
   quota_rule = *:storage=1G
   quota_rule2 = Trash:storage=+100M
@@ -380,6 +382,8 @@ def test_seed(t):
     for pat in [r"10-mail\.conf:\d+: namespace inbox/mailbox Sent Messages/special_use = \\Sent",
                 r"(?m)^(# )?sieve = yes\b", r"(?m)^(# )?sieve_script = ~/\.dovecot\.sieve\b",
                 r"(?m)^(# )?sieve_dir = ~/sieve\b",
+                r"(?m)^(# )?sieve_before = /var/lib/dovecot/sieve/before\.d$",
+                r"(?m)^(# )?sieve_after = /var/lib/dovecot/sieve/after\.sieve$",
                 r"90-plugins\.conf:\d+: plugin/quota_rule2 = Trash:storage=\+100M",
                 r"10-ssl\.conf:\d+: ssl_dh = ",
                 r"lmtp_listen: Dovecot gave the socket to user postfix"]:
