@@ -69,17 +69,14 @@ write_all(int fd, const unsigned char *p, size_t len, uint64_t deadline)
 }
 
 int
-deliver_sendmail(const char *path, const char *from, const char *to,
-    const unsigned char *head, size_t hlen, const unsigned char *body, size_t blen,
-    char *err, size_t errlen)
+deliver_sendmail_spawn(const char *path, const char *from, const char *to, pid_t *pid_r,
+    int *stdin_r, char *err, size_t errlen)
 {
 	char *const envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 	const char *argv[] = { path, "-i", "-f", from != NULL && from[0] != '\0' ? from : "<>",
 	    "--", to, NULL };
-	uint64_t deadline = clock_ms() + DELIVER_SENDMAIL_TIMEOUT_MS;
-	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
-	int p[2], devnull, status = 0, wr;
-	pid_t pid, w = 0;
+	int p[2], devnull;
+	pid_t pid;
 
 	if (path == NULL || path[0] != '/' || !deliver_addr_ok(to)) {
 		snprintf(err, errlen, "no sendmail_path or a bad recipient");
@@ -114,12 +111,47 @@ deliver_sendmail(const char *path, const char *from, const char *to,
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		return -1;
 	}
-	(void)sigaction(SIGPIPE, &ign, &old);
 	(void)fcntl(p[1], F_SETFL, O_NONBLOCK);
-	wr = write_all(p[1], head, hlen, deadline);
+	*pid_r = pid;
+	*stdin_r = p[1];
+	return 0;
+}
+
+int
+deliver_sendmail_status(const char *path, int status, bool wrote_all, char *err,
+    size_t errlen)
+{
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		if (WIFEXITED(status))
+			snprintf(err, errlen, "%s exited with %d", path, WEXITSTATUS(status));
+		else
+			snprintf(err, errlen, "%s killed by signal %d", path, WTERMSIG(status));
+		return -1;
+	}
+	if (!wrote_all) {
+		snprintf(err, errlen, "%s did not read the whole message", path);
+		return -1;
+	}
+	return 0;
+}
+
+int
+deliver_sendmail(const char *path, const char *from, const char *to,
+    const unsigned char *head, size_t hlen, const unsigned char *body, size_t blen,
+    char *err, size_t errlen)
+{
+	uint64_t deadline = clock_ms() + DELIVER_SENDMAIL_TIMEOUT_MS;
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+	int fd, status = 0, wr;
+	pid_t pid, w = 0;
+
+	if (deliver_sendmail_spawn(path, from, to, &pid, &fd, err, errlen) < 0)
+		return -1;
+	(void)sigaction(SIGPIPE, &ign, &old);
+	wr = write_all(fd, head, hlen, deadline);
 	if (wr == 0)
-		wr = write_all(p[1], body, blen, deadline);
-	close(p[1]);
+		wr = write_all(fd, body, blen, deadline);
+	close(fd);
 	(void)sigaction(SIGPIPE, &old, NULL);
 	/* bounded wait for the exit (docs/sieve.md: the delivery waits for sendmail) */
 	while ((w = waitpid(pid, &status, WNOHANG)) == 0 && remaining_ms(deadline) > 0) {
@@ -137,18 +169,7 @@ deliver_sendmail(const char *path, const char *from, const char *to,
 		snprintf(err, errlen, "waitpid: %s", strerror(errno));
 		return -1;
 	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		if (WIFEXITED(status))
-			snprintf(err, errlen, "%s exited with %d", path, WEXITSTATUS(status));
-		else
-			snprintf(err, errlen, "%s killed by signal %d", path, WTERMSIG(status));
-		return -1;
-	}
-	if (wr < 0) {
-		snprintf(err, errlen, "%s did not read the whole message", path);
-		return -1;
-	}
-	return 0;
+	return deliver_sendmail_status(path, status, wr == 0, err, errlen);
 }
 
 /* ---- header fields ---- */

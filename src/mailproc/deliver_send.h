@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "lib/buf.h"
@@ -24,11 +25,23 @@
  * Run `path -i -f FROM -- TO` (FROM "" or NULL: the null sender "<>") with a clean
  * environment, stdin the bytes head[0..hlen) then body[0..blen), stdout and stderr
  * /dev/null; wait at most DELIVER_SENDMAIL_TIMEOUT_MS in all (then the child is
- * killed). Returns 0 when it exited 0, else -1 with err filled. Blocks the caller.
+ * killed). Returns 0 when it exited 0, else -1 with err filled. Blocks the caller
+ * (`buzon deliver`; the mail process uses deliver_sendmail_spawn from its event loop).
  */
 int deliver_sendmail(const char *path, const char *from, const char *to,
     const unsigned char *head, size_t hlen, const unsigned char *body, size_t blen,
     char *err, size_t errlen);
+
+/*
+ * The start of deliver_sendmail for a caller that waits itself (the mail process's
+ * event loop): the child runs, *stdin_r is the non-blocking write end of its standard
+ * input (close it after the message), *pid_r to reap. 0, or -1 with err filled.
+ */
+int deliver_sendmail_spawn(const char *path, const char *from, const char *to, pid_t *pid_r,
+    int *stdin_r, char *err, size_t errlen);
+/* The result of a reaped child (waitpid status; wrote_all: stdin took every byte). */
+int deliver_sendmail_status(const char *path, int status, bool wrote_all, char *err,
+    size_t errlen);
 
 /* May addr go on a sendmail command line (non-empty, no space, control or leading '-')? */
 bool deliver_addr_ok(const char *addr);

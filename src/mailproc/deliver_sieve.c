@@ -49,6 +49,7 @@ struct deliver_sieve {
 	char *vac_path;		/* path + ".vacation" */
 	char *sendmail;		/* sendmail_path, NULL: redirect and vacation are not sent */
 	bool reject_exit;	/* reject: the caller answers it (plan->reject) */
+	bool defer_sends;	/* sendmail jobs go into plan->sends for the caller */
 	const char *cur_path;	/* the script being run or carried out (for the logs) */
 	bool cur_global;	/* it is a global one: nothing goes to the user's log */
 	struct script_cache user;
@@ -513,28 +514,155 @@ action_name(enum sieve_action_type t)
 }
 
 /*
- * redirect (RFC 5228 §4.2): the message as delivered, with our Delivered-To on top,
- * envelope sender the original one (as Pigeonhole's default). 0 sent, -1 not sent.
+ * What became of one message handed to sendmail (r 0 sent, -1 not, with err): logged;
+ * a vacation sent is recorded; a redirect or rejection not sent keeps the message in
+ * INBOX (it must not be lost).
  */
-static int
+static void
+send_result(struct deliver_sieve *ds, struct deliver_plan *plan,
+    const struct deliver_send_job *j, int r, const char *err)
+{
+	const char *saved = ds->cur_path;
+	bool saved_global = ds->cur_global;
+
+	ds->cur_path = j->script;
+	ds->cur_global = j->global;
+	switch (j->kind) {
+	case DELIVER_SEND_REDIRECT:
+		if (r == 0) {
+			log_info("sieve script=%s redirect to=%s sent", j->script, j->to);
+			break;
+		}
+		log_error("sieve script=%s redirect to=%s not sent: %s: kept in INBOX", j->script,
+		    j->to, err);
+		user_log(ds, "%s: redirect to %s not sent (%s): the message is kept in INBOX",
+		    j->script, j->to, err);
+		add_target(plan, NULL, false, NULL, false);
+		break;
+	case DELIVER_SEND_VACATION:
+		if (r == 0) {
+			log_info("sieve script=%s vacation to=%s sent", j->script, j->to);
+			(void)deliver_vacation_record(ds->vac_path, j->key, time(NULL));
+			break;
+		}
+		log_error("sieve script=%s vacation to=%s not sent: %s", j->script, j->to, err);
+		user_log(ds, "%s: vacation reply to %s not sent: %s", j->script, j->to, err);
+		break;
+	case DELIVER_SEND_REJECT:
+		if (r == 0) {
+			log_info("sieve script=%s reject to=%s sent", j->script, j->to);
+			break;
+		}
+		log_info("sieve script=%s reject not sent: %s: kept in INBOX", j->script, err);
+		user_log(ds, "%s: reject not sent (%s): the message is kept in INBOX", j->script,
+		    err);
+		add_target(plan, NULL, false, NULL, false);
+		break;
+	}
+	ds->cur_path = saved;
+	ds->cur_global = saved_global;
+}
+
+static void
+send_job_free(struct deliver_send_job *j)
+{
+	free(j->from);
+	free(j->to);
+	free(j->script);
+	free(j->data);
+	memset(j, 0, sizeof(*j));
+}
+
+/*
+ * Hand head + body to sendmail: now (blocking, `buzon deliver`), or, when the caller
+ * sends (deliver_sieve_defer_sends), as a job in plan->sends whose result comes later
+ * through deliver_sieve_sent.
+ */
+static void
+do_send(struct deliver_sieve *ds, struct deliver_plan *plan, enum deliver_send_kind kind,
+    const char *from, const char *to, const unsigned char *head, size_t hlen,
+    const unsigned char *body, size_t blen, const unsigned char *key)
+{
+	struct deliver_send_job j = {
+		.kind = kind, .from = xstrdup(from != NULL ? from : ""), .to = xstrdup(to),
+		.script = xstrdup(ds->cur_path != NULL ? ds->cur_path : "?"),
+		.global = ds->cur_global,
+	};
+	char err[256] = "";
+	int r;
+
+	if (key != NULL)
+		memcpy(j.key, key, sizeof(j.key));
+	if (ds->defer_sends && plan->nsends < DELIVER_SENDS_MAX) {
+		j.len = hlen + blen;
+		j.data = xmalloc(j.len + 1);
+		if (hlen > 0)
+			memcpy(j.data, head, hlen);
+		if (blen > 0)
+			memcpy(j.data + hlen, body, blen);
+		plan->sends = xreallocarray(plan->sends, plan->nsends + 1, sizeof(*plan->sends));
+		plan->sends[plan->nsends++] = j;
+		return;
+	}
+	r = deliver_sendmail(ds->sendmail, from, to, head, hlen, body, blen, err, sizeof(err));
+	send_result(ds, plan, &j, r, err);
+	send_job_free(&j);
+}
+
+void
+deliver_sieve_defer_sends(struct deliver_sieve *ds)
+{
+	ds->defer_sends = true;
+}
+
+const char *
+deliver_sieve_sendmail_path(const struct deliver_sieve *ds)
+{
+	return ds->sendmail;
+}
+
+void
+deliver_sieve_sent(struct deliver_sieve *ds, struct deliver_plan *plan, unsigned i, int r,
+    const char *err)
+{
+	send_result(ds, plan, &plan->sends[i], r, err);
+}
+
+/* A send that failed before sendmail: logged as its result. */
+static void
+send_fail(struct deliver_sieve *ds, struct deliver_plan *plan, enum deliver_send_kind kind,
+    const char *to, const char *err)
+{
+	struct deliver_send_job j = { .kind = kind, .to = (char *)to,
+		.script = (char *)(ds->cur_path != NULL ? ds->cur_path : "?"),
+		.global = ds->cur_global };
+
+	send_result(ds, plan, &j, -1, err);
+}
+
+/*
+ * redirect (RFC 5228 §4.2): the message as delivered, with our Delivered-To on top,
+ * envelope sender the original one (as Pigeonhole's default).
+ */
+static void
 send_redirect(struct deliver_sieve *ds, const struct sieve_exec_env *env,
-    const struct sieve_action *a, const struct deliver_plan *plan)
+    const struct sieve_action *a, struct deliver_plan *plan)
 {
 	const char *me = env->env_to != NULL ? env->env_to : "";
 	char err[256], *head;
 	size_t body_off = 0;
-	int r;
 
 	if (ds->sendmail == NULL) {
-		snprintf(err, sizeof(err), "sendmail_path is empty");
-		goto fail;
+		send_fail(ds, plan, DELIVER_SEND_REDIRECT, a->target, "sendmail_path is empty");
+		return;
 	}
 	/* RFC 5228 §4.2: prevent loops; each redirect adds our Delivered-To */
 	if (me[0] != '\0' && deliver_delivered_to_count(env->msg, env->msg_len, me) >=
 	    DELIVER_REDIRECT_LOOP_MAX) {
 		snprintf(err, sizeof(err), "mail loop: Delivered-To %s seen %u times", me,
 		    DELIVER_REDIRECT_LOOP_MAX);
-		goto fail;
+		send_fail(ds, plan, DELIVER_SEND_REDIRECT, a->target, err);
+		return;
 	}
 	/* editheader changes go out too (RFC 5293 §8: they apply to redirect) */
 	if (plan->header != NULL) {
@@ -546,29 +674,19 @@ send_redirect(struct deliver_sieve *ds, const struct sieve_exec_env *env,
 		head = me[0] != '\0' && deliver_addr_ok(me) ?
 		    xasprintf("Delivered-To: %s\n", me) : xstrdup("");
 	}
-	r = deliver_sendmail(ds->sendmail, env->env_from, a->target, (unsigned char *)head,
-	    strlen(head), env->msg + body_off, env->msg_len - body_off, err, sizeof(err));
+	do_send(ds, plan, DELIVER_SEND_REDIRECT, env->env_from, a->target,
+	    (unsigned char *)head, strlen(head), env->msg + body_off, env->msg_len - body_off,
+	    NULL);
 	free(head);
-	if (r == 0) {
-		log_info("sieve script=%s redirect to=%s sent", ds->cur_path, a->target);
-		return 0;
-	}
-fail:
-	log_error("sieve script=%s redirect to=%s not sent: %s: kept in INBOX", ds->cur_path,
-	    a->target, err);
-	user_log(ds, "%s: redirect to %s not sent (%s): the message is kept in INBOX",
-	    ds->cur_path, a->target, err);
-	return -1;
 }
 
 /* vacation (RFC 5230): checked, sent with the null sender, remembered. */
 static void
 send_vacation(struct deliver_sieve *ds, const struct sieve_exec_env *env,
-    const struct sieve_action *a)
+    const struct sieve_action *a, struct deliver_plan *plan)
 {
 	unsigned char key[DELIVER_VACATION_HASH];
 	const char *reason = NULL;
-	char err[256];
 	struct buf b;
 	time_t now = time(NULL);
 
@@ -588,58 +706,39 @@ send_vacation(struct deliver_sieve *ds, const struct sieve_exec_env *env,
 		return;
 	}
 	buf_init(&b, BUF_UNLIMITED);
-	if (deliver_vacation_build(&b, env->msg, env->msg_len, env->env_from, env->env_to, a,
-	    now) < 0) {
-		buf_deinit(&b);
-		return;
-	}
 	/* RFC 5230 §5.1 / RFC 3834 §3.3: the reply goes out with the null sender */
-	if (deliver_sendmail(ds->sendmail, "", env->env_from, (unsigned char *)b.data, b.len,
-	    NULL, 0, err, sizeof(err)) < 0) {
-		log_error("sieve script=%s vacation to=%s not sent: %s", ds->cur_path,
-		    env->env_from, err);
-		user_log(ds, "%s: vacation reply to %s not sent: %s", ds->cur_path, env->env_from,
-		    err);
-	} else {
-		log_info("sieve script=%s vacation to=%s sent", ds->cur_path, env->env_from);
-		(void)deliver_vacation_record(ds->vac_path, key, now);
-	}
+	if (deliver_vacation_build(&b, env->msg, env->msg_len, env->env_from, env->env_to, a,
+	    now) == 0)
+		do_send(ds, plan, DELIVER_SEND_VACATION, "", env->env_from,
+		    (unsigned char *)b.data, b.len, NULL, 0, key);
 	buf_deinit(&b);
 }
 
 /*
  * reject/ereject over LMTP (RFC 5429 §2.1.1): a rejection MDN to the envelope sender,
- * sent with the null sender; never to the null sender. 0 sent, -1 not (kept then).
+ * sent with the null sender; never to the null sender (kept then).
  */
-static int
+static void
 send_reject(struct deliver_sieve *ds, const struct sieve_exec_env *env,
-    const struct sieve_action *a)
+    const struct sieve_action *a, struct deliver_plan *plan)
 {
-	char err[256];
 	struct buf b;
-	int r = -1;
 
 	if (ds->sendmail == NULL) {
-		snprintf(err, sizeof(err), "sendmail_path is empty");
+		send_fail(ds, plan, DELIVER_SEND_REJECT, "", "sendmail_path is empty");
 	} else if (env->env_from == NULL || env->env_from[0] == '\0') {
-		snprintf(err, sizeof(err), "the null sender gets no rejection");
+		send_fail(ds, plan, DELIVER_SEND_REJECT, "", "the null sender gets no rejection");
 	} else {
 		buf_init(&b, BUF_UNLIMITED);
 		if (deliver_reject_build(&b, env->msg, env->msg_len, env->env_from, env->env_to,
 		    a->text != NULL ? a->text : "", time(NULL)) < 0)
-			snprintf(err, sizeof(err), "bad sender address");
+			send_fail(ds, plan, DELIVER_SEND_REJECT, env->env_from,
+			    "bad sender address");
 		else
-			r = deliver_sendmail(ds->sendmail, "", env->env_from,
-			    (unsigned char *)b.data, b.len, NULL, 0, err, sizeof(err));
+			do_send(ds, plan, DELIVER_SEND_REJECT, "", env->env_from,
+			    (unsigned char *)b.data, b.len, NULL, 0, NULL);
 		buf_deinit(&b);
 	}
-	if (r == 0) {
-		log_info("sieve script=%s reject to=%s sent", ds->cur_path, env->env_from);
-		return 0;
-	}
-	log_info("sieve script=%s reject not sent: %s: kept in INBOX", ds->cur_path, err);
-	user_log(ds, "%s: reject not sent (%s): the message is kept in INBOX", ds->cur_path, err);
-	return -1;
 }
 
 /*
@@ -651,8 +750,6 @@ static void
 plan_from_result(struct deliver_sieve *ds, const struct sieve_result *r,
     const struct sieve_exec_env *env, struct deliver_plan *plan, bool more)
 {
-	bool unsent = false;
-
 	if (r->header != NULL) {
 		free(plan->header);
 		plan->header = xstrndup(r->header, r->header_len);
@@ -671,11 +768,10 @@ plan_from_result(struct deliver_sieve *ds, const struct sieve_result *r,
 			break;
 		case SIEVE_ACT_REDIRECT:
 			/* not sent: the message must not be lost, it is kept instead */
-			if (send_redirect(ds, env, a, plan) < 0)
-				unsent = true;
+			send_redirect(ds, env, a, plan);
 			break;
 		case SIEVE_ACT_VACATION:
-			send_vacation(ds, env, a);
+			send_vacation(ds, env, a, plan);
 			break;
 		case SIEVE_ACT_REJECT:
 		case SIEVE_ACT_EREJECT:
@@ -684,16 +780,14 @@ plan_from_result(struct deliver_sieve *ds, const struct sieve_result *r,
 				plan->reject = xstrdup(a->text != NULL ? a->text : "");
 				log_info("sieve script=%s %s: answered by the caller", ds->cur_path,
 				    action_name(a->type));
-			} else if (send_reject(ds, env, a) < 0) {
-				unsent = true;
+			} else {
+				send_reject(ds, env, a, plan);
 			}
 			break;
 		default:
 			break;
 		}
 	}
-	if (unsent)
-		add_target(plan, NULL, false, NULL, false);
 }
 
 /* ---- duplicate (RFC 7352) ---- */
@@ -1010,6 +1104,9 @@ deliver_plan_deinit(struct deliver_plan *plan)
 		free(t->folder);
 	}
 	free(plan->targets);
+	for (unsigned i = 0; i < plan->nsends; i++)
+		send_job_free(&plan->sends[i]);
+	free(plan->sends);
 	free(plan->header);
 	free(plan->reject);
 	deliver_dups_free(&plan->dups);

@@ -29,6 +29,21 @@ struct deliver_target {
 	unsigned nkeywords;
 };
 
+/* One message for sendmail, made by the plan, sent by the caller (deliver_sieve_defer_sends). */
+enum deliver_send_kind { DELIVER_SEND_REDIRECT, DELIVER_SEND_VACATION, DELIVER_SEND_REJECT };
+#define DELIVER_SENDS_MAX 16	/* jobs of one plan; past it they are sent at once */
+
+struct deliver_send_job {
+	enum deliver_send_kind kind;
+	char *from;		/* envelope sender, "" the null sender */
+	char *to;		/* the one recipient */
+	unsigned char *data;	/* standard input of sendmail */
+	size_t len;
+	unsigned char key[32];	/* vacation: the vacation file's key */
+	char *script;		/* the script that asked (for the logs) */
+	bool global;
+};
+
 /* IDs the duplicate test saw (RFC 7352), to record once the delivery succeeded. */
 struct deliver_dups;
 
@@ -36,6 +51,8 @@ struct deliver_plan {
 	struct deliver_target *targets;	/* count 0: discarded by the script */
 	unsigned count;
 	struct deliver_dups *dups;	/* NULL: none; see deliver_dups_commit */
+	struct deliver_send_job *sends;	/* deferred sends (deliver_sieve_defer_sends) */
+	unsigned nsends;
 	char *reject;		/* reject/ereject when the caller answers it (deliver_sieve_reject_by_exit) */
 	char *header;		/* editheader: replaces the message's bytes [0, body_off) */
 	size_t header_len;
@@ -64,6 +81,17 @@ void deliver_sieve_destroy(struct deliver_sieve **ds);
  */
 void deliver_sieve_reject_by_exit(struct deliver_sieve *ds);
 
+/*
+ * sendmail is run by the caller: redirect, vacation and reject messages go into
+ * plan->sends, and the caller reports each result with deliver_sieve_sent before it
+ * carries out the targets (a redirect or rejection not sent adds INBOX to them). The
+ * mail process does so not to hold its event loop while sendmail runs.
+ */
+void deliver_sieve_defer_sends(struct deliver_sieve *ds);
+void deliver_sieve_sent(struct deliver_sieve *ds, struct deliver_plan *plan, unsigned i,
+    int r, const char *err);
+const char *deliver_sieve_sendmail_path(const struct deliver_sieve *ds);
+
 /* Is there an active script file (whether it compiles or not)? */
 bool deliver_sieve_active(const struct deliver_sieve *ds);
 
@@ -72,7 +100,8 @@ bool deliver_sieve_active(const struct deliver_sieve *ds);
  * may be NULL): no script, a script that does not compile or fails at run time, a
  * redirect or rejection not sent all end in INBOX; errors are
  * logged and appended to the script's ".log" file. redirect and vacation are sent here,
- * through sendmail_path (deliver_send.h; blocks up to its timeout per message sent).
+ * through sendmail_path (deliver_send.h; blocks up to its timeout per message sent),
+ * unless deliver_sieve_defer_sends.
  * store answers mailboxexists.
  * Always fills *plan (free with deliver_plan_deinit).
  */

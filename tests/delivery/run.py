@@ -1535,6 +1535,78 @@ def t_sieve_send():
     check(not problems, "server: %s" % problems)
 
 
+# A sendmail that waits for the test: records that it started, then waits (at most 6 s,
+# below buzon's 10 s) for ./release; exits 0 once released, 1 when it gave up.
+SENDMAIL_SLOW = """#!/bin/sh
+d=%s
+cat > "$d/msg.$$"
+touch "$d/started"
+i=0
+while [ ! -e "$d/release" ]; do
+  i=$((i + 1))
+  [ $i -gt 60 ] && exit 1
+  sleep 0.1
+done
+touch "$d/sent"
+exit 0
+"""
+
+
+def t_sieve_send_async():
+    """sendmail runs without holding the user's mail process (docs/sieve.md, "What is
+    sent"): while a redirect's sendmail waits, an IMAP NOOP of the same user is answered;
+    the test releases sendmail only after that answer, so a mail process blocked in the
+    wait would see sendmail give up (exit 1) and keep the message in INBOX. The LMTP
+    reply waits for sendmail's result: the message redirected is not stored."""
+    out = tempfile.mkdtemp(prefix="buzontest-sendslow.")
+    os.chmod(out, 0o777)
+    wrapper = os.path.join(out, "sendmail")
+    with open(wrapper, "w") as f:
+        f.write(SENDMAIL_SLOW % out)
+    os.chmod(wrapper, 0o755)
+    srv = buzontest.Server(users={}, fill=False, lmtp=True, canary=False, buzon=BUZON,
+                           config=["sendmail_path = " + wrapper])
+    try:
+        srv.setup()
+        home = os.path.join(srv.tmp, "home-asy")
+        os.makedirs(home, 0o700)
+        ids = ["-u", str(srv.uid), "-g", str(srv.gid)] if ROOT else []
+        srv.cli("user", "add", "-c", srv.config_path, *ids, "-h", home, "asy",
+                stdin="asy\n")
+        srv.make_maildir("asy")
+        with open(os.path.join(home, ".dovecot.sieve"), "wb") as f:
+            f.write(b'redirect "elsewhere@example.net";\n')
+        for n in (home, os.path.join(home, ".dovecot.sieve")):
+            if ROOT:
+                os.chown(n, srv.uid, srv.gid)
+        srv.start()
+        m = srv.imap("asy", "asy")
+        try:
+            c = Lmtp(srv.lmtp_port)
+            check(c.cmd("LHLO test.example").startswith("250 "), "LHLO")
+            check(c.cmd("MAIL FROM:<s@example.net>").startswith("250 "), "MAIL")
+            check(c.cmd("RCPT TO:<asy@example.org>").startswith("250"), "RCPT")
+            check(c.cmd("DATA").startswith("354 "), "DATA")
+            c.send(wire(msg("slow-send")))
+            check(wait_for(lambda: os.path.exists(os.path.join(out, "started"))),
+                  "sendmail started")
+            typ, _ = m.noop()
+            eq(typ, "OK", "NOOP while sendmail runs")
+            open(os.path.join(out, "release"), "w").close()
+            eq(c.code()[:3], "250", "LMTP reply after sendmail")
+            c.cmd("QUIT")
+            c.close()
+        finally:
+            m.logout()
+        check(os.path.exists(os.path.join(out, "sent")), "sendmail released, not given up")
+        check(not find_file_with(srv.maildir("asy"), b"Subject: slow-send"),
+              "redirected: not kept")
+    finally:
+        problems = srv.stop() if srv.proc else []
+        shutil.rmtree(out, ignore_errors=True)
+    check(not problems, "server: %s" % problems)
+
+
 # sendmail for the private Postfix: hands the message to its smtpd (a private instance's
 # own sendmail -C would need alternate_config_directories in the system's main.cf).
 SENDMAIL_SMTP = """#!/usr/bin/python3
@@ -2416,6 +2488,8 @@ def main():
         run_case("sieve", t_sieve)
     if sel("sieve-send"):
         run_case("sieve-send", t_sieve_send)
+    if sel("sieve-send-async"):
+        run_case("sieve-send-async", t_sieve_send_async)
     if sel("sieve-global"):
         run_case("sieve-global", t_sieve_global)
     if sel("quota"):
