@@ -95,6 +95,7 @@ static const struct key_def keys[] = {
 	{ "sieve_before", K_STR, OFF(sieve_before), 0 },
 	{ "sieve_after", K_STR, OFF(sieve_after), 0 },
 	{ "sendmail_path", K_STR, OFF(sendmail_path), 0 },
+	{ "sieve_reject_mdn", K_BOOL, OFF(sieve_reject_mdn), 0 },
 	{ "managesieve_max_script_size", K_SIZE, OFF(managesieve_max_script_size), 0 },
 	{ "managesieve_max_scripts", K_UINT, OFF(managesieve_max_scripts), 100000 },
 };

@@ -101,6 +101,7 @@ struct config {
 	char *sieve_global_dir;		/* scripts for include :global; NULL = none */
 	char *sieve_before;		/* global script(s) run before the user's; NULL = none */
 	char *sieve_after;		/* global script(s) run after the user's; NULL = none */
+	bool sieve_reject_mdn;		/* LMTP reject: an MDN instead of a 550 reply */
 	char *sendmail_path;		/* Sieve redirect/vacation, "/usr/sbin/sendmail" */
 	uint64_t managesieve_max_script_size;	/* bytes of one script (256 KiB) */
 	unsigned managesieve_max_scripts;	/* scripts in sieve_dir; 0 = no limit */

@@ -15,7 +15,7 @@
 
 #define IPC_MAX_PAYLOAD 16384
 /* Bumped whenever a message type or field changes (checked on every message). */
-#define IPC_VERSION 6
+#define IPC_VERSION 7
 
 enum ipc_type {
 	/*
@@ -145,6 +145,15 @@ enum ipc_type {
 	IPC_LOGIN_QUOTA,
 	IPC_MAIL_QUOTA,
 	IPC_MAIL_QUOTA_RESULT,
+	/*
+	 * Sieve reject at delivery over LMTP (RFC 5429 §2.1.1, docs/sieve.md): the message
+	 * of one recipient refused with the script's reason, stored nowhere; the lmtp process
+	 * answers that recipient "550 5.7.1 REASON" in its DATA replies.
+	 * mail -> master   IPC_MAIL_REJECTED  u32 id, str reason (<= IPC_REASON_MAX)
+	 * master -> lmtp   IPC_LMTP_REJECTED  u32 id, str reason
+	 */
+	IPC_MAIL_REJECTED,
+	IPC_LMTP_REJECTED,
 };
 
 /* Field limits shared by senders and receivers (bytes, without a NUL). */
@@ -163,6 +172,7 @@ enum ipc_type {
 #define IPC_VERIFY_MAX	64	/* IPC_LOGIN_VERIFY in flight per connection */
 #define IPC_SCRAM_MAX	4096	/* SCRAM proof + AuthMessage (the pass of IPC_LOGIN_AUTH) */
 #define IPC_SALT_MAX	64	/* SCRAM salt */
+#define IPC_REASON_MAX	512	/* a Sieve reject reason in an LMTP reply */
 #define IPC_EXTRA_MAX	64	/* IPC_AUTH_REPLY/IPC_LOGIN_RESULT extra: a ServerSignature */
 
 /* IPC_LOGIN_AUTH / IPC_MAIL_CLIENT flags. */
@@ -315,6 +325,10 @@ struct ipc_mail_deliver {	/* IPC_MAIL_DELIVER, fd: the message */
 	uint32_t id;
 	const char *folder;
 	struct ipc_bytes prefix;
+};
+struct ipc_rejected {		/* IPC_MAIL_REJECTED, IPC_LMTP_REJECTED */
+	uint32_t id;
+	const char *reason;
 };
 struct ipc_result {		/* IPC_MAIL_DELIVERED, IPC_LMTP_DELIVER_RESULT, IPC_MAIL_QUOTA_RESULT */
 	uint32_t id, status;

@@ -561,6 +561,16 @@ master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 			event_base_loopexit(l->base, NULL);
 		return;
 	}
+	if (m->type == IPC_LMTP_REJECTED) {
+		struct ipc_rejected rj;
+
+		if (ipc_decode(m, m->type, &rj) < 0)
+			fatal("lmtp: malformed message type=%u from the master", m->type);
+		for (s = l->sessions; s != NULL; s = s->next)
+			if (!s->closing && lmtp_session_deliver_rejected(s->sess, rj.id, rj.reason))
+				break;
+		return;
+	}
 	if (m->type == IPC_LMTP_RCPT_RESULT && ipc_decode(m, m->type, &rr) == 0) {
 		id = rr.id;
 		status = rr.status;

@@ -23,9 +23,12 @@ struct rcpt {
 	char *addr;		/* as parsed (RCPT TO:<addr>) */
 	char *folder;		/* "+detail", "" = INBOX */
 	uint32_t id;		/* delivery request id */
-	uint32_t status;	/* IPC_DELIVER_* once answered */
+	uint32_t status;	/* IPC_DELIVER_* or RCPT_REJECTED once answered */
 	bool answered;
+	char *reason;		/* RCPT_REJECTED: the Sieve reject reason, one printable line */
 };
+
+#define RCPT_REJECTED 1000u	/* not an IPC_DELIVER_* code */
 
 enum sess_state {
 	SS_CMD,			/* reading commands */
@@ -105,6 +108,7 @@ txn_reset(struct lmtp_session *s)
 	for (size_t i = 0; i < s->nrcpts; i++) {
 		free(s->rcpts[i].addr);
 		free(s->rcpts[i].folder);
+		free(s->rcpts[i].reason);
 	}
 	free(s->rcpts);
 	s->rcpts = NULL;
@@ -294,6 +298,10 @@ delivery_flush(struct lmtp_session *s)
 			break;
 		case IPC_DELIVER_TOOBIG:
 			sess_printf(s, "552 5.3.4 <%s> Message too big", r->addr);
+			break;
+		case RCPT_REJECTED:
+			/* RFC 5429 §2.1.1: the reason as the reply text */
+			sess_printf(s, "550 5.7.1 %s", r->reason);
 			break;
 		default:
 			sess_printf(s, "451 4.3.0 <%s> Temporary failure, try again later",
@@ -532,6 +540,40 @@ lmtp_session_rcpt_result(struct lmtp_session *s, uint32_t id, uint32_t status)
 		return false;
 	rcpt_result(s, status);
 	lmtp_session_process(s);
+	return true;
+}
+
+bool
+lmtp_session_deliver_rejected(struct lmtp_session *s, uint32_t id, const char *reason)
+{
+	struct rcpt *r = NULL;
+	size_t n = 0;
+
+	if (s->state != SS_DELIVERING)
+		return false;
+	for (size_t i = 0; i < s->nrcpts && r == NULL; i++)
+		if (s->rcpts[i].id == id && !s->rcpts[i].answered)
+			r = &s->rcpts[i];
+	if (r == NULL)
+		return false;
+	/* the script's text on the wire: one line of printable US-ASCII, never empty */
+	free(r->reason);
+	r->reason = xmalloc(strlen(reason) + 1 + sizeof("Rejected"));
+	for (const unsigned char *p = (const unsigned char *)reason; *p != '\0'; p++)
+		r->reason[n++] = *p >= 0x20 && *p < 0x7f ? (char)*p : *p == '\n' || *p == '\r' ||
+		    *p == '\t' ? ' ' : '?';
+	while (n > 0 && r->reason[n - 1] == ' ')
+		n--;
+	if (n == 0)
+		n = (size_t)snprintf(r->reason, sizeof("Rejected"), "Rejected");
+	r->reason[n] = '\0';
+	log_info("lmtp rcpt=<%s> rejected by sieve", r->addr);
+	r->answered = true;
+	r->status = RCPT_REJECTED;
+	if (s->inflight > 0)
+		s->inflight--;
+	delivery_pump(s);
+	delivery_flush(s);
 	return true;
 }
 

@@ -109,5 +109,7 @@ bool lmtp_session_waiting(const struct lmtp_session *s);
  */
 bool lmtp_session_rcpt_result(struct lmtp_session *s, uint32_t id, uint32_t status);
 bool lmtp_session_deliver_result(struct lmtp_session *s, uint32_t id, uint32_t status);
+/* A Sieve reject (RFC 5429 §2.1.1): that recipient gets "550 5.7.1 " and the reason. */
+bool lmtp_session_deliver_rejected(struct lmtp_session *s, uint32_t id, const char *reason);
 
 #endif

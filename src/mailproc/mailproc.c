@@ -175,10 +175,24 @@ static void
 delivery_done(struct delivery *d)
 {
 	struct ipc_result r = { d->id, d->status };
+	struct ipc_rejected rej = { d->id, NULL };
 	struct ipc_msg m;
+	int er;
 
-	if (P.master == NULL || ipc_encode(&m, IPC_MAIL_DELIVERED, &r) < 0 ||
-	    ipc_peer_send(P.master, &m, -1) < 0)
+	if (d->rejected != NULL && d->status == IPC_DELIVER_OK) {
+		/* RFC 5429 §2.1.1: refused in the LMTP reply; the lmtp process makes it one
+		 * line of printable text */
+		if (strlen(d->rejected) > IPC_REASON_MAX)
+			d->rejected[IPC_REASON_MAX] = '\0';
+		rej.reason = d->rejected;
+		er = ipc_encode(&m, IPC_MAIL_REJECTED, &rej);
+		log_info("deliver user=%s rejected by sieve", P.user);
+	} else {
+		er = ipc_encode(&m, IPC_MAIL_DELIVERED, &r);
+	}
+	free(d->rejected);
+	d->rejected = NULL;
+	if (P.master == NULL || er < 0 || ipc_peer_send(P.master, &m, -1) < 0)
 		exit(0);
 	log_info("deliver user=%s folder=%s status=%u", P.user, d->folder[0] ? d->folder :
 	    "INBOX", d->status);
@@ -326,6 +340,9 @@ mailproc_main(int argc, char **argv)
 	/* as the user: a missing mail root is created here, with the user's rights only */
 	P.mu = mail_user_create(P.base, P.cfg, &u);
 	P.sieve = deliver_sieve_create(P.cfg, u.home);
+	/* reject over LMTP: a 550 reply (the default) or an MDN through sendmail_path */
+	if (!P.cfg->sieve_reject_mdn)
+		deliver_sieve_reject_by_exit(P.sieve);
 	if (P.mu == NULL)
 		log_error("mail unavailable user=%s root=%s: logins and deliveries get a "
 		    "temporary failure", u.name, u.mail_root);

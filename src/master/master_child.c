@@ -359,6 +359,8 @@ child_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 		handle_mail_empty(ch, m);
 	} else if (ch->role == ROLE_MAIL && m->type == IPC_MAIL_DELIVERED) {
 		handle_mail_delivered(ch, m);
+	} else if (ch->role == ROLE_MAIL && m->type == IPC_MAIL_REJECTED) {
+		handle_mail_rejected(ch, m);
 	} else if (ch->role == ROLE_MAIL && m->type == IPC_MAIL_QUOTA_RESULT) {
 		handle_mail_quota_result(ch, m);
 	} else if (ch->role == ROLE_LMTP &&

@@ -192,6 +192,31 @@ delivery_auth_reply(struct pending *p, uint32_t status, const char *name, uint32
 	M.delivering = p;
 }
 
+/* A Sieve reject (IPC_MAIL_REJECTED): the lmtp process answers 550 5.7.1 REASON. */
+void
+handle_mail_rejected(struct child *ch, struct ipc_msg *m)
+{
+	struct pending **pp, *p;
+	struct ipc_rejected r;
+	struct ipc_msg out;
+
+	if (ipc_decode(m, IPC_MAIL_REJECTED, &r) < 0) {
+		log_error("malformed delivery result from pid=%d: killing it", (int)ch->pid);
+		child_kill(ch);
+		return;
+	}
+	for (pp = &M.delivering; *pp != NULL; pp = &(*pp)->next)
+		if ((*pp)->id == r.id && (*pp)->mail == ch)
+			break;
+	if ((p = *pp) == NULL || p->kind == PK_QUOTA)
+		return;
+	*pp = p->next;
+	r.id = p->from_req;
+	if (p->from != NULL && ipc_encode(&out, IPC_LMTP_REJECTED, &r) == 0)
+		(void)child_send(p->from, &out, -1);
+	pending_free(p);
+}
+
 void
 handle_mail_delivered(struct child *ch, struct ipc_msg *m)
 {

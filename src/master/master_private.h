@@ -229,6 +229,7 @@ void lmtp_reply(struct pending *p, uint32_t type, uint32_t status, const char *u
 void delivery_auth_reply(struct pending *p, uint32_t status, const char *name,
     uint32_t uid, uint32_t gid, const char *home, const char *root, const char *quota);
 void handle_mail_delivered(struct child *ch, struct ipc_msg *m);
+void handle_mail_rejected(struct child *ch, struct ipc_msg *m);
 void fail_deliveries_of(struct child *mail);
 void handle_lmtp(struct child *lmtp, struct ipc_msg *m);
 void rcpt_cache_clear(void);

@@ -1406,12 +1406,14 @@ exit ${code:-0}
 """
 
 
-def t_sieve_send():
+def t_sieve_send(mdn=False):
     """Sieve redirect and vacation go out through sendmail_path (docs/sieve.md, "What is
     sent"): redirect with the original envelope sender and our Delivered-To, :copy keeps
     too, a failing sendmail (exit 75) or a mail loop keeps the message in INBOX; vacation
     replies once per :days to a sender, with the null envelope sender and RFC 5230
-    headers, and never to auto-submitted, list or null-sender mail."""
+    headers, and never to auto-submitted, list or null-sender mail. reject over LMTP is
+    a 550 5.7.1 reply for that recipient only (another recipient of the same DATA is
+    delivered), or with sieve_reject_mdn = yes (mdn) an MDN through sendmail."""
     out = tempfile.mkdtemp(prefix="buzontest-sendmail.")
     os.chmod(out, 0o777)
     wrapper = os.path.join(out, "sendmail")
@@ -1419,9 +1421,13 @@ def t_sieve_send():
         f.write(SENDMAIL_WRAPPER % out)
     os.chmod(wrapper, 0o755)
     srv = buzontest.Server(users={}, fill=False, lmtp=True, canary=False, buzon=BUZON,
-                           config=["sendmail_path = " + wrapper])
+                           config=["sendmail_path = " + wrapper] +
+                           (["sieve_reject_mdn = yes"] if mdn else []))
     try:
         srv.setup()
+        srv.cli("user", "add", "-c", srv.config_path, *(["-u", str(srv.uid), "-g",
+                str(srv.gid)] if ROOT else []), "plain", stdin="plain\n")
+        srv.make_maildir("plain")
         home = os.path.join(srv.tmp, "home-snd")
         os.makedirs(os.path.join(home, "sieve"), 0o700)
         ids = ["-u", str(srv.uid), "-g", str(srv.gid)] if ROOT else []
@@ -1501,19 +1507,33 @@ def t_sieve_send():
         lmtp("vac-list", sender="c@example.net", extra=b"List-Id: <x.example.net>\n")
         lmtp("vac-null", sender="")
         eq(len(sent()), 0, "vacation: none to auto-submitted, list or null sender")
-        # reject over LMTP (RFC 5429 §2.1.1): an MDN to the sender, the message not kept
-        lmtp("rej-me")
-        got = sent()
-        eq([g[0] for g in got], [["-i", "-f", "<>", "--", "s@example.net"]], "reject argv")
-        for want in (b"To: s@example.net\n", b"Subject: Rejected: rej-me\n",
-                     b"report-type=disposition-notification", b"\nNot wanted here.\n",
-                     b"Disposition: automatic-action/MDN-sent-automatically; deleted",
-                     b"Content-Type: message/rfc822\n\nFrom: Sender <s@example.net>"):
-            check(want in got[0][1], "rejection has %r: %r" % (want, got[0][1]))
-        check(not find_file_with(inbox, b"Subject: rej-me"), "rejected: not kept")
-        lmtp("rej-me-null", sender="")
-        eq(len(sent()), 0, "no rejection to <>")
-        eq(len(find_file_with(inbox, b"Subject: rej-me-null")), 1, "reject to <>: kept")
+        if not mdn:
+            # reject over LMTP (RFC 5429 §2.1.1): 550 5.7.1 for that recipient only
+            m = msg("rej-me").replace(b"To: demo@example.org", b"To: snd@example.org")
+            rr, dr = lmtp_send(srv.lmtp_port, "s@example.net",
+                               ["snd@example.org", "plain@example.org"], wire(m))
+            eq(dr, ["550 5.7.1 Not wanted here.", dr[1]], "reject: DATA replies")
+            check(dr[1].startswith("250 2.0.0"), "the other recipient: %r" % dr[1])
+            eq(len(sent()), 0, "reject: nothing sent")
+            check(not find_file_with(inbox, b"Subject: rej-me"), "rejected: not kept")
+            eq(len(find_file_with(srv.maildir("plain"), b"Subject: rej-me")), 1,
+               "the other recipient: stored")
+            lmtp_send(srv.lmtp_port, "", ["snd@example.org"], wire(m))
+            check(not find_file_with(inbox, b"Subject: rej-me"), "rejected <>: not kept")
+        else:
+            # reject over LMTP, sieve_reject_mdn: an MDN to the sender, not kept
+            lmtp("rej-me")
+            got = sent()
+            eq([g[0] for g in got], [["-i", "-f", "<>", "--", "s@example.net"]], "reject argv")
+            for want in (b"To: s@example.net\n", b"Subject: Rejected: rej-me\n",
+                         b"report-type=disposition-notification", b"\nNot wanted here.\n",
+                         b"Disposition: automatic-action/MDN-sent-automatically; deleted",
+                         b"Content-Type: message/rfc822\n\nFrom: Sender <s@example.net>"):
+                check(want in got[0][1], "rejection has %r: %r" % (want, got[0][1]))
+            check(not find_file_with(inbox, b"Subject: rej-me"), "rejected: not kept")
+            lmtp("rej-me-null", sender="")
+            eq(len(sent()), 0, "no rejection to <>")
+            eq(len(find_file_with(inbox, b"Subject: rej-me-null")), 1, "reject to <>: kept")
         # reject through buzon deliver: exit 77 (EX_NOPERM), the reason on stderr
         r = deliver_cli(srv, ["-d", "snd", "-f", "e@example.net"], msg("rej-me-lda"))
         eq(r.returncode, 77, "deliver reject (%r)" % r.stderr)
@@ -2488,6 +2508,8 @@ def main():
         run_case("sieve", t_sieve)
     if sel("sieve-send"):
         run_case("sieve-send", t_sieve_send)
+    if sel("sieve-reject-mdn"):
+        run_case("sieve-reject-mdn", t_sieve_send, True)
     if sel("sieve-send-async"):
         run_case("sieve-send-async", t_sieve_send_async)
     if sel("sieve-global"):

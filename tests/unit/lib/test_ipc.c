@@ -264,6 +264,24 @@ test_codec_framing(void **state)
 	assert_int_equal(ipc_decode(&t, IPC_MAIL_DELIVERED, &r2), 0);
 	assert_int_equal(r2.id, 1);
 	assert_int_equal(r2.status, 2);
+	/* a Sieve reject's reason: up to IPC_REASON_MAX, not one byte more */
+	{
+		char reason[IPC_REASON_MAX + 2];
+		struct ipc_rejected rj = { 7, reason }, rj2;
+
+		memset(reason, 'r', IPC_REASON_MAX);
+		reason[IPC_REASON_MAX] = '\0';
+		assert_int_equal(ipc_encode(&m, IPC_MAIL_REJECTED, &rj), 0);
+		t = m;
+		assert_int_equal(ipc_decode(&t, IPC_LMTP_REJECTED, &rj2), -1);	/* type */
+		t = m;
+		assert_int_equal(ipc_decode(&t, IPC_MAIL_REJECTED, &rj2), 0);
+		assert_int_equal(rj2.id, 7);
+		assert_int_equal(strlen(rj2.reason), IPC_REASON_MAX);
+		reason[IPC_REASON_MAX] = 'r';
+		reason[IPC_REASON_MAX + 1] = '\0';
+		assert_int_equal(ipc_encode(&m, IPC_MAIL_REJECTED, &rj), -1);
+	}
 }
 
 /* Field limits hold at both ends; a string field never holds NUL. */
