@@ -42,6 +42,8 @@
 #             on build/buzon
 #   sieve-exec tests/sieve/exec.py (`buzon sieve test` side by side with Pigeonhole's
 #             sieve-test: ~165 scripts, messages and envelopes) on build/buzon
+#   sieve-lda tests/sieve/lda.py (`buzon deliver` side by side with Pigeonhole's
+#             dovecot-lda: ~20 scripts; folders, flags, exit status, what is sent)
 #   logjson   tests/logjson/run.py (log_format = json: every line of a server's log, the
 #             children's too, is a JSON object with ts/level/proc/pid/msg and fields)
 #   importcfg tests/importcfg/run.py (`buzon import-dovecot-config` on Debian's stock
@@ -235,6 +237,7 @@ fi
 if [ -f tests/sieve/run.py ] && have_binary "$BUILD" sieve; then
 	runner sieve "$LOGDIR/sieve.log" "$PY" tests/sieve/run.py --buzon "$BUILD/buzon"
 	runner sieve-exec "$LOGDIR/sieve-exec.log" "$PY" tests/sieve/exec.py --buzon "$BUILD/buzon"
+	runner sieve-lda "$LOGDIR/sieve-lda.log" "$PY" tests/sieve/lda.py --buzon "$BUILD/buzon"
 fi
 if [ -f tests/logjson/run.py ] && have_binary "$BUILD" logjson; then
 	runner logjson "$LOGDIR/logjson.log" "$PY" tests/logjson/run.py --buzon "$BUILD/buzon"

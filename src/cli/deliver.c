@@ -109,11 +109,12 @@ sieve_done(struct delivery *d)
 static int
 deliver_sieve(const struct config *cfg, const struct user_info *u, struct mstore *store,
     struct deliver_sieve *ds, const char *folder, struct buf *prefix,
-    const unsigned char *head, size_t len, bool more)
+    const unsigned char *head, size_t len, bool more, const char *env_from,
+    const char *env_to)
 {
 	struct delivery d = { .folder = (char *)(folder != NULL ? folder : ""),
 	    .prefix = (unsigned char *)prefix->data, .prefix_len = prefix->len,
-	    .done = sieve_done, .sieve = ds };
+	    .done = sieve_done, .sieve = ds, .env_from = env_from, .env_to = env_to };
 	uint64_t total = len;
 	unsigned char *chunk = xmalloc(DELIVER_CHUNK);
 	int ret = DELIVER_EX_TEMPFAIL;
@@ -257,8 +258,15 @@ deliver_message(const struct config *cfg, const struct user_info *u, const char 
 	ds = deliver_sieve_create(cfg, u->home);
 	deliver_sieve_reject_by_exit(ds);
 	if (deliver_sieve_active(ds)) {
+		char *msg_from, *msg_to;
+
+		/* the message's own Return-Path / Delivered-To (not in the prefix then) */
+		deliver_prefix_envelope(head + pos, lstart - pos, &msg_from, &msg_to);
 		ret = deliver_sieve(cfg, u, store, ds, folder, &prefix, head + pos, head_len - pos,
-		    head_len == DELIVER_HEAD_MAX);
+		    head_len == DELIVER_HEAD_MAX, sender != NULL ? sender : msg_from,
+		    msg_to != NULL ? msg_to : rcpt);
+		free(msg_from);
+		free(msg_to);
 		goto out;
 	}
 	st = STORE_NONEXISTENT;

@@ -444,6 +444,10 @@ sieve_start(struct mstore *store, struct delivery *d)
 		return -1;
 	}
 	deliver_prefix_envelope(d->prefix, d->prefix_len, &from, &to);
+	if (from == NULL && d->env_from != NULL)
+		from = xstrdup(d->env_from);
+	if (to == NULL && d->env_to != NULL)
+		to = xstrdup(d->env_to);
 	if (d->base != NULL)
 		deliver_sieve_defer_sends(d->sieve);
 	deliver_sieve_plan(d->sieve, map, (size_t)st.st_size, from, to, store, &plan);

@@ -26,6 +26,10 @@ struct delivery {
 	struct event_base *base;
 	/* the user's Sieve script (deliver_sieve.h), NULL = none; set by the caller */
 	struct deliver_sieve *sieve;
+	/* the envelope for Sieve when the prefix has no Return-Path / Delivered-To (the
+	 * message brought its own trace lines: `buzon deliver` under Postfix's local);
+	 * NULL: taken from the prefix. Set by the caller. */
+	const char *env_from, *env_to;
 	/* Sieve reject (deliver_sieve_reject_by_exit): the reason, malloc'd, for the
 	 * caller to free; nothing was stored */
 	char *rejected;
