@@ -621,7 +621,7 @@ if ! skip lmtp && [ -f bench/lmtp/run.py ]; then
 	mkdir -p "$W/lmtp"
 	[ "$(id -u)" -eq 0 ] && chmod 0755 "$W/lmtp"
 	# shellcheck disable=SC2086
-	if LMTP_TABLE=$(python3 bench/lmtp/run.py --buzon "$BUZON" --dir "$W/lmtp" \
+	if LMTP_TABLE=$(python3 bench/lmtp/run.py --buzon "$BUZON" --dir "$W/lmtp" --sieve \
 	    ${BENCH_LMTP_ARGS:-} 2>>"$W/lmtp.log"); then
 		# its "result" line: rates per session count (raw = the Maildir ceiling)
 		line=$(printf '%s\n' "$LMTP_TABLE" | grep '^result' | tail -n 1)
@@ -631,6 +631,11 @@ if ! skip lmtp && [ -f bench/lmtp/run.py ]; then
 				v=$(field "${s}_$n" "$line")
 				[ -n "$v" ] && record "$s" "lmtp_$n" "$v"
 			done
+		done
+		# the user with a 50-rule Sieve script (issue 15), on both servers
+		for s in buzon dovecot; do
+			v=$(field "${s}_sieve_4" "$line")
+			[ -n "$v" ] && record "$s" "lmtp_sieve_4" "$v"
 		done
 	else
 		say "bench/lmtp/run.py failed (see $W/lmtp.log)"
@@ -732,6 +737,7 @@ row "the same, $MIXED_MSGS-message folder selected, RSS" idle_small_rss KiB low 
 row "peak RSS of largest process, targeted ops" peak_rss_max KiB low ""
 row "index bytes per message (bench's folders)" index_per_msg B low ""
 row "LMTP 4 sessions to one user" lmtp_4 "msg/s" high ""
+row "LMTP 4 sessions, 50-rule Sieve script" lmtp_sieve_4 "msg/s" high 2
 # LMTP against the raw Maildir ceiling of the same run (target: buzon >= 50 %)
 r4=$(get raw lmtp_4)
 if [ -n "$r4" ]; then

@@ -2,6 +2,7 @@
 """LMTP delivery throughput: buzon vs Dovecot's LMTP vs the raw Maildir ceiling.
 
   bench/lmtp/run.py [--buzon PATH] [-n MESSAGES] [--size BYTES] [--users N] [--dir DIR]
+                    [--sieve]
 
 Measures messages per second delivered with 1 and 4 concurrent LMTP sessions (each
 session sends its share of the messages over one connection, one recipient per
@@ -15,6 +16,12 @@ message, MAIL+RCPT+DATA pipelined as Postfix does; recipients taken round-robin 
   dovecot   a private Dovecot (Debian dovecot-lmtpd) started by this script with its own
             config, base_dir and Maildir under DIR, mail_fsync = optimized (Dovecot's
             default: message files are fsync'd before they are acknowledged); needs root
+
+--sieve adds a user with a 50-rule Sieve script (SIEVE_RULES below: header, address,
+envelope, size and body-free tests, none matching, so the message ends in INBOX by the
+implicit keep) to both servers (Dovecot with the Pigeonhole plugin in LMTP) and adds
+rows for it: buzon with the script against buzon without one, and against Dovecot +
+Pigeonhole with the same script (result keys buzon_sieve_N, dovecot_sieve_N).
 
 All mail lands on the same filesystem (DIR, default /var/tmp: not a tmpfs, fsync is
 real there).  Prints a table with each server's rate, its share of the raw ceiling and
@@ -38,6 +45,28 @@ sys.path.insert(0, os.path.join(REPO, "tests", "lib"))
 import buzontest  # noqa: E402
 
 BENCH_UID = 2000
+
+
+def sieve_rules(n=50):
+    """A script of n rules a mail user might have: five kinds, none matching the bench
+    message, each filing into its own folder and stopping."""
+    out = ['require ["fileinto", "envelope", "imap4flags", "relational", "comparator-i;ascii-numeric"];']
+    for i in range(n):
+        k = i % 5
+        if k == 0:
+            t = 'header :contains "subject" "project-%d"' % i
+        elif k == 1:
+            t = 'address :is "from" "list%d@lists.example.net"' % i
+        elif k == 2:
+            t = 'header :matches "list-id" "*<team%d.example.org>*"' % i
+        elif k == 3:
+            t = 'envelope :domain :is "from" "partner%d.example.com"' % i
+        else:
+            t = ('allof (header :contains "to" "alias%d@example.org", '
+                 'header :value "gt" :comparator "i;ascii-numeric" "x-spam-score" "%d")'
+                 % (i, 5 + i % 5))
+        out.append('if %s {\n  fileinto "Folder%d";\n  stop;\n}' % (t, i))
+    return "\n".join(out) + "\n"
 
 
 def message(size, i):
@@ -177,7 +206,7 @@ first_valid_uid = 500
 default_internal_user = dovecot
 default_login_user = dovenull
 lmtp_save_to_detail_mailbox = no
-passdb {
+%(sieve)spassdb {
   driver = static
   args = nopassword=y
 }
@@ -194,8 +223,18 @@ service lmtp {
 """
 
 
+DOVECOT_SIEVE = """\
+protocol lmtp {
+  mail_plugins = $mail_plugins sieve
+}
+plugin {
+  sieve = file:~/sieve;active=~/.dovecot.sieve
+}
+"""
+
+
 class Dovecot:
-    def __init__(self, dir):
+    def __init__(self, dir, sieve=False):
         self.dir = dir
         self.port = buzontest.free_ports(1)[0]
         for d in ("run", "state", "mail", "home"):
@@ -204,7 +243,8 @@ class Dovecot:
             os.chown(os.path.join(dir, d), BENCH_UID, BENCH_UID)
         self.conf = os.path.join(dir, "dovecot.conf")
         with open(self.conf, "w") as f:
-            f.write(DOVECOT_CONF % {"dir": dir, "port": self.port, "uid": BENCH_UID})
+            f.write(DOVECOT_CONF % {"dir": dir, "port": self.port, "uid": BENCH_UID,
+                                    "sieve": DOVECOT_SIEVE if sieve else ""})
         self.proc = None
 
     def start(self):
@@ -253,6 +293,8 @@ def main():
     ap.add_argument("--repeat", type=int, default=3,
                     help="runs per cell; the median is shown (3; the machine may be shared)")
     ap.add_argument("--dir", default="/var/tmp", help="where the Maildirs go (/var/tmp)")
+    ap.add_argument("--sieve", action="store_true",
+                    help="also a user with a 50-rule Sieve script, on both servers")
     args = ap.parse_args()
     root = os.getuid() == 0
     tmp = tempfile.mkdtemp(prefix="buzon-bench-lmtp.", dir=args.dir)
@@ -273,10 +315,29 @@ def main():
                                canary=False,
                                buzon=os.path.abspath(args.buzon) if args.buzon else None,
                                config=["mail_max_size = 50M", "log_level = warn"])
+        script = sieve_rules()
+        if args.sieve:
+            srv.setup()
+            home = os.path.join(srv.tmp, "home-sieve")
+            os.makedirs(home, 0o700)
+            ids = ["-u", str(srv.uid), "-g", str(srv.gid)] if root else []
+            srv.cli("user", "add", "-c", srv.config_path, *ids, "-h", home, "benchs",
+                    stdin="bench\n")
+            srv.make_maildir("benchs")
+            with open(os.path.join(home, ".dovecot.sieve"), "w") as f:
+                f.write(script)
+            if root:
+                for pth in (home, os.path.join(home, ".dovecot.sieve")):
+                    os.chown(pth, srv.uid, srv.gid)
         srv.start()
         for n in (1, 4):
             results[("buzon", n)] = median(
                 lambda: bench_lmtp(srv.lmtp_port, rcpts, n, args.n, args.size), args.repeat)
+        if args.sieve:
+            for n in (1, 4):
+                results[("buzon_sieve", n)] = median(
+                    lambda: bench_lmtp(srv.lmtp_port, ["benchs@example.org"], n, args.n,
+                                       args.size), args.repeat)
 
         if not root:
             print("dovecot: skipped (needs root to run a private instance)")
@@ -284,11 +345,23 @@ def main():
                 not os.path.exists("/usr/lib/dovecot/lmtp"):
             print("dovecot: skipped (install dovecot-lmtpd: scripts/install-deps.sh bench)")
         else:
-            dove = Dovecot(os.path.join(tmp, "dovecot"))
+            dove = Dovecot(os.path.join(tmp, "dovecot"), sieve=args.sieve)
+            if args.sieve:
+                dhome = os.path.join(dove.dir, "home", "benchs")
+                os.makedirs(dhome)
+                with open(os.path.join(dhome, ".dovecot.sieve"), "w") as f:
+                    f.write(script)
+                for pth in (dhome, os.path.join(dhome, ".dovecot.sieve")):
+                    os.chown(pth, BENCH_UID, BENCH_UID)
             dove.start()
             for n in (1, 4):
                 results[("dovecot", n)] = median(
                     lambda: bench_lmtp(dove.port, rcpts, n, args.n, args.size), args.repeat)
+            if args.sieve:
+                for n in (1, 4):
+                    results[("dovecot_sieve", n)] = median(
+                        lambda: bench_lmtp(dove.port, ["benchs@example.org"], n, args.n,
+                                           args.size), args.repeat)
     finally:
         if dove is not None:
             dove.stop()
@@ -303,7 +376,9 @@ def main():
           "median of %d runs" % (args.n, args.size, args.users, args.dir, args.repeat))
     print("%-26s %14s %14s" % ("", "1 session", "4 sessions"))
     for who, label in (("raw", "raw Maildir ceiling"), ("buzon", "buzon LMTP"),
-                       ("dovecot", "Dovecot LMTP")):
+                       ("dovecot", "Dovecot LMTP"),
+                       ("buzon_sieve", "buzon, 50-rule Sieve"),
+                       ("dovecot_sieve", "Dovecot+Pigeonhole, 50")):
         if (who, 1) not in results:
             continue
         cells = []
@@ -316,6 +391,16 @@ def main():
         print("%-26s %14s %14s" % ("buzon / Dovecot",
                                     "%.2fx" % (results[("buzon", 1)] / results[("dovecot", 1)]),
                                     "%.2fx" % (results[("buzon", 4)] / results[("dovecot", 4)])))
+    if ("buzon_sieve", 1) in results:
+        print("%-26s %14s %14s" % ("buzon Sieve / no script",
+                                    "%.2fx" % (results[("buzon_sieve", 1)] / results[("buzon", 1)]),
+                                    "%.2fx" % (results[("buzon_sieve", 4)] / results[("buzon", 4)])))
+    if ("dovecot_sieve", 1) in results:
+        print("%-26s %14s %14s" % ("buzon / Dovecot, Sieve",
+                                    "%.2fx" % (results[("buzon_sieve", 1)] /
+                                               results[("dovecot_sieve", 1)]),
+                                    "%.2fx" % (results[("buzon_sieve", 4)] /
+                                               results[("dovecot_sieve", 4)])))
     # one machine-readable line for bench/run.sh: messages/second per server and sessions
     print("result " + " ".join("%s_%d=%.1f" % (who, n, v)
                                for (who, n), v in sorted(results.items())))
