@@ -43,7 +43,7 @@
 #   sieve-exec tests/sieve/exec.py (`buzon sieve test` side by side with Pigeonhole's
 #             sieve-test: ~165 scripts, messages and envelopes) on build/buzon
 #   sieve-lda tests/sieve/lda.py (`buzon deliver` side by side with Pigeonhole's
-#             dovecot-lda: ~20 scripts; folders, flags, exit status, what is sent)
+#             dovecot-lda: ~25 scripts; folders, flags, exit status, what is sent)
 #   logjson   tests/logjson/run.py (log_format = json: every line of a server's log, the
 #             children's too, is a JSON object with ts/level/proc/pid/msg and fields)
 #   importcfg tests/importcfg/run.py (`buzon import-dovecot-config` on Debian's stock

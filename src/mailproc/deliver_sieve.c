@@ -744,7 +744,7 @@ send_reject(struct deliver_sieve *ds, const struct sieve_exec_env *env,
 /*
  * Carry out r into plan. env has the message as delivered (redirect sends it with
  * plan's header). more: another script runs after this one, which takes over the
- * implicit keep (so it is not planned here).
+ * keep (so it is not planned here).
  */
 static void
 plan_from_result(struct deliver_sieve *ds, const struct sieve_result *r,
@@ -760,7 +760,9 @@ plan_from_result(struct deliver_sieve *ds, const struct sieve_result *r,
 
 		switch (a->type) {
 		case SIEVE_ACT_KEEP:
-			if (!a->implicit || !more)
+			/* a keep, explicit or not, of a script that is not the last only lets
+			 * the next one run (as Pigeonhole's LDA: the last one decides) */
+			if (!more)
 				add_target(plan, NULL, false, a->flags, true);
 			break;
 		case SIEVE_ACT_FILEINTO:

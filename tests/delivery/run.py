@@ -1309,7 +1309,8 @@ def t_sieve_global():
     """sieve_before (a directory: its *.sieve in name order) and sieve_after (a file) run
     around the user's script as Pigeonhole's sieve_before/sieve_after (docs/sieve.md,
     "Global scripts"): the next script runs only while the message is kept (implicit or
-    explicit keep), a stop ends only its own script, the imap4flags flags carry over;
+    explicit keep, which then only lets it run: the last script decides), a stop ends
+    only its own script, the imap4flags flags carry over;
     a global script that does not compile is skipped and logged to the server log, not
     to the user's ~/.dovecot.sieve.log; `buzon deliver` runs the same sequence."""
     gdir = tempfile.mkdtemp(prefix="buzontest-sieveglobal.")
@@ -1368,7 +1369,7 @@ def t_sieve_global():
         lmtp("user-move", b"X-After: 1\n")
         eq(where("user-move"), {"Lists": "S"}, "user fileinto: after not run")
         lmtp("user-keep", b"X-After: 1\n")
-        eq(where("user-keep"), {"INBOX": "S", "After": "S"}, "explicit keep: after runs")
+        eq(where("user-keep"), {"After": "S"}, "explicit keep: after runs and decides")
         lmtp("after-only", b"X-After: 1\n")
         eq(where("after-only"), {"After": "S"}, "after fileinto")
         lmtp("before-stop")

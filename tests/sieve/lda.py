@@ -49,7 +49,8 @@ cat > "%s/$n.msg"
 exit 0
 """
 
-# (name, script, message, envelope recipient, difference or None[, before script])
+# (name, script, message, envelope recipient, difference or None[, before script[,
+# after script]]): sieve_before / sieve_after, one file each, on both sides
 CASES = [
     ("keep", b'keep;', MSG, ME, None),
     ("implicit-keep", b'if false { discard; }', MSG, ME, None),
@@ -88,6 +89,16 @@ CASES = [
      b'require "imap4flags";\naddflag "\\\\Seen";'),
     ("before-fileinto", b'require "fileinto";\nfileinto "Lists";', MSG, ME, None,
      b'require "fileinto";\nif header :contains "subject" "Hello" { fileinto "Junk"; }'),
+    ("before-stop", b'require "imap4flags";\naddflag "\\Flagged";', MSG, ME, None,
+     b'require "imap4flags";\naddflag "\\Seen";\nstop;'),
+    ("before-keep", b'require "fileinto";\nfileinto "Lists";', MSG, ME, None,
+     b'keep;'),
+    ("before-keep-flags", b'require "imap4flags";\naddflag "\\Flagged";', MSG, ME, None,
+     b'require "imap4flags";\naddflag "\\Seen";\nkeep;'),
+    ("after-keep", b'keep;', MSG, ME, None, None,
+     b'require "fileinto";\nfileinto "Junk";'),
+    ("after-skipped", b'require "fileinto";\nfileinto "Lists";', MSG, ME, None, None,
+     b'require "fileinto";\nfileinto "Junk";'),
 ]
 
 # (Pigeonhole adds "X-Sieve: Pigeonhole Sieve VERSION" to what it sends; not compared)
@@ -154,7 +165,7 @@ def sent_state(out):
     return sorted(res)
 
 
-def prepare(base, script, before, uid):
+def prepare(base, script, before, after, uid):
     home = os.path.join(base, "home")
     sent = os.path.join(base, "sent")
     for d in ("home/Maildir/cur", "home/Maildir/new", "home/Maildir/tmp",
@@ -164,9 +175,10 @@ def prepare(base, script, before, uid):
         os.makedirs(os.path.join(base, d), exist_ok=True)
     with open(os.path.join(home, ".dovecot.sieve"), "wb") as f:
         f.write(script + b"\n")
-    if before is not None:
-        with open(os.path.join(base, "before.sieve"), "wb") as f:
-            f.write(before + b"\n")
+    for text, fname in ((before, "before.sieve"), (after, "after.sieve")):
+        if text is not None:
+            with open(os.path.join(base, fname), "wb") as f:
+                f.write(text + b"\n")
     sm = os.path.join(base, "sendmail")
     with open(sm, "w") as f:
         f.write(SENDMAIL % (sent, sent))
@@ -181,7 +193,8 @@ def prepare(base, script, before, uid):
 def run_dovecot(base, case, uid, lda):
     name, script, msg, rcpt, _diff = case[:5]
     before = case[5] if len(case) > 5 else None
-    home, sent, sm = prepare(base, script, before, uid)
+    after = case[6] if len(case) > 6 else None
+    home, sent, sm = prepare(base, script, before, after, uid)
     conf = os.path.join(base, "dovecot.conf")
     with open(conf, "w") as f:
         f.write("base_dir = %s/run\nlog_path = /dev/null\nmail_location = maildir:%s/Maildir\n"
@@ -192,7 +205,8 @@ def run_dovecot(base, case, uid, lda):
                 "plugin {\n  sieve = file:%s/sieve;active=%s/.dovecot.sieve\n"
                 "  sieve_extensions = +editheader +vacation-seconds\n%s}\n"
                 % (base, home, sm, home, home,
-                   "  sieve_before = %s/before.sieve\n" % base if before else ""))
+                   ("  sieve_before = %s/before.sieve\n" % base if before else "") +
+                   ("  sieve_after = %s/after.sieve\n" % base if after else "")))
     r = subprocess.run([lda, "-c", conf, "-e", "-f", SENDER, "-a", rcpt], input=msg,
                        capture_output=True, timeout=30, preexec_fn=drop_to(uid),
                        env={"HOME": home, "USER": "nobody", "PATH": "/usr/bin:/bin"})
@@ -202,7 +216,8 @@ def run_dovecot(base, case, uid, lda):
 def run_buzon(base, case, uid, buzon):
     name, script, msg, rcpt, _diff = case[:5]
     before = case[5] if len(case) > 5 else None
-    home, sent, sm = prepare(base, script, before, uid)
+    after = case[6] if len(case) > 6 else None
+    home, sent, sm = prepare(base, script, before, after, uid)
     conf = os.path.join(base, "buzon.conf")
     users = os.path.join(base, "users")
     with open(users, "w") as f:
@@ -211,9 +226,11 @@ def run_buzon(base, case, uid, buzon):
     with open(conf, "w") as f:
         f.write("base_dir = %s/run\npasswd_file = %s\nmail_location = maildir:~/Maildir\n"
                 "sendmail_path = %s\nimap_port = 0\nimaps_port = 0\npop3_port = 0\n"
-                "pop3s_port = 0\n%s" % (base, users, sm,
-                                         "sieve_before = %s/before.sieve\n" % base
-                                         if before else ""))
+                "pop3s_port = 0\n%s%s" % (base, users, sm,
+                                           "sieve_before = %s/before.sieve\n" % base
+                                           if before else "",
+                                           "sieve_after = %s/after.sieve\n" % base
+                                           if after else ""))
     env = {"PATH": "/usr/bin:/bin", "RECIPIENT": rcpt}
     r = subprocess.run([buzon, "deliver", "-c", conf, "-d", "u", "-f", SENDER], input=msg,
                        capture_output=True, timeout=30, env=env)
