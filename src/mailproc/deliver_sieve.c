@@ -695,8 +695,12 @@ send_vacation(struct deliver_sieve *ds, const struct sieve_exec_env *env,
 		return;
 	}
 	if (ds->sendmail == NULL || ds->vac_path == NULL) {
-		log_info("sieve script=%s vacation not sent: sendmail_path is empty", ds->cur_path);
-		user_log(ds, "%s: vacation not sent: sendmail_path is empty", ds->cur_path);
+		/* the vacation file is the user's script path + ".vacation" */
+		const char *why = ds->sendmail == NULL ? "sendmail_path is empty" :
+		    "no sieve_script for the vacation file";
+
+		log_info("sieve script=%s vacation not sent: %s", ds->cur_path, why);
+		user_log(ds, "%s: vacation not sent: %s", ds->cur_path, why);
 		return;
 	}
 	deliver_vacation_key(env->env_from, a, key);
