@@ -223,6 +223,7 @@ service lmtp {
 """
 
 
+PIGEONHOLE_PLUGIN = "/usr/lib/dovecot/modules/lib90_sieve_plugin.so"
 DOVECOT_SIEVE = """\
 protocol lmtp {
   mail_plugins = $mail_plugins sieve
@@ -345,8 +346,12 @@ def main():
                 not os.path.exists("/usr/lib/dovecot/lmtp"):
             print("dovecot: skipped (install dovecot-lmtpd: scripts/install-deps.sh bench)")
         else:
-            dove = Dovecot(os.path.join(tmp, "dovecot"), sieve=args.sieve)
-            if args.sieve:
+            pigeonhole = os.path.exists(PIGEONHOLE_PLUGIN)
+            if args.sieve and not pigeonhole:
+                print("dovecot sieve: skipped (install dovecot-sieve: no %s)"
+                      % PIGEONHOLE_PLUGIN)
+            dove = Dovecot(os.path.join(tmp, "dovecot"), sieve=args.sieve and pigeonhole)
+            if args.sieve and pigeonhole:
                 dhome = os.path.join(dove.dir, "home", "benchs")
                 os.makedirs(dhome)
                 with open(os.path.join(dhome, ".dovecot.sieve"), "w") as f:
@@ -357,7 +362,7 @@ def main():
             for n in (1, 4):
                 results[("dovecot", n)] = median(
                     lambda: bench_lmtp(dove.port, rcpts, n, args.n, args.size), args.repeat)
-            if args.sieve:
+            if args.sieve and pigeonhole:
                 for n in (1, 4):
                     results[("dovecot_sieve", n)] = median(
                         lambda: bench_lmtp(dove.port, ["benchs@example.org"], n, args.n,
