@@ -976,6 +976,57 @@ def t_import_mbox(srv):
     r = subprocess.run([srv.buzon, "import", "mbox", "-c", srv.config_path, path, "nosuchuser"],
                        capture_output=True, timeout=60, env=srv.env())
     eq(r.returncode, 67, "unknown user")
+    # quiet when stderr is not a terminal (cron, scripts): nothing but errors
+    eq(r.stderr.count(b"\r"), 0, "no progress line on a pipe")
+
+
+def run_on_tty(srv, argv):
+    """argv with stderr on a pseudo-terminal: (exit status, stdout, what the tty got)."""
+    master, slave = os.openpty()
+    try:
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=slave, env=dict(
+            srv.env(), TERM="xterm"))
+        os.close(slave)
+        slave = -1
+        tty = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:		# EIO: the last writer closed
+                break
+            if not chunk:
+                break
+            tty += chunk
+        out = p.stdout.read()
+        p.wait(timeout=60)
+        return p.returncode, out, tty
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+
+
+def t_progress(srv):
+    """Long administrator commands draw a status line on a terminal and erase it."""
+    path = os.path.join(srv.tmp, "many.mbox")
+    with open(path, "wb") as f:
+        for i in range(250):
+            f.write(b"From a@example.org Mon Jan  5 10:00:00 2015\nSubject: m%d\n\nbody\n\n" % i)
+    rc, out, tty = run_on_tty(srv, [srv.buzon, "import", "mbox", "-c", srv.config_path, path,
+                                    "demo", "Many"])
+    eq(rc, 0, "import on a terminal")
+    check(b"imported 250 messages" in out, "summary on stdout: %r" % out)
+    check(re.search(rb"\rimporting: \d+ messages, \d+%\x1b\[K", tty) is not None,
+          "progress line on the terminal: %r" % tty[:200])
+    check(tty.endswith(b"\r\x1b[K"), "the line is erased at the end: %r" % tty[-40:])
+    rc, out, tty = run_on_tty(srv, [srv.buzon, "index", "rebuild", "-c", srv.config_path,
+                                    "demo"])
+    eq(rc, 0, "index rebuild on a terminal")
+    check(re.search(rb"\rrebuilding: folder 1 of \d+: INBOX\x1b\[K", tty) is not None,
+          "rebuild progress: %r" % tty[:200])
+    r = subprocess.run([srv.buzon, "index", "rebuild", "-c", srv.config_path, "demo"],
+                       capture_output=True, timeout=60, env=srv.env())
+    eq((r.returncode, r.stderr), (0, b""), "index rebuild on a pipe is quiet")
 
 
 # ---------------------------------------------------------------- faults
@@ -2283,6 +2334,7 @@ def main():
         ("lmtp-nonreader-output-bound", t_nonreader_output_bound),
         ("deliver-cli", t_deliver_cli), ("deliver-exit-codes", t_deliver_exit_codes),
         ("import-mbox", t_import_mbox),
+        ("progress", t_progress),
         ("fault-kill-lmtp-mid-data", t_kill_lmtp_mid_data),
         ("fault-kill-deliver-mid-stdin", t_kill_deliver_mid_stdin),
     ]
