@@ -74,6 +74,7 @@ LOGDIR=$(cd "$LOGDIR" && pwd)
 PY=${PYTHON:-python3}
 
 total_pass=0
+count_last=$(date +%s)
 total_fail=0
 
 indent() {
@@ -81,8 +82,12 @@ indent() {
 }
 
 # count NAME PASS FAIL
+# count LABEL PASSED FAILED: one summary line, with the seconds since the previous one
+# (the suite's own time, build steps included), for keeping make check in its budget.
 count() {
-	printf '%-34s %s passed, %s failed\n' "$1" "$2" "$3"
+	now=$(date +%s)
+	printf '%-34s %s passed, %s failed  (%ss)\n' "$1" "$2" "$3" "$((now - ${count_last:-$now}))"
+	count_last=$now
 	total_pass=$((total_pass + $2))
 	total_fail=$((total_fail + $3))
 }
