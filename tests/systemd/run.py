@@ -139,6 +139,18 @@ class Notify:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def child_with_env(srv, name):
+    """A complaint if one of the server's children has the variable name, else None."""
+    for child in srv.session_pids():
+        try:
+            with open("/proc/%d/environ" % child, "rb") as e:
+                if name + b"=" in e.read():
+                    return "child pid %d has %s" % (child, name.decode())
+        except OSError:
+            pass
+    return None
+
+
 def has_libsystemd():
     r = subprocess.run(["ldd", BUZON], capture_output=True, text=True)
     return "libsystemd" in r.stdout
@@ -159,13 +171,9 @@ def t_notify():
             return "READY=1 from pid %s, the master is %d" % (pid, master)
         if "logging in" not in f.get("STATUS", ""):
             return "no STATUS= with READY=1: %r" % f
-        for child in srv.session_pids():
-            try:
-                with open("/proc/%d/environ" % child, "rb") as e:
-                    if b"NOTIFY_SOCKET=" in e.read():
-                        return "child pid %d has NOTIFY_SOCKET" % child
-            except OSError:
-                pass
+        why = child_with_env(srv, b"NOTIFY_SOCKET")
+        if why:
+            return why
         imap = srv.imap()
         imap.select("INBOX")
         n.wait(lambda f: "1 users with sessions" in f.get("STATUS", ""), "STATUS with 1 user")
@@ -224,13 +232,9 @@ def t_sockact():
             if typ != "OK":
                 return "SELECT: %r" % data
             conn.logout()
-        for child in srv.session_pids():
-            try:
-                with open("/proc/%d/environ" % child, "rb") as e:
-                    if b"LISTEN_FDS=" in e.read():
-                        return "child pid %d has LISTEN_FDS" % child
-            except OSError:
-                pass
+        why = child_with_env(srv, b"LISTEN_FDS")
+        if why:
+            return why
         srv.cli("reload", "-c", srv.config_path)
         time.sleep(0.5)
         conn = srv.imap()
