@@ -350,7 +350,6 @@ try {
 		await ff.locator('#rulerow0 input[type=text]:visible').first().fill(cfg.sieve.subject);
 		await ff.locator('#action_type0').selectOption('fileinto');
 		await ff.locator('#action_mailbox0').selectOption(cfg.sieve.folder);
-		await page.screenshot({ path: shot('sieve-filter-form') });
 		await ff.locator('button.submit, input.button.mainaction').first().click();
 		await page.locator('#filterslist tr', { hasText: cfg.sieve.filter }).first().waitFor()
 			.then(() => ok(`filter "${cfg.sieve.filter}" saved and listed`),
@@ -372,7 +371,6 @@ try {
 			await page.press(id, 'Escape');	// the date picker
 		}
 		await page.locator('#vacation_status').selectOption('on');
-		await page.screenshot({ path: shot('sieve-vacation-form') });
 		await page.locator('.formbuttons button.submit, button.submit.mainaction').first().click();
 		await page.waitForFunction(() => [...document.querySelectorAll('#messagestack div')]
 			.some((d) => /saved/i.test(d.textContent)))

@@ -692,6 +692,8 @@ def sieve_checks(srv, sv, res):
     reply = email.message_from_string(sent[0]["data"], policy=email.policy.default) if sent else None
     if reply is not None:
         res.eq(str(reply["subject"]), vac["subject"], "reply subject")
+        res.eq(str(reply["to"]), SIEVE["sender"], "reply To")
+        res.eq(str(reply["from"]), "demo@example.org", "reply From (the envelope recipient)")
         res.eq(str(reply["in-reply-to"]), first, "reply In-Reply-To")
         res.check(str(reply["auto-submitted"]).startswith("auto-replied"), "reply Auto-Submitted")
         res.check(vac["body"] in reply.get_body(("plain",)).get_content(), "reply body")
@@ -700,8 +702,9 @@ def sieve_checks(srv, sv, res):
     if sv.pf is None:
         return
     # The reply went through the private Postfix back into buzon, to friend's INBOX.
-    friend = lambda: [v for v in srv.maildir_files("friend").values()
-                      if ("Subject: %s" % vac["subject"]).encode() in v[2]]
+    def friend():
+        return [v for v in srv.maildir_files("friend").values()
+                if ("Subject: %s" % vac["subject"]).encode() in v[2]]
     got = postfixtest.wait_for(friend, 30, 0.2)
     if res.check(got, "the vacation reply reached the sender through Postfix; postfix log:\n%s"
                  % ("" if got else sv.pf.log_tail())):
