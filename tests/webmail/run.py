@@ -35,7 +35,8 @@ The browser creates the filter "Subject contains SIEVE[subject] -> move to SIEVE
 subject, a body, a 1-day interval and dates from yesterday to next week (which Roundcube
 writes as currentdate tests: date, relational) (Settings > Out of Office).  Then over
 ManageSieve (LISTSCRIPTS, GETSCRIPT) and on disk (~/.dovecot.sieve -> sieve/roundcube.sieve)
-the script is active and has both; a message with that subject from an outside sender
+the script is active and has both (and sieve_rules.php stores the other kinds of rules
+the plugin writes, through the plugin's own code); a message with that subject from an outside sender
 delivered over LMTP is filed into the folder (seen over IMAP) and answered, and a second
 message from the same sender stays in INBOX without a second reply: the vacation reply
 is handed to sendmail_path exactly once (recorded by the sendmail program of
@@ -91,7 +92,8 @@ RC_PUBLIC = "/var/lib/roundcube/public_html"
 RC_DEFAULTS = "/etc/roundcube/defaults.inc.php"
 RC_SQL = "/usr/share/roundcube/SQL/sqlite.initial.sql"
 CHROMIUM = "/usr/bin/chromium"
-RC_MANAGESIEVE = os.path.join(RC_PUBLIC, "plugins", "managesieve", "managesieve.php")
+RC_MANAGESIEVE = [os.path.join(RC_PUBLIC, "plugins", "managesieve", "managesieve.php"),
+                  "/usr/share/php/Net/Sieve.php"]	# php-net-sieve, the plugin's client
 KINDS = ("imaps", "starttls", "plain", "managesieve")
 
 # What the browser must see (from tests/fixtures).
@@ -667,6 +669,16 @@ def sieve_checks(srv, sv, res):
     except OSError:
         on_disk = None
     res.eq(on_disk, text, "~/sieve/%s.sieve is the script GETSCRIPT returns" % SIEVE["script"])
+    # More of what the Filters page writes, through the plugin's own code (no browser)
+    p = subprocess.run(["php", os.path.join(HERE, "sieve_rules.php"), str(srv.sieve_port), srv.cert,
+                        "demo", srv.users["demo"]], capture_output=True, text=True, timeout=60)
+    for ln in p.stdout.splitlines():
+        if ln.startswith("FAIL: "):
+            res.fail("sieve_rules.php: " + ln[6:])
+        else:
+            log("sieve_rules.php: " + ln)
+    res.check(p.returncode == 0 and "ok: " in p.stdout, "sieve_rules.php: exit %d %s" %
+              (p.returncode, p.stderr.strip()[-300:]))
 
     sv.wait_mta()
     first = "<rcsieve-1.%d@example.net>" % os.getpid()
@@ -832,11 +844,12 @@ def main():
     args.artifacts = os.path.abspath(args.artifacts)
 
     missing = [p for p in (RC_PUBLIC, RC_DEFAULTS, RC_SQL, CHROMIUM) if not os.path.exists(p)]
-    if SIEVE_KIND in kinds and not os.path.exists(RC_MANAGESIEVE):
-        missing.append(RC_MANAGESIEVE)
+    if SIEVE_KIND in kinds:
+        missing += [p for p in RC_MANAGESIEVE if not os.path.exists(p)]
     missing += [c for c in ("php", "node", "npm") if not shutil.which(c)]
     problem = ("missing %s (scripts/install-deps.sh check installs roundcube, "
-               "roundcube-sqlite3, roundcube-plugins, php-cli, php-sqlite3, chromium, nodejs, npm)"
+               "roundcube-sqlite3, roundcube-plugins, php-net-sieve, php-cli, php-sqlite3, "
+               "chromium, nodejs, npm)"
                % ", ".join(missing)) if missing else ensure_playwright()
     passed = failed = 0
     for kind in kinds:
