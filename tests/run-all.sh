@@ -52,7 +52,8 @@
 #   interop   tests/interop/run.py (curl, mbsync, mutt, openssl, imaplib) on build/buzon, and
 #             its protocol-level tests (imaplib) again on build-asan/buzon
 #   webmail   tests/webmail/run.py (Roundcube in headless Chromium over IMAPS, STARTTLS
-#             and plain loopback IMAP; screenshots in $LOGDIR/webmail) on build/buzon
+#             and plain loopback IMAP, and its managesieve plugin's filter and vacation
+#             reply through a private Postfix; screenshots in $LOGDIR/webmail) on build/buzon
 #   acme      tests/acme/run.py (certbot + pebble issue and renew a certificate, deploy
 #             hook `buzon reload`; SNI; expiry warning) on build/buzon
 # Each suite's output goes to $LOGDIR (default build/test-logs); the summary of each
