@@ -44,6 +44,9 @@
 #             sieve-test: ~165 scripts, messages and envelopes) on build/buzon
 #   logjson   tests/logjson/run.py (log_format = json: every line of a server's log, the
 #             children's too, is a JSON object with ts/level/proc/pid/msg and fields)
+#   metrics   tests/metrics/run.py (metrics_listen: counters before and after a load,
+#             promtool check metrics, OpenMetrics, hostile HTTP clients, a private
+#             Prometheus scraping it) on build/buzon
 #   importcfg tests/importcfg/run.py (`buzon import-dovecot-config` on Debian's stock
 #             Dovecot configuration, doveconf -n, two fixture setups, malformed input;
 #             each result passes `buzon check`, one serves a real login)
@@ -239,6 +242,11 @@ fi
 if [ -f tests/logjson/run.py ] && have_binary "$BUILD" logjson; then
 	runner logjson "$LOGDIR/logjson.log" "$PY" tests/logjson/run.py --buzon "$BUILD/buzon"
 fi
+
+if [ -f tests/metrics/run.py ] && have_binary "$BUILD" metrics; then
+	runner metrics "$LOGDIR/metrics.log" "$PY" tests/metrics/run.py --buzon "$BUILD/buzon"
+fi
+
 if [ -f tests/importcfg/run.py ] && have_binary "$BUILD" importcfg; then
 	runner importcfg "$LOGDIR/importcfg.log" "$PY" tests/importcfg/run.py --buzon "$BUILD/buzon"
 fi
