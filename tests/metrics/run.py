@@ -23,6 +23,7 @@ import re
 import shutil
 import smtplib
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -74,6 +75,51 @@ def raw_exchange(port, data, timeout=5):
         return got
     finally:
         s.close()
+
+
+def ipc_header(type_name, length):
+    """The IPC header (src/lib/ipc.c) of a message of type_name, from src/lib/ipc.h."""
+    with open(os.path.join(buzontest.REPO, "src", "lib", "ipc.h")) as f:
+        text = f.read()
+    version = int(re.search(r"#define IPC_VERSION (\d+)", text).group(1))
+    body = re.sub(r"/\*.*?\*/", "", re.search(r"enum ipc_type \{(.*?)\};", text, re.S).group(1),
+                  flags=re.S)
+    val, types = 0, {}
+    for item in body.split(","):
+        m = re.match(r"\s*(IPC_\w+)(?:\s*=\s*(\d+))?\s*$", item)
+        if m:
+            val = int(m.group(2)) if m.group(2) else val + 1
+            types[m.group(1)] = val
+    return struct.pack("<II", version << 24 | types[type_name], length)
+
+
+def mail_pids(master):
+    """The mail processes among master's children (their argv: buzon --role mail)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                argv = f.read().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == master and b"--role" in argv and argv[argv.index(b"--role") + 1] == b"mail":
+            out.append(int(d))
+    return out
+
+
+def inject_bad_report(pid):
+    """Make mail process pid send a well-framed IPC_METRICS_REPORT whose block has the
+    wrong size (8 octets), through gdb."""
+    msg = ipc_header("IPC_METRICS_REPORT", 12) + struct.pack("<I", 8) + b"\1" * 8
+    esc = "".join("\\%03o" % b for b in msg)
+    r = subprocess.run(["gdb", "-p", str(pid), "-batch", "-nx", "-ex",
+                        'call (long)send(3, "%s", %d, 0x4000)' % (esc, len(msg))],
+                       capture_output=True, text=True, timeout=60)
+    return r.returncode
 
 
 def wait_port(port, secs=10):
@@ -228,20 +274,6 @@ def main():
             got = raw_exchange(mport, b"GET /metrics HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n")
             check("folded-400", got.startswith(b"HTTP/1.1 400"), got[:80])
 
-            # ---- a ban (auth_ban_failures = 3)
-            b0 = parse(curl(mport)[1]).get(
-                'buzon_logins_total{protocol="imap",mechanism="LOGIN",result="banned"}', 0)
-            for _ in range(4):
-                m = srv.imap(login=False)
-                try:
-                    m.login("demo", "nope")
-                except imaplib.IMAP4.error:
-                    pass
-                m.logout()
-            b1 = parse(curl(mport)[1]).get(
-                'buzon_logins_total{protocol="imap",mechanism="LOGIN",result="banned"}', 0)
-            check("login-banned", b1 - b0 >= 1, "banned %r -> %r" % (b0, b1))
-
             # ---- a real Prometheus
             if shutil.which("prometheus"):
                 cfg = os.path.join(prom_tmp, "prometheus.yml")
@@ -294,10 +326,52 @@ def main():
                   (time.time() - slow_start))
             head, _ = curl(mport)
             check("still-serving", head.startswith("HTTP/1.1 200"), head[:80])
-            srv.terminate()
             log = srv.log_text()
             check("no-child-killed", "killing it" not in log and "malformed metrics" not in log,
                   [ln for ln in log.split("\n") if "killing" in ln][:3])
+
+            # ---- a bad report kills its sender, never the master
+            if os.getuid() != 0 or shutil.which("gdb") is None:
+                skip("bad-report", "needs root and gdb")
+            else:
+                c = srv.imap()
+                c.select("INBOX")
+                pids = mail_pids(srv.proc.pid)
+                if len(pids) != 1:
+                    check("bad-report", False, "mail processes %r" % pids)
+                else:
+                    since = len(srv.log_text())
+                    inject_bad_report(pids[0])
+                    end = time.time() + 10
+                    while time.time() < end and "sent a malformed metrics report" not in \
+                            srv.log_text()[since:]:
+                        time.sleep(0.2)
+                    check("bad-report-kills-sender", re.search(
+                        r"mail pid=%d sent a malformed metrics report: killing it" % pids[0],
+                        srv.log_text()[since:]), srv.log_text()[since:][-300:])
+                    check("bad-report-master-alive", srv.proc.poll() is None)
+                    head, body = curl(mport)
+                    check("bad-report-still-serving", head.startswith("HTTP/1.1 200") and
+                          "buzon_processes" in body, head[:80])
+                try:
+                    c.logout()
+                except (OSError, imaplib.IMAP4.error):
+                    pass
+            # ---- a ban (auth_ban_failures = 3)
+            b0 = parse(curl(mport)[1]).get(
+                'buzon_logins_total{protocol="imap",mechanism="LOGIN",result="banned"}', 0)
+            for _ in range(4):
+                m = srv.imap(login=False)
+                try:
+                    m.login("demo", "nope")
+                except imaplib.IMAP4.error:
+                    pass
+                m.logout()
+            b1 = parse(curl(mport)[1]).get(
+                'buzon_logins_total{protocol="imap",mechanism="LOGIN",result="banned"}', 0)
+            check("login-banned", b1 - b0 >= 1, "banned %r -> %r" % (b0, b1))
+
+            srv.terminate()
     except buzontest.ServerError as e:
         check("server", False, str(e))
     finally:
