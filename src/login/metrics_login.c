@@ -125,7 +125,7 @@ metrics_login_metrics(struct lconn *c, const unsigned char *block, size_t len)
 	    "Cache-Control: no-store\r\nConnection: close\r\n\r\n", ml->openmetrics ?
 	    METRICS_TYPE_OPENMETRICS : METRICS_TYPE_PROMETHEUS, body.len);
 	if (!ml->head)
-		evbuffer_add(bufferevent_get_output(c->bev), body.data, body.len);
+		lconn_printf(c, "%.*s", (int)body.len, body.data);	/* text: no NUL */
 	buf_deinit(&body);
 	lconn_close_after(c);
 }
