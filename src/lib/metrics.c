@@ -15,7 +15,7 @@
 
 static const char *const proto_names[METRICS_PROTO_N] = { "imap", "pop3", "managesieve" };
 static const char *const mech_names[METRICS_MECH_N] = { "PLAIN", "LOGIN", "SCRAM-SHA-1",
-	"SCRAM-SHA-1-PLUS", "SCRAM-SHA-256", "SCRAM-SHA-256-PLUS", "other" };
+	"SCRAM-SHA-1-PLUS", "SCRAM-SHA-256", "SCRAM-SHA-256-PLUS", "USER", "other" };
 static const char *const login_names[METRICS_LOGIN_N] = { "ok", "failed", "banned",
 	"tempfail" };
 static const char *const delivery_names[METRICS_DELIVERY_N] = { "ok", "tempfail",

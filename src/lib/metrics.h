@@ -26,7 +26,8 @@ enum metrics_proto { METRICS_PROTO_IMAP, METRICS_PROTO_POP3, METRICS_PROTO_MANAG
 	METRICS_PROTO_N };
 enum metrics_mech { METRICS_MECH_PLAIN, METRICS_MECH_LOGIN, METRICS_MECH_SCRAM_SHA_1,
 	METRICS_MECH_SCRAM_SHA_1_PLUS, METRICS_MECH_SCRAM_SHA_256,
-	METRICS_MECH_SCRAM_SHA_256_PLUS, METRICS_MECH_OTHER, METRICS_MECH_N };
+	METRICS_MECH_SCRAM_SHA_256_PLUS, METRICS_MECH_USER, METRICS_MECH_OTHER, METRICS_MECH_N };
+/* (IMAP's LOGIN command counts as LOGIN, POP3's USER/PASS as USER) */
 enum metrics_login { METRICS_LOGIN_OK, METRICS_LOGIN_FAILED, METRICS_LOGIN_BANNED,
 	METRICS_LOGIN_TEMPFAIL, METRICS_LOGIN_N };
 enum metrics_delivery { METRICS_DELIVERY_OK, METRICS_DELIVERY_TEMPFAIL,
@@ -74,7 +75,7 @@ void metrics_observe(unsigned slot, uint64_t us);
 void metrics_imap_command(const char *name, uint64_t us);
 /* The index of an IMAP command name in the histogram table (METRICS_IMAP_CMDS - 1: other). */
 unsigned metrics_imap_cmd_index(const char *name);
-/* The label of a mechanism name (PLAIN, LOGIN, SCRAM-SHA-256-PLUS ...; else OTHER). */
+/* The label of a mechanism name (PLAIN, LOGIN, SCRAM-SHA-256-PLUS, USER ...; else OTHER). */
 enum metrics_mech metrics_mech_from_name(const char *mech);
 
 /*

@@ -221,7 +221,7 @@ def main():
                 'buzon_logins_total{protocol="imap",mechanism="LOGIN",result="ok"}'))
             check("login-failed", delta('buzon_logins_total{protocol="imap",mechanism="LOGIN",'
                                         'result="failed"}') == 1)
-            check("login-pop3", delta('buzon_logins_total{protocol="pop3",mechanism="other",'
+            check("login-pop3", delta('buzon_logins_total{protocol="pop3",mechanism="USER",'
                                       'result="ok"}') == 1,
                   repr({k: v for k, v in after.items() if "pop3" in k and v}))
             check("delivery-ok", delta('buzon_deliveries_total{transport="lmtp",result="ok"}') == 1)

@@ -77,6 +77,7 @@ test_histogram(void **state)
 	assert_int_equal(metrics_mech_from_name("SCRAM-SHA-256-PLUS"),
 	    METRICS_MECH_SCRAM_SHA_256_PLUS);
 	assert_int_equal(metrics_mech_from_name("XOAUTH2"), METRICS_MECH_OTHER);
+	assert_int_equal(metrics_mech_from_name("USER"), METRICS_MECH_USER);
 }
 
 static char *
