@@ -30,7 +30,7 @@ static const char *const bucket_le[METRICS_BUCKETS] = { "0.0005", "0.001", "0.00
 /* the commands a client sends most; the last entry collects every other */
 static const char *const imap_cmds[METRICS_IMAP_CMDS] = { "CAPABILITY", "NOOP", "LOGOUT",
 	"ID", "ENABLE", "NAMESPACE", "SELECT", "EXAMINE", "CREATE", "DELETE", "RENAME",
-	"SUBSCRIBE", "UNSUBSCRIBE", "LIST", "LSUB", "STATUS", "APPEND", "IDLE", "GETQUOTAROOT",
+	"SUBSCRIBE", "UNSUBSCRIBE", "LIST", "LSUB", "STATUS", "APPEND", "THREAD", "GETQUOTAROOT",
 	"CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "SORT", "FETCH", "STORE", "COPY",
 	"MOVE", "UID FETCH", "UID STORE", "UID SEARCH", "UID COPY", "UID MOVE", "other" };
 
@@ -97,6 +97,9 @@ metrics_imap_cmd_index(const char *name)
 void
 metrics_imap_command(const char *name, uint64_t us)
 {
+	/* IDLE lasts as long as the client wants: not a latency */
+	if (strcmp(name, "IDLE") == 0)
+		return;
 	metrics_observe(MS_IMAP_CMD + metrics_imap_cmd_index(name) * METRICS_HIST_SLOTS, us);
 }
 

@@ -71,7 +71,8 @@ void metrics_add(unsigned slot, uint64_t n);
 void metrics_gauge_set(unsigned slot, uint64_t v);
 /* One observation of us microseconds in the histogram starting at slot. */
 void metrics_observe(unsigned slot, uint64_t us);
-/* An IMAP command (its name as the dispatcher writes it: "FETCH", "UID FETCH") took us. */
+/* An IMAP command (its name as the dispatcher writes it: "FETCH", "UID FETCH") took us
+ * (IDLE is not counted). */
 void metrics_imap_command(const char *name, uint64_t us);
 /* The index of an IMAP command name in the histogram table (METRICS_IMAP_CMDS - 1: other). */
 unsigned metrics_imap_cmd_index(const char *name);

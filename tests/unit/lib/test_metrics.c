@@ -67,12 +67,15 @@ test_histogram(void **state)
 	metrics_imap_command("UID FETCH", 500);		/* le 0.0005 (inclusive) */
 	metrics_imap_command("UID FETCH", 3000);	/* le 0.005 */
 	metrics_imap_command("UID FETCH", 20000000);	/* only +Inf */
+	metrics_imap_command("IDLE", 600000000);	/* not counted */
 	assert_true(metrics_take(b));
 	h = b + MS_IMAP_CMD + fetch * METRICS_HIST_SLOTS;
 	assert_int_equal(h[0], 2);
 	assert_int_equal(h[3], 1);
 	assert_int_equal(h[METRICS_BUCKETS], 4);
 	assert_int_equal(h[METRICS_BUCKETS + 1], 20003900);
+	h = b + MS_IMAP_CMD + (METRICS_IMAP_CMDS - 1) * METRICS_HIST_SLOTS;
+	assert_int_equal(h[METRICS_BUCKETS], 0);	/* IDLE went nowhere */
 	assert_int_equal(metrics_mech_from_name("plain"), METRICS_MECH_PLAIN);
 	assert_int_equal(metrics_mech_from_name("SCRAM-SHA-256-PLUS"),
 	    METRICS_MECH_SCRAM_SHA_256_PLUS);
