@@ -149,7 +149,8 @@ def main():
     srv = buzontest.Server(buzon=os.path.abspath(args.buzon) if args.buzon else None,
                            lmtp=True, pop3=True, canary=False,
                            config=["metrics_listen = %s:%d" % (HOST, mport),
-                                   "auth_ban_failures = 3", "auth_ban_seconds = 60"])
+                                   "auth_ban_failures = 3", "auth_ban_seconds = 60",
+                                   "mail_idle_exit = 1"])
     prom_tmp = tempfile.mkdtemp(prefix="buzon-prom.")
     prom = None
     try:
@@ -240,6 +241,30 @@ def main():
             check("mail-process", after.get('buzon_processes{role="mail"}', 0) >= 1)
             c.logout()
             pre.close()
+
+            # ---- the index: a new mail process opens INBOX from the index that the
+            # last one left (trusted, or found stale: either is counted)
+            def index_total(m):
+                return sum(v for k, v in m.items() if k.startswith("buzon_index_"))
+            i0 = None
+            end = time.time() + 10
+            while time.time() < end:
+                m = parse(curl(mport)[1])
+                if m.get('buzon_processes{role="mail"}', 1) == 0:
+                    i0 = index_total(m)
+                    break
+                time.sleep(0.3)
+            check("mail-process-exited", i0 is not None, "mail processes never went to 0")
+            if i0 is not None:
+                c = srv.imap()
+                c.select("INBOX")
+                i1 = i0
+                end = time.time() + 5
+                while time.time() < end and i1 == i0:
+                    time.sleep(0.3)
+                    i1 = index_total(parse(curl(mport)[1]))
+                check("index-counted", i1 > i0, "index counters %r -> %r" % (i0, i1))
+                c.logout()
 
             # ---- promtool
             if shutil.which("promtool"):
