@@ -10,9 +10,10 @@ scdoc libsystemd-dev"
 CHECK="libcmocka-dev python3 curl isync mutt tmux valgrind libclang-rt-14-dev strace gdb
 postfix swaks fetchmail testssl.sh dovecot-sieve dovecot-imapd sieve-connect
 roundcube roundcube-sqlite3 roundcube-plugins php-net-sieve php-cli php-sqlite3 chromium
-fonts-ipafont-gothic nodejs certbot pebble systemd gsasl libsasl2-modules"
+fonts-ipafont-gothic nodejs certbot pebble systemd gsasl libsasl2-modules prometheus"
 # gsasl: an independent SCRAM client for tests/scram; libsasl2-modules: Cyrus SASL's
-# SCRAM plugin, through which mbsync logs in there
+# SCRAM plugin, through which mbsync logs in there; prometheus: promtool and a private
+# Prometheus server for tests/metrics
 # php-net-sieve: the ManageSieve client of Roundcube's managesieve plugin (only Suggested
 # by roundcube-plugins), for tests/webmail's managesieve kind.
 # systemd: systemd-analyze for tests/systemd (the tests never need systemd as PID 1).

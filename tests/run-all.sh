@@ -46,6 +46,9 @@
 #             dovecot-lda: ~25 scripts; folders, flags, exit status, what is sent)
 #   logjson   tests/logjson/run.py (log_format = json: every line of a server's log, the
 #             children's too, is a JSON object with ts/level/proc/pid/msg and fields)
+#   metrics   tests/metrics/run.py (metrics_listen: counters before and after a load,
+#             promtool check metrics, OpenMetrics, hostile HTTP clients, a private
+#             Prometheus scraping it) on build/buzon
 #   importcfg tests/importcfg/run.py (`buzon import-dovecot-config` on Debian's stock
 #             Dovecot configuration, doveconf -n, two fixture setups, malformed input;
 #             each result passes `buzon check`, one serves a real login)
@@ -271,6 +274,12 @@ s_logjson() {
 	fi
 }
 
+s_metrics() {
+	if [ -f tests/metrics/run.py ] && have_binary "$BUILD" metrics; then
+		runner metrics "$LOGDIR/metrics.log" "$PY" tests/metrics/run.py --buzon "$BUILD/buzon"
+	fi
+}
+
 s_importcfg() {
 	if [ -f tests/importcfg/run.py ] && have_binary "$BUILD" importcfg; then
 		runner importcfg "$LOGDIR/importcfg.log" "$PY" tests/importcfg/run.py --buzon "$BUILD/buzon"
@@ -395,7 +404,7 @@ s_acme() {
 # (LANE_A and LANE_B in the environment replace the lists, e.g. to run a few suites.)
 LANE_A=${LANE_A:-"unit docs systemd protocol compress security delivery submission hostile
     auth resilience faults"}
-LANE_B=${LANE_B:-"fuzz sieve logjson importcfg index sort pop3 scram managesieve interop
+LANE_B=${LANE_B:-"fuzz sieve logjson metrics importcfg index sort pop3 scram managesieve interop
     webmail acme"}
 
 run_lane() {

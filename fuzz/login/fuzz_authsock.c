@@ -1,11 +1,13 @@
 /*
  * fuzz_authsock.c — session fuzzer for the login process's MTA sockets: the real
  * auth_listen (src/login/auth_login.c, Dovecot's auth protocol), socketmap_listen
- * (src/login/socketmap_login.c) and quota_policy_listen (src/login/quota_policy_login.c,
- * Postfix's policy delegation) front ends against the fake plumbing of
+ * (src/login/socketmap_login.c), quota_policy_listen (src/login/quota_policy_login.c,
+ * Postfix's policy delegation) and metrics_listen (src/login/metrics_login.c, HTTP)
+ * front ends against the fake plumbing of
  * tests/unit/login/login_fake.c (link seams for login.c: no sockets, no master).
  *
- * Input: byte 0 chooses the front end (bit 0: socketmap, else bit 3: quota policy) and
+ * Input: byte 0 chooses the front end (bit 0: socketmap, else bit 3: quota policy, else
+ * bit 4: metrics) and
  * the policy (bit 1:
  * auth_allow_cleartext = yes, else loopback), bytes 1-2 seed the split points of the
  * client stream and the master's answers (OK with a name, fail, temporary failure, in
@@ -17,7 +19,9 @@
  * answer to nothing), and here: auth replies are whole LF lines "OK|FAIL|CONT<TAB>id..."
  * without CR or NUL, socketmap replies are netstrings "OK x", "NOTFOUND ", "TEMP x" or
  * "PERM x", quota policy replies are "action=DUNNO", the reject or the DEFER_IF_PERMIT,
- * each followed by an empty line, the unread output stays bounded, and the input never stalls while the front
+ * each followed by an empty line, metrics answers are one HTTP/1.1 response (head,
+ * blank line, Content-Length octets of body) and then the connection closes, the unread
+ * output stays bounded, and the input never stalls while the front
  * end reads with nothing owed by the master.
  */
 #include <stdint.h>
@@ -116,18 +120,39 @@ check_policy_output(const char *out, size_t len)
 	}
 }
 
+/* One whole HTTP response, then the connection closes; nothing before a request. */
+static void
+check_metrics_output(struct login_fake *f, const char *out, size_t len)
+{
+	const char *end = NULL, *cl = NULL;
+
+	if (len == 0)
+		return;
+	if (f->c.state != LC_CLOSING || len < 9 || memcmp(out, "HTTP/1.1 ", 9) != 0 ||
+	    memchr(out, '\0', len) != NULL || (end = strstr(out, "\r\n\r\n")) == NULL ||
+	    (cl = strstr(out, "Content-Length: ")) == NULL || cl > end)
+		fail("metrics: not one HTTP response");
+	/* HEAD: the length of the body it would have had */
+	if (strtoul(cl + 16, NULL, 10) != (unsigned long)(out + len - end - 4) &&
+	    out + len != end + 4)
+		fail("metrics: Content-Length differs from the body");
+}
+
 static void
 check_output(struct login_fake *f, bool map, bool greeting)
 {
 	size_t len;
 	char *out;
 
-	if (evbuffer_get_length(f->out) >= conn_bounds(CONN_PRELOGIN)->output_high + 4096)
+	if (f->c.ops != &metrics_login_ops &&
+	    evbuffer_get_length(f->out) >= conn_bounds(CONN_PRELOGIN)->output_high + 4096)
 		fail("unread output beyond the bound");
 	out = login_fake_take_output(f, &len);
 	if (getenv("FUZZ_DUMP") != NULL)
 		fwrite(out, 1, len, stderr);
-	if (f->c.ops == &quota_policy_login_ops)
+	if (f->c.ops == &metrics_login_ops)
+		check_metrics_output(f, out, len);
+	else if (f->c.ops == &quota_policy_login_ops)
 		check_policy_output(out, len);
 	else if (map)
 		check_map_output(out, len);
@@ -136,12 +161,26 @@ check_output(struct login_fake *f, bool map, bool greeting)
 	free(out);
 }
 
+/* The master's snapshot, its numbers from the seed. */
+static void
+answer_metrics(struct login_fake *f, uint32_t *seed)
+{
+	static uint64_t block[METRICS_SLOTS];
+
+	for (unsigned i = 0; i < METRICS_SLOTS; i++)
+		block[i] = next(seed) % 3 == 0 ? (uint64_t)next(seed) << (next(seed) % 32) : 0;
+	login_fake_metrics(f, block);
+	check_output(f, false, false);
+}
+
 /* The master answers some (all: every) of the outstanding requests. */
 static void
 answer(struct login_fake *f, uint32_t *seed, bool all, bool map)
 {
 	static const char *const names[] = { "demo", "we\tird\001name\n", "x" };
 
+	if (f->metrics_requests > 0 && (all || next(seed) % 4 != 0))
+		answer_metrics(f, seed);
 	while (f->noutstanding > 0 && f->c.state == LC_CMD) {
 		uint32_t r = next(seed);
 		uint32_t req = f->outstanding[r % f->noutstanding];
@@ -165,18 +204,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct login_fake f;
 	uint32_t split, seed;
 	size_t off = 3;
-	bool map, policy;
+	bool map, policy, metrics;
 
 	if (size < 3)
 		return 0;
 	map = (data[0] & 1) != 0;
 	policy = !map && (data[0] & 8) != 0;
+	metrics = !map && !policy && (data[0] & 16) != 0;
 	split = data[1];
 	seed = data[2];
 	login_fake_init(&f, map ? &socketmap_login_ops : policy ? &quota_policy_login_ops :
-	    &auth_login_ops, (data[0] & 2) != 0, false, false);
+	    metrics ? &metrics_login_ops : &auth_login_ops, (data[0] & 2) != 0, false, false);
 	check_output(&f, map, true);
-	if (!map && !policy && (data[0] & 4) != 0) {
+	if (!map && !policy && !metrics && (data[0] & 4) != 0) {
 		(void)login_fake_send(&f, "VERSION\t1\t0\nCPID\t1\n", 19);
 		check_output(&f, map, false);
 	}
@@ -191,7 +231,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		if (got < n) {
 			/* reading stops only while the master owes an answer */
-			if (f.noutstanding == 0)
+			if (f.noutstanding == 0 && f.metrics_requests == 0)
 				fail("input stalled at the read watermark");
 			answer(&f, &seed, true, map);
 			continue;

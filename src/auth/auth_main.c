@@ -464,7 +464,7 @@ handle_request(struct ipc_msg *m)
 			/* refused at once, without a password check or a queue slot */
 			log_debug("auth banned ip=%s", ip);
 			r->pen = NULL;
-			reply(r->id, IPC_AUTH_FAIL, NULL);
+			reply(r->id, IPC_AUTH_BANNED, NULL);
 			req_free(r);
 			return;
 		}

@@ -19,6 +19,7 @@
 #include "imap/imap_local.h"
 #include "proto/mutf7.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/util.h"
 
 static void client_input(struct imap_client *c);
@@ -111,6 +112,14 @@ cmd_reply(struct imap_cmd *cmd, const char *status, const char *fmt, va_list ap)
 
 	if (c->destroyed)
 		return IMAP_CMD_DONE;
+	if (cmd->name[0] != '\0') {
+		struct timespec ts;
+
+		/* lib/metrics.h: a bounded set of names, the rest counted as "other" */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		metrics_imap_command(cmd->name, (uint64_t)ts.tv_sec * 1000000 +
+		    (uint64_t)ts.tv_nsec / 1000 - cmd->started_us);
+	}
 	if (c->user->cfg != NULL && c->user->cfg->imap_debug && cmd->name[0] != '\0') {
 		struct timespec ts;
 		uint64_t now;

@@ -47,6 +47,7 @@ static const struct key_def keys[] = {
 	{ "quota_policy_listen", K_STR, OFF(quota_policy_listen), 0 },
 	{ "quota_policy_listen_mode", K_MODE, OFF(quota_policy_listen_mode), 0777 },
 	{ "quota_policy_listen_group", K_STR, OFF(quota_policy_listen_group), 0 },
+	{ "metrics_listen", K_STR, OFF(metrics_listen), 0 },
 	{ "quota_policy_reject", K_STR, OFF(quota_policy_reject), 0 },
 	{ "lmtp_spool_dir", K_STR, OFF(lmtp_spool_dir), 0 },
 	{ "lmtp_spool_threshold", K_SIZE, OFF(lmtp_spool_threshold), 0 },
@@ -367,6 +368,34 @@ loopback_listen(const char *spec)
 	return inet_pton(AF_INET, host, a) == 1 && a[0] == 127;
 }
 
+/* "host:port" or "[v6]:port" with a numeric address and a port 1..65535 */
+static bool
+numeric_listen(const char *spec)
+{
+	const char *colon = strrchr(spec, ':');
+	unsigned char a[16];
+	char host[64];
+	uint32_t port;
+	size_t hlen;
+
+	if (colon == NULL || parse_u32(colon + 1, strlen(colon + 1), &port) < 0 || port == 0 ||
+	    port > 65535)
+		return false;
+	hlen = (size_t)(colon - spec);
+	if (hlen >= 2 && spec[0] == '[' && spec[hlen - 1] == ']') {
+		if (hlen - 2 >= sizeof(host))
+			return false;
+		memcpy(host, spec + 1, hlen - 2);
+		host[hlen - 2] = '\0';
+		return inet_pton(AF_INET6, host, a) == 1;
+	}
+	if (hlen == 0 || hlen >= sizeof(host))
+		return false;
+	memcpy(host, spec, hlen);
+	host[hlen] = '\0';
+	return inet_pton(AF_INET, host, a) == 1;
+}
+
 static int
 config_finish(struct config *c, const char **err_r)
 {
@@ -424,6 +453,11 @@ config_finish(struct config *c, const char **err_r)
 	    !loopback_listen(c->quota_policy_listen))) {
 		*err_r = "quota_policy_listen must be unix:/absolute/path (at most 107 octets) or "
 		    "a loopback address and port (127.0.0.1:PORT, [::1]:PORT)";
+		return -1;
+	}
+	if (c->metrics_listen != NULL && !numeric_listen(c->metrics_listen)) {
+		*err_r = "metrics_listen must be a numeric address and port (127.0.0.1:9154, "
+		    "[::1]:9154)";
 		return -1;
 	}
 	if (c->quota_policy_reject == NULL || c->quota_policy_reject[0] == '\0' ||
@@ -597,6 +631,7 @@ config_free(struct config **cfgp)
 	free(c->socketmap_listen);
 	free(c->socketmap_listen_group);
 	free(c->quota_policy_listen);
+	free(c->metrics_listen);
 	free(c->quota_policy_listen_group);
 	free(c->quota_policy_reject);
 	free(c->lmtp_spool_dir);

@@ -52,6 +52,7 @@ struct config {
 	char *quota_policy_listen_group;	/* its group; NULL = the master's */
 	gid_t quota_policy_listen_gid;	/* resolved, (gid_t)-1 if unset */
 	char *quota_policy_reject;	/* the action for a recipient over quota */
+	char *metrics_listen;		/* "host:port" of the metrics endpoint; NULL = off */
 	char *lmtp_spool_dir;		/* big LMTP messages in transit; default base_dir/lmtp-spool */
 	uint64_t lmtp_spool_threshold;	/* messages above this go to lmtp_spool_dir (1 MiB) */
 	char *recipient_delimiter;	/* "user+detail": detail names a folder; NULL = off */

@@ -363,6 +363,11 @@ static const struct ipc_def ipc_defs[] = {
 		U32(ipc_mail_quota, size_lo) } },
 	[IPC_MAIL_QUOTA_RESULT] = { "MAIL_QUOTA_RESULT", false, 2, {
 		U32(ipc_result, id), U32(ipc_result, status) } },
+	[IPC_METRICS_REPORT] = { "METRICS_REPORT", false, 1, {
+		BYTES(ipc_metrics, block, IPC_METRICS_MAX) } },
+	[IPC_LOGIN_METRICS] = { "LOGIN_METRICS", false, 1, { U32(ipc_metrics, id) } },
+	[IPC_LOGIN_METRICS_SNAPSHOT] = { "LOGIN_METRICS_SNAPSHOT", false, 2, {
+		U32(ipc_metrics, id), BYTES(ipc_metrics, block, IPC_METRICS_MAX) } },
 	[IPC_MAIL_REJECTED] = { "MAIL_REJECTED", false, 2, {
 		U32(ipc_rejected, id), STR(ipc_rejected, reason, IPC_REASON_MAX) } },
 	[IPC_LMTP_REJECTED] = { "LMTP_REJECTED", false, 2, {

@@ -15,7 +15,7 @@
 
 #define IPC_MAX_PAYLOAD 16384
 /* Bumped whenever a message type or field changes (checked on every message). */
-#define IPC_VERSION 7
+#define IPC_VERSION 8
 
 enum ipc_type {
 	/*
@@ -146,6 +146,19 @@ enum ipc_type {
 	IPC_MAIL_QUOTA,
 	IPC_MAIL_QUOTA_RESULT,
 	/*
+	 * Metrics (docs/architecture.md, "Metrics"; lib/metrics.h). A block is
+	 * METRICS_SLOTS uint64_t in host order (every process is the same binary).
+	 * login, mail -> master  IPC_METRICS_REPORT  bytes block: counters added since the
+	 *                                    last report, gauges' current values; only the
+	 *                                    sender role's slots may be non-zero, else the
+	 *                                    sender is killed
+	 * login -> master  IPC_LOGIN_METRICS  u32 conn id (a metrics_listen connection)
+	 * master -> login  IPC_LOGIN_METRICS_SNAPSHOT u32 conn id, bytes block: the totals
+	 */
+	IPC_METRICS_REPORT,
+	IPC_LOGIN_METRICS,
+	IPC_LOGIN_METRICS_SNAPSHOT,
+	/*
 	 * Sieve reject at delivery over LMTP (RFC 5429 §2.1.1, docs/sieve.md): the message
 	 * of one recipient refused with the script's reason, stored nowhere; the lmtp process
 	 * answers that recipient "550 5.7.1 REASON" in its DATA replies.
@@ -174,6 +187,7 @@ enum ipc_type {
 #define IPC_SALT_MAX	64	/* SCRAM salt */
 #define IPC_REASON_MAX	512	/* a Sieve reject reason in an LMTP reply */
 #define IPC_EXTRA_MAX	64	/* IPC_AUTH_REPLY/IPC_LOGIN_RESULT extra: a ServerSignature */
+#define IPC_METRICS_MAX	8192	/* a metrics block (METRICS_BLOCK_BYTES, checked in metrics.c) */
 
 /* IPC_LOGIN_AUTH / IPC_MAIL_CLIENT flags. */
 #define IPC_CONN_TLS	1u	/* the client connection is encrypted */
@@ -202,6 +216,8 @@ enum ipc_auth_status {
 	IPC_AUTH_FAIL = 1,	/* wrong credentials: NO [AUTHENTICATIONFAILED] */
 	IPC_AUTH_TEMPFAIL = 2,	/* server trouble: NO [UNAVAILABLE] */
 	IPC_AUTH_LIMIT = 3,	/* too many connections: NO [LIMIT] */
+	IPC_AUTH_BANNED = 4,	/* auth -> master only: refused, the network is banned; the
+				 * master answers the login process IPC_AUTH_FAIL */
 };
 
 struct ipc_msg {
@@ -345,6 +361,11 @@ struct ipc_lmtp_deliver {	/* IPC_LMTP_DELIVER, fd: the message */
 	uint32_t id;
 	const char *address, *folder;
 	struct ipc_bytes prefix;
+};
+struct ipc_metrics {		/* IPC_METRICS_REPORT (id unused), IPC_LOGIN_METRICS (no
+				 * block), IPC_LOGIN_METRICS_SNAPSHOT */
+	uint32_t id;
+	struct ipc_bytes block;
 };
 /* IPC_LOGIN_DRAIN, IPC_MAIL_SHUTDOWN, IPC_MAIL_TAKEN: no fields (pass NULL). */
 

@@ -20,6 +20,7 @@
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/config.h"
@@ -50,6 +51,8 @@ struct login {
 	unsigned nconns;
 	bool single;		/* login_mode = per-connection: exit after the one connection */
 	bool draining;
+	struct metrics_extra metrics_extra;	/* metrics_listen: build, certificates */
+	struct event *metrics_timer;	/* reports the pre-login connections */
 };
 
 static void lconn_input(struct lconn *c);
@@ -471,6 +474,23 @@ lconn_send_quota(struct lconn *c, uint32_t req, const char *address, size_t len,
 	return r;
 }
 
+int
+lconn_send_metrics(struct lconn *c)
+{
+	struct ipc_metrics q = { c->conn_id, { NULL, 0 } };
+	struct ipc_msg m;
+
+	if (ipc_encode(&m, IPC_LOGIN_METRICS, &q) < 0)
+		return -1;
+	return login_send(c->l, &m, -1);
+}
+
+const struct metrics_extra *
+lconn_metrics_extra(const struct lconn *c)
+{
+	return &c->l->metrics_extra;
+}
+
 void
 lconn_resume(struct lconn *c)
 {
@@ -804,6 +824,18 @@ master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 			c->ops->verified(c, lv.req, lv.status, lv.user);
 		break;
 	}
+	case IPC_LOGIN_METRICS_SNAPSHOT: {
+		struct ipc_metrics ms;
+		struct lconn *c;
+
+		if (ipc_decode(m, IPC_LOGIN_METRICS_SNAPSHOT, &ms) < 0 ||
+		    ms.block.len != METRICS_BLOCK_BYTES)
+			fatal("login: malformed message from master");
+		c = lconn_find(l, ms.id);
+		if (c != NULL && c->ops->metrics != NULL && c->state == LC_CMD)
+			c->ops->metrics(c, ms.block.p, ms.block.len);
+		break;
+	}
 	default:
 		fatal("login: unexpected message %u from master", m->type);
 	}
@@ -899,6 +931,74 @@ login_conn_new(struct login *l, uint32_t id, uint32_t idx, int fd)
 	c->ops->greet(c);
 }
 
+/* ------------------------------------------------------------------ metrics */
+
+#define METRICS_REPORT_SECS	1
+/* as src/cli/cli.c's BUZON_VERSION (tests/metrics compares the two) */
+#define METRICS_BUILD_VERSION	"0.1.0"
+
+/* Every second: this process's pre-login connections by protocol, when they changed. */
+static void
+metrics_report_cb(evutil_socket_t fd, short what, void *ctx)
+{
+	struct login *l = ctx;
+	unsigned n[METRICS_PROTO_N] = { 0, 0, 0 };
+	uint64_t block[METRICS_SLOTS];
+	struct ipc_metrics r;
+	struct ipc_msg *m;
+
+	for (struct lconn *c = l->conns; c != NULL; c = c->next) {
+		if (c->state == LC_PROXY)
+			continue;	/* logged in: the mail process counts it */
+		if (c->ops->ipc_proto == IPC_PROTO_IMAP)
+			n[METRICS_PROTO_IMAP]++;
+		else if (c->ops->ipc_proto == IPC_PROTO_POP3)
+			n[METRICS_PROTO_POP3]++;
+		else if (c->ops->ipc_proto == IPC_PROTO_MANAGESIEVE)
+			n[METRICS_PROTO_MANAGESIEVE]++;
+	}
+	for (unsigned i = 0; i < METRICS_PROTO_N; i++)
+		metrics_gauge_set(MS_CONN_PRELOGIN + i, n[i]);
+	if (!metrics_take(block) || l->master == NULL)
+		return;
+	r.id = 0;
+	r.block.p = (const unsigned char *)block;
+	r.block.len = sizeof(block);
+	m = xmalloc(sizeof(*m));
+	if (ipc_encode(m, IPC_METRICS_REPORT, &r) == 0)
+		(void)login_send(l, m, -1);
+	free(m);
+}
+
+/*
+ * With a metrics listener: the build and the certificates' notAfter (the files are
+ * read now, before the chroot). Every login process reports its connections.
+ */
+static void
+metrics_setup(struct login *l)
+{
+	struct timeval tv = { METRICS_REPORT_SECS, 0 };
+
+	if (l->cfg->metrics_listen == NULL)
+		return;
+	l->metrics_extra.version = METRICS_BUILD_VERSION;
+	for (unsigned i = 0; i < l->cfg->ssl_count && i < METRICS_CERTS_MAX; i++) {
+		char *names = NULL, *err = NULL;
+		long long left;
+
+		if (tls_cert_info(l->cfg->ssl[i].cert, &names, &left, &err) < 0) {
+			free(err);
+			continue;
+		}
+		free(names);
+		l->metrics_extra.cert_path[l->metrics_extra.ncerts] = l->cfg->ssl[i].cert;
+		l->metrics_extra.cert_not_after[l->metrics_extra.ncerts++] =
+		    (int64_t)time(NULL) + left;
+	}
+	l->metrics_timer = event_new(l->base, -1, EV_PERSIST, metrics_report_cb, l);
+	evtimer_add(l->metrics_timer, &tv);
+}
+
 /* --fds: the master's listener kinds in index order ("imap,imaps,pop3s"), and "single". */
 static void
 parse_fds(struct login *l, const char *spec)
@@ -924,9 +1024,12 @@ parse_fds(struct login *l, const char *spec)
 			l->listener_ops[l->nlisteners] = &socketmap_login_ops;
 		else if (strcmp(tok, "quotapolicy") == 0)
 			l->listener_ops[l->nlisteners] = &quota_policy_login_ops;
+		else if (strcmp(tok, "metrics") == 0)
+			l->listener_ops[l->nlisteners] = &metrics_login_ops;
 		else
 			fatal("login: unknown listener kind in --fds");
-		l->listener_tls[l->nlisteners] = tok[strlen(tok) - 1] == 's';
+		l->listener_tls[l->nlisteners] = tok[strlen(tok) - 1] == 's' &&
+		    l->listener_ops[l->nlisteners] != &metrics_login_ops;
 		l->nlisteners++;
 	}
 	free(copy);
@@ -948,6 +1051,7 @@ login_main(int argc, char **argv)
 		fatal("%s", err);
 	l.base = event_base_new();
 	parse_fds(&l, fds);
+	metrics_setup(&l);
 	/* everything this process needs is loaded: confine it (docs/security.md, Seccomp) */
 	role_confine_unprivileged(l.cfg, SANDBOX_LOGIN);
 	l.master = ipc_peer_create(l.base, LOGIN_IPC_FD, master_msg_cb, master_error_cb, &l);

@@ -16,6 +16,7 @@
 #include "lib/buf.h"
 #include "lib/config.h"
 #include "lib/ipc.h"
+#include "lib/metrics.h"
 #include "lib/util.h"
 #include "proto/scram.h"
 
@@ -68,6 +69,11 @@ struct login_proto_ops {
 	void (*scram_params)(struct lconn *c, uint32_t status, const unsigned char *salt,
 	    size_t salt_len, uint32_t iter);
 	void (*scram_success)(struct lconn *c, const unsigned char *sig, size_t len);
+	/*
+	 * metrics_listen only (NULL elsewhere): the master's snapshot after
+	 * lconn_send_metrics, block[0..len) (len checked: METRICS_BLOCK_BYTES).
+	 */
+	void (*metrics)(struct lconn *c, const unsigned char *block, size_t len);
 };
 
 extern const struct login_proto_ops imap_login_ops;
@@ -76,6 +82,7 @@ extern const struct login_proto_ops managesieve_login_ops;
 extern const struct login_proto_ops auth_login_ops;
 extern const struct login_proto_ops socketmap_login_ops;
 extern const struct login_proto_ops quota_policy_login_ops;
+extern const struct login_proto_ops metrics_login_ops;
 
 struct login;
 
@@ -151,6 +158,14 @@ int lconn_send_lookup(struct lconn *c, uint32_t req, const char *address, size_t
  */
 int lconn_send_quota(struct lconn *c, uint32_t req, const char *address, size_t len,
     uint64_t size);
+/*
+ * metrics_listen: ask the master for the current numbers (the answer comes through
+ * ops->metrics). Returns 0, or -1 (answer 503).
+ */
+int lconn_send_metrics(struct lconn *c);
+/* The numbers the metrics endpoint shows besides the master's: the build and the
+ * configured certificates' notAfter (read before the chroot). */
+const struct metrics_extra *lconn_metrics_extra(const struct lconn *c);
 /* Parse what the client has sent meanwhile (a front end that waited for an answer). */
 void lconn_resume(struct lconn *c);
 /* (Re)arm the connection's deadline secs from now (auth_listen: its idle timeout). */

@@ -21,6 +21,7 @@
 #include "lib/config.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/priv.h"
 #include "lib/role.h"
 #include "mailproc/deliver.h"
@@ -317,10 +318,50 @@ read_user(struct user_info *u)
 	free(m);
 }
 
+/*
+ * Metrics (docs/architecture.md, "Metrics"): this user's sessions by protocol and what
+ * was counted since the last report (IMAP command latencies, the store's fsyncs and
+ * index), to the master when something changed.
+ */
+static void
+metrics_report(void)
+{
+	unsigned n[MAIL_PROTO_COUNT] = { 0 };
+	uint64_t block[METRICS_SLOTS];
+	struct ipc_metrics r;
+	struct ipc_msg *m;
+
+	_Static_assert((int)MAIL_PROTO_IMAP == (int)METRICS_PROTO_IMAP &&
+	    (int)MAIL_PROTO_POP3 == (int)METRICS_PROTO_POP3 &&
+	    (int)MAIL_PROTO_MANAGESIEVE == (int)METRICS_PROTO_MANAGESIEVE,
+	    "mail and metrics protocols out of step");
+	for (struct mail_session *s = P.mu != NULL ? P.mu->sessions : NULL; s != NULL;
+	    s = s->next)
+		if ((unsigned)s->proto < METRICS_PROTO_N)
+			n[s->proto]++;
+	for (unsigned i = 0; i < METRICS_PROTO_N; i++)
+		metrics_gauge_set(MS_CONN_AUTH + i, n[i]);
+	if (!metrics_take(block) || P.master == NULL)
+		return;
+	r.id = 0;
+	r.block.p = (const unsigned char *)block;
+	r.block.len = sizeof(block);
+	m = xmalloc(sizeof(*m));
+	if (ipc_encode(m, IPC_METRICS_REPORT, &r) == 0)
+		(void)ipc_peer_send(P.master, m, -1);
+	free(m);
+}
+
+static void
+metrics_report_cb(evutil_socket_t fd, short what, void *ctx)
+{
+	metrics_report();
+}
+
 int
 mailproc_main(int argc, char **argv)
 {
-	struct event *term;
+	struct event *term, *metrics_ev = NULL;
 	struct user_info u;
 
 	P.cfg = role_start("imap", argc, argv, NULL);
@@ -351,8 +392,18 @@ mailproc_main(int argc, char **argv)
 	P.master = ipc_peer_create(P.base, MAIL_IPC_FD, master_msg_cb, master_error_cb, NULL);
 	term = evsignal_new(P.base, SIGTERM, sigterm_cb, NULL);
 	event_add(term, NULL);
+	if (P.cfg->metrics_listen != NULL) {
+		struct timeval tv = { 1, 0 };
+
+		metrics_ev = event_new(P.base, -1, EV_PERSIST, metrics_report_cb, NULL);
+		evtimer_add(metrics_ev, &tv);
+	}
 	event_base_dispatch(P.base);
 	mail_user_destroy(&P.mu);	/* every session of every protocol, then the store */
+	if (metrics_ev != NULL) {
+		metrics_report();	/* the last second's counts */
+		event_free(metrics_ev);
+	}
 	deliver_sieve_destroy(&P.sieve);
 	/* delivery results still queued: an unsent 250 would make the MTA deliver twice */
 	(void)ipc_peer_flush(P.master, 5000);

@@ -102,7 +102,10 @@ reload_config(void)
 	    strcmp(ncfg->socketmap_listen, M.cfg->socketmap_listen) != 0) ||
 	    (ncfg->quota_policy_listen == NULL) != (M.cfg->quota_policy_listen == NULL) ||
 	    (ncfg->quota_policy_listen != NULL &&
-	    strcmp(ncfg->quota_policy_listen, M.cfg->quota_policy_listen) != 0))
+	    strcmp(ncfg->quota_policy_listen, M.cfg->quota_policy_listen) != 0) ||
+	    (ncfg->metrics_listen == NULL) != (M.cfg->metrics_listen == NULL) ||
+	    (ncfg->metrics_listen != NULL &&
+	    strcmp(ncfg->metrics_listen, M.cfg->metrics_listen) != 0))
 		log_warn("reload: listener changes take effect at the next restart");
 	config_free(&M.cfg);
 	M.cfg = ncfg;
@@ -328,6 +331,12 @@ setup_listeners(void)
 		M.listen_tls[M.nlisten] = false;
 		M.listen_kind[M.nlisten] = "quotapolicy";
 		M.listen_fd[M.nlisten++] = listen_quota_policy(M.cfg->quota_policy_listen);
+	}
+	/* the metrics endpoint (HTTP): the login processes too, never parsed here */
+	if (M.cfg->metrics_listen != NULL && M.nlisten < MASTER_MAX_LISTENERS) {
+		M.listen_tls[M.nlisten] = false;
+		M.listen_kind[M.nlisten] = "metrics";
+		M.listen_fd[M.nlisten++] = listen_lmtp(M.cfg->metrics_listen);
 	}
 }
 

@@ -250,7 +250,8 @@ conn_refuse(unsigned idx, int fd, const char *why)
 
 	if (!M.listen_tls[idx] && strcmp(M.listen_kind[idx], "auth") != 0 &&
 	    strcmp(M.listen_kind[idx], "socketmap") != 0 &&
-	    strcmp(M.listen_kind[idx], "quotapolicy") != 0)
+	    strcmp(M.listen_kind[idx], "quotapolicy") != 0 &&
+	    strcmp(M.listen_kind[idx], "metrics") != 0)
 		(void)!send(fd, pop3 ? pop3_err : sieve ? sieve_bye : imap_bye,
 		    (pop3 ? sizeof(pop3_err) : sieve ? sizeof(sieve_bye) : sizeof(imap_bye)) - 1,
 		    MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -316,6 +317,8 @@ conn_dispatch(unsigned idx, int fd, const struct sockaddr_storage *ss)
 	mc->authsock = authsock;
 	mc->socketmap = socketmap;
 	mc->quotapolicy = quotapolicy;
+	/* metrics_listen: an HTTP client, under the pre-login caps like any other */
+	mc->metrics = strcmp(M.listen_kind[idx], "metrics") == 0;
 	login->nconns++;
 	if (!authsock && !socketmap && !quotapolicy) {
 		mc->prelogin = true;

@@ -248,6 +248,7 @@ child_forget(struct child *ch)
 		ch->untaken = p->next;
 		pending_free(p);
 	}
+	master_metrics_forget(ch);
 	free(ch->user);
 	free(ch);
 }
@@ -349,6 +350,11 @@ child_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 		handle_login_quota(ch, m);
 	} else if (ch->role == ROLE_LOGIN && m->type == IPC_LOGIN_SCRAM) {
 		handle_login_scram(ch, m);
+	} else if (ch->role == ROLE_LOGIN && m->type == IPC_LOGIN_METRICS) {
+		handle_login_metrics(ch, m);
+	} else if ((ch->role == ROLE_LOGIN || ch->role == ROLE_MAIL) &&
+	    m->type == IPC_METRICS_REPORT) {
+		handle_metrics_report(ch, m);
 	} else if (ch->role == ROLE_AUTH && m->type == IPC_AUTH_REPLY) {
 		handle_auth_reply(ch, m);
 	} else if (ch->role == ROLE_AUTH && m->type == IPC_AUTH_SCRAM_PARAMS) {

@@ -128,6 +128,8 @@ lmtp_reply(struct pending *p, uint32_t type, uint32_t status, const char *user)
 	struct ipc_msg m;
 	int r;
 
+	if (type == IPC_LMTP_DELIVER_RESULT)
+		master_metrics_delivery(status);
 	if (p->from == NULL)
 		return;
 	if (type == IPC_LMTP_RCPT_RESULT) {

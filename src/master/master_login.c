@@ -331,13 +331,16 @@ handle_auth_reply(struct child *auth, struct ipc_msg *m)
 	struct pending **pp, *p;
 	struct child *mail;
 	struct mconn *mc;
+	bool banned;
 
-	if (ipc_decode(m, IPC_AUTH_REPLY, &a) < 0 || a.status > IPC_AUTH_LIMIT) {
+	if (ipc_decode(m, IPC_AUTH_REPLY, &a) < 0 || a.status > IPC_AUTH_BANNED) {
 		log_error("malformed reply from auth pid=%d: killing it", (int)auth->pid);
 		child_kill(auth);
 		return;
 	}
-	status = a.status;
+	/* a ban is a failure for everyone but the metrics */
+	banned = a.status == IPC_AUTH_BANNED;
+	status = banned ? IPC_AUTH_FAIL : a.status;
 	uid = a.uid;
 	gid = a.gid;
 	name = a.name;
@@ -375,7 +378,9 @@ handle_auth_reply(struct child *auth, struct ipc_msg *m)
 		    proto_name(p->proto), log_sanitize(p->user, strlen(p->user), safe, sizeof(safe)),
 		    p->mech, p->ip,
 		    (p->flags & IPC_CONN_TLS) ? "yes" : "no",
-		    status == IPC_AUTH_FAIL ? "password" : "tempfail");
+		    banned ? "banned" : status == IPC_AUTH_FAIL ? "password" : "tempfail");
+		master_metrics_login(p->proto, p->mech, banned ? METRICS_LOGIN_BANNED :
+		    status == IPC_AUTH_FAIL ? METRICS_LOGIN_FAILED : METRICS_LOGIN_TEMPFAIL);
 		login_reply(p, status == IPC_AUTH_FAIL ? IPC_AUTH_FAIL : IPC_AUTH_TEMPFAIL);
 		pending_free(p);
 		return;
@@ -387,11 +392,13 @@ handle_auth_reply(struct child *auth, struct ipc_msg *m)
 	}
 	if ((priv_is_root() && (uid == 0 || gid == 0)) ||
 	    root[0] != '/' || (mail = mail_child_get(name, uid, gid, home, root, quota)) == NULL) {
+		master_metrics_login(p->proto, p->mech, METRICS_LOGIN_TEMPFAIL);
 		login_reply(p, IPC_AUTH_TEMPFAIL);
 		pending_free(p);
 		return;
 	}
 	if (a.extra.len > sizeof(p->server_sig)) {
+		master_metrics_login(p->proto, p->mech, METRICS_LOGIN_TEMPFAIL);
 		login_reply(p, IPC_AUTH_TEMPFAIL);
 		pending_free(p);
 		return;
@@ -414,6 +421,7 @@ handle_auth_reply(struct child *auth, struct ipc_msg *m)
 		evtimer_del(mail->idle_timer);
 	p->next = M.handoffs;
 	M.handoffs = p;
+	master_metrics_login(p->proto, p->mech, METRICS_LOGIN_OK);
 	login_reply(p, IPC_AUTH_OK);
 }
 

@@ -15,6 +15,7 @@
 #include "lib/buf.h"
 #include "lib/config.h"
 #include "lib/ipc.h"
+#include "lib/metrics.h"
 
 #define MASTER_MAX_LISTENERS	32
 #define CHILD_FD_IPC		3
@@ -48,6 +49,7 @@ struct child {
 	/* clients sent but not yet acknowledged (IPC_MAIL_TAKEN), oldest first */
 	struct pending *untaken, **untaken_tail;
 	unsigned nuntaken;
+	uint64_t *metrics;	/* its last IPC_METRICS_REPORT (gauges), NULL before one */
 };
 
 /* A mail process that leaves this many clients unacknowledged is killed: the master
@@ -115,6 +117,7 @@ struct mconn {
 	bool socketmap;		/* from a socketmap_listen socket: IPC_LOGIN_LOOKUP only */
 	bool quotapolicy;	/* from a quota_policy_listen socket: IPC_LOGIN_QUOTA only */
 	unsigned verifying;	/* its IPC_LOGIN_VERIFY / _LOOKUP / _QUOTA being answered */
+	bool metrics;		/* from metrics_listen: IPC_LOGIN_METRICS only */
 };
 
 /* Pre-login connections of one IPv4 address or IPv6 /64. */
@@ -137,7 +140,7 @@ struct master {
 	char *cfgpath;
 	int listen_fd[MASTER_MAX_LISTENERS];
 	bool listen_tls[MASTER_MAX_LISTENERS];
-	const char *listen_kind[MASTER_MAX_LISTENERS];	/* "imap", "imaps", "pop3", "pop3s", "managesieve", "auth", "socketmap", "quotapolicy" */
+	const char *listen_kind[MASTER_MAX_LISTENERS];	/* "imap", "imaps", "pop3", "pop3s", "managesieve", "auth", "socketmap", "quotapolicy", "metrics" */
 	struct event *listen_ev[MASTER_MAX_LISTENERS];
 	unsigned nlisten;
 	/* accepting */
@@ -241,5 +244,14 @@ void handle_mail_rejected(struct child *ch, struct ipc_msg *m);
 void fail_deliveries_of(struct child *mail);
 void handle_lmtp(struct child *lmtp, struct ipc_msg *m);
 void rcpt_cache_clear(void);
+
+/* master_metrics.c: the metrics endpoint's numbers (docs/architecture.md, "Metrics") */
+void master_metrics_login(uint32_t proto, const char *mech, enum metrics_login result);
+/* An LMTP delivery's result (IPC_DELIVER_*). */
+void master_metrics_delivery(uint32_t status);
+/* Drop a child's gauges (it is gone). */
+void master_metrics_forget(struct child *ch);
+void handle_metrics_report(struct child *ch, struct ipc_msg *m);
+void handle_login_metrics(struct child *login, struct ipc_msg *m);
 
 #endif

@@ -39,7 +39,23 @@
 
 #include "lib/buf.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/util.h"
+
+/* fsync(2), its latency counted for the metrics endpoint (lib/metrics.h); thread-safe */
+static int
+timed_fsync(int fd)
+{
+	struct timespec a, b;
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	r = fsync(fd);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	metrics_observe(MS_FSYNC, (uint64_t)(b.tv_sec - a.tv_sec) * 1000000 +
+	    (uint64_t)(b.tv_nsec / 1000) - (uint64_t)(a.tv_nsec / 1000));
+	return r;
+}
 
 /* Largest group: a transaction never waits for more than this many before it. */
 #define COMMIT_GROUP_MAX_REQS	256
@@ -175,7 +191,7 @@ work_files(struct commit_group *g)
 				fd = openat(r->tmp_fd, sm->tmpname,
 				    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 			/* an fsync error is final, never retried (docs/formats.md, Saving) */
-			if (fd < 0 || fsync(fd) < 0) {
+			if (fd < 0 || timed_fsync(fd) < 0) {
 				sm->err = errno;
 				r->failed = true;
 			} else
@@ -277,7 +293,7 @@ work_records_first(struct commit_group *g, struct commit_box *cb)
 	if (err != 0) {
 		/* take back a partial append: those records are not acknowledged */
 		if (ftruncate(cb->uidlist_fd, cb->append_off) == 0)
-			(void)fsync(cb->uidlist_fd);
+			(void)timed_fsync(cb->uidlist_fd);
 		cbox_fail(cb, err, "uidlist append");
 		return;
 	}
@@ -294,20 +310,20 @@ work_box(struct commit_group *g, struct commit_box *cb)
 
 	if (!cb->active)
 		return;
-	if (cb->sync_cur && fsync(cb->cur_fd) < 0)
+	if (cb->sync_cur && timed_fsync(cb->cur_fd) < 0)
 		cbox_fail(cb, errno, "fsync cur");
-	if (cb->sync_new && fsync(cb->new_fd) < 0)
+	if (cb->sync_new && timed_fsync(cb->new_fd) < 0)
 		cbox_fail(cb, errno, "fsync new");
 	if (!cb->rewrite) {
 		if (!cb->appended)
 			return;
-		if (cb->err == 0 && fsync(cb->uidlist_fd) < 0)
+		if (cb->err == 0 && timed_fsync(cb->uidlist_fd) < 0)
 			cbox_fail(cb, errno, "uidlist fsync");
 		if (cb->err != 0) {
 			/* every transaction of the folder fails: take their records back
 			 * (if that fails too, finish_box queues a rewrite) */
 			if (ftruncate(cb->uidlist_fd, cb->append_off) == 0 &&
-			    fsync(cb->uidlist_fd) == 0)
+			    timed_fsync(cb->uidlist_fd) == 0)
 				cb->appended = false;
 			return;
 		}
@@ -318,7 +334,7 @@ work_box(struct commit_group *g, struct commit_box *cb)
 		return;
 	work_format_records(g, cb);
 	err = pwrite_full(cb->lockfd, cb->data.data, cb->data.len, 0);
-	if (err == 0 && fsync(cb->lockfd) < 0)
+	if (err == 0 && timed_fsync(cb->lockfd) < 0)
 		err = errno;
 	if (err == 0 && renameat(cb->dir_fd, UIDLIST_LOCK_NAME, cb->dir_fd, UIDLIST_NAME) < 0)
 		err = errno;
@@ -327,7 +343,7 @@ work_box(struct commit_group *g, struct commit_box *cb)
 		return;
 	}
 	cb->renamed = true;
-	if (fsync(cb->dir_fd) < 0)
+	if (timed_fsync(cb->dir_fd) < 0)
 		cbox_fail(cb, errno, "fsync folder");
 	(void)fstatat(cb->dir_fd, UIDLIST_NAME, &cb->uidlist_st, AT_SYMLINK_NOFOLLOW);
 }

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/util.h"
 
 #define INDEX_FILE		"buzon.index"
@@ -1570,10 +1571,12 @@ trusted:
 		box->index_fid = fid;
 		log_debug("store index snapshot trusted mailbox=%s messages=%zu", box->name,
 		    box->count);
+		metrics_add(MS_INDEX_HITS, 1);
 		return 1;
 	}
 	log_debug("store index snapshot stale, rescanning mailbox=%s messages=%zu",
 	    box->name, box->count);
+	metrics_add(MS_INDEX_STALE, 1);
 	box->index_preloaded = true;
 	box->index_dirty = true;
 	memset(&box->uidlist_st, 0, sizeof(box->uidlist_st));
@@ -1585,6 +1588,7 @@ bad:
 	mdb_txn_abort(txn);
 	log_error("store index invalid, folder rebuilt from the Maildir mailbox=%s "
 	    "reason=\"%s\" uid=%u", box->name, bad, prev);
+	metrics_add(MS_INDEX_INVALID, 1);
 	load_reset(box);
 	if (ret == 0 && expect == NULL) {
 		/* the header was sound: its MODSEQ ceiling still holds */

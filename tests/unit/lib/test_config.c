@@ -65,6 +65,7 @@ test_good(void **state)
 	assert_true(c->auth_listen_gid == (gid_t)-1);
 	assert_null(c->socketmap_listen);
 	assert_int_equal(c->socketmap_listen_mode, 0660);
+	assert_null(c->metrics_listen);		/* off */
 	config_free(&c);
 	assert_null(c);
 	unlink(path);
@@ -114,6 +115,12 @@ test_errors(void **state)
 		{ "quota_policy_listen = 127.0.0.1:0\n", "quota_policy_listen must be unix:/" },
 		{ "quota_policy_listen = localhost:10010\n", "quota_policy_listen must be unix:/" },
 		{ "quota_policy_listen = unix:rel\n", "quota_policy_listen must be unix:/" },
+		{ "metrics_listen = localhost:9154\n", "metrics_listen must be a numeric address" },
+		{ "metrics_listen = 127.0.0.1\n", "metrics_listen must be a numeric address" },
+		{ "metrics_listen = 127.0.0.1:0\n", "metrics_listen must be a numeric address" },
+		{ "metrics_listen = 127.0.0.1:65536\n", "metrics_listen must be a numeric address" },
+		{ "metrics_listen = ::1:9154\n", "metrics_listen must be a numeric address" },
+		{ "metrics_listen = unix:/run/m\n", "metrics_listen must be a numeric address" },
 		{ "quota_policy_reject = \n", "quota_policy_reject must be one line" },
 		{ "lmtp_spool_threshold = 65M\n", "lmtp_spool_threshold must be at most 64M" },
 		{ "auth_pam_workers = 0\n", "auth_pam_workers must be at least 1" },

@@ -230,6 +230,38 @@ lconn_send_quota(struct lconn *c, uint32_t req, const char *address, size_t len,
 	return 0;
 }
 
+int
+lconn_send_metrics(struct lconn *c)
+{
+	struct login_fake *f = fake_of(c);
+
+	contract(c->ops == &metrics_login_ops, "metrics request from another front end");
+	contract(c->state == LC_CMD, "metrics request outside the command state");
+	contract(f->metrics_requests == 0, "a second metrics request on one connection");
+	if (f->metrics_fail)
+		return -1;
+	f->metrics_requests++;
+	return 0;
+}
+
+const struct metrics_extra *
+lconn_metrics_extra(const struct lconn *c)
+{
+	static const struct metrics_extra x = { "0.0-test", 1, { "/etc/test.pem" },
+		{ 1767225600 } };
+
+	return &x;
+}
+
+void
+login_fake_metrics(struct login_fake *f, const uint64_t *block)
+{
+	contract(f->metrics_requests == 1, "a snapshot nobody asked for");
+	f->metrics_requests = 0;
+	if (f->c.state == LC_CMD && f->c.ops->metrics != NULL)
+		f->c.ops->metrics(&f->c, (const unsigned char *)block, METRICS_BLOCK_BYTES);
+}
+
 void
 lconn_resume(struct lconn *c)
 {

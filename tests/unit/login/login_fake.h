@@ -57,6 +57,8 @@ struct login_fake {
 	char ip[IPC_IP_MAX + 1];	/* of the last verify */
 	char address[IPC_ADDR_MAX + 1];	/* of the last lookup or quota check */
 	uint64_t size;			/* of the last quota check */
+	unsigned metrics_requests;	/* lconn_send_metrics calls not yet answered */
+	bool metrics_fail;		/* lconn_send_metrics fails (the master is gone) */
 };
 
 /*
@@ -90,6 +92,12 @@ void login_fake_switch_tls(struct login_fake *f);
  */
 void login_fake_verified(struct login_fake *f, uint32_t req, uint32_t status,
     const char *user);
+
+/*
+ * The master's snapshot for the outstanding lconn_send_metrics, as login.c passes
+ * IPC_LOGIN_METRICS_SNAPSHOT on: to ops->metrics while the connection reads.
+ */
+void login_fake_metrics(struct login_fake *f, const uint64_t *block);
 
 /* Take what was written so far (caller frees; *len_r its length; NUL-terminated). */
 char *login_fake_take_output(struct login_fake *f, size_t *len_r);
