@@ -1611,6 +1611,7 @@ def t_sieve_send(mdn=False):
 # below buzon's 10 s) for ./release; exits 0 once released, 1 when it gave up.
 SENDMAIL_SLOW = """#!/bin/sh
 d=%s
+[ -e "$d/hang" ] && exec sleep 60
 cat > "$d/msg.$$"
 touch "$d/started"
 i=0
@@ -1629,7 +1630,8 @@ def t_sieve_send_async():
     sent"): while a redirect's sendmail waits, an IMAP NOOP of the same user is answered;
     the test releases sendmail only after that answer, so a mail process blocked in the
     wait would see sendmail give up (exit 1) and keep the message in INBOX. The LMTP
-    reply waits for sendmail's result: the message redirected is not stored."""
+    reply waits for sendmail's result: the message redirected is not stored. A sendmail
+    that never exits is killed after 10 s and the message is kept in INBOX."""
     out = tempfile.mkdtemp(prefix="buzontest-sendslow.")
     os.chmod(out, 0o777)
     wrapper = os.path.join(out, "sendmail")
@@ -1673,6 +1675,14 @@ def t_sieve_send_async():
         check(os.path.exists(os.path.join(out, "sent")), "sendmail released, not given up")
         check(not find_file_with(srv.maildir("asy"), b"Subject: slow-send"),
               "redirected: not kept")
+        # a sendmail that hangs: killed at the timeout, the message kept
+        open(os.path.join(out, "hang"), "w").close()
+        rr, dr = lmtp_send(srv.lmtp_port, "s@example.net", ["asy@example.org"],
+                           wire(msg("hang-send")))
+        eq([d[:3] for d in dr], ["250"], "LMTP reply after the timeout")
+        eq(len(find_file_with(srv.maildir("asy"), b"Subject: hang-send")), 1,
+           "not sent: kept in INBOX")
+        check("timed out" in srv.log_text(), "server log: timed out")
     finally:
         problems = srv.stop() if srv.proc else []
         shutil.rmtree(out, ignore_errors=True)
