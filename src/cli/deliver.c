@@ -256,7 +256,9 @@ deliver_message(const struct config *cfg, const struct user_info *u, const char 
 		mstore_set_quota(store, qs, qm, cfg->quota_warning);
 	}
 	ds = deliver_sieve_create(cfg, u->home);
-	deliver_sieve_reject_by_exit(ds);
+	/* reject: exit 77 for the MTA to bounce, or (sieve_reject_mdn) an MDN as Pigeonhole */
+	if (!cfg->sieve_reject_mdn)
+		deliver_sieve_reject_by_exit(ds);
 	if (deliver_sieve_active(ds)) {
 		char *msg_from, *msg_to;
 

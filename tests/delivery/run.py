@@ -1586,12 +1586,18 @@ def t_sieve_send(mdn=False):
             lmtp("rej-me-null", sender="")
             eq(len(sent()), 0, "no rejection to <>")
             eq(len(find_file_with(inbox, b"Subject: rej-me-null")), 1, "reject to <>: kept")
-        # reject through buzon deliver: exit 77 (EX_NOPERM), the reason on stderr
+        # reject through buzon deliver: exit 77 (EX_NOPERM), the reason on stderr; with
+        # sieve_reject_mdn an MDN and exit 0 (as Pigeonhole's dovecot-lda)
         r = deliver_cli(srv, ["-d", "snd", "-f", "e@example.net"], msg("rej-me-lda"))
-        eq(r.returncode, 77, "deliver reject (%r)" % r.stderr)
-        check(b"Not wanted here." in r.stderr, "reason on stderr: %r" % r.stderr)
         check(not find_file_with(inbox, b"Subject: rej-me-lda"), "deliver reject: not kept")
-        eq(len(sent()), 0, "deliver reject: nothing sent")
+        if mdn:
+            eq(r.returncode, 0, "deliver reject, MDN (%r)" % r.stderr)
+            eq([g[0] for g in sent()], [["-i", "-f", "<>", "--", "e@example.net"]],
+               "deliver reject: the MDN")
+        else:
+            eq(r.returncode, 77, "deliver reject (%r)" % r.stderr)
+            check(b"Not wanted here." in r.stderr, "reason on stderr: %r" % r.stderr)
+            eq(len(sent()), 0, "deliver reject: nothing sent")
         # buzon deliver: the same, another sender gets its reply
         r = subprocess.run([srv.buzon, "deliver", "-c", srv.config_path, "-d", "snd", "-f",
                             "d@example.net"], input=msg("vac-lda").replace(b"To: demo@",

@@ -50,7 +50,8 @@ exit 0
 """
 
 # (name, script, message, envelope recipient, difference or None[, before script[,
-# after script]]): sieve_before / sieve_after, one file each, on both sides
+# after script[, more buzon.conf lines]]]): sieve_before / sieve_after, one file each,
+# on both sides
 CASES = [
     ("keep", b'keep;', MSG, ME, None),
     ("implicit-keep", b'if false { discard; }', MSG, ME, None),
@@ -82,6 +83,11 @@ CASES = [
      "dovecot-lda (even with -e) exits 0 and sends a rejection MDN itself; `buzon "
      "deliver` exits 77 with the reason so that the MTA (Postfix's local) bounces the "
      "message (docs/sieve.md, reject / ereject)"),
+    ("reject-mdn", b'require "reject";\nreject "Not here.";', MSG, ME,
+     "with sieve_reject_mdn both exit 0, store nothing and send an MDN to the sender "
+     "with the null sender and the same Subject, but buzon's is From the recipient "
+     "(buzon has no postmaster_address) and has In-Reply-To", None, None,
+     "sieve_reject_mdn = yes\n"),
     ("broken", b'fileinto "Lists";', MSG, ME, None),
     ("editheader", b'require ["editheader", "fileinto"];\naddheader "X-Sieve" "yes";\n'
      b'if header :is "x-sieve" "yes" { fileinto "Lists"; }', MSG, ME, None),
@@ -226,11 +232,12 @@ def run_buzon(base, case, uid, buzon):
     with open(conf, "w") as f:
         f.write("base_dir = %s/run\npasswd_file = %s\nmail_location = maildir:~/Maildir\n"
                 "sendmail_path = %s\nimap_port = 0\nimaps_port = 0\npop3_port = 0\n"
-                "pop3s_port = 0\n%s%s" % (base, users, sm,
+                "pop3s_port = 0\n%s%s%s" % (base, users, sm,
                                            "sieve_before = %s/before.sieve\n" % base
                                            if before else "",
                                            "sieve_after = %s/after.sieve\n" % base
-                                           if after else ""))
+                                           if after else "",
+                                           case[7] if len(case) > 7 else ""))
     env = {"PATH": "/usr/bin:/bin", "RECIPIENT": rcpt}
     r = subprocess.run([buzon, "deliver", "-c", conf, "-d", "u", "-f", SENDER], input=msg,
                        capture_output=True, timeout=30, env=env)
