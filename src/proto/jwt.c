@@ -592,7 +592,7 @@ jwt_verify(const struct jwks *keys, const struct jwt_policy *p, const char *toke
 	hdr = part_decode(token, (size_t)(dot1 - token), &hlen);
 	body = part_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &blen);
 	sig = part_decode(dot2 + 1, len - (size_t)(dot2 + 1 - token), &slen);
-	if (hdr == NULL || body == NULL || sig == NULL || slen == 0)
+	if (hdr == NULL || body == NULL || sig == NULL)
 		goto out;
 	if ((h = json_parse_bounded((const char *)hdr, hlen)) == NULL || !json_is_object(h))
 		goto out;
@@ -601,6 +601,8 @@ jwt_verify(const struct jwks *keys, const struct jwt_policy *p, const char *toke
 		*error_r = "algorithm not allowed";
 		goto out;
 	}
+	if (slen == 0)
+		goto out;
 	if (json_object_get(h, "crit") != NULL) {
 		*error_r = "unsupported critical header";	/* RFC 7515 §4.1.11 */
 		goto out;
