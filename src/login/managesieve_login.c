@@ -29,11 +29,13 @@ max_redirects(void)
 	return xl.redirects_max;
 }
 
-enum msl_sasl_step { MSL_SASL_NONE, MSL_SASL_PLAIN, MSL_SASL_LOGIN_USER, MSL_SASL_LOGIN_PASS };
+enum msl_sasl_step { MSL_SASL_NONE, MSL_SASL_PLAIN, MSL_SASL_LOGIN_USER, MSL_SASL_LOGIN_PASS,
+	MSL_SASL_OAUTH, MSL_SASL_OAUTH_FAILED };	/* as in imap_login.c */
 
 struct ms_login {
 	enum msl_sasl_step sasl;
 	char *user;		/* the LOGIN mechanism's user name */
+	int oauth;		/* SASL_MECH_OAUTHBEARER or _XOAUTH2 while MSL_SASL_OAUTH* */
 	struct ms_cmd cmd;
 };
 
@@ -74,7 +76,9 @@ send_capabilities(struct lconn *c, const char *ok)
 	buf_init(&b, 4096);
 	(void)buf_append_str(&b, "\"IMPLEMENTATION\" \"buzon\"\r\n");
 	/* the mechanisms only where a password may be sent (IMAP's rule, LOGINDISABLED) */
-	(void)buf_appendf(&b, "\"SASL\" \"%s\"\r\n", lconn_cleartext_ok(c) ? "PLAIN LOGIN" : "");
+	(void)buf_appendf(&b, "\"SASL\" \"%s", lconn_cleartext_ok(c) ? "PLAIN LOGIN" : "");
+	loauth_capabilities(c, &b, " ");
+	(void)buf_append_str(&b, "\"\r\n");
 	(void)buf_append_str(&b, "\"SIEVE\" \"");
 	for (unsigned i = 0; i < SIEVE_CAP_COUNT; i++)
 		(void)buf_appendf(&b, "%s%s", i ? " " : "", sieve_cap_name((enum sieve_cap)i));
@@ -114,6 +118,16 @@ sasl_done(struct lconn *c, struct ms_login *ml)
 		c->state = LC_CMD;
 }
 
+static void
+auth_fail_reply(struct lconn *c)
+{
+	lconn_printf(c, "NO \"Authentication failed.\"\r\n");
+	if (++c->auth_fails >= LOGIN_MAX_AUTH_FAILS) {
+		lconn_printf(c, "BYE \"Too many invalid authentication attempts.\"\r\n");
+		lconn_close_after(c);
+	}
+}
+
 /* One SASL response (base64, "*" cancels), initial or after a challenge. */
 static void
 sasl_response(struct lconn *c, struct ms_login *ml, const char *p, size_t len)
@@ -123,6 +137,28 @@ sasl_response(struct lconn *c, struct ms_login *ml, const char *p, size_t len)
 	size_t olen = 0;
 	enum sasl_response r;
 
+	if (ml->sasl == MSL_SASL_OAUTH_FAILED) {
+		/* RFC 7628 §3.2.2: whatever the client answers, the exchange fails */
+		sasl_done(c, ml);
+		auth_fail_reply(c);
+		return;
+	}
+	if (ml->sasl == MSL_SASL_OAUTH) {
+		int res = loauth_response(c, ml->oauth, p, len, "", &err);
+
+		if (res == 0) {
+			sasl_done(c, ml);
+			lconn_printf(c, "NO \"Authentication aborted.\"\r\n");
+		} else if (res < 0) {
+			sasl_done(c, ml);
+			lconn_printf(c, "NO \"%s.\"\r\n", err);
+			if (++c->auth_fails >= LOGIN_MAX_AUTH_FAILS) {
+				lconn_printf(c, "BYE \"Too many invalid authentication attempts.\"\r\n");
+				lconn_close_after(c);
+			}
+		}
+		return;
+	}
 	if (ml->sasl == MSL_SASL_PLAIN) {
 		struct sasl_plain sp;
 
@@ -173,6 +209,7 @@ static void
 cmd_authenticate(struct lconn *c, struct ms_login *ml, const struct ms_cmd *cmd)
 {
 	const struct ms_arg *mech = &cmd->args[0];
+	int oauth;
 
 	if (cmd->argc < 1 || cmd->argc > 2 || mech->type != MS_ARG_STRING ||
 	    (cmd->argc == 2 && cmd->args[1].type != MS_ARG_STRING)) {
@@ -189,7 +226,10 @@ cmd_authenticate(struct lconn *c, struct ms_login *ml, const struct ms_cmd *cmd)
 		ml->sasl = MSL_SASL_PLAIN;
 	else if (mem_ieq(mech->p, mech->len, "LOGIN"))
 		ml->sasl = MSL_SASL_LOGIN_USER;
-	else {
+	else if ((oauth = loauth_mech(c, mech->p, mech->len)) != SASL_MECH_UNKNOWN) {
+		ml->sasl = MSL_SASL_OAUTH;
+		ml->oauth = oauth;
+	} else {
 		lconn_printf(c, "NO \"Unsupported authentication mechanism.\"\r\n");
 		return;
 	}
@@ -198,7 +238,7 @@ cmd_authenticate(struct lconn *c, struct ms_login *ml, const struct ms_cmd *cmd)
 		/* RFC 5804 §2.1: the initial response */
 		sasl_response(c, ml, cmd->args[1].p, cmd->args[1].len);
 	} else {
-		lconn_printf(c, ml->sasl == MSL_SASL_PLAIN ? "\"\"\r\n" : "\"VXNlcm5hbWU6\"\r\n");
+		lconn_printf(c, ml->sasl == MSL_SASL_LOGIN_USER ? "\"VXNlcm5hbWU6\"\r\n" : "\"\"\r\n");
 	}
 }
 
@@ -346,13 +386,20 @@ ms_login_after_tls(struct lconn *c)
 static void
 ms_login_auth_failed(struct lconn *c, uint32_t status)
 {
+	struct ms_login *ml = c->pstate;
+
+	if (ml->sasl == MSL_SASL_OAUTH && status == IPC_AUTH_FAIL) {
+		/* RFC 7628 §3.2.2: the error status as a challenge (RFC 5804 §2.1), then NO */
+		ml->sasl = MSL_SASL_OAUTH_FAILED;
+		c->state = LC_SASL;
+		lconn_printf(c, "\"%s\"\r\n", loauth_error_challenge());
+		return;
+	}
+	if (ml->sasl == MSL_SASL_OAUTH)
+		sasl_done(c, ml);
 	switch (status) {
 	case IPC_AUTH_FAIL:
-		lconn_printf(c, "NO \"Authentication failed.\"\r\n");
-		if (++c->auth_fails >= LOGIN_MAX_AUTH_FAILS) {
-			lconn_printf(c, "BYE \"Too many invalid authentication attempts.\"\r\n");
-			lconn_close_after(c);
-		}
+		auth_fail_reply(c);
 		break;
 	case IPC_AUTH_LIMIT:
 		lconn_printf(c, "NO (TRYLATER) \"Too many connections for this user from this "

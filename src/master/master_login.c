@@ -706,8 +706,10 @@ handle_login_verify(struct child *login, struct ipc_msg *m)
 	p->ip = xstrdup(v.ip);
 	p->flags = v.flags;
 	mc->verifying++;
-	valid = v.user.len > 0 && v.user.len <= IPC_USER_MAX &&
-	    memchr(v.user.p, '\0', v.user.len) == NULL && v.pass.len <= IPC_PASS_MAX;
+	/* OAUTHBEARER, XOAUTH2: a token; the name may be empty (auth takes the token's) */
+	valid = (v.user.len > 0 || sasl_mech_is_oauth(v.mech)) && v.user.len <= IPC_USER_MAX &&
+	    memchr(v.user.p, '\0', v.user.len) == NULL &&
+	    v.pass.len <= (sasl_mech_is_oauth(v.mech) ? IPC_OAUTH_MAX : IPC_PASS_MAX);
 	if (!valid) {
 		verify_reply(p, IPC_AUTH_FAIL, "");
 		pending_free(p);
@@ -719,7 +721,8 @@ handle_login_verify(struct child *login, struct ipc_msg *m)
 	ar.user = p->user;
 	ar.pass = v.pass;
 	ar.ip = p->ip;
-	ar.mech = "PLAIN";	/* a password check, whatever the client's mechanism */
+	/* a password check, whatever the client's mechanism, unless it carries a token */
+	ar.mech = sasl_mech_is_oauth(p->mech) ? p->mech : "PLAIN";
 	if (!auth_request_send(p, &ar)) {
 		verify_reply(p, IPC_AUTH_TEMPFAIL, "");
 		pending_free(p);

@@ -355,6 +355,101 @@ def curl_clients(srv, res):
     res.check("OAUTHBEARER" in log or "XOAUTH2" in log, "curl used an OAuth mechanism")
 
 
+MS_PORT = []
+
+
+def ms_port():
+    if not MS_PORT:
+        MS_PORT.extend(bt.free_ports(1))
+    return MS_PORT[0]
+
+
+class MS(Raw):
+    """ManageSieve: read the capability lines up to OK."""
+
+    def __init__(self, srv):
+        Raw.__init__(self, srv, ms_port())
+        self.caps = [self.greeting]
+        while not self.caps[-1].startswith(b"OK"):
+            self.caps.append(self.line())
+
+
+@test(users={USER: "pw"}, config_fn=lambda: ["managesieve_port = %d" % ms_port()])
+def managesieve(srv, res):
+    k = keys()
+    # a home for sieve_dir = ~/sieve (the fixture's users have none)
+    h = os.path.join(srv.tmp, "home", USER)
+    os.makedirs(h, mode=0o700)
+    if srv.root:
+        os.chown(os.path.dirname(h), srv.uid, srv.gid)
+        os.chown(h, srv.uid, srv.gid)
+    with open(srv.passwd_file) as f:
+        lines = [ln.split(":") for ln in f.read().splitlines()]
+    for ln in lines:
+        if ln[0] == USER:
+            ln[5] = h
+    with open(srv.passwd_file, "w") as f:
+        f.write("\n".join(":".join(ln) for ln in lines) + "\n")
+    r = MS(srv)
+    sasl = [c for c in r.caps if c.startswith(b'"SASL"')]
+    res.check(sasl and b"OAUTHBEARER" in sasl[0] and b"XOAUTH2" in sasl[0],
+              "SASL capability: %r" % sasl)
+    r.send(b'AUTHENTICATE "OAUTHBEARER" "%s"' % base64.b64encode(oauthbearer(token(k["ec2"]))))
+    ln = r.line()
+    res.check(ln.startswith(b"OK"), "ManageSieve OAUTHBEARER with an initial response: %r" % ln)
+    r.close()
+    r = MS(srv)
+    r.send(b'AUTHENTICATE "XOAUTH2"')
+    res.eq(r.line(), b'""', "empty challenge")
+    r.send(b'"%s"' % base64.b64encode(xoauth2(token(k["ec2"], exp=int(time.time()) - 999))))
+    ch = r.line()
+    res.check(ch.startswith(b'"eyJ'), "error challenge: %r" % ch)
+    r.send(b'"AQ=="')
+    ln = r.line()
+    res.check(ln.startswith(b"NO"), "then NO: %r" % ln)
+    r.send(b'AUTHENTICATE "XOAUTH2" "%s"' % base64.b64encode(xoauth2(token(k["rsa1"]))))
+    ln = r.line()
+    res.check(ln.startswith(b"OK"), "then a good token: %r" % ln)
+    r.close()
+
+
+AUTH_SOCK = os.path.join(tempfile.gettempdir(), "buzon-oauth-auth-%d" % os.getpid())
+
+
+@test(users={USER: "pw"}, config=["auth_listen = unix:%s" % AUTH_SOCK])
+def auth_socket(srv, res):
+    """The Dovecot auth protocol (Postfix smtpd_sasl_type = dovecot)."""
+    k = keys()
+    for _ in range(50):
+        if os.path.exists(AUTH_SOCK):
+            break
+        time.sleep(0.1)
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(AUTH_SOCK)
+    f = s.makefile("rb")
+    hello = []
+    while not hello or hello[-1] != b"DONE":
+        hello.append(f.readline().rstrip(b"\n"))
+    res.check(b"MECH\tOAUTHBEARER\tplaintext" in hello and b"MECH\tXOAUTH2\tplaintext" in hello,
+              "MECH lines: %r" % hello)
+    s.sendall(b"VERSION\t1\t2\nCPID\t4242\n")
+    b64 = base64.b64encode
+    s.sendall(b"AUTH\t1\tOAUTHBEARER\tservice=smtp\tsecured\trip=192.0.2.1\tresp=%s\n" %
+              b64(oauthbearer(token(k["rsa1"]))))
+    ln = f.readline().rstrip(b"\n")
+    res.eq(ln, ("OK\t1\tuser=%s" % USER).encode(), "OAUTHBEARER with an initial response")
+    s.sendall(b"AUTH\t2\tXOAUTH2\tservice=smtp\tsecured\trip=192.0.2.1\n")
+    res.eq(f.readline().rstrip(b"\n"), b"CONT\t2\t", "empty challenge")
+    s.sendall(b"CONT\t2\t%s\n" % b64(xoauth2(token(k["rsa1"], iss="x"))))
+    ln = f.readline().rstrip(b"\n")
+    res.check(ln.startswith(b"CONT\t2\teyJ"), "error challenge: %r" % ln)
+    s.sendall(b"CONT\t2\tAQ==\n")
+    ln = f.readline().rstrip(b"\n")
+    res.check(ln.startswith(b"FAIL\t2\t"), "then FAIL: %r" % ln)
+    s.close()
+
+
 @test(users={USER: "pw"}, oauth=False)
 def not_offered(srv, res):
     k = keys()
@@ -417,6 +512,9 @@ def ban(srv, res):
 def run_one(name, fn, opts):
     opts = dict(opts)
     oauth = opts.pop("oauth", True)
+    config_fn = opts.pop("config_fn", None)
+    if config_fn:
+        opts["config"] = config_fn() + opts.get("config", [])
     res = bt.Result(name)
     jwks = os.path.join(KEYDIR, "jwks-%s.json" % name)
     shutil.copy(keys()["path"], jwks)
