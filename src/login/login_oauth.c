@@ -6,8 +6,7 @@
 #include "login/login_private.h"
 #include "proto/sasl.h"
 
-/* base64 of SASL_OAUTH_ERROR_JSON, {"status":"invalid_token"} */
-#define ERROR_CHALLENGE "eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0="
+#include "lib/base64.h"
 
 bool
 loauth_offered(const struct lconn *c)
@@ -72,5 +71,16 @@ loauth_response(struct lconn *c, int kind, const char *line, size_t len, const c
 const char *
 loauth_error_challenge(void)
 {
-	return ERROR_CHALLENGE;
+	static char b64[BASE64_ENCODED_LEN(sizeof(SASL_OAUTH_ERROR_JSON)) + 1];
+	struct buf b;
+
+	if (b64[0] == '\0') {
+		buf_init(&b, sizeof(b64));
+		if (base64_encode(SASL_OAUTH_ERROR_JSON, sizeof(SASL_OAUTH_ERROR_JSON) - 1,
+		    &b) < 0 || b.len >= sizeof(b64))
+			abort();
+		memcpy(b64, buf_cstr(&b), b.len + 1);
+		buf_deinit(&b);
+	}
+	return b64;
 }
