@@ -30,12 +30,14 @@ max_redirects(void)
 }
 
 enum msl_sasl_step { MSL_SASL_NONE, MSL_SASL_PLAIN, MSL_SASL_LOGIN_USER, MSL_SASL_LOGIN_PASS,
-	MSL_SASL_OAUTH, MSL_SASL_OAUTH_FAILED };	/* as in imap_login.c */
+	MSL_SASL_OAUTH, MSL_SASL_OAUTH_FAILED,		/* as in imap_login.c */
+	MSL_SASL_SCRAM_FIRST, MSL_SASL_SCRAM_FINAL, MSL_SASL_SCRAM_DONE };	/* likewise */
 
 struct ms_login {
 	enum msl_sasl_step sasl;
 	char *user;		/* the LOGIN mechanism's user name */
 	int oauth;		/* SASL_MECH_OAUTHBEARER or _XOAUTH2 while MSL_SASL_OAUTH* */
+	struct lscram *scram;	/* SCRAM mechanisms: the exchange */
 	struct ms_cmd cmd;
 };
 
@@ -63,6 +65,7 @@ ms_login_destroy(struct lconn *c, void *state)
 	struct ms_login *ml = state;
 
 	forget_user(ml);
+	lscram_destroy(&ml->scram);
 	secret_wipe(&ml->cmd, sizeof(ml->cmd));
 	free(ml);
 }
@@ -77,6 +80,8 @@ send_capabilities(struct lconn *c, const char *ok)
 	(void)buf_append_str(&b, "\"IMPLEMENTATION\" \"buzon\"\r\n");
 	/* the mechanisms only where a password may be sent (IMAP's rule, LOGINDISABLED) */
 	(void)buf_appendf(&b, "\"SASL\" \"%s", lconn_cleartext_ok(c) ? "PLAIN LOGIN" : "");
+	if (lconn_cleartext_ok(c))
+		lscram_capabilities(c, &b, " ");
 	loauth_capabilities(c, &b, " ");
 	(void)buf_append_str(&b, "\"\r\n");
 	(void)buf_append_str(&b, "\"SIEVE\" \"");
@@ -114,6 +119,7 @@ sasl_done(struct lconn *c, struct ms_login *ml)
 {
 	ml->sasl = MSL_SASL_NONE;
 	forget_user(ml);
+	lscram_destroy(&ml->scram);
 	if (c->state == LC_SASL)
 		c->state = LC_CMD;
 }
@@ -128,6 +134,54 @@ auth_fail_reply(struct lconn *c)
 	}
 }
 
+/* A SCRAM exchange that failed before auth judged a proof: no password was tried. */
+static void
+scram_failed(struct lconn *c, struct ms_login *ml, const char *err)
+{
+	sasl_done(c, ml);
+	lconn_printf(c, "NO \"%s.\"\r\n", err);
+	if (++c->auth_fails >= LOGIN_MAX_AUTH_FAILS) {
+		lconn_printf(c, "BYE \"Too many invalid authentication attempts.\"\r\n");
+		lconn_close_after(c);
+	}
+}
+
+/* A SCRAM message (as in imap_login.c; challenges are strings, RFC 5804 §2.1). */
+static void
+sasl_scram(struct lconn *c, struct ms_login *ml, const char *p, size_t len)
+{
+	unsigned char *msg = xmalloc(SASL_MAX_BUF);
+	const char *err = NULL, *user;
+	size_t n, ulen;
+	enum sasl_response r = sasl_decode_response(p, len, msg, SASL_MAX_BUF, &n, &err);
+
+	if (r == SASL_RESPONSE_CANCEL) {
+		sasl_done(c, ml);
+		lconn_printf(c, "NO \"Authentication aborted.\"\r\n");
+	} else if (r != SASL_RESPONSE_OK) {
+		sasl_done(c, ml);
+		reply_bad(c, "Invalid SASL response.");
+	} else if (ml->sasl == MSL_SASL_SCRAM_FIRST) {
+		if (lscram_client_first(c, ml->scram, msg, n, &err) < 0) {
+			scram_failed(c, ml, err);
+		} else {
+			user = lscram_user(ml->scram, &ulen);
+			lconn_send_scram(c, lscram_mech(ml->scram), user, ulen);
+		}
+	} else if (ml->sasl == MSL_SASL_SCRAM_FINAL) {
+		if (lscram_client_final(c, ml->scram, msg, n, "", &err) < 0)
+			scram_failed(c, ml, err);
+	} else if (n == 0) {
+		/* MSL_SASL_SCRAM_DONE: the client accepted our ServerSignature */
+		lconn_login_finish(c);
+	} else {
+		lconn_printf(c, "BYE \"Unexpected SCRAM response.\"\r\n");
+		lconn_close_after(c);
+	}
+	secret_wipe(msg, SASL_MAX_BUF);
+	free(msg);
+}
+
 /* One SASL response (base64, "*" cancels), initial or after a challenge. */
 static void
 sasl_response(struct lconn *c, struct ms_login *ml, const char *p, size_t len)
@@ -137,6 +191,10 @@ sasl_response(struct lconn *c, struct ms_login *ml, const char *p, size_t len)
 	size_t olen = 0;
 	enum sasl_response r;
 
+	if (ml->sasl >= MSL_SASL_SCRAM_FIRST) {
+		sasl_scram(c, ml, p, len);
+		return;
+	}
 	if (ml->sasl == MSL_SASL_OAUTH_FAILED) {
 		/* RFC 7628 §3.2.2: whatever the client answers, the exchange fails */
 		sasl_done(c, ml);
@@ -229,7 +287,11 @@ cmd_authenticate(struct lconn *c, struct ms_login *ml, const struct ms_cmd *cmd)
 	else if ((oauth = loauth_mech(c, mech->p, mech->len)) != SASL_MECH_UNKNOWN) {
 		ml->sasl = MSL_SASL_OAUTH;
 		ml->oauth = oauth;
+	} else if ((ml->scram = lscram_create(c, mech->p, mech->len)) != NULL &&
+	    (c->tls || !lscram_plus(ml->scram))) {
+		ml->sasl = MSL_SASL_SCRAM_FIRST;
 	} else {
+		lscram_destroy(&ml->scram);
 		lconn_printf(c, "NO \"Unsupported authentication mechanism.\"\r\n");
 		return;
 	}
@@ -395,8 +457,8 @@ ms_login_auth_failed(struct lconn *c, uint32_t status)
 		lconn_printf(c, "\"%s\"\r\n", loauth_error_challenge());
 		return;
 	}
-	if (ml->sasl == MSL_SASL_OAUTH)
-		sasl_done(c, ml);
+	if (ml->sasl == MSL_SASL_OAUTH || ml->sasl >= MSL_SASL_SCRAM_FIRST)
+		sasl_done(c, ml);	/* an OAuth or SCRAM exchange ends here */
 	switch (status) {
 	case IPC_AUTH_FAIL:
 		auth_fail_reply(c);
@@ -409,6 +471,40 @@ ms_login_auth_failed(struct lconn *c, uint32_t status)
 		lconn_printf(c, "NO (TRYLATER) \"Temporary authentication failure.\"\r\n");
 		break;
 	}
+}
+
+static void
+ms_login_scram_params(struct lconn *c, uint32_t status, const unsigned char *salt,
+    size_t salt_len, uint32_t iter)
+{
+	struct ms_login *ml = c->pstate;
+	struct buf b;
+
+	buf_init(&b, 1024);
+	if (status == IPC_AUTH_OK && ml->scram != NULL &&
+	    lscram_server_first(ml->scram, salt, salt_len, iter, &b) == 0) {
+		ml->sasl = MSL_SASL_SCRAM_FINAL;
+		lconn_printf(c, "\"%s\"\r\n", buf_cstr(&b));
+	} else {
+		c->state = LC_CMD;
+		ms_login_auth_failed(c, status == IPC_AUTH_OK ? IPC_AUTH_TEMPFAIL : status);
+	}
+	buf_deinit(&b);
+}
+
+static void
+ms_login_scram_success(struct lconn *c, const unsigned char *sig, size_t len)
+{
+	struct ms_login *ml = c->pstate;
+	struct buf b;
+
+	/* server-final as a last challenge, answered with an empty string (RFC 4422 §5) */
+	buf_init(&b, 1024);
+	if (lscram_server_final(sig, len, &b) < 0)
+		abort();
+	ml->sasl = MSL_SASL_SCRAM_DONE;
+	lconn_printf(c, "\"%s\"\r\n", buf_cstr(&b));
+	buf_deinit(&b);
 }
 
 static void
@@ -436,4 +532,6 @@ const struct login_proto_ops managesieve_login_ops = {
 	.auth_failed = ms_login_auth_failed,
 	.timeout = ms_login_timeout,
 	.kicked = ms_login_kicked,
+	.scram_params = ms_login_scram_params,
+	.scram_success = ms_login_scram_success,
 };

@@ -355,7 +355,8 @@ test_managesieve(void **state)
 	login_fake_switch_tls(&f);
 	out = take(&f);
 	assert_null(strstr(out, "STARTTLS"));
-	assert_non_null(strstr(out, "\"SASL\" \"PLAIN LOGIN OAUTHBEARER XOAUTH2\"\r\n"));
+	assert_non_null(strstr(out, "\"SASL\" \"PLAIN LOGIN SCRAM-SHA-1 SCRAM-SHA-256"));
+	assert_non_null(strstr(out, " OAUTHBEARER XOAUTH2\"\r\n"));
 	assert_non_null(strstr(out, "\r\nOK \"TLS negotiation successful.\"\r\n"));
 	free(out);
 	login_fake_deinit(&f);
