@@ -1,7 +1,8 @@
 /*
  * imap_login.c — IMAP before login, in the login process: CAPABILITY, NOOP, LOGOUT, ID,
- * STARTTLS, LOGIN and AUTHENTICATE (PLAIN, LOGIN, SCRAM, OAUTHBEARER, XOAUTH2, SASL-IR). Runs unprivileged and
- * chrooted; parses attacker bytes with the pre-auth limits of src/proto/imap_parser.
+ * STARTTLS, LOGIN and AUTHENTICATE (PLAIN, LOGIN, SCRAM, OAUTHBEARER, XOAUTH2, SASL-IR).
+ * Runs unprivileged and chrooted; parses attacker bytes with the pre-auth limits of
+ * src/proto/imap_parser.
  * Passwords are copied once into the IPC message to the master and wiped.
  */
 #include "login/login_private.h"

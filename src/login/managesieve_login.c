@@ -211,7 +211,8 @@ sasl_response(struct lconn *c, struct ms_login *ml, const char *p, size_t len)
 			sasl_done(c, ml);
 			lconn_printf(c, "NO \"%s.\"\r\n", err);
 			if (++c->auth_fails >= LOGIN_MAX_AUTH_FAILS) {
-				lconn_printf(c, "BYE \"Too many invalid authentication attempts.\"\r\n");
+				lconn_printf(c, "BYE \"Too many invalid authentication "
+				    "attempts.\"\r\n");
 				lconn_close_after(c);
 			}
 		}
@@ -300,7 +301,8 @@ cmd_authenticate(struct lconn *c, struct ms_login *ml, const struct ms_cmd *cmd)
 		/* RFC 5804 §2.1: the initial response */
 		sasl_response(c, ml, cmd->args[1].p, cmd->args[1].len);
 	} else {
-		lconn_printf(c, ml->sasl == MSL_SASL_LOGIN_USER ? "\"VXNlcm5hbWU6\"\r\n" : "\"\"\r\n");
+		lconn_printf(c, ml->sasl == MSL_SASL_LOGIN_USER ? "\"VXNlcm5hbWU6\"\r\n" :
+		    "\"\"\r\n");
 	}
 }
 

@@ -36,8 +36,8 @@ size_t jwks_count(const struct jwks *keys);
 /* What a token must satisfy. */
 struct jwt_policy {
 	const char *issuer;	/* "iss" must equal it (required) */
-	const char *audience;	/* "aud" (a string or an array) must hold it; NULL: not checked */
-	const char *user_claim;	/* the claim naming the user ("email", "preferred_username") */
+	const char *audience;	/* "aud" (string or array) must hold it; NULL: not checked */
+	const char *user_claim;	/* the claim naming the user ("email") */
 	unsigned skew;		/* seconds of clock difference allowed for exp, nbf, iat */
 	int64_t now;		/* seconds since the epoch */
 };

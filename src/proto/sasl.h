@@ -91,7 +91,7 @@ bool sasl_mech_is_oauth(const char *name);
 /* The most octets IPC_LOGIN_AUTH's pass may hold for mechanism name. */
 size_t sasl_mech_cred_max(const char *name);
 
-#define SASL_OAUTH_TOKEN_MAX	8192	/* bearer token (octets); src/proto/jwt.h JWT_TOKEN_MAX */
+#define SASL_OAUTH_TOKEN_MAX	8192	/* bearer token (octets), as JWT_TOKEN_MAX */
 
 /* A decoded OAUTHBEARER or XOAUTH2 message. SECRET: wipe with sasl_oauth_wipe(). */
 struct sasl_oauth {
