@@ -3,9 +3,9 @@
  * on the auth_listen socket, in the login process: how Postfix (smtpd_sasl_type =
  * dovecot) and Exim check the passwords of users who send mail (docs/postfix.md).
  * Handshake (VERSION, MECH PLAIN/LOGIN and, when configured, OAUTHBEARER/XOAUTH2, SPID,
- * CUID, COOKIE, DONE; the client's VERSION
- * and CPID), then AUTH/CONT requests, many at a time on one connection, each answered
- * OK (user= the name auth gave), CONT (the next challenge) or FAIL.
+ * CUID, COOKIE, DONE; the client's VERSION and CPID), then AUTH/CONT requests, many at
+ * a time on one connection, each answered OK (user= the name auth gave), CONT (the next
+ * challenge) or FAIL.
  *
  * Security role: the client is a local process (the socket's mode and group decide
  * which) but its lines are parsed here, unprivileged and chrooted like every other
