@@ -9,12 +9,14 @@ scdoc libsystemd-dev"
 # scdoc (man pages) and libsystemd-dev (sd_notify) are optional: the build goes without them
 CHECK="libcmocka-dev python3 curl isync mutt tmux valgrind libclang-rt-14-dev strace gdb
 postfix swaks fetchmail testssl.sh dovecot-sieve dovecot-imapd sieve-connect
-roundcube roundcube-sqlite3 roundcube-plugins php-cli php-sqlite3 chromium
+roundcube roundcube-sqlite3 roundcube-plugins php-net-sieve php-cli php-sqlite3 chromium
 fonts-ipafont-gothic nodejs certbot pebble systemd gsasl libsasl2-modules
-python3-jwt python3-cryptography"
+python3-cryptography"
 # gsasl: an independent SCRAM client for tests/scram; libsasl2-modules: Cyrus SASL's
-# SCRAM plugin, through which mbsync logs in there; python3-jwt, python3-cryptography:
-# tokens signed by a key of tests/oauth
+# SCRAM plugin, through which mbsync logs in there; python3-cryptography: the keys and
+# tokens tests/oauth makes
+# php-net-sieve: the ManageSieve client of Roundcube's managesieve plugin (only Suggested
+# by roundcube-plugins), for tests/webmail's managesieve kind.
 # systemd: systemd-analyze for tests/systemd (the tests never need systemd as PID 1).
 # dovecot-sieve: Pigeonhole's sievec, the reference of tests/sieve/run.py (pulls dovecot-core);
 # dovecot-imapd: Dovecot reads buzon's maildirsize in tests/delivery (quota). Tests never

@@ -55,7 +55,8 @@
 #   interop   tests/interop/run.py (curl, mbsync, mutt, openssl, imaplib) on build/buzon, and
 #             its protocol-level tests (imaplib) again on build-asan/buzon
 #   webmail   tests/webmail/run.py (Roundcube in headless Chromium over IMAPS, STARTTLS
-#             and plain loopback IMAP; screenshots in $LOGDIR/webmail) on build/buzon
+#             and plain loopback IMAP, and its managesieve plugin's filter and vacation
+#             reply through a private Postfix; screenshots in $LOGDIR/webmail) on build/buzon
 #   acme      tests/acme/run.py (certbot + pebble issue and renew a certificate, deploy
 #             hook `buzon reload`; SNI; expiry warning) on build/buzon
 # Each suite's output goes to $LOGDIR (default build/test-logs); the summary of each
@@ -65,7 +66,8 @@
 # one failure.  Environment: BUILD, ASAN_BUILD, LOGDIR, SKIP_INTEROP=1, SKIP_SECURITY=1,
 # SKIP_ASAN=1, SKIP_DELIVERY=1, SKIP_WEBMAIL=1, SKIP_ACME=1, SKIP_HOSTILE=1, SKIP_FAULTS=1,
 # SKIP_AUTH=1, SKIP_RESILIENCE=1, SKIP_SUBMISSION=1,
-# SKIP_FUZZ=1 (FUZZ_BUILD, FUZZ_SECONDS: see fuzz/run.sh).
+# SKIP_FUZZ=1 (FUZZ_BUILD, FUZZ_SECONDS: see fuzz/run.sh), TEST_LANES=1 (one suite at
+# a time instead of two lanes at once, see below).
 set -u
 
 cd "$(dirname "$0")/.." || exit 2
@@ -76,18 +78,23 @@ mkdir -p "$LOGDIR" || exit 2
 LOGDIR=$(cd "$LOGDIR" && pwd)
 PY=${PYTHON:-python3}
 
-total_pass=0
-total_fail=0
+# every suite's "PASSED FAILED", from both lanes, summed at the end
+COUNTS=$LOGDIR/.counts
+: >"$COUNTS"
+count_last=$(date +%s)
 
 indent() {
 	sed 's/^/    /'
 }
 
 # count NAME PASS FAIL
+# count LABEL PASSED FAILED: one summary line, with the seconds since the previous one
+# (the suite's own time, build steps included), for keeping make check in its budget.
 count() {
-	printf '%-34s %s passed, %s failed\n' "$1" "$2" "$3"
-	total_pass=$((total_pass + $2))
-	total_fail=$((total_fail + $3))
+	now=$(date +%s)
+	printf '%-34s %s passed, %s failed  (%ss)\n' "$1" "$2" "$3" "$((now - ${count_last:-$now}))"
+	count_last=$now
+	echo "$2 $3" >>"$COUNTS"
 }
 
 # unit DIR LABEL: meson's summary lines "Ok: N", "Fail: N", "Unexpected Pass: N",
@@ -160,173 +167,265 @@ have_binary() {
 	return 1
 }
 
-start=$(date +%s)
-
-unit "$BUILD" unit
-[ "${SKIP_ASAN:-0}" = 1 ] || unit "$ASAN_BUILD" unit-asan
-
-if [ -f tests/docs/run.py ]; then
-	runner docs "$LOGDIR/docs.log" env BUZON="$BUILD/buzon" "$PY" tests/docs/run.py
-fi
-if [ -f tests/systemd/run.py ] && have_binary "$BUILD" systemd; then
-	runner systemd "$LOGDIR/systemd.log" env BUZON="$BUILD/buzon" "$PY" tests/systemd/run.py
-fi
-
 # Sanitizer settings for the ASan runs; buzontest.py puts log_path into each test's
 # own directory and scans it at teardown.
 SAN_ASAN="detect_leaks=1:abort_on_error=0"
 SAN_UBSAN="print_stacktrace=1:halt_on_error=1"
 
-if [ -f tests/protocol/run.py ]; then
-	if have_binary "$BUILD" protocol; then
-		runner protocol "$LOGDIR/protocol.log" \
-		    "$PY" tests/protocol/run.py -j 3 --stdio "$BUILD/buzon imap -c {config} -u {user}"
-		# every session of the user in one process (the mail process path): the
-		# scripts marked @one-process (\Recent, NOTIFY, CONDSTORE across sessions)
-		if [ -x "$BUILD/tests/unit/imap/buzon-imap-stdio" ]; then
-			runner protocol-serve "$LOGDIR/protocol-serve.log" \
-			    "$PY" tests/protocol/run.py -j 3 --serve \
-			    "$BUILD/tests/unit/imap/buzon-imap-stdio -c {config} -u {user} -l {port}"
-		else
-			echo "protocol-serve: no $BUILD/tests/unit/imap/buzon-imap-stdio" | indent
-			count protocol-serve 0 1
+# Each suite is a function s_NAME; the lanes below run them.
+s_unit() {
+	unit "$BUILD" unit
+	[ "${SKIP_ASAN:-0}" = 1 ] || unit "$ASAN_BUILD" unit-asan
+}
+
+s_docs() {
+	if [ -f tests/docs/run.py ]; then
+		runner docs "$LOGDIR/docs.log" env BUZON="$BUILD/buzon" "$PY" tests/docs/run.py
+	fi
+}
+
+s_systemd() {
+	if [ -f tests/systemd/run.py ] && have_binary "$BUILD" systemd; then
+		runner systemd "$LOGDIR/systemd.log" env BUZON="$BUILD/buzon" "$PY" tests/systemd/run.py
+	fi
+}
+
+s_protocol() {
+	if [ -f tests/protocol/run.py ]; then
+		if have_binary "$BUILD" protocol; then
+			runner protocol "$LOGDIR/protocol.log" \
+			    "$PY" tests/protocol/run.py -j 3 --stdio "$BUILD/buzon imap -c {config} -u {user}"
+			# every session of the user in one process (the mail process path): the
+			# scripts marked @one-process (\Recent, NOTIFY, CONDSTORE across sessions)
+			if [ -x "$BUILD/tests/unit/imap/buzon-imap-stdio" ]; then
+				runner protocol-serve "$LOGDIR/protocol-serve.log" \
+				    "$PY" tests/protocol/run.py -j 3 --serve \
+				    "$BUILD/tests/unit/imap/buzon-imap-stdio -c {config} -u {user} -l {port}"
+			else
+				echo "protocol-serve: no $BUILD/tests/unit/imap/buzon-imap-stdio" | indent
+				count protocol-serve 0 1
+			fi
+		fi
+		if [ "${SKIP_ASAN:-0}" != 1 ] && have_binary "$ASAN_BUILD" protocol-asan; then
+			runner protocol-asan "$LOGDIR/protocol-asan.log" \
+			    env ASAN_OPTIONS="$SAN_ASAN" UBSAN_OPTIONS="$SAN_UBSAN" \
+			    "$PY" tests/protocol/run.py -j 3 --stdio "$ASAN_BUILD/buzon imap -c {config} -u {user}"
 		fi
 	fi
-	if [ "${SKIP_ASAN:-0}" != 1 ] && have_binary "$ASAN_BUILD" protocol-asan; then
-		runner protocol-asan "$LOGDIR/protocol-asan.log" \
-		    env ASAN_OPTIONS="$SAN_ASAN" UBSAN_OPTIONS="$SAN_UBSAN" \
-		    "$PY" tests/protocol/run.py -j 3 --stdio "$ASAN_BUILD/buzon imap -c {config} -u {user}"
-	fi
-fi
+}
 
 # COMPRESS=DEFLATE: tests/protocol/run.py cannot speak DEFLATE (its own runner, on the
 # one-process test server); under ASan without the RSS cases
-if [ -f tests/compress/run.py ] && have_binary "$BUILD" compress; then
-	runner compress "$LOGDIR/compress.log" "$PY" tests/compress/run.py --build "$BUILD"
-	if [ "${SKIP_ASAN:-0}" != 1 ] && have_binary "$ASAN_BUILD" compress-asan; then
-		runner compress-asan "$LOGDIR/compress-asan.log" \
-		    env ASAN_OPTIONS="$SAN_ASAN" UBSAN_OPTIONS="$SAN_UBSAN" \
-		    "$PY" tests/compress/run.py --build "$ASAN_BUILD" -k session -k idle -k bad \
-		    -k pipelined -k corrupt -k stream
+s_compress() {
+	if [ -f tests/compress/run.py ] && have_binary "$BUILD" compress; then
+		runner compress "$LOGDIR/compress.log" "$PY" tests/compress/run.py --build "$BUILD"
+		if [ "${SKIP_ASAN:-0}" != 1 ] && have_binary "$ASAN_BUILD" compress-asan; then
+			runner compress-asan "$LOGDIR/compress-asan.log" \
+			    env ASAN_OPTIONS="$SAN_ASAN" UBSAN_OPTIONS="$SAN_UBSAN" \
+			    "$PY" tests/compress/run.py --build "$ASAN_BUILD" -k session -k idle -k bad \
+			    -k pipelined -k corrupt -k stream
+		fi
 	fi
-fi
+}
 
-if [ -f tests/security/run.py ] && [ "${SKIP_SECURITY:-0}" != 1 ]; then
-	if have_binary "$BUILD" security; then
-		runner security "$LOGDIR/security.log" \
-		    env BUZON="$BUILD/buzon" "$PY" tests/security/run.py
+s_security() {
+	if [ -f tests/security/run.py ] && [ "${SKIP_SECURITY:-0}" != 1 ]; then
+		if have_binary "$BUILD" security; then
+			runner security "$LOGDIR/security.log" \
+			    env BUZON="$BUILD/buzon" "$PY" tests/security/run.py
+		fi
 	fi
-fi
+}
 
-if [ -f tests/delivery/run.py ] && [ "${SKIP_DELIVERY:-0}" != 1 ]; then
-	if have_binary "$BUILD" delivery; then
-		runner delivery "$LOGDIR/delivery.log" "$PY" tests/delivery/run.py --buzon "$BUILD/buzon"
+s_delivery() {
+	if [ -f tests/delivery/run.py ] && [ "${SKIP_DELIVERY:-0}" != 1 ]; then
+		if have_binary "$BUILD" delivery; then
+			runner delivery "$LOGDIR/delivery.log" "$PY" tests/delivery/run.py --buzon "$BUILD/buzon"
+		fi
+		if [ "${SKIP_ASAN:-0}" != 1 ] && have_binary "$ASAN_BUILD" delivery-asan; then
+			runner delivery-asan "$LOGDIR/delivery-asan.log" \
+			    env ASAN_OPTIONS="$SAN_ASAN" UBSAN_OPTIONS="$SAN_UBSAN" \
+			    "$PY" tests/delivery/run.py --buzon "$ASAN_BUILD/buzon"
+		fi
 	fi
-	if [ "${SKIP_ASAN:-0}" != 1 ] && have_binary "$ASAN_BUILD" delivery-asan; then
-		runner delivery-asan "$LOGDIR/delivery-asan.log" \
-		    env ASAN_OPTIONS="$SAN_ASAN" UBSAN_OPTIONS="$SAN_UBSAN" \
-		    "$PY" tests/delivery/run.py --buzon "$ASAN_BUILD/buzon"
+}
+
+s_submission() {
+	if [ -f tests/submission/run.py ] && [ "${SKIP_SUBMISSION:-0}" != 1 ] &&
+	    have_binary "$BUILD" submission; then
+		runner submission "$LOGDIR/submission.log" \
+		    "$PY" tests/submission/run.py --buzon "$BUILD/buzon"
 	fi
-fi
+}
 
-if [ -f tests/submission/run.py ] && [ "${SKIP_SUBMISSION:-0}" != 1 ] &&
-    have_binary "$BUILD" submission; then
-	runner submission "$LOGDIR/submission.log" \
-	    "$PY" tests/submission/run.py --buzon "$BUILD/buzon"
-fi
-
-if [ -f tests/sieve/run.py ] && have_binary "$BUILD" sieve; then
-	runner sieve "$LOGDIR/sieve.log" "$PY" tests/sieve/run.py --buzon "$BUILD/buzon"
-	runner sieve-exec "$LOGDIR/sieve-exec.log" "$PY" tests/sieve/exec.py --buzon "$BUILD/buzon"
-fi
-if [ -f tests/logjson/run.py ] && have_binary "$BUILD" logjson; then
-	runner logjson "$LOGDIR/logjson.log" "$PY" tests/logjson/run.py --buzon "$BUILD/buzon"
-fi
-if [ -f tests/importcfg/run.py ] && have_binary "$BUILD" importcfg; then
-	runner importcfg "$LOGDIR/importcfg.log" "$PY" tests/importcfg/run.py --buzon "$BUILD/buzon"
-fi
-if [ -f tests/index/run.py ] && have_binary "$BUILD" index; then
-	runner index "$LOGDIR/index.log" "$PY" tests/index/run.py --buzon "$BUILD/buzon"
-fi
-if [ -f tests/sort/run.py ] && have_binary "$BUILD" sort; then
-	runner sort "$LOGDIR/sort.log" "$PY" tests/sort/run.py --buzon "$BUILD/buzon"
-	if [ "${SKIP_ASAN:-0}" != 1 ] && have_binary "$ASAN_BUILD" sort-asan; then
-		runner sort-asan "$LOGDIR/sort-asan.log" \
-		    env ASAN_OPTIONS="$SAN_ASAN" UBSAN_OPTIONS="$SAN_UBSAN" \
-		    "$PY" tests/sort/run.py --buzon "$ASAN_BUILD/buzon" --rounds 1
+s_sieve() {
+	if [ -f tests/sieve/run.py ] && have_binary "$BUILD" sieve; then
+		runner sieve "$LOGDIR/sieve.log" "$PY" tests/sieve/run.py --buzon "$BUILD/buzon"
+		runner sieve-exec "$LOGDIR/sieve-exec.log" "$PY" tests/sieve/exec.py --buzon "$BUILD/buzon"
 	fi
-fi
-if [ -f tests/pop3/run.py ] && have_binary "$BUILD" pop3; then
-	runner pop3 "$LOGDIR/pop3.log" "$PY" tests/pop3/run.py --buzon "$BUILD/buzon"
-fi
-if [ -f tests/scram/run.py ] && have_binary "$BUILD" scram; then
-	runner scram "$LOGDIR/scram.log" "$PY" tests/scram/run.py --buzon "$BUILD/buzon"
-fi
-if [ -f tests/oauth/run.py ] && have_binary "$BUILD" oauth; then
-	runner oauth "$LOGDIR/oauth.log" "$PY" tests/oauth/run.py --buzon "$BUILD/buzon"
-fi
-if [ -f tests/managesieve/run.py ] && have_binary "$BUILD" managesieve; then
-	runner managesieve "$LOGDIR/managesieve.log" "$PY" tests/managesieve/run.py \
-	    --buzon "$BUILD/buzon"
-fi
+}
 
-if [ -f tests/hostile/run.py ] && [ "${SKIP_HOSTILE:-0}" != 1 ] && have_binary "$BUILD" hostile; then
-	runner hostile "$LOGDIR/hostile.log" env BUZON="$BUILD/buzon" "$PY" tests/hostile/run.py
-fi
-
-if [ -f tests/auth/run.py ] && [ "${SKIP_AUTH:-0}" != 1 ] && have_binary "$BUILD" auth; then
-	runner auth "$LOGDIR/auth.log" env BUZON="$BUILD/buzon" "$PY" tests/auth/run.py
-fi
-
-if [ -f tests/resilience/run.py ] && [ "${SKIP_RESILIENCE:-0}" != 1 ]; then
-	if have_binary "$BUILD" resilience; then
-		runner resilience "$LOGDIR/resilience.log" env BUZON="$BUILD/buzon" "$PY" tests/resilience/run.py
+s_logjson() {
+	if [ -f tests/logjson/run.py ] && have_binary "$BUILD" logjson; then
+		runner logjson "$LOGDIR/logjson.log" "$PY" tests/logjson/run.py --buzon "$BUILD/buzon"
 	fi
-	# the cases that exercise the new IPC, hand-over and cap code paths, under ASan+UBSan
-	# (the floods and the chaos run only on the normal build: they measure time and RSS)
-	if [ "${SKIP_ASAN:-0}" != 1 ] && have_binary "$ASAN_BUILD" resilience-asan; then
-		runner resilience-asan "$LOGDIR/resilience-asan.log" \
-		    env ASAN_OPTIONS="$SAN_ASAN" UBSAN_OPTIONS="$SAN_UBSAN" BUZON="$ASAN_BUILD/buzon" \
-		    "$PY" tests/resilience/run.py -k R-01 -k R-02a -k R-03 -k R-05 -k R-06 -k R-09 -k R-10
-	fi
-fi
+}
 
-if [ -f tests/faults/run.py ] && [ "${SKIP_FAULTS:-0}" != 1 ] && have_binary "$BUILD" faults; then
-	runner faults "$LOGDIR/faults.log" env BUZON="$BUILD/buzon" "$PY" tests/faults/run.py
-fi
+s_importcfg() {
+	if [ -f tests/importcfg/run.py ] && have_binary "$BUILD" importcfg; then
+		runner importcfg "$LOGDIR/importcfg.log" "$PY" tests/importcfg/run.py --buzon "$BUILD/buzon"
+	fi
+}
+
+s_index() {
+	if [ -f tests/index/run.py ] && have_binary "$BUILD" index; then
+		runner index "$LOGDIR/index.log" "$PY" tests/index/run.py --buzon "$BUILD/buzon"
+	fi
+}
+
+s_sort() {
+	if [ -f tests/sort/run.py ] && have_binary "$BUILD" sort; then
+		runner sort "$LOGDIR/sort.log" "$PY" tests/sort/run.py --buzon "$BUILD/buzon"
+		if [ "${SKIP_ASAN:-0}" != 1 ] && have_binary "$ASAN_BUILD" sort-asan; then
+			runner sort-asan "$LOGDIR/sort-asan.log" \
+			    env ASAN_OPTIONS="$SAN_ASAN" UBSAN_OPTIONS="$SAN_UBSAN" \
+			    "$PY" tests/sort/run.py --buzon "$ASAN_BUILD/buzon" --rounds 1
+		fi
+	fi
+}
+
+s_pop3() {
+	if [ -f tests/pop3/run.py ] && have_binary "$BUILD" pop3; then
+		runner pop3 "$LOGDIR/pop3.log" "$PY" tests/pop3/run.py --buzon "$BUILD/buzon"
+	fi
+}
+
+s_scram() {
+	if [ -f tests/scram/run.py ] && have_binary "$BUILD" scram; then
+		runner scram "$LOGDIR/scram.log" "$PY" tests/scram/run.py --buzon "$BUILD/buzon"
+	fi
+}
+
+s_oauth() {
+	if [ -f tests/oauth/run.py ] && have_binary "$BUILD" oauth; then
+		runner oauth "$LOGDIR/oauth.log" "$PY" tests/oauth/run.py --buzon "$BUILD/buzon"
+	fi
+}
+
+s_managesieve() {
+	if [ -f tests/managesieve/run.py ] && have_binary "$BUILD" managesieve; then
+		runner managesieve "$LOGDIR/managesieve.log" "$PY" tests/managesieve/run.py \
+		    --buzon "$BUILD/buzon"
+	fi
+}
+
+s_hostile() {
+	if [ -f tests/hostile/run.py ] && [ "${SKIP_HOSTILE:-0}" != 1 ] && have_binary "$BUILD" hostile; then
+		runner hostile "$LOGDIR/hostile.log" env BUZON="$BUILD/buzon" "$PY" tests/hostile/run.py
+	fi
+}
+
+s_auth() {
+	if [ -f tests/auth/run.py ] && [ "${SKIP_AUTH:-0}" != 1 ] && have_binary "$BUILD" auth; then
+		runner auth "$LOGDIR/auth.log" env BUZON="$BUILD/buzon" "$PY" tests/auth/run.py
+	fi
+}
+
+s_resilience() {
+	if [ -f tests/resilience/run.py ] && [ "${SKIP_RESILIENCE:-0}" != 1 ]; then
+		if have_binary "$BUILD" resilience; then
+			runner resilience "$LOGDIR/resilience.log" env BUZON="$BUILD/buzon" "$PY" tests/resilience/run.py
+		fi
+		# the cases that exercise the new IPC, hand-over and cap code paths, under ASan+UBSan
+		# (the floods and the chaos run only on the normal build: they measure time and RSS)
+		if [ "${SKIP_ASAN:-0}" != 1 ] && have_binary "$ASAN_BUILD" resilience-asan; then
+			runner resilience-asan "$LOGDIR/resilience-asan.log" \
+			    env ASAN_OPTIONS="$SAN_ASAN" UBSAN_OPTIONS="$SAN_UBSAN" BUZON="$ASAN_BUILD/buzon" \
+			    "$PY" tests/resilience/run.py -k R-01 -k R-02a -k R-03 -k R-05 -k R-06 -k R-09 -k R-10
+		fi
+	fi
+}
+
+s_faults() {
+	if [ -f tests/faults/run.py ] && [ "${SKIP_FAULTS:-0}" != 1 ] && have_binary "$BUILD" faults; then
+		runner faults "$LOGDIR/faults.log" env BUZON="$BUILD/buzon" "$PY" tests/faults/run.py
+	fi
+}
 
 # fuzz: build the libFuzzer targets (clang), replay every committed corpus and
 # regression input, then fuzz each target for FUZZ_SECONDS (3) seconds.
-if [ -x fuzz/run.sh ] && [ "${SKIP_FUZZ:-0}" != 1 ]; then
-	runner fuzz "$LOGDIR/fuzz.log" env LOGDIR="$LOGDIR" fuzz/run.sh
-fi
-
-if [ "${SKIP_INTEROP:-0}" != 1 ]; then
-	if have_binary "$BUILD" interop; then
-		runner interop "$LOGDIR/interop.log" \
-		    "$PY" tests/interop/run.py --buzon "$BUILD/buzon"
+s_fuzz() {
+	if [ -x fuzz/run.sh ] && [ "${SKIP_FUZZ:-0}" != 1 ]; then
+		runner fuzz "$LOGDIR/fuzz.log" env LOGDIR="$LOGDIR" fuzz/run.sh
 	fi
-	if [ "${SKIP_ASAN:-0}" != 1 ] && have_binary "$ASAN_BUILD" interop-asan; then
-		runner interop-asan "$LOGDIR/interop-asan.log" \
-		    env ASAN_OPTIONS="$SAN_ASAN" UBSAN_OPTIONS="$SAN_UBSAN" \
-		    "$PY" tests/interop/run.py --kind protocol --buzon "$ASAN_BUILD/buzon" --timeout 300
-	fi
-fi
+}
 
-if [ -f tests/webmail/run.py ] && [ "${SKIP_WEBMAIL:-0}" != 1 ]; then
-	if have_binary "$BUILD" webmail; then
-		runner webmail "$LOGDIR/webmail.log" \
-		    "$PY" tests/webmail/run.py --buzon "$BUILD/buzon" --artifacts "$LOGDIR/webmail"
+s_interop() {
+	if [ "${SKIP_INTEROP:-0}" != 1 ]; then
+		if have_binary "$BUILD" interop; then
+			runner interop "$LOGDIR/interop.log" \
+			    "$PY" tests/interop/run.py --buzon "$BUILD/buzon"
+		fi
+		if [ "${SKIP_ASAN:-0}" != 1 ] && have_binary "$ASAN_BUILD" interop-asan; then
+			runner interop-asan "$LOGDIR/interop-asan.log" \
+			    env ASAN_OPTIONS="$SAN_ASAN" UBSAN_OPTIONS="$SAN_UBSAN" \
+			    "$PY" tests/interop/run.py --kind protocol --buzon "$ASAN_BUILD/buzon" --timeout 300
+		fi
 	fi
-fi
+}
 
-if [ -f tests/acme/run.py ] && [ "${SKIP_ACME:-0}" != 1 ]; then
-	if have_binary "$BUILD" acme; then
-		runner acme "$LOGDIR/acme.log" \
-		    "$PY" tests/acme/run.py --buzon "$BUILD/buzon"
+s_webmail() {
+	if [ -f tests/webmail/run.py ] && [ "${SKIP_WEBMAIL:-0}" != 1 ]; then
+		if have_binary "$BUILD" webmail; then
+			runner webmail "$LOGDIR/webmail.log" \
+			    "$PY" tests/webmail/run.py --buzon "$BUILD/buzon" --artifacts "$LOGDIR/webmail"
+		fi
 	fi
-fi
+}
 
+s_acme() {
+	if [ -f tests/acme/run.py ] && [ "${SKIP_ACME:-0}" != 1 ]; then
+		if have_binary "$BUILD" acme; then
+			runner acme "$LOGDIR/acme.log" \
+			    "$PY" tests/acme/run.py --buzon "$BUILD/buzon"
+		fi
+	fi
+}
+
+# Two lanes run at once (TEST_LANES=1: one after the other). Lane A has the suites that
+# measure time, memory or descriptors (they share the machine with lane B but not with
+# each other); lane B starts with the fuzz suite, whose clang build is the longest
+# CPU-bound step, and continues with suites that only check behaviour. Each lane draws
+# its test ports from its own range (tests/lib/buzontest.py free_ports), so the two
+# never race for a port.
+# (LANE_A and LANE_B in the environment replace the lists, e.g. to run a few suites.)
+LANE_A=${LANE_A:-"unit docs systemd protocol compress security delivery submission hostile
+    auth resilience faults"}
+LANE_B=${LANE_B:-"fuzz sieve logjson importcfg index sort pop3 scram oauth managesieve interop
+    webmail acme"}
+
+run_lane() {
+	for s in $1; do
+		"s_$s"
+	done
+}
+
+start=$(date +%s)
+if [ "${TEST_LANES:-2}" = 1 ]; then
+	run_lane "$LANE_A $LANE_B"
+else
+	(export BUZON_TEST_PORTS=10000-19999; run_lane "$LANE_B") &
+	lane_b=$!
+	export BUZON_TEST_PORTS=20000-29999
+	run_lane "$LANE_A"
+	wait "$lane_b"
+fi
+total_pass=0
+total_fail=0
+while read -r p f; do
+	total_pass=$((total_pass + p))
+	total_fail=$((total_fail + f))
+done <"$COUNTS"
 echo "logs in $LOGDIR; $(($(date +%s) - start)) s"
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]

@@ -3,6 +3,7 @@
  * whoever invoked buzon; `serve` becomes the master process, `--role` is how the
  * master starts its children (login, auth, mail) from a fresh exec.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -29,7 +30,8 @@ usage(void)
 	fprintf(stderr,
 	    "usage: buzon serve -c FILE             run the server in the foreground\n"
 	    "       buzon user add|passwd|del|list -c FILE [NAME]\n"
-	    "       buzon check -c FILE             check the configuration and certificates\n"
+	    "       buzon check -c FILE [-d DOMAIN] [-H HOST]   check the configuration and\n"
+	    "                                       certificates; print the domain's DNS records\n"
 	    "       buzon reload -c FILE            re-read configuration and certificates\n"
 	    "       buzon stop -c FILE              stop a running server\n"
 	    "       buzon imap -c FILE -u USER      one PREAUTH IMAP session on stdin/stdout\n"
@@ -63,11 +65,78 @@ opts(int argc, char **argv, const char **cfg_r, const char **user_r)
 	return *cfg_r == NULL || optind != argc ? -1 : 0;
 }
 
+/* The first certificate's first DNS name that is not a wildcard, else its CN, or NULL. */
+static char *
+cert_host(const char *names)
+{
+	const char *p, *e;
+
+	for (p = strstr(names, " DNS:"); p != NULL; p = strstr(p + 1, " DNS:")) {
+		p += 5;
+		e = p + strcspn(p, " ");
+		if (*p != '*' && e > p)
+			return xstrndup(p, (size_t)(e - p));
+	}
+	if (strncmp(names, "CN=", 3) == 0 && names[3] != '\0' && names[3] != '*') {
+		p = names + 3;
+		return xstrndup(p, strcspn(p, " "));
+	}
+	return NULL;
+}
+
+/* A DNS name as a zone file writes it: letters, digits, '-', '.', at most 253. */
+static bool
+dns_name_ok(const char *n)
+{
+	size_t len = strlen(n);
+
+	if (len == 0 || len > 253 || n[0] == '.' || n[0] == '-')
+		return false;
+	for (const char *p = n; *p != '\0'; p++)
+		if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '.'))
+			return false;
+	return strstr(n, "..") == NULL;
+}
+
+static void
+srv_record(const char *service, const char *domain, unsigned prio, unsigned port,
+    const char *host)
+{
+	char owner[300];
+
+	(void)snprintf(owner, sizeof(owner), "_%s._tcp.%s.", service, domain);
+	/* RFC 2782: target "." says the service is decidedly not available here */
+	if (port == 0)
+		printf("%-32s IN SRV 0 0 0 .\n", owner);
+	else
+		printf("%-32s IN SRV %u 1 %u %s.\n", owner, prio, port, host);
+}
+
+/*
+ * The DNS records that let clients find the server from an address alone (RFC 6186;
+ * implicit TLS preferred, RFC 8314 §5.1; ManageSieve, RFC 5804 §1.8), for a zone file.
+ */
+static void
+print_dns(const struct config *cfg, const char *domain, const char *host)
+{
+	printf("\n; DNS records for %s (RFC 6186), server %s (others: -d DOMAIN -H HOST)\n",
+	    domain, host);
+	srv_record("imaps", domain, 0, cfg->imaps_port, host);
+	srv_record("imap", domain, 10, cfg->imap_port, host);
+	srv_record("pop3s", domain, 20, cfg->pop3s_port, host);
+	srv_record("pop3", domain, 30, cfg->pop3_port, host);
+	if (cfg->managesieve_port != 0)
+		srv_record("sieve", domain, 0, cfg->managesieve_port, host);
+	printf("; and for Postfix's submission services (RFC 6186, RFC 8314 §5.1):\n"
+	    ";_submissions._tcp.%s. IN SRV 0 1 465 %s.\n"
+	    ";_submission._tcp.%s.  IN SRV 10 1 587 %s.\n", domain, host, domain, host);
+}
+
 static int
-cmd_check(const char *path)
+cmd_check(const char *path, const char *domain, const char *host_opt)
 {
 	struct config *cfg;
-	char *err = NULL;
+	char *err = NULL, *host = NULL;
 	int ret = 0;
 
 	if (config_load(path, &cfg, &err) < 0) {
@@ -97,6 +166,8 @@ cmd_check(const char *path)
 		    left < 0 ? "EXPIRED" : "expires in", (left < 0 ? -left : left) / 86400);
 		if (left < 0)
 			ret = 1;
+		if (host == NULL)
+			host = cert_host(names);
 		free(names);
 	}
 	if (cfg->ssl_count > 0) {
@@ -128,6 +199,23 @@ cmd_check(const char *path)
 		}
 	}
 	printf("mail_location %s\n", cfg->mail_location);
+	if (host_opt != NULL) {
+		free(host);
+		host = xstrdup(host_opt);
+	}
+	if (domain == NULL && host != NULL && strchr(host, '.') != NULL &&
+	    strchr(strchr(host, '.') + 1, '.') != NULL)
+		domain = strchr(host, '.') + 1;		/* mail.example.org: example.org */
+	if (domain != NULL && host == NULL) {
+		printf("dns: no server name (no certificate names one): give it with -H HOST\n");
+		ret = 1;
+	} else if (domain != NULL && (!dns_name_ok(domain) || !dns_name_ok(host))) {
+		printf("dns: not a DNS name: %s\n", dns_name_ok(domain) ? host : domain);
+		ret = 1;
+	} else if (domain != NULL) {
+		print_dns(cfg, domain, host);
+	}
+	free(host);
 	config_free(&cfg);
 	return ret;
 }
@@ -207,12 +295,29 @@ cli_main(int argc, char **argv)
 			return usage();
 		return imap_preauth_main(cfg, user);
 	}
+	if (strcmp(argv[1], "check") == 0) {
+		const char *domain = NULL, *host = NULL;
+		int c;
+
+		optind = 1;
+		while ((c = getopt(argc - 1, argv + 1, "c:d:H:")) != -1) {
+			if (c == 'c')
+				cfg = optarg;
+			else if (c == 'd')
+				domain = optarg;
+			else if (c == 'H')
+				host = optarg;
+			else
+				return usage();
+		}
+		if (cfg == NULL || optind != argc - 1)
+			return usage();
+		return cmd_check(cfg, domain, host);
+	}
 	if (opts(argc - 1, argv + 1, &cfg, NULL) < 0)
 		return usage();
 	if (strcmp(argv[1], "serve") == 0)
 		return master_main(cfg);
-	if (strcmp(argv[1], "check") == 0)
-		return cmd_check(cfg);
 	if (strcmp(argv[1], "reload") == 0)
 		return cmd_signal(cfg, SIGHUP);
 	if (strcmp(argv[1], "stop") == 0)

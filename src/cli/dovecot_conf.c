@@ -214,6 +214,8 @@ dc_intern_file(struct dc_conf *c, const char *name)
 	if (c->nfiles == DC_MAX_FILES)
 		return NULL;
 	c->files[c->nfiles] = xstrdup(name);
+	if (c->on_file != NULL)
+		c->on_file(c->on_file_ctx, name, c->nfiles + 1);
 	return c->files[c->nfiles++];
 }
 

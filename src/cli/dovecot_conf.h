@@ -46,6 +46,9 @@ struct dc_conf {
 	/* include chain (real paths) while reading, to refuse loops */
 	char *chain[DC_MAX_INCLUDE_DEPTH + 1];
 	unsigned chain_len;
+	/* called for each new file read (its name, the count so far); may be NULL */
+	void (*on_file)(void *ctx, const char *name, unsigned nfiles);
+	void *on_file_ctx;
 };
 
 struct dc_conf *dc_conf_create(bool follow_includes);

@@ -12,12 +12,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "auth/userdb.h"
 #include "cli/cli.h"
 #include "cli/deliver.h"
+#include "cli/progress.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/priv.h"
@@ -39,6 +41,9 @@ struct import {
 	uint8_t flags;
 	time_t date;
 	enum store_status st;
+	/* the status line on a terminal: messages and bytes read of the file's size */
+	struct progress progress;
+	uint64_t bytes_read, bytes_total;
 };
 
 /*
@@ -123,6 +128,11 @@ msg_end(struct import *im)
 	if (im->st != STORE_OK)
 		return;
 	im->count++;
+	if (im->bytes_total > 0)
+		progress_update(&im->progress, false, "importing: %lu messages, %llu%%",
+		    im->count, (unsigned long long)(im->bytes_read * 100 / im->bytes_total));
+	else
+		progress_update(&im->progress, false, "importing: %lu messages", im->count);
 	if (++im->in_batch == IMPORT_BATCH) {
 		im->st = mailbox_save_commit(&im->save, &first, &last);
 		if (im->st == STORE_OK)
@@ -159,6 +169,7 @@ import_run(struct import *im)
 	while (im->st == STORE_OK && (len = read_line(im->in, line, &whole)) > 0) {
 		bool start = at_start, blank;
 
+		im->bytes_read += len;
 		at_start = whole;
 		if (!start) {
 			/* the rest of a long line */
@@ -246,6 +257,7 @@ cli_import(int argc, char **argv)
 	struct cli_user_store us;
 	struct import im;
 	enum store_status st;
+	struct stat sb;
 	int c, fd = -1, ret;
 
 	memset(&im, 0, sizeof(im));
@@ -288,7 +300,13 @@ cli_import(int argc, char **argv)
 	if ((im.in = fdopen(fd, "r")) == NULL)
 		fatal("fdopen: %s", strerror(errno));
 	fd = -1;
-	if (import_run(&im) < 0) {
+	progress_init(&im.progress);
+	if (fstat(fileno(im.in), &sb) == 0 && S_ISREG(sb.st_mode))
+		im.bytes_total = (uint64_t)sb.st_size;
+	ret = import_run(&im);
+	progress_done(&im.progress);
+	if (ret < 0) {
+		ret = DELIVER_EX_TEMPFAIL;
 		fprintf(stderr, "buzon import: stopped after %lu messages: %s\n", im.committed,
 		    store_status_str(im.st));
 	} else {

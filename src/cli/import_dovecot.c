@@ -15,6 +15,7 @@
 
 #include "cli/cli.h"
 #include "cli/dovecot_conf.h"
+#include "cli/progress.h"
 #include "lib/buf.h"
 #include "lib/config.h"
 #include "lib/util.h"
@@ -1257,6 +1258,13 @@ import_dovecot_convert(struct dc_conf *dc, const char *source, char **out_r, uns
 	return 0;
 }
 
+static void
+file_progress(void *ctx, const char *name, unsigned nfiles)
+{
+	progress_update(ctx, false, "reading: %u file%s (%s)", nfiles, nfiles == 1 ? "" : "s",
+	    name);
+}
+
 int
 cli_import_dovecot(int argc, char **argv)
 {
@@ -1264,6 +1272,7 @@ cli_import_dovecot(int argc, char **argv)
 	struct dc_conf *dc;
 	struct stat st;
 	char *err = NULL, *out = NULL, *path = NULL;
+	struct progress progress;
 	unsigned dropped = 0;
 	int r;
 
@@ -1272,6 +1281,9 @@ cli_import_dovecot(int argc, char **argv)
 		return 64;
 	}
 	dc = dc_conf_create(true);
+	progress_init(&progress);
+	dc->on_file = file_progress;
+	dc->on_file_ctx = &progress;
 	if (strcmp(src, "-") == 0) {
 		/* `doveconf -n | buzon import-dovecot-config -` */
 		struct buf in;
@@ -1301,6 +1313,7 @@ cli_import_dovecot(int argc, char **argv)
 			path = xstrdup(src);
 		r = dc_conf_parse_file(dc, path, &err);
 	}
+	progress_done(&progress);
 	if (r < 0) {
 		fprintf(stderr, "buzon import-dovecot-config: %s\n", err);
 		free(err);

@@ -11,10 +11,17 @@
 #include "auth/userdb.h"
 #include "cli/cli.h"
 #include "cli/deliver.h"
+#include "cli/progress.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/priv.h"
 #include "store/store.h"
+
+static void
+rebuild_progress(void *ctx, size_t i, size_t count, const char *folder)
+{
+	progress_update(ctx, false, "rebuilding: folder %zu of %zu: %s", i + 1, count, folder);
+}
 
 static int
 usage_index(void)
@@ -29,6 +36,7 @@ cli_index(int argc, char **argv)
 {
 	const char *cfgpath = "/etc/buzon/buzon.conf", *verb, *user, *folder = NULL;
 	struct cli_user_store us;
+	struct progress progress;
 	enum store_status st;
 	int c, ret;
 	long diffs;
@@ -54,7 +62,9 @@ cli_index(int argc, char **argv)
 		goto out;
 	ret = DELIVER_EX_TEMPFAIL;
 	if (strcmp(verb, "rebuild") == 0) {
-		st = mstore_index_rebuild(us.store, folder);
+		progress_init(&progress);
+		st = mstore_index_rebuild_cb(us.store, folder, rebuild_progress, &progress);
+		progress_done(&progress);
 		if (st != STORE_OK) {
 			fprintf(stderr, "buzon index: rebuild of %s failed: %s\n",
 			    folder != NULL ? folder : "all folders", store_status_str(st));

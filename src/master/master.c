@@ -147,6 +147,11 @@ listen_on(const char *addr, uint16_t port)
 	snprintf(portstr, sizeof(portstr), "%u", port);
 	if (getaddrinfo(strcmp(addr, "*") == 0 ? NULL : addr, portstr, &hints, &res) != 0)
 		fatal("listen = %s: not a numeric address", addr);
+	if ((fd = master_sockact_take_inet(res->ai_addr)) >= 0) {
+		log_info("listen %s port %u: the service manager's socket", addr, port);
+		freeaddrinfo(res);
+		return fd;
+	}
 	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		fatal("socket: %s", strerror(errno));
@@ -181,6 +186,11 @@ listen_unix(const char *key, const char *path, unsigned mode_bits, gid_t gid)
 	if (strlen(path) >= sizeof(sun.sun_path))
 		fatal("%s: unix socket path too long", key);
 	memcpy(sun.sun_path, path, strlen(path));
+	if ((fd = master_sockact_take_unix(path)) >= 0) {
+		/* its mode and group are the socket unit's (SocketMode=, SocketGroup=) */
+		log_info("%s socket %s: the service manager's", key, path);
+		return fd;
+	}
 	/* a stale socket from an earlier run is replaced; anything else is an error */
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode))
@@ -440,6 +450,7 @@ master_main(const char *config_path)
 
 	memset(&M, 0, sizeof(M));
 	log_set_ident("master");
+	master_sockact_collect();	/* before any other descriptor is opened */
 	M.cfgpath = xstrdup(config_path);
 	if (config_load(config_path, &M.cfg, &err) < 0)
 		fatal("%s", err);
@@ -461,6 +472,7 @@ master_main(const char *config_path)
 	raise_nofile();
 	setup_dirs();
 	setup_listeners();
+	master_sockact_close_unused();
 	signal(SIGPIPE, SIG_IGN);
 	M.base = event_base_new();
 	sigs[0] = evsignal_new(M.base, SIGCHLD, sigchld_cb, NULL);

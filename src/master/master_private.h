@@ -217,6 +217,14 @@ void mail_sent(struct child *mail, struct pending *p);
 void mail_reroute_untaken(struct child *dead);
 void fail_pending_auth(void);
 
+/* master_sockact.c: listening sockets passed by the service manager (socket activation):
+ * collect them at start, take the one bound to an address or Unix path (-1: none, bind
+ * it yourself), close those no listener took. */
+void master_sockact_collect(void);
+int master_sockact_take_inet(const struct sockaddr *sa);
+int master_sockact_take_unix(const char *path);
+void master_sockact_close_unused(void);
+
 /* master_notify.c: sd_notify(3) READY, RELOADING, STOPPING, STATUS (no-ops without
  * libsystemd) */
 void master_notify_ready(void);

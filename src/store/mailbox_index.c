@@ -1694,6 +1694,13 @@ index_folders(struct mstore *store, struct mstore_namelist *l)
 enum store_status
 mstore_index_rebuild(struct mstore *store, const char *name)
 {
+	return mstore_index_rebuild_cb(store, name, NULL, NULL);
+}
+
+enum store_status
+mstore_index_rebuild_cb(struct mstore *store, const char *name, mstore_rebuild_cb *cb,
+    void *ctx)
+{
 	struct mstore_namelist l;
 	enum store_status st, ret = STORE_OK;
 	struct mstore_index *ix;
@@ -1746,6 +1753,8 @@ mstore_index_rebuild(struct mstore *store, const char *name)
 		mstore_namelist_free(&gone);
 	}
 	for (i = 0; i < l.count; i++) {
+		if (cb != NULL)
+			cb(ctx, i, l.count, l.names[i]);
 		mstore_cache_drop(store, l.names[i], false);
 		index_reset_folder(store, l.names[i]);
 		st = mailbox_open(store, l.names[i], &box);

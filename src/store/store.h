@@ -201,6 +201,10 @@ void mstore_set_folders_cb(struct mstore *store, mstore_folders_cb *cb, void *ct
  * next open), or -1 if the index is unusable.
  */
 enum store_status mstore_index_rebuild(struct mstore *store, const char *name);
+/* The same, calling cb before each folder (its position, the count, its name). */
+typedef void mstore_rebuild_cb(void *ctx, size_t i, size_t count, const char *folder);
+enum store_status mstore_index_rebuild_cb(struct mstore *store, const char *name,
+    mstore_rebuild_cb *cb, void *ctx);
 long mstore_index_check(struct mstore *store, FILE *out);
 
 /*

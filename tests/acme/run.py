@@ -469,6 +469,28 @@ def test_sni(args, res, d):
     res.check(chk.returncode == 0 and "DNS:imap.example.org" in chk.stdout
               and "DNS:mail.example.net" in chk.stdout and "DNS:*.wild.example.com" in chk.stdout,
               "buzon check names all three certificates")
+    # The DNS records for the zone (RFC 6186): the server name from the first
+    # certificate, the domain from it or from -d; a port that is off gets target ".".
+    def srv_line(out, service, domain):
+        m = re.search(r"^_%s\._tcp\.%s\.\s+IN SRV (\d+) (\d+) (\d+) (\S+)$"
+                      % (service, re.escape(domain)), out, re.M)
+        return m.groups() if m else None
+    res.eq(srv_line(chk.stdout, "imaps", "example.org"),
+           ("0", "1", str(srv.imaps_port), "imap.example.org."),
+           "buzon check: _imaps._tcp SRV for the certificate's domain")
+    res.eq(srv_line(chk.stdout, "imap", "example.org"),
+           ("10", "1", str(srv.imap_port), "imap.example.org."),
+           "buzon check: _imap._tcp SRV after IMAPS (RFC 8314)")
+    chk = srv.cli("check", "-c", srv.config_path, "-d", "example.net", "-H", "mx.example.net",
+                  check=False)
+    res.eq(srv_line(chk.stdout, "imaps", "example.net"),
+           ("0", "1", str(srv.imaps_port), "mx.example.net."), "buzon check -d -H")
+    want = ("30", "1", str(srv.pop3_port), "mx.example.net.") if srv.pop3_port else \
+        ("0", "0", "0", ".")
+    res.eq(srv_line(chk.stdout, "pop3", "example.net"), want, "buzon check: _pop3._tcp SRV")
+    chk = srv.cli("check", "-c", srv.config_path, "-d", "bad domain;", check=False)
+    res.check(chk.returncode == 1 and "not a DNS name" in chk.stdout,
+              "buzon check refuses a domain that is not a DNS name")
     # Swap the order: after a reload the default (first) certificate is the other one.
     srv.certs = [pairs["mail.example.net"], pairs["imap.example.org"]]
     srv.write_config()

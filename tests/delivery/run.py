@@ -21,7 +21,6 @@ import pwd
 import re
 import shutil
 import signal
-import smtplib
 import socket
 import subprocess
 import sys
@@ -32,6 +31,7 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
 import buzontest  # noqa: E402
+from postfixtest import Postfix, write_sendmail  # noqa: E402
 
 ROOT = os.getuid() == 0
 VERBOSE = False
@@ -976,6 +976,57 @@ def t_import_mbox(srv):
     r = subprocess.run([srv.buzon, "import", "mbox", "-c", srv.config_path, path, "nosuchuser"],
                        capture_output=True, timeout=60, env=srv.env())
     eq(r.returncode, 67, "unknown user")
+    # quiet when stderr is not a terminal (cron, scripts): nothing but errors
+    eq(r.stderr.count(b"\r"), 0, "no progress line on a pipe")
+
+
+def run_on_tty(srv, argv):
+    """argv with stderr on a pseudo-terminal: (exit status, stdout, what the tty got)."""
+    master, slave = os.openpty()
+    try:
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=slave, env=dict(
+            srv.env(), TERM="xterm"))
+        os.close(slave)
+        slave = -1
+        tty = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:		# EIO: the last writer closed
+                break
+            if not chunk:
+                break
+            tty += chunk
+        out = p.stdout.read()
+        p.wait(timeout=60)
+        return p.returncode, out, tty
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+
+
+def t_progress(srv):
+    """Long administrator commands draw a status line on a terminal and erase it."""
+    path = os.path.join(srv.tmp, "many.mbox")
+    with open(path, "wb") as f:
+        for i in range(250):
+            f.write(b"From a@example.org Mon Jan  5 10:00:00 2015\nSubject: m%d\n\nbody\n\n" % i)
+    rc, out, tty = run_on_tty(srv, [srv.buzon, "import", "mbox", "-c", srv.config_path, path,
+                                    "demo", "Many"])
+    eq(rc, 0, "import on a terminal")
+    check(b"imported 250 messages" in out, "summary on stdout: %r" % out)
+    check(re.search(rb"\rimporting: \d+ messages, \d+%\x1b\[K", tty) is not None,
+          "progress line on the terminal: %r" % tty[:200])
+    check(tty.endswith(b"\r\x1b[K"), "the line is erased at the end: %r" % tty[-40:])
+    rc, out, tty = run_on_tty(srv, [srv.buzon, "index", "rebuild", "-c", srv.config_path,
+                                    "demo"])
+    eq(rc, 0, "index rebuild on a terminal")
+    check(re.search(rb"\rrebuilding: folder 1 of \d+: INBOX\x1b\[K", tty) is not None,
+          "rebuild progress: %r" % tty[:200])
+    r = subprocess.run([srv.buzon, "index", "rebuild", "-c", srv.config_path, "demo"],
+                       capture_output=True, timeout=60, env=srv.env())
+    eq((r.returncode, r.stderr), (0, b""), "index rebuild on a pipe is quiet")
 
 
 # ---------------------------------------------------------------- faults
@@ -1436,19 +1487,6 @@ def t_sieve_send():
     check(not problems, "server: %s" % problems)
 
 
-# sendmail for the private Postfix: hands the message to its smtpd (a private instance's
-# own sendmail -C would need alternate_config_directories in the system's main.cf).
-SENDMAIL_SMTP = """#!/usr/bin/python3
-import smtplib, sys
-a = sys.argv[1:]
-frm = a[a.index("-f") + 1]
-data = sys.stdin.buffer.read().replace(b"\\r\\n", b"\\n").replace(b"\\n", b"\\r\\n")
-s = smtplib.SMTP("127.0.0.1", %d, timeout=30)
-s.sendmail("" if frm == "<>" else frm, a[a.index("--") + 1:], data)
-s.quit()
-"""
-
-
 def pf_sieve_send(pf, srv, home):
     """Through a real Postfix: a redirect reaches the other user, a vacation reply reaches
     the sender once."""
@@ -1512,9 +1550,7 @@ def t_postfix_sieve():
             "virtual_mailbox_maps": "static:ok",
             "virtual_transport": "lmtp:inet:127.0.0.1:%d" % srv.lmtp_port,
         })
-        with open(wrapper, "w") as f:
-            f.write(SENDMAIL_SMTP % pf.port)
-        os.chmod(wrapper, 0o755)
+        write_sendmail(wrapper, pf.port)
         pf.start()
         run_case("postfix-sieve-send", pf_sieve_send, pf, srv, home)
     finally:
@@ -1945,142 +1981,6 @@ def t_spool_bounds():
 
 # ---------------------------------------------------------------- a real Postfix
 
-MASTER_CF = """\
-%(listen)s inet n - n - - smtpd
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-proxywrite unix -       -       n       -       1       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-local     unix  -       n       n       -       -       local
-virtual   unix  -       n       n       -       -       virtual
-lmtp      unix  -       -       n       -       -       lmtp
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-"""
-
-
-class Postfix:
-    """A private Postfix instance: own config_directory, queue_directory and
-    data_directory under dir, smtpd on 127.0.0.1:port only, no chroot."""
-
-    def __init__(self, dir, main):
-        self.dir = dir
-        self.conf = os.path.join(dir, "etc")
-        self.queue = os.path.join(dir, "queue")
-        self.data = os.path.join(dir, "data")
-        self.port = buzontest.free_ports(1)[0]
-        self.log = os.path.join(dir, "maillog")
-        for d in (self.conf, self.queue, self.data):
-            os.makedirs(d, exist_ok=True)
-        os.chown(self.data, pwd.getpwnam("postfix").pw_uid, pwd.getpwnam("postfix").pw_gid)
-        cf = {
-            "compatibility_level": "3.6",
-            "queue_directory": self.queue,
-            "data_directory": self.data,
-            "mail_owner": "postfix",
-            "setgid_group": "postdrop",
-            "myhostname": "buzontest.localdomain",
-            "mydomain": "localdomain",
-            "myorigin": "$myhostname",
-            "mydestination": "localhost, $myhostname",
-            "inet_interfaces": "127.0.0.1",
-            "inet_protocols": "ipv4",
-            "mynetworks": "127.0.0.0/8",
-            "alias_maps": "",
-            "alias_database": "",
-            "maillog_file": self.log,
-            "maillog_file_prefixes": dir,
-            "smtputf8_enable": "no",
-            "biff": "no",
-            "relayhost": "",
-            # nothing leaves 127.0.0.1: bounces to the test senders are dropped
-            "default_transport": "error:buzontest: no outside mail",
-            "relay_transport": "error:buzontest: no outside mail",
-            "smtpd_peername_lookup": "no",
-            "smtp_dns_support_level": "disabled",
-            "lmtp_dns_support_level": "disabled",
-            "smtpd_banner": "$myhostname ESMTP buzontest",
-            "queue_run_delay": "5s",
-            "minimal_backoff_time": "5s",
-            "maximal_backoff_time": "10s",
-            "lmtp_tls_security_level": "none",
-            "smtp_tls_security_level": "none",
-            "smtpd_tls_security_level": "none",
-        }
-        cf.update(main)
-        with open(os.path.join(self.conf, "main.cf"), "w") as f:
-            for k, v in cf.items():
-                f.write("%s = %s\n" % (k, v))
-        with open(os.path.join(self.conf, "master.cf"), "w") as f:
-            f.write(MASTER_CF % {"listen": "127.0.0.1:%d" % self.port})
-
-    def postfix(self, *args, check=True):
-        r = subprocess.run(["postfix", "-c", self.conf] + list(args), capture_output=True,
-                           text=True, timeout=60)
-        if check and r.returncode != 0:
-            raise Fail("postfix %s: %s %s" % (" ".join(args), r.stdout, r.stderr))
-        return r
-
-    def postconf(self, *settings):
-        subprocess.run(["postconf", "-c", self.conf, "-e"] + list(settings), check=True,
-                       capture_output=True, timeout=30)
-
-    def start(self):
-        self.postfix("check", check=False)
-        self.postfix("start")
-        ok = wait_for(lambda: self._smtp_ok(), 20, 0.2)
-        if not ok:
-            raise Fail("postfix smtpd not answering on %d: %s" % (self.port, self.log_tail()))
-
-    def _smtp_ok(self):
-        try:
-            s = smtplib.SMTP("127.0.0.1", self.port, timeout=3)
-            s.quit()
-            return True
-        except (OSError, smtplib.SMTPException):
-            return False
-
-    def reload(self):
-        self.postfix("reload")
-        time.sleep(1)
-
-    def stop(self):
-        r = self.postfix("stop", check=False)
-        if r.returncode != 0:
-            self.postfix("abort", check=False)
-        # postfix stop returns before every daemon has exited
-        pidfile = os.path.join(self.queue, "pid", "master.pid")
-        wait_for(lambda: not os.path.exists(pidfile), 10, 0.1)
-
-    def log_tail(self, n=30):
-        try:
-            with open(self.log, errors="replace") as f:
-                return "".join(f.readlines()[-n:])
-        except OSError:
-            return "(no log)"
-
-    def send(self, sender, rcpt, data):
-        s = smtplib.SMTP("127.0.0.1", self.port, timeout=30)
-        try:
-            s.sendmail(sender, [rcpt], data)
-        finally:
-            s.quit()
-
-
 def system_user(name, password):
     """Create (or recreate) a system user with a home directory and password."""
     subprocess.run(["userdel", "-r", name], capture_output=True)
@@ -2283,6 +2183,7 @@ def main():
         ("lmtp-nonreader-output-bound", t_nonreader_output_bound),
         ("deliver-cli", t_deliver_cli), ("deliver-exit-codes", t_deliver_exit_codes),
         ("import-mbox", t_import_mbox),
+        ("progress", t_progress),
         ("fault-kill-lmtp-mid-data", t_kill_lmtp_mid_data),
         ("fault-kill-deliver-mid-stdin", t_kill_deliver_mid_stdin),
     ]

@@ -317,6 +317,32 @@ def test_stock(t):
     if rc != 0:
         why.append("buzon check: exit %d: %s" % (rc, msg.strip()[-300:]))
     t.result("stock", not why, "; ".join(why))
+    # On a terminal a status line counts the files read, and is erased before the output.
+    master, slave = os.openpty()
+    try:
+        p = subprocess.Popen([t.buzon, "import-dovecot-config", "/etc/dovecot"],
+                             stdout=subprocess.PIPE, stderr=slave,
+                             env=dict(os.environ, TERM="xterm"))
+        os.close(slave)
+        tty = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            tty += chunk
+        p.stdout.read()
+        p.wait(timeout=60)
+    finally:
+        os.close(master)
+    # the first file's line at once, then (rate-limited) others, erased before the list
+    ok = re.match(rb"\rreading: 1 file \(/etc/dovecot/dovecot\.conf\)\x1b\[K"
+                  rb"(\rreading: \d+ files \([^)]*\)\x1b\[K)*\r\x1b\[K"
+                  rb"buzon import-dovecot-config: ", tty) is not None
+    t.result("stock-progress", ok,
+             "terminal got %r" % tty[:300])
 
 
 def test_doveconf(t):

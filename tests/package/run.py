@@ -120,7 +120,8 @@ def t_install():
     sh("dpkg", "-i", state["deb"])
     problems = []
     for p in ["/usr/sbin/buzon", "/etc/buzon/buzon.conf", "/etc/pam.d/buzon",
-              "/lib/systemd/system/buzon.service", "/usr/share/man/man8/buzon.8.gz",
+              "/lib/systemd/system/buzon.service", "/lib/systemd/system/buzon.socket",
+              "/usr/share/man/man8/buzon.8.gz",
               "/usr/share/man/man5/buzon.conf.5.gz", "/usr/share/doc/buzon/README.md.gz",
               "/usr/share/doc/buzon/copyright", "/usr/share/doc/buzon/systemd.md.gz"]:
         if not os.path.exists(p):
@@ -134,6 +135,8 @@ def t_install():
     link = "/etc/systemd/system/multi-user.target.wants/buzon.service"
     if not os.path.islink(link):
         problems.append("unit not enabled (no %s)" % link)
+    if os.path.exists("/etc/systemd/system/sockets.target.wants/buzon.socket"):
+        problems.append("buzon.socket enabled: its ListenStream lines must first match buzon.conf")
     try:
         pw = pwd.getpwnam("buzon")
         if pw.pw_uid == 0 or pw.pw_uid >= 1000:

@@ -9,6 +9,11 @@
              NotifyAccess=main checks), a STATUS= that counts a logged-in user, then
              RELOADING=1 with MONOTONIC_USEC and READY=1 again after `buzon reload`, and
              STOPPING=1 after SIGTERM; no child process gets $NOTIFY_SOCKET
+  sockact    socket activation by a real service manager's tool: systemd-socket-activate
+             opens the IMAP, IMAPS and one unconfigured port and execs `buzon serve` at the
+             first connection; buzon takes the two it is configured for (logged), closes
+             the third with a warning (connections to it are refused), logins work on
+             both, no child keeps $LISTEN_FDS, and a reload keeps serving
   hardening  (root, setpriv) the server runs with the unit's CapabilityBoundingSet and
              NoNewPrivileges: IMAP STARTTLS and IMAPS logins (login process chroot, mail
              process as the user) and an LMTP delivery work
@@ -32,6 +37,7 @@ import buzontest  # noqa: E402
 
 REPO = buzontest.REPO
 UNIT = os.path.join(REPO, "contrib", "systemd", "buzon.service")
+SOCKET_UNIT = os.path.join(REPO, "contrib", "systemd", "buzon.socket")
 BUZON = os.path.abspath(os.environ.get("BUZON") or buzontest.default_binary())
 results = []
 
@@ -69,6 +75,7 @@ def t_verify():
         path = os.path.join(tmp, "buzon.service")
         with open(path, "w") as f:
             f.write(text)
+        shutil.copy(SOCKET_UNIT, tmp)
         env = dict(os.environ)
         # the man: Documentation= links are checked with man(1): the pages of the build
         build = os.path.dirname(BUZON)
@@ -82,7 +89,8 @@ def t_verify():
         cmd = ["systemd-analyze", "verify"]
         if env.get("SYSTEMD_ANALYZE_NO_MAN"):
             cmd.append("--man=no")	# a build without scdoc has no pages to point at
-        r = subprocess.run(cmd + [path], capture_output=True, text=True, env=env, timeout=60)
+        r = subprocess.run(cmd + [path, os.path.join(tmp, "buzon.socket")], capture_output=True,
+                           text=True, env=env, timeout=60)
         out = (r.stdout + r.stderr).strip()
         if r.returncode != 0 or out:
             return "systemd-analyze verify: exit %d: %s" % (r.returncode, out)
@@ -131,6 +139,18 @@ class Notify:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def child_with_env(srv, name):
+    """A complaint if one of the server's children has the variable name, else None."""
+    for child in srv.session_pids():
+        try:
+            with open("/proc/%d/environ" % child, "rb") as e:
+                if name + b"=" in e.read():
+                    return "child pid %d has %s" % (child, name.decode())
+        except OSError:
+            pass
+    return None
+
+
 def has_libsystemd():
     r = subprocess.run(["ldd", BUZON], capture_output=True, text=True)
     return "libsystemd" in r.stdout
@@ -151,13 +171,9 @@ def t_notify():
             return "READY=1 from pid %s, the master is %d" % (pid, master)
         if "logging in" not in f.get("STATUS", ""):
             return "no STATUS= with READY=1: %r" % f
-        for child in srv.session_pids():
-            try:
-                with open("/proc/%d/environ" % child, "rb") as e:
-                    if b"NOTIFY_SOCKET=" in e.read():
-                        return "child pid %d has NOTIFY_SOCKET" % child
-            except OSError:
-                pass
+        why = child_with_env(srv, b"NOTIFY_SOCKET")
+        if why:
+            return why
         imap = srv.imap()
         imap.select("INBOX")
         n.wait(lambda f: "1 users with sessions" in f.get("STATUS", ""), "STATUS with 1 user")
@@ -184,6 +200,49 @@ def t_notify():
         else:
             os.environ["NOTIFY_SOCKET"] = old
         n.close()
+        if problems:
+            raise AssertionError("; ".join(problems))
+
+
+def t_sockact():
+    if shutil.which("systemd-socket-activate") is None:
+        return "SKIP no systemd-socket-activate"
+    srv = buzontest.Server(buzon=BUZON, canary=False)
+    try:
+        srv.setup()
+        spare = buzontest.free_ports(1)[0]
+        srv.wrapper = ["systemd-socket-activate"]
+        for port in (srv.imap_port, srv.imaps_port, spare):
+            srv.wrapper += ["-l", "%s:%d" % (buzontest.HOST, port)]
+        srv.start()	# its first probe makes systemd-socket-activate exec buzon
+        log = srv.log_text()
+        for want in ("socket activation: 3 sockets passed",
+                     "listen %s port %d: the service manager's socket" % (buzontest.HOST, srv.imap_port),
+                     "listen %s port %d: the service manager's socket" % (buzontest.HOST, srv.imaps_port),
+                     "the passed socket %s:%d matches no listener" % (buzontest.HOST, spare)):
+            if want not in log:
+                return "log lacks %r: %s" % (want, log[-1500:])
+        try:
+            socket.create_connection((buzontest.HOST, spare), timeout=5).close()
+            return "the unconfigured passed socket still accepts"
+        except OSError:
+            pass
+        for conn in (srv.imap(), srv.imaps()):
+            typ, data = conn.select("INBOX")
+            if typ != "OK":
+                return "SELECT: %r" % data
+            conn.logout()
+        why = child_with_env(srv, b"LISTEN_FDS")
+        if why:
+            return why
+        srv.cli("reload", "-c", srv.config_path)
+        time.sleep(0.5)
+        conn = srv.imap()
+        conn.noop()
+        conn.logout()
+        return None
+    finally:
+        problems = srv.stop()
         if problems:
             raise AssertionError("; ".join(problems))
 
@@ -242,6 +301,7 @@ def t_hardening():
 
 case("verify", t_verify)
 case("notify", t_notify)
+case("sockact", t_sockact)
 case("hardening", t_hardening)
 print("%d passed, %d failed" % (results.count(True), results.count(False)))
 sys.exit(0 if all(results) else 1)

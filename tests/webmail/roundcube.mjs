@@ -8,7 +8,9 @@
 // JSON: {url, user, password, kind, shots (dir for PNGs), profile (fresh empty dir for
 // --user-data-dir), folders ([[name, class], ...]), listSubjects ([...]), open
 // ({subject, body}), trash ({subject}), extras, big ({folder, threads, depth, newest,
-// newestRoot, oldest}: a large folder to sort and thread), timeoutMs}.
+// newestRoot, oldest}: a large folder to sort and thread), basic (false: skip the
+// folder/list/open/delete steps), sieve ({filter, subject, folder, vacation: {subject,
+// body, days}}: a filter and an Out of Office reply in the managesieve plugin), timeoutMs}.
 // Prints "ok: ..." / "FAIL: ..." lines on stdout and exits 0 when every step passed.
 // A step that throws ends the run (what follows depends on it) after a screenshot of
 // the page as it was (error-KIND.png).
@@ -98,6 +100,7 @@ try {
 	    `logged in (message: "${loginError}")`))
 		throw new Error('login failed: ' + loginError);
 
+	if (cfg.basic !== false) {	// steps 2-5 (not indented, to keep them as they were)
 	// 2. folder list with the special-use folders (the class is Roundcube's folder
 	// role: it comes from the server's SPECIAL-USE attributes, see run.py)
 	await page.locator('#mailboxlist li.mailbox.inbox').waitFor();
@@ -176,6 +179,7 @@ try {
 	}
 	check(listed, `Trash lists "${cfg.trash.subject}"`);
 	await page.screenshot({ path: shot('trash') });
+	}	// basic
 
 	if (cfg.extras) {
 		// 7. search (UTF-8 SEARCH CHARSET), then back to the whole list
@@ -326,6 +330,55 @@ try {
 		await idle();
 	}
 
+	if (cfg.sieve) {
+		// 13. Settings > Filters (managesieve plugin): a new filter "Subject contains
+		// SUBJECT -> Move message to FOLDER" in the form the plugin shows in its frame
+		await idle();
+		await page.goto(cfg.url + '?_task=settings&_action=plugin.managesieve', { waitUntil: 'domcontentloaded' });
+		await idle();
+		const connErr = await page.evaluate(() => window.rcmail.env.sieveconnerror || '');
+		if (!check(!connErr, `the Filters page is connected to ManageSieve (${connErr})`))
+			throw new Error('managesieve: no connection');
+		await page.waitForFunction(() => window.rcmail.filters_list);	// (empty: not visible)
+		await page.locator('#layout-content .header a.create:not(.disabled)').click();
+		const ff = page.frameLocator('#filter-box');
+		await ff.locator('#_name').waitFor();
+		await ff.locator('#_name').fill(cfg.sieve.filter);
+		await ff.locator('#header0').selectOption('subject');
+		await ff.locator('#rule_op0').selectOption('contains');
+		// the rule's value: the list widget's first input (over a hidden textarea)
+		await ff.locator('#rulerow0 input[type=text]:visible').first().fill(cfg.sieve.subject);
+		await ff.locator('#action_type0').selectOption('fileinto');
+		await ff.locator('#action_mailbox0').selectOption(cfg.sieve.folder);
+		await ff.locator('button.submit, input.button.mainaction').first().click();
+		await page.locator('#filterslist tr', { hasText: cfg.sieve.filter }).first().waitFor()
+			.then(() => ok(`filter "${cfg.sieve.filter}" saved and listed`),
+			    () => fail(`filter "${cfg.sieve.filter}" not listed after saving`));
+		await page.screenshot({ path: shot('sieve-filter') });
+
+		// 14. Settings > Out of Office: subject, body, interval, status "On"
+		await idle();
+		await page.goto(cfg.url + '?_task=settings&_action=plugin.managesieve-vacation', { waitUntil: 'domcontentloaded' });
+		await idle();
+		await page.locator('#vacation_subject').waitFor();
+		await page.fill('#vacation_subject', cfg.sieve.vacation.subject);
+		await page.fill('#vacation_reason', cfg.sieve.vacation.body);
+		await page.fill('#vacation_interval', String(cfg.sieve.vacation.days));
+		// from yesterday to next week (UTC): Roundcube writes currentdate tests (date, relational)
+		const day = (n) => new Date(Date.now() + n * 86400000).toISOString().slice(0, 10);
+		for (const [id, n] of [['#vacation_datefrom', -1], ['#vacation_dateto', 7]]) {
+			await page.fill(id, day(n));
+			await page.press(id, 'Escape');	// the date picker
+		}
+		await page.locator('#vacation_status').selectOption('on');
+		await page.locator('.formbuttons button.submit, button.submit.mainaction').first().click();
+		await page.waitForFunction(() => [...document.querySelectorAll('#messagestack div')]
+			.some((d) => /saved/i.test(d.textContent)))
+			.then(() => ok('Out of Office saved'),
+			    async () => fail(`Out of Office not saved: "${await page.$eval('#messagestack', (e) => e.textContent.trim()).catch(() => '')}"`));
+		await page.screenshot({ path: shot('sieve-vacation') });
+	}
+
 	// 6. log out
 	await idle();
 	await Promise.all([
@@ -336,6 +389,8 @@ try {
 } catch (e) {
 	fail(`step failed: ${String(e).split('\n')[0]}`);
 	await page.screenshot({ path: shot('error') }).catch(() => {});
+	await page.content().then((h) => fs.writeFileSync(path.join(cfg.shots, `error-${cfg.kind}.html`), h))
+		.catch(() => {});
 }
 for (const e of consoleErrors)
 	console.log(`browser console error: ${e}`);

@@ -6,6 +6,8 @@ Debian's headless Chromium by playwright-core (roundcube.mjs), once per connecti
   starttls  imap_host tls://localhost:IMAP_PORT   (STARTTLS, certificate verified)
   plain     imap_host localhost:IMAP_PORT         (cleartext over loopback, which
                                                    auth_allow_cleartext = loopback allows)
+  managesieve  IMAPS, and the managesieve plugin's Filters and Out of Office pages
+               against buzon's ManageSieve (below)
 
 For each kind: a fresh buzon (tests/lib/buzontest.py, INBOX filled from tests/fixtures),
 Roundcube served by `php -S 127.0.0.1:PORT -t /var/lib/roundcube/public_html` with its
@@ -25,14 +27,32 @@ its last page ending with the oldest, then in thread view (4,000 threads, the ne
 thread first, its replies under it); the IMAP trace must show that Roundcube left the
 sorting and threading to the server (UID SORT, UID THREAD REFS or REFERENCES).
 
+The managesieve kind (Roundcube's managesieve plugin from Debian's roundcube-plugins):
+IMAP over IMAPS as above, the plugin's ManageSieve connection to buzon's managesieve_port
+with STARTTLS (tls://localhost:PORT, certificate verified), managesieve_vacation = 1.
+The browser creates the filter "Subject contains SIEVE[subject] -> move to SIEVE[folder]"
+(Settings > Filters; the folder was created over IMAP) and an Out of Office reply with a
+subject, a body, a 1-day interval and dates from yesterday to next week (which Roundcube
+writes as currentdate tests: date, relational) (Settings > Out of Office).  Then over
+ManageSieve (LISTSCRIPTS, GETSCRIPT) and on disk (~/.dovecot.sieve -> sieve/roundcube.sieve)
+the script is active and has both (and sieve_rules.php stores the other kinds of rules
+the plugin writes, through the plugin's own code); a message with that subject from an outside sender
+delivered over LMTP is filed into the folder (seen over IMAP) and answered, and a second
+message from the same sender stays in INBOX without a second reply: the vacation reply
+is handed to sendmail_path exactly once (recorded by the sendmail program of
+tests/lib/postfixtest.py) and, through a private Postfix (when root and Postfix are
+there; otherwise it is only recorded), delivered over LMTP again to the sender's own
+buzon mailbox, with the subject and the body set in the browser, In-Reply-To the first
+message and Auto-Submitted: auto-replied.
+
 Roundcube's folder roles come only from the server: the config names Sent/Drafts/...
 folders that do not exist ("rc-sent", ...), so the roles in the folder list (and the
 Trash that Delete moves to) are there only if buzon's LIST ... RETURN (SPECIAL-USE)
 marks the folders.  (Roundcube saves them as the user's preferences at login.)
 
 Artifacts (screenshots inbox-KIND.png, message-KIND.png, trash-KIND.png, big-date-imaps.png,
-big-thread-imaps.png, Roundcube's
-imap trace and error log, buzon's log) go to --artifacts (default
+big-thread-imaps.png, sieve-filter-managesieve.png, sieve-vacation-managesieve.png,
+Roundcube's imap trace, ManageSieve trace and error log, buzon's log) go to --artifacts (default
 $LOGDIR/webmail or build/test-logs/webmail).  playwright-core is installed into
 tests/webmail/node_modules with `npm ci` from package-lock.json when missing.
 
@@ -54,21 +74,27 @@ import re
 import secrets
 import shutil
 import signal
+import smtplib
 import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import buzontest as bt  # noqa: E402
+import postfixtest  # noqa: E402
 
 RC_PUBLIC = "/var/lib/roundcube/public_html"
 RC_DEFAULTS = "/etc/roundcube/defaults.inc.php"
 RC_SQL = "/usr/share/roundcube/SQL/sqlite.initial.sql"
 CHROMIUM = "/usr/bin/chromium"
-KINDS = ("imaps", "starttls", "plain")
+RC_MANAGESIEVE = [os.path.join(RC_PUBLIC, "plugins", "managesieve", "managesieve.php"),
+                  "/usr/share/php/Net/Sieve.php"]	# php-net-sieve, the plugin's client
+KINDS = ("imaps", "starttls", "plain", "managesieve")
 
 # What the browser must see (from tests/fixtures).
 FOLDERS = [["INBOX", "inbox"], ["Drafts", "drafts"], ["Sent", "sent"], ["Junk", "junk"],
@@ -95,6 +121,13 @@ EXTRAS_KIND = "imaps"
 # rising with the message number and the threads interleaved, so the newest message is
 # the last reply of the last thread and the newest thread root is "Topic BIG_THREADS-1".
 BIG = {"folder": "Big", "threads": 4000, "depth": 5}
+# The managesieve kind: a filter and an Out of Office reply made in the browser.
+SIEVE = {"filter": "Reports to their folder", "subject": "Quarterly report",
+         "folder": "Reports", "vacation": {"subject": "Away this week",
+                                           "body": "I am away until Monday; your mail will wait.",
+                                           "days": 1},
+         "sender": "friend@example.net", "script": "roundcube"}
+SIEVE_KIND = "managesieve"
 
 
 def log(msg):
@@ -138,7 +171,7 @@ class Roundcube:
         self.proc = None
 
     def imap_host(self):
-        if self.kind == "imaps":
+        if self.kind in ("imaps", SIEVE_KIND):
             return "ssl://localhost:%d" % self.srv.imaps_port
         if self.kind == "starttls":
             return "tls://localhost:%d" % self.srv.imap_port
@@ -182,6 +215,17 @@ class Roundcube:
             "layout": "widescreen",
             "language": "en_US",
         }
+        if self.kind == SIEVE_KIND:
+            # Roundcube 1.6 takes the port and STARTTLS from the host URI alone
+            # (managesieve_port and managesieve_usetls are gone).
+            conf["plugins"] = ["archive", "managesieve"]
+            conf.update({
+                "managesieve_host": "tls://localhost:%d" % self.srv.sieve_port,
+                "managesieve_vacation": 1,
+                "managesieve_debug": True,
+                "managesieve_default": "",
+                "managesieve_script_name": SIEVE["script"],
+            })
         lines = ["<?php", "// written by tests/webmail/run.py", "$config = [];"]
         for k, v in conf.items():
             lines.append("$config[%s] = %s;" % (php_quote(k), self.php_value(v)))
@@ -189,6 +233,8 @@ class Roundcube:
         ssl_opts = ("['ssl' => ['verify_peer' => true, 'verify_peer_name' => true, "
                     "'peer_name' => 'localhost', 'cafile' => %s]]" % php_quote(self.srv.cert))
         lines.append("$config['imap_conn_options'] = %s;" % ssl_opts)
+        if self.kind == SIEVE_KIND:
+            lines.append("$config['managesieve_conn_options'] = %s;" % ssl_opts)
         with open(os.path.join(d, "config", "config.inc.php"), "w") as f:
             f.write("\n".join(lines) + "\n")
 
@@ -238,6 +284,9 @@ class Roundcube:
 
     def imap_trace(self):
         return self.file_text("logs/imap.log")
+
+    def sieve_trace(self):
+        return self.file_text("logs/sieve.log")
 
     def errors(self):
         return self.file_text("logs/errors.log")
@@ -401,8 +450,9 @@ def trace_checks(rc, res, kind):
     else:
         res.check(not starttls, "Roundcube did not use STARTTLS (%s)" % kind)
     res.check(re.search(r"\bC: \S+ (LOGIN|AUTHENTICATE)\b", trace) is not None, "trace shows the login")
-    res.check(re.search(r"\bC: \S+ (UID )?(MOVE|COPY)\b", trace) is not None,
-              "trace shows the move to Trash")
+    if kind != SIEVE_KIND:
+        res.check(re.search(r"\bC: \S+ (UID )?(MOVE|COPY)\b", trace) is not None,
+                  "trace shows the move to Trash")
     if kind == EXTRAS_KIND:
         for cmd in ("UID SEARCH RETURN (ALL) CHARSET UTF-8", "APPEND Drafts", "CREATE ", "RENAME "):
             res.check(re.search(r"\bC: \S+ " + re.escape(cmd), trace) is not None, "trace shows %s" % cmd.strip())
@@ -419,6 +469,278 @@ def trace_checks(rc, res, kind):
               ("" if not errs else ": " + " | ".join(e.strip()[:200] for e in errs[:5])))
 
 
+class Sieve:
+    """What the managesieve kind adds to a server: demo's home (sieve_dir ~/sieve,
+    sieve_script ~/.dovecot.sieve), the filter's folder, friend's mailbox (the outside
+    sender, reached back through the private Postfix), the sendmail_path program that
+    records each submission, and the Postfix instance when this runs as root."""
+
+    def __init__(self):
+        self.tmp = tempfile.mkdtemp(prefix="buzontest-rcsieve.")
+        os.chmod(self.tmp, 0o755)
+        self.record = os.path.join(self.tmp, "sent")
+        os.mkdir(self.record)
+        os.chmod(self.record, 0o1777)	# sendmail runs as the mailbox owner
+        self.sendmail = os.path.join(self.tmp, "sendmail")
+        self.pf = None
+        self.pf_thread = None
+        self.pf_error = None
+        self.use_postfix = os.getuid() == 0 and shutil.which("postfix") is not None
+        (self.port,) = bt.free_ports(1)
+
+    def config(self):
+        return ["managesieve_port = %d" % self.port, "sendmail_path = " + self.sendmail]
+
+    def setup(self, srv):
+        """After srv.setup(), before srv.start()."""
+        srv.sieve_port = self.port
+        self.home = os.path.join(srv.tmp, "home", "demo")
+        os.makedirs(self.home, mode=0o700)
+        for d in (os.path.dirname(self.home), self.home):
+            srv._own(d)
+        with open(srv.passwd_file) as f:
+            lines = f.read().splitlines()
+        out = []
+        for ln in lines:
+            fields = ln.split(":")
+            if fields[0] == "demo":
+                fields[5] = self.home
+            out.append(":".join(fields))
+        with open(srv.passwd_file, "w") as f:
+            f.write("\n".join(out) + "\n")
+        srv.make_maildir("demo", SIEVE["folder"])
+
+    def start(self, srv):
+        """After srv.start(): the folder subscribed (Roundcube lists subscribed folders),
+        the MTA."""
+        m = srv.imaps()
+        try:
+            m.subscribe(SIEVE["folder"])
+            m.logout()
+        finally:
+            try:
+                m.shutdown()
+            except OSError:
+                pass
+        port = 0
+        if self.use_postfix:
+            self.pf = postfixtest.Postfix(os.path.join(self.tmp, "pf"), {
+                "virtual_mailbox_domains": SIEVE["sender"].split("@")[1],
+                "virtual_mailbox_maps": "static:ok",
+                "virtual_transport": "lmtp:inet:%s:%d" % (bt.HOST, srv.lmtp_port),
+            })
+            port = self.pf.port
+            # `postfix start` takes seconds (its configuration check): meanwhile the browser
+            self.pf_thread = threading.Thread(target=self._start_postfix)
+            self.pf_thread.start()
+        else:
+            log("note: not root or no postfix: the vacation reply is only recorded")
+        postfixtest.write_sendmail(self.sendmail, port, self.record)
+
+    def _start_postfix(self):
+        try:
+            self.pf.start()
+        except Exception as e:	# reported by wait_mta()
+            self.pf_error = e
+
+    def wait_mta(self):
+        """Before anything is sent: Postfix is up (or its failure raised)."""
+        if self.pf_thread is not None:
+            self.pf_thread.join()
+            self.pf_thread = None
+        if self.pf_error is not None:
+            raise self.pf_error
+
+    def stop(self):
+        if self.pf_thread is not None:
+            self.pf_thread.join()
+        if self.pf is not None:
+            self.pf.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def managesieve_get(srv):
+    """LISTSCRIPTS and the active script over ManageSieve with STARTTLS (RFC 5804), as
+    demo: (the LISTSCRIPTS lines, the active script's name, its text)."""
+    sock = socket.create_connection((bt.HOST, srv.sieve_port), timeout=10)
+    buf = [b""]
+
+    def line():
+        while b"\r\n" not in buf[0]:
+            d = sock.recv(65536)
+            if not d:
+                raise EOFError("ManageSieve connection closed")
+            buf[0] += d
+        ln, buf[0] = buf[0].split(b"\r\n", 1)
+        return ln
+
+    def response():
+        lines = []
+        while True:
+            ln = line()
+            m = re.search(rb"\{(\d+)\+?\}$", ln)
+            if m:
+                n = int(m.group(1))
+                while len(buf[0]) < n:
+                    d = sock.recv(65536)
+                    if not d:
+                        raise EOFError("ManageSieve connection closed")
+                    buf[0] += d
+                lines.append(buf[0][:n])
+                buf[0] = buf[0][n:]
+                continue
+            if re.match(rb"(OK|NO|BYE)\b", ln):
+                if not ln.startswith(b"OK"):
+                    raise RuntimeError("ManageSieve: %r" % ln)
+                return lines
+            if ln:
+                lines.append(ln)
+
+    try:
+        response()
+        sock.sendall(b"STARTTLS\r\n")
+        response()
+        sock = srv.ssl_context().wrap_socket(sock, server_hostname="localhost")
+        response()	# the capabilities again (RFC 5804 2.2)
+        cred = base64.b64encode(b"\0demo\0" + srv.users["demo"].encode())
+        sock.sendall(b'AUTHENTICATE "PLAIN" "' + cred + b'"\r\n')
+        response()
+        sock.sendall(b"LISTSCRIPTS\r\n")
+        listing = [ln.decode() for ln in response()]
+        active = [re.match(r'"([^"]*)"', ln).group(1) for ln in listing if ln.endswith(" ACTIVE")]
+        text = None
+        if active:
+            sock.sendall(b'GETSCRIPT "' + active[0].encode() + b'"\r\n')
+            got = response()
+            text = got[0].decode() if got else ""
+        sock.sendall(b"LOGOUT\r\n")
+        response()
+        return listing, active[0] if active else None, text
+    finally:
+        sock.close()
+
+
+def lmtp_deliver(srv, sender, subject, message_id, body):
+    data = ("From: Friend <%s>\r\nTo: Demo <demo@example.org>\r\nSubject: %s\r\n"
+            "Date: %s\r\nMessage-ID: %s\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n"
+            % (sender, subject, email.utils.formatdate(usegmt=True), message_id, body)).encode()
+    c = smtplib.LMTP(bt.HOST, srv.lmtp_port, timeout=30)
+    try:
+        c.sendmail(sender, ["demo@example.org"], data)	# raises unless 250
+    finally:
+        c.quit()
+
+
+def subjects_in(m, folder):
+    typ, data = m.select('"%s"' % folder, readonly=True)
+    if typ != "OK" or int(data[0]) == 0:
+        return []
+    typ, data = m.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    out = []
+    for _, items in bt.parse_fetch(data):
+        hdr = bt.text(items.get("BODY[HEADER.FIELDS (SUBJECT)]"))
+        out.append(str(email.message_from_string(hdr, policy=email.policy.default)["subject"]))
+    return out
+
+
+def sieve_checks(srv, sv, res):
+    """The script Roundcube stored, then two deliveries from the outside sender."""
+    vac = SIEVE["vacation"]
+    listing, active, text = managesieve_get(srv)
+    log("LISTSCRIPTS: %s" % listing)
+    res.eq(active, SIEVE["script"], "active script over ManageSieve (LISTSCRIPTS %s)" % listing)
+    text = text or ""
+    log("active script:\n" + text)
+    req = re.search(r"^require \[([^\]]*)\];", text, re.M)
+    res.eq(sorted(re.findall(r'"([^"]*)"', req.group(1))) if req else None,
+           ["date", "fileinto", "relational", "vacation"], "the script's require")
+    for want in ('fileinto "%s"' % SIEVE["folder"],
+                 'header :contains "subject" "%s"' % SIEVE["subject"],
+                 "vacation", ":days %d" % vac["days"], ':subject "%s"' % vac["subject"],
+                 vac["body"], 'currentdate', '"date"'):
+        res.check(want.lower() in text.lower(), "the script has %r" % want)
+    link = os.path.join(sv.home, ".dovecot.sieve")
+    target = os.readlink(link) if os.path.islink(link) else None
+    res.eq(target, "sieve/%s.sieve" % SIEVE["script"], "~/.dovecot.sieve links the active script")
+    try:
+        with open(os.path.join(sv.home, "sieve", "%s.sieve" % SIEVE["script"]), "rb") as f:
+            on_disk = f.read().decode("utf-8", "replace")
+    except OSError:
+        on_disk = None
+    res.eq(on_disk, text, "~/sieve/%s.sieve is the script GETSCRIPT returns" % SIEVE["script"])
+    # More of what the Filters page writes, through the plugin's own code (no browser)
+    p = subprocess.run(["php", os.path.join(HERE, "sieve_rules.php"), str(srv.sieve_port), srv.cert,
+                        "demo", srv.users["demo"]], capture_output=True, text=True, timeout=60)
+    for ln in p.stdout.splitlines():
+        if ln.startswith("FAIL: "):
+            res.fail("sieve_rules.php: " + ln[6:])
+        else:
+            log("sieve_rules.php: " + ln)
+    res.check(p.returncode == 0 and "ok: " in p.stdout, "sieve_rules.php: exit %d %s" %
+              (p.returncode, p.stderr.strip()[-300:]))
+
+    sv.wait_mta()
+    first = "<rcsieve-1.%d@example.net>" % os.getpid()
+    lmtp_deliver(srv, SIEVE["sender"], SIEVE["subject"] + " Q3", first, "Numbers attached.")
+    lmtp_deliver(srv, SIEVE["sender"], "Are you back?", "<rcsieve-2.%d@example.net>" % os.getpid(),
+                 "Just checking.")
+    m = srv.imaps()
+    try:
+        res.eq(subjects_in(m, SIEVE["folder"]), [SIEVE["subject"] + " Q3"],
+               "the filter filed the report into %s" % SIEVE["folder"])
+        inbox = subjects_in(m, "INBOX")
+        res.check(SIEVE["subject"] + " Q3" not in inbox and "Are you back?" in inbox,
+                  "INBOX has the second message, not the report")
+        m.logout()
+    finally:
+        try:
+            m.shutdown()
+        except OSError:
+            pass
+    sent = postfixtest.recorded(sv.record)
+    res.eq([s["argv"] for s in sent], [["-i", "-f", "<>", "--", SIEVE["sender"]]],
+           "one vacation reply handed to sendmail for two messages within :days")
+    reply = email.message_from_string(sent[0]["data"], policy=email.policy.default) if sent else None
+    if reply is not None:
+        res.eq(str(reply["subject"]), vac["subject"], "reply subject")
+        res.eq(str(reply["to"]), SIEVE["sender"], "reply To")
+        res.eq(str(reply["from"]), "demo@example.org", "reply From (the envelope recipient)")
+        res.eq(str(reply["in-reply-to"]), first, "reply In-Reply-To")
+        res.check(str(reply["auto-submitted"]).startswith("auto-replied"), "reply Auto-Submitted")
+        res.check(vac["body"] in reply.get_body(("plain",)).get_content(), "reply body")
+    res.check("vacation not sent: replied within" in srv.log_text(),
+              "the server log says why the second reply was not sent")
+    if sv.pf is None:
+        return
+    # The reply went through the private Postfix back into buzon, to friend's INBOX.
+    def friend():
+        return [v for v in srv.maildir_files("friend").values()
+                if ("Subject: %s" % vac["subject"]).encode() in v[2]]
+    got = postfixtest.wait_for(friend, 30, 0.2)
+    if res.check(got, "the vacation reply reached the sender through Postfix; postfix log:\n%s"
+                 % ("" if got else sv.pf.log_tail())):
+        data = got[0][2]
+        res.check(b"Return-Path: <>" in data and ("In-Reply-To: %s" % first).encode() in data,
+                  "delivered reply: null sender, In-Reply-To (%r)" % data[:300])
+        res.eq(len(friend()), 1, "exactly one reply delivered")
+
+
+def sieve_trace_checks(rc, res):
+    """Roundcube's ManageSieve trace (managesieve_debug): STARTTLS, the login, PUTSCRIPT
+    and SETACTIVE, no NO; no managesieve errors in its error log."""
+    trace = rc.sieve_trace()
+    if not res.check(trace.strip() != "", "Roundcube wrote a ManageSieve trace"):
+        return
+    for cmd in ("STARTTLS", "AUTHENTICATE", "PUTSCRIPT", "SETACTIVE"):
+        res.check(re.search(r"\bC: " + cmd + r"\b", trace) is not None, "sieve trace shows %s" % cmd)
+    no = [ln for ln in trace.splitlines() if re.search(r"\bS: (NO|BYE)\b", ln)]
+    res.check(not no, "no NO/BYE in the sieve trace%s" % ("" if not no else ": " + " | ".join(no[:5])))
+    errs = [ln for ln in rc.errors().splitlines() if "managesieve" in ln.lower() or "sieve" in ln.lower()]
+    res.check(not errs, "no managesieve errors in Roundcube's error log%s" %
+              ("" if not errs else ": " + " | ".join(e.strip()[:200] for e in errs[:5])))
+
+
 def run_kind(kind, args):
     name = "webmail-%s" % kind
     res = bt.Result(name)
@@ -426,10 +748,17 @@ def run_kind(kind, args):
     for old in glob.glob(os.path.join(shots, "*-%s.*" % kind)):	# no stale artifacts
         if not os.path.basename(old).startswith("webmail-"):	# (stderr goes there now)
             os.unlink(old)
-    srv = bt.Server(config=["imap_debug = yes"], buzon=args.buzon)
+    sv = Sieve() if kind == SIEVE_KIND else None
+    srv = bt.Server(config=["imap_debug = yes"] + (sv.config() if sv else []), buzon=args.buzon,
+                    users={"demo": "demo", "friend": "friend"} if sv else None, lmtp=sv is not None)
     rc = None
     try:
+        srv.setup()
+        if sv:
+            sv.setup(srv)
         srv.start()
+        if sv:
+            sv.start(srv)
         if kind == EXTRAS_KIND:
             t0 = time.monotonic()
             fill_big(srv)
@@ -440,7 +769,8 @@ def run_kind(kind, args):
         profile = os.path.join(srv.tmp, "chromium-profile")
         os.mkdir(profile)
         job = {"url": url, "user": "demo", "password": srv.users["demo"], "kind": kind,
-               "shots": shots, "profile": profile, "folders": FOLDERS,
+               "shots": shots, "profile": profile, "folders": FOLDERS, "basic": sv is None,
+               "sieve": SIEVE if sv else None,
                "listSubjects": LIST_SUBJECTS, "open": OPEN, "trash": TRASH,
                "extras": EXTRAS if kind == EXTRAS_KIND else None,
                "big": dict(BIG, newest=big_subject(BIG["threads"] - 1, BIG["depth"] - 1),
@@ -460,7 +790,11 @@ def run_kind(kind, args):
             log("browser stderr:\n" + p.stderr[-3000:])
         if p.returncode != 0 and not any(ln.startswith("FAIL: ") for ln in p.stdout.splitlines()):
             res.fail("browser driver exited %d" % p.returncode)
-        server_checks(srv, res, kind, shots)
+        if sv:
+            sieve_checks(srv, sv, res)
+            sieve_trace_checks(rc, res)
+        else:
+            server_checks(srv, res, kind, shots)
         trace_checks(rc, res, kind)
     except Exception as e:	# setup or client error = test failure
         import traceback
@@ -471,12 +805,15 @@ def run_kind(kind, args):
             rc.stop()
             for rel, out in (("logs/imap.log", "roundcube-imap-%s.log" % kind),
                              ("logs/errors.log", "roundcube-errors-%s.log" % kind),
+                             ("logs/sieve.log", "roundcube-sieve-%s.log" % kind),
                              ("php-server.log", "php-server-%s.log" % kind)):
                 src = os.path.join(rc.dir, rel)
                 if os.path.exists(src):
                     shutil.copy(src, os.path.join(shots, out))
         if srv.tmp and os.path.exists(srv.log_path):
             shutil.copy(srv.log_path, os.path.join(shots, "buzon-%s.log" % kind))
+        if sv:
+            sv.stop()
         for p in srv.stop():
             res.fail("teardown: " + p)
     return name, res
@@ -484,7 +821,7 @@ def run_kind(kind, args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("kinds", nargs="*", help="imaps, starttls, plain (default all)")
+    ap.add_argument("kinds", nargs="*", help="imaps, starttls, plain, managesieve (default all)")
     ap.add_argument("--buzon", help="server binary (default $BUZON or build/buzon)")
     ap.add_argument("--artifacts", help="screenshots and logs (default $LOGDIR/webmail)")
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per browser run")
@@ -507,9 +844,12 @@ def main():
     args.artifacts = os.path.abspath(args.artifacts)
 
     missing = [p for p in (RC_PUBLIC, RC_DEFAULTS, RC_SQL, CHROMIUM) if not os.path.exists(p)]
+    if SIEVE_KIND in kinds:
+        missing += [p for p in RC_MANAGESIEVE if not os.path.exists(p)]
     missing += [c for c in ("php", "node", "npm") if not shutil.which(c)]
     problem = ("missing %s (scripts/install-deps.sh check installs roundcube, "
-               "roundcube-sqlite3, roundcube-plugins, php-cli, php-sqlite3, chromium, nodejs, npm)"
+               "roundcube-sqlite3, roundcube-plugins, php-net-sieve, php-cli, php-sqlite3, "
+               "chromium, nodejs, npm)"
                % ", ".join(missing)) if missing else ensure_playwright()
     passed = failed = 0
     for kind in kinds:
