@@ -35,6 +35,9 @@
 #   pop3      tests/pop3/run.py (POP3 dialogues, poplib, curl, fetchmail, IMAP EXPUNGE)
 #   scram     tests/scram/run.py (SCRAM-SHA-256/-1/-256-PLUS over IMAP with gsasl and a
 #             Python client, doveadm pw credentials, wrong binding, ban) on build/buzon
+#   oauth     tests/oauth/run.py (OAUTHBEARER and XOAUTH2 with JWTs signed by keys made for
+#             the run: valid, expired, wrong audience/issuer/signature/kid, alg none, HS256;
+#             imaplib, curl --oauth2-bearer over IMAP and POP3; reload; ban) on build/buzon
 #   managesieve tests/managesieve/run.py (ManageSieve dialogues, STARTTLS, SASL, every
 #             command and response code, limits; sieve-connect) on build/buzon
 #   sieve     tests/sieve/run.py (`buzon sieve check`: its exit codes and messages, and
@@ -312,6 +315,12 @@ s_scram() {
 	fi
 }
 
+s_oauth() {
+	if [ -f tests/oauth/run.py ] && have_binary "$BUILD" oauth; then
+		runner oauth "$LOGDIR/oauth.log" "$PY" tests/oauth/run.py --buzon "$BUILD/buzon"
+	fi
+}
+
 s_managesieve() {
 	if [ -f tests/managesieve/run.py ] && have_binary "$BUILD" managesieve; then
 		runner managesieve "$LOGDIR/managesieve.log" "$PY" tests/managesieve/run.py \
@@ -401,7 +410,7 @@ s_acme() {
 # (LANE_A and LANE_B in the environment replace the lists, e.g. to run a few suites.)
 LANE_A=${LANE_A:-"unit docs systemd protocol compress security delivery submission hostile
     auth resilience faults"}
-LANE_B=${LANE_B:-"fuzz sieve logjson metrics importcfg index sort pop3 scram managesieve interop
+LANE_B=${LANE_B:-"fuzz sieve logjson metrics importcfg index sort pop3 scram oauth managesieve interop
     webmail acme"}
 
 run_lane() {

@@ -18,9 +18,11 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auth/auth.h"
+#include "auth/oauth.h"
 #include "auth/pam_pool.h"
 #include "auth/passdb.h"
 #include "lib/config.h"
@@ -29,6 +31,7 @@
 #include "lib/netaddr.h"
 #include "lib/priv.h"
 #include "lib/role.h"
+#include "proto/sasl.h"
 
 #define AUTH_IPC_FD		3
 #define PENALTY_SLOTS		4096
@@ -62,6 +65,7 @@ struct auth_req {
 	uint64_t start_ms;		/* the password check began (clock_ms) */
 	struct user_info u;		/* a system user's identity while PAM checks */
 	bool scram;			/* pass is a SCRAM proof + AuthMessage */
+	bool oauth;			/* pass is a bearer token (OAUTHBEARER, XOAUTH2) */
 	enum scram_hash scram_hash;
 	unsigned char server_sig[SCRAM_KEY_MAX];	/* after a good SCRAM proof */
 	size_t server_sig_len;
@@ -75,6 +79,7 @@ static struct {
 	struct auth_req *reqs;
 	unsigned nreqs;
 	struct ipc_peer *master;
+	struct jwks *jwks;		/* oauth_jwks_file; NULL when not configured */
 } A;
 
 unsigned
@@ -351,6 +356,20 @@ verify_cb(evutil_socket_t fd, short what, void *ctx)
 		verify_done(r, res, err);
 		return;
 	}
+	if (r->oauth) {
+		/* the token decides, here, like a password: same queue, delay and ban */
+		res = oauth_verify(A.cfg, A.jwks, r->user, r->pass, r->plen,
+		    (int64_t)time(NULL), &r->u, &err);
+		secret_wipe(r->pass, r->plen);
+		if (res == 0) {
+			char safe[128];
+
+			log_info("auth oauth refused user=\"%s\" ip=%s reason=\"%s\"",
+			    log_sanitize(r->user, strlen(r->user), safe, sizeof(safe)), r->ip, err);
+		}
+		verify_done(r, res, err);
+		return;
+	}
 	res = passdb_verify(A.cfg, r->user, r->pass, r->plen, &r->u, &kind, &err);
 	/* (a refused name's password may hold a NUL: the dummy check stops there too) */
 	if (res == PASSDB_PAM && pam_pool_submit(kind, r->user, r->pass, strnlen(r->pass, r->plen),
@@ -449,7 +468,8 @@ handle_request(struct ipc_msg *m)
 
 		r->scram = scram_mech_parse(q.mech, strlen(q.mech), &r->scram_hash, &plus) == 1;
 	}
-	if (!r->scram && q.pass.len > IPC_PASS_MAX)
+	r->oauth = sasl_mech_is_oauth(q.mech);
+	if (q.pass.len > sasl_mech_cred_max(q.mech))
 		fatal("auth: malformed request from the master");
 	r->next = A.reqs;
 	A.reqs = r;
@@ -598,6 +618,31 @@ master_error_cb(struct ipc_peer *peer, int error, void *ctx)
 	fatal("auth: ipc: %s", strerror(error));
 }
 
+/*
+ * (Re)read oauth_jwks_file. A file that no longer parses at a reload keeps the keys
+ * read before (logged): a half-written file must not log everyone out.
+ */
+static void
+oauth_reload(void)
+{
+	struct jwks *keys;
+	char *err;
+
+	if (A.cfg->oauth_jwks_file == NULL) {
+		jwks_free(&A.jwks);
+		return;
+	}
+	if (oauth_jwks_load(A.cfg->oauth_jwks_file, &keys, &err) < 0) {
+		log_error("auth oauth key set not loaded%s: %s",
+		    A.jwks != NULL ? " (the previous one stays)" : "", err);
+		free(err);
+		return;
+	}
+	jwks_free(&A.jwks);
+	A.jwks = keys;
+	log_debug("auth oauth keys=%zu", jwks_count(A.jwks));
+}
+
 static void
 sighup_cb(evutil_socket_t sig, short what, void *ctx)
 {
@@ -611,6 +656,7 @@ sighup_cb(evutil_socket_t sig, short what, void *ctx)
 	}
 	config_free(&A.cfg);
 	A.cfg = n;
+	oauth_reload();
 }
 
 static void
@@ -628,6 +674,7 @@ auth_main(int argc, char **argv)
 	A.cfgpath = xstrdup(A.cfg->path);	/* re-read on SIGHUP (A.cfg is replaced) */
 	priv_no_dump();
 	A.base = event_base_new();
+	oauth_reload();
 	pam_pool_start(A.base, A.cfg);	/* forks the PAM workers before any request */
 	A.master = ipc_peer_create(A.base, AUTH_IPC_FD, master_msg_cb, master_error_cb, NULL);
 	hup = evsignal_new(A.base, SIGHUP, sighup_cb, NULL);

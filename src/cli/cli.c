@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "auth/auth.h"
+#include "auth/oauth.h"
 #include "cli/cli.h"
 #include "cli/deliver.h"
 #include "imap/imap_client.h"
@@ -183,6 +184,20 @@ cmd_check(const char *path, const char *domain, const char *host_opt)
 	}
 	if (cfg->passwd_file != NULL && access(cfg->passwd_file, R_OK) < 0)
 		printf("passwd_file %s: %s\n", cfg->passwd_file, strerror(errno));
+	if (cfg->oauth_jwks_file != NULL) {
+		struct jwks *keys;
+
+		if (oauth_jwks_load(cfg->oauth_jwks_file, &keys, &err) < 0) {
+			printf("oauth_jwks_file: ERROR %s\n", err);
+			free(err);
+			ret = 1;
+		} else {
+			printf("oauth_jwks_file %s: %zu keys; issuer %s%s\n", cfg->oauth_jwks_file,
+			    jwks_count(keys), cfg->oauth_issuer, cfg->oauth_audience == NULL ?
+			    "; WARNING no oauth_audience: tokens for any audience pass" : "");
+			jwks_free(&keys);
+		}
+	}
 	printf("mail_location %s\n", cfg->mail_location);
 	if (host_opt != NULL) {
 		free(host);

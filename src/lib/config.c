@@ -65,6 +65,11 @@ static const struct key_def keys[] = {
 	{ "first_valid_uid", K_UID, OFF(first_valid_uid), 0 },
 	{ "auth_allow_cleartext", K_CLEARTEXT, OFF(auth_allow_cleartext), 0 },
 	{ "auth_scram", K_BOOL, OFF(auth_scram), 0 },
+	{ "oauth_issuer", K_STR, OFF(oauth_issuer), 0 },
+	{ "oauth_jwks_file", K_STR, OFF(oauth_jwks_file), 0 },
+	{ "oauth_audience", K_STR, OFF(oauth_audience), 0 },
+	{ "oauth_clock_skew", K_UINT, OFF(oauth_clock_skew), 3600 },
+	{ "oauth_username_claim", K_STR, OFF(oauth_username_claim), 0 },
 	{ "auth_trusted_networks", K_STR, OFF(auth_trusted_networks), 0 },
 	{ "auth_failure_delay_max", K_UINT, OFF(auth_failure_delay_max), 3600 },
 	{ "auth_ban_failures", K_UINT, OFF(auth_ban_failures), 1000000 },
@@ -124,6 +129,8 @@ config_defaults(struct config *c)
 	c->managesieve_max_script_size = 256 * 1024;
 	c->managesieve_max_scripts = 100;
 	c->base_dir = xstrdup("/run/buzon");
+	c->oauth_clock_skew = 60;
+	c->oauth_username_claim = xstrdup("email");
 	c->lmtp_socket_mode = 0666;
 	c->lmtp_socket_gid = (gid_t)-1;
 	c->auth_listen_mode = 0660;
@@ -524,6 +531,14 @@ config_finish(struct config *c, const char **err_r)
 		return -1;
 	}
 	c->log_json = strcmp(c->log_format, "json") == 0;
+	if (c->oauth_username_claim == NULL) {
+		*err_r = "oauth_username_claim must name a claim";
+		return -1;
+	}
+	if ((c->oauth_issuer == NULL) != (c->oauth_jwks_file == NULL)) {
+		*err_r = "oauth_issuer and oauth_jwks_file are set together";
+		return -1;
+	}
 	return 0;
 }
 
@@ -634,6 +649,10 @@ config_free(struct config **cfgp)
 	free(c->mail_gid);
 	free(c->login_user);
 	free(c->auth_trusted_networks);
+	free(c->oauth_issuer);
+	free(c->oauth_jwks_file);
+	free(c->oauth_audience);
+	free(c->oauth_username_claim);
 	free(c->log_level);
 	free(c->log_format);
 	free(c->login_mode);

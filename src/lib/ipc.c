@@ -287,7 +287,7 @@ static const struct ipc_def ipc_defs[] = {
 	[IPC_LOGIN_DRAIN] = { "LOGIN_DRAIN", false, 0, { { F_U32, 0, 0 } } },
 	[IPC_AUTH_REQUEST] = { "AUTH_REQUEST", false, 5, {
 		U32(ipc_auth_request, id), STR(ipc_auth_request, user, IPC_USER_MAX),
-		BYTES(ipc_auth_request, pass, IPC_SCRAM_MAX),
+		BYTES(ipc_auth_request, pass, IPC_CRED_FRAME),
 		STR(ipc_auth_request, ip, IPC_IP_MAX),
 		STR(ipc_auth_request, mech, IPC_MECH_MAX) } },
 	[IPC_AUTH_REPLY] = { "AUTH_REPLY", false, 9, {

@@ -175,6 +175,7 @@ enum ipc_type {
 #define IPC_QUOTA_MAX	128	/* userdb_quota_fields() */
 #define IPC_VERIFY_MAX	64	/* IPC_LOGIN_VERIFY in flight per connection */
 #define IPC_SCRAM_MAX	4096	/* SCRAM proof + AuthMessage (the pass of IPC_LOGIN_AUTH) */
+#define IPC_OAUTH_MAX	IPC_CRED_FRAME	/* OAUTHBEARER/XOAUTH2 token (IPC_LOGIN_AUTH's pass) */
 #define IPC_SALT_MAX	64	/* SCRAM salt */
 #define IPC_EXTRA_MAX	64	/* IPC_AUTH_REPLY/IPC_LOGIN_RESULT extra: a ServerSignature */
 #define IPC_METRICS_MAX	8192	/* a metrics block (METRICS_BLOCK_BYTES, checked in metrics.c) */
