@@ -363,6 +363,12 @@ static const struct ipc_def ipc_defs[] = {
 		U32(ipc_mail_quota, size_lo) } },
 	[IPC_MAIL_QUOTA_RESULT] = { "MAIL_QUOTA_RESULT", false, 2, {
 		U32(ipc_result, id), U32(ipc_result, status) } },
+	[IPC_ADMIN_REQUEST] = { "ADMIN_REQUEST", false, 3, {
+		U32(ipc_admin_request, id), U32(ipc_admin_request, verb),
+		STR(ipc_admin_request, arg, IPC_FOLDER_MAX) } },
+	[IPC_ADMIN_REPLY] = { "ADMIN_REPLY", false, 3, {
+		U32(ipc_admin_reply, id), U32(ipc_admin_reply, status),
+		BYTES(ipc_admin_reply, text, IPC_ADMIN_TEXT_MAX) } },
 };
 
 static const struct ipc_def *

@@ -232,6 +232,90 @@ handle_quota(struct ipc_msg *m)
 		exit(0);
 }
 
+/*
+ * IPC_ADMIN_REQUEST (the control socket, docs/architecture.md): `buzon who`, `kick`,
+ * `mailbox status`, `quota get|recalc` and `index rebuild`, answered here because this
+ * process owns the user's sessions and store (its state stays right: a recalculated
+ * quota or a rebuilt index is the one the sessions use).
+ */
+static void
+handle_admin(struct ipc_msg *m)
+{
+	struct ipc_admin_request rq;
+	struct ipc_admin_reply r;
+	struct ipc_msg out;
+	struct mstore *store;
+	enum store_status st = STORE_OK;
+	char *text = xmalloc(IPC_ADMIN_TEXT_MAX);
+	int n = 0;
+
+	if (ipc_decode(m, IPC_ADMIN_REQUEST, &rq) < 0)
+		fatal("mail: malformed admin request from the master");
+	r.id = rq.id;
+	r.status = 0;
+	text[0] = '\0';
+	if (P.mu == NULL) {
+		if (rq.verb == IPC_ADMIN_WHO)
+			n = 0;
+		else if (rq.verb == IPC_ADMIN_KICK)
+			n = snprintf(text, IPC_ADMIN_TEXT_MAX, "0\n");
+		else {
+			r.status = 1;
+			n = snprintf(text, IPC_ADMIN_TEXT_MAX, "the mail store is unavailable");
+		}
+	} else if (rq.verb == IPC_ADMIN_WHO) {
+		n = (int)mail_user_who(P.mu, text, IPC_ADMIN_TEXT_MAX);
+	} else if (rq.verb == IPC_ADMIN_KICK) {
+		unsigned k = mail_user_kick(P.mu, rq.arg[0] != '\0' ? rq.arg : NULL);
+
+		log_info("kick user=%s sessions=%u", P.user, k);
+		n = snprintf(text, IPC_ADMIN_TEXT_MAX, "%u\n", k);
+	} else if (rq.verb == IPC_ADMIN_STATUS) {
+		struct mailbox_status ms;
+		const char *folder = rq.arg[0] != '\0' ? rq.arg : "INBOX";
+
+		store = mail_user_store(P.mu);
+		if ((st = mstore_status(store, folder, &ms)) == STORE_OK)
+			n = snprintf(text, IPC_ADMIN_TEXT_MAX, "user          %s\n"
+			    "folder        %s\nmessages      %u\nrecent        %u\n"
+			    "unseen        %u\nuidvalidity   %u\nuidnext       %u\n"
+			    "highestmodseq %llu\n", P.user, folder, ms.messages, ms.recent,
+			    ms.unseen, ms.uidvalidity, ms.uidnext,
+			    (unsigned long long)ms.highestmodseq);
+	} else if (rq.verb == IPC_ADMIN_QUOTA_GET || rq.verb == IPC_ADMIN_QUOTA_RECALC) {
+		struct mstore_quota q;
+
+		store = mail_user_store(P.mu);
+		st = rq.verb == IPC_ADMIN_QUOTA_GET ? mstore_quota_get(store, &q) :
+		    mstore_quota_recalc(store, &q);
+		if (st == STORE_OK)
+			n = snprintf(text, IPC_ADMIN_TEXT_MAX, "user      %s\n"
+			    "storage   %llu of %llu\nmessages  %llu of %llu\n", P.user,
+			    (unsigned long long)q.bytes, (unsigned long long)q.storage_limit,
+			    (unsigned long long)q.count, (unsigned long long)q.messages_limit);
+	} else if (rq.verb == IPC_ADMIN_INDEX_REBUILD) {
+		store = mail_user_store(P.mu);
+		st = mstore_index_rebuild(store, rq.arg[0] != '\0' ? rq.arg : NULL);
+		if (st == STORE_OK)
+			n = snprintf(text, IPC_ADMIN_TEXT_MAX, "index of %s rebuilt (%s)\n",
+			    P.user, rq.arg[0] != '\0' ? "one folder" : "all folders");
+	} else {
+		fatal("mail: unknown admin verb %u", rq.verb);
+	}
+	if (st != STORE_OK) {
+		r.status = 1;
+		n = snprintf(text, IPC_ADMIN_TEXT_MAX, "%s", store_status_str(st));
+	}
+	if (n < 0)
+		n = 0;
+	r.text.p = (const unsigned char *)text;
+	r.text.len = MIN((size_t)n, (size_t)IPC_ADMIN_TEXT_MAX - 1);
+	if (P.master == NULL || ipc_encode(&out, IPC_ADMIN_REPLY, &r) < 0 ||
+	    ipc_peer_send(P.master, &out, -1) < 0)
+		exit(0);
+	free(text);
+}
+
 static void
 master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 {
@@ -254,6 +338,8 @@ master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 			deliver_start(mail_user_store(P.mu), d);
 	} else if (m->type == IPC_MAIL_QUOTA) {
 		handle_quota(m);
+	} else if (m->type == IPC_ADMIN_REQUEST) {
+		handle_admin(m);
 	} else if (m->type == IPC_MAIL_SHUTDOWN) {
 		if (P.mu == NULL || mail_user_client_count(P.mu) == 0)
 			event_base_loopexit(P.base, NULL);

@@ -483,6 +483,7 @@ master_main(const char *config_path)
 		event_add(sigs[i], NULL);
 	M.pidfile = master_pid_path(M.cfg->base_dir);
 	write_pidfile();
+	control_init();
 	M.accept_timer = evtimer_new(M.base, accept_resume_cb, NULL);
 	for (unsigned i = 0; i < M.nlisten; i++)
 		M.listen_ev[i] = event_new(M.base, M.listen_fd[i], EV_READ | EV_PERSIST,
@@ -506,6 +507,7 @@ master_main(const char *config_path)
 		close(M.listen_fd[i]);
 	}
 	event_free(M.accept_timer);
+	control_deinit();
 	master_notify_deinit();
 	if (M.lmtp_fd >= 0)
 		close(M.lmtp_fd);
