@@ -49,11 +49,13 @@ def check(cond, what):
         raise Fail(what)
 
 
+TWO_WORDS = ("mailbox", "ban", "quota", "index")
+
+
 def cli(srv, *args):
-    return srv.cli(*(list(args[:1]) + (list(args[1:2]) if args[0] in ("mailbox", "ban", "quota", "index") else []) +
-                     ["-c", srv.config_path] +
-                     list(args[2:] if args[0] in ("mailbox", "ban", "quota", "index") else args[1:])),
-                   check=False)
+    """`buzon VERB [-c CONFIG] ARGS...` (-c after the verb's one or two words)."""
+    n = 2 if args[0] in TWO_WORDS else 1
+    return srv.cli(*(list(args[:n]) + ["-c", srv.config_path] + list(args[n:])), check=False)
 
 
 def raw(srv, data, read=True):
@@ -92,7 +94,7 @@ def status_of(m, folder="INBOX"):
     return {k.lower(): int(v) for k, v in re.findall(r"([A-Z]+) (\d+)", s)}
 
 
-def run(srv, sessions):
+def run(srv):
     results = []
 
     def case(cid, name, fn):
@@ -311,12 +313,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--buzon", default=None)
     a = ap.parse_args()
-    srv = buzontest.Server(users={"demo": "demo", "alice": "alice"}, buzon=a.buzon,
+    srv = buzontest.Server(users={"demo": "demo", "alice": "alice"},
+                           buzon=os.path.abspath(a.buzon) if a.buzon else None,
                            config=["auth_ban_failures = 3", "auth_ban_seconds = 600"])
     results = []
     try:
         srv.start()
-        results = run(srv, None)
+        results = run(srv)
     except Exception as e:
         traceback.print_exc()
         print("FAIL setup: %s" % e)
