@@ -152,6 +152,7 @@ cli_control(int argc, char **argv, int nverb, bool fallback)
 		    strcmp(last + 4, "permission denied") == 0 ? DELIVER_EX_NOPERM :
 		    strcmp(last + 4, "temporary failure") == 0 ? DELIVER_EX_TEMPFAIL :
 		    strcmp(last + 4, "unknown verb") == 0 ||
+		    strcmp(last + 4, "no such folder") == 0 ||
 		    strcmp(last + 4, "wrong number of arguments") == 0 ? DELIVER_EX_USAGE : 1;
 	} else {
 		fprintf(stderr, "buzon: the server's answer was cut short\n");

@@ -232,6 +232,18 @@ handle_quota(struct ipc_msg *m)
 		exit(0);
 }
 
+/* One quota line as `buzon quota get` prints it offline (src/cli/quota.c). */
+static int
+quota_line(char *out, size_t size, const char *what, uint64_t used, uint64_t limit)
+{
+	if (limit == 0)
+		return snprintf(out, size, "%-9s %llu (no limit)\n", what, (unsigned long long)used);
+	return snprintf(out, size, "%-9s %llu of %llu (%llu%%)\n", what, (unsigned long long)used,
+	    (unsigned long long)limit,
+	    (unsigned long long)(used > UINT64_MAX / 100 ? used / (limit / 100 + 1) :
+	    used * 100 / limit));
+}
+
 /*
  * IPC_ADMIN_REQUEST (the control socket, docs/architecture.md): `buzon who`, `kick`,
  * `mailbox status`, `quota get|recalc` and `index rebuild`, answered here because this
@@ -288,23 +300,30 @@ handle_admin(struct ipc_msg *m)
 		store = mail_user_store(P.mu);
 		st = rq.verb == IPC_ADMIN_QUOTA_GET ? mstore_quota_get(store, &q) :
 		    mstore_quota_recalc(store, &q);
-		if (st == STORE_OK)
-			n = snprintf(text, IPC_ADMIN_TEXT_MAX, "user      %s\n"
-			    "storage   %llu of %llu\nmessages  %llu of %llu\n", P.user,
-			    (unsigned long long)q.bytes, (unsigned long long)q.storage_limit,
-			    (unsigned long long)q.count, (unsigned long long)q.messages_limit);
+		if (st == STORE_OK) {
+			n = snprintf(text, IPC_ADMIN_TEXT_MAX, "user      %s\n", P.user);
+			if (n > 0 && n < 512)
+				n += quota_line(text + n, IPC_ADMIN_TEXT_MAX - (size_t)n, "storage",
+				    q.bytes, q.storage_limit);
+			if (n > 0 && n < 1024)
+				n += quota_line(text + n, IPC_ADMIN_TEXT_MAX - (size_t)n, "messages",
+				    q.count, q.messages_limit);
+		}
 	} else if (rq.verb == IPC_ADMIN_INDEX_REBUILD) {
 		store = mail_user_store(P.mu);
 		st = mstore_index_rebuild(store, rq.arg[0] != '\0' ? rq.arg : NULL);
 		if (st == STORE_OK)
-			n = snprintf(text, IPC_ADMIN_TEXT_MAX, "index of %s rebuilt (%s)\n",
-			    P.user, rq.arg[0] != '\0' ? "one folder" : "all folders");
+			n = snprintf(text, IPC_ADMIN_TEXT_MAX, "index of %s rebuilt (%.*s)\n",
+			    P.user, 1024, rq.arg[0] != '\0' ? rq.arg : "all folders");
 	} else {
 		fatal("mail: unknown admin verb %u", rq.verb);
 	}
 	if (st != STORE_OK) {
 		r.status = 1;
-		n = snprintf(text, IPC_ADMIN_TEXT_MAX, "%s", store_status_str(st));
+		/* the words `buzon` turns into exit 64 (as offline) */
+		n = snprintf(text, IPC_ADMIN_TEXT_MAX, "%s", st == STORE_NONEXISTENT ||
+		    st == STORE_BADNAME || st == STORE_NOSELECT ? "no such folder" :
+		    store_status_str(st));
 	}
 	if (n < 0)
 		n = 0;
