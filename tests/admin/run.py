@@ -6,8 +6,9 @@ IMAP sessions (imaplib). One server for every case, in this order:
   A-01  the socket exists, mode 0600, owned by the server's uid; `buzon who` lists two
         IMAP sessions (user, protocol imap, 127.0.0.1, since, the mail process's pid)
   A-02  `buzon mailbox status demo INBOX` gives what IMAP STATUS says (MESSAGES, UNSEEN,
-        UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ); a folder that does not exist is an error;
-        an unknown user exits 67
+        UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, SIZE); a folder that does not exist is an error;
+        an unknown user exits 67; a user without a session gets an answer (the mail
+        process is started for it)
   A-03  `buzon quota get|recalc demo` and `buzon index rebuild demo` answer through the
         running server (exit 0); the session stays usable
   A-04  `buzon kick demo` ends demo's session: the client reads `* BYE`; "1 session
@@ -88,7 +89,7 @@ def who_rows(srv):
 
 
 def status_of(m, folder="INBOX"):
-    typ, data = m.status(folder, "(MESSAGES UNSEEN UIDVALIDITY UIDNEXT HIGHESTMODSEQ)")
+    typ, data = m.status(folder, "(MESSAGES UNSEEN UIDVALIDITY UIDNEXT HIGHESTMODSEQ SIZE)")
     check(typ == "OK", "IMAP STATUS")
     s = data[0].decode()
     return {k.lower(): int(v) for k, v in re.findall(r"([A-Z]+) (\d+)", s)}
@@ -135,12 +136,16 @@ def run(srv):
         check(r.returncode == 0, "exit %d: %s" % (r.returncode, r.stderr))
         got = dict(ln.split(None, 1) for ln in r.stdout.splitlines())
         want = status_of(demo, "INBOX")
-        for k in ("messages", "unseen", "uidvalidity", "uidnext", "highestmodseq"):
+        for k in ("messages", "unseen", "uidvalidity", "uidnext", "highestmodseq", "size"):
             check(int(got[k]) == want[k], "%s: buzon %s, IMAP STATUS %s" % (k, got[k], want[k]))
         check(want["messages"] > 0 and want["unseen"] < want["messages"], "the fixture has "
               "messages and one is seen: %r" % want)
         r = cli(srv, "mailbox", "status", "demo", "No Such Folder")
-        check(r.returncode != 0 and r.stdout == "", "missing folder: exit %d" % r.returncode)
+        check(r.returncode == 64 and r.stdout == "", "missing folder: exit %d" % r.returncode)
+        # a user without a session: the mail process is started to answer
+        r = cli(srv, "mailbox", "status", "carol")
+        check(r.returncode == 0 and re.search(r"^messages +[1-9]", r.stdout, re.M),
+              "carol (no session): exit %d %r %r" % (r.returncode, r.stdout, r.stderr))
         r = cli(srv, "mailbox", "status", "ghost")
         check(r.returncode == 67, "unknown user: exit %d (%s)" % (r.returncode, r.stderr))
     case("A-02", "mailbox status matches IMAP STATUS", a02)
@@ -313,7 +318,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--buzon", default=None)
     a = ap.parse_args()
-    srv = buzontest.Server(users={"demo": "demo", "alice": "alice"},
+    srv = buzontest.Server(users={"demo": "demo", "alice": "alice", "carol": "carol"},
                            buzon=os.path.abspath(a.buzon) if a.buzon else None,
                            config=["auth_ban_failures = 3", "auth_ban_seconds = 600"])
     results = []
