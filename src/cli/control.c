@@ -26,11 +26,11 @@
 static int
 usage_control(void)
 {
-	fprintf(stderr, "usage: buzon who [-c FILE]\n"
-	    "       buzon kick [-c FILE] USER [ADDRESS]\n"
-	    "       buzon mailbox status [-c FILE] USER [FOLDER]\n"
-	    "       buzon ban list [-c FILE]\n"
-	    "       buzon ban remove [-c FILE] ADDRESS\n");
+	fprintf(stderr, "usage: buzon who [-c FILE] [--json]\n"
+	    "       buzon kick [-c FILE] [--json] USER [ADDRESS]\n"
+	    "       buzon mailbox status [-c FILE] [--json] USER [FOLDER]\n"
+	    "       buzon ban list [-c FILE] [--json]\n"
+	    "       buzon ban remove [-c FILE] [--json] ADDRESS\n");
 	return DELIVER_EX_USAGE;
 }
 
@@ -71,6 +71,124 @@ put_word(char *line, size_t size, size_t *len, const char *word)
 	return 0;
 }
 
+/* A JSON string or, when it is all digits (and short), a number. */
+static void
+json_value(const char *p, size_t n, bool numbers)
+{
+	bool digits = numbers && n > 0 && n < 19;
+
+	for (size_t i = 0; i < n && digits; i++)
+		digits = p[i] >= '0' && p[i] <= '9';
+	if (digits) {
+		printf("%.*s", (int)n, p);
+		return;
+	}
+	putchar('"');
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)p[i];
+
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch < 0x20)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('"');
+}
+
+/* The next whitespace-separated word of [*p, end): its start and length; false at end. */
+static bool
+next_word(const char **p, const char *end, const char **w, size_t *n)
+{
+	while (*p < end && (**p == ' ' || **p == '\t'))
+		(*p)++;
+	if (*p == end)
+		return false;
+	*w = *p;
+	while (*p < end && **p != ' ' && **p != '\t')
+		(*p)++;
+	*n = (size_t)(*p - *w);
+	return true;
+}
+
+/*
+ * --json: the answer's text as JSON. Tables (a header line of upper-case column names:
+ * who, ban list) become an array of objects, "key value" lines an object, anything else
+ * {"result": "line"}.
+ */
+static void
+print_json(const char *verb, const char *text, size_t len)
+{
+	const char *end = text + len, *line = text, *nl;
+	bool table = strcmp(verb, "who") == 0 || strcmp(verb, "ban") == 0;
+	bool kv = strcmp(verb, "mailbox") == 0 || strcmp(verb, "quota") == 0;
+	const char *cols[8];
+	size_t ncols = 0, clen[8];
+	bool first = true;
+
+	if (strcmp(verb, "kick") == 0) {
+		const char *w, *p = text;
+		size_t n;
+
+		printf("{\"sessions_ended\": ");
+		if (next_word(&p, end, &w, &n))
+			json_value(w, n, true);
+		else
+			printf("0");
+		printf("}\n");
+		return;
+	}
+	if (!table && !kv) {
+		while (len > 0 && text[len - 1] == '\n')
+			len--;
+		printf("{\"result\": ");
+		json_value(text, len, false);
+		printf("}\n");
+		return;
+	}
+	putchar(table ? '[' : '{');
+	for (; line < end; line = nl + 1) {
+		const char *p = line, *w, *le;
+		size_t n;
+
+		nl = memchr(line, '\n', (size_t)(end - line));
+		if (nl == NULL)
+			nl = end;
+		le = nl;
+		if (table && ncols == 0) {
+			while (ncols < 8 && next_word(&p, le, &cols[ncols], &clen[ncols]))
+				ncols++;
+			continue;
+		}
+		if (!next_word(&p, le, &w, &n))
+			continue;
+		printf("%s", first ? "" : ", ");
+		first = false;
+		if (kv) {
+			while (p < le && *p == ' ')
+				p++;
+			json_value(w, n, false);
+			printf(": ");
+			json_value(p, (size_t)(le - p), true);
+			continue;
+		}
+		putchar('{');
+		for (size_t i = 0; i < ncols; i++) {
+			if (i > 0 && !next_word(&p, le, &w, &n))
+				break;
+			printf("%s\"", i > 0 ? ", " : "");
+			for (size_t k = 0; k < clen[i]; k++)
+				putchar(cols[i][k] == '-' ? '_' : cols[i][k] >= 'A' && cols[i][k] <= 'Z' ?
+				    cols[i][k] + 32 : cols[i][k]);
+			printf("\": ");
+			json_value(w, n, strcmp(verb, "who") != 0 || i == ncols - 1);
+		}
+		putchar('}');
+	}
+	printf(table ? "]\n" : "}\n");
+}
+
 int
 cli_control(int argc, char **argv, int nverb, bool fallback)
 {
@@ -81,8 +199,18 @@ cli_control(int argc, char **argv, int nverb, bool fallback)
 	char line[CONTROL_LINE_MAX], *answer, *last, *err = NULL;
 	size_t len = 0, alen = 0;
 	int c, fd, ret;
+	bool json = false;
 	ssize_t n;
 
+	/* --json, anywhere: taken out before getopt sees it */
+	for (int i = nverb; i < argc; i++)
+		if (strcmp(argv[i], "--json") == 0) {
+			json = true;
+			for (int k = i; k + 1 < argc; k++)
+				argv[k] = argv[k + 1];
+			argc--;
+			i--;
+		}
 	if (argc < nverb)
 		return fallback ? CLI_CONTROL_OFFLINE : usage_control();
 	for (int i = 0; i < nverb; i++)
@@ -143,7 +271,10 @@ cli_control(int argc, char **argv, int nverb, bool fallback)
 		answer[--alen] = '\0';
 	last = memrchr(answer, '\n', alen);
 	last = last != NULL ? last + 1 : answer;
-	fwrite(answer, 1, (size_t)(last - answer), stdout);
+	if (json && strcmp(last, "OK") == 0)
+		print_json(argv[0], answer, (size_t)(last - answer));
+	else
+		fwrite(answer, 1, (size_t)(last - answer), stdout);
 	if (strcmp(last, "OK") == 0) {
 		ret = 0;
 	} else if (strncmp(last, "ERR ", 4) == 0) {

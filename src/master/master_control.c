@@ -252,6 +252,23 @@ ctl_answer(struct ctl_conn *c, struct child *ch, uint32_t status, const char *te
 		}
 		return;
 	}
+	if (c->verb == CONTROL_BAN_LIST) {
+		/* lines "address failures seconds-left", aligned under the header */
+		const char *p = text, *end = text + len;
+
+		while (p < end) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t n = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
+			char line[160], addr[72];
+			unsigned long long fails, left;
+
+			snprintf(line, sizeof(line), "%.*s", (int)MIN(n, sizeof(line) - 1), p);
+			if (sscanf(line, "%71s %llu %llu", addr, &fails, &left) == 3)
+				ctl_printf(c, "%-43s %-8llu %llu\n", addr, fails, left);
+			p += n + 1;
+		}
+		return;
+	}
 	if (c->verb == CONTROL_KICK) {
 		uint32_t n = 0;
 
@@ -407,6 +424,8 @@ ctl_dispatch(struct ctl_conn *c, const struct control_req *req)
 		break;
 	case CONTROL_BAN_LIST:
 	case CONTROL_BAN_REMOVE:
+		if (req->verb == CONTROL_BAN_LIST)
+			ctl_printf(c, "%-43s %-8s %s\n", "ADDRESS", "FAILURES", "SECONDS-LEFT");
 		if (ctl_ask(c, M.auth, req->verb == CONTROL_BAN_LIST ? IPC_ADMIN_BAN_LIST :
 		    IPC_ADMIN_BAN_REMOVE, req->argc > 0 ? req->argv[0] : "") == NULL)
 			ctl_fail(c, "auth is not running");

@@ -4,7 +4,8 @@ control socket") against a real server on 127.0.0.1 (tests/lib/buzontest.py), wi
 IMAP sessions (imaplib). One server for every case, in this order:
 
   A-01  the socket exists, mode 0600, owned by the server's uid; `buzon who` lists two
-        IMAP sessions (user, protocol imap, 127.0.0.1, since, the mail process's pid)
+        IMAP sessions (user, protocol imap, 127.0.0.1, since, the mail process's pid), and
+        so does `buzon who --json` (also tried on mailbox status, kick and ban list)
   A-02  `buzon mailbox status demo INBOX` gives what IMAP STATUS says (MESSAGES, UNSEEN,
         UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, SIZE); a folder that does not exist is an error;
         an unknown user exits 67; a user without a session gets an answer (the mail
@@ -26,6 +27,7 @@ Prints "PASS id name", "FAIL id name: why" (or "SKIP id") per case, then "N pass
 Usage: run.py [--buzon PATH]
 """
 import argparse
+import json
 import os
 import pwd
 import re
@@ -129,6 +131,12 @@ def run(srv):
             check(r[1] == "imap" and r[2] == "127.0.0.1", "protocol/address: %r" % r)
             check(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", r[3]), "since: %r" % r)
             check(os.path.exists("/proc/%s" % r[4]), "pid %s is a live process" % r[4])
+        r = cli(srv, "who", "--json")
+        check(r.returncode == 0, "who --json: exit %d %s" % (r.returncode, r.stderr))
+        j = json.loads(r.stdout)
+        check(sorted(x["user"] for x in j) == ["alice", "demo"] and
+              all(x["protocol"] == "imap" and x["address"] == "127.0.0.1" and
+                  isinstance(x["pid"], int) for x in j), "who --json: %r" % j)
     case("A-01", "who lists the IMAP sessions", a01)
 
     def a02():
@@ -140,6 +148,10 @@ def run(srv):
             check(int(got[k]) == want[k], "%s: buzon %s, IMAP STATUS %s" % (k, got[k], want[k]))
         check(want["messages"] > 0 and want["unseen"] < want["messages"], "the fixture has "
               "messages and one is seen: %r" % want)
+        r = cli(srv, "mailbox", "status", "demo", "INBOX", "--json")
+        j = json.loads(r.stdout)
+        check(j["messages"] == want["messages"] and j["folder"] == "INBOX",
+              "mailbox status --json: %r" % j)
         r = cli(srv, "mailbox", "status", "demo", "No Such Folder")
         check(r.returncode == 64 and r.stdout == "", "missing folder: exit %d" % r.returncode)
         # a user without a session: the mail process is started to answer
@@ -190,6 +202,8 @@ def run(srv):
         r = cli(srv, "kick", "nobody-here")
         check(r.returncode == 0 and "0 sessions ended" in r.stdout, "kick of nobody: %r" %
               r.stdout)
+        r = cli(srv, "kick", "--json", "nobody-here")
+        check(json.loads(r.stdout) == {"sessions_ended": 0}, "kick --json: %r" % r.stdout)
     case("A-04", "kick ends the session with BYE", a04)
 
     def a05():
@@ -288,6 +302,9 @@ def run(srv):
         r = cli(srv, "ban", "list")
         check(r.returncode == 0 and "127.0.0.1" in r.stdout, "ban list: %r %r" % (r.stdout,
                                                                               r.stderr))
+        j = json.loads(cli(srv, "ban", "list", "--json").stdout)
+        check(len(j) == 1 and j[0]["address"] == "127.0.0.1" and j[0]["failures"] >= 3 and
+              0 < j[0]["seconds_left"] <= 600, "ban list --json: %r" % j)
         try:
             srv.imap("alice").logout()
             raise Fail("a banned address logged in")
