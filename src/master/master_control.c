@@ -398,13 +398,20 @@ control_auth_reply(struct pending *p, uint32_t status, const char *name, uint32_
 		ctl_finish(c);
 }
 
+static const char *const verb_names[] = {
+	[CONTROL_WHO] = "who", [CONTROL_KICK] = "kick",
+	[CONTROL_MAILBOX_STATUS] = "mailbox-status", [CONTROL_BAN_LIST] = "ban-list",
+	[CONTROL_BAN_REMOVE] = "ban-remove", [CONTROL_QUOTA_GET] = "quota-get",
+	[CONTROL_QUOTA_RECALC] = "quota-recalc", [CONTROL_INDEX_REBUILD] = "index-rebuild",
+};
+
 static void
 ctl_dispatch(struct ctl_conn *c, const struct control_req *req)
 {
 	char safe[128];
 
 	c->verb = req->verb;
-	log_info("control verb=%u arg=\"%s\"", (unsigned)req->verb, req->argc > 0 ?
+	log_info("control verb=%s arg=\"%s\"", verb_names[req->verb], req->argc > 0 ?
 	    log_sanitize(req->argv[0], strlen(req->argv[0]), safe, sizeof(safe)) : "");
 	switch (req->verb) {
 	case CONTROL_WHO:
