@@ -13,7 +13,8 @@ IMAP sessions (imaplib). One server for every case, in this order:
   A-03  `buzon quota get|recalc demo` and `buzon index rebuild demo` answer through the
         running server (exit 0); the session stays usable
   A-04  `buzon kick demo` ends demo's session: the client reads `* BYE`; "1 session
-        ended"; alice's session still answers NOOP; `buzon who` no longer lists demo
+        ended"; alice's session still answers NOOP; `buzon who` no longer lists demo; a
+        POP3 session is kicked only with its own address and gets -ERR
   A-05  malformed requests (unknown verb, NUL, a line over 4 KiB, a bad quoted word) get
         "ERR ..." and the master survives (who still works, IMAP logs in)
   A-06  control clients that never send, and one that sends `who` and never reads, do
@@ -199,6 +200,20 @@ def run(srv):
                 break
             time.sleep(0.2)
         check([r[0] for r in who_rows(srv)] == ["alice"], "who after the kick")
+        # POP3, and the address filter
+        p = srv.pop3("carol")
+        r = cli(srv, "kick", "carol", "192.0.2.9")
+        check(r.returncode == 0 and "0 sessions ended" in r.stdout, "kick from another "
+              "address: %r" % r.stdout)
+        r = cli(srv, "kick", "carol", "127.0.0.1")
+        check(r.returncode == 0 and "1 session ended" in r.stdout, "kick carol: %r" % r.stdout)
+        try:
+            p.noop()
+            raise Fail("POP3 session survived the kick")
+        except Fail:
+            raise
+        except Exception as e:
+            check("Disconnected by the administrator" in str(e), "POP3 -ERR: %r" % e)
         r = cli(srv, "kick", "nobody-here")
         check(r.returncode == 0 and "0 sessions ended" in r.stdout, "kick of nobody: %r" %
               r.stdout)
@@ -335,7 +350,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--buzon", default=None)
     a = ap.parse_args()
-    srv = buzontest.Server(users={"demo": "demo", "alice": "alice", "carol": "carol"},
+    srv = buzontest.Server(users={"demo": "demo", "alice": "alice", "carol": "carol"}, pop3=True,
                            buzon=os.path.abspath(a.buzon) if a.buzon else None,
                            config=["auth_ban_failures = 3", "auth_ban_seconds = 600"])
     results = []
