@@ -193,7 +193,7 @@ int
 cli_control(int argc, char **argv, int nverb, bool fallback)
 {
 	const char *cfgpath = "/etc/buzon/buzon.conf";
-	struct timeval tv = { 120, 0 };
+	struct timeval tv = { 660, 0 };	/* the server's longest deadline is 600 s */
 	struct sockaddr_un sun;
 	struct config *cfg;
 	char line[CONTROL_LINE_MAX], *answer, *last, *err = NULL;

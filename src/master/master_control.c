@@ -6,7 +6,8 @@
  * request line is parsed by src/proto/control.c, bounded (CONTROL_LINE_MAX); what the
  * mail processes and auth answer is framed by ipc.c and checked here before it is
  * relayed. A client costs a bounded buffer and is dropped after CTL_TIMEOUT_SECS
- * whatever it does, so one that never reads never blocks the event loop.
+ * (CTL_LONG_SECS once it asked for a full scan) whatever it does, so one that never
+ * reads never blocks the event loop.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -29,6 +30,7 @@
 
 #define CTL_MAX_CONNS		16
 #define CTL_TIMEOUT_SECS	30		/* a whole exchange, reading included */
+#define CTL_LONG_SECS		600		/* index rebuild, quota recalc: a full scan */
 #define CTL_OUT_MAX		(1024 * 1024)	/* one answer */
 
 struct ctl_conn {
@@ -411,6 +413,11 @@ ctl_dispatch(struct ctl_conn *c, const struct control_req *req)
 	char safe[128];
 
 	c->verb = req->verb;
+	if (req->verb == CONTROL_INDEX_REBUILD || req->verb == CONTROL_QUOTA_RECALC) {
+		struct timeval tv = { CTL_LONG_SECS, 0 };
+
+		evtimer_add(c->timer, &tv);	/* from now: the mail process scans folders */
+	}
 	log_info("control verb=%s arg=\"%s\"", verb_names[req->verb], req->argc > 0 ?
 	    log_sanitize(req->argv[0], strlen(req->argv[0]), safe, sizeof(safe)) : "");
 	switch (req->verb) {
