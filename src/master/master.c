@@ -102,7 +102,8 @@ reload_config(void)
 	    strcmp(ncfg->socketmap_listen, M.cfg->socketmap_listen) != 0) ||
 	    (ncfg->quota_policy_listen == NULL) != (M.cfg->quota_policy_listen == NULL) ||
 	    (ncfg->quota_policy_listen != NULL &&
-	    strcmp(ncfg->quota_policy_listen, M.cfg->quota_policy_listen) != 0))
+	    strcmp(ncfg->quota_policy_listen, M.cfg->quota_policy_listen) != 0) ||
+	    strcmp(ncfg->control_socket, M.cfg->control_socket) != 0)
 		log_warn("reload: listener changes take effect at the next restart");
 	config_free(&M.cfg);
 	M.cfg = ncfg;

@@ -58,6 +58,7 @@ struct ctl_wait {
 };
 
 static struct {
+	char *path;		/* as bound (a reload does not move it) */
 	int fd;
 	struct event *ev;
 	struct ctl_conn *conns;
@@ -609,6 +610,7 @@ control_init(void)
 	umask(old);
 	if (listen(C.fd, 16) < 0)
 		fatal("listen %s: %s", path, strerror(errno));
+	C.path = xstrdup(path);
 	C.ev = event_new(M.base, C.fd, EV_READ | EV_PERSIST, ctl_accept_cb, NULL);
 	event_add(C.ev, NULL);
 	log_info("control_socket %s mode=0600", path);
@@ -630,7 +632,9 @@ control_deinit(void)
 	C.ev = NULL;
 	if (C.fd >= 0) {
 		close(C.fd);
-		unlink(M.cfg->control_socket);
+		unlink(C.path);
 	}
 	C.fd = -1;
+	free(C.path);
+	C.path = NULL;
 }
