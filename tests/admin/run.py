@@ -23,6 +23,7 @@ IMAP sessions (imaplib). One server for every case, in this order:
         "ERR permission denied"; else SKIP)
   A-08  failed logins ban 127.0.0.1: `buzon ban list` shows it; the right password is
         refused; `buzon ban remove 127.0.0.1` lifts it and the next login works
+  A-09  the socket is gone after the server stopped
 
 Prints "PASS id name", "FAIL id name: why" (or "SKIP id") per case, then "N passed, M failed".
 Usage: run.py [--buzon PATH]
@@ -357,6 +358,10 @@ def main():
     try:
         srv.start()
         results = run(srv)
+        srv.terminate()
+        ok = not os.path.lexists(ctl_path(srv))
+        print("%s A-09 the socket is removed at stop" % ("PASS" if ok else "FAIL"))
+        results.append(ok)
     except Exception as e:
         traceback.print_exc()
         print("FAIL setup: %s" % e)
