@@ -9,7 +9,7 @@ IMAP sessions (imaplib). One server for every case, in this order:
   A-02  `buzon mailbox status demo INBOX` gives what IMAP STATUS says (MESSAGES, UNSEEN,
         UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, SIZE); a folder that does not exist is an error;
         an unknown user exits 67; a user without a session gets an answer (the mail
-        process is started for it)
+        process is started for it, and exits when idle)
   A-03  `buzon quota get|recalc demo` and `buzon index rebuild demo` answer through the
         running server (exit 0); the session stays usable
   A-04  `buzon kick demo` ends demo's session: the client reads `* BYE`; "1 session
@@ -84,6 +84,26 @@ def ctl_path(srv):
     return os.path.join(srv.base_dir, "control")
 
 
+def mail_pids(srv):
+    """The server's mail processes (children of the master with --role mail)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        fields = st[st.rindex(")") + 2:].split()
+        if int(fields[1]) == srv.proc.pid and fields[0] != "Z" and b"mail" in args and \
+                b"--role" in args:
+            out.append(int(d))
+    return sorted(out)
+
+
 def who_rows(srv):
     r = cli(srv, "who")
     check(r.returncode == 0, "who exit %d: %s" % (r.returncode, r.stderr))
@@ -156,10 +176,18 @@ def run(srv):
               "mailbox status --json: %r" % j)
         r = cli(srv, "mailbox", "status", "demo", "No Such Folder")
         check(r.returncode == 64 and r.stdout == "", "missing folder: exit %d" % r.returncode)
-        # a user without a session: the mail process is started to answer
+        # a user without a session: the mail process is started to answer, and leaves
+        # after mail_idle_exit (1 s here)
+        before = mail_pids(srv)
+        check(len(before) == 2, "demo's and alice's mail processes: %r" % before)
         r = cli(srv, "mailbox", "status", "carol")
         check(r.returncode == 0 and re.search(r"^messages +[1-9]", r.stdout, re.M),
               "carol (no session): exit %d %r %r" % (r.returncode, r.stdout, r.stderr))
+        end = time.monotonic() + 8
+        while mail_pids(srv) != before and time.monotonic() < end:
+            time.sleep(0.2)
+        check(mail_pids(srv) == before, "carol's mail process did not exit: %r, before %r" %
+              (mail_pids(srv), before))
         r = cli(srv, "mailbox", "status", "ghost")
         check(r.returncode == 67, "unknown user: exit %d (%s)" % (r.returncode, r.stderr))
     case("A-02", "mailbox status matches IMAP STATUS", a02)
@@ -353,7 +381,8 @@ def main():
     a = ap.parse_args()
     srv = buzontest.Server(users={"demo": "demo", "alice": "alice", "carol": "carol"}, pop3=True,
                            buzon=os.path.abspath(a.buzon) if a.buzon else None,
-                           config=["auth_ban_failures = 3", "auth_ban_seconds = 600"])
+                           config=["auth_ban_failures = 3", "auth_ban_seconds = 600",
+                                   "mail_idle_exit = 1"])
     results = []
     try:
         srv.start()
