@@ -18,7 +18,8 @@ IMAP sessions (imaplib). One server for every case, in this order:
   A-05  malformed requests (unknown verb, NUL, a line over 4 KiB, a bad quoted word) get
         "ERR ..." and the master survives (who still works, IMAP logs in)
   A-06  control clients that never send, and one that sends `who` and never reads, do
-        not stall IMAP service or other control clients
+        not stall IMAP service or other control clients; past 16 at once a client gets
+        "ERR too many control clients", and is served once they left
   A-07  a peer of another uid is refused (root only: a client running as nobody gets
         "ERR permission denied"; else SKIP)
   A-08  failed logins ban 127.0.0.1: `buzon ban list` shows it; the right password is
@@ -67,7 +68,10 @@ def raw(srv, data, read=True):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(10)
     s.connect(ctl_path(srv))
-    s.sendall(data)
+    try:
+        s.sendall(data)
+    except OSError:
+        pass	# refused at connect: the answer is already there
     if not read:
         return s
     out = b""
@@ -282,8 +286,19 @@ def run(srv):
         rows = who_rows(srv)
         check("alice" in [r[0] for r in rows], "another control client is served")
         check(time.monotonic() - t0 < 20, "no stall")
-        for s in idle + hogs:
+        for s in hogs:
             s.close()
+        # at most 16 control clients at once: the 17th is told so, and served once one left
+        idle += [raw(srv, b"", read=False) for _ in range(16 - len(idle))]
+        time.sleep(0.3)
+        out = raw(srv, b"who\n")
+        check(out.startswith("ERR too many control clients"), "17th client: %r" % out[:60])
+        for s in idle:
+            s.close()
+        end = time.monotonic() + 5
+        while time.monotonic() < end and raw(srv, b"who\n").startswith("ERR"):
+            time.sleep(0.2)
+        check(raw(srv, b"who\n").endswith("OK\n"), "served again after the idle ones left")
     case("A-06", "control clients that never read do not stall the server", a06)
 
     def a07():
