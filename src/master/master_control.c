@@ -322,6 +322,8 @@ handle_admin_reply(struct child *ch, struct ipc_msg *m)
 	ctl_answer(c, ch, r.status, (const char *)r.text.p, r.text.len);
 	if (--c->waiting == 0)
 		ctl_finish(c);
+	else
+		ctl_flush(c);	/* streamed: each process's part as it comes */
 }
 
 void
