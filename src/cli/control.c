@@ -178,9 +178,11 @@ print_json(const char *verb, const char *text, size_t len)
 			if (i > 0 && !next_word(&p, le, &w, &n))
 				break;
 			printf("%s\"", i > 0 ? ", " : "");
-			for (size_t k = 0; k < clen[i]; k++)
-				putchar(cols[i][k] == '-' ? '_' : cols[i][k] >= 'A' && cols[i][k] <= 'Z' ?
-				    cols[i][k] + 32 : cols[i][k]);
+			for (size_t k = 0; k < clen[i]; k++) {
+				char ch = cols[i][k];
+
+				putchar(ch == '-' ? '_' : ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+			}
 			printf("\": ");
 			json_value(w, n, strcmp(verb, "who") != 0 || i == ncols - 1);
 		}

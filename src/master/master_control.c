@@ -30,7 +30,7 @@
 
 #define CTL_MAX_CONNS		16
 #define CTL_TIMEOUT_SECS	30		/* a whole exchange, reading included */
-#define CTL_LONG_SECS		600		/* index rebuild, quota recalc: a full scan */
+#define CTL_LONG_SECS		600		/* index rebuild, quota recalc: full scans */
 #define CTL_OUT_MAX		(1024 * 1024)	/* one answer */
 
 struct ctl_conn {

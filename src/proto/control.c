@@ -49,7 +49,9 @@ split(const unsigned char *line, size_t n, struct control_req *req, const char *
 				if (line[i] == '"')
 					break;
 				if (line[i] == '\\') {
-					if (i + 1 == n || (line[i + 1] != '"' && line[i + 1] != '\\')) {
+					unsigned char next = i + 1 < n ? line[i + 1] : 0;
+
+					if (next != '"' && next != '\\') {
 						*error_r = "bad escape in a quoted word";
 						return false;
 					}
