@@ -53,6 +53,10 @@
 #   importcfg tests/importcfg/run.py (`buzon import-dovecot-config` on Debian's stock
 #             Dovecot configuration, doveconf -n, two fixture setups, malformed input;
 #             each result passes `buzon check`, one serves a real login)
+#   admin     tests/admin/run.py (the control socket: buzon who, kick with BYE, mailbox
+#             status against IMAP STATUS, quota/index through the server, ban list|remove,
+#             --json, malformed requests, non-reading control clients, a peer of another
+#             uid) on build/buzon
 #   index     tests/index/run.py (the LMDB index across mail process restarts, a damaged
 #             index file, SIGKILL, `buzon index check|rebuild`) on build/buzon
 #   interop   tests/interop/run.py (curl, mbsync, mutt, openssl, imaplib) on build/buzon, and
@@ -292,6 +296,12 @@ s_index() {
 	fi
 }
 
+s_admin() {
+	if [ -f tests/admin/run.py ] && have_binary "$BUILD" admin; then
+		runner admin "$LOGDIR/admin.log" "$PY" tests/admin/run.py --buzon "$BUILD/buzon"
+	fi
+}
+
 s_sort() {
 	if [ -f tests/sort/run.py ] && have_binary "$BUILD" sort; then
 		runner sort "$LOGDIR/sort.log" "$PY" tests/sort/run.py --buzon "$BUILD/buzon"
@@ -410,7 +420,7 @@ s_acme() {
 # (LANE_A and LANE_B in the environment replace the lists, e.g. to run a few suites.)
 LANE_A=${LANE_A:-"unit docs systemd protocol compress security delivery submission hostile
     auth resilience faults"}
-LANE_B=${LANE_B:-"fuzz sieve logjson metrics importcfg index sort pop3 scram oauth managesieve interop
+LANE_B=${LANE_B:-"fuzz sieve logjson metrics importcfg index admin sort pop3 scram oauth managesieve interop
     webmail acme"}
 
 run_lane() {

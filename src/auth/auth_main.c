@@ -597,6 +597,109 @@ handle_scram(struct ipc_msg *m)
 		fatal("auth: cannot send to the master: %s", strerror(errno));
 }
 
+/* A penalty key in text: the IPv4 address, or the IPv6 /64 (netaddr.c's keys). */
+static void
+penalty_key_text(const unsigned char key[16], char *out, size_t size)
+{
+	unsigned char a6[16];
+	char net[INET6_ADDRSTRLEN];
+
+	if (key[15] == 6) {
+		memset(a6, 0, sizeof(a6));
+		memcpy(a6, key, 8);
+		if (inet_ntop(AF_INET6, a6, net, sizeof(net)) != NULL) {
+			snprintf(out, size, "%s/64", net);
+			return;
+		}
+	} else if (inet_ntop(AF_INET, key, out, (socklen_t)size) != NULL) {
+		return;
+	}
+	snprintf(out, size, "?");
+}
+
+/*
+ * IPC_ADMIN_REQUEST (`buzon ban list|remove`, docs/architecture.md, "The control
+ * socket"): the bans live here, in the penalty table. list: one line per banned network
+ * "ADDRESS FAILURES SECONDS-LEFT"; remove: the network's penalty is forgotten (no ban,
+ * no delay), so its next login is checked at once.
+ */
+static void
+handle_admin(struct ipc_msg *m)
+{
+	struct ipc_admin_request rq;
+	struct ipc_admin_reply r;
+	struct ipc_msg out;
+	uint64_t now = clock_ms();
+	char *text = xmalloc(IPC_ADMIN_TEXT_MAX);
+	size_t len = 0;
+
+	if (ipc_decode(m, IPC_ADMIN_REQUEST, &rq) < 0)
+		fatal("auth: malformed admin request from the master");
+	r.id = rq.id;
+	r.status = 0;
+	text[0] = '\0';
+	if (rq.verb == IPC_ADMIN_BAN_LIST) {
+		for (size_t i = 0; i < PENALTY_SLOTS; i++) {
+			const struct auth_penalty *p = &A.table[i];
+			char addr[INET6_ADDRSTRLEN + 8];
+			int n;
+
+			if (!p->used || !penalty_banned(p, now))
+				continue;
+			penalty_key_text(p->key, addr, sizeof(addr));
+			n = snprintf(text + len, IPC_ADMIN_TEXT_MAX - len, "%s %u %llu\n", addr,
+			    p->failures, (unsigned long long)((p->ban_until_ms - now + 999) / 1000));
+			if (n < 0 || (size_t)n >= IPC_ADMIN_TEXT_MAX - len)
+				break;	/* the rest does not fit one answer */
+			len += (size_t)n;
+		}
+	} else if (rq.verb == IPC_ADMIN_BAN_REMOVE) {
+		unsigned char key[16];
+		char ip[INET6_ADDRSTRLEN + 8];
+		size_t alen = strlen(rq.arg);
+		unsigned removed = 0;
+
+		/* "2001:db8::/64" as ban list prints it, or any address of the network */
+		if (alen >= 3 && alen < sizeof(ip) && strcmp(rq.arg + alen - 3, "/64") == 0) {
+			memcpy(ip, rq.arg, alen - 3);
+			ip[alen - 3] = '\0';
+		} else {
+			snprintf(ip, sizeof(ip), "%s", alen < sizeof(ip) ? rq.arg : "");
+		}
+		if (!netaddr_key_string(ip, key)) {
+			r.status = 1;
+			len = (size_t)snprintf(text, IPC_ADMIN_TEXT_MAX, "not an address");
+		} else {
+			for (size_t i = 0; i < PENALTY_SLOTS; i++) {
+				struct auth_penalty *p = &A.table[i];
+
+				if (!p->used || memcmp(p->key, key, 16) != 0)
+					continue;
+				if (penalty_banned(p, now))
+					removed++;
+				p->ban_until_ms = 0;
+				p->ban_count = 0;
+				p->failures = 0;
+			}
+			if (removed == 0) {
+				r.status = 1;
+				len = (size_t)snprintf(text, IPC_ADMIN_TEXT_MAX, "no ban for that address");
+			} else {
+				log_info("auth ban removed ip=%s", ip);
+				len = (size_t)snprintf(text, IPC_ADMIN_TEXT_MAX, "ban removed\n");
+			}
+		}
+	} else {
+		fatal("auth: unknown admin verb %u", rq.verb);
+	}
+	r.text.p = (const unsigned char *)text;
+	r.text.len = len;
+	if (ipc_encode(&out, IPC_ADMIN_REPLY, &r) < 0 || A.master == NULL ||
+	    ipc_peer_send(A.master, &out, -1) < 0)
+		fatal("auth: cannot send to the master: %s", strerror(errno));
+	free(text);
+}
+
 static void
 master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 {
@@ -606,6 +709,8 @@ master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 		handle_scram(m);
 	else if (m->type == IPC_AUTH_LOOKUP)
 		handle_lookup(m);
+	else if (m->type == IPC_ADMIN_REQUEST)
+		handle_admin(m);
 	else
 		fatal("auth: unexpected message %u", m->type);
 }

@@ -57,6 +57,7 @@ static const struct key_def keys[] = {
 	{ "passwd_file", K_STR, OFF(passwd_file), 0 },
 	{ "mail_location", K_STR, OFF(mail_location), 0 },
 	{ "base_dir", K_STR, OFF(base_dir), 0 },
+	{ "control_socket", K_STR, OFF(control_socket), 0 },
 	{ "mail_max_userip_connections", K_UINT, OFF(mail_max_userip_connections), 100000 },
 	{ "mail_uid", K_STR, OFF(mail_uid), 0 },
 	{ "mail_gid", K_STR, OFF(mail_gid), 0 },
@@ -487,6 +488,12 @@ config_finish(struct config *c, const char **err_r)
 		    "passwd_file must not be empty (or set system_users = yes)";
 		return -1;
 	}
+	if (c->control_socket == NULL)
+		c->control_socket = xasprintf("%s/control", c->base_dir);
+	if (strlen(c->control_socket) >= 108) {
+		*err_r = "control_socket must be a path of at most 107 octets";
+		return -1;
+	}
 	if (c->lmtp_spool_dir == NULL)
 		c->lmtp_spool_dir = xasprintf("%s/lmtp-spool", c->base_dir);
 	else if (c->lmtp_spool_dir[0] != '/') {
@@ -645,6 +652,7 @@ config_free(struct config **cfgp)
 	free(c->passwd_file);
 	free(c->mail_location);
 	free(c->base_dir);
+	free(c->control_socket);
 	free(c->mail_uid);
 	free(c->mail_gid);
 	free(c->login_user);

@@ -61,6 +61,7 @@ struct config {
 	char *passwd_file;		/* Dovecot passwd-file format */
 	char *mail_location;		/* "maildir:/var/mail/%u" */
 	char *base_dir;			/* pid file, sockets, login chroot */
+	char *control_socket;		/* the admin verbs' socket; default base_dir/control */
 	unsigned mail_max_userip_connections;
 	char *mail_uid, *mail_gid;	/* names or numbers, resolved below */
 	uid_t mail_uid_num;		/* (uid_t)-1 if unset */

@@ -368,6 +368,12 @@ static const struct ipc_def ipc_defs[] = {
 	[IPC_LOGIN_METRICS] = { "LOGIN_METRICS", false, 1, { U32(ipc_metrics, id) } },
 	[IPC_LOGIN_METRICS_SNAPSHOT] = { "LOGIN_METRICS_SNAPSHOT", false, 2, {
 		U32(ipc_metrics, id), BYTES(ipc_metrics, block, IPC_METRICS_MAX) } },
+	[IPC_ADMIN_REQUEST] = { "ADMIN_REQUEST", false, 3, {
+		U32(ipc_admin_request, id), U32(ipc_admin_request, verb),
+		STR(ipc_admin_request, arg, IPC_FOLDER_MAX) } },
+	[IPC_ADMIN_REPLY] = { "ADMIN_REPLY", false, 3, {
+		U32(ipc_admin_reply, id), U32(ipc_admin_reply, status),
+		BYTES(ipc_admin_reply, text, IPC_ADMIN_TEXT_MAX) } },
 };
 
 static const struct ipc_def *

@@ -182,7 +182,6 @@ mail_child_get(const char *user, uid_t uid, gid_t gid, const char *home, const c
 
 /* ------------------------------------------------------------ quota policy service */
 
-static void mail_maybe_idle(struct child *ch);
 
 /*
  * Answer a quota_policy_listen request (PK_QUOTA) with an IPC_DELIVER_* status: OK
@@ -368,6 +367,10 @@ handle_auth_reply(struct child *auth, struct ipc_msg *m)
 		quota_auth_reply(p, status, name, uid, gid, home, root, quota);
 		return;
 	}
+	if (p->kind == PK_ADMIN) {
+		control_auth_reply(p, status, name, uid, gid, home, root, quota);
+		return;
+	}
 	if (p->kind != PK_LOGIN) {
 		delivery_auth_reply(p, status, name, uid, gid, home, root, quota);
 		return;
@@ -427,7 +430,7 @@ handle_auth_reply(struct child *auth, struct ipc_msg *m)
 }
 
 /* Arm the idle exit of a mail process that has no clients and none on the way. */
-static void
+void
 mail_maybe_idle(struct child *ch)
 {
 	struct timeval tv = { (time_t)M.cfg->mail_idle_exit, 0 };
@@ -908,7 +911,10 @@ fail_pending_auth(void)
 			verify_reply(p, IPC_AUTH_TEMPFAIL, "");
 		else if (p->kind == PK_QUOTA)
 			quota_reply(p, IPC_DELIVER_TEMPFAIL);
-		else
+		else if (p->kind == PK_ADMIN) {
+			control_auth_reply(p, IPC_AUTH_TEMPFAIL, "", 0, 0, "", "", "");
+			continue;
+		} else
 			lmtp_reply(p, p->kind == PK_RCPT ? IPC_LMTP_RCPT_RESULT :
 			    IPC_LMTP_DELIVER_RESULT, IPC_DELIVER_TEMPFAIL, "");
 		pending_free(p);
