@@ -4,16 +4,18 @@
 # missing; safe to run repeatedly.
 set -eu
 BUILD="gcc clang meson ninja-build pkg-config libevent-dev libssl-dev libcrypt-dev
-libargon2-dev libutf8proc-dev libpam0g-dev libseccomp-dev liblmdb-dev zlib1g-dev openssl
+libargon2-dev libutf8proc-dev libpam0g-dev libseccomp-dev liblmdb-dev zlib1g-dev libjansson-dev openssl
 scdoc libsystemd-dev"
 # scdoc (man pages) and libsystemd-dev (sd_notify) are optional: the build goes without them
 CHECK="libcmocka-dev python3 curl isync mutt tmux valgrind libclang-rt-14-dev strace gdb
 postfix swaks fetchmail testssl.sh dovecot-sieve dovecot-imapd sieve-connect
 roundcube roundcube-sqlite3 roundcube-plugins php-net-sieve php-cli php-sqlite3 chromium
-fonts-ipafont-gothic nodejs certbot pebble systemd gsasl libsasl2-modules prometheus"
+fonts-ipafont-gothic nodejs certbot pebble systemd gsasl libsasl2-modules prometheus
+python3-cryptography"
 # gsasl: an independent SCRAM client for tests/scram; libsasl2-modules: Cyrus SASL's
 # SCRAM plugin, through which mbsync logs in there; prometheus: promtool and a private
-# Prometheus server for tests/metrics
+# Prometheus server for tests/metrics; python3-cryptography: the keys and tokens
+# tests/oauth makes
 # php-net-sieve: the ManageSieve client of Roundcube's managesieve plugin (only Suggested
 # by roundcube-plugins), for tests/webmail's managesieve kind.
 # systemd: systemd-analyze for tests/systemd (the tests never need systemd as PID 1).

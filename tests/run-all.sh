@@ -35,6 +35,9 @@
 #   pop3      tests/pop3/run.py (POP3 dialogues, poplib, curl, fetchmail, IMAP EXPUNGE)
 #   scram     tests/scram/run.py (SCRAM-SHA-256/-1/-256-PLUS over IMAP with gsasl and a
 #             Python client, doveadm pw credentials, wrong binding, ban) on build/buzon
+#   oauth     tests/oauth/run.py (OAUTHBEARER and XOAUTH2 with JWTs signed by keys made for
+#             the run: valid, expired, wrong audience/issuer/signature/kid, alg none, HS256;
+#             imaplib, curl --oauth2-bearer over IMAP and POP3; reload; ban) on build/buzon
 #   managesieve tests/managesieve/run.py (ManageSieve dialogues, STARTTLS, SASL, every
 #             command and response code, limits; sieve-connect) on build/buzon
 #   sieve     tests/sieve/run.py (`buzon sieve check`: its exit codes and messages, and
@@ -52,6 +55,10 @@
 #   importcfg tests/importcfg/run.py (`buzon import-dovecot-config` on Debian's stock
 #             Dovecot configuration, doveconf -n, two fixture setups, malformed input;
 #             each result passes `buzon check`, one serves a real login)
+#   admin     tests/admin/run.py (the control socket: buzon who, kick with BYE, mailbox
+#             status against IMAP STATUS, quota/index through the server, ban list|remove,
+#             --json, malformed requests, non-reading control clients, a peer of another
+#             uid) on build/buzon
 #   index     tests/index/run.py (the LMDB index across mail process restarts, a damaged
 #             index file, SIGKILL, `buzon index check|rebuild`) on build/buzon
 #   interop   tests/interop/run.py (curl, mbsync, mutt, openssl, imaplib) on build/buzon, and
@@ -292,6 +299,12 @@ s_index() {
 	fi
 }
 
+s_admin() {
+	if [ -f tests/admin/run.py ] && have_binary "$BUILD" admin; then
+		runner admin "$LOGDIR/admin.log" "$PY" tests/admin/run.py --buzon "$BUILD/buzon"
+	fi
+}
+
 s_sort() {
 	if [ -f tests/sort/run.py ] && have_binary "$BUILD" sort; then
 		runner sort "$LOGDIR/sort.log" "$PY" tests/sort/run.py --buzon "$BUILD/buzon"
@@ -312,6 +325,12 @@ s_pop3() {
 s_scram() {
 	if [ -f tests/scram/run.py ] && have_binary "$BUILD" scram; then
 		runner scram "$LOGDIR/scram.log" "$PY" tests/scram/run.py --buzon "$BUILD/buzon"
+	fi
+}
+
+s_oauth() {
+	if [ -f tests/oauth/run.py ] && have_binary "$BUILD" oauth; then
+		runner oauth "$LOGDIR/oauth.log" "$PY" tests/oauth/run.py --buzon "$BUILD/buzon"
 	fi
 }
 
@@ -404,7 +423,7 @@ s_acme() {
 # (LANE_A and LANE_B in the environment replace the lists, e.g. to run a few suites.)
 LANE_A=${LANE_A:-"unit docs systemd protocol compress security delivery submission hostile
     auth resilience faults"}
-LANE_B=${LANE_B:-"fuzz sieve logjson metrics importcfg index sort pop3 scram managesieve interop
+LANE_B=${LANE_B:-"fuzz sieve logjson metrics importcfg index admin sort pop3 scram oauth managesieve interop
     webmail acme"}
 
 run_lane() {

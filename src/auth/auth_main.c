@@ -18,9 +18,11 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auth/auth.h"
+#include "auth/oauth.h"
 #include "auth/pam_pool.h"
 #include "auth/passdb.h"
 #include "lib/config.h"
@@ -29,6 +31,7 @@
 #include "lib/netaddr.h"
 #include "lib/priv.h"
 #include "lib/role.h"
+#include "proto/sasl.h"
 
 #define AUTH_IPC_FD		3
 #define PENALTY_SLOTS		4096
@@ -62,6 +65,7 @@ struct auth_req {
 	uint64_t start_ms;		/* the password check began (clock_ms) */
 	struct user_info u;		/* a system user's identity while PAM checks */
 	bool scram;			/* pass is a SCRAM proof + AuthMessage */
+	bool oauth;			/* pass is a bearer token (OAUTHBEARER, XOAUTH2) */
 	enum scram_hash scram_hash;
 	unsigned char server_sig[SCRAM_KEY_MAX];	/* after a good SCRAM proof */
 	size_t server_sig_len;
@@ -75,6 +79,7 @@ static struct {
 	struct auth_req *reqs;
 	unsigned nreqs;
 	struct ipc_peer *master;
+	struct jwks *jwks;		/* oauth_jwks_file; NULL when not configured */
 } A;
 
 unsigned
@@ -351,6 +356,20 @@ verify_cb(evutil_socket_t fd, short what, void *ctx)
 		verify_done(r, res, err);
 		return;
 	}
+	if (r->oauth) {
+		/* the token decides, here, like a password: same queue, delay and ban */
+		res = oauth_verify(A.cfg, A.jwks, r->user, r->pass, r->plen,
+		    (int64_t)time(NULL), &r->u, &err);
+		secret_wipe(r->pass, r->plen);
+		if (res == 0) {
+			char safe[128];
+
+			log_info("auth oauth refused user=\"%s\" ip=%s reason=\"%s\"",
+			    log_sanitize(r->user, strlen(r->user), safe, sizeof(safe)), r->ip, err);
+		}
+		verify_done(r, res, err);
+		return;
+	}
 	res = passdb_verify(A.cfg, r->user, r->pass, r->plen, &r->u, &kind, &err);
 	/* (a refused name's password may hold a NUL: the dummy check stops there too) */
 	if (res == PASSDB_PAM && pam_pool_submit(kind, r->user, r->pass, strnlen(r->pass, r->plen),
@@ -449,7 +468,8 @@ handle_request(struct ipc_msg *m)
 
 		r->scram = scram_mech_parse(q.mech, strlen(q.mech), &r->scram_hash, &plus) == 1;
 	}
-	if (!r->scram && q.pass.len > IPC_PASS_MAX)
+	r->oauth = sasl_mech_is_oauth(q.mech);
+	if (q.pass.len > sasl_mech_cred_max(q.mech))
 		fatal("auth: malformed request from the master");
 	r->next = A.reqs;
 	A.reqs = r;
@@ -577,6 +597,109 @@ handle_scram(struct ipc_msg *m)
 		fatal("auth: cannot send to the master: %s", strerror(errno));
 }
 
+/* A penalty key in text: the IPv4 address, or the IPv6 /64 (netaddr.c's keys). */
+static void
+penalty_key_text(const unsigned char key[16], char *out, size_t size)
+{
+	unsigned char a6[16];
+	char net[INET6_ADDRSTRLEN];
+
+	if (key[15] == 6) {
+		memset(a6, 0, sizeof(a6));
+		memcpy(a6, key, 8);
+		if (inet_ntop(AF_INET6, a6, net, sizeof(net)) != NULL) {
+			snprintf(out, size, "%s/64", net);
+			return;
+		}
+	} else if (inet_ntop(AF_INET, key, out, (socklen_t)size) != NULL) {
+		return;
+	}
+	snprintf(out, size, "?");
+}
+
+/*
+ * IPC_ADMIN_REQUEST (`buzon ban list|remove`, docs/architecture.md, "The control
+ * socket"): the bans live here, in the penalty table. list: one line per banned network
+ * "ADDRESS FAILURES SECONDS-LEFT"; remove: the network's penalty is forgotten (no ban,
+ * no delay), so its next login is checked at once.
+ */
+static void
+handle_admin(struct ipc_msg *m)
+{
+	struct ipc_admin_request rq;
+	struct ipc_admin_reply r;
+	struct ipc_msg out;
+	uint64_t now = clock_ms();
+	char *text = xmalloc(IPC_ADMIN_TEXT_MAX);
+	size_t len = 0;
+
+	if (ipc_decode(m, IPC_ADMIN_REQUEST, &rq) < 0)
+		fatal("auth: malformed admin request from the master");
+	r.id = rq.id;
+	r.status = 0;
+	text[0] = '\0';
+	if (rq.verb == IPC_ADMIN_BAN_LIST) {
+		for (size_t i = 0; i < PENALTY_SLOTS; i++) {
+			const struct auth_penalty *p = &A.table[i];
+			char addr[INET6_ADDRSTRLEN + 8];
+			int n;
+
+			if (!p->used || !penalty_banned(p, now))
+				continue;
+			penalty_key_text(p->key, addr, sizeof(addr));
+			n = snprintf(text + len, IPC_ADMIN_TEXT_MAX - len, "%s %u %llu\n", addr,
+			    p->failures, (unsigned long long)((p->ban_until_ms - now + 999) / 1000));
+			if (n < 0 || (size_t)n >= IPC_ADMIN_TEXT_MAX - len)
+				break;	/* the rest does not fit one answer */
+			len += (size_t)n;
+		}
+	} else if (rq.verb == IPC_ADMIN_BAN_REMOVE) {
+		unsigned char key[16];
+		char ip[INET6_ADDRSTRLEN + 8];
+		size_t alen = strlen(rq.arg);
+		unsigned removed = 0;
+
+		/* "2001:db8::/64" as ban list prints it, or any address of the network */
+		if (alen >= 3 && alen < sizeof(ip) && strcmp(rq.arg + alen - 3, "/64") == 0) {
+			memcpy(ip, rq.arg, alen - 3);
+			ip[alen - 3] = '\0';
+		} else {
+			snprintf(ip, sizeof(ip), "%s", alen < sizeof(ip) ? rq.arg : "");
+		}
+		if (!netaddr_key_string(ip, key)) {
+			r.status = 1;
+			len = (size_t)snprintf(text, IPC_ADMIN_TEXT_MAX, "not an address");
+		} else {
+			for (size_t i = 0; i < PENALTY_SLOTS; i++) {
+				struct auth_penalty *p = &A.table[i];
+
+				if (!p->used || memcmp(p->key, key, 16) != 0)
+					continue;
+				if (penalty_banned(p, now))
+					removed++;
+				p->ban_until_ms = 0;
+				p->ban_count = 0;
+				p->failures = 0;
+			}
+			if (removed == 0) {
+				r.status = 1;
+				len = (size_t)snprintf(text, IPC_ADMIN_TEXT_MAX, "no ban for that address");
+			} else {
+				log_info("auth ban removed ip=%s", ip);
+				len = (size_t)snprintf(text, IPC_ADMIN_TEXT_MAX, "ban removed\n");
+			}
+		}
+	} else {
+		fatal("auth: unknown admin verb %u", rq.verb);
+	}
+	r.text.p = (const unsigned char *)text;
+	r.text.len = len;
+	if (ipc_encode(&out, IPC_ADMIN_REPLY, &r) < 0 || A.master == NULL ||
+	    ipc_peer_send(A.master, &out, -1) < 0)
+		fatal("auth: cannot send to the master: %s", strerror(errno));
+	free(text);
+}
+
 static void
 master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 {
@@ -586,6 +709,8 @@ master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 		handle_scram(m);
 	else if (m->type == IPC_AUTH_LOOKUP)
 		handle_lookup(m);
+	else if (m->type == IPC_ADMIN_REQUEST)
+		handle_admin(m);
 	else
 		fatal("auth: unexpected message %u", m->type);
 }
@@ -596,6 +721,31 @@ master_error_cb(struct ipc_peer *peer, int error, void *ctx)
 	if (error == 0)
 		exit(0);	/* the master is gone */
 	fatal("auth: ipc: %s", strerror(error));
+}
+
+/*
+ * (Re)read oauth_jwks_file. A file that no longer parses at a reload keeps the keys
+ * read before (logged): a half-written file must not log everyone out.
+ */
+static void
+oauth_reload(void)
+{
+	struct jwks *keys;
+	char *err;
+
+	if (A.cfg->oauth_jwks_file == NULL) {
+		jwks_free(&A.jwks);
+		return;
+	}
+	if (oauth_jwks_load(A.cfg->oauth_jwks_file, &keys, &err) < 0) {
+		log_error("auth oauth key set not loaded%s: %s",
+		    A.jwks != NULL ? " (the previous one stays)" : "", err);
+		free(err);
+		return;
+	}
+	jwks_free(&A.jwks);
+	A.jwks = keys;
+	log_debug("auth oauth keys=%zu", jwks_count(A.jwks));
 }
 
 static void
@@ -611,6 +761,7 @@ sighup_cb(evutil_socket_t sig, short what, void *ctx)
 	}
 	config_free(&A.cfg);
 	A.cfg = n;
+	oauth_reload();
 }
 
 static void
@@ -628,6 +779,7 @@ auth_main(int argc, char **argv)
 	A.cfgpath = xstrdup(A.cfg->path);	/* re-read on SIGHUP (A.cfg is replaced) */
 	priv_no_dump();
 	A.base = event_base_new();
+	oauth_reload();
 	pam_pool_start(A.base, A.cfg);	/* forks the PAM workers before any request */
 	A.master = ipc_peer_create(A.base, AUTH_IPC_FD, master_msg_cb, master_error_cb, NULL);
 	hup = evsignal_new(A.base, SIGHUP, sighup_cb, NULL);

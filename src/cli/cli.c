@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "auth/auth.h"
+#include "auth/oauth.h"
 #include "cli/cli.h"
 #include "cli/deliver.h"
 #include "imap/imap_client.h"
@@ -39,6 +40,10 @@ usage(void)
 	    "       buzon index rebuild [-c FILE] USER [FOLDER]   rebuild the index from Maildir\n"
 	    "       buzon index check [-c FILE] USER    compare the index with Maildir\n"
 	    "       buzon quota get|recalc [-c FILE] USER   show (or count again) a user's quota\n"
+	    "       buzon who [-c FILE]                 sessions of the running server\n"
+	    "       buzon kick [-c FILE] USER [ADDRESS]   end a user's sessions\n"
+	    "       buzon mailbox status [-c FILE] USER [FOLDER]   a folder's counts\n"
+	    "       buzon ban list|remove [-c FILE] [ADDRESS]   the auth failure bans\n"
 	    "       buzon sieve check FILE...           check Sieve scripts (RFC 5228)\n"
 	    "       buzon sieve test [-u USER] [-f FROM] [-a TO] [-d DIR] FILE MESSAGE   actions\n"
 	    "       buzon import-dovecot-config [DIR|FILE|-]   print a buzon.conf for a Dovecot configuration\n"
@@ -183,6 +188,20 @@ cmd_check(const char *path, const char *domain, const char *host_opt)
 	}
 	if (cfg->passwd_file != NULL && access(cfg->passwd_file, R_OK) < 0)
 		printf("passwd_file %s: %s\n", cfg->passwd_file, strerror(errno));
+	if (cfg->oauth_jwks_file != NULL) {
+		struct jwks *keys;
+
+		if (oauth_jwks_load(cfg->oauth_jwks_file, &keys, &err) < 0) {
+			printf("oauth_jwks_file: ERROR %s\n", err);
+			free(err);
+			ret = 1;
+		} else {
+			printf("oauth_jwks_file %s: %zu keys; issuer %s%s\n", cfg->oauth_jwks_file,
+			    jwks_count(keys), cfg->oauth_issuer, cfg->oauth_audience == NULL ?
+			    "; WARNING no oauth_audience: tokens for any audience pass" : "");
+			jwks_free(&keys);
+		}
+	}
 	printf("mail_location %s\n", cfg->mail_location);
 	if (host_opt != NULL) {
 		free(host);
@@ -243,6 +262,7 @@ int
 cli_main(int argc, char **argv)
 {
 	const char *cfg = NULL, *user = NULL;
+	int ret;
 
 	if (argc < 2)
 		return usage();
@@ -267,10 +287,23 @@ cli_main(int argc, char **argv)
 		return cli_deliver(argc - 1, argv + 1);
 	if (strcmp(argv[1], "import") == 0)
 		return cli_import(argc - 1, argv + 1);
-	if (strcmp(argv[1], "index") == 0)
+	if (strcmp(argv[1], "index") == 0) {
+		/* a running server rebuilds through its mail process (its state stays right) */
+		if (argc >= 3 && strcmp(argv[2], "rebuild") == 0 &&
+		    (ret = cli_control(argc - 1, argv + 1, 2, true)) != CLI_CONTROL_OFFLINE)
+			return ret;
 		return cli_index(argc - 1, argv + 1);
-	if (strcmp(argv[1], "quota") == 0)
+	}
+	if (strcmp(argv[1], "quota") == 0) {
+		if (argc >= 3 && (strcmp(argv[2], "get") == 0 || strcmp(argv[2], "recalc") == 0) &&
+		    (ret = cli_control(argc - 1, argv + 1, 2, true)) != CLI_CONTROL_OFFLINE)
+			return ret;
 		return cli_quota(argc - 1, argv + 1);
+	}
+	if (strcmp(argv[1], "who") == 0 || strcmp(argv[1], "kick") == 0)
+		return cli_control(argc - 1, argv + 1, 1, false);
+	if (strcmp(argv[1], "mailbox") == 0 || strcmp(argv[1], "ban") == 0)
+		return cli_control(argc - 1, argv + 1, 2, false);
 	if (strcmp(argv[1], "sieve") == 0)
 		return cli_sieve(argc - 1, argv + 1);
 	if (strcmp(argv[1], "import-dovecot-config") == 0)

@@ -21,6 +21,17 @@ int cli_index(int argc, char **argv);
  * sysexits of `buzon deliver` (67 no such user, 64 usage, 75 temporary). */
 int cli_quota(int argc, char **argv);
 
+/*
+ * `buzon who|kick|mailbox status|ban ...` and, while a server runs, `quota get|recalc`
+ * and `index rebuild` (control.c): argv[0..nverb) are the verb's words; the request goes
+ * to the server's control socket and its answer is printed. Exit 0, 64 usage, 67 no such
+ * user, 69 no server, 75 temporary, 77 not allowed, 1 other errors. With fallback, the
+ * return is CLI_CONTROL_OFFLINE when no server listens (or the arguments are not the
+ * server's): the caller does the work itself.
+ */
+#define CLI_CONTROL_OFFLINE	(-1)
+int cli_control(int argc, char **argv, int nverb, bool fallback);
+
 /* `buzon sieve check FILE...` (argv[0] == "sieve"): exit 0 all valid, 1 errors
  * (on stderr, "FILE: line L:C: error: ..."; warnings alike), 2 usage. */
 int cli_sieve(int argc, char **argv);

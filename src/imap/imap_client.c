@@ -28,7 +28,10 @@ static void client_arm_timer(struct imap_client *c);
 static void client_close_flushed(struct imap_client *c);
 static void client_shutdown(struct mail_session *s);
 
-static const struct mail_session_ops session_ops = { .shutdown = client_shutdown };
+static void client_kick(struct mail_session *s);
+
+static const struct mail_session_ops session_ops = { .shutdown = client_shutdown,
+    .kick = client_kick };
 
 size_t
 imap_client_output_len(struct imap_client *c)
@@ -1009,6 +1012,16 @@ client_destroy(struct imap_client *c)
 	c->next = iu->zombies;
 	iu->zombies = c;
 	event_active(iu->reap_ev, EV_TIMEOUT, 0);
+}
+
+/* `buzon kick`: the session ends with a BYE once it is sent (RFC 3501 §7.1.5). */
+static void
+client_kick(struct mail_session *s)
+{
+	struct imap_client *c = s->ctx;
+
+	log_info("imap disconnect ip=%s reason=kick", c->ip);
+	imap_client_bye(c, "Disconnected by the administrator");
 }
 
 /* Registry shutdown (mail_user_destroy): close at once, without a BYE. */

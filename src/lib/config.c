@@ -57,6 +57,7 @@ static const struct key_def keys[] = {
 	{ "passwd_file", K_STR, OFF(passwd_file), 0 },
 	{ "mail_location", K_STR, OFF(mail_location), 0 },
 	{ "base_dir", K_STR, OFF(base_dir), 0 },
+	{ "control_socket", K_STR, OFF(control_socket), 0 },
 	{ "mail_max_userip_connections", K_UINT, OFF(mail_max_userip_connections), 100000 },
 	{ "mail_uid", K_STR, OFF(mail_uid), 0 },
 	{ "mail_gid", K_STR, OFF(mail_gid), 0 },
@@ -65,6 +66,11 @@ static const struct key_def keys[] = {
 	{ "first_valid_uid", K_UID, OFF(first_valid_uid), 0 },
 	{ "auth_allow_cleartext", K_CLEARTEXT, OFF(auth_allow_cleartext), 0 },
 	{ "auth_scram", K_BOOL, OFF(auth_scram), 0 },
+	{ "oauth_issuer", K_STR, OFF(oauth_issuer), 0 },
+	{ "oauth_jwks_file", K_STR, OFF(oauth_jwks_file), 0 },
+	{ "oauth_audience", K_STR, OFF(oauth_audience), 0 },
+	{ "oauth_clock_skew", K_UINT, OFF(oauth_clock_skew), 3600 },
+	{ "oauth_username_claim", K_STR, OFF(oauth_username_claim), 0 },
 	{ "auth_trusted_networks", K_STR, OFF(auth_trusted_networks), 0 },
 	{ "auth_failure_delay_max", K_UINT, OFF(auth_failure_delay_max), 3600 },
 	{ "auth_ban_failures", K_UINT, OFF(auth_ban_failures), 1000000 },
@@ -127,6 +133,8 @@ config_defaults(struct config *c)
 	c->managesieve_max_script_size = 256 * 1024;
 	c->managesieve_max_scripts = 100;
 	c->base_dir = xstrdup("/run/buzon");
+	c->oauth_clock_skew = 60;
+	c->oauth_username_claim = xstrdup("email");
 	c->lmtp_socket_mode = 0666;
 	c->lmtp_socket_gid = (gid_t)-1;
 	c->auth_listen_mode = 0660;
@@ -483,6 +491,12 @@ config_finish(struct config *c, const char **err_r)
 		    "passwd_file must not be empty (or set system_users = yes)";
 		return -1;
 	}
+	if (c->control_socket == NULL)
+		c->control_socket = xasprintf("%s/control", c->base_dir);
+	if (strlen(c->control_socket) >= 108) {
+		*err_r = "control_socket must be a path of at most 107 octets";
+		return -1;
+	}
 	if (c->lmtp_spool_dir == NULL)
 		c->lmtp_spool_dir = xasprintf("%s/lmtp-spool", c->base_dir);
 	else if (c->lmtp_spool_dir[0] != '/') {
@@ -533,6 +547,14 @@ config_finish(struct config *c, const char **err_r)
 		return -1;
 	}
 	c->log_json = strcmp(c->log_format, "json") == 0;
+	if (c->oauth_username_claim == NULL) {
+		*err_r = "oauth_username_claim must name a claim";
+		return -1;
+	}
+	if ((c->oauth_issuer == NULL) != (c->oauth_jwks_file == NULL)) {
+		*err_r = "oauth_issuer and oauth_jwks_file are set together";
+		return -1;
+	}
 	return 0;
 }
 
@@ -639,10 +661,15 @@ config_free(struct config **cfgp)
 	free(c->passwd_file);
 	free(c->mail_location);
 	free(c->base_dir);
+	free(c->control_socket);
 	free(c->mail_uid);
 	free(c->mail_gid);
 	free(c->login_user);
 	free(c->auth_trusted_networks);
+	free(c->oauth_issuer);
+	free(c->oauth_jwks_file);
+	free(c->oauth_audience);
+	free(c->oauth_username_claim);
 	free(c->log_level);
 	free(c->log_format);
 	free(c->login_mode);

@@ -61,6 +61,7 @@ struct config {
 	char *passwd_file;		/* Dovecot passwd-file format */
 	char *mail_location;		/* "maildir:/var/mail/%u" */
 	char *base_dir;			/* pid file, sockets, login chroot */
+	char *control_socket;		/* the admin verbs' socket; default base_dir/control */
 	unsigned mail_max_userip_connections;
 	char *mail_uid, *mail_gid;	/* names or numbers, resolved below */
 	uid_t mail_uid_num;		/* (uid_t)-1 if unset */
@@ -70,6 +71,12 @@ struct config {
 	uid_t first_valid_uid;		/* mail never runs below this uid (default 500) */
 	enum config_cleartext auth_allow_cleartext;
 	bool auth_scram;		/* offer SCRAM-SHA-* (docs/architecture.md, "SCRAM") */
+	/* OAUTHBEARER/XOAUTH2 (docs/oauth.md): offered when issuer and key set are set */
+	char *oauth_issuer;		/* the tokens' "iss" */
+	char *oauth_jwks_file;		/* the issuer's public keys (JWK Set) */
+	char *oauth_audience;		/* required "aud" value; NULL: not checked */
+	unsigned oauth_clock_skew;	/* seconds allowed on exp/nbf/iat (60) */
+	char *oauth_username_claim;	/* the claim naming the user ("email") */
 	char *auth_trusted_networks;	/* CIDR list exempt from the failure delay */
 	unsigned auth_failure_delay_max;	/* seconds, default 15 (0 disables) */
 	unsigned auth_ban_failures;	/* failures from one network that start a ban (20) */

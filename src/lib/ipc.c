@@ -287,7 +287,7 @@ static const struct ipc_def ipc_defs[] = {
 	[IPC_LOGIN_DRAIN] = { "LOGIN_DRAIN", false, 0, { { F_U32, 0, 0 } } },
 	[IPC_AUTH_REQUEST] = { "AUTH_REQUEST", false, 5, {
 		U32(ipc_auth_request, id), STR(ipc_auth_request, user, IPC_USER_MAX),
-		BYTES(ipc_auth_request, pass, IPC_SCRAM_MAX),
+		BYTES(ipc_auth_request, pass, IPC_CRED_FRAME),
 		STR(ipc_auth_request, ip, IPC_IP_MAX),
 		STR(ipc_auth_request, mech, IPC_MECH_MAX) } },
 	[IPC_AUTH_REPLY] = { "AUTH_REPLY", false, 9, {
@@ -368,6 +368,12 @@ static const struct ipc_def ipc_defs[] = {
 	[IPC_LOGIN_METRICS] = { "LOGIN_METRICS", false, 1, { U32(ipc_metrics, id) } },
 	[IPC_LOGIN_METRICS_SNAPSHOT] = { "LOGIN_METRICS_SNAPSHOT", false, 2, {
 		U32(ipc_metrics, id), BYTES(ipc_metrics, block, IPC_METRICS_MAX) } },
+	[IPC_ADMIN_REQUEST] = { "ADMIN_REQUEST", false, 3, {
+		U32(ipc_admin_request, id), U32(ipc_admin_request, verb),
+		STR(ipc_admin_request, arg, IPC_FOLDER_MAX) } },
+	[IPC_ADMIN_REPLY] = { "ADMIN_REPLY", false, 3, {
+		U32(ipc_admin_reply, id), U32(ipc_admin_reply, status),
+		BYTES(ipc_admin_reply, text, IPC_ADMIN_TEXT_MAX) } },
 	[IPC_MAIL_REJECTED] = { "MAIL_REJECTED", false, 2, {
 		U32(ipc_rejected, id), STR(ipc_rejected, reason, IPC_REASON_MAX) } },
 	[IPC_LMTP_REJECTED] = { "LMTP_REJECTED", false, 2, {

@@ -15,7 +15,7 @@
 
 #define IPC_MAX_PAYLOAD 16384
 /* Bumped whenever a message type or field changes (checked on every message). */
-#define IPC_VERSION 8
+#define IPC_VERSION 9
 
 enum ipc_type {
 	/*
@@ -159,6 +159,19 @@ enum ipc_type {
 	IPC_LOGIN_METRICS,
 	IPC_LOGIN_METRICS_SNAPSHOT,
 	/*
+	 * The control socket's verbs (docs/architecture.md, "The control socket"): the
+	 * master asks the user's mail process or auth, and relays the text of the answer.
+	 * master -> mail, auth  IPC_ADMIN_REQUEST u32 id, u32 verb (IPC_ADMIN_*), str arg
+	 *                                         (a client address, a folder, or "")
+	 * mail, auth -> master  IPC_ADMIN_REPLY   u32 id, u32 status (0 ok, 1 error),
+	 *                                         bytes text (lines, at most
+	 *                                         IPC_ADMIN_TEXT_MAX; an error: one line)
+	 * The master relays the text to the control client as it is: a child's reply is
+	 * framed (a control character other than LF makes it an error).
+	 */
+	IPC_ADMIN_REQUEST,
+	IPC_ADMIN_REPLY,
+	/*
 	 * Sieve reject at delivery over LMTP (RFC 5429 §2.1.1, docs/sieve.md): the message
 	 * of one recipient refused with the script's reason, stored nowhere; the lmtp process
 	 * answers that recipient "550 5.7.1 REASON" in its DATA replies.
@@ -167,6 +180,18 @@ enum ipc_type {
 	 */
 	IPC_MAIL_REJECTED,
 	IPC_LMTP_REJECTED,
+};
+
+/* IPC_ADMIN_REQUEST verbs: mail process (WHO .. INDEX_REBUILD), auth (BAN_*). */
+enum ipc_admin_verb {
+	IPC_ADMIN_WHO = 1,		/* one line per session: proto ip since */
+	IPC_ADMIN_KICK,			/* arg: client address or "": the count ended */
+	IPC_ADMIN_STATUS,		/* arg: folder ("" = INBOX) */
+	IPC_ADMIN_QUOTA_GET,
+	IPC_ADMIN_QUOTA_RECALC,
+	IPC_ADMIN_INDEX_REBUILD,	/* arg: folder ("" = every folder) */
+	IPC_ADMIN_BAN_LIST,		/* auth: one line per banned address */
+	IPC_ADMIN_BAN_REMOVE,		/* auth, arg: address */
 };
 
 /* Field limits shared by senders and receivers (bytes, without a NUL). */
@@ -184,10 +209,12 @@ enum ipc_type {
 #define IPC_QUOTA_MAX	128	/* userdb_quota_fields() */
 #define IPC_VERIFY_MAX	64	/* IPC_LOGIN_VERIFY in flight per connection */
 #define IPC_SCRAM_MAX	4096	/* SCRAM proof + AuthMessage (the pass of IPC_LOGIN_AUTH) */
+#define IPC_OAUTH_MAX	IPC_CRED_FRAME	/* OAUTHBEARER/XOAUTH2 token (IPC_LOGIN_AUTH's pass) */
 #define IPC_SALT_MAX	64	/* SCRAM salt */
 #define IPC_REASON_MAX	512	/* a Sieve reject reason in an LMTP reply */
 #define IPC_EXTRA_MAX	64	/* IPC_AUTH_REPLY/IPC_LOGIN_RESULT extra: a ServerSignature */
 #define IPC_METRICS_MAX	8192	/* a metrics block (METRICS_BLOCK_BYTES, checked in metrics.c) */
+#define IPC_ADMIN_TEXT_MAX	12288	/* IPC_ADMIN_REPLY text */
 
 /* IPC_LOGIN_AUTH / IPC_MAIL_CLIENT flags. */
 #define IPC_CONN_TLS	1u	/* the client connection is encrypted */
@@ -366,6 +393,14 @@ struct ipc_metrics {		/* IPC_METRICS_REPORT (id unused), IPC_LOGIN_METRICS (no
 				 * block), IPC_LOGIN_METRICS_SNAPSHOT */
 	uint32_t id;
 	struct ipc_bytes block;
+};
+struct ipc_admin_request {	/* IPC_ADMIN_REQUEST */
+	uint32_t id, verb;
+	const char *arg;
+};
+struct ipc_admin_reply {	/* IPC_ADMIN_REPLY */
+	uint32_t id, status;
+	struct ipc_bytes text;
 };
 /* IPC_LOGIN_DRAIN, IPC_MAIL_SHUTDOWN, IPC_MAIL_TAKEN: no fields (pass NULL). */
 

@@ -2,9 +2,10 @@
  * auth_login.c — the server side of the Dovecot authentication protocol (version 1.x)
  * on the auth_listen socket, in the login process: how Postfix (smtpd_sasl_type =
  * dovecot) and Exim check the passwords of users who send mail (docs/postfix.md).
- * Handshake (VERSION, MECH PLAIN/LOGIN, SPID, CUID, COOKIE, DONE; the client's VERSION
- * and CPID), then AUTH/CONT requests, many at a time on one connection, each answered
- * OK (user= the name auth gave), CONT (the next challenge) or FAIL.
+ * Handshake (VERSION, MECH PLAIN/LOGIN and, when configured, OAUTHBEARER/XOAUTH2, SPID,
+ * CUID, COOKIE, DONE; the client's VERSION and CPID), then AUTH/CONT requests, many at
+ * a time on one connection, each answered OK (user= the name auth gave), CONT (the next
+ * challenge) or FAIL.
  *
  * Security role: the client is a local process (the socket's mode and group decide
  * which) but its lines are parsed here, unprivileged and chrooted like every other
@@ -32,6 +33,8 @@ enum areq_step {
 	AR_LOGIN_USER,		/* LOGIN: waiting for the user name */
 	AR_LOGIN_PASS,		/* LOGIN: waiting for the password */
 	AR_CHECKING,		/* sent to the master; its answer is awaited */
+	AR_OAUTH,		/* OAUTHBEARER/XOAUTH2: waiting for the message */
+	AR_OAUTH_FAILED,	/* the RFC 7628 §3.2.2 error challenge sent: waiting for %x01 */
 };
 
 /* One AUTH request of the client, until it is answered OK or FAIL. */
@@ -40,7 +43,8 @@ struct areq {
 	uint32_t id;		/* the client's id */
 	uint64_t seq;		/* age, to evict the oldest one waiting for the client */
 	bool secured;
-	const char *mech;	/* "PLAIN" or "LOGIN" */
+	const char *mech;	/* "PLAIN", "LOGIN", "OAUTHBEARER" or "XOAUTH2" */
+	int oauth;		/* SASL_MECH_OAUTHBEARER/_XOAUTH2, else SASL_MECH_UNKNOWN */
 	char ip[INET6_ADDRSTRLEN];	/* rip, normalised, or "local" */
 	char user[SASL_MAX_USER + 1];	/* LOGIN: the name until the password comes */
 	size_t ulen;
@@ -75,6 +79,15 @@ auth_login_destroy(struct lconn *c, void *state)
 	free(al);
 }
 
+/* OAUTHBEARER and XOAUTH2 are offered (the socket's clients check TLS themselves). */
+static bool
+oauth_configured(const struct lconn *c)
+{
+	const struct config *cfg = lconn_config(c);
+
+	return cfg->oauth_issuer != NULL && cfg->oauth_jwks_file != NULL;
+}
+
 static void
 auth_login_greet(struct lconn *c)
 {
@@ -86,8 +99,10 @@ auth_login_greet(struct lconn *c)
 		memset(rnd, 0, sizeof(rnd));
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		snprintf(cookie + 2 * i, 3, "%02x", rnd[i]);
+	/* a bearer token is as good as a password to whoever reads it: "plaintext" too */
 	lconn_printf(c, "VERSION\t%u\t%u\nMECH\tPLAIN\tplaintext\nMECH\tLOGIN\tplaintext\n"
-	    "SPID\t%ld\nCUID\t%u\nCOOKIE\t%s\nDONE\n", AUTHPROTO_MAJOR, AUTHPROTO_MINOR,
+	    "%sSPID\t%ld\nCUID\t%u\nCOOKIE\t%s\nDONE\n", AUTHPROTO_MAJOR, AUTHPROTO_MINOR,
+	    oauth_configured(c) ? "MECH\tOAUTHBEARER\tplaintext\nMECH\tXOAUTH2\tplaintext\n" : "",
 	    (long)getpid(), c->conn_id, cookie);
 }
 
@@ -204,6 +219,34 @@ send_check(struct lconn *c, struct areq *r, const char *user, size_t ulen, char 
 	r->step = AR_CHECKING;
 }
 
+/* The OAUTHBEARER or XOAUTH2 message of r, still base64: the token goes to auth. */
+static void
+oauth_response(struct lconn *c, struct areq *r, const char *data, size_t len)
+{
+	unsigned char *msg = xmalloc(SASL_MAX_BUF);
+	struct sasl_oauth *o = xmalloc(sizeof(*o));
+	enum sasl_response res;
+	const char *err;
+	size_t n = 0;
+
+	res = sasl_decode_response(data, len, msg, SASL_MAX_BUF, &n, &err);
+	if (res != SASL_RESPONSE_OK) {
+		reply_fail(c, r->id, false, res == SASL_RESPONSE_CANCEL ?
+		    "Authentication aborted" : "Invalid response");
+		req_free(r);
+	} else if ((r->oauth == SASL_MECH_OAUTHBEARER ? sasl_oauthbearer_parse(msg, n, o, &err) :
+	    sasl_xoauth2_parse(msg, n, o, &err)) < 0) {
+		reply_fail(c, r->id, false, "Invalid response");
+		req_free(r);
+	} else {
+		send_check(c, r, o->user, o->user_len, o->token, o->token_len);
+	}
+	sasl_oauth_wipe(o);
+	free(o);
+	secret_wipe(msg, SASL_MAX_BUF);
+	free(msg);
+}
+
 /* One response of the client (initial or CONT) for r, still base64. */
 static void
 response(struct lconn *c, struct areq *r, const char *data, size_t len)
@@ -214,6 +257,16 @@ response(struct lconn *c, struct areq *r, const char *data, size_t len)
 	const char *err;
 	size_t olen = 0;
 
+	if (r->step == AR_OAUTH_FAILED) {
+		/* RFC 7628 §3.2.2: whatever the client answers, the exchange fails */
+		reply_fail(c, r->id, false, "Authentication failed");
+		req_free(r);
+		return;
+	}
+	if (r->step == AR_OAUTH) {
+		oauth_response(c, r, data, len);
+		return;
+	}
 	if (r->step == AR_PLAIN) {
 		res = sasl_plain_decode(data, len, &sp, &err);
 		if (res != SASL_RESPONSE_OK) {
@@ -254,6 +307,7 @@ cmd_auth(struct lconn *c, struct auth_login *al, const struct authproto_cmd *cmd
 {
 	struct areq *r;
 	char rip[INET6_ADDRSTRLEN];
+	enum sasl_mech_kind kind;
 
 	if (!al->cpid) {
 		disconnect(c, "auth-before-cpid");
@@ -271,8 +325,10 @@ cmd_auth(struct lconn *c, struct auth_login *al, const struct authproto_cmd *cmd
 		reply_fail(c, cmd->req_id, false, "Invalid rip");
 		return;
 	}
-	if (!mem_ieq(cmd->mech.p, cmd->mech.len, "PLAIN") &&
-	    !mem_ieq(cmd->mech.p, cmd->mech.len, "LOGIN")) {
+	kind = sasl_mech_kind(cmd->mech.p, cmd->mech.len);
+	if (kind != SASL_MECH_PLAIN && kind != SASL_MECH_LOGIN &&
+	    ((kind != SASL_MECH_OAUTHBEARER && kind != SASL_MECH_XOAUTH2) ||
+	    !oauth_configured(c))) {
 		reply_fail(c, cmd->req_id, false, "Unsupported authentication mechanism");
 		return;
 	}
@@ -290,7 +346,11 @@ cmd_auth(struct lconn *c, struct auth_login *al, const struct authproto_cmd *cmd
 	r->seq = ++al->seq;
 	r->secured = cmd->secured;
 	snprintf(r->ip, sizeof(r->ip), "%s", cmd->rip.p != NULL ? rip : "local");
-	if (mem_ieq(cmd->mech.p, cmd->mech.len, "PLAIN")) {
+	if (kind == SASL_MECH_OAUTHBEARER || kind == SASL_MECH_XOAUTH2) {
+		r->mech = kind == SASL_MECH_OAUTHBEARER ? "OAUTHBEARER" : "XOAUTH2";
+		r->oauth = (int)kind;
+		r->step = AR_OAUTH;
+	} else if (kind == SASL_MECH_PLAIN) {
 		r->mech = "PLAIN";
 		r->step = AR_PLAIN;
 	} else {
@@ -302,7 +362,7 @@ cmd_auth(struct lconn *c, struct auth_login *al, const struct authproto_cmd *cmd
 		response(c, r, cmd->resp.p, cmd->resp.len);
 		return;
 	}
-	lconn_printf(c, "CONT\t%u\t%s\n", r->id, r->step == AR_PLAIN ? "" :
+	lconn_printf(c, "CONT\t%u\t%s\n", r->id, r->step != AR_LOGIN_USER ? "" :
 	    "VXNlcm5hbWU6");	/* "Username:" */
 }
 
@@ -405,6 +465,13 @@ auth_login_verified(struct lconn *c, uint32_t req, uint32_t status, const char *
 
 	if (r == NULL || r->step != AR_CHECKING)
 		return;
+	if (status == IPC_AUTH_FAIL && r->oauth != SASL_MECH_UNKNOWN) {
+		/* RFC 7628 §3.2.2: the error status as a challenge; FAIL after the answer */
+		r->step = AR_OAUTH_FAILED;
+		lconn_printf(c, "CONT\t%u\t%s\n", req, loauth_error_challenge());
+		lconn_deadline(c, AUTH_LOGIN_IDLE_SECS);
+		return;
+	}
 	if (status == IPC_AUTH_OK && authproto_escape(user, strlen(user), esc, sizeof(esc)) > 0)
 		lconn_printf(c, "OK\t%u\tuser=%s\n", req, esc);
 	else if (status == IPC_AUTH_FAIL || status == IPC_AUTH_OK)

@@ -1,7 +1,8 @@
 /*
  * imap_login.c — IMAP before login, in the login process: CAPABILITY, NOOP, LOGOUT, ID,
- * STARTTLS, LOGIN and AUTHENTICATE (PLAIN, LOGIN, SASL-IR). Runs unprivileged and
- * chrooted; parses attacker bytes with the pre-auth limits of src/proto/imap_parser.
+ * STARTTLS, LOGIN and AUTHENTICATE (PLAIN, LOGIN, SCRAM, OAUTHBEARER, XOAUTH2, SASL-IR).
+ * Runs unprivileged and chrooted; parses attacker bytes with the pre-auth limits of
+ * src/proto/imap_parser.
  * Passwords are copied once into the IPC message to the master and wiped.
  */
 #include "login/login_private.h"
@@ -15,13 +16,18 @@ enum imap_sasl_step {
 	SASL_SCRAM_FIRST,	/* waiting for the client-first-message */
 	SASL_SCRAM_FINAL,	/* waiting for the client-final-message */
 	SASL_SCRAM_DONE,	/* server-final sent: waiting for the empty response */
+	SASL_OAUTH,		/* OAUTHBEARER/XOAUTH2: waiting for the message, then auth */
+	SASL_OAUTH_FAILED,	/* error challenge sent: waiting for the client's %x01 */
 };
+
+#define IS_SCRAM(s)	((s) >= SASL_SCRAM_FIRST && (s) <= SASL_SCRAM_DONE)
 
 struct imap_login {
 	struct imap_parser *parser;
 	enum imap_sasl_step sasl;
 	char *sasl_user;	/* LOGIN mechanism: user name until the password comes */
 	struct lscram *scram;	/* SCRAM mechanisms: the exchange */
+	int oauth;		/* SASL_MECH_OAUTHBEARER or _XOAUTH2 while SASL_OAUTH* */
 };
 
 static struct imap_parser *
@@ -73,6 +79,7 @@ capability(struct lconn *c, struct buf *b)
 	if (lconn_cleartext_ok(c)) {
 		(void)buf_append_str(b, " AUTH=PLAIN AUTH=LOGIN");
 		lscram_capabilities(c, b, " AUTH=");
+		loauth_capabilities(c, b, " AUTH=");
 	} else
 		(void)buf_append_str(b, " LOGINDISABLED");
 }
@@ -184,6 +191,38 @@ sasl_scram(struct lconn *c, struct imap_login *il, const char *line, size_t len)
 }
 
 static void
+auth_fail_reply(struct lconn *c)
+{
+	lconn_printf(c, "%s NO [AUTHENTICATIONFAILED] Authentication failed.\r\n", c->tag);
+	if (++c->auth_fails >= LOGIN_MAX_AUTH_FAILS) {
+		lconn_printf(c, "* BYE Too many invalid authentication attempts.\r\n");
+		lconn_close_after(c);
+	}
+}
+
+static void
+sasl_oauth(struct lconn *c, struct imap_login *il, const char *line, size_t len)
+{
+	const char *err = NULL;
+	int r;
+
+	if (il->sasl == SASL_OAUTH_FAILED) {
+		/* RFC 7628 §3.2.2: whatever the client answers, the exchange fails */
+		sasl_done(c, il);
+		auth_fail_reply(c);
+		return;
+	}
+	r = loauth_response(c, il->oauth, line, len, c->tag, &err);
+	if (r == 0) {
+		sasl_done(c, il);
+		lconn_printf(c, "%s BAD Authentication aborted by client.\r\n", c->tag);
+	} else if (r < 0) {
+		scram_failed(c, il, err);
+	}
+	/* sent: the answer comes through imap_login_auth_failed or a login */
+}
+
+static void
 sasl_line(struct lconn *c, struct imap_login *il, const char *line, size_t len)
 {
 	char out[SASL_MAX_PASSWORD + 1];
@@ -195,8 +234,12 @@ sasl_line(struct lconn *c, struct imap_login *il, const char *line, size_t len)
 		sasl_plain(c, il, line, len);
 		return;
 	}
-	if (il->sasl >= SASL_SCRAM_FIRST) {
+	if (IS_SCRAM(il->sasl)) {
 		sasl_scram(c, il, line, len);
+		return;
+	}
+	if (il->sasl == SASL_OAUTH || il->sasl == SASL_OAUTH_FAILED) {
+		sasl_oauth(c, il, line, len);
 		return;
 	}
 	r = sasl_login_decode(line, len, out, il->sasl == SASL_LOGIN_USER ?
@@ -228,6 +271,7 @@ cmd_authenticate(struct lconn *c, struct imap_login *il, const struct imap_arg *
 {
 	const char *mech, *ir = NULL;
 	size_t mlen, irlen = 0;
+	int oauth;
 
 	if (argc < 1 || argc > 2 || !imap_arg_get_astring(&args[0], &mech, &mlen) ||
 	    (argc == 2 && !imap_arg_get_astring(&args[1], &ir, &irlen))) {
@@ -243,7 +287,10 @@ cmd_authenticate(struct lconn *c, struct imap_login *il, const struct imap_arg *
 		il->sasl = SASL_PLAIN;
 	else if (mem_ieq(mech, mlen, "LOGIN"))
 		il->sasl = SASL_LOGIN_USER;
-	else if ((il->scram = lscram_create(c, mech, mlen)) != NULL &&
+	else if ((oauth = loauth_mech(c, mech, mlen)) != SASL_MECH_UNKNOWN) {
+		il->sasl = SASL_OAUTH;
+		il->oauth = oauth;
+	} else if ((il->scram = lscram_create(c, mech, mlen)) != NULL &&
 	    (c->tls || !lscram_plus(il->scram)))
 		il->sasl = SASL_SCRAM_FIRST;
 	else {
@@ -432,15 +479,20 @@ imap_login_tls_started(struct lconn *c)
 static void
 imap_login_auth_failed(struct lconn *c, uint32_t status)
 {
-	if (((struct imap_login *)c->pstate)->sasl >= SASL_SCRAM_FIRST)
-		sasl_done(c, c->pstate);	/* a SCRAM exchange ends here */
+	struct imap_login *il = c->pstate;
+
+	if (il->sasl == SASL_OAUTH && status == IPC_AUTH_FAIL) {
+		/* RFC 7628 §3.2.2: the error status as a challenge, then the failure */
+		il->sasl = SASL_OAUTH_FAILED;
+		c->state = LC_SASL;
+		lconn_printf(c, "+ %s\r\n", loauth_error_challenge());
+		return;
+	}
+	if (IS_SCRAM(il->sasl) || il->sasl == SASL_OAUTH)
+		sasl_done(c, il);	/* a SCRAM or OAuth exchange ends here */
 	switch (status) {
 	case IPC_AUTH_FAIL:
-		lconn_printf(c, "%s NO [AUTHENTICATIONFAILED] Authentication failed.\r\n", c->tag);
-		if (++c->auth_fails >= LOGIN_MAX_AUTH_FAILS) {
-			lconn_printf(c, "* BYE Too many invalid authentication attempts.\r\n");
-			lconn_close_after(c);
-		}
+		auth_fail_reply(c);
 		break;
 	case IPC_AUTH_LIMIT:
 		lconn_printf(c, "%s NO [LIMIT] Too many connections for this user from this "

@@ -327,13 +327,10 @@ lconn_send_auth(struct lconn *c, const char *tag, const char *mech, const char *
 {
 	struct ipc_login_auth a;
 	struct ipc_msg *m;
-	enum scram_hash sh;
-	bool splus;
 	int r;
 
-	if (ulen == 0 || ulen > IPC_USER_MAX || memchr(user, '\0', ulen) != NULL ||
-	    plen > (scram_mech_parse(mech, strlen(mech), &sh, &splus) == 1 ? IPC_SCRAM_MAX :
-	    IPC_PASS_MAX)) {
+	if ((ulen == 0 && !sasl_mech_is_oauth(mech)) || ulen > IPC_USER_MAX ||
+	    memchr(user, '\0', ulen) != NULL || plen > sasl_mech_cred_max(mech)) {
 		/* no such user can exist: a failed login */
 		secret_wipe(pass, plen);
 		log_info("%s-login failed user=<invalid> ip=%s reason=invalid-name",
@@ -401,8 +398,8 @@ lconn_send_verify(struct lconn *c, uint32_t req, const char *mech, const char *i
 	int r;
 
 	*temp_r = false;
-	if (ulen == 0 || ulen > IPC_USER_MAX || memchr(user, '\0', ulen) != NULL ||
-	    plen > IPC_PASS_MAX) {
+	if ((ulen == 0 && !sasl_mech_is_oauth(mech)) || ulen > IPC_USER_MAX ||
+	    memchr(user, '\0', ulen) != NULL || plen > sasl_mech_cred_max(mech)) {
 		secret_wipe(pass, plen);
 		log_info("%s-login failed user=<invalid> ip=%s reason=invalid-name",
 		    c->ops->name, ip);

@@ -229,4 +229,25 @@ int lscram_client_final(struct lconn *c, struct lscram *s, const unsigned char *
 /* Append base64("v=" base64(sig)) to out. Returns 0 or -1. */
 int lscram_server_final(const unsigned char *sig, size_t len, struct buf *out);
 
+/*
+ * login_oauth.c: OAUTHBEARER and XOAUTH2 (RFC 7628; docs/oauth.md), shared by the IMAP,
+ * POP3 and ManageSieve front ends. The login process only unpacks the message: the
+ * token goes to auth as the "password" of an ordinary lconn_send_auth.
+ */
+/* Offered on c: oauth_issuer and oauth_jwks_file set, and a password may be sent here. */
+bool loauth_offered(const struct lconn *c);
+/* Append OAUTHBEARER and XOAUTH2 (when offered on c), each after prefix (" AUTH="). */
+void loauth_capabilities(const struct lconn *c, struct buf *b, const char *prefix);
+/* The OAuth mechanism mech[0..len) offered on c, else SASL_MECH_UNKNOWN. */
+int loauth_mech(const struct lconn *c, const char *mech, size_t len);
+/*
+ * A client response line of mechanism kind (SASL_MECH_OAUTHBEARER/XOAUTH2): decode,
+ * parse and send it (lconn_send_auth, tag as there). Returns 1 sent (the answer comes as
+ * for any login), 0 the client cancelled ("*"), -1 malformed (*error_r client-safe).
+ */
+int loauth_response(struct lconn *c, int kind, const char *line, size_t len,
+    const char *tag, const char **error_r);
+/* The RFC 7628 §3.2.2 error challenge, base64 (a constant). */
+const char *loauth_error_challenge(void);
+
 #endif

@@ -29,11 +29,15 @@ max_redirects(void)
 	return xl.redirects_max;
 }
 
-enum msl_sasl_step { MSL_SASL_NONE, MSL_SASL_PLAIN, MSL_SASL_LOGIN_USER, MSL_SASL_LOGIN_PASS };
+enum msl_sasl_step { MSL_SASL_NONE, MSL_SASL_PLAIN, MSL_SASL_LOGIN_USER, MSL_SASL_LOGIN_PASS,
+	MSL_SASL_OAUTH, MSL_SASL_OAUTH_FAILED,		/* as in imap_login.c */
+	MSL_SASL_SCRAM_FIRST, MSL_SASL_SCRAM_FINAL, MSL_SASL_SCRAM_DONE };	/* likewise */
 
 struct ms_login {
 	enum msl_sasl_step sasl;
 	char *user;		/* the LOGIN mechanism's user name */
+	int oauth;		/* SASL_MECH_OAUTHBEARER or _XOAUTH2 while MSL_SASL_OAUTH* */
+	struct lscram *scram;	/* SCRAM mechanisms: the exchange */
 	struct ms_cmd cmd;
 };
 
@@ -61,6 +65,7 @@ ms_login_destroy(struct lconn *c, void *state)
 	struct ms_login *ml = state;
 
 	forget_user(ml);
+	lscram_destroy(&ml->scram);
 	secret_wipe(&ml->cmd, sizeof(ml->cmd));
 	free(ml);
 }
@@ -74,7 +79,11 @@ send_capabilities(struct lconn *c, const char *ok)
 	buf_init(&b, 4096);
 	(void)buf_append_str(&b, "\"IMPLEMENTATION\" \"buzon\"\r\n");
 	/* the mechanisms only where a password may be sent (IMAP's rule, LOGINDISABLED) */
-	(void)buf_appendf(&b, "\"SASL\" \"%s\"\r\n", lconn_cleartext_ok(c) ? "PLAIN LOGIN" : "");
+	(void)buf_appendf(&b, "\"SASL\" \"%s", lconn_cleartext_ok(c) ? "PLAIN LOGIN" : "");
+	if (lconn_cleartext_ok(c))
+		lscram_capabilities(c, &b, " ");
+	loauth_capabilities(c, &b, " ");
+	(void)buf_append_str(&b, "\"\r\n");
 	(void)buf_append_str(&b, "\"SIEVE\" \"");
 	for (unsigned i = 0; i < SIEVE_CAP_COUNT; i++)
 		(void)buf_appendf(&b, "%s%s", i ? " " : "", sieve_cap_name((enum sieve_cap)i));
@@ -110,8 +119,67 @@ sasl_done(struct lconn *c, struct ms_login *ml)
 {
 	ml->sasl = MSL_SASL_NONE;
 	forget_user(ml);
+	lscram_destroy(&ml->scram);
 	if (c->state == LC_SASL)
 		c->state = LC_CMD;
+}
+
+static void
+auth_fail_reply(struct lconn *c)
+{
+	lconn_printf(c, "NO \"Authentication failed.\"\r\n");
+	if (++c->auth_fails >= LOGIN_MAX_AUTH_FAILS) {
+		lconn_printf(c, "BYE \"Too many invalid authentication attempts.\"\r\n");
+		lconn_close_after(c);
+	}
+}
+
+/* A SCRAM exchange that failed before auth judged a proof: no password was tried. */
+static void
+scram_failed(struct lconn *c, struct ms_login *ml, const char *err)
+{
+	sasl_done(c, ml);
+	lconn_printf(c, "NO \"%s.\"\r\n", err);
+	if (++c->auth_fails >= LOGIN_MAX_AUTH_FAILS) {
+		lconn_printf(c, "BYE \"Too many invalid authentication attempts.\"\r\n");
+		lconn_close_after(c);
+	}
+}
+
+/* A SCRAM message (as in imap_login.c; challenges are strings, RFC 5804 §2.1). */
+static void
+sasl_scram(struct lconn *c, struct ms_login *ml, const char *p, size_t len)
+{
+	unsigned char *msg = xmalloc(SASL_MAX_BUF);
+	const char *err = NULL, *user;
+	size_t n, ulen;
+	enum sasl_response r = sasl_decode_response(p, len, msg, SASL_MAX_BUF, &n, &err);
+
+	if (r == SASL_RESPONSE_CANCEL) {
+		sasl_done(c, ml);
+		lconn_printf(c, "NO \"Authentication aborted.\"\r\n");
+	} else if (r != SASL_RESPONSE_OK) {
+		sasl_done(c, ml);
+		reply_bad(c, "Invalid SASL response.");
+	} else if (ml->sasl == MSL_SASL_SCRAM_FIRST) {
+		if (lscram_client_first(c, ml->scram, msg, n, &err) < 0) {
+			scram_failed(c, ml, err);
+		} else {
+			user = lscram_user(ml->scram, &ulen);
+			lconn_send_scram(c, lscram_mech(ml->scram), user, ulen);
+		}
+	} else if (ml->sasl == MSL_SASL_SCRAM_FINAL) {
+		if (lscram_client_final(c, ml->scram, msg, n, "", &err) < 0)
+			scram_failed(c, ml, err);
+	} else if (n == 0) {
+		/* MSL_SASL_SCRAM_DONE: the client accepted our ServerSignature */
+		lconn_login_finish(c);
+	} else {
+		lconn_printf(c, "BYE \"Unexpected SCRAM response.\"\r\n");
+		lconn_close_after(c);
+	}
+	secret_wipe(msg, SASL_MAX_BUF);
+	free(msg);
 }
 
 /* One SASL response (base64, "*" cancels), initial or after a challenge. */
@@ -123,6 +191,33 @@ sasl_response(struct lconn *c, struct ms_login *ml, const char *p, size_t len)
 	size_t olen = 0;
 	enum sasl_response r;
 
+	if (ml->sasl >= MSL_SASL_SCRAM_FIRST) {
+		sasl_scram(c, ml, p, len);
+		return;
+	}
+	if (ml->sasl == MSL_SASL_OAUTH_FAILED) {
+		/* RFC 7628 §3.2.2: whatever the client answers, the exchange fails */
+		sasl_done(c, ml);
+		auth_fail_reply(c);
+		return;
+	}
+	if (ml->sasl == MSL_SASL_OAUTH) {
+		int res = loauth_response(c, ml->oauth, p, len, "", &err);
+
+		if (res == 0) {
+			sasl_done(c, ml);
+			lconn_printf(c, "NO \"Authentication aborted.\"\r\n");
+		} else if (res < 0) {
+			sasl_done(c, ml);
+			lconn_printf(c, "NO \"%s.\"\r\n", err);
+			if (++c->auth_fails >= LOGIN_MAX_AUTH_FAILS) {
+				lconn_printf(c, "BYE \"Too many invalid authentication "
+				    "attempts.\"\r\n");
+				lconn_close_after(c);
+			}
+		}
+		return;
+	}
 	if (ml->sasl == MSL_SASL_PLAIN) {
 		struct sasl_plain sp;
 
@@ -173,6 +268,7 @@ static void
 cmd_authenticate(struct lconn *c, struct ms_login *ml, const struct ms_cmd *cmd)
 {
 	const struct ms_arg *mech = &cmd->args[0];
+	int oauth;
 
 	if (cmd->argc < 1 || cmd->argc > 2 || mech->type != MS_ARG_STRING ||
 	    (cmd->argc == 2 && cmd->args[1].type != MS_ARG_STRING)) {
@@ -189,7 +285,14 @@ cmd_authenticate(struct lconn *c, struct ms_login *ml, const struct ms_cmd *cmd)
 		ml->sasl = MSL_SASL_PLAIN;
 	else if (mem_ieq(mech->p, mech->len, "LOGIN"))
 		ml->sasl = MSL_SASL_LOGIN_USER;
-	else {
+	else if ((oauth = loauth_mech(c, mech->p, mech->len)) != SASL_MECH_UNKNOWN) {
+		ml->sasl = MSL_SASL_OAUTH;
+		ml->oauth = oauth;
+	} else if ((ml->scram = lscram_create(c, mech->p, mech->len)) != NULL &&
+	    (c->tls || !lscram_plus(ml->scram))) {
+		ml->sasl = MSL_SASL_SCRAM_FIRST;
+	} else {
+		lscram_destroy(&ml->scram);
 		lconn_printf(c, "NO \"Unsupported authentication mechanism.\"\r\n");
 		return;
 	}
@@ -198,7 +301,8 @@ cmd_authenticate(struct lconn *c, struct ms_login *ml, const struct ms_cmd *cmd)
 		/* RFC 5804 §2.1: the initial response */
 		sasl_response(c, ml, cmd->args[1].p, cmd->args[1].len);
 	} else {
-		lconn_printf(c, ml->sasl == MSL_SASL_PLAIN ? "\"\"\r\n" : "\"VXNlcm5hbWU6\"\r\n");
+		lconn_printf(c, ml->sasl == MSL_SASL_LOGIN_USER ? "\"VXNlcm5hbWU6\"\r\n" :
+		    "\"\"\r\n");
 	}
 }
 
@@ -346,13 +450,20 @@ ms_login_after_tls(struct lconn *c)
 static void
 ms_login_auth_failed(struct lconn *c, uint32_t status)
 {
+	struct ms_login *ml = c->pstate;
+
+	if (ml->sasl == MSL_SASL_OAUTH && status == IPC_AUTH_FAIL) {
+		/* RFC 7628 §3.2.2: the error status as a challenge (RFC 5804 §2.1), then NO */
+		ml->sasl = MSL_SASL_OAUTH_FAILED;
+		c->state = LC_SASL;
+		lconn_printf(c, "\"%s\"\r\n", loauth_error_challenge());
+		return;
+	}
+	if (ml->sasl == MSL_SASL_OAUTH || ml->sasl >= MSL_SASL_SCRAM_FIRST)
+		sasl_done(c, ml);	/* an OAuth or SCRAM exchange ends here */
 	switch (status) {
 	case IPC_AUTH_FAIL:
-		lconn_printf(c, "NO \"Authentication failed.\"\r\n");
-		if (++c->auth_fails >= LOGIN_MAX_AUTH_FAILS) {
-			lconn_printf(c, "BYE \"Too many invalid authentication attempts.\"\r\n");
-			lconn_close_after(c);
-		}
+		auth_fail_reply(c);
 		break;
 	case IPC_AUTH_LIMIT:
 		lconn_printf(c, "NO (TRYLATER) \"Too many connections for this user from this "
@@ -362,6 +473,40 @@ ms_login_auth_failed(struct lconn *c, uint32_t status)
 		lconn_printf(c, "NO (TRYLATER) \"Temporary authentication failure.\"\r\n");
 		break;
 	}
+}
+
+static void
+ms_login_scram_params(struct lconn *c, uint32_t status, const unsigned char *salt,
+    size_t salt_len, uint32_t iter)
+{
+	struct ms_login *ml = c->pstate;
+	struct buf b;
+
+	buf_init(&b, 1024);
+	if (status == IPC_AUTH_OK && ml->scram != NULL &&
+	    lscram_server_first(ml->scram, salt, salt_len, iter, &b) == 0) {
+		ml->sasl = MSL_SASL_SCRAM_FINAL;
+		lconn_printf(c, "\"%s\"\r\n", buf_cstr(&b));
+	} else {
+		c->state = LC_CMD;
+		ms_login_auth_failed(c, status == IPC_AUTH_OK ? IPC_AUTH_TEMPFAIL : status);
+	}
+	buf_deinit(&b);
+}
+
+static void
+ms_login_scram_success(struct lconn *c, const unsigned char *sig, size_t len)
+{
+	struct ms_login *ml = c->pstate;
+	struct buf b;
+
+	/* server-final as a last challenge, answered with an empty string (RFC 4422 §5) */
+	buf_init(&b, 1024);
+	if (lscram_server_final(sig, len, &b) < 0)
+		abort();
+	ml->sasl = MSL_SASL_SCRAM_DONE;
+	lconn_printf(c, "\"%s\"\r\n", buf_cstr(&b));
+	buf_deinit(&b);
 }
 
 static void
@@ -389,4 +534,6 @@ const struct login_proto_ops managesieve_login_ops = {
 	.auth_failed = ms_login_auth_failed,
 	.timeout = ms_login_timeout,
 	.kicked = ms_login_kicked,
+	.scram_params = ms_login_scram_params,
+	.scram_success = ms_login_scram_success,
 };

@@ -15,13 +15,17 @@
 enum pop3_sasl_step {
 	P3_SASL_NONE, P3_SASL_PLAIN, P3_SASL_LOGIN_USER, P3_SASL_LOGIN_PASS,
 	P3_SASL_SCRAM_FIRST, P3_SASL_SCRAM_FINAL, P3_SASL_SCRAM_DONE,	/* as in imap_login.c */
+	P3_SASL_OAUTH, P3_SASL_OAUTH_FAILED,				/* as in imap_login.c */
 };
+
+#define IS_SCRAM(s)	((s) >= P3_SASL_SCRAM_FIRST && (s) <= P3_SASL_SCRAM_DONE)
 
 struct pop3_login {
 	struct pop3_cmd_parser parser;
 	enum pop3_sasl_step sasl;
 	char *user;		/* USER name until PASS, or the LOGIN mechanism's user name */
 	struct lscram *scram;	/* SCRAM mechanisms: the exchange */
+	int oauth;		/* SASL_MECH_OAUTHBEARER or _XOAUTH2 while P3_SASL_OAUTH* */
 };
 
 #define PLAINTEXT_REFUSED "-ERR [AUTH] Plaintext authentication disallowed on " \
@@ -87,6 +91,7 @@ cmd_capa(struct lconn *c)
 	if (lconn_cleartext_ok(c)) {
 		(void)buf_append_str(&b, "USER\r\nSASL PLAIN LOGIN");
 		lscram_capabilities(c, &b, " ");
+		loauth_capabilities(c, &b, " ");
 		(void)buf_append_str(&b, "\r\n");
 	}
 	(void)buf_append_str(&b, "IMPLEMENTATION buzon\r\n.\r\n");
@@ -174,6 +179,37 @@ sasl_scram(struct lconn *c, struct pop3_login *pl, const char *line, size_t len)
 }
 
 static void
+auth_fail_reply(struct lconn *c)
+{
+	lconn_printf(c, "-ERR [AUTH] Authentication failed.\r\n");
+	if (++c->auth_fails >= LOGIN_MAX_AUTH_FAILS) {
+		lconn_printf(c, "-ERR Too many invalid authentication attempts.\r\n");
+		lconn_close_after(c);
+	}
+}
+
+static void
+sasl_oauth(struct lconn *c, struct pop3_login *pl, const char *line, size_t len)
+{
+	const char *err = NULL;
+	int r;
+
+	if (pl->sasl == P3_SASL_OAUTH_FAILED) {
+		/* RFC 7628 §3.2.2: whatever the client answers, the exchange fails */
+		sasl_done(c, pl);
+		auth_fail_reply(c);
+		return;
+	}
+	r = loauth_response(c, pl->oauth, line, len, "", &err);
+	if (r == 0) {
+		sasl_done(c, pl);
+		lconn_printf(c, "-ERR Authentication aborted by client.\r\n");
+	} else if (r < 0) {
+		scram_failed(c, pl, err);
+	}
+}
+
+static void
 sasl_line(struct lconn *c, struct pop3_login *pl, const char *line, size_t len)
 {
 	char out[SASL_MAX_PASSWORD + 1];
@@ -185,8 +221,12 @@ sasl_line(struct lconn *c, struct pop3_login *pl, const char *line, size_t len)
 		sasl_plain(c, pl, line, len);
 		return;
 	}
-	if (pl->sasl >= P3_SASL_SCRAM_FIRST) {
+	if (IS_SCRAM(pl->sasl)) {
 		sasl_scram(c, pl, line, len);
+		return;
+	}
+	if (pl->sasl == P3_SASL_OAUTH || pl->sasl == P3_SASL_OAUTH_FAILED) {
+		sasl_oauth(c, pl, line, len);
 		return;
 	}
 	r = sasl_login_decode(line, len, out, pl->sasl == P3_SASL_LOGIN_USER ?
@@ -219,6 +259,7 @@ static void
 cmd_auth(struct lconn *c, struct pop3_login *pl, const struct pop3_cmd *cmd)
 {
 	const struct pop3_arg *mech = &cmd->args[0];
+	int oauth;
 
 	if (cmd->argc == 0) {
 		/* the mechanism list, as Dovecot and most servers answer a bare AUTH */
@@ -227,6 +268,7 @@ cmd_auth(struct lconn *c, struct pop3_login *pl, const struct pop3_cmd *cmd)
 
 			buf_init(&b, 256);
 			lscram_capabilities(c, &b, "\r\n");
+			loauth_capabilities(c, &b, "\r\n");
 			lconn_printf(c, "+OK\r\nPLAIN\r\nLOGIN%s\r\n.\r\n", buf_cstr(&b));
 			buf_deinit(&b);
 		} else
@@ -246,7 +288,10 @@ cmd_auth(struct lconn *c, struct pop3_login *pl, const struct pop3_cmd *cmd)
 		pl->sasl = P3_SASL_PLAIN;
 	else if (mem_ieq(mech->p, mech->len, "LOGIN"))
 		pl->sasl = P3_SASL_LOGIN_USER;
-	else if ((pl->scram = lscram_create(c, mech->p, mech->len)) != NULL &&
+	else if ((oauth = loauth_mech(c, mech->p, mech->len)) != SASL_MECH_UNKNOWN) {
+		pl->sasl = P3_SASL_OAUTH;
+		pl->oauth = oauth;
+	} else if ((pl->scram = lscram_create(c, mech->p, mech->len)) != NULL &&
 	    (c->tls || !lscram_plus(pl->scram)))
 		pl->sasl = P3_SASL_SCRAM_FIRST;
 	else {
@@ -446,15 +491,20 @@ pop3_login_tls_started(struct lconn *c)
 static void
 pop3_login_auth_failed(struct lconn *c, uint32_t status)
 {
-	if (((struct pop3_login *)c->pstate)->sasl >= P3_SASL_SCRAM_FIRST)
-		sasl_done(c, c->pstate);	/* a SCRAM exchange ends here */
+	struct pop3_login *pl = c->pstate;
+
+	if (pl->sasl == P3_SASL_OAUTH && status == IPC_AUTH_FAIL) {
+		/* RFC 7628 §3.2.2: the error status as a challenge, then the failure */
+		pl->sasl = P3_SASL_OAUTH_FAILED;
+		c->state = LC_SASL;
+		lconn_printf(c, "+ %s\r\n", loauth_error_challenge());
+		return;
+	}
+	if (IS_SCRAM(pl->sasl) || pl->sasl == P3_SASL_OAUTH)
+		sasl_done(c, pl);	/* a SCRAM or OAuth exchange ends here */
 	switch (status) {
 	case IPC_AUTH_FAIL:
-		lconn_printf(c, "-ERR [AUTH] Authentication failed.\r\n");
-		if (++c->auth_fails >= LOGIN_MAX_AUTH_FAILS) {
-			lconn_printf(c, "-ERR Too many invalid authentication attempts.\r\n");
-			lconn_close_after(c);
-		}
+		auth_fail_reply(c);
 		break;
 	case IPC_AUTH_LIMIT:
 		lconn_printf(c, "-ERR [IN-USE] Too many connections for this user from this "

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <event2/event.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "auth/userdb.h"
@@ -143,6 +144,45 @@ mail_user_ip_count(const struct mail_user *mu, const char *ip)
 	return n;
 }
 
+size_t
+mail_user_who(const struct mail_user *mu, char *out, size_t size)
+{
+	static const char *const names[MAIL_PROTO_COUNT] = { "imap", "pop3", "managesieve" };
+	size_t len = 0;
+
+	out[0] = '\0';
+	for (const struct mail_session *s = mu->sessions; s != NULL; s = s->next) {
+		int n = snprintf(out + len, size - len, "%s %s %lld\n", names[s->proto],
+		    s->ip[0] != '\0' ? s->ip : "-", (long long)s->since);
+
+		if (n < 0 || (size_t)n >= size - len) {
+			out[len] = '\0';
+			break;
+		}
+		len += (size_t)n;
+	}
+	return len;
+}
+
+unsigned
+mail_user_kick(struct mail_user *mu, const char *ip)
+{
+	struct mail_session *s, *next;
+	unsigned n = 0;
+
+	for (s = mu->sessions; s != NULL; s = next) {
+		next = s->next;
+		if (ip != NULL && strcmp(s->ip, ip) != 0)
+			continue;
+		n++;
+		if (s->ops->kick != NULL)
+			s->ops->kick(s);
+		else
+			s->ops->shutdown(s);
+	}
+	return n;
+}
+
 struct mstore *
 mail_user_store(struct mail_user *mu)
 {
@@ -167,6 +207,7 @@ mail_session_register(struct mail_user *mu, struct mail_session *s,
 	s->ip = ip != NULL ? ip : "";
 	s->ops = ops;
 	s->ctx = ctx;
+	s->since = time(NULL);
 	s->prev = NULL;
 	s->next = mu->sessions;
 	if (mu->sessions != NULL)

@@ -14,6 +14,8 @@
 #define BUZON_MAILPROC_MAIL_USER_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
 
 struct config;
 struct event;
@@ -37,6 +39,12 @@ struct mail_session_ops {
 	 * session; it may free it.
 	 */
 	void (*shutdown)(struct mail_session *s);
+	/*
+	 * End the session at an administrator's request (`buzon kick`), with the
+	 * protocol's goodbye (IMAP: * BYE) once the output is sent, from the event loop.
+	 * NULL: shutdown is used.
+	 */
+	void (*kick)(struct mail_session *s);
 };
 
 /*
@@ -50,6 +58,7 @@ struct mail_session {
 	const char *ip;		/* client address; borrowed from the front end ("" if unknown) */
 	const struct mail_session_ops *ops;
 	void *ctx;		/* the front end's session */
+	time_t since;		/* registered at (wall clock, for `buzon who`) */
 };
 
 /*
@@ -91,6 +100,15 @@ struct mail_user *mail_user_create(struct event_base *base, const struct config 
 void mail_user_destroy(struct mail_user **mu);
 /* Number of live sessions of every protocol. */
 unsigned mail_user_client_count(const struct mail_user *mu);
+/*
+ * `buzon who`: one line "PROTO IP SINCE\n" per session (SINCE in seconds since the
+ * epoch) into out (size octets, NUL-terminated); sessions that do not fit are left out.
+ * Returns the length.
+ */
+size_t mail_user_who(const struct mail_user *mu, char *out, size_t size);
+/* `buzon kick`: end every session (from client address ip, if not NULL) with its
+ * protocol's goodbye; returns how many. */
+unsigned mail_user_kick(struct mail_user *mu, const char *ip);
 /* Live sessions of every protocol of this user from client address ip. */
 unsigned mail_user_ip_count(const struct mail_user *mu, const char *ip);
 /*

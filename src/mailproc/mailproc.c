@@ -247,6 +247,161 @@ handle_quota(struct ipc_msg *m)
 		exit(0);
 }
 
+/*
+ * The folder's size as STATUS SIZE gives it (RFC 8438; src/imap/cmd_list.c,
+ * status_size): the snapshot's total when it knows every size, else the sum of the
+ * messages' sizes, finding the unknown ones once.
+ */
+static enum store_status
+folder_size(struct mstore *store, const char *name, uint64_t *size_r)
+{
+	struct mailbox_summary ms;
+	struct mailbox *box;
+	enum store_status st;
+	uint32_t *uids;
+	uint64_t sum = 0;
+	size_t n;
+
+	if ((st = mailbox_open(store, name, &box)) != STORE_OK)
+		return st;
+	if (!mailbox_msgs_loaded(box)) {
+		mailbox_summary(box, &ms);
+		if (ms.vsize_known) {
+			mailbox_unref(&box);
+			*size_r = ms.vsize;
+			return STORE_OK;
+		}
+	}
+	/* the UIDs first: finding a size may rescan the folder */
+	n = mailbox_count(box);
+	uids = xreallocarray(NULL, n > 0 ? n : 1, sizeof(*uids));
+	for (size_t i = 0; i < n; i++) {
+		const struct mailbox_msg *m = mailbox_msg_at(box, i);
+
+		uids[i] = m->uid;
+		if (m->vsize != MAILBOX_SIZE_UNKNOWN) {
+			sum += m->vsize;
+			uids[i] = 0;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct mailbox_msg *m;
+
+		if (uids[i] != 0 && mailbox_msg_info(box, uids[i], &m) == STORE_OK &&
+		    m->vsize != MAILBOX_SIZE_UNKNOWN)
+			sum += m->vsize;
+	}
+	free(uids);
+	mailbox_unref(&box);
+	*size_r = sum;
+	return STORE_OK;
+}
+
+/* One quota line as `buzon quota get` prints it offline (src/cli/quota.c). */
+static int
+quota_line(char *out, size_t size, const char *what, uint64_t used, uint64_t limit)
+{
+	if (limit == 0)
+		return snprintf(out, size, "%-9s %llu (no limit)\n", what, (unsigned long long)used);
+	return snprintf(out, size, "%-9s %llu of %llu (%llu%%)\n", what, (unsigned long long)used,
+	    (unsigned long long)limit,
+	    (unsigned long long)(used > UINT64_MAX / 100 ? used / (limit / 100 + 1) :
+	    used * 100 / limit));
+}
+
+/*
+ * IPC_ADMIN_REQUEST (the control socket, docs/architecture.md): `buzon who`, `kick`,
+ * `mailbox status`, `quota get|recalc` and `index rebuild`, answered here because this
+ * process owns the user's sessions and store (its state stays right: a recalculated
+ * quota or a rebuilt index is the one the sessions use).
+ */
+static void
+handle_admin(struct ipc_msg *m)
+{
+	struct ipc_admin_request rq;
+	struct ipc_admin_reply r;
+	struct ipc_msg out;
+	struct mstore *store;
+	enum store_status st = STORE_OK;
+	char *text = xmalloc(IPC_ADMIN_TEXT_MAX);
+	int n = 0;
+
+	if (ipc_decode(m, IPC_ADMIN_REQUEST, &rq) < 0)
+		fatal("mail: malformed admin request from the master");
+	r.id = rq.id;
+	r.status = 0;
+	text[0] = '\0';
+	if (P.mu == NULL) {
+		if (rq.verb == IPC_ADMIN_WHO)
+			n = 0;
+		else if (rq.verb == IPC_ADMIN_KICK)
+			n = snprintf(text, IPC_ADMIN_TEXT_MAX, "0\n");
+		else {
+			r.status = 1;
+			n = snprintf(text, IPC_ADMIN_TEXT_MAX, "the mail store is unavailable");
+		}
+	} else if (rq.verb == IPC_ADMIN_WHO) {
+		n = (int)mail_user_who(P.mu, text, IPC_ADMIN_TEXT_MAX);
+	} else if (rq.verb == IPC_ADMIN_KICK) {
+		unsigned k = mail_user_kick(P.mu, rq.arg[0] != '\0' ? rq.arg : NULL);
+
+		log_info("kick user=%s sessions=%u", P.user, k);
+		n = snprintf(text, IPC_ADMIN_TEXT_MAX, "%u\n", k);
+	} else if (rq.verb == IPC_ADMIN_STATUS) {
+		struct mailbox_status ms;
+		const char *folder = rq.arg[0] != '\0' ? rq.arg : "INBOX";
+		uint64_t size = 0;
+
+		store = mail_user_store(P.mu);
+		if ((st = mstore_status(store, folder, &ms)) == STORE_OK &&
+		    (st = folder_size(store, folder, &size)) == STORE_OK)
+			n = snprintf(text, IPC_ADMIN_TEXT_MAX, "user          %s\n"
+			    "folder        %.*s\nmessages      %u\nrecent        %u\n"
+			    "unseen        %u\nuidvalidity   %u\nuidnext       %u\n"
+			    "highestmodseq %llu\nsize          %llu\n", P.user, 1024, folder,
+			    ms.messages, ms.recent, ms.unseen, ms.uidvalidity, ms.uidnext,
+			    (unsigned long long)ms.highestmodseq, (unsigned long long)size);
+	} else if (rq.verb == IPC_ADMIN_QUOTA_GET || rq.verb == IPC_ADMIN_QUOTA_RECALC) {
+		struct mstore_quota q;
+
+		store = mail_user_store(P.mu);
+		st = rq.verb == IPC_ADMIN_QUOTA_GET ? mstore_quota_get(store, &q) :
+		    mstore_quota_recalc(store, &q);
+		if (st == STORE_OK) {
+			n = snprintf(text, IPC_ADMIN_TEXT_MAX, "user      %s\n", P.user);
+			if (n > 0 && n < 512)
+				n += quota_line(text + n, IPC_ADMIN_TEXT_MAX - (size_t)n, "storage",
+				    q.bytes, q.storage_limit);
+			if (n > 0 && n < 1024)
+				n += quota_line(text + n, IPC_ADMIN_TEXT_MAX - (size_t)n, "messages",
+				    q.count, q.messages_limit);
+		}
+	} else if (rq.verb == IPC_ADMIN_INDEX_REBUILD) {
+		store = mail_user_store(P.mu);
+		st = mstore_index_rebuild(store, rq.arg[0] != '\0' ? rq.arg : NULL);
+		if (st == STORE_OK)
+			n = snprintf(text, IPC_ADMIN_TEXT_MAX, "index of %s rebuilt (%.*s)\n",
+			    P.user, 1024, rq.arg[0] != '\0' ? rq.arg : "all folders");
+	} else {
+		fatal("mail: unknown admin verb %u", rq.verb);
+	}
+	if (st != STORE_OK) {
+		r.status = 1;
+		/* the words `buzon` turns into exit 64 (as offline) */
+		n = snprintf(text, IPC_ADMIN_TEXT_MAX, "%s", st == STORE_NONEXISTENT ||
+		    st == STORE_BADNAME || st == STORE_NOSELECT ? "no such folder" :
+		    store_status_str(st));
+	}
+	if (n < 0)
+		n = 0;
+	r.text.p = (const unsigned char *)text;
+	r.text.len = MIN((size_t)n, (size_t)IPC_ADMIN_TEXT_MAX - 1);
+	if (P.master == NULL || ipc_encode(&out, IPC_ADMIN_REPLY, &r) < 0 ||
+	    ipc_peer_send(P.master, &out, -1) < 0)
+		exit(0);
+	free(text);
+}
+
 static void
 master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 {
@@ -269,6 +424,8 @@ master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 			deliver_start(mail_user_store(P.mu), d);
 	} else if (m->type == IPC_MAIL_QUOTA) {
 		handle_quota(m);
+	} else if (m->type == IPC_ADMIN_REQUEST) {
+		handle_admin(m);
 	} else if (m->type == IPC_MAIL_SHUTDOWN) {
 		if (P.mu == NULL || mail_user_client_count(P.mu) == 0)
 			event_base_loopexit(P.base, NULL);

@@ -68,7 +68,10 @@ static void client_destroy(struct ms_client *c);
 static void client_shutdown(struct mail_session *s);
 static void client_input(struct ms_client *c);
 
-static const struct mail_session_ops session_ops = { .shutdown = client_shutdown };
+static void client_kick(struct mail_session *s);
+
+static const struct mail_session_ops session_ops = { .shutdown = client_shutdown,
+    .kick = client_kick };
 
 /* ---------------------------------------------------------------- output */
 
@@ -998,6 +1001,19 @@ static void
 client_destroy(struct ms_client *c)
 {
 	client_free(c);
+}
+
+/* `buzon kick`: BYE (RFC 5804 §1.3), then the connection closes. */
+static void
+client_kick(struct mail_session *s)
+{
+	struct ms_client *c = s->ctx;
+
+	if (c->closing)
+		return;
+	log_info("managesieve disconnect user=%s session=%u reason=kick", c->user, c->id);
+	reply(c, "BYE", NULL, "Disconnected by the administrator.");
+	client_close_after(c);
 }
 
 /* Registry shutdown (mail_user_destroy): close at once, no reply. */

@@ -105,7 +105,8 @@ reload_config(void)
 	    strcmp(ncfg->quota_policy_listen, M.cfg->quota_policy_listen) != 0) ||
 	    (ncfg->metrics_listen == NULL) != (M.cfg->metrics_listen == NULL) ||
 	    (ncfg->metrics_listen != NULL &&
-	    strcmp(ncfg->metrics_listen, M.cfg->metrics_listen) != 0))
+	    strcmp(ncfg->metrics_listen, M.cfg->metrics_listen) != 0) ||
+	    strcmp(ncfg->control_socket, M.cfg->control_socket) != 0)
 		log_warn("reload: listener changes take effect at the next restart");
 	config_free(&M.cfg);
 	M.cfg = ncfg;
@@ -492,6 +493,7 @@ master_main(const char *config_path)
 		event_add(sigs[i], NULL);
 	M.pidfile = master_pid_path(M.cfg->base_dir);
 	write_pidfile();
+	control_init();
 	M.accept_timer = evtimer_new(M.base, accept_resume_cb, NULL);
 	for (unsigned i = 0; i < M.nlisten; i++)
 		M.listen_ev[i] = event_new(M.base, M.listen_fd[i], EV_READ | EV_PERSIST,
@@ -515,6 +517,7 @@ master_main(const char *config_path)
 		close(M.listen_fd[i]);
 	}
 	event_free(M.accept_timer);
+	control_deinit();
 	master_notify_deinit();
 	if (M.lmtp_fd >= 0)
 		close(M.lmtp_fd);

@@ -224,6 +224,7 @@ child_forget(struct child *ch)
 		event_free(ch->idle_timer);
 	if (M.auth == ch)
 		M.auth = NULL;
+	control_child_gone(ch);
 	for (struct pending *p = M.pending; p != NULL; p = p->next)
 		if (p->from == ch)
 			p->from = NULL;
@@ -369,6 +370,9 @@ child_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 		handle_mail_rejected(ch, m);
 	} else if (ch->role == ROLE_MAIL && m->type == IPC_MAIL_QUOTA_RESULT) {
 		handle_mail_quota_result(ch, m);
+	} else if ((ch->role == ROLE_MAIL || ch->role == ROLE_AUTH) &&
+	    m->type == IPC_ADMIN_REPLY) {
+		handle_admin_reply(ch, m);
 	} else if (ch->role == ROLE_LMTP &&
 	    (m->type == IPC_LMTP_RCPT || m->type == IPC_LMTP_DELIVER)) {
 		handle_lmtp(ch, m);

@@ -29,6 +29,7 @@
 #include "lib/tls.h"
 #include "master/master.h"
 #include "master/master_private.h"
+#include "proto/sasl.h"
 #include "proto/scram.h"
 
 static const char *
@@ -181,7 +182,6 @@ mail_child_get(const char *user, uid_t uid, gid_t gid, const char *home, const c
 
 /* ------------------------------------------------------------ quota policy service */
 
-static void mail_maybe_idle(struct child *ch);
 
 /*
  * Answer a quota_policy_listen request (PK_QUOTA) with an IPC_DELIVER_* status: OK
@@ -367,6 +367,10 @@ handle_auth_reply(struct child *auth, struct ipc_msg *m)
 		quota_auth_reply(p, status, name, uid, gid, home, root, quota);
 		return;
 	}
+	if (p->kind == PK_ADMIN) {
+		control_auth_reply(p, status, name, uid, gid, home, root, quota);
+		return;
+	}
 	if (p->kind != PK_LOGIN) {
 		delivery_auth_reply(p, status, name, uid, gid, home, root, quota);
 		return;
@@ -426,7 +430,7 @@ handle_auth_reply(struct child *auth, struct ipc_msg *m)
 }
 
 /* Arm the idle exit of a mail process that has no clients and none on the way. */
-static void
+void
 mail_maybe_idle(struct child *ch)
 {
 	struct timeval tv = { (time_t)M.cfg->mail_idle_exit, 0 };
@@ -617,8 +621,7 @@ handle_login_auth(struct child *login, struct ipc_msg *m)
 	struct ipc_auth_request ar;
 	struct pending *p;
 	struct mconn *mc;
-	enum scram_hash sh;
-	bool valid, splus;
+	bool valid;
 
 	if (ipc_decode(m, IPC_LOGIN_AUTH, &a) < 0 ||
 	    (a.proto != IPC_PROTO_IMAP && a.proto != IPC_PROTO_POP3 &&
@@ -641,10 +644,10 @@ handle_login_auth(struct child *login, struct ipc_msg *m)
 	p->tag = xstrdup(a.tag);
 	/* the client's choice of name, not the login process's fault: a failed login */
 	/* SCRAM: pass is the proof and AuthMessage (docs/architecture.md, "SCRAM") */
-	valid = a.user.len > 0 && a.user.len <= IPC_USER_MAX &&
+	/* OAUTHBEARER, XOAUTH2: pass is a token, the name may be empty (auth takes the token's) */
+	valid = (a.user.len > 0 || sasl_mech_is_oauth(a.mech)) && a.user.len <= IPC_USER_MAX &&
 	    memchr(a.user.p, '\0', a.user.len) == NULL &&
-	    a.pass.len <= (scram_mech_parse(a.mech, strlen(a.mech), &sh, &splus) == 1 ?
-	    IPC_SCRAM_MAX : IPC_PASS_MAX);
+	    a.pass.len <= sasl_mech_cred_max(a.mech);
 	if (!valid) {
 		log_info("%s login failed user=<invalid> method=%s ip=%s reason=invalid-name",
 		    proto_name(p->proto), p->mech, p->ip);
@@ -714,8 +717,10 @@ handle_login_verify(struct child *login, struct ipc_msg *m)
 	p->ip = xstrdup(v.ip);
 	p->flags = v.flags;
 	mc->verifying++;
-	valid = v.user.len > 0 && v.user.len <= IPC_USER_MAX &&
-	    memchr(v.user.p, '\0', v.user.len) == NULL && v.pass.len <= IPC_PASS_MAX;
+	/* OAUTHBEARER, XOAUTH2: a token; the name may be empty (auth takes the token's) */
+	valid = (v.user.len > 0 || sasl_mech_is_oauth(v.mech)) && v.user.len <= IPC_USER_MAX &&
+	    memchr(v.user.p, '\0', v.user.len) == NULL &&
+	    v.pass.len <= (sasl_mech_is_oauth(v.mech) ? IPC_OAUTH_MAX : IPC_PASS_MAX);
 	if (!valid) {
 		verify_reply(p, IPC_AUTH_FAIL, "");
 		pending_free(p);
@@ -727,7 +732,8 @@ handle_login_verify(struct child *login, struct ipc_msg *m)
 	ar.user = p->user;
 	ar.pass = v.pass;
 	ar.ip = p->ip;
-	ar.mech = "PLAIN";	/* a password check, whatever the client's mechanism */
+	/* a password check, whatever the client's mechanism, unless it carries a token */
+	ar.mech = sasl_mech_is_oauth(p->mech) ? p->mech : "PLAIN";
 	if (!auth_request_send(p, &ar)) {
 		verify_reply(p, IPC_AUTH_TEMPFAIL, "");
 		pending_free(p);
@@ -905,7 +911,10 @@ fail_pending_auth(void)
 			verify_reply(p, IPC_AUTH_TEMPFAIL, "");
 		else if (p->kind == PK_QUOTA)
 			quota_reply(p, IPC_DELIVER_TEMPFAIL);
-		else
+		else if (p->kind == PK_ADMIN) {
+			control_auth_reply(p, IPC_AUTH_TEMPFAIL, "", 0, 0, "", "", "");
+			continue;
+		} else
 			lmtp_reply(p, p->kind == PK_RCPT ? IPC_LMTP_RCPT_RESULT :
 			    IPC_LMTP_DELIVER_RESULT, IPC_DELIVER_TEMPFAIL, "");
 		pending_free(p);

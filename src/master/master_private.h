@@ -67,6 +67,9 @@ enum pending_kind {
 	PK_SCRAM,	/* login process: a SCRAM salt and iteration count */
 	PK_QUOTA,	/* login process, quota_policy_listen socket: auth, then the mail
 			 * process (M.delivering) says whether the user has room */
+	PK_ADMIN,	/* control socket: auth names the user of a mailbox verb
+			 * (from_req: the control connection, address: the user,
+			 * folder: the argument); master_control.c */
 };
 
 /*
@@ -227,6 +230,20 @@ void master_sockact_collect(void);
 int master_sockact_take_inet(const struct sockaddr *sa);
 int master_sockact_take_unix(const char *path);
 void master_sockact_close_unused(void);
+
+/* Arm the idle exit of a mail process that has no clients and none on the way. */
+void mail_maybe_idle(struct child *ch);
+
+/* master_control.c: the control socket (docs/architecture.md, "The control socket") */
+void control_init(void);
+void control_deinit(void);
+/* IPC_ADMIN_REPLY from a mail process or auth. */
+void handle_admin_reply(struct child *ch, struct ipc_msg *m);
+/* ch is gone: its unanswered control requests are answered for it. */
+void control_child_gone(struct child *ch);
+/* auth's answer to a PK_ADMIN lookup; frees p. */
+void control_auth_reply(struct pending *p, uint32_t status, const char *name, uint32_t uid,
+    uint32_t gid, const char *home, const char *root, const char *quota);
 
 /* master_notify.c: sd_notify(3) READY, RELOADING, STOPPING, STATUS (no-ops without
  * libsystemd) */

@@ -70,7 +70,10 @@ static void client_input(struct pop3_client *c);
 static void client_destroy(struct pop3_client *c);
 static void client_shutdown(struct mail_session *s);
 
-static const struct mail_session_ops session_ops = { .shutdown = client_shutdown };
+static void client_kick(struct mail_session *s);
+
+static const struct mail_session_ops session_ops = { .shutdown = client_shutdown,
+    .kick = client_kick };
 
 /* ---------------------------------------------------------------- output */
 
@@ -744,6 +747,20 @@ static void
 client_destroy(struct pop3_client *c)
 {
 	client_free(c);
+}
+
+/* `buzon kick`: -ERR, then the connection closes; nothing is deleted (no UPDATE). */
+static void
+client_kick(struct mail_session *s)
+{
+	struct pop3_client *c = s->ctx;
+
+	if (c->closing)
+		return;
+	log_info("pop3 disconnect user=%s session=%u reason=kick", c->user, c->id);
+	stream_end(c);
+	client_printf(c, "-ERR Disconnected by the administrator.\r\n");
+	client_close_after(c);
 }
 
 /* Registry shutdown (mail_user_destroy): close at once, no reply, nothing deleted. */

@@ -72,4 +72,53 @@ enum sasl_response sasl_login_decode(const char *line, size_t len, char *out, si
 enum sasl_response sasl_decode_response(const char *line, size_t len, unsigned char *out,
     size_t out_size, size_t *len_r, const char **error_r);
 
+/*
+ * The SASL mechanisms of the login front ends and the auth socket, one table for all
+ * (the login process, the master's checks of IPC_LOGIN_AUTH and auth agree on them).
+ */
+enum sasl_mech_kind {
+	SASL_MECH_UNKNOWN,
+	SASL_MECH_PLAIN,	/* PLAIN and LOGIN: pass is a password */
+	SASL_MECH_LOGIN,
+	SASL_MECH_SCRAM,	/* pass is ClientProof + AuthMessage (docs/architecture.md) */
+	SASL_MECH_OAUTHBEARER,	/* pass is a bearer token (RFC 7628) */
+	SASL_MECH_XOAUTH2,	/* pass is a bearer token (Google's XOAUTH2) */
+};
+/* Which mechanism name[0..len) is (case-insensitive), SASL_MECH_UNKNOWN when none. */
+enum sasl_mech_kind sasl_mech_kind(const char *name, size_t len);
+/* A token mechanism (OAUTHBEARER, XOAUTH2): the user name may be empty (from the token). */
+bool sasl_mech_is_oauth(const char *name);
+/* The most octets IPC_LOGIN_AUTH's pass may hold for mechanism name. */
+size_t sasl_mech_cred_max(const char *name);
+
+#define SASL_OAUTH_TOKEN_MAX	8192	/* bearer token (octets), as JWT_TOKEN_MAX */
+
+/* A decoded OAUTHBEARER or XOAUTH2 message. SECRET: wipe with sasl_oauth_wipe(). */
+struct sasl_oauth {
+	char user[SASL_MAX_USER + 1];	/* a= / user= (decoded); "" when absent */
+	size_t user_len;
+	char token[SASL_OAUTH_TOKEN_MAX + 1];
+	size_t token_len;
+};
+
+/*
+ * RFC 7628 §3.1: gs2-header ("n," or "y," and an optional "a=saslname", ",") then
+ * %x01-separated key=value pairs closed by %x01 %x01; "auth" must be "Bearer TOKEN".
+ * Channel binding ("p=") is refused (OAUTHBEARER has none). Returns 0, or -1 with
+ * *error_r (client-safe).
+ */
+int sasl_oauthbearer_parse(const unsigned char *msg, size_t len, struct sasl_oauth *out,
+    const char **error_r);
+/*
+ * XOAUTH2: "user=" U %x01 "auth=Bearer " TOKEN %x01 %x01. Returns 0, or -1 with *error_r.
+ */
+int sasl_xoauth2_parse(const unsigned char *msg, size_t len, struct sasl_oauth *out,
+    const char **error_r);
+void sasl_oauth_wipe(struct sasl_oauth *o);
+/*
+ * The failure challenge of RFC 7628 §3.2.2 (also XOAUTH2's): a JSON status, to be sent
+ * base64-encoded; the client answers with %x01 (OAUTHBEARER) or an empty response.
+ */
+#define SASL_OAUTH_ERROR_JSON "{\"status\":\"invalid_token\"}"
+
 #endif

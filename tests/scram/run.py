@@ -3,8 +3,8 @@
 RFC 9266) over IMAP AUTHENTICATE against a real buzon on 127.0.0.1, with two independent
 clients: GNU gsasl (plaintext, STARTTLS, channel binding) and a SCRAM client written here
 from RFC 5802 (through Python's imaplib, and byte by byte for SASL-IR, a wrong channel
-binding, the "y" downgrade flag and a forged nonce), and POP3 AUTH with the latter (gsasl
-speaks no POP3), and mbsync through Cyrus SASL's SCRAM plugin. Credentials come from `buzon user add
+binding, the "y" downgrade flag and a forged nonce), and POP3 AUTH and ManageSieve
+AUTHENTICATE with the latter (gsasl speaks neither), and mbsync through Cyrus SASL's SCRAM plugin. Credentials come from `buzon user add
 --scheme` and from Dovecot's `doveadm pw` (users moved from Dovecot keep them); PLAIN and
 LOGIN still work for SCRAM-stored users; an unknown user gets a stable made-up salt; wrong
 proofs count towards the ban like wrong passwords.
@@ -440,6 +440,60 @@ def pop3(srv, res):
     res.check(b"SASL PLAIN LOGIN SCRAM-SHA-1 SCRAM-SHA-256" in capa,
               "CAPA lists the SCRAM mechanisms (no -PLUS without TLS): %r" % capa)
     sock.close()
+
+
+MS_PORT = bt.free_ports(1)[0]
+
+
+def managesieve_scram(srv, user, password, initial=True):
+    """ManageSieve AUTHENTICATE "SCRAM-SHA-256" (RFC 5804 §2.1, challenges are strings)
+    with our client; returns the last line."""
+    sock = socket.create_connection((bt.HOST, MS_PORT), timeout=10)
+    f = sock.makefile("rb")
+    while not f.readline().startswith(b"OK"):
+        pass
+    s = Scram(user, password)
+
+    def string(ln):
+        return base64.b64decode(ln.strip(b'"')) if ln.startswith(b'"') else None
+    if initial:
+        sock.sendall(b'AUTHENTICATE "SCRAM-SHA-256" "%s"\r\n' % base64.b64encode(s.first()))
+    else:
+        sock.sendall(b'AUTHENTICATE "SCRAM-SHA-256"\r\n')
+        assert f.readline().rstrip(b"\r\n") == b'""'
+        sock.sendall(b'"%s"\r\n' % base64.b64encode(s.first()))
+    ln = f.readline().rstrip(b"\r\n")
+    if string(ln) is not None:
+        sock.sendall(b'"%s"\r\n' % base64.b64encode(s.final(string(ln))))
+        ln = f.readline().rstrip(b"\r\n")
+        if string(ln) is not None and s.check_server_final(string(ln)):
+            sock.sendall(b'""\r\n')
+            ln = f.readline().rstrip(b"\r\n")
+    sock.close()
+    return ln
+
+
+@test(config=["managesieve_port = %d" % MS_PORT])
+def managesieve(srv, res):
+    add_scram_user(srv, "sam", "pencil")
+    # a home for sieve_dir = ~/sieve
+    h = os.path.join(srv.tmp, "home-sam")
+    os.makedirs(h, mode=0o700)
+    if srv.root:
+        os.chown(h, srv.uid, srv.gid)
+    with open(srv.passwd_file) as f:
+        lines = [ln.split(":") for ln in f.read().splitlines()]
+    for ln in lines:
+        if ln[0] == "sam":
+            ln[5] = h
+    with open(srv.passwd_file, "w") as f:
+        f.write("\n".join(":".join(ln) for ln in lines) + "\n")
+    ln = managesieve_scram(srv, "sam", "pencil")
+    res.check(ln.startswith(b"OK"), "ManageSieve SCRAM-SHA-256 (initial response): %r" % ln)
+    ln = managesieve_scram(srv, "sam", "pencil", initial=False)
+    res.check(ln.startswith(b"OK"), "ManageSieve SCRAM-SHA-256 (continuation): %r" % ln)
+    ln = managesieve_scram(srv, "sam", "wrong")
+    res.check(ln.startswith(b"NO"), "ManageSieve, wrong password: %r" % ln)
 
 
 @test(config=["auth_scram = no"])

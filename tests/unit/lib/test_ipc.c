@@ -230,6 +230,28 @@ test_codec_roundtrip(void **state)
 		lr.extra.len = IPC_EXTRA_MAX + 1;
 		assert_int_equal(ipc_encode(&m, IPC_LOGIN_RESULT, &lr), -1);
 	}
+	{
+		/* the control socket's requests and answers (text bounded) */
+		static unsigned char big[IPC_ADMIN_TEXT_MAX + 1];
+		struct ipc_admin_request q = { 11, IPC_ADMIN_STATUS, "Sent Items" }, q2;
+		struct ipc_admin_reply ar = { 11, 0, { (const unsigned char *)"messages 3\n", 11 } },
+		    ar2;
+
+		assert_int_equal(ipc_encode(&m, IPC_ADMIN_REQUEST, &q), 0);
+		assert_int_equal(ipc_decode(&m, IPC_ADMIN_REQUEST, &q2), 0);
+		assert_int_equal(q2.verb, IPC_ADMIN_STATUS);
+		assert_string_equal(q2.arg, "Sent Items");
+		assert_int_equal(ipc_encode(&m, IPC_ADMIN_REPLY, &ar), 0);
+		assert_int_equal(ipc_decode(&m, IPC_ADMIN_REPLY, &ar2), 0);
+		assert_int_equal(ar2.id, 11);
+		assert_memory_equal(ar2.text.p, "messages 3\n", 11);
+		ar.text.p = big;
+		ar.text.len = IPC_ADMIN_TEXT_MAX;
+		assert_int_equal(ipc_encode(&m, IPC_ADMIN_REPLY, &ar), 0);
+		ar.text.len = IPC_ADMIN_TEXT_MAX + 1;
+		assert_int_equal(ipc_encode(&m, IPC_ADMIN_REPLY, &ar), -1);
+		assert_string_equal(ipc_type_name(IPC_ADMIN_REPLY), "ADMIN_REPLY");
+	}
 	assert_string_equal(ipc_type_name(IPC_LOGIN_AUTH), "LOGIN_AUTH");
 	assert_string_equal(ipc_type_name(9999), "unknown");
 }

@@ -125,8 +125,8 @@ lconn_send_auth(struct lconn *c, const char *tag, const char *mech, const char *
 		contract(tag[0] == '\0', "POP3 hand-over with a tag");
 	contract(strlen(tag) < sizeof(f->tag) && strlen(mech) < sizeof(f->mech), "tag or mech");
 	/* the check of login.c: such a name cannot exist, a failed login */
-	if (ulen == 0 || ulen > IPC_USER_MAX || memchr(user, '\0', ulen) != NULL ||
-	    plen > IPC_PASS_MAX) {
+	if ((ulen == 0 && !sasl_mech_is_oauth(mech)) || ulen > IPC_USER_MAX ||
+	    memchr(user, '\0', ulen) != NULL || plen > sasl_mech_cred_max(mech)) {
 		secret_wipe(pass, plen);
 		f->invalid_names++;
 		c->ops->auth_failed(c, IPC_AUTH_FAIL);
@@ -175,8 +175,8 @@ lconn_send_verify(struct lconn *c, uint32_t req, const char *mech, const char *i
 	contract(mech != NULL && ip != NULL && user != NULL && pass != NULL, "NULL argument");
 	contract(strlen(mech) < sizeof(f->mech) && strlen(ip) < sizeof(f->ip), "mech or ip");
 	/* the check of login.c */
-	if (ulen == 0 || ulen > IPC_USER_MAX || memchr(user, '\0', ulen) != NULL ||
-	    plen > IPC_PASS_MAX) {
+	if ((ulen == 0 && !sasl_mech_is_oauth(mech)) || ulen > IPC_USER_MAX ||
+	    memchr(user, '\0', ulen) != NULL || plen > sasl_mech_cred_max(mech)) {
 		secret_wipe(pass, plen);
 		f->invalid_names++;
 		return -1;
@@ -469,13 +469,15 @@ lconn_login_finish(struct lconn *c)
 	c->state = LC_AUTH_WAIT;
 }
 
-/* The front ends read auth_scram: SCRAM is offered in these tests. */
+/* The front ends read auth_scram and oauth_*: SCRAM and OAuth are offered in these tests. */
 const struct config *
 lconn_config(const struct lconn *c)
 {
 	static struct config cfg;
 
 	cfg.auth_scram = true;
+	cfg.oauth_issuer = (char *)"https://idp.example.org";
+	cfg.oauth_jwks_file = (char *)"/nonexistent/jwks.json";
 	cfg.quota_policy_reject = (char *)"552 5.2.2 Mailbox is full";
 	return &cfg;
 }

@@ -20,7 +20,7 @@
 #include "login/login_private.h"
 
 #define LOGIN_FAKE_USER_MAX	IPC_USER_MAX
-#define LOGIN_FAKE_PASS_MAX	IPC_PASS_MAX
+#define LOGIN_FAKE_PASS_MAX	IPC_CRED_FRAME	/* the largest, an OAuth token */
 
 struct login_fake {
 	struct lconn c;			/* what the front end sees; first member */

@@ -39,6 +39,23 @@ struct dcase {
 };
 
 static const struct dcase cases[] = {
+	/* OAuth (RFC 7628): the token goes to the master as the password */
+	{ "imap oauthbearer sasl-ir", IMAP, true,
+	  "a AUTHENTICATE OAUTHBEARER bixhPWFsaWNlLAFhdXRoPUJlYXJlciB0b2sBAQ==\r\n", 0, 1, "a",
+	  "OAUTHBEARER", "alice", "tok", 0, LC_AUTH_WAIT, "AUTH=OAUTHBEARER AUTH=XOAUTH2", NULL, 0 },
+	{ "imap oauthbearer without a=", IMAP, true,
+	  "a AUTHENTICATE oauthbearer\r\nbiwsAWF1dGg9QmVhcmVyIHRvawEB\r\n", 0, 1, "a",
+	  "OAUTHBEARER", "", "tok", 0, LC_AUTH_WAIT, "+ \r\n", NULL, 0 },
+	{ "imap xoauth2", IMAP, true,
+	  "a AUTHENTICATE XOAUTH2 dXNlcj1ib2IBYXV0aD1CZWFyZXIgdDIBAQ==\r\n", 0, 1, "a",
+	  "XOAUTH2", "bob", "t2", 0, LC_AUTH_WAIT, NULL, NULL, 0 },
+	{ "imap oauthbearer not bearer", IMAP, true,
+	  "a AUTHENTICATE OAUTHBEARER biwsAWF1dGg9QmFzaWMgeAEB\r\n", 0, 0, NULL, NULL, NULL,
+	  NULL, 0, LC_CMD, "a NO [AUTHENTICATIONFAILED] Invalid OAUTHBEARER message.", NULL, 0 },
+	{ "imap oauthbearer cancel", IMAP, true, "a AUTHENTICATE OAUTHBEARER\r\n*\r\n", 0, 0,
+	  NULL, NULL, NULL, NULL, 0, LC_CMD, "a BAD Authentication aborted by client.", NULL, 0 },
+	{ "pop3 xoauth2", POP3, true, "AUTH XOAUTH2\r\ndXNlcj1ib2IBYXV0aD1CZWFyZXIgdDIBAQ==\r\n",
+	  0, 1, "", "XOAUTH2", "bob", "t2", 0, LC_AUTH_WAIT, "+ \r\n", NULL, 0 },
 	{ "imap authenticate scram", IMAP, true,
 	  "a AUTHENTICATE SCRAM-SHA-256 "
 	  "biwsbj1hbGljZSxyPWFiYw==\r\n", 0, 0,
@@ -160,7 +177,8 @@ static const struct dcase cases[] = {
 	{ "pop3 auth other authzid", POP3, true, "AUTH PLAIN YWRtaW4AdXNlcgBwYXNz\r\n", 0, 0,
 	  NULL, NULL, NULL, NULL, 0, LC_CMD, "-ERR [AUTH] Authorization failed.", NULL, 0 },
 	{ "pop3 auth list", POP3, true, "AUTH\r\n", 0, 0, NULL, NULL, NULL, NULL, 0, LC_CMD,
-	  "+OK\r\nPLAIN\r\nLOGIN\r\nSCRAM-SHA-1\r\nSCRAM-SHA-256\r\n.\r\n", NULL, 0 },
+	  "+OK\r\nPLAIN\r\nLOGIN\r\nSCRAM-SHA-1\r\nSCRAM-SHA-256\r\nOAUTHBEARER\r\nXOAUTH2\r\n.\r\n",
+	  NULL, 0 },
 	/* SCRAM: the client-first-message goes to the master as a salt request */
 	{ "pop3 auth scram", POP3, true,
 	  "AUTH SCRAM-SHA-256 "
@@ -337,7 +355,8 @@ test_managesieve(void **state)
 	login_fake_switch_tls(&f);
 	out = take(&f);
 	assert_null(strstr(out, "STARTTLS"));
-	assert_non_null(strstr(out, "\"SASL\" \"PLAIN LOGIN\"\r\n"));
+	assert_non_null(strstr(out, "\"SASL\" \"PLAIN LOGIN SCRAM-SHA-1 SCRAM-SHA-256"));
+	assert_non_null(strstr(out, " OAUTHBEARER XOAUTH2\"\r\n"));
 	assert_non_null(strstr(out, "\r\nOK \"TLS negotiation successful.\"\r\n"));
 	free(out);
 	login_fake_deinit(&f);

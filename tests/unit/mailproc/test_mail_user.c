@@ -76,6 +76,7 @@ teardown(void **state)
 struct fake {
 	struct mail_session s;
 	int shutdowns;
+	int kicks;
 };
 
 static void
@@ -88,6 +89,18 @@ fake_shutdown(struct mail_session *s)
 }
 
 static const struct mail_session_ops fake_ops = { .shutdown = fake_shutdown };
+
+/* a front end with a goodbye: it leaves the registry later, from its own loop */
+static void
+fake_kick(struct mail_session *s)
+{
+	struct fake *f = s->ctx;
+
+	f->kicks++;
+}
+
+static const struct mail_session_ops kick_ops = { .shutdown = fake_shutdown,
+    .kick = fake_kick };
 
 static int empty_calls;
 
@@ -204,6 +217,48 @@ test_empty_after_last_of_any_protocol(void **state)
 	event_base_free(base);
 }
 
+/* `buzon who` and `buzon kick`: every session listed; kick by address or all, through
+ * the front end's kick (else its shutdown). */
+static void
+test_who_and_kick(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct fake a, b, c;
+	struct config cfg;
+	struct mail_user *mu;
+	char out[256], small[20];
+	size_t n;
+
+	memset(&cfg, 0, sizeof(cfg));
+	mu = user_create(base, &cfg);
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	memset(&c, 0, sizeof(c));
+	mail_session_register(mu, &a.s, MAIL_PROTO_IMAP, "192.0.2.1", &kick_ops, &a);
+	mail_session_register(mu, &b.s, MAIL_PROTO_POP3, "192.0.2.2", &fake_ops, &b);
+	mail_session_register(mu, &c.s, MAIL_PROTO_MANAGESIEVE, "", &kick_ops, &c);
+	n = mail_user_who(mu, out, sizeof(out));
+	assert_int_equal(n, strlen(out));
+	assert_non_null(strstr(out, "imap 192.0.2.1 "));
+	assert_non_null(strstr(out, "pop3 192.0.2.2 "));
+	assert_non_null(strstr(out, "managesieve - "));
+	/* what does not fit is left out whole */
+	n = mail_user_who(mu, small, sizeof(small));
+	assert_int_equal(n, strlen(small));
+	assert_true(n == 0 || small[n - 1] == '\n');
+	assert_int_equal(mail_user_kick(mu, "192.0.2.9"), 0);
+	assert_int_equal(mail_user_kick(mu, "192.0.2.2"), 1);
+	assert_int_equal(b.shutdowns, 1);	/* no kick op: shut down */
+	assert_int_equal(mail_user_client_count(mu), 2);
+	assert_int_equal(mail_user_kick(mu, NULL), 2);
+	assert_int_equal(a.kicks, 1);
+	assert_int_equal(c.kicks, 1);
+	assert_int_equal(a.shutdowns + c.shutdowns, 0);
+	mail_user_destroy(&mu);
+	assert_int_equal(a.shutdowns + c.shutdowns, 2);
+	event_base_free(base);
+}
+
 static void
 test_proto_ctx(void **state)
 {
@@ -234,6 +289,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_empty_after_last_of_any_protocol, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_proto_ctx, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_who_and_kick, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
