@@ -415,16 +415,16 @@ s_acme() {
 }
 
 # Two lanes run at once (TEST_LANES=1: one after the other). Lane A has the suites that
-# measure time, memory or descriptors (they share the machine with lane B but not with
+# measure time or descriptors (they share the machine with lane B but not with
 # each other); lane B starts with the fuzz suite, whose clang build is the longest
 # CPU-bound step, and continues with suites that only check behaviour. Each lane draws
 # its test ports from its own range (tests/lib/buzontest.py free_ports), so the two
 # never race for a port.
 # (LANE_A and LANE_B in the environment replace the lists, e.g. to run a few suites.)
-LANE_A=${LANE_A:-"unit docs systemd protocol compress security delivery submission hostile
-    auth resilience faults"}
-LANE_B=${LANE_B:-"fuzz sieve logjson metrics importcfg index admin sort pop3 scram oauth managesieve interop
-    webmail acme"}
+LANE_A=${LANE_A:-"unit docs systemd protocol security delivery submission hostile auth
+    resilience faults"}
+LANE_B=${LANE_B:-"fuzz compress sieve logjson metrics importcfg index admin sort pop3 scram
+    oauth managesieve interop webmail acme"}
 
 run_lane() {
 	for s in $1; do
