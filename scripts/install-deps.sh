@@ -23,13 +23,13 @@ python3-cryptography"
 # dovecot-imapd: Dovecot reads buzon's maildirsize in tests/delivery (quota). Tests never
 # use a system Dovecot: they run its binaries with private configurations.
 BENCH="dovecot-lmtpd linux-perf"
-# make deb (scripts/build-deb.sh) and tests/package/run.py
+# make deb (scripts/build-deb.sh) and tests/package/run.py (a suite of make check)
 DEB="debhelper dpkg-dev fakeroot lintian devscripts"
 want=$BUILD
 for what in "$@"; do
 	case $what in
 	build) ;;
-	check) want="$want $CHECK" ;;
+	check) want="$want $CHECK $DEB" ;;	# tests/package is in make check
 	bench) want="$want $CHECK $BENCH" ;;
 	deb) want="$want $DEB" ;;
 	*) echo "usage: $0 [build|check|bench|deb]" >&2; exit 2 ;;

@@ -66,6 +66,8 @@
 #   webmail   tests/webmail/run.py (Roundcube in headless Chromium over IMAPS, STARTTLS
 #             and plain loopback IMAP, and its managesieve plugin's filter and vacation
 #             reply through a private Postfix; screenshots in $LOGDIR/webmail) on build/buzon
+#   package   tests/package/run.py (root: make deb, lintian, dpkg -i, the installed server,
+#             dpkg -r, dpkg -P, the file system compared with before)
 #   acme      tests/acme/run.py (certbot + pebble issue and renew a certificate, deploy
 #             hook `buzon reload`; SNI; expiry warning) on build/buzon
 # Each suite's output goes to $LOGDIR (default build/test-logs); the summary of each
@@ -74,7 +76,7 @@
 # A suite that cannot run (missing build, runner crash without a summary) counts as
 # one failure.  Environment: BUILD, ASAN_BUILD, LOGDIR, SKIP_INTEROP=1, SKIP_SECURITY=1,
 # SKIP_ASAN=1, SKIP_DELIVERY=1, SKIP_WEBMAIL=1, SKIP_ACME=1, SKIP_HOSTILE=1, SKIP_FAULTS=1,
-# SKIP_AUTH=1, SKIP_RESILIENCE=1, SKIP_SUBMISSION=1,
+# SKIP_AUTH=1, SKIP_RESILIENCE=1, SKIP_SUBMISSION=1, SKIP_PACKAGE=1,
 # SKIP_FUZZ=1 (FUZZ_BUILD, FUZZ_SECONDS: see fuzz/run.sh), TEST_LANES=1 (one suite at
 # a time instead of two lanes at once, see below).
 set -u
@@ -182,6 +184,14 @@ SAN_ASAN="detect_leaks=1:abort_on_error=0"
 SAN_UBSAN="print_stacktrace=1:halt_on_error=1"
 
 # Each suite is a function s_NAME; the lanes below run them.
+# package: the .deb built, linted, installed, removed and purged on this machine (root
+# only, else it reports a skip); last in its lane, while the other finishes its own.
+s_package() {
+	if [ -f tests/package/run.py ] && [ "${SKIP_PACKAGE:-0}" != 1 ]; then
+		runner package "$LOGDIR/package.log" "$PY" tests/package/run.py
+	fi
+}
+
 s_unit() {
 	unit "$BUILD" unit
 	[ "${SKIP_ASAN:-0}" = 1 ] || unit "$ASAN_BUILD" unit-asan
@@ -424,7 +434,7 @@ s_acme() {
 LANE_A=${LANE_A:-"unit docs systemd protocol security delivery submission hostile auth
     resilience faults"}
 LANE_B=${LANE_B:-"fuzz compress sieve logjson metrics importcfg index admin sort pop3 scram
-    oauth managesieve interop webmail acme"}
+    oauth managesieve interop webmail acme package"}
 
 run_lane() {
 	for s in $1; do
