@@ -4,7 +4,7 @@
 # missing; safe to run repeatedly.
 set -eu
 BUILD="gcc clang meson ninja-build pkg-config libevent-dev libssl-dev libcrypt-dev
-libargon2-dev libutf8proc-dev libpam0g-dev libseccomp-dev liblmdb-dev zlib1g-dev openssl
+libargon2-dev libutf8proc-dev libpam0g-dev libseccomp-dev liblmdb-dev libjansson-dev zlib1g-dev openssl
 scdoc libsystemd-dev"
 # scdoc (man pages) and libsystemd-dev (sd_notify) are optional: the build goes without them
 CHECK="libcmocka-dev python3 curl isync mutt tmux valgrind libclang-rt-14-dev strace gdb
