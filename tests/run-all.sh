@@ -37,6 +37,8 @@
 #             Python client, doveadm pw credentials, wrong binding, ban) on build/buzon
 #   managesieve tests/managesieve/run.py (ManageSieve dialogues, STARTTLS, SASL, every
 #             command and response code, limits; sieve-connect) on build/buzon
+#   jmap      tests/jmap/run.py (JMAP: jmap-jam from npm over HTTP and HTTPS, ids equal
+#             IMAP's, every request and method error, hostile HTTP) on build/buzon
 #   sieve     tests/sieve/run.py (`buzon sieve check`: its exit codes and messages, and
 #             accept/reject of ~190 scripts against Pigeonhole's sievec from dovecot-sieve)
 #             on build/buzon
@@ -262,6 +264,9 @@ fi
 if [ -f tests/managesieve/run.py ] && have_binary "$BUILD" managesieve; then
 	runner managesieve "$LOGDIR/managesieve.log" "$PY" tests/managesieve/run.py \
 	    --buzon "$BUILD/buzon"
+fi
+if [ -f tests/jmap/run.py ] && have_binary "$BUILD" jmap; then
+	runner jmap "$LOGDIR/jmap.log" "$PY" tests/jmap/run.py --buzon "$BUILD/buzon"
 fi
 
 if [ -f tests/hostile/run.py ] && [ "${SKIP_HOSTILE:-0}" != 1 ] && have_binary "$BUILD" hostile; then

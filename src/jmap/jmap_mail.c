@@ -1,0 +1,864 @@
+/*
+ * jmap_mail.c — the read side of JMAP Mail (RFC 8621) over the user's store: Mailbox/get,
+ * Email/query and Email/get. Runs in the mail process as the mailbox owner. Ids are the
+ * store's, so IMAP and JMAP agree (docs/jmap.md, "Ids"): a Mailbox id is the folder's
+ * MAILBOXID (its GUID), an Email id is its EMAILID ("M" and 16 hex digits, as FETCH
+ * EMAILID sends it), a blobId is "B" and the same digits. Threads are not kept yet: each
+ * Email is its own thread ("T" and the same digits). State strings are derived from the
+ * folders' UIDVALIDITY and HIGHESTMODSEQ, so they change whenever something does.
+ */
+#include "jmap/jmap.h"
+
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "jmap/jmap_request.h"
+#include "lib/buf.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "mail/address.h"
+#include "mail/header.h"
+#include "mail/message.h"
+#include "mail/preview.h"
+#include "mail/rfc2047.h"
+#include "mailproc/mail_user.h"
+#include "proto/mutf7.h"
+#include "store/store.h"
+
+#define JMAP_HEADER_READ_MAX	(256 * 1024)	/* header block read for Email/get */
+#define JMAP_ADDRESSES_MAX	256		/* addresses of one field */
+
+/* ---------------------------------------------------------------- helpers */
+
+static void
+set_error(struct jmap_call *call, const char *type, const char *desc)
+{
+	call->error = type;
+	call->error_desc = desc;
+}
+
+/* accountId must be ours (RFC 8620 §3.6.2 accountNotFound). */
+static bool
+check_account(struct jmap_call *call)
+{
+	const char *a = json_string_value(json_object_get(call->args, "accountId"));
+
+	if (a == NULL) {
+		set_error(call, "invalidArguments", "accountId is required");
+		return false;
+	}
+	if (strcmp(a, call->account_id) != 0) {
+		set_error(call, "accountNotFound", NULL);
+		return false;
+	}
+	return true;
+}
+
+/* FNV-1a over the state's ingredients: a short opaque string. */
+static void
+state_add(uint64_t *h, const void *p, size_t len)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < len; i++) {
+		*h ^= b[i];
+		*h *= 1099511628211ull;
+	}
+}
+
+struct folder {
+	char *name;		/* store name (mUTF-7) */
+	char guid[33];
+	unsigned attrs;
+	struct mailbox_status st;
+	bool selectable;
+};
+
+struct folders {
+	struct folder *v;
+	size_t n;
+	uint64_t state;		/* over names, GUIDs, UIDVALIDITY, HIGHESTMODSEQ */
+};
+
+static void
+folders_free(struct folders *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		free(f->v[i].name);
+	free(f->v);
+	memset(f, 0, sizeof(*f));
+}
+
+static int
+folders_load(struct mail_user *mu, struct folders *f)
+{
+	struct mstore *store = mail_user_store(mu);
+	struct mstore_folder *list;
+	size_t count;
+
+	memset(f, 0, sizeof(*f));
+	f->state = 14695981039346656037ull;
+	if (mstore_list(store, &list, &count) != STORE_OK)
+		return -1;
+	f->v = xcalloc(count > 0 ? count : 1, sizeof(*f->v));
+	for (size_t i = 0; i < count; i++) {
+		struct folder *fo = &f->v[f->n];
+
+		if ((list[i].attrs & (MSTORE_ATTR_NOSELECT | MSTORE_ATTR_NONEXISTENT)) != 0)
+			continue;
+		if (mstore_status(store, list[i].name, &fo->st) != STORE_OK)
+			continue;
+		fo->name = xstrdup(list[i].name);
+		fo->attrs = list[i].attrs;
+		memcpy(fo->guid, fo->st.guid, sizeof(fo->guid));
+		fo->selectable = true;
+		state_add(&f->state, fo->name, strlen(fo->name) + 1);
+		state_add(&f->state, fo->guid, strlen(fo->guid));
+		state_add(&f->state, &fo->st.uidvalidity, sizeof(fo->st.uidvalidity));
+		state_add(&f->state, &fo->st.highestmodseq, sizeof(fo->st.highestmodseq));
+		f->n++;
+	}
+	mstore_list_free(list, count);
+	return 0;
+}
+
+static struct folder *
+folder_by_guid(struct folders *f, const char *guid)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (strcmp(f->v[i].guid, guid) == 0)
+			return &f->v[i];
+	return NULL;
+}
+
+static char *
+state_str(uint64_t h)
+{
+	return xasprintf("s%016llx", (unsigned long long)h);
+}
+
+/* ---------------------------------------------------------------- Mailbox/get */
+
+static const char *
+role_of(const struct folder *fo)
+{
+	if (strcmp(fo->name, "INBOX") == 0)
+		return "inbox";
+	if (fo->attrs & MSTORE_ATTR_SENT)
+		return "sent";
+	if (fo->attrs & MSTORE_ATTR_DRAFTS)
+		return "drafts";
+	if (fo->attrs & MSTORE_ATTR_TRASH)
+		return "trash";
+	if (fo->attrs & MSTORE_ATTR_JUNK)
+		return "junk";
+	if (fo->attrs & MSTORE_ATTR_ARCHIVE)
+		return "archive";
+	return NULL;
+}
+
+/* The nearest selectable ancestor of fo (Maildir++ '.' hierarchy), or NULL. */
+static struct folder *
+parent_of(struct folders *f, const struct folder *fo)
+{
+	char *name = xstrdup(fo->name), *dot;
+	struct folder *p = NULL;
+
+	while (p == NULL && (dot = strrchr(name, '.')) != NULL) {
+		*dot = '\0';
+		for (size_t i = 0; i < f->n; i++)
+			if (strcmp(f->v[i].name, name) == 0)
+				p = &f->v[i];
+	}
+	free(name);
+	return p;
+}
+
+static json_t *
+mailbox_json(struct folders *f, const struct folder *fo, json_t *props)
+{
+	const char *leaf = strrchr(fo->name, '.');
+	struct folder *parent = parent_of(f, fo);
+	const char *role = role_of(fo);
+	struct buf name;
+	json_t *o, *all;
+
+	leaf = leaf != NULL ? leaf + 1 : fo->name;
+	buf_init(&name, 4096);
+	if (strcmp(fo->name, "INBOX") == 0 || mutf7_to_utf8(leaf, strlen(leaf), &name) < 0) {
+		buf_reset(&name);
+		(void)buf_append_str(&name, leaf);
+	}
+	all = json_pack("{s:s, s:s%, s:o, s:o, s:i, s:I, s:I, s:I, s:I, s:b,"
+	    " s:{s:b, s:b, s:b, s:b, s:b, s:b, s:b, s:b, s:b}}",
+	    "id", fo->guid,
+	    "name", (const char *)name.data, name.len,
+	    "parentId", parent != NULL ? json_string(parent->guid) : json_null(),
+	    "role", role != NULL ? json_string(role) : json_null(),
+	    "sortOrder", 0,
+	    "totalEmails", (json_int_t)fo->st.messages,
+	    "unreadEmails", (json_int_t)fo->st.unseen,
+	    "totalThreads", (json_int_t)fo->st.messages,
+	    "unreadThreads", (json_int_t)fo->st.unseen,
+	    "isSubscribed", (fo->attrs & MSTORE_ATTR_SUBSCRIBED) != 0,
+	    "myRights",
+	    "mayReadItems", 1, "mayAddItems", 0, "mayRemoveItems", 0, "maySetSeen", 0,
+	    "maySetKeywords", 0, "mayCreateChild", 0, "mayRename", 0, "mayDelete", 0,
+	    "maySubmit", 0);
+	buf_deinit(&name);
+	if (all == NULL || props == NULL || json_is_null(props))
+		return all;
+	o = json_object();
+	(void)json_object_set(o, "id", json_object_get(all, "id"));	/* always (§5.1) */
+	{
+		size_t i;
+		json_t *p;
+
+		json_array_foreach(props, i, p) {
+			json_t *v = json_object_get(all, json_string_value(p));
+
+			if (v != NULL)
+				(void)json_object_set(o, json_string_value(p), v);
+		}
+	}
+	json_decref(all);
+	return o;
+}
+
+/* properties: null or an array of known names; false (error set) otherwise. */
+static bool
+check_properties(struct jmap_call *call, json_t *props, const char *const *known)
+{
+	size_t i;
+	json_t *p;
+
+	if (props == NULL || json_is_null(props))
+		return true;
+	if (!json_is_array(props))
+		goto bad;
+	json_array_foreach(props, i, p) {
+		const char *s = json_string_value(p);
+		bool ok = false;
+
+		if (s == NULL)
+			goto bad;
+		for (const char *const *k = known; *k != NULL; k++)
+			if (strcmp(*k, s) == 0)
+				ok = true;
+		if (!ok)
+			goto bad;
+	}
+	return true;
+bad:
+	set_error(call, "invalidArguments", "unknown or unsupported property");
+	return false;
+}
+
+/* ids: null, or an array of at most maxObjectsInGet strings. */
+static bool
+check_ids(struct jmap_call *call, json_t *ids)
+{
+	size_t i;
+	json_t *e;
+
+	if (ids == NULL || json_is_null(ids))
+		return true;
+	if (!json_is_array(ids)) {
+		set_error(call, "invalidArguments", "ids must be an array or null");
+		return false;
+	}
+	if (json_array_size(ids) > JMAP_MAX_OBJECTS_IN_GET) {
+		set_error(call, "requestTooLarge", NULL);
+		return false;
+	}
+	json_array_foreach(ids, i, e)
+		if (!json_is_string(e)) {
+			set_error(call, "invalidArguments", "ids must be strings");
+			return false;
+		}
+	return true;
+}
+
+static const char *const mailbox_props[] = { "id", "name", "parentId", "role", "sortOrder",
+	"totalEmails", "unreadEmails", "totalThreads", "unreadThreads", "myRights",
+	"isSubscribed", NULL };
+
+static void
+mailbox_get(struct jmap_call *call)
+{
+	json_t *ids = json_object_get(call->args, "ids");
+	json_t *props = json_object_get(call->args, "properties");
+	json_t *list, *notfound;
+	struct folders f;
+	char *state;
+
+	if (!check_account(call) || !check_ids(call, ids) ||
+	    !check_properties(call, props, mailbox_props))
+		return;
+	if (folders_load(call->mu, &f) < 0) {
+		set_error(call, "serverFail", NULL);
+		return;
+	}
+	list = json_array();
+	notfound = json_array();
+	if (ids == NULL || json_is_null(ids)) {
+		for (size_t i = 0; i < f.n; i++)
+			(void)json_array_append_new(list, mailbox_json(&f, &f.v[i], props));
+	} else {
+		size_t i;
+		json_t *e;
+
+		json_array_foreach(ids, i, e) {
+			struct folder *fo = folder_by_guid(&f, json_string_value(e));
+
+			if (fo != NULL)
+				(void)json_array_append_new(list, mailbox_json(&f, fo, props));
+			else
+				(void)json_array_append(notfound, e);
+		}
+	}
+	state = state_str(f.state);
+	call->result = json_pack("{s:s, s:s, s:o, s:o}", "accountId", call->account_id,
+	    "state", state, "list", list, "notFound", notfound);
+	free(state);
+	folders_free(&f);
+}
+
+/* ---------------------------------------------------------------- messages */
+
+struct hit {
+	uint64_t emailid;
+	time_t received;
+	uint32_t uid;
+	size_t folder;		/* index in folders */
+};
+
+struct hits {
+	struct hit *v;
+	size_t n, cap;
+};
+
+static void
+hits_add(struct hits *h, const struct hit *x)
+{
+	if (h->n == h->cap) {
+		h->cap = h->cap ? h->cap * 2 : 64;
+		h->v = xreallocarray(h->v, h->cap, sizeof(*h->v));
+	}
+	h->v[h->n++] = *x;
+}
+
+/* Every message of folder fi into h; -1 when it cannot be opened. */
+static int
+collect_folder(struct mail_user *mu, struct folders *f, size_t fi, struct hits *h)
+{
+	struct mailbox *box;
+	size_t n;
+
+	if (mailbox_open(mail_user_store(mu), f->v[fi].name, &box) != STORE_OK)
+		return -1;
+	mailbox_msgs_load(box);
+	n = mailbox_count(box);
+	for (size_t i = 0; i < n; i++) {
+		const struct mailbox_msg *m = mailbox_msg_at(box, i);
+		struct hit x = { m->emailid, m->internaldate, m->uid, fi };
+
+		if (x.received == 0 && mailbox_msg_info(box, m->uid, &m) == STORE_OK)
+			x.received = m->internaldate;
+		hits_add(h, &x);
+	}
+	mailbox_unref(&box);
+	return 0;
+}
+
+/* receivedAt descending, then the id (a total order: stable positions). */
+static int
+hit_cmp(const void *a, const void *b)
+{
+	const struct hit *x = a, *y = b;
+
+	if (x->received != y->received)
+		return x->received > y->received ? -1 : 1;
+	if (x->emailid != y->emailid)
+		return x->emailid < y->emailid ? -1 : 1;
+	return 0;
+}
+
+static void
+email_id(uint64_t id, char out[18])
+{
+	snprintf(out, 18, "M%016llx", (unsigned long long)id);
+}
+
+/* "M" + 16 lower-case hex digits; 0 when s is not such an id. */
+static uint64_t
+email_id_parse(const char *s, char prefix)
+{
+	uint64_t v = 0;
+
+	if (s == NULL || s[0] != prefix || strlen(s) != 17)
+		return 0;
+	for (int i = 1; i < 17; i++) {
+		char ch = s[i];
+
+		if (ch >= '0' && ch <= '9')
+			v = v << 4 | (uint64_t)(ch - '0');
+		else if (ch >= 'a' && ch <= 'f')
+			v = v << 4 | (uint64_t)(ch - 'a' + 10);
+		else
+			return 0;
+	}
+	return v;
+}
+
+static uint64_t
+emails_state(const struct folders *f)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (size_t i = 0; i < f->n; i++) {
+		state_add(&h, f->v[i].guid, strlen(f->v[i].guid));
+		state_add(&h, &f->v[i].st.uidvalidity, sizeof(f->v[i].st.uidvalidity));
+		state_add(&h, &f->v[i].st.highestmodseq, sizeof(f->v[i].st.highestmodseq));
+	}
+	return h;
+}
+
+/* ---------------------------------------------------------------- Email/query */
+
+static bool
+json_uint(json_t *v, json_int_t dflt, json_int_t *out)
+{
+	if (v == NULL || json_is_null(v)) {
+		*out = dflt;
+		return true;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return false;
+	*out = json_integer_value(v);
+	return true;
+}
+
+static void
+email_query(struct jmap_call *call)
+{
+	json_t *filter = json_object_get(call->args, "filter");
+	json_t *sort = json_object_get(call->args, "sort");
+	json_t *ids;
+	struct folders f;
+	struct hits h = { 0 };
+	const char *in_mailbox = NULL;
+	json_int_t position, limit;
+	bool total = json_is_true(json_object_get(call->args, "calculateTotal"));
+	size_t i, n, fi;
+	json_t *e;
+	char *qs;
+
+	if (!check_account(call))
+		return;
+	if (filter != NULL && !json_is_null(filter)) {
+		const char *k;
+		json_t *v;
+
+		if (!json_is_object(filter)) {
+			set_error(call, "invalidArguments", "filter must be an object");
+			return;
+		}
+		json_object_foreach(filter, k, v) {
+			if (strcmp(k, "inMailbox") != 0 || !json_is_string(v)) {
+				set_error(call, "unsupportedFilter",
+				    "only inMailbox is supported so far");
+				return;
+			}
+			in_mailbox = json_string_value(v);
+		}
+	}
+	if (sort != NULL && !json_is_null(sort)) {
+		if (!json_is_array(sort)) {
+			set_error(call, "invalidArguments", "sort must be an array");
+			return;
+		}
+		json_array_foreach(sort, i, e) {
+			const char *p = json_string_value(json_object_get(e, "property"));
+			json_t *asc = json_object_get(e, "isAscending");
+
+			if (p == NULL || strcmp(p, "receivedAt") != 0 ||
+			    (asc != NULL && !json_is_false(asc))) {
+				set_error(call, "unsupportedSort",
+				    "only receivedAt descending is supported so far");
+				return;
+			}
+		}
+	}
+	if (!json_uint(json_object_get(call->args, "position"), 0, &position) ||
+	    !json_uint(json_object_get(call->args, "limit"), JMAP_MAX_OBJECTS_IN_GET, &limit)) {
+		set_error(call, "invalidArguments", "position and limit must be UnsignedInt");
+		return;
+	}
+	if (json_object_get(call->args, "anchor") != NULL &&
+	    !json_is_null(json_object_get(call->args, "anchor"))) {
+		set_error(call, "unsupportedFilter", "anchor is not supported so far");
+		return;
+	}
+	if (folders_load(call->mu, &f) < 0) {
+		set_error(call, "serverFail", NULL);
+		return;
+	}
+	for (fi = 0; fi < f.n; fi++) {
+		if (in_mailbox != NULL && strcmp(f.v[fi].guid, in_mailbox) != 0)
+			continue;
+		if (collect_folder(call->mu, &f, fi, &h) < 0) {
+			free(h.v);
+			folders_free(&f);
+			set_error(call, "serverFail", NULL);
+			return;
+		}
+	}
+	if (h.n > 0)
+		qsort(h.v, h.n, sizeof(*h.v), hit_cmp);
+	/* an Email in several folders (a copy keeps its id) is one result */
+	for (i = 0, n = 0; i < h.n; i++) {
+		bool dup = false;
+
+		for (size_t j = 0; j < n && !dup; j++)
+			dup = h.v[j].emailid == h.v[i].emailid;
+		if (!dup)
+			h.v[n++] = h.v[i];
+	}
+	if (limit > JMAP_MAX_OBJECTS_IN_GET)
+		limit = JMAP_MAX_OBJECTS_IN_GET;
+	ids = json_array();
+	for (i = (size_t)position; i < n && (json_int_t)(i - (size_t)position) < limit; i++) {
+		char id[18];
+
+		email_id(h.v[i].emailid, id);
+		(void)json_array_append_new(ids, json_string(id));
+	}
+	qs = state_str(emails_state(&f));
+	call->result = json_pack("{s:s, s:s, s:b, s:I, s:o}", "accountId", call->account_id,
+	    "queryState", qs, "canCalculateChanges", 0,
+	    "position", (json_int_t)((size_t)position < n ? position : (json_int_t)n), "ids", ids);
+	if (total)
+		(void)json_object_set_new(call->result, "total", json_integer((json_int_t)n));
+	free(qs);
+	free(h.v);
+	folders_free(&f);
+}
+
+/* ---------------------------------------------------------------- Email/get */
+
+static const char *const email_props[] = { "id", "blobId", "threadId", "mailboxIds",
+	"keywords", "size", "receivedAt", "from", "to", "cc", "subject", "sentAt", "preview",
+	NULL };
+
+static json_t *
+utc_date(time_t t)
+{
+	struct tm tm;
+	char s[32];
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		return json_null();
+	return json_string(s);
+}
+
+/* A decoded header text: UTF-8 or nothing (jansson refuses invalid UTF-8). */
+static json_t *
+text_json(const char *raw)
+{
+	char *d = mail_rfc2047_decode_dup(raw, strlen(raw));
+	json_t *v = json_string(d != NULL ? d : raw);
+
+	free(d);
+	return v != NULL ? v : json_null();
+}
+
+static json_t *
+addresses_json(const unsigned char *hdr, size_t len, const char *field)
+{
+	char *v = mail_header_get(hdr, len, field);
+	struct mail_address *list;
+	unsigned count;
+	json_t *arr;
+
+	if (v == NULL)
+		return json_null();
+	mail_address_parse(v, strlen(v), JMAP_ADDRESSES_MAX, &list, &count);
+	free(v);
+	arr = json_array();
+	for (unsigned i = 0; i < count; i++) {
+		const struct mail_address *a = &list[i];
+		char *email;
+		json_t *o;
+
+		if (a->group_start || a->group_end || a->mailbox == NULL)
+			continue;
+		email = a->host != NULL ? xasprintf("%s@%s", a->mailbox, a->host) :
+		    xstrdup(a->mailbox);
+		o = json_object();
+		(void)json_object_set_new(o, "name", a->name != NULL ? text_json(a->name) :
+		    json_null());
+		(void)json_object_set_new(o, "email", json_string(email) != NULL ?
+		    json_string(email) : json_null());
+		(void)json_array_append_new(arr, o);
+		free(email);
+	}
+	mail_address_list_free(&list, count);
+	return arr;
+}
+
+static bool
+want(json_t *props, const char *name)
+{
+	size_t i;
+	json_t *p;
+
+	if (props == NULL || json_is_null(props))
+		return true;
+	json_array_foreach(props, i, p)
+		if (strcmp(json_string_value(p), name) == 0)
+			return true;
+	return false;
+}
+
+/* The header-derived properties of one message (and preview from a full parse). */
+static int
+email_content(struct mail_user *mu, const char *folder, uint32_t uid, json_t *props,
+    json_t *o)
+{
+	bool need_hdr = want(props, "from") || want(props, "to") || want(props, "cc") ||
+	    want(props, "subject") || want(props, "sentAt");
+	bool need_preview = want(props, "preview");
+	struct mailbox *box;
+	struct stat sb;
+	unsigned char *map;
+	int fd;
+
+	if (!need_hdr && !need_preview)
+		return 0;
+	if (mailbox_open(mail_user_store(mu), folder, &box) != STORE_OK)
+		return -1;
+	if (mailbox_msg_open(box, uid, &fd) != STORE_OK) {
+		mailbox_unref(&box);
+		return -1;
+	}
+	mailbox_unref(&box);
+	if (fstat(fd, &sb) < 0) {
+		close(fd);
+		return -1;
+	}
+	if (sb.st_size == 0) {
+		map = NULL;
+	} else if ((map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0)) ==
+	    MAP_FAILED) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	{
+		size_t len = (size_t)sb.st_size;
+		bool complete;
+		size_t hlen = map != NULL ? mail_header_block_end(map, MIN(len,
+		    (size_t)JMAP_HEADER_READ_MAX), NULL, &complete) : 0;
+		const unsigned char *hdr = map != NULL ? map : (const unsigned char *)"";
+
+		if (want(props, "subject")) {
+			char *s = mail_header_get(hdr, hlen, "Subject");
+
+			(void)json_object_set_new(o, "subject", s != NULL ? text_json(s) :
+			    json_null());
+			free(s);
+		}
+		if (want(props, "from"))
+			(void)json_object_set_new(o, "from", addresses_json(hdr, hlen, "From"));
+		if (want(props, "to"))
+			(void)json_object_set_new(o, "to", addresses_json(hdr, hlen, "To"));
+		if (want(props, "cc"))
+			(void)json_object_set_new(o, "cc", addresses_json(hdr, hlen, "Cc"));
+		if (want(props, "sentAt")) {
+			/* the Date field as it was written is for a later slice (RFC 8621 §4.1.2.3) */
+			(void)json_object_set_new(o, "sentAt", json_null());
+		}
+		if (need_preview) {
+			struct mail_message *m = mail_message_parse(hdr, len, NULL);
+			struct buf pv;
+
+			buf_init(&pv, 8 * MAIL_PREVIEW_CHARS);
+			if (mail_preview_write(&pv, m) < 0)
+				buf_reset(&pv);
+			(void)json_object_set_new(o, "preview",
+			    json_stringn((const char *)pv.data, pv.len) != NULL ?
+			    json_stringn((const char *)pv.data, pv.len) : json_string(""));
+			buf_deinit(&pv);
+			mail_message_free(&m);
+		}
+	}
+	if (map != NULL)
+		munmap(map, (size_t)sb.st_size);
+	return 0;
+}
+
+static json_t *
+keywords_json(struct mailbox *box, const struct mailbox_msg *m)
+{
+	json_t *k = json_object();
+
+	if (m->flags & MAILBOX_FLAG_SEEN)
+		(void)json_object_set_new(k, "$seen", json_true());
+	if (m->flags & MAILBOX_FLAG_FLAGGED)
+		(void)json_object_set_new(k, "$flagged", json_true());
+	if (m->flags & MAILBOX_FLAG_ANSWERED)
+		(void)json_object_set_new(k, "$answered", json_true());
+	if (m->flags & MAILBOX_FLAG_DRAFT)
+		(void)json_object_set_new(k, "$draft", json_true());
+	for (unsigned i = 0; i < 26; i++) {
+		const char *name;
+
+		if ((m->keywords & (1u << i)) == 0 || (name = mailbox_keyword_name(box, i)) == NULL)
+			continue;
+		/* RFC 8621 §4.1.1: keywords are lower-case */
+		{
+			char *lc = xstrdup(name);
+
+			for (char *p = lc; *p != '\0'; p++)
+				if (*p >= 'A' && *p <= 'Z')
+					*p = (char)(*p - 'A' + 'a');
+			(void)json_object_set_new(k, lc, json_true());
+			free(lc);
+		}
+	}
+	return k;
+}
+
+static void
+email_get(struct jmap_call *call)
+{
+	json_t *ids = json_object_get(call->args, "ids");
+	json_t *props = json_object_get(call->args, "properties");
+	json_t *list, *notfound, *e;
+	struct folders f;
+	uint64_t *want_ids;
+	size_t nwant = 0, i;
+	char *state;
+
+	if (!check_account(call) || !check_ids(call, ids) ||
+	    !check_properties(call, props, email_props))
+		return;
+	if (ids == NULL || json_is_null(ids)) {
+		set_error(call, "requestTooLarge", "give ids (from Email/query)");
+		return;
+	}
+	if (json_object_get(call->args, "bodyProperties") != NULL ||
+	    json_is_true(json_object_get(call->args, "fetchTextBodyValues")) ||
+	    json_is_true(json_object_get(call->args, "fetchHTMLBodyValues")) ||
+	    json_is_true(json_object_get(call->args, "fetchAllBodyValues"))) {
+		set_error(call, "invalidArguments", "body values are not supported so far");
+		return;
+	}
+	if (folders_load(call->mu, &f) < 0) {
+		set_error(call, "serverFail", NULL);
+		return;
+	}
+	want_ids = xcalloc(json_array_size(ids) + 1, sizeof(*want_ids));
+	list = json_array();
+	notfound = json_array();
+	json_array_foreach(ids, i, e)
+		want_ids[nwant++] = email_id_parse(json_string_value(e), 'M');
+	/* one pass over every folder: where each wanted Email is (its mailboxIds) */
+	{
+		json_t **objs = xcalloc(nwant + 1, sizeof(*objs));
+
+		for (size_t fi = 0; fi < f.n; fi++) {
+			struct mailbox *box;
+			size_t n;
+
+			if (mailbox_open(mail_user_store(call->mu), f.v[fi].name, &box) != STORE_OK)
+				continue;
+			mailbox_msgs_load(box);
+			n = mailbox_count(box);
+			for (size_t k = 0; k < n; k++) {
+				const struct mailbox_msg *m = mailbox_msg_at(box, k);
+
+				for (size_t w = 0; w < nwant; w++) {
+					char id[18];
+					json_t *o;
+
+					if (want_ids[w] == 0 || want_ids[w] != m->emailid)
+						continue;
+					if (objs[w] != NULL) {
+						(void)json_object_set_new(json_object_get(objs[w],
+						    "mailboxIds"), f.v[fi].guid, json_true());
+						continue;
+					}
+					if (mailbox_msg_info(box, m->uid, &m) != STORE_OK)
+						break;
+					o = objs[w] = json_object();
+					email_id(m->emailid, id);
+					(void)json_object_set_new(o, "id", json_string(id));
+					id[0] = 'B';
+					if (want(props, "blobId"))
+						(void)json_object_set_new(o, "blobId", json_string(id));
+					id[0] = 'T';
+					if (want(props, "threadId"))
+						(void)json_object_set_new(o, "threadId",
+						    json_string(id));
+					(void)json_object_set_new(o, "mailboxIds",
+					    json_pack("{s:b}", f.v[fi].guid, 1));
+					if (want(props, "keywords"))
+						(void)json_object_set_new(o, "keywords",
+						    keywords_json(box, m));
+					if (want(props, "size"))
+						(void)json_object_set_new(o, "size",
+						    json_integer((json_int_t)m->vsize));
+					if (want(props, "receivedAt"))
+						(void)json_object_set_new(o, "receivedAt",
+						    utc_date(m->internaldate));
+					if (email_content(call->mu, f.v[fi].name, m->uid, props,
+					    o) < 0)
+						log_warn("jmap email content unreadable folder=%s "
+						    "uid=%u", f.v[fi].name, m->uid);
+					/* the same id again in ids: one object each (§5.1) */
+					for (size_t w2 = w + 1; w2 < nwant; w2++)
+						if (want_ids[w2] == want_ids[w])
+							want_ids[w2] = 0;
+				}
+			}
+			mailbox_unref(&box);
+		}
+		json_array_foreach(ids, i, e) {
+			if (objs[i] == NULL) {
+				if (want_ids[i] != 0 || email_id_parse(json_string_value(e), 'M') == 0)
+					(void)json_array_append(notfound, e);
+				continue;
+			}
+			if (!want(props, "mailboxIds"))
+				(void)json_object_del(objs[i], "mailboxIds");
+			(void)json_array_append_new(list, objs[i]);
+		}
+		free(objs);
+	}
+	state = state_str(emails_state(&f));
+	call->result = json_pack("{s:s, s:s, s:o, s:o}", "accountId", call->account_id,
+	    "state", state, "list", list, "notFound", notfound);
+	free(state);
+	free(want_ids);
+	folders_free(&f);
+}
+
+bool
+jmap_mail_call(const char *name, struct jmap_call *call)
+{
+	if (strcmp(name, "Mailbox/get") == 0)
+		mailbox_get(call);
+	else if (strcmp(name, "Email/query") == 0)
+		email_query(call);
+	else if (strcmp(name, "Email/get") == 0)
+		email_get(call);
+	else
+		return false;
+	return true;
+}

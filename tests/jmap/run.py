@@ -1,0 +1,450 @@
+#!/usr/bin/env python3
+"""JMAP tests (issue 18, RFC 8620 and RFC 8621 read side) against a real buzon on
+127.0.0.1: jmap-jam (an independent client from the npm registry, tests/jmap/jam.mjs)
+reads the session resource, Mailbox/get, Email/query + Email/get with a result reference
+and Core/echo, over plaintext HTTP on loopback and over HTTPS; the ids it sees are the
+ones IMAP sends (MAILBOXID, EMAILID). Raw requests (http.client and sockets) check the
+errors: 401 with a Basic challenge, a wrong password, notJSON, notRequest,
+unknownCapability, limit, unknownMethod, invalidResultReference, accountNotFound; and
+hostile HTTP: an oversized head before and after login, an oversized body, a slowloris
+client, NUL octets, chunked bodies, deep JSON nesting, other credentials on a logged-in
+connection — each answered and the server still serving.  Each test starts its own
+server (tests/lib/buzontest.py) and prints "PASS name" or "FAIL name: reasons"; the last
+line is "N passed, M failed".
+
+  run.py [--buzon PATH] [NAME...]
+"""
+import argparse
+import base64
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+import buzontest as bt  # noqa: E402
+
+TESTS = []
+
+
+def test(**options):
+    def deco(fn):
+        TESTS.append((fn.__name__, fn, options))
+        return fn
+    return deco
+
+
+def basic(user="demo", password="demo"):
+    return "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+
+
+def conn(srv, timeout=10):
+    return http.client.HTTPConnection(bt.HOST, srv.jmap_port, timeout=timeout)
+
+
+def request(c, method, path, body=None, auth=None, headers=None):
+    h = dict(headers or {})
+    if auth is not None:
+        h["Authorization"] = auth
+    if body is not None and not isinstance(body, bytes):
+        body = json.dumps(body).encode()
+        h.setdefault("Content-Type", "application/json")
+    c.request(method, path, body=body, headers=h)
+    r = c.getresponse()
+    data = r.read()
+    return r, data
+
+
+def api(srv, body, auth=None, c=None):
+    c = c or conn(srv)
+    r, data = request(c, "POST", "/jmap/api", body, auth or basic())
+    return r.status, (json.loads(data) if data else None)
+
+
+def account(srv):
+    c = conn(srv)
+    r, data = request(c, "GET", "/.well-known/jmap", auth=basic())
+    return json.loads(data)["primaryAccounts"]["urn:ietf:params:jmap:mail"]
+
+
+USING = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"]
+
+
+def raw(srv, data, timeout=10, shut=False):
+    """Send bytes on a fresh connection; everything the server says until it closes."""
+    s = socket.create_connection((bt.HOST, srv.jmap_port), timeout=timeout)
+    try:
+        s.sendall(data)
+        if shut:
+            s.shutdown(socket.SHUT_WR)
+        out = b""
+        while True:
+            try:
+                d = s.recv(65536)
+            except ConnectionResetError:
+                break
+            if not d:
+                break
+            out += d
+        return out
+    finally:
+        s.close()
+
+
+def still_serving(srv, res):
+    c = conn(srv)
+    r, data = request(c, "GET", "/.well-known/jmap", auth=basic())
+    res.eq(r.status, 200, "the server still answers")
+
+
+def imap_ids(srv):
+    """(MAILBOXID of INBOX, {EMAILID: subject bytes}) as IMAP sends them."""
+    m = srv.imap()
+    typ, data = m.select("INBOX")
+    mbid = None
+    for code in m.untagged_responses.get("OK", []):
+        if code.startswith(b"[MAILBOXID ("):
+            mbid = code[len(b"[MAILBOXID ("):].split(b")")[0].decode()
+    typ, data = m.fetch("1:*", "(EMAILID)")
+    ids = set()
+    for d in data:
+        if isinstance(d, bytes) and b"EMAILID (" in d:
+            ids.add(d.split(b"EMAILID (")[1].split(b")")[0].decode())
+    m.logout()
+    return mbid, ids
+
+
+def ensure_jam():
+    """node_modules/jmap-jam from package-lock.json (npm ci), once."""
+    if os.path.isdir(os.path.join(HERE, "node_modules", "jmap-jam")):
+        return
+    if shutil.which("npm") is None:
+        raise AssertionError("jmap-jam is not installed and there is no npm (nodejs, npm)")
+    r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=HERE,
+                       capture_output=True, text=True, timeout=300)
+    if r.returncode != 0:
+        raise AssertionError("npm ci failed: %s" % (r.stderr or r.stdout).strip()[-500:])
+
+
+def run_jam(srv, url, env=None):
+    node = shutil.which("node")
+    if node is None:
+        raise AssertionError("no node (nodejs) for jmap-jam")
+    ensure_jam()
+    e = dict(os.environ)
+    e.update(env or {})
+    r = subprocess.run([node, os.path.join(HERE, "jam.mjs"), url, "demo", "demo"],
+                       capture_output=True, text=True, timeout=30, cwd=HERE, env=e)
+    if r.returncode != 0:
+        raise AssertionError("jam.mjs failed: %s" % r.stderr.strip()[-2000:])
+    return json.loads(r.stdout)
+
+
+def check_jam(srv, res, out):
+    caps = out["session"]["capabilities"]
+    res.check("urn:ietf:params:jmap:core" in caps and "urn:ietf:params:jmap:mail" in caps,
+              "session capabilities core and mail")
+    res.eq(caps["urn:ietf:params:jmap:core"]["maxCallsInRequest"], 16, "maxCallsInRequest")
+    boxes = {m["role"]: m for m in out["mailboxes"]["list"]}
+    res.check("inbox" in boxes and "sent" in boxes and "trash" in boxes,
+              "Mailbox/get roles inbox, sent, trash")
+    inbox = boxes["inbox"]
+    nmsgs = len(bt.fixture_messages())
+    res.eq(inbox["totalEmails"], nmsgs, "INBOX totalEmails")
+    res.eq(inbox["myRights"]["mayReadItems"], True, "myRights.mayReadItems")
+    mbid, emailids = imap_ids(srv)
+    res.eq(inbox["id"], mbid, "the INBOX id is IMAP's MAILBOXID")
+    q = out["query"]
+    res.eq(q["total"], nmsgs, "Email/query total")
+    res.eq(len(q["ids"]), min(10, nmsgs), "Email/query limit 10")
+    res.check(set(q["ids"]) <= emailids, "Email ids are IMAP's EMAILIDs")
+    emails = out["emails"]["list"]
+    res.eq([e["id"] for e in emails], q["ids"], "Email/get by #ids, in order")
+    recv = [e["receivedAt"] for e in emails]
+    res.eq(recv, sorted(recv, reverse=True), "receivedAt descending")
+    res.check(all(e["mailboxIds"] == {mbid: True} for e in emails), "mailboxIds")
+    res.check(any(e["subject"] for e in emails), "subjects")
+    res.check(all(isinstance(e["from"], list) for e in emails if e["from"] is not None),
+              "from is EmailAddress[]")
+    res.check(any(e["preview"] for e in emails), "previews")
+    res.eq(out["echo"], {"hello": "world", "n": [1, 2]}, "Core/echo")
+    res.eq(out["emailSet"].get("type") if isinstance(out["emailSet"], dict) else None,
+           "unknownMethod", "Email/set (not in this slice) is unknownMethod")
+
+
+@test(config=["jmap_tls = no"])
+def jam_plaintext_loopback(srv, res):
+    out = run_jam(srv, "http://127.0.0.1:%d/.well-known/jmap" % srv.jmap_port)
+    res.eq(out["session"]["apiUrl"], "http://127.0.0.1:%d/jmap/api" % srv.jmap_port,
+           "apiUrl from the Host field")
+    check_jam(srv, res, out)
+
+
+@test(config=["jmap_tls = yes"])
+def jam_https(srv, res):
+    out = run_jam(srv, "https://localhost:%d/.well-known/jmap" % srv.jmap_port,
+                  env={"NODE_EXTRA_CA_CERTS": srv.cert})
+    res.check(out["session"]["apiUrl"].startswith("https://localhost:"), "https apiUrl")
+    check_jam(srv, res, out)
+
+
+@test(config=["jmap_tls = no"])
+def auth_challenge_and_failure(srv, res):
+    c = conn(srv)
+    r, data = request(c, "GET", "/.well-known/jmap")
+    res.eq(r.status, 401, "no credentials: 401")
+    res.check((r.getheader("WWW-Authenticate") or "").startswith("Basic "), "Basic challenge")
+    # the connection is kept after the challenge: the same one logs in
+    r, data = request(c, "GET", "/.well-known/jmap", auth=basic("demo", "wrong"))
+    res.eq(r.status, 401, "wrong password: 401")
+    c = conn(srv)
+    r, data = request(c, "GET", "/.well-known/jmap", auth=basic())
+    res.eq(r.status, 200, "right password: 200")
+    s = json.loads(data)
+    res.eq(s["username"], "demo", "username")
+    # keep-alive: more requests on the logged-in connection
+    r, data = request(c, "POST", "/jmap/api", {"using": USING, "methodCalls": [
+        ["Core/echo", {"a": 1}, "c1"]]}, auth=basic())
+    res.eq(json.loads(data)["methodResponses"], [["Core/echo", {"a": 1}, "c1"]],
+           "second request on the connection")
+    # other credentials on it: 401 and the connection ends (the login process checks them)
+    r, data = request(c, "POST", "/jmap/api", {"using": USING, "methodCalls": []},
+                      auth=basic("demo", "other"))
+    res.eq(r.status, 401, "other credentials on a logged-in connection: 401")
+    res.eq(r.getheader("Connection"), "close", "... and the connection closes")
+    r, data = request(conn(srv), "GET", "/nothing", auth=basic())
+    res.eq(r.status, 404, "unknown path: 404")
+    r, data = request(conn(srv), "GET", "/jmap/api", auth=basic())
+    res.eq(r.status, 405, "GET on the API: 405")
+
+
+@test(config=["jmap_tls = no"])
+def request_errors(srv, res):
+    acc = account(srv)
+    c = conn(srv)
+    r, data = request(c, "POST", "/jmap/api", b"{not json", auth=basic())
+    p = json.loads(data)
+    res.eq((r.status, p["type"]), (400, "urn:ietf:params:jmap:error:notJSON"), "notJSON")
+    res.eq(r.getheader("Content-Type"), "application/problem+json", "problem details")
+    st, p = api(srv, {"using": USING})
+    res.eq((st, p["type"]), (400, "urn:ietf:params:jmap:error:notRequest"), "notRequest")
+    st, p = api(srv, {"using": USING, "methodCalls": [["Core/echo", {}]]})
+    res.eq(p["type"], "urn:ietf:params:jmap:error:notRequest", "a call is a triple")
+    st, p = api(srv, {"using": ["urn:example:nope"], "methodCalls": []})
+    res.eq(p["type"], "urn:ietf:params:jmap:error:unknownCapability", "unknownCapability")
+    st, p = api(srv, {"using": USING, "methodCalls": [["Core/echo", {}, "c%d" % i]
+                                                      for i in range(17)]})
+    res.eq((p["type"], p.get("limit")), ("urn:ietf:params:jmap:error:limit",
+                                         "maxCallsInRequest"), "limit maxCallsInRequest")
+    st, p = api(srv, {"using": USING, "methodCalls": [
+        ["Foo/bar", {}, "a"],
+        ["Mailbox/get", {"accountId": "nobody"}, "b"],
+        ["Email/get", {"accountId": acc, "#ids": {"resultOf": "zz", "name": "Email/query",
+                                                  "path": "/ids"}}, "c"],
+        ["Email/get", {"accountId": acc, "ids": [], "#ids": {
+            "resultOf": "a", "name": "Foo/bar", "path": "/ids"}}, "d"],
+        ["Email/get", {"accountId": acc, "ids": [], "properties": ["bogus"]}, "e"],
+        ["Email/query", {"accountId": acc, "filter": {"text": "x"}}, "f"],
+        ["Email/query", {"accountId": acc, "sort": [{"property": "subject"}]}, "g"],
+        ["Email/changes", {"accountId": acc, "sinceState": "x"}, "h"],
+    ]})
+    got = [(x[0], x[1].get("type"), x[2]) for x in p["methodResponses"]]
+    res.eq(got, [("error", "unknownMethod", "a"), ("error", "accountNotFound", "b"),
+                 ("error", "invalidResultReference", "c"),
+                 ("error", "invalidArguments", "d"), ("error", "invalidArguments", "e"),
+                 ("error", "unsupportedFilter", "f"), ("error", "unsupportedSort", "g"),
+                 ("error", "unknownMethod", "h")], "method errors")
+    # a method of a capability the request does not use is unknown (RFC 8620 §3.6.2)
+    st, p = api(srv, {"using": ["urn:ietf:params:jmap:core"], "methodCalls": [
+        ["Mailbox/get", {"accountId": acc}, "a"]]})
+    res.eq(p["methodResponses"][0][1]["type"], "unknownMethod", "mail not in using")
+
+
+@test(config=["jmap_tls = no"])
+def result_references(srv, res):
+    acc = account(srv)
+    st, p = api(srv, {"using": USING, "methodCalls": [
+        ["Mailbox/get", {"accountId": acc}, "0"],
+        ["Core/echo", {"#roles": {"resultOf": "0", "name": "Mailbox/get",
+                                  "path": "/list/*/role"},
+                       "#first": {"resultOf": "0", "name": "Mailbox/get",
+                                  "path": "/list/0/name"}}, "1"],
+        ["Email/query", {"accountId": acc, "limit": 2, "position": 1}, "2"],
+        ["Email/get", {"accountId": acc, "#ids": {"resultOf": "2", "name": "Email/query",
+                                                  "path": "/ids"},
+                       "properties": ["id", "threadId"]}, "3"],
+        ["Core/echo", {"#x": {"resultOf": "0", "name": "Email/query", "path": "/list"}},
+         "4"],
+        ["Core/echo", {"#x": {"resultOf": "0", "name": "Mailbox/get", "path": "/nope"}},
+         "5"],
+    ]})
+    r = p["methodResponses"]
+    res.check("inbox" in r[1][1]["roles"] and None in r[1][1]["roles"] or
+              "inbox" in r[1][1]["roles"], "'*' path collects the roles")
+    res.eq(r[1][1]["first"], "INBOX", "/list/0/name")
+    res.eq(r[2][1]["position"], 1, "position")
+    res.eq(len(r[2][1]["ids"]), 2, "limit")
+    res.eq([e["id"] for e in r[3][1]["list"]], r[2][1]["ids"], "#ids from Email/query")
+    res.check(all(set(e) == {"id", "threadId"} for e in r[3][1]["list"]), "properties")
+    res.eq(r[4][1].get("type"), "invalidResultReference", "name mismatch")
+    res.eq(r[5][1].get("type"), "invalidResultReference", "path that does not resolve")
+    # the same Email by id, and an unknown id
+    ids = r[2][1]["ids"]
+    st, p = api(srv, {"using": USING, "methodCalls": [
+        ["Email/get", {"accountId": acc, "ids": [ids[0], "Mffffffffffffffff", "bad"],
+                       "properties": ["id"]}, "a"]]})
+    g = p["methodResponses"][0][1]
+    res.eq([e["id"] for e in g["list"]], [ids[0]], "Email/get list")
+    res.eq(g["notFound"], ["Mffffffffffffffff", "bad"], "Email/get notFound")
+
+
+@test(config=["jmap_tls = no"])
+def new_delivery_changes_state(srv, res):
+    acc = account(srv)
+    q = {"using": USING, "methodCalls": [["Email/query", {"accountId": acc,
+                                                          "calculateTotal": True}, "q"]]}
+    st, p = api(srv, q)
+    before = p["methodResponses"][0][1]
+    srv.deliver("demo", b"From: a@example.org\nTo: demo@example.org\nSubject: fresh\n\nhi\n")
+    deadline = time.monotonic() + 10
+    while True:
+        st, p = api(srv, q)
+        after = p["methodResponses"][0][1]
+        if after["total"] == before["total"] + 1 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    res.eq(after["total"], before["total"] + 1, "a delivered message is found")
+    res.check(after["queryState"] != before["queryState"], "queryState changes")
+    st, p = api(srv, {"using": USING, "methodCalls": [["Email/get", {
+        "accountId": acc, "ids": after["ids"][:1], "properties": ["subject", "keywords"]},
+        "g"]]})
+    e = p["methodResponses"][0][1]["list"][0]
+    res.eq((e["subject"], e["keywords"]), ("fresh", {}), "the newest is the new one")
+
+
+@test(config=["jmap_tls = no", "login_timeout = 2"])
+def hostile_http(srv, res):
+    # an oversized head before login (the login process's bound)
+    out = raw(srv, b"GET / HTTP/1.1\r\nX: " + b"a" * 20000 + b"\r\n\r\n")
+    res.check(out.startswith(b"HTTP/1.1 431 "), "oversized head before login: 431")
+    # NUL, bare LF, chunked, HTTP/2 preface, garbage
+    for data, want in [(b"GET / HTTP/1.1\r\nHost: a\0b\r\n\r\n", b"400"),
+                       (b"GET / HTTP/1.1\nHost: a\n\n", b"400"),
+                       (b"POST /jmap/api HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+                        b"501"),
+                       (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", b"505"),
+                       (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", b"400")]:
+        out = raw(srv, data, shut=True)
+        res.check(out.startswith(b"HTTP/1.1 " + want + b" "), "%r -> %s (got %r)" % (
+            data[:30], want.decode(), out[:40]))
+    # a body over maxSizeRequest is refused before it is read
+    out = raw(srv, b"POST /jmap/api HTTP/1.1\r\nAuthorization: " + basic().encode() +
+              b"\r\nContent-Length: 999999999\r\n\r\n")
+    res.check(out.startswith(b"HTTP/1.1 413 "), "Content-Length over maxSizeRequest: 413")
+    # an oversized head after login (the mail process's bound): keep-alive, then 16 KiB+
+    s = socket.create_connection((bt.HOST, srv.jmap_port), timeout=10)
+    s.sendall(b"GET /.well-known/jmap HTTP/1.1\r\nAuthorization: " + basic().encode() +
+              b"\r\n\r\n")
+    first = s.recv(65536)
+    res.check(first.startswith(b"HTTP/1.1 200 "), "logged in")
+    try:
+        s.sendall(b"GET /.well-known/jmap HTTP/1.1\r\nX: " + b"a" * 40000 + b"\r\n\r\n")
+    except OSError:
+        pass
+    out = b""
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            out += d
+    except OSError:
+        pass
+    s.close()
+    res.check(b"HTTP/1.1 431 " in out, "oversized head after login: 431")
+    # deep nesting and a big but valid document
+    st, p = api(srv, {"using": USING, "methodCalls": [["Core/echo", json.loads(
+        '{"a":' * 100 + "1" + "}" * 100), "x"]]})
+    res.eq((st, p["type"]), (400, "urn:ietf:params:jmap:error:notRequest"), "deep nesting")
+    st, p = api(srv, b"[" * 100000 + b"]" * 100000)
+    res.eq((st, p["type"]), (400, "urn:ietf:params:jmap:error:notJSON"),
+           "nesting beyond the parser's depth")
+    st, p = api(srv, {"using": USING, "methodCalls": [["Core/echo", {"s": "x" * 500000},
+                                                       "x"]]})
+    res.eq(len(p["methodResponses"][0][1]["s"]), 500000, "a 500 KB echo")
+    # slowloris before login: the login deadline ends it
+    s = socket.create_connection((bt.HOST, srv.jmap_port), timeout=10)
+    s.sendall(b"GET /.well-known/jmap HTTP/1.1\r\n")
+    t0 = time.monotonic()
+    out = b""
+    try:
+        while time.monotonic() - t0 < 8:
+            s.sendall(b"X: y\r\n")
+            s.settimeout(0.5)
+            try:
+                d = s.recv(4096)
+                if not d:
+                    break
+                out += d
+            except socket.timeout:
+                pass
+    except OSError:
+        pass
+    s.close()
+    res.check(out.startswith(b"HTTP/1.1 408 "), "slowloris: 408 at login_timeout")
+    still_serving(srv, res)
+
+
+def run_one(name, fn, opts):
+    res = bt.Result(name)
+    port = bt.free_ports(1)[0]
+    opts = dict(opts)
+    opts["config"] = ["jmap_port = %d" % port] + list(opts.get("config", []))
+    srv = bt.Server(**opts)
+    srv.jmap_port = port
+    t0 = time.monotonic()
+    try:
+        srv.setup()
+        srv.start()
+        fn(srv, res)
+    except Exception as e:
+        traceback.print_exc()
+        res.fail("%s: %s" % (type(e).__name__, str(e).splitlines()[0] if str(e) else ""))
+    finally:
+        for p in srv.stop():
+            res.fail("teardown: " + p)
+    dt = time.monotonic() - t0
+    if res.failures:
+        print("FAIL %s (%.1fs): %s" % (name, dt, "; ".join(res.failures)))
+        return False
+    print("PASS %s (%.1fs)" % (name, dt))
+    return True
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("names", nargs="*")
+    ap.add_argument("--buzon", help="server binary (default $BUZON or build/buzon)")
+    args = ap.parse_args()
+    if args.buzon:
+        os.environ["BUZON"] = os.path.abspath(args.buzon)
+    passed = failed = 0
+    for name, fn, opts in TESTS:
+        if args.names and name not in args.names:
+            continue
+        if run_one(name, fn, opts):
+            passed += 1
+        else:
+            failed += 1
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
