@@ -361,12 +361,11 @@ collect_folder(struct mail_user *mu, struct folders *f, size_t fi, struct hits *
 	if (mailbox_open(mail_user_store(mu), f->v[fi].name, &box) != STORE_OK)
 		return -1;
 	mailbox_msgs_load(box);
-	n = mailbox_count(box);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < (n = mailbox_count(box)); i++) {
 		const struct mailbox_msg *m = mailbox_msg_at(box, i);
 		struct hit x = { m->emailid, m->internaldate, m->uid, fi };
 
-		if (x.received == 0 && mailbox_msg_info(box, m->uid, &m) == STORE_OK)
+		if (x.received == 0 && mailbox_msg_info(box, x.uid, &m) == STORE_OK)
 			x.received = m->internaldate;
 		hits_add(h, &x);
 	}
@@ -452,6 +451,7 @@ email_query(struct jmap_call *call)
 	struct hits h = { 0 };
 	const char *in_mailbox = NULL;
 	json_int_t position, limit;
+	bool server_limit;
 	bool total = json_is_true(json_object_get(call->args, "calculateTotal"));
 	size_t i, n, fi;
 	json_t *e;
@@ -493,14 +493,19 @@ email_query(struct jmap_call *call)
 			}
 		}
 	}
-	if (!json_uint(json_object_get(call->args, "position"), 0, &position) ||
-	    !json_uint(json_object_get(call->args, "limit"), JMAP_MAX_OBJECTS_IN_GET, &limit)) {
-		set_error(call, "invalidArguments", "position and limit must be UnsignedInt");
+	e = json_object_get(call->args, "position");
+	if (e != NULL && !json_is_null(e) && !json_is_integer(e)) {
+		set_error(call, "invalidArguments", "position must be an Int");
+		return;
+	}
+	position = json_is_integer(e) ? json_integer_value(e) : 0;
+	if (!json_uint(json_object_get(call->args, "limit"), -1, &limit)) {
+		set_error(call, "invalidArguments", "limit must be an UnsignedInt");
 		return;
 	}
 	if (json_object_get(call->args, "anchor") != NULL &&
 	    !json_is_null(json_object_get(call->args, "anchor"))) {
-		set_error(call, "unsupportedFilter", "anchor is not supported so far");
+		set_error(call, "invalidArguments", "anchor is not supported so far");
 		return;
 	}
 	if (folders_load(call->mu, &f) < 0) {
@@ -528,7 +533,11 @@ email_query(struct jmap_call *call)
 		if (!dup)
 			h.v[n++] = h.v[i];
 	}
-	if (limit > JMAP_MAX_OBJECTS_IN_GET)
+	/* RFC 8620 §5.5: a negative position counts from the end, clamped to 0 */
+	if (position < 0)
+		position = (json_int_t)n + position < 0 ? 0 : (json_int_t)n + position;
+	server_limit = limit < 0 || limit > JMAP_MAX_OBJECTS_IN_GET;
+	if (server_limit)
 		limit = JMAP_MAX_OBJECTS_IN_GET;
 	ids = json_array();
 	for (i = (size_t)position; i < n && (json_int_t)(i - (size_t)position) < limit; i++) {
@@ -543,6 +552,9 @@ email_query(struct jmap_call *call)
 	    "position", (json_int_t)((size_t)position < n ? position : (json_int_t)n), "ids", ids);
 	if (total)
 		(void)json_object_set_new(call->result, "total", json_integer((json_int_t)n));
+	/* the limit is said only when the server chose it (§5.5) */
+	if (server_limit)
+		(void)json_object_set_new(call->result, "limit", json_integer(limit));
 	free(qs);
 	free(h.v);
 	folders_free(&f);
@@ -779,22 +791,24 @@ email_get(struct jmap_call *call)
 			if (mailbox_open(mail_user_store(call->mu), f.v[fi].name, &box) != STORE_OK)
 				continue;
 			mailbox_msgs_load(box);
-			n = mailbox_count(box);
-			for (size_t k = 0; k < n; k++) {
+			/* reading a file may rescan the folder (mailbox_msg_open): count again */
+			for (size_t k = 0; k < (n = mailbox_count(box)); k++) {
 				const struct mailbox_msg *m = mailbox_msg_at(box, k);
+				uint64_t eid = m->emailid;
+				uint32_t uid = m->uid;
 
 				for (size_t w = 0; w < nwant; w++) {
 					char id[18];
 					json_t *o;
 
-					if (want_ids[w] == 0 || want_ids[w] != m->emailid)
+					if (want_ids[w] == 0 || want_ids[w] != eid)
 						continue;
 					if (objs[w] != NULL) {
 						(void)json_object_set_new(json_object_get(objs[w],
 						    "mailboxIds"), f.v[fi].guid, json_true());
 						continue;
 					}
-					if (mailbox_msg_info(box, m->uid, &m) != STORE_OK)
+					if (mailbox_msg_info(box, uid, &m) != STORE_OK)
 						break;
 					o = objs[w] = json_object();
 					email_id(m->emailid, id);
@@ -817,10 +831,10 @@ email_get(struct jmap_call *call)
 					if (want(props, "receivedAt"))
 						(void)json_object_set_new(o, "receivedAt",
 						    utc_date(m->internaldate));
-					if (email_content(call->mu, f.v[fi].name, m->uid, props,
-					    o) < 0)
+					/* m is not used after this: the folder may be rescanned */
+					if (email_content(call->mu, f.v[fi].name, uid, props, o) < 0)
 						log_warn("jmap email content unreadable folder=%s "
-						    "uid=%u", f.v[fi].name, m->uid);
+						    "uid=%u", f.v[fi].name, uid);
 					/* the same id again in ids: one object each (§5.1) */
 					for (size_t w2 = w + 1; w2 < nwant; w2++)
 						if (want_ids[w2] == want_ids[w])

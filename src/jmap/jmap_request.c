@@ -177,7 +177,7 @@ pointer_token(const char *p, size_t len, char *out, size_t out_size)
 
 /* Append to acc what path selects in v; -1 when it does not resolve. */
 static int
-pointer_walk(json_t *v, const char *path, json_t *acc, bool star_seen)
+pointer_walk(json_t *v, const char *path, json_t *acc, bool star_seen, bool *star_used)
 {
 	const char *slash;
 	size_t tlen;
@@ -206,8 +206,9 @@ pointer_walk(json_t *v, const char *path, json_t *acc, bool star_seen)
 		json_t *e;
 
 		if (strcmp(tok, "*") == 0) {
+			*star_used = true;
 			json_array_foreach(v, i, e)
-				if (pointer_walk(e, path, acc, true) < 0)
+				if (pointer_walk(e, path, acc, true, star_used) < 0)
 					return -1;
 			return 0;
 		}
@@ -222,22 +223,22 @@ pointer_walk(json_t *v, const char *path, json_t *acc, bool star_seen)
 		}
 		if ((next = json_array_get(v, i)) == NULL)
 			return -1;
-		return pointer_walk(next, path, acc, star_seen);
+		return pointer_walk(next, path, acc, star_seen, star_used);
 	}
 	if (!json_is_object(v) || (next = json_object_get(v, tok)) == NULL)
 		return -1;
-	return pointer_walk(next, path, acc, star_seen);
+	return pointer_walk(next, path, acc, star_seen, star_used);
 }
 
 json_t *
 jmap_pointer_eval(json_t *v, const char *path)
 {
 	json_t *acc = json_array(), *r;
-	bool star = strstr(path, "/*") != NULL;
+	bool star = false;
 
 	if (acc == NULL)
 		return NULL;
-	if (pointer_walk(v, path, acc, false) < 0) {
+	if (pointer_walk(v, path, acc, false, &star) < 0) {
 		json_decref(acc);
 		return NULL;
 	}

@@ -294,6 +294,19 @@ def result_references(srv, res):
     res.check(all(set(e) == {"id", "threadId"} for e in r[3][1]["list"]), "properties")
     res.eq(r[4][1].get("type"), "invalidResultReference", "name mismatch")
     res.eq(r[5][1].get("type"), "invalidResultReference", "path that does not resolve")
+    # a negative position counts from the end; a limit the server chose is said
+    st, p = api(srv, {"using": USING, "methodCalls": [
+        ["Email/query", {"accountId": acc, "calculateTotal": True}, "all"],
+        ["Email/query", {"accountId": acc, "position": -2}, "last2"],
+        ["Email/query", {"accountId": acc, "limit": 100000}, "big"],
+        ["Email/query", {"accountId": acc, "position": -1000, "limit": 1}, "clamp"]]})
+    allq, last2, big, clamp = [x[1] for x in p["methodResponses"]]
+    res.eq(last2["ids"], allq["ids"][-2:], "position -2")
+    res.eq(last2["position"], allq["total"] - 2, "position -2 as an index")
+    res.eq(big.get("limit"), 500, "limit over the maximum: the server's limit is said")
+    res.eq(allq.get("limit"), 500, "no limit given: the server's is said")
+    res.check("limit" not in clamp, "a limit the client gave is not repeated")
+    res.eq((clamp["position"], clamp["ids"]), (0, allq["ids"][:1]), "position clamped to 0")
     # the same Email by id, and an unknown id
     ids = r[2][1]["ids"]
     st, p = api(srv, {"using": USING, "methodCalls": [
