@@ -20,6 +20,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "mail/address.h"
+#include "mail/date.h"
 #include "mail/header.h"
 #include "mail/message.h"
 #include "mail/preview.h"
@@ -578,6 +579,30 @@ utc_date(time_t t)
 	return json_string(s);
 }
 
+/*
+ * RFC 8621 §4.1.2.3 sentAt: the Date field as a Date (RFC 3339 with the sender's zone
+ * offset, §1.4 of RFC 8620); null when it does not parse.
+ */
+static json_t *
+date_json(const char *raw)
+{
+	time_t t;
+	int tz;
+	struct tm tm;
+	char s[96];
+	time_t local;
+
+	if (mail_date_parse(raw, strlen(raw), &t, &tz) < 0 || tz <= -24 * 60 || tz >= 24 * 60)
+		return json_null();
+	local = t + (time_t)tz * 60;
+	if (gmtime_r(&local, &tm) == NULL || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999)
+		return json_null();
+	snprintf(s, sizeof(s), "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d", tm.tm_year + 1900,
+	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, tz < 0 ? '-' : '+',
+	    (tz < 0 ? -tz : tz) / 60, (tz < 0 ? -tz : tz) % 60);
+	return json_string(s);
+}
+
 /* A decoded header text: UTF-8 or nothing (jansson refuses invalid UTF-8). */
 static json_t *
 text_json(const char *raw)
@@ -692,8 +717,11 @@ email_content(struct mail_user *mu, const char *folder, uint32_t uid, json_t *pr
 		if (want(props, "cc"))
 			(void)json_object_set_new(o, "cc", addresses_json(hdr, hlen, "Cc"));
 		if (want(props, "sentAt")) {
-			/* the Date field as it was written is for a later slice (RFC 8621 §4.1.2.3) */
-			(void)json_object_set_new(o, "sentAt", json_null());
+			char *d = mail_header_get(hdr, hlen, "Date");
+
+			(void)json_object_set_new(o, "sentAt", d != NULL ? date_json(d) :
+			    json_null());
+			free(d);
 		}
 		if (need_preview) {
 			struct mail_message *m = mail_message_parse(hdr, len, NULL);

@@ -339,6 +339,22 @@ def new_delivery_changes_state(srv, res):
         "g"]]})
     e = p["methodResponses"][0][1]["list"][0]
     res.eq((e["subject"], e["keywords"]), ("fresh", {}), "the newest is the new one")
+    # sentAt keeps the sender's zone (RFC 8621 §4.1.2.3); no Date: null
+    srv.deliver("demo", b"From: a@example.org\nDate: Tue, 03 Mar 2026 09:15:40 +0100\n"
+                b"Subject: dated\n\nhi\n")
+    deadline = time.monotonic() + 10
+    while True:
+        st, p = api(srv, q)
+        if p["methodResponses"][0][1]["total"] == after["total"] + 1 or \
+                time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    ids = p["methodResponses"][0][1]["ids"]
+    st, p = api(srv, {"using": USING, "methodCalls": [["Email/get", {
+        "accountId": acc, "ids": ids, "properties": ["subject", "sentAt"]}, "g"]]})
+    got = {e["subject"]: e["sentAt"] for e in p["methodResponses"][0][1]["list"]}
+    res.eq((got.get("dated"), got.get("fresh", "missing")),
+           ("2026-03-03T09:15:40+01:00", None), "sentAt")
 
 
 @test(config=["jmap_tls = no", "login_timeout = 2"])
