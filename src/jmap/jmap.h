@@ -35,6 +35,12 @@ struct jmap_call {
 	const char *error;	/* out: the method error type, with result NULL */
 	const char *error_desc;	/* optional description */
 };
+/*
+ * The message whose blobId is "B" + 16 hex digits (blob_id): an open, read-only
+ * descriptor of its file in *fd_r (caller closes). Returns 1 found, 0 no such blob,
+ * -1 error (logged).
+ */
+int jmap_mail_blob_open(struct mail_user *mu, const char *blob_id, int *fd_r);
 /* Run one method of the mail capability; false when name is not one of them. */
 bool jmap_mail_call(const char *name, struct jmap_call *call);
 

@@ -16,6 +16,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "jmap/jmap_request.h"
@@ -23,12 +25,15 @@
 #include "lib/conn.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "mail/message.h"
 #include "mailproc/mail_user.h"
 #include "proto/http.h"
 
 #define API_PATH	"/jmap/api"
 
-enum jc_state { JC_HEAD, JC_BODY, JC_CLOSING };
+enum jc_state { JC_HEAD, JC_BODY, JC_DOWNLOAD, JC_CLOSING };
+
+#define DOWNLOAD_CHUNK	(64 * 1024)	/* octets of a blob produced per write round */
 
 struct jmap_client {
 	struct mail_session session;
@@ -50,6 +55,10 @@ struct jmap_client {
 	bool keep_alive;
 	uint64_t body_left;
 	struct buf body;
+	/* JC_DOWNLOAD: the message file, mapped, streamed with CRLF line ends */
+	unsigned char *map;
+	size_t map_len;
+	struct mail_octets_reader reader;
 };
 
 static unsigned next_id;
@@ -280,6 +289,126 @@ serve_api(struct jmap_client *c)
 	jmap_request_free(&req);
 }
 
+/* ---------------------------------------------------------------- download */
+
+static void
+download_end(struct jmap_client *c)
+{
+	if (c->map != NULL)
+		munmap(c->map, c->map_len);
+	c->map = NULL;
+	c->map_len = 0;
+}
+
+/* Produce the blob while the output has room; false while more is to come. */
+static bool
+download_pump(struct jmap_client *c)
+{
+	struct buf chunk;
+	int n = 1;
+
+	buf_init(&chunk, DOWNLOAD_CHUNK);
+	while (!conn_output_full(c->bev, CONN_IMAP)) {
+		buf_reset(&chunk);
+		if ((n = mail_octets_read(&c->reader, &chunk, DOWNLOAD_CHUNK)) <= 0)
+			break;
+		evbuffer_add(bufferevent_get_output(c->bev), chunk.data, chunk.len);
+		/* progress: a blob may take long, a client that reads nothing may not */
+		arm_timer(c, JMAP_IDLE_SECS);
+	}
+	buf_deinit(&chunk);
+	if (n > 0)
+		return false;
+	download_end(c);
+	return true;
+}
+
+/* A safe token for a header value: the type a client asked for, or a file name. */
+static bool
+header_safe(const char *s, size_t len)
+{
+	if (len == 0 || len > 200)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f || s[i] == '"' ||
+		    s[i] == '\\' || s[i] == ';' || s[i] == '%')
+			return false;
+	return true;
+}
+
+/*
+ * GET /jmap/download/{accountId}/{blobId}/{name}?accept={type} (RFC 8620 §6.2): the
+ * blob is the message, with CRLF line ends (its size is the Email's size).
+ */
+static void
+serve_download(struct jmap_client *c)
+{
+	const char *p = c->target + strlen("/jmap/download/"), *slash, *name, *q;
+	char acc[64], blob[64], type[256];
+	struct stat sb;
+	size_t len, nlen;
+	uint64_t total;
+	int fd, r;
+
+	if ((slash = strchr(p, '/')) == NULL || (size_t)(slash - p) >= sizeof(acc))
+		goto notfound;
+	memcpy(acc, p, (size_t)(slash - p));
+	acc[slash - p] = '\0';
+	p = slash + 1;
+	if ((slash = strchr(p, '/')) == NULL || (size_t)(slash - p) >= sizeof(blob))
+		goto notfound;
+	memcpy(blob, p, (size_t)(slash - p));
+	blob[slash - p] = '\0';
+	name = slash + 1;
+	q = strchr(name, '?');
+	nlen = q != NULL ? (size_t)(q - name) : strlen(name);
+	snprintf(type, sizeof(type), "message/rfc822");
+	if (q != NULL && strncmp(q, "?accept=", 8) == 0 && header_safe(q + 8, strlen(q + 8)))
+		snprintf(type, sizeof(type), "%s", q + 8);
+	if (strcmp(acc, c->account_id) != 0)
+		goto notfound;
+	if ((r = jmap_mail_blob_open(c->mu, blob, &fd)) <= 0) {
+		if (r < 0) {
+			respond_text(c, 503, "Temporary failure");
+			return;
+		}
+		goto notfound;
+	}
+	if (fstat(fd, &sb) < 0 || sb.st_size < 0) {
+		close(fd);
+		respond_text(c, 503, "Temporary failure");
+		return;
+	}
+	len = (size_t)sb.st_size;
+	c->map = len > 0 ? mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
+	close(fd);
+	if (c->map == MAP_FAILED) {
+		c->map = NULL;
+		respond_text(c, 503, "Temporary failure");
+		return;
+	}
+	c->map_len = len;
+	mail_octets_reader_init(&c->reader, c->map != NULL ? c->map :
+	    (const unsigned char *)"", len, 0, UINT64_MAX, &total);
+	evbuffer_add_printf(bufferevent_get_output(c->bev), "HTTP/1.1 200 OK\r\n"
+	    "Content-Length: %llu\r\nContent-Type: %s\r\n"
+	    "Cache-Control: private, immutable, max-age=31536000\r\n%s%.*s%s%s\r\n",
+	    (unsigned long long)total, type,
+	    header_safe(name, nlen) ? "Content-Disposition: attachment; filename=\"" : "",
+	    header_safe(name, nlen) ? (int)nlen : 0, name,
+	    header_safe(name, nlen) ? "\"\r\n" : "", c->keep_alive ? "" : "Connection: close\r\n");
+	if (c->method == HTTP_HEAD) {
+		download_end(c);
+		if (!c->keep_alive)
+			c->state = JC_CLOSING;
+		return;
+	}
+	c->state = JC_DOWNLOAD;
+	return;
+notfound:
+	respond_text(c, 404, "Not found");
+}
+
 static bool
 target_is(const struct jmap_client *c, const char *path)
 {
@@ -303,8 +432,13 @@ serve_request(struct jmap_client *c)
 			serve_api(c);
 		else
 			respond(c, 405, NULL, "Allow: POST\r\n", NULL, 0);
+	} else if (strncmp(c->target, "/jmap/download/", 15) == 0) {
+		if (c->method == HTTP_GET || c->method == HTTP_HEAD)
+			serve_download(c);
+		else
+			respond(c, 405, NULL, "Allow: GET, HEAD\r\n", NULL, 0);
 	} else {
-		/* download, upload and the event source come with a later slice */
+		/* upload and the event source come with a later slice */
 		respond_text(c, 404, "Not found");
 	}
 }
@@ -379,6 +513,20 @@ client_input(struct jmap_client *c)
 	while (c->state != JC_CLOSING && !conn_output_full(c->bev, CONN_IMAP)) {
 		size_t len = evbuffer_get_length(in);
 
+		if (c->state == JC_DOWNLOAD) {
+			if (!download_pump(c))
+				break;
+			request_reset(c);
+			c->in_request = false;
+			if (!c->keep_alive) {
+				c->state = JC_CLOSING;
+				break;
+			}
+			c->state = JC_HEAD;
+			arm_timer(c, JMAP_IDLE_SECS);
+			continue;
+		}
+
 		if (c->state == JC_HEAD) {
 			struct http_request r;
 			const unsigned char *p;
@@ -424,6 +572,8 @@ client_input(struct jmap_client *c)
 				break;
 		}
 		serve_request(c);
+		if (c->state == JC_DOWNLOAD)
+			continue;	/* the blob streams from the loop's top */
 		request_reset(c);
 		c->in_request = false;
 		if (c->state != JC_CLOSING) {
@@ -474,7 +624,7 @@ timer_cb(evutil_socket_t fd, short what, void *ctx)
 
 	(void)fd;
 	(void)what;
-	if (c->state == JC_CLOSING) {
+	if (c->state == JC_CLOSING || c->state == JC_DOWNLOAD) {
 		client_free(c);
 		return;
 	}
@@ -544,6 +694,7 @@ client_free(struct jmap_client *c)
 	event_free(c->timer);
 	bufferevent_free(c->bev);
 	request_reset(c);
+	download_end(c);
 	buf_deinit(&c->body);
 	free(c->user);
 	free(c->ip);

@@ -891,6 +891,39 @@ email_get(struct jmap_call *call)
 	folders_free(&f);
 }
 
+int
+jmap_mail_blob_open(struct mail_user *mu, const char *blob_id, int *fd_r)
+{
+	uint64_t want = email_id_parse(blob_id, 'B');
+	struct folders f;
+	int found = 0;
+
+	if (want == 0)
+		return 0;
+	if (folders_load(mu, &f) < 0)
+		return -1;
+	for (size_t fi = 0; fi < f.n && found == 0; fi++) {
+		struct mailbox *box;
+		size_t n;
+
+		if (mailbox_open(mail_user_store(mu), f.v[fi].name, &box) != STORE_OK)
+			continue;
+		mailbox_msgs_load(box);
+		n = mailbox_count(box);
+		for (size_t k = 0; k < n; k++) {
+			const struct mailbox_msg *m = mailbox_msg_at(box, k);
+
+			if (m->emailid != want)
+				continue;
+			found = mailbox_msg_open(box, m->uid, fd_r) == STORE_OK ? 1 : -1;
+			break;
+		}
+		mailbox_unref(&box);
+	}
+	folders_free(&f);
+	return found;
+}
+
 bool
 jmap_mail_call(const char *name, struct jmap_call *call)
 {

@@ -43,6 +43,11 @@ const [{ query, emails }] = await jam.requestMany((t) => {
 });
 out.query = query;
 out.emails = emails;
+const first = emails.list[0];
+const blob = await jam.downloadBlob({ accountId, blobId: first.blobId,
+  mimeType: "message/rfc822", fileName: "first.eml" });
+out.download = { status: blob.status, length: (await blob.arrayBuffer()).byteLength,
+  size: first.size, type: blob.headers.get("content-type") };
 const [echo] = await jam.request(["Core/echo", { hello: "world", n: [1, 2] }]);
 out.echo = echo;
 try {

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """JMAP tests (issue 18, RFC 8620 and RFC 8621 read side) against a real buzon on
 127.0.0.1: jmap-jam (an independent client from the npm registry, tests/jmap/jam.mjs)
-reads the session resource, Mailbox/get, Email/query + Email/get with a result reference
-and Core/echo, over plaintext HTTP on loopback and over HTTPS; the ids it sees are the
-ones IMAP sends (MAILBOXID, EMAILID). Raw requests (http.client and sockets) check the
+reads the session resource, Mailbox/get, Email/query + Email/get with a result
+reference, Core/echo and a blob download, over plaintext HTTP on loopback and over
+HTTPS; the ids it sees are the ones IMAP sends (MAILBOXID, EMAILID); blobs are the
+messages with CRLF line ends, streamed (a 3.6 MB one). Raw requests (http.client and sockets) check the
 errors: 401 with a Basic challenge, a wrong password, notJSON, notRequest,
 unknownCapability, limit, unknownMethod, invalidResultReference, accountNotFound; and
 hostile HTTP: an oversized head before and after login, an oversized body, a slowloris
@@ -174,6 +175,9 @@ def check_jam(srv, res, out):
               "from is EmailAddress[]")
     res.check(any(e["preview"] for e in emails), "previews")
     res.eq(out["echo"], {"hello": "world", "n": [1, 2]}, "Core/echo")
+    d = out["download"]
+    res.eq((d["status"], d["length"], d["type"]), (200, d["size"], "message/rfc822"),
+           "downloadBlob: the Email's size")
     res.eq(out["emailSet"].get("type") if isinstance(out["emailSet"], dict) else None,
            "unknownMethod", "Email/set (not in this slice) is unknownMethod")
 
@@ -355,6 +359,58 @@ def new_delivery_changes_state(srv, res):
     got = {e["subject"]: e["sentAt"] for e in p["methodResponses"][0][1]["list"]}
     res.eq((got.get("dated"), got.get("fresh", "missing")),
            ("2026-03-03T09:15:40+01:00", None), "sentAt")
+
+
+@test(config=["jmap_tls = no"])
+def download(srv, res):
+    acc = account(srv)
+    st, p = api(srv, {"using": USING, "methodCalls": [
+        ["Email/query", {"accountId": acc}, "q"],
+        ["Email/get", {"accountId": acc, "#ids": {"resultOf": "q", "name": "Email/query",
+                                                  "path": "/ids"},
+                       "properties": ["blobId", "size", "subject"]}, "g"]]})
+    emails = p["methodResponses"][1][1]["list"]
+    files = {}
+    for sub in ("cur", "new"):
+        d = os.path.join(srv.maildir("demo"), sub)
+        for n in os.listdir(d):
+            with open(os.path.join(d, n), "rb") as f:
+                data = f.read()
+            files[data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")] = n
+    c = conn(srv)
+    for e in emails:
+        r, data = request(c, "GET", "/jmap/download/%s/%s/m.eml?accept=message/rfc822" % (
+            acc, e["blobId"]), auth=basic())
+        res.eq(r.status, 200, "download %s" % e["blobId"])
+        res.eq(len(data), e["size"], "the blob's length is the Email's size")
+        res.check(data in files, "the blob is the message with CRLF line ends")
+    res.eq(r.getheader("Content-Type"), "message/rfc822", "Content-Type from accept")
+    res.eq(r.getheader("Content-Disposition"), 'attachment; filename="m.eml"', "file name")
+    r, data = request(c, "GET", "/jmap/download/%s/Bffffffffffffffff/x" % acc, auth=basic())
+    res.eq(r.status, 404, "unknown blob: 404")
+    r, data = request(c, "GET", "/jmap/download/other/%s/x" % emails[0]["blobId"],
+                      auth=basic())
+    res.eq(r.status, 404, "another account: 404")
+    # a big message streams through the output bound, over a keep-alive connection
+    big = b"From: a@example.org\nSubject: big\n\n" + b"0123456789abcdef\n" * 200000
+    srv.deliver("demo", big)
+    deadline = time.monotonic() + 10
+    while True:
+        st, p = api(srv, {"using": USING, "methodCalls": [
+            ["Email/query", {"accountId": acc, "limit": 1}, "q"],
+            ["Email/get", {"accountId": acc, "#ids": {"resultOf": "q", "name":
+                                                      "Email/query", "path": "/ids"},
+                           "properties": ["blobId", "size", "subject"]}, "g"]]}, c=c)
+        e = p["methodResponses"][1][1]["list"][0]
+        if e["subject"] == "big" or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    r, data = request(c, "GET", "/jmap/download/%s/%s/big" % (acc, e["blobId"]),
+                      auth=basic())
+    res.eq((r.status, len(data), e["size"]), (200, len(big) + big.count(b"\n"),
+                                             len(big) + big.count(b"\n")), "a 3.6 MB blob")
+    res.check(data == big.replace(b"\n", b"\r\n"), "its octets")
+    still_serving(srv, res)
 
 
 @test(config=["jmap_tls = no", "login_timeout = 2"])
