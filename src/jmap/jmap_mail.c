@@ -81,7 +81,6 @@ struct folder {
 struct folders {
 	struct folder *v;
 	size_t n;
-	uint64_t state;		/* over names, GUIDs, UIDVALIDITY, HIGHESTMODSEQ */
 };
 
 static void
@@ -101,7 +100,6 @@ folders_load(struct mail_user *mu, struct folders *f)
 	size_t count;
 
 	memset(f, 0, sizeof(*f));
-	f->state = 14695981039346656037ull;
 	if (mstore_list(store, &list, &count) != STORE_OK)
 		return -1;
 	f->v = xcalloc(count > 0 ? count : 1, sizeof(*f->v));
@@ -116,10 +114,6 @@ folders_load(struct mail_user *mu, struct folders *f)
 		fo->attrs = list[i].attrs;
 		memcpy(fo->guid, fo->st.guid, sizeof(fo->guid));
 		fo->selectable = true;
-		state_add(&f->state, fo->name, strlen(fo->name) + 1);
-		state_add(&f->state, fo->guid, strlen(fo->guid));
-		state_add(&f->state, &fo->st.uidvalidity, sizeof(fo->st.uidvalidity));
-		state_add(&f->state, &fo->st.highestmodseq, sizeof(fo->st.highestmodseq));
 		f->n++;
 	}
 	mstore_list_free(list, count);
@@ -283,6 +277,8 @@ check_ids(struct jmap_call *call, json_t *ids)
 	return true;
 }
 
+static char *mailbox_state(struct folders *f);
+
 static const char *const mailbox_props[] = { "id", "name", "parentId", "role", "sortOrder",
 	"totalEmails", "unreadEmails", "totalThreads", "unreadThreads", "myRights",
 	"isSubscribed", NULL };
@@ -321,10 +317,219 @@ mailbox_get(struct jmap_call *call)
 				(void)json_array_append(notfound, e);
 		}
 	}
-	state = state_str(f.state);
+	state = mailbox_state(&f);
 	call->result = json_pack("{s:s, s:s, s:o, s:o}", "accountId", call->account_id,
 	    "state", state, "list", list, "notFound", notfound);
 	free(state);
+	folders_free(&f);
+}
+
+/* ---------------------------------------------------------------- Mailbox/changes */
+
+struct mstate {
+	char (*guid)[65];
+	uint32_t *hash;
+	size_t n, cap;
+};
+
+static void
+mstate_add(struct mstate *st, const char *guid, size_t glen, uint32_t hash)
+{
+	if (st->n == st->cap) {
+		st->cap = st->cap ? st->cap * 2 : 16;
+		st->guid = xreallocarray(st->guid, st->cap, sizeof(*st->guid));
+		st->hash = xreallocarray(st->hash, st->cap, sizeof(*st->hash));
+	}
+	memcpy(st->guid[st->n], guid, glen);
+	st->guid[st->n][glen] = '\0';
+	st->hash[st->n++] = hash;
+}
+
+static void
+mstate_free(struct mstate *st)
+{
+	free(st->guid);
+	free(st->hash);
+	memset(st, 0, sizeof(*st));
+}
+
+static ssize_t
+mstate_find(const struct mstate *st, const char *guid)
+{
+	for (size_t i = 0; i < st->n; i++)
+		if (strcmp(st->guid[i], guid) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+static char *
+mstate_encode(const struct mstate *st)
+{
+	struct buf b;
+
+	buf_init(&b, SIZE_MAX / 2);
+	(void)buf_append_c(&b, '1');
+	for (size_t i = 0; i < st->n; i++)
+		(void)buf_appendf(&b, ",%s.%08x", st->guid[i], st->hash[i]);
+	(void)buf_append_c(&b, '\0');
+	return buf_steal(&b);
+}
+
+/* "1" then ",GUID.HASH" per folder; -1 when s is not such a state. */
+static int
+mstate_decode(const char *s, struct mstate *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (s[0] != '1')
+		return -1;
+	s++;
+	while (*s == ',') {
+		const char *g = ++s, *dot;
+		uint32_t h = 0;
+		size_t glen;
+
+		while ((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
+		    (*s >= 'A' && *s <= 'Z') || *s == '-' || *s == '_')
+			s++;
+		glen = (size_t)(s - g);
+		if (glen == 0 || glen > 64 || *s != '.' || st->n >= 100000)
+			goto bad;
+		dot = s++;
+		for (int i = 0; i < 8; i++, s++) {
+			if (*s >= '0' && *s <= '9')
+				h = h << 4 | (uint32_t)(*s - '0');
+			else if (*s >= 'a' && *s <= 'f')
+				h = h << 4 | (uint32_t)(*s - 'a' + 10);
+			else
+				goto bad;
+		}
+		(void)dot;
+		mstate_add(st, g, glen, h);
+	}
+	if (*s != '\0')
+		goto bad;
+	return 0;
+bad:
+	mstate_free(st);
+	return -1;
+}
+
+/* The folders now: each GUID with a hash of everything Mailbox/get says of it. */
+static void
+mstate_current(struct folders *f, struct mstate *st)
+{
+	memset(st, 0, sizeof(*st));
+	for (size_t i = 0; i < f->n; i++) {
+		json_t *o = mailbox_json(f, &f->v[i], NULL);
+		char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+		uint64_t h = 14695981039346656037ull;
+
+		if (text != NULL)
+			state_add(&h, text, strlen(text));
+		mstate_add(st, f->v[i].guid, strlen(f->v[i].guid), (uint32_t)(h ^ (h >> 32)));
+		free(text);
+		json_decref(o);
+	}
+}
+
+static char *
+mailbox_state(struct folders *f)
+{
+	struct mstate st;
+	char *s;
+
+	mstate_current(f, &st);
+	s = mstate_encode(&st);
+	mstate_free(&st);
+	return s;
+}
+
+/*
+ * RFC 8620 §5.2 for Mailboxes: both states list every folder, so the changes are the
+ * difference; with maxChanges the new state is the old one with the reported changes
+ * applied (an intermediate state the client continues from).
+ */
+static void
+mailbox_changes(struct jmap_call *call)
+{
+	const char *since = json_string_value(json_object_get(call->args, "sinceState"));
+	json_t *maxj = json_object_get(call->args, "maxChanges");
+	json_t *created, *updated, *destroyed;
+	struct mstate old, cur;
+	struct folders f;
+	json_int_t max = -1;
+	size_t count = 0;
+	bool more = false;
+	char *newstate;
+
+	if (!check_account(call))
+		return;
+	if (since == NULL) {
+		set_error(call, "invalidArguments", "sinceState is required");
+		return;
+	}
+	if (maxj != NULL && !json_is_null(maxj)) {
+		if (!json_is_integer(maxj) || json_integer_value(maxj) <= 0) {
+			set_error(call, "invalidArguments", "maxChanges must be positive");
+			return;
+		}
+		max = json_integer_value(maxj);
+	}
+	if (mstate_decode(since, &old) < 0) {
+		set_error(call, "cannotCalculateChanges", NULL);
+		return;
+	}
+	if (folders_load(call->mu, &f) < 0) {
+		mstate_free(&old);
+		set_error(call, "serverFail", NULL);
+		return;
+	}
+	mstate_current(&f, &cur);
+	created = json_array();
+	updated = json_array();
+	destroyed = json_array();
+	/* destroyed first, then created and updated; old becomes the state reported */
+	for (size_t i = 0; i < old.n && !more; ) {
+		if (mstate_find(&cur, old.guid[i]) >= 0) {
+			i++;
+			continue;
+		}
+		if (max >= 0 && (json_int_t)count == max) {
+			more = true;
+			break;
+		}
+		(void)json_array_append_new(destroyed, json_string(old.guid[i]));
+		count++;
+		old.n--;
+		memmove(old.guid[i], old.guid[i + 1], (old.n - i) * sizeof(*old.guid));
+		memmove(&old.hash[i], &old.hash[i + 1], (old.n - i) * sizeof(*old.hash));
+	}
+	for (size_t i = 0; i < cur.n && !more; i++) {
+		ssize_t k = mstate_find(&old, cur.guid[i]);
+
+		if (k >= 0 && old.hash[k] == cur.hash[i])
+			continue;
+		if (max >= 0 && (json_int_t)count == max) {
+			more = true;
+			break;
+		}
+		count++;
+		if (k < 0) {
+			(void)json_array_append_new(created, json_string(cur.guid[i]));
+			mstate_add(&old, cur.guid[i], strlen(cur.guid[i]), cur.hash[i]);
+		} else {
+			(void)json_array_append_new(updated, json_string(cur.guid[i]));
+			old.hash[k] = cur.hash[i];
+		}
+	}
+	newstate = more ? mstate_encode(&old) : mstate_encode(&cur);
+	call->result = json_pack("{s:s, s:s, s:s, s:b, s:o, s:o, s:o, s:n}", "accountId",
+	    call->account_id, "oldState", since, "newState", newstate, "hasMoreChanges", more,
+	    "created", created, "updated", updated, "destroyed", destroyed,
+	    "updatedProperties");
+	free(newstate);
+	mstate_free(&old);
+	mstate_free(&cur);
 	folders_free(&f);
 }
 
@@ -929,6 +1134,8 @@ jmap_mail_call(const char *name, struct jmap_call *call)
 {
 	if (strcmp(name, "Mailbox/get") == 0)
 		mailbox_get(call);
+	else if (strcmp(name, "Mailbox/changes") == 0)
+		mailbox_changes(call);
 	else if (strcmp(name, "Email/query") == 0)
 		email_query(call);
 	else if (strcmp(name, "Email/get") == 0)

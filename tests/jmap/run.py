@@ -362,6 +362,65 @@ def new_delivery_changes_state(srv, res):
 
 
 @test(config=["jmap_tls = no"])
+def mailbox_changes(srv, res):
+    acc = account(srv)
+
+    def get():
+        st, p = api(srv, {"using": USING, "methodCalls": [
+            ["Mailbox/get", {"accountId": acc}, "g"]]})
+        r = p["methodResponses"][0][1]
+        return r["state"], {m["name"]: m["id"] for m in r["list"]}
+
+    def changes(since, **kw):
+        args = {"accountId": acc, "sinceState": since}
+        args.update(kw)
+        st, p = api(srv, {"using": USING, "methodCalls": [["Mailbox/changes", args, "c"]]})
+        return p["methodResponses"][0][:2]
+
+    s0, ids0 = get()
+    name, r = changes(s0)
+    res.eq((name, r["created"], r["updated"], r["destroyed"], r["hasMoreChanges"],
+            r["newState"]), ("Mailbox/changes", [], [], [], False, s0), "no changes")
+    m = srv.imap()
+    m.create("Projects")
+    m.create("Old")
+    m.select("INBOX")
+    m.store("1:*", "+FLAGS", "(\\Seen)")
+    m.logout()
+    s1, ids1 = get()
+    res.check(s1 != s0, "the state changes")
+    name, r = changes(s0)
+    res.eq(sorted(r["created"]), sorted([ids1["Projects"], ids1["Old"]]), "created")
+    res.eq(r["updated"], [ids1["INBOX"]], "updated: INBOX's unread count")
+    res.eq((r["destroyed"], r["newState"], r["updatedProperties"]), ([], s1, None),
+           "newState is Mailbox/get's")
+    # maxChanges: the changes come in steps, each from the intermediate state
+    seen, since, steps = [], s0, 0
+    while True:
+        name, r = changes(since, maxChanges=1)
+        steps += 1
+        got = r["created"] + r["updated"] + r["destroyed"]
+        res.check(len(got) <= 1, "at most maxChanges")
+        seen += got
+        since = r["newState"]
+        if not r["hasMoreChanges"] or steps > 10:
+            break
+    res.eq((sorted(seen), since), (sorted([ids1["Projects"], ids1["Old"], ids1["INBOX"]]),
+                                   s1), "steps of one change end at the current state")
+    m = srv.imap()
+    m.delete("Old")
+    m.logout()
+    s2, ids2 = get()
+    name, r = changes(s1)
+    res.eq((r["created"], r["updated"], r["destroyed"]), ([], [], [ids1["Old"]]),
+           "destroyed")
+    name, r = changes("garbage")
+    res.eq((name, r.get("type")), ("error", "cannotCalculateChanges"), "an unknown state")
+    name, r = changes(s0, maxChanges=0)
+    res.eq(r.get("type"), "invalidArguments", "maxChanges 0")
+
+
+@test(config=["jmap_tls = no"])
 def download(srv, res):
     acc = account(srv)
     st, p = api(srv, {"using": USING, "methodCalls": [
