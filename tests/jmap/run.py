@@ -229,6 +229,23 @@ def auth_challenge_and_failure(srv, res):
 
 
 @test(config=["jmap_tls = no"])
+def check_verb(srv, res):
+    r = srv.cli("check", "-c", srv.config_path, check=False)
+    res.check("jmap_port=%d jmap_tls=no" % srv.jmap_port in r.stdout, "buzon check: %s" %
+              r.stdout.strip()[-300:])
+    # jmap_tls = yes without a certificate is an error there, and the server refuses it
+    conf = os.path.join(srv.tmp, "nocert.conf")
+    with open(srv.config_path) as f:
+        lines = [ln for ln in f.read().splitlines()
+                 if not ln.startswith(("ssl_cert", "ssl_key", "jmap_tls"))]
+    with open(conf, "w") as f:
+        f.write("\n".join(lines + ["jmap_tls = yes"]) + "\n")
+    r = srv.cli("check", "-c", conf, check=False)
+    res.check(r.returncode != 0 and "jmap_tls = yes needs ssl_cert" in r.stdout,
+              "buzon check refuses jmap_tls without a certificate")
+
+
+@test(config=["jmap_tls = no"])
 def request_errors(srv, res):
     acc = account(srv)
     c = conn(srv)
