@@ -19,6 +19,7 @@
 struct jmap_login {
 	size_t head_len;	/* the request being authenticated: its head's octets */
 	bool has_body;
+	size_t drain;		/* a refused request's head, dropped before parsing on */
 };
 
 static void *
@@ -58,6 +59,10 @@ jl_input(struct lconn *c, struct evbuffer *in)
 {
 	struct jmap_login *jl = c->pstate;
 
+	if (jl->drain > 0 && c->state == LC_CMD) {
+		evbuffer_drain(in, MIN(jl->drain, evbuffer_get_length(in)));
+		jl->drain = 0;
+	}
 	while (c->state == LC_CMD && !lconn_output_full(c)) {
 		size_t len = evbuffer_get_length(in), head, ulen;
 		const unsigned char *p;
@@ -121,11 +126,10 @@ static void
 jl_auth_failed(struct lconn *c, uint32_t status)
 {
 	struct jmap_login *jl = c->pstate;
-	struct evbuffer *in = bufferevent_get_input(c->bev);
 	bool keep;
 
-	/* the request and its credentials are answered here: drop them */
-	evbuffer_drain(in, MIN(jl->head_len, evbuffer_get_length(in)));
+	/* the request and its credentials are answered here: dropped before the next */
+	jl->drain = jl->head_len;
 	if (status == IPC_AUTH_TEMPFAIL) {
 		reply(c, 503, false, "Retry-After: 5\r\n", "Temporary failure, try again later");
 		return;
