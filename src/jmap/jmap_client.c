@@ -134,7 +134,7 @@ static void
 respond_problem(struct jmap_client *c, unsigned status, const char *type, const char *detail,
     const char *limit)
 {
-	json_t *p = json_pack("{s:s, s:i, s:s}", "type", type, "status", (json_int_t)status,
+	json_t *p = json_pack("{s:s, s:I, s:s}", "type", type, "status", (json_int_t)status,
 	    "detail", detail);
 
 	if (limit != NULL)
@@ -164,8 +164,8 @@ serve_session(struct jmap_client *c)
 	    "&ping={ping}", base);
 	json_t *s;
 
-	s = json_pack("{s:{s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:[]}, s:{}},"
-	    " s:{s:{s:s, s:b, s:b, s:{s:{s:n, s:n, s:i, s:i, s:[s], s:b}}}},"
+	s = json_pack("{s:{s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:[]}, s:{}},"
+	    " s:{s:{s:s, s:b, s:b, s:{s:{s:n, s:n, s:I, s:I, s:[s], s:b}}}},"
 	    " s:{s:s}, s:s, s:s, s:s, s:s, s:s, s:s}",
 	    "capabilities",
 	    "urn:ietf:params:jmap:core",

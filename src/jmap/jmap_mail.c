@@ -808,15 +808,39 @@ date_json(const char *raw)
 	return json_string(s);
 }
 
-/* A decoded header text: UTF-8 or nothing (jansson refuses invalid UTF-8). */
+/* A JSON string of p[0..len): invalid UTF-8 (raw 8-bit headers) becomes U+FFFD. */
+static json_t *
+utf8_json(const char *p, size_t len)
+{
+	struct buf b;
+	json_t *v;
+
+	buf_init(&b, 4 * len + 16);
+	for (size_t i = 0; i < len; ) {
+		size_t n = mail_utf8_next((const unsigned char *)p + i, len - i, NULL);
+
+		if (n == 0 || (n == 1 && p[i] == '\0')) {
+			(void)buf_append_str(&b, n == 0 ? "\xef\xbf\xbd" : " ");
+			i++;
+			continue;
+		}
+		(void)buf_append(&b, p + i, n);
+		i += n;
+	}
+	v = json_stringn(b.len > 0 ? (const char *)b.data : "", b.len);
+	buf_deinit(&b);
+	return v != NULL ? v : json_null();
+}
+
+/* A header text with RFC 2047 encoded words decoded. */
 static json_t *
 text_json(const char *raw)
 {
 	char *d = mail_rfc2047_decode_dup(raw, strlen(raw));
-	json_t *v = json_string(d != NULL ? d : raw);
+	json_t *v = utf8_json(d != NULL ? d : raw, strlen(d != NULL ? d : raw));
 
 	free(d);
-	return v != NULL ? v : json_null();
+	return v;
 }
 
 static json_t *
@@ -844,8 +868,7 @@ addresses_json(const unsigned char *hdr, size_t len, const char *field)
 		o = json_object();
 		(void)json_object_set_new(o, "name", a->name != NULL ? text_json(a->name) :
 		    json_null());
-		(void)json_object_set_new(o, "email", json_string(email) != NULL ?
-		    json_string(email) : json_null());
+		(void)json_object_set_new(o, "email", utf8_json(email, strlen(email)));
 		(void)json_array_append_new(arr, o);
 		free(email);
 	}
@@ -935,9 +958,9 @@ email_content(struct mail_user *mu, const char *folder, uint32_t uid, json_t *pr
 			buf_init(&pv, 8 * MAIL_PREVIEW_CHARS);
 			if (mail_preview_write(&pv, m) < 0)
 				buf_reset(&pv);
-			(void)json_object_set_new(o, "preview",
-			    json_stringn((const char *)pv.data, pv.len) != NULL ?
-			    json_stringn((const char *)pv.data, pv.len) : json_string(""));
+			/* mail_preview_write gives valid UTF-8 */
+			(void)json_object_set_new(o, "preview", utf8_json(pv.len > 0 ?
+			    (const char *)pv.data : "", pv.len));
 			buf_deinit(&pv);
 			mail_message_free(&m);
 		}

@@ -376,6 +376,27 @@ def new_delivery_changes_state(srv, res):
     got = {e["subject"]: e["sentAt"] for e in p["methodResponses"][0][1]["list"]}
     res.eq((got.get("dated"), got.get("fresh", "missing")),
            ("2026-03-03T09:15:40+01:00", None), "sentAt")
+    # raw 8-bit header text: never a broken response
+    srv.deliver("demo", b"From: Ren\xe9 <r\xe9@example.org>\nSubject: caf\xe9 =?utf-8?q?"
+                b"cr=C3=A8me?=\n\nbody\n")
+    deadline = time.monotonic() + 10
+    while True:
+        st, p = api(srv, {"using": USING, "methodCalls": [
+            ["Email/query", {"accountId": acc}, "q"],
+            ["Email/get", {"accountId": acc, "#ids": {"resultOf": "q", "name":
+                                                      "Email/query", "path": "/ids"},
+                           "properties": ["subject", "from"]}, "g"]]})
+        found = [e for e in p["methodResponses"][1][1]["list"]
+                 if (e["subject"] or "").startswith("caf")]
+        e = found[0] if found else {"subject": None, "from": None}
+        if found or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    # (decoded text reads raw 8-bit as Latin-1 as IMAP's SEARCH does; the address as is)
+    res.eq((e["subject"], e["from"]), ("caf\u00e9 cr\u00e8me",
+                                       [{"name": "Ren\u00e9",
+                                         "email": "r\ufffd@example.org"}]),
+           "8-bit header text")
 
 
 @test(config=["jmap_tls = no"])
