@@ -766,6 +766,344 @@ email_query(struct jmap_call *call)
 	folders_free(&f);
 }
 
+/* ---------------------------------------------------------------- Email state */
+
+/*
+ * Email state (docs/jmap.md, "State"): "e1" then per folder ",GUID.UIDVALIDITY.UIDNEXT.
+ * HIGHESTMODSEQ" (hex): enough to find what changed since from the MODSEQs alone.
+ */
+struct estate_folder {
+	char guid[65];
+	uint32_t uidvalidity, uidnext;
+	uint64_t modseq;
+};
+
+struct estate {
+	struct estate_folder *v;
+	size_t n, cap;
+};
+
+static void
+estate_add(struct estate *st, const struct estate_folder *e)
+{
+	if (st->n == st->cap) {
+		st->cap = st->cap ? st->cap * 2 : 16;
+		st->v = xreallocarray(st->v, st->cap, sizeof(*st->v));
+	}
+	st->v[st->n++] = *e;
+}
+
+static char *
+estate_encode(const struct estate *st)
+{
+	struct buf b;
+
+	buf_init(&b, SIZE_MAX / 2);
+	(void)buf_append_str(&b, "e1");
+	for (size_t i = 0; i < st->n; i++)
+		(void)buf_appendf(&b, ",%s.%x.%x.%llx", st->v[i].guid, st->v[i].uidvalidity,
+		    st->v[i].uidnext, (unsigned long long)st->v[i].modseq);
+	(void)buf_append_c(&b, '\0');
+	return buf_steal(&b);
+}
+
+static bool
+hex_field(const char **s, uint64_t max, uint64_t *v_r)
+{
+	uint64_t v = 0;
+	int n = 0;
+
+	for (; (**s >= '0' && **s <= '9') || (**s >= 'a' && **s <= 'f'); (*s)++, n++) {
+		if (n == 16)
+			return false;
+		v = v << 4 | (uint64_t)(**s <= '9' ? **s - '0' : **s - 'a' + 10);
+	}
+	if (n == 0 || v > max)
+		return false;
+	*v_r = v;
+	return true;
+}
+
+static int
+estate_decode(const char *s, struct estate *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (strncmp(s, "e1", 2) != 0)
+		return -1;
+	s += 2;
+	while (*s == ',') {
+		struct estate_folder e;
+		const char *g = ++s;
+		uint64_t uv, un, ms;
+		size_t glen;
+
+		while ((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
+		    (*s >= 'A' && *s <= 'Z') || *s == '-' || *s == '_')
+			s++;
+		glen = (size_t)(s - g);
+		if (glen == 0 || glen > 64 || *s++ != '.' || !hex_field(&s, UINT32_MAX, &uv) ||
+		    *s++ != '.' || !hex_field(&s, UINT32_MAX, &un) || *s++ != '.' ||
+		    !hex_field(&s, UINT64_MAX, &ms) || st->n >= 100000)
+			goto bad;
+		memcpy(e.guid, g, glen);
+		e.guid[glen] = '\0';
+		e.uidvalidity = (uint32_t)uv;
+		e.uidnext = (uint32_t)un;
+		e.modseq = ms;
+		estate_add(st, &e);
+	}
+	if (*s != '\0')
+		goto bad;
+	return 0;
+bad:
+	free(st->v);
+	memset(st, 0, sizeof(*st));
+	return -1;
+}
+
+static void
+estate_current(const struct folders *f, struct estate *st)
+{
+	memset(st, 0, sizeof(*st));
+	for (size_t i = 0; i < f->n; i++) {
+		struct estate_folder e;
+
+		snprintf(e.guid, sizeof(e.guid), "%s", f->v[i].guid);
+		e.uidvalidity = f->v[i].st.uidvalidity;
+		e.uidnext = f->v[i].st.uidnext;
+		e.modseq = f->v[i].st.highestmodseq;
+		estate_add(st, &e);
+	}
+}
+
+static char *
+email_state(const struct folders *f)
+{
+	struct estate st;
+	char *s;
+
+	estate_current(f, &st);
+	s = estate_encode(&st);
+	free(st.v);
+	return s;
+}
+
+static const struct estate_folder *
+estate_find(const struct estate *st, const char *guid)
+{
+	for (size_t i = 0; i < st->n; i++)
+		if (strcmp(st->v[i].guid, guid) == 0)
+			return &st->v[i];
+	return NULL;
+}
+
+/* One changed message instance. */
+struct echange {
+	uint64_t emailid, modseq;
+	size_t folder;
+};
+
+static int
+echange_cmp(const void *a, const void *b)
+{
+	const struct echange *x = a, *y = b;
+
+	if (x->folder != y->folder)
+		return x->folder < y->folder ? -1 : 1;
+	if (x->modseq != y->modseq)
+		return x->modseq < y->modseq ? -1 : 1;
+	return 0;
+}
+
+static int
+u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void
+vanished_cb(void *ctx, uint32_t lo, uint32_t hi)
+{
+	uint32_t *lowest = ctx;
+
+	(void)hi;
+	if (lo < *lowest)
+		*lowest = lo;
+}
+
+/*
+ * RFC 8620 §5.2 for Emails from MODSEQs: a message whose MODSEQ is above the folder's
+ * in the old state changed; it is created when no instance of its id (a copy keeps the
+ * id) was there at the old state (UID below the old UIDNEXT of a folder of the old
+ * state), else updated. An expunge of a message that was there cannot be told as an
+ * Email id (the store keeps the UIDs of expunges, not their ids), so then, and for a
+ * folder gone or with a new UIDVALIDITY, the answer is cannotCalculateChanges.
+ */
+static void
+email_changes(struct jmap_call *call)
+{
+	const char *since = json_string_value(json_object_get(call->args, "sinceState"));
+	json_t *maxj = json_object_get(call->args, "maxChanges");
+	struct estate old, mid;
+	struct folders f;
+	struct echange *ch = NULL;
+	size_t nch = 0, cap = 0, take;
+	uint64_t *before = NULL;	/* ids that had an instance at the old state */
+	size_t nbefore = 0, capb = 0;
+	json_int_t max = -1;
+	bool more = false, cannot = false;
+	json_t *created, *updated;
+	char *newstate;
+
+	if (!check_account(call))
+		return;
+	if (since == NULL) {
+		set_error(call, "invalidArguments", "sinceState is required");
+		return;
+	}
+	if (maxj != NULL && !json_is_null(maxj)) {
+		if (!json_is_integer(maxj) || json_integer_value(maxj) <= 0) {
+			set_error(call, "invalidArguments", "maxChanges must be positive");
+			return;
+		}
+		max = json_integer_value(maxj);
+	}
+	if (estate_decode(since, &old) < 0) {
+		set_error(call, "cannotCalculateChanges", NULL);
+		return;
+	}
+	if (folders_load(call->mu, &f) < 0) {
+		free(old.v);
+		set_error(call, "serverFail", NULL);
+		return;
+	}
+	for (size_t i = 0; i < old.n && !cannot; i++) {
+		struct folder *fo = folder_by_guid(&f, old.v[i].guid);
+
+		if (fo == NULL || fo->st.uidvalidity != old.v[i].uidvalidity)
+			cannot = true;
+	}
+	for (size_t fi = 0; fi < f.n && !cannot; fi++) {
+		const struct estate_folder *o = estate_find(&old, f.v[fi].guid);
+		struct mailbox *box;
+		uint32_t lowest = UINT32_MAX;
+
+		if (mailbox_open(mail_user_store(call->mu), f.v[fi].name, &box) != STORE_OK) {
+			cannot = true;
+			break;
+		}
+		mailbox_msgs_load(box);
+		if (o != NULL) {
+			(void)mailbox_vanished_since(box, o->modseq, vanished_cb, &lowest);
+			if (lowest < o->uidnext)
+				cannot = true;	/* a message that was there is gone */
+		}
+		for (size_t k = 0; k < mailbox_count(box) && !cannot; k++) {
+			const struct mailbox_msg *m = mailbox_msg_at(box, k);
+
+			if (o != NULL && m->uid < o->uidnext) {
+				if (nbefore == capb) {
+					capb = capb ? capb * 2 : 256;
+					before = xreallocarray(before, capb, sizeof(*before));
+				}
+				before[nbefore++] = m->emailid;
+			}
+			if (o != NULL && m->modseq <= o->modseq)
+				continue;
+			if (nch == cap) {
+				cap = cap ? cap * 2 : 256;
+				ch = xreallocarray(ch, cap, sizeof(*ch));
+			}
+			ch[nch].emailid = m->emailid;
+			ch[nch].modseq = m->modseq;
+			ch[nch++].folder = fi;
+		}
+		mailbox_unref(&box);
+	}
+	if (cannot) {
+		set_error(call, "cannotCalculateChanges", NULL);
+		goto out;
+	}
+	if (nch > 0)
+		qsort(ch, nch, sizeof(*ch), echange_cmp);
+	take = nch;
+	mid.v = NULL;
+	mid.n = mid.cap = 0;
+	if (max >= 0 && (json_int_t)nch > max) {
+		/* the first max changes in folder and MODSEQ order, cut where a MODSEQ ends */
+		take = (size_t)max;
+		while (take > 0 && ch[take].folder == ch[take - 1].folder &&
+		    ch[take].modseq == ch[take - 1].modseq)
+			take--;
+		if (take == 0) {
+			set_error(call, "cannotCalculateChanges", "maxChanges is too small");
+			goto out;
+		}
+		more = true;
+		/* the intermediate state: folders before the cut as now, the cut folder at
+		 * the last MODSEQ reported, the rest as in the old state */
+		for (size_t fi = 0; fi < f.n; fi++) {
+			const struct estate_folder *o = estate_find(&old, f.v[fi].guid);
+			struct estate_folder e;
+
+			snprintf(e.guid, sizeof(e.guid), "%s", f.v[fi].guid);
+			e.uidvalidity = f.v[fi].st.uidvalidity;
+			if (fi < ch[take - 1].folder) {
+				e.uidnext = f.v[fi].st.uidnext;
+				e.modseq = f.v[fi].st.highestmodseq;
+			} else if (fi == ch[take - 1].folder) {
+				e.uidnext = o != NULL ? o->uidnext : 1;
+				e.modseq = ch[take - 1].modseq;
+			} else if (o != NULL) {
+				e = *o;
+			} else {
+				continue;	/* a new folder not reached: not in the state yet */
+			}
+			estate_add(&mid, &e);
+		}
+	}
+	created = json_array();
+	updated = json_array();
+	/* each id once (a copy in two folders is one Email), sorted; "before" sorted too */
+	{
+		uint64_t *ids = xcalloc(take + 1, sizeof(*ids));
+		size_t nids = 0;
+
+		for (size_t i = 0; i < take; i++)
+			ids[nids++] = ch[i].emailid;
+		if (nids > 0)
+			qsort(ids, nids, sizeof(*ids), u64_cmp);
+		if (nbefore > 0)
+			qsort(before, nbefore, sizeof(*before), u64_cmp);
+		for (size_t i = 0; i < nids; i++) {
+			char id[18];
+			bool existed;
+
+			if (i > 0 && ids[i] == ids[i - 1])
+				continue;
+			existed = nbefore > 0 && bsearch(&ids[i], before, nbefore,
+			    sizeof(*before), u64_cmp) != NULL;
+			email_id(ids[i], id);
+			(void)json_array_append_new(existed ? updated : created,
+			    json_string(id));
+		}
+		free(ids);
+	}
+	newstate = more ? estate_encode(&mid) : email_state(&f);
+	call->result = json_pack("{s:s, s:s, s:s, s:b, s:o, s:o, s:[]}", "accountId",
+	    call->account_id, "oldState", since, "newState", newstate, "hasMoreChanges", more,
+	    "created", created, "updated", updated, "destroyed");
+	free(newstate);
+	free(mid.v);
+out:
+	free(ch);
+	free(before);
+	free(old.v);
+	folders_free(&f);
+}
+
 /* ---------------------------------------------------------------- Email/get */
 
 static const char *const email_props[] = { "id", "blobId", "threadId", "mailboxIds",
@@ -1111,7 +1449,7 @@ email_get(struct jmap_call *call)
 		}
 		free(objs);
 	}
-	state = state_str(emails_state(&f));
+	state = email_state(&f);
 	call->result = json_pack("{s:s, s:s, s:o, s:o}", "accountId", call->account_id,
 	    "state", state, "list", list, "notFound", notfound);
 	free(state);
@@ -1159,6 +1497,8 @@ jmap_mail_call(const char *name, struct jmap_call *call)
 		mailbox_get(call);
 	else if (strcmp(name, "Mailbox/changes") == 0)
 		mailbox_changes(call);
+	else if (strcmp(name, "Email/changes") == 0)
+		email_changes(call);
 	else if (strcmp(name, "Email/query") == 0)
 		email_query(call);
 	else if (strcmp(name, "Email/get") == 0)

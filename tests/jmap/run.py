@@ -4,7 +4,9 @@
 reads the session resource, Mailbox/get, Email/query + Email/get with a result
 reference, Core/echo and a blob download, over plaintext HTTP on loopback and over
 HTTPS; the ids it sees are the ones IMAP sends (MAILBOXID, EMAILID); blobs are the
-messages with CRLF line ends, streamed (a 3.6 MB one). Raw requests (http.client and sockets) check the
+messages with CRLF line ends, streamed (a 3.6 MB one). Mailbox/changes and Email/changes
+follow IMAP changes (CREATE, DELETE, STORE, COPY, EXPUNGE) and deliveries, also in
+maxChanges steps. Raw requests (http.client and sockets) check the
 errors: 401 with a Basic challenge, a wrong password, notJSON, notRequest,
 unknownCapability, limit, unknownMethod, invalidResultReference, accountNotFound; and
 hostile HTTP: an oversized head before and after login, an oversized body, a slowloris
@@ -273,7 +275,7 @@ def request_errors(srv, res):
         ["Email/get", {"accountId": acc, "ids": [], "properties": ["bogus"]}, "e"],
         ["Email/query", {"accountId": acc, "filter": {"text": "x"}}, "f"],
         ["Email/query", {"accountId": acc, "sort": [{"property": "subject"}]}, "g"],
-        ["Email/changes", {"accountId": acc, "sinceState": "x"}, "h"],
+        ["Thread/get", {"accountId": acc, "ids": []}, "h"],
     ]})
     got = [(x[0], x[1].get("type"), x[2]) for x in p["methodResponses"]]
     res.eq(got, [("error", "unknownMethod", "a"), ("error", "accountNotFound", "b"),
@@ -456,6 +458,89 @@ def mailbox_changes(srv, res):
     res.eq((name, r.get("type")), ("error", "cannotCalculateChanges"), "an unknown state")
     name, r = changes(s0, maxChanges=0)
     res.eq(r.get("type"), "invalidArguments", "maxChanges 0")
+
+
+@test(config=["jmap_tls = no"])
+def email_changes(srv, res):
+    acc = account(srv)
+
+    def state():
+        st, p = api(srv, {"using": USING, "methodCalls": [
+            ["Email/query", {"accountId": acc}, "q"],
+            ["Email/get", {"accountId": acc, "#ids": {"resultOf": "q", "name":
+                                                      "Email/query", "path": "/ids"},
+                           "properties": ["subject"]}, "g"]]})
+        g = p["methodResponses"][1][1]
+        return g["state"], {e["subject"]: e["id"] for e in g["list"]}
+
+    def changes(since, **kw):
+        args = {"accountId": acc, "sinceState": since}
+        args.update(kw)
+        st, p = api(srv, {"using": USING, "methodCalls": [["Email/changes", args, "c"]]})
+        return p["methodResponses"][0][:2]
+
+    def wait_for(subject, since):
+        deadline = time.monotonic() + 10
+        while True:
+            s, ids = state()
+            if subject in ids or time.monotonic() > deadline:
+                return s, ids
+            time.sleep(0.1)
+
+    s0, ids0 = state()
+    name, r = changes(s0)
+    res.eq((name, r["created"], r["updated"], r["destroyed"], r["newState"]),
+           ("Email/changes", [], [], [], s0), "no changes")
+    srv.deliver("demo", b"From: a@example.org\nSubject: one\n\nx\n")
+    srv.deliver("demo", b"From: a@example.org\nSubject: two\n\nx\n")
+    s1, ids1 = wait_for("two", s0)
+    deadline = time.monotonic() + 10
+    while "one" not in ids1 and time.monotonic() < deadline:
+        s1, ids1 = state()
+    name, r = changes(s0)
+    res.eq((sorted(r["created"]), r["updated"], r["destroyed"], r["newState"]),
+           (sorted([ids1["one"], ids1["two"]]), [], [], s1), "new mail is created")
+    # a flag change is an update; a copy into another folder too (the same id)
+    m = srv.imap()
+    m.select("INBOX")
+    typ, data = m.search(None, "SUBJECT", "one")
+    m.store(data[0].split()[0], "+FLAGS", "(\\Flagged)")
+    m.copy(data[0].split()[0], "Archive")
+    m.logout()
+    s2, ids2 = state()
+    name, r = changes(s1)
+    res.eq((r["created"], r["updated"], r["destroyed"]), ([], [ids1["one"]], []),
+           "flagged and copied: updated")
+    # maxChanges: steps of at most one, ending at the current state
+    got, since, steps = [], s0, 0
+    while True:
+        name, r = changes(since, maxChanges=1)
+        steps += 1
+        if name == "error":
+            res.fail("maxChanges step: %s" % r)
+            break
+        res.check(len(r["created"]) + len(r["updated"]) <= 1, "at most maxChanges")
+        got += r["created"] + r["updated"]
+        since = r["newState"]
+        if not r["hasMoreChanges"] or steps > 20:
+            break
+    res.eq((sorted(set(got)), since), (sorted([ids1["one"], ids1["two"]]), s2),
+           "steps end at the current state")
+    # an expunge cannot be told as an Email id: cannotCalculateChanges
+    m = srv.imap()
+    m.select("INBOX")
+    typ, data = m.search(None, "SUBJECT", "two")
+    m.store(data[0].split()[0], "+FLAGS", "(\\Deleted)")
+    m.expunge()
+    m.logout()
+    name, r = changes(s2)
+    res.eq((name, r.get("type")), ("error", "cannotCalculateChanges"), "after an expunge")
+    s3, ids3 = state()
+    name, r = changes(s3)
+    res.eq((name, r["created"], r["updated"]), ("Email/changes", [], []),
+           "from the new state on")
+    name, r = changes("e1,zz.1.1.1x")
+    res.eq(r.get("type"), "cannotCalculateChanges", "a malformed state")
 
 
 @test(config=["jmap_tls = no"])
