@@ -40,6 +40,8 @@
 #             imaplib, curl --oauth2-bearer over IMAP and POP3; reload; ban) on build/buzon
 #   managesieve tests/managesieve/run.py (ManageSieve dialogues, STARTTLS, SASL, every
 #             command and response code, limits; sieve-connect) on build/buzon
+#   jmap      tests/jmap/run.py (JMAP: jmap-jam from npm over HTTP and HTTPS, ids equal
+#             IMAP's, every request and method error, hostile HTTP) on build/buzon
 #   sieve     tests/sieve/run.py (`buzon sieve check`: its exit codes and messages, and
 #             accept/reject of ~190 scripts against Pigeonhole's sievec from dovecot-sieve)
 #             on build/buzon
@@ -297,6 +299,12 @@ s_metrics() {
 	fi
 }
 
+s_jmap() {
+	if [ -f tests/jmap/run.py ] && have_binary "$BUILD" jmap; then
+		runner jmap "$LOGDIR/jmap.log" "$PY" tests/jmap/run.py --buzon "$BUILD/buzon"
+	fi
+}
+
 s_importcfg() {
 	if [ -f tests/importcfg/run.py ] && have_binary "$BUILD" importcfg; then
 		runner importcfg "$LOGDIR/importcfg.log" "$PY" tests/importcfg/run.py --buzon "$BUILD/buzon"
@@ -434,7 +442,7 @@ s_acme() {
 LANE_A=${LANE_A:-"unit docs systemd protocol security delivery submission hostile auth
     resilience faults"}
 LANE_B=${LANE_B:-"fuzz compress sieve logjson metrics importcfg index admin sort pop3 scram
-    oauth managesieve interop webmail acme package"}
+    oauth managesieve jmap interop webmail acme package"}
 
 run_lane() {
 	for s in $1; do

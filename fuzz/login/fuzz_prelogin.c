@@ -3,7 +3,9 @@
  * and POP3 front ends (src/login/imap_login.c, pop3_login.c) against the fake plumbing
  * of tests/unit/login/login_fake.c (link seams for login.c: no sockets, no master).
  *
- * Input: byte 0 chooses the front end and the connection (bit 0 POP3, bit 4 ManageSieve
+ * Input: byte 0 chooses the front end and the connection (bits 0, 4 and 5 all set: JMAP
+ * (src/login/jmap_login.c; replies are whole HTTP/1.1 responses with Content-Length),
+ * else bit 0 POP3, bit 4 ManageSieve
  * (src/login/managesieve_login.c; replies start with OK, NO, BYE, a quoted string or a
  * literal's length, and a capability list), bit 1 plaintext
  * allowed, bit 2 a certificate (STARTTLS offered), bit 3 implicit TLS), bytes 1-2 seed
@@ -52,6 +54,48 @@ status(const char *p)
 	return memcmp(p, " OK", 3) == 0 || memcmp(p, " NO", 3) == 0 || memcmp(p, " BA", 3) == 0;
 }
 
+/* JMAP: whole HTTP/1.1 responses (status line, header lines, Content-Length body). */
+static void
+check_http_output(struct login_fake *f)
+{
+	size_t len, i = 0;
+	char *out;
+
+	if (evbuffer_get_length(f->out) >= (conn_bounds(CONN_PRELOGIN)->output_high) + 4096)
+		fail("unread output beyond the bound");
+	out = login_fake_take_output(f, &len);
+	while (i < len) {
+		size_t clen = SIZE_MAX;
+		bool first = true;
+
+		for (;;) {
+			const char *lf = memchr(out + i, '\n', len - i);
+			size_t n;
+
+			if (lf == NULL)
+				fail("HTTP response without its empty line");
+			n = (size_t)(lf - (out + i));
+			if (n == 0 || out[i + n - 1] != '\r')
+				fail("HTTP line without CRLF");
+			for (size_t k = i; k < i + n - 1; k++)
+				if ((unsigned char)out[k] < 0x20 || (unsigned char)out[k] > 0x7e)
+					fail("control or 8-bit byte in an HTTP head");
+			if (first && (n < 14 || memcmp(out + i, "HTTP/1.1 ", 9) != 0))
+				fail("HTTP response without a status line");
+			if (n > 16 && memcmp(out + i, "Content-Length: ", 16) == 0)
+				clen = strtoul(out + i + 16, NULL, 10);
+			first = false;
+			i += n + 1;
+			if (n == 1)
+				break;
+		}
+		if (clen == SIZE_MAX || clen > len - i)
+			fail("HTTP response without a whole Content-Length body");
+		i += clen;
+	}
+	free(out);
+}
+
 /* The client reads what is queued: whole CRLF lines of printable ASCII. */
 static void
 check_output(struct login_fake *f, bool imap)
@@ -59,6 +103,10 @@ check_output(struct login_fake *f, bool imap)
 	size_t len, i = 0;
 	char *out;
 
+	if (f->c.ops == &jmap_login_ops) {
+		check_http_output(f);
+		return;
+	}
 	if (evbuffer_get_length(f->out) >= (conn_bounds(CONN_PRELOGIN)->output_high) + 4096)
 		fail("unread output beyond the bound");
 	out = login_fake_take_output(f, &len);
@@ -121,8 +169,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	imap = (data[0] & 0x11) == 0;
 	split = data[1];
 	answer = data[2];
-	login_fake_init(&f, imap ? &imap_login_ops : (data[0] & 0x10) != 0 ?
-	    &managesieve_login_ops : &pop3_login_ops, (data[0] & 2) != 0,
+	login_fake_init(&f, (data[0] & 0x31) == 0x31 ? &jmap_login_ops : imap ?
+	    &imap_login_ops : (data[0] & 0x10) != 0 ? &managesieve_login_ops :
+	    &pop3_login_ops, (data[0] & 2) != 0,
 	    (data[0] & 4) != 0, (data[0] & 8) != 0);
 	check_output(&f, imap);
 	while (off < size) {

@@ -156,6 +156,13 @@ cmd_check(const char *path, const char *domain, const char *host_opt)
 	    cfg->imaps_port, cfg->pop3_port, cfg->pop3s_port);
 	if (cfg->managesieve_port != 0)
 		printf("managesieve_port=%u\n", cfg->managesieve_port);
+	if (cfg->jmap_port != 0) {
+		printf("jmap_port=%u jmap_tls=%s\n", cfg->jmap_port, cfg->jmap_tls ? "yes" : "no");
+		if (cfg->jmap_tls && cfg->ssl_count == 0) {
+			printf("jmap: ERROR jmap_tls = yes needs ssl_cert/ssl_key\n");
+			ret = 1;
+		}
+	}
 	for (unsigned i = 0; i < cfg->ssl_count; i++) {
 		char *names = NULL;
 		long long left;

@@ -35,6 +35,8 @@ static const struct key_def keys[] = {
 	{ "pop3_port", K_PORT, OFF(pop3_port), 0 },
 	{ "pop3s_port", K_PORT, OFF(pop3s_port), 0 },
 	{ "managesieve_port", K_PORT, OFF(managesieve_port), 0 },
+	{ "jmap_port", K_PORT, OFF(jmap_port), 0 },
+	{ "jmap_tls", K_BOOL, OFF(jmap_tls), 0 },
 	{ "lmtp_listen", K_STR, OFF(lmtp_listen), 0 },
 	{ "lmtp_socket_mode", K_MODE, OFF(lmtp_socket_mode), 0777 },
 	{ "lmtp_socket_group", K_STR, OFF(lmtp_socket_group), 0 },
@@ -132,6 +134,7 @@ config_defaults(struct config *c)
 	c->sendmail_path = xstrdup("/usr/sbin/sendmail");
 	c->managesieve_max_script_size = 256 * 1024;
 	c->managesieve_max_scripts = 100;
+	c->jmap_tls = true;
 	c->base_dir = xstrdup("/run/buzon");
 	c->oauth_clock_skew = 60;
 	c->oauth_username_claim = xstrdup("email");

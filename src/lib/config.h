@@ -35,6 +35,8 @@ struct config {
 	unsigned listen_count;
 	uint16_t imap_port, imaps_port, pop3_port, pop3s_port;	/* 0 = off */
 	uint16_t managesieve_port;	/* RFC 5804 (usually 4190); 0 = off */
+	uint16_t jmap_port;		/* JMAP over HTTP/1.1 (docs/jmap.md); 0 = off */
+	bool jmap_tls;			/* jmap_port speaks TLS at once (HTTPS); default yes */
 	char *lmtp_listen;		/* "host:port" or "unix:/path"; NULL = off */
 	unsigned lmtp_socket_mode;	/* permission bits of a unix lmtp_listen socket (0666) */
 	char *lmtp_socket_group;	/* its group, name or number; NULL = the master's */

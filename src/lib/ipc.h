@@ -15,7 +15,7 @@
 
 #define IPC_MAX_PAYLOAD 16384
 /* Bumped whenever a message type or field changes (checked on every message). */
-#define IPC_VERSION 9
+#define IPC_VERSION 10
 
 enum ipc_type {
 	/*
@@ -235,6 +235,7 @@ enum ipc_proto {
 	IPC_PROTO_IMAP = 1,
 	IPC_PROTO_POP3 = 2,
 	IPC_PROTO_MANAGESIEVE = 3,
+	IPC_PROTO_JMAP = 4,	/* docs/jmap.md: the connection after an authenticated request */
 };
 
 /* Result codes in IPC_AUTH_REPLY / IPC_LOGIN_RESULT. */

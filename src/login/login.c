@@ -41,7 +41,8 @@
 struct login {
 	struct event_base *base;
 	struct config *cfg;
-	struct tls_server *tls[3];	/* by protocol: [0] imap, [1] pop3, [2] managesieve (ALPN) */
+	struct tls_server *tls[4];	/* by protocol: [0] imap, [1] pop3, [2] managesieve,
+					 * [3] jmap (ALPN) */
 	/* the master's listeners, by the index it sends with each connection */
 	bool listener_tls[LOGIN_MAX_LISTENERS];
 	const struct login_proto_ops *listener_ops[LOGIN_MAX_LISTENERS];
@@ -195,7 +196,8 @@ static struct tls_server *
 lconn_tls_server(const struct lconn *c)
 {
 	return c->l->tls[c->ops->ipc_proto == IPC_PROTO_POP3 ? 1 :
-	    c->ops->ipc_proto == IPC_PROTO_MANAGESIEVE ? 2 : 0];
+	    c->ops->ipc_proto == IPC_PROTO_MANAGESIEVE ? 2 :
+	    c->ops->ipc_proto == IPC_PROTO_JMAP ? 3 : 0];
 }
 
 bool
@@ -1015,6 +1017,8 @@ parse_fds(struct login *l, const char *spec)
 			l->listener_ops[l->nlisteners] = &pop3_login_ops;
 		else if (strcmp(tok, "managesieve") == 0)
 			l->listener_ops[l->nlisteners] = &managesieve_login_ops;
+		else if (strcmp(tok, "jmap") == 0 || strcmp(tok, "jmaps") == 0)
+			l->listener_ops[l->nlisteners] = &jmap_login_ops;
 		else if (strcmp(tok, "auth") == 0)
 			l->listener_ops[l->nlisteners] = &auth_login_ops;
 		else if (strcmp(tok, "socketmap") == 0)
@@ -1044,7 +1048,8 @@ login_main(int argc, char **argv)
 	if (l.cfg->ssl_count > 0 &&
 	    ((l.tls[0] = tls_server_create(l.cfg, imap_login_ops.alpn, &err)) == NULL ||
 	    (l.tls[1] = tls_server_create(l.cfg, pop3_login_ops.alpn, &err)) == NULL ||
-	    (l.tls[2] = tls_server_create(l.cfg, managesieve_login_ops.alpn, &err)) == NULL))
+	    (l.tls[2] = tls_server_create(l.cfg, managesieve_login_ops.alpn, &err)) == NULL ||
+	    (l.tls[3] = tls_server_create(l.cfg, jmap_login_ops.alpn, &err)) == NULL))
 		fatal("%s", err);
 	l.base = event_base_new();
 	parse_fds(&l, fds);

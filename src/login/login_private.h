@@ -79,6 +79,7 @@ struct login_proto_ops {
 extern const struct login_proto_ops imap_login_ops;
 extern const struct login_proto_ops pop3_login_ops;
 extern const struct login_proto_ops managesieve_login_ops;
+extern const struct login_proto_ops jmap_login_ops;
 extern const struct login_proto_ops auth_login_ops;
 extern const struct login_proto_ops socketmap_login_ops;
 extern const struct login_proto_ops quota_policy_login_ops;

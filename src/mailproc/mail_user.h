@@ -27,6 +27,7 @@ enum mail_proto {
 	MAIL_PROTO_IMAP,
 	MAIL_PROTO_POP3,
 	MAIL_PROTO_MANAGESIEVE,
+	MAIL_PROTO_JMAP,
 	MAIL_PROTO_COUNT	/* ManageSieve and JMAP come before this */
 };
 

@@ -29,6 +29,7 @@
 #include "mailproc/mail_user.h"
 #include "mailproc/mailproc.h"
 #include "managesieve/managesieve_client.h"
+#include "jmap/jmap.h"
 #include "pop3/pop3_client.h"
 #include "store/store.h"
 
@@ -97,7 +98,10 @@ handle_client(struct ipc_msg *m)
 		char line[160];
 		int n;
 
-		if (proto == IPC_PROTO_IMAP && tag[0] != '\0')
+		if (proto == IPC_PROTO_JMAP)
+			n = snprintf(line, sizeof(line), "HTTP/1.1 503 Service Unavailable\r\n"
+			    "Content-Length: 0\r\nRetry-After: 5\r\nConnection: close\r\n\r\n");
+		else if (proto == IPC_PROTO_IMAP && tag[0] != '\0')
 			n = snprintf(line, sizeof(line), "%s NO [UNAVAILABLE] Temporary failure, "
 			    "try again later\r\n", tag);
 		else if (proto == IPC_PROTO_MANAGESIEVE)
@@ -120,7 +124,10 @@ handle_client(struct ipc_msg *m)
 		int n;
 
 		/* the session never starts: refuse it as Dovecot does, then close */
-		if (proto == IPC_PROTO_IMAP)
+		if (proto == IPC_PROTO_JMAP)
+			n = snprintf(line, sizeof(line), "HTTP/1.1 429 Too Many Requests\r\n"
+			    "Content-Length: 0\r\nConnection: close\r\n\r\n");
+		else if (proto == IPC_PROTO_IMAP)
 			n = snprintf(line, sizeof(line), "%s NO [LIMIT] Too many connections from "
 			    "this user and address.\r\n* BYE Maximum number of connections from "
 			    "user+IP exceeded (mail_max_userip_connections=%u)\r\n", tag,
@@ -147,6 +154,9 @@ handle_client(struct ipc_msg *m)
 	} else if (proto == IPC_PROTO_MANAGESIEVE) {
 		(void)managesieve_client_create(P.base, P.mu, P.cfg, P.user, P.home, fd, input,
 		    ilen, ip, secure);
+	} else if (proto == IPC_PROTO_JMAP) {
+		(void)jmap_client_create(P.base, P.mu, P.user, fd, input, ilen, ip,
+		    (mc.flags & IPC_CONN_TLS) != 0);
 	} else {
 		log_error("mail: protocol %u is not served", proto);
 		close(fd);

@@ -93,6 +93,7 @@ reload_config(void)
 	if (ncfg->imap_port != M.cfg->imap_port || ncfg->imaps_port != M.cfg->imaps_port ||
 	    ncfg->pop3_port != M.cfg->pop3_port || ncfg->pop3s_port != M.cfg->pop3s_port ||
 	    ncfg->managesieve_port != M.cfg->managesieve_port ||
+	    ncfg->jmap_port != M.cfg->jmap_port || ncfg->jmap_tls != M.cfg->jmap_tls ||
 	    (ncfg->lmtp_listen == NULL) != (M.cfg->lmtp_listen == NULL) ||
 	    (ncfg->lmtp_listen != NULL && strcmp(ncfg->lmtp_listen, M.cfg->lmtp_listen) != 0) ||
 	    (ncfg->auth_listen == NULL) != (M.cfg->auth_listen == NULL) ||
@@ -310,6 +311,15 @@ setup_listeners(void)
 			M.listen_kind[M.nlisten] = "managesieve";
 			M.listen_fd[M.nlisten++] = listen_on(M.cfg->listen[i],
 			    M.cfg->managesieve_port);
+		}
+		/* JMAP over HTTPS (docs/jmap.md); "jmaps" is the implicit-TLS kind */
+		if (M.cfg->jmap_port != 0 && M.nlisten < MASTER_MAX_LISTENERS) {
+			if (M.cfg->jmap_tls && M.cfg->ssl_count == 0)
+				fatal("jmap_port is set with jmap_tls = yes but no ssl_cert/ssl_key "
+				    "is configured");
+			M.listen_tls[M.nlisten] = M.cfg->jmap_tls;
+			M.listen_kind[M.nlisten] = M.cfg->jmap_tls ? "jmaps" : "jmap";
+			M.listen_fd[M.nlisten++] = listen_on(M.cfg->listen[i], M.cfg->jmap_port);
 		}
 	}
 	/* the Dovecot auth protocol for Postfix: served by the login processes too */

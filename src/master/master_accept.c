@@ -244,16 +244,20 @@ conn_refuse(unsigned idx, int fd, const char *why)
 	static const char imap_bye[] = "* BYE Too many connections, try again later.\r\n";
 	static const char pop3_err[] = "-ERR [SYS/TEMP] Too many connections, try again later.\r\n";
 	static const char sieve_bye[] = "BYE (TRYLATER) \"Too many connections.\"\r\n";
+	static const char http_busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0"
+	    "\r\nRetry-After: 5\r\nConnection: close\r\n\r\n";
 	bool pop3 = strncmp(M.listen_kind[idx], "pop3", 4) == 0;
 	bool sieve = strcmp(M.listen_kind[idx], "managesieve") == 0;
+	bool jmap = strncmp(M.listen_kind[idx], "jmap", 4) == 0;
 	uint64_t now = clock_ms();
 
 	if (!M.listen_tls[idx] && strcmp(M.listen_kind[idx], "auth") != 0 &&
 	    strcmp(M.listen_kind[idx], "socketmap") != 0 &&
 	    strcmp(M.listen_kind[idx], "quotapolicy") != 0 &&
 	    strcmp(M.listen_kind[idx], "metrics") != 0)
-		(void)!send(fd, pop3 ? pop3_err : sieve ? sieve_bye : imap_bye,
-		    (pop3 ? sizeof(pop3_err) : sieve ? sizeof(sieve_bye) : sizeof(imap_bye)) - 1,
+		(void)!send(fd, pop3 ? pop3_err : sieve ? sieve_bye : jmap ? http_busy : imap_bye,
+		    (pop3 ? sizeof(pop3_err) : sieve ? sizeof(sieve_bye) : jmap ?
+		    sizeof(http_busy) : sizeof(imap_bye)) - 1,
 		    MSG_DONTWAIT | MSG_NOSIGNAL);
 	close(fd);
 	/* one line a second at most: a flood must not flood the log too */

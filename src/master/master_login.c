@@ -36,7 +36,7 @@ static const char *
 proto_name(uint32_t proto)
 {
 	return proto == IPC_PROTO_POP3 ? "pop3" : proto == IPC_PROTO_MANAGESIEVE ?
-	    "managesieve" : "imap";
+	    "managesieve" : proto == IPC_PROTO_JMAP ? "jmap" : "imap";
 }
 
 void
@@ -625,7 +625,7 @@ handle_login_auth(struct child *login, struct ipc_msg *m)
 
 	if (ipc_decode(m, IPC_LOGIN_AUTH, &a) < 0 ||
 	    (a.proto != IPC_PROTO_IMAP && a.proto != IPC_PROTO_POP3 &&
-	    a.proto != IPC_PROTO_MANAGESIEVE) ||
+	    a.proto != IPC_PROTO_MANAGESIEVE && a.proto != IPC_PROTO_JMAP) ||
 	    (mc = mconn_find(a.id)) == NULL || mc->login != login || !mc->prelogin ||
 	    mc->authing || mc->authsock || mc->socketmap || mc->quotapolicy) {
 		log_error("malformed login request from pid=%d: killing it", (int)login->pid);

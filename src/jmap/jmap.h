@@ -1,0 +1,47 @@
+/*
+ * jmap.h — the JMAP front end of the per-user mail process (docs/jmap.md): one HTTP/1.1
+ * connection per session after the login process has authenticated its first request.
+ * Security role: runs as the mailbox owner; parses authenticated but untrusted HTTP
+ * (src/proto/http) and JSON (jmap_request.c) under the bounds of docs/jmap.md.
+ */
+#ifndef BUZON_JMAP_H
+#define BUZON_JMAP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct event_base;
+struct mail_user;
+
+#define JMAP_IDLE_SECS		300	/* between requests */
+#define JMAP_REQUEST_SECS	60	/* from a request's first octet to its last */
+
+/*
+ * Serve the connection fd (ownership passes, also on failure): pending_input (copied)
+ * holds the request the login process authenticated, first. tls: the client speaks
+ * HTTPS (URLs in the session resource). Registered in mu (MAIL_PROTO_JMAP) until it
+ * ends. Returns 0 or -1 (fd closed, logged).
+ */
+int jmap_client_create(struct event_base *base, struct mail_user *mu, const char *user,
+    int fd, const void *pending_input, size_t pending_len, const char *client_ip, bool tls);
+
+/* jmap_mail.c: the RFC 8621 methods of this slice. */
+struct jmap_call {
+	struct mail_user *mu;
+	const char *account_id;
+	json_t *args;		/* borrowed: the resolved arguments */
+	json_t *result;		/* out: the response arguments (owned), or NULL on error */
+	const char *error;	/* out: the method error type, with result NULL */
+	const char *error_desc;	/* optional description */
+};
+/*
+ * The message whose blobId is "B" + 16 hex digits (blob_id): an open, read-only
+ * descriptor of its file in *fd_r (caller closes). Returns 1 found, 0 no such blob,
+ * -1 error (logged).
+ */
+int jmap_mail_blob_open(struct mail_user *mu, const char *blob_id, int *fd_r);
+/* Run one method of the mail capability; false when name is not one of them. */
+bool jmap_mail_call(const char *name, struct jmap_call *call);
+
+#endif

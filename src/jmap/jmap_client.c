@@ -1,0 +1,702 @@
+/*
+ * jmap_client.c — the JMAP HTTP session in the per-user mail process: requests are read
+ * under bounds (head HTTP_HEAD_MAX, body JMAP_MAX_SIZE_REQUEST held in memory because
+ * JSON is parsed whole, JMAP_REQUEST_SECS for a whole request, JMAP_IDLE_SECS between
+ * requests) and answered in order. Routes: GET /.well-known/jmap (the session resource,
+ * RFC 8620 §2) and POST /jmap/api (§3). Every request must carry the Authorization the
+ * login process checked: its SHA-256 is kept, and another value ends the connection
+ * with 401 (the client reconnects and logs in again). Runs as the mailbox owner.
+ */
+#include "jmap/jmap.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "jmap/jmap_request.h"
+#include "lib/buf.h"
+#include "lib/conn.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "mail/message.h"
+#include "mailproc/mail_user.h"
+#include "proto/http.h"
+
+#define API_PATH	"/jmap/api"
+
+enum jc_state { JC_HEAD, JC_BODY, JC_DOWNLOAD, JC_CLOSING };
+
+#define DOWNLOAD_CHUNK	(64 * 1024)	/* octets of a blob produced per write round */
+
+struct jmap_client {
+	struct mail_session session;
+	struct mail_user *mu;
+	struct bufferevent *bev;
+	struct event *timer;
+	enum jc_state state;
+	bool tls;
+	bool have_auth;
+	bool in_request;		/* bytes of a request have arrived */
+	unsigned char auth_hash[32];	/* SHA-256 of the Authorization value */
+	unsigned id;
+	char *user, *ip;
+	char account_id[32];
+	/* the request being read */
+	enum http_method method;
+	char *target;
+	char *host;
+	bool keep_alive;
+	uint64_t body_left;
+	struct buf body;
+	/* JC_DOWNLOAD: the message file, mapped, streamed with CRLF line ends */
+	unsigned char *map;
+	size_t map_len;
+	struct mail_octets_reader reader;
+};
+
+static unsigned next_id;
+
+static void client_free(struct jmap_client *c);
+static void client_input(struct jmap_client *c);
+
+static void
+client_shutdown(struct mail_session *s)
+{
+	client_free(s->ctx);
+}
+
+static const struct mail_session_ops session_ops = { .shutdown = client_shutdown };
+
+static void
+sha256(const void *p, size_t len, unsigned char out[32])
+{
+	unsigned int n = 32;
+
+	if (EVP_Digest(p, len, out, &n, EVP_sha256(), NULL) != 1)
+		panic("jmap: SHA-256 failed");
+}
+
+static void
+arm_timer(struct jmap_client *c, unsigned secs)
+{
+	struct timeval tv = { secs, 0 };
+
+	evtimer_add(c->timer, &tv);
+}
+
+/* ---------------------------------------------------------------- output */
+
+static void
+respond(struct jmap_client *c, unsigned status, const char *ctype, const char *extra,
+    const void *body, size_t len)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	evbuffer_add_printf(out, "HTTP/1.1 %u %s\r\nContent-Length: %zu\r\n"
+	    "Cache-Control: no-cache, no-store, must-revalidate\r\n%s%s%s%s%s\r\n", status,
+	    http_reason(status), len, ctype != NULL ? "Content-Type: " : "",
+	    ctype != NULL ? ctype : "", ctype != NULL ? "\r\n" : "", extra,
+	    c->keep_alive ? "" : "Connection: close\r\n");
+	if (len > 0 && c->method != HTTP_HEAD)
+		evbuffer_add(out, body, len);
+	if (!c->keep_alive)
+		c->state = JC_CLOSING;
+}
+
+static void
+respond_text(struct jmap_client *c, unsigned status, const char *text)
+{
+	respond(c, status, "text/plain; charset=utf-8", "", text, strlen(text));
+}
+
+static void
+respond_json(struct jmap_client *c, unsigned status, const char *ctype, json_t *v)
+{
+	char *s = json_dumps(v, JSON_COMPACT);
+
+	if (s == NULL) {
+		respond_text(c, 500, "Internal error");
+		return;
+	}
+	respond(c, status, ctype, "", s, strlen(s));
+	free(s);
+}
+
+/* RFC 8620 §3.6.1: request-level errors as RFC 7807 problem details. */
+static void
+respond_problem(struct jmap_client *c, unsigned status, const char *type, const char *detail,
+    const char *limit)
+{
+	json_t *p = json_pack("{s:s, s:I, s:s}", "type", type, "status", (json_int_t)status,
+	    "detail", detail);
+
+	if (limit != NULL)
+		(void)json_object_set_new(p, "limit", json_string(limit));
+	respond_json(c, status, "application/problem+json", p);
+	json_decref(p);
+}
+
+/* ---------------------------------------------------------------- session resource */
+
+static char *
+base_url(struct jmap_client *c)
+{
+	return xasprintf("%s://%s", c->tls ? "https" : "http",
+	    c->host != NULL ? c->host : "localhost");
+}
+
+static void
+serve_session(struct jmap_client *c)
+{
+	char *base = base_url(c);
+	char *api = xasprintf("%s" API_PATH, base);
+	char *dl = xasprintf("%s/jmap/download/{accountId}/{blobId}/{name}?accept={type}",
+	    base);
+	char *ul = xasprintf("%s/jmap/upload/{accountId}/", base);
+	char *ev = xasprintf("%s/jmap/eventsource/?types={types}&closeafter={closeafter}"
+	    "&ping={ping}", base);
+	json_t *s;
+
+	s = json_pack("{s:{s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:[]}, s:{}},"
+	    " s:{s:{s:s, s:b, s:b, s:{s:{s:n, s:n, s:I, s:I, s:[s], s:b}}}},"
+	    " s:{s:s}, s:s, s:s, s:s, s:s, s:s, s:s}",
+	    "capabilities",
+	    "urn:ietf:params:jmap:core",
+	    "maxSizeUpload", (json_int_t)0,
+	    "maxConcurrentUpload", (json_int_t)1,
+	    "maxSizeRequest", (json_int_t)JMAP_MAX_SIZE_REQUEST,
+	    "maxConcurrentRequests", (json_int_t)1,
+	    "maxCallsInRequest", (json_int_t)JMAP_MAX_CALLS_IN_REQUEST,
+	    "maxObjectsInGet", (json_int_t)JMAP_MAX_OBJECTS_IN_GET,
+	    "maxObjectsInSet", (json_int_t)0,
+	    "collationAlgorithms",
+	    "urn:ietf:params:jmap:mail",
+	    "accounts", c->account_id,
+	    "name", c->user,
+	    "isPersonal", 1,
+	    "isReadOnly", 1,
+	    "accountCapabilities", "urn:ietf:params:jmap:mail",
+	    "maxMailboxesPerEmail", "maxMailboxDepth",
+	    "maxSizeMailboxName", (json_int_t)490,
+	    "maxSizeAttachmentsPerEmail", (json_int_t)0,
+	    "emailQuerySortOptions", "receivedAt",
+	    "mayCreateTopLevelMailbox", 0,
+	    "primaryAccounts", "urn:ietf:params:jmap:mail", c->account_id,
+	    "username", c->user,
+	    "apiUrl", api,
+	    "downloadUrl", dl,
+	    "uploadUrl", ul,
+	    "eventSourceUrl", ev,
+	    "state", "0");
+	if (s == NULL)
+		respond_text(c, 500, "Internal error");
+	else
+		respond_json(c, 200, "application/json", s);
+	json_decref(s);
+	free(base);
+	free(api);
+	free(dl);
+	free(ul);
+	free(ev);
+}
+
+/* ---------------------------------------------------------------- API */
+
+static json_t *
+method_error(const char *type, const char *desc, const char *call_id)
+{
+	json_t *e = json_pack("{s:s}", "type", type);
+
+	if (desc != NULL)
+		(void)json_object_set_new(e, "description", json_string(desc));
+	return json_pack("[s, o, s]", "error", e, call_id);
+}
+
+static json_t *
+run_call(struct jmap_client *c, const struct jmap_request *req, json_t *call,
+    json_t *responses)
+{
+	const char *name = json_string_value(json_array_get(call, 0));
+	const char *call_id = json_string_value(json_array_get(call, 2));
+	json_t *args = json_deep_copy(json_array_get(call, 1));
+	struct jmap_call jc;
+	const char *etype;
+	json_t *r;
+
+	if (args == NULL)
+		return method_error("serverFail", NULL, call_id);
+	if (jmap_resolve_refs(args, responses, &etype) < 0) {
+		json_decref(args);
+		return method_error(etype, NULL, call_id);
+	}
+	if (strcmp(name, "Core/echo") == 0 && (req->caps & JMAP_CAP_CORE) != 0) {
+		return json_pack("[s, o, s]", name, args, call_id);
+	}
+	memset(&jc, 0, sizeof(jc));
+	jc.mu = c->mu;
+	jc.account_id = c->account_id;
+	jc.args = args;
+	/* RFC 8620 §3.6.2: a method of a capability the request does not use is unknown */
+	if ((req->caps & JMAP_CAP_MAIL) == 0 || !jmap_mail_call(name, &jc)) {
+		json_decref(args);
+		return method_error("unknownMethod", NULL, call_id);
+	}
+	json_decref(args);
+	if (jc.result == NULL)
+		return method_error(jc.error != NULL ? jc.error : "serverFail", jc.error_desc,
+		    call_id);
+	r = json_pack("[s, o, s]", name, jc.result, call_id);
+	return r;
+}
+
+static void
+serve_api(struct jmap_client *c)
+{
+	struct jmap_request req;
+	const char *detail, *limit;
+	enum jmap_problem p;
+	json_t *responses, *resp, *call;
+	size_t i;
+
+	p = jmap_request_decode((const unsigned char *)c->body.data, c->body.len, &req, &detail, &limit);
+	if (p != JMAP_OK) {
+		log_info("jmap bad request user=%s session=%u problem=%s", c->user, c->id,
+		    jmap_problem_type(p));
+		respond_problem(c, 400, jmap_problem_type(p), detail, limit);
+		return;
+	}
+	responses = json_array();
+	json_array_foreach(req.calls, i, call) {
+		json_t *r = run_call(c, &req, call, responses);
+
+		if (r == NULL)
+			r = method_error("serverFail", NULL,
+			    json_string_value(json_array_get(call, 2)));
+		(void)json_array_append_new(responses, r);
+	}
+	resp = json_pack("{s:o, s:s}", "methodResponses", responses, "sessionState", "0");
+	if (req.created_ids != NULL)
+		(void)json_object_set(resp, "createdIds", req.created_ids);
+	respond_json(c, 200, "application/json", resp);
+	json_decref(resp);
+	jmap_request_free(&req);
+}
+
+/* ---------------------------------------------------------------- download */
+
+static void
+download_end(struct jmap_client *c)
+{
+	if (c->map != NULL)
+		munmap(c->map, c->map_len);
+	c->map = NULL;
+	c->map_len = 0;
+}
+
+/* Produce the blob while the output has room; false while more is to come. */
+static bool
+download_pump(struct jmap_client *c)
+{
+	struct buf chunk;
+	int n = 1;
+
+	buf_init(&chunk, DOWNLOAD_CHUNK);
+	while (!conn_output_full(c->bev, CONN_IMAP)) {
+		buf_reset(&chunk);
+		if ((n = mail_octets_read(&c->reader, &chunk, DOWNLOAD_CHUNK)) <= 0)
+			break;
+		evbuffer_add(bufferevent_get_output(c->bev), chunk.data, chunk.len);
+		/* progress: a blob may take long, a client that reads nothing may not */
+		arm_timer(c, JMAP_IDLE_SECS);
+	}
+	buf_deinit(&chunk);
+	if (n > 0)
+		return false;
+	download_end(c);
+	return true;
+}
+
+/* A safe token for a header value: the type a client asked for, or a file name. */
+static bool
+header_safe(const char *s, size_t len)
+{
+	if (len == 0 || len > 200)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f || s[i] == '"' ||
+		    s[i] == '\\' || s[i] == ';' || s[i] == '%')
+			return false;
+	return true;
+}
+
+/*
+ * GET /jmap/download/{accountId}/{blobId}/{name}?accept={type} (RFC 8620 §6.2): the
+ * blob is the message, with CRLF line ends (its size is the Email's size).
+ */
+static void
+serve_download(struct jmap_client *c)
+{
+	const char *p = c->target + strlen("/jmap/download/"), *slash, *name, *q;
+	char acc[64], blob[64], type[256];
+	struct stat sb;
+	size_t len, nlen;
+	uint64_t total;
+	int fd, r;
+
+	if ((slash = strchr(p, '/')) == NULL || (size_t)(slash - p) >= sizeof(acc))
+		goto notfound;
+	memcpy(acc, p, (size_t)(slash - p));
+	acc[slash - p] = '\0';
+	p = slash + 1;
+	if ((slash = strchr(p, '/')) == NULL || (size_t)(slash - p) >= sizeof(blob))
+		goto notfound;
+	memcpy(blob, p, (size_t)(slash - p));
+	blob[slash - p] = '\0';
+	name = slash + 1;
+	q = strchr(name, '?');
+	nlen = q != NULL ? (size_t)(q - name) : strlen(name);
+	snprintf(type, sizeof(type), "message/rfc822");
+	if (q != NULL && strncmp(q, "?accept=", 8) == 0 && header_safe(q + 8, strlen(q + 8)))
+		snprintf(type, sizeof(type), "%s", q + 8);
+	if (strcmp(acc, c->account_id) != 0)
+		goto notfound;
+	if ((r = jmap_mail_blob_open(c->mu, blob, &fd)) <= 0) {
+		if (r < 0) {
+			respond_text(c, 503, "Temporary failure");
+			return;
+		}
+		goto notfound;
+	}
+	if (fstat(fd, &sb) < 0 || sb.st_size < 0) {
+		close(fd);
+		respond_text(c, 503, "Temporary failure");
+		return;
+	}
+	len = (size_t)sb.st_size;
+	c->map = len > 0 ? mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
+	close(fd);
+	if (c->map == MAP_FAILED) {
+		c->map = NULL;
+		respond_text(c, 503, "Temporary failure");
+		return;
+	}
+	c->map_len = len;
+	mail_octets_reader_init(&c->reader, c->map != NULL ? c->map :
+	    (const unsigned char *)"", len, 0, UINT64_MAX, &total);
+	evbuffer_add_printf(bufferevent_get_output(c->bev), "HTTP/1.1 200 OK\r\n"
+	    "Content-Length: %llu\r\nContent-Type: %s\r\n"
+	    "Cache-Control: private, immutable, max-age=31536000\r\n%s%.*s%s%s\r\n",
+	    (unsigned long long)total, type,
+	    header_safe(name, nlen) ? "Content-Disposition: attachment; filename=\"" : "",
+	    header_safe(name, nlen) ? (int)nlen : 0, name,
+	    header_safe(name, nlen) ? "\"\r\n" : "", c->keep_alive ? "" : "Connection: close\r\n");
+	if (c->method == HTTP_HEAD) {
+		download_end(c);
+		if (!c->keep_alive)
+			c->state = JC_CLOSING;
+		return;
+	}
+	c->state = JC_DOWNLOAD;
+	return;
+notfound:
+	respond_text(c, 404, "Not found");
+}
+
+static bool
+target_is(const struct jmap_client *c, const char *path)
+{
+	size_t n = strlen(path);
+
+	/* a query string is ignored on these resources */
+	return strncmp(c->target, path, n) == 0 && (c->target[n] == '\0' || c->target[n] == '?');
+}
+
+static void
+serve_request(struct jmap_client *c)
+{
+	log_debug("jmap request user=%s session=%u target=%s", c->user, c->id, c->target);
+	if (target_is(c, "/.well-known/jmap")) {
+		if (c->method == HTTP_GET || c->method == HTTP_HEAD)
+			serve_session(c);
+		else
+			respond(c, 405, NULL, "Allow: GET, HEAD\r\n", NULL, 0);
+	} else if (target_is(c, API_PATH)) {
+		if (c->method == HTTP_POST)
+			serve_api(c);
+		else
+			respond(c, 405, NULL, "Allow: POST\r\n", NULL, 0);
+	} else if (strncmp(c->target, "/jmap/download/", 15) == 0) {
+		if (c->method == HTTP_GET || c->method == HTTP_HEAD)
+			serve_download(c);
+		else
+			respond(c, 405, NULL, "Allow: GET, HEAD\r\n", NULL, 0);
+	} else {
+		/* upload and the event source come with a later slice */
+		respond_text(c, 404, "Not found");
+	}
+}
+
+/* ---------------------------------------------------------------- input */
+
+static void
+request_reset(struct jmap_client *c)
+{
+	free(c->target);
+	free(c->host);
+	c->target = c->host = NULL;
+	buf_reset(&c->body);
+	c->body_left = 0;
+}
+
+/* A head is complete: check it; false when the connection ends. */
+static bool
+start_request(struct jmap_client *c, const struct http_request *r)
+{
+	unsigned char h[32];
+
+	c->method = r->method;
+	c->keep_alive = r->keep_alive;
+	c->target = xstrndup(r->target, r->target_len);
+	c->host = r->host != NULL && r->host_len > 0 && r->host_len < 256 ?
+	    xstrndup(r->host, r->host_len) : NULL;
+	if (c->host != NULL)
+		for (char *p = c->host; *p != '\0'; p++)
+			if (*p == '/' || *p == '"' || *p == '\\' || *p == '{' || *p == '}')
+				*p = '_';	/* it goes into URLs and JSON */
+	if (r->auth == NULL) {
+		c->keep_alive = false;
+		respond(c, 401, "text/plain", "WWW-Authenticate: Basic realm=\"buzon\", "
+		    "charset=\"UTF-8\"\r\n", "Authentication required", 23);
+		return false;
+	}
+	sha256(r->auth, r->auth_len, h);
+	if (!c->have_auth) {
+		memcpy(c->auth_hash, h, sizeof(h));
+		c->have_auth = true;
+	} else if (CRYPTO_memcmp(h, c->auth_hash, sizeof(h)) != 0) {
+		/* other credentials: the login process must check them */
+		c->keep_alive = false;
+		respond(c, 401, "text/plain", "WWW-Authenticate: Basic realm=\"buzon\", "
+		    "charset=\"UTF-8\"\r\n", "Authentication required", 23);
+		return false;
+	}
+	if (r->method == HTTP_POST && !r->has_length) {
+		c->keep_alive = false;
+		respond_text(c, 411, "Content-Length required");
+		return false;
+	}
+	if (r->content_length > JMAP_MAX_SIZE_REQUEST) {
+		c->keep_alive = false;
+		respond_problem(c, 413, jmap_problem_type(JMAP_LIMIT),
+		    "The request is larger than maxSizeRequest", "maxSizeRequest");
+		return false;
+	}
+	if (r->expect_continue && r->content_length > 0)
+		evbuffer_add_printf(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n");
+	c->body_left = r->content_length;
+	c->state = JC_BODY;
+	return true;
+}
+
+static void
+client_input(struct jmap_client *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+
+	while (c->state != JC_CLOSING && !conn_output_full(c->bev, CONN_IMAP)) {
+		size_t len = evbuffer_get_length(in);
+
+		if (c->state == JC_DOWNLOAD) {
+			if (!download_pump(c))
+				break;
+			request_reset(c);
+			c->in_request = false;
+			if (!c->keep_alive) {
+				c->state = JC_CLOSING;
+				break;
+			}
+			c->state = JC_HEAD;
+			arm_timer(c, JMAP_IDLE_SECS);
+			continue;
+		}
+
+		if (c->state == JC_HEAD) {
+			struct http_request r;
+			const unsigned char *p;
+			size_t head;
+
+			if (len == 0)
+				break;
+			if (!c->in_request) {
+				c->in_request = true;
+				arm_timer(c, JMAP_REQUEST_SECS);
+			}
+			if (len > HTTP_HEAD_MAX)
+				len = HTTP_HEAD_MAX;
+			p = evbuffer_pullup(in, (ssize_t)len);
+			switch (http_request_parse(p, len, HTTP_HEAD_MAX, &r, &head)) {
+			case HTTP_PARSE_MORE:
+				return;
+			case HTTP_PARSE_ERROR:
+				log_info("jmap bad request user=%s session=%u status=%u", c->user,
+				    c->id, r.status);
+				c->keep_alive = false;
+				c->method = HTTP_GET;
+				respond_text(c, r.status, r.error);
+				break;
+			case HTTP_PARSE_DONE:
+				(void)start_request(c, &r);
+				evbuffer_drain(in, head);
+				break;
+			}
+			continue;
+		}
+		/* JC_BODY */
+		if (c->body_left > 0) {
+			size_t n = (size_t)MIN((uint64_t)len, c->body_left);
+
+			if (n == 0)
+				break;
+			if (buf_append(&c->body, evbuffer_pullup(in, (ssize_t)n), n) < 0)
+				panic("jmap: body over its bound");
+			evbuffer_drain(in, n);
+			c->body_left -= n;
+			if (c->body_left > 0)
+				break;
+		}
+		serve_request(c);
+		if (c->state == JC_DOWNLOAD)
+			continue;	/* the blob streams from the loop's top */
+		request_reset(c);
+		c->in_request = false;
+		if (c->state != JC_CLOSING) {
+			c->state = JC_HEAD;
+			arm_timer(c, JMAP_IDLE_SECS);
+		}
+	}
+	if (c->state == JC_CLOSING) {
+		bufferevent_disable(c->bev, EV_READ);
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+			client_free(c);
+	}
+}
+
+static void
+read_cb(struct bufferevent *bev, void *ctx)
+{
+	(void)bev;
+	client_input(ctx);
+}
+
+static void
+write_cb(struct bufferevent *bev, void *ctx)
+{
+	struct jmap_client *c = ctx;
+
+	if (c->state == JC_CLOSING) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			client_free(c);
+		return;
+	}
+	if (conn_output_drained(bev, CONN_IMAP))
+		client_input(c);
+}
+
+static void
+event_cb(struct bufferevent *bev, short what, void *ctx)
+{
+	(void)bev;
+	(void)what;
+	client_free(ctx);
+}
+
+static void
+timer_cb(evutil_socket_t fd, short what, void *ctx)
+{
+	struct jmap_client *c = ctx;
+
+	(void)fd;
+	(void)what;
+	if (c->state == JC_CLOSING || c->state == JC_DOWNLOAD) {
+		client_free(c);
+		return;
+	}
+	if (c->in_request) {
+		log_info("jmap timeout user=%s session=%u", c->user, c->id);
+		c->keep_alive = false;
+		c->method = HTTP_GET;
+		respond_text(c, 408, "Request timeout");
+		bufferevent_disable(c->bev, EV_READ);
+		arm_timer(c, 5);	/* the goodbye must not wait forever */
+		return;
+	}
+	client_free(c);
+}
+
+/* ---------------------------------------------------------------- life cycle */
+
+int
+jmap_client_create(struct event_base *base, struct mail_user *mu, const char *user, int fd,
+    const void *pending_input, size_t pending_len, const char *client_ip, bool tls)
+{
+	struct jmap_client *c;
+	unsigned char h[32];
+
+	if (evutil_make_socket_nonblocking(fd) < 0) {
+		log_error("jmap: cannot make fd non-blocking: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->bev = conn_new(base, fd, NULL, CONN_IMAP, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		log_error("jmap: bufferevent_socket_new failed");
+		close(fd);
+		free(c);
+		return -1;
+	}
+	c->mu = mu;
+	c->tls = tls;
+	c->id = ++next_id;
+	c->user = xstrdup(user);
+	c->ip = xstrdup(client_ip != NULL ? client_ip : "");
+	c->keep_alive = true;
+	/* the account id: stable for the user, an Id (RFC 8620 §1.2) */
+	sha256(user, strlen(user), h);
+	snprintf(c->account_id, sizeof(c->account_id), "a%02x%02x%02x%02x%02x%02x%02x%02x",
+	    h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]);
+	buf_init(&c->body, JMAP_MAX_SIZE_REQUEST);
+	mail_session_register(mu, &c->session, MAIL_PROTO_JMAP, c->ip, &session_ops, c);
+	c->timer = evtimer_new(base, timer_cb, c);
+	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	arm_timer(c, JMAP_IDLE_SECS);
+	log_info("jmap session user=%s session=%u ip=%s tls=%s", c->user, c->id, c->ip,
+	    tls ? "yes" : "no");
+	if (pending_len > 0 &&
+	    evbuffer_prepend(bufferevent_get_input(c->bev), pending_input, pending_len) != 0)
+		panic("jmap: cannot queue the pending input");
+	client_input(c);
+	return 0;
+}
+
+static void
+client_free(struct jmap_client *c)
+{
+	mail_session_unregister(&c->session);
+	event_free(c->timer);
+	bufferevent_free(c->bev);
+	request_reset(c);
+	download_end(c);
+	buf_deinit(&c->body);
+	free(c->user);
+	free(c->ip);
+	free(c);
+}
