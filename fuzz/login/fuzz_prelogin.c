@@ -196,9 +196,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case LC_AUTH_WAIT: {
 			uint32_t st = results[next(&answer) % N_ELEMENTS(results)];
 
-			/* a SCRAM salt request: the fake master never answers it, the
-			 * connection waits until it is closed */
-			if (f.scram_waits > 0 && f.handovers == 0)
+			/* a SCRAM salt request (also after a failed LOGIN): the fake
+			 * master never answers it, the connection waits until closed */
+			if (f.waiting_scram)
 				break;
 			if (f.handovers == 0 || f.consumed_at_auth + evbuffer_get_length(f.in) !=
 			    f.sent_len)
@@ -219,7 +219,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		if (f.c.state == LC_CLOSING ||
-		    (f.c.state == LC_AUTH_WAIT && f.scram_waits > 0 && f.handovers == 0))
+		    (f.c.state == LC_AUTH_WAIT && f.waiting_scram))
 			break;
 	}
 	if (f.c.state == LC_CMD || f.c.state == LC_SASL) {

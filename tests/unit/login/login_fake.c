@@ -140,6 +140,7 @@ lconn_send_auth(struct lconn *c, const char *tag, const char *mech, const char *
 		return;
 	}
 	f->handovers++;
+	f->waiting_scram = false;
 	snprintf(f->tag, sizeof(f->tag), "%s", tag);
 	snprintf(f->mech, sizeof(f->mech), "%s", mech);
 	memcpy(f->user, user, ulen);
@@ -467,6 +468,7 @@ lconn_send_scram(struct lconn *c, const char *mech, const char *user, size_t ule
 	contract(mech != NULL && user != NULL, "NULL argument");
 	(void)ulen;
 	fake_of(c)->scram_waits++;
+	fake_of(c)->waiting_scram = true;
 	c->state = LC_AUTH_WAIT;
 }
 

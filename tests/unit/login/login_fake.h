@@ -36,6 +36,7 @@ struct login_fake {
 	unsigned auth_calls;		/* lconn_send_auth calls */
 	unsigned handovers;		/* ... of which login.c would send to the master */
 	unsigned scram_waits;		/* SCRAM salt requests (never answered) */
+	bool waiting_scram;		/* the last request sent was a SCRAM salt request */
 	unsigned invalid_names;		/* ... refused by login.c's name check */
 	unsigned closes;		/* lconn_close_after calls */
 	unsigned starttls_calls;
