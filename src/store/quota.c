@@ -125,7 +125,10 @@ maildirsize_parse(const char *data, size_t len, struct maildirsize *r)
 		bytes += b;
 		count += c;
 	}
-	if (bytes < 0 || count < 0)
+	/* totals past one line's bound cannot be written back as one line: a damaged
+	 * file, counted again like any other that does not parse */
+	if (bytes < 0 || count < 0 || (uint64_t)bytes > MAILDIRSIZE_VALUE_MAX ||
+	    (uint64_t)count > MAILDIRSIZE_VALUE_MAX)
 		return -1;
 	r->bytes = (uint64_t)bytes;
 	r->count = (uint64_t)count;
