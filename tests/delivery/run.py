@@ -1362,6 +1362,98 @@ if exists "x-after" { fileinto "After"; }
 """
 
 
+def t_sieve_keep():
+    """A script that cannot run to its end never loses the message (issue 15, docs/sieve.md):
+    an include loop, more actions than the limit, a script over the size limit each
+    keep it in INBOX (LMTP 250, said in ~/.dovecot.sieve.log or the server log); a
+    fileinto on a full disk is refused with 452 (the MTA retries) and nothing is stored,
+    and once there is room again the retry lands in the script's folder (root: tmpfs)."""
+    srv = buzontest.Server(users={}, fill=False, lmtp=True, canary=False, buzon=BUZON,
+                           config=["sendmail_path ="])
+    mounted = False
+    try:
+        srv.setup()
+        home = os.path.join(srv.tmp, "home-kp")
+        os.makedirs(os.path.join(home, "sieve"), 0o700)
+        ids = ["-u", str(srv.uid), "-g", str(srv.gid)] if ROOT else []
+        srv.cli("user", "add", "-c", srv.config_path, *ids, "-h", home, "kp", stdin="kp\n")
+        if ROOT:
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=755", "buzontest-kp",
+                            srv.mail_root], check=True)
+            mounted = True
+        srv.make_maildir("kp")
+        srv.make_maildir("kp", "Big")
+        link = os.path.join(home, ".dovecot.sieve")
+        os.symlink("sieve/main.sieve", link)
+
+        def script(text, name="main.sieve"):
+            path = os.path.join(home, "sieve", name)
+            with open(path + ".new", "wb") as f:
+                f.write(text)
+            os.rename(path + ".new", path)	# a new inode: compiled again
+            if ROOT:
+                os.lchown(path, srv.uid, srv.gid)
+
+        script(b'require "include"; include :personal "a";', "main.sieve")
+        script(b'require "include"; include :personal "b";', "a.sieve")
+        script(b'require "include"; include :personal "a";', "b.sieve")
+        for dirpath, dirs, files in os.walk(home):
+            for n in dirs + files + ["."]:
+                if ROOT:
+                    os.lchown(os.path.join(dirpath, n), srv.uid, srv.gid)
+        srv.start()
+        inbox = srv.maildir("kp")
+        log = os.path.join(home, ".dovecot.sieve.log")
+
+        def lmtp(subject):
+            rr, dr = lmtp_send(srv.lmtp_port, "s@example.net", ["kp@example.org"],
+                               wire(msg(subject)))
+            return dr[0] if dr else repr(rr)
+
+        def kept(subject, why):
+            r = lmtp(subject)
+            check(r.startswith("250"), "%s: LMTP %r" % (why, r))
+            eq(len(find_file_with(inbox, b"Subject: " + subject.encode())), 1,
+               "%s: kept in INBOX once" % why)
+
+        kept("loop", "include loop")
+        script(b'require "fileinto";\n' +
+               b"".join(b'fileinto "F%d";\n' % i for i in range(40)))
+        kept("actions", "40 fileinto (over the action limit)")
+        script(b"# " + b"x" * (1100 * 1024) + b"\nrequire \"fileinto\"; fileinto \"Big\";\n")
+        kept("huge", "a script over 1 MiB")
+        text = open(log, "rb").read() if os.path.exists(log) else b""
+        check(b"include" in text, "the include loop is in the user's log: %r" % text[-600:])
+        check(b"action" in text, "the action limit is in the user's log: %r" % text[-600:])
+        if not ROOT:
+            return
+        # a full disk while filing: 452, nothing stored, and the retry lands in Big
+        script(b'require "fileinto"; fileinto "Big";')
+        st = os.statvfs(srv.mail_root)
+        free = st.f_bavail * st.f_frsize
+        filler = os.path.join(srv.mail_root, "filler")
+        with open(filler, "wb") as f:
+            f.write(b"\0" * max(0, free - 100 * 1024))
+        big = msg("full-disk-sieve", (b"f" * 70 + b"\n") * 4000)	# ~280 KB
+        rr, dr = lmtp_send(srv.lmtp_port, "s@example.net", ["kp@example.org"], wire(big))
+        check(dr and dr[0].startswith("452"), "fileinto on a full disk: %r" % dr)
+        check(not find_file_with(srv.mail_root, b"Subject: full-disk-sieve"),
+              "nothing stored on the full disk")
+        for folder in (srv.maildir("kp"), srv.maildir("kp", "Big")):
+            eq(os.listdir(os.path.join(folder, "tmp")), [], "nothing left in tmp/")
+        os.unlink(filler)
+        rr, dr = lmtp_send(srv.lmtp_port, "s@example.net", ["kp@example.org"], wire(big))
+        check(dr and dr[0].startswith("250"), "retry with room: %r" % dr)
+        eq(len(find_file_with(srv.maildir("kp", "Big"), b"Subject: full-disk-sieve")), 1,
+           "the retry is filed into Big")
+    finally:
+        problems = srv.stop() if srv.proc else []
+        if mounted:
+            subprocess.run(["umount", "-l", srv.mail_root])
+            shutil.rmtree(srv.tmp, ignore_errors=True)
+        check(not problems, "server: %s" % problems)
+
+
 def t_sieve_global():
     """sieve_before (a directory: its *.sieve in name order) and sieve_after (a file) run
     around the user's script as Pigeonhole's sieve_before/sieve_after (docs/sieve.md,
@@ -2436,6 +2528,8 @@ def main():
         run_case("sieve-reject-mdn", t_sieve_send, True)
     if sel("sieve-send-async"):
         run_case("sieve-send-async", t_sieve_send_async)
+    if sel("sieve-keep"):
+        run_case("sieve-keep", t_sieve_keep)
     if sel("sieve-global"):
         run_case("sieve-global", t_sieve_global)
     if sel("quota"):
