@@ -187,7 +187,7 @@ SAN_UBSAN="print_stacktrace=1:halt_on_error=1"
 
 # Each suite is a function s_NAME; the lanes below run them.
 # package: the .deb built, linted, installed, removed and purged on this machine (root
-# only, else it reports a skip); last in its lane, while the other finishes its own.
+# only, else it reports a skip). In lane A, after auth: both write /etc/pam.d/buzon.
 s_package() {
 	if [ -f tests/package/run.py ] && [ "${SKIP_PACKAGE:-0}" != 1 ]; then
 		runner package "$LOGDIR/package.log" "$PY" tests/package/run.py
@@ -433,16 +433,16 @@ s_acme() {
 }
 
 # Two lanes run at once (TEST_LANES=1: one after the other). Lane A has the suites that
-# measure time or descriptors (they share the machine with lane B but not with
+# measure time or descriptors (hostile checks memory bounds, not time) (they share the machine with lane B but not with
 # each other); lane B starts with the fuzz suite, whose clang build is the longest
 # CPU-bound step, and continues with suites that only check behaviour. Each lane draws
 # its test ports from its own range (tests/lib/buzontest.py free_ports), so the two
 # never race for a port.
 # (LANE_A and LANE_B in the environment replace the lists, e.g. to run a few suites.)
-LANE_A=${LANE_A:-"unit docs systemd protocol security delivery submission hostile auth
-    resilience faults"}
-LANE_B=${LANE_B:-"fuzz compress sieve logjson metrics importcfg index admin sort pop3 scram
-    oauth managesieve jmap interop webmail acme package"}
+LANE_A=${LANE_A:-"unit docs systemd protocol security delivery submission auth resilience
+    faults package"}
+LANE_B=${LANE_B:-"fuzz compress hostile sieve logjson metrics importcfg index admin sort pop3 scram
+    oauth managesieve jmap interop webmail acme"}
 
 run_lane() {
 	for s in $1; do

@@ -88,20 +88,6 @@ cert_host(const char *names)
 	return NULL;
 }
 
-/* A DNS name as a zone file writes it: letters, digits, '-', '.', at most 253. */
-static bool
-dns_name_ok(const char *n)
-{
-	size_t len = strlen(n);
-
-	if (len == 0 || len > 253 || n[0] == '.' || n[0] == '-')
-		return false;
-	for (const char *p = n; *p != '\0'; p++)
-		if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '.'))
-			return false;
-	return strstr(n, "..") == NULL;
-}
-
 static void
 srv_record(const char *service, const char *domain, unsigned prio, unsigned port,
     const char *host)
@@ -131,6 +117,22 @@ print_dns(const struct config *cfg, const char *domain, const char *host)
 	srv_record("pop3", domain, 30, cfg->pop3_port, host);
 	if (cfg->managesieve_port != 0)
 		srv_record("sieve", domain, 0, cfg->managesieve_port, host);
+	if (cfg->autoconfig_host != NULL && cfg->jmap_port != 0) {
+		const char *ac = cfg->autoconfig_host;
+
+		/* docs/autoconfig.md: the names clients ask, served on jmap_port */
+		printf("; automatic set-up (docs/autoconfig.md), served on jmap_port %u%s:\n",
+		    cfg->jmap_port, cfg->jmap_port == 443 || cfg->jmap_port == 80 ? "" :
+		    " (clients ask port 443 or 80: forward it)");
+		for (int i = 0; i < 2; i++) {
+			char owner[300];
+
+			(void)snprintf(owner, sizeof(owner), "%s.%s.",
+			    i == 0 ? "autoconfig" : "autodiscover", domain);
+			printf("%-32s IN CNAME %s.\n", owner, ac);
+		}
+		printf("_autodiscover._tcp.%s. IN SRV 0 1 %u %s.\n", domain, cfg->jmap_port, ac);
+	}
 	printf("; and for Postfix's submission services (RFC 6186, RFC 8314 §5.1):\n"
 	    ";_submissions._tcp.%s. IN SRV 0 1 465 %s.\n"
 	    ";_submission._tcp.%s.  IN SRV 10 1 587 %s.\n", domain, host, domain, host);
@@ -220,8 +222,8 @@ cmd_check(const char *path, const char *domain, const char *host_opt)
 	if (domain != NULL && host == NULL) {
 		printf("dns: no server name (no certificate names one): give it with -H HOST\n");
 		ret = 1;
-	} else if (domain != NULL && (!dns_name_ok(domain) || !dns_name_ok(host))) {
-		printf("dns: not a DNS name: %s\n", dns_name_ok(domain) ? host : domain);
+	} else if (domain != NULL && (!dns_name_valid(domain) || !dns_name_valid(host))) {
+		printf("dns: not a DNS name: %s\n", dns_name_valid(domain) ? host : domain);
 		ret = 1;
 	} else if (domain != NULL) {
 		print_dns(cfg, domain, host);

@@ -37,6 +37,9 @@ static const struct key_def keys[] = {
 	{ "managesieve_port", K_PORT, OFF(managesieve_port), 0 },
 	{ "jmap_port", K_PORT, OFF(jmap_port), 0 },
 	{ "jmap_tls", K_BOOL, OFF(jmap_tls), 0 },
+	{ "autoconfig_host", K_STR, OFF(autoconfig_host), 0 },
+	{ "autoconfig_username", K_STR, OFF(autoconfig_username), 0 },
+	{ "autoconfig_submission_port", K_PORT, OFF(autoconfig_submission_port), 0 },
 	{ "lmtp_listen", K_STR, OFF(lmtp_listen), 0 },
 	{ "lmtp_socket_mode", K_MODE, OFF(lmtp_socket_mode), 0777 },
 	{ "lmtp_socket_group", K_STR, OFF(lmtp_socket_group), 0 },
@@ -170,6 +173,8 @@ config_defaults(struct config *c)
 	c->pop3_uidl_format = xstrdup("%08Xu%08Xv");
 	c->log_level = xstrdup("info");
 	c->log_format = xstrdup("text");
+	c->autoconfig_username = xstrdup("localpart");
+	c->autoconfig_submission_port = 587;
 	c->mail_uid_num = (uid_t)-1;
 	c->mail_gid_num = (gid_t)-1;
 }
@@ -550,6 +555,17 @@ config_finish(struct config *c, const char **err_r)
 		return -1;
 	}
 	c->log_json = strcmp(c->log_format, "json") == 0;
+	if (c->autoconfig_username == NULL ||
+	    (strcmp(c->autoconfig_username, "localpart") != 0 &&
+	    strcmp(c->autoconfig_username, "address") != 0)) {
+		*err_r = "autoconfig_username must be localpart or address";
+		return -1;
+	}
+	c->autoconfig_address = strcmp(c->autoconfig_username, "address") == 0;
+	if (c->autoconfig_host != NULL && !dns_name_valid(c->autoconfig_host)) {
+		*err_r = "autoconfig_host must be a DNS name (mail.example.org)";
+		return -1;
+	}
 	if (c->oauth_username_claim == NULL) {
 		*err_r = "oauth_username_claim must name a claim";
 		return -1;
@@ -657,6 +673,8 @@ config_free(struct config **cfgp)
 	free(c->socketmap_listen_group);
 	free(c->quota_policy_listen);
 	free(c->metrics_listen);
+	free(c->autoconfig_host);
+	free(c->autoconfig_username);
 	free(c->quota_policy_listen_group);
 	free(c->quota_policy_reject);
 	free(c->lmtp_spool_dir);

@@ -37,6 +37,11 @@ struct config {
 	uint16_t managesieve_port;	/* RFC 5804 (usually 4190); 0 = off */
 	uint16_t jmap_port;		/* JMAP over HTTP/1.1 (docs/jmap.md); 0 = off */
 	bool jmap_tls;			/* jmap_port speaks TLS at once (HTTPS); default yes */
+	char *autoconfig_host;		/* client autoconfiguration on jmap_port: the server
+					 * name clients are given (docs/autoconfig.md); NULL off */
+	char *autoconfig_username;	/* "localpart" or "address" */
+	bool autoconfig_address;	/* autoconfig_username = address */
+	uint16_t autoconfig_submission_port;	/* the MTA's submission port; 0 = none */
 	char *lmtp_listen;		/* "host:port" or "unix:/path"; NULL = off */
 	unsigned lmtp_socket_mode;	/* permission bits of a unix lmtp_listen socket (0666) */
 	char *lmtp_socket_group;	/* its group, name or number; NULL = the master's */

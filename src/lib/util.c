@@ -173,3 +173,19 @@ clock_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
+
+bool
+dns_name_valid(const char *n)
+{
+	size_t len = strlen(n);
+
+	if (len == 0 || len > 253 || n[0] == '.' || n[len - 1] == '-' || strstr(n, "..") != NULL)
+		return false;
+	for (const char *p = n; *p != '\0'; p++) {
+		if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '.'))
+			return false;
+		if (*p == '-' && (p == n || p[-1] == '.'))
+			return false;
+	}
+	return true;
+}

@@ -45,6 +45,9 @@ bool ct_memeq(const void *a, size_t alen, const void *b, size_t blen);
 bool mem_ieq(const char *p, size_t len, const char *cstr);
 bool str_ieq(const char *a, const char *b);
 bool str_has_prefix(const char *s, const char *prefix);
+/* A host or domain name as DNS and zone files take it: letters, digits, '-' and '.',
+ * no empty label, no label starting with '-', at most 253 octets. */
+bool dns_name_valid(const char *n);
 /* Value of an ASCII hexadecimal digit (either case), or -1. */
 int hex_digit_value(unsigned char c);
 

@@ -12,6 +12,7 @@
  */
 #include "login/login_private.h"
 #include "lib/log.h"
+#include "proto/autoconfig.h"
 #include "proto/http.h"
 
 #define JMAP_LOGIN_BODY_MAX	(10 * 1000 * 1000)	/* maxSizeRequest (src/jmap) */
@@ -52,6 +53,92 @@ reply(struct lconn *c, unsigned status, bool keep, const char *extra, const char
 		lconn_close_after(c);
 }
 
+/* A document (autoconfig): 200 with its type; HEAD gets the head only. */
+static void
+reply_doc(struct lconn *c, bool keep, bool head_only, const char *type, const struct buf *b)
+{
+	lconn_printf(c, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	    "Cache-Control: max-age=3600\r\n%s\r\n", type, b->len,
+	    keep ? "" : "Connection: close\r\n");
+	if (!head_only && b->len > 0)
+		lconn_printf(c, "%.*s", (int)b->len, (const char *)b->data);
+	if (!keep)
+		lconn_close_after(c);
+}
+
+/*
+ * Client autoconfiguration before login (docs/autoconfig.md), when autoconfig_host is
+ * set: Thunderbird's GET and Outlook's POST. Returns false while Outlook's body is
+ * still coming (call again with more input), true once the request is answered (its
+ * octets drained, or the connection closing).
+ */
+static bool
+autoconfig(struct lconn *c, const struct http_request *r, enum autoconfig_route route,
+    struct evbuffer *in, size_t head)
+{
+	const struct config *cfg = lconn_config(c);
+	struct autoconfig_params ap = {
+		.host = cfg->autoconfig_host, .imap_port = cfg->imap_port,
+		.imaps_port = cfg->imaps_port, .pop3_port = cfg->pop3_port,
+		.pop3s_port = cfg->pop3s_port, .submission_port = cfg->autoconfig_submission_port,
+		.address = cfg->autoconfig_address,
+	};
+	char addr[AUTOCONFIG_ADDR_MAX + 1];
+	const char *domain = NULL;
+	struct buf b;
+	int found;
+
+	if (route == AUTOCONFIG_THUNDERBIRD) {
+		if (r->method != HTTP_GET && r->method != HTTP_HEAD) {
+			reply(c, 405, false, "Allow: GET, HEAD\r\n", "Method not allowed");
+			return true;
+		}
+		if (r->content_length > 0) {
+			reply(c, 400, false, "", "A GET request has no body");
+			return true;
+		}
+		found = autoconfig_query_address(r->target, r->target_len, addr, sizeof(addr));
+		if (found > 0)
+			domain = strrchr(addr, '@') + 1;
+		buf_init(&b, 16 * 1024);
+		if (autoconfig_thunderbird(&ap, domain, &b) < 0) {
+			buf_deinit(&b);
+			reply(c, 500, false, "", "Internal error");
+			return true;
+		}
+		log_info("autoconfig ip=%s client=thunderbird", c->ip);
+		reply_doc(c, r->keep_alive, r->method == HTTP_HEAD, "application/xml; charset=utf-8",
+		    &b);
+		buf_deinit(&b);
+		evbuffer_drain(in, head);
+		return true;
+	}
+	if (r->method != HTTP_POST) {
+		reply(c, 405, false, "Allow: POST\r\n", "Method not allowed");
+		return true;
+	}
+	if (r->content_length > AUTOCONFIG_BODY_MAX || head + r->content_length > LOGIN_INPUT_MAX) {
+		reply(c, 413, false, "", "Request too large");
+		return true;
+	}
+	if (evbuffer_get_length(in) < head + r->content_length)
+		return false;	/* the rest of the body */
+	found = autoconfig_outlook_address(evbuffer_pullup(in, (ssize_t)(head +
+	    r->content_length)) + head, (size_t)r->content_length, addr, sizeof(addr));
+	buf_init(&b, 16 * 1024);
+	if (autoconfig_outlook(&ap, found > 0 ? addr : NULL, &b) < 0) {
+		buf_deinit(&b);
+		reply(c, 500, false, "", "Internal error");
+		return true;
+	}
+	log_info("autoconfig ip=%s client=outlook address=%s", c->ip, found > 0 ? "given" :
+	    found == 0 ? "none" : "malformed");
+	reply_doc(c, r->keep_alive, false, "text/xml; charset=utf-8", &b);
+	buf_deinit(&b);
+	evbuffer_drain(in, head + (size_t)r->content_length);
+	return true;
+}
+
 static const char challenge[] = "WWW-Authenticate: Basic realm=\"buzon\", charset=\"UTF-8\"\r\n";
 
 static void
@@ -67,6 +154,7 @@ jl_input(struct lconn *c, struct evbuffer *in)
 		size_t len = evbuffer_get_length(in), head, ulen;
 		const unsigned char *p;
 		struct http_request r;
+		enum autoconfig_route route;
 		unsigned char cred[IPC_PASS_MAX + IPC_USER_MAX + 2];
 		long n;
 
@@ -84,6 +172,12 @@ jl_input(struct lconn *c, struct evbuffer *in)
 			return;
 		case HTTP_PARSE_DONE:
 			break;
+		}
+		if (lconn_config(c)->autoconfig_host != NULL &&
+		    (route = autoconfig_route(r.target, r.target_len)) != AUTOCONFIG_NONE) {
+			if (!autoconfig(c, &r, route, in, head))
+				return;
+			continue;
 		}
 		if (r.auth == NULL) {
 			/* RFC 9110 §11.6.1: the challenge; a body we do not read ends the connection */

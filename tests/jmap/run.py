@@ -230,6 +230,77 @@ def auth_challenge_and_failure(srv, res):
     res.eq(r.status, 405, "GET on the API: 405")
 
 
+@test(config=["jmap_tls = no", "autoconfig_host = mail.example.org", "pop3_port = 0",
+              "pop3s_port = 0"])
+def autoconfig(srv, res):
+    """Client autoconfiguration before login (docs/autoconfig.md): Thunderbird's document,
+    Outlook's answer, what a hostile request gets, and the DNS names buzon check prints."""
+    import xml.etree.ElementTree as ET
+    c = conn(srv)
+    r, data = request(c, "GET", "/mail/config-v1.1.xml?emailaddress=ann%40example.net")
+    res.eq(r.status, 200, "Thunderbird's document without credentials")
+    res.check(r.getheader("Content-Type", "").startswith("application/xml"), "XML type")
+    doc = ET.fromstring(data)
+    prov = doc.find("emailProvider")
+    res.eq((prov.get("id"), prov.findtext("domain")), ("example.net", "example.net"),
+           "the domain from the address asked about")
+    inc = [(e.get("type"), e.findtext("hostname"), int(e.findtext("port")),
+            e.findtext("socketType"), e.findtext("username"))
+           for e in prov.findall("incomingServer")]
+    res.eq(inc, [("imap", "mail.example.org", srv.imaps_port, "SSL", "%EMAILLOCALPART%"),
+                 ("imap", "mail.example.org", srv.imap_port, "STARTTLS", "%EMAILLOCALPART%")],
+           "IMAPS first, then STARTTLS; POP3 is off")
+    out = prov.find("outgoingServer")
+    res.eq((out.findtext("port"), out.findtext("socketType")), ("587", "STARTTLS"),
+           "submission")
+    # the same connection goes on: the well-known path, HEAD, then a login as usual
+    r, data = request(c, "GET", "/.well-known/autoconfig/mail/config-v1.1.xml",
+                      headers={"Host": "autoconfig.example.com"})
+    res.eq(r.status, 200, "the .well-known path, on a kept connection")
+    res.eq(ET.fromstring(data).find("emailProvider").findtext("domain"), "example.org",
+           "no address asked about: the host's domain")
+    r, data = request(c, "HEAD", "/mail/config-v1.1.xml")
+    res.eq((r.status, data), (200, b""), "HEAD: the head only")
+    r, data = request(c, "GET", "/.well-known/jmap", auth=basic())
+    res.eq(r.status, 200, "then a JMAP login on the same connection")
+    # Outlook: the address in the request body names the login
+    body = (b'<?xml version="1.0" encoding="utf-8"?><Autodiscover xmlns="http://schemas.'
+            b'microsoft.com/exchange/autodiscover/outlook/requestschema/2006"><Request>'
+            b'<EMailAddress>bob@example.org</EMailAddress><AcceptableResponseSchema>http://'
+            b'schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a'
+            b'</AcceptableResponseSchema></Request></Autodiscover>')
+    r, data = request(conn(srv), "POST", "/autodiscover/autodiscover.xml", body,
+                      headers={"Content-Type": "text/xml"})
+    res.eq(r.status, 200, "Outlook's autodiscover")
+    ns = {"a": "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a"}
+    protos = ET.fromstring(data).findall(".//a:Protocol", ns)
+    got = [(p.findtext("a:Type", namespaces=ns), p.findtext("a:Port", namespaces=ns),
+            p.findtext("a:LoginName", namespaces=ns)) for p in protos]
+    res.eq(got, [("IMAP", str(srv.imaps_port), "bob"), ("SMTP", "587", "bob")],
+           "Outlook: IMAPS and SMTP, the local part as login")
+    # hostile: a markup address, a body too large, the wrong method; the server goes on
+    r, data = request(conn(srv), "POST", "/autodiscover/autodiscover.xml",
+                      body.replace(b"bob@example.org", b"<x>&amp;@example.org"))
+    res.check(r.status == 200 and b"LoginName" not in data and b"&amp;" not in data,
+              "a malformed address is left out, never echoed")
+    r, data = request(conn(srv), "POST", "/autodiscover/autodiscover.xml", b"x" * 5000)
+    res.eq(r.status, 413, "a body over 4 KiB: 413")
+    r, data = request(conn(srv), "POST", "/mail/config-v1.1.xml", b"")
+    res.eq(r.status, 405, "POST to Thunderbird's document: 405")
+    r, data = request(conn(srv), "GET", "/mail/config-v1.1.xml?emailaddress=%3Cx%3E%40a.b")
+    res.check(r.status == 200 and b"<x>" not in data, "a hostile query address is not echoed")
+    # a body sent in pieces is waited for
+    out = raw(srv, b"POST /autodiscover/autodiscover.xml HTTP/1.1\r\nHost: x\r\n"
+              b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    res.check(out.startswith(b"HTTP/1.1 200") and b"<LoginName>bob</LoginName>" in out,
+              "raw POST answered: %r" % out[:80])
+    still_serving(srv, res)
+    r = srv.cli("check", "-c", srv.config_path, "-d", "example.org", check=False)
+    for want in ("autoconfig.example.org.", "autodiscover.example.org.",
+                 "_autodiscover._tcp.example.org."):
+        res.check(want in r.stdout, "buzon check prints %s: %s" % (want, r.stdout[-600:]))
+
+
 @test(config=["jmap_tls = no"])
 def check_verb(srv, res):
     r = srv.cli("check", "-c", srv.config_path, check=False)
