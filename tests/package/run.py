@@ -243,6 +243,13 @@ def t_purge():
     return "; ".join(problems) or None
 
 
+def known_to_dpkg():
+    """dpkg has the package in some state (installed, unpacked, half-configured,
+    config-files...), not merely "not-installed" or unknown."""
+    st = sh("dpkg-query", "-W", "-f=${Status}", "buzon", check=False).stdout.strip()
+    return st != "" and not st.endswith("not-installed")
+
+
 def main():
     if os.getuid() != 0:
         print("SKIP package: not root\n0 passed, 0 failed")
@@ -251,8 +258,8 @@ def main():
     t0 = time.monotonic()
     state["out"] = tempfile.mkdtemp(prefix="buzon-debs.")
     had_user = False
-    if sh("dpkg-query", "-W", "-f=${Status}", "buzon", check=False).stdout.strip().endswith(
-            "installed"):
+    if known_to_dpkg():
+        # any state: an earlier run stopped half-way leaves "unpacked" or "half-configured"
         sh("dpkg", "-P", "buzon")
     if user_exists():
         sh("deluser", "--system", "--quiet", "buzon")
@@ -274,8 +281,7 @@ def main():
                 if step("remove", t_remove):
                     step("purge", t_purge)
     finally:
-        if sh("dpkg-query", "-W", "-f=${Status}", "buzon", check=False).stdout.strip().endswith(
-                "installed"):
+        if known_to_dpkg():
             sh("dpkg", "-P", "buzon", check=False)
         if user_exists() and not had_user:
             sh("deluser", "--system", "--quiet", "buzon", check=False)
