@@ -56,7 +56,8 @@
 #             Prometheus scraping it) on build/buzon
 #   importcfg tests/importcfg/run.py (`buzon import-dovecot-config` on Debian's stock
 #             Dovecot configuration, doveconf -n, two fixture setups, malformed input;
-#             each result passes `buzon check`, one serves a real login)
+#             each result passes `buzon check`; the stock, system-users and virtual-users
+#             results each serve a real IMAP login, the first two to a PAM system user)
 #   admin     tests/admin/run.py (the control socket: buzon who, kick with BYE, mailbox
 #             status against IMAP STATUS, quota/index through the server, ban list|remove,
 #             --json, malformed requests, non-reading control clients, a peer of another
@@ -187,7 +188,8 @@ SAN_UBSAN="print_stacktrace=1:halt_on_error=1"
 
 # Each suite is a function s_NAME; the lanes below run them.
 # package: the .deb built, linted, installed, removed and purged on this machine (root
-# only, else it reports a skip). In lane A, after auth: both write /etc/pam.d/buzon.
+# only, else it reports a skip). auth, importcfg and package each write /etc/pam.d/buzon:
+# they are in the same lane, one after the other.
 s_package() {
 	if [ -f tests/package/run.py ] && [ "${SKIP_PACKAGE:-0}" != 1 ]; then
 		runner package "$LOGDIR/package.log" "$PY" tests/package/run.py
@@ -439,10 +441,10 @@ s_acme() {
 # its test ports from its own range (tests/lib/buzontest.py free_ports), so the two
 # never race for a port.
 # (LANE_A and LANE_B in the environment replace the lists, e.g. to run a few suites.)
-LANE_A=${LANE_A:-"unit docs systemd protocol security delivery submission auth resilience
-    faults package"}
-LANE_B=${LANE_B:-"fuzz compress hostile sieve logjson metrics importcfg index admin sort pop3 scram
-    oauth managesieve jmap interop webmail acme"}
+LANE_A=${LANE_A:-"unit docs systemd protocol security delivery submission auth importcfg
+    resilience faults package"}
+LANE_B=${LANE_B:-"fuzz compress hostile sieve logjson metrics index admin sort pop3 scram oauth
+    managesieve jmap interop webmail acme"}
 
 run_lane() {
 	for s in $1; do

@@ -18,8 +18,12 @@ must be accepted by `buzon check -c RESULT`; to check a result, this test append
 what the test machine needs and the imported Dovecot configuration cannot say:
 base_dir and login_user (the `buzon` user need not exist here) and, for stock and
 doveconf, a certificate (Debian's /etc/dovecot/private/dovecot.pem exists only once
-Dovecot's postinst made one). The virtual result then runs: `buzon serve` on high
-ports, IMAP LOGIN of a passwd-file user with imaplib, SELECT INBOX, LOGOUT.
+Dovecot's postinst made one). Each of the stock, seed and virtual results then serves:
+`buzon serve` on a high port, IMAP LOGIN with imaplib, SELECT INBOX, LOGOUT; virtual with
+a passwd-file user, stock and seed (as root) with a system user made by useradd and
+chpasswd, checked through PAM (/etc/pam.d/buzon written for the run, pam_unix, and
+removed after; tests/run-all.sh runs this suite in the lane of tests/auth and
+tests/package, which write that file too).
 
 Malformed input: an unterminated section, '}' without a section, an unterminated quote,
 an include loop, a missing !include, a 10 MB line (stdin and file), a 100 KB line,
@@ -315,9 +319,11 @@ def test_stock(t):
         why.append("mbox mail_location not reported")
     if "not carried over" not in err or "mail_location = mbox" not in err:
         why.append("stderr (not a terminal) lacks the list: %r" % err[:200])
-    rc, msg, _ = t.check_config("stock", out, {"replace_tls": True})
+    rc, msg, cfgpath = t.check_config("stock", out, {"replace_tls": True})
     if rc != 0:
         why.append("buzon check: exit %d: %s" % (rc, msg.strip()[-300:]))
+    else:
+        why += system_login(t, "stock", cfgpath)
     t.result("stock", not why, "; ".join(why))
     # On a terminal a status line counts the files read, and is erased before the output.
     master, slave = os.openpty()
@@ -420,10 +426,73 @@ def test_seed(t):
                 r"mailbox (Drafts|Sent|Trash|Junk)/"]:
         if re.search(r"^#   .*" + pat, out, re.M):
             why.append("wrongly reported as not carried over: %r" % pat)
-    rc, msg, _ = t.check_config("seed", out, {})
+    rc, msg, cfgpath = t.check_config("seed", out, {})
     if rc != 0:
         why.append("buzon check: exit %d: %s" % (rc, msg.strip()[-300:]))
+    else:
+        why += system_login(t, "seed", cfgpath)
     t.result("seed", not why, "; ".join(why))
+
+
+PAM_FILE = "/etc/pam.d/buzon"
+PAM_TEXT = ("# written by buzon tests/importcfg/run.py (removed at the end)\n"
+            "auth\trequired\tpam_unix.so\naccount\trequired\tpam_unix.so\n")
+
+
+def system_login(t, name, cfgpath):
+    """The imported configuration serves a system user (system_users = yes, PAM, ~/Maildir):
+    a user made with useradd and chpasswd logs in over IMAP and sees the message in its
+    Maildir. Root only (useradd, /etc/pam.d/buzon); returns a list of problems."""
+    if not t.root:
+        return []
+    if os.path.exists(PAM_FILE):
+        return ["%s exists: not overwritten" % PAM_FILE]
+    user, password = "bzimp%d" % (os.getpid() % 100000), "imported-pw"
+    home = os.path.join(t.tmp, name + "-home")
+    port = buzontest.free_ports(1)[0]
+    why, proc = [], None
+    with open(PAM_FILE, "w") as f:
+        f.write(PAM_TEXT)
+    try:
+        subprocess.run(["useradd", "-M", "-d", home, "-s", "/usr/sbin/nologin", "-K",
+                        "UID_MIN=2100", user], check=True, capture_output=True)
+        subprocess.run(["chpasswd"], input="%s:%s\n" % (user, password), text=True,
+                       check=True, capture_output=True)
+        for sub in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(home, "Maildir", sub))
+        with open(os.path.join(home, "Maildir", "new", "1.imported"), "wb") as f:
+            f.write(b"Subject: imported\r\n\r\nhello\r\n")
+        subprocess.run(["chown", "-R", "%s:" % user, home], check=True)
+        # this machine's ports and no Postfix sockets; the rest as imported
+        with open(cfgpath, "a") as f:
+            f.write("listen = 127.0.0.1\nimap_port = %d\nimaps_port = 0\npop3_port = 0\n"
+                    "pop3s_port = 0\nmanagesieve_port = 0\nlmtp_listen =\nauth_listen =\n"
+                    "auth_failure_delay_max = 0\n" % port)
+        log = open(os.path.join(t.tmp, name + "-server.log"), "wb")
+        proc = subprocess.Popen([t.buzon, "serve", "-c", cfgpath], stdin=subprocess.DEVNULL,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                cwd=t.tmp)
+        if not wait_port(port, proc, time.monotonic() + 20):
+            return ["server did not start: %s" % open(log.name, errors="replace").read()[-400:]]
+        c = imaplib.IMAP4("127.0.0.1", port, timeout=10)
+        typ, _ = c.login(user, password)
+        typ2, data = c.select("INBOX")
+        if typ != "OK" or typ2 != "OK" or data != [b"1"]:
+            why.append("system user login: %s, SELECT %s %r" % (typ, typ2, data))
+        c.logout()
+    except (OSError, subprocess.CalledProcessError, imaplib.IMAP4.error) as e:
+        why.append("system user login: %s" % e)
+    finally:
+        if proc is not None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        subprocess.run(["userdel", user], capture_output=True)
+        os.unlink(PAM_FILE)
+    return why
 
 
 def wait_port(port, proc, deadline):
