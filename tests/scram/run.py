@@ -4,7 +4,7 @@ RFC 9266) over IMAP AUTHENTICATE against a real buzon on 127.0.0.1, with two ind
 clients: GNU gsasl (plaintext, STARTTLS, channel binding) and a SCRAM client written here
 from RFC 5802 (through Python's imaplib, and byte by byte for SASL-IR, a wrong channel
 binding, the "y" downgrade flag and a forged nonce), and POP3 AUTH and ManageSieve
-AUTHENTICATE with the latter (gsasl speaks neither), and mbsync through Cyrus SASL's SCRAM plugin. Credentials come from `buzon user add
+AUTHENTICATE with the latter (gsasl speaks neither), and mbsync and mutt through Cyrus SASL's SCRAM plugin. Credentials come from `buzon user add
 --scheme` and from Dovecot's `doveadm pw` (users moved from Dovecot keep them); PLAIN and
 LOGIN still work for SCRAM-stored users; an unknown user gets a stable made-up salt; wrong
 proofs count towards the ban like wrong passwords.
@@ -416,6 +416,73 @@ def mbsync_cyrus_sasl(srv, res):
                 len(os.listdir(os.path.join(local, "INBOX", "new")))
             res.eq(n, len(srv.maildir_files("sam")), "mbsync fetched the INBOX")
     res.check("method=SCRAM-SHA-256" in srv.log_text(), "the login used SCRAM-SHA-256")
+
+
+MUTTRC = """\
+set folder = "imaps://{user}@localhost:{port}/"
+set spoolfile = "+INBOX"
+set imap_user = "{user}"
+set imap_pass = "{password}"
+set imap_authenticators = "scram-sha-256"
+set certificate_file = "{certs}"
+set ssl_force_tls = yes
+set imap_check_subscribed = no
+set imap_passive = yes
+set header_cache = ""
+set message_cachedir = ""
+set record = ""
+set charset = "utf-8"
+set index_format = "%4C %s"
+set quit = yes
+set move = no
+set wait_key = no
+set help = no
+set timeout = 5
+"""
+
+
+@test()
+def mutt_cyrus_sasl(srv, res):
+    """mutt (Debian's, built with Cyrus SASL) logs in with SCRAM-SHA-256 only
+    (imap_authenticators), in a detached tmux pane, and shows the INBOX."""
+    for tool in ("mutt", "tmux"):
+        if shutil.which(tool) is None:
+            sys.stderr.write("no %s: skipped\n" % tool)
+            return
+    add_scram_user(srv, "sam", "pencil")
+    srv.store("sam", b"Subject: scram through mutt\r\n\r\nbody\r\n")
+    home = os.path.join(srv.tmp, "mutthome")
+    os.mkdir(home, 0o700)
+    certs = os.path.join(home, "certificates")
+    shutil.copy(srv.cert, certs)
+    rc = os.path.join(home, "muttrc")
+    with open(rc, "w") as f:
+        f.write(MUTTRC.format(user="sam", password="pencil", port=srv.imaps_port, certs=certs))
+    sock = "buzontest-scram-mutt-%d" % os.getpid()
+    env = dict(os.environ, LANG="C.UTF-8", LC_ALL="C.UTF-8", TERM="xterm-256color")
+
+    def tmux(*a):
+        return subprocess.run(["tmux", "-L", sock] + list(a), capture_output=True, timeout=20,
+                              env=env).stdout.decode("utf-8", "replace")
+    tmux("new-session", "-d", "-s", "m", "-x", "160", "-y", "40",
+         "cd %s && HOME=%s exec mutt -n -F %s" % (home, home, rc))
+    try:
+        deadline, screen = time.monotonic() + 20, ""
+        while time.monotonic() < deadline:
+            screen = tmux("capture-pane", "-p", "-J", "-t", "m")
+            if "scram through mutt" in screen:
+                break
+            time.sleep(0.2)
+        sys.stderr.write("---- mutt ----\n%s\n--------------\n" % screen)
+        res.check("scram through mutt" in screen, "mutt shows the INBOX after a SCRAM login")
+        tmux("send-keys", "-t", "m", "q")
+    finally:
+        time.sleep(0.5)
+        subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True, env=env)
+    log = srv.log_text()
+    res.check("method=SCRAM-SHA-256" in log, "the login used SCRAM-SHA-256")
+    res.check("method=PLAIN" not in log and "method=LOGIN" not in log,
+              "and no password mechanism")
 
 
 @test(pop3=True)
