@@ -336,24 +336,26 @@ static const struct ipc_def ipc_defs[] = {
 		BYTES(ipc_login_verify, user, IPC_CRED_FRAME),
 		BYTES(ipc_login_verify, pass, IPC_CRED_FRAME),
 		STR(ipc_login_verify, ip, IPC_IP_MAX), U32(ipc_login_verify, flags) } },
-	[IPC_LOGIN_VERIFIED] = { "LOGIN_VERIFIED", false, 4, {
+	[IPC_LOGIN_VERIFIED] = { "LOGIN_VERIFIED", false, 5, {
 		U32(ipc_login_verified, id), U32(ipc_login_verified, req),
-		U32(ipc_login_verified, status), STR(ipc_login_verified, user, IPC_USER_MAX) } },
+		U32(ipc_login_verified, status), STR(ipc_login_verified, user, IPC_USER_MAX),
+		BYTES(ipc_login_verified, extra, IPC_EXTRA_MAX) } },
 	[IPC_LOGIN_LOOKUP] = { "LOGIN_LOOKUP", false, 3, {
 		U32(ipc_login_lookup, id), U32(ipc_login_lookup, req),
 		STR(ipc_login_lookup, address, IPC_ADDR_MAX) } },
-	[IPC_LOGIN_SCRAM] = { "LOGIN_SCRAM", false, 3, {
+	[IPC_LOGIN_SCRAM] = { "LOGIN_SCRAM", false, 4, {
 		U32(ipc_scram, id), STR(ipc_scram, mech, IPC_MECH_MAX),
-		BYTES(ipc_scram, user, IPC_CRED_FRAME) } },
+		BYTES(ipc_scram, user, IPC_CRED_FRAME), U32(ipc_scram, req) } },
 	[IPC_AUTH_SCRAM] = { "AUTH_SCRAM", false, 3, {
 		U32(ipc_scram, id), STR(ipc_scram, mech, IPC_MECH_MAX),
 		STR(ipc_scram, name, IPC_USER_MAX) } },
 	[IPC_AUTH_SCRAM_PARAMS] = { "AUTH_SCRAM_PARAMS", false, 4, {
 		U32(ipc_scram_params, id), U32(ipc_scram_params, status),
 		BYTES(ipc_scram_params, salt, IPC_SALT_MAX), U32(ipc_scram_params, iter) } },
-	[IPC_LOGIN_SCRAM_PARAMS] = { "LOGIN_SCRAM_PARAMS", false, 4, {
+	[IPC_LOGIN_SCRAM_PARAMS] = { "LOGIN_SCRAM_PARAMS", false, 5, {
 		U32(ipc_scram_params, id), U32(ipc_scram_params, status),
-		BYTES(ipc_scram_params, salt, IPC_SALT_MAX), U32(ipc_scram_params, iter) } },
+		BYTES(ipc_scram_params, salt, IPC_SALT_MAX), U32(ipc_scram_params, iter),
+		U32(ipc_scram_params, req) } },
 	[IPC_LOGIN_QUOTA] = { "LOGIN_QUOTA", false, 5, {
 		U32(ipc_login_quota, id), U32(ipc_login_quota, req),
 		STR(ipc_login_quota, address, IPC_ADDR_MAX), U32(ipc_login_quota, size_hi),

@@ -15,7 +15,7 @@
 
 #define IPC_MAX_PAYLOAD 16384
 /* Bumped whenever a message type or field changes (checked on every message). */
-#define IPC_VERSION 10
+#define IPC_VERSION 11
 
 enum ipc_type {
 	/*
@@ -95,9 +95,11 @@ enum ipc_type {
 	 *                                     "local"), u32 flags (IPC_CONN_*)
 	 * master -> login  IPC_LOGIN_VERIFIED u32 conn id, u32 request id, u32 status
 	 *                                     (IPC_AUTH_*), str user: the name auth gave
-	 *                                     ("" unless OK)
+	 *                                     ("" unless OK), bytes extra: SCRAM's
+	 *                                     ServerSignature after OK, else empty
 	 * Only for connections of an auth_listen socket, at most IPC_VERIFY_MAX of one
-	 * connection at a time; anything else kills the login process.
+	 * connection at a time; anything else kills the login process. A SCRAM-SHA-*
+	 * request's password is ClientProof + AuthMessage, as in IPC_LOGIN_AUTH.
 	 */
 	IPC_LOGIN_VERIFY,
 	IPC_LOGIN_VERIFIED,
@@ -115,15 +117,19 @@ enum ipc_type {
 	 * then comes as an IPC_LOGIN_AUTH with mech SCRAM-SHA-* and pass = ClientProof
 	 * followed by the AuthMessage (at most IPC_SCRAM_MAX); auth's ServerSignature comes
 	 * back in IPC_AUTH_REPLY's and IPC_LOGIN_RESULT's extra.
-	 * login -> master  IPC_LOGIN_SCRAM        u32 conn id, str mech, bytes user
+	 * login -> master  IPC_LOGIN_SCRAM        u32 conn id, str mech, bytes user,
+	 *                                         u32 request id (auth_listen: the
+	 *                                         client's; 0 elsewhere)
 	 * master -> auth   IPC_AUTH_SCRAM         u32 request id, str mech, str user
 	 * auth -> master   IPC_AUTH_SCRAM_PARAMS  u32 request id, u32 status, bytes salt,
 	 *                                         u32 iterations
 	 * master -> login  IPC_LOGIN_SCRAM_PARAMS u32 conn id, u32 status, bytes salt,
-	 *                                         u32 iterations
+	 *                                         u32 iterations, u32 request id (as sent)
 	 * An unknown user gets a salt and count like a real one's (status OK): the answer
 	 * never says who exists. One IPC_LOGIN_SCRAM per connection at a time, and only
-	 * while no login of it is being answered.
+	 * while no login of it is being answered; on an auth_listen connection it counts
+	 * as one of its IPC_VERIFY_MAX requests in flight, and the proof then comes as an
+	 * IPC_LOGIN_VERIFY whose IPC_LOGIN_VERIFIED carries the ServerSignature.
 	 */
 	IPC_LOGIN_SCRAM,
 	IPC_AUTH_SCRAM,
@@ -295,6 +301,7 @@ struct ipc_login_verify {	/* IPC_LOGIN_VERIFY */
 struct ipc_login_verified {	/* IPC_LOGIN_VERIFIED */
 	uint32_t id, req, status;
 	const char *user;
+	struct ipc_bytes extra;	/* SCRAM: the ServerSignature after OK, else empty */
 };
 struct ipc_login_lookup {	/* IPC_LOGIN_LOOKUP */
 	uint32_t id, req;
@@ -321,11 +328,13 @@ struct ipc_scram {		/* IPC_LOGIN_SCRAM (user as bytes), IPC_AUTH_SCRAM */
 	const char *mech;
 	struct ipc_bytes user;	/* IPC_LOGIN_SCRAM: the client's words */
 	const char *name;	/* IPC_AUTH_SCRAM */
+	uint32_t req;		/* IPC_LOGIN_SCRAM: the auth_listen client's request id */
 };
 struct ipc_scram_params {	/* IPC_AUTH_SCRAM_PARAMS, IPC_LOGIN_SCRAM_PARAMS */
 	uint32_t id, status;
 	struct ipc_bytes salt;
 	uint32_t iter;
+	uint32_t req;		/* IPC_LOGIN_SCRAM_PARAMS: IPC_LOGIN_SCRAM's */
 };
 struct ipc_login_closed {	/* IPC_LOGIN_CLOSED, IPC_LOGIN_KICK */
 	uint32_t id;

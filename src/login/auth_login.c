@@ -2,7 +2,8 @@
  * auth_login.c — the server side of the Dovecot authentication protocol (version 1.x)
  * on the auth_listen socket, in the login process: how Postfix (smtpd_sasl_type =
  * dovecot) and Exim check the passwords of users who send mail (docs/postfix.md).
- * Handshake (VERSION, MECH PLAIN/LOGIN and, when configured, OAUTHBEARER/XOAUTH2, SPID,
+ * Handshake (VERSION, MECH PLAIN/LOGIN and, when configured, SCRAM-SHA-1/-256 and
+ * OAUTHBEARER/XOAUTH2, SPID,
  * CUID, COOKIE, DONE; the client's VERSION and CPID), then AUTH/CONT requests, many at
  * a time on one connection, each answered OK (user= the name auth gave), CONT (the next
  * challenge) or FAIL.
@@ -35,6 +36,10 @@ enum areq_step {
 	AR_CHECKING,		/* sent to the master; its answer is awaited */
 	AR_OAUTH,		/* OAUTHBEARER/XOAUTH2: waiting for the message */
 	AR_OAUTH_FAILED,	/* the RFC 7628 §3.2.2 error challenge sent: waiting for %x01 */
+	AR_SCRAM_FIRST,		/* SCRAM: waiting for the client-first-message */
+	AR_SCRAM_PARAMS,	/* SCRAM: the salt asked of the master; its answer is awaited */
+	AR_SCRAM_FINAL,		/* SCRAM: server-first sent, waiting for client-final */
+	AR_SCRAM_DONE,		/* SCRAM: server-final sent, waiting for the empty response */
 };
 
 /* One AUTH request of the client, until it is answered OK or FAIL. */
@@ -43,10 +48,12 @@ struct areq {
 	uint32_t id;		/* the client's id */
 	uint64_t seq;		/* age, to evict the oldest one waiting for the client */
 	bool secured;
-	const char *mech;	/* "PLAIN", "LOGIN", "OAUTHBEARER" or "XOAUTH2" */
+	const char *mech;	/* "PLAIN", "LOGIN", "OAUTHBEARER", "XOAUTH2", "SCRAM-SHA-*" */
 	int oauth;		/* SASL_MECH_OAUTHBEARER/_XOAUTH2, else SASL_MECH_UNKNOWN */
+	struct lscram *scram;	/* SCRAM-SHA-1, SCRAM-SHA-256 (never -PLUS: no TLS here) */
 	char ip[INET6_ADDRSTRLEN];	/* rip, normalised, or "local" */
-	char user[SASL_MAX_USER + 1];	/* LOGIN: the name until the password comes */
+	/* LOGIN: the name until the password comes; SCRAM: auth's name until the OK */
+	char user[SASL_MAX_USER + 1];
 	size_t ulen;
 };
 
@@ -65,6 +72,7 @@ auth_login_create(struct lconn *c)
 static void
 req_free(struct areq *r)
 {
+	lscram_destroy(&r->scram);
 	secret_wipe(r, sizeof(*r));	/* a LOGIN user name */
 	r->step = AR_FREE;
 }
@@ -101,7 +109,10 @@ auth_login_greet(struct lconn *c)
 		snprintf(cookie + 2 * i, 3, "%02x", rnd[i]);
 	/* a bearer token is as good as a password to whoever reads it: "plaintext" too */
 	lconn_printf(c, "VERSION\t%u\t%u\nMECH\tPLAIN\tplaintext\nMECH\tLOGIN\tplaintext\n"
-	    "%sSPID\t%ld\nCUID\t%u\nCOOKIE\t%s\nDONE\n", AUTHPROTO_MAJOR, AUTHPROTO_MINOR,
+	    "%s%sSPID\t%ld\nCUID\t%u\nCOOKIE\t%s\nDONE\n", AUTHPROTO_MAJOR, AUTHPROTO_MINOR,
+	    /* no -PLUS: the socket has no TLS session to bind (nor does Dovecot offer it) */
+	    lscram_offered(c) ? "MECH\tSCRAM-SHA-1\tmutual-auth\n"
+	    "MECH\tSCRAM-SHA-256\tmutual-auth\n" : "",
 	    oauth_configured(c) ? "MECH\tOAUTHBEARER\tplaintext\nMECH\tXOAUTH2\tplaintext\n" : "",
 	    (long)getpid(), c->conn_id, cookie);
 }
@@ -144,7 +155,8 @@ req_new(struct lconn *c, struct auth_login *al)
 
 		if (r->step == AR_FREE)
 			return r;
-		if (r->step != AR_CHECKING && (oldest == NULL || r->seq < oldest->seq))
+		if (r->step != AR_CHECKING && r->step != AR_SCRAM_PARAMS &&
+		    (oldest == NULL || r->seq < oldest->seq))
 			oldest = r;
 	}
 	if (oldest != NULL) {
@@ -247,6 +259,70 @@ oauth_response(struct lconn *c, struct areq *r, const char *data, size_t len)
 	free(msg);
 }
 
+/* A SCRAM exchange that ended before auth judged a proof: no password was tried. */
+static void
+scram_fail(struct lconn *c, struct areq *r, bool temp, const char *reason)
+{
+	reply_fail(c, r->id, temp, reason);
+	req_free(r);
+}
+
+/*
+ * A SCRAM message of r, still base64 (RFC 5802 §5): the client-first (the salt is
+ * asked of the master), the client-final (the proof goes to auth as a verify), or the
+ * empty answer to server-final, after which the request is OK, as in Dovecot, whose
+ * auth server sends server-final as a last CONT to a client that did not say
+ * final-resp-ok (Postfix and Exim do not).
+ */
+static void
+scram_response(struct lconn *c, struct areq *r, const char *data, size_t len)
+{
+	unsigned char *msg;
+	const char *err = NULL, *user;
+	char esc[2 * IPC_USER_MAX + 1];
+	enum sasl_response res;
+	struct buf am;
+	size_t n = 0, ulen;
+	bool temp;
+
+	if (r->step == AR_SCRAM_DONE) {
+		if (len == 0 && authproto_escape(r->user, strlen(r->user), esc, sizeof(esc)) > 0)
+			lconn_printf(c, "OK\t%u\tuser=%s\n", r->id, esc);
+		else
+			reply_fail(c, r->id, false, len == 1 && data[0] == '*' ?
+			    "Authentication aborted" : "Expected an empty response");
+		req_free(r);
+		return;
+	}
+	msg = xmalloc(SASL_MAX_BUF);
+	res = sasl_decode_response(data, len, msg, SASL_MAX_BUF, &n, &err);
+	if (res != SASL_RESPONSE_OK) {
+		scram_fail(c, r, false, res == SASL_RESPONSE_CANCEL ? "Authentication aborted" :
+		    "Invalid response");
+	} else if (r->step == AR_SCRAM_FIRST) {
+		if (lscram_client_first(c, r->scram, msg, n, &err) < 0) {
+			scram_fail(c, r, false, err);
+		} else {
+			user = lscram_user(r->scram, &ulen);
+			if (lconn_send_scram_req(c, r->id, r->mech, user, ulen, &temp) < 0)
+				scram_fail(c, r, temp, temp ? "Temporary authentication failure" :
+				    "Authentication failed");
+			else
+				r->step = AR_SCRAM_PARAMS;
+		}
+	} else if (lscram_client_final_proof(c, r->scram, msg, n, &am, &err) < 0) {
+		secret_wipe(am.data, am.len);
+		buf_deinit(&am);
+		scram_fail(c, r, false, err);
+	} else {
+		user = lscram_user(r->scram, &ulen);
+		send_check(c, r, user, ulen, am.data, am.len);	/* wipes the proof */
+		buf_deinit(&am);
+	}
+	secret_wipe(msg, SASL_MAX_BUF);
+	free(msg);
+}
+
 /* One response of the client (initial or CONT) for r, still base64. */
 static void
 response(struct lconn *c, struct areq *r, const char *data, size_t len)
@@ -265,6 +341,10 @@ response(struct lconn *c, struct areq *r, const char *data, size_t len)
 	}
 	if (r->step == AR_OAUTH) {
 		oauth_response(c, r, data, len);
+		return;
+	}
+	if (r->scram != NULL) {
+		scram_response(c, r, data, len);
 		return;
 	}
 	if (r->step == AR_PLAIN) {
@@ -308,6 +388,7 @@ cmd_auth(struct lconn *c, struct auth_login *al, const struct authproto_cmd *cmd
 	struct areq *r;
 	char rip[INET6_ADDRSTRLEN];
 	enum sasl_mech_kind kind;
+	struct lscram *scram;
 
 	if (!al->cpid) {
 		disconnect(c, "auth-before-cpid");
@@ -326,18 +407,22 @@ cmd_auth(struct lconn *c, struct auth_login *al, const struct authproto_cmd *cmd
 		return;
 	}
 	kind = sasl_mech_kind(cmd->mech.p, cmd->mech.len);
-	if (kind != SASL_MECH_PLAIN && kind != SASL_MECH_LOGIN &&
+	/* SCRAM: lscram_create refuses -PLUS here (no TLS) and any when auth_scram = no */
+	scram = kind == SASL_MECH_SCRAM ? lscram_create(c, cmd->mech.p, cmd->mech.len) : NULL;
+	if (kind != SASL_MECH_PLAIN && kind != SASL_MECH_LOGIN && scram == NULL &&
 	    ((kind != SASL_MECH_OAUTHBEARER && kind != SASL_MECH_XOAUTH2) ||
 	    !oauth_configured(c))) {
 		reply_fail(c, cmd->req_id, false, "Unsupported authentication mechanism");
 		return;
 	}
-	if (!cleartext_ok(c, cmd, cmd->rip.p != NULL ? rip : "")) {
+	/* no password crosses the wire with SCRAM */
+	if (scram == NULL && !cleartext_ok(c, cmd, cmd->rip.p != NULL ? rip : "")) {
 		reply_fail(c, cmd->req_id, false, "Plaintext authentication disallowed on "
 		    "non-secure (SSL/TLS) connections");
 		return;
 	}
 	if ((r = req_new(c, al)) == NULL) {
+		lscram_destroy(&scram);
 		reply_fail(c, cmd->req_id, true, "Too many requests in progress");
 		return;
 	}
@@ -346,7 +431,11 @@ cmd_auth(struct lconn *c, struct auth_login *al, const struct authproto_cmd *cmd
 	r->seq = ++al->seq;
 	r->secured = cmd->secured;
 	snprintf(r->ip, sizeof(r->ip), "%s", cmd->rip.p != NULL ? rip : "local");
-	if (kind == SASL_MECH_OAUTHBEARER || kind == SASL_MECH_XOAUTH2) {
+	if (scram != NULL) {
+		r->scram = scram;
+		r->mech = lscram_mech(scram);
+		r->step = AR_SCRAM_FIRST;
+	} else if (kind == SASL_MECH_OAUTHBEARER || kind == SASL_MECH_XOAUTH2) {
 		r->mech = kind == SASL_MECH_OAUTHBEARER ? "OAUTHBEARER" : "XOAUTH2";
 		r->oauth = (int)kind;
 		r->step = AR_OAUTH;
@@ -375,7 +464,7 @@ cmd_cont(struct lconn *c, struct auth_login *al, const struct authproto_cmd *cmd
 		reply_fail(c, cmd->req_id, false, "Unknown or timed out request");
 		return;
 	}
-	if (r->step == AR_CHECKING) {
+	if (r->step == AR_CHECKING || r->step == AR_SCRAM_PARAMS) {
 		disconnect(c, "cont-while-checking");
 		return;
 	}
@@ -482,6 +571,60 @@ auth_login_verified(struct lconn *c, uint32_t req, uint32_t status, const char *
 	lconn_deadline(c, AUTH_LOGIN_IDLE_SECS);
 }
 
+/* auth's answer to request req; after a good SCRAM proof, sig is its ServerSignature. */
+static void
+auth_login_verified_sig(struct lconn *c, uint32_t req, uint32_t status, const char *user,
+    const unsigned char *sig, size_t sig_len)
+{
+	struct auth_login *al = c->pstate;
+	struct areq *r = req_find(al, req);
+	struct buf b;
+
+	if (r == NULL || r->step != AR_CHECKING)
+		return;
+	if (r->scram == NULL || status != IPC_AUTH_OK) {
+		auth_login_verified(c, req, status, user);
+		return;
+	}
+	buf_init(&b, 1024);
+	if (sig_len == 0 || strlen(user) > SASL_MAX_USER ||
+	    lscram_server_final(sig, sig_len, &b) < 0) {
+		reply_fail(c, req, true, "Temporary authentication failure");
+		req_free(r);
+	} else {
+		/* RFC 5802 §5: the client checks the ServerSignature; OK after its answer */
+		snprintf(r->user, sizeof(r->user), "%s", user);
+		r->step = AR_SCRAM_DONE;
+		lconn_printf(c, "CONT\t%u\t%s\n", req, buf_cstr(&b));
+	}
+	buf_deinit(&b);
+	lconn_deadline(c, AUTH_LOGIN_IDLE_SECS);
+}
+
+/* The master's salt and iteration count for SCRAM request req: server-first. */
+static void
+auth_login_scram_req_params(struct lconn *c, uint32_t req, uint32_t status,
+    const unsigned char *salt, size_t salt_len, uint32_t iter)
+{
+	struct auth_login *al = c->pstate;
+	struct areq *r = req_find(al, req);
+	struct buf b;
+
+	if (r == NULL || r->step != AR_SCRAM_PARAMS)
+		return;
+	buf_init(&b, 1024);
+	if (status == IPC_AUTH_OK && lscram_server_first(r->scram, salt, salt_len, iter,
+	    &b) == 0) {
+		r->step = AR_SCRAM_FINAL;
+		lconn_printf(c, "CONT\t%u\t%s\n", req, buf_cstr(&b));
+	} else {
+		/* FAIL here is no user's answer (unknown users get made-up salts) */
+		scram_fail(c, r, status != IPC_AUTH_FAIL, status == IPC_AUTH_FAIL ?
+		    "Authentication failed" : "Temporary authentication failure");
+	}
+	buf_deinit(&b);
+}
+
 static void
 auth_login_tls_started(struct lconn *c)
 {
@@ -519,4 +662,6 @@ const struct login_proto_ops auth_login_ops = {
 	.timeout = auth_login_timeout,
 	.kicked = auth_login_kicked,
 	.verified = auth_login_verified,
+	.scram_req_params = auth_login_scram_req_params,
+	.verified_sig = auth_login_verified_sig,
 };

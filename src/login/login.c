@@ -383,12 +383,39 @@ lconn_send_scram(struct lconn *c, const char *mech, const char *user, size_t ule
 	sc.user.p = (const unsigned char *)user;
 	sc.user.len = ulen;
 	sc.name = NULL;
+	sc.req = 0;
 	if (ipc_encode(&m, IPC_LOGIN_SCRAM, &sc) < 0 || login_send(c->l, &m, -1) < 0) {
 		c->ops->auth_failed(c, IPC_AUTH_TEMPFAIL);
 		return;
 	}
 	bufferevent_disable(c->bev, EV_READ);
 	c->state = LC_AUTH_WAIT;
+}
+
+int
+lconn_send_scram_req(struct lconn *c, uint32_t req, const char *mech, const char *user,
+    size_t ulen, bool *temp_r)
+{
+	struct ipc_scram sc;
+	struct ipc_msg m;
+
+	*temp_r = false;
+	if (ulen == 0 || ulen > IPC_USER_MAX || memchr(user, '\0', ulen) != NULL) {
+		log_info("%s-login failed user=<invalid> ip=%s reason=invalid-name",
+		    c->ops->name, c->ip);
+		return -1;
+	}
+	sc.id = c->conn_id;
+	sc.mech = mech;
+	sc.user.p = (const unsigned char *)user;
+	sc.user.len = ulen;
+	sc.name = NULL;
+	sc.req = req;
+	if (ipc_encode(&m, IPC_LOGIN_SCRAM, &sc) < 0 || login_send(c->l, &m, -1) < 0) {
+		*temp_r = true;
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -801,6 +828,13 @@ master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 		if (ipc_decode(m, IPC_LOGIN_SCRAM_PARAMS, &sp) < 0)
 			fatal("login: malformed message from master");
 		c = lconn_find(l, sp.id);
+		if (c != NULL && c->ops->scram_req_params != NULL) {
+			/* auth_listen: one request of many; the connection kept reading */
+			if (c->state == LC_CMD)
+				c->ops->scram_req_params(c, sp.req, sp.status, sp.salt.p,
+				    sp.salt.len, sp.iter);
+			break;
+		}
 		if (c == NULL || c->state != LC_AUTH_WAIT || c->ops->scram_params == NULL)
 			break;	/* gone meanwhile */
 		c->state = LC_SASL;
@@ -819,7 +853,10 @@ master_msg_cb(struct ipc_peer *peer, struct ipc_msg *m, void *ctx)
 			fatal("login: malformed message from master");
 		c = lconn_find(l, lv.id);
 		/* gone or closing meanwhile: nobody to tell */
-		if (c != NULL && c->ops->verified != NULL && c->state == LC_CMD)
+		if (c != NULL && c->ops->verified_sig != NULL && c->state == LC_CMD)
+			c->ops->verified_sig(c, lv.req, lv.status, lv.user, lv.extra.p,
+			    lv.extra.len);
+		else if (c != NULL && c->ops->verified != NULL && c->state == LC_CMD)
 			c->ops->verified(c, lv.req, lv.status, lv.user);
 		break;
 	}

@@ -70,6 +70,16 @@ struct login_proto_ops {
 	    size_t salt_len, uint32_t iter);
 	void (*scram_success)(struct lconn *c, const unsigned char *sig, size_t len);
 	/*
+	 * auth_listen only (NULL elsewhere): SCRAM per request. The salt and iteration
+	 * count for request req after lconn_send_scram_req, and the answer to a request
+	 * (called instead of verified) with, after a good SCRAM proof, the ServerSignature
+	 * (sig_len 0 otherwise). Both come while the connection reads.
+	 */
+	void (*scram_req_params)(struct lconn *c, uint32_t req, uint32_t status,
+	    const unsigned char *salt, size_t salt_len, uint32_t iter);
+	void (*verified_sig)(struct lconn *c, uint32_t req, uint32_t status, const char *user,
+	    const unsigned char *sig, size_t sig_len);
+	/*
 	 * metrics_listen only (NULL elsewhere): the master's snapshot after
 	 * lconn_send_metrics, block[0..len) (len checked: METRICS_BLOCK_BYTES).
 	 */
@@ -187,6 +197,14 @@ char *lconn_sasl_line(struct lconn *c, struct evbuffer *in, size_t *len_r,
  */
 void lconn_send_scram(struct lconn *c, const char *mech, const char *user, size_t ulen);
 /*
+ * auth_listen: ask the master for user's salt and iteration count for the client's
+ * request req (the answer comes through ops->scram_req_params); the connection keeps
+ * reading, the request counts as one of its IPC_VERIFY_MAX in flight. Returns 0, or -1
+ * (*temp_r: answer it as a temporary failure, else as a failure: no such name).
+ */
+int lconn_send_scram_req(struct lconn *c, uint32_t req, const char *mech, const char *user,
+    size_t ulen, bool *temp_r);
+/*
  * The login succeeded and the front end has said what it had to (SCRAM's
  * server-final): hand the connection over. (Called by login.c itself otherwise.)
  */
@@ -227,6 +245,13 @@ int lscram_server_first(struct lscram *s, const unsigned char *salt, size_t salt
  */
 int lscram_client_final(struct lconn *c, struct lscram *s, const unsigned char *msg,
     size_t len, const char *tag, const char **error_r);
+/*
+ * The same checks, but the proof is not sent: ClientProof followed by the AuthMessage
+ * (what auth checks, at most IPC_SCRAM_MAX) is put in *am (caller wipes and
+ * deinits it) for lconn_send_verify. Returns 0, or -1 with *error_r.
+ */
+int lscram_client_final_proof(struct lconn *c, struct lscram *s, const unsigned char *msg,
+    size_t len, struct buf *am, const char **error_r);
 /* Append base64("v=" base64(sig)) to out. Returns 0 or -1. */
 int lscram_server_final(const unsigned char *sig, size_t len, struct buf *out);
 

@@ -188,14 +188,14 @@ lscram_server_first(struct lscram *s, const unsigned char *salt, size_t salt_len
 }
 
 int
-lscram_client_final(struct lconn *c, struct lscram *s, const unsigned char *msg,
-    size_t len, const char *tag, const char **error_r)
+lscram_client_final_proof(struct lconn *c, struct lscram *s, const unsigned char *msg,
+    size_t len, struct buf *am, const char **error_r)
 {
 	struct scram_client_final f;
 	unsigned char cb[32];
 	size_t hl = scram_hash_len(s->hash), cb_len = 0;
-	struct buf am;
 
+	buf_init(am, IPC_SCRAM_MAX);
 	if (scram_parse_client_final(msg, len, hl, &f, error_r) < 0)
 		return -1;
 	if (s->cf.cbflag == SCRAM_CB_USED) {
@@ -210,13 +210,24 @@ lscram_client_final(struct lconn *c, struct lscram *s, const unsigned char *msg,
 	    cb_len, error_r) < 0)
 		return -1;
 	/* what auth checks the proof against: ClientProof, then the AuthMessage */
-	buf_init(&am, IPC_SCRAM_MAX);
-	if (buf_append(&am, f.proof, hl) < 0 || buf_append(&am, s->bare, s->bare_len) < 0 ||
-	    buf_append_c(&am, ',') < 0 ||
-	    buf_append(&am, s->server_first, s->server_first_len) < 0 ||
-	    buf_append_c(&am, ',') < 0 || buf_append(&am, msg, f.without_proof_len) < 0) {
-		buf_deinit(&am);
+	if (buf_append(am, f.proof, hl) < 0 || buf_append(am, s->bare, s->bare_len) < 0 ||
+	    buf_append_c(am, ',') < 0 ||
+	    buf_append(am, s->server_first, s->server_first_len) < 0 ||
+	    buf_append_c(am, ',') < 0 || buf_append(am, msg, f.without_proof_len) < 0) {
 		*error_r = "Authentication data too long";
+		return -1;
+	}
+	return 0;
+}
+
+int
+lscram_client_final(struct lconn *c, struct lscram *s, const unsigned char *msg,
+    size_t len, const char *tag, const char **error_r)
+{
+	struct buf am;
+
+	if (lscram_client_final_proof(c, s, msg, len, &am, error_r) < 0) {
+		buf_deinit(&am);
 		return -1;
 	}
 	lconn_send_auth(c, tag, s->mech, s->cf.user, s->cf.user_len, am.data, am.len);

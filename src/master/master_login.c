@@ -85,7 +85,8 @@ login_reply(struct pending *p, uint32_t status)
  * login process.
  */
 static void
-verify_reply(struct pending *p, uint32_t status, const char *name)
+verify_reply(struct pending *p, uint32_t status, const char *name, const unsigned char *sig,
+    size_t sig_len)
 {
 	struct ipc_login_verified r;
 	struct ipc_msg m;
@@ -115,6 +116,9 @@ verify_reply(struct pending *p, uint32_t status, const char *name)
 	r.req = p->verify_req;
 	r.status = status;
 	r.user = status == IPC_AUTH_OK ? name : "";
+	/* SCRAM: the ServerSignature, which the client checks (RFC 5802 §5) */
+	r.extra.p = sig;
+	r.extra.len = status == IPC_AUTH_OK ? sig_len : 0;
 	if (ipc_encode(&m, IPC_LOGIN_VERIFIED, &r) == 0)
 		(void)child_send(p->from, &m, -1);
 }
@@ -206,6 +210,8 @@ quota_reply(struct pending *p, uint32_t status)
 	r.req = p->verify_req;
 	r.status = status;
 	r.user = "";
+	r.extra.p = NULL;
+	r.extra.len = 0;
 	if (ipc_encode(&m, IPC_LOGIN_VERIFIED, &r) == 0)
 		(void)child_send(p->from, &m, -1);
 }
@@ -359,7 +365,7 @@ handle_auth_reply(struct child *auth, struct ipc_msg *m)
 	}
 	*pp = p->next;
 	if (p->kind == PK_VERIFY || p->kind == PK_LOOKUP) {
-		verify_reply(p, status, name);
+		verify_reply(p, status, name, a.extra.p, a.extra.len);
 		pending_free(p);
 		return;
 	}
@@ -700,8 +706,13 @@ handle_login_verify(struct child *login, struct ipc_msg *m)
 	struct mconn *mc;
 	bool valid;
 
+	enum scram_hash h;
+	bool plus = false;
+
+	/* the socket has no TLS session to bind: never a -PLUS mechanism */
 	if (ipc_decode(m, IPC_LOGIN_VERIFY, &v) < 0 || (mc = mconn_find(v.id)) == NULL ||
-	    mc->login != login || !mc->authsock || mc->verifying >= IPC_VERIFY_MAX) {
+	    mc->login != login || !mc->authsock || mc->verifying >= IPC_VERIFY_MAX ||
+	    (scram_mech_parse(v.mech, strlen(v.mech), &h, &plus) == 1 && plus)) {
 		log_error("malformed verify request from login pid=%d: killing it",
 		    (int)login->pid);
 		child_kill(login);
@@ -720,9 +731,9 @@ handle_login_verify(struct child *login, struct ipc_msg *m)
 	/* OAUTHBEARER, XOAUTH2: a token; the name may be empty (auth takes the token's) */
 	valid = (v.user.len > 0 || sasl_mech_is_oauth(v.mech)) && v.user.len <= IPC_USER_MAX &&
 	    memchr(v.user.p, '\0', v.user.len) == NULL &&
-	    v.pass.len <= (sasl_mech_is_oauth(v.mech) ? IPC_OAUTH_MAX : IPC_PASS_MAX);
+	    v.pass.len <= sasl_mech_cred_max(v.mech);
 	if (!valid) {
-		verify_reply(p, IPC_AUTH_FAIL, "");
+		verify_reply(p, IPC_AUTH_FAIL, "", NULL, 0);
 		pending_free(p);
 		return;
 	}
@@ -732,10 +743,12 @@ handle_login_verify(struct child *login, struct ipc_msg *m)
 	ar.user = p->user;
 	ar.pass = v.pass;
 	ar.ip = p->ip;
-	/* a password check, whatever the client's mechanism, unless it carries a token */
-	ar.mech = sasl_mech_is_oauth(p->mech) ? p->mech : "PLAIN";
+	/* a password check, whatever the client's mechanism, unless it carries a token or
+	 * a SCRAM proof (pass: ClientProof + AuthMessage, docs/architecture.md "SCRAM") */
+	ar.mech = sasl_mech_is_oauth(p->mech) ||
+	    scram_mech_parse(p->mech, strlen(p->mech), &h, &plus) == 1 ? p->mech : "PLAIN";
 	if (!auth_request_send(p, &ar)) {
-		verify_reply(p, IPC_AUTH_TEMPFAIL, "");
+		verify_reply(p, IPC_AUTH_TEMPFAIL, "", NULL, 0);
 		pending_free(p);
 	}
 }
@@ -774,7 +787,7 @@ handle_login_lookup(struct child *login, struct ipc_msg *m)
 	al.address = p->address;
 	if (M.auth == NULL || ipc_encode(&out, IPC_AUTH_LOOKUP, &al) < 0 ||
 	    child_send(M.auth, &out, -1) < 0) {
-		verify_reply(p, IPC_AUTH_TEMPFAIL, "");
+		verify_reply(p, IPC_AUTH_TEMPFAIL, "", NULL, 0);
 		pending_free(p);
 		return;
 	}
@@ -795,8 +808,12 @@ scram_reply(struct pending *p, uint32_t status, const unsigned char *salt, size_
 		return;
 	if ((mc = mconn_find(p->from_req)) == NULL || mc->login != p->from)
 		return;		/* the connection closed meanwhile */
-	mc->authing = false;
+	if (!mc->authsock)
+		mc->authing = false;
+	else if (mc->verifying > 0)
+		mc->verifying--;
 	r.id = p->from_req;
+	r.req = p->verify_req;
 	r.status = status;
 	r.salt.p = salt;
 	r.salt.len = status == IPC_AUTH_OK ? salt_len : 0;
@@ -820,10 +837,13 @@ handle_login_scram(struct child *login, struct ipc_msg *m)
 	enum scram_hash h;
 	bool plus;
 
+	/* an auth_listen connection: one request of many, never -PLUS (no TLS session);
+	 * any other: its one login exchange before the hand-over */
 	if (ipc_decode(m, IPC_LOGIN_SCRAM, &s) < 0 ||
 	    scram_mech_parse(s.mech, strlen(s.mech), &h, &plus) != 1 ||
-	    (mc = mconn_find(s.id)) == NULL || mc->login != login || !mc->prelogin ||
-	    mc->authing || mc->authsock || mc->socketmap || mc->quotapolicy) {
+	    (mc = mconn_find(s.id)) == NULL || mc->login != login ||
+	    (mc->authsock ? plus || mc->verifying >= IPC_VERIFY_MAX :
+	    !mc->prelogin || mc->authing || mc->socketmap || mc->quotapolicy)) {
 		log_error("malformed SCRAM request from login pid=%d: killing it",
 		    (int)login->pid);
 		child_kill(login);
@@ -834,7 +854,11 @@ handle_login_scram(struct child *login, struct ipc_msg *m)
 	p->from = login;
 	p->kind = PK_SCRAM;
 	p->from_req = s.id;
-	mc->authing = true;
+	p->verify_req = s.req;
+	if (mc->authsock)
+		mc->verifying++;
+	else
+		mc->authing = true;
 	if (s.user.len == 0 || s.user.len > IPC_USER_MAX ||
 	    memchr(s.user.p, '\0', s.user.len) != NULL) {
 		/* no such user: made-up parameters would need auth; a temporary failure
@@ -908,7 +932,7 @@ fail_pending_auth(void)
 		else if (p->kind == PK_SCRAM)
 			scram_reply(p, IPC_AUTH_TEMPFAIL, NULL, 0, 0);
 		else if (p->kind == PK_VERIFY || p->kind == PK_LOOKUP)
-			verify_reply(p, IPC_AUTH_TEMPFAIL, "");
+			verify_reply(p, IPC_AUTH_TEMPFAIL, "", NULL, 0);
 		else if (p->kind == PK_QUOTA)
 			quota_reply(p, IPC_DELIVER_TEMPFAIL);
 		else if (p->kind == PK_ADMIN) {

@@ -184,7 +184,8 @@ test_codec_roundtrip(void **state)
 		/* the MTA sockets' messages (auth_listen, socketmap_listen) */
 		struct ipc_login_verify v = { 3, 77, "LOGIN", { (const unsigned char *)"demo", 4 },
 		    { (const unsigned char *)"pw", 2 }, "198.51.100.7", IPC_CONN_TLS }, v2;
-		struct ipc_login_verified r = { 3, 77, IPC_AUTH_OK, "demo" }, r2;
+		struct ipc_login_verified r = { 3, 77, IPC_AUTH_OK, "demo",
+		    { (const unsigned char *)"sig", 3 } }, r2;
 		struct ipc_login_lookup l = { 4, 9, "alice+x@example.org" }, l2;
 
 		assert_int_equal(ipc_encode(&m, IPC_LOGIN_VERIFY, &v), 0);
@@ -196,6 +197,7 @@ test_codec_roundtrip(void **state)
 		assert_int_equal(ipc_decode(&m, IPC_LOGIN_VERIFIED, &r2), 0);
 		assert_int_equal(r2.req, 77);
 		assert_string_equal(r2.user, "demo");
+		assert_memory_equal(r2.extra.p, "sig", 3);	/* SCRAM's ServerSignature */
 		assert_int_equal(ipc_encode(&m, IPC_LOGIN_LOOKUP, &l), 0);
 		assert_int_equal(ipc_decode(&m, IPC_LOGIN_LOOKUP, &l2), 0);
 		assert_string_equal(l2.address, "alice+x@example.org");
@@ -206,21 +208,23 @@ test_codec_roundtrip(void **state)
 		/* SCRAM: the salt round trip, and the ServerSignature in the results */
 		unsigned char salt[IPC_SALT_MAX + 1] = { 1, 2, 3 }, sig[IPC_EXTRA_MAX + 1] = { 9 };
 		struct ipc_scram sc = { 5, "SCRAM-SHA-256-PLUS", { (const unsigned char *)"sam", 3 },
-		    NULL }, sc2;
-		struct ipc_scram as = { 6, "SCRAM-SHA-1", { NULL, 0 }, "sam" }, as2;
-		struct ipc_scram_params sp = { 6, IPC_AUTH_OK, { salt, 16 }, 4096 }, sp2;
+		    NULL, 41 }, sc2;
+		struct ipc_scram as = { 6, "SCRAM-SHA-1", { NULL, 0 }, "sam", 0 }, as2;
+		struct ipc_scram_params sp = { 6, IPC_AUTH_OK, { salt, 16 }, 4096, 41 }, sp2;
 		struct ipc_login_result lr = { 5, IPC_AUTH_OK, { sig, 32 } }, lr2;
 
 		assert_int_equal(ipc_encode(&m, IPC_LOGIN_SCRAM, &sc), 0);
 		assert_int_equal(ipc_decode(&m, IPC_LOGIN_SCRAM, &sc2), 0);
 		assert_string_equal(sc2.mech, "SCRAM-SHA-256-PLUS");
 		assert_memory_equal(sc2.user.p, "sam", 3);
+		assert_int_equal(sc2.req, 41);	/* an auth_listen client's request id */
 		assert_int_equal(ipc_encode(&m, IPC_AUTH_SCRAM, &as), 0);
 		assert_int_equal(ipc_decode(&m, IPC_AUTH_SCRAM, &as2), 0);
 		assert_string_equal(as2.name, "sam");
 		assert_int_equal(ipc_encode(&m, IPC_LOGIN_SCRAM_PARAMS, &sp), 0);
 		assert_int_equal(ipc_decode(&m, IPC_LOGIN_SCRAM_PARAMS, &sp2), 0);
 		assert_int_equal(sp2.iter, 4096);
+		assert_int_equal(sp2.req, 41);
 		assert_int_equal(sp2.salt.len, 16);
 		sp.salt.len = IPC_SALT_MAX + 1;		/* over the salt's bound */
 		assert_int_equal(ipc_encode(&m, IPC_AUTH_SCRAM_PARAMS, &sp), -1);

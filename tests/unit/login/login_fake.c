@@ -283,8 +283,32 @@ lconn_deadline(struct lconn *c, unsigned secs)
 	fake_of(c)->deadlines++;
 }
 
-void
-login_fake_verified(struct login_fake *f, uint32_t req, uint32_t status, const char *user)
+int
+lconn_send_scram_req(struct lconn *c, uint32_t req, const char *mech, const char *user,
+    size_t ulen, bool *temp_r)
+{
+	struct login_fake *f = fake_of(c);
+
+	*temp_r = false;
+	contract(c->ops == &auth_login_ops, "per-request SCRAM from another front end");
+	contract(c->state == LC_CMD, "SCRAM request outside the command state");
+	contract(mech != NULL && user != NULL, "NULL argument");
+	contract(strncmp(mech, "SCRAM-", 6) == 0 && strstr(mech, "-PLUS") == NULL,
+	    "not a SCRAM mechanism the master takes from this socket");
+	if (ulen == 0 || ulen > IPC_USER_MAX || memchr(user, '\0', ulen) != NULL) {
+		f->invalid_names++;
+		return -1;
+	}
+	outstanding_add(f, req);
+	f->scram_waits++;
+	memcpy(f->user, user, ulen);
+	f->user[ulen] = '\0';
+	f->ulen = ulen;
+	return 0;
+}
+
+static void
+outstanding_del(struct login_fake *f, uint32_t req)
 {
 	unsigned i;
 
@@ -292,9 +316,35 @@ login_fake_verified(struct login_fake *f, uint32_t req, uint32_t status, const c
 		;
 	contract(i < f->noutstanding, "an answer to no request");
 	f->outstanding[i] = f->outstanding[--f->noutstanding];
+}
+
+void
+login_fake_verified(struct login_fake *f, uint32_t req, uint32_t status, const char *user)
+{
+	login_fake_verified_sig(f, req, status, user, NULL, 0);
+}
+
+void
+login_fake_verified_sig(struct login_fake *f, uint32_t req, uint32_t status,
+    const char *user, const unsigned char *sig, size_t sig_len)
+{
+	outstanding_del(f, req);
 	/* login.c: gone or closing meanwhile, nobody to tell */
-	if (f->c.state == LC_CMD && f->c.ops->verified != NULL)
+	if (f->c.state != LC_CMD)
+		return;
+	if (f->c.ops->verified_sig != NULL)
+		f->c.ops->verified_sig(&f->c, req, status, user, sig, sig_len);
+	else if (f->c.ops->verified != NULL)
 		f->c.ops->verified(&f->c, req, status, user);
+}
+
+void
+login_fake_scram_req_params(struct login_fake *f, uint32_t req, uint32_t status,
+    const unsigned char *salt, size_t salt_len, uint32_t iter)
+{
+	outstanding_del(f, req);
+	if (f->c.state == LC_CMD && f->c.ops->scram_req_params != NULL)
+		f->c.ops->scram_req_params(&f->c, req, status, salt, salt_len, iter);
 }
 
 char *

@@ -93,6 +93,12 @@ void login_fake_switch_tls(struct login_fake *f);
  */
 void login_fake_verified(struct login_fake *f, uint32_t req, uint32_t status,
     const char *user);
+/* The same with SCRAM's ServerSignature (IPC_LOGIN_VERIFIED's extra). */
+void login_fake_verified_sig(struct login_fake *f, uint32_t req, uint32_t status,
+    const char *user, const unsigned char *sig, size_t sig_len);
+/* The master's salt and count for the outstanding SCRAM request req (auth_listen). */
+void login_fake_scram_req_params(struct login_fake *f, uint32_t req, uint32_t status,
+    const unsigned char *salt, size_t salt_len, uint32_t iter);
 
 /*
  * The master's snapshot for the outstanding lconn_send_metrics, as login.c passes
