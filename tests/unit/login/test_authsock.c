@@ -5,7 +5,9 @@
  * every offset and byte by byte (same replies, same checks sent to the master); the
  * answers (OK with an escaped name, FAIL, temporary failure); client errors that close
  * the connection and those that fail one request; the 64-request bound the master
- * enforces; the socketmap's one request at a time, its answers and malformed input.
+ * enforces; SCRAM-SHA-256 per request (salt round trip, proof with the AuthMessage,
+ * server-final as the last CONT, OK after the empty answer); the socketmap's one
+ * request at a time, its answers and malformed input.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +20,8 @@
 #include <string.h>
 
 #include "login_fake.h"
+#include "lib/base64.h"
+#include "lib/buf.h"
 #include "lib/util.h"
 
 #define HELLO "VERSION\t1\t0\nCPID\t42\n"
@@ -368,6 +372,160 @@ test_quota_policy(void **state)
 	login_fake_deinit(&f);
 }
 
+/* base64 of s into a static buffer (tests only) */
+static const char *
+b64(const void *s, size_t len)
+{
+	static char out[1024];
+	struct buf b;
+
+	buf_init(&b, sizeof(out) - 1);
+	assert_int_equal(base64_encode(s, len, &b), 0);
+	memcpy(out, b.data, b.len);
+	out[b.len] = '\0';
+	buf_deinit(&b);
+	return out;
+}
+
+/* The CONT challenge of request id in out, decoded (NUL-terminated) into dec. */
+static void
+cont_decoded(const char *out, unsigned id, char *dec, size_t size)
+{
+	char prefix[32];
+	size_t n = 0;
+	const char *p;
+
+	snprintf(prefix, sizeof(prefix), "CONT\t%u\t", id);
+	assert_true(strncmp(out, prefix, strlen(prefix)) == 0);
+	p = out + strlen(prefix);
+	assert_int_equal(base64_decode(p, strcspn(p, "\n"), BASE64_STRICT,
+	    (unsigned char *)dec, size - 1, &n), 0);
+	dec[n] = '\0';
+}
+
+/*
+ * SCRAM-SHA-256 on the socket (RFC 5802 §5, RFC 7677 §3 client-first): AUTH with the
+ * client-first as resp=, the salt asked for that request, server-first in a CONT,
+ * client-final checked for the nonce and sent with the AuthMessage as a verify, auth's
+ * ServerSignature as a last CONT and OK after the client's empty answer (Dovecot's way
+ * when the client did not say final-resp-ok).
+ */
+static void
+test_scram(void **state)
+{
+	static const char first[] = "n,,n=user,r=rOprNGfwEbeRWgbNEkqO";
+	static const unsigned char salt[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+	    14, 15, 16 };
+	unsigned char proof[32], sig[32];
+	char line[1024], dec[512], final[512], am[1024], *out;
+	const char *nonce;
+	struct login_fake f;
+	size_t nlen;
+
+	(void)state;
+	memset(proof, 0x5a, sizeof(proof));
+	memset(sig, 0xa5, sizeof(sig));
+	login_fake_init(&f, &auth_login_ops, false, false, false);
+	out = take(&f);
+	/* offered (auth_scram = yes in the fakes), never -PLUS: no TLS session here */
+	assert_non_null(strstr(out, "\nMECH\tSCRAM-SHA-1\tmutual-auth\n"
+	    "MECH\tSCRAM-SHA-256\tmutual-auth\n"));
+	assert_null(strstr(out, "PLUS"));
+	free(out);
+	send_str(&f, HELLO);
+	/* not plaintext: allowed where PLAIN is not (no TLS, another host) */
+	snprintf(line, sizeof(line), "AUTH\t5\tSCRAM-SHA-256\tservice=smtp\trip=192.0.2.5\t"
+	    "lip=192.0.2.1\tresp=%s\n", b64(first, strlen(first)));
+	send_str(&f, line);
+	assert_string_equal((out = take(&f)), "");
+	free(out);
+	assert_int_equal(f.scram_waits, 1);
+	assert_int_equal(f.noutstanding, 1);
+	assert_int_equal(f.outstanding[0], 5);
+	assert_string_equal(f.user, "user");
+	login_fake_scram_req_params(&f, 5, IPC_AUTH_OK, salt, sizeof(salt), 4096);
+	out = take(&f);
+	cont_decoded(out, 5, dec, sizeof(dec));
+	free(out);
+	assert_true(strncmp(dec, "r=rOprNGfwEbeRWgbNEkqO", 22) == 0);
+	assert_non_null(strstr(dec, ",s=AQIDBAUGBwgJCgsMDQ4PEA==,i=4096"));
+	nonce = dec + 2;
+	nlen = strcspn(nonce, ",");
+	assert_true(nlen > 20);
+	snprintf(final, sizeof(final), "c=biws,r=%.*s,p=%s", (int)nlen, nonce,
+	    b64(proof, sizeof(proof)));
+	snprintf(line, sizeof(line), "CONT\t5\t%s\n", b64(final, strlen(final)));
+	send_str(&f, line);
+	assert_string_equal((out = take(&f)), "");
+	free(out);
+	/* the proof, then the AuthMessage (RFC 5802 §3) */
+	assert_int_equal(f.verifies, 1);
+	assert_string_equal(f.mech, "SCRAM-SHA-256");
+	assert_string_equal(f.ip, "192.0.2.5");
+	assert_memory_equal(f.pass, proof, sizeof(proof));
+	snprintf(am, sizeof(am), "%s,%s,c=biws,r=%.*s", first + 3, dec, (int)nlen, nonce);
+	assert_int_equal(f.plen, sizeof(proof) + strlen(am));
+	assert_memory_equal(f.pass + sizeof(proof), am, strlen(am));
+	login_fake_verified_sig(&f, 5, IPC_AUTH_OK, "user@example.org", sig, sizeof(sig));
+	out = take(&f);
+	cont_decoded(out, 5, dec, sizeof(dec));
+	free(out);
+	assert_string_equal(dec, "v=paWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaU=");
+	send_str(&f, "CONT\t5\t\n");
+	assert_string_equal((out = take(&f)), "OK\t5\tuser=user@example.org\n");
+	free(out);
+
+	/* a wrong proof: FAIL as for PLAIN; a -PLUS mechanism is not offered here */
+	send_str(&f, "AUTH\t6\tSCRAM-SHA-1\tservice=smtp\n");
+	assert_string_equal((out = take(&f)), "CONT\t6\t\n");
+	free(out);
+	snprintf(line, sizeof(line), "CONT\t6\t%s\nAUTH\t7\tSCRAM-SHA-256-PLUS\t"
+	    "service=smtp\n", b64(first, strlen(first)));
+	send_str(&f, line);
+	out = take(&f);
+	assert_string_equal(out, "FAIL\t7\treason=Unsupported authentication mechanism\n");
+	free(out);
+	login_fake_scram_req_params(&f, 6, IPC_AUTH_OK, salt, sizeof(salt), 4096);
+	out = take(&f);
+	cont_decoded(out, 6, dec, sizeof(dec));
+	free(out);
+	nonce = dec + 2;
+	nlen = strcspn(nonce, ",");
+	snprintf(final, sizeof(final), "c=biws,r=%.*s,p=%s", (int)nlen, nonce,
+	    b64(proof, 20));
+	snprintf(line, sizeof(line), "CONT\t6\t%s\n", b64(final, strlen(final)));
+	send_str(&f, line);
+	login_fake_verified_sig(&f, 6, IPC_AUTH_FAIL, "", NULL, 0);
+	assert_string_equal((out = take(&f)), "FAIL\t6\treason=Authentication failed\n");
+	free(out);
+
+	/* a nonce that is not ours: FAIL before auth is asked; a non-empty last answer */
+	send_str(&f, "AUTH\t8\tSCRAM-SHA-256\tservice=smtp\n");
+	free(take(&f));
+	snprintf(line, sizeof(line), "CONT\t8\t%s\n", b64(first, strlen(first)));
+	send_str(&f, line);
+	login_fake_scram_req_params(&f, 8, IPC_AUTH_OK, salt, sizeof(salt), 4096);
+	free(take(&f));
+	snprintf(final, sizeof(final), "c=biws,r=rOprNGfwEbeRWgbNEkqOxxxx,p=%s",
+	    b64(proof, sizeof(proof)));
+	snprintf(line, sizeof(line), "CONT\t8\t%s\n", b64(final, strlen(final)));
+	send_str(&f, line);
+	out = take(&f);
+	assert_true(strncmp(out, "FAIL\t8\treason=", 14) == 0);
+	free(out);
+	assert_int_equal(f.verifies, 2);
+	assert_int_equal(f.noutstanding, 0);
+	/* a CONT while the salt is asked for breaks the protocol: the connection closes */
+	send_str(&f, "AUTH\t9\tSCRAM-SHA-256\tservice=smtp\n");
+	free(take(&f));
+	snprintf(line, sizeof(line), "CONT\t9\t%s\n", b64(first, strlen(first)));
+	send_str(&f, line);
+	assert_int_equal(f.noutstanding, 1);
+	send_str(&f, "CONT\t9\tYQ==\n");
+	assert_int_equal(f.c.state, LC_CLOSING);
+	login_fake_deinit(&f);
+}
+
 int
 main(void)
 {
@@ -378,6 +536,7 @@ main(void)
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_too_long),
 		cmocka_unit_test(test_bound),
+		cmocka_unit_test(test_scram),
 		cmocka_unit_test(test_socketmap),
 		cmocka_unit_test(test_quota_policy),
 	};
