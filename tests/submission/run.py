@@ -167,7 +167,11 @@ def t_handshake(srv):
     try:
         s = c.server
         eq(s[0], "VERSION\t1\t2", "VERSION")
-        eq(s[1:3], ["MECH\tPLAIN\tplaintext", "MECH\tLOGIN\tplaintext"], "MECH lines")
+        # auth_scram = yes: SCRAM too, never -PLUS (the socket has no TLS session to bind)
+        eq(s[1:5], ["MECH\tPLAIN\tplaintext", "MECH\tLOGIN\tplaintext",
+                    "MECH\tSCRAM-SHA-1\tmutual-auth", "MECH\tSCRAM-SHA-256\tmutual-auth"],
+           "MECH lines")
+        s = s[:1] + s[3:]
         check(re.fullmatch(r"SPID\t\d+", s[3]), "SPID %r" % s[3])
         check(re.fullmatch(r"CUID\t\d+", s[4]), "CUID %r" % s[4])
         check(re.fullmatch(r"COOKIE\t[0-9a-f]{32}", s[5]), "COOKIE %r" % s[5])
@@ -211,6 +215,80 @@ def t_plain(srv):
           "success line in the log")
     check(re.search(r'auth-socket login failed user="demo" method=PLAIN ip=192\.0\.2\.3 .*'
                     r'reason=password', log), "failure line with the client's rip")
+
+
+def load_scram():
+    """tests/scram/run.py's SCRAM client (Scram) and its user helpers."""
+    path = os.path.join(os.path.dirname(HERE), "scram", "run.py")
+    spec = importlib.util.spec_from_file_location("scram_run", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def scram_exchange(c, rid, mech, client, initial=True, rip="192.0.2.60"):
+    """One SCRAM request on the socket (RFC 5802 §5): the client-first as resp= (or in a
+    CONT), client-final, then the server-final comes as a CONT, the client answers it
+    empty and the request is OK (Dovecot's way without final-resp-ok). Returns the last
+    reply; None when the server-final was wrong."""
+    if initial:
+        c.send(auth_line(rid, mech, b64(client.first()), rip=rip, extra=""))
+    else:
+        c.send(auth_line(rid, mech, rip=rip, extra=""))
+        eq(c.reply(), ["CONT", str(rid), ""], "empty challenge")
+        c.send("CONT\t%d\t%s\n" % (rid, b64(client.first())))
+    r = c.reply()
+    if r[0] != "CONT":
+        return r
+    c.send("CONT\t%d\t%s\n" % (rid, b64(client.final(base64.b64decode(r[2])))))
+    r = c.reply()
+    if r[0] != "CONT":
+        return r
+    check(client.check_server_final(base64.b64decode(r[2])),
+          "server-final %r: the ServerSignature does not match" % base64.b64decode(r[2]))
+    c.send("CONT\t%d\t\n" % rid)
+    return c.reply()
+
+
+def t_scram(srv):
+    """SCRAM-SHA-256 and SCRAM-SHA-1 on the socket with the client of tests/scram, users
+    made by `buzon user add --scheme`: right and wrong passwords, -PLUS refused, a
+    SCRAM request interleaved with PLAIN ones, and no PLAIN-style cleartext refusal
+    (no password crosses the socket)."""
+    sc = load_scram()
+    sc.add_scram_user(srv, "sam", "pencil")
+    sc.add_scram_user(srv, "old", "sha1pw", scheme="SCRAM-SHA-1")
+    c = AuthClient(srv.auth_path)
+    try:
+        eq(scram_exchange(c, 1, "SCRAM-SHA-256", sc.Scram("sam", "pencil")),
+           ["OK", "1", "user=sam"], "SCRAM-SHA-256, initial response")
+        eq(scram_exchange(c, 2, "SCRAM-SHA-256", sc.Scram("sam", "pencil"), initial=False),
+           ["OK", "2", "user=sam"], "SCRAM-SHA-256, client-first in a CONT")
+        eq(scram_exchange(c, 3, "SCRAM-SHA-1", sc.Scram("old", "sha1pw", hashname="sha1")),
+           ["OK", "3", "user=old"], "SCRAM-SHA-1")
+        r = scram_exchange(c, 4, "SCRAM-SHA-256", sc.Scram("sam", "wrong"), rip="192.0.2.61")
+        eq(r[:2], ["FAIL", "4"], "SCRAM wrong password")
+        check("reason=Authentication failed" in r, "reason %r" % r)
+        c.send(auth_line(5, "SCRAM-SHA-256-PLUS", b64("p=tls-exporter,,n=sam,r=abc"),
+                         extra=""))
+        eq(c.reply()[:2], ["FAIL", "5"], "-PLUS is not offered on the socket")
+        # interleaved: a SCRAM request waits for its client-final while PLAIN is answered
+        cl = sc.Scram("sam", "pencil")
+        c.send(auth_line(6, "SCRAM-SHA-256", b64(cl.first()), rip="192.0.2.60", extra=""))
+        r6 = c.reply()
+        eq(r6[:2], ["CONT", "6"], "server-first")
+        c.send(auth_line(7, "PLAIN", plain("demo", "demo")))
+        eq(c.reply(), ["OK", "7", "user=demo"], "PLAIN between SCRAM steps")
+        c.send("CONT\t6\t%s\n" % b64(cl.final(base64.b64decode(r6[2]))))
+        r = c.reply()
+        eq(r[:2], ["CONT", "6"], "server-final")
+        check(cl.check_server_final(base64.b64decode(r[2])), "ServerSignature")
+        c.send("CONT\t6\tYQ==\n")
+        eq(c.reply()[:2], ["FAIL", "6"], "a non-empty answer to server-final fails")
+        check(re.search(r"auth-socket login user=sam method=SCRAM-SHA-256 ip=192\.0\.2\.60",
+                        srv.log_text()), "the master's log line:\n%s" % srv.log_tail())
+    finally:
+        c.close()
 
 
 def t_login(srv):
@@ -673,6 +751,7 @@ def quota_tcp_suite(want):
 def raw_suite(want):
     cases = [("auth-handshake", t_handshake), ("auth-plain", t_plain), ("auth-login", t_login),
              ("auth-interleaved", t_interleaved), ("auth-limits", t_limits),
+             ("auth-scram", t_scram),
              ("auth-malformed", t_malformed), ("auth-nonreader", t_nonreader),
              ("auth-ban-by-rip", t_ban_by_rip), ("socketmap", t_socketmap),
              ("auth-no-handoff", t_no_handoff), ("quota-policy", t_quota_policy)]
@@ -701,7 +780,7 @@ def raw_suite(want):
                              "socketmap_listen = unix:%s" % srv.map_path,
                              "quota_policy_listen = unix:%s" % srv.quota_path,
                              "auth_failure_delay_max = 1", "auth_ban_failures = 3",
-                             "auth_ban_seconds = 600"]
+                             "auth_ban_seconds = 600", "auth_scram = yes"]
         srv.write_config()
         srv.start()
         check(wait_for(lambda: os.path.exists(srv.auth_path), 5), "no socket")
