@@ -880,12 +880,41 @@ def pf_cases(pf, srv, port):
                              r'ip=127\.0\.0\.1 tls=no reason=password', srv.log_text())) == 2,
               "failures not logged by the master:\n%s" % srv.log_tail())
 
+    def gsasl_smtp(user, password):
+        r = subprocess.run(["gsasl", "--smtp", "--no-starttls", "-a", user, "-p", password,
+                            "--mechanism", "SCRAM-SHA-256", "127.0.0.1", str(port)],
+                           capture_output=True, text=True, timeout=60,
+                           stdin=subprocess.DEVNULL)
+        return r.returncode, r.stdout + r.stderr
+
+    def t_scram():
+        """Postfix offers the socket's SCRAM mechanisms to SMTP clients; gsasl (an
+        independent SCRAM client, which checks the server's signature) authenticates
+        with SCRAM-SHA-256 through Postfix and buzon (a wrong one: t_ban)."""
+        if shutil.which("gsasl") is None:
+            raise Skip("gsasl not installed (scripts/install-deps.sh)")
+        rc, out = gsasl_smtp("pfscram", "pfscrampw")
+        check("SCRAM-SHA-256" in out and re.search(r"235 2\.7\.0", out),
+              "SCRAM-SHA-256 not accepted (exit %d):\n%s\n%s" % (rc, out[-1500:],
+                                                               pf.log_tail()))
+        eq(rc, 0, "gsasl exit (%s)" % out[-800:])
+        check(re.search(r"auth-socket login user=pfscram method=SCRAM-SHA-256 ip=127\.0\.0\.1",
+                        srv.log_text()), "the master's log line:\n%s" % srv.log_tail())
+
     def t_ban():
-        """The third failure from 127.0.0.1 bans it (auth_ban_failures = 3): then even the
-        right password fails — the penalties count per SMTP client."""
-        rc, out = swaks(port, "--auth", "PLAIN", "--auth-user", "pfuser", "--auth-password",
-                        "wrong-again")
-        check(rc != 0 and "535 5.7.8" in out, "third failure:\n%s" % out[-800:])
+        """The third failure from 127.0.0.1 bans it (auth_ban_failures = 3), a SCRAM one
+        after two with PLAIN and LOGIN (the same penalties): then even the right password
+        fails — the penalties count per SMTP client."""
+        if shutil.which("gsasl") is not None:
+            rc, out = gsasl_smtp("pfscram", "wrong")
+            check(rc != 0 and "535 5.7.8" in out, "SCRAM wrong password:\n%s" % out[-1500:])
+            check(re.search(r'auth-socket login failed user="pfscram" method=SCRAM-SHA-256 '
+                            r'ip=127\.0\.0\.1 tls=no reason=password', srv.log_text()),
+                  "SCRAM failure not logged by the master:\n%s" % srv.log_tail())
+        else:
+            rc, out = swaks(port, "--auth", "PLAIN", "--auth-user", "pfuser",
+                            "--auth-password", "wrong-again")
+            check(rc != 0 and "535 5.7.8" in out, "third failure:\n%s" % out[-800:])
         check(wait_for(lambda: re.search(r"auth ban ip=127\.0\.0\.1 failures=3",
                                          srv.log_text()), 5),
               "ban not logged:\n%s" % srv.log_tail())
@@ -945,6 +974,7 @@ def pf_cases(pf, srv, port):
     run_case("postfix-sasl-plain", t_plain)
     run_case("postfix-sasl-login", t_login)
     run_case("postfix-no-auth-no-relay", t_noauth)
+    run_case("postfix-sasl-scram", t_scram)
     run_case("postfix-sasl-wrong-password", t_wrong)
     run_case("postfix-sasl-ban", t_ban)
 
@@ -952,7 +982,7 @@ def pf_cases(pf, srv, port):
 def postfix_suite(want):
     names = ["postfix-socketmap-recipients", "postfix-quota-policy", "postfix-sasl-plain", "postfix-sasl-login",
              "postfix-no-auth-no-relay",
-             "postfix-sasl-wrong-password", "postfix-sasl-ban"]
+             "postfix-sasl-scram", "postfix-sasl-wrong-password", "postfix-sasl-ban"]
     if want and not want & set(names):
         return
     why = None
@@ -1001,9 +1031,11 @@ def postfix_suite(want):
                              "socketmap_listen_group = postfix",
                              "quota_policy_listen = unix:%s/buzon-quota" % private,
                              "quota_policy_listen_group = postfix",
-                             "auth_failure_delay_max = 1", "auth_ban_failures = 3"]
+                             "auth_failure_delay_max = 1", "auth_ban_failures = 3",
+                             "auth_scram = yes"]
         srv.write_config()
         srv.start()
+        load_scram().add_scram_user(srv, "pfscram", "pfscrampw")
         pf_cases(pf, srv, port)
     except Exception as e:
         traceback.print_exc()
