@@ -11,7 +11,7 @@
  * the policy (bit 1:
  * auth_allow_cleartext = yes, else loopback), bytes 1-2 seed the split points of the
  * client stream and the master's answers (OK with a name, fail, temporary failure, in
- * any order, some held back), the rest is what the client sends; an auth stream gets
+ * any order, some held back; SCRAM salt requests get a salt and count), the rest is what the client sends; an auth stream gets
  * the client's handshake first when bit 2 is set.
  *
  * Besides ASan/UBSan, the fakes abort on a broken contract (requests only while
@@ -178,12 +178,14 @@ static void
 answer(struct login_fake *f, uint32_t *seed, bool all, bool map)
 {
 	static const char *const names[] = { "demo", "we\tird\001name\n", "x" };
+	static const unsigned char salt[16] = { 7 }, sig[32] = { 9 };
 
 	if (f->metrics_requests > 0 && (all || next(seed) % 4 != 0))
 		answer_metrics(f, seed);
 	while (f->noutstanding > 0 && f->c.state == LC_CMD) {
 		uint32_t r = next(seed);
 		uint32_t req = f->outstanding[r % f->noutstanding];
+		bool scram = f->outstanding_scram[r % f->noutstanding];
 		uint32_t st = (r >> 3) % 3 == 0 ? IPC_AUTH_OK : (r >> 3) % 3 == 1 ?
 		    IPC_AUTH_FAIL : IPC_AUTH_TEMPFAIL;
 
@@ -192,8 +194,13 @@ answer(struct login_fake *f, uint32_t *seed, bool all, bool map)
 
 		if (!all && r % 4 == 0)
 			return;	/* held back */
-		login_fake_verified(f, req, st, st == IPC_AUTH_OK ?
-		    names[(r >> 5) % N_ELEMENTS(names)] : "");
+		if (scram)	/* auth_listen SCRAM: the salt and count, some empty */
+			login_fake_scram_req_params(f, req, st, salt, (r >> 5) % 2 ? 16 : 0,
+			    4096);
+		else	/* after OK a ServerSignature, SCRAM or not (ignored then) */
+			login_fake_verified_sig(f, req, st, st == IPC_AUTH_OK ?
+			    names[(r >> 5) % N_ELEMENTS(names)] : "", sig,
+			    (r >> 7) % 2 ? sizeof(sig) : 0);
 		check_output(f, map, false);
 	}
 }

@@ -162,12 +162,13 @@ lconn_cleartext_policy(const struct lconn *c)
 
 /* One more request with the master: the front end keeps them under the master's bound. */
 static void
-outstanding_add(struct login_fake *f, uint32_t req)
+outstanding_add(struct login_fake *f, uint32_t req, bool scram)
 {
 	contract(f->noutstanding < IPC_VERIFY_MAX, "more requests in flight than the master "
 	    "allows (it would kill the login process)");
 	for (unsigned i = 0; i < f->noutstanding; i++)
 		contract(f->outstanding[i] != req, "the same request id twice in flight");
+	f->outstanding_scram[f->noutstanding] = scram;
 	f->outstanding[f->noutstanding++] = req;
 }
 
@@ -189,7 +190,7 @@ lconn_send_verify(struct lconn *c, uint32_t req, const char *mech, const char *i
 		f->invalid_names++;
 		return -1;
 	}
-	outstanding_add(f, req);
+	outstanding_add(f, req, false);
 	f->verifies++;
 	snprintf(f->mech, sizeof(f->mech), "%s", mech);
 	snprintf(f->ip, sizeof(f->ip), "%s", ip);
@@ -213,7 +214,7 @@ lconn_send_lookup(struct lconn *c, uint32_t req, const char *address, size_t len
 	contract(c->state == LC_CMD, "lookup outside the command state");
 	if (len > IPC_ADDR_MAX || memchr(address, '\0', len) != NULL)
 		return -1;
-	outstanding_add(f, req);
+	outstanding_add(f, req, false);
 	f->lookups++;
 	memcpy(f->address, address, len);
 	f->address[len] = '\0';
@@ -230,7 +231,7 @@ lconn_send_quota(struct lconn *c, uint32_t req, const char *address, size_t len,
 	contract(c->state == LC_CMD, "quota check outside the command state");
 	if (len > IPC_ADDR_MAX || memchr(address, '\0', len) != NULL)
 		return -1;
-	outstanding_add(f, req);
+	outstanding_add(f, req, false);
 	f->lookups++;
 	f->size = size;
 	memcpy(f->address, address, len);
@@ -299,7 +300,7 @@ lconn_send_scram_req(struct lconn *c, uint32_t req, const char *mech, const char
 		f->invalid_names++;
 		return -1;
 	}
-	outstanding_add(f, req);
+	outstanding_add(f, req, true);
 	f->scram_waits++;
 	memcpy(f->user, user, ulen);
 	f->user[ulen] = '\0';
@@ -308,14 +309,17 @@ lconn_send_scram_req(struct lconn *c, uint32_t req, const char *mech, const char
 }
 
 static void
-outstanding_del(struct login_fake *f, uint32_t req)
+outstanding_del(struct login_fake *f, uint32_t req, bool scram)
 {
 	unsigned i;
 
 	for (i = 0; i < f->noutstanding && f->outstanding[i] != req; i++)
 		;
 	contract(i < f->noutstanding, "an answer to no request");
-	f->outstanding[i] = f->outstanding[--f->noutstanding];
+	contract(f->outstanding_scram[i] == scram, "a salt answer to a check, or the reverse");
+	f->noutstanding--;
+	f->outstanding[i] = f->outstanding[f->noutstanding];
+	f->outstanding_scram[i] = f->outstanding_scram[f->noutstanding];
 }
 
 void
@@ -328,7 +332,7 @@ void
 login_fake_verified_sig(struct login_fake *f, uint32_t req, uint32_t status,
     const char *user, const unsigned char *sig, size_t sig_len)
 {
-	outstanding_del(f, req);
+	outstanding_del(f, req, false);
 	/* login.c: gone or closing meanwhile, nobody to tell */
 	if (f->c.state != LC_CMD)
 		return;
@@ -342,7 +346,7 @@ void
 login_fake_scram_req_params(struct login_fake *f, uint32_t req, uint32_t status,
     const unsigned char *salt, size_t salt_len, uint32_t iter)
 {
-	outstanding_del(f, req);
+	outstanding_del(f, req, true);
 	if (f->c.state == LC_CMD && f->c.ops->scram_req_params != NULL)
 		f->c.ops->scram_req_params(&f->c, req, status, salt, salt_len, iter);
 }

@@ -51,6 +51,7 @@ struct login_fake {
 	size_t consumed_at_auth;	/* client bytes consumed when it was handed over */
 	/* auth_listen / socketmap_listen: requests to the master not yet answered */
 	uint32_t outstanding[IPC_VERIFY_MAX];
+	bool outstanding_scram[IPC_VERIFY_MAX];	/* a SCRAM salt request (auth_listen) */
 	unsigned noutstanding;
 	unsigned verifies, lookups;	/* lconn_send_verify / _lookup calls that went out */
 	unsigned deadlines;		/* lconn_deadline calls */
