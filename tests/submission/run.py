@@ -106,6 +106,13 @@ class AuthClient:
                     break
             self.send("VERSION\t1\t0\nCPID\t%d\n" % os.getpid())
 
+    def handshake_value(self, word):
+        """The number of the server's handshake line word (SPID, CUID)."""
+        for ln in self.server:
+            if ln.startswith(word + "\t"):
+                return int(ln.split("\t")[1])
+        raise Fail("no %s line in %r" % (word, self.server))
+
     def send(self, data):
         self.sock.sendall(data.encode() if isinstance(data, str) else data)
 
@@ -511,8 +518,7 @@ def t_no_handoff(srv):
         raise Skip("gdb is not installed")
     c = AuthClient(srv.auth_path)
     try:
-        spid = int(c.server[3].split("\t")[1])
-        cuid = int(c.server[4].split("\t")[1])
+        spid, cuid = c.handshake_value("SPID"), c.handshake_value("CUID")
         msg = ipc_message("IPC_LOGIN_AUTH", ipc_fields(cuid, 1, "PLAIN", "demo", "demo",
                                                        "127.0.0.1", 2, "a"))
         since = len(srv.log_text())
@@ -531,6 +537,28 @@ def t_no_handoff(srv):
     try:
         c.send(auth_line(1, "PLAIN", plain("demo", "demo")))
         eq(c.reply(), ["OK", "1", "user=demo"], "a new login process serves the socket")
+    finally:
+        c.close()
+
+
+def t_scram_plus_killed(srv):
+    """A login process that asks for a -PLUS salt for an auth_listen connection (which
+    has no TLS session, so the binding could not have been checked) is killed; the
+    master counts such requests among the connection's 64 (made by gdb as above)."""
+    if shutil.which("gdb") is None:
+        raise Skip("gdb is not installed")
+    c = AuthClient(srv.auth_path)
+    try:
+        spid, cuid = c.handshake_value("SPID"), c.handshake_value("CUID")
+        msg = ipc_message("IPC_LOGIN_SCRAM", ipc_fields(cuid, "SCRAM-SHA-256-PLUS", "demo", 1))
+        since = len(srv.log_text())
+        cmd = 'call (long)write(3, "%s", %d)' % ("".join("\\%03o" % b for b in msg), len(msg))
+        r = subprocess.run(["gdb", "-p", str(spid), "-batch", "-nx", "-ex", cmd],
+                           capture_output=True, text=True, timeout=60)
+        check(wait_for(lambda: re.search(r"malformed SCRAM request from login pid=%d: killing "
+                                          r"it" % spid, srv.log_text()[since:]), 5),
+              "the master did not refuse it (gdb: %s)" % (r.stdout + r.stderr)[-300:])
+        check(c.closed(), "the connection outlived its login process")
     finally:
         c.close()
 
@@ -754,7 +782,7 @@ def raw_suite(want):
              ("auth-scram", t_scram),
              ("auth-malformed", t_malformed), ("auth-nonreader", t_nonreader),
              ("auth-ban-by-rip", t_ban_by_rip), ("socketmap", t_socketmap),
-             ("auth-no-handoff", t_no_handoff), ("quota-policy", t_quota_policy)]
+             ("auth-no-handoff", t_no_handoff), ("auth-scram-plus-killed", t_scram_plus_killed), ("quota-policy", t_quota_policy)]
     cases = [(n, f) for n, f in cases if not want or n in want]
     if not cases:
         return
