@@ -704,10 +704,8 @@ handle_login_verify(struct child *login, struct ipc_msg *m)
 	struct ipc_auth_request ar;
 	struct pending *p;
 	struct mconn *mc;
-	bool valid;
-
+	bool valid, plus = false;
 	enum scram_hash h;
-	bool plus = false;
 
 	/* the socket has no TLS session to bind: never a -PLUS mechanism */
 	if (ipc_decode(m, IPC_LOGIN_VERIFY, &v) < 0 || (mc = mconn_find(v.id)) == NULL ||
