@@ -162,7 +162,8 @@ hex_digit_value(unsigned char c)
 void
 secret_wipe(void *p, size_t n)
 {
-	explicit_bzero(p, n);
+	if (p != NULL && n > 0)		/* an empty buffer may have no memory behind it */
+		explicit_bzero(p, n);
 }
 
 uint64_t
