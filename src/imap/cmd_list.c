@@ -388,57 +388,6 @@ status_recent(struct imap_client *c, const char *name, struct mailbox_status *st
 	mailbox_unref(&box);
 }
 
-/*
- * STATUS SIZE (RFC 8438): the sum of the messages' RFC822.SIZE. Sizes the store does not
- * know yet (no W= in the name) are found once with mailbox_msg_info and then kept.
- * Returns false if the folder could not be read.
- */
-static bool
-status_size(struct imap_client *c, const char *name, uint64_t *size_r)
-{
-	struct mailbox *box;
-	uint32_t *uids;
-	size_t n;
-	uint64_t sum = 0;
-
-	if (mailbox_open(c->user->store, name, &box) != STORE_OK)
-		return false;
-	if (!mailbox_msgs_loaded(box)) {
-		struct mailbox_summary ms;
-
-		/* the snapshot's total, when it knew every size */
-		mailbox_summary(box, &ms);
-		if (ms.vsize_known) {
-			mailbox_unref(&box);
-			*size_r = ms.vsize;
-			return true;
-		}
-	}
-	/* the UIDs first: finding a size may rescan the folder */
-	n = mailbox_count(box);
-	uids = xreallocarray(NULL, n > 0 ? n : 1, sizeof(*uids));
-	for (size_t i = 0; i < n; i++) {
-		const struct mailbox_msg *m = mailbox_msg_at(box, i);
-
-		uids[i] = m->uid;
-		if (m->vsize != MAILBOX_SIZE_UNKNOWN) {
-			sum += m->vsize;
-			uids[i] = 0;
-		}
-	}
-	for (size_t i = 0; i < n; i++) {
-		const struct mailbox_msg *m;
-
-		if (uids[i] != 0 && mailbox_msg_info(box, uids[i], &m) == STORE_OK &&
-		    m->vsize != MAILBOX_SIZE_UNKNOWN)
-			sum += m->vsize;
-	}
-	free(uids);
-	mailbox_unref(&box);
-	*size_r = sum;
-	return true;
-}
-
 /* STATUS DELETED (RFC 9051 §6.3.11): messages with \Deleted; DELETED-STORAGE (RFC 9208
  * §4.3): the octets an EXPUNGE would free, the sum of their file sizes. false if
  * unreadable. */
@@ -492,7 +441,7 @@ write_status(struct imap_client *c, const char *name, unsigned items,
 		(void)buf_appendf(&b, "UIDVALIDITY %u ", st->uidvalidity);
 	if (items & STATUS_UNSEEN)
 		(void)buf_appendf(&b, "UNSEEN %u ", st->unseen);
-	if ((items & STATUS_SIZE) && status_size(c, name, &size))
+	if ((items & STATUS_SIZE) && mstore_folder_size(c->user->store, name, &size) == STORE_OK)
 		(void)buf_appendf(&b, "SIZE %llu ", (unsigned long long)size);
 	if (items & STATUS_HIGHESTMODSEQ)
 		(void)buf_appendf(&b, "HIGHESTMODSEQ %llu ", (unsigned long long)st->highestmodseq);

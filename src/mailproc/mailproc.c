@@ -257,56 +257,6 @@ handle_quota(struct ipc_msg *m)
 		exit(0);
 }
 
-/*
- * The folder's size as STATUS SIZE gives it (RFC 8438; src/imap/cmd_list.c,
- * status_size): the snapshot's total when it knows every size, else the sum of the
- * messages' sizes, finding the unknown ones once.
- */
-static enum store_status
-folder_size(struct mstore *store, const char *name, uint64_t *size_r)
-{
-	struct mailbox_summary ms;
-	struct mailbox *box;
-	enum store_status st;
-	uint32_t *uids;
-	uint64_t sum = 0;
-	size_t n;
-
-	if ((st = mailbox_open(store, name, &box)) != STORE_OK)
-		return st;
-	if (!mailbox_msgs_loaded(box)) {
-		mailbox_summary(box, &ms);
-		if (ms.vsize_known) {
-			mailbox_unref(&box);
-			*size_r = ms.vsize;
-			return STORE_OK;
-		}
-	}
-	/* the UIDs first: finding a size may rescan the folder */
-	n = mailbox_count(box);
-	uids = xreallocarray(NULL, n > 0 ? n : 1, sizeof(*uids));
-	for (size_t i = 0; i < n; i++) {
-		const struct mailbox_msg *m = mailbox_msg_at(box, i);
-
-		uids[i] = m->uid;
-		if (m->vsize != MAILBOX_SIZE_UNKNOWN) {
-			sum += m->vsize;
-			uids[i] = 0;
-		}
-	}
-	for (size_t i = 0; i < n; i++) {
-		const struct mailbox_msg *m;
-
-		if (uids[i] != 0 && mailbox_msg_info(box, uids[i], &m) == STORE_OK &&
-		    m->vsize != MAILBOX_SIZE_UNKNOWN)
-			sum += m->vsize;
-	}
-	free(uids);
-	mailbox_unref(&box);
-	*size_r = sum;
-	return STORE_OK;
-}
-
 /* One quota line as `buzon quota get` prints it offline (src/cli/quota.c). */
 static int
 quota_line(char *out, size_t size, const char *what, uint64_t used, uint64_t limit)
@@ -364,7 +314,7 @@ handle_admin(struct ipc_msg *m)
 
 		store = mail_user_store(P.mu);
 		if ((st = mstore_status(store, folder, &ms)) == STORE_OK &&
-		    (st = folder_size(store, folder, &size)) == STORE_OK)
+		    (st = mstore_folder_size(store, folder, &size)) == STORE_OK)
 			n = snprintf(text, IPC_ADMIN_TEXT_MAX, "user          %s\n"
 			    "folder        %.*s\nmessages      %u\nrecent        %u\n"
 			    "unseen        %u\nuidvalidity   %u\nuidnext       %u\n"

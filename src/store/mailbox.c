@@ -485,3 +485,48 @@ mailbox_msg_info(struct mailbox *box, uint32_t uid, const struct mailbox_msg **m
 	*msg_r = m;
 	return STORE_OK;
 }
+
+enum store_status
+mstore_folder_size(struct mstore *store, const char *name, uint64_t *size_r)
+{
+	struct mailbox_summary ms;
+	struct mailbox *box;
+	enum store_status st;
+	uint32_t *uids;
+	uint64_t sum = 0;
+	size_t n;
+
+	if ((st = mailbox_open(store, name, &box)) != STORE_OK)
+		return st;
+	if (!mailbox_msgs_loaded(box)) {
+		mailbox_summary(box, &ms);
+		if (ms.vsize_known) {
+			mailbox_unref(&box);
+			*size_r = ms.vsize;
+			return STORE_OK;
+		}
+	}
+	/* the UIDs first: finding a size may rescan the folder */
+	n = mailbox_count(box);
+	uids = xreallocarray(NULL, n > 0 ? n : 1, sizeof(*uids));
+	for (size_t i = 0; i < n; i++) {
+		const struct mailbox_msg *m = mailbox_msg_at(box, i);
+
+		uids[i] = m->uid;
+		if (m->vsize != MAILBOX_SIZE_UNKNOWN) {
+			sum += m->vsize;
+			uids[i] = 0;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct mailbox_msg *m;
+
+		if (uids[i] != 0 && mailbox_msg_info(box, uids[i], &m) == STORE_OK &&
+		    m->vsize != MAILBOX_SIZE_UNKNOWN)
+			sum += m->vsize;
+	}
+	free(uids);
+	mailbox_unref(&box);
+	*size_r = sum;
+	return STORE_OK;
+}

@@ -355,6 +355,13 @@ struct mailbox_summary {
 	uint64_t vsize;			/* their sum, if vsize_known */
 };
 void mailbox_summary(struct mailbox *box, struct mailbox_summary *sum_r);
+/*
+ * A folder's size as STATUS SIZE gives it (RFC 8438) and `buzon mailbox status` prints
+ * it: the snapshot's total when it knows every size, else the sum of the messages'
+ * sizes, the unknown ones found once (mailbox_msg_info) and then kept.
+ */
+enum store_status mstore_folder_size(struct mstore *store, const char *name,
+    uint64_t *size_r);
 
 /*
  * Messages, sorted by ascending UID. Pointers are borrowed until the next store call
