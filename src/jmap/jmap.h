@@ -26,7 +26,7 @@ struct mail_user;
 int jmap_client_create(struct event_base *base, struct mail_user *mu, const char *user,
     int fd, const void *pending_input, size_t pending_len, const char *client_ip, bool tls);
 
-/* jmap_mail.c: the RFC 8621 methods of this slice. */
+/* jmap_mail.c: the methods of RFC 8621 (and what follows it) a request can call. */
 struct jmap_call {
 	struct mail_user *mu;
 	const char *account_id;
@@ -41,7 +41,10 @@ struct jmap_call {
  * -1 error (logged).
  */
 int jmap_mail_blob_open(struct mail_user *mu, const char *blob_id, int *fd_r);
-/* Run one method of the mail capability; false when name is not one of them. */
-bool jmap_mail_call(const char *name, struct jmap_call *call);
+/*
+ * Run the method name; false when there is no such method or caps (JMAP_CAP_* of the
+ * request's "using") lacks its capability: unknownMethod (RFC 8620 §3.6.2).
+ */
+bool jmap_mail_call(const char *name, unsigned caps, struct jmap_call *call);
 
 #endif

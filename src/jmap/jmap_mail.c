@@ -1,66 +1,49 @@
 /*
- * jmap_mail.c — the read side of JMAP Mail (RFC 8621) over the user's store: Mailbox/get,
- * Email/query and Email/get. Runs in the mail process as the mailbox owner. Ids are the
- * store's, so IMAP and JMAP agree (docs/jmap.md, "Ids"): a Mailbox id is the folder's
- * MAILBOXID (its GUID), an Email id is its EMAILID ("M" and 16 hex digits, as FETCH
- * EMAILID sends it), a blobId is "B" and the same digits. Threads are not kept yet: each
- * Email is its own thread ("T" and the same digits). State strings are derived from the
- * folders' UIDVALIDITY and HIGHESTMODSEQ, so they change whenever something does.
+ * jmap_mail.c — what the JMAP Mail methods (RFC 8621) share, and the table that runs
+ * them: argument checks, the user's folders, Email ids. Runs in the mail process as
+ * the mailbox owner. Ids are the store's, so IMAP and JMAP agree (docs/jmap.md, "Ids"):
+ * a Mailbox id is the folder's MAILBOXID (its GUID), an Email id is its EMAILID ("M"
+ * and 16 hex digits, as FETCH EMAILID sends it), a blobId is "B" and the same digits.
+ * The methods live in jmap_mailbox.c and jmap_email.c.
  */
-#include "jmap/jmap.h"
+#include "jmap/jmap_local.h"
 
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "jmap/jmap_request.h"
-#include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "mail/address.h"
-#include "mail/date.h"
-#include "mail/header.h"
-#include "mail/message.h"
-#include "mail/preview.h"
-#include "mail/rfc2047.h"
 #include "mailproc/mail_user.h"
-#include "proto/mutf7.h"
 #include "store/store.h"
-
-#define JMAP_HEADER_READ_MAX	(256 * 1024)	/* header block read for Email/get */
-#define JMAP_ADDRESSES_MAX	256		/* addresses of one field */
-
 /* ---------------------------------------------------------------- helpers */
 
-static void
-set_error(struct jmap_call *call, const char *type, const char *desc)
+void
+jmap_set_error(struct jmap_call *call, const char *type, const char *desc)
 {
 	call->error = type;
 	call->error_desc = desc;
 }
 
 /* accountId must be ours (RFC 8620 §3.6.2 accountNotFound). */
-static bool
-check_account(struct jmap_call *call)
+bool
+jmap_check_account(struct jmap_call *call)
 {
 	const char *a = json_string_value(json_object_get(call->args, "accountId"));
 
 	if (a == NULL) {
-		set_error(call, "invalidArguments", "accountId is required");
+		jmap_set_error(call, "invalidArguments", "accountId is required");
 		return false;
 	}
 	if (strcmp(a, call->account_id) != 0) {
-		set_error(call, "accountNotFound", NULL);
+		jmap_set_error(call, "accountNotFound", NULL);
 		return false;
 	}
 	return true;
 }
 
 /* FNV-1a over the state's ingredients: a short opaque string. */
-static void
-state_add(uint64_t *h, const void *p, size_t len)
+void
+jmap_state_add(uint64_t *h, const void *p, size_t len)
 {
 	const unsigned char *b = p;
 
@@ -70,21 +53,9 @@ state_add(uint64_t *h, const void *p, size_t len)
 	}
 }
 
-struct folder {
-	char *name;		/* store name (mUTF-7) */
-	char guid[33];
-	unsigned attrs;
-	struct mailbox_status st;
-	bool selectable;
-};
 
-struct folders {
-	struct folder *v;
-	size_t n;
-};
-
-static void
-folders_free(struct folders *f)
+void
+jmap_folders_free(struct folders *f)
 {
 	for (size_t i = 0; i < f->n; i++)
 		free(f->v[i].name);
@@ -92,8 +63,8 @@ folders_free(struct folders *f)
 	memset(f, 0, sizeof(*f));
 }
 
-static int
-folders_load(struct mail_user *mu, struct folders *f)
+int
+jmap_folders_load(struct mail_user *mu, struct folders *f)
 {
 	struct mstore *store = mail_user_store(mu);
 	struct mstore_folder *list;
@@ -120,8 +91,8 @@ folders_load(struct mail_user *mu, struct folders *f)
 	return 0;
 }
 
-static struct folder *
-folder_by_guid(struct folders *f, const char *guid)
+struct folder *
+jmap_folder_by_guid(struct folders *f, const char *guid)
 {
 	for (size_t i = 0; i < f->n; i++)
 		if (strcmp(f->v[i].guid, guid) == 0)
@@ -129,103 +100,14 @@ folder_by_guid(struct folders *f, const char *guid)
 	return NULL;
 }
 
-static char *
-state_str(uint64_t h)
+char *
+jmap_state_str(uint64_t h)
 {
 	return xasprintf("s%016llx", (unsigned long long)h);
 }
-
-/* ---------------------------------------------------------------- Mailbox/get */
-
-static const char *
-role_of(const struct folder *fo)
-{
-	if (strcmp(fo->name, "INBOX") == 0)
-		return "inbox";
-	if (fo->attrs & MSTORE_ATTR_SENT)
-		return "sent";
-	if (fo->attrs & MSTORE_ATTR_DRAFTS)
-		return "drafts";
-	if (fo->attrs & MSTORE_ATTR_TRASH)
-		return "trash";
-	if (fo->attrs & MSTORE_ATTR_JUNK)
-		return "junk";
-	if (fo->attrs & MSTORE_ATTR_ARCHIVE)
-		return "archive";
-	return NULL;
-}
-
-/* The nearest selectable ancestor of fo (Maildir++ '.' hierarchy), or NULL. */
-static struct folder *
-parent_of(struct folders *f, const struct folder *fo)
-{
-	char *name = xstrdup(fo->name), *dot;
-	struct folder *p = NULL;
-
-	while (p == NULL && (dot = strrchr(name, '.')) != NULL) {
-		*dot = '\0';
-		for (size_t i = 0; i < f->n; i++)
-			if (strcmp(f->v[i].name, name) == 0)
-				p = &f->v[i];
-	}
-	free(name);
-	return p;
-}
-
-static json_t *
-mailbox_json(struct folders *f, const struct folder *fo, json_t *props)
-{
-	const char *leaf = strrchr(fo->name, '.');
-	struct folder *parent = parent_of(f, fo);
-	const char *role = role_of(fo);
-	struct buf name;
-	json_t *o, *all;
-
-	leaf = leaf != NULL ? leaf + 1 : fo->name;
-	buf_init(&name, 4096);
-	if (strcmp(fo->name, "INBOX") == 0 || mutf7_to_utf8(leaf, strlen(leaf), &name) < 0) {
-		buf_reset(&name);
-		(void)buf_append_str(&name, leaf);
-	}
-	all = json_pack("{s:s, s:s%, s:o, s:o, s:i, s:I, s:I, s:I, s:I, s:b,"
-	    " s:{s:b, s:b, s:b, s:b, s:b, s:b, s:b, s:b, s:b}}",
-	    "id", fo->guid,
-	    "name", (const char *)name.data, name.len,
-	    "parentId", parent != NULL ? json_string(parent->guid) : json_null(),
-	    "role", role != NULL ? json_string(role) : json_null(),
-	    "sortOrder", 0,
-	    "totalEmails", (json_int_t)fo->st.messages,
-	    "unreadEmails", (json_int_t)fo->st.unseen,
-	    "totalThreads", (json_int_t)fo->st.messages,
-	    "unreadThreads", (json_int_t)fo->st.unseen,
-	    "isSubscribed", (fo->attrs & MSTORE_ATTR_SUBSCRIBED) != 0,
-	    "myRights",
-	    "mayReadItems", 1, "mayAddItems", 0, "mayRemoveItems", 0, "maySetSeen", 0,
-	    "maySetKeywords", 0, "mayCreateChild", 0, "mayRename", 0, "mayDelete", 0,
-	    "maySubmit", 0);
-	buf_deinit(&name);
-	if (all == NULL || props == NULL || json_is_null(props))
-		return all;
-	o = json_object();
-	(void)json_object_set(o, "id", json_object_get(all, "id"));	/* always (§5.1) */
-	{
-		size_t i;
-		json_t *p;
-
-		json_array_foreach(props, i, p) {
-			json_t *v = json_object_get(all, json_string_value(p));
-
-			if (v != NULL)
-				(void)json_object_set(o, json_string_value(p), v);
-		}
-	}
-	json_decref(all);
-	return o;
-}
-
 /* properties: null or an array of known names; false (error set) otherwise. */
-static bool
-check_properties(struct jmap_call *call, json_t *props, const char *const *known)
+bool
+jmap_check_properties(struct jmap_call *call, json_t *props, const char *const *known)
 {
 	size_t i;
 	json_t *p;
@@ -248,13 +130,13 @@ check_properties(struct jmap_call *call, json_t *props, const char *const *known
 	}
 	return true;
 bad:
-	set_error(call, "invalidArguments", "unknown or unsupported property");
+	jmap_set_error(call, "invalidArguments", "unknown or unsupported property");
 	return false;
 }
 
 /* ids: null, or an array of at most maxObjectsInGet strings. */
-static bool
-check_ids(struct jmap_call *call, json_t *ids)
+bool
+jmap_check_ids(struct jmap_call *call, json_t *ids)
 {
 	size_t i;
 	json_t *e;
@@ -262,345 +144,29 @@ check_ids(struct jmap_call *call, json_t *ids)
 	if (ids == NULL || json_is_null(ids))
 		return true;
 	if (!json_is_array(ids)) {
-		set_error(call, "invalidArguments", "ids must be an array or null");
+		jmap_set_error(call, "invalidArguments", "ids must be an array or null");
 		return false;
 	}
 	if (json_array_size(ids) > JMAP_MAX_OBJECTS_IN_GET) {
-		set_error(call, "requestTooLarge", NULL);
+		jmap_set_error(call, "requestTooLarge", NULL);
 		return false;
 	}
 	json_array_foreach(ids, i, e)
 		if (!json_is_string(e)) {
-			set_error(call, "invalidArguments", "ids must be strings");
+			jmap_set_error(call, "invalidArguments", "ids must be strings");
 			return false;
 		}
 	return true;
 }
-
-static char *mailbox_state(struct folders *f);
-
-static const char *const mailbox_props[] = { "id", "name", "parentId", "role", "sortOrder",
-	"totalEmails", "unreadEmails", "totalThreads", "unreadThreads", "myRights",
-	"isSubscribed", NULL };
-
-static void
-mailbox_get(struct jmap_call *call)
-{
-	json_t *ids = json_object_get(call->args, "ids");
-	json_t *props = json_object_get(call->args, "properties");
-	json_t *list, *notfound;
-	struct folders f;
-	char *state;
-
-	if (!check_account(call) || !check_ids(call, ids) ||
-	    !check_properties(call, props, mailbox_props))
-		return;
-	if (folders_load(call->mu, &f) < 0) {
-		set_error(call, "serverFail", NULL);
-		return;
-	}
-	list = json_array();
-	notfound = json_array();
-	if (ids == NULL || json_is_null(ids)) {
-		for (size_t i = 0; i < f.n; i++)
-			(void)json_array_append_new(list, mailbox_json(&f, &f.v[i], props));
-	} else {
-		size_t i;
-		json_t *e;
-
-		json_array_foreach(ids, i, e) {
-			struct folder *fo = folder_by_guid(&f, json_string_value(e));
-
-			if (fo != NULL)
-				(void)json_array_append_new(list, mailbox_json(&f, fo, props));
-			else
-				(void)json_array_append(notfound, e);
-		}
-	}
-	state = mailbox_state(&f);
-	call->result = json_pack("{s:s, s:s, s:o, s:o}", "accountId", call->account_id,
-	    "state", state, "list", list, "notFound", notfound);
-	free(state);
-	folders_free(&f);
-}
-
-/* ---------------------------------------------------------------- Mailbox/changes */
-
-struct mstate {
-	char (*guid)[65];
-	uint32_t *hash;
-	size_t n, cap;
-};
-
-static void
-mstate_add(struct mstate *st, const char *guid, size_t glen, uint32_t hash)
-{
-	if (st->n == st->cap) {
-		st->cap = st->cap ? st->cap * 2 : 16;
-		st->guid = xreallocarray(st->guid, st->cap, sizeof(*st->guid));
-		st->hash = xreallocarray(st->hash, st->cap, sizeof(*st->hash));
-	}
-	memcpy(st->guid[st->n], guid, glen);
-	st->guid[st->n][glen] = '\0';
-	st->hash[st->n++] = hash;
-}
-
-static void
-mstate_free(struct mstate *st)
-{
-	free(st->guid);
-	free(st->hash);
-	memset(st, 0, sizeof(*st));
-}
-
-static ssize_t
-mstate_find(const struct mstate *st, const char *guid)
-{
-	for (size_t i = 0; i < st->n; i++)
-		if (strcmp(st->guid[i], guid) == 0)
-			return (ssize_t)i;
-	return -1;
-}
-
-static char *
-mstate_encode(const struct mstate *st)
-{
-	struct buf b;
-
-	buf_init(&b, SIZE_MAX / 2);
-	(void)buf_append_c(&b, '1');
-	for (size_t i = 0; i < st->n; i++)
-		(void)buf_appendf(&b, ",%s.%08x", st->guid[i], st->hash[i]);
-	(void)buf_append_c(&b, '\0');
-	return buf_steal(&b);
-}
-
-/* "1" then ",GUID.HASH" per folder; -1 when s is not such a state. */
-static int
-mstate_decode(const char *s, struct mstate *st)
-{
-	memset(st, 0, sizeof(*st));
-	if (s[0] != '1')
-		return -1;
-	s++;
-	while (*s == ',') {
-		const char *g = ++s, *dot;
-		uint32_t h = 0;
-		size_t glen;
-
-		while ((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
-		    (*s >= 'A' && *s <= 'Z') || *s == '-' || *s == '_')
-			s++;
-		glen = (size_t)(s - g);
-		if (glen == 0 || glen > 64 || *s != '.' || st->n >= 100000)
-			goto bad;
-		dot = s++;
-		for (int i = 0; i < 8; i++, s++) {
-			if (*s >= '0' && *s <= '9')
-				h = h << 4 | (uint32_t)(*s - '0');
-			else if (*s >= 'a' && *s <= 'f')
-				h = h << 4 | (uint32_t)(*s - 'a' + 10);
-			else
-				goto bad;
-		}
-		(void)dot;
-		mstate_add(st, g, glen, h);
-	}
-	if (*s != '\0')
-		goto bad;
-	return 0;
-bad:
-	mstate_free(st);
-	return -1;
-}
-
-/* The folders now: each GUID with a hash of everything Mailbox/get says of it. */
-static void
-mstate_current(struct folders *f, struct mstate *st)
-{
-	memset(st, 0, sizeof(*st));
-	for (size_t i = 0; i < f->n; i++) {
-		json_t *o = mailbox_json(f, &f->v[i], NULL);
-		char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-		uint64_t h = 14695981039346656037ull;
-
-		if (text != NULL)
-			state_add(&h, text, strlen(text));
-		mstate_add(st, f->v[i].guid, strlen(f->v[i].guid), (uint32_t)(h ^ (h >> 32)));
-		free(text);
-		json_decref(o);
-	}
-}
-
-static char *
-mailbox_state(struct folders *f)
-{
-	struct mstate st;
-	char *s;
-
-	mstate_current(f, &st);
-	s = mstate_encode(&st);
-	mstate_free(&st);
-	return s;
-}
-
-/*
- * RFC 8620 §5.2 for Mailboxes: both states list every folder, so the changes are the
- * difference; with maxChanges the new state is the old one with the reported changes
- * applied (an intermediate state the client continues from).
- */
-static void
-mailbox_changes(struct jmap_call *call)
-{
-	const char *since = json_string_value(json_object_get(call->args, "sinceState"));
-	json_t *maxj = json_object_get(call->args, "maxChanges");
-	json_t *created, *updated, *destroyed;
-	struct mstate old, cur;
-	struct folders f;
-	json_int_t max = -1;
-	size_t count = 0;
-	bool more = false;
-	char *newstate;
-
-	if (!check_account(call))
-		return;
-	if (since == NULL) {
-		set_error(call, "invalidArguments", "sinceState is required");
-		return;
-	}
-	if (maxj != NULL && !json_is_null(maxj)) {
-		if (!json_is_integer(maxj) || json_integer_value(maxj) <= 0) {
-			set_error(call, "invalidArguments", "maxChanges must be positive");
-			return;
-		}
-		max = json_integer_value(maxj);
-	}
-	if (mstate_decode(since, &old) < 0) {
-		set_error(call, "cannotCalculateChanges", NULL);
-		return;
-	}
-	if (folders_load(call->mu, &f) < 0) {
-		mstate_free(&old);
-		set_error(call, "serverFail", NULL);
-		return;
-	}
-	mstate_current(&f, &cur);
-	created = json_array();
-	updated = json_array();
-	destroyed = json_array();
-	/* destroyed first, then created and updated; old becomes the state reported */
-	for (size_t i = 0; i < old.n && !more; ) {
-		if (mstate_find(&cur, old.guid[i]) >= 0) {
-			i++;
-			continue;
-		}
-		if (max >= 0 && (json_int_t)count == max) {
-			more = true;
-			break;
-		}
-		(void)json_array_append_new(destroyed, json_string(old.guid[i]));
-		count++;
-		old.n--;
-		memmove(old.guid[i], old.guid[i + 1], (old.n - i) * sizeof(*old.guid));
-		memmove(&old.hash[i], &old.hash[i + 1], (old.n - i) * sizeof(*old.hash));
-	}
-	for (size_t i = 0; i < cur.n && !more; i++) {
-		ssize_t k = mstate_find(&old, cur.guid[i]);
-
-		if (k >= 0 && old.hash[k] == cur.hash[i])
-			continue;
-		if (max >= 0 && (json_int_t)count == max) {
-			more = true;
-			break;
-		}
-		count++;
-		if (k < 0) {
-			(void)json_array_append_new(created, json_string(cur.guid[i]));
-			mstate_add(&old, cur.guid[i], strlen(cur.guid[i]), cur.hash[i]);
-		} else {
-			(void)json_array_append_new(updated, json_string(cur.guid[i]));
-			old.hash[k] = cur.hash[i];
-		}
-	}
-	newstate = more ? mstate_encode(&old) : mstate_encode(&cur);
-	call->result = json_pack("{s:s, s:s, s:s, s:b, s:o, s:o, s:o, s:n}", "accountId",
-	    call->account_id, "oldState", since, "newState", newstate, "hasMoreChanges", more,
-	    "created", created, "updated", updated, "destroyed", destroyed,
-	    "updatedProperties");
-	free(newstate);
-	mstate_free(&old);
-	mstate_free(&cur);
-	folders_free(&f);
-}
-
-/* ---------------------------------------------------------------- messages */
-
-struct hit {
-	uint64_t emailid;
-	time_t received;
-	uint32_t uid;
-	size_t folder;		/* index in folders */
-};
-
-struct hits {
-	struct hit *v;
-	size_t n, cap;
-};
-
-static void
-hits_add(struct hits *h, const struct hit *x)
-{
-	if (h->n == h->cap) {
-		h->cap = h->cap ? h->cap * 2 : 64;
-		h->v = xreallocarray(h->v, h->cap, sizeof(*h->v));
-	}
-	h->v[h->n++] = *x;
-}
-
-/* Every message of folder fi into h; -1 when it cannot be opened. */
-static int
-collect_folder(struct mail_user *mu, struct folders *f, size_t fi, struct hits *h)
-{
-	struct mailbox *box;
-	size_t n;
-
-	if (mailbox_open(mail_user_store(mu), f->v[fi].name, &box) != STORE_OK)
-		return -1;
-	mailbox_msgs_load(box);
-	for (size_t i = 0; i < (n = mailbox_count(box)); i++) {
-		const struct mailbox_msg *m = mailbox_msg_at(box, i);
-		struct hit x = { m->emailid, m->internaldate, m->uid, fi };
-
-		if (x.received == 0 && mailbox_msg_info(box, x.uid, &m) == STORE_OK)
-			x.received = m->internaldate;
-		hits_add(h, &x);
-	}
-	mailbox_unref(&box);
-	return 0;
-}
-
-/* receivedAt descending, then the id (a total order: stable positions). */
-static int
-hit_cmp(const void *a, const void *b)
-{
-	const struct hit *x = a, *y = b;
-
-	if (x->received != y->received)
-		return x->received > y->received ? -1 : 1;
-	if (x->emailid != y->emailid)
-		return x->emailid < y->emailid ? -1 : 1;
-	return 0;
-}
-
-static void
-email_id(uint64_t id, char out[18])
+void
+jmap_email_id(uint64_t id, char out[18])
 {
 	snprintf(out, 18, "M%016llx", (unsigned long long)id);
 }
 
 /* "M" + 16 lower-case hex digits; 0 when s is not such an id. */
-static uint64_t
-email_id_parse(const char *s, char prefix)
+uint64_t
+jmap_email_id_parse(const char *s, char prefix)
 {
 	uint64_t v = 0;
 
@@ -619,23 +185,8 @@ email_id_parse(const char *s, char prefix)
 	return v;
 }
 
-static uint64_t
-emails_state(const struct folders *f)
-{
-	uint64_t h = 14695981039346656037ull;
-
-	for (size_t i = 0; i < f->n; i++) {
-		state_add(&h, f->v[i].guid, strlen(f->v[i].guid));
-		state_add(&h, &f->v[i].st.uidvalidity, sizeof(f->v[i].st.uidvalidity));
-		state_add(&h, &f->v[i].st.highestmodseq, sizeof(f->v[i].st.highestmodseq));
-	}
-	return h;
-}
-
-/* ---------------------------------------------------------------- Email/query */
-
-static bool
-json_uint(json_t *v, json_int_t dflt, json_int_t *out)
+bool
+jmap_json_uint(json_t *v, json_int_t dflt, json_int_t *out)
 {
 	if (v == NULL || json_is_null(v)) {
 		*out = dflt;
@@ -646,576 +197,8 @@ json_uint(json_t *v, json_int_t dflt, json_int_t *out)
 	*out = json_integer_value(v);
 	return true;
 }
-
-static void
-email_query(struct jmap_call *call)
-{
-	json_t *filter = json_object_get(call->args, "filter");
-	json_t *sort = json_object_get(call->args, "sort");
-	json_t *ids;
-	struct folders f;
-	struct hits h = { 0 };
-	const char *in_mailbox = NULL;
-	json_int_t position, limit;
-	bool server_limit;
-	bool total = json_is_true(json_object_get(call->args, "calculateTotal"));
-	size_t i, n, fi;
-	json_t *e;
-	char *qs;
-
-	if (!check_account(call))
-		return;
-	if (filter != NULL && !json_is_null(filter)) {
-		const char *k;
-		json_t *v;
-
-		if (!json_is_object(filter)) {
-			set_error(call, "invalidArguments", "filter must be an object");
-			return;
-		}
-		json_object_foreach(filter, k, v) {
-			if (strcmp(k, "inMailbox") != 0 || !json_is_string(v)) {
-				set_error(call, "unsupportedFilter",
-				    "only inMailbox is supported so far");
-				return;
-			}
-			in_mailbox = json_string_value(v);
-		}
-	}
-	if (sort != NULL && !json_is_null(sort)) {
-		if (!json_is_array(sort)) {
-			set_error(call, "invalidArguments", "sort must be an array");
-			return;
-		}
-		json_array_foreach(sort, i, e) {
-			const char *p = json_string_value(json_object_get(e, "property"));
-			json_t *asc = json_object_get(e, "isAscending");
-
-			if (p == NULL || strcmp(p, "receivedAt") != 0 ||
-			    (asc != NULL && !json_is_false(asc))) {
-				set_error(call, "unsupportedSort",
-				    "only receivedAt descending is supported so far");
-				return;
-			}
-		}
-	}
-	e = json_object_get(call->args, "position");
-	if (e != NULL && !json_is_null(e) && !json_is_integer(e)) {
-		set_error(call, "invalidArguments", "position must be an Int");
-		return;
-	}
-	position = json_is_integer(e) ? json_integer_value(e) : 0;
-	if (!json_uint(json_object_get(call->args, "limit"), -1, &limit)) {
-		set_error(call, "invalidArguments", "limit must be an UnsignedInt");
-		return;
-	}
-	if (json_object_get(call->args, "anchor") != NULL &&
-	    !json_is_null(json_object_get(call->args, "anchor"))) {
-		set_error(call, "invalidArguments", "anchor is not supported so far");
-		return;
-	}
-	if (folders_load(call->mu, &f) < 0) {
-		set_error(call, "serverFail", NULL);
-		return;
-	}
-	for (fi = 0; fi < f.n; fi++) {
-		if (in_mailbox != NULL && strcmp(f.v[fi].guid, in_mailbox) != 0)
-			continue;
-		if (collect_folder(call->mu, &f, fi, &h) < 0) {
-			free(h.v);
-			folders_free(&f);
-			set_error(call, "serverFail", NULL);
-			return;
-		}
-	}
-	if (h.n > 0)
-		qsort(h.v, h.n, sizeof(*h.v), hit_cmp);
-	/* an Email in several folders (a copy keeps its id) is one result */
-	for (i = 0, n = 0; i < h.n; i++) {
-		bool dup = false;
-
-		for (size_t j = 0; j < n && !dup; j++)
-			dup = h.v[j].emailid == h.v[i].emailid;
-		if (!dup)
-			h.v[n++] = h.v[i];
-	}
-	/* RFC 8620 §5.5: a negative position counts from the end, clamped to 0 */
-	if (position < 0)
-		position = (json_int_t)n + position < 0 ? 0 : (json_int_t)n + position;
-	server_limit = limit < 0 || limit > JMAP_MAX_OBJECTS_IN_GET;
-	if (server_limit)
-		limit = JMAP_MAX_OBJECTS_IN_GET;
-	ids = json_array();
-	for (i = (size_t)position; i < n && (json_int_t)(i - (size_t)position) < limit; i++) {
-		char id[18];
-
-		email_id(h.v[i].emailid, id);
-		(void)json_array_append_new(ids, json_string(id));
-	}
-	qs = state_str(emails_state(&f));
-	call->result = json_pack("{s:s, s:s, s:b, s:I, s:o}", "accountId", call->account_id,
-	    "queryState", qs, "canCalculateChanges", 0,
-	    "position", (json_int_t)((size_t)position < n ? position : (json_int_t)n), "ids", ids);
-	if (total)
-		(void)json_object_set_new(call->result, "total", json_integer((json_int_t)n));
-	/* the limit is said only when the server chose it (§5.5) */
-	if (server_limit)
-		(void)json_object_set_new(call->result, "limit", json_integer(limit));
-	free(qs);
-	free(h.v);
-	folders_free(&f);
-}
-
-/* ---------------------------------------------------------------- Email state */
-
-/*
- * Email state (docs/jmap.md, "State"): "e1" then per folder ",GUID.UIDVALIDITY.UIDNEXT.
- * HIGHESTMODSEQ" (hex): enough to find what changed since from the MODSEQs alone.
- */
-struct estate_folder {
-	char guid[65];
-	uint32_t uidvalidity, uidnext;
-	uint64_t modseq;
-};
-
-struct estate {
-	struct estate_folder *v;
-	size_t n, cap;
-};
-
-static void
-estate_add(struct estate *st, const struct estate_folder *e)
-{
-	if (st->n == st->cap) {
-		st->cap = st->cap ? st->cap * 2 : 16;
-		st->v = xreallocarray(st->v, st->cap, sizeof(*st->v));
-	}
-	st->v[st->n++] = *e;
-}
-
-static char *
-estate_encode(const struct estate *st)
-{
-	struct buf b;
-
-	buf_init(&b, SIZE_MAX / 2);
-	(void)buf_append_str(&b, "e1");
-	for (size_t i = 0; i < st->n; i++)
-		(void)buf_appendf(&b, ",%s.%x.%x.%llx", st->v[i].guid, st->v[i].uidvalidity,
-		    st->v[i].uidnext, (unsigned long long)st->v[i].modseq);
-	(void)buf_append_c(&b, '\0');
-	return buf_steal(&b);
-}
-
-static bool
-hex_field(const char **s, uint64_t max, uint64_t *v_r)
-{
-	uint64_t v = 0;
-	int n = 0;
-
-	for (; (**s >= '0' && **s <= '9') || (**s >= 'a' && **s <= 'f'); (*s)++, n++) {
-		if (n == 16)
-			return false;
-		v = v << 4 | (uint64_t)(**s <= '9' ? **s - '0' : **s - 'a' + 10);
-	}
-	if (n == 0 || v > max)
-		return false;
-	*v_r = v;
-	return true;
-}
-
-static int
-estate_decode(const char *s, struct estate *st)
-{
-	memset(st, 0, sizeof(*st));
-	if (strncmp(s, "e1", 2) != 0)
-		return -1;
-	s += 2;
-	while (*s == ',') {
-		struct estate_folder e;
-		const char *g = ++s;
-		uint64_t uv, un, ms;
-		size_t glen;
-
-		while ((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
-		    (*s >= 'A' && *s <= 'Z') || *s == '-' || *s == '_')
-			s++;
-		glen = (size_t)(s - g);
-		if (glen == 0 || glen > 64 || *s++ != '.' || !hex_field(&s, UINT32_MAX, &uv) ||
-		    *s++ != '.' || !hex_field(&s, UINT32_MAX, &un) || *s++ != '.' ||
-		    !hex_field(&s, UINT64_MAX, &ms) || st->n >= 100000)
-			goto bad;
-		memcpy(e.guid, g, glen);
-		e.guid[glen] = '\0';
-		e.uidvalidity = (uint32_t)uv;
-		e.uidnext = (uint32_t)un;
-		e.modseq = ms;
-		estate_add(st, &e);
-	}
-	if (*s != '\0')
-		goto bad;
-	return 0;
-bad:
-	free(st->v);
-	memset(st, 0, sizeof(*st));
-	return -1;
-}
-
-static void
-estate_current(const struct folders *f, struct estate *st)
-{
-	memset(st, 0, sizeof(*st));
-	for (size_t i = 0; i < f->n; i++) {
-		struct estate_folder e;
-
-		snprintf(e.guid, sizeof(e.guid), "%s", f->v[i].guid);
-		e.uidvalidity = f->v[i].st.uidvalidity;
-		e.uidnext = f->v[i].st.uidnext;
-		e.modseq = f->v[i].st.highestmodseq;
-		estate_add(st, &e);
-	}
-}
-
-static char *
-email_state(const struct folders *f)
-{
-	struct estate st;
-	char *s;
-
-	estate_current(f, &st);
-	s = estate_encode(&st);
-	free(st.v);
-	return s;
-}
-
-static const struct estate_folder *
-estate_find(const struct estate *st, const char *guid)
-{
-	for (size_t i = 0; i < st->n; i++)
-		if (strcmp(st->v[i].guid, guid) == 0)
-			return &st->v[i];
-	return NULL;
-}
-
-/* One changed message instance. */
-struct echange {
-	uint64_t emailid, modseq;
-	size_t folder;
-};
-
-static int
-echange_cmp(const void *a, const void *b)
-{
-	const struct echange *x = a, *y = b;
-
-	if (x->folder != y->folder)
-		return x->folder < y->folder ? -1 : 1;
-	if (x->modseq != y->modseq)
-		return x->modseq < y->modseq ? -1 : 1;
-	return 0;
-}
-
-static int
-u64_cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static void
-vanished_cb(void *ctx, uint32_t lo, uint32_t hi)
-{
-	uint32_t *lowest = ctx;
-
-	(void)hi;
-	if (lo < *lowest)
-		*lowest = lo;
-}
-
-/*
- * RFC 8620 §5.2 for Emails from MODSEQs: a message whose MODSEQ is above the folder's
- * in the old state changed; it is created when no instance of its id (a copy keeps the
- * id) was there at the old state (UID below the old UIDNEXT of a folder of the old
- * state), else updated. An expunge of a message that was there cannot be told as an
- * Email id (the store keeps the UIDs of expunges, not their ids), so then, and for a
- * folder gone or with a new UIDVALIDITY, the answer is cannotCalculateChanges.
- */
-static void
-email_changes(struct jmap_call *call)
-{
-	const char *since = json_string_value(json_object_get(call->args, "sinceState"));
-	json_t *maxj = json_object_get(call->args, "maxChanges");
-	struct estate old, mid;
-	struct folders f;
-	struct echange *ch = NULL;
-	size_t nch = 0, cap = 0, take;
-	uint64_t *before = NULL;	/* ids that had an instance at the old state */
-	size_t nbefore = 0, capb = 0;
-	json_int_t max = -1;
-	bool more = false, cannot = false;
-	json_t *created, *updated;
-	char *newstate;
-
-	if (!check_account(call))
-		return;
-	if (since == NULL) {
-		set_error(call, "invalidArguments", "sinceState is required");
-		return;
-	}
-	if (maxj != NULL && !json_is_null(maxj)) {
-		if (!json_is_integer(maxj) || json_integer_value(maxj) <= 0) {
-			set_error(call, "invalidArguments", "maxChanges must be positive");
-			return;
-		}
-		max = json_integer_value(maxj);
-	}
-	if (estate_decode(since, &old) < 0) {
-		set_error(call, "cannotCalculateChanges", NULL);
-		return;
-	}
-	if (folders_load(call->mu, &f) < 0) {
-		free(old.v);
-		set_error(call, "serverFail", NULL);
-		return;
-	}
-	for (size_t i = 0; i < old.n && !cannot; i++) {
-		struct folder *fo = folder_by_guid(&f, old.v[i].guid);
-
-		if (fo == NULL || fo->st.uidvalidity != old.v[i].uidvalidity)
-			cannot = true;
-	}
-	for (size_t fi = 0; fi < f.n && !cannot; fi++) {
-		const struct estate_folder *o = estate_find(&old, f.v[fi].guid);
-		struct mailbox *box;
-		uint32_t lowest = UINT32_MAX;
-
-		if (mailbox_open(mail_user_store(call->mu), f.v[fi].name, &box) != STORE_OK) {
-			cannot = true;
-			break;
-		}
-		mailbox_msgs_load(box);
-		if (o != NULL) {
-			(void)mailbox_vanished_since(box, o->modseq, vanished_cb, &lowest);
-			if (lowest < o->uidnext)
-				cannot = true;	/* a message that was there is gone */
-		}
-		for (size_t k = 0; k < mailbox_count(box) && !cannot; k++) {
-			const struct mailbox_msg *m = mailbox_msg_at(box, k);
-
-			if (o != NULL && m->uid < o->uidnext) {
-				if (nbefore == capb) {
-					capb = capb ? capb * 2 : 256;
-					before = xreallocarray(before, capb, sizeof(*before));
-				}
-				before[nbefore++] = m->emailid;
-			}
-			if (o != NULL && m->modseq <= o->modseq)
-				continue;
-			if (nch == cap) {
-				cap = cap ? cap * 2 : 256;
-				ch = xreallocarray(ch, cap, sizeof(*ch));
-			}
-			ch[nch].emailid = m->emailid;
-			ch[nch].modseq = m->modseq;
-			ch[nch++].folder = fi;
-		}
-		mailbox_unref(&box);
-	}
-	if (cannot) {
-		set_error(call, "cannotCalculateChanges", NULL);
-		goto out;
-	}
-	if (nch > 0)
-		qsort(ch, nch, sizeof(*ch), echange_cmp);
-	take = nch;
-	mid.v = NULL;
-	mid.n = mid.cap = 0;
-	if (max >= 0 && (json_int_t)nch > max) {
-		/* the first max changes in folder and MODSEQ order, cut where a MODSEQ ends */
-		take = (size_t)max;
-		while (take > 0 && ch[take].folder == ch[take - 1].folder &&
-		    ch[take].modseq == ch[take - 1].modseq)
-			take--;
-		if (take == 0) {
-			set_error(call, "cannotCalculateChanges", "maxChanges is too small");
-			goto out;
-		}
-		more = true;
-		/* the intermediate state: folders before the cut as now, the cut folder at
-		 * the last MODSEQ reported, the rest as in the old state */
-		for (size_t fi = 0; fi < f.n; fi++) {
-			const struct estate_folder *o = estate_find(&old, f.v[fi].guid);
-			struct estate_folder e;
-
-			snprintf(e.guid, sizeof(e.guid), "%s", f.v[fi].guid);
-			e.uidvalidity = f.v[fi].st.uidvalidity;
-			if (fi < ch[take - 1].folder) {
-				e.uidnext = f.v[fi].st.uidnext;
-				e.modseq = f.v[fi].st.highestmodseq;
-			} else if (fi == ch[take - 1].folder) {
-				e.uidnext = o != NULL ? o->uidnext : 1;
-				e.modseq = ch[take - 1].modseq;
-			} else if (o != NULL) {
-				e = *o;
-			} else {
-				continue;	/* a new folder not reached: not in the state yet */
-			}
-			estate_add(&mid, &e);
-		}
-	}
-	created = json_array();
-	updated = json_array();
-	/* each id once (a copy in two folders is one Email), sorted; "before" sorted too */
-	{
-		uint64_t *ids = xcalloc(take + 1, sizeof(*ids));
-		size_t nids = 0;
-
-		for (size_t i = 0; i < take; i++)
-			ids[nids++] = ch[i].emailid;
-		if (nids > 0)
-			qsort(ids, nids, sizeof(*ids), u64_cmp);
-		if (nbefore > 0)
-			qsort(before, nbefore, sizeof(*before), u64_cmp);
-		for (size_t i = 0; i < nids; i++) {
-			char id[18];
-			bool existed;
-
-			if (i > 0 && ids[i] == ids[i - 1])
-				continue;
-			existed = nbefore > 0 && bsearch(&ids[i], before, nbefore,
-			    sizeof(*before), u64_cmp) != NULL;
-			email_id(ids[i], id);
-			(void)json_array_append_new(existed ? updated : created,
-			    json_string(id));
-		}
-		free(ids);
-	}
-	newstate = more ? estate_encode(&mid) : email_state(&f);
-	call->result = json_pack("{s:s, s:s, s:s, s:b, s:o, s:o, s:[]}", "accountId",
-	    call->account_id, "oldState", since, "newState", newstate, "hasMoreChanges", more,
-	    "created", created, "updated", updated, "destroyed");
-	free(newstate);
-	free(mid.v);
-out:
-	free(ch);
-	free(before);
-	free(old.v);
-	folders_free(&f);
-}
-
-/* ---------------------------------------------------------------- Email/get */
-
-static const char *const email_props[] = { "id", "blobId", "threadId", "mailboxIds",
-	"keywords", "size", "receivedAt", "from", "to", "cc", "subject", "sentAt", "preview",
-	NULL };
-
-static json_t *
-utc_date(time_t t)
-{
-	struct tm tm;
-	char s[32];
-
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		return json_null();
-	return json_string(s);
-}
-
-/*
- * RFC 8621 §4.1.2.3 sentAt: the Date field as a Date (RFC 3339 with the sender's zone
- * offset, §1.4 of RFC 8620); null when it does not parse.
- */
-static json_t *
-date_json(const char *raw)
-{
-	time_t t;
-	int tz;
-	struct tm tm;
-	char s[96];
-	time_t local;
-
-	if (mail_date_parse(raw, strlen(raw), &t, &tz) < 0 || tz <= -24 * 60 || tz >= 24 * 60)
-		return json_null();
-	local = t + (time_t)tz * 60;
-	if (gmtime_r(&local, &tm) == NULL || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999)
-		return json_null();
-	snprintf(s, sizeof(s), "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d", tm.tm_year + 1900,
-	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, tz < 0 ? '-' : '+',
-	    (tz < 0 ? -tz : tz) / 60, (tz < 0 ? -tz : tz) % 60);
-	return json_string(s);
-}
-
-/* A JSON string of p[0..len): invalid UTF-8 (raw 8-bit headers) becomes U+FFFD. */
-static json_t *
-utf8_json(const char *p, size_t len)
-{
-	struct buf b;
-	json_t *v;
-
-	buf_init(&b, 4 * len + 16);
-	for (size_t i = 0; i < len; ) {
-		size_t n = mail_utf8_next((const unsigned char *)p + i, len - i, NULL);
-
-		if (n == 0 || (n == 1 && p[i] == '\0')) {
-			(void)buf_append_str(&b, n == 0 ? "\xef\xbf\xbd" : " ");
-			i++;
-			continue;
-		}
-		(void)buf_append(&b, p + i, n);
-		i += n;
-	}
-	v = json_stringn(b.len > 0 ? (const char *)b.data : "", b.len);
-	buf_deinit(&b);
-	return v != NULL ? v : json_null();
-}
-
-/* A header text with RFC 2047 encoded words decoded. */
-static json_t *
-text_json(const char *raw)
-{
-	char *d = mail_rfc2047_decode_dup(raw, strlen(raw));
-	json_t *v = utf8_json(d != NULL ? d : raw, strlen(d != NULL ? d : raw));
-
-	free(d);
-	return v;
-}
-
-static json_t *
-addresses_json(const unsigned char *hdr, size_t len, const char *field)
-{
-	char *v = mail_header_get(hdr, len, field);
-	struct mail_address *list;
-	unsigned count;
-	json_t *arr;
-
-	if (v == NULL)
-		return json_null();
-	mail_address_parse(v, strlen(v), JMAP_ADDRESSES_MAX, &list, &count);
-	free(v);
-	arr = json_array();
-	for (unsigned i = 0; i < count; i++) {
-		const struct mail_address *a = &list[i];
-		char *email;
-		json_t *o;
-
-		if (a->group_start || a->group_end || a->mailbox == NULL)
-			continue;
-		email = a->host != NULL ? xasprintf("%s@%s", a->mailbox, a->host) :
-		    xstrdup(a->mailbox);
-		o = json_object();
-		(void)json_object_set_new(o, "name", a->name != NULL ? text_json(a->name) :
-		    json_null());
-		(void)json_object_set_new(o, "email", utf8_json(email, strlen(email)));
-		(void)json_array_append_new(arr, o);
-		free(email);
-	}
-	mail_address_list_free(&list, count);
-	return arr;
-}
-
-static bool
-want(json_t *props, const char *name)
+bool
+jmap_want(json_t *props, const char *name)
 {
 	size_t i;
 	json_t *p;
@@ -1228,282 +211,53 @@ want(json_t *props, const char *name)
 	return false;
 }
 
-/* The header-derived properties of one message (and preview from a full parse). */
-static int
-email_content(struct mail_user *mu, const char *folder, uint32_t uid, json_t *props,
-    json_t *o)
+/* RFC 8620 §5.2: sinceState (required) and maxChanges (a positive integer or null). */
+bool
+jmap_changes_args(struct jmap_call *call, const char **since_r, json_int_t *max_r)
 {
-	bool need_hdr = want(props, "from") || want(props, "to") || want(props, "cc") ||
-	    want(props, "subject") || want(props, "sentAt");
-	bool need_preview = want(props, "preview");
-	struct mailbox *box;
-	struct stat sb;
-	unsigned char *map;
-	int fd;
+	json_t *maxj = json_object_get(call->args, "maxChanges");
 
-	if (!need_hdr && !need_preview)
-		return 0;
-	if (mailbox_open(mail_user_store(mu), folder, &box) != STORE_OK)
-		return -1;
-	if (mailbox_msg_open(box, uid, &fd) != STORE_OK) {
-		mailbox_unref(&box);
-		return -1;
+	if (!jmap_check_account(call))
+		return false;
+	*since_r = json_string_value(json_object_get(call->args, "sinceState"));
+	if (*since_r == NULL) {
+		jmap_set_error(call, "invalidArguments", "sinceState is required");
+		return false;
 	}
-	mailbox_unref(&box);
-	if (fstat(fd, &sb) < 0) {
-		close(fd);
-		return -1;
-	}
-	if (sb.st_size == 0) {
-		map = NULL;
-	} else if ((map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0)) ==
-	    MAP_FAILED) {
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	{
-		size_t len = (size_t)sb.st_size;
-		bool complete;
-		size_t hlen = map != NULL ? mail_header_block_end(map, MIN(len,
-		    (size_t)JMAP_HEADER_READ_MAX), NULL, &complete) : 0;
-		const unsigned char *hdr = map != NULL ? map : (const unsigned char *)"";
-
-		if (want(props, "subject")) {
-			char *s = mail_header_get(hdr, hlen, "Subject");
-
-			(void)json_object_set_new(o, "subject", s != NULL ? text_json(s) :
-			    json_null());
-			free(s);
+	*max_r = -1;
+	if (maxj != NULL && !json_is_null(maxj)) {
+		if (!json_is_integer(maxj) || json_integer_value(maxj) <= 0) {
+			jmap_set_error(call, "invalidArguments", "maxChanges must be positive");
+			return false;
 		}
-		if (want(props, "from"))
-			(void)json_object_set_new(o, "from", addresses_json(hdr, hlen, "From"));
-		if (want(props, "to"))
-			(void)json_object_set_new(o, "to", addresses_json(hdr, hlen, "To"));
-		if (want(props, "cc"))
-			(void)json_object_set_new(o, "cc", addresses_json(hdr, hlen, "Cc"));
-		if (want(props, "sentAt")) {
-			char *d = mail_header_get(hdr, hlen, "Date");
-
-			(void)json_object_set_new(o, "sentAt", d != NULL ? date_json(d) :
-			    json_null());
-			free(d);
-		}
-		if (need_preview) {
-			struct mail_message *m = mail_message_parse(hdr, len, NULL);
-			struct buf pv;
-
-			buf_init(&pv, 8 * MAIL_PREVIEW_CHARS);
-			if (mail_preview_write(&pv, m) < 0)
-				buf_reset(&pv);
-			/* mail_preview_write gives valid UTF-8 */
-			(void)json_object_set_new(o, "preview", utf8_json(pv.len > 0 ?
-			    (const char *)pv.data : "", pv.len));
-			buf_deinit(&pv);
-			mail_message_free(&m);
-		}
+		*max_r = json_integer_value(maxj);
 	}
-	if (map != NULL)
-		munmap(map, (size_t)sb.st_size);
-	return 0;
+	return true;
 }
 
-static json_t *
-keywords_json(struct mailbox *box, const struct mailbox_msg *m)
-{
-	json_t *k = json_object();
+/* ---------------------------------------------------------------- the methods */
 
-	if (m->flags & MAILBOX_FLAG_SEEN)
-		(void)json_object_set_new(k, "$seen", json_true());
-	if (m->flags & MAILBOX_FLAG_FLAGGED)
-		(void)json_object_set_new(k, "$flagged", json_true());
-	if (m->flags & MAILBOX_FLAG_ANSWERED)
-		(void)json_object_set_new(k, "$answered", json_true());
-	if (m->flags & MAILBOX_FLAG_DRAFT)
-		(void)json_object_set_new(k, "$draft", json_true());
-	for (unsigned i = 0; i < 26; i++) {
-		const char *name;
-
-		if ((m->keywords & (1u << i)) == 0 || (name = mailbox_keyword_name(box, i)) == NULL)
-			continue;
-		/* RFC 8621 §4.1.1: keywords are lower-case */
-		{
-			char *lc = xstrdup(name);
-
-			for (char *p = lc; *p != '\0'; p++)
-				if (*p >= 'A' && *p <= 'Z')
-					*p = (char)(*p - 'A' + 'a');
-			(void)json_object_set_new(k, lc, json_true());
-			free(lc);
-		}
-	}
-	return k;
-}
-
-static void
-email_get(struct jmap_call *call)
-{
-	json_t *ids = json_object_get(call->args, "ids");
-	json_t *props = json_object_get(call->args, "properties");
-	json_t *list, *notfound, *e;
-	struct folders f;
-	uint64_t *want_ids;
-	size_t nwant = 0, i;
-	char *state;
-
-	if (!check_account(call) || !check_ids(call, ids) ||
-	    !check_properties(call, props, email_props))
-		return;
-	if (ids == NULL || json_is_null(ids)) {
-		set_error(call, "requestTooLarge", "give ids (from Email/query)");
-		return;
-	}
-	if (json_object_get(call->args, "bodyProperties") != NULL ||
-	    json_is_true(json_object_get(call->args, "fetchTextBodyValues")) ||
-	    json_is_true(json_object_get(call->args, "fetchHTMLBodyValues")) ||
-	    json_is_true(json_object_get(call->args, "fetchAllBodyValues"))) {
-		set_error(call, "invalidArguments", "body values are not supported so far");
-		return;
-	}
-	if (folders_load(call->mu, &f) < 0) {
-		set_error(call, "serverFail", NULL);
-		return;
-	}
-	want_ids = xcalloc(json_array_size(ids) + 1, sizeof(*want_ids));
-	list = json_array();
-	notfound = json_array();
-	json_array_foreach(ids, i, e)
-		want_ids[nwant++] = email_id_parse(json_string_value(e), 'M');
-	/* one pass over every folder: where each wanted Email is (its mailboxIds) */
-	{
-		json_t **objs = xcalloc(nwant + 1, sizeof(*objs));
-
-		for (size_t fi = 0; fi < f.n; fi++) {
-			struct mailbox *box;
-			size_t n;
-
-			if (mailbox_open(mail_user_store(call->mu), f.v[fi].name, &box) != STORE_OK)
-				continue;
-			mailbox_msgs_load(box);
-			/* reading a file may rescan the folder (mailbox_msg_open): count again */
-			for (size_t k = 0; k < (n = mailbox_count(box)); k++) {
-				const struct mailbox_msg *m = mailbox_msg_at(box, k);
-				uint64_t eid = m->emailid;
-				uint32_t uid = m->uid;
-
-				for (size_t w = 0; w < nwant; w++) {
-					char id[18];
-					json_t *o;
-
-					if (want_ids[w] == 0 || want_ids[w] != eid)
-						continue;
-					if (objs[w] != NULL) {
-						(void)json_object_set_new(json_object_get(objs[w],
-						    "mailboxIds"), f.v[fi].guid, json_true());
-						continue;
-					}
-					if (mailbox_msg_info(box, uid, &m) != STORE_OK)
-						break;
-					o = objs[w] = json_object();
-					email_id(m->emailid, id);
-					(void)json_object_set_new(o, "id", json_string(id));
-					id[0] = 'B';
-					if (want(props, "blobId"))
-						(void)json_object_set_new(o, "blobId", json_string(id));
-					id[0] = 'T';
-					if (want(props, "threadId"))
-						(void)json_object_set_new(o, "threadId",
-						    json_string(id));
-					(void)json_object_set_new(o, "mailboxIds",
-					    json_pack("{s:b}", f.v[fi].guid, 1));
-					if (want(props, "keywords"))
-						(void)json_object_set_new(o, "keywords",
-						    keywords_json(box, m));
-					if (want(props, "size"))
-						(void)json_object_set_new(o, "size",
-						    json_integer((json_int_t)m->vsize));
-					if (want(props, "receivedAt"))
-						(void)json_object_set_new(o, "receivedAt",
-						    utc_date(m->internaldate));
-					/* m is not used after this: the folder may be rescanned */
-					if (email_content(call->mu, f.v[fi].name, uid, props, o) < 0)
-						log_warn("jmap email content unreadable folder=%s "
-						    "uid=%u", f.v[fi].name, uid);
-					/* the same id again in ids: one object each (§5.1) */
-					for (size_t w2 = w + 1; w2 < nwant; w2++)
-						if (want_ids[w2] == want_ids[w])
-							want_ids[w2] = 0;
-				}
-			}
-			mailbox_unref(&box);
-		}
-		json_array_foreach(ids, i, e) {
-			if (objs[i] == NULL) {
-				if (want_ids[i] != 0 || email_id_parse(json_string_value(e), 'M') == 0)
-					(void)json_array_append(notfound, e);
-				continue;
-			}
-			if (!want(props, "mailboxIds"))
-				(void)json_object_del(objs[i], "mailboxIds");
-			(void)json_array_append_new(list, objs[i]);
-		}
-		free(objs);
-	}
-	state = email_state(&f);
-	call->result = json_pack("{s:s, s:s, s:o, s:o}", "accountId", call->account_id,
-	    "state", state, "list", list, "notFound", notfound);
-	free(state);
-	free(want_ids);
-	folders_free(&f);
-}
-
-int
-jmap_mail_blob_open(struct mail_user *mu, const char *blob_id, int *fd_r)
-{
-	uint64_t want = email_id_parse(blob_id, 'B');
-	struct folders f;
-	int found = 0;
-
-	if (want == 0)
-		return 0;
-	if (folders_load(mu, &f) < 0)
-		return -1;
-	for (size_t fi = 0; fi < f.n && found == 0; fi++) {
-		struct mailbox *box;
-		size_t n;
-
-		if (mailbox_open(mail_user_store(mu), f.v[fi].name, &box) != STORE_OK)
-			continue;
-		mailbox_msgs_load(box);
-		n = mailbox_count(box);
-		for (size_t k = 0; k < n; k++) {
-			const struct mailbox_msg *m = mailbox_msg_at(box, k);
-
-			if (m->emailid != want)
-				continue;
-			found = mailbox_msg_open(box, m->uid, fd_r) == STORE_OK ? 1 : -1;
-			break;
-		}
-		mailbox_unref(&box);
-	}
-	folders_free(&f);
-	return found;
-}
+static const struct jmap_method {
+	const char *name;
+	unsigned caps;		/* JMAP_CAP_* the request must name in "using" (§3.6.2) */
+	void (*run)(struct jmap_call *call);
+} methods[] = {
+	{ "Mailbox/get", JMAP_CAP_MAIL, jmap_mailbox_get },
+	{ "Mailbox/changes", JMAP_CAP_MAIL, jmap_mailbox_changes },
+	{ "Email/query", JMAP_CAP_MAIL, jmap_email_query },
+	{ "Email/get", JMAP_CAP_MAIL, jmap_email_get },
+	{ "Email/changes", JMAP_CAP_MAIL, jmap_email_changes },
+};
 
 bool
-jmap_mail_call(const char *name, struct jmap_call *call)
+jmap_mail_call(const char *name, unsigned caps, struct jmap_call *call)
 {
-	if (strcmp(name, "Mailbox/get") == 0)
-		mailbox_get(call);
-	else if (strcmp(name, "Mailbox/changes") == 0)
-		mailbox_changes(call);
-	else if (strcmp(name, "Email/changes") == 0)
-		email_changes(call);
-	else if (strcmp(name, "Email/query") == 0)
-		email_query(call);
-	else if (strcmp(name, "Email/get") == 0)
-		email_get(call);
-	else
-		return false;
-	return true;
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (strcmp(methods[i].name, name) == 0) {
+			if ((caps & methods[i].caps) != methods[i].caps)
+				return false;
+			methods[i].run(call);
+			return true;
+		}
+	return false;
 }

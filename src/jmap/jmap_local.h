@@ -1,0 +1,68 @@
+/*
+ * jmap_local.h — what the JMAP Mail method files share (jmap_mail.c): argument checks,
+ * the user's folders, Email ids, and the methods the table in jmap_mail.c runs. A new
+ * method is a function here and a row in that table.
+ */
+#ifndef BUZON_JMAP_LOCAL_H
+#define BUZON_JMAP_LOCAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "jmap/jmap.h"
+#include "store/store.h"
+
+/* A selectable folder of the user, with its status. */
+struct folder {
+	char *name;		/* store name (mUTF-7) */
+	char guid[33];
+	unsigned attrs;
+	struct mailbox_status st;
+	bool selectable;
+};
+
+struct folders {
+	struct folder *v;
+	size_t n;
+};
+
+/* Every selectable folder with its status into f (free with jmap_folders_free); -1 on a store error. */
+int jmap_folders_load(struct mail_user *mu, struct folders *f);
+void jmap_folders_free(struct folders *f);
+struct folder *jmap_folder_by_guid(struct folders *f, const char *guid);
+
+/* The method error of call (type: RFC 8620 §3.6.2 / RFC 8621; desc optional, static). */
+void jmap_set_error(struct jmap_call *call, const char *type, const char *desc);
+/* accountId is present and ours; else the error is set (accountNotFound). */
+bool jmap_check_account(struct jmap_call *call);
+/* properties: null or an array of names from known (NULL-terminated); else invalidArguments. */
+bool jmap_check_properties(struct jmap_call *call, json_t *props, const char *const *known);
+/* ids: null or an array of at most maxObjectsInGet strings. */
+bool jmap_check_ids(struct jmap_call *call, json_t *ids);
+/* v absent or null: dflt; a non-negative integer: it; else false. */
+bool jmap_json_uint(json_t *v, json_int_t dflt, json_int_t *out);
+/* Does props (null = all) name name? */
+bool jmap_want(json_t *props, const char *name);
+/* /changes arguments (RFC 8620 §5.2) after the account check: *max_r -1 when null. */
+bool jmap_changes_args(struct jmap_call *call, const char **since_r, json_int_t *max_r);
+
+/* FNV-1a over state ingredients (h starts at 14695981039346656037). */
+void jmap_state_add(uint64_t *h, const void *p, size_t len);
+/* "s" + 16 hex digits of h (caller frees). */
+char *jmap_state_str(uint64_t h);
+
+/* An EMAILID as a JMAP id: "M" + 16 hex digits (out: 18 octets with the NUL). */
+void jmap_email_id(uint64_t id, char out[18]);
+/* prefix + 16 lower-case hex digits (Email "M", blob "B", thread "T"); 0 when not. */
+uint64_t jmap_email_id_parse(const char *s, char prefix);
+
+/* jmap_mailbox.c */
+void jmap_mailbox_get(struct jmap_call *call);
+void jmap_mailbox_changes(struct jmap_call *call);
+
+/* jmap_email.c */
+void jmap_email_query(struct jmap_call *call);
+void jmap_email_get(struct jmap_call *call);
+void jmap_email_changes(struct jmap_call *call);
+
+#endif
