@@ -20,11 +20,11 @@ struct mail_user;
 /*
  * Serve the connection fd (ownership passes, also on failure): pending_input (copied)
  * holds the request the login process authenticated, first. tls: the client speaks
- * HTTPS (URLs in the session resource). Registered in mu (MAIL_PROTO_JMAP) until it
+ * HTTPS (URLs in the session resource). home: the user's (Sieve scripts), may be NULL. Registered in mu (MAIL_PROTO_JMAP) until it
  * ends. Returns 0 or -1 (fd closed, logged).
  */
 int jmap_client_create(struct event_base *base, struct mail_user *mu, const char *user,
-    int fd, const void *pending_input, size_t pending_len, const char *client_ip, bool tls);
+    const char *home, int fd, const void *pending_input, size_t pending_len, const char *client_ip, bool tls);
 
 /* jmap_mail.c: the methods of RFC 8621 (and what follows it) a request can call. */
 struct jmap_call {
@@ -34,7 +34,28 @@ struct jmap_call {
 	json_t *result;		/* out: the response arguments (owned), or NULL on error */
 	const char *error;	/* out: the method error type, with result NULL */
 	const char *error_desc;	/* optional description */
+	/* in: what EmailSubmission and VacationResponse need (jmap_submission.c) */
+	struct event_base *base;
+	const char *user;	/* the login name */
+	const char *home;	/* the user's home, "" if none */
+	unsigned caps;		/* JMAP_CAP_* of the request (for an implicit call) */
+	json_t *created_ids;	/* borrowed: creation id -> id of the request (§3.3) */
+	/* out: more responses after this one, [name, args] each (owned, NULL: none) */
+	json_t *extra;
+	/*
+	 * A method that must wait for a child (EmailSubmission/set waits for sendmail's
+	 * exit, RFC 8621 §7.5) sets waiting and returns: the request is held (the event loop
+	 * serves everything else meanwhile) until the method sets result or error and calls
+	 * resume(resume_ctx) from the loop. If the connection goes first, the client calls
+	 * jmap_call_abandon(call) and resume is never called.
+	 */
+	bool waiting;
+	void (*resume)(void *ctx);
+	void *resume_ctx;
+	void *wait_state;	/* the waiting method's own */
 };
+/* The connection of a waiting call is gone: the method forgets it (its work goes on). */
+void jmap_call_abandon(struct jmap_call *call);
 /*
  * The message whose blobId is "B" + 16 hex digits (blob_id): an open, read-only
  * descriptor of its file in *fd_r (caller closes). Returns 1 found, 0 no such blob,

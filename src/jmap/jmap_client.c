@@ -31,7 +31,18 @@
 
 #define API_PATH	"/jmap/api"
 
-enum jc_state { JC_HEAD, JC_BODY, JC_DOWNLOAD, JC_CLOSING };
+/* JC_WAIT: an API request waits for a method (a pending call, jmap.h); no input is read */
+enum jc_state { JC_HEAD, JC_BODY, JC_DOWNLOAD, JC_WAIT, JC_CLOSING };
+
+/* An API request being run: its calls in order, suspended while one waits. */
+struct api_run {
+	struct jmap_request req;
+	json_t *responses;
+	json_t *created_ids;	/* creation id -> id, shared by the calls */
+	size_t next;		/* the next call to run */
+	struct jmap_call *waiting;	/* the call that waits (owned), or NULL */
+	const char *call_name, *call_id;	/* of the waiting call */
+};
 
 #define DOWNLOAD_CHUNK	(64 * 1024)	/* octets of a blob produced per write round */
 
@@ -40,7 +51,10 @@ struct jmap_client {
 	struct mail_user *mu;
 	struct bufferevent *bev;
 	struct event *timer;
+	struct event_base *base;
 	enum jc_state state;
+	struct api_run *api;	/* JC_WAIT: the request held */
+	char *home;
 	bool tls;
 	bool have_auth;
 	bool in_request;		/* bytes of a request have arrived */
@@ -164,9 +178,9 @@ serve_session(struct jmap_client *c)
 	    "&ping={ping}", base);
 	json_t *s;
 
-	s = json_pack("{s:{s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:[]}, s:{}},"
-	    " s:{s:{s:s, s:b, s:b, s:{s:{s:n, s:n, s:I, s:I, s:[s], s:b}}}},"
-	    " s:{s:s}, s:s, s:s, s:s, s:s, s:s, s:s}",
+	s = json_pack("{s:{s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:[]}, s:{}, s:{}, s:{}},"
+	    " s:{s:{s:s, s:b, s:b, s:{s:{s:n, s:n, s:I, s:I, s:[s], s:b}, s:{s:I, s:{}}, s:{}}}},"
+	    " s:{s:s, s:s, s:s}, s:s, s:s, s:s, s:s, s:s, s:s}",
 	    "capabilities",
 	    "urn:ietf:params:jmap:core",
 	    "maxSizeUpload", (json_int_t)0,
@@ -178,6 +192,8 @@ serve_session(struct jmap_client *c)
 	    "maxObjectsInSet", (json_int_t)0,
 	    "collationAlgorithms",
 	    "urn:ietf:params:jmap:mail",
+	    "urn:ietf:params:jmap:submission",
+	    "urn:ietf:params:jmap:vacationresponse",
 	    "accounts", c->account_id,
 	    "name", c->user,
 	    "isPersonal", 1,
@@ -188,7 +204,13 @@ serve_session(struct jmap_client *c)
 	    "maxSizeAttachmentsPerEmail", (json_int_t)0,
 	    "emailQuerySortOptions", "receivedAt",
 	    "mayCreateTopLevelMailbox", 0,
+	    /* RFC 8621 §1.3.2: sent at once (no delayed send), no SMTP extensions */
+	    "urn:ietf:params:jmap:submission", "maxDelayedSend", (json_int_t)0,
+	    "submissionExtensions",
+	    "urn:ietf:params:jmap:vacationresponse",
 	    "primaryAccounts", "urn:ietf:params:jmap:mail", c->account_id,
+	    "urn:ietf:params:jmap:submission", c->account_id,
+	    "urn:ietf:params:jmap:vacationresponse", c->account_id,
 	    "username", c->user,
 	    "apiUrl", api,
 	    "downloadUrl", dl,
@@ -209,6 +231,8 @@ serve_session(struct jmap_client *c)
 
 /* ---------------------------------------------------------------- API */
 
+static void api_resume(void *ctx);
+
 static json_t *
 method_error(const char *type, const char *desc, const char *call_id)
 {
@@ -219,74 +243,173 @@ method_error(const char *type, const char *desc, const char *call_id)
 	return json_pack("[s, o, s]", "error", e, call_id);
 }
 
-static json_t *
-run_call(struct jmap_client *c, const struct jmap_request *req, json_t *call,
-    json_t *responses)
+/* The response(s) of a call that ran: its own, then any implicit ones (jc->extra). */
+static void
+call_responses(json_t *responses, const char *name, const char *call_id, struct jmap_call *jc)
+{
+	size_t i;
+	json_t *e;
+
+	if (jc->result == NULL)
+		(void)json_array_append_new(responses, method_error(jc->error != NULL ?
+		    jc->error : "serverFail", jc->error_desc, call_id));
+	else
+		(void)json_array_append_new(responses, json_pack("[s, o, s]", name, jc->result,
+		    call_id));
+	jc->result = NULL;
+	/* RFC 8621 §7.5: an implicit Email/set answers with the same method call id */
+	json_array_foreach(jc->extra, i, e)
+		(void)json_array_append_new(responses, json_pack("[O, O, s]",
+		    json_array_get(e, 0), json_array_get(e, 1), call_id));
+	json_decref(jc->extra);
+	jc->extra = NULL;
+}
+
+/*
+ * Run one call, appending its response(s) to a->responses; false when it waits
+ * (a->waiting is then the call, resumed by api_resume).
+ */
+static bool
+run_call(struct jmap_client *c, struct api_run *a, json_t *call)
 {
 	const char *name = json_string_value(json_array_get(call, 0));
 	const char *call_id = json_string_value(json_array_get(call, 2));
 	json_t *args = json_deep_copy(json_array_get(call, 1));
-	struct jmap_call jc;
+	struct jmap_call *jc;
 	const char *etype;
-	json_t *r;
 
-	if (args == NULL)
-		return method_error("serverFail", NULL, call_id);
-	if (jmap_resolve_refs(args, responses, &etype) < 0) {
+	if (args == NULL) {
+		(void)json_array_append_new(a->responses, method_error("serverFail", NULL,
+		    call_id));
+		return true;
+	}
+	if (jmap_resolve_refs(args, a->responses, &etype) < 0) {
 		json_decref(args);
-		return method_error(etype, NULL, call_id);
+		(void)json_array_append_new(a->responses, method_error(etype, NULL, call_id));
+		return true;
 	}
-	if (strcmp(name, "Core/echo") == 0 && (req->caps & JMAP_CAP_CORE) != 0) {
-		return json_pack("[s, o, s]", name, args, call_id);
+	if (strcmp(name, "Core/echo") == 0 && (a->req.caps & JMAP_CAP_CORE) != 0) {
+		(void)json_array_append_new(a->responses, json_pack("[s, o, s]", name, args,
+		    call_id));
+		return true;
 	}
-	memset(&jc, 0, sizeof(jc));
-	jc.mu = c->mu;
-	jc.account_id = c->account_id;
-	jc.args = args;
+	jc = xcalloc(1, sizeof(*jc));
+	jc->mu = c->mu;
+	jc->account_id = c->account_id;
+	jc->args = args;
+	jc->base = c->base;
+	jc->user = c->user;
+	jc->home = c->home != NULL ? c->home : "";
+	jc->caps = a->req.caps;
+	jc->created_ids = a->created_ids;
+	jc->resume = api_resume;
+	jc->resume_ctx = c;
 	/* RFC 8620 §3.6.2: a method of a capability the request does not use is unknown */
-	if (!jmap_mail_call(name, req->caps, &jc)) {
-		json_decref(args);
-		return method_error("unknownMethod", NULL, call_id);
+	if (!jmap_mail_call(name, a->req.caps, jc)) {
+		(void)json_array_append_new(a->responses, method_error("unknownMethod", NULL,
+		    call_id));
+	} else if (jc->waiting) {
+		a->waiting = jc;
+		a->call_name = name;
+		a->call_id = call_id;
+		return false;
+	} else {
+		call_responses(a->responses, name, call_id, jc);
 	}
 	json_decref(args);
-	if (jc.result == NULL)
-		return method_error(jc.error != NULL ? jc.error : "serverFail", jc.error_desc,
-		    call_id);
-	r = json_pack("[s, o, s]", name, jc.result, call_id);
-	return r;
+	free(jc);
+	return true;
+}
+
+static void
+api_free(struct api_run *a)
+{
+	if (a == NULL)
+		return;
+	if (a->waiting != NULL) {
+		jmap_call_abandon(a->waiting);
+		json_decref(a->waiting->args);
+		json_decref(a->waiting->result);
+		json_decref(a->waiting->extra);
+		free(a->waiting);
+	}
+	json_decref(a->responses);
+	json_decref(a->created_ids);
+	jmap_request_free(&a->req);
+	free(a);
+}
+
+/* Run the calls from a->next on; false while one waits. Responds when all have run. */
+static bool
+api_continue(struct jmap_client *c, struct api_run *a)
+{
+	json_t *resp;
+
+	while (a->next < json_array_size(a->req.calls))
+		if (!run_call(c, a, json_array_get(a->req.calls, a->next++)))
+			return false;
+	resp = json_pack("{s:O, s:s}", "methodResponses", a->responses, "sessionState", "0");
+	/* §3.4: createdIds only when the request had it */
+	if (a->req.created_ids != NULL)
+		(void)json_object_set(resp, "createdIds", a->created_ids);
+	respond_json(c, 200, "application/json", resp);
+	json_decref(resp);
+	return true;
+}
+
+static void request_done(struct jmap_client *c);
+
+/* A waiting call is done (from the event loop): its responses, then the rest. */
+static void
+api_resume(void *ctx)
+{
+	struct jmap_client *c = ctx;
+	struct api_run *a = c->api;
+	struct jmap_call *jc = a->waiting;
+
+	a->waiting = NULL;
+	call_responses(a->responses, a->call_name, a->call_id, jc);
+	json_decref(jc->args);
+	free(jc);
+	c->state = JC_BODY;	/* responding may make it JC_CLOSING */
+	if (!api_continue(c, a)) {
+		c->state = JC_WAIT;
+		return;
+	}
+	api_free(a);
+	c->api = NULL;
+	bufferevent_enable(c->bev, EV_READ);
+	request_done(c);
+	client_input(c);
 }
 
 static void
 serve_api(struct jmap_client *c)
 {
-	struct jmap_request req;
 	const char *detail, *limit;
 	enum jmap_problem p;
-	json_t *responses, *resp, *call;
-	size_t i;
+	struct api_run *a = xcalloc(1, sizeof(*a));
 
-	p = jmap_request_decode((const unsigned char *)c->body.data, c->body.len, &req, &detail, &limit);
+	p = jmap_request_decode((const unsigned char *)c->body.data, c->body.len, &a->req,
+	    &detail, &limit);
 	if (p != JMAP_OK) {
+		free(a);
 		log_info("jmap bad request user=%s session=%u problem=%s", c->user, c->id,
 		    jmap_problem_type(p));
 		respond_problem(c, 400, jmap_problem_type(p), detail, limit);
 		return;
 	}
-	responses = json_array();
-	json_array_foreach(req.calls, i, call) {
-		json_t *r = run_call(c, &req, call, responses);
-
-		if (r == NULL)
-			r = method_error("serverFail", NULL,
-			    json_string_value(json_array_get(call, 2)));
-		(void)json_array_append_new(responses, r);
+	a->responses = json_array();
+	a->created_ids = a->req.created_ids != NULL ? json_deep_copy(a->req.created_ids) :
+	    json_object();
+	if (api_continue(c, a)) {
+		api_free(a);
+		return;
 	}
-	resp = json_pack("{s:o, s:s}", "methodResponses", responses, "sessionState", "0");
-	if (req.created_ids != NULL)
-		(void)json_object_set(resp, "createdIds", req.created_ids);
-	respond_json(c, 200, "application/json", resp);
-	json_decref(resp);
-	jmap_request_free(&req);
+	/* a call waits: no input is read until api_resume */
+	c->api = a;
+	c->state = JC_WAIT;
+	bufferevent_disable(c->bev, EV_READ);
 }
 
 /* ---------------------------------------------------------------- download */
@@ -455,6 +578,18 @@ request_reset(struct jmap_client *c)
 	c->body_left = 0;
 }
 
+/* A request was answered: ready for the next one. */
+static void
+request_done(struct jmap_client *c)
+{
+	request_reset(c);
+	c->in_request = false;
+	if (c->state != JC_CLOSING) {
+		c->state = JC_HEAD;
+		arm_timer(c, JMAP_IDLE_SECS);
+	}
+}
+
 /* A head is complete: check it; false when the connection ends. */
 static bool
 start_request(struct jmap_client *c, const struct http_request *r)
@@ -510,7 +645,8 @@ client_input(struct jmap_client *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 
-	while (c->state != JC_CLOSING && !conn_output_full(c->bev, CONN_IMAP)) {
+	while (c->state != JC_CLOSING && c->state != JC_WAIT &&
+	    !conn_output_full(c->bev, CONN_IMAP)) {
 		size_t len = evbuffer_get_length(in);
 
 		if (c->state == JC_DOWNLOAD) {
@@ -574,12 +710,9 @@ client_input(struct jmap_client *c)
 		serve_request(c);
 		if (c->state == JC_DOWNLOAD)
 			continue;	/* the blob streams from the loop's top */
-		request_reset(c);
-		c->in_request = false;
-		if (c->state != JC_CLOSING) {
-			c->state = JC_HEAD;
-			arm_timer(c, JMAP_IDLE_SECS);
-		}
+		if (c->state == JC_WAIT)
+			break;		/* api_resume goes on */
+		request_done(c);
 	}
 	if (c->state == JC_CLOSING) {
 		bufferevent_disable(c->bev, EV_READ);
@@ -628,6 +761,11 @@ timer_cb(evutil_socket_t fd, short what, void *ctx)
 		client_free(c);
 		return;
 	}
+	if (c->state == JC_WAIT) {
+		/* the waiting method ends by its own timeout (sendmail's) */
+		arm_timer(c, JMAP_REQUEST_SECS);
+		return;
+	}
 	if (c->in_request) {
 		log_info("jmap timeout user=%s session=%u", c->user, c->id);
 		c->keep_alive = false;
@@ -643,7 +781,8 @@ timer_cb(evutil_socket_t fd, short what, void *ctx)
 /* ---------------------------------------------------------------- life cycle */
 
 int
-jmap_client_create(struct event_base *base, struct mail_user *mu, const char *user, int fd,
+jmap_client_create(struct event_base *base, struct mail_user *mu, const char *user,
+    const char *home, int fd,
     const void *pending_input, size_t pending_len, const char *client_ip, bool tls)
 {
 	struct jmap_client *c;
@@ -663,6 +802,8 @@ jmap_client_create(struct event_base *base, struct mail_user *mu, const char *us
 		return -1;
 	}
 	c->mu = mu;
+	c->base = base;
+	c->home = home != NULL ? xstrdup(home) : NULL;
 	c->tls = tls;
 	c->id = ++next_id;
 	c->user = xstrdup(user);
@@ -691,6 +832,8 @@ static void
 client_free(struct jmap_client *c)
 {
 	mail_session_unregister(&c->session);
+	api_free(c->api);
+	c->api = NULL;
 	event_free(c->timer);
 	bufferevent_free(c->bev);
 	request_reset(c);
@@ -698,5 +841,6 @@ client_free(struct jmap_client *c)
 	buf_deinit(&c->body);
 	free(c->user);
 	free(c->ip);
+	free(c->home);
 	free(c);
 }

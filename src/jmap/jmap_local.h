@@ -65,4 +65,17 @@ void jmap_email_query(struct jmap_call *call);
 void jmap_email_get(struct jmap_call *call);
 void jmap_email_changes(struct jmap_call *call);
 
+/* jmap_submission.c (RFC 8621 §6, §7) */
+void jmap_identity_get(struct jmap_call *call);
+void jmap_identity_changes(struct jmap_call *call);
+void jmap_identity_set(struct jmap_call *call);
+void jmap_submission_get(struct jmap_call *call);
+void jmap_submission_changes(struct jmap_call *call);
+void jmap_submission_query(struct jmap_call *call);
+void jmap_submission_set(struct jmap_call *call);
+
+/* jmap_vacation.c (RFC 8621 §8) */
+void jmap_vacation_get(struct jmap_call *call);
+void jmap_vacation_set(struct jmap_call *call);
+
 #endif

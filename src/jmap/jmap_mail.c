@@ -247,6 +247,15 @@ static const struct jmap_method {
 	{ "Email/query", JMAP_CAP_MAIL, jmap_email_query },
 	{ "Email/get", JMAP_CAP_MAIL, jmap_email_get },
 	{ "Email/changes", JMAP_CAP_MAIL, jmap_email_changes },
+	{ "Identity/get", JMAP_CAP_SUBMISSION, jmap_identity_get },
+	{ "Identity/changes", JMAP_CAP_SUBMISSION, jmap_identity_changes },
+	{ "Identity/set", JMAP_CAP_SUBMISSION, jmap_identity_set },
+	{ "EmailSubmission/get", JMAP_CAP_SUBMISSION, jmap_submission_get },
+	{ "EmailSubmission/changes", JMAP_CAP_SUBMISSION, jmap_submission_changes },
+	{ "EmailSubmission/query", JMAP_CAP_SUBMISSION, jmap_submission_query },
+	{ "EmailSubmission/set", JMAP_CAP_SUBMISSION, jmap_submission_set },
+	{ "VacationResponse/get", JMAP_CAP_VACATION, jmap_vacation_get },
+	{ "VacationResponse/set", JMAP_CAP_VACATION, jmap_vacation_set },
 };
 
 bool

@@ -118,6 +118,10 @@ jmap_request_decode(const unsigned char *body, size_t len, struct jmap_request *
 			req->caps |= JMAP_CAP_CORE;
 		} else if (strcmp(cap, "urn:ietf:params:jmap:mail") == 0) {
 			req->caps |= JMAP_CAP_MAIL;
+		} else if (strcmp(cap, "urn:ietf:params:jmap:submission") == 0) {
+			req->caps |= JMAP_CAP_SUBMISSION;
+		} else if (strcmp(cap, "urn:ietf:params:jmap:vacationresponse") == 0) {
+			req->caps |= JMAP_CAP_VACATION;
 		} else {
 			*detail_r = "The request uses a capability this server does not have";
 			jmap_request_free(req);

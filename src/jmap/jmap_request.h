@@ -35,6 +35,8 @@ struct jmap_request {
 
 #define JMAP_CAP_CORE	1u	/* urn:ietf:params:jmap:core */
 #define JMAP_CAP_MAIL	2u	/* urn:ietf:params:jmap:mail */
+#define JMAP_CAP_SUBMISSION	4u	/* urn:ietf:params:jmap:submission */
+#define JMAP_CAP_VACATION	8u	/* urn:ietf:params:jmap:vacationresponse */
 
 /*
  * Decode body[0..len) into req. Returns JMAP_OK (free req with jmap_request_free), or a

@@ -6,6 +6,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <event2/event.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -13,6 +14,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -72,18 +74,41 @@ int
 deliver_sendmail_spawn(const char *path, const char *from, const char *to, pid_t *pid_r,
     int *stdin_r, char *err, size_t errlen)
 {
+	const char *const rcpts[] = { to };
+
+	return deliver_sendmail_spawn_rcpts(path, from, rcpts, 1, pid_r, stdin_r, err, errlen);
+}
+
+int
+deliver_sendmail_spawn_rcpts(const char *path, const char *from, const char *const *to,
+    size_t nto, pid_t *pid_r, int *stdin_r, char *err, size_t errlen)
+{
 	char *const envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
-	const char *argv[] = { path, "-i", "-f", from != NULL && from[0] != '\0' ? from : "<>",
-	    "--", to, NULL };
+	const char **argv;
 	int p[2], devnull;
 	pid_t pid;
 
-	if (path == NULL || path[0] != '/' || !deliver_addr_ok(to)) {
-		snprintf(err, errlen, "no sendmail_path or a bad recipient");
+	if (path == NULL || path[0] != '/' || nto == 0 || nto > DELIVER_SENDMAIL_RCPTS_MAX) {
+		snprintf(err, errlen, "no sendmail_path or no recipient");
 		return -1;
 	}
+	for (size_t i = 0; i < nto; i++)
+		if (!deliver_addr_ok(to[i])) {
+			snprintf(err, errlen, "a bad recipient");
+			return -1;
+		}
+	/* built before fork: the child calls only async-signal-safe functions */
+	argv = xcalloc(nto + 6, sizeof(*argv));
+	argv[0] = path;
+	argv[1] = "-i";
+	argv[2] = "-f";
+	argv[3] = from != NULL && from[0] != '\0' ? from : "<>";
+	argv[4] = "--";
+	for (size_t i = 0; i < nto; i++)
+		argv[5 + i] = to[i];
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		free(argv);
 		return -1;
 	}
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -103,6 +128,7 @@ deliver_sendmail_spawn(const char *path, const char *from, const char *to, pid_t
 		execve(path, (char *const *)argv, envp);
 		_exit(75);
 	}
+	free(argv);
 	close(p[0]);
 	if (devnull >= 0)
 		close(devnull);
@@ -115,6 +141,151 @@ deliver_sendmail_spawn(const char *path, const char *from, const char *to, pid_t
 	*pid_r = pid;
 	*stdin_r = p[1];
 	return 0;
+}
+
+/* ---- a sendmail child in the event loop ---- */
+
+struct deliver_sendmail_child {
+	char *path;
+	pid_t pid;
+	int fd;			/* standard input, -1 once closed */
+	int pidfd;		/* readable at the exit; -1: polled */
+	unsigned char *data;
+	size_t len, off;
+	bool wrote_all;
+	void (*done)(void *ctx, int r, const char *err);
+	void *ctx;
+	struct event *ev_write, *ev_exit, *ev_timeout;
+};
+
+static void
+child_end(struct deliver_sendmail_child *c, int r, const char *err)
+{
+	if (c->done != NULL)
+		c->done(c->ctx, r, err);
+	event_free(c->ev_write);
+	event_free(c->ev_exit);
+	event_free(c->ev_timeout);
+	if (c->fd >= 0)
+		close(c->fd);
+	if (c->pidfd >= 0)
+		close(c->pidfd);
+	free(c->data);
+	free(c->path);
+	free(c);
+}
+
+static void
+child_stdin_close(struct deliver_sendmail_child *c)
+{
+	if (c->fd < 0)
+		return;
+	event_del(c->ev_write);
+	close(c->fd);
+	c->fd = -1;
+}
+
+static void
+sm_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct deliver_sendmail_child *c = arg;
+	ssize_t n;
+
+	(void)what;
+	while (c->off < c->len) {
+		n = write(fd, c->data + c->off, c->len - c->off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0)
+			break;	/* EPIPE: sendmail stopped reading; its exit tells the rest */
+		c->off += (size_t)n;
+	}
+	c->wrote_all = c->off == c->len;
+	child_stdin_close(c);
+}
+
+static void
+sm_exit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct deliver_sendmail_child *c = arg;
+	char err[256] = "";
+	int status = 0;
+	pid_t w;
+
+	(void)fd;
+	(void)what;
+	w = waitpid(c->pid, &status, WNOHANG);
+	if (w == 0)
+		return;		/* polled, still running */
+	if (w < 0) {
+		snprintf(err, sizeof(err), "waitpid: %s", strerror(errno));
+		child_end(c, -1, err);
+		return;
+	}
+	child_stdin_close(c);
+	child_end(c, deliver_sendmail_status(c->path, status, c->wrote_all, err, sizeof(err)),
+	    err);
+}
+
+static void
+sm_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct deliver_sendmail_child *c = arg;
+	char err[256];
+	int status;
+
+	(void)fd;
+	(void)what;
+	(void)kill(c->pid, SIGKILL);
+	(void)waitpid(c->pid, &status, 0);
+	snprintf(err, sizeof(err), "%s timed out", c->path);
+	child_end(c, -1, err);
+}
+
+struct deliver_sendmail_child *
+deliver_sendmail_start(struct event_base *base, const char *path, const char *from,
+    const char *const *to, size_t nto, const unsigned char *data, size_t len,
+    void (*done)(void *ctx, int r, const char *err), void *ctx, char *err, size_t errlen)
+{
+	struct timeval tmo = { DELIVER_SENDMAIL_TIMEOUT_MS / 1000,
+		(DELIVER_SENDMAIL_TIMEOUT_MS % 1000) * 1000 };
+	struct timeval tick = { 0, 20 * 1000 };
+	struct deliver_sendmail_child *c;
+	pid_t pid;
+	int fd;
+
+	if (deliver_sendmail_spawn_rcpts(path, from, to, nto, &pid, &fd, err, errlen) < 0)
+		return NULL;
+	c = xcalloc(1, sizeof(*c));
+	c->path = xstrdup(path);
+	c->pid = pid;
+	c->fd = fd;
+	c->data = xmalloc(len > 0 ? len : 1);
+	if (len > 0)
+		memcpy(c->data, data, len);
+	c->len = len;
+	c->done = done;
+	c->ctx = ctx;
+	c->pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
+	c->ev_write = event_new(base, c->fd, EV_WRITE | EV_PERSIST, sm_write_cb, c);
+	c->ev_exit = c->pidfd >= 0 ?
+	    event_new(base, c->pidfd, EV_READ | EV_PERSIST, sm_exit_cb, c) :
+	    event_new(base, -1, EV_PERSIST, sm_exit_cb, c);
+	c->ev_timeout = evtimer_new(base, sm_timeout_cb, c);
+	if (c->ev_write == NULL || c->ev_exit == NULL || c->ev_timeout == NULL)
+		fatal("sendmail: out of memory");
+	(void)event_add(c->ev_write, NULL);
+	(void)event_add(c->ev_exit, c->pidfd >= 0 ? NULL : &tick);
+	(void)event_add(c->ev_timeout, &tmo);
+	return c;
+}
+
+void
+deliver_sendmail_detach(struct deliver_sendmail_child *c)
+{
+	c->done = NULL;
 }
 
 int

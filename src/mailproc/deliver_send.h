@@ -16,6 +16,8 @@
 #include "lib/buf.h"
 #include "sieve/sieve_exec.h"
 
+struct event_base;
+
 #define DELIVER_SENDMAIL_TIMEOUT_MS 10000	/* one sendmail child, writing and exit */
 #define DELIVER_VACATION_MAX 1000	/* entries of the vacation file, oldest dropped */
 #define DELIVER_VACATION_HASH 32
@@ -39,6 +41,30 @@ int deliver_sendmail(const char *path, const char *from, const char *to,
  */
 int deliver_sendmail_spawn(const char *path, const char *from, const char *to, pid_t *pid_r,
     int *stdin_r, char *err, size_t errlen);
+/*
+ * deliver_sendmail_spawn with several recipients: `path -i -f FROM -- TO...` (nto of
+ * them, each deliver_addr_ok, at most DELIVER_SENDMAIL_RCPTS_MAX).
+ */
+#define DELIVER_SENDMAIL_RCPTS_MAX 1000
+int deliver_sendmail_spawn_rcpts(const char *path, const char *from, const char *const *to,
+    size_t nto, pid_t *pid_r, int *stdin_r, char *err, size_t errlen);
+
+/*
+ * One sendmail child watched by the event loop base (the mail process never waits for
+ * it): data[0..len) (copied) is written to its standard input as the pipe takes it, its
+ * exit is seen through a pidfd (or polled), and it is killed after
+ * DELIVER_SENDMAIL_TIMEOUT_MS. done(ctx, r, err) runs once from the loop: r 0 when it
+ * exited 0 having read everything, else -1 with err. deliver_sendmail_detach: done will
+ * not be called (the child still runs to its end and is reaped). NULL (err filled) when
+ * it cannot start; done is not called then.
+ */
+struct deliver_sendmail_child;
+struct deliver_sendmail_child *deliver_sendmail_start(struct event_base *base,
+    const char *path, const char *from, const char *const *to, size_t nto,
+    const unsigned char *data, size_t len, void (*done)(void *ctx, int r, const char *err),
+    void *ctx, char *err, size_t errlen);
+void deliver_sendmail_detach(struct deliver_sendmail_child *c);
+
 /* The result of a reaped child (waitpid status; wrote_all: stdin took every byte). */
 int deliver_sendmail_status(const char *path, int status, bool wrote_all, char *err,
     size_t errlen);

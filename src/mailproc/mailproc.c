@@ -155,7 +155,7 @@ handle_client(struct ipc_msg *m)
 		(void)managesieve_client_create(P.base, P.mu, P.cfg, P.user, P.home, fd, input,
 		    ilen, ip, secure);
 	} else if (proto == IPC_PROTO_JMAP) {
-		(void)jmap_client_create(P.base, P.mu, P.user, fd, input, ilen, ip,
+		(void)jmap_client_create(P.base, P.mu, P.user, P.home, fd, input, ilen, ip,
 		    (mc.flags & IPC_CONN_TLS) != 0);
 	} else {
 		log_error("mail: protocol %u is not served", proto);

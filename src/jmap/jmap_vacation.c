@@ -1,0 +1,622 @@
+/*
+ * jmap_vacation.c — VacationResponse (RFC 8621 §8) as Sieve (docs/jmap.md, "Vacation"):
+ * the object is kept as the script jmap-vacation in sieve_dir, written whole by buzon
+ * (its first line holds the object as JSON, which is all that is read back: a user's
+ * own scripts are never parsed here). The active script (sieve_script) becomes a link
+ * to buzon-jmap.sieve, which includes jmap-vacation and then the script that was
+ * active, so the user's filters keep running unchanged. Runs as the mailbox owner;
+ * every value of the request is untrusted, bounded, and quoted into the script.
+ */
+#include "jmap/jmap_local.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/buf.h"
+#include "lib/config.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "mailproc/mail_user.h"
+#include "sieve/sieve.h"
+
+#define VAC_NAME	"jmap-vacation"		/* the vacation script in sieve_dir */
+#define WRAP_NAME	"buzon-jmap"		/* the active script that includes it */
+#define VAC_MAGIC	"# buzon JMAP VacationResponse: "
+#define VAC_TEXT_MAX	(64 * 1024)	/* textBody, htmlBody */
+#define VAC_SUBJECT_MAX	998
+#define VAC_FILE_MAX	(512 * 1024)
+
+struct vac_paths {
+	char *dir;		/* sieve_dir */
+	char *active;		/* sieve_script */
+	char *script;		/* dir/jmap-vacation.sieve */
+	char *wrap;		/* dir/buzon-jmap.sieve */
+};
+
+static char *
+expand_home(const char *v, const char *home)
+{
+	if (v == NULL || v[0] == '\0')
+		return NULL;
+	if (v[0] == '~' && (v[1] == '/' || v[1] == '\0'))
+		return home != NULL && home[0] != '\0' ? xasprintf("%s%s", home, v + 1) : NULL;
+	return v[0] == '/' ? xstrdup(v) : NULL;
+}
+
+/* false when Sieve is not configured for the user (no sieve_dir or sieve_script). */
+static bool
+vac_paths(struct jmap_call *call, struct vac_paths *p)
+{
+	const struct config *cfg = call->mu->cfg;
+
+	memset(p, 0, sizeof(*p));
+	if (!cfg->sieve)
+		return false;
+	p->dir = expand_home(cfg->sieve_dir, call->home);
+	p->active = expand_home(cfg->sieve_script, call->home);
+	if (p->dir == NULL || p->active == NULL) {
+		free(p->dir);
+		free(p->active);
+		memset(p, 0, sizeof(*p));
+		return false;
+	}
+	p->script = xasprintf("%s/" VAC_NAME ".sieve", p->dir);
+	p->wrap = xasprintf("%s/" WRAP_NAME ".sieve", p->dir);
+	return true;
+}
+
+static void
+vac_paths_free(struct vac_paths *p)
+{
+	free(p->dir);
+	free(p->active);
+	free(p->script);
+	free(p->wrap);
+}
+
+static json_t *
+vac_default(void)
+{
+	return json_pack("{s:s, s:b, s:n, s:n, s:n, s:n, s:n}", "id", "singleton",
+	    "isEnabled", 0, "fromDate", "toDate", "subject", "textBody", "htmlBody");
+}
+
+/* Is the active script our wrapper (so the vacation script runs)? */
+static bool
+wrapper_active(const struct vac_paths *p)
+{
+	struct stat a, w;
+
+	return stat(p->active, &a) == 0 && stat(p->wrap, &w) == 0 && a.st_dev == w.st_dev &&
+	    a.st_ino == w.st_ino;
+}
+
+/* The stored object: the JSON of the vacation script's first line, or the default. */
+static json_t *
+vac_load(const struct vac_paths *p)
+{
+	int fd = open(p->script, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	json_t *v = NULL, *d = vac_default();
+	char *line = NULL;
+	struct stat st;
+
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= VAC_FILE_MAX) {
+		size_t len = 0, cap = (size_t)st.st_size;
+		char *nl;
+
+		line = xmalloc(cap + 1);
+		while (len < cap) {
+			ssize_t r = read(fd, line + len, cap - len);
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				break;
+			len += (size_t)r;
+		}
+		line[len] = '\0';
+		nl = memchr(line, '\n', len);
+		if (nl != NULL && strncmp(line, VAC_MAGIC, strlen(VAC_MAGIC)) == 0) {
+			json_error_t e;
+
+			v = json_loadb(line + strlen(VAC_MAGIC),
+			    (size_t)(nl - line) - strlen(VAC_MAGIC), JSON_REJECT_DUPLICATES, &e);
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	free(line);
+	if (v != NULL && json_is_object(v)) {
+		const char *k;
+		json_t *x;
+
+		/* only the known properties, of the right types, are taken */
+		json_object_foreach(d, k, x) {
+			json_t *s = json_object_get(v, k);
+
+			if (strcmp(k, "id") == 0 || s == NULL)
+				continue;
+			if ((strcmp(k, "isEnabled") == 0 && json_is_boolean(s)) ||
+			    (strcmp(k, "isEnabled") != 0 && (json_is_string(s) || json_is_null(s))))
+				(void)json_object_set(d, k, s);
+		}
+	}
+	json_decref(v);
+	return d;
+}
+
+/* s as a Sieve quoted string (RFC 5228 §2.4.2: '"' and '\' escaped). */
+static void
+sieve_quote(struct buf *b, const char *s)
+{
+	(void)buf_append_c(b, '"');
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			(void)buf_append_c(b, '\\');
+		(void)buf_append_c(b, *s);
+	}
+	(void)buf_append_c(b, '"');
+}
+
+/* "2026-12-06T20:00:00Z" -> "2026-12-06T20:00:00" (a UTCDate, RFC 8620 §1.4). */
+static bool
+utc_date_ok(const char *s)
+{
+	static const char pat[] = "dddd-dd-ddTdd:dd:ddZ";
+
+	if (s == NULL || strlen(s) != sizeof(pat) - 1)
+		return false;
+	for (size_t i = 0; i < sizeof(pat) - 1; i++)
+		if (pat[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != pat[i])
+			return false;
+	return true;
+}
+
+/* The vacation reason: text, or (with HTML) a MIME entity for :mime (RFC 5230 §4.7). */
+static void
+vac_reason(struct buf *b, const char *text, const char *html, bool *mime_r)
+{
+	unsigned char r[12];
+	char bnd[64];
+
+	*mime_r = html != NULL;
+	if (html == NULL) {
+		sieve_quote(b, text != NULL ? text : "");
+		return;
+	}
+	if (RAND_bytes(r, sizeof(r)) != 1)
+		memset(r, 0x3c, sizeof(r));
+	snprintf(bnd, sizeof(bnd), "buzon-vacation-");
+	for (unsigned i = 0; i < sizeof(r); i++)
+		snprintf(bnd + strlen(bnd), sizeof(bnd) - strlen(bnd), "%02x", r[i]);
+	{
+		struct buf m;
+
+		buf_init(&m, BUF_UNLIMITED);
+		if (text != NULL) {
+			buf_appendf(&m, "Content-Type: multipart/alternative; boundary=\"%s\"\n\n"
+			    "--%s\nContent-Type: text/plain; charset=utf-8\n"
+			    "Content-Transfer-Encoding: 8bit\n\n", bnd, bnd);
+			buf_append_str(&m, text);
+			buf_appendf(&m, "\n--%s\nContent-Type: text/html; charset=utf-8\n"
+			    "Content-Transfer-Encoding: 8bit\n\n", bnd);
+			buf_append_str(&m, html);
+			buf_appendf(&m, "\n--%s--\n", bnd);
+		} else {
+			buf_append_str(&m, "Content-Type: text/html; charset=utf-8\n"
+			    "Content-Transfer-Encoding: 8bit\n\n");
+			buf_append_str(&m, html);
+		}
+		(void)buf_append_c(&m, '\0');
+		sieve_quote(b, m.data);
+		buf_deinit(&m);
+	}
+}
+
+/* The script for the object v (compiled before it is stored). */
+static void
+vac_script(struct buf *b, json_t *v)
+{
+	const char *from = json_string_value(json_object_get(v, "fromDate"));
+	const char *to = json_string_value(json_object_get(v, "toDate"));
+	const char *subject = json_string_value(json_object_get(v, "subject"));
+	char *js = json_dumps(v, JSON_COMPACT);
+	bool mime;
+
+	buf_appendf(b, VAC_MAGIC "%s\n", js);
+	free(js);
+	buf_append_str(b, "# Written by buzon for JMAP VacationResponse/set: not to be edited.\n");
+	if (!json_is_true(json_object_get(v, "isEnabled")))
+		return;
+	buf_append_str(b, "require [\"vacation\", \"date\", \"relational\"];\n");
+	if (from != NULL || to != NULL) {
+		/* RFC 5260 §5: iso8601 in UTC; "...+00:00" compares after "...:SS" at equal time */
+		buf_append_str(b, "if allof(");
+		if (from != NULL)
+			buf_appendf(b, "currentdate :zone \"+0000\" :value \"ge\" \"iso8601\" "
+			    "\"%.19s\"%s", from, to != NULL ? ", " : "");
+		if (to != NULL)
+			buf_appendf(b, "currentdate :zone \"+0000\" :value \"lt\" \"iso8601\" "
+			    "\"%.19s\"", to);
+		buf_append_str(b, ") {\n");
+	} else {
+		buf_append_str(b, "if true {\n");
+	}
+	buf_append_str(b, "  vacation");
+	if (subject != NULL) {
+		buf_append_str(b, " :subject ");
+		sieve_quote(b, subject);
+	}
+	buf_append_str(b, " :handle \"jmap-vacation\"");
+	{
+		struct buf reason;
+
+		buf_init(&reason, BUF_UNLIMITED);
+		vac_reason(&reason, json_string_value(json_object_get(v, "textBody")),
+		    json_string_value(json_object_get(v, "htmlBody")), &mime);
+		if (mime)
+			buf_append_str(b, " :mime");
+		(void)buf_append_c(b, ' ');
+		(void)buf_append(b, reason.data, reason.len);
+		buf_deinit(&reason);
+	}
+	buf_append_str(b, ";\n}\n");
+}
+
+static bool
+compiles(const struct buf *b)
+{
+	struct sieve_limits lim;
+	struct sieve_errors errs;
+	struct sieve_script *s;
+
+	sieve_limits_default(&lim);
+	memset(&errs, 0, sizeof(errs));
+	s = sieve_compile(b->data != NULL ? b->data : "", b->len, &lim, &errs);
+	sieve_errors_deinit(&errs);
+	if (s == NULL)
+		return false;
+	sieve_script_destroy(&s);
+	return true;
+}
+
+static int
+fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r;
+
+	if (fd < 0)
+		return -1;
+	r = fsync(fd);
+	close(fd);
+	return r;
+}
+
+/* path gets b's bytes (tmp file, fsync, rename). */
+static int
+write_file(const char *path, const struct buf *b)
+{
+	char *tmp = xasprintf("%s.buzon-tmp.%ld", path, (long)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	bool ok = fd >= 0 && write(fd, b->data, b->len) == (ssize_t)b->len && fsync(fd) == 0;
+
+	if (fd >= 0 && close(fd) < 0)
+		ok = false;
+	if (!ok || rename(tmp, path) < 0) {
+		(void)unlink(tmp);
+		free(tmp);
+		return -1;
+	}
+	free(tmp);
+	return 0;
+}
+
+static char *
+dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash == NULL ? xstrdup(".") : slash == path ? xstrdup("/") :
+	    xstrndup(path, (size_t)(slash - path));
+}
+
+/*
+ * Make the active script our wrapper: it includes jmap-vacation, then the script that
+ * was active (a link to NAME.sieve in sieve_dir), if any. Returns 0, or -1 with
+ * *why_r (a SetError description) when the active script is not ours to wrap.
+ */
+static int
+wrap_active(const struct vac_paths *p, const char **why_r)
+{
+	char target[PATH_MAX], *adir = NULL, *name = NULL, *tmp = NULL, *ltarget = NULL;
+	struct buf w;
+	struct stat lst;
+	int ret = -1;
+	ssize_t n;
+
+	*why_r = NULL;
+	if (wrapper_active(p))
+		return 0;
+	if (lstat(p->active, &lst) == 0) {
+		char *real = NULL, *rdir = realpath(p->dir, NULL), *tdir;
+
+		if (!S_ISLNK(lst.st_mode)) {
+			/* a plain file: ManageSieve does not manage it either */
+			*why_r = "the active Sieve script is not a link into sieve_dir";
+			free(rdir);
+			return -1;
+		}
+		n = readlink(p->active, target, sizeof(target) - 1);
+		real = n > 0 ? realpath(p->active, NULL) : NULL;
+		tdir = real != NULL ? dir_of(real) : NULL;
+		if (real == NULL || rdir == NULL || strcmp(tdir, rdir) != 0 ||
+		    strlen(real) <= strlen(tdir) + 7 ||
+		    strcmp(real + strlen(real) - 6, ".sieve") != 0) {
+			/* a dangling link is as good as none; elsewhere is not ours */
+			if (real != NULL) {
+				*why_r = "the active Sieve script is not in sieve_dir";
+				free(real);
+				free(tdir);
+				free(rdir);
+				return -1;
+			}
+		} else {
+			name = xstrndup(real + strlen(tdir) + 1, strlen(real) - strlen(tdir) - 7);
+		}
+		free(real);
+		free(tdir);
+		free(rdir);
+	}
+	buf_init(&w, BUF_UNLIMITED);
+	buf_append_str(&w, "# Written by buzon for JMAP VacationResponse (docs/jmap.md): the\n"
+	    "# vacation first, then the script that was active.\nrequire [\"include\"];\n"
+	    "include :personal \"" VAC_NAME "\";\n");
+	if (name != NULL && strcmp(name, WRAP_NAME) != 0 && strcmp(name, VAC_NAME) != 0) {
+		buf_append_str(&w, "include :personal ");
+		sieve_quote(&w, name);
+		buf_append_str(&w, ";\n");
+	}
+	if (!compiles(&w) || write_file(p->wrap, &w) < 0 || fsync_dir(p->dir) < 0)
+		goto out;
+	/* the link as ManageSieve makes it: relative when sieve_dir is beside it */
+	adir = dir_of(p->active);
+	ltarget = strncmp(p->wrap, adir, strlen(adir)) == 0 && p->wrap[strlen(adir)] == '/' ?
+	    xstrdup(p->wrap + strlen(adir) + 1) : xstrdup(p->wrap);
+	tmp = xasprintf("%s/.buzon-tmp-link.%ld.jmap", adir, (long)getpid());
+	(void)unlink(tmp);
+	if (symlink(ltarget, tmp) < 0 || rename(tmp, p->active) < 0) {
+		(void)unlink(tmp);
+		goto out;
+	}
+	(void)fsync_dir(adir);
+	ret = 0;
+out:
+	buf_deinit(&w);
+	free(name);
+	free(adir);
+	free(tmp);
+	free(ltarget);
+	return ret;
+}
+
+static char *
+vac_state(json_t *v, bool active)
+{
+	char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+	uint64_t h = 14695981039346656037ull;
+
+	jmap_state_add(&h, s, strlen(s));
+	jmap_state_add(&h, active ? "1" : "0", 1);
+	free(s);
+	return xasprintf("v%016llx", (unsigned long long)h);
+}
+
+/* The object as get shows it: enabled only while the wrapper is the active script. */
+static json_t *
+vac_current(const struct vac_paths *p, bool ok, char **state_r)
+{
+	json_t *v = ok ? vac_load(p) : vac_default();
+	bool active = ok && wrapper_active(p);
+
+	if (!active)
+		(void)json_object_set_new(v, "isEnabled", json_false());
+	*state_r = vac_state(v, active);
+	return v;
+}
+
+static const char *const vac_props[] = { "id", "isEnabled", "fromDate", "toDate",
+	"subject", "textBody", "htmlBody", NULL };
+
+void
+jmap_vacation_get(struct jmap_call *call)
+{
+	json_t *ids = json_object_get(call->args, "ids");
+	json_t *props = json_object_get(call->args, "properties");
+	struct vac_paths p;
+	json_t *list, *nf, *v, *id;
+	bool ok;
+	char *st;
+	size_t i;
+
+	if (!jmap_check_account(call) || !jmap_check_ids(call, ids) ||
+	    !jmap_check_properties(call, props, vac_props))
+		return;
+	ok = vac_paths(call, &p);
+	v = vac_current(&p, ok, &st);
+	if (props != NULL && !json_is_null(props)) {
+		json_t *f = json_pack("{s:s}", "id", "singleton");
+		const char *k;
+		json_t *x;
+
+		json_object_foreach(v, k, x)
+			if (jmap_want(props, k))
+				(void)json_object_set(f, k, x);
+		json_decref(v);
+		v = f;
+	}
+	list = json_array();
+	nf = json_array();
+	if (ids == NULL || json_is_null(ids)) {
+		(void)json_array_append(list, v);
+	} else {
+		json_array_foreach(ids, i, id)
+			if (strcmp(json_string_value(id), "singleton") == 0 &&
+			    json_array_size(list) == 0)
+				(void)json_array_append(list, v);
+			else if (strcmp(json_string_value(id), "singleton") != 0)
+				(void)json_array_append(nf, id);
+	}
+	json_decref(v);
+	call->result = json_pack("{s:s, s:s, s:o, s:o}", "accountId", call->account_id,
+	    "state", st, "list", list, "notFound", nf);
+	free(st);
+	if (ok)
+		vac_paths_free(&p);
+}
+
+/* Apply the patch to v; the properties in error go into bad. */
+static void
+vac_patch(json_t *v, json_t *patch, json_t *bad)
+{
+	const char *k;
+	json_t *x;
+
+	json_object_foreach(patch, k, x) {
+		bool ok;
+
+		if (strcmp(k, "isEnabled") == 0)
+			ok = json_is_boolean(x);
+		else if (strcmp(k, "fromDate") == 0 || strcmp(k, "toDate") == 0)
+			ok = json_is_null(x) || utc_date_ok(json_string_value(x));
+		else if (strcmp(k, "subject") == 0)
+			ok = json_is_null(x) || (json_is_string(x) &&
+			    json_string_length(x) <= VAC_SUBJECT_MAX &&
+			    strlen(json_string_value(x)) == json_string_length(x) &&
+			    strpbrk(json_string_value(x), "\r\n") == NULL);
+		else if (strcmp(k, "textBody") == 0 || strcmp(k, "htmlBody") == 0)
+			ok = json_is_null(x) || (json_is_string(x) &&
+			    json_string_length(x) <= VAC_TEXT_MAX &&
+			    strlen(json_string_value(x)) == json_string_length(x));
+		else
+			ok = strcmp(k, "id") == 0 && json_is_string(x) &&
+			    strcmp(json_string_value(x), "singleton") == 0;
+		if (ok)
+			(void)json_object_set(v, k, x);
+		else
+			(void)json_array_append_new(bad, json_string(k));
+	}
+}
+
+/* RFC 8621 §8.2: only "singleton" is updated; create and destroy are refused. */
+void
+jmap_vacation_set(struct jmap_call *call)
+{
+	json_t *create = json_object_get(call->args, "create");
+	json_t *update = json_object_get(call->args, "update");
+	json_t *destroy = json_object_get(call->args, "destroy");
+	const char *ifin = json_string_value(json_object_get(call->args, "ifInState"));
+	json_t *nc, *nu, *nd, *upd, *cur, *x;
+	struct vac_paths p;
+	const char *k;
+	char *old, *st;
+	bool ok;
+	size_t i;
+
+	if (!jmap_check_account(call))
+		return;
+	if ((create != NULL && !json_is_null(create) && !json_is_object(create)) ||
+	    (update != NULL && !json_is_null(update) && !json_is_object(update)) ||
+	    (destroy != NULL && !json_is_null(destroy) && !json_is_array(destroy))) {
+		jmap_set_error(call, "invalidArguments", "create, update, destroy");
+		return;
+	}
+	ok = vac_paths(call, &p);
+	cur = vac_current(&p, ok, &old);
+	json_decref(cur);
+	if (ifin != NULL && strcmp(ifin, old) != 0) {
+		free(old);
+		if (ok)
+			vac_paths_free(&p);
+		jmap_set_error(call, "stateMismatch", NULL);
+		return;
+	}
+	nc = json_object();
+	nu = json_object();
+	nd = json_object();
+	upd = json_object();
+	json_object_foreach(create, k, x)
+		(void)json_object_set_new(nc, k, json_pack("{s:s, s:s}", "type", "singleton",
+		    "description", "VacationResponse is a singleton"));
+	json_array_foreach(destroy, i, x)
+		if (json_is_string(x))
+			(void)json_object_set_new(nd, json_string_value(x), json_pack("{s:s}",
+			    "type", strcmp(json_string_value(x), "singleton") == 0 ? "singleton" :
+			    "notFound"));
+	json_object_foreach(update, k, x) {
+		json_t *bad, *v;
+		struct buf b;
+		const char *why = NULL;
+
+		if (strcmp(k, "singleton") != 0) {
+			(void)json_object_set_new(nu, k, json_pack("{s:s}", "type", "notFound"));
+			continue;
+		}
+		if (!json_is_object(x)) {
+			(void)json_object_set_new(nu, k, json_pack("{s:s}", "type", "invalidPatch"));
+			continue;
+		}
+		if (!ok) {
+			(void)json_object_set_new(nu, k, json_pack("{s:s, s:s}", "type", "forbidden",
+			    "description", "Sieve is not set up for this account"));
+			continue;
+		}
+		v = vac_load(&p);
+		bad = json_array();
+		vac_patch(v, x, bad);
+		if (json_array_size(bad) > 0) {
+			(void)json_object_set_new(nu, k, json_pack("{s:s, s:o}", "type",
+			    "invalidProperties", "properties", bad));
+			json_decref(v);
+			continue;
+		}
+		json_decref(bad);
+		buf_init(&b, BUF_UNLIMITED);
+		vac_script(&b, v);
+		(void)mkdir(p.dir, 0700);
+		/* the wrapper is needed only while the vacation is on */
+		if (!compiles(&b) || write_file(p.script, &b) < 0 ||
+		    (json_is_true(json_object_get(v, "isEnabled")) &&
+		    wrap_active(&p, &why) < 0)) {
+			if (why == NULL)
+				log_error("jmap vacation user=%s dir=%s error=%s", call->user, p.dir,
+				    strerror(errno));
+			(void)json_object_set_new(nu, k, why != NULL ?
+			    json_pack("{s:s, s:s}", "type", "forbidden", "description", why) :
+			    json_pack("{s:s}", "type", "serverFail"));
+		} else {
+			log_info("jmap vacation user=%s enabled=%s", call->user,
+			    json_is_true(json_object_get(v, "isEnabled")) ? "yes" : "no");
+			(void)json_object_set_new(upd, k, json_null());
+		}
+		buf_deinit(&b);
+		json_decref(v);
+	}
+	cur = vac_current(&p, ok, &st);
+	json_decref(cur);
+	call->result = json_pack("{s:s, s:s, s:s, s:n, s:o, s:[], s:o, s:o, s:o}",
+	    "accountId", call->account_id, "oldState", old, "newState", st, "created",
+	    "updated", upd, "destroyed", "notCreated", nc, "notUpdated", nu,
+	    "notDestroyed", nd);
+	free(old);
+	free(st);
+	if (ok)
+		vac_paths_free(&p);
+}
