@@ -406,7 +406,8 @@ def vacation_response(srv, res):
     if got:
         args, body = got[0]
         res.eq(args, ["-i", "-f", "<>", "--", "sender@example.net"], "reply envelope")
-        res.check(b'Subject: Away "now"' in body and b"I am away.\nBack soon." in body,
+        # (a line break in a Sieve string is CRLF, RFC 5228 §2.4.2)
+        res.check(b'Subject: Away "now"' in body and b"I am away.\r\nBack soon." in body,
                   "the reply: %r" % body)
         res.check(b"Auto-Submitted: auto-replied" in body, "Auto-Submitted")
     res.eq(count_in(srv, "Lists", "[acme]"), 2, "the user's fileinto still works")
