@@ -3,6 +3,8 @@ runs these with the others. A fake sendmail records its arguments and its standa
 input (OUT/N.args, OUT/N.msg); Sieve's paths are absolute per test (the fixture's users
 have no home)."""
 import atexit
+import json
+import socket
 import os
 import shutil
 import smtplib
@@ -21,10 +23,12 @@ ROOT = tempfile.mkdtemp(prefix="buzon-jmapsub.")
 os.chmod(ROOT, 0o755)
 atexit.register(shutil.rmtree, ROOT, True)
 
-# exit 75 when OUT/fail exists; waits (at most 8 s) for OUT/go when OUT/hold exists
+# exit 75 when OUT/fail exists; when OUT/hold exists, creates OUT/started and waits (at
+# most 8 s) for OUT/go
 SENDMAIL = """#!/bin/sh
 out=%s
 if [ -e "$out/hold" ]; then
+  : > "$out/started"
   i=0
   while [ ! -e "$out/go" ] && [ $i -lt 80 ]; do sleep 0.1; i=$((i+1)); done
   [ -e "$out/go" ] || exit 75
@@ -279,11 +283,13 @@ def submission_slow_sendmail_does_not_block(srv, res):
             result["e"] = e
     t = threading.Thread(target=run)
     t.start()
-    # the submission is waiting for sendmail; other requests are answered meanwhile
+    # once sendmail runs, the submission waits for it; other requests are answered
+    # meanwhile (a blocked mail process would answer them only after sendmail gave up
+    # at 8 s, past these connections' 5 s)
     deadline = time.monotonic() + 10
-    while not any(n.startswith("hold") for n in os.listdir(out)) and \
-            time.monotonic() < deadline:
+    while not os.path.exists(os.path.join(out, "started")) and time.monotonic() < deadline:
         time.sleep(0.05)
+    res.check(os.path.exists(os.path.join(out, "started")), "sendmail started")
     c = conn(srv, timeout=5)
     st, p = api(srv, {"using": SUB_USING, "methodCalls": [["Core/echo", {"x": 1}, "e"]]}, c=c)
     res.eq((st, p["methodResponses"][0][1]), (200, {"x": 1}), "JMAP answered meanwhile")
@@ -433,3 +439,37 @@ def vacation_response(srv, res):
     res.eq(len(sent(D_VAC)), 2, "no reply once disabled")
     with open(os.path.join(home, "sieve", "mine.sieve"), "rb") as f:
         res.eq(f.read(), USER_SCRIPT, "the user's script is untouched")
+
+
+D_GONE, C_GONE = setup_dir("gone")
+
+
+@test(config=C_GONE)
+def submission_client_gone_while_waiting(srv, res):
+    """The client hangs up while its submission waits for sendmail: the message is sent
+    and recorded all the same, and the server goes on serving."""
+    acc = account(srv)
+    me = identity(srv, acc)["email"]
+    eid = append(srv, ("From: %s\r\nTo: a@example.org\r\nSubject: gone\r\n\r\nx\r\n" %
+                       me).encode())
+    out = os.path.join(D_GONE, "out")
+    open(os.path.join(out, "hold"), "w").close()
+    body = json.dumps({"using": SUB_USING, "methodCalls": [["EmailSubmission/set", {
+        "accountId": acc, "create": {"s1": {"identityId": "I0", "emailId": eid}}},
+        "s"]]}).encode()
+    s = socket.create_connection((bt.HOST, srv.jmap_port), timeout=10)
+    s.sendall(b"POST /jmap/api HTTP/1.1\r\nHost: x\r\nAuthorization: " +
+              basic().encode() + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    deadline = time.monotonic() + 10
+    while not os.path.exists(os.path.join(out, "started")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    s.close()
+    open(os.path.join(out, "go"), "w").close()
+    res.eq(len(wait_sent(D_GONE, 1)), 1, "sent")
+    deadline = time.monotonic() + 10
+    while True:
+        g = call(srv, ["EmailSubmission/get", {"accountId": acc}, "g"])[0][1]
+        if g["list"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    res.eq([x["emailId"] for x in g["list"]], [eid], "recorded")
