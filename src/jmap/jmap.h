@@ -47,15 +47,15 @@ struct jmap_call {
 	 * exit, RFC 8621 §7.5) sets waiting and returns: the request is held (the event loop
 	 * serves everything else meanwhile) until the method sets result or error and calls
 	 * resume(resume_ctx) from the loop. If the connection goes first, the client calls
-	 * jmap_call_abandon(call) and resume is never called.
+	 * abandon(call) (set by the method): the method forgets the call (its work may go
+	 * on) and resume is never called.
 	 */
 	bool waiting;
 	void (*resume)(void *ctx);
 	void *resume_ctx;
+	void (*abandon)(struct jmap_call *call);
 	void *wait_state;	/* the waiting method's own */
 };
-/* The connection of a waiting call is gone: the method forgets it (its work goes on). */
-void jmap_call_abandon(struct jmap_call *call);
 /*
  * The message whose blobId is "B" + 16 hex digits (blob_id): an open, read-only
  * descriptor of its file in *fd_r (caller closes). Returns 1 found, 0 no such blob,

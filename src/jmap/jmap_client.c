@@ -327,7 +327,8 @@ api_free(struct api_run *a)
 	if (a == NULL)
 		return;
 	if (a->waiting != NULL) {
-		jmap_call_abandon(a->waiting);
+		if (a->waiting->abandon != NULL)
+			a->waiting->abandon(a->waiting);
 		json_decref(a->waiting->args);
 		json_decref(a->waiting->result);
 		json_decref(a->waiting->extra);

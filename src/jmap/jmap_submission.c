@@ -1078,8 +1078,9 @@ job_finish(struct sub_job *job)
 	job_free(job);
 }
 
-void
-jmap_call_abandon(struct jmap_call *call)
+/* The connection is gone (jmap_call.abandon). */
+static void
+job_abandon(struct jmap_call *call)
 {
 	struct sub_job *job = call->wait_state;
 
@@ -1169,6 +1170,7 @@ jmap_submission_set(struct jmap_call *call)
 	/* sendmail runs: the request waits for its exit (jmap_call in jmap.h) */
 	call->waiting = true;
 	call->wait_state = job;
+	call->abandon = job_abandon;
 }
 
 /* ---------------------------------------------------------------- get, changes, query */
