@@ -473,3 +473,37 @@ def submission_client_gone_while_waiting(srv, res):
             break
         time.sleep(0.1)
     res.eq([x["emailId"] for x in g["list"]], [eid], "recorded")
+
+
+D_JAM, C_JAM = setup_dir("jam")
+
+
+@test(config=C_JAM)
+def submission_jam(srv, res):
+    """jmap-jam, an independent client, finds the capabilities, sends and sets a vacation."""
+    import subprocess
+    from jmaplib import ensure_jam, HERE
+    acc = account(srv)
+    me = identity(srv, acc)["email"]
+    eid = append(srv, ("From: %s\r\nTo: jam@example.org\r\nSubject: jam\r\n\r\nx\r\n" %
+                       me).encode())
+    node = shutil.which("node")
+    if node is None:
+        raise AssertionError("no node (nodejs) for jmap-jam")
+    ensure_jam()
+    r = subprocess.run([node, os.path.join(HERE, "jam_submission.mjs"),
+                        "http://%s:%d/.well-known/jmap" % (bt.HOST, srv.jmap_port),
+                        "demo", "demo", eid], capture_output=True, text=True, timeout=30,
+                       cwd=HERE)
+    if r.returncode != 0:
+        raise AssertionError("jam_submission.mjs failed: %s" % r.stderr.strip()[-2000:])
+    out = json.loads(r.stdout)
+    res.check("urn:ietf:params:jmap:submission" in out["capabilities"], "capabilities")
+    res.eq([i["email"] for i in out["identities"]], [me], "Identity/get")
+    res.eq(list(out["submission"]["created"]), ["s1"], "EmailSubmission/set")
+    res.eq([g["emailId"] for g in out["got"]["list"]], [eid], "EmailSubmission/query + get by ref")
+    res.eq(out["vacationSet"]["updated"], {"singleton": None}, "VacationResponse/set")
+    res.eq((out["vacation"]["isEnabled"], out["vacation"]["textBody"]), (True, "jam was here"),
+           "VacationResponse/get")
+    got = wait_sent(D_JAM, 1)
+    res.eq([a for a, m in got], [["-i", "-f", me, "--", "jam@example.org"]], "sent")
