@@ -3,7 +3,8 @@
  * vacation reply's header (RFC 5230 §5), header values stripped of CR/LF, the key made
  * with and without :handle, and the vacation file: :days measured from the last reply,
  * bounded to DELIVER_VACATION_MAX entries with the oldest dropped, a corrupt file read
- * as far as its lines are good. And the sendmail child: argv, stdin, exit status.
+ * as far as its lines are good. And the sendmail child: argv, stdin, exit status, also
+ * watched by an event loop (deliver_sendmail_start) with several recipients.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <event2/event.h>
 
 #include "lib/buf.h"
 #include "mailproc/deliver_send.h"
@@ -252,6 +255,76 @@ test_sendmail(void **state)
 	    (const unsigned char *)"x\n", 2, NULL, 0, err, sizeof(err)), -1);
 }
 
+struct done_rec {
+	int calls, r;
+	char err[128];
+};
+
+static void
+done_cb(void *ctx, int r, const char *err)
+{
+	struct done_rec *d = ctx;
+
+	d->calls++;
+	d->r = r;
+	snprintf(d->err, sizeof(d->err), "%s", err);
+}
+
+/* The child in an event loop: several recipients, a message larger than a pipe. */
+static void
+test_sendmail_start(void **state)
+{
+	const char *const to[] = { "a@example.org", "b@example.net" };
+	const char *const bad[] = { "a@example.org", "-oQ" };
+	char sm[160], out[160], err[128], line[256];
+	struct event_base *base = event_base_new();
+	struct done_rec d = { 0, 0, "" };
+	size_t big = 300 * 1024;
+	unsigned char *data = malloc(big);
+	struct stat st;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(base);
+	memset(data, 'x', big);
+	snprintf(sm, sizeof(sm), "%s/sm", dir);
+	snprintf(out, sizeof(out), "%s/out", dir);
+	f = fopen(sm, "w");
+	assert_non_null(f);
+	fprintf(f, "#!/bin/sh\n{ echo \"$*\"; cat; } > %s\n[ \"$3\" = '<>' ] && exit 75\n"
+	    "exit 0\n", out);
+	fclose(f);
+	assert_int_equal(chmod(sm, 0700), 0);
+	assert_non_null(deliver_sendmail_start(base, sm, "s@example.net", to, 2, data, big,
+	    done_cb, &d, err, sizeof(err)));
+	free(data);		/* the child has its own copy */
+	while (d.calls == 0)
+		assert_int_equal(event_base_loop(base, EVLOOP_ONCE), 0);
+	assert_int_equal(d.calls, 1);
+	assert_int_equal(d.r, 0);
+	f = fopen(out, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(line, sizeof(line), f));
+	fclose(f);
+	assert_string_equal(line, "-i -f s@example.net -- a@example.org b@example.net\n");
+	assert_int_equal(stat(out, &st), 0);
+	assert_int_equal((size_t)st.st_size, strlen(line) + big);
+	/* exit 75 is a failure */
+	d.calls = 0;
+	assert_non_null(deliver_sendmail_start(base, sm, "", to, 1,
+	    (const unsigned char *)"x\n", 2, done_cb, &d, err, sizeof(err)));
+	while (d.calls == 0)
+		assert_int_equal(event_base_loop(base, EVLOOP_ONCE), 0);
+	assert_int_equal(d.r, -1);
+	assert_non_null(strstr(d.err, "exited with 75"));
+	/* a recipient that would be an option, none at all: not started */
+	assert_null(deliver_sendmail_start(base, sm, "", bad, 2, (const unsigned char *)"x", 1,
+	    done_cb, &d, err, sizeof(err)));
+	assert_null(deliver_sendmail_start(base, sm, "", to, 0, (const unsigned char *)"x", 1,
+	    done_cb, &d, err, sizeof(err)));
+	event_base_free(base);
+}
+
 int
 main(void)
 {
@@ -262,6 +335,7 @@ main(void)
 		cmocka_unit_test(test_vacation_key),
 		cmocka_unit_test_setup_teardown(test_vacation_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sendmail, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sendmail_start, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
