@@ -39,7 +39,8 @@ struct jmap_call {
 	const char *user;	/* the login name */
 	const char *home;	/* the user's home, "" if none */
 	unsigned caps;		/* JMAP_CAP_* of the request (for an implicit call) */
-	json_t *created_ids;	/* borrowed: creation id -> id of the request (§3.3) */
+	json_t *created_ids;	/* borrowed: creation id -> id of the request (RFC 8620
+				 * §3.3); the client adds the "created" of every /set */
 	/* out: more responses after this one, [name, args] each (owned, NULL: none) */
 	json_t *extra;
 	/*

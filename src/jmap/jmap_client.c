@@ -243,13 +243,21 @@ method_error(const char *type, const char *desc, const char *call_id)
 	return json_pack("[s, o, s]", "error", e, call_id);
 }
 
-/* The response(s) of a call that ran: its own, then any implicit ones (jc->extra). */
+/*
+ * The response(s) of a call that ran: its own, then any implicit ones (jc->extra). The
+ * creations of a /set become the request's creation ids (RFC 8620 §5.3), for the
+ * "#creationId" references of later calls and the response's createdIds.
+ */
 static void
 call_responses(json_t *responses, const char *name, const char *call_id, struct jmap_call *jc)
 {
+	json_t *created = json_object_get(jc->result, "created"), *e;
+	const char *k;
 	size_t i;
-	json_t *e;
 
+	json_object_foreach(created, k, e)
+		if (json_is_string(json_object_get(e, "id")))
+			(void)json_object_set(jc->created_ids, k, json_object_get(e, "id"));
 	if (jc->result == NULL)
 		(void)json_array_append_new(responses, method_error(jc->error != NULL ?
 		    jc->error : "serverFail", jc->error_desc, call_id));

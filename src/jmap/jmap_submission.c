@@ -1051,14 +1051,6 @@ job_finish(struct sub_job *job)
 		return;
 	}
 	call->wait_state = NULL;
-	/* the creations, known to later calls of the request (RFC 8620 §5.3) */
-	{
-		const char *k;
-		json_t *v;
-
-		json_object_foreach(job->created, k, v)
-			(void)json_object_set(call->created_ids, k, json_object_get(v, "id"));
-	}
 	st = subs_state();
 	call->result = json_pack("{s:s, s:s, s:s, s:O, s:n, s:O, s:O, s:n, s:O}",
 	    "accountId", call->account_id, "oldState", job->old_state, "newState", st,

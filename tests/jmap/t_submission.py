@@ -198,6 +198,13 @@ def submission_imap_message(srv, res):
     got = wait_sent(D_SEND, 2)
     res.eq(got[-1][0] if len(got) == 2 else None, ["-i", "-f", me, "--", "x@example.com"],
            "explicit envelope")
+    # the creation id is the request's (RFC 8620 §3.3): createdIds
+    st, p = api(srv, {"using": SUB_USING, "createdIds": {"old": "X1"}, "methodCalls": [
+        ["EmailSubmission/set", {"accountId": acc, "create": {"s2": {
+            "identityId": "I0", "emailId": eid}}}, "a"]]})
+    s2 = p["methodResponses"][0][1]["created"]["s2"]["id"]
+    res.eq(p.get("createdIds"), {"old": "X1", "s2": s2}, "createdIds")
+    wait_sent(D_SEND, 3)
     # get, query, changes
     sid = s["created"]["s1"]["id"] if s["created"] else "?"
     r = call(srv, ["EmailSubmission/get", {"accountId": acc, "ids": [sid, "Snope"]}, "g"],
@@ -210,8 +217,8 @@ def submission_imap_message(srv, res):
     res.eq(([x["id"] for x in g["list"]], g["notFound"]), ([sid], ["Snope"]), "get")
     res.eq((g["list"][0]["emailId"], g["list"][0]["identityId"]) if g["list"] else None,
            (eid, "I0"), "get: emailId, identityId")
-    res.eq((r[1][1]["total"], r[1][1]["ids"][0]), (2, sid), "query")
-    res.eq(len(r[2][1]["created"]), 2, "changes: two created")
+    res.eq((r[1][1]["total"], r[1][1]["ids"][0]), (3, sid), "query")
+    res.eq(len(r[2][1]["created"]), 3, "changes: three created")
     res.eq(r[3][1]["type"], "cannotCalculateChanges", "changes from a bogus state")
     # destroy forgets the record
     r = call(srv, ["EmailSubmission/set", {"accountId": acc, "destroy": [sid],
@@ -416,7 +423,8 @@ def vacation_response(srv, res):
         res.check(b'Subject: Away "now"' in body and b"I am away.\r\nBack soon." in body,
                   "the reply: %r" % body)
         res.check(b"Auto-Submitted: auto-replied" in body, "Auto-Submitted")
-    res.eq(count_in(srv, "Lists", "[acme]"), 2, "the user's fileinto still works")
+    res.eq((count_in(srv, "Lists", "[acme]"), count_in(srv, None, "[acme]")), (2, 0),
+           "the user's fileinto still works (and cancels the implicit keep)")
     # HTML: a :mime reply
     call(srv, ["VacationResponse/set", {"accountId": acc, "update": {"singleton": {
         "htmlBody": "<p>Away</p>"}}}, "s"], using=VAC_USING)
@@ -435,7 +443,8 @@ def vacation_response(srv, res):
     deadline = time.monotonic() + 10
     while count_in(srv, "Lists", "[acme] after") == 0 and time.monotonic() < deadline:
         time.sleep(0.1)
-    res.eq(count_in(srv, "Lists", "[acme] after"), 1, "filed after disabling")
+    res.eq((count_in(srv, "Lists", "[acme] after"), count_in(srv, None, "[acme] after")),
+           (1, 0), "filed after disabling")
     res.eq(len(sent(D_VAC)), 2, "no reply once disabled")
     with open(os.path.join(home, "sieve", "mine.sieve"), "rb") as f:
         res.eq(f.read(), USER_SCRIPT, "the user's script is untouched")
