@@ -631,7 +631,8 @@ email_lookup(struct jmap_call *call, const char *email_id, json_t **email_r)
 	if (!jmap_mail_call("Email/get", JMAP_CAP_MAIL, &g) || g.result == NULL) {
 		json_decref(g.args);
 		json_decref(g.extra);
-		return -1;
+		/* an id Email/get refuses (invalidArguments) is no Email either */
+		return g.error != NULL && strcmp(g.error, "serverFail") != 0 ? 0 : -1;
 	}
 	json_decref(g.args);
 	list = json_object_get(g.result, "list");

@@ -255,6 +255,8 @@ def submission_errors(srv, res):
     res.eq(e["type"], "noRecipients", "noRecipients")
     e = err(b"", eid="Mffffffffffffffff")
     res.eq(e["type"], "invalidEmail", "no such Email")
+    e = err(b"", eid="not-an-email-id")
+    res.eq(e["type"], "invalidEmail", "not an Email id")
     r = call(srv, ["EmailSubmission/set", {"accountId": acc, "create": {
         "s1": {"identityId": "I7", "emailId": "Mffffffffffffffff", "undoStatus": "x"}}}, "s"])
     e = r[0][1]["notCreated"]["s1"]
