@@ -694,7 +694,9 @@ envelope_address(json_t *a)
 {
 	json_t *e = json_object_get(a, "email"), *p = json_object_get(a, "parameters");
 
-	if (!json_is_object(a) || !json_is_string(e) || json_string_length(e) > ADDR_MAX)
+	/* (a NUL inside the JSON string would cut the address short) */
+	if (!json_is_object(a) || !json_is_string(e) || json_string_length(e) > ADDR_MAX ||
+	    strlen(json_string_value(e)) != json_string_length(e))
 		return NULL;
 	/* submissionExtensions is empty: no SMTP parameters */
 	if (p != NULL && !json_is_null(p) && !(json_is_object(p) && json_object_size(p) == 0))

@@ -248,6 +248,10 @@ def submission_errors(srv, res):
             envelope={"mailFrom": {"email": "other@example.org"},
                       "rcptTo": [{"email": "a@example.org"}]})
     res.eq(e["type"], "forbiddenMailFrom", "envelope mailFrom not the identity's")
+    e = err(("From: %s\r\nTo: a@example.org\r\nSubject: x\r\n\r\nx\r\n" % me).encode(),
+            envelope={"mailFrom": {"email": me},
+                      "rcptTo": [{"email": "a@example.org", "parameters": {"NOTIFY": "NEVER"}}]})
+    res.eq(e["type"], "invalidProperties", "SMTP parameters (no submissionExtensions)")
     e = err(("From: %s\r\nTo: nobody, a@example.org\r\nSubject: x\r\n\r\nx\r\n" % me).encode())
     res.eq((e["type"], e.get("invalidRecipients")), ("invalidRecipients", ["nobody"]),
            "invalidRecipients")
