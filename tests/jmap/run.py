@@ -17,7 +17,6 @@ line is "N passed, M failed".
 
   run.py [--buzon PATH] [NAME...]
 """
-import argparse
 import glob
 import importlib
 import os
@@ -618,27 +617,11 @@ def hostile_http(srv, res):
     still_serving(srv, res)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("names", nargs="*")
-    ap.add_argument("--buzon", help="server binary (default $BUZON or build/buzon)")
-    args = ap.parse_args()
-    if args.buzon:
-        os.environ["BUZON"] = os.path.abspath(args.buzon)
-    # more cases: tests/jmap/t_*.py, each registering with @test
+def load_cases(args):
+    """More cases: tests/jmap/t_*.py, each registering with @test."""
     for path in sorted(glob.glob(os.path.join(HERE, "t_*.py"))):
         importlib.import_module(os.path.basename(path)[:-3])
-    passed = failed = 0
-    for name, fn, opts in TESTS:
-        if args.names and name not in args.names:
-            continue
-        if run_one(name, fn, opts):
-            passed += 1
-        else:
-            failed += 1
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(bt.suite_main(__doc__, TESTS, run_one, before=load_cases))

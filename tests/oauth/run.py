@@ -12,7 +12,6 @@ at reload; `buzon check` reports a bad key set; failures count towards the ban.
 
   run.py [--buzon PATH] [NAME...]     (details of every check go to stderr)
 """
-import argparse
 import base64
 import imaplib
 import json
@@ -23,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import buzontest as bt  # noqa: E402
@@ -515,62 +513,24 @@ def run_one(name, fn, opts):
     config_fn = opts.pop("config_fn", None)
     if config_fn:
         opts["config"] = config_fn() + opts.get("config", [])
-    res = bt.Result(name)
     jwks = os.path.join(KEYDIR, "jwks-%s.json" % name)
     shutil.copy(keys()["path"], jwks)
     if oauth:
         opts["config"] = oauth_config(jwks) + opts.get("config", [])
     srv = bt.Server(**opts)
     srv.oauth_jwks = jwks
-    t0 = time.monotonic()
-    try:
-        srv.start()
-        fn(srv, res)
-    except Exception as e:
-        traceback.print_exc()
-        res.fail("%s: %s" % (type(e).__name__, str(e).splitlines()[0] if str(e) else ""))
-    finally:
-        for p in srv.stop():
-            if getattr(srv, "problems_ok", False) and "oauth key set" in p:
-                continue
-            res.fail("teardown: " + p)
-    dt = time.monotonic() - t0
-    if res.failures:
-        print("FAIL %s: %s" % (name, "; ".join(f.replace("\n", " ") for f in res.failures)[:600]))
-    else:
-        print("PASS %s (%.1f s)" % (name, dt))
-    sys.stdout.flush()
-    return not res.failures
+    return bt.run_case(name, fn, srv, ignore_problem=lambda p: getattr(
+        srv, "problems_ok", False) and "oauth key set" in p)
 
 
-def main():
+def before(args):
     global KEYDIR
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("names", nargs="*")
-    ap.add_argument("--buzon", help="server binary (default $BUZON or build/buzon)")
-    args = ap.parse_args()
-    if args.buzon:
-        os.environ["BUZON"] = os.path.abspath(args.buzon)
     if not HAVE_CRYPTO:
-        print("SKIP oauth: python3-cryptography not installed")
-        print("0 passed, 0 failed")
-        return 0
+        return "oauth: python3-cryptography not installed"
     KEYDIR = tempfile.mkdtemp(prefix="buzon-oauth.")
     os.chmod(KEYDIR, 0o755)
-    passed = failed = 0
-    try:
-        for name, fn, opts in TESTS:
-            if args.names and name not in args.names:
-                continue
-            if run_one(name, fn, opts):
-                passed += 1
-            else:
-                failed += 1
-    finally:
-        shutil.rmtree(KEYDIR, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return lambda: shutil.rmtree(KEYDIR, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(bt.suite_main(__doc__, TESTS, run_one, before=before))
