@@ -273,6 +273,35 @@ http_basic_decode(const char *value, size_t len, unsigned char *out, size_t out_
 	return (long)n;
 }
 
+static bool
+is_b64token(unsigned char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	    ch == '-' || ch == '.' || ch == '_' || ch == '~' || ch == '+' || ch == '/';
+}
+
+long
+http_bearer_token(const char *value, size_t len, const char **token_r)
+{
+	size_t i, start, end;
+
+	if (len < 7 || !name_is((const unsigned char *)value, 6, "bearer") || value[6] != ' ')
+		return -1;
+	for (i = 7; i < len && value[i] == ' '; i++)
+		;
+	start = i;
+	/* RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=" */
+	while (i < len && is_b64token((unsigned char)value[i]))
+		i++;
+	end = i;
+	while (i < len && value[i] == '=')
+		i++;
+	if (end == start || i != len)
+		return -1;
+	*token_r = value + start;
+	return (long)(len - start);
+}
+
 const char *
 http_reason(unsigned status)
 {

@@ -65,6 +65,13 @@ enum http_parse_result http_request_parse(const unsigned char *p, size_t len, si
 long http_basic_decode(const char *value, size_t len, unsigned char *out, size_t out_size,
     size_t *user_len_r);
 
+/*
+ * The token of an Authorization value "Bearer TOKEN" (RFC 6750 §2.1, the scheme
+ * case-insensitive): *token_r points into value; returns its length, or -1 when value is
+ * not a Bearer credential of the b64token syntax. The token is not judged here.
+ */
+long http_bearer_token(const char *value, size_t len, const char **token_r);
+
 /* The length of r's target up to its query ('?'): the path of an origin-form target. */
 size_t http_target_path_len(const struct http_request *r);
 

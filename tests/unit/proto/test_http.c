@@ -189,6 +189,25 @@ test_basic(void **state)
 	assert_string_equal(http_reason(431), "Request Header Fields Too Large");
 }
 
+/* RFC 6750 §2.1 Bearer credentials: the b64token syntax, nothing else. */
+static void
+test_bearer(void **state)
+{
+	static const char *const bad[] = { "Bearer", "Bearer ", "Bearer  ", "Basic abc",
+		"Bearerabc", "Bearer a b", "Bearer a=b", "Bearer ab\"", "Bearer =", "Bearer a,b" };
+	const char *tok;
+
+	(void)state;
+	assert_int_equal(http_bearer_token("Bearer eyJ.a-b_c~d+e/f==", 24, &tok), 17);
+	assert_memory_equal(tok, "eyJ.a-b_c~d+e/f==", 17);
+	assert_int_equal(http_bearer_token("bearer   x", 10, &tok), 1);
+	assert_int_equal(*tok, 'x');
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(http_bearer_token(bad[i], strlen(bad[i]), &tok), -1);
+	/* a NUL inside the value is not a token character */
+	assert_int_equal(http_bearer_token("Bearer a\0b", 10, &tok), -1);
+}
+
 /* The Accept field (the metrics endpoint's choice of format) and the target's path. */
 static void
 test_accept_path(void **state)
@@ -232,6 +251,7 @@ main(void)
 		cmocka_unit_test(test_prefixes),
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_basic),
+		cmocka_unit_test(test_bearer),
 		cmocka_unit_test(test_accept_path),
 	};
 
