@@ -78,6 +78,23 @@ def jam_https(srv, res):
     check_jam(srv, res, out)
 
 
+
+@test(config=["jmap_tls = no", "jmap_base_url = https://mail.example.org/proxied"])
+def base_url(srv, res):
+    """jmap_base_url: the session resource's URLs start with it, not with the request's
+    scheme and Host (a reverse proxy that ends TLS)."""
+    c = conn(srv)
+    r, data = request(c, "GET", "/.well-known/jmap", auth=basic(),
+                      headers={"Host": "evil.example.net"})
+    res.eq(r.status, 200, "session resource")
+    s = json.loads(data)
+    base = "https://mail.example.org/proxied"
+    res.eq(s["apiUrl"], base + "/jmap/api", "apiUrl")
+    for k in ("downloadUrl", "uploadUrl", "eventSourceUrl"):
+        res.check(s[k].startswith(base + "/jmap/"), "%s: %s" % (k, s[k]))
+    res.check("evil" not in data.decode(), "the Host field is not used")
+
+
 @test(config=["jmap_tls = no"])
 def auth_challenge_and_failure(srv, res):
     c = conn(srv)
