@@ -55,7 +55,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (r.auth != NULL) {
 			long k = http_basic_decode(r.auth, r.auth_len, cred, sizeof(cred), &n);
 
+			const char *tok;
+
 			if (k >= 0 && (n >= (size_t)k || (size_t)k > sizeof(cred) || cred[n] != ':'))
+				abort();
+			k = http_bearer_token(r.auth, r.auth_len, &tok);
+			if (k >= 0 && (k == 0 || tok + k != r.auth + r.auth_len))
 				abort();
 		}
 		/* a prefix of a whole head never ends it */

@@ -23,6 +23,7 @@
 #include "jmap/jmap_request.h"
 #include "lib/buf.h"
 #include "lib/conn.h"
+#include "lib/config.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "mail/message.h"
@@ -159,9 +160,14 @@ respond_problem(struct jmap_client *c, unsigned status, const char *type, const 
 
 /* ---------------------------------------------------------------- session resource */
 
+/* jmap_base_url, else the scheme of the connection and the request's Host. */
 static char *
 base_url(struct jmap_client *c)
 {
+	const char *conf = c->mu->cfg->jmap_base_url;
+
+	if (conf != NULL)
+		return xstrdup(conf);
 	return xasprintf("%s://%s", c->tls ? "https" : "http",
 	    c->host != NULL ? c->host : "localhost");
 }

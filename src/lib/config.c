@@ -28,6 +28,42 @@ struct key_def {
 };
 
 #define OFF(f) offsetof(struct config, f)
+/*
+ * jmap_base_url: "http[s]://" host [":" port] [path], at most 255 octets of visible ASCII
+ * without a query, fragment, quotes, backslash or a trailing '/': it prefixes the URLs of
+ * the JMAP session resource (docs/jmap.md).
+ */
+static bool
+jmap_base_url_valid(const char *u)
+{
+	size_t len = strlen(u), start;
+	const char *host, *end;
+
+	if (len > 255 || len == 0 || u[len - 1] == '/')
+		return false;
+	if (strncmp(u, "https://", 8) == 0)
+		start = 8;
+	else if (strncmp(u, "http://", 7) == 0)
+		start = 7;
+	else
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (u[i] <= 0x20 || u[i] >= 0x7f || strchr("\"'\\<>?#{}|^`", u[i]) != NULL)
+			return false;
+	host = u + start;
+	end = host + strcspn(host, ":/");
+	if (end == host)
+		return false;
+	if (*end == ':') {
+		const char *p = end + 1;
+		size_t n = strspn(p, "0123456789");
+
+		if (n == 0 || n > 5 || (p[n] != '\0' && p[n] != '/'))
+			return false;
+	}
+	return true;
+}
+
 static const struct key_def keys[] = {
 	{ "listen", K_LISTEN, 0, 0 },
 	{ "imap_port", K_PORT, OFF(imap_port), 0 },
@@ -37,6 +73,7 @@ static const struct key_def keys[] = {
 	{ "managesieve_port", K_PORT, OFF(managesieve_port), 0 },
 	{ "jmap_port", K_PORT, OFF(jmap_port), 0 },
 	{ "jmap_tls", K_BOOL, OFF(jmap_tls), 0 },
+	{ "jmap_base_url", K_STR, OFF(jmap_base_url), 0 },
 	{ "autoconfig_host", K_STR, OFF(autoconfig_host), 0 },
 	{ "autoconfig_username", K_STR, OFF(autoconfig_username), 0 },
 	{ "autoconfig_submission_port", K_PORT, OFF(autoconfig_submission_port), 0 },
@@ -562,6 +599,11 @@ config_finish(struct config *c, const char **err_r)
 		return -1;
 	}
 	c->autoconfig_address = strcmp(c->autoconfig_username, "address") == 0;
+	if (c->jmap_base_url != NULL && !jmap_base_url_valid(c->jmap_base_url)) {
+		*err_r = "jmap_base_url must be http:// or https:// and a host, with an optional "
+		    "port and path, no query and no trailing /";
+		return -1;
+	}
 	if (c->autoconfig_host != NULL && !dns_name_valid(c->autoconfig_host)) {
 		*err_r = "autoconfig_host must be a DNS name (mail.example.org)";
 		return -1;
@@ -674,6 +716,7 @@ config_free(struct config **cfgp)
 	free(c->quota_policy_listen);
 	free(c->metrics_listen);
 	free(c->autoconfig_host);
+	free(c->jmap_base_url);
 	free(c->autoconfig_username);
 	free(c->quota_policy_listen_group);
 	free(c->quota_policy_reject);

@@ -4,7 +4,8 @@
  * LOGIN_INPUT_MAX); a request without credentials is answered 401 with a Basic
  * challenge (RFC 7617) and the connection kept; one with "Authorization: Basic" goes to
  * the master as IPC_LOGIN_AUTH (IPC_PROTO_JMAP), so failure delays, bans and limits are
- * IMAP's. After a successful login the connection is handed over with the request
+ * IMAP's; "Authorization: Bearer" (RFC 6750, when OAuth is configured: docs/oauth.md)
+ * goes the same way as OAUTHBEARER, the token judged by auth. After a successful login the connection is handed over with the request
  * still unread (head and what came of its body), and the user's mail process parses and
  * answers it and every later request (docs/jmap.md, "Login and hand-over"). Runs
  * unprivileged and chrooted; the decoded password is copied once into the IPC message
@@ -14,12 +15,14 @@
 #include "lib/log.h"
 #include "proto/autoconfig.h"
 #include "proto/http.h"
+#include "proto/sasl.h"
 
 #define JMAP_LOGIN_BODY_MAX	(10 * 1000 * 1000)	/* maxSizeRequest (src/jmap) */
 
 struct jmap_login {
 	size_t head_len;	/* the request being authenticated: its head's octets */
 	bool has_body;
+	bool bearer;		/* ... with a Bearer token */
 	size_t drain;		/* a refused request's head, dropped before parsing on */
 };
 
@@ -139,7 +142,18 @@ autoconfig(struct lconn *c, const struct http_request *r, enum autoconfig_route 
 	return true;
 }
 
-static const char challenge[] = "WWW-Authenticate: Basic realm=\"buzon\", charset=\"UTF-8\"\r\n";
+#define BASIC_CHALLENGE	"WWW-Authenticate: Basic realm=\"buzon\", charset=\"UTF-8\"\r\n"
+#define BEARER_CHALLENGE "WWW-Authenticate: Bearer realm=\"buzon\"\r\n"
+
+/* RFC 9110 §11.6.1: the schemes we take; after a refused token, RFC 6750 §3.1's error. */
+static const char *
+challenge(const struct lconn *c, bool bad_token)
+{
+	if (!loauth_offered(c))
+		return BASIC_CHALLENGE;
+	return bad_token ? BASIC_CHALLENGE "WWW-Authenticate: Bearer realm=\"buzon\", "
+	    "error=\"invalid_token\"\r\n" : BASIC_CHALLENGE BEARER_CHALLENGE;
+}
 
 static void
 jl_input(struct lconn *c, struct evbuffer *in)
@@ -153,6 +167,7 @@ jl_input(struct lconn *c, struct evbuffer *in)
 	while (c->state == LC_CMD && !lconn_output_full(c)) {
 		size_t len = evbuffer_get_length(in), head, ulen;
 		const unsigned char *p;
+		const char *token;
 		struct http_request r;
 		enum autoconfig_route route;
 		unsigned char cred[IPC_PASS_MAX + IPC_USER_MAX + 2];
@@ -181,7 +196,7 @@ jl_input(struct lconn *c, struct evbuffer *in)
 		}
 		if (r.auth == NULL) {
 			/* RFC 9110 §11.6.1: the challenge; a body we do not read ends the connection */
-			reply(c, 401, r.keep_alive && r.content_length == 0, challenge,
+			reply(c, 401, r.keep_alive && r.content_length == 0, challenge(c, false),
 			    "Authentication required");
 			evbuffer_drain(in, head);
 			continue;
@@ -195,14 +210,26 @@ jl_input(struct lconn *c, struct evbuffer *in)
 			reply(c, 403, false, "", "Credentials over plaintext HTTP are refused");
 			return;
 		}
-		n = http_basic_decode(r.auth, r.auth_len, cred, sizeof(cred), &ulen);
-		if (n < 0) {
-			reply(c, 401, false, challenge, "Malformed credentials");
-			return;
-		}
 		jl->head_len = head;
 		jl->has_body = r.content_length > 0;
+		jl->bearer = false;
 		/* the request stays in the input: the mail process answers it after the login */
+		n = http_bearer_token(r.auth, r.auth_len, &token);
+		if (n > 0 && loauth_offered(c) && (size_t)n <= SASL_OAUTH_TOKEN_MAX) {
+			/* a copy: the request stays in the input, and the copy is wiped */
+			char *tok = xmalloc((size_t)n);
+
+			memcpy(tok, token, (size_t)n);
+			jl->bearer = true;
+			lconn_send_auth(c, "", "OAUTHBEARER", "", 0, tok, (size_t)n);
+			free(tok);
+			return;
+		}
+		n = http_basic_decode(r.auth, r.auth_len, cred, sizeof(cred), &ulen);
+		if (n < 0) {
+			reply(c, 401, false, challenge(c, false), "Malformed credentials");
+			return;
+		}
 		lconn_send_auth(c, "", "PLAIN", (const char *)cred, ulen, (char *)cred + ulen + 1,
 		    (size_t)n - ulen - 1);
 		secret_wipe(cred, sizeof(cred));
@@ -233,7 +260,7 @@ jl_auth_failed(struct lconn *c, uint32_t status)
 		return;
 	}
 	keep = !jl->has_body && ++c->auth_fails < LOGIN_MAX_AUTH_FAILS;
-	reply(c, 401, keep, challenge, "Authentication failed");
+	reply(c, 401, keep, challenge(c, jl->bearer), "Authentication failed");
 }
 
 static void

@@ -1,6 +1,6 @@
 /*
  * metrics_login.c — the metrics endpoint on metrics_listen, in the login process: one
- * HTTP/1.x request per connection (src/proto/http_req.c, head at most 8 KiB), GET or
+ * HTTP/1.x request per connection (src/proto/http.c, head at most 8 KiB), GET or
  * HEAD /metrics only; the numbers come from the master as one block
  * (IPC_LOGIN_METRICS -> IPC_LOGIN_METRICS_SNAPSHOT) and are rendered here
  * (lib/metrics.c) as Prometheus text 0.0.4, or OpenMetrics text when the Accept field
@@ -16,11 +16,12 @@
 #include "login/login_private.h"
 #include "lib/buf.h"
 #include "lib/log.h"
-#include "proto/http_req.h"
+#include "proto/http.h"
 
 #define METRICS_DEADLINE_SECS	10
+#define METRICS_HEAD_MAX	8192	/* request line, fields and the empty line */
 
-_Static_assert(HTTP_REQ_MAX < LOGIN_INPUT_MAX, "HTTP heads over the input bound");
+_Static_assert(METRICS_HEAD_MAX < LOGIN_INPUT_MAX, "HTTP heads over the input bound");
 
 struct metrics_conn {
 	bool busy;		/* the numbers are asked for: nothing more is parsed */
@@ -63,39 +64,37 @@ static void
 metrics_login_input(struct lconn *c, struct evbuffer *in)
 {
 	struct metrics_conn *ml = c->pstate;
-	size_t len = evbuffer_get_length(in), used = 0, plen;
-	struct http_req q;
-	enum http_req_result r;
+	size_t len = evbuffer_get_length(in), used = 0;
+	struct http_request q;
 	unsigned char *data;
+	char status[64];
 
 	if (c->state != LC_CMD || ml->busy || len == 0)
 		return;
-	len = MIN(len, (size_t)HTTP_REQ_MAX);
+	len = MIN(len, (size_t)METRICS_HEAD_MAX);
 	data = evbuffer_pullup(in, (ssize_t)len);
-	r = http_req_parse(data, len, &q, &used);
-	if (r == HTTP_REQ_MORE)
+	switch (http_request_parse(data, len, METRICS_HEAD_MAX, &q, &used)) {
+	case HTTP_PARSE_MORE:
 		return;
-	if (r == HTTP_REQ_TOOBIG) {
-		log_info("metrics request refused ip=%s reason=too-big", c->ip);
-		respond_error(c, "431 Request Header Fields Too Large", "");
+	case HTTP_PARSE_ERROR:
+		log_info("metrics request refused ip=%s reason=%s", c->ip,
+		    q.status == 431 ? "too-big" : "malformed");
+		(void)snprintf(status, sizeof(status), "%u %s", q.status, http_reason(q.status));
+		respond_error(c, status, "");
 		return;
+	case HTTP_PARSE_DONE:
+		break;
 	}
-	if (r == HTTP_REQ_ERROR) {
-		log_info("metrics request refused ip=%s reason=malformed", c->ip);
-		respond_error(c, "400 Bad Request", "");
-		return;
-	}
-	plen = http_req_path_len(&q);
-	if (plen != 8 || memcmp(q.target, "/metrics", 8) != 0) {
+	if (http_target_path_len(&q) != 8 || memcmp(q.target, "/metrics", 8) != 0) {
 		respond_error(c, "404 Not Found", "");
 		return;
 	}
-	ml->head = q.method_len == 4 && memcmp(q.method, "HEAD", 4) == 0;
-	if (!ml->head && !(q.method_len == 3 && memcmp(q.method, "GET", 3) == 0)) {
+	ml->head = q.method == HTTP_HEAD;
+	if (!ml->head && q.method != HTTP_GET) {
 		respond_error(c, "405 Method Not Allowed", "Allow: GET, HEAD\r\n");
 		return;
 	}
-	ml->openmetrics = q.accept_openmetrics;
+	ml->openmetrics = http_accepts(&q, "application/openmetrics-text");
 	evbuffer_drain(in, used);
 	if (lconn_send_metrics(c) < 0) {
 		respond_error(c, "503 Service Unavailable", "");

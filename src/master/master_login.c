@@ -262,6 +262,44 @@ quota_auth_reply(struct pending *p, uint32_t status, const char *name, uint32_t 
 }
 
 /*
+ * Ask auth whether address is a user's, for a login process's recipient question (kind
+ * PK_QUOTA or PK_LOOKUP, on connection mc, its request req): IPC_AUTH_LOOKUP, as for an
+ * LMTP RCPT; no password, no penalty. The answer arrives as for any pending request; when
+ * it cannot be asked, the login process is told to try later at once.
+ */
+static void
+lookup_start(struct child *login, struct mconn *mc, enum pending_kind kind, uint32_t conn_id,
+    uint32_t req, const char *address, uint64_t size)
+{
+	struct ipc_auth_lookup al;
+	struct ipc_msg out;
+	struct pending *p = xcalloc(1, sizeof(*p));
+
+	p->fd = -1;
+	p->from = login;
+	p->kind = kind;
+	p->from_req = conn_id;
+	p->verify_req = req;
+	p->size = size;
+	p->address = xstrdup(address);
+	mc->verifying++;
+	p->id = ++M.next_id;
+	al.id = p->id;
+	al.address = p->address;
+	if (M.auth == NULL || ipc_encode(&out, IPC_AUTH_LOOKUP, &al) < 0 ||
+	    child_send(M.auth, &out, -1) < 0) {
+		if (kind == PK_QUOTA)
+			quota_reply(p, IPC_DELIVER_TEMPFAIL);
+		else
+			verify_reply(p, IPC_AUTH_TEMPFAIL, "", NULL, 0);
+		pending_free(p);
+		return;
+	}
+	p->next = M.pending;
+	M.pending = p;
+}
+
+/*
  * IPC_LOGIN_QUOTA: Postfix's check_policy_service asks whether a recipient has room for
  * a message of this size. auth looks the address up as for an LMTP RCPT; no password,
  * no penalty.
@@ -270,9 +308,6 @@ void
 handle_login_quota(struct child *login, struct ipc_msg *m)
 {
 	struct ipc_login_quota lq;
-	struct ipc_auth_lookup al;
-	struct ipc_msg out;
-	struct pending *p;
 	struct mconn *mc;
 
 	if (ipc_decode(m, IPC_LOGIN_QUOTA, &lq) < 0 || (mc = mconn_find(lq.id)) == NULL ||
@@ -282,26 +317,8 @@ handle_login_quota(struct child *login, struct ipc_msg *m)
 		child_kill(login);
 		return;
 	}
-	p = xcalloc(1, sizeof(*p));
-	p->fd = -1;
-	p->from = login;
-	p->kind = PK_QUOTA;
-	p->from_req = lq.id;
-	p->verify_req = lq.req;
-	p->size = ((uint64_t)lq.size_hi << 32) | lq.size_lo;
-	p->address = xstrdup(lq.address);
-	mc->verifying++;
-	p->id = ++M.next_id;
-	al.id = p->id;
-	al.address = p->address;
-	if (M.auth == NULL || ipc_encode(&out, IPC_AUTH_LOOKUP, &al) < 0 ||
-	    child_send(M.auth, &out, -1) < 0) {
-		quota_reply(p, IPC_DELIVER_TEMPFAIL);
-		pending_free(p);
-		return;
-	}
-	p->next = M.pending;
-	M.pending = p;
+	lookup_start(login, mc, PK_QUOTA, lq.id, lq.req, lq.address,
+	    ((uint64_t)lq.size_hi << 32) | lq.size_lo);
 }
 
 /* The mail process's answer to an IPC_MAIL_QUOTA. */
@@ -760,9 +777,6 @@ void
 handle_login_lookup(struct child *login, struct ipc_msg *m)
 {
 	struct ipc_login_lookup lk;
-	struct ipc_auth_lookup al;
-	struct ipc_msg out;
-	struct pending *p;
 	struct mconn *mc;
 
 	if (ipc_decode(m, IPC_LOGIN_LOOKUP, &lk) < 0 || (mc = mconn_find(lk.id)) == NULL ||
@@ -772,25 +786,7 @@ handle_login_lookup(struct child *login, struct ipc_msg *m)
 		child_kill(login);
 		return;
 	}
-	p = xcalloc(1, sizeof(*p));
-	p->fd = -1;
-	p->from = login;
-	p->kind = PK_LOOKUP;
-	p->from_req = lk.id;
-	p->verify_req = lk.req;
-	p->address = xstrdup(lk.address);
-	mc->verifying++;
-	p->id = ++M.next_id;
-	al.id = p->id;
-	al.address = p->address;
-	if (M.auth == NULL || ipc_encode(&out, IPC_AUTH_LOOKUP, &al) < 0 ||
-	    child_send(M.auth, &out, -1) < 0) {
-		verify_reply(p, IPC_AUTH_TEMPFAIL, "", NULL, 0);
-		pending_free(p);
-		return;
-	}
-	p->next = M.pending;
-	M.pending = p;
+	lookup_start(login, mc, PK_LOOKUP, lk.id, lk.req, lk.address, 0);
 }
 
 /* Answer a login process's IPC_LOGIN_SCRAM. */

@@ -8,6 +8,7 @@
 #include "proto/http.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include "lib/base64.h"
 
@@ -183,6 +184,11 @@ parse_field(const unsigned char *p, size_t len, struct http_request *r, bool *co
 	} else if (name_is(p, nlen, "content-type")) {
 		r->content_type = (const char *)v;
 		r->content_type_len = vlen;
+	} else if (name_is(p, nlen, "accept")) {
+		if (r->accept == NULL) {
+			r->accept = (const char *)v;
+			r->accept_len = vlen;
+		}
 	} else if (name_is(p, nlen, "connection")) {
 		if (list_has(v, vlen, "close"))
 			*conn_close = true;
@@ -267,6 +273,35 @@ http_basic_decode(const char *value, size_t len, unsigned char *out, size_t out_
 	return (long)n;
 }
 
+static bool
+is_b64token(unsigned char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	    ch == '-' || ch == '.' || ch == '_' || ch == '~' || ch == '+' || ch == '/';
+}
+
+long
+http_bearer_token(const char *value, size_t len, const char **token_r)
+{
+	size_t i, start, end;
+
+	if (len < 7 || !name_is((const unsigned char *)value, 6, "bearer") || value[6] != ' ')
+		return -1;
+	for (i = 7; i < len && value[i] == ' '; i++)
+		;
+	start = i;
+	/* RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=" */
+	while (i < len && is_b64token((unsigned char)value[i]))
+		i++;
+	end = i;
+	while (i < len && value[i] == '=')
+		i++;
+	if (end == start || i != len)
+		return -1;
+	*token_r = value + start;
+	return (long)(len - start);
+}
+
 const char *
 http_reason(unsigned status)
 {
@@ -293,4 +328,36 @@ http_reason(unsigned status)
 	case 505: return "HTTP Version Not Supported";
 	}
 	return "Error";
+}
+
+size_t
+http_target_path_len(const struct http_request *r)
+{
+	const char *q = memchr(r->target, '?', r->target_len);
+
+	return q != NULL ? (size_t)(q - r->target) : r->target_len;
+}
+
+bool
+http_accepts(const struct http_request *r, const char *type)
+{
+	size_t tlen = strlen(type), i = 0;
+
+	if (r->accept == NULL)
+		return false;
+	while (i < r->accept_len) {
+		size_t start, end;
+
+		while (i < r->accept_len && (r->accept[i] == ' ' || r->accept[i] == ','))
+			i++;
+		start = i;
+		while (i < r->accept_len && r->accept[i] != ',')
+			i++;
+		end = start;
+		while (end < i && r->accept[end] != ';' && r->accept[end] != ' ')
+			end++;
+		if (end - start == tlen && strncasecmp(r->accept + start, type, tlen) == 0)
+			return true;
+	}
+	return false;
 }

@@ -1,8 +1,8 @@
 /*
  * http.h — a bounded HTTP/1.1 request-head parser (RFC 9112), pure: bytes in, one parsed
- * request line and the header fields JMAP needs out, no I/O. Runs on attacker bytes in
- * the login process (before login) and in the mail process (every later request of a
- * JMAP connection). Only what a JMAP server needs is accepted: GET/POST/HEAD/OPTIONS
+ * request line and the header fields buzon's HTTP services need out, no I/O. Runs on
+ * attacker bytes in the login process (JMAP before login, autoconfig, the metrics
+ * endpoint) and in the mail process (every later request of a JMAP connection). Only what a JMAP server needs is accepted: GET/POST/HEAD/OPTIONS
  * (others are parsed and refused by the caller), HTTP/1.0 and 1.1, a Content-Length
  * body; Transfer-Encoding (chunked) is refused with 501 rather than decoded
  * (docs/jmap.md, "HTTP").
@@ -36,6 +36,8 @@ struct http_request {
 	size_t host_len;
 	const char *content_type;	/* Content-Type value, or NULL */
 	size_t content_type_len;
+	const char *accept;		/* the first Accept field's value, or NULL */
+	size_t accept_len;
 	bool expect_continue;		/* Expect: 100-continue */
 	unsigned status;		/* HTTP_PARSE_ERROR: the status to answer (400, 431, 501, 505) */
 	const char *error;		/* HTTP_PARSE_ERROR: short reason, safe for the client */
@@ -62,6 +64,22 @@ enum http_parse_result http_request_parse(const unsigned char *p, size_t len, si
  */
 long http_basic_decode(const char *value, size_t len, unsigned char *out, size_t out_size,
     size_t *user_len_r);
+
+/*
+ * The token of an Authorization value "Bearer TOKEN" (RFC 6750 §2.1, the scheme
+ * case-insensitive): *token_r points into value; returns its length, or -1 when value is
+ * not a Bearer credential of the b64token syntax. The token is not judged here.
+ */
+long http_bearer_token(const char *value, size_t len, const char **token_r);
+
+/* The length of r's target up to its query ('?'): the path of an origin-form target. */
+size_t http_target_path_len(const struct http_request *r);
+
+/*
+ * Does the Accept value name the media type type (case-insensitive, parameters and
+ * quality ignored)? False without an Accept field.
+ */
+bool http_accepts(const struct http_request *r, const char *type);
 
 /* The reason phrase of status ("Bad Request"), "Error" if unknown. */
 const char *http_reason(unsigned status);

@@ -1081,24 +1081,46 @@ def t_kill_deliver_mid_stdin(srv):
     eq(len(got), 1, "over IMAP")
 
 
+class SmallDisk:
+    """srv.mail_root on a 1 MiB tmpfs (root only: mount -t tmpfs), for the full-disk cases:
+    mount() before the Maildirs are made, fill() leaves about `room` octets free and
+    returns the filler's path (unlink it to make room again), unmount() in a finally."""
+
+    def __init__(self, srv, label):
+        self.srv, self.label, self.mounted = srv, label, False
+
+    def mount(self):
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=755", self.label,
+                        self.srv.mail_root], check=True)
+        self.mounted = True
+
+    def fill(self, room=100 * 1024):
+        st = os.statvfs(self.srv.mail_root)
+        free = st.f_bavail * st.f_frsize
+        filler = os.path.join(self.srv.mail_root, "filler")
+        with open(filler, "wb") as f:
+            f.write(b"\0" * max(0, free - room))
+        return filler
+
+    def unmount(self):
+        if self.mounted:
+            subprocess.run(["umount", "-l", self.srv.mail_root])
+            shutil.rmtree(self.srv.tmp, ignore_errors=True)
+            self.mounted = False
+
+
 def t_full_disk():
     if not ROOT:
         raise Skip("needs root (mount -t tmpfs)")
     srv = buzontest.Server(users={"demo": "demo"}, fill=False, lmtp=True, canary=False,
                            buzon=BUZON)
-    mounted = False
+    disk = SmallDisk(srv, "buzontest-full")
     try:
         srv.setup()
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=755", "buzontest-full",
-                        srv.mail_root], check=True)
-        mounted = True
+        disk.mount()
         srv.make_maildir("demo")
         srv.start()
-        # leave ~100 KiB free
-        st = os.statvfs(srv.mail_root)
-        free = st.f_bavail * st.f_frsize
-        with open(os.path.join(srv.mail_root, "filler"), "wb") as f:
-            f.write(b"\0" * max(0, free - 100 * 1024))
+        filler = disk.fill()
         big = msg("full-disk", (b"f" * 70 + b"\n") * 4000)	# ~280 KB
         rr, dr = lmtp_send(srv.lmtp_port, "s@example.net", ["demo@example.org"], wire(big))
         check(rr[0].startswith("250"), "RCPT %r" % rr)
@@ -1110,15 +1132,13 @@ def t_full_disk():
         tmpdir = os.path.join(srv.maildir("demo"), "tmp")
         eq(os.listdir(tmpdir), [], "nothing left in tmp/")
         # space again: the retry works
-        os.unlink(os.path.join(srv.mail_root, "filler"))
+        os.unlink(filler)
         rr, dr = lmtp_send(srv.lmtp_port, "s@example.net", ["demo@example.org"], wire(big))
         check(dr and dr[0].startswith("250"), "retry with space %r" % dr)
         eq(len(find_file_with(srv.maildir("demo"), b"Subject: full-disk")), 1, "once")
     finally:
         problems = srv.stop() if srv.proc else []
-        if mounted:
-            subprocess.run(["umount", "-l", srv.mail_root])
-            shutil.rmtree(srv.tmp, ignore_errors=True)
+        disk.unmount()
     check(not problems, "server: %s" % problems)
 
 
@@ -1370,7 +1390,7 @@ def t_sieve_keep():
     and once there is room again the retry lands in the script's folder (root: tmpfs)."""
     srv = buzontest.Server(users={}, fill=False, lmtp=True, canary=False, buzon=BUZON,
                            config=["sendmail_path ="])
-    mounted = False
+    disk = SmallDisk(srv, "buzontest-kp")
     try:
         srv.setup()
         home = os.path.join(srv.tmp, "home-kp")
@@ -1378,9 +1398,7 @@ def t_sieve_keep():
         ids = ["-u", str(srv.uid), "-g", str(srv.gid)] if ROOT else []
         srv.cli("user", "add", "-c", srv.config_path, *ids, "-h", home, "kp", stdin="kp\n")
         if ROOT:
-            subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=755", "buzontest-kp",
-                            srv.mail_root], check=True)
-            mounted = True
+            disk.mount()
         srv.make_maildir("kp")
         srv.make_maildir("kp", "Big")
         link = os.path.join(home, ".dovecot.sieve")
@@ -1429,11 +1447,7 @@ def t_sieve_keep():
             return
         # a full disk while filing: 452, nothing stored, and the retry lands in Big
         script(b'require "fileinto"; fileinto "Big";')
-        st = os.statvfs(srv.mail_root)
-        free = st.f_bavail * st.f_frsize
-        filler = os.path.join(srv.mail_root, "filler")
-        with open(filler, "wb") as f:
-            f.write(b"\0" * max(0, free - 100 * 1024))
+        filler = disk.fill()
         big = msg("full-disk-sieve", (b"f" * 70 + b"\n") * 4000)	# ~280 KB
         rr, dr = lmtp_send(srv.lmtp_port, "s@example.net", ["kp@example.org"], wire(big))
         check(dr and dr[0].startswith("452"), "fileinto on a full disk: %r" % dr)
@@ -1448,9 +1462,7 @@ def t_sieve_keep():
            "the retry is filed into Big")
     finally:
         problems = srv.stop() if srv.proc else []
-        if mounted:
-            subprocess.run(["umount", "-l", srv.mail_root])
-            shutil.rmtree(srv.tmp, ignore_errors=True)
+        disk.unmount()
         check(not problems, "server: %s" % problems)
 
 

@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
@@ -133,26 +132,13 @@ def run_jam(srv, url, env=None):
 
 
 def run_one(name, fn, opts):
-    res = bt.Result(name)
     port = bt.free_ports(1)[0]
     opts = dict(opts)
     opts["config"] = ["jmap_port = %d" % port] + list(opts.get("config", []))
     srv = bt.Server(**opts)
     srv.jmap_port = port
-    t0 = time.monotonic()
-    try:
+
+    def start(srv):
         srv.setup()
         srv.start()
-        fn(srv, res)
-    except Exception as e:
-        traceback.print_exc()
-        res.fail("%s: %s" % (type(e).__name__, str(e).splitlines()[0] if str(e) else ""))
-    finally:
-        for p in srv.stop():
-            res.fail("teardown: " + p)
-    dt = time.monotonic() - t0
-    if res.failures:
-        print("FAIL %s (%.1fs): %s" % (name, dt, "; ".join(res.failures)))
-        return False
-    print("PASS %s (%.1fs)" % (name, dt))
-    return True
+    return bt.run_case(name, fn, srv, start=start)

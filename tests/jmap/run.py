@@ -17,7 +17,6 @@ line is "N passed, M failed".
 
   run.py [--buzon PATH] [NAME...]
 """
-import argparse
 import glob
 import importlib
 import os
@@ -77,6 +76,23 @@ def jam_https(srv, res):
                   env={"NODE_EXTRA_CA_CERTS": srv.cert})
     res.check(out["session"]["apiUrl"].startswith("https://localhost:"), "https apiUrl")
     check_jam(srv, res, out)
+
+
+
+@test(config=["jmap_tls = no", "jmap_base_url = https://mail.example.org/proxied"])
+def base_url(srv, res):
+    """jmap_base_url: the session resource's URLs start with it, not with the request's
+    scheme and Host (a reverse proxy that ends TLS)."""
+    c = conn(srv)
+    r, data = request(c, "GET", "/.well-known/jmap", auth=basic(),
+                      headers={"Host": "evil.example.net"})
+    res.eq(r.status, 200, "session resource")
+    s = json.loads(data)
+    base = "https://mail.example.org/proxied"
+    res.eq(s["apiUrl"], base + "/jmap/api", "apiUrl")
+    for k in ("downloadUrl", "uploadUrl", "eventSourceUrl"):
+        res.check(s[k].startswith(base + "/jmap/"), "%s: %s" % (k, s[k]))
+    res.check("evil" not in data.decode(), "the Host field is not used")
 
 
 @test(config=["jmap_tls = no"])
@@ -618,27 +634,11 @@ def hostile_http(srv, res):
     still_serving(srv, res)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("names", nargs="*")
-    ap.add_argument("--buzon", help="server binary (default $BUZON or build/buzon)")
-    args = ap.parse_args()
-    if args.buzon:
-        os.environ["BUZON"] = os.path.abspath(args.buzon)
-    # more cases: tests/jmap/t_*.py, each registering with @test
+def load_cases(args):
+    """More cases: tests/jmap/t_*.py, each registering with @test."""
     for path in sorted(glob.glob(os.path.join(HERE, "t_*.py"))):
         importlib.import_module(os.path.basename(path)[:-3])
-    passed = failed = 0
-    for name, fn, opts in TESTS:
-        if args.names and name not in args.names:
-            continue
-        if run_one(name, fn, opts):
-            passed += 1
-        else:
-            failed += 1
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(bt.suite_main(__doc__, TESTS, run_one, before=load_cases))

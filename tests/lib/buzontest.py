@@ -24,6 +24,7 @@ against a started server, and the script prints one line "PASS name" or
 "FAIL name: reasons" and exits 0 or 1; details go to stderr.
 """
 
+import argparse
 import email
 import email.policy
 import email.utils
@@ -684,6 +685,71 @@ def run_test(name, body, **server_options):
     sys.stdout.flush()
     sys.exit(0)
 
+
+
+def run_case(name, fn, srv, start=None, ignore_problem=None):
+    """One case of a suite: start srv (start(srv) instead when given: set up, then
+    start), run fn(srv, res), stop it, print "PASS name (N s)" or "FAIL name: ...".
+    A teardown problem fails the case unless ignore_problem(problem) says it is expected.
+    Returns True when it passed."""
+    res = Result(name)
+    t0 = time.monotonic()
+    try:
+        if start is not None:
+            start(srv)
+        else:
+            srv.start()
+        fn(srv, res)
+    except Exception as e:	# a client error is a test failure, not a crash of the runner
+        traceback.print_exc()
+        res.fail("%s: %s" % (type(e).__name__, str(e).splitlines()[0] if str(e) else ""))
+    finally:
+        for p in srv.stop():
+            if ignore_problem is None or not ignore_problem(p):
+                res.fail("teardown: " + p)
+    dt = time.monotonic() - t0
+    if res.failures:
+        print("FAIL %s (%.1f s): %s" % (name, dt, "; ".join(
+            f.replace("\n", " ") for f in res.failures)[:600]))
+    else:
+        print("PASS %s (%.1f s)" % (name, dt))
+    sys.stdout.flush()
+    return not res.failures
+
+
+def suite_main(doc, tests, run_one, before=None):
+    """The command line of a suite whose cases are (name, fn, options) in tests:
+    run.py [--buzon PATH] [NAME...]; run_one(name, fn, options) runs one and returns
+    True when it passed; before(args) may prepare the run and return a clean-up
+    function, or return a string to skip the whole suite (printed as SKIP). Prints
+    "N passed, M failed"; returns the exit status."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("names", nargs="*")
+    ap.add_argument("--buzon", help="server binary (default $BUZON or build/buzon)")
+    args = ap.parse_args()
+    if args.buzon:
+        os.environ["BUZON"] = os.path.abspath(args.buzon)
+    done = None
+    if before is not None:
+        done = before(args)
+        if isinstance(done, str):
+            print("SKIP %s" % done)
+            print("0 passed, 0 failed")
+            return 0
+    passed = failed = 0
+    try:
+        for name, fn, opts in tests:
+            if args.names and name not in args.names:
+                continue
+            if run_one(name, fn, opts):
+                passed += 1
+            else:
+                failed += 1
+    finally:
+        if done is not None:
+            done()
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
 
 # ---- IMAP response parsing (for imaplib results) ------------------------------------
 

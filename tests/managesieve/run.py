@@ -12,7 +12,6 @@ is "N passed, M failed".
 
   run.py [--buzon PATH] [NAME...]     (details of every check go to stderr)
 """
-import argparse
 import base64
 import os
 import re
@@ -22,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import buzontest as bt  # noqa: E402
@@ -578,52 +576,19 @@ def wait_greeting(port):
 
 
 def run_one(name, fn, opts):
-    res = bt.Result(name)
     port = bt.free_ports(1)[0]
     opts = dict(opts)
     opts["config"] = ["managesieve_port = %d" % port] + list(opts.get("config", []))
     srv = bt.Server(fill=False, **opts)
     srv.sieve_port = port
-    t0 = time.monotonic()
-    try:
+
+    def start(srv):
         srv.setup()
         set_home(srv)
         srv.start()
         wait_greeting(port)
-        fn(srv, res)
-    except Exception as e:
-        traceback.print_exc()
-        res.fail("%s: %s" % (type(e).__name__, str(e).splitlines()[0] if str(e) else ""))
-    finally:
-        for p in srv.stop():
-            res.fail("teardown: " + p)
-    dt = time.monotonic() - t0
-    if res.failures:
-        print("FAIL %s: %s" % (name, "; ".join(f.replace("\n", " ") for f in res.failures)[:600]))
-    else:
-        print("PASS %s (%.1f s)" % (name, dt))
-    sys.stdout.flush()
-    return not res.failures
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("names", nargs="*")
-    ap.add_argument("--buzon", help="server binary (default $BUZON or build/buzon)")
-    args = ap.parse_args()
-    if args.buzon:
-        os.environ["BUZON"] = os.path.abspath(args.buzon)
-    passed = failed = 0
-    for name, fn, opts in TESTS:
-        if args.names and name not in args.names:
-            continue
-        if run_one(name, fn, opts):
-            passed += 1
-        else:
-            failed += 1
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return bt.run_case(name, fn, srv, start=start)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(bt.suite_main(__doc__, TESTS, run_one))

@@ -12,8 +12,8 @@ at reload; `buzon check` reports a bad key set; failures count towards the ban.
 
   run.py [--buzon PATH] [NAME...]     (details of every check go to stderr)
 """
-import argparse
 import base64
+import http.client
 import imaplib
 import json
 import os
@@ -23,10 +23,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+sys.path.insert(0, os.path.join(HERE, "..", "jmap"))
 import buzontest as bt  # noqa: E402
+import jmaplib  # noqa: E402
 
 try:
     from cryptography.hazmat.primitives import hashes, hmac as chmac, serialization
@@ -416,6 +418,73 @@ def managesieve(srv, res):
 AUTH_SOCK = os.path.join(tempfile.gettempdir(), "buzon-oauth-auth-%d" % os.getpid())
 
 
+JMAP_PORT = []
+
+
+def jmap_port():
+    if not JMAP_PORT:
+        JMAP_PORT.extend(bt.free_ports(1))
+    return JMAP_PORT[0]
+
+
+def jmap_get(token=None, basic=None):
+    """GET the JMAP session resource on a fresh connection: (status, headers, body)."""
+    c = http.client.HTTPConnection(bt.HOST, jmap_port(), timeout=10)
+    h = {}
+    if token is not None:
+        h["Authorization"] = "Bearer " + token
+    if basic is not None:
+        h["Authorization"] = "Basic " + base64.b64encode(basic.encode()).decode()
+    c.request("GET", "/.well-known/jmap", headers=h)
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    return r.status, r.msg, body
+
+
+@test(users={USER: "pw"}, config_fn=lambda: ["jmap_port = %d" % jmap_port(), "jmap_tls = no"])
+def jmap_bearer(srv, res):
+    """JMAP with "Authorization: Bearer" (RFC 6750): a valid token logs in (also with
+    jmap-jam's own Bearer header), a refused one gets 401 with error="invalid_token",
+    the challenge names both schemes, Basic still works."""
+    k = keys()
+    now = int(time.time())
+    st, hdr, _ = jmap_get()
+    chal = hdr.get_all("WWW-Authenticate") or []
+    res.eq(st, 401, "no credentials: 401")
+    res.check(any(v.startswith("Basic ") for v in chal) and
+              any(v.startswith("Bearer ") for v in chal), "Basic and Bearer challenges: %r" % chal)
+    st, hdr, body = jmap_get(token=token(k["rsa1"]))
+    res.eq(st, 200, "a valid token: the session resource")
+    if st == 200:
+        res.eq(json.loads(body)["username"], USER, "the token's user")
+    for why, tok in (("expired", token(k["rsa1"], exp=now - 120, iat=now - 600,
+                                       nbf=now - 600)),
+                     ("wrong audience", token(k["rsa1"], aud="other")),
+                     ("not a JWT", "abc.def.ghi")):
+        st, hdr, _ = jmap_get(token=tok)
+        chal = hdr.get_all("WWW-Authenticate") or []
+        res.eq(st, 401, "%s: 401" % why)
+        res.check(any('error="invalid_token"' in v for v in chal),
+                  "%s: invalid_token in the challenge: %r" % (why, chal))
+    st, _, _ = jmap_get(basic="%s:pw" % USER)
+    res.eq(st, 200, "Basic still works")
+    node = shutil.which("node")
+    if node is None:
+        res.fail("no node (nodejs) for jmap-jam")
+        return
+    jmaplib.ensure_jam()	# tests/jmap/node_modules (npm ci), once
+    r = subprocess.run([node, os.path.join(HERE, "jam_bearer.mjs"),
+                        "http://%s:%d/.well-known/jmap" % (bt.HOST, jmap_port()),
+                        token(k["ec1"])], capture_output=True, text=True, timeout=30)
+    res.eq(r.returncode, 0, "jmap-jam with a Bearer token: %s" % r.stderr.strip()[-500:])
+    if r.returncode == 0:
+        out = json.loads(r.stdout)
+        res.eq(out["username"], USER, "jmap-jam: the session's user")
+        res.check("inbox" in out["roles"], "jmap-jam: Mailbox/get")
+        res.eq(out["echo"], {"bearer": True}, "jmap-jam: Core/echo")
+
+
 @test(users={USER: "pw"}, config=["auth_listen = unix:%s" % AUTH_SOCK])
 def auth_socket(srv, res):
     """The Dovecot auth protocol (Postfix smtpd_sasl_type = dovecot)."""
@@ -515,62 +584,24 @@ def run_one(name, fn, opts):
     config_fn = opts.pop("config_fn", None)
     if config_fn:
         opts["config"] = config_fn() + opts.get("config", [])
-    res = bt.Result(name)
     jwks = os.path.join(KEYDIR, "jwks-%s.json" % name)
     shutil.copy(keys()["path"], jwks)
     if oauth:
         opts["config"] = oauth_config(jwks) + opts.get("config", [])
     srv = bt.Server(**opts)
     srv.oauth_jwks = jwks
-    t0 = time.monotonic()
-    try:
-        srv.start()
-        fn(srv, res)
-    except Exception as e:
-        traceback.print_exc()
-        res.fail("%s: %s" % (type(e).__name__, str(e).splitlines()[0] if str(e) else ""))
-    finally:
-        for p in srv.stop():
-            if getattr(srv, "problems_ok", False) and "oauth key set" in p:
-                continue
-            res.fail("teardown: " + p)
-    dt = time.monotonic() - t0
-    if res.failures:
-        print("FAIL %s: %s" % (name, "; ".join(f.replace("\n", " ") for f in res.failures)[:600]))
-    else:
-        print("PASS %s (%.1f s)" % (name, dt))
-    sys.stdout.flush()
-    return not res.failures
+    return bt.run_case(name, fn, srv, ignore_problem=lambda p: getattr(
+        srv, "problems_ok", False) and "oauth key set" in p)
 
 
-def main():
+def before(args):
     global KEYDIR
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("names", nargs="*")
-    ap.add_argument("--buzon", help="server binary (default $BUZON or build/buzon)")
-    args = ap.parse_args()
-    if args.buzon:
-        os.environ["BUZON"] = os.path.abspath(args.buzon)
     if not HAVE_CRYPTO:
-        print("SKIP oauth: python3-cryptography not installed")
-        print("0 passed, 0 failed")
-        return 0
+        return "oauth: python3-cryptography not installed"
     KEYDIR = tempfile.mkdtemp(prefix="buzon-oauth.")
     os.chmod(KEYDIR, 0o755)
-    passed = failed = 0
-    try:
-        for name, fn, opts in TESTS:
-            if args.names and name not in args.names:
-                continue
-            if run_one(name, fn, opts):
-                passed += 1
-            else:
-                failed += 1
-    finally:
-        shutil.rmtree(KEYDIR, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return lambda: shutil.rmtree(KEYDIR, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(bt.suite_main(__doc__, TESTS, run_one, before=before))

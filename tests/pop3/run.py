@@ -9,7 +9,6 @@ and prints "PASS name" or "FAIL name: reasons"; the last line is "N passed, M fa
 
   run.py [--buzon PATH] [NAME...]     (details of every check go to stderr)
 """
-import argparse
 import base64
 import os
 import re
@@ -20,7 +19,6 @@ import ssl
 import subprocess
 import sys
 import time
-import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import buzontest as bt  # noqa: E402
@@ -597,45 +595,8 @@ def fetchmail_interop(srv, res):
 # ---- driver ---------------------------------------------------------------------------
 
 def run_one(name, fn, opts):
-    res = bt.Result(name)
-    srv = bt.Server(**opts)
-    t0 = time.monotonic()
-    try:
-        srv.start()
-        fn(srv, res)
-    except Exception as e:
-        traceback.print_exc()
-        res.fail("%s: %s" % (type(e).__name__, str(e).splitlines()[0] if str(e) else ""))
-    finally:
-        for p in srv.stop():
-            res.fail("teardown: " + p)
-    dt = time.monotonic() - t0
-    if res.failures:
-        print("FAIL %s: %s" % (name, "; ".join(f.replace("\n", " ") for f in res.failures)[:600]))
-    else:
-        print("PASS %s (%.1f s)" % (name, dt))
-    sys.stdout.flush()
-    return not res.failures
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("names", nargs="*")
-    ap.add_argument("--buzon", help="server binary (default $BUZON or build/buzon)")
-    args = ap.parse_args()
-    if args.buzon:
-        os.environ["BUZON"] = os.path.abspath(args.buzon)
-    passed = failed = 0
-    for name, fn, opts in TESTS:
-        if args.names and name not in args.names:
-            continue
-        if run_one(name, fn, opts):
-            passed += 1
-        else:
-            failed += 1
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return bt.run_case(name, fn, bt.Server(**opts))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(bt.suite_main(__doc__, TESTS, run_one))

@@ -37,7 +37,8 @@ test_good(void **state)
 	    "mail_max_size = 10M\n"
 	    "system_users = yes\n"
 	    "auth_pam_workers = 4\n"
-	    "auth_allow_cleartext = no\n");
+	    "auth_allow_cleartext = no\n"
+	    "jmap_base_url = https://mail.example.org:8443/mail\n");
 	struct config *c;
 	char *err = NULL;
 
@@ -52,6 +53,7 @@ test_good(void **state)
 	assert_true(c->system_users);
 	assert_int_equal(c->auth_pam_workers, 4);
 	assert_int_equal(c->auth_allow_cleartext, CLEARTEXT_NO);
+	assert_string_equal(c->jmap_base_url, "https://mail.example.org:8443/mail");
 	assert_int_equal(c->mail_max_userip_connections, 10);
 	/* LMTP defaults */
 	assert_int_equal(c->lmtp_socket_mode, 0666);
@@ -129,6 +131,16 @@ test_errors(void **state)
 		{ "login_vsz_limit = lots\n", ":1: login_vsz_limit: expected a size" },
 		{ "login_vsz_limit = 16M\n", "login_vsz_limit must be 0 (no limit) or at least 64M" },
 		{ "login_vsz_limit = 67108863\n", "login_vsz_limit must be 0" },
+		{ "jmap_base_url = mail.example.org\n", "jmap_base_url must be http" },
+		{ "jmap_base_url = ftp://mail.example.org\n", "jmap_base_url must be http" },
+		{ "jmap_base_url = https://\n", "jmap_base_url must be http" },
+		{ "jmap_base_url = https://:443\n", "jmap_base_url must be http" },
+		{ "jmap_base_url = https://mail.example.org/\n", "jmap_base_url must be http" },
+		{ "jmap_base_url = https://mail.example.org:\n", "jmap_base_url must be http" },
+		{ "jmap_base_url = https://mail.example.org:123456\n", "jmap_base_url must be http" },
+		{ "jmap_base_url = https://mail.example.org:44x\n", "jmap_base_url must be http" },
+		{ "jmap_base_url = https://mail.example.org/a?b\n", "jmap_base_url must be http" },
+		{ "jmap_base_url = https://mail.example.org/\"x\n", "jmap_base_url must be http" },
 	};
 	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
 		char *path = write_tmp(cases[i].text), *err = NULL;

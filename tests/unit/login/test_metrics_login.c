@@ -17,7 +17,6 @@
 
 #include "login_fake.h"
 #include "lib/util.h"
-#include "proto/http_req.h"
 
 static const char scrape[] = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:9154\r\n"
 	"Accept: text/plain;version=0.0.4;q=0.5,*/*;q=0.1\r\n\r\n";
@@ -85,8 +84,8 @@ test_openmetrics_head(void **state)
 	char *out;
 
 	start(&f);
-	login_fake_send(&f, "GET /metrics?x HTTP/1.1\nAccept: application/openmetrics-text\n\n",
-	    62);
+	login_fake_send(&f, "GET /metrics?x HTTP/1.1\r\nAccept: text/plain;q=0.5, "
+	    "Application/OpenMetrics-Text; version=1.0.0\r\n\r\n", 98);
 	login_fake_metrics(&f, block);
 	out = take(&f);
 	assert_non_null(strstr(out, "Content-Type: application/openmetrics-text"));
@@ -136,7 +135,7 @@ test_refused(void **state)
 static void
 test_limits(void **state)
 {
-	static char big[HTTP_REQ_MAX + 100];
+	static char big[8192 + 100];	/* the metrics head bound + 100 */
 	struct login_fake f;
 	char *out;
 

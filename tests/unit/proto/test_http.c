@@ -4,12 +4,13 @@
  * DONE or ERROR); the fields JMAP uses (Content-Length, Authorization, Host, Connection,
  * Expect); malformed heads (bare LF or CR, NUL, obsolete folding, two Content-Lengths,
  * Transfer-Encoding, bad versions, long targets, the size bound) with their status; and
- * Basic credentials (RFC 7617).
+ * Basic credentials (RFC 7617); the Accept field and the target's path (metrics).
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -188,6 +189,60 @@ test_basic(void **state)
 	assert_string_equal(http_reason(431), "Request Header Fields Too Large");
 }
 
+/* RFC 6750 §2.1 Bearer credentials: the b64token syntax, nothing else. */
+static void
+test_bearer(void **state)
+{
+	static const char *const bad[] = { "Bearer", "Bearer ", "Bearer  ", "Basic abc",
+		"Bearerabc", "Bearer a b", "Bearer a=b", "Bearer ab\"", "Bearer =", "Bearer a,b" };
+	const char *tok;
+
+	(void)state;
+	assert_int_equal(http_bearer_token("Bearer eyJ.a-b_c~d+e/f==", 24, &tok), 17);
+	assert_memory_equal(tok, "eyJ.a-b_c~d+e/f==", 17);
+	assert_int_equal(http_bearer_token("bearer   x", 10, &tok), 1);
+	assert_int_equal(*tok, 'x');
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(http_bearer_token(bad[i], strlen(bad[i]), &tok), -1);
+	/* a NUL inside the value is not a token character */
+	assert_int_equal(http_bearer_token("Bearer a\0b", 10, &tok), -1);
+}
+
+/* The Accept field (the metrics endpoint's choice of format) and the target's path. */
+static void
+test_accept_path(void **state)
+{
+	static const char *const yes[] = {
+		"Accept: application/openmetrics-text\r\n",
+		"Accept: APPLICATION/OpenMetrics-Text;version=1.0.0\r\n",
+		"Accept: text/plain;q=0.5 , application/openmetrics-text; q=0.9\r\n",
+		"Accept: application/openmetrics-text\r\nAccept: text/plain\r\n",
+	};
+	static const char *const no[] = {
+		"", "Accept: */*\r\n", "Accept: application/openmetrics-textx\r\n",
+		"Accept: text/plain\r\nAccept: application/openmetrics-text\r\n",
+		"Accept:\r\n", "Accept: application/openmetrics\r\n",
+	};
+	char head[256];
+	struct http_request q;
+	size_t used;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]) + sizeof(no) / sizeof(no[0]); i++) {
+		bool want = i < sizeof(yes) / sizeof(yes[0]);
+		const char *f = want ? yes[i] : no[i - sizeof(yes) / sizeof(yes[0])];
+		int n = snprintf(head, sizeof(head), "GET /metrics?a=b HTTP/1.1\r\n%s\r\n", f);
+
+		assert_int_equal(http_request_parse((const unsigned char *)head, (size_t)n,
+		    HTTP_HEAD_MAX, &q, &used), HTTP_PARSE_DONE);
+		assert_int_equal(http_accepts(&q, "application/openmetrics-text"), want);
+		assert_int_equal(http_target_path_len(&q), 8);
+	}
+	assert_int_equal(http_request_parse((const unsigned char *)"GET / HTTP/1.1\r\n\r\n",
+	    18, HTTP_HEAD_MAX, &q, &used), HTTP_PARSE_DONE);
+	assert_int_equal(http_target_path_len(&q), 1);
+}
+
 int
 main(void)
 {
@@ -196,6 +251,8 @@ main(void)
 		cmocka_unit_test(test_prefixes),
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_basic),
+		cmocka_unit_test(test_bearer),
+		cmocka_unit_test(test_accept_path),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
