@@ -532,11 +532,24 @@ EVENTS {
 """
 
 
-def cyrus_unpack(root):
+def cyrus_libs_missing(root):
+    """The libraries Cyrus's binaries cannot find (scripts/install-deps.sh bench)."""
+    env = dict(os.environ, LD_LIBRARY_PATH=os.path.join(root, "usr", "lib", "x86_64-linux-gnu"))
+    miss = set()
+    for b in ("master", "imapd", "httpd"):
+        r = subprocess.run(["ldd", os.path.join(root, "usr", "lib", "cyrus", "bin", b)],
+                           capture_output=True, text=True, env=env)
+        miss |= {ln.split()[0] for ln in r.stdout.splitlines() if "not found" in ln}
+    return sorted(miss)
+
+
+def cyrus_unpack(root, download=True):
     """Cyrus 3.6 from Debian in root (apt-get download + dpkg-deb -x, once)."""
     binary = os.path.join(root, "usr", "lib", "cyrus", "bin", "master")
     if os.path.exists(os.path.join(root, ".complete")):
         return True
+    if not download:
+        return False
     debs = os.path.join(root + "-debs")
     os.makedirs(debs, exist_ok=True)
     r = subprocess.run(["apt-get", "download"] + CYRUS_DEBS, cwd=debs, capture_output=True,
@@ -666,34 +679,40 @@ def latency(fn, reps):
     return out
 
 
-def _worker(args):
-    kind, port, t_start, t_end = args
+def _worker(kind, port, secs, barrier, out):
     c = Jmap(port).setup() if kind == "jmap" else RcClient(port).login()
     c.list_raw()	# this client's first request outside the window
-    while time.time() < t_start:
-        time.sleep(0.001)
+    barrier.wait()
+    t_end = time.monotonic() + secs
     n = 0
     while True:
         c.list_raw()
-        if time.time() > t_end:
+        if time.monotonic() > t_end:
             break
         n += 1
-    return n
+    out.put(n)
 
 
 def throughput(kind, port, clients, secs):
-    """Requests per second of `clients` processes, each looping for secs."""
+    """Requests per second of `clients` processes (one connection or session each),
+    each looping for secs once all have logged in."""
     ctx = multiprocessing.get_context("fork")
-    t_start = time.time() + 2.0 + 0.5 * clients	# after every client's login
-    with ctx.Pool(clients) as pool:
-        counts = pool.map(_worker, [(kind, port, t_start, t_start + secs)] * clients)
+    barrier = ctx.Barrier(clients)
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(kind, port, secs, barrier, out))
+             for _ in range(clients)]
+    for p in procs:
+        p.start()
+    counts = [out.get(timeout=secs + 300) for _ in procs]
+    for p in procs:
+        p.join()
     return sum(counts) / secs
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--buzon", help="binary (default $BUZON or build/buzon)")
-    ap.add_argument("-n", "--messages", type=int, default=20000, help="INBOX size (20000)")
+    ap.add_argument("-n", "--messages", type=int, help="INBOX size (20000; --quick: 2000)")
     ap.add_argument("--reps", type=int, default=50, help="warm repetitions (50)")
     ap.add_argument("--first-reps", type=int, default=3,
                     help="restarts for the first-request-after-start figure (3)")
@@ -704,11 +723,15 @@ def main():
                     help="the base Maildir (kept) and the servers' directories (removed)")
     ap.add_argument("--cyrus-root", default="/var/tmp/buzon-bench/cyrus",
                     help="Debian's Cyrus packages unpacked here (once)")
+    ap.add_argument("--no-download", action="store_true",
+                    help="use Cyrus only when it is unpacked already (no apt-get download)")
     ap.add_argument("--only", default="buzon cyrus rc-buzon rc-dovecot",
                     help="systems to measure (buzon cyrus rc-buzon rc-dovecot)")
     args = ap.parse_args()
     if args.quick:
-        args.messages, args.reps, args.seconds, args.first_reps = 2000, 5, 1.0, 1
+        args.messages = args.messages or 2000
+        args.reps, args.seconds, args.first_reps = 5, 1.0, 1
+    args.messages = args.messages or 20000
     only = args.only.split()
     root = os.getuid() == 0
     if not root:
@@ -723,8 +746,14 @@ def main():
     if "rc-dovecot" in only and not os.path.exists("/usr/sbin/dovecot"):
         log("Roundcube over Dovecot skipped: no /usr/sbin/dovecot")
         only.remove("rc-dovecot")
-    if "cyrus" in only and not cyrus_unpack(args.cyrus_root):
-        log("Cyrus skipped: could not unpack %s into %s" % (" ".join(CYRUS_DEBS), args.cyrus_root))
+    if "cyrus" in only and not cyrus_unpack(args.cyrus_root, not args.no_download):
+        log("Cyrus skipped: %s %s into %s" % ("no" if args.no_download else
+                                              "could not unpack", " ".join(CYRUS_DEBS),
+                                              args.cyrus_root))
+        only.remove("cyrus")
+    if "cyrus" in only and cyrus_libs_missing(args.cyrus_root):
+        log("Cyrus skipped: missing %s (scripts/install-deps.sh bench)" %
+            " ".join(cyrus_libs_missing(args.cyrus_root)))
         only.remove("cyrus")
 
     os.makedirs(args.dir, exist_ok=True)
