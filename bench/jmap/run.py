@@ -783,13 +783,16 @@ def main():
         if "cyrus" in only:
             cy = Cyrus(args.cyrus_root, os.path.join(tmp, "cyrus"))
             servers.append(cy)
-            cy.start(nosync=os.path.exists(EATMYDATA))
-            t0 = time.perf_counter()
-            cy.fill(msgs)
-            res["cyrus_fill_s"] = time.perf_counter() - t0
-            cy.restart()
-            log("cyrus: %d messages appended in %.1f s" % (len(msgs), res["cyrus_fill_s"]))
-            clients["cyrus"] = ("jmap", cy.http_port, Jmap(cy.http_port).setup())
+            try:	# the others are measured all the same
+                cy.start(nosync=os.path.exists(EATMYDATA))
+                t0 = time.perf_counter()
+                cy.fill(msgs)
+                res["cyrus_fill_s"] = time.perf_counter() - t0
+                cy.restart()
+                log("cyrus: %d messages appended in %.1f s" % (len(msgs), res["cyrus_fill_s"]))
+                clients["cyrus"] = ("jmap", cy.http_port, Jmap(cy.http_port).setup())
+            except (OSError, RuntimeError, KeyError, ValueError) as e:
+                log("cyrus: left out: %s" % e)
         if "rc-buzon" in only:
             rc = Roundcube(os.path.join(tmp, "rc-buzon"), bz.imap_port).start()
             servers.append(rc)
@@ -804,8 +807,7 @@ def main():
         systems = [s for s in ("buzon", "cyrus", "rc-buzon", "rc-dovecot") if s in clients]
 
         # -- correctness: the same 50 messages in the same order everywhere
-        want = [m for m in msgs]
-        want.reverse()
+        want = msgs[::-1]
         views = {}
         for s in systems:
             views[s] = clients[s][2].view()
@@ -867,7 +869,8 @@ def main():
         for s in systems:
             res[s + "_p50_ms"] = 1000 * pct(lat[s], 0.5)
             res[s + "_p90_ms"] = 1000 * pct(lat[s], 0.9)
-            clients[s][2].close() if hasattr(clients[s][2], "close") else None
+            if isinstance(clients[s][2], Jmap):
+                clients[s][2].close()
         # -- throughput with 1 and 4 clients
         for n in (1, 4):
             for s in systems:
