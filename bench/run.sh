@@ -12,7 +12,9 @@
 # against Dovecot, and prints a table: operation, buzon, dovecot, ratio, target.
 # BENCH_WORKTREE=1 measures the working tree instead of the last commit, BENCH_BUZON=PATH
 # a given binary (a patched build).
-# LMTP is measured by bench/lmtp/run.py (the LMTP helper's script) when it exists.
+# LMTP is measured by bench/lmtp/run.py (the LMTP helper's script) when it exists, and
+# opening INBOX through JMAP (buzon, Cyrus) and Roundcube (over buzon and Dovecot IMAP)
+# by bench/jmap/run.py.
 #
 # Everything lives in BENCH_DIR (default build-bench-data/). Run as root (the mail
 # processes then run as uid/gid 2000 like a real server) or as a normal user.
@@ -33,9 +35,11 @@
 #                        operations (0: not)
 #   BENCH_CONNECT_SECS=10  connection setup: BENCH_CONNECT_CONNS=4 parallel loops
 #   BENCH_LMTP_ARGS="..."  extra arguments of bench/lmtp/run.py (e.g. "-n 200 --repeat 1")
+#   BENCH_JMAP_ARGS="..."  extra arguments of bench/jmap/run.py (e.g. "--reps 20 --seconds 5";
+#                        it fills INBOX with the same BENCH_MESSAGES as the rest)
 #   BENCH_ONLY="buzon dovecot"  servers to measure
 #   BENCH_SKIP="..."     workloads to skip: select restart ops search sort mixed closed connect
-#                        compare index idle lmtp
+#                        compare index idle lmtp jmap
 #   BENCH_DIR=build-bench-data, BENCH_WORKTREE=1, BENCH_BUZON=PATH  (see above)
 set -eu
 
@@ -643,6 +647,25 @@ if ! skip lmtp && [ -f bench/lmtp/run.py ]; then
 	fi
 fi
 
+JMAP_TABLE=""
+if ! skip jmap && [ -f bench/jmap/run.py ]; then
+	say "---- JMAP (bench/jmap/run.py: buzon JMAP, Cyrus JMAP, Roundcube over IMAP)"
+	mkdir -p "$W/jmap"
+	# shellcheck disable=SC2086
+	if JMAP_TABLE=$(python3 bench/jmap/run.py --buzon "$BUZON" --dir "$W/jmap" -n "$N" \
+	    ${BENCH_JMAP_ARGS:-} 2>>"$W/jmap.log"); then
+		:
+	else
+		say "bench/jmap/run.py failed or the answers differ (see $W/jmap.log)"
+	fi
+	# its "result" line: latencies (ms) and rates (requests/s) per system
+	line=$(printf '%s\n' "$JMAP_TABLE" | grep '^result' | tail -n 1)
+	JMAP_TABLE=$(printf '%s\n' "$JMAP_TABLE" | grep -v '^result')
+	for k in $(printf '%s\n' "$line" | tr ' ' '\n' | sed -n 's/=.*//p'); do
+		record jmap "$k" "$(field "$k" "$line")"
+	done
+fi
+
 # ------------------------------------------------------------------ table
 get() { awk -v s="$1" -v k="$2" '$1 == s && $2 == k { v = $3 } END { print v }' "$RES"; }
 
@@ -764,6 +787,10 @@ fi
 if [ -n "$LMTP_TABLE" ]; then
 	echo
 	printf '%s\n' "$LMTP_TABLE"
+fi
+if [ -n "$JMAP_TABLE" ]; then
+	echo
+	printf '%s\n' "$JMAP_TABLE"
 fi
 echo
 echo "SELECT after the mail process exited: buzon's exits by itself ~10 s after the last"

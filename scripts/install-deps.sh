@@ -22,7 +22,13 @@ python3-cryptography"
 # dovecot-sieve: Pigeonhole's sievec, the reference of tests/sieve/run.py (pulls dovecot-core);
 # dovecot-imapd: Dovecot reads buzon's maildirsize in tests/delivery (quota). Tests never
 # use a system Dovecot: they run its binaries with private configurations.
-BENCH="dovecot-lmtpd linux-perf"
+BENCH="dovecot-lmtpd linux-perf eatmydata libclamav12 libcom-err2 libical3 libicu72 libjansson4
+libkrb5-3 libldap-2.5-0 libpcre3 libpq5 libsasl2-2 libsqlite3-0 libwrap0 libxapian30 libxml2
+libzephyr4 libbrotli1 libnghttp2-14 libshp2 libzstd1"
+# The libraries are those of Cyrus IMAP 3.6 (cyrus-common, cyrus-imapd, cyrus-caldav), which
+# bench/jmap/run.py unpacks itself (apt-get download + dpkg-deb -x into
+# /var/tmp/buzon-bench/cyrus) and runs privately: the packages conflict with dovecot-imapd.
+# eatmydata: fsync as a no-op while it fills Cyrus by APPEND (not while it measures).
 # make deb (scripts/build-deb.sh) and tests/package/run.py (a suite of make check)
 DEB="debhelper dpkg-dev fakeroot lintian devscripts"
 want=$BUILD

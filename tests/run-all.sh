@@ -73,6 +73,9 @@
 #             dpkg -r, dpkg -P, the file system compared with before)
 #   acme      tests/acme/run.py (certbot + pebble issue and renew a certificate, deploy
 #             hook `buzon reload`; SNI; expiry warning) on build/buzon
+#   benchsmoke tests/bench-smoke/run.py (bench/jmap/run.py --quick, 300 messages: the
+#             JMAP benchmark's harness runs and buzon, Cyrus if unpacked, Roundcube over
+#             buzon and Dovecot give the same list; no timing asserts; about 30 s)
 # Each suite's output goes to $LOGDIR (default build/test-logs); the summary of each
 # suite and the output of failed tests are shown indented.  The last line is exactly
 # "N passed, M failed" summing every suite; the exit status is 1 if anything failed.
@@ -307,6 +310,15 @@ s_jmap() {
 	fi
 }
 
+# bench-smoke: bench/jmap/run.py --quick on 300 messages works and its systems agree
+# (no timing asserts; make bench measures)
+s_benchsmoke() {
+	if [ -f tests/bench-smoke/run.py ] && have_binary "$BUILD" bench-smoke; then
+		runner bench-smoke "$LOGDIR/bench-smoke.log" "$PY" tests/bench-smoke/run.py \
+		    --buzon "$BUILD/buzon"
+	fi
+}
+
 s_importcfg() {
 	if [ -f tests/importcfg/run.py ] && have_binary "$BUILD" importcfg; then
 		runner importcfg "$LOGDIR/importcfg.log" "$PY" tests/importcfg/run.py --buzon "$BUILD/buzon"
@@ -444,7 +456,7 @@ s_acme() {
 LANE_A=${LANE_A:-"unit docs systemd protocol security delivery submission auth importcfg
     resilience faults package"}
 LANE_B=${LANE_B:-"fuzz compress hostile sieve logjson metrics index admin sort pop3 scram oauth
-    managesieve jmap interop webmail acme"}
+    managesieve jmap interop webmail acme benchsmoke"}
 
 run_lane() {
 	for s in $1; do
