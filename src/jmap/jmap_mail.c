@@ -247,6 +247,7 @@ static const struct jmap_method {
 	{ "Email/query", JMAP_CAP_MAIL, jmap_email_query },
 	{ "Email/get", JMAP_CAP_MAIL, jmap_email_get },
 	{ "Email/changes", JMAP_CAP_MAIL, jmap_email_changes },
+	{ "Email/parse", JMAP_CAP_MAIL, jmap_email_parse },
 };
 
 bool
