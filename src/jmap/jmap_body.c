@@ -1015,7 +1015,8 @@ fill(struct jmap_body_args *a, json_t *props, const char *const *dflt,
 	if (lists || want(props, dflt, "bodyStructure")) {
 		struct tree *t = xcalloc(1, sizeof(*t));
 		struct body_ctx ctx = { a, m, blob_prefix, t };
-		int r = tree_walk(t, root, "1", 0);
+		/* IMAP's numbers: a single part is "1", the parts of a multipart "1", "2" */
+		int r = tree_walk(t, root, (root->flags & MAIL_PART_MULTIPART) ? "" : "1", 0);
 
 		if (want(props, dflt, "bodyStructure"))
 			(void)json_object_set_new(o, "bodyStructure", part_json(&ctx, r, true));
@@ -1107,6 +1108,47 @@ map_message(struct mail_user *mu, uint64_t id, unsigned char **map_r, size_t *le
 }
 
 /*
+ * The part a blob id's numbers name, as tree_walk numbers them (IMAP's numbers, without
+ * its aliases: "1" of a single part is the part only at the top of a message): the
+ * parts of a multipart by position, an attached message/rfc822 part's message as the
+ * message at the top. NULL when there is no such part.
+ */
+static const struct mail_part *
+part_find(const struct mail_message *m, const uint32_t *nums, unsigned depth)
+{
+	const struct mail_part *cur = m->root;
+	unsigned i = 0;
+
+	if (!(cur->flags & MAIL_PART_MULTIPART)) {
+		if (nums[0] != 1)
+			return NULL;
+		i = 1;
+	}
+	while (i < depth) {
+		if (cur->flags & MAIL_PART_MULTIPART) {
+			const struct mail_part *c = cur->children;
+
+			for (uint32_t n = nums[i]; c != NULL && n > 1; n--)
+				c = c->next;
+			if (c == NULL || nums[i] == 0)
+				return NULL;
+			cur = c;
+			i++;
+		} else if ((cur->flags & MAIL_PART_RFC822) && cur->children != NULL) {
+			cur = cur->children;
+			if (!(cur->flags & MAIL_PART_MULTIPART)) {
+				if (nums[i] != 1)
+					return NULL;
+				i++;
+			}
+		} else {
+			return NULL;
+		}
+	}
+	return cur;
+}
+
+/*
  * The decoded content of a part blob into out (at most BODY_BLOB_MAX octets) and its
  * type into type (lower case). 1 found, 0 not (no such message or part, a multipart),
  * -1 error.
@@ -1130,7 +1172,7 @@ part_blob_read(struct mail_user *mu, const char *blob_id, struct buf *out, char 
 	if ((r = map_message(mu, id, &map, &len)) <= 0)
 		return r;
 	m = mail_message_parse(map != NULL ? map : (const unsigned char *)"", len, NULL);
-	p = mail_part_find(m, nums, depth);
+	p = part_find(m, nums, depth);
 	r = 0;
 	if (p != NULL && !(p->flags & MAIL_PART_MULTIPART)) {
 		part_type(p, type, type_size);
