@@ -564,7 +564,8 @@ qp_problem(const unsigned char *p, size_t len)
 /*
  * The content of a leaf part with its transfer encoding removed (base64, QP; an identity
  * or unknown encoding as stored, the latter a problem), at most `raw_max` raw octets of
- * it read, appended to out. *problem_r: the encoding was broken or unknown.
+ * it read, appended to out. *problem_r: the encoding (of the whole part) was broken or
+ * unknown.
  */
 static int
 part_decode(const struct mail_message *m, const struct mail_part *p, size_t raw_max,
@@ -576,7 +577,7 @@ part_decode(const struct mail_message *m, const struct mail_part *p, size_t raw_
 
 	*problem_r = false;
 	if (e != NULL && str_ieq(e, "base64")) {
-		*problem_r = b64_problem(body, len);
+		*problem_r = b64_problem(body, p->body_len);
 		return base64_decode_buf((const char *)body, len, BASE64_LENIENT, out);
 	}
 	if (e != NULL && str_ieq(e, "quoted-printable")) {
@@ -584,7 +585,7 @@ part_decode(const struct mail_message *m, const struct mail_part *p, size_t raw_
 		size_t n;
 		int r;
 
-		*problem_r = qp_problem(body, len);
+		*problem_r = qp_problem(body, p->body_len);
 		if (len == 0)
 			return 0;
 		dec = xmalloc(len);
@@ -629,7 +630,7 @@ struct node {
 	char partid[PARTID_MAX];	/* "" for a multipart */
 	char type[160];
 	int first, next;		/* children (multipart), siblings: indices or -1 */
-	bool truncated;			/* a multipart whose children were not walked */
+	int64_t size;			/* decoded size once known, else -1 */
 };
 
 struct tree {
@@ -647,6 +648,7 @@ tree_walk(struct tree *t, const struct mail_part *p, const char *partid, unsigne
 
 	nd->p = p;
 	nd->first = nd->next = -1;
+	nd->size = -1;
 	part_type(p, nd->type, sizeof(nd->type));
 	if (!(p->flags & MAIL_PART_MULTIPART)) {
 		snprintf(nd->partid, sizeof(nd->partid), "%s", partid);
@@ -658,15 +660,11 @@ tree_walk(struct tree *t, const struct mail_part *p, const char *partid, unsigne
 		int ci;
 
 		k++;
-		if (depth + 1 >= BODY_DEPTH_MAX || t->n >= BODY_PARTS_MAX) {
-			t->v[me].truncated = true;
+		/* deeper or further parts are not shown (bounded work per Email) */
+		if (depth + 1 >= BODY_DEPTH_MAX || t->n >= BODY_PARTS_MAX ||
+		    snprintf(id, sizeof(id), "%s%s%u", partid, partid[0] != '\0' ? "." : "",
+		    k) >= (int)sizeof(id))
 			break;
-		}
-		if (snprintf(id, sizeof(id), "%s%s%u", partid, partid[0] != '\0' ? "." : "",
-		    k) >= (int)sizeof(id)) {
-			t->v[me].truncated = true;
-			break;
-		}
 		ci = tree_walk(t, c, id, depth + 1);
 		if (prev < 0)
 			t->v[me].first = ci;
@@ -810,7 +808,7 @@ bwant(const struct body_ctx *ctx, const char *name)
 static json_t *
 part_json(struct body_ctx *ctx, int i, bool structure)
 {
-	const struct node *nd = &ctx->t->v[i];
+	struct node *nd = &ctx->t->v[i];
 	const struct mail_part *p = nd->p;
 	bool multipart = (p->flags & MAIL_PART_MULTIPART) != 0;
 	const unsigned char *hdr = ctx->m->data + p->hdr_off;
@@ -822,9 +820,12 @@ part_json(struct body_ctx *ctx, int i, bool structure)
 	if (bwant(ctx, "blobId"))
 		(void)json_object_set_new(o, "blobId", multipart ? json_null() :
 		    part_blob_json(ctx, nd));
-	if (bwant(ctx, "size"))
-		(void)json_object_set_new(o, "size", json_integer(multipart ? 0 :
-		    (json_int_t)part_size(ctx->m, p)));
+	if (bwant(ctx, "size")) {
+		/* a multipart has no blob: the octets of its body as stored */
+		if (nd->size < 0)
+			nd->size = (int64_t)(multipart ? p->body_len : part_size(ctx->m, p));
+		(void)json_object_set_new(o, "size", json_integer((json_int_t)nd->size));
+	}
 	if (bwant(ctx, "headers"))
 		(void)json_object_set_new(o, "headers", headers_json(ctx->a, hdr, p->hdr_len));
 	header_props(ctx->a, ctx->a->body_props, hdr, p->hdr_len, o);
@@ -926,7 +927,7 @@ body_value_json(struct body_ctx *ctx, const struct node *nd)
 	/* a generous bound on the raw octets that can give `limit` octets of UTF-8 */
 	raw_max = limit > (SIZE_MAX - 4096) / 8 ? SIZE_MAX : limit * 8 + 4096;
 	if (raw_max < p->body_len)
-		truncated = true;
+		truncated = true;	/* then the output is cut at limit below */
 	buf_init(&dec, BODY_BLOB_MAX);
 	buf_init(&utf8, 4 * (size_t)BODY_BLOB_MAX);
 	if (part_decode(ctx->m, p, raw_max, &dec, &problem) < 0)
@@ -934,6 +935,9 @@ body_value_json(struct body_ctx *ctx, const struct node *nd)
 	(void)mail_charset_to_utf8_check(&utf8, cs != NULL ? cs->utf8 : NULL,
 	    dec.data != NULL ? (const unsigned char *)dec.data : (const unsigned char *)"",
 	    dec.len, &cs_problem);
+	/* input cut inside a sequence is no problem of the text: look at what is kept */
+	if (raw_max < p->body_len && cs_problem && utf8.len > limit)
+		cs_problem = memmem(utf8.data, limit, "\xef\xbf\xbd", 3) != NULL;
 	if (utf8.len > limit) {
 		size_t n = limit;
 

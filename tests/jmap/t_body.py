@@ -484,3 +484,22 @@ def hostile_bodies(srv, res):
     res.eq(len(e["textBody"][0]["header:X-Long"]), 100001, "a 100 KB header line")
     res.eq(sorted(e["bodyValues"]), ["1", "2"], "and its values")
     still_serving(srv, res)
+
+
+@test(config=["jmap_tls = no"], fill=False)
+def body_values_budget(srv, res):
+    # two 6 MB text bodies: the response holds at most 10 MB of values (jmap_body.c),
+    # the rest is cut (isTruncated) and the server goes on serving
+    big = [message("big%d" % i, mime("text/plain; charset=utf-8",
+                                     ("%d" % i) * 6000000)) for i in (1, 2)]
+    acc, ids = deliver_all(srv, res, big)
+    r = get(srv, acc, [ids["big1"], ids["big2"]], ["bodyValues"], fetchTextBodyValues=True)
+    vals = [v for e in r[1]["list"] for v in e["bodyValues"].values()]
+    total = sum(len(v["value"]) for v in vals)
+    res.check(total <= 10000000, "at most 10 MB of values (%d)" % total)
+    res.eq(sorted(v["isTruncated"] for v in vals), [False, True], "one of them cut")
+    r = get(srv, acc, [ids["big1"]], ["bodyValues"], fetchTextBodyValues=True,
+            maxBodyValueBytes=10)
+    res.eq(list(r[1]["list"][0]["bodyValues"].values())[0]["value"], "1" * 10,
+           "maxBodyValueBytes on a big part")
+    still_serving(srv, res)
