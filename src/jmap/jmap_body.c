@@ -241,10 +241,6 @@ text_json(struct jmap_body_args *a, const unsigned char *raw, size_t len)
 	json_t *v;
 	size_t n = strlen(d);
 
-	/* the terminating CRLF is not part of the value; trailing space of it neither */
-	while (n > 0 && (d[n - 1] == ' ' || d[n - 1] == '\t' || d[n - 1] == '\r' ||
-	    d[n - 1] == '\n'))
-		n--;
 	buf_init(&b, 4 * n + 16);
 	append_sane(&b, (const unsigned char *)d, n);
 	v = nfc_json(a, b.len > 0 ? (const char *)b.data : "", b.len);
@@ -1047,10 +1043,11 @@ fill(struct jmap_body_args *a, json_t *props, const char *const *dflt,
 			if (want(props, dflt, "bodyValues")) {
 				json_t *values = json_object();
 
+				/* §4.2: the parts of type text in textBody, in htmlBody */
 				if (a->fetch_text || a->fetch_all)
-					values_add(&ctx, values, text, false);
+					values_add(&ctx, values, text, true);
 				if (a->fetch_html || a->fetch_all)
-					values_add(&ctx, values, html, false);
+					values_add(&ctx, values, html, true);
 				if (a->fetch_all) {
 					struct list every = { .n = 0 };
 
@@ -1242,7 +1239,7 @@ parse_one(struct jmap_call *call, struct jmap_body_args *a, json_t *props, const
 		len = b.len;
 	}
 	if (r <= 0) {
-		*found_r = r;
+		*found_r = r == 0 ? 0 : 1;	/* unreadable or too large: notParsable */
 		buf_deinit(&b);
 		return NULL;
 	}

@@ -184,6 +184,10 @@ CHARSET_MSGS = [
     message("html-alt", multi("alternative", [
         mime("text/plain; charset=utf-8", "plain text"),
         mime("text/html; charset=utf-8", "<p>html text</p>")], "x")),
+    message("inline-image", multi("mixed", [
+        mime("text/plain", "see:"), mime("image/png", "iVBORw0KGgo=",
+                                         extra="Content-Transfer-Encoding: base64\n")],
+        "x")),
 ]
 
 
@@ -226,6 +230,11 @@ def body_values(srv, res):
     res.eq(r[1]["list"][0]["bodyValues"], {}, "no fetch: no values")
     r = get(srv, acc, [ids["html-alt"]], ["bodyValues"], fetchAllBodyValues=True)
     res.eq(sorted(r[1]["list"][0]["bodyValues"]), ["1", "2"], "fetchAllBodyValues")
+    r = get(srv, acc, [ids["inline-image"]], ["bodyValues", "textBody"],
+            fetchTextBodyValues=True)
+    e = r[1]["list"][0]
+    res.eq(([p["type"] for p in e["textBody"]], sorted(e["bodyValues"])),
+           (["text/plain", "image/png"], ["1"]), "values of text/* parts only")
     r = get(srv, acc, [ids["html-alt"]], ["bodyValues"], maxBodyValueBytes=-1)
     res.eq(r[0], "error", "a negative maxBodyValueBytes: invalidArguments")
 
@@ -245,6 +254,7 @@ HEADER_MSG = (b"From: \"Joe Q. Public\" <john.q.public@example.com>\n"
               b"X-Dup: one\nX-Dup: two\n"
               b"List-Unsubscribe: <mailto:u@example.org>, <https://example.org/u>\n"
               b"Message-ID-Broken: not an id\n"
+              b"X-Nfc: =?utf-8?q?e=CC=81t=C3=A9?=\n"
               b"\nbody\n")
 
 
@@ -257,7 +267,7 @@ def header_forms(srv, res):
              "header:x-dup", "header:Cc:asGroupedAddresses", "header:Cc:asAddresses",
              "header:List-Unsubscribe:asURLs", "header:Date:asDate",
              "header:Message-ID-Broken:asMessageIds", "header:X-Missing",
-             "header:X-Missing:all", "headers"]
+             "header:X-Missing:all", "headers", "header:X-Nfc:asText"]
     e = get(srv, acc, [eid], props)[1]["list"][0]
     res.eq(e["messageId"], ["1234@local.machine.example"], "messageId")
     res.eq(e["inReplyTo"], ["3456@example.net"], "inReplyTo")
@@ -266,7 +276,7 @@ def header_forms(srv, res):
     res.eq(e["bcc"], [{"name": None, "email": "hidden@example.org"}], "bcc")
     res.eq(e["replyTo"], [{"name": "Mary", "email": "mary@x.test"}], "replyTo")
     res.eq(e["header:Subject"], " =?ISO-8859-1?Q?caf=E9?=\n  and more  ", "Raw")
-    res.eq(e["header:Subject:asText"], "caf\u00e9  and more", "Text")
+    res.eq(e["header:Subject:asText"], "caf\u00e9  and more  ", "Text")
     res.eq(e["header:X-Dup:all"], [" one", " two"], ":all")
     res.eq(e["header:x-dup"], " two", "the last instance, name case-insensitive")
     res.eq(e["header:Cc:asGroupedAddresses"], [
@@ -283,7 +293,8 @@ def header_forms(srv, res):
     res.eq(e["header:Message-ID-Broken:asMessageIds"], None, "MessageIds of junk: null")
     res.eq((e["header:X-Missing"], e["header:X-Missing:all"]), (None, []), "missing field")
     res.eq([h["name"] for h in e["headers"]][:3], ["From", "Sender", "To"], "headers order")
-    res.eq(len(e["headers"]), 15, "every field")
+    res.eq(len(e["headers"]), 16, "every field")
+    res.eq(e["header:X-Nfc:asText"], "\u00e9t\u00e9", "Text is NFC")
     for bad in ("header:", "header:A:asBogus", "header:A:all:asText", "header:A B",
                 "header:Date:asText", "header:From:asDate", "header:" + "x" * 200):
         r = get(srv, acc, [eid], [bad])
