@@ -37,6 +37,8 @@
 #define BODY_RESPONSE_MAX	(10u * 1000 * 1000)	/* value octets in one response */
 #define BODY_BLOB_MAX		(64u * 1024 * 1024)	/* a decoded part (download, parse) */
 #define PARTID_MAX		(BODY_DEPTH_MAX * 8)
+#define BODY_HEADER_PROPS_MAX	64		/* header:... names in properties */
+#define BODY_WORK_MAX		(20u * 1000 * 1000)	/* header fields visited per call */
 
 /* ---------------------------------------------------------------- arguments */
 
@@ -91,6 +93,7 @@ check_props(json_t *props, const char *const *known, const char *const *more)
 {
 	size_t i;
 	json_t *p;
+	unsigned nheader = 0;
 
 	if (props == NULL || json_is_null(props))
 		return true;
@@ -104,7 +107,8 @@ check_props(json_t *props, const char *const *known, const char *const *more)
 			return false;
 		if (in_list(known, s) || (more != NULL && in_list(more, s)))
 			continue;
-		if (jmap_header_prop_parse(s, strlen(s), &hp) < 0)
+		if (jmap_header_prop_parse(s, strlen(s), &hp) < 0 ||
+		    ++nheader > BODY_HEADER_PROPS_MAX)
 			return false;
 	}
 	return true;
@@ -412,6 +416,20 @@ bad:
 	return json_null();
 }
 
+/*
+ * Count one header field visited; past BODY_WORK_MAX in a call the response is given
+ * up (used > budget: requestTooLarge), so many header:... names over many parts and
+ * Emails cannot keep the process busy without end.
+ */
+static bool
+over_work(struct jmap_body_args *a)
+{
+	if (++a->work <= BODY_WORK_MAX)
+		return false;
+	a->used = a->budget + 1;
+	return true;
+}
+
 static json_t *
 form_json(struct jmap_body_args *a, enum jmap_header_form form, const unsigned char *raw,
     size_t len)
@@ -446,7 +464,8 @@ header_prop_json(struct jmap_body_args *a, const struct jmap_header_prop *hp,
 	bool found = false;
 	json_t *all = hp->all ? json_array() : NULL;
 
-	while (n++ < BODY_FIELDS_MAX && mail_header_next(hdr, len, &pos, &f) == 1) {
+	while (n++ < BODY_FIELDS_MAX && !over_work(a) &&
+	    mail_header_next(hdr, len, &pos, &f) == 1) {
 		if (!mail_header_name_eq(f.name, f.name_len, hp->name))
 			continue;
 		if (all != NULL)
@@ -469,7 +488,8 @@ headers_json(struct jmap_body_args *a, const unsigned char *hdr, size_t len)
 	unsigned n = 0;
 	json_t *arr = json_array();
 
-	while (n++ < BODY_FIELDS_MAX && mail_header_next(hdr, len, &pos, &f) == 1)
+	while (n++ < BODY_FIELDS_MAX && !over_work(a) &&
+	    mail_header_next(hdr, len, &pos, &f) == 1)
 		(void)json_array_append_new(arr, json_pack("{s:o, s:o}", "name",
 		    sane_json(a, f.name, f.name_len), "value", sane_json(a, f.value,
 		    f.value_len)));

@@ -72,6 +72,7 @@ struct jmap_body_args {
 	bool fetch_text, fetch_html, fetch_all;
 	size_t max_value_bytes;		/* 0: no limit asked */
 	size_t budget, used;		/* value octets a response may hold, held so far */
+	uint64_t work;			/* header fields visited (bounded per call) */
 };
 /* bodyProperties, fetch*BodyValues, maxBodyValueBytes of call; false: the error is set. */
 bool jmap_body_args_parse(struct jmap_call *call, struct jmap_body_args *a);

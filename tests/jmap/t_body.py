@@ -295,6 +295,10 @@ def header_forms(srv, res):
     res.eq([h["name"] for h in e["headers"]][:3], ["From", "Sender", "To"], "headers order")
     res.eq(len(e["headers"]), 16, "every field")
     res.eq(e["header:X-Nfc:asText"], "\u00e9t\u00e9", "Text is NFC")
+    r = get(srv, acc, [eid], ["header:X-%d" % i for i in range(64)])
+    res.eq((r[0], len(r[1]["list"][0])), ("Email/get", 65), "64 header properties")
+    r = get(srv, acc, [eid], ["header:X-%d" % i for i in range(65)])
+    res.eq(r[0], "error", "65 header properties: invalidArguments")
     for bad in ("header:", "header:A:asBogus", "header:A:all:asText", "header:A B",
                 "header:Date:asText", "header:From:asDate", "header:" + "x" * 200):
         r = get(srv, acc, [eid], [bad])
@@ -361,8 +365,8 @@ def py_leaves(msg, prefix=""):
 
 @test(config=["jmap_tls = no"], fill=False)
 def part_blobs(srv, res):
-    # (the broken base64 of CHARSET_MSGS[2] decodes differently in Python: not here)
-    msgs = [message(s[0], s[1]) for s in STRUCTURES] + CHARSET_MSGS[:2]
+    # (the broken base64 of CHARSET_MSGS[2] decodes differently in Python: its size only)
+    msgs = [message(s[0], s[1]) for s in STRUCTURES] + CHARSET_MSGS[:3]
     acc, ids = deliver_all(srv, res, msgs)
     c = conn(srv)
     m = srv.imap()
@@ -389,7 +393,9 @@ def part_blobs(srv, res):
                               auth=basic())
             res.eq(r.status, 200, "download %s" % p["blobId"])
             want = py[p["partId"]]
-            if want.get_content_type() == "message/rfc822":
+            if subject == "broken-b64":
+                pass
+            elif want.get_content_type() == "message/rfc822":
                 want = want.get_payload()[0].as_bytes()
                 res.eq(data.replace(b"\r\n", b"\n"), want.replace(b"\r\n", b"\n"),
                        "message part %s" % p["blobId"])
