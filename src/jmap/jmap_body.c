@@ -940,8 +940,9 @@ body_value_json(struct body_ctx *ctx, const struct node *nd)
 
 	if (a->max_value_bytes > 0 && a->max_value_bytes < limit)
 		limit = a->max_value_bytes;
-	/* a generous bound on the raw octets that can give `limit` octets of UTF-8 */
-	raw_max = limit > (SIZE_MAX - 4096) / 8 ? SIZE_MAX : limit * 8 + 4096;
+	/* the raw octets read: 4 per octet of UTF-8 wanted is more than enough but for
+	 * UTF-32-like charsets (a value cut shorter is marked isTruncated all the same) */
+	raw_max = MIN(limit * 4 + 4096, (size_t)BODY_BLOB_MAX);
 	if (raw_max < p->body_len)
 		truncated = true;	/* then the output is cut at limit below */
 	buf_init(&dec, BODY_BLOB_MAX);
