@@ -5,12 +5,16 @@ downloads against Python's email package, bodyStructure against IMAP BODYSTRUCTU
 hostile structures."""
 import base64
 import email
-import email.policy
+import json
+import os
 import re
+import shutil
+import subprocess
 import time
 
 from jmaplib import *  # noqa: F401,F403
-from jmaplib import api, account, basic, conn, request, still_serving, test, USING
+from jmaplib import (HERE, USING, account, api, basic, bt, conn, ensure_jam, request,
+                     still_serving, test)
 
 
 def deliver_all(srv, res, msgs):
@@ -520,3 +524,36 @@ def body_values_budget(srv, res):
     res.eq(list(r[1]["list"][0]["bodyValues"].values())[0]["value"], "1" * 10,
            "maxBodyValueBytes on a big part")
     still_serving(srv, res)
+
+
+@test(config=["jmap_tls = no"], fill=False)
+def jam_body(srv, res):
+    pdf = b"%PDF-1.4 \x00\x01\xff binary"
+    raw = message("jam", multi("mixed", [
+        mime("text/plain; charset=utf-8", "hello from jam"),
+        mime("application/pdf; name=\"r\xe9sum\xe9.pdf\"".encode("latin-1").decode(
+            "latin-1"), base64.encodebytes(pdf).decode(), extra=ATT +
+            "Content-Transfer-Encoding: base64\n"),
+        "Content-Type: message/rfc822\n\nSubject: attached\nFrom: x@example.org\n\n"
+        "inner\n"], "j"))
+    acc, ids = deliver_all(srv, res, [raw])
+    node = shutil.which("node")
+    if node is None:
+        raise AssertionError("no node (nodejs) for jmap-jam")
+    ensure_jam()
+    url = "http://%s:%d/.well-known/jmap" % (bt.HOST, srv.jmap_port)
+    r = subprocess.run([node, os.path.join(HERE, "jam_body.mjs"), url, "demo", "demo"],
+                        capture_output=True, text=True, timeout=30, cwd=HERE)
+    if r.returncode != 0:
+        raise AssertionError("jam_body.mjs failed: %s" % r.stderr.strip()[-2000:])
+    out = json.loads(r.stdout)
+    e = out["emails"][0]
+    res.eq(e["bodyValues"][e["textBody"][0]["partId"]]["value"], "hello from jam",
+           "jmap-jam reads a body value")
+    res.eq([(a["partId"], a["type"]) for a in e["attachments"]],
+           [("2", "application/pdf"), ("3", "message/rfc822")], "and the attachments")
+    res.eq(base64.b64decode(out["parts"]["2"]["base64"]), pdf, "downloads the decoded part")
+    res.eq(out["parts"]["2"]["type"], "application/pdf", "with its type")
+    p = list(out["parsed"]["parsed"].values())[0]
+    res.eq((p["subject"], p["bodyValues"][p["textBody"][0]["partId"]]["value"]),
+           ("attached", "inner"), "parses the attached message")
