@@ -961,6 +961,15 @@ body_value_json(struct body_ctx *ctx, const struct node *nd)
 		/* never inside a UTF-8 sequence: back up over continuation octets */
 		while (n > 0 && ((unsigned char)utf8.data[n] & 0xc0) == 0x80)
 			n--;
+		/* §4.2: HTML is not cut inside a tag */
+		if (strcmp(nd->type, "text/html") == 0) {
+			size_t lt = n;
+
+			while (lt > 0 && utf8.data[lt - 1] != '<' && utf8.data[lt - 1] != '>')
+				lt--;
+			if (lt > 0 && utf8.data[lt - 1] == '<')
+				n = lt - 1;
+		}
 		buf_truncate(&utf8, n);
 		truncated = true;
 	}

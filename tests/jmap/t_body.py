@@ -239,6 +239,14 @@ def body_values(srv, res):
     e = r[1]["list"][0]
     res.eq(([p["type"] for p in e["textBody"]], sorted(e["bodyValues"])),
            (["text/plain", "image/png"], ["1"]), "values of text/* parts only")
+    r = get(srv, acc, [ids["html-alt"]], ["bodyValues"], fetchHTMLBodyValues=True,
+            maxBodyValueBytes=12)
+    res.eq(r[1]["list"][0]["bodyValues"]["2"]["value"], "<p>html text",
+           "HTML is not cut inside a tag")
+    r = get(srv, acc, [ids["html-alt"]], ["bodyValues"], fetchHTMLBodyValues=True,
+            maxBodyValueBytes=14)
+    res.eq(r[1]["list"][0]["bodyValues"]["2"]["value"], "<p>html text",
+           "HTML is not cut inside a closing tag either")
     r = get(srv, acc, [ids["html-alt"]], ["bodyValues"], maxBodyValueBytes=-1)
     res.eq(r[0], "error", "a negative maxBodyValueBytes: invalidArguments")
 
