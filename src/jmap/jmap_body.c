@@ -1287,9 +1287,10 @@ parse_one(struct jmap_call *call, struct jmap_body_args *a, json_t *props, const
 		(void)json_object_set_new(o, "keywords", json_null());
 	if (want(props, parse_default, "receivedAt"))
 		(void)json_object_set_new(o, "receivedAt", json_null());
+	/* the octets its download gives: a message with CRLF line ends, a part as it is */
 	if (want(props, parse_default, "size"))
-		(void)json_object_set_new(o, "size", json_integer((json_int_t)
-		    mail_octets_size(m->data, m->len)));
+		(void)json_object_set_new(o, "size", json_integer((json_int_t)(map != NULL ?
+		    mail_octets_size(m->data, m->len) : m->len)));
 	if (want(props, parse_default, "preview")) {
 		struct buf pv;
 

@@ -477,6 +477,9 @@ def email_parse(srv, res):
         "properties": ["id", "mailboxIds", "keywords", "receivedAt", "threadId", "size"]},
         "p"]]})
     ie = p["methodResponses"][0][1]["parsed"][att["blobId"]]
+    rr, data = request(c, "GET", "/jmap/download/%s/%s/x" % (acc, att["blobId"]),
+                       auth=basic())
+    res.eq((ie["size"], att["size"]), (len(data), len(data)), "size: what the download gives")
     res.eq((ie["id"], ie["mailboxIds"], ie["keywords"], ie["receivedAt"], ie["threadId"]),
            (None, None, None, None, None), "§4.9: null ids, mailboxIds, keywords, receivedAt")
     st, p = api(srv, {"using": USING, "methodCalls": [["Email/parse", {
