@@ -243,7 +243,11 @@ text_json(struct jmap_body_args *a, const unsigned char *raw, size_t len)
 	char *d = mail_rfc2047_decode_dup(u, strlen(u));
 	struct buf b;
 	json_t *v;
-	size_t n = strlen(d);
+	size_t n;
+
+	if (d == NULL)
+		d = xstrdup(u);
+	n = strlen(d);
 
 	buf_init(&b, 4 * n + 16);
 	append_sane(&b, (const unsigned char *)d, n);
@@ -312,8 +316,8 @@ addresses_json(struct jmap_body_args *a, const unsigned char *raw, size_t len, b
 				continue;
 			group = json_array();
 			(void)json_array_append_new(arr, json_pack("{s:o, s:o}", "name",
-			    text_json(a, (const unsigned char *)ad->mailbox, strlen(ad->mailbox)),
-			    "addresses", group));
+			    ad->mailbox != NULL ? text_json(a, (const unsigned char *)ad->mailbox,
+			    strlen(ad->mailbox)) : json_null(), "addresses", group));
 			continue;
 		}
 		if (ad->group_end || ad->mailbox == NULL) {

@@ -267,6 +267,7 @@ HEADER_MSG = (b"From: \"Joe Q. Public\" <john.q.public@example.com>\n"
               b"List-Unsubscribe: <mailto:u@example.org>, <https://example.org/u>\n"
               b"Message-ID-Broken: not an id\n"
               b"X-Nfc: =?utf-8?q?e=CC=81t=C3=A9?=\n"
+              b"X-Empty:\n"
               b"\nbody\n")
 
 
@@ -279,7 +280,10 @@ def header_forms(srv, res):
              "header:x-dup", "header:Cc:asGroupedAddresses", "header:Cc:asAddresses",
              "header:List-Unsubscribe:asURLs", "header:Date:asDate",
              "header:Message-ID-Broken:asMessageIds", "header:X-Missing",
-             "header:X-Missing:all", "headers", "header:X-Nfc:asText"]
+             "header:X-Missing:all", "headers", "header:X-Nfc:asText",
+             "header:X-Empty:asText", "header:X-Empty:asAddresses",
+             "header:X-Empty:asGroupedAddresses", "header:X-Empty:asDate",
+             "header:X-Empty:asURLs", "header:X-Empty:asMessageIds"]
     e = get(srv, acc, [eid], props)[1]["list"][0]
     res.eq(e["messageId"], ["1234@local.machine.example"], "messageId")
     res.eq(e["inReplyTo"], ["3456@example.net"], "inReplyTo")
@@ -305,7 +309,10 @@ def header_forms(srv, res):
     res.eq(e["header:Message-ID-Broken:asMessageIds"], None, "MessageIds of junk: null")
     res.eq((e["header:X-Missing"], e["header:X-Missing:all"]), (None, []), "missing field")
     res.eq([h["name"] for h in e["headers"]][:3], ["From", "Sender", "To"], "headers order")
-    res.eq(len(e["headers"]), 16, "every field")
+    res.eq(len(e["headers"]), 17, "every field")
+    res.eq([e["header:X-Empty:" + f] for f in ("asText", "asAddresses", "asGroupedAddresses",
+                                               "asDate", "asURLs", "asMessageIds")],
+           ["", [], [], None, None, None], "an empty field in every form")
     res.eq(e["header:X-Nfc:asText"], "\u00e9t\u00e9", "Text is NFC")
     r = get(srv, acc, [eid], ["header:X-%d" % i for i in range(64)])
     res.eq((r[0], len(r[1]["list"][0])), ("Email/get", 65), "64 header properties")
