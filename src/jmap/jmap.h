@@ -64,6 +64,13 @@ struct jmap_call {
  */
 int jmap_mail_blob_open(struct mail_user *mu, const char *blob_id, int *fd_r);
 /*
+ * The blob of a body part (jmap_bodyprop.h: "B" + 16 hex digits + "_1_2"...): its
+ * decoded content (malloc'd, caller frees) and lower-case type; 1 found, 0 no such part
+ * (or a multipart), -1 error or too large (logged).
+ */
+int jmap_body_blob_read(struct mail_user *mu, const char *blob_id, char **data_r,
+    size_t *len_r, char *type, size_t type_size);
+/*
  * Run the method name; false when there is no such method or caps (JMAP_CAP_* of the
  * request's "using") lacks its capability: unknownMethod (RFC 8620 §3.6.2).
  */

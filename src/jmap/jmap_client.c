@@ -475,6 +475,35 @@ header_safe(const char *s, size_t len)
 }
 
 /*
+ * The blob of a body part (jmap_body.c): its decoded content, at most 64 MiB, sent from
+ * memory; its type is the part's unless the client asked for one (accept).
+ */
+static void
+serve_part_download(struct jmap_client *c, const char *blob, const char *name, size_t nlen,
+    const char *accept)
+{
+	char type[256], *data, *extra;
+	size_t len;
+	int r;
+
+	if ((r = jmap_body_blob_read(c->mu, blob, &data, &len, type, sizeof(type))) <= 0) {
+		if (r < 0)
+			respond_text(c, 503, "Temporary failure");
+		else
+			respond_text(c, 404, "Not found");
+		return;
+	}
+	if (!header_safe(type, strlen(type)))
+		snprintf(type, sizeof(type), "application/octet-stream");
+	extra = xasprintf("%s%.*s%s", header_safe(name, nlen) ?
+	    "Content-Disposition: attachment; filename=\"" : "",
+	    header_safe(name, nlen) ? (int)nlen : 0, name, header_safe(name, nlen) ? "\"\r\n" : "");
+	respond(c, 200, accept != NULL ? accept : type, extra, data, len);
+	free(extra);
+	free(data);
+}
+
+/*
  * GET /jmap/download/{accountId}/{blobId}/{name}?accept={type} (RFC 8620 §6.2): the
  * blob is the message, with CRLF line ends (its size is the Email's size).
  */
@@ -482,11 +511,12 @@ static void
 serve_download(struct jmap_client *c)
 {
 	const char *p = c->target + strlen("/jmap/download/"), *slash, *name, *q;
-	char acc[64], blob[64], type[256];
+	char acc[64], blob[256], type[256];
 	struct stat sb;
 	size_t len, nlen;
 	uint64_t total;
 	int fd, r;
+	bool accepted = false;
 
 	if ((slash = strchr(p, '/')) == NULL || (size_t)(slash - p) >= sizeof(acc))
 		goto notfound;
@@ -501,10 +531,16 @@ serve_download(struct jmap_client *c)
 	q = strchr(name, '?');
 	nlen = q != NULL ? (size_t)(q - name) : strlen(name);
 	snprintf(type, sizeof(type), "message/rfc822");
-	if (q != NULL && strncmp(q, "?accept=", 8) == 0 && header_safe(q + 8, strlen(q + 8)))
+	if (q != NULL && strncmp(q, "?accept=", 8) == 0 && header_safe(q + 8, strlen(q + 8))) {
 		snprintf(type, sizeof(type), "%s", q + 8);
+		accepted = true;
+	}
 	if (strcmp(acc, c->account_id) != 0)
 		goto notfound;
+	if (strlen(blob) > 17) {
+		serve_part_download(c, blob, name, nlen, accepted ? type : NULL);
+		return;
+	}
 	if ((r = jmap_mail_blob_open(c->mu, blob, &fd)) <= 0) {
 		if (r < 0) {
 			respond_text(c, 503, "Temporary failure");

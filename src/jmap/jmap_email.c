@@ -657,17 +657,18 @@ addresses_json(const unsigned char *hdr, size_t len, const char *field)
 /* The header-derived properties of one message (and preview from a full parse). */
 static int
 email_content(struct mail_user *mu, const char *folder, uint32_t uid, json_t *props,
-    json_t *o)
+    json_t *o, struct jmap_body_args *ba)
 {
 	bool need_hdr = jmap_want(props, "from") || jmap_want(props, "to") || jmap_want(props, "cc") ||
 	    jmap_want(props, "subject") || jmap_want(props, "sentAt");
 	bool need_preview = jmap_want(props, "preview");
+	bool need_body = jmap_body_needed(props);
 	struct mailbox *box;
 	struct stat sb;
 	unsigned char *map;
 	int fd;
 
-	if (!need_hdr && !need_preview)
+	if (!need_hdr && !need_preview && !need_body)
 		return 0;
 	if (mailbox_open(mail_user_store(mu), folder, &box) != STORE_OK)
 		return -1;
@@ -715,17 +716,21 @@ email_content(struct mail_user *mu, const char *folder, uint32_t uid, json_t *pr
 			    json_null());
 			free(d);
 		}
-		if (need_preview) {
+		if (need_preview || need_body) {
 			struct mail_message *m = mail_message_parse(hdr, len, NULL);
 			struct buf pv;
 
 			buf_init(&pv, 8 * MAIL_PREVIEW_CHARS);
-			if (mail_preview_write(&pv, m) < 0)
+			if (need_preview && mail_preview_write(&pv, m) < 0)
 				buf_reset(&pv);
 			/* mail_preview_write gives valid UTF-8 */
-			(void)json_object_set_new(o, "preview", utf8_json(pv.len > 0 ?
-			    (const char *)pv.data : "", pv.len));
+			if (need_preview)
+				(void)json_object_set_new(o, "preview", utf8_json(pv.len > 0 ?
+				    (const char *)pv.data : "", pv.len));
 			buf_deinit(&pv);
+			if (need_body)
+				jmap_body_fill(ba, props, m, json_string_value(json_object_get(o,
+				    "id")), o);
 			mail_message_free(&m);
 		}
 	}
@@ -776,19 +781,14 @@ jmap_email_get(struct jmap_call *call)
 	uint64_t *want_ids;
 	size_t nwant = 0, i;
 	char *state;
+	struct jmap_body_args ba;
 
 	if (!jmap_check_account(call) || !jmap_check_ids(call, ids) ||
-	    !jmap_check_properties(call, props, email_props))
+	    !jmap_body_check_properties(call, props, email_props) ||
+	    !jmap_body_args_parse(call, &ba))
 		return;
 	if (ids == NULL || json_is_null(ids)) {
 		jmap_set_error(call, "requestTooLarge", "give ids (from Email/query)");
-		return;
-	}
-	if (json_object_get(call->args, "bodyProperties") != NULL ||
-	    json_is_true(json_object_get(call->args, "fetchTextBodyValues")) ||
-	    json_is_true(json_object_get(call->args, "fetchHTMLBodyValues")) ||
-	    json_is_true(json_object_get(call->args, "fetchAllBodyValues"))) {
-		jmap_set_error(call, "invalidArguments", "body values are not supported so far");
 		return;
 	}
 	if (jmap_folders_load(call->mu, &f) < 0) {
@@ -852,7 +852,8 @@ jmap_email_get(struct jmap_call *call)
 						(void)json_object_set_new(o, "receivedAt",
 						    utc_date(m->internaldate));
 					/* m is not used after this: the folder may be rescanned */
-					if (email_content(call->mu, f.v[fi].name, uid, props, o) < 0)
+					if (email_content(call->mu, f.v[fi].name, uid, props, o,
+					    &ba) < 0)
 						log_warn("jmap email content unreadable folder=%s "
 						    "uid=%u", f.v[fi].name, uid);
 					/* the same id again in ids: one object each (§5.1) */
@@ -878,6 +879,12 @@ jmap_email_get(struct jmap_call *call)
 	state = email_state(&f);
 	call->result = json_pack("{s:s, s:s, s:o, s:o}", "accountId", call->account_id,
 	    "state", state, "list", list, "notFound", notfound);
+	if (ba.used > ba.budget) {
+		/* header values past the response's bound (jmap_body.c) */
+		json_decref(call->result);
+		call->result = NULL;
+		jmap_set_error(call, "requestTooLarge", "the response would be too large");
+	}
 	free(state);
 	free(want_ids);
 	jmap_folders_free(&f);

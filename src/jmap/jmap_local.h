@@ -77,5 +77,24 @@ void jmap_submission_set(struct jmap_call *call);
 /* jmap_vacation.c (RFC 8621 §8) */
 void jmap_vacation_get(struct jmap_call *call);
 void jmap_vacation_set(struct jmap_call *call);
+/* jmap_body.c: body and header properties (RFC 8621 §4.1.2-§4.1.4), Email/parse */
+struct mail_message;
+struct jmap_body_args {
+	json_t *body_props;		/* borrowed bodyProperties, NULL: the default */
+	bool fetch_text, fetch_html, fetch_all;
+	size_t max_value_bytes;		/* 0: no limit asked */
+	size_t budget, used;		/* value octets a response may hold, held so far */
+	uint64_t work;			/* header fields visited (bounded per call) */
+};
+/* bodyProperties, fetch*BodyValues, maxBodyValueBytes of call; false: the error is set. */
+bool jmap_body_args_parse(struct jmap_call *call, struct jmap_body_args *a);
+/* properties: names of known, the body properties and header:... forms; else invalidArguments. */
+bool jmap_body_check_properties(struct jmap_call *call, json_t *props, const char *const *known);
+/* Does props (null = the default) need jmap_body_fill? */
+bool jmap_body_needed(json_t *props);
+/* The body and header properties of m (an Email whose id is email_id) into o. */
+void jmap_body_fill(struct jmap_body_args *a, json_t *props, const struct mail_message *m,
+    const char *email_id, json_t *o);
+void jmap_email_parse(struct jmap_call *call);
 
 #endif

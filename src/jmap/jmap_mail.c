@@ -256,6 +256,7 @@ static const struct jmap_method {
 	{ "EmailSubmission/set", JMAP_CAP_SUBMISSION, jmap_submission_set },
 	{ "VacationResponse/get", JMAP_CAP_VACATION, jmap_vacation_get },
 	{ "VacationResponse/set", JMAP_CAP_VACATION, jmap_vacation_set },
+	{ "Email/parse", JMAP_CAP_MAIL, jmap_email_parse },
 };
 
 bool

@@ -111,17 +111,43 @@ mail_charset_is_utf8(const char *charset)
 int
 mail_charset_to_utf8(struct buf *out, const char *charset, const unsigned char *p, size_t len)
 {
+	bool problem;
+
+	return mail_charset_to_utf8_check(out, charset, p, len, &problem);
+}
+
+/* Is p[0..len) valid UTF-8? */
+static bool
+utf8_valid(const unsigned char *p, size_t len)
+{
+	for (size_t i = 0, n; i < len; i += n)
+		if ((n = mail_utf8_next(p + i, len - i, NULL)) == 0)
+			return false;
+	return true;
+}
+
+int
+mail_charset_to_utf8_check(struct buf *out, const char *charset, const unsigned char *p,
+    size_t len, bool *problem_r)
+{
 	char tmp[4096];
 	iconv_t cd;
 	char *in = (char *)(uintptr_t)p;
 	size_t inleft = len;
 	int ret = 0;
 
-	if (charset_is_utf8ish(charset))
+	*problem_r = false;
+	if (charset_is_utf8ish(charset)) {
+		/* a name iconv is never asked about but not UTF-8 or ASCII: unknown */
+		*problem_r = !utf8_valid(p, len) || (charset != NULL &&
+		    !charset_name_ok(charset));
 		return append_utf8_or_latin1(out, p, len);
+	}
 	cd = iconv_open("UTF-8", charset);
-	if (cd == (iconv_t)-1)
+	if (cd == (iconv_t)-1) {
+		*problem_r = true;
 		return append_utf8_or_latin1(out, p, len);
+	}
 	while (inleft > 0) {
 		char *o = tmp;
 		size_t oleft = sizeof(tmp);
@@ -137,6 +163,7 @@ mail_charset_to_utf8(struct buf *out, const char *charset, const unsigned char *
 		if (err == E2BIG)
 			continue;
 		/* EILSEQ or EINVAL (truncated): replace one byte and resume */
+		*problem_r = true;
 		if (buf_append(out, utf8_replacement, 3) < 0) {
 			ret = -1;
 			break;

@@ -31,6 +31,12 @@ char *mail_rfc2047_decode_dup(const char *p, size_t len);
 int mail_charset_to_utf8(struct buf *out, const char *charset, const unsigned char *p,
     size_t len);
 /*
+ * As mail_charset_to_utf8; *problem_r tells whether the charset was unknown or the
+ * input had sequences invalid in it (RFC 8621 §4.1.4 isEncodingProblem).
+ */
+int mail_charset_to_utf8_check(struct buf *out, const char *charset, const unsigned char *p,
+    size_t len, bool *problem_r);
+/*
  * true when mail_charset_to_utf8 with this charset only copies, taking invalid UTF-8
  * bytes as ISO-8859-1 (NULL, UTF-8, US-ASCII, or a name iconv is never asked about).
  */

@@ -251,6 +251,41 @@ test_search(void **state)
 	mail_message_free(&m);
 }
 
+/* mail_charset_to_utf8_check: what RFC 8621 calls an encoding problem (JMAP bodyValues). */
+static void
+test_charset_check(void **state)
+{
+	static const struct {
+		const char *charset, *in, *out;
+		bool problem;
+	} c[] = {
+		{ "ISO-8859-1", "caf\xe9", "caf\xc3\xa9", false },
+		{ "Shift_JIS", "\x93\xfa\x96\x7b", "\xe6\x97\xa5\xe6\x9c\xac", false },
+		{ "Shift_JIS", "a\x82", "a\xef\xbf\xbd", true },	/* cut inside a character */
+		{ "utf-8", "ok \xc3\xa9", "ok \xc3\xa9", false },
+		{ "utf-8", "ok \xff", "ok \xc3\xbf", true },		/* taken as ISO-8859-1 */
+		{ NULL, "plain", "plain", false },
+		{ "us-ascii", "plain", "plain", false },
+		{ "x-no-such-charset", "hi", "hi", true },
+		{ "bad charset name", "hi", "hi", true },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct buf out;
+		bool problem = !c[i].problem;
+
+		buf_init(&out, 1024);
+		assert_int_equal(mail_charset_to_utf8_check(&out, c[i].charset,
+		    (const unsigned char *)c[i].in, strlen(c[i].in), &problem), 0);
+		assert_string_equal(buf_cstr(&out), c[i].out);
+		if (problem != c[i].problem)
+			fail_msg("case %zu (%s): problem %d", i, c[i].charset ? c[i].charset : "NULL",
+			    problem);
+		buf_deinit(&out);
+	}
+}
+
 int
 main(void)
 {
@@ -260,6 +295,7 @@ main(void)
 		cmocka_unit_test(test_rfc2231_order),
 		cmocka_unit_test(test_param_limit),
 		cmocka_unit_test(test_search),
+		cmocka_unit_test(test_charset_check),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
