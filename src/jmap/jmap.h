@@ -34,6 +34,7 @@ struct jmap_call {
 	json_t *result;		/* out: the response arguments (owned), or NULL on error */
 	const char *error;	/* out: the method error type, with result NULL */
 	const char *error_desc;	/* optional description */
+	json_t *created_ids;	/* borrowed: the request's creation id -> id (RFC 8620 §5.3) */
 };
 /*
  * The message whose blobId is "B" + 16 hex digits (blob_id): an open, read-only

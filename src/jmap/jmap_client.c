@@ -175,19 +175,19 @@ serve_session(struct jmap_client *c)
 	    "maxConcurrentRequests", (json_int_t)1,
 	    "maxCallsInRequest", (json_int_t)JMAP_MAX_CALLS_IN_REQUEST,
 	    "maxObjectsInGet", (json_int_t)JMAP_MAX_OBJECTS_IN_GET,
-	    "maxObjectsInSet", (json_int_t)0,
+	    "maxObjectsInSet", (json_int_t)JMAP_MAX_OBJECTS_IN_SET,
 	    "collationAlgorithms",
 	    "urn:ietf:params:jmap:mail",
 	    "accounts", c->account_id,
 	    "name", c->user,
 	    "isPersonal", 1,
-	    "isReadOnly", 1,
+	    "isReadOnly", 0,
 	    "accountCapabilities", "urn:ietf:params:jmap:mail",
 	    "maxMailboxesPerEmail", "maxMailboxDepth",
 	    "maxSizeMailboxName", (json_int_t)490,
 	    "maxSizeAttachmentsPerEmail", (json_int_t)0,
 	    "emailQuerySortOptions", "receivedAt",
-	    "mayCreateTopLevelMailbox", 0,
+	    "mayCreateTopLevelMailbox", 1,
 	    "primaryAccounts", "urn:ietf:params:jmap:mail", c->account_id,
 	    "username", c->user,
 	    "apiUrl", api,
@@ -221,7 +221,7 @@ method_error(const char *type, const char *desc, const char *call_id)
 
 static json_t *
 run_call(struct jmap_client *c, const struct jmap_request *req, json_t *call,
-    json_t *responses)
+    json_t *responses, json_t *created_ids)
 {
 	const char *name = json_string_value(json_array_get(call, 0));
 	const char *call_id = json_string_value(json_array_get(call, 2));
@@ -243,6 +243,7 @@ run_call(struct jmap_client *c, const struct jmap_request *req, json_t *call,
 	jc.mu = c->mu;
 	jc.account_id = c->account_id;
 	jc.args = args;
+	jc.created_ids = created_ids;
 	/* RFC 8620 §3.6.2: a method of a capability the request does not use is unknown */
 	if (!jmap_mail_call(name, req->caps, &jc)) {
 		json_decref(args);
@@ -262,7 +263,7 @@ serve_api(struct jmap_client *c)
 	struct jmap_request req;
 	const char *detail, *limit;
 	enum jmap_problem p;
-	json_t *responses, *resp, *call;
+	json_t *responses, *resp, *call, *created_ids;
 	size_t i;
 
 	p = jmap_request_decode((const unsigned char *)c->body.data, c->body.len, &req, &detail, &limit);
@@ -273,8 +274,10 @@ serve_api(struct jmap_client *c)
 		return;
 	}
 	responses = json_array();
+	/* creation ids of this request (RFC 8620 §3.3, §5.3): answered only when sent */
+	created_ids = req.created_ids != NULL ? json_incref(req.created_ids) : json_object();
 	json_array_foreach(req.calls, i, call) {
-		json_t *r = run_call(c, &req, call, responses);
+		json_t *r = run_call(c, &req, call, responses, created_ids);
 
 		if (r == NULL)
 			r = method_error("serverFail", NULL,
@@ -284,6 +287,7 @@ serve_api(struct jmap_client *c)
 	resp = json_pack("{s:o, s:s}", "methodResponses", responses, "sessionState", "0");
 	if (req.created_ids != NULL)
 		(void)json_object_set(resp, "createdIds", req.created_ids);
+	json_decref(created_ids);
 	respond_json(c, 200, "application/json", resp);
 	json_decref(resp);
 	jmap_request_free(&req);

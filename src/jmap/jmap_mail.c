@@ -247,6 +247,8 @@ static const struct jmap_method {
 	{ "Email/query", JMAP_CAP_MAIL, jmap_email_query },
 	{ "Email/get", JMAP_CAP_MAIL, jmap_email_get },
 	{ "Email/changes", JMAP_CAP_MAIL, jmap_email_changes },
+	{ "Email/set", JMAP_CAP_MAIL, jmap_email_set },
+	{ "Mailbox/set", JMAP_CAP_MAIL, jmap_mailbox_set },
 };
 
 bool
