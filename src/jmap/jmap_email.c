@@ -805,7 +805,8 @@ jmap_email_get(struct jmap_call *call)
 	list = json_array();
 	notfound = json_array();
 	json_array_foreach(ids, i, e)
-		want_ids[nwant++] = jmap_email_id_parse(json_string_value(e), 'M');
+		want_ids[nwant++] = jmap_email_id_parse(jmap_resolve_id(call,
+		    json_string_value(e)), 'M');
 	/* one pass over every folder: where each wanted Email is (its mailboxIds) */
 	{
 		json_t **objs = xcalloc(nwant + 1, sizeof(*objs));

@@ -86,5 +86,8 @@ bool jmap_keywords_valid(json_t *kw);
  * notCreated and to the request's createdIds. */
 void jmap_email_create(struct jmap_call *call, struct folders *f, const char *cid,
     json_t *obj);
+/* Email/import (RFC 8621 §4.8). */
+void jmap_email_import(struct jmap_call *call);
+#define JMAP_CREATE_MAX		JMAP_MAX_SIZE_UPLOAD	/* octets of a created message */
 
 #endif

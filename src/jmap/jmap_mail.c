@@ -248,6 +248,7 @@ static const struct jmap_method {
 	{ "Email/get", JMAP_CAP_MAIL, jmap_email_get },
 	{ "Email/changes", JMAP_CAP_MAIL, jmap_email_changes },
 	{ "Email/set", JMAP_CAP_MAIL, jmap_email_set },
+	{ "Email/import", JMAP_CAP_MAIL, jmap_email_import },
 	{ "Mailbox/set", JMAP_CAP_MAIL, jmap_mailbox_set },
 };
 

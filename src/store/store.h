@@ -71,6 +71,10 @@ int mstore_open(const char *root_path, struct mstore **store_r, const char **err
  * Closed folders kept in the cache (see mailbox_unref) are freed here. */
 void mstore_close(struct mstore **store);
 
+/* The Maildir++ root directory (borrowed, O_NOFOLLOW): for files of the store's
+ * users that are not folders (JMAP uploads, docs/jmap.md); never a '.' name there. */
+int mstore_root_fd(const struct mstore *store);
+
 /* Validate a mailbox name (mUTF-7, '.' separator). A trailing '.' is NOT accepted here;
  * mstore_create strips one first. Returns STORE_OK, STORE_BADNAME or STORE_LIMIT. */
 enum store_status mstore_name_check(const char *name);
