@@ -689,7 +689,6 @@ put_simple_body(struct mb *m, json_t *email)
 			    "htmlBody", 0, text != NULL ? "text/plain" : "text/html");
 		}
 	} else {
-		ok = true;
 		/* multipart/mixed: the body first (itself an alternative), then attachments */
 		if (text != NULL && html != NULL) {
 			empty = json_pack("{s:s, s:[O, O]}", "type", "multipart/alternative",
@@ -698,9 +697,11 @@ put_simple_body(struct mb *m, json_t *email)
 		} else if (text != NULL || html != NULL) {
 			parts[0] = text != NULL ? text : html;
 		}
+		size_t off = parts[0] != NULL;
+
 		json_array_foreach(at, i, v)
-			parts[(parts[0] != NULL) + i] = v;
-		ok = put_multipart(m, "mixed", parts, na + (parts[0] != NULL), "attachments", 0);
+			parts[off + i] = v;
+		ok = put_multipart(m, "mixed", parts, na + off, "attachments", 0);
 	}
 	json_decref(empty);
 	json_decref(text);
