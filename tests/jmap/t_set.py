@@ -640,3 +640,43 @@ def jam_set(srv, res):
            "the attachment over IMAP")
     res.eq(fetch_raw(srv, "INBOX", out["import"]["created"]["i1"]["id"])[0], None,
            "the destroyed import is gone")
+
+
+@test(config=["jmap_tls = no"])
+def changes_destroyed_and_moved(srv, res):
+    """Email/changes with expunges (store format 5 keeps their EMAILIDs): an Email with
+    no instance left is destroyed, a MOVE (copy + expunge) is an update."""
+    acc = account(srv)
+    r = roles(srv, acc)
+    ids = sorted(inbox_emails(srv, acc))
+    a, b, c = ids[0], ids[1], ids[2]
+    s0 = call(srv, ["Email/get", {"accountId": acc, "ids": [a], "properties": ["id"]},
+                    "g"])[0]["state"]
+    # JMAP destroy, JMAP move, IMAP MOVE
+    call(srv, ["Email/set", {"accountId": acc, "destroy": [a],
+                             "update": {b: {"mailboxIds": {r["archive"]: True}}}}, "s"])
+    m = srv.imap()
+    m.select("INBOX")
+    typ, data = m.uid("SEARCH", "EMAILID", c)
+    m.uid("MOVE", data[0].split()[0], "Trash")
+    m.logout()
+    ch = call(srv, ["Email/changes", {"accountId": acc, "sinceState": s0}, "c"])[0]
+    res.eq((ch.get("created"), sorted(ch.get("updated") or []), ch.get("destroyed")),
+           ([], sorted([b, c]), [a]), "destroyed and moved: %r" % ch)
+    # with maxChanges steps, the destroyed one comes too
+    got, since = set(), s0
+    for _ in range(10):
+        ch = call(srv, ["Email/changes", {"accountId": acc, "sinceState": since,
+                                          "maxChanges": 1}, "c"])[0]
+        if "newState" not in ch:
+            res.fail("step: %r" % ch)
+            break
+        got |= set(ch["destroyed"]) | set(ch["updated"])
+        since = ch["newState"]
+        if not ch["hasMoreChanges"]:
+            break
+    res.eq(sorted(got), sorted([a, b, c]), "every change in steps")
+    # the state after: nothing more
+    ch2 = call(srv, ["Email/changes", {"accountId": acc, "sinceState": since}, "c"])[0]
+    res.eq((ch2.get("created"), ch2.get("updated"), ch2.get("destroyed")), ([], [], []),
+           "nothing after")
