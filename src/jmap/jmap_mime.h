@@ -43,10 +43,10 @@ enum jmap_mime_result {
 };
 
 /*
- * Build the message of the create object email into out (appended; the caller's buf
- * bound is ignored, env->max_size is the bound). mailboxIds, keywords and receivedAt
+ * Build the message of the create object email into out (appended; at most
+ * env->max_size octets, and within out's own bound). mailboxIds, keywords and receivedAt
  * are the caller's and skipped here. On failure *prop_r (borrowed from email or
- * static) and *desc_r (static) say why.
+ * static) and *desc_r (static) say why, and out is as it was.
  */
 enum jmap_mime_result jmap_mime_build(json_t *email, const struct jmap_mime_env *env,
     struct buf *out, const char **prop_r, const char **desc_r);
