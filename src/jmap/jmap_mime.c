@@ -636,17 +636,30 @@ put_part(struct mb *m, json_t *part, const char *prop, unsigned depth, const cha
 	return put_base64(m, data, len);
 }
 
-/* RFC 8621 §4.6: textBody/htmlBody/attachments to a structure (multipart/alternative
- * for text + HTML, multipart/mixed with attachments). */
+/* An inline part of the HTML (RFC 8621 §4.6): it has a cid and is not an attachment. */
+static bool
+is_inline(json_t *part)
+{
+	const char *disp = json_string_value(json_object_get(part, "disposition"));
+
+	return json_is_string(json_object_get(part, "cid")) &&
+	    (disp == NULL || strcasecmp(disp, "attachment") != 0);
+}
+
+/*
+ * RFC 8621 §4.6: textBody/htmlBody/attachments to a structure: multipart/alternative for
+ * text + HTML, multipart/related for the HTML and its inline parts (a cid, not an
+ * attachment), multipart/mixed with the other attachments. The tree is made of the
+ * client's parts (borrowed) and written as a bodyStructure would be.
+ */
 static bool
 put_simple_body(struct mb *m, json_t *email)
 {
 	json_t *tb = json_object_get(email, "textBody"), *hb = json_object_get(email, "htmlBody");
 	json_t *at = json_object_get(email, "attachments");
-	json_t *text = NULL, *html = NULL, *empty = NULL;
-	json_t **parts;
-	size_t na = 0, i;
-	json_t *v;
+	json_t *text = NULL, *html = NULL, *body = NULL, *root = NULL, *inl, *rest, *v;
+	const char *prop = "textBody";
+	size_t i;
 	bool ok;
 
 	if ((tb != NULL && (!json_is_array(tb) || json_array_size(tb) > 1)) ||
@@ -671,42 +684,45 @@ put_simple_body(struct mb *m, json_t *email)
 		(void)json_object_set_new(text, "type", json_string("text/plain"));
 	if (html != NULL)
 		(void)json_object_set_new(html, "type", json_string("text/html"));
-	na = json_array_size(at);
-	parts = xcalloc(na + 2, sizeof(*parts));
-	if (text == NULL && html == NULL && na == 0) {
-		/* no body at all: an empty text/plain */
-		empty = json_pack("{s:s}", "partId", "");
-		json_object_set_new(m->values, "", json_pack("{s:s}", "value", ""));
-		ok = put_part(m, empty, "textBody", 0, "text/plain");
-		json_object_del(m->values, "");
-	} else if (na == 0) {
-		if (text != NULL && html != NULL) {
-			parts[0] = text;
-			parts[1] = html;
-			ok = put_multipart(m, "alternative", parts, 2, "textBody", 0);
-		} else {
-			ok = put_part(m, text != NULL ? text : html, text != NULL ? "textBody" :
-			    "htmlBody", 0, text != NULL ? "text/plain" : "text/html");
-		}
-	} else {
-		/* multipart/mixed: the body first (itself an alternative), then attachments */
-		if (text != NULL && html != NULL) {
-			empty = json_pack("{s:s, s:[O, O]}", "type", "multipart/alternative",
-			    "subParts", text, html);
-			parts[0] = empty;
-		} else if (text != NULL || html != NULL) {
-			parts[0] = text != NULL ? text : html;
-		}
-		size_t off = parts[0] != NULL;
+	inl = json_array();
+	rest = json_array();
+	json_array_foreach(at, i, v)
+		(void)json_array_append(html != NULL && is_inline(v) ? inl : rest, v);
+	if (html != NULL && json_array_size(inl) > 0) {
+		json_t *rel;
 
-		json_array_foreach(at, i, v)
-			parts[off + i] = v;
-		ok = put_multipart(m, "mixed", parts, na + off, "attachments", 0);
+		(void)json_array_insert(inl, 0, html);
+		rel = json_pack("{s:s, s:O}", "type", "multipart/related", "subParts", inl);
+		json_decref(html);
+		html = rel;
 	}
-	json_decref(empty);
+	if (text != NULL && html != NULL)
+		body = json_pack("{s:s, s:[O, O]}", "type", "multipart/alternative", "subParts",
+		    text, html);
+	else if (text != NULL || html != NULL)
+		body = json_incref(text != NULL ? text : html);
+	if (html != NULL && text == NULL)
+		prop = "htmlBody";
+	if (json_array_size(rest) > 0) {
+		if (body != NULL)
+			(void)json_array_insert(rest, 0, body);
+		root = json_pack("{s:s, s:O}", "type", "multipart/mixed", "subParts", rest);
+		prop = "attachments";
+	} else {
+		root = json_incref(body);
+	}
+	if (root == NULL) {
+		/* no body at all: an empty text/plain */
+		root = json_pack("{s:s, s:s}", "type", "text/plain", "partId", "");
+		(void)json_object_set_new(m->values, "", json_pack("{s:s}", "value", ""));
+	}
+	ok = put_part(m, root, prop, 0, NULL);
+	json_decref(root);
+	json_decref(body);
 	json_decref(text);
 	json_decref(html);
-	free(parts);
+	json_decref(inl);
+	json_decref(rest);
 	return ok;
 }
 

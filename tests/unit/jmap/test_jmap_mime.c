@@ -188,6 +188,38 @@ test_body(void **state)
 	buf_deinit(&b);
 }
 
+/* RFC 8621 §4.6: inline parts (a cid, not an attachment) go with the HTML into
+ * multipart/related, the others into multipart/mixed. */
+static void
+test_related(void **state)
+{
+	struct buf b;
+	const char *prop, *alt, *rel, *html, *img, *att;
+
+	(void)state;
+	assert_int_equal(build("{\"textBody\":[{\"partId\":\"t\"}],\"htmlBody\":[{\"partId\":"
+	    "\"h\"}],\"attachments\":[{\"blobId\":\"Bbig\",\"type\":\"image/png\",\"cid\":"
+	    "\"img1@x\"},{\"blobId\":\"Bbig\",\"type\":\"application/pdf\",\"disposition\":"
+	    "\"attachment\"}],\"bodyValues\":{\"t\":{\"value\":\"t\"},\"h\":{\"value\":"
+	    "\"<img src=cid:img1@x>\"}}}", 100000, &b, &prop), JMAP_MIME_OK);
+	assert_non_null(strstr(b.data, "Content-Type: multipart/mixed;"));
+	alt = strstr(b.data, "Content-Type: multipart/alternative;");
+	rel = strstr(b.data, "Content-Type: multipart/related;");
+	html = strstr(b.data, "Content-Type: text/html;");
+	img = strstr(b.data, "Content-Type: image/png\r\nContent-ID: <img1@x>\r\n");
+	att = strstr(b.data, "Content-Type: application/pdf\r\n");
+	assert_true(alt != NULL && rel != NULL && html != NULL && img != NULL && att != NULL);
+	assert_true(alt < rel && rel < html && html < img && img < att);
+	buf_deinit(&b);
+	/* without HTML there is nothing to relate: a cid part is an attachment */
+	assert_int_equal(build("{\"textBody\":[{\"partId\":\"t\"}],\"attachments\":[{"
+	    "\"blobId\":\"Bbig\",\"type\":\"image/png\",\"cid\":\"i@x\"}],\"bodyValues\":"
+	    "{\"t\":{\"value\":\"t\"}}}", 100000, &b, &prop), JMAP_MIME_OK);
+	assert_null(strstr(b.data, "multipart/related"));
+	assert_non_null(strstr(b.data, "multipart/mixed"));
+	buf_deinit(&b);
+}
+
 /* n multipart levels around one text part */
 static char *
 nested(unsigned n)
@@ -262,6 +294,7 @@ main(void)
 		cmocka_unit_test(test_headers),
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_body),
+		cmocka_unit_test(test_related),
 		cmocka_unit_test(test_limits),
 	};
 
