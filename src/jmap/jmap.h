@@ -71,6 +71,20 @@ int jmap_mail_blob_open(struct mail_user *mu, const char *blob_id, int *fd_r);
 int jmap_body_blob_read(struct mail_user *mu, const char *blob_id, char **data_r,
     size_t *len_r, char *type, size_t type_size);
 /*
+ * jmap_upload.c: uploads (RFC 8620 §6.1) under the Maildir root, JMAP_UPLOAD_TTL
+ * seconds. begin: a new partial file (its name into tmp), the descriptor or -1;
+ * finish: fsync, then it is the blob blob_id ("U" + 16 hex); 0 or -1 (removed);
+ * abort removes it. jmap_blob_open: any blob id (an Email's "B…" or an upload's
+ * "U…"), as jmap_mail_blob_open.
+ */
+#define JMAP_MAX_SIZE_UPLOAD	(50 * 1000 * 1000)	/* maxSizeUpload */
+#define JMAP_UPLOAD_TTL		(24 * 3600)
+int jmap_upload_begin(struct mail_user *mu, char tmp[40]);
+int jmap_upload_finish(struct mail_user *mu, int fd, const char *tmp, char blob_id[18]);
+void jmap_upload_abort(struct mail_user *mu, const char *tmp);
+int jmap_blob_open(struct mail_user *mu, const char *blob_id, int *fd_r);
+
+/*
  * Run the method name; false when there is no such method or caps (JMAP_CAP_* of the
  * request's "using") lacks its capability: unknownMethod (RFC 8620 §3.6.2).
  */

@@ -74,6 +74,14 @@ struct jmap_client {
 	unsigned char *map;
 	size_t map_len;
 	struct mail_octets_reader reader;
+	bool raw;			/* an uploaded blob: its bytes as they are */
+	size_t raw_pos;
+	/* POST /jmap/upload/: the body streams into a file (jmap_upload.c) */
+	int upload_fd;			/* -1: not an upload */
+	bool upload_failed;
+	char upload_tmp[40];
+	char upload_type[128];
+	uint64_t upload_size;
 };
 
 static unsigned next_id;
@@ -189,13 +197,13 @@ serve_session(struct jmap_client *c)
 	    " s:{s:s, s:s, s:s}, s:s, s:s, s:s, s:s, s:s, s:s}",
 	    "capabilities",
 	    "urn:ietf:params:jmap:core",
-	    "maxSizeUpload", (json_int_t)0,
+	    "maxSizeUpload", (json_int_t)JMAP_MAX_SIZE_UPLOAD,
 	    "maxConcurrentUpload", (json_int_t)1,
 	    "maxSizeRequest", (json_int_t)JMAP_MAX_SIZE_REQUEST,
 	    "maxConcurrentRequests", (json_int_t)1,
 	    "maxCallsInRequest", (json_int_t)JMAP_MAX_CALLS_IN_REQUEST,
 	    "maxObjectsInGet", (json_int_t)JMAP_MAX_OBJECTS_IN_GET,
-	    "maxObjectsInSet", (json_int_t)0,
+	    "maxObjectsInSet", (json_int_t)JMAP_MAX_OBJECTS_IN_SET,
 	    "collationAlgorithms",
 	    "urn:ietf:params:jmap:mail",
 	    "urn:ietf:params:jmap:submission",
@@ -203,13 +211,13 @@ serve_session(struct jmap_client *c)
 	    "accounts", c->account_id,
 	    "name", c->user,
 	    "isPersonal", 1,
-	    "isReadOnly", 1,
+	    "isReadOnly", 0,
 	    "accountCapabilities", "urn:ietf:params:jmap:mail",
 	    "maxMailboxesPerEmail", "maxMailboxDepth",
 	    "maxSizeMailboxName", (json_int_t)490,
 	    "maxSizeAttachmentsPerEmail", (json_int_t)0,
 	    "emailQuerySortOptions", "receivedAt",
-	    "mayCreateTopLevelMailbox", 0,
+	    "mayCreateTopLevelMailbox", 1,
 	    /* RFC 8621 §1.3.2: sent at once (no delayed send), no SMTP extensions */
 	    "urn:ietf:params:jmap:submission", "maxDelayedSend", (json_int_t)0,
 	    "submissionExtensions",
@@ -446,7 +454,16 @@ download_pump(struct jmap_client *c)
 	int n = 1;
 
 	buf_init(&chunk, DOWNLOAD_CHUNK);
-	while (!conn_output_full(c->bev, CONN_IMAP)) {
+	while (c->raw && !conn_output_full(c->bev, CONN_IMAP)) {
+		size_t k = MIN(c->map_len - c->raw_pos, (size_t)DOWNLOAD_CHUNK);
+
+		if ((n = k > 0) == 0)
+			break;
+		evbuffer_add(bufferevent_get_output(c->bev), c->map + c->raw_pos, k);
+		c->raw_pos += k;
+		arm_timer(c, JMAP_IDLE_SECS);
+	}
+	while (!c->raw && !conn_output_full(c->bev, CONN_IMAP)) {
 		buf_reset(&chunk);
 		if ((n = mail_octets_read(&c->reader, &chunk, DOWNLOAD_CHUNK)) <= 0)
 			break;
@@ -541,7 +558,12 @@ serve_download(struct jmap_client *c)
 		serve_part_download(c, blob, name, nlen, accepted ? type : NULL);
 		return;
 	}
-	if ((r = jmap_mail_blob_open(c->mu, blob, &fd)) <= 0) {
+	c->raw = blob[0] == 'U';
+	c->raw_pos = 0;
+	if (c->raw && (q == NULL || strncmp(q, "?accept=", 8) != 0 ||
+	    !header_safe(q + 8, strlen(q + 8))))
+		snprintf(type, sizeof(type), "application/octet-stream");
+	if ((r = jmap_blob_open(c->mu, blob, &fd)) <= 0) {
 		if (r < 0) {
 			respond_text(c, 503, "Temporary failure");
 			return;
@@ -564,6 +586,8 @@ serve_download(struct jmap_client *c)
 	c->map_len = len;
 	mail_octets_reader_init(&c->reader, c->map != NULL ? c->map :
 	    (const unsigned char *)"", len, 0, UINT64_MAX, &total);
+	if (c->raw)
+		total = len;
 	evbuffer_add_printf(bufferevent_get_output(c->bev), "HTTP/1.1 200 OK\r\n"
 	    "Content-Length: %llu\r\nContent-Type: %s\r\n"
 	    "Cache-Control: private, immutable, max-age=31536000\r\n%s%.*s%s%s\r\n",
@@ -581,6 +605,94 @@ serve_download(struct jmap_client *c)
 	return;
 notfound:
 	respond_text(c, 404, "Not found");
+}
+
+/* ---------------------------------------------------------------- upload */
+
+static int
+write_full(int fd, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, b, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* The body has been written to the upload file: it becomes a blob (RFC 8620 §6.1). */
+static void
+serve_upload(struct jmap_client *c)
+{
+	char blob_id[18];
+	json_t *v;
+	int fd = c->upload_fd;
+
+	c->upload_fd = -1;
+	if (c->upload_failed || jmap_upload_finish(c->mu, fd, c->upload_tmp, blob_id) < 0) {
+		if (c->upload_failed)
+			jmap_upload_abort(c->mu, c->upload_tmp);
+		close(fd);
+		respond_text(c, 503, "Temporary failure");
+		return;
+	}
+	close(fd);
+	log_info("jmap upload user=%s session=%u blob=%s size=%llu", c->user, c->id, blob_id,
+	    (unsigned long long)c->upload_size);
+	v = json_pack("{s:s, s:s, s:s, s:I}", "accountId", c->account_id, "blobId", blob_id,
+	    "type", c->upload_type, "size", (json_int_t)c->upload_size);
+	respond_json(c, 201, "application/json", v);
+	json_decref(v);
+}
+
+/* POST /jmap/upload/{accountId}/: bounded by maxSizeUpload before a byte is read. */
+static bool
+start_upload(struct jmap_client *c, const struct http_request *r)
+{
+	const char *acc = c->target + 13;
+	size_t alen = strcspn(acc, "/?");
+
+	if (alen != strlen(c->account_id) || strncmp(acc, c->account_id, alen) != 0) {
+		c->keep_alive = false;
+		respond_text(c, 404, "Not found");
+		return false;
+	}
+	if (r->content_length > JMAP_MAX_SIZE_UPLOAD) {
+		c->keep_alive = false;
+		respond_problem(c, 413, jmap_problem_type(JMAP_LIMIT),
+		    "The file is larger than maxSizeUpload", "maxSizeUpload");
+		return false;
+	}
+	snprintf(c->upload_type, sizeof(c->upload_type), "application/octet-stream");
+	if (r->content_type != NULL && header_safe(r->content_type,
+	    MIN(r->content_type_len, sizeof(c->upload_type) - 1))) {
+		size_t n = MIN(r->content_type_len, sizeof(c->upload_type) - 1);
+		size_t semi = strcspn(r->content_type, ";");
+
+		/* the media type without parameters */
+		memcpy(c->upload_type, r->content_type, MIN(n, semi));
+		c->upload_type[MIN(n, semi)] = '\0';
+	}
+	c->upload_fd = jmap_upload_begin(c->mu, c->upload_tmp);
+	if (c->upload_fd < 0) {
+		c->keep_alive = false;
+		respond_text(c, 503, "Temporary failure");
+		return false;
+	}
+	c->upload_failed = false;
+	c->upload_size = r->content_length;
+	if (r->expect_continue && r->content_length > 0)
+		evbuffer_add_printf(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n");
+	c->body_left = r->content_length;
+	c->state = JC_BODY;
+	return true;
 }
 
 static bool
@@ -606,6 +718,8 @@ serve_request(struct jmap_client *c)
 			serve_api(c);
 		else
 			respond(c, 405, NULL, "Allow: POST\r\n", NULL, 0);
+	} else if (strncmp(c->target, "/jmap/upload/", 13) == 0 && c->upload_fd >= 0) {
+		serve_upload(c);
 	} else if (strncmp(c->target, "/jmap/download/", 15) == 0) {
 		if (c->method == HTTP_GET || c->method == HTTP_HEAD)
 			serve_download(c);
@@ -625,6 +739,12 @@ request_reset(struct jmap_client *c)
 	free(c->target);
 	free(c->host);
 	c->target = c->host = NULL;
+	if (c->upload_fd >= 0) {
+		/* an upload cut short */
+		close(c->upload_fd);
+		jmap_upload_abort(c->mu, c->upload_tmp);
+		c->upload_fd = -1;
+	}
 	buf_reset(&c->body);
 	c->body_left = 0;
 }
@@ -678,6 +798,8 @@ start_request(struct jmap_client *c, const struct http_request *r)
 		respond_text(c, 411, "Content-Length required");
 		return false;
 	}
+	if (r->method == HTTP_POST && strncmp(c->target, "/jmap/upload/", 13) == 0)
+		return start_upload(c, r);
 	if (r->content_length > JMAP_MAX_SIZE_REQUEST) {
 		c->keep_alive = false;
 		respond_problem(c, 413, jmap_problem_type(JMAP_LIMIT),
@@ -751,10 +873,26 @@ client_input(struct jmap_client *c)
 
 			if (n == 0)
 				break;
-			if (buf_append(&c->body, evbuffer_pullup(in, (ssize_t)n), n) < 0)
+			if (c->upload_fd >= 0) {
+				/* streamed to the file, a bounded piece at a time */
+				n = MIN(n, (size_t)DOWNLOAD_CHUNK);
+				if (!c->upload_failed && write_full(c->upload_fd,
+				    evbuffer_pullup(in, (ssize_t)n), n) < 0) {
+					log_error("jmap upload write user=%s error=%s", c->user,
+					    strerror(errno));
+					c->upload_failed = true;
+				}
+				evbuffer_drain(in, n);
+				c->body_left -= n;
+				arm_timer(c, JMAP_REQUEST_SECS);	/* progress */
+				if (c->body_left > 0)
+					continue;
+			} else if (buf_append(&c->body, evbuffer_pullup(in, (ssize_t)n), n) < 0)
 				panic("jmap: body over its bound");
-			evbuffer_drain(in, n);
-			c->body_left -= n;
+			else {
+				evbuffer_drain(in, n);
+				c->body_left -= n;
+			}
 			if (c->body_left > 0)
 				break;
 		}
@@ -860,6 +998,7 @@ jmap_client_create(struct event_base *base, struct mail_user *mu, const char *us
 	c->user = xstrdup(user);
 	c->ip = xstrdup(client_ip != NULL ? client_ip : "");
 	c->keep_alive = true;
+	c->upload_fd = -1;
 	/* the account id: stable for the user, an Id (RFC 8620 §1.2) */
 	sha256(user, strlen(user), h);
 	snprintf(c->account_id, sizeof(c->account_id), "a%02x%02x%02x%02x%02x%02x%02x%02x",

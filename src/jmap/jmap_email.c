@@ -342,6 +342,12 @@ email_state(const struct folders *f)
 	return s;
 }
 
+char *
+jmap_email_state(const struct folders *f)
+{
+	return email_state(f);
+}
+
 static const struct estate_folder *
 estate_find(const struct estate *st, const char *guid)
 {
@@ -377,23 +383,59 @@ u64_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void
-vanished_cb(void *ctx, uint32_t lo, uint32_t hi)
-{
-	uint32_t *lowest = ctx;
+/* Growing arrays of the changes and of the ids that had an instance at the old state. */
+struct echanges {
+	struct echange *ch;
+	size_t nch, cap;
+	uint64_t *before;
+	size_t nbefore, capb;
+	size_t folder;		/* of the expunges being told */
+	uint32_t old_uidnext;
+};
 
-	(void)hi;
-	if (lo < *lowest)
-		*lowest = lo;
+static void
+echanges_add(struct echanges *e, uint64_t emailid, uint64_t modseq, size_t folder)
+{
+	if (e->nch == e->cap) {
+		e->cap = e->cap ? e->cap * 2 : 256;
+		e->ch = xreallocarray(e->ch, e->cap, sizeof(*e->ch));
+	}
+	e->ch[e->nch].emailid = emailid;
+	e->ch[e->nch].modseq = modseq;
+	e->ch[e->nch++].folder = folder;
+}
+
+static void
+echanges_before(struct echanges *e, uint64_t emailid)
+{
+	if (e->nbefore == e->capb) {
+		e->capb = e->capb ? e->capb * 2 : 256;
+		e->before = xreallocarray(e->before, e->capb, sizeof(*e->before));
+	}
+	e->before[e->nbefore++] = emailid;
+}
+
+/* An expunge since the old state is a change of its Email (store format 5 keeps the id):
+ * it had an instance then when its UID was below the old UIDNEXT. */
+static void
+expunge_cb(void *ctx, uint32_t uid, uint64_t modseq, uint64_t emailid)
+{
+	struct echanges *e = ctx;
+
+	if (uid >= e->old_uidnext)
+		return;		/* created and expunged since: nothing to tell here */
+	echanges_add(e, emailid, modseq, e->folder);
+	echanges_before(e, emailid);
 }
 
 /*
  * RFC 8620 §5.2 for Emails from MODSEQs: a message whose MODSEQ is above the folder's
  * in the old state changed; it is created when no instance of its id (a copy keeps the
  * id) was there at the old state (UID below the old UIDNEXT of a folder of the old
- * state), else updated. An expunge of a message that was there cannot be told as an
- * Email id (the store keeps the UIDs of expunges, not their ids), so then, and for a
- * folder gone or with a new UIDVALIDITY, the answer is cannotCalculateChanges.
+ * state), else updated. An expunge since the old state (the store keeps the EMAILID
+ * of each) changes its Email too: destroyed when no instance of the id is left, else
+ * updated (a MOVE). A folder gone, with a new UIDVALIDITY, or whose expunges that old
+ * were forgotten gives cannotCalculateChanges.
  */
 void
 jmap_email_changes(struct jmap_call *call)
@@ -401,13 +443,16 @@ jmap_email_changes(struct jmap_call *call)
 	const char *since;
 	struct estate old, mid;
 	struct folders f;
-	struct echange *ch = NULL;
-	size_t nch = 0, cap = 0, take;
-	uint64_t *before = NULL;	/* ids that had an instance at the old state */
-	size_t nbefore = 0, capb = 0;
+	struct echanges ec = { 0 };
+	struct echange *ch;
+	size_t nch, take;
+	uint64_t *before;		/* ids that had an instance at the old state */
+	size_t nbefore;
+	uint64_t *now = NULL;		/* ids that have an instance now */
+	size_t nnow = 0, capn = 0;
 	json_int_t max;
 	bool more = false, cannot = false;
-	json_t *created, *updated;
+	json_t *created, *updated, *destroyed;
 	char *newstate;
 
 	if (!jmap_changes_args(call, &since, &max))
@@ -430,7 +475,6 @@ jmap_email_changes(struct jmap_call *call)
 	for (size_t fi = 0; fi < f.n && !cannot; fi++) {
 		const struct estate_folder *o = estate_find(&old, f.v[fi].guid);
 		struct mailbox *box;
-		uint32_t lowest = UINT32_MAX;
 
 		if (mailbox_open(mail_user_store(call->mu), f.v[fi].name, &box) != STORE_OK) {
 			cannot = true;
@@ -438,32 +482,31 @@ jmap_email_changes(struct jmap_call *call)
 		}
 		mailbox_msgs_load(box);
 		if (o != NULL) {
-			(void)mailbox_vanished_since(box, o->modseq, vanished_cb, &lowest);
-			if (lowest < o->uidnext)
-				cannot = true;	/* a message that was there is gone */
+			ec.folder = fi;
+			ec.old_uidnext = o->uidnext;
+			if (!mailbox_expunges_since(box, o->modseq, expunge_cb, &ec))
+				cannot = true;	/* expunges that old are forgotten */
 		}
 		for (size_t k = 0; k < mailbox_count(box) && !cannot; k++) {
 			const struct mailbox_msg *m = mailbox_msg_at(box, k);
 
-			if (o != NULL && m->uid < o->uidnext) {
-				if (nbefore == capb) {
-					capb = capb ? capb * 2 : 256;
-					before = xreallocarray(before, capb, sizeof(*before));
-				}
-				before[nbefore++] = m->emailid;
+			if (nnow == capn) {
+				capn = capn ? capn * 2 : 256;
+				now = xreallocarray(now, capn, sizeof(*now));
 			}
+			now[nnow++] = m->emailid;
+			if (o != NULL && m->uid < o->uidnext)
+				echanges_before(&ec, m->emailid);
 			if (o != NULL && m->modseq <= o->modseq)
 				continue;
-			if (nch == cap) {
-				cap = cap ? cap * 2 : 256;
-				ch = xreallocarray(ch, cap, sizeof(*ch));
-			}
-			ch[nch].emailid = m->emailid;
-			ch[nch].modseq = m->modseq;
-			ch[nch++].folder = fi;
+			echanges_add(&ec, m->emailid, m->modseq, fi);
 		}
 		mailbox_unref(&box);
 	}
+	ch = ec.ch;
+	nch = ec.nch;
+	before = ec.before;
+	nbefore = ec.nbefore;
 	if (cannot) {
 		jmap_set_error(call, "cannotCalculateChanges", NULL);
 		goto out;
@@ -508,6 +551,7 @@ jmap_email_changes(struct jmap_call *call)
 	}
 	created = json_array();
 	updated = json_array();
+	destroyed = json_array();
 	/* each id once (a copy in two folders is one Email), sorted; "before" sorted too */
 	{
 		uint64_t *ids = xcalloc(take + 1, sizeof(*ids));
@@ -519,29 +563,37 @@ jmap_email_changes(struct jmap_call *call)
 			qsort(ids, nids, sizeof(*ids), u64_cmp);
 		if (nbefore > 0)
 			qsort(before, nbefore, sizeof(*before), u64_cmp);
+		if (nnow > 0)
+			qsort(now, nnow, sizeof(*now), u64_cmp);
 		for (size_t i = 0; i < nids; i++) {
 			char id[18];
-			bool existed;
+			bool existed, present;
 
 			if (i > 0 && ids[i] == ids[i - 1])
 				continue;
 			existed = nbefore > 0 && bsearch(&ids[i], before, nbefore,
 			    sizeof(*before), u64_cmp) != NULL;
+			present = nnow > 0 && bsearch(&ids[i], now, nnow, sizeof(*now),
+			    u64_cmp) != NULL;
 			jmap_email_id(ids[i], id);
-			(void)json_array_append_new(existed ? updated : created,
-			    json_string(id));
+			if (present)
+				(void)json_array_append_new(existed ? updated : created,
+				    json_string(id));
+			else if (existed)
+				(void)json_array_append_new(destroyed, json_string(id));
 		}
 		free(ids);
 	}
 	newstate = more ? estate_encode(&mid) : email_state(&f);
-	call->result = json_pack("{s:s, s:s, s:s, s:b, s:o, s:o, s:[]}", "accountId",
+	call->result = json_pack("{s:s, s:s, s:s, s:b, s:o, s:o, s:o}", "accountId",
 	    call->account_id, "oldState", since, "newState", newstate, "hasMoreChanges", more,
-	    "created", created, "updated", updated, "destroyed");
+	    "created", created, "updated", updated, "destroyed", destroyed);
 	free(newstate);
 	free(mid.v);
 out:
-	free(ch);
-	free(before);
+	free(ec.ch);
+	free(ec.before);
+	free(now);
 	free(old.v);
 	jmap_folders_free(&f);
 }
@@ -799,7 +851,8 @@ jmap_email_get(struct jmap_call *call)
 	list = json_array();
 	notfound = json_array();
 	json_array_foreach(ids, i, e)
-		want_ids[nwant++] = jmap_email_id_parse(json_string_value(e), 'M');
+		want_ids[nwant++] = jmap_email_id_parse(jmap_resolve_id(call,
+		    json_string_value(e)), 'M');
 	/* one pass over every folder: where each wanted Email is (its mailboxIds) */
 	{
 		json_t **objs = xcalloc(nwant + 1, sizeof(*objs));

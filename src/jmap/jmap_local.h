@@ -59,11 +59,36 @@ uint64_t jmap_email_id_parse(const char *s, char prefix);
 /* jmap_mailbox.c */
 void jmap_mailbox_get(struct jmap_call *call);
 void jmap_mailbox_changes(struct jmap_call *call);
+/* The Mailbox state string of f (caller frees); the role of a folder or NULL. */
+char *jmap_mailbox_state(struct folders *f);
+const char *jmap_mailbox_role(const struct folder *fo);
 
 /* jmap_email.c */
 void jmap_email_query(struct jmap_call *call);
 void jmap_email_get(struct jmap_call *call);
 void jmap_email_changes(struct jmap_call *call);
+/* The Email state string of f (caller frees). */
+char *jmap_email_state(const struct folders *f);
+
+/* jmap_set.c: Email/set, Mailbox/set (RFC 8621 §4.6, §2.5) */
+void jmap_email_set(struct jmap_call *call);
+void jmap_mailbox_set(struct jmap_call *call);
+/* create, update, destroy of a /set call, checked (types, maxObjectsInSet). */
+bool jmap_set_args(struct jmap_call *call, json_t **create, json_t **update, json_t **destroy);
+/* id, or the id "#creationId" was given earlier in the request; NULL when unknown. */
+const char *jmap_resolve_id(struct jmap_call *call, const char *id);
+/* RFC 8621 §4.1.1 keyword syntax (and the store's length); the flag of a system one. */
+bool jmap_keyword_valid(const char *k);
+uint8_t jmap_keyword_flag(const char *k);
+bool jmap_keywords_valid(json_t *kw);
+
+/* jmap_create.c: one Email/set create (RFC 8621 §4.6): adds to call->result's created or
+ * notCreated and to the request's createdIds. */
+void jmap_email_create(struct jmap_call *call, struct folders *f, const char *cid,
+    json_t *obj);
+/* Email/import (RFC 8621 §4.8). */
+void jmap_email_import(struct jmap_call *call);
+#define JMAP_CREATE_MAX		JMAP_MAX_SIZE_UPLOAD	/* octets of a created message */
 
 /* jmap_submission.c (RFC 8621 §6, §7) */
 void jmap_identity_get(struct jmap_call *call);

@@ -257,6 +257,9 @@ static const struct jmap_method {
 	{ "VacationResponse/get", JMAP_CAP_VACATION, jmap_vacation_get },
 	{ "VacationResponse/set", JMAP_CAP_VACATION, jmap_vacation_set },
 	{ "Email/parse", JMAP_CAP_MAIL, jmap_email_parse },
+	{ "Email/set", JMAP_CAP_MAIL, jmap_email_set },
+	{ "Email/import", JMAP_CAP_MAIL, jmap_email_import },
+	{ "Mailbox/set", JMAP_CAP_MAIL, jmap_mailbox_set },
 };
 
 bool

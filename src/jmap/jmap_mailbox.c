@@ -78,8 +78,10 @@ mailbox_json(struct folders *f, const struct folder *fo, json_t *props)
 	    "unreadThreads", (json_int_t)fo->st.unseen,
 	    "isSubscribed", (fo->attrs & MSTORE_ATTR_SUBSCRIBED) != 0,
 	    "myRights",
-	    "mayReadItems", 1, "mayAddItems", 0, "mayRemoveItems", 0, "maySetSeen", 0,
-	    "maySetKeywords", 0, "mayCreateChild", 0, "mayRename", 0, "mayDelete", 0,
+	    "mayReadItems", 1, "mayAddItems", 1, "mayRemoveItems", 1, "maySetSeen", 1,
+	    "maySetKeywords", 1, "mayCreateChild", 1,
+	    "mayRename", strcmp(fo->name, "INBOX") != 0,
+	    "mayDelete", strcmp(fo->name, "INBOX") != 0,
 	    "maySubmit", 0);
 	buf_deinit(&name);
 	if (all == NULL || props == NULL || json_is_null(props))
@@ -265,6 +267,18 @@ mailbox_state(struct folders *f)
 	s = mstate_encode(&st);
 	mstate_free(&st);
 	return s;
+}
+
+char *
+jmap_mailbox_state(struct folders *f)
+{
+	return mailbox_state(f);
+}
+
+const char *
+jmap_mailbox_role(const struct folder *fo)
+{
+	return role_of(fo);
 }
 
 /*

@@ -13,6 +13,7 @@
 #define JMAP_MAX_SIZE_REQUEST		(10 * 1000 * 1000)	/* maxSizeRequest */
 #define JMAP_MAX_CALLS_IN_REQUEST	16			/* maxCallsInRequest */
 #define JMAP_MAX_OBJECTS_IN_GET		500			/* maxObjectsInGet */
+#define JMAP_MAX_OBJECTS_IN_SET		500			/* maxObjectsInSet */
 #define JMAP_MAX_DEPTH			64	/* JSON nesting accepted in a request */
 #define JMAP_MAX_REF_RESULTS		(JMAP_MAX_OBJECTS_IN_GET * 10)	/* values a '*' path yields */
 

@@ -17,7 +17,9 @@
 #include "proto/http.h"
 #include "proto/sasl.h"
 
-#define JMAP_LOGIN_BODY_MAX	(10 * 1000 * 1000)	/* maxSizeRequest (src/jmap) */
+/* the larger of maxSizeRequest and maxSizeUpload (src/jmap), which the mail process
+ * checks per route after the hand-over: no body is read here */
+#define JMAP_LOGIN_BODY_MAX	(50 * 1000 * 1000)
 
 struct jmap_login {
 	size_t head_len;	/* the request being authenticated: its head's octets */

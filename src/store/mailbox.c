@@ -227,7 +227,7 @@ mailbox_mark_deleted(struct mailbox *box)
 	box->deleted = true;
 	mailbox_notify_remove(box);
 	for (i = 0; i < n; i++)
-		mailbox_notify_expunged(box, msgs[i].uid);
+		mailbox_notify_expunged(box, msgs[i].uid, msgs[i].emailid);
 	free(msgs);
 	name_arena_free(&box->names);
 }

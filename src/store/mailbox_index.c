@@ -481,7 +481,7 @@ out:
 /* ------------------------------------------------------------------ MODSEQ */
 
 void
-mailbox_expunge_record(struct mailbox *box, uint32_t uid, uint64_t modseq)
+mailbox_expunge_record(struct mailbox *box, uint32_t uid, uint64_t modseq, uint64_t emailid)
 {
 	if (box->n_expunges == MAILBOX_EXPUNGES_MAX) {
 		/* forget the oldest tenth at once: amortised O(1) */
@@ -500,6 +500,7 @@ mailbox_expunge_record(struct mailbox *box, uint32_t uid, uint64_t modseq)
 	}
 	box->expunges[box->n_expunges].uid = uid;
 	box->expunges[box->n_expunges].modseq = modseq;
+	box->expunges[box->n_expunges].emailid = emailid;
 	box->n_expunges++;
 	box->hdr_prune = true;
 }
@@ -552,6 +553,22 @@ mailbox_vanished_since(struct mailbox *box, uint64_t since, mailbox_range_cb *cb
 	}
 	cb(ctx, lo, hi);
 	free(uids);
+	return true;
+}
+
+bool
+mailbox_expunges_since(struct mailbox *box, uint64_t since, mailbox_expunge_cb *cb, void *ctx)
+{
+	size_t i;
+
+	mailbox_msgs_load(box);
+	if (since < box->expunge_forgotten)
+		return false;
+	/* in MODSEQ order: the newer ones are at the end */
+	for (i = box->n_expunges; i > 0 && box->expunges[i - 1].modseq > since; i--)
+		;
+	for (; i < box->n_expunges; i++)
+		cb(ctx, box->expunges[i].uid, box->expunges[i].modseq, box->expunges[i].emailid);
 	return true;
 }
 
@@ -991,23 +1008,24 @@ records_write(struct mstore_index *ix, MDB_txn *txn, uint32_t fid, struct mailbo
 		if ((rc = headers_prune(ix, txn, fid, box)) != 0)
 			return rc;
 	}
-	/* expunges: one value, (uid, modseq) pairs */
+	/* expunges: one value, (uid, modseq, emailid) records */
 	k.mv_data = kb;
 	k.mv_size = 4;
 	if (box->n_expunges == 0) {
 		rc = mdb_del(txn, ix->expunges, &k, NULL);
 		return rc == MDB_NOTFOUND ? 0 : rc;
 	}
-	rb = xcalloc(box->n_expunges, 12);
+	rb = xcalloc(box->n_expunges, INDEX_EXPUNGE_REC);
 	for (i = 0; i < box->n_expunges; i++) {
-		unsigned char *p = rb + i * 12;
-		uint64_t ms = box->expunges[i].modseq;
+		unsigned char *p = rb + i * INDEX_EXPUNGE_REC;
+		uint64_t ms = box->expunges[i].modseq, eid = box->expunges[i].emailid;
 
 		memcpy(p, &box->expunges[i].uid, 4);
 		memcpy(p + 4, &ms, 8);
+		memcpy(p + 12, &eid, 8);
 	}
 	v.mv_data = rb;
-	v.mv_size = box->n_expunges * 12;
+	v.mv_size = box->n_expunges * INDEX_EXPUNGE_REC;
 	rc = mdb_put(txn, ix->expunges, &k, &v, 0);
 	free(rb);
 	return rc;
@@ -1181,24 +1199,26 @@ static bool
 expunges_load(struct mailbox *box, const MDB_val *v, const struct index_hdr *h)
 {
 	const unsigned char *p = v->mv_data;
-	size_t n = v->mv_size / 12, i;
+	size_t n = v->mv_size / INDEX_EXPUNGE_REC, i;
 	uint64_t last = h->expunge_forgotten;
 
-	if (v->mv_size % 12 != 0 || n > MAILBOX_EXPUNGES_MAX)
+	if (v->mv_size % INDEX_EXPUNGE_REC != 0 || n > MAILBOX_EXPUNGES_MAX)
 		return false;
 	box->expunges = xcalloc(MAX(n, 1), sizeof(*box->expunges));
 	box->expunges_cap = MAX(n, 1);
 	for (i = 0; i < n; i++) {
 		uint32_t uid;
-		uint64_t ms;
+		uint64_t ms, eid;
 
-		memcpy(&uid, p + i * 12, 4);
-		memcpy(&ms, p + i * 12 + 4, 8);
+		memcpy(&uid, p + i * INDEX_EXPUNGE_REC, 4);
+		memcpy(&ms, p + i * INDEX_EXPUNGE_REC + 4, 8);
+		memcpy(&eid, p + i * INDEX_EXPUNGE_REC + 12, 8);
 		if (uid == 0 || uid >= h->nextuid || ms < last || ms > h->highestmodseq)
 			return false;
 		last = ms;
 		box->expunges[i].uid = uid;
 		box->expunges[i].modseq = ms;
+		box->expunges[i].emailid = eid;
 	}
 	box->n_expunges = n;
 	box->expunge_forgotten = h->expunge_forgotten;

@@ -85,11 +85,11 @@ modseq_msg(struct mailbox *box, uint32_t uid, bool appended)
 }
 
 void
-mailbox_notify_expunged(struct mailbox *box, uint32_t uid)
+mailbox_notify_expunged(struct mailbox *box, uint32_t uid, uint64_t emailid)
 {
 	struct mailbox_listener *l;
 
-	mailbox_expunge_record(box, uid, modseq_next(box));
+	mailbox_expunge_record(box, uid, modseq_next(box), emailid);
 	for (l = box->listeners; l != NULL; l = l->next)
 		if (l->ops->expunged != NULL && !l->lazy)
 			l->ops->expunged(l->ctx, box, uid);

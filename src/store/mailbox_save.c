@@ -33,6 +33,7 @@ mailbox_expunge(struct mailbox *box, const uint32_t *uids, size_t count)
 {
 	enum store_status st;
 	uint32_t *sorted, *gone;
+	uint64_t *gone_ids;
 	size_t i, j, ngone = 0, kept;
 	bool dirty, async, quota = mstore_quota_on(box->store);
 	uint64_t qbytes = 0, qcount = 0;
@@ -56,6 +57,7 @@ mailbox_expunge(struct mailbox *box, const uint32_t *uids, size_t count)
 	memcpy(sorted, uids, count * sizeof(*uids));
 	qsort(sorted, count, sizeof(*sorted), uid_cmp);
 	gone = xcalloc(count, sizeof(*gone));
+	gone_ids = xcalloc(count, sizeof(*gone_ids));
 	for (i = 0, j = 0, kept = 0; i < box->count; i++) {
 		struct mailbox_msg *m = &MAILBOX_MSGS(box)[i];
 
@@ -77,6 +79,7 @@ mailbox_expunge(struct mailbox *box, const uint32_t *uids, size_t count)
 				qcount++;
 			}
 			if (ur == 0 || errno == ENOENT) {
+				gone_ids[ngone] = m->emailid;
 				gone[ngone++] = m->uid;
 				mailbox_name_release(box, m->filename);
 				continue;
@@ -104,9 +107,10 @@ mailbox_expunge(struct mailbox *box, const uint32_t *uids, size_t count)
 		mailbox_uidlist_unlock(box, lockfd);
 	mailbox_remember_mtimes(box);
 	for (i = 0; i < ngone; i++)
-		mailbox_notify_expunged(box, gone[i]);
+		mailbox_notify_expunged(box, gone[i], gone_ids[i]);
 	free(sorted);
 	free(gone);
+	free(gone_ids);
 	return st;
 }
 

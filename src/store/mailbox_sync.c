@@ -397,7 +397,10 @@ sync_locked(struct mailbox *box, bool *dirty_r)
 
 		for (i = 0, j = 0; i < ocount || j < ncount;) {
 			if (reset && i < ocount) {
-				mailbox_notify_expunged(box, old[i++].uid);
+				{
+				mailbox_notify_expunged(box, old[i].uid, old[i].emailid);
+				i++;
+			}
 				continue;
 			}
 			if (reset) {
@@ -405,7 +408,10 @@ sync_locked(struct mailbox *box, bool *dirty_r)
 				continue;
 			}
 			if (j == ncount || (i < ocount && old[i].uid < nmsgs[j].uid)) {
-				mailbox_notify_expunged(box, old[i++].uid);
+				{
+				mailbox_notify_expunged(box, old[i].uid, old[i].emailid);
+				i++;
+			}
 			} else if (i == ocount || nmsgs[j].uid < old[i].uid) {
 				mailbox_notify_appended(box, nmsgs[j++].uid);
 			} else {

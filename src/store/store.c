@@ -410,3 +410,9 @@ mstore_status(struct mstore *store, const char *name, struct mailbox_status *st_
 	mailbox_unref(&box);
 	return STORE_OK;
 }
+
+int
+mstore_root_fd(const struct mstore *store)
+{
+	return store->root_fd;
+}

@@ -71,6 +71,10 @@ int mstore_open(const char *root_path, struct mstore **store_r, const char **err
  * Closed folders kept in the cache (see mailbox_unref) are freed here. */
 void mstore_close(struct mstore **store);
 
+/* The Maildir++ root directory (borrowed, O_NOFOLLOW): for files of the store's
+ * users that are not folders (JMAP uploads, docs/jmap.md); never a '.' name there. */
+int mstore_root_fd(const struct mstore *store);
+
 /* Validate a mailbox name (mUTF-7, '.' separator). A trailing '.' is NOT accepted here;
  * mstore_create strips one first. Returns STORE_OK, STORE_BADNAME or STORE_LIMIT. */
 enum store_status mstore_name_check(const char *name);
@@ -324,6 +328,14 @@ void mailbox_touch_modseq(struct mailbox *box);
  */
 typedef void mailbox_range_cb(void *ctx, uint32_t lo, uint32_t hi);
 bool mailbox_vanished_since(struct mailbox *box, uint64_t since, mailbox_range_cb *cb,
+    void *ctx);
+/*
+ * The expunges with a MODSEQ above since, in MODSEQ order: cb(ctx, uid, modseq,
+ * emailid) for each (JMAP Email/changes tells destroyed Emails by their EMAILID).
+ * False, and no call, when records that old were forgotten (as mailbox_vanished_since).
+ */
+typedef void mailbox_expunge_cb(void *ctx, uint32_t uid, uint64_t modseq, uint64_t emailid);
+bool mailbox_expunges_since(struct mailbox *box, uint64_t since, mailbox_expunge_cb *cb,
     void *ctx);
 /* RFC 8474 MAILBOXID: the folder GUID (32 lowercase hex digits, the G field of the
  * uidlist header, as Dovecot keeps it): kept by RENAME and restarts, new for a folder

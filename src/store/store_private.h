@@ -98,10 +98,12 @@ struct own_event {
 	bool live;			/* not matched yet */
 };
 
-/* An expunged UID and the MODSEQ of its expunge (for QRESYNC later). */
+/* An expunged UID, the MODSEQ of its expunge (QRESYNC) and its EMAILID (JMAP
+ * Email/changes tells destroyed Emails: index format 5). */
 struct mailbox_expunge {
 	uint32_t uid;
 	uint64_t modseq;
+	uint64_t emailid;
 };
 #define MAILBOX_EXPUNGES_MAX	10000	/* kept per folder; older ones are forgotten */
 
@@ -346,7 +348,7 @@ void mailbox_names_maybe_compact(struct mailbox *box);
 /* ---------------------------------------------------------------- mailbox_notify.c */
 
 /* Tell every listener of box about one change. */
-void mailbox_notify_expunged(struct mailbox *box, uint32_t uid);
+void mailbox_notify_expunged(struct mailbox *box, uint32_t uid, uint64_t emailid);
 void mailbox_notify_appended(struct mailbox *box, uint32_t uid);
 void mailbox_notify_flags(struct mailbox *box, uint32_t uid);
 void mailbox_notify_keyword(struct mailbox *box, unsigned int idx);
@@ -452,7 +454,8 @@ void mstore_index_close(struct mstore *store);
 /* Write the queued header fields now. */
 void mailbox_hdrcache_flush(struct mailbox *box);
 /* Record an expunge with its modseq, keeping at most MAILBOX_EXPUNGES_MAX. */
-void mailbox_expunge_record(struct mailbox *box, uint32_t uid, uint64_t modseq);
+void mailbox_expunge_record(struct mailbox *box, uint32_t uid, uint64_t modseq,
+    uint64_t emailid);
 
 /* ---------------------------------------------------------------- mailbox_cache.c */
 

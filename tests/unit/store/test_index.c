@@ -826,16 +826,39 @@ test_modseq_unclean_exit(void **state)
 	mailbox_unref(&box);
 }
 
-/* A clean close keeps HIGHESTMODSEQ exactly (no jump) and the expunges. */
+struct expunged {
+	uint32_t uid[4];
+	uint64_t emailid[4];
+	size_t n;
+};
+
+static void
+expunged_add(void *ctx, uint32_t uid, uint64_t modseq, uint64_t emailid)
+{
+	struct expunged *e = ctx;
+
+	(void)modseq;
+	if (e->n < 4) {
+		e->uid[e->n] = uid;
+		e->emailid[e->n++] = emailid;
+	}
+}
+
+/* A clean close keeps HIGHESTMODSEQ exactly (no jump) and the expunges, with their
+ * EMAILIDs (format 5). */
 static void
 test_modseq_clean_and_expunges(void **state)
 {
 	struct fixture *f = *state;
 	struct mailbox *box;
 	uint32_t uids[2] = { 1, 3 };
-	uint64_t hms;
+	uint64_t hms, id1, id3, before;
+	struct expunged ex = { { 0 }, { 0 }, 0 };
 
 	(void)populate(f, &box);
+	id1 = mailbox_lookup(box, 1, NULL)->emailid;
+	id3 = mailbox_lookup(box, 3, NULL)->emailid;
+	before = mailbox_highestmodseq(box);
 	assert_int_equal(mailbox_expunge(box, uids, 2), STORE_OK);
 	hms = mailbox_highestmodseq(box);
 	assert_int_equal(box->n_expunges, 2);
@@ -847,6 +870,15 @@ test_modseq_clean_and_expunges(void **state)
 	assert_int_equal(box->expunges[0].uid, 1);
 	assert_int_equal(box->expunges[1].uid, 3);
 	assert_int_equal(box->expunges[1].modseq, hms);
+	assert_true(mailbox_expunges_since(box, before, expunged_add, &ex));
+	assert_int_equal(ex.n, 2);
+	assert_int_equal(ex.uid[0], 1);
+	assert_true(ex.emailid[0] == id1 && id1 != 0);
+	assert_int_equal(ex.uid[1], 3);
+	assert_true(ex.emailid[1] == id3 && id3 != 0);
+	ex.n = 0;
+	assert_true(mailbox_expunges_since(box, hms, expunged_add, &ex));
+	assert_int_equal(ex.n, 0);
 	mailbox_unref(&box);
 }
 
