@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "jmap/jmap_push.h"
 #include "jmap/jmap_request.h"
 #include "lib/buf.h"
 #include "lib/conn.h"
@@ -31,8 +32,10 @@
 #include "proto/http.h"
 
 #define API_PATH	"/jmap/api"
+#define JMAP_ES_PATH	"/jmap/eventsource"
+#define JMAP_WS_PATH	"/jmap/ws"
 
-enum jc_state { JC_HEAD, JC_BODY, JC_DOWNLOAD, JC_CLOSING };
+enum jc_state { JC_HEAD, JC_BODY, JC_DOWNLOAD, JC_CLOSING, JC_PUSH };
 
 #define DOWNLOAD_CHUNK	(64 * 1024)	/* octets of a blob produced per write round */
 
@@ -60,6 +63,10 @@ struct jmap_client {
 	unsigned char *map;
 	size_t map_len;
 	struct mail_octets_reader reader;
+	/* a push request (EventSource, WebSocket) and then JC_PUSH's connection */
+	bool push_target;
+	struct jmap_push_req push_req;
+	struct jmap_pushconn *push;
 };
 
 static unsigned next_id;
@@ -201,6 +208,16 @@ serve_session(struct jmap_client *c)
 	    "uploadUrl", ul,
 	    "eventSourceUrl", ev,
 	    "state", "0");
+	if (s != NULL) {
+		/* RFC 8887 §4.1: JMAP over WebSocket, with push */
+		char *ws = xasprintf("%s://%s" JMAP_WS_PATH, c->tls ? "wss" : "ws",
+		    c->host != NULL ? c->host : "localhost");
+
+		(void)json_object_set_new(json_object_get(s, "capabilities"),
+		    "urn:ietf:params:jmap:websocket", json_pack("{s:s, s:b}", "url", ws,
+		    "supportsPush", 1));
+		free(ws);
+	}
 	if (s == NULL)
 		respond_text(c, 500, "Internal error");
 	else
@@ -262,8 +279,9 @@ run_call(struct jmap_client *c, const struct jmap_request *req, json_t *call,
 	return r;
 }
 
-static void
-serve_api(struct jmap_client *c)
+json_t *
+jmap_client_run(struct jmap_client *c, const unsigned char *body, size_t len,
+    json_t **problem_r)
 {
 	struct jmap_request req;
 	const char *detail, *limit;
@@ -271,12 +289,16 @@ serve_api(struct jmap_client *c)
 	json_t *responses, *resp, *call;
 	size_t i;
 
-	p = jmap_request_decode((const unsigned char *)c->body.data, c->body.len, &req, &detail, &limit);
+	*problem_r = NULL;
+	p = jmap_request_decode(body, len, &req, &detail, &limit);
 	if (p != JMAP_OK) {
 		log_info("jmap bad request user=%s session=%u problem=%s", c->user, c->id,
 		    jmap_problem_type(p));
-		respond_problem(c, 400, jmap_problem_type(p), detail, limit);
-		return;
+		*problem_r = json_pack("{s:s, s:i, s:s}", "type", jmap_problem_type(p),
+		    "status", 400, "detail", detail);
+		if (limit != NULL)
+			(void)json_object_set_new(*problem_r, "limit", json_string(limit));
+		return NULL;
 	}
 	responses = json_array();
 	json_array_foreach(req.calls, i, call) {
@@ -290,9 +312,23 @@ serve_api(struct jmap_client *c)
 	resp = json_pack("{s:o, s:s}", "methodResponses", responses, "sessionState", "0");
 	if (req.created_ids != NULL)
 		(void)json_object_set(resp, "createdIds", req.created_ids);
+	jmap_request_free(&req);
+	return resp;
+}
+
+static void
+serve_api(struct jmap_client *c)
+{
+	json_t *problem, *resp;
+
+	resp = jmap_client_run(c, (const unsigned char *)c->body.data, c->body.len, &problem);
+	if (resp == NULL) {
+		respond_json(c, 400, "application/problem+json", problem);
+		json_decref(problem);
+		return;
+	}
 	respond_json(c, 200, "application/json", resp);
 	json_decref(resp);
-	jmap_request_free(&req);
 }
 
 /* ---------------------------------------------------------------- download */
@@ -424,6 +460,41 @@ target_is(const struct jmap_client *c, const char *path)
 	return strncmp(c->target, path, n) == 0 && (c->target[n] == '\0' || c->target[n] == '?');
 }
 
+/* RFC 8620 §7.3 EventSource, RFC 8887 WebSocket: the connection becomes a push one. */
+static void
+start_push(struct jmap_client *c)
+{
+	bool ws = target_is(c, JMAP_WS_PATH);
+	unsigned status = 400;
+	const char *q;
+
+	if (c->method != HTTP_GET) {
+		respond(c, 405, NULL, "Allow: GET\r\n", NULL, 0);
+		return;
+	}
+	if (c->body.len > 0) {
+		c->keep_alive = false;
+		respond_text(c, 400, "A push request has no body");
+		return;
+	}
+	q = strchr(c->target, '?');
+	c->push = ws ? jmap_websocket_start(c, &c->push_req, &status) :
+	    jmap_eventsource_start(c, q != NULL ? q + 1 : "", &c->push_req, &status);
+	if (c->push != NULL) {
+		c->state = JC_PUSH;
+		evtimer_del(c->timer);
+		return;
+	}
+	if (status == 429)
+		respond_problem(c, 429, "urn:ietf:params:jmap:error:limit",
+		    "Too many push connections", "pushConnections");
+	else if (status == 426)
+		respond(c, 426, "text/plain", "Sec-WebSocket-Version: 13\r\n", "Upgrade Required",
+		    16);
+	else
+		respond_text(c, status, "Bad push request");
+}
+
 static void
 serve_request(struct jmap_client *c)
 {
@@ -443,8 +514,10 @@ serve_request(struct jmap_client *c)
 			serve_download(c);
 		else
 			respond(c, 405, NULL, "Allow: GET, HEAD\r\n", NULL, 0);
+	} else if (c->push_target) {
+		start_push(c);
 	} else {
-		/* upload and the event source come with a later slice */
+		/* upload comes with a later slice */
 		respond_text(c, 404, "Not found");
 	}
 }
@@ -457,8 +530,23 @@ request_reset(struct jmap_client *c)
 	free(c->target);
 	free(c->host);
 	c->target = c->host = NULL;
+	c->push_target = false;
 	buf_reset(&c->body);
 	c->body_left = 0;
+}
+
+static void
+push_req_copy(struct jmap_push_req *p, const struct http_request *r)
+{
+	memset(p, 0, sizeof(*p));
+	p->upgrade = r->upgrade_websocket && r->connection_upgrade;
+	p->has_upgrade = r->upgrade_websocket || r->connection_upgrade;
+	p->version13 = r->ws_version_len == 2 && memcmp(r->ws_version, "13", 2) == 0;
+	p->proto_jmap = r->ws_protocol_jmap;
+	if (r->ws_key != NULL && r->ws_key_len == 24)
+		memcpy(p->ws_key, r->ws_key, 24);
+	if (r->last_event_id != NULL && r->last_event_id_len < sizeof(p->last_event_id))
+		memcpy(p->last_event_id, r->last_event_id, r->last_event_id_len);
 }
 
 /* A head is complete: check it; false when the connection ends. */
@@ -493,6 +581,10 @@ start_request(struct jmap_client *c, const struct http_request *r)
 		    "charset=\"UTF-8\"\r\n", "Authentication required", 23);
 		return false;
 	}
+	c->push_target = target_is(c, JMAP_WS_PATH) || target_is(c, JMAP_ES_PATH) ||
+	    target_is(c, JMAP_ES_PATH "/");
+	if (c->push_target)
+		push_req_copy(&c->push_req, r);
 	if (r->method == HTTP_POST && !r->has_length) {
 		c->keep_alive = false;
 		respond_text(c, 411, "Content-Length required");
@@ -518,6 +610,11 @@ client_input(struct jmap_client *c)
 
 	while (c->state != JC_CLOSING && !conn_output_full(c->bev, CONN_IMAP)) {
 		size_t len = evbuffer_get_length(in);
+
+		if (c->state == JC_PUSH) {
+			jmap_pushconn_input(c->push);	/* may end c */
+			return;
+		}
 
 		if (c->state == JC_DOWNLOAD) {
 			if (!download_pump(c))
@@ -580,6 +677,11 @@ client_input(struct jmap_client *c)
 		serve_request(c);
 		if (c->state == JC_DOWNLOAD)
 			continue;	/* the blob streams from the loop's top */
+		if (c->state == JC_PUSH) {
+			request_reset(c);
+			c->in_request = false;
+			continue;	/* input after the head is the push connection's */
+		}
 		request_reset(c);
 		c->in_request = false;
 		if (c->state != JC_CLOSING) {
@@ -609,6 +711,11 @@ write_cb(struct bufferevent *bev, void *ctx)
 	if (c->state == JC_CLOSING) {
 		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
 			client_free(c);
+		return;
+	}
+	if (c->state == JC_PUSH) {
+		if (conn_output_drained(bev, CONN_IMAP))
+			jmap_pushconn_drained(c->push);
 		return;
 	}
 	if (conn_output_drained(bev, CONN_IMAP))
@@ -697,6 +804,7 @@ static void
 client_free(struct jmap_client *c)
 {
 	mail_session_unregister(&c->session);
+	jmap_pushconn_free(&c->push);
 	event_free(c->timer);
 	bufferevent_free(c->bev);
 	request_reset(c);
@@ -705,4 +813,48 @@ client_free(struct jmap_client *c)
 	free(c->user);
 	free(c->ip);
 	free(c);
+}
+
+/* ---------------------------------------------------------------- for push connections */
+
+struct bufferevent *
+jmap_client_bev(struct jmap_client *c)
+{
+	return c->bev;
+}
+
+struct mail_user *
+jmap_client_mu(struct jmap_client *c)
+{
+	return c->mu;
+}
+
+const char *
+jmap_client_account_id(struct jmap_client *c)
+{
+	return c->account_id;
+}
+
+const char *
+jmap_client_user(struct jmap_client *c)
+{
+	return c->user;
+}
+
+unsigned
+jmap_client_id(struct jmap_client *c)
+{
+	return c->id;
+}
+
+void
+jmap_client_end(struct jmap_client *c, bool flush)
+{
+	/* never freed here: the caller may be inside a push callback */
+	c->state = JC_CLOSING;
+	bufferevent_disable(c->bev, EV_READ);
+	if (!flush || evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		arm_timer(c, 0);
+	else
+		arm_timer(c, 5);	/* the goodbye must not wait forever */
 }

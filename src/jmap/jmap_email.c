@@ -342,6 +342,12 @@ email_state(const struct folders *f)
 	return s;
 }
 
+char *
+jmap_email_state(const struct folders *f)
+{
+	return email_state(f);
+}
+
 static const struct estate_folder *
 estate_find(const struct estate *st, const char *guid)
 {

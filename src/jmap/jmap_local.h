@@ -59,10 +59,14 @@ uint64_t jmap_email_id_parse(const char *s, char prefix);
 /* jmap_mailbox.c */
 void jmap_mailbox_get(struct jmap_call *call);
 void jmap_mailbox_changes(struct jmap_call *call);
+/* The Mailbox state of f as Mailbox/get says it (caller frees); push (jmap_push.c). */
+char *jmap_mailbox_state(struct folders *f);
 
 /* jmap_email.c */
 void jmap_email_query(struct jmap_call *call);
 void jmap_email_get(struct jmap_call *call);
 void jmap_email_changes(struct jmap_call *call);
+/* The Email state of f as Email/get says it (caller frees); push (jmap_push.c). */
+char *jmap_email_state(const struct folders *f);
 
 #endif

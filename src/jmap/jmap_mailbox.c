@@ -267,6 +267,12 @@ mailbox_state(struct folders *f)
 	return s;
 }
 
+char *
+jmap_mailbox_state(struct folders *f)
+{
+	return mailbox_state(f);
+}
+
 /*
  * RFC 8620 §5.2 for Mailboxes: both states list every folder, so the changes are the
  * difference; with maxChanges the new state is the old one with the reported changes

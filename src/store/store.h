@@ -187,6 +187,12 @@ void mstore_notify_process(struct mstore *store);
  */
 typedef void mstore_folders_cb(void *ctx);
 void mstore_set_folders_cb(struct mstore *store, mstore_folders_cb *cb, void *ctx);
+/*
+ * The same for more than one party (IMAP NOTIFY holds the slot above): add (on) or
+ * remove (off) cb with ctx; at most MSTORE_FOLDERS_WATCH_MAX at once (-1 beyond).
+ */
+#define MSTORE_FOLDERS_WATCH_MAX	4
+int mstore_folders_watch(struct mstore *store, mstore_folders_cb *cb, void *ctx, bool on);
 
 /* ---------------------------------------------------------------- the index */
 
