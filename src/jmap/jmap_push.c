@@ -9,7 +9,7 @@
  * then the states are computed with the functions Mailbox/get and Email/get use and
  * each subscriber is told the types whose state differs from what it was last told.
  * A 30 s rescan catches what no listener reports (subscriptions, folders beyond the
- * bound). EmailDelivery (RFC 8621 §1.5) changes when a message appears in a folder's
+ * bound, a folder that could not be opened when it appeared). EmailDelivery (RFC 8621 §1.5) changes when a message appears in a folder's
  * new/ (LMTP, `buzon deliver`, another MDA), not on APPEND or a JMAP import.
  */
 #include "jmap/jmap_push.h"
@@ -51,6 +51,7 @@ struct push_hub {
 	struct watched *w;
 	size_t nw;
 	bool too_many;		/* folders beyond JMAP_PUSH_FOLDERS_MAX */
+	bool rewatch;		/* the folder list changed: watch_all when debounced */
 	bool watching;
 	struct event *debounce, *rescan;
 	uint64_t epoch;		/* hub creation (µs): EmailDelivery states of this process */
@@ -132,15 +133,15 @@ l_changed(void *ctx, struct mailbox *box, uint32_t uid)
 	hub_dirty(ctx);
 }
 
+/* RFC 8621 §1.5: EmailDelivery changes for delivered mail, not a client's APPEND */
 static void
-l_appended(void *ctx, struct mailbox *box, uint32_t uid)
+l_delivered(void *ctx, struct mailbox *box, uint32_t uid)
 {
 	struct push_hub *h = ctx;
-	const struct mailbox_msg *m = mailbox_lookup(box, uid, NULL);
 
-	/* delivered into new/ (RFC 8621 §1.5: EmailDelivery), not saved by a client */
-	if (m != NULL && m->filename != NULL && strncmp(m->filename, "new/", 4) == 0)
-		h->delivered++;
+	(void)box;
+	(void)uid;
+	h->delivered++;
 	hub_dirty(h);
 }
 
@@ -154,7 +155,8 @@ l_keyword(void *ctx, struct mailbox *box, unsigned idx)
 
 static const struct mailbox_listener_ops listener_ops = {
 	.expunged = l_changed,
-	.appended = l_appended,
+	.appended = l_changed,
+	.delivered = l_delivered,
 	.flags_changed = l_changed,
 	.keyword_added = l_keyword,
 };
@@ -209,7 +211,9 @@ folders_cb(void *ctx)
 {
 	struct push_hub *h = ctx;
 
-	watch_all(h);
+	/* after the debounce: a folder being made (mkdir, then its cur/ new/ tmp/) is
+	 * complete by then */
+	h->rewatch = true;
 	hub_dirty(h);
 }
 
@@ -263,6 +267,10 @@ debounce_cb(evutil_socket_t fd, short what, void *ctx)
 
 	(void)fd;
 	(void)what;
+	if (h->rewatch) {
+		h->rewatch = false;
+		watch_all(h);
+	}
 	compute(h);
 	/* a callback may end its connection (and unsubscribe): take next first */
 	for (s = h->subs; s != NULL; s = next) {
@@ -289,8 +297,7 @@ rescan_cb(evutil_socket_t fd, short what, void *ctx)
 
 	(void)fd;
 	(void)what;
-	if (h->too_many)
-		watch_all(h);
+	h->rewatch = true;	/* also a folder that could not be opened before */
 	debounce_cb(-1, 0, h);
 }
 

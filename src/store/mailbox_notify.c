@@ -107,6 +107,16 @@ mailbox_notify_appended(struct mailbox *box, uint32_t uid)
 }
 
 void
+mailbox_notify_delivered(struct mailbox *box, uint32_t uid)
+{
+	struct mailbox_listener *l;
+
+	for (l = box->listeners; l != NULL; l = l->next)
+		if (l->ops->delivered != NULL && !l->lazy)
+			l->ops->delivered(l->ctx, box, uid);
+}
+
+void
 mailbox_notify_flags(struct mailbox *box, uint32_t uid)
 {
 	struct mailbox_listener *l;

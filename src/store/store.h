@@ -420,6 +420,10 @@ struct mailbox_listener_ops {
 	 * told, with the messages as they were at registration (or, if the snapshot they
 	 * were to come from changed underneath, as the directories are now). */
 	void (*loaded)(void *ctx, struct mailbox *box);
+	/* Optional. After appended, for a message that arrived through new/: saved with
+	 * MAILBOX_SAVE_DELIVERY, or found there by a rescan (another program delivered
+	 * it). A client's APPEND or COPY is not a delivery (RFC 8621 §1.5 EmailDelivery). */
+	void (*delivered)(void *ctx, struct mailbox *box, uint32_t uid);
 };
 struct mailbox_listener;
 /* Register; every change (including the registrant's own) is delivered to all. */

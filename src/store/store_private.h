@@ -351,6 +351,7 @@ void mailbox_names_maybe_compact(struct mailbox *box);
 /* Tell every listener of box about one change. */
 void mailbox_notify_expunged(struct mailbox *box, uint32_t uid);
 void mailbox_notify_appended(struct mailbox *box, uint32_t uid);
+void mailbox_notify_delivered(struct mailbox *box, uint32_t uid);
 void mailbox_notify_flags(struct mailbox *box, uint32_t uid);
 void mailbox_notify_keyword(struct mailbox *box, unsigned int idx);
 /* The messages were loaded: every lazy listener builds its state now (ops->loaded),

@@ -185,9 +185,7 @@ def push_eventsource_delivery(srv, res):
     mstate, estate = states(srv, acc)
     res.eq((ch["Mailbox"], ch["Email"]), (mstate, estate), "the states Mailbox/get and Email/get say")
     # a folder created elsewhere: the Mailbox state
-    os.makedirs(os.path.join(srv.maildir("demo"), ".Fresh", "cur"))
-    os.makedirs(os.path.join(srv.maildir("demo"), ".Fresh", "new"))
-    os.makedirs(os.path.join(srv.maildir("demo"), ".Fresh", "tmp"))
+    srv.make_maildir("demo", "Fresh")
     ev = es.state_event()
     res.check("Mailbox" in changed_of(ev, acc), "a new folder changes the Mailbox state")
     srv.deliver("demo", MSG, folder="Fresh")
@@ -235,7 +233,7 @@ def push_eventsource_closeafter_ping(srv, res):
         es.close()
 
 
-@test(config=PLAIN)
+@test(config=PLAIN + ["mail_max_userip_connections = 100"])
 def push_connection_limit(srv, res):
     streams = []
     for i in range(16):
