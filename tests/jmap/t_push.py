@@ -7,6 +7,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import smtplib
 import socket
 import struct
@@ -268,11 +269,13 @@ def push_eventsource_reader_that_never_reads(srv, res):
     """Many folders make each StateChange long (about 100 octets a folder); a client
     that never reads, with a small receive window, fills the 256 KiB the server keeps
     queued; then the server closes instead of queuing more."""
+    for i in range(800):
+        srv.make_maildir("demo", "F%03d" % i)
     m = srv.imap()
-    for i in range(300):
-        m.create("F%03d" % i)
     m.select("INBOX")
     es = EventSource(srv, rcvbuf=4096)
+    es.s.settimeout(60)
+    res.eq(es.head()[0], 200, "stream")
     pid = mail_pid(srv)
     rss0 = rss_kib(pid)
     closed = False
@@ -281,7 +284,7 @@ def push_eventsource_reader_that_never_reads(srv, res):
     while time.monotonic() < deadline:
         m.store("1", "+FLAGS" if n % 2 == 0 else "-FLAGS", "\\Flagged")
         n += 1
-        time.sleep(0.2)
+        time.sleep(0.17)
         if "output not read, closing" in srv.log_text():
             closed = True
             break
@@ -307,16 +310,9 @@ def push_eventsource_reader_that_never_reads(srv, res):
 
 
 def mail_pid(srv):
-    """The user's mail process: the session process whose title names the user."""
-    for pid in srv.session_pids():
-        try:
-            with open("/proc/%d/cmdline" % pid, "rb") as f:
-                cmd = f.read()
-        except OSError:
-            continue
-        if b"demo" in cmd and (b"mail" in cmd or b"imap" in cmd):
-            return pid
-    return None
+    """The user's mail process (the master logs its pid at each login)."""
+    pids = re.findall(r"jmap login user=demo .* mail_pid=(\d+)", srv.log_text())
+    return int(pids[-1]) if pids else None
 
 
 def rss_kib(pid):
