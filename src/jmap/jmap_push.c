@@ -206,6 +206,29 @@ watch_all(struct push_hub *h)
 	h->nw = n;
 }
 
+/* mstore_rename is about to move name: let go of it and what is under it. */
+static void
+release_cb(void *ctx, const char *name)
+{
+	struct push_hub *h = ctx;
+	size_t len = strlen(name), j = 0;
+
+	for (size_t i = 0; i < h->nw; i++) {
+		const char *n = mailbox_name(h->w[i].box);
+
+		if (strcmp(n, "INBOX") != 0 && strncmp(n, name, len) == 0 &&
+		    (n[len] == '\0' || n[len] == '.')) {
+			mailbox_unlisten(h->w[i].box, &h->w[i].l);
+			mailbox_unref(&h->w[i].box);
+			continue;
+		}
+		h->w[j++] = h->w[i];
+	}
+	h->nw = j;
+	h->rewatch = true;	/* the renamed folder under its new name */
+	hub_dirty(h);
+}
+
 static void
 folders_cb(void *ctx)
 {
@@ -312,6 +335,8 @@ hub_start(struct push_hub *h)
 	if (mstore_folders_watch(mail_user_store(h->mu), folders_cb, h, true) < 0)
 		log_warn("jmap push user=%s: no folder-level watch left, rescans only",
 		    h->mu->name);
+	if (mstore_release_watch(mail_user_store(h->mu), release_cb, h, true) < 0)
+		log_warn("jmap push user=%s: no release slot left", h->mu->name);
 	h->debounce = evtimer_new(h->mu->base, debounce_cb, h);
 	h->rescan = event_new(h->mu->base, -1, EV_PERSIST, rescan_cb, h);
 	evtimer_add(h->rescan, &tv);
@@ -326,6 +351,7 @@ hub_stop(struct push_hub *h)
 		return;
 	h->watching = false;
 	(void)mstore_folders_watch(mail_user_store(h->mu), folders_cb, h, false);
+	(void)mstore_release_watch(mail_user_store(h->mu), release_cb, h, false);
 	event_free(h->debounce);
 	event_free(h->rescan);
 	h->debounce = h->rescan = NULL;

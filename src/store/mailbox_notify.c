@@ -361,6 +361,25 @@ mstore_folders_watch(struct mstore *store, mstore_folders_cb *cb, void *ctx, boo
 }
 
 int
+mstore_release_watch(struct mstore *store, mstore_release_cb *cb, void *ctx, bool on)
+{
+	size_t i;
+
+	for (i = 0; i < store->n_release_watch; i++)
+		if (store->release_watch[i].cb == cb && store->release_watch[i].ctx == ctx)
+			break;
+	if (on && i == store->n_release_watch) {
+		if (i == MSTORE_FOLDERS_WATCH_MAX)
+			return -1;
+		store->release_watch[store->n_release_watch].cb = cb;
+		store->release_watch[store->n_release_watch++].ctx = ctx;
+	} else if (!on && i < store->n_release_watch) {
+		store->release_watch[i] = store->release_watch[--store->n_release_watch];
+	}
+	return 0;
+}
+
+int
 mstore_notify_fd(struct mstore *store)
 {
 	return store->inotify_fd;

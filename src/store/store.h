@@ -193,6 +193,14 @@ void mstore_set_folders_cb(struct mstore *store, mstore_folders_cb *cb, void *ct
  */
 #define MSTORE_FOLDERS_WATCH_MAX	4
 int mstore_folders_watch(struct mstore *store, mstore_folders_cb *cb, void *ctx, bool on);
+/*
+ * A party that holds folders open only to watch them (JMAP push) and can let go: before
+ * mstore_rename refuses a folder that is open, it calls cb(ctx, name) with the old name,
+ * and the party must mailbox_unref every folder it holds at or under name. Add (on) or
+ * remove (off); at most MSTORE_FOLDERS_WATCH_MAX (-1 beyond).
+ */
+typedef void mstore_release_cb(void *ctx, const char *name);
+int mstore_release_watch(struct mstore *store, mstore_release_cb *cb, void *ctx, bool on);
 
 /* ---------------------------------------------------------------- the index */
 

@@ -54,6 +54,10 @@ struct mstore {
 	/* mstore_folders_watch: more callbacks of the same kind (JMAP push) */
 	struct mstore_folders_watch { mstore_folders_cb *cb; void *ctx; } folders_watch[MSTORE_FOLDERS_WATCH_MAX];
 	size_t n_folders_watch;
+	/* mstore_release_watch */
+	struct mstore_release_watch { mstore_release_cb *cb; void *ctx; }
+	    release_watch[MSTORE_FOLDERS_WATCH_MAX];
+	size_t n_release_watch;
 	/* quota.c: limits (0 = none), warning percent, bytes and messages of transactions
 	 * queued for commit (checked against but not yet in maildirsize), MOVE's copy */
 	uint64_t quota_storage, quota_messages;

@@ -566,3 +566,56 @@ def push_websocket_reader_that_never_reads(srv, res):
           % (sent, rss0, rss1))
     ws.close()
     still_serving(srv, res)
+
+
+@test(config=PLAIN)
+def push_imap_idle_and_eventsource(srv, res):
+    """One change, both ways: a second IMAP session's STORE reaches an IDLE session and an
+    EventSource at once (the store's listeners in the one mail process; a JMAP
+    Email/set goes through the same store calls)."""
+    acc = account(srv)
+    es = EventSource(srv)
+    es.head()
+    a = srv.imap()
+    a.select("INBOX")
+    a.send(b"i1 IDLE\r\n")
+    res.check(a.readline().startswith(b"+"), "IDLE")
+    b = srv.imap()
+    b.select("INBOX")
+    t0 = time.monotonic()
+    b.store("1", "+FLAGS", "\\Answered")
+    a.sock.settimeout(10)
+    line = a.readline()
+    idle_lat = time.monotonic() - t0
+    res.check(b"FETCH" in line and b"\\Answered" in line, "the IDLE session hears: %r" % line)
+    ev = es.state_event()
+    es_lat = time.monotonic() - t0
+    res.eq(changed_of(ev, acc).get("Email"), states(srv, acc)[1], "the EventSource hears")
+    a.send(b"DONE\r\n")
+    res.check(a.readline().startswith(b"i1 OK"), "IDLE done")
+    a.logout()
+    b.logout()
+    es.close()
+    print("  latency STORE -> IDLE untagged FETCH: %.0f ms; -> EventSource: %.0f ms"
+          % (idle_lat * 1000, es_lat * 1000))
+
+
+@test(config=PLAIN)
+def push_rename_while_watched(srv, res):
+    """The hub holds every folder open, and the store cannot rename an open folder: it
+    lets go when asked (mstore_release_watch), so RENAME works during push."""
+    acc = account(srv)
+    m = srv.imap()
+    m.create("Old")
+    m.create("Old.Kid")
+    es = EventSource(srv)
+    es.head()
+    typ, data = m.rename("Old", "Moved")
+    res.eq(typ, "OK", "RENAME with a push connection open: %r" % data)
+    ev = es.state_event()
+    res.check("Mailbox" in changed_of(ev, acc), "a Mailbox StateChange")
+    srv.deliver("demo", MSG, folder="Moved.Kid")
+    ev = es.state_event()
+    res.check("EmailDelivery" in changed_of(ev, acc), "the renamed child is watched")
+    m.logout()
+    es.close()
