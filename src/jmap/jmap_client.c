@@ -3,7 +3,8 @@
  * under bounds (head HTTP_HEAD_MAX, body JMAP_MAX_SIZE_REQUEST held in memory because
  * JSON is parsed whole, JMAP_REQUEST_SECS for a whole request, JMAP_IDLE_SECS between
  * requests) and answered in order. Routes: GET /.well-known/jmap (the session resource,
- * RFC 8620 §2) and POST /jmap/api (§3). Every request must carry the Authorization the
+ * RFC 8620 §2), POST /jmap/api (§3), and the push connections (jmap_pushconn.c: GET
+ * /jmap/eventsource/ §7.3, the WebSocket upgrade at /jmap/ws, RFC 8887). Every request must carry the Authorization the
  * login process checked: its SHA-256 is kept, and another value ends the connection
  * with 401 (the client reconnects and logs in again). Runs as the mailbox owner.
  */

@@ -366,9 +366,12 @@ ws_message(struct jmap_pushconn *p, const unsigned char *msg, size_t len)
 			ws_problem(p, jmap_problem_type(JMAP_NOT_REQUEST),
 			    "dataTypes must be null or type names, pushState a string", id);
 		} else {
-			/* §4.3.5.2: a new enable replaces the previous one */
-			jmap_push_unsubscribe(&p->sub);
+			/* a new enable replaces the previous one (subscribed first, so the
+			 * hub keeps its folders open) */
+			struct jmap_push_sub *old = p->sub;
+
 			p->sub = jmap_push_subscribe(p->mu, types, ws_push, p);
+			jmap_push_unsubscribe(&old);
 			if (json_is_string(ps) && strcmp(json_string_value(ps),
 			    jmap_push_state(p->sub)) != 0)
 				jmap_push_send_all(p->sub);
