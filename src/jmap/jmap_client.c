@@ -210,9 +210,10 @@ serve_session(struct jmap_client *c)
 	    "eventSourceUrl", ev,
 	    "state", "0");
 	if (s != NULL) {
-		/* RFC 8887 §4.1: JMAP over WebSocket, with push */
-		char *ws = xasprintf("%s://%s" JMAP_WS_PATH, c->tls ? "wss" : "ws",
-		    c->host != NULL ? c->host : "localhost");
+		/* RFC 8887 §4.1: JMAP over WebSocket, with push (the base URL's scheme
+		 * with "ws" for "http") */
+		char *ws = xasprintf("ws%s" JMAP_WS_PATH, strncmp(base, "http", 4) == 0 ?
+		    base + 4 : base);
 
 		(void)json_object_set_new(json_object_get(s, "capabilities"),
 		    "urn:ietf:params:jmap:websocket", json_pack("{s:s, s:b}", "url", ws,

@@ -241,6 +241,7 @@ test_accept_path(void **state)
 	assert_int_equal(http_request_parse((const unsigned char *)"GET / HTTP/1.1\r\n\r\n",
 	    18, HTTP_HEAD_MAX, &q, &used), HTTP_PARSE_DONE);
 	assert_int_equal(http_target_path_len(&q), 1);
+}
 
 /* The WebSocket opening handshake fields (RFC 6455 §4.1) and Last-Event-ID. */
 static void
