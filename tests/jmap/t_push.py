@@ -619,3 +619,11 @@ def push_rename_while_watched(srv, res):
     res.check("EmailDelivery" in changed_of(ev, acc), "the renamed child is watched")
     m.logout()
     es.close()
+
+
+@test(config=["jmap_tls = no", "jmap_base_url = https://mail.example.org/proxied"])
+def push_websocket_url_follows_base_url(srv, res):
+    c = conn(srv)
+    r, data = request(c, "GET", "/.well-known/jmap", auth=basic())
+    ws = json.loads(data)["capabilities"]["urn:ietf:params:jmap:websocket"]
+    res.eq(ws["url"], "wss://mail.example.org/proxied/jmap/ws", "wss from jmap_base_url")
