@@ -17,6 +17,7 @@
 #include <event2/event.h>
 #include <openssl/evp.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/time.h>
 
 #include "jmap/jmap_local.h"
@@ -171,6 +172,21 @@ unwatch(struct watched *w, size_t n)
 	free(w);
 }
 
+/* Folders to hold open: JMAP_PUSH_FOLDERS_MAX, and at most a quarter of the
+ * descriptors the process may open (an open folder holds four: the directory and its
+ * cur/, new/ and tmp/), so IMAP sessions keep theirs. */
+static size_t
+folders_bound(void)
+{
+	struct rlimit rl;
+	size_t n = JMAP_PUSH_FOLDERS_MAX;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur / 16 < n)
+		n = (size_t)(rl.rlim_cur / 16);
+	return n;
+}
+
 /* Open every selectable folder with a listener; the old set is released after, so a
  * folder in both stays open. */
 static void
@@ -179,7 +195,7 @@ watch_all(struct push_hub *h)
 	struct mstore *store = mail_user_store(h->mu);
 	struct mstore_folder *list;
 	struct watched *w;
-	size_t count, n = 0;
+	size_t count, n = 0, max = folders_bound();
 
 	if (mstore_list(store, &list, &count) != STORE_OK)
 		return;		/* logged; the rescan tries again */
@@ -190,7 +206,7 @@ watch_all(struct push_hub *h)
 
 		if ((list[i].attrs & (MSTORE_ATTR_NOSELECT | MSTORE_ATTR_NONEXISTENT)) != 0)
 			continue;
-		if (n == JMAP_PUSH_FOLDERS_MAX) {
+		if (n == max) {
 			h->too_many = true;
 			break;
 		}

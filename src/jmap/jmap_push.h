@@ -24,7 +24,8 @@ struct mail_user;
 
 #define JMAP_PUSH_CONNS_MAX	16	/* EventSource + WebSocket connections per user */
 #define JMAP_PUSH_DEBOUNCE_MS	150	/* changes within this are one StateChange */
-#define JMAP_PUSH_FOLDERS_MAX	2000	/* folders watched; beyond, rescans every 30 s */
+#define JMAP_PUSH_FOLDERS_MAX	2000	/* folders watched (and a quarter of the descriptor
+					 * limit); beyond, rescans every 30 s */
 #define JMAP_PUSH_OUTPUT_MAX	(256 * 1024)	/* queued push output: then close */
 
 /*

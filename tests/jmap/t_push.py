@@ -617,6 +617,10 @@ def push_rename_while_watched(srv, res):
     srv.deliver("demo", MSG, folder="Moved.Kid")
     ev = es.state_event()
     res.check("EmailDelivery" in changed_of(ev, acc), "the renamed child is watched")
+    typ, data = m.delete("Moved.Kid")
+    res.eq(typ, "OK", "DELETE of a watched folder: %r" % data)
+    ev = es.state_event()
+    res.check("Mailbox" in changed_of(ev, acc), "a Mailbox StateChange for the DELETE")
     m.logout()
     es.close()
 
