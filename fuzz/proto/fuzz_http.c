@@ -52,6 +52,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		inside(r.target, r.target_len, data + pos, used);
 		inside(r.auth, r.auth_len, data + pos, used);
 		inside(r.host, r.host_len, data + pos, used);
+		inside(r.ws_key, r.ws_key_len, data + pos, used);
+		inside(r.ws_version, r.ws_version_len, data + pos, used);
+		inside(r.last_event_id, r.last_event_id_len, data + pos, used);
 		if (r.auth != NULL) {
 			long k = http_basic_decode(r.auth, r.auth_len, cred, sizeof(cred), &n);
 

@@ -245,7 +245,7 @@ w_flags_changed(void *ctx, struct mailbox *mbox, uint32_t uid)
 }
 
 static const struct mailbox_listener_ops watch_ops = {
-	w_expunged, w_appended, w_flags_changed, NULL, NULL,
+	w_expunged, w_appended, w_flags_changed, NULL, NULL, NULL,
 };
 
 /*

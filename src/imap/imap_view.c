@@ -151,7 +151,7 @@ l_loaded(void *ctx, struct mailbox *mbox)
 }
 
 static const struct mailbox_listener_ops view_ops = {
-	l_expunged, l_appended, l_flags_changed, l_keyword_added, l_loaded,
+	l_expunged, l_appended, l_flags_changed, l_keyword_added, l_loaded, NULL,
 };
 
 /*

@@ -3,7 +3,8 @@
  * under bounds (head HTTP_HEAD_MAX, body JMAP_MAX_SIZE_REQUEST held in memory because
  * JSON is parsed whole, JMAP_REQUEST_SECS for a whole request, JMAP_IDLE_SECS between
  * requests) and answered in order. Routes: GET /.well-known/jmap (the session resource,
- * RFC 8620 §2) and POST /jmap/api (§3). Every request must carry the Authorization the
+ * RFC 8620 §2), POST /jmap/api (§3), and the push connections (jmap_pushconn.c: GET
+ * /jmap/eventsource/ §7.3, the WebSocket upgrade at /jmap/ws, RFC 8887). Every request must carry the Authorization the
  * login process checked: its SHA-256 is kept, and another value ends the connection
  * with 401 (the client reconnects and logs in again). Runs as the mailbox owner.
  */
@@ -20,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "jmap/jmap_push.h"
 #include "jmap/jmap_request.h"
 #include "lib/buf.h"
 #include "lib/conn.h"
@@ -31,9 +33,14 @@
 #include "proto/http.h"
 
 #define API_PATH	"/jmap/api"
+#define JMAP_ES_PATH	"/jmap/eventsource"
+#define JMAP_WS_PATH	"/jmap/ws"
 
-/* JC_WAIT: an API request waits for a method (a pending call, jmap.h); no input is read */
-enum jc_state { JC_HEAD, JC_BODY, JC_DOWNLOAD, JC_WAIT, JC_CLOSING };
+/*
+ * JC_WAIT: an API request waits for a method (a pending call, jmap.h); no input is read.
+ * JC_PUSH: the connection is an EventSource or WebSocket (jmap_pushconn.c).
+ */
+enum jc_state { JC_HEAD, JC_BODY, JC_DOWNLOAD, JC_WAIT, JC_CLOSING, JC_PUSH };
 
 /* An API request being run: its calls in order, suspended while one waits. */
 struct api_run {
@@ -43,6 +50,8 @@ struct api_run {
 	size_t next;		/* the next call to run */
 	struct jmap_call *waiting;	/* the call that waits (owned), or NULL */
 	const char *call_name, *call_id;	/* of the waiting call */
+	jmap_api_done_fn *done;	/* gets the Response once every call has run */
+	void *done_ctx;
 };
 
 #define DOWNLOAD_CHUNK	(64 * 1024)	/* octets of a blob produced per write round */
@@ -82,6 +91,10 @@ struct jmap_client {
 	char upload_tmp[40];
 	char upload_type[128];
 	uint64_t upload_size;
+	/* a push request (EventSource, WebSocket) and then JC_PUSH's connection */
+	bool push_target;
+	struct jmap_push_req push_req;
+	struct jmap_pushconn *push;
 };
 
 static unsigned next_id;
@@ -231,6 +244,17 @@ serve_session(struct jmap_client *c)
 	    "uploadUrl", ul,
 	    "eventSourceUrl", ev,
 	    "state", "0");
+	if (s != NULL) {
+		/* RFC 8887 §4.1: JMAP over WebSocket, with push (the base URL's scheme
+		 * with "ws" for "http") */
+		char *ws = xasprintf("ws%s" JMAP_WS_PATH, strncmp(base, "http", 4) == 0 ?
+		    base + 4 : base);
+
+		(void)json_object_set_new(json_object_get(s, "capabilities"),
+		    "urn:ietf:params:jmap:websocket", json_pack("{s:s, s:b}", "url", ws,
+		    "supportsPush", 1));
+		free(ws);
+	}
 	if (s == NULL)
 		respond_text(c, 500, "Internal error");
 	else
@@ -375,7 +399,7 @@ api_continue(struct jmap_client *c, struct api_run *a)
 	/* §3.4: createdIds only when the request had it */
 	if (a->req.created_ids != NULL)
 		(void)json_object_set(resp, "createdIds", a->created_ids);
-	respond_json(c, 200, "application/json", resp);
+	a->done(c, resp, a->done_ctx);
 	json_decref(resp);
 	return true;
 }
@@ -390,49 +414,88 @@ api_resume(void *ctx)
 	struct api_run *a = c->api;
 	struct jmap_call *jc = a->waiting;
 
+	bool ws = c->state == JC_PUSH;
+
 	a->waiting = NULL;
 	call_responses(a->responses, a->call_name, a->call_id, jc);
 	json_decref(jc->args);
 	free(jc);
-	c->state = JC_BODY;	/* responding may make it JC_CLOSING */
+	if (!ws)
+		c->state = JC_BODY;	/* responding may make it JC_CLOSING */
 	if (!api_continue(c, a)) {
-		c->state = JC_WAIT;
+		if (!ws)
+			c->state = JC_WAIT;
 		return;
 	}
 	api_free(a);
 	c->api = NULL;
+	if (ws) {
+		jmap_pushconn_input(c->push);	/* the next messages; may end c */
+		return;
+	}
 	bufferevent_enable(c->bev, EV_READ);
 	request_done(c);
 	client_input(c);
 }
 
-static void
-serve_api(struct jmap_client *c)
+int
+jmap_client_run(struct jmap_client *c, const unsigned char *body, size_t len,
+    json_t **problem_r, jmap_api_done_fn *done, void *done_ctx)
 {
 	const char *detail, *limit;
 	enum jmap_problem p;
 	struct api_run *a = xcalloc(1, sizeof(*a));
 
-	p = jmap_request_decode((const unsigned char *)c->body.data, c->body.len, &a->req,
-	    &detail, &limit);
+	*problem_r = NULL;
+	p = jmap_request_decode(body, len, &a->req, &detail, &limit);
 	if (p != JMAP_OK) {
 		free(a);
 		log_info("jmap bad request user=%s session=%u problem=%s", c->user, c->id,
 		    jmap_problem_type(p));
-		respond_problem(c, 400, jmap_problem_type(p), detail, limit);
-		return;
+		*problem_r = json_pack("{s:s, s:i, s:s}", "type", jmap_problem_type(p),
+		    "status", 400, "detail", detail);
+		if (limit != NULL)
+			(void)json_object_set_new(*problem_r, "limit", json_string(limit));
+		return -1;
 	}
 	a->responses = json_array();
 	a->created_ids = a->req.created_ids != NULL ? json_deep_copy(a->req.created_ids) :
 	    json_object();
+	a->done = done;
+	a->done_ctx = done_ctx;
 	if (api_continue(c, a)) {
 		api_free(a);
-		return;
+		return 1;
 	}
-	/* a call waits: no input is read until api_resume */
+	/* a call waits: api_resume goes on */
 	c->api = a;
-	c->state = JC_WAIT;
-	bufferevent_disable(c->bev, EV_READ);
+	return 0;
+}
+
+static void
+http_api_done(struct jmap_client *c, json_t *resp, void *ctx)
+{
+	(void)ctx;
+	respond_json(c, 200, "application/json", resp);
+}
+
+static void
+serve_api(struct jmap_client *c)
+{
+	json_t *problem;
+
+	switch (jmap_client_run(c, (const unsigned char *)c->body.data, c->body.len, &problem,
+	    http_api_done, NULL)) {
+	case -1:
+		respond_json(c, 400, "application/problem+json", problem);
+		json_decref(problem);
+		break;
+	case 0:
+		/* no input is read until api_resume */
+		c->state = JC_WAIT;
+		bufferevent_disable(c->bev, EV_READ);
+		break;
+	}
 }
 
 /* ---------------------------------------------------------------- download */
@@ -704,6 +767,41 @@ target_is(const struct jmap_client *c, const char *path)
 	return strncmp(c->target, path, n) == 0 && (c->target[n] == '\0' || c->target[n] == '?');
 }
 
+/* RFC 8620 §7.3 EventSource, RFC 8887 WebSocket: the connection becomes a push one. */
+static void
+start_push(struct jmap_client *c)
+{
+	bool ws = target_is(c, JMAP_WS_PATH);
+	unsigned status = 400;
+	const char *q;
+
+	if (c->method != HTTP_GET) {
+		respond(c, 405, NULL, "Allow: GET\r\n", NULL, 0);
+		return;
+	}
+	if (c->body.len > 0) {
+		c->keep_alive = false;
+		respond_text(c, 400, "A push request has no body");
+		return;
+	}
+	q = strchr(c->target, '?');
+	c->push = ws ? jmap_websocket_start(c, &c->push_req, &status) :
+	    jmap_eventsource_start(c, q != NULL ? q + 1 : "", &c->push_req, &status);
+	if (c->push != NULL) {
+		c->state = JC_PUSH;
+		evtimer_del(c->timer);
+		return;
+	}
+	if (status == 429)
+		respond_problem(c, 429, "urn:ietf:params:jmap:error:limit",
+		    "Too many push connections", "pushConnections");
+	else if (status == 426)
+		respond(c, 426, "text/plain", "Sec-WebSocket-Version: 13\r\n", "Upgrade Required",
+		    16);
+	else
+		respond_text(c, status, "Bad push request");
+}
+
 static void
 serve_request(struct jmap_client *c)
 {
@@ -725,8 +823,10 @@ serve_request(struct jmap_client *c)
 			serve_download(c);
 		else
 			respond(c, 405, NULL, "Allow: GET, HEAD\r\n", NULL, 0);
+	} else if (c->push_target) {
+		start_push(c);
 	} else {
-		/* upload and the event source come with a later slice */
+		/* upload comes with a later slice */
 		respond_text(c, 404, "Not found");
 	}
 }
@@ -745,6 +845,7 @@ request_reset(struct jmap_client *c)
 		jmap_upload_abort(c->mu, c->upload_tmp);
 		c->upload_fd = -1;
 	}
+	c->push_target = false;
 	buf_reset(&c->body);
 	c->body_left = 0;
 }
@@ -759,6 +860,20 @@ request_done(struct jmap_client *c)
 		c->state = JC_HEAD;
 		arm_timer(c, JMAP_IDLE_SECS);
 	}
+}
+
+static void
+push_req_copy(struct jmap_push_req *p, const struct http_request *r)
+{
+	memset(p, 0, sizeof(*p));
+	p->upgrade = r->upgrade_websocket && r->connection_upgrade;
+	p->has_upgrade = r->upgrade_websocket || r->connection_upgrade;
+	p->version13 = r->ws_version_len == 2 && memcmp(r->ws_version, "13", 2) == 0;
+	p->proto_jmap = r->ws_protocol_jmap;
+	if (r->ws_key != NULL && r->ws_key_len == 24)
+		memcpy(p->ws_key, r->ws_key, 24);
+	if (r->last_event_id != NULL && r->last_event_id_len < sizeof(p->last_event_id))
+		memcpy(p->last_event_id, r->last_event_id, r->last_event_id_len);
 }
 
 /* A head is complete: check it; false when the connection ends. */
@@ -793,6 +908,10 @@ start_request(struct jmap_client *c, const struct http_request *r)
 		    "charset=\"UTF-8\"\r\n", "Authentication required", 23);
 		return false;
 	}
+	c->push_target = target_is(c, JMAP_WS_PATH) || target_is(c, JMAP_ES_PATH) ||
+	    target_is(c, JMAP_ES_PATH "/");
+	if (c->push_target)
+		push_req_copy(&c->push_req, r);
 	if (r->method == HTTP_POST && !r->has_length) {
 		c->keep_alive = false;
 		respond_text(c, 411, "Content-Length required");
@@ -821,6 +940,11 @@ client_input(struct jmap_client *c)
 	while (c->state != JC_CLOSING && c->state != JC_WAIT &&
 	    !conn_output_full(c->bev, CONN_IMAP)) {
 		size_t len = evbuffer_get_length(in);
+
+		if (c->state == JC_PUSH) {
+			jmap_pushconn_input(c->push);	/* may end c */
+			return;
+		}
 
 		if (c->state == JC_DOWNLOAD) {
 			if (!download_pump(c))
@@ -901,6 +1025,11 @@ client_input(struct jmap_client *c)
 			continue;	/* the blob streams from the loop's top */
 		if (c->state == JC_WAIT)
 			break;		/* api_resume goes on */
+		if (c->state == JC_PUSH) {
+			request_reset(c);
+			c->in_request = false;
+			continue;	/* input after the head is the push connection's */
+		}
 		request_done(c);
 	}
 	if (c->state == JC_CLOSING) {
@@ -925,6 +1054,11 @@ write_cb(struct bufferevent *bev, void *ctx)
 	if (c->state == JC_CLOSING) {
 		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
 			client_free(c);
+		return;
+	}
+	if (c->state == JC_PUSH) {
+		if (conn_output_drained(bev, CONN_IMAP))
+			jmap_pushconn_drained(c->push);
 		return;
 	}
 	if (conn_output_drained(bev, CONN_IMAP))
@@ -1024,6 +1158,7 @@ client_free(struct jmap_client *c)
 	mail_session_unregister(&c->session);
 	api_free(c->api);
 	c->api = NULL;
+	jmap_pushconn_free(&c->push);
 	event_free(c->timer);
 	bufferevent_free(c->bev);
 	request_reset(c);
@@ -1033,4 +1168,48 @@ client_free(struct jmap_client *c)
 	free(c->ip);
 	free(c->home);
 	free(c);
+}
+
+/* ---------------------------------------------------------------- for push connections */
+
+struct bufferevent *
+jmap_client_bev(struct jmap_client *c)
+{
+	return c->bev;
+}
+
+struct mail_user *
+jmap_client_mu(struct jmap_client *c)
+{
+	return c->mu;
+}
+
+const char *
+jmap_client_account_id(struct jmap_client *c)
+{
+	return c->account_id;
+}
+
+const char *
+jmap_client_user(struct jmap_client *c)
+{
+	return c->user;
+}
+
+unsigned
+jmap_client_id(struct jmap_client *c)
+{
+	return c->id;
+}
+
+void
+jmap_client_end(struct jmap_client *c, bool flush)
+{
+	/* never freed here: the caller may be inside a push callback */
+	c->state = JC_CLOSING;
+	bufferevent_disable(c->bev, EV_READ);
+	if (!flush || evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		arm_timer(c, 0);
+	else
+		arm_timer(c, 5);	/* the goodbye must not wait forever */
 }

@@ -59,7 +59,8 @@ uint64_t jmap_email_id_parse(const char *s, char prefix);
 /* jmap_mailbox.c */
 void jmap_mailbox_get(struct jmap_call *call);
 void jmap_mailbox_changes(struct jmap_call *call);
-/* The Mailbox state string of f (caller frees); the role of a folder or NULL. */
+/* The Mailbox state of f as Mailbox/get says it (caller frees; push: jmap_push.c); the
+ * role of a folder or NULL. */
 char *jmap_mailbox_state(struct folders *f);
 const char *jmap_mailbox_role(const struct folder *fo);
 
@@ -67,7 +68,7 @@ const char *jmap_mailbox_role(const struct folder *fo);
 void jmap_email_query(struct jmap_call *call);
 void jmap_email_get(struct jmap_call *call);
 void jmap_email_changes(struct jmap_call *call);
-/* The Email state string of f (caller frees). */
+/* The Email state of f as Email/get says it (caller frees; push: jmap_push.c). */
 char *jmap_email_state(const struct folders *f);
 
 /* jmap_set.c: Email/set, Mailbox/set (RFC 8621 §4.6, §2.5) */

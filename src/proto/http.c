@@ -194,6 +194,23 @@ parse_field(const unsigned char *p, size_t len, struct http_request *r, bool *co
 			*conn_close = true;
 		if (list_has(v, vlen, "keep-alive"))
 			*conn_keep = true;
+		if (list_has(v, vlen, "upgrade"))
+			r->connection_upgrade = true;
+	} else if (name_is(p, nlen, "upgrade")) {
+		if (list_has(v, vlen, "websocket"))
+			r->upgrade_websocket = true;
+	} else if (name_is(p, nlen, "sec-websocket-key")) {
+		r->ws_key = (const char *)v;
+		r->ws_key_len = vlen;
+	} else if (name_is(p, nlen, "sec-websocket-version")) {
+		r->ws_version = (const char *)v;
+		r->ws_version_len = vlen;
+	} else if (name_is(p, nlen, "sec-websocket-protocol")) {
+		if (list_has(v, vlen, "jmap"))
+			r->ws_protocol_jmap = true;
+	} else if (name_is(p, nlen, "last-event-id")) {
+		r->last_event_id = (const char *)v;
+		r->last_event_id_len = vlen;
 	} else if (name_is(p, nlen, "expect")) {
 		if (!name_is(v, vlen, "100-continue"))
 			return fail(r, 417, "unsupported expectation");

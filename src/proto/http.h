@@ -39,6 +39,17 @@ struct http_request {
 	const char *accept;		/* the first Accept field's value, or NULL */
 	size_t accept_len;
 	bool expect_continue;		/* Expect: 100-continue */
+	/* RFC 6455 §4.1 opening handshake (RFC 8887): Upgrade lists "websocket",
+	 * Connection lists "upgrade"; the other values borrow p (NULL when absent) */
+	bool upgrade_websocket;
+	bool connection_upgrade;
+	const char *ws_key;		/* Sec-WebSocket-Key */
+	size_t ws_key_len;
+	const char *ws_version;		/* Sec-WebSocket-Version */
+	size_t ws_version_len;
+	bool ws_protocol_jmap;		/* Sec-WebSocket-Protocol lists "jmap" */
+	const char *last_event_id;	/* Last-Event-ID (EventSource reconnection) */
+	size_t last_event_id_len;
 	unsigned status;		/* HTTP_PARSE_ERROR: the status to answer (400, 431, 501, 505) */
 	const char *error;		/* HTTP_PARSE_ERROR: short reason, safe for the client */
 };

@@ -753,8 +753,11 @@ finish_box(struct commit_group *g, struct commit_box *cb)
 	mailbox_remember_mtimes(box);
 	for (r = g->reqs; r != NULL; r = r->next)
 		if (r->cbox == cb && !r->failed && r->save != NULL && r->save->count > 0)
-			for (uint32_t uid = r->first; uid <= r->last; uid++)
+			for (uint32_t uid = r->first; uid <= r->last; uid++) {
 				mailbox_notify_appended(box, uid);
+				if (r->save->save_flags & MAILBOX_SAVE_DELIVERY)
+					mailbox_notify_delivered(box, uid);
+			}
 	/* changes by others seen while the lock was ours */
 	if (box->force_sync && !box->deleted)
 		(void)mailbox_sync(box);

@@ -107,6 +107,16 @@ mailbox_notify_appended(struct mailbox *box, uint32_t uid)
 }
 
 void
+mailbox_notify_delivered(struct mailbox *box, uint32_t uid)
+{
+	struct mailbox_listener *l;
+
+	for (l = box->listeners; l != NULL; l = l->next)
+		if (l->ops->delivered != NULL && !l->lazy)
+			l->ops->delivered(l->ctx, box, uid);
+}
+
+void
 mailbox_notify_flags(struct mailbox *box, uint32_t uid)
 {
 	struct mailbox_listener *l;
@@ -302,24 +312,71 @@ mailbox_notify_remove(struct mailbox *box)
 	box->wd_new = box->wd_cur = -1;
 }
 
-void
-mstore_set_folders_cb(struct mstore *store, mstore_folders_cb *cb, void *ctx)
+/* Watch the root while anybody wants folder-level changes. */
+static void
+root_watch_update(struct mstore *store)
 {
 	char path[64];
+	bool want = store->folders_cb != NULL || store->n_folders_watch > 0;
 
-	store->folders_cb = cb;
-	store->folders_ctx = ctx;
-	store->folders_changed = false;
 	if (store->inotify_fd < 0)
 		return;
-	if (cb != NULL && store->wd_root < 0) {
+	if (want && store->wd_root < 0) {
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", store->root_fd);
 		store->wd_root = inotify_add_watch(store->inotify_fd, path, IN_CREATE |
 		    IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR);
-	} else if (cb == NULL && store->wd_root >= 0) {
+	} else if (!want && store->wd_root >= 0) {
 		(void)inotify_rm_watch(store->inotify_fd, store->wd_root);
 		store->wd_root = -1;
 	}
+}
+
+void
+mstore_set_folders_cb(struct mstore *store, mstore_folders_cb *cb, void *ctx)
+{
+	store->folders_cb = cb;
+	store->folders_ctx = ctx;
+	store->folders_changed = false;
+	root_watch_update(store);
+}
+
+int
+mstore_folders_watch(struct mstore *store, mstore_folders_cb *cb, void *ctx, bool on)
+{
+	size_t i;
+
+	for (i = 0; i < store->n_folders_watch; i++)
+		if (store->folders_watch[i].cb == cb && store->folders_watch[i].ctx == ctx)
+			break;
+	if (on && i == store->n_folders_watch) {
+		if (i == MSTORE_FOLDERS_WATCH_MAX)
+			return -1;
+		store->folders_watch[store->n_folders_watch].cb = cb;
+		store->folders_watch[store->n_folders_watch++].ctx = ctx;
+	} else if (!on && i < store->n_folders_watch) {
+		store->folders_watch[i] = store->folders_watch[--store->n_folders_watch];
+	}
+	root_watch_update(store);
+	return 0;
+}
+
+int
+mstore_release_watch(struct mstore *store, mstore_release_cb *cb, void *ctx, bool on)
+{
+	size_t i;
+
+	for (i = 0; i < store->n_release_watch; i++)
+		if (store->release_watch[i].cb == cb && store->release_watch[i].ctx == ctx)
+			break;
+	if (on && i == store->n_release_watch) {
+		if (i == MSTORE_FOLDERS_WATCH_MAX)
+			return -1;
+		store->release_watch[store->n_release_watch].cb = cb;
+		store->release_watch[store->n_release_watch++].ctx = ctx;
+	} else if (!on && i < store->n_release_watch) {
+		store->release_watch[i] = store->release_watch[--store->n_release_watch];
+	}
+	return 0;
 }
 
 int
@@ -379,9 +436,19 @@ mstore_notify_process(struct mstore *store)
 	size_t n = 0, i;
 
 	mstore_notify_drain(store);
-	if (store->folders_changed && store->folders_cb != NULL) {
+	if (store->folders_changed) {
 		store->folders_changed = false;
-		store->folders_cb(store->folders_ctx);
+		if (store->folders_cb != NULL)
+			store->folders_cb(store->folders_ctx);
+		/* a callback may remove itself: walk a copy */
+		{
+			size_t nw = store->n_folders_watch;
+			struct mstore_folders_watch w[MSTORE_FOLDERS_WATCH_MAX];
+
+			memcpy(w, store->folders_watch, nw * sizeof(w[0]));
+			for (size_t k = 0; k < nw; k++)
+				w[k].cb(w[k].ctx);
+		}
 	}
 	/* Sync outside the walk: listeners may open (or close) mailboxes, and a closed one
 	 * going into the cache can evict others. Cached folders have nobody to tell:

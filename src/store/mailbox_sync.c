@@ -413,7 +413,13 @@ sync_locked(struct mailbox *box, bool *dirty_r)
 				i++;
 			}
 			} else if (i == ocount || nmsgs[j].uid < old[i].uid) {
-				mailbox_notify_appended(box, nmsgs[j++].uid);
+				/* RECENT here: found in new/, another program delivered it */
+				bool delivered = (nmsgs[j].flags & MAILBOX_FLAG_RECENT) != 0;
+				uint32_t uid = nmsgs[j++].uid;
+
+				mailbox_notify_appended(box, uid);
+				if (delivered)
+					mailbox_notify_delivered(box, uid);
 			} else {
 				struct mailbox_msg *n = &nmsgs[j];
 				/* the same file? (a snapshot from the index may be older

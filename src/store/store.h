@@ -191,6 +191,20 @@ void mstore_notify_process(struct mstore *store);
  */
 typedef void mstore_folders_cb(void *ctx);
 void mstore_set_folders_cb(struct mstore *store, mstore_folders_cb *cb, void *ctx);
+/*
+ * The same for more than one party (IMAP NOTIFY holds the slot above): add (on) or
+ * remove (off) cb with ctx; at most MSTORE_FOLDERS_WATCH_MAX at once (-1 beyond).
+ */
+#define MSTORE_FOLDERS_WATCH_MAX	4
+int mstore_folders_watch(struct mstore *store, mstore_folders_cb *cb, void *ctx, bool on);
+/*
+ * A party that holds folders open only to watch them (JMAP push) and can let go: before
+ * mstore_rename refuses a folder that is open, it calls cb(ctx, name) with the old name,
+ * and the party must mailbox_unref every folder it holds at or under name. Add (on) or
+ * remove (off); at most MSTORE_FOLDERS_WATCH_MAX (-1 beyond).
+ */
+typedef void mstore_release_cb(void *ctx, const char *name);
+int mstore_release_watch(struct mstore *store, mstore_release_cb *cb, void *ctx, bool on);
 
 /* ---------------------------------------------------------------- the index */
 
@@ -426,6 +440,10 @@ struct mailbox_listener_ops {
 	 * told, with the messages as they were at registration (or, if the snapshot they
 	 * were to come from changed underneath, as the directories are now). */
 	void (*loaded)(void *ctx, struct mailbox *box);
+	/* Optional. After appended, for a message that arrived through new/: saved with
+	 * MAILBOX_SAVE_DELIVERY, or found there by a rescan (another program delivered
+	 * it). A client's APPEND or COPY is not a delivery (RFC 8621 §1.5 EmailDelivery). */
+	void (*delivered)(void *ctx, struct mailbox *box, uint32_t uid);
 };
 struct mailbox_listener;
 /* Register; every change (including the registrant's own) is delivered to all. */

@@ -336,6 +336,10 @@ mstore_rename(struct mstore *store, const char *oldname, const char *newname)
 		st = ex < 0 ? STORE_IOERROR : STORE_NONEXISTENT;
 		goto out;
 	}
+	/* watchers let go of what they hold open only to watch (before the cache drop:
+	 * what they release goes into the cache) */
+	for (i = 0; i < store->n_release_watch; i++)
+		store->release_watch[i].cb(store->release_watch[i].ctx, ocanon);
 	mstore_cache_drop(store, ocanon, true);	/* closed ones need not stop it */
 	mstore_index_drop(store, ocanon, true);
 	mstore_index_drop(store, ncanon, true);

@@ -51,6 +51,13 @@ struct mstore {
 	bool folders_changed;
 	mstore_folders_cb *folders_cb;
 	void *folders_ctx;
+	/* mstore_folders_watch: more callbacks of the same kind (JMAP push) */
+	struct mstore_folders_watch { mstore_folders_cb *cb; void *ctx; } folders_watch[MSTORE_FOLDERS_WATCH_MAX];
+	size_t n_folders_watch;
+	/* mstore_release_watch */
+	struct mstore_release_watch { mstore_release_cb *cb; void *ctx; }
+	    release_watch[MSTORE_FOLDERS_WATCH_MAX];
+	size_t n_release_watch;
 	/* quota.c: limits (0 = none), warning percent, bytes and messages of transactions
 	 * queued for commit (checked against but not yet in maildirsize), MOVE's copy */
 	uint64_t quota_storage, quota_messages;
@@ -350,6 +357,7 @@ void mailbox_names_maybe_compact(struct mailbox *box);
 /* Tell every listener of box about one change. */
 void mailbox_notify_expunged(struct mailbox *box, uint32_t uid, uint64_t emailid);
 void mailbox_notify_appended(struct mailbox *box, uint32_t uid);
+void mailbox_notify_delivered(struct mailbox *box, uint32_t uid);
 void mailbox_notify_flags(struct mailbox *box, uint32_t uid);
 void mailbox_notify_keyword(struct mailbox *box, unsigned int idx);
 /* The messages were loaded: every lazy listener builds its state now (ops->loaded),

@@ -243,6 +243,36 @@ test_accept_path(void **state)
 	assert_int_equal(http_target_path_len(&q), 1);
 }
 
+/* The WebSocket opening handshake fields (RFC 6455 §4.1) and Last-Event-ID. */
+static void
+test_upgrade(void **state)
+{
+	const char *in = "GET /jmap/ws HTTP/1.1\r\nHost: x\r\nUpgrade: WebSocket\r\n"
+	    "Connection: keep-alive, Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	    "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat, jmap\r\n"
+	    "Last-Event-ID: p1\r\n\r\n";
+	struct http_request r;
+	size_t used;
+
+	(void)state;
+	assert_int_equal(http_request_parse((const unsigned char *)in, strlen(in), HTTP_HEAD_MAX,
+	    &r, &used), HTTP_PARSE_DONE);
+	assert_true(r.upgrade_websocket);
+	assert_true(r.connection_upgrade);
+	assert_true(r.ws_protocol_jmap);
+	assert_int_equal(r.ws_key_len, 24);
+	assert_memory_equal(r.ws_key, "dGhlIHNhbXBsZSBub25jZQ==", 24);
+	assert_int_equal(r.ws_version_len, 2);
+	assert_int_equal(r.last_event_id_len, 2);
+	in = "GET /jmap/ws HTTP/1.1\r\nUpgrade: h2c\r\nSec-WebSocket-Protocol: chat\r\n\r\n";
+	assert_int_equal(http_request_parse((const unsigned char *)in, strlen(in), HTTP_HEAD_MAX,
+	    &r, &used), HTTP_PARSE_DONE);
+	assert_false(r.upgrade_websocket);
+	assert_false(r.connection_upgrade);
+	assert_false(r.ws_protocol_jmap);
+	assert_null(r.ws_key);
+}
+
 int
 main(void)
 {
@@ -253,6 +283,7 @@ main(void)
 		cmocka_unit_test(test_basic),
 		cmocka_unit_test(test_bearer),
 		cmocka_unit_test(test_accept_path),
+		cmocka_unit_test(test_upgrade),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -872,6 +872,87 @@ test_folders_cb(void **state)
 }
 
 static void
+delivered_cb(void *ctx, struct mailbox *mbox, uint32_t uid)
+{
+	(void)mbox;
+	(void)uid;
+	(*(unsigned *)ctx)++;
+}
+
+static const struct mailbox_listener_ops delivered_ops = { .delivered = delivered_cb };
+
+static void
+release_cb(void *ctx, const char *name)
+{
+	struct mailbox **held = ctx;
+
+	assert_string_equal(name, "Held");
+	mailbox_unref(held);
+}
+
+/* The listener's delivered callback (JMAP EmailDelivery): a save with
+ * MAILBOX_SAVE_DELIVERY and a file another program put into new/, not a client's save;
+ * mstore_folders_watch beside mstore_set_folders_cb; mstore_release_watch lets a rename
+ * through a folder held open only to watch it. */
+static void
+test_push_hooks(void **state)
+{
+	struct fixture *f = *state;
+	struct mailbox_listener *l;
+	struct mailbox_save *ctx;
+	struct mailbox *m, *held;
+	unsigned delivered = 0, calls = 0, calls2 = 0;
+	uint32_t first, last;
+	struct pollfd pfd;
+	char path[256];
+
+	assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
+	l = mailbox_listen(m, &delivered_ops, &delivered);
+	(void)save_msg(m, "Subject: append\n\nx\n", 0, 0, 0);
+	assert_int_equal(delivered, 0);
+	ctx = mailbox_save_begin(m, MAILBOX_SAVE_DELIVERY);
+	assert_int_equal(mailbox_save_msg_begin(ctx), STORE_OK);
+	assert_int_equal(mailbox_save_write(ctx, "Subject: d\n\nx\n", 15), STORE_OK);
+	assert_int_equal(mailbox_save_msg_end(ctx, 0, 0, 0), STORE_OK);
+	assert_int_equal(mailbox_save_commit(&ctx, &first, &last), STORE_OK);
+	assert_int_equal(delivered, 1);
+	external_deliver(f, ".", "1700000000.M1P1.mda", "Subject: mda\n\nx\n");
+	assert_int_equal(mailbox_sync(m), STORE_OK);
+	assert_int_equal(delivered, 2);
+	mailbox_unlisten(m, &l);
+	mailbox_unref(&m);
+
+	pfd.fd = mstore_notify_fd(f->store);
+	pfd.events = POLLIN;
+	if (pfd.fd >= 0) {
+		mstore_set_folders_cb(f->store, folders_cb, &calls);
+		assert_int_equal(mstore_folders_watch(f->store, folders_cb, &calls2, true), 0);
+		assert_int_equal(mstore_create(f->store, "Held"), STORE_OK);
+		assert_int_equal(poll(&pfd, 1, 2000), 1);
+		mstore_notify_process(f->store);
+		assert_int_equal(calls, 1);
+		assert_int_equal(calls2, 1);
+		/* NOTIFY's slot going away leaves the watch */
+		mstore_set_folders_cb(f->store, NULL, NULL);
+		snprintf(path, sizeof(path), "%s/.Other", f->root);
+		assert_int_equal(mkdir(path, 0700), 0);
+		assert_int_equal(poll(&pfd, 1, 2000), 1);
+		mstore_notify_process(f->store);
+		assert_int_equal(calls, 1);
+		assert_int_equal(calls2, 2);
+		assert_int_equal(mstore_folders_watch(f->store, folders_cb, &calls2, false), 0);
+	} else
+		assert_int_equal(mstore_create(f->store, "Held"), STORE_OK);
+
+	assert_int_equal(mailbox_open(f->store, "Held", &held), STORE_OK);
+	assert_int_equal(mstore_rename(f->store, "Held", "Moved"), STORE_CANNOT);
+	assert_int_equal(mstore_release_watch(f->store, release_cb, &held, true), 0);
+	assert_int_equal(mstore_rename(f->store, "Held", "Moved"), STORE_OK);
+	assert_null(held);
+	assert_int_equal(mstore_release_watch(f->store, release_cb, &held, false), 0);
+}
+
+static void
 test_two_users_of_one_mbox(void **state)
 {
 	struct fixture *f = *state;
@@ -1882,6 +1963,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_external_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inotify, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_folders_cb, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_push_hooks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recent_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_users_of_one_mbox, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_keywords, setup, teardown),
