@@ -522,3 +522,50 @@ def submission_jam(srv, res):
            "VacationResponse/get")
     got = wait_sent(D_JAM, 1)
     res.eq([a for a, m in got], [["-i", "-f", me, "--", "jam@example.org"]], "sent")
+
+
+D_WS, C_WS = setup_dir("websocket")
+
+
+@test(config=C_WS)
+def submission_over_websocket_waits(srv, res):
+    """JMAP over WebSocket (RFC 8887) with a submission that waits for sendmail: its
+    Response comes when sendmail is done, the next Request on the socket is answered
+    after it (in order), and another connection of the user is served meanwhile."""
+    from t_push import WebSocket
+    acc = account(srv)
+    me = identity(srv, acc)["email"]
+    eid = append(srv, ("From: %s\r\nTo: b@example.org\r\nSubject: over ws\r\n\r\nx\r\n" %
+                       me).encode())
+    out = os.path.join(D_WS, "out")
+    open(os.path.join(out, "hold"), "w").close()
+    ws = WebSocket(srv)
+    res.eq(ws.status, 101, "WebSocket upgrade")
+    ws.send({"@type": "Request", "id": "r1", "using": SUB_USING, "methodCalls": [
+        ["EmailSubmission/set", {"accountId": acc, "create": {
+            "s1": {"identityId": "I0", "emailId": eid}}}, "s"]]})
+    ws.send({"@type": "Request", "id": "r2", "using": SUB_USING,
+             "methodCalls": [["Core/echo", {"after": True}, "e"]]})
+    deadline = time.monotonic() + 10
+    while not os.path.exists(os.path.join(out, "started")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    res.check(os.path.exists(os.path.join(out, "started")), "sendmail started")
+    st, p = api(srv, {"using": SUB_USING, "methodCalls": [["Core/echo", {"x": 1}, "e"]]},
+                c=conn(srv, timeout=5))
+    res.eq((st, p["methodResponses"][0][1]), (200, {"x": 1}), "HTTP answered meanwhile")
+    got = None
+    try:
+        got = ws.message(timeout=1)
+    except socket.timeout:
+        pass
+    res.eq(got, None, "no Response while sendmail runs")
+    open(os.path.join(out, "go"), "w").close()
+    m1, m2 = ws.message(timeout=20), ws.message(timeout=20)
+    res.eq((m1.get("@type"), m1.get("requestId")), ("Response", "r1"), "r1's Response first")
+    r = m1.get("methodResponses", [[None, {}]])[0]
+    res.check(r[0] == "EmailSubmission/set" and (r[1].get("created") or {}).get("s1"),
+              "the submission is created: %r" % (r,))
+    res.eq((m2.get("requestId"), m2.get("methodResponses", [[0, 0]])[0][1]),
+           ("r2", {"after": True}), "then r2's")
+    res.eq(len(sent(D_WS)), 1, "sendmail got the message once")
+    ws.close()
