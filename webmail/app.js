@@ -88,8 +88,10 @@ function ok(res, id) {
 	return r[1];
 }
 
+/* An RFC 6570 level 1 template of the session (before URL parsing, which would escape
+ * the braces), made absolute. */
 function tmpl(url, vals) {
-	return url.replace(/\{(\w+)\}/g, (m, k) => encodeURIComponent(vals[k] ?? ''));
+	return abs(url.replace(/\{(\w+)\}/g, (m, k) => encodeURIComponent(vals[k] ?? '')));
 }
 
 function abs(url) { return new URL(url, location.href).href; }
@@ -305,7 +307,7 @@ async function getEmails(ids) {
 	const res = await api([['Email/get', { accountId: S.accountId, ids, properties: BASIC_PROPS }, 'g']]);
 	const list = ok(res, 'g').list;
 	for (const e of list) {
-		const r = await http(tmpl(abs(S.session.downloadUrl), { accountId: S.accountId, blobId: e.blobId,
+		const r = await http(tmpl(S.session.downloadUrl, { accountId: S.accountId, blobId: e.blobId,
 			name: 'message.eml', type: 'message/rfc822' }));
 		Object.assign(e, mimeToBodies(new Uint8Array(await r.arrayBuffer())));
 	}
@@ -412,7 +414,7 @@ async function inlineImages(m, doc) {
 		img.removeAttribute('data-cid');
 		if (!p) continue;
 		try {
-			const r = await http(tmpl(abs(S.session.downloadUrl), { accountId: S.accountId, blobId: p.blobId,
+			const r = await http(tmpl(S.session.downloadUrl, { accountId: S.accountId, blobId: p.blobId,
 				name: p.name || 'image', type: p.type || 'application/octet-stream' }));
 			if (r.ok && /^image\/(png|gif|jpeg|webp)$/.test(p.type || ''))
 				img.setAttribute('src', URL.createObjectURL(new Blob([await r.arrayBuffer()], { type: p.type })));
@@ -647,7 +649,7 @@ async function refresh(reopen) {
 
 async function download(a) {
 	try {
-		const r = await http(tmpl(abs(S.session.downloadUrl), { accountId: S.accountId, blobId: a.blobId,
+		const r = await http(tmpl(S.session.downloadUrl, { accountId: S.accountId, blobId: a.blobId,
 			name: a.name || 'attachment', type: a.type || 'application/octet-stream' }));
 		if (!r.ok) throw new JmapError('http' + r.status);
 		const url = URL.createObjectURL(new Blob([await r.arrayBuffer()], { type: 'application/octet-stream' }));
@@ -724,7 +726,7 @@ async function upload(ev) {
 	const c = S.compose;
 	for (const file of ev.target.files) {
 		try {
-			const r = await http(tmpl(abs(S.session.uploadUrl), { accountId: S.accountId }), {
+			const r = await http(tmpl(S.session.uploadUrl, { accountId: S.accountId }), {
 				method: 'POST', headers: { 'Content-Type': file.type || 'application/octet-stream' }, body: file });
 			if (!r.ok) throw new JmapError('http' + r.status, r.statusText);
 			const b = await r.json();
@@ -864,7 +866,7 @@ async function startPush() {
 	const ctl = new AbortController();
 	S.stream = ctl;
 	try {
-		const r = await http(tmpl(abs(url), { types: '*', closeafter: 'no', ping: '60' }),
+		const r = await http(tmpl(url, { types: '*', closeafter: 'no', ping: '60' }),
 			{ signal: ctl.signal, headers: { Accept: 'text/event-stream' } });
 		if (!r.ok || !r.body) throw new JmapError('http' + r.status);
 		const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
