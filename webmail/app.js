@@ -176,7 +176,6 @@ async function refreshMailboxes() {
 	nav.replaceChildren(...S.mailboxes.map((m) => h('a', {
 		href: '#', class: m.id === S.current ? 'current' : null,
 		dataset: { id: m.id, role: m.role || '' },
-		style: null,
 		onclick: (e) => { e.preventDefault(); $('search').value = ''; openMailbox(m.id); },
 	}, h('span', { class: 'name' }, '\u00a0'.repeat(2 * depth(m)) + m.name),
 	m.unreadEmails > 0 ? h('span', { class: 'count' }, m.unreadEmails) : null)));
@@ -314,7 +313,7 @@ async function getEmails(ids) {
 	return list;
 }
 
-async function openEmail(e) {
+async function openEmail(e, markSeen = true) {
 	if (S.byRole.drafts && e.mailboxIds && e.mailboxIds[S.byRole.drafts.id] && (e.keywords || {}).$draft) {
 		const [full] = await getEmails([e.id]);
 		if (full) return openCompose('draft', full);
@@ -342,18 +341,19 @@ async function openEmail(e) {
 	emails.sort((a, b) => (a.receivedAt < b.receivedAt ? -1 : 1));
 	for (const m of emails) body.append(renderEmail(m, m.id === e.id || emails.length === 1));
 	const unseen = emails.filter((m) => !(m.keywords || {}).$seen).map((m) => m.id);
-	if (unseen.length) setKeyword(unseen, '$seen', true, true);
+	if (markSeen && unseen.length) setKeyword(unseen, '$seen', true, true);
 }
 
 function renderEmail(m, open) {
 	const kw = m.keywords || {};
 	const box = h('article', { class: 'msg', dataset: { id: m.id } });
+	const content = h('div', { class: 'content' });
 	const moveSel = h('select', { 'aria-label': 'Move to', class: 'move',
 		onchange: (ev) => { if (ev.target.value) moveEmails([m.id], ev.target.value); } },
 	h('option', { value: '' }, 'Move to\u2026'),
 	S.mailboxes.filter((b) => !(m.mailboxIds || {})[b.id]).map((b) => h('option', { value: b.id }, b.name)));
 	box.append(
-		h('h3', {}, m.subject || '(no subject)'),
+		h('h3', { onclick: () => { content.hidden = !content.hidden; } }, m.subject || '(no subject)'),
 		h('div', { class: 'meta' }, h('div', {}, 'From: ' + addrFull(m.from)),
 			h('div', {}, 'To: ' + addrFull(m.to)),
 			m.cc && m.cc.length ? h('div', {}, 'Cc: ' + addrFull(m.cc)) : null,
@@ -367,7 +367,6 @@ function renderEmail(m, open) {
 			h('button', { type: 'button', class: 'unread', onclick: () => setKeyword([m.id], '$seen', false) }, 'Mark unread'),
 			moveSel,
 			h('button', { type: 'button', class: 'delete', onclick: () => deleteEmails([m.id]) }, 'Delete')));
-	const content = h('div', { class: 'content' });
 	box.append(content);
 	renderBody(m, content, false);
 	const atts = (m.attachments || []).filter((a) => a.blobId);
@@ -435,7 +434,6 @@ function readerFrame(doc, remote) {
 	const f = h('iframe', {
 		sandbox: 'allow-popups allow-popups-to-escape-sandbox',
 		referrerpolicy: 'no-referrer', title: 'Message', class: 'reader-frame',
-		csp: null,
 	});
 	f.srcdoc = head + doc.body.innerHTML + '</body></html>';
 	return f;
@@ -643,7 +641,7 @@ async function refresh(reopen) {
 	} catch (e) { status('Refresh failed: ' + e.message); }
 	if (reopen && S.openId) {
 		const e = S.list.find((x) => x.id === S.openId);
-		if (e) await openEmail(e);
+		if (e) await openEmail(e, false);
 	}
 }
 

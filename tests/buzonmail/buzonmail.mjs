@@ -36,7 +36,7 @@ function shot(name) { return path.join(cfg.shots, `${name}-${cfg.kind}.png`); }
 
 // What each step needs beyond the first JMAP slice in main (docs/jmap.md).
 const NEEDS = {
-	login: '', folders: '', list: '', open: '', hostile: '', phone: '',
+	login: '', folders: '', list: '', open: '', hostile: '', phone: '', readme: '',
 	threads: 'Email/query collapseThreads + Thread/get',
 	body: 'Email/get bodyValues (fetchHTMLBodyValues)',
 	flag: 'Email/set (keywords)',
@@ -103,8 +103,18 @@ async function folder(name) {
 	await page.waitForFunction((n) => document.getElementById('list-title').textContent === n, name);
 }
 
+// The page's status line after an action: the first text it shows must match (an
+// error there fails at once, with the server's answer in the message).
 async function statusText(re) {
-	await page.waitForFunction((src) => new RegExp(src).test(document.getElementById('status').textContent), re.source);
+	await page.waitForFunction(() => document.getElementById('status').textContent !== '' ||
+		document.getElementById('c-error').textContent !== '' ||
+		document.getElementById('v-error').textContent !== '');
+	const t = [await page.textContent('#status'), await page.textContent('#c-error'), await page.textContent('#v-error')].join(' ').trim();
+	if (!re.test(t)) throw new Error(`the page says "${t}"`);
+}
+
+async function clearStatus() {
+	await page.evaluate(() => { for (const id of ['status', 'c-error', 'v-error']) { const e = document.getElementById(id); if (e) e.textContent = ''; } });
 }
 
 const steps = [];
@@ -234,6 +244,7 @@ step('reply', async () => {
 	await page.keyboard.press('Control+Home');
 	await page.keyboard.type(cfg.reply.text);
 	await page.screenshot({ path: shot('reply') });
+	await clearStatus();
 	await page.click('#c-send');
 	await statusText(/^Sent$/);
 	check(await page.isHidden('#compose'), 'the compose sheet closes');
@@ -246,6 +257,7 @@ step('attach', async () => {
 	await page.fill('#c-body', 'See the attached file.');
 	await page.setInputFiles('#c-files', { name: cfg.attach.file, mimeType: 'text/plain', buffer: Buffer.from('attached text\n') });
 	await page.waitForSelector(`#c-attachments li:has-text(${JSON.stringify(cfg.attach.file)})`);
+	await clearStatus();
 	await page.click('#c-send');
 	await statusText(/^Sent$/);
 	await folder('Sent');
@@ -262,6 +274,7 @@ step('draft', async () => {
 	await page.fill('#c-to', 'someone@example.net');
 	await page.fill('#c-subject', cfg.draft.subject);
 	await page.fill('#c-body', cfg.draft.body);
+	await clearStatus();
 	await page.click('#c-save');
 	await statusText(/^Draft saved$/);
 	await page.click('#c-cancel');
@@ -275,6 +288,7 @@ step('draft', async () => {
 step('move', async () => {
 	await folder('INBOX');
 	await openMessage(cfg.move.subject);
+	await clearStatus();
 	await page.locator('#reader-body article.msg select.move').last().selectOption({ label: cfg.move.to });
 	await statusText(/^Moved to /);
 	check(await row(cfg.move.subject).count() === 0, 'the message left the list');
@@ -285,11 +299,13 @@ step('move', async () => {
 step('del', async () => {
 	await folder('INBOX');
 	await openMessage(cfg.del.subject);
+	await clearStatus();
 	await page.locator('#reader-body article.msg button.delete').last().click();
 	await statusText(/^Moved to /);
 	await folder('Trash');
 	check(await row(cfg.del.subject).count() === 1, 'deleted to Trash');
 	await openMessage(cfg.del.subject);
+	await clearStatus();
 	await page.locator('#reader-body article.msg button.delete').last().click();
 	await statusText(/^Deleted$/);
 	check(await row(cfg.del.subject).count() === 0, 'deleted in Trash: destroyed');
@@ -297,8 +313,13 @@ step('del', async () => {
 
 step('search', async () => {
 	await page.fill('#search', cfg.search.q);
+	await clearStatus();
 	await page.press('#search', 'Enter');
 	await page.waitForFunction((q) => document.getElementById('list-title').textContent === 'Search: ' + q, cfg.search.q);
+	await page.waitForFunction(() => document.getElementById('status').textContent !== '' ||
+		document.querySelector('#list li .subj'));
+	const st = await page.textContent('#status');
+	if (st) throw new Error(`the page says "${st}"`);
 	await page.waitForSelector(`#list li .subj:has-text(${JSON.stringify(cfg.search.subject)})`);
 	const n = await page.locator('#list li .subj').count();
 	check(n >= 1 && n < 10, `search finds "${cfg.search.subject}" (${n} results)`);
@@ -314,6 +335,7 @@ step('vacation', async () => {
 	await page.fill('#v-subject', cfg.vacation.subject);
 	await page.fill('#v-body', cfg.vacation.body);
 	await page.screenshot({ path: shot('vacation') });
+	await clearStatus();
 	await page.click('#v-save');
 	await statusText(/^Vacation reply on$/);
 	// read back after a new login: the server kept it
@@ -339,6 +361,17 @@ step('push', async () => {
 	ok('a delivery appears on the open page');
 });
 
+// the README's picture (docs/img/webmail.png is this file, reduced)
+step('readme', async () => {
+	await page.setViewportSize({ width: 1024, height: 600 });
+	await folder('INBOX');
+	await openMessage(cfg.readme.subject);
+	await page.waitForSelector('#reader-body article.msg .content');
+	await page.waitForTimeout(300);	// the frame's layout, for the picture only
+	await page.screenshot({ path: shot('webmail') });
+	await page.setViewportSize({ width: 1280, height: 800 });
+});
+
 step('phone', async () => {
 	await page.setViewportSize({ width: 390, height: 844 });
 	await login();
@@ -359,6 +392,7 @@ for (const [name, fn] of steps) {
 	if (want && !want.has(name)) continue;
 	current = name;
 	try {
+		await clearStatus();
 		await fn();
 	} catch (e) {
 		fail(`${e.message.split('\n')[0]}`);

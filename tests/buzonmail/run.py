@@ -85,6 +85,7 @@ CASES = {
     "search": {"q": "leche", "subject": "Café con leche mañana por la mañana"},
     "vacation": {"subject": "Away this week", "body": "I am away until Monday."},
     "push": {"subject": "Pushed while the page was open"},
+    "readme": {"subject": "Your order #10422 has shipped"},
 }
 
 
