@@ -184,6 +184,7 @@ async function refreshMailboxes() {
 /* ---------- message list ---------- */
 
 async function openMailbox(id) {
+	status('');
 	S.current = id;
 	S.search = '';
 	S.position = 0;
@@ -239,7 +240,6 @@ async function loadList(more) {
 		if (!more) { S.list = []; renderList(new Map()); }
 		return;
 	}
-	status('');
 	S.list = more ? S.list.concat(r.list) : r.list;
 	S.position = (more ? S.position : 0) + r.ids.length;
 	S.total = r.total;
@@ -573,11 +573,15 @@ function mimeToBodies(bytes) {
 		if (type === 'text/html') html.push(v);
 		else if (type === 'text/plain') text.push(v);
 	};
-	walk(latin1(bytes), 0);
+	const raw = latin1(bytes);
+	const top = parseHeaders(raw.slice(0, Math.max(0, raw.search(/\r?\n\r?\n/))));
+	const ids = (v) => (v || '').match(/<[^<>\s]+>/g)?.map((x) => x.slice(1, -1)) || null;
+	walk(raw, 0);
 	const bodyValues = {};
 	const textBody = text.map((v, i) => { bodyValues['t' + i] = { value: v }; return { partId: 't' + i, type: 'text/plain' }; });
 	const htmlBody = html.map((v, i) => { bodyValues['h' + i] = { value: v }; return { partId: 'h' + i, type: 'text/html' }; });
-	return { textBody, htmlBody: htmlBody.length ? htmlBody : textBody, bodyValues, attachments: [] };
+	return { textBody, htmlBody: htmlBody.length ? htmlBody : textBody, bodyValues, attachments: [],
+		messageId: ids(top['message-id']), inReplyTo: ids(top['in-reply-to']), references: ids(top.references) };
 }
 
 /* ---------- actions ---------- */
@@ -607,9 +611,9 @@ async function moveEmails(ids, to) {
 		status('Could not move: ' + e.message);
 		return;
 	}
-	status('Moved to ' + (S.byId.get(to) || {}).name);
 	closeReader();
 	await refresh(false);
+	status('Moved to ' + (S.byId.get(to) || {}).name);
 }
 
 async function deleteEmails(ids) {
@@ -623,9 +627,9 @@ async function deleteEmails(ids) {
 		status('Could not delete: ' + e.message);
 		return;
 	}
-	status('Deleted');
 	closeReader();
 	await refresh(false);
+	status('Deleted');
 }
 
 function closeReader() {
@@ -811,10 +815,10 @@ async function send(ev) {
 	}
 	$('c-send').disabled = false;
 	$('compose').hidden = true;
-	status('Sent');
 	if (c.source && (c.mode === 'reply' || c.mode === 'replyAll')) await setKeyword([c.source.id], '$answered', true, true);
 	else if (c.source && c.mode === 'forward') await setKeyword([c.source.id], '$forwarded', true, true);
 	else await refresh(false);
+	status('Sent');
 }
 
 /* ---------- vacation ---------- */
@@ -933,6 +937,7 @@ function init() {
 		S.searchAll = true;
 		if (!S.search) { openMailbox(S.current || (S.byRole.inbox || {}).id); return; }
 		for (const a of $('folders').querySelectorAll('a')) a.classList.remove('current');
+		status('');
 		document.body.dataset.view = 'list';
 		loadList(false);
 	});
