@@ -76,7 +76,9 @@ async function api(calls) {
 	}
 	const body = await r.json();
 	const out = {};
-	for (const [name, args, id] of body.methodResponses) out[id] = [name, args];
+	/* a call may have more responses (RFC 8621 §7.5: the implicit Email/set of
+	 * EmailSubmission/set has its call id): the first is the call's own */
+	for (const [name, args, id] of body.methodResponses) if (!(id in out)) out[id] = [name, args];
 	return out;
 }
 

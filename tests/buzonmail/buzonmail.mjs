@@ -42,7 +42,7 @@ const NEEDS = {
 	flag: 'Email/set (keywords)',
 	seen: 'Email/set (keywords)',
 	reply: 'Email/set create + EmailSubmission/set (onSuccessUpdateEmail)',
-	attach: 'blob upload + Email/set create + EmailSubmission/set',
+	attach: 'blob upload + Email/set create + EmailSubmission/set + Email/get attachments',
 	draft: 'Email/set create (drafts)',
 	move: 'Email/set (mailboxIds)',
 	del: 'Email/set (mailboxIds to Trash)',

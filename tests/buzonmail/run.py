@@ -317,6 +317,13 @@ def run_kind(kind, args):
             f.write("#!/bin/sh\ncat > %s/mail.$$\n" % outbox)
         os.chmod(sm, 0o755)
         srv.extra_config.append("sendmail_path = %s" % sm)
+        # VacationResponse is a Sieve script: somewhere the mail process may write one
+        home = os.path.join(srv.tmp, "home")
+        os.makedirs(os.path.join(home, "sieve"))
+        for p in (home, os.path.join(home, "sieve")):
+            os.chmod(p, 0o777)
+        srv.extra_config += ["sieve_script = %s/.dovecot.sieve" % home,
+                             "sieve_dir = %s/sieve" % home]
         srv.write_config()
         remote = Remote()
         srv.store("demo", HOSTILE.replace("http://remote.invalid", remote.base).encode(), new=True)
