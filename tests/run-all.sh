@@ -81,7 +81,7 @@
 # "N passed, M failed" summing every suite; the exit status is 1 if anything failed.
 # A suite that cannot run (missing build, runner crash without a summary) counts as
 # one failure.  Environment: BUILD, ASAN_BUILD, LOGDIR, SKIP_INTEROP=1, SKIP_SECURITY=1,
-# SKIP_ASAN=1, SKIP_DELIVERY=1, SKIP_WEBMAIL=1, SKIP_ACME=1, SKIP_HOSTILE=1, SKIP_FAULTS=1,
+# SKIP_ASAN=1, SKIP_DELIVERY=1, SKIP_WEBMAIL=1, SKIP_BUZONMAIL=1, SKIP_ACME=1, SKIP_HOSTILE=1, SKIP_FAULTS=1,
 # SKIP_AUTH=1, SKIP_RESILIENCE=1, SKIP_SUBMISSION=1, SKIP_PACKAGE=1,
 # SKIP_FUZZ=1 (FUZZ_BUILD, FUZZ_SECONDS: see fuzz/run.sh), TEST_LANES=1 (one suite at
 # a time instead of two lanes at once, see below).
@@ -437,6 +437,15 @@ s_webmail() {
 	fi
 }
 
+s_buzonmail() {
+	if [ -f tests/buzonmail/run.py ] && [ "${SKIP_BUZONMAIL:-0}" != 1 ]; then
+		if have_binary "$BUILD" buzonmail; then
+			runner buzonmail "$LOGDIR/buzonmail.log" \
+			    "$PY" tests/buzonmail/run.py --buzon "$BUILD/buzon" --artifacts "$LOGDIR/buzonmail"
+		fi
+	fi
+}
+
 s_acme() {
 	if [ -f tests/acme/run.py ] && [ "${SKIP_ACME:-0}" != 1 ]; then
 		if have_binary "$BUILD" acme; then
@@ -456,7 +465,7 @@ s_acme() {
 LANE_A=${LANE_A:-"unit docs systemd protocol security delivery submission auth importcfg
     resilience faults package"}
 LANE_B=${LANE_B:-"fuzz compress hostile sieve logjson metrics index admin sort pop3 scram oauth
-    managesieve jmap interop webmail acme benchsmoke"}
+    managesieve jmap interop webmail buzonmail acme benchsmoke"}
 
 run_lane() {
 	for s in $1; do

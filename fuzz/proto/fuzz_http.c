@@ -3,7 +3,9 @@
  * (src/proto/http.c): the input is parsed as a stream of heads (the first byte picks a
  * small or the full head bound); every DONE keeps its pointers inside the input and
  * consumes at most the bound, every proper prefix of a DONE head is MORE, and a head's
- * Authorization value goes through the Basic decoder.
+ * Authorization value goes through the Basic decoder; its target through the webmail's
+ * file lookup (src/proto/webmail.c: a found file's name is the target's) and the head
+ * through its If-None-Match scan.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -11,6 +13,7 @@
 #include <string.h>
 
 #include "proto/http.h"
+#include "proto/webmail.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -65,6 +68,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			k = http_bearer_token(r.auth, r.auth_len, &tok);
 			if (k >= 0 && (k == 0 || tok + k != r.auth + r.auth_len))
 				abort();
+		}
+		{
+			const struct webmail_file *f = NULL;
+			enum webmail_route w = webmail_route(webmail_files, webmail_files_count,
+			    r.target, r.target_len, &f);
+
+			if (f != NULL && (w != WEBMAIL_FILE || (r.target_len > 9 &&
+			    r.target[9] != '?' && strncmp(r.target + 9, f->name,
+			    strlen(f->name)) != 0)))
+				abort();
+			(void)webmail_not_modified((const char *)data + pos, used, "\"0\"");
 		}
 		/* a prefix of a whole head never ends it */
 		if (used > 1 && http_request_parse(data + pos, used - 1, max, &r, &n) ==

@@ -74,6 +74,7 @@ static const struct key_def keys[] = {
 	{ "jmap_port", K_PORT, OFF(jmap_port), 0 },
 	{ "jmap_tls", K_BOOL, OFF(jmap_tls), 0 },
 	{ "jmap_base_url", K_STR, OFF(jmap_base_url), 0 },
+	{ "webmail", K_BOOL, OFF(webmail), 0 },
 	{ "autoconfig_host", K_STR, OFF(autoconfig_host), 0 },
 	{ "autoconfig_username", K_STR, OFF(autoconfig_username), 0 },
 	{ "autoconfig_submission_port", K_PORT, OFF(autoconfig_submission_port), 0 },
@@ -175,6 +176,7 @@ config_defaults(struct config *c)
 	c->managesieve_max_script_size = 256 * 1024;
 	c->managesieve_max_scripts = 100;
 	c->jmap_tls = true;
+	c->webmail = true;
 	c->base_dir = xstrdup("/run/buzon");
 	c->oauth_clock_skew = 60;
 	c->oauth_username_claim = xstrdup("email");

@@ -38,6 +38,7 @@ struct config {
 	uint16_t jmap_port;		/* JMAP over HTTP/1.1 (docs/jmap.md); 0 = off */
 	bool jmap_tls;			/* jmap_port speaks TLS at once (HTTPS); default yes */
 	char *jmap_base_url;		/* prefix of the session resource's URLs, or NULL: the request's */
+	bool webmail;			/* serve the built-in webmail on jmap_port (docs/webmail.md) */
 	char *autoconfig_host;		/* client autoconfiguration on jmap_port: the server
 					 * name clients are given (docs/autoconfig.md); NULL off */
 	char *autoconfig_username;	/* "localpart" or "address" */

@@ -16,6 +16,7 @@
 #include "proto/autoconfig.h"
 #include "proto/http.h"
 #include "proto/sasl.h"
+#include "proto/webmail.h"
 
 /* the larger of maxSizeRequest and maxSizeUpload (src/jmap), which the mail process
  * checks per route after the hand-over: no body is read here */
@@ -157,6 +158,58 @@ challenge(const struct lconn *c, bool bad_token)
 	    "error=\"invalid_token\"\r\n" : BASIC_CHALLENGE BEARER_CHALLENGE;
 }
 
+/*
+ * The built-in webmail's files before login (docs/webmail.md), when webmail is on: they
+ * are public, so a request with credentials gets them too. The policy confines the page
+ * to its own origin and the message reader (a sandboxed srcdoc frame with its own
+ * policy) to what the reader allows.
+ */
+static const char webmail_headers[] =
+    "Content-Security-Policy: default-src 'self'; script-src 'self'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: https: http:; "
+    "connect-src 'self'; frame-src 'self' blob:; font-src 'self' data:; object-src 'none'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'\r\n"
+    "X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n"
+    "X-Frame-Options: DENY\r\nCross-Origin-Opener-Policy: same-origin\r\n";
+
+static void
+webmail(struct lconn *c, const struct http_request *r, enum webmail_route route,
+    const struct webmail_file *f, const unsigned char *head, size_t head_len)
+{
+	bool keep = r->keep_alive && r->content_length == 0;
+
+	if (r->method != HTTP_GET && r->method != HTTP_HEAD) {
+		reply(c, 405, false, "Allow: GET, HEAD\r\n", "Method not allowed");
+		return;
+	}
+	if (route != WEBMAIL_FILE) {
+		lconn_printf(c, "HTTP/1.1 301 Moved Permanently\r\nLocation: /webmail/\r\n"
+		    "Content-Length: 0\r\nCache-Control: no-cache\r\n%s\r\n",
+		    keep ? "" : "Connection: close\r\n");
+		if (!keep)
+			lconn_close_after(c);
+		return;
+	}
+	if (f == NULL) {
+		reply(c, 404, keep, webmail_headers, "Not found");
+		return;
+	}
+	if (webmail_not_modified((const char *)head, head_len, f->etag)) {
+		lconn_printf(c, "HTTP/1.1 304 Not Modified\r\nETag: %s\r\n"
+		    "Cache-Control: no-cache\r\n%s%s\r\n", f->etag, webmail_headers,
+		    keep ? "" : "Connection: close\r\n");
+	} else {
+		lconn_printf(c, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+		    "ETag: %s\r\nCache-Control: no-cache\r\n%s%s\r\n", f->type, f->len, f->etag,
+		    webmail_headers, keep ? "" : "Connection: close\r\n");
+		if (r->method == HTTP_GET)	/* static: referenced, not copied */
+			evbuffer_add_reference(bufferevent_get_output(c->bev), f->data, f->len,
+			    NULL, NULL);
+	}
+	if (!keep)
+		lconn_close_after(c);
+}
+
 static void
 jl_input(struct lconn *c, struct evbuffer *in)
 {
@@ -172,6 +225,8 @@ jl_input(struct lconn *c, struct evbuffer *in)
 		const char *token;
 		struct http_request r;
 		enum autoconfig_route route;
+		enum webmail_route wroute;
+		const struct webmail_file *wfile;
 		unsigned char cred[IPC_PASS_MAX + IPC_USER_MAX + 2];
 		long n;
 
@@ -189,6 +244,12 @@ jl_input(struct lconn *c, struct evbuffer *in)
 			return;
 		case HTTP_PARSE_DONE:
 			break;
+		}
+		if (lconn_config(c)->webmail && (wroute = webmail_route(webmail_files,
+		    webmail_files_count, r.target, r.target_len, &wfile)) != WEBMAIL_NONE) {
+			webmail(c, &r, wroute, wfile, p, head);
+			evbuffer_drain(in, head);
+			continue;
 		}
 		if (lconn_config(c)->autoconfig_host != NULL &&
 		    (route = autoconfig_route(r.target, r.target_len)) != AUTOCONFIG_NONE) {
