@@ -247,6 +247,10 @@ static const struct jmap_method {
 	{ "Email/query", JMAP_CAP_MAIL, jmap_email_query },
 	{ "Email/get", JMAP_CAP_MAIL, jmap_email_get },
 	{ "Email/changes", JMAP_CAP_MAIL, jmap_email_changes },
+	{ "Email/queryChanges", JMAP_CAP_MAIL, jmap_email_query_changes },
+	{ "Thread/get", JMAP_CAP_MAIL, jmap_thread_get },
+	{ "Thread/changes", JMAP_CAP_MAIL, jmap_thread_changes },
+	{ "SearchSnippet/get", JMAP_CAP_MAIL, jmap_search_snippet_get },
 };
 
 bool
