@@ -354,7 +354,7 @@ jq_headers(struct jq *q, const bool *want)
 		}
 		w.n = n;
 		(void)mailbox_items_walk(q->box[fi], JQ_ITEM, JQ_KIND, w.uids[0], w.uids[n - 1],
-		    0, walk_cb, &w, &done);
+		    SIZE_MAX, walk_cb, &w, &done);
 		for (size_t k = 0; k < n; k++) {
 			struct jq_email *e = &q->e[w.idx[k]];
 			unsigned char *map;
@@ -422,6 +422,18 @@ msgids(const char *s, uint64_t *v, size_t n, size_t max)
 	return n;
 }
 
+static int
+by_received(const void *a, const void *b, void *ctx)
+{
+	const struct jq *q = ctx;
+	const struct jq_email *x = &q->e[*(const size_t *)a], *y = &q->e[*(const size_t *)b];
+	time_t tx = jq_primary(q, x)->received, ty = jq_primary(q, y)->received;
+
+	if (tx != ty)
+		return tx < ty ? -1 : 1;
+	return x->emailid < y->emailid ? -1 : x->emailid > y->emailid;
+}
+
 /* The thread id of every Email (assigned now for those that have none yet). */
 static void
 jq_threads(struct jq *q)
@@ -453,16 +465,20 @@ jq_threads(struct jq *q)
 		size_t k = 0;
 
 		jq_headers(q, want);
-		/* the oldest first, so a thread's id is its first message's */
-		for (size_t i = 0; i < q->ne; i++) {
-			struct jq_email *e = &q->e[i];
-			uint64_t *h = hashes + k * MSTORE_THREAD_REFS_MAX;
+		/* in the order of arrival, so a reply comes after its parent and a
+		 * thread's id is its first message's */
+		for (size_t i = 0; i < q->ne; i++)
+			if (want[i])
+				which[k++] = i;
+		if (k > 1)
+			qsort_r(which, k, sizeof(*which), by_received, q);
+		for (size_t j = 0; j < k; j++) {
+			struct jq_email *e = &q->e[which[j]];
+			uint64_t *h = hashes + j * MSTORE_THREAD_REFS_MAX;
 			uint64_t own[1];
 			char *v;
-			size_t n = 0;
+			size_t n;
 
-			if (!want[i])
-				continue;
 			v = jq_field(e, "References");
 			n = msgids(v, h, 0, MSTORE_THREAD_REFS_MAX - 1);
 			free(v);
@@ -470,26 +486,11 @@ jq_threads(struct jq *q)
 			n = msgids(v, h, n, n + 1);
 			free(v);
 			v = jq_field(e, "Message-ID");
-			refs[k].own = msgids(v, own, 0, 1) == 1 ? own[0] : 0;
+			refs[j].own = msgids(v, own, 0, 1) == 1 ? own[0] : 0;
 			free(v);
-			refs[k].emailid = e->emailid;
-			refs[k].hashes = h;
-			refs[k].n = n;
-			which[k++] = i;
-		}
-		/* in the order of arrival: a reply after its parent */
-		for (size_t a = 1; a < k; a++) {
-			struct mstore_thread_refs r = refs[a];
-			size_t wi = which[a], b = a;
-			time_t t = jq_primary(q, &q->e[wi])->received;
-
-			while (b > 0 && jq_primary(q, &q->e[which[b - 1]])->received > t) {
-				refs[b] = refs[b - 1];
-				which[b] = which[b - 1];
-				b--;
-			}
-			refs[b] = r;
-			which[b] = wi;
+			refs[j].emailid = e->emailid;
+			refs[j].hashes = h;
+			refs[j].n = n;
 		}
 		mstore_threads_assign(mail_user_store(q->mu), k, refs, tids);
 		for (size_t j = 0; j < k; j++)
@@ -1705,18 +1706,6 @@ out:
 }
 
 /* ---------------------------------------------------------------- Thread/get */
-
-static int
-by_received(const void *a, const void *b, void *ctx)
-{
-	const struct jq *q = ctx;
-	const struct jq_email *x = &q->e[*(const size_t *)a], *y = &q->e[*(const size_t *)b];
-	time_t tx = jq_primary(q, x)->received, ty = jq_primary(q, y)->received;
-
-	if (tx != ty)
-		return tx < ty ? -1 : 1;
-	return x->emailid < y->emailid ? -1 : x->emailid > y->emailid;
-}
 
 /* The Emails of thread tid, oldest first (RFC 8621 §3: sorted by receivedAt). */
 static json_t *

@@ -49,6 +49,27 @@ def main():
             print("%s: %.3f s total=%s got=%d first=%s" % (
                 label, dt, q.get("total"), len(g.get("list", [])),
                 g["list"][0]["subject"] if g.get("list") else None))
+        ids = p["methodResponses"][0][1]["ids"]
+        for label, calls in (("query only", body["methodCalls"][:1]),
+                             ("get only", [["Email/get", {"accountId": acc, "ids": ids,
+                                            "properties": body["methodCalls"][1][1]["properties"]},
+                                            "g"]]),
+                             ("collapseThreads query", [["Email/query", {
+                                 "accountId": acc, "collapseThreads": True, "limit": 50,
+                                 "calculateTotal": True}, "q"]]),
+                             ("collapseThreads query", [["Email/query", {
+                                 "accountId": acc, "collapseThreads": True, "limit": 50,
+                                 "calculateTotal": True}, "q"]]),
+                             ("from filter", [["Email/query", {
+                                 "accountId": acc, "filter": {"from": "User 5"}, "limit": 50,
+                                 "calculateTotal": True}, "q"]]),
+                             ("from filter", [["Email/query", {
+                                 "accountId": acc, "filter": {"from": "User 5"}, "limit": 50,
+                                 "calculateTotal": True}, "q"]])):
+            t0 = time.monotonic()
+            st, p = api(srv, {"using": USING, "methodCalls": calls})
+            print("%s: %.3f s %s" % (label, time.monotonic() - t0,
+                                     p["methodResponses"][0][1].get("total", "")))
     finally:
         srv.stop()
 
