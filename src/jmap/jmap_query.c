@@ -30,6 +30,8 @@
 #include "mail/rfc2047.h"
 #include "mail/search.h"
 #include "mail/subject.h"
+#include "mail/threadref.h"
+#include "mailproc/mail_thread.h"
 #include "mailproc/mail_user.h"
 #include "store/store.h"
 
@@ -394,34 +396,6 @@ jq_field(const struct jq_email *e, const char *name)
 
 /* ---------------------------------------------------------------- threads */
 
-static uint64_t
-msgid_hash(const char *p, size_t len)
-{
-	uint64_t h = 14695981039346656037ull;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)p[i];
-		h *= 1099511628211ull;
-	}
-	return h != 0 ? h : 1;
-}
-
-/* The hashes of the "<...>" ids of s, at most max, appended to v. */
-static size_t
-msgids(const char *s, uint64_t *v, size_t n, size_t max)
-{
-	while (s != NULL && *s != '\0' && n < max) {
-		const char *a = strchr(s, '<'), *b;
-
-		if (a == NULL || (b = strchr(a + 1, '>')) == NULL)
-			break;
-		if (b > a + 1)
-			v[n++] = msgid_hash(a + 1, (size_t)(b - a - 1));
-		s = b + 1;
-	}
-	return n;
-}
-
 static int
 by_received(const void *a, const void *b, void *ctx)
 {
@@ -475,22 +449,11 @@ jq_threads(struct jq *q)
 		for (size_t j = 0; j < k; j++) {
 			struct jq_email *e = &q->e[which[j]];
 			uint64_t *h = hashes + j * MSTORE_THREAD_REFS_MAX;
-			uint64_t own[1];
-			char *v;
-			size_t n;
 
-			v = jq_field(e, "References");
-			n = msgids(v, h, 0, MSTORE_THREAD_REFS_MAX - 1);
-			free(v);
-			v = jq_field(e, "In-Reply-To");
-			n = msgids(v, h, n, n + 1);
-			free(v);
-			v = jq_field(e, "Message-ID");
-			refs[j].own = msgids(v, own, 0, 1) == 1 ? own[0] : 0;
-			free(v);
+			refs[j].n = e->hdr != NULL ? mail_thread_refs(e->hdr, e->hlen,
+			    &refs[j].own, h, MSTORE_THREAD_REFS_MAX) : 0;
 			refs[j].emailid = e->emailid;
 			refs[j].hashes = h;
-			refs[j].n = n;
 		}
 		mstore_threads_assign(mail_user_store(q->mu), k, refs, tids);
 		for (size_t j = 0; j < k; j++)
@@ -507,35 +470,7 @@ jq_threads(struct jq *q)
 uint64_t
 jmap_thread_of(struct mail_user *mu, struct mailbox *box, uint32_t uid, uint64_t emailid)
 {
-	struct mstore_thread_refs r;
-	uint64_t tid = 0, h[MSTORE_THREAD_REFS_MAX], own[1];
-	unsigned char *map;
-	size_t len, hlen, n;
-	bool complete;
-	char *v;
-
-	mstore_threads_lookup(mail_user_store(mu), 1, &emailid, &tid);
-	if (tid != 0)
-		return tid;
-	if (msg_map(box, uid, &map, &len) < 0)
-		return emailid;
-	hlen = map != NULL ? mail_header_block_end(map, MIN(len, (size_t)JQ_HEADER_READ), NULL,
-	    &complete) : 0;
-	v = map != NULL ? mail_header_get(map, hlen, "References") : NULL;
-	n = msgids(v, h, 0, MSTORE_THREAD_REFS_MAX - 1);
-	free(v);
-	v = map != NULL ? mail_header_get(map, hlen, "In-Reply-To") : NULL;
-	n = msgids(v, h, n, n + 1);
-	free(v);
-	v = map != NULL ? mail_header_get(map, hlen, "Message-ID") : NULL;
-	r.own = msgids(v, own, 0, 1) == 1 ? own[0] : 0;
-	free(v);
-	msg_unmap(map, len);
-	r.emailid = emailid;
-	r.hashes = h;
-	r.n = n;
-	mstore_threads_assign(mail_user_store(mu), 1, &r, &tid);
-	return tid;
+	return mail_thread_id(mail_user_store(mu), box, uid, emailid);
 }
 
 /* ---------------------------------------------------------------- keywords */
