@@ -769,6 +769,9 @@ fetch_continue(struct imap_cmd *cmd)
 				continue;
 			}
 			write_simple_item(c, f, it, vm, m);
+			/* THREADID may read the file, which may rescan the folder: look again */
+			if (it->kind == IMAP_FETCH_THREADID)
+				m = NULL;
 			f->item++;
 			continue;
 		}

@@ -1899,7 +1899,7 @@ mark_terms(const char *s, const struct terms *t)
 	bool any = false;
 	json_t *v;
 
-	buf_init(&b, 16 * len + 64);
+	buf_init(&b, 32 * len + 64);	/* "<mark>&quot;</mark>" for one octet */
 	while (i < len) {
 		size_t best = 0;
 

@@ -301,3 +301,58 @@ def imap_search_agrees(srv, res):
         got = sorted(call(srv, "Email/query", {"filter": jf})["ids"])
         res.eq(got, want, "IMAP %s = JMAP" % imap_q)
     m.logout()
+
+
+@test(config=["jmap_tls = no"], fill=False)
+def query_hostile_arguments(srv, res):
+    """Untrusted filters, sorts and snippet requests: an error each, never a crash."""
+    setup_mail(srv)
+    wait_total(srv, 5)
+    bad = [
+        ({"filter": []}, "invalidArguments"),
+        ({"filter": {"inMailbox": 1}}, "invalidArguments"),
+        ({"filter": {"inMailboxOtherThan": "x"}}, "invalidArguments"),
+        ({"filter": {"inMailboxOtherThan": [1]}}, "invalidArguments"),
+        ({"filter": {"minSize": -1}}, "invalidArguments"),
+        ({"filter": {"maxSize": "9"}}, "invalidArguments"),
+        ({"filter": {"after": "2026-01-01T00:00:00+01:00"}}, "invalidArguments"),
+        ({"filter": {"hasKeyword": ""}}, "invalidArguments"),
+        ({"filter": {"hasKeyword": "a b"}}, "invalidArguments"),
+        ({"filter": {"allInThreadHaveKeyword": "x" * 300}}, "invalidArguments"),
+        ({"filter": {"text": 5}}, "invalidArguments"),
+        ({"filter": {"header": []}}, "invalidArguments"),
+        ({"filter": {"header": ["a:b"]}}, "invalidArguments"),
+        ({"filter": {"header": ["a", "b", "c"]}}, "invalidArguments"),
+        ({"filter": {"hasAttachment": True}}, "unsupportedFilter"),
+        ({"filter": {"operator": "AND"}}, "invalidArguments"),
+        ({"filter": {"operator": "AND", "conditions": {}}}, "invalidArguments"),
+        ({"filter": {"operator": "AND", "conditions": [5]}}, "invalidArguments"),
+        ({"filter": {"operator": "OR", "conditions": [{"from": "a"}] * 300}},
+         "unsupportedFilter"),
+        ({"sort": {}}, "invalidArguments"),
+        ({"sort": [5]}, "invalidArguments"),
+        ({"sort": [{"property": "receivedAt", "isAscending": "yes"}]}, "invalidArguments"),
+        ({"sort": [{"property": "hasKeyword"}]}, "invalidArguments"),
+        ({"sort": [{"property": "size"}] * 9}, "unsupportedSort"),
+        ({"collapseThreads": "yes"}, "invalidArguments"),
+        ({"anchor": 5}, "invalidArguments"),
+        ({"anchorOffset": "1"}, "invalidArguments"),
+        ({"position": 1.5}, "invalidArguments"),
+    ]
+    for args, want in bad:
+        res.eq(call(srv, "Email/query", args), {"error": want}, "Email/query %s" %
+               json.dumps(args)[:60])
+    res.eq(call(srv, "Email/queryChanges", {}), {"error": "invalidArguments"},
+           "queryChanges without a state")
+    res.eq(call(srv, "Email/queryChanges", {"sinceQueryState": "e1,zz.1"}),
+           {"error": "cannotCalculateChanges"}, "queryChanges: not a state")
+    res.eq(call(srv, "SearchSnippet/get", {"emailIds": "x"}), {"error": "invalidArguments"},
+           "snippets: emailIds not an array")
+    res.eq(call(srv, "SearchSnippet/get", {"emailIds": ["M" + "0" * 16] * 501}),
+           {"error": "requestTooLarge"}, "snippets: too many")
+    s = call(srv, "SearchSnippet/get", {"emailIds": call(srv, "Email/query", {})["ids"],
+                                        "filter": {"text": "\"&<>" * 100}})
+    res.eq([x["subject"] for x in s["list"]], [None] * 5, "snippets: nothing matched")
+    res.eq(call(srv, "Thread/get", {"ids": ["x", 5]}), {"error": "invalidArguments"},
+           "Thread/get: ids not Ids")
+    still_serving(srv, res)
