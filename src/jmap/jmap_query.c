@@ -43,6 +43,7 @@
 #define JQ_FILTER_NODES	256		/* conditions and operators in one filter */
 #define JQ_SORT_MAX	8		/* Comparators */
 #define JQ_SNIPPET_TERMS 16
+#define JQ_ASSIGN_BATCH	2048		/* thread ids assigned in one write */
 
 static const char *const jq_fields[] = { "From", "To", "Cc", "Bcc", "Subject", "Date",
 	"Message-ID", "In-Reply-To", "References", NULL };
@@ -433,8 +434,9 @@ jq_threads(struct jq *q)
 		}
 	}
 	if (nmiss > 0) {
-		struct mstore_thread_refs *refs = xcalloc(nmiss, sizeof(*refs));
-		uint64_t *hashes = xcalloc(nmiss * MSTORE_THREAD_REFS_MAX + 1, sizeof(*hashes));
+		struct mstore_thread_refs *refs = xcalloc(JQ_ASSIGN_BATCH, sizeof(*refs));
+		uint64_t *hashes = xcalloc(JQ_ASSIGN_BATCH * MSTORE_THREAD_REFS_MAX,
+		    sizeof(*hashes));
 		size_t *which = xcalloc(nmiss, sizeof(*which));
 		size_t k = 0;
 
@@ -446,18 +448,24 @@ jq_threads(struct jq *q)
 				which[k++] = i;
 		if (k > 1)
 			qsort_r(which, k, sizeof(*which), by_received, q);
-		for (size_t j = 0; j < k; j++) {
-			struct jq_email *e = &q->e[which[j]];
-			uint64_t *h = hashes + j * MSTORE_THREAD_REFS_MAX;
+		/* in batches: one write each, bounded memory for the ids */
+		for (size_t b = 0; b < k; b += JQ_ASSIGN_BATCH) {
+			size_t nb = MIN(k - b, (size_t)JQ_ASSIGN_BATCH);
 
-			refs[j].n = e->hdr != NULL ? mail_thread_refs(e->hdr, e->hlen,
-			    &refs[j].own, h, MSTORE_THREAD_REFS_MAX) : 0;
-			refs[j].emailid = e->emailid;
-			refs[j].hashes = h;
+			for (size_t j = 0; j < nb; j++) {
+				struct jq_email *e = &q->e[which[b + j]];
+				uint64_t *h = hashes + j * MSTORE_THREAD_REFS_MAX;
+
+				refs[j].own = 0;
+				refs[j].n = e->hdr != NULL ? mail_thread_refs(e->hdr, e->hlen,
+				    &refs[j].own, h, MSTORE_THREAD_REFS_MAX) : 0;
+				refs[j].emailid = e->emailid;
+				refs[j].hashes = h;
+			}
+			mstore_threads_assign(mail_user_store(q->mu), nb, refs, tids);
+			for (size_t j = 0; j < nb; j++)
+				q->e[which[b + j]].tid = tids[j];
 		}
-		mstore_threads_assign(mail_user_store(q->mu), k, refs, tids);
-		for (size_t j = 0; j < k; j++)
-			q->e[which[j]].tid = tids[j];
 		free(refs);
 		free(hashes);
 		free(which);
@@ -579,6 +587,7 @@ struct fnode {
 	char *hname;
 	struct mail_search_key *hvalue;
 	bool needs_hdr, needs_file;
+	bool thread_dep;		/* a thread keyword condition below */
 };
 
 struct fparse {
@@ -730,6 +739,7 @@ fparse_cond(struct fparse *p, json_t *j)
 		    strcmp(k, "noneInThreadHaveKeyword") == 0) {
 			const char *kw = json_string_value(v);
 
+			n->thread_dep |= k[0] != 'h' && strcmp(k, "notKeyword") != 0;
 			if (!keyword_ok(kw))
 				BAD("a keyword must be a String of 1-255 allowed characters");
 			switch (k[0]) {
@@ -835,6 +845,7 @@ fparse_node(struct fparse *p, json_t *j, int depth)
 		n->kids[n->n++] = k;
 		n->needs_hdr |= k->needs_hdr;
 		n->needs_file |= k->needs_file;
+		n->thread_dep |= k->thread_dep;
 	}
 	return n;
 }
@@ -1251,6 +1262,7 @@ struct qrun {
 	size_t nk;
 	struct fnode *filter;
 	bool collapse;
+	bool thread_dep;	/* a result depends on other Emails of its thread */
 	size_t *all;		/* filtered and sorted, before collapsing */
 	size_t nall;
 	size_t *res;		/* the results */
@@ -1304,6 +1316,9 @@ qrun_run(struct jmap_call *call, struct qrun *r)
 	}
 	if (!sort_parse(call, &r->q, json_object_get(call->args, "sort"), r->k, &r->nk))
 		return false;
+	r->thread_dep = r->collapse || (r->filter != NULL && r->filter->thread_dep);
+	for (size_t j = 0; j < r->nk; j++)
+		r->thread_dep |= r->k[j].prop == S_ALLKW || r->k[j].prop == S_SOMEKW;
 	if (r->filter != NULL && r->filter->needs_hdr)
 		jq_headers(&r->q, NULL);
 	r->all = xcalloc(r->q.ne + 1, sizeof(*r->all));
@@ -1553,8 +1568,8 @@ in_sorted(const uint64_t *v, size_t n, uint64_t x)
 /*
  * RFC 8620 §5.6 from the MODSEQs: every Email changed since the old state is in
  * `removed` (the RFC allows ids that were not in the old results), and those of them in
- * the results now are `added` with their index; with collapseThreads, every Email of a
- * thread that had a change. An expunge since the old state cannot be told as an id:
+ * the results now are `added` with their index; with collapseThreads or a thread
+ * keyword condition or sort, every Email of a thread that had a change. An expunge since the old state cannot be told as an id:
  * cannotCalculateChanges.
  */
 void
@@ -1586,7 +1601,7 @@ jmap_email_query_changes(struct jmap_call *call)
 		jmap_set_error(call, "cannotCalculateChanges", NULL);
 		goto out;
 	}
-	if (r.collapse) {
+	if (r.thread_dep) {
 		jq_threads(&r.q);
 		tids = xcalloc(nch + 1, sizeof(*tids));
 		for (size_t i = 0; i < nch; i++) {
@@ -1605,7 +1620,7 @@ jmap_email_query_changes(struct jmap_call *call)
 		char id[18];
 
 		if (in_sorted(ch, nch, e->emailid) ||
-		    (r.collapse && in_sorted(tids, ntids, e->tid))) {
+		    (r.thread_dep && in_sorted(tids, ntids, e->tid))) {
 			jmap_email_id(e->emailid, id);
 			(void)json_array_append_new(removed, json_string(id));
 		}
@@ -1615,7 +1630,7 @@ jmap_email_query_changes(struct jmap_call *call)
 		char id[18];
 
 		if (!in_sorted(ch, nch, e->emailid) &&
-		    !(r.collapse && in_sorted(tids, ntids, e->tid)))
+		    !(r.thread_dep && in_sorted(tids, ntids, e->tid)))
 			continue;
 		jmap_email_id(e->emailid, id);
 		(void)json_array_append_new(added, json_pack("{s:s, s:I}", "id", id, "index",

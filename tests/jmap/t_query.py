@@ -356,3 +356,28 @@ def query_hostile_arguments(srv, res):
     res.eq(call(srv, "Thread/get", {"ids": ["x", 5]}), {"error": "invalidArguments"},
            "Thread/get: ids not Ids")
     still_serving(srv, res)
+
+
+@test(config=["jmap_tls = no"], fill=False)
+def query_changes_thread_keywords(srv, res):
+    """A thread keyword condition: a flag on one Email of a thread brings its whole
+    thread into the results, and queryChanges says so for every one of them."""
+    setup_mail(srv)
+    wait_total(srv, 5)
+    args = {"filter": {"someInThreadHaveKeyword": "$flagged"}}
+    q = call(srv, "Email/query", args)
+    res.eq(subjects(srv, q["ids"]), ["Quarterly report"], "before")
+    m = srv.imap()
+    m.select("Sent")
+    m.store("1", "+FLAGS", "(\\Flagged)")
+    m.logout()
+    q2 = call(srv, "Email/query", args)
+    res.eq(len(q2["ids"]), 4, "the whole thread matches now")
+    ch = call(srv, "Email/queryChanges", dict(args, sinceQueryState=q["queryState"]))
+    res.eq(sorted(a["id"] for a in ch["added"]),
+           sorted(i for i in q2["ids"] if i not in q["ids"]), "queryChanges adds all three")
+    # applying the changes to the old results gives the new ones (RFC 8620 §5.6)
+    ids = [i for i in q["ids"] if i not in ch["removed"]]
+    for a in sorted(ch["added"], key=lambda a: a["index"]):
+        ids.insert(a["index"], a["id"])
+    res.eq(ids, q2["ids"], "old results + changes = new results")
