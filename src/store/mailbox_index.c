@@ -1950,20 +1950,16 @@ mstore_threads_lookup(struct mstore *store, size_t n, const uint64_t *emailids,
 	mdb_txn_abort(txn);
 }
 
-void
-mstore_threads_assign(struct mstore *store, size_t n, const struct mstore_thread_refs *refs,
+/* One batch in one write transaction; an LMDB error code. */
+static int
+threads_assign_txn(struct mstore_index *ix, size_t n, const struct mstore_thread_refs *refs,
     uint64_t *tids_r)
 {
-	struct mstore_index *ix = index_get(store);
 	MDB_txn *txn;
-	int rc = 0;
+	int rc;
 
-	for (size_t i = 0; i < n; i++)
-		tids_r[i] = refs[i].emailid;
-	if (ix == NULL || n == 0)
-		return;
-	if (mdb_txn_begin(ix->env, NULL, 0, &txn) != 0)
-		return;
+	if ((rc = mdb_txn_begin(ix->env, NULL, 0, &txn)) != 0)
+		return rc;
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		const struct mstore_thread_refs *r = &refs[i];
 		uint64_t tid = 0;
@@ -1987,15 +1983,41 @@ mstore_threads_assign(struct mstore *store, size_t n, const struct mstore_thread
 		if (rc == 0)
 			rc = thread_put(ix, txn, 'e', r->emailid, tid, true);
 	}
-	if (rc == MDB_MAP_FULL) {
-		/* a cache: give up this batch (the ids are the emails' own until next time) */
+	if (rc != 0) {
 		mdb_txn_abort(txn);
-		log_warn("store index full: thread ids not kept root=%s", store->root_path);
+		return rc;
+	}
+	return mdb_txn_commit(txn);
+}
+
+void
+mstore_threads_assign(struct mstore *store, size_t n, const struct mstore_thread_refs *refs,
+    uint64_t *tids_r)
+{
+	struct mstore_index *ix = index_get(store);
+	int rc;
+
+	if (ix == NULL || n == 0) {
+		for (size_t i = 0; i < n; i++)
+			tids_r[i] = refs[i].emailid;
 		return;
 	}
-	if (rc != 0 || mdb_txn_commit(txn) != 0) {
-		if (rc != 0)
-			mdb_txn_abort(txn);
-		log_warn("store index thread ids not written root=%s", store->root_path);
+	/* a full map doubles, up to its cap, as for the snapshots */
+	for (;;) {
+		for (size_t i = 0; i < n; i++)
+			tids_r[i] = refs[i].emailid;
+		rc = threads_assign_txn(ix, n, refs, tids_r);
+		if (rc != MDB_MAP_FULL || ix->mapsize >= INDEX_MAP_MAX)
+			break;
+		ix->mapsize = MIN(ix->mapsize * 2, INDEX_MAP_MAX);
+		if ((rc = mdb_env_set_mapsize(ix->env, ix->mapsize)) != 0)
+			break;
+	}
+	if (rc != 0) {
+		/* a cache: the ids are the Emails' own until a later try */
+		for (size_t i = 0; i < n; i++)
+			tids_r[i] = refs[i].emailid;
+		log_warn("store index thread ids not written root=%s error=%s",
+		    store->root_path, mdb_strerror(rc));
 	}
 }
