@@ -1799,8 +1799,17 @@ jmap_thread_changes(struct jmap_call *call)
 
 /* ---------------------------------------------------------------- Mailbox thread counts */
 
-int
-jmap_thread_counts(struct mail_user *mu, const struct folders *f, uint32_t *total,
+/* The last counts, for the Email state they were counted at: Mailbox/get and
+ * Mailbox/changes of an unchanged account do not walk every message again. */
+static struct {
+	const struct mail_user *mu;
+	char *state;
+	uint32_t *total, *unread;
+	size_t n;
+} counts_memo;
+
+static int
+thread_counts(struct mail_user *mu, const struct folders *f, uint32_t *total,
     uint32_t *unread)
 {
 	struct jq q;
@@ -1854,6 +1863,37 @@ jmap_thread_counts(struct mail_user *mu, const struct folders *f, uint32_t *tota
 	}
 	free(t);
 	jq_free(&q);
+	return 0;
+}
+
+int
+jmap_thread_counts(struct mail_user *mu, const struct folders *f, uint32_t *total,
+    uint32_t *unread)
+{
+	char *state = email_state(f);
+
+	if (counts_memo.mu == mu && counts_memo.n == f->n && counts_memo.state != NULL &&
+	    strcmp(counts_memo.state, state) == 0) {
+		/* the same state string: the same folders in the same order */
+		memcpy(total, counts_memo.total, f->n * sizeof(*total));
+		memcpy(unread, counts_memo.unread, f->n * sizeof(*unread));
+		free(state);
+		return 0;
+	}
+	if (thread_counts(mu, f, total, unread) < 0) {
+		free(state);
+		return -1;
+	}
+	free(counts_memo.state);
+	free(counts_memo.total);
+	free(counts_memo.unread);
+	counts_memo.mu = mu;
+	counts_memo.state = state;
+	counts_memo.n = f->n;
+	counts_memo.total = xcalloc(f->n + 1, sizeof(*total));
+	counts_memo.unread = xcalloc(f->n + 1, sizeof(*unread));
+	memcpy(counts_memo.total, total, f->n * sizeof(*total));
+	memcpy(counts_memo.unread, unread, f->n * sizeof(*unread));
 	return 0;
 }
 

@@ -207,6 +207,16 @@ def threads_across_folders(srv, res):
            (tid["Lunch plans"], 2), "a copy keeps its thread")
     t = call(srv, "Thread/get", {"ids": [tid["Lunch plans"]]})
     res.eq(len(t["list"][0]["emailIds"]), 4, "the thread has four Emails")
+    mb = mailbox_ids(srv)
+    inbox = mb.get("Inbox") or mb["INBOX"]
+    res.eq((mb["Archive2"]["totalThreads"], inbox["totalEmails"], inbox["totalThreads"],
+            inbox["unreadThreads"]), (3, 5, 3, 2), "thread counts after the copy")
+    # the counts are kept for an unchanged state only: a new thread counts at once
+    srv.deliver("demo", msg("Eve <eve@example.org>", "New topic", "hi", mid="<e1@x>"))
+    wait_total(srv, 7)
+    inbox = mailbox_ids(srv)
+    inbox = inbox.get("Inbox") or inbox["INBOX"]
+    res.eq((inbox["totalThreads"], inbox["unreadThreads"]), (4, 3), "a new thread")
 
 
 @test(config=["jmap_tls = no"], fill=False)
