@@ -82,6 +82,7 @@ struct jq {
 	struct jq_email *e;
 	size_t ne;
 	bool threads_done;
+	bool confined;			/* only one folder was loaded (jq_load_in) */
 };
 
 static int
@@ -121,9 +122,10 @@ jq_free(struct jq *q)
 	memset(q, 0, sizeof(*q));
 }
 
-/* Every message of every folder, grouped into Emails by id. -1: a store error. */
+/* Every message of every folder (or of the folder whose id is only), grouped into
+ * Emails by id. -1: a store error. */
 static int
-jq_load(struct mail_user *mu, struct jq *q)
+jq_load_in(struct mail_user *mu, struct jq *q, const char *only)
 {
 	size_t cap = 0;
 
@@ -132,11 +134,14 @@ jq_load(struct mail_user *mu, struct jq *q)
 	if (jmap_folders_load(mu, &q->f) < 0)
 		return -1;
 	q->box = xcalloc(q->f.n + 1, sizeof(*q->box));
+	q->confined = only != NULL;
 	q->kw = xcalloc(q->f.n + 1, sizeof(*q->kw));
 	for (size_t fi = 0; fi < q->f.n; fi++) {
 		struct mailbox *box;
 		size_t n;
 
+		if (only != NULL && strcmp(q->f.v[fi].guid, only) != 0)
+			continue;
 		if (mailbox_open(mail_user_store(mu), q->f.v[fi].name, &box) != STORE_OK)
 			continue;
 		q->box[fi] = box;
@@ -189,6 +194,12 @@ jq_load(struct mail_user *mu, struct jq *q)
 		e->n = i - e->first;
 	}
 	return 0;
+}
+
+static int
+jq_load(struct mail_user *mu, struct jq *q)
+{
+	return jq_load_in(mu, q, NULL);
 }
 
 static struct jq_email *
@@ -1288,7 +1299,36 @@ u64cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Load, filter, sort and collapse as the call's arguments say; false: error set. */
+/*
+ * The folder a query is confined to when only its messages matter: a filter that is
+ * one FilterCondition with inMailbox and nothing that looks at other Emails of a
+ * thread (collapseThreads, thread keyword conditions or sorts); an Email's keywords
+ * are then those of its instance there. NULL: every folder.
+ */
+static const char *
+query_folder(json_t *filter, json_t *sort, json_t *collapse)
+{
+	const char *in = json_string_value(json_object_get(filter, "inMailbox"));
+	size_t i;
+	json_t *c;
+
+	if (in == NULL || json_object_get(filter, "operator") != NULL ||
+	    json_is_true(collapse) || json_object_get(filter, "allInThreadHaveKeyword") ||
+	    json_object_get(filter, "someInThreadHaveKeyword") ||
+	    json_object_get(filter, "noneInThreadHaveKeyword"))
+		return NULL;
+	json_array_foreach(sort, i, c) {
+		const char *p = json_string_value(json_object_get(c, "property"));
+
+		if (p == NULL || strstr(p, "InThread") != NULL)
+			return NULL;
+	}
+	return in;
+}
+
+/* Load (only the folder of query_folder when there is one: Email/query and
+ * Email/queryChanges alike, so they see the same keywords), filter, sort and collapse
+ * as the call's arguments say; false: error set. */
 static bool
 qrun_run(struct jmap_call *call, struct qrun *r)
 {
@@ -1301,7 +1341,8 @@ qrun_run(struct jmap_call *call, struct qrun *r)
 		return false;
 	}
 	r->collapse = json_is_true(collapse);
-	if (jq_load(call->mu, &r->q) < 0) {
+	if (jq_load_in(call->mu, &r->q, query_folder(filter,
+	    json_object_get(call->args, "sort"), collapse)) < 0) {
 		jmap_set_error(call, "serverFail", NULL);
 		return false;
 	}
@@ -1507,6 +1548,8 @@ changed_since(struct jq *q, const char *since, uint64_t **changed_r, size_t *n_r
 		const struct estate_folder *o = estate_find(&old, q->f.v[fi].guid);
 
 		if (q->box[fi] == NULL) {
+			if (q->confined)
+				continue;	/* outside the query's folder: no matter */
 			ok = false;
 			break;
 		}

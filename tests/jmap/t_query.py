@@ -391,3 +391,30 @@ def query_changes_thread_keywords(srv, res):
     for a in sorted(ch["added"], key=lambda a: a["index"]):
         ids.insert(a["index"], a["id"])
     res.eq(ids, q2["ids"], "old results + changes = new results")
+
+
+@test(config=["jmap_tls = no"], fill=False)
+def query_one_mailbox(srv, res):
+    """A query confined to one mailbox (only that folder is read) and its changes; a
+    change in another folder changes the state but nothing in the results."""
+    setup_mail(srv)
+    wait_total(srv, 5)
+    mb = mailbox_ids(srv)
+    inbox, sent = (mb.get("Inbox") or mb["INBOX"])["id"], mb["Sent"]["id"]
+    args = {"filter": {"inMailbox": inbox}, "calculateTotal": True}
+    q = call(srv, "Email/query", args)
+    res.eq(q["total"], 4, "INBOX")
+    srv.deliver("demo", msg("Dave <dave@example.org>", "Sent thing", "x", mid="<s1@x>"),
+                folder="Sent")
+    wait_total(srv, 6)
+    ch = call(srv, "Email/queryChanges", dict(args, sinceQueryState=q["queryState"]))
+    res.eq((ch["removed"], ch["added"], ch["total"]), ([], [], 4),
+           "a delivery elsewhere: no change here")
+    srv.deliver("demo", msg("Dave <dave@example.org>", "Inbox thing", "x", mid="<i1@x>"))
+    wait_total(srv, 7)
+    q2 = call(srv, "Email/query", args)
+    ch = call(srv, "Email/queryChanges", dict(args, sinceQueryState=q["queryState"]))
+    res.eq((ch["added"], ch["total"], ch["newQueryState"]),
+           ([{"id": q2["ids"][0], "index": 0}], 5, q2["queryState"]), "a delivery here")
+    res.eq(query_subjects(srv, filter={"inMailbox": sent}), ["Sent thing", "Re: Lunch plans"],
+           "Sent")
