@@ -20,6 +20,7 @@
 #include "lib/imapstr.h"
 #include "mail/envelope.h"
 #include "mail/preview.h"
+#include "mailproc/mail_thread.h"
 #include "proto/imap_date.h"
 
 /* A FETCH of more messages than this is a scan for the message cache's LRU. */
@@ -478,8 +479,10 @@ write_simple_item(struct imap_client *c, struct fetch_ctx *f, const struct imap_
 		ret = emailid_write(&f->out, mailbox_msg_emailid(v->mbox, m));
 		break;
 	case IMAP_FETCH_THREADID:
-		/* RFC 8474 §5.2: NIL from a server that does not thread */
-		ret = buf_append_str(&f->out, "THREADID NIL");
+		/* RFC 8474 §5.2: the thread kept in the index (mail_thread.h), as JMAP's */
+		ret = buf_appendf(&f->out, "THREADID (T%016llx)", (unsigned long long)
+		    mail_thread_id(c->user->store, v->mbox, m->uid,
+		    mailbox_msg_emailid(v->mbox, m)));
 		break;
 	case IMAP_FETCH_RFC822_SIZE:
 		ret = buf_append(&f->out, "RFC822.SIZE ", 12);
@@ -766,6 +769,9 @@ fetch_continue(struct imap_cmd *cmd)
 				continue;
 			}
 			write_simple_item(c, f, it, vm, m);
+			/* THREADID may read the file, which may rescan the folder: look again */
+			if (it->kind == IMAP_FETCH_THREADID)
+				m = NULL;
 			f->item++;
 			continue;
 		}

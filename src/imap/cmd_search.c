@@ -24,6 +24,7 @@
 #include "mail/rfc2047.h"
 #include "mail/search.h"
 #include "mail/subject.h"
+#include "mailproc/mail_thread.h"
 
 struct search_ctx {
 	struct imap_client *client;
@@ -305,7 +306,9 @@ eval(struct search_ctx *s, struct imap_search_key *k)
 	case SEARCH_EMAILID:
 		return k->number != 0 && mailbox_msg_emailid(s->view->mbox, m) == k->number;
 	case SEARCH_THREADID:
-		return false;	/* RFC 8474 §5.2: no threads, no THREADID */
+		/* RFC 8474 §5.2 (mail_thread.h); s->m is a copy: a read may rescan */
+		return k->number != 0 && mail_thread_id(s->client->user->store, s->view->mbox,
+		    s->m->uid, mailbox_msg_emailid(s->view->mbox, s->m)) == k->number;
 	case SEARCH_OLDER:
 		return m->internaldate < k->date;
 	case SEARCH_YOUNGER:

@@ -31,7 +31,7 @@ enum imap_fetch_kind {
 	IMAP_FETCH_PREVIEW,		/* RFC 8970 */
 	IMAP_FETCH_MODSEQ,		/* RFC 7162 §3.1.4.1 */
 	IMAP_FETCH_EMAILID,		/* RFC 8474 */
-	IMAP_FETCH_THREADID,		/* RFC 8474: always NIL (no threading) */
+	IMAP_FETCH_THREADID,		/* RFC 8474: the thread id kept in the index */
 	IMAP_FETCH_BINARY,		/* RFC 3516 BINARY[part]<partial>, BINARY.PEEK[...] */
 	IMAP_FETCH_BINARY_SIZE,		/* RFC 3516 BINARY.SIZE[part] */
 };

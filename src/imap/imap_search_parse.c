@@ -161,6 +161,14 @@ objectid_key(struct sp *p, enum imap_search_type type)
 	k = new_key(p, type);
 	if (k != NULL && type == SEARCH_EMAILID)
 		k->number = imap_emailid_parse(s, len);
+	/* a THREADID is "T" and 16 hex digits, as an EMAILID is "M" and them */
+	if (k != NULL && type == SEARCH_THREADID && len == IMAP_EMAILID_LEN && s[0] == 'T') {
+		char m[IMAP_EMAILID_LEN];
+
+		memcpy(m, s, len);
+		m[0] = 'M';
+		k->number = imap_emailid_parse(m, len);
+	}
 	return k;
 }
 

@@ -49,7 +49,7 @@ enum imap_search_type {
 	SEARCH_SAVEDATESUPPORTED,
 	SEARCH_MODSEQ,		/* number: MODSEQ >= it (RFC 7162 §3.1.5) */
 	SEARCH_EMAILID,		/* number: the id (RFC 8474), 0 matches nothing */
-	SEARCH_THREADID,	/* RFC 8474: matches nothing (no threading) */
+	SEARCH_THREADID,	/* RFC 8474: the thread id kept in the index */
 	SEARCH_OLDER,		/* number: seconds (RFC 5032); date: now - number, */
 	SEARCH_YOUNGER,		/* filled in by the evaluator at the start of a run */
 };

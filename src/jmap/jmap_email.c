@@ -28,215 +28,12 @@
 #define JMAP_HEADER_READ_MAX	(256 * 1024)	/* header block read for Email/get */
 #define JMAP_ADDRESSES_MAX	256		/* addresses of one field */
 
-/* ---------------------------------------------------------------- messages */
-
-struct hit {
-	uint64_t emailid;
-	time_t received;
-	uint32_t uid;
-	size_t folder;		/* index in folders */
-};
-
-struct hits {
-	struct hit *v;
-	size_t n, cap;
-};
-
-static void
-hits_add(struct hits *h, const struct hit *x)
-{
-	if (h->n == h->cap) {
-		h->cap = h->cap ? h->cap * 2 : 64;
-		h->v = xreallocarray(h->v, h->cap, sizeof(*h->v));
-	}
-	h->v[h->n++] = *x;
-}
-
-/* Every message of folder fi into h; -1 when it cannot be opened. */
-static int
-collect_folder(struct mail_user *mu, struct folders *f, size_t fi, struct hits *h)
-{
-	struct mailbox *box;
-	size_t n;
-
-	if (mailbox_open(mail_user_store(mu), f->v[fi].name, &box) != STORE_OK)
-		return -1;
-	mailbox_msgs_load(box);
-	for (size_t i = 0; i < (n = mailbox_count(box)); i++) {
-		const struct mailbox_msg *m = mailbox_msg_at(box, i);
-		struct hit x = { m->emailid, m->internaldate, m->uid, fi };
-
-		if (x.received == 0 && mailbox_msg_info(box, x.uid, &m) == STORE_OK)
-			x.received = m->internaldate;
-		hits_add(h, &x);
-	}
-	mailbox_unref(&box);
-	return 0;
-}
-
-/* receivedAt descending, then the id (a total order: stable positions). */
-static int
-hit_cmp(const void *a, const void *b)
-{
-	const struct hit *x = a, *y = b;
-
-	if (x->received != y->received)
-		return x->received > y->received ? -1 : 1;
-	if (x->emailid != y->emailid)
-		return x->emailid < y->emailid ? -1 : 1;
-	return 0;
-}
-static uint64_t
-emails_state(const struct folders *f)
-{
-	uint64_t h = 14695981039346656037ull;
-
-	for (size_t i = 0; i < f->n; i++) {
-		jmap_state_add(&h, f->v[i].guid, strlen(f->v[i].guid));
-		jmap_state_add(&h, &f->v[i].st.uidvalidity, sizeof(f->v[i].st.uidvalidity));
-		jmap_state_add(&h, &f->v[i].st.highestmodseq, sizeof(f->v[i].st.highestmodseq));
-	}
-	return h;
-}
-
-/* ---------------------------------------------------------------- Email/query */
-
-void
-jmap_email_query(struct jmap_call *call)
-{
-	json_t *filter = json_object_get(call->args, "filter");
-	json_t *sort = json_object_get(call->args, "sort");
-	json_t *ids;
-	struct folders f;
-	struct hits h = { 0 };
-	const char *in_mailbox = NULL;
-	json_int_t position, limit;
-	bool server_limit;
-	bool total = json_is_true(json_object_get(call->args, "calculateTotal"));
-	size_t i, n, fi;
-	json_t *e;
-	char *qs;
-
-	if (!jmap_check_account(call))
-		return;
-	if (filter != NULL && !json_is_null(filter)) {
-		const char *k;
-		json_t *v;
-
-		if (!json_is_object(filter)) {
-			jmap_set_error(call, "invalidArguments", "filter must be an object");
-			return;
-		}
-		json_object_foreach(filter, k, v) {
-			if (strcmp(k, "inMailbox") != 0 || !json_is_string(v)) {
-				jmap_set_error(call, "unsupportedFilter",
-				    "only inMailbox is supported so far");
-				return;
-			}
-			in_mailbox = json_string_value(v);
-		}
-	}
-	if (sort != NULL && !json_is_null(sort)) {
-		if (!json_is_array(sort)) {
-			jmap_set_error(call, "invalidArguments", "sort must be an array");
-			return;
-		}
-		json_array_foreach(sort, i, e) {
-			const char *p = json_string_value(json_object_get(e, "property"));
-			json_t *asc = json_object_get(e, "isAscending");
-
-			if (p == NULL || strcmp(p, "receivedAt") != 0 ||
-			    (asc != NULL && !json_is_false(asc))) {
-				jmap_set_error(call, "unsupportedSort",
-				    "only receivedAt descending is supported so far");
-				return;
-			}
-		}
-	}
-	e = json_object_get(call->args, "position");
-	if (e != NULL && !json_is_null(e) && !json_is_integer(e)) {
-		jmap_set_error(call, "invalidArguments", "position must be an Int");
-		return;
-	}
-	position = json_is_integer(e) ? json_integer_value(e) : 0;
-	if (!jmap_json_uint(json_object_get(call->args, "limit"), -1, &limit)) {
-		jmap_set_error(call, "invalidArguments", "limit must be an UnsignedInt");
-		return;
-	}
-	if (json_object_get(call->args, "anchor") != NULL &&
-	    !json_is_null(json_object_get(call->args, "anchor"))) {
-		jmap_set_error(call, "invalidArguments", "anchor is not supported so far");
-		return;
-	}
-	if (jmap_folders_load(call->mu, &f) < 0) {
-		jmap_set_error(call, "serverFail", NULL);
-		return;
-	}
-	for (fi = 0; fi < f.n; fi++) {
-		if (in_mailbox != NULL && strcmp(f.v[fi].guid, in_mailbox) != 0)
-			continue;
-		if (collect_folder(call->mu, &f, fi, &h) < 0) {
-			free(h.v);
-			jmap_folders_free(&f);
-			jmap_set_error(call, "serverFail", NULL);
-			return;
-		}
-	}
-	if (h.n > 0)
-		qsort(h.v, h.n, sizeof(*h.v), hit_cmp);
-	/* an Email in several folders (a copy keeps its id) is one result */
-	for (i = 0, n = 0; i < h.n; i++) {
-		bool dup = false;
-
-		for (size_t j = 0; j < n && !dup; j++)
-			dup = h.v[j].emailid == h.v[i].emailid;
-		if (!dup)
-			h.v[n++] = h.v[i];
-	}
-	/* RFC 8620 §5.5: a negative position counts from the end, clamped to 0 */
-	if (position < 0)
-		position = (json_int_t)n + position < 0 ? 0 : (json_int_t)n + position;
-	server_limit = limit < 0 || limit > JMAP_MAX_OBJECTS_IN_GET;
-	if (server_limit)
-		limit = JMAP_MAX_OBJECTS_IN_GET;
-	ids = json_array();
-	for (i = (size_t)position; i < n && (json_int_t)(i - (size_t)position) < limit; i++) {
-		char id[18];
-
-		jmap_email_id(h.v[i].emailid, id);
-		(void)json_array_append_new(ids, json_string(id));
-	}
-	qs = jmap_state_str(emails_state(&f));
-	call->result = json_pack("{s:s, s:s, s:b, s:I, s:o}", "accountId", call->account_id,
-	    "queryState", qs, "canCalculateChanges", 0,
-	    "position", (json_int_t)((size_t)position < n ? position : (json_int_t)n), "ids", ids);
-	if (total)
-		(void)json_object_set_new(call->result, "total", json_integer((json_int_t)n));
-	/* the limit is said only when the server chose it (§5.5) */
-	if (server_limit)
-		(void)json_object_set_new(call->result, "limit", json_integer(limit));
-	free(qs);
-	free(h.v);
-	jmap_folders_free(&f);
-}
-
 /* ---------------------------------------------------------------- Email state */
 
 /*
  * Email state (docs/jmap.md, "State"): "e1" then per folder ",GUID.UIDVALIDITY.UIDNEXT.
  * HIGHESTMODSEQ" (hex): enough to find what changed since from the MODSEQs alone.
  */
-struct estate_folder {
-	char guid[65];
-	uint32_t uidvalidity, uidnext;
-	uint64_t modseq;
-};
-
-struct estate {
-	struct estate_folder *v;
-	size_t n, cap;
-};
-
 static void
 estate_add(struct estate *st, const struct estate_folder *e)
 {
@@ -278,7 +75,7 @@ hex_field(const char **s, uint64_t max, uint64_t *v_r)
 	return true;
 }
 
-static int
+int
 estate_decode(const char *s, struct estate *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -330,7 +127,7 @@ estate_current(const struct folders *f, struct estate *st)
 	}
 }
 
-static char *
+char *
 email_state(const struct folders *f)
 {
 	struct estate st;
@@ -348,7 +145,7 @@ jmap_email_state(const struct folders *f)
 	return email_state(f);
 }
 
-static const struct estate_folder *
+const struct estate_folder *
 estate_find(const struct estate *st, const char *guid)
 {
 	for (size_t i = 0; i < st->n; i++)
@@ -830,7 +627,7 @@ jmap_email_get(struct jmap_call *call)
 	json_t *props = json_object_get(call->args, "properties");
 	json_t *list, *notfound, *e;
 	struct folders f;
-	uint64_t *want_ids;
+	uint64_t *want_ids, *sorted;
 	size_t nwant = 0, i;
 	char *state;
 	struct jmap_body_args ba;
@@ -853,6 +650,12 @@ jmap_email_get(struct jmap_call *call)
 	json_array_foreach(ids, i, e)
 		want_ids[nwant++] = jmap_email_id_parse(jmap_resolve_id(call,
 		    json_string_value(e)), 'M');
+	/* a sorted copy: each message of a folder is one binary search */
+	sorted = xcalloc(nwant + 1, sizeof(*sorted));
+	if (nwant > 0)
+		memcpy(sorted, want_ids, nwant * sizeof(*sorted));
+	if (nwant > 1)
+		qsort(sorted, nwant, sizeof(*sorted), u64_cmp);
 	/* one pass over every folder: where each wanted Email is (its mailboxIds) */
 	{
 		json_t **objs = xcalloc(nwant + 1, sizeof(*objs));
@@ -870,6 +673,8 @@ jmap_email_get(struct jmap_call *call)
 				uint64_t eid = m->emailid;
 				uint32_t uid = m->uid;
 
+				if (bsearch(&eid, sorted, nwant, sizeof(*sorted), u64_cmp) == NULL)
+					continue;
 				for (size_t w = 0; w < nwant; w++) {
 					char id[18];
 					json_t *o;
@@ -889,10 +694,16 @@ jmap_email_get(struct jmap_call *call)
 					id[0] = 'B';
 					if (jmap_want(props, "blobId"))
 						(void)json_object_set_new(o, "blobId", json_string(id));
-					id[0] = 'T';
-					if (jmap_want(props, "threadId"))
+					if (jmap_want(props, "threadId")) {
+						jmap_email_id(jmap_thread_of(call->mu, box,
+						    uid, eid), id);
+						id[0] = 'T';
 						(void)json_object_set_new(o, "threadId",
 						    json_string(id));
+						/* the index was read: m may have moved */
+						if (mailbox_msg_info(box, uid, &m) != STORE_OK)
+							break;
+					}
 					(void)json_object_set_new(o, "mailboxIds",
 					    json_pack("{s:b}", f.v[fi].guid, 1));
 					if (jmap_want(props, "keywords"))
@@ -940,6 +751,7 @@ jmap_email_get(struct jmap_call *call)
 	}
 	free(state);
 	free(want_ids);
+	free(sorted);
 	jmap_folders_free(&f);
 }
 

@@ -19,6 +19,8 @@ struct folder {
 	unsigned attrs;
 	struct mailbox_status st;
 	bool selectable;
+	bool threads_known;		/* the two below are set (jmap_query.c) */
+	uint32_t total_threads, unread_threads;
 };
 
 struct folders {
@@ -61,11 +63,10 @@ void jmap_mailbox_get(struct jmap_call *call);
 void jmap_mailbox_changes(struct jmap_call *call);
 /* The Mailbox state of f as Mailbox/get says it (caller frees; push: jmap_push.c); the
  * role of a folder or NULL. */
-char *jmap_mailbox_state(struct folders *f);
+char *jmap_mailbox_state(struct mail_user *mu, struct folders *f);
 const char *jmap_mailbox_role(const struct folder *fo);
 
 /* jmap_email.c */
-void jmap_email_query(struct jmap_call *call);
 void jmap_email_get(struct jmap_call *call);
 void jmap_email_changes(struct jmap_call *call);
 /* The Email state of f as Email/get says it (caller frees; push: jmap_push.c). */
@@ -122,5 +123,34 @@ bool jmap_body_needed(json_t *props);
 void jmap_body_fill(struct jmap_body_args *a, json_t *props, const struct mail_message *m,
     const char *email_id, json_t *o);
 void jmap_email_parse(struct jmap_call *call);
+/* The Email state (docs/jmap.md, "State"): per folder its UIDVALIDITY, UIDNEXT and
+ * HIGHESTMODSEQ, which is what Email/changes and Email/queryChanges compare. */
+struct estate_folder {
+	char guid[65];
+	uint32_t uidvalidity, uidnext;
+	uint64_t modseq;
+};
+struct estate {
+	struct estate_folder *v;
+	size_t n, cap;
+};
+char *email_state(const struct folders *f);
+/* 0 and *st (free st->v), or -1: not an Email state. */
+int estate_decode(const char *s, struct estate *st);
+const struct estate_folder *estate_find(const struct estate *st, const char *guid);
+
+/* jmap_query.c */
+void jmap_email_query(struct jmap_call *call);
+void jmap_email_query_changes(struct jmap_call *call);
+void jmap_thread_get(struct jmap_call *call);
+void jmap_thread_changes(struct jmap_call *call);
+void jmap_search_snippet_get(struct jmap_call *call);
+/* The thread id of the message uid of box, whose EMAILID is emailid (fixed now if it
+ * had none). */
+uint64_t jmap_thread_of(struct mail_user *mu, struct mailbox *box, uint32_t uid,
+    uint64_t emailid);
+/* Per folder of f: totalThreads and unreadThreads (RFC 8621 §2); -1 on a store error. */
+int jmap_thread_counts(struct mail_user *mu, const struct folders *f, uint32_t *total,
+    uint32_t *unread);
 
 #endif

@@ -260,6 +260,10 @@ static const struct jmap_method {
 	{ "Email/set", JMAP_CAP_MAIL, jmap_email_set },
 	{ "Email/import", JMAP_CAP_MAIL, jmap_email_import },
 	{ "Mailbox/set", JMAP_CAP_MAIL, jmap_mailbox_set },
+	{ "Email/queryChanges", JMAP_CAP_MAIL, jmap_email_query_changes },
+	{ "Thread/get", JMAP_CAP_MAIL, jmap_thread_get },
+	{ "Thread/changes", JMAP_CAP_MAIL, jmap_thread_changes },
+	{ "SearchSnippet/get", JMAP_CAP_MAIL, jmap_search_snippet_get },
 };
 
 bool

@@ -74,8 +74,10 @@ mailbox_json(struct folders *f, const struct folder *fo, json_t *props)
 	    "sortOrder", 0,
 	    "totalEmails", (json_int_t)fo->st.messages,
 	    "unreadEmails", (json_int_t)fo->st.unseen,
-	    "totalThreads", (json_int_t)fo->st.messages,
-	    "unreadThreads", (json_int_t)fo->st.unseen,
+	    "totalThreads", (json_int_t)(fo->threads_known ? fo->total_threads :
+	    fo->st.messages),
+	    "unreadThreads", (json_int_t)(fo->threads_known ? fo->unread_threads :
+	    fo->st.unseen),
 	    "isSubscribed", (fo->attrs & MSTORE_ATTR_SUBSCRIBED) != 0,
 	    "myRights",
 	    "mayReadItems", 1, "mayAddItems", 1, "mayRemoveItems", 1, "maySetSeen", 1,
@@ -104,6 +106,22 @@ mailbox_json(struct folders *f, const struct folder *fo, json_t *props)
 }
 static char *mailbox_state(struct folders *f);
 
+/* totalThreads and unreadThreads of every folder (from the thread ids in the index). */
+static void
+folders_threads(struct mail_user *mu, struct folders *f)
+{
+	uint32_t *t = xcalloc(f->n + 1, sizeof(*t)), *u = xcalloc(f->n + 1, sizeof(*u));
+
+	if (jmap_thread_counts(mu, f, t, u) == 0)
+		for (size_t i = 0; i < f->n; i++) {
+			f->v[i].threads_known = true;
+			f->v[i].total_threads = t[i];
+			f->v[i].unread_threads = u[i];
+		}
+	free(t);
+	free(u);
+}
+
 static const char *const mailbox_props[] = { "id", "name", "parentId", "role", "sortOrder",
 	"totalEmails", "unreadEmails", "totalThreads", "unreadThreads", "myRights",
 	"isSubscribed", NULL };
@@ -124,6 +142,7 @@ jmap_mailbox_get(struct jmap_call *call)
 		jmap_set_error(call, "serverFail", NULL);
 		return;
 	}
+	folders_threads(call->mu, &f);
 	list = json_array();
 	notfound = json_array();
 	if (ids == NULL || json_is_null(ids)) {
@@ -270,8 +289,10 @@ mailbox_state(struct folders *f)
 }
 
 char *
-jmap_mailbox_state(struct folders *f)
+jmap_mailbox_state(struct mail_user *mu, struct folders *f)
 {
+	if (f->n > 0 && !f->v[0].threads_known)
+		folders_threads(mu, f);	/* the state covers the thread counts */
 	return mailbox_state(f);
 }
 
@@ -309,6 +330,7 @@ jmap_mailbox_changes(struct jmap_call *call)
 		jmap_set_error(call, "serverFail", NULL);
 		return;
 	}
+	folders_threads(call->mu, &f);
 	mstate_current(&f, &cur);
 	created = json_array();
 	updated = json_array();

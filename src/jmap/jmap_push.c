@@ -27,9 +27,10 @@
 #include "store/store.h"
 
 #define RESCAN_SECS	30
-#define NTYPES		3
+#define NTYPES		4
 
-static const char *const type_names[NTYPES] = { "Mailbox", "Email", "EmailDelivery" };
+static const char *const type_names[NTYPES] = { "Mailbox", "Email", "EmailDelivery",
+	"Thread" };
 
 struct watched {
 	struct mailbox *box;
@@ -267,10 +268,11 @@ compute(struct push_hub *h)
 		return;		/* keep the old states; the next change or rescan retries */
 	for (int i = 0; i < NTYPES; i++)
 		free(h->state[i]);
-	h->state[0] = jmap_mailbox_state(&f);
+	h->state[0] = jmap_mailbox_state(h->mu, &f);
 	h->state[1] = jmap_email_state(&f);
 	h->state[2] = xasprintf("d%llx.%llx", (unsigned long long)h->epoch,
 	    (unsigned long long)h->delivered);
+	h->state[3] = xstrdup(h->state[1]);	/* Thread/get's state is the Email state */
 	jmap_folders_free(&f);
 	for (int i = 0; i < NTYPES; i++)
 		jmap_state_add(&x, h->state[i], strlen(h->state[i]) + 1);

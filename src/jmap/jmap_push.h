@@ -20,7 +20,8 @@ struct mail_user;
 #define JMAP_PUSH_MAILBOX	0x1u
 #define JMAP_PUSH_EMAIL		0x2u
 #define JMAP_PUSH_DELIVERY	0x4u	/* EmailDelivery (RFC 8621 §1.5) */
-#define JMAP_PUSH_ALL		0x7u
+#define JMAP_PUSH_THREAD	0x8u	/* Thread: its state is the Email state */
+#define JMAP_PUSH_ALL		0xfu
 
 #define JMAP_PUSH_CONNS_MAX	16	/* EventSource + WebSocket connections per user */
 #define JMAP_PUSH_DEBOUNCE_MS	150	/* changes within this are one StateChange */

@@ -918,7 +918,7 @@ jmap_mailbox_set(struct jmap_call *call)
 		jmap_set_error(call, "serverFail", NULL);
 		return;
 	}
-	old_state = jmap_mailbox_state(&f);
+	old_state = jmap_mailbox_state(call->mu, &f);
 	if (if_in != NULL && strcmp(if_in, old_state) != 0) {
 		free(old_state);
 		jmap_folders_free(&f);
@@ -987,7 +987,7 @@ jmap_mailbox_set(struct jmap_call *call)
 		if (jmap_folders_load(call->mu, &f) < 0)
 			goto fail;
 	}
-	new_state = jmap_mailbox_state(&f);
+	new_state = jmap_mailbox_state(call->mu, &f);
 	(void)json_object_set_new(call->result, "newState", json_string(new_state));
 	free(new_state);
 	jmap_folders_free(&f);

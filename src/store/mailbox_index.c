@@ -44,7 +44,7 @@
 
 struct mstore_index {
 	MDB_env *env;
-	MDB_dbi meta, folders, msgs, expunges, headers, items;
+	MDB_dbi meta, folders, msgs, expunges, headers, items, threads;
 	size_t mapsize;
 	unsigned int psize;		/* LMDB page size */
 	int fd;				/* the file behind the map */
@@ -185,7 +185,8 @@ index_env_try(struct mstore *store, struct mstore_index *ix)
 	    (rc = mdb_dbi_open(txn, "msgs", MDB_CREATE, &ix->msgs)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "expunges", MDB_CREATE, &ix->expunges)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "headers", MDB_CREATE, &ix->headers)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "items", MDB_CREATE, &ix->items)) != 0) {
+	    (rc = mdb_dbi_open(txn, "items", MDB_CREATE, &ix->items)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "threads", MDB_CREATE, &ix->threads)) != 0) {
 		mdb_txn_abort(txn);
 		goto fail;
 	}
@@ -200,6 +201,7 @@ index_env_try(struct mstore *store, struct mstore_index *ix)
 		    (rc = mdb_drop(txn, ix->expunges, 0)) != 0 ||
 		    (rc = mdb_drop(txn, ix->headers, 0)) != 0 ||
 		    (rc = mdb_drop(txn, ix->items, 0)) != 0 ||
+		    (rc = mdb_drop(txn, ix->threads, 0)) != 0 ||
 		    (rc = mdb_drop(txn, ix->meta, 0)) != 0) {
 			mdb_txn_abort(txn);
 			goto fail;
@@ -1909,4 +1911,133 @@ mstore_index_check(struct mstore *store, FILE *out)
 	}
 	mstore_namelist_free(&l);
 	return diffs;
+}
+
+/* ------------------------------------------------------------------ thread ids */
+
+static void
+thread_key(unsigned char k[9], char kind, uint64_t v)
+{
+	k[0] = (unsigned char)kind;
+	for (int i = 0; i < 8; i++)
+		k[1 + i] = (unsigned char)(v >> (56 - 8 * i));
+}
+
+static int
+thread_get(struct mstore_index *ix, MDB_txn *txn, char kind, uint64_t v, uint64_t *tid_r)
+{
+	unsigned char kb[9];
+	MDB_val k, d;
+
+	thread_key(kb, kind, v);
+	k.mv_data = kb;
+	k.mv_size = sizeof(kb);
+	if (mdb_get(txn, ix->threads, &k, &d) != 0 || d.mv_size != 8)
+		return 0;
+	memcpy(tid_r, d.mv_data, 8);
+	return *tid_r != 0;
+}
+
+static int
+thread_put(struct mstore_index *ix, MDB_txn *txn, char kind, uint64_t v, uint64_t tid,
+    bool overwrite)
+{
+	unsigned char kb[9];
+	MDB_val k, d;
+	int rc;
+
+	thread_key(kb, kind, v);
+	k.mv_data = kb;
+	k.mv_size = sizeof(kb);
+	d.mv_data = &tid;
+	d.mv_size = 8;
+	rc = mdb_put(txn, ix->threads, &k, &d, overwrite ? 0 : MDB_NOOVERWRITE);
+	return rc == MDB_KEYEXIST ? 0 : rc;
+}
+
+void
+mstore_threads_lookup(struct mstore *store, size_t n, const uint64_t *emailids,
+    uint64_t *tids_r)
+{
+	struct mstore_index *ix = index_get(store);
+	MDB_txn *txn;
+
+	memset(tids_r, 0, n * sizeof(*tids_r));
+	if (ix == NULL || mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn) != 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		(void)thread_get(ix, txn, 'e', emailids[i], &tids_r[i]);
+	mdb_txn_abort(txn);
+}
+
+/* One batch in one write transaction; an LMDB error code. */
+static int
+threads_assign_txn(struct mstore_index *ix, size_t n, const struct mstore_thread_refs *refs,
+    uint64_t *tids_r)
+{
+	MDB_txn *txn;
+	int rc;
+
+	if ((rc = mdb_txn_begin(ix->env, NULL, 0, &txn)) != 0)
+		return rc;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const struct mstore_thread_refs *r = &refs[i];
+		uint64_t tid = 0;
+
+		if (thread_get(ix, txn, 'e', r->emailid, &tids_r[i]))
+			continue;
+		/* the thread of the first known of: the References (root first), then
+		 * In-Reply-To, then the message's own Message-ID (RFC 8474 §5.2, as Cyrus
+		 * and Dovecot: a reply joins its parent's thread, a parent its reply's) */
+		for (size_t j = 0; j < r->n && tid == 0; j++)
+			(void)thread_get(ix, txn, 'm', r->hashes[j], &tid);
+		if (tid == 0 && r->own != 0)
+			(void)thread_get(ix, txn, 'm', r->own, &tid);
+		if (tid == 0)
+			tid = r->emailid;
+		tids_r[i] = tid;
+		if (r->own != 0)
+			rc = thread_put(ix, txn, 'm', r->own, tid, false);
+		for (size_t j = 0; j < r->n && rc == 0; j++)
+			rc = thread_put(ix, txn, 'm', r->hashes[j], tid, false);
+		if (rc == 0)
+			rc = thread_put(ix, txn, 'e', r->emailid, tid, true);
+	}
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	return mdb_txn_commit(txn);
+}
+
+void
+mstore_threads_assign(struct mstore *store, size_t n, const struct mstore_thread_refs *refs,
+    uint64_t *tids_r)
+{
+	struct mstore_index *ix = index_get(store);
+	int rc;
+
+	if (ix == NULL || n == 0) {
+		for (size_t i = 0; i < n; i++)
+			tids_r[i] = refs[i].emailid;
+		return;
+	}
+	/* a full map doubles, up to its cap, as for the snapshots */
+	for (;;) {
+		for (size_t i = 0; i < n; i++)
+			tids_r[i] = refs[i].emailid;
+		rc = threads_assign_txn(ix, n, refs, tids_r);
+		if (rc != MDB_MAP_FULL || ix->mapsize >= INDEX_MAP_MAX)
+			break;
+		ix->mapsize = MIN(ix->mapsize * 2, INDEX_MAP_MAX);
+		if ((rc = mdb_env_set_mapsize(ix->env, ix->mapsize)) != 0)
+			break;
+	}
+	if (rc != 0) {
+		/* a cache: the ids are the Emails' own until a later try */
+		for (size_t i = 0; i < n; i++)
+			tids_r[i] = refs[i].emailid;
+		log_warn("store index thread ids not written root=%s error=%s",
+		    store->root_path, mdb_strerror(rc));
+	}
 }

@@ -264,6 +264,28 @@ void mailbox_items_put(struct mailbox *box, uint32_t uid, uint8_t item, uint32_t
 int mailbox_items_walk(struct mailbox *box, uint8_t item, uint32_t kind, uint32_t first,
     uint32_t last, size_t max_bytes, mailbox_items_cb *cb, void *ctx, uint32_t *done_r);
 
+/*
+ * Thread ids (RFC 8474 §5.2 THREADID, RFC 8621 §3 threadId), kept per user in the index
+ * (docs/formats.md, "threads"): an EMAILID's thread is fixed the first time it is asked
+ * for, from the message's Message-ID, In-Reply-To and References (at most
+ * MSTORE_THREAD_REFS_MAX), given as 64-bit hashes: it joins the thread of the first of
+ * those already known (a reply its parent's in any folder, a parent its reply's), else
+ * its own EMAILID is the thread id. A copy keeps the EMAILID and so the thread.
+ * Lookup: tids_r[i] 0 when not assigned yet (or no index). Assign: one write for the
+ * batch; an id already assigned is returned as it is; without an index, the EMAILID.
+ */
+#define MSTORE_THREAD_REFS_MAX	100
+struct mstore_thread_refs {
+	uint64_t emailid;
+	uint64_t own;			/* hash of the Message-ID, 0: none */
+	const uint64_t *hashes;		/* References, then In-Reply-To */
+	size_t n;
+};
+void mstore_threads_lookup(struct mstore *store, size_t n, const uint64_t *emailids,
+    uint64_t *tids_r);
+void mstore_threads_assign(struct mstore *store, size_t n,
+    const struct mstore_thread_refs *refs, uint64_t *tids_r);
+
 /* ---------------------------------------------------------------- one folder */
 
 /* Message flags. RECENT is in memory only: set for messages this process first found in

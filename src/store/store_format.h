@@ -132,7 +132,7 @@ bool mutf7_valid(const char *p, size_t len);
 
 /* --- index records (docs/formats.md, "Index (LMDB)"; src/store/index_format.c) */
 
-#define INDEX_FORMAT_VERSION	5
+#define INDEX_FORMAT_VERSION	6
 #define INDEX_EXPUNGE_REC	20	/* uid 4, modseq 8, emailid 8 (format 5; 12 before) */
 #define INDEX_HDR_SIZE		168
 #define INDEX_NAME_MAX		(MAILDIR_BASE_MAX + 64)	/* mdname_parse's limit */

@@ -238,9 +238,9 @@ def request_errors(srv, res):
         ["Email/get", {"accountId": acc, "ids": [], "#ids": {
             "resultOf": "a", "name": "Foo/bar", "path": "/ids"}}, "d"],
         ["Email/get", {"accountId": acc, "ids": [], "properties": ["bogus"]}, "e"],
-        ["Email/query", {"accountId": acc, "filter": {"text": "x"}}, "f"],
-        ["Email/query", {"accountId": acc, "sort": [{"property": "subject"}]}, "g"],
-        ["Thread/get", {"accountId": acc, "ids": []}, "h"],
+        ["Email/query", {"accountId": acc, "filter": {"nope": "x"}}, "f"],
+        ["Email/query", {"accountId": acc, "sort": [{"property": "nope"}]}, "g"],
+        ["Thread/set", {"accountId": acc}, "h"],
     ]})
     got = [(x[0], x[1].get("type"), x[2]) for x in p["methodResponses"]]
     res.eq(got, [("error", "unknownMethod", "a"), ("error", "accountNotFound", "b"),

@@ -181,10 +181,11 @@ def push_eventsource_delivery(srv, res):
     ev = es.state_event()
     mda_lat = time.monotonic() - t0
     ch = changed_of(ev, acc)
-    res.eq(sorted(ch), ["Email", "EmailDelivery", "Mailbox"],
-           "a Maildir writer's message: Email, Mailbox and EmailDelivery")
+    res.eq(sorted(ch), ["Email", "EmailDelivery", "Mailbox", "Thread"],
+           "a Maildir writer's message: Email, Mailbox, EmailDelivery and Thread")
     mstate, estate = states(srv, acc)
     res.eq((ch["Mailbox"], ch["Email"]), (mstate, estate), "the states Mailbox/get and Email/get say")
+    res.eq(ch.get("Thread"), estate, "Thread's state is the Email state (Thread/get says it)")
     # a folder created elsewhere: the Mailbox state
     srv.make_maildir("demo", "Fresh")
     ev = es.state_event()
@@ -224,7 +225,7 @@ def push_eventsource_closeafter_ping(srv, res):
     es = EventSource(srv, headers={"Last-Event-ID": "p0000000000000000"})
     es.head()
     ev = es.event(timeout=5)
-    res.eq(sorted(changed_of(ev, acc)), ["Email", "EmailDelivery", "Mailbox"],
+    res.eq(sorted(changed_of(ev, acc)), ["Email", "EmailDelivery", "Mailbox", "Thread"],
            "Last-Event-ID of an older state: every state now")
     es.close()
     m.logout()
@@ -495,7 +496,8 @@ def push_websocket_push(srv, res):
         l.sendmail("a@example.org", ["demo"], MSG)
     r = ws.message()
     lmtp_lat = time.monotonic() - t0
-    res.eq(sorted(r["changed"][acc]), ["Email", "EmailDelivery", "Mailbox"], "LMTP delivery")
+    res.eq(sorted(r["changed"][acc]), ["Email", "EmailDelivery", "Mailbox", "Thread"],
+           "LMTP delivery")
     # disable: no more pushes (the next message is the response to a later request)
     ws.send({"@type": "WebSocketPushDisable"})
     ws.send(echo(USING, 1, {}))
