@@ -8,7 +8,7 @@
 // inboxUnread, folders ([names]), listSubjects, open {subject, body}, hostile {subject},
 // flag {subject}, reply {subject, text}, move {subject, to}, del {subject}, search {q,
 // subject}, vacation {subject, body}, draft {subject, body}, attach {to, subject, file},
-// push {maildir, subject}, thread {subject}, timeoutMs}.
+// push {maildir, subject}, mixed {host, port, subject}, thread {subject}, timeoutMs}.
 //
 // Every case is a step with the JMAP methods it needs beyond what the first slice serves
 // (docs/jmap.md); its result line says so: "ok: [step] ..." / "FAIL: [step needs X] ...".
@@ -18,6 +18,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import fs from 'node:fs';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -49,6 +50,7 @@ const NEEDS = {
 	search: 'Email/query filter text',
 	vacation: 'VacationResponse/get + /set',
 	push: 'EventSource (/jmap/eventsource/)',
+	mixed: 'EventSource (/jmap/eventsource/)',
 };
 
 const args = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -359,6 +361,64 @@ step('push', async () => {
 	// no reload, no click: the page learns it from the event stream (the poll is 60 s)
 	await page.waitForSelector(`#list li .subj:has-text(${JSON.stringify(cfg.push.subject)})`, { timeout: 20000 });
 	ok('a delivery appears on the open page');
+});
+
+// A few IMAP commands on a plain socket (LOGIN, SELECT, SEARCH, STORE): a change made by
+// another client while the page is open. Resolves with the untagged lines of each.
+function imapSession(host, port, commands) {
+	return new Promise((resolve, reject) => {
+		const sock = net.createConnection({ host, port });
+		let buf = '', n = -1, lines = [];
+		const out = [];
+		const next = () => {
+			n++;
+			if (n === commands.length) { sock.end(); resolve(out); return; }
+			const c = typeof commands[n] === 'function' ? commands[n](out) : commands[n];
+			sock.write(`t${n} ${c}\r\n`);
+		};
+		sock.setTimeout(10000, () => { sock.destroy(); reject(new Error('IMAP timeout')); });
+		sock.on('error', reject);
+		sock.on('data', (d) => {
+			buf += d.toString('utf8');
+			let i;
+			while ((i = buf.indexOf('\r\n')) >= 0) {
+				const ln = buf.slice(0, i);
+				buf = buf.slice(i + 2);
+				if (n < 0 && ln.startsWith('* OK')) { next(); continue; }
+				if (ln.startsWith(`t${n} `)) {
+					if (!ln.startsWith(`t${n} OK`)) { sock.destroy(); reject(new Error(ln)); return; }
+					out.push(lines);
+					lines = [];
+					next();
+				} else {
+					lines.push(ln);
+				}
+			}
+		});
+	});
+}
+
+// Mixed (issue 18): a flag set over IMAP shows on the open page, through push alone.
+step('mixed', async () => {
+	await folder('INBOX');
+	const row = page.locator('#list li', { has: page.locator('.subj', { hasText: cfg.mixed.subject }) });
+	await row.first().waitFor({ timeout });
+	check(await row.first().evaluate((li) => li.classList.contains('unread')), 'the pushed message is unread');
+	const q = JSON.stringify(cfg.mixed.subject);
+	await imapSession(cfg.mixed.host, cfg.mixed.port, [
+		`LOGIN ${JSON.stringify(cfg.user)} ${JSON.stringify(cfg.password)}`, 'SELECT INBOX',
+		`SEARCH SUBJECT ${q}`,
+		(out) => {
+			const m = out[2].find((l) => l.startsWith('* SEARCH '));
+			return `STORE ${m ? m.slice(9).trim().split(' ')[0] : '0'} +FLAGS (\\Seen)`;
+		},
+		'LOGOUT']);
+	const t0 = Date.now();
+	// no reload, no click: only the event stream can tell the page
+	await page.waitForFunction((s) => [...document.querySelectorAll('#list li')].some((li) =>
+		li.querySelector('.subj') && li.querySelector('.subj').textContent === s &&
+		!li.classList.contains('unread')), cfg.mixed.subject, { timeout: 5000 });
+	ok(`an IMAP STORE \\Seen shows on the open page (${Date.now() - t0} ms)`);
 });
 
 // the README's picture (docs/img/webmail.png is this file, reduced)

@@ -240,6 +240,7 @@ def run_browser(srv, res, kind, args, url, origin, remote):
                shots=args.artifacts, profile=os.path.join(srv.tmp, "chromium-profile"),
                steps=steps, inboxUnread=unseen, timeoutMs=15000, remote=remote)
     cfg["push"] = dict(CASES["push"], maildir=srv.maildir("demo"), uid=st.st_uid, gid=st.st_gid)
+    cfg["mixed"] = {"host": bt.HOST, "port": srv.imap_port, "subject": CASES["push"]["subject"]}
     r = subprocess.run(["node", os.path.join(HERE, "buzonmail.mjs"), json.dumps(cfg)],
                        capture_output=True, text=True, timeout=args.timeout, cwd=HERE)
     for ln in r.stdout.splitlines():
