@@ -8,10 +8,7 @@
  */
 #include <errno.h>
 #include <event2/event.h>
-#include <signal.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -263,12 +260,6 @@ run_plan(struct mstore *store, struct delivery *d, struct deliver_plan *plan,
 struct send_child {
 	struct deliver_sends *ds;
 	unsigned idx;
-	pid_t pid;
-	int fd;			/* sendmail's standard input, -1 once closed */
-	int pidfd;		/* readable when the child exits; -1: polled by `tick` */
-	size_t off;		/* bytes of the job written */
-	bool wrote_all, done;
-	struct event *ev_write, *ev_exit, *ev_timeout;
 };
 
 struct deliver_sends {
@@ -286,20 +277,6 @@ sends_finish(struct deliver_sends *ss)
 {
 	struct delivery *d = ss->d;
 
-	for (unsigned i = 0; i < ss->plan.nsends; i++) {
-		struct send_child *c = &ss->kids[i];
-
-		if (c->ev_write != NULL)
-			event_free(c->ev_write);
-		if (c->ev_exit != NULL)
-			event_free(c->ev_exit);
-		if (c->ev_timeout != NULL)
-			event_free(c->ev_timeout);
-		if (c->fd >= 0)
-			close(c->fd);
-		if (c->pidfd >= 0)
-			close(c->pidfd);
-	}
 	free(ss->kids);
 	run_plan(ss->store, d, &ss->plan, ss->map, ss->size);
 	deliver_plan_deinit(&ss->plan);
@@ -307,121 +284,33 @@ sends_finish(struct deliver_sends *ss)
 	free(ss);
 }
 
+/* A job's sendmail is done (deliver_sendmail_start's callback, or it could not start). */
 static void
-child_done(struct send_child *c, int r, const char *err)
+child_done(void *ctx, int r, const char *err)
 {
+	struct send_child *c = ctx;
 	struct deliver_sends *ss = c->ds;
 
-	if (c->done)
-		return;
-	c->done = true;
-	if (c->fd >= 0) {
-		event_del(c->ev_write);
-		close(c->fd);
-		c->fd = -1;
-	}
-	if (c->ev_exit != NULL)
-		event_del(c->ev_exit);
-	if (c->ev_timeout != NULL)
-		event_del(c->ev_timeout);
 	deliver_sieve_sent(ss->d->sieve, &ss->plan, c->idx, r, err);
 	if (--ss->left == 0)
 		sends_finish(ss);
 }
 
-static void
-child_exit_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct send_child *c = arg;
-	const char *path = deliver_sieve_sendmail_path(c->ds->d->sieve);
-	char err[256] = "";
-	int status = 0;
-	pid_t w;
-
-	(void)fd;
-	(void)what;
-	w = waitpid(c->pid, &status, WNOHANG);
-	if (w == 0)
-		return;		/* polled, still running */
-	if (w < 0) {
-		snprintf(err, sizeof(err), "waitpid: %s", strerror(errno));
-		child_done(c, -1, err);
-		return;
-	}
-	child_done(c, deliver_sendmail_status(path, status, c->wrote_all, err, sizeof(err)),
-	    err);
-}
-
-static void
-child_timeout_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct send_child *c = arg;
-	char err[256];
-	int status;
-
-	(void)fd;
-	(void)what;
-	(void)kill(c->pid, SIGKILL);
-	(void)waitpid(c->pid, &status, 0);
-	snprintf(err, sizeof(err), "%s timed out", deliver_sieve_sendmail_path(c->ds->d->sieve));
-	child_done(c, -1, err);
-}
-
-static void
-child_write_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct send_child *c = arg;
-	const struct deliver_send_job *j = &c->ds->plan.sends[c->idx];
-	ssize_t n;
-
-	(void)what;
-	while (c->off < j->len) {
-		n = write(fd, j->data + c->off, j->len - c->off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return;
-		if (n <= 0)
-			break;	/* EPIPE: sendmail stopped reading; its exit tells the rest */
-		c->off += (size_t)n;
-	}
-	c->wrote_all = c->off == j->len;
-	event_del(c->ev_write);
-	close(c->fd);
-	c->fd = -1;
-}
-
+/* Job i's sendmail, watched by the event loop (deliver_send.c). */
 static void
 child_start(struct deliver_sends *ss, unsigned i)
 {
 	struct send_child *c = &ss->kids[i];
 	const struct deliver_send_job *j = &ss->plan.sends[i];
-	struct event_base *base = ss->d->base;
-	struct timeval tmo = { DELIVER_SENDMAIL_TIMEOUT_MS / 1000,
-		(DELIVER_SENDMAIL_TIMEOUT_MS % 1000) * 1000 };
-	struct timeval tick = { 0, 20 * 1000 };
+	const char *const to[] = { j->to };
 	char err[256];
 
 	c->ds = ss;
 	c->idx = i;
-	c->fd = -1;
-	c->pidfd = -1;
-	if (deliver_sendmail_spawn(deliver_sieve_sendmail_path(ss->d->sieve), j->from, j->to,
-	    &c->pid, &c->fd, err, sizeof(err)) < 0) {
+	if (deliver_sendmail_start(ss->d->base, deliver_sieve_sendmail_path(ss->d->sieve),
+	    j->from, to, 1, (const unsigned char *)j->data, j->len, child_done, c, err,
+	    sizeof(err)) == NULL)
 		child_done(c, -1, err);
-		return;
-	}
-	c->pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
-	c->ev_write = event_new(base, c->fd, EV_WRITE | EV_PERSIST, child_write_cb, c);
-	c->ev_exit = c->pidfd >= 0 ?
-	    event_new(base, c->pidfd, EV_READ | EV_PERSIST, child_exit_cb, c) :
-	    event_new(base, -1, EV_PERSIST, child_exit_cb, c);
-	c->ev_timeout = evtimer_new(base, child_timeout_cb, c);
-	if (c->ev_write == NULL || c->ev_exit == NULL || c->ev_timeout == NULL)
-		fatal("deliver: out of memory");
-	(void)event_add(c->ev_write, NULL);
-	(void)event_add(c->ev_exit, c->pidfd >= 0 ? NULL : &tick);
-	(void)event_add(c->ev_timeout, &tmo);
 }
 
 /* Run the user's script; -1: deliver as without one (no script, unreadable file). */
