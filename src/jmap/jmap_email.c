@@ -503,6 +503,53 @@ addresses_json(const unsigned char *hdr, size_t len, const char *field)
 	mail_address_list_free(&list, count);
 	return arr;
 }
+/*
+ * The list properties of an Email (what a client's message list shows) are kept in the
+ * store's item cache (docs/formats.md, "items": item 9) as one JSON object, so a list
+ * after the first reads no message file: the first Email/get of a message renders all
+ * of them, later ones copy what they ask for.
+ */
+#define JMAP_LIST_ITEM		9
+#define JMAP_LIST_KIND		1	/* change it when what the properties say changes */
+
+static const char *const list_props[] = { "from", "to", "cc", "subject", "sentAt",
+	"preview", NULL };
+
+static void
+list_item_cb(void *ctx, uint32_t uid, const unsigned char *data, size_t len)
+{
+	json_t **v = ctx;
+
+	(void)uid;
+	json_decref(*v);
+	*v = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, NULL);
+}
+
+/* The cached list properties of uid into o (those props names); false on a miss. */
+static bool
+list_item_get(struct mailbox *box, uint32_t uid, json_t *props, json_t *o)
+{
+	json_t *v = NULL;
+	uint32_t done;
+
+	(void)mailbox_items_walk(box, JMAP_LIST_ITEM, JMAP_LIST_KIND, uid, uid, 0,
+	    list_item_cb, &v, &done);
+	if (!json_is_object(v)) {
+		json_decref(v);
+		return false;
+	}
+	for (const char *const *p = list_props; *p != NULL; p++)
+		if (json_object_get(v, *p) == NULL) {
+			json_decref(v);		/* not ours, or damaged: render it again */
+			return false;
+		}
+	for (const char *const *p = list_props; *p != NULL; p++)
+		if (jmap_want(props, *p))
+			(void)json_object_set(o, *p, json_object_get(v, *p));
+	json_decref(v);
+	return true;
+}
+
 /* The header-derived properties of one message (and preview from a full parse). */
 static int
 email_content(struct mail_user *mu, const char *folder, uint32_t uid, json_t *props,
@@ -512,38 +559,58 @@ email_content(struct mail_user *mu, const char *folder, uint32_t uid, json_t *pr
 	    jmap_want(props, "subject") || jmap_want(props, "sentAt");
 	bool need_preview = jmap_want(props, "preview");
 	bool need_body = jmap_body_needed(props);
+	json_t *all = NULL, *wanted = props;	/* the list properties rendered for the cache */
 	struct mailbox *box;
 	struct stat sb;
-	unsigned char *map;
+	unsigned char *map = NULL;
 	int fd;
 
 	if (!need_hdr && !need_preview && !need_body)
 		return 0;
 	if (mailbox_open(mail_user_store(mu), folder, &box) != STORE_OK)
 		return -1;
+	if (!need_body) {
+		if (list_item_get(box, uid, props, o)) {
+			mailbox_unref(&box);
+			return 0;
+		}
+		/* a miss: render every list property, keep them, give the wanted ones */
+		all = json_object();
+		wanted = json_array();
+		for (const char *const *p = list_props; *p != NULL; p++)
+			(void)json_array_append_new(wanted, json_string(*p));
+		need_hdr = need_preview = true;
+	}
 	if (mailbox_msg_open(box, uid, &fd) != STORE_OK) {
 		mailbox_unref(&box);
+		json_decref(all);
+		if (wanted != props)
+			json_decref(wanted);
 		return -1;
 	}
-	mailbox_unref(&box);
-	if (fstat(fd, &sb) < 0) {
+	if (fstat(fd, &sb) < 0 || (sb.st_size > 0 && (map = mmap(NULL, (size_t)sb.st_size,
+	    PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED)) {
 		close(fd);
-		return -1;
-	}
-	if (sb.st_size == 0) {
-		map = NULL;
-	} else if ((map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0)) ==
-	    MAP_FAILED) {
-		close(fd);
+		mailbox_unref(&box);
+		json_decref(all);
+		if (wanted != props)
+			json_decref(wanted);
 		return -1;
 	}
 	close(fd);
 	{
+		json_t *props_in = props, *o_in = o;
 		size_t len = (size_t)sb.st_size;
 		bool complete;
 		size_t hlen = map != NULL ? mail_header_block_end(map, MIN(len,
 		    (size_t)JMAP_HEADER_READ_MAX), NULL, &complete) : 0;
 		const unsigned char *hdr = map != NULL ? map : (const unsigned char *)"";
+
+		/* rendering for the cache: every list property into all */
+		if (all != NULL) {
+			props = wanted;
+			o = all;
+		}
 
 		if (jmap_want(props, "subject")) {
 			char *s = mail_header_get(hdr, hlen, "Subject");
@@ -582,7 +649,21 @@ email_content(struct mail_user *mu, const char *folder, uint32_t uid, json_t *pr
 				    "id")), o);
 			mail_message_free(&m);
 		}
+		if (all != NULL) {
+			char *text = json_dumps(all, JSON_COMPACT);
+
+			if (text != NULL)
+				mailbox_items_put(box, uid, JMAP_LIST_ITEM, JMAP_LIST_KIND, text,
+				    strlen(text));
+			free(text);
+			for (const char *const *p = list_props; *p != NULL; p++)
+				if (jmap_want(props_in, *p))
+					(void)json_object_set(o_in, *p, json_object_get(all, *p));
+			json_decref(all);
+			json_decref(wanted);
+		}
 	}
+	mailbox_unref(&box);
 	if (map != NULL)
 		munmap(map, (size_t)sb.st_size);
 	return 0;

@@ -1421,6 +1421,76 @@ qrun_run(struct jmap_call *call, struct qrun *r)
 
 /* ---------------------------------------------------------------- Email/query */
 
+/*
+ * The sorted results of the last few queries, keyed by the Email state and the
+ * arguments that choose them (filter, sort, collapseThreads): a client asks the same
+ * query again and again (a page of a list, every push), and the state changes with any
+ * change of what a query can look at (flags, messages, folders), so a hit is exact.
+ * Per process, that is per user (one mail process a user); JQ_CACHE_N entries of at most
+ * one id per Email.
+ */
+#define JQ_CACHE_N	4
+
+struct jq_cached {
+	const struct mail_user *mu;
+	char *key;
+	uint64_t *ids;
+	size_t n;
+	uint64_t used;
+};
+
+static struct jq_cached jq_cache[JQ_CACHE_N];
+static uint64_t jq_cache_clock;
+
+/* The cache key of call's query at state (caller frees), or NULL. */
+static char *
+query_key(struct jmap_call *call, const char *state)
+{
+	json_t *k = json_object();
+	char *args, *key;
+
+	(void)json_object_set(k, "f", json_object_get(call->args, "filter"));
+	(void)json_object_set(k, "s", json_object_get(call->args, "sort"));
+	(void)json_object_set(k, "c", json_object_get(call->args, "collapseThreads"));
+	args = json_dumps(k, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(k);
+	if (args == NULL)
+		return NULL;
+	key = xasprintf("%s\n%s", state, args);
+	free(args);
+	return key;
+}
+
+static const struct jq_cached *
+query_cache_get(const struct mail_user *mu, const char *key)
+{
+	for (size_t i = 0; i < JQ_CACHE_N; i++)
+		if (jq_cache[i].key != NULL && jq_cache[i].mu == mu &&
+		    strcmp(jq_cache[i].key, key) == 0) {
+			jq_cache[i].used = ++jq_cache_clock;
+			return &jq_cache[i];
+		}
+	return NULL;
+}
+
+/* Keep the result ids of a query (takes key and ids), replacing the least used. */
+static void
+query_cache_put(const struct mail_user *mu, char *key, uint64_t *ids, size_t n)
+{
+	struct jq_cached *c = &jq_cache[0];
+
+	for (size_t i = 1; i < JQ_CACHE_N; i++)
+		if (jq_cache[i].used < c->used)
+			c = &jq_cache[i];
+	free(c->key);
+	free(c->ids);
+	c->mu = mu;
+	c->key = key;
+	c->ids = ids;
+	c->n = n;
+	c->used = ++jq_cache_clock;
+}
+
 void
 jmap_email_query(struct jmap_call *call)
 {
@@ -1429,8 +1499,12 @@ jmap_email_query(struct jmap_call *call)
 	json_int_t position, limit, anchor_offset = 0;
 	bool server_limit;
 	bool total = json_is_true(json_object_get(call->args, "calculateTotal"));
-	char *qs;
-	size_t start;
+	char *qs, *key;
+	size_t start, nres;
+	struct folders f;
+	const struct jq_cached *hit;
+	const uint64_t *res;
+	uint64_t *own = NULL;
 
 	if (!jmap_check_account(call))
 		return;
@@ -1459,9 +1533,44 @@ jmap_email_query(struct jmap_call *call)
 		}
 		anchor_offset = json_integer_value(e);
 	}
-	if (!qrun_run(call, &r)) {
-		qrun_free(&r);
+	/* the results: from the cache when this query ran at this state, else computed */
+	if (jmap_folders_load(call->mu, &f) < 0) {
+		jmap_set_error(call, "serverFail", NULL);
 		return;
+	}
+	qs = email_state(&f);
+	jmap_folders_free(&f);
+	key = query_key(call, qs);
+	hit = key != NULL ? query_cache_get(call->mu, key) : NULL;
+	if (hit != NULL) {
+		res = hit->ids;
+		nres = hit->n;
+		free(key);
+		key = NULL;
+	} else {
+		if (!qrun_run(call, &r)) {
+			qrun_free(&r);
+			free(key);
+			free(qs);
+			return;
+		}
+		own = xcalloc(r.nres + 1, sizeof(*own));
+		for (size_t i = 0; i < r.nres; i++)
+			own[i] = r.q.e[r.res[i]].emailid;
+		res = own;
+		nres = r.nres;
+		/* the state the results were computed at (a change may have come between) */
+		free(qs);
+		qs = email_state(&r.q.f);
+		qrun_free(&r);
+		if (key != NULL) {
+			free(key);
+			key = query_key(call, qs);
+		}
+		if (key != NULL) {
+			query_cache_put(call->mu, key, own, nres);
+			own = NULL;	/* the cache's now; res stays valid until the next put */
+		}
 	}
 	if (anchor != NULL) {
 		/* RFC 8620 §5.5: the anchor's index plus anchorOffset, clamped to 0;
@@ -1469,11 +1578,12 @@ jmap_email_query(struct jmap_call *call)
 		uint64_t want = jmap_email_id_parse(json_string_value(anchor), 'M');
 		size_t i;
 
-		for (i = 0; i < r.nres && r.q.e[r.res[i]].emailid != want; i++)
+		for (i = 0; i < nres && res[i] != want; i++)
 			;
-		if (want == 0 || i == r.nres) {
+		if (want == 0 || i == nres) {
 			jmap_set_error(call, "anchorNotFound", NULL);
-			qrun_free(&r);
+			free(own);
+			free(qs);
 			return;
 		}
 		position = (json_int_t)i + anchor_offset;
@@ -1481,30 +1591,29 @@ jmap_email_query(struct jmap_call *call)
 			position = 0;
 	} else if (position < 0) {
 		/* RFC 8620 §5.5: a negative position counts from the end, clamped to 0 */
-		position = (json_int_t)r.nres + position < 0 ? 0 : (json_int_t)r.nres + position;
+		position = (json_int_t)nres + position < 0 ? 0 : (json_int_t)nres + position;
 	}
-	start = (size_t)position < r.nres ? (size_t)position : r.nres;
+	start = (size_t)position < nres ? (size_t)position : nres;
 	server_limit = limit < 0 || limit > JMAP_MAX_OBJECTS_IN_GET;
 	if (server_limit)
 		limit = JMAP_MAX_OBJECTS_IN_GET;
 	ids = json_array();
-	for (size_t i = start; i < r.nres && (json_int_t)(i - start) < limit; i++) {
+	for (size_t i = start; i < nres && (json_int_t)(i - start) < limit; i++) {
 		char id[18];
 
-		jmap_email_id(r.q.e[r.res[i]].emailid, id);
+		jmap_email_id(res[i], id);
 		(void)json_array_append_new(ids, json_string(id));
 	}
-	qs = email_state(&r.q.f);
 	call->result = json_pack("{s:s, s:s, s:b, s:I, s:o}", "accountId", call->account_id,
 	    "queryState", qs, "canCalculateChanges", 1, "position", (json_int_t)start,
 	    "ids", ids);
 	if (total)
-		(void)json_object_set_new(call->result, "total", json_integer((json_int_t)r.nres));
+		(void)json_object_set_new(call->result, "total", json_integer((json_int_t)nres));
 	/* the limit is said only when the server chose it (§5.5) */
 	if (server_limit)
 		(void)json_object_set_new(call->result, "limit", json_integer(limit));
 	free(qs);
-	qrun_free(&r);
+	free(own);
 }
 
 /* ---------------------------------------------------------------- changes since a state */

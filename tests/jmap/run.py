@@ -94,6 +94,60 @@ def base_url(srv, res):
     res.check("evil" not in data.decode(), "the Host field is not used")
 
 
+
+@test(config=["jmap_tls = no"])
+def list_properties_cached(srv, res):
+    """The list properties come from the item cache after the first Email/get
+    (docs/formats.md, item 9): the same as the first time, and as a get that also asks
+    for a body property (which renders them from the file again)."""
+    acc = account(srv)
+    props = ["from", "to", "cc", "subject", "sentAt", "preview"]
+
+    def get(p):
+        st, r = api(srv, {"using": USING, "methodCalls": [
+            ["Email/query", {"accountId": acc}, "q"],
+            ["Email/get", {"accountId": acc, "properties": p, "#ids": {
+                "resultOf": "q", "name": "Email/query", "path": "/ids"}}, "g"]]})
+        return [{k: e.get(k) for k in props} for e in r["methodResponses"][1][1]["list"]]
+    first = get(props)
+    res.check(len(first) > 5 and any(e["subject"] for e in first), "Email/get answered")
+    res.eq(get(props), first, "the second Email/get (from the cache) says the same")
+    res.eq(get(["subject", "preview"]), [{k: (e[k] if k in ("subject", "preview") else None)
+                                          for k in props} for e in first],
+           "a part of them from the cache")
+    res.eq(get(props + ["textBody"]), first, "rendered from the file again: the same")
+
+
+
+@test(config=["jmap_tls = no"])
+def query_results_follow_changes(srv, res):
+    """Email/query keeps the results of a query per Email state (src/jmap/jmap_query.c):
+    the same query again answers the same, and after a change (a flag over IMAP, a new
+    message) it answers what is true now."""
+    acc = account(srv)
+
+    def flagged():
+        st, r = api(srv, {"using": USING, "methodCalls": [["Email/query", {
+            "accountId": acc, "filter": {"hasKeyword": "$flagged"},
+            "calculateTotal": True}, "q"]]})
+        q = r["methodResponses"][0][1]
+        return q["ids"], q["total"], q["queryState"]
+    ids0, total0, state0 = flagged()
+    res.eq(flagged(), (ids0, total0, state0), "asked again: the same answer")
+    m = srv.imap()
+    m.select("INBOX")
+    typ, data = m.search(None, "UNFLAGGED")
+    first = data[0].split()[0]
+    m.store(first, "+FLAGS", "\\Flagged")
+    ids1, total1, state1 = flagged()
+    res.check(state1 != state0, "a new queryState after the flag change")
+    res.eq(total1, total0 + 1, "the newly flagged message is found")
+    m.store(first, "-FLAGS", "\\Flagged")
+    m.logout()
+    ids2, total2, _ = flagged()
+    res.eq((sorted(ids2), total2), (sorted(ids0), total0), "and gone again when unflagged")
+
+
 @test(config=["jmap_tls = no"])
 def auth_challenge_and_failure(srv, res):
     c = conn(srv)
