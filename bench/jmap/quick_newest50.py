@@ -1,11 +1,11 @@
 """Quick measure (not a test): 'newest 50 of a 20,000-message folder', Email/query +
 Email/get, cold (first request after start) and warm. Usage:
-BUZON_TEST_PORTS=... python3 tests/jmap/quick_newest50.py --buzon build-dev/buzon [N]"""
+BUZON_TEST_PORTS=... python3 bench/jmap/quick_newest50.py --buzon build-dev/buzon [N]"""
 import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "jmap"))
 from jmaplib import *  # noqa: F401,F403,E402
 
 
