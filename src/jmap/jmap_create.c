@@ -24,30 +24,6 @@
 #include "mailproc/mail_user.h"
 #include "store/store.h"
 
-static json_t *
-set_err(const char *type, const char *prop, const char *desc)
-{
-	json_t *e = json_pack("{s:s}", "type", type);
-
-	if (prop != NULL)
-		(void)json_object_set_new(e, "properties", json_pack("[s]", prop));
-	if (desc != NULL)
-		(void)json_object_set_new(e, "description", json_string(desc));
-	return e;
-}
-
-static void
-add_to(json_t *result, const char *key, const char *id, json_t *v)
-{
-	json_t *o = json_object_get(result, key);
-
-	if (!json_is_object(o)) {
-		o = json_object();
-		(void)json_object_set_new(result, key, o);
-	}
-	(void)json_object_set_new(o, id, v);
-}
-
 /* ---------------------------------------------------------------- blobs */
 
 struct blob_set {
@@ -170,21 +146,21 @@ placement(struct jmap_call *call, struct folders *f, json_t *obj, size_t *fis, s
 
 	*nfi = 0;
 	if (!json_is_object(mb) || json_object_size(mb) == 0)
-		return set_err("invalidProperties", "mailboxIds", "at least one Mailbox");
+		return jmap_set_err("invalidProperties", "mailboxIds", "at least one Mailbox");
 	json_object_foreach(mb, k, v) {
 		const char *id = jmap_resolve_id(call, k);
 		struct folder *fo = id != NULL ? jmap_folder_by_guid(f, id) : NULL;
 
 		if (fo == NULL || !json_is_true(v) || *nfi >= f->n)
-			return set_err("invalidProperties", "mailboxIds", "no such Mailbox");
+			return jmap_set_err("invalidProperties", "mailboxIds", "no such Mailbox");
 		fis[(*nfi)++] = (size_t)(fo - f->v);
 	}
 	if (kw != NULL && !jmap_keywords_valid(kw))
-		return set_err("invalidProperties", "keywords", NULL);
+		return jmap_set_err("invalidProperties", "keywords", NULL);
 	*received = 0;
 	if (ra != NULL && !json_is_null(ra) &&
 	    !utc_date_parse(json_string_value(ra), received))
-		return set_err("invalidProperties", "receivedAt", "a UTCDate");
+		return jmap_set_err("invalidProperties", "receivedAt", "a UTCDate");
 	return NULL;
 }
 
@@ -221,7 +197,7 @@ save_email(struct jmap_call *call, struct folders *f, const size_t *fis, size_t 
 		}
 		if ((st = mailbox_keyword_add(box, k, &idx)) != STORE_OK) {
 			mailbox_unref(&box);
-			*err_r = set_err("invalidProperties", "keywords", store_status_str(st));
+			*err_r = jmap_set_err("invalidProperties", "keywords", store_status_str(st));
 			return NULL;
 		}
 		kwbits |= 1u << idx;
@@ -265,8 +241,8 @@ save_email(struct jmap_call *call, struct folders *f, const size_t *fis, size_t 
 	(void)json_object_set_new(o, "threadId", json_string(id));
 	return o;
 fail:
-	*err_r = st == STORE_OVERQUOTA ? set_err("overQuota", NULL, NULL) :
-	    set_err("serverFail", NULL, store_status_str(st));
+	*err_r = st == STORE_OVERQUOTA ? jmap_set_err("overQuota", NULL, NULL) :
+	    jmap_set_err("serverFail", NULL, store_status_str(st));
 	return NULL;
 }
 
@@ -311,7 +287,7 @@ jmap_email_create(struct jmap_call *call, struct folders *f, const char *cid, js
 	json_t *err = NULL, *created;
 
 	if (!json_is_object(obj)) {
-		err = set_err("invalidProperties", NULL, "an Email is an object");
+		err = jmap_set_err("invalidProperties", NULL, "an Email is an object");
 		goto out;
 	}
 	if ((err = placement(call, f, obj, fis, &nfi, &received)) != NULL)
@@ -330,14 +306,14 @@ jmap_email_create(struct jmap_call *call, struct folders *f, const char *cid, js
 	case JMAP_MIME_OK:
 		break;
 	case JMAP_MIME_INVALID:
-		err = set_err("invalidProperties", prop, desc);
+		err = jmap_set_err("invalidProperties", prop, desc);
 		break;
 	case JMAP_MIME_BLOB:
 		err = json_pack("{s:s, s:[s]}", "type", "blobNotFound", "notFound",
 		    prop != NULL ? prop : "");
 		break;
 	case JMAP_MIME_TOO_LARGE:
-		err = set_err("tooLarge", NULL, desc);
+		err = jmap_set_err("tooLarge", NULL, desc);
 		break;
 	}
 	blob_set_free(&bs);
@@ -350,13 +326,13 @@ jmap_email_create(struct jmap_call *call, struct folders *f, const char *cid, js
 			    json_string_value(json_object_get(created, "id")), msg.len);
 			(void)json_object_set(call->created_ids, cid,
 			    json_object_get(created, "id"));
-			add_to(call->result, "created", cid, created);
+			jmap_set_add(call->result, "created", cid, created);
 		}
 	}
 	buf_deinit(&msg);
 out:
 	if (err != NULL)
-		add_to(call->result, "notCreated", cid, err);
+		jmap_set_add(call->result, "notCreated", cid, err);
 	free(fis);
 }
 
@@ -410,11 +386,11 @@ jmap_email_import(struct jmap_call *call)
 			if (strcmp(k, "blobId") != 0 && strcmp(k, "mailboxIds") != 0 &&
 			    strcmp(k, "keywords") != 0 && strcmp(k, "receivedAt") != 0 &&
 			    err == NULL)
-				err = set_err("invalidProperties", k, NULL);
+				err = jmap_set_err("invalidProperties", k, NULL);
 		if (err == NULL && !json_is_object(obj))
-			err = set_err("invalidProperties", NULL, NULL);
+			err = jmap_set_err("invalidProperties", NULL, NULL);
 		if (err == NULL && blob_id == NULL)
-			err = set_err("invalidProperties", "blobId", NULL);
+			err = jmap_set_err("invalidProperties", "blobId", NULL);
 		if (err == NULL)
 			err = placement(call, &f, obj, fis, &nfi, &received);
 		if (err == NULL) {
@@ -426,11 +402,11 @@ jmap_email_import(struct jmap_call *call)
 				r = read_all(fd, JMAP_CREATE_MAX, &data, &len);
 				close(fd);
 				if (r == 0)
-					err = set_err("tooLarge", NULL, NULL);
+					err = jmap_set_err("tooLarge", NULL, NULL);
 				else if (r < 0)
-					err = set_err("serverFail", NULL, NULL);
+					err = jmap_set_err("serverFail", NULL, NULL);
 				else if (len == 0)
-					err = set_err("invalidEmail", NULL, "an empty blob");
+					err = jmap_set_err("invalidEmail", NULL, "an empty blob");
 			}
 		}
 		if (err == NULL) {
@@ -444,11 +420,11 @@ jmap_email_import(struct jmap_call *call)
 				    json_string_value(json_object_get(created, "id")));
 				(void)json_object_set(call->created_ids, cid,
 				    json_object_get(created, "id"));
-				add_to(call->result, "created", cid, created);
+				jmap_set_add(call->result, "created", cid, created);
 			}
 		}
 		if (err != NULL)
-			add_to(call->result, "notCreated", cid, err);
+			jmap_set_add(call->result, "notCreated", cid, err);
 		free(data);
 		free(fis);
 	}

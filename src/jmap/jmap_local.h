@@ -45,6 +45,10 @@ bool jmap_check_ids(struct jmap_call *call, json_t *ids);
 bool jmap_json_uint(json_t *v, json_int_t dflt, json_int_t *out);
 /* Does props (null = all) name name? */
 bool jmap_want(json_t *props, const char *name);
+/* A SetError (RFC 8620 §5.3): type, one property name or NULL, a description or NULL. */
+json_t *jmap_set_err(const char *type, const char *prop, const char *desc);
+/* result[key][id] = v (v's reference taken; result[key] made an object): created, notCreated... */
+void jmap_set_add(json_t *result, const char *key, const char *id, json_t *v);
 /* /changes arguments (RFC 8620 §5.2) after the account check: *max_r -1 when null. */
 bool jmap_changes_args(struct jmap_call *call, const char **since_r, json_int_t *max_r);
 

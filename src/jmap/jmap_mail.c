@@ -211,6 +211,32 @@ jmap_want(json_t *props, const char *name)
 	return false;
 }
 
+/* A SetError object (RFC 8620 §5.3) with optional properties (one name) and description. */
+json_t *
+jmap_set_err(const char *type, const char *prop, const char *desc)
+{
+	json_t *e = json_pack("{s:s}", "type", type);
+
+	if (prop != NULL)
+		(void)json_object_set_new(e, "properties", json_pack("[s]", prop));
+	if (desc != NULL)
+		(void)json_object_set_new(e, "description", json_string(desc));
+	return e;
+}
+
+/* result[key][id] = v (v's reference is taken); result[key] made an object if it is not. */
+void
+jmap_set_add(json_t *result, const char *key, const char *id, json_t *v)
+{
+	json_t *o = json_object_get(result, key);
+
+	if (!json_is_object(o)) {
+		o = json_object();
+		(void)json_object_set_new(result, key, o);
+	}
+	(void)json_object_set_new(o, id, v);
+}
+
 /* RFC 8620 §5.2: sinceState (required) and maxChanges (a positive integer or null). */
 bool
 jmap_changes_args(struct jmap_call *call, const char **since_r, json_int_t *max_r)

@@ -23,31 +23,6 @@
 
 /* ---------------------------------------------------------------- common */
 
-/* A SetError object (RFC 8620 §5.3) with optional properties (one name) and description. */
-static json_t *
-set_error(const char *type, const char *prop, const char *desc)
-{
-	json_t *e = json_pack("{s:s}", "type", type);
-
-	if (prop != NULL)
-		(void)json_object_set_new(e, "properties", json_pack("[s]", prop));
-	if (desc != NULL)
-		(void)json_object_set_new(e, "description", json_string(desc));
-	return e;
-}
-
-static void
-add_to(json_t *result, const char *key, const char *id, json_t *v)
-{
-	json_t *o = json_object_get(result, key);
-
-	if (o == NULL || json_is_null(o)) {
-		o = json_object();
-		(void)json_object_set_new(result, key, o);
-	}
-	(void)json_object_set_new(o, id, v);
-}
-
 /* An id that may be "#creationId" of this request (RFC 8620 §5.3); NULL when unknown. */
 const char *
 jmap_resolve_id(struct jmap_call *call, const char *id)
@@ -328,11 +303,11 @@ eupdate_parse(struct jmap_call *call, struct folders *f, json_t *patch, struct e
 	u->kw_patch = json_object();
 	u->mb_patch = json_object();
 	if (!json_is_object(patch))
-		return set_error("invalidPatch", NULL, "a PatchObject is an object");
+		return jmap_set_err("invalidPatch", NULL, "a PatchObject is an object");
 	json_object_foreach(patch, k, v) {
 		if (strcmp(k, "keywords") == 0) {
 			if (!jmap_keywords_valid(v))
-				return set_error("invalidProperties", "keywords", NULL);
+				return jmap_set_err("invalidProperties", "keywords", NULL);
 			u->kw_whole = json_incref(v);
 		} else if (strncmp(k, "keywords/", 9) == 0) {
 			char *kw = pointer_token(k + 9);
@@ -340,7 +315,7 @@ eupdate_parse(struct jmap_call *call, struct folders *f, json_t *patch, struct e
 			if (kw == NULL || !jmap_keyword_valid(kw) ||
 			    !(json_is_true(v) || json_is_null(v))) {
 				free(kw);
-				return set_error("invalidPatch", k, NULL);
+				return jmap_set_err("invalidPatch", k, NULL);
 			}
 			(void)json_object_set(u->kw_patch, kw, v);
 			free(kw);
@@ -349,14 +324,14 @@ eupdate_parse(struct jmap_call *call, struct folders *f, json_t *patch, struct e
 			json_t *mv;
 
 			if (!json_is_object(v) || json_object_size(v) == 0)
-				return set_error("invalidProperties", "mailboxIds",
+				return jmap_set_err("invalidProperties", "mailboxIds",
 				    "at least one Mailbox");
 			u->mb_whole = json_object();
 			json_object_foreach(v, mk, mv) {
 				const char *g = mailbox_id_ref(call, f, mk);
 
 				if (g == NULL || !json_is_true(mv))
-					return set_error("invalidProperties", "mailboxIds",
+					return jmap_set_err("invalidProperties", "mailboxIds",
 					    "no such Mailbox");
 				(void)json_object_set_new(u->mb_whole, g, json_true());
 			}
@@ -366,20 +341,20 @@ eupdate_parse(struct jmap_call *call, struct folders *f, json_t *patch, struct e
 
 			if (g == NULL || !(json_is_true(v) || json_is_null(v))) {
 				free(id);
-				return set_error("invalidProperties", "mailboxIds",
+				return jmap_set_err("invalidProperties", "mailboxIds",
 				    "no such Mailbox");
 			}
 			(void)json_object_set(u->mb_patch, g, v);
 			free(id);
 		} else {
 			/* every other property is immutable (§4.6) */
-			return set_error("invalidProperties", k, "cannot be changed");
+			return jmap_set_err("invalidProperties", k, "cannot be changed");
 		}
 	}
 	/* a patch may not name a path and its parent (RFC 8620 §5.3) */
 	if ((u->kw_whole != NULL && json_object_size(u->kw_patch) > 0) ||
 	    (u->mb_whole != NULL && json_object_size(u->mb_patch) > 0))
-		return set_error("invalidPatch", NULL, "a property and a path within it");
+		return jmap_set_err("invalidPatch", NULL, "a property and a path within it");
 	return NULL;
 }
 
@@ -451,14 +426,14 @@ store_set_error(enum store_status st)
 {
 	switch (st) {
 	case STORE_OVERQUOTA:
-		return set_error("overQuota", NULL, NULL);
+		return jmap_set_err("overQuota", NULL, NULL);
 	case STORE_LIMIT:
 	case STORE_BADNAME:
-		return set_error("invalidProperties", "keywords", store_status_str(st));
+		return jmap_set_err("invalidProperties", "keywords", store_status_str(st));
 	case STORE_EXPUNGED:
-		return set_error("notFound", NULL, NULL);
+		return jmap_set_err("notFound", NULL, NULL);
 	default:
-		return set_error("serverFail", NULL, store_status_str(st));
+		return jmap_set_err("serverFail", NULL, store_status_str(st));
 	}
 }
 
@@ -476,7 +451,7 @@ email_update(struct jmap_call *call, struct folders *f, const struct insts *in, 
 	bool removes = false;
 
 	if (n == 0)
-		return set_error("notFound", NULL, NULL);
+		return jmap_set_err("notFound", NULL, NULL);
 	if ((err = eupdate_parse(call, f, patch, &u)) != NULL) {
 		eupdate_free(&u);
 		return err;
@@ -501,7 +476,7 @@ email_update(struct jmap_call *call, struct folders *f, const struct insts *in, 
 		if (cnt == 0) {
 			free(want);
 			eupdate_free(&u);
-			return set_error("invalidProperties", "mailboxIds",
+			return jmap_set_err("invalidProperties", "mailboxIds",
 			    "an Email is in at least one Mailbox");
 		}
 	}
@@ -570,13 +545,13 @@ jmap_email_set(struct jmap_call *call)
 	json_object_foreach(update, k, v) {
 		const char *id = jmap_resolve_id(call, k);
 		uint64_t eid = jmap_email_id_parse(id, 'M');
-		json_t *err = eid == 0 ? set_error("notFound", NULL, NULL) :
+		json_t *err = eid == 0 ? jmap_set_err("notFound", NULL, NULL) :
 		    email_update(call, &f, &in, eid, v);
 
 		if (err != NULL)
-			add_to(call->result, "notUpdated", k, err);
+			jmap_set_add(call->result, "notUpdated", k, err);
 		else
-			add_to(call->result, "updated", id, json_null());
+			jmap_set_add(call->result, "updated", id, json_null());
 		if (eid != 0)
 			log_info("jmap email update user=%s id=%s ok=%d",
 			    call->account_id, id, err == NULL);
@@ -595,14 +570,14 @@ jmap_email_set(struct jmap_call *call)
 		if (json_string_value(v) == NULL)
 			continue;
 		if (n == 0) {
-			add_to(call->result, "notDestroyed", json_string_value(v),
-			    set_error("notFound", NULL, NULL));
+			jmap_set_add(call->result, "notDestroyed", json_string_value(v),
+			    jmap_set_err("notFound", NULL, NULL));
 			continue;
 		}
 		for (size_t j = 0; j < n && st == STORE_OK; j++)
 			st = expunge_one(call->mu, &f, &x[j]);
 		if (st != STORE_OK && st != STORE_EXPUNGED) {
-			add_to(call->result, "notDestroyed", json_string_value(v),
+			jmap_set_add(call->result, "notDestroyed", json_string_value(v),
 			    store_set_error(st));
 			continue;
 		}
@@ -709,17 +684,17 @@ mailbox_props_check(json_t *obj, const struct folder *fo)
 	json_object_foreach(obj, k, v) {
 		if (strcmp(k, "name") == 0) {
 			if (!json_is_string(v))
-				return set_error("invalidProperties", k, NULL);
+				return jmap_set_err("invalidProperties", k, NULL);
 		} else if (strcmp(k, "parentId") == 0) {
 			if (!json_is_string(v) && !json_is_null(v))
-				return set_error("invalidProperties", k, NULL);
+				return jmap_set_err("invalidProperties", k, NULL);
 		} else if (strcmp(k, "isSubscribed") == 0) {
 			if (!json_is_boolean(v))
-				return set_error("invalidProperties", k, NULL);
+				return jmap_set_err("invalidProperties", k, NULL);
 		} else if (strcmp(k, "sortOrder") == 0) {
 			/* not kept: 0 only */
 			if (!json_is_integer(v) || json_integer_value(v) != 0)
-				return set_error("invalidProperties", k, "sortOrder is 0");
+				return jmap_set_err("invalidProperties", k, "sortOrder is 0");
 		} else if (strcmp(k, "role") == 0) {
 			/* roles come from the folder's name or special-use (docs/jmap.md) */
 			const char *have = fo != NULL ? jmap_mailbox_role(fo) : NULL;
@@ -727,10 +702,10 @@ mailbox_props_check(json_t *obj, const struct folder *fo)
 			if (!(json_is_null(v) && have == NULL) &&
 			    !(json_is_string(v) && have != NULL &&
 			    strcmp(json_string_value(v), have) == 0))
-				return set_error("invalidProperties", k,
+				return jmap_set_err("invalidProperties", k,
 				    "the role cannot be changed");
 		} else {
-			return set_error("invalidProperties", k, "server-set or unknown");
+			return jmap_set_err("invalidProperties", k, "server-set or unknown");
 		}
 	}
 	return NULL;
@@ -750,21 +725,21 @@ mailbox_create(struct jmap_call *call, struct folders *f, const char *cid, json_
 
 	*guid_r = NULL;
 	if (!json_is_object(obj))
-		return set_error("invalidProperties", NULL, "not an object");
+		return jmap_set_err("invalidProperties", NULL, "not an object");
 	if ((err = mailbox_props_check(obj, NULL)) != NULL)
 		return err;
 	name = json_string_value(json_object_get(obj, "name"));
 	if (name == NULL)
-		return set_error("invalidProperties", "name", "name is required");
+		return jmap_set_err("invalidProperties", "name", "name is required");
 	if (!parent_arg(call, f, json_object_get(obj, "parentId"), &parent))
-		return set_error("invalidProperties", "parentId", "no such Mailbox");
+		return jmap_set_err("invalidProperties", "parentId", "no such Mailbox");
 	if ((sname = store_name(parent, name)) == NULL)
-		return set_error("invalidProperties", "name", "not a valid Mailbox name");
+		return jmap_set_err("invalidProperties", "name", "not a valid Mailbox name");
 	for (size_t i = 0; i < f->n; i++)
 		if (strcmp(f->v[i].name, sname) == 0 || (strcmp(sname, "INBOX") == 0)) {
 			free(sname);
 			/* RFC 8621 §2.5: siblings have distinct names */
-			return set_error("invalidProperties", "name", "a sibling has that name");
+			return jmap_set_err("invalidProperties", "name", "a sibling has that name");
 		}
 	st = mstore_create(store, sname);
 	if (st == STORE_OK && json_is_true(json_object_get(obj, "isSubscribed")))
@@ -775,11 +750,11 @@ mailbox_create(struct jmap_call *call, struct folders *f, const char *cid, json_
 	    cid, store_status_str(st));
 	free(sname);
 	if (st == STORE_EXISTS)
-		return set_error("invalidProperties", "name", "a sibling has that name");
+		return jmap_set_err("invalidProperties", "name", "a sibling has that name");
 	if (st == STORE_LIMIT || st == STORE_BADNAME)
-		return set_error("invalidProperties", "name", store_status_str(st));
+		return jmap_set_err("invalidProperties", "name", store_status_str(st));
 	if (st != STORE_OK)
-		return set_error("serverFail", NULL, store_status_str(st));
+		return jmap_set_err("serverFail", NULL, store_status_str(st));
 	*guid_r = xstrdup(ms.guid);
 	return NULL;
 }
@@ -794,7 +769,7 @@ mailbox_update(struct jmap_call *call, struct folders *f, struct folder *fo, jso
 	json_t *err;
 
 	if (!json_is_object(patch))
-		return set_error("invalidPatch", NULL, NULL);
+		return jmap_set_err("invalidPatch", NULL, NULL);
 	if ((err = mailbox_props_check(patch, fo)) != NULL)
 		return err;
 	if (nv != NULL || pv != NULL) {
@@ -809,7 +784,7 @@ mailbox_update(struct jmap_call *call, struct folders *f, struct folder *fo, jso
 		if (nv == NULL && (strcmp(fo->name, "INBOX") == 0 ||
 		    mutf7_to_utf8(leaf, strlen(leaf), &lb) < 0 || buf_append_c(&lb, '\0') < 0)) {
 			buf_deinit(&lb);
-			return set_error("forbidden", NULL, NULL);
+			return jmap_set_err("forbidden", NULL, NULL);
 		}
 		if (nv == NULL)
 			old_leaf = buf_steal(&lb);
@@ -817,7 +792,7 @@ mailbox_update(struct jmap_call *call, struct folders *f, struct folder *fo, jso
 		if (pv != NULL) {
 			if (!parent_arg(call, f, pv, &parent)) {
 				free(old_leaf);
-				return set_error("invalidProperties", "parentId",
+				return jmap_set_err("invalidProperties", "parentId",
 				    "no such Mailbox");
 			}
 		} else {
@@ -835,14 +810,14 @@ mailbox_update(struct jmap_call *call, struct folders *f, struct folder *fo, jso
 		sname = store_name(parent, nv != NULL ? json_string_value(nv) : old_leaf);
 		free(old_leaf);
 		if (sname == NULL)
-			return set_error("invalidProperties", nv != NULL ? "name" : "parentId",
+			return jmap_set_err("invalidProperties", nv != NULL ? "name" : "parentId",
 			    "not a valid Mailbox name");
 		/* a Mailbox cannot go below itself (§2.5) */
 		if (parent != NULL && (parent == fo ||
 		    (strncmp(parent->name, fo->name, strlen(fo->name)) == 0 &&
 		    parent->name[strlen(fo->name)] == STORE_SEP))) {
 			free(sname);
-			return set_error("invalidProperties", "parentId", "a loop");
+			return jmap_set_err("invalidProperties", "parentId", "a loop");
 		}
 		if (strcmp(sname, fo->name) != 0) {
 			if (strcmp(fo->name, "INBOX") == 0)
@@ -866,13 +841,13 @@ mailbox_update(struct jmap_call *call, struct folders *f, struct folder *fo, jso
 	if (st == STORE_OK && sv != NULL)
 		st = mstore_subscribe(store, fo->name, json_is_true(sv));
 	if (st == STORE_EXISTS)
-		return set_error("invalidProperties", "name", "a sibling has that name");
+		return jmap_set_err("invalidProperties", "name", "a sibling has that name");
 	if (st == STORE_CANNOT)
-		return set_error("forbidden", NULL, "the Mailbox is in use or is the inbox");
+		return jmap_set_err("forbidden", NULL, "the Mailbox is in use or is the inbox");
 	if (st == STORE_LIMIT || st == STORE_BADNAME)
-		return set_error("invalidProperties", "name", store_status_str(st));
+		return jmap_set_err("invalidProperties", "name", store_status_str(st));
 	if (st != STORE_OK)
-		return set_error("serverFail", NULL, store_status_str(st));
+		return jmap_set_err("serverFail", NULL, store_status_str(st));
 	return NULL;
 }
 
@@ -883,21 +858,21 @@ mailbox_destroy(struct jmap_call *call, struct folders *f, struct folder *fo)
 	enum store_status st;
 
 	if (strcmp(fo->name, "INBOX") == 0)
-		return set_error("forbidden", NULL, "the inbox cannot be destroyed");
+		return jmap_set_err("forbidden", NULL, "the inbox cannot be destroyed");
 	if (has_children(f, fo->name))
-		return set_error("mailboxHasChild", NULL, NULL);
+		return jmap_set_err("mailboxHasChild", NULL, NULL);
 	if (fo->st.messages > 0 &&
 	    !json_is_true(json_object_get(call->args, "onDestroyRemoveEmails")))
-		return set_error("mailboxHasEmail", NULL, NULL);
+		return jmap_set_err("mailboxHasEmail", NULL, NULL);
 	st = mstore_delete(store, fo->name);
 	if (st == STORE_OK)
 		(void)mstore_subscribe(store, fo->name, false);
 	log_info("jmap mailbox destroy account=%s id=%s status=%s", call->account_id, fo->guid,
 	    store_status_str(st));
 	if (st == STORE_CANNOT)
-		return set_error("forbidden", NULL, NULL);
+		return jmap_set_err("forbidden", NULL, NULL);
 	if (st != STORE_OK)
-		return set_error("serverFail", NULL, store_status_str(st));
+		return jmap_set_err("serverFail", NULL, store_status_str(st));
 	return NULL;
 }
 
@@ -934,10 +909,10 @@ jmap_mailbox_set(struct jmap_call *call)
 		json_t *err = mailbox_create(call, &f, k, v, &guid);
 
 		if (err != NULL) {
-			add_to(call->result, "notCreated", k, err);
+			jmap_set_add(call->result, "notCreated", k, err);
 			continue;
 		}
-		add_to(call->result, "created", k, json_pack("{s:s, s:i, s:i, s:i, s:i, s:i,"
+		jmap_set_add(call->result, "created", k, json_pack("{s:s, s:i, s:i, s:i, s:i, s:i,"
 		    " s:{s:b, s:b, s:b, s:b, s:b, s:b, s:b, s:b, s:b}}", "id", guid,
 		    "sortOrder", 0, "totalEmails", 0, "unreadEmails", 0, "totalThreads", 0,
 		    "unreadThreads", 0, "myRights", "mayReadItems", 1, "mayAddItems", 1,
@@ -953,13 +928,13 @@ jmap_mailbox_set(struct jmap_call *call)
 	json_object_foreach(update, k, v) {
 		const char *id = jmap_resolve_id(call, k);
 		struct folder *fo = id != NULL ? jmap_folder_by_guid(&f, id) : NULL;
-		json_t *err = fo == NULL ? set_error("notFound", NULL, NULL) :
+		json_t *err = fo == NULL ? jmap_set_err("notFound", NULL, NULL) :
 		    mailbox_update(call, &f, fo, v);
 
 		if (err != NULL)
-			add_to(call->result, "notUpdated", k, err);
+			jmap_set_add(call->result, "notUpdated", k, err);
 		else
-			add_to(call->result, "updated", id, json_null());
+			jmap_set_add(call->result, "updated", id, json_null());
 		jmap_folders_free(&f);
 		if (jmap_folders_load(call->mu, &f) < 0)
 			goto fail;
@@ -971,10 +946,10 @@ jmap_mailbox_set(struct jmap_call *call)
 
 		if (json_string_value(v) == NULL)
 			continue;
-		err = fo == NULL ? set_error("notFound", NULL, NULL) :
+		err = fo == NULL ? jmap_set_err("notFound", NULL, NULL) :
 		    mailbox_destroy(call, &f, fo);
 		if (err != NULL) {
-			add_to(call->result, "notDestroyed", json_string_value(v), err);
+			jmap_set_add(call->result, "notDestroyed", json_string_value(v), err);
 			continue;
 		}
 		d = json_object_get(call->result, "destroyed");

@@ -589,16 +589,6 @@ struct sub_job {
 	size_t left;
 };
 
-static json_t *
-set_error(const char *type, const char *desc)
-{
-	json_t *e = json_pack("{s:s}", "type", type);
-
-	if (desc != NULL)
-		(void)json_object_set_new(e, "description", json_string(desc));
-	return e;
-}
-
 static char *
 utc_now(void)
 {
@@ -734,7 +724,7 @@ create_one(struct sub_job *job, struct jmap_call *call, const char *cid, json_t 
 	int r;
 
 	if (!json_is_object(o)) {
-		fail = set_error("invalidProperties", "not an object");
+		fail = jmap_set_err("invalidProperties", NULL, "not an object");
 		goto out;
 	}
 	bad = json_array();
@@ -757,8 +747,8 @@ create_one(struct sub_job *job, struct jmap_call *call, const char *cid, json_t 
 		goto out;
 	}
 	if ((r = email_lookup(call, email_id, &email)) <= 0) {
-		fail = r < 0 ? set_error("serverFail", NULL) :
-		    set_error("invalidEmail", "no such Email");
+		fail = r < 0 ? jmap_set_err("serverFail", NULL, NULL) :
+		    jmap_set_err("invalidEmail", NULL, "no such Email");
 		goto out;
 	}
 	if (json_integer_value(json_object_get(email, "size")) > JMAP_SUB_MAX_SIZE) {
@@ -768,7 +758,7 @@ create_one(struct sub_job *job, struct jmap_call *call, const char *cid, json_t 
 	}
 	if (email_read(call, json_string_value(json_object_get(email, "blobId")), &msg,
 	    &len) < 0) {
-		fail = set_error("serverFail", "the message cannot be read");
+		fail = jmap_set_err("serverFail", NULL, "the message cannot be read");
 		goto out;
 	}
 	hend = mail_header_block_end(msg, len, NULL, &complete);
@@ -776,12 +766,12 @@ create_one(struct sub_job *job, struct jmap_call *call, const char *cid, json_t 
 	froms = json_array();
 	header_addresses(msg, hend, hdr_from, froms);
 	if (json_array_size(froms) == 0) {
-		fail = set_error("forbiddenFrom", "the message has no From address");
+		fail = jmap_set_err("forbiddenFrom", NULL, "the message has no From address");
 		goto out;
 	}
 	for (size_t i = 0; i < json_array_size(froms); i++)
 		if (!str_ieq(json_string_value(json_array_get(froms, i)), me)) {
-			fail = set_error("forbiddenFrom", "From is not the identity's address");
+			fail = jmap_set_err("forbiddenFrom", NULL, "From is not the identity's address");
 			goto out;
 		}
 	env = json_object_get(o, "envelope");
@@ -838,7 +828,7 @@ create_one(struct sub_job *job, struct jmap_call *call, const char *cid, json_t 
 		(void)json_object_set_new(o, "envelope", env);
 	}
 	if (mail_from == NULL || !str_ieq(mail_from, me)) {
-		fail = set_error("forbiddenMailFrom", "mailFrom is not the identity's address");
+		fail = jmap_set_err("forbiddenMailFrom", NULL, "mailFrom is not the identity's address");
 		goto out;
 	}
 	if (json_array_size(rcpts) > JMAP_SUB_MAX_RCPTS) {
@@ -847,7 +837,7 @@ create_one(struct sub_job *job, struct jmap_call *call, const char *cid, json_t 
 		goto out;
 	}
 	if (json_array_size(rcpts) == 0) {
-		fail = set_error("noRecipients", NULL);
+		fail = jmap_set_err("noRecipients", NULL, NULL);
 		goto out;
 	}
 	{
@@ -865,7 +855,7 @@ create_one(struct sub_job *job, struct jmap_call *call, const char *cid, json_t 
 		json_decref(inv);
 	}
 	if (call->mu->cfg->sendmail_path == NULL || call->mu->cfg->sendmail_path[0] != '/') {
-		fail = set_error("forbiddenToSend", "the server has no sendmail_path");
+		fail = jmap_set_err("forbiddenToSend", NULL, "the server has no sendmail_path");
 		goto out;
 	}
 	to = xcalloc(json_array_size(rcpts), sizeof(*to));
@@ -882,7 +872,7 @@ create_one(struct sub_job *job, struct jmap_call *call, const char *cid, json_t 
 	buf_deinit(&out);
 	if (kid->sm == NULL) {
 		log_error("jmap submission user=%s error=\"%s\"", call->user, err);
-		fail = set_error("serverFail", "the message could not be handed to the MTA");
+		fail = jmap_set_err("serverFail", NULL, "the message could not be handed to the MTA");
 		goto out;
 	}
 	job->nkids++;
@@ -953,7 +943,7 @@ child_done(void *ctx, int r, const char *err)
 	} else {
 		log_error("jmap submission id=%s not sent: %s",
 		    json_string_value(json_object_get(kid->obj, "id")), err);
-		(void)json_object_set_new(job->not_created, kid->cid, set_error("serverFail",
+		(void)json_object_set_new(job->not_created, kid->cid, jmap_set_err("serverFail", NULL,
 		    "the MTA did not accept the message"));
 	}
 	if (--job->left == 0)
@@ -1137,7 +1127,7 @@ jmap_submission_set(struct jmap_call *call)
 	/* undoStatus is final at once (maxDelayedSend 0): nothing can be changed */
 	json_object_foreach(update, k, v)
 		(void)json_object_set_new(job->not_updated, k, subs_find(k) == NULL ?
-		    set_error("notFound", NULL) : set_error("cannotUnsend",
+		    jmap_set_err("notFound", NULL, NULL) : jmap_set_err("cannotUnsend", NULL,
 		    "the message was sent"));
 	/* destroying a submission forgets the record (§7.5), the message stays sent */
 	json_array_foreach(destroy, i, v) {
@@ -1146,7 +1136,7 @@ jmap_submission_set(struct jmap_call *call)
 		if (r == NULL) {
 			if (json_is_string(v))
 				(void)json_object_set_new(job->not_destroyed, json_string_value(v),
-				    set_error("notFound", NULL));
+				    jmap_set_err("notFound", NULL, NULL));
 			continue;
 		}
 		(void)json_object_set(job->ok_ids, r->id, json_object_get(r->obj, "emailId"));
