@@ -550,30 +550,25 @@ list_item_get(struct mailbox *box, uint32_t uid, json_t *props, json_t *o)
 	return true;
 }
 
-/* The header-derived properties of one message (and preview from a full parse). */
+/* The header-derived properties of message uid of box (and preview from a full parse). */
 static int
-email_content(struct mail_user *mu, const char *folder, uint32_t uid, json_t *props,
-    json_t *o, struct jmap_body_args *ba)
+email_content(struct mailbox *box, uint32_t uid, json_t *props, json_t *o,
+    struct jmap_body_args *ba)
 {
 	bool need_hdr = jmap_want(props, "from") || jmap_want(props, "to") || jmap_want(props, "cc") ||
 	    jmap_want(props, "subject") || jmap_want(props, "sentAt");
 	bool need_preview = jmap_want(props, "preview");
 	bool need_body = jmap_body_needed(props);
 	json_t *all = NULL, *wanted = props;	/* the list properties rendered for the cache */
-	struct mailbox *box;
 	struct stat sb;
 	unsigned char *map = NULL;
 	int fd;
 
 	if (!need_hdr && !need_preview && !need_body)
 		return 0;
-	if (mailbox_open(mail_user_store(mu), folder, &box) != STORE_OK)
-		return -1;
 	if (!need_body) {
-		if (list_item_get(box, uid, props, o)) {
-			mailbox_unref(&box);
+		if (list_item_get(box, uid, props, o))
 			return 0;
-		}
 		/* a miss: render every list property, keep them, give the wanted ones */
 		all = json_object();
 		wanted = json_array();
@@ -582,7 +577,6 @@ email_content(struct mail_user *mu, const char *folder, uint32_t uid, json_t *pr
 		need_hdr = need_preview = true;
 	}
 	if (mailbox_msg_open(box, uid, &fd) != STORE_OK) {
-		mailbox_unref(&box);
 		json_decref(all);
 		if (wanted != props)
 			json_decref(wanted);
@@ -591,7 +585,6 @@ email_content(struct mail_user *mu, const char *folder, uint32_t uid, json_t *pr
 	if (fstat(fd, &sb) < 0 || (sb.st_size > 0 && (map = mmap(NULL, (size_t)sb.st_size,
 	    PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED)) {
 		close(fd);
-		mailbox_unref(&box);
 		json_decref(all);
 		if (wanted != props)
 			json_decref(wanted);
@@ -663,7 +656,6 @@ email_content(struct mail_user *mu, const char *folder, uint32_t uid, json_t *pr
 			json_decref(wanted);
 		}
 	}
-	mailbox_unref(&box);
 	if (map != NULL)
 		munmap(map, (size_t)sb.st_size);
 	return 0;
@@ -797,8 +789,7 @@ jmap_email_get(struct jmap_call *call)
 						(void)json_object_set_new(o, "receivedAt",
 						    utc_date(m->internaldate));
 					/* m is not used after this: the folder may be rescanned */
-					if (email_content(call->mu, f.v[fi].name, uid, props, o,
-					    &ba) < 0)
+					if (email_content(box, uid, props, o, &ba) < 0)
 						log_warn("jmap email content unreadable folder=%s "
 						    "uid=%u", f.v[fi].name, uid);
 					/* the same id again in ids: one object each (§5.1) */
