@@ -79,6 +79,8 @@ char *jmap_email_state(const struct folders *f);
 /* jmap_set.c: Email/set, Mailbox/set (RFC 8621 §4.6, §2.5) */
 void jmap_email_set(struct jmap_call *call);
 void jmap_mailbox_set(struct jmap_call *call);
+/* Email/copy: between accounts only (RFC 8620 §5.4); one account here. */
+void jmap_email_copy(struct jmap_call *call);
 /* create, update, destroy of a /set call, checked (types, maxObjectsInSet). */
 bool jmap_set_args(struct jmap_call *call, json_t **create, json_t **update, json_t **destroy);
 /* id, or the id "#creationId" was given earlier in the request; NULL when unknown. */

@@ -285,6 +285,7 @@ static const struct jmap_method {
 	{ "Email/parse", JMAP_CAP_MAIL, jmap_email_parse },
 	{ "Email/set", JMAP_CAP_MAIL, jmap_email_set },
 	{ "Email/import", JMAP_CAP_MAIL, jmap_email_import },
+	{ "Email/copy", JMAP_CAP_MAIL, jmap_email_copy },
 	{ "Mailbox/set", JMAP_CAP_MAIL, jmap_mailbox_set },
 	{ "Email/queryChanges", JMAP_CAP_MAIL, jmap_email_query_changes },
 	{ "Thread/get", JMAP_CAP_MAIL, jmap_thread_get },

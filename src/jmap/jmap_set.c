@@ -972,3 +972,27 @@ fail:
 	call->result = NULL;
 	jmap_set_error(call, "serverFail", NULL);
 }
+
+/*
+ * Email/copy (RFC 8621 §4.7, RFC 8620 §5.4) copies between two accounts; accountId must
+ * differ from fromAccountId. A user sees one account here (docs/jmap.md, "The API"), so
+ * the source is never found; a copy within the account is Email/set's mailboxIds.
+ */
+void
+jmap_email_copy(struct jmap_call *call)
+{
+	json_t *from = json_object_get(call->args, "fromAccountId");
+
+	if (!jmap_check_account(call))
+		return;
+	if (!json_is_string(from)) {
+		jmap_set_error(call, "invalidArguments", "fromAccountId is required");
+		return;
+	}
+	if (strcmp(json_string_value(from), call->account_id) == 0) {
+		jmap_set_error(call, "invalidArguments", "fromAccountId must differ from "
+		    "accountId; within an account, set mailboxIds with Email/set");
+		return;
+	}
+	jmap_set_error(call, "fromAccountNotFound", NULL);
+}

@@ -148,6 +148,22 @@ def query_results_follow_changes(srv, res):
     res.eq((sorted(ids2), total2), (sorted(ids0), total0), "and gone again when unflagged")
 
 
+
+@test(config=["jmap_tls = no"])
+def email_copy_between_accounts(srv, res):
+    """Email/copy (RFC 8620 §5.4) copies between accounts: from the same account it is
+    invalidArguments, from any other fromAccountNotFound (a user sees one account)."""
+    acc = account(srv)
+    for frm, want in ((acc, "invalidArguments"), ("aother", "fromAccountNotFound"),
+                      (None, "invalidArguments")):
+        args = {"accountId": acc, "create": {}}
+        if frm is not None:
+            args["fromAccountId"] = frm
+        st, r = api(srv, {"using": USING, "methodCalls": [["Email/copy", args, "c"]]})
+        res.eq((r["methodResponses"][0][0], r["methodResponses"][0][1].get("type")),
+               ("error", want), "fromAccountId %r" % frm)
+
+
 @test(config=["jmap_tls = no"])
 def auth_challenge_and_failure(srv, res):
     c = conn(srv)
