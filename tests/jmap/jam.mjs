@@ -3,21 +3,14 @@
 //   node jam.mjs SESSION_URL USER PASSWORD
 // Prints one JSON object with what the client saw. jmap-jam only sends
 // "Authorization: Bearer TOKEN"; buzon takes HTTP Basic (RFC 7617), so the token is
-// base64(user:password) and fetch is wrapped to say "Basic" instead of "Bearer".
-import { JamClient } from "jmap-jam";
+// base64(user:password) and fetch is wrapped to say "Basic" instead of "Bearer"
+// (jam_basic.mjs).
+import { basicJam } from "./jam_basic.mjs";
 
 const [sessionUrl, user, password] = process.argv.slice(2);
-const token = Buffer.from(`${user}:${password}`).toString("base64");
-const realFetch = globalThis.fetch;
-globalThis.fetch = (url, init = {}) => {
-  const headers = { ...(init.headers ?? {}) };
-  if (typeof headers.Authorization === "string")
-    headers.Authorization = headers.Authorization.replace(/^Bearer /, "Basic ");
-  return realFetch(url, { ...init, headers });
-};
 
 const out = {};
-const jam = new JamClient({ sessionUrl, bearerToken: token });
+const jam = basicJam(sessionUrl, user, password);
 const session = await jam.session;
 out.session = session;
 const accountId = await jam.getPrimaryAccount();

@@ -2,20 +2,12 @@
 // body part and parses an attached message, for tests/jmap/t_body.py. Usage:
 //   node jam_body.mjs SESSION_URL USER PASSWORD
 // Prints one JSON object with what the client saw (Basic instead of Bearer: jam.mjs).
-import { JamClient } from "jmap-jam";
+import { basicJam } from "./jam_basic.mjs";
 
 const [sessionUrl, user, password] = process.argv.slice(2);
-const token = Buffer.from(`${user}:${password}`).toString("base64");
-const realFetch = globalThis.fetch;
-globalThis.fetch = (url, init = {}) => {
-  const headers = { ...(init.headers ?? {}) };
-  if (typeof headers.Authorization === "string")
-    headers.Authorization = headers.Authorization.replace(/^Bearer /, "Basic ");
-  return realFetch(url, { ...init, headers });
-};
 
 const out = {};
-const jam = new JamClient({ sessionUrl, bearerToken: token });
+const jam = basicJam(sessionUrl, user, password);
 const accountId = await jam.getPrimaryAccount();
 const [{ emails }] = await jam.requestMany((t) => {
   const query = t.Email.query({ accountId });

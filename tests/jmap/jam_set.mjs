@@ -3,20 +3,12 @@
 // uploaded attachment) with a creation id used by a later call, keyword update,
 // download of the uploaded blob, destroy. Usage: node jam_set.mjs SESSION_URL USER PASSWORD
 // Prints one JSON object with what the client saw. Basic instead of Bearer as jam.mjs.
-import { JamClient } from "jmap-jam";
+import { basicJam } from "./jam_basic.mjs";
 
 const [sessionUrl, user, password] = process.argv.slice(2);
-const token = Buffer.from(`${user}:${password}`).toString("base64");
-const realFetch = globalThis.fetch;
-globalThis.fetch = (url, init = {}) => {
-  const headers = { ...(init.headers ?? {}) };
-  if (typeof headers.Authorization === "string")
-    headers.Authorization = headers.Authorization.replace(/^Bearer /, "Basic ");
-  return realFetch(url, { ...init, headers });
-};
 
 const out = {};
-const jam = new JamClient({ sessionUrl, bearerToken: token });
+const jam = basicJam(sessionUrl, user, password);
 const accountId = await jam.getPrimaryAccount();
 const [mailboxes] = await jam.api.Mailbox.get({ accountId });
 const inbox = mailboxes.list.find((m) => m.role === "inbox");

@@ -4,20 +4,12 @@
 // jmap-jam derives "using" from the method names (Identity and EmailSubmission:
 // urn:ietf:params:jmap:submission, VacationResponse: ...:vacationresponse). Prints one
 // JSON object with what the client saw. Basic instead of Bearer as in jam.mjs.
-import { JamClient } from "jmap-jam";
+import { basicJam } from "./jam_basic.mjs";
 
 const [sessionUrl, user, password, emailId] = process.argv.slice(2);
-const token = Buffer.from(`${user}:${password}`).toString("base64");
-const realFetch = globalThis.fetch;
-globalThis.fetch = (url, init = {}) => {
-  const headers = { ...(init.headers ?? {}) };
-  if (typeof headers.Authorization === "string")
-    headers.Authorization = headers.Authorization.replace(/^Bearer /, "Basic ");
-  return realFetch(url, { ...init, headers });
-};
 
 const out = {};
-const jam = new JamClient({ sessionUrl, bearerToken: token });
+const jam = basicJam(sessionUrl, user, password);
 const session = await jam.session;
 out.capabilities = Object.keys(session.capabilities);
 const accountId = await jam.getPrimaryAccount();

@@ -14,7 +14,7 @@ import struct
 import time
 
 from jmaplib import *  # noqa: F401,F403
-from jmaplib import bt, basic, account, api, USING, test, conn, request
+from jmaplib import bt, basic, account, api, USING, test, conn, request, ensure_jam, HERE
 
 PLAIN = ["jmap_tls = no"]
 MSG = b"From: a@example.org\r\nTo: demo@example.org\r\nSubject: push\r\n\r\nhello\r\n"
@@ -633,3 +633,33 @@ def push_websocket_url_follows_base_url(srv, res):
     r, data = request(c, "GET", "/.well-known/jmap", auth=basic())
     ws = json.loads(data)["capabilities"]["urn:ietf:params:jmap:websocket"]
     res.eq(ws["url"], "wss://mail.example.org/proxied/jmap/ws", "wss from jmap_base_url")
+
+
+@test(config=PLAIN)
+def push_jmap_jam_eventsource(srv, res):
+    """jmap-jam's own connectEventSource (the URL from the session's eventSourceUrl
+    template) sees the StateChange of a flag set over IMAP."""
+    import subprocess
+    acc = account(srv)
+    ensure_jam()
+    p = subprocess.Popen(["node", os.path.join(HERE, "jam_push.mjs"),
+                          "http://%s:%d/.well-known/jmap" % (bt.HOST, srv.jmap_port),
+                          "demo", "demo"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, cwd=HERE)
+    try:
+        line = p.stdout.readline().strip()
+        res.eq(line, "ready", "jmap-jam's event source is open")
+        m = srv.imap()
+        m.select("INBOX")
+        m.store("1", "+FLAGS", "\\Flagged")
+        m.logout()
+        out, err = p.communicate(timeout=30)
+        got = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
+        ch = (got.get("state") or {}).get("changed", {}).get(acc, {})
+        res.eq(got.get("state", {}).get("@type"), "StateChange", "a StateChange: %s" %
+               err.strip()[-300:])
+        res.eq(ch.get("Email"), states(srv, acc)[1], "with the new Email state")
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
