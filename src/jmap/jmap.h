@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct event_base;
 struct mail_user;
@@ -72,14 +73,18 @@ int jmap_body_blob_read(struct mail_user *mu, const char *blob_id, char **data_r
     size_t *len_r, char *type, size_t type_size);
 /*
  * jmap_upload.c: uploads (RFC 8620 §6.1) under the Maildir root, JMAP_UPLOAD_TTL
- * seconds. begin: a new partial file (its name into tmp), the descriptor or -1;
+ * seconds. begin: a new partial file for size octets (its name into tmp), the descriptor,
+ * -1 (an error) or -2 (over the limits below);
  * finish: fsync, then it is the blob blob_id ("U" + 16 hex); 0 or -1 (removed);
  * abort removes it. jmap_blob_open: any blob id (an Email's "B…" or an upload's
  * "U…"), as jmap_mail_blob_open.
  */
 #define JMAP_MAX_SIZE_UPLOAD	(50 * 1000 * 1000)	/* maxSizeUpload */
 #define JMAP_UPLOAD_TTL		(24 * 3600)
-int jmap_upload_begin(struct mail_user *mu, char tmp[40]);
+/* A user's uploads of the last JMAP_UPLOAD_TTL: begin answers -2 beyond these. */
+#define JMAP_UPLOADS_BYTES_MAX	(4 * (uint64_t)JMAP_MAX_SIZE_UPLOAD)
+#define JMAP_UPLOADS_FILES_MAX	1000
+int jmap_upload_begin(struct mail_user *mu, uint64_t size, char tmp[40]);
 int jmap_upload_finish(struct mail_user *mu, int fd, const char *tmp, char blob_id[18]);
 void jmap_upload_abort(struct mail_user *mu, const char *tmp);
 int jmap_blob_open(struct mail_user *mu, const char *blob_id, int *fd_r);

@@ -743,7 +743,13 @@ start_upload(struct jmap_client *c, const struct http_request *r)
 		memcpy(c->upload_type, r->content_type, MIN(n, semi));
 		c->upload_type[MIN(n, semi)] = '\0';
 	}
-	c->upload_fd = jmap_upload_begin(c->mu, c->upload_tmp);
+	c->upload_fd = jmap_upload_begin(c->mu, r->content_length, c->upload_tmp);
+	if (c->upload_fd == -2) {
+		c->upload_fd = -1;
+		c->keep_alive = false;
+		respond_text(c, 413, "Too much uploaded in the last day");
+		return false;
+	}
 	if (c->upload_fd < 0) {
 		c->keep_alive = false;
 		respond_text(c, 503, "Temporary failure");

@@ -40,9 +40,12 @@ upload_dir(struct mail_user *mu, bool create)
 	return fd;
 }
 
-/* Remove blobs and partial uploads older than JMAP_UPLOAD_TTL. */
+/*
+ * Remove blobs and partial uploads older than JMAP_UPLOAD_TTL; the octets and files
+ * of those left into *bytes_r, *files_r (what the user has uploaded in the last day).
+ */
 static void
-sweep(int dfd)
+sweep(int dfd, uint64_t *bytes_r, size_t *files_r)
 {
 	int fd = dup(dfd);
 	time_t limit = time(NULL) - JMAP_UPLOAD_TTL;
@@ -50,6 +53,8 @@ sweep(int dfd)
 	struct stat sb;
 	DIR *dir;
 
+	*bytes_r = 0;
+	*files_r = 0;
 	if (fd < 0 || (dir = fdopendir(fd)) == NULL) {
 		if (fd >= 0)
 			close(fd);
@@ -58,24 +63,39 @@ sweep(int dfd)
 	while ((de = readdir(dir)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		if (fstatat(dfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISREG(sb.st_mode) && sb.st_mtime < limit)
+		if (fstatat(dfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(sb.st_mode))
+			continue;
+		if (sb.st_mtime < limit) {
 			(void)unlinkat(dfd, de->d_name, 0);
+			continue;
+		}
+		*bytes_r += (uint64_t)sb.st_size;
+		(*files_r)++;
 	}
 	closedir(dir);
 }
 
 int
-jmap_upload_begin(struct mail_user *mu, char tmp[40])
+jmap_upload_begin(struct mail_user *mu, uint64_t size, char tmp[40])
 {
 	unsigned char r[8];
+	uint64_t bytes;
+	size_t files;
 	int dfd, fd;
 
 	if ((dfd = upload_dir(mu, true)) < 0) {
 		log_error("jmap upload dir error=%s", strerror(errno));
 		return -1;
 	}
-	sweep(dfd);
+	sweep(dfd, &bytes, &files);
+	if (files >= JMAP_UPLOADS_FILES_MAX || bytes + size > JMAP_UPLOADS_BYTES_MAX) {
+		/* uploads are outside the folders the quota counts: bounded here instead */
+		log_info("jmap upload refused: %zu files, %llu octets in the last day", files,
+		    (unsigned long long)bytes);
+		close(dfd);
+		return -2;
+	}
 	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
 		panic("getrandom failed");
 	snprintf(tmp, 40, "tmp-%02x%02x%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3], r[4],

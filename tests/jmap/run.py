@@ -164,6 +164,35 @@ def email_copy_between_accounts(srv, res):
                ("error", want), "fromAccountId %r" % frm)
 
 
+
+@test(config=["jmap_tls = no"])
+def upload_limits_per_day(srv, res):
+    """Uploads live outside the folders the quota counts, so a user's uploads of the last
+    day are bounded (src/jmap/jmap.h: 200 MB, 1000 files): beyond, 413; older ones are
+    swept. The day's files are made here directly (a sparse 200 MB one, 1000 small)."""
+    acc = account(srv)
+
+    def up(body=b"x" * 10):
+        c = conn(srv)
+        r, data = request(c, "POST", "/jmap/upload/%s/" % acc, body, basic(),
+                          headers={"Content-Type": "application/octet-stream"})
+        return r.status
+    res.eq(up(), 201, "an upload")
+    d = os.path.join(srv.maildir("demo"), "buzon-uploads")
+    big = os.path.join(d, "U" + "0" * 15 + "1")
+    with open(big, "wb") as f:
+        f.truncate(200 * 1000 * 1000)
+    res.eq(up(), 413, "200 MB uploaded today: the next is refused")
+    old = time.time() - 2 * 86400
+    os.utime(big, (old, old))
+    res.eq(up(), 201, "once they are a day old they are swept")
+    res.check(not os.path.exists(big), "the old blob is gone")
+    for k in range(1000):
+        open(os.path.join(d, "U%016x" % (0x100 + k)), "wb").close()
+    res.eq(up(), 413, "1000 files today: refused")
+    still_serving(srv, res)
+
+
 @test(config=["jmap_tls = no"])
 def auth_challenge_and_failure(srv, res):
     c = conn(srv)
