@@ -291,7 +291,8 @@ def mailbox_set(srv, res):
 def idle_sees_jmap_keyword(srv, res):
     acc = account(srv)
     ids = inbox_emails(srv, acc)
-    a = sorted(ids)[0]
+    # one not flagged yet (a fixture is): setting $flagged must change something
+    a = sorted(e for e in ids if "\\Flagged" not in ids[e][1])[0]
     uid = ids[a][0]
     m = srv.imap()
     m.select("INBOX")
