@@ -78,7 +78,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    r.target[9] != '?' && strncmp(r.target + 9, f->name,
 			    strlen(f->name)) != 0)))
 				abort();
-			(void)webmail_not_modified((const char *)data + pos, used, "\"0\"");
+			inside(r.if_none_match, r.if_none_match_len, data + pos, used);
+			(void)webmail_not_modified(r.if_none_match, r.if_none_match_len, "\"0\"");
 		}
 		/* a prefix of a whole head never ends it */
 		if (used > 1 && http_request_parse(data + pos, used - 1, max, &r, &n) ==

@@ -174,7 +174,7 @@ static const char webmail_headers[] =
 
 static void
 webmail(struct lconn *c, const struct http_request *r, enum webmail_route route,
-    const struct webmail_file *f, const unsigned char *head, size_t head_len)
+    const struct webmail_file *f)
 {
 	bool keep = r->keep_alive && r->content_length == 0;
 
@@ -194,7 +194,7 @@ webmail(struct lconn *c, const struct http_request *r, enum webmail_route route,
 		reply(c, 404, keep, webmail_headers, "Not found");
 		return;
 	}
-	if (webmail_not_modified((const char *)head, head_len, f->etag)) {
+	if (webmail_not_modified(r->if_none_match, r->if_none_match_len, f->etag)) {
 		lconn_printf(c, "HTTP/1.1 304 Not Modified\r\nETag: %s\r\n"
 		    "Cache-Control: no-cache\r\n%s%s\r\n", f->etag, webmail_headers,
 		    keep ? "" : "Connection: close\r\n");
@@ -247,7 +247,7 @@ jl_input(struct lconn *c, struct evbuffer *in)
 		}
 		if (lconn_config(c)->webmail && (wroute = webmail_route(webmail_files,
 		    webmail_files_count, r.target, r.target_len, &wfile)) != WEBMAIL_NONE) {
-			webmail(c, &r, wroute, wfile, p, head);
+			webmail(c, &r, wroute, wfile);
 			evbuffer_drain(in, head);
 			continue;
 		}

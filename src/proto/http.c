@@ -184,6 +184,11 @@ parse_field(const unsigned char *p, size_t len, struct http_request *r, bool *co
 	} else if (name_is(p, nlen, "content-type")) {
 		r->content_type = (const char *)v;
 		r->content_type_len = vlen;
+	} else if (name_is(p, nlen, "if-none-match")) {
+		if (r->if_none_match == NULL) {
+			r->if_none_match = (const char *)v;
+			r->if_none_match_len = vlen;
+		}
 	} else if (name_is(p, nlen, "accept")) {
 		if (r->accept == NULL) {
 			r->accept = (const char *)v;

@@ -38,6 +38,8 @@ struct http_request {
 	size_t content_type_len;
 	const char *accept;		/* the first Accept field's value, or NULL */
 	size_t accept_len;
+	const char *if_none_match;	/* the first If-None-Match value, or NULL */
+	size_t if_none_match_len;
 	bool expect_continue;		/* Expect: 100-continue */
 	/* RFC 6455 §4.1 opening handshake (RFC 8887): Upgrade lists "websocket",
 	 * Connection lists "upgrade"; the other values borrow p (NULL when absent) */

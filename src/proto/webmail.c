@@ -60,40 +60,15 @@ webmail_route(const struct webmail_file *table, size_t n, const char *target, si
 }
 
 /* The value of the first If-None-Match field, or NULL. */
-static const char *
-find_field(const char *head, size_t len, size_t *vlen_r)
-{
-	static const char field[] = "if-none-match:";
-	const size_t flen = sizeof(field) - 1;
-
-	for (size_t i = 0; i < len; ) {
-		const char *eol = memchr(head + i, '\n', len - i);
-		size_t end = eol != NULL ? (size_t)(eol - head) : len;
-
-		if (end - i > flen && mem_ieq(head + i, flen, field)) {
-			const char *v = head + i + flen;
-			size_t vlen = end - i - flen;
-
-			while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == ' ' ||
-			    v[vlen - 1] == '\t'))
-				vlen--;
-			*vlen_r = vlen;
-			return v;
-		}
-		i = end + 1;
-	}
-	return NULL;
-}
-
 bool
-webmail_not_modified(const char *head, size_t len, const char *etag)
+webmail_not_modified(const char *value, size_t len, const char *etag)
 {
-	size_t vlen = 0, elen = strlen(etag);
-	const char *v = find_field(head, len, &vlen), *end;
+	size_t elen = strlen(etag);
+	const char *v = value, *end;
 
 	if (v == NULL)
 		return false;
-	end = v + vlen;
+	end = v + len;
 	while (v < end) {
 		const char *comma, *t;
 		size_t tlen;

@@ -37,9 +37,9 @@ enum webmail_route webmail_route(const struct webmail_file *table, size_t n,
     const char *target, size_t len, const struct webmail_file **file_r);
 
 /*
- * Whether an If-None-Match field in the request head head[0..len) lists etag (or is
- * "*"), RFC 9110 §13.1.2 (weak comparison). Scans at most len octets.
+ * Whether an If-None-Match value (value[0..len), as src/proto/http.c parsed it; NULL:
+ * none) lists etag or is "*", RFC 9110 §13.1.2 (weak comparison).
  */
-bool webmail_not_modified(const char *head, size_t len, const char *etag);
+bool webmail_not_modified(const char *value, size_t len, const char *etag);
 
 #endif

@@ -4,7 +4,7 @@
  * DONE or ERROR); the fields JMAP uses (Content-Length, Authorization, Host, Connection,
  * Expect); malformed heads (bare LF or CR, NUL, obsolete folding, two Content-Lengths,
  * Transfer-Encoding, bad versions, long targets, the size bound) with their status; and
- * Basic credentials (RFC 7617); the Accept field and the target's path (metrics).
+ * Basic credentials (RFC 7617); the Accept field and the target's path (metrics), If-None-Match (webmail).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -241,6 +241,16 @@ test_accept_path(void **state)
 	assert_int_equal(http_request_parse((const unsigned char *)"GET / HTTP/1.1\r\n\r\n",
 	    18, HTTP_HEAD_MAX, &q, &used), HTTP_PARSE_DONE);
 	assert_int_equal(http_target_path_len(&q), 1);
+	/* If-None-Match (the webmail's files): the first such field, not X-If-None-Match */
+	{
+		static const char h[] = "GET /If-None-Match: HTTP/1.1\r\nX-If-None-Match: \"x\"\r\n"
+		    "If-None-Match:  \"ab\", W/\"c\" \r\nIf-None-Match: \"z\"\r\n\r\n";
+
+		assert_int_equal(http_request_parse((const unsigned char *)h, sizeof(h) - 1,
+		    HTTP_HEAD_MAX, &q, &used), HTTP_PARSE_DONE);
+		assert_int_equal(q.if_none_match_len, 11);
+		assert_memory_equal(q.if_none_match, "\"ab\", W/\"c\"", 11);
+	}
 }
 
 /* The WebSocket opening handshake fields (RFC 6455 §4.1) and Last-Event-ID. */

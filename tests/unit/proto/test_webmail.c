@@ -112,22 +112,16 @@ test_embedded(void **state)
 static void
 test_not_modified(void **state)
 {
-	static const char h1[] = "GET / HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"ab\"\r\n\r\n";
-	static const char h2[] = "GET / HTTP/1.1\r\nif-none-match: \"x\", W/\"ab\" \r\n\r\n";
-	static const char h3[] = "GET / HTTP/1.1\r\nIf-None-Match: *\r\n\r\n";
-	static const char h4[] = "GET / HTTP/1.1\r\nIf-None-Match: \"abc\"\r\n\r\n";
-	static const char h5[] = "GET /If-None-Match: \"ab\" HTTP/1.1\r\nX-If-None-Match: \"ab\"\r\n\r\n";
-	static const char h6[] = "GET / HTTP/1.1\r\nIf-None-Match: \"ab";
-
 	(void)state;
-	assert_true(webmail_not_modified(S(h1), "\"ab\""));
-	assert_true(webmail_not_modified(S(h2), "\"ab\""));
-	assert_true(webmail_not_modified(S(h3), "\"ab\""));
-	assert_false(webmail_not_modified(S(h4), "\"ab\""));
-	assert_false(webmail_not_modified(S(h5), "\"ab\""));
-	assert_false(webmail_not_modified(S(h6), "\"ab\""));
-	assert_false(webmail_not_modified(S(h1), "\"a\""));
-	assert_false(webmail_not_modified("", 0, "\"ab\""));
+	assert_true(webmail_not_modified(S("\"ab\""), "\"ab\""));
+	assert_true(webmail_not_modified(S("\"x\", W/\"ab\" "), "\"ab\""));
+	assert_true(webmail_not_modified(S("*"), "\"ab\""));
+	assert_true(webmail_not_modified(S(" , \"ab\""), "\"ab\""));
+	assert_false(webmail_not_modified(S("\"abc\""), "\"ab\""));
+	assert_false(webmail_not_modified(S("\"ab"), "\"ab\""));
+	assert_false(webmail_not_modified(S("\"ab\""), "\"a\""));
+	assert_false(webmail_not_modified(S(""), "\"ab\""));
+	assert_false(webmail_not_modified(NULL, 0, "\"ab\""));
 }
 
 int
