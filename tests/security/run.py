@@ -1530,12 +1530,27 @@ def check_sandbox(ck, srv, seccomp, vsz):
         note("  sanitizer build: no seccomp filter and no RLIMIT_AS expected")
         seccomp, vsz = "0", None
     want_limit = ("unlimited", "unlimited") if vsz is None else (str(vsz), str(vsz))
+    def settled(pid, read, want):
+        """read(pid), given up to 2 s to become want: a process forked a moment ago (the
+        pool refilling) sets its sandbox during its start-up."""
+        deadline = time.monotonic() + 2
+        while True:
+            try:
+                got = read(pid)
+            except OSError:
+                return want	# it exited meanwhile: nothing to judge
+            if got == want or time.monotonic() > deadline:
+                return got
+            time.sleep(0.05)
+
     for role in ("login", "lmtp"):
         pids = role_pids(srv, role)
         ck.ok(pids, "a %s process exists" % role)
         for pid in pids:
-            ck.eq(proc_status(pid).get("Seccomp"), [seccomp], "%s pid %d: Seccomp" % (role, pid))
-            ck.eq(address_space_limit(pid), want_limit, "%s pid %d: Max address space" % (role, pid))
+            ck.eq(settled(pid, lambda p: proc_status(p).get("Seccomp"), [seccomp]), [seccomp],
+                  "%s pid %d: Seccomp" % (role, pid))
+            ck.eq(settled(pid, address_space_limit, want_limit), want_limit,
+                  "%s pid %d: Max address space" % (role, pid))
 
 
 def lmtp_deliver(srv, rcpt, subject):
