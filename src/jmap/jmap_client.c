@@ -413,13 +413,19 @@ api_resume(void *ctx)
 	struct jmap_client *c = ctx;
 	struct api_run *a = c->api;
 	struct jmap_call *jc = a->waiting;
-
-	bool ws = c->state == JC_PUSH;
+	bool ws = c->push != NULL;	/* a WebSocket's Request (jmap_pushconn.c) */
 
 	a->waiting = NULL;
 	call_responses(a->responses, a->call_name, a->call_id, jc);
 	json_decref(jc->args);
 	free(jc);
+	if (c->state == JC_CLOSING) {
+		/* the WebSocket ended while the call waited (a push found its output full):
+		 * no one to answer, and the connection must stay closing */
+		api_free(a);
+		c->api = NULL;
+		return;
+	}
 	if (!ws)
 		c->state = JC_BODY;	/* responding may make it JC_CLOSING */
 	if (!api_continue(c, a)) {
