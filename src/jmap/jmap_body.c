@@ -258,27 +258,15 @@ text_json(struct jmap_body_args *a, const unsigned char *raw, size_t len)
 	return v;
 }
 
-/* RFC 8620 §1.4 Date with the field's zone (as sentAt in jmap_email.c); null if unparsable. */
+/* RFC 8620 §1.4 Date with the field's zone (as sentAt); null if unparsable. */
 static json_t *
 date_json(const unsigned char *raw, size_t len)
 {
 	char *d = mail_header_unfold_dup(raw, len);
-	time_t t, local;
-	int tz;
-	struct tm tm;
-	char s[96];
-	int r = mail_date_parse(d, strlen(d), &t, &tz);
+	json_t *v = jmap_date_json(d, strlen(d));
 
 	free(d);
-	if (r < 0 || tz <= -24 * 60 || tz >= 24 * 60)
-		return json_null();
-	local = t + (time_t)tz * 60;
-	if (gmtime_r(&local, &tm) == NULL || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999)
-		return json_null();
-	snprintf(s, sizeof(s), "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d", tm.tm_year + 1900,
-	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, tz < 0 ? '-' : '+',
-	    (tz < 0 ? -tz : tz) / 60, (tz < 0 ? -tz : tz) % 60);
-	return json_string(s);
+	return v;
 }
 
 static json_t *

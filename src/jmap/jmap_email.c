@@ -416,8 +416,8 @@ utc_date(time_t t)
  * RFC 8621 §4.1.2.3 sentAt: the Date field as a Date (RFC 3339 with the sender's zone
  * offset, §1.4 of RFC 8620); null when it does not parse.
  */
-static json_t *
-date_json(const char *raw)
+json_t *
+jmap_date_json(const char *raw, size_t len)
 {
 	time_t t;
 	int tz;
@@ -425,7 +425,7 @@ date_json(const char *raw)
 	char s[96];
 	time_t local;
 
-	if (mail_date_parse(raw, strlen(raw), &t, &tz) < 0 || tz <= -24 * 60 || tz >= 24 * 60)
+	if (mail_date_parse(raw, len, &t, &tz) < 0 || tz <= -24 * 60 || tz >= 24 * 60)
 		return json_null();
 	local = t + (time_t)tz * 60;
 	if (gmtime_r(&local, &tm) == NULL || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999)
@@ -621,8 +621,8 @@ email_content(struct mailbox *box, uint32_t uid, json_t *props, json_t *o,
 		if (jmap_want(props, "sentAt")) {
 			char *d = mail_header_get(hdr, hlen, "Date");
 
-			(void)json_object_set_new(o, "sentAt", d != NULL ? date_json(d) :
-			    json_null());
+			(void)json_object_set_new(o, "sentAt", d != NULL ?
+			    jmap_date_json(d, strlen(d)) : json_null());
 			free(d);
 		}
 		if (need_preview || need_body) {

@@ -71,6 +71,8 @@ char *jmap_mailbox_state(struct mail_user *mu, struct folders *f);
 const char *jmap_mailbox_role(const struct folder *fo);
 
 /* jmap_email.c */
+/* A Date header value as an RFC 8620 §1.4 Date with its zone offset (sentAt), or null. */
+json_t *jmap_date_json(const char *raw, size_t len);
 void jmap_email_get(struct jmap_call *call);
 void jmap_email_changes(struct jmap_call *call);
 /* The Email state of f as Email/get says it (caller frees; push: jmap_push.c). */

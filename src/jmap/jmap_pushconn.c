@@ -125,18 +125,6 @@ es_push(void *ctx, json_t *changed, const char *push_state)
 		end(p, true);	/* §7.3 closeafter=state */
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* One query parameter's value, percent-decoded into v (size vsz); false if absent. */
 static bool
 query_param(const char *q, const char *name, char *v, size_t vsz)
@@ -152,8 +140,8 @@ query_param(const char *q, const char *name, char *v, size_t vsz)
 			for (const char *s = q + nlen + 1; s < e && o + 1 < vsz; s++) {
 				int hi, lo;
 
-				if (*s == '%' && e - s >= 3 && (hi = hexval(s[1])) >= 0 &&
-				    (lo = hexval(s[2])) >= 0) {
+				if (*s == '%' && e - s >= 3 && (hi = hex_digit_value((unsigned char)s[1])) >= 0 &&
+				    (lo = hex_digit_value((unsigned char)s[2])) >= 0) {
 					v[o++] = (char)(hi << 4 | lo);
 					s += 2;
 				} else
