@@ -990,6 +990,34 @@ values_add(struct body_ctx *ctx, json_t *values, const struct list *l, bool text
 
 /* ---------------------------------------------------------------- the Email */
 
+/* §4.1.4 hasAttachment: an attachment that is not Content-Disposition: inline. */
+static bool
+attachment_in(const struct tree *t, const struct list *att)
+{
+	for (int k = 0; k < att->n; k++) {
+		const char *d = t->v[att->v[k]].p->disposition;
+
+		if (d == NULL || !str_ieq(d, "inline"))
+			return true;
+	}
+	return false;
+}
+
+bool
+jmap_body_has_attachment(const struct mail_message *m)
+{
+	struct tree *t = xcalloc(1, sizeof(*t));
+	struct list *l = xcalloc(3, sizeof(*l));
+	int r = tree_walk(t, m->root, (m->root->flags & MAIL_PART_MULTIPART) ? "" : "1", 0);
+	bool has;
+
+	parse_structure(t, r, "mixed", false, &l[1], &l[0], &l[2]);
+	has = attachment_in(t, &l[2]);
+	free(l);
+	free(t);
+	return has;
+}
+
 static void
 fill(struct jmap_body_args *a, json_t *props, const char *const *dflt,
     const struct mail_message *m, const struct mail_part *root, const char *blob_prefix,
@@ -1045,7 +1073,6 @@ fill(struct jmap_body_args *a, json_t *props, const char *const *dflt,
 		if (lists) {
 			struct list *text = xcalloc(3, sizeof(*text)), *html = text + 1,
 			    *att = text + 2;
-			bool has = false;
 
 			parse_structure(t, r, "mixed", false, html, text, att);
 			if (want(props, dflt, "textBody"))
@@ -1054,14 +1081,9 @@ fill(struct jmap_body_args *a, json_t *props, const char *const *dflt,
 				(void)json_object_set_new(o, "htmlBody", list_json(&ctx, html));
 			if (want(props, dflt, "attachments"))
 				(void)json_object_set_new(o, "attachments", list_json(&ctx, att));
-			/* §4.1.4: an attachment that is not Content-Disposition: inline */
-			for (int k = 0; k < att->n && !has; k++) {
-				const char *d = t->v[att->v[k]].p->disposition;
-
-				has = d == NULL || !str_ieq(d, "inline");
-			}
 			if (want(props, dflt, "hasAttachment"))
-				(void)json_object_set_new(o, "hasAttachment", json_boolean(has));
+				(void)json_object_set_new(o, "hasAttachment",
+				    json_boolean(attachment_in(t, att)));
 			if (want(props, dflt, "bodyValues")) {
 				json_t *values = json_object();
 

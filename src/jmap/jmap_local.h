@@ -128,6 +128,8 @@ bool jmap_body_check_properties(struct jmap_call *call, json_t *props, const cha
 /* Does props (null = the default) need jmap_body_fill? */
 bool jmap_body_needed(json_t *props);
 /* The body and header properties of m (an Email whose id is email_id) into o. */
+/* RFC 8621 §4.1.4 hasAttachment of a parsed message (the FilterCondition uses it). */
+bool jmap_body_has_attachment(const struct mail_message *m);
 void jmap_body_fill(struct jmap_body_args *a, json_t *props, const struct mail_message *m,
     const char *email_id, json_t *o);
 void jmap_email_parse(struct jmap_call *call);

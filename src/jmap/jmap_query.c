@@ -597,6 +597,7 @@ struct fnode {
 	struct mail_search_key *text, *from, *to, *cc, *bcc, *subject, *body;
 	char *hname;
 	struct mail_search_key *hvalue;
+	int has_att;			/* hasAttachment: -1 not given, 0 false, 1 true */
 	bool needs_hdr, needs_file;
 	bool thread_dep;		/* a thread keyword condition below */
 };
@@ -692,6 +693,7 @@ fparse_cond(struct fparse *p, json_t *j)
 	json_t *v;
 
 	n->op = F_COND;
+	n->has_att = -1;
 	json_object_foreach(j, k, v) {
 		bool str = json_is_string(v);
 
@@ -790,9 +792,10 @@ fparse_cond(struct fparse *p, json_t *j)
 				n->hvalue = text_key(val);
 			n->needs_file = true;
 		} else if (strcmp(k, "hasAttachment") == 0) {
-			p->error = "unsupportedFilter";
-			p->desc = "hasAttachment is not supported";
-			goto bad;
+			if (!json_is_boolean(v))
+				BAD("hasAttachment must be a Boolean");
+			n->has_att = json_is_true(v);
+			n->needs_file = true;
 		} else {
 			p->error = "unsupportedFilter";
 			p->desc = "unknown filter property";
@@ -959,6 +962,15 @@ cond_match(struct jq *q, const struct fnode *n, size_t ei, struct msgfile *mf)
 		return false;
 	if (n->body && !body_match(q, e, mf, n->body))
 		return false;
+	if (n->has_att >= 0) {
+		msgfile_open(q, e, mf);
+		if (mf->map == NULL)
+			return false;
+		if (mf->m == NULL)
+			mf->m = mail_message_parse(mf->map, mf->len, NULL);
+		if (mf->m == NULL || jmap_body_has_attachment(mf->m) != (n->has_att == 1))
+			return false;
+	}
 	if (n->hname != NULL) {
 		char *v;
 

@@ -139,6 +139,18 @@ def body_lists(srv, res):
         e = r[1]["list"][0]
         res.eq((letters(e["textBody"]), letters(e["htmlBody"]), letters(e["attachments"]),
                 e["hasAttachment"]), (text, html, att, has), "§4.1.4 lists of " + subject)
+    # the hasAttachment FilterCondition agrees with the property, alone and under NOT
+    for cond, want in (({"hasAttachment": True}, True), ({"hasAttachment": False}, False),
+                       ({"operator": "NOT", "conditions": [{"hasAttachment": True}]},
+                        False)):
+        st, p = api(srv, {"using": USING, "methodCalls": [
+            ["Email/query", {"accountId": acc, "filter": cond}, "q"],
+            ["Email/get", {"accountId": acc, "#ids": {"resultOf": "q", "name":
+                                                      "Email/query", "path": "/ids"},
+                           "properties": ["subject"]}, "g"]]})
+        got = sorted(e["subject"] for e in p["methodResponses"][1][1]["list"])
+        res.eq(got, sorted(s[0] for s in STRUCTURES if s[5] == want),
+               "Email/query filter %s" % json.dumps(cond))
     # the example's bodyStructure: partIds as IMAP numbers its parts, null for multiparts
     r = get(srv, acc, [ids["rfc-example"]], ["bodyStructure"], bodyProperties=bp)
     bs = r[1]["list"][0]["bodyStructure"]

@@ -333,7 +333,7 @@ def query_hostile_arguments(srv, res):
         ({"filter": {"header": []}}, "invalidArguments"),
         ({"filter": {"header": ["a:b"]}}, "invalidArguments"),
         ({"filter": {"header": ["a", "b", "c"]}}, "invalidArguments"),
-        ({"filter": {"hasAttachment": True}}, "unsupportedFilter"),
+        ({"filter": {"hasAttachment": "yes"}}, "invalidArguments"),
         ({"filter": {"operator": "AND"}}, "invalidArguments"),
         ({"filter": {"operator": "AND", "conditions": {}}}, "invalidArguments"),
         ({"filter": {"operator": "AND", "conditions": [5]}}, "invalidArguments"),
