@@ -1332,21 +1332,9 @@ jmap_email_parse(struct jmap_call *call)
 	struct jmap_body_args a;
 	size_t i;
 
-	if (!jmap_check_account(call))
+	if (!jmap_check_account(call) ||
+	    !jmap_check_id_list(call, blobs, true, "blobIds must be an array of Id"))
 		return;
-	if (!json_is_array(blobs)) {
-		jmap_set_error(call, "invalidArguments", "blobIds must be an array");
-		return;
-	}
-	if (json_array_size(blobs) > JMAP_MAX_OBJECTS_IN_GET) {
-		jmap_set_error(call, "requestTooLarge", NULL);
-		return;
-	}
-	json_array_foreach(blobs, i, e)
-		if (!json_is_string(e)) {
-			jmap_set_error(call, "invalidArguments", "blobIds must be strings");
-			return;
-		}
 	if (!check_props(props, parse_known, email_body_props)) {
 		jmap_set_error(call, "invalidArguments", "unknown property");
 		return;

@@ -743,11 +743,13 @@ start_upload(struct jmap_client *c, const struct http_request *r)
 	if (r->content_type != NULL && header_safe(r->content_type,
 	    MIN(r->content_type_len, sizeof(c->upload_type) - 1))) {
 		size_t n = MIN(r->content_type_len, sizeof(c->upload_type) - 1);
-		size_t semi = strcspn(r->content_type, ";");
+		/* the media type without parameters (the value is not NUL-terminated) */
+		const char *semi = memchr(r->content_type, ';', n);
 
-		/* the media type without parameters */
-		memcpy(c->upload_type, r->content_type, MIN(n, semi));
-		c->upload_type[MIN(n, semi)] = '\0';
+		if (semi != NULL)
+			n = (size_t)(semi - r->content_type);
+		memcpy(c->upload_type, r->content_type, n);
+		c->upload_type[n] = '\0';
 	}
 	c->upload_fd = jmap_upload_begin(c->mu, r->content_length, c->upload_tmp);
 	if (c->upload_fd == -2) {

@@ -41,6 +41,9 @@ bool jmap_check_account(struct jmap_call *call);
 bool jmap_check_properties(struct jmap_call *call, json_t *props, const char *const *known);
 /* ids: null or an array of at most maxObjectsInGet strings. */
 bool jmap_check_ids(struct jmap_call *call, json_t *ids);
+/* An Id[] argument of at most JMAP_MAX_OBJECTS_IN_GET; bad describes the argument. */
+bool jmap_check_id_list(struct jmap_call *call, json_t *ids, bool required,
+    const char *bad);
 /* v absent or null: dflt; a non-negative integer: it; else false. */
 bool jmap_json_uint(json_t *v, json_int_t dflt, json_int_t *out);
 /* Does props (null = all) name name? */

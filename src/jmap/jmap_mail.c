@@ -136,15 +136,15 @@ bad:
 
 /* ids: null, or an array of at most maxObjectsInGet strings. */
 bool
-jmap_check_ids(struct jmap_call *call, json_t *ids)
+jmap_check_id_list(struct jmap_call *call, json_t *ids, bool required, const char *bad)
 {
 	size_t i;
 	json_t *e;
 
-	if (ids == NULL || json_is_null(ids))
+	if (!required && (ids == NULL || json_is_null(ids)))
 		return true;
 	if (!json_is_array(ids)) {
-		jmap_set_error(call, "invalidArguments", "ids must be an array or null");
+		jmap_set_error(call, "invalidArguments", bad);
 		return false;
 	}
 	if (json_array_size(ids) > JMAP_MAX_OBJECTS_IN_GET) {
@@ -153,11 +153,18 @@ jmap_check_ids(struct jmap_call *call, json_t *ids)
 	}
 	json_array_foreach(ids, i, e)
 		if (!json_is_string(e)) {
-			jmap_set_error(call, "invalidArguments", "ids must be strings");
+			jmap_set_error(call, "invalidArguments", bad);
 			return false;
 		}
 	return true;
 }
+
+bool
+jmap_check_ids(struct jmap_call *call, json_t *ids)
+{
+	return jmap_check_id_list(call, ids, false, "ids must be null or an array of Id");
+}
+
 void
 jmap_email_id(uint64_t id, char out[18])
 {

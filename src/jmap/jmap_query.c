@@ -2154,21 +2154,9 @@ jmap_search_snippet_get(struct jmap_call *call)
 	struct jq q;
 	size_t i;
 
-	if (!jmap_check_account(call))
+	if (!jmap_check_account(call) ||
+	    !jmap_check_id_list(call, ids, true, "emailIds (an array of Id) is required"))
 		return;
-	if (!json_is_array(ids)) {
-		jmap_set_error(call, "invalidArguments", "emailIds is required");
-		return;
-	}
-	if (json_array_size(ids) > JMAP_MAX_OBJECTS_IN_GET) {
-		jmap_set_error(call, "requestTooLarge", NULL);
-		return;
-	}
-	json_array_foreach(ids, i, v)
-		if (!json_is_string(v)) {
-			jmap_set_error(call, "invalidArguments", "emailIds must be Id[]");
-			return;
-		}
 	if (filter != NULL && !json_is_null(filter) && !json_is_object(filter)) {
 		jmap_set_error(call, "invalidArguments", "filter must be an object");
 		return;

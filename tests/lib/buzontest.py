@@ -164,8 +164,9 @@ class Server:
     """
 
     def __init__(self, users=None, fill=True, config=None, buzon=None, canary=True,
-                 lmtp=False, pop3=False, certs=None, wrapper=None):
+                 lmtp=False, pop3=False, certs=None, wrapper=None, asan_options=None):
         self.buzon = buzon or default_binary()
+        self.asan_options = list(asan_options or [])	# appended to ASAN_OPTIONS
         self.users = dict(users if users is not None else {"demo": "demo"})
         self.fill = fill
         if isinstance(config, str):
@@ -344,6 +345,7 @@ class Server:
         asan = [o for o in e.get("ASAN_OPTIONS", "").split(":") if o and not o.startswith("log_path=")]
         if self.tmp:
             asan.append("log_path=%s/asan" % self.san_dir)
+        asan += self.asan_options
         e["ASAN_OPTIONS"] = ":".join(asan)
         ubsan = [o for o in e.get("UBSAN_OPTIONS", "").split(":") if o and not o.startswith("log_path=")]
         if not any(o.startswith("print_stacktrace=") for o in ubsan):
