@@ -88,6 +88,9 @@ int jmap_upload_begin(struct mail_user *mu, uint64_t size, char tmp[40]);
 int jmap_upload_finish(struct mail_user *mu, int fd, const char *tmp, char blob_id[18]);
 void jmap_upload_abort(struct mail_user *mu, const char *tmp);
 int jmap_blob_open(struct mail_user *mu, const char *blob_id, int *fd_r);
+/* An unnamed file (O_TMPFILE) beside the uploads, read-write, for a decoded part sent
+ * from disk rather than memory; -1 on error. */
+int jmap_scratch_file(struct mail_user *mu);
 
 /*
  * Run the method name; false when there is no such method or caps (JMAP_CAP_* of the

@@ -504,6 +504,24 @@ serve_api(struct jmap_client *c)
 	}
 }
 
+static int
+write_full(int fd, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, b, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
 /* ---------------------------------------------------------------- download */
 
 static void
@@ -561,84 +579,20 @@ header_safe(const char *s, size_t len)
 }
 
 /*
- * The blob of a body part (jmap_body.c): its decoded content, at most 64 MiB, sent from
- * memory; its type is the part's unless the client asked for one (accept).
+ * Answer a download from fd (a message, an upload, a decoded part): mapped and pumped
+ * as the client reads (download_pump), so a client that does not read holds a mapping,
+ * not memory. raw: the octets as they are; else the message with CRLF line ends.
  */
 static void
-serve_part_download(struct jmap_client *c, const char *blob, const char *name, size_t nlen,
-    const char *accept)
+download_from_fd(struct jmap_client *c, int fd, bool raw, const char *type, const char *name,
+    size_t nlen)
 {
-	char type[256], *data, *extra;
-	size_t len;
-	int r;
-
-	if ((r = jmap_body_blob_read(c->mu, blob, &data, &len, type, sizeof(type))) <= 0) {
-		if (r < 0)
-			respond_text(c, 503, "Temporary failure");
-		else
-			respond_text(c, 404, "Not found");
-		return;
-	}
-	if (!header_safe(type, strlen(type)))
-		snprintf(type, sizeof(type), "application/octet-stream");
-	extra = xasprintf("%s%.*s%s", header_safe(name, nlen) ?
-	    "Content-Disposition: attachment; filename=\"" : "",
-	    header_safe(name, nlen) ? (int)nlen : 0, name, header_safe(name, nlen) ? "\"\r\n" : "");
-	respond(c, 200, accept != NULL ? accept : type, extra, data, len);
-	free(extra);
-	free(data);
-}
-
-/*
- * GET /jmap/download/{accountId}/{blobId}/{name}?accept={type} (RFC 8620 §6.2): the
- * blob is the message, with CRLF line ends (its size is the Email's size).
- */
-static void
-serve_download(struct jmap_client *c)
-{
-	const char *p = c->target + strlen("/jmap/download/"), *slash, *name, *q;
-	char acc[64], blob[256], type[256];
 	struct stat sb;
-	size_t len, nlen;
 	uint64_t total;
-	int fd, r;
-	bool accepted = false;
+	size_t len;
 
-	if ((slash = strchr(p, '/')) == NULL || (size_t)(slash - p) >= sizeof(acc))
-		goto notfound;
-	memcpy(acc, p, (size_t)(slash - p));
-	acc[slash - p] = '\0';
-	p = slash + 1;
-	if ((slash = strchr(p, '/')) == NULL || (size_t)(slash - p) >= sizeof(blob))
-		goto notfound;
-	memcpy(blob, p, (size_t)(slash - p));
-	blob[slash - p] = '\0';
-	name = slash + 1;
-	q = strchr(name, '?');
-	nlen = q != NULL ? (size_t)(q - name) : strlen(name);
-	snprintf(type, sizeof(type), "message/rfc822");
-	if (q != NULL && strncmp(q, "?accept=", 8) == 0 && header_safe(q + 8, strlen(q + 8))) {
-		snprintf(type, sizeof(type), "%s", q + 8);
-		accepted = true;
-	}
-	if (strcmp(acc, c->account_id) != 0)
-		goto notfound;
-	if (strlen(blob) > 17) {
-		serve_part_download(c, blob, name, nlen, accepted ? type : NULL);
-		return;
-	}
-	c->raw = blob[0] == 'U';
+	c->raw = raw;
 	c->raw_pos = 0;
-	if (c->raw && (q == NULL || strncmp(q, "?accept=", 8) != 0 ||
-	    !header_safe(q + 8, strlen(q + 8))))
-		snprintf(type, sizeof(type), "application/octet-stream");
-	if ((r = jmap_blob_open(c->mu, blob, &fd)) <= 0) {
-		if (r < 0) {
-			respond_text(c, 503, "Temporary failure");
-			return;
-		}
-		goto notfound;
-	}
 	if (fstat(fd, &sb) < 0 || sb.st_size < 0) {
 		close(fd);
 		respond_text(c, 503, "Temporary failure");
@@ -671,6 +625,90 @@ serve_download(struct jmap_client *c)
 		return;
 	}
 	c->state = JC_DOWNLOAD;
+}
+
+/*
+ * The blob of a body part (jmap_body.c): its decoded content (at most 64 MiB, decoded
+ * at once: the mail process does one at a time), written to an unnamed scratch file
+ * and sent from there like a message; its type is the part's unless the client asked
+ * for one (accept).
+ */
+static void
+serve_part_download(struct jmap_client *c, const char *blob, const char *name, size_t nlen,
+    const char *accept)
+{
+	char type[256], *data;
+	size_t len;
+	int r, fd;
+
+	if ((r = jmap_body_blob_read(c->mu, blob, &data, &len, type, sizeof(type))) <= 0) {
+		if (r < 0)
+			respond_text(c, 503, "Temporary failure");
+		else
+			respond_text(c, 404, "Not found");
+		return;
+	}
+	if (!header_safe(type, strlen(type)))
+		snprintf(type, sizeof(type), "application/octet-stream");
+	fd = jmap_scratch_file(c->mu);
+	if (fd < 0 || write_full(fd, data, len) < 0) {
+		if (fd >= 0)
+			close(fd);
+		free(data);
+		respond_text(c, 503, "Temporary failure");
+		return;
+	}
+	free(data);
+	download_from_fd(c, fd, true, accept != NULL ? accept : type, name, nlen);
+}
+
+/*
+ * GET /jmap/download/{accountId}/{blobId}/{name}?accept={type} (RFC 8620 §6.2): the
+ * blob is the message, with CRLF line ends (its size is the Email's size).
+ */
+static void
+serve_download(struct jmap_client *c)
+{
+	const char *p = c->target + strlen("/jmap/download/"), *slash, *name, *q;
+	char acc[64], blob[256], type[256];
+	size_t nlen;
+	int fd, r;
+	bool accepted = false;
+
+	if ((slash = strchr(p, '/')) == NULL || (size_t)(slash - p) >= sizeof(acc))
+		goto notfound;
+	memcpy(acc, p, (size_t)(slash - p));
+	acc[slash - p] = '\0';
+	p = slash + 1;
+	if ((slash = strchr(p, '/')) == NULL || (size_t)(slash - p) >= sizeof(blob))
+		goto notfound;
+	memcpy(blob, p, (size_t)(slash - p));
+	blob[slash - p] = '\0';
+	name = slash + 1;
+	q = strchr(name, '?');
+	nlen = q != NULL ? (size_t)(q - name) : strlen(name);
+	snprintf(type, sizeof(type), "message/rfc822");
+	if (q != NULL && strncmp(q, "?accept=", 8) == 0 && header_safe(q + 8, strlen(q + 8))) {
+		snprintf(type, sizeof(type), "%s", q + 8);
+		accepted = true;
+	}
+	if (strcmp(acc, c->account_id) != 0)
+		goto notfound;
+	if (strlen(blob) > 17) {
+		serve_part_download(c, blob, name, nlen, accepted ? type : NULL);
+		return;
+	}
+	if (blob[0] == 'U' && (q == NULL || strncmp(q, "?accept=", 8) != 0 ||
+	    !header_safe(q + 8, strlen(q + 8))))
+		snprintf(type, sizeof(type), "application/octet-stream");
+	if ((r = jmap_blob_open(c->mu, blob, &fd)) <= 0) {
+		if (r < 0) {
+			respond_text(c, 503, "Temporary failure");
+			return;
+		}
+		goto notfound;
+	}
+	download_from_fd(c, fd, blob[0] == 'U', type, name, nlen);
 	return;
 notfound:
 	respond_text(c, 404, "Not found");
@@ -678,23 +716,6 @@ notfound:
 
 /* ---------------------------------------------------------------- upload */
 
-static int
-write_full(int fd, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-
-	while (n > 0) {
-		ssize_t w = write(fd, b, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 /* The body has been written to the upload file: it becomes a blob (RFC 8620 §6.1). */
 static void

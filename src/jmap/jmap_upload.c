@@ -107,6 +107,21 @@ jmap_upload_begin(struct mail_user *mu, uint64_t size, char tmp[40])
 	return fd;
 }
 
+int
+jmap_scratch_file(struct mail_user *mu)
+{
+	int dfd = upload_dir(mu, true), fd;
+
+	if (dfd < 0)
+		return -1;
+	/* unnamed: gone with its last descriptor or mapping, never swept or counted */
+	fd = openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		log_error("jmap scratch file error=%s", strerror(errno));
+	close(dfd);
+	return fd;
+}
+
 void
 jmap_upload_abort(struct mail_user *mu, const char *tmp)
 {

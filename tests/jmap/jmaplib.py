@@ -5,6 +5,7 @@ import base64
 import http.client
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -103,6 +104,23 @@ def imap_ids(srv):
             ids.add(d.split(b"EMAILID (")[1].split(b")")[0].decode())
     m.logout()
     return mbid, ids
+
+
+def mail_pid(srv):
+    """The user's mail process (the master logs its pid at each login)."""
+    pids = re.findall(r"jmap login user=demo .* mail_pid=(\d+)", srv.log_text())
+    return int(pids[-1]) if pids else None
+
+
+def rss_kib(pid, field="VmRSS"):
+    """A /proc status field of pid in KiB (RssAnon: memory, not mapped files)."""
+    if pid is None:
+        return 0
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
 
 
 def ensure_jam():

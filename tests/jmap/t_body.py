@@ -9,12 +9,13 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import time
 
 from jmaplib import *  # noqa: F401,F403
 from jmaplib import (HERE, USING, account, api, basic, bt, conn, ensure_jam, request,
-                     still_serving, test)
+                     mail_pid, rss_kib, still_serving, test)
 
 
 def deliver_all(srv, res, msgs):
@@ -449,6 +450,55 @@ def part_blobs(srv, res):
     res.eq((r.status, r.getheader("Content-Type"), data), (200, "text/x-mine", b"A\n"),
            "accept overrides the type")
     still_serving(srv, res)
+
+
+# ASan's quarantine (small here) would otherwise hold the freed decode buffer
+@test(config=["jmap_tls = no"], fill=False, asan_options=["quarantine_size_mb=1"])
+def part_download_streams(srv, res):
+    """A decoded part is sent from a scratch file as the client reads: a client that
+    reads nothing costs the mail process no memory for it, and one that reads gets
+    every octet."""
+    blob = bytes((i * 7 + i // 251) & 0xFF for i in range(12 * 1024 * 1024))
+    att = base64.encodebytes(blob)
+    msg = (b"From: a@example.org\nSubject: bigpart\nMIME-Version: 1.0\n"
+           b"Content-Type: multipart/mixed; boundary=x\n\n--x\nContent-Type: text/plain\n\n"
+           b"see attached\n--x\nContent-Type: application/octet-stream\n"
+           b"Content-Disposition: attachment; filename=big.bin\n"
+           b"Content-Transfer-Encoding: base64\n\n" + att + b"--x--\n")
+    acc, ids = deliver_all(srv, res, [msg])
+    e = get(srv, acc, [ids["bigpart"]], ["attachments"])[1]["list"][0]
+    part = e["attachments"][0]
+    res.eq(part["size"], len(blob), "the part's decoded size")
+    pid = mail_pid(srv)
+    anon0 = rss_kib(pid, "RssAnon")
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(60)
+    s.connect((bt.HOST, srv.jmap_port))
+    s.sendall(("GET /jmap/download/%s/%s/big.bin HTTP/1.1\r\nHost: x\r\n"
+               "Authorization: %s\r\n\r\n" % (acc, part["blobId"], basic())).encode())
+    time.sleep(1.5)
+    anon1 = rss_kib(pid, "RssAnon")
+    print("  RssAnon %d -> %d KiB while the client does not read" % (anon0, anon1))
+    res.check(anon1 - anon0 < 6 * 1024, "a 12 MiB part to a client that does not read: the "
+              "mail process grew %d KiB" % (anon1 - anon0))
+    still_serving(srv, res)
+    data = b""
+    while True:
+        d = s.recv(1 << 20)
+        if not d:
+            break
+        data += d
+        if b"\r\n\r\n" in data:
+            head, _, body = data.partition(b"\r\n\r\n")
+            if len(body) >= len(blob):
+                break
+    s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    res.check(head.startswith(b"HTTP/1.1 200 "), "200")
+    res.check(b"Content-Length: %d\r\n" % len(blob) in head, "Content-Length")
+    res.check(body == blob, "every octet of the decoded part (%d of %d)" % (len(body),
+                                                                             len(blob)))
 
 
 @test(config=["jmap_tls = no"], fill=False)

@@ -14,7 +14,8 @@ import struct
 import time
 
 from jmaplib import *  # noqa: F401,F403
-from jmaplib import bt, basic, account, api, USING, test, conn, request, ensure_jam, HERE
+from jmaplib import (bt, basic, account, api, USING, test, conn, request, ensure_jam, HERE,
+                     mail_pid, rss_kib)
 
 PLAIN = ["jmap_tls = no"]
 MSG = b"From: a@example.org\r\nTo: demo@example.org\r\nSubject: push\r\n\r\nhello\r\n"
@@ -309,22 +310,6 @@ def push_eventsource_reader_that_never_reads(srv, res):
           % (n, got // 1024, rss0, rss1))
     es.close()
     still_serving(srv, res)
-
-
-def mail_pid(srv):
-    """The user's mail process (the master logs its pid at each login)."""
-    pids = re.findall(r"jmap login user=demo .* mail_pid=(\d+)", srv.log_text())
-    return int(pids[-1]) if pids else None
-
-
-def rss_kib(pid):
-    if pid is None:
-        return 0
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 # ---------------------------------------------------------------- WebSocket
