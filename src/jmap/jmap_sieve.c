@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -108,8 +109,8 @@ int
 jmap_sieve_blob_open(struct mail_user *mu, const char *home, const char *blob_id, int *fd_r)
 {
 	struct sieve_store *st = sieve_store_open(mu->cfg, home, true);
-	char *data, tmpl[] = "/tmp/buzon-sieve-blob.XXXXXX";
 	size_t len, off = 0;
+	char *data;
 	int r, fd;
 
 	if (st == NULL)
@@ -118,13 +119,12 @@ jmap_sieve_blob_open(struct mail_user *mu, const char *home, const char *blob_id
 	sieve_store_close(&st);
 	if (r <= 0)
 		return r;
-	/* the download maps a file: an unlinked temporary one */
-	if ((fd = mkostemp(tmpl, O_CLOEXEC)) < 0) {
-		log_error("jmap sieve blob error=\"mkostemp: %s\"", strerror(errno));
+	/* the download maps a file: a copy in memory, so the script may change meanwhile */
+	if ((fd = memfd_create("buzon-sieve-blob", MFD_CLOEXEC)) < 0) {
+		log_error("jmap sieve blob error=\"memfd_create: %s\"", strerror(errno));
 		free(data);
 		return -1;
 	}
-	(void)unlink(tmpl);
 	while (off < len) {
 		ssize_t n = write(fd, data + off, len - off);
 
@@ -496,7 +496,7 @@ set_create(struct jmap_call *call, struct sieve_store *st, json_t *obj, json_t *
 
 	*created_r = NULL;
 	if (!json_is_object(obj))
-		return jmap_set_err("invalidArguments", NULL, "not an object");
+		return jmap_set_err("invalidProperties", NULL, "not an object");
 	if ((err = check_props(obj, NULL)) != NULL)
 		return err;
 	if (jname != NULL && !json_is_null(jname) && (name = json_name(jname)) == NULL)
@@ -768,6 +768,12 @@ jmap_sieve_set(struct jmap_call *call)
 		sieve_store_close(&st);
 		return;
 	}
+	json_array_foreach(destroy, i, v)
+		if (!json_is_string(v)) {
+			jmap_set_error(call, "invalidArguments", "destroy holds ids");
+			sieve_store_close(&st);
+			return;
+		}
 	if ((act != NULL && !json_is_null(act) && !json_is_string(act)) ||
 	    (deact != NULL && !json_is_null(deact) && !json_is_boolean(deact)) ||
 	    (json_is_string(act) && json_is_true(deact))) {
@@ -817,8 +823,6 @@ jmap_sieve_set(struct jmap_call *call)
 		const char *id = jmap_resolve_id(call, json_string_value(v));
 		json_t *err;
 
-		if (!json_is_string(v))
-			continue;
 		if (id == NULL && json_string_value(v)[0] == '#')
 			id = json_string_value(json_object_get(json_object_get(json_object_get(
 			    call->result, "created"), json_string_value(v) + 1), "id"));

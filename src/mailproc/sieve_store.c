@@ -704,12 +704,10 @@ sieve_store_list(struct sieve_store *st, struct sieve_store_list *l, const char 
 	changed = changed || out.n != m.n;
 	idmap_free(&m);
 	free(active);
-	if (changed && idmap_save(st, &out, what_r) < 0) {
-		/* ids that are not kept would change at the next look */
-		idmap_free(&out);
-		sieve_store_list_free(l);
-		return -1;
-	}
+	if (changed && idmap_save(st, &out, what_r) < 0)
+		/* listing still works (a read-only sieve_dir); ids change at the next look */
+		log_warn("sieve store dir=%s error=\"%s: %s\"", st->dir, *what_r,
+		    strerror(errno));
 	idmap_free(&out);
 	return 0;
 }

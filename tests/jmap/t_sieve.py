@@ -14,7 +14,7 @@ import tempfile
 import time
 
 from jmaplib import *  # noqa: F401,F403
-from jmaplib import bt, test, api, account, conn, request, basic
+from jmaplib import bt, test, api, account, conn, request, basic, still_serving
 
 CAP = "urn:ietf:params:jmap:sieve"
 USING = ["urn:ietf:params:jmap:core", CAP]
@@ -445,3 +445,81 @@ def sieve_delivery(srv, res):
     lmtp(srv, "a@example.net", "[acme] news")
     res.eq(wait_in(srv, "Lists", "[acme] news"), 1, "filed into Lists")
     res.eq(wait_in(srv, None, "[acme] news", timeout=0), 0, "not in INBOX")
+
+
+D_BAD, C_BAD = setup_dir("hostile")
+
+
+@test(config=C_BAD)
+def sieve_hostile_args(srv, res):
+    """Arguments of the wrong shape, names with NUL or control characters, unknown and
+    server-set properties, ifInState, /changes, a script's blob copied into another, a
+    script written by hand, and the server still serving."""
+    acc = account(srv)
+    blob = upload(srv, FILTER, acc)
+    bad_names = ["a\nb", "a\u007fb", "", "x" * 300, 7, ["a"], "buzon-jmap", "a/b"]
+    r = call(srv, ["SieveScript/set", {"accountId": acc, "create": {
+        "c%d" % i: {"name": n, "blobId": blob} for i, n in enumerate(bad_names)}}, "s"])[0][1]
+    res.eq(sorted(r["notCreated"]), sorted("c%d" % i for i in range(len(bad_names))),
+           "every bad name refused: %r" % r)
+    res.check(all(e["type"] == "invalidProperties" for e in r["notCreated"].values()),
+              "as invalidProperties")
+    r = call(srv, ["SieveScript/set", {"accountId": acc, "create": {
+        "u": {"name": "u", "blobId": blob, "color": "red"},
+        "i": {"name": "i", "blobId": blob, "id": "S0000000000000000"},
+        "a": {"name": "a", "blobId": blob, "isActive": True},
+        "b": {"name": "b", "blobId": 3},
+        "n": {"name": "n", "blobId": "U" + "0" * 300},
+        "m": {"name": "m", "blobId": "Gffffffffffffffff"},
+        "o": "not an object"}}, "s"])[0][1]
+    nc = r["notCreated"]
+    res.eq({k: nc[k]["type"] for k in nc},
+           {"u": "invalidProperties", "i": "invalidProperties", "a": "invalidProperties",
+            "b": "invalidProperties", "n": "invalidProperties", "m": "blobNotFound",
+            "o": "invalidProperties"}, "bad creates: %r" % nc)
+    for args in ({"destroy": [1]}, {"onSuccessActivateScript": 5},
+                 {"onSuccessDeactivateScript": "yes"}, {"create": []},
+                 {"onSuccessActivateScript": "S1", "onSuccessDeactivateScript": True}):
+        a = {"accountId": acc}
+        a.update(args)
+        r = call(srv, ["SieveScript/set", a, "s"])
+        res.eq((r[0][0], r[0][1].get("type")), ("error", "invalidArguments"),
+               "set %r" % args)
+    r = call(srv, ["SieveScript/get", {"accountId": acc, "properties": ["name", "size"]}, "g"],
+             ["SieveScript/get", {"accountId": acc, "ids": "S1"}, "g2"],
+             ["SieveScript/get", {"accountId": "other"}, "g3"],
+             ["SieveScript/query", {"accountId": acc, "sort": [{"property": "size"}]}, "q"],
+             ["SieveScript/query", {"accountId": acc, "anchor": "Snope"}, "q2"])
+    res.eq([(x[0], x[1].get("type")) for x in r],
+           [("error", "invalidArguments"), ("error", "invalidArguments"),
+            ("error", "accountNotFound"), ("error", "unsupportedSort"),
+            ("error", "anchorNotFound")], "bad get and query arguments")
+    # a script's own blob makes a copy; ifInState; /changes
+    r = create(srv, acc, "orig", FILTER)
+    gblob = r["created"]["c1"]["blobId"]
+    st = r["newState"]
+    r = call(srv, ["SieveScript/set", {"accountId": acc, "ifInState": "s-nope",
+                                       "destroy": [r["created"]["c1"]["id"]]}, "s"],
+             ["SieveScript/set", {"accountId": acc, "ifInState": st, "create": {
+                 "cp": {"name": "copy", "blobId": gblob}}}, "s2"],
+             ["SieveScript/changes", {"accountId": acc, "sinceState": st}, "c"])
+    res.eq((r[0][0], r[0][1].get("type")), ("error", "stateMismatch"), "ifInState")
+    res.eq(r[1][1]["created"]["cp"]["blobId"], gblob, "a copy has the same blobId")
+    res.eq(r[2][1].get("type"), "cannotCalculateChanges", "changes since an older state")
+    now = r[1][1]["newState"]
+    r = call(srv, ["SieveScript/changes", {"accountId": acc, "sinceState": now}, "c"])
+    res.eq((r[0][1]["oldState"], r[0][1]["newState"], r[0][1]["created"]),
+           (now, now, []), "no changes since the current state")
+    # a script written by hand is listed, with an id that stays
+    with open(os.path.join(D_BAD, "home", "sieve", "hand.sieve"), "wb") as f:
+        f.write(b"keep;\n")
+    a = scripts(srv, acc).get("hand", {}).get("id")
+    res.check(a is not None and scripts(srv, acc)["hand"]["id"] == a, "hand-written script")
+    # a content update that does not compile changes nothing
+    sid = scripts(srv, acc)["copy"]["id"]
+    r = call(srv, ["SieveScript/set", {"accountId": acc, "update": {sid: {
+        "blobId": upload(srv, b"if true {", acc)}}}, "s"])[0][1]
+    res.eq(r["notUpdated"][sid]["type"], "invalidSieve", "update: invalidSieve")
+    with open(os.path.join(D_BAD, "home", "sieve", "copy.sieve"), "rb") as f:
+        res.eq(f.read(), FILTER, "the old content stays")
+    still_serving(srv, res)
