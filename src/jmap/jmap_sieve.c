@@ -11,13 +11,11 @@
 #include "jmap/jmap_local.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/config.h"
@@ -152,9 +150,6 @@ static int
 blob_read(struct jmap_call *call, struct sieve_store *st, const char *blob_id, size_t max,
     char **data_r, size_t *len_r)
 {
-	struct stat sb;
-	size_t off = 0;
-	char *data;
 	int fd, r;
 
 	if (blob_id[0] == 'G') {
@@ -167,29 +162,11 @@ blob_read(struct jmap_call *call, struct sieve_store *st, const char *blob_id, s
 	}
 	if ((r = jmap_blob_open(call->mu, blob_id, &fd)) <= 0)
 		return r;
-	if (fstat(fd, &sb) < 0) {
-		close(fd);
-		return -1;
-	}
-	if ((uint64_t)sb.st_size > max) {
-		close(fd);
-		return -2;
-	}
-	data = xmalloc((size_t)sb.st_size + 1);
-	while (off < (size_t)sb.st_size) {
-		ssize_t n = read(fd, data + off, (size_t)sb.st_size - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
+	r = sieve_store_slurp(fd, max, data_r, len_r);
+	if (r < 0 && errno == EFBIG)
+		r = -2;
 	close(fd);
-	data[off] = '\0';
-	*data_r = data;
-	*len_r = off;
-	return 1;
+	return r == 0 ? -1 : r;
 }
 
 /* ---------------------------------------------------------------- common */
@@ -735,6 +712,18 @@ out:
 	sieve_store_list_free(&l);
 }
 
+/* id, or "#c": a script created earlier in this call or in the request; NULL if none. */
+static const char *
+resolve_id(struct jmap_call *call, const char *id)
+{
+	const char *r = jmap_resolve_id(call, id);
+
+	if (r == NULL && id[0] == '#')
+		r = json_string_value(json_object_get(json_object_get(json_object_get(
+		    call->result, "created"), id + 1), "id"));
+	return r;
+}
+
 static char *
 current_state(struct sieve_store *st)
 {
@@ -804,12 +793,9 @@ jmap_sieve_set(struct jmap_call *call)
 		}
 	}
 	json_object_foreach(update, k, v) {
-		const char *id = jmap_resolve_id(call, k);
+		const char *id = resolve_id(call, k);
 		json_t *upd = NULL, *err;
 
-		if (id == NULL && k[0] == '#')
-			id = json_string_value(json_object_get(json_object_get(json_object_get(
-			    call->result, "created"), k + 1), "id"));
 		err = id == NULL ? jmap_set_err("notFound", NULL, NULL) :
 		    set_update(call, st, id, v, &upd);
 		if (err != NULL) {
@@ -820,12 +806,9 @@ jmap_sieve_set(struct jmap_call *call)
 		}
 	}
 	json_array_foreach(destroy, i, v) {
-		const char *id = jmap_resolve_id(call, json_string_value(v));
+		const char *id = resolve_id(call, json_string_value(v));
 		json_t *err;
 
-		if (id == NULL && json_string_value(v)[0] == '#')
-			id = json_string_value(json_object_get(json_object_get(json_object_get(
-			    call->result, "created"), json_string_value(v) + 1), "id"));
 		err = id == NULL ? jmap_set_err("notFound", NULL, NULL) :
 		    set_destroy(call, st, id);
 		if (err != NULL) {
@@ -844,12 +827,10 @@ jmap_sieve_set(struct jmap_call *call)
 	if (!failed && (json_is_string(act) || json_is_true(deact))) {
 		const char *a = json_string_value(act);
 
+		/* "#c" of this call stays as it is: set_activate marks it in created */
 		if (a != NULL && a[0] == '#' && json_object_get(json_object_get(call->result,
-		    "created"), a + 1) == NULL) {
-			const char *r = jmap_resolve_id(call, a);
-
-			a = r != NULL ? r : a;
-		}
+		    "created"), a + 1) == NULL && jmap_resolve_id(call, a) != NULL)
+			a = jmap_resolve_id(call, a);
 		set_activate(call, st, a, json_is_true(deact));
 	}
 	st_new = current_state(st);

@@ -116,19 +116,6 @@ vac_load(const struct vac_paths *p)
 	return d;
 }
 
-/* s as a Sieve quoted string (RFC 5228 §2.4.2: '"' and '\' escaped). */
-static void
-sieve_quote(struct buf *b, const char *s)
-{
-	(void)buf_append_c(b, '"');
-	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			(void)buf_append_c(b, '\\');
-		(void)buf_append_c(b, *s);
-	}
-	(void)buf_append_c(b, '"');
-}
-
 /* "2026-12-06T20:00:00Z" -> "2026-12-06T20:00:00" (a UTCDate, RFC 8620 §1.4). */
 static bool
 utc_date_ok(const char *s)
@@ -152,7 +139,7 @@ vac_reason(struct buf *b, const char *text, const char *html, bool *mime_r)
 
 	*mime_r = html != NULL;
 	if (html == NULL) {
-		sieve_quote(b, text != NULL ? text : "");
+		sieve_store_quote(b, text != NULL ? text : "");
 		return;
 	}
 	if (RAND_bytes(r, sizeof(r)) != 1)
@@ -179,7 +166,7 @@ vac_reason(struct buf *b, const char *text, const char *html, bool *mime_r)
 			buf_append_str(&m, html);
 		}
 		(void)buf_append_c(&m, '\0');
-		sieve_quote(b, m.data);
+		sieve_store_quote(b, m.data);
 		buf_deinit(&m);
 	}
 }
@@ -216,7 +203,7 @@ vac_script(struct buf *b, json_t *v)
 	buf_append_str(b, "  vacation");
 	if (subject != NULL) {
 		buf_append_str(b, " :subject ");
-		sieve_quote(b, subject);
+		sieve_store_quote(b, subject);
 	}
 	buf_append_str(b, " :handle \"jmap-vacation\"");
 	{

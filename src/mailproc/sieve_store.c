@@ -183,24 +183,17 @@ out:
 }
 
 int
-sieve_store_read(struct sieve_store *st, const char *name, size_t max, char **data_r,
-    size_t *len_r)
+sieve_store_slurp(int fd, size_t max, char **data_r, size_t *len_r)
 {
-	char *path = script_path(st, name), *data;
 	struct stat sb;
 	size_t off = 0;
-	int fd;
+	char *data;
 
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	free(path);
-	if (fd < 0)
-		return errno == ENOENT || errno == ELOOP ? 0 : -1;
-	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-		close(fd);
+	if (fstat(fd, &sb) < 0)
+		return -1;
+	if (!S_ISREG(sb.st_mode))
 		return 0;
-	}
 	if ((uint64_t)sb.st_size > max) {
-		close(fd);
 		errno = EFBIG;
 		return -1;
 	}
@@ -214,11 +207,28 @@ sieve_store_read(struct sieve_store *st, const char *name, size_t max, char **da
 			break;
 		off += (size_t)n;
 	}
-	close(fd);
 	data[off] = '\0';
 	*data_r = data;
 	*len_r = off;
 	return 1;
+}
+
+int
+sieve_store_read(struct sieve_store *st, const char *name, size_t max, char **data_r,
+    size_t *len_r)
+{
+	char *path = script_path(st, name);
+	int fd, r, e;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	free(path);
+	if (fd < 0)
+		return errno == ENOENT || errno == ELOOP ? 0 : -1;
+	r = sieve_store_slurp(fd, max, data_r, len_r);
+	e = errno;
+	close(fd);
+	errno = e;
+	return r;
 }
 
 /* ---------------------------------------------------------------- the link */
@@ -369,8 +379,8 @@ set_link(struct sieve_store *st, const char *path, const char **what_r)
 	return r;
 }
 
-static void
-sieve_quote(struct buf *b, const char *s)
+void
+sieve_store_quote(struct buf *b, const char *s)
 {
 	(void)buf_append_c(b, '"');
 	for (; *s != '\0'; s++) {
@@ -396,7 +406,7 @@ wrap_write(struct sieve_store *st, const char *name, const char **what_r)
 	if (name != NULL && strcmp(name, SIEVE_STORE_WRAP) != 0 &&
 	    strcmp(name, SIEVE_STORE_VACATION) != 0) {
 		(void)buf_append_str(&w, "include :personal ");
-		sieve_quote(&w, name);
+		sieve_store_quote(&w, name);
 		(void)buf_append_str(&w, ";\n");
 	}
 	if (mkdir(st->dir, 0700) < 0 && errno != EEXIST) {
@@ -509,31 +519,18 @@ static void
 idmap_load(struct sieve_store *st, struct idmap *m)
 {
 	char *path = xasprintf("%s/" IDS_FILE, st->dir), *data = NULL, *p;
-	struct stat sb;
-	size_t off = 0;
-	int fd;
+	size_t len;
+	int fd, r;
 
 	memset(m, 0, sizeof(*m));
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	free(path);
 	if (fd < 0)
 		return;
-	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size > IDS_FILE_MAX) {
-		close(fd);
-		return;
-	}
-	data = xmalloc((size_t)sb.st_size + 1);
-	while (off < (size_t)sb.st_size) {
-		ssize_t n = read(fd, data + off, (size_t)sb.st_size - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
+	r = sieve_store_slurp(fd, IDS_FILE_MAX, &data, &len);
 	close(fd);
-	data[off] = '\0';
+	if (r != 1)
+		return;
 	for (p = data; *p != '\0';) {
 		char *nl = strchr(p, '\n');
 

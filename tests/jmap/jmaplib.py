@@ -105,6 +105,9 @@ def imap_ids(srv):
     return mbid, ids
 
 
+lmtp = bt.lmtp_message
+
+
 def ensure_jam():
     """node_modules/jmap-jam from package-lock.json (npm ci), once."""
     if os.path.isdir(os.path.join(HERE, "node_modules", "jmap-jam")):

@@ -3,18 +3,16 @@ scripts are the ones ManageSieve keeps (src/mailproc/sieve_store.c), so what JMA
 checked over a raw ManageSieve connection and on disk; Sieve's paths are absolute per
 test (the fixture's users have no home)."""
 import atexit
-import base64
 import json
 import os
 import re
 import shutil
-import smtplib
-import socket
 import tempfile
 import time
 
 from jmaplib import *  # noqa: F401,F403
-from jmaplib import bt, test, api, account, conn, request, basic, still_serving
+from jmaplib import bt, test, api, account, conn, request, basic, still_serving, lmtp
+from sieveraw import Raw, plain
 
 CAP = "urn:ietf:params:jmap:sieve"
 USING = ["urn:ietf:params:jmap:core", CAP]
@@ -70,59 +68,26 @@ def scripts(srv, acc):
     return {s["name"]: s for s in r[0][1]["list"]}
 
 
-class MS:
-    """A raw ManageSieve session (RFC 5804), logged in as demo."""
+class MS(Raw):
+    """A raw ManageSieve session (tests/lib/sieveraw.py), logged in as demo."""
 
     def __init__(self, srv):
         deadline = time.monotonic() + 10
         while True:
             try:
-                self.sock = socket.create_connection((bt.HOST, srv.sieve_port), timeout=5)
+                Raw.__init__(self, srv)
                 break
             except OSError:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
-        self.buf = b""
         self.response()
-        cred = base64.b64encode(b"\0demo\0demo").decode()
-        lines, ok = self.cmd('AUTHENTICATE "PLAIN" "%s"' % cred)
+        lines, ok = self.cmd(b'AUTHENTICATE "PLAIN" "' + plain("demo", "demo") + b'"\r\n')
         if not ok.startswith(b"OK"):
             raise AssertionError("ManageSieve login: %r" % ok)
 
-    def line(self):
-        while b"\r\n" not in self.buf:
-            d = self.sock.recv(65536)
-            if not d:
-                raise EOFError("ManageSieve connection closed")
-            self.buf += d
-        ln, self.buf = self.buf.split(b"\r\n", 1)
-        return ln
-
-    def logical(self):
-        out = self.line()
-        while True:
-            m = re.search(rb"\{(\d+)\+?\}$", out)
-            if not m:
-                return out
-            n = int(m.group(1))
-            while len(self.buf) < n:
-                self.buf += self.sock.recv(65536)
-            out += b"\r\n" + self.buf[:n]
-            self.buf = self.buf[n:]
-            out += self.line()
-
-    def response(self):
-        lines = []
-        while True:
-            ln = self.logical()
-            if re.match(rb"(OK|NO|BYE)\b", ln):
-                return lines, ln
-            lines.append(ln)
-
     def cmd(self, text):
-        self.sock.sendall(text.encode() + b"\r\n")
-        return self.response()
+        return Raw.cmd(self, text.encode() + b"\r\n" if isinstance(text, str) else text)
 
     def list(self):
         """{name: active} of LISTSCRIPTS."""
@@ -139,7 +104,7 @@ class MS:
             self.cmd("LOGOUT")
         except (OSError, EOFError):
             pass
-        self.sock.close()
+        Raw.close(self)
 
 
 def wrapper_includes(d):
@@ -343,16 +308,6 @@ def sieve_not_configured(srv, res):
     st, p = api(srv, {"using": ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"],
                       "methodCalls": [["SieveScript/get", {"accountId": acc}, "g"]]})
     res.eq(p["methodResponses"][0][1]["type"], "unknownMethod", "without the capability")
-
-
-def lmtp(srv, sender, subject, to="demo@example.org"):
-    msg = ("From: %s\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: <%s.%f@example.net>\r\n\r\n"
-           "body\r\n" % (sender, to, subject, sender.split("@")[0], time.time())).encode()
-    lm = smtplib.LMTP(bt.HOST, srv.lmtp_port, timeout=10)
-    try:
-        lm.sendmail(sender, [to], msg)
-    finally:
-        lm.quit()
 
 
 def wait_in(srv, folder, subject, timeout=10):

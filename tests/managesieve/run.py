@@ -25,6 +25,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import buzontest as bt  # noqa: E402
+from sieveraw import Raw, plain  # noqa: E402
 
 TESTS = []
 
@@ -34,83 +35,6 @@ def test(**options):
         TESTS.append((fn.__name__, fn, options))
         return fn
     return deco
-
-
-class Raw:
-    """A ManageSieve connection spoken byte by byte."""
-
-    def __init__(self, srv, timeout=5):
-        self.sock = socket.create_connection((bt.HOST, srv.sieve_port), timeout=timeout)
-        self.srv = srv
-        self.buf = b""
-
-    def send(self, data):
-        self.sock.sendall(data)
-
-    def _fill(self):
-        d = self.sock.recv(65536)
-        if not d:
-            raise EOFError("connection closed by the server")
-        self.buf += d
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            self._fill()
-        ln, self.buf = self.buf.split(b"\r\n", 1)
-        return ln
-
-    def exact(self, n):
-        while len(self.buf) < n:
-            self._fill()
-        d, self.buf = self.buf[:n], self.buf[n:]
-        return d
-
-    def logical(self):
-        """One response line with its literals inlined (b"{n}\\r\\n" + data)."""
-        out = self.line()
-        while True:
-            m = re.search(rb"\{(\d+)\}$", out)
-            if not m:
-                return out
-            out += b"\r\n" + self.exact(int(m.group(1))) + self.line()
-
-    def response(self):
-        """Lines up to and including the OK/NO/BYE line: (lines, final)."""
-        lines = []
-        while True:
-            ln = self.logical()
-            if re.match(rb"(OK|NO|BYE)\b", ln):
-                return lines, ln
-            lines.append(ln)
-
-    def cmd(self, data):
-        self.send(data)
-        return self.response()
-
-    def starttls(self):
-        self.sock = self.srv.ssl_context().wrap_socket(self.sock, server_hostname="localhost")
-        self.buf = b""
-
-    def closed(self, timeout=5):
-        """True if the server closes the connection (after what it still sends)."""
-        self.sock.settimeout(timeout)
-        try:
-            while True:
-                d = self.sock.recv(65536)
-                if not d:
-                    return True
-                self.buf += d
-        except (OSError, EOFError):
-            return True
-        except socket.timeout:
-            return False
-
-    def close(self):
-        self.sock.close()
-
-
-def plain(user, password):
-    return base64.b64encode(b"\0" + user.encode() + b"\0" + password.encode())
 
 
 def login(srv, user="demo", password="demo"):
@@ -504,17 +428,6 @@ def jmap_call(srv, calls, using):
     return json.loads(c.getresponse().read())["methodResponses"]
 
 
-def lmtp_deliver(srv, sender, subject):
-    import smtplib
-    msg = ("From: %s\r\nTo: demo@example.org\r\nSubject: %s\r\nMessage-ID: <%s.%f@x>\r\n"
-           "\r\nbody\r\n" % (sender, subject, sender.split("@")[0], time.time())).encode()
-    lm = smtplib.LMTP(bt.HOST, srv.lmtp_port, timeout=10)
-    try:
-        lm.sendmail(sender, ["demo@example.org"], msg)
-    finally:
-        lm.quit()
-
-
 def filed(srv, folder, subject, timeout=5):
     deadline = time.monotonic() + timeout
     while True:
@@ -578,7 +491,7 @@ def setactive_keeps_vacation(srv, res):
     res.check(ok.startswith(b"NO (ACTIVE)"), "the running vacation cannot be deleted")
     lines, ok = r.cmd(b'GETSCRIPT "buzon-jmap"\r\n')
     res.check(ok.startswith(b"NO"), "buzon-jmap is not a script name here")
-    lmtp_deliver(srv, "friend@example.net", "about two")
+    bt.lmtp_message(srv, "friend@example.net", "about two")
     res.check(filed(srv, "Junk", "about two"), "two files the delivery")
     deadline = time.monotonic() + 5
     while not replies("friend@example.net") and time.monotonic() < deadline:
@@ -589,7 +502,7 @@ def setactive_keeps_vacation(srv, res):
     with open(wrap) as f:
         res.eq(re.findall(r'include :personal "([^"]*)";', f.read()), ["jmap-vacation"],
                "only the vacation is left")
-    lmtp_deliver(srv, "other@example.net", "about one")
+    bt.lmtp_message(srv, "other@example.net", "about one")
     res.check(filed(srv, None, "about one"), "no filter: INBOX")
     deadline = time.monotonic() + 5
     while not replies("other@example.net") and time.monotonic() < deadline:
