@@ -477,4 +477,13 @@ def sieve_hostile_args(srv, res):
     res.eq(r["notUpdated"][sid]["type"], "invalidSieve", "update: invalidSieve")
     with open(os.path.join(D_BAD, "home", "sieve", "copy.sieve"), "rb") as f:
         res.eq(f.read(), FILTER, "the old content stays")
+    # a creation id names the script in the same call's update and destroy
+    r = call(srv, ["SieveScript/set", {"accountId": acc, "create": {
+        "t": {"name": "temp", "blobId": blob}}, "update": {"#t": {"name": "temp2"}},
+        "destroy": ["#t"]}, "s"])[0][1]
+    tid = r["created"]["t"]["id"]
+    res.eq((r.get("updated"), r.get("destroyed")), ({tid: None}, [tid]),
+           "#t in update and destroy: %r" % r)
+    res.check("temp" not in scripts(srv, acc) and "temp2" not in scripts(srv, acc),
+              "gone again")
     still_serving(srv, res)
