@@ -12,12 +12,10 @@
 #include "jmap/jmap_local.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "lib/buf.h"
 #include "lib/config.h"
@@ -66,36 +64,18 @@ vac_default(void)
 static json_t *
 vac_load(const struct vac_paths *p)
 {
-	int fd = open(p->script, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	json_t *v = NULL, *d = vac_default();
-	char *line = NULL;
-	struct stat st;
+	char *line = NULL, *nl;
+	size_t len;
 
-	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= VAC_FILE_MAX) {
-		size_t len = 0, cap = (size_t)st.st_size;
-		char *nl;
+	if (sieve_store_read(p->st, SIEVE_STORE_VACATION, VAC_FILE_MAX, &line, &len) == 1 &&
+	    (nl = memchr(line, '\n', len)) != NULL &&
+	    strncmp(line, VAC_MAGIC, strlen(VAC_MAGIC)) == 0) {
+		json_error_t e;
 
-		line = xmalloc(cap + 1);
-		while (len < cap) {
-			ssize_t r = read(fd, line + len, cap - len);
-
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0)
-				break;
-			len += (size_t)r;
-		}
-		line[len] = '\0';
-		nl = memchr(line, '\n', len);
-		if (nl != NULL && strncmp(line, VAC_MAGIC, strlen(VAC_MAGIC)) == 0) {
-			json_error_t e;
-
-			v = json_loadb(line + strlen(VAC_MAGIC),
-			    (size_t)(nl - line) - strlen(VAC_MAGIC), JSON_REJECT_DUPLICATES, &e);
-		}
+		v = json_loadb(line + strlen(VAC_MAGIC), (size_t)(nl - line) - strlen(VAC_MAGIC),
+		    JSON_REJECT_DUPLICATES, &e);
 	}
-	if (fd >= 0)
-		close(fd);
 	free(line);
 	if (v != NULL && json_is_object(v)) {
 		const char *k;
