@@ -841,35 +841,31 @@ jmap_sieve_set(struct jmap_call *call)
 
 /* ---------------------------------------------------------------- query */
 
-static int
-sort_name(const void *a, const void *b)
-{
-	return strcmp((*(struct sieve_store_entry *const *)a)->name,
-	    (*(struct sieve_store_entry *const *)b)->name);
-}
-
-/* The comparator of a query: property and direction. */
+/* The comparators of a query (RFC 8620 §5.5): property and direction. */
 struct sortkey {
 	bool active;		/* isActive, else name */
 	bool asc;
 };
-static struct sortkey sort_keys[2];
-static size_t nsort_keys;
+struct sortkeys {
+	struct sortkey k[2];
+	size_t n;
+};
 
 static int
-sort_cmp(const void *a, const void *b)
+sort_cmp(const void *a, const void *b, void *ctx)
 {
 	const struct sieve_store_entry *x = *(struct sieve_store_entry *const *)a;
 	const struct sieve_store_entry *y = *(struct sieve_store_entry *const *)b;
+	const struct sortkeys *sk = ctx;
 
-	for (size_t i = 0; i < nsort_keys; i++) {
-		int c = sort_keys[i].active ? (int)x->active - (int)y->active :
+	for (size_t i = 0; i < sk->n; i++) {
+		int c = sk->k[i].active ? (int)x->active - (int)y->active :
 		    strcmp(x->name, y->name);
 
 		if (c != 0)
-			return sort_keys[i].asc ? c : -c;
+			return sk->k[i].asc ? c : -c;
 	}
-	return sort_name(a, b);
+	return strcmp(x->name, y->name);
 }
 
 static bool
@@ -893,6 +889,7 @@ jmap_sieve_query(struct jmap_call *call)
 	struct sieve_store_entry **m;
 	struct sieve_store_list l;
 	struct sieve_store *st;
+	struct sortkeys sk;
 	json_int_t pos, lim, total;
 	const char *what, *k;
 	size_t i, n = 0;
@@ -914,7 +911,7 @@ jmap_sieve_query(struct jmap_call *call)
 			return;
 		}
 	}
-	nsort_keys = 0;
+	sk.n = 0;
 	if (sort != NULL && !json_is_null(sort)) {
 		bool ok = json_is_array(sort) && json_array_size(sort) <= 2;
 
@@ -928,9 +925,9 @@ jmap_sieve_query(struct jmap_call *call)
 				ok = false;
 				break;
 			}
-			sort_keys[nsort_keys].active = strcmp(p, "isActive") == 0;
-			sort_keys[nsort_keys].asc = asc == NULL || json_is_true(asc);
-			nsort_keys++;
+			sk.k[sk.n].active = strcmp(p, "isActive") == 0;
+			sk.k[sk.n].asc = asc == NULL || json_is_true(asc);
+			sk.n++;
 		}
 		if (!ok) {
 			jmap_set_error(call, "unsupportedSort", "name, isActive");
@@ -957,7 +954,7 @@ jmap_sieve_query(struct jmap_call *call)
 		if (filter == NULL || json_is_null(filter) || filter_match(filter, &l.v[i]))
 			m[n++] = &l.v[i];
 	if (n > 1)
-		qsort(m, n, sizeof(*m), sort_cmp);
+		qsort_r(m, n, sizeof(*m), sort_cmp, &sk);
 	total = (json_int_t)n;
 	if (anchor != NULL) {
 		json_t *ao = json_object_get(call->args, "anchorOffset");
