@@ -91,6 +91,15 @@ int jmap_blob_open(struct mail_user *mu, const char *blob_id, int *fd_r);
 /* An unnamed file (O_TMPFILE) beside the uploads, read-write, for a decoded part sent
  * from disk rather than memory; -1 on error. */
 int jmap_scratch_file(struct mail_user *mu);
+/*
+ * jmap_sieve.c (RFC 9661): the account capability urn:ietf:params:jmap:sieve of the
+ * user whose home is home (owned), NULL when Sieve is not set up for the user; a
+ * script's blob ("G" + 16 hex) as jmap_blob_open does.
+ */
+struct config;
+json_t *jmap_sieve_capability(const struct config *cfg, const char *home);
+int jmap_sieve_blob_open(struct mail_user *mu, const char *home, const char *blob_id,
+    int *fd_r);
 
 /*
  * Run the method name; false when there is no such method or caps (JMAP_CAP_* of the
