@@ -532,6 +532,9 @@ step('filters', async () => {
 	await page.locator('#f-rules li.rule').nth(0).locator('.f-down').click();
 	names = await page.$$eval('#f-rules .f-name', (els) => els.map((e) => e.value));
 	check(names[0] === f.rules[0].name, 'down moves it back');
+	await page.locator('#f-rules li.rule').nth(1).locator('.f-enabled').uncheck();
+	check(await page.locator('#f-rules li.rule').nth(1).evaluate((li) => li.classList.contains('disabled')), 'a rule can be turned off');
+	await page.locator('#f-rules li.rule').nth(1).locator('.f-enabled').check();
 	await page.click('#f-close');
 
 	// someone else's script active (a ManageSieve client): the page says so and

@@ -279,17 +279,22 @@ def run_browser(srv, res, kind, args, url, origin, remote):
     cfg["push"] = dict(CASES["push"], maildir=srv.maildir("demo"), uid=st.st_uid, gid=st.st_gid)
     cfg["mixed"] = {"host": bt.HOST, "port": srv.imap_port, "subject": CASES["push"]["subject"]}
     cfg["filters"] = dict(FILTERS, sieve={"host": bt.HOST, "port": getattr(srv, "sieve_port", 0)})
-    r = subprocess.run(["node", os.path.join(HERE, "buzonmail.mjs"), json.dumps(cfg)],
-                       capture_output=True, text=True, timeout=args.timeout, cwd=HERE)
+    node(res, "buzonmail.mjs", [json.dumps(cfg)], args.timeout)
+    return set(steps) if steps else None
+
+
+def node(res, script, argv, timeout):
+    """Run a node script of this directory; its "FAIL: " lines are failures."""
+    r = subprocess.run(["node", os.path.join(HERE, script)] + argv,
+                       capture_output=True, text=True, timeout=timeout, cwd=HERE)
     for ln in r.stdout.splitlines():
         log(ln)
         if ln.startswith("FAIL: "):
             res.failures.append(ln[6:])
     if r.returncode != 0 and "FAIL" not in r.stdout:
-        res.fail("buzonmail.mjs failed: %s" % r.stderr.strip()[-1500:])
+        res.fail("%s failed: %s" % (script, r.stderr.strip()[-1500:]))
     elif r.stderr.strip():
         log(r.stderr.strip()[-1500:])
-    return set(steps) if steps else None
 
 
 def imap_checks(srv, res, ran):
@@ -336,7 +341,7 @@ def imap_checks(srv, res, ran):
                   "[del needs Email/set] IMAP: deleted (to Trash, then destroyed there)")
     m.logout()
     if want("filters"):
-        filter_checks(srv, res)
+        filter_checks(srv, res, want("vacation"))
 
 
 def encoded_words(text):
@@ -360,8 +365,9 @@ def message(subject, sender="Someone <someone@example.net>", extra=""):
             (sender, subject, extra, email.utils.formatdate(), os.urandom(8).hex())).encode()
 
 
-def filter_checks(srv, res):
-    """The rules the browser saved, as delivery runs them (LMTP), seen over IMAP."""
+def filter_checks(srv, res, vacation):
+    """The rules the browser saved, as delivery runs them (LMTP), seen over IMAP; with
+    the vacation step's reply on, it still goes out (the filters did not replace it)."""
     tricky = "Tricky: " + TRICKY + " end"
     msgs = [message("Zebra project: weekly notes"),
             message("Budget for the filters test", sender="The Boss <boss@example.com>"),
@@ -395,6 +401,18 @@ def filter_checks(srv, res):
     res.check(find(inbox, "A mine-test message") and not find(folder_messages(m, "Junk"), "A mine-test message"),
               need + "the script the webmail replaced does not run")
     m.logout()
+    if vacation:
+        outbox = os.path.join(srv.tmp, "outbox")
+        replies = []
+        for name in sorted(os.listdir(outbox)):
+            with open(os.path.join(outbox, name), "rb") as f:
+                msg = email.message_from_bytes(f.read())
+            if (msg["Auto-Submitted"] or "").startswith("auto-replied"):
+                replies.append((msg["To"], decode(msg["Subject"])))
+        res.check(any("sender@example.net" in (to or "") and subj == CASES["vacation"]["subject"]
+                      for to, subj in replies),
+                  "[filters needs SieveScript/set] the vacation reply still goes out beside the "
+                  "filters (%s)" % replies)
 
 
 def rules_cases():
@@ -482,14 +500,7 @@ def run_rules(args):
         with open(cases, "w") as f:
             json.dump({"scripts": [{"name": c["name"], "rules": c["rules"]} for c in scripts],
                        "headerNames": headers, "problems": problems}, f)
-        r = subprocess.run(["node", os.path.join(HERE, "sieverules.mjs"), cases, work],
-                           capture_output=True, text=True, timeout=60)
-        for ln in r.stdout.splitlines():
-            log(ln)
-            if ln.startswith("FAIL: "):
-                res.failures.append(ln[6:])
-        if r.returncode != 0 and "FAIL" not in r.stdout:
-            res.fail("sieverules.mjs failed: %s" % r.stderr.strip()[-1500:])
+        node(res, "sieverules.mjs", [cases, work], 60)
         buzon = os.environ.get("BUZON") or bt.default_binary()
         for c in scripts:
             path = os.path.join(work, c["name"] + ".sieve")
