@@ -129,7 +129,10 @@ async function login(ev) {
 	$('login-pass').value = '';
 	$('login').hidden = true;
 	$('app').hidden = false;
-	if (!S.caps[SIEVE]) $('filters-btn').title = 'Filters are not available on this server';
+	if (!S.caps[SIEVE]) {
+		$('filters-btn').title = 'Filters are not available on this server';
+		$('filters-btn').classList.add('unavailable');
+	}
 	document.title = user + ' - buzon mail';
 	await loadIdentities();
 	await refreshMailboxes();
