@@ -88,6 +88,15 @@ int jmap_upload_begin(struct mail_user *mu, uint64_t size, char tmp[40]);
 int jmap_upload_finish(struct mail_user *mu, int fd, const char *tmp, char blob_id[18]);
 void jmap_upload_abort(struct mail_user *mu, const char *tmp);
 int jmap_blob_open(struct mail_user *mu, const char *blob_id, int *fd_r);
+/*
+ * jmap_sieve.c (RFC 9661): the account capability urn:ietf:params:jmap:sieve of the
+ * user whose home is home (owned), NULL when Sieve is not set up for the user; a
+ * script's blob ("G" + 16 hex) as jmap_blob_open does.
+ */
+struct config;
+json_t *jmap_sieve_capability(const struct config *cfg, const char *home);
+int jmap_sieve_blob_open(struct mail_user *mu, const char *home, const char *blob_id,
+    int *fd_r);
 
 /*
  * Run the method name; false when there is no such method or caps (JMAP_CAP_* of the

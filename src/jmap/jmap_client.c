@@ -255,6 +255,21 @@ serve_session(struct jmap_client *c)
 		    "supportsPush", 1));
 		free(ws);
 	}
+	if (s != NULL) {
+		/* RFC 9661: only for a user whose Sieve scripts are set up */
+		json_t *sc = jmap_sieve_capability(c->mu->cfg, c->home);
+
+		if (sc != NULL) {
+			(void)json_object_set_new(json_object_get(s, "capabilities"),
+			    "urn:ietf:params:jmap:sieve", json_pack("{s:s}", "implementation",
+			    "buzon"));
+			(void)json_object_set_new(json_object_get(json_object_get(json_object_get(
+			    s, "accounts"), c->account_id), "accountCapabilities"),
+			    "urn:ietf:params:jmap:sieve", sc);
+			(void)json_object_set_new(json_object_get(s, "primaryAccounts"),
+			    "urn:ietf:params:jmap:sieve", json_string(c->account_id));
+		}
+	}
 	if (s == NULL)
 		respond_text(c, 500, "Internal error");
 	else
@@ -627,12 +642,16 @@ serve_download(struct jmap_client *c)
 		serve_part_download(c, blob, name, nlen, accepted ? type : NULL);
 		return;
 	}
-	c->raw = blob[0] == 'U';
+	/* uploads and Sieve scripts (jmap_sieve.c) are served as they are */
+	c->raw = blob[0] == 'U' || blob[0] == 'G';
 	c->raw_pos = 0;
 	if (c->raw && (q == NULL || strncmp(q, "?accept=", 8) != 0 ||
 	    !header_safe(q + 8, strlen(q + 8))))
-		snprintf(type, sizeof(type), "application/octet-stream");
-	if ((r = jmap_blob_open(c->mu, blob, &fd)) <= 0) {
+		snprintf(type, sizeof(type), blob[0] == 'G' ? "application/sieve" :
+		    "application/octet-stream");
+	r = blob[0] == 'G' ? jmap_sieve_blob_open(c->mu, c->home, blob, &fd) :
+	    jmap_blob_open(c->mu, blob, &fd);
+	if (r <= 0) {
 		if (r < 0) {
 			respond_text(c, 503, "Temporary failure");
 			return;

@@ -115,6 +115,12 @@ void jmap_submission_set(struct jmap_call *call);
 /* jmap_vacation.c (RFC 8621 §8) */
 void jmap_vacation_get(struct jmap_call *call);
 void jmap_vacation_set(struct jmap_call *call);
+/* jmap_sieve.c (RFC 9661) */
+void jmap_sieve_get(struct jmap_call *call);
+void jmap_sieve_changes(struct jmap_call *call);
+void jmap_sieve_set(struct jmap_call *call);
+void jmap_sieve_query(struct jmap_call *call);
+void jmap_sieve_validate(struct jmap_call *call);
 /* jmap_body.c: body and header properties (RFC 8621 §4.1.2-§4.1.4), Email/parse */
 struct mail_message;
 struct jmap_body_args {

@@ -122,6 +122,8 @@ jmap_request_decode(const unsigned char *body, size_t len, struct jmap_request *
 			req->caps |= JMAP_CAP_SUBMISSION;
 		} else if (strcmp(cap, "urn:ietf:params:jmap:vacationresponse") == 0) {
 			req->caps |= JMAP_CAP_VACATION;
+		} else if (strcmp(cap, "urn:ietf:params:jmap:sieve") == 0) {
+			req->caps |= JMAP_CAP_SIEVE;
 		} else {
 			*detail_r = "The request uses a capability this server does not have";
 			jmap_request_free(req);

@@ -38,6 +38,7 @@ struct jmap_request {
 #define JMAP_CAP_MAIL	2u	/* urn:ietf:params:jmap:mail */
 #define JMAP_CAP_SUBMISSION	4u	/* urn:ietf:params:jmap:submission */
 #define JMAP_CAP_VACATION	8u	/* urn:ietf:params:jmap:vacationresponse */
+#define JMAP_CAP_SIEVE	16u	/* urn:ietf:params:jmap:sieve (RFC 9661) */
 
 /*
  * Decode body[0..len) into req. Returns JMAP_OK (free req with jmap_request_free), or a

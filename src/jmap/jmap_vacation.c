@@ -3,82 +3,54 @@
  * the object is kept as the script jmap-vacation in sieve_dir, written whole by buzon
  * (its first line holds the object as JSON, which is all that is read back: a user's
  * own scripts are never parsed here). The active script (sieve_script) becomes a link
- * to buzon-jmap.sieve, which includes jmap-vacation and then the script that was
- * active, so the user's filters keep running unchanged. Runs as the mailbox owner;
- * every value of the request is untrusted, bounded, and quoted into the script.
+ * to the wrapper buzon-jmap.sieve, which includes jmap-vacation and then the user's
+ * active script, so the user's filters keep running unchanged; the script store
+ * (src/mailproc/sieve_store.h) keeps the wrapper in step when another script is
+ * activated. Runs as the mailbox owner; every value of the request is untrusted,
+ * bounded, and quoted into the script.
  */
 #include "jmap/jmap_local.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
-#include <limits.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "lib/buf.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "mailproc/mail_user.h"
+#include "mailproc/sieve_store.h"
 #include "sieve/sieve.h"
 
-#define VAC_NAME	"jmap-vacation"		/* the vacation script in sieve_dir */
-#define WRAP_NAME	"buzon-jmap"		/* the active script that includes it */
 #define VAC_MAGIC	"# buzon JMAP VacationResponse: "
 #define VAC_TEXT_MAX	(64 * 1024)	/* textBody, htmlBody */
 #define VAC_SUBJECT_MAX	998
 #define VAC_FILE_MAX	(512 * 1024)
 
 struct vac_paths {
-	char *dir;		/* sieve_dir */
-	char *active;		/* sieve_script */
-	char *script;		/* dir/jmap-vacation.sieve */
-	char *wrap;		/* dir/buzon-jmap.sieve */
+	struct sieve_store *st;
+	char *script;		/* sieve_dir/jmap-vacation.sieve */
 };
-
-static char *
-expand_home(const char *v, const char *home)
-{
-	if (v == NULL || v[0] == '\0')
-		return NULL;
-	if (v[0] == '~' && (v[1] == '/' || v[1] == '\0'))
-		return home != NULL && home[0] != '\0' ? xasprintf("%s%s", home, v + 1) : NULL;
-	return v[0] == '/' ? xstrdup(v) : NULL;
-}
 
 /* false when Sieve is not configured for the user (no sieve_dir or sieve_script). */
 static bool
 vac_paths(struct jmap_call *call, struct vac_paths *p)
 {
-	const struct config *cfg = call->mu->cfg;
-
 	memset(p, 0, sizeof(*p));
-	if (!cfg->sieve)
+	if ((p->st = sieve_store_open(call->mu->cfg, call->home, true)) == NULL)
 		return false;
-	p->dir = expand_home(cfg->sieve_dir, call->home);
-	p->active = expand_home(cfg->sieve_script, call->home);
-	if (p->dir == NULL || p->active == NULL) {
-		free(p->dir);
-		free(p->active);
-		memset(p, 0, sizeof(*p));
-		return false;
-	}
-	p->script = xasprintf("%s/" VAC_NAME ".sieve", p->dir);
-	p->wrap = xasprintf("%s/" WRAP_NAME ".sieve", p->dir);
+	p->script = xasprintf("%s/" SIEVE_STORE_VACATION ".sieve", p->st->dir);
 	return true;
 }
 
 static void
 vac_paths_free(struct vac_paths *p)
 {
-	free(p->dir);
-	free(p->active);
+	sieve_store_close(&p->st);
 	free(p->script);
-	free(p->wrap);
 }
 
 static json_t *
@@ -88,50 +60,22 @@ vac_default(void)
 	    "isEnabled", 0, "fromDate", "toDate", "subject", "textBody", "htmlBody");
 }
 
-/* Is the active script our wrapper (so the vacation script runs)? */
-static bool
-wrapper_active(const struct vac_paths *p)
-{
-	struct stat a, w;
-
-	return stat(p->active, &a) == 0 && stat(p->wrap, &w) == 0 && a.st_dev == w.st_dev &&
-	    a.st_ino == w.st_ino;
-}
-
 /* The stored object: the JSON of the vacation script's first line, or the default. */
 static json_t *
 vac_load(const struct vac_paths *p)
 {
-	int fd = open(p->script, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	json_t *v = NULL, *d = vac_default();
-	char *line = NULL;
-	struct stat st;
+	char *line = NULL, *nl;
+	size_t len;
 
-	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= VAC_FILE_MAX) {
-		size_t len = 0, cap = (size_t)st.st_size;
-		char *nl;
+	if (sieve_store_read(p->st, SIEVE_STORE_VACATION, VAC_FILE_MAX, &line, &len) == 1 &&
+	    (nl = memchr(line, '\n', len)) != NULL &&
+	    strncmp(line, VAC_MAGIC, strlen(VAC_MAGIC)) == 0) {
+		json_error_t e;
 
-		line = xmalloc(cap + 1);
-		while (len < cap) {
-			ssize_t r = read(fd, line + len, cap - len);
-
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0)
-				break;
-			len += (size_t)r;
-		}
-		line[len] = '\0';
-		nl = memchr(line, '\n', len);
-		if (nl != NULL && strncmp(line, VAC_MAGIC, strlen(VAC_MAGIC)) == 0) {
-			json_error_t e;
-
-			v = json_loadb(line + strlen(VAC_MAGIC),
-			    (size_t)(nl - line) - strlen(VAC_MAGIC), JSON_REJECT_DUPLICATES, &e);
-		}
+		v = json_loadb(line + strlen(VAC_MAGIC), (size_t)(nl - line) - strlen(VAC_MAGIC),
+		    JSON_REJECT_DUPLICATES, &e);
 	}
-	if (fd >= 0)
-		close(fd);
 	free(line);
 	if (v != NULL && json_is_object(v)) {
 		const char *k;
@@ -150,19 +94,6 @@ vac_load(const struct vac_paths *p)
 	}
 	json_decref(v);
 	return d;
-}
-
-/* s as a Sieve quoted string (RFC 5228 §2.4.2: '"' and '\' escaped). */
-static void
-sieve_quote(struct buf *b, const char *s)
-{
-	(void)buf_append_c(b, '"');
-	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			(void)buf_append_c(b, '\\');
-		(void)buf_append_c(b, *s);
-	}
-	(void)buf_append_c(b, '"');
 }
 
 /* "2026-12-06T20:00:00Z" -> "2026-12-06T20:00:00" (a UTCDate, RFC 8620 §1.4). */
@@ -188,7 +119,7 @@ vac_reason(struct buf *b, const char *text, const char *html, bool *mime_r)
 
 	*mime_r = html != NULL;
 	if (html == NULL) {
-		sieve_quote(b, text != NULL ? text : "");
+		sieve_store_quote(b, text != NULL ? text : "");
 		return;
 	}
 	if (RAND_bytes(r, sizeof(r)) != 1)
@@ -215,7 +146,7 @@ vac_reason(struct buf *b, const char *text, const char *html, bool *mime_r)
 			buf_append_str(&m, html);
 		}
 		(void)buf_append_c(&m, '\0');
-		sieve_quote(b, m.data);
+		sieve_store_quote(b, m.data);
 		buf_deinit(&m);
 	}
 }
@@ -252,7 +183,7 @@ vac_script(struct buf *b, json_t *v)
 	buf_append_str(b, "  vacation");
 	if (subject != NULL) {
 		buf_append_str(b, " :subject ");
-		sieve_quote(b, subject);
+		sieve_store_quote(b, subject);
 	}
 	buf_append_str(b, " :handle \"jmap-vacation\"");
 	{
@@ -271,140 +202,13 @@ vac_script(struct buf *b, json_t *v)
 }
 
 static bool
-compiles(const struct buf *b)
+compiles(const struct vac_paths *p, const struct buf *b)
 {
-	struct sieve_limits lim;
-	struct sieve_errors errs;
-	struct sieve_script *s;
+	char *msg;
+	bool ok = sieve_store_check(p->st, b->data, b->len, "\n", &msg);
 
-	sieve_limits_default(&lim);
-	memset(&errs, 0, sizeof(errs));
-	s = sieve_compile(b->data != NULL ? b->data : "", b->len, &lim, &errs);
-	sieve_errors_deinit(&errs);
-	if (s == NULL)
-		return false;
-	sieve_script_destroy(&s);
-	return true;
-}
-
-static int
-fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int r;
-
-	if (fd < 0)
-		return -1;
-	r = fsync(fd);
-	close(fd);
-	return r;
-}
-
-/* path gets b's bytes (tmp file, fsync, rename). */
-static int
-write_file(const char *path, const struct buf *b)
-{
-	char *tmp = xasprintf("%s.buzon-tmp.%ld", path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	bool ok = fd >= 0 && write(fd, b->data, b->len) == (ssize_t)b->len && fsync(fd) == 0;
-
-	if (fd >= 0 && close(fd) < 0)
-		ok = false;
-	if (!ok || rename(tmp, path) < 0) {
-		(void)unlink(tmp);
-		free(tmp);
-		return -1;
-	}
-	free(tmp);
-	return 0;
-}
-
-static char *
-dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	return slash == NULL ? xstrdup(".") : slash == path ? xstrdup("/") :
-	    xstrndup(path, (size_t)(slash - path));
-}
-
-/*
- * Make the active script our wrapper: it includes jmap-vacation, then the script that
- * was active (a link to NAME.sieve in sieve_dir), if any. Returns 0, or -1 with
- * *why_r (a SetError description) when the active script is not ours to wrap.
- */
-static int
-wrap_active(const struct vac_paths *p, const char **why_r)
-{
-	char target[PATH_MAX], *adir = NULL, *name = NULL, *tmp = NULL, *ltarget = NULL;
-	struct buf w;
-	struct stat lst;
-	int ret = -1;
-	ssize_t n;
-
-	*why_r = NULL;
-	if (wrapper_active(p))
-		return 0;
-	if (lstat(p->active, &lst) == 0) {
-		char *real = NULL, *rdir = realpath(p->dir, NULL), *tdir;
-
-		if (!S_ISLNK(lst.st_mode)) {
-			/* a plain file: ManageSieve does not manage it either */
-			*why_r = "the active Sieve script is not a link into sieve_dir";
-			free(rdir);
-			return -1;
-		}
-		n = readlink(p->active, target, sizeof(target) - 1);
-		real = n > 0 ? realpath(p->active, NULL) : NULL;
-		tdir = real != NULL ? dir_of(real) : NULL;
-		if (real == NULL || rdir == NULL || strcmp(tdir, rdir) != 0 ||
-		    strlen(real) <= strlen(tdir) + 7 ||
-		    strcmp(real + strlen(real) - 6, ".sieve") != 0) {
-			/* a dangling link is as good as none; elsewhere is not ours */
-			if (real != NULL) {
-				*why_r = "the active Sieve script is not in sieve_dir";
-				free(real);
-				free(tdir);
-				free(rdir);
-				return -1;
-			}
-		} else {
-			name = xstrndup(real + strlen(tdir) + 1, strlen(real) - strlen(tdir) - 7);
-		}
-		free(real);
-		free(tdir);
-		free(rdir);
-	}
-	buf_init(&w, BUF_UNLIMITED);
-	buf_append_str(&w, "# Written by buzon for JMAP VacationResponse (docs/jmap.md): the\n"
-	    "# vacation first, then the script that was active.\nrequire [\"include\"];\n"
-	    "include :personal \"" VAC_NAME "\";\n");
-	if (name != NULL && strcmp(name, WRAP_NAME) != 0 && strcmp(name, VAC_NAME) != 0) {
-		buf_append_str(&w, "include :personal ");
-		sieve_quote(&w, name);
-		buf_append_str(&w, ";\n");
-	}
-	if (!compiles(&w) || write_file(p->wrap, &w) < 0 || fsync_dir(p->dir) < 0)
-		goto out;
-	/* the link as ManageSieve makes it: relative when sieve_dir is beside it */
-	adir = dir_of(p->active);
-	ltarget = strncmp(p->wrap, adir, strlen(adir)) == 0 && p->wrap[strlen(adir)] == '/' ?
-	    xstrdup(p->wrap + strlen(adir) + 1) : xstrdup(p->wrap);
-	tmp = xasprintf("%s/.buzon-tmp-link.%ld.jmap", adir, (long)getpid());
-	(void)unlink(tmp);
-	if (symlink(ltarget, tmp) < 0 || rename(tmp, p->active) < 0) {
-		(void)unlink(tmp);
-		goto out;
-	}
-	(void)fsync_dir(adir);
-	ret = 0;
-out:
-	buf_deinit(&w);
-	free(name);
-	free(adir);
-	free(tmp);
-	free(ltarget);
-	return ret;
+	free(msg);
+	return ok;
 }
 
 static char *
@@ -424,7 +228,7 @@ static json_t *
 vac_current(const struct vac_paths *p, bool ok, char **state_r)
 {
 	json_t *v = ok ? vac_load(p) : vac_default();
-	bool active = ok && wrapper_active(p);
+	bool active = ok && sieve_store_wrapped(p->st);
 
 	if (!active)
 		(void)json_object_set_new(v, "isEnabled", json_false());
@@ -563,7 +367,8 @@ jmap_vacation_set(struct jmap_call *call)
 	json_object_foreach(update, k, x) {
 		json_t *bad, *v;
 		struct buf b;
-		const char *why = NULL;
+		const char *why = NULL, *what = "compile";
+		enum sieve_store_result wr = SIEVE_STORE_OK;
 
 		if (strcmp(k, "singleton") != 0) {
 			(void)json_object_set_new(nu, k, json_pack("{s:s}", "type", "notFound"));
@@ -590,14 +395,17 @@ jmap_vacation_set(struct jmap_call *call)
 		json_decref(bad);
 		buf_init(&b, BUF_UNLIMITED);
 		vac_script(&b, v);
-		(void)mkdir(p.dir, 0700);
+		(void)mkdir(p.st->dir, 0700);
 		/* the wrapper is needed only while the vacation is on */
-		if (!compiles(&b) || write_file(p.script, &b) < 0 ||
+		if (!compiles(&p, &b) ||
+		    sieve_store_write_file(p.st, p.script, b.data, b.len, &what) < 0 ||
 		    (json_is_true(json_object_get(v, "isEnabled")) &&
-		    wrap_active(&p, &why) < 0)) {
-			if (why == NULL)
-				log_error("jmap vacation user=%s dir=%s error=%s", call->user, p.dir,
-				    strerror(errno));
+		    (wr = sieve_store_wrap(p.st, &what)) != SIEVE_STORE_OK)) {
+			if (wr == SIEVE_STORE_FOREIGN || wr == SIEVE_STORE_NOLINK)
+				why = "the active Sieve script is not a link into sieve_dir";
+			else
+				log_error("jmap vacation user=%s dir=%s error=\"%s: %s\"",
+				    call->user, p.st->dir, what, strerror(errno));
 			(void)json_object_set_new(nu, k, why != NULL ?
 			    json_pack("{s:s, s:s}", "type", "forbidden", "description", why) :
 			    json_pack("{s:s}", "type", "serverFail"));

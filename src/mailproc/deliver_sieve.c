@@ -22,6 +22,7 @@
 #include "mail/message.h"
 #include "mailproc/deliver_send.h"
 #include "mailproc/deliver_sieve.h"
+#include "mailproc/sieve_store.h"
 #include "sieve/sieve.h"
 #include "sieve/sieve_exec.h"
 #include "store/store.h"
@@ -59,33 +60,20 @@ struct deliver_sieve {
 	struct sieve_exec_limits xl;
 };
 
-static char *
-expand_home(const char *v, const char *home)
-{
-	if (v == NULL)
-		return NULL;
-	if (v[0] == '~' && (v[1] == '/' || v[1] == '\0')) {
-		if (home == NULL || home[0] == '\0')
-			return NULL;
-		return xasprintf("%s%s", home, v + 1);
-	}
-	return v[0] == '/' ? xstrdup(v) : NULL;
-}
-
 struct deliver_sieve *
 deliver_sieve_create(const struct config *cfg, const char *home)
 {
 	struct deliver_sieve *ds = xcalloc(1, sizeof(*ds));
 
 	if (cfg->sieve)
-		ds->path = expand_home(cfg->sieve_script, home);
+		ds->path = sieve_store_expand_home(cfg->sieve_script, home);
 	if (ds->path != NULL) {
 		ds->log_path = xasprintf("%s.log", ds->path);
 		ds->dup_path = xasprintf("%s.dupes", ds->path);
 		ds->vac_path = xasprintf("%s.vacation", ds->path);
 	}
 	ds->sendmail = cfg->sendmail_path != NULL ? xstrdup(cfg->sendmail_path) : NULL;
-	ds->dir = expand_home(cfg->sieve_dir, home);
+	ds->dir = sieve_store_expand_home(cfg->sieve_dir, home);
 	ds->global_dir = cfg->sieve_global_dir != NULL ? xstrdup(cfg->sieve_global_dir) : NULL;
 	if (cfg->sieve) {
 		ds->before = cfg->sieve_before != NULL && cfg->sieve_before[0] == '/' ?

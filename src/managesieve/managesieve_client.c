@@ -1,27 +1,22 @@
 /*
  * managesieve_client.c — ManageSieve sessions in the per-user mail process (see
- * managesieve_client.h). Scripts live in sieve_dir as NAME.sieve; the active one is the
- * symlink sieve_script (relative, "sieve/NAME.sieve", when sieve_dir is beside it), as
- * Pigeonhole keeps them, so the delivery path (src/mailproc/deliver_sieve.c) and a user
- * moved from Dovecot see the same files. Every change is atomic: scripts are written to
- * a temporary file, fsync'd and renamed; the symlink is replaced by renaming a new one
- * over it; the directory is fsync'd. Scripts are checked with the Sieve front end
- * (src/sieve/sieve.h) before anything is stored.
+ * managesieve_client.h). The scripts are the user's Sieve script store
+ * (src/mailproc/sieve_store.h), shared with JMAP: NAME.sieve files in sieve_dir and the
+ * sieve_script symlink, as Pigeonhole keeps them, every change atomic, every script
+ * checked with the Sieve front end (src/sieve/sieve.h) before it is stored.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <fcntl.h>
 #include <stdio.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/buf.h"
 #include "lib/conn.h"
 #include "lib/log.h"
 #include "mailproc/mail_user.h"
+#include "mailproc/sieve_store.h"
 #include "managesieve/managesieve_client.h"
 #include "proto/managesieve.h"
 #include "sieve/sieve.h"
@@ -29,7 +24,6 @@
 #include "lib/util.h"
 
 #define MS_LINE_MAX		8192	/* bytes of a command line outside literals */
-#define MS_SCRIPT_HARD_MAX	(1024 * 1024)	/* sieve_limits_default's script_max */
 
 /* MAXREDIRECTS: the redirect limit of a delivery run (src/sieve/sieve_exec.h). */
 static unsigned
@@ -46,8 +40,7 @@ struct ms_client {
 	struct mail_user *mu;
 	const struct config *cfg;
 	char *user, *ip;
-	char *dir;		/* sieve_dir, expanded */
-	char *active;		/* sieve_script, expanded; NULL: none configured */
+	struct sieve_store *st;	/* NULL: sieve_dir cannot be expanded */
 	unsigned id;
 	struct bufferevent *bev;
 	struct event *timer;
@@ -59,7 +52,6 @@ struct ms_client {
 	bool closing;
 	bool input_eof;
 	uint64_t last_activity_ms;
-	unsigned tmp_seq;
 };
 
 static unsigned next_id;
@@ -160,160 +152,36 @@ reply_error(struct ms_client *c, const char *what, int err)
 		reply(c, "NO", "TRYLATER", "Internal error, try again later.");
 }
 
-/* ---------------------------------------------------------------- paths */
+/* ---------------------------------------------------------------- scripts */
 
+/* The argument as a script name we may store (caller frees), or NULL. */
 static char *
-expand_home(const char *v, const char *home)
+arg_name(const struct ms_arg *a)
 {
-	if (v == NULL || v[0] == '\0')
+	if (a->type != MS_ARG_STRING || !sieve_store_name_ok(a->p, a->len))
 		return NULL;
-	if (v[0] == '~' && (v[1] == '/' || v[1] == '\0')) {
-		if (home == NULL || home[0] == '\0')
-			return NULL;
-		return xasprintf("%s%s", home, v + 1);
-	}
-	return xstrdup(v);
-}
-
-/* Whether the argument names a script we may store (RFC 5804 §1.6, and no "/"). */
-static bool
-name_ok(const struct ms_arg *a)
-{
-	return a->type == MS_ARG_STRING && a->len <= MANAGESIEVE_NAME_MAX &&
-	    memchr(a->p, '/', a->len) == NULL && managesieve_name_valid(a->p, a->len);
-}
-
-static char *
-script_path(const struct ms_client *c, const char *name, size_t len)
-{
-	return xasprintf("%s/%.*s.sieve", c->dir, (int)len, name);
-}
-
-/* The directory part of path (caller frees). */
-static char *
-dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (slash == NULL)
-		return xstrdup(".");
-	if (slash == path)
-		return xstrdup("/");
-	return xstrndup(path, (size_t)(slash - path));
-}
-
-static int
-fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int r;
-
-	if (fd < 0)
-		return -1;
-	r = fsync(fd);
-	close(fd);
-	return r;
+	return xstrndup(a->p, a->len);
 }
 
 /*
- * The active script's file (dev/ino) when sieve_script is a symlink to an existing
- * file: 1, 0 (none active), or -1 (sieve_script is a regular file: not ours to manage).
- */
-static int
-active_ident(const struct ms_client *c, struct stat *st)
-{
-	struct stat lst;
-
-	if (c->active == NULL || lstat(c->active, &lst) < 0)
-		return 0;
-	if (!S_ISLNK(lst.st_mode))
-		return -1;
-	return stat(c->active, st) == 0 ? 1 : 0;
-}
-
-static bool
-is_active(const struct ms_client *c, const char *path)
-{
-	struct stat a, s;
-
-	return active_ident(c, &a) == 1 && stat(path, &s) == 0 && a.st_dev == s.st_dev &&
-	    a.st_ino == s.st_ino;
-}
-
-/* Scripts in sieve_dir (files NAME.sieve with a valid name). */
-static unsigned
-script_count(const struct ms_client *c)
-{
-	DIR *d = opendir(c->dir);
-	struct dirent *de;
-	unsigned n = 0;
-
-	if (d == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL) {
-		size_t len = strlen(de->d_name);
-
-		if (len > 6 && memcmp(de->d_name + len - 6, ".sieve", 6) == 0)
-			n++;
-	}
-	closedir(d);
-	return n;
-}
-
-static bool
-exists(const char *path)
-{
-	struct stat st;
-
-	return lstat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-/* ---------------------------------------------------------------- checking */
-
-/*
- * Compile the script with the Sieve front end. Returns true if it compiles; else the
- * NO reply ("line:column: message", one line per error) has been sent. *warn_r gets the
- * warnings (caller frees), NULL if none.
+ * Compile the script. Returns true if it compiles; else the NO reply ("line:column:
+ * message", one line per error) has been sent. *warn_r gets the warnings (caller frees),
+ * NULL if none.
  */
 static bool
 check_script(struct ms_client *c, const struct ms_arg *script, char **warn_r)
 {
-	struct sieve_limits lim;
-	struct sieve_errors errs;
-	struct sieve_script *s;
-	struct buf msg;
-	bool ok;
+	char *msg;
 
 	*warn_r = NULL;
-	sieve_limits_default(&lim);
-	if (lim.script_max < c->lim.literal_max)
-		lim.script_max = (size_t)c->lim.literal_max;
-	memset(&errs, 0, sizeof(errs));
-	s = sieve_compile(script->p, script->len, &lim, &errs);
-	ok = s != NULL;
-	sieve_script_destroy(&s);
-	buf_init(&msg, 16 * 1024);
-	for (unsigned i = 0; i < errs.count; i++) {
-		const struct sieve_error *e = &errs.list[i];
-
-		if (e->warning == !ok)
-			continue;	/* on failure the errors, on success the warnings */
-		if (msg.len > 0)
-			(void)buf_append_str(&msg, "\r\n");
-		(void)buf_appendf(&msg, "%u:%u: %s%s", e->line, e->col,
-		    e->warning ? "warning: " : "", e->text);
-	}
-	if (!ok && msg.len == 0)
-		(void)buf_append_str(&msg, "the script does not compile");
-	if (!ok) {
-		reply(c, "NO", NULL, buf_cstr(&msg));
+	if (!sieve_store_check(c->st, script->p, script->len, "\r\n", &msg)) {
+		reply(c, "NO", NULL, msg);
+		free(msg);
 		c->bad = 0;
-	} else if (msg.len > 0) {
-		*warn_r = xstrdup(buf_cstr(&msg));
+		return false;
 	}
-	buf_deinit(&msg);
-	sieve_errors_deinit(&errs);
-	return ok;
+	*warn_r = msg;
+	return true;
 }
 
 static void
@@ -326,20 +194,45 @@ reply_checked(struct ms_client *c, char *warn, const char *text)
 	free(warn);
 }
 
-/* Quota checks of RFC 5804 §2.3/§2.6: size always, the count for a new script. */
+/* The reply of a store result other than OK; true when it was OK. */
 static bool
-quota_ok(struct ms_client *c, uint64_t size, const char *path)
+store_reply(struct ms_client *c, enum sieve_store_result r, const char *what)
 {
-	if (size > c->lim.literal_max) {
+	switch (r) {
+	case SIEVE_STORE_OK:
+		return true;
+	case SIEVE_STORE_ERROR:
+		reply_error(c, what, errno);
+		break;
+	case SIEVE_STORE_NONEXISTENT:
+		reply(c, "NO", "NONEXISTENT", "There is no script by that name.");
+		break;
+	case SIEVE_STORE_EXISTS:
+		reply(c, "NO", "ALREADYEXISTS", "A script with the new name exists.");
+		break;
+	case SIEVE_STORE_ACTIVE:
+		reply(c, "NO", "ACTIVE", "The active script cannot be deleted.");
+		break;
+	case SIEVE_STORE_TOOLARGE:
 		reply(c, "NO", "QUOTA/MAXSIZE", "The script is too large.");
-		return false;
-	}
-	if (c->cfg->managesieve_max_scripts > 0 && !exists(path) &&
-	    script_count(c) >= c->cfg->managesieve_max_scripts) {
+		break;
+	case SIEVE_STORE_TOOMANY:
 		reply(c, "NO", "QUOTA/MAXSCRIPTS", "Too many scripts.");
-		return false;
+		break;
+	case SIEVE_STORE_NOLINK:
+		reply(c, "NO", NULL, "No active script is configured (sieve_script).");
+		break;
+	case SIEVE_STORE_FOREIGN:
+		/* a script written by hand (or by Dovecot without sieve_dir): never clobbered */
+		reply(c, "NO", NULL, "The active script is a file, not a link: move it into "
+		    "the script directory first.");
+		break;
+	case SIEVE_STORE_RESERVED:
+		reply(c, "NO", NULL, SIEVE_STORE_VACATION " belongs to the JMAP vacation "
+		    "response: change it there.");
+		break;
 	}
-	return true;
+	return false;
 }
 
 /* ---------------------------------------------------------------- commands */
@@ -365,127 +258,57 @@ cmd_capability(struct ms_client *c)
 static void
 cmd_listscripts(struct ms_client *c)
 {
-	DIR *d = opendir(c->dir);
-	struct dirent *de;
-	struct stat a;
-	bool have_active = active_ident(c, &a) == 1;
+	struct sieve_store_list l;
+	const char *what = "";
 	struct buf b;
 
-	if (d == NULL && errno != ENOENT) {
-		reply_error(c, "opendir sieve_dir", errno);
+	/* the vacation wrapper is not listed: the script it runs is the active one */
+	if (sieve_store_list(c->st, &l, &what) < 0) {
+		reply_error(c, what, errno);
 		return;
 	}
 	buf_init(&b, 64 * 1024 * 1024);
-	while (d != NULL && (de = readdir(d)) != NULL) {
-		size_t len = strlen(de->d_name);
-		struct stat st;
-		struct ms_arg n;
-
-		/* temporary files (.buzon-tmp.*) never end in .sieve */
-		if (len <= 6 || memcmp(de->d_name + len - 6, ".sieve", 6) != 0)
-			continue;
-		n.type = MS_ARG_STRING;
-		n.p = de->d_name;
-		n.len = len - 6;
-		if (!name_ok(&n) || fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISREG(st.st_mode))
-			continue;
-		put_string(&b, n.p, n.len);
-		if (have_active && st.st_dev == a.st_dev && st.st_ino == a.st_ino)
+	for (size_t i = 0; i < l.n; i++) {
+		put_string(&b, l.v[i].name, strlen(l.v[i].name));
+		if (l.v[i].active)
 			(void)buf_append_str(&b, " ACTIVE");
 		(void)buf_append_str(&b, "\r\n");
 	}
-	if (d != NULL)
-		closedir(d);
+	sieve_store_list_free(&l);
 	(void)buf_append_str(&b, "OK \"Listscripts completed.\"\r\n");
 	evbuffer_add(bufferevent_get_output(c->bev), b.data, b.len);
 	buf_deinit(&b);
 }
 
-/* Write data to dir/NAME.sieve atomically. Returns 0, or -1 with errno (and what_r). */
-static int
-store_script(struct ms_client *c, const char *path, const char *data, size_t len,
-    const char **what_r)
-{
-	char *tmp;
-	int fd, r = -1, err = 0;
-	size_t off = 0;
-
-	if (mkdir(c->dir, 0700) < 0 && errno != EEXIST) {
-		*what_r = "mkdir sieve_dir";
-		return -1;
-	}
-	tmp = xasprintf("%s/.buzon-tmp.%ld.%u", c->dir, (long)getpid(), ++c->tmp_seq);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		*what_r = "create temporary script";
-		free(tmp);
-		return -1;
-	}
-	while (off < len) {
-		ssize_t n = write(fd, data + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			break;
-		off += (size_t)n;
-	}
-	if (off < len) {
-		*what_r = "write script";
-		err = errno;
-	} else if (fsync(fd) < 0) {
-		*what_r = "fsync script";
-		err = errno;
-	}
-	if (close(fd) < 0 && err == 0) {
-		*what_r = "close script";
-		err = errno;
-	}
-	if (err == 0 && rename(tmp, path) < 0) {
-		*what_r = "rename script";
-		err = errno;
-	}
-	if (err == 0 && fsync_dir(c->dir) < 0) {
-		*what_r = "fsync sieve_dir";
-		err = errno;
-	}
-	if (err != 0)
-		(void)unlink(tmp);
-	else
-		r = 0;
-	free(tmp);
-	errno = err;
-	return r;
-}
-
 static void
 cmd_putscript(struct ms_client *c, const struct ms_cmd *cmd)
 {
-	const struct ms_arg *name = &cmd->args[0], *script = &cmd->args[1];
+	const struct ms_arg *script = &cmd->args[1];
 	const char *what = "";
-	char *path, *warn;
+	char *name, *warn;
 
-	if (cmd->argc != 2 || name->type != MS_ARG_STRING || script->type != MS_ARG_STRING) {
+	if (cmd->argc != 2 || cmd->args[0].type != MS_ARG_STRING ||
+	    script->type != MS_ARG_STRING) {
 		reply_bad(c, "Invalid PUTSCRIPT arguments.");
 		return;
 	}
-	if (!name_ok(name)) {
+	if ((name = arg_name(&cmd->args[0])) == NULL) {
 		reply_bad(c, "Invalid script name.");
 		return;
 	}
-	path = script_path(c, name->p, name->len);
-	if (quota_ok(c, script->len, path) && check_script(c, script, &warn)) {
-		if (store_script(c, path, script->p, script->len, &what) < 0) {
-			reply_error(c, what, errno);
-			free(warn);
-		} else {
+	/* RFC 5804 §2.6: the quota first, then the script is checked */
+	if (store_reply(c, sieve_store_quota(c->st, name, script->len), "") &&
+	    check_script(c, script, &warn)) {
+		if (store_reply(c, sieve_store_put(c->st, name, script->p, script->len, &what),
+		    what)) {
 			log_info("managesieve putscript user=%s session=%u size=%zu", c->user,
 			    c->id, script->len);
 			reply_checked(c, warn, "Putscript completed.");
+		} else {
+			free(warn);
 		}
 	}
-	free(path);
+	free(name);
 }
 
 static void
@@ -505,191 +328,82 @@ cmd_checkscript(struct ms_client *c, const struct ms_cmd *cmd)
 		reply_checked(c, warn, "Script is valid.");
 }
 
-/* Point sieve_script at path (NULL: remove the link). Returns 0 or -1 (replied). */
-static int
-set_link(struct ms_client *c, const char *path)
-{
-	char *adir, *tmp, *target;
-	size_t alen;
-	int r = 0;
-
-	if (c->active == NULL) {
-		reply(c, "NO", NULL, "No active script is configured (sieve_script).");
-		return -1;
-	}
-	adir = dir_of(c->active);
-	if (path == NULL) {
-		if (unlink(c->active) < 0 && errno != ENOENT) {
-			reply_error(c, "unlink sieve_script", errno);
-			r = -1;
-		} else if (fsync_dir(adir) < 0) {
-			reply_error(c, "fsync sieve_script directory", errno);
-			r = -1;
-		}
-		free(adir);
-		return r;
-	}
-	/* relative when sieve_dir is below the link's directory (Pigeonhole's sieve/NAME) */
-	alen = strlen(adir);
-	if (strncmp(path, adir, alen) == 0 && path[alen] == '/')
-		target = xstrdup(path + alen + 1);
-	else
-		target = xstrdup(path);
-	tmp = xasprintf("%s/.buzon-tmp-link.%ld.%u", adir, (long)getpid(), ++c->tmp_seq);
-	(void)unlink(tmp);
-	if (symlink(target, tmp) < 0) {
-		reply_error(c, "symlink", errno);
-		r = -1;
-	} else if (rename(tmp, c->active) < 0) {
-		reply_error(c, "rename symlink", errno);
-		(void)unlink(tmp);
-		r = -1;
-	} else if (fsync_dir(adir) < 0) {
-		reply_error(c, "fsync sieve_script directory", errno);
-		r = -1;
-	}
-	free(tmp);
-	free(target);
-	free(adir);
-	return r;
-}
-
 static void
 cmd_setactive(struct ms_client *c, const struct ms_cmd *cmd)
 {
-	const struct ms_arg *name = &cmd->args[0];
-	struct stat st;
-	char *path;
+	const struct ms_arg *a = &cmd->args[0];
+	const char *what = "";
+	char *name = NULL;
 
-	if (cmd->argc != 1 || name->type != MS_ARG_STRING) {
+	if (cmd->argc != 1 || a->type != MS_ARG_STRING) {
 		reply_bad(c, "Invalid SETACTIVE arguments.");
 		return;
 	}
-	if (active_ident(c, &st) < 0) {
-		/* a script written by hand (or by Dovecot without sieve_dir): never clobbered */
-		reply(c, "NO", NULL, "The active script is a file, not a link: move it into "
-		    "the script directory first.");
-		return;
-	}
-	if (name->len == 0) {
-		/* RFC 5804 §2.8: the empty name deactivates */
-		if (set_link(c, NULL) == 0)
-			reply(c, "OK", NULL, "No script is active now.");
-		return;
-	}
-	if (!name_ok(name)) {
+	/* RFC 5804 §2.8: the empty name deactivates */
+	if (a->len > 0 && (name = arg_name(a)) == NULL) {
 		reply_bad(c, "Invalid script name.");
 		return;
 	}
-	path = script_path(c, name->p, name->len);
-	if (!exists(path))
-		reply(c, "NO", "NONEXISTENT", "There is no script by that name.");
-	else if (set_link(c, path) == 0) {
+	if (store_reply(c, sieve_store_activate(c->st, name, &what), what)) {
 		log_info("managesieve setactive user=%s session=%u", c->user, c->id);
-		reply(c, "OK", NULL, "Setactive completed.");
+		reply(c, "OK", NULL, name != NULL ? "Setactive completed." :
+		    "No script is active now.");
 	}
-	free(path);
+	free(name);
 }
 
 static void
 cmd_getscript(struct ms_client *c, const struct ms_cmd *cmd)
 {
-	const struct ms_arg *name = &cmd->args[0];
-	struct stat st;
-	char *path, *data = NULL;
-	size_t off = 0;
-	int fd;
+	char *name, *data;
+	size_t len;
+	int r;
 
-	if (cmd->argc != 1 || !name_ok(name)) {
+	if (cmd->argc != 1 || (name = arg_name(&cmd->args[0])) == NULL) {
 		reply_bad(c, "Invalid GETSCRIPT arguments.");
 		return;
 	}
-	path = script_path(c, name->p, name->len);
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	free(path);
-	if (fd < 0) {
-		if (errno == ENOENT || errno == ELOOP)
-			reply(c, "NO", "NONEXISTENT", "There is no script by that name.");
-		else
-			reply_error(c, "open script", errno);
-		return;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > 16 * MS_SCRIPT_HARD_MAX) {
-		close(fd);
+	r = sieve_store_read(c->st, name, 16 * (size_t)SIEVE_STORE_HARD_MAX, &data, &len);
+	free(name);
+	if (r == 0) {
+		reply(c, "NO", "NONEXISTENT", "There is no script by that name.");
+	} else if (r < 0 && errno == EFBIG) {
 		reply(c, "NO", NULL, "The script cannot be read.");
-		return;
+	} else if (r < 0) {
+		reply_error(c, "open script", errno);
+	} else {
+		client_printf(c, "{%zu}\r\n", len);
+		evbuffer_add(bufferevent_get_output(c->bev), data, len);
+		client_printf(c, "\r\nOK \"Getscript completed.\"\r\n");
+		free(data);
 	}
-	data = xmalloc((size_t)st.st_size + 1);
-	while (off < (size_t)st.st_size) {
-		ssize_t n = read(fd, data + off, (size_t)st.st_size - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
-	close(fd);
-	client_printf(c, "{%zu}\r\n", off);
-	evbuffer_add(bufferevent_get_output(c->bev), data, off);
-	client_printf(c, "\r\nOK \"Getscript completed.\"\r\n");
-	free(data);
 }
 
 static void
 cmd_deletescript(struct ms_client *c, const struct ms_cmd *cmd)
 {
-	const struct ms_arg *name = &cmd->args[0];
-	char *path;
+	const char *what = "";
+	char *name;
 
-	if (cmd->argc != 1 || !name_ok(name)) {
+	if (cmd->argc != 1 || (name = arg_name(&cmd->args[0])) == NULL) {
 		reply_bad(c, "Invalid DELETESCRIPT arguments.");
 		return;
 	}
-	path = script_path(c, name->p, name->len);
-	if (!exists(path))
-		reply(c, "NO", "NONEXISTENT", "There is no script by that name.");
-	else if (is_active(c, path))
-		reply(c, "NO", "ACTIVE", "The active script cannot be deleted.");
-	else if (unlink(path) < 0)
-		reply_error(c, "unlink script", errno);
-	else if (fsync_dir(c->dir) < 0)
-		reply_error(c, "fsync sieve_dir", errno);
-	else
+	if (store_reply(c, sieve_store_delete(c->st, name, &what), what))
 		reply(c, "OK", NULL, "Deletescript completed.");
-	free(path);
+	free(name);
 }
 
 static void
 cmd_renamescript(struct ms_client *c, const struct ms_cmd *cmd)
 {
-	char *from, *to;
-	bool active;
+	char *from = NULL, *to = NULL;
+	const char *what = "";
 
-	if (cmd->argc != 2 || !name_ok(&cmd->args[0]) || !name_ok(&cmd->args[1])) {
+	if (cmd->argc != 2 || (from = arg_name(&cmd->args[0])) == NULL ||
+	    (to = arg_name(&cmd->args[1])) == NULL) {
 		reply_bad(c, "Invalid RENAMESCRIPT arguments.");
-		return;
-	}
-	from = script_path(c, cmd->args[0].p, cmd->args[0].len);
-	to = script_path(c, cmd->args[1].p, cmd->args[1].len);
-	active = is_active(c, from);
-	if (!exists(from)) {
-		reply(c, "NO", "NONEXISTENT", "There is no script by that name.");
-	} else if (strcmp(from, to) == 0 || exists(to)) {
-		reply(c, "NO", "ALREADYEXISTS", "A script with the new name exists.");
-	} else if (link(from, to) < 0) {
-		/* link(2) never replaces: a script created meanwhile stays */
-		if (errno == EEXIST)
-			reply(c, "NO", "ALREADYEXISTS", "A script with the new name exists.");
-		else
-			reply_error(c, "link script", errno);
-	} else if (active && set_link(c, to) < 0) {
-		(void)unlink(to);
-	} else if (unlink(from) < 0) {
-		reply_error(c, "unlink old script", errno);
-	} else if (fsync_dir(c->dir) < 0) {
-		reply_error(c, "fsync sieve_dir", errno);
-	} else {
+	} else if (store_reply(c, sieve_store_rename(c->st, from, to, &what), what)) {
 		reply(c, "OK", NULL, "Renamescript completed.");
 	}
 	free(from);
@@ -700,17 +414,16 @@ static void
 cmd_havespace(struct ms_client *c, const struct ms_cmd *cmd)
 {
 	uint32_t size;
-	char *path;
+	char *name;
 
-	if (cmd->argc != 2 || !name_ok(&cmd->args[0]) ||
-	    managesieve_arg_u32(&cmd->args[1], &size) < 0) {
+	if (cmd->argc != 2 || managesieve_arg_u32(&cmd->args[1], &size) < 0 ||
+	    (name = arg_name(&cmd->args[0])) == NULL) {
 		reply_bad(c, "Invalid HAVESPACE arguments.");
 		return;
 	}
-	path = script_path(c, cmd->args[0].p, cmd->args[0].len);
-	if (quota_ok(c, size, path))
+	if (store_reply(c, sieve_store_quota(c->st, name, size), ""))
 		reply(c, "OK", NULL, "Putscript would succeed.");
-	free(path);
+	free(name);
 }
 
 static void
@@ -948,14 +661,11 @@ managesieve_client_create(struct event_base *base, struct mail_user *mu,
 	c->id = ++next_id;
 	c->user = xstrdup(user);
 	c->ip = xstrdup(client_ip != NULL ? client_ip : "");
-	c->dir = expand_home(cfg->sieve_dir, home);
-	c->active = expand_home(cfg->sieve_script, home);
+	c->st = sieve_store_open(cfg, home, false);
 	c->cmd = xmalloc(sizeof(*c->cmd));
 	c->last_activity_ms = clock_ms();
 	c->lim.line_max = MS_LINE_MAX;
-	c->lim.literal_max = cfg->managesieve_max_script_size != 0 &&
-	    cfg->managesieve_max_script_size < MS_SCRIPT_HARD_MAX ?
-	    cfg->managesieve_max_script_size : MS_SCRIPT_HARD_MAX;
+	c->lim.literal_max = c->st != NULL ? c->st->max_size : SIEVE_STORE_HARD_MAX;
 	mail_session_register(mu, &c->session, MAIL_PROTO_MANAGESIEVE, c->ip, &session_ops, c);
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
 	/* a whole command (one script literal) fits the input buffer, no more */
@@ -965,7 +675,7 @@ managesieve_client_create(struct event_base *base, struct mail_user *mu,
 	c->timer = evtimer_new(base, timer_cb, c);
 	evtimer_add(c->timer, &tv);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	if (c->dir == NULL) {
+	if (c->st == NULL) {
 		log_error("managesieve user=%s error=\"sieve_dir needs a home directory\"", user);
 		reply(c, "NO", "TRYLATER", "Scripts are not available.");
 		client_close_after(c);
@@ -992,8 +702,7 @@ client_free(struct ms_client *c)
 	free(c->cmd);
 	free(c->user);
 	free(c->ip);
-	free(c->dir);
-	free(c->active);
+	sieve_store_close(&c->st);
 	free(c);
 }
 

@@ -105,6 +105,9 @@ def imap_ids(srv):
     return mbid, ids
 
 
+lmtp = bt.lmtp_message
+
+
 def ensure_jam():
     """node_modules/jmap-jam from package-lock.json (npm ci), once."""
     if os.path.isdir(os.path.join(HERE, "node_modules", "jmap-jam")):
@@ -132,11 +135,17 @@ def run_jam(srv, url, env=None):
 
 
 def run_one(name, fn, opts):
-    port = bt.free_ports(1)[0]
+    """managesieve=True in the options: a ManageSieve listener too (srv.sieve_port)."""
     opts = dict(opts)
+    ms = opts.pop("managesieve", False)
+    ports = bt.free_ports(2 if ms else 1)
+    port = ports[0]
     opts["config"] = ["jmap_port = %d" % port] + list(opts.get("config", []))
+    if ms:
+        opts["config"].append("managesieve_port = %d" % ports[1])
     srv = bt.Server(**opts)
     srv.jmap_port = port
+    srv.sieve_port = ports[1] if ms else None
 
     def start(srv):
         srv.setup()

@@ -7,13 +7,12 @@ import json
 import socket
 import os
 import shutil
-import smtplib
 import tempfile
 import threading
 import time
 
 from jmaplib import *  # noqa: F401,F403
-from jmaplib import bt, test, api, account, conn, request, basic
+from jmaplib import bt, test, api, account, conn, request, basic, lmtp
 
 SUB_USING = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail",
              "urn:ietf:params:jmap:submission"]
@@ -363,16 +362,6 @@ D_VAC, C_VAC = setup_dir("vacation")
 
 USER_SCRIPT = (b'require "fileinto";\nif header :contains "subject" "[acme]" '
                b'{\n  fileinto "Lists";\n}\n')
-
-
-def lmtp(srv, sender, subject, to="demo@example.org"):
-    msg = ("From: %s\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: <%s.%f@example.net>\r\n\r\n"
-           "body\r\n" % (sender, to, subject, sender.split("@")[0], time.time())).encode()
-    lm = smtplib.LMTP(bt.HOST, srv.lmtp_port, timeout=10)
-    try:
-        lm.sendmail(sender, [to], msg)
-    finally:
-        lm.quit()
 
 
 def count_in(srv, folder, subject):

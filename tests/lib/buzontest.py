@@ -36,6 +36,7 @@ import random
 import re
 import shutil
 import signal
+import smtplib
 import socket
 import ssl
 import subprocess
@@ -63,6 +64,17 @@ class ServerError(Exception):
 
 def default_binary():
     return os.path.abspath(os.environ.get("BUZON") or os.path.join(REPO, "build", "buzon"))
+
+
+def lmtp_message(srv, sender, subject, to="demo@example.org"):
+    """Deliver a small message from sender to to over LMTP (a Server with lmtp=True)."""
+    msg = ("From: %s\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: <%s.%f@example.net>\r\n\r\n"
+           "body\r\n" % (sender, to, subject, sender.split("@")[0], time.time())).encode()
+    lm = smtplib.LMTP(HOST, srv.lmtp_port, timeout=10)
+    try:
+        lm.sendmail(sender, [to], msg)
+    finally:
+        lm.quit()
 
 
 def free_ports(n, host=HOST):

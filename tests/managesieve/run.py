@@ -12,6 +12,7 @@ is "N passed, M failed".
 
   run.py [--buzon PATH] [NAME...]     (details of every check go to stderr)
 """
+import atexit
 import base64
 import os
 import re
@@ -24,6 +25,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import buzontest as bt  # noqa: E402
+from sieveraw import Raw, plain  # noqa: E402
 
 TESTS = []
 
@@ -33,83 +35,6 @@ def test(**options):
         TESTS.append((fn.__name__, fn, options))
         return fn
     return deco
-
-
-class Raw:
-    """A ManageSieve connection spoken byte by byte."""
-
-    def __init__(self, srv, timeout=5):
-        self.sock = socket.create_connection((bt.HOST, srv.sieve_port), timeout=timeout)
-        self.srv = srv
-        self.buf = b""
-
-    def send(self, data):
-        self.sock.sendall(data)
-
-    def _fill(self):
-        d = self.sock.recv(65536)
-        if not d:
-            raise EOFError("connection closed by the server")
-        self.buf += d
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            self._fill()
-        ln, self.buf = self.buf.split(b"\r\n", 1)
-        return ln
-
-    def exact(self, n):
-        while len(self.buf) < n:
-            self._fill()
-        d, self.buf = self.buf[:n], self.buf[n:]
-        return d
-
-    def logical(self):
-        """One response line with its literals inlined (b"{n}\\r\\n" + data)."""
-        out = self.line()
-        while True:
-            m = re.search(rb"\{(\d+)\}$", out)
-            if not m:
-                return out
-            out += b"\r\n" + self.exact(int(m.group(1))) + self.line()
-
-    def response(self):
-        """Lines up to and including the OK/NO/BYE line: (lines, final)."""
-        lines = []
-        while True:
-            ln = self.logical()
-            if re.match(rb"(OK|NO|BYE)\b", ln):
-                return lines, ln
-            lines.append(ln)
-
-    def cmd(self, data):
-        self.send(data)
-        return self.response()
-
-    def starttls(self):
-        self.sock = self.srv.ssl_context().wrap_socket(self.sock, server_hostname="localhost")
-        self.buf = b""
-
-    def closed(self, timeout=5):
-        """True if the server closes the connection (after what it still sends)."""
-        self.sock.settimeout(timeout)
-        try:
-            while True:
-                d = self.sock.recv(65536)
-                if not d:
-                    return True
-                self.buf += d
-        except (OSError, EOFError):
-            return True
-        except socket.timeout:
-            return False
-
-    def close(self):
-        self.sock.close()
-
-
-def plain(user, password):
-    return base64.b64encode(b"\0" + user.encode() + b"\0" + password.encode())
 
 
 def login(srv, user="demo", password="demo"):
@@ -479,6 +404,113 @@ def delivery_uses_active_script(srv, res):
     res.check(found, "the delivery was filed into Archive by the active script")
 
 
+SENDMAIL_DIR = tempfile.mkdtemp(prefix="ms-sendmail.")
+atexit.register(shutil.rmtree, SENDMAIL_DIR, True)
+os.chmod(SENDMAIL_DIR, 0o777)
+SENDMAIL = os.path.join(SENDMAIL_DIR, "sendmail")
+with open(SENDMAIL, "w") as f:
+    f.write('#!/bin/sh\ncat > "%s/$(date +%%s%%N).$$.msg"\n' % SENDMAIL_DIR)
+os.chmod(SENDMAIL, 0o755)
+
+
+def jmap_call(srv, calls, using):
+    """One JMAP request as demo (docs/jmap.md); the method responses."""
+    import http.client
+    import json
+    c = http.client.HTTPConnection(bt.HOST, srv.jmap_port, timeout=10)
+    auth = "Basic " + base64.b64encode(b"demo:demo").decode()
+    c.request("GET", "/.well-known/jmap", headers={"Authorization": auth})
+    acc = json.loads(c.getresponse().read())["primaryAccounts"]["urn:ietf:params:jmap:mail"]
+    for cl in calls:
+        cl[1]["accountId"] = acc
+    c.request("POST", "/jmap/api", body=json.dumps({"using": using, "methodCalls": calls}),
+              headers={"Authorization": auth, "Content-Type": "application/json"})
+    return json.loads(c.getresponse().read())["methodResponses"]
+
+
+def filed(srv, folder, subject, timeout=5):
+    deadline = time.monotonic() + timeout
+    while True:
+        d = srv.maildir("demo", folder)
+        for sub in ("new", "cur"):
+            p = os.path.join(d, sub)
+            for f in os.listdir(p) if os.path.isdir(p) else []:
+                with open(os.path.join(p, f), "rb") as fh:
+                    if subject.encode() in fh.read():
+                        return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+
+
+def replies(to):
+    out = []
+    for n in sorted(os.listdir(SENDMAIL_DIR)):
+        if n.endswith(".msg"):
+            with open(os.path.join(SENDMAIL_DIR, n), "rb") as f:
+                data = f.read()
+            if ("To: " + to).encode() in data or ("To: <%s>" % to).encode() in data:
+                out.append(data)
+    return out
+
+
+@test(lmtp=True, jmap=True, config=["sendmail_path = " + SENDMAIL])
+def setactive_keeps_vacation(srv, res):
+    """With a JMAP vacation on (the wrapper buzon-jmap is the link's target), SETACTIVE
+    of another script rewrites the wrapper: the vacation still answers and the new script
+    files the delivery; LISTSCRIPTS never shows buzon-jmap; the vacation script cannot be
+    deleted while it runs; SETACTIVE "" leaves the vacation alone."""
+    r = login(srv)
+    one = b'require "fileinto";\r\nif header :contains "subject" "one" { fileinto "Archive"; }\r\n'
+    two = b'require "fileinto";\r\nif header :contains "subject" "two" { fileinto "Junk"; }\r\n'
+    for name, body in (("one", one), ("two", two)):
+        lines, ok = r.cmd(b'PUTSCRIPT "%s" {%d+}\r\n' % (name.encode(), len(body)) + body +
+                          b"\r\n")
+        res.check(ok.startswith(b"OK"), "PUTSCRIPT " + name)
+    lines, ok = r.cmd(b'SETACTIVE "one"\r\n')
+    res.check(ok.startswith(b"OK"), "SETACTIVE one")
+    v = jmap_call(srv, [["VacationResponse/set", {"update": {"singleton": {
+        "isEnabled": True, "subject": "away", "textBody": "I am away."}}}, "v"]],
+        ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:vacationresponse"])
+    res.eq(v[0][1].get("updated"), {"singleton": None}, "vacation on over JMAP")
+    link = os.path.join(home(srv), ".dovecot.sieve")
+    wrap = os.path.join(home(srv), "sieve", "buzon-jmap.sieve")
+    res.eq(os.readlink(link), "sieve/buzon-jmap.sieve", "the wrapper is active")
+    lines, ok = r.cmd(b"LISTSCRIPTS\r\n")
+    res.eq(sorted(lines), [b'"jmap-vacation"', b'"one" ACTIVE', b'"two"'],
+           "LISTSCRIPTS: one active, no buzon-jmap")
+    lines, ok = r.cmd(b'SETACTIVE "two"\r\n')
+    res.check(ok.startswith(b"OK"), "SETACTIVE two")
+    res.eq(os.readlink(link), "sieve/buzon-jmap.sieve", "the wrapper is still the target")
+    with open(wrap) as f:
+        res.eq(re.findall(r'include :personal "([^"]*)";', f.read()),
+               ["jmap-vacation", "two"], "the wrapper includes two")
+    lines, ok = r.cmd(b"LISTSCRIPTS\r\n")
+    res.eq(sorted(lines), [b'"jmap-vacation"', b'"one"', b'"two" ACTIVE'], "two active")
+    lines, ok = r.cmd(b'DELETESCRIPT "jmap-vacation"\r\n')
+    res.check(ok.startswith(b"NO (ACTIVE)"), "the running vacation cannot be deleted")
+    lines, ok = r.cmd(b'GETSCRIPT "buzon-jmap"\r\n')
+    res.check(ok.startswith(b"NO"), "buzon-jmap is not a script name here")
+    bt.lmtp_message(srv, "friend@example.net", "about two")
+    res.check(filed(srv, "Junk", "about two"), "two files the delivery")
+    deadline = time.monotonic() + 5
+    while not replies("friend@example.net") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    res.eq(len(replies("friend@example.net")), 1, "the vacation still answers")
+    lines, ok = r.cmd(b'SETACTIVE ""\r\n')
+    res.check(ok.startswith(b"OK"), "SETACTIVE empty")
+    with open(wrap) as f:
+        res.eq(re.findall(r'include :personal "([^"]*)";', f.read()), ["jmap-vacation"],
+               "only the vacation is left")
+    bt.lmtp_message(srv, "other@example.net", "about one")
+    res.check(filed(srv, None, "about one"), "no filter: INBOX")
+    deadline = time.monotonic() + 5
+    while not replies("other@example.net") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    res.eq(len(replies("other@example.net")), 1, "and the vacation answers")
+    r.cmd(b"LOGOUT\r\n")
+
+
 @test()
 def sieve_connect(srv, res):
     if shutil.which("sieve-connect") is None:
@@ -576,11 +608,17 @@ def wait_greeting(port):
 
 
 def run_one(name, fn, opts):
-    port = bt.free_ports(1)[0]
+    """jmap=True in the options: a JMAP listener too (srv.jmap_port, plaintext)."""
     opts = dict(opts)
+    jmap = opts.pop("jmap", False)
+    ports = bt.free_ports(2 if jmap else 1)
+    port = ports[0]
     opts["config"] = ["managesieve_port = %d" % port] + list(opts.get("config", []))
+    if jmap:
+        opts["config"] += ["jmap_port = %d" % ports[1], "jmap_tls = no"]
     srv = bt.Server(fill=False, **opts)
     srv.sieve_port = port
+    srv.jmap_port = ports[1] if jmap else None
 
     def start(srv):
         srv.setup()
