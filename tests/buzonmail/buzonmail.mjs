@@ -523,7 +523,7 @@ step('filters', async () => {
 	const text = await getScript(f.script);
 	fs.writeFileSync(path.join(cfg.shots, `filters-${cfg.kind}.sieve`), text);
 	check(text.startsWith('# buzon-webmail-rules {'), 'the script starts with the rules as JSON');
-	check(/^require \["fileinto", "imap4flags"\];\r?$/m.test(text), 'it requires only what the rules use');
+	check(/^require \["copy", "fileinto", "imap4flags"\];\r?$/m.test(text), 'it requires only what the rules use');
 	check(text.includes(f.trickySieve), `the tricky value is one quoted string (${f.trickySieve})`);
 	// a new session reads the rules back from the script
 	await login();
@@ -536,7 +536,8 @@ step('filters', async () => {
 		check(want.conds.every((c, j) => got.conds[j] && got.conds[j].field === c.field && got.conds[j].op === c.op &&
 			got.conds[j].value === c.value && (c.field !== 'header' || got.conds[j].header === c.header)),
 		`rule ${i + 1} conditions read back (${JSON.stringify(got.conds)})`);
-		check(want.acts.every((x, j) => got.acts[j] && got.acts[j].type === x.type && got.acts[j].folder === (x.folder || '')),
+		check(want.acts.every((x, j) => got.acts[j] && got.acts[j].type === x.type && got.acts[j].folder === (x.folder || '') &&
+			got.acts[j].address === (x.address || '')),
 			`rule ${i + 1} actions read back (${JSON.stringify(got.acts)})`);
 	}
 	// reorder, disable and put back: the list follows

@@ -104,7 +104,7 @@ FILTERS = {
         {"name": "Zebra project", "conds": [{"field": "subject", "op": "contains", "value": "Zebra"}],
          "acts": [{"type": "move", "folder": "Filtered"}, {"type": "seen"}]},
         {"name": "The boss", "conds": [{"field": "from", "op": "is", "value": "boss@example.com"}],
-         "acts": [{"type": "flag"}]},
+         "acts": [{"type": "flag"}, {"type": "redirectcopy", "address": "assistant@example.net"}]},
         {"name": 'Tricky "rule" \\ ${hex:41}', "match": "any",
          "conds": [{"field": "subject", "op": "contains", "value": TRICKY},
                    {"field": "header", "header": "X-Filter-Test", "op": "is", "value": "tricky"}],
@@ -401,14 +401,16 @@ def filter_checks(srv, res, vacation):
     res.check(find(inbox, "A mine-test message") and not find(folder_messages(m, "Junk"), "A mine-test message"),
               need + "the script the webmail replaced does not run")
     m.logout()
+    outbox = os.path.join(srv.tmp, "outbox")
+    sent = []
+    for name in sorted(os.listdir(outbox)):
+        with open(os.path.join(outbox, name), "rb") as f:
+            sent.append(email.message_from_bytes(f.read()))
+    res.check(any(decode(x["Subject"]) == "Budget for the filters test" and x["Delivered-To"]
+                  for x in sent), need + "forward a copy: the boss's message went to sendmail")
     if vacation:
-        outbox = os.path.join(srv.tmp, "outbox")
-        replies = []
-        for name in sorted(os.listdir(outbox)):
-            with open(os.path.join(outbox, name), "rb") as f:
-                msg = email.message_from_bytes(f.read())
-            if (msg["Auto-Submitted"] or "").startswith("auto-replied"):
-                replies.append((msg["To"], decode(msg["Subject"])))
+        replies = [(x["To"], decode(x["Subject"])) for x in sent
+                   if (x["Auto-Submitted"] or "").startswith("auto-replied")]
         res.check(any("sender@example.net" in (to or "") and subj == CASES["vacation"]["subject"]
                       for to, subj in replies),
                   "[filters needs SieveScript/set] the vacation reply still goes out beside the "
