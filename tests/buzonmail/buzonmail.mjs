@@ -691,6 +691,11 @@ step('phone', async () => {
 	await page.click('#filters-btn');
 	await page.waitForFunction(() => (document.getElementById('filters').dataset.state || 'loading') !== 'loading');
 	check(await page.isVisible('#filters') && await page.isVisible('#f-close'), 'the filters panel opens on a phone');
+	if (await page.getAttribute('#filters', 'data-state') === 'ready') {
+		await page.click('#f-add');	/* not saved: Close drops it */
+		await page.locator('#f-rules li.rule').last().locator('.f-type').selectOption('redirectcopy');
+		check(await page.$eval('#filters', (e) => e.scrollWidth <= e.clientWidth), 'a rule fits the phone\'s width');
+	}
 	await page.screenshot({ path: shot('phone-filters') });
 	await page.click('#f-close');
 	await page.setViewportSize({ width: 1280, height: 800 });
