@@ -1019,16 +1019,22 @@ function folderPath(m) {
 	return a.join(FOLDER_SEP);
 }
 
-const F = { script: null, active: null, rules: [], foreign: false, state: '' };
+/* state: SieveScript/get's, sent back as ifInState so that a save made on a view the
+ * scripts no longer match (another client changed them) fails instead of replacing */
+const F = { script: null, active: null, rules: [], foreign: false, state: null };
 
 function fStatus(text, error) {
 	$('f-error').textContent = error ? text : '';
 	$('f-msg').textContent = error ? '' : text;
 }
 
-async function sieveGetAll() {
+/* SieveScript/get of every script: F.script ("webmail"), F.active, F.state. */
+async function sieveLoad() {
 	const res = await api([['SieveScript/get', { accountId: sieveAccount(), ids: null }, 'g']]);
-	return ok(res, 'g').list;
+	const r = ok(res, 'g');
+	F.script = r.list.find((s) => s.name === FILTER_SCRIPT) || null;
+	F.active = r.list.find((s) => s.isActive) || null;
+	F.state = r.state || null;
 }
 
 function sieveAccount() {
@@ -1066,7 +1072,9 @@ async function uploadValid(text) {
 
 /* SieveScript/set with one create or update; throws the SetError. */
 async function sieveSet(args, key) {
-	const res = await api([['SieveScript/set', Object.assign({ accountId: sieveAccount() }, args), 's']]);
+	args = Object.assign({ accountId: sieveAccount() }, args);
+	if (F.state) args.ifInState = F.state;
+	const res = await api([['SieveScript/set', args, 's']]);
 	const r = ok(res, 's');
 	const err = (r.notCreated || {})[key] || (r.notUpdated || {})[key];
 	if (err) throw new JmapError(err.type, err.description);
@@ -1089,9 +1097,7 @@ async function openFilters() {
 		return;
 	}
 	try {
-		const list = await sieveGetAll();
-		F.script = list.find((s) => s.name === FILTER_SCRIPT) || null;
-		F.active = list.find((s) => s.isActive) || null;
+		await sieveLoad();
 		F.rules = [];
 		F.foreign = false;
 		if (F.script) {
@@ -1215,14 +1221,11 @@ async function saveFilters(ev, activate) {
 		const args = F.script ? { update: { [F.script.id]: { blobId } } } :
 			{ create: { w: { name: FILTER_SCRIPT, blobId } } };
 		if (activate) args.onSuccessActivateScript = F.script ? F.script.id : '#w';
-		const r = await sieveSet(args, F.script ? F.script.id : 'w');
-		if (!F.script) F.script = { id: r.created.w.id, name: FILTER_SCRIPT, blobId };
-		const list = await sieveGetAll();
-		F.script = list.find((s) => s.name === FILTER_SCRIPT) || F.script;
-		F.active = list.find((s) => s.isActive) || null;
+		await sieveSet(args, F.script ? F.script.id : 'w');
+		await sieveLoad();
 		F.foreign = false;
 	} catch (e) {
-		fStatus('Not saved: ' + e.message, true);
+		fStatus('Not saved: ' + (e.type === 'stateMismatch' ? STALE : e.message), true);
 		return;
 	} finally {
 		$('f-save').disabled = false;
@@ -1231,6 +1234,8 @@ async function saveFilters(ev, activate) {
 	const on = F.active && F.script && F.active.id === F.script.id;
 	fStatus(on ? 'Filters saved and active' : 'Filters saved (not active)');
 }
+
+const STALE = 'the scripts were changed elsewhere meanwhile; close Filters and open them again';
 
 /* The advanced view: the active script of someone else, as text. */
 async function openRaw() {
@@ -1254,9 +1259,9 @@ async function saveRaw() {
 	try {
 		const blobId = await uploadValid($('f-raw').value);
 		await sieveSet({ update: { [s.id]: { blobId } } }, s.id);
-		s.blobId = blobId;
+		await sieveLoad();
 	} catch (e) {
-		fStatus('Not saved: ' + e.message, true);
+		fStatus('Not saved: ' + (e.type === 'stateMismatch' ? STALE : e.message), true);
 		return;
 	}
 	fStatus(`Script \u201c${s.name}\u201d saved`);

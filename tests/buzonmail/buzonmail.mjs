@@ -552,11 +552,19 @@ step('filters', async () => {
 	await page.locator('#f-rules li.rule').nth(1).locator('.f-enabled').check();
 	await page.click('#f-close');
 
-	// someone else's script active (a ManageSieve client): the page says so and
-	// replaces nothing by itself
+	// someone else's script made active (a ManageSieve client) while the panel is open:
+	// a save made on the old view fails (ifInState) instead of taking over again
+	await openFilters();
 	let [put, act] = await manageSieve(putScript(f.mine.name, f.mine.text), `SETACTIVE ${JSON.stringify(f.mine.name)}`);
 	if (!put.final.startsWith('OK') || !act.final.startsWith('OK'))
 		throw new Error(`ManageSieve PUTSCRIPT/SETACTIVE: ${put.final} ${act.final}`);
+	await page.click('#f-save');
+	a = await filtersAnswer();
+	check(/changed elsewhere/.test(a.error), `a save on a stale view is refused ("${a.error}")`);
+	scripts = await listScripts();
+	check(scripts[f.mine.name] === true, `ManageSieve: "${f.mine.name}" stays active (${JSON.stringify(scripts)})`);
+	await page.click('#f-close');
+	// reopened, the page says which script filters and replaces nothing by itself
 	await openFilters();
 	check(await page.isVisible('#f-notice'), 'a notice says another script is active');
 	check((await page.textContent('#f-notice-text')).includes(f.mine.name), `it names "${f.mine.name}"`);
