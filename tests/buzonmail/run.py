@@ -4,12 +4,15 @@ served before login on jmap_port (redirect, types, ETag/304, security headers, n
 traversal, webmail = no), then buzonmail.mjs logs in and uses the webmail the way a
 person does — folders and unread counts, the message list, reading, a hostile HTML
 message (no script runs, nothing remote loads until allowed), flags, reply, attachments,
-drafts, move, delete, search, vacation, push, a phone layout — and this script checks
-over IMAP (imaplib) that the same changes happened on the server.
+drafts, move, delete, search, vacation, filters, push, a phone layout — and this script
+checks over IMAP (imaplib) that the same changes happened on the server (filters: over
+ManageSieve in the browser step, then LMTP deliveries seen over IMAP).
 
-Kinds: "plain" (jmap_tls = no on loopback, every step) and "https" (jmap_tls = yes:
-log in, folders, list, open, hostile, phone).  Each browser step names the JMAP methods
-it needs beyond the first slice (docs/jmap.md); a FAIL line says "[step needs X]".
+Kinds: "rules" (the filters' Sieve generator in node, its scripts through `buzon sieve
+check` and `buzon sieve test`; no browser), "plain" (jmap_tls = no on loopback, every
+step) and "https" (jmap_tls = yes: log in, folders, list, open, hostile, phone).  Each
+browser step names the JMAP methods it needs beyond the first slice (docs/jmap.md); a
+FAIL line says "[step needs X]".
 
   run.py [--buzon PATH] [--artifacts DIR] [--steps a,b] [KIND...]
 
