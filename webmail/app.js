@@ -12,6 +12,7 @@ const CORE = 'urn:ietf:params:jmap:core';
 const MAIL = 'urn:ietf:params:jmap:mail';
 const SUBMISSION = 'urn:ietf:params:jmap:submission';
 const VACATION = 'urn:ietf:params:jmap:vacationresponse';
+const SIEVE = 'urn:ietf:params:jmap:sieve';
 const PAGE = 50;
 const ROLE_ORDER = ['inbox', 'drafts', 'sent', 'archive', 'junk', 'trash'];
 
@@ -60,6 +61,7 @@ function using() {
 	const u = [CORE, MAIL];
 	if (S.caps[SUBMISSION]) u.push(SUBMISSION);
 	if (S.caps[VACATION]) u.push(VACATION);
+	if (S.caps[SIEVE]) u.push(SIEVE);
 	return u;
 }
 
@@ -127,6 +129,10 @@ async function login(ev) {
 	$('login-pass').value = '';
 	$('login').hidden = true;
 	$('app').hidden = false;
+	if (!S.caps[SIEVE]) {
+		$('filters-btn').title = 'Filters are not available on this server';
+		$('filters-btn').classList.add('unavailable');
+	}
 	document.title = user + ' - buzon mail';
 	await loadIdentities();
 	await refreshMailboxes();
@@ -861,6 +867,430 @@ async function saveVacation(ev) {
 	status(v.isEnabled ? 'Vacation reply on' : 'Vacation reply off');
 }
 
+/* ---------- filters (RFC 9661 SieveScript, RFC 5228 Sieve) ---------- */
+
+/*
+ * The rules live in one Sieve script, "webmail". Its first line is a comment holding
+ * the rules as JSON; the rest is the Sieve made from them. The editor reads back only
+ * that line: it never parses Sieve, so a script written by hand (ManageSieve) is
+ * never taken apart, only shown as text in the advanced view.
+ */
+const FILTER_SCRIPT = 'webmail';
+const RULES_MARK = '# buzon-webmail-rules ';
+const FOLDER_SEP = '.';		/* the server's hierarchy separator (IMAP LIST) */
+const RULES_MAX = 200, PARTS_MAX = 50, TEXT_MAX = 1000;
+
+const COND_FIELDS = { from: 'From', tocc: 'To or Cc', subject: 'Subject', header: 'Header\u2026' };
+const COND_OPS = { contains: 'contains', is: 'is', matches: 'matches (wildcards * ?)',
+	notcontains: 'does not contain' };
+const ACTIONS = { move: 'Move to folder', copy: 'Copy to folder', seen: 'Mark as read',
+	flag: 'Flag', redirect: 'Forward to', redirectcopy: 'Forward a copy to',
+	discard: 'Delete (discard)', stop: 'Stop processing rules' };
+
+function newRule() {
+	return { name: '', enabled: true, match: 'all',
+		conds: [{ field: 'subject', header: '', op: 'contains', value: '' }],
+		acts: [{ type: 'move', folder: '', address: '' }] };
+}
+
+/* A rule as the JSON line had it, reduced to what the editor knows (the line is ours,
+ * but a user may have edited it over ManageSieve): unknown values become defaults. */
+function cleanRule(r) {
+	const str = (v) => (typeof v === 'string' ? v.slice(0, TEXT_MAX) : '');
+	const pick = (v, set, d) => (Object.prototype.hasOwnProperty.call(set, v) ? v : d);
+	r = r && typeof r === 'object' ? r : {};
+	return {
+		name: str(r.name), enabled: r.enabled !== false, match: r.match === 'any' ? 'any' : 'all',
+		conds: (Array.isArray(r.conds) ? r.conds : []).slice(0, PARTS_MAX).map((c) => ({
+			field: pick((c || {}).field, COND_FIELDS, 'subject'), header: str((c || {}).header),
+			op: pick((c || {}).op, COND_OPS, 'contains'), value: str((c || {}).value) })),
+		acts: (Array.isArray(r.acts) ? r.acts : []).slice(0, PARTS_MAX).map((a) => ({
+			type: pick((a || {}).type, ACTIONS, 'move'), folder: str((a || {}).folder),
+			address: str((a || {}).address) })),
+	};
+}
+
+/* The rules of a script the webmail wrote, or null when its first line is not ours. */
+function rulesFromScript(text) {
+	const nl = text.indexOf('\n');
+	const first = (nl < 0 ? text : text.slice(0, nl)).replace(/\r$/, '');
+	if (!first.startsWith(RULES_MARK)) return null;
+	let o;
+	try { o = JSON.parse(first.slice(RULES_MARK.length)); } catch (e) { return null; }
+	if (!o || o.v !== 1 || !Array.isArray(o.rules)) return null;
+	return o.rules.slice(0, RULES_MAX).map(cleanRule);
+}
+
+/* An RFC 5228 §2.4.2 quoted string: only \ and " are escaped. Control characters
+ * (which no header value holds after unfolding) become spaces, so a value is always
+ * one line and a NUL never reaches the script. */
+function sieveQuote(s) {
+	return '"' + String(s).replace(/[\x00-\x08\x0a-\x1f\x7f]/g, ' ')
+		.replace(/[\\"]/g, (c) => '\\' + c) + '"';
+}
+
+/* RFC 5322 §3.6.8 field name: printable US-ASCII but the colon. */
+function validHeaderName(n) { return /^[\x21-\x39\x3b-\x7e]{1,200}$/.test(n); }
+
+function validAddress(a) { return /^[^\s@"<>()[\]\\,;:]+@[^\s@"<>()[\]\\,;:]+$/.test(a); }
+
+/* What is wrong with the rules (the first problem, for the user), or null. */
+function rulesProblem(rules) {
+	if (rules.length > RULES_MAX) return 'at most ' + RULES_MAX + ' rules';
+	for (let i = 0; i < rules.length; i++) {
+		const r = rules[i], who = 'Rule ' + (i + 1) + (r.name ? ' (' + r.name + ')' : '') + ': ';
+		if (!r.enabled) continue;
+		for (const c of r.conds) {
+			if (c.field === 'header' && !validHeaderName(c.header))
+				return who + 'a header name is printable ASCII without spaces or ":" (' + c.header + ')';
+			if (c.value === '' && c.op !== 'is') return who + 'a condition has no text';
+		}
+		if (r.acts.length === 0) return who + 'it has no action';
+		for (const a of r.acts) {
+			if ((a.type === 'move' || a.type === 'copy') && !a.folder) return who + 'choose a folder';
+			if ((a.type === 'redirect' || a.type === 'redirectcopy') && !validAddress(a.address.trim()))
+				return who + 'not an address: ' + a.address;
+		}
+	}
+	return null;
+}
+
+function condSieve(c) {
+	const v = sieveQuote(c.value);
+	const match = { contains: ':contains', notcontains: ':contains', is: ':is', matches: ':matches' }[c.op];
+	let t;
+	/* From and To/Cc: "is" and "matches" compare the address, "contains" the whole field
+	 * (the name too); a header of the user's choice is compared whole */
+	if ((c.field === 'from' || c.field === 'tocc') && (c.op === 'is' || c.op === 'matches'))
+		t = `address :all ${match} ${c.field === 'from' ? '"from"' : '["to", "cc"]'} ${v}`;
+	else
+		t = `header ${match} ${c.field === 'from' ? '"from"' : c.field === 'tocc' ? '["to", "cc"]' :
+			c.field === 'subject' ? '"subject"' : sieveQuote(c.header)} ${v}`;
+	return c.op === 'notcontains' ? 'not ' + t : t;
+}
+
+/* The order actions run in, whatever order they were listed in: flags first, so that
+ * the folders and the implicit keep get them (RFC 5232 §3: the internal variable at the
+ * time of the store), and stop last. */
+const ACTION_ORDER = ['seen', 'flag', 'move', 'copy', 'redirect', 'redirectcopy', 'discard', 'stop'];
+
+/* The whole script: the JSON line, then Sieve requiring only what the rules use. */
+function rulesToSieve(rules) {
+	const need = new Set(), body = [];
+	rules.forEach((r, i) => {
+		const label = '# Rule ' + (i + 1) + (r.enabled ? '' : ' (disabled)') + ': ' +
+			r.name.replace(/[\x00-\x1f\x7f\u2028\u2029]/g, ' ');
+		body.push('', label);
+		if (!r.enabled) return;
+		const conds = r.conds.map(condSieve);
+		const test = conds.length === 0 ? 'true' : conds.length === 1 ? conds[0] :
+			(r.match === 'any' ? 'anyof' : 'allof') + ' (' + conds.join(',\n    ') + ')';
+		body.push('if ' + test + ' {');
+		const acts = r.acts.slice().sort((a, b) => ACTION_ORDER.indexOf(a.type) - ACTION_ORDER.indexOf(b.type));
+		for (const a of acts) {
+			switch (a.type) {
+			case 'seen': need.add('imap4flags'); body.push('  addflag "\\\\Seen";'); break;
+			case 'flag': need.add('imap4flags'); body.push('  addflag "\\\\Flagged";'); break;
+			case 'move': need.add('fileinto'); body.push('  fileinto ' + sieveQuote(a.folder) + ';'); break;
+			case 'copy': need.add('fileinto'); need.add('copy'); body.push('  fileinto :copy ' + sieveQuote(a.folder) + ';'); break;
+			case 'redirect': body.push('  redirect ' + sieveQuote(a.address.trim()) + ';'); break;
+			case 'redirectcopy': need.add('copy'); body.push('  redirect :copy ' + sieveQuote(a.address.trim()) + ';'); break;
+			case 'discard': body.push('  discard;'); break;
+			case 'stop': body.push('  stop;'); break;
+			}
+		}
+		body.push('}');
+	});
+	/* JSON.stringify escapes CR, LF and every other control character: the line stays
+	 * one comment line whatever the rules hold */
+	const json = JSON.stringify({ v: 1, rules }).replace(/[\u2028\u2029]/g,
+		(c) => '\\u' + c.charCodeAt(0).toString(16));
+	const head = [RULES_MARK + json,
+		'# Written by the buzon webmail from the rules on the line above (docs/webmail.md).',
+		'# Edit them there: the webmail reads back only that line.'];
+	if (need.size) head.push('require [' + [...need].sort().map((x) => sieveQuote(x)).join(', ') + '];');
+	return head.concat(body).join('\r\n') + '\r\n';
+}
+
+/* The name a fileinto needs: the folder's full name on the server. */
+function folderPath(m) {
+	const a = [];
+	for (let p = m, i = 0; p && i < 20; p = S.byId.get(p.parentId), i++) a.unshift(p.name);
+	return a.join(FOLDER_SEP);
+}
+
+/* state: SieveScript/get's, sent back as ifInState so that a save made on a view the
+ * scripts no longer match (another client changed them) fails instead of replacing */
+const F = { script: null, active: null, rules: [], foreign: false, state: null };
+
+function fStatus(text, error) {
+	$('f-error').textContent = error ? text : '';
+	$('f-msg').textContent = error ? '' : text;
+}
+
+/* SieveScript/get of every script: F.script ("webmail"), F.active, F.state. */
+async function sieveLoad() {
+	const res = await api([['SieveScript/get', { accountId: sieveAccount(), ids: null }, 'g']]);
+	const r = ok(res, 'g');
+	F.script = r.list.find((s) => s.name === FILTER_SCRIPT) || null;
+	F.active = r.list.find((s) => s.isActive) || null;
+	F.state = r.state || null;
+}
+
+function sieveAccount() {
+	return ((S.session || {}).primaryAccounts || {})[SIEVE] || S.accountId;
+}
+
+async function downloadText(blobId, name) {
+	const r = await http(tmpl(S.session.downloadUrl, { accountId: sieveAccount(), blobId,
+		name: name || 'script.sieve', type: 'application/sieve' }));
+	if (!r.ok) throw new JmapError('http' + r.status, 'could not download the script');
+	return r.text();
+}
+
+async function uploadText(text) {
+	const r = await http(tmpl(S.session.uploadUrl, { accountId: sieveAccount() }), {
+		method: 'POST', headers: { 'Content-Type': 'application/sieve' },
+		body: new TextEncoder().encode(text) });
+	if (!r.ok) throw new JmapError('http' + r.status, 'the upload was refused');
+	return (await r.json()).blobId;
+}
+
+/* Upload and SieveScript/validate: the blobId, or a JmapError with the server's
+ * description of what is wrong. */
+async function uploadValid(text) {
+	const caps = (((S.session.accounts || {})[sieveAccount()] || {}).accountCapabilities || {})[SIEVE] || {};
+	const size = new TextEncoder().encode(text).length;
+	if (caps.maxSizeScript && size > caps.maxSizeScript)
+		throw new JmapError('tooLarge', `the script is ${size} bytes, the server takes ${caps.maxSizeScript}`);
+	const blobId = await uploadText(text);
+	const res = await api([['SieveScript/validate', { accountId: sieveAccount(), blobId }, 'v']]);
+	const v = ok(res, 'v');
+	if (v.error) throw new JmapError(v.error.type || 'invalidSieve', v.error.description || 'the script is not valid');
+	return blobId;
+}
+
+/* SieveScript/set with one create or update; throws the SetError. */
+async function sieveSet(args, key) {
+	args = Object.assign({ accountId: sieveAccount() }, args);
+	if (F.state) args.ifInState = F.state;
+	const res = await api([['SieveScript/set', args, 's']]);
+	const r = ok(res, 's');
+	const err = (r.notCreated || {})[key] || (r.notUpdated || {})[key];
+	if (err) throw new JmapError(err.type, err.description);
+	return r;
+}
+
+async function openFilters() {
+	const sheet = $('filters');
+	sheet.hidden = false;
+	sheet.dataset.state = 'loading';
+	fStatus('');
+	$('f-notice').hidden = true;
+	$('f-confirm').hidden = true;
+	$('f-raw-view').hidden = true;
+	$('f-editor').hidden = true;
+	$('f-rules').replaceChildren();
+	if (!S.caps[SIEVE]) {
+		sheet.dataset.state = 'unavailable';
+		fStatus('Filters are not available: this server does not offer JMAP Sieve scripts.', true);
+		return;
+	}
+	try {
+		await sieveLoad();
+		F.rules = [];
+		F.foreign = false;
+		if (F.script) {
+			const rules = rulesFromScript(await downloadText(F.script.blobId, FILTER_SCRIPT + '.sieve'));
+			if (rules) F.rules = rules;
+			else F.foreign = true;
+		}
+	} catch (e) {
+		sheet.dataset.state = 'error';
+		fStatus('Could not read the filters: ' + e.message, true);
+		return;
+	}
+	$('f-editor').hidden = false;
+	renderNotice();
+	renderRules();
+	sheet.dataset.state = 'ready';
+}
+
+function renderNotice() {
+	const other = F.active && (!F.script || F.active.id !== F.script.id) ? F.active : null;
+	const parts = [];
+	if (other)
+		parts.push(`Your mail is filtered by the script \u201c${other.name}\u201d, not by these rules ` +
+			'(it was written elsewhere, e.g. with a ManageSieve client). Saving keeps it in charge.');
+	else if (F.script && !F.active)
+		parts.push('These rules are saved but not active: no filter script runs.');
+	if (F.foreign)
+		parts.push(`The script \u201c${FILTER_SCRIPT}\u201d was not written by the webmail; saving replaces it.`);
+	$('f-notice-text').textContent = parts.join(' ');
+	$('f-notice').hidden = parts.length === 0;
+	$('f-advanced').hidden = !other;
+	$('f-use').hidden = !(other || (F.script && !F.active));
+	$('f-notice').dataset.active = other ? other.name : '';
+}
+
+function optionList(set, cur) {
+	return Object.entries(set).map(([v, label]) => h('option', { value: v, selected: v === cur }, label));
+}
+
+function folderOptions(cur) {
+	const names = S.mailboxes.map(folderPath);
+	const opts = [h('option', { value: '' }, 'Choose a folder\u2026')];
+	if (cur && !names.includes(cur)) opts.push(h('option', { value: cur, selected: true }, cur + ' (missing)'));
+	for (const m of S.mailboxes) {
+		const p = folderPath(m);
+		opts.push(h('option', { value: p, selected: p === cur }, p));
+	}
+	return opts;
+}
+
+/* Every change to the list re-renders it from F.rules; typing only updates the model. */
+function renderRules() {
+	const ol = $('f-rules');
+	ol.replaceChildren(...F.rules.map((r, i) => renderRule(r, i)));
+	if (F.rules.length === 0) ol.append(h('li', { class: 'empty' }, 'No rules yet'));
+}
+
+function moveRule(i, d) {
+	const j = i + d;
+	if (j < 0 || j >= F.rules.length) return;
+	[F.rules[i], F.rules[j]] = [F.rules[j], F.rules[i]];
+	renderRules();
+}
+
+function renderRule(r, i) {
+	const set = (obj, k) => (ev) => { obj[k] = ev.target.type === 'checkbox' ? ev.target.checked : ev.target.value; };
+	const rerender = (obj, k) => (ev) => { obj[k] = ev.target.value; renderRules(); };
+	const conds = r.conds.map((c, j) => h('div', { class: 'cond' },
+		h('select', { class: 'f-field', 'aria-label': 'Field', onchange: rerender(c, 'field') }, optionList(COND_FIELDS, c.field)),
+		c.field === 'header' ? h('input', { class: 'f-hname', 'aria-label': 'Header name', placeholder: 'Header name',
+			value: c.header, oninput: set(c, 'header') }) : null,
+		h('select', { class: 'f-op', 'aria-label': 'Comparison', onchange: set(c, 'op') }, optionList(COND_OPS, c.op)),
+		h('input', { class: 'f-value', 'aria-label': 'Text', value: c.value, oninput: set(c, 'value') }),
+		h('button', { type: 'button', class: 'f-cdel', 'aria-label': 'Remove condition',
+			onclick: () => { r.conds.splice(j, 1); renderRules(); } }, '\u00d7')));
+	const acts = r.acts.map((a, j) => h('div', { class: 'act' },
+		h('select', { class: 'f-type', 'aria-label': 'Action', onchange: rerender(a, 'type') }, optionList(ACTIONS, a.type)),
+		a.type === 'move' || a.type === 'copy' ? h('select', { class: 'f-folder', 'aria-label': 'Folder',
+			onchange: set(a, 'folder') }, folderOptions(a.folder)) : null,
+		a.type === 'redirect' || a.type === 'redirectcopy' ? h('input', { class: 'f-addr', type: 'email',
+			'aria-label': 'Address', placeholder: 'name@example.org', value: a.address, oninput: set(a, 'address') }) : null,
+		h('button', { type: 'button', class: 'f-adel', 'aria-label': 'Remove action',
+			onclick: () => { r.acts.splice(j, 1); renderRules(); } }, '\u00d7')));
+	return h('li', { class: 'rule' + (r.enabled ? '' : ' disabled'), dataset: { index: i } },
+		h('div', { class: 'rule-head' },
+			h('label', { class: 'check' }, h('input', { type: 'checkbox', class: 'f-enabled', checked: r.enabled,
+				onchange: (ev) => { r.enabled = ev.target.checked; renderRules(); } }), 'On'),
+			h('input', { class: 'f-name', 'aria-label': 'Rule name', placeholder: 'Rule name', value: r.name,
+				oninput: set(r, 'name') }),
+			h('button', { type: 'button', class: 'f-up', 'aria-label': 'Move up', disabled: i === 0,
+				onclick: () => moveRule(i, -1) }, '\u2191'),
+			h('button', { type: 'button', class: 'f-down', 'aria-label': 'Move down', disabled: i === F.rules.length - 1,
+				onclick: () => moveRule(i, 1) }, '\u2193'),
+			h('button', { type: 'button', class: 'f-del', onclick: () => { F.rules.splice(i, 1); renderRules(); } }, 'Delete')),
+		h('div', { class: 'rule-when' }, 'When ',
+			h('select', { class: 'f-match', 'aria-label': 'Match', onchange: set(r, 'match') },
+				h('option', { value: 'all', selected: r.match === 'all' }, 'all'),
+				h('option', { value: 'any', selected: r.match === 'any' }, 'any')),
+			' of these are true', r.conds.length === 0 ? ' (no condition: every message)' : '', ':'),
+		h('div', { class: 'conds' }, conds),
+		h('button', { type: 'button', class: 'f-cadd', onclick: () => {
+			r.conds.push({ field: 'subject', header: '', op: 'contains', value: '' }); renderRules(); } }, 'Add condition'),
+		h('div', { class: 'rule-then' }, 'then:'),
+		h('div', { class: 'acts' }, acts),
+		h('button', { type: 'button', class: 'f-aadd', onclick: () => {
+			r.acts.push({ type: 'seen', folder: '', address: '' }); renderRules(); } }, 'Add action'));
+}
+
+/* Save: upload, validate, create or update "webmail"; activated when it is the
+ * active script already, when none is, or when the user chose it over another. */
+async function saveFilters(ev, activate) {
+	if (ev) ev.preventDefault();
+	const problem = rulesProblem(F.rules);
+	if (problem) { fStatus(problem, true); return; }
+	const other = F.active && (!F.script || F.active.id !== F.script.id);
+	activate = activate || !other;
+	fStatus('Saving\u2026');
+	$('f-save').disabled = true;
+	try {
+		const blobId = await uploadValid(rulesToSieve(F.rules));
+		const args = F.script ? { update: { [F.script.id]: { blobId } } } :
+			{ create: { w: { name: FILTER_SCRIPT, blobId } } };
+		if (activate) args.onSuccessActivateScript = F.script ? F.script.id : '#w';
+		await sieveSet(args, F.script ? F.script.id : 'w');
+		await sieveLoad();
+		F.foreign = false;
+	} catch (e) {
+		fStatus('Not saved: ' + (e.type === 'stateMismatch' ? STALE : e.message), true);
+		return;
+	} finally {
+		$('f-save').disabled = false;
+	}
+	renderNotice();
+	const on = F.active && F.script && F.active.id === F.script.id;
+	fStatus(on ? 'Filters saved and active' : 'Filters saved (not active)');
+}
+
+const STALE = 'the scripts were changed elsewhere meanwhile; close Filters and open them again';
+
+/* The advanced view: the active script of someone else, as text. */
+async function openRaw() {
+	const s = F.active;
+	if (!s) return;
+	fStatus('');
+	try {
+		$('f-raw').value = await downloadText(s.blobId, s.name + '.sieve');
+	} catch (e) { fStatus('Could not read the script: ' + e.message, true); return; }
+	$('f-raw-name').textContent = s.name;
+	$('f-editor').hidden = true;
+	$('f-notice').hidden = true;
+	$('f-raw-view').hidden = false;
+	$('filters').dataset.state = 'raw';
+}
+
+async function saveRaw() {
+	const s = F.active;
+	if (!s) return;
+	fStatus('Saving\u2026');
+	try {
+		const blobId = await uploadValid($('f-raw').value);
+		await sieveSet({ update: { [s.id]: { blobId } } }, s.id);
+		await sieveLoad();
+	} catch (e) {
+		fStatus('Not saved: ' + (e.type === 'stateMismatch' ? STALE : e.message), true);
+		return;
+	}
+	fStatus(`Script \u201c${s.name}\u201d saved`);
+}
+
+function initFilters() {
+	$('filters-btn').addEventListener('click', openFilters);
+	$('filters-form').addEventListener('submit', (ev) => saveFilters(ev, false));
+	$('f-close').addEventListener('click', () => { $('filters').hidden = true; });
+	$('f-add').addEventListener('click', () => { F.rules.push(newRule()); renderRules();
+		const names = $('f-rules').querySelectorAll('.f-name');
+		if (names.length) names[names.length - 1].focus(); });
+	$('f-advanced').addEventListener('click', openRaw);
+	$('f-raw-save').addEventListener('click', saveRaw);
+	$('f-raw-back').addEventListener('click', openFilters);
+	/* no window.confirm (the page opens no dialogs): the question is asked in place */
+	$('f-use').addEventListener('click', () => {
+		$('f-confirm-text').textContent = F.active && (!F.script || F.active.id !== F.script.id) ?
+			`Filter with these rules instead of \u201c${F.active.name}\u201d? That script is kept, but no longer runs.` :
+			'Filter with these rules?';
+		$('f-confirm').hidden = false;
+	});
+	$('f-confirm-no').addEventListener('click', () => { $('f-confirm').hidden = true; });
+	$('f-confirm-yes').addEventListener('click', async () => {
+		$('f-confirm').hidden = true;
+		await saveFilters(null, true);
+	});
+}
+
 /* ---------- push (RFC 8620 §7.3) ---------- */
 
 /* EventSource cannot send an Authorization header: the stream is read with fetch(). */
@@ -929,6 +1359,7 @@ function init() {
 	$('c-files').addEventListener('change', upload);
 	$('vacation-form').addEventListener('submit', saveVacation);
 	$('v-cancel').addEventListener('click', () => { $('vacation').hidden = true; });
+	initFilters();
 	$('more').addEventListener('click', () => loadList(true));
 	$('nav-folders').addEventListener('click', () => { document.body.dataset.view = 'folders'; });
 	for (const b of document.querySelectorAll('[data-back]'))

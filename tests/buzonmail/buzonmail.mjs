@@ -8,7 +8,8 @@
 // inboxUnread, folders ([names]), listSubjects, open {subject, body}, hostile {subject},
 // flag {subject}, reply {subject, text}, move {subject, to}, del {subject}, search {q,
 // subject}, vacation {subject, body}, draft {subject, body}, attach {to, subject, file},
-// push {maildir, subject}, mixed {host, port, subject}, thread {subject}, timeoutMs}.
+// push {maildir, subject}, mixed {host, port, subject}, thread {subject}, filters {script,
+// rules, mine {name, text}, bad, edited, trickySieve, sieve {host, port}}, timeoutMs}.
 //
 // Every case is a step with the JMAP methods it needs beyond what the first slice serves
 // (docs/jmap.md); its result line says so: "ok: [step] ..." / "FAIL: [step needs X] ...".
@@ -49,6 +50,7 @@ const NEEDS = {
 	del: 'Email/set (mailboxIds to Trash)',
 	search: 'Email/query filter text',
 	vacation: 'VacationResponse/get + /set',
+	filters: 'urn:ietf:params:jmap:sieve (SieveScript/get, /set, /validate, blobs)',
 	push: 'EventSource (/jmap/eventsource/)',
 	mixed: 'EventSource (/jmap/eventsource/)',
 };
@@ -93,6 +95,17 @@ async function login() {
 
 function row(subject) {
 	return page.locator('#list li', { has: page.locator('.subj', { hasText: subject }) }).first();
+}
+
+// Is the message in the list? folder() returns once the title changed, before the
+// list of that folder came: its row is waited for.
+async function listed(subject) {
+	try {
+		await row(subject).waitFor({ timeout: 5000 });
+		return true;
+	} catch (e) {
+		return false;
+	}
 }
 
 async function openMessage(subject) {
@@ -295,7 +308,7 @@ step('move', async () => {
 	await statusText(/^Moved to /);
 	check(await row(cfg.move.subject).count() === 0, 'the message left the list');
 	await folder(cfg.move.to);
-	check(await row(cfg.move.subject).count() === 1, `the message is in ${cfg.move.to}`);
+	check(await listed(cfg.move.subject), `the message is in ${cfg.move.to}`);
 });
 
 step('del', async () => {
@@ -305,7 +318,7 @@ step('del', async () => {
 	await page.locator('#reader-body article.msg button.delete').last().click();
 	await statusText(/^Moved to /);
 	await folder('Trash');
-	check(await row(cfg.del.subject).count() === 1, 'deleted to Trash');
+	check(await listed(cfg.del.subject), 'deleted to Trash');
 	await openMessage(cfg.del.subject);
 	await clearStatus();
 	await page.locator('#reader-body article.msg button.delete').last().click();
@@ -347,6 +360,245 @@ step('vacation', async () => {
 	check(await page.isChecked('#v-enabled'), 'the vacation reply is on after a new login');
 	check((await page.inputValue('#v-body')) === cfg.vacation.body, 'its text was kept');
 	await page.click('#v-cancel');
+});
+
+// ManageSieve (RFC 5804) on a plain socket: AUTHENTICATE PLAIN, then the commands.
+// Resolves with [{lines, final}] per command; a response's literals ({n}) are read
+// as bytes and joined to their line. A command is a string or a Buffer (PUTSCRIPT's
+// literal).
+function sieveSession(host, port, user, password, commands) {
+	return new Promise((resolve, reject) => {
+		const sock = net.createConnection({ host, port });
+		let buf = Buffer.alloc(0), n = -1, lines = [];
+		const out = [];
+		const send = () => {
+			n++;
+			if (n === commands.length) { sock.end(); resolve(out); return; }
+			sock.write(commands[n]);
+		};
+		const all = ['AUTHENTICATE "PLAIN" "' + Buffer.from(`\0${user}\0${password}`).toString('base64') + '"\r\n'];
+		commands = all.concat(commands.map((c) => (Buffer.isBuffer(c) ? c : c + '\r\n')), ['LOGOUT\r\n']);
+		sock.setTimeout(10000, () => { sock.destroy(); reject(new Error('ManageSieve timeout')); });
+		sock.on('error', reject);
+		sock.on('data', (d) => {
+			buf = Buffer.concat([buf, d]);
+			for (;;) {
+				const i = buf.indexOf('\r\n');
+				if (i < 0) return;
+				let ln = buf.subarray(0, i).toString('utf8');
+				const lit = /\{(\d+)\}$/.exec(ln);
+				if (lit) {
+					const len = Number(lit[1]);
+					if (buf.length < i + 2 + len) return;	/* the literal is not all here */
+					ln += '\n' + buf.subarray(i + 2, i + 2 + len).toString('utf8');
+					buf = buf.subarray(i + 2 + len);
+					lines.push(ln);
+					continue;
+				}
+				buf = buf.subarray(i + 2);
+				if (/^(OK|NO|BYE)\b/.test(ln)) {
+					if (n >= 0) out.push({ lines, final: ln });
+					else if (!ln.startsWith('OK')) { sock.destroy(); reject(new Error(ln)); return; }
+					lines = [];
+					if (n === 0 && !ln.startsWith('OK')) { sock.destroy(); reject(new Error('AUTHENTICATE: ' + ln)); return; }
+					send();
+				} else {
+					lines.push(ln);
+				}
+			}
+		});
+	});
+}
+
+function putScript(name, text) {
+	const b = Buffer.from(text);
+	return Buffer.concat([Buffer.from(`PUTSCRIPT ${JSON.stringify(name)} {${b.length}+}\r\n`), b, Buffer.from('\r\n')]);
+}
+
+async function manageSieve(...commands) {
+	const f = cfg.filters.sieve;
+	const r = await sieveSession(f.host, f.port, cfg.user, cfg.password, commands);
+	return r.slice(1, -1);	/* AUTHENTICATE and LOGOUT */
+}
+
+// LISTSCRIPTS: {name: active}
+async function listScripts() {
+	const [r] = await manageSieve('LISTSCRIPTS');
+	const out = {};
+	for (const ln of r.lines) {
+		const m = /^"((?:[^"\\]|\\.)*)"( ACTIVE)?$/.exec(ln);
+		if (m) out[m[1].replace(/\\(.)/g, '$1')] = !!m[2];
+	}
+	return out;
+}
+
+async function getScript(name) {
+	const [r] = await manageSieve(`GETSCRIPT ${JSON.stringify(name)}`);
+	if (!r.final.startsWith('OK')) throw new Error(`GETSCRIPT ${name}: ${r.final}`);
+	/* the first line is the literal ("{n}" and its bytes); the CRLF after it ends it */
+	const m = /^\{\d+\}\n/.exec(r.lines[0] || '');
+	if (!m) throw new Error(`GETSCRIPT ${name}: no literal (${r.lines[0]})`);
+	return r.lines[0].slice(m[0].length);
+}
+
+async function openFilters() {
+	await page.click('#filters-btn');
+	await page.waitForSelector('#filters:not([hidden])');
+	await page.waitForFunction(() => ['ready', 'unavailable', 'error'].includes(document.getElementById('filters').dataset.state));
+	if (await page.getAttribute('#filters', 'data-state') !== 'ready')
+		throw new Error(`the filters panel says "${await page.textContent('#f-error')}"`);
+}
+
+// The panel's answer to a save: its status or its error, after "Saving...".
+async function filtersAnswer() {
+	await page.waitForFunction(() => document.getElementById('f-error').textContent !== '' ||
+		(document.getElementById('f-msg').textContent !== '' && !/^Saving/.test(document.getElementById('f-msg').textContent)));
+	return { msg: await page.textContent('#f-msg'), error: await page.textContent('#f-error') };
+}
+
+// One rule in the editor, from {name, match, conds: [{field, header, op, value}], acts: [{type, folder, address}]}.
+async function fillRule(i, r) {
+	const rule = () => page.locator('#f-rules li.rule').nth(i);
+	await rule().locator('.f-name').fill(r.name);
+	if (r.match) await rule().locator('.f-match').selectOption(r.match);
+	for (let j = 0; j < r.conds.length; j++) {
+		const c = r.conds[j];
+		if (j > 0) await rule().locator('.f-cadd').click();
+		const cond = () => rule().locator('.cond').nth(j);
+		await cond().locator('.f-field').selectOption(c.field);
+		if (c.field === 'header') await cond().locator('.f-hname').fill(c.header);
+		await cond().locator('.f-op').selectOption(c.op);
+		await cond().locator('.f-value').fill(c.value);
+	}
+	for (let j = 0; j < r.acts.length; j++) {
+		const a = r.acts[j];
+		if (j > 0) await rule().locator('.f-aadd').click();
+		const act = () => rule().locator('.act').nth(j);
+		await act().locator('.f-type').selectOption(a.type);
+		if (a.folder) await act().locator('.f-folder').selectOption(a.folder);
+		if (a.address) await act().locator('.f-addr').fill(a.address);
+	}
+}
+
+// The rules as the editor shows them.
+async function shownRules() {
+	return page.$$eval('#f-rules li.rule', (lis) => lis.map((li) => ({
+		name: li.querySelector('.f-name').value,
+		enabled: li.querySelector('.f-enabled').checked,
+		match: li.querySelector('.f-match').value,
+		conds: [...li.querySelectorAll('.cond')].map((c) => ({ field: c.querySelector('.f-field').value,
+			header: c.querySelector('.f-hname') ? c.querySelector('.f-hname').value : '',
+			op: c.querySelector('.f-op').value, value: c.querySelector('.f-value').value })),
+		acts: [...li.querySelectorAll('.act')].map((a) => ({ type: a.querySelector('.f-type').value,
+			folder: a.querySelector('.f-folder') ? a.querySelector('.f-folder').value : '',
+			address: a.querySelector('.f-addr') ? a.querySelector('.f-addr').value : '' })),
+	})));
+}
+
+// Issue 18: filter rules made in the webmail are a Sieve script the server runs.
+step('filters', async () => {
+	const f = cfg.filters;
+	await openFilters();
+	const before = await shownRules();
+	check(before.length === 0, `no rules at first (${before.length})`);
+	for (let i = 0; i < f.rules.length; i++) {
+		await page.click('#f-add');
+		await fillRule(i, f.rules[i]);
+	}
+	// a header name that is no header name is refused before anything is sent
+	await page.click('#f-add');
+	await fillRule(f.rules.length, { name: 'bad header', conds: [{ field: 'header', header: 'X Bad:', op: 'contains', value: 'x' }], acts: [{ type: 'flag' }] });
+	await page.click('#f-save');
+	let a = await filtersAnswer();
+	check(/header name/.test(a.error), `a bad header name is refused in the page ("${a.error}")`);
+	await page.locator('#f-rules li.rule').last().locator('.f-del').click();
+	await page.screenshot({ path: shot('filters') });
+	await page.click('#f-save');
+	a = await filtersAnswer();
+	if (!/^Filters saved and active$/.test(a.msg)) throw new Error(`saving says "${a.msg}${a.error}"`);
+	ok('saved and active');
+	// ManageSieve sees the same script, active
+	let scripts = await listScripts();
+	check(scripts[f.script] === true, `ManageSieve: "${f.script}" is the active script (${JSON.stringify(scripts)})`);
+	const text = await getScript(f.script);
+	fs.writeFileSync(path.join(cfg.shots, `filters-${cfg.kind}.sieve`), text);
+	check(text.startsWith('# buzon-webmail-rules {'), 'the script starts with the rules as JSON');
+	check(/^require \["copy", "fileinto", "imap4flags"\];\r?$/m.test(text), 'it requires only what the rules use');
+	check(text.includes(f.trickySieve), `the tricky value is one quoted string (${f.trickySieve})`);
+	// a new session reads the rules back from the script
+	await login();
+	await openFilters();
+	const back = await shownRules();
+	check(back.length === f.rules.length, `${back.length} rules read back`);
+	for (let i = 0; i < f.rules.length; i++) {
+		const want = f.rules[i], got = back[i] || { conds: [], acts: [] };
+		check(got.name === want.name, `rule ${i + 1} name read back (${JSON.stringify(got.name)})`);
+		check(want.conds.every((c, j) => got.conds[j] && got.conds[j].field === c.field && got.conds[j].op === c.op &&
+			got.conds[j].value === c.value && (c.field !== 'header' || got.conds[j].header === c.header)),
+		`rule ${i + 1} conditions read back (${JSON.stringify(got.conds)})`);
+		check(want.acts.every((x, j) => got.acts[j] && got.acts[j].type === x.type && got.acts[j].folder === (x.folder || '') &&
+			got.acts[j].address === (x.address || '')),
+			`rule ${i + 1} actions read back (${JSON.stringify(got.acts)})`);
+	}
+	// reorder, disable and put back: the list follows
+	await page.locator('#f-rules li.rule').nth(1).locator('.f-up').click();
+	let names = await page.$$eval('#f-rules .f-name', (els) => els.map((e) => e.value));
+	check(names[0] === f.rules[1].name && names[1] === f.rules[0].name, 'up moves a rule up');
+	await page.locator('#f-rules li.rule').nth(0).locator('.f-down').click();
+	names = await page.$$eval('#f-rules .f-name', (els) => els.map((e) => e.value));
+	check(names[0] === f.rules[0].name, 'down moves it back');
+	await page.locator('#f-rules li.rule').nth(1).locator('.f-enabled').uncheck();
+	check(await page.locator('#f-rules li.rule').nth(1).evaluate((li) => li.classList.contains('disabled')), 'a rule can be turned off');
+	await page.locator('#f-rules li.rule').nth(1).locator('.f-enabled').check();
+	await page.click('#f-close');
+
+	// someone else's script made active (a ManageSieve client) while the panel is open:
+	// a save made on the old view fails (ifInState) instead of taking over again
+	await openFilters();
+	let [put, act] = await manageSieve(putScript(f.mine.name, f.mine.text), `SETACTIVE ${JSON.stringify(f.mine.name)}`);
+	if (!put.final.startsWith('OK') || !act.final.startsWith('OK'))
+		throw new Error(`ManageSieve PUTSCRIPT/SETACTIVE: ${put.final} ${act.final}`);
+	await page.click('#f-save');
+	a = await filtersAnswer();
+	check(/changed elsewhere/.test(a.error), `a save on a stale view is refused ("${a.error}")`);
+	scripts = await listScripts();
+	check(scripts[f.mine.name] === true, `ManageSieve: "${f.mine.name}" stays active (${JSON.stringify(scripts)})`);
+	await page.click('#f-close');
+	// reopened, the page says which script filters and replaces nothing by itself
+	await openFilters();
+	check(await page.isVisible('#f-notice'), 'a notice says another script is active');
+	check((await page.textContent('#f-notice-text')).includes(f.mine.name), `it names "${f.mine.name}"`);
+	await page.screenshot({ path: shot('filters-other') });
+	await page.click('#f-advanced');
+	await page.waitForSelector('#f-raw-view:not([hidden])');
+	check((await page.inputValue('#f-raw')) === f.mine.text, 'Advanced shows that script as it is');
+	await page.fill('#f-raw', f.bad);
+	await page.click('#f-raw-save');
+	a = await filtersAnswer();
+	check(a.error.startsWith('Not saved: ') && a.error.length > 'Not saved: '.length + 10,
+		`an invalid script shows the server's error ("${a.error}")`);
+	await page.screenshot({ path: shot('filters-advanced') });
+	check(await getScript(f.mine.name) === f.mine.text, 'and the script is unchanged');
+	scripts = await listScripts();
+	check(scripts[f.mine.name] === true, `and still active (${JSON.stringify(scripts)})`);
+	await page.fill('#f-raw', f.edited);
+	await page.click('#f-raw-save');
+	a = await filtersAnswer();
+	check(a.msg === `Script \u201c${f.mine.name}\u201d saved`, `a valid script is saved ("${a.msg}${a.error}")`);
+	check(await getScript(f.mine.name) === f.edited, 'ManageSieve: the new text');
+	await page.click('#f-raw-back');
+	await page.waitForFunction(() => document.getElementById('filters').dataset.state === 'ready');
+	await page.click('#f-use');
+	await page.waitForSelector('#f-confirm:not([hidden])');
+	check(scripts[f.script] === false, 'before the confirmation the webmail rules are not active');
+	await page.click('#f-confirm-yes');
+	a = await filtersAnswer();
+	if (!/^Filters saved and active$/.test(a.msg)) throw new Error(`"use webmail rules" says "${a.msg}${a.error}"`);
+	scripts = await listScripts();
+	check(scripts[f.script] === true && scripts[f.mine.name] === false,
+		`ManageSieve: "${f.script}" active again, "${f.mine.name}" kept (${JSON.stringify(scripts)})`);
+	check(await page.isHidden('#f-notice'), 'the notice is gone');
+	await page.click('#f-close');
 });
 
 step('push', async () => {
@@ -444,6 +696,16 @@ step('phone', async () => {
 	await page.click('#nav-folders');
 	check(await page.isVisible('#folders'), 'one column: the folders');
 	await page.screenshot({ path: shot('phone-folders') });
+	await page.click('#filters-btn');
+	await page.waitForFunction(() => (document.getElementById('filters').dataset.state || 'loading') !== 'loading');
+	check(await page.isVisible('#filters') && await page.isVisible('#f-close'), 'the filters panel opens on a phone');
+	if (await page.getAttribute('#filters', 'data-state') === 'ready') {
+		await page.click('#f-add');	/* not saved: Close drops it */
+		await page.locator('#f-rules li.rule').last().locator('.f-type').selectOption('redirectcopy');
+		check(await page.$eval('#filters', (e) => e.scrollWidth <= e.clientWidth), 'a rule fits the phone\'s width');
+	}
+	await page.screenshot({ path: shot('phone-filters') });
+	await page.click('#f-close');
 	await page.setViewportSize({ width: 1280, height: 800 });
 });
 

@@ -4,12 +4,15 @@ served before login on jmap_port (redirect, types, ETag/304, security headers, n
 traversal, webmail = no), then buzonmail.mjs logs in and uses the webmail the way a
 person does — folders and unread counts, the message list, reading, a hostile HTML
 message (no script runs, nothing remote loads until allowed), flags, reply, attachments,
-drafts, move, delete, search, vacation, push, a phone layout — and this script checks
-over IMAP (imaplib) that the same changes happened on the server.
+drafts, move, delete, search, vacation, filters, push, a phone layout — and this script
+checks over IMAP (imaplib) that the same changes happened on the server (filters: over
+ManageSieve in the browser step, then LMTP deliveries seen over IMAP).
 
-Kinds: "plain" (jmap_tls = no on loopback, every step) and "https" (jmap_tls = yes:
-log in, folders, list, open, hostile, phone).  Each browser step names the JMAP methods
-it needs beyond the first slice (docs/jmap.md); a FAIL line says "[step needs X]".
+Kinds: "rules" (the filters' Sieve generator in node, its scripts through `buzon sieve
+check` and `buzon sieve test`; no browser), "plain" (jmap_tls = no on loopback, every
+step) and "https" (jmap_tls = yes: log in, folders, list, open, hostile, phone).  Each
+browser step names the JMAP methods it needs beyond the first slice (docs/jmap.md); a
+FAIL line says "[step needs X]".
 
   run.py [--buzon PATH] [--artifacts DIR] [--steps a,b] [KIND...]
 
@@ -17,8 +20,10 @@ Artifacts (screenshots STEP-KIND.png, desktop and phone, and the details of each
 go to --artifacts (default $LOGDIR/buzonmail or build/test-logs/buzonmail).
 """
 import argparse
+import base64
 import email
 import email.header
+import email.utils
 import http.client
 import imaplib
 import json
@@ -26,6 +31,8 @@ import os
 import re
 import shutil
 import signal
+import smtplib
+import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import ssl
@@ -88,6 +95,39 @@ CASES = {
     "push": {"subject": "Pushed while the page was open"},
     "readme": {"subject": "Your order #10422 has shipped"},
 }
+
+
+# Filters (issue 18): rules made in the browser, checked by delivering over LMTP. The
+# tricky value has what could break out of a Sieve string: quotes, backslashes, a
+# comment, an escaped newline, what encoded-character would decode, U+2028.
+TRICKY = 'q"uo\\te"; discard; # \\r\\n ${hex:41} */ \u2028 \u00f1'
+FILTERS = {
+    "script": "webmail",
+    "rules": [
+        {"name": "Zebra project", "conds": [{"field": "subject", "op": "contains", "value": "Zebra"}],
+         "acts": [{"type": "move", "folder": "Filtered"}, {"type": "seen"}]},
+        {"name": "The boss", "conds": [{"field": "from", "op": "is", "value": "boss@example.com"}],
+         "acts": [{"type": "flag"}, {"type": "redirectcopy", "address": "assistant@example.net"}]},
+        {"name": 'Tricky "rule" \\ ${hex:41}', "match": "any",
+         "conds": [{"field": "subject", "op": "contains", "value": TRICKY},
+                   {"field": "header", "header": "X-Filter-Test", "op": "is", "value": "tricky"}],
+         "acts": [{"type": "move", "folder": "Tricky"}]},
+    ],
+    "mine": {"name": "mine", "text": 'require "fileinto";\nif header :contains "subject" '
+             '"mine-test" {\n  fileinto "Junk";\n}\n'},
+    # fileinto without its require: the server must refuse it
+    "bad": 'if header :contains "subject" "x" {\n  fileinto "Junk";\n}\n',
+    "edited": 'require "fileinto";\nif header :contains "subject" "mine-edited" {\n'
+              '  fileinto "Junk";\n}\n',
+}
+
+
+def sieve_quote(v):
+    """What the webmail must make of a value (RFC 5228 §2.4.2)."""
+    return '"' + re.sub(r'[\x00-\x08\x0a-\x1f\x7f]', ' ', v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+FILTERS["trickySieve"] = sieve_quote(TRICKY)
 
 
 GIF = bytes.fromhex("47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b")
@@ -229,7 +269,7 @@ def http_checks(srv, res, scheme):
 
 def run_browser(srv, res, kind, args, url, origin, remote):
     m = imap(srv)
-    for f in ("Drafts", "Sent", "Trash", "Archive", "Junk"):
+    for f in ("Drafts", "Sent", "Trash", "Archive", "Junk", "Filtered", "Tricky"):
         m.create(f)
     typ, data = m.status("INBOX", "(UNSEEN)")
     unseen = int(re.search(rb"UNSEEN (\d+)", data[0]).group(1))
@@ -241,17 +281,23 @@ def run_browser(srv, res, kind, args, url, origin, remote):
                steps=steps, inboxUnread=unseen, timeoutMs=15000, remote=remote)
     cfg["push"] = dict(CASES["push"], maildir=srv.maildir("demo"), uid=st.st_uid, gid=st.st_gid)
     cfg["mixed"] = {"host": bt.HOST, "port": srv.imap_port, "subject": CASES["push"]["subject"]}
-    r = subprocess.run(["node", os.path.join(HERE, "buzonmail.mjs"), json.dumps(cfg)],
-                       capture_output=True, text=True, timeout=args.timeout, cwd=HERE)
+    cfg["filters"] = dict(FILTERS, sieve={"host": bt.HOST, "port": getattr(srv, "sieve_port", 0)})
+    node(res, "buzonmail.mjs", [json.dumps(cfg)], args.timeout)
+    return set(steps) if steps else None
+
+
+def node(res, script, argv, timeout):
+    """Run a node script of this directory; its "FAIL: " lines are failures."""
+    r = subprocess.run(["node", os.path.join(HERE, script)] + argv,
+                       capture_output=True, text=True, timeout=timeout, cwd=HERE)
     for ln in r.stdout.splitlines():
         log(ln)
         if ln.startswith("FAIL: "):
             res.failures.append(ln[6:])
     if r.returncode != 0 and "FAIL" not in r.stdout:
-        res.fail("buzonmail.mjs failed: %s" % r.stderr.strip()[-1500:])
+        res.fail("%s failed: %s" % (script, r.stderr.strip()[-1500:]))
     elif r.stderr.strip():
         log(r.stderr.strip()[-1500:])
-    return set(steps) if steps else None
 
 
 def imap_checks(srv, res, ran):
@@ -297,6 +343,196 @@ def imap_checks(srv, res, ran):
                   not find(folder_messages(m, "Trash"), CASES["del"]["subject"]),
                   "[del needs Email/set] IMAP: deleted (to Trash, then destroyed there)")
     m.logout()
+    if want("filters"):
+        filter_checks(srv, res, want("vacation"))
+
+
+def encoded_words(text):
+    """RFC 2047 B encoded-words for text, split between characters (email.header would
+    take U+2028 for a line end and drop it)."""
+    words, cur = [], b""
+    for ch in text:
+        b = ch.encode("utf-8")
+        if len(cur) + len(b) > 45:
+            words.append(cur)
+            cur = b""
+        cur += b
+    words.append(cur)
+    return "\r\n ".join("=?utf-8?b?%s?=" % base64.b64encode(w).decode() for w in words)
+
+
+def message(subject, sender="Someone <someone@example.net>", extra=""):
+    return ("From: %s\r\nTo: demo@example.org\r\nSubject: %s\r\n%sDate: %s\r\n"
+            "Message-ID: <%s@example.net>\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n\r\nFilter test.\r\n" %
+            (sender, subject, extra, email.utils.formatdate(), os.urandom(8).hex())).encode()
+
+
+def filter_checks(srv, res, vacation):
+    """The rules the browser saved, as delivery runs them (LMTP), seen over IMAP; with
+    the vacation step's reply on, it still goes out (the filters did not replace it)."""
+    tricky = "Tricky: " + TRICKY + " end"
+    msgs = [message("Zebra project: weekly notes"),
+            message("Budget for the filters test", sender="The Boss <boss@example.com>"),
+            message(encoded_words(tricky)),
+            message("Header rule test", extra="X-Filter-Test: tricky\r\n"),
+            message("Plain message after the filters"),
+            message("A mine-test message")]
+    lm = smtplib.LMTP(bt.HOST, srv.lmtp_port, timeout=30)
+    try:
+        for m in msgs:
+            lm.sendmail("sender@example.net", ["demo@example.org"], m)
+    finally:
+        lm.quit()
+    m = imap(srv)
+    inbox = folder_messages(m, "INBOX")
+    filed = folder_messages(m, "Filtered")
+    trick = folder_messages(m, "Tricky")
+    need = "[filters needs SieveScript/set] IMAP: "
+    x = find(filed, "Zebra project: weekly notes")
+    res.check(x and "\\Seen" in x[0][1] and not find(inbox, "Zebra project: weekly notes"),
+              need + "Subject contains Zebra: moved to Filtered and marked read")
+    x = find(inbox, "Budget for the filters test")
+    res.check(x and "\\Flagged" in x[0][1] and "\\Seen" not in x[0][1],
+              need + "From is boss@example.com: flagged in INBOX")
+    res.check(find(trick, tricky) and not find(inbox, tricky),
+              need + "the tricky value matches as written: moved to Tricky")
+    res.check(find(trick, "Header rule test"), need + "a header of the user's choice: moved to Tricky")
+    x = find(inbox, "Plain message after the filters")
+    res.check(x and "\\Flagged" not in x[0][1] and "\\Seen" not in x[0][1],
+              need + "a message no rule matches is kept as it is (nothing injected discards it)")
+    res.check(find(inbox, "A mine-test message") and not find(folder_messages(m, "Junk"), "A mine-test message"),
+              need + "the script the webmail replaced does not run")
+    m.logout()
+    outbox = os.path.join(srv.tmp, "outbox")
+    sent = []
+    for name in sorted(os.listdir(outbox)):
+        with open(os.path.join(outbox, name), "rb") as f:
+            sent.append(email.message_from_bytes(f.read()))
+    res.check(any(decode(x["Subject"]) == "Budget for the filters test" and x["Delivered-To"]
+                  for x in sent), need + "forward a copy: the boss's message went to sendmail")
+    if vacation:
+        replies = [(x["To"], decode(x["Subject"])) for x in sent
+                   if (x["Auto-Submitted"] or "").startswith("auto-replied")]
+        res.check(any("sender@example.net" in (to or "") and subj == CASES["vacation"]["subject"]
+                      for to, subj in replies),
+                  "[filters needs SieveScript/set] the vacation reply still goes out beside the "
+                  "filters (%s)" % replies)
+
+
+def rules_cases():
+    """Rule sets for sieverules.mjs, each with messages and the actions `buzon sieve
+    test` must print for them (docs/sieve.md, "Action format")."""
+    flagged = ['keep implicit flags="\\\\Flagged"']
+    scripts = []
+    values = ['"; discard; #', '\\"; discard; #', 'ends with a backslash \\', '\\\\"',
+              '${hex:64}iscard', 'text:\r\n.\r\ndiscard;', '*/ discard; /*', 'nul\x00byte',
+              'line\u2028sep', '"\\"\\\\""', TRICKY]
+    for i, v in enumerate(values):
+        shown = re.sub(r"[\x00-\x08\x0a-\x1f\x7f]", " ", v)
+        scripts.append({"name": "inject%d" % i, "rules": [
+            {"name": "n" + v + "\r\ndiscard;", "conds": [{"field": "subject", "op": "contains", "value": v}],
+             "acts": [{"type": "flag"}]}],
+            "messages": [("Subject: nothing here\r\n", ["keep implicit"]),
+                         ("Subject: %s\r\n" % encoded_words("x " + shown + " y"), flagged)]})
+    scripts.append({"name": "fields", "rules": [
+        {"name": "from is", "conds": [{"field": "from", "op": "is", "value": "boss@example.com"}],
+         "acts": [{"type": "flag"}]},
+        {"name": "to or cc matches", "conds": [{"field": "tocc", "op": "matches", "value": "*@lists.example.org"}],
+         "acts": [{"type": "move", "folder": "Lists"}]},
+        {"name": "any", "match": "any", "conds": [
+            {"field": "subject", "op": "is", "value": "exact subject"},
+            {"field": "header", "header": "X-Custom", "op": "contains", "value": "yes"}],
+         "acts": [{"type": "copy", "folder": "Copies"}, {"type": "seen"}]},
+        {"name": "disabled", "enabled": False, "conds": [], "acts": [{"type": "discard"}]},
+        {"name": "not", "conds": [{"field": "subject", "op": "notcontains", "value": "keep"},
+                                  {"field": "from", "op": "contains", "value": "Spammer"}],
+         "acts": [{"type": "stop"}, {"type": "discard"}]},
+        {"name": "fwd", "conds": [{"field": "subject", "op": "contains", "value": "forward me"}],
+         "acts": [{"type": "redirectcopy", "address": "friend@example.net"},
+                  {"type": "redirect", "address": "other@example.net"}]},
+        {"name": "folder", "conds": [{"field": "subject", "op": "contains", "value": "to sub"}],
+         "acts": [{"type": "move", "folder": 'Odd "name" \\ x.Sub'}]}],
+        "messages": [
+            ("From: Boss <boss@example.com>\r\nSubject: hello\r\n", flagged),
+            ("To: list@lists.example.org\r\nSubject: digest\r\n", ['fileinto "Lists"']),
+            ("Cc: a@lists.example.org\r\nSubject: digest\r\n", ['fileinto "Lists"']),
+            ("To: list@lists.example.org.evil\r\nSubject: digest\r\n", ["keep implicit"]),
+            ("Subject: exact subject\r\n", ['fileinto "Copies" copy flags="\\\\Seen"',
+                                             'keep implicit flags="\\\\Seen"']),
+            ("X-Custom: oh yes\r\nSubject: other\r\n", ['fileinto "Copies" copy flags="\\\\Seen"',
+                                                          'keep implicit flags="\\\\Seen"']),
+            ("From: \"Spammer\" <s@example.net>\r\nSubject: buy\r\n", ["discard"]),
+            ("From: \"Spammer\" <s@example.net>\r\nSubject: please keep\r\n", ["keep implicit"]),
+            ("Subject: please forward me\r\n", ['redirect "other@example.net"',
+                                                 'redirect "friend@example.net" copy']),
+            ("Subject: to sub\r\n", ['fileinto "Odd \\"name\\" \\\\ x.Sub"']),
+        ]})
+    scripts.append({"name": "empty", "rules": [], "messages": [("Subject: x\r\n", ["keep implicit"])]})
+    scripts.append({"name": "flagonly", "rules": [
+        {"name": "all mail", "conds": [], "acts": [{"type": "seen"}]}],
+        "messages": [("Subject: x\r\n", ['keep implicit flags="\\\\Seen"'])]})
+    headers = {"X-Spam": True, "X Bad": False, "X:Y": False, "": False, "\u00dcber": False,
+               "List-Id": True, "a" * 200: True, "a" * 201: False}
+    problems = [
+        {"rules": [{"name": "h", "conds": [{"field": "header", "header": "X Bad", "op": "is", "value": "v"}],
+                    "acts": [{"type": "flag"}]}], "want": "header name"},
+        {"rules": [{"name": "v", "conds": [{"field": "subject", "op": "contains", "value": ""}],
+                    "acts": [{"type": "flag"}]}], "want": "no text"},
+        {"rules": [{"name": "e", "conds": [{"field": "subject", "op": "is", "value": ""}],
+                    "acts": [{"type": "flag"}]}], "want": None},
+        {"rules": [{"name": "a", "conds": [], "acts": []}], "want": "no action"},
+        {"rules": [{"name": "f", "conds": [], "acts": [{"type": "move", "folder": ""}]}], "want": "folder"},
+        {"rules": [{"name": "r", "conds": [], "acts": [{"type": "redirect", "address": "a@b\r\nBcc: c@d"}]}],
+         "want": "not an address"},
+        {"rules": [{"name": "r", "conds": [], "acts": [{"type": "redirect", "address": "x\"@b"}]}],
+         "want": "not an address"},
+        {"rules": [{"name": "d", "enabled": False, "conds": [{"field": "header", "header": "X Bad"}],
+                    "acts": []}], "want": None},
+    ]
+    return scripts, headers, problems
+
+
+def run_rules(args):
+    """The Sieve generator without a browser: every script compiles (`buzon sieve
+    check`), reads back to the same rules, and runs as the rules say (`buzon sieve
+    test`): nothing in a value, a name or a folder gets out of its string."""
+    res = bt.Result("buzonmail-rules")
+    work = tempfile.mkdtemp(prefix="buzonmail-rules.")
+    try:
+        scripts, headers, problems = rules_cases()
+        cases = os.path.join(work, "cases.json")
+        with open(cases, "w") as f:
+            json.dump({"scripts": [{"name": c["name"], "rules": c["rules"]} for c in scripts],
+                       "headerNames": headers, "problems": problems}, f)
+        node(res, "sieverules.mjs", [cases, work], 60)
+        buzon = os.environ.get("BUZON") or bt.default_binary()
+        for c in scripts:
+            path = os.path.join(work, c["name"] + ".sieve")
+            if not os.path.exists(path):
+                continue
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+            log("--- %s\n%s" % (c["name"], text))
+            p = subprocess.run([buzon, "sieve", "check", path], capture_output=True, text=True)
+            res.eq((p.returncode, p.stderr.strip()), (0, ""), "%s compiles" % c["name"])
+            req = re.search(r"^require \[(.*)\];$", text, re.M)
+            res.check(c["name"] != "empty" or req is None, "%s: no require without rules" % c["name"])
+            res.check(c["name"] != "flagonly" or (req and req.group(1) == '"imap4flags"'),
+                      "%s: requires only imap4flags" % c["name"])
+            for i, (head, want) in enumerate(c["messages"]):
+                mp = os.path.join(work, "%s-%d.eml" % (c["name"], i))
+                with open(mp, "wb") as f:
+                    f.write(("From: Someone <someone@example.net>\r\n" if not head.startswith("From:") else "").encode()
+                            + head.encode() + b"Message-ID: <r%d@example.net>\r\n\r\nbody\r\n" % i)
+                p = subprocess.run([buzon, "sieve", "test", path, mp], capture_output=True, text=True)
+                res.eq(p.stdout.splitlines(), want, "%s message %d (%s)" % (c["name"], i, head.strip()[:60]))
+    except Exception as e:
+        traceback.print_exc()
+        res.fail("%s: %s" % (type(e).__name__, str(e).splitlines()[0] if str(e) else ""))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return "buzonmail-rules", res
 
 
 def run_kind(kind, args):
@@ -305,8 +541,13 @@ def run_kind(kind, args):
     port = bt.free_ports(1)[0]
     outbox = remote = None
     config = ["jmap_port = %d" % port, "jmap_tls = %s" % ("yes" if kind == "https" else "no")]
-    srv = bt.Server(config=config)
+    if kind == "plain":	# filters: ManageSieve sees the script, LMTP delivery runs it
+        srv_sieve_port = bt.free_ports(1)[0]
+        config.append("managesieve_port = %d" % srv_sieve_port)
+    srv = bt.Server(config=config, lmtp=(kind == "plain"))
     srv.jmap_port = port
+    if kind == "plain":
+        srv.sieve_port = srv_sieve_port
     try:
         srv.setup()
         # EmailSubmission goes through the MTA (sendmail_path): a script keeping what it gets
@@ -379,7 +620,7 @@ def run_disabled(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("kinds", nargs="*", help="plain, https, off (default all)")
+    ap.add_argument("kinds", nargs="*", help="rules, plain, https, off (default all)")
     ap.add_argument("--buzon", help="server binary (default $BUZON or build/buzon)")
     ap.add_argument("--artifacts", help="screenshots and logs (default $LOGDIR/buzonmail)")
     ap.add_argument("--steps", help="only these browser steps (comma-separated)")
@@ -391,9 +632,9 @@ def main():
         raise SystemExit("terminated (signal %d)" % signo)
     signal.signal(signal.SIGTERM, terminated)
     args.steps = [s for s in (args.steps or "").split(",") if s]
-    kinds = args.kinds or list(KINDS) + ["off"]
+    kinds = args.kinds or ["rules"] + list(KINDS) + ["off"]
     for k in kinds:
-        if k not in KINDS + ("off",):
+        if k not in KINDS + ("off", "rules"):
             ap.error("unknown kind %s" % k)
     if args.buzon:
         os.environ["BUZON"] = os.path.abspath(args.buzon)
@@ -409,7 +650,7 @@ def main():
     passed = failed = 0
     for kind in kinds:
         t0 = time.monotonic()
-        if problem and kind != "off":
+        if problem and kind not in ("off", "rules"):
             print("FAIL buzonmail-%s: %s" % (kind, problem))
             failed += 1
             continue
@@ -418,7 +659,8 @@ def main():
         with open(err_path, "w") as ef:
             os.dup2(ef.fileno(), 2)
             try:
-                name, res = run_disabled(args) if kind == "off" else run_kind(kind, args)
+                name, res = (run_disabled(args) if kind == "off" else run_rules(args)
+                             if kind == "rules" else run_kind(kind, args))
             finally:
                 sys.stderr.flush()
                 os.dup2(saved, 2)
