@@ -23,6 +23,7 @@
 #include "mailproc/deliver_send.h"
 #include "mailproc/deliver_sieve.h"
 #include "mailproc/sieve_store.h"
+#include "proto/mutf7.h"
 #include "sieve/sieve.h"
 #include "sieve/sieve_exec.h"
 #include "store/store.h"
@@ -451,31 +452,56 @@ flag_word(struct deliver_target *t, const char *w, size_t len)
 	t->keywords[t->nkeywords++] = xstrndup(w, len);
 }
 
+/*
+ * The store's name (modified UTF-7, as IMAP names it) of a Sieve mailbox name, which
+ * RFC 5228 §2.7.2 and RFC 3501 §5.1.3 make UTF-8; a name that is already valid modified
+ * UTF-7 (ASCII, "&" segments: scripts written for IMAP's names) is taken as it is.
+ * Caller frees.
+ */
+static char *
+sieve_mailbox_name(const char *name)
+{
+	size_t len = strlen(name);
+	struct buf b;
+	char *out;
+
+	if (mutf7_is_valid(name, len) || !mutf7_utf8_is_valid(name, len))
+		return xstrdup(name);
+	buf_init(&b, 4 * len + 16);
+	out = mutf7_from_utf8(name, len, &b) == 0 ? xstrdup(buf_cstr(&b)) : xstrdup(name);
+	buf_deinit(&b);
+	return out;
+}
+
 static void
 add_target(struct deliver_plan *plan, const char *folder, bool create, const char *flags,
     bool merge)
 {
+	char *store_name = folder != NULL ? sieve_mailbox_name(folder) : NULL;
 	struct deliver_target *t;
 
 	t = NULL;
 	for (unsigned i = 0; i < plan->count && t == NULL; i++) {
 		const char *f = plan->targets[i].folder;
 
-		if ((f == NULL && folder == NULL) || (f != NULL && folder != NULL &&
-		    strcmp(f, folder) == 0))
+		if ((f == NULL && store_name == NULL) || (f != NULL && store_name != NULL &&
+		    strcmp(f, store_name) == 0))
 			t = &plan->targets[i];
 	}
 	/* the same folder again (keep in two scripts run in sequence): the flags add up */
 	if (t != NULL) {
 		t->create = t->create || create;
-		if (!merge)
+		if (!merge) {
+			free(store_name);
 			return;
+		}
 	} else {
 		plan->targets = xreallocarray(plan->targets, plan->count + 1,
 		    sizeof(*plan->targets));
 		t = &plan->targets[plan->count++];
 		memset(t, 0, sizeof(*t));
-		t->folder = folder != NULL ? xstrdup(folder) : NULL;
+		t->folder = store_name;
+		store_name = NULL;
 		t->create = create;
 	}
 	for (const char *p = flags; p != NULL && *p != '\0';) {
@@ -486,7 +512,7 @@ add_target(struct deliver_plan *plan, const char *folder, bool create, const cha
 		if (e > p)
 			flag_word(t, p, (size_t)(e - p));
 		p = *e == ' ' ? e + 1 : e;
-	}
+	}	free(store_name);
 }
 
 static const char *
@@ -958,9 +984,15 @@ store_mailbox_exists(void *ctx, const char *name)
 	struct plan_ctx *pc = ctx;
 	struct mailbox *box;
 
+	char *store_name;
+	enum store_status st;
+
 	if (pc->store == NULL)
 		return str_ieq(name, "INBOX");
-	if (mailbox_open(pc->store, name, &box) != STORE_OK)
+	store_name = sieve_mailbox_name(name);
+	st = mailbox_open(pc->store, store_name, &box);
+	free(store_name);
+	if (st != STORE_OK)
 		return 0;
 	mailbox_unref(&box);
 	return 1;

@@ -60,6 +60,12 @@ CASES = [
     ("fileinto-missing", b'require "fileinto";\nfileinto "Nowhere";', MSG, ME, None),
     ("fileinto-create", b'require ["fileinto", "mailbox"];\nfileinto :create "Fresh";',
      MSG, ME, None),
+    # RFC 5228 §2.7.2: names are UTF-8; the Maildir holds IMAP's modified UTF-7
+    ("fileinto-utf8", 'require "fileinto";\nfileinto "Café";'.encode(), MSG, ME, None),
+    ("fileinto-utf8-create", 'require ["fileinto", "mailbox"];\n'
+     'fileinto :create "Proyectos ñ";'.encode(), MSG, ME, None),
+    ("mailboxexists-utf8", 'require ["fileinto", "mailbox"];\n'
+     'if mailboxexists "Café" { fileinto "Lists"; }'.encode(), MSG, ME, None),
     ("fileinto-copy", b'require ["fileinto", "copy"];\nfileinto :copy "Lists";', MSG, ME,
      None),
     ("discard", b'discard;', MSG, ME, None),
@@ -177,7 +183,9 @@ def prepare(base, script, before, after, uid):
     for d in ("home/Maildir/cur", "home/Maildir/new", "home/Maildir/tmp",
               "home/Maildir/.Lists/cur", "home/Maildir/.Lists/new",
               "home/Maildir/.Lists/tmp", "home/Maildir/.Junk/cur", "home/Maildir/.Junk/new",
-              "home/Maildir/.Junk/tmp", "home/sieve", "sent", "run"):
+              "home/Maildir/.Junk/tmp", "home/Maildir/.Caf&AOk-/cur",
+              "home/Maildir/.Caf&AOk-/new", "home/Maildir/.Caf&AOk-/tmp", "home/sieve",
+              "sent", "run"):
         os.makedirs(os.path.join(base, d), exist_ok=True)
     with open(os.path.join(home, ".dovecot.sieve"), "wb") as f:
         f.write(script + b"\n")
