@@ -173,13 +173,8 @@ def log(msg):
 
 
 def ensure_playwright():
-    if os.path.isdir(os.path.join(WEBMAIL_TESTS, "node_modules", "playwright-core")):
-        return None
-    r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=WEBMAIL_TESTS,
-                       capture_output=True, text=True, timeout=300)
-    if r.returncode != 0:
-        return "npm ci in tests/webmail failed: %s" % (r.stderr or r.stdout).strip()[-500:]
-    return None
+    """node_modules/playwright-core from package-lock.json (npm ci), once."""
+    return bt.npm_ci(WEBMAIL_TESTS, "playwright-core")
 
 
 def decode(s):

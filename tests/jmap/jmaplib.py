@@ -128,14 +128,9 @@ lmtp = bt.lmtp_message
 
 def ensure_jam():
     """node_modules/jmap-jam from package-lock.json (npm ci), once."""
-    if os.path.isdir(os.path.join(HERE, "node_modules", "jmap-jam")):
-        return
-    if shutil.which("npm") is None:
-        raise AssertionError("jmap-jam is not installed and there is no npm (nodejs, npm)")
-    r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=HERE,
-                       capture_output=True, text=True, timeout=300)
-    if r.returncode != 0:
-        raise AssertionError("npm ci failed: %s" % (r.stderr or r.stdout).strip()[-500:])
+    err = bt.npm_ci(HERE, "jmap-jam")
+    if err is not None:
+        raise AssertionError(err)
 
 
 def run_jam(srv, url, env=None):

@@ -77,6 +77,21 @@ def lmtp_message(srv, sender, subject, to="demo@example.org"):
         lm.quit()
 
 
+def npm_ci(where, module):
+    """node_modules/MODULE of the directory where, from its package-lock.json (npm ci,
+    once); None when it is there, else what went wrong."""
+    if os.path.isdir(os.path.join(where, "node_modules", module)):
+        return None
+    if shutil.which("npm") is None:
+        return "%s is not installed and there is no npm (nodejs, npm)" % module
+    r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=where,
+                       capture_output=True, text=True, timeout=300)
+    if r.returncode != 0:
+        return "npm ci in %s failed: %s" % (os.path.relpath(where),
+                                            (r.stderr or r.stdout).strip()[-500:])
+    return None
+
+
 def free_ports(n, host=HOST):
     """Return n distinct free TCP ports on host (bound to port 0 at the same time, or,
     with $BUZON_TEST_PORTS=LO-HI, to free ports of that range)."""

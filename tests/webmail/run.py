@@ -136,13 +136,7 @@ def log(msg):
 
 def ensure_playwright():
     """node_modules/playwright-core from package-lock.json (npm ci), once."""
-    if os.path.isdir(os.path.join(HERE, "node_modules", "playwright-core")):
-        return None
-    r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=HERE,
-                       capture_output=True, text=True, timeout=300)
-    if r.returncode != 0:
-        return "npm ci failed: %s" % (r.stderr or r.stdout).strip()[-500:]
-    return None
+    return bt.npm_ci(HERE, "playwright-core")
 
 
 def php_quote(s):
