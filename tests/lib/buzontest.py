@@ -58,6 +58,64 @@ BAD_LOG = re.compile(r"\bpanic\b|AddressSanitizer|LeakSanitizer|runtime error|"
                      r"UndefinedBehaviorSanitizer|ThreadSanitizer|killed by signal 31\b", re.I)
 
 
+class LineConn:
+    """A connection to a line protocol spoken byte by byte (POP3, ManageSieve): what
+    the suites' raw clients share."""
+
+    def __init__(self, srv, port, tls=False, timeout=5):
+        self.srv = srv
+        self.sock = socket.create_connection((HOST, port), timeout=timeout)
+        if tls:
+            self.starttls()
+        self.buf = b""
+
+    def starttls(self):
+        self.sock = self.srv.ssl_context().wrap_socket(self.sock, server_hostname="localhost")
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _fill(self):
+        d = self.sock.recv(65536)
+        if not d:
+            raise EOFError("connection closed by the server")
+        self.buf += d
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            self._fill()
+        ln, self.buf = self.buf.split(b"\r\n", 1)
+        return ln
+
+    def exact(self, n):
+        while len(self.buf) < n:
+            self._fill()
+        d, self.buf = self.buf[:n], self.buf[n:]
+        return d
+
+    def closed(self, timeout=3.0):
+        """True if the server closes the connection within timeout seconds (what it
+        still sends is kept in buf); False if it is still open then."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                d = self.sock.recv(65536)
+                if not d:
+                    return True
+                self.buf += d
+        except (socket.timeout, TimeoutError):	# before OSError: it is one
+            return False
+        except (ConnectionResetError, ssl.SSLError, OSError):
+            return True
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
 class ServerError(Exception):
     """The server could not be set up, did not start, or misbehaved at teardown."""
 

@@ -15,7 +15,6 @@ import re
 import shutil
 import signal
 import socket
-import ssl
 import subprocess
 import sys
 import time
@@ -35,31 +34,12 @@ def test(**server_options):
 
 # ---- a raw POP3 client ----------------------------------------------------------------
 
-class Raw:
+class Raw(bt.LineConn):
     """A POP3 connection spoken byte by byte (plaintext port, or implicit TLS)."""
 
     def __init__(self, srv, tls=False, timeout=5):
-        self.srv = srv
-        port = srv.pop3s_port if tls else srv.pop3_port
-        self.sock = socket.create_connection((bt.HOST, port), timeout=timeout)
-        if tls:
-            self.sock = srv.ssl_context().wrap_socket(self.sock, server_hostname="localhost")
-        self.buf = b""
-
-    def send(self, data):
-        self.sock.sendall(data)
-
-    def _fill(self):
-        d = self.sock.recv(65536)
-        if not d:
-            raise EOFError("connection closed by the server")
-        self.buf += d
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            self._fill()
-        ln, self.buf = self.buf.split(b"\r\n", 1)
-        return ln
+        super().__init__(srv, srv.pop3s_port if tls else srv.pop3_port, tls=tls,
+                         timeout=timeout)
 
     def multi(self):
         """The lines of a multi-line body up to ".", dot-unstuffed."""
@@ -74,30 +54,12 @@ class Raw:
         self.send((text if isinstance(text, bytes) else text.encode()) + b"\r\n")
         return self.line()
 
-    def closed(self, wait=3.0):
-        """True if the server closes the connection within wait seconds (data is read)."""
-        self.sock.settimeout(wait)
-        try:
-            while True:
-                if not self.sock.recv(65536):
-                    return True
-        except (socket.timeout, TimeoutError):
-            return False
-        except (ConnectionResetError, ssl.SSLError, OSError):
-            return True
-
     def login(self, user="demo", password="demo"):
         assert self.line().startswith(b"+OK")
         assert self.cmd("USER " + user).startswith(b"+OK")
         r = self.cmd("PASS " + password)
         assert r.startswith(b"+OK"), r
         return r
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
 
 
 def fixtures_crlf():
@@ -259,7 +221,7 @@ def stls_injection(srv, res):
     c.send(b"STLS\r\nCAPA\r\n")
     res.eq(c.line(), b"+OK Begin TLS negotiation now.", "STLS")
     res.eq(c.buf, b"", "nothing after the STLS reply in plaintext")
-    c.sock = srv.ssl_context().wrap_socket(c.sock, server_hostname="localhost")
+    c.starttls()
     c.sock.settimeout(1.0)
     try:
         data = c.sock.recv(1000)
@@ -293,7 +255,7 @@ def plaintext_refused(srv, res):
     res.eq(c.cmd("PASS demo"), msg, "PASS refused before TLS")
     res.eq(c.cmd("AUTH PLAIN AGRlbW8AZGVtbw=="), msg, "AUTH refused before TLS")
     res.eq(c.cmd("STLS"), b"+OK Begin TLS negotiation now.", "STLS")
-    c.sock = srv.ssl_context().wrap_socket(c.sock, server_hostname="localhost")
+    c.starttls()
     res.eq(c.cmd("USER demo"), b"+OK", "USER after STLS")
     res.eq(c.cmd("PASS demo"), b"+OK Logged in.", "PASS after STLS")
     c.cmd("QUIT")
