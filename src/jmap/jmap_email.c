@@ -693,15 +693,68 @@ keywords_json(struct mailbox *box, const struct mailbox_msg *m)
 	return k;
 }
 
+/* Where a wanted Email of Email/get is: the first folder (in folder order) that holds
+ * it and its lowest UID there. */
+struct eget_hit {
+	size_t fi;
+	uint32_t uid;
+	uint64_t tid;
+};
+
+/* The object of one Email from its message uid of folder fi; NULL when it went away. */
+static json_t *
+email_object(struct jmap_call *call, struct folders *f, const struct eget_hit *h,
+    uint64_t eid, json_t *mailbox_ids, json_t *props, struct jmap_body_args *ba)
+{
+	struct mailbox *box = f->v[h->fi].box;
+	const struct mailbox_msg *m;
+	char id[18];
+	json_t *o;
+
+	if (mailbox_msg_info(box, h->uid, &m) != STORE_OK)
+		return NULL;
+	o = json_object();
+	jmap_email_id(eid, id);
+	(void)json_object_set_new(o, "id", json_string(id));
+	id[0] = 'B';
+	if (jmap_want(props, "blobId"))
+		(void)json_object_set_new(o, "blobId", json_string(id));
+	if (jmap_want(props, "threadId")) {
+		jmap_email_id(h->tid, id);
+		id[0] = 'T';
+		(void)json_object_set_new(o, "threadId", json_string(id));
+	}
+	if (jmap_want(props, "mailboxIds"))
+		(void)json_object_set(o, "mailboxIds", mailbox_ids);
+	if (jmap_want(props, "keywords"))
+		(void)json_object_set_new(o, "keywords", keywords_json(box, m));
+	if (jmap_want(props, "size"))
+		(void)json_object_set_new(o, "size", json_integer((json_int_t)m->vsize));
+	if (jmap_want(props, "receivedAt"))
+		(void)json_object_set_new(o, "receivedAt", utc_date(m->internaldate));
+	/* m is not used after this: the folder may be rescanned */
+	if (email_content(box, h->uid, props, o, ba) < 0)
+		log_warn("jmap email content unreadable folder=%s uid=%u", f->v[h->fi].name,
+		    h->uid);
+	return o;
+}
+
+/*
+ * Each wanted Email is found in each folder through the store's EMAILID table
+ * (mailbox_emailid_uids), never by walking the messages; the thread ids of all of
+ * them are read in one index transaction, those not assigned yet are assigned then.
+ */
 void
 jmap_email_get(struct jmap_call *call)
 {
 	json_t *ids = json_object_get(call->args, "ids");
 	json_t *props = json_object_get(call->args, "properties");
 	json_t *list, *notfound, *e;
+	json_t **mbids;
 	struct folders f;
-	uint64_t *want_ids, *sorted;
-	size_t nwant = 0, i;
+	struct eget_hit *hits;
+	uint64_t *want_ids, *eids, *tids;
+	size_t nwant = 0, nfound = 0, i;
 	char *state;
 	struct jmap_body_args ba;
 
@@ -713,104 +766,66 @@ jmap_email_get(struct jmap_call *call)
 		jmap_set_error(call, "requestTooLarge", "give ids (from Email/query)");
 		return;
 	}
-	if (jmap_folders_load(call->mu, &f) < 0) {
+	if (jmap_folders_open(call->mu, &f) < 0) {
 		jmap_set_error(call, "serverFail", NULL);
 		return;
 	}
-	want_ids = xcalloc(json_array_size(ids) + 1, sizeof(*want_ids));
+	nwant = json_array_size(ids);
+	want_ids = xcalloc(nwant + 1, sizeof(*want_ids));
+	hits = xcalloc(nwant + 1, sizeof(*hits));
+	mbids = xcalloc(nwant + 1, sizeof(*mbids));
+	eids = xcalloc(nwant + 1, sizeof(*eids));
+	tids = xcalloc(nwant + 1, sizeof(*tids));
 	list = json_array();
 	notfound = json_array();
-	json_array_foreach(ids, i, e)
-		want_ids[nwant++] = jmap_email_id_parse(jmap_resolve_id(call,
-		    json_string_value(e)), 'M');
-	/* a sorted copy: each message of a folder is one binary search */
-	sorted = xcalloc(nwant + 1, sizeof(*sorted));
-	if (nwant > 0)
-		memcpy(sorted, want_ids, nwant * sizeof(*sorted));
-	if (nwant > 1)
-		qsort(sorted, nwant, sizeof(*sorted), u64_cmp);
-	/* one pass over every folder: where each wanted Email is (its mailboxIds) */
-	{
-		json_t **objs = xcalloc(nwant + 1, sizeof(*objs));
-
+	json_array_foreach(ids, i, e) {
+		want_ids[i] = jmap_email_id_parse(jmap_resolve_id(call, json_string_value(e)),
+		    'M');
+		/* the same id again in ids: one object (§5.1), at its first place */
+		for (size_t w = 0; w < i && want_ids[i] != 0; w++)
+			if (want_ids[w] == want_ids[i])
+				want_ids[i] = 0;
+	}
+	/* where each is: its mailboxIds, and the message its properties come from */
+	for (size_t w = 0; w < nwant; w++) {
+		if (want_ids[w] == 0)
+			continue;
 		for (size_t fi = 0; fi < f.n; fi++) {
-			struct mailbox *box;
-			size_t n;
+			uint32_t uid;
 
-			if (mailbox_open(mail_user_store(call->mu), f.v[fi].name, &box) != STORE_OK)
+			if (mailbox_emailid_uids(f.v[fi].box, want_ids[w], &uid, 1) == 0)
 				continue;
-			mailbox_msgs_load(box);
-			/* reading a file may rescan the folder (mailbox_msg_open): count again */
-			for (size_t k = 0; k < (n = mailbox_count(box)); k++) {
-				const struct mailbox_msg *m = mailbox_msg_at(box, k);
-				uint64_t eid = m->emailid;
-				uint32_t uid = m->uid;
-
-				if (bsearch(&eid, sorted, nwant, sizeof(*sorted), u64_cmp) == NULL)
-					continue;
-				for (size_t w = 0; w < nwant; w++) {
-					char id[18];
-					json_t *o;
-
-					if (want_ids[w] == 0 || want_ids[w] != eid)
-						continue;
-					if (objs[w] != NULL) {
-						(void)json_object_set_new(json_object_get(objs[w],
-						    "mailboxIds"), f.v[fi].guid, json_true());
-						continue;
-					}
-					if (mailbox_msg_info(box, uid, &m) != STORE_OK)
-						break;
-					o = objs[w] = json_object();
-					jmap_email_id(m->emailid, id);
-					(void)json_object_set_new(o, "id", json_string(id));
-					id[0] = 'B';
-					if (jmap_want(props, "blobId"))
-						(void)json_object_set_new(o, "blobId", json_string(id));
-					if (jmap_want(props, "threadId")) {
-						jmap_email_id(jmap_thread_of(call->mu, box,
-						    uid, eid), id);
-						id[0] = 'T';
-						(void)json_object_set_new(o, "threadId",
-						    json_string(id));
-						/* the index was read: m may have moved */
-						if (mailbox_msg_info(box, uid, &m) != STORE_OK)
-							break;
-					}
-					(void)json_object_set_new(o, "mailboxIds",
-					    json_pack("{s:b}", f.v[fi].guid, 1));
-					if (jmap_want(props, "keywords"))
-						(void)json_object_set_new(o, "keywords",
-						    keywords_json(box, m));
-					if (jmap_want(props, "size"))
-						(void)json_object_set_new(o, "size",
-						    json_integer((json_int_t)m->vsize));
-					if (jmap_want(props, "receivedAt"))
-						(void)json_object_set_new(o, "receivedAt",
-						    utc_date(m->internaldate));
-					/* m is not used after this: the folder may be rescanned */
-					if (email_content(box, uid, props, o, &ba) < 0)
-						log_warn("jmap email content unreadable folder=%s "
-						    "uid=%u", f.v[fi].name, uid);
-					/* the same id again in ids: one object each (§5.1) */
-					for (size_t w2 = w + 1; w2 < nwant; w2++)
-						if (want_ids[w2] == want_ids[w])
-							want_ids[w2] = 0;
-				}
+			if (mbids[w] == NULL) {
+				mbids[w] = json_object();
+				hits[w].fi = fi;
+				hits[w].uid = uid;
+				eids[nfound++] = want_ids[w];
 			}
-			mailbox_unref(&box);
+			(void)json_object_set_new(mbids[w], f.v[fi].guid, json_true());
 		}
-		json_array_foreach(ids, i, e) {
-			if (objs[i] == NULL) {
-				if (want_ids[i] != 0 || jmap_email_id_parse(json_string_value(e), 'M') == 0)
-					(void)json_array_append(notfound, e);
+	}
+	if (jmap_want(props, "threadId") && nfound > 0) {
+		size_t k = 0;
+
+		mstore_threads_lookup(mail_user_store(call->mu), nfound, eids, tids);
+		for (size_t w = 0; w < nwant; w++) {
+			if (mbids[w] == NULL)
 				continue;
-			}
-			if (!jmap_want(props, "mailboxIds"))
-				(void)json_object_del(objs[i], "mailboxIds");
-			(void)json_array_append_new(list, objs[i]);
+			hits[w].tid = tids[k++];
+			if (hits[w].tid == 0)
+				hits[w].tid = jmap_thread_of(call->mu, f.v[hits[w].fi].box,
+				    hits[w].uid, want_ids[w]);
 		}
-		free(objs);
+	}
+	json_array_foreach(ids, i, e) {
+		json_t *o = mbids[i] != NULL ? email_object(call, &f, &hits[i], want_ids[i],
+		    mbids[i], props, &ba) : NULL;
+
+		if (o != NULL)
+			(void)json_array_append_new(list, o);
+		else if (want_ids[i] != 0 || jmap_email_id_parse(json_string_value(e), 'M') == 0)
+			(void)json_array_append(notfound, e);
+		json_decref(mbids[i]);
 	}
 	state = email_state(&f);
 	call->result = json_pack("{s:s, s:s, s:o, s:o}", "accountId", call->account_id,
@@ -823,7 +838,10 @@ jmap_email_get(struct jmap_call *call)
 	}
 	free(state);
 	free(want_ids);
-	free(sorted);
+	free(hits);
+	free(mbids);
+	free(eids);
+	free(tids);
 	jmap_folders_free(&f);
 }
 
@@ -836,25 +854,13 @@ jmap_mail_blob_open(struct mail_user *mu, const char *blob_id, int *fd_r)
 
 	if (want == 0)
 		return 0;
-	if (jmap_folders_load(mu, &f) < 0)
+	if (jmap_folders_open(mu, &f) < 0)
 		return -1;
 	for (size_t fi = 0; fi < f.n && found == 0; fi++) {
-		struct mailbox *box;
-		size_t n;
+		uint32_t uid;
 
-		if (mailbox_open(mail_user_store(mu), f.v[fi].name, &box) != STORE_OK)
-			continue;
-		mailbox_msgs_load(box);
-		n = mailbox_count(box);
-		for (size_t k = 0; k < n; k++) {
-			const struct mailbox_msg *m = mailbox_msg_at(box, k);
-
-			if (m->emailid != want)
-				continue;
-			found = mailbox_msg_open(box, m->uid, fd_r) == STORE_OK ? 1 : -1;
-			break;
-		}
-		mailbox_unref(&box);
+		if (mailbox_emailid_uids(f.v[fi].box, want, &uid, 1) > 0)
+			found = mailbox_msg_open(f.v[fi].box, uid, fd_r) == STORE_OK ? 1 : -1;
 	}
 	jmap_folders_free(&f);
 	return found;

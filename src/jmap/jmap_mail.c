@@ -57,10 +57,51 @@ jmap_state_add(uint64_t *h, const void *p, size_t len)
 void
 jmap_folders_free(struct folders *f)
 {
-	for (size_t i = 0; i < f->n; i++)
+	for (size_t i = 0; i < f->n; i++) {
 		free(f->v[i].name);
+		if (f->v[i].box != NULL)
+			mailbox_unref(&f->v[i].box);
+	}
 	free(f->v);
 	memset(f, 0, sizeof(*f));
+}
+
+/*
+ * Every selectable folder, opened (synced) and held in f->v[i].box until
+ * jmap_folders_free: what a method that reads messages of several folders needs, one
+ * open each. The status has the ids and counters of the state (uidvalidity, uidnext,
+ * highestmodseq, guid); the message counts are not computed (0).
+ */
+int
+jmap_folders_open(struct mail_user *mu, struct folders *f)
+{
+	struct mstore *store = mail_user_store(mu);
+	struct mstore_folder *list;
+	size_t count;
+
+	memset(f, 0, sizeof(*f));
+	if (mstore_list(store, &list, &count) != STORE_OK)
+		return -1;
+	f->v = xcalloc(count > 0 ? count : 1, sizeof(*f->v));
+	for (size_t i = 0; i < count; i++) {
+		struct folder *fo = &f->v[f->n];
+
+		if ((list[i].attrs & (MSTORE_ATTR_NOSELECT | MSTORE_ATTR_NONEXISTENT)) != 0)
+			continue;
+		if (mailbox_open(store, list[i].name, &fo->box) != STORE_OK)
+			continue;
+		fo->st.uidnext = mailbox_uidnext(fo->box);
+		fo->st.uidvalidity = mailbox_uidvalidity(fo->box);
+		fo->st.highestmodseq = mailbox_highestmodseq(fo->box);
+		memcpy(fo->st.guid, mailbox_guid(fo->box), sizeof(fo->st.guid));
+		fo->name = xstrdup(list[i].name);
+		fo->attrs = list[i].attrs;
+		memcpy(fo->guid, fo->st.guid, sizeof(fo->guid));
+		fo->selectable = true;
+		f->n++;
+	}
+	mstore_list_free(list, count);
+	return 0;
 }
 
 int

@@ -379,6 +379,15 @@ bool mailbox_expunges_since(struct mailbox *box, uint64_t since, mailbox_expunge
 const char *mailbox_guid(const struct mailbox *box);
 /* RFC 8474 EMAILID of a message: m->emailid (see struct mailbox_msg). */
 uint64_t mailbox_msg_emailid(const struct mailbox *box, const struct mailbox_msg *m);
+/*
+ * The messages of box with EMAILID emailid (a COPY within the folder makes more than
+ * one): their UIDs, ascending, the first max of them into uids_r; returns how many
+ * there are (0: none). A table kept with the message array (docs/architecture.md,
+ * "EMAILID lookup"): O(1) after its first use, exact after any change. Loads the
+ * messages; does not sync (mailbox_open did).
+ */
+size_t mailbox_emailid_uids(struct mailbox *box, uint64_t emailid, uint32_t *uids_r,
+    size_t max);
 /* True if the mailbox's folder was deleted/renamed away underneath it. */
 bool mailbox_is_deleted(const struct mailbox *box);
 

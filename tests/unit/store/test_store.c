@@ -745,6 +745,112 @@ test_external_changes(void **state)
 	mailbox_unref(&m);
 }
 
+/* The UIDs of emailid in box, checked against a walk of every message. */
+static size_t
+emailid_uids_checked(struct mailbox *box, uint64_t emailid, uint32_t *uids, size_t max)
+{
+	size_t n = mailbox_emailid_uids(box, emailid, uids, max), walk = 0;
+
+	for (size_t i = 0; i < mailbox_count(box); i++) {
+		const struct mailbox_msg *m = mailbox_msg_at(box, i);
+
+		if (m->emailid != emailid)
+			continue;
+		if (walk < max)
+			assert_int_equal(uids[walk], m->uid);
+		walk++;
+	}
+	assert_int_equal(n, walk);
+	return n;
+}
+
+/* mailbox_emailid_uids after every kind of change of the message array, with the
+ * table built before each: appends, COPY within and between folders, expunges, an
+ * outside delivery, removal and move, a rescan, a reload from the index */
+static void
+test_emailid_lookup(void **state)
+{
+	struct fixture *f = *state;
+	struct mailbox *m, *t;
+	uint32_t uids[8], u[40], cu[2], src[2];
+	uint64_t e1, e2, e3;
+	char *from, *to;
+
+	assert_int_equal(mstore_create(f->store, "Trash"), STORE_OK);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
+	assert_int_equal(mailbox_open(f->store, "Trash", &t), STORE_OK);
+	assert_int_equal(mailbox_emailid_uids(m, 1, uids, 8), 0);
+	for (size_t i = 0; i < 40; i++) {
+		char body[64];
+
+		snprintf(body, sizeof(body), "Subject: %zu\n\nbody\n", i);
+		u[i] = save_msg(m, body, 0, 0, 0);
+		/* the table follows the appends */
+		assert_int_equal(emailid_uids_checked(m, mailbox_lookup(m, u[i],
+		    NULL)->emailid, uids, 8), 1);
+		assert_int_equal(uids[0], u[i]);
+	}
+	e1 = mailbox_lookup(m, u[3], NULL)->emailid;
+	e2 = mailbox_lookup(m, u[7], NULL)->emailid;
+	e3 = mailbox_lookup(m, u[39], NULL)->emailid;
+	assert_int_equal(emailid_uids_checked(t, e1, uids, 8), 0);
+	/* COPY into the same folder: two UIDs, ascending; and into Trash */
+	src[0] = u[3];
+	src[1] = u[7];
+	assert_int_equal(mailbox_copy(m, src, 2, m, cu), STORE_OK);
+	assert_int_equal(emailid_uids_checked(m, e1, uids, 8), 2);
+	assert_int_equal(uids[0], u[3]);
+	assert_int_equal(uids[1], cu[0]);
+	assert_int_equal(emailid_uids_checked(m, e1, uids, 1), 2);	/* max 1: the first */
+	assert_int_equal(uids[0], u[3]);
+	assert_int_equal(mailbox_copy(m, src, 1, t, cu), STORE_OK);
+	assert_int_equal(emailid_uids_checked(t, e1, uids, 8), 1);
+	assert_int_equal(uids[0], cu[0]);
+	/* expunges move the messages after them: the table is built again */
+	assert_int_equal(mailbox_expunge(m, &u[3], 1), STORE_OK);
+	assert_int_equal(emailid_uids_checked(m, e1, uids, 8), 1);
+	assert_int_equal(emailid_uids_checked(m, e2, uids, 8), 2);
+	assert_int_equal(emailid_uids_checked(m, e3, uids, 8), 1);
+	assert_int_equal(uids[0], u[39]);
+	/* delivered by another program, then moved by it to Trash, then removed */
+	external_deliver(f, ".", "1700000000.M1P1.elsewhere", "Subject: x\n\nhi\n");
+	m->force_sync = true;
+	assert_int_equal(mailbox_sync(m), STORE_OK);
+	{
+		const struct mailbox_msg *x = mailbox_msg_at(m, mailbox_count(m) - 1);
+		uint64_t ex = x->emailid;
+
+		assert_string_equal(x->filename, "cur/1700000000.M1P1.elsewhere:2,");
+		assert_int_equal(emailid_uids_checked(m, ex, uids, 8), 1);
+		assert_int_equal(emailid_uids_checked(t, ex, uids, 8), 0);
+		from = path_of(f, "cur/1700000000.M1P1.elsewhere:2,");
+		to = path_of(f, ".Trash/cur/1700000000.M1P1.elsewhere:2,");
+		assert_int_equal(rename(from, to), 0);
+		m->force_sync = t->force_sync = true;
+		assert_int_equal(mailbox_sync(m), STORE_OK);
+		assert_int_equal(mailbox_sync(t), STORE_OK);
+		assert_int_equal(emailid_uids_checked(m, ex, uids, 8), 0);
+		/* the same base name: the same EMAILID in Trash */
+		assert_int_equal(emailid_uids_checked(t, ex, uids, 8), 1);
+		assert_int_equal(unlink(to), 0);
+		t->force_sync = true;
+		assert_int_equal(mailbox_sync(t), STORE_OK);
+		assert_int_equal(emailid_uids_checked(t, ex, uids, 8), 0);
+		free(from);
+		free(to);
+	}
+	/* a reload from the index (closed, evicted, opened lazily) */
+	mailbox_unref(&t);
+	mailbox_unref(&m);
+	reopen(f);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
+	assert_int_equal(emailid_uids_checked(m, e2, uids, 8), 2);
+	assert_int_equal(emailid_uids_checked(m, e1, uids, 8), 1);
+	assert_int_equal(mailbox_expunge(m, uids, 1), STORE_OK);
+	assert_int_equal(emailid_uids_checked(m, e1, uids, 8), 0);
+	mailbox_unref(&m);
+}
+
 /* \Recent survives the last unref of a folder while the store stays open */
 static void
 test_recent_kept(void **state)
@@ -1978,6 +2084,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bulk_store_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_external_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_lifecycle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_emailid_lookup, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
