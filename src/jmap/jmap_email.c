@@ -258,7 +258,7 @@ jmap_email_changes(struct jmap_call *call)
 		jmap_set_error(call, "cannotCalculateChanges", NULL);
 		return;
 	}
-	if (jmap_folders_load(call->mu, &f) < 0) {
+	if (jmap_folders_open(call->mu, &f) < 0) {
 		free(old.v);
 		jmap_set_error(call, "serverFail", NULL);
 		return;
@@ -271,12 +271,8 @@ jmap_email_changes(struct jmap_call *call)
 	}
 	for (size_t fi = 0; fi < f.n && !cannot; fi++) {
 		const struct estate_folder *o = estate_find(&old, f.v[fi].guid);
-		struct mailbox *box;
+		struct mailbox *box = f.v[fi].box;
 
-		if (mailbox_open(mail_user_store(call->mu), f.v[fi].name, &box) != STORE_OK) {
-			cannot = true;
-			break;
-		}
 		mailbox_msgs_load(box);
 		if (o != NULL) {
 			ec.folder = fi;
@@ -298,7 +294,6 @@ jmap_email_changes(struct jmap_call *call)
 				continue;
 			echanges_add(&ec, m->emailid, m->modseq, fi);
 		}
-		mailbox_unref(&box);
 	}
 	ch = ec.ch;
 	nch = ec.nch;
@@ -525,9 +520,44 @@ list_item_cb(void *ctx, uint32_t uid, const unsigned char *data, size_t len)
 	*v = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, NULL);
 }
 
-/* The cached list properties of uid into o (those props names); false on a miss. */
+/*
+ * The properties a call asked for, as bits (EW_ and the index in email_props; the list
+ * properties are consecutive, in list_props order), worked out once per call instead
+ * of comparing names for every Email.
+ */
+#define EW(i)		(1u << (i))
+#define EW_BLOBID	EW(1)
+#define EW_THREADID	EW(2)
+#define EW_MAILBOXIDS	EW(3)
+#define EW_KEYWORDS	EW(4)
+#define EW_SIZE		EW(5)
+#define EW_RECEIVEDAT	EW(6)
+#define EW_LIST0	7		/* from, to, cc, subject, sentAt, preview */
+#define EW_FROM		EW(7)
+#define EW_TO		EW(8)
+#define EW_CC		EW(9)
+#define EW_SUBJECT	EW(10)
+#define EW_SENTAT	EW(11)
+#define EW_PREVIEW	EW(12)
+#define EW_LIST		(EW_FROM | EW_TO | EW_CC | EW_SUBJECT | EW_SENTAT | EW_PREVIEW)
+#define EW_BODY		EW(13)		/* a body or header:* property */
+
+static unsigned
+email_want(json_t *props)
+{
+	unsigned w = 0;
+
+	for (unsigned i = 0; email_props[i] != NULL; i++)
+		if (jmap_want(props, email_props[i]))
+			w |= EW(i);
+	if (jmap_body_needed(props))
+		w |= EW_BODY;
+	return w;
+}
+
+/* The cached list properties of uid into o (those of w); false on a miss. */
 static bool
-list_item_get(struct mailbox *box, uint32_t uid, json_t *props, json_t *o)
+list_item_get(struct mailbox *box, uint32_t uid, unsigned w, json_t *o)
 {
 	json_t *v = NULL;
 	uint32_t done;
@@ -543,23 +573,24 @@ list_item_get(struct mailbox *box, uint32_t uid, json_t *props, json_t *o)
 			json_decref(v);		/* not ours, or damaged: render it again */
 			return false;
 		}
-	for (const char *const *p = list_props; *p != NULL; p++)
-		if (jmap_want(props, *p))
-			(void)json_object_set(o, *p, json_object_get(v, *p));
+	for (unsigned i = 0; list_props[i] != NULL; i++)
+		if (w & EW(EW_LIST0 + i))
+			(void)json_object_set(o, list_props[i], json_object_get(v,
+			    list_props[i]));
 	json_decref(v);
 	return true;
 }
 
 /* The header-derived properties of message uid of box (and preview from a full parse). */
 static int
-email_content(struct mailbox *box, uint32_t uid, json_t *props, json_t *o,
+email_content(struct mailbox *box, uint32_t uid, json_t *props, unsigned w, json_t *o,
     struct jmap_body_args *ba)
 {
-	bool need_hdr = jmap_want(props, "from") || jmap_want(props, "to") || jmap_want(props, "cc") ||
-	    jmap_want(props, "subject") || jmap_want(props, "sentAt");
-	bool need_preview = jmap_want(props, "preview");
-	bool need_body = jmap_body_needed(props);
-	json_t *all = NULL, *wanted = props;	/* the list properties rendered for the cache */
+	bool need_hdr = (w & (EW_FROM | EW_TO | EW_CC | EW_SUBJECT | EW_SENTAT)) != 0;
+	bool need_preview = (w & EW_PREVIEW) != 0;
+	bool need_body = (w & EW_BODY) != 0;
+	json_t *all = NULL;		/* the list properties rendered for the cache */
+	unsigned w_in = w;
 	struct stat sb;
 	unsigned char *map = NULL;
 	int fd;
@@ -567,32 +598,26 @@ email_content(struct mailbox *box, uint32_t uid, json_t *props, json_t *o,
 	if (!need_hdr && !need_preview && !need_body)
 		return 0;
 	if (!need_body) {
-		if (list_item_get(box, uid, props, o))
+		if (list_item_get(box, uid, w, o))
 			return 0;
 		/* a miss: render every list property, keep them, give the wanted ones */
 		all = json_object();
-		wanted = json_array();
-		for (const char *const *p = list_props; *p != NULL; p++)
-			(void)json_array_append_new(wanted, json_string(*p));
+		w |= EW_LIST;
 		need_hdr = need_preview = true;
 	}
 	if (mailbox_msg_open(box, uid, &fd) != STORE_OK) {
 		json_decref(all);
-		if (wanted != props)
-			json_decref(wanted);
 		return -1;
 	}
 	if (fstat(fd, &sb) < 0 || (sb.st_size > 0 && (map = mmap(NULL, (size_t)sb.st_size,
 	    PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED)) {
 		close(fd);
 		json_decref(all);
-		if (wanted != props)
-			json_decref(wanted);
 		return -1;
 	}
 	close(fd);
 	{
-		json_t *props_in = props, *o_in = o;
+		json_t *o_in = o;
 		size_t len = (size_t)sb.st_size;
 		bool complete;
 		size_t hlen = map != NULL ? mail_header_block_end(map, MIN(len,
@@ -600,25 +625,23 @@ email_content(struct mailbox *box, uint32_t uid, json_t *props, json_t *o,
 		const unsigned char *hdr = map != NULL ? map : (const unsigned char *)"";
 
 		/* rendering for the cache: every list property into all */
-		if (all != NULL) {
-			props = wanted;
+		if (all != NULL)
 			o = all;
-		}
 
-		if (jmap_want(props, "subject")) {
+		if (w & EW_SUBJECT) {
 			char *s = mail_header_get(hdr, hlen, "Subject");
 
 			(void)json_object_set_new(o, "subject", s != NULL ? text_json(s) :
 			    json_null());
 			free(s);
 		}
-		if (jmap_want(props, "from"))
+		if (w & EW_FROM)
 			(void)json_object_set_new(o, "from", addresses_json(hdr, hlen, "From"));
-		if (jmap_want(props, "to"))
+		if (w & EW_TO)
 			(void)json_object_set_new(o, "to", addresses_json(hdr, hlen, "To"));
-		if (jmap_want(props, "cc"))
+		if (w & EW_CC)
 			(void)json_object_set_new(o, "cc", addresses_json(hdr, hlen, "Cc"));
-		if (jmap_want(props, "sentAt")) {
+		if (w & EW_SENTAT) {
 			char *d = mail_header_get(hdr, hlen, "Date");
 
 			(void)json_object_set_new(o, "sentAt", d != NULL ?
@@ -649,11 +672,11 @@ email_content(struct mailbox *box, uint32_t uid, json_t *props, json_t *o,
 				mailbox_items_put(box, uid, JMAP_LIST_ITEM, JMAP_LIST_KIND, text,
 				    strlen(text));
 			free(text);
-			for (const char *const *p = list_props; *p != NULL; p++)
-				if (jmap_want(props_in, *p))
-					(void)json_object_set(o_in, *p, json_object_get(all, *p));
+			for (unsigned i = 0; list_props[i] != NULL; i++)
+				if (w_in & EW(EW_LIST0 + i))
+					(void)json_object_set(o_in, list_props[i],
+					    json_object_get(all, list_props[i]));
 			json_decref(all);
-			json_decref(wanted);
 		}
 	}
 	if (map != NULL)
@@ -704,7 +727,7 @@ struct eget_hit {
 /* The object of one Email from its message uid of folder fi; NULL when it went away. */
 static json_t *
 email_object(struct jmap_call *call, struct folders *f, const struct eget_hit *h,
-    uint64_t eid, json_t *mailbox_ids, json_t *props, struct jmap_body_args *ba)
+    uint64_t eid, json_t *mailbox_ids, json_t *props, unsigned w, struct jmap_body_args *ba)
 {
 	struct mailbox *box = f->v[h->fi].box;
 	const struct mailbox_msg *m;
@@ -717,23 +740,23 @@ email_object(struct jmap_call *call, struct folders *f, const struct eget_hit *h
 	jmap_email_id(eid, id);
 	(void)json_object_set_new(o, "id", json_string(id));
 	id[0] = 'B';
-	if (jmap_want(props, "blobId"))
+	if (w & EW_BLOBID)
 		(void)json_object_set_new(o, "blobId", json_string(id));
-	if (jmap_want(props, "threadId")) {
+	if (w & EW_THREADID) {
 		jmap_email_id(h->tid, id);
 		id[0] = 'T';
 		(void)json_object_set_new(o, "threadId", json_string(id));
 	}
-	if (jmap_want(props, "mailboxIds"))
+	if (w & EW_MAILBOXIDS)
 		(void)json_object_set(o, "mailboxIds", mailbox_ids);
-	if (jmap_want(props, "keywords"))
+	if (w & EW_KEYWORDS)
 		(void)json_object_set_new(o, "keywords", keywords_json(box, m));
-	if (jmap_want(props, "size"))
+	if (w & EW_SIZE)
 		(void)json_object_set_new(o, "size", json_integer((json_int_t)m->vsize));
-	if (jmap_want(props, "receivedAt"))
+	if (w & EW_RECEIVEDAT)
 		(void)json_object_set_new(o, "receivedAt", utc_date(m->internaldate));
 	/* m is not used after this: the folder may be rescanned */
-	if (email_content(box, h->uid, props, o, ba) < 0)
+	if (email_content(box, h->uid, props, w, o, ba) < 0)
 		log_warn("jmap email content unreadable folder=%s uid=%u", f->v[h->fi].name,
 		    h->uid);
 	return o;
@@ -755,6 +778,7 @@ jmap_email_get(struct jmap_call *call)
 	struct eget_hit *hits;
 	uint64_t *want_ids, *eids, *tids;
 	size_t nwant = 0, nfound = 0, i;
+	unsigned wmask;
 	char *state;
 	struct jmap_body_args ba;
 
@@ -770,6 +794,7 @@ jmap_email_get(struct jmap_call *call)
 		jmap_set_error(call, "serverFail", NULL);
 		return;
 	}
+	wmask = email_want(props);
 	nwant = json_array_size(ids);
 	want_ids = xcalloc(nwant + 1, sizeof(*want_ids));
 	hits = xcalloc(nwant + 1, sizeof(*hits));
@@ -804,7 +829,7 @@ jmap_email_get(struct jmap_call *call)
 			(void)json_object_set_new(mbids[w], f.v[fi].guid, json_true());
 		}
 	}
-	if (jmap_want(props, "threadId") && nfound > 0) {
+	if ((wmask & EW_THREADID) && nfound > 0) {
 		size_t k = 0;
 
 		mstore_threads_lookup(mail_user_store(call->mu), nfound, eids, tids);
@@ -819,7 +844,7 @@ jmap_email_get(struct jmap_call *call)
 	}
 	json_array_foreach(ids, i, e) {
 		json_t *o = mbids[i] != NULL ? email_object(call, &f, &hits[i], want_ids[i],
-		    mbids[i], props, &ba) : NULL;
+		    mbids[i], props, wmask, &ba) : NULL;
 
 		if (o != NULL)
 			(void)json_array_append_new(list, o);

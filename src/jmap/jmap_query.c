@@ -131,7 +131,7 @@ jq_load_in(struct mail_user *mu, struct jq *q, const char *only)
 
 	memset(q, 0, sizeof(*q));
 	q->mu = mu;
-	if (jmap_folders_load(mu, &q->f) < 0)
+	if (jmap_folders_open(mu, &q->f) < 0)
 		return -1;
 	q->box = xcalloc(q->f.n + 1, sizeof(*q->box));
 	q->confined = only != NULL;
@@ -142,9 +142,8 @@ jq_load_in(struct mail_user *mu, struct jq *q, const char *only)
 
 		if (only != NULL && strcmp(q->f.v[fi].guid, only) != 0)
 			continue;
-		if (mailbox_open(mail_user_store(mu), q->f.v[fi].name, &box) != STORE_OK)
-			continue;
-		q->box[fi] = box;
+		box = q->box[fi] = q->f.v[fi].box;
+		mailbox_ref(box);
 		mailbox_msgs_load(box);
 		q->kw[fi] = xcalloc(26, sizeof(char *));
 		for (unsigned k = 0; k < 26; k++) {
@@ -1546,7 +1545,7 @@ jmap_email_query(struct jmap_call *call)
 		anchor_offset = json_integer_value(e);
 	}
 	/* the results: from the cache when this query ran at this state, else computed */
-	if (jmap_folders_load(call->mu, &f) < 0) {
+	if (jmap_folders_open(call->mu, &f) < 0) {
 		jmap_set_error(call, "serverFail", NULL);
 		return;
 	}
