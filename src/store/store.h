@@ -285,6 +285,16 @@ void mstore_threads_lookup(struct mstore *store, size_t n, const uint64_t *email
     uint64_t *tids_r);
 void mstore_threads_assign(struct mstore *store, size_t n,
     const struct mstore_thread_refs *refs, uint64_t *tids_r);
+/*
+ * Thread ids at arrival: once set, cb(ctx, emailid, fd) runs for every message new to
+ * the store (saved or delivered, not a copy: a copy keeps its EMAILID and so its
+ * thread) right after its commit, with its file open read-only (fd borrowed, at offset
+ * 0), so the caller can assign the thread from the header (the mail process does:
+ * mail_thread_added). A message whose file is already gone again is skipped (its id is
+ * assigned when first asked for). cb must not change the store. NULL: none.
+ */
+typedef void mstore_added_cb(void *ctx, uint64_t emailid, int fd);
+void mstore_set_added_cb(struct mstore *store, mstore_added_cb *cb, void *ctx);
 
 /* ---------------------------------------------------------------- one folder */
 

@@ -64,6 +64,9 @@ struct mstore {
 	unsigned int quota_warn;
 	uint64_t quota_rsv_bytes, quota_rsv_count;
 	bool quota_move;
+	/* mstore_set_added_cb */
+	mstore_added_cb *added_cb;
+	void *added_ctx;
 };
 
 /* Bounds of the closed-folder cache: the mail process runs under an RLIMIT_AS

@@ -25,6 +25,7 @@
 
 #include "store/store_private.h"
 #include "lib/buf.h"
+#include "mailproc/mail_thread.h"
 #include "lib/util.h"
 
 struct fixture {
@@ -848,6 +849,89 @@ test_emailid_lookup(void **state)
 	assert_int_equal(emailid_uids_checked(m, e1, uids, 8), 1);
 	assert_int_equal(mailbox_expunge(m, uids, 1), STORE_OK);
 	assert_int_equal(emailid_uids_checked(m, e1, uids, 8), 0);
+	mailbox_unref(&m);
+}
+
+struct added {
+	struct mstore *store;
+	uint64_t ids[8];
+	size_t n;
+};
+
+static void
+added_cb(void *ctx, uint64_t emailid, int fd)
+{
+	struct added *a = ctx;
+	char b[9];
+
+	/* the new message's file, from its start */
+	assert_int_equal(pread(fd, b, 8, 0), 8);
+	b[8] = '\0';
+	assert_string_equal(b, "Message-");
+	assert_true(a->n < 8);
+	a->ids[a->n++] = emailid;
+	mail_thread_added(a->store, emailid, fd);
+}
+
+/* Thread ids at arrival (mstore_set_added_cb + mail_thread_added): a save, a delivery
+ * and a two-message transaction are told, a copy is not; a reply joins its parent's
+ * thread without anything asking for the parent's first */
+static void
+test_added_threads(void **state)
+{
+	struct fixture *f = *state;
+	struct added a = { f->store, { 0 }, 0 };
+	struct mailbox *m, *t;
+	struct mailbox_save *ctx;
+	uint64_t tids[3], ids[3];
+	uint32_t ua, ub, first, last, cu;
+	static const char *const bodies[] = {
+		"Message-ID: <c@x>\nSubject: c\n\nc\n",
+		"Message-ID: <d@x>\nReferences: <c@x>\nSubject: d\n\nd\n" };
+
+	mstore_set_added_cb(f->store, added_cb, &a);
+	assert_int_equal(mstore_create(f->store, "Trash"), STORE_OK);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
+	assert_int_equal(mailbox_open(f->store, "Trash", &t), STORE_OK);
+	ua = save_msg(m, "Message-ID: <a@x>\nSubject: a\n\nhi\n", 0, 0, 0);
+	assert_int_equal(a.n, 1);
+	ids[0] = mailbox_lookup(m, ua, NULL)->emailid;
+	assert_true(a.ids[0] == ids[0]);
+	/* a delivery (new/) of a reply */
+	ctx = mailbox_save_begin(m, MAILBOX_SAVE_DELIVERY);
+	assert_int_equal(mailbox_save_msg_begin(ctx), STORE_OK);
+	assert_int_equal(mailbox_save_write(ctx, "Message-ID: <b@x>\nIn-Reply-To: <a@x>\n\nre\n",
+	    strlen("Message-ID: <b@x>\nIn-Reply-To: <a@x>\n\nre\n")), STORE_OK);
+	assert_int_equal(mailbox_save_msg_end(ctx, 0, 0, 0), STORE_OK);
+	assert_int_equal(mailbox_save_commit(&ctx, &ub, &last), STORE_OK);
+	assert_int_equal(a.n, 2);
+	ids[1] = mailbox_lookup(m, ub, NULL)->emailid;
+	assert_true(a.ids[1] == ids[1]);
+	/* the thread ids are in the index already: the reply's is its parent's */
+	mstore_threads_lookup(f->store, 2, ids, tids);
+	assert_true(tids[0] == ids[0]);
+	assert_true(tids[1] == ids[0]);
+	/* a copy keeps its EMAILID and thread: not told */
+	assert_int_equal(mailbox_copy(m, &ua, 1, t, &cu), STORE_OK);
+	assert_int_equal(a.n, 2);
+	/* two messages in one transaction: both, in order */
+	ctx = mailbox_save_begin(t, 0);
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(mailbox_save_msg_begin(ctx), STORE_OK);
+		assert_int_equal(mailbox_save_write(ctx, bodies[i], strlen(bodies[i])), STORE_OK);
+		assert_int_equal(mailbox_save_msg_end(ctx, 0, 0, 0), STORE_OK);
+	}
+	assert_int_equal(mailbox_save_commit(&ctx, &first, &last), STORE_OK);
+	assert_int_equal(a.n, 4);
+	ids[0] = mailbox_lookup(t, first, NULL)->emailid;
+	ids[1] = mailbox_lookup(t, last, NULL)->emailid;
+	assert_true(a.ids[2] == ids[0] && a.ids[3] == ids[1]);
+	mstore_threads_lookup(f->store, 2, ids, tids);
+	assert_true(tids[0] == ids[0] && tids[1] == ids[0]);
+	mstore_set_added_cb(f->store, NULL, NULL);
+	(void)save_msg(m, "Message-ID: <e@x>\n\ne\n", 0, 0, 0);
+	assert_int_equal(a.n, 4);
+	mailbox_unref(&t);
 	mailbox_unref(&m);
 }
 
@@ -2085,6 +2169,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_cache_external_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_lifecycle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_emailid_lookup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_added_threads, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
