@@ -22,6 +22,7 @@
 #include "lib/ipc.h"
 #include "mailproc/deliver.h"
 #include "mailproc/deliver_sieve.h"
+#include "mailproc/mail_thread.h"
 #include "store/store.h"
 #include "lib/buf.h"
 
@@ -248,6 +249,7 @@ deliver_message(const struct config *cfg, const struct user_info *u, const char 
 		fprintf(stderr, "buzon deliver: cannot open the mail store: %s\n", err);
 		goto out;
 	}
+	mstore_set_added_cb(store, mail_thread_added, store);
 	{
 		uint64_t qs, qm;
 

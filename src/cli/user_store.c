@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "cli/deliver.h"
 #include "lib/priv.h"
+#include "mailproc/mail_thread.h"
 
 int
 cli_user_store_open(struct cli_user_store *us, const char *prog, const char *cfgpath,
@@ -38,6 +39,7 @@ cli_user_store_open(struct cli_user_store *us, const char *prog, const char *cfg
 		fprintf(stderr, "buzon %s: cannot open the mail store: %s\n", prog, uerr);
 		return DELIVER_EX_TEMPFAIL;
 	}
+	mstore_set_added_cb(us->store, mail_thread_added, us->store);
 	return 0;
 }
 

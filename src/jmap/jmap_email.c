@@ -258,7 +258,7 @@ jmap_email_changes(struct jmap_call *call)
 		jmap_set_error(call, "cannotCalculateChanges", NULL);
 		return;
 	}
-	if (jmap_folders_load(call->mu, &f) < 0) {
+	if (jmap_folders_open(call->mu, &f) < 0) {
 		free(old.v);
 		jmap_set_error(call, "serverFail", NULL);
 		return;
@@ -271,12 +271,8 @@ jmap_email_changes(struct jmap_call *call)
 	}
 	for (size_t fi = 0; fi < f.n && !cannot; fi++) {
 		const struct estate_folder *o = estate_find(&old, f.v[fi].guid);
-		struct mailbox *box;
+		struct mailbox *box = f.v[fi].box;
 
-		if (mailbox_open(mail_user_store(call->mu), f.v[fi].name, &box) != STORE_OK) {
-			cannot = true;
-			break;
-		}
 		mailbox_msgs_load(box);
 		if (o != NULL) {
 			ec.folder = fi;
@@ -298,7 +294,6 @@ jmap_email_changes(struct jmap_call *call)
 				continue;
 			echanges_add(&ec, m->emailid, m->modseq, fi);
 		}
-		mailbox_unref(&box);
 	}
 	ch = ec.ch;
 	nch = ec.nch;
@@ -525,9 +520,44 @@ list_item_cb(void *ctx, uint32_t uid, const unsigned char *data, size_t len)
 	*v = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, NULL);
 }
 
-/* The cached list properties of uid into o (those props names); false on a miss. */
+/*
+ * The properties a call asked for, as bits (EW_ and the index in email_props; the list
+ * properties are consecutive, in list_props order), worked out once per call instead
+ * of comparing names for every Email.
+ */
+#define EW(i)		(1u << (i))
+#define EW_BLOBID	EW(1)
+#define EW_THREADID	EW(2)
+#define EW_MAILBOXIDS	EW(3)
+#define EW_KEYWORDS	EW(4)
+#define EW_SIZE		EW(5)
+#define EW_RECEIVEDAT	EW(6)
+#define EW_LIST0	7		/* from, to, cc, subject, sentAt, preview */
+#define EW_FROM		EW(7)
+#define EW_TO		EW(8)
+#define EW_CC		EW(9)
+#define EW_SUBJECT	EW(10)
+#define EW_SENTAT	EW(11)
+#define EW_PREVIEW	EW(12)
+#define EW_LIST		(EW_FROM | EW_TO | EW_CC | EW_SUBJECT | EW_SENTAT | EW_PREVIEW)
+#define EW_BODY		EW(13)		/* a body or header:* property */
+
+static unsigned
+email_want(json_t *props)
+{
+	unsigned w = 0;
+
+	for (unsigned i = 0; email_props[i] != NULL; i++)
+		if (jmap_want(props, email_props[i]))
+			w |= EW(i);
+	if (jmap_body_needed(props))
+		w |= EW_BODY;
+	return w;
+}
+
+/* The cached list properties of uid into o (those of w); false on a miss. */
 static bool
-list_item_get(struct mailbox *box, uint32_t uid, json_t *props, json_t *o)
+list_item_get(struct mailbox *box, uint32_t uid, unsigned w, json_t *o)
 {
 	json_t *v = NULL;
 	uint32_t done;
@@ -543,23 +573,24 @@ list_item_get(struct mailbox *box, uint32_t uid, json_t *props, json_t *o)
 			json_decref(v);		/* not ours, or damaged: render it again */
 			return false;
 		}
-	for (const char *const *p = list_props; *p != NULL; p++)
-		if (jmap_want(props, *p))
-			(void)json_object_set(o, *p, json_object_get(v, *p));
+	for (unsigned i = 0; list_props[i] != NULL; i++)
+		if (w & EW(EW_LIST0 + i))
+			(void)json_object_set(o, list_props[i], json_object_get(v,
+			    list_props[i]));
 	json_decref(v);
 	return true;
 }
 
 /* The header-derived properties of message uid of box (and preview from a full parse). */
 static int
-email_content(struct mailbox *box, uint32_t uid, json_t *props, json_t *o,
+email_content(struct mailbox *box, uint32_t uid, json_t *props, unsigned w, json_t *o,
     struct jmap_body_args *ba)
 {
-	bool need_hdr = jmap_want(props, "from") || jmap_want(props, "to") || jmap_want(props, "cc") ||
-	    jmap_want(props, "subject") || jmap_want(props, "sentAt");
-	bool need_preview = jmap_want(props, "preview");
-	bool need_body = jmap_body_needed(props);
-	json_t *all = NULL, *wanted = props;	/* the list properties rendered for the cache */
+	bool need_hdr = (w & (EW_FROM | EW_TO | EW_CC | EW_SUBJECT | EW_SENTAT)) != 0;
+	bool need_preview = (w & EW_PREVIEW) != 0;
+	bool need_body = (w & EW_BODY) != 0;
+	json_t *all = NULL;		/* the list properties rendered for the cache */
+	unsigned w_in = w;
 	struct stat sb;
 	unsigned char *map = NULL;
 	int fd;
@@ -567,32 +598,26 @@ email_content(struct mailbox *box, uint32_t uid, json_t *props, json_t *o,
 	if (!need_hdr && !need_preview && !need_body)
 		return 0;
 	if (!need_body) {
-		if (list_item_get(box, uid, props, o))
+		if (list_item_get(box, uid, w, o))
 			return 0;
 		/* a miss: render every list property, keep them, give the wanted ones */
 		all = json_object();
-		wanted = json_array();
-		for (const char *const *p = list_props; *p != NULL; p++)
-			(void)json_array_append_new(wanted, json_string(*p));
+		w |= EW_LIST;
 		need_hdr = need_preview = true;
 	}
 	if (mailbox_msg_open(box, uid, &fd) != STORE_OK) {
 		json_decref(all);
-		if (wanted != props)
-			json_decref(wanted);
 		return -1;
 	}
 	if (fstat(fd, &sb) < 0 || (sb.st_size > 0 && (map = mmap(NULL, (size_t)sb.st_size,
 	    PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED)) {
 		close(fd);
 		json_decref(all);
-		if (wanted != props)
-			json_decref(wanted);
 		return -1;
 	}
 	close(fd);
 	{
-		json_t *props_in = props, *o_in = o;
+		json_t *o_in = o;
 		size_t len = (size_t)sb.st_size;
 		bool complete;
 		size_t hlen = map != NULL ? mail_header_block_end(map, MIN(len,
@@ -600,25 +625,23 @@ email_content(struct mailbox *box, uint32_t uid, json_t *props, json_t *o,
 		const unsigned char *hdr = map != NULL ? map : (const unsigned char *)"";
 
 		/* rendering for the cache: every list property into all */
-		if (all != NULL) {
-			props = wanted;
+		if (all != NULL)
 			o = all;
-		}
 
-		if (jmap_want(props, "subject")) {
+		if (w & EW_SUBJECT) {
 			char *s = mail_header_get(hdr, hlen, "Subject");
 
 			(void)json_object_set_new(o, "subject", s != NULL ? text_json(s) :
 			    json_null());
 			free(s);
 		}
-		if (jmap_want(props, "from"))
+		if (w & EW_FROM)
 			(void)json_object_set_new(o, "from", addresses_json(hdr, hlen, "From"));
-		if (jmap_want(props, "to"))
+		if (w & EW_TO)
 			(void)json_object_set_new(o, "to", addresses_json(hdr, hlen, "To"));
-		if (jmap_want(props, "cc"))
+		if (w & EW_CC)
 			(void)json_object_set_new(o, "cc", addresses_json(hdr, hlen, "Cc"));
-		if (jmap_want(props, "sentAt")) {
+		if (w & EW_SENTAT) {
 			char *d = mail_header_get(hdr, hlen, "Date");
 
 			(void)json_object_set_new(o, "sentAt", d != NULL ?
@@ -649,11 +672,11 @@ email_content(struct mailbox *box, uint32_t uid, json_t *props, json_t *o,
 				mailbox_items_put(box, uid, JMAP_LIST_ITEM, JMAP_LIST_KIND, text,
 				    strlen(text));
 			free(text);
-			for (const char *const *p = list_props; *p != NULL; p++)
-				if (jmap_want(props_in, *p))
-					(void)json_object_set(o_in, *p, json_object_get(all, *p));
+			for (unsigned i = 0; list_props[i] != NULL; i++)
+				if (w_in & EW(EW_LIST0 + i))
+					(void)json_object_set(o_in, list_props[i],
+					    json_object_get(all, list_props[i]));
 			json_decref(all);
-			json_decref(wanted);
 		}
 	}
 	if (map != NULL)
@@ -693,15 +716,69 @@ keywords_json(struct mailbox *box, const struct mailbox_msg *m)
 	return k;
 }
 
+/* Where a wanted Email of Email/get is: the first folder (in folder order) that holds
+ * it and its lowest UID there. */
+struct eget_hit {
+	size_t fi;
+	uint32_t uid;
+	uint64_t tid;
+};
+
+/* The object of one Email from its message uid of folder fi; NULL when it went away. */
+static json_t *
+email_object(struct jmap_call *call, struct folders *f, const struct eget_hit *h,
+    uint64_t eid, json_t *mailbox_ids, json_t *props, unsigned w, struct jmap_body_args *ba)
+{
+	struct mailbox *box = f->v[h->fi].box;
+	const struct mailbox_msg *m;
+	char id[18];
+	json_t *o;
+
+	if (mailbox_msg_info(box, h->uid, &m) != STORE_OK)
+		return NULL;
+	o = json_object();
+	jmap_email_id(eid, id);
+	(void)json_object_set_new(o, "id", json_string(id));
+	id[0] = 'B';
+	if (w & EW_BLOBID)
+		(void)json_object_set_new(o, "blobId", json_string(id));
+	if (w & EW_THREADID) {
+		jmap_email_id(h->tid, id);
+		id[0] = 'T';
+		(void)json_object_set_new(o, "threadId", json_string(id));
+	}
+	if (w & EW_MAILBOXIDS)
+		(void)json_object_set(o, "mailboxIds", mailbox_ids);
+	if (w & EW_KEYWORDS)
+		(void)json_object_set_new(o, "keywords", keywords_json(box, m));
+	if (w & EW_SIZE)
+		(void)json_object_set_new(o, "size", json_integer((json_int_t)m->vsize));
+	if (w & EW_RECEIVEDAT)
+		(void)json_object_set_new(o, "receivedAt", utc_date(m->internaldate));
+	/* m is not used after this: the folder may be rescanned */
+	if (email_content(box, h->uid, props, w, o, ba) < 0)
+		log_warn("jmap email content unreadable folder=%s uid=%u", f->v[h->fi].name,
+		    h->uid);
+	return o;
+}
+
+/*
+ * Each wanted Email is found in each folder through the store's EMAILID table
+ * (mailbox_emailid_uids), never by walking the messages; the thread ids of all of
+ * them are read in one index transaction, those not assigned yet are assigned then.
+ */
 void
 jmap_email_get(struct jmap_call *call)
 {
 	json_t *ids = json_object_get(call->args, "ids");
 	json_t *props = json_object_get(call->args, "properties");
 	json_t *list, *notfound, *e;
+	json_t **mbids;
 	struct folders f;
-	uint64_t *want_ids, *sorted;
-	size_t nwant = 0, i;
+	struct eget_hit *hits;
+	uint64_t *want_ids, *eids, *tids;
+	size_t nwant = 0, nfound = 0, i;
+	unsigned wmask;
 	char *state;
 	struct jmap_body_args ba;
 
@@ -713,104 +790,67 @@ jmap_email_get(struct jmap_call *call)
 		jmap_set_error(call, "requestTooLarge", "give ids (from Email/query)");
 		return;
 	}
-	if (jmap_folders_load(call->mu, &f) < 0) {
+	if (jmap_folders_open(call->mu, &f) < 0) {
 		jmap_set_error(call, "serverFail", NULL);
 		return;
 	}
-	want_ids = xcalloc(json_array_size(ids) + 1, sizeof(*want_ids));
+	wmask = email_want(props);
+	nwant = json_array_size(ids);
+	want_ids = xcalloc(nwant + 1, sizeof(*want_ids));
+	hits = xcalloc(nwant + 1, sizeof(*hits));
+	mbids = xcalloc(nwant + 1, sizeof(*mbids));
+	eids = xcalloc(nwant + 1, sizeof(*eids));
+	tids = xcalloc(nwant + 1, sizeof(*tids));
 	list = json_array();
 	notfound = json_array();
-	json_array_foreach(ids, i, e)
-		want_ids[nwant++] = jmap_email_id_parse(jmap_resolve_id(call,
-		    json_string_value(e)), 'M');
-	/* a sorted copy: each message of a folder is one binary search */
-	sorted = xcalloc(nwant + 1, sizeof(*sorted));
-	if (nwant > 0)
-		memcpy(sorted, want_ids, nwant * sizeof(*sorted));
-	if (nwant > 1)
-		qsort(sorted, nwant, sizeof(*sorted), u64_cmp);
-	/* one pass over every folder: where each wanted Email is (its mailboxIds) */
-	{
-		json_t **objs = xcalloc(nwant + 1, sizeof(*objs));
-
+	json_array_foreach(ids, i, e) {
+		want_ids[i] = jmap_email_id_parse(jmap_resolve_id(call, json_string_value(e)),
+		    'M');
+		/* the same id again in ids: one object (§5.1), at its first place */
+		for (size_t w = 0; w < i && want_ids[i] != 0; w++)
+			if (want_ids[w] == want_ids[i])
+				want_ids[i] = 0;
+	}
+	/* where each is: its mailboxIds, and the message its properties come from */
+	for (size_t w = 0; w < nwant; w++) {
+		if (want_ids[w] == 0)
+			continue;
 		for (size_t fi = 0; fi < f.n; fi++) {
-			struct mailbox *box;
-			size_t n;
+			uint32_t uid;
 
-			if (mailbox_open(mail_user_store(call->mu), f.v[fi].name, &box) != STORE_OK)
+			if (mailbox_emailid_uids(f.v[fi].box, want_ids[w], &uid, 1) == 0)
 				continue;
-			mailbox_msgs_load(box);
-			/* reading a file may rescan the folder (mailbox_msg_open): count again */
-			for (size_t k = 0; k < (n = mailbox_count(box)); k++) {
-				const struct mailbox_msg *m = mailbox_msg_at(box, k);
-				uint64_t eid = m->emailid;
-				uint32_t uid = m->uid;
-
-				if (bsearch(&eid, sorted, nwant, sizeof(*sorted), u64_cmp) == NULL)
-					continue;
-				for (size_t w = 0; w < nwant; w++) {
-					char id[18];
-					json_t *o;
-
-					if (want_ids[w] == 0 || want_ids[w] != eid)
-						continue;
-					if (objs[w] != NULL) {
-						(void)json_object_set_new(json_object_get(objs[w],
-						    "mailboxIds"), f.v[fi].guid, json_true());
-						continue;
-					}
-					if (mailbox_msg_info(box, uid, &m) != STORE_OK)
-						break;
-					o = objs[w] = json_object();
-					jmap_email_id(m->emailid, id);
-					(void)json_object_set_new(o, "id", json_string(id));
-					id[0] = 'B';
-					if (jmap_want(props, "blobId"))
-						(void)json_object_set_new(o, "blobId", json_string(id));
-					if (jmap_want(props, "threadId")) {
-						jmap_email_id(jmap_thread_of(call->mu, box,
-						    uid, eid), id);
-						id[0] = 'T';
-						(void)json_object_set_new(o, "threadId",
-						    json_string(id));
-						/* the index was read: m may have moved */
-						if (mailbox_msg_info(box, uid, &m) != STORE_OK)
-							break;
-					}
-					(void)json_object_set_new(o, "mailboxIds",
-					    json_pack("{s:b}", f.v[fi].guid, 1));
-					if (jmap_want(props, "keywords"))
-						(void)json_object_set_new(o, "keywords",
-						    keywords_json(box, m));
-					if (jmap_want(props, "size"))
-						(void)json_object_set_new(o, "size",
-						    json_integer((json_int_t)m->vsize));
-					if (jmap_want(props, "receivedAt"))
-						(void)json_object_set_new(o, "receivedAt",
-						    utc_date(m->internaldate));
-					/* m is not used after this: the folder may be rescanned */
-					if (email_content(box, uid, props, o, &ba) < 0)
-						log_warn("jmap email content unreadable folder=%s "
-						    "uid=%u", f.v[fi].name, uid);
-					/* the same id again in ids: one object each (§5.1) */
-					for (size_t w2 = w + 1; w2 < nwant; w2++)
-						if (want_ids[w2] == want_ids[w])
-							want_ids[w2] = 0;
-				}
+			if (mbids[w] == NULL) {
+				mbids[w] = json_object();
+				hits[w].fi = fi;
+				hits[w].uid = uid;
+				eids[nfound++] = want_ids[w];
 			}
-			mailbox_unref(&box);
+			(void)json_object_set_new(mbids[w], f.v[fi].guid, json_true());
 		}
-		json_array_foreach(ids, i, e) {
-			if (objs[i] == NULL) {
-				if (want_ids[i] != 0 || jmap_email_id_parse(json_string_value(e), 'M') == 0)
-					(void)json_array_append(notfound, e);
+	}
+	if ((wmask & EW_THREADID) && nfound > 0) {
+		size_t k = 0;
+
+		mstore_threads_lookup(mail_user_store(call->mu), nfound, eids, tids);
+		for (size_t w = 0; w < nwant; w++) {
+			if (mbids[w] == NULL)
 				continue;
-			}
-			if (!jmap_want(props, "mailboxIds"))
-				(void)json_object_del(objs[i], "mailboxIds");
-			(void)json_array_append_new(list, objs[i]);
+			hits[w].tid = tids[k++];
+			if (hits[w].tid == 0)
+				hits[w].tid = jmap_thread_of(call->mu, f.v[hits[w].fi].box,
+				    hits[w].uid, want_ids[w]);
 		}
-		free(objs);
+	}
+	json_array_foreach(ids, i, e) {
+		json_t *o = mbids[i] != NULL ? email_object(call, &f, &hits[i], want_ids[i],
+		    mbids[i], props, wmask, &ba) : NULL;
+
+		if (o != NULL)
+			(void)json_array_append_new(list, o);
+		else if (want_ids[i] != 0 || jmap_email_id_parse(json_string_value(e), 'M') == 0)
+			(void)json_array_append(notfound, e);
+		json_decref(mbids[i]);
 	}
 	state = email_state(&f);
 	call->result = json_pack("{s:s, s:s, s:o, s:o}", "accountId", call->account_id,
@@ -823,7 +863,10 @@ jmap_email_get(struct jmap_call *call)
 	}
 	free(state);
 	free(want_ids);
-	free(sorted);
+	free(hits);
+	free(mbids);
+	free(eids);
+	free(tids);
 	jmap_folders_free(&f);
 }
 
@@ -836,25 +879,13 @@ jmap_mail_blob_open(struct mail_user *mu, const char *blob_id, int *fd_r)
 
 	if (want == 0)
 		return 0;
-	if (jmap_folders_load(mu, &f) < 0)
+	if (jmap_folders_open(mu, &f) < 0)
 		return -1;
 	for (size_t fi = 0; fi < f.n && found == 0; fi++) {
-		struct mailbox *box;
-		size_t n;
+		uint32_t uid;
 
-		if (mailbox_open(mail_user_store(mu), f.v[fi].name, &box) != STORE_OK)
-			continue;
-		mailbox_msgs_load(box);
-		n = mailbox_count(box);
-		for (size_t k = 0; k < n; k++) {
-			const struct mailbox_msg *m = mailbox_msg_at(box, k);
-
-			if (m->emailid != want)
-				continue;
-			found = mailbox_msg_open(box, m->uid, fd_r) == STORE_OK ? 1 : -1;
-			break;
-		}
-		mailbox_unref(&box);
+		if (mailbox_emailid_uids(f.v[fi].box, want, &uid, 1) > 0)
+			found = mailbox_msg_open(f.v[fi].box, uid, fd_r) == STORE_OK ? 1 : -1;
 	}
 	jmap_folders_free(&f);
 	return found;

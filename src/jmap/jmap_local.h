@@ -21,6 +21,7 @@ struct folder {
 	bool selectable;
 	bool threads_known;		/* the two below are set (jmap_query.c) */
 	uint32_t total_threads, unread_threads;
+	struct mailbox *box;		/* held open (jmap_folders_open), else NULL */
 };
 
 struct folders {
@@ -31,6 +32,8 @@ struct folders {
 /* Every selectable folder with its status into f (free with jmap_folders_free); -1 on a store error. */
 int jmap_folders_load(struct mail_user *mu, struct folders *f);
 void jmap_folders_free(struct folders *f);
+/* The same with every folder held open in f->v[i].box and no message counts in st. */
+int jmap_folders_open(struct mail_user *mu, struct folders *f);
 struct folder *jmap_folder_by_guid(struct folders *f, const char *guid);
 
 /* The method error of call (type: RFC 8620 §3.6.2 / RFC 8621; desc optional, static). */

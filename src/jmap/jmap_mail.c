@@ -57,14 +57,35 @@ jmap_state_add(uint64_t *h, const void *p, size_t len)
 void
 jmap_folders_free(struct folders *f)
 {
-	for (size_t i = 0; i < f->n; i++)
+	for (size_t i = 0; i < f->n; i++) {
 		free(f->v[i].name);
+		if (f->v[i].box != NULL)
+			mailbox_unref(&f->v[i].box);
+	}
 	free(f->v);
 	memset(f, 0, sizeof(*f));
 }
 
-int
-jmap_folders_load(struct mail_user *mu, struct folders *f)
+/* One selectable folder's status: counted (mstore_status), or from the folder opened
+ * and held in fo->box (no message counts). */
+static enum store_status
+folder_status(struct mstore *store, const char *name, struct folder *fo, bool hold)
+{
+	enum store_status st;
+
+	if (!hold)
+		return mstore_status(store, name, &fo->st);
+	if ((st = mailbox_open(store, name, &fo->box)) != STORE_OK)
+		return st;
+	fo->st.uidnext = mailbox_uidnext(fo->box);
+	fo->st.uidvalidity = mailbox_uidvalidity(fo->box);
+	fo->st.highestmodseq = mailbox_highestmodseq(fo->box);
+	memcpy(fo->st.guid, mailbox_guid(fo->box), sizeof(fo->st.guid));
+	return STORE_OK;
+}
+
+static int
+folders_fill(struct mail_user *mu, struct folders *f, bool hold)
 {
 	struct mstore *store = mail_user_store(mu);
 	struct mstore_folder *list;
@@ -79,7 +100,7 @@ jmap_folders_load(struct mail_user *mu, struct folders *f)
 
 		if ((list[i].attrs & (MSTORE_ATTR_NOSELECT | MSTORE_ATTR_NONEXISTENT)) != 0)
 			continue;
-		if (mstore_status(store, list[i].name, &fo->st) != STORE_OK)
+		if (folder_status(store, list[i].name, fo, hold) != STORE_OK)
 			continue;
 		fo->name = xstrdup(list[i].name);
 		fo->attrs = list[i].attrs;
@@ -89,6 +110,24 @@ jmap_folders_load(struct mail_user *mu, struct folders *f)
 	}
 	mstore_list_free(list, count);
 	return 0;
+}
+
+int
+jmap_folders_load(struct mail_user *mu, struct folders *f)
+{
+	return folders_fill(mu, f, false);
+}
+
+/*
+ * Every selectable folder, opened (synced) and held in f->v[i].box until
+ * jmap_folders_free: what a method that reads messages of several folders needs, one
+ * open each. The status has what the state is made of (uidvalidity, uidnext,
+ * highestmodseq, guid); the message counts are not computed (0).
+ */
+int
+jmap_folders_open(struct mail_user *mu, struct folders *f)
+{
+	return folders_fill(mu, f, true);
 }
 
 struct folder *

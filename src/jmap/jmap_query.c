@@ -12,6 +12,7 @@
  */
 #include "jmap/jmap_local.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -38,6 +39,7 @@
 #define JQ_ITEM		8		/* the store item number of the fields block */
 #define JQ_KIND		1		/* its format */
 #define JQ_HEADER_READ	(256 * 1024)	/* header read from a message file */
+#define JQ_HEADER_SMALL	(16 * 1024)	/* read at once, before mapping a longer one */
 #define JQ_FIELD_MAX	4096		/* one field value kept (References: the ids) */
 #define JQ_FILTER_DEPTH	10		/* FilterOperator nesting */
 #define JQ_FILTER_NODES	256		/* conditions and operators in one filter */
@@ -131,7 +133,7 @@ jq_load_in(struct mail_user *mu, struct jq *q, const char *only)
 
 	memset(q, 0, sizeof(*q));
 	q->mu = mu;
-	if (jmap_folders_load(mu, &q->f) < 0)
+	if (jmap_folders_open(mu, &q->f) < 0)
 		return -1;
 	q->box = xcalloc(q->f.n + 1, sizeof(*q->box));
 	q->confined = only != NULL;
@@ -142,9 +144,8 @@ jq_load_in(struct mail_user *mu, struct jq *q, const char *only)
 
 		if (only != NULL && strcmp(q->f.v[fi].guid, only) != 0)
 			continue;
-		if (mailbox_open(mail_user_store(mu), q->f.v[fi].name, &box) != STORE_OK)
-			continue;
-		q->box[fi] = box;
+		box = q->box[fi] = q->f.v[fi].box;
+		mailbox_ref(box);
 		mailbox_msgs_load(box);
 		q->kw[fi] = xcalloc(26, sizeof(char *));
 		for (unsigned k = 0; k < 26; k++) {
@@ -264,6 +265,65 @@ msg_unmap(unsigned char *map, size_t len)
 		munmap(map, len);
 }
 
+/*
+ * The header block of a message: most headers end within the first JQ_HEADER_SMALL
+ * bytes, which one pread gives without the mmap and munmap of the whole file (what
+ * the first query of a big folder, which reads every message, spends most on); a
+ * longer header is mapped, up to JQ_HEADER_READ.
+ */
+struct hdr_read {
+	unsigned char small[JQ_HEADER_SMALL];
+	const unsigned char *hdr;
+	size_t hlen;
+	unsigned char *map;
+	size_t maplen;
+};
+
+static int
+hdr_read(struct mailbox *box, uint32_t uid, struct hdr_read *h)
+{
+	size_t got = 0;
+	bool complete = false;
+	int fd;
+
+	h->map = NULL;
+	h->maplen = 0;
+	if (mailbox_msg_open(box, uid, &fd) != STORE_OK)
+		return -1;
+	while (got < sizeof(h->small)) {
+		ssize_t n = pread(fd, h->small + got, sizeof(h->small) - got, (off_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			close(fd);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	h->hdr = h->small;
+	h->hlen = mail_header_block_end(h->small, got, NULL, &complete);
+	if (got == sizeof(h->small) && !complete) {
+		struct stat sb;
+		void *p;
+
+		if (fstat(fd, &sb) < 0 || (p = mmap(NULL, (size_t)sb.st_size, PROT_READ,
+		    MAP_PRIVATE, fd, 0)) == MAP_FAILED) {
+			close(fd);
+			return -1;
+		}
+		h->map = p;
+		h->maplen = (size_t)sb.st_size;
+		h->hdr = h->map;
+		h->hlen = mail_header_block_end(h->map, MIN(h->maplen, (size_t)JQ_HEADER_READ),
+		    NULL, &complete);
+	}
+	close(fd);
+	return 0;
+}
+
 /* The fields block of a message's header: "Name: unfolded value\r\n" for the first of
  * each of jq_fields, each value cut at JQ_FIELD_MAX. */
 static void
@@ -337,6 +397,8 @@ uidx_cmp(const void *a, const void *b)
 static void
 jq_headers(struct jq *q, const bool *want)
 {
+	struct hdr_read *hr = xmalloc(sizeof(*hr));
+
 	for (size_t fi = 0; fi < q->f.n; fi++) {
 		struct walk_ctx w = { q, (uint32_t)fi, NULL, NULL, 0 };
 		uint32_t *pairs;	/* (uid, email index) pairs, sorted by uid */
@@ -371,21 +433,16 @@ jq_headers(struct jq *q, const bool *want)
 		    SIZE_MAX, walk_cb, &w, &done);
 		for (size_t k = 0; k < n; k++) {
 			struct jq_email *e = &q->e[w.idx[k]];
-			unsigned char *map;
-			size_t len, hlen;
-			bool complete;
 			struct buf b;
 
 			if (e->hdr_read)
 				continue;
 			e->hdr_read = true;
-			if (msg_map(q->box[fi], w.uids[k], &map, &len) < 0)
+			if (hdr_read(q->box[fi], w.uids[k], hr) < 0)
 				continue;
-			hlen = map != NULL ? mail_header_block_end(map, MIN(len,
-			    (size_t)JQ_HEADER_READ), NULL, &complete) : 0;
 			buf_init(&b, MAILBOX_ITEMS_MAX);
-			fields_block(map != NULL ? map : (const unsigned char *)"", hlen, &b);
-			msg_unmap(map, len);
+			fields_block(hr->hdr, hr->hlen, &b);
+			msg_unmap(hr->map, hr->maplen);
 			e->hlen = b.len;
 			e->hdr = xmalloc(b.len + 1);
 			if (b.len > 0)
@@ -398,6 +455,7 @@ jq_headers(struct jq *q, const bool *want)
 		free(w.idx);
 		free(pairs);
 	}
+	free(hr);
 }
 
 static char *
@@ -1546,7 +1604,7 @@ jmap_email_query(struct jmap_call *call)
 		anchor_offset = json_integer_value(e);
 	}
 	/* the results: from the cache when this query ran at this state, else computed */
-	if (jmap_folders_load(call->mu, &f) < 0) {
+	if (jmap_folders_open(call->mu, &f) < 0) {
 		jmap_set_error(call, "serverFail", NULL);
 		return;
 	}

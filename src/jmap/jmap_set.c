@@ -83,33 +83,68 @@ inst_cmp(const void *a, const void *b)
 	return x->uid < y->uid ? -1 : x->uid > y->uid;
 }
 
-/* Every message of every folder, sorted by id. */
+/* The messages of the Emails update and destroy name (after the creations: they may
+ * name those), sorted by id: found in each folder through the store's EMAILID table. */
 static int
-insts_load(struct mail_user *mu, struct folders *f, struct insts *in)
+insts_load(struct jmap_call *call, struct folders *f, json_t *update, json_t *destroy,
+    struct insts *in)
 {
+	struct mstore *store = mail_user_store(call->mu);
+	uint64_t *eids;
+	size_t neids = 0, i;
+	const char *k;
+	json_t *v;
+
 	free(in->v);
 	memset(in, 0, sizeof(*in));
-	for (size_t fi = 0; fi < f->n; fi++) {
+	eids = xcalloc(json_object_size(update) + json_array_size(destroy) + 1,
+	    sizeof(*eids));
+	json_object_foreach(update, k, v)
+		if ((eids[neids] = jmap_email_id_parse(jmap_resolve_id(call, k), 'M')) != 0)
+			neids++;
+	json_array_foreach(destroy, i, v)
+		if ((eids[neids] = jmap_email_id_parse(jmap_resolve_id(call,
+		    json_string_value(v)), 'M')) != 0)
+			neids++;
+	for (size_t fi = 0; fi < f->n && neids > 0; fi++) {
 		struct mailbox *box;
-		size_t n;
 
-		if (mailbox_open(mail_user_store(mu), f->v[fi].name, &box) != STORE_OK)
+		if (mailbox_open(store, f->v[fi].name, &box) != STORE_OK) {
+			free(eids);
 			return -1;
-		mailbox_msgs_load(box);
-		n = mailbox_count(box);
-		for (size_t k = 0; k < n; k++) {
-			const struct mailbox_msg *m = mailbox_msg_at(box, k);
+		}
+		for (size_t j = 0; j < neids; j++) {
+			size_t n = mailbox_emailid_uids(box, eids[j], NULL, 0);
 
-			if (in->n == in->cap) {
-				in->cap = in->cap ? in->cap * 2 : 256;
+			if (n == 0)
+				continue;
+			if (n > in->cap - in->n) {
+				in->cap = MAX(in->cap * 2, in->n + n);
 				in->v = xreallocarray(in->v, in->cap, sizeof(*in->v));
 			}
-			in->v[in->n++] = (struct inst){ m->emailid, fi, m->uid };
+			{
+				uint32_t *uids = xcalloc(n, sizeof(*uids));
+
+				(void)mailbox_emailid_uids(box, eids[j], uids, n);
+				for (size_t u = 0; u < n; u++)
+					in->v[in->n++] = (struct inst){ eids[j], fi, uids[u] };
+				free(uids);
+			}
 		}
 		mailbox_unref(&box);
 	}
+	free(eids);
 	if (in->n > 0)
 		qsort(in->v, in->n, sizeof(*in->v), inst_cmp);
+	/* an id named twice (in update and destroy) was found twice: keep one */
+	{
+		size_t w = 0;
+
+		for (size_t r = 0; r < in->n; r++)
+			if (w == 0 || inst_cmp(&in->v[w - 1], &in->v[r]) != 0)
+				in->v[w++] = in->v[r];
+		in->n = w;
+	}
 	return 0;
 }
 
@@ -539,7 +574,8 @@ jmap_email_set(struct jmap_call *call)
 		jmap_email_create(call, &f, k, v);
 	if (json_object_size(update) > 0 || json_array_size(destroy) > 0) {
 		jmap_folders_free(&f);
-		if (jmap_folders_load(call->mu, &f) < 0 || insts_load(call->mu, &f, &in) < 0)
+		if (jmap_folders_load(call->mu, &f) < 0 ||
+		    insts_load(call, &f, update, destroy, &in) < 0)
 			goto fail;
 	}
 	json_object_foreach(update, k, v) {
@@ -557,7 +593,7 @@ jmap_email_set(struct jmap_call *call)
 			    call->account_id, id, err == NULL);
 	}
 	if (json_object_size(update) > 0 && json_array_size(destroy) > 0 &&
-	    insts_load(call->mu, &f, &in) < 0)
+	    insts_load(call, &f, update, destroy, &in) < 0)
 		goto fail;
 	json_array_foreach(destroy, i, v) {
 		const char *id = jmap_resolve_id(call, json_string_value(v));

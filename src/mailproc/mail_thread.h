@@ -15,5 +15,9 @@
  * rescan, mailbox_msg_open). */
 uint64_t mail_thread_id(struct mstore *store, struct mailbox *box, uint32_t uid,
     uint64_t emailid);
+/* mstore_added_cb (ctx: the struct mstore): a message that has just arrived gets its
+ * thread id now (one index write), so that the first Mailbox/get, Email/get or FETCH
+ * THREADID after it does not read its file. */
+void mail_thread_added(void *ctx, uint64_t emailid, int fd);
 
 #endif

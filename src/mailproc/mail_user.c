@@ -14,6 +14,7 @@
 #include "auth/userdb.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "mailproc/mail_thread.h"
 #include "mailproc/mail_user.h"
 #include "store/store.h"
 
@@ -68,6 +69,7 @@ mail_user_create(struct event_base *base, const struct config *cfg,
 		free(mu);
 		return NULL;
 	}
+	mstore_set_added_cb(mu->store, mail_thread_added, mu->store);
 	{
 		uint64_t qs, qm;
 

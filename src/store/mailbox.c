@@ -159,6 +159,7 @@ mailbox_free_internal(struct mailbox *box)
 	if (box->tmp_fd >= 0)
 		close(box->tmp_fd);
 	free(box->msgs);
+	mailbox_emailid_free(box);
 	free(box->expunges);
 	free(box->hdr_pend);
 	name_arena_free(&box->names);
@@ -224,6 +225,7 @@ mailbox_mark_deleted(struct mailbox *box)
 
 	box->msgs = NULL;
 	box->count = box->cap = 0;
+	mailbox_msgs_changed(box);
 	box->deleted = true;
 	mailbox_notify_remove(box);
 	for (i = 0; i < n; i++)
@@ -279,6 +281,7 @@ mailbox_msgs_load(struct mailbox *box)
 		return;
 	box->msgs_lazy = false;
 	box->count = 0;
+	mailbox_msgs_changed(box);
 	if (mailbox_index_load_msgs(box) != 1) {
 		/* the snapshot changed underneath (or went bad): the directories are the
 		 * truth; the lazy listeners are told nothing of this scan and take the

@@ -66,7 +66,8 @@ identity_ok(struct mailbox *box)
 static size_t
 mailbox_mem(const struct mailbox *box)
 {
-	return sizeof(*box) + box->cap * sizeof(*box->msgs) + box->names.bytes;
+	return sizeof(*box) + box->cap * sizeof(*box->msgs) + box->names.bytes +
+	    mailbox_emailid_mem(box);
 }
 
 static void

@@ -707,6 +707,29 @@ finish_add(struct mailbox_commit *r)
 	}
 }
 
+/* Tell mstore_set_added_cb's callback about the new messages of r (not copies). */
+static void
+finish_added(struct mailbox *box, struct mailbox_commit *r)
+{
+	int dirfd = (r->save->save_flags & MAILBOX_SAVE_DELIVERY) ? box->new_fd : box->cur_fd;
+
+	for (size_t i = 0; i < r->save->count; i++) {
+		const struct mailbox_msg *m;
+		int fd;
+
+		if (r->save->msgs[i].emailid != 0 ||
+		    (m = mailbox_lookup(box, r->first + (uint32_t)i, NULL)) == NULL)
+			continue;
+		/* the name it was committed under; gone already (moved on by another
+		 * program): its thread is assigned when first asked for */
+		fd = openat(dirfd, r->save->msgs[i].final, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		box->store->added_cb(box->store->added_ctx, m->emailid, fd);
+		close(fd);
+	}
+}
+
 static void
 finish_box(struct commit_group *g, struct commit_box *cb)
 {
@@ -758,6 +781,9 @@ finish_box(struct commit_group *g, struct commit_box *cb)
 				if (r->save->save_flags & MAILBOX_SAVE_DELIVERY)
 					mailbox_notify_delivered(box, uid);
 			}
+	for (r = g->reqs; r != NULL && box->store->added_cb != NULL; r = r->next)
+		if (r->cbox == cb && !r->failed && r->save != NULL)
+			finish_added(box, r);
 	/* changes by others seen while the lock was ours */
 	if (box->force_sync && !box->deleted)
 		(void)mailbox_sync(box);

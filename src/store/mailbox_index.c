@@ -1317,6 +1317,7 @@ load_reset(struct mailbox *box)
 	free(box->msgs);
 	box->msgs = NULL;
 	box->count = box->cap = 0;
+	mailbox_msgs_changed(box);
 	name_arena_free(&box->names);
 	free(box->expunges);
 	box->expunges = NULL;
@@ -1491,6 +1492,7 @@ snapshot_load(struct mailbox *box, const struct index_hdr *expect, bool lazy)
 		box->msgs = index_big_alloc((size_t)h.count * sizeof(*box->msgs) +
 		    INDEX_CHUNK_HDR, &got);
 		box->cap = (got - INDEX_CHUNK_HDR) / sizeof(*box->msgs);
+		mailbox_msgs_changed(box);
 		/* the names blobs are the in-memory file names: copied as they are into the
 		 * arena */
 		names_reserve(&box->names, names);

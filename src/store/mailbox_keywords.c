@@ -25,10 +25,14 @@ mailbox_keywords_reload(struct mailbox *box)
 	size_t bad;
 	int ret;
 
-	if (fstatat(box->dir_fd, KEYWORDS_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    st.st_ino == box->keywords_st.st_ino && st.st_size == box->keywords_st.st_size &&
-	    mstore_ts_eq(&st.st_mtim, &box->keywords_st.st_mtim))
-		return;
+	if (fstatat(box->dir_fd, KEYWORDS_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (st.st_ino == box->keywords_st.st_ino &&
+		    st.st_size == box->keywords_st.st_size &&
+		    mstore_ts_eq(&st.st_mtim, &box->keywords_st.st_mtim))
+			return;
+	} else if (errno == ENOENT && box->keywords_st.st_ino == 0) {
+		return;		/* still none (a folder without keywords): nothing to read */
+	}
 	buf_init(&b, 64 * 1024);
 	ret = mstore_read_file(box->dir_fd, KEYWORDS_NAME, b.max, &b, &st);
 	if (ret < 0) {

@@ -91,6 +91,7 @@ mailbox_expunge(struct mailbox *box, const uint32_t *uids, size_t count)
 		box->msgs[kept++] = *m;
 	}
 	box->count = kept;
+	mailbox_msgs_changed(box);
 	mstore_quota_update(box->store, -(int64_t)qbytes, -(int64_t)qcount);
 	mailbox_names_maybe_compact(box);
 	if (async) {

@@ -385,6 +385,7 @@ sync_locked(struct mailbox *box, bool *dirty_r)
 
 		box->msgs = nmsgs;
 		box->count = ncount;
+		mailbox_msgs_changed(box);
 		box->cap = ncap;
 		box->uidvalidity = ul.uidvalidity;
 		box->nextuid = MAX(ul.nextuid, reset ? 1 : box->nextuid);

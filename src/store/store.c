@@ -411,6 +411,13 @@ mstore_status(struct mstore *store, const char *name, struct mailbox_status *st_
 	return STORE_OK;
 }
 
+void
+mstore_set_added_cb(struct mstore *store, mstore_added_cb *cb, void *ctx)
+{
+	store->added_cb = cb;
+	store->added_ctx = ctx;
+}
+
 int
 mstore_root_fd(const struct mstore *store)
 {

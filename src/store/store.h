@@ -285,6 +285,16 @@ void mstore_threads_lookup(struct mstore *store, size_t n, const uint64_t *email
     uint64_t *tids_r);
 void mstore_threads_assign(struct mstore *store, size_t n,
     const struct mstore_thread_refs *refs, uint64_t *tids_r);
+/*
+ * Thread ids at arrival: once set, cb(ctx, emailid, fd) runs for every message new to
+ * the store (saved or delivered, not a copy: a copy keeps its EMAILID and so its
+ * thread) right after its commit, with its file open read-only (fd borrowed, at offset
+ * 0), so the caller can assign the thread from the header (the mail process does:
+ * mail_thread_added). A message whose file is already gone again is skipped (its id is
+ * assigned when first asked for). cb must not change the store. NULL: none.
+ */
+typedef void mstore_added_cb(void *ctx, uint64_t emailid, int fd);
+void mstore_set_added_cb(struct mstore *store, mstore_added_cb *cb, void *ctx);
 
 /* ---------------------------------------------------------------- one folder */
 
@@ -379,6 +389,15 @@ bool mailbox_expunges_since(struct mailbox *box, uint64_t since, mailbox_expunge
 const char *mailbox_guid(const struct mailbox *box);
 /* RFC 8474 EMAILID of a message: m->emailid (see struct mailbox_msg). */
 uint64_t mailbox_msg_emailid(const struct mailbox *box, const struct mailbox_msg *m);
+/*
+ * The messages of box with EMAILID emailid (a COPY within the folder makes more than
+ * one): their UIDs, ascending, the first max of them into uids_r; returns how many
+ * there are (0: none). A table kept with the message array (docs/architecture.md,
+ * "EMAILID lookup"): O(1) after its first use, exact after any change. Loads the
+ * messages; does not sync (mailbox_open did).
+ */
+size_t mailbox_emailid_uids(struct mailbox *box, uint64_t emailid, uint32_t *uids_r,
+    size_t max);
 /* True if the mailbox's folder was deleted/renamed away underneath it. */
 bool mailbox_is_deleted(const struct mailbox *box);
 

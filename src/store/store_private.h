@@ -64,6 +64,9 @@ struct mstore {
 	unsigned int quota_warn;
 	uint64_t quota_rsv_bytes, quota_rsv_count;
 	bool quota_move;
+	/* mstore_set_added_cb */
+	mstore_added_cb *added_cb;
+	void *added_ctx;
 };
 
 /* Bounds of the closed-folder cache: the mail process runs under an RLIMIT_AS
@@ -164,6 +167,13 @@ struct mailbox {
 	bool msgs_lazy;
 	struct index_hdr lazy;		/* the snapshot header while msgs_lazy */
 	struct name_arena names;	/* msgs[].filename */
+	/* EMAILID lookup (mailbox_emailid.c): positions in msgs by emailid, covering
+	 * msgs[0 .. eid_count) while eid_gen == msgs_gen; msgs_gen is raised by every
+	 * change of msgs other than an append at its end (mailbox_msgs_changed) */
+	uint64_t msgs_gen, eid_gen;
+	uint32_t *eid_tab;		/* index + 1 into msgs; 0 = empty */
+	size_t eid_tabsize;		/* power of two, 0 if none */
+	size_t eid_count;
 	char *keywords[STORE_KEYWORDS_MAX];
 	struct mailbox_listener *listeners;
 
@@ -464,6 +474,16 @@ void mailbox_hdrcache_flush(struct mailbox *box);
 /* Record an expunge with its modseq, keeping at most MAILBOX_EXPUNGES_MAX. */
 void mailbox_expunge_record(struct mailbox *box, uint32_t uid, uint64_t modseq,
     uint64_t emailid);
+
+/* ---------------------------------------------------------------- mailbox_emailid.c */
+
+/* The message array changed other than by an append at its end (messages removed,
+ * replaced, reloaded): the EMAILID table is built again at its next use. Every such
+ * change calls this. */
+void mailbox_msgs_changed(struct mailbox *box);
+void mailbox_emailid_free(struct mailbox *box);
+/* Heap bytes of the table (the closed-folder cache counts them). */
+size_t mailbox_emailid_mem(const struct mailbox *box);
 
 /* ---------------------------------------------------------------- mailbox_cache.c */
 

@@ -25,6 +25,7 @@
 
 #include "store/store_private.h"
 #include "lib/buf.h"
+#include "mailproc/mail_thread.h"
 #include "lib/util.h"
 
 struct fixture {
@@ -742,6 +743,195 @@ test_external_changes(void **state)
 	assert_int_equal(mailbox_sync(m), STORE_OK);
 	assert_int_equal(ev.nappended + ev.nexpunged + ev.nflags, 0);
 	mailbox_unlisten(m, &l);
+	mailbox_unref(&m);
+}
+
+/* The UIDs of emailid in box, checked against a walk of every message. */
+static size_t
+emailid_uids_checked(struct mailbox *box, uint64_t emailid, uint32_t *uids, size_t max)
+{
+	size_t n = mailbox_emailid_uids(box, emailid, uids, max), walk = 0;
+
+	for (size_t i = 0; i < mailbox_count(box); i++) {
+		const struct mailbox_msg *m = mailbox_msg_at(box, i);
+
+		if (m->emailid != emailid)
+			continue;
+		if (walk < max)
+			assert_int_equal(uids[walk], m->uid);
+		walk++;
+	}
+	assert_int_equal(n, walk);
+	return n;
+}
+
+/* mailbox_emailid_uids after every kind of change of the message array, with the
+ * table built before each: appends, COPY within and between folders, expunges, an
+ * outside delivery, removal and move, a rescan, a reload from the index */
+static void
+test_emailid_lookup(void **state)
+{
+	struct fixture *f = *state;
+	struct mailbox *m, *t;
+	uint32_t uids[8], u[40], cu[2], src[2];
+	uint64_t e1, e2, e3;
+	char *from, *to;
+
+	assert_int_equal(mstore_create(f->store, "Trash"), STORE_OK);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
+	assert_int_equal(mailbox_open(f->store, "Trash", &t), STORE_OK);
+	assert_int_equal(mailbox_emailid_uids(m, 1, uids, 8), 0);
+	for (size_t i = 0; i < 40; i++) {
+		char body[64];
+
+		snprintf(body, sizeof(body), "Subject: %zu\n\nbody\n", i);
+		u[i] = save_msg(m, body, 0, 0, 0);
+		/* the table follows the appends */
+		assert_int_equal(emailid_uids_checked(m, mailbox_lookup(m, u[i],
+		    NULL)->emailid, uids, 8), 1);
+		assert_int_equal(uids[0], u[i]);
+	}
+	e1 = mailbox_lookup(m, u[3], NULL)->emailid;
+	e2 = mailbox_lookup(m, u[7], NULL)->emailid;
+	e3 = mailbox_lookup(m, u[39], NULL)->emailid;
+	assert_int_equal(emailid_uids_checked(t, e1, uids, 8), 0);
+	/* COPY into the same folder: two UIDs, ascending; and into Trash */
+	src[0] = u[3];
+	src[1] = u[7];
+	assert_int_equal(mailbox_copy(m, src, 2, m, cu), STORE_OK);
+	assert_int_equal(emailid_uids_checked(m, e1, uids, 8), 2);
+	assert_int_equal(uids[0], u[3]);
+	assert_int_equal(uids[1], cu[0]);
+	assert_int_equal(emailid_uids_checked(m, e1, uids, 1), 2);	/* max 1: the first */
+	assert_int_equal(uids[0], u[3]);
+	assert_int_equal(mailbox_copy(m, src, 1, t, cu), STORE_OK);
+	assert_int_equal(emailid_uids_checked(t, e1, uids, 8), 1);
+	assert_int_equal(uids[0], cu[0]);
+	/* expunges move the messages after them: the table is built again */
+	assert_int_equal(mailbox_expunge(m, &u[3], 1), STORE_OK);
+	assert_int_equal(emailid_uids_checked(m, e1, uids, 8), 1);
+	assert_int_equal(emailid_uids_checked(m, e2, uids, 8), 2);
+	assert_int_equal(emailid_uids_checked(m, e3, uids, 8), 1);
+	assert_int_equal(uids[0], u[39]);
+	/* delivered by another program, then moved by it to Trash, then removed */
+	external_deliver(f, ".", "1700000000.M1P1.elsewhere", "Subject: x\n\nhi\n");
+	m->force_sync = true;
+	assert_int_equal(mailbox_sync(m), STORE_OK);
+	{
+		const struct mailbox_msg *x = mailbox_msg_at(m, mailbox_count(m) - 1);
+		uint64_t ex = x->emailid;
+
+		assert_string_equal(x->filename, "cur/1700000000.M1P1.elsewhere:2,");
+		assert_int_equal(emailid_uids_checked(m, ex, uids, 8), 1);
+		assert_int_equal(emailid_uids_checked(t, ex, uids, 8), 0);
+		from = path_of(f, "cur/1700000000.M1P1.elsewhere:2,");
+		to = path_of(f, ".Trash/cur/1700000000.M1P1.elsewhere:2,");
+		assert_int_equal(rename(from, to), 0);
+		m->force_sync = t->force_sync = true;
+		assert_int_equal(mailbox_sync(m), STORE_OK);
+		assert_int_equal(mailbox_sync(t), STORE_OK);
+		assert_int_equal(emailid_uids_checked(m, ex, uids, 8), 0);
+		/* the same base name: the same EMAILID in Trash */
+		assert_int_equal(emailid_uids_checked(t, ex, uids, 8), 1);
+		assert_int_equal(unlink(to), 0);
+		t->force_sync = true;
+		assert_int_equal(mailbox_sync(t), STORE_OK);
+		assert_int_equal(emailid_uids_checked(t, ex, uids, 8), 0);
+		free(from);
+		free(to);
+	}
+	/* a reload from the index (closed, evicted, opened lazily) */
+	mailbox_unref(&t);
+	mailbox_unref(&m);
+	reopen(f);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
+	assert_int_equal(emailid_uids_checked(m, e2, uids, 8), 2);
+	assert_int_equal(emailid_uids_checked(m, e1, uids, 8), 1);
+	assert_int_equal(mailbox_expunge(m, uids, 1), STORE_OK);
+	assert_int_equal(emailid_uids_checked(m, e1, uids, 8), 0);
+	mailbox_unref(&m);
+}
+
+struct added {
+	struct mstore *store;
+	uint64_t ids[8];
+	size_t n;
+};
+
+static void
+added_cb(void *ctx, uint64_t emailid, int fd)
+{
+	struct added *a = ctx;
+	char b[9];
+
+	/* the new message's file, from its start */
+	assert_int_equal(pread(fd, b, 8, 0), 8);
+	b[8] = '\0';
+	assert_string_equal(b, "Message-");
+	assert_true(a->n < 8);
+	a->ids[a->n++] = emailid;
+	mail_thread_added(a->store, emailid, fd);
+}
+
+/* Thread ids at arrival (mstore_set_added_cb + mail_thread_added): a save, a delivery
+ * and a two-message transaction are told, a copy is not; a reply joins its parent's
+ * thread without anything asking for the parent's first */
+static void
+test_added_threads(void **state)
+{
+	struct fixture *f = *state;
+	struct added a = { f->store, { 0 }, 0 };
+	struct mailbox *m, *t;
+	struct mailbox_save *ctx;
+	uint64_t tids[3], ids[3];
+	uint32_t ua, ub, first, last, cu;
+	static const char *const bodies[] = {
+		"Message-ID: <c@x>\nSubject: c\n\nc\n",
+		"Message-ID: <d@x>\nReferences: <c@x>\nSubject: d\n\nd\n" };
+
+	mstore_set_added_cb(f->store, added_cb, &a);
+	assert_int_equal(mstore_create(f->store, "Trash"), STORE_OK);
+	assert_int_equal(mailbox_open(f->store, "INBOX", &m), STORE_OK);
+	assert_int_equal(mailbox_open(f->store, "Trash", &t), STORE_OK);
+	ua = save_msg(m, "Message-ID: <a@x>\nSubject: a\n\nhi\n", 0, 0, 0);
+	assert_int_equal(a.n, 1);
+	ids[0] = mailbox_lookup(m, ua, NULL)->emailid;
+	assert_true(a.ids[0] == ids[0]);
+	/* a delivery (new/) of a reply */
+	ctx = mailbox_save_begin(m, MAILBOX_SAVE_DELIVERY);
+	assert_int_equal(mailbox_save_msg_begin(ctx), STORE_OK);
+	assert_int_equal(mailbox_save_write(ctx, "Message-ID: <b@x>\nIn-Reply-To: <a@x>\n\nre\n",
+	    strlen("Message-ID: <b@x>\nIn-Reply-To: <a@x>\n\nre\n")), STORE_OK);
+	assert_int_equal(mailbox_save_msg_end(ctx, 0, 0, 0), STORE_OK);
+	assert_int_equal(mailbox_save_commit(&ctx, &ub, &last), STORE_OK);
+	assert_int_equal(a.n, 2);
+	ids[1] = mailbox_lookup(m, ub, NULL)->emailid;
+	assert_true(a.ids[1] == ids[1]);
+	/* the thread ids are in the index already: the reply's is its parent's */
+	mstore_threads_lookup(f->store, 2, ids, tids);
+	assert_true(tids[0] == ids[0]);
+	assert_true(tids[1] == ids[0]);
+	/* a copy keeps its EMAILID and thread: not told */
+	assert_int_equal(mailbox_copy(m, &ua, 1, t, &cu), STORE_OK);
+	assert_int_equal(a.n, 2);
+	/* two messages in one transaction: both, in order */
+	ctx = mailbox_save_begin(t, 0);
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(mailbox_save_msg_begin(ctx), STORE_OK);
+		assert_int_equal(mailbox_save_write(ctx, bodies[i], strlen(bodies[i])), STORE_OK);
+		assert_int_equal(mailbox_save_msg_end(ctx, 0, 0, 0), STORE_OK);
+	}
+	assert_int_equal(mailbox_save_commit(&ctx, &first, &last), STORE_OK);
+	assert_int_equal(a.n, 4);
+	ids[0] = mailbox_lookup(t, first, NULL)->emailid;
+	ids[1] = mailbox_lookup(t, last, NULL)->emailid;
+	assert_true(a.ids[2] == ids[0] && a.ids[3] == ids[1]);
+	mstore_threads_lookup(f->store, 2, ids, tids);
+	assert_true(tids[0] == ids[0] && tids[1] == ids[0]);
+	mstore_set_added_cb(f->store, NULL, NULL);
+	(void)save_msg(m, "Message-ID: <e@x>\n\ne\n", 0, 0, 0);
+	assert_int_equal(a.n, 4);
+	mailbox_unref(&t);
 	mailbox_unref(&m);
 }
 
@@ -1978,6 +2168,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bulk_store_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_external_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_lifecycle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_emailid_lookup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_added_threads, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
