@@ -343,7 +343,6 @@ void
 jmap_email_import(struct jmap_call *call)
 {
 	json_t *emails = json_object_get(call->args, "emails");
-	const char *if_in = json_string_value(json_object_get(call->args, "ifInState"));
 	struct folders f;
 	char *old_state, *new_state;
 	const char *cid;
@@ -364,10 +363,9 @@ jmap_email_import(struct jmap_call *call)
 		return;
 	}
 	old_state = jmap_email_state(&f);
-	if (if_in != NULL && strcmp(if_in, old_state) != 0) {
+	if (!jmap_if_in_state(call, old_state)) {
 		free(old_state);
 		jmap_folders_free(&f);
-		jmap_set_error(call, "stateMismatch", NULL);
 		return;
 	}
 	call->result = json_pack("{s:s, s:s, s:n, s:n}", "accountId", call->account_id,

@@ -53,6 +53,12 @@ bool jmap_json_uint(json_t *v, json_int_t dflt, json_int_t *out);
 bool jmap_want(json_t *props, const char *name);
 /* A SetError (RFC 8620 §5.3): type, one property name or NULL, a description or NULL. */
 json_t *jmap_set_err(const char *type, const char *prop, const char *desc);
+/* RFC 8620 §5.3 ifInState: true when absent, null or equal to state; else false with
+ * the method error set (stateMismatch, or invalidArguments when it is not a String). */
+bool jmap_if_in_state(struct jmap_call *call, const char *state);
+/* call->result as a /set response before its objects: accountId, oldState and the six
+ * maps null until jmap_set_add fills one. */
+void jmap_set_result_init(struct jmap_call *call, const char *old_state);
 /* result[key][id] = v (v's reference taken; result[key] made an object): created, notCreated... */
 void jmap_set_add(json_t *result, const char *key, const char *id, json_t *v);
 /* /changes arguments (RFC 8620 §5.2) after the account check: *max_r -1 when null. */

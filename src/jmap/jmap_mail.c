@@ -258,6 +258,32 @@ jmap_want(json_t *props, const char *name)
 }
 
 /* A SetError object (RFC 8620 §5.3) with optional properties (one name) and description. */
+bool
+jmap_if_in_state(struct jmap_call *call, const char *state)
+{
+	json_t *v = json_object_get(call->args, "ifInState");
+
+	if (v == NULL || json_is_null(v))
+		return true;
+	if (!json_is_string(v)) {
+		jmap_set_error(call, "invalidArguments", "ifInState must be a String or null");
+		return false;
+	}
+	if (strcmp(json_string_value(v), state) != 0) {
+		jmap_set_error(call, "stateMismatch", NULL);
+		return false;
+	}
+	return true;
+}
+
+void
+jmap_set_result_init(struct jmap_call *call, const char *old_state)
+{
+	call->result = json_pack("{s:s, s:s, s:n, s:n, s:n, s:n, s:n, s:n}",
+	    "accountId", call->account_id, "oldState", old_state,
+	    "created", "updated", "destroyed", "notCreated", "notUpdated", "notDestroyed");
+}
+
 json_t *
 jmap_set_err(const char *type, const char *prop, const char *desc)
 {

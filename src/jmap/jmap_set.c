@@ -545,7 +545,6 @@ void
 jmap_email_set(struct jmap_call *call)
 {
 	json_t *create, *update, *destroy;
-	const char *if_in = json_string_value(json_object_get(call->args, "ifInState"));
 	struct folders f;
 	struct insts in = { 0 };
 	char *old_state, *new_state;
@@ -560,15 +559,12 @@ jmap_email_set(struct jmap_call *call)
 		return;
 	}
 	old_state = jmap_email_state(&f);
-	if (if_in != NULL && strcmp(if_in, old_state) != 0) {
+	if (!jmap_if_in_state(call, old_state)) {
 		free(old_state);
 		jmap_folders_free(&f);
-		jmap_set_error(call, "stateMismatch", NULL);
 		return;
 	}
-	call->result = json_pack("{s:s, s:s, s:n, s:n, s:n, s:n, s:n, s:n}",
-	    "accountId", call->account_id, "oldState", old_state,
-	    "created", "updated", "destroyed", "notCreated", "notUpdated", "notDestroyed");
+	jmap_set_result_init(call, old_state);
 	/* creations first: updates and destroys may name them (RFC 8620 §5.3) */
 	json_object_foreach(create, k, v)
 		jmap_email_create(call, &f, k, v);
@@ -916,7 +912,6 @@ void
 jmap_mailbox_set(struct jmap_call *call)
 {
 	json_t *create, *update, *destroy;
-	const char *if_in = json_string_value(json_object_get(call->args, "ifInState"));
 	struct folders f;
 	char *old_state, *new_state;
 	const char *k;
@@ -930,15 +925,12 @@ jmap_mailbox_set(struct jmap_call *call)
 		return;
 	}
 	old_state = jmap_mailbox_state(call->mu, &f);
-	if (if_in != NULL && strcmp(if_in, old_state) != 0) {
+	if (!jmap_if_in_state(call, old_state)) {
 		free(old_state);
 		jmap_folders_free(&f);
-		jmap_set_error(call, "stateMismatch", NULL);
 		return;
 	}
-	call->result = json_pack("{s:s, s:s, s:n, s:n, s:n, s:n, s:n, s:n}",
-	    "accountId", call->account_id, "oldState", old_state,
-	    "created", "updated", "destroyed", "notCreated", "notUpdated", "notDestroyed");
+	jmap_set_result_init(call, old_state);
 	free(old_state);
 	json_object_foreach(create, k, v) {
 		char *guid;

@@ -744,7 +744,6 @@ jmap_sieve_set(struct jmap_call *call)
 	json_t *create, *update, *destroy, *v;
 	json_t *act = json_object_get(call->args, "onSuccessActivateScript");
 	json_t *deact = json_object_get(call->args, "onSuccessDeactivateScript");
-	const char *ifin = json_string_value(json_object_get(call->args, "ifInState"));
 	struct sieve_store *st;
 	const char *k;
 	char *old, *st_new;
@@ -772,15 +771,12 @@ jmap_sieve_set(struct jmap_call *call)
 		return;
 	}
 	old = current_state(st);
-	if (ifin != NULL && strcmp(ifin, old) != 0) {
+	if (!jmap_if_in_state(call, old)) {
 		free(old);
 		sieve_store_close(&st);
-		jmap_set_error(call, "stateMismatch", NULL);
 		return;
 	}
-	call->result = json_pack("{s:s, s:s, s:n, s:n, s:n, s:n, s:n, s:n}",
-	    "accountId", call->account_id, "oldState", old,
-	    "created", "updated", "destroyed", "notCreated", "notUpdated", "notDestroyed");
+	jmap_set_result_init(call, old);
 	free(old);
 	json_object_foreach(create, k, v) {
 		json_t *created, *err = set_create(call, st, v, &created);

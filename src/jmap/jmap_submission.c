@@ -263,7 +263,6 @@ jmap_identity_set(struct jmap_call *call)
 	json_t *create = json_object_get(call->args, "create");
 	json_t *update = json_object_get(call->args, "update");
 	json_t *destroy = json_object_get(call->args, "destroy");
-	const char *ifin = json_string_value(json_object_get(call->args, "ifInState"));
 	json_t *nc = json_object(), *nu = json_object(), *nd = json_object(), *upd = json_object();
 	char *old, *st;
 	const char *k;
@@ -279,9 +278,8 @@ jmap_identity_set(struct jmap_call *call)
 		goto bad;
 	}
 	old = identity_state(call);
-	if (ifin != NULL && strcmp(ifin, old) != 0) {
+	if (!jmap_if_in_state(call, old)) {
 		free(old);
-		jmap_set_error(call, "stateMismatch", NULL);
 		goto bad;
 	}
 	json_object_foreach(create, k, v)
@@ -1084,7 +1082,6 @@ jmap_submission_set(struct jmap_call *call)
 	json_t *destroy = json_object_get(call->args, "destroy");
 	json_t *onu = json_object_get(call->args, "onSuccessUpdateEmail");
 	json_t *ond = json_object_get(call->args, "onSuccessDestroyEmail");
-	const char *ifin = json_string_value(json_object_get(call->args, "ifInState"));
 	struct sub_job *job;
 	char *me;
 	const char *k;
@@ -1109,10 +1106,9 @@ jmap_submission_set(struct jmap_call *call)
 	}
 	job = xcalloc(1, sizeof(*job));
 	job->old_state = subs_state();
-	if (ifin != NULL && strcmp(ifin, job->old_state) != 0) {
+	if (!jmap_if_in_state(call, job->old_state)) {
 		free(job->old_state);
 		free(job);
-		jmap_set_error(call, "stateMismatch", NULL);
 		return;
 	}
 	job->created = json_object();

@@ -326,7 +326,6 @@ jmap_vacation_set(struct jmap_call *call)
 	json_t *create = json_object_get(call->args, "create");
 	json_t *update = json_object_get(call->args, "update");
 	json_t *destroy = json_object_get(call->args, "destroy");
-	const char *ifin = json_string_value(json_object_get(call->args, "ifInState"));
 	json_t *nc, *nu, *nd, *upd, *cur, *x;
 	struct vac_paths p;
 	const char *k;
@@ -345,11 +344,10 @@ jmap_vacation_set(struct jmap_call *call)
 	ok = vac_paths(call, &p);
 	cur = vac_current(&p, ok, &old);
 	json_decref(cur);
-	if (ifin != NULL && strcmp(ifin, old) != 0) {
+	if (!jmap_if_in_state(call, old)) {
 		free(old);
 		if (ok)
 			vac_paths_free(&p);
-		jmap_set_error(call, "stateMismatch", NULL);
 		return;
 	}
 	nc = json_object();

@@ -89,6 +89,12 @@ def email_set_keywords(srv, res):
     r = call(srv, ["Email/set", {"accountId": acc, "ifInState": old, "update": {
         a: {"keywords": {}}}}, "s"])[0]
     res.eq(r.get("type"), "stateMismatch", "stateMismatch")
+    # an ifInState that is not a String is an error of the call, not ignored
+    for method, args in (("Email/set", {"update": {a: {"keywords": {}}}}),
+                         ("Mailbox/set", {"create": {"z": {"name": "Z"}}}),
+                         ("Email/import", {"emails": {}})):
+        r = call(srv, [method, dict(args, accountId=acc, ifInState=5), "s"])[0]
+        res.eq(r.get("type"), "invalidArguments", method + " ifInState 5")
     res.eq(sorted(inbox_emails(srv, acc)[a][1]), sorted(after[a][1]), "unchanged")
     # Email/changes reports the update
     ch = call(srv, ["Email/changes", {"accountId": acc, "sinceState": old}, "c"])[0]
