@@ -113,6 +113,8 @@ class Lmtp:
         self.sock.settimeout(timeout)
         try:
             return self.f.read() == b""
+        except (socket.timeout, TimeoutError):	# before OSError: it is one
+            return False
         except OSError:
             return True
 
