@@ -189,6 +189,19 @@ have_binary() {
 SAN_ASAN="detect_leaks=1:abort_on_error=0"
 SAN_UBSAN="print_stacktrace=1:halt_on_error=1"
 
+# The build of a suite that runs once: the ASan+UBSan one when it is there (SKIP_ASAN=1:
+# the normal one), so that those suites run instrumented too; the normal build is still
+# what protocol, delivery, unit, resilience, compress, interop, sort, security, faults,
+# auth, package and the Roundcube suite run.
+san_build() {
+	if [ "${SKIP_ASAN:-0}" != 1 ] && [ -x "$ASAN_BUILD/buzon" ]; then
+		echo "$ASAN_BUILD"
+	else
+		echo "$BUILD"
+	fi
+}
+SAN_ENV="env ASAN_OPTIONS=$SAN_ASAN UBSAN_OPTIONS=$SAN_UBSAN"
+
 # Each suite is a function s_NAME; the lanes below run them.
 # package: the .deb built, linted, installed, removed and purged on this machine (root
 # only, else it reports a skip). auth, importcfg and package each write /etc/pam.d/buzon:
@@ -277,44 +290,45 @@ s_delivery() {
 }
 
 s_submission() {
+	b=$(san_build)
 	if [ -f tests/submission/run.py ] && [ "${SKIP_SUBMISSION:-0}" != 1 ] &&
-	    have_binary "$BUILD" submission; then
+	    have_binary "$b" submission; then
 		runner submission "$LOGDIR/submission.log" \
-		    "$PY" tests/submission/run.py --buzon "$BUILD/buzon"
+		    $SAN_ENV "$PY" tests/submission/run.py --buzon "$b/buzon"
 	fi
 }
 
 s_sieve() {
-	if [ -f tests/sieve/run.py ] && have_binary "$BUILD" sieve; then
-		runner sieve "$LOGDIR/sieve.log" "$PY" tests/sieve/run.py --buzon "$BUILD/buzon"
-		runner sieve-exec "$LOGDIR/sieve-exec.log" "$PY" tests/sieve/exec.py --buzon "$BUILD/buzon"
-		runner sieve-lda "$LOGDIR/sieve-lda.log" "$PY" tests/sieve/lda.py --buzon "$BUILD/buzon"
+	b=$(san_build)
+	if [ -f tests/sieve/run.py ] && have_binary "$b" sieve; then
+		runner sieve "$LOGDIR/sieve.log" $SAN_ENV "$PY" tests/sieve/run.py --buzon "$b/buzon"
+		runner sieve-exec "$LOGDIR/sieve-exec.log" \
+		    $SAN_ENV "$PY" tests/sieve/exec.py --buzon "$b/buzon"
+		runner sieve-lda "$LOGDIR/sieve-lda.log" \
+		    $SAN_ENV "$PY" tests/sieve/lda.py --buzon "$b/buzon"
 	fi
 }
 
 s_logjson() {
-	if [ -f tests/logjson/run.py ] && have_binary "$BUILD" logjson; then
-		runner logjson "$LOGDIR/logjson.log" "$PY" tests/logjson/run.py --buzon "$BUILD/buzon"
+	b=$(san_build)
+	if [ -f tests/logjson/run.py ] && have_binary "$b" logjson; then
+		runner logjson "$LOGDIR/logjson.log" $SAN_ENV "$PY" tests/logjson/run.py --buzon "$b/buzon"
 	fi
 }
 
 s_metrics() {
-	if [ -f tests/metrics/run.py ] && have_binary "$BUILD" metrics; then
-		runner metrics "$LOGDIR/metrics.log" "$PY" tests/metrics/run.py --buzon "$BUILD/buzon"
+	b=$(san_build)
+	if [ -f tests/metrics/run.py ] && have_binary "$b" metrics; then
+		runner metrics "$LOGDIR/metrics.log" $SAN_ENV "$PY" tests/metrics/run.py --buzon "$b/buzon"
 	fi
 }
 
-# under ASan+UBSan when that build is there: the HTTP, JSON and MIME code of JMAP is the
-# most exposed to hostile input (an upload's Content-Type was once read past its end)
+# the JMAP code (HTTP, JSON, MIME) is the most exposed to hostile input: an upload's
+# Content-Type was once read past its end, found once the suite ran instrumented
 s_jmap() {
-	if [ -f tests/jmap/run.py ]; then
-		if [ "${SKIP_ASAN:-0}" != 1 ] && [ -x "$ASAN_BUILD/buzon" ]; then
-			runner jmap "$LOGDIR/jmap.log" \
-			    env ASAN_OPTIONS="$SAN_ASAN" UBSAN_OPTIONS="$SAN_UBSAN" \
-			    "$PY" tests/jmap/run.py --buzon "$ASAN_BUILD/buzon"
-		elif have_binary "$BUILD" jmap; then
-			runner jmap "$LOGDIR/jmap.log" "$PY" tests/jmap/run.py --buzon "$BUILD/buzon"
-		fi
+	b=$(san_build)
+	if [ -f tests/jmap/run.py ] && have_binary "$b" jmap; then
+		runner jmap "$LOGDIR/jmap.log" $SAN_ENV "$PY" tests/jmap/run.py --buzon "$b/buzon"
 	fi
 }
 
@@ -334,14 +348,16 @@ s_importcfg() {
 }
 
 s_index() {
-	if [ -f tests/index/run.py ] && have_binary "$BUILD" index; then
-		runner index "$LOGDIR/index.log" "$PY" tests/index/run.py --buzon "$BUILD/buzon"
+	b=$(san_build)
+	if [ -f tests/index/run.py ] && have_binary "$b" index; then
+		runner index "$LOGDIR/index.log" $SAN_ENV "$PY" tests/index/run.py --buzon "$b/buzon"
 	fi
 }
 
 s_admin() {
-	if [ -f tests/admin/run.py ] && have_binary "$BUILD" admin; then
-		runner admin "$LOGDIR/admin.log" "$PY" tests/admin/run.py --buzon "$BUILD/buzon"
+	b=$(san_build)
+	if [ -f tests/admin/run.py ] && have_binary "$b" admin; then
+		runner admin "$LOGDIR/admin.log" $SAN_ENV "$PY" tests/admin/run.py --buzon "$b/buzon"
 	fi
 }
 
@@ -357,33 +373,38 @@ s_sort() {
 }
 
 s_pop3() {
-	if [ -f tests/pop3/run.py ] && have_binary "$BUILD" pop3; then
-		runner pop3 "$LOGDIR/pop3.log" "$PY" tests/pop3/run.py --buzon "$BUILD/buzon"
+	b=$(san_build)
+	if [ -f tests/pop3/run.py ] && have_binary "$b" pop3; then
+		runner pop3 "$LOGDIR/pop3.log" $SAN_ENV "$PY" tests/pop3/run.py --buzon "$b/buzon"
 	fi
 }
 
 s_scram() {
-	if [ -f tests/scram/run.py ] && have_binary "$BUILD" scram; then
-		runner scram "$LOGDIR/scram.log" "$PY" tests/scram/run.py --buzon "$BUILD/buzon"
+	b=$(san_build)
+	if [ -f tests/scram/run.py ] && have_binary "$b" scram; then
+		runner scram "$LOGDIR/scram.log" $SAN_ENV "$PY" tests/scram/run.py --buzon "$b/buzon"
 	fi
 }
 
 s_oauth() {
-	if [ -f tests/oauth/run.py ] && have_binary "$BUILD" oauth; then
-		runner oauth "$LOGDIR/oauth.log" "$PY" tests/oauth/run.py --buzon "$BUILD/buzon"
+	b=$(san_build)
+	if [ -f tests/oauth/run.py ] && have_binary "$b" oauth; then
+		runner oauth "$LOGDIR/oauth.log" $SAN_ENV "$PY" tests/oauth/run.py --buzon "$b/buzon"
 	fi
 }
 
 s_managesieve() {
-	if [ -f tests/managesieve/run.py ] && have_binary "$BUILD" managesieve; then
-		runner managesieve "$LOGDIR/managesieve.log" "$PY" tests/managesieve/run.py \
-		    --buzon "$BUILD/buzon"
+	b=$(san_build)
+	if [ -f tests/managesieve/run.py ] && have_binary "$b" managesieve; then
+		runner managesieve "$LOGDIR/managesieve.log" \
+		    $SAN_ENV "$PY" tests/managesieve/run.py --buzon "$b/buzon"
 	fi
 }
 
 s_hostile() {
-	if [ -f tests/hostile/run.py ] && [ "${SKIP_HOSTILE:-0}" != 1 ] && have_binary "$BUILD" hostile; then
-		runner hostile "$LOGDIR/hostile.log" env BUZON="$BUILD/buzon" "$PY" tests/hostile/run.py
+	b=$(san_build)
+	if [ -f tests/hostile/run.py ] && [ "${SKIP_HOSTILE:-0}" != 1 ] && have_binary "$b" hostile; then
+		runner hostile "$LOGDIR/hostile.log" $SAN_ENV BUZON="$b/buzon" "$PY" tests/hostile/run.py
 	fi
 }
 
@@ -446,10 +467,11 @@ s_webmail() {
 }
 
 s_buzonmail() {
+	b=$(san_build)
 	if [ -f tests/buzonmail/run.py ] && [ "${SKIP_BUZONMAIL:-0}" != 1 ]; then
-		if have_binary "$BUILD" buzonmail; then
-			runner buzonmail "$LOGDIR/buzonmail.log" \
-			    "$PY" tests/buzonmail/run.py --buzon "$BUILD/buzon" --artifacts "$LOGDIR/buzonmail"
+		if have_binary "$b" buzonmail; then
+			runner buzonmail "$LOGDIR/buzonmail.log" $SAN_ENV \
+			    "$PY" tests/buzonmail/run.py --buzon "$b/buzon" --artifacts "$LOGDIR/buzonmail"
 		fi
 	fi
 }
