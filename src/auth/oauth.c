@@ -15,34 +15,23 @@
 int
 oauth_jwks_load(const char *path, struct jwks **out, char **error_r)
 {
-	struct stat st;
 	const char *err;
 	char *data;
 	size_t got = 0;
-	int fd;
+	int fd, r;
 
 	*out = NULL;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		*error_r = xasprintf("%s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > JWKS_FILE_MAX) {
-		close(fd);
+	r = read_file_fd(fd, JWKS_FILE_MAX, &data, &got);
+	close(fd);
+	if (r != 1) {
 		*error_r = xasprintf("%s: not a regular file of at most %d bytes", path,
 		    JWKS_FILE_MAX);
 		return -1;
 	}
-	data = xmalloc((size_t)st.st_size + 1);
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, data + got, (size_t)st.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
 	if (jwks_parse(data, got, out, &err) < 0) {
 		free(data);
 		*error_r = xasprintf("%s: %s", path, err);

@@ -36,30 +36,18 @@ struct blob_set {
 	size_t n, total;
 };
 
-/* The whole file fd into *data_r: at most max octets. 1, 0 too large, -1 error. */
+/* The blob open on fd: 1 and its octets, 0 larger than max, -1 error. */
 static int
 read_all(int fd, size_t max, unsigned char **data_r, size_t *len_r)
 {
-	struct stat sb;
-	unsigned char *d;
-	size_t got = 0;
+	char *d;
+	int r = read_file_fd(fd, max, &d, len_r);
 
-	if (fstat(fd, &sb) < 0)
-		return -1;
-	if ((uint64_t)sb.st_size > max)
+	if (r < 0 && errno == EFBIG)
 		return 0;
-	d = xmalloc((size_t)sb.st_size + 1);
-	while (got < (size_t)sb.st_size) {
-		ssize_t r = read(fd, d + got, (size_t)sb.st_size - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	*data_r = d;
-	*len_r = got;
+	if (r <= 0)
+		return -1;
+	*data_r = (unsigned char *)d;
 	return 1;
 }
 

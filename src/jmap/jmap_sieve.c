@@ -162,7 +162,7 @@ blob_read(struct jmap_call *call, struct sieve_store *st, const char *blob_id, s
 	}
 	if ((r = jmap_blob_open(call->mu, blob_id, &fd)) <= 0)
 		return r;
-	r = sieve_store_slurp(fd, max, data_r, len_r);
+	r = read_file_fd(fd, max, data_r, len_r);
 	if (r < 0 && errno == EFBIG)
 		r = -2;
 	close(fd);

@@ -637,30 +637,16 @@ email_lookup(struct jmap_call *call, const char *email_id, json_t **email_r)
 static int
 email_read(struct jmap_call *call, const char *blob_id, unsigned char **data_r, size_t *len_r)
 {
-	struct stat st;
-	unsigned char *d;
-	size_t len = 0;
-	int fd;
+	char *d;
+	int fd, r;
 
 	if (jmap_mail_blob_open(call->mu, blob_id, &fd) <= 0)
 		return -1;
-	if (fstat(fd, &st) < 0 || st.st_size < 0 || st.st_size > JMAP_SUB_MAX_SIZE) {
-		close(fd);
-		return -1;
-	}
-	d = xmalloc((size_t)st.st_size + 1);
-	while (len < (size_t)st.st_size) {
-		ssize_t r = read(fd, d + len, (size_t)st.st_size - len);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		len += (size_t)r;
-	}
+	r = read_file_fd(fd, JMAP_SUB_MAX_SIZE, &d, len_r);
 	close(fd);
-	*data_r = d;
-	*len_r = len;
+	if (r != 1)
+		return -1;
+	*data_r = (unsigned char *)d;
 	return 0;
 }
 

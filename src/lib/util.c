@@ -6,7 +6,9 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -189,4 +191,40 @@ dns_name_valid(const char *n)
 			return false;
 	}
 	return true;
+}
+
+int
+read_file_fd(int fd, size_t max, char **data_r, size_t *len_r)
+{
+	struct stat sb;
+	size_t off = 0;
+	char *data;
+
+	if (fstat(fd, &sb) < 0)
+		return -1;
+	if (!S_ISREG(sb.st_mode))
+		return 0;
+	if (sb.st_size < 0 || (uint64_t)sb.st_size > max) {
+		errno = EFBIG;
+		return -1;
+	}
+	data = xmalloc((size_t)sb.st_size + 1);
+	/* a file that shrinks meanwhile ends early: what was there */
+	while (off < (size_t)sb.st_size) {
+		ssize_t n = read(fd, data + off, (size_t)sb.st_size - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			free(data);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		off += (size_t)n;
+	}
+	data[off] = '\0';
+	*data_r = data;
+	*len_r = off;
+	return 1;
 }

@@ -51,6 +51,13 @@ bool dns_name_valid(const char *n);
 /* Value of an ASCII hexadecimal digit (either case), or -1. */
 int hex_digit_value(unsigned char c);
 
+/*
+ * The whole regular file open on fd, at most max octets, into a new NUL-terminated
+ * buffer: 1 with *data_r (caller frees) and *len_r; 0 when fd is not a regular file;
+ * -1 on error (errno; EFBIG: larger than max).
+ */
+int read_file_fd(int fd, size_t max, char **data_r, size_t *len_r);
+
 /* Wipe a secret so the compiler cannot optimise it away. */
 void secret_wipe(void *p, size_t n);
 

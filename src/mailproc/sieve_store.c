@@ -183,37 +183,6 @@ out:
 }
 
 int
-sieve_store_slurp(int fd, size_t max, char **data_r, size_t *len_r)
-{
-	struct stat sb;
-	size_t off = 0;
-	char *data;
-
-	if (fstat(fd, &sb) < 0)
-		return -1;
-	if (!S_ISREG(sb.st_mode))
-		return 0;
-	if ((uint64_t)sb.st_size > max) {
-		errno = EFBIG;
-		return -1;
-	}
-	data = xmalloc((size_t)sb.st_size + 1);
-	while (off < (size_t)sb.st_size) {
-		ssize_t n = read(fd, data + off, (size_t)sb.st_size - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
-	data[off] = '\0';
-	*data_r = data;
-	*len_r = off;
-	return 1;
-}
-
-int
 sieve_store_read(struct sieve_store *st, const char *name, size_t max, char **data_r,
     size_t *len_r)
 {
@@ -224,7 +193,7 @@ sieve_store_read(struct sieve_store *st, const char *name, size_t max, char **da
 	free(path);
 	if (fd < 0)
 		return errno == ENOENT || errno == ELOOP ? 0 : -1;
-	r = sieve_store_slurp(fd, max, data_r, len_r);
+	r = read_file_fd(fd, max, data_r, len_r);
 	e = errno;
 	close(fd);
 	errno = e;
@@ -527,7 +496,7 @@ idmap_load(struct sieve_store *st, struct idmap *m)
 	free(path);
 	if (fd < 0)
 		return;
-	r = sieve_store_slurp(fd, IDS_FILE_MAX, &data, &len);
+	r = read_file_fd(fd, IDS_FILE_MAX, &data, &len);
 	close(fd);
 	if (r != 1)
 		return;

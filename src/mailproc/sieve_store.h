@@ -136,11 +136,6 @@ enum sieve_store_result sieve_store_activate(struct sieve_store *st, const char 
  */
 enum sieve_store_result sieve_store_wrap(struct sieve_store *st, const char **what_r);
 
-/*
- * The whole regular file open on fd (at most max octets): 1 and *data_r (caller frees,
- * NUL-terminated) and *len_r; 0 not a regular file; -1 error (errno; EFBIG: too large).
- */
-int sieve_store_slurp(int fd, size_t max, char **data_r, size_t *len_r);
 /* s as a Sieve quoted string (RFC 5228 §2.4.2: '"' and '\' escaped) onto b. */
 struct buf;
 void sieve_store_quote(struct buf *b, const char *s);
