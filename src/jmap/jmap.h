@@ -88,9 +88,9 @@ int jmap_upload_begin(struct mail_user *mu, uint64_t size, char tmp[40]);
 int jmap_upload_finish(struct mail_user *mu, int fd, const char *tmp, char blob_id[18]);
 void jmap_upload_abort(struct mail_user *mu, const char *tmp);
 int jmap_blob_open(struct mail_user *mu, const char *blob_id, int *fd_r);
-/* An unnamed file (O_TMPFILE) beside the uploads, read-write, for a decoded part sent
- * from disk rather than memory; -1 on error. */
-int jmap_scratch_file(struct mail_user *mu);
+/* An unnamed file (O_TMPFILE) beside the uploads holding data[0..len), for a blob made
+ * in memory (a decoded part, a script) and sent from disk; -1 on error. */
+int jmap_scratch_file(struct mail_user *mu, const void *data, size_t len);
 /*
  * jmap_sieve.c (RFC 9661): the account capability urn:ietf:params:jmap:sieve of the
  * user whose home is home (owned), NULL when Sieve is not set up for the user; a

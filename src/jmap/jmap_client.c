@@ -665,15 +665,12 @@ serve_part_download(struct jmap_client *c, const char *blob, const char *name, s
 	}
 	if (!header_safe(type, strlen(type)))
 		snprintf(type, sizeof(type), "application/octet-stream");
-	fd = jmap_scratch_file(c->mu);
-	if (fd < 0 || write_full(fd, data, len) < 0) {
-		if (fd >= 0)
-			close(fd);
-		free(data);
+	fd = jmap_scratch_file(c->mu, data, len);
+	free(data);
+	if (fd < 0) {
 		respond_text(c, 503, "Temporary failure");
 		return;
 	}
-	free(data);
 	download_from_fd(c, fd, true, accept != NULL ? accept : type, name, nlen);
 }
 

@@ -107,9 +107,9 @@ int
 jmap_sieve_blob_open(struct mail_user *mu, const char *home, const char *blob_id, int *fd_r)
 {
 	struct sieve_store *st = sieve_store_open(mu->cfg, home, true);
-	size_t len, off = 0;
+	size_t len;
 	char *data;
-	int r, fd;
+	int r;
 
 	if (st == NULL)
 		return 0;
@@ -117,29 +117,10 @@ jmap_sieve_blob_open(struct mail_user *mu, const char *home, const char *blob_id
 	sieve_store_close(&st);
 	if (r <= 0)
 		return r;
-	/* the download maps a file: a copy in memory, so the script may change meanwhile */
-	if ((fd = memfd_create("buzon-sieve-blob", MFD_CLOEXEC)) < 0) {
-		log_error("jmap sieve blob error=\"memfd_create: %s\"", strerror(errno));
-		free(data);
-		return -1;
-	}
-	while (off < len) {
-		ssize_t n = write(fd, data + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
+	/* the download maps a file: a copy, so the script may change meanwhile */
+	*fd_r = jmap_scratch_file(mu, data, len);
 	free(data);
-	if (off < len) {
-		log_error("jmap sieve blob error=\"write: %s\"", strerror(errno));
-		close(fd);
-		return -1;
-	}
-	*fd_r = fd;
-	return 1;
+	return *fd_r < 0 ? -1 : 1;
 }
 
 /*

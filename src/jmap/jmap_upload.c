@@ -108,17 +108,34 @@ jmap_upload_begin(struct mail_user *mu, uint64_t size, char tmp[40])
 }
 
 int
-jmap_scratch_file(struct mail_user *mu)
+jmap_scratch_file(struct mail_user *mu, const void *data, size_t len)
 {
+	const unsigned char *p = data;
 	int dfd = upload_dir(mu, true), fd;
 
 	if (dfd < 0)
 		return -1;
 	/* unnamed: gone with its last descriptor or mapping, never swept or counted */
 	fd = openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd < 0)
-		log_error("jmap scratch file error=%s", strerror(errno));
 	close(dfd);
+	if (fd < 0) {
+		log_error("jmap scratch file error=%s", strerror(errno));
+		return -1;
+	}
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			log_error("jmap scratch file write error=%s", w < 0 ? strerror(errno) :
+			    "short write");
+			close(fd);
+			return -1;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
 	return fd;
 }
 
