@@ -73,36 +73,34 @@ is_ascii(const char *s)
 /* ---------------------------------------------------------------- header text */
 
 /*
- * Unstructured text (RFC 5322 §3.2.5): ASCII folded at spaces before 78 columns; else
- * RFC 2047 "B" encoded words of UTF-8, each at most 75 octets, never splitting a
- * character. col: the column after "Name: ".
+ * The longest stretch of s between the places a header may fold there: before a space
+ * that follows a character other than a space (a fold there leaves no line of spaces
+ * alone, RFC 5322 §3.2.2). Text with a longer stretch than FOLD_STRETCH_MAX is sent as
+ * encoded words, which always fold, so no line passes 998 octets.
  */
+#define FOLD_STRETCH_MAX	400
+
+static size_t
+fold_stretch(const char *s)
+{
+	size_t longest = 0, cur = 0;
+
+	for (const char *p = s; *p != '\0'; p++) {
+		if (*p == ' ' && p > s && p[-1] != ' ')
+			cur = 0;
+		if (++cur > longest)
+			longest = cur;
+	}
+	return longest;
+}
+
+/* RFC 2047 "B" encoded words of UTF-8, each at most 75 octets, never splitting a
+ * character, folded between words. col: the column where the first one starts. */
 static bool
-put_text(struct mb *m, const char *s, size_t col)
+put_encoded(struct mb *m, const char *s, size_t col)
 {
 	size_t n = strlen(s);
 
-	if (is_ascii(s) && strstr(s, "=?") == NULL) {
-		const char *p = s;
-
-		while (*p != '\0') {
-			const char *sp = NULL, *q = p;
-
-			/* the longest run that fits, ending before a space */
-			for (; *q != '\0' && (col + (size_t)(q - p) < 78 || sp == NULL); q++)
-				if (*q == ' ' && q != p)
-					sp = q;
-			if (*q == '\0')
-				return put(m, p, strlen(p));
-			if (sp == NULL)
-				return put(m, p, strlen(p));	/* one long word: as it is */
-			if (!put(m, p, (size_t)(sp - p)) || !puts_(m, "\r\n"))
-				return false;
-			p = sp;		/* the space starts the folded line */
-			col = 0;
-		}
-		return true;
-	}
 	for (size_t i = 0; i < n;) {
 		size_t take = 0;
 		struct buf b64;
@@ -146,6 +144,68 @@ put_text(struct mb *m, const char *s, size_t col)
 		i += take;
 	}
 	return true;
+}
+
+/* Can s be written as it is (folded at its spaces)? */
+static bool
+plain_ok(const char *s)
+{
+	return is_ascii(s) && strstr(s, "=?") == NULL && fold_stretch(s) <= FOLD_STRETCH_MAX;
+}
+
+/*
+ * Unstructured text (RFC 5322 §3.2.5): ASCII folded at spaces before 78 columns where
+ * it can be; else encoded words (put_encoded). col: the column after "Name: ".
+ */
+static bool
+put_text(struct mb *m, const char *s, size_t col)
+{
+	const char *p = s;
+
+	if (!plain_ok(s))
+		return put_encoded(m, s, col);
+	while (*p != '\0') {
+		const char *sp = NULL, *q = p;
+
+		/* the longest run that fits, ending before a space that ends a word */
+		for (; *q != '\0' && (col + (size_t)(q - p) < 78 || sp == NULL); q++)
+			if (*q == ' ' && q != p && q[-1] != ' ')
+				sp = q;
+		if (*q == '\0')
+			return put(m, p, strlen(p));
+		if (!put(m, p, (size_t)(sp - p)) || !puts_(m, "\r\n"))
+			return false;
+		p = sp;		/* the space starts the folded line */
+		col = 0;
+	}
+	return true;
+}
+
+/*
+ * A display name as a quoted-string (RFC 5322 §3.2.4), folded before a space that ends
+ * a word once past 76 columns (FWS may stand inside the quotes); encoded words when it
+ * is not ASCII or has too long a stretch.
+ */
+static bool
+put_name(struct mb *m, const char *name, size_t col)
+{
+	if (!plain_ok(name))
+		return put_text(m, name, col);
+	puts_(m, "\"");
+	col++;
+	for (const char *p = name; *p != '\0'; p++) {
+		if (*p == ' ' && p > name && p[-1] != ' ' && col >= 76) {
+			puts_(m, "\r\n");
+			col = 0;
+		}
+		if (*p == '"' || *p == '\\') {
+			puts_(m, "\\");
+			col++;
+		}
+		put(m, p, 1);
+		col++;
+	}
+	return puts_(m, "\"");
 }
 
 /* ---------------------------------------------------------------- addresses */
@@ -194,17 +254,7 @@ put_addresses(struct mb *m, const char *field, const char *prop, json_t *list)
 			col = 1;
 		}
 		if (name != NULL && *name != '\0') {
-			if (is_ascii(name) && strstr(name, "=?") == NULL) {
-				puts_(m, "\"");
-				for (const char *p = name; *p != '\0'; p++) {
-					if (*p == '"' || *p == '\\')
-						puts_(m, "\\");
-					put(m, p, 1);
-				}
-				puts_(m, "\"");
-			} else {
-				put_text(m, name, col);
-			}
+			put_name(m, name, col);
 			puts_(m, " <");
 			puts_(m, email);
 			puts_(m, ">");
@@ -770,14 +820,17 @@ put_header_prop(struct mb *m, const char *k, json_t *v)
 		return invalid(m, k, "content fields come from the body");
 	if (json_is_null(v))
 		return true;
-	if (val == NULL || !header_safe(val) || strlen(val) > 998)
+	if (val == NULL || !header_safe(val) || strlen(val) > 10000)
 		return invalid(m, k, "a header value is a line of text");
 	put(m, name, nlen);
 	puts_(m, ":");
 	if (form == NULL || strcmp(form, ":asRaw") == 0) {
-		/* raw: ASCII as given (it cannot fold or break the header) */
+		/* raw: ASCII as given (it cannot fold or break the header), the whole field
+		 * on one line of at most 998 octets (RFC 5322 §2.1.1) */
 		if (!is_ascii(val))
 			return invalid(m, k, "asRaw is ASCII");
+		if (nlen + 2 + strlen(val) > 998)
+			return invalid(m, k, "a raw field is one line of at most 998 octets");
 		puts_(m, val[0] == ' ' || val[0] == '\t' ? "" : " ");
 		puts_(m, val);
 	} else if (strcmp(form, ":asText") == 0) {

@@ -368,6 +368,48 @@ def roles(srv, acc):
 
 
 @test(config=["jmap_tls = no"])
+def email_create_long_header_text(srv, res):
+    """Header text longer than a line: folded at its spaces, or encoded words where it
+    has no place to fold; never a line over 998 octets nor one of spaces alone."""
+    acc = account(srv)
+    r = roles(srv, acc)
+    name = ("Name \\ \"q\" " * 200).strip()
+    word = "x" * 1200
+    subject = "y" * 1500 + " tail"
+    spaces = "a" + " " * 500 + "b " + "c " * 300
+    out = call(srv, ["Email/set", {"accountId": acc, "create": {
+        "c1": {"mailboxIds": {r["drafts"]: True},
+               "from": [{"name": name, "email": "n@example.org"}],
+               "to": [{"name": word, "email": "w@example.org"}],
+               "subject": subject, "header:X-Spaces:asText": spaces,
+               "bodyValues": {"t": {"value": "body\n"}}, "textBody": [{"partId": "t"}]},
+        "c2": {"mailboxIds": {r["drafts"]: True}, "header:X-Raw-Long": "v" * 990},
+    }}, "s"])
+    created = out[0].get("created") or {}
+    res.eq(sorted(created), ["c1"], "created: %r" % out[0].get("notCreated"))
+    res.eq(((out[0].get("notCreated") or {}).get("c2") or {}).get("type"),
+           "invalidProperties", "a raw field past 998 octets on its line")
+    c1 = created.get("c1", {})
+    e = call(srv, ["Email/get", {"accountId": acc, "ids": [c1.get("id")], "properties": [
+        "from", "to", "subject", "header:X-Spaces:asText"]}, "g"])[0]["list"][0]
+    res.eq(e["from"][0]["name"], name, "the long quoted name round trip")
+    res.eq(e["to"][0]["name"], word, "the long one-word name round trip")
+    res.eq(e["subject"], subject, "the long-word subject round trip")
+    res.eq(e["header:X-Spaces:asText"], spaces, "the runs of spaces round trip")
+    raw, _ = fetch_raw(srv, "Drafts", c1.get("id", ""))
+    res.check(raw is not None, "IMAP finds it")
+    if raw is None:
+        return
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    res.check(all(len(l) <= 998 for l in head), "no line over 998 octets: %r" %
+              [len(l) for l in head if len(l) > 998])
+    res.check(all(l.strip(b" \t") != b"" for l in head), "no line of spaces alone")
+    msg = pyemail.message_from_bytes(raw, policy=pyemail.policy.default)
+    res.eq(msg["From"].addresses[0].display_name, name, "Python reads the From name")
+    res.eq(str(msg["Subject"]), subject, "Python reads the Subject")
+
+
+@test(config=["jmap_tls = no"])
 def email_create(srv, res):
     acc = account(srv)
     r = roles(srv, acc)
