@@ -2,8 +2,10 @@
  * fuzz_jmap_mime.c — libFuzzer target for the MIME builder of Email/set create
  * (src/jmap/jmap_mime.c): the input is a JSON create object (parsed by jansson as a
  * request body is); blob ids starting with "B" are known blobs of a few bytes. A built
- * message has CRLF line ends only, no line over 998 octets, and fits max_size.
+ * message has CRLF line ends only, no line over 998 octets, no header line of spaces
+ * alone, and fits max_size.
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -39,14 +41,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	buf_init(&b, BUF_UNLIMITED);
 	if (jmap_mime_build(o, &env, &b, &prop, &desc) == JMAP_MIME_OK) {
-		size_t col = 0;
+		size_t col = 0, blanks = 0;
+		bool header = true;
 
 		if (b.len > env.max_size)
 			abort();
 		for (size_t i = 0; i < b.len; i++) {
 			if (b.data[i] == '\n' && (i == 0 || b.data[i - 1] != '\r'))
 				abort();
-			col = b.data[i] == '\n' ? 0 : col + 1;
+			if (b.data[i] == '\n') {
+				/* col counts the CR: a header line of spaces alone is no fold */
+				if (header && col > 1 && blanks == col - 1)
+					abort();
+				if (col == 1)
+					header = false;
+				col = blanks = 0;
+				continue;
+			}
+			col++;
+			blanks += b.data[i] == ' ' || b.data[i] == '\t';
 			if (col > 999)
 				abort();
 		}

@@ -160,16 +160,19 @@ plain_ok(const char *s)
 static bool
 put_text(struct mb *m, const char *s, size_t col)
 {
-	const char *p = s;
+	const char *p = s, *last = s + strlen(s);
 
 	if (!plain_ok(s))
 		return put_encoded(m, s, col);
+	/* the last character that is not a space: no fold after it (a line of spaces) */
+	while (last > s && last[-1] == ' ')
+		last--;
 	while (*p != '\0') {
 		const char *sp = NULL, *q = p;
 
 		/* the longest run that fits, ending before a space that ends a word */
 		for (; *q != '\0' && (col + (size_t)(q - p) < 78 || sp == NULL); q++)
-			if (*q == ' ' && q != p && q[-1] != ' ')
+			if (*q == ' ' && q != p && q[-1] != ' ' && q < last)
 				sp = q;
 		if (*q == '\0')
 			return put(m, p, strlen(p));

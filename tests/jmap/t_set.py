@@ -376,7 +376,7 @@ def email_create_long_header_text(srv, res):
     name = ("Name \\ \"q\" " * 200).strip()
     word = "x" * 1200
     subject = "y" * 1500 + " tail"
-    spaces = "a" + " " * 500 + "b " + "c " * 300
+    spaces = "a" + " " * 500 + "b " + "c " * 300 + " " * 30
     out = call(srv, ["Email/set", {"accountId": acc, "create": {
         "c1": {"mailboxIds": {r["drafts"]: True},
                "from": [{"name": name, "email": "n@example.org"}],
