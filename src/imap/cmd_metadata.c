@@ -373,18 +373,8 @@ cmd_setmetadata(struct imap_cmd *cmd)
 static void
 metadata_update(struct imap_client *c, const char *what, const char *a, const char *b)
 {
-	struct metadata *md;
-	int ret = 0;
-
-	if (metadata_open(c->user->store, true, &md) < 0)
-		return;
-	if (b == NULL)
-		(void)metadata_drop_mailbox(md, a);
-	else
-		ret = metadata_rename_mailbox(md, a, b, STORE_SEP);
-	if (ret < 0 || metadata_commit(c->user->store, md) < 0)
+	if (metadata_mailbox_follow(c->user->store, a, b) < 0)
 		log_error("imap metadata %s failed user=%s", what, c->user->name);
-	metadata_close(&md);
 }
 
 int

@@ -762,12 +762,12 @@ schedule:
 	}
 }
 
-void
-imap_notify_release(struct imap_client *origin, const char *name)
+static void
+notify_release(struct mail_user *mu, const char *name)
 {
 	struct mail_session *s;
 
-	for (s = origin->user->sessions; s != NULL; s = s->next) {
+	for (s = mu->sessions; s != NULL; s = s->next) {
 		struct imap_client *c;
 		struct imap_notify *n;
 		size_t i, j;
@@ -800,6 +800,38 @@ imap_notify_release(struct imap_client *origin, const char *name)
 		n->rewatch = true;
 		imap_client_schedule_updates(c);
 	}
+}
+
+void
+imap_notify_release(struct imap_client *origin, const char *name)
+{
+	notify_release(origin->user, name);
+}
+
+void
+imap_notify_user_folder_event(struct mail_user *mu, enum mail_folder_ev ev, const char *name,
+    const char *oldname)
+{
+	struct imap_user *iu = mail_user_proto_ctx(mu, MAIL_PROTO_IMAP);
+	enum imap_notify_folder_ev iev;
+
+	if (iu == NULL)
+		return;		/* no IMAP session has been here: nobody to tell */
+	switch (ev) {
+	case MAIL_FOLDER_RELEASE:
+		notify_release(mu, name);
+		return;
+	case MAIL_FOLDER_CREATE: iev = IMAP_NOTIFY_CREATE; break;
+	case MAIL_FOLDER_DELETE: iev = IMAP_NOTIFY_DELETE; break;
+	case MAIL_FOLDER_RENAME: iev = IMAP_NOTIFY_RENAME; break;
+	case MAIL_FOLDER_SUBSCRIBE: iev = IMAP_NOTIFY_SUBSCRIBE; break;
+	default: iev = IMAP_NOTIFY_UNSUBSCRIBE; break;
+	}
+	/* the folder list as it is now, so the Maildir root's watch does not tell it again */
+	if (iu->notify_folders != NULL && iev != IMAP_NOTIFY_SUBSCRIBE &&
+	    iev != IMAP_NOTIFY_UNSUBSCRIBE)
+		notify_folders_take(iu->notify_folders);
+	notify_broadcast(mu, NULL, iev, name, oldname);
 }
 
 /* ---------------------------------------------------------------- the command */

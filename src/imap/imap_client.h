@@ -15,6 +15,7 @@
 
 #include "auth/userdb.h"
 #include "lib/config.h"
+#include "mailproc/mail_user.h"
 
 struct mail_user;
 
@@ -44,6 +45,14 @@ struct mail_user;
  */
 int imap_client_create(struct mail_user *mu, int fd, const char *login_tag,
     const void *pending_input, size_t pending_len, const char *client_ip, bool secured);
+
+/*
+ * A folder change another front end of the process made (mail_user_on_folder_event):
+ * the user's IMAP sessions hear of it as of a change by another IMAP session (NOTIFY
+ * MailboxName, SubscriptionChange; watches let go before a rename).
+ */
+void imap_notify_user_folder_event(struct mail_user *mu, enum mail_folder_ev ev,
+    const char *name, const char *oldname);
 
 /*
  * `buzon imap -c FILE -u USER`: serve one PREAUTH session on stdin/stdout (IMAP over

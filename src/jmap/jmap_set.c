@@ -19,6 +19,7 @@
 #include "lib/util.h"
 #include "mailproc/mail_user.h"
 #include "proto/mutf7.h"
+#include "store/metadata.h"
 #include "store/store.h"
 
 /* ---------------------------------------------------------------- common */
@@ -743,6 +744,14 @@ mailbox_props_check(json_t *obj, const struct folder *fo)
 	return NULL;
 }
 
+/* The folder's METADATA entries follow a create (dropped), rename or delete (RFC 5464). */
+static void
+folder_metadata(struct jmap_call *call, const char *name, const char *newname)
+{
+	if (metadata_mailbox_follow(mail_user_store(call->mu), name, newname) < 0)
+		log_error("jmap mailbox metadata failed account=%s", call->account_id);
+}
+
 static json_t *
 mailbox_create(struct jmap_call *call, struct folders *f, const char *cid, json_t *obj,
     char **guid_r)
@@ -774,8 +783,18 @@ mailbox_create(struct jmap_call *call, struct folders *f, const char *cid, json_
 			return jmap_set_err("invalidProperties", "name", "a sibling has that name");
 		}
 	st = mstore_create(store, sname);
-	if (st == STORE_OK && json_is_true(json_object_get(obj, "isSubscribed")))
+	if (st == STORE_OK) {
+		/* entries an old folder of the name left must not come back (RFC 5464) */
+		folder_metadata(call, sname, NULL);
+		mail_user_folder_event(call->mu, MAIL_PROTO_JMAP, MAIL_FOLDER_CREATE, sname,
+		    NULL);
+	}
+	if (st == STORE_OK && json_is_true(json_object_get(obj, "isSubscribed"))) {
 		st = mstore_subscribe(store, sname, true);
+		if (st == STORE_OK)
+			mail_user_folder_event(call->mu, MAIL_PROTO_JMAP, MAIL_FOLDER_SUBSCRIBE,
+			    sname, NULL);
+	}
 	if (st == STORE_OK)
 		st = mstore_status(store, sname, &ms);
 	log_info("jmap mailbox create account=%s creation=%s status=%s", call->account_id,
@@ -852,10 +871,19 @@ mailbox_update(struct jmap_call *call, struct folders *f, struct folder *fo, jso
 			return jmap_set_err("invalidProperties", "parentId", "a loop");
 		}
 		if (strcmp(sname, fo->name) != 0) {
-			if (strcmp(fo->name, "INBOX") == 0)
+			if (strcmp(fo->name, "INBOX") == 0) {
 				st = STORE_CANNOT;
-			else
+			} else {
+				/* IMAP NOTIFY sessions let go of what they watch there */
+				mail_user_folder_event(call->mu, MAIL_PROTO_JMAP,
+				    MAIL_FOLDER_RELEASE, fo->name, NULL);
 				st = mstore_rename(store, fo->name, sname);
+			}
+			if (st == STORE_OK) {
+				folder_metadata(call, fo->name, sname);
+				mail_user_folder_event(call->mu, MAIL_PROTO_JMAP,
+				    MAIL_FOLDER_RENAME, sname, fo->name);
+			}
 			if (st == STORE_OK && (fo->attrs & MSTORE_ATTR_SUBSCRIBED) != 0) {
 				(void)mstore_subscribe(store, fo->name, false);
 				(void)mstore_subscribe(store, sname, true);
@@ -870,8 +898,13 @@ mailbox_update(struct jmap_call *call, struct folders *f, struct folder *fo, jso
 		}
 		free(sname);
 	}
-	if (st == STORE_OK && sv != NULL)
+	if (st == STORE_OK && sv != NULL) {
 		st = mstore_subscribe(store, fo->name, json_is_true(sv));
+		if (st == STORE_OK && json_is_true(sv) !=
+		    ((fo->attrs & MSTORE_ATTR_SUBSCRIBED) != 0))
+			mail_user_folder_event(call->mu, MAIL_PROTO_JMAP, json_is_true(sv) ?
+			    MAIL_FOLDER_SUBSCRIBE : MAIL_FOLDER_UNSUBSCRIBE, fo->name, NULL);
+	}
 	if (st == STORE_EXISTS)
 		return jmap_set_err("invalidProperties", "name", "a sibling has that name");
 	if (st == STORE_CANNOT)
@@ -897,8 +930,12 @@ mailbox_destroy(struct jmap_call *call, struct folders *f, struct folder *fo)
 	    !json_is_true(json_object_get(call->args, "onDestroyRemoveEmails")))
 		return jmap_set_err("mailboxHasEmail", NULL, NULL);
 	st = mstore_delete(store, fo->name);
-	if (st == STORE_OK)
+	if (st == STORE_OK) {
 		(void)mstore_subscribe(store, fo->name, false);
+		folder_metadata(call, fo->name, NULL);
+		mail_user_folder_event(call->mu, MAIL_PROTO_JMAP, MAIL_FOLDER_DELETE, fo->name,
+		    NULL);
+	}
 	log_info("jmap mailbox destroy account=%s id=%s status=%s", call->account_id, fo->guid,
 	    store_status_str(st));
 	if (st == STORE_CANNOT)

@@ -239,6 +239,24 @@ mail_session_unregister(struct mail_session *s)
 		event_active(mu->empty_ev, EV_TIMEOUT, 0);
 }
 
+static mail_folder_event_fn *folder_event_fns[MAIL_PROTO_COUNT];
+
+void
+mail_user_on_folder_event(enum mail_proto proto, mail_folder_event_fn *fn)
+{
+	if ((unsigned)proto < MAIL_PROTO_COUNT)
+		folder_event_fns[proto] = fn;
+}
+
+void
+mail_user_folder_event(struct mail_user *mu, enum mail_proto origin, enum mail_folder_ev ev,
+    const char *name, const char *oldname)
+{
+	for (unsigned p = 0; p < MAIL_PROTO_COUNT; p++)
+		if (p != (unsigned)origin && folder_event_fns[p] != NULL)
+			folder_event_fns[p](mu, ev, name, oldname);
+}
+
 void *
 mail_user_proto_ctx(const struct mail_user *mu, enum mail_proto proto)
 {

@@ -142,4 +142,26 @@ void *mail_user_proto_ctx(const struct mail_user *mu, enum mail_proto proto);
 void mail_user_set_proto_ctx(struct mail_user *mu, enum mail_proto proto, void *ctx,
     void (*free_cb)(void *ctx));
 
+/*
+ * Folder changes one front end makes (a JMAP Mailbox/set), told to the others of the
+ * process (IMAP NOTIFY's MailboxName and SubscriptionChange, RFC 5465). RELEASE comes
+ * before a rename of name: whatever a front end holds open of name and below it lets
+ * go, or the rename would find the folder in use.
+ */
+enum mail_folder_ev {
+	MAIL_FOLDER_CREATE,
+	MAIL_FOLDER_DELETE,
+	MAIL_FOLDER_RENAME,	/* name is the new name, oldname the old */
+	MAIL_FOLDER_SUBSCRIBE,
+	MAIL_FOLDER_UNSUBSCRIBE,
+	MAIL_FOLDER_RELEASE,
+};
+typedef void mail_folder_event_fn(struct mail_user *mu, enum mail_folder_ev ev,
+    const char *name, const char *oldname);
+/* proto's handler, set once when the process starts. */
+void mail_user_on_folder_event(enum mail_proto proto, mail_folder_event_fn *fn);
+/* Tell every front end but origin's (store names, as mstore_* take them). */
+void mail_user_folder_event(struct mail_user *mu, enum mail_proto origin,
+    enum mail_folder_ev ev, const char *name, const char *oldname);
+
 #endif

@@ -497,6 +497,8 @@ mailproc_main(int argc, char **argv)
 	P.home = u.home;
 	/* as the user: a missing mail root is created here, with the user's rights only */
 	P.mu = mail_user_create(P.base, P.cfg, &u);
+	/* a JMAP Mailbox/set reaches IMAP NOTIFY sessions as an IMAP change would */
+	mail_user_on_folder_event(MAIL_PROTO_IMAP, imap_notify_user_folder_event);
 	P.sieve = deliver_sieve_create(P.cfg, u.home);
 	/* reject over LMTP: a 550 reply (the default) or an MDN through sendmail_path */
 	if (!P.cfg->sieve_reject_mdn)

@@ -492,3 +492,21 @@ metadata_commit(struct mstore *store, struct metadata *md)
 		md->changed = false;
 	return ret;
 }
+
+int
+metadata_mailbox_follow(struct mstore *store, const char *name, const char *newname)
+{
+	struct metadata *md;
+	int ret = 0;
+
+	if (metadata_open(store, true, &md) < 0)
+		return -1;
+	if (newname == NULL)
+		(void)metadata_drop_mailbox(md, name);
+	else
+		ret = metadata_rename_mailbox(md, name, newname, STORE_SEP);
+	if (ret == 0)
+		ret = metadata_commit(store, md);
+	metadata_close(&md);
+	return ret;
+}

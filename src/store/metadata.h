@@ -90,6 +90,13 @@ size_t metadata_drop_mailbox(struct metadata *md, const char *mailbox);
 int metadata_rename_mailbox(struct metadata *md, const char *oldname, const char *newname,
     char sep);
 
+/*
+ * A folder's entries follow it (RFC 5464 §3.2: they go with the mailbox): dropped when
+ * newname is NULL (a folder deleted, or created where an old one's entries were left),
+ * else moved with its children's to newname. Open, change and commit in one: 0, or -1.
+ */
+int metadata_mailbox_follow(struct mstore *store, const char *name, const char *newname);
+
 /* The file form (exposed for tests): serialize md into out / parse data[0..len) into an
  * empty md. parse returns 0 or -1 with *error_r (static text). */
 int metadata_serialize(const struct metadata *md, struct buf *out);

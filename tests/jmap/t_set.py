@@ -410,6 +410,69 @@ def email_create_long_header_text(srv, res):
 
 
 @test(config=["jmap_tls = no"])
+def mailbox_set_reaches_imap_notify(srv, res):
+    """A Mailbox/set create, subscribe, rename and destroy reach an IMAP session's NOTIFY
+    (RFC 5465 MailboxName, SubscriptionChange) as an IMAP session's would, a folder the
+    session watches can still be renamed, and METADATA entries follow the folder."""
+    import imaplib
+    acc = account(srv)
+    imaplib.Commands.setdefault("NOTIFY", ("AUTH", "SELECTED"))
+    imaplib.Commands.setdefault("SETMETADATA", ("AUTH", "SELECTED"))
+    imaplib.Commands.setdefault("GETMETADATA", ("AUTH", "SELECTED"))
+    m = srv.imap()
+    typ, _ = m.create("Watched")
+    res.eq(typ, "OK", "IMAP CREATE Watched")
+    typ, _ = m._simple_command("SETMETADATA", 'Watched (/private/comment "kept")')
+    res.eq(typ, "OK", "SETMETADATA on Watched")
+    typ, _ = m._simple_command("NOTIFY", "SET (personal (MailboxName SubscriptionChange)) "
+                                         "(mailboxes Watched (MessageNew MessageExpunge))")
+    res.eq(typ, "OK", "NOTIFY SET")
+    ids = {b["name"]: b["id"] for b in call(srv, ["Mailbox/get", {"accountId": acc}, "g"])[0]
+           ["list"]}
+
+    def told(what, want):
+        deadline = time.monotonic() + 5
+        lines = []
+        while time.monotonic() < deadline:
+            m.untagged_responses.pop("LIST", None)
+            m.noop()
+            lines += [l.decode() if isinstance(l, bytes) else str(l)
+                      for l in m.untagged_responses.pop("LIST", [])]
+            if any(want in l for l in lines):
+                break
+            time.sleep(0.1)
+        res.check(any(want in l for l in lines), "%s: NOTIFY told %r (got %r)" % (
+            what, want, lines))
+
+    out = call(srv, ["Mailbox/set", {"accountId": acc, "create": {
+        "n": {"name": "Fresh", "isSubscribed": False}}}, "s"])[0]
+    fresh = (out.get("created") or {}).get("n", {}).get("id")
+    res.check(fresh is not None, "created: %r" % out.get("notCreated"))
+    told("create", '"." Fresh')
+    call(srv, ["Mailbox/set", {"accountId": acc, "update": {fresh: {"isSubscribed": True}}},
+               "s"])
+    told("subscribe", '(\\Subscribed) "." Fresh')
+    out = call(srv, ["Mailbox/set", {"accountId": acc, "update": {
+        ids["Watched"]: {"name": "Renamed"}}}, "s"])[0]
+    res.check(ids["Watched"] in (out.get("updated") or {}),
+              "a folder an IMAP NOTIFY watches is renamed: %r" % out.get("notUpdated"))
+    told("rename", '"OLDNAME" (Watched)')
+    typ, data = m._simple_command("GETMETADATA", "Renamed /private/comment")
+    typ, data = m._untagged_response(typ, data, "METADATA")
+    res.check(b"kept" in b" ".join(d if isinstance(d, bytes) else b"".join(d)
+                                   for d in data if d), "METADATA followed the rename")
+    out = call(srv, ["Mailbox/set", {"accountId": acc, "destroy": [ids["Watched"]]}, "s"])[0]
+    res.eq(out.get("destroyed"), [ids["Watched"]], "destroyed")
+    told("destroy", '(\\NonExistent) "." Renamed')
+    call(srv, ["Mailbox/set", {"accountId": acc, "create": {"r": {"name": "Renamed"}}}, "s"])
+    typ, data = m._simple_command("GETMETADATA", "Renamed /private/comment")
+    typ, data = m._untagged_response(typ, data, "METADATA")
+    res.check(not any(b"kept" in (d if isinstance(d, bytes) else b"".join(d))
+                      for d in data if d), "a new folder of the name has no old entries")
+    m.logout()
+
+
+@test(config=["jmap_tls = no"])
 def email_create(srv, res):
     acc = account(srv)
     r = roles(srv, acc)
