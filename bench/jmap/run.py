@@ -43,11 +43,9 @@ import json
 import multiprocessing
 import os
 import re
-import secrets
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -59,6 +57,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "lib"))
 os.environ.setdefault("BUZON_TEST_PORTS", "35000-35999")
 import buzontest as bt  # noqa: E402
+import roundcube  # noqa: E402
 
 MAIL_UID = 2000
 USER, PASS = "bench", "bench"
@@ -67,9 +66,6 @@ PROPS = ["id", "threadId", "mailboxIds", "keywords", "size", "receivedAt", "from
 USING = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"]
 CYRUS_DEBS = ["cyrus-common", "cyrus-imapd", "cyrus-caldav"]	# caldav carries httpd
 EATMYDATA = "/usr/lib/x86_64-linux-gnu/libeatmydata.so"	# Debian's eatmydata
-RC_PUBLIC = "/var/lib/roundcube/public_html"
-RC_DEFAULTS = "/etc/roundcube/defaults.inc.php"
-RC_SQL = "/usr/share/roundcube/SQL/sqlite.initial.sql"
 
 
 def log(msg):
@@ -78,16 +74,7 @@ def log(msg):
 
 
 def wait_port(port, proc=None, secs=30):
-    deadline = time.monotonic() + secs
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            return False
-        try:
-            socket.create_connection((bt.HOST, port), timeout=1).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
+    return roundcube.wait_port(port, proc, secs)
 
 
 # ---------------------------------------------------------------- data
@@ -302,87 +289,30 @@ class RcClient:
         return rows, total
 
 
-class Roundcube:
-    """Roundcube under `php -S`, configured for one IMAP server (tests/webmail/run.py)."""
+class Roundcube(roundcube.Roundcube):
+    """Roundcube under `php -S` (tests/lib/roundcube.py), configured for one IMAP server
+    and the view measured: 50 per page, newest first, no threads, no cache."""
 
     def __init__(self, dir, imap_port, workers=4):
-        self.dir = dir
+        super().__init__(dir, workers=workers, writer="bench/jmap/run.py")
         self.imap_port = imap_port
-        self.workers = workers
-        self.proc = None
 
     def start(self):
-        d = self.dir
-        for sub in ("config", "logs", "temp"):
-            os.makedirs(os.path.join(d, sub), exist_ok=True)
-        os.symlink(RC_DEFAULTS, os.path.join(d, "config", "defaults.inc.php"))
-        db = os.path.join(d, "roundcube.db")
-        with open(RC_SQL) as f:
-            schema = f.read()
-        con = sqlite3.connect(db)
-        con.executescript(schema)
-        con.close()
-        conf = {
-            "db_dsnw": "'sqlite:///%s?mode=0600'" % db,
-            "imap_host": "'127.0.0.1:%d'" % self.imap_port,
-            "imap_auth_type": "'LOGIN'",
-            "log_driver": "'file'",
-            "log_dir": "'%s'" % os.path.join(d, "logs"),
-            "temp_dir": "'%s'" % os.path.join(d, "temp"),
-            "des_key": "'%s'" % secrets.token_hex(12),
-            "plugins": "[]",
-            "skin": "'elastic'",
-            "smtp_host": "''",
-            "enable_installer": "false",
-            "enable_spellcheck": "false",
-            "login_rate_limit": "0",
-            "create_default_folders": "false",
-            "language": "'en_US'",
-            "layout": "'widescreen'",
+        self.setup({
+            "imap_host": "127.0.0.1:%d" % self.imap_port,
+            "imap_auth_type": "LOGIN",
+            "plugins": [],
             # the view: 50 per page, newest first, no threads, no cache (defaults but said)
-            "mail_pagesize": "50",
-            "max_pagesize": "200",
-            "message_sort_col": "'arrival'",
-            "message_sort_order": "'DESC'",
-            "default_list_mode": "'list'",
-            "imap_cache": "null",
-            "messages_cache": "false",
-        }
-        with open(os.path.join(d, "config", "config.inc.php"), "w") as f:
-            f.write("<?php\n// written by bench/jmap/run.py\n$config = [];\n")
-            for k, v in conf.items():
-                f.write("$config['%s'] = %s;\n" % (k, v))
-        (self.port,) = bt.free_ports(1)
-        env = dict(os.environ)
-        env["ROUNDCUBE_CONFIG_DIR"] = os.path.join(d, "config")
-        env["PHP_CLI_SERVER_WORKERS"] = str(self.workers)
-        self.log = open(os.path.join(d, "php-server.log"), "ab")
-        self.proc = subprocess.Popen(["php", "-S", "%s:%d" % (bt.HOST, self.port), "-t", RC_PUBLIC],
-                                     stdin=subprocess.DEVNULL, stdout=self.log,
-                                     stderr=subprocess.STDOUT, env=env, cwd=d,
-                                     start_new_session=True)
-        if not wait_port(self.port, self.proc, 15):
-            raise RuntimeError("php -S did not start")
+            "mail_pagesize": 50,
+            "max_pagesize": 200,
+            "message_sort_col": "arrival",
+            "message_sort_order": "DESC",
+            "default_list_mode": "list",
+            "imap_cache": None,
+            "messages_cache": False,
+        })
+        super().start()
         return self
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        if self.proc is not None:
-            self.log.close()
-            self.proc = None
-
-    def errors(self):
-        try:
-            with open(os.path.join(self.dir, "logs", "errors.log"), errors="replace") as f:
-                return f.read()[-2000:]
-        except OSError:
-            return ""
 
 
 # ---------------------------------------------------------------- servers
@@ -738,7 +668,7 @@ def main():
         only = [s for s in only if s == "buzon"]
         log("not root: Cyrus, Dovecot and Roundcube skipped (they run privately as root)")
     if "rc-buzon" in only or "rc-dovecot" in only:
-        miss = [p for p in (RC_PUBLIC, RC_SQL) if not os.path.exists(p)]
+        miss = [p for p in (roundcube.RC_PUBLIC, roundcube.RC_SQL) if not os.path.exists(p)]
         if miss or not shutil.which("php"):
             log("Roundcube skipped: no %s (scripts/install-deps.sh check)" %
                 (" ".join(miss) or "php"))

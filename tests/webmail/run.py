@@ -71,12 +71,10 @@ import imaplib
 import json
 import os
 import re
-import secrets
 import shutil
 import signal
 import smtplib
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -86,11 +84,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import buzontest as bt  # noqa: E402
+import roundcube  # noqa: E402
 import postfixtest  # noqa: E402
 
-RC_PUBLIC = "/var/lib/roundcube/public_html"
-RC_DEFAULTS = "/etc/roundcube/defaults.inc.php"
-RC_SQL = "/usr/share/roundcube/SQL/sqlite.initial.sql"
+RC_PUBLIC = roundcube.RC_PUBLIC
 CHROMIUM = "/usr/bin/chromium"
 RC_MANAGESIEVE = [os.path.join(RC_PUBLIC, "plugins", "managesieve", "managesieve.php"),
                   "/usr/share/php/Net/Sieve.php"]	# php-net-sieve, the plugin's client
@@ -139,30 +136,13 @@ def ensure_playwright():
     return bt.npm_ci(HERE, "playwright-core")
 
 
-def php_quote(s):
-    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def wait_port(port, proc, deadline):
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        try:
-            socket.create_connection((bt.HOST, port), timeout=1).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
-
-
-class Roundcube:
+class Roundcube(roundcube.Roundcube):
     """One Roundcube instance under `php -S`, configured for one buzon server."""
 
     def __init__(self, srv, kind):
+        super().__init__(os.path.join(srv.tmp, "roundcube"), writer="tests/webmail/run.py")
         self.srv = srv
         self.kind = kind
-        self.dir = os.path.join(srv.tmp, "roundcube")
-        self.proc = None
 
     def imap_host(self):
         if self.kind in ("imaps", SIEVE_KIND):
@@ -171,34 +151,13 @@ class Roundcube:
             return "tls://localhost:%d" % self.srv.imap_port
         return "localhost:%d" % self.srv.imap_port
 
-    def setup(self):
-        d = self.dir
-        for sub in ("config", "logs", "temp"):
-            os.makedirs(os.path.join(d, sub), exist_ok=True)
-        os.symlink(RC_DEFAULTS, os.path.join(d, "config", "defaults.inc.php"))
-        db = os.path.join(d, "roundcube.db")
-        with open(RC_SQL) as f:
-            schema = f.read()
-        con = sqlite3.connect(db)
-        con.executescript(schema)
-        con.close()
+    def start(self):
         conf = {
-            "db_dsnw": "sqlite:///%s?mode=0600" % db,
             "imap_host": self.imap_host(),
             "imap_debug": True,
             "imap_auth_type": None,
-            "log_driver": "file",
-            "log_dir": os.path.join(d, "logs"),
-            "temp_dir": os.path.join(d, "temp"),
-            "des_key": secrets.token_hex(12),
             "plugins": ["archive"],
-            "skin": "elastic",
-            "smtp_host": "",
             "support_url": "",
-            "enable_installer": False,
-            "enable_spellcheck": False,
-            "login_rate_limit": 0,
-            "create_default_folders": False,
             # Names that do not exist: the roles must come from SPECIAL-USE (see above).
             "drafts_mbox": "rc-drafts",
             "sent_mbox": "rc-sent",
@@ -206,8 +165,6 @@ class Roundcube:
             "trash_mbox": "rc-trash",
             "flag_for_deletion": False,
             "mail_read_time": 0,
-            "layout": "widescreen",
-            "language": "en_US",
         }
         if self.kind == SIEVE_KIND:
             # Roundcube 1.6 takes the port and STARTTLS from the host URI alone
@@ -220,70 +177,21 @@ class Roundcube:
                 "managesieve_default": "",
                 "managesieve_script_name": SIEVE["script"],
             })
-        lines = ["<?php", "// written by tests/webmail/run.py", "$config = [];"]
-        for k, v in conf.items():
-            lines.append("$config[%s] = %s;" % (php_quote(k), self.php_value(v)))
         # Verify the server's certificate against the test certificate (CN=localhost).
         ssl_opts = ("['ssl' => ['verify_peer' => true, 'verify_peer_name' => true, "
-                    "'peer_name' => 'localhost', 'cafile' => %s]]" % php_quote(self.srv.cert))
-        lines.append("$config['imap_conn_options'] = %s;" % ssl_opts)
+                    "'peer_name' => 'localhost', 'cafile' => %s]]" %
+                    roundcube.php_quote(self.srv.cert))
+        raw = ["$config['imap_conn_options'] = %s;" % ssl_opts]
         if self.kind == SIEVE_KIND:
-            lines.append("$config['managesieve_conn_options'] = %s;" % ssl_opts)
-        with open(os.path.join(d, "config", "config.inc.php"), "w") as f:
-            f.write("\n".join(lines) + "\n")
-
-    def php_value(self, v):
-        if v is None:
-            return "null"
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, int):
-            return str(v)
-        if isinstance(v, list):
-            return "[" + ", ".join(self.php_value(x) for x in v) + "]"
-        return php_quote(str(v))
-
-    def start(self):
-        self.setup()
-        (self.port,) = bt.free_ports(1)
-        env = dict(os.environ)
-        env["ROUNDCUBE_CONFIG_DIR"] = os.path.join(self.dir, "config")
-        env["PHP_CLI_SERVER_WORKERS"] = "4"	# Roundcube sends parallel requests
-        self.log = open(os.path.join(self.dir, "php-server.log"), "ab")
-        self.proc = subprocess.Popen(["php", "-S", "%s:%d" % (bt.HOST, self.port), "-t", RC_PUBLIC],
-                                     stdin=subprocess.DEVNULL, stdout=self.log,
-                                     stderr=subprocess.STDOUT, env=env, cwd=self.dir,
-                                     start_new_session=True)
-        if not wait_port(self.port, self.proc, time.monotonic() + 15):
-            raise RuntimeError("php -S did not start: %s" % self.file_text("php-server.log")[-500:])
-        return "http://%s:%d/" % (bt.HOST, self.port)
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, 15)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, 9)
-                self.proc.wait()
-        if self.proc is not None:
-            self.log.close()
-
-    def file_text(self, rel):
-        try:
-            with open(os.path.join(self.dir, rel), "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+            raw.append("$config['managesieve_conn_options'] = %s;" % ssl_opts)
+        self.setup(conf, raw)
+        return super().start()
 
     def imap_trace(self):
         return self.file_text("logs/imap.log")
 
     def sieve_trace(self):
         return self.file_text("logs/sieve.log")
-
-    def errors(self):
-        return self.file_text("logs/errors.log")
 
 
 def find_uid(m, folder, message_id):
@@ -837,7 +745,8 @@ def main():
     os.makedirs(args.artifacts, exist_ok=True)
     args.artifacts = os.path.abspath(args.artifacts)
 
-    missing = [p for p in (RC_PUBLIC, RC_DEFAULTS, RC_SQL, CHROMIUM) if not os.path.exists(p)]
+    missing = [p for p in (RC_PUBLIC, roundcube.RC_DEFAULTS, roundcube.RC_SQL, CHROMIUM)
+               if not os.path.exists(p)]
     if SIEVE_KIND in kinds:
         missing += [p for p in RC_MANAGESIEVE if not os.path.exists(p)]
     missing += [c for c in ("php", "node", "npm") if not shutil.which(c)]
