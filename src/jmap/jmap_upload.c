@@ -117,6 +117,19 @@ jmap_scratch_file(struct mail_user *mu, const void *data, size_t len)
 		return -1;
 	/* unnamed: gone with its last descriptor or mapping, never swept or counted */
 	fd = openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+		/* a file system without O_TMPFILE: a new name, removed at once */
+		unsigned char r[8];
+		char name[40];
+
+		if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+			panic("getrandom failed");
+		snprintf(name, sizeof(name), "scratch-%02x%02x%02x%02x%02x%02x%02x%02x", r[0],
+		    r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+		fd = openat(dfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			(void)unlinkat(dfd, name, 0);
+	}
 	close(dfd);
 	if (fd < 0) {
 		log_error("jmap scratch file error=%s", strerror(errno));
