@@ -483,11 +483,17 @@ idmap_add(struct idmap *m, const char *id, const char *name)
 	m->n++;
 }
 
+static void
+idmap_add_cb(void *ctx, const char *id, const char *name)
+{
+	idmap_add(ctx, id, name);
+}
+
 /* The map as stored (lines that do not parse are dropped). */
 static void
 idmap_load(struct sieve_store *st, struct idmap *m)
 {
-	char *path = xasprintf("%s/" IDS_FILE, st->dir), *data = NULL, *p;
+	char *path = xasprintf("%s/" IDS_FILE, st->dir), *data = NULL;
 	size_t len;
 	int fd, r;
 
@@ -500,7 +506,15 @@ idmap_load(struct sieve_store *st, struct idmap *m)
 	close(fd);
 	if (r != 1)
 		return;
-	for (p = data; *p != '\0';) {
+	sieve_store_ids_parse(data, idmap_add_cb, m);
+	free(data);
+}
+
+void
+sieve_store_ids_parse(char *data, void (*add)(void *ctx, const char *id, const char *name),
+    void *ctx)
+{
+	for (char *p = data; *p != '\0';) {
 		char *nl = strchr(p, '\n');
 
 		if (nl == NULL)
@@ -511,11 +525,10 @@ idmap_load(struct sieve_store *st, struct idmap *m)
 		    sieve_store_name_ok(p + SIEVE_STORE_ID_LEN + 1,
 		    strlen(p + SIEVE_STORE_ID_LEN + 1))) {
 			p[SIEVE_STORE_ID_LEN] = '\0';
-			idmap_add(m, p, p + SIEVE_STORE_ID_LEN + 1);
+			add(ctx, p, p + SIEVE_STORE_ID_LEN + 1);
 		}
 		p = nl + 1;
 	}
-	free(data);
 }
 
 static int

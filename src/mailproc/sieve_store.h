@@ -75,6 +75,14 @@ struct sieve_store *sieve_store_open(const struct config *cfg, const char *home,
     bool need_link);
 void sieve_store_close(struct sieve_store **st);
 
+/*
+ * The lines of the id map file (sieve_dir/.buzon-sieve-ids, docs/sieve.md): "S" and 16
+ * hex digits, a space, a script name, LF. add(ctx, id, name) for each valid line; other
+ * lines and a last line without LF are skipped. data (NUL-terminated) is written into.
+ */
+void sieve_store_ids_parse(char *data, void (*add)(void *ctx, const char *id,
+    const char *name), void *ctx);
+
 /* A name a client may give (RFC 5804 §1.6, length, no "/"); the wrapper's is not one. */
 bool sieve_store_name_ok(const char *name, size_t len);
 
