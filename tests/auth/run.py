@@ -318,11 +318,13 @@ def auth_pid():
     return pids[0]
 
 
-def wait_workers(ck, n, timeout=5.0):
+def wait_workers(ck, n, timeout=5.0, gone=None):
+    """The PAM workers once there are n of them (and the process gone is not one: a
+    killed worker is still a child until auth reaps it), or at the timeout."""
     deadline = time.monotonic() + timeout
     while True:
         w = children(auth_pid())
-        if len(w) == n or time.monotonic() > deadline:
+        if (len(w) == n and gone not in w) or time.monotonic() > deadline:
             return w
         time.sleep(0.05)
 
@@ -333,7 +335,7 @@ def case_workers(ck):
     w = wait_workers(ck, WORKERS)
     ck.ok(len(w) == WORKERS, "%d PAM workers beside auth (%r)" % (WORKERS, w))
     os.kill(w[0], signal.SIGKILL)
-    w2 = wait_workers(ck, WORKERS)
+    w2 = wait_workers(ck, WORKERS, gone=w[0])
     ck.ok(len(w2) == WORKERS and w[0] not in w2, "the killed worker was replaced (%r -> %r)" % (w, w2))
     ln, _ = login_close(SYS_USER, SYS_PASS, fresh_addr())
     ck.ok(ln.startswith(b"a OK"), "login OK after the replacement (%r)" % ln)

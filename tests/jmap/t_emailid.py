@@ -68,7 +68,8 @@ def emailid_copy_move_expunge(srv, res):
     res.eq((sorted(got), nf), ([b], [a]), "a expunged everywhere: notFound")
     res.eq(blob_status(srv, acc, a)[0], 404, "no blob of a")
     st, data = blob_status(srv, acc, b)
-    res.check(st == 200 and b"Subject:" in data, "blob of the moved b: %r" % st)
+    res.check(st == 200 and b"Subject:" in data, "blob of the moved b: %r, %d octets: %r" % (
+        st, len(data), data[:200]))
     s = call(srv, ["Email/set", {"accountId": acc, "update": {
         c: {"mailboxIds": {r["trash"]: True}}}}, "s"])[0]
     res.eq(sorted(s.get("updated") or {}), [c], "Email/set moves c")
